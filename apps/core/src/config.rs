@@ -1,0 +1,250 @@
+//! The platform's configuration: every key, its default, and the checks made at start-up.
+//!
+//! Loading (files and environment) happens in the binary; this module only describes and checks.
+
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+
+/// All of Trellis's settings. Defaults are the embedded ones: nothing needs installing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub redis: RedisConfig,
+    pub log: LogConfig,
+    pub paths: PathsConfig,
+}
+
+/// The HTTP listeners and how hosts map to trusts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The public listener.
+    pub listen: SocketAddr,
+    /// The internal listener for `/metrics`; never exposed on a trust's host.
+    pub metrics_listen: SocketAddr,
+    /// `<slug>.<base_domain>` is a trust's site; the bare base domain is the platform.
+    pub base_domain: String,
+    /// The scheme and port used to build absolute links (`http://localhost:8080`).
+    pub public_scheme: String,
+    /// The port shown in links, if not the scheme's default.
+    pub public_port: Option<u16>,
+    /// Proxies whose `X-Forwarded-*` and `Forwarded` headers are believed (addresses or CIDRs).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest total size of request headers, in bytes.
+    pub max_header_bytes: usize,
+    /// How often every instance reloads the host map even without a change notice, in seconds.
+    pub host_reload_seconds: u64,
+    /// Send `Secure` cookies and HSTS (off only in local development over plain HTTP).
+    pub secure: bool,
+}
+
+/// The database and the three roles that use it.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// The owner's URL: runs migrations. `DATABASE_URL` sets it.
+    pub url: String,
+    /// The application role's URL (owns nothing, no BYPASSRLS). Empty: `url` with user `trellis_app`.
+    #[serde(default)]
+    pub app_url: String,
+    /// `PlatformDb`'s URL (BYPASSRLS). Empty: `url` with user `trellis_platform`.
+    #[serde(default)]
+    pub platform_url: String,
+    /// Create the two roles when migrating as a superuser (development and CI).
+    pub manage_roles: bool,
+    /// Run migrations when `serve` starts.
+    pub migrate_on_start: bool,
+    pub max_connections: u32,
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_url(&self.url))
+            .field("app_url", &redact_url(&self.app_url))
+            .field("platform_url", &redact_url(&self.platform_url))
+            .field("manage_roles", &self.manage_roles)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// Redis: sessions, cache, rate limits, jobs and change notices across instances. Empty: in-process.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    #[serde(default)]
+    pub url: String,
+    /// Prefix for every key and channel, so several deployments (or test runs) share one server.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+}
+
+fn default_prefix() -> String {
+    "trellis".to_owned()
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &redact_url(&self.url))
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    pub format: String,
+    /// A `tracing` filter such as `info,trellis=debug`.
+    pub filter: String,
+}
+
+/// Where the platform's own files are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsConfig {
+    pub themes: String,
+    pub tenants: String,
+    pub data: String,
+}
+
+/// A setting that is present but wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration key `{key}`: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+fn bad(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Checks what serde cannot: URLs, domains, proxies, formats.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        crate::host::HostName::parse(&self.server.base_domain)
+            .map_err(|e| bad("server.base_domain", e.to_string()))?;
+        if !matches!(self.server.public_scheme.as_str(), "http" | "https") {
+            return Err(bad("server.public_scheme", "must be http or https"));
+        }
+        for p in &self.server.trusted_proxies {
+            let ok = p.parse::<std::net::IpAddr>().is_ok() || is_cidr(p);
+            if !ok {
+                return Err(bad(
+                    "server.trusted_proxies",
+                    format!("\"{p}\" is not an address or CIDR range"),
+                ));
+            }
+        }
+        if self.server.max_body_bytes == 0 {
+            return Err(bad("server.max_body_bytes", "must be greater than 0"));
+        }
+        if self.server.max_header_bytes < 1024 {
+            return Err(bad("server.max_header_bytes", "must be at least 1024"));
+        }
+        if self.server.host_reload_seconds == 0 {
+            return Err(bad("server.host_reload_seconds", "must be at least 1"));
+        }
+        for (key, url) in [
+            ("database.url", &self.database.url),
+            ("database.app_url", &self.database.app_url),
+            ("database.platform_url", &self.database.platform_url),
+        ] {
+            if !url.is_empty()
+                && !(url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://"))
+            {
+                return Err(bad(
+                    key,
+                    "must start with sqlite:, postgres:// or postgresql://",
+                ));
+            }
+        }
+        if self.database.url.is_empty() {
+            return Err(bad("database.url", "must be set (DATABASE_URL)"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(bad("database.max_connections", "must be at least 1"));
+        }
+        if !self.redis.url.is_empty()
+            && !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://"))
+        {
+            return Err(bad("redis.url", "must start with redis:// or rediss://"));
+        }
+        if self.redis.prefix.is_empty() || self.redis.prefix.contains(char::is_whitespace) {
+            return Err(bad("redis.prefix", "must be a non-empty word"));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(bad("log.format", "must be text or json"));
+        }
+        Ok(())
+    }
+
+    /// The absolute URL of a host on this platform, e.g. `http://north.localhost:8080/`.
+    pub fn url_for_host(&self, host: &str) -> String {
+        let port = match (self.server.public_scheme.as_str(), self.server.public_port) {
+            (_, None) | ("http", Some(80)) | ("https", Some(443)) => String::new(),
+            (_, Some(p)) => format!(":{p}"),
+        };
+        format!("{}://{host}{port}/", self.server.public_scheme)
+    }
+}
+
+fn is_cidr(s: &str) -> bool {
+    s.split_once('/').is_some_and(|(ip, bits)| {
+        let Ok(bits) = bits.parse::<u8>() else {
+            return false;
+        };
+        match ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(_)) => bits <= 32,
+            Ok(std::net::IpAddr::V6(_)) => bits <= 128,
+            Err(_) => false,
+        }
+    })
+}
+
+/// A URL with any password replaced, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact_url("sqlite://data/t.db"), "sqlite://data/t.db");
+    }
+}

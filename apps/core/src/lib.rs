@@ -1,0 +1,14 @@
+//! The domain of Trellis: identifiers, names, colours and the rules for declaring a trust.
+//!
+//! This crate knows nothing of HTTP or SQL. It holds the types every other crate shares and the
+//! validation rules that decide what a valid trust, host or colour scheme is.
+
+pub mod colour;
+pub mod config;
+pub mod host;
+pub mod ids;
+pub mod slug;
+pub mod tenant_spec;
+
+pub use ids::{MessageId, TenantId};
+pub use slug::Slug;

@@ -1,0 +1,666 @@
+//! `tenants/<slug>/tenant.toml`: a trust declared as data, and the rules that file must meet.
+//!
+//! Every error names the file, the line and the field at fault, and one bad file stops the whole
+//! set from being applied: the caller gets every error at once, and nothing is half-applied.
+
+use crate::colour::{ColourScheme, Rgb};
+use crate::host::HostName;
+use crate::slug::Slug;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The largest logo a trust may declare.
+pub const MAX_LOGO_BYTES: usize = 256 * 1024;
+
+/// A validated trust declaration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantSpec {
+    pub slug: Slug,
+    pub file: PathBuf,
+    pub name: String,
+    pub short_name: Option<String>,
+    pub ods_code: String,
+    pub theme: String,
+    pub time_zone: String,
+    /// Custom domains the operator declares; declared here, they count as verified.
+    pub custom_domains: Vec<HostName>,
+    pub colours: ColourScheme,
+    pub logo: Option<Logo>,
+    pub contact: Contact,
+    pub messages: Vec<MessageSpec>,
+    pub email_domains: Vec<String>,
+}
+
+/// A trust's logo file.
+#[derive(Clone, PartialEq)]
+pub struct Logo {
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Logo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Logo({}, {} bytes)", self.content_type, self.bytes.len())
+    }
+}
+
+/// How staff reach the trust's learning team.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contact {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub website: Option<String>,
+}
+
+/// A key message shown on the trust's home page between two dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSpec {
+    /// Stable identifier within the trust, so re-applying the file updates rather than duplicates.
+    pub key: String,
+    pub title: String,
+    pub body: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+}
+
+/// One problem in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    pub file: PathBuf,
+    /// 1-based line, when the problem has a place in the file.
+    pub line: Option<usize>,
+    /// The dotted field path, e.g. `branding.colours.primary`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(
+                f,
+                "{}:{}: {}: {}",
+                self.file.display(),
+                line,
+                self.field,
+                self.message
+            ),
+            None => write!(
+                f,
+                "{}: {}: {}",
+                self.file.display(),
+                self.field,
+                self.message
+            ),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    name: Spanned<String>,
+    short_name: Option<Spanned<String>>,
+    ods_code: Spanned<String>,
+    theme: Option<Spanned<String>>,
+    time_zone: Option<Spanned<String>>,
+    #[serde(default)]
+    custom_domains: Vec<Spanned<String>>,
+    #[serde(default)]
+    branding: RawBranding,
+    #[serde(default)]
+    contact: RawContact,
+    #[serde(default)]
+    messages: Vec<RawMessage>,
+    #[serde(default)]
+    eligibility: RawEligibility,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawBranding {
+    logo: Option<Spanned<String>>,
+    #[serde(default)]
+    colours: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawContact {
+    email: Option<Spanned<String>>,
+    phone: Option<Spanned<String>>,
+    address: Option<Spanned<String>>,
+    website: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMessage {
+    key: Spanned<String>,
+    title: Spanned<String>,
+    body: Spanned<String>,
+    starts: Spanned<toml::value::Datetime>,
+    ends: Option<Spanned<toml::value::Datetime>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEligibility {
+    #[serde(default)]
+    email_domains: Vec<Spanned<String>>,
+}
+
+/// What the rules need to know of the world outside the file.
+#[derive(Debug, Clone)]
+pub struct SpecContext {
+    /// Themes that exist (folders under `themes/`).
+    pub themes: Vec<String>,
+    /// The platform's base domain: custom domains may not sit at or under it.
+    pub base_domain: HostName,
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+    source: &'a str,
+    errors: Vec<SpecError>,
+}
+
+impl Checker<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.source
+            .get(..offset)
+            .map_or(1, |s| s.matches('\n').count() + 1)
+    }
+
+    fn fail<T>(&mut self, at: &Spanned<T>, field: impl Into<String>, message: impl Into<String>) {
+        let line = self.line_of(at.span().start);
+        self.errors.push(SpecError {
+            file: self.file.to_owned(),
+            line: Some(line),
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    fn text(&mut self, v: &Spanned<String>, field: &str, max: usize) -> String {
+        let s = v.get_ref().trim();
+        if s.is_empty() {
+            self.fail(v, field, "must not be empty");
+        } else if s.chars().count() > max {
+            self.fail(v, field, format!("must be at most {max} characters"));
+        } else if s.chars().any(|c| c.is_control() && c != '\n') {
+            self.fail(v, field, "must not contain control characters");
+        }
+        s.to_owned()
+    }
+
+    fn opt_text(&mut self, v: &Option<Spanned<String>>, field: &str, max: usize) -> Option<String> {
+        v.as_ref().map(|v| self.text(v, field, max))
+    }
+
+    fn date(&mut self, v: &Spanned<toml::value::Datetime>, field: &str) -> Option<NaiveDate> {
+        let dt = v.get_ref();
+        match (dt.date, dt.time, dt.offset) {
+            (Some(d), None, None) => {
+                let date = NaiveDate::from_ymd_opt(
+                    i32::from(d.year),
+                    u32::from(d.month),
+                    u32::from(d.day),
+                );
+                if date.is_none() {
+                    self.fail(v, field, "is not a real date");
+                }
+                date
+            }
+            _ => {
+                self.fail(
+                    v,
+                    field,
+                    "must be a date such as 2026-12-31, without a time",
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Parses and validates one `tenant.toml`. `slug` is its folder name.
+pub fn parse(
+    file: &Path,
+    slug: &str,
+    source: &str,
+    ctx: &SpecContext,
+) -> Result<TenantSpec, Vec<SpecError>> {
+    let mut c = Checker {
+        file,
+        source,
+        errors: Vec::new(),
+    };
+    let slug = match Slug::parse(slug) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            c.errors.push(SpecError {
+                file: file.to_owned(),
+                line: None,
+                field: "slug (the folder name)".into(),
+                message: e.to_string(),
+            });
+            None
+        }
+    };
+    let raw: RawSpec = match toml::from_str(source) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let line = e.span().map(|s| c.line_of(s.start));
+            let message = e.message().to_owned();
+            let field = field_from_message(&message);
+            c.errors.push(SpecError {
+                file: file.to_owned(),
+                line,
+                field,
+                message,
+            });
+            return Err(c.errors);
+        }
+    };
+
+    let name = c.text(&raw.name, "name", 200);
+    let short_name = c.opt_text(&raw.short_name, "short_name", 60);
+    let ods_code = raw.ods_code.get_ref().trim().to_owned();
+    let ods_ok = (3..=6).contains(&ods_code.len())
+        && ods_code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if !ods_ok {
+        c.fail(
+            &raw.ods_code,
+            "ods_code",
+            "must be an ODS code: 3 to 6 uppercase letters and digits, such as RXX or RXX01",
+        );
+    }
+
+    let theme = match &raw.theme {
+        Some(t) => {
+            if !ctx.themes.iter().any(|known| known == t.get_ref()) {
+                let known = ctx.themes.join(", ");
+                c.fail(
+                    t,
+                    "theme",
+                    format!("no theme named \"{}\" (themes: {known})", t.get_ref()),
+                );
+            }
+            t.get_ref().clone()
+        }
+        None => "default".to_owned(),
+    };
+
+    let time_zone = match &raw.time_zone {
+        Some(tz) => {
+            if tz.get_ref().parse::<chrono_tz::Tz>().is_err() {
+                c.fail(
+                    tz,
+                    "time_zone",
+                    format!(
+                        "\"{}\" is not an IANA time zone such as Europe/London",
+                        tz.get_ref()
+                    ),
+                );
+            }
+            tz.get_ref().clone()
+        }
+        None => "Europe/London".to_owned(),
+    };
+
+    let mut custom_domains = Vec::new();
+    for (i, d) in raw.custom_domains.iter().enumerate() {
+        let field = format!("custom_domains[{i}]");
+        match HostName::parse(d.get_ref()) {
+            Ok(h) if h.as_str().split('.').count() < 2 => {
+                c.fail(
+                    d,
+                    field,
+                    "must be a full domain name such as learning.example.org",
+                );
+            }
+            Ok(h)
+                if h == ctx.base_domain
+                    || h.as_str().ends_with(&format!(".{}", ctx.base_domain)) =>
+            {
+                c.fail(
+                    d,
+                    field,
+                    format!(
+                        "must not be under the platform's own domain {}",
+                        ctx.base_domain
+                    ),
+                );
+            }
+            Ok(h) if custom_domains.contains(&h) => {
+                c.fail(d, field, format!("{h} is listed twice"))
+            }
+            Ok(h) => custom_domains.push(h),
+            Err(e) => c.fail(d, field, format!("is not a valid domain name: {e}")),
+        }
+    }
+
+    let colours = colours(&mut c, &raw.branding.colours);
+    let logo = raw.branding.logo.as_ref().and_then(|l| logo(&mut c, l));
+    let contact = contact(&mut c, &raw.contact);
+
+    let mut messages = Vec::new();
+    for (i, m) in raw.messages.iter().enumerate() {
+        let at = |f: &str| format!("messages[{i}].{f}");
+        let key = m.key.get_ref().clone();
+        if Slug::parse(&key).is_err()
+            && !matches!(Slug::parse(&key), Err(crate::slug::SlugError::Reserved(_)))
+        {
+            c.fail(
+                &m.key,
+                at("key"),
+                "must be lowercase letters, digits and hyphens, such as \"welcome\"",
+            );
+        }
+        if messages.iter().any(|x: &MessageSpec| x.key == key) {
+            c.fail(
+                &m.key,
+                at("key"),
+                format!("\"{key}\" is used by an earlier message"),
+            );
+        }
+        let title = c.text(&m.title, &at("title"), 120);
+        let body = c.text(&m.body, &at("body"), 2000);
+        let starts = c.date(&m.starts, &at("starts"));
+        let ends = m.ends.as_ref().and_then(|e| c.date(e, &at("ends")));
+        if let (Some(s), Some(e), Some(raw_end)) = (starts, ends, &m.ends) {
+            if e < s {
+                c.fail(raw_end, at("ends"), "must not be before starts");
+            }
+        }
+        if let Some(starts_on) = starts {
+            messages.push(MessageSpec {
+                key,
+                title,
+                body,
+                starts_on,
+                ends_on: ends,
+            });
+        }
+    }
+
+    let mut email_domains = Vec::new();
+    for (i, d) in raw.eligibility.email_domains.iter().enumerate() {
+        match HostName::parse(d.get_ref()) {
+            Ok(h) if h.as_str().contains('.') => email_domains.push(h.as_str().to_owned()),
+            _ => c.fail(
+                d,
+                format!("eligibility.email_domains[{i}]"),
+                format!(
+                    "\"{}\" is not an email domain such as trust.nhs.uk",
+                    d.get_ref()
+                ),
+            ),
+        }
+    }
+
+    match slug {
+        Some(slug) if c.errors.is_empty() => Ok(TenantSpec {
+            slug,
+            file: file.to_owned(),
+            name,
+            short_name,
+            ods_code,
+            theme,
+            time_zone,
+            custom_domains,
+            colours,
+            logo,
+            contact,
+            messages,
+            email_domains,
+        }),
+        _ => Err(c.errors),
+    }
+}
+
+fn field_from_message(message: &str) -> String {
+    // serde's messages quote the field: "missing field `name`", "unknown field `x`, expected …".
+    message
+        .split('`')
+        .nth(1)
+        .map_or_else(|| "(file)".to_owned(), str::to_owned)
+}
+
+fn colours(c: &mut Checker<'_>, raw: &BTreeMap<String, Spanned<String>>) -> ColourScheme {
+    let mut scheme = ColourScheme::DEFAULT;
+    let mut parsed = true;
+    for (key, value) in raw {
+        let field = format!("branding.colours.{key}");
+        let Some(rgb) = Rgb::parse(value.get_ref()) else {
+            c.fail(
+                value,
+                field,
+                format!("\"{}\" is not a colour such as #005eb8", value.get_ref()),
+            );
+            parsed = false;
+            continue;
+        };
+        match key.as_str() {
+            "primary" => scheme.primary = rgb,
+            "on_primary" => scheme.on_primary = rgb,
+            "link" => scheme.link = rgb,
+            "accent" => scheme.accent = rgb,
+            _ => {
+                c.fail(
+                    value,
+                    field,
+                    "unknown colour (expected primary, on_primary, link or accent)",
+                );
+                parsed = false;
+            }
+        }
+    }
+    if parsed {
+        for failure in scheme.check() {
+            match raw.get(failure.field) {
+                Some(at) => c.fail(
+                    at,
+                    format!("branding.colours.{}", failure.field),
+                    failure.message,
+                ),
+                None => c.errors.push(SpecError {
+                    file: c.file.to_owned(),
+                    line: None,
+                    field: format!("branding.colours.{}", failure.field),
+                    message: format!(
+                        "{} (the default for {} was used)",
+                        failure.message, failure.field
+                    ),
+                }),
+            }
+        }
+    }
+    scheme
+}
+
+fn logo(c: &mut Checker<'_>, raw: &Spanned<String>) -> Option<Logo> {
+    let name = raw.get_ref();
+    if name.contains("..") || name.starts_with('/') || name.contains('\\') {
+        c.fail(
+            raw,
+            "branding.logo",
+            "must be a file name inside the trust's folder",
+        );
+        return None;
+    }
+    let content_type = match Path::new(name).extension().and_then(|e| e.to_str()) {
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => {
+            c.fail(raw, "branding.logo", "must be an .svg or .png file");
+            return None;
+        }
+    };
+    let path = c
+        .file
+        .parent()
+        .map(|dir| dir.join(name))
+        .unwrap_or_else(|| PathBuf::from(name));
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            c.fail(
+                raw,
+                "branding.logo",
+                format!("cannot read {}: {e}", path.display()),
+            );
+            return None;
+        }
+    };
+    if bytes.len() > MAX_LOGO_BYTES {
+        c.fail(
+            raw,
+            "branding.logo",
+            format!("is {} bytes; the limit is {MAX_LOGO_BYTES}", bytes.len()),
+        );
+        return None;
+    }
+    let ok = if content_type == "image/png" {
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+    } else {
+        let text = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
+        text.contains("<svg")
+            && !text.contains("<script")
+            && !text.contains("<foreignobject")
+            && !text.contains("javascript:")
+    };
+    if !ok {
+        c.fail(
+            raw,
+            "branding.logo",
+            format!(
+                "{} is not a plain {content_type} image (SVG logos may not contain scripts)",
+                path.display()
+            ),
+        );
+        return None;
+    }
+    Some(Logo {
+        content_type,
+        bytes,
+    })
+}
+
+fn contact(c: &mut Checker<'_>, raw: &RawContact) -> Contact {
+    let email = c.opt_text(&raw.email, "contact.email", 254);
+    if let (Some(e), Some(at)) = (&email, &raw.email) {
+        let valid = e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !e.contains(char::is_whitespace)
+                && HostName::parse(domain).is_ok_and(|d| d.as_str().contains('.'))
+        });
+        if !valid {
+            c.fail(
+                at,
+                "contact.email",
+                format!("\"{e}\" is not an email address"),
+            );
+        }
+    }
+    let website = c.opt_text(&raw.website, "contact.website", 500);
+    if let (Some(w), Some(at)) = (&website, &raw.website) {
+        let host = w
+            .strip_prefix("https://")
+            .or_else(|| w.strip_prefix("http://"));
+        if host.is_none_or(|h| HostName::parse(h.split('/').next().unwrap_or_default()).is_err()) {
+            c.fail(
+                at,
+                "contact.website",
+                format!("\"{w}\" is not a web address starting with https://"),
+            );
+        }
+    }
+    Contact {
+        email,
+        phone: c.opt_text(&raw.phone, "contact.phone", 40),
+        address: c.opt_text(&raw.address, "contact.address", 300),
+        website,
+    }
+}
+
+/// Reads every `<dir>/<slug>/tenant.toml`, validates each, and checks the set: no host or domain
+/// declared twice. Returns every error from every file.
+pub fn load_dir(dir: &Path, ctx: &SpecContext) -> Result<Vec<TenantSpec>, Vec<SpecError>> {
+    let mut errors = Vec::new();
+    let mut specs = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            return Err(vec![SpecError {
+                file: dir.to_owned(),
+                line: None,
+                field: "(folder)".into(),
+                message: e.to_string(),
+            }]);
+        }
+    };
+    let mut folders: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("tenant.toml").is_file())
+        .collect();
+    folders.sort();
+    for folder in folders {
+        let file = folder.join("tenant.toml");
+        let slug = folder
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        match std::fs::read_to_string(&file) {
+            Ok(source) => match parse(&file, &slug, &source, ctx) {
+                Ok(spec) => specs.push(spec),
+                Err(mut e) => errors.append(&mut e),
+            },
+            Err(e) => errors.push(SpecError {
+                file,
+                line: None,
+                field: "(file)".into(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    errors.extend(duplicate_domains(&specs));
+    if errors.is_empty() {
+        Ok(specs)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Every custom domain declared by two trusts, as an error on the second file.
+pub fn duplicate_domains(specs: &[TenantSpec]) -> Vec<SpecError> {
+    let mut seen: BTreeMap<&HostName, &TenantSpec> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for spec in specs {
+        for domain in &spec.custom_domains {
+            if let Some(first) = seen.insert(domain, spec) {
+                errors.push(SpecError {
+                    file: spec.file.clone(),
+                    line: None,
+                    field: "custom_domains".into(),
+                    message: format!(
+                        "{domain} is also declared by {} ({})",
+                        first.slug,
+                        first.file.display()
+                    ),
+                });
+            }
+        }
+    }
+    errors
+}

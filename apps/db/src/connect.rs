@@ -1,0 +1,169 @@
+//! Opening the application's and the platform's pools, and checking the roles are safe.
+
+use crate::{DbError, PlatformDb, TenantTx};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+};
+use std::time::Duration;
+use trellis_core::TenantId;
+use trellis_core::config::{DatabaseConfig, redact_url};
+
+/// Which database engine is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The application's pool: connects as the role that owns nothing and cannot bypass RLS.
+/// Its only door is [`AppDb::begin`].
+#[derive(Clone)]
+pub struct AppDb {
+    conn: DatabaseConnection,
+}
+
+impl AppDb {
+    /// Begins a transaction scoped to `tenant`.
+    pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
+        TenantTx::begin(&self.conn, tenant).await
+    }
+
+    /// `SELECT 1`, for readiness checks.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        Ok(self.conn.ping().await?)
+    }
+}
+
+/// Both pools and the backend.
+#[derive(Clone)]
+pub struct Databases {
+    pub app: AppDb,
+    pub platform: PlatformDb,
+    pub backend: Backend,
+}
+
+/// The URL of `role` on the same server and database as `owner_url`, without a password (for
+/// trust or peer authentication in development and CI; production sets the role URLs itself).
+pub fn role_url(owner_url: &str, role: &str) -> Result<String, DbError> {
+    let mut url =
+        url::Url::parse(owner_url).map_err(|e| DbError::Setup(format!("database.url: {e}")))?;
+    url.set_username(role)
+        .map_err(|()| DbError::Setup("database.url: cannot set a user name".into()))?;
+    url.set_password(None)
+        .map_err(|()| DbError::Setup("database.url: cannot clear the password".into()))?;
+    Ok(url.to_string())
+}
+
+pub(crate) fn backend_of(url: &str) -> Backend {
+    if url.starts_with("sqlite:") {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    }
+}
+
+pub(crate) async fn open(url: &str, max: u32) -> Result<DatabaseConnection, DbError> {
+    if backend_of(url) == Backend::Sqlite {
+        ensure_sqlite_dir(url)?;
+    }
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(max)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let conn = Database::connect(opts)
+        .await
+        .map_err(|e| DbError::Setup(format!("cannot connect to {}: {e}", redact_url(url))))?;
+    if backend_of(url) == Backend::Sqlite {
+        conn.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
+            .await?;
+    }
+    Ok(conn)
+}
+
+fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {
+    let path = sqlite_path(url);
+    if let Some(parent) = std::path::Path::new(&path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| DbError::Setup(format!("cannot create {}: {e}", parent.display())))?;
+        }
+    }
+    Ok(())
+}
+
+/// The file path in a `sqlite:` URL.
+pub(crate) fn sqlite_path(url: &str) -> String {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    rest.split('?').next().unwrap_or(rest).to_owned()
+}
+
+/// Opens the application's and the platform's pools. On PostgreSQL, refuses to start if the
+/// application role could see past row-level security.
+pub async fn connect(cfg: &DatabaseConfig) -> Result<Databases, DbError> {
+    let backend = backend_of(&cfg.url);
+    match backend {
+        Backend::Sqlite => {
+            let conn = open(&cfg.url, cfg.max_connections).await?;
+            Ok(Databases {
+                app: AppDb { conn: conn.clone() },
+                platform: PlatformDb::new(conn),
+                backend,
+            })
+        }
+        Backend::Postgres => {
+            let app_url = if cfg.app_url.is_empty() {
+                role_url(&cfg.url, crate::APP_ROLE)?
+            } else {
+                cfg.app_url.clone()
+            };
+            let platform_url = if cfg.platform_url.is_empty() {
+                role_url(&cfg.url, crate::PLATFORM_ROLE)?
+            } else {
+                cfg.platform_url.clone()
+            };
+            let app = open(&app_url, cfg.max_connections).await?;
+            check_app_role(&app).await?;
+            let platform = open(&platform_url, cfg.max_connections.div_ceil(4).max(2)).await?;
+            Ok(Databases {
+                app: AppDb { conn: app },
+                platform: PlatformDb::new(platform),
+                backend,
+            })
+        }
+    }
+}
+
+/// The application role must be neither superuser nor BYPASSRLS and must own no table.
+async fn check_app_role(conn: &DatabaseConnection) -> Result<(), DbError> {
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_user::text AS who, r.rolsuper AS su, r.rolbypassrls AS bypass,
+                    (SELECT count(*) FROM pg_tables t WHERE t.tableowner = current_user) AS owned
+             FROM pg_roles r WHERE r.rolname = current_user",
+        ))
+        .await?
+        .ok_or_else(|| DbError::Setup("cannot read the application role".into()))?;
+    let who: String = row.try_get("", "who")?;
+    let su: bool = row.try_get("", "su")?;
+    let bypass: bool = row.try_get("", "bypass")?;
+    let owned: i64 = row.try_get("", "owned")?;
+    if su || bypass || owned > 0 {
+        return Err(DbError::Setup(format!(
+            "database.app_url connects as \"{who}\", which {}; the application role must own nothing and be subject to row-level security",
+            if su {
+                "is a superuser"
+            } else if bypass {
+                "has BYPASSRLS"
+            } else {
+                "owns tables"
+            }
+        )));
+    }
+    Ok(())
+}

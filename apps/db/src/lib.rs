@@ -1,0 +1,23 @@
+//! The data layer: entities, the tenant-scoped handle and the platform's cross-tenant handle.
+//!
+//! Callers outside this crate never hold a raw connection. Tenant work goes through
+//! [`AppDb::begin`] → [`TenantTx`], which filters every query and stamps every insert with its
+//! tenant (and, on PostgreSQL, sets `app.tenant_id` for row-level security in the same
+//! transaction). Cross-tenant work goes through [`PlatformDb`], whose methods say so in their names.
+
+mod apply;
+mod connect;
+pub mod entities;
+mod error;
+mod migrate;
+mod platform;
+pub mod site;
+mod tenant_tx;
+
+pub use apply::{ApplyOptions, ApplyReport};
+pub use connect::{AppDb, Backend, Databases, connect, role_url};
+pub use error::DbError;
+pub use migrate::migrate;
+pub use platform::{DirectoryEntry, LandingEntry, PlatformDb};
+pub use tenant_tx::{TenantScoped, TenantTx};
+pub use trellis_migrations::{APP_ROLE, PLATFORM_ROLE};

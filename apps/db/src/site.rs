@@ -1,0 +1,212 @@
+//! A trust's sub-site data, read and written through its [`TenantTx`].
+
+use crate::entities::{eligibility_domain, key_message, tenant_branding, tenant_logo};
+use crate::{DbError, TenantTx};
+use chrono::{NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect, Set};
+use trellis_core::MessageId;
+use trellis_core::colour::{ColourScheme, ContrastFailure};
+
+/// A key message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: MessageId,
+    pub title: String,
+    pub body: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+}
+
+impl From<key_message::Model> for Message {
+    fn from(m: key_message::Model) -> Self {
+        Self {
+            id: MessageId::from_uuid(m.id),
+            title: m.title,
+            body: m.body,
+            starts_on: m.starts_on,
+            ends_on: m.ends_on,
+        }
+    }
+}
+
+/// A message to write.
+#[derive(Debug, Clone)]
+pub struct MessageInput {
+    pub title: String,
+    pub body: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+}
+
+/// The messages current on `today` (in the trust's zone), newest first, at most `limit`.
+pub async fn current_messages(
+    tx: &TenantTx,
+    today: NaiveDate,
+    limit: u64,
+) -> Result<Vec<Message>, DbError> {
+    Ok(tx
+        .select::<key_message::Entity>()
+        .filter(key_message::Column::StartsOn.lte(today))
+        .filter(
+            Condition::any()
+                .add(key_message::Column::EndsOn.is_null())
+                .add(key_message::Column::EndsOn.gte(today)),
+        )
+        .order_by_desc(key_message::Column::StartsOn)
+        .limit(limit)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Message::from)
+        .collect())
+}
+
+/// One message of this trust's.
+pub async fn message(tx: &TenantTx, id: MessageId) -> Result<Option<Message>, DbError> {
+    Ok(tx
+        .select::<key_message::Entity>()
+        .filter(key_message::Column::Id.eq(id.as_uuid()))
+        .one(tx.conn())
+        .await?
+        .map(Message::from))
+}
+
+/// Adds a message written by a trust admin.
+pub async fn add_message(tx: &TenantTx, input: MessageInput) -> Result<Message, DbError> {
+    let now = Utc::now();
+    let model = tx
+        .insert(key_message::ActiveModel {
+            tenant_id: Set(uuid::Uuid::nil()), // replaced by the handle
+            id: Set(MessageId::new().as_uuid()),
+            seed_key: Set(None),
+            title: Set(input.title),
+            body: Set(input.body),
+            starts_on: Set(input.starts_on),
+            ends_on: Set(input.ends_on),
+            admin_edited_at: Set(Some(now)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .await?;
+    Ok(model.into())
+}
+
+/// A trust admin's edit of a message; `tenants apply` will then leave it alone.
+pub async fn admin_edit_message(
+    tx: &TenantTx,
+    id: MessageId,
+    input: MessageInput,
+) -> Result<(), DbError> {
+    let now = Utc::now();
+    let res = tx
+        .update_many::<key_message::Entity>()
+        .filter(key_message::Column::Id.eq(id.as_uuid()))
+        .col_expr(key_message::Column::Title, Expr::value(input.title))
+        .col_expr(key_message::Column::Body, Expr::value(input.body))
+        .col_expr(key_message::Column::StartsOn, Expr::value(input.starts_on))
+        .col_expr(key_message::Column::EndsOn, Expr::value(input.ends_on))
+        .col_expr(key_message::Column::AdminEditedAt, Expr::value(Some(now)))
+        .col_expr(key_message::Column::UpdatedAt, Expr::value(now))
+        .exec(tx.conn())
+        .await?;
+    if res.rows_affected == 0 {
+        Err(DbError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Deletes one of this trust's messages; returns how many rows went (0 or 1).
+pub async fn delete_message(tx: &TenantTx, id: MessageId) -> Result<u64, DbError> {
+    Ok(tx
+        .delete_many::<key_message::Entity>()
+        .filter(key_message::Column::Id.eq(id.as_uuid()))
+        .exec(tx.conn())
+        .await?
+        .rows_affected)
+}
+
+/// A stored logo.
+#[derive(Debug, Clone)]
+pub struct LogoFile {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// This trust's logo with the given content hash.
+pub async fn logo(tx: &TenantTx, sha256: &str) -> Result<Option<LogoFile>, DbError> {
+    Ok(tx
+        .select::<tenant_logo::Entity>()
+        .filter(tenant_logo::Column::Sha256.eq(sha256))
+        .one(tx.conn())
+        .await?
+        .map(|l| LogoFile {
+            content_type: l.content_type,
+            bytes: l.bytes,
+        }))
+}
+
+/// A trust admin sets the colours. Refused, with every failing pair named, if any pair fails
+/// WCAG 2.2 AA contrast.
+pub async fn admin_set_colours(
+    tx: &TenantTx,
+    colours: ColourScheme,
+) -> Result<Result<(), Vec<ContrastFailure>>, DbError> {
+    let failures = colours.check();
+    if !failures.is_empty() {
+        return Ok(Err(failures));
+    }
+    let now = Utc::now();
+    let res = tx
+        .update_many::<tenant_branding::Entity>()
+        .col_expr(
+            tenant_branding::Column::PrimaryColour,
+            Expr::value(colours.primary.to_string()),
+        )
+        .col_expr(
+            tenant_branding::Column::OnPrimaryColour,
+            Expr::value(colours.on_primary.to_string()),
+        )
+        .col_expr(
+            tenant_branding::Column::LinkColour,
+            Expr::value(colours.link.to_string()),
+        )
+        .col_expr(
+            tenant_branding::Column::AccentColour,
+            Expr::value(colours.accent.to_string()),
+        )
+        .col_expr(
+            tenant_branding::Column::AdminEditedAt,
+            Expr::value(Some(now)),
+        )
+        .col_expr(tenant_branding::Column::UpdatedAt, Expr::value(now))
+        .exec(tx.conn())
+        .await?;
+    if res.rows_affected == 0 {
+        Err(DbError::NotFound)
+    } else {
+        Ok(Ok(()))
+    }
+}
+
+/// This trust's primary colour as stored, e.g. `#005eb8`.
+pub async fn primary_colour(tx: &TenantTx) -> Result<Option<String>, DbError> {
+    Ok(tx
+        .select::<tenant_branding::Entity>()
+        .one(tx.conn())
+        .await?
+        .map(|b| b.primary_colour))
+}
+
+/// The email domains this trust approves at once.
+pub async fn eligibility_domains(tx: &TenantTx) -> Result<Vec<String>, DbError> {
+    Ok(tx
+        .select::<eligibility_domain::Entity>()
+        .order_by_asc(eligibility_domain::Column::EmailDomain)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|d| d.email_domain)
+        .collect())
+}

@@ -1,0 +1,94 @@
+//! [`TenantTx`]: a transaction bound to one trust. The only way to tenant-owned rows.
+
+use crate::DbError;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, Select, Statement,
+    TransactionTrait, UpdateMany,
+};
+use trellis_core::TenantId;
+
+/// A tenant-owned entity: one with a `tenant_id` column.
+pub trait TenantScoped: EntityTrait {
+    /// The entity's `tenant_id` column.
+    fn tenant_column() -> Self::Column;
+}
+
+/// A transaction in which every query is scoped to one trust.
+///
+/// On PostgreSQL it begins with `set_config('app.tenant_id', $1, true)`, so row-level security
+/// applies even to a query that forgot its filter; on both databases the builders here add the
+/// filter and stamp the tenant on insert, so forgetting it does not compile.
+pub struct TenantTx {
+    tx: DatabaseTransaction,
+    tenant: TenantId,
+}
+
+impl TenantTx {
+    pub(crate) async fn begin(
+        conn: &DatabaseConnection,
+        tenant: TenantId,
+    ) -> Result<Self, DbError> {
+        let tx = conn.begin().await?;
+        if tx.get_database_backend() == DbBackend::Postgres {
+            tx.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('app.tenant_id', $1, true)",
+                [tenant.to_string().into()],
+            ))
+            .await?;
+        }
+        Ok(Self { tx, tenant })
+    }
+
+    /// The trust this transaction belongs to.
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), DbError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    /// Abandons the transaction.
+    pub async fn rollback(self) -> Result<(), DbError> {
+        Ok(self.tx.rollback().await?)
+    }
+
+    pub(crate) fn conn(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+
+    /// `SELECT … WHERE tenant_id = <this trust>`.
+    pub(crate) fn select<E: TenantScoped>(&self) -> Select<E> {
+        E::find().filter(E::tenant_column().eq(self.tenant.as_uuid()))
+    }
+
+    /// `UPDATE … WHERE tenant_id = <this trust>` (add further filters).
+    pub(crate) fn update_many<E: TenantScoped>(&self) -> UpdateMany<E> {
+        E::update_many().filter(E::tenant_column().eq(self.tenant.as_uuid()))
+    }
+
+    /// `DELETE … WHERE tenant_id = <this trust>` (add further filters).
+    pub(crate) fn delete_many<E: TenantScoped>(&self) -> DeleteMany<E> {
+        E::delete_many().filter(E::tenant_column().eq(self.tenant.as_uuid()))
+    }
+
+    /// Inserts a row, stamping this trust's id over whatever `tenant_id` it carried.
+    pub(crate) async fn insert<A>(
+        &self,
+        mut model: A,
+    ) -> Result<<A::Entity as EntityTrait>::Model, DbError>
+    where
+        A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+        A::Entity: TenantScoped,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        model.set(
+            <A::Entity as TenantScoped>::tenant_column(),
+            self.tenant.as_uuid().into(),
+        );
+        Ok(model.insert(&self.tx).await?)
+    }
+}

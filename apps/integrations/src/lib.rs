@@ -1,0 +1,3 @@
+//! Adapters to the outside world. For now: Redis, which carries change notices between instances.
+
+pub mod redis_bus;

@@ -1,0 +1,208 @@
+//! The command line: serve, migrate, tenants apply, demo.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use trellis_core::config::Config;
+use trellis_core::host::HostName;
+use trellis_core::tenant_spec::{self, SpecContext};
+use trellis_db::ApplyOptions;
+use trellis_web::{RunningServer, ShutdownSignal};
+
+/// Trellis: a learning portal for every trust, from one server.
+#[derive(Debug, Parser)]
+#[command(name = "trellis", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve every trust's sub-site (migrating first if database.migrate_on_start).
+    Serve,
+    /// Apply pending database migrations (and create the roles when allowed).
+    Migrate,
+    /// Manage trusts declared as data.
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+    /// Migrate, apply tenants/, and serve the demo trusts on embedded defaults.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantsCommand {
+    /// Create or update trusts from <dir>/<slug>/tenant.toml. Idempotent; never deletes.
+    Apply {
+        /// The folder holding one sub-folder per trust.
+        dir: PathBuf,
+        /// Replace branding and messages that trust admins have edited.
+        #[arg(long)]
+        overwrite_admin_edits: bool,
+        /// Report what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Runs a command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = trellis_web::config::load()?;
+    init_logging(&config);
+    match cli.command {
+        Command::Serve => {
+            if config.database.migrate_on_start {
+                migrate(&config).await?;
+            }
+            let server = start(&config).await?;
+            print_addresses(&config, &server);
+            server.run_until(shutdown_signal()).await;
+            Ok(())
+        }
+        Command::Migrate => migrate(&config).await,
+        Command::Tenants {
+            command:
+                TenantsCommand::Apply {
+                    dir,
+                    overwrite_admin_edits,
+                    dry_run,
+                },
+        } => apply(&config, &dir, overwrite_admin_edits, dry_run).await,
+        Command::Demo => {
+            migrate(&config).await?;
+            apply(&config, Path::new(&config.paths.tenants), false, false).await?;
+            let server = start(&config).await?;
+            println!(
+                "\nThe Trellis demo is running on embedded defaults (SQLite at {}).",
+                config.database.url
+            );
+            print_addresses(&config, &server);
+            println!("Press Ctrl+C to stop.");
+            server.run_until(shutdown_signal()).await;
+            Ok(())
+        }
+    }
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let applied = trellis_db::migrate(&config.database).await?;
+    if applied.is_empty() {
+        println!("migrate: the database is up to date");
+    } else {
+        for m in applied {
+            println!("migrate: applied {m}");
+        }
+    }
+    Ok(())
+}
+
+async fn apply(config: &Config, dir: &Path, overwrite: bool, dry_run: bool) -> anyhow::Result<()> {
+    let themes = trellis_web::Themes::load(Path::new(&config.paths.themes))?;
+    let ctx = SpecContext {
+        themes: themes.names(),
+        base_domain: HostName::parse(&config.server.base_domain)
+            .map_err(|e| anyhow::anyhow!("server.base_domain: {e}"))?,
+    };
+    let specs = tenant_spec::load_dir(dir, &ctx).map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        anyhow::anyhow!(
+            "{} problem(s) in {}; nothing was applied:\n{}",
+            errors.len(),
+            dir.display(),
+            list.join("\n")
+        )
+    })?;
+    let dbs = trellis_db::connect(&config.database).await?;
+    let actor = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "operator".into())
+    );
+    let report = dbs
+        .platform
+        .apply_tenant_specs_across_tenants(
+            &specs,
+            &ApplyOptions {
+                overwrite_admin_edits: overwrite,
+                actor,
+                dry_run,
+            },
+        )
+        .await?;
+    for line in &report.lines {
+        println!("{}{line}", if dry_run { "(dry run) " } else { "" });
+    }
+    if report.changed && !dry_run {
+        match trellis_web::announce_tenants_changed(config).await {
+            Ok(true) => println!("announced the change to running instances"),
+            Ok(false) => println!(
+                "running instances pick the change up within {} s",
+                config.server.host_reload_seconds
+            ),
+            Err(e) => println!(
+                "could not announce the change ({e:#}); running instances pick it up within {} s",
+                config.server.host_reload_seconds
+            ),
+        }
+    }
+    Ok(())
+}
+
+async fn start(config: &Config) -> anyhow::Result<RunningServer> {
+    let dbs = trellis_db::connect(&config.database)
+        .await
+        .context("database")?;
+    trellis_web::start(config.clone(), dbs).await
+}
+
+fn print_addresses(config: &Config, server: &RunningServer) {
+    println!(
+        "  Platform:  {}",
+        config.url_for_host(&config.server.base_domain)
+    );
+    for site in server.state.directory.sites() {
+        println!("  {:<10} {}", format!("{}:", site.entry.slug), site.url);
+    }
+    println!(
+        "  Metrics:   http://{}/metrics (internal listener)",
+        server.metrics_addr
+    );
+    println!("  Listening on {}", server.addr);
+}
+
+fn shutdown_signal() -> ShutdownSignal {
+    Box::pin(async {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {}
+            () = term => {}
+        }
+    })
+}

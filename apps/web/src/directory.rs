@@ -1,0 +1,130 @@
+//! The host map: which trust a host belongs to, held in memory and swapped whole on reload.
+
+use crate::trust_css;
+use arc_swap::ArcSwap;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use trellis_core::host::HostName;
+use trellis_db::{DbError, DirectoryEntry, PlatformDb};
+
+/// A trust's site as the web tier serves it.
+#[derive(Debug)]
+pub struct Site {
+    pub entry: DirectoryEntry,
+    pub stylesheet: String,
+    pub stylesheet_hash: String,
+    /// The trust's own address (`http://<slug>.<base>:port/`).
+    pub url: String,
+    /// What templates see as `tenant`.
+    pub view: serde_json::Value,
+}
+
+/// What a host resolves to.
+#[derive(Debug, Clone)]
+pub enum Resolved {
+    /// The bare base domain: the platform's own pages.
+    Platform,
+    Tenant(Arc<Site>),
+    /// No trust has this host: a 404, never some other trust's site.
+    Unknown,
+}
+
+#[derive(Default)]
+struct Snapshot {
+    by_slug: HashMap<String, Arc<Site>>,
+    by_host: HashMap<String, Arc<Site>>,
+    /// By name, for the landing page.
+    sites: Vec<Arc<Site>>,
+}
+
+/// The in-memory host map.
+pub struct Directory {
+    base: HostName,
+    url_for: Box<dyn Fn(&str) -> String + Send + Sync>,
+    snapshot: ArcSwap<Snapshot>,
+    reloads: AtomicU64,
+}
+
+impl Directory {
+    /// An empty map for `base`; `url_for(host)` builds a site's absolute address.
+    pub fn new(base: HostName, url_for: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+        Self {
+            base,
+            url_for: Box::new(url_for),
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            reloads: AtomicU64::new(0),
+        }
+    }
+
+    /// The platform's base domain.
+    pub fn base(&self) -> &HostName {
+        &self.base
+    }
+
+    /// Reads every trust and swaps the map in one step; returns how many trusts it holds.
+    pub async fn reload(&self, platform: &PlatformDb) -> Result<usize, DbError> {
+        let entries = platform.directory_of_all_tenants().await?;
+        let mut snap = Snapshot::default();
+        for entry in entries {
+            let (stylesheet, stylesheet_hash) = trust_css::stylesheet(&entry.colours);
+            let url = (self.url_for)(&format!("{}.{}", entry.slug, self.base));
+            let view = json!({
+                "slug": entry.slug,
+                "name": entry.name,
+                "short_name": entry.short_name,
+                "ods_code": entry.ods_code,
+                "home_url": "/",
+                "stylesheet_url": format!("/trust-style/{stylesheet_hash}.css"),
+                "logo_url": entry.logo.as_ref().map(|(sha, _)| format!("/logo/{sha}")),
+                "contact": {
+                    "email": entry.contact.email,
+                    "phone": entry.contact.phone,
+                    "address": entry.contact.address,
+                    "website": entry.contact.website,
+                },
+            });
+            let site = Arc::new(Site {
+                entry,
+                stylesheet,
+                stylesheet_hash,
+                url,
+                view,
+            });
+            for host in &site.entry.hosts {
+                snap.by_host.insert(host.clone(), site.clone());
+            }
+            snap.by_slug.insert(site.entry.slug.clone(), site.clone());
+            snap.sites.push(site);
+        }
+        snap.sites.sort_by(|a, b| a.entry.name.cmp(&b.entry.name));
+        let count = snap.sites.len();
+        self.snapshot.store(Arc::new(snap));
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+        Ok(count)
+    }
+
+    /// How many times the map has been loaded.
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
+
+    /// The site for a host.
+    pub fn resolve(&self, host: &HostName) -> Resolved {
+        if host == &self.base || host.label_below(&self.base) == Some("www") {
+            return Resolved::Platform;
+        }
+        let snap = self.snapshot.load();
+        let site = match host.label_below(&self.base) {
+            Some(label) => snap.by_slug.get(label),
+            None => snap.by_host.get(host.as_str()),
+        };
+        site.map_or(Resolved::Unknown, |s| Resolved::Tenant(s.clone()))
+    }
+
+    /// Every trust, by name.
+    pub fn sites(&self) -> Vec<Arc<Site>> {
+        self.snapshot.load().sites.clone()
+    }
+}

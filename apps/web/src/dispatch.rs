@@ -1,0 +1,120 @@
+//! Host → site, then the site's routes. Health checks answer on any host; an unknown host gets
+//! the platform's 404 page, never some trust's site.
+
+use crate::directory::Resolved;
+use crate::error::AppError;
+use crate::middleware::forwarded;
+use crate::middleware::observe::TenantLabel;
+use crate::routes::page::RequestInfo;
+use crate::routes::{assets, health, page, platform, tenant};
+use crate::state::AppState;
+use poem::PathPattern;
+use poem::endpoint::BoxEndpoint;
+use poem::http::StatusCode;
+use poem::{Endpoint, EndpointExt, Request, Response, Result, Route, get};
+use trellis_core::host::HostName;
+
+/// The endpoint behind every middleware.
+pub struct Dispatch {
+    state: AppState,
+    platform: BoxEndpoint<'static>,
+    tenant: BoxEndpoint<'static>,
+}
+
+impl Dispatch {
+    pub fn new(state: AppState) -> Self {
+        let platform = Route::new()
+            .at("/", get(platform::landing))
+            .at("/accessibility", get(platform::accessibility))
+            .at("/assets/*path", get(assets::asset))
+            .data(state.clone())
+            .map_to_response()
+            .boxed();
+        let tenant = Route::new()
+            .at("/", get(tenant::home))
+            .at("/accessibility", get(tenant::accessibility))
+            .at("/trust-style/:file", get(tenant::stylesheet))
+            .at("/logo/:sha", get(tenant::logo))
+            .at("/assets/*path", get(assets::asset))
+            .data(state.clone())
+            .map_to_response()
+            .boxed();
+        Self {
+            state,
+            platform,
+            tenant,
+        }
+    }
+}
+
+fn labelled(mut resp: Response, route: &str, tenant: &str) -> Response {
+    if resp.data::<PathPattern>().is_none() {
+        resp.set_data(PathPattern(route.into()));
+    }
+    resp.set_data(TenantLabel(tenant.to_owned()));
+    resp
+}
+
+impl Endpoint for Dispatch {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Response> {
+        let state = &self.state;
+        match req.uri().path() {
+            "/healthz" => return Ok(labelled(health::healthz(), "/healthz", "none")),
+            "/readyz" => return Ok(labelled(health::readyz(state).await, "/readyz", "none")),
+            _ => {}
+        }
+        let info = RequestInfo::of(&req);
+        let bad_host = |message: String| {
+            let err = poem::Error::from(AppError::BadRequest(message));
+            Ok(labelled(
+                page::error_page(state, None, &info, StatusCode::BAD_REQUEST, Some(&err)),
+                "bad-host",
+                "none",
+            ))
+        };
+        let host = match forwarded::client_host(&req, &state.proxies) {
+            None => return bad_host("The request has no Host header.".into()),
+            Some(raw) => match HostName::parse(&raw) {
+                Ok(h) => h,
+                Err(e) => {
+                    return bad_host(format!("The Host header is not a valid host name: {e}."));
+                }
+            },
+        };
+        let site = match state.directory.resolve(&host) {
+            Resolved::Platform => None,
+            Resolved::Tenant(site) => Some(site),
+            Resolved::Unknown => {
+                return Ok(labelled(
+                    page::error_page(state, None, &info, StatusCode::NOT_FOUND, None),
+                    "unknown-host",
+                    "unknown",
+                ));
+            }
+        };
+        let label = site
+            .as_ref()
+            .map_or_else(|| "platform".to_owned(), |s| s.entry.slug.clone());
+        tracing::Span::current().record("tenant", label.as_str());
+        let result = match &site {
+            Some(site) => {
+                req.set_data(site.clone());
+                self.tenant.call(req).await
+            }
+            None => self.platform.call(req).await,
+        };
+        let resp = match result {
+            Ok(resp) => resp,
+            Err(err) => {
+                let status = err.status();
+                if status.is_server_error() {
+                    tracing::error!(error = ?err, "request failed");
+                }
+                page::error_page(state, site.as_deref(), &info, status, Some(&err))
+            }
+        };
+        Ok(labelled(resp, "unmatched", &label))
+    }
+}

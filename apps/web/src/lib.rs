@@ -1,0 +1,19 @@
+//! The HTTP tier: host → trust resolution, themed pages, middleware and the server's life cycle.
+
+pub mod config;
+mod directory;
+mod dispatch;
+mod error;
+mod metrics;
+mod middleware;
+mod routes;
+mod server;
+mod state;
+mod theme;
+mod trust_css;
+
+pub use directory::{Directory, Resolved, Site};
+pub use error::AppError;
+pub use server::{RunningServer, ShutdownSignal, TENANTS_CHANGED, announce_tenants_changed, start};
+pub use state::AppState;
+pub use theme::Themes;

@@ -1,0 +1,7 @@
+//! Routes by owner: health (any host), the platform's pages, a trust's pages, shared assets.
+
+pub mod assets;
+pub mod health;
+pub mod page;
+pub mod platform;
+pub mod tenant;

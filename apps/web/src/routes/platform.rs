@@ -1,0 +1,54 @@
+//! The platform's own pages on the bare base domain.
+
+use crate::error::AppError;
+use crate::routes::page;
+use crate::state::AppState;
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{Request, Response, handler};
+use serde_json::json;
+
+/// The landing page: every trust on the platform.
+#[handler]
+pub fn landing(req: &Request, Data(state): Data<&AppState>) -> Result<Response, AppError> {
+    let tenants: Vec<_> = state
+        .directory
+        .sites()
+        .iter()
+        .map(|s| json!({ "name": s.entry.name, "slug": s.entry.slug, "ods_code": s.entry.ods_code, "url": s.url }))
+        .collect();
+    let mut ctx = page::context(
+        state,
+        None,
+        &page::RequestInfo::of(req),
+        "Organisations on Trellis",
+        &[],
+    );
+    ctx.insert("tenants", &tenants);
+    page::render(
+        state,
+        None,
+        "pages/platform_home.html",
+        &ctx,
+        StatusCode::OK,
+    )
+}
+
+/// The platform's accessibility statement.
+#[handler]
+pub fn accessibility(req: &Request, Data(state): Data<&AppState>) -> Result<Response, AppError> {
+    let ctx = page::context(
+        state,
+        None,
+        &page::RequestInfo::of(req),
+        "Accessibility statement",
+        &[("Home", "/")],
+    );
+    page::render(
+        state,
+        None,
+        "pages/accessibility.html",
+        &ctx,
+        StatusCode::OK,
+    )
+}

@@ -1,0 +1,224 @@
+//! Starting and stopping the server: listeners, background reloads, graceful shutdown.
+
+use crate::directory::Directory;
+use crate::dispatch::Dispatch;
+use crate::metrics::Metrics;
+use crate::middleware::{limits, observe};
+use crate::state::AppState;
+use crate::theme::Themes;
+use anyhow::Context as _;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{EndpointExt, Response, Route, Server, get, handler, web::Data};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use trellis_core::config::Config;
+use trellis_core::host::HostName;
+use trellis_db::Databases;
+use trellis_integrations::redis_bus::RedisBus;
+
+/// The Redis topic on which tenant changes are announced.
+pub const TENANTS_CHANGED: &str = "tenants-changed";
+
+/// A running server: its addresses, and the means to stop it.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Something that resolves when the process should stop (SIGINT or SIGTERM).
+pub type ShutdownSignal = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+impl RunningServer {
+    /// Stops accepting, lets requests in flight finish (up to 10 s), stops background work.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Runs until `signal` resolves, then stops gracefully.
+    pub async fn run_until(self, signal: ShutdownSignal) {
+        signal.await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+#[handler]
+fn metrics_endpoint(Data(state): Data<&AppState>) -> Response {
+    Response::builder()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Loads themes, connects Redis (if configured), loads the host map, binds both listeners and
+/// starts serving. Returns once the listeners are bound.
+pub async fn start(config: Config, dbs: Databases) -> anyhow::Result<RunningServer> {
+    let themes = Themes::load(std::path::Path::new(&config.paths.themes))?;
+    let redis = if config.redis.url.is_empty() {
+        None
+    } else {
+        Some(
+            RedisBus::connect(&config.redis.url, &config.redis.prefix)
+                .await
+                .context("redis.url")?,
+        )
+    };
+    let base = HostName::parse(&config.server.base_domain)
+        .map_err(|e| anyhow::anyhow!("server.base_domain: {e}"))?;
+    let url_config = config.clone();
+    let directory = Arc::new(Directory::new(base, move |host| {
+        url_config.url_for_host(host)
+    }));
+    let count = directory
+        .reload(&dbs.platform)
+        .await
+        .context("loading the host map")?;
+    tracing::info!(trusts = count, "host map loaded");
+    let proxies = config
+        .server
+        .trusted_proxies
+        .iter()
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .context("server.trusted_proxies")?;
+    let state = AppState {
+        config: Arc::new(config),
+        dbs,
+        directory,
+        themes: Arc::new(themes),
+        metrics: Arc::new(Metrics::new()?),
+        redis,
+        proxies: Arc::new(proxies),
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    // Periodic reload: heals any lost notice.
+    {
+        let state = state.clone();
+        let mut stop = stop_rx.clone();
+        let every = Duration::from_secs(state.config.server.host_reload_seconds);
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => reload(&state).await,
+                    _ = stop.changed() => return,
+                }
+            }
+        }));
+    }
+    // Change notices from other instances.
+    if let Some(bus) = state.redis.clone() {
+        let state = state.clone();
+        let stop = stop_rx.clone();
+        let (kick_tx, mut kick_rx) = tokio::sync::mpsc::channel::<()>(1);
+        tasks.push(tokio::spawn(async move {
+            bus.subscribe(TENANTS_CHANGED, stop, move |_| {
+                let _ = kick_tx.try_send(());
+            })
+            .await;
+        }));
+        tasks.push(tokio::spawn(async move {
+            while kick_rx.recv().await.is_some() {
+                reload(&state).await;
+            }
+        }));
+    }
+
+    let cfg = state.config.clone();
+    let (max_headers, max_body) = (cfg.server.max_header_bytes, cfg.server.max_body_bytes);
+    let obs_state = state.clone();
+    let app = Dispatch::new(state.clone())
+        .around(move |ep, req| limits::limit(ep, req, max_headers, max_body))
+        .around(move |ep, req| observe::observe(ep, req, obs_state.clone()));
+
+    let acceptor = TcpListener::bind(cfg.server.listen.to_string())
+        .into_acceptor()
+        .await
+        .with_context(|| format!("server.listen {}", cfg.server.listen))?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("no local address")?;
+    let metrics_acceptor = TcpListener::bind(cfg.server.metrics_listen.to_string())
+        .into_acceptor()
+        .await
+        .with_context(|| format!("server.metrics_listen {}", cfg.server.metrics_listen))?;
+    let metrics_addr = metrics_acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("no local address")?;
+
+    let rx = stop_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(app, stopped(rx), Some(Duration::from_secs(10)))
+            .await
+        {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+    }));
+    let metrics_app = Route::new()
+        .at("/metrics", get(metrics_endpoint))
+        .data(state.clone());
+    let rx = stop_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = Server::new_with_acceptor(metrics_acceptor)
+            .run_with_graceful_shutdown(metrics_app, stopped(rx), Some(Duration::from_secs(2)))
+            .await
+        {
+            tracing::error!(error = %e, "metrics server stopped with an error");
+        }
+    }));
+    Ok(RunningServer {
+        addr,
+        metrics_addr,
+        state,
+        stop: stop_tx,
+        tasks,
+    })
+}
+
+async fn reload(state: &AppState) {
+    match state.directory.reload(&state.dbs.platform).await {
+        Ok(n) => {
+            state.metrics.host_reloads.inc();
+            tracing::debug!(trusts = n, "host map reloaded");
+        }
+        Err(e) => tracing::warn!(error = %e, "host map reload failed; keeping the previous map"),
+    }
+}
+
+/// Tells every running instance to reload the host map (no-op without Redis: they reload on
+/// their timer).
+pub async fn announce_tenants_changed(config: &Config) -> anyhow::Result<bool> {
+    if config.redis.url.is_empty() {
+        return Ok(false);
+    }
+    let bus = RedisBus::connect(&config.redis.url, &config.redis.prefix).await?;
+    bus.publish(TENANTS_CHANGED, "apply").await?;
+    Ok(true)
+}

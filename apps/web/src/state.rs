@@ -1,0 +1,21 @@
+//! What every request can reach.
+
+use crate::directory::Directory;
+use crate::metrics::Metrics;
+use crate::theme::Themes;
+use std::sync::Arc;
+use trellis_core::config::Config;
+use trellis_db::Databases;
+use trellis_integrations::redis_bus::RedisBus;
+
+/// Shared, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub dbs: Databases,
+    pub directory: Arc<Directory>,
+    pub themes: Arc<Themes>,
+    pub metrics: Arc<Metrics>,
+    pub redis: Option<RedisBus>,
+    pub proxies: Arc<Vec<ipnet::IpNet>>,
+}

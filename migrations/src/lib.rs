@@ -20,10 +20,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20261122_000001_platform::Migration),
-            Box::new(m20261122_000002_site::Migration),
-        ]
+        vec![Box::new(m20261122_000001_platform::Migration), Box::new(m20261122_000002_site::Migration)]
     }
 }
 
@@ -50,17 +47,10 @@ pub async fn protect_tenant_table(manager: &SchemaManager<'_>, table: &str) -> R
 }
 
 /// On PostgreSQL: grants on a platform-wide table to `PlatformDb`'s role only.
-pub async fn grant_platform_table(
-    manager: &SchemaManager<'_>,
-    table: &str,
-    privileges: &str,
-) -> Result<(), DbErr> {
+pub async fn grant_platform_table(manager: &SchemaManager<'_>, table: &str, privileges: &str) -> Result<(), DbErr> {
     if !is_postgres(manager) {
         return Ok(());
     }
-    manager
-        .get_connection()
-        .execute_unprepared(&format!("GRANT {privileges} ON {table} TO {PLATFORM_ROLE}"))
-        .await?;
+    manager.get_connection().execute_unprepared(&format!("GRANT {privileges} ON {table} TO {PLATFORM_ROLE}")).await?;
     Ok(())
 }

@@ -50,33 +50,15 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Tenants::Table)
                     .col(ColumnDef::new(Tenants::Id).uuid().not_null().primary_key())
-                    .col(
-                        ColumnDef::new(Tenants::Slug)
-                            .string_len(63)
-                            .not_null()
-                            .unique_key(),
-                    )
+                    .col(ColumnDef::new(Tenants::Slug).string_len(63).not_null().unique_key())
                     .col(ColumnDef::new(Tenants::Name).string_len(200).not_null())
                     .col(ColumnDef::new(Tenants::ShortName).string_len(60).null())
                     .col(ColumnDef::new(Tenants::OdsCode).string_len(6).not_null())
                     .col(ColumnDef::new(Tenants::Theme).string_len(63).not_null())
                     .col(ColumnDef::new(Tenants::TimeZone).string_len(64).not_null())
-                    .col(
-                        ColumnDef::new(Tenants::Status)
-                            .string_len(16)
-                            .not_null()
-                            .default("active"),
-                    )
-                    .col(
-                        ColumnDef::new(Tenants::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Tenants::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Tenants::Status).string_len(16).not_null().default("active"))
+                    .col(ColumnDef::new(Tenants::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Tenants::UpdatedAt).timestamp_with_time_zone().not_null())
                     .to_owned(),
             )
             .await?;
@@ -84,24 +66,11 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(TenantHosts::Table)
-                    .col(
-                        ColumnDef::new(TenantHosts::Host)
-                            .string_len(253)
-                            .not_null()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(TenantHosts::Host).string_len(253).not_null().primary_key())
                     .col(ColumnDef::new(TenantHosts::TenantId).uuid().not_null())
                     .col(ColumnDef::new(TenantHosts::Kind).string_len(16).not_null())
-                    .col(
-                        ColumnDef::new(TenantHosts::VerifiedAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
-                    .col(
-                        ColumnDef::new(TenantHosts::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(TenantHosts::VerifiedAt).timestamp_with_time_zone().null())
+                    .col(ColumnDef::new(TenantHosts::CreatedAt).timestamp_with_time_zone().not_null())
                     .foreign_key(
                         ForeignKey::create()
                             .from(TenantHosts::Table, TenantHosts::TenantId)
@@ -124,27 +93,10 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(PlatformAudit::Table)
-                    .col(
-                        ColumnDef::new(PlatformAudit::Id)
-                            .uuid()
-                            .not_null()
-                            .primary_key(),
-                    )
-                    .col(
-                        ColumnDef::new(PlatformAudit::At)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(PlatformAudit::Actor)
-                            .string_len(200)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(PlatformAudit::Action)
-                            .string_len(100)
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(PlatformAudit::Id).uuid().not_null().primary_key())
+                    .col(ColumnDef::new(PlatformAudit::At).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(PlatformAudit::Actor).string_len(200).not_null())
+                    .col(ColumnDef::new(PlatformAudit::Action).string_len(100).not_null())
                     .col(ColumnDef::new(PlatformAudit::TenantId).uuid().null())
                     .col(ColumnDef::new(PlatformAudit::Detail).text().not_null())
                     .to_owned(),

@@ -94,10 +94,7 @@ fn default_prefix() -> String {
 
 impl fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisConfig")
-            .field("url", &redact_url(&self.url))
-            .field("prefix", &self.prefix)
-            .finish()
+        f.debug_struct("RedisConfig").field("url", &redact_url(&self.url)).field("prefix", &self.prefix).finish()
     }
 }
 
@@ -129,27 +126,20 @@ pub struct ConfigError {
 }
 
 fn bad(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: key.to_owned(),
-        message: message.into(),
-    }
+    ConfigError { key: key.to_owned(), message: message.into() }
 }
 
 impl Config {
     /// Checks what serde cannot: URLs, domains, proxies, formats.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        crate::host::HostName::parse(&self.server.base_domain)
-            .map_err(|e| bad("server.base_domain", e.to_string()))?;
+        crate::host::HostName::parse(&self.server.base_domain).map_err(|e| bad("server.base_domain", e.to_string()))?;
         if !matches!(self.server.public_scheme.as_str(), "http" | "https") {
             return Err(bad("server.public_scheme", "must be http or https"));
         }
         for p in &self.server.trusted_proxies {
             let ok = p.parse::<std::net::IpAddr>().is_ok() || is_cidr(p);
             if !ok {
-                return Err(bad(
-                    "server.trusted_proxies",
-                    format!("\"{p}\" is not an address or CIDR range"),
-                ));
+                return Err(bad("server.trusted_proxies", format!("\"{p}\" is not an address or CIDR range")));
             }
         }
         if self.server.max_body_bytes == 0 {
@@ -167,14 +157,9 @@ impl Config {
             ("database.platform_url", &self.database.platform_url),
         ] {
             if !url.is_empty()
-                && !(url.starts_with("sqlite:")
-                    || url.starts_with("postgres://")
-                    || url.starts_with("postgresql://"))
+                && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
             {
-                return Err(bad(
-                    key,
-                    "must start with sqlite:, postgres:// or postgresql://",
-                ));
+                return Err(bad(key, "must start with sqlite:, postgres:// or postgresql://"));
             }
         }
         if self.database.url.is_empty() {
@@ -240,10 +225,7 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/x"),
-            "postgres://app:***@db:5432/x"
-        );
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
         assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(redact_url("sqlite://data/t.db"), "sqlite://data/t.db");
     }

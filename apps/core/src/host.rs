@@ -45,9 +45,7 @@ impl HostName {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !ok {
                 return Err(HostError::BadLabel(label.to_owned()));
             }
@@ -80,14 +78,8 @@ mod tests {
 
     #[test]
     fn normalises() -> Result<(), HostError> {
-        assert_eq!(
-            HostName::parse("North.Localhost:8080")?.as_str(),
-            "north.localhost"
-        );
-        assert_eq!(
-            HostName::parse("learning.example.")?.as_str(),
-            "learning.example"
-        );
+        assert_eq!(HostName::parse("North.Localhost:8080")?.as_str(), "north.localhost");
+        assert_eq!(HostName::parse("learning.example.")?.as_str(), "learning.example");
         Ok(())
     }
 
@@ -96,31 +88,16 @@ mod tests {
         assert_eq!(HostName::parse(""), Err(HostError::Empty));
         assert_eq!(HostName::parse(":80"), Err(HostError::Empty));
         assert_eq!(HostName::parse("a:b"), Err(HostError::BadPort));
-        assert_eq!(
-            HostName::parse("a..b"),
-            Err(HostError::BadLabel(String::new()))
-        );
-        assert!(matches!(
-            HostName::parse("a b"),
-            Err(HostError::BadLabel(_))
-        ));
-        assert!(matches!(
-            HostName::parse("evil/x"),
-            Err(HostError::BadLabel(_))
-        ));
-        assert!(matches!(
-            HostName::parse("[::1]:80"),
-            Err(HostError::BadLabel(_))
-        ));
+        assert_eq!(HostName::parse("a..b"), Err(HostError::BadLabel(String::new())));
+        assert!(matches!(HostName::parse("a b"), Err(HostError::BadLabel(_))));
+        assert!(matches!(HostName::parse("evil/x"), Err(HostError::BadLabel(_))));
+        assert!(matches!(HostName::parse("[::1]:80"), Err(HostError::BadLabel(_))));
     }
 
     #[test]
     fn finds_the_label_below_the_base() -> Result<(), HostError> {
         let base = HostName::parse("localhost")?;
-        assert_eq!(
-            HostName::parse("a.localhost")?.label_below(&base),
-            Some("a")
-        );
+        assert_eq!(HostName::parse("a.localhost")?.label_below(&base), Some("a"));
         assert_eq!(HostName::parse("a.b.localhost")?.label_below(&base), None);
         assert_eq!(HostName::parse("localhost")?.label_below(&base), None);
         assert_eq!(HostName::parse("xlocalhost")?.label_below(&base), None);

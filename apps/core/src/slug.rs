@@ -4,18 +4,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Names no trust may take: they are kept for the platform's own hosts.
-pub const RESERVED: &[&str] = &[
-    "www",
-    "content",
-    "api",
-    "admin",
-    "static",
-    "status",
-    "mail",
-    "metrics",
-    "assets",
-    "localhost",
-];
+pub const RESERVED: &[&str] =
+    &["www", "content", "api", "admin", "static", "status", "mail", "metrics", "assets", "localhost"];
 
 /// A validated slug: a lowercase DNS label of 1–63 characters (`a-z`, `0-9`, `-`), not starting or
 /// ending with a hyphen, not an internationalised (`xn--`) label and not a reserved name.
@@ -44,10 +34,7 @@ impl Slug {
         if s.is_empty() || s.len() > 63 {
             return Err(SlugError::Length);
         }
-        if let Some(c) = s
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-        {
+        if let Some(c) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
             return Err(SlugError::Character(c));
         }
         if s.starts_with('-') || s.ends_with('-') {

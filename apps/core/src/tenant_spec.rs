@@ -82,21 +82,8 @@ pub struct SpecError {
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(line) => write!(
-                f,
-                "{}:{}: {}: {}",
-                self.file.display(),
-                line,
-                self.field,
-                self.message
-            ),
-            None => write!(
-                f,
-                "{}: {}: {}",
-                self.file.display(),
-                self.field,
-                self.message
-            ),
+            Some(line) => write!(f, "{}:{}: {}: {}", self.file.display(), line, self.field, self.message),
+            None => write!(f, "{}: {}: {}", self.file.display(), self.field, self.message),
         }
     }
 }
@@ -172,9 +159,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.source
-            .get(..offset)
-            .map_or(1, |s| s.matches('\n').count() + 1)
+        self.source.get(..offset).map_or(1, |s| s.matches('\n').count() + 1)
     }
 
     fn fail<T>(&mut self, at: &Spanned<T>, field: impl Into<String>, message: impl Into<String>) {
@@ -207,22 +192,14 @@ impl Checker<'_> {
         let dt = v.get_ref();
         match (dt.date, dt.time, dt.offset) {
             (Some(d), None, None) => {
-                let date = NaiveDate::from_ymd_opt(
-                    i32::from(d.year),
-                    u32::from(d.month),
-                    u32::from(d.day),
-                );
+                let date = NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day));
                 if date.is_none() {
                     self.fail(v, field, "is not a real date");
                 }
                 date
             }
             _ => {
-                self.fail(
-                    v,
-                    field,
-                    "must be a date such as 2026-12-31, without a time",
-                );
+                self.fail(v, field, "must be a date such as 2026-12-31, without a time");
                 None
             }
         }
@@ -230,17 +207,8 @@ impl Checker<'_> {
 }
 
 /// Parses and validates one `tenant.toml`. `slug` is its folder name.
-pub fn parse(
-    file: &Path,
-    slug: &str,
-    source: &str,
-    ctx: &SpecContext,
-) -> Result<TenantSpec, Vec<SpecError>> {
-    let mut c = Checker {
-        file,
-        source,
-        errors: Vec::new(),
-    };
+pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result<TenantSpec, Vec<SpecError>> {
+    let mut c = Checker { file, source, errors: Vec::new() };
     let slug = match Slug::parse(slug) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -259,12 +227,7 @@ pub fn parse(
             let line = e.span().map(|s| c.line_of(s.start));
             let message = e.message().to_owned();
             let field = field_from_message(&message);
-            c.errors.push(SpecError {
-                file: file.to_owned(),
-                line,
-                field,
-                message,
-            });
+            c.errors.push(SpecError { file: file.to_owned(), line, field, message });
             return Err(c.errors);
         }
     };
@@ -272,10 +235,8 @@ pub fn parse(
     let name = c.text(&raw.name, "name", 200);
     let short_name = c.opt_text(&raw.short_name, "short_name", 60);
     let ods_code = raw.ods_code.get_ref().trim().to_owned();
-    let ods_ok = (3..=6).contains(&ods_code.len())
-        && ods_code
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let ods_ok =
+        (3..=6).contains(&ods_code.len()) && ods_code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     if !ods_ok {
         c.fail(
             &raw.ods_code,
@@ -288,11 +249,7 @@ pub fn parse(
         Some(t) => {
             if !ctx.themes.iter().any(|known| known == t.get_ref()) {
                 let known = ctx.themes.join(", ");
-                c.fail(
-                    t,
-                    "theme",
-                    format!("no theme named \"{}\" (themes: {known})", t.get_ref()),
-                );
+                c.fail(t, "theme", format!("no theme named \"{}\" (themes: {known})", t.get_ref()));
             }
             t.get_ref().clone()
         }
@@ -302,14 +259,7 @@ pub fn parse(
     let time_zone = match &raw.time_zone {
         Some(tz) => {
             if tz.get_ref().parse::<chrono_tz::Tz>().is_err() {
-                c.fail(
-                    tz,
-                    "time_zone",
-                    format!(
-                        "\"{}\" is not an IANA time zone such as Europe/London",
-                        tz.get_ref()
-                    ),
-                );
+                c.fail(tz, "time_zone", format!("\"{}\" is not an IANA time zone such as Europe/London", tz.get_ref()));
             }
             tz.get_ref().clone()
         }
@@ -321,28 +271,12 @@ pub fn parse(
         let field = format!("custom_domains[{i}]");
         match HostName::parse(d.get_ref()) {
             Ok(h) if h.as_str().split('.').count() < 2 => {
-                c.fail(
-                    d,
-                    field,
-                    "must be a full domain name such as learning.example.org",
-                );
+                c.fail(d, field, "must be a full domain name such as learning.example.org");
             }
-            Ok(h)
-                if h == ctx.base_domain
-                    || h.as_str().ends_with(&format!(".{}", ctx.base_domain)) =>
-            {
-                c.fail(
-                    d,
-                    field,
-                    format!(
-                        "must not be under the platform's own domain {}",
-                        ctx.base_domain
-                    ),
-                );
+            Ok(h) if h == ctx.base_domain || h.as_str().ends_with(&format!(".{}", ctx.base_domain)) => {
+                c.fail(d, field, format!("must not be under the platform's own domain {}", ctx.base_domain));
             }
-            Ok(h) if custom_domains.contains(&h) => {
-                c.fail(d, field, format!("{h} is listed twice"))
-            }
+            Ok(h) if custom_domains.contains(&h) => c.fail(d, field, format!("{h} is listed twice")),
             Ok(h) => custom_domains.push(h),
             Err(e) => c.fail(d, field, format!("is not a valid domain name: {e}")),
         }
@@ -356,21 +290,11 @@ pub fn parse(
     for (i, m) in raw.messages.iter().enumerate() {
         let at = |f: &str| format!("messages[{i}].{f}");
         let key = m.key.get_ref().clone();
-        if Slug::parse(&key).is_err()
-            && !matches!(Slug::parse(&key), Err(crate::slug::SlugError::Reserved(_)))
-        {
-            c.fail(
-                &m.key,
-                at("key"),
-                "must be lowercase letters, digits and hyphens, such as \"welcome\"",
-            );
+        if Slug::parse(&key).is_err() && !matches!(Slug::parse(&key), Err(crate::slug::SlugError::Reserved(_))) {
+            c.fail(&m.key, at("key"), "must be lowercase letters, digits and hyphens, such as \"welcome\"");
         }
         if messages.iter().any(|x: &MessageSpec| x.key == key) {
-            c.fail(
-                &m.key,
-                at("key"),
-                format!("\"{key}\" is used by an earlier message"),
-            );
+            c.fail(&m.key, at("key"), format!("\"{key}\" is used by an earlier message"));
         }
         let title = c.text(&m.title, &at("title"), 120);
         let body = c.text(&m.body, &at("body"), 2000);
@@ -382,13 +306,7 @@ pub fn parse(
             }
         }
         if let Some(starts_on) = starts {
-            messages.push(MessageSpec {
-                key,
-                title,
-                body,
-                starts_on,
-                ends_on: ends,
-            });
+            messages.push(MessageSpec { key, title, body, starts_on, ends_on: ends });
         }
     }
 
@@ -399,10 +317,7 @@ pub fn parse(
             _ => c.fail(
                 d,
                 format!("eligibility.email_domains[{i}]"),
-                format!(
-                    "\"{}\" is not an email domain such as trust.nhs.uk",
-                    d.get_ref()
-                ),
+                format!("\"{}\" is not an email domain such as trust.nhs.uk", d.get_ref()),
             ),
         }
     }
@@ -429,10 +344,7 @@ pub fn parse(
 
 fn field_from_message(message: &str) -> String {
     // serde's messages quote the field: "missing field `name`", "unknown field `x`, expected …".
-    message
-        .split('`')
-        .nth(1)
-        .map_or_else(|| "(file)".to_owned(), str::to_owned)
+    message.split('`').nth(1).map_or_else(|| "(file)".to_owned(), str::to_owned)
 }
 
 fn colours(c: &mut Checker<'_>, raw: &BTreeMap<String, Spanned<String>>) -> ColourScheme {
@@ -441,11 +353,7 @@ fn colours(c: &mut Checker<'_>, raw: &BTreeMap<String, Spanned<String>>) -> Colo
     for (key, value) in raw {
         let field = format!("branding.colours.{key}");
         let Some(rgb) = Rgb::parse(value.get_ref()) else {
-            c.fail(
-                value,
-                field,
-                format!("\"{}\" is not a colour such as #005eb8", value.get_ref()),
-            );
+            c.fail(value, field, format!("\"{}\" is not a colour such as #005eb8", value.get_ref()));
             parsed = false;
             continue;
         };
@@ -455,31 +363,23 @@ fn colours(c: &mut Checker<'_>, raw: &BTreeMap<String, Spanned<String>>) -> Colo
             "link" => scheme.link = rgb,
             "accent" => scheme.accent = rgb,
             _ => {
-                c.fail(
-                    value,
-                    field,
-                    "unknown colour (expected primary, on_primary, link or accent)",
-                );
+                c.fail(value, field, "unknown colour (expected primary, on_primary, link or accent)");
                 parsed = false;
             }
         }
     }
     if parsed {
         for failure in scheme.check() {
-            match raw.get(failure.field) {
-                Some(at) => c.fail(
-                    at,
-                    format!("branding.colours.{}", failure.field),
-                    failure.message,
-                ),
+            // Point at the colour the file declares: the foreground if it does, else the background.
+            let declared =
+                std::iter::once(failure.field).chain(failure.against).find_map(|f| raw.get(f).map(|at| (f, at)));
+            match declared {
+                Some((f, at)) => c.fail(at, format!("branding.colours.{f}"), failure.message),
                 None => c.errors.push(SpecError {
                     file: c.file.to_owned(),
                     line: None,
                     field: format!("branding.colours.{}", failure.field),
-                    message: format!(
-                        "{} (the default for {} was used)",
-                        failure.message, failure.field
-                    ),
+                    message: failure.message,
                 }),
             }
         }
@@ -490,11 +390,7 @@ fn colours(c: &mut Checker<'_>, raw: &BTreeMap<String, Spanned<String>>) -> Colo
 fn logo(c: &mut Checker<'_>, raw: &Spanned<String>) -> Option<Logo> {
     let name = raw.get_ref();
     if name.contains("..") || name.starts_with('/') || name.contains('\\') {
-        c.fail(
-            raw,
-            "branding.logo",
-            "must be a file name inside the trust's folder",
-        );
+        c.fail(raw, "branding.logo", "must be a file name inside the trust's folder");
         return None;
     }
     let content_type = match Path::new(name).extension().and_then(|e| e.to_str()) {
@@ -505,28 +401,16 @@ fn logo(c: &mut Checker<'_>, raw: &Spanned<String>) -> Option<Logo> {
             return None;
         }
     };
-    let path = c
-        .file
-        .parent()
-        .map(|dir| dir.join(name))
-        .unwrap_or_else(|| PathBuf::from(name));
+    let path = c.file.parent().map(|dir| dir.join(name)).unwrap_or_else(|| PathBuf::from(name));
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) => {
-            c.fail(
-                raw,
-                "branding.logo",
-                format!("cannot read {}: {e}", path.display()),
-            );
+            c.fail(raw, "branding.logo", format!("cannot read {}: {e}", path.display()));
             return None;
         }
     };
     if bytes.len() > MAX_LOGO_BYTES {
-        c.fail(
-            raw,
-            "branding.logo",
-            format!("is {} bytes; the limit is {MAX_LOGO_BYTES}", bytes.len()),
-        );
+        c.fail(raw, "branding.logo", format!("is {} bytes; the limit is {MAX_LOGO_BYTES}", bytes.len()));
         return None;
     }
     let ok = if content_type == "image/png" {
@@ -542,17 +426,11 @@ fn logo(c: &mut Checker<'_>, raw: &Spanned<String>) -> Option<Logo> {
         c.fail(
             raw,
             "branding.logo",
-            format!(
-                "{} is not a plain {content_type} image (SVG logos may not contain scripts)",
-                path.display()
-            ),
+            format!("{} is not a plain {content_type} image (SVG logos may not contain scripts)", path.display()),
         );
         return None;
     }
-    Some(Logo {
-        content_type,
-        bytes,
-    })
+    Some(Logo { content_type, bytes })
 }
 
 fn contact(c: &mut Checker<'_>, raw: &RawContact) -> Contact {
@@ -564,24 +442,14 @@ fn contact(c: &mut Checker<'_>, raw: &RawContact) -> Contact {
                 && HostName::parse(domain).is_ok_and(|d| d.as_str().contains('.'))
         });
         if !valid {
-            c.fail(
-                at,
-                "contact.email",
-                format!("\"{e}\" is not an email address"),
-            );
+            c.fail(at, "contact.email", format!("\"{e}\" is not an email address"));
         }
     }
     let website = c.opt_text(&raw.website, "contact.website", 500);
     if let (Some(w), Some(at)) = (&website, &raw.website) {
-        let host = w
-            .strip_prefix("https://")
-            .or_else(|| w.strip_prefix("http://"));
+        let host = w.strip_prefix("https://").or_else(|| w.strip_prefix("http://"));
         if host.is_none_or(|h| HostName::parse(h.split('/').next().unwrap_or_default()).is_err()) {
-            c.fail(
-                at,
-                "contact.website",
-                format!("\"{w}\" is not a web address starting with https://"),
-            );
+            c.fail(at, "contact.website", format!("\"{w}\" is not a web address starting with https://"));
         }
     }
     Contact {
@@ -608,38 +476,22 @@ pub fn load_dir(dir: &Path, ctx: &SpecContext) -> Result<Vec<TenantSpec>, Vec<Sp
             }]);
         }
     };
-    let mut folders: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("tenant.toml").is_file())
-        .collect();
+    let mut folders: Vec<PathBuf> =
+        entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join("tenant.toml").is_file()).collect();
     folders.sort();
     for folder in folders {
         let file = folder.join("tenant.toml");
-        let slug = folder
-            .file_name()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_owned();
+        let slug = folder.file_name().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
         match std::fs::read_to_string(&file) {
             Ok(source) => match parse(&file, &slug, &source, ctx) {
                 Ok(spec) => specs.push(spec),
                 Err(mut e) => errors.append(&mut e),
             },
-            Err(e) => errors.push(SpecError {
-                file,
-                line: None,
-                field: "(file)".into(),
-                message: e.to_string(),
-            }),
+            Err(e) => errors.push(SpecError { file, line: None, field: "(file)".into(), message: e.to_string() }),
         }
     }
     errors.extend(duplicate_domains(&specs));
-    if errors.is_empty() {
-        Ok(specs)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(specs) } else { Err(errors) }
 }
 
 /// Every custom domain declared by two trusts, as an error on the second file.
@@ -653,14 +505,14 @@ pub fn duplicate_domains(specs: &[TenantSpec]) -> Vec<SpecError> {
                     file: spec.file.clone(),
                     line: None,
                     field: "custom_domains".into(),
-                    message: format!(
-                        "{domain} is also declared by {} ({})",
-                        first.slug,
-                        first.file.display()
-                    ),
+                    message: format!("{domain} is also declared by {} ({})", first.slug, first.file.display()),
                 });
             }
         }
     }
     errors
 }
+
+#[cfg(test)]
+#[path = "tenant_spec_tests.rs"]
+mod tests;

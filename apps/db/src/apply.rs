@@ -4,16 +4,11 @@
 //! trust's admins have edited (branding, key messages) is reported, not overwritten, unless the
 //! operator asks for it.
 
-use crate::entities::{
-    eligibility_domain, key_message, tenant, tenant_branding, tenant_host, tenant_logo,
-};
+use crate::entities::{eligibility_domain, key_message, tenant, tenant_branding, tenant_host, tenant_logo};
 use crate::platform::audit;
 use crate::{DbError, PlatformDb};
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set, TransactionTrait};
 use sha2::{Digest, Sha256};
 use trellis_core::TenantId;
 use trellis_core::tenant_spec::TenantSpec;
@@ -52,8 +47,7 @@ impl Lines<'_> {
 }
 
 fn show(v: &Option<String>) -> String {
-    v.as_deref()
-        .map_or_else(|| "(none)".to_owned(), |s| format!("\"{s}\""))
+    v.as_deref().map_or_else(|| "(none)".to_owned(), |s| format!("\"{s}\""))
 }
 
 impl PlatformDb {
@@ -66,22 +60,11 @@ impl PlatformDb {
         let tx = self.conn.begin().await?;
         let mut report = ApplyReport::default();
         for spec in specs {
-            let mut lines = Lines {
-                slug: spec.slug.as_str(),
-                changes: Vec::new(),
-                notes: Vec::new(),
-            };
+            let mut lines = Lines { slug: spec.slug.as_str(), changes: Vec::new(), notes: Vec::new() };
             let id = apply_one(&tx, spec, opts, &mut lines).await?;
             if !lines.changes.is_empty() {
                 report.changed = true;
-                audit(
-                    &tx,
-                    &opts.actor,
-                    "tenants.apply",
-                    Some(id),
-                    lines.changes.join("\n"),
-                )
-                .await?;
+                audit(&tx, &opts.actor, "tenants.apply", Some(id), lines.changes.join("\n")).await?;
             }
             if lines.changes.is_empty() && lines.notes.is_empty() {
                 report.lines.push(format!("{}: unchanged", lines.slug));
@@ -106,10 +89,7 @@ async fn apply_one(
     out: &mut Lines<'_>,
 ) -> Result<TenantId, DbError> {
     let now = Utc::now();
-    let existing = tenant::Entity::find()
-        .filter(tenant::Column::Slug.eq(spec.slug.as_str()))
-        .one(tx)
-        .await?;
+    let existing = tenant::Entity::find().filter(tenant::Column::Slug.eq(spec.slug.as_str())).one(tx).await?;
     let id = match existing {
         None => {
             let id = TenantId::new();
@@ -145,11 +125,7 @@ async fn apply_one(
             field("theme", &t.theme, &spec.theme);
             field("time_zone", &t.time_zone, &spec.time_zone);
             if t.short_name != spec.short_name {
-                out.change(format!(
-                    "short_name: {} → {}",
-                    show(&t.short_name),
-                    show(&spec.short_name)
-                ));
+                out.change(format!("short_name: {} → {}", show(&t.short_name), show(&spec.short_name)));
                 dirty = true;
             }
             if dirty {
@@ -179,15 +155,9 @@ async fn apply_hosts(
 ) -> Result<(), DbError> {
     let now = Utc::now();
     for domain in &spec.custom_domains {
-        match tenant_host::Entity::find_by_id(domain.as_str().to_owned())
-            .one(tx)
-            .await?
-        {
+        match tenant_host::Entity::find_by_id(domain.as_str().to_owned()).one(tx).await? {
             Some(h) if h.tenant_id != id.as_uuid() => {
-                let owner = tenant::Entity::find_by_id(h.tenant_id)
-                    .one(tx)
-                    .await?
-                    .map_or_else(String::new, |t| t.slug);
+                let owner = tenant::Entity::find_by_id(h.tenant_id).one(tx).await?.map_or_else(String::new, |t| t.slug);
                 return Err(DbError::Conflict(format!(
                     "{}: custom domain {domain} already belongs to trust \"{owner}\"; nothing was applied",
                     spec.file.display()
@@ -198,9 +168,7 @@ async fn apply_hosts(
                 am.verified_at = Set(Some(now));
                 am.kind = Set("declared".into());
                 am.update(tx).await?;
-                out.change(format!(
-                    "custom domain {domain} verified (declared by the operator)"
-                ));
+                out.change(format!("custom domain {domain} verified (declared by the operator)"));
             }
             Some(_) => {}
             None => {
@@ -217,11 +185,7 @@ async fn apply_hosts(
             }
         }
     }
-    for h in tenant_host::Entity::find()
-        .filter(tenant_host::Column::TenantId.eq(id.as_uuid()))
-        .all(tx)
-        .await?
-    {
+    for h in tenant_host::Entity::find().filter(tenant_host::Column::TenantId.eq(id.as_uuid())).all(tx).await? {
         if !spec.custom_domains.iter().any(|d| d.as_str() == h.host) {
             out.note(format!("custom domain {} is not in the file; kept", h.host));
         }
@@ -240,9 +204,7 @@ async fn apply_branding(
     let logo_sha = match &spec.logo {
         Some(logo) => {
             let sha = hex::encode(Sha256::digest(&logo.bytes));
-            let have = tenant_logo::Entity::find_by_id((id.as_uuid(), sha.clone()))
-                .one(tx)
-                .await?;
+            let have = tenant_logo::Entity::find_by_id((id.as_uuid(), sha.clone())).one(tx).await?;
             if have.is_none() {
                 tenant_logo::ActiveModel {
                     tenant_id: Set(id.as_uuid()),
@@ -270,9 +232,7 @@ async fn apply_branding(
         ("contact.address", spec.contact.address.clone()),
         ("contact.website", spec.contact.website.clone()),
     ];
-    let current = tenant_branding::Entity::find_by_id(id.as_uuid())
-        .one(tx)
-        .await?;
+    let current = tenant_branding::Entity::find_by_id(id.as_uuid()).one(tx).await?;
     let have: Option<[Option<String>; 9]> = current.as_ref().map(|b| {
         [
             Some(b.primary_colour.clone()),
@@ -325,20 +285,8 @@ async fn apply_branding(
         Some(_) => {
             model.update(tx).await?;
             for (name, old, new) in differing {
-                let logo = |v: Option<String>| {
-                    v.map(|s| {
-                        if name == "logo" {
-                            s.chars().take(12).collect()
-                        } else {
-                            s
-                        }
-                    })
-                };
-                out.change(format!(
-                    "branding.{name}: {} → {}",
-                    show(&logo(old)),
-                    show(&logo(new))
-                ));
+                let logo = |v: Option<String>| v.map(|s| if name == "logo" { s.chars().take(12).collect() } else { s });
+                out.change(format!("branding.{name}: {} → {}", show(&logo(old)), show(&logo(new))));
             }
         }
     }
@@ -359,9 +307,7 @@ async fn apply_messages(
         .all(tx)
         .await?;
     for m in &spec.messages {
-        let found = existing
-            .iter()
-            .find(|e| e.seed_key.as_deref() == Some(m.key.as_str()));
+        let found = existing.iter().find(|e| e.seed_key.as_deref() == Some(m.key.as_str()));
         match found {
             None => {
                 key_message::ActiveModel {
@@ -381,18 +327,13 @@ async fn apply_messages(
                 out.change(format!("key message \"{}\" added", m.key));
             }
             Some(e) => {
-                let same = e.title == m.title
-                    && e.body == m.body
-                    && e.starts_on == m.starts_on
-                    && e.ends_on == m.ends_on;
+                let same =
+                    e.title == m.title && e.body == m.body && e.starts_on == m.starts_on && e.ends_on == m.ends_on;
                 if same {
                     continue;
                 }
                 if e.admin_edited_at.is_some() && !opts.overwrite_admin_edits {
-                    out.note(format!(
-                        "key message \"{}\" was edited by the trust's admins; kept",
-                        m.key
-                    ));
+                    out.note(format!("key message \"{}\" was edited by the trust's admins; kept", m.key));
                     continue;
                 }
                 let mut am: key_message::ActiveModel = e.clone().into();
@@ -442,10 +383,7 @@ async fn apply_eligibility(
     }
     for e in existing {
         if !spec.email_domains.contains(&e.email_domain) {
-            out.note(format!(
-                "eligible email domain {} is not in the file; kept",
-                e.email_domain
-            ));
+            out.note(format!("eligible email domain {} is not in the file; kept", e.email_domain));
         }
     }
     Ok(())

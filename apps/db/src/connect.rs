@@ -1,9 +1,7 @@
 //! Opening the application's and the platform's pools, and checking the roles are safe.
 
 use crate::{DbError, PlatformDb, TenantTx};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use std::time::Duration;
 use trellis_core::TenantId;
 use trellis_core::config::{DatabaseConfig, redact_url};
@@ -45,21 +43,14 @@ pub struct Databases {
 /// The URL of `role` on the same server and database as `owner_url`, without a password (for
 /// trust or peer authentication in development and CI; production sets the role URLs itself).
 pub fn role_url(owner_url: &str, role: &str) -> Result<String, DbError> {
-    let mut url =
-        url::Url::parse(owner_url).map_err(|e| DbError::Setup(format!("database.url: {e}")))?;
-    url.set_username(role)
-        .map_err(|()| DbError::Setup("database.url: cannot set a user name".into()))?;
-    url.set_password(None)
-        .map_err(|()| DbError::Setup("database.url: cannot clear the password".into()))?;
+    let mut url = url::Url::parse(owner_url).map_err(|e| DbError::Setup(format!("database.url: {e}")))?;
+    url.set_username(role).map_err(|()| DbError::Setup("database.url: cannot set a user name".into()))?;
+    url.set_password(None).map_err(|()| DbError::Setup("database.url: cannot clear the password".into()))?;
     Ok(url.to_string())
 }
 
 pub(crate) fn backend_of(url: &str) -> Backend {
-    if url.starts_with("sqlite:") {
-        Backend::Sqlite
-    } else {
-        Backend::Postgres
-    }
+    if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres }
 }
 
 pub(crate) async fn open(url: &str, max: u32) -> Result<DatabaseConnection, DbError> {
@@ -76,8 +67,7 @@ pub(crate) async fn open(url: &str, max: u32) -> Result<DatabaseConnection, DbEr
         .await
         .map_err(|e| DbError::Setup(format!("cannot connect to {}: {e}", redact_url(url))))?;
     if backend_of(url) == Backend::Sqlite {
-        conn.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
-            .await?;
+        conn.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;").await?;
     }
     Ok(conn)
 }
@@ -95,10 +85,7 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {
 
 /// The file path in a `sqlite:` URL.
 pub(crate) fn sqlite_path(url: &str) -> String {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
     rest.split('?').next().unwrap_or(rest).to_owned()
 }
 
@@ -109,18 +96,11 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<Databases, DbError> {
     match backend {
         Backend::Sqlite => {
             let conn = open(&cfg.url, cfg.max_connections).await?;
-            Ok(Databases {
-                app: AppDb { conn: conn.clone() },
-                platform: PlatformDb::new(conn),
-                backend,
-            })
+            Ok(Databases { app: AppDb { conn: conn.clone() }, platform: PlatformDb::new(conn), backend })
         }
         Backend::Postgres => {
-            let app_url = if cfg.app_url.is_empty() {
-                role_url(&cfg.url, crate::APP_ROLE)?
-            } else {
-                cfg.app_url.clone()
-            };
+            let app_url =
+                if cfg.app_url.is_empty() { role_url(&cfg.url, crate::APP_ROLE)? } else { cfg.app_url.clone() };
             let platform_url = if cfg.platform_url.is_empty() {
                 role_url(&cfg.url, crate::PLATFORM_ROLE)?
             } else {
@@ -129,11 +109,7 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<Databases, DbError> {
             let app = open(&app_url, cfg.max_connections).await?;
             check_app_role(&app).await?;
             let platform = open(&platform_url, cfg.max_connections.div_ceil(4).max(2)).await?;
-            Ok(Databases {
-                app: AppDb { conn: app },
-                platform: PlatformDb::new(platform),
-                backend,
-            })
+            Ok(Databases { app: AppDb { conn: app }, platform: PlatformDb::new(platform), backend })
         }
     }
 }

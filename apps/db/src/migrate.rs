@@ -14,12 +14,19 @@ const MIGRATION_LOCK: i64 = 0x7472_656c_6c69_73;
 /// others wait for its lock and then find nothing to do.
 pub async fn migrate(cfg: &DatabaseConfig) -> Result<Vec<String>, DbError> {
     let owner = open(&cfg.url, 3).await?;
+    let result = migrate_with(cfg, &owner).await;
+    // Close now: a database with open connections cannot be renamed, dropped or used as a template.
+    owner.close().await?;
+    result
+}
+
+async fn migrate_with(cfg: &DatabaseConfig, owner: &sea_orm::DatabaseConnection) -> Result<Vec<String>, DbError> {
     match backend_of(&cfg.url) {
         Backend::Postgres => {
             if cfg.manage_roles {
-                ensure_roles(&owner).await?;
+                ensure_roles(owner).await?;
             }
-            check_roles_exist(&owner).await?;
+            check_roles_exist(owner).await?;
             // Held by this transaction's connection while the migrations run on another.
             let lock = owner.begin().await?;
             lock.execute_raw(Statement::from_sql_and_values(
@@ -28,25 +35,21 @@ pub async fn migrate(cfg: &DatabaseConfig) -> Result<Vec<String>, DbError> {
                 [MIGRATION_LOCK.into()],
             ))
             .await?;
-            let applied = run(&owner).await;
+            let applied = run(owner).await;
             lock.commit().await?;
             applied
         }
         Backend::Sqlite => {
             let lock_path = format!("{}.migrate-lock", sqlite_path(&cfg.url));
             let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-                let f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&lock_path)?;
+                let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
                 f.lock()?;
                 Ok(f)
             })
             .await
             .map_err(|e| DbError::Setup(e.to_string()))?
             .map_err(|e| DbError::Setup(format!("cannot take the migration lock: {e}")))?;
-            let applied = run(&owner).await;
+            let applied = run(owner).await;
             drop(file);
             applied
         }
@@ -54,11 +57,8 @@ pub async fn migrate(cfg: &DatabaseConfig) -> Result<Vec<String>, DbError> {
 }
 
 async fn run(owner: &sea_orm::DatabaseConnection) -> Result<Vec<String>, DbError> {
-    let pending: Vec<String> = Migrator::get_pending_migrations(owner)
-        .await?
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect();
+    let pending: Vec<String> =
+        Migrator::get_pending_migrations(owner).await?.iter().map(|m| m.name().to_owned()).collect();
     Migrator::up(owner, None).await?;
     Ok(pending)
 }
@@ -80,14 +80,8 @@ async fn ensure_roles(owner: &sea_orm::DatabaseConnection) -> Result<(), DbError
         return Ok(());
     }
     for (role, attrs) in [
-        (
-            APP_ROLE,
-            "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE",
-        ),
-        (
-            PLATFORM_ROLE,
-            "LOGIN NOSUPERUSER BYPASSRLS NOCREATEDB NOCREATEROLE",
-        ),
+        (APP_ROLE, "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"),
+        (PLATFORM_ROLE, "LOGIN NOSUPERUSER BYPASSRLS NOCREATEDB NOCREATEROLE"),
     ] {
         owner
             .execute_unprepared(&format!(

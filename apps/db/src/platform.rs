@@ -4,8 +4,8 @@
 use crate::DbError;
 use crate::entities::{platform_audit, tenant, tenant_branding, tenant_host};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    Statement,
 };
 use std::collections::HashMap;
 use trellis_core::TenantId;
@@ -72,12 +72,7 @@ impl PlatformDb {
             hosts.entry(h.tenant_id).or_default().push(h.host);
         }
         let mut branding: HashMap<uuid::Uuid, tenant_branding::Model> =
-            tenant_branding::Entity::find()
-                .all(&self.conn)
-                .await?
-                .into_iter()
-                .map(|b| (b.tenant_id, b))
-                .collect();
+            tenant_branding::Entity::find().all(&self.conn).await?.into_iter().map(|b| (b.tenant_id, b)).collect();
         let mut logo_types: HashMap<uuid::Uuid, String> = HashMap::new();
         for row in self
             .conn
@@ -89,17 +84,13 @@ impl PlatformDb {
             ))
             .await?
         {
-            logo_types.insert(
-                row.try_get("", "tenant_id")?,
-                row.try_get("", "content_type")?,
-            );
+            logo_types.insert(row.try_get("", "tenant_id")?, row.try_get("", "content_type")?);
         }
         Ok(tenants
             .into_iter()
             .map(|t| {
                 let b = branding.remove(&t.id);
-                let colour =
-                    |s: Option<&String>, d: Rgb| s.and_then(|s| Rgb::parse(s)).unwrap_or(d);
+                let colour = |s: Option<&String>, d: Rgb| s.and_then(|s| Rgb::parse(s)).unwrap_or(d);
                 let def = ColourScheme::DEFAULT;
                 let colours = ColourScheme {
                     primary: colour(b.as_ref().map(|b| &b.primary_colour), def.primary),
@@ -144,19 +135,12 @@ impl PlatformDb {
             .all(&self.conn)
             .await?
             .into_iter()
-            .map(|t| LandingEntry {
-                slug: t.slug,
-                name: t.name,
-                ods_code: t.ods_code,
-            })
+            .map(|t| LandingEntry { slug: t.slug, name: t.name, ods_code: t.ods_code })
             .collect())
     }
 
     /// The most recent platform audit entries (newest first), across all trusts.
-    pub async fn recent_audit_across_tenants(
-        &self,
-        limit: u64,
-    ) -> Result<Vec<platform_audit::Model>, DbError> {
+    pub async fn recent_audit_across_tenants(&self, limit: u64) -> Result<Vec<platform_audit::Model>, DbError> {
         use sea_orm::QuerySelect;
         Ok(platform_audit::Entity::find()
             .order_by_desc(platform_audit::Column::At)

@@ -40,19 +40,11 @@ pub struct MessageInput {
 }
 
 /// The messages current on `today` (in the trust's zone), newest first, at most `limit`.
-pub async fn current_messages(
-    tx: &TenantTx,
-    today: NaiveDate,
-    limit: u64,
-) -> Result<Vec<Message>, DbError> {
+pub async fn current_messages(tx: &TenantTx, today: NaiveDate, limit: u64) -> Result<Vec<Message>, DbError> {
     Ok(tx
         .select::<key_message::Entity>()
         .filter(key_message::Column::StartsOn.lte(today))
-        .filter(
-            Condition::any()
-                .add(key_message::Column::EndsOn.is_null())
-                .add(key_message::Column::EndsOn.gte(today)),
-        )
+        .filter(Condition::any().add(key_message::Column::EndsOn.is_null()).add(key_message::Column::EndsOn.gte(today)))
         .order_by_desc(key_message::Column::StartsOn)
         .limit(limit)
         .all(tx.conn())
@@ -93,11 +85,7 @@ pub async fn add_message(tx: &TenantTx, input: MessageInput) -> Result<Message, 
 }
 
 /// A trust admin's edit of a message; `tenants apply` will then leave it alone.
-pub async fn admin_edit_message(
-    tx: &TenantTx,
-    id: MessageId,
-    input: MessageInput,
-) -> Result<(), DbError> {
+pub async fn admin_edit_message(tx: &TenantTx, id: MessageId, input: MessageInput) -> Result<(), DbError> {
     let now = Utc::now();
     let res = tx
         .update_many::<key_message::Entity>()
@@ -110,11 +98,7 @@ pub async fn admin_edit_message(
         .col_expr(key_message::Column::UpdatedAt, Expr::value(now))
         .exec(tx.conn())
         .await?;
-    if res.rows_affected == 0 {
-        Err(DbError::NotFound)
-    } else {
-        Ok(())
-    }
+    if res.rows_affected == 0 { Err(DbError::NotFound) } else { Ok(()) }
 }
 
 /// Deletes one of this trust's messages; returns how many rows went (0 or 1).
@@ -141,10 +125,7 @@ pub async fn logo(tx: &TenantTx, sha256: &str) -> Result<Option<LogoFile>, DbErr
         .filter(tenant_logo::Column::Sha256.eq(sha256))
         .one(tx.conn())
         .await?
-        .map(|l| LogoFile {
-            content_type: l.content_type,
-            bytes: l.bytes,
-        }))
+        .map(|l| LogoFile { content_type: l.content_type, bytes: l.bytes }))
 }
 
 /// A trust admin sets the colours. Refused, with every failing pair named, if any pair fails
@@ -160,43 +141,20 @@ pub async fn admin_set_colours(
     let now = Utc::now();
     let res = tx
         .update_many::<tenant_branding::Entity>()
-        .col_expr(
-            tenant_branding::Column::PrimaryColour,
-            Expr::value(colours.primary.to_string()),
-        )
-        .col_expr(
-            tenant_branding::Column::OnPrimaryColour,
-            Expr::value(colours.on_primary.to_string()),
-        )
-        .col_expr(
-            tenant_branding::Column::LinkColour,
-            Expr::value(colours.link.to_string()),
-        )
-        .col_expr(
-            tenant_branding::Column::AccentColour,
-            Expr::value(colours.accent.to_string()),
-        )
-        .col_expr(
-            tenant_branding::Column::AdminEditedAt,
-            Expr::value(Some(now)),
-        )
+        .col_expr(tenant_branding::Column::PrimaryColour, Expr::value(colours.primary.to_string()))
+        .col_expr(tenant_branding::Column::OnPrimaryColour, Expr::value(colours.on_primary.to_string()))
+        .col_expr(tenant_branding::Column::LinkColour, Expr::value(colours.link.to_string()))
+        .col_expr(tenant_branding::Column::AccentColour, Expr::value(colours.accent.to_string()))
+        .col_expr(tenant_branding::Column::AdminEditedAt, Expr::value(Some(now)))
         .col_expr(tenant_branding::Column::UpdatedAt, Expr::value(now))
         .exec(tx.conn())
         .await?;
-    if res.rows_affected == 0 {
-        Err(DbError::NotFound)
-    } else {
-        Ok(Ok(()))
-    }
+    if res.rows_affected == 0 { Err(DbError::NotFound) } else { Ok(Ok(())) }
 }
 
 /// This trust's primary colour as stored, e.g. `#005eb8`.
 pub async fn primary_colour(tx: &TenantTx) -> Result<Option<String>, DbError> {
-    Ok(tx
-        .select::<tenant_branding::Entity>()
-        .one(tx.conn())
-        .await?
-        .map(|b| b.primary_colour))
+    Ok(tx.select::<tenant_branding::Entity>().one(tx.conn()).await?.map(|b| b.primary_colour))
 }
 
 /// The email domains this trust approves at once.

@@ -2,9 +2,8 @@
 
 use crate::DbError;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, Select, Statement,
-    TransactionTrait, UpdateMany,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DeleteMany,
+    EntityTrait, IntoActiveModel, QueryFilter, Select, Statement, TransactionTrait, UpdateMany,
 };
 use trellis_core::TenantId;
 
@@ -25,10 +24,7 @@ pub struct TenantTx {
 }
 
 impl TenantTx {
-    pub(crate) async fn begin(
-        conn: &DatabaseConnection,
-        tenant: TenantId,
-    ) -> Result<Self, DbError> {
+    pub(crate) async fn begin(conn: &DatabaseConnection, tenant: TenantId) -> Result<Self, DbError> {
         let tx = conn.begin().await?;
         if tx.get_database_backend() == DbBackend::Postgres {
             tx.execute_raw(Statement::from_sql_and_values(
@@ -76,19 +72,13 @@ impl TenantTx {
     }
 
     /// Inserts a row, stamping this trust's id over whatever `tenant_id` it carried.
-    pub(crate) async fn insert<A>(
-        &self,
-        mut model: A,
-    ) -> Result<<A::Entity as EntityTrait>::Model, DbError>
+    pub(crate) async fn insert<A>(&self, mut model: A) -> Result<<A::Entity as EntityTrait>::Model, DbError>
     where
         A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
         A::Entity: TenantScoped,
         <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
     {
-        model.set(
-            <A::Entity as TenantScoped>::tenant_column(),
-            self.tenant.as_uuid().into(),
-        );
+        model.set(<A::Entity as TenantScoped>::tenant_column(), self.tenant.as_uuid().into());
         Ok(model.insert(&self.tx).await?)
     }
 }

@@ -23,11 +23,7 @@ impl RedisBus {
         let manager = tokio::time::timeout(Duration::from_secs(5), client.get_connection_manager())
             .await
             .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))??;
-        let bus = Self {
-            client,
-            manager,
-            prefix: prefix.to_owned(),
-        };
+        let bus = Self { client, manager, prefix: prefix.to_owned() };
         bus.ping().await?;
         Ok(bus)
     }

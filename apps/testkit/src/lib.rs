@@ -1,1 +1,167 @@
-//! trellis-testkit
+//! Test support: fresh databases on SQLite or PostgreSQL, a running server, tenant fixtures.
+//!
+//! The backend comes from `TRELLIS_TEST_BACKEND` (`sqlite`, the default, or `postgres`). With
+//! `postgres`, `TRELLIS_TEST_POSTGRES_URL` must name a superuser connection (used only to make
+//! databases and roles) and `TRELLIS_TEST_REDIS_URL` a Redis server; if either is missing or
+//! down the tests fail rather than skip, so a silently skipped PostgreSQL run cannot pass.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod db;
+
+pub use db::{Backend, TestDb};
+
+use std::path::{Path, PathBuf};
+use trellis_core::config::Config;
+use trellis_web::RunningServer;
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// The demo trusts shipped in `tenants/`.
+pub fn demo_tenants() -> PathBuf {
+    repo_root().join("tenants")
+}
+
+/// The base domain tests use.
+pub const BASE: &str = "trellis.test";
+
+/// A configuration for tests: ephemeral ports, this test's database and Redis prefix.
+pub fn test_config(db: &TestDb) -> Config {
+    let root = repo_root();
+    let mut env = vec![
+        ("TRELLIS__SERVER__LISTEN", "127.0.0.1:0".to_owned()),
+        ("TRELLIS__SERVER__METRICS_LISTEN", "127.0.0.1:0".to_owned()),
+        ("TRELLIS__SERVER__BASE_DOMAIN", BASE.to_owned()),
+        ("TRELLIS__SERVER__HOST_RELOAD_SECONDS", "3600".to_owned()),
+        ("TRELLIS__DATABASE__URL", db.owner_url.clone()),
+        ("TRELLIS__DATABASE__MAX_CONNECTIONS", "5".to_owned()),
+        ("TRELLIS__PATHS__THEMES", root.join("themes").display().to_string()),
+        ("TRELLIS__PATHS__TENANTS", root.join("tenants").display().to_string()),
+        ("TRELLIS__LOG__FILTER", "warn".to_owned()),
+    ];
+    if db.backend == Backend::Postgres {
+        env.push(("TRELLIS__REDIS__URL", db::redis_url()));
+        env.push(("TRELLIS__REDIS__PREFIX", format!("trellis-test-{}", uuid::Uuid::now_v7().simple())));
+    }
+    config_from(&env)
+}
+
+/// Builds a configuration from the defaults plus the given `TRELLIS__…` pairs only (the
+/// process environment is ignored, so tests do not depend on the developer's shell).
+pub fn config_from(pairs: &[(&str, String)]) -> Config {
+    try_config_from(pairs).expect("test configuration")
+}
+
+/// As [`config_from`], returning the error.
+pub fn try_config_from(pairs: &[(&str, String)]) -> Result<Config, trellis_core::config::ConfigError> {
+    let vars: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    trellis_web::config::load_from(None, &vars)
+}
+
+/// A server running against a fresh database with the demo trusts applied.
+pub struct TestApp {
+    pub server: Option<RunningServer>,
+    pub addr: std::net::SocketAddr,
+    pub metrics_addr: std::net::SocketAddr,
+    pub config: Config,
+    pub db: TestDb,
+    pub client: reqwest::Client,
+}
+
+/// Migrates a fresh database, applies `tenants` (the demo trusts if `None`), starts the server.
+pub async fn spawn_app_with(tenants: Option<&Path>, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDb::new().await;
+    let mut config = test_config(&db);
+    tweak(&mut config);
+    trellis_db::migrate(&config.database).await.expect("migrate");
+    let dbs = trellis_db::connect(&config.database).await.expect("connect");
+    let dir = tenants.map_or_else(demo_tenants, Path::to_path_buf);
+    apply_dir(&config, &dbs, &dir, false).await.expect("apply tenants");
+    let server = trellis_web::start(config.clone(), dbs).await.expect("start");
+    TestApp {
+        addr: server.addr,
+        metrics_addr: server.metrics_addr,
+        server: Some(server),
+        config,
+        db,
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+    }
+}
+
+/// [`spawn_app_with`] the demo trusts and the test configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(None, |_| {}).await
+}
+
+/// Validates and applies a folder of tenant files, as `trellis tenants apply` does.
+pub async fn apply_dir(
+    config: &Config,
+    dbs: &trellis_db::Databases,
+    dir: &Path,
+    overwrite: bool,
+) -> anyhow::Result<trellis_db::ApplyReport> {
+    let ctx = spec_context(config);
+    let specs = trellis_core::tenant_spec::load_dir(dir, &ctx)
+        .map_err(|e| anyhow::anyhow!(e.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))?;
+    let opts = trellis_db::ApplyOptions { overwrite_admin_edits: overwrite, actor: "test".into(), dry_run: false };
+    Ok(dbs.platform.apply_tenant_specs_across_tenants(&specs, &opts).await?)
+}
+
+/// What tenant files are checked against.
+pub fn spec_context(config: &Config) -> trellis_core::tenant_spec::SpecContext {
+    trellis_core::tenant_spec::SpecContext {
+        themes: trellis_web::Themes::load(Path::new(&config.paths.themes)).expect("themes").names(),
+        base_domain: trellis_core::host::HostName::parse(&config.server.base_domain).expect("base"),
+    }
+}
+
+impl TestApp {
+    /// The URL of `path` on this server (connect to 127.0.0.1; set the Host header yourself).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// `GET path` with `Host: host`.
+    pub async fn get(&self, host: &str, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).header("host", host).send().await.expect("request")
+    }
+
+    /// A trust's host under the test base domain.
+    pub fn host_of(slug: &str) -> String {
+        format!("{slug}.{BASE}")
+    }
+
+    /// Fresh pools on this app's database (as the application and platform roles).
+    pub async fn dbs(&self) -> trellis_db::Databases {
+        trellis_db::connect(&self.config.database).await.expect("connect")
+    }
+
+    /// Stops the server.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+}
+
+/// Writes `tenant.toml` (and a small logo) for `slug` under `dir`.
+pub fn write_tenant(dir: &Path, slug: &str, toml: &str) -> PathBuf {
+    let folder = dir.join(slug);
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    std::fs::write(folder.join("tenant.toml"), toml).expect("write");
+    std::fs::write(
+        folder.join("logo.svg"),
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10" fill="#fff"/></svg>"##,
+    )
+    .expect("write logo");
+    folder.join("tenant.toml")
+}
+
+/// A minimal valid tenant file.
+pub fn minimal_tenant(name: &str, ods: &str, primary: &str) -> String {
+    format!(
+        "name = \"{name}\"\nods_code = \"{ods}\"\n\n[branding]\nlogo = \"logo.svg\"\n\n[branding.colours]\nprimary = \"{primary}\"\n\n[[messages]]\nkey = \"hello\"\ntitle = \"Hello from {name}\"\nbody = \"A message for {name} staff.\"\nstarts = 2020-01-01\n"
+    )
+}

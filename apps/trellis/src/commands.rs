@@ -50,14 +50,8 @@ enum TenantsCommand {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if config.log.format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.log.format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 
 /// Runs a command.
@@ -75,22 +69,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => migrate(&config).await,
-        Command::Tenants {
-            command:
-                TenantsCommand::Apply {
-                    dir,
-                    overwrite_admin_edits,
-                    dry_run,
-                },
-        } => apply(&config, &dir, overwrite_admin_edits, dry_run).await,
+        Command::Tenants { command: TenantsCommand::Apply { dir, overwrite_admin_edits, dry_run } } => {
+            apply(&config, &dir, overwrite_admin_edits, dry_run).await
+        }
         Command::Demo => {
             migrate(&config).await?;
             apply(&config, Path::new(&config.paths.tenants), false, false).await?;
             let server = start(&config).await?;
-            println!(
-                "\nThe Trellis demo is running on embedded defaults (SQLite at {}).",
-                config.database.url
-            );
+            println!("\nThe Trellis demo is running on embedded defaults (SQLite at {}).", config.database.url);
             print_addresses(&config, &server);
             println!("Press Ctrl+C to stop.");
             server.run_until(shutdown_signal()).await;
@@ -120,28 +106,13 @@ async fn apply(config: &Config, dir: &Path, overwrite: bool, dry_run: bool) -> a
     };
     let specs = tenant_spec::load_dir(dir, &ctx).map_err(|errors| {
         let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        anyhow::anyhow!(
-            "{} problem(s) in {}; nothing was applied:\n{}",
-            errors.len(),
-            dir.display(),
-            list.join("\n")
-        )
+        anyhow::anyhow!("{} problem(s) in {}; nothing was applied:\n{}", errors.len(), dir.display(), list.join("\n"))
     })?;
     let dbs = trellis_db::connect(&config.database).await?;
-    let actor = format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "operator".into())
-    );
+    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into()));
     let report = dbs
         .platform
-        .apply_tenant_specs_across_tenants(
-            &specs,
-            &ApplyOptions {
-                overwrite_admin_edits: overwrite,
-                actor,
-                dry_run,
-            },
-        )
+        .apply_tenant_specs_across_tenants(&specs, &ApplyOptions { overwrite_admin_edits: overwrite, actor, dry_run })
         .await?;
     for line in &report.lines {
         println!("{}{line}", if dry_run { "(dry run) " } else { "" });
@@ -149,10 +120,9 @@ async fn apply(config: &Config, dir: &Path, overwrite: bool, dry_run: bool) -> a
     if report.changed && !dry_run {
         match trellis_web::announce_tenants_changed(config).await {
             Ok(true) => println!("announced the change to running instances"),
-            Ok(false) => println!(
-                "running instances pick the change up within {} s",
-                config.server.host_reload_seconds
-            ),
+            Ok(false) => {
+                println!("running instances pick the change up within {} s", config.server.host_reload_seconds)
+            }
             Err(e) => println!(
                 "could not announce the change ({e:#}); running instances pick it up within {} s",
                 config.server.host_reload_seconds
@@ -163,24 +133,16 @@ async fn apply(config: &Config, dir: &Path, overwrite: bool, dry_run: bool) -> a
 }
 
 async fn start(config: &Config) -> anyhow::Result<RunningServer> {
-    let dbs = trellis_db::connect(&config.database)
-        .await
-        .context("database")?;
+    let dbs = trellis_db::connect(&config.database).await.context("database")?;
     trellis_web::start(config.clone(), dbs).await
 }
 
 fn print_addresses(config: &Config, server: &RunningServer) {
-    println!(
-        "  Platform:  {}",
-        config.url_for_host(&config.server.base_domain)
-    );
+    println!("  Platform:  {}", config.url_for_host(&config.server.base_domain));
     for site in server.state.directory.sites() {
         println!("  {:<10} {}", format!("{}:", site.entry.slug), site.url);
     }
-    println!(
-        "  Metrics:   http://{}/metrics (internal listener)",
-        server.metrics_addr
-    );
+    println!("  Metrics:   http://{}/metrics (internal listener)", server.metrics_addr);
     println!("  Listening on {}", server.addr);
 }
 

@@ -85,13 +85,7 @@ impl Directory {
                     "website": entry.contact.website,
                 },
             });
-            let site = Arc::new(Site {
-                entry,
-                stylesheet,
-                stylesheet_hash,
-                url,
-                view,
-            });
+            let site = Arc::new(Site { entry, stylesheet, stylesheet_hash, url, view });
             for host in &site.entry.hosts {
                 snap.by_host.insert(host.clone(), site.clone());
             }

@@ -39,11 +39,7 @@ impl Dispatch {
             .data(state.clone())
             .map_to_response()
             .boxed();
-        Self {
-            state,
-            platform,
-            tenant,
-        }
+        Self { state, platform, tenant }
     }
 }
 
@@ -68,11 +64,7 @@ impl Endpoint for Dispatch {
         let info = RequestInfo::of(&req);
         let bad_host = |message: String| {
             let err = poem::Error::from(AppError::BadRequest(message));
-            Ok(labelled(
-                page::error_page(state, None, &info, StatusCode::BAD_REQUEST, Some(&err)),
-                "bad-host",
-                "none",
-            ))
+            Ok(labelled(page::error_page(state, None, &info, StatusCode::BAD_REQUEST, Some(&err)), "bad-host", "none"))
         };
         let host = match forwarded::client_host(&req, &state.proxies) {
             None => return bad_host("The request has no Host header.".into()),
@@ -94,9 +86,7 @@ impl Endpoint for Dispatch {
                 ));
             }
         };
-        let label = site
-            .as_ref()
-            .map_or_else(|| "platform".to_owned(), |s| s.entry.slug.clone());
+        let label = site.as_ref().map_or_else(|| "platform".to_owned(), |s| s.entry.slug.clone());
         tracing::Span::current().record("tenant", label.as_str());
         let result = match &site {
             Some(site) => {

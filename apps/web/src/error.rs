@@ -49,13 +49,20 @@ pub fn describe(status: StatusCode, err: Option<&poem::Error>) -> (String, Strin
     match status {
         StatusCode::NOT_FOUND => (
             "Page not found".into(),
-            "If you typed the web address, check it is correct. If you pasted it, check you copied the entire address.".into(),
+            "If you typed the web address, check it is correct. If you pasted it, check you copied the entire address."
+                .into(),
         ),
         StatusCode::BAD_REQUEST => ("Bad request".into(), detail_of("The request could not be understood.")),
         StatusCode::METHOD_NOT_ALLOWED => ("Method not allowed".into(), "This page cannot be used that way.".into()),
-        StatusCode::PAYLOAD_TOO_LARGE => ("Request too large".into(), detail_of("What you sent is larger than this service accepts.")),
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ("Request headers too large".into(), "The request's headers are larger than this service accepts.".into()),
-        StatusCode::SERVICE_UNAVAILABLE => ("Service unavailable".into(), "The service is not available at the moment. Try again later.".into()),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("Request too large".into(), detail_of("What you sent is larger than this service accepts."))
+        }
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            ("Request headers too large".into(), "The request's headers are larger than this service accepts.".into())
+        }
+        StatusCode::SERVICE_UNAVAILABLE => {
+            ("Service unavailable".into(), "The service is not available at the moment. Try again later.".into())
+        }
         s if s.is_server_error() => ("Sorry, there is a problem with the service".into(), "Try again later.".into()),
         s => (s.canonical_reason().unwrap_or("Error").to_owned(), detail_of("The request could not be completed.")),
     }
@@ -77,27 +84,16 @@ pub fn problem(status: StatusCode, title: &str, detail: &str, instance: &str) ->
         "detail": detail,
         "instance": instance,
     });
-    Response::builder()
-        .status(status)
-        .content_type("application/problem+json")
-        .body(body.to_string())
-        .into_response()
+    Response::builder().status(status).content_type("application/problem+json").body(body.to_string()).into_response()
 }
 
 /// A bare page for errors raised before a theme is known (oversized headers, bad Host).
 pub fn plain_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     let html = format!(
         "<!DOCTYPE html><html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>{t}</title></head><body><main><h1>{t}</h1><p>{d}</p></main></body></html>",
         t = esc(title),
         d = esc(detail)
     );
-    Response::builder()
-        .status(status)
-        .content_type("text/html; charset=utf-8")
-        .body(html)
+    Response::builder().status(status).content_type("text/html; charset=utf-8").body(html)
 }

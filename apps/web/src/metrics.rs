@@ -5,8 +5,7 @@
 //! multiply series by thousands of trusts.
 
 use prometheus::{
-    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
 /// The platform's metrics.
@@ -23,27 +22,16 @@ impl Metrics {
     pub fn new() -> anyhow::Result<Self> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new(
-                "trellis_http_requests_total",
-                "HTTP requests by route, method, status and trust",
-            ),
+            Opts::new("trellis_http_requests_total", "HTTP requests by route, method, status and trust"),
             &["route", "method", "status", "tenant"],
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "trellis_http_request_duration_seconds",
-                "HTTP request latency by route",
-            )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
+            HistogramOpts::new("trellis_http_request_duration_seconds", "HTTP request latency by route")
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             &["route", "method"],
         )?;
         let tenant_seconds = CounterVec::new(
-            Opts::new(
-                "trellis_http_request_seconds_total",
-                "Total time spent serving each trust's requests",
-            ),
+            Opts::new("trellis_http_request_seconds_total", "Total time spent serving each trust's requests"),
             &["tenant"],
         )?;
         let host_reloads = IntCounter::new("trellis_host_map_reloads_total", "Host map reloads")?;
@@ -51,13 +39,7 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(tenant_seconds.clone()))?;
         registry.register(Box::new(host_reloads.clone()))?;
-        Ok(Self {
-            registry,
-            requests,
-            latency,
-            tenant_seconds,
-            host_reloads,
-        })
+        Ok(Self { registry, requests, latency, tenant_seconds, host_reloads })
     }
 
     /// The text exposition format.

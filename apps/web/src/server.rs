@@ -53,9 +53,7 @@ impl RunningServer {
 
 #[handler]
 fn metrics_endpoint(Data(state): Data<&AppState>) -> Response {
-    Response::builder()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+    Response::builder().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }
 
 async fn stopped(mut rx: watch::Receiver<bool>) {
@@ -73,31 +71,18 @@ pub async fn start(config: Config, dbs: Databases) -> anyhow::Result<RunningServ
     let redis = if config.redis.url.is_empty() {
         None
     } else {
-        Some(
-            RedisBus::connect(&config.redis.url, &config.redis.prefix)
-                .await
-                .context("redis.url")?,
-        )
+        Some(RedisBus::connect(&config.redis.url, &config.redis.prefix).await.context("redis.url")?)
     };
-    let base = HostName::parse(&config.server.base_domain)
-        .map_err(|e| anyhow::anyhow!("server.base_domain: {e}"))?;
+    let base = HostName::parse(&config.server.base_domain).map_err(|e| anyhow::anyhow!("server.base_domain: {e}"))?;
     let url_config = config.clone();
-    let directory = Arc::new(Directory::new(base, move |host| {
-        url_config.url_for_host(host)
-    }));
-    let count = directory
-        .reload(&dbs.platform)
-        .await
-        .context("loading the host map")?;
+    let directory = Arc::new(Directory::new(base, move |host| url_config.url_for_host(host)));
+    let count = directory.reload(&dbs.platform).await.context("loading the host map")?;
     tracing::info!(trusts = count, "host map loaded");
     let proxies = config
         .server
         .trusted_proxies
         .iter()
-        .map(|p| {
-            p.parse::<ipnet::IpNet>()
-                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        })
+        .map(|p| p.parse::<ipnet::IpNet>().or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)))
         .collect::<Result<Vec<_>, _>>()
         .context("server.trusted_proxies")?;
     let state = AppState {
@@ -157,20 +142,13 @@ pub async fn start(config: Config, dbs: Databases) -> anyhow::Result<RunningServ
         .into_acceptor()
         .await
         .with_context(|| format!("server.listen {}", cfg.server.listen))?;
-    let addr = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .context("no local address")?;
+    let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
     let metrics_acceptor = TcpListener::bind(cfg.server.metrics_listen.to_string())
         .into_acceptor()
         .await
         .with_context(|| format!("server.metrics_listen {}", cfg.server.metrics_listen))?;
-    let metrics_addr = metrics_acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .context("no local address")?;
+    let metrics_addr =
+        metrics_acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
 
     let rx = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
@@ -181,9 +159,7 @@ pub async fn start(config: Config, dbs: Databases) -> anyhow::Result<RunningServ
             tracing::error!(error = %e, "server stopped with an error");
         }
     }));
-    let metrics_app = Route::new()
-        .at("/metrics", get(metrics_endpoint))
-        .data(state.clone());
+    let metrics_app = Route::new().at("/metrics", get(metrics_endpoint)).data(state.clone());
     let rx = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         if let Err(e) = Server::new_with_acceptor(metrics_acceptor)
@@ -193,13 +169,7 @@ pub async fn start(config: Config, dbs: Databases) -> anyhow::Result<RunningServ
             tracing::error!(error = %e, "metrics server stopped with an error");
         }
     }));
-    Ok(RunningServer {
-        addr,
-        metrics_addr,
-        state,
-        stop: stop_tx,
-        tasks,
-    })
+    Ok(RunningServer { addr, metrics_addr, state, stop: stop_tx, tasks })
 }
 
 async fn reload(state: &AppState) {

@@ -27,18 +27,12 @@ fn files_under(root: &Path) -> anyhow::Result<BTreeMap<String, PathBuf>> {
     }
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
-        {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
             } else if let Ok(rel) = path.strip_prefix(root) {
-                let name = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
+                let name = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
                 out.insert(name, path);
             }
         }
@@ -58,11 +52,7 @@ impl Themes {
     /// Loads every folder under `dir`; `default` must exist.
     pub fn load(dir: &Path) -> anyhow::Result<Self> {
         let default = dir.join("default");
-        anyhow::ensure!(
-            default.is_dir(),
-            "no default theme at {}",
-            default.display()
-        );
+        anyhow::ensure!(default.is_dir(), "no default theme at {}", default.display());
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .with_context(|| format!("reading {}", dir.display()))?
             .filter_map(Result::ok)
@@ -72,19 +62,14 @@ impl Themes {
         names.sort();
         let default_templates = files_under(&default.join("templates"))?;
         let default_static = files_under(&default.join("static"))?;
-        let mut themes = Themes {
-            tera: HashMap::new(),
-            assets: HashMap::new(),
-            css_urls: HashMap::new(),
-        };
+        let mut themes = Themes { tera: HashMap::new(), assets: HashMap::new(), css_urls: HashMap::new() };
         for name in names {
             let root = dir.join(&name);
             let mut templates = default_templates.clone();
             templates.extend(files_under(&root.join("templates"))?);
             let mut sources = Vec::new();
             for (tpl, path) in &templates {
-                let src = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
+                let src = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
                 sources.push((tpl.clone(), src));
             }
             let mut tera = tera::Tera::default();
@@ -93,27 +78,15 @@ impl Themes {
             let mut statics = default_static.clone();
             statics.extend(files_under(&root.join("static"))?);
             for (rel, path) in statics {
-                let bytes =
-                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
                 let url = format!("/assets/{name}/{}", hashed_name(&rel, &bytes));
                 if rel == "css/main.css" {
                     themes.css_urls.insert(name.clone(), url.clone());
                 }
-                let content_type = mime_guess::from_path(&path)
-                    .first_or_octet_stream()
-                    .to_string();
-                themes.assets.insert(
-                    url,
-                    Asset {
-                        bytes,
-                        content_type,
-                    },
-                );
+                let content_type = mime_guess::from_path(&path).first_or_octet_stream().to_string();
+                themes.assets.insert(url, Asset { bytes, content_type });
             }
-            anyhow::ensure!(
-                themes.css_urls.contains_key(&name),
-                "theme {name} has no static/css/main.css"
-            );
+            anyhow::ensure!(themes.css_urls.contains_key(&name), "theme {name} has no static/css/main.css");
             themes.tera.insert(name, tera);
         }
         Ok(themes)
@@ -127,27 +100,14 @@ impl Themes {
     }
 
     /// Renders `template` of `theme` (or of `default` if the theme is unknown).
-    pub fn render(
-        &self,
-        theme: &str,
-        template: &str,
-        ctx: &tera::Context,
-    ) -> anyhow::Result<String> {
-        let tera = self
-            .tera
-            .get(theme)
-            .or_else(|| self.tera.get("default"))
-            .context("no default theme")?;
-        tera.render(template, ctx)
-            .map_err(|e| anyhow::anyhow!("rendering {template} ({theme}): {e:?}"))
+    pub fn render(&self, theme: &str, template: &str, ctx: &tera::Context) -> anyhow::Result<String> {
+        let tera = self.tera.get(theme).or_else(|| self.tera.get("default")).context("no default theme")?;
+        tera.render(template, ctx).map_err(|e| anyhow::anyhow!("rendering {template} ({theme}): {e:?}"))
     }
 
     /// The hashed URL of a theme's main stylesheet.
     pub fn css_url(&self, theme: &str) -> &str {
-        self.css_urls
-            .get(theme)
-            .or_else(|| self.css_urls.get("default"))
-            .map_or("", String::as_str)
+        self.css_urls.get(theme).or_else(|| self.css_urls.get("default")).map_or("", String::as_str)
     }
 
     /// An asset by its hashed URL path.

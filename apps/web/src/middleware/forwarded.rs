@@ -17,9 +17,7 @@ fn forwarded_param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
     // `Forwarded: for=1.2.3.4;host=example.org;proto=https, for=…` — the first element is the client's.
     value.split(',').next()?.split(';').find_map(|pair| {
         let (k, v) = pair.trim().split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().trim_matches('"'))
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().trim_matches('"'))
     })
 }
 
@@ -30,25 +28,18 @@ pub fn client_host(req: &Request, proxies: &[IpNet]) -> Option<String> {
         if let Some(h) = req.header("x-forwarded-host") {
             return h.split(',').next().map(|s| s.trim().to_owned());
         }
-        if let Some(h) = req
-            .header("forwarded")
-            .and_then(|v| forwarded_param(v, "host"))
-        {
+        if let Some(h) = req.header("forwarded").and_then(|v| forwarded_param(v, "host")) {
             return Some(h.to_owned());
         }
     }
-    req.header("host")
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+    req.header("host").map(str::to_owned).or_else(|| req.uri().authority().map(|a| a.to_string()))
 }
 
 /// The client's address: from a trusted proxy's headers, else the peer.
 pub fn client_ip(req: &Request, proxies: &[IpNet]) -> Option<IpAddr> {
     if from_proxy(req, proxies) {
-        if let Some(ip) = req
-            .header("x-forwarded-for")
-            .and_then(|v| v.split(',').next())
-            .and_then(|s| s.trim().parse().ok())
+        if let Some(ip) =
+            req.header("x-forwarded-for").and_then(|v| v.split(',').next()).and_then(|s| s.trim().parse().ok())
         {
             return Some(ip);
         }

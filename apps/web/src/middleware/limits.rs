@@ -8,37 +8,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Checks the limits, then calls `ep`.
-pub async fn limit<E: Endpoint>(
-    ep: Arc<E>,
-    mut req: Request,
-    max_headers: usize,
-    max_body: usize,
-) -> Result<Response> {
-    let header_bytes: usize = req
-        .headers()
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum();
+pub async fn limit<E: Endpoint>(ep: Arc<E>, mut req: Request, max_headers: usize, max_body: usize) -> Result<Response> {
+    let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
     if header_bytes > max_headers {
         return Ok(plain_page(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "Request headers too large",
-            &format!(
-                "The request's headers are {header_bytes} bytes; this service accepts at most {max_headers}."
-            ),
+            &format!("The request's headers are {header_bytes} bytes; this service accepts at most {max_headers}."),
         ));
     }
-    let declared = req
-        .header("content-length")
-        .map(|v| v.trim().parse::<usize>());
+    let declared = req.header("content-length").map(|v| v.trim().parse::<usize>());
     match declared {
         Some(Ok(len)) if len > max_body => {
             return Ok(plain_page(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Request too large",
-                &format!(
-                    "The request body is {len} bytes; this service accepts at most {max_body}."
-                ),
+                &format!("The request body is {len} bytes; this service accepts at most {max_body}."),
             ));
         }
         Some(Err(_)) => {
@@ -56,10 +41,7 @@ pub async fn limit<E: Endpoint>(
             let limited = body.map(move |chunk| {
                 let chunk = chunk?;
                 if seen.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len() > max_body {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "request body too large",
-                    ));
+                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "request body too large"));
                 }
                 Ok(chunk)
             });

@@ -18,55 +18,30 @@ pub struct RequestId(pub String);
 pub struct TenantLabel(pub String);
 
 /// Wraps every request.
-pub async fn observe<E: Endpoint>(
-    ep: Arc<E>,
-    mut req: Request,
-    state: AppState,
-) -> Result<Response> {
+pub async fn observe<E: Endpoint>(ep: Arc<E>, mut req: Request, state: AppState) -> Result<Response> {
     let started = Instant::now();
-    let proxied =
-        forwarded::peer_ip(&req).is_some_and(|ip| state.proxies.iter().any(|n| n.contains(&ip)));
+    let proxied = forwarded::peer_ip(&req).is_some_and(|ip| state.proxies.iter().any(|n| n.contains(&ip)));
     let id = req
         .header("x-request-id")
-        .filter(|v| {
-            proxied && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        .filter(|v| proxied && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     req.set_data(RequestId(id.clone()));
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
-    let client = forwarded::client_ip(&req, &state.proxies)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
+    let client = forwarded::client_ip(&req, &state.proxies).map(|ip| ip.to_string()).unwrap_or_default();
     let span = tracing::info_span!("request", request_id = %id, %method, %path, tenant = tracing::field::Empty);
     let result = ep.call(req).instrument(span.clone()).await;
     let mut resp = match result {
         Ok(r) => r.into_response(),
         Err(e) => e.into_response(),
     };
-    let route = resp
-        .data::<PathPattern>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.0.to_string());
-    let tenant = resp
-        .data::<TenantLabel>()
-        .map_or_else(|| "none".to_owned(), |t| t.0.clone());
+    let route = resp.data::<PathPattern>().map_or_else(|| "unmatched".to_owned(), |p| p.0.to_string());
+    let tenant = resp.data::<TenantLabel>().map_or_else(|| "none".to_owned(), |t| t.0.clone());
     let status = resp.status();
     let elapsed = started.elapsed().as_secs_f64();
-    state
-        .metrics
-        .requests
-        .with_label_values(&[&route, &method, status.as_str(), &tenant])
-        .inc();
-    state
-        .metrics
-        .latency
-        .with_label_values(&[&route, &method])
-        .observe(elapsed);
-    state
-        .metrics
-        .tenant_seconds
-        .with_label_values(&[&tenant])
-        .inc_by(elapsed);
+    state.metrics.requests.with_label_values(&[&route, &method, status.as_str(), &tenant]).inc();
+    state.metrics.latency.with_label_values(&[&route, &method]).observe(elapsed);
+    state.metrics.tenant_seconds.with_label_values(&[&tenant]).inc_by(elapsed);
     span.record("tenant", tenant.as_str());
     span.in_scope(|| {
         tracing::info!(status = status.as_u16(), %route, %client, ms = elapsed * 1000.0, "served");

@@ -7,10 +7,7 @@ use poem::{Request, Response, handler};
 
 #[handler]
 pub fn asset(req: &Request, Data(state): Data<&AppState>) -> Result<Response, AppError> {
-    let asset = state
-        .themes
-        .asset(req.uri().path())
-        .ok_or(AppError::NotFound)?;
+    let asset = state.themes.asset(req.uri().path()).ok_or(AppError::NotFound)?;
     Ok(Response::builder()
         .content_type(asset.content_type.as_str())
         .header("cache-control", "public, max-age=31536000, immutable")

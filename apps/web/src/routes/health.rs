@@ -7,10 +7,7 @@ use serde_json::json;
 
 /// Always 200 while the process serves.
 pub fn healthz() -> Response {
-    Response::builder()
-        .content_type("application/json")
-        .header("cache-control", "no-store")
-        .body(r#"{"status":"ok"}"#)
+    Response::builder().content_type("application/json").header("cache-control", "no-store").body(r#"{"status":"ok"}"#)
 }
 
 /// 200 when the database (both roles) and Redis (if configured) answer; 503 otherwise.
@@ -37,11 +34,7 @@ pub async fn readyz(state: &AppState) -> Response {
     };
     let body = json!({ "status": if ok { "ok" } else { "unavailable" }, "checks": { "database": db, "redis": redis } });
     Response::builder()
-        .status(if ok {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        })
+        .status(if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE })
         .content_type("application/json")
         .header("cache-control", "no-store")
         .body(body.to_string())

@@ -21,9 +21,7 @@ impl RequestInfo {
     pub fn of(req: &Request) -> Self {
         Self {
             path: req.uri().path().to_owned(),
-            request_id: req
-                .data::<RequestId>()
-                .map_or_else(String::new, |r| r.0.clone()),
+            request_id: req.data::<RequestId>().map_or_else(String::new, |r| r.0.clone()),
             wants_json: crate::error::wants_json(req),
         }
     }
@@ -40,19 +38,13 @@ pub fn context(
     let theme = site.map_or("default", |s| s.entry.theme.as_str());
     let mut ctx = tera::Context::new();
     ctx.insert("platform_name", "Trellis");
-    ctx.insert(
-        "platform_url",
-        &state.config.url_for_host(&state.config.server.base_domain),
-    );
+    ctx.insert("platform_url", &state.config.url_for_host(&state.config.server.base_domain));
     ctx.insert("css_url", state.themes.css_url(theme));
     if let Some(site) = site {
         ctx.insert("tenant", &site.view);
     }
     ctx.insert("title", title);
-    let crumbs: Vec<_> = breadcrumbs
-        .iter()
-        .map(|(label, href)| json!({ "label": label, "href": href }))
-        .collect();
+    let crumbs: Vec<_> = breadcrumbs.iter().map(|(label, href)| json!({ "label": label, "href": href })).collect();
     ctx.insert("breadcrumbs", &crumbs);
     ctx.insert("request_id", &info.request_id);
     ctx

@@ -17,38 +17,14 @@ pub fn landing(req: &Request, Data(state): Data<&AppState>) -> Result<Response, 
         .iter()
         .map(|s| json!({ "name": s.entry.name, "slug": s.entry.slug, "ods_code": s.entry.ods_code, "url": s.url }))
         .collect();
-    let mut ctx = page::context(
-        state,
-        None,
-        &page::RequestInfo::of(req),
-        "Organisations on Trellis",
-        &[],
-    );
+    let mut ctx = page::context(state, None, &page::RequestInfo::of(req), "Organisations on Trellis", &[]);
     ctx.insert("tenants", &tenants);
-    page::render(
-        state,
-        None,
-        "pages/platform_home.html",
-        &ctx,
-        StatusCode::OK,
-    )
+    page::render(state, None, "pages/platform_home.html", &ctx, StatusCode::OK)
 }
 
 /// The platform's accessibility statement.
 #[handler]
 pub fn accessibility(req: &Request, Data(state): Data<&AppState>) -> Result<Response, AppError> {
-    let ctx = page::context(
-        state,
-        None,
-        &page::RequestInfo::of(req),
-        "Accessibility statement",
-        &[("Home", "/")],
-    );
-    page::render(
-        state,
-        None,
-        "pages/accessibility.html",
-        &ctx,
-        StatusCode::OK,
-    )
+    let ctx = page::context(state, None, &page::RequestInfo::of(req), "Accessibility statement", &[("Home", "/")]);
+    page::render(state, None, "pages/accessibility.html", &ctx, StatusCode::OK)
 }

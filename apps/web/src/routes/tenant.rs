@@ -26,9 +26,7 @@ pub async fn home(
     Data(site): Data<&Arc<Site>>,
 ) -> Result<Response, AppError> {
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    let messages =
-        trellis_db::site::current_messages(&tx, today_in(&site.entry.time_zone), HOME_MESSAGES)
-            .await?;
+    let messages = trellis_db::site::current_messages(&tx, today_in(&site.entry.time_zone), HOME_MESSAGES).await?;
     tx.commit().await?;
     let messages: Vec<_> = messages
         .iter()
@@ -43,13 +41,7 @@ pub async fn home(
         .collect();
     let mut ctx = page::context(state, Some(site), &page::RequestInfo::of(req), "Home", &[]);
     ctx.insert("messages", &messages);
-    page::render(
-        state,
-        Some(site),
-        "pages/tenant_home.html",
-        &ctx,
-        StatusCode::OK,
-    )
+    page::render(state, Some(site), "pages/tenant_home.html", &ctx, StatusCode::OK)
 }
 
 /// The trust's accessibility statement.
@@ -59,20 +51,9 @@ pub fn accessibility(
     Data(state): Data<&AppState>,
     Data(site): Data<&Arc<Site>>,
 ) -> Result<Response, AppError> {
-    let ctx = page::context(
-        state,
-        Some(site),
-        &page::RequestInfo::of(req),
-        "Accessibility statement",
-        &[("Home", "/")],
-    );
-    page::render(
-        state,
-        Some(site),
-        "pages/accessibility.html",
-        &ctx,
-        StatusCode::OK,
-    )
+    let ctx =
+        page::context(state, Some(site), &page::RequestInfo::of(req), "Accessibility statement", &[("Home", "/")]);
+    page::render(state, Some(site), "pages/accessibility.html", &ctx, StatusCode::OK)
 }
 
 /// The per-trust stylesheet (`/trust-style/<hash>.css`). A stale hash still gets the current
@@ -82,14 +63,7 @@ pub fn stylesheet(Path(file): Path<String>, Data(site): Data<&Arc<Site>>) -> Res
     let current = file.strip_suffix(".css") == Some(site.stylesheet_hash.as_str());
     Response::builder()
         .content_type("text/css; charset=utf-8")
-        .header(
-            "cache-control",
-            if current {
-                "public, max-age=31536000, immutable"
-            } else {
-                "no-cache"
-            },
-        )
+        .header("cache-control", if current { "public, max-age=31536000, immutable" } else { "no-cache" })
         .body(site.stylesheet.clone())
 }
 
@@ -104,16 +78,11 @@ pub async fn logo(
         return Err(AppError::NotFound);
     }
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    let logo = trellis_db::site::logo(&tx, &sha)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let logo = trellis_db::site::logo(&tx, &sha).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     Ok(Response::builder()
         .content_type(logo.content_type.as_str())
         .header("cache-control", "public, max-age=31536000, immutable")
-        .header(
-            "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; sandbox",
-        )
+        .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
         .body(logo.bytes))
 }

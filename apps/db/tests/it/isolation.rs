@@ -1,0 +1,248 @@
+//! No trust can read, insert, update or delete another trust's rows: through the data layer (both
+//! databases), and on PostgreSQL through raw SQL as the application role, where row-level
+//! security must refuse what the code path's filter would otherwise hide.
+
+use crate::support::fixture;
+use chrono::NaiveDate;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use trellis_core::colour::{ColourScheme, Rgb};
+use trellis_db::site::{self, MessageInput};
+use trellis_testkit::Backend;
+
+fn input(title: &str) -> MessageInput {
+    MessageInput {
+        title: title.into(),
+        body: "body".into(),
+        starts_on: NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
+        ends_on: None,
+    }
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+}
+
+#[tokio::test]
+async fn the_data_layer_never_crosses_trusts() {
+    let f = fixture().await;
+    let (a, b) = (f.ids["northmoor"], f.ids["riverside"]);
+
+    let tx = f.dbs.app.begin(a).await.unwrap();
+    let secret = site::add_message(&tx, input("Northmoor only")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let tx = f.dbs.app.begin(b).await.unwrap();
+    // Read
+    assert_eq!(site::message(&tx, secret.id).await.unwrap(), None);
+    let listed = site::current_messages(&tx, today(), 100).await.unwrap();
+    assert!(!listed.is_empty(), "riverside sees its own messages");
+    assert!(listed.iter().all(|m| m.id != secret.id && !m.title.contains("Northmoor")));
+    // Update
+    let err = site::admin_edit_message(&tx, secret.id, input("hijacked")).await.unwrap_err();
+    assert!(matches!(err, trellis_db::DbError::NotFound));
+    // Delete
+    assert_eq!(site::delete_message(&tx, secret.id).await.unwrap(), 0);
+    // Insert: the handle stamps its own trust; what B writes is B's.
+    let mine = site::add_message(&tx, input("Riverside note")).await.unwrap();
+    // Branding: B's colour change touches only B.
+    let scheme = ColourScheme { primary: Rgb::parse("#330072").unwrap(), ..ColourScheme::DEFAULT };
+    site::admin_set_colours(&tx, scheme).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+
+    let tx = f.dbs.app.begin(a).await.unwrap();
+    let still = site::message(&tx, secret.id).await.unwrap().expect("A's message survives");
+    assert_eq!(still.title, "Northmoor only");
+    assert_eq!(site::message(&tx, mine.id).await.unwrap(), None, "A cannot see what B wrote");
+    assert_eq!(site::primary_colour(&tx).await.unwrap().as_deref(), Some("#003087"));
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn logos_are_only_served_to_their_own_trust() {
+    let f = fixture().await;
+    let dir = f.dbs.platform.directory_of_all_tenants().await.unwrap();
+    let north = dir.iter().find(|e| e.slug == "northmoor").unwrap();
+    let (sha, _) = north.logo.clone().expect("northmoor has a logo");
+    let tx = f.dbs.app.begin(north.id).await.unwrap();
+    assert!(site::logo(&tx, &sha).await.unwrap().is_some());
+    tx.rollback().await.unwrap();
+    let tx = f.dbs.app.begin(f.ids["fenwick"]).await.unwrap();
+    assert!(site::logo(&tx, &sha).await.unwrap().is_none());
+    tx.rollback().await.unwrap();
+}
+
+async fn scalar(conn: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Value>) -> i64 {
+    let row =
+        conn.query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await.unwrap().unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+#[tokio::test]
+async fn row_level_security_refuses_raw_sql_as_the_application_role() {
+    let f = fixture().await;
+    if f.db.backend != Backend::Postgres {
+        // SQLite has no row-level security: the scoped handle carries isolation alone there,
+        // and the test above covers it. Nothing to check here.
+        return;
+    }
+    let (a, b) = (f.ids["northmoor"].as_uuid(), f.ids["riverside"].as_uuid());
+    let conn = f.db.raw_app_connection().await;
+
+    // Without a tenant set, nothing is visible and nothing can be written.
+    assert_eq!(scalar(&conn, "SELECT count(*) FROM key_messages", vec![]).await, 0);
+    assert_eq!(scalar(&conn, "SELECT count(*) FROM tenant_branding", vec![]).await, 0);
+
+    let tx = conn.begin().await.unwrap();
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.tenant_id', $1, true)",
+        [b.to_string().into()],
+    ))
+    .await
+    .unwrap();
+    // Read: asking for A's rows by id, or for everything, shows only B's.
+    assert_eq!(scalar(&tx, "SELECT count(*) FROM key_messages WHERE tenant_id = $1", vec![a.into()]).await, 0);
+    assert_eq!(scalar(&tx, "SELECT count(*) FROM key_messages WHERE tenant_id <> $1", vec![b.into()]).await, 0);
+    assert!(scalar(&tx, "SELECT count(*) FROM key_messages", vec![]).await > 0);
+    assert_eq!(scalar(&tx, "SELECT count(*) FROM tenant_logos WHERE tenant_id = $1", vec![a.into()]).await, 0);
+    // Update and delete of A's rows touch nothing.
+    let upd = tx
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE key_messages SET title = 'hijacked' WHERE tenant_id = $1",
+            [a.into()],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(upd.rows_affected(), 0);
+    let del = tx
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "DELETE FROM tenant_branding WHERE tenant_id = $1",
+            [a.into()],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(del.rows_affected(), 0);
+    // Moving one of B's rows to A is refused by the policy's WITH CHECK.
+    let moved = tx
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE key_messages SET tenant_id = $1",
+            [a.into()],
+        ))
+        .await;
+    assert!(moved.is_err(), "moving a row to another trust must fail");
+    tx.rollback().await.unwrap();
+
+    // Insert into A while set to B: refused.
+    let tx = conn.begin().await.unwrap();
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.tenant_id', $1, true)",
+        [b.to_string().into()],
+    ))
+    .await
+    .unwrap();
+    let ins = tx
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO key_messages (tenant_id, id, title, body, starts_on, created_at, updated_at)
+             VALUES ($1, $2, 'x', 'y', DATE '2026-01-01', now(), now())",
+            [a.into(), uuid::Uuid::now_v7().into()],
+        ))
+        .await;
+    let err = ins.unwrap_err().to_string();
+    assert!(err.contains("row-level security"), "{err}");
+    tx.rollback().await.unwrap();
+
+    // The application role cannot turn security off, read platform tables, or become someone else.
+    for sql in [
+        "ALTER TABLE key_messages DISABLE ROW LEVEL SECURITY",
+        "ALTER TABLE key_messages NO FORCE ROW LEVEL SECURITY",
+        "DROP POLICY tenant_isolation ON key_messages",
+        "SELECT count(*) FROM tenants",
+        "SELECT count(*) FROM tenant_hosts",
+        "SET ROLE trellis_platform",
+        "SET ROLE postgres",
+    ] {
+        assert!(conn.execute_unprepared(sql).await.is_err(), "the application role could run: {sql}");
+    }
+
+    // Nothing A owned changed.
+    let owner = f.db.raw_owner_connection().await;
+    assert_eq!(
+        scalar(&owner, "SELECT count(*) FROM key_messages WHERE tenant_id = $1 AND title = 'hijacked'", vec![a.into()])
+            .await,
+        0
+    );
+    assert_eq!(scalar(&owner, "SELECT count(*) FROM tenant_branding WHERE tenant_id = $1", vec![a.into()]).await, 1);
+}
+
+#[tokio::test]
+async fn every_table_with_a_tenant_id_has_forced_row_level_security_and_a_policy() {
+    let f = fixture().await;
+    if f.db.backend != Backend::Postgres {
+        return; // a PostgreSQL schema property
+    }
+    let owner = f.db.raw_owner_connection().await;
+    let rows = owner
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT c.relname::text AS name, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
+                    (SELECT count(*) FROM pg_policies p
+                      WHERE p.schemaname = 'public' AND p.tablename = c.relname
+                        AND p.qual LIKE '%NULLIF(current_setting(''app.tenant_id''%'
+                        AND p.with_check LIKE '%NULLIF(current_setting(''app.tenant_id''%') AS policies
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+               AND EXISTS (SELECT 1 FROM information_schema.columns col
+                           WHERE col.table_schema = 'public' AND col.table_name = c.relname
+                             AND col.column_name = 'tenant_id')
+             ORDER BY 1",
+        ))
+        .await
+        .unwrap();
+    let mut checked = Vec::new();
+    for row in rows {
+        let name: String = row.try_get("", "name").unwrap();
+        let rls: bool = row.try_get("", "rls").unwrap();
+        let forced: bool = row.try_get("", "forced").unwrap();
+        let policies: i64 = row.try_get("", "policies").unwrap();
+        if name == "tenant_hosts" || name == "platform_audit" {
+            // Platform tables: resolved before a tenant is known; the application role has no grant.
+            continue;
+        }
+        assert!(rls && forced && policies >= 1, "{name}: rls={rls} forced={forced} tenant policies={policies}");
+        checked.push(name);
+    }
+    assert!(checked.len() >= 4, "expected the tenant-owned tables, found {checked:?}");
+}
+
+#[tokio::test]
+async fn the_application_role_is_least_privileged_and_checked_at_start() {
+    let f = fixture().await;
+    if f.db.backend != Backend::Postgres {
+        return;
+    }
+    let conn = f.db.raw_app_connection().await;
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT r.rolsuper, r.rolbypassrls,
+                    (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid) AS owned
+             FROM pg_roles r WHERE r.rolname = current_user",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!row.try_get::<bool>("", "rolsuper").unwrap());
+    assert!(!row.try_get::<bool>("", "rolbypassrls").unwrap());
+    assert_eq!(row.try_get::<i64>("", "owned").unwrap(), 0);
+
+    // A server configured to connect as a superuser refuses to start.
+    let mut cfg = f.config.database.clone();
+    cfg.app_url = f.db.owner_url.clone();
+    let err = trellis_db::connect(&cfg).await.err().expect("must refuse a superuser");
+    assert!(err.to_string().contains("is a superuser"), "{err}");
+}

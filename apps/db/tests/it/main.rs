@@ -1,0 +1,8 @@
+//! The data layer's integration tests, run on SQLite and (with TRELLIS_TEST_BACKEND=postgres)
+//! on PostgreSQL as the application role.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod apply;
+mod isolation;
+mod migrate;
+mod support;

@@ -41,11 +41,13 @@ pub fn load_from(file: Option<&str>, vars: &[(String, String)]) -> Result<Config
     }
     let config: Config = fig.extract().map_err(|e| {
         let mut path = e.path.join(".");
-        if let figment::error::Kind::UnknownField(f, _) = &e.kind {
-            path = if path.is_empty() { f.clone() } else { format!("{path}.{f}") };
-        }
-        if let figment::error::Kind::MissingField(f) = &e.kind {
-            path = if path.is_empty() { f.to_string() } else { format!("{path}.{f}") };
+        let field = match &e.kind {
+            figment::error::Kind::UnknownField(f, _) => Some(f.to_string()),
+            figment::error::Kind::MissingField(f) => Some(f.to_string()),
+            _ => None,
+        };
+        if let Some(f) = field.filter(|f| !e.path.last().is_some_and(|last| last == f)) {
+            path = if path.is_empty() { f } else { format!("{path}.{f}") };
         }
         ConfigError { key: if path.is_empty() { "(configuration)".into() } else { path }, message: e.kind.to_string() }
     })?;

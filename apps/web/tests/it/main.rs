@@ -1,0 +1,29 @@
+//! The web tier's integration tests: a real server on an ephemeral port, requests over TCP with
+//! the Host header set (tools outside a browser do not resolve *.localhost here).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bad_input;
+mod config;
+mod hosts;
+mod propagation;
+mod serving;
+mod themes;
+
+use std::time::{Duration, Instant};
+
+/// Polls `check` until it holds or `limit` passes; returns whether it held. A bounded wait for
+/// something asynchronous to happen, not a timing assertion.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}

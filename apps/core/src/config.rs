@@ -30,7 +30,7 @@ pub struct ServerConfig {
     pub base_domain: String,
     /// The scheme and port used to build absolute links (`http://localhost:8080`).
     pub public_scheme: String,
-    /// The port shown in links, if not the scheme's default.
+    /// The port shown in links; 0 means the port the public listener is bound to.
     pub public_port: Option<u16>,
     /// Proxies whose `X-Forwarded-*` and `Forwarded` headers are believed (addresses or CIDRs).
     #[serde(default)]
@@ -156,8 +156,10 @@ impl Config {
             ("database.app_url", &self.database.app_url),
             ("database.platform_url", &self.database.platform_url),
         ] {
-            if !url.is_empty()
-                && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+            if !(url.is_empty()
+                || url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
             {
                 return Err(bad(key, "must start with sqlite:, postgres:// or postgresql://"));
             }
@@ -168,8 +170,9 @@ impl Config {
         if self.database.max_connections == 0 {
             return Err(bad("database.max_connections", "must be at least 1"));
         }
-        if !self.redis.url.is_empty()
-            && !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://"))
+        if !(self.redis.url.is_empty()
+            || self.redis.url.starts_with("redis://")
+            || self.redis.url.starts_with("rediss://"))
         {
             return Err(bad("redis.url", "must start with redis:// or rediss://"));
         }
@@ -185,7 +188,7 @@ impl Config {
     /// The absolute URL of a host on this platform, e.g. `http://north.localhost:8080/`.
     pub fn url_for_host(&self, host: &str) -> String {
         let port = match (self.server.public_scheme.as_str(), self.server.public_port) {
-            (_, None) | ("http", Some(80)) | ("https", Some(443)) => String::new(),
+            (_, None | Some(0)) | ("http", Some(80)) | ("https", Some(443)) => String::new(),
             (_, Some(p)) => format!(":{p}"),
         };
         format!("{}://{host}{port}/", self.server.public_scheme)

@@ -300,10 +300,10 @@ pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result
         let body = c.text(&m.body, &at("body"), 2000);
         let starts = c.date(&m.starts, &at("starts"));
         let ends = m.ends.as_ref().and_then(|e| c.date(e, &at("ends")));
-        if let (Some(s), Some(e), Some(raw_end)) = (starts, ends, &m.ends) {
-            if e < s {
-                c.fail(raw_end, at("ends"), "must not be before starts");
-            }
+        if let (Some(s), Some(e), Some(raw_end)) = (starts, ends, &m.ends)
+            && e < s
+        {
+            c.fail(raw_end, at("ends"), "must not be before starts");
         }
         if let Some(starts_on) = starts {
             messages.push(MessageSpec { key, title, body, starts_on, ends_on: ends });

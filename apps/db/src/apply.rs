@@ -349,10 +349,10 @@ async fn apply_messages(
         }
     }
     for e in &existing {
-        if let Some(key) = &e.seed_key {
-            if !spec.messages.iter().any(|m| &m.key == key) {
-                out.note(format!("key message \"{key}\" is not in the file; kept"));
-            }
+        if let Some(key) = &e.seed_key
+            && !spec.messages.iter().any(|m| &m.key == key)
+        {
+            out.note(format!("key message \"{key}\" is not in the file; kept"));
         }
     }
     Ok(())

@@ -74,11 +74,11 @@ pub(crate) async fn open(url: &str, max: u32) -> Result<DatabaseConnection, DbEr
 
 fn ensure_sqlite_dir(url: &str) -> Result<(), DbError> {
     let path = sqlite_path(url);
-    if let Some(parent) = std::path::Path::new(&path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| DbError::Setup(format!("cannot create {}: {e}", parent.display())))?;
-        }
+    if let Some(parent) = std::path::Path::new(&path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| DbError::Setup(format!("cannot create {}: {e}", parent.display())))?;
     }
     Ok(())
 }

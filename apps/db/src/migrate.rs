@@ -8,7 +8,7 @@ use trellis_migrations::Migrator;
 use trellis_migrations::MigratorTrait;
 
 /// An arbitrary, fixed key for the migration advisory lock.
-const MIGRATION_LOCK: i64 = 0x7472_656c_6c69_73;
+const MIGRATION_LOCK: i64 = 0x0074_7265_6c6c_6973;
 
 /// Applies pending migrations. Several instances may call this at once: one migrates, the
 /// others wait for its lock and then find nothing to do.

@@ -3,7 +3,7 @@
 //! processes run in parallel).
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
-use trellis_migrations::{MigrationTrait, MigratorTrait};
+use trellis_migrations::MigratorTrait;
 
 /// Which database the tests run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,10 +158,7 @@ async fn unlock(conn: &DatabaseConnection) {
 
 /// The template's name changes with the set of migrations, so a new migration makes a new one.
 fn template_name() -> String {
-    let names: Vec<String> = trellis_migrations::Migrator::migrations()
-        .iter()
-        .map(|m: &Box<dyn MigrationTrait>| m.name().to_owned())
-        .collect();
+    let names: Vec<String> = trellis_migrations::Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in names.join(",").bytes() {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);

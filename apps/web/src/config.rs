@@ -46,7 +46,7 @@ pub fn load_from(file: Option<&str>, vars: &[(String, String)]) -> Result<Config
             figment::error::Kind::MissingField(f) => Some(f.to_string()),
             _ => None,
         };
-        if let Some(f) = field.filter(|f| !e.path.last().is_some_and(|last| last == f)) {
+        if let Some(f) = field.filter(|f| e.path.last().is_none_or(|last| last != f)) {
             path = if path.is_empty() { f } else { format!("{path}.{f}") };
         }
         ConfigError { key: if path.is_empty() { "(configuration)".into() } else { path }, message: e.kind.to_string() }

@@ -66,7 +66,22 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 
 /// Loads themes, connects Redis (if configured), loads the host map, binds both listeners and
 /// starts serving. Returns once the listeners are bound.
-pub async fn start(config: Config, dbs: Databases) -> anyhow::Result<RunningServer> {
+pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<RunningServer> {
+    let acceptor = TcpListener::bind(config.server.listen.to_string())
+        .into_acceptor()
+        .await
+        .with_context(|| format!("server.listen {}", config.server.listen))?;
+    let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
+    let metrics_acceptor = TcpListener::bind(config.server.metrics_listen.to_string())
+        .into_acceptor()
+        .await
+        .with_context(|| format!("server.metrics_listen {}", config.server.metrics_listen))?;
+    let metrics_addr =
+        metrics_acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
+
+    if config.server.public_port == Some(0) {
+        config.server.public_port = Some(addr.port());
+    }
     let themes = Themes::load(std::path::Path::new(&config.paths.themes))?;
     let redis = if config.redis.url.is_empty() {
         None
@@ -137,18 +152,6 @@ pub async fn start(config: Config, dbs: Databases) -> anyhow::Result<RunningServ
     let app = Dispatch::new(state.clone())
         .around(move |ep, req| limits::limit(ep, req, max_headers, max_body))
         .around(move |ep, req| observe::observe(ep, req, obs_state.clone()));
-
-    let acceptor = TcpListener::bind(cfg.server.listen.to_string())
-        .into_acceptor()
-        .await
-        .with_context(|| format!("server.listen {}", cfg.server.listen))?;
-    let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
-    let metrics_acceptor = TcpListener::bind(cfg.server.metrics_listen.to_string())
-        .into_acceptor()
-        .await
-        .with_context(|| format!("server.metrics_listen {}", cfg.server.metrics_listen))?;
-    let metrics_addr =
-        metrics_acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
 
     let rx = stop_rx.clone();
     tasks.push(tokio::spawn(async move {

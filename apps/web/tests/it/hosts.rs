@@ -85,7 +85,7 @@ async fn the_base_domain_lists_every_trust() {
         let html = resp.text().await.unwrap();
         for (slug, name) in NAMES {
             assert!(html.contains(name), "{name}");
-            assert!(html.contains(&format!("http://{slug}.{BASE}:8080/")), "{slug}'s link");
+            assert!(html.contains(&format!("http://{slug}.{BASE}:{}/", app.addr.port())), "{slug}'s link");
         }
     }
 }

@@ -13,6 +13,18 @@ pub trait TenantScoped: EntityTrait {
     fn tenant_column() -> Self::Column;
 }
 
+/// Declares an entity tenant-owned, naming its `tenant_id` column.
+#[macro_export]
+macro_rules! tenant_scoped {
+    ($entity:ty, $column:expr) => {
+        impl $crate::TenantScoped for $entity {
+            fn tenant_column() -> <Self as sea_orm::EntityTrait>::Column {
+                $column
+            }
+        }
+    };
+}
+
 /// A transaction in which every query is scoped to one trust.
 ///
 /// On PostgreSQL it begins with `set_config('app.tenant_id', $1, true)`, so row-level security

@@ -17,8 +17,8 @@ pub struct Site {
     pub stylesheet_hash: String,
     /// The trust's own address (`http://<slug>.<base>:port/`).
     pub url: String,
-    /// What templates see as `tenant`.
-    pub view: serde_json::Value,
+    /// What templates see as `tenant`, converted once per load rather than once per page.
+    pub view: tera::Value,
 }
 
 /// What a host resolves to.
@@ -85,6 +85,7 @@ impl Directory {
                     "website": entry.contact.website,
                 },
             });
+            let view = tera::Value::from_serializable(&view);
             let site = Arc::new(Site { entry, stylesheet, stylesheet_hash, url, view });
             for host in &site.entry.hosts {
                 snap.by_host.insert(host.clone(), site.clone());

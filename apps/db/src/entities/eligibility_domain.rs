@@ -17,8 +17,4 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-impl crate::TenantScoped for Entity {
-    fn tenant_column() -> Column {
-        Column::TenantId
-    }
-}
+crate::tenant_scoped!(Entity, Column::TenantId);

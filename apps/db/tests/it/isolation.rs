@@ -77,6 +77,19 @@ async fn scalar(conn: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Val
     row.try_get_by_index::<i64>(0).unwrap()
 }
 
+/// A raw transaction with `app.tenant_id` set, as `TenantTx` does, but with no query filter.
+async fn begin_as(conn: &sea_orm::DatabaseConnection, tenant: uuid::Uuid) -> sea_orm::DatabaseTransaction {
+    let tx = conn.begin().await.unwrap();
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.tenant_id', $1, true)",
+        [tenant.to_string().into()],
+    ))
+    .await
+    .unwrap();
+    tx
+}
+
 #[tokio::test]
 async fn row_level_security_refuses_raw_sql_as_the_application_role() {
     let f = fixture().await;
@@ -92,14 +105,7 @@ async fn row_level_security_refuses_raw_sql_as_the_application_role() {
     assert_eq!(scalar(&conn, "SELECT count(*) FROM key_messages", vec![]).await, 0);
     assert_eq!(scalar(&conn, "SELECT count(*) FROM tenant_branding", vec![]).await, 0);
 
-    let tx = conn.begin().await.unwrap();
-    tx.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('app.tenant_id', $1, true)",
-        [b.to_string().into()],
-    ))
-    .await
-    .unwrap();
+    let tx = begin_as(&conn, b).await;
     // Read: asking for A's rows by id, or for everything, shows only B's.
     assert_eq!(scalar(&tx, "SELECT count(*) FROM key_messages WHERE tenant_id = $1", vec![a.into()]).await, 0);
     assert_eq!(scalar(&tx, "SELECT count(*) FROM key_messages WHERE tenant_id <> $1", vec![b.into()]).await, 0);
@@ -136,14 +142,7 @@ async fn row_level_security_refuses_raw_sql_as_the_application_role() {
     tx.rollback().await.unwrap();
 
     // Insert into A while set to B: refused.
-    let tx = conn.begin().await.unwrap();
-    tx.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('app.tenant_id', $1, true)",
-        [b.to_string().into()],
-    ))
-    .await
-    .unwrap();
+    let tx = begin_as(&conn, b).await;
     let ins = tx
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

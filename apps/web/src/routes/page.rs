@@ -41,7 +41,7 @@ pub fn context(
     ctx.insert("platform_url", &state.config.url_for_host(&state.config.server.base_domain));
     ctx.insert("css_url", state.themes.css_url(theme));
     if let Some(site) = site {
-        ctx.insert("tenant", &site.view);
+        ctx.insert_value("tenant", site.view.clone());
     }
     ctx.insert("title", title);
     let crumbs: Vec<_> = breadcrumbs.iter().map(|(label, href)| json!({ "label": label, "href": href })).collect();

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the browser tests need: Debian's Chromium (/usr/bin/chromium)
-# and the npm packages of tests/browser. Idempotent; silent when all is present.
+# Installs what the browser and integration tests need: Debian's Chromium
+# (/usr/bin/chromium), the npm packages of tests/browser and of the OpenID
+# provider peer tests/peers/oidc, and the Python packages of the SMTP sink peer
+# (tests/peers/requirements.txt). Idempotent; silent when all is present.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,4 +25,17 @@ if [[ ! -d "$browser_dir/node_modules" || "$browser_dir/package-lock.json" -nt "
   (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   # npm ci may leave node_modules' mtime older than the lock; mark it fresh.
   touch "$browser_dir/node_modules"
+fi
+
+oidc_dir="tests/peers/oidc"
+if [[ ! -d "$oidc_dir/node_modules" || "$oidc_dir/package-lock.json" -nt "$oidc_dir/node_modules" ]]; then
+  echo "install-test-deps: installing npm packages in $oidc_dir"
+  (cd "$oidc_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$oidc_dir/node_modules"
+fi
+
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  echo "install-test-deps: installing Python packages of tests/peers/requirements.txt"
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+    -r tests/peers/requirements.txt >/dev/null
 fi

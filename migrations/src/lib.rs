@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_platform;
 mod m20261122_000002_site;
+mod m20261122_000003_identity;
 
 /// The application role: owns nothing, is subject to row-level security.
 pub const APP_ROLE: &str = "trellis_app";
@@ -20,7 +21,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_platform::Migration), Box::new(m20261122_000002_site::Migration)]
+        vec![
+            Box::new(m20261122_000001_platform::Migration),
+            Box::new(m20261122_000002_site::Migration),
+            Box::new(m20261122_000003_identity::Migration),
+        ]
     }
 }
 

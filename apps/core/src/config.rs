@@ -16,6 +16,54 @@ pub struct Config {
     pub redis: RedisConfig,
     pub log: LogConfig,
     pub paths: PathsConfig,
+    pub auth: AuthConfig,
+    pub mail: MailConfig,
+}
+
+/// Sign-in, sessions, passwords and rate limits.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// 64 hex characters (32 bytes) keying CSRF tokens; shared by every instance. Empty: a random
+    /// key per process (one instance only: refused when Redis is configured).
+    #[serde(default)]
+    pub secret: String,
+    pub session_idle_minutes: u64,
+    pub session_absolute_hours: u64,
+    /// argon2id memory cost in KiB and passes (OWASP: 19456 KiB, 2).
+    pub password_memory_kib: u32,
+    pub password_iterations: u32,
+    /// Sign-in attempts allowed per account and per address in each window.
+    pub attempts_per_account: u64,
+    pub attempts_per_address: u64,
+    pub attempt_window_seconds: u64,
+    /// How long emailed links work.
+    pub link_hours: i64,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("secret", &if self.secret.is_empty() { "(random)" } else { "***" })
+            .field("session_idle_minutes", &self.session_idle_minutes)
+            .field("session_absolute_hours", &self.session_absolute_hours)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Outgoing email.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// `file` (written under `dir`, for the demo) or `smtp`.
+    pub transport: String,
+    pub dir: String,
+    /// `smtp://host:port` (plain, for a local relay) or `smtps://user:pass@host` (TLS).
+    #[serde(default)]
+    pub smtp_url: String,
+    pub from_address: String,
+    /// How often the outbox is polled, in milliseconds.
+    pub poll_ms: u64,
 }
 
 /// The HTTP listeners and how hosts map to trusts.
@@ -179,6 +227,29 @@ impl Config {
         if self.redis.prefix.is_empty() || self.redis.prefix.contains(char::is_whitespace) {
             return Err(bad("redis.prefix", "must be a non-empty word"));
         }
+        if !self.auth.secret.is_empty() && (self.auth.secret.len() != 64 || hex_bytes(&self.auth.secret).is_none()) {
+            return Err(bad("auth.secret", "must be 64 hex characters (32 bytes)"));
+        }
+        if self.auth.secret.is_empty() && !self.redis.url.is_empty() {
+            return Err(bad("auth.secret", "must be set when redis.url is (every instance needs the same key)"));
+        }
+        if self.auth.password_memory_kib < 64 || self.auth.password_iterations == 0 {
+            return Err(bad("auth.password_memory_kib", "must be at least 64, with at least one iteration"));
+        }
+        if self.auth.session_idle_minutes == 0 || self.auth.session_absolute_hours == 0 {
+            return Err(bad("auth.session_idle_minutes", "session time-outs must be positive"));
+        }
+        if !matches!(self.mail.transport.as_str(), "file" | "smtp") {
+            return Err(bad("mail.transport", "must be file or smtp"));
+        }
+        if self.mail.transport == "smtp"
+            && !(self.mail.smtp_url.starts_with("smtp://") || self.mail.smtp_url.starts_with("smtps://"))
+        {
+            return Err(bad("mail.smtp_url", "must start with smtp:// or smtps:// when mail.transport is smtp"));
+        }
+        if crate::identity::Email::parse(&self.mail.from_address).is_err() {
+            return Err(bad("mail.from_address", "must be an email address"));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(bad("log.format", "must be text or json"));
         }
@@ -193,6 +264,14 @@ impl Config {
         };
         format!("{}://{host}{port}/", self.server.public_scheme)
     }
+}
+
+/// Decodes hex, if it is hex.
+pub fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 fn is_cidr(s: &str) -> bool {

@@ -57,3 +57,7 @@ id_type!(
     /// Identifies a key message on a trust's home page.
     MessageId
 );
+id_type!(
+    /// Identifies a person: one identity, whatever trusts they belong to.
+    PersonId
+);

@@ -6,9 +6,10 @@
 pub mod colour;
 pub mod config;
 pub mod host;
+pub mod identity;
 pub mod ids;
 pub mod slug;
 pub mod tenant_spec;
 
-pub use ids::{MessageId, TenantId};
+pub use ids::{MessageId, PersonId, TenantId};
 pub use slug::Slug;

@@ -9,6 +9,7 @@ mod apply;
 mod connect;
 pub mod entities;
 mod error;
+pub mod identity;
 mod migrate;
 mod platform;
 pub mod site;

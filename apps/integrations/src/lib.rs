@@ -1,3 +1,4 @@
 //! Adapters to the outside world. For now: Redis, which carries change notices between instances.
 
+pub mod mailer;
 pub mod redis_bus;

@@ -28,6 +28,11 @@ impl RedisBus {
         Ok(bus)
     }
 
+    /// A connection for other uses (sessions, rate limits), multiplexed and reconnecting.
+    pub fn manager(&self) -> redis::aio::ConnectionManager {
+        self.manager.clone()
+    }
+
     /// The full channel name for a topic, under this deployment's prefix.
     pub fn channel(&self, topic: &str) -> String {
         format!("{}:{topic}", self.prefix)

@@ -1,17 +1,18 @@
 //! Host → site, then the site's routes. Health checks answer on any host; an unknown host gets
 //! the platform's 404 page, never some trust's site.
 
+use crate::auth;
 use crate::directory::Resolved;
 use crate::error::AppError;
 use crate::middleware::forwarded;
 use crate::middleware::observe::TenantLabel;
 use crate::routes::page::RequestInfo;
-use crate::routes::{assets, health, page, platform, tenant};
+use crate::routes::{account, admin, assets, health, page, platform, tenant};
 use crate::state::AppState;
 use poem::PathPattern;
 use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
-use poem::{Endpoint, EndpointExt, Request, Response, Result, Route, get};
+use poem::{Endpoint, EndpointExt, Request, Response, Result, Route, get, post};
 use trellis_core::host::HostName;
 
 /// The endpoint behind every middleware.
@@ -30,7 +31,19 @@ impl Dispatch {
             .data(state.clone())
             .map_to_response()
             .boxed();
+        let sec = state.security.clone();
         let tenant = Route::new()
+            .at("/register", auth::guard(get(account::register_form).post(account::register), &sec))
+            .at("/verify-email", auth::guard(get(account::verify_form).post(account::verify), &sec))
+            .at("/sign-in", auth::guard(get(account::sign_in_form).post(account::sign_in), &sec))
+            .at("/sign-out", auth::guard(post(account::sign_out), &sec))
+            .at("/sign-out-everywhere", auth::guard(post(account::sign_out_everywhere), &sec))
+            .at("/profile", auth::guard(get(account::profile), &sec))
+            .at("/password-reset", auth::guard(get(account::reset_form).post(account::reset_request), &sec))
+            .at("/password-reset/new", auth::guard(get(account::reset_new_form).post(account::reset_new), &sec))
+            .at("/admin/approvals", auth::guard(get(admin::approvals), &sec))
+            .at("/admin/approvals/:person", auth::guard(post(admin::decide), &sec))
+            .at("/admin/audit", auth::guard(get(admin::audit_trail), &sec))
             .at("/", get(tenant::home))
             .at("/accessibility", get(tenant::accessibility))
             .at("/trust-style/:file", get(tenant::stylesheet))

@@ -1,11 +1,13 @@
 //! The HTTP tier: host → trust resolution, themed pages, middleware and the server's life cycle.
 
+mod auth;
 pub mod config;
 mod directory;
 mod dispatch;
 mod error;
 mod metrics;
 mod middleware;
+mod outbox;
 mod routes;
 mod server;
 mod state;

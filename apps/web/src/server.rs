@@ -1,5 +1,7 @@
 //! Starting and stopping the server: listeners, background reloads, graceful shutdown.
 
+use crate::auth::rate_limit::RateLimiter;
+use crate::auth::session;
 use crate::directory::Directory;
 use crate::dispatch::Dispatch;
 use crate::metrics::Metrics;
@@ -17,6 +19,7 @@ use tokio::task::JoinHandle;
 use trellis_core::config::Config;
 use trellis_core::host::HostName;
 use trellis_db::Databases;
+use trellis_integrations::mailer::Mailer;
 use trellis_integrations::redis_bus::RedisBus;
 
 /// The Redis topic on which tenant changes are announced.
@@ -100,7 +103,31 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
         .map(|p| p.parse::<ipnet::IpNet>().or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)))
         .collect::<Result<Vec<_>, _>>()
         .context("server.trusted_proxies")?;
+    let limiter = match &redis {
+        Some(bus) => RateLimiter::Redis { conn: bus.manager(), prefix: config.redis.prefix.clone() },
+        None => RateLimiter::Memory(std::sync::Mutex::new(Default::default())),
+    };
+    let store = match &redis {
+        Some(bus) => session::Store::Redis { conn: bus.manager(), prefix: config.redis.prefix.clone() },
+        None => session::Store::Memory(std::sync::Mutex::new(Default::default())),
+    };
+    let csrf_key: [u8; 32] = match trellis_core::config::hex_bytes(&config.auth.secret) {
+        Some(bytes) if bytes.len() == 32 => bytes.try_into().unwrap_or([0; 32]),
+        _ => rand::random(),
+    };
+    let security = crate::auth::Security {
+        store: session::Shared(Arc::new(store)),
+        csrf_key,
+        secure: config.server.secure,
+        absolute: Duration::from_secs(config.auth.session_absolute_hours * 3600),
+    };
+    let mailer = match config.mail.transport.as_str() {
+        "smtp" => Mailer::smtp(&config.mail.smtp_url).context("mail.smtp_url")?,
+        _ => Mailer::file(&config.mail.dir).context("mail.dir")?,
+    };
     let state = AppState {
+        limiter: Arc::new(limiter),
+        security,
         config: Arc::new(config),
         dbs,
         directory,
@@ -128,6 +155,8 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
             }
         }));
     }
+    // The outbox: mail written in the same transaction as the change that caused it.
+    tasks.push(tokio::spawn(crate::outbox::run(state.clone(), mailer, stop_rx.clone())));
     // Change notices from other instances.
     if let Some(bus) = state.redis.clone() {
         let state = state.clone();

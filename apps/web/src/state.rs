@@ -18,4 +18,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub redis: Option<RedisBus>,
     pub proxies: Arc<Vec<ipnet::IpNet>>,
+    pub limiter: Arc<crate::auth::rate_limit::RateLimiter>,
+    pub security: crate::auth::Security,
 }

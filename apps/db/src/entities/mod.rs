@@ -1,7 +1,13 @@
 //! sea-orm entities, one file a table. Tenant-owned ones implement [`crate::TenantScoped`].
 
+pub mod audit_event;
 pub mod eligibility_domain;
+pub mod email_token;
 pub mod key_message;
+pub mod membership;
+pub mod membership_role;
+pub mod outbox;
+pub mod person;
 pub mod platform_audit;
 pub mod tenant;
 pub mod tenant_branding;

@@ -1,5 +1,7 @@
 //! Routes by owner: health (any host), the platform's pages, a trust's pages, shared assets.
 
+pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod health;
 pub mod page;

@@ -1,0 +1,592 @@
+//! People, memberships, roles, single-use links, the audit trail and the outbox.
+//!
+//! People are platform-wide: finding one by email (to sign in, register or reset a password)
+//! goes through an [`IdentityTx`], begun on `PlatformDb`'s pool for one trust. Everything that
+//! belongs to a trust (memberships, roles, audit, outbox) goes through the trust's scoped
+//! builders, whichever pool the transaction came from.
+
+use crate::entities::{audit_event, email_token, membership, membership_role, outbox, person};
+use crate::{DbError, PlatformDb, TenantTx};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sha2::{Digest, Sha256};
+use std::ops::Deref;
+use trellis_core::identity::Role;
+use trellis_core::{PersonId, TenantId};
+
+/// A transaction for one trust that may also read and write people (platform-wide).
+pub struct IdentityTx {
+    inner: TenantTx,
+}
+
+impl Deref for IdentityTx {
+    type Target = TenantTx;
+    fn deref(&self) -> &TenantTx {
+        &self.inner
+    }
+}
+
+impl IdentityTx {
+    /// Commits.
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.inner.commit().await
+    }
+}
+
+impl PlatformDb {
+    /// Begins an identity transaction for `tenant` (the trust whose site the request is on).
+    pub async fn begin_identity(&self, tenant: TenantId) -> Result<IdentityTx, DbError> {
+        Ok(IdentityTx { inner: TenantTx::begin(&self.conn, tenant).await? })
+    }
+}
+
+/// A person, as the application sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub id: PersonId,
+    pub email: String,
+    pub email_verified: bool,
+    pub password_hash: Option<String>,
+    pub given_name: String,
+    pub family_name: String,
+    pub job_role: String,
+    pub place_of_work: String,
+    pub register_kind: Option<String>,
+    pub register_number: Option<String>,
+    pub active: bool,
+    pub session_epoch: i32,
+}
+
+impl From<person::Model> for Person {
+    fn from(p: person::Model) -> Self {
+        Self {
+            id: PersonId::from_uuid(p.id),
+            email: p.email,
+            email_verified: p.email_verified_at.is_some(),
+            password_hash: p.password_hash,
+            given_name: p.given_name,
+            family_name: p.family_name,
+            job_role: p.job_role,
+            place_of_work: p.place_of_work,
+            register_kind: p.register_kind,
+            register_number: p.register_number,
+            active: p.status == "active",
+            session_epoch: p.session_epoch,
+        }
+    }
+}
+
+/// A new person's details (already validated).
+#[derive(Debug, Clone)]
+pub struct NewPerson {
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub given_name: String,
+    pub family_name: String,
+    pub job_role: String,
+    pub place_of_work: String,
+    pub register_kind: Option<String>,
+    pub register_number: Option<String>,
+}
+
+/// The person with this (normalised) email, platform-wide.
+pub async fn person_by_email(itx: &IdentityTx, email: &str) -> Result<Option<Person>, DbError> {
+    Ok(person::Entity::find().filter(person::Column::Email.eq(email)).one(itx.conn()).await?.map(Person::from))
+}
+
+/// The person with this id, platform-wide.
+pub async fn person_by_id(itx: &IdentityTx, id: PersonId) -> Result<Option<Person>, DbError> {
+    Ok(person::Entity::find_by_id(id.as_uuid()).one(itx.conn()).await?.map(Person::from))
+}
+
+/// A member of this trust, by id (visible through the membership on PostgreSQL's policy too).
+pub async fn member_person(tx: &TenantTx, id: PersonId) -> Result<Option<Person>, DbError> {
+    let Some(_) = membership(tx, id).await? else { return Ok(None) };
+    Ok(person::Entity::find_by_id(id.as_uuid()).one(tx.conn()).await?.map(Person::from))
+}
+
+/// Creates a person.
+pub async fn create_person(itx: &IdentityTx, new: NewPerson) -> Result<Person, DbError> {
+    let now = Utc::now();
+    let model = person::ActiveModel {
+        id: Set(PersonId::new().as_uuid()),
+        email: Set(new.email),
+        email_verified_at: Set(None),
+        password_hash: Set(new.password_hash),
+        given_name: Set(new.given_name),
+        family_name: Set(new.family_name),
+        job_role: Set(new.job_role),
+        place_of_work: Set(new.place_of_work),
+        register_kind: Set(new.register_kind),
+        register_number: Set(new.register_number),
+        status: Set("active".into()),
+        platform_admin: Set(false),
+        session_epoch: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(itx.conn())
+    .await?;
+    Ok(model.into())
+}
+
+/// Marks the person's email as verified.
+pub async fn mark_email_verified(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::EmailVerifiedAt, Expr::value(Some(Utc::now())))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Sets a new password hash and ends every session (the epoch moves on).
+pub async fn set_password(itx: &IdentityTx, id: PersonId, hash: String) -> Result<(), DbError> {
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::PasswordHash, Expr::value(Some(hash)))
+        .col_expr(person::Column::SessionEpoch, Expr::col(person::Column::SessionEpoch).add(1))
+        .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of the person, on every trust's site.
+pub async fn end_all_sessions(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::SessionEpoch, Expr::col(person::Column::SessionEpoch).add(1))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
+}
+
+/// The current session epoch of a person (to check a session is still good).
+pub async fn session_epoch(tx: &TenantTx, id: PersonId) -> Result<Option<i32>, DbError> {
+    Ok(person::Entity::find_by_id(id.as_uuid())
+        .one(tx.conn())
+        .await?
+        .filter(|p| p.status == "active")
+        .map(|p| p.session_epoch))
+}
+
+/// A membership's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MembershipStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Suspended,
+}
+
+impl MembershipStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Suspended => "suspended",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "approved" => Self::Approved,
+            "rejected" => Self::Rejected,
+            "suspended" => Self::Suspended,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// A person's membership of this trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub status: MembershipStatus,
+    pub reason: Option<String>,
+    pub roles: Vec<Role>,
+}
+
+/// The person's membership of this trust, with roles.
+pub async fn membership(tx: &TenantTx, person: PersonId) -> Result<Option<Membership>, DbError> {
+    let Some(m) = tx
+        .select::<membership::Entity>()
+        .filter(membership::Column::PersonId.eq(person.as_uuid()))
+        .one(tx.conn())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let roles = tx
+        .select::<membership_role::Entity>()
+        .filter(membership_role::Column::PersonId.eq(person.as_uuid()))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .filter_map(|r| Role::parse(&r.role))
+        .collect();
+    Ok(Some(Membership { status: MembershipStatus::parse(&m.status), reason: m.reason, roles }))
+}
+
+/// Adds the person to this trust with the given state and roles.
+pub async fn add_membership(
+    tx: &TenantTx,
+    person: PersonId,
+    status: MembershipStatus,
+    roles: &[Role],
+) -> Result<(), DbError> {
+    let now = Utc::now();
+    tx.insert(membership::ActiveModel {
+        tenant_id: Set(uuid::Uuid::nil()),
+        person_id: Set(person.as_uuid()),
+        status: Set(status.as_str().into()),
+        reason: Set(None),
+        decided_by: Set(None),
+        decided_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .await?;
+    for role in roles {
+        grant_role(tx, person, *role, None).await?;
+    }
+    Ok(())
+}
+
+/// Grants a role (no-op if held).
+pub async fn grant_role(tx: &TenantTx, person: PersonId, role: Role, by: Option<PersonId>) -> Result<(), DbError> {
+    let held = tx
+        .select::<membership_role::Entity>()
+        .filter(membership_role::Column::PersonId.eq(person.as_uuid()))
+        .filter(membership_role::Column::Role.eq(role.as_str()))
+        .one(tx.conn())
+        .await?
+        .is_some();
+    if !held {
+        tx.insert(membership_role::ActiveModel {
+            tenant_id: Set(uuid::Uuid::nil()),
+            person_id: Set(person.as_uuid()),
+            role: Set(role.as_str().into()),
+            granted_by: Set(by.map(|p| p.as_uuid())),
+            granted_at: Set(Utc::now()),
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// A registration awaiting a decision, for the admins' queue.
+#[derive(Debug, Clone)]
+pub struct PendingMember {
+    pub person: Person,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// This trust's pending registrations, oldest first (two queries, whatever the count).
+pub async fn pending_members(tx: &TenantTx, limit: u64) -> Result<Vec<PendingMember>, DbError> {
+    let pending = tx
+        .select::<membership::Entity>()
+        .filter(membership::Column::Status.eq("pending"))
+        .order_by_asc(membership::Column::CreatedAt)
+        .limit(limit)
+        .all(tx.conn())
+        .await?;
+    let ids: Vec<uuid::Uuid> = pending.iter().map(|m| m.person_id).collect();
+    let mut people: std::collections::HashMap<uuid::Uuid, person::Model> = person::Entity::find()
+        .filter(person::Column::Id.is_in(ids))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    Ok(pending
+        .into_iter()
+        .filter_map(|m| {
+            people.remove(&m.person_id).map(|p| PendingMember { person: p.into(), requested_at: m.created_at })
+        })
+        .collect())
+}
+
+/// Approves or rejects a pending registration of this trust. `NotFound` if there is none.
+pub async fn decide_membership(
+    tx: &TenantTx,
+    person: PersonId,
+    approve: bool,
+    reason: Option<String>,
+    by: PersonId,
+) -> Result<(), DbError> {
+    let status = if approve { MembershipStatus::Approved } else { MembershipStatus::Rejected };
+    let res = tx
+        .update_many::<membership::Entity>()
+        .filter(membership::Column::PersonId.eq(person.as_uuid()))
+        .filter(membership::Column::Status.eq("pending"))
+        .col_expr(membership::Column::Status, Expr::value(status.as_str()))
+        .col_expr(membership::Column::Reason, Expr::value(reason))
+        .col_expr(membership::Column::DecidedBy, Expr::value(Some(by.as_uuid())))
+        .col_expr(membership::Column::DecidedAt, Expr::value(Some(Utc::now())))
+        .col_expr(membership::Column::UpdatedAt, Expr::value(Utc::now()))
+        .exec(tx.conn())
+        .await?;
+    if res.rows_affected == 0 { Err(DbError::NotFound) } else { Ok(()) }
+}
+
+/// What a single-use link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify",
+            Self::ResetPassword => "reset",
+        }
+    }
+}
+
+/// Why a link was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    Unknown,
+    Used,
+    Expired,
+}
+
+fn token_hash(raw: &str) -> String {
+    hex::encode(Sha256::digest(raw.as_bytes()))
+}
+
+/// Issues a single-use link token for `person` on this trust's site; returns the raw token (only
+/// its hash is stored).
+pub async fn issue_token(
+    itx: &IdentityTx,
+    person: PersonId,
+    purpose: TokenPurpose,
+    ttl: Duration,
+) -> Result<String, DbError> {
+    let raw = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let now = Utc::now();
+    email_token::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        token_sha256: Set(token_hash(&raw)),
+        person_id: Set(person.as_uuid()),
+        tenant_id: Set(itx.tenant().as_uuid()),
+        purpose: Set(purpose.as_str().into()),
+        new_email: Set(None),
+        expires_at: Set(now + ttl),
+        used_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(itx.conn())
+    .await?;
+    Ok(raw)
+}
+
+/// Uses a link token: it must exist for this trust and purpose, be unused and unexpired. Marks it
+/// used in the same transaction.
+pub async fn consume_token(
+    itx: &IdentityTx,
+    raw: &str,
+    purpose: TokenPurpose,
+) -> Result<Result<PersonId, TokenError>, DbError> {
+    let found = email_token::Entity::find()
+        .filter(email_token::Column::TokenSha256.eq(token_hash(raw)))
+        .filter(email_token::Column::Purpose.eq(purpose.as_str()))
+        .filter(email_token::Column::TenantId.eq(itx.tenant().as_uuid()))
+        .one(itx.conn())
+        .await?;
+    let Some(t) = found else { return Ok(Err(TokenError::Unknown)) };
+    if t.used_at.is_some() {
+        return Ok(Err(TokenError::Used));
+    }
+    if t.expires_at < Utc::now() {
+        return Ok(Err(TokenError::Expired));
+    }
+    // Only one of two concurrent uses wins: the update is conditional on `used_at IS NULL`.
+    let res = email_token::Entity::update_many()
+        .filter(email_token::Column::Id.eq(t.id))
+        .filter(email_token::Column::UsedAt.is_null())
+        .col_expr(email_token::Column::UsedAt, Expr::value(Some(Utc::now())))
+        .exec(itx.conn())
+        .await?;
+    if res.rows_affected == 0 {
+        return Ok(Err(TokenError::Used));
+    }
+    Ok(Ok(PersonId::from_uuid(t.person_id)))
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: Option<PersonId>,
+    pub action: String,
+    pub subject: String,
+    pub ip: Option<String>,
+    pub detail: String,
+}
+
+/// Appends to this trust's audit trail.
+pub async fn audit(
+    tx: &TenantTx,
+    actor: Option<PersonId>,
+    action: &str,
+    subject: &str,
+    ip: Option<&str>,
+    detail: serde_json::Value,
+) -> Result<(), DbError> {
+    tx.insert(audit_event::ActiveModel {
+        tenant_id: Set(uuid::Uuid::nil()),
+        id: Set(uuid::Uuid::now_v7()),
+        at: Set(Utc::now()),
+        actor_person_id: Set(actor.map(|a| a.as_uuid())),
+        action: Set(action.into()),
+        subject: Set(subject.chars().take(300).collect()),
+        ip: Set(ip.map(str::to_owned)),
+        detail: Set(detail.to_string()),
+    })
+    .await?;
+    Ok(())
+}
+
+/// This trust's audit trail, newest first.
+pub async fn audit_trail(tx: &TenantTx, limit: u64) -> Result<Vec<AuditEntry>, DbError> {
+    Ok(tx
+        .select::<audit_event::Entity>()
+        .order_by_desc(audit_event::Column::At)
+        .order_by_desc(audit_event::Column::Id)
+        .limit(limit)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|e| AuditEntry {
+            at: e.at,
+            actor: e.actor_person_id.map(PersonId::from_uuid),
+            action: e.action,
+            subject: e.subject,
+            ip: e.ip,
+            detail: e.detail,
+        })
+        .collect())
+}
+
+/// An email, rendered and ready to send.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct OutgoingEmail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The sender's display name (the trust's name).
+    pub from_name: String,
+}
+
+/// Writes an email to the outbox, in the caller's transaction: it is sent only if that commits.
+pub async fn enqueue_email(tx: &TenantTx, email: &OutgoingEmail) -> Result<(), DbError> {
+    let now = Utc::now();
+    tx.insert(outbox::ActiveModel {
+        tenant_id: Set(uuid::Uuid::nil()),
+        id: Set(uuid::Uuid::now_v7()),
+        kind: Set("email".into()),
+        payload: Set(serde_json::to_string(email).map_err(|e| DbError::Setup(e.to_string()))?),
+        created_at: Set(now),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        sent_at: Set(None),
+        last_error: Set(None),
+    })
+    .await?;
+    Ok(())
+}
+
+/// An outbox item due for delivery.
+#[derive(Debug, Clone)]
+pub struct DueItem {
+    pub tenant: TenantId,
+    pub id: uuid::Uuid,
+    pub attempts: i32,
+    pub email: OutgoingEmail,
+}
+
+impl PlatformDb {
+    /// Outbox items due now, across trusts, oldest first.
+    pub async fn due_outbox_across_tenants(&self, limit: u64) -> Result<Vec<DueItem>, DbError> {
+        Ok(outbox::Entity::find()
+            .filter(outbox::Column::SentAt.is_null())
+            .filter(outbox::Column::NextAttemptAt.lte(Utc::now()))
+            .order_by_asc(outbox::Column::NextAttemptAt)
+            .limit(limit)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .filter_map(|o| {
+                serde_json::from_str(&o.payload).ok().map(|email| DueItem {
+                    tenant: TenantId::from_uuid(o.tenant_id),
+                    id: o.id,
+                    attempts: o.attempts,
+                    email,
+                })
+            })
+            .collect())
+    }
+
+    /// Records an outbox item as sent (only once: a second sender's update changes nothing).
+    pub async fn outbox_sent_across_tenants(&self, item: &DueItem) -> Result<bool, DbError> {
+        let res = outbox::Entity::update_many()
+            .filter(outbox::Column::TenantId.eq(item.tenant.as_uuid()))
+            .filter(outbox::Column::Id.eq(item.id))
+            .filter(outbox::Column::SentAt.is_null())
+            .col_expr(outbox::Column::SentAt, Expr::value(Some(Utc::now())))
+            .col_expr(outbox::Column::Attempts, Expr::value(item.attempts + 1))
+            .exec(&self.conn)
+            .await?;
+        Ok(res.rows_affected == 1)
+    }
+
+    /// Records a failed attempt and when to try again (exponential back-off, capped at an hour).
+    pub async fn outbox_failed_across_tenants(&self, item: &DueItem, error: &str) -> Result<(), DbError> {
+        let backoff = Duration::seconds(Ord::min(2_i64.pow(item.attempts.clamp(0, 11).unsigned_abs()), 3600));
+        outbox::Entity::update_many()
+            .filter(outbox::Column::TenantId.eq(item.tenant.as_uuid()))
+            .filter(outbox::Column::Id.eq(item.id))
+            .col_expr(outbox::Column::Attempts, Expr::value(item.attempts + 1))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(Utc::now() + backoff))
+            .col_expr(outbox::Column::LastError, Expr::value(Some(error.chars().take(1000).collect::<String>())))
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+}
+
+impl PlatformDb {
+    /// A person's memberships in every trust (for their own profile): `(trust, status)`.
+    pub async fn memberships_of_person_across_tenants(
+        &self,
+        person: PersonId,
+    ) -> Result<Vec<(TenantId, String)>, DbError> {
+        Ok(membership::Entity::find()
+            .filter(membership::Column::PersonId.eq(person.as_uuid()))
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(|m| (TenantId::from_uuid(m.tenant_id), m.status))
+            .collect())
+    }
+
+    /// Takes an outbox item for this sender for two minutes; false if another sender has it.
+    pub async fn claim_outbox_across_tenants(&self, item: &DueItem) -> Result<bool, DbError> {
+        let now = Utc::now();
+        let res = outbox::Entity::update_many()
+            .filter(outbox::Column::TenantId.eq(item.tenant.as_uuid()))
+            .filter(outbox::Column::Id.eq(item.id))
+            .filter(outbox::Column::SentAt.is_null())
+            .filter(outbox::Column::NextAttemptAt.lte(now))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(now + Duration::minutes(2)))
+            .exec(&self.conn)
+            .await?;
+        Ok(res.rows_affected == 1)
+    }
+}

@@ -1,0 +1,54 @@
+//! Sending email with lettre: to files (the demo) or over SMTP (production, and the tests' sink).
+
+use lettre::message::{Mailbox, MultiPart, header::ContentType};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// Where mail goes.
+pub enum Mailer {
+    File(AsyncFileTransport<Tokio1Executor>),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+/// One message to send.
+#[derive(Debug, Clone)]
+pub struct Email<'a> {
+    pub from_name: &'a str,
+    pub from_address: &'a str,
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+}
+
+impl Mailer {
+    /// Files under `dir` (created if missing).
+    pub fn file(dir: &str) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Self::File(AsyncFileTransport::new(dir)))
+    }
+
+    /// SMTP at `url` (`smtp://host:port` plain for a local relay, `smtps://…` for TLS).
+    pub fn smtp(url: &str) -> anyhow::Result<Self> {
+        Ok(Self::Smtp(AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?.build()))
+    }
+
+    /// Sends one message as text and HTML alternatives.
+    pub async fn send(&self, email: &Email<'_>) -> anyhow::Result<()> {
+        let from = Mailbox::new(Some(email.from_name.to_owned()), email.from_address.parse()?);
+        let message = Message::builder()
+            .from(from)
+            .to(email.to.parse()?)
+            .subject(email.subject)
+            .multipart(MultiPart::alternative_plain_html(email.text.to_owned(), email.html.to_owned()))?;
+        let _ = ContentType::TEXT_PLAIN;
+        match self {
+            Mailer::File(t) => {
+                t.send(message).await?;
+            }
+            Mailer::Smtp(t) => {
+                t.send(message).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,54 @@
+//! CSRF protection on every unsafe request, checked in one place so no handler can forget it.
+//! poem's `Csrf` middleware issues the token (a cookie plus a masked form value); here every
+//! POST, PUT, PATCH and DELETE must carry the value, as the form field `csrf_token` or the
+//! `X-CSRF-Token` header, or it gets a 403 page.
+
+use poem::http::{Method, StatusCode};
+use poem::web::CsrfVerifier;
+use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
+use std::sync::Arc;
+
+/// The form field that carries the token.
+pub const FIELD: &str = "csrf_token";
+
+/// Why the request was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("The form has expired or did not come from this site. Go back, reload the page and try again.")]
+pub struct CsrfFailed;
+
+impl poem::error::ResponseError for CsrfFailed {
+    fn status(&self) -> StatusCode {
+        StatusCode::FORBIDDEN
+    }
+}
+
+/// Verifies the token on unsafe methods, then calls `ep`.
+pub async fn verify<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(ep.call(req).await?.into_response());
+    }
+    let header = req.header("x-csrf-token").map(str::to_owned);
+    let token = match header {
+        Some(t) => Some(t),
+        None => {
+            let is_form =
+                req.header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+            if is_form {
+                let bytes = req.take_body().into_bytes().await.map_err(|_| CsrfFailed)?;
+                let token = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == FIELD).map(|(_, v)| v.into_owned());
+                req.set_body(Body::from_bytes(bytes));
+                token
+            } else {
+                None
+            }
+        }
+    };
+    let valid = match (token, req.extensions().get::<CsrfVerifier>()) {
+        (Some(t), Some(v)) => v.is_valid(&t),
+        _ => false,
+    };
+    if !valid {
+        return Err(CsrfFailed.into());
+    }
+    Ok(ep.call(req).await?.into_response())
+}

@@ -1,0 +1,122 @@
+//! Who is making the request: sessions, passwords, CSRF, rate limits, and the signed-in person.
+
+pub mod csrf;
+pub mod password;
+pub mod rate_limit;
+pub mod session;
+
+use crate::directory::Site;
+use crate::error::AppError;
+use crate::state::AppState;
+use poem::session::Session;
+use trellis_core::PersonId;
+use trellis_core::identity::{Permission, Role, allows};
+use trellis_db::identity::{self, MembershipStatus};
+
+const K_TENANT: &str = "tenant";
+const K_PERSON: &str = "person";
+const K_EPOCH: &str = "epoch";
+const K_SIGNED_IN: &str = "signed_in_at";
+const K_SEEN: &str = "last_seen";
+
+/// The person signed in on this trust's site.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub person: PersonId,
+    pub roles: Vec<Role>,
+}
+
+impl SignedIn {
+    /// Whether their roles here allow `p`.
+    pub fn may(&self, p: Permission) -> bool {
+        allows(&self.roles, p)
+    }
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Starts a session for `person` on this site: a new session id (so a planted one is useless).
+pub fn sign_in(session: &Session, site: &Site, person: PersonId, epoch: i32) {
+    session.clear();
+    session.renew();
+    session.set(K_TENANT, site.entry.id.to_string());
+    session.set(K_PERSON, person.to_string());
+    session.set(K_EPOCH, epoch);
+    session.set(K_SIGNED_IN, now_secs());
+    session.set(K_SEEN, now_secs());
+}
+
+/// Ends this session.
+pub fn sign_out(session: &Session) {
+    session.purge();
+}
+
+/// The signed-in person, if the session is for this trust, not timed out, not ended everywhere,
+/// and the person is still an approved member here.
+pub async fn current(state: &AppState, site: &Site, session: &Session) -> Result<Option<SignedIn>, AppError> {
+    let Some(person) = session.get::<String>(K_PERSON).and_then(|p| p.parse::<PersonId>().ok()) else {
+        return Ok(None);
+    };
+    // A session from another trust's site is nothing here (cookies are host-only anyway).
+    if session.get::<String>(K_TENANT).as_deref() != Some(site.entry.id.to_string().as_str()) {
+        return Ok(None);
+    }
+    let auth = &state.config.auth;
+    let now = now_secs();
+    let signed_in = session.get::<i64>(K_SIGNED_IN).unwrap_or(0);
+    let seen = session.get::<i64>(K_SEEN).unwrap_or(0);
+    let idle = i64::try_from(auth.session_idle_minutes * 60).unwrap_or(i64::MAX);
+    let absolute = i64::try_from(auth.session_absolute_hours * 3600).unwrap_or(i64::MAX);
+    if now - seen > idle || now - signed_in > absolute {
+        session.purge();
+        return Ok(None);
+    }
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let epoch = identity::session_epoch(&tx, person).await?;
+    let membership = identity::membership(&tx, person).await?;
+    tx.commit().await?;
+    let current_epoch = session.get::<i32>(K_EPOCH);
+    match (epoch, membership) {
+        (Some(e), Some(m)) if Some(e) == current_epoch && m.status == MembershipStatus::Approved => {
+            if now - seen > 60 {
+                session.set(K_SEEN, now);
+            }
+            Ok(Some(SignedIn { person, roles: m.roles }))
+        }
+        _ => {
+            session.purge();
+            Ok(None)
+        }
+    }
+}
+
+/// What the form routes need: the session store and cookie settings, and the CSRF key.
+#[derive(Clone)]
+pub struct Security {
+    pub store: session::Shared,
+    pub csrf_key: [u8; 32],
+    pub secure: bool,
+    pub absolute: std::time::Duration,
+}
+
+/// Wraps a route that reads a session or takes a form: server-side session (host-only cookie),
+/// CSRF token issued, and verified on every unsafe method.
+pub fn guard<E: poem::Endpoint + 'static>(ep: E, sec: &Security) -> impl poem::Endpoint + use<E> {
+    use poem::EndpointExt;
+    use poem::web::cookie::SameSite;
+    let cookie = poem::session::CookieConfig::default()
+        .name("trellis_session")
+        .secure(sec.secure)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(sec.absolute);
+    let csrf = poem::middleware::Csrf::new()
+        .cookie_name("trellis_csrf")
+        .key(sec.csrf_key)
+        .secure(sec.secure)
+        .http_only(true)
+        .same_site(SameSite::Lax);
+    ep.around(csrf::verify).with(csrf).with(poem::session::ServerSession::new(cookie, sec.store.clone()))
+}

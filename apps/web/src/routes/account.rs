@@ -1,0 +1,790 @@
+//! Registration, email confirmation, sign-in and out, password reset and the profile page.
+
+use crate::auth::{self, password};
+use crate::directory::Site;
+use crate::error::AppError;
+use crate::middleware::forwarded;
+use crate::routes::page::{self, RequestInfo};
+use crate::state::AppState;
+use poem::http::StatusCode;
+use poem::session::Session;
+use poem::web::{CsrfToken, Data, Form, Query};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use trellis_core::identity::{Email, Register, Role, check_password, is_ods_code};
+use trellis_db::identity::{self as id, IdentityTx, MembershipStatus, OutgoingEmail, TokenError, TokenPurpose};
+
+type Errors = BTreeMap<&'static str, String>;
+
+/// The fields of the account forms.
+const FORM_FIELDS: &[&str] =
+    &["given_name", "family_name", "email", "job_role", "place_of_work", "register_kind", "register_number", "token"];
+
+/// Renders a page of this trust's site with the CSRF token and any form errors.
+fn form_page(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    token: &CsrfToken,
+    template: &str,
+    title: &str,
+    errors: &Errors,
+    values: serde_json::Value,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), title, &[("Home", "/")]);
+    ctx.insert("csrf_token", &token.0);
+    let list: Vec<_> = errors.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect();
+    ctx.insert("errors", &list);
+    ctx.insert("error", &errors.iter().map(|(f, m)| (f.to_string(), m.clone())).collect::<BTreeMap<_, _>>());
+    // Every form field is defined (empty unless given), so templates can print any of them.
+    let mut all = serde_json::Map::new();
+    for field in FORM_FIELDS {
+        all.insert((*field).to_owned(), json!(""));
+    }
+    if let serde_json::Value::Object(given) = values {
+        all.extend(given);
+    }
+    ctx.insert("values", &all);
+    page::render(state, Some(site), template, &ctx, status)
+}
+
+/// A page with a heading and a message (and an optional link).
+pub fn message_page(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    status: StatusCode,
+    heading: &str,
+    body: &str,
+    link: Option<(&str, &str)>,
+) -> Result<Response, AppError> {
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), heading, &[("Home", "/")]);
+    ctx.insert("heading", heading);
+    ctx.insert("body", body);
+    ctx.insert("link", &link.map(|(label, href)| json!({ "label": label, "href": href })));
+    page::render(state, Some(site), "pages/message.html", &ctx, status)
+}
+
+/// Renders an email from `emails/<name>.txt` and `.html` in the trust's theme.
+pub fn render_email(
+    state: &AppState,
+    site: &Site,
+    name: &str,
+    to: &str,
+    subject: &str,
+    extra: serde_json::Value,
+) -> Result<OutgoingEmail, AppError> {
+    let mut ctx = tera::Context::new();
+    ctx.insert_value("tenant", site.view.clone());
+    ctx.insert("site_url", &site.url);
+    ctx.insert("subject", subject);
+    if let serde_json::Value::Object(map) = extra {
+        for (k, v) in map {
+            ctx.insert(k, &v);
+        }
+    }
+    let theme = site.entry.theme.as_str();
+    Ok(OutgoingEmail {
+        to: to.to_owned(),
+        subject: subject.to_owned(),
+        text: state.themes.render(theme, &format!("emails/{name}.txt"), &ctx)?,
+        html: state.themes.render(theme, &format!("emails/{name}.html"), &ctx)?,
+        from_name: site.entry.name.clone(),
+    })
+}
+
+fn client_ip(state: &AppState, req: &Request) -> Option<String> {
+    forwarded::client_ip(req, &state.proxies).map(|ip| ip.to_string())
+}
+
+fn too_many(state: &AppState, site: &Site, req: &Request, retry: u64) -> Result<Response, AppError> {
+    let mut resp = message_page(
+        state,
+        site,
+        req,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        &format!("There have been too many attempts. Wait {} minute(s) and try again.", retry.div_ceil(60)),
+        None,
+    )?;
+    if let Ok(v) = retry.to_string().parse() {
+        resp.headers_mut().insert("retry-after", v);
+    }
+    Ok(resp)
+}
+
+fn window(state: &AppState) -> Duration {
+    Duration::from_secs(state.config.auth.attempt_window_seconds)
+}
+
+// ---------------------------------------------------------------- registration
+
+#[derive(Debug, Deserialize, Default)]
+pub struct RegisterForm {
+    #[serde(default)]
+    given_name: String,
+    #[serde(default)]
+    family_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    job_role: String,
+    #[serde(default)]
+    place_of_work: String,
+    #[serde(default)]
+    register_kind: String,
+    #[serde(default)]
+    register_number: String,
+}
+
+fn form_values(f: &RegisterForm) -> serde_json::Value {
+    json!({
+        "given_name": f.given_name, "family_name": f.family_name, "email": f.email, "job_role": f.job_role,
+        "place_of_work": f.place_of_work, "register_kind": f.register_kind, "register_number": f.register_number,
+    })
+}
+
+/// The registration form.
+#[handler]
+pub fn register_form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    form_page(
+        state,
+        site,
+        req,
+        token,
+        "pages/register.html",
+        "Create an account",
+        &Errors::new(),
+        json!({}),
+        StatusCode::OK,
+    )
+}
+
+/// Registers: eligible email domains are approved at once, others wait for the trust's admins.
+/// The answer is the same whether or not the email is already registered.
+#[handler]
+pub async fn register(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    token: &CsrfToken,
+    Form(f): Form<RegisterForm>,
+) -> Result<Response, AppError> {
+    let ip = client_ip(state, req);
+    if let Err(retry) = state
+        .limiter
+        .hit(
+            &format!("register:ip:{}", ip.as_deref().unwrap_or("-")),
+            state.config.auth.attempts_per_address,
+            window(state),
+        )
+        .await
+    {
+        return too_many(state, site, req, retry);
+    }
+    let mut errors = Errors::new();
+    let text = |v: &str, field: &'static str, label: &str, errors: &mut Errors| {
+        let v = v.trim();
+        if v.is_empty() {
+            errors.insert(field, format!("Enter your {label}"));
+        } else if v.chars().count() > 100 {
+            errors.insert(field, format!("Your {label} must be 100 characters or fewer"));
+        }
+        v.to_owned()
+    };
+    let given = text(&f.given_name, "given_name", "first name", &mut errors);
+    let family = text(&f.family_name, "family_name", "last name", &mut errors);
+    let job_role = text(&f.job_role, "job_role", "job role", &mut errors);
+    let email = match Email::parse(&f.email) {
+        Ok(e) => Some(e),
+        Err(m) => {
+            errors.insert("email", m);
+            None
+        }
+    };
+    let place = f.place_of_work.trim().to_uppercase();
+    if !is_ods_code(&place) {
+        errors.insert("place_of_work", "Enter the ODS code of your place of work, like RXX or RXX01".into());
+    }
+    let register = match f.register_kind.as_str() {
+        "" | "none" => None,
+        kind => match Register::parse(kind) {
+            None => {
+                errors.insert("register_kind", "Choose a professional register".into());
+                None
+            }
+            Some(r) => match r.check(&f.register_number) {
+                Ok(n) => Some((r, n)),
+                Err(m) => {
+                    errors.insert("register_number", m);
+                    None
+                }
+            },
+        },
+    };
+    if let Err(m) = check_password(&f.password, &[&given, &family, email.as_ref().map_or("", |e| e.as_str())]) {
+        errors.insert("password", m);
+    }
+    let Some(email) = email.filter(|_| errors.is_empty()) else {
+        return form_page(
+            state,
+            site,
+            req,
+            token,
+            "pages/register.html",
+            "Create an account",
+            &errors,
+            form_values(&f),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+
+    let auth = &state.config.auth;
+    let hash = password::hash(f.password.clone(), auth.password_memory_kib, auth.password_iterations).await?;
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let eligible = trellis_db::site::eligibility_domains(&itx).await?.iter().any(|d| d == email.domain());
+    match id::person_by_email(&itx, email.as_str()).await? {
+        Some(existing) => {
+            // Never say so on the page; tell the address's owner instead.
+            let mail = render_email(
+                state,
+                site,
+                "already_registered",
+                &existing.email,
+                "You already have an account",
+                json!({
+                    "name": existing.given_name,
+                    "sign_in_url": format!("{}sign-in", site.url),
+                    "reset_url": format!("{}password-reset", site.url),
+                }),
+            )?;
+            id::enqueue_email(&itx, &mail).await?;
+            id::audit(&itx, None, "register.duplicate", email.as_str(), ip.as_deref(), json!({})).await?;
+        }
+        None => {
+            let person = id::create_person(
+                &itx,
+                id::NewPerson {
+                    email: email.as_str().to_owned(),
+                    password_hash: Some(hash),
+                    given_name: given.clone(),
+                    family_name: family,
+                    job_role,
+                    place_of_work: place,
+                    register_kind: register.as_ref().map(|(r, _)| r.as_str().to_owned()),
+                    register_number: register.map(|(_, n)| n),
+                },
+            )
+            .await?;
+            let status = if eligible { MembershipStatus::Approved } else { MembershipStatus::Pending };
+            id::add_membership(&itx, person.id, status, &[Role::Learner]).await?;
+            let raw =
+                id::issue_token(&itx, person.id, TokenPurpose::VerifyEmail, chrono::Duration::hours(auth.link_hours))
+                    .await?;
+            let mail = render_email(
+                state,
+                site,
+                "verify",
+                email.as_str(),
+                "Confirm your email address",
+                json!({
+                    "name": given,
+                    "link": format!("{}verify-email?token={raw}", site.url),
+                    "hours": auth.link_hours,
+                    "pending": !eligible,
+                }),
+            )?;
+            id::enqueue_email(&itx, &mail).await?;
+            id::audit(
+                &itx,
+                Some(person.id),
+                "register",
+                email.as_str(),
+                ip.as_deref(),
+                json!({ "eligible": eligible }),
+            )
+            .await?;
+        }
+    }
+    itx.commit().await?;
+    message_page(
+        state,
+        site,
+        req,
+        StatusCode::OK,
+        "Check your email",
+        &format!(
+            "We have sent an email to {email}. Open the link in it to confirm your address and finish creating your account."
+        ),
+        None,
+    )
+}
+
+// ---------------------------------------------------------------- email confirmation
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// Shows a button to confirm (a GET never uses the link, so mail scanners cannot spend it).
+#[handler]
+pub fn verify_form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    token: &CsrfToken,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, AppError> {
+    form_page(
+        state,
+        site,
+        req,
+        token,
+        "pages/verify_email.html",
+        "Confirm your email address",
+        &Errors::new(),
+        json!({ "token": q.token }),
+        StatusCode::OK,
+    )
+}
+
+async fn refused_link(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    itx: IdentityTx,
+    why: TokenError,
+    what: &str,
+) -> Result<Response, AppError> {
+    let (reason, text) = match why {
+        TokenError::Used => ("used", "This link has already been used."),
+        TokenError::Expired => ("expired", "This link has expired."),
+        TokenError::Unknown => ("unknown", "This link is not valid here."),
+    };
+    id::audit(&itx, None, "link.refused", what, client_ip(state, req).as_deref(), json!({ "reason": reason })).await?;
+    itx.commit().await?;
+    message_page(
+        state,
+        site,
+        req,
+        StatusCode::BAD_REQUEST,
+        "This link cannot be used",
+        &format!("{text} Ask for a new one if you need it."),
+        Some(("Go to the home page", "/")),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    token: String,
+}
+
+/// Confirms the email address by its single-use link.
+#[handler]
+pub async fn verify(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    Form(f): Form<TokenForm>,
+) -> Result<Response, AppError> {
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let person = match id::consume_token(&itx, &f.token, TokenPurpose::VerifyEmail).await? {
+        Ok(p) => p,
+        Err(why) => return refused_link(state, site, req, itx, why, "verify-email").await,
+    };
+    id::mark_email_verified(&itx, person).await?;
+    let pending = id::membership(&itx, person).await?.is_some_and(|m| m.status == MembershipStatus::Pending);
+    id::audit(&itx, Some(person), "email.verified", &person.to_string(), client_ip(state, req).as_deref(), json!({}))
+        .await?;
+    itx.commit().await?;
+    if pending {
+        message_page(
+            state,
+            site,
+            req,
+            StatusCode::OK,
+            "Email address confirmed",
+            &format!(
+                "Thank you. {} will check your registration; we will email you when it is approved.",
+                site.entry.name
+            ),
+            None,
+        )
+    } else {
+        message_page(
+            state,
+            site,
+            req,
+            StatusCode::OK,
+            "Email address confirmed",
+            "Thank you. You can now sign in.",
+            Some(("Sign in", "/sign-in")),
+        )
+    }
+}
+
+// ---------------------------------------------------------------- sign-in
+
+#[derive(Debug, Deserialize, Default)]
+pub struct SignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The sign-in form.
+#[handler]
+pub fn sign_in_form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    form_page(state, site, req, token, "pages/sign_in.html", "Sign in", &Errors::new(), json!({}), StatusCode::OK)
+}
+
+/// Signs in. The message for a wrong email or password is the same, and takes as long.
+#[handler]
+pub async fn sign_in(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    Form(f): Form<SignInForm>,
+) -> Result<Response, AppError> {
+    let auth = &state.config.auth;
+    let ip = client_ip(state, req);
+    let email = f.email.trim().to_lowercase();
+    let account_key = format!("signin:acct:{}:{email}", site.entry.id);
+    let ip_key = format!("signin:ip:{}", ip.as_deref().unwrap_or("-"));
+    let over = match state.limiter.hit(&ip_key, auth.attempts_per_address, window(state)).await {
+        Err(r) => Some(r),
+        Ok(()) => state.limiter.hit(&account_key, auth.attempts_per_account, window(state)).await.err(),
+    };
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    if let Some(retry) = over {
+        id::audit(&itx, None, "sign_in.rate_limited", &email, ip.as_deref(), json!({ "retry_after": retry })).await?;
+        itx.commit().await?;
+        return too_many(state, site, req, retry);
+    }
+    let person = id::person_by_email(&itx, &email).await?;
+    let ok = match person.as_ref().and_then(|p| p.password_hash.clone()) {
+        Some(hash) => password::verify(f.password.clone(), hash).await?,
+        None => {
+            password::verify_dummy(f.password.clone(), auth.password_memory_kib, auth.password_iterations).await;
+            false
+        }
+    };
+    let membership = match (&person, ok) {
+        (Some(p), true) => id::membership(&itx, p.id).await?,
+        _ => None,
+    };
+    let refuse = |status: StatusCode, message: &str| {
+        let mut errors = Errors::new();
+        errors.insert("email", message.to_owned());
+        (status, errors)
+    };
+    let outcome = match (&person, ok, &membership) {
+        (Some(p), true, Some(m)) if p.active && p.email_verified && m.status == MembershipStatus::Approved => {
+            Ok(p.clone())
+        }
+        (Some(p), true, Some(_)) if !p.email_verified => Err((
+            "unverified",
+            refuse(StatusCode::FORBIDDEN, "Confirm your email address first: open the link in the email we sent you"),
+        )),
+        (Some(_), true, Some(m)) if m.status == MembershipStatus::Pending => Err((
+            "pending",
+            refuse(StatusCode::FORBIDDEN, &format!("Your registration is waiting for approval by {}", site.entry.name)),
+        )),
+        (Some(_), true, Some(_)) => Err((
+            "withdrawn",
+            refuse(
+                StatusCode::FORBIDDEN,
+                &format!("Your access to this site has been withdrawn. Contact {} for help", site.entry.name),
+            ),
+        )),
+        _ => Err(("bad_credentials", refuse(StatusCode::UNAUTHORIZED, "Enter a correct email address and password"))),
+    };
+    match outcome {
+        Ok(p) => {
+            id::audit(&itx, Some(p.id), "sign_in", &email, ip.as_deref(), json!({})).await?;
+            itx.commit().await?;
+            state.limiter.reset(&account_key).await;
+            auth::sign_in(session, site, p.id, p.session_epoch);
+            Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/profile").finish())
+        }
+        Err((why, (status, errors))) => {
+            id::audit(
+                &itx,
+                person.as_ref().map(|p| p.id),
+                "sign_in.failed",
+                &email,
+                ip.as_deref(),
+                json!({ "reason": why }),
+            )
+            .await?;
+            itx.commit().await?;
+            form_page(
+                state,
+                site,
+                req,
+                token,
+                "pages/sign_in.html",
+                "Sign in",
+                &errors,
+                json!({ "email": f.email }),
+                status,
+            )
+        }
+    }
+}
+
+/// Signs out of this site.
+#[handler]
+pub async fn sign_out(
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+) -> Result<Response, AppError> {
+    if let Some(me) = auth::current(state, site, session).await? {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        id::audit(&tx, Some(me.person), "sign_out", &me.person.to_string(), None, json!({})).await?;
+        tx.commit().await?;
+    }
+    auth::sign_out(session);
+    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/").finish())
+}
+
+/// Ends every session of the signed-in person, on every trust's site.
+#[handler]
+pub async fn sign_out_everywhere(
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+) -> Result<Response, AppError> {
+    let Some(me) = auth::current(state, site, session).await? else {
+        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+    };
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    id::end_all_sessions(&itx, me.person).await?;
+    id::audit(&itx, Some(me.person), "sign_out.everywhere", &me.person.to_string(), None, json!({})).await?;
+    itx.commit().await?;
+    auth::sign_out(session);
+    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/").finish())
+}
+
+// ---------------------------------------------------------------- profile
+
+/// The signed-in person's profile: details, roles here, and their other trusts.
+#[handler]
+pub async fn profile(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    let Some(me) = auth::current(state, site, session).await? else {
+        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+    };
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let person = id::member_person(&tx, me.person).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let others = state.dbs.platform.memberships_of_person_across_tenants(me.person).await?;
+    let names: BTreeMap<String, String> =
+        state.directory.sites().iter().map(|s| (s.entry.id.to_string(), s.entry.name.clone())).collect();
+    let trusts: Vec<_> = others
+        .iter()
+        .map(|(tenant, status)| json!({ "name": names.get(&tenant.to_string()).cloned().unwrap_or_default(), "status": status }))
+        .collect();
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Your profile", &[("Home", "/")]);
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("person", &json!({
+        "name": format!("{} {}", person.given_name, person.family_name),
+        "email": person.email,
+        "job_role": person.job_role,
+        "place_of_work": person.place_of_work,
+        "register": person.register_kind.map(|k| format!("{} {}", k.to_uppercase(), person.register_number.unwrap_or_default())),
+    }));
+    ctx.insert("roles", &me.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>());
+    ctx.insert("trusts", &trusts);
+    page::render(state, Some(site), "pages/profile.html", &ctx, StatusCode::OK)
+}
+
+// ---------------------------------------------------------------- password reset
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ResetRequestForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Asks for the email address to send a reset link to.
+#[handler]
+pub fn reset_form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    form_page(
+        state,
+        site,
+        req,
+        token,
+        "pages/reset_request.html",
+        "Reset your password",
+        &Errors::new(),
+        json!({}),
+        StatusCode::OK,
+    )
+}
+
+/// Sends a reset link if the address belongs to a member here; the page says the same either way.
+#[handler]
+pub async fn reset_request(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    Form(f): Form<ResetRequestForm>,
+) -> Result<Response, AppError> {
+    let ip = client_ip(state, req);
+    if let Err(retry) = state
+        .limiter
+        .hit(
+            &format!("reset:ip:{}", ip.as_deref().unwrap_or("-")),
+            state.config.auth.attempts_per_address,
+            window(state),
+        )
+        .await
+    {
+        return too_many(state, site, req, retry);
+    }
+    let email = f.email.trim().to_lowercase();
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    if let Some(p) = id::person_by_email(&itx, &email).await? {
+        if id::membership(&itx, p.id).await?.is_some() {
+            let raw = id::issue_token(&itx, p.id, TokenPurpose::ResetPassword, chrono::Duration::hours(1)).await?;
+            let mail = render_email(
+                state,
+                site,
+                "reset",
+                &p.email,
+                "Reset your password",
+                json!({
+                    "name": p.given_name,
+                    "link": format!("{}password-reset/new?token={raw}", site.url),
+                }),
+            )?;
+            id::enqueue_email(&itx, &mail).await?;
+            id::audit(&itx, Some(p.id), "password_reset.requested", &email, ip.as_deref(), json!({})).await?;
+        }
+    }
+    itx.commit().await?;
+    message_page(
+        state,
+        site,
+        req,
+        StatusCode::OK,
+        "Check your email",
+        &format!(
+            "If {email} belongs to an account on this site, we have sent it a link to reset the password. The link works for one hour."
+        ),
+        None,
+    )
+}
+
+/// The new-password form, reached from the emailed link.
+#[handler]
+pub fn reset_new_form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    token: &CsrfToken,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, AppError> {
+    form_page(
+        state,
+        site,
+        req,
+        token,
+        "pages/reset_new.html",
+        "Choose a new password",
+        &Errors::new(),
+        json!({ "token": q.token }),
+        StatusCode::OK,
+    )
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ResetNewForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Sets the new password (ending every session) with a single-use link.
+#[handler]
+pub async fn reset_new(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    token: &CsrfToken,
+    Form(f): Form<ResetNewForm>,
+) -> Result<Response, AppError> {
+    if let Err(m) = check_password(&f.password, &[]) {
+        let mut errors = Errors::new();
+        errors.insert("password", m);
+        return form_page(
+            state,
+            site,
+            req,
+            token,
+            "pages/reset_new.html",
+            "Choose a new password",
+            &errors,
+            json!({ "token": f.token }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    let auth = &state.config.auth;
+    let hash = password::hash(f.password.clone(), auth.password_memory_kib, auth.password_iterations).await?;
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let person = match id::consume_token(&itx, &f.token, TokenPurpose::ResetPassword).await? {
+        Ok(p) => p,
+        Err(why) => return refused_link(state, site, req, itx, why, "password-reset").await,
+    };
+    id::set_password(&itx, person, hash).await?;
+    // Whoever could open the emailed link controls the address.
+    id::mark_email_verified(&itx, person).await?;
+    id::audit(&itx, Some(person), "password_reset", &person.to_string(), client_ip(state, req).as_deref(), json!({}))
+        .await?;
+    itx.commit().await?;
+    message_page(
+        state,
+        site,
+        req,
+        StatusCode::OK,
+        "Password changed",
+        "Your password has been changed and you have been signed out everywhere.",
+        Some(("Sign in", "/sign-in")),
+    )
+}

@@ -14,6 +14,14 @@ pub const APP_ROLE: &str = "trellis_app";
 /// `PlatformDb`'s role: may bypass row-level security, for cross-tenant work only.
 pub const PLATFORM_ROLE: &str = "trellis_platform";
 
+/// The migrations' source, so a test database template can be rebuilt when any of them changes.
+pub const SOURCES: &[&str] = &[
+    include_str!("m20261122_000001_platform.rs"),
+    include_str!("m20261122_000002_site.rs"),
+    include_str!("m20261122_000003_identity.rs"),
+    include_str!("lib.rs"),
+];
+
 /// All migrations, in order.
 #[derive(Debug)]
 pub struct Migrator;

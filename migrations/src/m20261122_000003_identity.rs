@@ -304,10 +304,15 @@ impl MigrationTrait for Migration {
             protect_tenant_table(manager, table).await?;
         }
         protect_tenant_table(manager, "audit_events").await?;
+        // Link tokens carry the trust that issued them: row-level security like any tenant-owned
+        // table, but only the platform role (sign-in and registration flows) may use them.
+        protect_tenant_table(manager, "email_tokens").await?;
         if is_postgres(manager) {
             let db = manager.get_connection();
             // The audit trail is append-only, for everyone but its owner.
-            db.execute_unprepared(&format!("REVOKE UPDATE, DELETE ON audit_events FROM {APP_ROLE}, {PLATFORM_ROLE};"))
+            db.execute_unprepared(&format!(
+                "REVOKE UPDATE, DELETE ON audit_events FROM {APP_ROLE}, {PLATFORM_ROLE}; REVOKE ALL ON email_tokens FROM {APP_ROLE};"
+            ))
                 .await?;
             // People are platform-wide. The application role sees a person only through a
             // membership in the current trust; sign-in and registration go through PlatformDb.
@@ -322,7 +327,6 @@ impl MigrationTrait for Migration {
             .await?;
         }
         grant_platform_table(manager, "people", "SELECT, INSERT, UPDATE").await?;
-        grant_platform_table(manager, "email_tokens", "SELECT, INSERT, UPDATE").await?;
         Ok(())
     }
 }

@@ -242,6 +242,7 @@ pub fn is_ods_code(s: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -32,6 +32,10 @@ pub(crate) fn redis_url() -> String {
     std::env::var("TRELLIS_TEST_REDIS_URL").expect("TRELLIS_TEST_BACKEND=postgres needs TRELLIS_TEST_REDIS_URL")
 }
 
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
 fn with_database(url: &str, db: &str) -> String {
     let mut u = url::Url::parse(url).expect("postgres url");
     u.set_path(&format!("/{db}"));
@@ -45,6 +49,8 @@ pub struct TestDb {
     pub owner_url: String,
     /// The PostgreSQL database's name.
     pub name: Option<String>,
+    /// A folder that lives as long as the test (mail, files).
+    pub scratch: tempfile::TempDir,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -55,7 +61,7 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("trellis.db").display());
-                Self { backend: Backend::Sqlite, owner_url: url, name: None, _dir: Some(dir) }
+                Self { backend: Backend::Sqlite, owner_url: url, name: None, scratch: scratch(), _dir: Some(dir) }
             }
             Backend::Postgres => {
                 let admin = admin_url();
@@ -70,6 +76,7 @@ impl TestDb {
                     backend: Backend::Postgres,
                     owner_url: with_database(&admin, &name),
                     name: Some(name),
+                    scratch: scratch(),
                     _dir: None,
                 }
             }
@@ -90,6 +97,7 @@ impl TestDb {
                     backend: Backend::Postgres,
                     owner_url: with_database(&admin, &name),
                     name: Some(name),
+                    scratch: scratch(),
                     _dir: None,
                 }
             }
@@ -156,11 +164,12 @@ async fn unlock(conn: &DatabaseConnection) {
     .expect("advisory unlock");
 }
 
-/// The template's name changes with the set of migrations, so a new migration makes a new one.
+/// The template's name changes with the migrations (their names and their source), so a new or
+/// edited migration makes a new template.
 fn template_name() -> String {
     let names: Vec<String> = trellis_migrations::Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in names.join(",").bytes() {
+    for b in names.join(",").bytes().chain(trellis_migrations::SOURCES.iter().flat_map(|s| s.bytes())) {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     format!("trellis_tpl_{h:016x}")

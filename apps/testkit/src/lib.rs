@@ -7,8 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod db;
+mod mail;
+mod visitor;
 
 pub use db::{Backend, TestDb};
+pub use mail::{Mail, SmtpSink};
+pub use visitor::{Page, Visitor};
 
 use std::path::{Path, PathBuf};
 use trellis_core::config::Config;
@@ -40,6 +44,12 @@ pub fn test_config(db: &TestDb) -> Config {
         ("TRELLIS__PATHS__THEMES", root.join("themes").display().to_string()),
         ("TRELLIS__PATHS__TENANTS", root.join("tenants").display().to_string()),
         ("TRELLIS__LOG__FILTER", "warn".to_owned()),
+        // Cheap hashing in tests only: argon2id at its minimum sensible cost.
+        ("TRELLIS__AUTH__PASSWORD_MEMORY_KIB", "64".to_owned()),
+        ("TRELLIS__AUTH__PASSWORD_ITERATIONS", "1".to_owned()),
+        ("TRELLIS__AUTH__SECRET", "5eed".repeat(16)),
+        ("TRELLIS__MAIL__DIR", db.scratch.path().join("mail").display().to_string()),
+        ("TRELLIS__MAIL__POLL_MS", "50".to_owned()),
     ];
     if db.backend == Backend::Postgres {
         env.push(("TRELLIS__REDIS__URL", db::redis_url()));
@@ -63,6 +73,8 @@ pub fn try_config_from(pairs: &[(&str, String)]) -> Result<Config, trellis_core:
 /// A server running against a fresh database with the demo trusts applied.
 pub struct TestApp {
     pub server: Option<RunningServer>,
+    /// The SMTP sink the app sends its mail to.
+    pub mail: SmtpSink,
     pub addr: std::net::SocketAddr,
     pub metrics_addr: std::net::SocketAddr,
     pub config: Config,
@@ -74,6 +86,9 @@ pub struct TestApp {
 pub async fn spawn_app_with(tenants: Option<&Path>, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let db = TestDb::new().await;
     let mut config = test_config(&db);
+    let mail = SmtpSink::start().await;
+    config.mail.transport = "smtp".into();
+    config.mail.smtp_url = format!("smtp://127.0.0.1:{}", mail.port);
     tweak(&mut config);
     trellis_db::migrate(&config.database).await.expect("migrate");
     let dbs = trellis_db::connect(&config.database).await.expect("connect");
@@ -81,6 +96,7 @@ pub async fn spawn_app_with(tenants: Option<&Path>, tweak: impl FnOnce(&mut Conf
     apply_dir(&config, &dbs, &dir, false).await.expect("apply tenants");
     let server = trellis_web::start(config.clone(), dbs).await.expect("start");
     TestApp {
+        mail,
         addr: server.addr,
         metrics_addr: server.metrics_addr,
         server: Some(server),
@@ -136,6 +152,79 @@ impl TestApp {
     /// Fresh pools on this app's database (as the application and platform roles).
     pub async fn dbs(&self) -> trellis_db::Databases {
         trellis_db::connect(&self.config.database).await.expect("connect")
+    }
+
+    /// A browser-like visitor of `slug`'s site.
+    pub fn visitor(&self, slug: &str) -> Visitor {
+        Visitor::new(self.addr, &Self::host_of(slug))
+    }
+
+    /// Adds a person with a verified email, a password and an approved membership of `slug` with
+    /// `roles` (as if registered and approved). Returns their id.
+    pub async fn member(
+        &self,
+        slug: &str,
+        email: &str,
+        password: &str,
+        roles: &[trellis_core::identity::Role],
+    ) -> trellis_core::PersonId {
+        let dbs = self.dbs().await;
+        let tenant = dbs
+            .platform
+            .directory_of_all_tenants()
+            .await
+            .expect("directory")
+            .into_iter()
+            .find(|e| e.slug == slug)
+            .expect("trust")
+            .id;
+        let auth = &self.config.auth;
+        let hash = trellis_web::hash_password(password.into(), auth.password_memory_kib, auth.password_iterations)
+            .await
+            .expect("hash");
+        let itx = dbs.platform.begin_identity(tenant).await.expect("begin");
+        let existing = trellis_db::identity::person_by_email(&itx, email).await.expect("lookup");
+        let person = match existing {
+            Some(p) => p,
+            None => {
+                let p = trellis_db::identity::create_person(
+                    &itx,
+                    trellis_db::identity::NewPerson {
+                        email: email.into(),
+                        password_hash: Some(hash),
+                        given_name: "Test".into(),
+                        family_name: "Person".into(),
+                        job_role: "Tester".into(),
+                        place_of_work: "XT1".into(),
+                        register_kind: None,
+                        register_number: None,
+                    },
+                )
+                .await
+                .expect("person");
+                trellis_db::identity::mark_email_verified(&itx, p.id).await.expect("verify");
+                p
+            }
+        };
+        trellis_db::identity::add_membership(&itx, person.id, trellis_db::identity::MembershipStatus::Approved, roles)
+            .await
+            .expect("membership");
+        itx.commit().await.expect("commit");
+        person.id
+    }
+
+    /// The id of trust `slug`.
+    pub async fn tenant_id(&self, slug: &str) -> trellis_core::TenantId {
+        self.dbs()
+            .await
+            .platform
+            .directory_of_all_tenants()
+            .await
+            .expect("directory")
+            .into_iter()
+            .find(|e| e.slug == slug)
+            .expect("trust")
+            .id
     }
 
     /// Stops the server.

@@ -53,6 +53,9 @@ pub fn describe(status: StatusCode, err: Option<&poem::Error>) -> (String, Strin
                 .into(),
         ),
         StatusCode::BAD_REQUEST => ("Bad request".into(), detail_of("The request could not be understood.")),
+        StatusCode::FORBIDDEN => {
+            ("Access refused".into(), err.map_or_else(|| "You cannot do that here.".to_owned(), ToString::to_string))
+        }
         StatusCode::METHOD_NOT_ALLOWED => ("Method not allowed".into(), "This page cannot be used that way.".into()),
         StatusCode::PAYLOAD_TOO_LARGE => {
             ("Request too large".into(), detail_of("What you sent is larger than this service accepts."))

@@ -14,6 +14,7 @@ mod state;
 mod theme;
 mod trust_css;
 
+pub use auth::password::hash as hash_password;
 pub use directory::{Directory, Resolved, Site};
 pub use error::AppError;
 pub use server::{RunningServer, ShutdownSignal, TENANTS_CHANGED, announce_tenants_changed, start};

@@ -245,3 +245,68 @@ async fn the_application_role_is_least_privileged_and_checked_at_start() {
     let err = trellis_db::connect(&cfg).await.err().expect("must refuse a superuser");
     assert!(err.to_string().contains("is a superuser"), "{err}");
 }
+
+#[tokio::test]
+async fn people_are_visible_only_through_a_membership_and_the_audit_trail_is_append_only() {
+    use trellis_core::identity::Role;
+    use trellis_db::identity::{self, MembershipStatus, NewPerson};
+    let f = fixture().await;
+    let (a, b) = (f.ids["northmoor"], f.ids["riverside"]);
+    let itx = f.dbs.platform.begin_identity(a).await.unwrap();
+    let person = identity::create_person(
+        &itx,
+        NewPerson {
+            email: "only-north@northmoor.example".into(),
+            password_hash: None,
+            given_name: "Only".into(),
+            family_name: "North".into(),
+            job_role: "Porter".into(),
+            place_of_work: "XN1".into(),
+            register_kind: None,
+            register_number: None,
+        },
+    )
+    .await
+    .unwrap();
+    identity::add_membership(&itx, person.id, MembershipStatus::Approved, &[Role::Learner]).await.unwrap();
+    identity::audit(&itx, Some(person.id), "test.event", "north", None, serde_json::json!({})).await.unwrap();
+    itx.commit().await.unwrap();
+
+    // Through the data layer: B knows nothing of A's member.
+    let tx = f.dbs.app.begin(b).await.unwrap();
+    assert!(identity::member_person(&tx, person.id).await.unwrap().is_none());
+    assert!(identity::membership(&tx, person.id).await.unwrap().is_none());
+    assert!(identity::audit_trail(&tx, 100).await.unwrap().iter().all(|e| e.action != "test.event"));
+    assert!(matches!(
+        identity::decide_membership(&tx, person.id, false, Some("x".into()), person.id).await,
+        Err(trellis_db::DbError::NotFound)
+    ));
+    tx.rollback().await.unwrap();
+
+    if f.db.backend != Backend::Postgres {
+        return;
+    }
+    let conn = f.db.raw_app_connection().await;
+    let pid = person.id.as_uuid();
+    let tx = begin_as(&conn, b.as_uuid()).await;
+    assert_eq!(
+        scalar(&tx, "SELECT count(*) FROM people WHERE id = $1", vec![pid.into()]).await,
+        0,
+        "not a member of B"
+    );
+    assert_eq!(scalar(&tx, "SELECT count(*) FROM memberships WHERE person_id = $1", vec![pid.into()]).await, 0);
+    tx.rollback().await.unwrap();
+    let tx = begin_as(&conn, a.as_uuid()).await;
+    assert_eq!(scalar(&tx, "SELECT count(*) FROM people WHERE id = $1", vec![pid.into()]).await, 1, "a member of A");
+    for sql in [
+        "UPDATE audit_events SET action = 'forged'",
+        "DELETE FROM audit_events",
+        "UPDATE people SET email = 'x@y.example'",
+        "SELECT count(*) FROM email_tokens",
+    ] {
+        let sp = tx.begin().await.unwrap();
+        assert!(sp.execute_unprepared(sql).await.is_err(), "the application role could run: {sql}");
+        sp.rollback().await.ok();
+    }
+    tx.rollback().await.unwrap();
+}

@@ -48,7 +48,27 @@ pub async fn verify<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Respons
         _ => false,
     };
     if !valid {
+        record_refusal(&req).await;
         return Err(CsrfFailed.into());
     }
     Ok(ep.call(req).await?.into_response())
+}
+
+/// Puts the refused attempt in the trust's audit trail.
+async fn record_refusal(req: &Request) {
+    let (Some(state), Some(site)) = (req.data::<crate::state::AppState>(), req.data::<Arc<crate::directory::Site>>())
+    else {
+        return;
+    };
+    let ip = crate::middleware::forwarded::client_ip(req, &state.proxies).map(|ip| ip.to_string());
+    let result = async {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        trellis_db::identity::audit(&tx, None, "csrf.refused", req.uri().path(), ip.as_deref(), serde_json::json!({}))
+            .await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "cannot record a refused CSRF check");
+    }
 }

@@ -8,9 +8,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Session entries and when they expire, by session id.
+type MemoryMap = HashMap<String, (BTreeMap<String, Value>, Option<Instant>)>;
+
 /// Where sessions live.
 pub enum Store {
-    Memory(Mutex<HashMap<String, (BTreeMap<String, Value>, Option<Instant>)>>),
+    Memory(Mutex<MemoryMap>),
     Redis { conn: redis::aio::ConnectionManager, prefix: String },
 }
 

@@ -25,6 +25,7 @@ const FORM_FIELDS: &[&str] =
     &["given_name", "family_name", "email", "job_role", "place_of_work", "register_kind", "register_number", "token"];
 
 /// Renders a page of this trust's site with the CSRF token and any form errors.
+#[allow(clippy::too_many_arguments)] // each is a distinct part of the page; a struct would only rename them
 fn form_page(
     state: &AppState,
     site: &Site,
@@ -679,8 +680,13 @@ pub async fn reset_request(
     }
     let email = f.email.trim().to_lowercase();
     let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    if let Some(p) = id::person_by_email(&itx, &email).await? {
-        if id::membership(&itx, p.id).await?.is_some() {
+    let person = id::person_by_email(&itx, &email).await?;
+    let member = match &person {
+        Some(p) => id::membership(&itx, p.id).await?.is_some(),
+        None => false,
+    };
+    if let (Some(p), true) = (person, member) {
+        {
             let raw = id::issue_token(&itx, p.id, TokenPurpose::ResetPassword, chrono::Duration::hours(1)).await?;
             let mail = render_email(
                 state,

@@ -17,6 +17,7 @@ fn conventional_aliases_and_prefixed_keys_apply() {
     let c = try_config_from(&[
         ("DATABASE_URL", "postgres://app@db/trellis".into()),
         ("REDIS_URL", "redis://cache:6379".into()),
+        ("TRELLIS__AUTH__SECRET", "ab".repeat(32)),
         ("TRELLIS__SERVER__LISTEN", "0.0.0.0:9000".into()),
         ("TRELLIS__SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/8\"]".into()),
     ])
@@ -44,6 +45,9 @@ fn a_bad_value_names_its_key() {
         ("TRELLIS__SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/99\"]", "server.trusted_proxies"),
         ("TRELLIS__LOG__FORMAT", "xml", "log.format"),
         ("TRELLIS__SERVER__MAX_BODY_BYTES", "-1", "server.max_body_bytes"),
+        ("TRELLIS__AUTH__SECRET", "not-hex", "auth.secret"),
+        ("REDIS_URL", "redis://cache:6379", "auth.secret"),
+        ("TRELLIS__MAIL__TRANSPORT", "pigeon", "mail.transport"),
     ];
     for (k, v, key) in cases {
         let err = try_config_from(&[(k, v.into())]).expect_err(k);

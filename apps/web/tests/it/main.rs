@@ -5,6 +5,7 @@
 mod bad_input;
 mod config;
 mod hosts;
+mod identity;
 mod propagation;
 mod serving;
 mod themes;

@@ -1,0 +1,120 @@
+//! A real SMTP server for tests: `tests/peers/smtp_sink.py` (aiosmtpd) on a loopback port, and
+//! the messages it received, parsed.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// A running SMTP sink, stopped when dropped.
+pub struct SmtpSink {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: tokio::process::Child,
+}
+
+/// A message the sink received.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub from: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Mail {
+    /// The first link in the text part that contains `fragment`.
+    pub fn link(&self, fragment: &str) -> Option<String> {
+        self.text.split_whitespace().find(|w| w.starts_with("http") && w.contains(fragment)).map(str::to_owned)
+    }
+}
+
+impl SmtpSink {
+    /// Starts the sink and waits until it listens.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = crate::repo_root().join("tests/peers/smtp_sink.py");
+        let mut child = tokio::process::Command::new("python3")
+            .arg(&script)
+            .env("SMTP_PORT", "0")
+            .env("SMTP_OUTDIR", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the SMTP sink (scripts/install-test-deps.sh installs aiosmtpd)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let port = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(p) = line.strip_prefix("SMTP_PORT=") {
+                    return p.trim().parse::<u16>().ok();
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .expect("the SMTP sink did not start");
+        Self { port, dir, child }
+    }
+
+    fn read_all(&self) -> Vec<Mail> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort_by_key(|p| p.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0));
+        files
+            .iter()
+            .filter_map(|f| {
+                let raw = std::fs::read(f).ok()?;
+                let env: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(f.with_extension("json")).ok()?).ok()?;
+                let msg = mail_parser::MessageParser::default().parse(&raw)?;
+                Some(Mail {
+                    to: env["rcpt_tos"].as_array()?.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+                    from: msg.from().and_then(|a| a.first()).and_then(|a| a.address()).unwrap_or_default().to_owned(),
+                    subject: msg.subject().unwrap_or_default().to_owned(),
+                    text: msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+                    html: msg.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Every message received so far.
+    pub fn all(&self) -> Vec<Mail> {
+        self.read_all()
+    }
+
+    /// Waits (up to 10 s) for a message to `to` whose subject contains `subject`.
+    pub async fn wait_for(&self, to: &str, subject: &str) -> Mail {
+        let start = Instant::now();
+        loop {
+            if let Some(m) =
+                self.read_all().into_iter().rev().find(|m| m.to.iter().any(|t| t == to) && m.subject.contains(subject))
+            {
+                return m;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no email to {to} about {subject:?}; got {:?}",
+                self.read_all()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}

@@ -1,0 +1,119 @@
+//! A browser-like visitor of one host: keeps that host's cookies, follows no redirects, and
+//! submits forms with the CSRF token the form page carries.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// A response, read.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    /// The value of the form's hidden `csrf_token`.
+    pub fn csrf(&self) -> Option<String> {
+        let at = self.body.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+        self.body[at..]
+            .split('"')
+            .next()
+            .map(|t| t.replace("&#x2F;", "/").replace("&#x3D;", "=").replace("&#x2B;", "+"))
+    }
+}
+
+/// One visitor of one host.
+pub struct Visitor {
+    addr: SocketAddr,
+    pub host: String,
+    pub cookies: BTreeMap<String, String>,
+    client: reqwest::Client,
+}
+
+impl Visitor {
+    pub fn new(addr: SocketAddr, host: &str) -> Self {
+        Self {
+            addr,
+            host: host.to_owned(),
+            cookies: BTreeMap::new(),
+            client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        }
+    }
+
+    /// The same cookies, presented on another host (as an attacker replaying them would).
+    pub fn with_cookies_on(&self, host: &str) -> Visitor {
+        let mut v = Visitor::new(self.addr, host);
+        v.cookies = self.cookies.clone();
+        v
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn finish(&mut self, resp: reqwest::Response) -> Page {
+        for sc in resp.headers().get_all("set-cookie") {
+            let Ok(sc) = sc.to_str() else { continue };
+            let pair = sc.split(';').next().unwrap_or_default();
+            if let Some((k, v)) = pair.split_once('=') {
+                let removed = sc.to_ascii_lowercase().contains("max-age=0") || v.is_empty();
+                if removed {
+                    self.cookies.remove(k.trim());
+                } else {
+                    self.cookies.insert(k.trim().to_owned(), v.trim().to_owned());
+                }
+            }
+        }
+        let status = resp.status().as_u16();
+        let location = resp.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
+        let headers = resp.headers().clone();
+        let body = resp.text().await.unwrap_or_default();
+        Page { status, location, headers, body }
+    }
+
+    /// `GET path`.
+    pub async fn get(&mut self, path: &str) -> Page {
+        let resp = self
+            .client
+            .get(format!("http://{}{path}", self.addr))
+            .header("host", &self.host)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("GET");
+        self.finish(resp).await
+    }
+
+    /// `POST path` with a form body, exactly as given (no token added).
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let resp = self
+            .client
+            .post(format!("http://{}{path}", self.addr))
+            .header("host", &self.host)
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        self.finish(resp).await
+    }
+
+    /// Opens `form_path`, then posts `fields` to `action` with the form's CSRF token.
+    pub async fn submit(&mut self, form_path: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let form = self.get(form_path).await;
+        let token =
+            form.csrf().unwrap_or_else(|| panic!("no CSRF token on {form_path} ({}): {}", form.status, form.body));
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post(action, &all).await
+    }
+
+    /// Signs in; returns the response.
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        self.submit("/sign-in", "/sign-in", &[("email", email), ("password", password)]).await
+    }
+}

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_platform;
 mod m20261122_000002_site;
 mod m20261122_000003_identity;
+mod m20261122_000004_terms;
 
 /// The application role: owns nothing, is subject to row-level security.
 pub const APP_ROLE: &str = "trellis_app";
@@ -19,6 +20,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261122_000001_platform.rs"),
     include_str!("m20261122_000002_site.rs"),
     include_str!("m20261122_000003_identity.rs"),
+    include_str!("m20261122_000004_terms.rs"),
     include_str!("lib.rs"),
 ];
 
@@ -33,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_platform::Migration),
             Box::new(m20261122_000002_site::Migration),
             Box::new(m20261122_000003_identity::Migration),
+            Box::new(m20261122_000004_terms::Migration),
         ]
     }
 }

@@ -163,6 +163,8 @@ pub struct PathsConfig {
     pub themes: String,
     pub tenants: String,
     pub data: String,
+    /// The platform's terms and privacy notice (versioned documents).
+    pub terms: String,
 }
 
 /// A setting that is present but wrong.

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod ids;
 pub mod slug;
 pub mod tenant_spec;
+pub mod terms;
 
 pub use ids::{MessageId, PersonId, TenantId};
 pub use slug::Slug;

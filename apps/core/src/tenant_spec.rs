@@ -33,6 +33,16 @@ pub struct TenantSpec {
     pub contact: Contact,
     pub messages: Vec<MessageSpec>,
     pub email_domains: Vec<String>,
+    /// The trust's own terms, which its members accept besides the platform's.
+    pub terms: Option<TermsSpec>,
+}
+
+/// A trust's own terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermsSpec {
+    pub version: String,
+    pub title: String,
+    pub body: String,
 }
 
 /// A trust's logo file.
@@ -106,6 +116,15 @@ struct RawSpec {
     messages: Vec<RawMessage>,
     #[serde(default)]
     eligibility: RawEligibility,
+    terms: Option<RawTerms>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTerms {
+    version: Spanned<String>,
+    title: Spanned<String>,
+    body: Spanned<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -322,8 +341,14 @@ pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result
         }
     }
 
+    let terms = raw.terms.as_ref().map(|t| {
+        let version = c.text(&t.version, "terms.version", 32);
+        TermsSpec { version, title: c.text(&t.title, "terms.title", 200), body: c.text(&t.body, "terms.body", 20_000) }
+    });
+
     match slug {
         Some(slug) if c.errors.is_empty() => Ok(TenantSpec {
+            terms,
             slug,
             file: file.to_owned(),
             name,

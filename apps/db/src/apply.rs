@@ -4,7 +4,9 @@
 //! trust's admins have edited (branding, key messages) is reported, not overwritten, unless the
 //! operator asks for it.
 
-use crate::entities::{eligibility_domain, key_message, tenant, tenant_branding, tenant_host, tenant_logo};
+use crate::entities::{
+    eligibility_domain, key_message, tenant, tenant_branding, tenant_host, tenant_logo, tenant_terms,
+};
 use crate::platform::audit;
 use crate::{DbError, PlatformDb};
 use chrono::Utc;
@@ -144,6 +146,7 @@ async fn apply_one(
     apply_branding(tx, id, spec, opts, out).await?;
     apply_messages(tx, id, spec, opts, out).await?;
     apply_eligibility(tx, id, spec, out).await?;
+    apply_terms(tx, id, spec, out).await?;
     Ok(id)
 }
 
@@ -384,6 +387,50 @@ async fn apply_eligibility(
     for e in existing {
         if !spec.email_domains.contains(&e.email_domain) {
             out.note(format!("eligible email domain {} is not in the file; kept", e.email_domain));
+        }
+    }
+    Ok(())
+}
+
+async fn apply_terms(
+    tx: &DatabaseTransaction,
+    id: TenantId,
+    spec: &TenantSpec,
+    out: &mut Lines<'_>,
+) -> Result<(), DbError> {
+    let current = tenant_terms::Entity::find_by_id(id.as_uuid()).one(tx).await?;
+    match (&spec.terms, current) {
+        (None, None) => {}
+        (None, Some(_)) => out.note("terms are not in the file; kept"),
+        (Some(t), Some(c)) if c.version == t.version && c.title == t.title && c.body == t.body => {}
+        (Some(t), existing) => {
+            let model = tenant_terms::ActiveModel {
+                tenant_id: Set(id.as_uuid()),
+                version: Set(t.version.clone()),
+                title: Set(t.title.clone()),
+                body: Set(t.body.clone()),
+                updated_at: Set(Utc::now()),
+            };
+            match existing {
+                None => {
+                    model.insert(tx).await?;
+                    out.change(format!("terms version \"{}\" set", t.version));
+                }
+                Some(c) => {
+                    model.update(tx).await?;
+                    if c.version == t.version {
+                        out.change(format!(
+                            "terms version \"{}\" reworded without a new version: members are not asked again",
+                            t.version
+                        ));
+                    } else {
+                        out.change(format!(
+                            "terms version \"{}\" → \"{}\": members accept again",
+                            c.version, t.version
+                        ));
+                    }
+                }
+            }
         }
     }
     Ok(())

@@ -367,7 +367,8 @@ pub async fn issue_token(
     purpose: TokenPurpose,
     ttl: Duration,
 ) -> Result<String, DbError> {
-    let raw = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    // 256 bits from the operating system-seeded CSPRNG.
+    let raw = hex::encode(rand::random::<[u8; 32]>());
     let now = Utc::now();
     email_token::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),

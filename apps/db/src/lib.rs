@@ -14,6 +14,7 @@ mod migrate;
 mod platform;
 pub mod site;
 mod tenant_tx;
+pub mod terms;
 
 pub use apply::{ApplyOptions, ApplyReport};
 pub use connect::{AppDb, Backend, Databases, connect, role_url};

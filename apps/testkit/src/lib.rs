@@ -43,6 +43,7 @@ pub fn test_config(db: &TestDb) -> Config {
         ("TRELLIS__DATABASE__MAX_CONNECTIONS", "5".to_owned()),
         ("TRELLIS__PATHS__THEMES", root.join("themes").display().to_string()),
         ("TRELLIS__PATHS__TENANTS", root.join("tenants").display().to_string()),
+        ("TRELLIS__PATHS__TERMS", root.join("deploy/terms/platform.toml").display().to_string()),
         ("TRELLIS__LOG__FILTER", "warn".to_owned()),
         // Cheap hashing in tests only: argon2id at its minimum sensible cost.
         ("TRELLIS__AUTH__PASSWORD_MEMORY_KIB", "64".to_owned()),

@@ -112,6 +112,28 @@ impl Visitor {
         self.post(action, &all).await
     }
 
+    /// Accepts whatever terms the site asks for; returns the response.
+    pub async fn accept_terms(&mut self) -> Page {
+        let page = self.get("/terms").await;
+        if page.status != 200 {
+            return page;
+        }
+        let token = page.csrf().expect("a CSRF token on the terms page");
+        let at = page.body.find("name=\"accepting\" value=\"").expect("the accepting field")
+            + "name=\"accepting\" value=\"".len();
+        let accepting =
+            page.body[at..].split('"').next().unwrap_or_default().replace("&#x3A;", ":").replace("&#x2C;", ",");
+        self.post("/terms", &[("csrf_token", &token), ("accepting", &accepting)]).await
+    }
+
+    /// Signs in and accepts the terms; panics if either fails.
+    pub async fn sign_in_and_agree(&mut self, email: &str, password: &str) {
+        let page = self.sign_in(email, password).await;
+        assert_eq!(page.status, 303, "sign-in failed: {}", page.body);
+        let agreed = self.accept_terms().await;
+        assert!(agreed.status == 303 || agreed.status == 200, "terms: {} {}", agreed.status, agreed.body);
+    }
+
     /// Signs in; returns the response.
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         self.submit("/sign-in", "/sign-in", &[("email", email), ("password", password)]).await

@@ -39,6 +39,7 @@ impl Dispatch {
             .at("/sign-out", auth::guard(post(account::sign_out), &sec))
             .at("/sign-out-everywhere", auth::guard(post(account::sign_out_everywhere), &sec))
             .at("/profile", auth::guard(get(account::profile), &sec))
+            .at("/terms", auth::guard(get(account::terms_page).post(account::accept_terms), &sec))
             .at("/password-reset", auth::guard(get(account::reset_form).post(account::reset_request), &sec))
             .at("/password-reset/new", auth::guard(get(account::reset_new_form).post(account::reset_new), &sec))
             .at("/admin/approvals", auth::guard(get(admin::approvals), &sec))

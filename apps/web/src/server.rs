@@ -125,7 +125,10 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
         "smtp" => Mailer::smtp(&config.mail.smtp_url).context("mail.smtp_url")?,
         _ => Mailer::file(&config.mail.dir).context("mail.dir")?,
     };
+    let terms = trellis_core::terms::load_platform(std::path::Path::new(&config.paths.terms))
+        .map_err(|e| anyhow::anyhow!("paths.terms: {e}"))?;
     let state = AppState {
+        terms: Arc::new(terms),
         limiter: Arc::new(limiter),
         security,
         config: Arc::new(config),

@@ -20,4 +20,6 @@ pub struct AppState {
     pub proxies: Arc<Vec<ipnet::IpNet>>,
     pub limiter: Arc<crate::auth::rate_limit::RateLimiter>,
     pub security: crate::auth::Security,
+    /// The platform's terms and privacy notice, current versions.
+    pub terms: Arc<Vec<trellis_core::terms::Document>>,
 }

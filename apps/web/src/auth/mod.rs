@@ -120,3 +120,21 @@ pub fn guard<E: poem::Endpoint + 'static>(ep: E, sec: &Security) -> impl poem::E
         .same_site(SameSite::Lax);
     ep.around(csrf::verify).with(csrf).with(poem::session::ServerSession::new(cookie, sec.store.clone()))
 }
+
+/// The signed-in person who has accepted the current terms; otherwise where to send them (the
+/// sign-in page, or the terms page).
+pub async fn signed_in_and_agreed(
+    state: &AppState,
+    site: &Site,
+    session: &Session,
+) -> Result<Result<SignedIn, poem::Response>, AppError> {
+    let redirect =
+        |to: &str| poem::Response::builder().status(poem::http::StatusCode::SEE_OTHER).header("location", to).finish();
+    let Some(me) = current(state, site, session).await? else {
+        return Ok(Err(redirect("/sign-in")));
+    };
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let outstanding = trellis_db::terms::outstanding(&itx, me.person, &state.terms).await?;
+    itx.commit().await?;
+    if outstanding.is_empty() { Ok(Ok(me)) } else { Ok(Err(redirect("/terms"))) }
+}

@@ -26,8 +26,9 @@ async fn require(
     session: &Session,
     permission: Permission,
 ) -> Result<Result<SignedIn, Response>, AppError> {
-    let Some(me) = auth::current(state, site, session).await? else {
-        return Ok(Err(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish()));
+    let me = match auth::signed_in_and_agreed(state, site, session).await? {
+        Ok(me) => me,
+        Err(redirect) => return Ok(Err(redirect)),
     };
     if me.may(permission) {
         return Ok(Ok(me));

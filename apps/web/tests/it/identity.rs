@@ -63,6 +63,12 @@ async fn an_eligible_newcomer_registers_confirms_signs_in_and_sees_their_profile
 
     let signed = v.sign_in("jo.bloggs@northmoor.example", PW).await;
     assert_eq!((signed.status, signed.location.as_deref()), (303, Some("/profile")));
+    // The terms come first.
+    let gated = v.get("/profile").await;
+    assert_eq!((gated.status, gated.location.as_deref()), (303, Some("/terms")));
+    let terms = v.get("/terms").await;
+    assert!(terms.body.contains("Terms of use") && terms.body.contains("Privacy notice"));
+    assert_eq!(v.accept_terms().await.status, 303);
     let profile = v.get("/profile").await;
     assert_eq!(profile.status, 200);
     for shown in [
@@ -76,7 +82,7 @@ async fn an_eligible_newcomer_registers_confirms_signs_in_and_sees_their_profile
         assert!(profile.body.contains(shown), "{shown}");
     }
     let actions = audit_actions(&app, "northmoor").await;
-    for a in ["register", "sign_in.failed", "email.verified", "sign_in"] {
+    for a in ["register", "sign_in.failed", "email.verified", "sign_in", "terms.accepted"] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
     }
 }
@@ -94,7 +100,7 @@ async fn an_ineligible_address_waits_for_an_admin_who_approves_or_rejects_with_a
     assert!(waiting.body.contains("waiting for approval"));
 
     let mut admin = app.visitor("northmoor");
-    assert_eq!(admin.sign_in("manager@northmoor.example", PW).await.status, 303);
+    admin.sign_in_and_agree("manager@northmoor.example", PW).await;
     let queue = admin.get("/admin/approvals").await;
     assert_eq!(queue.status, 200);
     assert!(queue.body.contains("agency.nurse@elsewhere.example"));
@@ -216,7 +222,7 @@ async fn a_session_is_renewed_at_sign_in_and_is_worth_nothing_on_another_trusts_
     // Fixation: a session id planted before sign-in is replaced.
     let mut v = app.visitor("northmoor");
     v.cookies.insert("trellis_session".into(), "planted-by-an-attacker".into());
-    assert_eq!(v.sign_in("two@northmoor.example", PW).await.status, 303);
+    v.sign_in_and_agree("two@northmoor.example", PW).await;
     let issued = v.cookies["trellis_session"].clone();
     assert_ne!(issued, "planted-by-an-attacker");
     assert_eq!(v.get("/profile").await.status, 200);
@@ -233,7 +239,7 @@ async fn a_session_is_renewed_at_sign_in_and_is_worth_nothing_on_another_trusts_
     assert_eq!((there.status, there.location.as_deref()), (303, Some("/sign-in")));
     // The same credentials open the other trust with a session of its own.
     let mut r = app.visitor("riverside");
-    assert_eq!(r.sign_in("two@northmoor.example", PW).await.status, 303);
+    r.sign_in_and_agree("two@northmoor.example", PW).await;
     assert!(r.get("/profile").await.body.contains("Riverside Community Health NHS Trust (approved)"));
 }
 
@@ -243,8 +249,8 @@ async fn signing_out_everywhere_ends_every_session() {
     app.member("northmoor", "many@northmoor.example", PW, &[Role::Learner]).await;
     let mut a = app.visitor("northmoor");
     let mut b = app.visitor("northmoor");
-    a.sign_in("many@northmoor.example", PW).await;
-    b.sign_in("many@northmoor.example", PW).await;
+    a.sign_in_and_agree("many@northmoor.example", PW).await;
+    b.sign_in_and_agree("many@northmoor.example", PW).await;
     let token = a.get("/profile").await.csrf().unwrap();
     assert_eq!(a.post("/sign-out-everywhere", &[("csrf_token", &token)]).await.status, 303);
     assert_eq!(b.get("/profile").await.status, 303);
@@ -257,7 +263,7 @@ async fn a_learner_calling_an_admin_route_is_refused_and_recorded() {
     app.member("riverside", "learner@riverside.example", PW, &[Role::Learner]).await;
     let mut v = app.visitor("riverside");
     assert_eq!(v.get("/admin/approvals").await.status, 303, "not signed in: to the sign-in page");
-    v.sign_in("learner@riverside.example", PW).await;
+    v.sign_in_and_agree("learner@riverside.example", PW).await;
     let page = v.get("/admin/approvals").await;
     assert_eq!(page.status, 403);
     assert!(page.body.contains("You do not have permission"));
@@ -281,7 +287,7 @@ async fn an_admin_of_one_trust_cannot_see_or_decide_another_trusts_registrations
     itx.commit().await.unwrap();
 
     let mut admin = app.visitor("northmoor");
-    admin.sign_in("boss@northmoor.example", PW).await;
+    admin.sign_in_and_agree("boss@northmoor.example", PW).await;
     let queue = admin.get("/admin/approvals").await;
     assert!(!queue.body.contains("pending@elsewhere.example"));
     let token = admin.get("/profile").await.csrf().unwrap();
@@ -346,7 +352,7 @@ async fn a_password_reset_changes_the_password_and_signs_out_everywhere() {
     let app = spawn_app().await;
     app.member("fenwick", "forgetful@fenwickdale.example", PW, &[Role::Learner]).await;
     let mut session = app.visitor("fenwick");
-    session.sign_in("forgetful@fenwickdale.example", PW).await;
+    session.sign_in_and_agree("forgetful@fenwickdale.example", PW).await;
     let mut v = app.visitor("fenwick");
     let same_a = v.submit("/password-reset", "/password-reset", &[("email", "forgetful@fenwickdale.example")]).await;
     let same_b = v.submit("/password-reset", "/password-reset", &[("email", "stranger@fenwickdale.example")]).await;
@@ -369,4 +375,44 @@ async fn a_password_reset_changes_the_password_and_signs_out_everywhere() {
     assert_eq!(session.get("/profile").await.status, 303, "the old session ended");
     assert_eq!(v.sign_in("forgetful@fenwickdale.example", PW).await.status, 401);
     assert_eq!(v.sign_in("forgetful@fenwickdale.example", "a brand new long phrase").await.status, 303);
+}
+
+#[tokio::test]
+async fn terms_are_accepted_once_recorded_and_asked_again_when_a_version_changes() {
+    let app = spawn_app().await;
+    app.member("northmoor", "reader@northmoor.example", PW, &[Role::Learner]).await;
+    let mut v = app.visitor("northmoor");
+    v.sign_in("reader@northmoor.example", PW).await;
+    let page = v.get("/terms").await;
+    // Northmoor has terms of its own beside the platform's.
+    assert!(page.body.contains("Northmoor") && page.body.contains("Terms of use"), "{}", page.body);
+    // A stale form (versions changed since it was shown) accepts nothing.
+    let token = page.csrf().unwrap();
+    let stale = v.post("/terms", &[("csrf_token", &token), ("accepting", "terms:1999-01-01")]).await;
+    assert_eq!(stale.location.as_deref(), Some("/terms"));
+    assert_eq!(v.get("/profile").await.location.as_deref(), Some("/terms"));
+    v.accept_terms().await;
+    assert_eq!(v.get("/profile").await.status, 200);
+
+    // The trust publishes a new version of its terms: members accept again, only that one.
+    let dir = tempfile::tempdir().unwrap();
+    let src = trellis_testkit::demo_tenants().join("northmoor");
+    std::fs::create_dir_all(dir.path().join("northmoor")).unwrap();
+    for f in ["tenant.toml", "logo.svg"] {
+        std::fs::copy(src.join(f), dir.path().join("northmoor").join(f)).unwrap();
+    }
+    let toml = std::fs::read_to_string(dir.path().join("northmoor/tenant.toml")).unwrap();
+    let start = toml.find("[terms]").expect("northmoor declares terms");
+    let line_start = toml[start..].find("version = ").unwrap() + start;
+    let line_end = toml[line_start..].find('\n').unwrap() + line_start;
+    let bumped = format!("{}version = \"2027-01-01\"{}", &toml[..line_start], &toml[line_end..]);
+    std::fs::write(dir.path().join("northmoor/tenant.toml"), bumped).unwrap();
+    let report = trellis_testkit::apply_dir(&app.config, &app.dbs().await, dir.path(), false).await.unwrap();
+    assert!(report.lines.iter().any(|l| l.contains("members accept again")), "{:?}", report.lines);
+    assert_eq!(v.get("/profile").await.location.as_deref(), Some("/terms"));
+    let again = v.get("/terms").await;
+    assert!(again.body.contains("2027-01-01") && !again.body.contains("Privacy notice"), "only the changed document");
+    v.accept_terms().await;
+    assert_eq!(v.get("/profile").await.status, 200);
+    assert_eq!(audit_actions(&app, "northmoor").await.iter().filter(|a| *a == "terms.accepted").count(), 2);
 }

@@ -229,6 +229,35 @@ async function checkLanding(cfg, context, axePath) {
   }
 }
 
+// The account pages of the first site: each answers 200 and passes axe; the registration form,
+// sent empty, answers with its error summary and inline errors, which must pass axe too.
+const ACCOUNT_PATHS = ['/register', '/sign-in', '/password-reset'];
+
+async function checkAccountPages(cfg, context, axePath) {
+  const site = cfg.sites[0];
+  if (!site) return;
+  for (const path of ACCOUNT_PATHS) {
+    const label = `${site.slug}${path}`;
+    const url = `${cfg.origin(`${site.slug}.${cfg.base}`).replace(/\/$/, '')}${path}`;
+    const opened = await open(context, url, label);
+    if (!opened) continue;
+    const { page, response } = opened;
+    try {
+      check(response.status() === 200, `${label}: HTTP ${response.status()} (want 200)`);
+      await runAxe(page, axePath, label);
+      if (path === '/register') {
+        await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('button[type=submit]')]);
+        const summary = await page.evaluate(() => document.querySelector('.nhsuk-error-summary')?.innerText ?? '');
+        check(summary.includes('There is a problem'), `${label}: an empty form shows the error summary`);
+        await screenshot(cfg, page, `${site.slug}-register-errors`);
+        await runAxe(page, axePath, `${label} with errors`);
+      }
+    } finally {
+      await page.close().catch(() => {});
+    }
+  }
+}
+
 async function checkUnknownHost(cfg, context) {
   const label = 'unknown host';
   const url = cfg.origin(`no-such-trust.${cfg.base}`);
@@ -322,6 +351,7 @@ async function main() {
     }
     checkColoursDiffer(colours);
     await checkLanding(cfg, context, axePath);
+    await checkAccountPages(cfg, context, axePath);
     await checkUnknownHost(cfg, context);
     await context.close();
   } finally {

@@ -64,7 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 migrate(&config).await?;
             }
             let server = start(&config).await?;
-            print_addresses(&config, &server);
+            print_addresses(&server);
             server.run_until(shutdown_signal()).await;
             Ok(())
         }
@@ -75,9 +75,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo => {
             migrate(&config).await?;
             apply(&config, Path::new(&config.paths.tenants), false, false).await?;
+            let managers = crate::demo::seed(&config, &trellis_db::connect(&config.database).await?).await?;
             let server = start(&config).await?;
             println!("\nThe Trellis demo is running on embedded defaults (SQLite at {}).", config.database.url);
-            print_addresses(&config, &server);
+            print_addresses(&server);
+            println!("  Mail:      written to {}/ as .eml files", config.mail.dir);
+            println!("  Demo training managers (password \"{}\"):", crate::demo::PASSWORD);
+            for (slug, email) in managers {
+                println!("    {slug}: {email}");
+            }
             println!("Press Ctrl+C to stop.");
             server.run_until(shutdown_signal()).await;
             Ok(())
@@ -137,7 +143,9 @@ async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     trellis_web::start(config.clone(), dbs).await
 }
 
-fn print_addresses(config: &Config, server: &RunningServer) {
+/// Prints where everything is, with the ports actually bound.
+fn print_addresses(server: &RunningServer) {
+    let config = &server.state.config;
     println!("  Platform:  {}", config.url_for_host(&config.server.base_domain));
     for site in server.state.directory.sites() {
         println!("  {:<10} {}", format!("{}:", site.entry.slug), site.url);

@@ -1,6 +1,7 @@
 //! `trellis`: the one binary. Commands live in `commands.rs`; this file only starts them.
 
 mod commands;
+mod demo;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -20,6 +20,18 @@ use trellis_db::identity::{self as id, IdentityTx, MembershipStatus, OutgoingEma
 
 type Errors = BTreeMap<&'static str, String>;
 
+/// The order of fields on the account forms, for the error summary.
+const SUMMARY_ORDER: &[&str] = &[
+    "given_name",
+    "family_name",
+    "email",
+    "password",
+    "job_role",
+    "place_of_work",
+    "register_kind",
+    "register_number",
+];
+
 /// The fields of the account forms.
 const FORM_FIELDS: &[&str] =
     &["given_name", "family_name", "email", "job_role", "place_of_work", "register_kind", "register_number", "token"];
@@ -39,7 +51,11 @@ fn form_page(
 ) -> Result<Response, AppError> {
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), title, &[("Home", "/")]);
     ctx.insert("csrf_token", &token.0);
-    let list: Vec<_> = errors.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect();
+    // The summary lists errors in the order the fields appear on the form.
+    let position = |f: &str| SUMMARY_ORDER.iter().position(|x| *x == f).unwrap_or(usize::MAX);
+    let mut ordered: Vec<_> = errors.iter().collect();
+    ordered.sort_by_key(|(f, _)| position(f));
+    let list: Vec<_> = ordered.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect();
     ctx.insert("errors", &list);
     ctx.insert("error", &errors.iter().map(|(f, m)| (f.to_string(), m.clone())).collect::<BTreeMap<_, _>>());
     // Every form field is defined (empty unless given), so templates can print any of them.

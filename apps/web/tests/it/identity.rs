@@ -149,9 +149,13 @@ async fn bad_registrations_name_each_field_and_store_nothing() {
     let page = v.submit("/register", "/register", &fields).await;
     assert_eq!(page.status, 422);
     assert!(page.body.contains("There is a problem"));
-    for field in ["#email", "#password", "#place_of_work", "#register_number"] {
-        assert!(page.body.contains(&format!("href=\"{field}\"")), "{field}");
-    }
+    let at =
+        |field: &str| page.body.find(&format!("href=\"#{field}\"")).unwrap_or_else(|| panic!("{field} in the summary"));
+    assert!(
+        at("email") < at("password")
+            && at("password") < at("place_of_work")
+            && at("place_of_work") < at("register_number")
+    );
     assert!(page.body.contains("value=\"Jo\""), "what was typed is kept");
     assert!(!page.body.contains("value=\"short\""), "but never the password");
     assert!(app.mail.all().is_empty());

@@ -35,6 +35,34 @@ pub struct TenantSpec {
     pub email_domains: Vec<String>,
     /// The trust's own terms, which its members accept besides the platform's.
     pub terms: Option<TermsSpec>,
+    /// Single sign-on with the trust's OpenID provider.
+    pub sso: Option<SsoSpec>,
+}
+
+/// A trust's OpenID Connect settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SsoSpec {
+    pub issuer: String,
+    pub client_id: String,
+    /// The secret itself (discouraged outside development) ...
+    pub client_secret: Option<String>,
+    /// ... or the name of the environment variable that holds it.
+    pub client_secret_env: Option<String>,
+    /// The button's words, e.g. "Sign in with OpenAthens".
+    pub label: String,
+    pub claim_email: String,
+    pub claim_email_verified: String,
+    pub claim_given_name: String,
+    pub claim_family_name: String,
+}
+
+impl fmt::Debug for SsoSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SsoSpec")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A trust's own terms.
@@ -117,6 +145,19 @@ struct RawSpec {
     #[serde(default)]
     eligibility: RawEligibility,
     terms: Option<RawTerms>,
+    sso: Option<RawSso>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSso {
+    issuer: Spanned<String>,
+    client_id: Spanned<String>,
+    client_secret: Option<Spanned<String>>,
+    client_secret_env: Option<Spanned<String>>,
+    label: Option<Spanned<String>>,
+    #[serde(default)]
+    claims: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -346,8 +387,11 @@ pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result
         TermsSpec { version, title: c.text(&t.title, "terms.title", 200), body: c.text(&t.body, "terms.body", 20_000) }
     });
 
+    let sso = raw.sso.as_ref().map(|r| sso(&mut c, r));
+
     match slug {
         Some(slug) if c.errors.is_empty() => Ok(TenantSpec {
+            sso,
             terms,
             slug,
             file: file.to_owned(),
@@ -364,6 +408,65 @@ pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result
             email_domains,
         }),
         _ => Err(c.errors),
+    }
+}
+
+fn sso(c: &mut Checker<'_>, r: &RawSso) -> SsoSpec {
+    let issuer = r.issuer.get_ref().trim().trim_end_matches('/').to_owned();
+    let local = issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost");
+    if !(issuer.starts_with("https://") || local)
+        || HostName::parse(issuer.split('/').nth(2).unwrap_or_default()).is_err()
+    {
+        c.fail(&r.issuer, "sso.issuer", "must be an https:// address (http:// only on this machine, for testing)");
+    }
+    let client_id = c.text(&r.client_id, "sso.client_id", 200);
+    match (&r.client_secret, &r.client_secret_env) {
+        (Some(_), Some(e)) => c.fail(e, "sso.client_secret_env", "give client_secret or client_secret_env, not both"),
+        (None, None) => c.fail(
+            &r.client_id,
+            "sso.client_secret_env",
+            "give client_secret_env (the environment variable holding the secret)",
+        ),
+        _ => {}
+    }
+    let bad_env = |e: &Spanned<String>| {
+        e.get_ref().is_empty()
+            || !e.get_ref().bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    };
+    if let Some(e) = r.client_secret_env.as_ref().filter(|e| bad_env(e)) {
+        c.fail(e, "sso.client_secret_env", "must be an environment variable name such as NORTHMOOR_OIDC_SECRET");
+    }
+
+    let mut claim = |key: &str, default: &str| match r.claims.get(key) {
+        Some(v) => c.text(v, &format!("sso.claims.{key}"), 100),
+        None => default.to_owned(),
+    };
+    let claim_email = claim("email", "email");
+    let claim_email_verified = claim("email_verified", "email_verified");
+    let claim_given_name = claim("given_name", "given_name");
+    let claim_family_name = claim("family_name", "family_name");
+    for (key, at) in &r.claims {
+        if !["email", "email_verified", "given_name", "family_name"].contains(&key.as_str()) {
+            c.fail(
+                at,
+                format!("sso.claims.{key}"),
+                "unknown claim (expected email, email_verified, given_name or family_name)",
+            );
+        }
+    }
+    SsoSpec {
+        issuer,
+        client_id,
+        client_secret: r.client_secret.as_ref().map(|s| s.get_ref().clone()),
+        client_secret_env: r.client_secret_env.as_ref().map(|s| s.get_ref().clone()),
+        label: r
+            .label
+            .as_ref()
+            .map_or_else(|| "Sign in with your organisation's account".to_owned(), |l| c.text(l, "sso.label", 100)),
+        claim_email,
+        claim_email_verified,
+        claim_given_name,
+        claim_family_name,
     }
 }
 

@@ -5,7 +5,7 @@
 //! operator asks for it.
 
 use crate::entities::{
-    eligibility_domain, key_message, tenant, tenant_branding, tenant_host, tenant_logo, tenant_terms,
+    eligibility_domain, key_message, tenant, tenant_branding, tenant_host, tenant_logo, tenant_sso, tenant_terms,
 };
 use crate::platform::audit;
 use crate::{DbError, PlatformDb};
@@ -147,6 +147,7 @@ async fn apply_one(
     apply_messages(tx, id, spec, opts, out).await?;
     apply_eligibility(tx, id, spec, out).await?;
     apply_terms(tx, id, spec, out).await?;
+    apply_sso(tx, id, spec, out).await?;
     Ok(id)
 }
 
@@ -432,6 +433,56 @@ async fn apply_terms(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+async fn apply_sso(
+    tx: &DatabaseTransaction,
+    id: TenantId,
+    spec: &TenantSpec,
+    out: &mut Lines<'_>,
+) -> Result<(), DbError> {
+    let current = tenant_sso::Entity::find_by_id(id.as_uuid()).one(tx).await?;
+    let Some(s) = &spec.sso else {
+        if current.is_some() {
+            out.note("single sign-on is not in the file; kept");
+        }
+        return Ok(());
+    };
+    let same = current.as_ref().is_some_and(|c| {
+        c.issuer == s.issuer
+            && c.client_id == s.client_id
+            && c.client_secret == s.client_secret
+            && c.client_secret_env == s.client_secret_env
+            && c.label == s.label
+            && c.claim_email == s.claim_email
+            && c.claim_email_verified == s.claim_email_verified
+            && c.claim_given_name == s.claim_given_name
+            && c.claim_family_name == s.claim_family_name
+    });
+    if same {
+        return Ok(());
+    }
+    let model = tenant_sso::ActiveModel {
+        tenant_id: Set(id.as_uuid()),
+        issuer: Set(s.issuer.clone()),
+        client_id: Set(s.client_id.clone()),
+        client_secret: Set(s.client_secret.clone()),
+        client_secret_env: Set(s.client_secret_env.clone()),
+        label: Set(s.label.clone()),
+        claim_email: Set(s.claim_email.clone()),
+        claim_email_verified: Set(s.claim_email_verified.clone()),
+        claim_given_name: Set(s.claim_given_name.clone()),
+        claim_family_name: Set(s.claim_family_name.clone()),
+        updated_at: Set(Utc::now()),
+    };
+    if current.is_some() {
+        model.update(tx).await?;
+        out.change(format!("single sign-on updated (issuer {})", s.issuer));
+    } else {
+        model.insert(tx).await?;
+        out.change(format!("single sign-on set (issuer {})", s.issuer));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! belongs to a trust (memberships, roles, audit, outbox) goes through the trust's scoped
 //! builders, whichever pool the transaction came from.
 
-use crate::entities::{audit_event, email_token, membership, membership_role, outbox, person};
+use crate::entities::{audit_event, email_token, membership, membership_role, outbox, person, sso_link};
 use crate::{DbError, PlatformDb, TenantTx};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -590,4 +590,28 @@ impl PlatformDb {
             .await?;
         Ok(res.rows_affected == 1)
     }
+}
+
+/// The person linked to this provider's subject in this trust.
+pub async fn sso_linked_person(tx: &TenantTx, issuer: &str, subject: &str) -> Result<Option<PersonId>, DbError> {
+    Ok(tx
+        .select::<sso_link::Entity>()
+        .filter(sso_link::Column::Issuer.eq(issuer))
+        .filter(sso_link::Column::Subject.eq(subject))
+        .one(tx.conn())
+        .await?
+        .map(|l| PersonId::from_uuid(l.person_id)))
+}
+
+/// Links a provider's subject to a person in this trust.
+pub async fn link_sso(tx: &TenantTx, issuer: &str, subject: &str, person: PersonId) -> Result<(), DbError> {
+    tx.insert(sso_link::ActiveModel {
+        tenant_id: Set(uuid::Uuid::nil()),
+        issuer: Set(issuer.to_owned()),
+        subject: Set(subject.to_owned()),
+        person_id: Set(person.as_uuid()),
+        created_at: Set(Utc::now()),
+    })
+    .await?;
+    Ok(())
 }

@@ -20,6 +20,6 @@ pub use apply::{ApplyOptions, ApplyReport};
 pub use connect::{AppDb, Backend, Databases, connect, role_url};
 pub use error::DbError;
 pub use migrate::migrate;
-pub use platform::{DirectoryEntry, LandingEntry, PlatformDb};
+pub use platform::{DirectoryEntry, LandingEntry, PlatformDb, SsoEntry};
 pub use tenant_tx::{TenantScoped, TenantTx};
 pub use trellis_migrations::{APP_ROLE, PLATFORM_ROLE};

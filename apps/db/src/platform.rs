@@ -35,6 +35,31 @@ pub struct DirectoryEntry {
     /// `(sha256, content type)` of the current logo.
     pub logo: Option<(String, String)>,
     pub contact: Contact,
+    /// Single sign-on, if the trust has it (the secret already resolved).
+    pub sso: Option<SsoEntry>,
+}
+
+/// A trust's single sign-on settings, ready to use.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SsoEntry {
+    pub issuer: String,
+    pub client_id: String,
+    /// Empty when the named environment variable is not set: sign-on then fails with a clear log.
+    pub client_secret: String,
+    pub label: String,
+    pub claim_email: String,
+    pub claim_email_verified: String,
+    pub claim_given_name: String,
+    pub claim_family_name: String,
+}
+
+impl std::fmt::Debug for SsoEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoEntry")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A trust as the platform's landing page lists it.
@@ -55,7 +80,8 @@ impl PlatformDb {
         Ok(self.conn.ping().await?)
     }
 
-    /// Every active trust with its hosts and branding: three queries, whatever the number of trusts.
+    /// Every active trust with its hosts, branding and sign-on settings: a fixed number of queries,
+    /// whatever the number of trusts.
     pub async fn directory_of_all_tenants(&self) -> Result<Vec<DirectoryEntry>, DbError> {
         let tenants = tenant::Entity::find()
             .filter(tenant::Column::Status.eq("active"))
@@ -86,6 +112,30 @@ impl PlatformDb {
         {
             logo_types.insert(row.try_get("", "tenant_id")?, row.try_get("", "content_type")?);
         }
+        let mut sso: HashMap<uuid::Uuid, SsoEntry> = HashMap::new();
+        for s in crate::entities::tenant_sso::Entity::find().all(&self.conn).await? {
+            let secret = match (&s.client_secret, &s.client_secret_env) {
+                (Some(v), _) => v.clone(),
+                (None, Some(var)) => std::env::var(var).unwrap_or_else(|_| {
+                    tracing::warn!(variable = %var, "single sign-on secret is not set in the environment");
+                    String::new()
+                }),
+                (None, None) => String::new(),
+            };
+            sso.insert(
+                s.tenant_id,
+                SsoEntry {
+                    issuer: s.issuer,
+                    client_id: s.client_id,
+                    client_secret: secret,
+                    label: s.label,
+                    claim_email: s.claim_email,
+                    claim_email_verified: s.claim_email_verified,
+                    claim_given_name: s.claim_given_name,
+                    claim_family_name: s.claim_family_name,
+                },
+            );
+        }
         Ok(tenants
             .into_iter()
             .map(|t| {
@@ -111,6 +161,7 @@ impl PlatformDb {
                     })
                     .unwrap_or_default();
                 DirectoryEntry {
+                    sso: sso.remove(&t.id),
                     id: TenantId::from_uuid(t.id),
                     hosts: hosts.remove(&t.id).unwrap_or_default(),
                     slug: t.slug,

@@ -1,4 +1,5 @@
 //! Adapters to the outside world. For now: Redis, which carries change notices between instances.
 
 pub mod mailer;
+pub mod oidc;
 pub mod redis_bus;

@@ -8,10 +8,12 @@
 
 mod db;
 mod mail;
+mod oidc;
 mod visitor;
 
 pub use db::{Backend, TestDb};
 pub use mail::{Mail, SmtpSink};
+pub use oidc::OidcPeer;
 pub use visitor::{Page, Visitor};
 
 use std::path::{Path, PathBuf};
@@ -85,6 +87,7 @@ pub struct TestApp {
 
 /// Migrates a fresh database, applies `tenants` (the demo trusts if `None`), starts the server.
 pub async fn spawn_app_with(tenants: Option<&Path>, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    trellis_integrations::oidc::install_crypto_provider();
     let db = TestDb::new().await;
     let mut config = test_config(&db);
     let mail = SmtpSink::start().await;
@@ -212,6 +215,12 @@ impl TestApp {
             .expect("membership");
         itx.commit().await.expect("commit");
         person.id
+    }
+
+    /// Re-reads the host map now (after applying tenant files in a test).
+    pub async fn reload(&self) {
+        let server = self.server.as_ref().expect("running");
+        server.state.directory.reload(&server.state.dbs.platform).await.expect("reload");
     }
 
     /// The id of trust `slug`.

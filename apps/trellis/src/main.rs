@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    trellis_integrations::oidc::install_crypto_provider();
     let cli = commands::Cli::parse();
     match commands::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

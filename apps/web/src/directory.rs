@@ -78,6 +78,7 @@ impl Directory {
                 "home_url": "/",
                 "stylesheet_url": format!("/trust-style/{stylesheet_hash}.css"),
                 "logo_url": entry.logo.as_ref().map(|(sha, _)| format!("/logo/{sha}")),
+                "sso_label": entry.sso.as_ref().map(|s| s.label.clone()),
                 "contact": {
                     "email": entry.contact.email,
                     "phone": entry.contact.phone,

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::middleware::forwarded;
 use crate::middleware::observe::TenantLabel;
 use crate::routes::page::RequestInfo;
-use crate::routes::{account, admin, assets, health, page, platform, tenant};
+use crate::routes::{account, admin, assets, health, page, platform, sso, tenant};
 use crate::state::AppState;
 use poem::PathPattern;
 use poem::endpoint::BoxEndpoint;
@@ -39,6 +39,8 @@ impl Dispatch {
             .at("/sign-out", auth::guard(post(account::sign_out), &sec))
             .at("/sign-out-everywhere", auth::guard(post(account::sign_out_everywhere), &sec))
             .at("/profile", auth::guard(get(account::profile), &sec))
+            .at("/sso/start", auth::guard(get(sso::start), &sec))
+            .at("/sso/callback", auth::guard(get(sso::callback), &sec))
             .at("/terms", auth::guard(get(account::terms_page).post(account::accept_terms), &sec))
             .at("/password-reset", auth::guard(get(account::reset_form).post(account::reset_request), &sec))
             .at("/password-reset/new", auth::guard(get(account::reset_new_form).post(account::reset_new), &sec))

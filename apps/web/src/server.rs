@@ -127,7 +127,9 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
     };
     let terms = trellis_core::terms::load_platform(std::path::Path::new(&config.paths.terms))
         .map_err(|e| anyhow::anyhow!("paths.terms: {e}"))?;
+    trellis_integrations::oidc::install_crypto_provider();
     let state = AppState {
+        oidc: Arc::new(trellis_integrations::oidc::OidcClient::new()?),
         terms: Arc::new(terms),
         limiter: Arc::new(limiter),
         security,

@@ -22,4 +22,6 @@ pub struct AppState {
     pub security: crate::auth::Security,
     /// The platform's terms and privacy notice, current versions.
     pub terms: Arc<Vec<trellis_core::terms::Document>>,
+    /// Talks to trusts' OpenID providers.
+    pub oidc: Arc<trellis_integrations::oidc::OidcClient>,
 }

@@ -6,4 +6,5 @@ pub mod assets;
 pub mod health;
 pub mod page;
 pub mod platform;
+pub mod sso;
 pub mod tenant;

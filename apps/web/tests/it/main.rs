@@ -8,6 +8,7 @@ mod hosts;
 mod identity;
 mod propagation;
 mod serving;
+mod sso;
 mod themes;
 
 use std::time::{Duration, Instant};

@@ -8,6 +8,8 @@
 //   OIDC_PORT     TCP port on 127.0.0.1; 0 (default) picks a free one.
 //   OIDC_CLIENTS  JSON array of { client_id, client_secret, redirect_uris }.
 //   OIDC_USERS    JSON array of { sub, email, email_verified, given_name, family_name }.
+//   OIDC_DEFAULT_USER  optional: the sub (or email) signed in when a request has no login_hint
+//                 (for the local demo; tests always name the user).
 //
 // Prints exactly one line to stdout once listening:
 //   OIDC_ISSUER=http://127.0.0.1:<port>
@@ -229,7 +231,7 @@ provider.use(async (ctx, next) => {
     return undefined;
   }
 
-  const user = userForHint(details.params.login_hint);
+  const user = userForHint(details.params.login_hint || process.env.OIDC_DEFAULT_USER);
   let result;
   if (!user) {
     result = {

@@ -10,7 +10,7 @@ use crate::entities::{
 use crate::platform::audit;
 use crate::{DbError, PlatformDb};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 use trellis_core::TenantId;
 use trellis_core::tenant_spec::TenantSpec;
@@ -59,7 +59,7 @@ impl PlatformDb {
         specs: &[TenantSpec],
         opts: &ApplyOptions,
     ) -> Result<ApplyReport, DbError> {
-        let tx = self.conn.begin().await?;
+        let tx = crate::tenant_tx::begin_tx(&self.conn, true).await?;
         let mut report = ApplyReport::default();
         for spec in specs {
             let mut lines = Lines { slug: spec.slug.as_str(), changes: Vec::new(), notes: Vec::new() };

@@ -26,6 +26,11 @@ impl AppDb {
         TenantTx::begin(&self.conn, tenant).await
     }
 
+    /// Begins a transaction scoped to `tenant` that only reads (pages that show, never change).
+    pub async fn begin_read(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
+        TenantTx::begin_mode(&self.conn, tenant, false).await
+    }
+
     /// `SELECT 1`, for readiness checks.
     pub async fn ping(&self) -> Result<(), DbError> {
         Ok(self.conn.ping().await?)

@@ -218,7 +218,7 @@ pub async fn membership(tx: &TenantTx, person: PersonId) -> Result<Option<Member
     else {
         return Ok(None);
     };
-    let roles = tx
+    let mut roles: Vec<Role> = tx
         .select::<membership_role::Entity>()
         .filter(membership_role::Column::PersonId.eq(person.as_uuid()))
         .all(tx.conn())
@@ -226,6 +226,7 @@ pub async fn membership(tx: &TenantTx, person: PersonId) -> Result<Option<Member
         .into_iter()
         .filter_map(|r| Role::parse(&r.role))
         .collect();
+    roles.sort();
     Ok(Some(Membership { status: MembershipStatus::parse(&m.status), reason: m.reason, roles }))
 }
 
@@ -613,5 +614,113 @@ pub async fn link_sso(tx: &TenantTx, issuer: &str, subject: &str, person: Person
         created_at: Set(Utc::now()),
     })
     .await?;
+    Ok(())
+}
+
+/// A member of this trust, for the staff list.
+#[derive(Debug, Clone)]
+pub struct StaffMember {
+    pub person: Person,
+    pub status: MembershipStatus,
+    pub roles: Vec<Role>,
+}
+
+/// A page of this trust's approved and suspended members, optionally searched by name or email,
+/// ordered by family name. Three queries, whatever the page size.
+pub async fn staff_page(
+    tx: &TenantTx,
+    search: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<StaffMember>, u64), DbError> {
+    use sea_orm::sea_query::{Func, Query};
+    use sea_orm::{Condition, PaginatorTrait};
+    let members = Query::select()
+        .column(membership::Column::PersonId)
+        .from(membership::Entity)
+        .and_where(membership::Column::TenantId.eq(tx.tenant().as_uuid()))
+        .and_where(membership::Column::Status.is_in(["approved", "suspended"]))
+        .to_owned();
+    let mut find = person::Entity::find().filter(person::Column::Id.in_subquery(members));
+    let needle = search.trim().to_lowercase();
+    if !needle.is_empty() {
+        let like = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        find = find.filter(
+            Condition::any()
+                .add(Expr::expr(Func::lower(Expr::col(person::Column::Email))).like(like.clone()))
+                .add(Expr::expr(Func::lower(Expr::col(person::Column::GivenName))).like(like.clone()))
+                .add(Expr::expr(Func::lower(Expr::col(person::Column::FamilyName))).like(like)),
+        );
+    }
+    let total = find.clone().count(tx.conn()).await?;
+    let people = find
+        .order_by_asc(person::Column::FamilyName)
+        .order_by_asc(person::Column::GivenName)
+        .offset(offset)
+        .limit(limit)
+        .all(tx.conn())
+        .await?;
+    let ids: Vec<uuid::Uuid> = people.iter().map(|p| p.id).collect();
+    let statuses: std::collections::HashMap<uuid::Uuid, String> = tx
+        .select::<membership::Entity>()
+        .filter(membership::Column::PersonId.is_in(ids.clone()))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|m| (m.person_id, m.status))
+        .collect();
+    let mut roles: std::collections::HashMap<uuid::Uuid, Vec<Role>> = std::collections::HashMap::new();
+    for r in tx
+        .select::<membership_role::Entity>()
+        .filter(membership_role::Column::PersonId.is_in(ids))
+        .all(tx.conn())
+        .await?
+    {
+        if let Some(role) = Role::parse(&r.role) {
+            roles.entry(r.person_id).or_default().push(role);
+        }
+    }
+    let staff = people
+        .into_iter()
+        .map(|p| StaffMember {
+            status: MembershipStatus::parse(statuses.get(&p.id).map_or("", String::as_str)),
+            roles: {
+                let mut r = roles.remove(&p.id).unwrap_or_default();
+                r.sort();
+                r
+            },
+            person: p.into(),
+        })
+        .collect();
+    Ok((staff, total))
+}
+
+/// Suspends (`true`) or reinstates (`false`) an approved or suspended member of this trust.
+pub async fn set_suspended(tx: &TenantTx, person: PersonId, suspended: bool, by: PersonId) -> Result<(), DbError> {
+    let (from, to) = if suspended { ("approved", "suspended") } else { ("suspended", "approved") };
+    let res = tx
+        .update_many::<membership::Entity>()
+        .filter(membership::Column::PersonId.eq(person.as_uuid()))
+        .filter(membership::Column::Status.eq(from))
+        .col_expr(membership::Column::Status, Expr::value(to))
+        .col_expr(membership::Column::DecidedBy, Expr::value(Some(by.as_uuid())))
+        .col_expr(membership::Column::DecidedAt, Expr::value(Some(Utc::now())))
+        .col_expr(membership::Column::UpdatedAt, Expr::value(Utc::now()))
+        .exec(tx.conn())
+        .await?;
+    if res.rows_affected == 0 { Err(DbError::NotFound) } else { Ok(()) }
+}
+
+/// Sets a member's roles in this trust to exactly `roles`.
+pub async fn set_roles(tx: &TenantTx, person: PersonId, roles: &[Role], by: PersonId) -> Result<(), DbError> {
+    let keep: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    tx.delete_many::<membership_role::Entity>()
+        .filter(membership_role::Column::PersonId.eq(person.as_uuid()))
+        .filter(membership_role::Column::Role.is_not_in(keep))
+        .exec(tx.conn())
+        .await?;
+    for role in roles {
+        grant_role(tx, person, *role, Some(by)).await?;
+    }
     Ok(())
 }

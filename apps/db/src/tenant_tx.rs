@@ -7,6 +7,19 @@ use sea_orm::{
 };
 use trellis_core::TenantId;
 
+/// Begins a transaction; on SQLite, `IMMEDIATE` when it will write (see [`TenantTx::begin_mode`]).
+pub(crate) async fn begin_tx(conn: &DatabaseConnection, writes: bool) -> Result<DatabaseTransaction, DbError> {
+    if writes && conn.get_database_backend() == DbBackend::Sqlite {
+        let opts = sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(conn.begin_with_options(opts).await?)
+    } else {
+        Ok(conn.begin().await?)
+    }
+}
+
 /// A tenant-owned entity: one with a `tenant_id` column.
 pub trait TenantScoped: EntityTrait {
     /// The entity's `tenant_id` column.
@@ -37,7 +50,14 @@ pub struct TenantTx {
 
 impl TenantTx {
     pub(crate) async fn begin(conn: &DatabaseConnection, tenant: TenantId) -> Result<Self, DbError> {
-        let tx = conn.begin().await?;
+        Self::begin_mode(conn, tenant, true).await
+    }
+
+    /// `writes`: on SQLite, take the write lock at `BEGIN` (`IMMEDIATE`), so a transaction that
+    /// reads and then writes cannot fail with SQLITE_BUSY_SNAPSHOT when another connection wrote
+    /// in between; read-only transactions stay deferred and run alongside writers.
+    pub(crate) async fn begin_mode(conn: &DatabaseConnection, tenant: TenantId, writes: bool) -> Result<Self, DbError> {
+        let tx = begin_tx(conn, writes).await?;
         if tx.get_database_backend() == DbBackend::Postgres {
             tx.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,

@@ -88,6 +88,10 @@ pub struct TestApp {
 /// Migrates a fresh database, applies `tenants` (the demo trusts if `None`), starts the server.
 pub async fn spawn_app_with(tenants: Option<&Path>, tweak: impl FnOnce(&mut Config)) -> TestApp {
     trellis_integrations::oidc::install_crypto_provider();
+    // Server logs in tests only when asked for: RUST_LOG=error cargo test …
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
     let db = TestDb::new().await;
     let mut config = test_config(&db);
     let mail = SmtpSink::start().await;

@@ -193,3 +193,151 @@ pub async fn audit_trail(
     ctx.insert("entries", &rows);
     page::render(state, Some(site), "pages/admin_audit.html", &ctx, StatusCode::OK)
 }
+
+#[derive(Debug, Deserialize, Default)]
+pub struct StaffQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: u64,
+}
+
+/// Staff per page of the list.
+const STAFF_PAGE: u64 = 50;
+
+/// The trust's staff: search by name or email, paged, with their roles and status.
+#[handler]
+pub async fn staff(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    poem::web::Query(q): poem::web::Query<StaffQuery>,
+) -> Result<Response, AppError> {
+    let me = match require(state, site, req, session, Permission::ManageStaff).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let search: String = q.q.chars().take(100).collect();
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let (members, total) = id::staff_page(&tx, &search, q.page * STAFF_PAGE, STAFF_PAGE).await?;
+    tx.commit().await?;
+    let rows: Vec<_> = members
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.person.id.to_string(),
+                "name": format!("{} {}", m.person.given_name, m.person.family_name),
+                "email": m.person.email,
+                "job_role": m.person.job_role,
+                "suspended": m.status == id::MembershipStatus::Suspended,
+                "roles": m.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                "is_me": m.person.id == me.person,
+            })
+        })
+        .collect();
+    let pages = total.div_ceil(STAFF_PAGE).max(1);
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Staff",
+        &[("Home", "/"), ("Your profile", "/profile")],
+    );
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("staff", &rows);
+    ctx.insert("q", &search);
+    ctx.insert("total", &total);
+    ctx.insert("page", &(q.page + 1));
+    ctx.insert("pages", &pages);
+    let encoded: String = url::form_urlencoded::byte_serialize(search.as_bytes()).collect();
+    let link = |p: u64| format!("/admin/staff?q={encoded}&page={p}");
+    ctx.insert("prev_url", &(q.page > 0).then(|| link(q.page - 1)));
+    ctx.insert("next_url", &(q.page + 1 < pages).then(|| link(q.page + 1)));
+    ctx.insert("all_roles", &trellis_core::identity::Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>());
+    page::render(state, Some(site), "pages/admin_staff.html", &ctx, StatusCode::OK)
+}
+
+fn back_to_staff() -> Response {
+    Response::builder().status(StatusCode::SEE_OTHER).header("location", "/admin/staff").finish()
+}
+
+/// Suspends or reinstates a member (never oneself).
+#[handler]
+pub async fn staff_status(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path(person): Path<String>,
+    Form(f): Form<DecisionForm>,
+) -> Result<Response, AppError> {
+    let me = match require(state, site, req, session, Permission::ManageStaff).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let person: PersonId = person.parse().map_err(|_| AppError::NotFound)?;
+    let suspend = match f.decision.as_str() {
+        "suspend" => true,
+        "reinstate" => false,
+        _ => return Err(AppError::BadRequest("Choose suspend or reinstate.".into())),
+    };
+    if person == me.person {
+        return Err(AppError::BadRequest("You cannot suspend your own account: ask another training manager.".into()));
+    }
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let who = id::member_person(&tx, person).await?.ok_or(AppError::NotFound)?;
+    id::set_suspended(&tx, person, suspend, me.person).await?;
+    let action = if suspend { "membership.suspended" } else { "membership.reinstated" };
+    id::audit(&tx, Some(me.person), action, &who.email, None, json!({})).await?;
+    tx.commit().await?;
+    Ok(back_to_staff())
+}
+
+/// Sets a member's roles exactly to those ticked (a training manager cannot drop their own).
+#[handler]
+pub async fn staff_roles(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path(person): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    use trellis_core::identity::Role;
+    let me = match require(state, site, req, session, Permission::ManageStaff).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let person: PersonId = person.parse().map_err(|_| AppError::NotFound)?;
+    let mut roles = Vec::new();
+    for (k, v) in pairs.iter().filter(|(k, _)| k == "roles") {
+        let role = Role::parse(v).ok_or_else(|| AppError::BadRequest(format!("\"{v}\" is not a role ({k}).")))?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    roles.sort();
+    if person == me.person && !roles.contains(&Role::TrainingManager) {
+        return Err(AppError::BadRequest(
+            "You cannot remove your own training manager role: ask another training manager.".into(),
+        ));
+    }
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let who = id::member_person(&tx, person).await?.ok_or(AppError::NotFound)?;
+    let before = id::membership(&tx, person).await?.map(|m| m.roles).unwrap_or_default();
+    id::set_roles(&tx, person, &roles, me.person).await?;
+    let names = |rs: &[Role]| rs.iter().map(|r| r.as_str()).collect::<Vec<_>>();
+    id::audit(
+        &tx,
+        Some(me.person),
+        "roles.changed",
+        &who.email,
+        None,
+        json!({ "before": names(&before), "after": names(&roles) }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(back_to_staff())
+}

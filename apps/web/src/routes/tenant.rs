@@ -25,7 +25,7 @@ pub async fn home(
     Data(state): Data<&AppState>,
     Data(site): Data<&Arc<Site>>,
 ) -> Result<Response, AppError> {
-    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let messages = trellis_db::site::current_messages(&tx, today_in(&site.entry.time_zone), HOME_MESSAGES).await?;
     tx.commit().await?;
     let messages: Vec<_> = messages
@@ -77,7 +77,7 @@ pub async fn logo(
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::NotFound);
     }
-    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let logo = trellis_db::site::logo(&tx, &sha).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     Ok(Response::builder()

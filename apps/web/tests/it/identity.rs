@@ -420,3 +420,76 @@ async fn terms_are_accepted_once_recorded_and_asked_again_when_a_version_changes
     assert_eq!(v.get("/profile").await.status, 200);
     assert_eq!(audit_actions(&app, "northmoor").await.iter().filter(|a| *a == "terms.accepted").count(), 2);
 }
+
+#[tokio::test]
+async fn a_training_manager_lists_searches_suspends_reinstates_and_assigns_roles() {
+    let app = spawn_app().await;
+    let boss = app.member("northmoor", "boss@northmoor.example", PW, &[Role::Learner, Role::TrainingManager]).await;
+    let nurse = app.member("northmoor", "nurse.one@northmoor.example", PW, &[Role::Learner]).await;
+    app.member("northmoor", "porter@northmoor.example", PW, &[Role::Learner]).await;
+    let other = app.member("riverside", "river@riverside.example", PW, &[Role::Learner]).await;
+    let mut admin = app.visitor("northmoor");
+    admin.sign_in_and_agree("boss@northmoor.example", PW).await;
+    let list = admin.get("/admin/staff").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("nurse.one@northmoor.example") && list.body.contains("porter@northmoor.example"));
+    assert!(!list.body.contains("river@riverside.example"), "only this trust's staff");
+    let found = admin.get("/admin/staff?q=NURSE").await.body;
+    assert!(found.contains("nurse.one@northmoor.example") && !found.contains("porter@northmoor.example"));
+    assert!(admin.get("/admin/staff?q=%25").await.body.contains("0 people"), "LIKE wildcards are literal");
+
+    let token = list.csrf().unwrap();
+    // Roles: exactly those ticked.
+    let r = admin
+        .post(
+            &format!("/admin/staff/{nurse}/roles"),
+            &[("csrf_token", &token), ("roles", "learner"), ("roles", "content_editor")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let tx = app.dbs().await.app.begin(app.tenant_id("northmoor").await).await.unwrap();
+    assert_eq!(
+        trellis_db::identity::membership(&tx, nurse).await.unwrap().unwrap().roles,
+        [Role::Learner, Role::ContentEditor]
+    );
+    tx.rollback().await.unwrap();
+    let bad = admin.post(&format!("/admin/staff/{nurse}/roles"), &[("csrf_token", &token), ("roles", "root")]).await;
+    assert_eq!(bad.status, 400);
+    let own = admin.post(&format!("/admin/staff/{boss}/roles"), &[("csrf_token", &token), ("roles", "learner")]).await;
+    assert_eq!(own.status, 400, "no one locks themselves out");
+
+    // Suspension ends the nurse's session and stops sign-in; reinstating restores it.
+    let mut nurse_browser = app.visitor("northmoor");
+    nurse_browser.sign_in_and_agree("nurse.one@northmoor.example", PW).await;
+    assert_eq!(nurse_browser.get("/profile").await.status, 200);
+    let s =
+        admin.post(&format!("/admin/staff/{nurse}/status"), &[("csrf_token", &token), ("decision", "suspend")]).await;
+    assert_eq!(s.status, 303);
+    assert_eq!(nurse_browser.get("/profile").await.location.as_deref(), Some("/sign-in"));
+    let refused = nurse_browser.sign_in("nurse.one@northmoor.example", PW).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("withdrawn"));
+    assert!(admin.get("/admin/staff").await.body.contains("(suspended)"));
+    admin.post(&format!("/admin/staff/{nurse}/status"), &[("csrf_token", &token), ("decision", "reinstate")]).await;
+    assert_eq!(nurse_browser.sign_in("nurse.one@northmoor.example", PW).await.status, 303);
+    assert_eq!(
+        admin
+            .post(&format!("/admin/staff/{boss}/status"), &[("csrf_token", &token), ("decision", "suspend")])
+            .await
+            .status,
+        400
+    );
+
+    // Another trust's member cannot be touched from here.
+    let cross =
+        admin.post(&format!("/admin/staff/{other}/status"), &[("csrf_token", &token), ("decision", "suspend")]).await;
+    assert_eq!(cross.status, 404);
+    let cross = admin
+        .post(&format!("/admin/staff/{other}/roles"), &[("csrf_token", &token), ("roles", "training_manager")])
+        .await;
+    assert_eq!(cross.status, 404);
+    let actions = audit_actions(&app, "northmoor").await;
+    for a in ["roles.changed", "membership.suspended", "membership.reinstated"] {
+        assert!(actions.iter().any(|x| x == a), "{a}");
+    }
+}

@@ -37,6 +37,8 @@ pub struct TenantSpec {
     pub terms: Option<TermsSpec>,
     /// Single sign-on with the trust's OpenID provider.
     pub sso: Option<SsoSpec>,
+    /// The trust's administrators must use two-step verification.
+    pub require_admin_mfa: bool,
 }
 
 /// A trust's OpenID Connect settings.
@@ -136,6 +138,8 @@ struct RawSpec {
     time_zone: Option<Spanned<String>>,
     #[serde(default)]
     custom_domains: Vec<Spanned<String>>,
+    #[serde(default)]
+    require_admin_mfa: bool,
     #[serde(default)]
     branding: RawBranding,
     #[serde(default)]
@@ -391,6 +395,7 @@ pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result
 
     match slug {
         Some(slug) if c.errors.is_empty() => Ok(TenantSpec {
+            require_admin_mfa: raw.require_admin_mfa,
             sso,
             terms,
             slug,

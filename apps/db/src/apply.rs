@@ -104,6 +104,7 @@ async fn apply_one(
                 theme: Set(spec.theme.clone()),
                 time_zone: Set(spec.time_zone.clone()),
                 status: Set("active".into()),
+                require_admin_mfa: Set(spec.require_admin_mfa),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
@@ -126,6 +127,10 @@ async fn apply_one(
             field("ods_code", &t.ods_code, &spec.ods_code);
             field("theme", &t.theme, &spec.theme);
             field("time_zone", &t.time_zone, &spec.time_zone);
+            if t.require_admin_mfa != spec.require_admin_mfa {
+                out.change(format!("require_admin_mfa: {} → {}", t.require_admin_mfa, spec.require_admin_mfa));
+                dirty = true;
+            }
             if t.short_name != spec.short_name {
                 out.change(format!("short_name: {} → {}", show(&t.short_name), show(&spec.short_name)));
                 dirty = true;
@@ -136,6 +141,7 @@ async fn apply_one(
                 am.ods_code = Set(spec.ods_code.clone());
                 am.theme = Set(spec.theme.clone());
                 am.time_zone = Set(spec.time_zone.clone());
+                am.require_admin_mfa = Set(spec.require_admin_mfa);
                 am.updated_at = Set(now);
                 am.update(tx).await?;
             }

@@ -56,6 +56,8 @@ pub struct Person {
     pub register_number: Option<String>,
     pub active: bool,
     pub session_epoch: i32,
+    /// Two-step verification is on.
+    pub mfa_enabled: bool,
 }
 
 impl From<person::Model> for Person {
@@ -73,6 +75,7 @@ impl From<person::Model> for Person {
             register_number: p.register_number,
             active: p.status == "active",
             session_epoch: p.session_epoch,
+            mfa_enabled: p.mfa_enabled_at.is_some(),
         }
     }
 }
@@ -123,6 +126,9 @@ pub async fn create_person(itx: &IdentityTx, new: NewPerson) -> Result<Person, D
         status: Set("active".into()),
         platform_admin: Set(false),
         session_epoch: Set(0),
+        mfa_secret: Set(None),
+        mfa_enabled_at: Set(None),
+        mfa_last_step: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -723,4 +729,90 @@ pub async fn set_roles(tx: &TenantTx, person: PersonId, roles: &[Role], by: Pers
         grant_role(tx, person, *role, Some(by)).await?;
     }
     Ok(())
+}
+
+/// The person's TOTP secret (base32) and the last step accepted, if two-step verification is on.
+pub async fn mfa_secret(itx: &IdentityTx, person: PersonId) -> Result<Option<(String, Option<i64>)>, DbError> {
+    Ok(person::Entity::find_by_id(person.as_uuid())
+        .one(itx.conn())
+        .await?
+        .and_then(|p| p.mfa_enabled_at.and(p.mfa_secret).map(|s| (s, p.mfa_last_step))))
+}
+
+/// Accepts a TOTP time step if it is later than any accepted before (a code works once).
+pub async fn accept_mfa_step(itx: &IdentityTx, person: PersonId, step: i64) -> Result<bool, DbError> {
+    use sea_orm::Condition;
+    let res = person::Entity::update_many()
+        .filter(person::Column::Id.eq(person.as_uuid()))
+        .filter(Condition::any().add(person::Column::MfaLastStep.is_null()).add(person::Column::MfaLastStep.lt(step)))
+        .col_expr(person::Column::MfaLastStep, Expr::value(Some(step)))
+        .exec(itx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Turns two-step verification on with `secret` (already proven by a code at `step`) and these
+/// recovery codes (stored as hashes), replacing any earlier ones.
+pub async fn enable_mfa(
+    itx: &IdentityTx,
+    person: PersonId,
+    secret: &str,
+    step: i64,
+    recovery: &[String],
+) -> Result<(), DbError> {
+    use crate::entities::mfa_recovery_code;
+    let now = Utc::now();
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(person.as_uuid()))
+        .col_expr(person::Column::MfaSecret, Expr::value(Some(secret.to_owned())))
+        .col_expr(person::Column::MfaEnabledAt, Expr::value(Some(now)))
+        .col_expr(person::Column::MfaLastStep, Expr::value(Some(step)))
+        .exec(itx.conn())
+        .await?;
+    mfa_recovery_code::Entity::delete_many()
+        .filter(mfa_recovery_code::Column::PersonId.eq(person.as_uuid()))
+        .exec(itx.conn())
+        .await?;
+    for code in recovery {
+        mfa_recovery_code::ActiveModel {
+            person_id: Set(person.as_uuid()),
+            code_sha256: Set(token_hash(code)),
+            used_at: Set(None),
+            created_at: Set(now),
+        }
+        .insert(itx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Turns two-step verification off and forgets its recovery codes.
+pub async fn disable_mfa(itx: &IdentityTx, person: PersonId) -> Result<(), DbError> {
+    use crate::entities::mfa_recovery_code;
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(person.as_uuid()))
+        .col_expr(person::Column::MfaSecret, Expr::value(Option::<String>::None))
+        .col_expr(person::Column::MfaEnabledAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        .col_expr(person::Column::MfaLastStep, Expr::value(Option::<i64>::None))
+        .exec(itx.conn())
+        .await?;
+    mfa_recovery_code::Entity::delete_many()
+        .filter(mfa_recovery_code::Column::PersonId.eq(person.as_uuid()))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Uses a recovery code (normalised: no spaces or dashes, lowercase); each works once.
+pub async fn use_recovery_code(itx: &IdentityTx, person: PersonId, code: &str) -> Result<bool, DbError> {
+    use crate::entities::mfa_recovery_code;
+    let normal: String = code.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
+    let res = mfa_recovery_code::Entity::update_many()
+        .filter(mfa_recovery_code::Column::PersonId.eq(person.as_uuid()))
+        .filter(mfa_recovery_code::Column::CodeSha256.eq(token_hash(&normal)))
+        .filter(mfa_recovery_code::Column::UsedAt.is_null())
+        .col_expr(mfa_recovery_code::Column::UsedAt, Expr::value(Some(Utc::now())))
+        .exec(itx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
 }

@@ -37,6 +37,8 @@ pub struct DirectoryEntry {
     pub contact: Contact,
     /// Single sign-on, if the trust has it (the secret already resolved).
     pub sso: Option<SsoEntry>,
+    /// Administrators must use two-step verification.
+    pub require_admin_mfa: bool,
 }
 
 /// A trust's single sign-on settings, ready to use.
@@ -161,6 +163,7 @@ impl PlatformDb {
                     })
                     .unwrap_or_default();
                 DirectoryEntry {
+                    require_admin_mfa: t.require_admin_mfa,
                     sso: sso.remove(&t.id),
                     id: TenantId::from_uuid(t.id),
                     hosts: hosts.remove(&t.id).unwrap_or_default(),

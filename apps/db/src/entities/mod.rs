@@ -6,6 +6,7 @@ pub mod email_token;
 pub mod key_message;
 pub mod membership;
 pub mod membership_role;
+pub mod mfa_recovery_code;
 pub mod outbox;
 pub mod person;
 pub mod platform_audit;

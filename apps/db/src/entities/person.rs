@@ -20,6 +20,11 @@ pub struct Model {
     pub platform_admin: bool,
     /// Bumped to end every session of this person ("sign out everywhere", password change).
     pub session_epoch: i32,
+    /// Base32 TOTP secret, once two-step verification is set up.
+    pub mfa_secret: Option<String>,
+    pub mfa_enabled_at: Option<DateTimeUtc>,
+    /// The last time step accepted, so a code is never accepted twice.
+    pub mfa_last_step: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -13,6 +13,8 @@ pub struct Model {
     pub theme: String,
     pub time_zone: String,
     pub status: String,
+    /// Administrators must use two-step verification.
+    pub require_admin_mfa: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,6 +1,7 @@
 //! Who is making the request: sessions, passwords, CSRF, rate limits, and the signed-in person.
 
 pub mod csrf;
+pub mod mfa;
 pub mod password;
 pub mod rate_limit;
 pub mod session;

@@ -31,6 +31,22 @@ async fn require(
         Err(redirect) => return Ok(Err(redirect)),
     };
     if me.may(permission) {
+        if site.entry.require_admin_mfa {
+            let tx = state.dbs.app.begin(site.entry.id).await?;
+            let mfa = id::member_person(&tx, me.person).await?.is_some_and(|p| p.mfa_enabled);
+            tx.commit().await?;
+            if !mfa {
+                return Ok(Err(message_page(
+                    state,
+                    site,
+                    req,
+                    StatusCode::FORBIDDEN,
+                    "Set up two-step verification first",
+                    &format!("{} asks its administrators to use two-step verification.", site.entry.name),
+                    Some(("Set up two-step verification", "/account/mfa")),
+                )?));
+            }
+        }
         return Ok(Ok(me));
     }
     let tx = state.dbs.app.begin(site.entry.id).await?;

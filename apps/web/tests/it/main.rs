@@ -6,6 +6,7 @@ mod bad_input;
 mod config;
 mod hosts;
 mod identity;
+mod mfa;
 mod propagation;
 mod serving;
 mod sso;

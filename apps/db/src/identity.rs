@@ -343,6 +343,8 @@ pub async fn decide_membership(
 pub enum TokenPurpose {
     VerifyEmail,
     ResetPassword,
+    /// Confirms a new email address (the token carries it).
+    ChangeEmail,
 }
 
 impl TokenPurpose {
@@ -350,6 +352,7 @@ impl TokenPurpose {
         match self {
             Self::VerifyEmail => "verify",
             Self::ResetPassword => "reset",
+            Self::ChangeEmail => "email",
         }
     }
 }
@@ -374,6 +377,17 @@ pub async fn issue_token(
     purpose: TokenPurpose,
     ttl: Duration,
 ) -> Result<String, DbError> {
+    issue_token_with(itx, person, purpose, ttl, None).await
+}
+
+/// As [`issue_token`], carrying a new email address (for [`TokenPurpose::ChangeEmail`]).
+pub async fn issue_token_with(
+    itx: &IdentityTx,
+    person: PersonId,
+    purpose: TokenPurpose,
+    ttl: Duration,
+    new_email: Option<String>,
+) -> Result<String, DbError> {
     // 256 bits from the operating system-seeded CSPRNG.
     let raw = hex::encode(rand::random::<[u8; 32]>());
     let now = Utc::now();
@@ -383,7 +397,7 @@ pub async fn issue_token(
         person_id: Set(person.as_uuid()),
         tenant_id: Set(itx.tenant().as_uuid()),
         purpose: Set(purpose.as_str().into()),
-        new_email: Set(None),
+        new_email: Set(new_email),
         expires_at: Set(now + ttl),
         used_at: Set(None),
         created_at: Set(now),
@@ -400,6 +414,15 @@ pub async fn consume_token(
     raw: &str,
     purpose: TokenPurpose,
 ) -> Result<Result<PersonId, TokenError>, DbError> {
+    Ok(consume_token_with(itx, raw, purpose).await?.map(|(p, _)| p))
+}
+
+/// As [`consume_token`], also returning the new email address the token carries.
+pub async fn consume_token_with(
+    itx: &IdentityTx,
+    raw: &str,
+    purpose: TokenPurpose,
+) -> Result<Result<(PersonId, Option<String>), TokenError>, DbError> {
     let found = email_token::Entity::find()
         .filter(email_token::Column::TokenSha256.eq(token_hash(raw)))
         .filter(email_token::Column::Purpose.eq(purpose.as_str()))
@@ -423,7 +446,7 @@ pub async fn consume_token(
     if res.rows_affected == 0 {
         return Ok(Err(TokenError::Used));
     }
-    Ok(Ok(PersonId::from_uuid(t.person_id)))
+    Ok(Ok((PersonId::from_uuid(t.person_id), t.new_email)))
 }
 
 /// One entry of the audit trail.
@@ -815,4 +838,29 @@ pub async fn use_recovery_code(itx: &IdentityTx, person: PersonId, code: &str) -
         .exec(itx.conn())
         .await?;
     Ok(res.rows_affected == 1)
+}
+
+/// Changes the person's email address (already confirmed by a link sent to it).
+pub async fn change_email(itx: &IdentityTx, person: PersonId, new_email: &str) -> Result<(), DbError> {
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(person.as_uuid()))
+        .col_expr(person::Column::Email, Expr::value(new_email.to_owned()))
+        .col_expr(person::Column::EmailVerifiedAt, Expr::value(Some(Utc::now())))
+        .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Closes the person's account at their request: no more sign-ins anywhere, every session ends.
+/// (Erasure of personal data is a separate, later step.)
+pub async fn deactivate(itx: &IdentityTx, person: PersonId) -> Result<(), DbError> {
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(person.as_uuid()))
+        .col_expr(person::Column::Status, Expr::value("deactivated"))
+        .col_expr(person::Column::SessionEpoch, Expr::col(person::Column::SessionEpoch).add(1))
+        .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
 }

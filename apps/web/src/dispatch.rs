@@ -38,6 +38,12 @@ impl Dispatch {
             .at("/sign-in", auth::guard(get(account::sign_in_form).post(account::sign_in), &sec))
             .at("/sign-in/code", auth::guard(get(account::code_form).post(account::code), &sec))
             .at("/account/mfa", auth::guard(get(account::mfa_page), &sec))
+            .at("/account/email", auth::guard(get(account::email_form).post(account::email_request), &sec))
+            .at(
+                "/account/email/confirm",
+                auth::guard(get(account::email_confirm_form).post(account::email_confirm), &sec),
+            )
+            .at("/account/deactivate", auth::guard(post(account::deactivate), &sec))
             .at("/account/mfa/enable", auth::guard(post(account::mfa_enable), &sec))
             .at("/account/mfa/disable", auth::guard(post(account::mfa_disable), &sec))
             .at("/sign-out", auth::guard(post(account::sign_out), &sec))

@@ -493,3 +493,64 @@ async fn a_training_manager_lists_searches_suspends_reinstates_and_assigns_roles
         assert!(actions.iter().any(|x| x == a), "{a}");
     }
 }
+
+#[tokio::test]
+async fn an_email_change_takes_effect_only_through_a_link_to_the_new_address() {
+    let app = spawn_app().await;
+    app.member("northmoor", "old@northmoor.example", PW, &[Role::Learner]).await;
+    app.member("northmoor", "someone.else@northmoor.example", PW, &[Role::Learner]).await;
+    let mut v = app.visitor("northmoor");
+    v.sign_in_and_agree("old@northmoor.example", PW).await;
+    let wrong = v
+        .submit(
+            "/account/email",
+            "/account/email",
+            &[("email", "new@northmoor.example"), ("password", "not my password")],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert!(wrong.body.contains("Enter your current password"));
+    let ok =
+        v.submit("/account/email", "/account/email", &[("email", "New@Northmoor.example"), ("password", PW)]).await;
+    assert_eq!(ok.status, 200);
+    // Nothing changed yet.
+    let mut fresh = app.visitor("northmoor");
+    assert_eq!(fresh.sign_in("old@northmoor.example", PW).await.status, 303);
+    let mail = app.mail.wait_for("new@northmoor.example", "Confirm your new email address").await;
+    let token = mail.link("account/email/confirm?token=").unwrap().split("token=").nth(1).unwrap().to_owned();
+    let done = v.submit("/account/email/confirm", "/account/email/confirm", &[("token", &token)]).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    app.mail.wait_for("old@northmoor.example", "Your email address has changed").await;
+    let mut after = app.visitor("northmoor");
+    assert_eq!(after.sign_in("new@northmoor.example", PW).await.status, 303);
+    assert_eq!(after.sign_in("old@northmoor.example", PW).await.status, 401);
+    // The link is spent.
+    assert_eq!(v.submit("/account/email/confirm", "/account/email/confirm", &[("token", &token)]).await.status, 400);
+
+    // An address another account took meanwhile is refused at confirmation.
+    let mut w = app.visitor("northmoor");
+    w.sign_in_and_agree("new@northmoor.example", PW).await;
+    w.submit("/account/email", "/account/email", &[("email", "someone.else@northmoor.example"), ("password", PW)])
+        .await;
+    let mail = app.mail.wait_for("someone.else@northmoor.example", "Confirm your new email address").await;
+    let token = mail.link("account/email/confirm?token=").unwrap().split("token=").nth(1).unwrap().to_owned();
+    assert_eq!(w.submit("/account/email/confirm", "/account/email/confirm", &[("token", &token)]).await.status, 409);
+}
+
+#[tokio::test]
+async fn closing_an_account_ends_every_session_and_sign_in() {
+    let app = spawn_app().await;
+    app.member("northmoor", "leaving@northmoor.example", PW, &[Role::Learner]).await;
+    app.member("riverside", "leaving@northmoor.example", PW, &[Role::Learner]).await;
+    let mut here = app.visitor("northmoor");
+    let mut there = app.visitor("riverside");
+    here.sign_in_and_agree("leaving@northmoor.example", PW).await;
+    there.sign_in_and_agree("leaving@northmoor.example", PW).await;
+    let token = here.get("/profile").await.csrf().unwrap();
+    assert_eq!(here.post("/account/deactivate", &[("csrf_token", &token)]).await.status, 400, "needs the box ticked");
+    let closed = here.post("/account/deactivate", &[("csrf_token", &token), ("confirm", "yes")]).await;
+    assert_eq!(closed.status, 200);
+    assert_eq!(there.get("/profile").await.location.as_deref(), Some("/sign-in"), "signed out on every trust's site");
+    let mut again = app.visitor("riverside");
+    assert_eq!(again.sign_in("leaving@northmoor.example", PW).await.status, 403);
+}

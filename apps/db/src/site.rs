@@ -168,3 +168,16 @@ pub async fn eligibility_domains(tx: &TenantTx) -> Result<Vec<String>, DbError> 
         .map(|d| d.email_domain)
         .collect())
 }
+
+/// Every key message of this trust (past, current and future), newest first, at most 200.
+pub async fn all_messages(tx: &TenantTx) -> Result<Vec<Message>, DbError> {
+    Ok(tx
+        .select::<key_message::Entity>()
+        .order_by_desc(key_message::Column::StartsOn)
+        .limit(200)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Message::from)
+        .collect())
+}

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::middleware::forwarded;
 use crate::middleware::observe::TenantLabel;
 use crate::routes::page::RequestInfo;
-use crate::routes::{account, admin, assets, health, page, platform, sso, tenant};
+use crate::routes::{account, admin, assets, health, page, platform, site_admin, sso, tenant};
 use crate::state::AppState;
 use poem::PathPattern;
 use poem::endpoint::BoxEndpoint;
@@ -57,6 +57,10 @@ impl Dispatch {
             .at("/admin/approvals", auth::guard(get(admin::approvals), &sec))
             .at("/admin/approvals/:person", auth::guard(post(admin::decide), &sec))
             .at("/admin/audit", auth::guard(get(admin::audit_trail), &sec))
+            .at("/admin/site", auth::guard(get(site_admin::edit), &sec))
+            .at("/admin/site/colours", auth::guard(post(site_admin::colours), &sec))
+            .at("/admin/site/messages", auth::guard(post(site_admin::add_message), &sec))
+            .at("/admin/site/messages/:id", auth::guard(post(site_admin::edit_message), &sec))
             .at("/admin/staff", auth::guard(get(admin::staff), &sec))
             .at("/admin/staff/:person/status", auth::guard(post(admin::staff_status), &sec))
             .at("/admin/staff/:person/roles", auth::guard(post(admin::staff_roles), &sec))

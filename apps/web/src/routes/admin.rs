@@ -19,7 +19,7 @@ use trellis_db::identity as id;
 
 /// The signed-in person if they hold `permission` here; otherwise the response to send (sign-in
 /// redirect, or a 403 page recorded in the audit trail).
-async fn require(
+pub(crate) async fn require(
     state: &AppState,
     site: &Site,
     req: &Request,

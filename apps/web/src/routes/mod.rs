@@ -6,5 +6,6 @@ pub mod assets;
 pub mod health;
 pub mod page;
 pub mod platform;
+pub mod site_admin;
 pub mod sso;
 pub mod tenant;

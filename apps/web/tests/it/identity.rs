@@ -554,3 +554,83 @@ async fn closing_an_account_ends_every_session_and_sign_in() {
     let mut again = app.visitor("riverside");
     assert_eq!(again.sign_in("leaving@northmoor.example", PW).await.status, 403);
 }
+
+#[tokio::test]
+async fn a_trust_admin_edits_colours_and_key_messages_and_apply_keeps_the_edit() {
+    let app = spawn_app().await;
+    app.member("riverside", "editor@riverside.example", PW, &[Role::Learner, Role::TrainingManager]).await;
+    app.member("riverside", "reader@riverside.example", PW, &[Role::Learner]).await;
+    let mut v = app.visitor("riverside");
+    v.sign_in_and_agree("editor@riverside.example", PW).await;
+    let page = v.get("/admin/site").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // A failing pair is named with its ratio; nothing changes.
+    let bad = v
+        .submit(
+            "/admin/site",
+            "/admin/site/colours",
+            &[("primary", "#a0c4ff"), ("on_primary", "#ffffff"), ("link", "#005eb8"), ("accent", "#007f3b")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("on_primary #ffffff on primary #a0c4ff has a contrast ratio of 1.77:1"), "{}", bad.body);
+    let typo = v
+        .submit(
+            "/admin/site",
+            "/admin/site/colours",
+            &[("primary", "blue"), ("on_primary", "#ffffff"), ("link", "#005eb8"), ("accent", "#007f3b")],
+        )
+        .await;
+    assert_eq!(typo.status, 422);
+    // A good scheme shows at once on the trust's pages.
+    let ok = v
+        .submit(
+            "/admin/site",
+            "/admin/site/colours",
+            &[("primary", "#330072"), ("on_primary", "#ffffff"), ("link", "#005eb8"), ("accent", "#007f3b")],
+        )
+        .await;
+    assert_eq!(ok.status, 303);
+    let home = app.get(&TestApp::host_of("riverside"), "/").await.text().await.unwrap();
+    let sheet = home.split("href=\"/trust-style/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let css = app.get(&TestApp::host_of("riverside"), &format!("/trust-style/{sheet}")).await.text().await.unwrap();
+    assert!(css.contains("--trellis-primary: #330072;"), "{css}");
+    // Re-applying the tenant files keeps the admin's edit.
+    let report = trellis_testkit::apply_dir(&app.config, &app.dbs().await, &trellis_testkit::demo_tenants(), false)
+        .await
+        .unwrap();
+    assert!(
+        report.lines.iter().any(|l| l.starts_with("riverside: branding was edited by the trust's admins; kept")),
+        "{:?}",
+        report.lines
+    );
+
+    // Key messages: add (with a bad date first), then it shows on the home page; delete it.
+    let bad = v
+        .submit(
+            "/admin/site",
+            "/admin/site/messages",
+            &[("title", "Flu jabs"), ("body", "Clinics all week."), ("starts_on", "next week")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    let added = v
+        .submit(
+            "/admin/site",
+            "/admin/site/messages",
+            &[("title", "Flu jabs"), ("body", "Clinics all week."), ("starts_on", "2020-01-01")],
+        )
+        .await;
+    assert_eq!(added.status, 303);
+    assert!(app.get(&TestApp::host_of("riverside"), "/").await.text().await.unwrap().contains("Flu jabs"));
+    let editor = v.get("/admin/site").await.body;
+    let at = editor.find("Flu jabs").unwrap();
+    let id = editor[..at].rsplit("/admin/site/messages/").next().unwrap().split('"').next().unwrap().to_owned();
+    let deleted = v.submit("/admin/site", &format!("/admin/site/messages/{id}"), &[("action", "delete")]).await;
+    assert_eq!(deleted.status, 303);
+    assert!(!app.get(&TestApp::host_of("riverside"), "/").await.text().await.unwrap().contains("Flu jabs"));
+    // Another trust's admin page cannot reach this message; a learner cannot edit at all.
+    let mut reader = app.visitor("riverside");
+    reader.sign_in_and_agree("reader@riverside.example", PW).await;
+    assert_eq!(reader.get("/admin/site").await.status, 403);
+}

@@ -1,0 +1,296 @@
+//! A trust admin edits the sub-site: colours (refused if any pair fails WCAG 2.2 AA contrast) and
+//! key messages. Edits mark the branding and messages as the admins' own, so `tenants apply`
+//! leaves them alone, and every instance reloads the trust's site at once.
+
+use crate::directory::Site;
+use crate::error::AppError;
+use crate::routes::admin::require;
+use crate::routes::page::{self, RequestInfo};
+use crate::state::AppState;
+use poem::http::StatusCode;
+use poem::session::Session;
+use poem::web::{CsrfToken, Data, Form, Path};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use trellis_core::MessageId;
+use trellis_core::colour::{ColourScheme, Rgb};
+use trellis_core::identity::Permission;
+use trellis_db::identity as id;
+use trellis_db::site::{self as db_site, MessageInput};
+
+async fn announce(state: &AppState) {
+    if let Err(e) = state.directory.reload(&state.dbs.platform).await {
+        tracing::warn!(error = %e, "reload after a site edit failed");
+    }
+    if let Some(bus) = &state.redis
+        && let Err(e) = bus.publish(crate::server::TENANTS_CHANGED, "site-edit").await
+    {
+        tracing::warn!(error = %e, "cannot announce a site edit");
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // each is a distinct part of the page
+fn page_with(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    token: &CsrfToken,
+    errors: &[(String, String)],
+    values: serde_json::Value,
+    messages: serde_json::Value,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Edit your site",
+        &[("Home", "/"), ("Your profile", "/profile")],
+    );
+    ctx.insert("csrf_token", &token.0);
+    let list: Vec<_> = errors.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect();
+    ctx.insert("errors", &list);
+    ctx.insert("error", &errors.iter().cloned().collect::<std::collections::BTreeMap<_, _>>());
+    // Every field is defined: the site's colours and empty message fields unless given.
+    let mut all = colour_values(&site.entry.colours);
+    if let Some(map) = all.as_object_mut() {
+        for f in ["title", "body", "starts_on", "ends_on"] {
+            map.insert(f.to_owned(), json!(""));
+        }
+        if let serde_json::Value::Object(given) = values {
+            map.extend(given);
+        }
+    }
+    ctx.insert("values", &all);
+    ctx.insert("messages", &messages);
+    page::render(state, Some(site), "pages/admin_site.html", &ctx, status)
+}
+
+async fn messages_json(state: &AppState, site: &Site) -> Result<serde_json::Value, AppError> {
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let all = db_site::all_messages(&tx).await?;
+    tx.commit().await?;
+    Ok(json!(
+        all.iter()
+            .map(|m| json!({
+                "id": m.id.to_string(), "title": m.title, "body": m.body,
+                "starts_on": m.starts_on.to_string(), "ends_on": m.ends_on.map(|d| d.to_string()).unwrap_or_default(),
+            }))
+            .collect::<Vec<_>>()
+    ))
+}
+
+fn colour_values(c: &ColourScheme) -> serde_json::Value {
+    json!({ "primary": c.primary.to_string(), "on_primary": c.on_primary.to_string(), "link": c.link.to_string(), "accent": c.accent.to_string() })
+}
+
+/// The site editor: colours and key messages.
+#[handler]
+pub async fn edit(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    if let Err(resp) = require(state, site, req, session, Permission::EditSite).await? {
+        return Ok(resp);
+    }
+    let messages = messages_json(state, site).await?;
+    page_with(state, site, req, token, &[], colour_values(&site.entry.colours), messages, StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ColoursForm {
+    #[serde(default)]
+    primary: String,
+    #[serde(default)]
+    on_primary: String,
+    #[serde(default)]
+    link: String,
+    #[serde(default)]
+    accent: String,
+}
+
+/// Sets the colours, or shows each failing pair with its ratio.
+#[handler]
+pub async fn colours(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    Form(f): Form<ColoursForm>,
+) -> Result<Response, AppError> {
+    let me = match require(state, site, req, session, Permission::EditSite).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let mut errors = Vec::new();
+    let mut parse = |field: &str, v: &str| {
+        Rgb::parse(v.trim()).or_else(|| {
+            errors.push((
+                field.to_owned(),
+                format!("Enter the colour as 6 hexadecimal digits after #, like #005eb8 (got \"{v}\")"),
+            ));
+            None
+        })
+    };
+    let scheme = match (
+        parse("primary", &f.primary),
+        parse("on_primary", &f.on_primary),
+        parse("link", &f.link),
+        parse("accent", &f.accent),
+    ) {
+        (Some(primary), Some(on_primary), Some(link), Some(accent)) => {
+            Some(ColourScheme { primary, on_primary, link, accent })
+        }
+        _ => None,
+    };
+    let values = json!({ "primary": f.primary, "on_primary": f.on_primary, "link": f.link, "accent": f.accent });
+    let Some(scheme) = scheme else {
+        let messages = messages_json(state, site).await?;
+        return page_with(state, site, req, token, &errors, values, messages, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    match db_site::admin_set_colours(&tx, scheme).await? {
+        Ok(()) => {
+            id::audit(
+                &tx,
+                Some(me.person),
+                "branding.colours",
+                &scheme.primary.to_string(),
+                None,
+                colour_values(&scheme),
+            )
+            .await?;
+            tx.commit().await?;
+            announce(state).await;
+            Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/admin/site").finish())
+        }
+        Err(failures) => {
+            tx.rollback().await?;
+            let errors: Vec<(String, String)> = failures.into_iter().map(|f| (f.field.to_owned(), f.message)).collect();
+            let messages = messages_json(state, site).await?;
+            page_with(state, site, req, token, &errors, values, messages, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct MessageForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    starts_on: String,
+    #[serde(default)]
+    ends_on: String,
+    /// `save` or `delete` (editing an existing message).
+    #[serde(default)]
+    action: String,
+}
+
+fn parse_message(f: &MessageForm) -> Result<MessageInput, Vec<(String, String)>> {
+    let mut errors = Vec::new();
+    let title = f.title.trim();
+    if title.is_empty() || title.chars().count() > 120 {
+        errors.push(("title".to_owned(), "Enter a title of up to 120 characters".to_owned()));
+    }
+    let body = f.body.trim();
+    if body.is_empty() || body.chars().count() > 2000 {
+        errors.push(("body".to_owned(), "Enter the message, up to 2,000 characters".to_owned()));
+    }
+    let starts = chrono::NaiveDate::parse_from_str(f.starts_on.trim(), "%Y-%m-%d").ok();
+    if starts.is_none() {
+        errors.push(("starts_on".to_owned(), "Enter the first day to show it, like 2026-12-01".to_owned()));
+    }
+    let ends = match f.ends_on.trim() {
+        "" => None,
+        v => match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                errors.push((
+                    "ends_on".to_owned(),
+                    "Enter the last day to show it, like 2027-03-31, or leave it empty".to_owned(),
+                ));
+                None
+            }
+        },
+    };
+    if let (Some(s), Some(e)) = (starts, ends)
+        && e < s
+    {
+        errors.push(("ends_on".to_owned(), "The last day must not be before the first".to_owned()));
+    }
+
+    match starts {
+        Some(starts_on) if errors.is_empty() => {
+            Ok(MessageInput { title: title.to_owned(), body: body.to_owned(), starts_on, ends_on: ends })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// Adds a key message.
+#[handler]
+pub async fn add_message(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    Form(f): Form<MessageForm>,
+) -> Result<Response, AppError> {
+    let me = match require(state, site, req, session, Permission::EditSite).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let input = match parse_message(&f) {
+        Ok(i) => i,
+        Err(errors) => {
+            let messages = messages_json(state, site).await?;
+            let values = json!({ "title": f.title, "body": f.body, "starts_on": f.starts_on, "ends_on": f.ends_on });
+            return page_with(state, site, req, token, &errors, values, messages, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let m = db_site::add_message(&tx, input).await?;
+    id::audit(&tx, Some(me.person), "site.message_added", &m.title, None, json!({ "id": m.id.to_string() })).await?;
+    tx.commit().await?;
+    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/admin/site").finish())
+}
+
+/// Saves or deletes one of this trust's key messages.
+#[handler]
+pub async fn edit_message(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path(id_text): Path<String>,
+    Form(f): Form<MessageForm>,
+) -> Result<Response, AppError> {
+    let me = match require(state, site, req, session, Permission::EditSite).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let message: MessageId = id_text.parse().map_err(|_| AppError::NotFound)?;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    if f.action == "delete" {
+        if db_site::delete_message(&tx, message).await? == 0 {
+            return Err(AppError::NotFound);
+        }
+        id::audit(&tx, Some(me.person), "site.message_deleted", &id_text, None, json!({})).await?;
+    } else {
+        let input = parse_message(&f)
+            .map_err(|e| AppError::BadRequest(e.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join(". ")))?;
+        db_site::admin_edit_message(&tx, message, input).await?;
+        id::audit(&tx, Some(me.person), "site.message_edited", &id_text, None, json!({})).await?;
+    }
+    tx.commit().await?;
+    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/admin/site").finish())
+}

@@ -258,6 +258,42 @@ async function checkAccountPages(cfg, context, axePath) {
   }
 }
 
+// Signed in as the demo's training manager (TRELLIS_MANAGER_EMAIL / TRELLIS_MANAGER_PASSWORD), the
+// pages behind sign-in pass axe too: terms, profile, the admin pages and two-step set-up.
+const SIGNED_IN_PATHS = ['/profile', '/admin/approvals', '/admin/staff', '/admin/site', '/admin/audit', '/account/mfa'];
+
+async function checkSignedInPages(cfg, context, axePath) {
+  const email = process.env.TRELLIS_MANAGER_EMAIL;
+  const password = process.env.TRELLIS_MANAGER_PASSWORD;
+  const slug = process.env.TRELLIS_MANAGER_SITE;
+  if (!email || !password || !slug) return;
+  const origin = cfg.origin(`${slug}.${cfg.base}`).replace(/\/$/, '');
+  const label = `${slug} signed in`;
+  const opened = await open(context, `${origin}/sign-in`, label);
+  if (!opened) return;
+  const { page } = opened;
+  try {
+    await page.fill('#email', email);
+    await page.fill('#password', password);
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type=submit]')]);
+    if (page.url().endsWith('/terms')) {
+      await runAxe(page, axePath, `${label} /terms`);
+      await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/terms"] button[type=submit]')]);
+    }
+    check(page.url().endsWith('/profile'), `${label}: signed in and on the profile page`, [`at ${page.url()}`]);
+    for (const path of SIGNED_IN_PATHS) {
+      const response = await page.goto(`${origin}${path}`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+      check(response?.status() === 200, `${label} ${path}: HTTP ${response?.status()} (want 200)`);
+      await runAxe(page, axePath, `${label} ${path}`);
+    }
+    await screenshot(cfg, page, `${slug}-signed-in`);
+  } catch (e) {
+    notOk(`${label}: unexpected error`, [e.message.split('\n')[0]]);
+  } finally {
+    await page.close().catch(() => {});
+  }
+}
+
 async function checkUnknownHost(cfg, context) {
   const label = 'unknown host';
   const url = cfg.origin(`no-such-trust.${cfg.base}`);
@@ -352,6 +388,7 @@ async function main() {
     checkColoursDiffer(colours);
     await checkLanding(cfg, context, axePath);
     await checkAccountPages(cfg, context, axePath);
+    await checkSignedInPages(cfg, context, axePath);
     await checkUnknownHost(cfg, context);
     await context.close();
   } finally {

@@ -58,6 +58,8 @@ pub struct Person {
     pub session_epoch: i32,
     /// Two-step verification is on.
     pub mfa_enabled: bool,
+    /// May administer the platform (create trusts).
+    pub platform_admin: bool,
 }
 
 impl From<person::Model> for Person {
@@ -76,6 +78,7 @@ impl From<person::Model> for Person {
             active: p.status == "active",
             session_epoch: p.session_epoch,
             mfa_enabled: p.mfa_enabled_at.is_some(),
+            platform_admin: p.platform_admin,
         }
     }
 }
@@ -863,4 +866,91 @@ pub async fn deactivate(itx: &IdentityTx, person: PersonId) -> Result<(), DbErro
         .exec(itx.conn())
         .await?;
     Ok(())
+}
+
+impl PlatformDb {
+    /// A person by email, platform-wide (for platform administrators' sign-in).
+    pub async fn person_by_email_across_tenants(&self, email: &str) -> Result<Option<Person>, DbError> {
+        Ok(person::Entity::find().filter(person::Column::Email.eq(email)).one(&self.conn).await?.map(Person::from))
+    }
+
+    /// A person by id, platform-wide.
+    pub async fn person_by_id_across_tenants(&self, id: PersonId) -> Result<Option<Person>, DbError> {
+        Ok(person::Entity::find_by_id(id.as_uuid()).one(&self.conn).await?.map(Person::from))
+    }
+
+    /// Makes a person a platform administrator (or not); recorded in the platform audit.
+    pub async fn set_platform_admin_across_tenants(
+        &self,
+        id: PersonId,
+        admin: bool,
+        actor: &str,
+    ) -> Result<(), DbError> {
+        person::Entity::update_many()
+            .filter(person::Column::Id.eq(id.as_uuid()))
+            .col_expr(person::Column::PlatformAdmin, Expr::value(admin))
+            .exec(&self.conn)
+            .await?;
+        crate::platform::audit(
+            &self.conn,
+            actor,
+            if admin { "platform_admin.granted" } else { "platform_admin.revoked" },
+            None,
+            id.to_string(),
+        )
+        .await
+    }
+
+    /// Records platform administration in the platform audit.
+    pub async fn record_platform_audit(
+        &self,
+        actor: &str,
+        action: &str,
+        tenant: Option<TenantId>,
+        detail: String,
+    ) -> Result<(), DbError> {
+        crate::platform::audit(&self.conn, actor, action, tenant, detail).await
+    }
+}
+
+impl PlatformDb {
+    /// Creates (or promotes) a platform administrator with this password hash; returns their id.
+    pub async fn ensure_platform_admin_across_tenants(
+        &self,
+        email: &str,
+        password_hash: String,
+        actor: &str,
+    ) -> Result<PersonId, DbError> {
+        let id = match self.person_by_email_across_tenants(email).await? {
+            Some(p) => p.id,
+            None => {
+                let now = Utc::now();
+                let model = person::ActiveModel {
+                    id: Set(PersonId::new().as_uuid()),
+                    email: Set(email.to_owned()),
+                    email_verified_at: Set(Some(now)),
+                    password_hash: Set(Some(password_hash)),
+                    given_name: Set("Platform".into()),
+                    family_name: Set("Administrator".into()),
+                    job_role: Set(String::new()),
+                    place_of_work: Set(String::new()),
+                    register_kind: Set(None),
+                    register_number: Set(None),
+                    status: Set("active".into()),
+                    platform_admin: Set(false),
+                    session_epoch: Set(0),
+                    mfa_secret: Set(None),
+                    mfa_enabled_at: Set(None),
+                    mfa_last_step: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                }
+                .insert(&self.conn)
+                .await?;
+                PersonId::from_uuid(model.id)
+            }
+        };
+        self.set_platform_admin_across_tenants(id, true, actor).await?;
+        Ok(id)
+    }
 }

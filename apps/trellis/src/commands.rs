@@ -30,6 +30,9 @@ enum Command {
     },
     /// Migrate, apply tenants/, and serve the demo trusts on embedded defaults.
     Demo,
+    /// Make <email> a platform administrator (creating the person if needed). The password is read
+    /// from TRELLIS_ADMIN_PASSWORD, or a random one is made and printed once.
+    PlatformAdmin { email: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +72,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => migrate(&config).await,
+        Command::PlatformAdmin { email } => {
+            let email = trellis_core::identity::Email::parse(&email).map_err(|m| anyhow::anyhow!("{m}"))?;
+            let (password, generated) = match std::env::var("TRELLIS_ADMIN_PASSWORD") {
+                Ok(p) => (p, false),
+                Err(_) => {
+                    // 120 bits from the operating system-seeded CSPRNG, in groups for reading aloud.
+                    let hex = hex::encode(rand::random::<[u8; 15]>());
+                    let groups: Vec<&str> =
+                        (0..hex.len()).step_by(6).map(|i| &hex[i..(i + 6).min(hex.len())]).collect();
+                    (groups.join("-"), true)
+                }
+            };
+            trellis_core::identity::check_password(&password, &[email.as_str()])
+                .map_err(|m| anyhow::anyhow!("TRELLIS_ADMIN_PASSWORD: {m}"))?;
+            let dbs = trellis_db::connect(&config.database).await?;
+            let hash = trellis_web::hash_password(
+                password.clone(),
+                config.auth.password_memory_kib,
+                config.auth.password_iterations,
+            )
+            .await?;
+            dbs.platform.ensure_platform_admin_across_tenants(email.as_str(), hash, "cli").await?;
+            println!(
+                "{email} is a platform administrator; sign in at {}sign-in",
+                config.url_for_host(&config.server.base_domain)
+            );
+            if generated {
+                println!("password (shown once): {password}");
+            }
+            Ok(())
+        }
         Command::Tenants { command: TenantsCommand::Apply { dir, overwrite_admin_edits, dry_run } } => {
             apply(&config, &dir, overwrite_admin_edits, dry_run).await
         }
@@ -80,7 +114,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("\nThe Trellis demo is running on embedded defaults (SQLite at {}).", config.database.url);
             print_addresses(&server);
             println!("  Mail:      written to {}/ as .eml files", config.mail.dir);
-            println!("  Demo training managers (password \"{}\"):", crate::demo::PASSWORD);
+            println!("  Demo platform administrator: {} at the platform's /sign-in", crate::demo::PLATFORM_ADMIN);
+            println!("  Demo training managers (password \"{}\", the administrator's too):", crate::demo::PASSWORD);
             for (slug, email) in managers {
                 println!("    {slug}: {email}");
             }

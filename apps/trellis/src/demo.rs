@@ -7,10 +7,16 @@ use trellis_db::identity::{self, MembershipStatus, NewPerson};
 
 /// The demo managers' password (the demo runs on a local SQLite file only).
 pub const PASSWORD: &str = "demo manager password";
+/// The demo platform administrator.
+pub const PLATFORM_ADMIN: &str = "platform.admin@trellis.localhost";
 
 /// Creates `training.manager@<first eligible domain>` in every trust that has no such person yet;
 /// returns `(trust, email)` for each.
 pub async fn seed(config: &Config, dbs: &Databases) -> anyhow::Result<Vec<(String, String)>> {
+    let hash =
+        trellis_web::hash_password(PASSWORD.into(), config.auth.password_memory_kib, config.auth.password_iterations)
+            .await?;
+    dbs.platform.ensure_platform_admin_across_tenants(PLATFORM_ADMIN, hash, "demo").await?;
     let mut made = Vec::new();
     for entry in dbs.platform.directory_of_all_tenants().await? {
         let tx = dbs.app.begin(entry.id).await?;

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::middleware::forwarded;
 use crate::middleware::observe::TenantLabel;
 use crate::routes::page::RequestInfo;
-use crate::routes::{account, admin, assets, health, page, platform, site_admin, sso, tenant};
+use crate::routes::{account, admin, assets, health, page, platform, platform_admin, site_admin, sso, tenant};
 use crate::state::AppState;
 use poem::PathPattern;
 use poem::endpoint::BoxEndpoint;
@@ -24,14 +24,18 @@ pub struct Dispatch {
 
 impl Dispatch {
     pub fn new(state: AppState) -> Self {
+        let sec = state.security.clone();
         let platform = Route::new()
+            .at("/sign-in", auth::guard(get(platform_admin::sign_in_form).post(platform_admin::sign_in), &sec))
+            .at("/sign-out", auth::guard(post(platform_admin::sign_out), &sec))
+            .at("/admin", auth::guard(get(platform_admin::home), &sec))
+            .at("/admin/trusts", auth::guard(post(platform_admin::create_trust), &sec))
             .at("/", get(platform::landing))
             .at("/accessibility", get(platform::accessibility))
             .at("/assets/*path", get(assets::asset))
             .data(state.clone())
             .map_to_response()
             .boxed();
-        let sec = state.security.clone();
         let tenant = Route::new()
             .at("/register", auth::guard(get(account::register_form).post(account::register), &sec))
             .at("/verify-email", auth::guard(get(account::verify_form).post(account::verify), &sec))

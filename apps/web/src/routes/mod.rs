@@ -6,6 +6,7 @@ pub mod assets;
 pub mod health;
 pub mod page;
 pub mod platform;
+pub mod platform_admin;
 pub mod site_admin;
 pub mod sso;
 pub mod tenant;

@@ -7,6 +7,7 @@ mod config;
 mod hosts;
 mod identity;
 mod mfa;
+mod platform;
 mod propagation;
 mod serving;
 mod sso;

@@ -1418,3 +1418,88 @@ pub async fn deactivate(
         None,
     )
 }
+
+/// Asks for the address to send a new confirmation link to.
+#[handler]
+pub fn resend_form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    form_page(
+        state,
+        site,
+        req,
+        token,
+        "pages/resend.html",
+        "Send the confirmation link again",
+        &Errors::new(),
+        json!({}),
+        StatusCode::OK,
+    )
+}
+
+/// Sends a new confirmation link if the address belongs to an unconfirmed member here; the page
+/// says the same whoever asks.
+#[handler]
+pub async fn resend(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    Form(f): Form<ResetRequestForm>,
+) -> Result<Response, AppError> {
+    let ip = client_ip(state, req);
+    if let Err(retry) = state
+        .limiter
+        .hit(
+            &format!("resend:ip:{}", ip.as_deref().unwrap_or("-")),
+            state.config.auth.attempts_per_address,
+            window(state),
+        )
+        .await
+    {
+        return too_many(state, site, req, retry);
+    }
+    let email = f.email.trim().to_lowercase();
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let person = id::person_by_email(&itx, &email).await?.filter(|p| !p.email_verified);
+    let membership = match &person {
+        Some(p) => id::membership(&itx, p.id).await?,
+        None => None,
+    };
+    if let (Some(p), Some(m)) = (person, membership) {
+        let raw = id::issue_token(
+            &itx,
+            p.id,
+            TokenPurpose::VerifyEmail,
+            chrono::Duration::hours(state.config.auth.link_hours),
+        )
+        .await?;
+        let mail = render_email(
+            state,
+            site,
+            "verify",
+            &p.email,
+            "Confirm your email address",
+            json!({
+                "name": p.given_name,
+                "link": format!("{}verify-email?token={raw}", site.url),
+                "hours": state.config.auth.link_hours,
+                "pending": m.status == MembershipStatus::Pending,
+            }),
+        )?;
+        id::enqueue_email(&itx, &mail).await?;
+        id::audit(&itx, Some(p.id), "verify.resent", &email, ip.as_deref(), json!({})).await?;
+    }
+    itx.commit().await?;
+    message_page(
+        state,
+        site,
+        req,
+        StatusCode::OK,
+        "Check your email",
+        &format!("If {email} has an account here waiting to be confirmed, we have sent it a new link."),
+        None,
+    )
+}

@@ -360,3 +360,37 @@ pub fn sign_out(session: &Session) -> Response {
     session.purge();
     see_other("/")
 }
+
+/// The platform audit log: what platform administration did, newest first.
+#[handler]
+pub async fn audit(req: &Request, Data(state): Data<&AppState>, session: &Session) -> Result<Response, AppError> {
+    if current(state, session).await?.is_none() {
+        return Ok(see_other("/sign-in"));
+    }
+    let names: BTreeMap<String, String> =
+        state.directory.sites().iter().map(|s| (s.entry.id.to_string(), s.entry.name.clone())).collect();
+    let entries: Vec<_> = state
+        .dbs
+        .platform
+        .recent_audit_across_tenants(200)
+        .await?
+        .into_iter()
+        .map(|e| {
+            json!({
+                "at": e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                "action": e.action,
+                "subject": e.detail.lines().next().unwrap_or_default(),
+                "actor": e.actor,
+                "ip": e.tenant_id.and_then(|t| names.get(&t.to_string()).cloned()),
+            })
+        })
+        .collect();
+    render(
+        state,
+        req,
+        "pages/admin_audit.html",
+        "Platform audit log",
+        json!({ "entries": entries, "platform": true }),
+        StatusCode::OK,
+    )
+}

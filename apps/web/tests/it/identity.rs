@@ -634,3 +634,30 @@ async fn a_trust_admin_edits_colours_and_key_messages_and_apply_keeps_the_edit()
     reader.sign_in_and_agree("reader@riverside.example", PW).await;
     assert_eq!(reader.get("/admin/site").await.status, 403);
 }
+
+#[tokio::test]
+async fn a_new_confirmation_link_goes_only_to_an_unconfirmed_member_and_the_page_says_the_same() {
+    let app = spawn_app().await;
+    app.member("northmoor", "confirmed@northmoor.example", PW, &[Role::Learner]).await;
+    let mut v = app.visitor("northmoor");
+    register(&mut v, "slow@northmoor.example").await;
+    app.mail.wait_for("slow@northmoor.example", "Confirm your email address").await;
+    let pages = [
+        v.submit("/verify-email/resend", "/verify-email/resend", &[("email", "slow@northmoor.example")]).await,
+        v.submit("/verify-email/resend", "/verify-email/resend", &[("email", "confirmed@northmoor.example")]).await,
+        v.submit("/verify-email/resend", "/verify-email/resend", &[("email", "nobody@northmoor.example")]).await,
+    ];
+    for p in &pages {
+        assert_eq!(p.status, 200);
+        assert!(p.body.contains("we have sent it a new link"));
+    }
+    let start = std::time::Instant::now();
+    while app.mail.all().iter().filter(|m| m.to.contains(&"slow@northmoor.example".to_owned())).count() < 2 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "no second link");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(app.mail.all().iter().all(|m| !m.to.contains(&"confirmed@northmoor.example".to_owned())));
+    // The new link works.
+    let done = confirm(&app, &mut v, "slow@northmoor.example").await;
+    assert_eq!(done.status, 200);
+}

@@ -66,6 +66,10 @@ async fn a_platform_admin_creates_a_trust_whose_first_manager_sets_a_password_an
     lead.sign_in_and_agree("lead@eastvale.example", "my new trust's first password").await;
     assert_eq!(lead.get("/admin/staff").await.status, 200);
 
+    let page = root.get("/admin/audit").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("trust.appointed_admin") && page.body.contains("Eastvale Community Health NHS Trust"));
+    assert_eq!(intruder.get("/admin/audit").await.location.as_deref(), Some("/sign-in"));
     let audit = app.dbs().await.platform.recent_audit_across_tenants(50).await.unwrap();
     for action in ["platform.sign_in", "platform.sign_in.failed", "tenants.apply", "trust.appointed_admin"] {
         assert!(audit.iter().any(|a| a.action == action), "{action}");

@@ -150,6 +150,21 @@ fn too_many(state: &AppState, site: &Site, req: &Request, retry: u64) -> Result<
     Ok(resp)
 }
 
+/// Counts one attempt at `scope` from this address; past the limit, the 429 page to send.
+async fn limit_address(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    scope: &str,
+    ip: Option<&str>,
+) -> Result<Option<Response>, AppError> {
+    let key = format!("{scope}:ip:{}", ip.unwrap_or("-"));
+    match state.limiter.hit(&key, state.config.auth.attempts_per_address, window(state)).await {
+        Ok(()) => Ok(None),
+        Err(retry) => too_many(state, site, req, retry).map(Some),
+    }
+}
+
 fn window(state: &AppState) -> Duration {
     Duration::from_secs(state.config.auth.attempt_window_seconds)
 }
@@ -215,16 +230,8 @@ pub async fn register(
     Form(f): Form<RegisterForm>,
 ) -> Result<Response, AppError> {
     let ip = client_ip(state, req);
-    if let Err(retry) = state
-        .limiter
-        .hit(
-            &format!("register:ip:{}", ip.as_deref().unwrap_or("-")),
-            state.config.auth.attempts_per_address,
-            window(state),
-        )
-        .await
-    {
-        return too_many(state, site, req, retry);
+    if let Some(refused) = limit_address(state, site, req, "register", ip.as_deref()).await? {
+        return Ok(refused);
     }
     let mut errors = Errors::new();
     let text = |v: &str, field: &'static str, label: &str, errors: &mut Errors| {
@@ -710,16 +717,8 @@ pub async fn reset_request(
     Form(f): Form<ResetRequestForm>,
 ) -> Result<Response, AppError> {
     let ip = client_ip(state, req);
-    if let Err(retry) = state
-        .limiter
-        .hit(
-            &format!("reset:ip:{}", ip.as_deref().unwrap_or("-")),
-            state.config.auth.attempts_per_address,
-            window(state),
-        )
-        .await
-    {
-        return too_many(state, site, req, retry);
+    if let Some(refused) = limit_address(state, site, req, "reset", ip.as_deref()).await? {
+        return Ok(refused);
     }
     let email = f.email.trim().to_lowercase();
     let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
@@ -1450,16 +1449,8 @@ pub async fn resend(
     Form(f): Form<ResetRequestForm>,
 ) -> Result<Response, AppError> {
     let ip = client_ip(state, req);
-    if let Err(retry) = state
-        .limiter
-        .hit(
-            &format!("resend:ip:{}", ip.as_deref().unwrap_or("-")),
-            state.config.auth.attempts_per_address,
-            window(state),
-        )
-        .await
-    {
-        return too_many(state, site, req, retry);
+    if let Some(refused) = limit_address(state, site, req, "resend", ip.as_deref()).await? {
+        return Ok(refused);
     }
     let email = f.email.trim().to_lowercase();
     let itx = state.dbs.platform.begin_identity(site.entry.id).await?;

@@ -1,0 +1,258 @@
+//! Email change by a link to the new address, and closing an account.
+
+use super::*;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct EmailChangeForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Asks for the new address and the current password.
+#[handler]
+pub async fn email_form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    if let Err(redirect) = auth::signed_in_and_agreed(state, site, session).await? {
+        return Ok(redirect);
+    }
+    form_page(
+        state,
+        site,
+        req,
+        token,
+        "pages/email_change.html",
+        "Change your email address",
+        &Errors::new(),
+        json!({}),
+        StatusCode::OK,
+    )
+}
+
+/// Sends a single-use link to the new address; nothing changes until it is opened.
+#[handler]
+pub async fn email_request(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    Form(f): Form<EmailChangeForm>,
+) -> Result<Response, AppError> {
+    let me = match auth::signed_in_and_agreed(state, site, session).await? {
+        Ok(me) => me,
+        Err(redirect) => return Ok(redirect),
+    };
+    let key = format!("email-change:{}", me.person);
+    if let Err(retry) = state.limiter.hit(&key, state.config.auth.attempts_per_account, window(state)).await {
+        return too_many(state, site, req, retry);
+    }
+    let mut errors = Errors::new();
+    let new = match Email::parse(&f.email) {
+        Ok(e) => Some(e),
+        Err(m) => {
+            errors.insert("email", m);
+            None
+        }
+    };
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let person = id::person_by_id(&itx, me.person).await?.ok_or(AppError::NotFound)?;
+    let password_ok = match person.password_hash.clone() {
+        Some(hash) => password::verify(f.password.clone(), hash).await?,
+        None => false,
+    };
+    if !password_ok {
+        errors.insert("password", "Enter your current password".into());
+    }
+    if new.as_ref().is_some_and(|n| n.as_str() == person.email) {
+        errors.insert("email", "Enter an email address different from your current one".into());
+    }
+    let Some(new) = new.filter(|_| errors.is_empty()) else {
+        itx.commit().await?;
+        return form_page(
+            state,
+            site,
+            req,
+            token,
+            "pages/email_change.html",
+            "Change your email address",
+            &errors,
+            json!({ "email": f.email }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+    let raw = id::issue_token_with(
+        &itx,
+        me.person,
+        TokenPurpose::ChangeEmail,
+        chrono::Duration::hours(state.config.auth.link_hours),
+        Some(new.as_str().to_owned()),
+    )
+    .await?;
+    let mail = render_email(
+        state,
+        site,
+        "email_change",
+        new.as_str(),
+        "Confirm your new email address",
+        json!({
+            "name": person.given_name,
+            "link": format!("{}account/email/confirm?token={raw}", site.url),
+            "hours": state.config.auth.link_hours,
+        }),
+    )?;
+    id::enqueue_email(&itx, &mail).await?;
+    id::audit(
+        &itx,
+        Some(me.person),
+        "email_change.requested",
+        new.as_str(),
+        client_ip(state, req).as_deref(),
+        json!({}),
+    )
+    .await?;
+    itx.commit().await?;
+    message_page(
+        state,
+        site,
+        req,
+        StatusCode::OK,
+        "Check your email",
+        &format!("We have sent a link to {new}. Your email address changes when you open it."),
+        Some(("Go to your profile", "/profile")),
+    )
+}
+
+/// Shows a button to confirm the new address (from the emailed link).
+#[handler]
+pub fn email_confirm_form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    token: &CsrfToken,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, AppError> {
+    form_page(
+        state,
+        site,
+        req,
+        token,
+        "pages/email_confirm.html",
+        "Confirm your new email address",
+        &Errors::new(),
+        json!({ "token": q.token }),
+        StatusCode::OK,
+    )
+}
+
+/// Changes the address by its single-use link, and tells the old address.
+#[handler]
+pub async fn email_confirm(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    Form(f): Form<TokenForm>,
+) -> Result<Response, AppError> {
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let (person, new) = match id::consume_token_with(&itx, &f.token, TokenPurpose::ChangeEmail).await? {
+        Ok((p, Some(new))) => (p, new),
+        Ok((_, None)) => return refused_link(state, site, req, itx, TokenError::Unknown, "email-change").await,
+        Err(why) => return refused_link(state, site, req, itx, why, "email-change").await,
+    };
+    if id::person_by_email(&itx, &new).await?.is_some() {
+        itx.commit().await?;
+        return message_page(
+            state,
+            site,
+            req,
+            StatusCode::CONFLICT,
+            "This email address cannot be used",
+            "Another account uses this email address now. Your address has not changed.",
+            Some(("Go to your profile", "/profile")),
+        );
+    }
+    let old = id::person_by_id(&itx, person).await?.ok_or(AppError::NotFound)?;
+    id::change_email(&itx, person, &new).await?;
+    let mail = render_email(
+        state,
+        site,
+        "email_changed",
+        &old.email,
+        "Your email address has changed",
+        json!({
+            "name": old.given_name, "new_email": new,
+        }),
+    )?;
+    id::enqueue_email(&itx, &mail).await?;
+    id::audit(
+        &itx,
+        Some(person),
+        "email.changed",
+        &new,
+        client_ip(state, req).as_deref(),
+        json!({ "from": old.email }),
+    )
+    .await?;
+    itx.commit().await?;
+    message_page(
+        state,
+        site,
+        req,
+        StatusCode::OK,
+        "Email address changed",
+        &format!("You now sign in with {new}."),
+        Some(("Go to your profile", "/profile")),
+    )
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct DeactivateForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Closes the account at the person's request: every session ends and no sign-in works after.
+#[handler]
+pub async fn deactivate(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Form(f): Form<DeactivateForm>,
+) -> Result<Response, AppError> {
+    let me = match auth::signed_in_and_agreed(state, site, session).await? {
+        Ok(me) => me,
+        Err(redirect) => return Ok(redirect),
+    };
+    if f.confirm != "yes" {
+        return Err(AppError::BadRequest("Tick the box to confirm that you want to close your account.".into()));
+    }
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    id::deactivate(&itx, me.person).await?;
+    id::audit(
+        &itx,
+        Some(me.person),
+        "account.deactivated",
+        &me.person.to_string(),
+        client_ip(state, req).as_deref(),
+        json!({}),
+    )
+    .await?;
+    itx.commit().await?;
+    auth::sign_out(session);
+    message_page(
+        state,
+        site,
+        req,
+        StatusCode::OK,
+        "Your account is closed",
+        "You have been signed out everywhere and can no longer sign in. Your learning record is kept as the NHS records schedule requires; ask the trust if you want it erased.",
+        None,
+    )
+}

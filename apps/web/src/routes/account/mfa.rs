@@ -1,0 +1,253 @@
+//! Two-step verification: set-up, the second sign-in step, recovery codes.
+
+use super::*;
+
+/// The person half-way through signing in (password right, code not yet given), if recent.
+fn mfa_pending(session: &Session, site: &Site) -> Option<trellis_core::PersonId> {
+    let at: i64 = session.get(K_MFA_AT)?;
+    if chrono::Utc::now().timestamp() - at > 600 || session.get::<String>(K_MFA_TENANT)? != site.entry.id.to_string() {
+        return None;
+    }
+    session.get::<String>(K_MFA_PERSON)?.parse().ok()
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// Asks for the authenticator's code (or a recovery code).
+#[handler]
+pub fn code_form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    if mfa_pending(session, site).is_none() {
+        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+    }
+    form_page(
+        state,
+        site,
+        req,
+        token,
+        "pages/sign_in_code.html",
+        "Enter your security code",
+        &Errors::new(),
+        json!({}),
+        StatusCode::OK,
+    )
+}
+
+/// Checks the code: a TOTP code is accepted once (its time step must be new), a recovery code once.
+#[handler]
+pub async fn code(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let Some(person) = mfa_pending(session, site) else {
+        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+    };
+    let ip = client_ip(state, req);
+    let key = format!("mfa:{}:{person}", site.entry.id);
+    if let Err(retry) = state.limiter.hit(&key, state.config.auth.attempts_per_account, window(state)).await {
+        return too_many(state, site, req, retry);
+    }
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let Some((secret, _)) = id::mfa_secret(&itx, person).await? else {
+        itx.commit().await?;
+        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+    };
+    let how = match auth::mfa::check(&secret, &f.code) {
+        Some(step) if id::accept_mfa_step(&itx, person, step).await? => Some("totp"),
+        Some(_) => None, // a code already used
+        None if id::use_recovery_code(&itx, person, &f.code).await? => Some("recovery_code"),
+        None => None,
+    };
+    let Some(how) = how else {
+        id::audit(&itx, Some(person), "mfa.failed", &person.to_string(), ip.as_deref(), json!({})).await?;
+        itx.commit().await?;
+        let mut errors = Errors::new();
+        errors.insert(
+            "code",
+            "Enter the 6-digit code your authenticator app shows now, or one of your recovery codes".into(),
+        );
+        return form_page(
+            state,
+            site,
+            req,
+            token,
+            "pages/sign_in_code.html",
+            "Enter your security code",
+            &errors,
+            json!({}),
+            StatusCode::UNAUTHORIZED,
+        );
+    };
+    let epoch = id::person_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
+    id::audit(&itx, Some(person), "sign_in", &person.to_string(), ip.as_deref(), json!({ "second_step": how })).await?;
+    itx.commit().await?;
+    state.limiter.reset(&key).await;
+    auth::sign_in(session, site, person, epoch);
+    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/profile").finish())
+}
+
+/// Two-step verification: set it up (a new secret, shown as text and as an otpauth address), or
+/// see that it is on and turn it off.
+#[handler]
+pub async fn mfa_page(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    let me = match auth::signed_in_and_agreed(state, site, session).await? {
+        Ok(me) => me,
+        Err(redirect) => return Ok(redirect),
+    };
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let person = id::person_by_id(&itx, me.person).await?.ok_or(AppError::NotFound)?;
+    itx.commit().await?;
+    let mut values = json!({ "enabled": person.mfa_enabled });
+    if !person.mfa_enabled {
+        let secret = session.get::<String>(K_MFA_SETUP).unwrap_or_else(|| {
+            let s = auth::mfa::new_secret();
+            session.set(K_MFA_SETUP, s.clone());
+            s
+        });
+        values["secret"] = json!(secret);
+        values["otpauth"] = json!(auth::mfa::otpauth_url(&secret, &person.email, &site.entry.name));
+    }
+    form_page(
+        state,
+        site,
+        req,
+        token,
+        "pages/mfa.html",
+        "Two-step verification",
+        &Errors::new(),
+        values,
+        StatusCode::OK,
+    )
+}
+
+/// Turns two-step verification on once a code from the new secret proves the app has it; shows the
+/// recovery codes once.
+#[handler]
+pub async fn mfa_enable(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let me = match auth::signed_in_and_agreed(state, site, session).await? {
+        Ok(me) => me,
+        Err(redirect) => return Ok(redirect),
+    };
+    let Some(secret) = session.get::<String>(K_MFA_SETUP) else {
+        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/account/mfa").finish());
+    };
+    let Some(step) = auth::mfa::check(&secret, &f.code) else {
+        let mut errors = Errors::new();
+        errors.insert("code", "That code is not right: enter the 6-digit code your authenticator app shows now".into());
+        let otpauth = auth::mfa::otpauth_url(&secret, "", &site.entry.name);
+        return form_page(
+            state,
+            site,
+            req,
+            token,
+            "pages/mfa.html",
+            "Two-step verification",
+            &errors,
+            json!({ "enabled": false, "secret": secret, "otpauth": otpauth }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+    let codes = auth::mfa::recovery_codes();
+    let normalised: Vec<String> = codes.iter().map(|c| c.replace('-', "")).collect();
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    id::enable_mfa(&itx, me.person, &secret, step, &normalised).await?;
+    id::audit(
+        &itx,
+        Some(me.person),
+        "mfa.enabled",
+        &me.person.to_string(),
+        client_ip(state, req).as_deref(),
+        json!({}),
+    )
+    .await?;
+    itx.commit().await?;
+    session.remove(K_MFA_SETUP);
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Your recovery codes",
+        &[("Home", "/"), ("Your profile", "/profile")],
+    );
+    ctx.insert("codes", &codes);
+    page::render(state, Some(site), "pages/mfa_codes.html", &ctx, StatusCode::OK)
+}
+
+/// Turns two-step verification off (a current code or a recovery code is needed).
+#[handler]
+pub async fn mfa_disable(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let me = match auth::signed_in_and_agreed(state, site, session).await? {
+        Ok(me) => me,
+        Err(redirect) => return Ok(redirect),
+    };
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let Some((secret, _)) = id::mfa_secret(&itx, me.person).await? else {
+        itx.commit().await?;
+        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/account/mfa").finish());
+    };
+    let ok = match auth::mfa::check(&secret, &f.code) {
+        Some(step) => id::accept_mfa_step(&itx, me.person, step).await?,
+        None => id::use_recovery_code(&itx, me.person, &f.code).await?,
+    };
+    if !ok {
+        itx.commit().await?;
+        let mut errors = Errors::new();
+        errors.insert("code", "Enter a current code from your authenticator app, or a recovery code".into());
+        return form_page(
+            state,
+            site,
+            req,
+            token,
+            "pages/mfa.html",
+            "Two-step verification",
+            &errors,
+            json!({ "enabled": true }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    id::disable_mfa(&itx, me.person).await?;
+    id::audit(
+        &itx,
+        Some(me.person),
+        "mfa.disabled",
+        &me.person.to_string(),
+        client_ip(state, req).as_deref(),
+        json!({}),
+    )
+    .await?;
+    itx.commit().await?;
+    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/profile").finish())
+}

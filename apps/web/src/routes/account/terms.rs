@@ -1,0 +1,73 @@
+//! Terms and policies, accepted before going on.
+
+use super::*;
+
+/// The documents the signed-in person has yet to accept, with a button to accept them.
+#[handler]
+pub async fn terms_page(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    let Some(me) = auth::current(state, site, session).await? else {
+        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+    };
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let outstanding = trellis_db::terms::outstanding(&itx, me.person, &state.terms).await?;
+    itx.commit().await?;
+    if outstanding.is_empty() {
+        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/profile").finish());
+    }
+    let docs: Vec<_> = outstanding
+        .iter()
+        .map(|d| json!({ "key": d.key, "title": d.title, "version": d.version, "paragraphs": d.body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).collect::<Vec<_>>() }))
+        .collect();
+    let accepting: Vec<String> = outstanding.iter().map(|d| format!("{}:{}", d.key, d.version)).collect();
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Terms and policies", &[("Home", "/")]);
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("documents", &docs);
+    ctx.insert("accepting", &accepting.join(","));
+    page::render(state, Some(site), "pages/terms.html", &ctx, StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct TermsForm {
+    #[serde(default)]
+    accepting: String,
+}
+
+/// Accepts exactly the versions the person was shown; if any changed meanwhile, shows them again.
+#[handler]
+pub async fn accept_terms(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Form(f): Form<TermsForm>,
+) -> Result<Response, AppError> {
+    let Some(me) = auth::current(state, site, session).await? else {
+        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+    };
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let outstanding = trellis_db::terms::outstanding(&itx, me.person, &state.terms).await?;
+    let current: Vec<String> = outstanding.iter().map(|d| format!("{}:{}", d.key, d.version)).collect();
+    if current.join(",") != f.accepting {
+        itx.commit().await?;
+        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/terms").finish());
+    }
+    let ip = client_ip(state, req);
+    trellis_db::terms::accept(&itx, me.person, &outstanding, ip.as_deref()).await?;
+    id::audit(
+        &itx,
+        Some(me.person),
+        "terms.accepted",
+        &current.join(","),
+        ip.as_deref(),
+        json!({ "documents": current }),
+    )
+    .await?;
+    itx.commit().await?;
+    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/profile").finish())
+}

@@ -8,6 +8,7 @@ pub mod session;
 
 use crate::directory::Site;
 use crate::error::AppError;
+use crate::routes::page::see_other;
 use crate::state::AppState;
 use poem::session::Session;
 use trellis_core::PersonId;
@@ -129,13 +130,11 @@ pub async fn signed_in_and_agreed(
     site: &Site,
     session: &Session,
 ) -> Result<Result<SignedIn, poem::Response>, AppError> {
-    let redirect =
-        |to: &str| poem::Response::builder().status(poem::http::StatusCode::SEE_OTHER).header("location", to).finish();
     let Some(me) = current(state, site, session).await? else {
-        return Ok(Err(redirect("/sign-in")));
+        return Ok(Err(see_other("/sign-in")));
     };
     let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
     let outstanding = trellis_db::terms::outstanding(&itx, me.person, &state.terms).await?;
     itx.commit().await?;
-    if outstanding.is_empty() { Ok(Ok(me)) } else { Ok(Err(redirect("/terms"))) }
+    if outstanding.is_empty() { Ok(Ok(me)) } else { Ok(Err(see_other("/terms"))) }
 }

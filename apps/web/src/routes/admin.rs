@@ -4,6 +4,7 @@ use crate::auth::{self, SignedIn};
 use crate::directory::Site;
 use crate::error::AppError;
 use crate::routes::account::{message_page, render_email};
+use crate::routes::page::see_other;
 use crate::routes::page::{self, RequestInfo};
 use crate::state::AppState;
 use poem::http::StatusCode;
@@ -175,7 +176,7 @@ pub async fn decide(
     )
     .await?;
     tx.commit().await?;
-    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/admin/approvals").finish())
+    Ok(see_other("/admin/approvals"))
 }
 
 /// This trust's audit trail, newest first.
@@ -276,7 +277,7 @@ pub async fn staff(
 }
 
 fn back_to_staff() -> Response {
-    Response::builder().status(StatusCode::SEE_OTHER).header("location", "/admin/staff").finish()
+    see_other("/admin/staff")
 }
 
 /// Suspends or reinstates a member (never oneself).

@@ -88,3 +88,8 @@ pub fn error_page(
         crate::error::plain_page(status, &heading, &detail)
     })
 }
+
+/// A `303 See Other` to `to`: where a form post or a refused page sends the browser next.
+pub fn see_other(to: &str) -> Response {
+    Response::builder().status(StatusCode::SEE_OTHER).header("location", to).finish()
+}

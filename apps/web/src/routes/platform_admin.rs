@@ -5,6 +5,7 @@ use crate::auth::password;
 use crate::error::AppError;
 use crate::middleware::forwarded;
 use crate::routes::account::render_email;
+use crate::routes::page::see_other;
 use crate::routes::page::{self, RequestInfo};
 use crate::state::AppState;
 use poem::http::StatusCode;
@@ -24,10 +25,6 @@ use trellis_db::identity::{self as id, MembershipStatus, NewPerson, TokenPurpose
 const K_PERSON: &str = "platform_person";
 const K_EPOCH: &str = "platform_epoch";
 const K_SIGNED_IN: &str = "platform_signed_in_at";
-
-fn see_other(to: &str) -> Response {
-    Response::builder().status(StatusCode::SEE_OTHER).header("location", to).finish()
-}
 
 fn render(
     state: &AppState,

@@ -5,6 +5,7 @@
 use crate::directory::Site;
 use crate::error::AppError;
 use crate::routes::admin::require;
+use crate::routes::page::see_other;
 use crate::routes::page::{self, RequestInfo};
 use crate::state::AppState;
 use poem::http::StatusCode;
@@ -168,7 +169,7 @@ pub async fn colours(
             .await?;
             tx.commit().await?;
             announce(state).await;
-            Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/admin/site").finish())
+            Ok(see_other("/admin/site"))
         }
         Err(failures) => {
             tx.rollback().await?;
@@ -261,7 +262,7 @@ pub async fn add_message(
     let m = db_site::add_message(&tx, input).await?;
     id::audit(&tx, Some(me.person), "site.message_added", &m.title, None, json!({ "id": m.id.to_string() })).await?;
     tx.commit().await?;
-    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/admin/site").finish())
+    Ok(see_other("/admin/site"))
 }
 
 /// Saves or deletes one of this trust's key messages.
@@ -292,5 +293,5 @@ pub async fn edit_message(
         id::audit(&tx, Some(me.person), "site.message_edited", &id_text, None, json!({})).await?;
     }
     tx.commit().await?;
-    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/admin/site").finish())
+    Ok(see_other("/admin/site"))
 }

@@ -8,6 +8,7 @@ use crate::directory::Site;
 use crate::error::AppError;
 use crate::middleware::forwarded;
 use crate::routes::account::message_page;
+use crate::routes::page::see_other;
 use crate::state::AppState;
 use poem::http::StatusCode;
 use poem::session::Session;
@@ -41,10 +42,6 @@ fn settings(site: &Site) -> Option<SsoSettings> {
             family_name: s.claim_family_name.clone(),
         },
     })
-}
-
-fn see_other(to: &str) -> Response {
-    Response::builder().status(StatusCode::SEE_OTHER).header("location", to).finish()
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,6 +1,7 @@
 //! Two-step verification: set-up, the second sign-in step, recovery codes.
 
 use super::*;
+use crate::routes::page::see_other;
 
 /// The person half-way through signing in (password right, code not yet given), if recent.
 fn mfa_pending(session: &Session, site: &Site) -> Option<trellis_core::PersonId> {
@@ -27,7 +28,7 @@ pub fn code_form(
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
     if mfa_pending(session, site).is_none() {
-        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+        return Ok(see_other("/sign-in"));
     }
     form_page(
         state,
@@ -53,7 +54,7 @@ pub async fn code(
     Form(f): Form<CodeForm>,
 ) -> Result<Response, AppError> {
     let Some(person) = mfa_pending(session, site) else {
-        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+        return Ok(see_other("/sign-in"));
     };
     let ip = client_ip(state, req);
     let key = format!("mfa:{}:{person}", site.entry.id);
@@ -63,7 +64,7 @@ pub async fn code(
     let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
     let Some((secret, _)) = id::mfa_secret(&itx, person).await? else {
         itx.commit().await?;
-        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+        return Ok(see_other("/sign-in"));
     };
     let how = match auth::mfa::check(&secret, &f.code) {
         Some(step) if id::accept_mfa_step(&itx, person, step).await? => Some("totp"),
@@ -96,7 +97,7 @@ pub async fn code(
     itx.commit().await?;
     state.limiter.reset(&key).await;
     auth::sign_in(session, site, person, epoch);
-    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/profile").finish())
+    Ok(see_other("/profile"))
 }
 
 /// Two-step verification: set it up (a new secret, shown as text and as an otpauth address), or
@@ -155,7 +156,7 @@ pub async fn mfa_enable(
         Err(redirect) => return Ok(redirect),
     };
     let Some(secret) = session.get::<String>(K_MFA_SETUP) else {
-        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/account/mfa").finish());
+        return Ok(see_other("/account/mfa"));
     };
     let Some(step) = auth::mfa::check(&secret, &f.code) else {
         let mut errors = Errors::new();
@@ -216,7 +217,7 @@ pub async fn mfa_disable(
     let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
     let Some((secret, _)) = id::mfa_secret(&itx, me.person).await? else {
         itx.commit().await?;
-        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/account/mfa").finish());
+        return Ok(see_other("/account/mfa"));
     };
     let ok = match auth::mfa::check(&secret, &f.code) {
         Some(step) => id::accept_mfa_step(&itx, me.person, step).await?,
@@ -249,5 +250,5 @@ pub async fn mfa_disable(
     )
     .await?;
     itx.commit().await?;
-    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/profile").finish())
+    Ok(see_other("/profile"))
 }

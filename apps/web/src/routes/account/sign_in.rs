@@ -1,6 +1,7 @@
 //! Sign-in and out, with the second step when two-step verification is on.
 
 use super::*;
+use crate::routes::page::see_other;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct SignInForm {
@@ -93,14 +94,14 @@ pub async fn sign_in(
             session.set(K_MFA_PERSON, p.id.to_string());
             session.set(K_MFA_TENANT, site.entry.id.to_string());
             session.set(K_MFA_AT, chrono::Utc::now().timestamp());
-            Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in/code").finish())
+            Ok(see_other("/sign-in/code"))
         }
         Ok(p) => {
             id::audit(&itx, Some(p.id), "sign_in", &email, ip.as_deref(), json!({})).await?;
             itx.commit().await?;
             state.limiter.reset(&account_key).await;
             auth::sign_in(session, site, p.id, p.session_epoch);
-            Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/profile").finish())
+            Ok(see_other("/profile"))
         }
         Err((why, (status, errors))) => {
             id::audit(
@@ -141,7 +142,7 @@ pub async fn sign_out(
         tx.commit().await?;
     }
     auth::sign_out(session);
-    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/").finish())
+    Ok(see_other("/"))
 }
 
 /// Ends every session of the signed-in person, on every trust's site.
@@ -152,12 +153,12 @@ pub async fn sign_out_everywhere(
     session: &Session,
 ) -> Result<Response, AppError> {
     let Some(me) = auth::current(state, site, session).await? else {
-        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+        return Ok(see_other("/sign-in"));
     };
     let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
     id::end_all_sessions(&itx, me.person).await?;
     id::audit(&itx, Some(me.person), "sign_out.everywhere", &me.person.to_string(), None, json!({})).await?;
     itx.commit().await?;
     auth::sign_out(session);
-    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/").finish())
+    Ok(see_other("/"))
 }

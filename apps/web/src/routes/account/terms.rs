@@ -1,6 +1,7 @@
 //! Terms and policies, accepted before going on.
 
 use super::*;
+use crate::routes::page::see_other;
 
 /// The documents the signed-in person has yet to accept, with a button to accept them.
 #[handler]
@@ -12,13 +13,13 @@ pub async fn terms_page(
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
     let Some(me) = auth::current(state, site, session).await? else {
-        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+        return Ok(see_other("/sign-in"));
     };
     let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
     let outstanding = trellis_db::terms::outstanding(&itx, me.person, &state.terms).await?;
     itx.commit().await?;
     if outstanding.is_empty() {
-        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/profile").finish());
+        return Ok(see_other("/profile"));
     }
     let docs: Vec<_> = outstanding
         .iter()
@@ -48,14 +49,14 @@ pub async fn accept_terms(
     Form(f): Form<TermsForm>,
 ) -> Result<Response, AppError> {
     let Some(me) = auth::current(state, site, session).await? else {
-        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/sign-in").finish());
+        return Ok(see_other("/sign-in"));
     };
     let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
     let outstanding = trellis_db::terms::outstanding(&itx, me.person, &state.terms).await?;
     let current: Vec<String> = outstanding.iter().map(|d| format!("{}:{}", d.key, d.version)).collect();
     if current.join(",") != f.accepting {
         itx.commit().await?;
-        return Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/terms").finish());
+        return Ok(see_other("/terms"));
     }
     let ip = client_ip(state, req);
     trellis_db::terms::accept(&itx, me.person, &outstanding, ip.as_deref()).await?;
@@ -69,5 +70,5 @@ pub async fn accept_terms(
     )
     .await?;
     itx.commit().await?;
-    Ok(Response::builder().status(StatusCode::SEE_OTHER).header("location", "/profile").finish())
+    Ok(see_other("/profile"))
 }

@@ -219,6 +219,19 @@ async fn reload(state: &AppState) {
     }
 }
 
+/// After a change to a trust made here: reload this instance's host map now, and tell the other
+/// instances over Redis (a failed notice is logged; their timer reload heals it).
+pub(crate) async fn reload_and_announce(state: &AppState, why: &str) -> Result<(), trellis_db::DbError> {
+    state.directory.reload(&state.dbs.platform).await?;
+    state.metrics.host_reloads.inc();
+    if let Some(bus) = &state.redis
+        && let Err(e) = bus.publish(TENANTS_CHANGED, why).await
+    {
+        tracing::warn!(error = %e, why, "cannot announce a change to the trusts");
+    }
+    Ok(())
+}
+
 /// Tells every running instance to reload the host map (no-op without Redis: they reload on
 /// their timer).
 pub async fn announce_tenants_changed(config: &Config) -> anyhow::Result<bool> {

@@ -286,10 +286,7 @@ pub async fn create_trust(
     let actor = format!("person:{me}");
     let opts = trellis_db::ApplyOptions { overwrite_admin_edits: false, actor: actor.clone(), dry_run: false };
     state.dbs.platform.apply_tenant_specs_across_tenants(std::slice::from_ref(&spec), &opts).await?;
-    state.directory.reload(&state.dbs.platform).await?;
-    if let Some(bus) = &state.redis {
-        let _ = bus.publish(crate::server::TENANTS_CHANGED, "platform-admin").await;
-    }
+    crate::server::reload_and_announce(state, "platform-admin").await?;
     let site = state.directory.sites().into_iter().find(|s| s.entry.slug == slug.as_str()).ok_or(AppError::NotFound)?;
 
     // The first training manager: an existing person, or a new one without a password yet.

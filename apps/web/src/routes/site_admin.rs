@@ -22,13 +22,8 @@ use trellis_db::identity as id;
 use trellis_db::site::{self as db_site, MessageInput};
 
 async fn announce(state: &AppState) {
-    if let Err(e) = state.directory.reload(&state.dbs.platform).await {
+    if let Err(e) = crate::server::reload_and_announce(state, "site-edit").await {
         tracing::warn!(error = %e, "reload after a site edit failed");
-    }
-    if let Some(bus) = &state.redis
-        && let Err(e) = bus.publish(crate::server::TENANTS_CHANGED, "site-edit").await
-    {
-        tracing::warn!(error = %e, "cannot announce a site edit");
     }
 }
 

@@ -11,6 +11,7 @@ mod m20261122_000003_identity;
 mod m20261122_000004_terms;
 mod m20261122_000005_sso;
 mod m20261122_000006_mfa;
+mod m20261122_000007_sessions_domains;
 
 /// The application role: owns nothing, is subject to row-level security.
 pub const APP_ROLE: &str = "trellis_app";
@@ -25,6 +26,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261122_000004_terms.rs"),
     include_str!("m20261122_000005_sso.rs"),
     include_str!("m20261122_000006_mfa.rs"),
+    include_str!("m20261122_000007_sessions_domains.rs"),
     include_str!("lib.rs"),
 ];
 
@@ -42,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_terms::Migration),
             Box::new(m20261122_000005_sso::Migration),
             Box::new(m20261122_000006_mfa::Migration),
+            Box::new(m20261122_000007_sessions_domains::Migration),
         ]
     }
 }

@@ -39,6 +39,8 @@ pub struct AuthConfig {
     pub attempt_window_seconds: u64,
     /// How long emailed links work.
     pub link_hours: i64,
+    /// Platform administrators must use two-step verification (set up at their first sign-in).
+    pub platform_admin_mfa_required: bool,
 }
 
 impl fmt::Debug for AuthConfig {

@@ -153,7 +153,7 @@ async fn apply_one(
     apply_messages(tx, id, spec, opts, out).await?;
     apply_eligibility(tx, id, spec, out).await?;
     apply_terms(tx, id, spec, out).await?;
-    apply_sso(tx, id, spec, out).await?;
+    apply_sso(tx, id, spec, opts, out).await?;
     Ok(id)
 }
 
@@ -188,6 +188,9 @@ async fn apply_hosts(
                     kind: Set("declared".into()),
                     verified_at: Set(Some(now)),
                     created_at: Set(now),
+                    verify_token: Set(None),
+                    checked_at: Set(None),
+                    check_result: Set(None),
                 }
                 .insert(tx)
                 .await?;
@@ -447,6 +450,7 @@ async fn apply_sso(
     tx: &DatabaseTransaction,
     id: TenantId,
     spec: &TenantSpec,
+    opts: &ApplyOptions,
     out: &mut Lines<'_>,
 ) -> Result<(), DbError> {
     let current = tenant_sso::Entity::find_by_id(id.as_uuid()).one(tx).await?;
@@ -470,6 +474,10 @@ async fn apply_sso(
     if same {
         return Ok(());
     }
+    if current.as_ref().is_some_and(|c| c.admin_edited_at.is_some()) && !opts.overwrite_admin_edits {
+        out.note("single sign-on was edited by the trust's admins; kept (--overwrite-admin-edits replaces it)");
+        return Ok(());
+    }
     let model = tenant_sso::ActiveModel {
         tenant_id: Set(id.as_uuid()),
         issuer: Set(s.issuer.clone()),
@@ -482,6 +490,7 @@ async fn apply_sso(
         claim_given_name: Set(s.claim_given_name.clone()),
         claim_family_name: Set(s.claim_family_name.clone()),
         updated_at: Set(Utc::now()),
+        admin_edited_at: Set(None),
     };
     if current.is_some() {
         model.update(tx).await?;

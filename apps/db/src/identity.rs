@@ -159,7 +159,7 @@ pub async fn set_password(itx: &IdentityTx, id: PersonId, hash: String) -> Resul
         .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
         .exec(itx.conn())
         .await?;
-    Ok(())
+    crate::sessions::end_everywhere(itx, id).await
 }
 
 /// Ends every session of the person, on every trust's site.
@@ -169,7 +169,7 @@ pub async fn end_all_sessions(itx: &IdentityTx, id: PersonId) -> Result<(), DbEr
         .col_expr(person::Column::SessionEpoch, Expr::col(person::Column::SessionEpoch).add(1))
         .exec(itx.conn())
         .await?;
-    Ok(())
+    crate::sessions::end_everywhere(itx, id).await
 }
 
 /// The current session epoch of a person (to check a session is still good).
@@ -865,7 +865,7 @@ pub async fn deactivate(itx: &IdentityTx, person: PersonId) -> Result<(), DbErro
         .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
         .exec(itx.conn())
         .await?;
-    Ok(())
+    crate::sessions::end_everywhere(itx, person).await
 }
 
 impl PlatformDb {
@@ -952,5 +952,49 @@ impl PlatformDb {
         };
         self.set_platform_admin_across_tenants(id, true, actor).await?;
         Ok(id)
+    }
+}
+
+impl PlatformDb {
+    /// A transaction on people only (the platform's own pages have no trust): calls that read or
+    /// write people work; anything tenant-scoped through it finds nothing and cannot insert.
+    pub async fn begin_people_across_tenants(&self) -> Result<IdentityTx, DbError> {
+        Ok(IdentityTx { inner: TenantTx::begin(&self.conn, TenantId::from_uuid(uuid::Uuid::nil())).await? })
+    }
+
+    /// The most recent entries of every trust's audit trail (or one trust's), newest first, for
+    /// platform administrators; `action` narrows to actions starting with it.
+    pub async fn audit_events_across_tenants(
+        &self,
+        tenant: Option<TenantId>,
+        action: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<(TenantId, AuditEntry)>, DbError> {
+        let mut q = audit_event::Entity::find();
+        if let Some(t) = tenant {
+            q = q.filter(audit_event::Column::TenantId.eq(t.as_uuid()));
+        }
+        if let Some(a) = action.filter(|a| !a.is_empty()) {
+            q = q.filter(audit_event::Column::Action.starts_with(a));
+        }
+        Ok(q.order_by_desc(audit_event::Column::At)
+            .limit(limit)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(|e| {
+                (
+                    TenantId::from_uuid(e.tenant_id),
+                    AuditEntry {
+                        at: e.at,
+                        actor: e.actor_person_id.map(PersonId::from_uuid),
+                        action: e.action,
+                        subject: e.subject,
+                        ip: e.ip,
+                        detail: e.detail,
+                    },
+                )
+            })
+            .collect())
     }
 }

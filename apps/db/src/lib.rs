@@ -12,6 +12,7 @@ mod error;
 pub mod identity;
 mod migrate;
 mod platform;
+pub mod sessions;
 pub mod site;
 mod tenant_tx;
 pub mod terms;

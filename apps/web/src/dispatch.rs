@@ -27,6 +27,8 @@ impl Dispatch {
         let sec = state.security.clone();
         let platform = Route::new()
             .at("/sign-in", auth::guard(get(platform_admin::sign_in_form).post(platform_admin::sign_in), &sec))
+            .at("/sign-in/code", auth::guard(get(platform_admin::code_form).post(platform_admin::code), &sec))
+            .at("/sign-in/mfa-setup", auth::guard(get(platform_admin::setup_form).post(platform_admin::setup), &sec))
             .at("/sign-out", auth::guard(post(platform_admin::sign_out), &sec))
             .at("/admin", auth::guard(get(platform_admin::home), &sec))
             .at("/admin/trusts", auth::guard(post(platform_admin::create_trust), &sec))
@@ -42,6 +44,7 @@ impl Dispatch {
             .at("/verify-email", auth::guard(get(account::verify_form).post(account::verify), &sec))
             .at("/verify-email/resend", auth::guard(get(account::resend_form).post(account::resend), &sec))
             .at("/sign-in", auth::guard(get(account::sign_in_form).post(account::sign_in), &sec))
+            .at("/join", auth::guard(get(account::join_form).post(account::join), &sec))
             .at("/sign-in/code", auth::guard(get(account::code_form).post(account::code), &sec))
             .at("/account/mfa", auth::guard(get(account::mfa_page), &sec))
             .at("/account/email", auth::guard(get(account::email_form).post(account::email_request), &sec))
@@ -49,6 +52,7 @@ impl Dispatch {
                 "/account/email/confirm",
                 auth::guard(get(account::email_confirm_form).post(account::email_confirm), &sec),
             )
+            .at("/account/sessions/:id/end", auth::guard(post(account::end_session), &sec))
             .at("/account/deactivate", auth::guard(post(account::deactivate), &sec))
             .at("/account/mfa/enable", auth::guard(post(account::mfa_enable), &sec))
             .at("/account/mfa/disable", auth::guard(post(account::mfa_disable), &sec))

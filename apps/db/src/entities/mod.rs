@@ -9,6 +9,7 @@ pub mod membership_role;
 pub mod mfa_recovery_code;
 pub mod outbox;
 pub mod person;
+pub mod person_session;
 pub mod platform_audit;
 pub mod platform_terms_acceptance;
 pub mod sso_link;

@@ -12,6 +12,11 @@ pub struct Model {
     /// Only verified hosts are served.
     pub verified_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// The value a trust admin puts in a DNS TXT record to prove the domain is theirs.
+    pub verify_token: Option<String>,
+    /// When the DNS was last checked, and what was found.
+    pub checked_at: Option<DateTimeUtc>,
+    pub check_result: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,8 @@ pub struct Model {
     pub claim_given_name: String,
     pub claim_family_name: String,
     pub updated_at: DateTimeUtc,
+    /// Set when a trust admin edits the settings: `tenants apply` then leaves them alone.
+    pub admin_edited_at: Option<DateTimeUtc>,
 }
 
 impl std::fmt::Debug for Model {

@@ -8,18 +8,24 @@ pub mod session;
 
 use crate::directory::Site;
 use crate::error::AppError;
+use crate::middleware::forwarded;
 use crate::routes::page::see_other;
 use crate::state::AppState;
+use poem::Request;
 use poem::session::Session;
 use trellis_core::PersonId;
 use trellis_core::identity::{Permission, Role, allows};
+use trellis_db::TenantTx;
 use trellis_db::identity::{self, MembershipStatus};
+use trellis_db::sessions;
+pub use trellis_db::sessions::Method;
 
 const K_TENANT: &str = "tenant";
 const K_PERSON: &str = "person";
 const K_EPOCH: &str = "epoch";
 const K_SIGNED_IN: &str = "signed_in_at";
 const K_SEEN: &str = "last_seen";
+const K_SID: &str = "session_handle";
 
 /// The person signed in on this trust's site.
 #[derive(Debug, Clone)]
@@ -39,20 +45,53 @@ fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Starts a session for `person` on this site: a new session id (so a planted one is useless).
-pub fn sign_in(session: &Session, site: &Site, person: PersonId, epoch: i32) {
+/// Starts a session for `person` on this site: a new session id (so a planted one is useless),
+/// recorded in `tx` (the caller's, committed with its audit entry) so the person can see it and
+/// end it from their profile.
+#[allow(clippy::too_many_arguments)] // each is a distinct fact about the sign-in
+pub async fn sign_in(
+    tx: &TenantTx,
+    state: &AppState,
+    req: &Request,
+    session: &Session,
+    site: &Site,
+    person: PersonId,
+    epoch: i32,
+    method: Method,
+) -> Result<(), AppError> {
+    let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string());
+    let agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok());
+    let handle = sessions::start(tx, person, method, ip.as_deref(), agent).await?;
     session.clear();
     session.renew();
     session.set(K_TENANT, site.entry.id.to_string());
     session.set(K_PERSON, person.to_string());
     session.set(K_EPOCH, epoch);
+    session.set(K_SID, handle.to_string());
     session.set(K_SIGNED_IN, now_secs());
     session.set(K_SEEN, now_secs());
+    Ok(())
 }
 
-/// Ends this session.
-pub fn sign_out(session: &Session) {
+/// This session's handle in `person_sessions`, if signed in.
+pub fn handle(session: &Session) -> Option<uuid::Uuid> {
+    session.get::<String>(K_SID).and_then(|s| s.parse().ok())
+}
+
+/// Ends this session (and marks its record ended).
+pub async fn sign_out(
+    state: &AppState,
+    site: &Site,
+    session: &Session,
+    person: Option<PersonId>,
+) -> Result<(), AppError> {
+    if let (Some(person), Some(h)) = (person, handle(session)) {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        sessions::end(&tx, person, h).await?;
+        tx.commit().await?;
+    }
     session.purge();
+    Ok(())
 }
 
 /// The signed-in person, if the session is for this trust, not timed out, not ended everywhere,
@@ -75,14 +114,23 @@ pub async fn current(state: &AppState, site: &Site, session: &Session) -> Result
         session.purge();
         return Ok(None);
     }
+    let Some(sid) = handle(session) else {
+        session.purge();
+        return Ok(None);
+    };
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let epoch = identity::session_epoch(&tx, person).await?;
     let membership = identity::membership(&tx, person).await?;
+    let live = sessions::is_live(&tx, person, sid).await?;
+    let touch = now - seen > 60;
+    if live && touch {
+        sessions::touch(&tx, sid).await?;
+    }
     tx.commit().await?;
     let current_epoch = session.get::<i32>(K_EPOCH);
     match (epoch, membership) {
-        (Some(e), Some(m)) if Some(e) == current_epoch && m.status == MembershipStatus::Approved => {
-            if now - seen > 60 {
+        (Some(e), Some(m)) if live && Some(e) == current_epoch && m.status == MembershipStatus::Approved => {
+            if touch {
                 session.set(K_SEEN, now);
             }
             Ok(Some(SignedIn { person, roles: m.roles }))

@@ -25,6 +25,13 @@ use trellis_db::identity::{self as id, MembershipStatus, NewPerson, TokenPurpose
 const K_PERSON: &str = "platform_person";
 const K_EPOCH: &str = "platform_epoch";
 const K_SIGNED_IN: &str = "platform_signed_in_at";
+/// Password accepted, second step outstanding: who, since when, and which step (`code`/`setup`).
+const K_PENDING: &str = "platform_pending_person";
+const K_PENDING_AT: &str = "platform_pending_at";
+const K_PENDING_STEP: &str = "platform_pending_step";
+const K_SETUP_SECRET: &str = "platform_mfa_setup_secret";
+/// How long the second step may take after the password.
+const PENDING_SECS: i64 = 600;
 
 fn render(
     state: &AppState,
@@ -112,18 +119,7 @@ pub async fn sign_in(
         Ok(()) => state.limiter.hit(&format!("platform:acct:{email}"), auth.attempts_per_account, window).await.err(),
     };
     if let Some(retry) = limited {
-        let mut resp = render(
-            state,
-            req,
-            "pages/message.html",
-            "Too many attempts",
-            json!({ "heading": "Too many attempts", "body": format!("Wait {} minute(s) and try again.", retry.div_ceil(60)), "link": null }),
-            StatusCode::TOO_MANY_REQUESTS,
-        )?;
-        if let Ok(v) = retry.to_string().parse() {
-            resp.headers_mut().insert("retry-after", v);
-        }
-        return Ok(resp);
+        return too_many(state, req, retry);
     }
     let person = state.dbs.platform.person_by_email_across_tenants(&email).await?;
     let ok = match person.as_ref().and_then(|p| p.password_hash.clone()) {
@@ -134,13 +130,19 @@ pub async fn sign_in(
         }
     };
     match person.filter(|p| ok && p.platform_admin && p.active && p.email_verified) {
-        Some(p) => {
-            state.dbs.platform.record_platform_audit(&format!("person:{}", p.id), "platform.sign_in", None, ip).await?;
+        Some(p) if p.mfa_enabled || auth.platform_admin_mfa_required => {
+            // The password was right; nothing is signed in until the second step.
+            let step = if p.mfa_enabled { "code" } else { "setup" };
             session.clear();
             session.renew();
-            session.set(K_PERSON, p.id.to_string());
-            session.set(K_EPOCH, p.session_epoch);
-            session.set(K_SIGNED_IN, chrono::Utc::now().timestamp());
+            session.set(K_PENDING, p.id.to_string());
+            session.set(K_PENDING_AT, chrono::Utc::now().timestamp());
+            session.set(K_PENDING_STEP, step);
+            Ok(see_other(if step == "code" { "/sign-in/code" } else { "/sign-in/mfa-setup" }))
+        }
+        Some(p) => {
+            state.dbs.platform.record_platform_audit(&format!("person:{}", p.id), "platform.sign_in", None, ip).await?;
+            complete_sign_in(session, p.id, p.session_epoch);
             Ok(see_other("/admin"))
         }
         None => {
@@ -161,6 +163,212 @@ pub async fn sign_in(
             )
         }
     }
+}
+
+fn complete_sign_in(session: &Session, person: PersonId, epoch: i32) {
+    session.clear();
+    session.renew();
+    session.set(K_PERSON, person.to_string());
+    session.set(K_EPOCH, epoch);
+    session.set(K_SIGNED_IN, chrono::Utc::now().timestamp());
+}
+
+/// The person whose password was accepted, if the second step `step` is outstanding and recent.
+fn pending(session: &Session, step: &str) -> Option<PersonId> {
+    let at: i64 = session.get(K_PENDING_AT)?;
+    if chrono::Utc::now().timestamp() - at > PENDING_SECS
+        || session.get::<String>(K_PENDING_STEP).as_deref() != Some(step)
+    {
+        return None;
+    }
+    session.get::<String>(K_PENDING).and_then(|p| p.parse().ok())
+}
+
+fn code_page(
+    state: &AppState,
+    req: &Request,
+    token: &CsrfToken,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let mut errors = BTreeMap::new();
+    if let Some(e) = error {
+        errors.insert("code", e.to_owned());
+    }
+    render(
+        state,
+        req,
+        "pages/sign_in_code.html",
+        "Enter your security code",
+        form_ctx(token, &errors, json!({})),
+        status,
+    )
+}
+
+/// The second step for a platform administrator with two-step verification on.
+#[handler]
+pub fn code_form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    session: &Session,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    if pending(session, "code").is_none() {
+        return Ok(see_other("/sign-in"));
+    }
+    code_page(state, req, token, None, StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// Checks the code (each TOTP step and each recovery code works once), then signs in.
+#[handler]
+pub async fn code(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    session: &Session,
+    token: &CsrfToken,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let Some(person) = pending(session, "code") else {
+        return Ok(see_other("/sign-in"));
+    };
+    let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string()).unwrap_or_default();
+    let window = Duration::from_secs(state.config.auth.attempt_window_seconds);
+    if let Err(retry) =
+        state.limiter.hit(&format!("platform:mfa:{person}"), state.config.auth.attempts_per_account, window).await
+    {
+        return too_many(state, req, retry);
+    }
+    let itx = state.dbs.platform.begin_people_across_tenants().await?;
+    let secret = id::mfa_secret(&itx, person).await?.map(|(s, _)| s).unwrap_or_default();
+    let how = match crate::auth::mfa::check(&secret, &f.code) {
+        Some(step) if id::accept_mfa_step(&itx, person, step).await? => Some("totp"),
+        Some(_) => None,
+        None if id::use_recovery_code(&itx, person, &f.code).await? => Some("recovery_code"),
+        None => None,
+    };
+    let epoch = id::person_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
+    itx.commit().await?;
+    let actor = format!("person:{person}");
+    let Some(how) = how else {
+        state.dbs.platform.record_platform_audit(&actor, "platform.mfa.failed", None, ip).await?;
+        return code_page(
+            state,
+            req,
+            token,
+            Some("Enter the 6-digit code your authenticator app shows now, or one of your recovery codes"),
+            StatusCode::UNAUTHORIZED,
+        );
+    };
+    state.dbs.platform.record_platform_audit(&actor, "platform.sign_in", None, format!("{ip} ({how})")).await?;
+    complete_sign_in(session, person, epoch);
+    Ok(see_other("/admin"))
+}
+
+/// Setting up two-step verification, which platform administrators must have before going on.
+#[handler]
+pub async fn setup_form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    session: &Session,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    let Some(person) = pending(session, "setup") else {
+        return Ok(see_other("/sign-in"));
+    };
+    setup_page(state, req, session, token, person, None, StatusCode::OK).await
+}
+
+async fn setup_page(
+    state: &AppState,
+    req: &Request,
+    session: &Session,
+    token: &CsrfToken,
+    person: PersonId,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let email = state.dbs.platform.person_by_id_across_tenants(person).await?.map(|p| p.email).unwrap_or_default();
+    let secret = session.get::<String>(K_SETUP_SECRET).unwrap_or_else(|| {
+        let s = crate::auth::mfa::new_secret();
+        session.set(K_SETUP_SECRET, s.clone());
+        s
+    });
+    let mut errors = BTreeMap::new();
+    if let Some(e) = error {
+        errors.insert("code", e.to_owned());
+    }
+    let mut ctx = form_ctx(
+        token,
+        &errors,
+        json!({ "enabled": false, "secret": secret, "otpauth": crate::auth::mfa::otpauth_url(&secret, &email, "Trellis platform") }),
+    );
+    ctx["platform_setup"] = json!(true);
+    render(state, req, "pages/mfa.html", "Set up two-step verification", ctx, status)
+}
+
+/// Turns two-step verification on once a code proves the app has the key, shows the recovery
+/// codes once, and signs in.
+#[handler]
+pub async fn setup(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    session: &Session,
+    token: &CsrfToken,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let Some(person) = pending(session, "setup") else {
+        return Ok(see_other("/sign-in"));
+    };
+    let Some(secret) = session.get::<String>(K_SETUP_SECRET) else {
+        return Ok(see_other("/sign-in/mfa-setup"));
+    };
+    let Some(step) = crate::auth::mfa::check(&secret, &f.code) else {
+        return setup_page(
+            state,
+            req,
+            session,
+            token,
+            person,
+            Some("That code is not right: enter the 6-digit code your authenticator app shows now"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let codes = crate::auth::mfa::recovery_codes();
+    let normalised: Vec<String> = codes.iter().map(|c| c.replace('-', "")).collect();
+    let itx = state.dbs.platform.begin_people_across_tenants().await?;
+    id::enable_mfa(&itx, person, &secret, step, &normalised).await?;
+    let epoch = id::person_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
+    itx.commit().await?;
+    let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string()).unwrap_or_default();
+    let actor = format!("person:{person}");
+    state.dbs.platform.record_platform_audit(&actor, "platform.mfa.enabled", None, ip.clone()).await?;
+    state.dbs.platform.record_platform_audit(&actor, "platform.sign_in", None, format!("{ip} (setup)")).await?;
+    complete_sign_in(session, person, epoch);
+    let mut ctx = json!({ "codes": codes, "next": "/admin" });
+    ctx["csrf_token"] = json!(token.0);
+    render(state, req, "pages/mfa_codes.html", "Your recovery codes", ctx, StatusCode::OK)
+}
+
+fn too_many(state: &AppState, req: &Request, retry: u64) -> Result<Response, AppError> {
+    let mut resp = render(
+        state,
+        req,
+        "pages/message.html",
+        "Too many attempts",
+        json!({ "heading": "Too many attempts", "body": format!("Wait {} minute(s) and try again.", retry.div_ceil(60)), "link": null }),
+        StatusCode::TOO_MANY_REQUESTS,
+    )?;
+    if let Ok(v) = retry.to_string().parse() {
+        resp.headers_mut().insert("retry-after", v);
+    }
+    Ok(resp)
 }
 
 /// The trusts, and the form to create one.
@@ -355,18 +563,35 @@ pub fn sign_out(session: &Session) -> Response {
     see_other("/")
 }
 
-/// The platform audit log: what platform administration did, newest first.
+#[derive(Debug, Deserialize, Default)]
+pub struct AuditQuery {
+    /// A trust's slug, or empty for every trust.
+    #[serde(default)]
+    trust: String,
+    /// Actions starting with this (`sign_in`, `branding.` …).
+    #[serde(default)]
+    action: String,
+}
+
+/// The audit logs: what platform administration did, and every trust's audit trail (or one
+/// trust's, or one kind of action), newest first.
 #[handler]
-pub async fn audit(req: &Request, Data(state): Data<&AppState>, session: &Session) -> Result<Response, AppError> {
+pub async fn audit(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    session: &Session,
+    poem::web::Query(q): poem::web::Query<AuditQuery>,
+) -> Result<Response, AppError> {
     if current(state, session).await?.is_none() {
         return Ok(see_other("/sign-in"));
     }
+    let sites = state.directory.sites();
     let names: BTreeMap<String, String> =
-        state.directory.sites().iter().map(|s| (s.entry.id.to_string(), s.entry.name.clone())).collect();
-    let entries: Vec<_> = state
+        sites.iter().map(|s| (s.entry.id.to_string(), s.entry.name.clone())).collect();
+    let platform_entries: Vec<_> = state
         .dbs
         .platform
-        .recent_audit_across_tenants(200)
+        .recent_audit_across_tenants(100)
         .await?
         .into_iter()
         .map(|e| {
@@ -375,16 +600,37 @@ pub async fn audit(req: &Request, Data(state): Data<&AppState>, session: &Sessio
                 "action": e.action,
                 "subject": e.detail.lines().next().unwrap_or_default(),
                 "actor": e.actor,
-                "ip": e.tenant_id.and_then(|t| names.get(&t.to_string()).cloned()),
+                "trust": e.tenant_id.and_then(|t| names.get(&t.to_string()).cloned()).unwrap_or_default(),
             })
         })
+        .collect();
+    let chosen = sites.iter().find(|s| s.entry.slug == q.trust).map(|s| s.entry.id);
+    let action = q.action.trim();
+    let action = (action.len() <= 100).then_some(action);
+    let events = state.dbs.platform.audit_events_across_tenants(chosen, action, 200).await?;
+    let trust_entries: Vec<_> = events
+        .into_iter()
+        .map(|(tenant, e)| {
+            json!({
+                "at": e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                "action": e.action,
+                "subject": e.subject,
+                "actor": e.actor.map(|a| a.to_string()).unwrap_or_default(),
+                "trust": names.get(&tenant.to_string()).cloned().unwrap_or_default(),
+                "ip": e.ip.unwrap_or_default(),
+            })
+        })
+        .collect();
+    let options: Vec<_> = sites
+        .iter()
+        .map(|s| json!({ "slug": s.entry.slug, "name": s.entry.name, "selected": s.entry.slug == q.trust }))
         .collect();
     render(
         state,
         req,
-        "pages/admin_audit.html",
-        "Platform audit log",
-        json!({ "entries": entries, "platform": true }),
+        "pages/platform_audit.html",
+        "Audit logs",
+        json!({ "platform_entries": platform_entries, "trust_entries": trust_entries, "trusts": options, "action": q.action }),
         StatusCode::OK,
     )
 }

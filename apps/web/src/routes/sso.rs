@@ -250,8 +250,8 @@ pub async fn callback(
     match membership.map(|m| m.status) {
         Some(MembershipStatus::Approved) => {
             id::audit(&itx, Some(person), "sign_in", "sso", ip.as_deref(), json!({ "issuer": who.issuer })).await?;
+            auth::sign_in(&itx, state, req, session, site, person, epoch, auth::Method::SingleSignOn).await?;
             itx.commit().await?;
-            auth::sign_in(session, site, person, epoch);
             Ok(see_other("/profile"))
         }
         Some(MembershipStatus::Pending) => {

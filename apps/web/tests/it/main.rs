@@ -2,6 +2,7 @@
 //! the Host header set (tools outside a browser do not resolve *.localhost here).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod accounts;
 mod bad_input;
 mod config;
 mod hosts;

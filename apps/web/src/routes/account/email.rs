@@ -245,7 +245,7 @@ pub async fn deactivate(
     )
     .await?;
     itx.commit().await?;
-    auth::sign_out(session);
+    auth::sign_out(state, site, session, None).await?;
     message_page(
         state,
         site,

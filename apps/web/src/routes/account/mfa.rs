@@ -94,9 +94,9 @@ pub async fn code(
     };
     let epoch = id::person_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
     id::audit(&itx, Some(person), "sign_in", &person.to_string(), ip.as_deref(), json!({ "second_step": how })).await?;
+    auth::sign_in(&itx, state, req, session, site, person, epoch, auth::Method::TwoStep).await?;
     itx.commit().await?;
     state.limiter.reset(&key).await;
-    auth::sign_in(session, site, person, epoch);
     Ok(see_other("/profile"))
 }
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use trellis_core::identity::{Email, Register, Role, check_password, is_ods_code};
 use trellis_db::identity::{self as id, IdentityTx, MembershipStatus, OutgoingEmail, TokenError, TokenPurpose};
+use trellis_db::sessions;
 
 type Errors = BTreeMap<&'static str, String>;
 
@@ -35,6 +36,7 @@ const SUMMARY_ORDER: &[&str] = &[
     "place_of_work",
     "register_kind",
     "register_number",
+    "code",
 ];
 
 /// The fields of the account forms.
@@ -215,6 +217,7 @@ pub struct ResetRequestForm {
 
 mod confirm;
 mod email;
+mod join;
 mod mfa;
 mod profile;
 mod register;
@@ -224,6 +227,7 @@ mod terms;
 
 pub use confirm::*;
 pub use email::*;
+pub use join::*;
 pub use mfa::*;
 pub use profile::*;
 pub use register::*;

@@ -136,7 +136,9 @@ pub async fn register(
                 "You already have an account",
                 json!({
                     "name": existing.given_name,
+                    "member_here": id::membership(&itx, existing.id).await?.is_some(),
                     "sign_in_url": format!("{}sign-in", site.url),
+                    "join_url": format!("{}join", site.url),
                     "reset_url": format!("{}password-reset", site.url),
                 }),
             )?;

@@ -85,6 +85,25 @@ pub async fn sign_in(
         )),
         _ => Err(("bad_credentials", refuse(StatusCode::UNAUTHORIZED, "Enter a correct email address and password"))),
     };
+    // The right password for an account that is not a member here: offer to join with it.
+    if let (Some(p), true, None) = (&person, ok, &membership)
+        && p.active
+    {
+        id::audit(&itx, Some(p.id), "sign_in.not_member", &email, ip.as_deref(), json!({})).await?;
+        itx.commit().await?;
+        return message_page(
+            state,
+            site,
+            req,
+            StatusCode::FORBIDDEN,
+            &format!("You are not a member of {} yet", site.entry.name),
+            &format!(
+                "Your account works at another organisation. Join {} with it to use the same sign-in and learning record here.",
+                site.entry.name
+            ),
+            Some(("Join with your account", "/join")),
+        );
+    }
     match outcome {
         Ok(p) if p.mfa_enabled => {
             // The password was right; the code comes next. Nothing is signed in yet.
@@ -98,9 +117,9 @@ pub async fn sign_in(
         }
         Ok(p) => {
             id::audit(&itx, Some(p.id), "sign_in", &email, ip.as_deref(), json!({})).await?;
+            auth::sign_in(&itx, state, req, session, site, p.id, p.session_epoch, auth::Method::Password).await?;
             itx.commit().await?;
             state.limiter.reset(&account_key).await;
-            auth::sign_in(session, site, p.id, p.session_epoch);
             Ok(see_other("/profile"))
         }
         Err((why, (status, errors))) => {
@@ -136,12 +155,13 @@ pub async fn sign_out(
     Data(site): Data<&Arc<Site>>,
     session: &Session,
 ) -> Result<Response, AppError> {
-    if let Some(me) = auth::current(state, site, session).await? {
+    let me = auth::current(state, site, session).await?;
+    if let Some(me) = &me {
         let tx = state.dbs.app.begin(site.entry.id).await?;
         id::audit(&tx, Some(me.person), "sign_out", &me.person.to_string(), None, json!({})).await?;
         tx.commit().await?;
     }
-    auth::sign_out(session);
+    auth::sign_out(state, site, session, me.map(|m| m.person)).await?;
     Ok(see_other("/"))
 }
 
@@ -159,6 +179,6 @@ pub async fn sign_out_everywhere(
     id::end_all_sessions(&itx, me.person).await?;
     id::audit(&itx, Some(me.person), "sign_out.everywhere", &me.person.to_string(), None, json!({})).await?;
     itx.commit().await?;
-    auth::sign_out(session);
+    auth::sign_out(state, site, session, None).await?;
     Ok(see_other("/"))
 }

@@ -85,6 +85,10 @@ pub struct ServerConfig {
     /// Proxies whose `X-Forwarded-*` and `Forwarded` headers are believed (addresses or CIDRs).
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Name servers asked when a trust admin's custom domain is checked (`ip:port`); empty: the
+    /// system's resolver.
+    #[serde(default)]
+    pub dns_servers: Vec<SocketAddr>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Largest total size of request headers, in bytes.

@@ -542,28 +542,54 @@ fn logo(c: &mut Checker<'_>, raw: &Spanned<String>) -> Option<Logo> {
             return None;
         }
     };
-    if bytes.len() > MAX_LOGO_BYTES {
-        c.fail(raw, "branding.logo", format!("is {} bytes; the limit is {MAX_LOGO_BYTES}", bytes.len()));
-        return None;
-    }
-    let ok = if content_type == "image/png" {
-        bytes.starts_with(b"\x89PNG\r\n\x1a\n")
-    } else {
-        let text = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
-        text.contains("<svg")
-            && !text.contains("<script")
-            && !text.contains("<foreignobject")
-            && !text.contains("javascript:")
-    };
-    if !ok {
-        c.fail(
-            raw,
-            "branding.logo",
-            format!("{} is not a plain {content_type} image (SVG logos may not contain scripts)", path.display()),
-        );
+    if let Err(e) = check_logo(&bytes, content_type) {
+        c.fail(raw, "branding.logo", format!("{}: {e}", path.display()));
         return None;
     }
     Some(Logo { content_type, bytes })
+}
+
+/// What a logo's bytes are, by their content (never by a name or a declared type): PNG or a plain
+/// SVG image.
+pub fn sniff_logo(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Some("image/png");
+    }
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).to_ascii_lowercase();
+    (std::str::from_utf8(bytes).is_ok() && (head.trim_start().starts_with("<svg") || head.contains("<svg")))
+        .then_some("image/svg+xml")
+}
+
+/// Checks a logo: within the size limit, really of `content_type`, and (for SVG) free of scripts,
+/// foreign content and external references.
+pub fn check_logo(bytes: &[u8], content_type: &str) -> Result<(), String> {
+    if bytes.is_empty() {
+        return Err("the file is empty".into());
+    }
+    if bytes.len() > MAX_LOGO_BYTES {
+        return Err(format!("the file is {} bytes; the limit is {MAX_LOGO_BYTES}", bytes.len()));
+    }
+    if sniff_logo(bytes) != Some(content_type) {
+        return Err(format!("the file is not a {content_type} image"));
+    }
+    if content_type == "image/svg+xml" {
+        let text = String::from_utf8_lossy(bytes).to_ascii_lowercase();
+        for bad in ["<script", "<foreignobject", "javascript:", "<!entity", " on", "xlink:href=\"http", "href=\"http"] {
+            let found = if bad == " on" {
+                // Event handler attributes: onload=, onclick= …
+                text.match_indices(" on").any(|(i, _)| {
+                    text[i + 3..].chars().take_while(char::is_ascii_alphabetic).count() > 0
+                        && text[i + 3..].trim_start_matches(|c: char| c.is_ascii_alphabetic()).starts_with('=')
+                })
+            } else {
+                text.contains(bad)
+            };
+            if found {
+                return Err("SVG logos may not contain scripts, event handlers, entities or external references".into());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn contact(c: &mut Checker<'_>, raw: &RawContact) -> Contact {

@@ -7,6 +7,7 @@
 
 mod apply;
 mod connect;
+pub mod domains;
 pub mod entities;
 mod error;
 pub mod identity;

@@ -181,3 +181,41 @@ pub async fn all_messages(tx: &TenantTx) -> Result<Vec<Message>, DbError> {
         .map(Message::from)
         .collect())
 }
+
+/// A trust admin's logo (already checked): stored by content hash and made current. Returns the
+/// hash. `None` removes the logo (the trust's name shows instead).
+pub async fn admin_set_logo(tx: &TenantTx, logo: Option<(&str, Vec<u8>)>) -> Result<Option<String>, DbError> {
+    let now = Utc::now();
+    let sha = match logo {
+        Some((content_type, bytes)) => {
+            use sha2::Digest;
+            let sha = hex::encode(sha2::Sha256::digest(&bytes));
+            let have = tx
+                .select::<tenant_logo::Entity>()
+                .filter(tenant_logo::Column::Sha256.eq(sha.clone()))
+                .one(tx.conn())
+                .await?
+                .is_some();
+            if !have {
+                tx.insert(tenant_logo::ActiveModel {
+                    tenant_id: Set(uuid::Uuid::nil()),
+                    sha256: Set(sha.clone()),
+                    content_type: Set(content_type.to_owned()),
+                    bytes: Set(bytes),
+                    created_at: Set(now),
+                })
+                .await?;
+            }
+            Some(sha)
+        }
+        None => None,
+    };
+    let res = tx
+        .update_many::<tenant_branding::Entity>()
+        .col_expr(tenant_branding::Column::LogoSha256, Expr::value(sha.clone()))
+        .col_expr(tenant_branding::Column::AdminEditedAt, Expr::value(Some(now)))
+        .col_expr(tenant_branding::Column::UpdatedAt, Expr::value(now))
+        .exec(tx.conn())
+        .await?;
+    if res.rows_affected == 0 { Err(DbError::NotFound) } else { Ok(sha) }
+}

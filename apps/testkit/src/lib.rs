@@ -7,11 +7,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod db;
+mod dns;
 mod mail;
 mod oidc;
 mod visitor;
 
 pub use db::{Backend, TestDb};
+pub use dns::DnsPeer;
 pub use mail::{Mail, SmtpSink};
 pub use oidc::OidcPeer;
 pub use visitor::{Page, Visitor};

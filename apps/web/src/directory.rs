@@ -76,6 +76,7 @@ impl Directory {
                 "short_name": entry.short_name,
                 "ods_code": entry.ods_code,
                 "home_url": "/",
+                "url": url,
                 "stylesheet_url": format!("/trust-style/{stylesheet_hash}.css"),
                 "logo_url": entry.logo.as_ref().map(|(sha, _)| format!("/logo/{sha}")),
                 "sso_label": entry.sso.as_ref().map(|s| s.label.clone()),

@@ -130,6 +130,7 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
     trellis_integrations::oidc::install_crypto_provider();
     let state = AppState {
         oidc: Arc::new(trellis_integrations::oidc::OidcClient::new()?),
+        dns: trellis_integrations::dns::DomainChecker::new(&config.server.dns_servers)?,
         terms: Arc::new(terms),
         limiter: Arc::new(limiter),
         security,

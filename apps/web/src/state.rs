@@ -24,4 +24,6 @@ pub struct AppState {
     pub terms: Arc<Vec<trellis_core::terms::Document>>,
     /// Talks to trusts' OpenID providers.
     pub oidc: Arc<trellis_integrations::oidc::OidcClient>,
+    /// Checks custom domains' TXT records.
+    pub dns: trellis_integrations::dns::DomainChecker,
 }

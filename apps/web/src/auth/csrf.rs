@@ -31,11 +31,17 @@ pub async fn verify<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Respons
     let token = match header {
         Some(t) => Some(t),
         None => {
-            let is_form =
-                req.header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-            if is_form {
+            let content_type = req.header("content-type").unwrap_or_default().to_owned();
+            if content_type.starts_with("application/x-www-form-urlencoded") {
                 let bytes = req.take_body().into_bytes().await.map_err(|_| CsrfFailed)?;
                 let token = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == FIELD).map(|(_, v)| v.into_owned());
+                req.set_body(Body::from_bytes(bytes));
+                token
+            } else if content_type.starts_with("multipart/form-data") {
+                // An upload form: the body is already bounded by the size limit; read the field
+                // out of a copy and hand the handler the same bytes.
+                let bytes = req.take_body().into_bytes().await.map_err(|_| CsrfFailed)?;
+                let token = multipart_field(&content_type, bytes.clone()).await;
                 req.set_body(Body::from_bytes(bytes));
                 token
             } else {
@@ -52,6 +58,19 @@ pub async fn verify<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Respons
         return Err(CsrfFailed.into());
     }
     Ok(ep.call(req).await?.into_response())
+}
+
+/// The `csrf_token` field of a multipart body, if it has one.
+async fn multipart_field(content_type: &str, bytes: bytes::Bytes) -> Option<String> {
+    let boundary = multer::parse_boundary(content_type).ok()?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
+    let mut parts = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = parts.next_field().await {
+        if field.name() == Some(FIELD) {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 /// Puts the refused attempt in the trust's audit trail.

@@ -1,5 +1,5 @@
-//! A trust admin edits the sub-site: colours (refused if any pair fails WCAG 2.2 AA contrast) and
-//! key messages. Edits mark the branding and messages as the admins' own, so `tenants apply`
+//! A trust admin edits the sub-site: the logo (PNG or plain SVG, checked by content), colours
+//! (refused if any pair fails WCAG 2.2 AA contrast), key messages and custom domains. Edits mark the branding and messages as the admins' own, so `tenants apply`
 //! leaves them alone, and every instance reloads the trust's site at once.
 
 use crate::directory::Site;
@@ -10,7 +10,7 @@ use crate::routes::page::{self, RequestInfo};
 use crate::state::AppState;
 use poem::http::StatusCode;
 use poem::session::Session;
-use poem::web::{CsrfToken, Data, Form, Path};
+use poem::web::{CsrfToken, Data, Form, Multipart, Path};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
@@ -18,8 +18,11 @@ use std::sync::Arc;
 use trellis_core::MessageId;
 use trellis_core::colour::{ColourScheme, Rgb};
 use trellis_core::identity::Permission;
+use trellis_core::tenant_spec::{MAX_LOGO_BYTES, check_logo, sniff_logo};
+use trellis_db::domains::ClaimRefused;
 use trellis_db::identity as id;
 use trellis_db::site::{self as db_site, MessageInput};
+use trellis_integrations::dns;
 
 async fn announce(state: &AppState) {
     if let Err(e) = crate::server::reload_and_announce(state, "site-edit").await {
@@ -59,23 +62,45 @@ fn page_with(
             map.extend(given);
         }
     }
+    for f in ["domain"] {
+        if let Some(map) = all.as_object_mut() {
+            map.entry(f).or_insert(json!(""));
+        }
+    }
     ctx.insert("values", &all);
-    ctx.insert("messages", &messages);
+    ctx.insert("messages", &messages["list"]);
+    ctx.insert("domains", &messages["domains"]);
     page::render(state, Some(site), "pages/admin_site.html", &ctx, status)
 }
 
+/// What the editor lists: the key messages (`list`) and the custom domains (`domains`).
 async fn messages_json(state: &AppState, site: &Site) -> Result<serde_json::Value, AppError> {
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let all = db_site::all_messages(&tx).await?;
     tx.commit().await?;
-    Ok(json!(
-        all.iter()
+    let domains = state.dbs.platform.custom_domains_of_tenant(site.entry.id).await?;
+    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%-d %B %Y at %H:%M UTC").to_string();
+    Ok(json!({
+        "list": all
+            .iter()
             .map(|m| json!({
                 "id": m.id.to_string(), "title": m.title, "body": m.body,
                 "starts_on": m.starts_on.to_string(), "ends_on": m.ends_on.map(|d| d.to_string()).unwrap_or_default(),
             }))
-            .collect::<Vec<_>>()
-    ))
+            .collect::<Vec<_>>(),
+        "domains": domains
+            .iter()
+            .map(|d| json!({
+                "host": d.host,
+                "declared": d.kind == "declared",
+                "verified": d.verified_at.is_some(),
+                "record_name": dns::challenge_name(&d.host),
+                "record_value": d.token.as_deref().map(dns::challenge_value).unwrap_or_default(),
+                "checked": d.checked_at.map(when).unwrap_or_default(),
+                "result": d.check_result.clone().unwrap_or_default(),
+            }))
+            .collect::<Vec<_>>(),
+    }))
 }
 
 fn colour_values(c: &ColourScheme) -> serde_json::Value {
@@ -289,4 +314,232 @@ pub async fn edit_message(
     }
     tx.commit().await?;
     Ok(see_other("/admin/site"))
+}
+
+/// Uploads a new logo (PNG or plain SVG, checked by content, size-limited), or removes the logo.
+/// A bad file is refused with the reason and nothing changes.
+#[handler]
+pub async fn logo(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    mut form: Multipart,
+) -> Result<Response, AppError> {
+    let me = match require(state, site, req, session, Permission::EditSite).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let mut file: Option<(Option<String>, Vec<u8>)> = None;
+    let mut remove = false;
+    let mut too_big = false;
+    while let Some(field) =
+        form.next_field().await.map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}.")))?
+    {
+        match field.name() {
+            Some("logo") => {
+                let name = field.file_name().map(str::to_owned);
+                let mut bytes = Vec::new();
+                let mut reader = field.into_async_read();
+                use tokio::io::AsyncReadExt;
+                let mut chunk = [0u8; 16 * 1024];
+                loop {
+                    let n = reader
+                        .read(&mut chunk)
+                        .await
+                        .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}.")))?;
+                    if n == 0 {
+                        break;
+                    }
+                    if bytes.len() + n > MAX_LOGO_BYTES {
+                        too_big = true;
+                        break;
+                    }
+                    bytes.extend_from_slice(&chunk[..n]);
+                }
+                file = Some((name, bytes));
+            }
+            Some("action") => remove = field.text().await.unwrap_or_default() == "remove",
+            _ => {}
+        }
+    }
+    let refuse = |message: String| async move {
+        let messages = messages_json(state, site).await?;
+        page_with(
+            state,
+            site,
+            req,
+            token,
+            &[("logo".to_owned(), message)],
+            colour_values(&site.entry.colours),
+            messages,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    let upload = if remove {
+        None
+    } else {
+        let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty() || too_big) else {
+            return refuse("Choose a PNG or SVG file for the logo".into()).await;
+        };
+        let shown = name.unwrap_or_else(|| "The file".into());
+        if too_big {
+            return refuse(format!("{shown} is larger than {} KB: choose a smaller logo", MAX_LOGO_BYTES / 1024)).await;
+        }
+        let Some(content_type) = sniff_logo(&bytes) else {
+            return refuse(format!("{shown} is not a PNG or SVG image")).await;
+        };
+        if let Err(e) = check_logo(&bytes, content_type) {
+            return refuse(format!("{shown} cannot be used: {e}")).await;
+        }
+        Some((content_type, bytes))
+    };
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let size = upload.as_ref().map_or(0, |(_, b)| b.len());
+    let sha = db_site::admin_set_logo(&tx, upload.as_ref().map(|(t, b)| (*t, b.clone()))).await?;
+    id::audit(
+        &tx,
+        Some(me.person),
+        if sha.is_some() { "branding.logo" } else { "branding.logo_removed" },
+        sha.as_deref().unwrap_or("none"),
+        None,
+        json!({ "bytes": size }),
+    )
+    .await?;
+    tx.commit().await?;
+    announce(state).await;
+    Ok(see_other("/admin/site"))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct DomainForm {
+    #[serde(default)]
+    domain: String,
+    /// `check` or `remove` (on a listed domain).
+    #[serde(default)]
+    action: String,
+}
+
+/// Adds a custom domain: claimed with a token the trust publishes in DNS, served once checked.
+#[handler]
+pub async fn add_domain(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    Form(f): Form<DomainForm>,
+) -> Result<Response, AppError> {
+    let me = match require(state, site, req, session, Permission::EditSite).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let raw = f.domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let base = state.config.server.base_domain.to_ascii_lowercase();
+    let problem = match trellis_core::host::HostName::parse(&raw) {
+        _ if raw.is_empty() => Some("Enter the domain, like learning.your-trust.nhs.uk".to_owned()),
+        Err(e) => Some(format!("\"{raw}\" is not a domain name: {e}")),
+        Ok(_) if raw.parse::<std::net::IpAddr>().is_ok() || !raw.contains('.') => {
+            Some("Enter a domain name with at least one dot, not an address".to_owned())
+        }
+        Ok(_) if raw == base || raw.ends_with(&format!(".{base}")) => {
+            Some(format!("{raw} is part of the platform's own domain; choose a domain your trust owns"))
+        }
+        Ok(_) => None,
+    };
+    let refuse = |message: String| async move {
+        let messages = messages_json(state, site).await?;
+        page_with(
+            state,
+            site,
+            req,
+            token,
+            &[("domain".to_owned(), message)],
+            json!({ "domain": f.domain }),
+            messages,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    if let Some(p) = problem {
+        return refuse(p).await;
+    }
+    let verify_token = hex::encode(rand::random::<[u8; 16]>());
+    let actor = format!("person:{}", me.person);
+    match state.dbs.platform.claim_domain_for_tenant(site.entry.id, &raw, &verify_token, &actor).await? {
+        Ok(()) => {}
+        Err(ClaimRefused::AlreadyYours) => return refuse(format!("{raw} is already listed for your site")).await,
+        Err(ClaimRefused::Taken) => {
+            return refuse(format!(
+                "{raw} is already claimed on this platform. If it belongs to your trust, contact the platform's operators"
+            ))
+            .await;
+        }
+    }
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    id::audit(&tx, Some(me.person), "branding.domain_claimed", &raw, None, json!({})).await?;
+    tx.commit().await?;
+    Ok(see_other("/admin/site#domains"))
+}
+
+/// Checks a claimed domain's DNS now (and serves it if the token is there), or removes it.
+#[handler]
+pub async fn domain_action(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Form(f): Form<DomainForm>,
+) -> Result<Response, AppError> {
+    let me = match require(state, site, req, session, Permission::EditSite).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let host = f.domain.trim().to_ascii_lowercase();
+    let domains = state.dbs.platform.custom_domains_of_tenant(site.entry.id).await?;
+    // Only this trust's own domains: another trust's (or an unknown one) is simply not found.
+    let Some(domain) = domains.into_iter().find(|d| d.host == host) else {
+        return Err(AppError::NotFound);
+    };
+    let actor = format!("person:{}", me.person);
+    let action = match f.action.as_str() {
+        "remove" => {
+            if !state.dbs.platform.remove_domain_of_tenant(site.entry.id, &host, &actor).await? {
+                return Err(AppError::BadRequest(format!(
+                    "{host} was set up by the platform's operators; ask them to remove it."
+                )));
+            }
+            "branding.domain_removed"
+        }
+        _ => {
+            let Some(token) = domain.token.filter(|_| domain.verified_at.is_none()) else {
+                return Ok(see_other("/admin/site#domains"));
+            };
+            let (verified, result) = match state.dns.check(&host, &token).await {
+                dns::Check::Verified => (true, "Verified: the TXT record holds the value shown".to_owned()),
+                dns::Check::NotYet(why) => (false, why),
+            };
+            state.dbs.platform.record_domain_check_for_tenant(site.entry.id, &host, verified, &result, &actor).await?;
+            if !verified {
+                let tx = state.dbs.app.begin(site.entry.id).await?;
+                id::audit(
+                    &tx,
+                    Some(me.person),
+                    "branding.domain_check_failed",
+                    &host,
+                    None,
+                    json!({ "result": result }),
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(see_other("/admin/site#domains"));
+            }
+            "branding.domain_verified"
+        }
+    };
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    id::audit(&tx, Some(me.person), action, &host, None, json!({})).await?;
+    tx.commit().await?;
+    announce(state).await;
+    Ok(see_other("/admin/site#domains"))
 }

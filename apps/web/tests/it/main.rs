@@ -11,6 +11,7 @@ mod mfa;
 mod platform;
 mod propagation;
 mod serving;
+mod site_admin;
 mod sso;
 mod themes;
 

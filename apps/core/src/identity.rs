@@ -64,12 +64,16 @@ pub enum Permission {
     ReadAudit,
     /// Edit the sub-site's branding and key messages.
     EditSite,
+    /// Set up the trust's single sign-on.
+    ManageSignOn,
 }
 
 /// Whether any of `roles` grants `permission`.
 pub fn allows(roles: &[Role], permission: Permission) -> bool {
     roles.iter().any(|r| match permission {
-        Permission::ManageStaff | Permission::ReadAudit | Permission::EditSite => *r == Role::TrainingManager,
+        Permission::ManageStaff | Permission::ReadAudit | Permission::EditSite | Permission::ManageSignOn => {
+            *r == Role::TrainingManager
+        }
     })
 }
 

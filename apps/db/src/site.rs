@@ -1,6 +1,6 @@
 //! A trust's sub-site data, read and written through its [`TenantTx`].
 
-use crate::entities::{eligibility_domain, key_message, tenant_branding, tenant_logo};
+use crate::entities::{eligibility_domain, key_message, tenant_branding, tenant_logo, tenant_sso};
 use crate::{DbError, TenantTx};
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
@@ -218,4 +218,86 @@ pub async fn admin_set_logo(tx: &TenantTx, logo: Option<(&str, Vec<u8>)>) -> Res
         .exec(tx.conn())
         .await?;
     if res.rows_affected == 0 { Err(DbError::NotFound) } else { Ok(sha) }
+}
+
+/// A trust's single sign-on settings as its admins edit them (the secret is never read back).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SsoSettingsInput {
+    pub issuer: String,
+    pub client_id: String,
+    /// `None`: keep the stored secret (or the environment variable the operator named).
+    pub client_secret: Option<String>,
+    pub label: String,
+    pub claim_email: String,
+    pub claim_email_verified: String,
+    pub claim_given_name: String,
+    pub claim_family_name: String,
+}
+
+impl std::fmt::Debug for SsoSettingsInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoSettingsInput").field("issuer", &self.issuer).finish_non_exhaustive()
+    }
+}
+
+/// What the admin's form shows: the settings, and whether a secret is stored.
+pub async fn sso_settings(tx: &TenantTx) -> Result<Option<(SsoSettingsInput, bool)>, DbError> {
+    Ok(tx.select::<tenant_sso::Entity>().one(tx.conn()).await?.map(|s| {
+        let has_secret = s.client_secret.is_some() || s.client_secret_env.is_some();
+        (
+            SsoSettingsInput {
+                issuer: s.issuer,
+                client_id: s.client_id,
+                client_secret: None,
+                label: s.label,
+                claim_email: s.claim_email,
+                claim_email_verified: s.claim_email_verified,
+                claim_given_name: s.claim_given_name,
+                claim_family_name: s.claim_family_name,
+            },
+            has_secret,
+        )
+    }))
+}
+
+/// A trust admin saves the single sign-on settings (`tenants apply` then leaves them alone).
+/// Returns false when there is no secret at all (none given and none stored).
+pub async fn admin_set_sso(tx: &TenantTx, input: SsoSettingsInput) -> Result<bool, DbError> {
+    let now = Utc::now();
+    let current = tx.select::<tenant_sso::Entity>().one(tx.conn()).await?;
+    let (secret, secret_env) = match (&input.client_secret, &current) {
+        (Some(s), _) => (Some(s.clone()), None),
+        (None, Some(c)) if c.client_secret.is_some() || c.client_secret_env.is_some() => {
+            (c.client_secret.clone(), c.client_secret_env.clone())
+        }
+        (None, _) => return Ok(false),
+    };
+    let model = tenant_sso::ActiveModel {
+        tenant_id: Set(tx.tenant().as_uuid()),
+        issuer: Set(input.issuer),
+        client_id: Set(input.client_id),
+        client_secret: Set(secret),
+        client_secret_env: Set(secret_env),
+        label: Set(input.label),
+        claim_email: Set(input.claim_email),
+        claim_email_verified: Set(input.claim_email_verified),
+        claim_given_name: Set(input.claim_given_name),
+        claim_family_name: Set(input.claim_family_name),
+        updated_at: Set(now),
+        admin_edited_at: Set(Some(now)),
+    };
+    if current.is_some() {
+        use sea_orm::ActiveModelTrait;
+        // The row is this trust's (found through the scoped select above).
+        model.update(tx.conn()).await?;
+    } else {
+        tx.insert(model).await?;
+    }
+    Ok(true)
+}
+
+/// A trust admin turns single sign-on off (removes the settings; people keep their accounts and
+/// sign in with a password, set by a reset link).
+pub async fn admin_remove_sso(tx: &TenantTx) -> Result<bool, DbError> {
+    Ok(tx.delete_many::<tenant_sso::Entity>().exec(tx.conn()).await?.rows_affected == 1)
 }

@@ -155,6 +155,15 @@ impl OidcClient {
         Ok(m)
     }
 
+    /// Reads the provider's discovery document afresh (as a trust admin saves the settings), so a
+    /// wrong issuer is caught then rather than at a learner's sign-in.
+    pub async fn check_issuer(&self, issuer: &str) -> Result<(), SsoError> {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(issuer);
+        }
+        self.metadata(issuer).await.map(|_| ())
+    }
+
     /// Begins a sign-in: the provider's authorization URL with PKCE (S256), a fresh state and nonce.
     pub async fn start(&self, s: &SsoSettings, login_hint: Option<&str>) -> Result<Started, SsoError> {
         let metadata = self.metadata(&s.issuer).await?;

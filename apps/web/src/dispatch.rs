@@ -7,7 +7,9 @@ use crate::error::AppError;
 use crate::middleware::forwarded;
 use crate::middleware::observe::TenantLabel;
 use crate::routes::page::RequestInfo;
-use crate::routes::{account, admin, assets, health, page, platform, platform_admin, site_admin, sso, tenant};
+use crate::routes::{
+    account, admin, assets, health, page, platform, platform_admin, site_admin, sso, sso_admin, tenant,
+};
 use crate::state::AppState;
 use poem::PathPattern;
 use poem::endpoint::BoxEndpoint;
@@ -71,6 +73,7 @@ impl Dispatch {
             .at("/admin/site/logo", auth::guard(post(site_admin::logo), &sec))
             .at("/admin/site/domains", auth::guard(post(site_admin::add_domain), &sec))
             .at("/admin/site/domains/action", auth::guard(post(site_admin::domain_action), &sec))
+            .at("/admin/sso", auth::guard(get(sso_admin::edit).post(sso_admin::save), &sec))
             .at("/admin/site/colours", auth::guard(post(site_admin::colours), &sec))
             .at("/admin/site/messages", auth::guard(post(site_admin::add_message), &sec))
             .at("/admin/site/messages/:id", auth::guard(post(site_admin::edit_message), &sec))

@@ -9,4 +9,5 @@ pub mod platform;
 pub mod platform_admin;
 pub mod site_admin;
 pub mod sso;
+pub mod sso_admin;
 pub mod tenant;

@@ -13,6 +13,7 @@ mod propagation;
 mod serving;
 mod site_admin;
 mod sso;
+mod sso_admin;
 mod themes;
 
 use std::time::{Duration, Instant};

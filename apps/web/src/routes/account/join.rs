@@ -127,7 +127,7 @@ pub async fn join(
         method = auth::Method::TwoStep;
     }
     let domain = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
-    let eligible = trellis_db::site::eligibility_domains(&itx).await?.iter().any(|d| *d == domain);
+    let eligible = trellis_db::site::eligibility_domains(&itx).await?.contains(&domain);
     let status = if eligible { MembershipStatus::Approved } else { MembershipStatus::Pending };
     id::add_membership(&itx, p.id, status, &[Role::Learner]).await?;
     id::audit(&itx, Some(p.id), "membership.joined", &email, ip.as_deref(), json!({ "eligible": eligible })).await?;

@@ -231,7 +231,7 @@ async function checkLanding(cfg, context, axePath) {
 
 // The account pages of the first site: each answers 200 and passes axe; the registration form,
 // sent empty, answers with its error summary and inline errors, which must pass axe too.
-const ACCOUNT_PATHS = ['/register', '/sign-in', '/password-reset'];
+const ACCOUNT_PATHS = ['/register', '/sign-in', '/password-reset', '/join'];
 
 async function checkAccountPages(cfg, context, axePath) {
   const site = cfg.sites[0];
@@ -260,7 +260,7 @@ async function checkAccountPages(cfg, context, axePath) {
 
 // Signed in as the demo's training manager (TRELLIS_MANAGER_EMAIL / TRELLIS_MANAGER_PASSWORD), the
 // pages behind sign-in pass axe too: terms, profile, the admin pages and two-step set-up.
-const SIGNED_IN_PATHS = ['/profile', '/admin/approvals', '/admin/staff', '/admin/site', '/admin/audit', '/account/mfa'];
+const SIGNED_IN_PATHS = ['/profile', '/admin/approvals', '/admin/staff', '/admin/site', '/admin/sso', '/admin/audit', '/account/mfa'];
 
 async function checkSignedInPages(cfg, context, axePath) {
   const email = process.env.TRELLIS_MANAGER_EMAIL;

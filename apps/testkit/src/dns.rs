@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// The running server and its records.
 pub struct DnsPeer {
@@ -21,29 +20,17 @@ impl DnsPeer {
         let dir = tempfile::tempdir().expect("tempdir");
         let records = dir.path().join("records.json");
         std::fs::write(&records, "{}").expect("records");
-        let mut child = tokio::process::Command::new("python3")
-            .arg(crate::repo_root().join("tests/peers/dns_server.py"))
-            .env("DNS_PORT", "0")
-            .env("DNS_RECORDS", &records)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the DNS peer (scripts/install-test-deps.sh installs dnslib)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let port = tokio::time::timeout(Duration::from_secs(20), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(p) = line.strip_prefix("DNS_PORT=") {
-                    return p.trim().parse::<u16>().ok();
-                }
-            }
-            None
-        })
-        .await
-        .ok()
-        .flatten()
-        .expect("the DNS peer did not start");
+        let (child, port) = crate::peer::spawn(
+            "python3",
+            "tests/peers/dns_server.py",
+            &[("DNS_PORT", "0".as_ref()), ("DNS_RECORDS", records.as_os_str())],
+            Stdio::inherit(),
+            "DNS_PORT=",
+            Duration::from_secs(20),
+            "the DNS peer",
+        )
+        .await;
+        let port = port.parse::<u16>().expect("the DNS peer's port");
         Self { addr: SocketAddr::from(([127, 0, 0, 1], port)), records, _dir: dir, _child: child }
     }
 

@@ -10,6 +10,7 @@ mod db;
 mod dns;
 mod mail;
 mod oidc;
+mod peer;
 mod visitor;
 
 pub use db::{Backend, TestDb};

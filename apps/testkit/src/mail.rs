@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A running SMTP sink, stopped when dropped.
 pub struct SmtpSink {
@@ -34,30 +33,17 @@ impl SmtpSink {
     /// Starts the sink and waits until it listens.
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let script = crate::repo_root().join("tests/peers/smtp_sink.py");
-        let mut child = tokio::process::Command::new("python3")
-            .arg(&script)
-            .env("SMTP_PORT", "0")
-            .env("SMTP_OUTDIR", dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the SMTP sink (scripts/install-test-deps.sh installs aiosmtpd)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let port = tokio::time::timeout(Duration::from_secs(20), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(p) = line.strip_prefix("SMTP_PORT=") {
-                    return p.trim().parse::<u16>().ok();
-                }
-            }
-            None
-        })
-        .await
-        .ok()
-        .flatten()
-        .expect("the SMTP sink did not start");
+        let (child, port) = crate::peer::spawn(
+            "python3",
+            "tests/peers/smtp_sink.py",
+            &[("SMTP_PORT", "0".as_ref()), ("SMTP_OUTDIR", dir.path().as_os_str())],
+            Stdio::inherit(),
+            "SMTP_PORT=",
+            Duration::from_secs(20),
+            "the SMTP sink",
+        )
+        .await;
+        let port = port.parse::<u16>().expect("the SMTP sink's port");
         Self { port, dir, child }
     }
 

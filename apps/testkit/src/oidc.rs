@@ -3,7 +3,6 @@
 
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A running provider, stopped when dropped.
 pub struct OidcPeer {
@@ -15,31 +14,17 @@ pub struct OidcPeer {
 impl OidcPeer {
     /// Starts the provider with these clients and users (JSON arrays, as the script documents).
     pub async fn start(clients: serde_json::Value, users: serde_json::Value) -> Self {
-        let script = crate::repo_root().join("tests/peers/oidc/provider.mjs");
-        let mut child = tokio::process::Command::new("node")
-            .arg(&script)
-            .env("OIDC_PORT", "0")
-            .env("OIDC_CLIENTS", clients.to_string())
-            .env("OIDC_USERS", users.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the OpenID provider (scripts/install-test-deps.sh installs it)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let issuer = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(i) = line.strip_prefix("OIDC_ISSUER=") {
-                    return Some(i.trim().to_owned());
-                }
-            }
-            None
-        })
-        .await
-        .ok()
-        .flatten()
-        .expect("the OpenID provider did not start");
+        let (clients, users) = (clients.to_string(), users.to_string());
+        let (child, issuer) = crate::peer::spawn(
+            "node",
+            "tests/peers/oidc/provider.mjs",
+            &[("OIDC_PORT", "0".as_ref()), ("OIDC_CLIENTS", clients.as_ref()), ("OIDC_USERS", users.as_ref())],
+            Stdio::null(),
+            "OIDC_ISSUER=",
+            Duration::from_secs(30),
+            "the OpenID provider",
+        )
+        .await;
         let addr = issuer.trim_start_matches("http://").parse().expect("issuer address");
         Self { issuer, addr, child }
     }

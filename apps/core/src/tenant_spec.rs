@@ -416,12 +416,16 @@ pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result
     }
 }
 
+/// Whether an OpenID provider's issuer address may be used: https://, or http:// on this machine
+/// only (127.0.0.1 or localhost, for testing), with a valid host.
+pub fn issuer_acceptable(issuer: &str) -> bool {
+    let local = issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost");
+    (issuer.starts_with("https://") || local) && HostName::parse(issuer.split('/').nth(2).unwrap_or_default()).is_ok()
+}
+
 fn sso(c: &mut Checker<'_>, r: &RawSso) -> SsoSpec {
     let issuer = r.issuer.get_ref().trim().trim_end_matches('/').to_owned();
-    let local = issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost");
-    if !(issuer.starts_with("https://") || local)
-        || HostName::parse(issuer.split('/').nth(2).unwrap_or_default()).is_err()
-    {
+    if !issuer_acceptable(&issuer) {
         c.fail(&r.issuer, "sso.issuer", "must be an https:// address (http:// only on this machine, for testing)");
     }
     let client_id = c.text(&r.client_id, "sso.client_id", 200);

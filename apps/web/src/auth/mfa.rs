@@ -42,3 +42,21 @@ pub fn recovery_codes() -> Vec<String> {
         })
         .collect()
 }
+
+/// Checks a second-step code for `person` whose TOTP secret is `secret`: a current TOTP code whose
+/// time step has not been used before (each step works once), or else an unused recovery code
+/// (spent by this check). Returns which it was, `totp` or `recovery_code`, or `None`.
+pub async fn verify(
+    itx: &trellis_db::identity::IdentityTx,
+    person: trellis_core::PersonId,
+    secret: &str,
+    code: &str,
+) -> Result<Option<&'static str>, trellis_db::DbError> {
+    use trellis_db::identity as id;
+    Ok(match check(secret, code) {
+        Some(step) if id::accept_mfa_step(itx, person, step).await? => Some("totp"),
+        Some(_) => None, // a code already used
+        None if id::use_recovery_code(itx, person, code).await? => Some("recovery_code"),
+        None => None,
+    })
+}

@@ -246,12 +246,7 @@ pub async fn code(
     }
     let itx = state.dbs.platform.begin_people_across_tenants().await?;
     let secret = id::mfa_secret(&itx, person).await?.map(|(s, _)| s).unwrap_or_default();
-    let how = match crate::auth::mfa::check(&secret, &f.code) {
-        Some(step) if id::accept_mfa_step(&itx, person, step).await? => Some("totp"),
-        Some(_) => None,
-        None if id::use_recovery_code(&itx, person, &f.code).await? => Some("recovery_code"),
-        None => None,
-    };
+    let how = crate::auth::mfa::verify(&itx, person, &secret, &f.code).await?;
     let epoch = id::person_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
     itx.commit().await?;
     let actor = format!("person:{person}");

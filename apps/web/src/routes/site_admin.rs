@@ -24,9 +24,11 @@ use trellis_db::identity as id;
 use trellis_db::site::{self as db_site, MessageInput};
 use trellis_integrations::dns;
 
-async fn announce(state: &AppState) {
-    if let Err(e) = crate::server::reload_and_announce(state, "site-edit").await {
-        tracing::warn!(error = %e, "reload after a site edit failed");
+/// Reloads this instance's sites and tells the others, after an admin's edit; a failure is
+/// logged (the others catch up at their next periodic reload).
+pub(crate) async fn announce(state: &AppState, reason: &str) {
+    if let Err(e) = crate::server::reload_and_announce(state, reason).await {
+        tracing::warn!(error = %e, reason, "reload after an admin's edit failed");
     }
 }
 
@@ -188,7 +190,7 @@ pub async fn colours(
             )
             .await?;
             tx.commit().await?;
-            announce(state).await;
+            announce(state, "site-edit").await;
             Ok(see_other("/admin/site"))
         }
         Err(failures) => {
@@ -408,7 +410,7 @@ pub async fn logo(
     )
     .await?;
     tx.commit().await?;
-    announce(state).await;
+    announce(state, "site-edit").await;
     Ok(see_other("/admin/site"))
 }
 
@@ -540,6 +542,6 @@ pub async fn domain_action(
     let tx = state.dbs.app.begin(site.entry.id).await?;
     id::audit(&tx, Some(me.person), action, &host, None, json!({})).await?;
     tx.commit().await?;
-    announce(state).await;
+    announce(state, "site-edit").await;
     Ok(see_other("/admin/site#domains"))
 }

@@ -7,6 +7,7 @@ use crate::directory::Site;
 use crate::error::AppError;
 use crate::routes::admin::require;
 use crate::routes::page::{self, RequestInfo, see_other};
+use crate::routes::site_admin::announce;
 use crate::state::AppState;
 use poem::http::StatusCode;
 use poem::session::Session;
@@ -16,8 +17,8 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use trellis_core::host::HostName;
 use trellis_core::identity::Permission;
+use trellis_core::tenant_spec::issuer_acceptable;
 use trellis_db::identity as id;
 use trellis_db::site::{self as db_site, SsoSettingsInput};
 
@@ -147,15 +148,12 @@ pub async fn save(
             id::audit(&tx, Some(me.person), "sso.settings_removed", "", ip.as_deref(), json!({})).await?;
         }
         tx.commit().await?;
-        announce(state).await;
+        announce(state, "sso-edit").await;
         return Ok(see_other("/admin/sso"));
     }
     let mut errors: BTreeMap<&'static str, String> = BTreeMap::new();
     let issuer = f.issuer.trim().trim_end_matches('/').to_owned();
-    let local = issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost");
-    if !(issuer.starts_with("https://") || local)
-        || HostName::parse(issuer.split('/').nth(2).unwrap_or_default().split(':').next().unwrap_or_default()).is_err()
-    {
+    if !issuer_acceptable(&issuer) {
         errors.insert("issuer", "Enter the provider's issuer address, starting with https://".into());
     }
     let mut text = |field: &'static str, v: &str, max: usize, label: &str| {
@@ -216,12 +214,6 @@ pub async fn save(
     )
     .await?;
     tx.commit().await?;
-    announce(state).await;
+    announce(state, "sso-edit").await;
     Ok(see_other("/admin/sso"))
-}
-
-async fn announce(state: &AppState) {
-    if let Err(e) = crate::server::reload_and_announce(state, "sso-edit").await {
-        tracing::warn!(error = %e, "reload after a single sign-on edit failed");
-    }
 }

@@ -45,26 +45,14 @@ pub async fn join(
     let ip = client_ip(state, req);
     let email = f.email.trim().to_lowercase();
     // The same budgets as signing in: a join form must not be a way round them.
-    let account_key = format!("signin:acct:{}:{email}", site.entry.id);
-    let ip_key = format!("signin:ip:{}", ip.as_deref().unwrap_or("-"));
-    let over = match state.limiter.hit(&ip_key, auth.attempts_per_address, window(state)).await {
-        Err(r) => Some(r),
-        Ok(()) => state.limiter.hit(&account_key, auth.attempts_per_account, window(state)).await.err(),
-    };
+    let (account_key, over) = sign_in_budget(state, site, ip.as_deref(), &email).await;
     let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
     if let Some(retry) = over {
         id::audit(&itx, None, "join.rate_limited", &email, ip.as_deref(), json!({ "retry_after": retry })).await?;
         itx.commit().await?;
         return too_many(state, site, req, retry);
     }
-    let person = id::person_by_email(&itx, &email).await?;
-    let ok = match person.as_ref().and_then(|p| p.password_hash.clone()) {
-        Some(hash) => password::verify(f.password.clone(), hash).await?,
-        None => {
-            password::verify_dummy(f.password.clone(), auth.password_memory_kib, auth.password_iterations).await;
-            false
-        }
-    };
+    let (person, ok) = check_password_of(state, &itx, &email, &f.password).await?;
     let values = json!({ "email": f.email });
     let refuse = |field: &'static str, message: &str, status: StatusCode| {
         let mut errors = Errors::new();
@@ -111,11 +99,7 @@ pub async fn join(
             return too_many(state, site, req, retry);
         }
         let secret = id::mfa_secret(&itx, p.id).await?.map(|(s, _)| s).unwrap_or_default();
-        let good = match auth::mfa::check(&secret, &f.code) {
-            Some(step) => id::accept_mfa_step(&itx, p.id, step).await?,
-            None => id::use_recovery_code(&itx, p.id, &f.code).await?,
-        };
-        if !good {
+        if auth::mfa::verify(&itx, p.id, &secret, &f.code).await?.is_none() {
             id::audit(&itx, Some(p.id), "mfa.failed", &email, ip.as_deref(), json!({ "during": "join" })).await?;
             itx.commit().await?;
             return refuse(

@@ -66,13 +66,7 @@ pub async fn code(
         itx.commit().await?;
         return Ok(see_other("/sign-in"));
     };
-    let how = match auth::mfa::check(&secret, &f.code) {
-        Some(step) if id::accept_mfa_step(&itx, person, step).await? => Some("totp"),
-        Some(_) => None, // a code already used
-        None if id::use_recovery_code(&itx, person, &f.code).await? => Some("recovery_code"),
-        None => None,
-    };
-    let Some(how) = how else {
+    let Some(how) = auth::mfa::verify(&itx, person, &secret, &f.code).await? else {
         id::audit(&itx, Some(person), "mfa.failed", &person.to_string(), ip.as_deref(), json!({})).await?;
         itx.commit().await?;
         let mut errors = Errors::new();
@@ -219,11 +213,7 @@ pub async fn mfa_disable(
         itx.commit().await?;
         return Ok(see_other("/account/mfa"));
     };
-    let ok = match auth::mfa::check(&secret, &f.code) {
-        Some(step) => id::accept_mfa_step(&itx, me.person, step).await?,
-        None => id::use_recovery_code(&itx, me.person, &f.code).await?,
-    };
-    if !ok {
+    if auth::mfa::verify(&itx, me.person, &secret, &f.code).await?.is_none() {
         itx.commit().await?;
         let mut errors = Errors::new();
         errors.insert("code", "Enter a current code from your authenticator app, or a recovery code".into());

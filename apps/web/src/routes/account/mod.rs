@@ -136,6 +136,40 @@ fn client_ip(state: &AppState, req: &Request) -> Option<String> {
     forwarded::client_ip(req, &state.proxies).map(|ip| ip.to_string())
 }
 
+/// Spends one attempt of the sign-in budgets (per address, and per account at this trust), which
+/// signing in and joining share. Returns the account's key (reset after a success) and, if either
+/// budget is spent, how many seconds to wait.
+async fn sign_in_budget(state: &AppState, site: &Site, ip: Option<&str>, email: &str) -> (String, Option<u64>) {
+    let auth = &state.config.auth;
+    let account_key = format!("signin:acct:{}:{email}", site.entry.id);
+    let ip_key = format!("signin:ip:{}", ip.unwrap_or("-"));
+    let over = match state.limiter.hit(&ip_key, auth.attempts_per_address, window(state)).await {
+        Err(r) => Some(r),
+        Ok(()) => state.limiter.hit(&account_key, auth.attempts_per_account, window(state)).await.err(),
+    };
+    (account_key, over)
+}
+
+/// The person with this email address, and whether `password` is theirs. With no such person (or
+/// no password) a dummy hash is checked, so the answer takes as long either way.
+async fn check_password_of(
+    state: &AppState,
+    itx: &IdentityTx,
+    email: &str,
+    password: &str,
+) -> Result<(Option<id::Person>, bool), AppError> {
+    let auth = &state.config.auth;
+    let person = id::person_by_email(itx, email).await?;
+    let ok = match person.as_ref().and_then(|p| p.password_hash.clone()) {
+        Some(hash) => password::verify(password.to_owned(), hash).await?,
+        None => {
+            password::verify_dummy(password.to_owned(), auth.password_memory_kib, auth.password_iterations).await;
+            false
+        }
+    };
+    Ok((person, ok))
+}
+
 fn too_many(state: &AppState, site: &Site, req: &Request, retry: u64) -> Result<Response, AppError> {
     let mut resp = message_page(
         state,

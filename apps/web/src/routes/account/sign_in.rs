@@ -32,29 +32,16 @@ pub async fn sign_in(
     token: &CsrfToken,
     Form(f): Form<SignInForm>,
 ) -> Result<Response, AppError> {
-    let auth = &state.config.auth;
     let ip = client_ip(state, req);
     let email = f.email.trim().to_lowercase();
-    let account_key = format!("signin:acct:{}:{email}", site.entry.id);
-    let ip_key = format!("signin:ip:{}", ip.as_deref().unwrap_or("-"));
-    let over = match state.limiter.hit(&ip_key, auth.attempts_per_address, window(state)).await {
-        Err(r) => Some(r),
-        Ok(()) => state.limiter.hit(&account_key, auth.attempts_per_account, window(state)).await.err(),
-    };
+    let (account_key, over) = sign_in_budget(state, site, ip.as_deref(), &email).await;
     let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
     if let Some(retry) = over {
         id::audit(&itx, None, "sign_in.rate_limited", &email, ip.as_deref(), json!({ "retry_after": retry })).await?;
         itx.commit().await?;
         return too_many(state, site, req, retry);
     }
-    let person = id::person_by_email(&itx, &email).await?;
-    let ok = match person.as_ref().and_then(|p| p.password_hash.clone()) {
-        Some(hash) => password::verify(f.password.clone(), hash).await?,
-        None => {
-            password::verify_dummy(f.password.clone(), auth.password_memory_kib, auth.password_iterations).await;
-            false
-        }
-    };
+    let (person, ok) = check_password_of(state, &itx, &email, &f.password).await?;
     let membership = match (&person, ok) {
         (Some(p), true) => id::membership(&itx, p.id).await?,
         _ => None,

@@ -12,6 +12,7 @@ mod m20261122_000004_terms;
 mod m20261122_000005_sso;
 mod m20261122_000006_mfa;
 mod m20261122_000007_sessions_domains;
+mod m20261122_000008_catalogue;
 
 /// The application role: owns nothing, is subject to row-level security.
 pub const APP_ROLE: &str = "trellis_app";
@@ -27,6 +28,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261122_000005_sso.rs"),
     include_str!("m20261122_000006_mfa.rs"),
     include_str!("m20261122_000007_sessions_domains.rs"),
+    include_str!("m20261122_000008_catalogue.rs"),
     include_str!("lib.rs"),
 ];
 
@@ -45,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_sso::Migration),
             Box::new(m20261122_000006_mfa::Migration),
             Box::new(m20261122_000007_sessions_domains::Migration),
+            Box::new(m20261122_000008_catalogue::Migration),
         ]
     }
 }
@@ -68,6 +71,26 @@ pub async fn protect_tenant_table(manager: &SchemaManager<'_>, table: &str) -> R
          GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}, {PLATFORM_ROLE};"
     ))
     .await?;
+    Ok(())
+}
+
+/// The owner of the national catalogue's rows: courses every trust may offer. Not a trust; on
+/// PostgreSQL every trust may read its rows in the shared content tables, and none may change them.
+pub const NATIONAL_CATALOGUE: &str = "00000000-0000-0000-0000-00000000c0de";
+
+/// On PostgreSQL: [`protect_tenant_table`], plus a read-only policy that lets every trust see the
+/// national catalogue's rows (`tenant_id` = [`NATIONAL_CATALOGUE`]). Writes stay the owner's alone.
+pub async fn protect_shared_content_table(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
+    protect_tenant_table(manager, table).await?;
+    if !is_postgres(manager) {
+        return Ok(());
+    }
+    manager
+        .get_connection()
+        .execute_unprepared(&format!(
+            "CREATE POLICY national_catalogue_read ON {table} FOR SELECT USING (tenant_id = '{NATIONAL_CATALOGUE}'::uuid)"
+        ))
+        .await?;
     Ok(())
 }
 

@@ -18,6 +18,70 @@ pub struct Config {
     pub paths: PathsConfig,
     pub auth: AuthConfig,
     pub mail: MailConfig,
+    #[serde(default)]
+    pub files: FilesConfig,
+    #[serde(default)]
+    pub jobs: JobsConfig,
+}
+
+/// Where uploaded files (course media, imports) are kept.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesConfig {
+    /// `local` (a folder, the embedded default) or `s3` (any S3-compatible store).
+    pub store: String,
+    /// The folder for `local`.
+    pub dir: String,
+    /// The largest media file an editor may upload, in MiB.
+    pub max_upload_mb: u64,
+    pub s3_bucket: String,
+    /// Empty: AWS; otherwise the S3-compatible service's URL (MinIO, Ceph, a cloud's S3 API).
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: String,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            store: "local".into(),
+            dir: "data/files".into(),
+            max_upload_mb: 500,
+            s3_bucket: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: "eu-west-2".into(),
+            s3_access_key_id: String::new(),
+            s3_secret_access_key: String::new(),
+        }
+    }
+}
+
+impl fmt::Debug for FilesConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FilesConfig")
+            .field("store", &self.store)
+            .field("dir", &self.dir)
+            .field("s3_bucket", &self.s3_bucket)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_secret_access_key", &if self.s3_secret_access_key.is_empty() { "" } else { "***" })
+            .finish_non_exhaustive()
+    }
+}
+
+/// The background worker (emails, reminders, imports).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Run the worker inside `trellis serve` (the embedded default). Set false when separate
+    /// `trellis worker` processes do the work.
+    pub in_process: bool,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig { in_process: true }
+    }
 }
 
 /// Sign-in, sessions, passwords and rate limits.
@@ -197,6 +261,16 @@ impl Config {
             if !ok {
                 return Err(bad("server.trusted_proxies", format!("\"{p}\" is not an address or CIDR range")));
             }
+        }
+        match self.files.store.as_str() {
+            "local" if self.files.dir.is_empty() => return Err(bad("files.dir", "must name a folder")),
+            "local" => {}
+            "s3" if self.files.s3_bucket.is_empty() => return Err(bad("files.s3_bucket", "must be set when files.store is s3")),
+            "s3" => {}
+            _ => return Err(bad("files.store", "must be local or s3")),
+        }
+        if self.files.max_upload_mb == 0 {
+            return Err(bad("files.max_upload_mb", "must be at least 1"));
         }
         if self.server.max_body_bytes == 0 {
             return Err(bad("server.max_body_bytes", "must be greater than 0"));

@@ -66,14 +66,21 @@ pub enum Permission {
     EditSite,
     /// Set up the trust's single sign-on.
     ManageSignOn,
+    /// Author courses, learning paths and programmes, and publish them.
+    EditContent,
+    /// Assign training, decide enrolment requests, follow compliance, send reminders, import staff.
+    ManageTraining,
 }
 
 /// Whether any of `roles` grants `permission`.
 pub fn allows(roles: &[Role], permission: Permission) -> bool {
     roles.iter().any(|r| match permission {
-        Permission::ManageStaff | Permission::ReadAudit | Permission::EditSite | Permission::ManageSignOn => {
-            *r == Role::TrainingManager
-        }
+        Permission::ManageStaff
+        | Permission::ReadAudit
+        | Permission::EditSite
+        | Permission::ManageSignOn
+        | Permission::ManageTraining => *r == Role::TrainingManager,
+        Permission::EditContent => matches!(r, Role::TrainingManager | Role::ContentEditor),
     })
 }
 

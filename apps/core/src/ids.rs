@@ -61,3 +61,34 @@ id_type!(
     /// Identifies a person: one identity, whatever trusts they belong to.
     PersonId
 );
+id_type!(
+    /// Identifies a course or a learning path.
+    CourseId
+);
+id_type!(
+    /// Identifies one session (learning object) of one version of a course.
+    ObjectId
+);
+id_type!(
+    /// Identifies a person's enrolment on a course in one trust.
+    EnrolmentId
+);
+id_type!(
+    /// Identifies an assignment rule (a course for a person or a group).
+    RequirementId
+);
+id_type!(
+    /// Identifies a programme (a group of courses and paths).
+    ProgrammeId
+);
+
+impl TenantId {
+    /// The owner of the national catalogue's courses: not a trust, but every trust may read
+    /// what it owns (see `trellis_migrations::NATIONAL_CATALOGUE`).
+    pub const NATIONAL: TenantId = TenantId(Uuid::from_u128(0xc0de));
+
+    /// Whether this is the national catalogue rather than a trust.
+    pub fn is_national(&self) -> bool {
+        *self == Self::NATIONAL
+    }
+}

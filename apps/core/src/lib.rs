@@ -3,14 +3,17 @@
 //! This crate knows nothing of HTTP or SQL. It holds the types every other crate shares and the
 //! validation rules that decide what a valid trust, host or colour scheme is.
 
+pub mod catalogue_spec;
 pub mod colour;
 pub mod config;
 pub mod host;
 pub mod identity;
+pub mod learning;
+pub mod staff_import;
 pub mod ids;
 pub mod slug;
 pub mod tenant_spec;
 pub mod terms;
 
-pub use ids::{MessageId, PersonId, TenantId};
+pub use ids::{CourseId, EnrolmentId, MessageId, ObjectId, PersonId, ProgrammeId, RequirementId, TenantId};
 pub use slug::Slug;

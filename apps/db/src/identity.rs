@@ -32,6 +32,11 @@ impl IdentityTx {
     pub async fn commit(self) -> Result<(), DbError> {
         self.inner.commit().await
     }
+
+    /// Abandons everything done in it.
+    pub async fn rollback(self) -> Result<(), DbError> {
+        self.inner.rollback().await
+    }
 }
 
 impl PlatformDb {
@@ -488,8 +493,16 @@ pub async fn audit(
 
 /// This trust's audit trail, newest first.
 pub async fn audit_trail(tx: &TenantTx, limit: u64) -> Result<Vec<AuditEntry>, DbError> {
-    Ok(tx
-        .select::<audit_event::Entity>()
+    audit_trail_of(tx, "", limit).await
+}
+
+/// This trust's audit entries whose action starts with `prefix`, newest first.
+pub async fn audit_trail_of(tx: &TenantTx, prefix: &str, limit: u64) -> Result<Vec<AuditEntry>, DbError> {
+    let mut q = tx.select::<audit_event::Entity>();
+    if !prefix.is_empty() {
+        q = q.filter(audit_event::Column::Action.starts_with(prefix));
+    }
+    Ok(q
         .order_by_desc(audit_event::Column::At)
         .order_by_desc(audit_event::Column::Id)
         .limit(limit)
@@ -542,7 +555,34 @@ pub struct DueItem {
     pub tenant: TenantId,
     pub id: uuid::Uuid,
     pub attempts: i32,
-    pub email: OutgoingEmail,
+    /// `email`, or a job's kind (`reminders`, `staff_import`).
+    pub kind: String,
+    pub payload: String,
+}
+
+impl DueItem {
+    /// The email, if this item is one.
+    pub fn email(&self) -> Option<OutgoingEmail> {
+        if self.kind == "email" { serde_json::from_str(&self.payload).ok() } else { None }
+    }
+}
+
+/// Writes a job to the outbox, in the caller's transaction: it runs only if that commits.
+pub async fn enqueue_job(tx: &TenantTx, kind: &str, payload: &serde_json::Value) -> Result<(), DbError> {
+    let now = Utc::now();
+    tx.insert(outbox::ActiveModel {
+        tenant_id: Set(uuid::Uuid::nil()),
+        id: Set(uuid::Uuid::now_v7()),
+        kind: Set(kind.into()),
+        payload: Set(payload.to_string()),
+        created_at: Set(now),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        sent_at: Set(None),
+        last_error: Set(None),
+    })
+    .await?;
+    Ok(())
 }
 
 impl PlatformDb {
@@ -556,13 +596,12 @@ impl PlatformDb {
             .all(&self.conn)
             .await?
             .into_iter()
-            .filter_map(|o| {
-                serde_json::from_str(&o.payload).ok().map(|email| DueItem {
-                    tenant: TenantId::from_uuid(o.tenant_id),
-                    id: o.id,
-                    attempts: o.attempts,
-                    email,
-                })
+            .map(|o| DueItem {
+                tenant: TenantId::from_uuid(o.tenant_id),
+                id: o.id,
+                attempts: o.attempts,
+                kind: o.kind,
+                payload: o.payload,
             })
             .collect())
     }

@@ -6,11 +6,15 @@
 //! transaction). Cross-tenant work goes through [`PlatformDb`], whose methods say so in their names.
 
 mod apply;
+pub mod catalogue;
 mod connect;
 pub mod domains;
 pub mod entities;
 mod error;
 pub mod identity;
+pub mod learning;
+pub mod compliance;
+pub mod staff;
 mod migrate;
 mod platform;
 pub mod sessions;

@@ -93,6 +93,25 @@ impl TenantTx {
         E::find().filter(E::tenant_column().eq(self.tenant.as_uuid()))
     }
 
+    /// `SELECT … WHERE tenant_id IN (<this trust>, <the national catalogue>)`: for the shared
+    /// content tables, whose national rows every trust may read (and only read).
+    pub(crate) fn select_shared<E: TenantScoped>(&self) -> Select<E> {
+        E::find().filter(E::tenant_column().is_in([self.tenant.as_uuid(), TenantId::NATIONAL.as_uuid()]))
+    }
+
+    /// Runs a raw statement written with PostgreSQL's `$1` placeholders on either database.
+    /// The SQL must filter by `tenant_id` itself: SQLite has no row-level security behind it.
+    pub(crate) fn stmt(&self, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+        let backend = self.tx.get_database_backend();
+        let sql = if backend == DbBackend::Sqlite { sql.replace('$', "?") } else { sql.to_owned() };
+        Statement::from_sql_and_values(backend, sql, values)
+    }
+
+    /// Whether this is PostgreSQL.
+    pub(crate) fn is_postgres(&self) -> bool {
+        self.tx.get_database_backend() == DbBackend::Postgres
+    }
+
     /// `UPDATE … WHERE tenant_id = <this trust>` (add further filters).
     pub(crate) fn update_many<E: TenantScoped>(&self) -> UpdateMany<E> {
         E::update_many().filter(E::tenant_column().eq(self.tenant.as_uuid()))

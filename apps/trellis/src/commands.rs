@@ -30,9 +30,29 @@ enum Command {
     },
     /// Migrate, apply tenants/, and serve the demo trusts on embedded defaults.
     Demo,
+    /// Manage catalogues declared as data.
+    Catalogue {
+        #[command(subcommand)]
+        command: CatalogueCommand,
+    },
+    /// Run the background worker only (emails, reminders, staff imports); for production, where
+    /// `jobs.in_process = false` keeps this work out of the web servers.
+    Worker,
     /// Make <email> a platform administrator (creating the person if needed). The password is read
     /// from TRELLIS_ADMIN_PASSWORD, or a random one is made and printed once.
     PlatformAdmin { email: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogueCommand {
+    /// Create the courses, paths and programmes a file declares that are missing (by code); never
+    /// changes existing ones. Without --trust, into the national catalogue.
+    Apply {
+        file: PathBuf,
+        /// The trust (slug) that owns the courses.
+        #[arg(long)]
+        trust: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +92,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => migrate(&config).await,
+        Command::Catalogue { command: CatalogueCommand::Apply { file, trust } } => {
+            let dbs = trellis_db::connect(&config.database).await?;
+            for line in crate::demo::apply_catalogue(&dbs, &file, trust.as_deref()).await? {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Command::Worker => {
+            let dbs = trellis_db::connect(&config.database).await?;
+            let worker = trellis_web::start_worker(config, dbs).await?;
+            println!("worker running; Ctrl+C to stop");
+            worker.run_until(shutdown_signal()).await;
+            Ok(())
+        }
         Command::PlatformAdmin { email } => {
             let email = trellis_core::identity::Email::parse(&email).map_err(|m| anyhow::anyhow!("{m}"))?;
             let (password, generated) = match std::env::var("TRELLIS_ADMIN_PASSWORD") {
@@ -109,7 +143,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo => {
             migrate(&config).await?;
             apply(&config, Path::new(&config.paths.tenants), false, false).await?;
-            let managers = crate::demo::seed(&config, &trellis_db::connect(&config.database).await?).await?;
+            let dbs = trellis_db::connect(&config.database).await?;
+            let managers = crate::demo::seed(&config, &dbs).await?;
+            crate::demo::seed_learning(&config, &dbs).await?;
             let server = start(&config).await?;
             println!("\nThe Trellis demo is running on embedded defaults (SQLite at {}).", config.database.url);
             print_addresses(&server);
@@ -117,8 +153,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("  Demo platform administrator: {} at the platform's /sign-in", crate::demo::PLATFORM_ADMIN);
             println!("  Demo training managers (password \"{}\", the administrator's too):", crate::demo::PASSWORD);
             for (slug, email) in managers {
-                println!("    {slug}: {email}");
+                println!("    {slug}: {email} (learner: {}@{})", crate::demo::LEARNER, email.split('@').nth(1).unwrap_or(""));
             }
+            println!("  A staff file to try the import with: deploy/demo/staff.csv (Northmoor)");
             println!("Press Ctrl+C to stop.");
             server.run_until(shutdown_signal()).await;
             Ok(())

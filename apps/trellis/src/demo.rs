@@ -66,3 +66,111 @@ pub async fn seed(config: &Config, dbs: &Databases) -> anyhow::Result<Vec<(Strin
     }
     Ok(made)
 }
+
+/// The demo learner's email in each trust (`learner@<first eligible domain>`), password [`PASSWORD`].
+pub const LEARNER: &str = "learner";
+
+/// Applies a catalogue file to a trust (`Some(slug)`) or to the national catalogue.
+pub async fn apply_catalogue(dbs: &Databases, file: &std::path::Path, trust: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let spec = trellis_core::catalogue_spec::load(file).map_err(|e| anyhow::anyhow!(e))?;
+    let owner = match trust {
+        None => trellis_core::TenantId::NATIONAL,
+        Some(slug) => dbs
+            .platform
+            .directory_of_all_tenants()
+            .await?
+            .into_iter()
+            .find(|e| e.slug == slug)
+            .map(|e| e.id)
+            .ok_or_else(|| anyhow::anyhow!("no trust {slug}"))?,
+    };
+    let tx = dbs.app.begin(owner).await?;
+    let lines = trellis_db::catalogue::apply_spec(&tx, &spec).await?;
+    tx.commit().await?;
+    Ok(lines)
+}
+
+/// Demo learning: the national catalogue, each trust's own courses (tenants/<slug>/catalogue.toml),
+/// every national course offered, fire safety mandatory for everyone (yearly), and a demo learner.
+pub async fn seed_learning(config: &Config, dbs: &Databases) -> anyhow::Result<()> {
+    use trellis_core::learning::Audience;
+    let national = std::path::Path::new("deploy/catalogue/national.toml");
+    if national.exists() {
+        apply_catalogue(dbs, national, None).await?;
+    }
+    let today = chrono::Utc::now().date_naive();
+    for entry in dbs.platform.directory_of_all_tenants().await? {
+        let own = std::path::Path::new(&config.paths.tenants).join(&entry.slug).join("catalogue.toml");
+        if own.exists() {
+            apply_catalogue(dbs, &own, Some(&entry.slug)).await?;
+        }
+        let tx = dbs.app.begin(entry.id).await?;
+        let domains = trellis_db::site::eligibility_domains(&tx).await?;
+        for (c, offered) in trellis_db::catalogue::national_courses(&tx).await? {
+            if !offered {
+                trellis_db::catalogue::set_offered(&tx, c.id, true, None).await?;
+            }
+        }
+        tx.commit().await?;
+        let Some(domain) = domains.first() else { continue };
+        // The demo learner.
+        let email = format!("{LEARNER}@{domain}");
+        let itx = dbs.platform.begin_identity(entry.id).await?;
+        let person = match identity::person_by_email(&itx, &email).await? {
+            Some(p) => p,
+            None => {
+                let hash = trellis_web::hash_password(
+                    PASSWORD.into(),
+                    config.auth.password_memory_kib,
+                    config.auth.password_iterations,
+                )
+                .await?;
+                let p = identity::create_person(
+                    &itx,
+                    NewPerson {
+                        email: email.clone(),
+                        password_hash: Some(hash),
+                        given_name: "Demo".into(),
+                        family_name: "Learner".into(),
+                        job_role: "Staff Nurse".into(),
+                        place_of_work: entry.ods_code.clone(),
+                        register_kind: None,
+                        register_number: None,
+                    },
+                )
+                .await?;
+                identity::mark_email_verified(&itx, p.id).await?;
+                p
+            }
+        };
+        if identity::membership(&itx, person.id).await?.is_none() {
+            identity::add_membership(&itx, person.id, MembershipStatus::Approved, &[Role::Learner]).await?;
+            trellis_db::staff::set_record(&itx, person.id, &trellis_db::staff::StaffRecord {
+                assignment_number: None,
+                position: "Staff Nurse".into(),
+                department: "Ward 7".into(),
+                staff_group: "Nursing and Midwifery Registered".into(),
+                place_of_work: entry.name.clone(),
+            })
+            .await?;
+        }
+        // Fire safety, mandatory for everyone, yearly.
+        let rules = trellis_db::compliance::requirements(&itx).await?;
+        let fire = trellis_db::catalogue::search(&itx, &trellis_db::catalogue::Query {
+            text: "Fire safety".into(),
+            limit: 5,
+            ..Default::default()
+        })
+        .await?
+        .0
+        .into_iter()
+        .map(|c| c.course)
+        .find(|c| c.code == "CSTF-FIRE");
+        if let (Some(fire), true) = (fire, rules.is_empty()) {
+            trellis_db::compliance::add_requirement(&itx, &fire, &Audience::Everyone, true, Some(28), Some(12), None, today)
+                .await?;
+        }
+        itx.commit().await?;
+    }
+    Ok(())
+}

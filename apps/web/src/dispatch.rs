@@ -8,7 +8,8 @@ use crate::middleware::forwarded;
 use crate::middleware::observe::TenantLabel;
 use crate::routes::page::RequestInfo;
 use crate::routes::{
-    account, admin, assets, health, page, platform, platform_admin, site_admin, sso, sso_admin, tenant,
+    account, admin, assets, authoring, health, learner, page, platform, platform_admin, site_admin, sso, sso_admin,
+    tenant, training,
 };
 use crate::state::AppState;
 use poem::PathPattern;
@@ -80,6 +81,40 @@ impl Dispatch {
             .at("/admin/staff", auth::guard(get(admin::staff), &sec))
             .at("/admin/staff/:person/status", auth::guard(post(admin::staff_status), &sec))
             .at("/admin/staff/:person/roles", auth::guard(post(admin::staff_roles), &sec))
+            .at("/courses", auth::guard(get(learner::catalogue), &sec))
+            .at("/courses/:id", auth::guard(get(learner::course_page), &sec))
+            .at("/courses/:id/enrol", auth::guard(post(learner::enrol), &sec))
+            .at("/courses/:id/leave", auth::guard(post(learner::leave), &sec))
+            .at("/learning", auth::guard(get(learner::my_learning), &sec))
+            .at("/learn/:course", auth::guard(get(learner::resume), &sec))
+            .at("/learn/:course/:object", auth::guard(get(learner::session_page), &sec))
+            .at("/learn/:course/:object/beat", auth::guard(post(learner::beat), &sec))
+            .at("/learn/:course/:object/done", auth::guard(post(learner::confirm), &sec))
+            .at("/learn/:course/:object/file", auth::guard(get(learner::file), &sec))
+            .at("/admin/courses", auth::guard(get(authoring::courses_page), &sec))
+            .at("/admin/courses/new", auth::guard(get(authoring::new_form).post(authoring::create), &sec))
+            .at("/admin/courses/:id", auth::guard(get(authoring::edit).post(authoring::save), &sec))
+            .at("/admin/courses/:id/publish", auth::guard(post(authoring::publish), &sec))
+            .at("/admin/courses/:id/unpublish", auth::guard(post(authoring::unpublish), &sec))
+            .at("/admin/courses/:id/offer", auth::guard(post(authoring::offer), &sec))
+            .at("/admin/courses/:id/path", auth::guard(post(authoring::set_path), &sec))
+            .at(
+                "/admin/courses/:id/sessions",
+                auth::guard(get(authoring::new_session_form).post(authoring::add_session), &sec),
+            )
+            .at(
+                "/admin/courses/:id/sessions/:object",
+                auth::guard(get(authoring::edit_session_form).post(authoring::save_session), &sec),
+            )
+            .at("/admin/courses/:id/sessions/:object/action", auth::guard(post(authoring::session_action), &sec))
+            .at("/admin/training", auth::guard(get(training::rules_form).post(training::add_rule), &sec))
+            .at("/admin/training/:rule/remove", auth::guard(post(training::remove_rule), &sec))
+            .at("/admin/enrolments", auth::guard(get(training::requests_page), &sec))
+            .at("/admin/enrolments/:id", auth::guard(post(training::decide), &sec))
+            .at("/admin/compliance", auth::guard(get(training::matrix), &sec))
+            .at("/admin/compliance/remind", auth::guard(post(training::remind), &sec))
+            .at("/admin/staff/import", auth::guard(get(training::import_form).post(training::import_check), &sec))
+            .at("/admin/staff/import/apply", auth::guard(post(training::import_apply), &sec))
             .at("/", get(tenant::home))
             .at("/accessibility", get(tenant::accessibility))
             .at("/trust-style/:file", get(tenant::stylesheet))

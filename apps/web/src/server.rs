@@ -67,24 +67,8 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     }
 }
 
-/// Loads themes, connects Redis (if configured), loads the host map, binds both listeners and
-/// starts serving. Returns once the listeners are bound.
-pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<RunningServer> {
-    let acceptor = TcpListener::bind(config.server.listen.to_string())
-        .into_acceptor()
-        .await
-        .with_context(|| format!("server.listen {}", config.server.listen))?;
-    let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
-    let metrics_acceptor = TcpListener::bind(config.server.metrics_listen.to_string())
-        .into_acceptor()
-        .await
-        .with_context(|| format!("server.metrics_listen {}", config.server.metrics_listen))?;
-    let metrics_addr =
-        metrics_acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
-
-    if config.server.public_port == Some(0) {
-        config.server.public_port = Some(addr.port());
-    }
+/// Everything a server or a worker needs: themes, Redis, the host map, sessions, mail, files.
+async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState, Mailer)> {
     let themes = Themes::load(std::path::Path::new(&config.paths.themes))?;
     let redis = if config.redis.url.is_empty() {
         None
@@ -128,7 +112,9 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
     let terms = trellis_core::terms::load_platform(std::path::Path::new(&config.paths.terms))
         .map_err(|e| anyhow::anyhow!("paths.terms: {e}"))?;
     trellis_integrations::oidc::install_crypto_provider();
+    let files = trellis_integrations::files::FileStore::open(&config.files)?;
     let state = AppState {
+        files,
         oidc: Arc::new(trellis_integrations::oidc::OidcClient::new()?),
         dns: trellis_integrations::dns::DomainChecker::new(&config.server.dns_servers)?,
         terms: Arc::new(terms),
@@ -142,6 +128,28 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
         redis,
         proxies: Arc::new(proxies),
     };
+    Ok((state, mailer))
+}
+
+/// Loads themes, connects Redis (if configured), loads the host map, binds both listeners and
+/// starts serving. Returns once the listeners are bound.
+pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<RunningServer> {
+    let acceptor = TcpListener::bind(config.server.listen.to_string())
+        .into_acceptor()
+        .await
+        .with_context(|| format!("server.listen {}", config.server.listen))?;
+    let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
+    let metrics_acceptor = TcpListener::bind(config.server.metrics_listen.to_string())
+        .into_acceptor()
+        .await
+        .with_context(|| format!("server.metrics_listen {}", config.server.metrics_listen))?;
+    let metrics_addr =
+        metrics_acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("no local address")?;
+
+    if config.server.public_port == Some(0) {
+        config.server.public_port = Some(addr.port());
+    }
+    let (state, mailer) = build_state(config, dbs).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
@@ -162,7 +170,9 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
         }));
     }
     // The outbox: mail written in the same transaction as the change that caused it.
-    tasks.push(tokio::spawn(crate::outbox::run(state.clone(), mailer, stop_rx.clone())));
+    if state.config.jobs.in_process {
+        tasks.push(tokio::spawn(crate::jobs::run(state.clone(), mailer, stop_rx.clone())));
+    }
     // Change notices from other instances.
     if let Some(bus) = state.redis.clone() {
         let state = state.clone();
@@ -183,9 +193,13 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
 
     let cfg = state.config.clone();
     let (max_headers, max_body) = (cfg.server.max_header_bytes, cfg.server.max_body_bytes);
+    let max_upload = usize::try_from(cfg.files.max_upload_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     let obs_state = state.clone();
     let app = Dispatch::new(state.clone())
-        .around(move |ep, req| limits::limit(ep, req, max_headers, max_body))
+        .around(move |ep, req| {
+            let body = if limits::is_upload(&req) { max_upload.max(max_body) } else { max_body };
+            limits::limit(ep, req, max_headers, body)
+        })
         .around(move |ep, req| observe::observe(ep, req, obs_state.clone()));
 
     let rx = stop_rx.clone();
@@ -242,4 +256,45 @@ pub async fn announce_tenants_changed(config: &Config) -> anyhow::Result<bool> {
     let bus = RedisBus::connect(&config.redis.url, &config.redis.prefix).await?;
     bus.publish(TENANTS_CHANGED, "apply").await?;
     Ok(true)
+}
+
+/// A running worker (no listeners): the background jobs and the host map's reload.
+pub struct RunningWorker {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningWorker {
+    /// Runs until `signal` resolves, then finishes the job in hand and stops.
+    pub async fn run_until(self, signal: ShutdownSignal) {
+        signal.await;
+        tracing::info!("shutting down");
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts a worker: `trellis worker`, for deployments where web servers leave jobs to others.
+pub async fn start_worker(config: Config, dbs: Databases) -> anyhow::Result<RunningWorker> {
+    let (state, mailer) = build_state(config, dbs).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    {
+        let state = state.clone();
+        let mut stop = stop_rx.clone();
+        let every = Duration::from_secs(state.config.server.host_reload_seconds);
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => reload(&state).await,
+                    _ = stop.changed() => return,
+                }
+            }
+        }));
+    }
+    tasks.push(tokio::spawn(crate::jobs::run(state, mailer, stop_rx)));
+    Ok(RunningWorker { stop: stop_tx, tasks })
 }

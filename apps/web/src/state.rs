@@ -26,4 +26,6 @@ pub struct AppState {
     pub oidc: Arc<trellis_integrations::oidc::OidcClient>,
     /// Checks custom domains' TXT records.
     pub dns: trellis_integrations::dns::DomainChecker,
+    /// Uploaded files: local disk or an S3-compatible bucket.
+    pub files: trellis_integrations::files::FileStore,
 }

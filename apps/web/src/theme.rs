@@ -83,6 +83,7 @@ impl Themes {
                 if rel == "css/main.css" {
                     themes.css_urls.insert(name.clone(), url.clone());
                 }
+                themes.css_urls.insert(format!("{name}/{rel}"), url.clone());
                 let content_type = mime_guess::from_path(&path).first_or_octet_stream().to_string();
                 themes.assets.insert(url, Asset { bytes, content_type });
             }
@@ -108,6 +109,14 @@ impl Themes {
     /// The hashed URL of a theme's main stylesheet.
     pub fn css_url(&self, theme: &str) -> &str {
         self.css_urls.get(theme).or_else(|| self.css_urls.get("default")).map_or("", String::as_str)
+    }
+
+    /// The hashed URL of one of a theme's static files (`js/learn.js`), falling back to `default`.
+    pub fn asset_url(&self, theme: &str, rel: &str) -> &str {
+        self.css_urls
+            .get(&format!("{theme}/{rel}"))
+            .or_else(|| self.css_urls.get(&format!("default/{rel}")))
+            .map_or("", String::as_str)
     }
 
     /// An asset by its hashed URL path.

@@ -38,11 +38,11 @@ pub async fn verify<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Respons
                 req.set_body(Body::from_bytes(bytes));
                 token
             } else if content_type.starts_with("multipart/form-data") {
-                // An upload form: the body is already bounded by the size limit; read the field
-                // out of a copy and hand the handler the same bytes.
-                let bytes = req.take_body().into_bytes().await.map_err(|_| CsrfFailed)?;
-                let token = multipart_field(&content_type, bytes.clone()).await;
-                req.set_body(Body::from_bytes(bytes));
+                // An upload form, which may be hundreds of megabytes: the token must be the first
+                // field (every form here puts it first). Read only as far as the end of that
+                // field, then hand the handler the bytes read followed by the rest, still streaming.
+                let (token, body) = first_multipart_field(&content_type, req.take_body()).await;
+                req.set_body(body);
                 token
             } else {
                 None
@@ -60,17 +60,46 @@ pub async fn verify<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Respons
     Ok(ep.call(req).await?.into_response())
 }
 
-/// The `csrf_token` field of a multipart body, if it has one.
+/// Reads a multipart body as far as the end of its first field (at most 64 KiB) and returns that
+/// field's value if it is the token, with a body that replays what was read and streams the rest.
+async fn first_multipart_field(content_type: &str, body: Body) -> (Option<String>, Body) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_bytes_stream();
+    let Ok(boundary) = multer::parse_boundary(content_type) else {
+        return (None, Body::from_bytes_stream(stream));
+    };
+    let marker = format!("--{boundary}");
+    let mut prefix = bytes::BytesMut::new();
+    let mut failed = false;
+    while prefix.len() < 64 * 1024 && count(&prefix, marker.as_bytes()) < 2 {
+        match stream.next().await {
+            Some(Ok(chunk)) => prefix.extend_from_slice(&chunk),
+            Some(Err(_)) => {
+                failed = true;
+                break;
+            }
+            None => break,
+        }
+    }
+    let prefix = prefix.freeze();
+    let token = if failed { None } else { multipart_field(content_type, prefix.clone()).await };
+    let replay = futures_util::stream::once(async move { Ok::<_, std::io::Error>(prefix) }).chain(stream);
+    (token, Body::from_bytes_stream(replay))
+}
+
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+/// The `csrf_token` field of a multipart body, if it is the first field.
 async fn multipart_field(content_type: &str, bytes: bytes::Bytes) -> Option<String> {
     let boundary = multer::parse_boundary(content_type).ok()?;
     let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
     let mut parts = multer::Multipart::new(stream, boundary);
-    while let Ok(Some(field)) = parts.next_field().await {
-        if field.name() == Some(FIELD) {
-            return field.text().await.ok();
-        }
+    match parts.next_field().await {
+        Ok(Some(field)) if field.name() == Some(FIELD) => field.text().await.ok(),
+        _ => None,
     }
-    None
 }
 
 /// Puts the refused attempt in the trust's audit trail.

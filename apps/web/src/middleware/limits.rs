@@ -7,6 +7,14 @@ use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Whether the request is an upload of course media or a staff file, which may be larger than
+/// other bodies (`files.max_upload_mb`); handlers then enforce their own limits as they stream.
+pub fn is_upload(req: &Request) -> bool {
+    let path = req.uri().path();
+    req.header("content-type").is_some_and(|c| c.starts_with("multipart/form-data"))
+        && ((path.starts_with("/admin/courses/") && path.contains("/sessions")) || path == "/admin/staff/import")
+}
+
 /// Checks the limits, then calls `ep`.
 pub async fn limit<E: Endpoint>(ep: Arc<E>, mut req: Request, max_headers: usize, max_body: usize) -> Result<Response> {
     let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();

@@ -3,7 +3,9 @@
 pub mod account;
 pub mod admin;
 pub mod assets;
+pub mod authoring;
 pub mod health;
+pub mod learner;
 pub mod page;
 pub mod platform;
 pub mod platform_admin;
@@ -11,3 +13,4 @@ pub mod site_admin;
 pub mod sso;
 pub mod sso_admin;
 pub mod tenant;
+pub mod training;

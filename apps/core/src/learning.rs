@@ -1,0 +1,302 @@
+//! The rules of learning: what kinds of session there are and when each counts as done, how a
+//! course's due date and renewal work, and what a person's compliance status is on a day.
+
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use serde::Serialize;
+
+/// What a session (learning object) is. E-learning packages come with the standards issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    /// Text written in the editor.
+    Page,
+    /// A link to a web page elsewhere.
+    Link,
+    Video,
+    Audio,
+    /// A file to read: PDF, Word, PowerPoint.
+    Document,
+}
+
+impl ObjectKind {
+    pub const ALL: [ObjectKind; 5] =
+        [ObjectKind::Page, ObjectKind::Link, ObjectKind::Video, ObjectKind::Audio, ObjectKind::Document];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Page => "page",
+            ObjectKind::Link => "link",
+            ObjectKind::Video => "video",
+            ObjectKind::Audio => "audio",
+            ObjectKind::Document => "document",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ObjectKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether the session is an uploaded file.
+    pub fn has_file(self) -> bool {
+        matches!(self, ObjectKind::Video | ObjectKind::Audio | ObjectKind::Document)
+    }
+}
+
+/// When a session counts as completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// On opening it.
+    View,
+    /// On downloading its file.
+    Download,
+    /// After this many minutes on it (measured by the page, each interval capped).
+    Time(u32),
+    /// When the learner says they have finished it.
+    Confirm,
+}
+
+impl Completion {
+    pub fn parse(rule: &str, minutes: Option<i32>) -> Option<Completion> {
+        Some(match rule {
+            "view" => Completion::View,
+            "download" => Completion::Download,
+            "time" => Completion::Time(u32::try_from(minutes?).ok().filter(|m| (1..=600).contains(m))?),
+            "confirm" => Completion::Confirm,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Completion::View => "view",
+            Completion::Download => "download",
+            Completion::Time(_) => "time",
+            Completion::Confirm => "confirm",
+        }
+    }
+
+    /// Whether what was recorded meets the rule.
+    pub fn met(self, event: Event, seconds_spent: i32) -> bool {
+        match self {
+            Completion::View => true,
+            Completion::Download => event == Event::Download,
+            Completion::Time(m) => i64::from(seconds_spent) >= i64::from(m) * 60,
+            Completion::Confirm => event == Event::Confirm,
+        }
+    }
+}
+
+/// What the learner just did on a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Open,
+    Beat,
+    Download,
+    Confirm,
+}
+
+/// How often the session page reports that it is still being looked at, and the most one report
+/// may add: time in a tab left open overnight is not learning.
+pub const BEAT_SECONDS: i64 = 30;
+pub const MAX_BEAT_SECONDS: i64 = 60;
+
+/// Seconds to add for a report at `now` after the last at `last`: the gap, capped.
+pub fn beat_seconds(last: DateTime<Utc>, now: DateTime<Utc>) -> i32 {
+    let gap = (now - last).num_seconds().clamp(0, MAX_BEAT_SECONDS);
+    i32::try_from(gap).unwrap_or(0)
+}
+
+/// A person's standing on one mandatory course on a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compliance {
+    /// Completed and in date.
+    Complete,
+    /// Started, not yet completed, not yet past its due date.
+    Due,
+    /// Past its due date and not completed (or its completion has expired).
+    Overdue,
+    /// Not begun, not yet due.
+    NotStarted,
+}
+
+impl Compliance {
+    pub const ALL: [Compliance; 4] = [Compliance::Complete, Compliance::Due, Compliance::Overdue, Compliance::NotStarted];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compliance::Complete => "complete",
+            Compliance::Due => "due",
+            Compliance::Overdue => "overdue",
+            Compliance::NotStarted => "not_started",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Compliance> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The status on `today`. A completion counts until it expires (`expires_on`, when the course
+    /// has a renewal period); the due date then is the expiry date.
+    pub fn on(today: NaiveDate, due_on: NaiveDate, completed: bool, expires_on: Option<NaiveDate>, started: bool) -> Self {
+        if completed && expires_on.is_none_or(|e| e > today) {
+            Compliance::Complete
+        } else if due_on < today {
+            Compliance::Overdue
+        } else if started {
+            Compliance::Due
+        } else {
+            Compliance::NotStarted
+        }
+    }
+}
+
+/// When a completion on `completed_on` expires, for a renewal period of `months`.
+pub fn expires_on(completed_on: NaiveDate, months: Option<i32>) -> Option<NaiveDate> {
+    let m = u32::try_from(months?).ok().filter(|m| *m > 0)?;
+    completed_on.checked_add_months(Months::new(m))
+}
+
+/// How long before a completion expires the course opens again for renewal.
+pub const RENEWAL_OPENS_DAYS: i64 = 30;
+
+/// The due date of a new assignment: `due_days` after `assigned_on` (28 days by default).
+pub fn due_date(assigned_on: NaiveDate, due_days: Option<i32>) -> NaiveDate {
+    let days = due_days.filter(|d| *d >= 0).unwrap_or(28);
+    assigned_on + chrono::Duration::days(i64::from(days))
+}
+
+/// The workforce's staff groups, as the HR system names them.
+pub const STAFF_GROUPS: [&str; 9] = [
+    "Add Prof Scientific and Technic",
+    "Additional Clinical Services",
+    "Administrative and Clerical",
+    "Allied Health Professionals",
+    "Estates and Ancillary",
+    "Healthcare Scientists",
+    "Medical and Dental",
+    "Nursing and Midwifery Registered",
+    "Students",
+];
+
+/// The staff group as listed in [`STAFF_GROUPS`], matched without regard to case or spacing.
+pub fn staff_group(raw: &str) -> Option<&'static str> {
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let want = norm(raw);
+    STAFF_GROUPS.into_iter().find(|g| norm(g) == want)
+}
+
+/// Who an assignment rule is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    Everyone,
+    Person(crate::PersonId),
+    StaffGroup(String),
+    Department(String),
+    Position(String),
+    PlaceOfWork(String),
+}
+
+impl Audience {
+    /// From the stored kind and value.
+    pub fn parse(kind: &str, value: &str) -> Option<Audience> {
+        let v = value.trim().to_owned();
+        Some(match kind {
+            "everyone" => Audience::Everyone,
+            "person" => Audience::Person(v.parse().ok()?),
+            "staff_group" => Audience::StaffGroup(staff_group(&v)?.to_owned()),
+            "department" if !v.is_empty() => Audience::Department(v),
+            "position" if !v.is_empty() => Audience::Position(v),
+            "place_of_work" if !v.is_empty() => Audience::PlaceOfWork(v),
+            _ => return None,
+        })
+    }
+
+    /// The stored kind and value.
+    pub fn parts(&self) -> (&'static str, String) {
+        match self {
+            Audience::Everyone => ("everyone", String::new()),
+            Audience::Person(p) => ("person", p.to_string()),
+            Audience::StaffGroup(v) => ("staff_group", v.clone()),
+            Audience::Department(v) => ("department", v.clone()),
+            Audience::Position(v) => ("position", v.clone()),
+            Audience::PlaceOfWork(v) => ("place_of_work", v.clone()),
+        }
+    }
+}
+
+/// The catalogue's duration filter.
+pub fn duration_band(minutes: i32) -> &'static str {
+    match minutes {
+        ..=30 => "short",
+        31..=120 => "medium",
+        _ => "long",
+    }
+}
+
+/// The range of minutes of a duration band, for the query.
+pub fn duration_range(band: &str) -> Option<(i32, i32)> {
+    Some(match band {
+        "short" => (0, 30),
+        "medium" => (31, 120),
+        "long" => (121, i32::MAX),
+        _ => return None,
+    })
+}
+
+/// Today in a trust's time zone.
+pub fn today_in(zone: chrono_tz::Tz, now: DateTime<Utc>) -> NaiveDate {
+    let local = now.with_timezone(&zone);
+    NaiveDate::from_ymd_opt(local.year(), local.month(), local.day()).unwrap_or(now.date_naive())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn compliance_follows_completion_expiry_and_due_date() {
+        let today = d("2026-11-22");
+        assert_eq!(Compliance::on(today, d("2026-01-01"), true, Some(d("2027-01-01")), true), Compliance::Complete);
+        assert_eq!(Compliance::on(today, d("2026-11-21"), true, Some(d("2026-11-21")), true), Compliance::Overdue);
+        assert_eq!(Compliance::on(today, d("2026-11-22"), false, None, true), Compliance::Due);
+        assert_eq!(Compliance::on(today, d("2026-11-23"), false, None, false), Compliance::NotStarted);
+        assert_eq!(Compliance::on(today, d("2026-11-21"), false, None, false), Compliance::Overdue);
+        assert_eq!(Compliance::on(today, d("2020-01-01"), true, None, true), Compliance::Complete);
+    }
+
+    #[test]
+    fn renewal_adds_calendar_months() {
+        assert_eq!(expires_on(d("2026-01-31"), Some(1)), Some(d("2026-02-28")));
+        assert_eq!(expires_on(d("2026-11-22"), Some(12)), Some(d("2027-11-22")));
+        assert_eq!(expires_on(d("2026-11-22"), None), None);
+        assert_eq!(expires_on(d("2026-11-22"), Some(0)), None);
+        assert_eq!(due_date(d("2026-11-22"), None), d("2026-12-20"));
+    }
+
+    #[test]
+    fn time_is_capped_per_report_and_rules_are_met_only_by_their_event() {
+        let t = Utc::now();
+        assert_eq!(beat_seconds(t, t + chrono::Duration::seconds(30)), 30);
+        assert_eq!(beat_seconds(t, t + chrono::Duration::hours(9)), 60);
+        assert_eq!(beat_seconds(t, t - chrono::Duration::seconds(5)), 0);
+        assert!(Completion::Time(2).met(Event::Beat, 120));
+        assert!(!Completion::Time(2).met(Event::Beat, 119));
+        assert!(!Completion::Download.met(Event::Open, 0));
+        assert!(Completion::Confirm.met(Event::Confirm, 0));
+        assert_eq!(Completion::parse("time", Some(0)), None);
+    }
+
+    #[test]
+    fn staff_groups_match_loosely_and_audiences_round_trip() {
+        assert_eq!(staff_group("nursing and  midwifery registered"), Some("Nursing and Midwifery Registered"));
+        assert_eq!(staff_group("Nurses"), None);
+        let a = Audience::parse("staff_group", "medical and dental").unwrap();
+        assert_eq!(a.parts(), ("staff_group", "Medical and Dental".to_owned()));
+        assert_eq!(Audience::parse("department", " "), None);
+    }
+}

@@ -1,0 +1,207 @@
+//! Reading a staff list exported from the HR system (ESR) as CSV: each row checked on its own, so
+//! a dry run can show every bad row with what is wrong, and nothing is applied unless all are good.
+
+use crate::identity::Email;
+use crate::learning::staff_group;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// The most rows one file may hold (a large trust's whole workforce fits).
+pub const MAX_ROWS: usize = 60_000;
+/// The largest file accepted.
+pub const MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// One member of staff as the file describes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaffRow {
+    /// The line in the file (the header is line 1).
+    pub line: usize,
+    pub assignment_number: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: String,
+    pub position: String,
+    pub department: String,
+    pub staff_group: String,
+    pub place_of_work: String,
+}
+
+/// What is wrong with one row (or with the file, at line 0 or 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    pub line: usize,
+    pub column: String,
+    pub message: String,
+}
+
+const COLUMNS: [(&str, &[&str]); 8] = [
+    ("assignment_number", &["assignment number", "assignment_number", "assignment no", "assignment"]),
+    ("given_name", &["first name", "given name", "forename", "first_name", "given_name"]),
+    ("family_name", &["last name", "surname", "family name", "last_name", "family_name"]),
+    ("email", &["email", "email address", "work email", "e-mail"]),
+    ("position", &["position", "position title", "job role", "job title"]),
+    ("department", &["department", "organisation", "org l6", "ward"]),
+    ("staff_group", &["staff group", "staff_group"]),
+    ("place_of_work", &["place of work", "location", "site", "place_of_work"]),
+];
+
+/// An ESR assignment number: eight digits, with `-N` for a second or later assignment.
+fn assignment_ok(s: &str) -> bool {
+    let (main, suffix) = s.split_once('-').unwrap_or((s, "1"));
+    main.len() == 8 && main.bytes().all(|b| b.is_ascii_digit()) && !suffix.is_empty() && suffix.len() <= 2 && suffix.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Reads the file. `Ok` holds every row when all are good; `Err` lists every problem found.
+pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
+    let file_err = |line: usize, message: String| vec![RowError { line, column: String::new(), message }];
+    if bytes.len() > MAX_BYTES {
+        return Err(file_err(0, format!("The file is larger than {} MB.", MAX_BYTES / 1024 / 1024)));
+    }
+    let text = match std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)) {
+        Ok(t) => t,
+        Err(_) => return Err(file_err(0, "The file is not a CSV file saved as UTF-8 text.".into())),
+    };
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return Err(file_err(1, format!("The first line cannot be read as CSV headings: {e}."))),
+    };
+    let mut index = HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let h = h.to_lowercase();
+        if let Some((name, _)) = COLUMNS.iter().find(|(_, names)| names.contains(&h.as_str())) {
+            index.insert(*name, i);
+        }
+    }
+    let missing: Vec<_> = COLUMNS.iter().map(|(n, names)| (n, names[0])).filter(|(n, _)| !index.contains_key(*n)).collect();
+    if !missing.is_empty() {
+        return Err(missing
+            .into_iter()
+            .map(|(n, label)| RowError {
+                line: 1,
+                column: (*n).to_owned(),
+                message: format!("The file has no \u{201c}{label}\u{201d} column."),
+            })
+            .collect());
+    }
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen_assignment: HashMap<String, usize> = HashMap::new();
+    let mut seen_email: HashMap<String, usize> = HashMap::new();
+    for (n, record) in reader.records().enumerate() {
+        let line = n + 2;
+        if rows.len() + errors.len() >= MAX_ROWS {
+            errors.push(RowError { line, column: String::new(), message: format!("A file may hold at most {MAX_ROWS} rows.") });
+            break;
+        }
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(RowError { line, column: String::new(), message: format!("This line is not valid CSV: {e}.") });
+                continue;
+            }
+        };
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let get = |name: &str| index.get(name).and_then(|i| record.get(*i)).unwrap_or("").to_owned();
+        let mut problems: Vec<(&str, String)> = Vec::new();
+        let assignment = get("assignment_number");
+        if !assignment_ok(&assignment) {
+            problems.push(("assignment_number", format!("\u{201c}{assignment}\u{201d} is not an assignment number (8 digits, like 12345678 or 12345678-2).")));
+        } else if let Some(first) = seen_assignment.insert(assignment.clone(), line) {
+            problems.push(("assignment_number", format!("Assignment number {assignment} is also on line {first}.")));
+        }
+        let given = get("given_name");
+        let family = get("family_name");
+        for (col, v, label) in [("given_name", &given, "first name"), ("family_name", &family, "last name")] {
+            if v.is_empty() || v.chars().count() > 100 {
+                problems.push((col, format!("Enter a {label} of 1 to 100 characters.")));
+            }
+        }
+        let email = match Email::parse(&get("email")) {
+            Ok(e) => {
+                if let Some(first) = seen_email.insert(e.as_str().to_owned(), line) {
+                    problems.push(("email", format!("{} is also on line {first}.", e.as_str())));
+                }
+                e.as_str().to_owned()
+            }
+            Err(m) => {
+                problems.push(("email", m));
+                String::new()
+            }
+        };
+        let group_raw = get("staff_group");
+        let group = match staff_group(&group_raw) {
+            Some(g) => g.to_owned(),
+            None => {
+                problems.push(("staff_group", format!("\u{201c}{group_raw}\u{201d} is not a staff group the HR system uses.")));
+                String::new()
+            }
+        };
+        let [position, department, place_of_work] =
+            [("position", "position"), ("department", "department"), ("place_of_work", "place of work")].map(|(col, label)| {
+                let v = get(col);
+                if v.chars().count() > 200 {
+                    problems.push((col, format!("The {label} is longer than 200 characters.")));
+                }
+                v
+            });
+        if problems.is_empty() {
+            rows.push(StaffRow {
+                line,
+                assignment_number: assignment,
+                given_name: given,
+                family_name: family,
+                email,
+                position,
+                department,
+                staff_group: group,
+                place_of_work,
+            });
+        } else {
+            errors.extend(problems.into_iter().map(|(column, message)| RowError { line, column: column.to_owned(), message }));
+        }
+    }
+    if rows.is_empty() && errors.is_empty() {
+        errors.push(RowError { line: 2, column: String::new(), message: "The file has headings but no staff.".into() });
+    }
+    if errors.is_empty() { Ok(rows) } else { Err(errors) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "Assignment Number,First Name,Last Name,Email,Position,Department,Staff Group,Place of Work\n";
+
+    #[test]
+    fn a_good_file_reads_every_row() {
+        let csv = format!("{HEAD}12345678,Ann,Lee,ann.lee@nhs.net,Staff Nurse,Ward 7,nursing and midwifery registered,Northmoor General\n12345679-2,Bo,Ray,BO@nhs.net,Porter,Estates,Estates and Ancillary,Site B\n");
+        let rows = parse(csv.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].staff_group, "Nursing and Midwifery Registered");
+        assert_eq!(rows[1].email, "bo@nhs.net");
+        assert_eq!(rows[1].line, 3);
+    }
+
+    #[test]
+    fn every_bad_row_is_reported_with_its_line_and_column() {
+        let csv = format!("{HEAD}1234,Ann,Lee,ann@nhs.net,N,W,Students,S\n12345678,,Lee,not-an-email,N,W,Nurses,S\n12345678,Cy,Ho,cy@nhs.net,N,W,Students,S\n");
+        let errs = parse(csv.as_bytes()).unwrap_err();
+        let at: Vec<_> = errs.iter().map(|e| (e.line, e.column.as_str())).collect();
+        assert!(at.contains(&(2, "assignment_number")), "{at:?}");
+        assert!(at.contains(&(3, "given_name")));
+        assert!(at.contains(&(3, "email")));
+        assert!(at.contains(&(3, "staff_group")));
+        assert!(at.contains(&(4, "assignment_number")), "duplicate assignment number: {at:?}");
+    }
+
+    #[test]
+    fn missing_columns_and_non_text_files_are_refused() {
+        let errs = parse(b"Name,Email\nAnn,ann@nhs.net\n").unwrap_err();
+        assert!(errs.iter().any(|e| e.column == "assignment_number"));
+        assert!(parse(&[0xff, 0xfe, 0x00]).is_err());
+        assert!(parse(HEAD.as_bytes()).is_err());
+    }
+}

@@ -1,0 +1,941 @@
+//! Courses, learning paths, their versioned sessions, programmes, and each trust's catalogue:
+//! its own published courses and the national courses it offers.
+//!
+//! Content rows belong to a trust or to the national catalogue ([`TenantId::NATIONAL`]); a trust
+//! reads both through [`TenantTx::select_shared`] and can change only its own.
+//!
+//! Versions: a course's sessions belong to a version. Editing a published course starts a draft
+//! (a copy); publishing the draft makes it the version new enrolments get, while everyone already
+//! on an older version keeps it, with their progress.
+
+use crate::entities::{catalogue_offer, course, course_version, learning_object, path_course, programme, programme_course};
+use crate::{DbError, TenantTx};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, Value};
+use std::collections::HashMap;
+use trellis_core::{CourseId, ObjectId, PersonId, ProgrammeId, TenantId};
+use uuid::Uuid;
+
+/// A course or learning path as pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Course {
+    pub id: CourseId,
+    pub code: String,
+    /// `course` or `path`.
+    pub kind: String,
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub topic: String,
+    /// Staff groups it is meant for (empty: all staff).
+    pub audience: Vec<String>,
+    pub duration_minutes: i32,
+    pub accreditation: String,
+    pub cpd_points: Option<i32>,
+    /// `open` (self-enrolment) or `approval`.
+    pub enrolment: String,
+    /// `draft`, `published` or `unpublished`.
+    pub status: String,
+    pub current_version: Option<Uuid>,
+    /// From the national catalogue rather than this trust's own.
+    pub national: bool,
+    pub price_pence: Option<i64>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<course::Model> for Course {
+    fn from(m: course::Model) -> Self {
+        Course {
+            id: CourseId::from_uuid(m.id),
+            national: m.tenant_id == TenantId::NATIONAL.as_uuid(),
+            code: m.code,
+            kind: m.kind,
+            title: m.title,
+            summary: m.summary,
+            description: m.description,
+            topic: m.topic,
+            audience: m.audience.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            duration_minutes: m.duration_minutes,
+            accreditation: m.accreditation,
+            cpd_points: m.cpd_points,
+            enrolment: m.enrolment,
+            status: m.status,
+            current_version: m.current_version_id,
+            price_pence: m.price_pence,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// What an editor enters for a course.
+#[derive(Debug, Clone, Default)]
+pub struct CourseInput {
+    pub code: String,
+    pub kind: String,
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub topic: String,
+    pub audience: Vec<String>,
+    pub duration_minutes: i32,
+    pub accreditation: String,
+    pub cpd_points: Option<i32>,
+    pub enrolment: String,
+}
+
+/// The course's code is already used by another of this trust's courses.
+#[derive(Debug, thiserror::Error)]
+#[error("another course already has the code {0}")]
+pub struct CodeTaken(pub String);
+
+/// A session (learning object) of one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub id: ObjectId,
+    pub course: CourseId,
+    pub version: Uuid,
+    pub lineage: Uuid,
+    pub position: i32,
+    pub title: String,
+    pub kind: String,
+    pub body: String,
+    pub url: Option<String>,
+    pub file_key: Option<String>,
+    pub file_name: Option<String>,
+    pub file_type: Option<String>,
+    pub file_size: Option<i64>,
+    pub completion: String,
+    pub min_minutes: Option<i32>,
+}
+
+impl From<learning_object::Model> for Object {
+    fn from(m: learning_object::Model) -> Self {
+        Object {
+            id: ObjectId::from_uuid(m.id),
+            course: CourseId::from_uuid(m.course_id),
+            version: m.version_id,
+            lineage: m.lineage,
+            position: m.position,
+            title: m.title,
+            kind: m.kind,
+            body: m.body,
+            url: m.url,
+            file_key: m.file_key,
+            file_name: m.file_name,
+            file_type: m.file_type,
+            file_size: m.file_size,
+            completion: m.completion,
+            min_minutes: m.min_minutes,
+        }
+    }
+}
+
+/// What an editor enters for a session. The file, when there is one, is stored first.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectInput {
+    pub title: String,
+    pub kind: String,
+    pub body: String,
+    pub url: Option<String>,
+    pub file: Option<StoredFile>,
+    pub completion: String,
+    pub min_minutes: Option<i32>,
+}
+
+/// A file in the file store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub key: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+/// A version of a course.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub id: Uuid,
+    pub number: i32,
+    /// `draft`, `published` or `retired`.
+    pub status: String,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+fn audience_text(groups: &[String]) -> String {
+    groups.join(";")
+}
+
+/// Creates a course (or path) as a draft, with an empty first version.
+pub async fn create_course(tx: &TenantTx, input: &CourseInput) -> Result<Result<CourseId, CodeTaken>, DbError> {
+    if code_taken(tx, &input.code, None).await? {
+        return Ok(Err(CodeTaken(input.code.clone())));
+    }
+    let now = Utc::now();
+    let id = CourseId::new();
+    let version = Uuid::now_v7();
+    tx.insert(course::ActiveModel {
+        tenant_id: Set(Uuid::nil()),
+        id: Set(id.as_uuid()),
+        code: Set(input.code.clone()),
+        kind: Set(input.kind.clone()),
+        title: Set(input.title.clone()),
+        summary: Set(input.summary.clone()),
+        description: Set(input.description.clone()),
+        topic: Set(input.topic.clone()),
+        audience: Set(audience_text(&input.audience)),
+        duration_minutes: Set(input.duration_minutes),
+        accreditation: Set(input.accreditation.clone()),
+        cpd_points: Set(input.cpd_points),
+        enrolment: Set(input.enrolment.clone()),
+        status: Set("draft".into()),
+        current_version_id: Set(None),
+        price_pence: Set(None),
+        currency: Set(None),
+        seller_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .await?;
+    tx.insert(course_version::ActiveModel {
+        tenant_id: Set(Uuid::nil()),
+        id: Set(version),
+        course_id: Set(id.as_uuid()),
+        number: Set(1),
+        status: Set("draft".into()),
+        created_at: Set(now),
+        published_at: Set(None),
+    })
+    .await?;
+    Ok(Ok(id))
+}
+
+async fn code_taken(tx: &TenantTx, code: &str, except: Option<CourseId>) -> Result<bool, DbError> {
+    let mut q = tx.select::<course::Entity>().filter(course::Column::Code.eq(code));
+    if let Some(id) = except {
+        q = q.filter(course::Column::Id.ne(id.as_uuid()));
+    }
+    Ok(q.one(tx.conn()).await?.is_some())
+}
+
+/// Changes a course's description (not its sessions, which are versioned). Takes effect at once.
+pub async fn update_course(tx: &TenantTx, id: CourseId, input: &CourseInput) -> Result<Result<bool, CodeTaken>, DbError> {
+    if code_taken(tx, &input.code, Some(id)).await? {
+        return Ok(Err(CodeTaken(input.code.clone())));
+    }
+    let res = tx
+        .update_many::<course::Entity>()
+        .filter(course::Column::Id.eq(id.as_uuid()))
+        .col_expr(course::Column::Code, Expr::value(input.code.clone()))
+        .col_expr(course::Column::Title, Expr::value(input.title.clone()))
+        .col_expr(course::Column::Summary, Expr::value(input.summary.clone()))
+        .col_expr(course::Column::Description, Expr::value(input.description.clone()))
+        .col_expr(course::Column::Topic, Expr::value(input.topic.clone()))
+        .col_expr(course::Column::Audience, Expr::value(audience_text(&input.audience)))
+        .col_expr(course::Column::DurationMinutes, Expr::value(input.duration_minutes))
+        .col_expr(course::Column::Accreditation, Expr::value(input.accreditation.clone()))
+        .col_expr(course::Column::CpdPoints, Expr::value(input.cpd_points))
+        .col_expr(course::Column::Enrolment, Expr::value(input.enrolment.clone()))
+        .col_expr(course::Column::UpdatedAt, Expr::value(Utc::now()))
+        .exec(tx.conn())
+        .await?;
+    Ok(Ok(res.rows_affected == 1))
+}
+
+/// A course this trust can see: its own (any status) or a national one.
+pub async fn course(tx: &TenantTx, id: CourseId) -> Result<Option<Course>, DbError> {
+    Ok(tx.select_shared::<course::Entity>().filter(course::Column::Id.eq(id.as_uuid())).one(tx.conn()).await?.map(Course::from))
+}
+
+/// Whether the course is this trust's own (so its editors may change it).
+pub async fn owns(tx: &TenantTx, id: CourseId) -> Result<bool, DbError> {
+    Ok(tx.select::<course::Entity>().filter(course::Column::Id.eq(id.as_uuid())).one(tx.conn()).await?.is_some())
+}
+
+/// Courses by id (own or national), in one query.
+pub async fn courses_by_id(tx: &TenantTx, ids: &[Uuid]) -> Result<HashMap<Uuid, Course>, DbError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(tx
+        .select_shared::<course::Entity>()
+        .filter(course::Column::Id.is_in(ids.to_vec()))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|m| (m.id, Course::from(m)))
+        .collect())
+}
+
+/// Every course and path this trust owns, for its editors, by title.
+pub async fn own_courses(tx: &TenantTx) -> Result<Vec<Course>, DbError> {
+    Ok(tx
+        .select::<course::Entity>()
+        .order_by_asc(course::Column::Title)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Course::from)
+        .collect())
+}
+
+/// The national catalogue's published courses, with whether this trust offers each.
+pub async fn national_courses(tx: &TenantTx) -> Result<Vec<(Course, bool)>, DbError> {
+    let offered: std::collections::HashSet<Uuid> =
+        tx.select::<catalogue_offer::Entity>().all(tx.conn()).await?.into_iter().map(|o| o.course_id).collect();
+    Ok(course::Entity::find()
+        .filter(course::Column::TenantId.eq(TenantId::NATIONAL.as_uuid()))
+        .filter(course::Column::Status.eq("published"))
+        .order_by_asc(course::Column::Title)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|m| {
+            let on = offered.contains(&m.id);
+            (Course::from(m), on)
+        })
+        .collect())
+}
+
+/// Offers (or stops offering) a national course in this trust's catalogue. People already
+/// enrolled keep their enrolment either way.
+pub async fn set_offered(tx: &TenantTx, id: CourseId, offered: bool, by: Option<PersonId>) -> Result<bool, DbError> {
+    let national = course::Entity::find()
+        .filter(course::Column::TenantId.eq(TenantId::NATIONAL.as_uuid()))
+        .filter(course::Column::Id.eq(id.as_uuid()))
+        .one(tx.conn())
+        .await?
+        .is_some();
+    if !national {
+        return Ok(false);
+    }
+    tx.delete_many::<catalogue_offer::Entity>().filter(catalogue_offer::Column::CourseId.eq(id.as_uuid())).exec(tx.conn()).await?;
+    if offered {
+        tx.insert(catalogue_offer::ActiveModel {
+            tenant_id: Set(Uuid::nil()),
+            course_id: Set(id.as_uuid()),
+            offered_at: Set(Utc::now()),
+            offered_by: Set(by.map(|p| p.as_uuid())),
+        })
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Whether a learner of this trust may find and enrol on the course: this trust's own published
+/// course, or a published national one the trust offers.
+pub async fn in_catalogue(tx: &TenantTx, c: &Course) -> Result<bool, DbError> {
+    if c.status != "published" {
+        return Ok(false);
+    }
+    if !c.national {
+        return Ok(true);
+    }
+    Ok(tx
+        .select::<catalogue_offer::Entity>()
+        .filter(catalogue_offer::Column::CourseId.eq(c.id.as_uuid()))
+        .one(tx.conn())
+        .await?
+        .is_some())
+}
+
+/// A course's versions, newest first.
+pub async fn versions(tx: &TenantTx, id: CourseId) -> Result<Vec<Version>, DbError> {
+    Ok(tx
+        .select_shared::<course_version::Entity>()
+        .filter(course_version::Column::CourseId.eq(id.as_uuid()))
+        .order_by_desc(course_version::Column::Number)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|v| Version { id: v.id, number: v.number, status: v.status, published_at: v.published_at })
+        .collect())
+}
+
+/// The sessions of a version, in order.
+pub async fn objects(tx: &TenantTx, version: Uuid) -> Result<Vec<Object>, DbError> {
+    Ok(tx
+        .select_shared::<learning_object::Entity>()
+        .filter(learning_object::Column::VersionId.eq(version))
+        .order_by_asc(learning_object::Column::Position)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Object::from)
+        .collect())
+}
+
+/// One session (own or national).
+pub async fn object(tx: &TenantTx, id: ObjectId) -> Result<Option<Object>, DbError> {
+    Ok(tx
+        .select_shared::<learning_object::Entity>()
+        .filter(learning_object::Column::Id.eq(id.as_uuid()))
+        .one(tx.conn())
+        .await?
+        .map(Object::from))
+}
+
+/// The course's draft version, starting one (a copy of the published version's sessions) if
+/// there is none. Only for this trust's own courses.
+pub async fn draft(tx: &TenantTx, id: CourseId) -> Result<Option<Version>, DbError> {
+    if !owns(tx, id).await? {
+        return Ok(None);
+    }
+    let all = versions(tx, id).await?;
+    if let Some(d) = all.iter().find(|v| v.status == "draft") {
+        return Ok(Some(d.clone()));
+    }
+    let number = all.first().map_or(1, |v| v.number + 1);
+    let new = Uuid::now_v7();
+    tx.insert(course_version::ActiveModel {
+        tenant_id: Set(Uuid::nil()),
+        id: Set(new),
+        course_id: Set(id.as_uuid()),
+        number: Set(number),
+        status: Set("draft".into()),
+        created_at: Set(Utc::now()),
+        published_at: Set(None),
+    })
+    .await?;
+    if let Some(current) = all.iter().find(|v| v.status == "published") {
+        for o in objects(tx, current.id).await? {
+            insert_object(tx, id, new, o.lineage, o.position, &ObjectInput {
+                title: o.title,
+                kind: o.kind,
+                body: o.body,
+                url: o.url,
+                file: o.file_key.map(|key| StoredFile {
+                    key,
+                    name: o.file_name.unwrap_or_default(),
+                    content_type: o.file_type.unwrap_or_default(),
+                    size: o.file_size.unwrap_or(0),
+                }),
+                completion: o.completion,
+                min_minutes: o.min_minutes,
+            })
+            .await?;
+        }
+    }
+    Ok(Some(Version { id: new, number, status: "draft".into(), published_at: None }))
+}
+
+async fn insert_object(
+    tx: &TenantTx,
+    course: CourseId,
+    version: Uuid,
+    lineage: Uuid,
+    position: i32,
+    input: &ObjectInput,
+) -> Result<ObjectId, DbError> {
+    let id = ObjectId::new();
+    let f = input.file.as_ref();
+    tx.insert(learning_object::ActiveModel {
+        tenant_id: Set(Uuid::nil()),
+        id: Set(id.as_uuid()),
+        course_id: Set(course.as_uuid()),
+        version_id: Set(version),
+        lineage: Set(lineage),
+        position: Set(position),
+        title: Set(input.title.clone()),
+        kind: Set(input.kind.clone()),
+        body: Set(input.body.clone()),
+        url: Set(input.url.clone()),
+        file_key: Set(f.map(|f| f.key.clone())),
+        file_name: Set(f.map(|f| f.name.clone())),
+        file_type: Set(f.map(|f| f.content_type.clone())),
+        file_size: Set(f.map(|f| f.size)),
+        completion: Set(input.completion.clone()),
+        min_minutes: Set(input.min_minutes),
+    })
+    .await?;
+    Ok(id)
+}
+
+/// Adds a session at the end of the course's draft.
+pub async fn add_object(tx: &TenantTx, id: CourseId, input: &ObjectInput) -> Result<Option<ObjectId>, DbError> {
+    let Some(d) = draft(tx, id).await? else { return Ok(None) };
+    let position = objects(tx, d.id).await?.last().map_or(1, |o| o.position + 1);
+    Ok(Some(insert_object(tx, id, d.id, Uuid::now_v7(), position, input).await?))
+}
+
+/// The session, if it is in this trust's draft of the course (the only sessions an editor changes).
+async fn draft_object(tx: &TenantTx, course: CourseId, object: ObjectId) -> Result<Option<(Version, Object)>, DbError> {
+    let Some(d) = draft(tx, course).await? else { return Ok(None) };
+    // A session of the published version is edited through its copy in the draft.
+    let o = tx
+        .select::<learning_object::Entity>()
+        .filter(learning_object::Column::CourseId.eq(course.as_uuid()))
+        .filter(learning_object::Column::Id.eq(object.as_uuid()))
+        .one(tx.conn())
+        .await?;
+    let Some(o) = o else { return Ok(None) };
+    if o.version_id == d.id {
+        return Ok(Some((d, o.into())));
+    }
+    let copy = tx
+        .select::<learning_object::Entity>()
+        .filter(learning_object::Column::VersionId.eq(d.id))
+        .filter(learning_object::Column::Lineage.eq(o.lineage))
+        .one(tx.conn())
+        .await?;
+    Ok(copy.map(|c| (d, c.into())))
+}
+
+/// Changes a session in the draft. A new file replaces the old; without one the old stays.
+pub async fn update_object(tx: &TenantTx, course: CourseId, object: ObjectId, input: &ObjectInput) -> Result<bool, DbError> {
+    let Some((_, o)) = draft_object(tx, course, object).await? else { return Ok(false) };
+    let mut q = tx
+        .update_many::<learning_object::Entity>()
+        .filter(learning_object::Column::Id.eq(o.id.as_uuid()))
+        .col_expr(learning_object::Column::Title, Expr::value(input.title.clone()))
+        .col_expr(learning_object::Column::Kind, Expr::value(input.kind.clone()))
+        .col_expr(learning_object::Column::Body, Expr::value(input.body.clone()))
+        .col_expr(learning_object::Column::Url, Expr::value(input.url.clone()))
+        .col_expr(learning_object::Column::Completion, Expr::value(input.completion.clone()))
+        .col_expr(learning_object::Column::MinMinutes, Expr::value(input.min_minutes));
+    if let Some(f) = &input.file {
+        q = q
+            .col_expr(learning_object::Column::FileKey, Expr::value(Some(f.key.clone())))
+            .col_expr(learning_object::Column::FileName, Expr::value(Some(f.name.clone())))
+            .col_expr(learning_object::Column::FileType, Expr::value(Some(f.content_type.clone())))
+            .col_expr(learning_object::Column::FileSize, Expr::value(Some(f.size)));
+    }
+    q.exec(tx.conn()).await?;
+    Ok(true)
+}
+
+/// Moves a session one place up (`-1`) or down (`1`) in the draft.
+pub async fn move_object(tx: &TenantTx, course: CourseId, object: ObjectId, by: i32) -> Result<bool, DbError> {
+    let Some((d, o)) = draft_object(tx, course, object).await? else { return Ok(false) };
+    let list = objects(tx, d.id).await?;
+    let Some(i) = list.iter().position(|x| x.id == o.id) else { return Ok(false) };
+    let j = if by < 0 { i.checked_sub(1) } else { Some(i + 1).filter(|j| *j < list.len()) };
+    let Some(j) = j else { return Ok(true) };
+    for (a, b) in [(&list[i], list[j].position), (&list[j], list[i].position)] {
+        tx.update_many::<learning_object::Entity>()
+            .filter(learning_object::Column::Id.eq(a.id.as_uuid()))
+            .col_expr(learning_object::Column::Position, Expr::value(b))
+            .exec(tx.conn())
+            .await?;
+    }
+    Ok(true)
+}
+
+/// Removes a session from the draft (published versions keep theirs).
+pub async fn remove_object(tx: &TenantTx, course: CourseId, object: ObjectId) -> Result<bool, DbError> {
+    let Some((_, o)) = draft_object(tx, course, object).await? else { return Ok(false) };
+    tx.delete_many::<learning_object::Entity>().filter(learning_object::Column::Id.eq(o.id.as_uuid())).exec(tx.conn()).await?;
+    Ok(true)
+}
+
+/// Why a draft cannot be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishRefused {
+    NotFound,
+    /// A course needs at least one session; a path at least one course.
+    Empty,
+}
+
+/// Publishes the draft: it becomes the version new enrolments get, the previous one is retired
+/// (those on it keep it), and the course is listed.
+pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishRefused>, DbError> {
+    let Some(c) = course(tx, id).await?.filter(|c| !c.national || tx.tenant().is_national()) else {
+        return Ok(Err(PublishRefused::NotFound));
+    };
+    if !owns(tx, id).await? {
+        return Ok(Err(PublishRefused::NotFound));
+    }
+    let all = versions(tx, id).await?;
+    let now = Utc::now();
+    let number = if let Some(d) = all.iter().find(|v| v.status == "draft") {
+        let empty = if c.kind == "path" { path_courses(tx, id).await?.is_empty() } else { objects(tx, d.id).await?.is_empty() };
+        if empty {
+            return Ok(Err(PublishRefused::Empty));
+        }
+        tx.update_many::<course_version::Entity>()
+            .filter(course_version::Column::CourseId.eq(id.as_uuid()))
+            .filter(course_version::Column::Status.eq("published"))
+            .col_expr(course_version::Column::Status, Expr::value("retired"))
+            .exec(tx.conn())
+            .await?;
+        tx.update_many::<course_version::Entity>()
+            .filter(course_version::Column::Id.eq(d.id))
+            .col_expr(course_version::Column::Status, Expr::value("published"))
+            .col_expr(course_version::Column::PublishedAt, Expr::value(Some(now)))
+            .exec(tx.conn())
+            .await?;
+        tx.update_many::<course::Entity>()
+            .filter(course::Column::Id.eq(id.as_uuid()))
+            .col_expr(course::Column::CurrentVersionId, Expr::value(Some(d.id)))
+            .exec(tx.conn())
+            .await?;
+        d.number
+    } else if let Some(p) = all.iter().find(|v| v.status == "published") {
+        p.number // republishing an unpublished course
+    } else {
+        return Ok(Err(PublishRefused::Empty));
+    };
+    tx.update_many::<course::Entity>()
+        .filter(course::Column::Id.eq(id.as_uuid()))
+        .col_expr(course::Column::Status, Expr::value("published"))
+        .col_expr(course::Column::UpdatedAt, Expr::value(now))
+        .exec(tx.conn())
+        .await?;
+    Ok(Ok(number))
+}
+
+/// Takes the course out of the catalogue. People enrolled keep it on "My learning".
+pub async fn unpublish(tx: &TenantTx, id: CourseId) -> Result<bool, DbError> {
+    let res = tx
+        .update_many::<course::Entity>()
+        .filter(course::Column::Id.eq(id.as_uuid()))
+        .filter(course::Column::Status.eq("published"))
+        .col_expr(course::Column::Status, Expr::value("unpublished"))
+        .col_expr(course::Column::UpdatedAt, Expr::value(Utc::now()))
+        .exec(tx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// A learning path's courses, in order.
+pub async fn path_courses(tx: &TenantTx, path: CourseId) -> Result<Vec<CourseId>, DbError> {
+    Ok(tx
+        .select_shared::<path_course::Entity>()
+        .filter(path_course::Column::PathId.eq(path.as_uuid()))
+        .order_by_asc(path_course::Column::Position)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|p| CourseId::from_uuid(p.course_id))
+        .collect())
+}
+
+/// The paths (visible here) that contain the course.
+pub async fn paths_containing(tx: &TenantTx, course: CourseId) -> Result<Vec<CourseId>, DbError> {
+    Ok(tx
+        .select_shared::<path_course::Entity>()
+        .filter(path_course::Column::CourseId.eq(course.as_uuid()))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|p| CourseId::from_uuid(p.path_id))
+        .collect())
+}
+
+/// Sets a path's courses (this trust's own path; courses its own or national, not paths).
+pub async fn set_path_courses(tx: &TenantTx, path: CourseId, list: &[CourseId]) -> Result<bool, DbError> {
+    if !owns(tx, path).await? {
+        return Ok(false);
+    }
+    tx.delete_many::<path_course::Entity>().filter(path_course::Column::PathId.eq(path.as_uuid())).exec(tx.conn()).await?;
+    let found = courses_by_id(tx, &list.iter().map(CourseId::as_uuid).collect::<Vec<_>>()).await?;
+    let mut position = 0;
+    for id in list {
+        if found.get(&id.as_uuid()).is_some_and(|c| c.kind == "course") && *id != path {
+            position += 1;
+            tx.insert(path_course::ActiveModel {
+                tenant_id: Set(Uuid::nil()),
+                path_id: Set(path.as_uuid()),
+                course_id: Set(id.as_uuid()),
+                position: Set(position),
+            })
+            .await?;
+        }
+    }
+    Ok(true)
+}
+
+/// A programme and its courses and paths.
+#[derive(Debug, Clone)]
+pub struct Programme {
+    pub id: ProgrammeId,
+    pub code: String,
+    pub title: String,
+    pub summary: String,
+    pub national: bool,
+    pub courses: Vec<CourseId>,
+}
+
+/// Creates (or, by code, replaces the contents of) a programme owned by this trust.
+pub async fn save_programme(tx: &TenantTx, code: &str, title: &str, summary: &str, list: &[CourseId]) -> Result<ProgrammeId, DbError> {
+    let existing = tx.select::<programme::Entity>().filter(programme::Column::Code.eq(code)).one(tx.conn()).await?;
+    let id = match existing {
+        Some(p) => {
+            tx.update_many::<programme::Entity>()
+                .filter(programme::Column::Id.eq(p.id))
+                .col_expr(programme::Column::Title, Expr::value(title))
+                .col_expr(programme::Column::Summary, Expr::value(summary))
+                .exec(tx.conn())
+                .await?;
+            ProgrammeId::from_uuid(p.id)
+        }
+        None => {
+            let id = ProgrammeId::new();
+            tx.insert(programme::ActiveModel {
+                tenant_id: Set(Uuid::nil()),
+                id: Set(id.as_uuid()),
+                code: Set(code.to_owned()),
+                title: Set(title.to_owned()),
+                summary: Set(summary.to_owned()),
+                status: Set("published".into()),
+                created_at: Set(Utc::now()),
+            })
+            .await?;
+            id
+        }
+    };
+    tx.delete_many::<programme_course::Entity>().filter(programme_course::Column::ProgrammeId.eq(id.as_uuid())).exec(tx.conn()).await?;
+    for (i, c) in list.iter().enumerate() {
+        tx.insert(programme_course::ActiveModel {
+            tenant_id: Set(Uuid::nil()),
+            programme_id: Set(id.as_uuid()),
+            course_id: Set(c.as_uuid()),
+            position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+        })
+        .await?;
+    }
+    Ok(id)
+}
+
+/// The programmes visible here (own and national), with their courses in order.
+pub async fn programmes(tx: &TenantTx) -> Result<Vec<Programme>, DbError> {
+    let list = tx.select_shared::<programme::Entity>().order_by_asc(programme::Column::Title).all(tx.conn()).await?;
+    let ids: Vec<Uuid> = list.iter().map(|p| p.id).collect();
+    let mut items: HashMap<Uuid, Vec<(i32, CourseId)>> = HashMap::new();
+    for pc in tx.select_shared::<programme_course::Entity>().filter(programme_course::Column::ProgrammeId.is_in(ids)).all(tx.conn()).await? {
+        items.entry(pc.programme_id).or_default().push((pc.position, CourseId::from_uuid(pc.course_id)));
+    }
+    Ok(list
+        .into_iter()
+        .map(|p| {
+            let mut cs = items.remove(&p.id).unwrap_or_default();
+            cs.sort();
+            Programme {
+                id: ProgrammeId::from_uuid(p.id),
+                national: p.tenant_id == TenantId::NATIONAL.as_uuid(),
+                code: p.code,
+                title: p.title,
+                summary: p.summary,
+                courses: cs.into_iter().map(|(_, c)| c).collect(),
+            }
+        })
+        .collect())
+}
+
+/// A search of this trust's catalogue.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub text: String,
+    pub topic: String,
+    pub staff_group: String,
+    /// `short`, `medium` or `long` (see `trellis_core::learning::duration_range`).
+    pub duration: String,
+    pub mandatory: bool,
+    pub cpd: bool,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// One course in the catalogue's results.
+#[derive(Debug, Clone)]
+pub struct Card {
+    pub course: Course,
+    pub mandatory: bool,
+}
+
+/// Words of a search made safe for FTS5: each a quoted prefix term.
+fn fts5_terms(text: &str) -> String {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(12)
+        .map(|w| format!("\"{w}\"*"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Searches the catalogue: this trust's published courses and the national courses it offers,
+/// filtered, best matches first when there are words (otherwise by title). One query for the
+/// page and one for the count.
+pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Card>, u64), DbError> {
+    use sea_orm::ConnectionTrait;
+    let t = tx.tenant().as_uuid();
+    let national = TenantId::NATIONAL.as_uuid();
+    let mut values: Vec<Value> = vec![t.into(), national.into()];
+    let next = |v: Value, values: &mut Vec<Value>| {
+        values.push(v);
+        format!("${}", values.len())
+    };
+    let mut wh = vec![
+        "c.status = 'published'".to_owned(),
+        "(c.tenant_id = $1 OR (c.tenant_id = $2 AND EXISTS (SELECT 1 FROM catalogue_offers o WHERE o.tenant_id = $1 AND o.course_id = c.id)))".to_owned(),
+    ];
+    let mut rank = "0".to_owned();
+    let words = q.text.trim();
+    if !words.is_empty() {
+        if tx.is_postgres() {
+            let p = next(words.to_owned().into(), &mut values);
+            wh.push(format!("c.search @@ websearch_to_tsquery('english', {p})"));
+            rank = format!("ts_rank(c.search, websearch_to_tsquery('english', {p}))");
+        } else {
+            let terms = fts5_terms(words);
+            if terms.is_empty() {
+                wh.push("1 = 0".into());
+            } else {
+                let p = next(terms.into(), &mut values);
+                wh.push(format!("c.id IN (SELECT course_id FROM course_search WHERE course_search MATCH {p})"));
+                rank = format!("(SELECT -min(bm25(course_search)) FROM course_search WHERE course_search MATCH {p} AND course_search.course_id = c.id)");
+            }
+        }
+    }
+    if !q.topic.is_empty() {
+        let p = next(q.topic.clone().into(), &mut values);
+        wh.push(format!("c.topic = {p}"));
+    }
+    if !q.staff_group.is_empty() {
+        let p = next(format!("%{}%", q.staff_group.replace('%', "")).into(), &mut values);
+        wh.push(format!("(c.audience = '' OR c.audience LIKE {p})"));
+    }
+    if let Some((lo, hi)) = trellis_core::learning::duration_range(&q.duration) {
+        let a = next(lo.into(), &mut values);
+        let b = next(hi.into(), &mut values);
+        wh.push(format!("c.duration_minutes BETWEEN {a} AND {b}"));
+    }
+    let mandatory = "EXISTS (SELECT 1 FROM requirements r WHERE r.tenant_id = $1 AND r.course_id = c.id AND r.mandatory)";
+    if q.mandatory {
+        wh.push(mandatory.to_owned());
+    }
+    if q.cpd {
+        wh.push("c.cpd_points IS NOT NULL".into());
+    }
+    let cond = wh.join(" AND ");
+    let count_sql = format!("SELECT count(*) AS n FROM courses c WHERE {cond}");
+    let total = tx
+        .conn()
+        .query_one_raw(tx.stmt(&count_sql, values.clone()))
+        .await?
+        .and_then(|r| r.try_get::<i64>("", "n").ok())
+        .unwrap_or(0);
+    let lim = next(i64::try_from(q.limit).unwrap_or(20).into(), &mut values);
+    let off = next(i64::try_from(q.offset).unwrap_or(0).into(), &mut values);
+    let sql = format!(
+        "SELECT c.id AS id, {mandatory} AS mandatory FROM courses c WHERE {cond} ORDER BY {rank} DESC, c.title ASC LIMIT {lim} OFFSET {off}"
+    );
+    let rows = tx.conn().query_all_raw(tx.stmt(&sql, values)).await?;
+    let mut order = Vec::new();
+    for r in rows {
+        let id: Uuid = r.try_get("", "id")?;
+        let m: bool = r.try_get("", "mandatory")?;
+        order.push((id, m));
+    }
+    let mut found = courses_by_id(tx, &order.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
+    let cards = order.into_iter().filter_map(|(id, m)| found.remove(&id).map(|course| Card { course, mandatory: m })).collect();
+    Ok((cards, u64::try_from(total).unwrap_or(0)))
+}
+
+/// The topics in this trust's catalogue, for the filter.
+pub async fn topics(tx: &TenantTx) -> Result<Vec<String>, DbError> {
+    use sea_orm::ConnectionTrait;
+    let sql = "SELECT DISTINCT c.topic AS topic FROM courses c WHERE c.status = 'published' AND c.topic <> ''
+               AND (c.tenant_id = $1 OR (c.tenant_id = $2 AND EXISTS (SELECT 1 FROM catalogue_offers o WHERE o.tenant_id = $1 AND o.course_id = c.id)))
+               ORDER BY 1";
+    let rows = tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), TenantId::NATIONAL.as_uuid().into()])).await?;
+    Ok(rows.into_iter().filter_map(|r| r.try_get::<String>("", "topic").ok()).collect())
+}
+
+/// Creates what a catalogue file declares and this owner (a trust, or the national catalogue)
+/// lacks, matched by code; existing courses are left as editors made them. Returns a line per
+/// course, path or programme.
+pub async fn apply_spec(tx: &TenantTx, spec: &trellis_core::catalogue_spec::CatalogueSpec) -> Result<Vec<String>, DbError> {
+    let mut lines = Vec::new();
+    let by_code = |code: &str| {
+        let code = code.to_owned();
+        async move {
+            Ok::<_, DbError>(
+                tx.select_shared::<course::Entity>()
+                    .filter(course::Column::Code.eq(code))
+                    .order_by_desc(course::Column::TenantId.eq(tx.tenant().as_uuid()))
+                    .one(tx.conn())
+                    .await?
+                    .map(Course::from),
+            )
+        }
+    };
+    for c in &spec.course {
+        if code_taken(tx, &c.code, None).await? {
+            lines.push(format!("course {}: kept", c.code));
+            continue;
+        }
+        let input = CourseInput {
+            code: c.code.clone(),
+            kind: "course".into(),
+            title: c.title.clone(),
+            summary: c.summary.clone(),
+            description: c.description.clone(),
+            topic: c.topic.clone(),
+            audience: c.audience.clone(),
+            duration_minutes: c.duration_minutes,
+            accreditation: c.accreditation.clone(),
+            cpd_points: c.cpd_points,
+            enrolment: c.enrolment.clone(),
+        };
+        let Ok(id) = create_course(tx, &input).await? else { continue };
+        for s in &c.session {
+            add_object(tx, id, &ObjectInput {
+                title: s.title.clone(),
+                kind: s.kind.clone(),
+                body: s.body.clone(),
+                url: s.url.clone(),
+                file: None,
+                completion: s.completion.clone(),
+                min_minutes: s.min_minutes,
+            })
+            .await?;
+        }
+        let _ = publish(tx, id).await?;
+        lines.push(format!("course {}: created and published", c.code));
+    }
+    for p in &spec.path {
+        if code_taken(tx, &p.code, None).await? {
+            lines.push(format!("path {}: kept", p.code));
+            continue;
+        }
+        let input = CourseInput {
+            code: p.code.clone(),
+            kind: "path".into(),
+            title: p.title.clone(),
+            summary: p.summary.clone(),
+            description: p.description.clone(),
+            topic: p.topic.clone(),
+            enrolment: p.enrolment.clone(),
+            ..CourseInput::default()
+        };
+        let Ok(id) = create_course(tx, &input).await? else { continue };
+        let mut list = Vec::new();
+        let mut minutes = 0;
+        for code in &p.courses {
+            if let Some(c) = by_code(code).await? {
+                minutes += c.duration_minutes;
+                list.push(c.id);
+            }
+        }
+        set_path_courses(tx, id, &list).await?;
+        tx.update_many::<course::Entity>()
+            .filter(course::Column::Id.eq(id.as_uuid()))
+            .col_expr(course::Column::DurationMinutes, Expr::value(minutes))
+            .exec(tx.conn())
+            .await?;
+        let _ = publish(tx, id).await?;
+        lines.push(format!("path {}: created with {} courses", p.code, list.len()));
+    }
+    for p in &spec.programme {
+        let mut list = Vec::new();
+        for code in &p.courses {
+            if let Some(c) = by_code(code).await? {
+                list.push(c.id);
+            }
+        }
+        save_programme(tx, &p.code, &p.title, &p.summary, &list).await?;
+        lines.push(format!("programme {}: {} courses", p.code, list.len()));
+    }
+    Ok(lines)
+}

@@ -1,0 +1,650 @@
+//! Assignment rules and the compliance record they produce: who must complete which course by
+//! when, renewals that re-open a course, the training manager's matrix with trust-wide totals, and
+//! the overdue list the reminder digest is built from.
+//!
+//! The status of a cell is [`Compliance::on`]; the totals are counted in SQL with the same rule
+//! (`STATUS_SQL`), and a test holds the two together.
+
+use crate::catalogue::{self, Course};
+use crate::entities::{assignment, completion, enrolment, requirement};
+use crate::learning;
+use crate::{DbError, TenantTx};
+use chrono::{NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, Value};
+use std::collections::{HashMap, HashSet};
+use trellis_core::learning::{Audience, Compliance, RENEWAL_OPENS_DAYS, due_date, expires_on};
+use trellis_core::{CourseId, PersonId, RequirementId};
+use uuid::Uuid;
+
+/// An assignment rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    pub id: RequirementId,
+    pub course: CourseId,
+    pub audience: Audience,
+    pub mandatory: bool,
+    pub due_days: Option<i32>,
+    pub renewal_months: Option<i32>,
+}
+
+fn requirement_from(m: requirement::Model) -> Option<Requirement> {
+    Some(Requirement {
+        id: RequirementId::from_uuid(m.id),
+        course: CourseId::from_uuid(m.course_id),
+        audience: Audience::parse(&m.audience_kind, &m.audience_value)?,
+        mandatory: m.mandatory,
+        due_days: m.due_days,
+        renewal_months: m.renewal_months,
+    })
+}
+
+/// This trust's rules, oldest first.
+pub async fn requirements(tx: &TenantTx) -> Result<Vec<Requirement>, DbError> {
+    Ok(tx
+        .select::<requirement::Entity>()
+        .order_by_asc(requirement::Column::CreatedAt)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .filter_map(requirement_from)
+        .collect())
+}
+
+/// What applying rules did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// People newly enrolled.
+    pub enrolled: usize,
+    /// New entries in the compliance record.
+    pub assigned: usize,
+}
+
+/// Adds a rule and applies it at once.
+#[allow(clippy::too_many_arguments)] // each is a part of the rule
+pub async fn add_requirement(
+    tx: &TenantTx,
+    course: &Course,
+    audience: &Audience,
+    mandatory: bool,
+    due_days: Option<i32>,
+    renewal_months: Option<i32>,
+    by: Option<PersonId>,
+    today: NaiveDate,
+) -> Result<(Requirement, Applied), DbError> {
+    let (kind, value) = audience.parts();
+    let id = RequirementId::new();
+    tx.insert(requirement::ActiveModel {
+        tenant_id: Set(Uuid::nil()),
+        id: Set(id.as_uuid()),
+        course_id: Set(course.id.as_uuid()),
+        audience_kind: Set(kind.to_owned()),
+        audience_value: Set(value),
+        mandatory: Set(mandatory),
+        due_days: Set(due_days),
+        renewal_months: Set(renewal_months),
+        created_by: Set(by.map(|p| p.as_uuid())),
+        created_at: Set(Utc::now()),
+    })
+    .await?;
+    let r = Requirement { id, course: course.id, audience: audience.clone(), mandatory, due_days, renewal_months };
+    let applied = apply_one(tx, &r, course, today).await?;
+    Ok((r, applied))
+}
+
+/// Removes a rule and the compliance entries it made that are not yet complete; enrolments stay.
+pub async fn remove_requirement(tx: &TenantTx, id: RequirementId) -> Result<bool, DbError> {
+    tx.delete_many::<assignment::Entity>()
+        .filter(assignment::Column::RequirementId.eq(id.as_uuid()))
+        .filter(assignment::Column::CompletedAt.is_null())
+        .exec(tx.conn())
+        .await?;
+    let res = tx.delete_many::<requirement::Entity>().filter(requirement::Column::Id.eq(id.as_uuid())).exec(tx.conn()).await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The approved members of this trust the audience takes in (one query).
+pub async fn audience_people(tx: &TenantTx, audience: &Audience) -> Result<Vec<PersonId>, DbError> {
+    let t = tx.tenant().as_uuid();
+    let mut values: Vec<Value> = vec![t.into()];
+    let filter = match audience {
+        Audience::Everyone => String::new(),
+        Audience::Person(p) => {
+            values.push(p.as_uuid().into());
+            " AND m.person_id = $2".into()
+        }
+        Audience::StaffGroup(v) | Audience::Department(v) | Audience::Position(v) | Audience::PlaceOfWork(v) => {
+            let col = match audience {
+                Audience::StaffGroup(_) => "staff_group",
+                Audience::Department(_) => "department",
+                Audience::Position(_) => "position",
+                _ => "place_of_work",
+            };
+            values.push(v.to_lowercase().into());
+            format!(
+                " AND EXISTS (SELECT 1 FROM staff_records s WHERE s.tenant_id = $1 AND s.person_id = m.person_id AND lower(s.{col}) = $2)"
+            )
+        }
+    };
+    let sql = format!("SELECT m.person_id AS id FROM memberships m WHERE m.tenant_id = $1 AND m.status = 'approved'{filter}");
+    let rows = tx.conn().query_all_raw(tx.stmt(&sql, values)).await?;
+    rows.into_iter().map(|r| Ok(PersonId::from_uuid(r.try_get("", "id")?))).collect()
+}
+
+/// The last completion of each of `people` on `course` (one query).
+async fn last_completions(tx: &TenantTx, course: CourseId, people: &[Uuid]) -> Result<HashMap<Uuid, chrono::DateTime<Utc>>, DbError> {
+    let mut last = HashMap::new();
+    for chunk in people.chunks(1000) {
+        for c in tx
+            .select::<completion::Entity>()
+            .filter(completion::Column::CourseId.eq(course.as_uuid()))
+            .filter(completion::Column::PersonId.is_in(chunk.to_vec()))
+            .all(tx.conn())
+            .await?
+        {
+            let e = last.entry(c.person_id).or_insert(c.completed_at);
+            if c.completed_at > *e {
+                *e = c.completed_at;
+            }
+        }
+    }
+    Ok(last)
+}
+
+/// Applies one rule: enrols everyone it takes in who is not on the course (with the due date),
+/// and, for mandatory training, gives each a compliance entry (in date already if they completed
+/// the course recently enough). Batched: a handful of queries per thousand people.
+pub async fn apply_one(tx: &TenantTx, r: &Requirement, course: &Course, today: NaiveDate) -> Result<Applied, DbError> {
+    let people = audience_people(tx, &r.audience).await?;
+    let ids: Vec<Uuid> = people.iter().map(PersonId::as_uuid).collect();
+    let due = due_date(today, r.due_days);
+    let now = Utc::now();
+    let mut applied = Applied::default();
+    let mut existing: HashMap<Uuid, String> = HashMap::new();
+    let mut assigned: HashSet<Uuid> = HashSet::new();
+    for chunk in ids.chunks(1000) {
+        for e in tx
+            .select::<enrolment::Entity>()
+            .filter(enrolment::Column::CourseId.eq(course.id.as_uuid()))
+            .filter(enrolment::Column::PersonId.is_in(chunk.to_vec()))
+            .all(tx.conn())
+            .await?
+        {
+            existing.insert(e.person_id, e.status);
+        }
+        for a in tx
+            .select::<assignment::Entity>()
+            .filter(assignment::Column::CourseId.eq(course.id.as_uuid()))
+            .filter(assignment::Column::PersonId.is_in(chunk.to_vec()))
+            .all(tx.conn())
+            .await?
+        {
+            assigned.insert(a.person_id);
+        }
+    }
+    let mut new_enrolments = Vec::new();
+    for p in &people {
+        match existing.get(&p.as_uuid()).map(String::as_str) {
+            Some("active" | "completed") => {}
+            None if course.kind == "course" => new_enrolments.push(enrolment::ActiveModel {
+                tenant_id: Set(tx.tenant().as_uuid()),
+                id: Set(Uuid::now_v7()),
+                person_id: Set(p.as_uuid()),
+                course_id: Set(course.id.as_uuid()),
+                version_id: Set(course.current_version),
+                status: Set("active".into()),
+                source: Set("assigned".into()),
+                cycle: Set(1),
+                due_on: Set(Some(due)),
+                requested_at: Set(now),
+                enrolled_at: Set(Some(now)),
+                completed_at: Set(None),
+                last_object_id: Set(None),
+                last_activity_at: Set(None),
+                decided_by: Set(None),
+                reason: Set(None),
+            }),
+            _ => {
+                learning::enrol(tx, *p, course, "assigned", true, Some(due), None).await?;
+                applied.enrolled += 1;
+            }
+        }
+    }
+    applied.enrolled += new_enrolments.len();
+    for chunk in new_enrolments.chunks(500) {
+        enrolment::Entity::insert_many(chunk.to_vec()).exec(tx.conn()).await?;
+    }
+    if r.mandatory {
+        let todo: Vec<Uuid> = ids.iter().copied().filter(|id| !assigned.contains(id)).collect();
+        let last = last_completions(tx, course.id, &todo).await?;
+        let rows: Vec<assignment::ActiveModel> = todo
+            .iter()
+            .map(|p| {
+                let done = last.get(p).copied();
+                let expiry = done.and_then(|d| expires_on(d.date_naive(), r.renewal_months));
+                assignment::ActiveModel {
+                    tenant_id: Set(tx.tenant().as_uuid()),
+                    person_id: Set(*p),
+                    course_id: Set(course.id.as_uuid()),
+                    requirement_id: Set(r.id.as_uuid()),
+                    assigned_at: Set(now),
+                    due_on: Set(expiry.unwrap_or(due)),
+                    started_at: Set(done),
+                    completed_at: Set(done),
+                    expires_on: Set(expiry),
+                    reminded_due_on: Set(None),
+                }
+            })
+            .collect();
+        applied.assigned = rows.len();
+        for chunk in rows.chunks(500) {
+            assignment::Entity::insert_many(chunk.to_vec()).exec(tx.conn()).await?;
+        }
+    }
+    Ok(applied)
+}
+
+/// Applies every rule again (after staff are imported or change group).
+pub async fn apply_all(tx: &TenantTx, today: NaiveDate) -> Result<Applied, DbError> {
+    let mut total = Applied::default();
+    let rules = requirements(tx).await?;
+    let courses = catalogue::courses_by_id(tx, &rules.iter().map(|r| r.course.as_uuid()).collect::<Vec<_>>()).await?;
+    for r in rules {
+        if let Some(c) = courses.get(&r.course.as_uuid()) {
+            let a = apply_one(tx, &r, c, today).await?;
+            total.enrolled += a.enrolled;
+            total.assigned += a.assigned;
+        }
+    }
+    Ok(total)
+}
+
+/// Brings the person's compliance entry for the course in date after a completion.
+pub async fn completed(tx: &TenantTx, person: PersonId, course: CourseId, today: NaiveDate) -> Result<(), DbError> {
+    let Some(a) = tx
+        .select::<assignment::Entity>()
+        .filter(assignment::Column::PersonId.eq(person.as_uuid()))
+        .filter(assignment::Column::CourseId.eq(course.as_uuid()))
+        .one(tx.conn())
+        .await?
+    else {
+        return Ok(());
+    };
+    let renewal = tx
+        .select::<requirement::Entity>()
+        .filter(requirement::Column::Id.eq(a.requirement_id))
+        .one(tx.conn())
+        .await?
+        .and_then(|r| r.renewal_months);
+    let expiry = expires_on(today, renewal);
+    let now = Utc::now();
+    tx.update_many::<assignment::Entity>()
+        .filter(assignment::Column::PersonId.eq(person.as_uuid()))
+        .filter(assignment::Column::CourseId.eq(course.as_uuid()))
+        .col_expr(assignment::Column::CompletedAt, Expr::value(Some(now)))
+        .col_expr(assignment::Column::ExpiresOn, Expr::value(expiry))
+        .col_expr(assignment::Column::DueOn, Expr::value(expiry.unwrap_or(a.due_on)))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Re-opens for renewal every completed course whose completion expires within
+/// [`RENEWAL_OPENS_DAYS`]: a new cycle on the published version, due when the completion expires.
+pub async fn reopen_for_renewal(tx: &TenantTx, today: NaiveDate) -> Result<usize, DbError> {
+    let horizon = today + chrono::Duration::days(RENEWAL_OPENS_DAYS);
+    let due: Vec<assignment::Model> = tx
+        .select::<assignment::Entity>()
+        .filter(assignment::Column::ExpiresOn.lte(horizon))
+        .filter(assignment::Column::CompletedAt.is_not_null())
+        .all(tx.conn())
+        .await?;
+    let courses = catalogue::courses_by_id(tx, &due.iter().map(|a| a.course_id).collect::<Vec<_>>()).await?;
+    let mut n = 0;
+    for a in due {
+        let Some(e) = learning::enrolment(tx, PersonId::from_uuid(a.person_id), CourseId::from_uuid(a.course_id)).await? else {
+            continue;
+        };
+        if e.status != "completed" {
+            continue;
+        }
+        let version = courses.get(&a.course_id).and_then(|c| c.current_version);
+        learning::reopen(tx, &e, version, a.expires_on.unwrap_or(a.due_on)).await?;
+        tx.update_many::<assignment::Entity>()
+            .filter(assignment::Column::PersonId.eq(a.person_id))
+            .filter(assignment::Column::CourseId.eq(a.course_id))
+            .col_expr(assignment::Column::StartedAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+            .exec(tx.conn())
+            .await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// [`Compliance::on`] in SQL, over `assignments a` with `$today` as the given placeholder.
+fn status_sql(today: &str) -> String {
+    format!(
+        "CASE WHEN a.completed_at IS NOT NULL AND (a.expires_on IS NULL OR a.expires_on > {today}) THEN 'complete'
+              WHEN a.due_on < {today} THEN 'overdue'
+              WHEN a.started_at IS NOT NULL THEN 'due'
+              ELSE 'not_started' END"
+    )
+}
+
+/// A cell of the matrix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub status: Compliance,
+    pub due_on: NaiveDate,
+    pub completed_on: Option<NaiveDate>,
+    pub expires_on: Option<NaiveDate>,
+}
+
+/// A row of the matrix: one member of staff.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub person: PersonId,
+    pub name: String,
+    pub email: String,
+    pub staff_group: String,
+    pub department: String,
+    /// One per course of [`Matrix::courses`]; `None` where the course is not required of them.
+    pub cells: Vec<Option<Cell>>,
+}
+
+/// Counts of each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub complete: i64,
+    pub due: i64,
+    pub overdue: i64,
+    pub not_started: i64,
+}
+
+impl Counts {
+    fn add(&mut self, status: &str, n: i64) {
+        match status {
+            "complete" => self.complete += n,
+            "due" => self.due += n,
+            "overdue" => self.overdue += n,
+            _ => self.not_started += n,
+        }
+    }
+
+    /// Everyone counted.
+    pub fn total(&self) -> i64 {
+        self.complete + self.due + self.overdue + self.not_started
+    }
+
+    /// The share in date, in whole per cent (rounded down, so 99.6% is not shown as 100%).
+    pub fn percent_complete(&self) -> i64 {
+        if self.total() == 0 { 0 } else { self.complete * 100 / self.total() }
+    }
+}
+
+/// What the matrix is asked for.
+#[derive(Debug, Clone, Default)]
+pub struct MatrixQuery {
+    pub staff_group: String,
+    pub department: String,
+    pub search: String,
+    /// Only people with at least one course in this status.
+    pub status: Option<Compliance>,
+    /// `name` (default), `group` or `overdue` (most overdue first).
+    pub sort: String,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// A page of the matrix with the trust-wide totals.
+#[derive(Debug, Clone, Default)]
+pub struct Matrix {
+    pub courses: Vec<(CourseId, String)>,
+    pub rows: Vec<Row>,
+    /// People matching the filters (all pages).
+    pub people: u64,
+    /// Per course, in the order of `courses`, for everyone matching the filters.
+    pub course_totals: Vec<Counts>,
+    /// Per staff group, across all mandatory courses.
+    pub group_totals: Vec<(String, Counts)>,
+    pub overall: Counts,
+}
+
+/// The compliance matrix: a page of staff × mandatory courses, with the totals for everyone the
+/// filters take in. Five queries, whatever the page size or the size of the trust.
+pub async fn matrix(tx: &TenantTx, q: &MatrixQuery, today: NaiveDate) -> Result<Matrix, DbError> {
+    let t = tx.tenant().as_uuid();
+    let rules: Vec<Requirement> = requirements(tx).await?.into_iter().filter(|r| r.mandatory).collect();
+    let mut course_ids: Vec<Uuid> = Vec::new();
+    for r in &rules {
+        if !course_ids.contains(&r.course.as_uuid()) {
+            course_ids.push(r.course.as_uuid());
+        }
+    }
+    let found = catalogue::courses_by_id(tx, &course_ids).await?;
+    let mut courses: Vec<(CourseId, String)> =
+        course_ids.iter().filter_map(|id| found.get(id).map(|c| (c.id, c.title.clone()))).collect();
+    courses.sort_by(|a, b| a.1.cmp(&b.1));
+
+    // Who the filters take in.
+    let mut values: Vec<Value> = vec![t.into(), today.into()];
+    let status = status_sql("$2");
+    let mut wh = vec!["EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = m.person_id)".to_owned()];
+    if !q.staff_group.is_empty() {
+        values.push(q.staff_group.clone().into());
+        wh.push(format!("s.staff_group = ${}", values.len()));
+    }
+    if !q.department.is_empty() {
+        values.push(q.department.clone().into());
+        wh.push(format!("s.department = ${}", values.len()));
+    }
+    let needle = q.search.trim().to_lowercase();
+    if !needle.is_empty() {
+        values.push(format!("%{}%", needle.replace(['%', '_', '\\'], "")).into());
+        let n = values.len();
+        wh.push(format!(
+            "(lower(p.given_name || ' ' || p.family_name) LIKE ${n} OR lower(p.email) LIKE ${n} OR s.assignment_number LIKE ${n})"
+        ));
+    }
+    if let Some(st) = q.status {
+        values.push(st.as_str().into());
+        wh.push(format!(
+            "EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = m.person_id AND {status} = ${})",
+            values.len()
+        ));
+    }
+    let from = "FROM memberships m JOIN people p ON p.id = m.person_id
+                LEFT JOIN staff_records s ON s.tenant_id = $1 AND s.person_id = m.person_id
+                WHERE m.tenant_id = $1 AND m.status = 'approved'";
+    let cond = wh.join(" AND ");
+    let people_sql = format!("SELECT count(*) AS n {from} AND {cond}");
+    let people = tx
+        .conn()
+        .query_one_raw(tx.stmt(&people_sql, values.clone()))
+        .await?
+        .and_then(|r| r.try_get::<i64>("", "n").ok())
+        .unwrap_or(0);
+
+    // Totals per course and staff group over the same people.
+    let totals_sql = format!(
+        "SELECT a.course_id AS course_id, coalesce(s.staff_group, '') AS staff_group, {status} AS status, count(*) AS n
+           FROM assignments a
+           JOIN memberships m ON m.tenant_id = $1 AND m.person_id = a.person_id AND m.status = 'approved'
+           JOIN people p ON p.id = a.person_id
+           LEFT JOIN staff_records s ON s.tenant_id = $1 AND s.person_id = a.person_id
+          WHERE a.tenant_id = $1 AND {cond}
+          GROUP BY a.course_id, coalesce(s.staff_group, ''), {status}"
+    );
+    let mut by_course: HashMap<Uuid, Counts> = HashMap::new();
+    let mut by_group: HashMap<String, Counts> = HashMap::new();
+    let mut overall = Counts::default();
+    for r in tx.conn().query_all_raw(tx.stmt(&totals_sql, values.clone())).await? {
+        let course: Uuid = r.try_get("", "course_id")?;
+        let group: String = r.try_get("", "staff_group")?;
+        let st: String = r.try_get("", "status")?;
+        let n: i64 = r.try_get("", "n")?;
+        by_course.entry(course).or_default().add(&st, n);
+        by_group.entry(group).or_default().add(&st, n);
+        overall.add(&st, n);
+    }
+
+    // The page of people.
+    let order = match q.sort.as_str() {
+        "group" => "coalesce(s.staff_group, '') ASC, p.family_name ASC, p.given_name ASC, p.id ASC",
+        "overdue" => "overdue DESC, p.family_name ASC, p.given_name ASC, p.id ASC",
+        _ => "p.family_name ASC, p.given_name ASC, p.id ASC",
+    };
+    let overdue_count = if q.sort == "overdue" {
+        format!(
+            "(SELECT count(*) FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = m.person_id AND {status} = 'overdue')"
+        )
+    } else {
+        "0".to_owned()
+    };
+    let mut page_values = values.clone();
+    page_values.push(i64::try_from(q.limit.clamp(1, 200)).unwrap_or(50).into());
+    let lim = page_values.len();
+    page_values.push(i64::try_from(q.offset).unwrap_or(0).into());
+    let off = page_values.len();
+    let page_sql = format!(
+        "SELECT p.id AS id, p.given_name AS given_name, p.family_name AS family_name, p.email AS email,
+                coalesce(s.staff_group, '') AS staff_group, coalesce(s.department, '') AS department,
+                {overdue_count} AS overdue
+           {from} AND {cond} ORDER BY {order} LIMIT ${lim} OFFSET ${off}"
+    );
+    let mut rows = Vec::new();
+    for r in tx.conn().query_all_raw(tx.stmt(&page_sql, page_values)).await? {
+        let given: String = r.try_get("", "given_name")?;
+        let family: String = r.try_get("", "family_name")?;
+        rows.push(Row {
+            person: PersonId::from_uuid(r.try_get("", "id")?),
+            name: format!("{given} {family}"),
+            email: r.try_get("", "email")?,
+            staff_group: r.try_get("", "staff_group")?,
+            department: r.try_get("", "department")?,
+            cells: vec![None; courses.len()],
+        });
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.person.as_uuid()).collect();
+    let position: HashMap<Uuid, usize> = courses.iter().enumerate().map(|(i, (c, _))| (c.as_uuid(), i)).collect();
+    let row_of: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    if !ids.is_empty() {
+        for a in tx.select::<assignment::Entity>().filter(assignment::Column::PersonId.is_in(ids)).all(tx.conn()).await? {
+            if let (Some(ri), Some(ci)) = (row_of.get(&a.person_id), position.get(&a.course_id)) {
+                rows[*ri].cells[*ci] = Some(Cell {
+                    status: Compliance::on(today, a.due_on, a.completed_at.is_some(), a.expires_on, a.started_at.is_some()),
+                    due_on: a.due_on,
+                    completed_on: a.completed_at.map(|d| d.date_naive()),
+                    expires_on: a.expires_on,
+                });
+            }
+        }
+    }
+    let course_totals = courses.iter().map(|(c, _)| by_course.get(&c.as_uuid()).copied().unwrap_or_default()).collect();
+    let mut group_totals: Vec<(String, Counts)> = by_group.into_iter().collect();
+    group_totals.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Matrix { courses, rows, people: u64::try_from(people).unwrap_or(0), course_totals, group_totals, overall })
+}
+
+/// The person's compliance entries here: (course, status, due date).
+pub async fn person_entries(tx: &TenantTx, person: PersonId, today: NaiveDate) -> Result<Vec<(CourseId, Cell)>, DbError> {
+    Ok(tx
+        .select::<assignment::Entity>()
+        .filter(assignment::Column::PersonId.eq(person.as_uuid()))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|a| {
+            (CourseId::from_uuid(a.course_id), Cell {
+                status: Compliance::on(today, a.due_on, a.completed_at.is_some(), a.expires_on, a.started_at.is_some()),
+                due_on: a.due_on,
+                completed_on: a.completed_at.map(|d| d.date_naive()),
+                expires_on: a.expires_on,
+            })
+        })
+        .collect())
+}
+
+/// A person with overdue training not yet reminded about for its current due date.
+#[derive(Debug, Clone)]
+pub struct Overdue {
+    pub person: PersonId,
+    pub email: String,
+    pub given_name: String,
+    /// (course, title, due date)
+    pub courses: Vec<(CourseId, String, NaiveDate)>,
+}
+
+/// Everyone with overdue training they have not been reminded of for its current due date,
+/// grouped by person (for one digest each). Active, approved members only.
+pub async fn overdue_unreminded(tx: &TenantTx, today: NaiveDate, limit: u64) -> Result<Vec<Overdue>, DbError> {
+    let sql = format!(
+        "SELECT a.person_id AS person_id, a.course_id AS course_id, a.due_on AS due_on, p.email AS email, p.given_name AS given_name
+           FROM assignments a
+           JOIN memberships m ON m.tenant_id = $1 AND m.person_id = a.person_id AND m.status = 'approved'
+           JOIN people p ON p.id = a.person_id AND p.status = 'active'
+          WHERE a.tenant_id = $1 AND {} = 'overdue'
+            AND (a.reminded_due_on IS NULL OR a.reminded_due_on <> a.due_on)
+          ORDER BY a.person_id, a.due_on
+          LIMIT $3",
+        status_sql("$2")
+    );
+    let rows = tx
+        .conn()
+        .query_all_raw(tx.stmt(&sql, vec![tx.tenant().as_uuid().into(), today.into(), i64::try_from(limit).unwrap_or(5000).into()]))
+        .await?;
+    let mut by_person: Vec<Overdue> = Vec::new();
+    let mut course_ids = Vec::new();
+    for r in rows {
+        let person = PersonId::from_uuid(r.try_get("", "person_id")?);
+        let course: Uuid = r.try_get("", "course_id")?;
+        let due: NaiveDate = r.try_get("", "due_on")?;
+        course_ids.push(course);
+        if by_person.last().is_none_or(|o| o.person != person) {
+            by_person.push(Overdue { person, email: r.try_get("", "email")?, given_name: r.try_get("", "given_name")?, courses: vec![] });
+        }
+        if let Some(o) = by_person.last_mut() {
+            o.courses.push((CourseId::from_uuid(course), String::new(), due));
+        }
+    }
+    let titles = catalogue::courses_by_id(tx, &course_ids).await?;
+    for o in &mut by_person {
+        for c in &mut o.courses {
+            c.1 = titles.get(&c.0.as_uuid()).map(|x| x.title.clone()).unwrap_or_default();
+        }
+    }
+    Ok(by_person)
+}
+
+/// Notes that the person was reminded about the course for this due date (so never again for it).
+pub async fn mark_reminded(tx: &TenantTx, person: PersonId, course: CourseId, due_on: NaiveDate) -> Result<(), DbError> {
+    tx.update_many::<assignment::Entity>()
+        .filter(assignment::Column::PersonId.eq(person.as_uuid()))
+        .filter(assignment::Column::CourseId.eq(course.as_uuid()))
+        .filter(assignment::Column::DueOn.eq(due_on))
+        .col_expr(assignment::Column::RemindedDueOn, Expr::value(Some(due_on)))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Claims today's run of a scheduled job for this trust; false if it already ran today.
+pub async fn claim_daily(tx: &TenantTx, name: &str, today: NaiveDate) -> Result<bool, DbError> {
+    use crate::entities::job_schedule;
+    let updated = tx
+        .update_many::<job_schedule::Entity>()
+        .filter(job_schedule::Column::Name.eq(name))
+        .filter(job_schedule::Column::LastRunOn.lt(today))
+        .col_expr(job_schedule::Column::LastRunOn, Expr::value(today))
+        .exec(tx.conn())
+        .await?;
+    if updated.rows_affected == 1 {
+        return Ok(true);
+    }
+    let exists = tx.select::<job_schedule::Entity>().filter(job_schedule::Column::Name.eq(name)).one(tx.conn()).await?.is_some();
+    if exists {
+        return Ok(false);
+    }
+    tx.insert(job_schedule::ActiveModel { tenant_id: Set(Uuid::nil()), name: Set(name.to_owned()), last_run_on: Set(today) }).await?;
+    Ok(true)
+}

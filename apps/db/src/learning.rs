@@ -1,0 +1,486 @@
+//! Enrolments and what learners do: enrolling (at once, or by a request a manager decides),
+//! leaving, opening sessions, time on them, completing them, and the completion of courses,
+//! learning paths and programmes that follows.
+
+use crate::catalogue::{self, Course, Object};
+use crate::entities::{assignment, completion, enrolment, object_progress};
+use crate::{DbError, TenantTx};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use std::collections::HashMap;
+use trellis_core::learning::{Completion, Event, beat_seconds, expires_on};
+use trellis_core::{CourseId, EnrolmentId, ObjectId, PersonId};
+use uuid::Uuid;
+
+/// An enrolment as pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    pub id: EnrolmentId,
+    pub person: PersonId,
+    pub course: CourseId,
+    pub version: Option<Uuid>,
+    /// `requested`, `active`, `completed`, `withdrawn` or `rejected`.
+    pub status: String,
+    /// `self`, `assigned` or `path`.
+    pub source: String,
+    pub cycle: i32,
+    pub due_on: Option<NaiveDate>,
+    pub requested_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub last_object: Option<ObjectId>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+}
+
+impl From<enrolment::Model> for Enrolment {
+    fn from(m: enrolment::Model) -> Self {
+        Enrolment {
+            id: EnrolmentId::from_uuid(m.id),
+            person: PersonId::from_uuid(m.person_id),
+            course: CourseId::from_uuid(m.course_id),
+            version: m.version_id,
+            status: m.status,
+            source: m.source,
+            cycle: m.cycle,
+            due_on: m.due_on,
+            requested_at: m.requested_at,
+            completed_at: m.completed_at,
+            last_object: m.last_object_id.map(ObjectId::from_uuid),
+            last_activity_at: m.last_activity_at,
+            reason: m.reason,
+        }
+    }
+}
+
+/// The person's enrolment on the course here, if any.
+pub async fn enrolment(tx: &TenantTx, person: PersonId, course: CourseId) -> Result<Option<Enrolment>, DbError> {
+    Ok(tx
+        .select::<enrolment::Entity>()
+        .filter(enrolment::Column::PersonId.eq(person.as_uuid()))
+        .filter(enrolment::Column::CourseId.eq(course.as_uuid()))
+        .one(tx.conn())
+        .await?
+        .map(Enrolment::from))
+}
+
+/// Every enrolment of the person here (any status).
+pub async fn enrolments_of(tx: &TenantTx, person: PersonId) -> Result<Vec<Enrolment>, DbError> {
+    Ok(tx
+        .select::<enrolment::Entity>()
+        .filter(enrolment::Column::PersonId.eq(person.as_uuid()))
+        .order_by_desc(enrolment::Column::LastActivityAt)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Enrolment::from)
+        .collect())
+}
+
+/// What came of an enrolment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enrolled {
+    /// On the course now.
+    Active,
+    /// A request waits for a manager.
+    Requested,
+    /// Was already enrolled (or had asked).
+    Already,
+}
+
+/// Enrols the person, or re-enrols one who left. `approved`: skip the request step (an open
+/// course, or a manager's assignment). A learning path enrols on each of its courses too.
+pub async fn enrol(
+    tx: &TenantTx,
+    person: PersonId,
+    c: &Course,
+    source: &str,
+    approved: bool,
+    due_on: Option<NaiveDate>,
+    by: Option<PersonId>,
+) -> Result<Enrolled, DbError> {
+    let now = Utc::now();
+    let existing = enrolment(tx, person, c.id).await?;
+    let status = if approved { "active" } else { "requested" };
+    let outcome = match existing {
+        Some(e) if matches!(e.status.as_str(), "active" | "completed" | "requested") => {
+            // An assignment may bring a due date, or approve a request.
+            if approved && (e.status == "requested" || (due_on.is_some() && e.due_on != due_on && e.status != "completed")) {
+                tx.update_many::<enrolment::Entity>()
+                    .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
+                    .col_expr(enrolment::Column::Status, Expr::value("active"))
+                    .col_expr(enrolment::Column::DueOn, Expr::value(due_on.or(e.due_on)))
+                    .col_expr(enrolment::Column::EnrolledAt, Expr::value(Some(now)))
+                    .exec(tx.conn())
+                    .await?;
+            }
+            if e.status == "requested" && approved { Enrolled::Active } else { Enrolled::Already }
+        }
+        Some(e) => {
+            tx.update_many::<enrolment::Entity>()
+                .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
+                .col_expr(enrolment::Column::Status, Expr::value(status))
+                .col_expr(enrolment::Column::Source, Expr::value(source))
+                .col_expr(enrolment::Column::VersionId, Expr::value(e.version.or(c.current_version)))
+                .col_expr(enrolment::Column::DueOn, Expr::value(due_on))
+                .col_expr(enrolment::Column::RequestedAt, Expr::value(now))
+                .col_expr(enrolment::Column::EnrolledAt, Expr::value(approved.then_some(now)))
+                .col_expr(enrolment::Column::DecidedBy, Expr::value(by.map(|p| p.as_uuid())))
+                .col_expr(enrolment::Column::Reason, Expr::value(Option::<String>::None))
+                .exec(tx.conn())
+                .await?;
+            if approved { Enrolled::Active } else { Enrolled::Requested }
+        }
+        None => {
+            tx.insert(enrolment::ActiveModel {
+                tenant_id: Set(Uuid::nil()),
+                id: Set(Uuid::now_v7()),
+                person_id: Set(person.as_uuid()),
+                course_id: Set(c.id.as_uuid()),
+                version_id: Set(c.current_version),
+                status: Set(status.to_owned()),
+                source: Set(source.to_owned()),
+                cycle: Set(1),
+                due_on: Set(due_on),
+                requested_at: Set(now),
+                enrolled_at: Set(approved.then_some(now)),
+                completed_at: Set(None),
+                last_object_id: Set(None),
+                last_activity_at: Set(None),
+                decided_by: Set(by.map(|p| p.as_uuid())),
+                reason: Set(None),
+            })
+            .await?;
+            if approved { Enrolled::Active } else { Enrolled::Requested }
+        }
+    };
+    if approved && c.kind == "path" && outcome == Enrolled::Active {
+        let ids: Vec<Uuid> = catalogue::path_courses(tx, c.id).await?.iter().map(CourseId::as_uuid).collect();
+        for inner in catalogue::courses_by_id(tx, &ids).await?.values() {
+            Box::pin(enrol(tx, person, inner, "path", true, due_on, by)).await?;
+        }
+    }
+    Ok(outcome)
+}
+
+/// Leaves a course. A course assigned by the trust cannot be left by the learner.
+pub async fn withdraw(tx: &TenantTx, person: PersonId, course: CourseId) -> Result<bool, DbError> {
+    let res = tx
+        .update_many::<enrolment::Entity>()
+        .filter(enrolment::Column::PersonId.eq(person.as_uuid()))
+        .filter(enrolment::Column::CourseId.eq(course.as_uuid()))
+        .filter(enrolment::Column::Status.is_in(["active", "requested"]))
+        .filter(enrolment::Column::Source.ne("assigned"))
+        .col_expr(enrolment::Column::Status, Expr::value("withdrawn"))
+        .exec(tx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// A request waiting for a decision.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub enrolment: Enrolment,
+    pub course_title: String,
+}
+
+/// Enrolment requests waiting for a decision, oldest first.
+pub async fn requests(tx: &TenantTx, limit: u64) -> Result<Vec<Request>, DbError> {
+    let list: Vec<Enrolment> = tx
+        .select::<enrolment::Entity>()
+        .filter(enrolment::Column::Status.eq("requested"))
+        .order_by_asc(enrolment::Column::RequestedAt)
+        .limit(limit)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Enrolment::from)
+        .collect();
+    let courses = catalogue::courses_by_id(tx, &list.iter().map(|e| e.course.as_uuid()).collect::<Vec<_>>()).await?;
+    Ok(list
+        .into_iter()
+        .map(|e| Request { course_title: courses.get(&e.course.as_uuid()).map(|c| c.title.clone()).unwrap_or_default(), enrolment: e })
+        .collect())
+}
+
+/// Approves or declines a request. Returns the enrolment decided, if it was waiting.
+pub async fn decide(
+    tx: &TenantTx,
+    id: EnrolmentId,
+    approve: bool,
+    by: PersonId,
+    reason: Option<&str>,
+) -> Result<Option<Enrolment>, DbError> {
+    let Some(e) = tx
+        .select::<enrolment::Entity>()
+        .filter(enrolment::Column::Id.eq(id.as_uuid()))
+        .filter(enrolment::Column::Status.eq("requested"))
+        .one(tx.conn())
+        .await?
+        .map(Enrolment::from)
+    else {
+        return Ok(None);
+    };
+    if approve {
+        if let Some(c) = catalogue::course(tx, e.course).await? {
+            enrol(tx, e.person, &c, &e.source, true, e.due_on, Some(by)).await?;
+        }
+    } else {
+        tx.update_many::<enrolment::Entity>()
+            .filter(enrolment::Column::Id.eq(id.as_uuid()))
+            .col_expr(enrolment::Column::Status, Expr::value("rejected"))
+            .col_expr(enrolment::Column::DecidedBy, Expr::value(Some(by.as_uuid())))
+            .col_expr(enrolment::Column::Reason, Expr::value(reason.map(str::to_owned)))
+            .exec(tx.conn())
+            .await?;
+    }
+    Ok(Some(e))
+}
+
+/// One session's record in the current cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub object: ObjectId,
+    pub first_access_at: DateTime<Utc>,
+    pub last_access_at: DateTime<Utc>,
+    pub seconds_spent: i32,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// The records of an enrolment's current cycle, by session.
+pub async fn progress(tx: &TenantTx, e: &Enrolment) -> Result<HashMap<ObjectId, Progress>, DbError> {
+    Ok(tx
+        .select::<object_progress::Entity>()
+        .filter(object_progress::Column::EnrolmentId.eq(e.id.as_uuid()))
+        .filter(object_progress::Column::Cycle.eq(e.cycle))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|p| {
+            let id = ObjectId::from_uuid(p.object_id);
+            (id, Progress {
+                object: id,
+                first_access_at: p.first_access_at,
+                last_access_at: p.last_access_at,
+                seconds_spent: p.seconds_spent,
+                completed_at: p.completed_at,
+            })
+        })
+        .collect())
+}
+
+/// What recording an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub object_completed: bool,
+    pub course_completed: bool,
+    pub seconds_spent: i32,
+}
+
+/// Records what the learner did on a session of their enrolment's version: first and last
+/// access, time (capped per report), and completion by the session's rule; when every session of
+/// the version is complete the course is, and so (in turn) are learning paths and assignments.
+pub async fn record(
+    tx: &TenantTx,
+    e: &Enrolment,
+    o: &Object,
+    event: Event,
+    today: NaiveDate,
+) -> Result<Recorded, DbError> {
+    let now = Utc::now();
+    let existing = tx
+        .select::<object_progress::Entity>()
+        .filter(object_progress::Column::EnrolmentId.eq(e.id.as_uuid()))
+        .filter(object_progress::Column::Cycle.eq(e.cycle))
+        .filter(object_progress::Column::ObjectId.eq(o.id.as_uuid()))
+        .one(tx.conn())
+        .await?;
+    let rule = Completion::parse(&o.completion, o.min_minutes).unwrap_or(Completion::View);
+    let (seconds, was_complete) = match &existing {
+        Some(p) => {
+            let add = if event == Event::Beat { beat_seconds(p.last_access_at, now) } else { 0 };
+            (p.seconds_spent.saturating_add(add), p.completed_at.is_some())
+        }
+        None => (0, false),
+    };
+    let complete_now = !was_complete && rule.met(event, seconds);
+    match existing {
+        Some(_) => {
+            let mut q = tx
+                .update_many::<object_progress::Entity>()
+                .filter(object_progress::Column::EnrolmentId.eq(e.id.as_uuid()))
+                .filter(object_progress::Column::Cycle.eq(e.cycle))
+                .filter(object_progress::Column::ObjectId.eq(o.id.as_uuid()))
+                .col_expr(object_progress::Column::LastAccessAt, Expr::value(now))
+                .col_expr(object_progress::Column::SecondsSpent, Expr::value(seconds));
+            if complete_now {
+                q = q.col_expr(object_progress::Column::CompletedAt, Expr::value(Some(now)));
+            }
+            q.exec(tx.conn()).await?;
+        }
+        None => {
+            tx.insert(object_progress::ActiveModel {
+                tenant_id: Set(Uuid::nil()),
+                enrolment_id: Set(e.id.as_uuid()),
+                cycle: Set(e.cycle),
+                object_id: Set(o.id.as_uuid()),
+                person_id: Set(e.person.as_uuid()),
+                first_access_at: Set(now),
+                last_access_at: Set(now),
+                seconds_spent: Set(seconds),
+                completed_at: Set(complete_now.then_some(now)),
+            })
+            .await?;
+        }
+    }
+    tx.update_many::<enrolment::Entity>()
+        .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
+        .col_expr(enrolment::Column::LastObjectId, Expr::value(Some(o.id.as_uuid())))
+        .col_expr(enrolment::Column::LastActivityAt, Expr::value(Some(now)))
+        .exec(tx.conn())
+        .await?;
+    // The compliance record notes the start of this cycle.
+    tx.update_many::<assignment::Entity>()
+        .filter(assignment::Column::PersonId.eq(e.person.as_uuid()))
+        .filter(assignment::Column::CourseId.eq(e.course.as_uuid()))
+        .filter(assignment::Column::StartedAt.is_null())
+        .col_expr(assignment::Column::StartedAt, Expr::value(Some(now)))
+        .exec(tx.conn())
+        .await?;
+    let mut course_completed = false;
+    if complete_now && e.status == "active" {
+        let version = e.version.unwrap_or(o.version);
+        let all = catalogue::objects(tx, version).await?;
+        let done = progress(tx, e).await?;
+        if all.iter().all(|x| done.get(&x.id).is_some_and(|p| p.completed_at.is_some())) {
+            complete_course(tx, e, today).await?;
+            course_completed = true;
+        }
+    }
+    Ok(Recorded { object_completed: complete_now, course_completed, seconds_spent: seconds })
+}
+
+/// Marks the enrolment completed, keeps the completion, brings the person's assignment in date,
+/// and completes any learning path of theirs whose courses are now all complete.
+pub async fn complete_course(tx: &TenantTx, e: &Enrolment, today: NaiveDate) -> Result<(), DbError> {
+    let now = Utc::now();
+    tx.update_many::<enrolment::Entity>()
+        .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
+        .col_expr(enrolment::Column::Status, Expr::value("completed"))
+        .col_expr(enrolment::Column::CompletedAt, Expr::value(Some(now)))
+        .exec(tx.conn())
+        .await?;
+    tx.insert(completion::ActiveModel {
+        tenant_id: Set(Uuid::nil()),
+        id: Set(Uuid::now_v7()),
+        person_id: Set(e.person.as_uuid()),
+        course_id: Set(e.course.as_uuid()),
+        enrolment_id: Set(e.id.as_uuid()),
+        version_id: Set(e.version),
+        completed_at: Set(now),
+    })
+    .await?;
+    crate::compliance::completed(tx, e.person, e.course, today).await?;
+    for path in catalogue::paths_containing(tx, e.course).await? {
+        let Some(pe) = enrolment(tx, e.person, path).await?.filter(|pe| pe.status == "active") else { continue };
+        let inner = catalogue::path_courses(tx, path).await?;
+        let states: HashMap<Uuid, String> = tx
+            .select::<enrolment::Entity>()
+            .filter(enrolment::Column::PersonId.eq(e.person.as_uuid()))
+            .filter(enrolment::Column::CourseId.is_in(inner.iter().map(CourseId::as_uuid).collect::<Vec<_>>()))
+            .all(tx.conn())
+            .await?
+            .into_iter()
+            .map(|x| (x.course_id, x.status))
+            .collect();
+        if inner.iter().all(|c| states.get(&c.as_uuid()).is_some_and(|s| s == "completed")) {
+            Box::pin(complete_course(tx, &pe, today)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Re-opens a completed course for renewal: a new cycle on the version now published, with the
+/// new due date; the old cycle's records and the completion stay.
+pub async fn reopen(tx: &TenantTx, e: &Enrolment, version: Option<Uuid>, due_on: NaiveDate) -> Result<(), DbError> {
+    tx.update_many::<enrolment::Entity>()
+        .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
+        .filter(enrolment::Column::Status.eq("completed"))
+        .col_expr(enrolment::Column::Status, Expr::value("active"))
+        .col_expr(enrolment::Column::Cycle, Expr::value(e.cycle + 1))
+        .col_expr(enrolment::Column::VersionId, Expr::value(version.or(e.version)))
+        .col_expr(enrolment::Column::DueOn, Expr::value(Some(due_on)))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// When a completion on `completed` expires for this person's assignment on `course`.
+pub fn completion_expiry(completed: DateTime<Utc>, renewal_months: Option<i32>) -> Option<NaiveDate> {
+    expires_on(completed.date_naive(), renewal_months)
+}
+
+/// For each enrolment, (sessions completed in its current cycle, sessions in its version); a
+/// learning path counts its courses. Three queries, however many enrolments.
+pub async fn progress_summaries(tx: &TenantTx, list: &[Enrolment]) -> Result<HashMap<EnrolmentId, (i64, i64)>, DbError> {
+    use crate::entities::{learning_object, path_course};
+    let versions: Vec<Uuid> = list.iter().filter_map(|e| e.version).collect();
+    let mut per_version: HashMap<Uuid, i64> = HashMap::new();
+    if !versions.is_empty() {
+        for o in tx.select_shared::<learning_object::Entity>().filter(learning_object::Column::VersionId.is_in(versions)).all(tx.conn()).await? {
+            *per_version.entry(o.version_id).or_default() += 1;
+        }
+    }
+    let ids: Vec<Uuid> = list.iter().map(|e| e.id.as_uuid()).collect();
+    let cycles: HashMap<Uuid, i32> = list.iter().map(|e| (e.id.as_uuid(), e.cycle)).collect();
+    let mut done: HashMap<Uuid, i64> = HashMap::new();
+    if !ids.is_empty() {
+        for p in tx
+            .select::<object_progress::Entity>()
+            .filter(object_progress::Column::EnrolmentId.is_in(ids))
+            .filter(object_progress::Column::CompletedAt.is_not_null())
+            .all(tx.conn())
+            .await?
+        {
+            if cycles.get(&p.enrolment_id) == Some(&p.cycle) {
+                *done.entry(p.enrolment_id).or_default() += 1;
+            }
+        }
+    }
+    // Paths: courses completed of the path's courses.
+    let by_course: HashMap<Uuid, &Enrolment> = list.iter().map(|e| (e.course.as_uuid(), e)).collect();
+    let mut path_counts: HashMap<Uuid, (i64, i64)> = HashMap::new();
+    let course_ids: Vec<Uuid> = by_course.keys().copied().collect();
+    if !course_ids.is_empty() {
+        for pc in tx.select_shared::<path_course::Entity>().filter(path_course::Column::PathId.is_in(course_ids)).all(tx.conn()).await? {
+            let entry = path_counts.entry(pc.path_id).or_default();
+            entry.1 += 1;
+            if by_course.get(&pc.course_id).is_some_and(|e| e.status == "completed") {
+                entry.0 += 1;
+            }
+        }
+    }
+    Ok(list
+        .iter()
+        .map(|e| {
+            let v = path_counts.get(&e.course.as_uuid()).copied().unwrap_or_else(|| {
+                (done.get(&e.id.as_uuid()).copied().unwrap_or(0), e.version.and_then(|v| per_version.get(&v).copied()).unwrap_or(0))
+            });
+            (e.id, v)
+        })
+        .collect())
+}
+
+/// How many people are on (or have completed) each version of the course (one grouped query).
+pub async fn count_by_version(tx: &TenantTx, course: CourseId) -> Result<HashMap<Uuid, i64>, DbError> {
+    use sea_orm::ConnectionTrait;
+    let sql = "SELECT version_id, count(*) AS n FROM enrolments
+               WHERE tenant_id = $1 AND course_id = $2 AND status IN ('active', 'completed') AND version_id IS NOT NULL
+               GROUP BY version_id";
+    let rows = tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), course.as_uuid().into()])).await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        out.insert(r.try_get::<Uuid>("", "version_id")?, r.try_get::<i64>("", "n")?);
+    }
+    Ok(out)
+}

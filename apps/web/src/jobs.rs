@@ -1,0 +1,248 @@
+//! The background worker: emails, reminder digests and staff imports, each carrying its trust.
+//!
+//! Work is written to the outbox table in the same transaction as the change that causes it, so
+//! nothing is lost if a process dies between the two (a queue written after the commit could lose
+//! it). Each item is claimed before it runs, so two workers never both take it; a failure is
+//! retried with back-off. With Redis configured, enqueuers also publish on the `jobs` topic and
+//! every worker wakes at once rather than at its next poll; the daily compliance run is claimed
+//! per trust and day, so it runs once however many workers there are.
+//!
+//! Every job is idempotent: an email is marked sent once; a digest marks each reminder in the
+//! transaction that queues it; an import applied twice finds nothing left to change.
+
+use crate::directory::Site;
+use crate::routes::account::render_email;
+use crate::state::AppState;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use trellis_core::PersonId;
+use trellis_core::staff_import;
+use trellis_db::identity::{self as id, DueItem};
+use trellis_db::{DbError, TenantTx, compliance, staff};
+use trellis_integrations::mailer::{Email, Mailer};
+
+/// The Redis topic that wakes workers.
+pub const JOBS_TOPIC: &str = "jobs";
+
+/// Work for the worker (emails are queued by `identity::enqueue_email`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Send the trust's overdue-training digest to everyone not yet reminded for their due date.
+    Reminders,
+    /// Import a checked staff file (kept in the file store) all or nothing.
+    StaffImport { file: String, by: PersonId },
+}
+
+/// Queues a job in the caller's transaction.
+pub async fn enqueue(tx: &TenantTx, job: &Job) -> Result<(), DbError> {
+    match job {
+        Job::Reminders => id::enqueue_job(tx, "reminders", &json!({})).await,
+        Job::StaffImport { file, by } => {
+            id::enqueue_job(tx, "staff_import", &json!({ "file": file, "by": by.to_string() })).await
+        }
+    }
+}
+
+/// Wakes the workers (after the enqueuing transaction committed). Without Redis the in-process
+/// worker finds the job at its next poll.
+pub async fn wake(state: &AppState) {
+    if let Some(bus) = &state.redis {
+        if let Err(e) = bus.publish(JOBS_TOPIC, "new").await {
+            tracing::debug!(error = %e, "cannot wake workers; they poll");
+        }
+    }
+}
+
+fn site_of(state: &AppState, item: &DueItem) -> Option<Arc<Site>> {
+    state.directory.sites().into_iter().find(|s| s.entry.id == item.tenant)
+}
+
+/// Runs one item. `Ok` means done (record it); `Err` means try again later.
+async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::Result<()> {
+    match item.kind.as_str() {
+        "email" => {
+            let e = item.email().ok_or_else(|| anyhow::anyhow!("unreadable email payload"))?;
+            mailer
+                .send(&Email {
+                    from_name: &e.from_name,
+                    from_address: &state.config.mail.from_address,
+                    to: &e.to,
+                    subject: &e.subject,
+                    text: &e.text,
+                    html: &e.html,
+                })
+                .await
+        }
+        "reminders" => {
+            let site = site_of(state, item).ok_or_else(|| anyhow::anyhow!("unknown trust"))?;
+            send_reminders(state, &site).await
+        }
+        "staff_import" => {
+            let site = site_of(state, item).ok_or_else(|| anyhow::anyhow!("unknown trust"))?;
+            let p: serde_json::Value = serde_json::from_str(&item.payload)?;
+            let file = p["file"].as_str().unwrap_or_default().to_owned();
+            let by: Option<PersonId> = p["by"].as_str().and_then(|s| s.parse().ok());
+            import_staff(state, &site, &file, by).await
+        }
+        other => anyhow::bail!("unknown job kind {other}"),
+    }
+}
+
+/// Sends the overdue digest: one email per person listing every overdue course they have not
+/// been reminded about for its current due date, each then marked, in one transaction.
+pub async fn send_reminders(state: &AppState, site: &Site) -> anyhow::Result<()> {
+    let today = crate::routes::learner::today(site);
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let due = compliance::overdue_unreminded(&tx, today, 5000).await?;
+    for person in &due {
+        let courses: Vec<_> = person
+            .courses
+            .iter()
+            .map(|(cid, title, due_on)| {
+                json!({ "title": title, "due_on": crate::routes::learner::date_words(*due_on), "url": format!("{}courses/{cid}", site.url) })
+            })
+            .collect();
+        let subject = if courses.len() == 1 { "You have overdue training".to_owned() } else { format!("You have {} overdue courses", courses.len()) };
+        let mail = render_email(
+            state,
+            site,
+            "overdue_digest",
+            &person.email,
+            &subject,
+            json!({ "name": person.given_name, "courses": courses, "learning_url": format!("{}learning", site.url) }),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        id::enqueue_email(&tx, &mail).await?;
+        for (cid, _, due_on) in &person.courses {
+            compliance::mark_reminded(&tx, person.person, *cid, *due_on).await?;
+        }
+    }
+    id::audit(&tx, None, "compliance.reminders_sent", "", None, json!({ "people": due.len() })).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Imports a checked staff file, all or nothing, then applies the assignment rules to the staff
+/// it added or moved. The result goes in the audit trail (shown on the import page).
+pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<PersonId>) -> anyhow::Result<()> {
+    let key = crate::routes::training::import_key(site, file);
+    let bytes = state.files.get_bytes(&key).await?;
+    let record_failure = |errors: serde_json::Value| async move {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        id::audit(&tx, by, "staff.import_failed", file, None, json!({ "errors": errors })).await?;
+        tx.commit().await?;
+        anyhow::Ok(())
+    };
+    let rows = match staff_import::parse(&bytes) {
+        Ok(r) => r,
+        Err(errors) => return record_failure(json!(errors.into_iter().take(20).collect::<Vec<_>>())).await,
+    };
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let plan = staff::apply(&itx, &rows).await?;
+    if !plan.errors.is_empty() {
+        itx.rollback().await?;
+        return record_failure(json!(plan.errors.into_iter().take(20).collect::<Vec<_>>())).await;
+    }
+    let applied = compliance::apply_all(&itx, crate::routes::learner::today(site)).await?;
+    id::audit(
+        &itx,
+        by,
+        "staff.imported",
+        file,
+        None,
+        json!({ "create": plan.create, "join": plan.join, "update": plan.update, "unchanged": plan.unchanged,
+                "enrolled": applied.enrolled, "assigned": applied.assigned }),
+    )
+    .await?;
+    itx.commit().await?;
+    let _ = state.files.delete(&crate::routes::training::import_key(site, file)).await;
+    Ok(())
+}
+
+/// Runs everything due, once. Returns how many items were done.
+pub async fn drain(state: &AppState, mailer: &Mailer) -> usize {
+    let due = match state.dbs.platform.due_outbox_across_tenants(50).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "jobs: cannot read the outbox");
+            return 0;
+        }
+    };
+    let mut done = 0;
+    for item in due {
+        match state.dbs.platform.claim_outbox_across_tenants(&item).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "jobs: cannot claim");
+                continue;
+            }
+        }
+        match run_item(state, mailer, &item).await {
+            Ok(()) => {
+                done += 1;
+                if let Err(err) = state.dbs.platform.outbox_sent_across_tenants(&item).await {
+                    tracing::error!(error = %err, tenant = %item.tenant, kind = %item.kind, "jobs: done but not recorded");
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, tenant = %item.tenant, kind = %item.kind, attempt = item.attempts + 1, "jobs: failed; will retry");
+                let _ = state.dbs.platform.outbox_failed_across_tenants(&item, &format!("{err:#}")).await;
+            }
+        }
+    }
+    done
+}
+
+/// The daily compliance run for every trust whose day it has not yet run: re-open courses whose
+/// completion is about to expire, and queue the reminder digest.
+pub async fn daily(state: &AppState) {
+    for site in state.directory.sites() {
+        let today = crate::routes::learner::today(&site);
+        let result = async {
+            let tx = state.dbs.app.begin(site.entry.id).await?;
+            if compliance::claim_daily(&tx, "compliance", today).await? {
+                let reopened = compliance::reopen_for_renewal(&tx, today).await?;
+                enqueue(&tx, &Job::Reminders).await?;
+                if reopened > 0 {
+                    id::audit(&tx, None, "compliance.renewals_opened", "", None, json!({ "enrolments": reopened })).await?;
+                }
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, tenant = %site.entry.slug, "daily compliance run failed; will retry");
+        }
+    }
+}
+
+/// Polls (and, with Redis, listens) until `stop`.
+pub async fn run(state: AppState, mailer: Mailer, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_millis(state.config.mail.poll_ms.max(50));
+    let (kick_tx, mut kick_rx) = tokio::sync::mpsc::channel::<()>(1);
+    if let Some(bus) = state.redis.clone() {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            bus.subscribe(JOBS_TOPIC, stop, move |_| {
+                let _ = kick_tx.try_send(());
+            })
+            .await;
+        });
+    }
+    let mut last_daily = tokio::time::Instant::now() - Duration::from_secs(3600);
+    loop {
+        if last_daily.elapsed() >= Duration::from_secs(60) {
+            daily(&state).await;
+            last_daily = tokio::time::Instant::now();
+        }
+        while drain(&state, &mailer).await > 0 {}
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = kick_rx.recv() => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

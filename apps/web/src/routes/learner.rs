@@ -1,0 +1,613 @@
+//! What staff do: search the catalogue, read a course page, enrol (or ask to), leave, see "My
+//! learning", and learn: each session is opened, timed and completed here, and course completion
+//! follows.
+
+use crate::auth::{self, SignedIn};
+use crate::directory::Site;
+use crate::error::AppError;
+use crate::routes::page::{self, RequestInfo, see_other};
+use crate::state::AppState;
+use chrono::NaiveDate;
+use poem::http::StatusCode;
+use poem::session::Session;
+use poem::web::{CsrfToken, Data, Path, Query};
+use poem::{Body, Request, Response, handler};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use trellis_core::identity::Permission;
+use trellis_core::learning::{Compliance, Event, ObjectKind, STAFF_GROUPS, today_in};
+use trellis_core::{CourseId, ObjectId};
+use trellis_db::catalogue::{self as cat, Course, Object};
+use trellis_db::compliance;
+use trellis_db::identity as id;
+use trellis_db::learning::{self as learn, Enrolled, Enrolment};
+
+/// Today in the trust's time zone (due dates are dates there).
+pub(crate) fn today(site: &Site) -> NaiveDate {
+    let tz = site.entry.time_zone.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::Europe::London);
+    today_in(tz, chrono::Utc::now())
+}
+
+/// The signed-in member, or the response that sends them to sign in (or accept the terms).
+async fn member(state: &AppState, site: &Site, session: &Session) -> Result<Result<SignedIn, Response>, AppError> {
+    auth::signed_in_and_agreed(state, site, session).await
+}
+
+macro_rules! signed_in {
+    ($state:expr, $site:expr, $session:expr) => {
+        match member($state, $site, $session).await? {
+            Ok(me) => me,
+            Err(resp) => return Ok(resp),
+        }
+    };
+}
+
+pub(crate) fn course_json(c: &Course) -> serde_json::Value {
+    json!({
+        "id": c.id.to_string(),
+        "code": c.code,
+        "kind": c.kind,
+        "title": c.title,
+        "summary": c.summary,
+        "topic": c.topic,
+        "audience": c.audience,
+        "duration": duration_words(c.duration_minutes),
+        "duration_minutes": c.duration_minutes,
+        "accreditation": c.accreditation,
+        "cpd_points": c.cpd_points,
+        "enrolment": c.enrolment,
+        "status": c.status,
+        "national": c.national,
+    })
+}
+
+/// "1 hour 30 minutes".
+pub(crate) fn duration_words(minutes: i32) -> String {
+    let (h, m) = (minutes / 60, minutes % 60);
+    let hours = match h {
+        0 => String::new(),
+        1 => "1 hour".into(),
+        n => format!("{n} hours"),
+    };
+    let mins = match m {
+        0 => String::new(),
+        1 => "1 minute".into(),
+        n => format!("{n} minutes"),
+    };
+    match (hours.is_empty(), mins.is_empty()) {
+        (true, true) => "Not stated".into(),
+        (false, true) => hours,
+        (true, false) => mins,
+        (false, false) => format!("{hours} {mins}"),
+    }
+}
+
+pub(crate) fn date_words(d: NaiveDate) -> String {
+    d.format("%-d %B %Y").to_string()
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct CatalogueParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    topic: String,
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    duration: String,
+    #[serde(default)]
+    mandatory: Option<String>,
+    #[serde(default)]
+    cpd: Option<String>,
+    #[serde(default)]
+    page: Option<u64>,
+}
+
+const PER_PAGE: u64 = 20;
+
+/// The trust's catalogue: search and filters (a plain GET form, so it works without JavaScript).
+#[handler]
+pub async fn catalogue(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Query(p): Query<CatalogueParams>,
+) -> Result<Response, AppError> {
+    let _me = signed_in!(state, site, session);
+    let page_no = p.page.unwrap_or(1).max(1);
+    let q = cat::Query {
+        text: p.q.chars().take(200).collect(),
+        topic: p.topic.clone(),
+        staff_group: trellis_core::learning::staff_group(&p.group).unwrap_or_default().to_owned(),
+        duration: p.duration.clone(),
+        mandatory: p.mandatory.is_some(),
+        cpd: p.cpd.is_some(),
+        offset: (page_no - 1) * PER_PAGE,
+        limit: PER_PAGE,
+    };
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let (cards, total) = cat::search(&tx, &q).await?;
+    let topics = cat::topics(&tx).await?;
+    let programmes = cat::programmes(&tx).await?;
+    let ids: Vec<_> = programmes.iter().flat_map(|p| p.courses.iter().map(CourseId::as_uuid)).collect();
+    let in_programmes = cat::courses_by_id(&tx, &ids).await?;
+    tx.commit().await?;
+    let pages = total.div_ceil(PER_PAGE).max(1);
+    let query_string = |n: u64| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [("q", &p.q), ("topic", &p.topic), ("group", &p.group), ("duration", &p.duration)] {
+            if !v.is_empty() {
+                s.append_pair(k, v);
+            }
+        }
+        if p.mandatory.is_some() {
+            s.append_pair("mandatory", "1");
+        }
+        if p.cpd.is_some() {
+            s.append_pair("cpd", "1");
+        }
+        s.append_pair("page", &n.to_string());
+        format!("/courses?{}", s.finish())
+    };
+    let results: Vec<_> = cards
+        .iter()
+        .map(|c| {
+            let mut j = course_json(&c.course);
+            j["mandatory"] = json!(c.mandatory);
+            j
+        })
+        .collect();
+    let progs: Vec<_> = programmes
+        .iter()
+        .map(|pr| {
+            json!({
+                "title": pr.title,
+                "summary": pr.summary,
+                "courses": pr.courses.iter().filter_map(|c| in_programmes.get(&c.as_uuid()))
+                    .filter(|c| c.status == "published")
+                    .map(|c| json!({ "id": c.id.to_string(), "title": c.title })).collect::<Vec<_>>(),
+            })
+        })
+        .filter(|p| p["courses"].as_array().is_some_and(|a| !a.is_empty()))
+        .collect();
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Find training", &[("Home", "/")]);
+    ctx.insert("results", &results);
+    ctx.insert("total", &total);
+    ctx.insert("page", &page_no);
+    ctx.insert("pages", &pages);
+    ctx.insert("prev_url", &(page_no > 1).then(|| query_string(page_no - 1)));
+    ctx.insert("next_url", &(page_no < pages).then(|| query_string(page_no + 1)));
+    ctx.insert("q", &p.q);
+    ctx.insert("topic", &p.topic);
+    ctx.insert("topics", &topics);
+    ctx.insert("group", &q.staff_group);
+    ctx.insert("groups", &STAFF_GROUPS);
+    ctx.insert("duration", &p.duration);
+    ctx.insert("mandatory", &p.mandatory.is_some());
+    ctx.insert("cpd", &p.cpd.is_some());
+    ctx.insert("programmes", &progs);
+    page::render(state, Some(site), "pages/catalogue.html", &ctx, StatusCode::OK)
+}
+
+/// Whether the person may see the course's page: it is in the catalogue, they are enrolled, or
+/// they edit content here (a preview).
+async fn visible(tx: &trellis_db::TenantTx, me: &SignedIn, c: &Course) -> Result<bool, AppError> {
+    Ok(cat::in_catalogue(tx, c).await?
+        || learn::enrolment(tx, me.person, c.id).await?.is_some_and(|e| e.status != "rejected" && e.status != "withdrawn")
+        || (me.may(Permission::EditContent) && (cat::owns(tx, c.id).await? || c.national)))
+}
+
+fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+/// A course's page: what it is, who it is for, how long, accreditation and CPD, its sessions,
+/// and the learner's place on it (enrol, ask, continue, leave).
+#[handler]
+pub async fn course_page(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let me = signed_in!(state, site, session);
+    let id: CourseId = parse_id(&id)?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let Some(c) = cat::course(&tx, id).await? else { return Err(AppError::NotFound) };
+    if !visible(&tx, &me, &c).await? {
+        return Err(AppError::NotFound);
+    }
+    let enrolment = learn::enrolment(&tx, me.person, id).await?;
+    let version = enrolment.as_ref().and_then(|e| e.version).or(c.current_version);
+    let objects = match version {
+        Some(v) => cat::objects(&tx, v).await?,
+        None => vec![],
+    };
+    let done = match &enrolment {
+        Some(e) => learn::progress(&tx, e).await?,
+        None => Default::default(),
+    };
+    let path_courses = if c.kind == "path" {
+        let ids: Vec<_> = cat::path_courses(&tx, id).await?;
+        let found = cat::courses_by_id(&tx, &ids.iter().map(CourseId::as_uuid).collect::<Vec<_>>()).await?;
+        ids.iter().filter_map(|i| found.get(&i.as_uuid())).map(course_json).collect::<Vec<_>>()
+    } else {
+        vec![]
+    };
+    let mandatory = compliance::person_entries(&tx, me.person, today(site))
+        .await?
+        .into_iter()
+        .find(|(cid, _)| *cid == id)
+        .map(|(_, cell)| json!({ "status": cell.status, "due_on": date_words(cell.due_on) }));
+    let in_catalogue = cat::in_catalogue(&tx, &c).await?;
+    tx.commit().await?;
+    let sessions: Vec<_> = objects
+        .iter()
+        .map(|o| {
+            json!({
+                "id": o.id.to_string(),
+                "title": o.title,
+                "kind": o.kind,
+                "done": done.get(&o.id).is_some_and(|p| p.completed_at.is_some()),
+            })
+        })
+        .collect();
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), &c.title, &[("Home", "/"), ("Find training", "/courses")]);
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("course", &course_json(&c));
+    let paragraphs: Vec<&str> = c.description.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).collect();
+    ctx.insert("paragraphs", &paragraphs);
+    ctx.insert("started", &sessions.iter().any(|s| s["done"] == json!(true)));
+    ctx.insert("sessions", &sessions);
+    ctx.insert("path_courses", &path_courses);
+    ctx.insert("enrolment", &enrolment.as_ref().map(|e| json!({
+        "status": e.status,
+        "source": e.source,
+        "due_on": e.due_on.map(date_words),
+        "reason": e.reason,
+    })));
+    ctx.insert("mandatory", &mandatory);
+    ctx.insert("in_catalogue", &in_catalogue);
+    page::render(state, Some(site), "pages/course.html", &ctx, StatusCode::OK)
+}
+
+/// Enrols (open course) or asks to (approval course).
+#[handler]
+pub async fn enrol(
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let me = signed_in!(state, site, session);
+    let id: CourseId = parse_id(&id)?;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let Some(c) = cat::course(&tx, id).await? else { return Err(AppError::NotFound) };
+    if !cat::in_catalogue(&tx, &c).await? {
+        return Err(AppError::NotFound);
+    }
+    let open = c.enrolment == "open";
+    let outcome = learn::enrol(&tx, me.person, &c, "self", open, None, None).await?;
+    if outcome != Enrolled::Already {
+        let action = if outcome == Enrolled::Active { "enrolment.enrolled" } else { "enrolment.requested" };
+        id::audit(&tx, Some(me.person), action, &id.to_string(), None, json!({ "course": c.code })).await?;
+    }
+    tx.commit().await?;
+    Ok(see_other(&format!("/courses/{id}")))
+}
+
+/// Leaves a course (or withdraws a request). Assigned training cannot be left.
+#[handler]
+pub async fn leave(
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let me = signed_in!(state, site, session);
+    let id: CourseId = parse_id(&id)?;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    if learn::withdraw(&tx, me.person, id).await? {
+        id::audit(&tx, Some(me.person), "enrolment.withdrawn", &id.to_string(), None, json!({})).await?;
+    }
+    tx.commit().await?;
+    Ok(see_other("/learning"))
+}
+
+/// "My learning": mandatory training with its status and due date, courses in progress with
+/// "continue where I left off", requests waiting, and completed courses.
+#[handler]
+pub async fn my_learning(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+) -> Result<Response, AppError> {
+    let me = signed_in!(state, site, session);
+    let today = today(site);
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let enrolments = learn::enrolments_of(&tx, me.person).await?;
+    let entries = compliance::person_entries(&tx, me.person, today).await?;
+    let mut ids: Vec<_> = enrolments.iter().map(|e| e.course.as_uuid()).collect();
+    ids.extend(entries.iter().map(|(c, _)| c.as_uuid()));
+    let courses = cat::courses_by_id(&tx, &ids).await?;
+    let progress = learn::progress_summaries(&tx, &enrolments).await?;
+    tx.commit().await?;
+    let mut mandatory: Vec<_> = entries
+        .iter()
+        .filter_map(|(cid, cell)| {
+            let c = courses.get(&cid.as_uuid())?;
+            Some((cell.status, cell.due_on, json!({
+                "id": c.id.to_string(),
+                "title": c.title,
+                "status": cell.status,
+                "due_on": date_words(cell.due_on),
+                "expires_on": cell.expires_on.map(date_words),
+                "completed_on": cell.completed_on.map(date_words),
+            })))
+        })
+        .collect();
+    let rank = |s: Compliance| match s {
+        Compliance::Overdue => 0,
+        Compliance::Due => 1,
+        Compliance::NotStarted => 2,
+        Compliance::Complete => 3,
+    };
+    mandatory.sort_by_key(|(s, due, _)| (rank(*s), *due));
+    let item = |e: &Enrolment| {
+        let c = courses.get(&e.course.as_uuid())?;
+        let (done, total) = progress.get(&e.id).copied().unwrap_or((0, 0));
+        Some(json!({
+            "id": c.id.to_string(),
+            "title": c.title,
+            "kind": c.kind,
+            "done": done,
+            "total": total,
+            "percent": if total == 0 { 0 } else { done * 100 / total },
+            "due_on": e.due_on.map(date_words),
+            "overdue": e.due_on.is_some_and(|d| d < today),
+            "completed_on": e.completed_at.map(|d| date_words(d.date_naive())),
+            "reason": e.reason,
+        }))
+    };
+    let pick = |status: &str| enrolments.iter().filter(|e| e.status == status).filter_map(item).collect::<Vec<_>>();
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "My learning", &[("Home", "/")]);
+    ctx.insert("mandatory", &mandatory.into_iter().map(|(_, _, j)| j).collect::<Vec<_>>());
+    ctx.insert("in_progress", &pick("active"));
+    ctx.insert("requested", &pick("requested"));
+    ctx.insert("completed", &pick("completed"));
+    ctx.insert("declined", &pick("rejected"));
+    page::render(state, Some(site), "pages/my_learning.html", &ctx, StatusCode::OK)
+}
+
+/// The learner's enrolment and the sessions of its version, if they may learn on it.
+async fn learning_on(
+    tx: &trellis_db::TenantTx,
+    me: &SignedIn,
+    course: CourseId,
+) -> Result<(Course, Enrolment, Vec<Object>), AppError> {
+    let c = cat::course(tx, course).await?.ok_or(AppError::NotFound)?;
+    let e = learn::enrolment(tx, me.person, course)
+        .await?
+        .filter(|e| matches!(e.status.as_str(), "active" | "completed"))
+        .ok_or(AppError::NotFound)?;
+    let version = e.version.or(c.current_version).ok_or(AppError::NotFound)?;
+    let objects = cat::objects(tx, version).await?;
+    Ok((c, e, objects))
+}
+
+/// "Continue": the session last opened, or the first not completed.
+#[handler]
+pub async fn resume(
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let me = signed_in!(state, site, session);
+    let id: CourseId = parse_id(&id)?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let (c, e, objects) = match learning_on(&tx, &me, id).await {
+        Ok(x) => x,
+        Err(AppError::NotFound) => return Ok(see_other(&format!("/courses/{id}"))),
+        Err(other) => return Err(other),
+    };
+    if c.kind == "path" {
+        // A path is learned course by course: the first not completed.
+        let inner = cat::path_courses(&tx, id).await?;
+        let mine = learn::enrolments_of(&tx, me.person).await?;
+        tx.commit().await?;
+        let next = inner.iter().find(|cid| mine.iter().any(|x| x.course == **cid && x.status == "active")).or(inner.first());
+        return Ok(see_other(&next.map_or_else(|| format!("/courses/{id}"), |n| format!("/learn/{n}"))));
+    }
+    let done = learn::progress(&tx, &e).await?;
+    tx.commit().await?;
+    let next = e
+        .last_object
+        .filter(|o| objects.iter().any(|x| x.id == *o) && done.get(o).is_none_or(|p| p.completed_at.is_none()))
+        .or_else(|| objects.iter().find(|o| done.get(&o.id).is_none_or(|p| p.completed_at.is_none())).map(|o| o.id))
+        .or_else(|| objects.first().map(|o| o.id));
+    Ok(see_other(&next.map_or_else(|| format!("/courses/{id}"), |o| format!("/learn/{id}/{o}"))))
+}
+
+/// A session: shown, recorded as opened, with links to the previous and next.
+#[handler]
+pub async fn session_page(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    Path((course, object)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let me = signed_in!(state, site, session);
+    let course: CourseId = parse_id(&course)?;
+    let object: ObjectId = parse_id(&object)?;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let (c, e, objects) = learning_on(&tx, &me, course).await?;
+    let i = objects.iter().position(|o| o.id == object).ok_or(AppError::NotFound)?;
+    let o = &objects[i];
+    let recorded = learn::record(&tx, &e, o, Event::Open, today(site)).await?;
+    let done = learn::progress(&tx, &e).await?;
+    tx.commit().await?;
+    let kind = ObjectKind::parse(&o.kind).unwrap_or(ObjectKind::Page);
+    let paragraphs: Vec<&str> = o.body.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).collect();
+    let base = format!("/learn/{course}/{}", o.id);
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        &o.title,
+        &[("My learning", "/learning"), (&c.title, &format!("/courses/{course}"))],
+    );
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("course", &course_json(&c));
+    ctx.insert("session", &json!({
+        "id": o.id.to_string(),
+        "title": o.title,
+        "kind": kind,
+        "url": o.url,
+        "file_name": o.file_name,
+        "file_type": o.file_type,
+        "file_size_kb": o.file_size.map(|s| (s + 1023) / 1024),
+        "completion": o.completion,
+        "min_minutes": o.min_minutes,
+        "done": done.get(&o.id).is_some_and(|p| p.completed_at.is_some()),
+        "minutes_spent": done.get(&o.id).map_or(0, |p| p.seconds_spent / 60),
+    }));
+    ctx.insert("paragraphs", &paragraphs);
+    ctx.insert("position", &(i + 1));
+    ctx.insert("count", &objects.len());
+    ctx.insert("base_url", &base);
+    ctx.insert("beat_url", &format!("{base}/beat"));
+    ctx.insert("learn_js_url", state.themes.asset_url(&site.entry.theme, "js/learn.js"));
+    ctx.insert("prev_url", &i.checked_sub(1).map(|j| format!("/learn/{course}/{}", objects[j].id)));
+    ctx.insert("next_url", &objects.get(i + 1).map(|n| format!("/learn/{course}/{}", n.id)));
+    ctx.insert("course_completed", &(recorded.course_completed || e.status == "completed"));
+    page::render(state, Some(site), "pages/session.html", &ctx, StatusCode::OK)
+}
+
+/// The session page's report that it is still being looked at (JSON; no page).
+#[handler]
+pub async fn beat(
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path((course, object)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let Some(me) = auth::current(state, site, session).await? else {
+        return Ok(Response::builder().status(StatusCode::UNAUTHORIZED).finish());
+    };
+    event(state, site, &me, &course, &object, Event::Beat).await.map(|r| {
+        Response::builder()
+            .content_type("application/json")
+            .body(json!({ "seconds_spent": r.seconds_spent, "course_completed": r.course_completed }).to_string())
+    })
+}
+
+async fn event(
+    state: &AppState,
+    site: &Site,
+    me: &SignedIn,
+    course: &str,
+    object: &str,
+    ev: Event,
+) -> Result<learn::Recorded, AppError> {
+    let course: CourseId = parse_id(course)?;
+    let object: ObjectId = parse_id(object)?;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let (_, e, objects) = learning_on(&tx, me, course).await?;
+    let o = objects.iter().find(|o| o.id == object).ok_or(AppError::NotFound)?;
+    let r = learn::record(&tx, &e, o, ev, today(site)).await?;
+    if r.course_completed {
+        id::audit(&tx, Some(me.person), "course.completed", &course.to_string(), None, json!({})).await?;
+    }
+    tx.commit().await?;
+    Ok(r)
+}
+
+/// "I have finished this session" (sessions completed by the learner's say-so), then the next.
+#[handler]
+pub async fn confirm(
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path((course, object)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let me = signed_in!(state, site, session);
+    event(state, site, &me, &course, &object, Event::Confirm).await?;
+    Ok(see_other(&format!("/learn/{course}")))
+}
+
+/// A session's file (video, audio, document): streamed from the file store, with byte ranges for
+/// players that seek. Downloading counts as completing a document.
+#[handler]
+pub async fn file(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path((course, object)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let me = signed_in!(state, site, session);
+    let cid: CourseId = parse_id(&course)?;
+    let oid: ObjectId = parse_id(&object)?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let o = match learning_on(&tx, &me, cid).await {
+        Ok((_, _, objects)) => objects.into_iter().find(|o| o.id == oid),
+        // Editors preview files of their own courses.
+        Err(AppError::NotFound) if me.may(Permission::EditContent) && cat::owns(&tx, cid).await? => {
+            cat::object(&tx, oid).await?.filter(|o| o.course == cid)
+        }
+        Err(e) => return Err(e),
+    }
+    .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let key = o.file_key.clone().ok_or(AppError::NotFound)?;
+    let range = req.header("range").and_then(parse_range);
+    if range.is_none() && o.kind == "document" {
+        // A whole download; a failure to record must not stop the file.
+        if let Err(e) = event(state, site, &me, &course, &object, Event::Download).await {
+            tracing::debug!(error = ?e, "download not recorded (editor preview?)");
+        }
+    }
+    serve_file(state, &key, &o, range).await
+}
+
+fn parse_range(h: &str) -> Option<(u64, Option<u64>)> {
+    let spec = h.strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let start: u64 = a.trim().parse().ok()?;
+    let end = if b.trim().is_empty() { None } else { Some(b.trim().parse::<u64>().ok()?.checked_add(1)?) };
+    Some((start, end))
+}
+
+async fn serve_file(state: &AppState, key: &str, o: &Object, range: Option<(u64, Option<u64>)>) -> Result<Response, AppError> {
+    let fetched = state.files.get(key, range).await.map_err(AppError::Internal)?;
+    let ctype = o.file_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+    let name = o.file_name.clone().unwrap_or_else(|| "file".into()).replace(['"', '\\', '\r', '\n'], "_");
+    let disposition = if o.kind == "document" { "attachment" } else { "inline" };
+    let len = fetched.range.end - fetched.range.start;
+    let mut b = Response::builder()
+        .content_type(ctype)
+        .header("content-length", len.to_string())
+        .header("accept-ranges", "bytes")
+        .header("content-disposition", format!("{disposition}; filename=\"{name}\""))
+        .header("x-content-type-options", "nosniff")
+        .header("cache-control", "private, max-age=3600");
+    if range.is_some() {
+        b = b.status(StatusCode::PARTIAL_CONTENT).header(
+            "content-range",
+            format!("bytes {}-{}/{}", fetched.range.start, fetched.range.end.saturating_sub(1), fetched.size),
+        );
+    }
+    Ok(b.body(Body::from_bytes_stream(fetched.body)))
+}

@@ -294,8 +294,14 @@ impl MigrationTrait for Migration {
             &["tenant_id", "id"],
         )
         .await?;
-        index(manager, "completions_person", "completions", &["tenant_id", "person_id", "course_id", "completed_at"], false)
-            .await?;
+        index(
+            manager,
+            "completions_person",
+            "completions",
+            &["tenant_id", "person_id", "course_id", "completed_at"],
+            false,
+        )
+        .await?;
         protect_tenant_table(manager, "completions").await?;
 
         // Assignment rules: a course for a person or a group, optionally mandatory, with a due

@@ -265,7 +265,9 @@ impl Config {
         match self.files.store.as_str() {
             "local" if self.files.dir.is_empty() => return Err(bad("files.dir", "must name a folder")),
             "local" => {}
-            "s3" if self.files.s3_bucket.is_empty() => return Err(bad("files.s3_bucket", "must be set when files.store is s3")),
+            "s3" if self.files.s3_bucket.is_empty() => {
+                return Err(bad("files.s3_bucket", "must be set when files.store is s3"));
+            }
             "s3" => {}
             _ => return Err(bad("files.store", "must be local or s3")),
         }

@@ -121,7 +121,8 @@ pub enum Compliance {
 }
 
 impl Compliance {
-    pub const ALL: [Compliance; 4] = [Compliance::Complete, Compliance::Due, Compliance::Overdue, Compliance::NotStarted];
+    pub const ALL: [Compliance; 4] =
+        [Compliance::Complete, Compliance::Due, Compliance::Overdue, Compliance::NotStarted];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -138,7 +139,13 @@ impl Compliance {
 
     /// The status on `today`. A completion counts until it expires (`expires_on`, when the course
     /// has a renewal period); the due date then is the expiry date.
-    pub fn on(today: NaiveDate, due_on: NaiveDate, completed: bool, expires_on: Option<NaiveDate>, started: bool) -> Self {
+    pub fn on(
+        today: NaiveDate,
+        due_on: NaiveDate,
+        completed: bool,
+        expires_on: Option<NaiveDate>,
+        started: bool,
+    ) -> Self {
         if completed && expires_on.is_none_or(|e| e > today) {
             Compliance::Complete
         } else if due_on < today {

@@ -8,10 +8,10 @@ pub mod colour;
 pub mod config;
 pub mod host;
 pub mod identity;
-pub mod learning;
-pub mod staff_import;
 pub mod ids;
+pub mod learning;
 pub mod slug;
+pub mod staff_import;
 pub mod tenant_spec;
 pub mod terms;
 

@@ -48,7 +48,11 @@ const COLUMNS: [(&str, &[&str]); 8] = [
 /// An ESR assignment number: eight digits, with `-N` for a second or later assignment.
 fn assignment_ok(s: &str) -> bool {
     let (main, suffix) = s.split_once('-').unwrap_or((s, "1"));
-    main.len() == 8 && main.bytes().all(|b| b.is_ascii_digit()) && !suffix.is_empty() && suffix.len() <= 2 && suffix.bytes().all(|b| b.is_ascii_digit())
+    main.len() == 8
+        && main.bytes().all(|b| b.is_ascii_digit())
+        && !suffix.is_empty()
+        && suffix.len() <= 2
+        && suffix.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Reads the file. `Ok` holds every row when all are good; `Err` lists every problem found.
@@ -73,7 +77,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
             index.insert(*name, i);
         }
     }
-    let missing: Vec<_> = COLUMNS.iter().map(|(n, names)| (n, names[0])).filter(|(n, _)| !index.contains_key(*n)).collect();
+    let missing: Vec<_> =
+        COLUMNS.iter().map(|(n, names)| (n, names[0])).filter(|(n, _)| !index.contains_key(*n)).collect();
     if !missing.is_empty() {
         return Err(missing
             .into_iter()
@@ -91,13 +96,21 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
     for (n, record) in reader.records().enumerate() {
         let line = n + 2;
         if rows.len() + errors.len() >= MAX_ROWS {
-            errors.push(RowError { line, column: String::new(), message: format!("A file may hold at most {MAX_ROWS} rows.") });
+            errors.push(RowError {
+                line,
+                column: String::new(),
+                message: format!("A file may hold at most {MAX_ROWS} rows."),
+            });
             break;
         }
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                errors.push(RowError { line, column: String::new(), message: format!("This line is not valid CSV: {e}.") });
+                errors.push(RowError {
+                    line,
+                    column: String::new(),
+                    message: format!("This line is not valid CSV: {e}."),
+                });
                 continue;
             }
         };
@@ -108,7 +121,12 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
         let mut problems: Vec<(&str, String)> = Vec::new();
         let assignment = get("assignment_number");
         if !assignment_ok(&assignment) {
-            problems.push(("assignment_number", format!("\u{201c}{assignment}\u{201d} is not an assignment number (8 digits, like 12345678 or 12345678-2).")));
+            problems.push((
+                "assignment_number",
+                format!(
+                    "\u{201c}{assignment}\u{201d} is not an assignment number (8 digits, like 12345678 or 12345678-2)."
+                ),
+            ));
         } else if let Some(first) = seen_assignment.insert(assignment.clone(), line) {
             problems.push(("assignment_number", format!("Assignment number {assignment} is also on line {first}.")));
         }
@@ -135,18 +153,23 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
         let group = match staff_group(&group_raw) {
             Some(g) => g.to_owned(),
             None => {
-                problems.push(("staff_group", format!("\u{201c}{group_raw}\u{201d} is not a staff group the HR system uses.")));
+                problems.push((
+                    "staff_group",
+                    format!("\u{201c}{group_raw}\u{201d} is not a staff group the HR system uses."),
+                ));
                 String::new()
             }
         };
         let [position, department, place_of_work] =
-            [("position", "position"), ("department", "department"), ("place_of_work", "place of work")].map(|(col, label)| {
-                let v = get(col);
-                if v.chars().count() > 200 {
-                    problems.push((col, format!("The {label} is longer than 200 characters.")));
-                }
-                v
-            });
+            [("position", "position"), ("department", "department"), ("place_of_work", "place of work")].map(
+                |(col, label)| {
+                    let v = get(col);
+                    if v.chars().count() > 200 {
+                        problems.push((col, format!("The {label} is longer than 200 characters.")));
+                    }
+                    v
+                },
+            );
         if problems.is_empty() {
             rows.push(StaffRow {
                 line,
@@ -160,7 +183,11 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
                 place_of_work,
             });
         } else {
-            errors.extend(problems.into_iter().map(|(column, message)| RowError { line, column: column.to_owned(), message }));
+            errors.extend(problems.into_iter().map(|(column, message)| RowError {
+                line,
+                column: column.to_owned(),
+                message,
+            }));
         }
     }
     if rows.is_empty() && errors.is_empty() {
@@ -177,7 +204,9 @@ mod tests {
 
     #[test]
     fn a_good_file_reads_every_row() {
-        let csv = format!("{HEAD}12345678,Ann,Lee,ann.lee@nhs.net,Staff Nurse,Ward 7,nursing and midwifery registered,Northmoor General\n12345679-2,Bo,Ray,BO@nhs.net,Porter,Estates,Estates and Ancillary,Site B\n");
+        let csv = format!(
+            "{HEAD}12345678,Ann,Lee,ann.lee@nhs.net,Staff Nurse,Ward 7,nursing and midwifery registered,Northmoor General\n12345679-2,Bo,Ray,BO@nhs.net,Porter,Estates,Estates and Ancillary,Site B\n"
+        );
         let rows = parse(csv.as_bytes()).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].staff_group, "Nursing and Midwifery Registered");
@@ -187,7 +216,9 @@ mod tests {
 
     #[test]
     fn every_bad_row_is_reported_with_its_line_and_column() {
-        let csv = format!("{HEAD}1234,Ann,Lee,ann@nhs.net,N,W,Students,S\n12345678,,Lee,not-an-email,N,W,Nurses,S\n12345678,Cy,Ho,cy@nhs.net,N,W,Students,S\n");
+        let csv = format!(
+            "{HEAD}1234,Ann,Lee,ann@nhs.net,N,W,Students,S\n12345678,,Lee,not-an-email,N,W,Nurses,S\n12345678,Cy,Ho,cy@nhs.net,N,W,Students,S\n"
+        );
         let errs = parse(csv.as_bytes()).unwrap_err();
         let at: Vec<_> = errs.iter().map(|e| (e.line, e.column.as_str())).collect();
         assert!(at.contains(&(2, "assignment_number")), "{at:?}");

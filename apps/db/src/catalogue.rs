@@ -8,7 +8,9 @@
 //! (a copy); publishing the draft makes it the version new enrolments get, while everyone already
 //! on an older version keeps it, with their progress.
 
-use crate::entities::{catalogue_offer, course, course_version, learning_object, path_course, programme, programme_course};
+use crate::entities::{
+    catalogue_offer, course, course_version, learning_object, path_course, programme, programme_course,
+};
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -219,7 +221,11 @@ async fn code_taken(tx: &TenantTx, code: &str, except: Option<CourseId>) -> Resu
 }
 
 /// Changes a course's description (not its sessions, which are versioned). Takes effect at once.
-pub async fn update_course(tx: &TenantTx, id: CourseId, input: &CourseInput) -> Result<Result<bool, CodeTaken>, DbError> {
+pub async fn update_course(
+    tx: &TenantTx,
+    id: CourseId,
+    input: &CourseInput,
+) -> Result<Result<bool, CodeTaken>, DbError> {
     if code_taken(tx, &input.code, Some(id)).await? {
         return Ok(Err(CodeTaken(input.code.clone())));
     }
@@ -244,7 +250,12 @@ pub async fn update_course(tx: &TenantTx, id: CourseId, input: &CourseInput) -> 
 
 /// A course this trust can see: its own (any status) or a national one.
 pub async fn course(tx: &TenantTx, id: CourseId) -> Result<Option<Course>, DbError> {
-    Ok(tx.select_shared::<course::Entity>().filter(course::Column::Id.eq(id.as_uuid())).one(tx.conn()).await?.map(Course::from))
+    Ok(tx
+        .select_shared::<course::Entity>()
+        .filter(course::Column::Id.eq(id.as_uuid()))
+        .one(tx.conn())
+        .await?
+        .map(Course::from))
 }
 
 /// Whether the course is this trust's own (so its editors may change it).
@@ -309,7 +320,10 @@ pub async fn set_offered(tx: &TenantTx, id: CourseId, offered: bool, by: Option<
     if !national {
         return Ok(false);
     }
-    tx.delete_many::<catalogue_offer::Entity>().filter(catalogue_offer::Column::CourseId.eq(id.as_uuid())).exec(tx.conn()).await?;
+    tx.delete_many::<catalogue_offer::Entity>()
+        .filter(catalogue_offer::Column::CourseId.eq(id.as_uuid()))
+        .exec(tx.conn())
+        .await?;
     if offered {
         tx.insert(catalogue_offer::ActiveModel {
             tenant_id: Set(Uuid::nil()),
@@ -399,20 +413,27 @@ pub async fn draft(tx: &TenantTx, id: CourseId) -> Result<Option<Version>, DbErr
     .await?;
     if let Some(current) = all.iter().find(|v| v.status == "published") {
         for o in objects(tx, current.id).await? {
-            insert_object(tx, id, new, o.lineage, o.position, &ObjectInput {
-                title: o.title,
-                kind: o.kind,
-                body: o.body,
-                url: o.url,
-                file: o.file_key.map(|key| StoredFile {
-                    key,
-                    name: o.file_name.unwrap_or_default(),
-                    content_type: o.file_type.unwrap_or_default(),
-                    size: o.file_size.unwrap_or(0),
-                }),
-                completion: o.completion,
-                min_minutes: o.min_minutes,
-            })
+            insert_object(
+                tx,
+                id,
+                new,
+                o.lineage,
+                o.position,
+                &ObjectInput {
+                    title: o.title,
+                    kind: o.kind,
+                    body: o.body,
+                    url: o.url,
+                    file: o.file_key.map(|key| StoredFile {
+                        key,
+                        name: o.file_name.unwrap_or_default(),
+                        content_type: o.file_type.unwrap_or_default(),
+                        size: o.file_size.unwrap_or(0),
+                    }),
+                    completion: o.completion,
+                    min_minutes: o.min_minutes,
+                },
+            )
             .await?;
         }
     }
@@ -482,7 +503,12 @@ async fn draft_object(tx: &TenantTx, course: CourseId, object: ObjectId) -> Resu
 }
 
 /// Changes a session in the draft. A new file replaces the old; without one the old stays.
-pub async fn update_object(tx: &TenantTx, course: CourseId, object: ObjectId, input: &ObjectInput) -> Result<bool, DbError> {
+pub async fn update_object(
+    tx: &TenantTx,
+    course: CourseId,
+    object: ObjectId,
+    input: &ObjectInput,
+) -> Result<bool, DbError> {
     let Some((_, o)) = draft_object(tx, course, object).await? else { return Ok(false) };
     let mut q = tx
         .update_many::<learning_object::Entity>()
@@ -524,7 +550,10 @@ pub async fn move_object(tx: &TenantTx, course: CourseId, object: ObjectId, by: 
 /// Removes a session from the draft (published versions keep theirs).
 pub async fn remove_object(tx: &TenantTx, course: CourseId, object: ObjectId) -> Result<bool, DbError> {
     let Some((_, o)) = draft_object(tx, course, object).await? else { return Ok(false) };
-    tx.delete_many::<learning_object::Entity>().filter(learning_object::Column::Id.eq(o.id.as_uuid())).exec(tx.conn()).await?;
+    tx.delete_many::<learning_object::Entity>()
+        .filter(learning_object::Column::Id.eq(o.id.as_uuid()))
+        .exec(tx.conn())
+        .await?;
     Ok(true)
 }
 
@@ -548,7 +577,8 @@ pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishR
     let all = versions(tx, id).await?;
     let now = Utc::now();
     let number = if let Some(d) = all.iter().find(|v| v.status == "draft") {
-        let empty = if c.kind == "path" { path_courses(tx, id).await?.is_empty() } else { objects(tx, d.id).await?.is_empty() };
+        let empty =
+            if c.kind == "path" { path_courses(tx, id).await?.is_empty() } else { objects(tx, d.id).await?.is_empty() };
         if empty {
             return Ok(Err(PublishRefused::Empty));
         }
@@ -627,7 +657,10 @@ pub async fn set_path_courses(tx: &TenantTx, path: CourseId, list: &[CourseId]) 
     if !owns(tx, path).await? {
         return Ok(false);
     }
-    tx.delete_many::<path_course::Entity>().filter(path_course::Column::PathId.eq(path.as_uuid())).exec(tx.conn()).await?;
+    tx.delete_many::<path_course::Entity>()
+        .filter(path_course::Column::PathId.eq(path.as_uuid()))
+        .exec(tx.conn())
+        .await?;
     let found = courses_by_id(tx, &list.iter().map(CourseId::as_uuid).collect::<Vec<_>>()).await?;
     let mut position = 0;
     for id in list {
@@ -657,7 +690,13 @@ pub struct Programme {
 }
 
 /// Creates (or, by code, replaces the contents of) a programme owned by this trust.
-pub async fn save_programme(tx: &TenantTx, code: &str, title: &str, summary: &str, list: &[CourseId]) -> Result<ProgrammeId, DbError> {
+pub async fn save_programme(
+    tx: &TenantTx,
+    code: &str,
+    title: &str,
+    summary: &str,
+    list: &[CourseId],
+) -> Result<ProgrammeId, DbError> {
     let existing = tx.select::<programme::Entity>().filter(programme::Column::Code.eq(code)).one(tx.conn()).await?;
     let id = match existing {
         Some(p) => {
@@ -684,7 +723,10 @@ pub async fn save_programme(tx: &TenantTx, code: &str, title: &str, summary: &st
             id
         }
     };
-    tx.delete_many::<programme_course::Entity>().filter(programme_course::Column::ProgrammeId.eq(id.as_uuid())).exec(tx.conn()).await?;
+    tx.delete_many::<programme_course::Entity>()
+        .filter(programme_course::Column::ProgrammeId.eq(id.as_uuid()))
+        .exec(tx.conn())
+        .await?;
     for (i, c) in list.iter().enumerate() {
         tx.insert(programme_course::ActiveModel {
             tenant_id: Set(Uuid::nil()),
@@ -702,7 +744,12 @@ pub async fn programmes(tx: &TenantTx) -> Result<Vec<Programme>, DbError> {
     let list = tx.select_shared::<programme::Entity>().order_by_asc(programme::Column::Title).all(tx.conn()).await?;
     let ids: Vec<Uuid> = list.iter().map(|p| p.id).collect();
     let mut items: HashMap<Uuid, Vec<(i32, CourseId)>> = HashMap::new();
-    for pc in tx.select_shared::<programme_course::Entity>().filter(programme_course::Column::ProgrammeId.is_in(ids)).all(tx.conn()).await? {
+    for pc in tx
+        .select_shared::<programme_course::Entity>()
+        .filter(programme_course::Column::ProgrammeId.is_in(ids))
+        .all(tx.conn())
+        .await?
+    {
         items.entry(pc.programme_id).or_default().push((pc.position, CourseId::from_uuid(pc.course_id)));
     }
     Ok(list
@@ -769,21 +816,25 @@ pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Card>, u64), DbErro
         "c.status = 'published'".to_owned(),
         "(c.tenant_id = $1 OR (c.tenant_id = $2 AND EXISTS (SELECT 1 FROM catalogue_offers o WHERE o.tenant_id = $1 AND o.course_id = c.id)))".to_owned(),
     ];
-    let mut rank = "0".to_owned();
+    let mut rank = String::new();
+    let mut join = String::new();
     let words = q.text.trim();
     if !words.is_empty() {
         if tx.is_postgres() {
             let p = next(words.to_owned().into(), &mut values);
             wh.push(format!("c.search @@ websearch_to_tsquery('english', {p})"));
-            rank = format!("ts_rank(c.search, websearch_to_tsquery('english', {p}))");
+            rank = format!("ts_rank(c.search, websearch_to_tsquery('english', {p})) DESC, ");
         } else {
             let terms = fts5_terms(words);
             if terms.is_empty() {
                 wh.push("1 = 0".into());
             } else {
                 let p = next(terms.into(), &mut values);
-                wh.push(format!("c.id IN (SELECT course_id FROM course_search WHERE course_search MATCH {p})"));
-                rank = format!("(SELECT -min(bm25(course_search)) FROM course_search WHERE course_search MATCH {p} AND course_search.course_id = c.id)");
+                // bm25() only works in the query that does the MATCH: join its scores.
+                join = format!(
+                    " JOIN (SELECT course_id AS sid, bm25(course_search) AS score FROM course_search WHERE course_search MATCH {p}) s ON s.sid = c.id"
+                );
+                rank = "s.score ASC, ".into();
             }
         }
     }
@@ -800,7 +851,8 @@ pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Card>, u64), DbErro
         let b = next(hi.into(), &mut values);
         wh.push(format!("c.duration_minutes BETWEEN {a} AND {b}"));
     }
-    let mandatory = "EXISTS (SELECT 1 FROM requirements r WHERE r.tenant_id = $1 AND r.course_id = c.id AND r.mandatory)";
+    let mandatory =
+        "EXISTS (SELECT 1 FROM requirements r WHERE r.tenant_id = $1 AND r.course_id = c.id AND r.mandatory)";
     if q.mandatory {
         wh.push(mandatory.to_owned());
     }
@@ -808,7 +860,7 @@ pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Card>, u64), DbErro
         wh.push("c.cpd_points IS NOT NULL".into());
     }
     let cond = wh.join(" AND ");
-    let count_sql = format!("SELECT count(*) AS n FROM courses c WHERE {cond}");
+    let count_sql = format!("SELECT count(*) AS n FROM courses c{join} WHERE {cond}");
     let total = tx
         .conn()
         .query_one_raw(tx.stmt(&count_sql, values.clone()))
@@ -818,7 +870,7 @@ pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Card>, u64), DbErro
     let lim = next(i64::try_from(q.limit).unwrap_or(20).into(), &mut values);
     let off = next(i64::try_from(q.offset).unwrap_or(0).into(), &mut values);
     let sql = format!(
-        "SELECT c.id AS id, {mandatory} AS mandatory FROM courses c WHERE {cond} ORDER BY {rank} DESC, c.title ASC LIMIT {lim} OFFSET {off}"
+        "SELECT c.id AS id, {mandatory} AS mandatory FROM courses c{join} WHERE {cond} ORDER BY {rank}c.title ASC, c.id ASC LIMIT {lim} OFFSET {off}"
     );
     let rows = tx.conn().query_all_raw(tx.stmt(&sql, values)).await?;
     let mut order = Vec::new();
@@ -828,7 +880,8 @@ pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Card>, u64), DbErro
         order.push((id, m));
     }
     let mut found = courses_by_id(tx, &order.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
-    let cards = order.into_iter().filter_map(|(id, m)| found.remove(&id).map(|course| Card { course, mandatory: m })).collect();
+    let cards =
+        order.into_iter().filter_map(|(id, m)| found.remove(&id).map(|course| Card { course, mandatory: m })).collect();
     Ok((cards, u64::try_from(total).unwrap_or(0)))
 }
 
@@ -838,14 +891,20 @@ pub async fn topics(tx: &TenantTx) -> Result<Vec<String>, DbError> {
     let sql = "SELECT DISTINCT c.topic AS topic FROM courses c WHERE c.status = 'published' AND c.topic <> ''
                AND (c.tenant_id = $1 OR (c.tenant_id = $2 AND EXISTS (SELECT 1 FROM catalogue_offers o WHERE o.tenant_id = $1 AND o.course_id = c.id)))
                ORDER BY 1";
-    let rows = tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), TenantId::NATIONAL.as_uuid().into()])).await?;
+    let rows = tx
+        .conn()
+        .query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), TenantId::NATIONAL.as_uuid().into()]))
+        .await?;
     Ok(rows.into_iter().filter_map(|r| r.try_get::<String>("", "topic").ok()).collect())
 }
 
 /// Creates what a catalogue file declares and this owner (a trust, or the national catalogue)
 /// lacks, matched by code; existing courses are left as editors made them. Returns a line per
 /// course, path or programme.
-pub async fn apply_spec(tx: &TenantTx, spec: &trellis_core::catalogue_spec::CatalogueSpec) -> Result<Vec<String>, DbError> {
+pub async fn apply_spec(
+    tx: &TenantTx,
+    spec: &trellis_core::catalogue_spec::CatalogueSpec,
+) -> Result<Vec<String>, DbError> {
     let mut lines = Vec::new();
     let by_code = |code: &str| {
         let code = code.to_owned();
@@ -880,15 +939,19 @@ pub async fn apply_spec(tx: &TenantTx, spec: &trellis_core::catalogue_spec::Cata
         };
         let Ok(id) = create_course(tx, &input).await? else { continue };
         for s in &c.session {
-            add_object(tx, id, &ObjectInput {
-                title: s.title.clone(),
-                kind: s.kind.clone(),
-                body: s.body.clone(),
-                url: s.url.clone(),
-                file: None,
-                completion: s.completion.clone(),
-                min_minutes: s.min_minutes,
-            })
+            add_object(
+                tx,
+                id,
+                &ObjectInput {
+                    title: s.title.clone(),
+                    kind: s.kind.clone(),
+                    body: s.body.clone(),
+                    url: s.url.clone(),
+                    file: None,
+                    completion: s.completion.clone(),
+                    min_minutes: s.min_minutes,
+                },
+            )
             .await?;
         }
         let _ = publish(tx, id).await?;

@@ -99,7 +99,11 @@ pub async fn remove_requirement(tx: &TenantTx, id: RequirementId) -> Result<bool
         .filter(assignment::Column::CompletedAt.is_null())
         .exec(tx.conn())
         .await?;
-    let res = tx.delete_many::<requirement::Entity>().filter(requirement::Column::Id.eq(id.as_uuid())).exec(tx.conn()).await?;
+    let res = tx
+        .delete_many::<requirement::Entity>()
+        .filter(requirement::Column::Id.eq(id.as_uuid()))
+        .exec(tx.conn())
+        .await?;
     Ok(res.rows_affected == 1)
 }
 
@@ -126,13 +130,18 @@ pub async fn audience_people(tx: &TenantTx, audience: &Audience) -> Result<Vec<P
             )
         }
     };
-    let sql = format!("SELECT m.person_id AS id FROM memberships m WHERE m.tenant_id = $1 AND m.status = 'approved'{filter}");
+    let sql =
+        format!("SELECT m.person_id AS id FROM memberships m WHERE m.tenant_id = $1 AND m.status = 'approved'{filter}");
     let rows = tx.conn().query_all_raw(tx.stmt(&sql, values)).await?;
     rows.into_iter().map(|r| Ok(PersonId::from_uuid(r.try_get("", "id")?))).collect()
 }
 
 /// The last completion of each of `people` on `course` (one query).
-async fn last_completions(tx: &TenantTx, course: CourseId, people: &[Uuid]) -> Result<HashMap<Uuid, chrono::DateTime<Utc>>, DbError> {
+async fn last_completions(
+    tx: &TenantTx,
+    course: CourseId,
+    people: &[Uuid],
+) -> Result<HashMap<Uuid, chrono::DateTime<Utc>>, DbError> {
     let mut last = HashMap::new();
     for chunk in people.chunks(1000) {
         for c in tx
@@ -302,7 +311,9 @@ pub async fn reopen_for_renewal(tx: &TenantTx, today: NaiveDate) -> Result<usize
     let courses = catalogue::courses_by_id(tx, &due.iter().map(|a| a.course_id).collect::<Vec<_>>()).await?;
     let mut n = 0;
     for a in due {
-        let Some(e) = learning::enrolment(tx, PersonId::from_uuid(a.person_id), CourseId::from_uuid(a.course_id)).await? else {
+        let Some(e) =
+            learning::enrolment(tx, PersonId::from_uuid(a.person_id), CourseId::from_uuid(a.course_id)).await?
+        else {
             continue;
         };
         if e.status != "completed" {
@@ -429,7 +440,8 @@ pub async fn matrix(tx: &TenantTx, q: &MatrixQuery, today: NaiveDate) -> Result<
     // Who the filters take in.
     let mut values: Vec<Value> = vec![t.into(), today.into()];
     let status = status_sql("$2");
-    let mut wh = vec!["EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = m.person_id)".to_owned()];
+    let mut wh =
+        vec!["EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = m.person_id)".to_owned()];
     if !q.staff_group.is_empty() {
         values.push(q.staff_group.clone().into());
         wh.push(format!("s.staff_group = ${}", values.len()));
@@ -529,10 +541,18 @@ pub async fn matrix(tx: &TenantTx, q: &MatrixQuery, today: NaiveDate) -> Result<
     let position: HashMap<Uuid, usize> = courses.iter().enumerate().map(|(i, (c, _))| (c.as_uuid(), i)).collect();
     let row_of: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, p)| (*p, i)).collect();
     if !ids.is_empty() {
-        for a in tx.select::<assignment::Entity>().filter(assignment::Column::PersonId.is_in(ids)).all(tx.conn()).await? {
+        for a in
+            tx.select::<assignment::Entity>().filter(assignment::Column::PersonId.is_in(ids)).all(tx.conn()).await?
+        {
             if let (Some(ri), Some(ci)) = (row_of.get(&a.person_id), position.get(&a.course_id)) {
                 rows[*ri].cells[*ci] = Some(Cell {
-                    status: Compliance::on(today, a.due_on, a.completed_at.is_some(), a.expires_on, a.started_at.is_some()),
+                    status: Compliance::on(
+                        today,
+                        a.due_on,
+                        a.completed_at.is_some(),
+                        a.expires_on,
+                        a.started_at.is_some(),
+                    ),
                     due_on: a.due_on,
                     completed_on: a.completed_at.map(|d| d.date_naive()),
                     expires_on: a.expires_on,
@@ -547,7 +567,11 @@ pub async fn matrix(tx: &TenantTx, q: &MatrixQuery, today: NaiveDate) -> Result<
 }
 
 /// The person's compliance entries here: (course, status, due date).
-pub async fn person_entries(tx: &TenantTx, person: PersonId, today: NaiveDate) -> Result<Vec<(CourseId, Cell)>, DbError> {
+pub async fn person_entries(
+    tx: &TenantTx,
+    person: PersonId,
+    today: NaiveDate,
+) -> Result<Vec<(CourseId, Cell)>, DbError> {
     Ok(tx
         .select::<assignment::Entity>()
         .filter(assignment::Column::PersonId.eq(person.as_uuid()))
@@ -555,12 +579,21 @@ pub async fn person_entries(tx: &TenantTx, person: PersonId, today: NaiveDate) -
         .await?
         .into_iter()
         .map(|a| {
-            (CourseId::from_uuid(a.course_id), Cell {
-                status: Compliance::on(today, a.due_on, a.completed_at.is_some(), a.expires_on, a.started_at.is_some()),
-                due_on: a.due_on,
-                completed_on: a.completed_at.map(|d| d.date_naive()),
-                expires_on: a.expires_on,
-            })
+            (
+                CourseId::from_uuid(a.course_id),
+                Cell {
+                    status: Compliance::on(
+                        today,
+                        a.due_on,
+                        a.completed_at.is_some(),
+                        a.expires_on,
+                        a.started_at.is_some(),
+                    ),
+                    due_on: a.due_on,
+                    completed_on: a.completed_at.map(|d| d.date_naive()),
+                    expires_on: a.expires_on,
+                },
+            )
         })
         .collect())
 }
@@ -589,10 +622,13 @@ pub async fn overdue_unreminded(tx: &TenantTx, today: NaiveDate, limit: u64) -> 
           LIMIT $3",
         status_sql("$2")
     );
-    let rows = tx
-        .conn()
-        .query_all_raw(tx.stmt(&sql, vec![tx.tenant().as_uuid().into(), today.into(), i64::try_from(limit).unwrap_or(5000).into()]))
-        .await?;
+    let rows =
+        tx.conn()
+            .query_all_raw(tx.stmt(
+                &sql,
+                vec![tx.tenant().as_uuid().into(), today.into(), i64::try_from(limit).unwrap_or(5000).into()],
+            ))
+            .await?;
     let mut by_person: Vec<Overdue> = Vec::new();
     let mut course_ids = Vec::new();
     for r in rows {
@@ -601,7 +637,12 @@ pub async fn overdue_unreminded(tx: &TenantTx, today: NaiveDate, limit: u64) -> 
         let due: NaiveDate = r.try_get("", "due_on")?;
         course_ids.push(course);
         if by_person.last().is_none_or(|o| o.person != person) {
-            by_person.push(Overdue { person, email: r.try_get("", "email")?, given_name: r.try_get("", "given_name")?, courses: vec![] });
+            by_person.push(Overdue {
+                person,
+                email: r.try_get("", "email")?,
+                given_name: r.try_get("", "given_name")?,
+                courses: vec![],
+            });
         }
         if let Some(o) = by_person.last_mut() {
             o.courses.push((CourseId::from_uuid(course), String::new(), due));
@@ -617,7 +658,12 @@ pub async fn overdue_unreminded(tx: &TenantTx, today: NaiveDate, limit: u64) -> 
 }
 
 /// Notes that the person was reminded about the course for this due date (so never again for it).
-pub async fn mark_reminded(tx: &TenantTx, person: PersonId, course: CourseId, due_on: NaiveDate) -> Result<(), DbError> {
+pub async fn mark_reminded(
+    tx: &TenantTx,
+    person: PersonId,
+    course: CourseId,
+    due_on: NaiveDate,
+) -> Result<(), DbError> {
     tx.update_many::<assignment::Entity>()
         .filter(assignment::Column::PersonId.eq(person.as_uuid()))
         .filter(assignment::Column::CourseId.eq(course.as_uuid()))
@@ -641,10 +687,26 @@ pub async fn claim_daily(tx: &TenantTx, name: &str, today: NaiveDate) -> Result<
     if updated.rows_affected == 1 {
         return Ok(true);
     }
-    let exists = tx.select::<job_schedule::Entity>().filter(job_schedule::Column::Name.eq(name)).one(tx.conn()).await?.is_some();
+    let exists =
+        tx.select::<job_schedule::Entity>().filter(job_schedule::Column::Name.eq(name)).one(tx.conn()).await?.is_some();
     if exists {
         return Ok(false);
     }
-    tx.insert(job_schedule::ActiveModel { tenant_id: Set(Uuid::nil()), name: Set(name.to_owned()), last_run_on: Set(today) }).await?;
+    tx.insert(job_schedule::ActiveModel {
+        tenant_id: Set(Uuid::nil()),
+        name: Set(name.to_owned()),
+        last_run_on: Set(today),
+    })
+    .await?;
     Ok(true)
+}
+
+/// Moves every compliance entry's due date (tests stand in for the passing of time with it).
+#[doc(hidden)]
+pub async fn set_due_for_tests(tx: &TenantTx, due_on: NaiveDate) -> Result<(), DbError> {
+    tx.update_many::<assignment::Entity>()
+        .col_expr(assignment::Column::DueOn, Expr::value(due_on))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
 }

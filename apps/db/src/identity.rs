@@ -502,8 +502,7 @@ pub async fn audit_trail_of(tx: &TenantTx, prefix: &str, limit: u64) -> Result<V
     if !prefix.is_empty() {
         q = q.filter(audit_event::Column::Action.starts_with(prefix));
     }
-    Ok(q
-        .order_by_desc(audit_event::Column::At)
+    Ok(q.order_by_desc(audit_event::Column::At)
         .order_by_desc(audit_event::Column::Id)
         .limit(limit)
         .all(tx.conn())

@@ -105,7 +105,9 @@ pub async fn enrol(
     let outcome = match existing {
         Some(e) if matches!(e.status.as_str(), "active" | "completed" | "requested") => {
             // An assignment may bring a due date, or approve a request.
-            if approved && (e.status == "requested" || (due_on.is_some() && e.due_on != due_on && e.status != "completed")) {
+            if approved
+                && (e.status == "requested" || (due_on.is_some() && e.due_on != due_on && e.status != "completed"))
+            {
                 tx.update_many::<enrolment::Entity>()
                     .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
                     .col_expr(enrolment::Column::Status, Expr::value("active"))
@@ -199,7 +201,10 @@ pub async fn requests(tx: &TenantTx, limit: u64) -> Result<Vec<Request>, DbError
     let courses = catalogue::courses_by_id(tx, &list.iter().map(|e| e.course.as_uuid()).collect::<Vec<_>>()).await?;
     Ok(list
         .into_iter()
-        .map(|e| Request { course_title: courses.get(&e.course.as_uuid()).map(|c| c.title.clone()).unwrap_or_default(), enrolment: e })
+        .map(|e| Request {
+            course_title: courses.get(&e.course.as_uuid()).map(|c| c.title.clone()).unwrap_or_default(),
+            enrolment: e,
+        })
         .collect())
 }
 
@@ -258,13 +263,16 @@ pub async fn progress(tx: &TenantTx, e: &Enrolment) -> Result<HashMap<ObjectId, 
         .into_iter()
         .map(|p| {
             let id = ObjectId::from_uuid(p.object_id);
-            (id, Progress {
-                object: id,
-                first_access_at: p.first_access_at,
-                last_access_at: p.last_access_at,
-                seconds_spent: p.seconds_spent,
-                completed_at: p.completed_at,
-            })
+            (
+                id,
+                Progress {
+                    object: id,
+                    first_access_at: p.first_access_at,
+                    last_access_at: p.last_access_at,
+                    seconds_spent: p.seconds_spent,
+                    completed_at: p.completed_at,
+                },
+            )
         })
         .collect())
 }
@@ -422,12 +430,20 @@ pub fn completion_expiry(completed: DateTime<Utc>, renewal_months: Option<i32>) 
 
 /// For each enrolment, (sessions completed in its current cycle, sessions in its version); a
 /// learning path counts its courses. Three queries, however many enrolments.
-pub async fn progress_summaries(tx: &TenantTx, list: &[Enrolment]) -> Result<HashMap<EnrolmentId, (i64, i64)>, DbError> {
+pub async fn progress_summaries(
+    tx: &TenantTx,
+    list: &[Enrolment],
+) -> Result<HashMap<EnrolmentId, (i64, i64)>, DbError> {
     use crate::entities::{learning_object, path_course};
     let versions: Vec<Uuid> = list.iter().filter_map(|e| e.version).collect();
     let mut per_version: HashMap<Uuid, i64> = HashMap::new();
     if !versions.is_empty() {
-        for o in tx.select_shared::<learning_object::Entity>().filter(learning_object::Column::VersionId.is_in(versions)).all(tx.conn()).await? {
+        for o in tx
+            .select_shared::<learning_object::Entity>()
+            .filter(learning_object::Column::VersionId.is_in(versions))
+            .all(tx.conn())
+            .await?
+        {
             *per_version.entry(o.version_id).or_default() += 1;
         }
     }
@@ -452,7 +468,12 @@ pub async fn progress_summaries(tx: &TenantTx, list: &[Enrolment]) -> Result<Has
     let mut path_counts: HashMap<Uuid, (i64, i64)> = HashMap::new();
     let course_ids: Vec<Uuid> = by_course.keys().copied().collect();
     if !course_ids.is_empty() {
-        for pc in tx.select_shared::<path_course::Entity>().filter(path_course::Column::PathId.is_in(course_ids)).all(tx.conn()).await? {
+        for pc in tx
+            .select_shared::<path_course::Entity>()
+            .filter(path_course::Column::PathId.is_in(course_ids))
+            .all(tx.conn())
+            .await?
+        {
             let entry = path_counts.entry(pc.path_id).or_default();
             entry.1 += 1;
             if by_course.get(&pc.course_id).is_some_and(|e| e.status == "completed") {
@@ -464,7 +485,10 @@ pub async fn progress_summaries(tx: &TenantTx, list: &[Enrolment]) -> Result<Has
         .iter()
         .map(|e| {
             let v = path_counts.get(&e.course.as_uuid()).copied().unwrap_or_else(|| {
-                (done.get(&e.id.as_uuid()).copied().unwrap_or(0), e.version.and_then(|v| per_version.get(&v).copied()).unwrap_or(0))
+                (
+                    done.get(&e.id.as_uuid()).copied().unwrap_or(0),
+                    e.version.and_then(|v| per_version.get(&v).copied()).unwrap_or(0),
+                )
             });
             (e.id, v)
         })
@@ -477,7 +501,8 @@ pub async fn count_by_version(tx: &TenantTx, course: CourseId) -> Result<HashMap
     let sql = "SELECT version_id, count(*) AS n FROM enrolments
                WHERE tenant_id = $1 AND course_id = $2 AND status IN ('active', 'completed') AND version_id IS NOT NULL
                GROUP BY version_id";
-    let rows = tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), course.as_uuid().into()])).await?;
+    let rows =
+        tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), course.as_uuid().into()])).await?;
     let mut out = HashMap::new();
     for r in rows {
         out.insert(r.try_get::<Uuid>("", "version_id")?, r.try_get::<i64>("", "n")?);

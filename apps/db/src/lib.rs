@@ -7,18 +7,18 @@
 
 mod apply;
 pub mod catalogue;
+pub mod compliance;
 mod connect;
 pub mod domains;
 pub mod entities;
 mod error;
 pub mod identity;
 pub mod learning;
-pub mod compliance;
-pub mod staff;
 mod migrate;
 mod platform;
 pub mod sessions;
 pub mod site;
+pub mod staff;
 mod tenant_tx;
 pub mod terms;
 

@@ -47,7 +47,10 @@ pub async fn record(tx: &TenantTx, person: PersonId) -> Result<Option<StaffRecor
 
 /// Sets the person's record here (creating it).
 pub async fn set_record(tx: &TenantTx, person: PersonId, r: &StaffRecord) -> Result<(), DbError> {
-    tx.delete_many::<staff_record::Entity>().filter(staff_record::Column::PersonId.eq(person.as_uuid())).exec(tx.conn()).await?;
+    tx.delete_many::<staff_record::Entity>()
+        .filter(staff_record::Column::PersonId.eq(person.as_uuid()))
+        .exec(tx.conn())
+        .await?;
     tx.insert(staff_record::ActiveModel {
         tenant_id: Set(Uuid::nil()),
         person_id: Set(person.as_uuid()),
@@ -118,7 +121,12 @@ async fn targets(itx: &IdentityTx, rows: &[StaffRow]) -> Result<(Vec<Target>, Ve
     let mut members: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
     for chunk in rows.chunks(1000) {
         let numbers: Vec<String> = chunk.iter().map(|r| r.assignment_number.clone()).collect();
-        for r in itx.select::<staff_record::Entity>().filter(staff_record::Column::AssignmentNumber.is_in(numbers)).all(itx.conn()).await? {
+        for r in itx
+            .select::<staff_record::Entity>()
+            .filter(staff_record::Column::AssignmentNumber.is_in(numbers))
+            .all(itx.conn())
+            .await?
+        {
             if let Some(n) = r.assignment_number.clone() {
                 by_number.insert(n, (r.person_id, r));
             }
@@ -130,10 +138,20 @@ async fn targets(itx: &IdentityTx, rows: &[StaffRow]) -> Result<(Vec<Target>, Ve
     }
     let ids: Vec<Uuid> = by_email.values().copied().chain(by_number.values().map(|(p, _)| *p)).collect();
     for chunk in ids.chunks(1000) {
-        for m in itx.select::<membership::Entity>().filter(membership::Column::PersonId.is_in(chunk.to_vec())).all(itx.conn()).await? {
+        for m in itx
+            .select::<membership::Entity>()
+            .filter(membership::Column::PersonId.is_in(chunk.to_vec()))
+            .all(itx.conn())
+            .await?
+        {
             members.insert(m.person_id);
         }
-        for r in itx.select::<staff_record::Entity>().filter(staff_record::Column::PersonId.is_in(chunk.to_vec())).all(itx.conn()).await? {
+        for r in itx
+            .select::<staff_record::Entity>()
+            .filter(staff_record::Column::PersonId.is_in(chunk.to_vec()))
+            .all(itx.conn())
+            .await?
+        {
             by_person_record.insert(r.person_id, r);
         }
     }
@@ -154,10 +172,13 @@ async fn targets(itx: &IdentityTx, rows: &[StaffRow]) -> Result<(Vec<Target>, Ve
                 });
                 Target::New
             }
-            (Some(p), _) => Target::Member(PersonId::from_uuid(p), by_person_record.get(&p).cloned().map(StaffRecord::from)),
+            (Some(p), _) => {
+                Target::Member(PersonId::from_uuid(p), by_person_record.get(&p).cloned().map(StaffRecord::from))
+            }
             (None, Some(p)) if members.contains(&p) => {
                 let rec = by_person_record.get(&p).cloned().map(StaffRecord::from);
-                if rec.as_ref().is_some_and(|x| x.assignment_number.as_ref().is_some_and(|n| *n != r.assignment_number)) {
+                if rec.as_ref().is_some_and(|x| x.assignment_number.as_ref().is_some_and(|n| *n != r.assignment_number))
+                {
                     errors.push(RowError {
                         line: r.line,
                         column: "assignment_number".into(),
@@ -187,7 +208,11 @@ fn wanted(r: &StaffRow) -> StaffRecord {
 fn changes(old: &StaffRecord, new: &StaffRecord) -> Vec<String> {
     let mut c = Vec::new();
     for (label, a, b) in [
-        ("Assignment number", old.assignment_number.clone().unwrap_or_default(), new.assignment_number.clone().unwrap_or_default()),
+        (
+            "Assignment number",
+            old.assignment_number.clone().unwrap_or_default(),
+            new.assignment_number.clone().unwrap_or_default(),
+        ),
         ("Position", old.position.clone(), new.position.clone()),
         ("Department", old.department.clone(), new.department.clone()),
         ("Staff group", old.staff_group.clone(), new.staff_group.clone()),
@@ -209,7 +234,19 @@ pub async fn plan(itx: &IdentityTx, rows: &[StaffRow]) -> Result<Plan, DbError> 
         let (action, ch) = match t {
             Target::New => ("create", vec![]),
             Target::Account(_) => ("join", vec![]),
-            Target::Member(_, None) => ("update", changes(&StaffRecord { assignment_number: None, position: String::new(), department: String::new(), staff_group: String::new(), place_of_work: String::new() }, &want)),
+            Target::Member(_, None) => (
+                "update",
+                changes(
+                    &StaffRecord {
+                        assignment_number: None,
+                        position: String::new(),
+                        department: String::new(),
+                        staff_group: String::new(),
+                        place_of_work: String::new(),
+                    },
+                    &want,
+                ),
+            ),
             Target::Member(_, Some(old)) => {
                 let ch = changes(old, &want);
                 (if ch.is_empty() { "unchanged" } else { "update" }, ch)
@@ -246,16 +283,19 @@ pub async fn apply(itx: &IdentityTx, rows: &[StaffRow]) -> Result<Plan, DbError>
         let want = wanted(r);
         match t {
             Target::New => {
-                let p = id::create_person(itx, NewPerson {
-                    email: r.email.clone(),
-                    password_hash: None,
-                    given_name: r.given_name.clone(),
-                    family_name: r.family_name.clone(),
-                    job_role: r.position.clone(),
-                    place_of_work: r.place_of_work.clone(),
-                    register_kind: None,
-                    register_number: None,
-                })
+                let p = id::create_person(
+                    itx,
+                    NewPerson {
+                        email: r.email.clone(),
+                        password_hash: None,
+                        given_name: r.given_name.clone(),
+                        family_name: r.family_name.clone(),
+                        job_role: r.position.clone(),
+                        place_of_work: r.place_of_work.clone(),
+                        register_kind: None,
+                        register_number: None,
+                    },
+                )
                 .await?;
                 id::add_membership(itx, p.id, MembershipStatus::Approved, &[Role::Learner]).await?;
                 set_record(itx, p.id, &want).await?;

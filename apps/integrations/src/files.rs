@@ -61,7 +61,10 @@ impl FileStore {
 
     /// Stores a small file in one request.
     pub async fn put(&self, key: &str, bytes: Bytes) -> anyhow::Result<()> {
-        self.inner.put(&StorePath::from(key), PutPayload::from(bytes)).await.with_context(|| format!("storing {key}"))?;
+        self.inner
+            .put(&StorePath::from(key), PutPayload::from(bytes))
+            .await
+            .with_context(|| format!("storing {key}"))?;
         Ok(())
     }
 

@@ -56,6 +56,7 @@ pub fn test_config(db: &TestDb) -> Config {
         ("TRELLIS__AUTH__SECRET", "5eed".repeat(16)),
         ("TRELLIS__MAIL__DIR", db.scratch.path().join("mail").display().to_string()),
         ("TRELLIS__MAIL__POLL_MS", "50".to_owned()),
+        ("TRELLIS__FILES__DIR", db.scratch.path().join("files").display().to_string()),
     ];
     if db.backend == Backend::Postgres {
         env.push(("TRELLIS__REDIS__URL", db::redis_url()));
@@ -222,6 +223,46 @@ impl TestApp {
             .expect("membership");
         itx.commit().await.expect("commit");
         person.id
+    }
+
+    /// Applies the national catalogue (`deploy/catalogue/national.toml`).
+    pub async fn seed_national(&self) {
+        let spec = trellis_core::catalogue_spec::load(&repo_root().join("deploy/catalogue/national.toml"))
+            .expect("national.toml");
+        let dbs = self.dbs().await;
+        let tx = dbs.app.begin(trellis_core::TenantId::NATIONAL).await.expect("begin");
+        trellis_db::catalogue::apply_spec(&tx, &spec).await.expect("apply");
+        tx.commit().await.expect("commit");
+    }
+
+    /// A national course's id, by code.
+    pub async fn national_course(&self, code: &str) -> trellis_core::CourseId {
+        let dbs = self.dbs().await;
+        let tx = dbs.app.begin(trellis_core::TenantId::NATIONAL).await.expect("begin");
+        let found =
+            trellis_db::catalogue::own_courses(&tx).await.expect("courses").into_iter().find(|c| c.code == code);
+        tx.commit().await.expect("commit");
+        found.expect("a national course with that code").id
+    }
+
+    /// Sets a member's HR record in a trust (staff group, department…).
+    pub async fn staff_record(&self, slug: &str, person: trellis_core::PersonId, group: &str, department: &str) {
+        let dbs = self.dbs().await;
+        let tx = dbs.app.begin(self.tenant_id(slug).await).await.expect("begin");
+        trellis_db::staff::set_record(
+            &tx,
+            person,
+            &trellis_db::staff::StaffRecord {
+                assignment_number: None,
+                position: "Tester".into(),
+                department: department.into(),
+                staff_group: group.into(),
+                place_of_work: "Test site".into(),
+            },
+        )
+        .await
+        .expect("record");
+        tx.commit().await.expect("commit");
     }
 
     /// Re-reads the host map now (after applying tenant files in a test).

@@ -71,7 +71,11 @@ pub async fn seed(config: &Config, dbs: &Databases) -> anyhow::Result<Vec<(Strin
 pub const LEARNER: &str = "learner";
 
 /// Applies a catalogue file to a trust (`Some(slug)`) or to the national catalogue.
-pub async fn apply_catalogue(dbs: &Databases, file: &std::path::Path, trust: Option<&str>) -> anyhow::Result<Vec<String>> {
+pub async fn apply_catalogue(
+    dbs: &Databases,
+    file: &std::path::Path,
+    trust: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
     let spec = trellis_core::catalogue_spec::load(file).map_err(|e| anyhow::anyhow!(e))?;
     let owner = match trust {
         None => trellis_core::TenantId::NATIONAL,
@@ -145,30 +149,42 @@ pub async fn seed_learning(config: &Config, dbs: &Databases) -> anyhow::Result<(
         };
         if identity::membership(&itx, person.id).await?.is_none() {
             identity::add_membership(&itx, person.id, MembershipStatus::Approved, &[Role::Learner]).await?;
-            trellis_db::staff::set_record(&itx, person.id, &trellis_db::staff::StaffRecord {
-                assignment_number: None,
-                position: "Staff Nurse".into(),
-                department: "Ward 7".into(),
-                staff_group: "Nursing and Midwifery Registered".into(),
-                place_of_work: entry.name.clone(),
-            })
+            trellis_db::staff::set_record(
+                &itx,
+                person.id,
+                &trellis_db::staff::StaffRecord {
+                    assignment_number: None,
+                    position: "Staff Nurse".into(),
+                    department: "Ward 7".into(),
+                    staff_group: "Nursing and Midwifery Registered".into(),
+                    place_of_work: entry.name.clone(),
+                },
+            )
             .await?;
         }
         // Fire safety, mandatory for everyone, yearly.
         let rules = trellis_db::compliance::requirements(&itx).await?;
-        let fire = trellis_db::catalogue::search(&itx, &trellis_db::catalogue::Query {
-            text: "Fire safety".into(),
-            limit: 5,
-            ..Default::default()
-        })
+        let fire = trellis_db::catalogue::search(
+            &itx,
+            &trellis_db::catalogue::Query { text: "Fire safety".into(), limit: 5, ..Default::default() },
+        )
         .await?
         .0
         .into_iter()
         .map(|c| c.course)
         .find(|c| c.code == "CSTF-FIRE");
         if let (Some(fire), true) = (fire, rules.is_empty()) {
-            trellis_db::compliance::add_requirement(&itx, &fire, &Audience::Everyone, true, Some(28), Some(12), None, today)
-                .await?;
+            trellis_db::compliance::add_requirement(
+                &itx,
+                &fire,
+                &Audience::Everyone,
+                true,
+                Some(28),
+                Some(12),
+                None,
+                today,
+            )
+            .await?;
         }
         itx.commit().await?;
     }

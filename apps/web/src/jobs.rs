@@ -104,7 +104,11 @@ pub async fn send_reminders(state: &AppState, site: &Site) -> anyhow::Result<()>
                 json!({ "title": title, "due_on": crate::routes::learner::date_words(*due_on), "url": format!("{}courses/{cid}", site.url) })
             })
             .collect();
-        let subject = if courses.len() == 1 { "You have overdue training".to_owned() } else { format!("You have {} overdue courses", courses.len()) };
+        let subject = if courses.len() == 1 {
+            "You have overdue training".to_owned()
+        } else {
+            format!("You have {} overdue courses", courses.len())
+        };
         let mail = render_email(
             state,
             site,
@@ -207,7 +211,8 @@ pub async fn daily(state: &AppState) {
                 let reopened = compliance::reopen_for_renewal(&tx, today).await?;
                 enqueue(&tx, &Job::Reminders).await?;
                 if reopened > 0 {
-                    id::audit(&tx, None, "compliance.renewals_opened", "", None, json!({ "enrolments": reopened })).await?;
+                    id::audit(&tx, None, "compliance.renewals_opened", "", None, json!({ "enrolments": reopened }))
+                        .await?;
                 }
             }
             tx.commit().await

@@ -5,9 +5,9 @@ pub mod config;
 mod directory;
 mod dispatch;
 mod error;
+pub mod jobs;
 mod metrics;
 mod middleware;
-pub mod jobs;
 mod routes;
 mod server;
 mod state;
@@ -17,6 +17,8 @@ mod trust_css;
 pub use auth::password::hash as hash_password;
 pub use directory::{Directory, Resolved, Site};
 pub use error::AppError;
-pub use server::{RunningServer, RunningWorker, ShutdownSignal, TENANTS_CHANGED, announce_tenants_changed, start, start_worker};
+pub use server::{
+    RunningServer, RunningWorker, ShutdownSignal, TENANTS_CHANGED, announce_tenants_changed, start, start_worker,
+};
 pub use state::AppState;
 pub use theme::Themes;

@@ -75,33 +75,40 @@ pub async fn courses_page(
     page::render(state, Some(site), "pages/admin_courses.html", &ctx, StatusCode::OK)
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Default)]
 pub struct CourseForm {
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     code: String,
-    #[serde(default)]
     title: String,
-    #[serde(default)]
     summary: String,
-    #[serde(default)]
     description: String,
-    #[serde(default)]
     topic: String,
-    #[serde(default)]
     audience: Vec<String>,
-    #[serde(default)]
     duration_minutes: String,
-    #[serde(default)]
     accreditation: String,
-    #[serde(default)]
     cpd_points: String,
-    #[serde(default)]
     enrolment: String,
 }
 
 impl CourseForm {
+    /// From the posted pairs (the audience checkboxes repeat their name).
+    fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        CourseForm {
+            kind: get("kind"),
+            code: get("code"),
+            title: get("title"),
+            summary: get("summary"),
+            description: get("description"),
+            topic: get("topic"),
+            audience: pairs.iter().filter(|(n, _)| n == "audience").map(|(_, v)| v.clone()).collect(),
+            duration_minutes: get("duration_minutes"),
+            accreditation: get("accreditation"),
+            cpd_points: get("cpd_points"),
+            enrolment: get("enrolment"),
+        }
+    }
+
     fn values(&self) -> serde_json::Value {
         json!({
             "kind": self.kind, "code": self.code, "title": self.title, "summary": self.summary,
@@ -152,7 +159,10 @@ impl CourseForm {
             s => match s.parse::<i32>() {
                 Ok(n) if (0..=100).contains(&n) => Some(n),
                 _ => {
-                    e.push(("cpd_points".into(), "Enter CPD points as a whole number from 0 to 100, or leave it empty".into()));
+                    e.push((
+                        "cpd_points".into(),
+                        "Enter CPD points as a whole number from 0 to 100, or leave it empty".into(),
+                    ));
                     None
                 }
             },
@@ -202,7 +212,13 @@ fn course_form_page(
     values: serde_json::Value,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Create a course", &[("Home", "/"), ("Courses", "/admin/courses")]);
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Create a course",
+        &[("Home", "/"), ("Courses", "/admin/courses")],
+    );
     let (list, map) = errors_json(errors);
     ctx.insert("errors", &list);
     ctx.insert("error", &map);
@@ -234,9 +250,10 @@ pub async fn create(
     Data(site): Data<&Arc<Site>>,
     session: &Session,
     token: &CsrfToken,
-    Form(form): Form<CourseForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let me = editor!(state, site, req, session);
+    let form = CourseForm::from_pairs(&pairs);
     let input = match form.check() {
         Ok(i) => i,
         Err(e) => return course_form_page(state, site, req, token, &e, form.values(), StatusCode::BAD_REQUEST),
@@ -317,7 +334,13 @@ async fn edit_page(
             "enrolment": c.enrolment,
         })
     });
-    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), &c.title, &[("Home", "/"), ("Courses", "/admin/courses")]);
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        &c.title,
+        &[("Home", "/"), ("Courses", "/admin/courses")],
+    );
     let (list, map) = errors_json(errors);
     ctx.insert("errors", &list);
     ctx.insert("error", &map);
@@ -367,9 +390,10 @@ pub async fn save(
     session: &Session,
     token: &CsrfToken,
     Path(id): Path<String>,
-    Form(mut form): Form<CourseForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let me = editor!(state, site, req, session);
+    let mut form = CourseForm::from_pairs(&pairs);
     let id = parse_course(&id)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let Some(existing) = cat::course(&tx, id).await?.filter(|c| !c.national) else { return Err(AppError::NotFound) };
@@ -410,14 +434,18 @@ pub async fn publish(
     let tx = state.dbs.app.begin(site.entry.id).await?;
     match cat::publish(&tx, id).await? {
         Ok(number) => {
-            id::audit(&tx, Some(me.person), "course.published", &id.to_string(), None, json!({ "version": number })).await?;
+            id::audit(&tx, Some(me.person), "course.published", &id.to_string(), None, json!({ "version": number }))
+                .await?;
             tx.commit().await?;
             Ok(see_other(&format!("/admin/courses/{id}")))
         }
         Err(PublishRefused::NotFound) => Err(AppError::NotFound),
         Err(PublishRefused::Empty) => {
             tx.rollback().await?;
-            let e = vec![("publish".to_owned(), "Add at least one session (or, for a learning path, one course) before publishing".to_owned())];
+            let e = vec![(
+                "publish".to_owned(),
+                "Add at least one session (or, for a learning path, one course) before publishing".to_owned(),
+            )];
             edit_page(state, site, req, token, id, &e, None, StatusCode::BAD_REQUEST).await
         }
     }
@@ -471,12 +499,6 @@ pub async fn offer(
     Ok(see_other("/admin/courses"))
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct PathForm {
-    #[serde(default)]
-    courses: Vec<String>,
-}
-
 /// Sets a learning path's courses (in the order listed).
 #[handler]
 pub async fn set_path(
@@ -485,16 +507,17 @@ pub async fn set_path(
     Data(site): Data<&Arc<Site>>,
     session: &Session,
     Path(id): Path<String>,
-    Form(form): Form<PathForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let me = editor!(state, site, req, session);
     let id = parse_course(&id)?;
-    let list: Vec<CourseId> = form.courses.iter().filter_map(|c| c.parse().ok()).collect();
+    let list: Vec<CourseId> = pairs.iter().filter(|(k, _)| k == "courses").filter_map(|(_, c)| c.parse().ok()).collect();
     let tx = state.dbs.app.begin(site.entry.id).await?;
     if !cat::set_path_courses(&tx, id, &list).await? {
         return Err(AppError::NotFound);
     }
-    id::audit(&tx, Some(me.person), "path.courses_set", &id.to_string(), None, json!({ "courses": list.len() })).await?;
+    id::audit(&tx, Some(me.person), "path.courses_set", &id.to_string(), None, json!({ "courses": list.len() }))
+        .await?;
     tx.commit().await?;
     Ok(see_other(&format!("/admin/courses/{id}")))
 }
@@ -523,7 +546,9 @@ impl SessionForm {
 fn allowed(kind: ObjectKind, sniffed: &str) -> bool {
     match kind {
         ObjectKind::Video => matches!(sniffed, "video/mp4" | "video/webm" | "video/quicktime"),
-        ObjectKind::Audio => matches!(sniffed, "audio/mpeg" | "audio/m4a" | "audio/mp4" | "audio/ogg" | "audio/x-wav" | "audio/wav"),
+        ObjectKind::Audio => {
+            matches!(sniffed, "audio/mpeg" | "audio/m4a" | "audio/mp4" | "audio/ogg" | "audio/x-wav" | "audio/wav")
+        }
         ObjectKind::Document => matches!(
             sniffed,
             "application/pdf"
@@ -543,7 +568,9 @@ async fn read_session_form(state: &AppState, site: &Site, mut multipart: Multipa
     let max = state.config.files.max_upload_mb * 1024 * 1024;
     let mut form = SessionForm { fields: HashMap::new(), file: None, file_error: None };
     let mut upload: Option<(tempfile::NamedTempFile, String, u64, String, Vec<u8>)> = None;
-    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))? {
+    while let Some(field) =
+        multipart.next_field().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?
+    {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             let file_name = field.file_name().unwrap_or_default().chars().take(200).collect::<String>();
@@ -558,7 +585,10 @@ async fn read_session_form(state: &AppState, site: &Site, mut multipart: Multipa
             let mut reader = field.into_async_read();
             let mut buf = vec![0u8; 256 * 1024];
             loop {
-                let n = reader.read(&mut buf).await.map_err(|e| AppError::BadRequest(format!("The upload was cut short: {e}")))?;
+                let n = reader
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| AppError::BadRequest(format!("The upload was cut short: {e}")))?;
                 if n == 0 {
                     break;
                 }
@@ -593,7 +623,12 @@ async fn read_session_form(state: &AppState, site: &Site, mut multipart: Multipa
             Some(k) if k.has_file() && allowed(k, &sniffed) && size > 0 => {
                 let key = format!("{}/media/{sha}", site.entry.id);
                 state.files.put_file(&key, tmp.path()).await.map_err(AppError::Internal)?;
-                form.file = Some(StoredFile { key, name, content_type: sniffed, size: i64::try_from(size).unwrap_or(i64::MAX) });
+                form.file = Some(StoredFile {
+                    key,
+                    name,
+                    content_type: sniffed,
+                    size: i64::try_from(size).unwrap_or(i64::MAX),
+                });
             }
             Some(k) if k.has_file() => {
                 form.file_error = Some(match k {
@@ -729,7 +764,13 @@ pub async fn new_session_form(
     session_form_page(state, site, req, token, parse_course(&id)?, None, &vec![], values, StatusCode::OK).await
 }
 
-async fn audit_session(state: &AppState, site: &Site, me: &SignedIn, action: &str, course: CourseId) -> Result<(), AppError> {
+async fn audit_session(
+    state: &AppState,
+    site: &Site,
+    me: &SignedIn,
+    action: &str,
+    course: CourseId,
+) -> Result<(), AppError> {
     let tx = state.dbs.app.begin(site.entry.id).await?;
     id::audit(&tx, Some(me.person), action, &course.to_string(), None, json!({})).await?;
     tx.commit().await?;
@@ -752,7 +793,10 @@ pub async fn add_session(
     let form = read_session_form(state, site, multipart).await?;
     let input = match check_session(&form, true) {
         Ok(i) => i,
-        Err(e) => return session_form_page(state, site, req, token, course, None, &e, form.values(), StatusCode::BAD_REQUEST).await,
+        Err(e) => {
+            return session_form_page(state, site, req, token, course, None, &e, form.values(), StatusCode::BAD_REQUEST)
+                .await;
+        }
     };
     let tx = state.dbs.app.begin(site.entry.id).await?;
     if cat::add_object(&tx, course, &input).await?.is_none() {
@@ -807,7 +851,20 @@ pub async fn save_session(
     let form = read_session_form(state, site, multipart).await?;
     let input = match check_session(&form, false) {
         Ok(i) => i,
-        Err(e) => return session_form_page(state, site, req, token, course, Some(oid), &e, form.values(), StatusCode::BAD_REQUEST).await,
+        Err(e) => {
+            return session_form_page(
+                state,
+                site,
+                req,
+                token,
+                course,
+                Some(oid),
+                &e,
+                form.values(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
     };
     let tx = state.dbs.app.begin(site.entry.id).await?;
     if !cat::update_object(&tx, course, oid, &input).await? {
@@ -847,7 +904,8 @@ pub async fn session_action(
     if !ok {
         return Err(AppError::NotFound);
     }
-    id::audit(&tx, Some(me.person), &format!("course.session_{}", form.action), &course.to_string(), None, json!({})).await?;
+    id::audit(&tx, Some(me.person), &format!("course.session_{}", form.action), &course.to_string(), None, json!({}))
+        .await?;
     tx.commit().await?;
     Ok(see_other(&format!("/admin/courses/{course}")))
 }

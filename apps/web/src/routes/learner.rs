@@ -133,7 +133,15 @@ pub async fn catalogue(
     let topics = cat::topics(&tx).await?;
     let programmes = cat::programmes(&tx).await?;
     let ids: Vec<_> = programmes.iter().flat_map(|p| p.courses.iter().map(CourseId::as_uuid)).collect();
-    let in_programmes = cat::courses_by_id(&tx, &ids).await?;
+    let mut in_programmes = cat::courses_by_id(&tx, &ids).await?;
+    // Only what this trust's catalogue holds (a national programme may name courses not offered).
+    let mut offered = std::collections::HashMap::new();
+    for (id, c) in in_programmes.drain() {
+        if cat::in_catalogue(&tx, &c).await? {
+            offered.insert(id, c);
+        }
+    }
+    let in_programmes = offered;
     tx.commit().await?;
     let pages = total.div_ceil(PER_PAGE).max(1);
     let query_string = |n: u64| {
@@ -167,7 +175,6 @@ pub async fn catalogue(
                 "title": pr.title,
                 "summary": pr.summary,
                 "courses": pr.courses.iter().filter_map(|c| in_programmes.get(&c.as_uuid()))
-                    .filter(|c| c.status == "published")
                     .map(|c| json!({ "id": c.id.to_string(), "title": c.title })).collect::<Vec<_>>(),
             })
         })
@@ -188,7 +195,14 @@ pub async fn catalogue(
     ctx.insert("duration", &p.duration);
     ctx.insert("mandatory", &p.mandatory.is_some());
     ctx.insert("cpd", &p.cpd.is_some());
-    ctx.insert("programmes", &progs);
+    // Programmes are for browsing; a search or a filter shows courses alone.
+    let browsing = p.q.trim().is_empty()
+        && p.topic.is_empty()
+        && p.group.is_empty()
+        && p.duration.is_empty()
+        && p.mandatory.is_none()
+        && p.cpd.is_none();
+    ctx.insert("programmes", &if browsing { progs } else { vec![] });
     page::render(state, Some(site), "pages/catalogue.html", &ctx, StatusCode::OK)
 }
 
@@ -196,7 +210,9 @@ pub async fn catalogue(
 /// they edit content here (a preview).
 async fn visible(tx: &trellis_db::TenantTx, me: &SignedIn, c: &Course) -> Result<bool, AppError> {
     Ok(cat::in_catalogue(tx, c).await?
-        || learn::enrolment(tx, me.person, c.id).await?.is_some_and(|e| e.status != "rejected" && e.status != "withdrawn")
+        || learn::enrolment(tx, me.person, c.id)
+            .await?
+            .is_some_and(|e| e.status != "rejected" && e.status != "withdrawn")
         || (me.may(Permission::EditContent) && (cat::owns(tx, c.id).await? || c.national)))
 }
 
@@ -257,7 +273,13 @@ pub async fn course_page(
             })
         })
         .collect();
-    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), &c.title, &[("Home", "/"), ("Find training", "/courses")]);
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        &c.title,
+        &[("Home", "/"), ("Find training", "/courses")],
+    );
     ctx.insert("csrf_token", &token.0);
     ctx.insert("course", &course_json(&c));
     let paragraphs: Vec<&str> = c.description.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).collect();
@@ -265,12 +287,17 @@ pub async fn course_page(
     ctx.insert("started", &sessions.iter().any(|s| s["done"] == json!(true)));
     ctx.insert("sessions", &sessions);
     ctx.insert("path_courses", &path_courses);
-    ctx.insert("enrolment", &enrolment.as_ref().map(|e| json!({
-        "status": e.status,
-        "source": e.source,
-        "due_on": e.due_on.map(date_words),
-        "reason": e.reason,
-    })));
+    ctx.insert(
+        "enrolment",
+        &enrolment.as_ref().map(|e| {
+            json!({
+                "status": e.status,
+                "source": e.source,
+                "due_on": e.due_on.map(date_words),
+                "reason": e.reason,
+            })
+        }),
+    );
     ctx.insert("mandatory", &mandatory);
     ctx.insert("in_catalogue", &in_catalogue);
     page::render(state, Some(site), "pages/course.html", &ctx, StatusCode::OK)
@@ -342,14 +369,18 @@ pub async fn my_learning(
         .iter()
         .filter_map(|(cid, cell)| {
             let c = courses.get(&cid.as_uuid())?;
-            Some((cell.status, cell.due_on, json!({
-                "id": c.id.to_string(),
-                "title": c.title,
-                "status": cell.status,
-                "due_on": date_words(cell.due_on),
-                "expires_on": cell.expires_on.map(date_words),
-                "completed_on": cell.completed_on.map(date_words),
-            })))
+            Some((
+                cell.status,
+                cell.due_on,
+                json!({
+                    "id": c.id.to_string(),
+                    "title": c.title,
+                    "status": cell.status,
+                    "due_on": date_words(cell.due_on),
+                    "expires_on": cell.expires_on.map(date_words),
+                    "completed_on": cell.completed_on.map(date_words),
+                }),
+            ))
         })
         .collect();
     let rank = |s: Compliance| match s {
@@ -422,7 +453,8 @@ pub async fn resume(
         let inner = cat::path_courses(&tx, id).await?;
         let mine = learn::enrolments_of(&tx, me.person).await?;
         tx.commit().await?;
-        let next = inner.iter().find(|cid| mine.iter().any(|x| x.course == **cid && x.status == "active")).or(inner.first());
+        let next =
+            inner.iter().find(|cid| mine.iter().any(|x| x.course == **cid && x.status == "active")).or(inner.first());
         return Ok(see_other(&next.map_or_else(|| format!("/courses/{id}"), |n| format!("/learn/{n}"))));
     }
     let done = learn::progress(&tx, &e).await?;
@@ -467,19 +499,22 @@ pub async fn session_page(
     );
     ctx.insert("csrf_token", &token.0);
     ctx.insert("course", &course_json(&c));
-    ctx.insert("session", &json!({
-        "id": o.id.to_string(),
-        "title": o.title,
-        "kind": kind,
-        "url": o.url,
-        "file_name": o.file_name,
-        "file_type": o.file_type,
-        "file_size_kb": o.file_size.map(|s| (s + 1023) / 1024),
-        "completion": o.completion,
-        "min_minutes": o.min_minutes,
-        "done": done.get(&o.id).is_some_and(|p| p.completed_at.is_some()),
-        "minutes_spent": done.get(&o.id).map_or(0, |p| p.seconds_spent / 60),
-    }));
+    ctx.insert(
+        "session",
+        &json!({
+            "id": o.id.to_string(),
+            "title": o.title,
+            "kind": kind,
+            "url": o.url,
+            "file_name": o.file_name,
+            "file_type": o.file_type,
+            "file_size_kb": o.file_size.map(|s| (s + 1023) / 1024),
+            "completion": o.completion,
+            "min_minutes": o.min_minutes,
+            "done": done.get(&o.id).is_some_and(|p| p.completed_at.is_some()),
+            "minutes_spent": done.get(&o.id).map_or(0, |p| p.seconds_spent / 60),
+        }),
+    );
     ctx.insert("paragraphs", &paragraphs);
     ctx.insert("position", &(i + 1));
     ctx.insert("count", &objects.len());
@@ -590,7 +625,12 @@ fn parse_range(h: &str) -> Option<(u64, Option<u64>)> {
     Some((start, end))
 }
 
-async fn serve_file(state: &AppState, key: &str, o: &Object, range: Option<(u64, Option<u64>)>) -> Result<Response, AppError> {
+async fn serve_file(
+    state: &AppState,
+    key: &str,
+    o: &Object,
+    range: Option<(u64, Option<u64>)>,
+) -> Result<Response, AppError> {
     let fetched = state.files.get(key, range).await.map_err(AppError::Internal)?;
     let ctype = o.file_type.clone().unwrap_or_else(|| "application/octet-stream".into());
     let name = o.file_name.clone().unwrap_or_else(|| "file".into()).replace(['"', '\\', '\r', '\n'], "_");

@@ -217,7 +217,10 @@ pub async fn add_rule(
             s => match s.parse::<i32>() {
                 Ok(n) if (1..=max).contains(&n) => Some(n),
                 _ => {
-                    e.push((field.into(), format!("Enter {label} as a whole number from 1 to {max}, or leave it empty")));
+                    e.push((
+                        field.into(),
+                        format!("Enter {label} as a whole number from 1 to {max}, or leave it empty"),
+                    ));
                     None
                 }
             },
@@ -230,8 +233,17 @@ pub async fn add_rule(
         return rules_page(state, site, req, token, &e, values, None, StatusCode::BAD_REQUEST).await;
     };
     let mandatory = f.mandatory.is_some();
-    let (rule, applied) =
-        compliance::add_requirement(&tx, &course, &audience, mandatory, due_days, renewal, Some(me.person), today(site)).await?;
+    let (rule, applied) = compliance::add_requirement(
+        &tx,
+        &course,
+        &audience,
+        mandatory,
+        due_days,
+        renewal,
+        Some(me.person),
+        today(site),
+    )
+    .await?;
     id::audit(
         &tx,
         Some(me.person),
@@ -333,11 +345,15 @@ pub async fn decide(
         return Err(AppError::BadRequest("Give a reason for declining: the learner sees it.".into()));
     }
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    let Some(e) = learn::decide(&tx, eid, approve, me.person, Some(&reason).filter(|r| !r.is_empty()).map(String::as_str)).await? else {
+    let Some(e) =
+        learn::decide(&tx, eid, approve, me.person, Some(&reason).filter(|r| !r.is_empty()).map(String::as_str))
+            .await?
+    else {
         return Err(AppError::NotFound);
     };
     let action = if approve { "enrolment.approved" } else { "enrolment.declined" };
-    id::audit(&tx, Some(me.person), action, &e.course.to_string(), None, json!({ "person": e.person.to_string() })).await?;
+    id::audit(&tx, Some(me.person), action, &e.course.to_string(), None, json!({ "person": e.person.to_string() }))
+        .await?;
     tx.commit().await?;
     Ok(see_other("/admin/enrolments"))
 }
@@ -389,7 +405,9 @@ pub async fn matrix(
     let pages = m.people.div_ceil(MATRIX_PAGE).max(1);
     let link = |n: u64| {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [("group", &p.group), ("department", &p.department), ("q", &p.q), ("status", &p.status), ("sort", &p.sort)] {
+        for (k, v) in
+            [("group", &p.group), ("department", &p.department), ("q", &p.q), ("status", &p.status), ("sort", &p.sort)]
+        {
             if !v.is_empty() {
                 s.append_pair(k, v);
             }
@@ -399,7 +417,10 @@ pub async fn matrix(
     };
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Compliance", &[("Home", "/")]);
     ctx.insert("csrf_token", &token.0);
-    ctx.insert("courses", &m.courses.iter().map(|(id, t)| json!({ "id": id.to_string(), "title": t })).collect::<Vec<_>>());
+    ctx.insert(
+        "courses",
+        &m.courses.iter().map(|(id, t)| json!({ "id": id.to_string(), "title": t })).collect::<Vec<_>>(),
+    );
     ctx.insert(
         "rows",
         &m.rows
@@ -438,7 +459,10 @@ pub async fn matrix(
     ctx.insert("next_url", &(page_no < pages).then(|| link(page_no + 1)));
     ctx.insert("groups", &STAFF_GROUPS);
     ctx.insert("departments", &departments);
-    ctx.insert("f", &json!({ "group": q.staff_group, "department": p.department, "q": p.q, "status": p.status, "sort": p.sort }));
+    ctx.insert(
+        "f",
+        &json!({ "group": q.staff_group, "department": p.department, "q": p.q, "status": p.status, "sort": p.sort }),
+    );
     page::render(state, Some(site), "pages/admin_compliance.html", &ctx, StatusCode::OK)
 }
 
@@ -471,7 +495,13 @@ async fn import_page(
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let history = id::audit_trail_of(&tx, "staff.import", 10).await?;
     tx.commit().await?;
-    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Import staff", &[("Home", "/"), ("Staff", "/admin/staff")]);
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Import staff",
+        &[("Home", "/"), ("Staff", "/admin/staff")],
+    );
     ctx.insert("csrf_token", &token.0);
     ctx.insert("plan", &plan);
     ctx.insert(
@@ -517,11 +547,16 @@ pub async fn import_check(
 ) -> Result<Response, AppError> {
     let _me = manager!(state, site, req, session);
     let mut bytes = None;
-    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))? {
+    while let Some(field) =
+        multipart.next_field().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?
+    {
         if field.name() == Some("file") {
             let b = field.bytes().await.map_err(|e| AppError::BadRequest(format!("The upload was cut short: {e}")))?;
             if b.len() > MAX_BYTES {
-                return Err(AppError::PayloadTooLarge(format!("The file is larger than {} MB.", MAX_BYTES / 1024 / 1024)));
+                return Err(AppError::PayloadTooLarge(format!(
+                    "The file is larger than {} MB.",
+                    MAX_BYTES / 1024 / 1024
+                )));
             }
             bytes = Some(Bytes::from(b));
         }

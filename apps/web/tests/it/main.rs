@@ -7,6 +7,7 @@ mod bad_input;
 mod config;
 mod hosts;
 mod identity;
+mod learning;
 mod mfa;
 mod platform;
 mod propagation;

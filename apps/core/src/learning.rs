@@ -258,6 +258,7 @@ pub fn today_in(zone: chrono_tz::Tz, now: DateTime<Utc>) -> NaiveDate {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

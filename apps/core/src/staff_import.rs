@@ -197,6 +197,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -290,8 +290,9 @@ pub async fn apply(itx: &IdentityTx, rows: &[StaffRow]) -> Result<Plan, DbError>
                         password_hash: None,
                         given_name: r.given_name.clone(),
                         family_name: r.family_name.clone(),
-                        job_role: r.position.clone(),
-                        place_of_work: r.place_of_work.clone(),
+                        job_role: r.position.chars().take(100).collect(),
+                        // The person's own field holds an ODS code; the HR site is on the record.
+                        place_of_work: String::new(),
                         register_kind: None,
                         register_number: None,
                     },

@@ -48,10 +48,10 @@ pub async fn enqueue(tx: &TenantTx, job: &Job) -> Result<(), DbError> {
 /// Wakes the workers (after the enqueuing transaction committed). Without Redis the in-process
 /// worker finds the job at its next poll.
 pub async fn wake(state: &AppState) {
-    if let Some(bus) = &state.redis {
-        if let Err(e) = bus.publish(JOBS_TOPIC, "new").await {
-            tracing::debug!(error = %e, "cannot wake workers; they poll");
-        }
+    if let Some(bus) = &state.redis
+        && let Err(e) = bus.publish(JOBS_TOPIC, "new").await
+    {
+        tracing::debug!(error = %e, "cannot wake workers; they poll");
     }
 }
 

@@ -511,7 +511,8 @@ pub async fn set_path(
 ) -> Result<Response, AppError> {
     let me = editor!(state, site, req, session);
     let id = parse_course(&id)?;
-    let list: Vec<CourseId> = pairs.iter().filter(|(k, _)| k == "courses").filter_map(|(_, c)| c.parse().ok()).collect();
+    let list: Vec<CourseId> =
+        pairs.iter().filter(|(k, _)| k == "courses").filter_map(|(_, c)| c.parse().ok()).collect();
     let tx = state.dbs.app.begin(site.entry.id).await?;
     if !cat::set_path_courses(&tx, id, &list).await? {
         return Err(AppError::NotFound);
@@ -794,8 +795,18 @@ pub async fn add_session(
     let input = match check_session(&form, true) {
         Ok(i) => i,
         Err(e) => {
-            return session_form_page(state, site, req, token, course, None, &e, form.values(), StatusCode::BAD_REQUEST)
-                .await;
+            return session_form_page(
+                state,
+                site,
+                req,
+                token,
+                course,
+                None,
+                &e,
+                form.values(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
         }
     };
     let tx = state.dbs.app.begin(site.entry.id).await?;

@@ -57,6 +57,7 @@ fn audience_words(a: &Audience, names: &BTreeMap<String, String>) -> String {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // each is a distinct part of the page
 async fn rules_page(
     state: &AppState,
     site: &Site,
@@ -73,10 +74,10 @@ async fn rules_page(
     let titles = cat::courses_by_id(&tx, &rules.iter().map(|r| r.course.as_uuid()).collect::<Vec<_>>()).await?;
     let mut names = BTreeMap::new();
     for r in &rules {
-        if let Audience::Person(p) = &r.audience {
-            if let Some(person) = id::member_person(&tx, *p).await? {
-                names.insert(p.to_string(), format!("{} {} ({})", person.given_name, person.family_name, person.email));
-            }
+        if let Audience::Person(p) = &r.audience
+            && let Some(person) = id::member_person(&tx, *p).await?
+        {
+            names.insert(p.to_string(), format!("{} {} ({})", person.given_name, person.family_name, person.email));
         }
     }
     let departments = staff::departments(&tx).await?;

@@ -260,7 +260,9 @@ async function checkAccountPages(cfg, context, axePath) {
 
 // Signed in as the demo's training manager (TRELLIS_MANAGER_EMAIL / TRELLIS_MANAGER_PASSWORD), the
 // pages behind sign-in pass axe too: terms, profile, the admin pages and two-step set-up.
-const SIGNED_IN_PATHS = ['/profile', '/admin/approvals', '/admin/staff', '/admin/site', '/admin/sso', '/admin/audit', '/account/mfa'];
+const SIGNED_IN_PATHS = ['/profile', '/admin/approvals', '/admin/staff', '/admin/site', '/admin/sso', '/admin/audit', '/account/mfa',
+  '/courses', '/courses?q=fire', '/learning', '/admin/courses', '/admin/courses/new', '/admin/training', '/admin/enrolments',
+  '/admin/compliance', '/admin/staff/import'];
 
 async function checkSignedInPages(cfg, context, axePath) {
   const email = process.env.TRELLIS_MANAGER_EMAIL;
@@ -285,6 +287,25 @@ async function checkSignedInPages(cfg, context, axePath) {
       const response = await page.goto(`${origin}${path}`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
       check(response?.status() === 200, `${label} ${path}: HTTP ${response?.status()} (want 200)`);
       await runAxe(page, axePath, `${label} ${path}`);
+    }
+    // A course page and its editor, reached from the lists.
+    await page.goto(`${origin}/courses`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    const course = await page.getAttribute('.nhsuk-card__heading a', 'href');
+    check(Boolean(course), `${label}: the catalogue lists a course`);
+    if (course) {
+      const r = await page.goto(`${origin}${course}`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+      check(r?.status() === 200, `${label} ${course}: HTTP ${r?.status()} (want 200)`);
+      await runAxe(page, axePath, `${label} course page`);
+    }
+    await page.goto(`${origin}/admin/courses`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    const own = await page.getAttribute('table a[href^="/admin/courses/"]', 'href').catch(() => null);
+    if (own) {
+      const r = await page.goto(`${origin}${own}`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+      check(r?.status() === 200, `${label} ${own}: HTTP ${r?.status()} (want 200)`);
+      await runAxe(page, axePath, `${label} course editor`);
+      const r2 = await page.goto(`${origin}${own}/sessions`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+      check(r2?.status() === 200, `${label} ${own}/sessions: HTTP ${r2?.status()} (want 200)`);
+      await runAxe(page, axePath, `${label} session form`);
     }
     await screenshot(cfg, page, `${slug}-signed-in`);
   } catch (e) {

@@ -153,12 +153,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("  Demo platform administrator: {} at the platform's /sign-in", crate::demo::PLATFORM_ADMIN);
             println!("  Demo training managers (password \"{}\", the administrator's too):", crate::demo::PASSWORD);
             for (slug, email) in managers {
-                println!(
-                    "    {slug}: {email} (learner: {}@{})",
-                    crate::demo::LEARNER,
-                    email.split('@').nth(1).unwrap_or("")
-                );
+                println!("    {slug}: {email}");
             }
+            println!("  Demo learners, same password: {}@<the trust's email domain>", crate::demo::LEARNER);
             println!("  A staff file to try the import with: deploy/demo/staff.csv (Northmoor)");
             println!("Press Ctrl+C to stop.");
             server.run_until(shutdown_signal()).await;

@@ -1,7 +1,7 @@
 //! The rules of learning: what kinds of session there are and when each counts as done, how a
 //! course's due date and renewal work, and what a person's compliance status is on a day.
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::Serialize;
 
 /// What a session (learning object) is. E-learning packages come with the standards issue.
@@ -249,12 +249,6 @@ pub fn duration_range(band: &str) -> Option<(i32, i32)> {
         "long" => (121, i32::MAX),
         _ => return None,
     })
-}
-
-/// Today in a trust's time zone.
-pub fn today_in(zone: chrono_tz::Tz, now: DateTime<Utc>) -> NaiveDate {
-    let local = now.with_timezone(&zone);
-    NaiveDate::from_ymd_opt(local.year(), local.month(), local.day()).unwrap_or(now.date_naive())
 }
 
 #[cfg(test)]

@@ -21,6 +21,18 @@ pub struct Site {
     pub view: tera::Value,
 }
 
+impl Site {
+    /// The trust's time zone (Europe/London when its setting does not parse).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.entry.time_zone.parse().unwrap_or(chrono_tz::Europe::London)
+    }
+
+    /// Today in the trust's time zone: due dates and key messages' dates are dates there.
+    pub fn today(&self) -> chrono::NaiveDate {
+        chrono::Utc::now().with_timezone(&self.zone()).date_naive()
+    }
+}
+
 /// What a host resolves to.
 #[derive(Debug, Clone)]
 pub enum Resolved {

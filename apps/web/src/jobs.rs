@@ -93,7 +93,7 @@ async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::
 /// Sends the overdue digest: one email per person listing every overdue course they have not
 /// been reminded about for its current due date, each then marked, in one transaction.
 pub async fn send_reminders(state: &AppState, site: &Site) -> anyhow::Result<()> {
-    let today = crate::routes::learner::today(site);
+    let today = site.today();
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let due = compliance::overdue_unreminded(&tx, today, 5000).await?;
     for person in &due {
@@ -149,7 +149,7 @@ pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<
         itx.rollback().await?;
         return record_failure(json!(plan.errors.into_iter().take(20).collect::<Vec<_>>())).await;
     }
-    let applied = compliance::apply_all(&itx, crate::routes::learner::today(site)).await?;
+    let applied = compliance::apply_all(&itx, site.today()).await?;
     id::audit(
         &itx,
         by,
@@ -204,7 +204,7 @@ pub async fn drain(state: &AppState, mailer: &Mailer) -> usize {
 /// completion is about to expire, and queue the reminder digest.
 pub async fn daily(state: &AppState) {
     for site in state.directory.sites() {
-        let today = crate::routes::learner::today(&site);
+        let today = site.today();
         let result = async {
             let tx = state.dbs.app.begin(site.entry.id).await?;
             if compliance::claim_daily(&tx, "compliance", today).await? {

@@ -16,18 +16,12 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use trellis_core::identity::Permission;
-use trellis_core::learning::{Compliance, Event, ObjectKind, STAFF_GROUPS, today_in};
+use trellis_core::learning::{Compliance, Event, ObjectKind, STAFF_GROUPS};
 use trellis_core::{CourseId, ObjectId};
 use trellis_db::catalogue::{self as cat, Course, Object};
 use trellis_db::compliance;
 use trellis_db::identity as id;
 use trellis_db::learning::{self as learn, Enrolled, Enrolment};
-
-/// Today in the trust's time zone (due dates are dates there).
-pub(crate) fn today(site: &Site) -> NaiveDate {
-    let tz = site.entry.time_zone.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::Europe::London);
-    today_in(tz, chrono::Utc::now())
-}
 
 /// The signed-in member, or the response that sends them to sign in (or accept the terms).
 async fn member(state: &AppState, site: &Site, session: &Session) -> Result<Result<SignedIn, Response>, AppError> {
@@ -255,7 +249,7 @@ pub async fn course_page(
     } else {
         vec![]
     };
-    let mandatory = compliance::person_entries(&tx, me.person, today(site))
+    let mandatory = compliance::person_entries(&tx, me.person, site.today())
         .await?
         .into_iter()
         .find(|(cid, _)| *cid == id)
@@ -356,7 +350,7 @@ pub async fn my_learning(
     session: &Session,
 ) -> Result<Response, AppError> {
     let me = signed_in!(state, site, session);
-    let today = today(site);
+    let today = site.today();
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let enrolments = learn::enrolments_of(&tx, me.person).await?;
     let entries = compliance::person_entries(&tx, me.person, today).await?;
@@ -484,7 +478,7 @@ pub async fn session_page(
     let (c, e, objects) = learning_on(&tx, &me, course).await?;
     let i = objects.iter().position(|o| o.id == object).ok_or(AppError::NotFound)?;
     let o = &objects[i];
-    let recorded = learn::record(&tx, &e, o, Event::Open, today(site)).await?;
+    let recorded = learn::record(&tx, &e, o, Event::Open, site.today()).await?;
     let done = learn::progress(&tx, &e).await?;
     tx.commit().await?;
     let kind = ObjectKind::parse(&o.kind).unwrap_or(ObjectKind::Page);
@@ -558,7 +552,7 @@ async fn event(
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let (_, e, objects) = learning_on(&tx, me, course).await?;
     let o = objects.iter().find(|o| o.id == object).ok_or(AppError::NotFound)?;
-    let r = learn::record(&tx, &e, o, ev, today(site)).await?;
+    let r = learn::record(&tx, &e, o, ev, site.today()).await?;
     if r.course_completed {
         id::audit(&tx, Some(me.person), "course.completed", &course.to_string(), None, json!({})).await?;
     }

@@ -13,11 +13,6 @@ use std::sync::Arc;
 /// How many key messages the home page shows.
 const HOME_MESSAGES: u64 = 10;
 
-fn today_in(zone: &str) -> chrono::NaiveDate {
-    let tz: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::Europe::London);
-    chrono::Utc::now().with_timezone(&tz).date_naive()
-}
-
 /// The trust's home page: its name, branding and current key messages (read from the database).
 #[handler]
 pub async fn home(
@@ -26,7 +21,7 @@ pub async fn home(
     Data(site): Data<&Arc<Site>>,
 ) -> Result<Response, AppError> {
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let messages = trellis_db::site::current_messages(&tx, today_in(&site.entry.time_zone), HOME_MESSAGES).await?;
+    let messages = trellis_db::site::current_messages(&tx, site.today(), HOME_MESSAGES).await?;
     tx.commit().await?;
     let messages: Vec<_> = messages
         .iter()

@@ -6,7 +6,7 @@ use crate::directory::Site;
 use crate::error::AppError;
 use crate::jobs;
 use crate::routes::admin::require;
-use crate::routes::learner::{course_json, date_words, today};
+use crate::routes::learner::{course_json, date_words};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
 use bytes::Bytes;
@@ -242,7 +242,7 @@ pub async fn add_rule(
         due_days,
         renewal,
         Some(me.person),
-        today(site),
+        site.today(),
     )
     .await?;
     id::audit(
@@ -398,7 +398,7 @@ pub async fn matrix(
         offset: (page_no - 1) * MATRIX_PAGE,
         limit: MATRIX_PAGE,
     };
-    let today = today(site);
+    let today = site.today();
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let m = compliance::matrix(&tx, &q, today).await?;
     let departments = staff::departments(&tx).await?;

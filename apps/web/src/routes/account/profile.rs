@@ -23,7 +23,7 @@ pub async fn profile(
     let live = sessions::live_sessions(&tx, me.person, chrono::Utc::now() - idle).await?;
     tx.commit().await?;
     let this = auth::handle(session);
-    let tz: chrono_tz::Tz = site.entry.time_zone.parse().unwrap_or(chrono_tz::Europe::London);
+    let tz = site.zone();
     let when = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%-d %B %Y at %H:%M").to_string();
     let live: Vec<_> = live
         .iter()

@@ -17,7 +17,7 @@ use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use trellis_core::identity::Permission;
@@ -35,13 +35,6 @@ macro_rules! editor {
             Err(resp) => return Ok(resp),
         }
     };
-}
-
-fn errors_json(errors: &Errors) -> (serde_json::Value, BTreeMap<String, String>) {
-    (
-        json!(errors.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect::<Vec<_>>()),
-        errors.iter().cloned().collect(),
-    )
 }
 
 /// The editor's list: the trust's own courses and paths, and the national catalogue to offer.
@@ -219,9 +212,7 @@ fn course_form_page(
         "Create a course",
         &[("Home", "/"), ("Courses", "/admin/courses")],
     );
-    let (list, map) = errors_json(errors);
-    ctx.insert("errors", &list);
-    ctx.insert("error", &map);
+    page::insert_errors(&mut ctx, errors);
     ctx.insert("values", &values);
     ctx.insert("groups", &STAFF_GROUPS);
     ctx.insert("csrf_token", &token.0);
@@ -341,9 +332,7 @@ async fn edit_page(
         &c.title,
         &[("Home", "/"), ("Courses", "/admin/courses")],
     );
-    let (list, map) = errors_json(errors);
-    ctx.insert("errors", &list);
-    ctx.insert("error", &map);
+    page::insert_errors(&mut ctx, errors);
     ctx.insert("values", &values);
     ctx.insert("groups", &STAFF_GROUPS);
     ctx.insert("csrf_token", &token.0);
@@ -733,9 +722,7 @@ async fn session_form_page(
         title,
         &[("Courses", "/admin/courses"), (&c.title, &format!("/admin/courses/{course}"))],
     );
-    let (list, map) = errors_json(errors);
-    ctx.insert("errors", &list);
-    ctx.insert("error", &map);
+    page::insert_errors(&mut ctx, errors);
     ctx.insert("values", &values);
     ctx.insert("csrf_token", &token.0);
     ctx.insert("course", &course_json(&c));

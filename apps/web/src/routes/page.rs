@@ -89,6 +89,13 @@ pub fn error_page(
     })
 }
 
+/// A form's errors for the templates: `errors` for the summary (in the order given) and `error`,
+/// each field's message by its name.
+pub fn insert_errors(ctx: &mut tera::Context, errors: &[(String, String)]) {
+    ctx.insert("errors", &errors.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect::<Vec<_>>());
+    ctx.insert("error", &errors.iter().cloned().collect::<std::collections::BTreeMap<_, _>>());
+}
+
 /// A `303 See Other` to `to`: where a form post or a refused page sends the browser next.
 pub fn see_other(to: &str) -> Response {
     Response::builder().status(StatusCode::SEE_OTHER).header("location", to).finish()

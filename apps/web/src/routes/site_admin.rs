@@ -51,9 +51,7 @@ fn page_with(
         &[("Home", "/"), ("Your profile", "/profile")],
     );
     ctx.insert("csrf_token", &token.0);
-    let list: Vec<_> = errors.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect();
-    ctx.insert("errors", &list);
-    ctx.insert("error", &errors.iter().cloned().collect::<std::collections::BTreeMap<_, _>>());
+    page::insert_errors(&mut ctx, errors);
     // Every field is defined: the site's colours and empty message fields unless given.
     let mut all = colour_values(&site.entry.colours);
     if let Some(map) = all.as_object_mut() {

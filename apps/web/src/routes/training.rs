@@ -84,8 +84,7 @@ async fn rules_page(
     tx.commit().await?;
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Assign training", &[("Home", "/")]);
     ctx.insert("csrf_token", &token.0);
-    ctx.insert("errors", &errors.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect::<Vec<_>>());
-    ctx.insert("error", &errors.iter().cloned().collect::<BTreeMap<_, _>>());
+    page::insert_errors(&mut ctx, errors);
     ctx.insert("values", &values);
     ctx.insert("notice", &notice);
     ctx.insert("groups", &STAFF_GROUPS);

@@ -132,7 +132,7 @@ pub async fn decide(
         Ok(me) => me,
         Err(resp) => return Ok(resp),
     };
-    let person: PersonId = person.parse().map_err(|_| AppError::NotFound)?;
+    let person: PersonId = page::path_id(&person)?;
     let approve = match f.decision.as_str() {
         "approve" => true,
         "reject" => false,
@@ -294,7 +294,7 @@ pub async fn staff_status(
         Ok(me) => me,
         Err(resp) => return Ok(resp),
     };
-    let person: PersonId = person.parse().map_err(|_| AppError::NotFound)?;
+    let person: PersonId = page::path_id(&person)?;
     let suspend = match f.decision.as_str() {
         "suspend" => true,
         "reinstate" => false,
@@ -327,7 +327,7 @@ pub async fn staff_roles(
         Ok(me) => me,
         Err(resp) => return Ok(resp),
     };
-    let person: PersonId = person.parse().map_err(|_| AppError::NotFound)?;
+    let person: PersonId = page::path_id(&person)?;
     let mut roles = Vec::new();
     for (k, v) in pairs.iter().filter(|(k, _)| k == "roles") {
         let role = Role::parse(v).ok_or_else(|| AppError::BadRequest(format!("\"{v}\" is not a role ({k}).")))?;

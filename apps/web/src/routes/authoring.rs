@@ -3,7 +3,6 @@
 //! publish new versions (learners on older ones keep them), and choose the national courses the
 //! trust offers.
 
-use crate::auth::SignedIn;
 use crate::directory::Site;
 use crate::error::AppError;
 use crate::routes::admin::require;
@@ -263,10 +262,6 @@ pub async fn create(
     Ok(see_other(&format!("/admin/courses/{id}")))
 }
 
-fn parse_course(raw: &str) -> Result<CourseId, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
-
 /// A course's editing page: details, the draft's sessions, versions, publishing, a path's courses.
 #[handler]
 pub async fn edit(
@@ -278,7 +273,7 @@ pub async fn edit(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let _me = editor!(state, site, req, session);
-    edit_page(state, site, req, token, parse_course(&id)?, &vec![], None, StatusCode::OK).await
+    edit_page(state, site, req, token, page::path_id::<CourseId>(&id)?, &vec![], None, StatusCode::OK).await
 }
 
 #[allow(clippy::too_many_arguments)] // each is a distinct part of the page
@@ -383,7 +378,7 @@ pub async fn save(
 ) -> Result<Response, AppError> {
     let me = editor!(state, site, req, session);
     let mut form = CourseForm::from_pairs(&pairs);
-    let id = parse_course(&id)?;
+    let id = page::path_id::<CourseId>(&id)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let Some(existing) = cat::course(&tx, id).await?.filter(|c| !c.national) else { return Err(AppError::NotFound) };
     form.kind = existing.kind.clone();
@@ -419,7 +414,7 @@ pub async fn publish(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let me = editor!(state, site, req, session);
-    let id = parse_course(&id)?;
+    let id = page::path_id::<CourseId>(&id)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     match cat::publish(&tx, id).await? {
         Ok(number) => {
@@ -450,7 +445,7 @@ pub async fn unpublish(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let me = editor!(state, site, req, session);
-    let id = parse_course(&id)?;
+    let id = page::path_id::<CourseId>(&id)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     if cat::unpublish(&tx, id).await? {
         id::audit(&tx, Some(me.person), "course.unpublished", &id.to_string(), None, json!({})).await?;
@@ -476,7 +471,7 @@ pub async fn offer(
     Form(form): Form<OfferForm>,
 ) -> Result<Response, AppError> {
     let me = editor!(state, site, req, session);
-    let id = parse_course(&id)?;
+    let id = page::path_id::<CourseId>(&id)?;
     let on = form.offer == "yes";
     let tx = state.dbs.app.begin(site.entry.id).await?;
     if !cat::set_offered(&tx, id, on, Some(me.person)).await? {
@@ -499,7 +494,7 @@ pub async fn set_path(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let me = editor!(state, site, req, session);
-    let id = parse_course(&id)?;
+    let id = page::path_id::<CourseId>(&id)?;
     let list: Vec<CourseId> =
         pairs.iter().filter(|(k, _)| k == "courses").filter_map(|(_, c)| c.parse().ok()).collect();
     let tx = state.dbs.app.begin(site.entry.id).await?;
@@ -749,20 +744,8 @@ pub async fn new_session_form(
 ) -> Result<Response, AppError> {
     let _me = editor!(state, site, req, session);
     let values = json!({ "title": "", "kind": "page", "body": "", "url": "", "completion": "view", "min_minutes": "" });
-    session_form_page(state, site, req, token, parse_course(&id)?, None, &vec![], values, StatusCode::OK).await
-}
-
-async fn audit_session(
-    state: &AppState,
-    site: &Site,
-    me: &SignedIn,
-    action: &str,
-    course: CourseId,
-) -> Result<(), AppError> {
-    let tx = state.dbs.app.begin(site.entry.id).await?;
-    id::audit(&tx, Some(me.person), action, &course.to_string(), None, json!({})).await?;
-    tx.commit().await?;
-    Ok(())
+    session_form_page(state, site, req, token, page::path_id::<CourseId>(&id)?, None, &vec![], values, StatusCode::OK)
+        .await
 }
 
 /// Adds a session to the course's draft (multipart: it may carry a file).
@@ -777,7 +760,7 @@ pub async fn add_session(
     multipart: Multipart,
 ) -> Result<Response, AppError> {
     let me = editor!(state, site, req, session);
-    let course = parse_course(&id)?;
+    let course = page::path_id::<CourseId>(&id)?;
     let form = read_session_form(state, site, multipart).await?;
     let input = match check_session(&form, true) {
         Ok(i) => i,
@@ -800,8 +783,8 @@ pub async fn add_session(
     if cat::add_object(&tx, course, &input).await?.is_none() {
         return Err(AppError::NotFound);
     }
+    id::audit(&tx, Some(me.person), "course.session_added", &course.to_string(), None, json!({})).await?;
     tx.commit().await?;
-    audit_session(state, site, &me, "course.session_added", course).await?;
     Ok(see_other(&format!("/admin/courses/{course}")))
 }
 
@@ -816,8 +799,8 @@ pub async fn edit_session_form(
     Path((id, object)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let _me = editor!(state, site, req, session);
-    let course = parse_course(&id)?;
-    let oid: ObjectId = object.parse().map_err(|_| AppError::NotFound)?;
+    let course = page::path_id::<CourseId>(&id)?;
+    let oid: ObjectId = page::path_id(&object)?;
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let o = cat::object(&tx, oid).await?.filter(|o| o.course == course).ok_or(AppError::NotFound)?;
     let owns = cat::owns(&tx, course).await?;
@@ -844,8 +827,8 @@ pub async fn save_session(
     multipart: Multipart,
 ) -> Result<Response, AppError> {
     let me = editor!(state, site, req, session);
-    let course = parse_course(&id)?;
-    let oid: ObjectId = object.parse().map_err(|_| AppError::NotFound)?;
+    let course = page::path_id::<CourseId>(&id)?;
+    let oid: ObjectId = page::path_id(&object)?;
     let form = read_session_form(state, site, multipart).await?;
     let input = match check_session(&form, false) {
         Ok(i) => i,
@@ -868,8 +851,8 @@ pub async fn save_session(
     if !cat::update_object(&tx, course, oid, &input).await? {
         return Err(AppError::NotFound);
     }
+    id::audit(&tx, Some(me.person), "course.session_edited", &course.to_string(), None, json!({})).await?;
     tx.commit().await?;
-    audit_session(state, site, &me, "course.session_edited", course).await?;
     Ok(see_other(&format!("/admin/courses/{course}")))
 }
 
@@ -890,8 +873,8 @@ pub async fn session_action(
     Form(form): Form<SessionAction>,
 ) -> Result<Response, AppError> {
     let me = editor!(state, site, req, session);
-    let course = parse_course(&id)?;
-    let oid: ObjectId = object.parse().map_err(|_| AppError::NotFound)?;
+    let course = page::path_id::<CourseId>(&id)?;
+    let oid: ObjectId = page::path_id(&object)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let ok = match form.action.as_str() {
         "up" => cat::move_object(&tx, course, oid, -1).await?,

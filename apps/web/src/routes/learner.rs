@@ -210,10 +210,6 @@ async fn visible(tx: &trellis_db::TenantTx, me: &SignedIn, c: &Course) -> Result
         || (me.may(Permission::EditContent) && (cat::owns(tx, c.id).await? || c.national)))
 }
 
-fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
-
 /// A course's page: what it is, who it is for, how long, accreditation and CPD, its sessions,
 /// and the learner's place on it (enrol, ask, continue, leave).
 #[handler]
@@ -226,7 +222,7 @@ pub async fn course_page(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let me = signed_in!(state, site, session);
-    let id: CourseId = parse_id(&id)?;
+    let id: CourseId = page::path_id(&id)?;
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let Some(c) = cat::course(&tx, id).await? else { return Err(AppError::NotFound) };
     if !visible(&tx, &me, &c).await? {
@@ -306,7 +302,7 @@ pub async fn enrol(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let me = signed_in!(state, site, session);
-    let id: CourseId = parse_id(&id)?;
+    let id: CourseId = page::path_id(&id)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let Some(c) = cat::course(&tx, id).await? else { return Err(AppError::NotFound) };
     if !cat::in_catalogue(&tx, &c).await? {
@@ -331,7 +327,7 @@ pub async fn leave(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let me = signed_in!(state, site, session);
-    let id: CourseId = parse_id(&id)?;
+    let id: CourseId = page::path_id(&id)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     if learn::withdraw(&tx, me.person, id).await? {
         id::audit(&tx, Some(me.person), "enrolment.withdrawn", &id.to_string(), None, json!({})).await?;
@@ -435,7 +431,7 @@ pub async fn resume(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let me = signed_in!(state, site, session);
-    let id: CourseId = parse_id(&id)?;
+    let id: CourseId = page::path_id(&id)?;
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let (c, e, objects) = match learning_on(&tx, &me, id).await {
         Ok(x) => x,
@@ -472,13 +468,13 @@ pub async fn session_page(
     Path((course, object)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let me = signed_in!(state, site, session);
-    let course: CourseId = parse_id(&course)?;
-    let object: ObjectId = parse_id(&object)?;
+    let course: CourseId = page::path_id(&course)?;
+    let object: ObjectId = page::path_id(&object)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let (c, e, objects) = learning_on(&tx, &me, course).await?;
     let i = objects.iter().position(|o| o.id == object).ok_or(AppError::NotFound)?;
     let o = &objects[i];
-    let recorded = learn::record(&tx, &e, o, Event::Open, site.today()).await?;
+    let recorded = record(&tx, site, &me, &e, o, Event::Open).await?;
     let done = learn::progress(&tx, &e).await?;
     tx.commit().await?;
     let kind = ObjectKind::parse(&o.kind).unwrap_or(ObjectKind::Page);
@@ -547,16 +543,30 @@ async fn event(
     object: &str,
     ev: Event,
 ) -> Result<learn::Recorded, AppError> {
-    let course: CourseId = parse_id(course)?;
-    let object: ObjectId = parse_id(object)?;
+    let course: CourseId = page::path_id(course)?;
+    let object: ObjectId = page::path_id(object)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let (_, e, objects) = learning_on(&tx, me, course).await?;
     let o = objects.iter().find(|o| o.id == object).ok_or(AppError::NotFound)?;
-    let r = learn::record(&tx, &e, o, ev, site.today()).await?;
-    if r.course_completed {
-        id::audit(&tx, Some(me.person), "course.completed", &course.to_string(), None, json!({})).await?;
-    }
+    let r = record(&tx, site, me, &e, o, ev).await?;
     tx.commit().await?;
+    Ok(r)
+}
+
+/// Records what the learner did on a session, in the caller's transaction; a course it completes
+/// goes in the audit trail.
+async fn record(
+    tx: &trellis_db::TenantTx,
+    site: &Site,
+    me: &SignedIn,
+    e: &Enrolment,
+    o: &Object,
+    ev: Event,
+) -> Result<learn::Recorded, AppError> {
+    let r = learn::record(tx, e, o, ev, site.today()).await?;
+    if r.course_completed {
+        id::audit(tx, Some(me.person), "course.completed", &e.course.to_string(), None, json!({})).await?;
+    }
     Ok(r)
 }
 
@@ -584,26 +594,27 @@ pub async fn file(
     Path((course, object)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let me = signed_in!(state, site, session);
-    let cid: CourseId = parse_id(&course)?;
-    let oid: ObjectId = parse_id(&object)?;
+    let cid: CourseId = page::path_id(&course)?;
+    let oid: ObjectId = page::path_id(&object)?;
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let o = match learning_on(&tx, &me, cid).await {
-        Ok((_, _, objects)) => objects.into_iter().find(|o| o.id == oid),
-        // Editors preview files of their own courses.
+    let (o, enrolment) = match learning_on(&tx, &me, cid).await {
+        Ok((_, e, objects)) => (objects.into_iter().find(|o| o.id == oid), Some(e)),
+        // Editors preview files of their own courses (nothing is recorded).
         Err(AppError::NotFound) if me.may(Permission::EditContent) && cat::owns(&tx, cid).await? => {
-            cat::object(&tx, oid).await?.filter(|o| o.course == cid)
+            (cat::object(&tx, oid).await?.filter(|o| o.course == cid), None)
         }
         Err(e) => return Err(e),
-    }
-    .ok_or(AppError::NotFound)?;
+    };
+    let o = o.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     let key = o.file_key.clone().ok_or(AppError::NotFound)?;
     let range = req.header("range").and_then(parse_range);
-    if range.is_none() && o.kind == "document" {
-        // A whole download; a failure to record must not stop the file.
-        if let Err(e) = event(state, site, &me, &course, &object, Event::Download).await {
-            tracing::debug!(error = ?e, "download not recorded (editor preview?)");
-        }
+    // A whole download of a document is recorded (in a write transaction of its own, so the
+    // range requests of a video player stay read-only).
+    if let Some(e) = enrolment.filter(|_| range.is_none() && o.kind == "document") {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        record(&tx, site, &me, &e, &o, Event::Download).await?;
+        tx.commit().await?;
     }
     serve_file(state, &key, &o, range).await
 }

@@ -96,6 +96,12 @@ pub fn insert_errors(ctx: &mut tera::Context, errors: &[(String, String)]) {
     ctx.insert("error", &errors.iter().cloned().collect::<std::collections::BTreeMap<_, _>>());
 }
 
+/// An id from the request path; one that does not parse is "not found", like one that matches
+/// nothing.
+pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
 /// A `303 See Other` to `to`: where a form post or a refused page sends the browser next.
 pub fn see_other(to: &str) -> Response {
     Response::builder().status(StatusCode::SEE_OTHER).header("location", to).finish()

@@ -299,7 +299,7 @@ pub async fn edit_message(
         Ok(me) => me,
         Err(resp) => return Ok(resp),
     };
-    let message: MessageId = id_text.parse().map_err(|_| AppError::NotFound)?;
+    let message: MessageId = page::path_id(&id_text)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     if f.action == "delete" {
         if db_site::delete_message(&tx, message).await? == 0 {

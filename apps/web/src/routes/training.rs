@@ -275,7 +275,7 @@ pub async fn remove_rule(
     Path(rule): Path<String>,
 ) -> Result<Response, AppError> {
     let me = manager!(state, site, req, session);
-    let rule: RequirementId = rule.parse().map_err(|_| AppError::NotFound)?;
+    let rule: RequirementId = page::path_id(&rule)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     if !compliance::remove_requirement(&tx, rule).await? {
         return Err(AppError::NotFound);
@@ -334,7 +334,7 @@ pub async fn decide(
     Form(f): Form<DecideForm>,
 ) -> Result<Response, AppError> {
     let me = manager!(state, site, req, session);
-    let eid: EnrolmentId = enrolment.parse().map_err(|_| AppError::NotFound)?;
+    let eid: EnrolmentId = page::path_id(&enrolment)?;
     let approve = match f.decision.as_str() {
         "approve" => true,
         "decline" => false,

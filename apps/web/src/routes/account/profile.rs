@@ -104,7 +104,7 @@ pub async fn end_session(
         Ok(me) => me,
         Err(redirect) => return Ok(redirect),
     };
-    let target: uuid::Uuid = p.id.parse().map_err(|_| AppError::NotFound)?;
+    let target: uuid::Uuid = crate::routes::page::path_id(&p.id)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     // Only the person's own sessions match: another person's id is simply not found.
     if !sessions::end(&tx, me.person, target).await? {

@@ -14,7 +14,7 @@ use trellis_core::staff_import::{RowError, StaffRow};
 use uuid::Uuid;
 
 /// A member of staff's HR record in this trust.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StaffRecord {
     pub assignment_number: Option<String>,
     pub position: String,
@@ -228,25 +228,18 @@ fn changes(old: &StaffRecord, new: &StaffRecord) -> Vec<String> {
 /// What importing the rows would do (nothing is written).
 pub async fn plan(itx: &IdentityTx, rows: &[StaffRow]) -> Result<Plan, DbError> {
     let (targets, errors) = targets(itx, rows).await?;
+    Ok(plan_of(rows, &targets, errors))
+}
+
+/// The plan for rows whose targets have been looked up.
+fn plan_of(rows: &[StaffRow], targets: &[Target], errors: Vec<RowError>) -> Plan {
     let mut plan = Plan { errors, ..Plan::default() };
-    for (r, t) in rows.iter().zip(&targets) {
+    for (r, t) in rows.iter().zip(targets) {
         let want = wanted(r);
         let (action, ch) = match t {
             Target::New => ("create", vec![]),
             Target::Account(_) => ("join", vec![]),
-            Target::Member(_, None) => (
-                "update",
-                changes(
-                    &StaffRecord {
-                        assignment_number: None,
-                        position: String::new(),
-                        department: String::new(),
-                        staff_group: String::new(),
-                        place_of_work: String::new(),
-                    },
-                    &want,
-                ),
-            ),
+            Target::Member(_, None) => ("update", changes(&StaffRecord::default(), &want)),
             Target::Member(_, Some(old)) => {
                 let ch = changes(old, &want);
                 (if ch.is_empty() { "unchanged" } else { "update" }, ch)
@@ -267,18 +260,18 @@ pub async fn plan(itx: &IdentityTx, rows: &[StaffRow]) -> Result<Plan, DbError> 
             changes: ch,
         });
     }
-    Ok(plan)
+    plan
 }
 
 /// Applies the import in the caller's transaction: new accounts (no password: they sign in by
 /// setting one through "forgotten password", or by single sign-on), memberships (approved, as
 /// learners), and records. Returns the plan it carried out; with errors, writes nothing.
 pub async fn apply(itx: &IdentityTx, rows: &[StaffRow]) -> Result<Plan, DbError> {
-    let plan = plan(itx, rows).await?;
+    let (targets, errors) = targets(itx, rows).await?;
+    let plan = plan_of(rows, &targets, errors);
     if !plan.errors.is_empty() {
         return Ok(plan);
     }
-    let (targets, _) = targets(itx, rows).await?;
     for (r, t) in rows.iter().zip(targets) {
         let want = wanted(r);
         match t {

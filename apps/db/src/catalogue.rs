@@ -568,12 +568,12 @@ pub enum PublishRefused {
 /// Publishes the draft: it becomes the version new enrolments get, the previous one is retired
 /// (those on it keep it), and the course is listed.
 pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishRefused>, DbError> {
-    let Some(c) = course(tx, id).await?.filter(|c| !c.national || tx.tenant().is_national()) else {
+    // Only the owner publishes (the national catalogue's courses are the national owner's).
+    let Some(c) = tx.select::<course::Entity>().filter(course::Column::Id.eq(id.as_uuid())).one(tx.conn()).await?
+    else {
         return Ok(Err(PublishRefused::NotFound));
     };
-    if !owns(tx, id).await? {
-        return Ok(Err(PublishRefused::NotFound));
-    }
+    let c = Course::from(c);
     let all = versions(tx, id).await?;
     let now = Utc::now();
     let number = if let Some(d) = all.iter().find(|v| v.status == "draft") {
@@ -769,6 +769,11 @@ pub async fn programmes(tx: &TenantTx) -> Result<Vec<Programme>, DbError> {
         .collect())
 }
 
+/// SQL: course `c` is in this trust's catalogue — its own (`$1`), or a national one (`$2`) the
+/// trust offers. (Published-ness is the caller's filter.) [`in_catalogue`] is the same rule for one
+/// course already loaded.
+const IN_CATALOGUE: &str = "(c.tenant_id = $1 OR (c.tenant_id = $2 AND EXISTS (SELECT 1 FROM catalogue_offers o WHERE o.tenant_id = $1 AND o.course_id = c.id)))";
+
 /// A search of this trust's catalogue.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
@@ -812,10 +817,7 @@ pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Card>, u64), DbErro
         values.push(v);
         format!("${}", values.len())
     };
-    let mut wh = vec![
-        "c.status = 'published'".to_owned(),
-        "(c.tenant_id = $1 OR (c.tenant_id = $2 AND EXISTS (SELECT 1 FROM catalogue_offers o WHERE o.tenant_id = $1 AND o.course_id = c.id)))".to_owned(),
-    ];
+    let mut wh = vec!["c.status = 'published'".to_owned(), IN_CATALOGUE.to_owned()];
     let mut rank = String::new();
     let mut join = String::new();
     let words = q.text.trim();
@@ -888,12 +890,12 @@ pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Card>, u64), DbErro
 /// The topics in this trust's catalogue, for the filter.
 pub async fn topics(tx: &TenantTx) -> Result<Vec<String>, DbError> {
     use sea_orm::ConnectionTrait;
-    let sql = "SELECT DISTINCT c.topic AS topic FROM courses c WHERE c.status = 'published' AND c.topic <> ''
-               AND (c.tenant_id = $1 OR (c.tenant_id = $2 AND EXISTS (SELECT 1 FROM catalogue_offers o WHERE o.tenant_id = $1 AND o.course_id = c.id)))
-               ORDER BY 1";
+    let sql = format!(
+        "SELECT DISTINCT c.topic AS topic FROM courses c WHERE c.status = 'published' AND c.topic <> '' AND {IN_CATALOGUE} ORDER BY 1"
+    );
     let rows = tx
         .conn()
-        .query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), TenantId::NATIONAL.as_uuid().into()]))
+        .query_all_raw(tx.stmt(&sql, vec![tx.tenant().as_uuid().into(), TenantId::NATIONAL.as_uuid().into()]))
         .await?;
     Ok(rows.into_iter().filter_map(|r| r.try_get::<String>("", "topic").ok()).collect())
 }

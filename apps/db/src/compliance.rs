@@ -351,6 +351,18 @@ pub struct Cell {
     pub expires_on: Option<NaiveDate>,
 }
 
+impl Cell {
+    /// The cell of a compliance entry on `today`.
+    fn of(a: &assignment::Model, today: NaiveDate) -> Cell {
+        Cell {
+            status: Compliance::on(today, a.due_on, a.completed_at.is_some(), a.expires_on, a.started_at.is_some()),
+            due_on: a.due_on,
+            completed_on: a.completed_at.map(|d| d.date_naive()),
+            expires_on: a.expires_on,
+        }
+    }
+}
+
 /// A row of the matrix: one member of staff.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -545,18 +557,7 @@ pub async fn matrix(tx: &TenantTx, q: &MatrixQuery, today: NaiveDate) -> Result<
             tx.select::<assignment::Entity>().filter(assignment::Column::PersonId.is_in(ids)).all(tx.conn()).await?
         {
             if let (Some(ri), Some(ci)) = (row_of.get(&a.person_id), position.get(&a.course_id)) {
-                rows[*ri].cells[*ci] = Some(Cell {
-                    status: Compliance::on(
-                        today,
-                        a.due_on,
-                        a.completed_at.is_some(),
-                        a.expires_on,
-                        a.started_at.is_some(),
-                    ),
-                    due_on: a.due_on,
-                    completed_on: a.completed_at.map(|d| d.date_naive()),
-                    expires_on: a.expires_on,
-                });
+                rows[*ri].cells[*ci] = Some(Cell::of(&a, today));
             }
         }
     }
@@ -578,23 +579,7 @@ pub async fn person_entries(
         .all(tx.conn())
         .await?
         .into_iter()
-        .map(|a| {
-            (
-                CourseId::from_uuid(a.course_id),
-                Cell {
-                    status: Compliance::on(
-                        today,
-                        a.due_on,
-                        a.completed_at.is_some(),
-                        a.expires_on,
-                        a.started_at.is_some(),
-                    ),
-                    due_on: a.due_on,
-                    completed_on: a.completed_at.map(|d| d.date_naive()),
-                    expires_on: a.expires_on,
-                },
-            )
-        })
+        .map(|a| (CourseId::from_uuid(a.course_id), Cell::of(&a, today)))
         .collect())
 }
 

@@ -161,7 +161,7 @@ pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<
     )
     .await?;
     itx.commit().await?;
-    let _ = state.files.delete(&crate::routes::training::import_key(site, file)).await;
+    let _ = state.files.delete(&key).await;
     Ok(())
 }
 

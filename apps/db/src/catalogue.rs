@@ -353,6 +353,26 @@ pub async fn in_catalogue(tx: &TenantTx, c: &Course) -> Result<bool, DbError> {
         .is_some())
 }
 
+/// Of `courses`, those in this trust's catalogue ([`in_catalogue`] for many: one query).
+pub async fn only_in_catalogue(
+    tx: &TenantTx,
+    courses: HashMap<Uuid, Course>,
+) -> Result<HashMap<Uuid, Course>, DbError> {
+    let national: Vec<Uuid> = courses.values().filter(|c| c.national).map(|c| c.id.as_uuid()).collect();
+    let offered: std::collections::HashSet<Uuid> = if national.is_empty() {
+        Default::default()
+    } else {
+        tx.select::<catalogue_offer::Entity>()
+            .filter(catalogue_offer::Column::CourseId.is_in(national))
+            .all(tx.conn())
+            .await?
+            .into_iter()
+            .map(|o| o.course_id)
+            .collect()
+    };
+    Ok(courses.into_iter().filter(|(id, c)| c.status == "published" && (!c.national || offered.contains(id))).collect())
+}
+
 /// A course's versions, newest first.
 pub async fn versions(tx: &TenantTx, id: CourseId) -> Result<Vec<Version>, DbError> {
     Ok(tx
@@ -862,24 +882,31 @@ pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Card>, u64), DbErro
         wh.push("c.cpd_points IS NOT NULL".into());
     }
     let cond = wh.join(" AND ");
-    let count_sql = format!("SELECT count(*) AS n FROM courses c{join} WHERE {cond}");
-    let total = tx
-        .conn()
-        .query_one_raw(tx.stmt(&count_sql, values.clone()))
-        .await?
-        .and_then(|r| r.try_get::<i64>("", "n").ok())
-        .unwrap_or(0);
+    let count_values = values.clone();
     let lim = next(i64::try_from(q.limit).unwrap_or(20).into(), &mut values);
     let off = next(i64::try_from(q.offset).unwrap_or(0).into(), &mut values);
+    // The page and the number of matches in one pass (a window count).
     let sql = format!(
-        "SELECT c.id AS id, {mandatory} AS mandatory FROM courses c{join} WHERE {cond} ORDER BY {rank}c.title ASC, c.id ASC LIMIT {lim} OFFSET {off}"
+        "SELECT c.id AS id, {mandatory} AS mandatory, count(*) OVER () AS total FROM courses c{join} WHERE {cond} ORDER BY {rank}c.title ASC, c.id ASC LIMIT {lim} OFFSET {off}"
     );
     let rows = tx.conn().query_all_raw(tx.stmt(&sql, values)).await?;
     let mut order = Vec::new();
+    let mut total: i64 = 0;
     for r in rows {
         let id: Uuid = r.try_get("", "id")?;
         let m: bool = r.try_get("", "mandatory")?;
+        total = r.try_get("", "total")?;
         order.push((id, m));
+    }
+    if order.is_empty() && q.offset > 0 {
+        // Past the last page: the count alone, for the pager.
+        let count_sql = format!("SELECT count(*) AS n FROM courses c{join} WHERE {cond}");
+        total = tx
+            .conn()
+            .query_one_raw(tx.stmt(&count_sql, count_values))
+            .await?
+            .and_then(|r| r.try_get::<i64>("", "n").ok())
+            .unwrap_or(0);
     }
     let mut found = courses_by_id(tx, &order.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
     let cards =

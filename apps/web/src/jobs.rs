@@ -161,6 +161,7 @@ pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<
     )
     .await?;
     itx.commit().await?;
+    state.totals.changed(site.entry.id);
     let _ = state.files.delete(&key).await;
     Ok(())
 }
@@ -211,6 +212,7 @@ pub async fn daily(state: &AppState) {
                 let reopened = compliance::reopen_for_renewal(&tx, today).await?;
                 enqueue(&tx, &Job::Reminders).await?;
                 if reopened > 0 {
+                    state.totals.changed(site.entry.id);
                     id::audit(&tx, None, "compliance.renewals_opened", "", None, json!({ "enrolments": reopened }))
                         .await?;
                 }

@@ -12,6 +12,7 @@ mod routes;
 mod server;
 mod state;
 mod theme;
+mod totals;
 mod trust_css;
 
 pub use auth::password::hash as hash_password;

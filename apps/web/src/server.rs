@@ -127,6 +127,7 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
         metrics: Arc::new(Metrics::new()?),
         redis,
         proxies: Arc::new(proxies),
+        totals: Arc::default(),
     };
     Ok((state, mailer))
 }

@@ -28,4 +28,6 @@ pub struct AppState {
     pub dns: trellis_integrations::dns::DomainChecker,
     /// Uploaded files: local disk or an S3-compatible bucket.
     pub files: trellis_integrations::files::FileStore,
+    /// The compliance matrix's totals, counted once and kept a short while.
+    pub totals: Arc<crate::totals::TotalsCache>,
 }

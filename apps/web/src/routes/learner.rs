@@ -127,15 +127,8 @@ pub async fn catalogue(
     let topics = cat::topics(&tx).await?;
     let programmes = cat::programmes(&tx).await?;
     let ids: Vec<_> = programmes.iter().flat_map(|p| p.courses.iter().map(CourseId::as_uuid)).collect();
-    let mut in_programmes = cat::courses_by_id(&tx, &ids).await?;
     // Only what this trust's catalogue holds (a national programme may name courses not offered).
-    let mut offered = std::collections::HashMap::new();
-    for (id, c) in in_programmes.drain() {
-        if cat::in_catalogue(&tx, &c).await? {
-            offered.insert(id, c);
-        }
-    }
-    let in_programmes = offered;
+    let in_programmes = cat::only_in_catalogue(&tx, cat::courses_by_id(&tx, &ids).await?).await?;
     tx.commit().await?;
     let pages = total.div_ceil(PER_PAGE).max(1);
     let query_string = |n: u64| {
@@ -474,7 +467,7 @@ pub async fn session_page(
     let (c, e, objects) = learning_on(&tx, &me, course).await?;
     let i = objects.iter().position(|o| o.id == object).ok_or(AppError::NotFound)?;
     let o = &objects[i];
-    let recorded = record(&tx, site, &me, &e, o, Event::Open).await?;
+    let recorded = record(state, &tx, site, &me, &e, o, Event::Open).await?;
     let done = learn::progress(&tx, &e).await?;
     tx.commit().await?;
     let kind = ObjectKind::parse(&o.kind).unwrap_or(ObjectKind::Page);
@@ -548,7 +541,7 @@ async fn event(
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let (_, e, objects) = learning_on(&tx, me, course).await?;
     let o = objects.iter().find(|o| o.id == object).ok_or(AppError::NotFound)?;
-    let r = record(&tx, site, me, &e, o, ev).await?;
+    let r = record(state, &tx, site, me, &e, o, ev).await?;
     tx.commit().await?;
     Ok(r)
 }
@@ -556,6 +549,7 @@ async fn event(
 /// Records what the learner did on a session, in the caller's transaction; a course it completes
 /// goes in the audit trail.
 async fn record(
+    state: &AppState,
     tx: &trellis_db::TenantTx,
     site: &Site,
     me: &SignedIn,
@@ -565,6 +559,7 @@ async fn record(
 ) -> Result<learn::Recorded, AppError> {
     let r = learn::record(tx, e, o, ev, site.today()).await?;
     if r.course_completed {
+        state.totals.changed(site.entry.id);
         id::audit(tx, Some(me.person), "course.completed", &e.course.to_string(), None, json!({})).await?;
     }
     Ok(r)
@@ -613,7 +608,7 @@ pub async fn file(
     // range requests of a video player stay read-only).
     if let Some(e) = enrolment.filter(|_| range.is_none() && o.kind == "document") {
         let tx = state.dbs.app.begin(site.entry.id).await?;
-        record(&tx, site, &me, &e, &o, Event::Download).await?;
+        record(state, &tx, site, &me, &e, &o, Event::Download).await?;
         tx.commit().await?;
     }
     serve_file(state, &key, &o, range).await

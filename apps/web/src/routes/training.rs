@@ -255,6 +255,7 @@ pub async fn add_rule(
     )
     .await?;
     tx.commit().await?;
+    state.totals.changed(site.entry.id);
     let notice = format!(
         "{} assigned. {} {} enrolled{}.",
         course.title,
@@ -282,6 +283,7 @@ pub async fn remove_rule(
     }
     id::audit(&tx, Some(me.person), "training.rule_removed", &rule.to_string(), None, json!({})).await?;
     tx.commit().await?;
+    state.totals.changed(site.entry.id);
     Ok(see_other("/admin/training"))
 }
 
@@ -399,7 +401,9 @@ pub async fn matrix(
     };
     let today = site.today();
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let m = compliance::matrix(&tx, &q, today).await?;
+    let kept = state.totals.get(site.entry.id, &q, today);
+    let (m, totals) = compliance::matrix(&tx, &q, today, kept.as_ref().map(|k| &k.totals)).await?;
+    let counted = kept.unwrap_or_else(|| state.totals.put(site.entry.id, &q, today, totals));
     let departments = staff::departments(&tx).await?;
     tx.commit().await?;
     let pages = m.people.div_ceil(MATRIX_PAGE).max(1);
@@ -453,6 +457,7 @@ pub async fn matrix(
     );
     ctx.insert("overall", &json!({ "counts": m.overall, "percent": m.overall.percent_complete() }));
     ctx.insert("people", &m.people);
+    ctx.insert("totals_at", &counted.at.with_timezone(&site.zone()).format("%H:%M").to_string());
     ctx.insert("page", &page_no);
     ctx.insert("pages", &pages);
     ctx.insert("prev_url", &(page_no > 1).then(|| link(page_no - 1)));

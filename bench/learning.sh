@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Benchmark: the catalogue, a course page and the compliance matrix of a trust with 20,000 staff
+# and 30 mandatory courses, everything loaded through the product's own paths.
+#
+#   bench/learning.sh sqlite|postgres [seconds]
+#
+# Set-up (timed and reported): a fresh database; `trellis migrate`; `tenants apply tenants`;
+# Northmoor's catalogue gets BENCH_COURSES (default 2,000) generated courses of three sessions each
+# (`trellis catalogue apply`, bench/learning_data.py), on top of the national catalogue the demo
+# offers; the server starts as `trellis demo` (release build, pinned to core 0, jobs in process);
+# the demo training manager signs in over HTTP, adds 30 rules ("Bench mandatory NN", everyone,
+# mandatory, due in 28 days, renewed yearly) and imports BENCH_STAFF (default 20,000) staff from an
+# ESR-shaped CSV (dry run, then apply: the worker imports them all or nothing and applies the rules,
+# so 600,000 compliance records are made by the code that makes them in production). Then the
+# records are given a realistic spread of states by SQL (by a hash of person and course: 55 %
+# completed at some time in the last 13 months, so some have lapsed; 10 % started; due dates from
+# 60 days ago to 60 days ahead, so some are overdue) and the statistics are refreshed (VACUUM ANALYZE, as autovacuum would have by then).
+#
+# Measured, with wrk (Debian) pinned to core 1, keep-alive, signed in (the demo learner for the
+# learner pages, the training manager for the matrix), SECONDS each (default 10) after a 3 s
+# warm-up, at 1 and 16 connections:
+#   - GET /courses?q=patient+safety     full-text search over the trust's catalogue, first page
+#   - GET /courses                      browsing: the first page, topics and programmes
+#   - GET /courses/<id>                 a course page (a mandatory one, with its sessions)
+#   - GET /admin/compliance             the matrix: 50 staff × 30 courses with trust-wide totals
+#   - GET /admin/compliance?group=Nursing+and+Midwifery+Registered&sort=overdue&page=20
+#                                       filtered by staff group, most overdue first, page 20
+# Reports requests/s, p50 and p99 latency and server CPU time per request. PostgreSQL: set
+# BENCH_POSTGRES_URL (a superuser URL; default postgres://postgres@127.0.0.1:5432/test); a
+# database trellis_bench is made and dropped (BENCH_KEEP=1 keeps it, and the SQLite file, to study). Not part of CI: figures go in docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+backend=${1:?usage: bench/learning.sh sqlite|postgres [seconds]}
+secs=${2:-10}
+staff=${BENCH_STAFF:-20000}
+courses=${BENCH_COURSES:-2000}
+mandatory=30
+port=18081
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+[[ -x target/release/trellis ]] || cargo build --release -p trellis
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  if [[ -n "${BENCH_KEEP:-}" ]]; then echo "kept: $DATABASE_URL ($work)"; return; fi
+  [[ "$backend" == postgres ]] && psql "$admin" -qc "DROP DATABASE IF EXISTS trellis_bench WITH (FORCE)" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+case "$backend" in
+  sqlite) export DATABASE_URL="sqlite://$work/bench.db?mode=rwc" ;;
+  postgres)
+    admin=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+    psql "$admin" -qc "DROP DATABASE IF EXISTS trellis_bench WITH (FORCE)" -c "CREATE DATABASE trellis_bench" >/dev/null
+    export DATABASE_URL="${admin%/*}/trellis_bench" ;;
+  *) echo "backend must be sqlite or postgres"; exit 2 ;;
+esac
+# SQL run as the owner (PostgreSQL superuser; SQLite through Python's sqlite3).
+sql() {
+  if [[ "$backend" == postgres ]]; then psql "${admin%/*}/trellis_bench" -qAt -v ON_ERROR_STOP=1 -c "$1"
+  else python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); r=c.execute(sys.argv[2]).fetchall(); c.commit(); print("\n".join("|".join(map(str,x)) for x in r))' "$work/bench.db" "$1"; fi
+}
+export TRELLIS__SERVER__LISTEN="127.0.0.1:$port" TRELLIS__SERVER__METRICS_LISTEN="127.0.0.1:0" \
+  TRELLIS__LOG__FILTER=error TRELLIS__DATABASE__MAX_CONNECTIONS=${BENCH_POOL:-8} \
+  TRELLIS__MAIL__DIR="$work/mail" TRELLIS__FILES__DIR="$work/files"
+host=northmoor.localhost
+base="http://127.0.0.1:$port"
+stamp() { date +%s.%N; }
+took() { awk -v a="$1" -v b="$(stamp)" 'BEGIN { printf "%.1f s", b - a }'; }
+
+t=$(stamp)
+target/release/trellis migrate >/dev/null
+target/release/trellis tenants apply tenants >/dev/null
+python3 bench/learning_data.py "$work" "$staff" "$courses" "$mandatory"
+target/release/trellis catalogue apply deploy/catalogue/national.toml >/dev/null
+target/release/trellis catalogue apply "$work/catalogue.toml" --trust northmoor >/dev/null
+echo "set-up: migrate, trusts and $courses courses: $(took "$t")"
+
+taskset -c 0 target/release/trellis demo >"$work/serve.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 600); do curl -fs -o /dev/null -H "Host: $host" "$base/sign-in" && break; sleep 0.2; done
+curl -fs -o /dev/null -H "Host: $host" "$base/sign-in" || { echo "server not serving"; cat "$work/serve.log"; exit 1; }
+
+# Signs in; prints the session cookie ("name=value").
+sign_in() {
+  local jar="$work/jar.$1" token
+  token=$(curl -fs -c "$jar" -H "Host: $host" "$base/sign-in" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
+  curl -fs -o /dev/null -b "$jar" -c "$jar" -H "Host: $host" --data-urlencode "csrf_token=$token" \
+    --data-urlencode "email=$1" --data-urlencode "password=demo manager password" "$base/sign-in"
+  # Agree to the current terms (the demo people have not yet).
+  local terms accepting
+  terms=$(curl -fs -b "$jar" -c "$jar" -H "Host: $host" "$base/terms")
+  token=$(grep -o 'name="csrf_token" value="[^"]*"' <<<"$terms" | head -1 | sed 's/.*value="//;s/"$//')
+  accepting=$(grep -o 'name="accepting" value="[^"]*"' <<<"$terms" | head -1 | sed 's/.*value="//;s/"$//')
+  [[ -z "$accepting" ]] || curl -fs -o /dev/null -b "$jar" -c "$jar" -H "Host: $host" --data-urlencode "csrf_token=$token" \
+    --data-urlencode "accepting=$accepting" "$base/terms"
+  # Every cookie of the jar (HttpOnly ones are written as "#HttpOnly_<domain>").
+  awk -F'\t' 'NF == 7 && ($1 !~ /^#/ || $1 ~ /^#HttpOnly_/) { c = c (c ? "; " : "") $6 "=" $7 } END { print c }' "$jar"
+}
+token_of() { curl -fs -H "Host: $host" -H "Cookie: $1" "$base$2" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//'; }
+manager=$(sign_in training.manager@northmoor.example)
+learner=$(sign_in learner@northmoor.example)
+[[ -n "$manager" && -n "$learner" ]] || { echo "could not sign in"; exit 1; }
+grep -q '<title>Compliance' <<<"$(curl -fs -H "Host: $host" -H "Cookie: $manager" "$base/admin/compliance")" || { echo "the manager is not signed in"; exit 1; }
+
+# 30 mandatory rules for everyone (before the import, so the import's rule pass makes the records).
+t=$(stamp)
+form=$(curl -fs -H "Host: $host" -H "Cookie: $manager" "$base/admin/training")
+csrf=$(grep -o 'name="csrf_token" value="[^"]*"' <<<"$form" | head -1 | sed 's/.*value="//;s/"$//')
+mapfile -t ids < <(grep -o '<option value="[0-9a-f-]*"[^>]*>Bench mandatory' <<<"$form" | sed 's/<option value="//;s/".*//')
+[[ ${#ids[@]} -eq $mandatory ]] || { echo "found ${#ids[@]} bench courses in the rules form, want $mandatory"; exit 1; }
+for id in "${ids[@]}"; do
+  curl -fs -o /dev/null -H "Host: $host" -H "Cookie: $manager" --data-urlencode "csrf_token=$csrf" \
+    -d "course=$id&audience_kind=everyone&mandatory=on&due_days=28&renewal_months=12" "$base/admin/training"
+done
+echo "set-up: $mandatory rules: $(took "$t")"
+
+t=$(stamp)
+csrf=$(token_of "$manager" /admin/staff/import)
+checked=$(curl -fs -H "Host: $host" -H "Cookie: $manager" -F "csrf_token=$csrf" -F "file=@$work/staff.csv;type=text/csv" "$base/admin/staff/import")
+file=$(grep -o 'name="file" value="[0-9a-f]\{64\}"' <<<"$checked" | sed 's/.*value="//;s/"$//')
+[[ -n "$file" ]] || { echo "the staff file did not pass its dry run"; exit 1; }
+echo "set-up: dry run of $staff staff: $(took "$t")"
+t=$(stamp)
+curl -fs -o /dev/null -H "Host: $host" -H "Cookie: $manager" --data-urlencode "csrf_token=$csrf" -d "file=$file" "$base/admin/staff/import/apply"
+for _ in $(seq 1 3000); do
+  page=$(curl -fs -H "Host: $host" -H "Cookie: $manager" "$base/admin/staff/import")
+  grep -q 'imported —\|failed, nothing changed' <<<"$page" && break
+  sleep 0.2
+done
+grep -q 'imported —' <<<"$page" || { echo "the import did not finish"; exit 1; }
+records=$(sql "SELECT count(*) FROM assignments")
+echo "set-up: import of $staff staff with the rules applied ($records compliance records): $(took "$t")"
+
+# The spread of states (random per record; 55 % completed within the last 13 months, so some have
+# lapsed; 10 % more started; due dates from 60 days ago to 60 days ahead).
+if [[ "$backend" == postgres ]]; then
+  rnd="random()"; days() { echo "current_date + ($1)::int"; }; ago() { echo "now() - ($1) * interval '1 day'"; }
+  expiry="(completed_at + interval '12 months')::date"
+else
+  rnd="(abs(random()) / 9223372036854775808.0)"; days() { echo "date('now', ($1) || ' days')"; }; ago() { echo "datetime('now', '-' || ($1) || ' days')"; }
+  expiry="date(completed_at, '+12 months')"
+fi
+sql "UPDATE assignments SET due_on = $(days "cast($rnd * 121 AS int) - 60"),
+       completed_at = CASE WHEN $rnd < 0.55 THEN $(ago "cast($rnd * 395 AS int)") END" >/dev/null
+sql "UPDATE assignments SET started_at = CASE WHEN completed_at IS NOT NULL THEN completed_at
+       WHEN $rnd < 0.22 THEN $(ago "cast($rnd * 30 AS int)") END,
+       expires_on = CASE WHEN completed_at IS NOT NULL THEN $expiry END" >/dev/null
+if [[ "$backend" == postgres ]]; then sql "VACUUM ANALYZE" >/dev/null; else sql "ANALYZE" >/dev/null; fi
+echo "states: $(sql "SELECT sum(CASE WHEN completed_at IS NOT NULL THEN 1 ELSE 0 END), sum(CASE WHEN due_on < CURRENT_DATE AND completed_at IS NULL THEN 1 ELSE 0 END) FROM assignments" | awk -F'|' '{ printf "%s completed at some time, %s overdue never completed", $1, $2 }')"
+
+course=$(curl -fs -H "Host: $host" -H "Cookie: $learner" "$base/courses?q=Bench+mandatory+01" >"$work/found"; grep -o 'href="/courses/[0-9a-f-]\{36\}"' "$work/found" | head -1 | sed 's/href="//;s/"$//')
+[[ -n "$course" ]] || { echo "no course found by search"; exit 1; }
+grep -q 'Bench mandatory 30' <<<"$(curl -fs -H "Host: $host" -H "Cookie: $manager" "$base/admin/compliance")" || { echo "the matrix does not show the bench courses"; exit 1; }
+
+ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+hz=$(getconf CLK_TCK)
+run() { # name cookie path
+  taskset -c 1 wrk -t1 -c4 -d3s -H "Host: $host" -H "Cookie: $2" "$base$3" >/dev/null
+  for c in 1 16; do
+    local before after out rps total p50 p99 errors cpu
+    before=$(ticks)
+    out=$(taskset -c 1 wrk -t1 -c"$c" -d"${secs}s" --latency -H "Host: $host" -H "Cookie: $2" "$base$3")
+    after=$(ticks)
+    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    total=$(awk '/requests in/ {print $1}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
+    cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$total" 'BEGIN { printf "%.0f µs", t / hz * 1e6 / n }')
+    echo "| $backend | $1 | $c | $rps | $p50 | $p99 | $cpu |"
+    [[ -z "$errors" ]] || echo "  errors: $errors"
+  done
+}
+echo
+echo "| backend | page | connections | requests/s | p50 | p99 | server CPU per request |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+run "search" "$learner" "/courses?q=patient+safety"
+run "catalogue" "$learner" "/courses"
+run "course page" "$learner" "$course"
+run "matrix, page 1" "$manager" "/admin/compliance"
+run "matrix, group, overdue, page 20" "$manager" "/admin/compliance?group=Nursing+and+Midwifery+Registered&sort=overdue&page=20"
+echo
+echo "peak server memory (VmHWM): $(awk '/VmHWM/ {print $2, $3}' "/proc/$server_pid/status")"

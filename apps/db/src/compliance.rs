@@ -398,8 +398,6 @@ pub struct MatrixQuery {
 /// The totals for everyone a matrix query's filters take in (whatever the page or the sort).
 #[derive(Debug, Clone, Default)]
 pub struct Totals {
-    /// People the filters take in.
-    pub people: i64,
     pub by_course: HashMap<Uuid, Counts>,
     /// Per staff group ("" where none is recorded), sorted by group.
     pub by_group: Vec<(String, Counts)>,
@@ -421,7 +419,7 @@ pub struct Matrix {
 }
 
 /// The compliance matrix: a page of staff × mandatory courses, with the totals for everyone the
-/// filters take in. Six queries, whatever the page size or the size of the trust; four when
+/// filters take in. Five queries, whatever the page size or the size of the trust; four when
 /// `known` holds the totals already (counted earlier for the same query and day: the totals read
 /// every entry the filters take in, which is the costly part for a large trust).
 pub async fn matrix(
@@ -481,13 +479,6 @@ pub async fn matrix(
     let totals = match known {
         Some(t) => t.clone(),
         None => {
-            let people_sql = format!("SELECT count(*) AS n {from} AND {cond}");
-            let people = tx
-                .conn()
-                .query_one_raw(tx.stmt(&people_sql, values.clone()))
-                .await?
-                .and_then(|r| r.try_get::<i64>("", "n").ok())
-                .unwrap_or(0);
             let totals_cond = if wh.len() > 1 { wh[1..].join(" AND ") } else { "1 = 1".to_owned() };
             let people_join = if needle.is_empty() { "" } else { "JOIN people p ON p.id = a.person_id" };
             // Counted with FILTER rather than grouped by the status: the same rule as
@@ -523,7 +514,7 @@ pub async fn matrix(
             }
             let mut by_group: Vec<(String, Counts)> = by_group.into_iter().collect();
             by_group.sort_by(|a, b| a.0.cmp(&b.0));
-            Totals { people, by_course, by_group, overall }
+            Totals { by_course, by_group, overall }
         }
     };
 
@@ -548,11 +539,13 @@ pub async fn matrix(
     let page_sql = format!(
         "SELECT p.id AS id, p.given_name AS given_name, p.family_name AS family_name, p.email AS email,
                 coalesce(s.staff_group, '') AS staff_group, coalesce(s.department, '') AS department,
-                {overdue_count} AS overdue
+                {overdue_count} AS overdue, count(*) OVER () AS people
            {from} AND {cond} ORDER BY {order} LIMIT ${lim} OFFSET ${off}"
     );
     let mut rows = Vec::new();
+    let mut people: i64 = 0;
     for r in tx.conn().query_all_raw(tx.stmt(&page_sql, page_values)).await? {
+        people = r.try_get("", "people")?;
         let given: String = r.try_get("", "given_name")?;
         let family: String = r.try_get("", "family_name")?;
         rows.push(Row {
@@ -563,6 +556,16 @@ pub async fn matrix(
             department: r.try_get("", "department")?,
             cells: vec![None; courses.len()],
         });
+    }
+    if rows.is_empty() && q.offset > 0 {
+        // Past the last page: the count alone, for the pager.
+        let people_sql = format!("SELECT count(*) AS n {from} AND {cond}");
+        people = tx
+            .conn()
+            .query_one_raw(tx.stmt(&people_sql, values.clone()))
+            .await?
+            .and_then(|r| r.try_get::<i64>("", "n").ok())
+            .unwrap_or(0);
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.person.as_uuid()).collect();
     let position: HashMap<Uuid, usize> = courses.iter().enumerate().map(|(i, (c, _))| (c.as_uuid(), i)).collect();
@@ -581,7 +584,7 @@ pub async fn matrix(
     let matrix = Matrix {
         courses,
         rows,
-        people: u64::try_from(totals.people).unwrap_or(0),
+        people: u64::try_from(people).unwrap_or(0),
         course_totals,
         group_totals: totals.by_group.clone(),
         overall: totals.overall,

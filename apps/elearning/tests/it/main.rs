@@ -1,0 +1,232 @@
+//! Package checks and manifest reading on packages built here, good and hostile; time formats.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Cursor, Write};
+use trellis_elearning::{Limits, Standard, inspect, time};
+use zip::write::SimpleFileOptions;
+
+fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, body) in files {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(body).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn check(files: &[(&str, &[u8])]) -> Result<trellis_elearning::Package, trellis_elearning::PackageError> {
+    inspect(Cursor::new(zip_of(files)), &Limits::default())
+}
+
+const SCORM12: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="com.example.fire" version="1.0"
+  xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2">
+  <metadata><schema>ADL SCORM</schema><schemaversion>1.2</schemaversion></metadata>
+  <organizations default="org1">
+    <organization identifier="org1">
+      <title>Fire safety &amp; evacuation</title>
+      <item identifier="intro" identifierref="r1" parameters="?part=1">
+        <title>Introduction</title>
+        <adlcp:masteryscore>80</adlcp:masteryscore>
+        <adlcp:datafromlms>mode=normal</adlcp:datafromlms>
+      </item>
+      <item identifier="module">
+        <title>Module</title>
+        <item identifier="quiz" identifierref="r2"><title>Quiz</title></item>
+      </item>
+    </organization>
+  </organizations>
+  <resources>
+    <resource identifier="r1" type="webcontent" adlcp:scormtype="sco" href="intro/index.html"><file href="intro/index.html"/></resource>
+    <resource identifier="r2" type="webcontent" adlcp:scormtype="sco" xml:base="quiz/" href="quiz%20one.html"/>
+  </resources>
+</manifest>"#;
+
+const SCORM2004: &str = r#"<?xml version="1.0"?>
+<manifest identifier="m" xmlns="http://www.imsglobal.org/xsd/imscp_v1p1" xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3" xmlns:imsss="http://www.imsglobal.org/xsd/imsss">
+  <metadata><schema>ADL SCORM</schema><schemaversion>2004 4th Edition</schemaversion></metadata>
+  <organizations default="o"><organization identifier="o"><title>Sepsis</title>
+    <item identifier="i1" identifierref="r1"><title>Spotting sepsis</title>
+      <imsss:sequencing><imsss:objectives><imsss:primaryObjective objectiveID="p" satisfiedByMeasure="true">
+        <imsss:minNormalizedMeasure>0.75</imsss:minNormalizedMeasure></imsss:primaryObjective></imsss:objectives></imsss:sequencing>
+    </item></organization></organizations>
+  <resources><resource identifier="r1" type="webcontent" adlcp:scormType="sco" href="index.html"/></resources>
+</manifest>"#;
+
+const CMI5: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<courseStructure xmlns="https://w3id.org/xapi/profiles/cmi5/v1/CourseStructure.xsd">
+  <course id="https://example.com/courses/ipc">
+    <title><langstring lang="en-GB">Infection prevention</langstring></title>
+    <description><langstring lang="en-GB">Hand hygiene and PPE.</langstring></description>
+  </course>
+  <block id="https://example.com/courses/ipc/b1">
+    <title><langstring lang="en-GB">Part one</langstring></title>
+    <au id="https://example.com/courses/ipc/au1" moveOn="CompletedAndPassed" masteryScore="0.8" launchMethod="OwnWindow">
+      <title><langstring lang="en-GB">Hand hygiene</langstring></title>
+      <url>au1/index.html?lang=en</url>
+    </au>
+  </block>
+  <au id="https://example.com/courses/ipc/au2">
+    <title><langstring lang="en-GB">PPE</langstring></title>
+    <url>au2/index.html</url>
+  </au>
+</courseStructure>"#;
+
+#[test]
+fn reads_scorm_12_items_in_order_with_mastery_and_parameters() {
+    let p = check(&[
+        ("imsmanifest.xml", SCORM12.as_bytes()),
+        ("intro/index.html", b"<html></html>"),
+        ("quiz/quiz one.html", b"<html></html>"),
+    ])
+    .unwrap();
+    assert_eq!(p.standard, Standard::Scorm12);
+    assert_eq!(p.title, "Fire safety & evacuation");
+    assert_eq!(p.launchables.len(), 2, "an item without a resource is a heading, not a session");
+    let intro = &p.launchables[0];
+    assert_eq!((intro.identifier.as_str(), intro.href.as_str()), ("intro", "intro/index.html"));
+    assert_eq!(intro.parameters, "?part=1");
+    assert_eq!(intro.mastery_score, Some(0.8));
+    assert_eq!(intro.launch_data, "mode=normal");
+    assert_eq!(p.launchables[1].href, "quiz/quiz%20one.html");
+    assert_eq!(p.files.len(), 3);
+}
+
+#[test]
+fn reads_scorm_2004_with_its_edition_and_objective_measure() {
+    let p = check(&[("imsmanifest.xml", SCORM2004.as_bytes()), ("index.html", b"x")]).unwrap();
+    assert_eq!(p.standard, Standard::Scorm2004 { edition: "2004 4th Edition".into() });
+    assert_eq!(p.launchables[0].mastery_score, Some(0.75));
+}
+
+#[test]
+fn reads_cmi5_blocks_and_aus() {
+    let p = check(&[("cmi5.xml", CMI5.as_bytes()), ("au1/index.html", b"x"), ("au2/index.html", b"x")]).unwrap();
+    assert_eq!(p.standard, Standard::Cmi5);
+    assert_eq!(p.identifier, "https://example.com/courses/ipc");
+    assert_eq!(p.title, "Infection prevention");
+    assert_eq!(p.launchables.len(), 2);
+    let au1 = &p.launchables[0];
+    assert_eq!(au1.blocks, vec!["Part one".to_owned()]);
+    assert_eq!((au1.move_on.as_str(), au1.launch_method.as_str()), ("CompletedAndPassed", "OwnWindow"));
+    assert_eq!(au1.mastery_score, Some(0.8));
+    assert_eq!(au1.href, "au1/index.html?lang=en");
+    assert_eq!(p.launchables[1].move_on, "NotApplicable");
+}
+
+fn refused(files: &[(&str, &[u8])]) -> String {
+    check(files).unwrap_err().to_string()
+}
+
+#[test]
+fn hostile_and_broken_packages_are_refused_naming_the_file() {
+    // Zip slip.
+    let e = refused(&[("imsmanifest.xml", SCORM12.as_bytes()), ("../../etc/cron.d/x", b"x")]);
+    assert!(e.starts_with("../../etc/cron.d/x:") && e.contains("climbs out"), "{e}");
+    let e = refused(&[("imsmanifest.xml", SCORM12.as_bytes()), ("/etc/passwd", b"x")]);
+    assert!(e.contains("absolute"), "{e}");
+    let e = refused(&[("imsmanifest.xml", SCORM12.as_bytes()), ("a\\..\\b", b"x")]);
+    assert!(e.contains("backslash"), "{e}");
+    // A bomb: 64 MiB of zeros compresses a thousandfold.
+    let zeros = vec![0u8; 64 << 20];
+    let e = refused(&[("imsmanifest.xml", SCORM12.as_bytes()), ("big.bin", &zeros)]);
+    assert!(e.starts_with("big.bin:") && e.contains("zip bomb"), "{e}");
+    // Not a zip.
+    let e = inspect(Cursor::new(b"%PDF-1.7 not a zip".to_vec()), &Limits::default()).unwrap_err().to_string();
+    assert!(e.starts_with("the upload:") && e.contains("not a readable zip"), "{e}");
+    // No manifest; a manifest in a folder.
+    assert!(refused(&[("index.html", b"x")]).contains("no imsmanifest.xml"));
+    let e = refused(&[("course/imsmanifest.xml", SCORM12.as_bytes())]);
+    assert!(e.starts_with("course/imsmanifest.xml:") && e.contains("top of the zip"), "{e}");
+    // A manifest that does not parse: the line is given.
+    let e = refused(&[("imsmanifest.xml", b"<manifest>\n<organizations>\n</manifest>")]);
+    assert!(e.starts_with("imsmanifest.xml: line 3"), "{e}");
+    // Entities are not expanded.
+    let e = refused(&[("imsmanifest.xml", b"<?xml version=\"1.0\"?><!DOCTYPE m [<!ENTITY a \"aaaa\">]><manifest/>")]);
+    assert!(e.contains("document type declarations"), "{e}");
+    // A launch file that is missing; a resource that is not declared.
+    let e = refused(&[("imsmanifest.xml", SCORM12.as_bytes()), ("intro/index.html", b"x")]);
+    assert!(e.contains("quiz launches quiz/quiz%20one.html, which is not in the package"), "{e}");
+    let e = refused(&[("imsmanifest.xml", SCORM12.replace("identifierref=\"r2\"", "identifierref=\"r9\"").as_bytes())]);
+    assert!(e.contains("item quiz refers to resource r9, which is not declared"), "{e}");
+    // Not SCORM; nothing to launch; a bad cmi5 value.
+    let e = refused(&[("imsmanifest.xml", SCORM12.replace(">1.2<", ">1.1<").as_bytes())]);
+    assert!(e.contains("is not SCORM 1.2 or 2004"), "{e}");
+    let e = refused(&[("cmi5.xml", CMI5.replace("CompletedAndPassed", "Whenever").as_bytes())]);
+    assert!(e.starts_with("cmi5.xml:") && e.contains("moveOn \"Whenever\""), "{e}");
+    // Too many files.
+    let many: Vec<(String, Vec<u8>)> = (0..30).map(|i| (format!("f{i}.txt"), vec![b'x'])).collect();
+    let refs: Vec<(&str, &[u8])> = many.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    let small = Limits { max_files: 10, ..Limits::default() };
+    let e = inspect(Cursor::new(zip_of(&refs)), &small).unwrap_err().to_string();
+    assert!(e.contains("30 files; a package may hold at most 10"), "{e}");
+}
+
+#[test]
+fn scorm_times_in_both_formats() {
+    assert_eq!(time::scorm12("0001:30:05.5").unwrap(), (3600 + 1800 + 5) * 100 + 50);
+    assert_eq!(time::scorm12("00:00:07").unwrap(), 700);
+    assert_eq!(time::scorm12("9999:59:59.99").unwrap(), (9999 * 3600 + 59 * 60 + 59) * 100 + 99);
+    assert_eq!(time::scorm12("1:02:03").unwrap(), (3600 + 120 + 3) * 100, "one-digit hours, as sent in the wild");
+    for bad in ["", "01:60:00", "01:00:60", "1:2:3", "01:00:00.", "01:00:00.123", "PT1H", "aa:bb:cc"] {
+        assert!(time::scorm12(bad).is_err(), "{bad:?}");
+    }
+    assert_eq!(time::iso8601("PT1H30M5.5S").unwrap(), (3600 + 1800 + 5) * 100 + 50);
+    assert_eq!(time::iso8601("P1DT2H").unwrap(), (24 + 2) * 3600 * 100);
+    assert_eq!(time::iso8601("PT0S").unwrap(), 0);
+    assert_eq!(time::iso8601("PT90M").unwrap(), 90 * 60 * 100);
+    assert_eq!(time::iso8601("PT0.25S").unwrap(), 25);
+    for bad in ["", "P", "PT", "1H", "PT1H30", "PTM", "PT1S1M", "PT1.5M", "P1H", "PT-1S"] {
+        assert!(time::iso8601(bad).is_err(), "{bad:?}");
+    }
+    assert_eq!(time::either("00:01:00").unwrap(), 6000);
+    assert_eq!(time::either("PT1M").unwrap(), 6000);
+    assert_eq!(time::to_iso8601(550_550), "PT1H31M45.50S");
+    assert_eq!(time::to_iso8601(0), "PT0S");
+    assert_eq!(time::to_scorm12(550_550), "0001:31:45.50");
+    for cs in [0, 1, 99, 100, 6000, 360_000, 987_654_321] {
+        assert_eq!(time::iso8601(&time::to_iso8601(cs)).unwrap(), cs);
+        assert_eq!(time::scorm12(&time::to_scorm12(cs)).unwrap(), cs);
+    }
+}
+
+/// A cheap fuzz: damaged packages and random time strings are refused or read, never a panic.
+#[test]
+fn damaged_input_never_panics() {
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let good = zip_of(&[
+        ("imsmanifest.xml", SCORM12.as_bytes()),
+        ("intro/index.html", b"<html></html>"),
+        ("quiz/quiz one.html", b"<html></html>"),
+    ]);
+    for _ in 0..2_000 {
+        let mut bytes = good.clone();
+        for _ in 0..(next() % 8 + 1) {
+            let at = usize::try_from(next() % bytes.len() as u64).unwrap();
+            bytes[at] = u8::try_from(next() % 256).unwrap();
+        }
+        let _ = inspect(Cursor::new(bytes), &Limits::default());
+    }
+    let manifest = SCORM12.as_bytes();
+    for _ in 0..2_000 {
+        let mut m = manifest.to_vec();
+        let at = usize::try_from(next() % m.len() as u64).unwrap();
+        m.truncate(at);
+        let _ = check(&[("imsmanifest.xml", &m)]);
+    }
+    let alphabet = b"PTYMDHS0123456789.:-";
+    for _ in 0..20_000 {
+        let len = usize::try_from(next() % 14).unwrap();
+        let s: String =
+            (0..len).map(|_| alphabet[usize::try_from(next() % alphabet.len() as u64).unwrap()] as char).collect();
+        let _ = time::either(&s);
+    }
+}

@@ -230,3 +230,139 @@ fn damaged_input_never_panics() {
         let _ = time::either(&s);
     }
 }
+
+mod cmi {
+    use std::collections::BTreeMap;
+    use trellis_elearning::cmi::{Attempt, Commit, Completion, Model, Success};
+
+    fn commit(session: u32, seq: u64, pairs: &[(&str, &str)]) -> Commit {
+        Commit {
+            session,
+            seq,
+            values: pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn scorm_12_suspend_resume_complete_with_mastery_and_time_across_launches() {
+        let mut a = Attempt::default();
+        a.apply(
+            Model::Scorm12,
+            &commit(
+                1,
+                1,
+                &[
+                    ("cmi.core.lesson_status", "incomplete"),
+                    ("cmi.core.lesson_location", "page-3"),
+                    ("cmi.suspend_data", "{\"answers\":[1,2]}"),
+                    ("cmi.core.exit", "suspend"),
+                    ("cmi.core.session_time", "0000:10:00"),
+                ],
+            ),
+            Some(0.8),
+        )
+        .unwrap();
+        assert_eq!((a.completion, a.location.as_str(), a.exit.as_str()), (Completion::Incomplete, "page-3", "suspend"));
+        // The second launch resumes and finishes: a quiz with an interaction, a score over mastery.
+        a.apply(
+            Model::Scorm12,
+            &commit(
+                2,
+                1,
+                &[
+                    ("cmi.core.lesson_status", "completed"),
+                    ("cmi.core.score.raw", "85"),
+                    ("cmi.core.session_time", "0001:05:30.5"),
+                    ("cmi.interactions.0.id", "q1"),
+                    ("cmi.interactions.0.type", "choice"),
+                    ("cmi.interactions.0.student_response", "b"),
+                    ("cmi.interactions.0.result", "correct"),
+                ],
+            ),
+            Some(0.8),
+        )
+        .unwrap();
+        assert_eq!((a.completion, a.success), (Completion::Completed, Success::Passed), "85 meets mastery 80");
+        assert_eq!(a.score_scaled, Some(0.85));
+        assert_eq!(a.total_time(), 60_000 + (3600 + 330) * 100 + 50, "10 min + 1 h 5 min 30.5 s");
+        assert_eq!(a.interactions[0].fields.get("learner_response").map(String::as_str), Some("b"));
+    }
+
+    #[test]
+    fn repeated_and_late_commits_lose_nothing_and_never_go_backwards() {
+        let m = Model::Scorm2004;
+        let mut a = Attempt::default();
+        let done = commit(
+            1,
+            5,
+            &[
+                ("cmi.completion_status", "completed"),
+                ("cmi.success_status", "passed"),
+                ("cmi.score.scaled", "0.9"),
+                ("cmi.location", "end"),
+                ("cmi.session_time", "PT20M"),
+                ("cmi.interactions.0.id", "q2"),
+                ("cmi.interactions.0.result", "correct"),
+            ],
+        );
+        a.apply(m, &done, None).unwrap();
+        let before = a.clone();
+        a.apply(m, &done, None).unwrap();
+        assert_eq!(a, before, "a repeated commit changes nothing");
+        // A commit from earlier in the same launch arrives late.
+        let late = commit(
+            1,
+            2,
+            &[
+                ("cmi.completion_status", "incomplete"),
+                ("cmi.success_status", "failed"),
+                ("cmi.score.scaled", "0.2"),
+                ("cmi.location", "start"),
+                ("cmi.session_time", "PT5M"),
+                ("cmi.interactions.0.id", "q1"),
+                ("cmi.interactions.0.result", "incorrect"),
+                ("cmi.interactions.1.id", "q2"),
+                ("cmi.interactions.1.result", "incorrect"),
+            ],
+        );
+        a.apply(m, &late, None).unwrap();
+        assert_eq!((a.completion, a.success), (Completion::Completed, Success::Passed), "never backwards");
+        assert_eq!((a.score_scaled, a.location.as_str()), (Some(0.9), "end"), "the newest commit decides");
+        assert_eq!(a.total_time(), 20 * 60 * 100, "one launch's time counted once, its largest");
+        let ids: Vec<&str> = a.interactions.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["q2", "q1"], "the late commit's unknown interaction is kept");
+        assert_eq!(a.interactions[0].fields["result"], "correct", "a known one is not overwritten by a late commit");
+        // A failed attempt can still be passed later; a pass cannot be failed.
+        let mut b = Attempt::default();
+        b.apply(m, &commit(1, 1, &[("cmi.success_status", "failed")]), None).unwrap();
+        b.apply(m, &commit(1, 2, &[("cmi.success_status", "passed")]), None).unwrap();
+        b.apply(m, &commit(1, 3, &[("cmi.success_status", "failed")]), None).unwrap();
+        assert_eq!(b.success, Success::Passed);
+    }
+
+    #[test]
+    fn bad_commits_are_refused_naming_the_element_and_change_nothing() {
+        let mut a = Attempt::default();
+        a.apply(Model::Scorm12, &commit(1, 1, &[("cmi.core.lesson_location", "p1")]), None).unwrap();
+        let before = a.clone();
+        type Case<'a> = (Model, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            (Model::Scorm12, &[("cmi.core.lesson_status", "done")], "cmi.core.lesson_status"),
+            (Model::Scorm12, &[("cmi.core.score.raw", "lots")], "cmi.core.score.raw"),
+            (Model::Scorm12, &[("cmi.core.session_time", "PT1H")], "cmi.core.session_time"),
+            (Model::Scorm2004, &[("cmi.session_time", "01:00:00")], "cmi.session_time"),
+            (Model::Scorm2004, &[("cmi.score.scaled", "1.5")], "cmi.score.scaled"),
+            (Model::Scorm2004, &[("cmi.interactions.0.result", "correct")], "cmi.interactions.0.id"),
+        ];
+        for (model, pairs, element) in cases {
+            let mut with_location = pairs.to_vec();
+            with_location.push(("cmi.core.lesson_location", "p9"));
+            let e = a.apply(*model, &commit(1, 2, &with_location), None).unwrap_err();
+            assert_eq!(e.element, *element, "{e}");
+            assert_eq!(a, before, "nothing half-applied");
+        }
+        let long = "x".repeat(trellis_elearning::cmi::MAX_SUSPEND + 1);
+        let e = a.apply(Model::Scorm2004, &commit(1, 2, &[("cmi.suspend_data", &long)]), None).unwrap_err();
+        assert_eq!(e.element, "cmi.suspend_data");
+    }
+}

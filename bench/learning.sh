@@ -19,6 +19,7 @@
 # Measured, with wrk (Debian) pinned to core 1, keep-alive, signed in (the demo learner for the
 # learner pages, the training manager for the matrix), SECONDS each (default 10) after a 3 s
 # warm-up, at 1 and 16 connections:
+# and the whole record exported as CSV (GET /admin/compliance/export.csv), timed once.
 #   - GET /courses?q=patient+safety     full-text search over the trust's catalogue, first page
 #   - GET /courses                      browsing: the first page, topics and programmes
 #   - GET /courses/<id>                 a course page (a mandatory one, with its sessions)
@@ -165,6 +166,11 @@ for g in "Add Prof Scientific and Technic" "Additional Clinical Services" "Admin
   groups+=("$(curl -fs -o /dev/null -w '%{time_total}' -G -H "Host: $host" -H "Cookie: $manager" --data-urlencode "group=$g" "$base/admin/compliance")")
 done
 echo "matrix with its totals counted afresh: whole trust $(awk -v t="$cold" 'BEGIN { printf "%.0f ms", t * 1000 }'); per staff group (9 views) median $(printf '%s\n' "${groups[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.0f ms, slowest %.0f ms", a[int((NR + 1) / 2)] * 1000, a[NR] * 1000 }')"
+
+# The whole trust's compliance record as CSV (streamed a thousand people at a time).
+export_out=$(curl -fs -o "$work/export.csv" -w '%{time_total} %{size_download}' -H "Host: $host" -H "Cookie: $manager" "$base/admin/compliance/export.csv")
+echo "export of the whole record as CSV: $(wc -l <"$work/export.csv") lines, $(awk '{ printf "%.1f MB in %.1f s", $2 / 1e6, $1 }' <<<"$export_out")"
+rm -f "$work/export.csv"
 
 ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 hz=$(getconf CLK_TCK)

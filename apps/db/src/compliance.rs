@@ -14,7 +14,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, Value};
 use std::collections::HashMap;
 use trellis_core::learning::{Audience, Compliance, RENEWAL_OPENS_DAYS, due_date, expires_on};
-use trellis_core::{CourseId, PersonId, RequirementId};
+use trellis_core::{CourseId, PersonId, RequirementId, TenantId};
 use uuid::Uuid;
 
 /// An assignment rule.
@@ -418,31 +418,22 @@ pub struct Matrix {
     pub overall: Counts,
 }
 
-/// The compliance matrix: a page of staff × mandatory courses, with the totals for everyone the
-/// filters take in. Five queries, whatever the page size or the size of the trust; four when
-/// `known` holds the totals already (counted earlier for the same query and day: the totals read
-/// every entry the filters take in, which is the costly part for a large trust).
-pub async fn matrix(
-    tx: &TenantTx,
-    q: &MatrixQuery,
-    today: NaiveDate,
-    known: Option<&Totals>,
-) -> Result<(Matrix, Totals), DbError> {
-    let t = tx.tenant().as_uuid();
-    let rules: Vec<Requirement> = requirements(tx).await?.into_iter().filter(|r| r.mandatory).collect();
-    let mut course_ids: Vec<Uuid> = Vec::new();
-    for r in &rules {
-        if !course_ids.contains(&r.course.as_uuid()) {
-            course_ids.push(r.course.as_uuid());
-        }
-    }
-    let found = catalogue::courses_by_id(tx, &course_ids).await?;
-    let mut courses: Vec<(CourseId, String)> =
-        course_ids.iter().filter_map(|id| found.get(id).map(|c| (c.id, c.title.clone()))).collect();
-    courses.sort_by(|a, b| a.1.cmp(&b.1));
+/// The people a matrix query's filters take in: `$1` the trust, `$2` today, then the filters'
+/// values; conditions over `m` (memberships), `p` (people) and `s` (staff records), the first
+/// being "has a compliance entry".
+struct Filters {
+    values: Vec<Value>,
+    wh: Vec<String>,
+    needle: String,
+}
 
-    // Who the filters take in.
-    let mut values: Vec<Value> = vec![t.into(), today.into()];
+/// What the matrix's people come from; `AND` the conditions of [`Filters`] after it.
+const FROM: &str = "FROM memberships m JOIN people p ON p.id = m.person_id
+                LEFT JOIN staff_records s ON s.tenant_id = $1 AND s.person_id = m.person_id
+                WHERE m.tenant_id = $1 AND m.status = 'approved'";
+
+fn filters(tenant: Uuid, q: &MatrixQuery, today: NaiveDate) -> Filters {
+    let mut values: Vec<Value> = vec![tenant.into(), today.into()];
     let status = status_sql("$2");
     let mut wh =
         vec!["EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = m.person_id)".to_owned()];
@@ -469,9 +460,128 @@ pub async fn matrix(
             values.len()
         ));
     }
-    let from = "FROM memberships m JOIN people p ON p.id = m.person_id
-                LEFT JOIN staff_records s ON s.tenant_id = $1 AND s.person_id = m.person_id
-                WHERE m.tenant_id = $1 AND m.status = 'approved'";
+    Filters { values, wh, needle }
+}
+
+/// One line of the compliance export: a person's entry for one mandatory course.
+#[derive(Debug, Clone)]
+pub struct ExportLine {
+    pub person: PersonId,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: String,
+    pub assignment_number: String,
+    pub staff_group: String,
+    pub department: String,
+    pub course: String,
+    pub cell: Cell,
+}
+
+/// Where an export has got to: the last person written (family name, given name, id).
+pub type ExportCursor = (String, String, Uuid);
+
+/// The next `people` people the filters take in after `after` (by name), with every compliance
+/// entry of each: one query, so an export of any size is read in bounded chunks, each in its own
+/// short transaction. Returns the lines and the cursor for the next chunk (`None` at the end).
+pub async fn export_chunk(
+    tx: &TenantTx,
+    q: &MatrixQuery,
+    today: NaiveDate,
+    after: Option<&ExportCursor>,
+    people: u64,
+) -> Result<(Vec<ExportLine>, Option<ExportCursor>), DbError> {
+    let Filters { mut values, mut wh, .. } = filters(tx.tenant().as_uuid(), q, today);
+    if let Some((family, given, id)) = after {
+        values.push(family.clone().into());
+        let f = values.len();
+        values.push(given.clone().into());
+        let g = values.len();
+        values.push((*id).into());
+        let i = values.len();
+        wh.push(format!(
+            "(p.family_name > ${f} OR (p.family_name = ${f} AND (p.given_name > ${g} OR (p.given_name = ${g} AND p.id > ${i}))))"
+        ));
+    }
+    values.push(i64::try_from(people.clamp(1, 5_000)).unwrap_or(1_000).into());
+    let lim = values.len();
+    values.push(TenantId::NATIONAL.as_uuid().into());
+    let national = values.len();
+    let cond = wh.join(" AND ");
+    let sql = format!(
+        "SELECT w.id AS id, w.given_name AS given_name, w.family_name AS family_name, w.email AS email,
+                w.assignment_number AS assignment_number, w.staff_group AS staff_group, w.department AS department,
+                c.title AS course, a.due_on AS due_on, a.started_at AS started_at, a.completed_at AS completed_at,
+                a.expires_on AS expires_on
+           FROM (SELECT p.id AS id, p.given_name AS given_name, p.family_name AS family_name, p.email AS email,
+                        coalesce(s.assignment_number, '') AS assignment_number,
+                        coalesce(s.staff_group, '') AS staff_group, coalesce(s.department, '') AS department
+                   {FROM} AND {cond}
+                  ORDER BY p.family_name, p.given_name, p.id LIMIT ${lim}) w
+           JOIN assignments a ON a.tenant_id = $1 AND a.person_id = w.id
+           JOIN courses c ON c.id = a.course_id AND (c.tenant_id = $1 OR c.tenant_id = ${national})
+          ORDER BY w.family_name, w.given_name, w.id, c.title"
+    );
+    let mut lines = Vec::new();
+    let mut persons = 0u64;
+    let mut last: Option<ExportCursor> = None;
+    for r in tx.conn().query_all_raw(tx.stmt(&sql, values)).await? {
+        let id: Uuid = r.try_get("", "id")?;
+        let given_name: String = r.try_get("", "given_name")?;
+        let family_name: String = r.try_get("", "family_name")?;
+        if last.as_ref().is_none_or(|l| l.2 != id) {
+            persons += 1;
+            last = Some((family_name.clone(), given_name.clone(), id));
+        }
+        let due_on: NaiveDate = r.try_get("", "due_on")?;
+        let started: Option<chrono::DateTime<Utc>> = r.try_get("", "started_at")?;
+        let completed: Option<chrono::DateTime<Utc>> = r.try_get("", "completed_at")?;
+        let expires_on: Option<NaiveDate> = r.try_get("", "expires_on")?;
+        lines.push(ExportLine {
+            person: PersonId::from_uuid(id),
+            given_name,
+            family_name,
+            email: r.try_get("", "email")?,
+            assignment_number: r.try_get("", "assignment_number")?,
+            staff_group: r.try_get("", "staff_group")?,
+            department: r.try_get("", "department")?,
+            course: r.try_get("", "course")?,
+            cell: Cell {
+                status: Compliance::on(today, due_on, completed.is_some(), expires_on, started.is_some()),
+                due_on,
+                completed_on: completed.map(|d| d.date_naive()),
+                expires_on,
+            },
+        });
+    }
+    let next = if persons < people.clamp(1, 5_000) { None } else { last };
+    Ok((lines, next))
+}
+
+/// The compliance matrix: a page of staff × mandatory courses, with the totals for everyone the
+/// filters take in. Five queries, whatever the page size or the size of the trust; four when
+/// `known` holds the totals already (counted earlier for the same query and day: the totals read
+/// every entry the filters take in, which is the costly part for a large trust).
+pub async fn matrix(
+    tx: &TenantTx,
+    q: &MatrixQuery,
+    today: NaiveDate,
+    known: Option<&Totals>,
+) -> Result<(Matrix, Totals), DbError> {
+    let t = tx.tenant().as_uuid();
+    let rules: Vec<Requirement> = requirements(tx).await?.into_iter().filter(|r| r.mandatory).collect();
+    let mut course_ids: Vec<Uuid> = Vec::new();
+    for r in &rules {
+        if !course_ids.contains(&r.course.as_uuid()) {
+            course_ids.push(r.course.as_uuid());
+        }
+    }
+    let found = catalogue::courses_by_id(tx, &course_ids).await?;
+    let mut courses: Vec<(CourseId, String)> =
+        course_ids.iter().filter_map(|id| found.get(id).map(|c| (c.id, c.title.clone()))).collect();
+    courses.sort_by(|a, b| a.1.cmp(&b.1));
+
+    let Filters { values, wh, needle } = filters(t, q, today);
+    let status = status_sql("$2");
     let cond = wh.join(" AND ");
 
     // Totals per course and staff group over the same people. Every entry belongs to someone
@@ -540,7 +650,7 @@ pub async fn matrix(
         "SELECT p.id AS id, p.given_name AS given_name, p.family_name AS family_name, p.email AS email,
                 coalesce(s.staff_group, '') AS staff_group, coalesce(s.department, '') AS department,
                 {overdue_count} AS overdue, count(*) OVER () AS people
-           {from} AND {cond} ORDER BY {order} LIMIT ${lim} OFFSET ${off}"
+           {FROM} AND {cond} ORDER BY {order} LIMIT ${lim} OFFSET ${off}"
     );
     let mut rows = Vec::new();
     let mut people: i64 = 0;
@@ -559,7 +669,7 @@ pub async fn matrix(
     }
     if rows.is_empty() && q.offset > 0 {
         // Past the last page: the count alone, for the pager.
-        let people_sql = format!("SELECT count(*) AS n {from} AND {cond}");
+        let people_sql = format!("SELECT count(*) AS n {FROM} AND {cond}");
         people = tx
             .conn()
             .query_one_raw(tx.stmt(&people_sql, values.clone()))

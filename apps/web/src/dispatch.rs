@@ -113,6 +113,7 @@ impl Dispatch {
             .at("/admin/enrolments/:id", auth::guard(post(training::decide), &sec))
             .at("/admin/compliance", auth::guard(get(training::matrix), &sec))
             .at("/admin/compliance/remind", auth::guard(post(training::remind), &sec))
+            .at("/admin/compliance/export.csv", auth::guard(get(training::export), &sec))
             .at("/admin/staff/import", auth::guard(get(training::import_form).post(training::import_check), &sec))
             .at("/admin/staff/import/apply", auth::guard(post(training::import_apply), &sec))
             .at("/", get(tenant::home))

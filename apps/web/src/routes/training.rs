@@ -378,6 +378,135 @@ pub struct MatrixParams {
 
 const MATRIX_PAGE: u64 = 50;
 
+fn matrix_query(p: &MatrixParams, offset: u64, limit: u64) -> MatrixQuery {
+    MatrixQuery {
+        staff_group: staff_group(&p.group).unwrap_or_default().to_owned(),
+        department: p.department.chars().take(200).collect(),
+        search: p.q.chars().take(100).collect(),
+        status: Compliance::parse(&p.status),
+        sort: p.sort.clone(),
+        offset,
+        limit,
+    }
+}
+
+/// People per chunk of the export: each chunk is one query in its own short transaction.
+const EXPORT_CHUNK: u64 = 1_000;
+
+/// A spreadsheet cell that cannot run as a formula: text starting with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return is prefixed with `'` (OWASP's advice on CSV injection).
+fn cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() }
+}
+
+fn status_words(c: Compliance) -> &'static str {
+    match c {
+        Compliance::Complete => "In date",
+        Compliance::Due => "Started",
+        Compliance::Overdue => "Overdue",
+        Compliance::NotStarted => "Not started",
+    }
+}
+
+/// The compliance record as CSV, one line per person and mandatory course, with the matrix's
+/// filters. Streamed: read a thousand people at a time, so an export of any size holds neither
+/// a long transaction nor the whole file in memory.
+#[handler]
+pub async fn export(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Query(p): Query<MatrixParams>,
+) -> Result<Response, AppError> {
+    let me = manager!(state, site, req, session);
+    let q = matrix_query(&p, 0, EXPORT_CHUNK);
+    let today = site.today();
+    let tenant = site.entry.id;
+    let tx = state.dbs.app.begin(tenant).await?;
+    id::audit(
+        &tx,
+        Some(me.person),
+        "compliance.exported",
+        "",
+        None,
+        json!({ "group": q.staff_group, "department": q.department, "q": q.search, "status": p.status }),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut header = csv::Writer::from_writer(Vec::new());
+    header
+        .write_record([
+            "Family name",
+            "Given name",
+            "Email",
+            "Assignment number",
+            "Staff group",
+            "Department",
+            "Course",
+            "Status",
+            "Due",
+            "Completed",
+            "Expires",
+        ])
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let first = Bytes::from(header.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?);
+    let state = state.clone();
+    // The cursor: None before the first chunk; Some(None) once finished.
+    let chunks = futures_util::stream::unfold(Some(None), move |cursor: Option<Option<compliance::ExportCursor>>| {
+        let state = state.clone();
+        let q = q.clone();
+        async move {
+            let after = cursor?;
+            let read = async {
+                let tx = state.dbs.app.begin_read(tenant).await?;
+                let chunk = compliance::export_chunk(&tx, &q, today, after.as_ref(), EXPORT_CHUNK).await?;
+                tx.commit().await?;
+                Ok::<_, trellis_db::DbError>(chunk)
+            };
+            match read.await {
+                Ok((lines, next)) => {
+                    let mut w = csv::Writer::from_writer(Vec::new());
+                    for l in &lines {
+                        let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+                        let row = [
+                            cell(&l.family_name),
+                            cell(&l.given_name),
+                            cell(&l.email),
+                            cell(&l.assignment_number),
+                            cell(&l.staff_group),
+                            cell(&l.department),
+                            cell(&l.course),
+                            status_words(l.cell.status).to_owned(),
+                            l.cell.due_on.to_string(),
+                            date(l.cell.completed_on),
+                            date(l.cell.expires_on),
+                        ];
+                        if let Err(e) = w.write_record(&row) {
+                            return Some((Err(std::io::Error::other(e)), None));
+                        }
+                    }
+                    let bytes = w.into_inner().map_err(|e| std::io::Error::other(e.to_string()));
+                    let more = next.map(Some);
+                    // An empty chunk with more to come cannot happen (a chunk ends at a person).
+                    Some((bytes.map(Bytes::from), more))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "compliance export failed part way");
+                    Some((Err(std::io::Error::other("the export failed part way; try again")), None))
+                }
+            }
+        }
+    });
+    let body = futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(first) }), chunks);
+    let name = format!("compliance-{}-{today}.csv", site.entry.slug);
+    Ok(Response::builder()
+        .content_type("text/csv; charset=utf-8")
+        .header("content-disposition", format!("attachment; filename=\"{name}\""))
+        .header("cache-control", "no-store")
+        .body(poem::Body::from_bytes_stream(body)))
+}
+
 /// The compliance matrix: staff by mandatory courses, trust-wide totals per course and staff group.
 #[handler]
 pub async fn matrix(
@@ -390,15 +519,7 @@ pub async fn matrix(
 ) -> Result<Response, AppError> {
     let _me = manager!(state, site, req, session);
     let page_no = p.page.unwrap_or(1).max(1);
-    let q = MatrixQuery {
-        staff_group: staff_group(&p.group).unwrap_or_default().to_owned(),
-        department: p.department.chars().take(200).collect(),
-        search: p.q.chars().take(100).collect(),
-        status: Compliance::parse(&p.status),
-        sort: p.sort.clone(),
-        offset: (page_no - 1) * MATRIX_PAGE,
-        limit: MATRIX_PAGE,
-    };
+    let q = matrix_query(&p, (page_no - 1) * MATRIX_PAGE, MATRIX_PAGE);
     let today = site.today();
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let kept = state.totals.get(site.entry.id, &q, today);
@@ -407,7 +528,7 @@ pub async fn matrix(
     let departments = staff::departments(&tx).await?;
     tx.commit().await?;
     let pages = m.people.div_ceil(MATRIX_PAGE).max(1);
-    let link = |n: u64| {
+    let filters_qs = {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in
             [("group", &p.group), ("department", &p.department), ("q", &p.q), ("status", &p.status), ("sort", &p.sort)]
@@ -416,8 +537,14 @@ pub async fn matrix(
                 s.append_pair(k, v);
             }
         }
-        s.append_pair("page", &n.to_string());
-        format!("/admin/compliance?{}", s.finish())
+        s.finish()
+    };
+    let link = |n: u64| {
+        if filters_qs.is_empty() {
+            format!("/admin/compliance?page={n}")
+        } else {
+            format!("/admin/compliance?{filters_qs}&page={n}")
+        }
     };
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Compliance", &[("Home", "/")]);
     ctx.insert("csrf_token", &token.0);
@@ -457,6 +584,14 @@ pub async fn matrix(
     );
     ctx.insert("overall", &json!({ "counts": m.overall, "percent": m.overall.percent_complete() }));
     ctx.insert("people", &m.people);
+    ctx.insert(
+        "export_url",
+        &if filters_qs.is_empty() {
+            "/admin/compliance/export.csv".to_owned()
+        } else {
+            format!("/admin/compliance/export.csv?{filters_qs}")
+        },
+    );
     ctx.insert("totals_at", &counted.at.with_timezone(&site.zone()).format("%H:%M").to_string());
     ctx.insert("page", &page_no);
     ctx.insert("pages", &pages);
@@ -621,4 +756,19 @@ pub async fn import_apply(
     tx.commit().await?;
     jobs::wake(state).await;
     Ok(see_other("/admin/staff/import"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn spreadsheet_cells_cannot_be_formulas() {
+        assert_eq!(cell("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        for s in ["+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(cell(s).starts_with('\''), "{s:?}");
+        }
+        assert_eq!(cell("Ward 7"), "Ward 7");
+        assert_eq!(cell(""), "");
+    }
 }

@@ -417,6 +417,34 @@ async fn managers_import_staff_assign_mandatory_training_follow_compliance_and_r
     assert!(overdue.body.contains("Amara Okafor") && overdue.body.contains("Overdue"));
     assert!(boss.get("/admin/compliance?status=complete").await.body.contains("0 people"));
 
+    // The record as a spreadsheet, with the matrix's filters; another trust's manager gets none of it.
+    let csv = boss.get("/admin/compliance/export.csv").await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        csv.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"compliance-northmoor-")
+    );
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Family name,Given name,Email,Assignment number,Staff group,Department,Course,Status,Due,Completed,Expires"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "Okafor,Amara,amara@northmoor.example,12345678,Nursing and Midwifery Registered,Ward 7,Fire safety,Overdue,"
+        )),
+        "{}",
+        csv.body
+    );
+    assert!(!csv.body.contains("Hughes"), "a porter has no fire safety entry here");
+    assert_eq!(boss.get("/admin/compliance/export.csv?status=complete").await.body.lines().count(), 1);
+    let theirs = rex.get("/admin/compliance/export.csv").await;
+    assert_eq!(theirs.status, 200);
+    assert!(!theirs.body.contains("Okafor"));
+
     // Reminders: one digest, and never a second for the same due date.
     let t = form_token(&mut boss, "/admin/compliance").await;
     assert_eq!(boss.post("/admin/compliance/remind", &[("csrf_token", &t)]).await.status, 303);

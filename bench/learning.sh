@@ -19,7 +19,6 @@
 # Measured, with wrk (Debian) pinned to core 1, keep-alive, signed in (the demo learner for the
 # learner pages, the training manager for the matrix), SECONDS each (default 10) after a 3 s
 # warm-up, at 1 and 16 connections:
-# and the whole record exported as CSV (GET /admin/compliance/export.csv), timed once.
 #   - GET /courses?q=patient+safety     full-text search over the trust's catalogue, first page
 #   - GET /courses                      browsing: the first page, topics and programmes
 #   - GET /courses/<id>                 a course page (a mandatory one, with its sessions)
@@ -28,6 +27,8 @@
 #                                       views with totals counted afresh are timed one by one first)
 #   - GET /admin/compliance?group=Nursing+and+Midwifery+Registered&sort=overdue&page=20
 #                                       filtered by staff group, most overdue first, page 20
+# Before those, timed once each: the matrix with its totals counted afresh, and the whole record
+# exported as CSV (GET /admin/compliance/export.csv).
 # Reports requests/s, p50 and p99 latency and server CPU time per request. PostgreSQL: set
 # BENCH_POSTGRES_URL (a superuser URL; default postgres://postgres@127.0.0.1:5432/test); a
 # database trellis_bench is made and dropped (BENCH_KEEP=1 keeps it, and the SQLite file, to study). Not part of CI: figures go in docs/performance.md.

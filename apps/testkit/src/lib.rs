@@ -11,12 +11,14 @@ mod dns;
 mod mail;
 mod oidc;
 mod peer;
+mod s3;
 mod visitor;
 
 pub use db::{Backend, TestDb};
 pub use dns::DnsPeer;
 pub use mail::{Mail, SmtpSink};
 pub use oidc::OidcPeer;
+pub use s3::S3Peer;
 pub use visitor::{Page, Visitor};
 
 use std::path::{Path, PathBuf};

@@ -467,3 +467,69 @@ fn id_after_hex(body: &str) -> Option<String> {
     let v: String = body[at..].chars().take(64).collect();
     (v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit())).then_some(v)
 }
+
+/// The file store on an S3-compatible service (moto's server, speaking S3's API over HTTP, as
+/// production speaks it to a bucket): an upload is stored there, not on local disk, and served
+/// whole and by byte range.
+#[tokio::test]
+async fn uploads_are_kept_in_s3_compatible_storage() {
+    let s3 = trellis_testkit::S3Peer::start().await;
+    let endpoint = s3.endpoint();
+    let app = trellis_testkit::spawn_app_with(None, move |c| {
+        c.files.store = "s3".into();
+        c.files.s3_endpoint = endpoint;
+        c.files.s3_bucket = "trellis-test".into();
+        c.files.s3_region = "eu-west-2".into();
+        c.files.s3_access_key_id = "test".into();
+        c.files.s3_secret_access_key = "test".into();
+    })
+    .await;
+    let (mut ed, _) = signed_in(&app, "northmoor", "ed@northmoor.example", &[Role::ContentEditor]).await;
+    let (mut ann, _) = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    let t = form_token(&mut ed, "/admin/courses/new").await;
+    let made = ed
+        .post(
+            "/admin/courses/new",
+            &[("csrf_token", &t), ("kind", "course"), ("title", "Policies"), ("code", "nm-pol"), ("enrolment", "open")],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let course = id_after(made.location.as_deref().unwrap(), "/admin/courses/").unwrap();
+    let form = format!("/admin/courses/{course}/sessions");
+    let t = form_token(&mut ed, &form).await;
+    let fields = [
+        ("csrf_token", t.as_str()),
+        ("title", "The policy"),
+        ("kind", "document"),
+        ("body", ""),
+        ("completion", "download"),
+    ];
+    assert_eq!(ed.post_multipart(&form, &fields, ("file", "policy.pdf", "application/pdf", PDF)).await.status, 303);
+    let keys = s3.keys().await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].starts_with(&app.tenant_id("northmoor").await.to_string()), "{keys:?}");
+    assert!(
+        !std::path::Path::new(&app.config.files.dir).exists()
+            || std::fs::read_dir(&app.config.files.dir).unwrap().next().is_none(),
+        "nothing on local disk"
+    );
+    let t = form_token(&mut ed, &format!("/admin/courses/{course}")).await;
+    assert_eq!(ed.post(&format!("/admin/courses/{course}/publish"), &[("csrf_token", &t)]).await.status, 303);
+
+    let t = form_token(&mut ann, &format!("/courses/{course}")).await;
+    assert_eq!(ann.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let doc = ann.get(&format!("/learn/{course}")).await.location.unwrap();
+    let file = ann.get(&format!("{doc}/file")).await;
+    assert_eq!((file.status, file.body.as_bytes()), (200, PDF));
+    let resp = app
+        .client
+        .get(app.url(&format!("{doc}/file")))
+        .header("host", TestApp::host_of("northmoor"))
+        .header("cookie", ann.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+        .header("range", "bytes=5-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 206);
+    assert_eq!(resp.bytes().await.unwrap(), bytes::Bytes::from_static(&PDF[5..8]));
+}

@@ -366,3 +366,94 @@ mod cmi {
         assert_eq!(e.element, "cmi.suspend_data");
     }
 }
+
+mod xapi {
+    use serde_json::{Value, json};
+    use trellis_elearning::xapi::check_statement;
+
+    fn full() -> Value {
+        json!({
+            "id": "6690e6c9-3ef0-4ed3-8b37-7f3964730bee",
+            "actor": { "objectType": "Agent", "name": "A learner",
+                       "account": { "homePage": "https://northmoor.trellis.example", "name": "01a2b3c4" } },
+            "verb": { "id": "http://adlnet.gov/expapi/verbs/answered", "display": { "en-GB": "answered" } },
+            "object": { "objectType": "Activity", "id": "https://example.com/ipc/q1",
+                        "definition": { "name": { "en-GB": "Question 1" },
+                                        "type": "http://adlnet.gov/expapi/activities/cmi.interaction",
+                                        "interactionType": "choice", "correctResponsesPattern": ["b"],
+                                        "choices": [{ "id": "a", "description": { "en-GB": "Soap" } }, { "id": "b" }] } },
+            "result": { "score": { "scaled": 0.8, "raw": 8, "min": 0, "max": 10 }, "success": true,
+                        "completion": true, "response": "b", "duration": "PT1M30S",
+                        "extensions": { "https://example.com/ext/attempt": 2 } },
+            "context": { "registration": "ec531277-b57b-4c15-8d91-d292c5b2b8f7",
+                         "contextActivities": { "parent": [{ "id": "https://example.com/ipc" }],
+                                                "category": { "id": "https://w3id.org/xapi/cmi5/context/categories/cmi5" } },
+                         "platform": "Trellis", "language": "en-GB",
+                         "instructor": { "mbox": "mailto:tutor@northmoor.example" } },
+            "timestamp": "2026-11-22T09:30:00.123Z",
+            "version": "1.0.3"
+        })
+    }
+
+    #[test]
+    fn well_formed_statements_pass() {
+        check_statement(&full()).unwrap();
+        let minimal = json!({ "actor": { "mbox": "mailto:a@b.example" }, "verb": { "id": "http://adlnet.gov/expapi/verbs/launched" },
+                              "object": { "id": "https://example.com/a" } });
+        check_statement(&minimal).unwrap();
+        let group = json!({ "actor": { "objectType": "Group", "member": [{ "mbox_sha1sum": "0123456789abcdef0123456789abcdef01234567" }] },
+                            "verb": { "id": "urn:x:verb" },
+                            "object": { "objectType": "SubStatement", "actor": { "openid": "https://id.example/a" },
+                                        "verb": { "id": "urn:x:v" }, "object": { "objectType": "StatementRef", "id": "6690e6c9-3ef0-4ed3-8b37-7f3964730bee" } } });
+        check_statement(&group).unwrap();
+    }
+
+    /// Applies `change` to a copy of the full statement and returns the error's path.
+    fn refused(change: impl FnOnce(&mut Value)) -> String {
+        let mut s = full();
+        change(&mut s);
+        check_statement(&s).unwrap_err().path
+    }
+
+    #[test]
+    fn malformed_statements_are_refused_at_the_property_at_fault() {
+        assert_eq!(refused(|s| s["id"] = json!("not-a-uuid")), "id");
+        assert_eq!(refused(|s| s["colour"] = json!("blue")), "colour");
+        assert_eq!(refused(|s| s["actor"]["mbox"] = json!("mailto:two@ids.example")), "actor", "two identifiers");
+        assert_eq!(
+            refused(|s| {
+                s["actor"].as_object_mut().unwrap().remove("account");
+            }),
+            "actor",
+            "no identifier"
+        );
+        assert_eq!(refused(|s| s["actor"]["account"]["homePage"] = json!("not an iri")), "actor.account.homePage");
+        assert_eq!(refused(|s| s["actor"] = json!({ "mbox": "a@b.example" })), "actor.mbox", "mailto: is required");
+        assert_eq!(refused(|s| s["verb"]["id"] = json!("answered")), "verb.id");
+        assert_eq!(refused(|s| s["verb"]["display"] = json!({ "english!": "x" })), "verb.display.english!");
+        assert_eq!(
+            refused(|s| s["object"]["definition"]["interactionType"] = json!("essay")),
+            "object.definition.interactionType"
+        );
+        assert_eq!(refused(|s| s["result"]["score"]["scaled"] = json!(1.5)), "result.score.scaled");
+        assert_eq!(refused(|s| s["result"]["score"]["raw"] = json!(11)), "result.score.raw");
+        assert_eq!(refused(|s| s["result"]["success"] = json!("yes")), "result.success");
+        assert_eq!(refused(|s| s["result"]["duration"] = json!("90 seconds")), "result.duration");
+        assert_eq!(refused(|s| s["context"]["registration"] = json!("r1")), "context.registration");
+        assert_eq!(refused(|s| s["timestamp"] = json!("yesterday")), "timestamp");
+        assert_eq!(refused(|s| s["version"] = json!("0.95")), "version");
+        assert_eq!(
+            refused(|s| s["object"] = json!({ "objectType": "Agent", "mbox": "mailto:x@y.example" })),
+            "context.platform",
+            "platform only for activities"
+        );
+        assert_eq!(
+            refused(|s| s["object"] = json!({ "objectType": "SubStatement", "actor": { "mbox": "mailto:a@b.example" },
+                "verb": { "id": "urn:v" }, "object": { "objectType": "SubStatement" } })),
+            "object.object"
+        );
+        assert_eq!(refused(|s| s["result"]["extensions"] = json!({ "attempt": 2 })), "result.extensions.attempt");
+        let not_object = check_statement(&json!([1, 2])).unwrap_err();
+        assert_eq!(not_object.path, "statement");
+    }
+}

@@ -244,6 +244,57 @@ pub async fn membership(tx: &TenantTx, person: PersonId) -> Result<Option<Member
     Ok(Some(Membership { status: MembershipStatus::parse(&m.status), reason: m.reason, roles }))
 }
 
+/// What every signed-in request checks, read in one statement: the person (if active) with their
+/// session epoch, their membership here and its roles, whether the session `session` is live, and
+/// the version of this trust's terms.
+#[derive(Debug, Clone)]
+pub struct SignInState {
+    pub epoch: i32,
+    pub status: MembershipStatus,
+    pub roles: Vec<Role>,
+    pub live: bool,
+    pub trust_terms: Option<String>,
+}
+
+/// [`SignInState`] of `person` here, or `None` if they are not active or not a member.
+pub async fn sign_in_state(
+    tx: &TenantTx,
+    person: PersonId,
+    session: uuid::Uuid,
+) -> Result<Option<SignInState>, DbError> {
+    use sea_orm::ConnectionTrait;
+    let sql = "SELECT p.session_epoch AS epoch, m.status AS status, r.role AS role,
+                      CASE WHEN EXISTS (SELECT 1 FROM person_sessions s WHERE s.tenant_id = $1 AND s.id = $3
+                                          AND s.person_id = $2 AND s.ended_at IS NULL) THEN 1 ELSE 0 END AS live,
+                      (SELECT t.version FROM tenant_terms t WHERE t.tenant_id = $1) AS terms
+                 FROM people p
+                 JOIN memberships m ON m.tenant_id = $1 AND m.person_id = p.id
+                 LEFT JOIN membership_roles r ON r.tenant_id = $1 AND r.person_id = p.id
+                WHERE p.id = $2 AND p.status = 'active'";
+    let rows = tx
+        .conn()
+        .query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), person.as_uuid().into(), session.into()]))
+        .await?;
+    let mut state: Option<SignInState> = None;
+    for r in rows {
+        let st = state.get_or_insert(SignInState {
+            epoch: r.try_get("", "epoch")?,
+            status: MembershipStatus::parse(&r.try_get::<String>("", "status")?),
+            roles: vec![],
+            live: r.try_get::<i32>("", "live")? != 0,
+            trust_terms: r.try_get("", "terms")?,
+        });
+        if let Some(role) = r.try_get::<Option<String>>("", "role")?.as_deref().and_then(Role::parse) {
+            st.roles.push(role);
+        }
+    }
+    if let Some(st) = state.as_mut() {
+        st.roles.sort();
+        st.roles.dedup();
+    }
+    Ok(state)
+}
+
 /// Adds the person to this trust with the given state and roles.
 pub async fn add_membership(
     tx: &TenantTx,

@@ -26,6 +26,8 @@ const K_EPOCH: &str = "epoch";
 const K_SIGNED_IN: &str = "signed_in_at";
 const K_SEEN: &str = "last_seen";
 const K_SID: &str = "session_handle";
+/// The terms versions this session last passed the terms check for.
+const K_AGREED: &str = "agreed_terms";
 
 /// The person signed in on this trust's site.
 #[derive(Debug, Clone)]
@@ -97,6 +99,15 @@ pub async fn sign_out(
 /// The signed-in person, if the session is for this trust, not timed out, not ended everywhere,
 /// and the person is still an approved member here.
 pub async fn current(state: &AppState, site: &Site, session: &Session) -> Result<Option<SignedIn>, AppError> {
+    Ok(check(state, site, session).await?.map(|(me, _)| me))
+}
+
+/// [`current`], with the version of the trust's terms read in the same statement.
+async fn check(
+    state: &AppState,
+    site: &Site,
+    session: &Session,
+) -> Result<Option<(SignedIn, Option<String>)>, AppError> {
     let Some(person) = session.get::<String>(K_PERSON).and_then(|p| p.parse::<PersonId>().ok()) else {
         return Ok(None);
     };
@@ -119,21 +130,20 @@ pub async fn current(state: &AppState, site: &Site, session: &Session) -> Result
         return Ok(None);
     };
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    let epoch = identity::session_epoch(&tx, person).await?;
-    let membership = identity::membership(&tx, person).await?;
-    let live = sessions::is_live(&tx, person, sid).await?;
+    let st = identity::sign_in_state(&tx, person, sid).await?;
+    let live = st.as_ref().is_some_and(|s| s.live);
     let touch = now - seen > 60;
     if live && touch {
         sessions::touch(&tx, sid).await?;
     }
     tx.commit().await?;
     let current_epoch = session.get::<i32>(K_EPOCH);
-    match (epoch, membership) {
-        (Some(e), Some(m)) if live && Some(e) == current_epoch && m.status == MembershipStatus::Approved => {
+    match st {
+        Some(s) if s.live && Some(s.epoch) == current_epoch && s.status == MembershipStatus::Approved => {
             if touch {
                 session.set(K_SEEN, now);
             }
-            Ok(Some(SignedIn { person, roles: m.roles }))
+            Ok(Some((SignedIn { person, roles: s.roles }, s.trust_terms)))
         }
         _ => {
             session.purge();
@@ -178,11 +188,28 @@ pub async fn signed_in_and_agreed(
     site: &Site,
     session: &Session,
 ) -> Result<Result<SignedIn, poem::Response>, AppError> {
-    let Some(me) = current(state, site, session).await? else {
+    let Some((me, trust_terms)) = check(state, site, session).await? else {
         return Ok(Err(see_other("/sign-in")));
     };
+    // The versions this session last passed the check for: the platform's documents (fixed for the
+    // life of the process) and the trust's terms (read with the sign-in state, so a new version
+    // asks again at once). Unchanged, the acceptance records need not be read again.
+    let agreed = format!(
+        "{}|{}|trust:{}",
+        me.person,
+        state.terms.iter().map(|d| format!("{}:{}", d.key, d.version)).collect::<Vec<_>>().join(","),
+        trust_terms.as_deref().unwrap_or("-")
+    );
+    if session.get::<String>(K_AGREED).as_deref() == Some(agreed.as_str()) {
+        return Ok(Ok(me));
+    }
     let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
     let outstanding = trellis_db::terms::outstanding(&itx, me.person, &state.terms).await?;
     itx.commit().await?;
-    if outstanding.is_empty() { Ok(Ok(me)) } else { Ok(Err(see_other("/terms"))) }
+    if outstanding.is_empty() {
+        session.set(K_AGREED, agreed);
+        Ok(Ok(me))
+    } else {
+        Ok(Err(see_other("/terms")))
+    }
 }

@@ -16,27 +16,7 @@ cd "$(dirname "$0")/.."
 backend=${1:?usage: bench/home.sh sqlite|postgres [seconds]}
 secs=${2:-10}
 port=18080
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
-[[ -x target/release/trellis ]] || cargo build --release -p trellis
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  [[ "$backend" == postgres ]] && psql "$admin" -qc "DROP DATABASE IF EXISTS trellis_bench WITH (FORCE)" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-case "$backend" in
-  sqlite) export DATABASE_URL="sqlite://$work/bench.db?mode=rwc" ;;
-  postgres)
-    admin=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
-    psql "$admin" -qc "DROP DATABASE IF EXISTS trellis_bench WITH (FORCE)" -c "CREATE DATABASE trellis_bench" >/dev/null
-    export DATABASE_URL="${admin%/*}/trellis_bench" ;;
-  *) echo "backend must be sqlite or postgres"; exit 2 ;;
-esac
-export TRELLIS__SERVER__LISTEN="127.0.0.1:$port" TRELLIS__SERVER__METRICS_LISTEN="127.0.0.1:0" \
-  TRELLIS__LOG__FILTER=error TRELLIS__DATABASE__MAX_CONNECTIONS=${BENCH_POOL:-8}
+source bench/lib.sh
 target/release/trellis migrate >/dev/null
 target/release/trellis tenants apply tenants >/dev/null
 taskset -c 0 target/release/trellis serve >"$work/serve.log" 2>&1 &
@@ -46,8 +26,6 @@ curl -fs -H 'Host: northmoor.localhost' "http://127.0.0.1:$port/" | grep -q 'Nor
 
 url="http://127.0.0.1:$port/"
 taskset -c 1 wrk -t1 -c16 -d3s -H 'Host: northmoor.localhost' "$url" >/dev/null   # warm-up
-ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
-hz=$(getconf CLK_TCK)
 echo "| backend | connections | requests/s | p50 | p99 | server CPU per request |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 for c in 1 16 64; do

@@ -40,34 +40,12 @@ staff=${BENCH_STAFF:-20000}
 courses=${BENCH_COURSES:-2000}
 mandatory=30
 port=18081
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
-[[ -x target/release/trellis ]] || cargo build --release -p trellis
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  if [[ -n "${BENCH_KEEP:-}" ]]; then echo "kept: $DATABASE_URL ($work)"; return; fi
-  [[ "$backend" == postgres ]] && psql "$admin" -qc "DROP DATABASE IF EXISTS trellis_bench WITH (FORCE)" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-case "$backend" in
-  sqlite) export DATABASE_URL="sqlite://$work/bench.db?mode=rwc" ;;
-  postgres)
-    admin=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
-    psql "$admin" -qc "DROP DATABASE IF EXISTS trellis_bench WITH (FORCE)" -c "CREATE DATABASE trellis_bench" >/dev/null
-    export DATABASE_URL="${admin%/*}/trellis_bench" ;;
-  *) echo "backend must be sqlite or postgres"; exit 2 ;;
-esac
+source bench/lib.sh
 # SQL run as the owner (PostgreSQL superuser; SQLite through Python's sqlite3).
 sql() {
   if [[ "$backend" == postgres ]]; then psql "${admin%/*}/trellis_bench" -qAt -v ON_ERROR_STOP=1 -c "$1"
   else python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); r=c.execute(sys.argv[2]).fetchall(); c.commit(); print("\n".join("|".join(map(str,x)) for x in r))' "$work/bench.db" "$1"; fi
 }
-export TRELLIS__SERVER__LISTEN="127.0.0.1:$port" TRELLIS__SERVER__METRICS_LISTEN="127.0.0.1:0" \
-  TRELLIS__LOG__FILTER=error TRELLIS__DATABASE__MAX_CONNECTIONS=${BENCH_POOL:-8} \
-  TRELLIS__MAIL__DIR="$work/mail" TRELLIS__FILES__DIR="$work/files"
 host=northmoor.localhost
 base="http://127.0.0.1:$port"
 stamp() { date +%s.%N; }
@@ -173,8 +151,6 @@ export_out=$(curl -fs -o "$work/export.csv" -w '%{time_total} %{size_download}' 
 echo "export of the whole record as CSV: $(wc -l <"$work/export.csv") lines, $(awk '{ printf "%.1f MB in %.1f s", $2 / 1e6, $1 }' <<<"$export_out")"
 rm -f "$work/export.csv"
 
-ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
-hz=$(getconf CLK_TCK)
 run() { # name cookie path
   taskset -c 1 wrk -t1 -c4 -d3s -H "Host: $host" -H "Cookie: $2" "$base$3" >/dev/null
   for c in 1 16; do

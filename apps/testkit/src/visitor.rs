@@ -86,6 +86,21 @@ impl Visitor {
         self.finish(resp).await
     }
 
+    /// `GET path` asking for `range` (like `bytes=0-3`): the status and the raw bytes.
+    pub async fn get_range(&mut self, path: &str, range: &str) -> (u16, Vec<u8>) {
+        let resp = self
+            .client
+            .get(format!("http://{}{path}", self.addr))
+            .header("host", &self.host)
+            .header("cookie", self.cookie_header())
+            .header("range", range)
+            .send()
+            .await
+            .expect("GET with a range");
+        let status = resp.status().as_u16();
+        (status, resp.bytes().await.expect("body").to_vec())
+    }
+
     /// `POST path` with a form body, exactly as given (no token added).
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();

@@ -1,9 +1,10 @@
 //! Demo data: a training manager for each demo trust, so the approval queue can be tried.
 
+use trellis_core::PersonId;
 use trellis_core::config::Config;
 use trellis_core::identity::Role;
 use trellis_db::Databases;
-use trellis_db::identity::{self, MembershipStatus, NewPerson};
+use trellis_db::identity::{self, IdentityTx, MembershipStatus, NewPerson};
 
 /// The demo managers' password (the demo runs on a local SQLite file only).
 pub const PASSWORD: &str = "demo manager password";
@@ -25,46 +26,63 @@ pub async fn seed(config: &Config, dbs: &Databases) -> anyhow::Result<Vec<(Strin
         let Some(domain) = domains.first() else { continue };
         let email = format!("training.manager@{domain}");
         let itx = dbs.platform.begin_identity(entry.id).await?;
-        let person = match identity::person_by_email(&itx, &email).await? {
-            Some(p) => p,
-            None => {
-                let hash = trellis_web::hash_password(
-                    PASSWORD.into(),
-                    config.auth.password_memory_kib,
-                    config.auth.password_iterations,
-                )
-                .await?;
-                let p = identity::create_person(
-                    &itx,
-                    NewPerson {
-                        email: email.clone(),
-                        password_hash: Some(hash),
-                        given_name: "Demo".into(),
-                        family_name: "Manager".into(),
-                        job_role: "Training manager".into(),
-                        place_of_work: entry.ods_code.clone(),
-                        register_kind: None,
-                        register_number: None,
-                    },
-                )
-                .await?;
-                identity::mark_email_verified(&itx, p.id).await?;
-                p
-            }
-        };
-        if identity::membership(&itx, person.id).await?.is_none() {
-            identity::add_membership(
-                &itx,
-                person.id,
-                MembershipStatus::Approved,
-                &[Role::Learner, Role::TrainingManager],
-            )
-            .await?;
-        }
+        let manager = DemoPerson { email: &email, family_name: "Manager", job_role: "Training manager" };
+        demo_member(config, &itx, &manager, &entry.ods_code, &[Role::Learner, Role::TrainingManager]).await?;
         itx.commit().await?;
         made.push((entry.slug, email));
     }
     Ok(made)
+}
+
+/// A demo account: "Demo <family_name>", password [`PASSWORD`].
+struct DemoPerson<'a> {
+    email: &'a str,
+    family_name: &'a str,
+    job_role: &'a str,
+}
+
+/// Finds the demo person by email or creates them (email verified), and makes them an approved
+/// member of this trust with `roles` unless they are a member already. Returns the person and
+/// whether they joined now.
+async fn demo_member(
+    config: &Config,
+    itx: &IdentityTx,
+    who: &DemoPerson<'_>,
+    ods_code: &str,
+    roles: &[Role],
+) -> anyhow::Result<(PersonId, bool)> {
+    let person = match identity::person_by_email(itx, who.email).await? {
+        Some(p) => p.id,
+        None => {
+            let hash = trellis_web::hash_password(
+                PASSWORD.into(),
+                config.auth.password_memory_kib,
+                config.auth.password_iterations,
+            )
+            .await?;
+            let p = identity::create_person(
+                itx,
+                NewPerson {
+                    email: who.email.to_owned(),
+                    password_hash: Some(hash),
+                    given_name: "Demo".into(),
+                    family_name: who.family_name.into(),
+                    job_role: who.job_role.into(),
+                    place_of_work: ods_code.to_owned(),
+                    register_kind: None,
+                    register_number: None,
+                },
+            )
+            .await?;
+            identity::mark_email_verified(itx, p.id).await?;
+            p.id
+        }
+    };
+    let joined = identity::membership(itx, person).await?.is_none();
+    if joined {
+        identity::add_membership(itx, person, MembershipStatus::Approved, roles).await?;
+    }
+    Ok((person, joined))
 }
 
 /// The demo learner's email in each trust (`learner@<first eligible domain>`), password [`PASSWORD`].
@@ -120,38 +138,12 @@ pub async fn seed_learning(config: &Config, dbs: &Databases) -> anyhow::Result<(
         // The demo learner.
         let email = format!("{LEARNER}@{domain}");
         let itx = dbs.platform.begin_identity(entry.id).await?;
-        let person = match identity::person_by_email(&itx, &email).await? {
-            Some(p) => p,
-            None => {
-                let hash = trellis_web::hash_password(
-                    PASSWORD.into(),
-                    config.auth.password_memory_kib,
-                    config.auth.password_iterations,
-                )
-                .await?;
-                let p = identity::create_person(
-                    &itx,
-                    NewPerson {
-                        email: email.clone(),
-                        password_hash: Some(hash),
-                        given_name: "Demo".into(),
-                        family_name: "Learner".into(),
-                        job_role: "Staff Nurse".into(),
-                        place_of_work: entry.ods_code.clone(),
-                        register_kind: None,
-                        register_number: None,
-                    },
-                )
-                .await?;
-                identity::mark_email_verified(&itx, p.id).await?;
-                p
-            }
-        };
-        if identity::membership(&itx, person.id).await?.is_none() {
-            identity::add_membership(&itx, person.id, MembershipStatus::Approved, &[Role::Learner]).await?;
+        let learner = DemoPerson { email: &email, family_name: "Learner", job_role: "Staff Nurse" };
+        let (person, joined) = demo_member(config, &itx, &learner, &entry.ods_code, &[Role::Learner]).await?;
+        if joined {
             trellis_db::staff::set_record(
                 &itx,
-                person.id,
+                person,
                 &trellis_db::staff::StaffRecord {
                     assignment_number: None,
                     position: "Staff Nurse".into(),

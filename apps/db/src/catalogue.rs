@@ -339,18 +339,22 @@ pub async fn set_offered(tx: &TenantTx, id: CourseId, offered: bool, by: Option<
 /// Whether a learner of this trust may find and enrol on the course: this trust's own published
 /// course, or a published national one the trust offers.
 pub async fn in_catalogue(tx: &TenantTx, c: &Course) -> Result<bool, DbError> {
-    if c.status != "published" {
-        return Ok(false);
+    if c.status != "published" || !c.national {
+        return Ok(listed(c, false));
     }
-    if !c.national {
-        return Ok(true);
-    }
-    Ok(tx
+    let offered = tx
         .select::<catalogue_offer::Entity>()
         .filter(catalogue_offer::Column::CourseId.eq(c.id.as_uuid()))
         .one(tx.conn())
         .await?
-        .is_some())
+        .is_some();
+    Ok(listed(c, offered))
+}
+
+/// The rule [`IN_CATALOGUE`] states in SQL: published, and the trust's own or a national course
+/// it offers.
+fn listed(c: &Course, offered: bool) -> bool {
+    c.status == "published" && (!c.national || offered)
 }
 
 /// Of `courses`, those in this trust's catalogue ([`in_catalogue`] for many: one query).
@@ -370,7 +374,7 @@ pub async fn only_in_catalogue(
             .map(|o| o.course_id)
             .collect()
     };
-    Ok(courses.into_iter().filter(|(id, c)| c.status == "published" && (!c.national || offered.contains(id))).collect())
+    Ok(courses.into_iter().filter(|(id, c)| listed(c, offered.contains(id))).collect())
 }
 
 /// A course's versions, newest first.

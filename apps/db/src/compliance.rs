@@ -88,6 +88,10 @@ pub async fn add_requirement(
     })
     .await?;
     let r = Requirement { id, course: course.id, audience: audience.clone(), mandatory, due_days, renewal_months };
+    if mandatory {
+        // The catalogue marks courses mandatory here.
+        crate::catalogue::changed(tx).await?;
+    }
     let applied = apply_one(tx, &r, course, today).await?;
     Ok((r, applied))
 }
@@ -104,6 +108,7 @@ pub async fn remove_requirement(tx: &TenantTx, id: RequirementId) -> Result<bool
         .filter(requirement::Column::Id.eq(id.as_uuid()))
         .exec(tx.conn())
         .await?;
+    crate::catalogue::changed(tx).await?;
     Ok(res.rows_affected == 1)
 }
 

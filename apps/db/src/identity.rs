@@ -254,6 +254,8 @@ pub struct SignInState {
     pub roles: Vec<Role>,
     pub live: bool,
     pub trust_terms: Option<String>,
+    /// The catalogue's change counters (for the servers' kept copies of it).
+    pub catalogue: crate::catalogue::Generations,
 }
 
 /// [`SignInState`] of `person` here, or `None` if they are not active or not a member.
@@ -263,17 +265,23 @@ pub async fn sign_in_state(
     session: uuid::Uuid,
 ) -> Result<Option<SignInState>, DbError> {
     use sea_orm::ConnectionTrait;
-    let sql = "SELECT p.session_epoch AS epoch, m.status AS status, r.role AS role,
-                      CASE WHEN EXISTS (SELECT 1 FROM person_sessions s WHERE s.tenant_id = $1 AND s.id = $3
-                                          AND s.person_id = $2 AND s.ended_at IS NULL) THEN 1 ELSE 0 END AS live,
-                      (SELECT t.version FROM tenant_terms t WHERE t.tenant_id = $1) AS terms
-                 FROM people p
-                 JOIN memberships m ON m.tenant_id = $1 AND m.person_id = p.id
-                 LEFT JOIN membership_roles r ON r.tenant_id = $1 AND r.person_id = p.id
-                WHERE p.id = $2 AND p.status = 'active'";
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT p.session_epoch AS epoch, m.status AS status, r.role AS role,
+                    CASE WHEN EXISTS (SELECT 1 FROM person_sessions s WHERE s.tenant_id = $1 AND s.id = $3
+                                        AND s.person_id = $2 AND s.ended_at IS NULL) THEN 1 ELSE 0 END AS live,
+                    (SELECT t.version FROM tenant_terms t WHERE t.tenant_id = $1) AS terms,
+                    {}
+               FROM people p
+               JOIN memberships m ON m.tenant_id = $1 AND m.person_id = p.id
+               LEFT JOIN membership_roles r ON r.tenant_id = $1 AND r.person_id = p.id
+              WHERE p.id = $2 AND p.status = 'active'",
+            *crate::catalogue::GENERATIONS_SQL
+        )
+    });
     let rows = tx
         .conn()
-        .query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), person.as_uuid().into(), session.into()]))
+        .query_all_raw(tx.stmt(&SQL, vec![tx.tenant().as_uuid().into(), person.as_uuid().into(), session.into()]))
         .await?;
     let mut state: Option<SignInState> = None;
     for r in rows {
@@ -283,6 +291,7 @@ pub async fn sign_in_state(
             roles: vec![],
             live: r.try_get::<i32>("", "live")? != 0,
             trust_terms: r.try_get("", "terms")?,
+            catalogue: crate::catalogue::Generations::from_row(&r)?,
         });
         if let Some(role) = r.try_get::<Option<String>>("", "role")?.as_deref().and_then(Role::parse) {
             st.roles.push(role);

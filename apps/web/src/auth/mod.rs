@@ -34,6 +34,8 @@ const K_AGREED: &str = "agreed_terms";
 pub struct SignedIn {
     pub person: PersonId,
     pub roles: Vec<Role>,
+    /// The catalogue's change counters, read with the sign-in state (for the kept listing).
+    pub catalogue: trellis_db::catalogue::Generations,
 }
 
 impl SignedIn {
@@ -108,6 +110,22 @@ async fn check(
     site: &Site,
     session: &Session,
 ) -> Result<Option<(SignedIn, Option<String>)>, AppError> {
+    match check_open(state, site, session).await? {
+        Some((me, terms, tx)) => {
+            tx.commit().await?;
+            Ok(Some((me, terms)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// [`check`], leaving its transaction open for the page to read on in (one transaction, not two,
+/// for a signed-in page).
+async fn check_open(
+    state: &AppState,
+    site: &Site,
+    session: &Session,
+) -> Result<Option<(SignedIn, Option<String>, TenantTx)>, AppError> {
     let Some(person) = session.get::<String>(K_PERSON).and_then(|p| p.parse::<PersonId>().ok()) else {
         return Ok(None);
     };
@@ -129,23 +147,26 @@ async fn check(
         session.purge();
         return Ok(None);
     };
-    let tx = state.dbs.app.begin(site.entry.id).await?;
+    // At most once a minute the session's last use is written; otherwise the check only reads
+    // (on SQLite a read transaction does not take the write lock).
+    let touch = now - seen > 60;
+    let tx =
+        if touch { state.dbs.app.begin(site.entry.id).await? } else { state.dbs.app.begin_read(site.entry.id).await? };
     let st = identity::sign_in_state(&tx, person, sid).await?;
     let live = st.as_ref().is_some_and(|s| s.live);
-    let touch = now - seen > 60;
     if live && touch {
         sessions::touch(&tx, sid).await?;
     }
-    tx.commit().await?;
     let current_epoch = session.get::<i32>(K_EPOCH);
     match st {
         Some(s) if s.live && Some(s.epoch) == current_epoch && s.status == MembershipStatus::Approved => {
             if touch {
                 session.set(K_SEEN, now);
             }
-            Ok(Some((SignedIn { person, roles: s.roles }, s.trust_terms)))
+            Ok(Some((SignedIn { person, roles: s.roles, catalogue: s.catalogue }, s.trust_terms, tx)))
         }
         _ => {
+            tx.commit().await?;
             session.purge();
             Ok(None)
         }
@@ -181,6 +202,38 @@ pub fn guard<E: poem::Endpoint + 'static>(ep: E, sec: &Security) -> impl poem::E
     ep.around(csrf::verify).with(csrf).with(poem::session::ServerSession::new(cookie, sec.store.clone()))
 }
 
+/// Whether this session has passed the terms check for the versions now current (the platform's
+/// documents and the trust's terms), checking the acceptance records only when a version changed.
+async fn agreed(
+    state: &AppState,
+    site: &Site,
+    session: &Session,
+    me: &SignedIn,
+    trust_terms: Option<&str>,
+) -> Result<bool, AppError> {
+    // The versions this session last passed the check for: the platform's documents (fixed for the
+    // life of the process) and the trust's terms (read with the sign-in state, so a new version
+    // asks again at once). Unchanged, the acceptance records need not be read again.
+    let agreed = format!(
+        "{}|{}|trust:{}",
+        me.person,
+        state.terms.iter().map(|d| format!("{}:{}", d.key, d.version)).collect::<Vec<_>>().join(","),
+        trust_terms.unwrap_or("-")
+    );
+    if session.get::<String>(K_AGREED).as_deref() == Some(agreed.as_str()) {
+        return Ok(true);
+    }
+    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let outstanding = trellis_db::terms::outstanding(&itx, me.person, &state.terms).await?;
+    itx.commit().await?;
+    if outstanding.is_empty() {
+        session.set(K_AGREED, agreed);
+        Ok(true)
+    } else {
+        Ok(false)
+    }
+}
+
 /// The signed-in person who has accepted the current terms; otherwise where to send them (the
 /// sign-in page, or the terms page).
 pub async fn signed_in_and_agreed(
@@ -191,25 +244,27 @@ pub async fn signed_in_and_agreed(
     let Some((me, trust_terms)) = check(state, site, session).await? else {
         return Ok(Err(see_other("/sign-in")));
     };
-    // The versions this session last passed the check for: the platform's documents (fixed for the
-    // life of the process) and the trust's terms (read with the sign-in state, so a new version
-    // asks again at once). Unchanged, the acceptance records need not be read again.
-    let agreed = format!(
-        "{}|{}|trust:{}",
-        me.person,
-        state.terms.iter().map(|d| format!("{}:{}", d.key, d.version)).collect::<Vec<_>>().join(","),
-        trust_terms.as_deref().unwrap_or("-")
-    );
-    if session.get::<String>(K_AGREED).as_deref() == Some(agreed.as_str()) {
-        return Ok(Ok(me));
-    }
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    let outstanding = trellis_db::terms::outstanding(&itx, me.person, &state.terms).await?;
-    itx.commit().await?;
-    if outstanding.is_empty() {
-        session.set(K_AGREED, agreed);
+    if agreed(state, site, session, &me, trust_terms.as_deref()).await? {
         Ok(Ok(me))
     } else {
+        Ok(Err(see_other("/terms")))
+    }
+}
+
+/// [`signed_in_and_agreed`] for a page that only reads: the transaction the check read in is
+/// handed on for the page's own reads (commit it when done).
+pub async fn signed_in_and_agreed_read(
+    state: &AppState,
+    site: &Site,
+    session: &Session,
+) -> Result<Result<(SignedIn, TenantTx), poem::Response>, AppError> {
+    let Some((me, trust_terms, tx)) = check_open(state, site, session).await? else {
+        return Ok(Err(see_other("/sign-in")));
+    };
+    if agreed(state, site, session, &me, trust_terms.as_deref()).await? {
+        Ok(Ok((me, tx)))
+    } else {
+        tx.commit().await?;
         Ok(Err(see_other("/terms")))
     }
 }

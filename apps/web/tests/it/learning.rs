@@ -511,3 +511,61 @@ async fn uploads_are_kept_in_s3_compatible_storage() {
     assert_eq!((file.status, file.body.as_bytes()), (200, PDF));
     assert_eq!(ann.get_range(&format!("{doc}/file"), "bytes=5-7").await, (206, PDF[5..8].to_vec()));
 }
+
+#[tokio::test]
+async fn every_server_shows_a_catalogue_change_made_through_another_at_once() {
+    // Each server keeps each trust's catalogue in memory; a change through one server must show
+    // on the others at their next request (no waiting for a timer).
+    let app = spawn_app().await;
+    app.seed_national().await;
+    let fire = app.national_course("CSTF-FIRE").await;
+    let other = app.another_server().await;
+    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    app.member("northmoor", "ann@northmoor.example", PW, &[Role::Learner]).await;
+    let mut ann = Visitor::new(other.addr, &TestApp::host_of("northmoor"));
+    ann.sign_in_and_agree("ann@northmoor.example", PW).await;
+    let (mut rita, _) = signed_in(&app, "riverside", "rita@riverside.example", &[Role::Learner]).await;
+
+    // The other server has kept Northmoor's catalogue (browsing and a search) without the course.
+    assert!(!ann.get("/courses").await.body.contains(&format!("/courses/{fire}")));
+    assert!(!ann.get("/courses?q=fire").await.body.contains(&format!("/courses/{fire}")));
+    assert_eq!(ann.get(&format!("/courses/{fire}")).await.status, 404);
+
+    // Offered through the first server: at once in the other's browsing, search and course page.
+    let t = form_token(&mut boss, "/admin/courses").await;
+    boss.post(&format!("/admin/courses/{fire}/offer"), &[("csrf_token", &t), ("offer", "yes")]).await;
+    assert!(ann.get("/courses").await.body.contains(&format!("/courses/{fire}")));
+    assert!(ann.get("/courses?q=fire").await.body.contains(&format!("/courses/{fire}")));
+    assert_eq!(ann.get(&format!("/courses/{fire}")).await.status, 200);
+    assert!(!ann.get("/courses?mandatory=1").await.body.contains(&format!("/courses/{fire}")));
+
+    // Made mandatory through the first server: the other's "mandatory here" filter finds it.
+    let t = form_token(&mut boss, "/admin/training").await;
+    let made = boss
+        .post(
+            "/admin/training",
+            &[
+                ("csrf_token", &t),
+                ("course", &fire.to_string()),
+                ("audience_kind", "everyone"),
+                ("mandatory", "1"),
+                ("due_days", "30"),
+                ("renewal_months", "12"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert!(ann.get("/courses?mandatory=1").await.body.contains(&format!("/courses/{fire}")));
+
+    // Riverside's catalogue, kept on the same servers, is untouched by Northmoor's changes.
+    assert!(!rita.get("/courses").await.body.contains(&format!("/courses/{fire}")));
+    assert!(!rita.get("/courses?q=fire").await.body.contains(&format!("/courses/{fire}")));
+    assert_eq!(rita.get(&format!("/courses/{fire}")).await.status, 404);
+
+    // Withdrawn through the first server: gone from the other's at once.
+    let t = form_token(&mut boss, "/admin/courses").await;
+    boss.post(&format!("/admin/courses/{fire}/offer"), &[("csrf_token", &t), ("offer", "no")]).await;
+    assert!(!ann.get("/courses").await.body.contains(&format!("/courses/{fire}")));
+    assert!(!ann.get("/courses?q=fire").await.body.contains(&format!("/courses/{fire}")));
+    other.stop().await;
+}

@@ -13,6 +13,8 @@ mod m20261122_000005_sso;
 mod m20261122_000006_mfa;
 mod m20261122_000007_sessions_domains;
 mod m20261122_000008_catalogue;
+mod m20261201_000009_catalogue_generations;
+mod m20261201_000010_elearning;
 
 /// The application role: owns nothing, is subject to row-level security.
 pub const APP_ROLE: &str = "trellis_app";
@@ -29,6 +31,8 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261122_000006_mfa.rs"),
     include_str!("m20261122_000007_sessions_domains.rs"),
     include_str!("m20261122_000008_catalogue.rs"),
+    include_str!("m20261201_000009_catalogue_generations.rs"),
+    include_str!("m20261201_000010_elearning.rs"),
     include_str!("lib.rs"),
 ];
 
@@ -48,6 +52,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_mfa::Migration),
             Box::new(m20261122_000007_sessions_domains::Migration),
             Box::new(m20261122_000008_catalogue::Migration),
+            Box::new(m20261201_000009_catalogue_generations::Migration),
+            Box::new(m20261201_000010_elearning::Migration),
         ]
     }
 }

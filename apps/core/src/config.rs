@@ -22,6 +22,37 @@ pub struct Config {
     pub files: FilesConfig,
     #[serde(default)]
     pub jobs: JobsConfig,
+    #[serde(default)]
+    pub elearning: ElearningConfig,
+}
+
+/// Packaged e-learning: where its content is served from, and how large a package may be.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ElearningConfig {
+    /// The content origin's address (scheme, host and port). It must be a different *site* from
+    /// every trust (another registrable domain), so content scripts get no portal cookies and no
+    /// same-site requests. Empty: `<scheme>://127.0.0.1:<port>` (the demo: trusts are `*.localhost`).
+    pub content_origin: String,
+    /// The largest package an editor may upload, in MiB (the zip as uploaded).
+    pub max_package_mb: u64,
+    /// The most files a package may hold, and the most it may unpack to, in MiB.
+    pub max_package_files: usize,
+    pub max_unpacked_mb: u64,
+    /// How long a launch (the content's token) lasts, in hours.
+    pub launch_hours: u64,
+}
+
+impl Default for ElearningConfig {
+    fn default() -> Self {
+        ElearningConfig {
+            content_origin: String::new(),
+            max_package_mb: 1024,
+            max_package_files: 20_000,
+            max_unpacked_mb: 2048,
+            launch_hours: 12,
+        }
+    }
 }
 
 /// Where uploaded files (course media, imports) are kept.
@@ -337,7 +368,40 @@ impl Config {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(bad("log.format", "must be text or json"));
         }
+        let e = &self.elearning;
+        if e.max_package_mb == 0 || e.max_package_files == 0 || e.max_unpacked_mb == 0 || e.launch_hours == 0 {
+            return Err(bad("elearning.max_package_mb", "package limits and launch_hours must be at least 1"));
+        }
+        if !e.content_origin.is_empty() {
+            let u = url::Url::parse(&e.content_origin)
+                .map_err(|_| bad("elearning.content_origin", "must be a URL like https://content.example.net"))?;
+            let host = u.host_str().unwrap_or_default().to_ascii_lowercase();
+            let base = self.server.base_domain.to_ascii_lowercase();
+            if !matches!(u.scheme(), "http" | "https") || host.is_empty() || u.path() != "/" {
+                return Err(bad("elearning.content_origin", "must be http(s)://host[:port] with no path"));
+            }
+            if host == base || host.ends_with(&format!(".{base}")) {
+                return Err(bad(
+                    "elearning.content_origin",
+                    "must be a different site from the trusts' (not the base domain or under it): content must never share their cookies",
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The content origin (`scheme://host[:port]`, no trailing slash).
+    pub fn content_origin(&self) -> String {
+        if !self.elearning.content_origin.is_empty() {
+            return self.elearning.content_origin.trim_end_matches('/').to_owned();
+        }
+        self.url_for_host("127.0.0.1").trim_end_matches('/').to_owned()
+    }
+
+    /// The content origin's host name, as requests name it in `Host` (without the port).
+    pub fn content_host(&self) -> String {
+        let origin = self.content_origin();
+        url::Url::parse(&origin).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase)).unwrap_or_default()
     }
 
     /// The absolute URL of a host on this platform, e.g. `http://north.localhost:8080/`.

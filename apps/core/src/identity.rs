@@ -70,6 +70,8 @@ pub enum Permission {
     EditContent,
     /// Assign training, decide enrolment requests, follow compliance, send reminders, import staff.
     ManageTraining,
+    /// Issue and revoke the credentials of the trust's learning record store (LRS).
+    ManageRecords,
 }
 
 /// Whether any of `roles` grants `permission`.
@@ -79,7 +81,8 @@ pub fn allows(roles: &[Role], permission: Permission) -> bool {
         | Permission::ReadAudit
         | Permission::EditSite
         | Permission::ManageSignOn
-        | Permission::ManageTraining => *r == Role::TrainingManager,
+        | Permission::ManageTraining
+        | Permission::ManageRecords => *r == Role::TrainingManager,
         Permission::EditContent => matches!(r, Role::TrainingManager | Role::ContentEditor),
     })
 }

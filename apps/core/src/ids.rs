@@ -82,6 +82,15 @@ id_type!(
     ProgrammeId
 );
 
+id_type!(
+    /// Identifies an uploaded e-learning package.
+    PackageId
+);
+id_type!(
+    /// Identifies a learner's attempt at a packaged session (a SCO or an AU).
+    AttemptId
+);
+
 impl TenantId {
     /// The owner of the national catalogue's courses: not a trust, but every trust may read
     /// what it owns (see `trellis_migrations::NATIONAL_CATALOGUE`).

@@ -16,6 +16,8 @@ pub enum ObjectKind {
     Audio,
     /// A file to read: PDF, Word, PowerPoint.
     Document,
+    /// A SCO or an AU of an uploaded e-learning package (SCORM 1.2, SCORM 2004, cmi5).
+    Package,
 }
 
 impl ObjectKind {
@@ -29,11 +31,13 @@ impl ObjectKind {
             ObjectKind::Video => "video",
             ObjectKind::Audio => "audio",
             ObjectKind::Document => "document",
+            ObjectKind::Package => "package",
         }
     }
 
+    /// `ALL` are the kinds an editor writes or uploads one by one; packages come from a zip.
     pub fn parse(s: &str) -> Option<ObjectKind> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        Self::ALL.into_iter().chain([ObjectKind::Package]).find(|k| k.as_str() == s)
     }
 
     /// Whether the session is an uploaded file.
@@ -53,6 +57,9 @@ pub enum Completion {
     Time(u32),
     /// When the learner says they have finished it.
     Confirm,
+    /// When the package's content reports it completed (or passed): its SCORM status, or its
+    /// cmi5 moveOn criterion met.
+    Package,
 }
 
 impl Completion {
@@ -62,6 +69,7 @@ impl Completion {
             "download" => Completion::Download,
             "time" => Completion::Time(u32::try_from(minutes?).ok().filter(|m| (1..=600).contains(m))?),
             "confirm" => Completion::Confirm,
+            "package" => Completion::Package,
             _ => return None,
         })
     }
@@ -72,6 +80,7 @@ impl Completion {
             Completion::Download => "download",
             Completion::Time(_) => "time",
             Completion::Confirm => "confirm",
+            Completion::Package => "package",
         }
     }
 
@@ -82,6 +91,8 @@ impl Completion {
             Completion::Download => event == Event::Download,
             Completion::Time(m) => i64::from(seconds_spent) >= i64::from(m) * 60,
             Completion::Confirm => event == Event::Confirm,
+            // Only the content's own results complete it (see `trellis_db::learning::record_result`).
+            Completion::Package => false,
         }
     }
 }

@@ -15,5 +15,7 @@ pub mod staff_import;
 pub mod tenant_spec;
 pub mod terms;
 
-pub use ids::{CourseId, EnrolmentId, MessageId, ObjectId, PersonId, ProgrammeId, RequirementId, TenantId};
+pub use ids::{
+    AttemptId, CourseId, EnrolmentId, MessageId, ObjectId, PackageId, PersonId, ProgrammeId, RequirementId, TenantId,
+};
 pub use slug::Slug;

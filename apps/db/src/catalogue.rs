@@ -14,7 +14,7 @@ use crate::entities::{
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, Value};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::HashMap;
 use trellis_core::{CourseId, ObjectId, PersonId, ProgrammeId, TenantId};
 use uuid::Uuid;
@@ -109,6 +109,10 @@ pub struct Object {
     pub file_size: Option<i64>,
     pub completion: String,
     pub min_minutes: Option<i32>,
+    /// E-learning sessions: the package, and how to launch this SCO or AU (JSON of a
+    /// `trellis_elearning::Launchable`).
+    pub package: Option<Uuid>,
+    pub launch: Option<String>,
 }
 
 impl From<learning_object::Model> for Object {
@@ -129,6 +133,8 @@ impl From<learning_object::Model> for Object {
             file_size: m.file_size,
             completion: m.completion,
             min_minutes: m.min_minutes,
+            package: m.package_id,
+            launch: m.launch,
         }
     }
 }
@@ -143,6 +149,9 @@ pub struct ObjectInput {
     pub file: Option<StoredFile>,
     pub completion: String,
     pub min_minutes: Option<i32>,
+    /// E-learning sessions: the package and the launchable (JSON).
+    pub package: Option<Uuid>,
+    pub launch: Option<String>,
 }
 
 /// A file in the file store.
@@ -166,6 +175,52 @@ pub struct Version {
 
 fn audience_text(groups: &[String]) -> String {
     groups.join(";")
+}
+
+/// Notes that what this owner's catalogue lists has changed (in the caller's transaction), so
+/// every server's kept copy of it is rebuilt at its next request (see [`generations`]).
+pub(crate) async fn changed(tx: &TenantTx) -> Result<(), DbError> {
+    use sea_orm::ConnectionTrait;
+    let sql = "INSERT INTO catalogue_generations (tenant_id, generation) VALUES ($1, 1)
+               ON CONFLICT (tenant_id) DO UPDATE SET generation = catalogue_generations.generation + 1";
+    tx.conn().execute_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into()])).await?;
+    Ok(())
+}
+
+/// The change counters of this trust's catalogue and of the national one: a kept copy of the
+/// catalogue is current while both are unchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Generations {
+    pub own: i64,
+    pub national: i64,
+}
+
+/// SQL for [`Generations`], as two columns `own_gen` and `national_gen` (`$1` is the trust), to be
+/// read with other per-request state in one statement.
+pub(crate) static GENERATIONS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "(SELECT g.generation FROM catalogue_generations g WHERE g.tenant_id = $1) AS own_gen,
+         (SELECT g.generation FROM catalogue_generations g WHERE g.tenant_id = '{}') AS national_gen",
+        TenantId::NATIONAL
+    )
+});
+
+impl Generations {
+    /// Reads the columns [`GENERATIONS_SQL`] names.
+    pub(crate) fn from_row(r: &sea_orm::QueryResult) -> Result<Self, DbError> {
+        Ok(Generations {
+            own: r.try_get::<Option<i64>>("", "own_gen")?.unwrap_or(0),
+            national: r.try_get::<Option<i64>>("", "national_gen")?.unwrap_or(0),
+        })
+    }
+}
+
+/// The trust's and the national catalogue's change counters.
+pub async fn generations(tx: &TenantTx) -> Result<Generations, DbError> {
+    use sea_orm::ConnectionTrait;
+    let sql = format!("SELECT {}", *GENERATIONS_SQL);
+    let row = tx.conn().query_one_raw(tx.stmt(&sql, vec![tx.tenant().as_uuid().into()])).await?;
+    row.as_ref().map_or_else(|| Ok(Generations::default()), Generations::from_row)
 }
 
 /// Creates a course (or path) as a draft, with an empty first version.
@@ -209,6 +264,7 @@ pub async fn create_course(tx: &TenantTx, input: &CourseInput) -> Result<Result<
         published_at: Set(None),
     })
     .await?;
+    changed(tx).await?;
     Ok(Ok(id))
 }
 
@@ -245,6 +301,7 @@ pub async fn update_course(
         .col_expr(course::Column::UpdatedAt, Expr::value(Utc::now()))
         .exec(tx.conn())
         .await?;
+    changed(tx).await?;
     Ok(Ok(res.rows_affected == 1))
 }
 
@@ -333,6 +390,7 @@ pub async fn set_offered(tx: &TenantTx, id: CourseId, offered: bool, by: Option<
         })
         .await?;
     }
+    changed(tx).await?;
     Ok(true)
 }
 
@@ -456,6 +514,8 @@ pub async fn draft(tx: &TenantTx, id: CourseId) -> Result<Option<Version>, DbErr
                     }),
                     completion: o.completion,
                     min_minutes: o.min_minutes,
+                    package: o.package,
+                    launch: o.launch,
                 },
             )
             .await?;
@@ -491,6 +551,8 @@ async fn insert_object(
         file_size: Set(f.map(|f| f.size)),
         completion: Set(input.completion.clone()),
         min_minutes: Set(input.min_minutes),
+        package_id: Set(input.package),
+        launch: Set(input.launch.clone()),
     })
     .await?;
     Ok(id)
@@ -534,6 +596,10 @@ pub async fn update_object(
     input: &ObjectInput,
 ) -> Result<bool, DbError> {
     let Some((_, o)) = draft_object(tx, course, object).await? else { return Ok(false) };
+    // A packaged session is what its package says (upload a new package to change it).
+    if o.package.is_some() {
+        return Ok(false);
+    }
     let mut q = tx
         .update_many::<learning_object::Entity>()
         .filter(learning_object::Column::Id.eq(o.id.as_uuid()))
@@ -635,6 +701,7 @@ pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishR
         .col_expr(course::Column::UpdatedAt, Expr::value(now))
         .exec(tx.conn())
         .await?;
+    changed(tx).await?;
     Ok(Ok(number))
 }
 
@@ -648,6 +715,7 @@ pub async fn unpublish(tx: &TenantTx, id: CourseId) -> Result<bool, DbError> {
         .col_expr(course::Column::UpdatedAt, Expr::value(Utc::now()))
         .exec(tx.conn())
         .await?;
+    changed(tx).await?;
     Ok(res.rows_affected == 1)
 }
 
@@ -699,6 +767,7 @@ pub async fn set_path_courses(tx: &TenantTx, path: CourseId, list: &[CourseId]) 
             .await?;
         }
     }
+    changed(tx).await?;
     Ok(true)
 }
 
@@ -760,6 +829,7 @@ pub async fn save_programme(
         })
         .await?;
     }
+    changed(tx).await?;
     Ok(id)
 }
 
@@ -816,7 +886,105 @@ pub struct Query {
 #[derive(Debug, Clone)]
 pub struct Card {
     pub course: Course,
+    /// Mandatory for someone here (a mandatory assignment rule names it).
     pub mandatory: bool,
+}
+
+/// A programme as the catalogue lists it: only the courses the catalogue holds, in order.
+#[derive(Debug, Clone)]
+pub struct ListedProgramme {
+    pub title: String,
+    pub summary: String,
+    pub courses: Vec<(CourseId, String)>,
+}
+
+/// Everything this trust's catalogue lists (its own published courses and the national ones it
+/// offers, by title), with its topics and programmes: small enough to keep in memory per trust
+/// (a few thousand courses), and read in three queries. Browsing and filtering are done on it;
+/// a search with words asks the database for the ranked matches ([`ranked`]) and filters those.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub cards: Vec<Card>,
+    index: HashMap<Uuid, usize>,
+    pub topics: Vec<String>,
+    pub programmes: Vec<ListedProgramme>,
+}
+
+impl Listing {
+    /// The course, if the catalogue lists it.
+    pub fn get(&self, id: CourseId) -> Option<&Card> {
+        self.index.get(&id.as_uuid()).map(|&i| &self.cards[i])
+    }
+
+    /// How many courses it lists.
+    pub fn len(&self) -> usize {
+        self.cards.len()
+    }
+
+    /// Whether it lists nothing.
+    pub fn is_empty(&self) -> bool {
+        self.cards.is_empty()
+    }
+
+    /// The page of courses the query asks for and how many match in all. `ranked`: the matches
+    /// of the query's words, best first (from [`ranked`]); without words, every course by title.
+    pub fn page(&self, q: &Query, ranked: Option<&[Uuid]>) -> (Vec<&Card>, u64) {
+        let band = trellis_core::learning::duration_range(&q.duration);
+        let keep = |c: &&Card| {
+            let x = &c.course;
+            (q.topic.is_empty() || x.topic == q.topic)
+                && (q.staff_group.is_empty() || x.audience.is_empty() || x.audience.iter().any(|g| *g == q.staff_group))
+                && band.is_none_or(|(lo, hi)| (lo..=hi).contains(&x.duration_minutes))
+                && (!q.mandatory || c.mandatory)
+                && (!q.cpd || x.cpd_points.is_some())
+        };
+        let matches: Vec<&Card> = match ranked {
+            Some(ids) => ids.iter().filter_map(|id| self.index.get(id).map(|&i| &self.cards[i])).filter(keep).collect(),
+            None => self.cards.iter().filter(keep).collect(),
+        };
+        let total = matches.len() as u64;
+        let skip = usize::try_from(q.offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(q.limit).unwrap_or(usize::MAX);
+        (matches.into_iter().skip(skip).take(take).collect(), total)
+    }
+}
+
+/// Reads this trust's [`Listing`].
+pub async fn listing(tx: &TenantTx) -> Result<Listing, DbError> {
+    use sea_orm::{ConnectionTrait, FromQueryResult};
+    let t = tx.tenant().as_uuid();
+    let national = TenantId::NATIONAL.as_uuid();
+    let sql = format!(
+        "SELECT c.tenant_id, c.id, c.code, c.kind, c.title, c.summary, c.description, c.topic, c.audience,
+                c.duration_minutes, c.accreditation, c.cpd_points, c.enrolment, c.status, c.current_version_id,
+                c.price_pence, c.currency, c.seller_id, c.created_at, c.updated_at, EXISTS (SELECT 1 FROM requirements r WHERE r.tenant_id = $1 AND r.course_id = c.id AND r.mandatory) AS mandatory
+           FROM courses c WHERE c.status = 'published' AND {IN_CATALOGUE} ORDER BY c.title ASC, c.id ASC"
+    );
+    let rows = tx.conn().query_all_raw(tx.stmt(&sql, vec![t.into(), national.into()])).await?;
+    let mut cards = Vec::with_capacity(rows.len());
+    for r in rows {
+        let m = course::Model::from_query_result(&r, "")?;
+        cards.push(Card { course: Course::from(m), mandatory: r.try_get("", "mandatory")? });
+    }
+    let index: HashMap<Uuid, usize> = cards.iter().enumerate().map(|(i, c)| (c.course.id.as_uuid(), i)).collect();
+    let mut topics: Vec<String> = cards.iter().map(|c| c.course.topic.clone()).filter(|t| !t.is_empty()).collect();
+    topics.sort();
+    topics.dedup();
+    let programmes = programmes(tx)
+        .await?
+        .into_iter()
+        .map(|p| ListedProgramme {
+            courses: p
+                .courses
+                .iter()
+                .filter_map(|c| index.get(&c.as_uuid()).map(|&i| (*c, cards[i].course.title.clone())))
+                .collect(),
+            title: p.title,
+            summary: p.summary,
+        })
+        .filter(|p| !p.courses.is_empty())
+        .collect();
+    Ok(Listing { cards, index, topics, programmes })
 }
 
 /// Words of a search made safe for FTS5: each a quoted prefix term.
@@ -829,106 +997,43 @@ fn fts5_terms(text: &str) -> String {
         .join(" ")
 }
 
-/// Searches the catalogue: this trust's published courses and the national courses it offers,
-/// filtered, best matches first when there are words (otherwise by title). One query for the
-/// page and one for the count.
-pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Card>, u64), DbError> {
+/// The published courses (this trust's and national ones) that match the words, best first:
+/// PostgreSQL full-text search (`websearch_to_tsquery`, ranked) or SQLite FTS5 (bm25). Whether
+/// the trust offers a national match is the [`Listing`]'s to say.
+pub async fn ranked(tx: &TenantTx, words: &str) -> Result<Vec<Uuid>, DbError> {
     use sea_orm::ConnectionTrait;
+    let words = words.trim();
     let t = tx.tenant().as_uuid();
     let national = TenantId::NATIONAL.as_uuid();
-    let mut values: Vec<Value> = vec![t.into(), national.into()];
-    let next = |v: Value, values: &mut Vec<Value>| {
-        values.push(v);
-        format!("${}", values.len())
+    let sql = if tx.is_postgres() {
+        "SELECT c.id AS id FROM courses c, websearch_to_tsquery('english', $3) q
+          WHERE c.tenant_id IN ($1, $2) AND c.status = 'published' AND c.search @@ q
+          ORDER BY ts_rank(c.search, q) DESC, c.title ASC, c.id ASC"
+            .to_owned()
+    } else {
+        // bm25() only works in the query that does the MATCH: join its scores.
+        "SELECT c.id AS id FROM courses c
+           JOIN (SELECT course_id AS sid, bm25(course_search) AS score FROM course_search WHERE course_search MATCH $3) s
+             ON s.sid = c.id
+          WHERE c.tenant_id IN ($1, $2) AND c.status = 'published'
+          ORDER BY s.score ASC, c.title ASC, c.id ASC"
+            .to_owned()
     };
-    let mut wh = vec!["c.status = 'published'".to_owned(), IN_CATALOGUE.to_owned()];
-    let mut rank = String::new();
-    let mut join = String::new();
-    let words = q.text.trim();
-    if !words.is_empty() {
-        if tx.is_postgres() {
-            let p = next(words.to_owned().into(), &mut values);
-            wh.push(format!("c.search @@ websearch_to_tsquery('english', {p})"));
-            rank = format!("ts_rank(c.search, websearch_to_tsquery('english', {p})) DESC, ");
-        } else {
-            let terms = fts5_terms(words);
-            if terms.is_empty() {
-                wh.push("1 = 0".into());
-            } else {
-                let p = next(terms.into(), &mut values);
-                // bm25() only works in the query that does the MATCH: join its scores.
-                join = format!(
-                    " JOIN (SELECT course_id AS sid, bm25(course_search) AS score FROM course_search WHERE course_search MATCH {p}) s ON s.sid = c.id"
-                );
-                rank = "s.score ASC, ".into();
-            }
-        }
+    let arg = if tx.is_postgres() { words.to_owned() } else { fts5_terms(words) };
+    if words.is_empty() || arg.is_empty() {
+        return Ok(vec![]);
     }
-    if !q.topic.is_empty() {
-        let p = next(q.topic.clone().into(), &mut values);
-        wh.push(format!("c.topic = {p}"));
-    }
-    if !q.staff_group.is_empty() {
-        let p = next(format!("%{}%", q.staff_group.replace('%', "")).into(), &mut values);
-        wh.push(format!("(c.audience = '' OR c.audience LIKE {p})"));
-    }
-    if let Some((lo, hi)) = trellis_core::learning::duration_range(&q.duration) {
-        let a = next(lo.into(), &mut values);
-        let b = next(hi.into(), &mut values);
-        wh.push(format!("c.duration_minutes BETWEEN {a} AND {b}"));
-    }
-    let mandatory =
-        "EXISTS (SELECT 1 FROM requirements r WHERE r.tenant_id = $1 AND r.course_id = c.id AND r.mandatory)";
-    if q.mandatory {
-        wh.push(mandatory.to_owned());
-    }
-    if q.cpd {
-        wh.push("c.cpd_points IS NOT NULL".into());
-    }
-    let cond = wh.join(" AND ");
-    let count_values = values.clone();
-    let lim = next(i64::try_from(q.limit).unwrap_or(20).into(), &mut values);
-    let off = next(i64::try_from(q.offset).unwrap_or(0).into(), &mut values);
-    // The page and the number of matches in one pass (a window count).
-    let sql = format!(
-        "SELECT c.id AS id, {mandatory} AS mandatory, count(*) OVER () AS total FROM courses c{join} WHERE {cond} ORDER BY {rank}c.title ASC, c.id ASC LIMIT {lim} OFFSET {off}"
-    );
-    let rows = tx.conn().query_all_raw(tx.stmt(&sql, values)).await?;
-    let mut order = Vec::new();
-    let mut total: i64 = 0;
-    for r in rows {
-        let id: Uuid = r.try_get("", "id")?;
-        let m: bool = r.try_get("", "mandatory")?;
-        total = r.try_get("", "total")?;
-        order.push((id, m));
-    }
-    if order.is_empty() && q.offset > 0 {
-        // Past the last page: the count alone, for the pager.
-        let count_sql = format!("SELECT count(*) AS n FROM courses c{join} WHERE {cond}");
-        total = tx
-            .conn()
-            .query_one_raw(tx.stmt(&count_sql, count_values))
-            .await?
-            .and_then(|r| r.try_get::<i64>("", "n").ok())
-            .unwrap_or(0);
-    }
-    let mut found = courses_by_id(tx, &order.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
-    let cards =
-        order.into_iter().filter_map(|(id, m)| found.remove(&id).map(|course| Card { course, mandatory: m })).collect();
-    Ok((cards, u64::try_from(total).unwrap_or(0)))
+    let rows = tx.conn().query_all_raw(tx.stmt(&sql, vec![t.into(), national.into(), arg.into()])).await?;
+    rows.into_iter().map(|r| r.try_get::<Uuid>("", "id").map_err(DbError::from)).collect()
 }
 
-/// The topics in this trust's catalogue, for the filter.
-pub async fn topics(tx: &TenantTx) -> Result<Vec<String>, DbError> {
-    use sea_orm::ConnectionTrait;
-    let sql = format!(
-        "SELECT DISTINCT c.topic AS topic FROM courses c WHERE c.status = 'published' AND c.topic <> '' AND {IN_CATALOGUE} ORDER BY 1"
-    );
-    let rows = tx
-        .conn()
-        .query_all_raw(tx.stmt(&sql, vec![tx.tenant().as_uuid().into(), TenantId::NATIONAL.as_uuid().into()]))
-        .await?;
-    Ok(rows.into_iter().filter_map(|r| r.try_get::<String>("", "topic").ok()).collect())
+/// Searches the catalogue without keeping anything: [`listing`], [`ranked`] when there are
+/// words, then [`Listing::page`]. (The web tier keeps the listing and the rankings instead.)
+pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Card>, u64), DbError> {
+    let all = listing(tx).await?;
+    let ranks = if q.text.trim().is_empty() { None } else { Some(ranked(tx, &q.text).await?) };
+    let (page, total) = all.page(q, ranks.as_deref());
+    Ok((page.into_iter().cloned().collect(), total))
 }
 
 /// Creates what a catalogue file declares and this owner (a trust, or the national catalogue)
@@ -983,6 +1088,7 @@ pub async fn apply_spec(
                     file: None,
                     completion: s.completion.clone(),
                     min_minutes: s.min_minutes,
+                    ..ObjectInput::default()
                 },
             )
             .await?;

@@ -337,6 +337,8 @@ pub async fn record(
                 last_access_at: Set(now),
                 seconds_spent: Set(seconds),
                 completed_at: Set(complete_now.then_some(now)),
+                score_scaled: Set(None),
+                success: Set(String::new()),
             })
             .await?;
         }
@@ -355,16 +357,114 @@ pub async fn record(
         .col_expr(assignment::Column::StartedAt, Expr::value(Some(now)))
         .exec(tx.conn())
         .await?;
-    let mut course_completed = false;
-    if complete_now && e.status == "active" {
-        let version = e.version.unwrap_or(o.version);
-        let all = catalogue::objects(tx, version).await?;
-        let done = progress(tx, e).await?;
-        if all.iter().all(|x| done.get(&x.id).is_some_and(|p| p.completed_at.is_some())) {
-            complete_course(tx, e, today).await?;
-            course_completed = true;
+    let course_completed = complete_now && course_done(tx, e, o, today).await?;
+    Ok(Recorded { object_completed: complete_now, course_completed, seconds_spent: seconds })
+}
+
+/// After a session of the enrolment was completed: completes the course if every session of its
+/// version now is. Returns whether it did.
+async fn course_done(tx: &TenantTx, e: &Enrolment, o: &Object, today: NaiveDate) -> Result<bool, DbError> {
+    if e.status != "active" {
+        return Ok(false);
+    }
+    let version = e.version.unwrap_or(o.version);
+    let all = catalogue::objects(tx, version).await?;
+    let done = progress(tx, e).await?;
+    if all.iter().all(|x| done.get(&x.id).is_some_and(|p| p.completed_at.is_some())) {
+        complete_course(tx, e, today).await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// What a packaged session's content reports: the learning record of SCORM and cmi5 alike.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    /// Completed (SCORM: completed or passed; cmi5: the AU's moveOn criterion met).
+    pub completed: bool,
+    /// `passed`, `failed`, or `None` when the content says nothing of success.
+    pub success: Option<&'static str>,
+    /// −1 to 1.
+    pub score_scaled: Option<f64>,
+    /// Time on the session, all attempts together.
+    pub seconds: i32,
+}
+
+/// Records a packaged session's results in the learning record: access times, time spent (as the
+/// content measured it), score, success (a pass is never undone by a later failure) and
+/// completion (never undone); the course completes as for any session.
+pub async fn record_result(
+    tx: &TenantTx,
+    e: &Enrolment,
+    o: &Object,
+    r: Outcome,
+    today: NaiveDate,
+) -> Result<Recorded, DbError> {
+    let now = Utc::now();
+    let existing = tx
+        .select::<object_progress::Entity>()
+        .filter(object_progress::Column::EnrolmentId.eq(e.id.as_uuid()))
+        .filter(object_progress::Column::Cycle.eq(e.cycle))
+        .filter(object_progress::Column::ObjectId.eq(o.id.as_uuid()))
+        .one(tx.conn())
+        .await?;
+    let was_complete = existing.as_ref().is_some_and(|p| p.completed_at.is_some());
+    let complete_now = r.completed && !was_complete;
+    let success = match (existing.as_ref().map(|p| p.success.as_str()), r.success) {
+        (Some("passed"), _) => "passed".to_owned(),
+        (_, Some(s)) => s.to_owned(),
+        (Some(prev), None) => prev.to_owned(),
+        (None, None) => String::new(),
+    };
+    let seconds = r.seconds.max(existing.as_ref().map_or(0, |p| p.seconds_spent));
+    match existing {
+        Some(p) => {
+            tx.update_many::<object_progress::Entity>()
+                .filter(object_progress::Column::EnrolmentId.eq(e.id.as_uuid()))
+                .filter(object_progress::Column::Cycle.eq(e.cycle))
+                .filter(object_progress::Column::ObjectId.eq(o.id.as_uuid()))
+                .col_expr(object_progress::Column::LastAccessAt, Expr::value(now))
+                .col_expr(object_progress::Column::SecondsSpent, Expr::value(seconds))
+                .col_expr(object_progress::Column::ScoreScaled, Expr::value(r.score_scaled.or(p.score_scaled)))
+                .col_expr(object_progress::Column::Success, Expr::value(success))
+                .col_expr(
+                    object_progress::Column::CompletedAt,
+                    Expr::value(p.completed_at.or(complete_now.then_some(now))),
+                )
+                .exec(tx.conn())
+                .await?;
+        }
+        None => {
+            tx.insert(object_progress::ActiveModel {
+                tenant_id: Set(Uuid::nil()),
+                enrolment_id: Set(e.id.as_uuid()),
+                cycle: Set(e.cycle),
+                object_id: Set(o.id.as_uuid()),
+                person_id: Set(e.person.as_uuid()),
+                first_access_at: Set(now),
+                last_access_at: Set(now),
+                seconds_spent: Set(seconds),
+                completed_at: Set(complete_now.then_some(now)),
+                score_scaled: Set(r.score_scaled),
+                success: Set(success),
+            })
+            .await?;
         }
     }
+    tx.update_many::<enrolment::Entity>()
+        .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
+        .col_expr(enrolment::Column::LastObjectId, Expr::value(Some(o.id.as_uuid())))
+        .col_expr(enrolment::Column::LastActivityAt, Expr::value(Some(now)))
+        .exec(tx.conn())
+        .await?;
+    tx.update_many::<assignment::Entity>()
+        .filter(assignment::Column::PersonId.eq(e.person.as_uuid()))
+        .filter(assignment::Column::CourseId.eq(e.course.as_uuid()))
+        .filter(assignment::Column::StartedAt.is_null())
+        .col_expr(assignment::Column::StartedAt, Expr::value(Some(now)))
+        .exec(tx.conn())
+        .await?;
+    let course_completed = complete_now && course_done(tx, e, o, today).await?;
     Ok(Recorded { object_completed: complete_now, course_completed, seconds_spent: seconds })
 }
 

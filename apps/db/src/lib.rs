@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod compliance;
 mod connect;
 pub mod domains;
+pub mod elearning;
 pub mod entities;
 mod error;
 pub mod identity;
@@ -21,6 +22,7 @@ pub mod site;
 pub mod staff;
 mod tenant_tx;
 pub mod terms;
+pub mod xapi;
 
 pub use apply::{ApplyOptions, ApplyReport};
 pub use connect::{AppDb, Backend, Databases, connect, role_url};

@@ -10,6 +10,7 @@
 //! and interactions and objectives are merged by their identifiers.
 
 use crate::time;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Which data model the commit speaks.
@@ -20,7 +21,7 @@ pub enum Model {
 }
 
 /// How far the learner got, in the order it can only move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub enum Completion {
     #[default]
     Unknown,
@@ -41,7 +42,7 @@ impl Completion {
 }
 
 /// Whether the learner passed, in the order it can only move (a failed test may be retaken).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub enum Success {
     #[default]
     Unknown,
@@ -60,7 +61,7 @@ impl Success {
 }
 
 /// One interaction (a question answered) or objective, merged by its id.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Entry {
     pub id: String,
     /// Interactions: `type` (true-false, choice, fill-in, …), `learner_response`, `result`,
@@ -79,8 +80,9 @@ pub struct Commit {
     pub values: BTreeMap<String, String>,
 }
 
-/// The record of one attempt.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// The record of one attempt (kept as JSON between commits).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Attempt {
     pub completion: Completion,
     pub success: Success,

@@ -4,9 +4,10 @@
 //! [`xapi`] checks statements as an LRS must before storing them.
 
 pub mod cmi;
+pub mod lrs;
 pub mod package;
 pub mod time;
 pub mod xapi;
 mod xml;
 
-pub use package::{Launchable, Limits, Package, PackageError, Standard, inspect};
+pub use package::{Block, Launchable, Limits, Package, PackageError, Standard, extract, inspect};

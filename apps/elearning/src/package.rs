@@ -8,6 +8,7 @@
 //! names the file at fault and what is wrong with it.
 
 use crate::xml::{self, Element};
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::io::{Read, Seek};
 
@@ -54,7 +55,7 @@ impl Standard {
 }
 
 /// One thing a learner launches: a SCO (SCORM) or an AU (cmi5).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Launchable {
     /// The item's (SCORM) or AU's (cmi5) identifier.
     pub identifier: String,
@@ -74,8 +75,15 @@ pub struct Launchable {
     pub move_on: String,
     /// cmi5 `launchMethod` (`AnyWindow` or `OwnWindow`); empty for SCORM.
     pub launch_method: String,
-    /// cmi5: the titles of the blocks the AU sits in, outermost first.
-    pub blocks: Vec<String>,
+    /// cmi5: the blocks the AU sits in, outermost first.
+    pub blocks: Vec<Block>,
+}
+
+/// A cmi5 block: its publisher id and title.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    pub id: String,
+    pub title: String,
 }
 
 /// What a checked package holds.
@@ -218,6 +226,41 @@ pub fn inspect<R: Read + Seek>(reader: R, limits: &Limits) -> Result<Package, Pa
     }
     package.files = files;
     Ok(package)
+}
+
+/// Unpacks every file of a package that [`inspect`] accepted, handing each (path, bytes) to
+/// `store` in the zip's order. Each file is read no further than the size its entry declares (a
+/// zip whose entries lie about their sizes is refused, not trusted), so memory is bounded by the
+/// largest file. `store` may refuse a file; the error names it.
+pub fn extract<R: Read + Seek>(
+    reader: R,
+    limits: &Limits,
+    mut store: impl FnMut(&str, Vec<u8>) -> Result<(), String>,
+) -> Result<(), PackageError> {
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| err(UPLOAD, format!("not a readable zip file ({e})")))?;
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let f = zip.by_index(i).map_err(|e| err(UPLOAD, format!("entry {i} cannot be read ({e})")))?;
+        if f.is_dir() {
+            continue;
+        }
+        let name = f.name().map_err(|e| err(UPLOAD, format!("entry {i} has an unreadable name ({e})")))?.into_owned();
+        safe_path(&name).map_err(|m| err(&name, m))?;
+        let declared = f.size();
+        total = total.saturating_add(declared);
+        if total > limits.max_total_bytes {
+            return Err(err(UPLOAD, format!("more than {} MB once unpacked", limits.max_total_bytes / 1024 / 1024)));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(declared.min(1 << 24)).unwrap_or(0));
+        f.take(declared.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| err(&name, format!("cannot be unpacked ({e})")))?;
+        if bytes.len() as u64 != declared {
+            return Err(err(&name, "unpacks to a size other than the one its entry declares"));
+        }
+        store(&name, bytes).map_err(|m| err(&name, m))?;
+    }
+    Ok(())
 }
 
 fn is_absolute_url(s: &str) -> bool {
@@ -415,7 +458,7 @@ fn cmi5(root: &Element) -> Result<Package, PackageError> {
 
 fn walk_cmi5(
     parent: &Element,
-    blocks: &mut Vec<String>,
+    blocks: &mut Vec<Block>,
     out: &mut Vec<Launchable>,
     ids: &mut HashSet<String>,
 ) -> Result<(), PackageError> {
@@ -475,7 +518,8 @@ fn walk_cmi5(
                 if !ids.insert(id.clone()) {
                     return Err(err(M, format!("id {id} is used twice")));
                 }
-                blocks.push(Some(langstring(el.child("title"))).filter(|t| !t.is_empty()).unwrap_or(id));
+                let title = Some(langstring(el.child("title"))).filter(|t| !t.is_empty()).unwrap_or_else(|| id.clone());
+                blocks.push(Block { id, title });
                 walk_cmi5(el, blocks, out, ids)?;
                 blocks.pop();
             }

@@ -196,6 +196,11 @@ fn actor(v: &Value, path: &str) -> Checked {
     }
 }
 
+/// Checks an agent or group given as a parameter (`agent=` of the LRS's resources).
+pub fn check_agent(v: &Value, path: &str) -> Checked {
+    actor(v, path)
+}
+
 fn verb(v: &Value, path: &str) -> Checked {
     let map = object(v, path)?;
     only(map, path, &["id", "display"])?;

@@ -168,6 +168,16 @@ impl TestApp {
         trellis_db::connect(&self.config.database).await.expect("connect")
     }
 
+    /// A client of the content origin (`127.0.0.1:<port>`: a different site from every trust).
+    pub fn content(&self) -> Visitor {
+        Visitor::new(self.addr, &format!("127.0.0.1:{}", self.addr.port()))
+    }
+
+    /// Another server on the same database (as a second instance behind a load balancer).
+    pub async fn another_server(&self) -> RunningServer {
+        trellis_web::start(self.config.clone(), self.dbs().await).await.expect("start another server")
+    }
+
     /// A browser-like visitor of `slug`'s site.
     pub fn visitor(&self, slug: &str) -> Visitor {
         Visitor::new(self.addr, &Self::host_of(slug))
@@ -313,4 +323,37 @@ pub fn minimal_tenant(name: &str, ods: &str, primary: &str) -> String {
     format!(
         "name = \"{name}\"\nods_code = \"{ods}\"\n\n[branding]\nlogo = \"logo.svg\"\n\n[branding.colours]\nprimary = \"{primary}\"\n\n[[messages]]\nkey = \"hello\"\ntitle = \"Hello from {name}\"\nbody = \"A message for {name} staff.\"\nstarts = 2020-01-01\n"
     )
+}
+
+/// A folder zipped (files only, paths relative to it, `/` separators), as an editor would upload
+/// a package.
+pub fn zip_dir(dir: &Path) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read the package folder") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    for p in files {
+        let rel = p.strip_prefix(dir).expect("under the folder");
+        let name = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        out.start_file(name, opts).expect("zip entry");
+        out.write_all(&std::fs::read(&p).expect("read")).expect("zip write");
+    }
+    out.finish().expect("zip").into_inner()
+}
+
+/// One of the repository's test packages (`tests/packages/<name>`), zipped.
+pub fn test_package(name: &str) -> Vec<u8> {
+    zip_dir(&repo_root().join("tests/packages").join(name))
 }

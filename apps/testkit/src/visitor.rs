@@ -154,6 +154,21 @@ impl Visitor {
         self.finish(resp).await
     }
 
+    /// A request with a raw body and extra headers, exactly as given (an API client's).
+    pub async fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Page {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method, format!("http://{}{path}", self.addr))
+            .header("host", &self.host)
+            .header("cookie", self.cookie_header());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.body(body).send().await.expect("request");
+        self.finish(resp).await
+    }
+
     /// Opens `form_path`, then posts `fields` to `action` with the form's CSRF token.
     pub async fn submit(&mut self, form_path: &str, action: &str, fields: &[(&str, &str)]) -> Page {
         let form = self.get(form_path).await;

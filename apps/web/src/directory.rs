@@ -17,6 +17,9 @@ pub struct Site {
     pub stylesheet_hash: String,
     /// The trust's own address (`http://<slug>.<base>:port/`).
     pub url: String,
+    /// Every origin the trust's site is served from (its own address and verified custom
+    /// domains), e.g. for the content origin's `frame-ancestors`.
+    pub origins: Vec<String>,
     /// What templates see as `tenant`, converted once per load rather than once per page.
     pub view: tera::Value,
 }
@@ -47,6 +50,7 @@ pub enum Resolved {
 struct Snapshot {
     by_slug: HashMap<String, Arc<Site>>,
     by_host: HashMap<String, Arc<Site>>,
+    by_id: HashMap<trellis_core::TenantId, Arc<Site>>,
     /// By name, for the landing page.
     sites: Vec<Arc<Site>>,
 }
@@ -100,11 +104,14 @@ impl Directory {
                 },
             });
             let view = tera::Value::from_serializable(&view);
-            let site = Arc::new(Site { entry, stylesheet, stylesheet_hash, url, view });
+            let mut origins = vec![url.trim_end_matches('/').to_owned()];
+            origins.extend(entry.hosts.iter().map(|h| (self.url_for)(h).trim_end_matches('/').to_owned()));
+            let site = Arc::new(Site { entry, stylesheet, stylesheet_hash, url, origins, view });
             for host in &site.entry.hosts {
                 snap.by_host.insert(host.clone(), site.clone());
             }
             snap.by_slug.insert(site.entry.slug.clone(), site.clone());
+            snap.by_id.insert(site.entry.id, site.clone());
             snap.sites.push(site);
         }
         snap.sites.sort_by(|a, b| a.entry.name.cmp(&b.entry.name));
@@ -130,6 +137,11 @@ impl Directory {
             None => snap.by_host.get(host.as_str()),
         };
         site.map_or(Resolved::Unknown, |s| Resolved::Tenant(s.clone()))
+    }
+
+    /// A trust's site by its id (for the content origin, whose requests name no trust's host).
+    pub fn site_by_id(&self, id: trellis_core::TenantId) -> Option<Arc<Site>> {
+        self.snapshot.load().by_id.get(&id).cloned()
     }
 
     /// Every trust, by name.

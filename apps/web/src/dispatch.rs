@@ -8,8 +8,8 @@ use crate::middleware::forwarded;
 use crate::middleware::observe::TenantLabel;
 use crate::routes::page::RequestInfo;
 use crate::routes::{
-    account, admin, assets, authoring, health, learner, page, platform, platform_admin, site_admin, sso, sso_admin,
-    tenant, training,
+    account, admin, assets, authoring, elearning, health, learner, page, platform, platform_admin, site_admin, sso,
+    sso_admin, tenant, training, xapi,
 };
 use crate::state::AppState;
 use poem::PathPattern;
@@ -23,6 +23,10 @@ pub struct Dispatch {
     state: AppState,
     platform: BoxEndpoint<'static>,
     tenant: BoxEndpoint<'static>,
+    /// The content origin's routes (e-learning content and its runtime; no sessions, no trust).
+    content: BoxEndpoint<'static>,
+    /// The content origin's host name.
+    content_host: String,
 }
 
 impl Dispatch {
@@ -91,6 +95,18 @@ impl Dispatch {
             .at("/learn/:course/:object/beat", auth::guard(post(learner::beat), &sec))
             .at("/learn/:course/:object/done", auth::guard(post(learner::confirm), &sec))
             .at("/learn/:course/:object/file", auth::guard(get(learner::file), &sec))
+            .at("/learn/:course/:object/launch", auth::guard(post(elearning::play::start_launch), &sec))
+            .at("/learn/:course/:object/play/:attempt/:launch", auth::guard(get(elearning::play::play_page), &sec))
+            .at(
+                "/admin/courses/:id/package",
+                auth::guard(get(elearning::upload::form).post(elearning::upload::upload), &sec),
+            )
+            .at("/admin/courses/:id/attempts", auth::guard(get(elearning::trace::attempts_page), &sec))
+            .at("/admin/attempts/:id", auth::guard(get(elearning::trace::attempt_page), &sec))
+            .at("/admin/lrs", auth::guard(get(xapi::admin::lrs_page).post(xapi::admin::issue), &sec))
+            .at("/admin/lrs/:id/revoke", auth::guard(post(xapi::admin::revoke), &sec))
+            .at("/xapi", xapi::entry)
+            .at("/xapi/*path", xapi::entry)
             .at("/admin/courses", auth::guard(get(authoring::courses_page), &sec))
             .at("/admin/courses/new", auth::guard(get(authoring::new_form).post(authoring::create), &sec))
             .at("/admin/courses/:id", auth::guard(get(authoring::edit).post(authoring::save), &sec))
@@ -124,7 +140,18 @@ impl Dispatch {
             .data(state.clone())
             .map_to_response()
             .boxed();
-        Self { state, platform, tenant }
+        let content = Route::new()
+            .at("/run/:token", get(elearning::content::runtime))
+            .at("/run/:token/commit", post(elearning::content::scorm_commit))
+            .at("/content/:token/*path", get(elearning::content::file))
+            .at("/cmi5/fetch/:tenant/:session/:key", elearning::content::fetch)
+            .at("/returned", get(elearning::content::returned))
+            .at("/assets/*path", get(assets::asset))
+            .data(state.clone())
+            .map_to_response()
+            .boxed();
+        let content_host = state.config.content_host();
+        Self { state, platform, tenant, content, content_host }
     }
 }
 
@@ -160,6 +187,22 @@ impl Endpoint for Dispatch {
                 }
             },
         };
+        if host.as_str() == self.content_host {
+            let resp = match self.content.call(req).await {
+                Ok(r) => r,
+                Err(err) => {
+                    let status = err.status();
+                    if status.is_server_error() {
+                        tracing::error!(error = ?err, "content request failed");
+                    }
+                    Response::builder()
+                        .status(status)
+                        .content_type("text/plain; charset=utf-8")
+                        .body(status.canonical_reason().unwrap_or("Error"))
+                }
+            };
+            return Ok(labelled(resp, "content", "content"));
+        }
         let site = match state.directory.resolve(&host) {
             Resolved::Platform => None,
             Resolved::Tenant(site) => Some(site),

@@ -1,6 +1,7 @@
 //! The HTTP tier: host → trust resolution, themed pages, middleware and the server's life cycle.
 
 mod auth;
+mod catalogue_cache;
 pub mod config;
 mod directory;
 mod dispatch;

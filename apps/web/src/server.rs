@@ -128,6 +128,9 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
         redis,
         proxies: Arc::new(proxies),
         totals: Arc::default(),
+        catalogue: Arc::default(),
+        launch: crate::routes::elearning::token::Signer::new(&csrf_key),
+        credentials: Arc::default(),
     };
     Ok((state, mailer))
 }
@@ -195,10 +198,16 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
     let cfg = state.config.clone();
     let (max_headers, max_body) = (cfg.server.max_header_bytes, cfg.server.max_body_bytes);
     let max_upload = usize::try_from(cfg.files.max_upload_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+    let max_package = usize::try_from(cfg.elearning.max_package_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     let obs_state = state.clone();
     let app = Dispatch::new(state.clone())
         .around(move |ep, req| {
-            let body = if limits::is_upload(&req) { max_upload.max(max_body) } else { max_body };
+            let body = match limits::kind(&req) {
+                limits::Kind::Upload => max_upload.max(max_body),
+                limits::Kind::Package => max_package.max(max_body),
+                limits::Kind::Records => crate::routes::xapi::MAX_BODY.max(max_body),
+                limits::Kind::Plain => max_body,
+            };
             limits::limit(ep, req, max_headers, body)
         })
         .around(move |ep, req| observe::observe(ep, req, obs_state.clone()));

@@ -30,4 +30,10 @@ pub struct AppState {
     pub files: trellis_integrations::files::FileStore,
     /// The compliance matrix's totals, counted once and kept a short while.
     pub totals: Arc<crate::totals::TotalsCache>,
+    /// Each trust's catalogue listing and recent search rankings.
+    pub catalogue: Arc<crate::catalogue_cache::CatalogueCache>,
+    /// Signs and checks the launch tokens content carries instead of a session.
+    pub launch: crate::routes::elearning::token::Signer,
+    /// LRS credentials kept a short while.
+    pub credentials: Arc<crate::routes::xapi::Credentials>,
 }

@@ -22,6 +22,8 @@ pub struct Model {
     pub file_size: Option<i64>,
     pub completion: String,
     pub min_minutes: Option<i32>,
+    pub package_id: Option<Uuid>,
+    pub launch: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

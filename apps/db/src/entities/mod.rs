@@ -1,8 +1,11 @@
 //! sea-orm entities, one file a table. Tenant-owned ones implement [`crate::TenantScoped`].
 
 pub mod assignment;
+pub mod attempt;
+pub mod attempt_commit;
 pub mod audit_event;
 pub mod catalogue_offer;
+pub mod cmi5_session;
 pub mod completion;
 pub mod course;
 pub mod course_version;
@@ -17,6 +20,7 @@ pub mod membership_role;
 pub mod mfa_recovery_code;
 pub mod object_progress;
 pub mod outbox;
+pub mod package;
 pub mod path_course;
 pub mod person;
 pub mod person_session;

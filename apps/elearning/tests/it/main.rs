@@ -109,7 +109,7 @@ fn reads_cmi5_blocks_and_aus() {
     assert_eq!(p.title, "Infection prevention");
     assert_eq!(p.launchables.len(), 2);
     let au1 = &p.launchables[0];
-    assert_eq!(au1.blocks, vec!["Part one".to_owned()]);
+    assert_eq!(au1.blocks.iter().map(|b| b.title.as_str()).collect::<Vec<_>>(), vec!["Part one"]);
     assert_eq!((au1.move_on.as_str(), au1.launch_method.as_str()), ("CompletedAndPassed", "OwnWindow"));
     assert_eq!(au1.mastery_score, Some(0.8));
     assert_eq!(au1.href, "au1/index.html?lang=en");

@@ -7,12 +7,35 @@ use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Whether the request is an upload of course media or a staff file, which may be larger than
-/// other bodies (`files.max_upload_mb`); handlers then enforce their own limits as they stream.
-pub fn is_upload(req: &Request) -> bool {
+/// Which body limit applies to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Forms and the rest: `server.max_body_bytes`.
+    Plain,
+    /// Course media or a staff file (`files.max_upload_mb`).
+    Upload,
+    /// An e-learning package (`elearning.max_package_mb`).
+    Package,
+    /// The LRS (statements with attachments) and SCORM commits.
+    Records,
+}
+
+/// The kind of body a request carries, by its path; handlers then enforce their own limits as
+/// they stream.
+pub fn kind(req: &Request) -> Kind {
     let path = req.uri().path();
-    req.header("content-type").is_some_and(|c| c.starts_with("multipart/form-data"))
+    let multipart = req.header("content-type").is_some_and(|c| c.starts_with("multipart/form-data"));
+    if path == "/xapi" || path.starts_with("/xapi/") || (path.starts_with("/run/") && path.ends_with("/commit")) {
+        Kind::Records
+    } else if multipart && path.starts_with("/admin/courses/") && path.ends_with("/package") {
+        Kind::Package
+    } else if multipart
         && ((path.starts_with("/admin/courses/") && path.contains("/sessions")) || path == "/admin/staff/import")
+    {
+        Kind::Upload
+    } else {
+        Kind::Plain
+    }
 }
 
 /// Checks the limits, then calls `ep`.

@@ -634,7 +634,8 @@ fn check_session(form: &SessionForm, needs_file: bool) -> Result<ObjectInput, Er
     if title.is_empty() || title.chars().count() > 200 {
         e.push(("title".into(), "Enter a title of 1 to 200 characters".into()));
     }
-    let kind = ObjectKind::parse(&form.get("kind"));
+    // Packaged sessions come from an uploaded package, not from this form.
+    let kind = ObjectKind::parse(&form.get("kind")).filter(|k| *k != ObjectKind::Package);
     if kind.is_none() {
         e.push(("kind".into(), "Choose what the session is".into()));
     }
@@ -687,6 +688,7 @@ fn check_session(form: &SessionForm, needs_file: bool) -> Result<ObjectInput, Er
         file: form.file.clone(),
         completion: completion.as_str().to_owned(),
         min_minutes: if let Completion::Time(m) = completion { i32::try_from(m).ok() } else { None },
+        ..ObjectInput::default()
     })
 }
 
@@ -805,7 +807,8 @@ pub async fn edit_session_form(
     let o = cat::object(&tx, oid).await?.filter(|o| o.course == course).ok_or(AppError::NotFound)?;
     let owns = cat::owns(&tx, course).await?;
     tx.commit().await?;
-    if !owns {
+    // A packaged session is what its package says: upload a new package to change it.
+    if !owns || o.package.is_some() {
         return Err(AppError::NotFound);
     }
     let values = json!({

@@ -37,6 +37,17 @@ macro_rules! signed_in {
     };
 }
 
+/// The signed-in member and the read transaction their check was made in (for pages that only
+/// read), or the response that sends them to sign in.
+macro_rules! signed_in_reading {
+    ($state:expr, $site:expr, $session:expr) => {
+        match auth::signed_in_and_agreed_read($state, $site, $session).await? {
+            Ok(pair) => pair,
+            Err(resp) => return Ok(resp),
+        }
+    };
+}
+
 pub(crate) fn course_json(c: &Course) -> serde_json::Value {
     json!({
         "id": c.id.to_string(),
@@ -110,7 +121,7 @@ pub async fn catalogue(
     session: &Session,
     Query(p): Query<CatalogueParams>,
 ) -> Result<Response, AppError> {
-    let _me = signed_in!(state, site, session);
+    let (me, tx) = signed_in_reading!(state, site, session);
     let page_no = p.page.unwrap_or(1).max(1);
     let q = cat::Query {
         text: p.q.chars().take(200).collect(),
@@ -122,14 +133,14 @@ pub async fn catalogue(
         offset: (page_no - 1) * PER_PAGE,
         limit: PER_PAGE,
     };
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let (cards, total) = cat::search(&tx, &q).await?;
-    let topics = cat::topics(&tx).await?;
-    let programmes = cat::programmes(&tx).await?;
-    let ids: Vec<_> = programmes.iter().flat_map(|p| p.courses.iter().map(CourseId::as_uuid)).collect();
-    // Only what this trust's catalogue holds (a national programme may name courses not offered).
-    let in_programmes = cat::only_in_catalogue(&tx, cat::courses_by_id(&tx, &ids).await?).await?;
+    // The listing and the search's ranking are kept per catalogue generation (catalogue_cache):
+    // browsing reads nothing more from the database, a search at most its ranked matches.
+    let listing = state.catalogue.listing(&tx, me.catalogue).await?;
+    let ranked =
+        if q.text.trim().is_empty() { None } else { Some(state.catalogue.ranked(&tx, me.catalogue, &q.text).await?) };
     tx.commit().await?;
+    let (cards, total) = listing.page(&q, ranked.as_ref().map(|r| r.as_slice()));
+    let topics = &listing.topics;
     let pages = total.div_ceil(PER_PAGE).max(1);
     let query_string = |n: u64| {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
@@ -155,17 +166,17 @@ pub async fn catalogue(
             j
         })
         .collect();
-    let progs: Vec<_> = programmes
+    let progs: Vec<_> = listing
+        .programmes
         .iter()
         .map(|pr| {
             json!({
                 "title": pr.title,
                 "summary": pr.summary,
-                "courses": pr.courses.iter().filter_map(|c| in_programmes.get(&c.as_uuid()))
-                    .map(|c| json!({ "id": c.id.to_string(), "title": c.title })).collect::<Vec<_>>(),
+                "courses": pr.courses.iter().map(|(id, title)| json!({ "id": id.to_string(), "title": title }))
+                    .collect::<Vec<_>>(),
             })
         })
-        .filter(|p| p["courses"].as_array().is_some_and(|a| !a.is_empty()))
         .collect();
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Find training", &[("Home", "/")]);
     ctx.insert("results", &results);
@@ -176,7 +187,7 @@ pub async fn catalogue(
     ctx.insert("next_url", &(page_no < pages).then(|| query_string(page_no + 1)));
     ctx.insert("q", &p.q);
     ctx.insert("topic", &p.topic);
-    ctx.insert("topics", &topics);
+    ctx.insert("topics", topics);
     ctx.insert("group", &q.staff_group);
     ctx.insert("groups", &STAFF_GROUPS);
     ctx.insert("duration", &p.duration);
@@ -193,14 +204,16 @@ pub async fn catalogue(
     page::render(state, Some(site), "pages/catalogue.html", &ctx, StatusCode::OK)
 }
 
-/// Whether the person may see the course's page: it is in the catalogue, they are enrolled, or
-/// they edit content here (a preview).
-async fn visible(tx: &trellis_db::TenantTx, me: &SignedIn, c: &Course) -> Result<bool, AppError> {
-    Ok(cat::in_catalogue(tx, c).await?
-        || learn::enrolment(tx, me.person, c.id)
-            .await?
-            .is_some_and(|e| e.status != "rejected" && e.status != "withdrawn")
-        || (me.may(Permission::EditContent) && (cat::owns(tx, c.id).await? || c.national)))
+/// Whether the person may see the page of a course the catalogue does not list: they are
+/// enrolled, or they edit content here (a preview).
+async fn visible_unlisted(
+    tx: &trellis_db::TenantTx,
+    me: &SignedIn,
+    c: &Course,
+    enrolment: Option<&Enrolment>,
+) -> Result<bool, AppError> {
+    Ok(enrolment.is_some_and(|e| e.status != "rejected" && e.status != "withdrawn")
+        || (me.may(Permission::EditContent) && (c.national || cat::owns(tx, c.id).await?)))
 }
 
 /// A course's page: what it is, who it is for, how long, accreditation and CPD, its sessions,
@@ -214,14 +227,20 @@ pub async fn course_page(
     token: &CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = signed_in!(state, site, session);
+    let (me, tx) = signed_in_reading!(state, site, session);
     let id: CourseId = page::path_id(&id)?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let Some(c) = cat::course(&tx, id).await? else { return Err(AppError::NotFound) };
-    if !visible(&tx, &me, &c).await? {
-        return Err(AppError::NotFound);
-    }
+    let listing = state.catalogue.listing(&tx, me.catalogue).await?;
     let enrolment = learn::enrolment(&tx, me.person, id).await?;
+    let (c, in_catalogue) = match listing.get(id) {
+        Some(card) => (card.course.clone(), true),
+        None => {
+            let Some(c) = cat::course(&tx, id).await? else { return Err(AppError::NotFound) };
+            if !visible_unlisted(&tx, &me, &c, enrolment.as_ref()).await? {
+                return Err(AppError::NotFound);
+            }
+            (c, false)
+        }
+    };
     let version = enrolment.as_ref().and_then(|e| e.version).or(c.current_version);
     let objects = match version {
         Some(v) => cat::objects(&tx, v).await?,
@@ -243,7 +262,6 @@ pub async fn course_page(
         .into_iter()
         .find(|(cid, _)| *cid == id)
         .map(|(_, cell)| json!({ "status": cell.status, "due_on": date_words(cell.due_on) }));
-    let in_catalogue = cat::in_catalogue(&tx, &c).await?;
     tx.commit().await?;
     let sessions: Vec<_> = objects
         .iter()
@@ -338,9 +356,8 @@ pub async fn my_learning(
     Data(site): Data<&Arc<Site>>,
     session: &Session,
 ) -> Result<Response, AppError> {
-    let me = signed_in!(state, site, session);
+    let (me, tx) = signed_in_reading!(state, site, session);
     let today = site.today();
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let enrolments = learn::enrolments_of(&tx, me.person).await?;
     let entries = compliance::person_entries(&tx, me.person, today).await?;
     let mut ids: Vec<_> = enrolments.iter().map(|e| e.course.as_uuid()).collect();
@@ -469,6 +486,13 @@ pub async fn session_page(
     let o = &objects[i];
     let recorded = record(state, &tx, site, &me, &e, o, Event::Open).await?;
     let done = learn::progress(&tx, &e).await?;
+    let package = match crate::routes::elearning::launch_from(o.clone()) {
+        Some(l) => {
+            let attempts = trellis_db::elearning::attempts(&tx, &e, o.id).await?;
+            Some(crate::routes::elearning::play::session_view(&attempts, &l))
+        }
+        None => None,
+    };
     tx.commit().await?;
     let kind = ObjectKind::parse(&o.kind).unwrap_or(ObjectKind::Page);
     let paragraphs: Vec<&str> = o.body.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).collect();
@@ -507,6 +531,7 @@ pub async fn session_page(
     ctx.insert("prev_url", &i.checked_sub(1).map(|j| format!("/learn/{course}/{}", objects[j].id)));
     ctx.insert("next_url", &objects.get(i + 1).map(|n| format!("/learn/{course}/{}", n.id)));
     ctx.insert("course_completed", &(recorded.course_completed || e.status == "completed"));
+    ctx.insert("package", &package);
     page::render(state, Some(site), "pages/session.html", &ctx, StatusCode::OK)
 }
 
@@ -614,7 +639,7 @@ pub async fn file(
     serve_file(state, &key, &o, range).await
 }
 
-fn parse_range(h: &str) -> Option<(u64, Option<u64>)> {
+pub(crate) fn parse_range(h: &str) -> Option<(u64, Option<u64>)> {
     let spec = h.strip_prefix("bytes=")?;
     if spec.contains(',') {
         return None;

@@ -5,6 +5,7 @@
 mod accounts;
 mod bad_input;
 mod config;
+mod elearning;
 mod hosts;
 mod identity;
 mod learning;

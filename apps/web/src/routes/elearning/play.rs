@@ -1,0 +1,358 @@
+//! Launching a packaged session from the trust's site.
+//!
+//! `POST /learn/<course>/<session>/launch` starts a launch: the attempt to continue (or a new one,
+//! by rule or when the learner asks), counted; for cmi5 a new session (any still open abandoned
+//! first, as cmi5 §9.3.6 has it), its `LMS.LaunchData` state and the `launched` statement. Then
+//! `GET /learn/<course>/<session>/play/<attempt>/<launch>` shows the content in a frame from the
+//! content origin, with a launch token for that attempt only. A cmi5 AU that must have its own
+//! window is sent there instead.
+
+use super::content::content_url;
+use super::token::{Claims, Purpose};
+use super::{Cmi5Record, Launch, au_activity_id, learner_actor};
+use crate::auth::{self, SignedIn};
+use crate::directory::Site;
+use crate::error::AppError;
+use crate::routes::page::{self, RequestInfo, see_other};
+use crate::state::AppState;
+use poem::http::StatusCode;
+use poem::session::Session;
+use poem::web::{Data, Form, Path};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use trellis_core::{AttemptId, CourseId, ObjectId};
+use trellis_db::TenantTx;
+use trellis_db::elearning::{self as db, Attempt};
+use trellis_db::learning::{self as learn, Enrolment, Outcome};
+use trellis_db::xapi::{self as store, Api, DocScope};
+use uuid::Uuid;
+
+/// The learner's enrolment and the packaged session, if they may launch it.
+pub async fn learner_launch(
+    tx: &TenantTx,
+    me: &SignedIn,
+    course: CourseId,
+    object: ObjectId,
+) -> Result<(Enrolment, Launch), AppError> {
+    let c = trellis_db::catalogue::course(tx, course).await?.ok_or(AppError::NotFound)?;
+    let e = learn::enrolment(tx, me.person, course)
+        .await?
+        .filter(|e| matches!(e.status.as_str(), "active" | "completed"))
+        .ok_or(AppError::NotFound)?;
+    let version = e.version.or(c.current_version).ok_or(AppError::NotFound)?;
+    let o = trellis_db::catalogue::objects(tx, version)
+        .await?
+        .into_iter()
+        .find(|o| o.id == object)
+        .ok_or(AppError::NotFound)?;
+    let launch = super::launch_from(o).ok_or(AppError::NotFound)?;
+    Ok((e, launch))
+}
+
+/// Whether a SCORM attempt has ended (its SCO exited other than by suspending): the next launch
+/// starts a new attempt.
+fn scorm_ended(a: &Attempt) -> bool {
+    a.ended_at.is_some()
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct LaunchForm {
+    /// `new` to start a new attempt.
+    #[serde(default)]
+    attempt: String,
+}
+
+/// Starts a launch and sends the learner to it.
+#[handler]
+pub async fn start_launch(
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path((course, object)): Path<(String, String)>,
+    Form(form): Form<LaunchForm>,
+) -> Result<Response, AppError> {
+    let me = match auth::signed_in_and_agreed(state, site, session).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let course: CourseId = page::path_id(&course)?;
+    let object: ObjectId = page::path_id(&object)?;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let (e, launch) = learner_launch(&tx, &me, course, object).await?;
+    let (a, n) = start(state, site, &tx, &e, &launch, form.attempt == "new").await?;
+    tx.commit().await?;
+    Ok(see_other(&format!("/learn/{course}/{object}/play/{}/{n}", a.id)))
+}
+
+/// Continues or starts the attempt and counts a launch of it; for cmi5, opens a session.
+pub async fn start(
+    state: &AppState,
+    site: &Site,
+    tx: &TenantTx,
+    e: &Enrolment,
+    launch: &Launch,
+    want_new: bool,
+) -> Result<(Attempt, i32), AppError> {
+    let attempts = db::attempts(tx, e, launch.object.id).await?;
+    let registration = db::registration(e, launch.package);
+    let cmi5 = launch.standard == "cmi5";
+    let current = attempts.into_iter().next();
+    let a = match current {
+        // cmi5: one registration (and one attempt) per enrolment cycle.
+        Some(a) if cmi5 => a,
+        Some(a) if !want_new && !scorm_ended(&a) => a,
+        _ => {
+            let record =
+                if cmi5 { serde_json::to_string(&Cmi5Record::default()).unwrap_or_default() } else { "{}".into() };
+            db::new_attempt(tx, e, launch.object.id, &launch.standard, registration, record).await?
+        }
+    };
+    let n = db::launch(tx, &a).await?;
+    // The learning record notes the access now (results follow from the content).
+    learn::record_result(
+        tx,
+        e,
+        &launch.object,
+        Outcome { completed: false, success: None, score_scaled: None, seconds: 0 },
+        site.today(),
+    )
+    .await?;
+    if cmi5 {
+        open_cmi5_session(state, site, tx, &a, launch, n).await.map_err(AppError::Internal)?;
+    }
+    Ok((a, n))
+}
+
+/// The cmi5 session of a launch: its id is derived from the attempt and the launch number, so the
+/// page that frames it can rebuild its fetch URL.
+pub fn cmi5_session_id(state: &AppState, a: AttemptId, launch: i32) -> Uuid {
+    let d = state.launch.derive("cmi5 session", &[a.as_uuid().as_bytes(), &launch.to_be_bytes()]);
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    uuid::Builder::from_random_bytes(b).into_uuid()
+}
+
+/// The one-time key of a session's fetch URL (derived, so it need not be kept; only its hash is).
+pub fn fetch_key(state: &AppState, session: Uuid) -> String {
+    hex::encode(&state.launch.derive("cmi5 fetch", &[session.as_bytes()])[..20])
+}
+
+async fn open_cmi5_session(
+    state: &AppState,
+    site: &Site,
+    tx: &TenantTx,
+    a: &Attempt,
+    launch: &Launch,
+    n: i32,
+) -> anyhow::Result<()> {
+    use crate::routes::xapi::cmi5::{self as c5, lms_statement};
+    let actor = learner_actor(site, a.person);
+    let activity = au_activity_id(site, launch);
+    let now = chrono::Utc::now();
+    let mut statements = Vec::new();
+    // A session still open when the next starts was abandoned (cmi5 §9.3.6).
+    for mut old in db::open_cmi5_sessions(tx, a.id).await? {
+        let last = old.last_statement_at.unwrap_or(old.launched_at);
+        let secs = (last - old.launched_at).num_milliseconds().max(0);
+        let duration = format!("PT{}.{:02}S", secs / 1000, (secs % 1000) / 10);
+        old.ended_at = Some(now);
+        db::save_cmi5_session(tx, &old).await?;
+        statements.push(lms_statement(
+            site,
+            &actor,
+            "https://w3id.org/xapi/adl/verbs/abandoned",
+            json!({ "objectType": "Activity", "id": activity }),
+            a.registration,
+            old.id,
+            &[&launch.item.identifier],
+            Default::default(),
+            Some(json!({ "duration": duration })),
+        ));
+    }
+    let session = cmi5_session_id(state, a.id, n);
+    let key = fetch_key(state, session);
+    db::start_cmi5_session(tx, a, session, "Normal", &super::fetch_key_hash(&key)).await?;
+    let mut ext = serde_json::Map::new();
+    ext.insert("https://w3id.org/xapi/cmi5/context/extensions/launchmode".into(), json!("Normal"));
+    ext.insert("https://w3id.org/xapi/cmi5/context/extensions/launchurl".into(), json!(au_url_base(state, launch)));
+    ext.insert("https://w3id.org/xapi/cmi5/context/extensions/moveon".into(), json!(launch.item.move_on));
+    if let Some(m) = launch.mastery_score {
+        ext.insert(c5::MASTERY_EXT.into(), json!(m));
+    }
+    if !launch.item.parameters.is_empty() {
+        ext.insert(
+            "https://w3id.org/xapi/cmi5/context/extensions/launchparameters".into(),
+            json!(launch.item.parameters),
+        );
+    }
+    statements.push(lms_statement(
+        site,
+        &actor,
+        "http://adlnet.gov/expapi/verbs/launched",
+        json!({ "objectType": "Activity", "id": activity }),
+        a.registration,
+        session,
+        &[&launch.item.identifier],
+        ext,
+        None,
+    ));
+    // LMS.LaunchData (cmi5 §10).
+    let mut data = json!({
+        "contextTemplate": {
+            "contextActivities": { "grouping": [{ "id": launch.item.identifier }] },
+            "extensions": { c5::SESSION_EXT: session.to_string() },
+        },
+        "launchMode": "Normal",
+        "moveOn": launch.item.move_on,
+        "returnURL": format!("{}/returned", state.config.content_origin()),
+    });
+    if !launch.item.parameters.is_empty() {
+        data["launchParameters"] = json!(launch.item.parameters);
+    }
+    if let Some(m) = launch.mastery_score {
+        data["masteryScore"] = json!(m);
+    }
+    if !launch.item.launch_data.is_empty() {
+        data["entitlementKey"] = json!({ "courseStructure": launch.item.launch_data });
+    }
+    let body = serde_json::to_vec(&data)?;
+    let etag = format!("\"{}\"", hex::encode(<sha1::Sha1 as sha1::Digest>::digest(&body)));
+    let scope = DocScope {
+        activity_id: activity.clone(),
+        agent_key: trellis_elearning::lrs::agent_hash(&actor).unwrap_or_default(),
+        registration: a.registration.to_string(),
+    };
+    store::put_document(tx, Api::State, &scope, "LMS.LaunchData", "application/json", &body, &etag).await?;
+    // NotApplicable AUs are satisfied as soon as there is a registration.
+    if launch.item.move_on == "NotApplicable" {
+        let mut a2 = a.clone();
+        let rec = Cmi5Record::of(a);
+        super::save_cmi5(state, site, tx, &mut a2, launch, rec, Some(session)).await?;
+    }
+    super::record_statements(tx, &statements, site).await
+}
+
+/// The AU's address without the cmi5 parameters (the `launchurl` extension).
+fn au_url_base(state: &AppState, launch: &Launch) -> String {
+    if launch.item.href.starts_with("http://") || launch.item.href.starts_with("https://") {
+        return launch.item.href.clone();
+    }
+    format!("{}/content/…/{}", state.config.content_origin(), launch.item.href)
+}
+
+/// The cmi5 launch URL of an AU (cmi5 §8.1): the AU's address with endpoint, fetch, actor,
+/// registration and activityId.
+pub fn cmi5_url(state: &AppState, site: &Site, token: &str, a: &Attempt, launch: &Launch, n: i32) -> String {
+    let origin = state.config.content_origin();
+    let session = cmi5_session_id(state, a.id, n);
+    let fetch = format!("{origin}/cmi5/fetch/{}/{session}/{}", site.entry.id, fetch_key(state, session));
+    let base = if launch.item.href.starts_with("http://") || launch.item.href.starts_with("https://") {
+        launch.item.href.clone()
+    } else {
+        content_url(&origin, token, &launch.item.href, "")
+    };
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("endpoint", &format!("{}/xapi/", site.url.trim_end_matches('/')));
+    q.append_pair("fetch", &fetch);
+    q.append_pair("actor", &learner_actor(site, a.person).to_string());
+    q.append_pair("registration", &a.registration.to_string());
+    q.append_pair("activityId", &au_activity_id(site, launch));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{}", q.finish())
+}
+
+/// The page framing a launch (or, for a cmi5 AU that must have its own window, a redirect to it).
+#[handler]
+pub async fn play_page(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path((course, object, attempt, n)): Path<(String, String, String, String)>,
+) -> Result<Response, AppError> {
+    let me = match auth::signed_in_and_agreed(state, site, session).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let course_id: CourseId = page::path_id(&course)?;
+    let object_id: ObjectId = page::path_id(&object)?;
+    let attempt: AttemptId = page::path_id(&attempt)?;
+    let n: i32 = page::path_id(&n)?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let (e, launch) = learner_launch(&tx, &me, course_id, object_id).await?;
+    let a = db::attempt(&tx, attempt)
+        .await?
+        .filter(|a| a.enrolment == e.id && a.object == object_id && a.person == me.person)
+        .ok_or(AppError::NotFound)?;
+    let title = trellis_db::catalogue::course(&tx, course_id).await?.map(|c| c.title).unwrap_or_default();
+    tx.commit().await?;
+    if n < 1 || n > a.launches {
+        return Err(AppError::NotFound);
+    }
+    let token = state.launch.sign(&Claims {
+        purpose: Purpose::Content,
+        tenant: site.entry.id,
+        attempt: a.id.as_uuid(),
+        subject: launch.package.as_uuid(),
+        launch: u32::try_from(n).unwrap_or(0),
+        expires: chrono::Utc::now().timestamp()
+            + i64::try_from(state.config.elearning.launch_hours * 3600).unwrap_or(43_200),
+    });
+    let origin = state.config.content_origin();
+    let src = if launch.standard == "cmi5" {
+        let url = cmi5_url(state, site, &token, &a, &launch, n);
+        if launch.item.launch_method == "OwnWindow" {
+            return Ok(see_other(&url));
+        }
+        url
+    } else {
+        format!("{origin}/run/{token}")
+    };
+    let back = format!("/learn/{course}/{object}");
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        &launch.object.title,
+        &[("My learning", "/learning"), (&title, &format!("/courses/{course}")), (&launch.object.title, &back)],
+    );
+    ctx.insert("src", &src);
+    ctx.insert("content_origin", &origin);
+    ctx.insert("back_url", &back);
+    ctx.insert("session_title", &launch.object.title);
+    ctx.insert("play_js_url", state.themes.asset_url(&site.entry.theme, "js/play.js"));
+    let mut resp = page::render(state, Some(site), "pages/play.html", &ctx, StatusCode::OK)?;
+    // The frame's source is the content origin: this page's policy allows it (and nothing else).
+    let csp = format!("{}; frame-src {origin}", crate::middleware::security::CSP);
+    if let Ok(v) = poem::http::HeaderValue::from_str(&csp) {
+        resp.headers_mut().insert("content-security-policy", v);
+    }
+    Ok(resp)
+}
+
+/// What the session page shows of a packaged session: the attempts and how to launch.
+pub fn session_view(attempts: &[Attempt], launch: &Launch) -> Value {
+    let latest = attempts.first();
+    let minutes = |cs: i64| (cs / 6000).max(0);
+    json!({
+        "standard": match launch.standard.as_str() {
+            "scorm12" => "SCORM 1.2",
+            "scorm2004" => "SCORM 2004",
+            _ => "cmi5",
+        },
+        "attempts": attempts.len(),
+        "latest": latest.map(|a| json!({
+            "number": a.number,
+            "completion": a.completion,
+            "success": a.success,
+            "score_percent": a.score_scaled.map(|s| (s * 100.0).round() as i64),
+            "minutes": minutes(a.total_cs),
+            "started": a.launches > 0,
+            "ended": a.ended_at.is_some(),
+        })),
+        "can_resume": latest.is_some_and(|a| a.launches > 0 && (launch.standard == "cmi5" || !scorm_ended(a))),
+        "can_restart": latest.is_some_and(|a| launch.standard != "cmi5" && a.launches > 0),
+    })
+}

@@ -1,0 +1,167 @@
+//! What a training manager sees of packaged learning: the attempts at a course's packaged
+//! sessions, and one attempt's trace — its record, every commit exactly as the runtime sent it
+//! (with what was done with it), and the statements in the trust's LRS for its registration.
+
+use crate::directory::Site;
+use crate::error::AppError;
+use crate::routes::admin::require;
+use crate::routes::page::{self, RequestInfo};
+use crate::state::AppState;
+use poem::http::StatusCode;
+use poem::session::Session;
+use poem::web::{Data, Path};
+use poem::{Request, Response, handler};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use trellis_core::identity::Permission;
+use trellis_core::{AttemptId, CourseId};
+use trellis_db::elearning as db;
+
+macro_rules! manager {
+    ($state:expr, $site:expr, $req:expr, $session:expr) => {
+        match require($state, $site, $req, $session, Permission::ManageTraining).await? {
+            Ok(me) => me,
+            Err(resp) => return Ok(resp),
+        }
+    };
+}
+
+fn when(t: chrono::DateTime<chrono::Utc>, site: &Site) -> String {
+    t.with_timezone(&site.zone()).format("%-d %B %Y %H:%M:%S").to_string()
+}
+
+fn minutes(cs: i64) -> String {
+    let s = cs / 100;
+    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// The attempts at a course's packaged sessions, newest first.
+#[handler]
+pub async fn attempts_page(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let _me = manager!(state, site, req, session);
+    let course: CourseId = page::path_id(&id)?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let c = trellis_db::catalogue::course(&tx, course).await?.ok_or(AppError::NotFound)?;
+    let rows = db::attempts_of_course(&tx, course, 200).await?;
+    tx.commit().await?;
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.attempt.id.to_string(),
+                "learner": r.learner,
+                "session": r.session_title,
+                "number": r.attempt.number,
+                "standard": r.attempt.standard,
+                "completion": r.attempt.completion,
+                "success": r.attempt.success,
+                "score": r.attempt.score_scaled.map(|s| format!("{:.0}%", s * 100.0)),
+                "time": minutes(r.attempt.total_cs),
+                "updated": when(r.attempt.updated_at, site),
+            })
+        })
+        .collect();
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        &format!("Attempts: {}", c.title),
+        &[("Home", "/"), ("Courses", "/admin/courses")],
+    );
+    ctx.insert("course", &crate::routes::learner::course_json(&c));
+    ctx.insert("attempts", &list);
+    page::render(state, Some(site), "pages/admin_attempts.html", &ctx, StatusCode::OK)
+}
+
+/// One attempt's trace.
+#[handler]
+pub async fn attempt_page(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let _me = manager!(state, site, req, session);
+    let id: AttemptId = page::path_id(&id)?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let a = db::attempt(&tx, id).await?.ok_or(AppError::NotFound)?;
+    let launch = super::launch_of(&tx, a.object).await.map_err(AppError::Internal)?.ok_or(AppError::NotFound)?;
+    let learner = trellis_db::identity::member_person(&tx, a.person).await?;
+    let commits = db::commits(&tx, a.id, 2000).await?;
+    let q = trellis_db::xapi::Query { registration: Some(a.registration), limit: 500, ..Default::default() };
+    let statements = trellis_db::xapi::query(&tx, &q).await?;
+    tx.commit().await?;
+    let commits: Vec<Value> = commits
+        .iter()
+        .map(|c| {
+            let pretty = serde_json::from_str::<Value>(&c.payload)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or_else(|| c.payload.clone());
+            json!({
+                "launch": c.launch,
+                "seq": c.seq,
+                "received": when(c.received_at, site),
+                "outcome": c.outcome,
+                "applied": c.outcome == "applied",
+                "payload": pretty,
+            })
+        })
+        .collect();
+    let statements: Vec<Value> = statements
+        .iter()
+        .filter_map(|s| serde_json::from_str::<Value>(&s.body).ok())
+        .filter(|s| {
+            s.pointer("/object/id")
+                .and_then(Value::as_str)
+                .is_some_and(|o| o.starts_with(&super::au_activity_id(site, &launch)))
+        })
+        .map(|s| {
+            json!({
+                "verb": s.pointer("/verb/id").and_then(Value::as_str).and_then(|v| v.rsplit('/').next()).unwrap_or(""),
+                "object": s.pointer("/object/id"),
+                "stored": s.get("stored"),
+                "result": s.get("result").map(|r| r.to_string()),
+            })
+        })
+        .collect();
+    let name =
+        learner.map(|p| format!("{} {}", p.given_name, p.family_name)).unwrap_or_else(|| "(former member)".into());
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        &format!("Attempt {} of {}", a.number, launch.object.title),
+        &[("Home", "/"), ("Attempts", &format!("/admin/courses/{}/attempts", launch.object.course))],
+    );
+    ctx.insert(
+        "attempt",
+        &json!({
+            "number": a.number,
+            "learner": name,
+            "session": launch.object.title,
+            "standard": a.standard,
+            "registration": a.registration.to_string(),
+            "completion": a.completion,
+            "success": a.success,
+            "score": a.score_scaled.map(|s| format!("{:.0}%", s * 100.0)),
+            "raw": a.score_raw, "min": a.score_min, "max": a.score_max,
+            "time": minutes(a.total_cs),
+            "launches": a.launches,
+            "started": when(a.started_at, site),
+            "updated": when(a.updated_at, site),
+            "completed": a.completed_at.map(|t| when(t, site)),
+            "record": serde_json::from_str::<Value>(&a.record).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or_default(),
+        }),
+    );
+    ctx.insert("commits", &commits);
+    ctx.insert("statements", &statements);
+    page::render(state, Some(site), "pages/admin_attempt.html", &ctx, StatusCode::OK)
+}

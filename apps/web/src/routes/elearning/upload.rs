@@ -1,0 +1,278 @@
+//! A content editor uploads an e-learning package (SCORM 1.2, SCORM 2004, cmi5) to a course.
+//!
+//! The zip is streamed to a temporary file (size-limited as it arrives), then checked whole
+//! before anything is stored: file count, sizes, compression ratios, paths, links, and a manifest
+//! that parses and names launch files the zip holds (`trellis_elearning::inspect`). A bad package
+//! is refused with the file at fault and what is wrong, and nothing is kept. A good one is
+//! unpacked into the file store under the trust's prefix, and only then are the package and one
+//! session per SCO or AU written, in one transaction (the files are removed if that fails).
+
+use super::LaunchSpec;
+use crate::directory::Site;
+use crate::error::AppError;
+use crate::routes::admin::require;
+use crate::routes::learner::course_json;
+use crate::routes::page::{self, RequestInfo, see_other};
+use crate::state::AppState;
+use poem::http::StatusCode;
+use poem::session::Session;
+use poem::web::{CsrfToken, Data, Multipart, Path};
+use poem::{Request, Response, handler};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use trellis_core::identity::Permission;
+use trellis_core::{CourseId, PackageId};
+use trellis_db::catalogue as cat;
+use trellis_db::elearning::{self as db, NewPackage};
+use trellis_elearning::{Limits, Package, Standard};
+
+macro_rules! editor {
+    ($state:expr, $site:expr, $req:expr, $session:expr) => {
+        match require($state, $site, $req, $session, Permission::EditContent).await? {
+            Ok(me) => me,
+            Err(resp) => return Ok(resp),
+        }
+    };
+}
+
+fn limits(state: &AppState) -> Limits {
+    let e = &state.config.elearning;
+    Limits { max_files: e.max_package_files, max_total_bytes: e.max_unpacked_mb * 1024 * 1024, ..Limits::default() }
+}
+
+async fn form_page(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    token: &CsrfToken,
+    course: CourseId,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let c = cat::course(&tx, course).await?.filter(|c| !c.national).ok_or(AppError::NotFound)?;
+    let packages = db::packages_of(&tx, course).await?;
+    tx.commit().await?;
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Upload an e-learning package",
+        &[("Courses", "/admin/courses"), (&c.title, &format!("/admin/courses/{course}"))],
+    );
+    let errors: Vec<(String, String)> = error.into_iter().map(|m| ("file".to_owned(), m)).collect();
+    page::insert_errors(&mut ctx, &errors);
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("course", &course_json(&c));
+    ctx.insert("max_package_mb", &state.config.elearning.max_package_mb);
+    ctx.insert(
+        "packages",
+        &packages
+            .iter()
+            .map(|p| {
+                json!({
+                    "title": p.title,
+                    "standard": p.standard,
+                    "edition": p.edition,
+                    "files": p.file_count,
+                    "size_mb": format!("{:.1}", p.total_bytes as f64 / 1_048_576.0),
+                    "uploaded": crate::routes::learner::date_words(p.created_at.date_naive()),
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
+    page::render(state, Some(site), "pages/admin_package.html", &ctx, status)
+}
+
+/// The upload form, with the packages the course already has.
+#[handler]
+pub async fn form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let _me = editor!(state, site, req, session);
+    let id: CourseId = page::path_id(&id)?;
+    form_page(state, site, req, token, id, None, StatusCode::OK).await
+}
+
+/// Streams the upload to a temporary file, at most `max` bytes; returns it with its SHA-256.
+async fn receive(
+    multipart: &mut Multipart,
+    max: u64,
+) -> Result<Option<(tempfile::NamedTempFile, String, u64)>, String> {
+    while let Some(field) = multipart.next_field().await.map_err(|e| format!("The form could not be read: {e}"))? {
+        if field.name() != Some("file") {
+            let _ = field.bytes().await;
+            continue;
+        }
+        if field.file_name().unwrap_or_default().is_empty() {
+            return Ok(None);
+        }
+        let tmp = tempfile::NamedTempFile::new().map_err(|e| format!("The upload could not be kept: {e}"))?;
+        let mut out =
+            tokio::fs::File::create(tmp.path()).await.map_err(|e| format!("The upload could not be kept: {e}"))?;
+        let mut hasher = Sha256::new();
+        let mut size: u64 = 0;
+        let mut reader = field.into_async_read();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader.read(&mut buf).await.map_err(|e| format!("The upload was cut short: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            if size > max {
+                return Err(format!("The package is larger than {} MB, the most this service accepts.", max >> 20));
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n]).await.map_err(|e| format!("The upload could not be kept: {e}"))?;
+        }
+        out.flush().await.map_err(|e| format!("The upload could not be kept: {e}"))?;
+        return Ok(Some((tmp, hex::encode(hasher.finalize()), size)));
+    }
+    Ok(None)
+}
+
+/// Checks the package, stores its files, then adds it and its sessions to the course's draft.
+#[handler]
+pub async fn upload(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    token: &CsrfToken,
+    Path(id): Path<String>,
+    mut multipart: Multipart,
+) -> Result<Response, AppError> {
+    let me = editor!(state, site, req, session);
+    let course: CourseId = page::path_id(&id)?;
+    {
+        let tx = state.dbs.app.begin_read(site.entry.id).await?;
+        let owned = cat::owns(&tx, course).await?;
+        tx.commit().await?;
+        if !owned {
+            return Err(AppError::NotFound);
+        }
+    }
+    let refuse = |m: String| form_page(state, site, req, token, course, Some(m), StatusCode::BAD_REQUEST);
+    let max = state.config.elearning.max_package_mb * 1024 * 1024;
+    let (tmp, sha, size) = match receive(&mut multipart, max).await {
+        Ok(Some(x)) => x,
+        Ok(None) => return refuse("Choose a package (a .zip file) to upload".into()).await,
+        Err(m) => return refuse(m).await,
+    };
+    let lim = limits(state);
+    let path = tmp.path().to_path_buf();
+    let checked = tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path)
+            .map_err(|e| trellis_elearning::PackageError { file: "the upload".into(), message: e.to_string() })?;
+        trellis_elearning::inspect(std::io::BufReader::new(f), &lim)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))?;
+    let pkg: Package = match checked {
+        Ok(p) => p,
+        Err(e) => return refuse(format!("The package was refused: {e}")).await,
+    };
+    let id = PackageId::new();
+    if let Err(e) = store_files(state, site, id, tmp.path(), lim).await {
+        let _ = remove_files(state, site, id, &pkg).await;
+        return refuse(format!("The package was refused: {e}")).await;
+    }
+    let (standard, edition) = match &pkg.standard {
+        Standard::Scorm12 => ("scorm12", "1.2".to_owned()),
+        Standard::Scorm2004 { edition } => ("scorm2004", edition.clone()),
+        Standard::Cmi5 => ("cmi5", String::new()),
+    };
+    let sessions = pkg
+        .launchables
+        .iter()
+        .map(|l| {
+            let spec = LaunchSpec { standard: standard.to_owned(), course: pkg.identifier.clone(), item: l.clone() };
+            (l.title.chars().take(200).collect::<String>(), serde_json::to_string(&spec).unwrap_or_default())
+        })
+        .collect();
+    let new = NewPackage {
+        id,
+        course,
+        standard: standard.to_owned(),
+        edition,
+        title: pkg.title.chars().take(300).collect(),
+        identifier: pkg.identifier.chars().take(500).collect(),
+        file_count: i32::try_from(pkg.files.len()).unwrap_or(i32::MAX),
+        total_bytes: i64::try_from(pkg.files.iter().map(|(_, s)| s).sum::<u64>()).unwrap_or(i64::MAX),
+        sha256: sha,
+        by: Some(me.person),
+        sessions,
+    };
+    let saved = async {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        let added = db::add_package(&tx, &new).await?;
+        if added.is_some() {
+            trellis_db::identity::audit(
+                &tx,
+                Some(me.person),
+                "package.uploaded",
+                &course.to_string(),
+                None,
+                json!({ "package": id.to_string(), "standard": standard, "sessions": new.sessions.len(), "bytes": size }),
+            )
+            .await?;
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok::<_, trellis_db::DbError>(added)
+    }
+    .await;
+    match saved {
+        Ok(Some(_)) => Ok(see_other(&format!("/admin/courses/{course}"))),
+        Ok(None) => {
+            remove_files(state, site, id, &pkg).await.map_err(AppError::Internal)?;
+            Err(AppError::NotFound)
+        }
+        Err(e) => {
+            let _ = remove_files(state, site, id, &pkg).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Unpacks the checked zip into the file store: a blocking reader thread hands each file to the
+/// async side through a small channel (memory bounded by the largest file and the channel).
+async fn store_files(
+    state: &AppState,
+    site: &Site,
+    id: PackageId,
+    zip: &std::path::Path,
+    lim: Limits,
+) -> anyhow::Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Vec<u8>)>(4);
+    let path = zip.to_path_buf();
+    let reader = tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path).map_err(|e| anyhow::anyhow!(e))?;
+        trellis_elearning::extract(std::io::BufReader::new(f), &lim, |name, bytes| {
+            tx.blocking_send((name.to_owned(), bytes)).map_err(|_| "the store stopped".to_owned())
+        })
+        .map_err(|e| anyhow::anyhow!(e.to_string()))
+    });
+    while let Some((name, bytes)) = rx.recv().await {
+        state.files.put(&db::file_key(site.entry.id, id, &name), bytes.into()).await?;
+    }
+    reader.await??;
+    Ok(())
+}
+
+/// Removes what was stored of a package that is not kept.
+async fn remove_files(state: &AppState, site: &Site, id: PackageId, pkg: &Package) -> anyhow::Result<()> {
+    for (name, _) in &pkg.files {
+        state.files.delete(&db::file_key(site.entry.id, id, name)).await?;
+    }
+    Ok(())
+}

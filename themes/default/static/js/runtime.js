@@ -1,0 +1,57 @@
+// The SCORM runtime page on the content origin. It gives the SCO the API it looks for (window.API
+// for SCORM 1.2, window.API_1484_11 for 2004, from scorm-again), loaded with what the learner's
+// record holds (entry, location, suspend data, status, total time), then opens the SCO in a frame
+// of this same origin. Every commit goes to this attempt's commit address, which carries the
+// launch token (so the final commit, sent as a beacon without headers, is still authorised),
+// with the launch number and a counter so the server can order them. When the SCO finishes, the
+// portal's page is told (by postMessage, to the portal's origin only) and takes the learner back.
+(function () {
+  'use strict';
+  var el = document.getElementById('trellis-launch');
+  if (!el) { return; }
+  var data = JSON.parse(el.textContent);
+  var seq = 0;
+  var finished = false;
+  var settings = {
+    lmsCommitUrl: data.commit_url,
+    dataCommitFormat: 'flattened',
+    autocommit: true,
+    autocommitSeconds: 30,
+    logLevel: 5,
+    mastery_override: false,
+    requestHandler: function (body, meta) {
+      seq += 1;
+      return { launch: data.launch, seq: seq, final: !!(meta && meta.isTerminateCommit), values: body };
+    }
+  };
+  var api;
+  if (data.standard === 'scorm12') {
+    api = new window.Scorm12API(settings);
+    api.loadFromJSON(data.cmi);
+    window.API = api;
+  } else {
+    api = new window.Scorm2004API(settings);
+    api.loadFromJSON(data.cmi);
+    window.API_1484_11 = api;
+  }
+  function tellPortal() {
+    if (finished) { return; }
+    finished = true;
+    if (window.parent !== window && data.portal_origin) {
+      window.parent.postMessage({ trellis: 'finished' }, data.portal_origin);
+    }
+    var done = document.getElementById('trellis-finished');
+    if (done) { done.hidden = false; }
+  }
+  api.on(data.standard === 'scorm12' ? 'LMSFinish' : 'Terminate', function () { setTimeout(tellPortal, 0); });
+  // A learner who closes the page before the SCO finishes: finish for it, so a beacon goes out.
+  window.addEventListener('pagehide', function () {
+    try {
+      if (api.isInitialized()) {
+        if (data.standard === 'scorm12') { api.LMSFinish(''); } else { api.Terminate(''); }
+      }
+    } catch (e) { /* nothing more can be done as the page goes */ }
+  });
+  var frame = document.getElementById('trellis-sco');
+  frame.src = data.sco_url;
+})();

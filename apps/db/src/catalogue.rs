@@ -933,7 +933,7 @@ impl Listing {
         let keep = |c: &&Card| {
             let x = &c.course;
             (q.topic.is_empty() || x.topic == q.topic)
-                && (q.staff_group.is_empty() || x.audience.is_empty() || x.audience.iter().any(|g| *g == q.staff_group))
+                && (q.staff_group.is_empty() || x.audience.is_empty() || x.audience.contains(&q.staff_group))
                 && band.is_none_or(|(lo, hi)| (lo..=hi).contains(&x.duration_minutes))
                 && (!q.mandatory || c.mandatory)
                 && (!q.cpd || x.cpd_points.is_some())

@@ -256,13 +256,14 @@ fn canonical_maps(v: &mut Value, languages: &[String]) {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
                 let is_map = matches!(k.as_str(), "display" | "name" | "description");
-                if is_map && let Some(lm) = child.as_object() {
-                    if lm.values().all(Value::is_string) {
-                        if let Some((lang, text)) = pick_language(lm, languages) {
-                            *child = json!({ lang.clone(): text.clone() });
-                        }
-                        continue;
+                if is_map
+                    && let Some(lm) = child.as_object()
+                    && lm.values().all(Value::is_string)
+                {
+                    if let Some((lang, text)) = pick_language(lm, languages) {
+                        *child = json!({ lang.clone(): text.clone() });
                     }
+                    continue;
                 }
                 if k == "extensions" {
                     continue;

@@ -45,6 +45,11 @@ pub fn iso8601(s: &str) -> Result<u64, String> {
     if rest.is_empty() || rest == "T" || rest.ends_with('T') {
         return Err(bad());
     }
+    // Weeks stand alone in ISO 8601 (`P4W`, never `P4W1D`).
+    if let Some(w) = rest.strip_suffix('W') {
+        let weeks: u64 = w.parse().map_err(|_| bad())?;
+        return weeks.checked_mul(7 * 24 * 3600 * 100).ok_or_else(bad);
+    }
     let (date, time) = rest.split_once('T').unwrap_or((rest, ""));
     let mut total: u64 = 0;
     let mut read = |part: &str, units: &[(char, u64)], allow_fraction: char| -> Result<(), String> {

@@ -100,6 +100,10 @@ fn extensions(v: &Value, path: &str) -> Checked {
 /// An ISO 8601 timestamp with a date and a time (and, if given, an offset), as xAPI requires.
 fn timestamp(v: &Value, path: &str) -> Checked {
     let s = string(v, path)?;
+    // RFC 3339 §4.3: "-00:00" means an unknown offset, which xAPI does not allow (nor -00, -0000).
+    if s.ends_with("-00:00") || s.ends_with("-0000") || s.ends_with("-00") {
+        return Err(bad(path, "an offset of -00:00 (unknown) is not allowed: use Z or +00:00"));
+    }
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|_| ())
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").map(|_| ()))
@@ -269,6 +273,9 @@ fn activity(map: &Map<String, Value>, path: &str) -> Checked {
     }
     if let Some(c) = d.get("correctResponsesPattern") {
         let pc = join(&p, "correctResponsesPattern");
+        if !d.contains_key("interactionType") {
+            return Err(bad(&pc, "only for interactions (an interactionType is needed)"));
+        }
         for (i, r) in c.as_array().ok_or_else(|| bad(&pc, "must be an array of strings"))?.iter().enumerate() {
             string(r, &format!("{pc}[{i}]"))?;
         }
@@ -442,6 +449,42 @@ fn context(v: &Value, path: &str, object_is_activity: bool) -> Checked {
         }
         statement_ref(s, &p)?;
     }
+    for (k, kind, inner) in [("contextAgents", "contextAgent", "agent"), ("contextGroups", "contextGroup", "group")] {
+        let Some(list) = map.get(k) else { continue };
+        let p = join(path, k);
+        for (i, e) in list.as_array().ok_or_else(|| bad(&p, "must be an array"))?.iter().enumerate() {
+            let pi = format!("{p}[{i}]");
+            let e = object(e, &pi)?;
+            only(e, &pi, &["objectType", inner, "relevantTypes"])?;
+            if e.get("objectType").and_then(Value::as_str) != Some(kind) {
+                return Err(bad(&join(&pi, "objectType"), format!("must be {kind}")));
+            }
+            let who = e.get(inner).ok_or_else(|| bad(&pi, format!("needs {inner}")))?;
+            let pw = join(&pi, inner);
+            let wm = object(who, &pw)?;
+            if inner == "group" {
+                if wm.get("objectType").and_then(Value::as_str) != Some("Group") {
+                    return Err(bad(&join(&pw, "objectType"), "must be Group"));
+                }
+                group(wm, &pw)?;
+            } else {
+                if wm.get("objectType").and_then(Value::as_str).is_some_and(|t| t != "Agent") {
+                    return Err(bad(&join(&pw, "objectType"), "must be Agent"));
+                }
+                agent(wm, &pw)?;
+            }
+            if let Some(rt) = e.get("relevantTypes") {
+                let pr = join(&pi, "relevantTypes");
+                let rt = rt.as_array().ok_or_else(|| bad(&pr, "must be an array of IRIs"))?;
+                if rt.is_empty() {
+                    return Err(bad(&pr, "must not be empty"));
+                }
+                for (j, t) in rt.iter().enumerate() {
+                    iri(t, &format!("{pr}[{j}]"))?;
+                }
+            }
+        }
+    }
     if let Some(e) = map.get("extensions") {
         extensions(e, &join(path, "extensions"))?;
     }
@@ -497,6 +540,21 @@ fn body(map: &Map<String, Value>, path: &str, nested: bool) -> Checked {
     Ok(())
 }
 
+/// An authority: an agent, or (OAuth's consumer and user) an anonymous group of exactly two agents.
+fn authority(v: &Value) -> Checked {
+    actor(v, "authority")?;
+    let map = object(v, "authority")?;
+    if map.get("objectType").and_then(Value::as_str) == Some("Group") {
+        if identifiers(map, "authority")? > 0 {
+            return Err(bad("authority", "an authority group is anonymous (two agents, no identifier)"));
+        }
+        if map.get("member").and_then(Value::as_array).is_none_or(|m| m.len() != 2) {
+            return Err(bad("authority.member", "an authority group has exactly two agents"));
+        }
+    }
+    Ok(())
+}
+
 /// Checks one statement as sent to an LRS.
 pub fn check_statement(v: &Value) -> Checked {
     let map = object(v, "statement")?;
@@ -535,7 +593,15 @@ pub fn check_statement(v: &Value) -> Checked {
         timestamp(s, "stored")?;
     }
     if let Some(a) = map.get("authority") {
-        actor(a, "authority")?;
+        authority(a)?;
     }
-    body(map, "", false)
+    body(map, "", false)?;
+    // A voiding statement voids a statement: its object is a reference to one.
+    if map.get("verb").and_then(|v| v.get("id")).and_then(Value::as_str)
+        == Some("http://adlnet.gov/expapi/verbs/voided")
+        && map.get("object").and_then(|o| o.get("objectType")).and_then(Value::as_str) != Some("StatementRef")
+    {
+        return Err(bad("object", "a voiding statement's object is a StatementRef to the statement it voids"));
+    }
+    Ok(())
 }

@@ -38,6 +38,19 @@ enum Command {
     /// Run the background worker only (emails, reminders, staff imports); for production, where
     /// `jobs.in_process = false` keeps this work out of the web servers.
     Worker,
+    /// Issue a credential for a trust's learning record store (xAPI); prints the key and secret once.
+    LrsCredential {
+        /// The trust (slug).
+        trust: String,
+        /// Who will use it.
+        name: String,
+        /// all, read or write.
+        #[arg(long, default_value = "all")]
+        scope: String,
+        /// The xAPI version the client speaks when it does not say (2.0.0 or 1.0.3).
+        #[arg(long, default_value = "2.0.0")]
+        xapi_version: String,
+    },
     /// Make <email> a platform administrator (creating the person if needed). The password is read
     /// from TRELLIS_ADMIN_PASSWORD, or a random one is made and printed once.
     PlatformAdmin { email: String },
@@ -97,6 +110,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for line in crate::demo::apply_catalogue(&dbs, &file, trust.as_deref()).await? {
                 println!("{line}");
             }
+            Ok(())
+        }
+        Command::LrsCredential { trust, name, scope, xapi_version } => {
+            let dbs = trellis_db::connect(&config.database).await?;
+            let entry = dbs
+                .platform
+                .directory_of_all_tenants()
+                .await?
+                .into_iter()
+                .find(|e| e.slug == trust)
+                .ok_or_else(|| anyhow::anyhow!("no trust {trust}"))?;
+            let (key, secret) = trellis_web::issue_lrs_credential(&dbs, entry.id, &name, &scope, &xapi_version).await?;
+            println!("key: {key}\nsecret: {secret}");
             Ok(())
         }
         Command::Worker => {

@@ -295,3 +295,372 @@ async fn scorm_packages_are_checked_hosted_launched_and_tracked_in_one_record() 
     let again = ann.get(&format!("/learn/{course}/{session}")).await;
     assert!(again.body.contains("Session completed"), "{}", again.body);
 }
+
+/// Issues an LRS credential on the trust's admin page; returns (key, secret).
+async fn credential(boss: &mut Visitor, name: &str, scope: &str, version: &str) -> (String, String) {
+    let t = token(boss, "/admin/lrs").await;
+    let page =
+        boss.post("/admin/lrs", &[("csrf_token", &t), ("name", name), ("scope", scope), ("version", version)]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let key = between(&page.body, "<code id=\"issued-key\">", "<").unwrap().to_owned();
+    let secret = between(&page.body, "<code id=\"issued-secret\">", "<").unwrap().to_owned();
+    (key, secret)
+}
+
+fn basic(key: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}")))
+}
+
+/// An xAPI request to the trust's LRS.
+async fn xapi(v: &mut Visitor, method: &str, path: &str, auth: &str, body: Option<Value>) -> trellis_testkit::Page {
+    let mut h = vec![("authorization", auth), ("x-experience-api-version", "1.0.3")];
+    if body.is_some() {
+        h.push(("content-type", "application/json"));
+    }
+    v.send(method, &format!("/xapi{path}"), &h, body.map(|b| b.to_string().into_bytes()).unwrap_or_default()).await
+}
+
+fn q(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+}
+
+#[tokio::test]
+async fn each_trusts_lrs_keeps_its_statements_and_documents_to_itself() {
+    let app = spawn_app().await;
+    let mut boss = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let mut rex = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
+    let mut ann = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    // Only administrators issue credentials.
+    assert_eq!(ann.get("/admin/lrs").await.status, 403);
+    let (nk, ns) = credential(&mut boss, "Northmoor reporting", "all", "1.0.3").await;
+    let (rk, rs) = credential(&mut rex, "Riverside reporting", "all", "1.0.3").await;
+    let (ok_, os) = credential(&mut boss, "Read only", "read", "1.0.3").await;
+    let (n, r, ro) = (basic(&nk, &ns), basic(&rk, &rs), basic(&ok_, &os));
+    let mut nlrs = app.visitor("northmoor");
+    let mut rlrs = app.visitor("riverside");
+
+    let id = "6f8c3a9e-2b1d-4c5e-8f7a-1b2c3d4e5f60";
+    let s = json!({
+        "id": id,
+        "actor": { "mbox": "mailto:learner@northmoor.example" },
+        "verb": { "id": "http://adlnet.gov/expapi/verbs/completed" },
+        "object": { "id": "https://northmoor.example/activities/induction" },
+    });
+    assert_eq!(xapi(&mut nlrs, "PUT", &format!("/statements?statementId={id}"), &n, Some(s.clone())).await.status, 204);
+    let doc = format!(
+        "/activities/state?{}",
+        q(&[
+            ("activityId", "https://northmoor.example/activities/induction"),
+            ("agent", "{\"mbox\":\"mailto:learner@northmoor.example\"}"),
+            ("stateId", "bookmark")
+        ])
+    );
+    assert_eq!(xapi(&mut nlrs, "PUT", &doc, &n, Some(json!({ "page": 3 }))).await.status, 204);
+    // Northmoor reads them back.
+    let got = xapi(&mut nlrs, "GET", &format!("/statements?statementId={id}"), &n, None).await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert!(got.headers.contains_key("x-experience-api-consistent-through"));
+    assert_eq!(xapi(&mut nlrs, "GET", &doc, &n, None).await.status, 200);
+    // Riverside's credential opens nothing of Northmoor's, on either host.
+    assert_eq!(xapi(&mut nlrs, "GET", &format!("/statements?statementId={id}"), &r, None).await.status, 401);
+    assert_eq!(xapi(&mut rlrs, "GET", &format!("/statements?statementId={id}"), &r, None).await.status, 404);
+    let all = xapi(&mut rlrs, "GET", "/statements", &r, None).await;
+    assert!(!all.body.contains(id), "{}", all.body);
+    assert_eq!(xapi(&mut rlrs, "GET", &doc, &r, None).await.status, 404);
+    // The same id in Riverside is Riverside's own statement; Northmoor's is unchanged.
+    let mut other = s.clone();
+    other["verb"]["id"] = json!("http://adlnet.gov/expapi/verbs/failed");
+    assert_eq!(
+        xapi(&mut rlrs, "PUT", &format!("/statements?statementId={id}"), &r, Some(other.clone())).await.status,
+        204
+    );
+    let still = xapi(&mut nlrs, "GET", &format!("/statements?statementId={id}"), &n, None).await;
+    assert!(still.body.contains("verbs/completed"), "{}", still.body);
+    // And within a trust a stored statement cannot be changed.
+    assert_eq!(xapi(&mut nlrs, "PUT", &format!("/statements?statementId={id}"), &n, Some(other)).await.status, 409);
+    // A read-only credential reads, and may not write.
+    assert_eq!(xapi(&mut nlrs, "GET", &format!("/statements?statementId={id}"), &ro, None).await.status, 200);
+    assert_eq!(xapi(&mut nlrs, "POST", "/statements", &ro, Some(json!([s]))).await.status, 403);
+    // A bad statement is refused with the property at fault, and nothing of the batch is kept.
+    let batch = json!([
+        { "actor": { "mbox": "mailto:a@northmoor.example" }, "verb": { "id": "http://adlnet.gov/expapi/verbs/attempted" }, "object": { "id": "https://northmoor.example/a" }, "id": "0d5fa3b2-9c41-4f7e-8a2b-6c1d2e3f4a5b" },
+        { "actor": { "mbox": "mailto:a@northmoor.example" }, "verb": { "id": "not an iri" }, "object": { "id": "https://northmoor.example/a" } },
+    ]);
+    let refused = xapi(&mut nlrs, "POST", "/statements", &n, Some(batch)).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("verb.id"), "{}", refused.body);
+    assert!(refused.headers.get("content-type").unwrap().to_str().unwrap().contains("problem+json"));
+    assert_eq!(
+        xapi(&mut nlrs, "GET", "/statements?statementId=0d5fa3b2-9c41-4f7e-8a2b-6c1d2e3f4a5b", &n, None).await.status,
+        404
+    );
+    // A revoked credential is refused at once on the server that revoked it.
+    let page = boss.get("/admin/lrs").await;
+    let revoke = between(&page.body, "action=\"/admin/lrs/", "/revoke").unwrap().to_owned();
+    let t = page.csrf().unwrap();
+    // The list is newest first: the first revoke form is the read-only credential's.
+    assert_eq!(boss.post(&format!("/admin/lrs/{revoke}/revoke"), &[("csrf_token", &t)]).await.status, 303);
+    assert_eq!(xapi(&mut nlrs, "GET", &format!("/statements?statementId={id}"), &ro, None).await.status, 401);
+    assert_eq!(xapi(&mut nlrs, "GET", &format!("/statements?statementId={id}"), &n, None).await.status, 200);
+    // No credential, no data; /about is open.
+    assert_eq!(xapi(&mut nlrs, "GET", "/statements", "", None).await.status, 401);
+    assert_eq!(nlrs.get("/xapi/about").await.status, 200);
+}
+
+/// A cmi5 statement in the launch's context.
+fn cmi5_statement(
+    p: &std::collections::HashMap<String, String>,
+    session: &str,
+    verb: &str,
+    result: Option<Value>,
+    moveon: bool,
+) -> Value {
+    let mut cats = vec![json!({ "id": "https://w3id.org/xapi/cmi5/context/categories/cmi5" })];
+    if moveon {
+        cats.push(json!({ "id": "https://w3id.org/xapi/cmi5/context/categories/moveon" }));
+    }
+    let mut s = json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "timestamp": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "actor": serde_json::from_str::<Value>(&p["actor"]).unwrap(),
+        "verb": { "id": format!("http://adlnet.gov/expapi/verbs/{verb}") },
+        "object": { "id": p["activityId"], "objectType": "Activity" },
+        "context": {
+            "registration": p["registration"],
+            "contextActivities": { "category": cats },
+            "extensions": { "https://w3id.org/xapi/cmi5/context/extensions/sessionid": session },
+        },
+    });
+    if let Some(r) = result {
+        s["result"] = r;
+    }
+    s
+}
+
+/// Launches a cmi5 AU; returns its launch parameters, the session id and the AU's LRS token.
+async fn cmi5_launch(
+    app: &TestApp,
+    ann: &mut Visitor,
+    course: &str,
+    session: &str,
+) -> (std::collections::HashMap<String, String>, String, String) {
+    let (_, src) = launch(ann, course, session).await;
+    let u = url::Url::parse(&src).unwrap();
+    assert!(u.path().starts_with("/content/"), "{src}");
+    let p: std::collections::HashMap<String, String> = u.query_pairs().into_owned().collect();
+    for k in ["endpoint", "fetch", "actor", "registration", "activityId"] {
+        assert!(p.contains_key(k), "{k} missing from {src}");
+    }
+    assert!(!p["actor"].contains('@'), "the actor is an opaque account: {}", p["actor"]);
+    let mut content = app.content();
+    let fetch = path_of(&p["fetch"]);
+    let got = content.send("POST", &fetch, &[], vec![]).await;
+    let token = serde_json::from_str::<Value>(&got.body).unwrap()["auth-token"].as_str().expect("a token").to_owned();
+    // The fetch URL works once.
+    let again = content.send("POST", &fetch, &[], vec![]).await;
+    assert_eq!(serde_json::from_str::<Value>(&again.body).unwrap()["error-code"], "1");
+    let mut lrs = app.visitor("northmoor");
+    let auth = format!("Basic {token}");
+    let launch_data = format!(
+        "/activities/state?{}",
+        q(&[
+            ("activityId", &p["activityId"]),
+            ("agent", &p["actor"]),
+            ("registration", &p["registration"]),
+            ("stateId", "LMS.LaunchData")
+        ])
+    );
+    let data = xapi(&mut lrs, "GET", &launch_data, &auth, None).await;
+    assert_eq!(data.status, 200, "{}", data.body);
+    let data: Value = serde_json::from_str(&data.body).unwrap();
+    let sid = data["contextTemplate"]["extensions"]["https://w3id.org/xapi/cmi5/context/extensions/sessionid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(data["launchMode"], "Normal");
+    // The AU may not change the LMS's launch data.
+    assert_eq!(xapi(&mut lrs, "PUT", &launch_data, &auth, Some(json!({}))).await.status, 403);
+    (p, sid, auth)
+}
+
+#[tokio::test]
+async fn cmi5_courses_launch_by_fetch_url_and_their_statements_are_held_to_the_rules() {
+    let app = spawn_app().await;
+    let mut ed = signed_in(&app, "northmoor", "ed@northmoor.example", &[Role::ContentEditor]).await;
+    let mut boss = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let mut ann = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    let mut rex = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
+    let course = new_course(&mut ed, "NM-CR", "Conflict resolution").await;
+    let up = upload(&mut ed, &course, "conflict.zip", &test_package("cmi5-conflict-resolution")).await;
+    assert_eq!(up.status, 303, "{}", up.body);
+    publish(&mut ed, &course).await;
+    let t = token(&mut ann, &format!("/courses/{course}")).await;
+    assert_eq!(ann.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let page = ann.get(&format!("/courses/{course}")).await;
+    let sessions = sessions_of(&page.body, &course);
+    assert_eq!(sessions.len(), 2, "two AUs, two sessions: {}", page.body);
+    let mut lrs = app.visitor("northmoor");
+
+    // The reading AU (moveOn Completed).
+    let (p, sid, auth) = cmi5_launch(&app, &mut ann, &course, &sessions[0]).await;
+    let st = |verb: &str, result: Option<Value>, moveon: bool| cmi5_statement(&p, &sid, verb, result, moveon);
+    // Nothing before initialized; initialized only after reading the learner's preferences.
+    let early = xapi(
+        &mut lrs,
+        "POST",
+        "/statements",
+        &auth,
+        Some(json!([st("completed", Some(json!({ "completion": true, "duration": "PT1S" })), true)])),
+    )
+    .await;
+    assert_eq!(early.status, 403, "{}", early.body);
+    assert_eq!(
+        xapi(&mut lrs, "POST", "/statements", &auth, Some(json!([st("initialized", None, false)]))).await.status,
+        403
+    );
+    let prefs = format!("/agents/profile?{}", q(&[("agent", &p["actor"]), ("profileId", "cmi5LearnerPreferences")]));
+    assert_eq!(xapi(&mut lrs, "GET", &prefs, &auth, None).await.status, 404);
+    assert_eq!(
+        xapi(&mut lrs, "POST", "/statements", &auth, Some(json!([st("initialized", None, false)]))).await.status,
+        200
+    );
+    assert_eq!(
+        xapi(&mut lrs, "POST", "/statements", &auth, Some(json!([st("initialized", None, false)]))).await.status,
+        403
+    );
+    // The rules of results: completed needs its duration and the moveOn category.
+    let no_duration = st("completed", Some(json!({ "completion": true })), true);
+    assert_eq!(xapi(&mut lrs, "POST", "/statements", &auth, Some(json!([no_duration]))).await.status, 403);
+    let no_moveon = st("completed", Some(json!({ "completion": true, "duration": "PT5S" })), false);
+    assert_eq!(xapi(&mut lrs, "POST", "/statements", &auth, Some(json!([no_moveon]))).await.status, 403);
+    // Another actor: refused.
+    let mut stranger = st("completed", Some(json!({ "completion": true, "duration": "PT5S" })), true);
+    stranger["actor"] = json!({ "account": { "homePage": "https://elsewhere.example", "name": "x" } });
+    assert_eq!(xapi(&mut lrs, "POST", "/statements", &auth, Some(json!([stranger]))).await.status, 403);
+    let done = st("completed", Some(json!({ "completion": true, "duration": "PT5S" })), true);
+    assert_eq!(xapi(&mut lrs, "POST", "/statements", &auth, Some(json!([done]))).await.status, 200);
+    // Once per registration.
+    let again = st("completed", Some(json!({ "completion": true, "duration": "PT6S" })), true);
+    assert_eq!(xapi(&mut lrs, "POST", "/statements", &auth, Some(json!([again]))).await.status, 403);
+    assert_eq!(
+        xapi(
+            &mut lrs,
+            "POST",
+            "/statements",
+            &auth,
+            Some(json!([st("terminated", Some(json!({ "duration": "PT7S" })), false)]))
+        )
+        .await
+        .status,
+        200
+    );
+    // After terminated the session's token is spent.
+    assert_eq!(
+        xapi(
+            &mut lrs,
+            "POST",
+            "/statements",
+            &auth,
+            Some(json!([st("terminated", Some(json!({ "duration": "PT8S" })), false)]))
+        )
+        .await
+        .status,
+        401
+    );
+    let reading = ann.get(&format!("/learn/{course}/{}", sessions[0])).await;
+    assert!(reading.body.contains("Session completed"), "{}", reading.body);
+
+    // The quiz AU (moveOn CompletedAndPassed, mastery 0.5): a pass must meet the mastery score.
+    let (p, sid, auth) = cmi5_launch(&app, &mut ann, &course, &sessions[1]).await;
+    let st = |verb: &str, result: Option<Value>, moveon: bool| cmi5_statement(&p, &sid, verb, result, moveon);
+    let prefs = format!("/agents/profile?{}", q(&[("agent", &p["actor"]), ("profileId", "cmi5LearnerPreferences")]));
+    xapi(&mut lrs, "GET", &prefs, &auth, None).await;
+    assert_eq!(
+        xapi(&mut lrs, "POST", "/statements", &auth, Some(json!([st("initialized", None, false)]))).await.status,
+        200
+    );
+    let mastery = |mut s: Value| {
+        s["context"]["extensions"]["https://w3id.org/xapi/cmi5/context/extensions/masteryscore"] = json!(0.5);
+        s
+    };
+    let low =
+        mastery(st("passed", Some(json!({ "success": true, "duration": "PT9S", "score": { "scaled": 0.25 } })), true));
+    assert_eq!(xapi(&mut lrs, "POST", "/statements", &auth, Some(json!([low]))).await.status, 403);
+    let pass = mastery(st(
+        "passed",
+        Some(json!({ "success": true, "duration": "PT9S", "score": { "scaled": 1.0, "raw": 2, "min": 0, "max": 2 } })),
+        true,
+    ));
+    let complete = st("completed", Some(json!({ "completion": true, "duration": "PT9S" })), true);
+    assert_eq!(xapi(&mut lrs, "POST", "/statements", &auth, Some(json!([pass, complete]))).await.status, 200);
+    assert_eq!(
+        xapi(
+            &mut lrs,
+            "POST",
+            "/statements",
+            &auth,
+            Some(json!([st("terminated", Some(json!({ "duration": "PT10S" })), false)]))
+        )
+        .await
+        .status,
+        200
+    );
+
+    // Both AUs satisfied: the block and the course are, and so the course is complete here.
+    let mine = ann.get("/learning").await;
+    assert!(mine.body.contains("Conflict resolution"), "{}", mine.body);
+    let quiz = ann.get(&format!("/learn/{course}/{}", sessions[1])).await;
+    assert!(quiz.body.contains("completed, passed") && quiz.body.contains("100%"), "{}", quiz.body);
+    let (k, s) = credential(&mut boss, "Reports", "read", "1.0.3").await;
+    let reader = basic(&k, &s);
+    let satisfied = xapi(
+        &mut lrs,
+        "GET",
+        &format!(
+            "/statements?{}",
+            q(&[("registration", &p["registration"]), ("verb", "https://w3id.org/xapi/adl/verbs/satisfied")])
+        ),
+        &reader,
+        None,
+    )
+    .await;
+    let found: Value = serde_json::from_str(&satisfied.body).unwrap();
+    let types: Vec<&str> = found["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.pointer("/object/definition/type").and_then(Value::as_str))
+        .collect();
+    assert!(
+        types.contains(&"https://w3id.org/xapi/cmi5/activitytype/block")
+            && types.contains(&"https://w3id.org/xapi/cmi5/activitytype/course"),
+        "{types:?}"
+    );
+    let launched = xapi(
+        &mut lrs,
+        "GET",
+        &format!(
+            "/statements?{}",
+            q(&[("registration", &p["registration"]), ("verb", "http://adlnet.gov/expapi/verbs/launched")])
+        ),
+        &reader,
+        None,
+    )
+    .await;
+    assert_eq!(serde_json::from_str::<Value>(&launched.body).unwrap()["statements"].as_array().unwrap().len(), 2);
+
+    // Riverside: neither its credentials nor its host know any of this.
+    let (rk, rs) = credential(&mut rex, "Riverside", "read", "1.0.3").await;
+    let mut rlrs = app.visitor("riverside");
+    let theirs = xapi(
+        &mut rlrs,
+        "GET",
+        &format!("/statements?{}", q(&[("registration", &p["registration"])])),
+        &basic(&rk, &rs),
+        None,
+    )
+    .await;
+    assert_eq!(serde_json::from_str::<Value>(&theirs.body).unwrap()["statements"], json!([]));
+    assert_eq!(xapi(&mut rlrs, "GET", "/statements", &auth, None).await.status, 401);
+}

@@ -11,6 +11,10 @@
 //! Everything is scoped to the trust of the Host: a credential or token of another trust is
 //! refused, and every query names this trust.
 
+// Resources return early with the response to send (`Err(response)`); boxing it would only add
+// noise on a path that ends the request anyway.
+#![allow(clippy::result_large_err)]
+
 pub mod admin;
 pub mod cmi5;
 mod documents;
@@ -244,6 +248,34 @@ pub fn new_credential() -> (String, String, String) {
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>());
     let hash = hex::encode(Sha256::digest(secret.as_bytes()));
     (key, secret, hash)
+}
+
+/// Issues a credential for a trust's LRS outside the web pages (`trellis lrs-credential`):
+/// returns the key and the secret (shown once; only its hash is kept).
+pub async fn issue_credential(
+    dbs: &trellis_db::Databases,
+    tenant: TenantId,
+    name: &str,
+    scope: &str,
+    version: &str,
+) -> anyhow::Result<(String, String)> {
+    anyhow::ensure!(matches!(scope, "all" | "read" | "write"), "scope must be all, read or write");
+    anyhow::ensure!(matches!(version, "2.0.0" | "1.0.3"), "the version must be 2.0.0 or 1.0.3");
+    let (key, secret, hash) = new_credential();
+    let tx = dbs.app.begin(tenant).await?;
+    let c = trellis_db::xapi::NewCredential { name, key: &key, secret_sha256: &hash, scope, version, by: None };
+    let id = trellis_db::xapi::create_credential(&tx, &c).await?;
+    trellis_db::identity::audit(
+        &tx,
+        None,
+        "lrs.credential_issued",
+        &id.to_string(),
+        None,
+        json!({ "name": name, "scope": scope }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((key, secret))
 }
 
 fn cors_preflight() -> Response {

@@ -412,6 +412,7 @@ pub async fn start_cmi5_session(
     id: Uuid,
     launch_mode: &str,
     fetch_key: &str,
+    at: DateTime<Utc>,
 ) -> Result<Cmi5Session, DbError> {
     let m = tx
         .insert(cmi5_session::ActiveModel {
@@ -424,7 +425,7 @@ pub async fn start_cmi5_session(
             fetched: Set(false),
             prefs_read: Set(false),
             verbs: Set(String::new()),
-            launched_at: Set(Utc::now()),
+            launched_at: Set(at),
             initialized_at: Set(None),
             last_statement_at: Set(None),
             ended_at: Set(None),

@@ -183,6 +183,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!("  Demo learners, same password: {}@<the trust's email domain>", crate::demo::LEARNER);
             println!("  A staff file to try the import with: deploy/demo/staff.csv (Northmoor)");
+            match crate::demo::package_examples(&config) {
+                Ok(zips) if !zips.is_empty() => {
+                    println!("  E-learning packages to upload (Courses → a course → Upload an e-learning package):");
+                    for z in zips {
+                        println!("    {}", z.display());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => println!("  (the example e-learning packages could not be written: {e:#})"),
+            }
+            let origin = server.state.config.content_origin();
+            println!("  E-learning content is served from {origin} (its own site: it never sees the trusts' cookies)");
+            println!(
+                "  Each trust's xAPI LRS: <trust's address>xapi (credentials: Your profile → Learning record store)"
+            );
             println!("Press Ctrl+C to stop.");
             server.run_until(shutdown_signal()).await;
             Ok(())

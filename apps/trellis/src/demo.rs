@@ -182,3 +182,50 @@ pub async fn seed_learning(config: &Config, dbs: &Databases) -> anyhow::Result<(
     }
     Ok(())
 }
+
+/// Zips the repository's example packages (tests/packages, but for the hostile one the isolation
+/// test uses) into `<data>/demo-packages/`, ready for an editor to upload in the demo.
+pub fn package_examples(config: &Config) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use std::io::Write;
+    let source = std::path::Path::new("tests/packages");
+    if !source.is_dir() {
+        return Ok(vec![]);
+    }
+    let out_dir = std::path::Path::new(&config.paths.data).join("demo-packages");
+    std::fs::create_dir_all(&out_dir)?;
+    let mut made = Vec::new();
+    let mut dirs: Vec<_> =
+        std::fs::read_dir(source)?.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    for dir in dirs {
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.contains("hostile") {
+            continue;
+        }
+        let mut files = Vec::new();
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d)? {
+                let p = e?.path();
+                if p.is_dir() { stack.push(p) } else { files.push(p) }
+            }
+        }
+        files.sort();
+        let target = out_dir.join(format!("{name}.zip"));
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&target)?);
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        for f in files {
+            let rel = f
+                .strip_prefix(&dir)?
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            zip.start_file(rel, opts)?;
+            zip.write_all(&std::fs::read(&f)?)?;
+        }
+        zip.finish()?;
+        made.push(target);
+    }
+    Ok(made)
+}

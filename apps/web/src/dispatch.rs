@@ -145,7 +145,7 @@ impl Dispatch {
             .at("/run/:token/commit", post(elearning::content::scorm_commit))
             .at("/content/:token/*path", get(elearning::content::file))
             .at("/cmi5/fetch/:tenant/:session/:key", elearning::content::fetch)
-            .at("/returned", get(elearning::content::returned))
+            .at("/returned/:tenant", get(elearning::content::returned))
             .at("/assets/*path", get(assets::asset))
             .data(state.clone())
             .map_to_response()

@@ -4,6 +4,7 @@
 
 mod apply;
 mod catalogue;
+mod elearning;
 mod isolation;
 mod migrate;
 mod support;

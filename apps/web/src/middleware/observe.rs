@@ -17,6 +17,24 @@ pub struct RequestId(pub String);
 #[derive(Debug, Clone)]
 pub struct TenantLabel(pub String);
 
+/// The path as logged: launch tokens and fetch keys in content-origin paths are credentials, so
+/// they are replaced by `…`.
+fn loggable(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["", first @ ("run" | "content"), _token, rest @ ..] => {
+            let mut p = format!("/{first}/…");
+            for r in rest {
+                p.push('/');
+                p.push_str(r);
+            }
+            p
+        }
+        ["", "cmi5", "fetch", tenant, session, _key] => format!("/cmi5/fetch/{tenant}/{session}/…"),
+        _ => path.to_owned(),
+    }
+}
+
 /// Wraps every request.
 pub async fn observe<E: Endpoint>(ep: Arc<E>, mut req: Request, state: AppState) -> Result<Response> {
     let started = Instant::now();
@@ -27,7 +45,7 @@ pub async fn observe<E: Endpoint>(ep: Arc<E>, mut req: Request, state: AppState)
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     req.set_data(RequestId(id.clone()));
     let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
+    let path = loggable(req.uri().path());
     let client = forwarded::client_ip(&req, &state.proxies).map(|ip| ip.to_string()).unwrap_or_default();
     let span = tracing::info_span!("request", request_id = %id, %method, %path, tenant = tracing::field::Empty);
     let result = ep.call(req).instrument(span.clone()).await;
@@ -51,4 +69,18 @@ pub async fn observe<E: Endpoint>(ep: Arc<E>, mut req: Request, state: AppState)
     }
     security::apply(&mut resp, state.config.server.secure);
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable;
+
+    #[test]
+    fn launch_tokens_and_fetch_keys_never_reach_the_log() {
+        assert_eq!(loggable("/run/SECRET"), "/run/…");
+        assert_eq!(loggable("/run/SECRET/commit"), "/run/…/commit");
+        assert_eq!(loggable("/content/SECRET/a/b.html"), "/content/…/a/b.html");
+        assert_eq!(loggable("/cmi5/fetch/t/s/SECRET"), "/cmi5/fetch/t/s/…");
+        assert_eq!(loggable("/courses/1"), "/courses/1");
+    }
 }

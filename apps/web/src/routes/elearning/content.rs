@@ -170,10 +170,10 @@ pub async fn runtime(Path(token): Path<String>, Data(state): Data<&AppState>) ->
     let html = format!(
         "<!DOCTYPE html><html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>{title}</title>\
          <link rel=\"stylesheet\" href=\"{css}\">\
-         <script id=\"trellis-launch\" type=\"application/json\">{json_text}</script>\
-         <script src=\"{api}\"></script><script src=\"{runtime}\"></script></head>\
+         <script id=\"trellis-launch\" type=\"application/json\">{json_text}</script></head>\
          <body class=\"trellis-runtime\"><iframe id=\"trellis-sco\" class=\"trellis-runtime__frame\" title=\"{title}\"></iframe>\
-         <p id=\"trellis-finished\" class=\"trellis-runtime__finished\" hidden>This part of the course has finished. You can return to the course.</p></body></html>",
+         <p id=\"trellis-finished\" class=\"trellis-runtime__finished\" hidden>This part of the course has finished. You can return to the course.</p>\
+         <script src=\"{api}\"></script><script src=\"{runtime}\"></script></body></html>",
         title = html_escape(&launch.object.title),
         css = state.themes.asset_url(theme, "css/runtime.css"),
         api = state.themes.asset_url(theme, api_js),
@@ -458,22 +458,32 @@ pub async fn fetch(
     }
 }
 
-/// Where content returns when it ends: it tells the portal's page, which takes the learner back.
+/// Where content returns when it ends (`/returned/<trust>`): it tells the portal's page, which
+/// takes the learner back. Only the trust's own pages may frame it.
 #[handler]
-pub fn returned(Data(state): Data<&AppState>) -> Response {
-    let theme = "default";
+pub fn returned(Path(tenant): Path<String>, Data(state): Data<&AppState>) -> Result<Response, AppError> {
+    let site = tenant
+        .parse::<trellis_core::TenantId>()
+        .ok()
+        .and_then(|t| state.directory.site_by_id(t))
+        .ok_or(AppError::NotFound)?;
+    let theme = &site.entry.theme;
     let html = format!(
         "<!DOCTYPE html><html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>Finished</title>\
-         <link rel=\"stylesheet\" href=\"{css}\"><script src=\"{js}\"></script></head>\
-         <body class=\"trellis-runtime\"><p class=\"trellis-runtime__finished\">This part of the course has finished. You can return to the course.</p></body></html>",
+         <link rel=\"stylesheet\" href=\"{css}\"></head>\
+         <body class=\"trellis-runtime\"><p class=\"trellis-runtime__finished\">This part of the course has finished. You can return to the course.</p>\
+         <script src=\"{js}\"></script></body></html>",
         css = state.themes.asset_url(theme, "css/runtime.css"),
         js = state.themes.asset_url(theme, "js/returned.js"),
     );
-    Response::builder()
+    Ok(Response::builder()
         .content_type("text/html; charset=utf-8")
         .header(
             "content-security-policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'",
+            format!(
+                "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors {}",
+                ancestors(&site)
+            ),
         )
-        .body(html)
+        .body(html))
 }

@@ -173,10 +173,14 @@ async fn open_cmi5_session(
     }
     let session = cmi5_session_id(state, a.id, n);
     let key = fetch_key(state, session);
-    db::start_cmi5_session(tx, a, session, "Normal", &super::fetch_key_hash(&key)).await?;
+    db::start_cmi5_session(tx, a, session, "Normal", &super::fetch_key_hash(&key), now).await?;
+    let token = content_token(state, site, a, launch, n, now.timestamp() + launch_seconds(state));
     let mut ext = serde_json::Map::new();
     ext.insert("https://w3id.org/xapi/cmi5/context/extensions/launchmode".into(), json!("Normal"));
-    ext.insert("https://w3id.org/xapi/cmi5/context/extensions/launchurl".into(), json!(au_url_base(state, launch)));
+    ext.insert(
+        "https://w3id.org/xapi/cmi5/context/extensions/launchurl".into(),
+        json!(au_url_base(state, launch, &token)),
+    );
     ext.insert("https://w3id.org/xapi/cmi5/context/extensions/moveon".into(), json!(launch.item.move_on));
     if let Some(m) = launch.mastery_score {
         ext.insert(c5::MASTERY_EXT.into(), json!(m));
@@ -206,7 +210,7 @@ async fn open_cmi5_session(
         },
         "launchMode": "Normal",
         "moveOn": launch.item.move_on,
-        "returnURL": format!("{}/returned", state.config.content_origin()),
+        "returnURL": return_url(state, site, launch),
     });
     if !launch.item.parameters.is_empty() {
         data["launchParameters"] = json!(launch.item.parameters);
@@ -234,12 +238,40 @@ async fn open_cmi5_session(
     super::record_statements(tx, &statements, site).await
 }
 
+/// Where the AU goes when it ends: in a frame, the content origin's page that tells the portal;
+/// in its own window, the session's page on the trust's site.
+fn return_url(state: &AppState, site: &Site, launch: &Launch) -> String {
+    if launch.item.launch_method == "OwnWindow" {
+        format!("{}/learn/{}/{}", site.url.trim_end_matches('/'), launch.object.course, launch.object.id)
+    } else {
+        format!("{}/returned/{}", state.config.content_origin(), site.entry.id)
+    }
+}
+
 /// The AU's address without the cmi5 parameters (the `launchurl` extension).
-fn au_url_base(state: &AppState, launch: &Launch) -> String {
+fn au_url_base(state: &AppState, launch: &Launch, token: &str) -> String {
     if launch.item.href.starts_with("http://") || launch.item.href.starts_with("https://") {
         return launch.item.href.clone();
     }
-    format!("{}/content/…/{}", state.config.content_origin(), launch.item.href)
+    content_url(&state.config.content_origin(), token, &launch.item.href, "")
+}
+
+/// How long a launch's token lasts.
+fn launch_seconds(state: &AppState) -> i64 {
+    i64::try_from(state.config.elearning.launch_hours * 3600).unwrap_or(43_200)
+}
+
+/// The content token of a launch (for the same expiry, the same token: a cmi5 launch's is fixed
+/// when its session starts, so its launch URL is the one recorded in the `launched` statement).
+pub fn content_token(state: &AppState, site: &Site, a: &Attempt, launch: &Launch, n: i32, expires: i64) -> String {
+    state.launch.sign(&Claims {
+        purpose: Purpose::Content,
+        tenant: site.entry.id,
+        attempt: a.id.as_uuid(),
+        subject: launch.package.as_uuid(),
+        launch: u32::try_from(n).unwrap_or(0),
+        expires,
+    })
 }
 
 /// The cmi5 launch URL of an AU (cmi5 §8.1): the AU's address with endpoint, fetch, actor,
@@ -287,19 +319,21 @@ pub async fn play_page(
         .filter(|a| a.enrolment == e.id && a.object == object_id && a.person == me.person)
         .ok_or(AppError::NotFound)?;
     let title = trellis_db::catalogue::course(&tx, course_id).await?.map(|c| c.title).unwrap_or_default();
+    let cmi5_started = if launch.standard == "cmi5" {
+        let s = db::cmi5_session(&tx, cmi5_session_id(state, a.id, n), false).await?.ok_or(AppError::NotFound)?;
+        Some(s.launched_at)
+    } else {
+        None
+    };
     tx.commit().await?;
     if n < 1 || n > a.launches {
         return Err(AppError::NotFound);
     }
-    let token = state.launch.sign(&Claims {
-        purpose: Purpose::Content,
-        tenant: site.entry.id,
-        attempt: a.id.as_uuid(),
-        subject: launch.package.as_uuid(),
-        launch: u32::try_from(n).unwrap_or(0),
-        expires: chrono::Utc::now().timestamp()
-            + i64::try_from(state.config.elearning.launch_hours * 3600).unwrap_or(43_200),
-    });
+    let expires = match &cmi5_started {
+        Some(at) => at.timestamp() + launch_seconds(state),
+        None => chrono::Utc::now().timestamp() + launch_seconds(state),
+    };
+    let token = content_token(state, site, &a, &launch, n, expires);
     let origin = state.config.content_origin();
     let src = if launch.standard == "cmi5" {
         let url = cmi5_url(state, site, &token, &a, &launch, n);

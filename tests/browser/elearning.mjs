@@ -1,0 +1,275 @@
+#!/usr/bin/env node
+// E-learning in Debian's headless Chromium, end to end on the running demo: the demo training
+// manager (a content editor too) creates a course in the browser and uploads the repository's
+// test packages (SCORM 1.2, SCORM 2004 with two SCOs, cmi5 with two AUs) and a hostile package;
+// the demo learner enrols and takes each: launch, answer, suspend, resume, complete; the session
+// pages and My learning show status, score and time. The hostile package's script, run as the
+// learner, can reach nothing of theirs beyond its own attempt. axe checks the pages around it.
+//
+//   TRELLIS_URL            the server, e.g. http://127.0.0.1:41234
+//   TRELLIS_BASE_DOMAIN    e.g. localhost
+//   TRELLIS_MANAGER_SITE, TRELLIS_MANAGER_EMAIL, TRELLIS_MANAGER_PASSWORD
+//   TRELLIS_LEARNER_EMAIL  a learner of the same trust (same password)
+//   TRELLIS_PACKAGES       a folder holding <name>.zip for each package in tests/packages
+//
+// Prints `ok - …` / `not ok - …`, then `N passed, M failed`; exits 1 on any failure.
+
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const CHROMIUM = '/usr/bin/chromium';
+const T = 20_000;
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa'];
+
+let passed = 0;
+let failed = 0;
+const one = (s) => String(s).replace(/\s+/g, ' ').trim();
+function check(cond, desc, details = []) {
+  if (cond) { passed += 1; console.log(`ok - ${one(desc)}`); } else {
+    failed += 1; console.log(`not ok - ${one(desc)}`);
+    for (const d of details) console.log(`#   ${one(d)}`);
+  }
+  return cond;
+}
+
+const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v; };
+const url = new URL(env('TRELLIS_URL'));
+const port = url.port;
+const site = env('TRELLIS_MANAGER_SITE');
+const origin = `${url.protocol}//${site}.${env('TRELLIS_BASE_DOMAIN')}:${port}`;
+const contentOrigin = `${url.protocol}//127.0.0.1:${port}`;
+const password = env('TRELLIS_MANAGER_PASSWORD');
+const packages = env('TRELLIS_PACKAGES');
+
+async function signIn(context, email) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(T);
+  await page.goto(`${origin}/sign-in`);
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/sign-in"] button[type=submit]')]);
+  if (page.url().endsWith('/terms')) {
+    await Promise.all([page.waitForNavigation(), page.click('form[action="/terms"] button[type=submit]')]);
+  }
+  return page;
+}
+
+async function axe(context, pathname, label) {
+  // axe is injected as a script, so this page is opened with the page's CSP bypassed.
+  const page = await context.newPage();
+  try {
+    await page.goto(`${origin}${pathname}`);
+    await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+    // The content's own frames are the package's (another origin); the page around them is ours.
+    const v = await page.evaluate(async (tags) => (await axe.run(document, { iframes: false, runOnly: { type: 'tag', values: tags } }))
+      .violations.map((x) => `${x.id}: ${x.help} (${x.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')})`), AXE_TAGS);
+    check(v.length === 0, `${label}: axe finds no WCAG 2.2 A/AA violation`, v);
+  } finally { await page.close(); }
+}
+
+async function newCourse(page, code, title) {
+  await page.goto(`${origin}/admin/courses/new`);
+  await page.fill('#title', title);
+  await page.fill('#code', code);
+  await page.check('input[name="enrolment"][value="open"]').catch(() => {});
+  await Promise.all([page.waitForNavigation(), page.click('form button[type=submit]')]);
+  const id = page.url().split('/admin/courses/')[1];
+  check(/^[0-9a-f-]{36}$/.test(id), `${title}: course created in the editor`, [page.url()]);
+  return id;
+}
+
+async function uploadPackage(page, course, name) {
+  await page.goto(`${origin}/admin/courses/${course}/package`);
+  await page.setInputFiles('#file', path.join(packages, `${name}.zip`));
+  await Promise.all([page.waitForNavigation(), page.click('form button[type=submit]')]);
+  return page.url().endsWith(`/admin/courses/${course}`);
+}
+
+async function publish(page, course) {
+  await page.goto(`${origin}/admin/courses/${course}`);
+  await Promise.all([page.waitForNavigation(), page.click('#publish button[type=submit]')]);
+}
+
+async function enrol(page, course) {
+  await page.goto(`${origin}/courses/${course}`);
+  const enrol = page.locator(`form[action="/courses/${course}/enrol"] button`);
+  if (await enrol.count()) await Promise.all([page.waitForNavigation(), enrol.click()]);
+}
+
+async function sessionLinks(page, course) {
+  await page.goto(`${origin}/courses/${course}`);
+  return page.$$eval(`a[href^="/learn/${course}/"]`, (as) => as.map((a) => a.getAttribute('href')));
+}
+
+/// Starts (or continues) a session; returns the frame of the content (the SCO for SCORM, the AU
+/// for cmi5).
+let lastPage = null;
+async function start(page, session, scorm) {
+  lastPage = page;
+  await page.goto(`${origin}${session}`);
+  await Promise.all([page.waitForURL(/\/play\//), page.click('#launch')]);
+  const player = page.frameLocator('iframe.trellis-player');
+  return scorm ? player.frameLocator('#trellis-sco') : player;
+}
+
+async function backOnSession(page, session) {
+  await page.waitForURL((u) => u.pathname === session, { timeout: T });
+  return page.textContent('main');
+}
+
+async function main() {
+  const { chromium } = require('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    // The editor (the demo training manager) uploads the packages.
+    const edCtx = await browser.newContext();
+    const ed = await signIn(edCtx, env('TRELLIS_MANAGER_EMAIL'));
+    const refused = await (async () => {
+      const c = await newCourse(ed, 'BR-BAD', 'Broken package');
+      await ed.goto(`${origin}/admin/courses/${c}/package`);
+      await ed.setInputFiles('#file', { name: 'bad.zip', mimeType: 'application/zip', buffer: Buffer.from('PK\x03\x04 not a zip') });
+      await Promise.all([ed.waitForNavigation(), ed.click('form button[type=submit]')]);
+      return ed.textContent('.nhsuk-error-summary');
+    })();
+    check(/not a readable zip/.test(refused ?? ''), 'a broken package is refused with the reason', [refused]);
+    const courses = {};
+    for (const [code, title, pkgs] of [
+      ['BR-HH', 'Hand hygiene (SCORM 1.2)', ['scorm12-hand-hygiene']],
+      ['BR-IG', 'Information governance (SCORM 2004)', ['scorm2004-information-governance']],
+      ['BR-CR', 'Conflict resolution (cmi5)', ['cmi5-conflict-resolution']],
+      ['BR-HOSTILE', 'Isolation check', ['scorm12-hostile']],
+    ]) {
+      const id = await newCourse(ed, code, title);
+      for (const p of pkgs) check(await uploadPackage(ed, id, p), `${title}: ${p} uploaded and checked`, [ed.url()]);
+      await publish(ed, id);
+      courses[code] = id;
+    }
+    const edAxe = await browser.newContext({ bypassCSP: true });
+    await signIn(edAxe, env('TRELLIS_MANAGER_EMAIL')).then((p) => p.close());
+    await axe(edAxe, `/admin/courses/${courses['BR-HH']}/package`, 'the package upload page');
+    await axe(edAxe, `/admin/courses/${courses['BR-HH']}`, 'the course editor with a package');
+    await axe(edAxe, '/admin/lrs', 'the LRS page');
+
+    // The learner.
+    const ctx = await browser.newContext();
+    const page = await signIn(ctx, env('TRELLIS_LEARNER_EMAIL'));
+    page.setDefaultTimeout(T);
+
+    // SCORM 1.2: two pages, suspend; resume where left; the quiz; passed.
+    await enrol(page, courses['BR-HH']);
+    const [hh] = await sessionLinks(page, courses['BR-HH']);
+    let sco = await start(page, hh, true);
+    await sco.locator('#status').filter({ hasText: 'Page 1 of 4' }).waitFor();
+    await sco.locator('#next').click();
+    await sco.locator('#status').filter({ hasText: 'Page 2 of 4' }).waitFor();
+    await sco.locator('#exit').click();
+    let text = await backOnSession(page, hh);
+    check(/incomplete/.test(text), 'SCORM 1.2: suspended, the session shows incomplete', [one(text).slice(0, 300)]);
+    sco = await start(page, hh, true);
+    await sco.locator('#status').filter({ hasText: 'Page 2 of 4' }).waitFor();
+    check(true, 'SCORM 1.2: resumed on the page left (lesson_location)');
+    const entry = await sco.locator('body').getAttribute('data-entry');
+    check(entry === 'resume', `SCORM 1.2: entry is resume (${entry})`);
+    await sco.locator('#next').click();
+    await sco.locator('input[name="q1"][value="five"]').check();
+    await sco.locator('input[name="q2"][value="false"]').check();
+    await sco.locator('#submit').click();
+    await sco.locator('#status').filter({ hasText: 'Result: 100%' }).waitFor();
+    await sco.locator('#exit').click();
+    text = await backOnSession(page, hh);
+    check(/passed/.test(text) && /100%/.test(text), 'SCORM 1.2: passed with 100% on the session page', [one(text).slice(0, 400)]);
+    check(/Session completed/.test(text), 'SCORM 1.2: the session is completed in the learning record');
+
+    // SCORM 2004: two SCOs; the quiz suspended with an answer, resumed with it, then passed.
+    await enrol(page, courses['BR-IG']);
+    const [basics, quiz] = await sessionLinks(page, courses['BR-IG']);
+    sco = await start(page, basics, true);
+    await sco.locator('#status').filter({ hasText: 'Ready' }).waitFor();
+    await sco.locator('#done').click();
+    await sco.locator('#status').filter({ hasText: 'Completed' }).waitFor();
+    await sco.locator('#exit').click();
+    text = await backOnSession(page, basics);
+    check(/Session completed/.test(text), 'SCORM 2004: the first SCO completed', [one(text).slice(0, 300)]);
+    sco = await start(page, quiz, true);
+    await sco.locator('#status').filter({ hasText: 'Ready' }).waitFor();
+    check((await sco.locator('body').getAttribute('data-passing')) === '0.75', 'SCORM 2004: the mastery score reaches the SCO (scaled_passing_score 0.75)');
+    await sco.locator('input[name="q1"][value="false"]').check();
+    await sco.locator('#exit').click();
+    await backOnSession(page, quiz);
+    sco = await start(page, quiz, true);
+    await sco.locator('#status').filter({ hasText: 'Ready' }).waitFor();
+    check(await sco.locator('input[name="q1"][value="false"]').isChecked(), 'SCORM 2004: resumed with the answer given (suspend data)');
+    await sco.locator('input[name="q2"][value="nhs_number"]').check();
+    await sco.locator('#submit').click();
+    await sco.locator('#status').filter({ hasText: 'Passed' }).waitFor();
+    await sco.locator('#exit').click();
+    text = await backOnSession(page, quiz);
+    check(/passed/.test(text) && /100%/.test(text), 'SCORM 2004: the quiz passed with 100%', [one(text).slice(0, 400)]);
+
+    // cmi5: the reading AU completed; the quiz AU passed; terminated each time, back to the course.
+    await enrol(page, courses['BR-CR']);
+    const [reading, cquiz] = await sessionLinks(page, courses['BR-CR']);
+    let au = await start(page, reading, false);
+    await au.locator('#status').filter({ hasText: 'Ready (Normal)' }).waitFor();
+    await au.locator('#read').click();
+    await au.locator('body[data-state="Completed"]').waitFor();
+    await au.locator('#exit').click();
+    text = await backOnSession(page, reading);
+    check(/Session completed/.test(text), 'cmi5: the reading AU completed (moveOn Completed)', [one(text).slice(0, 300)]);
+    au = await start(page, cquiz, false);
+    await au.locator('#status').filter({ hasText: 'Ready (Normal)' }).waitFor();
+    check((await au.locator('body').getAttribute('data-launch-parameters')) === 'difficulty=easy', 'cmi5: the launch parameters reach the AU');
+    await au.locator('input[name="q1"][value="listen"]').check();
+    await au.locator('input[name="q2"][value="true"]').check();
+    await au.locator('#submit').click();
+    await au.locator('body[data-state="Passed"]').waitFor();
+    await au.locator('#exit').click();
+    text = await backOnSession(page, cquiz);
+    check(/completed, passed/.test(text) && /100%/.test(text), 'cmi5: the quiz AU passed and completed', [one(text).slice(0, 400)]);
+
+    await page.goto(`${origin}/learning`);
+    const learning = await page.textContent('main');
+    for (const t of ['Hand hygiene (SCORM 1.2)', 'Information governance (SCORM 2004)', 'Conflict resolution (cmi5)']) {
+      check(learning.includes(t), `My learning lists ${t}`);
+    }
+    const completed = (await page.$$eval('main li', (lis) => lis.map((l) => l.textContent))).filter((t) => / completed /.test(t)).join(' | ');
+    check(['Hand hygiene', 'Information governance', 'Conflict resolution'].every((t) => completed.includes(t)), 'My learning shows all three courses completed', [completed]);
+
+    // The hostile package, run as the learner.
+    await enrol(page, courses['BR-HOSTILE']);
+    const [hostile] = await sessionLinks(page, courses['BR-HOSTILE']);
+    const probe = await start(page, hostile, true);
+    await probe.locator('body[data-done="yes"]').waitFor();
+    const report = JSON.parse(await probe.locator('#report').textContent());
+    check(String(report.read_portal_dom).startsWith('blocked'), `hostile: cannot read the portal's page (${report.read_portal_dom})`);
+    check(!String(report.cookies).includes('trellis_session') && !String(report.cookies).includes('trellis_csrf'), `hostile: sees no portal cookie (${JSON.stringify(report.cookies)})`);
+    check(String(report.navigate_top).startsWith('blocked'), `hostile: cannot navigate the learner away (${report.navigate_top})`);
+    check(String(report.read_profile).startsWith('blocked'), `hostile: cannot read the learner's profile (${report.read_profile})`);
+    check(page.url().startsWith(origin), `the learner is still on the trust's site (${page.url()})`);
+    const playPath = new URL(page.url()).pathname;
+    await page.goto(`${origin}/profile`);
+    check(page.url().endsWith('/profile') && (await page.textContent('h1')).includes('profile'), 'hostile: the forged sign-out-everywhere did nothing: still signed in');
+
+    // Accessibility of the learner's pages around the content.
+    const axeCtx = await browser.newContext({ bypassCSP: true });
+    await signIn(axeCtx, env('TRELLIS_LEARNER_EMAIL')).then((p) => p.close());
+    await axe(axeCtx, hh, 'a SCORM session page');
+    await axe(axeCtx, playPath, 'the page a package plays in');
+    await axe(axeCtx, cquiz, 'a cmi5 session page');
+    await axe(axeCtx, '/learning', 'My learning with e-learning');
+  } catch (e) {
+    const where = lastPage ? `at ${lastPage.url()}: ${one(await lastPage.textContent('main').catch(() => '')).slice(0, 300)}` : '';
+    check(false, `unexpected error: ${e.message.split('\n')[0]}`, [where]);
+  } finally {
+    await browser.close();
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 ? 0 : 1);
+}
+
+main();

@@ -64,23 +64,6 @@ server_pid=$!
 for _ in $(seq 1 600); do curl -fs -o /dev/null -H "Host: $host" "$base/sign-in" && break; sleep 0.2; done
 curl -fs -o /dev/null -H "Host: $host" "$base/sign-in" || { echo "server not serving"; cat "$work/serve.log"; exit 1; }
 
-# Signs in; prints the session cookie ("name=value").
-sign_in() {
-  local jar="$work/jar.$1" token
-  token=$(curl -fs -c "$jar" -H "Host: $host" "$base/sign-in" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
-  curl -fs -o /dev/null -b "$jar" -c "$jar" -H "Host: $host" --data-urlencode "csrf_token=$token" \
-    --data-urlencode "email=$1" --data-urlencode "password=demo manager password" "$base/sign-in"
-  # Agree to the current terms (the demo people have not yet).
-  local terms accepting
-  terms=$(curl -fs -b "$jar" -c "$jar" -H "Host: $host" "$base/terms")
-  token=$(grep -o 'name="csrf_token" value="[^"]*"' <<<"$terms" | head -1 | sed 's/.*value="//;s/"$//')
-  accepting=$(grep -o 'name="accepting" value="[^"]*"' <<<"$terms" | head -1 | sed 's/.*value="//;s/"$//')
-  [[ -z "$accepting" ]] || curl -fs -o /dev/null -b "$jar" -c "$jar" -H "Host: $host" --data-urlencode "csrf_token=$token" \
-    --data-urlencode "accepting=$accepting" "$base/terms"
-  # Every cookie of the jar (HttpOnly ones are written as "#HttpOnly_<domain>").
-  awk -F'\t' 'NF == 7 && ($1 !~ /^#/ || $1 ~ /^#HttpOnly_/) { c = c (c ? "; " : "") $6 "=" $7 } END { print c }' "$jar"
-}
-token_of() { curl -fs -H "Host: $host" -H "Cookie: $1" "$base$2" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//'; }
 manager=$(sign_in training.manager@northmoor.example)
 learner=$(sign_in learner@northmoor.example)
 [[ -n "$manager" && -n "$learner" ]] || { echo "could not sign in"; exit 1; }

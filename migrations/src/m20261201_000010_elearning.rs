@@ -233,8 +233,6 @@ impl MigrationTrait for Migration {
         index(manager, "xapi_statements_verb", "xapi_statements", &["tenant_id", "verb_key", "seq"], false).await?;
         index(manager, "xapi_statements_registration", "xapi_statements", &["tenant_id", "registration", "seq"], false)
             .await?;
-        index(manager, "xapi_statements_actor", "xapi_statements", &["tenant_id", "actor_key", "seq"], false).await?;
-        index(manager, "xapi_statements_object", "xapi_statements", &["tenant_id", "object_key", "seq"], false).await?;
         protect_tenant_table(manager, "xapi_statements").await?;
 
         // What a statement mentions, for `activity`/`agent` filters (related or not), by hash.

@@ -58,6 +58,13 @@ pub(crate) fn backend_of(url: &str) -> Backend {
     if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres }
 }
 
+/// Whether a PostgreSQL URL names a loopback host and no `sslmode`.
+fn loopback_without_sslmode(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else { return false };
+    let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]" | "::1"));
+    loopback && !u.query_pairs().any(|(k, _)| k == "sslmode")
+}
+
 pub(crate) async fn open(url: &str, max: u32) -> Result<DatabaseConnection, DbError> {
     if backend_of(url) == Backend::Sqlite {
         ensure_sqlite_dir(url)?;
@@ -71,6 +78,12 @@ pub(crate) async fn open(url: &str, max: u32) -> Result<DatabaseConnection, DbEr
     // Just-in-time compilation costs more than it saves on this workload's queries (10–100 ms
     // on a compliance total over 600,000 rows, measured in bench/learning.sh): off for our sessions.
     opts.map_sqlx_postgres_opts(|o| o.options([("jit", "off")]));
+    // TLS to a server on this machine protects nothing, and with sqlx 0.9 (which no longer sets
+    // TCP_NODELAY) a statement larger than one TLS record waits ~40 ms for a delayed ACK
+    // (docs/performance.md). Unless the URL asks for TLS, none on the loopback interface.
+    if backend_of(url) == Backend::Postgres && loopback_without_sslmode(url) {
+        opts.map_sqlx_postgres_opts(|o| o.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable));
+    }
     let conn = Database::connect(opts)
         .await
         .map_err(|e| DbError::Setup(format!("cannot connect to {}: {e}", redact_url(url))))?;
@@ -150,4 +163,17 @@ async fn check_app_role(conn: &DatabaseConnection) -> Result<(), DbError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_without_sslmode;
+
+    #[test]
+    fn tls_is_left_off_only_for_loopback_urls_that_do_not_ask_for_it() {
+        assert!(loopback_without_sslmode("postgres://u@127.0.0.1:5432/db"));
+        assert!(loopback_without_sslmode("postgres://u@localhost/db"));
+        assert!(!loopback_without_sslmode("postgres://u@127.0.0.1/db?sslmode=require"));
+        assert!(!loopback_without_sslmode("postgres://u@db.internal:5432/db"));
+    }
 }

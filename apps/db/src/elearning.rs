@@ -312,6 +312,131 @@ pub async fn save_attempt(tx: &TenantTx, a: &Attempt) -> Result<(), DbError> {
     Ok(())
 }
 
+/// The attempts by id, each locked until the transaction ends (PostgreSQL `FOR UPDATE`), for a
+/// group of commits applied together.
+pub async fn attempts_for_update(tx: &TenantTx, ids: &[AttemptId]) -> Result<Vec<Attempt>, DbError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q = tx
+        .select::<attempt::Entity>()
+        .filter(attempt::Column::Id.is_in(ids.iter().map(AttemptId::as_uuid).collect::<Vec<_>>()));
+    if tx.is_postgres() {
+        q = q.order_by_asc(attempt::Column::Id).lock_exclusive();
+    }
+    Ok(q.all(tx.conn()).await?.into_iter().map(Attempt::from).collect())
+}
+
+/// A commit to keep, as it was sent.
+#[derive(Debug, Clone)]
+pub struct NewCommit {
+    pub attempt: AttemptId,
+    pub launch: i32,
+    pub seq: i64,
+    pub payload: String,
+    /// `applied`, or why it was refused.
+    pub outcome: String,
+}
+
+/// Keeps commits as they were sent (one insert for them all).
+pub async fn add_commits(tx: &TenantTx, list: &[NewCommit]) -> Result<(), DbError> {
+    use sea_orm::ConnectionTrait;
+    if list.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    for chunk in list.chunks(1000) {
+        let mut vals: Vec<sea_orm::Value> = vec![tx.tenant().as_uuid().into()];
+        let mut rows = Vec::with_capacity(chunk.len());
+        for c in chunk {
+            let base = vals.len();
+            vals.extend([
+                Uuid::now_v7().into(),
+                c.attempt.as_uuid().into(),
+                c.launch.into(),
+                c.seq.into(),
+                now.into(),
+                c.payload.clone().into(),
+                c.outcome.chars().take(300).collect::<String>().into(),
+            ]);
+            rows.push(format!(
+                "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                base + 1,
+                base + 2,
+                base + 3,
+                base + 4,
+                base + 5,
+                base + 6,
+                base + 7
+            ));
+        }
+        let sql = format!(
+            "INSERT INTO attempt_commits (tenant_id, id, attempt_id, launch, seq, received_at, payload, outcome) VALUES {}",
+            rows.join(", ")
+        );
+        tx.conn().execute_raw(tx.stmt(&sql, vals)).await?;
+    }
+    Ok(())
+}
+
+/// Writes attempts' records and the columns drawn from them (one statement for them all).
+pub async fn save_attempts(tx: &TenantTx, list: &[&Attempt]) -> Result<(), DbError> {
+    use sea_orm::ConnectionTrait;
+    match list {
+        [] => return Ok(()),
+        [one] => return save_attempt(tx, one).await,
+        _ => {}
+    }
+    let now = Utc::now();
+    let mut vals: Vec<sea_orm::Value> = vec![tx.tenant().as_uuid().into(), now.into()];
+    let mut ids = Vec::with_capacity(list.len());
+    let mut cases: Vec<(&str, Vec<String>)> = [
+        "completion",
+        "success",
+        "score_scaled",
+        "score_raw",
+        "score_min",
+        "score_max",
+        "total_cs",
+        "record",
+        "completed_at",
+        "ended_at",
+    ]
+    .into_iter()
+    .map(|c| (c, Vec::new()))
+    .collect();
+    for a in list {
+        vals.push(a.id.as_uuid().into());
+        let id = format!("${}", vals.len());
+        ids.push(id.clone());
+        let fields: [sea_orm::Value; 10] = [
+            a.completion.clone().into(),
+            a.success.clone().into(),
+            a.score_scaled.into(),
+            a.score_raw.into(),
+            a.score_min.into(),
+            a.score_max.into(),
+            a.total_cs.into(),
+            a.record.clone().into(),
+            a.completed_at.into(),
+            a.ended_at.into(),
+        ];
+        for (i, v) in fields.into_iter().enumerate() {
+            vals.push(v);
+            cases[i].1.push(format!("WHEN {id} THEN ${}", vals.len()));
+        }
+    }
+    let sets: Vec<String> =
+        cases.iter().map(|(col, whens)| format!("{col} = CASE id {} END", whens.join(" "))).collect();
+    let sql = format!(
+        "UPDATE attempts SET {}, updated_at = $2 WHERE tenant_id = $1 AND id IN ({})",
+        sets.join(", "),
+        ids.join(", ")
+    );
+    tx.conn().execute_raw(tx.stmt(&sql, vals)).await?;
+    Ok(())
+}
+
 /// A commit as it arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitRecord {

@@ -131,6 +131,8 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
         catalogue: Arc::default(),
         launch: crate::routes::elearning::token::Signer::new(&csrf_key),
         credentials: Arc::default(),
+        commits: Arc::default(),
+        launches: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(3600)).build(),
     };
     Ok((state, mailer))
 }
@@ -173,6 +175,8 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
             }
         }));
     }
+    // SCORM commits, applied in groups.
+    tasks.push(tokio::spawn(crate::routes::elearning::commits::Committer::run(state.clone(), stop_rx.clone())));
     // The outbox: mail written in the same transaction as the change that caused it.
     if state.config.jobs.in_process {
         tasks.push(tokio::spawn(crate::jobs::run(state.clone(), mailer, stop_rx.clone())));

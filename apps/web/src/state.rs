@@ -34,6 +34,11 @@ pub struct AppState {
     pub catalogue: Arc<crate::catalogue_cache::CatalogueCache>,
     /// Signs and checks the launch tokens content carries instead of a session.
     pub launch: crate::routes::elearning::token::Signer,
+    /// Packaged sessions' launch details, by trust and session (they never change once launchable).
+    pub launches:
+        moka::sync::Cache<(trellis_core::TenantId, trellis_core::ObjectId), Arc<crate::routes::elearning::Launch>>,
+    /// Applies SCORM commits in groups.
+    pub commits: Arc<crate::routes::elearning::commits::Committer>,
     /// LRS credentials kept a short while.
     pub credentials: Arc<crate::routes::xapi::Credentials>,
 }

@@ -294,6 +294,32 @@ async fn scorm_packages_are_checked_hosted_launched_and_tracked_in_one_record() 
     assert_eq!(r["result"], false, "{r}");
     let again = ann.get(&format!("/learn/{course}/{session}")).await;
     assert!(again.body.contains("Session completed"), "{}", again.body);
+
+    // Many commits at once, out of order (as a busy server receives them, applied in groups): all
+    // acknowledged, none lost, and the newest decides.
+    let mut order: Vec<u64> = (1..=40).collect();
+    order.reverse();
+    order.swap(3, 17);
+    let sends = order.into_iter().map(|seq| {
+        let mut c = app.content();
+        let t = run2.clone();
+        async move {
+            commit(&mut c, &t, 1, seq, json!({ "cmi.core.lesson_location": format!("p{seq}"), "cmi.core.session_time": format!("0000:00:{:02}", seq), "cmi.core.exit": "suspend" })).await
+        }
+    });
+    let answers = futures_util::future::join_all(sends).await;
+    assert!(answers.iter().all(|r| r["result"] == true), "{answers:?}");
+    let resumed = content.get(&format!("/run/{run2}")).await;
+    let data3: Value =
+        serde_json::from_str(between(&resumed.body, "type=\"application/json\">", "</script>").unwrap()).unwrap();
+    assert_eq!(data3["cmi"]["core"]["lesson_location"], "p40", "{data3}");
+    assert_eq!(data3["cmi"]["core"]["entry"], "resume");
+    let attempt2 =
+        between(&boss.get(&format!("/admin/courses/{course}/attempts")).await.body, "/admin/attempts/", "\"")
+            .unwrap()
+            .to_owned();
+    let trace2 = boss.get(&format!("/admin/attempts/{attempt2}")).await;
+    assert_eq!(trace2.body.matches("<strong>Launch 1, commit ").count(), 40, "every commit kept");
 }
 
 /// Issues an LRS credential on the trust's admin page; returns (key, secret).

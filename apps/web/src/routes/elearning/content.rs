@@ -11,8 +11,8 @@
 //! - `POST /cmi5/fetch/<token>`: a cmi5 AU's one-time fetch URL (its LRS credential).
 //! - `GET /returned`: where content returns to when it ends (tells the portal's page).
 
+use super::Launch;
 use super::token::{Claims, Purpose};
-use super::{Launch, scorm_outcome, scorm_statements};
 use crate::directory::Site;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -20,7 +20,6 @@ use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use trellis_core::AttemptId;
 use trellis_db::elearning as db;
@@ -194,18 +193,6 @@ pub async fn runtime(Path(token): Path<String>, Data(state): Data<&AppState>) ->
         .body(html))
 }
 
-/// A commit as the runtime sends it (scorm-again's flattened CMI data inside our envelope).
-#[derive(Debug, serde::Deserialize)]
-struct Envelope {
-    launch: u32,
-    seq: u64,
-    /// The commit sent as the SCO finished (LMSFinish / Terminate).
-    #[serde(default, rename = "final")]
-    last: bool,
-    #[serde(default)]
-    values: BTreeMap<String, Value>,
-}
-
 fn scorm_answer(ok: bool, code: u32) -> Response {
     Response::builder()
         .content_type("application/json")
@@ -214,142 +201,31 @@ fn scorm_answer(ok: bool, code: u32) -> Response {
 }
 
 /// A SCORM commit: applied to the attempt's record (never losing data, never going backwards),
-/// kept as sent for the trace view, reflected in the learning record and mirrored in the LRS.
+/// kept as sent for the trace view, reflected in the learning record and mirrored in the LRS;
+/// answered once it is stored (see [`super::commits`]).
 #[handler]
 pub async fn scorm_commit(Path(token): Path<String>, body: Body, Data(state): Data<&AppState>) -> Response {
-    match apply_commit(state, &token, body).await {
-        Ok(r) => r,
-        Err(AppError::NotFound) => {
-            Response::builder().status(StatusCode::UNAUTHORIZED).content_type("application/json").body(
-                json!({ "result": false, "errorCode": 101, "detail": "This launch is over: open the course again." })
-                    .to_string(),
-            )
-        }
+    let over = || {
+        Response::builder().status(StatusCode::UNAUTHORIZED).content_type("application/json").body(
+            json!({ "result": false, "errorCode": 101, "detail": "This launch is over: open the course again." })
+                .to_string(),
+        )
+    };
+    let Ok((c, site)) = claims(state, &token, Purpose::Content) else { return over() };
+    let Ok(raw) = body.into_bytes_limit(4 << 20).await else {
+        return Response::builder()
+            .status(StatusCode::PAYLOAD_TOO_LARGE)
+            .content_type("application/json")
+            .body(json!({ "result": false, "errorCode": 101, "detail": "A commit may be at most 4 MB." }).to_string());
+    };
+    match state.commits.apply(state, site, c, raw).await {
+        Ok((ok, code)) => scorm_answer(ok, code),
+        Err(AppError::NotFound) => over(),
         Err(e) => {
             tracing::error!(error = ?e, "SCORM commit failed");
             scorm_answer(false, 101)
         }
     }
-}
-
-async fn apply_commit(state: &AppState, token: &str, body: Body) -> Result<Response, AppError> {
-    let (c, site) = claims(state, token, Purpose::Content)?;
-    let raw = body
-        .into_bytes_limit(4 << 20)
-        .await
-        .map_err(|_| AppError::PayloadTooLarge("A commit may be at most 4 MB.".into()))?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let envelope: Result<Envelope, _> = serde_json::from_slice(&raw);
-    let tx = state.dbs.app.begin(site.entry.id).await?;
-    let Some(mut a) = db::attempt_for_update(&tx, AttemptId::from_uuid(c.attempt)).await? else {
-        return Err(AppError::NotFound);
-    };
-    let Some(launch) = super::launch_of(&tx, a.object).await.map_err(AppError::Internal)? else {
-        return Err(AppError::NotFound);
-    };
-    let model = model_of(&launch.standard).ok_or(AppError::NotFound)?;
-    let code = if model == Model::Scorm12 { 101 } else { 391 };
-    let env = match envelope {
-        Ok(e) if e.launch == c.launch => e,
-        Ok(_) => {
-            db::add_commit(
-                &tx,
-                a.id,
-                i32::try_from(c.launch).unwrap_or(0),
-                0,
-                &text,
-                "refused: another launch's commit",
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(scorm_answer(false, code));
-        }
-        Err(e) => {
-            db::add_commit(
-                &tx,
-                a.id,
-                i32::try_from(c.launch).unwrap_or(0),
-                0,
-                &text,
-                &format!("refused: not a commit ({e})"),
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(scorm_answer(false, code));
-        }
-    };
-    let values: BTreeMap<String, String> = env
-        .values
-        .into_iter()
-        .filter_map(|(k, v)| match v {
-            Value::String(s) => Some((k, s)),
-            Value::Number(n) => Some((k, n.to_string())),
-            Value::Bool(b) => Some((k, b.to_string())),
-            _ => None,
-        })
-        .collect();
-    let commit = cmi::Commit { session: env.launch, seq: env.seq, values };
-    let before: cmi::Attempt = serde_json::from_str(&a.record).unwrap_or_default();
-    let mut after = before.clone();
-    let seq = i64::try_from(env.seq).unwrap_or(i64::MAX);
-    let launch_no = i32::try_from(env.launch).unwrap_or(i32::MAX);
-    if let Err(e) = after.apply(model, &commit, launch.mastery_score) {
-        db::add_commit(&tx, a.id, launch_no, seq, &text, &format!("refused: {e}")).await?;
-        tx.commit().await?;
-        return Ok(scorm_answer(false, if model == Model::Scorm12 { 405 } else { 406 }));
-    }
-    db::add_commit(&tx, a.id, launch_no, seq, &text, "applied").await?;
-    if after != before || env.last {
-        a.completion = after.completion.as_str().to_owned();
-        a.success = after.success.as_str().to_owned();
-        a.score_scaled = after.score_scaled;
-        a.score_raw = after.score_raw;
-        a.score_min = after.score_min;
-        a.score_max = after.score_max;
-        a.total_cs = i64::try_from(after.total_time()).unwrap_or(i64::MAX);
-        let done = after.completion == cmi::Completion::Completed || after.success == cmi::Success::Passed;
-        if done && a.completed_at.is_none() {
-            a.completed_at = Some(chrono::Utc::now());
-        }
-        // The attempt ends when the SCO exits other than by suspending (the next launch is a new
-        // attempt); 1.2's empty exit counts only on the finishing commit.
-        if matches!(after.exit.as_str(), "logout" | "normal" | "time-out") || (env.last && after.exit != "suspend") {
-            a.ended_at = Some(chrono::Utc::now());
-        }
-        a.record = serde_json::to_string(&after).map_err(|e| AppError::Internal(e.into()))?;
-        db::save_attempt(&tx, &a).await?;
-        let statements = scorm_statements(&site, &a, &launch, &before, &after, &commit);
-        super::record_statements(&tx, &statements, &site).await.map_err(AppError::Internal)?;
-        let e =
-            trellis_db::learning::enrolment(&tx, a.person, launch.object.course).await?.filter(|e| e.id == a.enrolment);
-        if let Some(e) = e {
-            let all = db::attempts(&tx, &e, a.object).await?;
-            let seconds: i64 =
-                all.iter().map(|x| if x.id == a.id { a.total_cs } else { x.total_cs }).sum::<i64>() / 100;
-            let r = trellis_db::learning::record_result(
-                &tx,
-                &e,
-                &launch.object,
-                scorm_outcome(&after, i32::try_from(seconds).unwrap_or(i32::MAX)),
-                site.today(),
-            )
-            .await?;
-            if r.course_completed {
-                state.totals.changed(site.entry.id);
-                trellis_db::identity::audit(
-                    &tx,
-                    Some(a.person),
-                    "course.completed",
-                    &e.course.to_string(),
-                    None,
-                    json!({}),
-                )
-                .await?;
-            }
-        }
-    }
-    tx.commit().await?;
-    Ok(scorm_answer(true, 0))
 }
 
 /// A package's file.

@@ -8,6 +8,7 @@
 //! - here: what they share: how a session is launched, the learner as the LRS knows them, an
 //!   attempt's record and how it reaches the learning record and the LRS.
 
+pub mod commits;
 pub mod content;
 pub mod play;
 pub mod token;
@@ -58,6 +59,24 @@ pub struct Launch {
 pub async fn launch_of(tx: &TenantTx, object: ObjectId) -> anyhow::Result<Option<Launch>> {
     let Some(o) = cat::object(tx, object).await? else { return Ok(None) };
     Ok(launch_from(o))
+}
+
+/// [`launch_of`], kept in memory: a packaged session's row never changes once learners can launch
+/// it (published versions are not edited; a package session is never edited), so SCORM commits
+/// need not read it each time.
+pub async fn launch_cached(
+    state: &AppState,
+    tx: &TenantTx,
+    object: ObjectId,
+) -> anyhow::Result<Option<std::sync::Arc<Launch>>> {
+    let key = (tx.tenant(), object);
+    if let Some(l) = state.launches.get(&key) {
+        return Ok(Some(l));
+    }
+    let Some(l) = launch_of(tx, object).await? else { return Ok(None) };
+    let l = std::sync::Arc::new(l);
+    state.launches.insert(key, l.clone());
+    Ok(Some(l))
 }
 
 /// The launch a session's row describes.
@@ -272,6 +291,7 @@ pub fn scorm_statements(
     before: &trellis_elearning::cmi::Attempt,
     after: &trellis_elearning::cmi::Attempt,
     commit: &trellis_elearning::cmi::Commit,
+    last: bool,
 ) -> Vec<Value> {
     use trellis_elearning::cmi::{Completion, Success};
     let actor = learner_actor(site, a.person);
@@ -380,14 +400,10 @@ pub fn scorm_statements(
             Success::Unknown => {}
         }
     }
-    if after.exit != before.exit || commit.values.keys().any(|k| k.ends_with(".exit")) {
-        match after.exit.as_str() {
-            "suspend" => out.push(statement("suspended", Some(json!({ "duration": duration })), &activity)),
-            "logout" | "normal" | "time-out" => {
-                out.push(statement("terminated", Some(json!({ "duration": duration })), &activity));
-            }
-            _ => {}
-        }
+    // How the launch ended, said once: by the finishing commit.
+    if last {
+        let verb = if after.exit == "suspend" { "suspended" } else { "terminated" };
+        out.push(statement(verb, Some(json!({ "duration": duration })), &activity));
     }
     out
 }

@@ -110,9 +110,15 @@ async fn save(
     let stored = lrs_time(now);
     let mut seen = HashSet::new();
     let mut ready = Vec::with_capacity(list.len());
+    // Only ids a client chose can already be stored (the LRS's own are new UUIDs).
+    let mut given = Vec::new();
     for mut s in list {
         let id = match s.get("id").and_then(Value::as_str) {
-            Some(id) => Uuid::parse_str(id).map_err(|_| bad(call, "A statement id must be a UUID."))?,
+            Some(id) => {
+                let id = Uuid::parse_str(id).map_err(|_| bad(call, "A statement id must be a UUID."))?;
+                given.push(id);
+                id
+            }
             None => Uuid::new_v4(),
         };
         if !seen.insert(id) {
@@ -133,7 +139,7 @@ async fn save(
     let ids: Vec<Uuid> = ready.iter().map(|(id, _)| *id).collect();
     let result = async {
         let tx = call.state.dbs.app.begin(call.site.entry.id).await?;
-        let existing = store::existing(&tx, &ids).await?;
+        let existing = store::existing(&tx, &given).await?;
         let mut rows = Vec::with_capacity(ready.len());
         let mut conflict = None;
         for (id, s) in &ready {

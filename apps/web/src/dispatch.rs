@@ -103,6 +103,7 @@ impl Dispatch {
             )
             .at("/admin/courses/:id/attempts", auth::guard(get(elearning::trace::attempts_page), &sec))
             .at("/admin/attempts/:id", auth::guard(get(elearning::trace::attempt_page), &sec))
+            .at("/admin/attempts/:id/waive", auth::guard(post(elearning::trace::waive), &sec))
             .at("/admin/lrs", auth::guard(get(xapi::admin::lrs_page).post(xapi::admin::issue), &sec))
             .at("/admin/lrs/:id/revoke", auth::guard(post(xapi::admin::revoke), &sec))
             .at("/xapi", xapi::entry)

@@ -676,6 +676,52 @@ async fn cmi5_courses_launch_by_fetch_url_and_their_statements_are_held_to_the_r
     .await;
     assert_eq!(serde_json::from_str::<Value>(&launched.body).unwrap()["statements"].as_array().unwrap().len(), 2);
 
+    // A manager waives the quiz AU for another learner (who launched it, then stopped): the LMS
+    // says so in the LRS, and the AU counts as satisfied.
+    let mut bea = signed_in(&app, "northmoor", "bea@northmoor.example", &[Role::Learner]).await;
+    let t = token(&mut bea, &format!("/courses/{course}")).await;
+    assert_eq!(bea.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let (bp, _, _) = cmi5_launch(&app, &mut bea, &course, &sessions[1]).await;
+    let list = boss.get(&format!("/admin/courses/{course}/attempts")).await;
+    let attempt = between(&list.body, "/admin/attempts/", "\"").unwrap().to_owned();
+    let trace = boss.get(&format!("/admin/attempts/{attempt}")).await;
+    assert!(trace.body.contains("Waive this AU"), "{}", trace.body);
+    let t = trace.csrf().unwrap();
+    let t2 = token(&mut rex, "/profile").await;
+    assert_eq!(
+        rex.post(&format!("/admin/attempts/{attempt}/waive"), &[("csrf_token", &t2), ("reason", "Tested Out")])
+            .await
+            .status,
+        404
+    );
+    let bad =
+        boss.post(&format!("/admin/attempts/{attempt}/waive"), &[("csrf_token", &t), ("reason", "Because")]).await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        boss.post(&format!("/admin/attempts/{attempt}/waive"), &[("csrf_token", &t), ("reason", "Tested Out")])
+            .await
+            .status,
+        303
+    );
+    let waived = bea.get(&format!("/learn/{course}/{}", sessions[1])).await;
+    assert!(waived.body.contains("Session completed"), "{}", waived.body);
+    let w = xapi(
+        &mut lrs,
+        "GET",
+        &format!(
+            "/statements?{}",
+            q(&[("registration", &bp["registration"]), ("verb", "https://w3id.org/xapi/adl/verbs/waived")])
+        ),
+        &reader,
+        None,
+    )
+    .await;
+    let w: Value = serde_json::from_str(&w.body).unwrap();
+    assert_eq!(
+        w["statements"][0]["result"]["extensions"]["https://w3id.org/xapi/cmi5/result/extensions/reason"], "Tested Out",
+        "{w}"
+    );
+
     // Riverside: neither its credentials nor its host know any of this.
     let (rk, rs) = credential(&mut rex, "Riverside", "read", "1.0.3").await;
     let mut rlrs = app.visitor("riverside");

@@ -86,6 +86,7 @@ pub async fn attempt_page(
     Data(state): Data<&AppState>,
     Data(site): Data<&Arc<Site>>,
     session: &Session,
+    token: &poem::web::CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let _me = manager!(state, site, req, session);
@@ -144,6 +145,7 @@ pub async fn attempt_page(
     ctx.insert(
         "attempt",
         &json!({
+            "id": a.id.to_string(),
             "number": a.number,
             "learner": name,
             "session": launch.object.title,
@@ -159,9 +161,80 @@ pub async fn attempt_page(
             "updated": when(a.updated_at, site),
             "completed": a.completed_at.map(|t| when(t, site)),
             "record": serde_json::from_str::<Value>(&a.record).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or_default(),
+            "waivable": a.standard == "cmi5" && !super::Cmi5Record::of(&a).satisfied,
         }),
     );
     ctx.insert("commits", &commits);
     ctx.insert("statements", &statements);
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("waive_reasons", &WAIVE_REASONS);
     page::render(state, Some(site), "pages/admin_attempt.html", &ctx, StatusCode::OK)
+}
+
+/// Why an AU is waived (cmi5 §9.3.7: the reason extension's values).
+const WAIVE_REASONS: [&str; 4] = ["Tested Out", "Equivalent AU", "Equivalent Outside Activity", "Administrative"];
+
+#[derive(Debug, serde::Deserialize, Default)]
+pub struct WaiveForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// A training manager waives a cmi5 AU for the learner (cmi5 §9.3.7): the LMS's `waived`
+/// statement, in a session of its own, and the AU counts as satisfied (so may its block and the
+/// course).
+#[handler]
+pub async fn waive(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path(id): Path<String>,
+    poem::web::Form(form): poem::web::Form<WaiveForm>,
+) -> Result<Response, AppError> {
+    let me = manager!(state, site, req, session);
+    let id: AttemptId = page::path_id(&id)?;
+    if !WAIVE_REASONS.contains(&form.reason.as_str()) {
+        return Err(AppError::BadRequest(format!("Choose why the AU is waived: {}.", WAIVE_REASONS.join(", "))));
+    }
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let mut a = db::attempt(&tx, id).await?.ok_or(AppError::NotFound)?;
+    let launch = super::launch_of(&tx, a.object).await.map_err(AppError::Internal)?.ok_or(AppError::NotFound)?;
+    if launch.standard != "cmi5" {
+        return Err(AppError::BadRequest("Only a cmi5 AU can be waived.".into()));
+    }
+    let mut record = super::Cmi5Record::of(&a);
+    if !record.satisfied {
+        let waiver = uuid::Uuid::new_v4();
+        let mut ext = serde_json::Map::new();
+        ext.insert("https://w3id.org/xapi/cmi5/result/extensions/reason".into(), json!(form.reason));
+        let mut statement = crate::routes::xapi::cmi5::lms_statement(
+            site,
+            &super::learner_actor(site, a.person),
+            "https://w3id.org/xapi/adl/verbs/waived",
+            json!({ "objectType": "Activity", "id": super::au_activity_id(site, &launch) }),
+            a.registration,
+            waiver,
+            &[&launch.item.identifier],
+            Default::default(),
+            Some(json!({ "success": true, "completion": true, "extensions": ext })),
+        );
+        if let Some(cats) = statement.pointer_mut("/context/contextActivities/category").and_then(Value::as_array_mut) {
+            cats.push(json!({ "id": crate::routes::xapi::cmi5::MOVEON_CATEGORY }));
+        }
+        super::record_statements(&tx, &[statement], site).await.map_err(AppError::Internal)?;
+        record.waived = true;
+        super::save_cmi5(state, site, &tx, &mut a, &launch, record, Some(waiver)).await.map_err(AppError::Internal)?;
+        trellis_db::identity::audit(
+            &tx,
+            Some(me.person),
+            "cmi5.waived",
+            &a.id.to_string(),
+            None,
+            json!({ "reason": form.reason, "session": launch.object.title }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(page::see_other(&format!("/admin/attempts/{id}")))
 }

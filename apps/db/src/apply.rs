@@ -59,7 +59,7 @@ impl PlatformDb {
         specs: &[TenantSpec],
         opts: &ApplyOptions,
     ) -> Result<ApplyReport, DbError> {
-        let tx = crate::tenant_tx::begin_tx(&self.conn, true).await?;
+        let (tx, _turn) = crate::tenant_tx::begin_tx(&self.conn, &self.writer, true).await?;
         let mut report = ApplyReport::default();
         for spec in specs {
             let mut lines = Lines { slug: spec.slug.as_str(), changes: Vec::new(), notes: Vec::new() };

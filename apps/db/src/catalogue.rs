@@ -435,6 +435,16 @@ pub async fn only_in_catalogue(
     Ok(courses.into_iter().filter(|(id, c)| listed(c, offered.contains(id))).collect())
 }
 
+/// Whether a version has been published (its sessions are then fixed for good).
+pub async fn version_is_published(tx: &TenantTx, version: Uuid) -> Result<bool, DbError> {
+    Ok(tx
+        .select_shared::<course_version::Entity>()
+        .filter(course_version::Column::Id.eq(version))
+        .one(tx.conn())
+        .await?
+        .is_some_and(|v| v.status != "draft"))
+}
+
 /// A course's versions, newest first.
 pub async fn versions(tx: &TenantTx, id: CourseId) -> Result<Vec<Version>, DbError> {
     Ok(tx
@@ -942,6 +952,31 @@ impl Listing {
             Some(ids) => ids.iter().filter_map(|id| self.index.get(id).map(|&i| &self.cards[i])).filter(keep).collect(),
             None => self.cards.iter().filter(keep).collect(),
         };
+        Self::slice(matches, q)
+    }
+
+    /// The positions in [`Listing::cards`] of the ranked matches it lists, best first (what a kept
+    /// search ranking is stored as, so paging it needs no lookups).
+    pub fn positions(&self, ranked: &[Uuid]) -> Vec<u32> {
+        ranked.iter().filter_map(|id| self.index.get(id).and_then(|&i| u32::try_from(i).ok())).collect()
+    }
+
+    /// [`Listing::page`] for a ranking already turned into [`Listing::positions`].
+    pub fn page_at(&self, q: &Query, positions: &[u32]) -> (Vec<&Card>, u64) {
+        let band = trellis_core::learning::duration_range(&q.duration);
+        let unfiltered = q.topic.is_empty() && q.staff_group.is_empty() && band.is_none() && !q.mandatory && !q.cpd;
+        let cards = positions.iter().filter_map(|&i| self.cards.get(i as usize));
+        if unfiltered {
+            let total = positions.len() as u64;
+            let skip = usize::try_from(q.offset).unwrap_or(usize::MAX);
+            let take = usize::try_from(q.limit).unwrap_or(usize::MAX);
+            return (cards.skip(skip).take(take).collect(), total);
+        }
+        let ids: Vec<Uuid> = cards.map(|c| c.course.id.as_uuid()).collect();
+        self.page(q, Some(&ids))
+    }
+
+    fn slice<'a>(matches: Vec<&'a Card>, q: &Query) -> (Vec<&'a Card>, u64) {
         let total = matches.len() as u64;
         let skip = usize::try_from(q.offset).unwrap_or(usize::MAX);
         let take = usize::try_from(q.limit).unwrap_or(usize::MAX);

@@ -562,6 +562,51 @@ pub async fn export_chunk(
     Ok((lines, next))
 }
 
+/// The trust-wide totals of the matrix for the filters (per course, per staff group, overall):
+/// the costly part of a matrix page for a large trust, as it reads every entry the filters take in.
+pub async fn count_totals(tx: &TenantTx, q: &MatrixQuery, today: NaiveDate) -> Result<Totals, DbError> {
+    let t = tx.tenant().as_uuid();
+    let Filters { values, wh, needle } = filters(t, q, today);
+    // Every entry belongs to someone with an entry, so that condition is left out here; the
+    // people table only for a search.
+    let totals_cond = if wh.len() > 1 { wh[1..].join(" AND ") } else { "1 = 1".to_owned() };
+    let people_join = if needle.is_empty() { "" } else { "JOIN people p ON p.id = a.person_id" };
+    // Counted with FILTER rather than grouped by the status: the same rule as
+    // `status_sql`, a third cheaper on 600,000 entries (bench/learning.sh).
+    let done = "(a.completed_at IS NOT NULL AND (a.expires_on IS NULL OR a.expires_on > $2))";
+    let totals_sql = format!(
+        "SELECT a.course_id AS course_id, coalesce(s.staff_group, '') AS staff_group,
+                count(*) FILTER (WHERE {done}) AS complete,
+                count(*) FILTER (WHERE NOT {done} AND a.due_on < $2) AS overdue,
+                count(*) FILTER (WHERE NOT {done} AND a.due_on >= $2 AND a.started_at IS NOT NULL) AS due,
+                count(*) AS n
+           FROM assignments a
+           JOIN memberships m ON m.tenant_id = $1 AND m.person_id = a.person_id AND m.status = 'approved'
+           {people_join}
+           LEFT JOIN staff_records s ON s.tenant_id = $1 AND s.person_id = a.person_id
+          WHERE a.tenant_id = $1 AND {totals_cond}
+          GROUP BY a.course_id, coalesce(s.staff_group, '')"
+    );
+    let mut by_course: HashMap<Uuid, Counts> = HashMap::new();
+    let mut by_group: HashMap<String, Counts> = HashMap::new();
+    let mut overall = Counts::default();
+    for r in tx.conn().query_all_raw(tx.stmt(&totals_sql, values.clone())).await? {
+        let course: Uuid = r.try_get("", "course_id")?;
+        let group: String = r.try_get("", "staff_group")?;
+        let complete: i64 = r.try_get("", "complete")?;
+        let overdue: i64 = r.try_get("", "overdue")?;
+        let due: i64 = r.try_get("", "due")?;
+        let n: i64 = r.try_get("", "n")?;
+        let c = Counts { complete, overdue, due, not_started: n - complete - overdue - due };
+        by_course.entry(course).or_default().plus(&c);
+        by_group.entry(group).or_default().plus(&c);
+        overall.plus(&c);
+    }
+    let mut by_group: Vec<(String, Counts)> = by_group.into_iter().collect();
+    by_group.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Totals { by_course, by_group, overall })
+}
+
 /// The compliance matrix: a page of staff × mandatory courses, with the totals for everyone the
 /// filters take in. Five queries, whatever the page size or the size of the trust; four when
 /// `known` holds the totals already (counted earlier for the same query and day: the totals read
@@ -585,52 +630,13 @@ pub async fn matrix(
         course_ids.iter().filter_map(|id| found.get(id).map(|c| (c.id, c.title.clone()))).collect();
     courses.sort_by(|a, b| a.1.cmp(&b.1));
 
-    let Filters { values, wh, needle } = filters(t, q, today);
+    let Filters { values, wh, needle: _ } = filters(t, q, today);
     let status = status_sql("$2");
     let cond = wh.join(" AND ");
 
-    // Totals per course and staff group over the same people. Every entry belongs to someone
-    // with an entry, so that condition is left out here; the people table only for a search.
     let totals = match known {
         Some(t) => t.clone(),
-        None => {
-            let totals_cond = if wh.len() > 1 { wh[1..].join(" AND ") } else { "1 = 1".to_owned() };
-            let people_join = if needle.is_empty() { "" } else { "JOIN people p ON p.id = a.person_id" };
-            // Counted with FILTER rather than grouped by the status: the same rule as
-            // `status_sql`, a third cheaper on 600,000 entries (bench/learning.sh).
-            let done = "(a.completed_at IS NOT NULL AND (a.expires_on IS NULL OR a.expires_on > $2))";
-            let totals_sql = format!(
-                "SELECT a.course_id AS course_id, coalesce(s.staff_group, '') AS staff_group,
-                        count(*) FILTER (WHERE {done}) AS complete,
-                        count(*) FILTER (WHERE NOT {done} AND a.due_on < $2) AS overdue,
-                        count(*) FILTER (WHERE NOT {done} AND a.due_on >= $2 AND a.started_at IS NOT NULL) AS due,
-                        count(*) AS n
-                   FROM assignments a
-                   JOIN memberships m ON m.tenant_id = $1 AND m.person_id = a.person_id AND m.status = 'approved'
-                   {people_join}
-                   LEFT JOIN staff_records s ON s.tenant_id = $1 AND s.person_id = a.person_id
-                  WHERE a.tenant_id = $1 AND {totals_cond}
-                  GROUP BY a.course_id, coalesce(s.staff_group, '')"
-            );
-            let mut by_course: HashMap<Uuid, Counts> = HashMap::new();
-            let mut by_group: HashMap<String, Counts> = HashMap::new();
-            let mut overall = Counts::default();
-            for r in tx.conn().query_all_raw(tx.stmt(&totals_sql, values.clone())).await? {
-                let course: Uuid = r.try_get("", "course_id")?;
-                let group: String = r.try_get("", "staff_group")?;
-                let complete: i64 = r.try_get("", "complete")?;
-                let overdue: i64 = r.try_get("", "overdue")?;
-                let due: i64 = r.try_get("", "due")?;
-                let n: i64 = r.try_get("", "n")?;
-                let c = Counts { complete, overdue, due, not_started: n - complete - overdue - due };
-                by_course.entry(course).or_default().plus(&c);
-                by_group.entry(group).or_default().plus(&c);
-                overall.plus(&c);
-            }
-            let mut by_group: Vec<(String, Counts)> = by_group.into_iter().collect();
-            by_group.sort_by(|a, b| a.0.cmp(&b.0));
-            Totals { by_course, by_group, overall }
-        }
+        None => count_totals(tx, q, today).await?,
     };
 
     // The page of people.
@@ -721,6 +727,22 @@ pub async fn person_entries(
         .into_iter()
         .map(|a| (CourseId::from_uuid(a.course_id), Cell::of(&a, today)))
         .collect())
+}
+
+/// The person's compliance entry on one course, if it is mandatory for them (one row by key).
+pub async fn person_entry(
+    tx: &TenantTx,
+    person: PersonId,
+    course: CourseId,
+    today: NaiveDate,
+) -> Result<Option<Cell>, DbError> {
+    Ok(tx
+        .select::<assignment::Entity>()
+        .filter(assignment::Column::PersonId.eq(person.as_uuid()))
+        .filter(assignment::Column::CourseId.eq(course.as_uuid()))
+        .one(tx.conn())
+        .await?
+        .map(|a| Cell::of(&a, today)))
 }
 
 /// A person with overdue training not yet reminded about for its current due date.

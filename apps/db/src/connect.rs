@@ -1,5 +1,6 @@
 //! Opening the application's and the platform's pools, and checking the roles are safe.
 
+use crate::tenant_tx::Writer;
 use crate::{DbError, PlatformDb, TenantTx};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use std::time::Duration;
@@ -18,17 +19,18 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct AppDb {
     conn: DatabaseConnection,
+    writer: Writer,
 }
 
 impl AppDb {
     /// Begins a transaction scoped to `tenant`.
     pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
-        TenantTx::begin(&self.conn, tenant).await
+        TenantTx::begin(&self.conn, &self.writer, tenant).await
     }
 
     /// Begins a transaction scoped to `tenant` that only reads (pages that show, never change).
     pub async fn begin_read(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
-        TenantTx::begin_mode(&self.conn, tenant, false).await
+        TenantTx::begin_mode(&self.conn, &self.writer, tenant, false).await
     }
 
     /// `SELECT 1`, for readiness checks.
@@ -117,7 +119,13 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<Databases, DbError> {
     match backend {
         Backend::Sqlite => {
             let conn = open(&cfg.url, cfg.max_connections).await?;
-            Ok(Databases { app: AppDb { conn: conn.clone() }, platform: PlatformDb::new(conn), backend })
+            // One file, one writer: both handles queue for the same turn.
+            let writer = Writer::for_conn(&conn);
+            Ok(Databases {
+                app: AppDb { conn: conn.clone(), writer: writer.clone() },
+                platform: PlatformDb::new(conn, writer),
+                backend,
+            })
         }
         Backend::Postgres => {
             let app_url =
@@ -130,7 +138,11 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<Databases, DbError> {
             let app = open(&app_url, cfg.max_connections).await?;
             check_app_role(&app).await?;
             let platform = open(&platform_url, cfg.max_connections.div_ceil(4).max(2)).await?;
-            Ok(Databases { app: AppDb { conn: app }, platform: PlatformDb::new(platform), backend })
+            Ok(Databases {
+                app: AppDb { conn: app, writer: Writer::default() },
+                platform: PlatformDb::new(platform, Writer::default()),
+                backend,
+            })
         }
     }
 }

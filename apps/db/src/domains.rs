@@ -7,7 +7,7 @@ use crate::entities::tenant_host;
 use crate::{DbError, PlatformDb};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use trellis_core::TenantId;
 
 /// A custom domain of a trust, as its admins see it.
@@ -59,7 +59,7 @@ impl PlatformDb {
         token: &str,
         actor: &str,
     ) -> Result<Result<(), ClaimRefused>, DbError> {
-        let tx = self.conn.begin().await?;
+        let (tx, _turn) = crate::tenant_tx::begin_tx(&self.conn, &self.writer, true).await?;
         if let Some(h) = tenant_host::Entity::find_by_id(host.to_owned()).one(&tx).await? {
             tx.rollback().await?;
             return Ok(Err(if h.tenant_id == tenant.as_uuid() {
@@ -95,7 +95,7 @@ impl PlatformDb {
         result: &str,
         actor: &str,
     ) -> Result<bool, DbError> {
-        let tx = self.conn.begin().await?;
+        let (tx, _turn) = crate::tenant_tx::begin_tx(&self.conn, &self.writer, true).await?;
         let now = Utc::now();
         let mut update = tenant_host::Entity::update_many()
             .filter(tenant_host::Column::Host.eq(host))
@@ -118,7 +118,7 @@ impl PlatformDb {
 
     /// Removes a domain a trust admin added (domains the operator declared stay).
     pub async fn remove_domain_of_tenant(&self, tenant: TenantId, host: &str, actor: &str) -> Result<bool, DbError> {
-        let tx = self.conn.begin().await?;
+        let (tx, _turn) = crate::tenant_tx::begin_tx(&self.conn, &self.writer, true).await?;
         let gone = tenant_host::Entity::delete_many()
             .filter(tenant_host::Column::Host.eq(host))
             .filter(tenant_host::Column::TenantId.eq(tenant.as_uuid()))

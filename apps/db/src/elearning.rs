@@ -345,6 +345,25 @@ pub async fn add_commits(tx: &TenantTx, list: &[NewCommit]) -> Result<(), DbErro
         return Ok(());
     }
     let now = Utc::now();
+    if tx.is_postgres() {
+        // One short statement with each column as an array, whatever the group's size.
+        let vals: Vec<sea_orm::Value> = vec![
+            tx.tenant().as_uuid().into(),
+            list.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>().into(),
+            list.iter().map(|c| c.attempt.as_uuid()).collect::<Vec<_>>().into(),
+            list.iter().map(|c| c.launch).collect::<Vec<_>>().into(),
+            list.iter().map(|c| c.seq).collect::<Vec<_>>().into(),
+            now.into(),
+            list.iter().map(|c| c.payload.clone()).collect::<Vec<_>>().into(),
+            list.iter().map(|c| c.outcome.chars().take(300).collect::<String>()).collect::<Vec<_>>().into(),
+        ];
+        let sql = "INSERT INTO attempt_commits (tenant_id, id, attempt_id, launch, seq, received_at, payload, outcome)
+                   SELECT $1, u.id, u.attempt, u.launch, u.seq, $6, u.payload, u.outcome
+                     FROM UNNEST($2::uuid[], $3::uuid[], $4::int4[], $5::int8[], $7::text[], $8::text[])
+                          AS u(id, attempt, launch, seq, payload, outcome)";
+        tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+        return Ok(());
+    }
     for chunk in list.chunks(1000) {
         let mut vals: Vec<sea_orm::Value> = vec![tx.tenant().as_uuid().into()];
         let mut rows = Vec::with_capacity(chunk.len());
@@ -388,6 +407,36 @@ pub async fn save_attempts(tx: &TenantTx, list: &[&Attempt]) -> Result<(), DbErr
         _ => {}
     }
     let now = Utc::now();
+    if tx.is_postgres() {
+        // One statement for the group, each column as an array.
+        let vals: Vec<sea_orm::Value> = vec![
+            tx.tenant().as_uuid().into(),
+            now.into(),
+            list.iter().map(|a| a.id.as_uuid()).collect::<Vec<_>>().into(),
+            list.iter().map(|a| a.completion.clone()).collect::<Vec<_>>().into(),
+            list.iter().map(|a| a.success.clone()).collect::<Vec<_>>().into(),
+            list.iter().map(|a| a.score_scaled.map_or_else(String::new, |v| v.to_string())).collect::<Vec<_>>().into(),
+            list.iter().map(|a| a.score_raw.map_or_else(String::new, |v| v.to_string())).collect::<Vec<_>>().into(),
+            list.iter().map(|a| a.score_min.map_or_else(String::new, |v| v.to_string())).collect::<Vec<_>>().into(),
+            list.iter().map(|a| a.score_max.map_or_else(String::new, |v| v.to_string())).collect::<Vec<_>>().into(),
+            list.iter().map(|a| a.total_cs).collect::<Vec<_>>().into(),
+            list.iter().map(|a| a.record.clone()).collect::<Vec<_>>().into(),
+            list.iter().map(|a| a.completed_at.map(|t| t.to_rfc3339()).unwrap_or_default()).collect::<Vec<_>>().into(),
+            list.iter().map(|a| a.ended_at.map(|t| t.to_rfc3339()).unwrap_or_default()).collect::<Vec<_>>().into(),
+        ];
+        let sql = "UPDATE attempts AS a SET completion = u.completion, success = u.success,
+                          score_scaled = NULLIF(u.scaled, '')::float8, score_raw = NULLIF(u.raw, '')::float8,
+                          score_min = NULLIF(u.min, '')::float8, score_max = NULLIF(u.max, '')::float8,
+                          total_cs = u.total_cs, record = u.record,
+                          completed_at = NULLIF(u.completed, '')::timestamptz, ended_at = NULLIF(u.ended, '')::timestamptz,
+                          updated_at = $2
+                     FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                                 $10::int8[], $11::text[], $12::text[], $13::text[])
+                          AS u(id, completion, success, scaled, raw, min, max, total_cs, record, completed, ended)
+                    WHERE a.tenant_id = $1 AND a.id = u.id";
+        tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+        return Ok(());
+    }
     let mut vals: Vec<sea_orm::Value> = vec![tx.tenant().as_uuid().into(), now.into()];
     let mut ids = Vec::with_capacity(list.len());
     let mut cases: Vec<(&str, Vec<String>)> = [

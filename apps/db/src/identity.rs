@@ -42,7 +42,7 @@ impl IdentityTx {
 impl PlatformDb {
     /// Begins an identity transaction for `tenant` (the trust whose site the request is on).
     pub async fn begin_identity(&self, tenant: TenantId) -> Result<IdentityTx, DbError> {
-        Ok(IdentityTx { inner: TenantTx::begin(&self.conn, tenant).await? })
+        Ok(IdentityTx { inner: TenantTx::begin(&self.conn, &self.writer, tenant).await? })
     }
 }
 
@@ -1057,7 +1057,9 @@ impl PlatformDb {
     /// A transaction on people only (the platform's own pages have no trust): calls that read or
     /// write people work; anything tenant-scoped through it finds nothing and cannot insert.
     pub async fn begin_people_across_tenants(&self) -> Result<IdentityTx, DbError> {
-        Ok(IdentityTx { inner: TenantTx::begin(&self.conn, TenantId::from_uuid(uuid::Uuid::nil())).await? })
+        Ok(IdentityTx {
+            inner: TenantTx::begin(&self.conn, &self.writer, TenantId::from_uuid(uuid::Uuid::nil())).await?,
+        })
     }
 
     /// The most recent entries of every trust's audit trail (or one trust's), newest first, for

@@ -16,6 +16,8 @@ use trellis_core::tenant_spec::Contact;
 #[derive(Clone)]
 pub struct PlatformDb {
     pub(crate) conn: DatabaseConnection,
+    /// SQLite: the writers' queue, shared with the application's handle.
+    pub(crate) writer: crate::tenant_tx::Writer,
 }
 
 /// What the web tier needs to serve a trust's site without asking the database: its hosts,
@@ -73,8 +75,8 @@ pub struct LandingEntry {
 }
 
 impl PlatformDb {
-    pub(crate) fn new(conn: DatabaseConnection) -> Self {
-        Self { conn }
+    pub(crate) fn new(conn: DatabaseConnection, writer: crate::tenant_tx::Writer) -> Self {
+        Self { conn, writer }
     }
 
     /// `SELECT 1`, for readiness checks.

@@ -5,18 +5,59 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DeleteMany,
     EntityTrait, IntoActiveModel, QueryFilter, Select, Statement, TransactionTrait, UpdateMany,
 };
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OwnedMutexGuard;
 use trellis_core::TenantId;
 
-/// Begins a transaction; on SQLite, `IMMEDIATE` when it will write (see [`TenantTx::begin_mode`]).
-pub(crate) async fn begin_tx(conn: &DatabaseConnection, writes: bool) -> Result<DatabaseTransaction, DbError> {
+/// The turn to write, on SQLite: one writing transaction at a time, in the order they asked.
+///
+/// SQLite has one writer; without this, writers from the pool wait for its lock in SQLite's busy
+/// handler, which polls with growing sleeps and is not fair: under load some wait past the busy
+/// timeout and fail with "database is locked" while later ones get in. Queuing them here first
+/// (a fair mutex) means each takes the lock at once when its turn comes. On PostgreSQL it is
+/// absent and writers run together.
+#[derive(Clone, Default)]
+pub(crate) struct Writer(Option<Arc<tokio::sync::Mutex<()>>>);
+
+/// How long a writer waits for its turn before the request fails (SQLite only).
+const WRITER_WAIT: Duration = Duration::from_secs(15);
+
+impl Writer {
+    /// A writer's queue for `conn` (SQLite), or none (PostgreSQL).
+    pub(crate) fn for_conn(conn: &DatabaseConnection) -> Self {
+        Self((conn.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))))
+    }
+
+    /// Waits for this writer's turn (held until the guard drops).
+    pub(crate) async fn turn(&self) -> Result<Option<OwnedMutexGuard<()>>, DbError> {
+        let Some(m) = &self.0 else { return Ok(None) };
+        match tokio::time::timeout(WRITER_WAIT, m.clone().lock_owned()).await {
+            Ok(g) => Ok(Some(g)),
+            Err(_) => Err(DbError::Db(sea_orm::DbErr::Custom(format!(
+                "waited {} s for the SQLite writer's turn",
+                WRITER_WAIT.as_secs()
+            )))),
+        }
+    }
+}
+
+/// Begins a transaction; on SQLite, when it will write, after its turn (see [`Writer`]) and
+/// `IMMEDIATE` (see [`TenantTx::begin_mode`]). The guard must live as long as the transaction.
+pub(crate) async fn begin_tx(
+    conn: &DatabaseConnection,
+    writer: &Writer,
+    writes: bool,
+) -> Result<(DatabaseTransaction, Option<OwnedMutexGuard<()>>), DbError> {
     if writes && conn.get_database_backend() == DbBackend::Sqlite {
+        let turn = writer.turn().await?;
         let opts = sea_orm::TransactionOptions {
             sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        Ok(conn.begin_with_options(opts).await?)
+        Ok((conn.begin_with_options(opts).await?, turn))
     } else {
-        Ok(conn.begin().await?)
+        Ok((conn.begin().await?, None))
     }
 }
 
@@ -46,18 +87,25 @@ macro_rules! tenant_scoped {
 pub struct TenantTx {
     tx: DatabaseTransaction,
     tenant: TenantId,
+    /// SQLite: this writer's turn, released after the transaction (fields drop in order).
+    _turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl TenantTx {
-    pub(crate) async fn begin(conn: &DatabaseConnection, tenant: TenantId) -> Result<Self, DbError> {
-        Self::begin_mode(conn, tenant, true).await
+    pub(crate) async fn begin(conn: &DatabaseConnection, writer: &Writer, tenant: TenantId) -> Result<Self, DbError> {
+        Self::begin_mode(conn, writer, tenant, true).await
     }
 
     /// `writes`: on SQLite, take the write lock at `BEGIN` (`IMMEDIATE`), so a transaction that
     /// reads and then writes cannot fail with SQLITE_BUSY_SNAPSHOT when another connection wrote
     /// in between; read-only transactions stay deferred and run alongside writers.
-    pub(crate) async fn begin_mode(conn: &DatabaseConnection, tenant: TenantId, writes: bool) -> Result<Self, DbError> {
-        let tx = begin_tx(conn, writes).await?;
+    pub(crate) async fn begin_mode(
+        conn: &DatabaseConnection,
+        writer: &Writer,
+        tenant: TenantId,
+        writes: bool,
+    ) -> Result<Self, DbError> {
+        let (tx, turn) = begin_tx(conn, writer, writes).await?;
         if tx.get_database_backend() == DbBackend::Postgres {
             tx.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -66,7 +114,7 @@ impl TenantTx {
             ))
             .await?;
         }
-        Ok(Self { tx, tenant })
+        Ok(Self { tx, tenant, _turn: turn })
     }
 
     /// The trust this transaction belongs to.

@@ -94,34 +94,25 @@ pub async fn insert(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError>
     if list.is_empty() {
         return Ok(());
     }
-    let conn = tx.conn();
-    let mut next: i64 = 0;
-    if !tx.is_postgres() {
-        let sql = "SELECT COALESCE(MAX(seq), 0) AS n FROM xapi_statements";
-        next = conn
-            .query_one_raw(tx.stmt(sql, vec![]))
-            .await?
-            .map(|r| r.try_get::<i64>("", "n"))
-            .transpose()?
-            .unwrap_or(0);
+    if tx.is_postgres() {
+        return insert_pg(tx, list).await;
     }
-    // Inserted in chunks (a statement has 11 values; PostgreSQL allows 65,535 per statement); the
-    // seq each got is read back on PostgreSQL (RETURNING), chosen here on SQLite.
+    // SQLite: every writer holds the database's write lock, so one more than the largest seq is
+    // safe; rows in chunks of 500 (11 values each, well under SQLite's limit of parameters).
+    let conn = tx.conn();
+    let sql = "SELECT COALESCE(MAX(seq), 0) AS n FROM xapi_statements";
+    let mut next: i64 =
+        conn.query_one_raw(tx.stmt(sql, vec![])).await?.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0);
     let mut seq_of: HashMap<Uuid, i64> = HashMap::with_capacity(list.len());
     for chunk in list.chunks(500) {
         let mut vals = values(tx);
         let mut rows = Vec::with_capacity(chunk.len());
         for s in chunk {
-            let seq = if tx.is_postgres() {
-                "nextval('xapi_statements_seq')".to_owned()
-            } else {
-                next += 1;
-                seq_of.insert(s.id, next);
-                bind(&mut vals, next)
-            };
+            next += 1;
+            seq_of.insert(s.id, next);
             let cols = [
                 bind(&mut vals, s.id),
-                seq,
+                bind(&mut vals, next),
                 bind(&mut vals, s.stored),
                 bind(&mut vals, s.timestamp),
                 bind(&mut vals, s.verb_key.clone()),
@@ -140,13 +131,7 @@ pub async fn insert(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError>
              VALUES {}",
             rows.join(", ")
         );
-        if tx.is_postgres() {
-            for r in conn.query_all_raw(tx.stmt(&format!("{sql} RETURNING id, seq"), vals)).await? {
-                seq_of.insert(r.try_get::<Uuid>("", "id")?, r.try_get::<i64>("", "seq")?);
-            }
-        } else {
-            conn.execute_raw(tx.stmt(&sql, vals)).await?;
-        }
+        conn.execute_raw(tx.stmt(&sql, vals)).await?;
     }
     let mut mention_rows: Vec<(i64, Uuid, &(&'static str, String, bool))> = Vec::new();
     for s in list {
@@ -179,17 +164,83 @@ pub async fn insert(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError>
         );
         conn.execute_raw(tx.stmt(&sql, vals)).await?;
     }
-    let targets: Vec<Uuid> = list.iter().filter(|s| s.voiding).filter_map(|s| s.ref_target).collect();
-    if !targets.is_empty() {
-        let mut vals = values(tx);
-        let ids: Vec<String> = targets.iter().map(|t| bind(&mut vals, *t)).collect();
-        let key = bind(&mut vals, trellis_elearning_verb_key());
-        let sql = format!(
-            "UPDATE xapi_statements SET voided = true WHERE tenant_id = $1 AND id IN ({}) AND verb_key <> {key}",
-            ids.join(", ")
-        );
-        conn.execute_raw(tx.stmt(&sql, vals)).await?;
+    void_targets(tx, list).await
+}
+
+/// [`insert`] on PostgreSQL: each column as one array (`UNNEST`), so a batch is two short
+/// statements whatever its size, not thousands of parameters.
+async fn insert_pg(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError> {
+    let conn = tx.conn();
+    let opt = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
+    let vals: Vec<Value> = vec![
+        tx.tenant().as_uuid().into(),
+        list.iter().map(|s| s.id).collect::<Vec<_>>().into(),
+        list.iter().map(|s| s.stored).collect::<Vec<_>>().into(),
+        list.iter().map(|s| s.timestamp).collect::<Vec<_>>().into(),
+        list.iter().map(|s| s.verb_key.clone()).collect::<Vec<_>>().into(),
+        list.iter().map(|s| s.object_key.clone()).collect::<Vec<_>>().into(),
+        list.iter().map(|s| s.actor_key.clone()).collect::<Vec<_>>().into(),
+        list.iter().map(|s| opt(s.registration)).collect::<Vec<_>>().into(),
+        list.iter().map(|s| opt(s.ref_target)).collect::<Vec<_>>().into(),
+        list.iter().map(|s| s.version.clone()).collect::<Vec<_>>().into(),
+        list.iter().map(|s| s.body.clone()).collect::<Vec<_>>().into(),
+    ];
+    let sql = "INSERT INTO xapi_statements (tenant_id, id, seq, stored, timestamp, verb_key, object_key, actor_key,
+                                            registration, ref_target, version, body, voided)
+               SELECT $1, u.id, nextval('xapi_statements_seq'), u.stored, u.ts, u.verb, u.obj, u.actor,
+                      NULLIF(u.reg, '')::uuid, NULLIF(u.target, '')::uuid, u.ver, u.body, false
+                 FROM UNNEST($2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
+                             $8::text[], $9::text[], $10::text[], $11::text[])
+                      AS u(id, stored, ts, verb, obj, actor, reg, target, ver, body)
+               RETURNING id, seq";
+    let mut seq_of: HashMap<Uuid, i64> = HashMap::with_capacity(list.len());
+    for r in conn.query_all_raw(tx.stmt(sql, vals)).await? {
+        seq_of.insert(r.try_get::<Uuid>("", "id")?, r.try_get::<i64>("", "seq")?);
     }
+    let n: usize = list.iter().map(|s| s.mentions.len()).sum();
+    let (mut kinds, mut keys, mut seqs, mut ids, mut related) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for s in list {
+        let seq = seq_of.get(&s.id).copied().unwrap_or(0);
+        for (kind, key, rel) in &s.mentions {
+            kinds.push((*kind).to_owned());
+            keys.push(key.clone());
+            seqs.push(seq);
+            ids.push(s.id);
+            related.push(*rel);
+        }
+    }
+    if n > 0 {
+        let sql = "INSERT INTO xapi_statement_refs (tenant_id, kind, ref_key, seq, statement_id, related_only)
+                   SELECT $1, u.kind, u.ref_key, u.seq, u.statement_id, u.related_only
+                     FROM UNNEST($2::text[], $3::text[], $4::int8[], $5::uuid[], $6::bool[])
+                          AS u(kind, ref_key, seq, statement_id, related_only)";
+        let vals: Vec<Value> =
+            vec![tx.tenant().as_uuid().into(), kinds.into(), keys.into(), seqs.into(), ids.into(), related.into()];
+        conn.execute_raw(tx.stmt(sql, vals)).await?;
+    }
+    void_targets(tx, list).await
+}
+
+/// Voids the targets of the voiding statements among `list` (never a voiding statement).
+async fn void_targets(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError> {
+    let targets: Vec<Uuid> = list.iter().filter(|s| s.voiding).filter_map(|s| s.ref_target).collect();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let mut vals = values(tx);
+    let ids: Vec<String> = targets.iter().map(|t| bind(&mut vals, *t)).collect();
+    let key = bind(&mut vals, trellis_elearning_verb_key());
+    let sql = format!(
+        "UPDATE xapi_statements SET voided = true WHERE tenant_id = $1 AND id IN ({}) AND verb_key <> {key}",
+        ids.join(", ")
+    );
+    tx.conn().execute_raw(tx.stmt(&sql, vals)).await?;
     Ok(())
 }
 

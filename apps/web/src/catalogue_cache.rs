@@ -30,7 +30,8 @@ type SearchKey = (TenantId, Generations, String);
 /// Listings and search rankings per trust and catalogue generation.
 pub struct CatalogueCache {
     listings: Cache<ListingKey, Arc<Listing>>,
-    searches: Cache<SearchKey, Arc<Vec<Uuid>>>,
+    /// A search's ranked matches, as positions in the listing of the same generations.
+    searches: Cache<SearchKey, Arc<Vec<u32>>>,
 }
 
 impl Default for CatalogueCache {
@@ -63,18 +64,21 @@ impl CatalogueCache {
         Ok(l)
     }
 
-    /// The ranked matches of the words at these generations: kept, or searched in `tx` and kept.
+    /// The ranked matches of the words at these generations, as positions in `listing` (which must
+    /// be the listing of the same generations): kept, or searched in `tx` and kept.
     pub async fn ranked(
         &self,
         tx: &TenantTx,
         generations: Generations,
         words: &str,
-    ) -> Result<Arc<Vec<Uuid>>, DbError> {
+        listing: &Listing,
+    ) -> Result<Arc<Vec<u32>>, DbError> {
         let key = (tx.tenant(), generations, normalise(words));
         if let Some(r) = self.searches.get(&key) {
             return Ok(r);
         }
-        let r = Arc::new(cat::ranked(tx, &key.2).await?);
+        let ids: Vec<Uuid> = cat::ranked(tx, &key.2).await?;
+        let r = Arc::new(listing.positions(&ids));
         self.searches.insert(key, r.clone());
         Ok(r)
     }

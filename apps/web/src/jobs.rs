@@ -162,6 +162,7 @@ pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<
     .await?;
     itx.commit().await?;
     state.totals.changed(site.entry.id);
+    crate::totals::warm(state, site);
     let _ = state.files.delete(&key).await;
     Ok(())
 }
@@ -208,7 +209,8 @@ pub async fn daily(state: &AppState) {
         let today = site.today();
         let result = async {
             let tx = state.dbs.app.begin(site.entry.id).await?;
-            if compliance::claim_daily(&tx, "compliance", today).await? {
+            let claimed = compliance::claim_daily(&tx, "compliance", today).await?;
+            if claimed {
                 let reopened = compliance::reopen_for_renewal(&tx, today).await?;
                 enqueue(&tx, &Job::Reminders).await?;
                 if reopened > 0 {
@@ -217,9 +219,14 @@ pub async fn daily(state: &AppState) {
                         .await?;
                 }
             }
-            tx.commit().await
+            tx.commit().await.map(|()| claimed)
         }
         .await;
+        // A new day: the day's totals counted before the first manager opens the matrix (on a web
+        // server; a dedicated worker's cache serves no pages).
+        if matches!(result, Ok(true)) && state.config.jobs.in_process {
+            crate::totals::warm(state, &site);
+        }
         if let Err(e) = result {
             tracing::warn!(error = %e, tenant = %site.entry.slug, "daily compliance run failed; will retry");
         }

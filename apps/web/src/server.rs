@@ -132,6 +132,7 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
         launch: crate::routes::elearning::token::Signer::new(&csrf_key),
         credentials: Arc::default(),
         commits: Arc::default(),
+        versions: moka::sync::Cache::builder().max_capacity(20_000).time_to_idle(Duration::from_secs(3600)).build(),
         launches: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(3600)).build(),
     };
     Ok((state, mailer))

@@ -37,6 +37,9 @@ pub struct AppState {
     /// Packaged sessions' launch details, by trust and session (they never change once launchable).
     pub launches:
         moka::sync::Cache<(trellis_core::TenantId, trellis_core::ObjectId), Arc<crate::routes::elearning::Launch>>,
+    /// The sessions of published course versions, by trust and version (a published version's
+    /// sessions never change: editing starts a new draft version).
+    pub versions: moka::sync::Cache<(trellis_core::TenantId, uuid::Uuid), Arc<Vec<trellis_db::catalogue::Object>>>,
     /// Applies SCORM commits in groups.
     pub commits: Arc<crate::routes::elearning::commits::Committer>,
     /// LRS credentials kept a short while.

@@ -1,17 +1,29 @@
-//! The compliance matrix's totals, kept for a short while.
+//! The compliance matrix's totals, counted ahead and kept a short while.
 //!
 //! Counting the totals reads every compliance entry the filters take in (600,000 for a trust of
-//! 20,000 staff with 30 mandatory courses): the costly part of the matrix page. A manager paging,
-//! sorting or coming back to the matrix asks for the same totals again, so they are kept per trust,
-//! filters and day for [`KEEP`], and forgotten at once when this server changes the trust's
-//! compliance (a rule added or removed, staff imported, a course completed, the daily run). Changes
-//! made through another server show within [`KEEP`]; the page says when the totals were counted.
+//! 20,000 staff with 30 mandatory courses): the costly part of the matrix page. So:
+//!
+//! - they are kept per trust, filters and day, for [`KEEP`]: a manager paging, sorting or coming
+//!   back asks for the same totals again;
+//! - a change this server makes to what the matrix covers (a rule added or removed, staff
+//!   imported, the daily run) makes them out of date at once: the whole trust's are counted again
+//!   in the background straight away, and a view waits for that count rather than show old ones;
+//! - a learner completing a course changes them a little: for a while ([`KEEP`]) the last
+//!   counted are still shown, marked with when they were counted, while they are counted again
+//!   in the background;
+//! - a training manager signing in has the whole trust's counted in the background, so the
+//!   matrix is ready when they open it;
+//! - one count at a time per trust, filters and day: a second request waits for the first's.
+//!
+//! Changes made through another server show within [`KEEP`].
 
+use crate::state::AppState;
 use chrono::{DateTime, NaiveDate, Utc};
 use moka::sync::Cache;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::OnceCell;
 use trellis_core::TenantId;
 use trellis_db::compliance::{MatrixQuery, Totals};
 
@@ -25,48 +37,142 @@ pub struct Counted {
     pub at: DateTime<Utc>,
 }
 
+type Slot = Arc<OnceCell<Arc<Counted>>>;
+
 /// Counted totals per trust, filters and day.
 pub struct TotalsCache {
-    cache: Cache<String, Arc<Counted>>,
-    /// Bumped when this server changes a trust's compliance; part of every key.
-    generations: Mutex<HashMap<TenantId, u64>>,
+    /// By trust, generation, day and filters: the count for exactly that state.
+    current: Cache<String, Slot>,
+    /// By trust, rules generation, day and filters: the latest count since the rules last
+    /// changed (shown while a newer one is counted).
+    latest: Cache<String, Arc<Counted>>,
+    /// Per trust: (bumped on any change, part of every `current` key; bumped when the rules or
+    /// the staff change, part of every `latest` key).
+    generations: Mutex<HashMap<TenantId, (u64, u64)>>,
 }
 
 impl Default for TotalsCache {
     fn default() -> Self {
-        Self { cache: Cache::builder().max_capacity(10_000).time_to_live(KEEP).build(), generations: Mutex::default() }
+        Self {
+            current: Cache::builder().max_capacity(10_000).time_to_live(KEEP).build(),
+            latest: Cache::builder().max_capacity(10_000).time_to_live(KEEP).build(),
+            generations: Mutex::default(),
+        }
     }
 }
 
+fn filters_key(tenant: TenantId, q: &MatrixQuery, today: NaiveDate) -> String {
+    let status = q.status.map(|s| s.as_str()).unwrap_or("");
+    // Unit separators: no filter value can forge another's key.
+    format!("{tenant}\u{1f}{today}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{status}", q.staff_group, q.department, q.search)
+}
+
 impl TotalsCache {
-    fn key(&self, tenant: TenantId, q: &MatrixQuery, today: NaiveDate) -> String {
-        let generation = self.generations.lock().map(|g| g.get(&tenant).copied().unwrap_or(0)).unwrap_or(0);
-        let status = q.status.map(|s| s.as_str()).unwrap_or("");
-        // Unit separators: no filter value can forge another's key.
-        format!(
-            "{tenant}\u{1f}{generation}\u{1f}{today}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{status}",
-            q.staff_group, q.department, q.search
-        )
+    fn generation(&self, tenant: TenantId) -> (u64, u64) {
+        self.generations.lock().map(|g| g.get(&tenant).copied().unwrap_or((0, 0))).unwrap_or((0, 0))
     }
 
-    /// The totals counted for this query today, if still kept.
+    fn slot(&self, tenant: TenantId, q: &MatrixQuery, today: NaiveDate) -> Slot {
+        let key = format!("{}\u{1f}{}", self.generation(tenant).0, filters_key(tenant, q, today));
+        self.current.get_with(key, || Arc::new(OnceCell::new()))
+    }
+
+    fn latest_key(&self, tenant: TenantId, q: &MatrixQuery, today: NaiveDate) -> String {
+        format!("{}\u{1f}{}", self.generation(tenant).1, filters_key(tenant, q, today))
+    }
+
+    /// The totals counted for this query today at the current generation, if already counted.
     pub fn get(&self, tenant: TenantId, q: &MatrixQuery, today: NaiveDate) -> Option<Arc<Counted>> {
-        self.cache.get(&self.key(tenant, q, today))
+        self.slot(tenant, q, today).get().cloned()
     }
 
     /// Keeps totals just counted; returns them as kept.
     pub fn put(&self, tenant: TenantId, q: &MatrixQuery, today: NaiveDate, totals: Totals) -> Arc<Counted> {
         let counted = Arc::new(Counted { totals, at: Utc::now() });
-        self.cache.insert(self.key(tenant, q, today), counted.clone());
-        counted
+        let kept = self.slot(tenant, q, today);
+        let _ = kept.set(counted.clone());
+        let shown = kept.get().cloned().unwrap_or(counted);
+        self.latest.insert(self.latest_key(tenant, q, today), shown.clone());
+        shown
     }
 
-    /// The trust's compliance changed: its kept totals are no longer shown.
+    /// What the matrix covers changed here (rules, staff, the daily run): the kept totals are not
+    /// shown again; count the trust's afresh ([`warm`]).
     pub fn changed(&self, tenant: TenantId) {
         if let Ok(mut g) = self.generations.lock() {
-            *g.entry(tenant).or_insert(0) += 1;
+            let e = g.entry(tenant).or_insert((0, 0));
+            e.0 += 1;
+            e.1 += 1;
         }
     }
+
+    /// A learner's progress changed the totals a little (a completion): they are counted again,
+    /// and the last counted are shown meanwhile.
+    pub fn progressed(&self, tenant: TenantId) {
+        if let Ok(mut g) = self.generations.lock() {
+            g.entry(tenant).or_insert((0, 0)).0 += 1;
+        }
+    }
+
+    /// The totals to show: the current count (waiting for one already under way, or counting
+    /// now), or — if the trust changed since — the last count, while a new one is made in the
+    /// background.
+    pub async fn totals(
+        &self,
+        state: &AppState,
+        tenant: TenantId,
+        q: &MatrixQuery,
+        today: NaiveDate,
+    ) -> Result<Arc<Counted>, trellis_db::DbError> {
+        let slot = self.slot(tenant, q, today);
+        if let Some(c) = slot.get() {
+            return Ok(c.clone());
+        }
+        if let Some(last) = self.latest.get(&self.latest_key(tenant, q, today)) {
+            spawn_count(state, tenant, q.clone(), today);
+            return Ok(last);
+        }
+        count_into(state, &slot, tenant, q, today).await
+    }
+}
+
+/// Counts into the slot (once, however many ask) and keeps the count as the latest.
+async fn count_into(
+    state: &AppState,
+    slot: &Slot,
+    tenant: TenantId,
+    q: &MatrixQuery,
+    today: NaiveDate,
+) -> Result<Arc<Counted>, trellis_db::DbError> {
+    let counted = slot
+        .get_or_try_init(|| async {
+            let tx = state.dbs.app.begin_read(tenant).await?;
+            let totals = trellis_db::compliance::count_totals(&tx, q, today).await?;
+            tx.commit().await?;
+            Ok::<_, trellis_db::DbError>(Arc::new(Counted { totals, at: Utc::now() }))
+        })
+        .await?
+        .clone();
+    state.totals.latest.insert(state.totals.latest_key(tenant, q, today), counted.clone());
+    Ok(counted)
+}
+
+fn spawn_count(state: &AppState, tenant: TenantId, q: MatrixQuery, today: NaiveDate) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let slot = state.totals.slot(tenant, &q, today);
+        if slot.get().is_none()
+            && let Err(e) = count_into(&state, &slot, tenant, &q, today).await
+        {
+            tracing::warn!(error = %e, "counting the compliance totals failed");
+        }
+    });
+}
+
+/// Counts the whole trust's totals in the background (after a change to its rules or staff, the
+/// daily run, or a training manager's sign-in), so the matrix need not count them when opened.
+pub fn warm(state: &AppState, site: &crate::directory::Site) {
+    spawn_count(state, site.entry.id, MatrixQuery::default(), site.today());
 }
 
 #[cfg(test)]
@@ -75,7 +181,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kept_per_trust_filters_and_day_and_forgotten_on_change() {
+    fn kept_per_trust_filters_and_day_and_out_of_date_after_a_change() {
         let c = TotalsCache::default();
         let a = TenantId::from_uuid(uuid::Uuid::now_v7());
         let b = TenantId::from_uuid(uuid::Uuid::now_v7());
@@ -93,7 +199,14 @@ mod tests {
         assert!(c.get(a, &paged, day).is_some(), "paging and sorting do not change the totals");
         c.changed(b);
         assert!(c.get(a, &all, day).is_some(), "a change elsewhere");
+        c.progressed(a);
+        assert!(c.get(a, &all, day).is_none(), "progress here: not current any more");
+        assert_eq!(
+            c.latest.get(&c.latest_key(a, &all, day)).unwrap().totals.overall.complete,
+            7,
+            "but still the latest, to show while counting again"
+        );
         c.changed(a);
-        assert!(c.get(a, &all, day).is_none(), "a change here");
+        assert!(c.latest.get(&c.latest_key(a, &all, day)).is_none(), "a change to the rules: nothing old is shown");
     }
 }

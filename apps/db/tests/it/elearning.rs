@@ -99,6 +99,49 @@ async fn packages_attempts_and_the_record_store_never_cross_trusts() {
     let e = trellis_db::learning::enrolment(&tx, person, course).await.unwrap().unwrap();
     let att = el::new_attempt(&tx, &e, sessions[0], "scorm12", el::registration(&e, pkg), "{}".into()).await.unwrap();
     el::add_commit(&tx, att.id, 1, 1, "{}", "applied").await.unwrap();
+    // A group of commits and attempts written at once (as the SCORM commit writer does).
+    let second =
+        el::new_attempt(&tx, &e, sessions[0], "scorm12", el::registration(&e, pkg), "{}".into()).await.unwrap();
+    el::add_commits(
+        &tx,
+        &[
+            el::NewCommit {
+                attempt: att.id,
+                launch: 1,
+                seq: 2,
+                payload: "{\"a\":2}".into(),
+                outcome: "applied".into(),
+            },
+            el::NewCommit {
+                attempt: second.id,
+                launch: 1,
+                seq: 1,
+                payload: "{\"b\":1}".into(),
+                outcome: "refused: x".into(),
+            },
+        ],
+    )
+    .await
+    .unwrap();
+    let mut a1 = att.clone();
+    a1.completion = "completed".into();
+    a1.score_scaled = Some(0.125);
+    a1.total_cs = 4200;
+    a1.completed_at = Some(chrono::Utc::now());
+    let mut a2 = second.clone();
+    a2.success = "failed".into();
+    a2.score_raw = Some(12.5);
+    a2.record = "{\"exit\":\"suspend\"}".into();
+    el::save_attempts(&tx, &[&a1, &a2]).await.unwrap();
+    let r1 = el::attempt(&tx, att.id).await.unwrap().unwrap();
+    let r2 = el::attempt(&tx, second.id).await.unwrap().unwrap();
+    assert_eq!((r1.completion.as_str(), r1.score_scaled, r1.total_cs), ("completed", Some(0.125), 4200));
+    assert!(r1.completed_at.is_some() && r1.ended_at.is_none());
+    assert_eq!((r2.success.as_str(), r2.score_raw, r2.score_scaled), ("failed", Some(12.5), None));
+    assert_eq!(r2.record, "{\"exit\":\"suspend\"}");
+    let kept = el::commits(&tx, att.id, 10).await.unwrap();
+    assert_eq!(kept.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(el::commits(&tx, second.id, 10).await.unwrap()[0].outcome, "refused: x");
     let sid = Uuid::now_v7();
     x::insert(&tx, &[statement(sid)]).await.unwrap();
     x::put_attachments(&tx, &[("f".repeat(64), "text/plain".into(), b"hello".to_vec())]).await.unwrap();

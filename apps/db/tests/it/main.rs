@@ -8,3 +8,4 @@ mod elearning;
 mod isolation;
 mod migrate;
 mod support;
+mod writers;

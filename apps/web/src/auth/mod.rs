@@ -74,6 +74,10 @@ pub async fn sign_in(
     session.set(K_SID, handle.to_string());
     session.set(K_SIGNED_IN, now_secs());
     session.set(K_SEEN, now_secs());
+    // A training manager is likely to open the compliance matrix next: count its totals now.
+    if identity::membership(tx, person).await?.is_some_and(|m| m.roles.contains(&Role::TrainingManager)) {
+        crate::totals::warm(state, site);
+    }
     Ok(())
 }
 

@@ -136,10 +136,16 @@ pub async fn catalogue(
     // The listing and the search's ranking are kept per catalogue generation (catalogue_cache):
     // browsing reads nothing more from the database, a search at most its ranked matches.
     let listing = state.catalogue.listing(&tx, me.catalogue).await?;
-    let ranked =
-        if q.text.trim().is_empty() { None } else { Some(state.catalogue.ranked(&tx, me.catalogue, &q.text).await?) };
+    let ranked = if q.text.trim().is_empty() {
+        None
+    } else {
+        Some(state.catalogue.ranked(&tx, me.catalogue, &q.text, &listing).await?)
+    };
     tx.commit().await?;
-    let (cards, total) = listing.page(&q, ranked.as_ref().map(|r| r.as_slice()));
+    let (cards, total) = match &ranked {
+        Some(positions) => listing.page_at(&q, positions),
+        None => listing.page(&q, None),
+    };
     let topics = &listing.topics;
     let pages = total.div_ceil(PER_PAGE).max(1);
     let query_string = |n: u64| {
@@ -243,8 +249,8 @@ pub async fn course_page(
     };
     let version = enrolment.as_ref().and_then(|e| e.version).or(c.current_version);
     let objects = match version {
-        Some(v) => cat::objects(&tx, v).await?,
-        None => vec![],
+        Some(v) => version_objects(state, &tx, v).await?,
+        None => Arc::new(vec![]),
     };
     let done = match &enrolment {
         Some(e) => learn::progress(&tx, e).await?,
@@ -257,11 +263,9 @@ pub async fn course_page(
     } else {
         vec![]
     };
-    let mandatory = compliance::person_entries(&tx, me.person, site.today())
+    let mandatory = compliance::person_entry(&tx, me.person, id, site.today())
         .await?
-        .into_iter()
-        .find(|(cid, _)| *cid == id)
-        .map(|(_, cell)| json!({ "status": cell.status, "due_on": date_words(cell.due_on) }));
+        .map(|cell| json!({ "status": cell.status, "due_on": date_words(cell.due_on) }));
     tx.commit().await?;
     let sessions: Vec<_> = objects
         .iter()
@@ -414,6 +418,24 @@ pub async fn my_learning(
     ctx.insert("completed", &pick("completed"));
     ctx.insert("declined", &pick("rejected"));
     page::render(state, Some(site), "pages/my_learning.html", &ctx, StatusCode::OK)
+}
+
+/// The sessions of a course version: a published version's are kept in memory (they never change;
+/// an edit starts a new draft version), a draft's are read each time.
+pub(crate) async fn version_objects(
+    state: &AppState,
+    tx: &trellis_db::TenantTx,
+    version: uuid::Uuid,
+) -> Result<Arc<Vec<Object>>, AppError> {
+    let key = (tx.tenant(), version);
+    if let Some(o) = state.versions.get(&key) {
+        return Ok(o);
+    }
+    let objects = Arc::new(cat::objects(tx, version).await?);
+    if cat::version_is_published(tx, version).await? {
+        state.versions.insert(key, objects.clone());
+    }
+    Ok(objects)
 }
 
 /// The learner's enrolment and the sessions of its version, if they may learn on it.
@@ -584,7 +606,7 @@ async fn record(
 ) -> Result<learn::Recorded, AppError> {
     let r = learn::record(tx, e, o, ev, site.today()).await?;
     if r.course_completed {
-        state.totals.changed(site.entry.id);
+        state.totals.progressed(site.entry.id);
         id::audit(tx, Some(me.person), "course.completed", &e.course.to_string(), None, json!({})).await?;
     }
     Ok(r)

@@ -256,6 +256,7 @@ pub async fn add_rule(
     .await?;
     tx.commit().await?;
     state.totals.changed(site.entry.id);
+    crate::totals::warm(state, site);
     let notice = format!(
         "{} assigned. {} {} enrolled{}.",
         course.title,
@@ -284,6 +285,7 @@ pub async fn remove_rule(
     id::audit(&tx, Some(me.person), "training.rule_removed", &rule.to_string(), None, json!({})).await?;
     tx.commit().await?;
     state.totals.changed(site.entry.id);
+    crate::totals::warm(state, site);
     Ok(see_other("/admin/training"))
 }
 
@@ -522,9 +524,9 @@ pub async fn matrix(
     let q = matrix_query(&p, (page_no - 1) * MATRIX_PAGE, MATRIX_PAGE);
     let today = site.today();
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let kept = state.totals.get(site.entry.id, &q, today);
-    let (m, totals) = compliance::matrix(&tx, &q, today, kept.as_ref().map(|k| &k.totals)).await?;
-    let counted = kept.unwrap_or_else(|| state.totals.put(site.entry.id, &q, today, totals));
+    // The totals counted ahead (or by a request already counting them), else counted now.
+    let counted = state.totals.totals(state, site.entry.id, &q, today).await?;
+    let (m, _) = compliance::matrix(&tx, &q, today, Some(&counted.totals)).await?;
     let departments = staff::departments(&tx).await?;
     tx.commit().await?;
     let pages = m.people.div_ceil(MATRIX_PAGE).max(1);

@@ -326,7 +326,7 @@ async fn record_learning(
     )
     .await?;
     if r.course_completed {
-        state.totals.changed(site.entry.id);
+        state.totals.progressed(site.entry.id);
         trellis_db::identity::audit(tx, Some(a.person), "course.completed", &e.course.to_string(), None, json!({}))
             .await?;
     }

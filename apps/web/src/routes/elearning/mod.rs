@@ -201,7 +201,7 @@ pub async fn save_cmi5(
     )
     .await?;
     if r.course_completed {
-        state.totals.changed(site.entry.id);
+        state.totals.progressed(site.entry.id);
         trellis_db::identity::audit(tx, Some(a.person), "course.completed", &e.course.to_string(), None, json!({}))
             .await?;
     }

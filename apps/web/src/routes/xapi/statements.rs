@@ -108,6 +108,7 @@ async fn save(
     }
     let now = chrono::Utc::now();
     let stored = lrs_time(now);
+    let authority = call.authority();
     let mut seen = HashSet::new();
     let mut ready = Vec::with_capacity(list.len());
     // Only ids a client chose can already be stored (the LRS's own are new UUIDs).
@@ -130,7 +131,7 @@ async fn save(
         if !m.contains_key("timestamp") {
             m.insert("timestamp".into(), json!(stored));
         }
-        m.insert("authority".into(), call.authority());
+        m.insert("authority".into(), authority.clone());
         if !m.contains_key("version") {
             m.insert("version".into(), json!(if call.is_v2() { "2.0.0" } else { "1.0.0" }));
         }

@@ -15,6 +15,7 @@ mod m20261122_000007_sessions_domains;
 mod m20261122_000008_catalogue;
 mod m20261201_000009_catalogue_generations;
 mod m20261201_000010_elearning;
+mod m20261202_000011_marketplace;
 
 /// The application role: owns nothing, is subject to row-level security.
 pub const APP_ROLE: &str = "trellis_app";
@@ -33,6 +34,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261122_000008_catalogue.rs"),
     include_str!("m20261201_000009_catalogue_generations.rs"),
     include_str!("m20261201_000010_elearning.rs"),
+    include_str!("m20261202_000011_marketplace.rs"),
     include_str!("lib.rs"),
 ];
 
@@ -54,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_catalogue::Migration),
             Box::new(m20261201_000009_catalogue_generations::Migration),
             Box::new(m20261201_000010_elearning::Migration),
+            Box::new(m20261202_000011_marketplace::Migration),
         ]
     }
 }

@@ -24,6 +24,55 @@ pub struct Config {
     pub jobs: JobsConfig,
     #[serde(default)]
     pub elearning: ElearningConfig,
+    #[serde(default)]
+    pub payments: PaymentsConfig,
+}
+
+/// The marketplace's payments: Stripe, or (no secret key) the local test mode.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentsConfig {
+    /// Stripe's secret API key. Empty: the local test mode (no network; every payment page says so).
+    pub stripe_secret_key: String,
+    /// The webhook endpoint's signing secret (`whsec_…`). In test mode a fixed local one is used.
+    pub webhook_secret: String,
+    /// Stripe's API address (tests point it at a local stand-in).
+    pub stripe_api_base: String,
+    /// The platform's commission on each sale, in basis points (1500 = 15%).
+    pub commission_bps: u32,
+    /// How many days after a payment a learner's (or seat) purchase may be refunded if unused.
+    pub refund_days: u32,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        PaymentsConfig {
+            stripe_secret_key: String::new(),
+            webhook_secret: String::new(),
+            stripe_api_base: "https://api.stripe.com/".into(),
+            commission_bps: 1500,
+            refund_days: 14,
+        }
+    }
+}
+
+impl PaymentsConfig {
+    /// Whether payments run in the local test mode (no Stripe key).
+    pub fn test_mode(&self) -> bool {
+        self.stripe_secret_key.is_empty()
+    }
+}
+
+impl fmt::Debug for PaymentsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PaymentsConfig")
+            .field("stripe_secret_key", &if self.stripe_secret_key.is_empty() { "" } else { "<redacted>" })
+            .field("webhook_secret", &if self.webhook_secret.is_empty() { "" } else { "<redacted>" })
+            .field("stripe_api_base", &self.stripe_api_base)
+            .field("commission_bps", &self.commission_bps)
+            .field("refund_days", &self.refund_days)
+            .finish()
+    }
 }
 
 /// Packaged e-learning: where its content is served from, and how large a package may be.
@@ -371,6 +420,18 @@ impl Config {
         let e = &self.elearning;
         if e.max_package_mb == 0 || e.max_package_files == 0 || e.max_unpacked_mb == 0 || e.launch_hours == 0 {
             return Err(bad("elearning.max_package_mb", "package limits and launch_hours must be at least 1"));
+        }
+        if self.payments.commission_bps > 5000 {
+            return Err(bad("payments.commission_bps", "must be at most 5000 (50%)"));
+        }
+        if !self.payments.stripe_secret_key.is_empty() && !self.payments.webhook_secret.starts_with("whsec_") {
+            return Err(bad(
+                "payments.webhook_secret",
+                "is required with a Stripe key (whsec_…, from the webhook endpoint)",
+            ));
+        }
+        if url::Url::parse(&self.payments.stripe_api_base).map(|u| !u.scheme().starts_with("http")).unwrap_or(true) {
+            return Err(bad("payments.stripe_api_base", "must be an http(s) URL"));
         }
         if !e.content_origin.is_empty() {
             let u = url::Url::parse(&e.content_origin)

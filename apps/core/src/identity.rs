@@ -72,6 +72,10 @@ pub enum Permission {
     ManageTraining,
     /// Issue and revoke the credentials of the trust's learning record store (LRS).
     ManageRecords,
+    /// Sell the site's courses in the marketplace: listings, Stripe onboarding, earnings.
+    Sell,
+    /// Buy from the marketplace: add listings, choose how they are paid for, set the budget.
+    BuyCourses,
 }
 
 /// Whether any of `roles` grants `permission`.
@@ -82,7 +86,9 @@ pub fn allows(roles: &[Role], permission: Permission) -> bool {
         | Permission::EditSite
         | Permission::ManageSignOn
         | Permission::ManageTraining
-        | Permission::ManageRecords => *r == Role::TrainingManager,
+        | Permission::ManageRecords
+        | Permission::Sell
+        | Permission::BuyCourses => *r == Role::TrainingManager,
         Permission::EditContent => matches!(r, Role::TrainingManager | Role::ContentEditor),
     })
 }

@@ -91,7 +91,23 @@ id_type!(
     AttemptId
 );
 
+id_type!(
+    /// Identifies a seller in the marketplace (a vendor's site or a trust that sells).
+    SellerId
+);
+id_type!(
+    /// Identifies a marketplace listing.
+    ListingId
+);
+id_type!(
+    /// Identifies one sale or bill in the marketplace.
+    ChargeId
+);
+
 impl TenantId {
+    /// The owner of the platform's own ledger lines (its commission): not a trust.
+    pub const PLATFORM: TenantId = TenantId(Uuid::from_u128(0x91a7_f0e5));
+
     /// The owner of the national catalogue's courses: not a trust, but every trust may read
     /// what it owns (see `trellis_migrations::NATIONAL_CATALOGUE`).
     pub const NATIONAL: TenantId = TenantId(Uuid::from_u128(0xc0de));

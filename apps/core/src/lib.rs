@@ -10,12 +10,14 @@ pub mod host;
 pub mod identity;
 pub mod ids;
 pub mod learning;
+pub mod market;
 pub mod slug;
 pub mod staff_import;
 pub mod tenant_spec;
 pub mod terms;
 
 pub use ids::{
-    AttemptId, CourseId, EnrolmentId, MessageId, ObjectId, PackageId, PersonId, ProgrammeId, RequirementId, TenantId,
+    AttemptId, ChargeId, CourseId, EnrolmentId, ListingId, MessageId, ObjectId, PackageId, PersonId, ProgrammeId,
+    RequirementId, SellerId, TenantId,
 };
 pub use slug::Slug;

@@ -43,6 +43,8 @@ pub struct Course {
     /// From the national catalogue rather than this trust's own.
     pub national: bool,
     pub price_pence: Option<i64>,
+    /// A marketplace course's seller (its price and terms are the trust's adoption's).
+    pub seller: Option<trellis_core::SellerId>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -65,6 +67,7 @@ impl From<course::Model> for Course {
             status: m.status,
             current_version: m.current_version_id,
             price_pence: m.price_pence,
+            seller: m.seller_id.map(trellis_core::SellerId::from_uuid),
             updated_at: m.updated_at,
         }
     }
@@ -371,12 +374,24 @@ pub async fn set_offered(tx: &TenantTx, id: CourseId, offered: bool, by: Option<
     let national = course::Entity::find()
         .filter(course::Column::TenantId.eq(TenantId::NATIONAL.as_uuid()))
         .filter(course::Column::Id.eq(id.as_uuid()))
+        .filter(course::Column::SellerId.is_null())
         .one(tx.conn())
         .await?
         .is_some();
     if !national {
         return Ok(false);
     }
+    set_offered_unchecked(tx, id, offered, by).await
+}
+
+/// [`set_offered`] without the check that the course is a free national one: a marketplace
+/// course is offered by adding its listing (`market::adopt`), never by this toggle.
+pub(crate) async fn set_offered_unchecked(
+    tx: &TenantTx,
+    id: CourseId,
+    offered: bool,
+    by: Option<PersonId>,
+) -> Result<bool, DbError> {
     tx.delete_many::<catalogue_offer::Entity>()
         .filter(catalogue_offer::Column::CourseId.eq(id.as_uuid()))
         .exec(tx.conn())

@@ -48,6 +48,8 @@ pub struct Package {
     pub file_count: i32,
     pub total_bytes: i64,
     pub created_at: DateTime<Utc>,
+    /// Where its files are stored: its own owner and id, or (a marketplace snapshot) the seller's.
+    pub files: (trellis_core::TenantId, PackageId),
 }
 
 impl From<package::Model> for Package {
@@ -63,6 +65,10 @@ impl From<package::Model> for Package {
             file_count: m.file_count,
             total_bytes: m.total_bytes,
             created_at: m.created_at,
+            files: (
+                trellis_core::TenantId::from_uuid(m.files_owner.unwrap_or(m.tenant_id)),
+                PackageId::from_uuid(m.files_package.unwrap_or(m.id)),
+            ),
         }
     }
 }
@@ -91,6 +97,8 @@ pub async fn add_package(tx: &TenantTx, p: &NewPackage) -> Result<Option<Vec<Obj
         sha256: Set(p.sha256.clone()),
         created_by: Set(p.by.map(|b| b.as_uuid())),
         created_at: Set(Utc::now()),
+        files_owner: Set(None),
+        files_package: Set(None),
     })
     .await?;
     let mut ids = Vec::new();

@@ -86,6 +86,8 @@ pub enum Enrolled {
     Requested,
     /// Was already enrolled (or had asked).
     Already,
+    /// Approved on a course the learner pays for: waits for the payment.
+    AwaitingPayment,
 }
 
 /// Enrols the person, or re-enrols one who left. `approved`: skip the request step (an open
@@ -103,9 +105,10 @@ pub async fn enrol(
     let existing = enrolment(tx, person, c.id).await?;
     let status = if approved { "active" } else { "requested" };
     let outcome = match existing {
-        Some(e) if matches!(e.status.as_str(), "active" | "completed" | "requested") => {
+        Some(e) if matches!(e.status.as_str(), "active" | "completed" | "requested" | "payment") => {
             // An assignment may bring a due date, or approve a request.
             if approved
+                && e.status != "payment"
                 && (e.status == "requested" || (due_on.is_some() && e.due_on != due_on && e.status != "completed"))
             {
                 tx.update_many::<enrolment::Entity>()
@@ -156,6 +159,15 @@ pub async fn enrol(
             if approved { Enrolled::Active } else { Enrolled::Requested }
         }
     };
+    // A marketplace course: billed, drawn from a seat or paid by the learner, in this transaction.
+    if outcome == Enrolled::Active && c.seller.is_some() {
+        let e = enrolment(tx, person, c.id).await?.ok_or(DbError::NotFound)?;
+        if let crate::market::Gate::AwaitingPayment(_) =
+            crate::market::on_activated(tx, c, e.id, person, now.date_naive()).await?
+        {
+            return Ok(Enrolled::AwaitingPayment);
+        }
+    }
     if approved && c.kind == "path" && outcome == Enrolled::Active {
         let ids: Vec<Uuid> = catalogue::path_courses(tx, c.id).await?.iter().map(CourseId::as_uuid).collect();
         for inner in catalogue::courses_by_id(tx, &ids).await?.values() {

@@ -15,6 +15,7 @@ pub mod entities;
 mod error;
 pub mod identity;
 pub mod learning;
+pub mod market;
 mod migrate;
 mod platform;
 pub mod sessions;

@@ -1,7 +1,9 @@
-//! Adapters to the outside world. For now: Redis, which carries change notices between instances.
+//! Adapters to the outside world: DNS, the file store, mail, OpenID Connect, payments (Stripe)
+//! and Redis.
 
 pub mod dns;
 pub mod files;
 pub mod mailer;
 pub mod oidc;
+pub mod payments;
 pub mod redis_bus;

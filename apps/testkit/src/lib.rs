@@ -12,6 +12,7 @@ mod mail;
 mod oidc;
 mod peer;
 mod s3;
+mod stripe;
 mod visitor;
 
 pub use db::{Backend, TestDb};
@@ -19,6 +20,8 @@ pub use dns::DnsPeer;
 pub use mail::{Mail, SmtpSink};
 pub use oidc::OidcPeer;
 pub use s3::S3Peer;
+pub use stripe::{SECRET_KEY as STRIPE_SECRET_KEY, WEBHOOK_SECRET as STRIPE_WEBHOOK_SECRET};
+pub use stripe::{Session as StripeSession, StripeStandIn};
 pub use visitor::{Page, Visitor};
 
 use std::path::{Path, PathBuf};

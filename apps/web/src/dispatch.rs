@@ -8,8 +8,8 @@ use crate::middleware::forwarded;
 use crate::middleware::observe::TenantLabel;
 use crate::routes::page::RequestInfo;
 use crate::routes::{
-    account, admin, assets, authoring, elearning, health, learner, page, platform, platform_admin, site_admin, sso,
-    sso_admin, tenant, training, xapi,
+    account, admin, assets, authoring, elearning, health, learner, market, page, platform, platform_admin, site_admin,
+    sso, sso_admin, tenant, training, xapi,
 };
 use crate::state::AppState;
 use poem::PathPattern;
@@ -40,6 +40,20 @@ impl Dispatch {
             .at("/admin", auth::guard(get(platform_admin::home), &sec))
             .at("/admin/trusts", auth::guard(post(platform_admin::create_trust), &sec))
             .at("/admin/audit", auth::guard(get(platform_admin::audit), &sec))
+            .at("/admin/marketplace", auth::guard(get(market::review_queue), &sec))
+            .at("/admin/marketplace/listings/:id", auth::guard(post(market::review), &sec))
+            .at("/admin/marketplace/events/:id/retry", auth::guard(post(market::retry_event), &sec))
+            .at("/marketplace", get(market::public_browse))
+            // Stripe's webhooks: authenticated by their signature, so outside the CSRF guard.
+            .at("/stripe/webhook", post(market::webhook))
+            .at(
+                "/payments/test/checkout/:id",
+                auth::guard(get(market::test_checkout).post(market::test_checkout_post), &sec),
+            )
+            .at(
+                "/payments/test/onboard/:id",
+                auth::guard(get(market::test_onboard).post(market::test_onboard_post), &sec),
+            )
             .at("/", get(platform::landing))
             .at("/accessibility", get(platform::accessibility))
             .at("/assets/*path", get(assets::asset))
@@ -89,6 +103,22 @@ impl Dispatch {
             .at("/courses/:id", auth::guard(get(learner::course_page), &sec))
             .at("/courses/:id/enrol", auth::guard(post(learner::enrol), &sec))
             .at("/courses/:id/leave", auth::guard(post(learner::leave), &sec))
+            .at("/courses/:id/pay", auth::guard(post(market::pay), &sec))
+            .at("/payments/done", auth::guard(get(market::done), &sec))
+            .at("/marketplace", auth::guard(get(market::browse), &sec))
+            .at("/marketplace/budget", auth::guard(post(market::set_budget), &sec))
+            .at("/marketplace/spending", auth::guard(get(market::spending), &sec))
+            .at("/marketplace/charges/:id/refund", auth::guard(post(market::refund), &sec))
+            .at("/marketplace/:id", auth::guard(get(market::listing_page), &sec))
+            .at("/marketplace/:id/add", auth::guard(post(market::add), &sec))
+            .at("/marketplace/:id/remove", auth::guard(post(market::remove), &sec))
+            .at("/marketplace/:id/seats", auth::guard(post(market::buy_seats), &sec))
+            .at("/selling", auth::guard(get(market::selling), &sec))
+            .at("/selling/register", auth::guard(post(market::register), &sec))
+            .at("/selling/onboard", auth::guard(post(market::onboard), &sec))
+            .at("/selling/listings", auth::guard(post(market::submit), &sec))
+            .at("/selling/listings/:id/withdraw", auth::guard(post(market::withdraw), &sec))
+            .at("/selling/earnings.csv", auth::guard(get(market::earnings_csv), &sec))
             .at("/learning", auth::guard(get(learner::my_learning), &sec))
             .at("/learn/:course", auth::guard(get(learner::resume), &sec))
             .at("/learn/:course/:object", auth::guard(get(learner::session_page), &sec))

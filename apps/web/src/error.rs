@@ -15,6 +15,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The request conflicts with what is stored (no budget left, no seats): says what to do.
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -23,6 +26,7 @@ impl From<trellis_db::DbError> for AppError {
     fn from(e: trellis_db::DbError) -> Self {
         match e {
             trellis_db::DbError::NotFound => Self::NotFound,
+            trellis_db::DbError::Conflict(m) => Self::Conflict(m),
             other => Self::Internal(other.into()),
         }
     }
@@ -35,6 +39,7 @@ impl poem::error::ResponseError for AppError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -43,7 +48,7 @@ impl poem::error::ResponseError for AppError {
 /// The heading and the sentence a person sees for a status. Server errors never show their cause.
 pub fn describe(status: StatusCode, err: Option<&poem::Error>) -> (String, String) {
     let detail_of = |fallback: &str| match err.and_then(|e| e.downcast_ref::<AppError>()) {
-        Some(AppError::BadRequest(m) | AppError::PayloadTooLarge(m)) => m.clone(),
+        Some(AppError::BadRequest(m) | AppError::PayloadTooLarge(m) | AppError::Conflict(m)) => m.clone(),
         _ => fallback.to_owned(),
     };
     match status {
@@ -53,6 +58,7 @@ pub fn describe(status: StatusCode, err: Option<&poem::Error>) -> (String, Strin
                 .into(),
         ),
         StatusCode::BAD_REQUEST => ("Bad request".into(), detail_of("The request could not be understood.")),
+        StatusCode::CONFLICT => ("This cannot be done now".into(), detail_of("It conflicts with what is stored.")),
         StatusCode::FORBIDDEN => {
             ("Access refused".into(), err.map_or_else(|| "You cannot do that here.".to_owned(), ToString::to_string))
         }

@@ -86,6 +86,13 @@ async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::
             let by: Option<PersonId> = p["by"].as_str().and_then(|s| s.parse().ok());
             import_staff(state, &site, &file, by).await
         }
+        "ledger_post" => {
+            let p: serde_json::Value = serde_json::from_str(&item.payload)?;
+            let charge: trellis_core::ChargeId =
+                p["charge"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| anyhow::anyhow!("no charge"))?;
+            state.dbs.platform.post_charge_across_tenants(charge).await?;
+            Ok(())
+        }
         other => anyhow::bail!("unknown job kind {other}"),
     }
 }
@@ -252,6 +259,7 @@ pub async fn run(state: AppState, mailer: Mailer, mut stop: watch::Receiver<bool
             daily(&state).await;
             last_daily = tokio::time::Instant::now();
         }
+        crate::payments::retry_due(&state).await;
         while drain(&state, &mailer).await > 0 {}
         tokio::select! {
             () = tokio::time::sleep(every) => {}

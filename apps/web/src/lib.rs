@@ -9,6 +9,7 @@ mod error;
 pub mod jobs;
 mod metrics;
 mod middleware;
+pub mod payments;
 mod routes;
 mod server;
 mod state;

@@ -113,7 +113,10 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
         .map_err(|e| anyhow::anyhow!("paths.terms: {e}"))?;
     trellis_integrations::oidc::install_crypto_provider();
     let files = trellis_integrations::files::FileStore::open(&config.files)?;
+    let platform_url = config.url_for_host(&config.server.base_domain);
+    let payments = trellis_integrations::payments::Payments::from_config(&config.payments, &platform_url)?;
     let state = AppState {
+        payments,
         files,
         oidc: Arc::new(trellis_integrations::oidc::OidcClient::new()?),
         dns: trellis_integrations::dns::DomainChecker::new(&config.server.dns_servers)?,

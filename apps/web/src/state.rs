@@ -42,6 +42,8 @@ pub struct AppState {
     pub versions: moka::sync::Cache<(trellis_core::TenantId, uuid::Uuid), Arc<Vec<trellis_db::catalogue::Object>>>,
     /// Applies SCORM commits in groups.
     pub commits: Arc<crate::routes::elearning::commits::Committer>,
+    /// Stripe, or the local test mode.
+    pub payments: trellis_integrations::payments::Payments,
     /// LRS credentials kept a short while.
     pub credentials: Arc<crate::routes::xapi::Credentials>,
 }

@@ -19,6 +19,9 @@ pub struct Model {
     pub sha256: String,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
+    /// Set on a marketplace snapshot: whose stored files it reads (`<owner>/packages/<package>/`).
+    pub files_owner: Option<Uuid>,
+    pub files_package: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -310,3 +310,94 @@ async fn people_are_visible_only_through_a_membership_and_the_audit_trail_is_app
     }
     tx.rollback().await.unwrap();
 }
+
+#[tokio::test]
+async fn marketplace_charges_and_ledger_lines_stay_their_owners_in_raw_sql() {
+    let f = fixture().await;
+    if f.db.backend != Backend::Postgres {
+        return; // row-level security is PostgreSQL's; the data layer's tests cover both (web tests)
+    }
+    let (a, b) = (f.ids["northmoor"].as_uuid(), f.ids["riverside"].as_uuid());
+    let platform = trellis_core::TenantId::PLATFORM.as_uuid();
+    let owner = f.db.raw_owner_connection().await;
+    let charge = uuid::Uuid::now_v7();
+    let txn = uuid::Uuid::now_v7();
+    owner
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO charges (tenant_id, id, listing_id, course_id, seller_id, kind, funding, quantity,
+                                  unit_pence, amount_pence, fee_pence, currency, status, month, created_at)
+             VALUES ($1, $2, $3, $3, $3, 'enrolment', 'billed', 1, 4500, 4500, 675, 'gbp', 'billed', '2026-12', now())",
+            [a.into(), charge.into(), uuid::Uuid::now_v7().into()],
+        ))
+        .await
+        .unwrap();
+    for (line, (who, account, pence)) in
+        [(a, "spend", 4500_i64), (b, "earnings", -3825), (platform, "commission", -675)].into_iter().enumerate()
+    {
+        owner
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO ledger_entries (tenant_id, id, txn, line, kind, account, amount_pence, currency, charge_id, at)
+                 VALUES ($1, $2, $3, $4, 'sale', $5, $6, 'gbp', $7, now())",
+                [
+                    who.into(),
+                    uuid::Uuid::now_v7().into(),
+                    txn.into(),
+                    i32::try_from(line).unwrap().into(),
+                    account.into(),
+                    pence.into(),
+                    charge.into(),
+                ],
+            ))
+            .await
+            .unwrap();
+    }
+    let conn = f.db.raw_app_connection().await;
+    // The seller's site (B) sees its own earnings line only; not A's charge, not A's spend.
+    let tx = begin_as(&conn, b).await;
+    assert_eq!(scalar(&tx, "SELECT count(*) FROM charges", vec![]).await, 0);
+    assert_eq!(scalar(&tx, "SELECT count(*) FROM ledger_entries", vec![]).await, 1);
+    assert_eq!(scalar(&tx, "SELECT count(*) FROM ledger_entries WHERE account = 'earnings'", vec![]).await, 1);
+    let upd = tx
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE charges SET status = 'refunded' WHERE id = $1",
+            [charge.into()],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(upd.rows_affected(), 0);
+    let forged = tx
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO ledger_entries (tenant_id, id, txn, line, kind, account, amount_pence, currency, at)
+             VALUES ($1, $2, $3, 9, 'sale', 'earnings', -100000, 'gbp', now())",
+            [platform.into(), uuid::Uuid::now_v7().into(), txn.into()],
+        ))
+        .await;
+    assert!(forged.is_err(), "a trust cannot write another party's ledger line");
+    tx.rollback().await.unwrap();
+    // The buyer (A) sees its charge and its spend, not the seller's or the platform's lines, and
+    // cannot write even its own: the ledger is the platform's to write, and append-only.
+    let tx = begin_as(&conn, a).await;
+    assert_eq!(scalar(&tx, "SELECT count(*) FROM charges", vec![]).await, 1);
+    assert_eq!(scalar(&tx, "SELECT count(*) FROM ledger_entries", vec![]).await, 1);
+    let own = tx
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO ledger_entries (tenant_id, id, txn, line, kind, account, amount_pence, currency, at)
+             VALUES ($1, $2, $3, 9, 'sale', 'spend', -4500, 'gbp', now())",
+            [a.into(), uuid::Uuid::now_v7().into(), txn.into()],
+        ))
+        .await;
+    assert!(own.is_err(), "the application role cannot write the ledger");
+    tx.rollback().await.unwrap();
+    let tx = begin_as(&conn, a).await;
+    assert!(tx.execute_unprepared("DELETE FROM ledger_entries").await.is_err());
+    tx.rollback().await.unwrap();
+    // Platform-wide marketplace tables are the platform role's alone.
+    for sql in ["SELECT count(*) FROM sellers", "SELECT count(*) FROM listings", "SELECT count(*) FROM stripe_events"] {
+        assert!(conn.execute_unprepared(sql).await.is_err(), "the application role could run: {sql}");
+    }
+}

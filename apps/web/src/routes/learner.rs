@@ -266,6 +266,26 @@ pub async fn course_page(
     let mandatory = compliance::person_entry(&tx, me.person, id, site.today())
         .await?
         .map(|cell| json!({ "status": cell.status, "due_on": date_words(cell.due_on) }));
+    // A marketplace course: its price and who pays, and what this learner's enrolment costs.
+    let market = match c.seller {
+        Some(_) => {
+            let a = trellis_db::market::adoption_for_course(&tx, id).await?;
+            let paid = match &enrolment {
+                Some(e) => trellis_db::market::latest_for_enrolment(&tx, e.id).await?,
+                None => None,
+            };
+            a.map(|a| {
+                json!({
+                    "price": trellis_core::market::format_pence(a.price.pence),
+                    "learner_pays": a.funding == trellis_core::market::Funding::Learner,
+                    "licence_days": a.licence_days,
+                    "amount": paid.as_ref().map(|c| trellis_core::market::format_pence(c.amount_pence)),
+                    "access_until": paid.as_ref().and_then(|c| c.access_until).map(date_words),
+                })
+            })
+        }
+        None => None,
+    };
     tx.commit().await?;
     let sessions: Vec<_> = objects
         .iter()
@@ -305,6 +325,8 @@ pub async fn course_page(
     );
     ctx.insert("mandatory", &mandatory);
     ctx.insert("in_catalogue", &in_catalogue);
+    ctx.insert("market", &market);
+    ctx.insert("test_mode", &state.config.payments.test_mode());
     page::render(state, Some(site), "pages/course.html", &ctx, StatusCode::OK)
 }
 
@@ -326,7 +348,11 @@ pub async fn enrol(
     let open = c.enrolment == "open";
     let outcome = learn::enrol(&tx, me.person, &c, "self", open, None, None).await?;
     if outcome != Enrolled::Already {
-        let action = if outcome == Enrolled::Active { "enrolment.enrolled" } else { "enrolment.requested" };
+        let action = match outcome {
+            Enrolled::Active => "enrolment.enrolled",
+            Enrolled::AwaitingPayment => "enrolment.awaiting_payment",
+            _ => "enrolment.requested",
+        };
         id::audit(&tx, Some(me.person), action, &id.to_string(), None, json!({ "course": c.code })).await?;
     }
     tx.commit().await?;

@@ -7,6 +7,7 @@ pub mod authoring;
 pub mod elearning;
 pub mod health;
 pub mod learner;
+pub mod market;
 pub mod page;
 pub mod platform;
 pub mod platform_admin;

@@ -33,7 +33,7 @@ const K_SETUP_SECRET: &str = "platform_mfa_setup_secret";
 /// How long the second step may take after the password.
 const PENDING_SECS: i64 = 600;
 
-fn render(
+pub(crate) fn render(
     state: &AppState,
     req: &Request,
     template: &str,
@@ -51,7 +51,7 @@ fn render(
 }
 
 /// The signed-in platform administrator, if the session is one and still good.
-async fn current(state: &AppState, session: &Session) -> Result<Option<PersonId>, AppError> {
+pub(crate) async fn current(state: &AppState, session: &Session) -> Result<Option<PersonId>, AppError> {
     let Some(person) = session.get::<String>(K_PERSON).and_then(|p| p.parse::<PersonId>().ok()) else {
         return Ok(None);
     };

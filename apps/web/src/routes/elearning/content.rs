@@ -244,7 +244,7 @@ pub async fn file(
     if path.is_empty() || path.split('/').any(|s| s == ".." || s.is_empty()) || path.contains('\\') {
         return Err(AppError::NotFound);
     }
-    let key = db::file_key(p.owner, package, &path);
+    let key = db::file_key(p.files.0, p.files.1, &path);
     let range = req.header("range").and_then(crate::routes::learner::parse_range);
     let fetched = state.files.get(&key, range).await.map_err(|_| AppError::NotFound)?;
     let ctype = mime_guess::from_path(&path).first_or_octet_stream().essence_str().to_owned();

@@ -1,0 +1,232 @@
+//! A local stand-in for Stripe's API at the HTTP boundary: it speaks the shapes Trellis uses
+//! (form-encoded requests with a bearer key and idempotency keys; JSON answers), records what it
+//! was asked, and builds the events Stripe would send, for tests to sign and deliver.
+
+use poem::http::StatusCode;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::{Data, Form};
+use poem::{EndpointExt, Request, Response, Route, handler, post};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The secret key tests configure (the stand-in checks it).
+pub const SECRET_KEY: &str = "sk_test_trellis_standin";
+/// The webhook signing secret tests configure.
+pub const WEBHOOK_SECRET: &str = "whsec_trellis_standin";
+
+/// A checkout session the stand-in opened.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub charge: String,
+    pub tenant: String,
+    pub amount: i64,
+    pub fee: Option<i64>,
+    pub destination: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Default)]
+struct Book {
+    sessions: Vec<Session>,
+    by_key: HashMap<String, usize>,
+    accounts: Vec<String>,
+    refunds: Vec<(String, String)>,
+    requests: usize,
+}
+
+/// The running stand-in.
+pub struct StripeStandIn {
+    pub port: u16,
+    book: Arc<Mutex<Book>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+fn authorised(req: &Request) -> bool {
+    req.header("authorization") == Some(&format!("Bearer {SECRET_KEY}"))
+}
+
+fn refuse() -> Response {
+    Response::builder().status(StatusCode::UNAUTHORIZED).content_type("application/json").body(
+        json!({ "error": { "type": "invalid_request_error", "message": "Invalid API Key provided" } }).to_string(),
+    )
+}
+
+fn ok(v: Value) -> Response {
+    Response::builder().content_type("application/json").body(v.to_string())
+}
+
+#[handler]
+fn checkout(req: &Request, Data(book): Data<&Arc<Mutex<Book>>>, Form(f): Form<HashMap<String, String>>) -> Response {
+    if !authorised(req) {
+        return refuse();
+    }
+    let key = req.header("idempotency-key").map(str::to_owned);
+    let Ok(mut b) = book.lock() else { return refuse() };
+    b.requests += 1;
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let session = match key.as_ref().and_then(|k| b.by_key.get(k).copied()) {
+        Some(i) => b.sessions[i].clone(),
+        None => {
+            if get("mode") != "payment" || get("line_items[0][price_data][currency]") != "gbp" {
+                return Response::builder().status(StatusCode::BAD_REQUEST).content_type("application/json").body(
+                    json!({ "error": { "type": "invalid_request_error", "message": "mode and currency" } }).to_string(),
+                );
+            }
+            let unit: i64 = get("line_items[0][price_data][unit_amount]").parse().unwrap_or(0);
+            let qty: i64 = get("line_items[0][quantity]").parse().unwrap_or(1);
+            let s = Session {
+                id: format!("cs_test_{:04}{}", b.sessions.len(), uuid::Uuid::now_v7().simple()),
+                charge: get("metadata[charge]"),
+                tenant: get("metadata[tenant]"),
+                amount: unit * qty,
+                fee: f.get("payment_intent_data[application_fee_amount]").and_then(|v| v.parse().ok()),
+                destination: f.get("payment_intent_data[transfer_data][destination]").cloned(),
+                idempotency_key: key.clone(),
+            };
+            b.sessions.push(s.clone());
+            let i = b.sessions.len() - 1;
+            if let Some(k) = key {
+                b.by_key.insert(k, i);
+            }
+            s
+        }
+    };
+    ok(json!({
+        "id": session.id,
+        "object": "checkout.session",
+        "mode": "payment",
+        "status": "open",
+        "payment_status": "unpaid",
+        "amount_total": session.amount,
+        "currency": "gbp",
+        "url": format!("https://checkout.stripe.test/c/pay/{}", session.id),
+        "metadata": { "charge": session.charge, "tenant": session.tenant },
+    }))
+}
+
+#[handler]
+fn account(req: &Request, Data(book): Data<&Arc<Mutex<Book>>>) -> Response {
+    if !authorised(req) {
+        return refuse();
+    }
+    let Ok(mut b) = book.lock() else { return refuse() };
+    let id = format!("acct_standin_{}", b.accounts.len() + 1);
+    b.accounts.push(id.clone());
+    ok(json!({ "id": id, "object": "account", "type": "express", "charges_enabled": false, "payouts_enabled": false }))
+}
+
+#[handler]
+fn account_link(req: &Request, Form(f): Form<HashMap<String, String>>) -> Response {
+    if !authorised(req) {
+        return refuse();
+    }
+    let acct = f.get("account").cloned().unwrap_or_default();
+    ok(json!({
+        "object": "account_link",
+        "created": chrono_now(),
+        "expires_at": chrono_now() + 300,
+        "url": format!("https://connect.stripe.test/setup/e/{acct}"),
+    }))
+}
+
+#[handler]
+fn refund(req: &Request, Data(book): Data<&Arc<Mutex<Book>>>, Form(f): Form<HashMap<String, String>>) -> Response {
+    if !authorised(req) {
+        return refuse();
+    }
+    let Ok(mut b) = book.lock() else { return refuse() };
+    let id = format!("re_standin_{}", b.refunds.len() + 1);
+    b.refunds.push((id.clone(), f.get("metadata[charge]").cloned().unwrap_or_default()));
+    ok(json!({ "id": id, "object": "refund", "status": "succeeded", "payment_intent": f.get("payment_intent") }))
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+impl StripeStandIn {
+    /// Starts the stand-in on a loopback port.
+    pub async fn start() -> Self {
+        let book: Arc<Mutex<Book>> = Arc::default();
+        let app = Route::new()
+            .at("/v1/checkout/sessions", post(checkout))
+            .at("/v1/accounts", post(account))
+            .at("/v1/account_links", post(account_link))
+            .at("/v1/refunds", post(refund))
+            .data(book.clone());
+        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind the Stripe stand-in");
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(std::net::SocketAddr::port))
+            .expect("the stand-in's port");
+        let task = tokio::spawn(async move {
+            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+        });
+        Self { port, book, _task: task }
+    }
+
+    /// The API base to configure (`payments.stripe_api_base`).
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// The sessions opened so far.
+    pub fn sessions(&self) -> Vec<Session> {
+        self.book.lock().map(|b| b.sessions.clone()).unwrap_or_default()
+    }
+
+    /// How many requests for checkout sessions arrived (retries included).
+    pub fn checkout_requests(&self) -> usize {
+        self.book.lock().map(|b| b.requests).unwrap_or_default()
+    }
+
+    /// The refunds asked for: (refund id, our charge id).
+    pub fn refunds(&self) -> Vec<(String, String)> {
+        self.book.lock().map(|b| b.refunds.clone()).unwrap_or_default()
+    }
+
+    /// The event Stripe sends when a session is paid.
+    pub fn completed_event(s: &Session) -> String {
+        json!({
+            "id": format!("evt_{}", uuid::Uuid::now_v7().simple()),
+            "object": "event",
+            "type": "checkout.session.completed",
+            "created": chrono_now(),
+            "livemode": false,
+            "data": { "object": {
+                "id": s.id, "object": "checkout.session", "status": "complete", "payment_status": "paid",
+                "amount_total": s.amount, "currency": "gbp", "client_reference_id": s.charge,
+                "payment_intent": format!("pi_{}", s.id.trim_start_matches("cs_")),
+                "metadata": { "charge": s.charge, "tenant": s.tenant },
+            }},
+        })
+        .to_string()
+    }
+
+    /// The event Stripe sends when a session's payment is refunded.
+    pub fn refunded_event(s: &Session) -> String {
+        json!({
+            "id": format!("evt_{}", uuid::Uuid::now_v7().simple()),
+            "object": "event",
+            "type": "charge.refunded",
+            "created": chrono_now(),
+            "livemode": false,
+            "data": { "object": {
+                "id": format!("ch_{}", s.id.trim_start_matches("cs_")), "object": "charge", "refunded": true,
+                "amount_refunded": s.amount,
+                "payment_intent": format!("pi_{}", s.id.trim_start_matches("cs_")),
+                "metadata": { "charge": s.charge, "tenant": s.tenant },
+                "refunds": { "object": "list", "data": [{ "id": format!("re_{}", s.id.trim_start_matches("cs_")) }] },
+            }},
+        })
+        .to_string()
+    }
+
+    /// A `Stripe-Signature` header for `payload`, now, as Stripe signs.
+    pub fn sign(payload: &str) -> String {
+        trellis_core::market::sign(payload.as_bytes(), WEBHOOK_SECRET, chrono_now())
+    }
+}

@@ -1,0 +1,639 @@
+//! The marketplace end to end: a seller lists a course, a platform admin approves it, a trust
+//! adds it billed per enrolment, a learner enrols with approval, and the trust's spending, the
+//! seller's earnings and the platform's commission agree; the card and prepaid-seat flows in the
+//! local test mode; Stripe's webhooks verified and applied exactly once whatever their order,
+//! against a stand-in at the HTTP boundary, for 1,000 concurrent purchases. Other trusts see none
+//! of it.
+
+use crate::eventually;
+use std::time::Duration;
+use trellis_core::identity::Role;
+use trellis_core::{CourseId, TenantId};
+use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput};
+use trellis_db::market as mk;
+use trellis_testkit::{BASE, StripeStandIn, TestApp, Visitor, spawn_app_with};
+
+const PW: &str = "violet tractor harbour";
+
+async fn signed_in(app: &TestApp, slug: &str, email: &str, roles: &[Role]) -> (Visitor, trellis_core::PersonId) {
+    let id = app.member(slug, email, PW, roles).await;
+    let mut v = app.visitor(slug);
+    v.sign_in_and_agree(email, PW).await;
+    (v, id)
+}
+
+async fn form_token(v: &mut Visitor, path: &str) -> String {
+    let page = v.get(path).await;
+    page.csrf().unwrap_or_else(|| panic!("no form on {path}: {} {}", page.status, page.body))
+}
+
+fn id_after(body: &str, prefix: &str) -> Option<String> {
+    let at = body.find(prefix)? + prefix.len();
+    let id: String = body[at..].chars().take(36).collect();
+    (id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')).then_some(id)
+}
+
+/// A published course of `slug`'s own, with one page session.
+async fn own_course(app: &TestApp, slug: &str, code: &str, title: &str, enrolment: &str) -> CourseId {
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id(slug).await).await.unwrap();
+    let input = CourseInput {
+        code: code.into(),
+        kind: "course".into(),
+        title: title.into(),
+        summary: format!("{title}: recognise, respond, escalate."),
+        description: "Scenario-based learning.".into(),
+        topic: "Clinical skills".into(),
+        duration_minutes: 45,
+        enrolment: enrolment.into(),
+        ..CourseInput::default()
+    };
+    let id = cat::create_course(&tx, &input).await.unwrap().unwrap();
+    let page = ObjectInput {
+        title: "Recognising the signs".into(),
+        kind: "page".into(),
+        body: "Look for the red flags.".into(),
+        completion: "view".into(),
+        ..ObjectInput::default()
+    };
+    cat::add_object(&tx, id, &page).await.unwrap().unwrap();
+    cat::publish(&tx, id).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn platform_admin(app: &TestApp) -> Visitor {
+    let hash = trellis_web::hash_password(PW.into(), 64, 1).await.unwrap();
+    app.dbs().await.platform.ensure_platform_admin_across_tenants("root@platform.example", hash, "test").await.unwrap();
+    let mut root = Visitor::new(app.addr, BASE);
+    let signed = root.sign_in("root@platform.example", PW).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    root
+}
+
+/// Registers `slug` as a seller, lists `course`, has the platform admin approve it; returns the
+/// listing's id.
+async fn listed(
+    app: &TestApp,
+    seller: &mut Visitor,
+    root: &mut Visitor,
+    course: CourseId,
+    price: &str,
+    tiers: &str,
+) -> String {
+    let t = form_token(seller, "/selling").await;
+    let r = seller
+        .post("/selling/register", &[("csrf_token", &t), ("kind", "vendor"), ("summary", "Clinical e-learning.")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let t = form_token(seller, "/selling").await;
+    let course = course.to_string();
+    let fields = [
+        ("csrf_token", t.as_str()),
+        ("course", course.as_str()),
+        ("title", "Sepsis: spot it early"),
+        ("summary", "Recognise and escalate sepsis."),
+        ("price", price),
+        ("tiers", tiers),
+        ("licence_days", "365"),
+    ];
+    let r = seller.post("/selling/listings", &fields).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = seller.get("/selling").await;
+    assert!(page.body.contains("submitted"), "{}", page.body);
+    let lid = id_after(&page.body, "/selling/listings/").unwrap();
+    let queue = root.get("/admin/marketplace").await;
+    assert!(queue.body.contains("Sepsis: spot it early"), "{}", queue.body);
+    let t = queue.csrf().unwrap();
+    let r =
+        root.post(&format!("/admin/marketplace/listings/{lid}"), &[("csrf_token", &t), ("decision", "approve")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let _ = app;
+    lid
+}
+
+#[tokio::test]
+async fn a_vendor_lists_an_admin_approves_a_trust_buys_billed_and_the_books_agree() {
+    let app = spawn_app_with(None, |c| c.auth.platform_admin_mfa_required = false).await;
+    let course = own_course(&app, "fenwick", "FEN-SEPSIS", "Sepsis awareness", "approval").await;
+    let (mut sally, _) = signed_in(&app, "fenwick", "sally@fenwick.example", &[Role::TrainingManager]).await;
+    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let (mut ann, ann_id) = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    let (mut bob, _) = signed_in(&app, "northmoor", "bob@northmoor.example", &[Role::Learner]).await;
+    let (mut rex, _) = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
+    let mut root = platform_admin(&app).await;
+
+    // A learner cannot sell or buy.
+    assert_eq!(ann.get("/selling").await.status, 403);
+    assert_eq!(ann.get("/marketplace").await.status, 403);
+
+    // Bad input: each field named, nothing stored.
+    let t = form_token(&mut sally, "/selling").await;
+    let bad = sally.post("/selling/register", &[("csrf_token", &t), ("kind", "pirate")]).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("Choose whether you sell as a content vendor"), "{}", bad.body);
+    assert!(bad.body.contains("href=\"#summary\""));
+    let lid = {
+        // Registering, then a listing with a bad price and tiers.
+        let t = form_token(&mut sally, "/selling").await;
+        assert_eq!(
+            sally
+                .post(
+                    "/selling/register",
+                    &[("csrf_token", &t), ("kind", "vendor"), ("summary", "Clinical e-learning.")]
+                )
+                .await
+                .status,
+            303
+        );
+        let t = form_token(&mut sally, "/selling").await;
+        let c = course.to_string();
+        let bad = sally
+            .post(
+                "/selling/listings",
+                &[
+                    ("csrf_token", &t),
+                    ("course", &c),
+                    ("title", "Sepsis"),
+                    ("price", "free"),
+                    ("tiers", "5: 90"),
+                    ("licence_days", "365"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, 400, "{}", bad.body);
+        assert!(bad.body.contains("Enter the price per enrolment in pounds"), "{}", bad.body);
+        assert!(!bad.body.contains("/selling/listings/"), "nothing listed");
+        listed(&app, &mut sally, &mut root, course, "45.00", "3: 40.00").await
+    };
+
+    // Stripe Connect onboarding in test mode: the same steps, said to be a test.
+    let t = form_token(&mut sally, "/selling").await;
+    let go = sally.post("/selling/onboard", &[("csrf_token", &t)]).await;
+    assert_eq!(go.status, 303);
+    let onboard = go.location.unwrap();
+    let path = onboard.split_once(BASE).map(|(_, p)| p.split_once('/').map_or("", |x| x.1)).unwrap();
+    let path = format!("/{path}");
+    let mut platform = Visitor::new(app.addr, BASE);
+    let page = platform.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Payments test mode"));
+    let t = page.csrf().unwrap();
+    assert_eq!(platform.post(&path, &[("csrf_token", &t)]).await.status, 303);
+    assert!(sally.get("/selling").await.body.contains("Ready"));
+
+    // Live in the public marketplace and in a trust's.
+    assert!(Visitor::new(app.addr, BASE).get("/marketplace").await.body.contains("Sepsis: spot it early"));
+    let browse = boss.get("/marketplace").await;
+    assert!(browse.body.contains(&format!("/marketplace/{lid}")), "{}", browse.body);
+    assert!(browse.body.contains("Payments test mode"));
+    let page = boss.get(&format!("/marketplace/{lid}")).await;
+    assert!(page.body.contains("£45.00 per enrolment"));
+    assert!(page.body.contains("£40.00 each from 3 enrolments in a month"), "{}", page.body);
+    let t = page.csrf().unwrap();
+    assert_eq!(
+        boss.post(&format!("/marketplace/{lid}/add"), &[("csrf_token", &t), ("funding", "nonsense")]).await.status,
+        400
+    );
+    assert_eq!(
+        boss.post(&format!("/marketplace/{lid}/add"), &[("csrf_token", &t), ("funding", "billed")]).await.status,
+        303
+    );
+    let snapshot = {
+        let dbs = app.dbs().await;
+        let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
+        let a = mk::adoptions(&tx).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(a.len(), 1);
+        a[0].course
+    };
+
+    // The learner asks to join; nothing is billed until a manager approves.
+    let cpage = ann.get(&format!("/courses/{snapshot}")).await;
+    assert_eq!(cpage.status, 200, "{}", cpage.body);
+    assert!(cpage.body.contains("Your trust pays for this course"));
+    let t = cpage.csrf().unwrap();
+    assert_eq!(ann.post(&format!("/courses/{snapshot}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    assert!(ann.get(&format!("/courses/{snapshot}")).await.body.contains("You asked to join"));
+    let requests = boss.get("/admin/enrolments").await;
+    let eid = id_after(&requests.body, "/admin/enrolments/").unwrap();
+    let t = requests.csrf().unwrap();
+    assert_eq!(
+        boss.post(&format!("/admin/enrolments/{eid}"), &[("csrf_token", &t), ("decision", "approve")]).await.status,
+        303
+    );
+    assert!(ann.get(&format!("/courses/{snapshot}")).await.body.contains("Start"));
+
+    // The ledger catches up through the worker; the three views agree.
+    let dbs = app.dbs().await;
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            dbs.platform.ledger_totals_across_tenants().await.unwrap().lines == 3
+        })
+        .await
+    );
+    let totals = dbs.platform.ledger_totals_across_tenants().await.unwrap();
+    assert_eq!((totals.spend, totals.earnings, totals.commission, totals.sum), (4500, 3825, 675, 0));
+    let spending = boss.get("/marketplace/spending").await;
+    assert!(spending.body.contains("£45.00"), "{}", spending.body);
+    assert!(spending.body.contains("On the monthly bill"));
+    assert!(spending.body.contains("Test Person"), "who it was for");
+    let csv = boss.get("/marketplace/spending?format=csv").await;
+    assert!(csv.body.contains(",4500,billed,"), "{}", csv.body);
+    assert!(sally.get("/selling").await.body.contains("£38.25"), "the seller's earnings");
+    let admin = root.get("/admin/marketplace").await;
+    assert!(admin.body.contains("£6.75") && admin.body.contains("Balanced"), "{}", admin.body);
+
+    // A budget the next enrolment would exceed: refused with the reason, nothing billed.
+    let t = form_token(&mut boss, "/marketplace").await;
+    assert_eq!(boss.post("/marketplace/budget", &[("csrf_token", &t), ("budget", "lots")]).await.status, 400);
+    assert_eq!(boss.post("/marketplace/budget", &[("csrf_token", &t), ("budget", "60")]).await.status, 303);
+    let t = form_token(&mut bob, &format!("/courses/{snapshot}")).await;
+    assert_eq!(bob.post(&format!("/courses/{snapshot}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let requests = boss.get("/admin/enrolments").await;
+    let bob_e = id_after(&requests.body, "/admin/enrolments/").unwrap();
+    let t = requests.csrf().unwrap();
+    let over = boss.post(&format!("/admin/enrolments/{bob_e}"), &[("csrf_token", &t), ("decision", "approve")]).await;
+    assert_eq!(over.status, 409, "{}", over.body);
+    assert!(over.body.contains("over its budget of £60.00"), "{}", over.body);
+    assert!(boss.get("/admin/enrolments").await.body.contains(&bob_e), "the request still waits");
+    assert_eq!(dbs.platform.ledger_totals_across_tenants().await.unwrap().spend, 4500);
+
+    // Another trust sees none of it: not its charges, not its ledger, not its refunds.
+    let theirs = rex.get("/marketplace/spending").await;
+    assert!(!theirs.body.contains("£45.00") && !theirs.body.contains("Test Person"), "{}", theirs.body);
+    let charge = {
+        let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
+        let c = mk::charges(&tx, 10).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].charge.person, Some(ann_id));
+        c[0].charge.id
+    };
+    let t = form_token(&mut rex, "/marketplace").await;
+    assert_eq!(rex.post(&format!("/marketplace/charges/{charge}/refund"), &[("csrf_token", &t)]).await.status, 404);
+    let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
+    assert!(mk::charges(&tx, 10).await.unwrap().is_empty());
+    assert!(mk::ledger(&tx, 10).await.unwrap().is_empty());
+    assert!(mk::charge(&tx, charge).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+    // Riverside's learners cannot enrol on a course Northmoor bought.
+    let (mut rita, _) = signed_in(&app, "riverside", "rita@riverside.example", &[Role::Learner]).await;
+    assert_eq!(rita.get(&format!("/courses/{snapshot}")).await.status, 404);
+    let t = form_token(&mut rita, "/profile").await;
+    assert_eq!(rita.post(&format!("/courses/{snapshot}/enrol"), &[("csrf_token", &t)]).await.status, 404);
+    // The national toggle cannot offer a marketplace course for free.
+    let t = form_token(&mut rex, "/admin/courses").await;
+    let r = rex.post(&format!("/admin/courses/{snapshot}/offer"), &[("csrf_token", &t), ("offer", "yes")]).await;
+    assert_ne!(r.status, 303, "{}", r.body);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn learners_pay_by_card_and_seats_are_prepaid_through_the_test_mode() {
+    let app = spawn_app_with(None, |c| c.auth.platform_admin_mfa_required = false).await;
+    let course = own_course(&app, "riverside", "RIV-SEPSIS", "Sepsis awareness", "open").await;
+    let (mut seller, _) = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
+    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let (mut ann, _) = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    let (mut bob, _) = signed_in(&app, "northmoor", "bob@northmoor.example", &[Role::Learner]).await;
+    let mut root = platform_admin(&app).await;
+    let lid = listed(&app, &mut seller, &mut root, course, "20.00", "").await;
+    // A trust cannot buy its own listing.
+    let t = form_token(&mut seller, "/selling").await;
+    assert_eq!(
+        seller.post(&format!("/marketplace/{lid}/add"), &[("csrf_token", &t), ("funding", "billed")]).await.status,
+        409
+    );
+
+    // Paid by the learner: enrolling opens a payment; the course starts once Stripe's event says so.
+    let t = form_token(&mut boss, &format!("/marketplace/{lid}")).await;
+    assert_eq!(
+        boss.post(&format!("/marketplace/{lid}/add"), &[("csrf_token", &t), ("funding", "learner")]).await.status,
+        303
+    );
+    let dbs = app.dbs().await;
+    let northmoor = app.tenant_id("northmoor").await;
+    let snapshot = {
+        let tx = dbs.app.begin(northmoor).await.unwrap();
+        let a = mk::adoptions(&tx).await.unwrap();
+        tx.commit().await.unwrap();
+        a[0].course
+    };
+    let t = form_token(&mut ann, &format!("/courses/{snapshot}")).await;
+    assert_eq!(ann.post(&format!("/courses/{snapshot}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let page = ann.get(&format!("/courses/{snapshot}")).await;
+    assert!(page.body.contains("Pay £20.00 by card"), "{}", page.body);
+    assert!(page.body.contains("Payments test mode"));
+    assert_ne!(ann.get(&format!("/learn/{snapshot}")).await.status / 100, 2, "no learning before payment");
+    let t = page.csrf().unwrap();
+    let go = ann.post(&format!("/courses/{snapshot}/pay"), &[("csrf_token", &t)]).await;
+    assert_eq!(go.status, 303);
+    let checkout = go.location.unwrap();
+    let path = format!("/{}", checkout.split_once(BASE).unwrap().1.split_once('/').unwrap().1);
+    let mut pay = Visitor::new(app.addr, BASE);
+    let cpage = pay.get(&path).await;
+    assert_eq!(cpage.status, 200, "{}", cpage.body);
+    assert!(cpage.body.contains("£20.00") && cpage.body.contains("no card is charged"));
+    let t = cpage.csrf().unwrap();
+    let paid = pay.post(&path, &[("csrf_token", &t), ("action", "pay")]).await;
+    assert_eq!(paid.status, 303, "{}", paid.body);
+    assert!(paid.location.unwrap().contains("/payments/done?charge="));
+    assert!(ann.get(&format!("/courses/{snapshot}")).await.body.contains("Start"));
+    // The same event again changes nothing; the admin view shows it processed.
+    let events = root.get("/admin/marketplace").await;
+    assert!(events.body.contains("checkout.session.completed") && events.body.contains("processed"));
+
+    // A refund within the terms (not started): the enrolment ends, the ledger reverses.
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            dbs.platform.ledger_totals_across_tenants().await.unwrap().spend == 2000
+        })
+        .await
+    );
+    let charge = {
+        let tx = dbs.app.begin(northmoor).await.unwrap();
+        let c = mk::charges(&tx, 10).await.unwrap();
+        tx.commit().await.unwrap();
+        c[0].charge.id
+    };
+    let t = form_token(&mut boss, "/marketplace/spending").await;
+    let r = boss.post(&format!("/marketplace/charges/{charge}/refund"), &[("csrf_token", &t)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            let t = dbs.platform.ledger_totals_across_tenants().await.unwrap();
+            t.spend == 0 && t.lines == 6 && t.sum == 0
+        })
+        .await
+    );
+    assert!(!ann.get(&format!("/courses/{snapshot}")).await.body.contains("Start"), "refunded: no longer enrolled");
+    assert_eq!(boss.post(&format!("/marketplace/charges/{charge}/refund"), &[("csrf_token", &t)]).await.status, 409);
+
+    // Prepaid seats: bought by card, each enrolment takes one, none left means a clear refusal.
+    let t = form_token(&mut boss, &format!("/marketplace/{lid}")).await;
+    assert_eq!(
+        boss.post(&format!("/marketplace/{lid}/add"), &[("csrf_token", &t), ("funding", "prepaid")]).await.status,
+        303
+    );
+    let t = form_token(&mut boss, &format!("/marketplace/{lid}")).await;
+    assert_eq!(
+        boss.post(&format!("/marketplace/{lid}/seats"), &[("csrf_token", &t), ("quantity", "0")]).await.status,
+        400
+    );
+    let go = boss.post(&format!("/marketplace/{lid}/seats"), &[("csrf_token", &t), ("quantity", "1")]).await;
+    assert_eq!(go.status, 303);
+    let path = format!("/{}", go.location.unwrap().split_once(BASE).unwrap().1.split_once('/').unwrap().1);
+    let cpage = pay.get(&path).await;
+    let t = cpage.csrf().unwrap();
+    assert_eq!(pay.post(&path, &[("csrf_token", &t), ("action", "pay")]).await.status, 303);
+    assert!(boss.get(&format!("/marketplace/{lid}")).await.body.contains("1 seats left"));
+    let t = form_token(&mut bob, &format!("/courses/{snapshot}")).await;
+    assert_eq!(bob.post(&format!("/courses/{snapshot}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    assert!(bob.get(&format!("/courses/{snapshot}")).await.body.contains("Start"));
+    assert!(boss.get(&format!("/marketplace/{lid}")).await.body.contains("0 seats left"));
+    let t = form_token(&mut ann, &format!("/courses/{snapshot}")).await;
+    let none = ann.post(&format!("/courses/{snapshot}/enrol"), &[("csrf_token", &t)]).await;
+    assert_eq!(none.status, 409, "{}", none.body);
+    assert!(none.body.contains("no seats left"));
+    // A cancelled checkout leaves nothing behind but the cancelled charge.
+    let t = form_token(&mut boss, &format!("/marketplace/{lid}")).await;
+    let go = boss.post(&format!("/marketplace/{lid}/seats"), &[("csrf_token", &t), ("quantity", "5")]).await;
+    let path = format!("/{}", go.location.unwrap().split_once(BASE).unwrap().1.split_once('/').unwrap().1);
+    let t = pay.get(&path).await.csrf().unwrap();
+    assert_eq!(pay.post(&path, &[("csrf_token", &t), ("action", "cancel")]).await.status, 303);
+    assert!(boss.get(&format!("/marketplace/{lid}")).await.body.contains("0 seats left"));
+    let totals = dbs.platform.ledger_totals_across_tenants().await;
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            let t = dbs.platform.ledger_totals_across_tenants().await.unwrap();
+            t.spend == 2000 && t.sum == 0
+        })
+        .await,
+        "{totals:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order() {
+    let stripe = StripeStandIn::start().await;
+    let base = stripe.base();
+    let app = spawn_app_with(None, |c| {
+        c.payments.stripe_secret_key = trellis_testkit::STRIPE_SECRET_KEY.into();
+        c.payments.webhook_secret = trellis_testkit::STRIPE_WEBHOOK_SECRET.into();
+        c.payments.stripe_api_base = base.clone();
+        c.auth.platform_admin_mfa_required = false;
+    })
+    .await;
+    let course = own_course(&app, "fenwick", "FEN-SEPSIS", "Sepsis awareness", "open").await;
+    let (mut seller, _) = signed_in(&app, "fenwick", "sally@fenwick.example", &[Role::TrainingManager]).await;
+    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let mut root = platform_admin(&app).await;
+    let lid = listed(&app, &mut seller, &mut root, course, "45.00", "").await;
+    // Onboarding goes to Stripe (the stand-in) for an account and a link.
+    let t = form_token(&mut seller, "/selling").await;
+    let go = seller.post("/selling/onboard", &[("csrf_token", &t)]).await;
+    assert!(go.location.unwrap().starts_with("https://connect.stripe.test/setup/e/acct_standin_1"));
+    let t = form_token(&mut boss, &format!("/marketplace/{lid}")).await;
+    assert_eq!(
+        boss.post(&format!("/marketplace/{lid}/add"), &[("csrf_token", &t), ("funding", "learner")]).await.status,
+        303
+    );
+    assert!(!boss.get("/marketplace").await.body.contains("Payments test mode"), "real Stripe: no test-mode notice");
+
+    let state = app.server.as_ref().unwrap().state.clone();
+    let northmoor = app.tenant_id("northmoor").await;
+    let dbs = app.dbs().await;
+    let (snapshot, adoption) = {
+        let tx = dbs.app.begin(northmoor).await.unwrap();
+        let a = mk::adoptions(&tx).await.unwrap();
+        tx.commit().await.unwrap();
+        (a[0].course, a[0].clone())
+    };
+    assert_eq!(adoption.seller_account.as_deref(), Some("acct_standin_1"));
+
+    // 1,000 learners.
+    const N: usize = 1000;
+    let people: Vec<trellis_core::PersonId> = {
+        let itx = dbs.platform.begin_identity(northmoor).await.unwrap();
+        let mut ids = Vec::with_capacity(N);
+        for i in 0..N {
+            let p = trellis_db::identity::create_person(
+                &itx,
+                trellis_db::identity::NewPerson {
+                    email: format!("learner{i}@northmoor.example"),
+                    password_hash: None,
+                    given_name: "Learner".into(),
+                    family_name: format!("{i}"),
+                    job_role: "Nurse".into(),
+                    place_of_work: "Ward 1".into(),
+                    register_kind: None,
+                    register_number: None,
+                },
+            )
+            .await
+            .unwrap();
+            trellis_db::identity::add_membership(
+                &itx,
+                p.id,
+                trellis_db::identity::MembershipStatus::Approved,
+                &[Role::Learner],
+            )
+            .await
+            .unwrap();
+            ids.push(p.id);
+        }
+        itx.commit().await.unwrap();
+        ids
+    };
+
+    // 1,000 concurrent purchases: each enrols (awaiting payment) and opens a Stripe checkout.
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
+    let mut set = tokio::task::JoinSet::new();
+    for person in people.clone() {
+        let state = state.clone();
+        let sem = sem.clone();
+        let adoption = adoption.clone();
+        set.spawn(async move {
+            let _permit = sem.acquire().await.unwrap();
+            let tx = state.dbs.app.begin(northmoor).await.unwrap();
+            let c = cat::course(&tx, snapshot).await.unwrap().unwrap();
+            let out = trellis_db::learning::enrol(&tx, person, &c, "self", true, None, None).await.unwrap();
+            assert_eq!(out, trellis_db::learning::Enrolled::AwaitingPayment);
+            let e = trellis_db::learning::enrolment(&tx, person, snapshot).await.unwrap().unwrap();
+            let charge = mk::pending_for_enrolment(&tx, e.id).await.unwrap().unwrap();
+            tx.commit().await.unwrap();
+            let r = trellis_integrations::payments::CheckoutRequest {
+                charge: charge.id.to_string(),
+                tenant: northmoor.to_string(),
+                name: c.title.clone(),
+                unit_pence: charge.unit_pence,
+                quantity: 1,
+                currency: "gbp".into(),
+                email: None,
+                success_url: "http://northmoor.localhost/payments/done".into(),
+                cancel_url: "http://northmoor.localhost/".into(),
+                destination: adoption.seller_account.clone(),
+                application_fee: charge.fee_pence,
+            };
+            // Asked twice (a retry after a timeout, say): one session, by the idempotency key.
+            let first = state.payments.create_checkout(&r).await.unwrap();
+            let again = state.payments.create_checkout(&r).await.unwrap();
+            assert_eq!(first, again);
+            let tx = state.dbs.app.begin(northmoor).await.unwrap();
+            mk::set_checkout(&tx, charge.id, &first.id).await.unwrap();
+            tx.commit().await.unwrap();
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    let sessions = stripe.sessions();
+    assert_eq!(sessions.len(), N);
+    assert_eq!(stripe.checkout_requests(), 2 * N);
+    assert!(sessions.iter().all(|s| s.fee == Some(675) && s.destination.as_deref() == Some("acct_standin_1")));
+
+    // Stripe's events: each completion sent two or three times, 50 purchases also refunded (some
+    // refunds arriving before their payment), all shuffled and delivered concurrently.
+    let mut deliveries: Vec<String> = Vec::new();
+    for (i, s) in sessions.iter().enumerate() {
+        let done = StripeStandIn::completed_event(s);
+        for _ in 0..(2 + i % 2) {
+            deliveries.push(done.clone());
+        }
+        if i % 20 == 0 {
+            let refund = StripeStandIn::refunded_event(s);
+            deliveries.push(refund.clone());
+            deliveries.push(refund);
+        }
+    }
+    // A deterministic shuffle (Fisher–Yates with a fixed LCG): the order is scrambled, the test repeatable.
+    let mut seed: u64 = 0x5eed;
+    for i in (1..deliveries.len()).rev() {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let j = usize::try_from(seed >> 33).unwrap() % (i + 1);
+        deliveries.swap(i, j);
+    }
+    let client = reqwest::Client::new();
+    let url = app.url("/stripe/webhook");
+    let mut set = tokio::task::JoinSet::new();
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
+    for body in deliveries {
+        let client = client.clone();
+        let url = url.clone();
+        let sem = sem.clone();
+        set.spawn(async move {
+            let _permit = sem.acquire().await.unwrap();
+            let sig = StripeStandIn::sign(&body);
+            let r =
+                client.post(&url).header("host", BASE).header("stripe-signature", sig).body(body).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+
+    // Forged, tampered and stale deliveries are refused and change nothing.
+    let s = &sessions[1];
+    let body = StripeStandIn::completed_event(s);
+    let forged = trellis_core::market::sign(body.as_bytes(), "whsec_wrong", chrono::Utc::now().timestamp());
+    let stale = trellis_core::market::sign(
+        body.as_bytes(),
+        trellis_testkit::STRIPE_WEBHOOK_SECRET,
+        chrono::Utc::now().timestamp() - 301,
+    );
+    let good = StripeStandIn::sign(&body);
+    for (sig, payload) in
+        [(forged, body.clone()), (stale, body.clone()), (good, body.replace("\"paid\"", "\"unpaid\""))]
+    {
+        let r =
+            client.post(&url).header("host", BASE).header("stripe-signature", sig).body(payload).send().await.unwrap();
+        assert_eq!(r.status(), 400);
+    }
+    let r = client.post(&url).header("host", BASE).body(body).send().await.unwrap();
+    assert_eq!(r.status(), 400, "no signature");
+
+    // The refunds that came first are retried by the worker until their payment is in.
+    let refunded = N / 20;
+    assert!(
+        eventually(Duration::from_secs(90), || async {
+            let t = dbs.platform.ledger_totals_across_tenants().await.unwrap();
+            t.lines == i64::try_from(3 * N + 3 * refunded).unwrap()
+        })
+        .await,
+        "{:?}",
+        dbs.platform.ledger_totals_across_tenants().await
+    );
+    let t = dbs.platform.ledger_totals_across_tenants().await.unwrap();
+    let sold = i64::try_from(N - refunded).unwrap();
+    assert_eq!(t.sum, 0, "the books balance to the penny");
+    assert_eq!(t.spend, sold * 4500);
+    assert_eq!(t.earnings, sold * (4500 - 675));
+    assert_eq!(t.commission, sold * 675);
+    assert!(dbs.platform.stripe_events(5000).await.unwrap().iter().all(|e| e.status == "processed"));
+    assert_eq!(dbs.platform.stripe_events(5000).await.unwrap().len(), N + refunded, "each event kept once");
+
+    // Every purchase has exactly one enrolment: active if paid, withdrawn if refunded.
+    let tx = dbs.app.begin(northmoor).await.unwrap();
+    let charges = mk::charges(&tx, 5000).await.unwrap();
+    assert_eq!(charges.len(), N);
+    assert_eq!(charges.iter().filter(|c| c.charge.status == "paid").count(), N - refunded);
+    assert_eq!(charges.iter().filter(|c| c.charge.status == "refunded").count(), refunded);
+    let mut enrolments = std::collections::HashSet::new();
+    for p in &people {
+        let e = trellis_db::learning::enrolment(&tx, *p, snapshot).await.unwrap().unwrap();
+        assert!(enrolments.insert(e.id));
+        let c = charges.iter().find(|c| c.charge.enrolment == Some(e.id)).unwrap();
+        let expected = if c.charge.status == "paid" { "active" } else { "withdrawn" };
+        assert_eq!(e.status, expected);
+    }
+    tx.commit().await.unwrap();
+    // Other trusts: nothing.
+    let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
+    assert!(mk::charges(&tx, 10).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+    let _ = TenantId::PLATFORM;
+    app.stop().await;
+}

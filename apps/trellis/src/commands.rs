@@ -172,6 +172,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let dbs = trellis_db::connect(&config.database).await?;
             let managers = crate::demo::seed(&config, &dbs).await?;
             crate::demo::seed_learning(&config, &dbs).await?;
+            crate::demo::seed_marketplace(&config, &dbs).await?;
             let server = start(&config).await?;
             println!("\nThe Trellis demo is running on embedded defaults (SQLite at {}).", config.database.url);
             print_addresses(&server);
@@ -183,6 +184,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!("  Demo learners, same password: {}@<the trust's email domain>", crate::demo::LEARNER);
             println!("  A staff file to try the import with: deploy/demo/staff.csv (Northmoor)");
+            println!(
+                "  Marketplace ({}): Northmoor sells its sepsis course; another trust's manager adds it at /marketplace",
+                if config.payments.test_mode() {
+                    "payments in the local test mode: no card is charged"
+                } else {
+                    "Stripe"
+                }
+            );
             match crate::demo::package_examples(&config) {
                 Ok(zips) if !zips.is_empty() => {
                     println!("  E-learning packages to upload (Courses → a course → Upload an e-learning package):");

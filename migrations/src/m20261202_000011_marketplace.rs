@@ -173,7 +173,14 @@ impl MigrationTrait for Migration {
         table(
             manager,
             "market_budgets",
-            vec![uuid("tenant_id"), big_null("monthly_pence"), uuid_null("updated_by"), at("updated_at")],
+            vec![
+                uuid("tenant_id"),
+                big_null("monthly_pence"),
+                // The trust as Stripe's customer, for its monthly invoices.
+                text_null("stripe_customer", 64),
+                uuid_null("updated_by"),
+                at("updated_at"),
+            ],
             &["tenant_id"],
         )
         .await?;
@@ -204,6 +211,7 @@ impl MigrationTrait for Migration {
                 text_null("checkout_id", 255),
                 text_null("payment_intent", 255),
                 text_null("refund_id", 255),
+                uuid_null("invoice_id"),
                 date_null("access_until"),
                 at("created_at"),
                 at_null("settled_at"),
@@ -218,6 +226,31 @@ impl MigrationTrait for Migration {
         index(manager, "charges_created", "charges", &["tenant_id", "created_at"], false).await?;
         index(manager, "charges_checkout", "charges", &["checkout_id"], false).await?;
         protect_tenant_table(manager, "charges").await?;
+
+        // A trust's monthly invoice for the enrolments billed to it in a month.
+        table(
+            manager,
+            "invoices",
+            vec![
+                uuid("tenant_id"),
+                uuid("id"),
+                text("month", 7),
+                big("amount_pence"),
+                int("items"),
+                text("currency", 3),
+                text("status", 8),
+                text_null("stripe_invoice", 255),
+                text_null("hosted_url", 2000),
+                at("created_at"),
+                at_null("paid_at"),
+            ],
+            &["tenant_id", "id"],
+        )
+        .await?;
+        index(manager, "invoices_id", "invoices", &["id"], true).await?;
+        index(manager, "invoices_month", "invoices", &["tenant_id", "month"], false).await?;
+        protect_tenant_table(manager, "invoices").await?;
+        index(manager, "charges_invoice", "charges", &["tenant_id", "invoice_id"], false).await?;
 
         // The ledger: double-entry lines; the lines of one transaction (`txn`) sum to zero. Each
         // line belongs to the party whose account it is (the buying trust, the seller's site, or

@@ -300,6 +300,14 @@ pub fn refund_lines(buyer: TenantId, seller: TenantId, amount: i64, fee: i64) ->
     sale_lines(buyer, seller, amount, fee).into_iter().map(|l| Line { pence: -l.pence, ..l }).collect()
 }
 
+/// The lines of a payout of `net` to a seller: what it is owed becomes what it was paid.
+pub fn payout_lines(seller: TenantId, net: i64) -> Vec<Line> {
+    vec![
+        Line { owner: seller, account: Account::Earnings, pence: net },
+        Line { owner: seller, account: Account::PaidOut, pence: -net },
+    ]
+}
+
 /// Whether the lines balance (sum to zero) and there is at least one.
 pub fn balanced(lines: &[Line]) -> bool {
     !lines.is_empty() && lines.iter().map(|l| i128::from(l.pence)).sum::<i128>() == 0
@@ -423,6 +431,7 @@ mod tests {
         let sale = sale_lines(buyer, seller, 4500, 675);
         assert!(balanced(&sale));
         assert!(balanced(&refund_lines(buyer, seller, 4500, 675)));
+        assert!(balanced(&payout_lines(seller, 3825)));
         assert!(!balanced(&[]));
     }
 

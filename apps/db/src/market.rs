@@ -10,8 +10,8 @@
 
 use crate::catalogue::{self, Course};
 use crate::entities::{
-    charge, course, course_version, enrolment, learning_object, ledger_entry, listing, market_adoption, market_budget,
-    package, seller, stripe_event,
+    charge, course, course_version, enrolment, invoice, learning_object, ledger_entry, listing, market_adoption,
+    market_budget, package, seller, stripe_event,
 };
 use crate::tenant_tx::begin_tx;
 use crate::{DbError, PlatformDb, TenantTx};
@@ -333,10 +333,12 @@ pub async fn budget(tx: &TenantTx) -> Result<Option<i64>, DbError> {
 
 /// Sets (or, with `None`, removes) the monthly budget.
 pub async fn set_budget(tx: &TenantTx, pence: Option<i64>, by: PersonId) -> Result<(), DbError> {
+    let customer = tx.select::<market_budget::Entity>().one(tx.conn()).await?.and_then(|b| b.stripe_customer);
     tx.delete_many::<market_budget::Entity>().exec(tx.conn()).await?;
     tx.insert(market_budget::ActiveModel {
         tenant_id: Set(Uuid::nil()),
         monthly_pence: Set(pence),
+        stripe_customer: Set(customer),
         updated_by: Set(Some(by.as_uuid())),
         updated_at: Set(Utc::now()),
     })
@@ -466,6 +468,7 @@ pub async fn on_activated(
         checkout_id: Set(None),
         payment_intent: Set(None),
         refund_id: Set(None),
+        invoice_id: Set(None),
         access_until: Set(if gate_pending { None } else { until }),
         created_at: Set(now),
         settled_at: Set((!gate_pending).then_some(now)),
@@ -533,6 +536,7 @@ pub async fn buy_seats(
             checkout_id: Set(None),
             payment_intent: Set(None),
             refund_id: Set(None),
+            invoice_id: Set(None),
             access_until: Set(None),
             created_at: Set(Utc::now()),
             settled_at: Set(None),
@@ -768,6 +772,262 @@ pub async fn balances(tx: &TenantTx) -> Result<HashMap<String, i64>, DbError> {
     rows.iter().map(|r| Ok((r.try_get::<String>("", "account")?, r.try_get::<i64>("", "total")?))).collect()
 }
 
+/// A trust's monthly invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoice {
+    pub id: Uuid,
+    pub tenant: TenantId,
+    pub month: String,
+    pub amount_pence: i64,
+    pub items: i32,
+    pub currency: String,
+    /// `open` (sent, unpaid) or `paid`.
+    pub status: String,
+    pub stripe_invoice: Option<String>,
+    pub hosted_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+impl From<invoice::Model> for Invoice {
+    fn from(i: invoice::Model) -> Self {
+        Invoice {
+            id: i.id,
+            tenant: TenantId::from_uuid(i.tenant_id),
+            month: i.month,
+            amount_pence: i.amount_pence,
+            items: i.items,
+            currency: i.currency,
+            status: i.status,
+            stripe_invoice: i.stripe_invoice,
+            hosted_url: i.hosted_url,
+            created_at: i.created_at,
+            paid_at: i.paid_at,
+        }
+    }
+}
+
+/// One line of an invoice: a course, how many enrolments, what they cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceLine {
+    pub course_title: String,
+    pub enrolments: i64,
+    pub amount_pence: i64,
+}
+
+/// What an invoice owes one seller once paid: the sum of its sales less commission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payout {
+    pub seller: SellerId,
+    pub seller_tenant: TenantId,
+    pub account: Option<String>,
+    pub net_pence: i64,
+}
+
+/// The trust as Stripe's customer, if it has been made one.
+pub async fn stripe_customer(tx: &TenantTx) -> Result<Option<String>, DbError> {
+    Ok(tx.select::<market_budget::Entity>().one(tx.conn()).await?.and_then(|b| b.stripe_customer))
+}
+
+/// Records the trust's Stripe customer.
+pub async fn set_stripe_customer(tx: &TenantTx, customer: &str) -> Result<(), DbError> {
+    let res = tx
+        .update_many::<market_budget::Entity>()
+        .col_expr(market_budget::Column::StripeCustomer, Expr::value(Some(customer.to_owned())))
+        .exec(tx.conn())
+        .await?;
+    if res.rows_affected == 0 {
+        tx.insert(market_budget::ActiveModel {
+            tenant_id: Set(Uuid::nil()),
+            monthly_pence: Set(None),
+            stripe_customer: Set(Some(customer.to_owned())),
+            updated_by: Set(None),
+            updated_at: Set(Utc::now()),
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Months before `current` with enrolments billed but not yet invoiced, oldest first.
+pub async fn months_to_invoice(tx: &TenantTx, current: &str) -> Result<Vec<String>, DbError> {
+    let sql = "SELECT DISTINCT month FROM charges
+                WHERE tenant_id = $1 AND status = 'billed' AND invoice_id IS NULL AND month < $2 ORDER BY month";
+    let rows = tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), current.into()])).await?;
+    rows.iter().map(|r| Ok(r.try_get::<String>("", "month")?)).collect()
+}
+
+/// Gathers the month's billed enrolments not yet invoiced into one open invoice, in one
+/// transaction (so none is invoiced twice). `None` if there are none.
+pub async fn invoice_month(tx: &TenantTx, month: &str) -> Result<Option<Invoice>, DbError> {
+    lock_trust(tx).await?;
+    let sql = "SELECT CAST(COALESCE(SUM(amount_pence), 0) AS BIGINT) AS total, COUNT(*) AS n FROM charges
+                WHERE tenant_id = $1 AND month = $2 AND status = 'billed' AND invoice_id IS NULL";
+    let row = tx.conn().query_one_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), month.into()])).await?;
+    let (total, n) = match row {
+        Some(r) => (r.try_get::<i64>("", "total")?, r.try_get::<i64>("", "n")?),
+        None => (0, 0),
+    };
+    if n == 0 {
+        return Ok(None);
+    }
+    let id = Uuid::now_v7();
+    let row = tx
+        .insert(invoice::ActiveModel {
+            tenant_id: Set(Uuid::nil()),
+            id: Set(id),
+            month: Set(month.to_owned()),
+            amount_pence: Set(total),
+            items: Set(i32::try_from(n).unwrap_or(i32::MAX)),
+            currency: Set(m::CURRENCY.into()),
+            status: Set("open".into()),
+            stripe_invoice: Set(None),
+            hosted_url: Set(None),
+            created_at: Set(Utc::now()),
+            paid_at: Set(None),
+        })
+        .await?;
+    tx.update_many::<charge::Entity>()
+        .filter(charge::Column::Month.eq(month))
+        .filter(charge::Column::Status.eq("billed"))
+        .filter(charge::Column::InvoiceId.is_null())
+        .col_expr(charge::Column::InvoiceId, Expr::value(Some(id)))
+        .exec(tx.conn())
+        .await?;
+    Ok(Some(Invoice::from(row)))
+}
+
+/// An invoice's lines, by course.
+pub async fn invoice_lines(tx: &TenantTx, id: Uuid) -> Result<Vec<InvoiceLine>, DbError> {
+    let sql = "SELECT course_id, COUNT(*) AS n, CAST(COALESCE(SUM(amount_pence), 0) AS BIGINT) AS total FROM charges
+                WHERE tenant_id = $1 AND invoice_id = $2 GROUP BY course_id";
+    let rows = tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), id.into()])).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut ids = Vec::new();
+    for r in &rows {
+        let c: Uuid = r.try_get("", "course_id")?;
+        ids.push(c);
+        out.push((c, r.try_get::<i64>("", "n")?, r.try_get::<i64>("", "total")?));
+    }
+    let courses = catalogue::courses_by_id(tx, &ids).await?;
+    Ok(out
+        .into_iter()
+        .map(|(c, n, total)| InvoiceLine {
+            course_title: courses.get(&c).map(|x| x.title.clone()).unwrap_or_default(),
+            enrolments: n,
+            amount_pence: total,
+        })
+        .collect())
+}
+
+/// What a paid invoice owes each seller (its sales less commission).
+pub async fn invoice_payouts(tx: &TenantTx, id: Uuid) -> Result<Vec<Payout>, DbError> {
+    let sql = "SELECT c.seller_id AS seller_id, a.seller_tenant AS seller_tenant, a.seller_account AS account,
+                      CAST(COALESCE(SUM(c.amount_pence - c.fee_pence), 0) AS BIGINT) AS net
+                 FROM charges c JOIN market_adoptions a ON a.tenant_id = c.tenant_id AND a.listing_id = c.listing_id
+                WHERE c.tenant_id = $1 AND c.invoice_id = $2
+                GROUP BY c.seller_id, a.seller_tenant, a.seller_account";
+    let rows = tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), id.into()])).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Payout {
+                seller: SellerId::from_uuid(r.try_get("", "seller_id")?),
+                seller_tenant: TenantId::from_uuid(r.try_get("", "seller_tenant")?),
+                account: r.try_get("", "account")?,
+                net_pence: r.try_get("", "net")?,
+            })
+        })
+        .collect()
+}
+
+/// Records where Stripe (or the test mode) keeps the invoice.
+pub async fn set_invoice_stripe(tx: &TenantTx, id: Uuid, stripe: &str, url: &str) -> Result<(), DbError> {
+    tx.update_many::<invoice::Entity>()
+        .filter(invoice::Column::Id.eq(id))
+        .col_expr(invoice::Column::StripeInvoice, Expr::value(Some(stripe.to_owned())))
+        .col_expr(invoice::Column::HostedUrl, Expr::value(Some(url.to_owned())))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// The trust's invoices, newest first.
+pub async fn invoices(tx: &TenantTx, limit: u64) -> Result<Vec<Invoice>, DbError> {
+    Ok(tx
+        .select::<invoice::Entity>()
+        .order_by_desc(invoice::Column::CreatedAt)
+        .limit(limit)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Invoice::from)
+        .collect())
+}
+
+/// One of the trust's invoices.
+pub async fn invoice(tx: &TenantTx, id: Uuid) -> Result<Option<Invoice>, DbError> {
+    Ok(tx.select::<invoice::Entity>().filter(invoice::Column::Id.eq(id)).one(tx.conn()).await?.map(Invoice::from))
+}
+
+/// Marks an open invoice paid (Stripe's `invoice.paid`) and queues the sellers' payouts. Once.
+pub async fn invoice_paid(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
+    let res = tx
+        .update_many::<invoice::Entity>()
+        .filter(invoice::Column::Id.eq(id))
+        .filter(invoice::Column::Status.eq("open"))
+        .col_expr(invoice::Column::Status, Expr::value("paid"))
+        .col_expr(invoice::Column::PaidAt, Expr::value(Some(Utc::now())))
+        .exec(tx.conn())
+        .await?;
+    if res.rows_affected == 1 {
+        crate::identity::enqueue_job(tx, "payouts", &serde_json::json!({ "invoice": id.to_string() })).await?;
+    }
+    Ok(res.rows_affected == 1)
+}
+
+/// Writes one balanced ledger transaction's lines.
+#[allow(clippy::too_many_arguments)]
+async fn insert_lines(
+    tx: &sea_orm::DatabaseTransaction,
+    txn: Uuid,
+    kind: &str,
+    lines: &[Line],
+    currency: &str,
+    c: Option<&Charge>,
+    buyer: Option<TenantId>,
+    seller: Option<SellerId>,
+    memo: &str,
+    at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    if !m::balanced(lines) {
+        return Err(DbError::Conflict(format!("ledger {txn}: {kind} lines do not balance")));
+    }
+    let models: Vec<ledger_entry::ActiveModel> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| ledger_entry::ActiveModel {
+            tenant_id: Set(l.owner.as_uuid()),
+            id: Set(Uuid::now_v7()),
+            txn: Set(txn),
+            line: Set(i32::try_from(i).unwrap_or(0)),
+            kind: Set(kind.into()),
+            account: Set(l.account.as_str().into()),
+            amount_pence: Set(l.pence),
+            currency: Set(currency.to_owned()),
+            charge_id: Set(c.map(|c| c.id.as_uuid())),
+            listing_id: Set(c.map(|c| c.listing.as_uuid())),
+            buyer_tenant: Set(buyer.map(|b| b.as_uuid())),
+            seller_id: Set(seller.map(|s| s.as_uuid())),
+            person_id: Set(c.and_then(|c| c.person).map(|p| p.as_uuid())),
+            course_id: Set(c.map(|c| c.course.as_uuid())),
+            memo: Set(memo.to_owned()),
+            at: Set(at),
+        })
+        .collect();
+    ledger_entry::Entity::insert_many(models).exec(tx).await?;
+    Ok(())
+}
+
 /// The ledger transaction of a charge's posting of `kind`: the same id every time, so a
 /// posting is recognised when it is made again.
 fn txn_id(charge: ChargeId, kind: &str) -> Uuid {
@@ -818,8 +1078,10 @@ impl From<stripe_event::Model> for StripeEvent {
 pub struct LedgerTotals {
     /// All trusts' spending.
     pub spend: i64,
-    /// All sellers' earnings (positive: what they are owed or were paid).
+    /// All sellers' earnings, net of commission (what they are owed plus what they were paid).
     pub earnings: i64,
+    /// What was paid out to sellers.
+    pub paid_out: i64,
     /// The platform's commission (positive).
     pub commission: i64,
     /// The sum of every line (zero when the books balance).
@@ -1131,6 +1393,15 @@ impl PlatformDb {
         Ok(charge::Entity::find().filter(charge::Column::Id.eq(id.as_uuid())).one(&self.conn).await?.map(Charge::from))
     }
 
+    /// The invoice Stripe (or the test mode) knows by `stripe_id`.
+    pub async fn invoice_by_stripe_across_tenants(&self, stripe_id: &str) -> Result<Option<Invoice>, DbError> {
+        Ok(invoice::Entity::find()
+            .filter(invoice::Column::StripeInvoice.eq(stripe_id))
+            .one(&self.conn)
+            .await?
+            .map(Invoice::from))
+    }
+
     /// The charge a checkout session was opened for.
     pub async fn charge_by_checkout_across_tenants(&self, checkout: &str) -> Result<Option<Charge>, DbError> {
         Ok(charge::Entity::find()
@@ -1150,8 +1421,15 @@ impl PlatformDb {
         if matches!(c.status.as_str(), "billed" | "paid" | "refunded") && c.amount_pence > 0 {
             kinds.push("sale");
         }
+        let card = c.funding == "learner" || c.kind == "seats";
+        if card && matches!(c.status.as_str(), "paid" | "refunded") && c.amount_pence > 0 {
+            kinds.push("payout");
+        }
         if c.status == "refunded" && c.amount_pence > 0 {
             kinds.push("refund");
+            if card {
+                kinds.push("reversal");
+            }
         }
         let mut posted = 0;
         for kind in kinds {
@@ -1162,43 +1440,53 @@ impl PlatformDb {
                 tx.rollback().await?;
                 continue;
             }
-            let lines: Vec<Line> = if kind == "sale" {
-                m::sale_lines(c.tenant, s.tenant, c.amount_pence, c.fee_pence)
-            } else {
-                m::refund_lines(c.tenant, s.tenant, c.amount_pence, c.fee_pence)
+            let net = c.amount_pence - c.fee_pence;
+            let lines: Vec<Line> = match kind {
+                "sale" => m::sale_lines(c.tenant, s.tenant, c.amount_pence, c.fee_pence),
+                "refund" => m::refund_lines(c.tenant, s.tenant, c.amount_pence, c.fee_pence),
+                // A card payment goes to the seller's connected account at once (a destination
+                // charge); a refund takes it back (the transfer reversed).
+                "payout" => m::payout_lines(s.tenant, net),
+                _ => m::payout_lines(s.tenant, net).into_iter().map(|l| Line { pence: -l.pence, ..l }).collect(),
             };
             if !m::balanced(&lines) {
                 return Err(DbError::Conflict(format!("charge {id}: {kind} lines do not balance")));
             }
             let at = if kind == "sale" { c.settled_at.unwrap_or(c.created_at) } else { Utc::now() };
             let memo = format!("{} × {}", c.quantity, c.kind);
-            let models: Vec<ledger_entry::ActiveModel> = lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| ledger_entry::ActiveModel {
-                    tenant_id: Set(l.owner.as_uuid()),
-                    id: Set(Uuid::now_v7()),
-                    txn: Set(txn),
-                    line: Set(i32::try_from(i).unwrap_or(0)),
-                    kind: Set(kind.into()),
-                    account: Set(l.account.as_str().into()),
-                    amount_pence: Set(l.pence),
-                    currency: Set(c.currency.clone()),
-                    charge_id: Set(Some(c.id.as_uuid())),
-                    listing_id: Set(Some(c.listing.as_uuid())),
-                    buyer_tenant: Set(Some(c.tenant.as_uuid())),
-                    seller_id: Set(Some(c.seller.as_uuid())),
-                    person_id: Set(c.person.map(|p| p.as_uuid())),
-                    course_id: Set(Some(c.course.as_uuid())),
-                    memo: Set(memo.clone()),
-                    at: Set(at),
-                })
-                .collect();
-            ledger_entry::Entity::insert_many(models).exec(&tx).await?;
+            insert_lines(&tx, txn, kind, &lines, &c.currency, Some(&c), Some(c.tenant), Some(c.seller), &memo, at)
+                .await?;
             tx.commit().await?;
             posted += 1;
         }
         Ok(posted)
+    }
+
+    /// Posts a payout to a seller (their earnings paid out), once per `key`.
+    pub async fn post_payout_across_tenants(
+        &self,
+        key: &str,
+        p: &Payout,
+        buyer: TenantId,
+        memo: &str,
+    ) -> Result<bool, DbError> {
+        let txn = {
+            use sha2::{Digest, Sha256};
+            let d = Sha256::new().chain_update(b"payout").chain_update(key.as_bytes()).finalize();
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&d[..16]);
+            uuid::Builder::from_custom_bytes(b).into_uuid()
+        };
+        let (tx, _turn) = begin_tx(&self.conn, &self.writer, true).await?;
+        if ledger_entry::Entity::find().filter(ledger_entry::Column::Txn.eq(txn)).one(&tx).await?.is_some() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let lines = m::payout_lines(p.seller_tenant, p.net_pence);
+        insert_lines(&tx, txn, "payout", &lines, m::CURRENCY, None, Some(buyer), Some(p.seller), memo, Utc::now())
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The whole ledger's totals (the platform's commission page and the reconciliation test).
@@ -1215,6 +1503,10 @@ impl PlatformDb {
             match account.as_str() {
                 "spend" => t.spend += total,
                 "earnings" => t.earnings -= total,
+                "paid_out" => {
+                    t.earnings -= total;
+                    t.paid_out -= total;
+                }
                 "commission" => t.commission -= total,
                 _ => {}
             }

@@ -65,6 +65,33 @@ struct IdUrl {
 }
 
 #[derive(Deserialize)]
+struct Finalized {
+    id: String,
+    hosted_invoice_url: Option<String>,
+}
+
+/// An invoice to send a trust: its lines (description, pence).
+#[derive(Debug, Clone)]
+pub struct InvoiceRequest {
+    /// Our invoice's id (metadata and idempotency keys).
+    pub invoice: String,
+    pub tenant: String,
+    pub customer: Option<String>,
+    pub name: String,
+    pub email: Option<String>,
+    pub currency: String,
+    pub lines: Vec<(String, i64)>,
+}
+
+/// A sent invoice: the customer it is for, Stripe's id and where the trust pays it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentInvoice {
+    pub customer: String,
+    pub id: String,
+    pub url: String,
+}
+
+#[derive(Deserialize)]
 struct Link {
     url: String,
 }
@@ -205,6 +232,78 @@ impl Payments {
         ];
         let l: Link = self.post("/v1/account_links", None, &form).await?;
         Ok(Onboarding { account, url: l.url })
+    }
+
+    /// Sends a trust its monthly invoice (collected by Stripe, due in 30 days): makes the trust a
+    /// customer if it is not one, adds the lines, finalises it. Idempotent by our invoice's id.
+    pub async fn send_invoice(&self, r: &InvoiceRequest) -> anyhow::Result<SentInvoice> {
+        if let Payments::TestMode { platform_url } = self {
+            let id = format!("in_local_{}", r.invoice.replace('-', ""));
+            let customer = r.customer.clone().unwrap_or_else(|| format!("cus_local_{}", r.tenant.replace('-', "")));
+            return Ok(SentInvoice { url: format!("{platform_url}/payments/test/invoice/{id}"), id, customer });
+        }
+        let s = |v: &str| v.to_owned();
+        let customer = match &r.customer {
+            Some(c) => c.clone(),
+            None => {
+                let mut form = vec![(s("name"), r.name.clone()), (s("metadata[tenant]"), r.tenant.clone())];
+                if let Some(e) = &r.email {
+                    form.push((s("email"), e.clone()));
+                }
+                let c: IdUrl = self.post("/v1/customers", Some(&format!("customer-{}", r.tenant)), &form).await?;
+                c.id
+            }
+        };
+        let form = vec![
+            (s("customer"), customer.clone()),
+            (s("collection_method"), s("send_invoice")),
+            (s("days_until_due"), s("30")),
+            (s("auto_advance"), s("false")),
+            (s("pending_invoice_items_behavior"), s("exclude")),
+            (s("metadata[invoice]"), r.invoice.clone()),
+            (s("metadata[tenant]"), r.tenant.clone()),
+        ];
+        let inv: IdUrl = self.post("/v1/invoices", Some(&format!("invoice-{}", r.invoice)), &form).await?;
+        for (i, (description, pence)) in r.lines.iter().enumerate() {
+            let form = vec![
+                (s("customer"), customer.clone()),
+                (s("invoice"), inv.id.clone()),
+                (s("amount"), pence.to_string()),
+                (s("currency"), r.currency.clone()),
+                (s("description"), description.clone()),
+            ];
+            let _: IdUrl = self.post("/v1/invoiceitems", Some(&format!("invoice-{}-{i}", r.invoice)), &form).await?;
+        }
+        let f: Finalized = self
+            .post(&format!("/v1/invoices/{}/finalize", inv.id), Some(&format!("finalize-{}", r.invoice)), &[])
+            .await?;
+        let url =
+            f.hosted_invoice_url.ok_or_else(|| anyhow!("Stripe: the finalised invoice has no hosted_invoice_url"))?;
+        Ok(SentInvoice { customer, id: f.id, url })
+    }
+
+    /// Pays a seller's connected account from the platform's balance (a billed invoice's
+    /// sales less commission). Idempotent by `key`. Test mode: a local transfer id.
+    pub async fn transfer(
+        &self,
+        key: &str,
+        account: &str,
+        pence: i64,
+        currency: &str,
+        group: &str,
+    ) -> anyhow::Result<String> {
+        if self.test_mode() {
+            return Ok(format!("tr_local_{}", key.replace(['-', ':'], "")));
+        }
+        let form = vec![
+            ("amount".to_owned(), pence.to_string()),
+            ("currency".to_owned(), currency.to_owned()),
+            ("destination".to_owned(), account.to_owned()),
+            ("transfer_group".to_owned(), group.to_owned()),
+            ("metadata[invoice]".to_owned(), group.to_owned()),
+        ];
+        let t: IdUrl = self.post("/v1/transfers", Some(&format!("transfer-{key}")), &form).await?;
+        Ok(t.id)
     }
 
     /// Refunds a payment in full, taking back the transfer to the seller and the platform's fee.

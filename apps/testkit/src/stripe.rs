@@ -34,6 +34,31 @@ struct Book {
     accounts: Vec<String>,
     refunds: Vec<(String, String)>,
     requests: usize,
+    /// Invoices: id → (customer, our invoice id, our trust, items (description, pence), finalised).
+    invoices: Vec<Invoice>,
+    customers: usize,
+    transfers: Vec<Transfer>,
+    transfer_keys: HashMap<String, usize>,
+}
+
+/// An invoice the stand-in holds.
+#[derive(Debug, Clone)]
+pub struct Invoice {
+    pub id: String,
+    pub customer: String,
+    pub ours: String,
+    pub tenant: String,
+    pub items: Vec<(String, i64)>,
+    pub finalised: bool,
+}
+
+/// A transfer to a connected account.
+#[derive(Debug, Clone)]
+pub struct Transfer {
+    pub id: String,
+    pub amount: i64,
+    pub destination: String,
+    pub group: String,
 }
 
 /// The running stand-in.
@@ -142,6 +167,112 @@ fn refund(req: &Request, Data(book): Data<&Arc<Mutex<Book>>>, Form(f): Form<Hash
     ok(json!({ "id": id, "object": "refund", "status": "succeeded", "payment_intent": f.get("payment_intent") }))
 }
 
+#[handler]
+fn customer(req: &Request, Data(book): Data<&Arc<Mutex<Book>>>) -> Response {
+    if !authorised(req) {
+        return refuse();
+    }
+    let Ok(mut b) = book.lock() else { return refuse() };
+    b.customers += 1;
+    ok(
+        json!({ "id": format!("cus_standin_{}", b.customers), "object": "customer", "created": chrono_now(), "livemode": false }),
+    )
+}
+
+#[handler]
+fn create_invoice(
+    req: &Request,
+    Data(book): Data<&Arc<Mutex<Book>>>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if !authorised(req) {
+        return refuse();
+    }
+    let Ok(mut b) = book.lock() else { return refuse() };
+    let ours = f.get("metadata[invoice]").cloned().unwrap_or_default();
+    if let Some(i) = b.invoices.iter().find(|i| i.ours == ours) {
+        return ok(json!({ "id": i.id, "object": "invoice" }));
+    }
+    let id = format!("in_standin_{}", b.invoices.len() + 1);
+    b.invoices.push(Invoice {
+        id: id.clone(),
+        customer: f.get("customer").cloned().unwrap_or_default(),
+        ours,
+        tenant: f.get("metadata[tenant]").cloned().unwrap_or_default(),
+        items: Vec::new(),
+        finalised: false,
+    });
+    ok(json!({ "id": id, "object": "invoice", "status": "draft" }))
+}
+
+#[handler]
+fn invoice_item(
+    req: &Request,
+    Data(book): Data<&Arc<Mutex<Book>>>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if !authorised(req) {
+        return refuse();
+    }
+    let key = req.header("idempotency-key").unwrap_or_default().to_owned();
+    let Ok(mut b) = book.lock() else { return refuse() };
+    let inv = f.get("invoice").cloned().unwrap_or_default();
+    let amount: i64 = f.get("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let description = f.get("description").cloned().unwrap_or_default();
+    let seen = b.transfer_keys.contains_key(&key);
+    if !seen {
+        b.transfer_keys.insert(key, 0);
+        if let Some(i) = b.invoices.iter_mut().find(|i| i.id == inv) {
+            i.items.push((description, amount));
+        }
+    }
+    ok(json!({ "id": format!("ii_{}", uuid::Uuid::now_v7().simple()), "object": "invoiceitem" }))
+}
+
+#[handler]
+fn finalize(
+    req: &Request,
+    Data(book): Data<&Arc<Mutex<Book>>>,
+    poem::web::Path(id): poem::web::Path<String>,
+) -> Response {
+    if !authorised(req) {
+        return refuse();
+    }
+    let Ok(mut b) = book.lock() else { return refuse() };
+    if let Some(i) = b.invoices.iter_mut().find(|i| i.id == id) {
+        i.finalised = true;
+    }
+    ok(
+        json!({ "id": id, "object": "invoice", "status": "open", "hosted_invoice_url": format!("https://invoice.stripe.test/i/{id}") }),
+    )
+}
+
+#[handler]
+fn transfer(req: &Request, Data(book): Data<&Arc<Mutex<Book>>>, Form(f): Form<HashMap<String, String>>) -> Response {
+    if !authorised(req) {
+        return refuse();
+    }
+    let key = req.header("idempotency-key").unwrap_or_default().to_owned();
+    let Ok(mut b) = book.lock() else { return refuse() };
+    let existing = b.transfer_keys.get(&format!("t:{key}")).copied();
+    let t = match existing {
+        Some(i) => b.transfers[i].clone(),
+        None => {
+            let t = Transfer {
+                id: format!("tr_standin_{}", b.transfers.len() + 1),
+                amount: f.get("amount").and_then(|a| a.parse().ok()).unwrap_or(0),
+                destination: f.get("destination").cloned().unwrap_or_default(),
+                group: f.get("transfer_group").cloned().unwrap_or_default(),
+            };
+            b.transfers.push(t.clone());
+            let n = b.transfers.len() - 1;
+            b.transfer_keys.insert(format!("t:{key}"), n);
+            t
+        }
+    };
+    ok(json!({ "id": t.id, "object": "transfer", "amount": t.amount, "destination": t.destination }))
+}
+
 fn chrono_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
@@ -155,6 +286,11 @@ impl StripeStandIn {
             .at("/v1/accounts", post(account))
             .at("/v1/account_links", post(account_link))
             .at("/v1/refunds", post(refund))
+            .at("/v1/customers", post(customer))
+            .at("/v1/invoices", post(create_invoice))
+            .at("/v1/invoiceitems", post(invoice_item))
+            .at("/v1/invoices/:id/finalize", post(finalize))
+            .at("/v1/transfers", post(transfer))
             .data(book.clone());
         let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind the Stripe stand-in");
         let port = acceptor
@@ -186,6 +322,33 @@ impl StripeStandIn {
     /// The refunds asked for: (refund id, our charge id).
     pub fn refunds(&self) -> Vec<(String, String)> {
         self.book.lock().map(|b| b.refunds.clone()).unwrap_or_default()
+    }
+
+    /// The invoices sent so far.
+    pub fn invoices(&self) -> Vec<Invoice> {
+        self.book.lock().map(|b| b.invoices.clone()).unwrap_or_default()
+    }
+
+    /// The transfers made so far.
+    pub fn transfers(&self) -> Vec<Transfer> {
+        self.book.lock().map(|b| b.transfers.clone()).unwrap_or_default()
+    }
+
+    /// The event Stripe sends when an invoice is paid.
+    pub fn invoice_paid_event(i: &Invoice) -> String {
+        let total: i64 = i.items.iter().map(|(_, p)| p).sum();
+        json!({
+            "id": format!("evt_{}", uuid::Uuid::now_v7().simple()),
+            "object": "event",
+            "type": "invoice.paid",
+            "created": chrono_now(),
+            "livemode": false,
+            "data": { "object": {
+                "id": i.id, "object": "invoice", "status": "paid", "paid": true, "amount_paid": total,
+                "customer": i.customer, "metadata": { "invoice": i.ours, "tenant": i.tenant },
+            }},
+        })
+        .to_string()
     }
 
     /// The event Stripe sends when a session is paid.

@@ -51,6 +51,10 @@ impl Dispatch {
                 auth::guard(get(market::test_checkout).post(market::test_checkout_post), &sec),
             )
             .at(
+                "/payments/test/invoice/:id",
+                auth::guard(get(market::test_invoice).post(market::test_invoice_post), &sec),
+            )
+            .at(
                 "/payments/test/onboard/:id",
                 auth::guard(get(market::test_onboard).post(market::test_onboard_post), &sec),
             )

@@ -86,6 +86,18 @@ async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::
             let by: Option<PersonId> = p["by"].as_str().and_then(|s| s.parse().ok());
             import_staff(state, &site, &file, by).await
         }
+        "invoices" => {
+            let site = site_of(state, item).ok_or_else(|| anyhow::anyhow!("unknown trust"))?;
+            let p: serde_json::Value = serde_json::from_str(&item.payload)?;
+            invoice_trust(state, &site, p["month"].as_str().unwrap_or_default()).await.map(|_| ())
+        }
+        "payouts" => {
+            let site = site_of(state, item).ok_or_else(|| anyhow::anyhow!("unknown trust"))?;
+            let p: serde_json::Value = serde_json::from_str(&item.payload)?;
+            let invoice: uuid::Uuid =
+                p["invoice"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| anyhow::anyhow!("no invoice"))?;
+            pay_out(state, &site, invoice).await
+        }
         "ledger_post" => {
             let p: serde_json::Value = serde_json::from_str(&item.payload)?;
             let charge: trellis_core::ChargeId =
@@ -174,6 +186,93 @@ pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<
     Ok(())
 }
 
+/// Invoices a trust for the enrolments billed to it in `month` (if any are not yet invoiced), and
+/// sends every invoice of the trust not yet sent (Stripe, or the test mode). Idempotent: charges
+/// join one invoice only, and Stripe's requests carry the invoice's id as idempotency key.
+pub async fn invoice_trust(
+    state: &AppState,
+    site: &Site,
+    month: &str,
+) -> anyhow::Result<Option<trellis_db::market::Invoice>> {
+    use trellis_db::market as mk;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let made = mk::invoice_month(&tx, month).await?;
+    if let Some(i) = &made {
+        id::audit(
+            &tx,
+            None,
+            "market.invoiced",
+            &i.id.to_string(),
+            None,
+            json!({ "month": i.month, "pence": i.amount_pence }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let unsent: Vec<_> = mk::invoices(&tx, 100).await?.into_iter().filter(|i| i.stripe_invoice.is_none()).collect();
+    let customer = mk::stripe_customer(&tx).await?;
+    let mut lines = Vec::new();
+    for i in &unsent {
+        lines.push(mk::invoice_lines(&tx, i.id).await?);
+    }
+    tx.commit().await?;
+    for (i, ls) in unsent.iter().zip(lines) {
+        let r = trellis_integrations::payments::InvoiceRequest {
+            invoice: i.id.to_string(),
+            tenant: site.entry.id.to_string(),
+            customer: customer.clone(),
+            name: site.entry.name.clone(),
+            email: None,
+            currency: i.currency.clone(),
+            lines: ls
+                .iter()
+                .map(|l| (format!("{} — {} enrolments ({})", l.course_title, l.enrolments, i.month), l.amount_pence))
+                .collect(),
+        };
+        let sent = state.payments.send_invoice(&r).await?;
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        if customer.as_deref() != Some(sent.customer.as_str()) {
+            mk::set_stripe_customer(&tx, &sent.customer).await?;
+        }
+        mk::set_invoice_stripe(&tx, i.id, &sent.id, &sent.url).await?;
+        tx.commit().await?;
+    }
+    Ok(made)
+}
+
+/// Pays each seller its share of a paid invoice (sales less commission) and records the payout.
+/// A seller without a connected account yet fails the job, which is retried until it has one.
+pub async fn pay_out(state: &AppState, site: &Site, invoice: uuid::Uuid) -> anyhow::Result<()> {
+    use trellis_db::market as mk;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let i = mk::invoice(&tx, invoice).await?.ok_or_else(|| anyhow::anyhow!("no invoice {invoice}"))?;
+    let payouts = mk::invoice_payouts(&tx, invoice).await?;
+    tx.commit().await?;
+    let mut waiting = Vec::new();
+    for p in payouts.iter().filter(|p| p.net_pence > 0) {
+        let key = format!("{invoice}:{}", p.seller);
+        let account = match &p.account {
+            Some(a) => a.clone(),
+            None => match state.dbs.platform.seller(p.seller).await?.and_then(|s| s.stripe_account) {
+                Some(a) => a,
+                None => {
+                    waiting.push(p.seller.to_string());
+                    continue;
+                }
+            },
+        };
+        let transfer = state.payments.transfer(&key, &account, p.net_pence, &i.currency, &invoice.to_string()).await?;
+        let memo = format!("invoice {} ({transfer})", i.month);
+        state.dbs.platform.post_payout_across_tenants(&key, p, site.entry.id, &memo).await?;
+    }
+    if waiting.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("sellers not yet onboarded with Stripe: {}", waiting.join(", "))
+    }
+}
+
 /// Runs everything due, once. Returns how many items were done.
 pub async fn drain(state: &AppState, mailer: &Mailer) -> usize {
     let due = match state.dbs.platform.due_outbox_across_tenants(50).await {
@@ -236,6 +335,20 @@ pub async fn daily(state: &AppState) {
         }
         if let Err(e) = result {
             tracing::warn!(error = %e, tenant = %site.entry.slug, "daily compliance run failed; will retry");
+        }
+        // Monthly invoices: the months before this one with billed enrolments not yet invoiced.
+        let invoicing = async {
+            let tx = state.dbs.app.begin(site.entry.id).await?;
+            if compliance::claim_daily(&tx, "invoices", today).await? {
+                for month in trellis_db::market::months_to_invoice(&tx, &trellis_db::market::month_of(today)).await? {
+                    id::enqueue_job(&tx, "invoices", &json!({ "month": month })).await?;
+                }
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = invoicing {
+            tracing::warn!(error = %e, tenant = %site.entry.slug, "monthly invoicing not queued; will retry");
         }
     }
 }

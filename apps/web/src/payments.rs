@@ -168,6 +168,23 @@ async fn apply(state: &AppState, v: &Value) -> anyhow::Result<()> {
             tx.commit().await?;
             Ok(())
         }
+        "invoice.paid" => {
+            let invoice: uuid::Uuid = obj["metadata"]["invoice"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .context("invoice without our invoice id")?;
+            let tenant: TenantId =
+                obj["metadata"]["tenant"].as_str().and_then(|s| s.parse().ok()).context("invoice without its trust")?;
+            let tx = state.dbs.app.begin(tenant).await?;
+            // Scoped to the trust the metadata names: another trust's invoice is not found.
+            mk::invoice(&tx, invoice).await?.with_context(|| format!("no invoice {invoice} in trust {tenant}"))?;
+            if mk::invoice_paid(&tx, invoice).await? {
+                trellis_db::identity::audit(&tx, None, "market.invoice_paid", &invoice.to_string(), None, json!({}))
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
         "account.updated" => {
             let account = obj["id"].as_str().context("account without an id")?;
             let charges = obj["charges_enabled"].as_bool().unwrap_or(false);

@@ -25,6 +25,7 @@ pub struct Model {
     pub checkout_id: Option<String>,
     pub payment_intent: Option<String>,
     pub refund_id: Option<String>,
+    pub invoice_id: Option<Uuid>,
     pub access_until: Option<Date>,
     pub created_at: DateTimeUtc,
     pub settled_at: Option<DateTimeUtc>,

@@ -7,6 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub tenant_id: Uuid,
     pub monthly_pence: Option<i64>,
+    pub stripe_customer: Option<String>,
     pub updated_by: Option<Uuid>,
     pub updated_at: DateTimeUtc,
 }

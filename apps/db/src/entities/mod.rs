@@ -13,6 +13,7 @@ pub mod course_version;
 pub mod eligibility_domain;
 pub mod email_token;
 pub mod enrolment;
+pub mod invoice;
 pub mod job_schedule;
 pub mod key_message;
 pub mod learning_object;

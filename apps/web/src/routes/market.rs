@@ -402,6 +402,7 @@ pub async fn spending(
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let rows = mk::charges(&tx, 5000).await?;
     let balances = mk::balances(&tx).await?;
+    let invoices = mk::invoices(&tx, 60).await?;
     tx.commit().await?;
     let zone = site.zone();
     if p.format == "csv" {
@@ -466,6 +467,10 @@ pub async fn spending(
         &[("Home", "/"), ("Marketplace", "/marketplace")],
         json!({
             "csrf_token": token.0,
+            "invoices": invoices.iter().map(|i| json!({
+                "month": i.month, "amount": format_pence(i.amount_pence), "items": i.items,
+                "status": if i.status == "paid" { "Paid" } else { "Due" }, "url": i.hosted_url,
+            })).collect::<Vec<_>>(),
             "refund_days": state.config.payments.refund_days,
             "charges": list,
             "spent": format_pence(balances.get("spend").copied().unwrap_or(0)),
@@ -594,7 +599,8 @@ async fn selling_page(
     let zone = site.zone();
     let lines: Vec<_> = lines
         .iter()
-        .filter(|l| l.account == "earnings")
+        .filter(|l| l.account == "earnings" || l.account == "paid_out")
+        .filter(|l| l.kind != "payout" || l.account == "paid_out")
         .map(|l| {
             json!({
                 "date": l.at.with_timezone(&zone).format("%-d %b %Y").to_string(),
@@ -612,7 +618,11 @@ async fn selling_page(
         })),
         "listings": listings.iter().map(|l| listing_json(l, None)).collect::<Vec<_>>(),
         "courses": own,
-        "earned": format_pence(-balances.get("earnings").copied().unwrap_or(0)),
+        "earned": format_pence(
+            -balances.get("earnings").copied().unwrap_or(0) - balances.get("paid_out").copied().unwrap_or(0)
+        ),
+        "paid_out": format_pence(-balances.get("paid_out").copied().unwrap_or(0)),
+        "owed": format_pence(-balances.get("earnings").copied().unwrap_or(0)),
         "lines": lines,
         "values": values,
         "commission": format!("{:.2}%", f64::from(state.config.payments.commission_bps) / 100.0),
@@ -1023,6 +1033,48 @@ pub async fn test_checkout_post(
     } else {
         Ok(see_other(&format!("{}courses/{}", site.url, c.course)))
     }
+}
+
+/// Test mode's hosted invoice page: what the trust owes, with Pay.
+#[handler]
+pub async fn test_invoice(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    token: &CsrfToken,
+    Path(inv): Path<String>,
+) -> Result<Response, AppError> {
+    if !state.payments.test_mode() {
+        return Err(AppError::NotFound);
+    }
+    let i = state.dbs.platform.invoice_by_stripe_across_tenants(&inv).await?.ok_or(AppError::NotFound)?;
+    platform_admin::render(
+        state,
+        req,
+        "pages/market_test_invoice.html",
+        "Test invoice",
+        json!({
+            "csrf_token": token.0, "invoice": inv, "month": i.month, "items": i.items,
+            "amount": format_pence(i.amount_pence), "status": i.status, "test_mode": true,
+        }),
+        StatusCode::OK,
+    )
+}
+
+/// Test mode: pays the invoice by sending Stripe's `invoice.paid`.
+#[handler]
+pub async fn test_invoice_post(Data(state): Data<&AppState>, Path(inv): Path<String>) -> Result<Response, AppError> {
+    if !state.payments.test_mode() {
+        return Err(AppError::NotFound);
+    }
+    let i = state.dbs.platform.invoice_by_stripe_across_tenants(&inv).await?.ok_or(AppError::NotFound)?;
+    let object = json!({
+        "id": inv, "object": "invoice", "status": "paid", "paid": true, "amount_paid": i.amount_pence,
+        "currency": i.currency, "metadata": { "invoice": i.id.to_string(), "tenant": i.tenant.to_string() },
+    });
+    hooks::deliver_test_event(state, "invoice.paid", object)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    Ok(see_other(&format!("/payments/test/invoice/{inv}")))
 }
 
 /// Test mode's onboarding page for a seller's connected account.

@@ -244,6 +244,33 @@ async fn a_vendor_lists_an_admin_approves_a_trust_buys_billed_and_the_books_agre
     let admin = root.get("/admin/marketplace").await;
     assert!(admin.body.contains("£6.75") && admin.body.contains("Balanced"), "{}", admin.body);
 
+    // The monthly invoice (the worker's job, run here for this month), paid through the test
+    // mode: the seller is paid its share and the payout is in the ledger.
+    let state = app.server.as_ref().unwrap().state.clone();
+    let site = state.directory.sites().into_iter().find(|s| s.entry.slug == "northmoor").unwrap();
+    let month = mk::month_of(site.today());
+    let inv = trellis_web::jobs::invoice_trust(&state, &site, &month).await.unwrap().unwrap();
+    assert_eq!((inv.amount_pence, inv.items), (4500, 1));
+    assert!(trellis_web::jobs::invoice_trust(&state, &site, &month).await.unwrap().is_none(), "invoiced once");
+    let spending = boss.get("/marketplace/spending").await;
+    assert!(spending.body.contains("Pay invoice"), "{}", spending.body);
+    let at = spending.body.find("/payments/test/invoice/").unwrap();
+    let pay_url = spending.body[at..].split('"').next().unwrap().to_owned();
+    let ipage = platform.get(&pay_url).await;
+    assert!(ipage.body.contains("£45.00") && ipage.body.contains("Payments test mode"), "{}", ipage.body);
+    let t = ipage.csrf().unwrap();
+    assert_eq!(platform.post(&pay_url, &[("csrf_token", &t)]).await.status, 303);
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            dbs.platform.ledger_totals_across_tenants().await.unwrap().paid_out == 3825
+        })
+        .await
+    );
+    let t = dbs.platform.ledger_totals_across_tenants().await.unwrap();
+    assert_eq!((t.spend, t.earnings, t.commission, t.sum, t.lines), (4500, 3825, 675, 0, 5));
+    assert!(boss.get("/marketplace/spending").await.body.contains("Paid"));
+    assert!(sally.get("/selling").await.body.contains("<strong>£38.25</strong> paid out"));
+
     // A budget the next enrolment would exceed: refused with the reason, nothing billed.
     let t = form_token(&mut boss, "/marketplace").await;
     assert_eq!(boss.post("/marketplace/budget", &[("csrf_token", &t), ("budget", "lots")]).await.status, 400);
@@ -363,7 +390,7 @@ async fn learners_pay_by_card_and_seats_are_prepaid_through_the_test_mode() {
     assert!(
         eventually(Duration::from_secs(20), || async {
             let t = dbs.platform.ledger_totals_across_tenants().await.unwrap();
-            t.spend == 0 && t.lines == 6 && t.sum == 0
+            t.spend == 0 && t.lines == 10 && t.sum == 0 && t.paid_out == 0
         })
         .await
     );
@@ -600,7 +627,7 @@ async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order
     assert!(
         eventually(Duration::from_secs(90), || async {
             let t = dbs.platform.ledger_totals_across_tenants().await.unwrap();
-            t.lines == i64::try_from(3 * N + 3 * refunded).unwrap()
+            t.lines == i64::try_from(5 * N + 5 * refunded).unwrap()
         })
         .await,
         "{:?}",
@@ -612,6 +639,7 @@ async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order
     assert_eq!(t.spend, sold * 4500);
     assert_eq!(t.earnings, sold * (4500 - 675));
     assert_eq!(t.commission, sold * 675);
+    assert_eq!(t.paid_out, sold * (4500 - 675), "card sales are paid to the seller at once");
     assert!(dbs.platform.stripe_events(5000).await.unwrap().iter().all(|e| e.status == "processed"));
     assert_eq!(dbs.platform.stripe_events(5000).await.unwrap().len(), N + refunded, "each event kept once");
 
@@ -630,9 +658,91 @@ async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order
         assert_eq!(e.status, expected);
     }
     tx.commit().await.unwrap();
+    // Billed per enrolment instead: three enrolments, one monthly invoice sent through Stripe,
+    // paid (the event twice), one transfer to the seller of its share.
+    let t = form_token(&mut boss, &format!("/marketplace/{lid}")).await;
+    assert_eq!(
+        boss.post(&format!("/marketplace/{lid}/add"), &[("csrf_token", &t), ("funding", "billed")]).await.status,
+        303
+    );
+    let billed_people = {
+        let itx = dbs.platform.begin_identity(northmoor).await.unwrap();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let p = trellis_db::identity::create_person(
+                &itx,
+                trellis_db::identity::NewPerson {
+                    email: format!("billed{i}@northmoor.example"),
+                    password_hash: None,
+                    given_name: "Billed".into(),
+                    family_name: format!("{i}"),
+                    job_role: "Nurse".into(),
+                    place_of_work: "Ward 2".into(),
+                    register_kind: None,
+                    register_number: None,
+                },
+            )
+            .await
+            .unwrap();
+            trellis_db::identity::add_membership(
+                &itx,
+                p.id,
+                trellis_db::identity::MembershipStatus::Approved,
+                &[Role::Learner],
+            )
+            .await
+            .unwrap();
+            ids.push(p.id);
+        }
+        itx.commit().await.unwrap();
+        ids
+    };
+    let tx = dbs.app.begin(northmoor).await.unwrap();
+    let c = cat::course(&tx, snapshot).await.unwrap().unwrap();
+    for p in &billed_people {
+        let out = trellis_db::learning::enrol(&tx, *p, &c, "self", true, None, None).await.unwrap();
+        assert_eq!(out, trellis_db::learning::Enrolled::Active);
+    }
+    tx.commit().await.unwrap();
+    let site = state.directory.sites().into_iter().find(|s| s.entry.slug == "northmoor").unwrap();
+    let inv = trellis_web::jobs::invoice_trust(&state, &site, &mk::month_of(site.today())).await.unwrap().unwrap();
+    // No volume tiers on this listing: 3 × £45.
+    assert_eq!((inv.amount_pence, inv.items), (3 * 4500, 3));
+    let sent = stripe.invoices();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].finalised && sent[0].items.iter().map(|(_, p)| p).sum::<i64>() == 3 * 4500, "{sent:?}");
+    let paid = StripeStandIn::invoice_paid_event(&sent[0]);
+    for _ in 0..2 {
+        let r = client
+            .post(&url)
+            .header("host", BASE)
+            .header("stripe-signature", StripeStandIn::sign(&paid))
+            .body(paid.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert!(
+        eventually(Duration::from_secs(30), || async { !stripe.transfers().is_empty() }).await,
+        "the seller is paid"
+    );
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            dbs.platform.ledger_totals_across_tenants().await.unwrap().paid_out == (sold + 3) * 3825
+        })
+        .await
+    );
+    let transfers = stripe.transfers();
+    assert_eq!(transfers.len(), 1);
+    assert_eq!((transfers[0].amount, transfers[0].destination.as_str()), (3 * 3825, "acct_standin_1"));
+    let t = dbs.platform.ledger_totals_across_tenants().await.unwrap();
+    assert_eq!((t.spend, t.commission, t.sum), ((sold + 3) * 4500, (sold + 3) * 675, 0));
+
     // Other trusts: nothing.
     let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
     assert!(mk::charges(&tx, 10).await.unwrap().is_empty());
+    assert!(mk::invoices(&tx, 10).await.unwrap().is_empty());
     tx.commit().await.unwrap();
     let _ = TenantId::PLATFORM;
     app.stop().await;

@@ -10,6 +10,7 @@ pub mod jobs;
 mod metrics;
 mod middleware;
 pub mod payments;
+mod pdf;
 mod routes;
 mod server;
 mod state;

@@ -455,6 +455,7 @@ pub async fn spending(
                 "funding": funding_words(&c.funding),
                 "id": c.id.to_string(),
                 "refundable": c.status == "paid",
+                "receipt": matches!(c.status.as_str(), "paid" | "billed" | "refunded" | "covered"),
             })
         })
         .collect();
@@ -477,6 +478,132 @@ pub async fn spending(
         }),
         StatusCode::OK,
     )
+}
+
+/// A PDF, made off the async threads (laying out a long statement takes a while).
+async fn pdf_response(
+    title: String,
+    lines: Vec<String>,
+    rows: Vec<Vec<String>>,
+    file: &str,
+) -> Result<Response, AppError> {
+    let bytes = tokio::task::spawn_blocking(move || crate::pdf::pdf(&title, &lines, &rows))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("pdf: {e}")))?;
+    if bytes.is_empty() {
+        return Err(AppError::Internal(anyhow::anyhow!("pdf: the document could not be made")));
+    }
+    Ok(Response::builder()
+        .content_type("application/pdf")
+        .header("content-disposition", format!("attachment; filename=\"{file}\""))
+        .header("cache-control", "no-store")
+        .body(Body::from(bytes)))
+}
+
+/// The trust's marketplace statement as PDF: every charge, and the total spent.
+#[handler]
+pub async fn spending_pdf(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+) -> Result<Response, AppError> {
+    let _me = allowed!(state, site, req, session, Permission::BuyCourses);
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let rows = mk::charges(&tx, 5000).await?;
+    let balances = mk::balances(&tx).await?;
+    tx.commit().await?;
+    let zone = site.zone();
+    let mut table = vec![vec!["Date".to_owned(), "Course".to_owned(), "For".to_owned(), "Amount".to_owned()]];
+    for r in &rows {
+        let c = &r.charge;
+        let who = if c.kind == "seats" { format!("{} seats", c.quantity) } else { r.learner.clone() };
+        table.push(vec![
+            c.created_at.with_timezone(&zone).format("%-d %b %Y").to_string(),
+            r.course_title.clone(),
+            who,
+            format!("{} ({})", format_pence(c.amount_pence), charge_status_words(&c.status).to_lowercase()),
+        ]);
+    }
+    let lines = vec![
+        site.entry.name.clone(),
+        format!(
+            "Spent on marketplace courses, net of refunds: {}",
+            format_pence(balances.get("spend").copied().unwrap_or(0))
+        ),
+        format!("Made {}", chrono::Utc::now().with_timezone(&zone).format("%-d %B %Y %H:%M")),
+    ];
+    pdf_response("Marketplace statement".into(), lines, table, "marketplace-statement.pdf").await
+}
+
+/// A receipt for one charge: the trust's managers, or the learner who paid it.
+#[handler]
+pub async fn receipt_pdf(
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+    Path(cid): Path<String>,
+) -> Result<Response, AppError> {
+    let me = match crate::auth::signed_in_and_agreed(state, site, session).await? {
+        Ok(me) => me,
+        Err(r) => return Ok(r),
+    };
+    let cid: ChargeId = page::path_id(&cid)?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let c = mk::charge(&tx, cid).await?.ok_or(AppError::NotFound)?;
+    if !(me.may(Permission::BuyCourses) || c.person == Some(me.person)) {
+        return Err(AppError::NotFound);
+    }
+    let course = cat::course(&tx, c.course).await?.map(|c| c.title).unwrap_or_default();
+    tx.commit().await?;
+    let zone = site.zone();
+    let when = c.settled_at.unwrap_or(c.created_at).with_timezone(&zone).format("%-d %B %Y %H:%M").to_string();
+    let lines = vec![
+        site.entry.name.clone(),
+        format!("Receipt {}", c.id),
+        format!("Date: {when}"),
+        format!("Status: {}", charge_status_words(&c.status)),
+        format!("How paid: {}", funding_words(&c.funding)),
+        c.access_until.map_or_else(String::new, |d| format!("Access until {}", d.format("%-d %B %Y"))),
+    ];
+    let table = vec![
+        vec!["Course".to_owned(), "Quantity".to_owned(), "Unit price".to_owned(), "Amount".to_owned()],
+        vec![course, c.quantity.to_string(), format_pence(c.unit_pence), format_pence(c.amount_pence)],
+    ];
+    pdf_response("Receipt".into(), lines.into_iter().filter(|l| !l.is_empty()).collect(), table, "receipt.pdf").await
+}
+
+/// The seller's statement as PDF: its ledger lines (sales, payouts, refunds).
+#[handler]
+pub async fn earnings_pdf(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    session: &Session,
+) -> Result<Response, AppError> {
+    let _me = allowed!(state, site, req, session, Permission::Sell);
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let lines = mk::ledger(&tx, 100_000).await?;
+    let balances = mk::balances(&tx).await?;
+    tx.commit().await?;
+    let zone = site.zone();
+    let mut table = vec![vec!["Date".to_owned(), "What".to_owned(), "Account".to_owned(), "Amount".to_owned()]];
+    for l in &lines {
+        table.push(vec![
+            l.at.with_timezone(&zone).format("%-d %b %Y").to_string(),
+            format!("{} — {}", l.kind, l.memo),
+            l.account.replace('_', " "),
+            format_pence(-l.pence),
+        ]);
+    }
+    let earned = -balances.get("earnings").copied().unwrap_or(0) - balances.get("paid_out").copied().unwrap_or(0);
+    let text = vec![
+        site.entry.name.clone(),
+        format!("Earned after commission: {}", format_pence(earned)),
+        format!("Paid out: {}", format_pence(-balances.get("paid_out").copied().unwrap_or(0))),
+        format!("Made {}", chrono::Utc::now().with_timezone(&zone).format("%-d %B %Y %H:%M")),
+    ];
+    pdf_response("Marketplace earnings statement".into(), text, table, "marketplace-earnings.pdf").await
 }
 
 // ---- Learners paying ---------------------------------------------------------------------
@@ -538,7 +665,11 @@ pub async fn done(
     let c = c.filter(|c| c.person == Some(me.person)).ok_or(AppError::NotFound)?;
     let (heading, body, link) = match (c.status.as_str(), c.kind.as_str()) {
         ("paid", "seats") => ("Seats bought", format!("{} seats were added.", c.quantity), ("Back to the marketplace", "/marketplace".to_owned())),
-        ("paid", _) => ("Payment received", "You are enrolled. The course is on My learning.".to_owned(), ("Go to My learning", "/learning".to_owned())),
+        ("paid", _) => (
+            "Payment received",
+            "You are enrolled: the course is on My learning.".to_owned(),
+            ("Download your receipt (PDF)", format!("/marketplace/charges/{}/receipt.pdf", c.id)),
+        ),
         _ => (
             "Payment being confirmed",
             "Your payment is being confirmed. This page will show the result when you refresh it; you will not be charged twice.".to_owned(),

@@ -240,6 +240,14 @@ async fn a_vendor_lists_an_admin_approves_a_trust_buys_billed_and_the_books_agre
     assert!(spending.body.contains("Test Person"), "who it was for");
     let csv = boss.get("/marketplace/spending?format=csv").await;
     assert!(csv.body.contains(",4500,billed,"), "{}", csv.body);
+    let pdf = boss.get("/marketplace/spending.pdf").await;
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    let receipt_at = spending.body.find("/receipt.pdf").expect("a receipt link");
+    let receipt = spending.body[..receipt_at].rsplit('"').next().unwrap().to_owned() + "/receipt.pdf";
+    assert_eq!(boss.get(&receipt).await.status, 200);
+    assert_eq!(bob.get(&receipt).await.status, 404, "another learner's receipt");
+    assert_eq!(sally.get("/selling/earnings.pdf").await.status, 200);
     assert!(sally.get("/selling").await.body.contains("£38.25"), "the seller's earnings");
     let admin = root.get("/admin/marketplace").await;
     assert!(admin.body.contains("£6.75") && admin.body.contains("Balanced"), "{}", admin.body);

@@ -1,17 +1,19 @@
 //! Payments: Stripe's API (Checkout Sessions, Connect accounts and onboarding links, refunds),
 //! or, with no secret key, the local test mode that walks the same flows without the network.
 //!
-//! Requests are Stripe's form-encoded API over HTTPS with the secret key as a bearer token and
-//! an `Idempotency-Key` on every create, so a retried request never makes a second payment. The
-//! base address is configuration: tests point it at a local stand-in speaking Stripe's shapes.
+//! Requests go through `async-stripe` (the 1.0 split crates) with an `Idempotency-Key` on every
+//! create, so a retried request never makes a second payment. The base address is
+//! configuration: tests point it at a local stand-in speaking Stripe's shapes.
 
-use anyhow::{Context, anyhow};
-use serde::Deserialize;
+use anyhow::anyhow;
+use std::collections::HashMap;
 use std::time::Duration;
+use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
+use stripe_types::Currency;
 use trellis_core::config::PaymentsConfig;
 
-/// The Stripe API version requests ask for.
-pub const STRIPE_VERSION: &str = "2025-10-29.clover";
+/// The Stripe API version the client speaks (async-stripe's).
+pub const STRIPE_VERSION: &str = "2026-09-30.endive";
 
 /// The signing secret of the local test mode's webhook (no Stripe account: nothing secret).
 pub const TEST_MODE_WEBHOOK_SECRET: &str = "whsec_trellis_local_test_mode";
@@ -52,22 +54,10 @@ pub struct Onboarding {
 /// The payments provider the configuration chose.
 #[derive(Clone)]
 pub enum Payments {
-    /// Stripe's API at `base` (api.stripe.com, or a stand-in in tests).
-    Stripe { http: reqwest::Client, base: String, key: String },
+    /// Stripe's API (api.stripe.com, or a stand-in in tests).
+    Stripe { client: Box<stripe::Client> },
     /// No network: checkout and onboarding are pages of the platform's own site (`platform_url`).
     TestMode { platform_url: String },
-}
-
-#[derive(Deserialize)]
-struct IdUrl {
-    id: String,
-    url: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Finalized {
-    id: String,
-    hosted_invoice_url: Option<String>,
 }
 
 /// An invoice to send a trust: its lines (description, pence).
@@ -91,40 +81,20 @@ pub struct SentInvoice {
     pub url: String,
 }
 
-#[derive(Deserialize)]
-struct Link {
-    url: String,
-}
-
-#[derive(Deserialize)]
-struct StripeError {
-    error: StripeErrorBody,
-}
-
-#[derive(Deserialize)]
-struct StripeErrorBody {
-    #[serde(default)]
-    message: String,
-    #[serde(default, rename = "type")]
-    kind: String,
-}
-
 impl Payments {
     /// Stripe when a secret key is configured, else the local test mode.
     pub fn from_config(config: &PaymentsConfig, platform_url: &str) -> anyhow::Result<Payments> {
         if config.test_mode() {
             return Ok(Payments::TestMode { platform_url: platform_url.trim_end_matches('/').to_owned() });
         }
-        let http = reqwest::Client::builder()
+        crate::oidc::install_crypto_provider();
+        let base = format!("{}/", config.stripe_api_base.trim_end_matches('/'));
+        let client = stripe::ClientBuilder::new(config.stripe_secret_key.clone())
+            .url(base)
             .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
             .build()
-            .context("payments: HTTP client")?;
-        Ok(Payments::Stripe {
-            http,
-            base: config.stripe_api_base.trim_end_matches('/').to_owned(),
-            key: config.stripe_secret_key.clone(),
-        })
+            .map_err(|e| anyhow!("payments: the Stripe client: {e}"))?;
+        Ok(Payments::Stripe { client: Box::new(client) })
     }
 
     /// Whether this is the local test mode (pages say so).
@@ -132,33 +102,11 @@ impl Payments {
         matches!(self, Payments::TestMode { .. })
     }
 
-    async fn post<T: for<'de> Deserialize<'de>>(
-        &self,
-        path: &str,
-        idempotency: Option<&str>,
-        form: &[(String, String)],
-    ) -> anyhow::Result<T> {
-        let Payments::Stripe { http, base, key } = self else { return Err(anyhow!("payments are in test mode")) };
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        let mut req = http
-            .post(format!("{base}{path}"))
-            .bearer_auth(key)
-            .header("Stripe-Version", STRIPE_VERSION)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body);
-        if let Some(k) = idempotency {
-            req = req.header("Idempotency-Key", k);
+    fn client(&self) -> anyhow::Result<&stripe::Client> {
+        match self {
+            Payments::Stripe { client } => Ok(client),
+            Payments::TestMode { .. } => Err(anyhow!("payments are in test mode")),
         }
-        let res = req.send().await.with_context(|| format!("Stripe: POST {path}"))?;
-        let status = res.status();
-        let bytes = res.bytes().await.context("Stripe: reading the answer")?;
-        if !status.is_success() {
-            let e = serde_json::from_slice::<StripeError>(&bytes)
-                .map(|e| format!("{} ({})", e.error.message, e.error.kind))
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(300).collect());
-            return Err(anyhow!("Stripe: POST {path}: {status}: {e}"));
-        }
-        serde_json::from_slice(&bytes).with_context(|| format!("Stripe: POST {path}: unexpected answer"))
     }
 
     /// Opens a Checkout Session (mode `payment`) for one line item.
@@ -167,31 +115,43 @@ impl Payments {
             let id = format!("cs_test_local_{}", r.charge.replace('-', ""));
             return Ok(Checkout { url: format!("{platform_url}/payments/test/checkout/{id}"), id });
         }
-        let s = |v: &str| v.to_owned();
-        let mut form: Vec<(String, String)> = vec![
-            (s("mode"), s("payment")),
-            (s("client_reference_id"), r.charge.clone()),
-            (s("success_url"), r.success_url.clone()),
-            (s("cancel_url"), r.cancel_url.clone()),
-            (s("line_items[0][quantity]"), r.quantity.to_string()),
-            (s("line_items[0][price_data][currency]"), r.currency.clone()),
-            (s("line_items[0][price_data][unit_amount]"), r.unit_pence.to_string()),
-            (s("line_items[0][price_data][product_data][name]"), r.name.clone()),
-            (s("metadata[charge]"), r.charge.clone()),
-            (s("metadata[tenant]"), r.tenant.clone()),
-            (s("payment_intent_data[metadata][charge]"), r.charge.clone()),
-            (s("payment_intent_data[metadata][tenant]"), r.tenant.clone()),
-        ];
-        if let Some(e) = &r.email {
-            form.push((s("customer_email"), e.clone()));
-        }
+        use stripe_checkout::checkout_session::{
+            CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+            CreateCheckoutSessionPaymentIntentData, CreateCheckoutSessionPaymentIntentDataTransferData, ProductData,
+        };
+        let metadata: HashMap<String, String> =
+            [("charge".to_owned(), r.charge.clone()), ("tenant".to_owned(), r.tenant.clone())].into();
+        let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency(&r.currency));
+        price.unit_amount = Some(r.unit_pence);
+        price.product_data = Some(ProductData::new(r.name.as_str()));
+        let mut item = CreateCheckoutSessionLineItems::new();
+        item.price_data = Some(price);
+        item.quantity = Some(u64::try_from(r.quantity).unwrap_or(1));
+        let mut pi = CreateCheckoutSessionPaymentIntentData::new();
+        pi.metadata = Some(metadata.clone());
         if let Some(d) = &r.destination {
-            form.push((s("payment_intent_data[application_fee_amount]"), r.application_fee.to_string()));
-            form.push((s("payment_intent_data[transfer_data][destination]"), d.clone()));
+            pi.application_fee_amount = Some(r.application_fee);
+            pi.transfer_data = Some(CreateCheckoutSessionPaymentIntentDataTransferData::new(d.as_str()));
         }
-        let c: IdUrl = self.post("/v1/checkout/sessions", Some(&format!("checkout-{}", r.charge)), &form).await?;
+        let mut req = CreateCheckoutSession::new()
+            .mode(stripe_checkout::CheckoutSessionMode::Payment)
+            .line_items(vec![item])
+            .metadata(metadata)
+            .client_reference_id(r.charge.as_str())
+            .success_url(r.success_url.as_str())
+            .cancel_url(r.cancel_url.as_str())
+            .payment_intent_data(pi);
+        if let Some(e) = &r.email {
+            req = req.customer_email(e.as_str());
+        }
+        let c = req
+            .customize()
+            .request_strategy(idempotent(&format!("checkout-{}", r.charge))?)
+            .send(self.client()?)
+            .await
+            .map_err(|e| anyhow!("Stripe: create a checkout session: {e}"))?;
         let url = c.url.ok_or_else(|| anyhow!("Stripe: the checkout session has no url"))?;
-        Ok(Checkout { id: c.id, url })
+        Ok(Checkout { id: c.id.to_string(), url })
     }
 
     /// Creates a seller's connected account (Express, in the UK) if it has none, and the link
@@ -208,29 +168,32 @@ impl Payments {
             let account = existing.map_or_else(|| format!("acct_local_{}", seller.replace('-', "")), str::to_owned);
             return Ok(Onboarding { url: format!("{platform_url}/payments/test/onboard/{account}"), account });
         }
+        use stripe_connect::account::{CreateAccount, CreateAccountType};
+        use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
+        let client = self.client()?;
         let account = match existing {
             Some(a) => a.to_owned(),
             None => {
-                let s = |v: &str| v.to_owned();
-                let form = vec![
-                    (s("type"), s("express")),
-                    (s("country"), s("GB")),
-                    (s("email"), email.to_owned()),
-                    (s("capabilities[card_payments][requested]"), s("true")),
-                    (s("capabilities[transfers][requested]"), s("true")),
-                    (s("metadata[seller]"), seller.to_owned()),
-                ];
-                let a: IdUrl = self.post("/v1/accounts", Some(&format!("account-{seller}")), &form).await?;
-                a.id
+                let metadata: HashMap<String, String> = [("seller".to_owned(), seller.to_owned())].into();
+                let a = CreateAccount::new()
+                    .type_(CreateAccountType::Express)
+                    .country("GB")
+                    .email(email)
+                    .metadata(metadata)
+                    .customize()
+                    .request_strategy(idempotent(&format!("account-{seller}"))?)
+                    .send(client)
+                    .await
+                    .map_err(|e| anyhow!("Stripe: create a connected account: {e}"))?;
+                a.id.to_string()
             }
         };
-        let form = vec![
-            ("account".to_owned(), account.clone()),
-            ("refresh_url".to_owned(), refresh_url.to_owned()),
-            ("return_url".to_owned(), return_url.to_owned()),
-            ("type".to_owned(), "account_onboarding".to_owned()),
-        ];
-        let l: Link = self.post("/v1/account_links", None, &form).await?;
+        let l = CreateAccountLink::new(account.as_str(), CreateAccountLinkType::AccountOnboarding)
+            .refresh_url(refresh_url)
+            .return_url(return_url)
+            .send(client)
+            .await
+            .map_err(|e| anyhow!("Stripe: create an onboarding link: {e}"))?;
         Ok(Onboarding { account, url: l.url })
     }
 
@@ -242,44 +205,63 @@ impl Payments {
             let customer = r.customer.clone().unwrap_or_else(|| format!("cus_local_{}", r.tenant.replace('-', "")));
             return Ok(SentInvoice { url: format!("{platform_url}/payments/test/invoice/{id}"), id, customer });
         }
-        let s = |v: &str| v.to_owned();
+        use stripe_billing::invoice::{CreateInvoice, FinalizeInvoiceInvoice};
+        use stripe_billing::invoice_item::CreateInvoiceItem;
+        use stripe_core::customer::CreateCustomer;
+        let client = self.client()?;
         let customer = match &r.customer {
             Some(c) => c.clone(),
             None => {
-                let mut form = vec![(s("name"), r.name.clone()), (s("metadata[tenant]"), r.tenant.clone())];
+                let metadata: HashMap<String, String> = [("tenant".to_owned(), r.tenant.clone())].into();
+                let mut req = CreateCustomer::new().name(r.name.as_str()).metadata(metadata);
                 if let Some(e) = &r.email {
-                    form.push((s("email"), e.clone()));
+                    req = req.email(e.as_str());
                 }
-                let c: IdUrl = self.post("/v1/customers", Some(&format!("customer-{}", r.tenant)), &form).await?;
-                c.id
+                let c = req
+                    .customize()
+                    .request_strategy(idempotent(&format!("customer-{}", r.tenant))?)
+                    .send(client)
+                    .await
+                    .map_err(|e| anyhow!("Stripe: create a customer: {e}"))?;
+                c.id.to_string()
             }
         };
-        let form = vec![
-            (s("customer"), customer.clone()),
-            (s("collection_method"), s("send_invoice")),
-            (s("days_until_due"), s("30")),
-            (s("auto_advance"), s("false")),
-            (s("pending_invoice_items_behavior"), s("exclude")),
-            (s("metadata[invoice]"), r.invoice.clone()),
-            (s("metadata[tenant]"), r.tenant.clone()),
-        ];
-        let inv: IdUrl = self.post("/v1/invoices", Some(&format!("invoice-{}", r.invoice)), &form).await?;
+        let metadata: HashMap<String, String> =
+            [("invoice".to_owned(), r.invoice.clone()), ("tenant".to_owned(), r.tenant.clone())].into();
+        let inv = CreateInvoice::new()
+            .customer(customer.as_str())
+            .collection_method(stripe_billing::InvoiceCollectionMethod::SendInvoice)
+            .days_until_due(30u32)
+            .auto_advance(false)
+            .metadata(metadata)
+            .customize()
+            .request_strategy(idempotent(&format!("invoice-{}", r.invoice))?)
+            .send(client)
+            .await
+            .map_err(|e| anyhow!("Stripe: create an invoice: {e}"))?;
+        let id = inv.id.ok_or_else(|| anyhow!("Stripe: the invoice has no id"))?;
         for (i, (description, pence)) in r.lines.iter().enumerate() {
-            let form = vec![
-                (s("customer"), customer.clone()),
-                (s("invoice"), inv.id.clone()),
-                (s("amount"), pence.to_string()),
-                (s("currency"), r.currency.clone()),
-                (s("description"), description.clone()),
-            ];
-            let _: IdUrl = self.post("/v1/invoiceitems", Some(&format!("invoice-{}-{i}", r.invoice)), &form).await?;
+            CreateInvoiceItem::new()
+                .customer(customer.as_str())
+                .invoice(id.as_str())
+                .amount(*pence)
+                .currency(currency(&r.currency))
+                .description(description.as_str())
+                .customize()
+                .request_strategy(idempotent(&format!("invoice-{}-{i}", r.invoice))?)
+                .send(client)
+                .await
+                .map_err(|e| anyhow!("Stripe: add an invoice item: {e}"))?;
         }
-        let f: Finalized = self
-            .post(&format!("/v1/invoices/{}/finalize", inv.id), Some(&format!("finalize-{}", r.invoice)), &[])
-            .await?;
+        let f = FinalizeInvoiceInvoice::new(id.clone())
+            .customize()
+            .request_strategy(idempotent(&format!("finalize-{}", r.invoice))?)
+            .send(client)
+            .await
+            .map_err(|e| anyhow!("Stripe: finalise the invoice: {e}"))?;
         let url =
             f.hosted_invoice_url.ok_or_else(|| anyhow!("Stripe: the finalised invoice has no hosted_invoice_url"))?;
-        Ok(SentInvoice { customer, id: f.id, url })
+        Ok(SentInvoice { customer, id: id.to_string(), url })
     }
 
     /// Pays a seller's connected account from the platform's balance (a billed invoice's
@@ -289,21 +271,24 @@ impl Payments {
         key: &str,
         account: &str,
         pence: i64,
-        currency: &str,
+        currency_code: &str,
         group: &str,
     ) -> anyhow::Result<String> {
         if self.test_mode() {
             return Ok(format!("tr_local_{}", key.replace(['-', ':'], "")));
         }
-        let form = vec![
-            ("amount".to_owned(), pence.to_string()),
-            ("currency".to_owned(), currency.to_owned()),
-            ("destination".to_owned(), account.to_owned()),
-            ("transfer_group".to_owned(), group.to_owned()),
-            ("metadata[invoice]".to_owned(), group.to_owned()),
-        ];
-        let t: IdUrl = self.post("/v1/transfers", Some(&format!("transfer-{key}")), &form).await?;
-        Ok(t.id)
+        use stripe_connect::transfer::CreateTransfer;
+        let metadata: HashMap<String, String> = [("invoice".to_owned(), group.to_owned())].into();
+        let t = CreateTransfer::new(currency(currency_code), account)
+            .amount(pence)
+            .transfer_group(group)
+            .metadata(metadata)
+            .customize()
+            .request_strategy(idempotent(&format!("transfer-{key}"))?)
+            .send(self.client()?)
+            .await
+            .map_err(|e| anyhow!("Stripe: transfer to {account}: {e}"))?;
+        Ok(t.id.to_string())
     }
 
     /// Refunds a payment in full, taking back the transfer to the seller and the platform's fee.
@@ -312,13 +297,26 @@ impl Payments {
         if self.test_mode() {
             return Ok(None);
         }
-        let form = vec![
-            ("payment_intent".to_owned(), payment_intent.to_owned()),
-            ("reverse_transfer".to_owned(), "true".to_owned()),
-            ("refund_application_fee".to_owned(), "true".to_owned()),
-            ("metadata[charge]".to_owned(), charge.to_owned()),
-        ];
-        let r: IdUrl = self.post("/v1/refunds", Some(&format!("refund-{charge}")), &form).await?;
-        Ok(Some(r.id))
+        use stripe_core::refund::CreateRefund;
+        let metadata: HashMap<String, String> = [("charge".to_owned(), charge.to_owned())].into();
+        let r = CreateRefund::new()
+            .payment_intent(payment_intent)
+            .reverse_transfer(true)
+            .refund_application_fee(true)
+            .metadata(metadata)
+            .customize()
+            .request_strategy(idempotent(&format!("refund-{charge}"))?)
+            .send(self.client()?)
+            .await
+            .map_err(|e| anyhow!("Stripe: refund {payment_intent}: {e}"))?;
+        Ok(Some(r.id.to_string()))
     }
+}
+
+fn idempotent(key: &str) -> anyhow::Result<RequestStrategy> {
+    Ok(RequestStrategy::Idempotent(IdempotencyKey::new(key).map_err(|e| anyhow!("idempotency key {key}: {e:?}"))?))
+}
+
+fn currency(code: &str) -> Currency {
+    code.parse().unwrap_or(Currency::GBP)
 }

@@ -121,6 +121,14 @@ fn checkout(req: &Request, Data(book): Data<&Arc<Mutex<Book>>>, Form(f): Form<Ha
     ok(json!({
         "id": session.id,
         "object": "checkout.session",
+        "created": chrono_now(),
+        "expires_at": chrono_now() + 86_400,
+        "livemode": false,
+        "automatic_tax": { "enabled": false },
+        "custom_fields": [],
+        "custom_text": {},
+        "payment_method_types": ["card"],
+        "shipping_options": [],
         "mode": "payment",
         "status": "open",
         "payment_status": "unpaid",
@@ -164,7 +172,10 @@ fn refund(req: &Request, Data(book): Data<&Arc<Mutex<Book>>>, Form(f): Form<Hash
     let Ok(mut b) = book.lock() else { return refuse() };
     let id = format!("re_standin_{}", b.refunds.len() + 1);
     b.refunds.push((id.clone(), f.get("metadata[charge]").cloned().unwrap_or_default()));
-    ok(json!({ "id": id, "object": "refund", "status": "succeeded", "payment_intent": f.get("payment_intent") }))
+    ok(json!({
+        "id": id, "object": "refund", "status": "succeeded", "payment_intent": f.get("payment_intent"),
+        "amount": 0, "currency": "gbp", "created": chrono_now(),
+    }))
 }
 
 #[handler]
@@ -191,7 +202,7 @@ fn create_invoice(
     let Ok(mut b) = book.lock() else { return refuse() };
     let ours = f.get("metadata[invoice]").cloned().unwrap_or_default();
     if let Some(i) = b.invoices.iter().find(|i| i.ours == ours) {
-        return ok(json!({ "id": i.id, "object": "invoice" }));
+        return ok(invoice_json(&i.id));
     }
     let id = format!("in_standin_{}", b.invoices.len() + 1);
     b.invoices.push(Invoice {
@@ -202,7 +213,23 @@ fn create_invoice(
         items: Vec::new(),
         finalised: false,
     });
-    ok(json!({ "id": id, "object": "invoice", "status": "draft" }))
+    ok(invoice_json(&id))
+}
+
+/// An invoice as Stripe answers (the fields the client requires).
+fn invoice_json(id: &str) -> Value {
+    json!({
+        "id": id, "object": "invoice", "status": "draft",
+        "hosted_invoice_url": format!("https://invoice.stripe.test/i/{id}"),
+        "amount_due": 0, "amount_overpaid": 0, "amount_paid": 0, "amount_remaining": 0, "amount_shipping": 0,
+        "attempt_count": 0, "attempted": false, "automatic_tax": { "enabled": false },
+        "collection_method": "send_invoice", "created": chrono_now(), "currency": "gbp", "default_tax_rates": [],
+        "discounts": [], "issuer": { "type": "self" },
+        "lines": { "object": "list", "data": [], "has_more": false, "url": format!("/v1/invoices/{id}/lines") },
+        "livemode": false, "payment_settings": {}, "period_end": chrono_now(), "period_start": chrono_now(),
+        "post_payment_credit_notes_amount": 0, "pre_payment_credit_notes_amount": 0, "starting_balance": 0,
+        "status_transitions": {}, "subtotal": 0, "total": 0,
+    })
 }
 
 #[handler]
@@ -226,7 +253,12 @@ fn invoice_item(
             i.items.push((description, amount));
         }
     }
-    ok(json!({ "id": format!("ii_{}", uuid::Uuid::now_v7().simple()), "object": "invoiceitem" }))
+    ok(json!({
+        "id": format!("ii_{}", uuid::Uuid::now_v7().simple()), "object": "invoiceitem", "amount": amount,
+        "currency": "gbp", "customer": f.get("customer"), "date": chrono_now(), "discountable": true,
+        "livemode": false, "period": { "start": chrono_now(), "end": chrono_now() }, "proration": false,
+        "quantity": 1, "quantity_decimal": "1",
+    }))
 }
 
 #[handler]
@@ -242,9 +274,9 @@ fn finalize(
     if let Some(i) = b.invoices.iter_mut().find(|i| i.id == id) {
         i.finalised = true;
     }
-    ok(
-        json!({ "id": id, "object": "invoice", "status": "open", "hosted_invoice_url": format!("https://invoice.stripe.test/i/{id}") }),
-    )
+    let mut v = invoice_json(&id);
+    v["status"] = json!("open");
+    ok(v)
 }
 
 #[handler]
@@ -270,7 +302,11 @@ fn transfer(req: &Request, Data(book): Data<&Arc<Mutex<Book>>>, Form(f): Form<Ha
             t
         }
     };
-    ok(json!({ "id": t.id, "object": "transfer", "amount": t.amount, "destination": t.destination }))
+    ok(json!({
+        "id": t.id, "object": "transfer", "amount": t.amount, "destination": t.destination, "amount_reversed": 0,
+        "currency": "gbp", "created": chrono_now(), "livemode": false, "metadata": {}, "reversed": false,
+        "reversals": { "object": "list", "data": [], "has_more": false, "url": format!("/v1/transfers/{}/reversals", t.id) },
+    }))
 }
 
 fn chrono_now() -> i64 {

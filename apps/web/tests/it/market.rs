@@ -747,6 +747,11 @@ async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order
     let t = dbs.platform.ledger_totals_across_tenants().await.unwrap();
     assert_eq!((t.spend, t.commission, t.sum), ((sold + 3) * 4500, (sold + 3) * 675, 0));
 
+    // A refund asks Stripe to reverse the transfer and the fee (its charge.refunded follows).
+    let refund = state.payments.refund(&sessions[1].charge, "pi_test_1").await.unwrap();
+    assert!(refund.is_some_and(|r| r.starts_with("re_standin_")));
+    assert_eq!(stripe.refunds(), vec![("re_standin_1".to_owned(), sessions[1].charge.clone())]);
+
     // Other trusts: nothing.
     let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
     assert!(mk::charges(&tx, 10).await.unwrap().is_empty());

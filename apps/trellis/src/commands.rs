@@ -185,7 +185,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("  Demo learners, same password: {}@<the trust's email domain>", crate::demo::LEARNER);
             println!("  A staff file to try the import with: deploy/demo/staff.csv (Northmoor)");
             println!(
-                "  Marketplace ({}): Northmoor sells its sepsis course; another trust's manager adds it at /marketplace",
+                "  Marketplace ({}): Brightwater (a vendor) and Northmoor sell a course each; a trust's manager adds them at /marketplace",
                 if config.payments.test_mode() {
                     "payments in the local test mode: no card is charged"
                 } else {

@@ -230,48 +230,65 @@ pub fn package_examples(config: &Config) -> anyhow::Result<Vec<std::path::PathBu
     Ok(made)
 }
 
-/// Demo marketplace: Northmoor sells its sepsis course to other trusts (a live listing, approved
-/// by the demo platform administrator), so a training manager elsewhere can add it at once.
-/// Payments run in the local test mode unless Stripe keys are configured.
-pub async fn seed_marketplace(config: &Config, dbs: &Databases) -> anyhow::Result<Option<String>> {
-    let Some(entry) = dbs.platform.directory_of_all_tenants().await?.into_iter().find(|e| e.slug == "northmoor") else {
-        return Ok(None);
-    };
-    let seller = dbs
-        .platform
-        .register_seller(
-            entry.id,
+/// Demo marketplace: Brightwater (a content vendor's site) sells its dementia course and
+/// Northmoor (a trust) its sepsis course, both live (approved by the demo platform
+/// administrator), so a training manager elsewhere can add them at once. Payments run in the
+/// local test mode unless Stripe keys are configured. Returns the titles listed now.
+pub async fn seed_marketplace(config: &Config, dbs: &Databases) -> anyhow::Result<Vec<String>> {
+    let offers = [
+        (
+            "brightwater",
+            "vendor",
+            "Clinical e-learning for the NHS, written with practising clinicians.",
+            "BW-DEMENTIA",
+            "Dementia awareness (Tier 1)",
+            "Recognising dementia and supporting people living with it, for all staff.",
+            "12.00",
+            "20: 10.00, 100: 8.00",
+            "Five short scenarios; a knowledge check at the end.",
+        ),
+        (
+            "northmoor",
             "trust",
-            &entry.name,
             "An acute trust sharing the courses its clinical educators wrote.",
-            "",
-        )
-        .await?;
-    if !dbs.platform.listings_of_seller(seller.id).await?.is_empty() {
-        return Ok(None);
-    }
-    let tx = dbs.app.begin(entry.id).await?;
-    let course = trellis_db::catalogue::own_courses(&tx).await?.into_iter().find(|c| c.code == "NM-SEPSIS");
-    tx.commit().await?;
-    let Some(course) = course else { return Ok(None) };
-    let input = trellis_core::market::check_listing(&trellis_core::market::ListingForm {
-        title: "Recognising sepsis on the ward".into(),
-        summary: "Spotting the deteriorating patient early with NEWS2. Written by Northmoor's clinical educators."
-            .into(),
-        price: "35.00".into(),
-        tiers: "10: 30.00, 50: 25.00".into(),
-        licence_days: "365".into(),
-        preview: "Three scenarios on an adult ward: a patient's NEWS2 rises; what you check, who you call, and when."
-            .into(),
-        preview_url: String::new(),
-    })
-    .map_err(|e| anyhow::anyhow!("demo listing: {e:?}"))?;
-    let listing = dbs.platform.submit_listing(&seller, &course, &input, "web page").await?;
+            "NM-SEPSIS",
+            "Recognising sepsis on the ward",
+            "Spotting the deteriorating patient early with NEWS2. Written by Northmoor's clinical educators.",
+            "35.00",
+            "10: 30.00, 50: 25.00",
+            "Three scenarios on an adult ward: a patient's NEWS2 rises; what you check, who you call, and when.",
+        ),
+    ];
     let admin = dbs
         .platform
         .person_by_email_across_tenants(PLATFORM_ADMIN)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no demo platform administrator"))?;
-    dbs.platform.approve_listing(listing.id, admin.id, config.payments.commission_bps).await?;
-    Ok(Some(listing.title))
+    let directory = dbs.platform.directory_of_all_tenants().await?;
+    let mut listed = Vec::new();
+    for (slug, kind, about, code, title, summary, price, tiers, preview) in offers {
+        let Some(entry) = directory.iter().find(|e| e.slug == slug) else { continue };
+        let seller = dbs.platform.register_seller(entry.id, kind, &entry.name, about, "").await?;
+        if !dbs.platform.listings_of_seller(seller.id).await?.is_empty() {
+            continue;
+        }
+        let tx = dbs.app.begin(entry.id).await?;
+        let course = trellis_db::catalogue::own_courses(&tx).await?.into_iter().find(|c| c.code == code);
+        tx.commit().await?;
+        let Some(course) = course else { continue };
+        let input = trellis_core::market::check_listing(&trellis_core::market::ListingForm {
+            title: title.into(),
+            summary: summary.into(),
+            price: price.into(),
+            tiers: tiers.into(),
+            licence_days: "365".into(),
+            preview: preview.into(),
+            preview_url: String::new(),
+        })
+        .map_err(|e| anyhow::anyhow!("demo listing: {e:?}"))?;
+        let listing = dbs.platform.submit_listing(&seller, &course, &input, "web page").await?;
+        dbs.platform.approve_listing(listing.id, admin.id, config.payments.commission_bps).await?;
+        listed.push(listing.title);
+    }
+    Ok(listed)
 }

@@ -11,8 +11,11 @@ async fn applying_twice_changes_nothing_the_second_time() {
     let f = fixture().await;
     let report = apply_dir(&f.config, &f.dbs, &trellis_testkit::demo_tenants(), false).await.unwrap();
     assert!(!report.changed, "{:?}", report.lines);
-    assert_eq!(report.lines, ["fenwick: unchanged", "northmoor: unchanged", "riverside: unchanged"]);
-    assert_eq!(f.ids.len(), 3);
+    assert_eq!(
+        report.lines,
+        ["brightwater: unchanged", "fenwick: unchanged", "northmoor: unchanged", "riverside: unchanged"]
+    );
+    assert_eq!(f.ids.len(), 4);
 }
 
 #[tokio::test]

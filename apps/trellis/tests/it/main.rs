@@ -42,7 +42,7 @@ async fn migrate_then_apply_is_idempotent_and_says_what_changed() {
     let (_, stdout, _) = run(&db, &["tenants", "apply", "tenants", "--dry-run"]);
     assert!(stdout.contains("(dry run) riverside: unchanged"), "{stdout}");
     let (_, stdout, _) = run(&db, &["tenants", "apply", "tenants"]);
-    assert_eq!(stdout.lines().filter(|l| l.ends_with(": unchanged")).count(), 3, "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.ends_with(": unchanged")).count(), 4, "{stdout}");
 }
 
 #[tokio::test]

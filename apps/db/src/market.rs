@@ -705,14 +705,43 @@ pub async fn refunded(tx: &TenantTx, id: ChargeId, refund: &str) -> Result<bool,
             .await?;
     }
     if c.kind == "seats" {
+        // Seats refunded come off what is left (never below none: used seats stay used).
         tx.update_many::<market_adoption::Entity>()
             .filter(market_adoption::Column::ListingId.eq(c.listing.as_uuid()))
+            .filter(market_adoption::Column::Seats.gte(c.quantity))
             .col_expr(market_adoption::Column::Seats, Expr::col(market_adoption::Column::Seats).sub(c.quantity))
             .exec(tx.conn())
             .await?;
     }
     crate::identity::enqueue_job(tx, "ledger_post", &serde_json::json!({ "charge": id.to_string() })).await?;
     Ok(true)
+}
+
+/// Ends the enrolments whose licence ran out before `today` (the trust's date): an active
+/// enrolment on a marketplace course whose every charge's access ended, and none pending. A
+/// completed one keeps its record. Returns how many ended.
+pub async fn expire_licences(tx: &TenantTx, today: NaiveDate) -> Result<u64, DbError> {
+    let sql = "UPDATE enrolments SET status = 'expired'
+                WHERE tenant_id = $1 AND status = 'active'
+                  AND id IN (SELECT c.enrolment_id FROM charges c
+                              WHERE c.tenant_id = $1 AND c.enrolment_id IS NOT NULL AND c.access_until < $2
+                                AND c.status IN ('billed', 'paid', 'covered'))
+                  AND NOT EXISTS (SELECT 1 FROM charges n
+                                   WHERE n.tenant_id = $1 AND n.enrolment_id = enrolments.id
+                                     AND (n.status = 'pending' OR (n.access_until >= $2
+                                          AND n.status IN ('billed', 'paid', 'covered'))))";
+    let res = tx.conn().execute_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), today.into()])).await?;
+    Ok(res.rows_affected())
+}
+
+/// How many seats of the listing the trust has left.
+pub async fn seats_left(tx: &TenantTx, listing: ListingId) -> Result<i32, DbError> {
+    Ok(tx
+        .select::<market_adoption::Entity>()
+        .filter(market_adoption::Column::ListingId.eq(listing.as_uuid()))
+        .one(tx.conn())
+        .await?
+        .map_or(0, |a| a.seats))
 }
 
 /// A charge with what pages show beside it.

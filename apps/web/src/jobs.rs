@@ -318,6 +318,11 @@ pub async fn daily(state: &AppState) {
             let claimed = compliance::claim_daily(&tx, "compliance", today).await?;
             if claimed {
                 let reopened = compliance::reopen_for_renewal(&tx, today).await?;
+                // Marketplace licences that ran out end their enrolments.
+                let expired = trellis_db::market::expire_licences(&tx, today).await?;
+                if expired > 0 {
+                    id::audit(&tx, None, "market.licences_expired", "", None, json!({ "enrolments": expired })).await?;
+                }
                 enqueue(&tx, &Job::Reminders).await?;
                 if reopened > 0 {
                     state.totals.changed(site.entry.id);

@@ -1268,14 +1268,15 @@ pub async fn refund(
             let list = trellis_db::learning::enrolments_of(&tx, c.person.unwrap_or_default()).await?;
             list.iter().find(|x| x.id == e).is_some_and(|x| x.last_activity_at.is_some())
         }
-        None => false,
+        // Seats bought: refundable only while none of them has been used.
+        None => mk::seats_left(&tx, c.listing).await? < c.quantity,
     };
     tx.commit().await?;
     let days = i64::from(state.config.payments.refund_days);
     let in_time = c.settled_at.is_some_and(|t| chrono::Utc::now() - t <= chrono::Duration::days(days));
-    if c.status != "paid" || !in_time || started || c.kind == "seats" && c.quantity < 1 {
+    if c.status != "paid" || !in_time || started {
         return Err(AppError::Conflict(format!(
-            "Only a card payment for a course not yet started can be refunded, within {days} days of paying."
+            "Only a card payment for a course not yet started (or seats none of which is used) can be refunded, within {days} days of paying."
         )));
     }
     let intent = c.payment_intent.clone().unwrap_or_default();

@@ -279,6 +279,21 @@ async fn a_vendor_lists_an_admin_approves_a_trust_buys_billed_and_the_books_agre
     assert!(boss.get("/marketplace/spending").await.body.contains("Paid"));
     assert!(sally.get("/selling").await.body.contains("<strong>£38.25</strong> paid out"));
 
+    // The licence (365 days) runs out: the daily run ends the enrolment (not before).
+    let northmoor_id = app.tenant_id("northmoor").await;
+    let tx = dbs.app.begin(northmoor_id).await.unwrap();
+    let today = chrono::Utc::now().date_naive();
+    assert_eq!(mk::expire_licences(&tx, today + chrono::Duration::days(300)).await.unwrap(), 0);
+    tx.rollback().await.unwrap();
+    let tx = dbs.app.begin(northmoor_id).await.unwrap();
+    assert_eq!(mk::expire_licences(&tx, today + chrono::Duration::days(400)).await.unwrap(), 1);
+    let e = trellis_db::learning::enrolment(&tx, ann_id, snapshot).await.unwrap().unwrap();
+    assert_eq!(e.status, "expired");
+    tx.rollback().await.unwrap();
+    let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
+    assert_eq!(mk::expire_licences(&tx, today + chrono::Duration::days(400)).await.unwrap(), 0, "only its own");
+    tx.rollback().await.unwrap();
+
     // A budget the next enrolment would exceed: refused with the reason, nothing billed.
     let t = form_token(&mut boss, "/marketplace").await;
     assert_eq!(boss.post("/marketplace/budget", &[("csrf_token", &t), ("budget", "lots")]).await.status, 400);
@@ -427,6 +442,16 @@ async fn learners_pay_by_card_and_seats_are_prepaid_through_the_test_mode() {
     assert_eq!(bob.post(&format!("/courses/{snapshot}/enrol"), &[("csrf_token", &t)]).await.status, 303);
     assert!(bob.get(&format!("/courses/{snapshot}")).await.body.contains("Start"));
     assert!(boss.get(&format!("/marketplace/{lid}")).await.body.contains("0 seats left"));
+    // The seat bought is used: its purchase can no longer be refunded.
+    let seat_charge = {
+        let tx = dbs.app.begin(northmoor).await.unwrap();
+        let c = mk::charges(&tx, 20).await.unwrap();
+        tx.commit().await.unwrap();
+        c.into_iter().find(|c| c.charge.kind == "seats" && c.charge.status == "paid").unwrap().charge.id
+    };
+    let t = form_token(&mut boss, "/marketplace/spending").await;
+    let r = boss.post(&format!("/marketplace/charges/{seat_charge}/refund"), &[("csrf_token", &t)]).await;
+    assert_eq!(r.status, 409, "{}", r.body);
     let t = form_token(&mut ann, &format!("/courses/{snapshot}")).await;
     let none = ann.post(&format!("/courses/{snapshot}/enrol"), &[("csrf_token", &t)]).await;
     assert_eq!(none.status, 409, "{}", none.body);

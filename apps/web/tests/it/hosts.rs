@@ -3,10 +3,11 @@
 
 use trellis_testkit::{BASE, TestApp, spawn_app};
 
-const NAMES: [(&str, &str); 3] = [
+const NAMES: [(&str, &str); 4] = [
     ("northmoor", "Northmoor Teaching Hospitals NHS Foundation Trust"),
     ("riverside", "Riverside Community Health NHS Trust"),
     ("fenwick", "Fenwick and Dale Mental Health NHS Foundation Trust"),
+    ("brightwater", "Brightwater Clinical Learning Ltd"),
 ];
 
 #[tokio::test]

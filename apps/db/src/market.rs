@@ -1057,23 +1057,26 @@ async fn insert_lines(
     Ok(())
 }
 
-/// The ledger transaction of a charge's posting of `kind`: the same id every time, so a
-/// posting is recognised when it is made again.
-fn txn_id(charge: ChargeId, kind: &str) -> Uuid {
+/// A ledger transaction's id derived from what it records (the same parts give the same id, so
+/// a posting is recognised when it is made again).
+fn derived_txn(parts: &[&[u8]]) -> Uuid {
     use sha2::{Digest, Sha256};
-    let d = Sha256::new().chain_update(charge.as_uuid().as_bytes()).chain_update(kind.as_bytes()).finalize();
+    let d = parts.iter().fold(Sha256::new(), |h, p| h.chain_update(p)).finalize();
     let mut b = [0u8; 16];
     b.copy_from_slice(&d[..16]);
     uuid::Builder::from_custom_bytes(b).into_uuid()
 }
 
+/// The ledger transaction of a charge's posting of `kind`.
+fn txn_id(charge: ChargeId, kind: &str) -> Uuid {
+    derived_txn(&[charge.as_uuid().as_bytes(), kind.as_bytes()])
+}
+
 // ---- The platform's side ------------------------------------------------------------------
 
-/// What a platform-side read or change needs from `PlatformDb`.
+/// A raw statement on a platform connection ([`crate::tenant_tx::statement`]).
 fn pstmt(conn: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    let backend = conn.get_database_backend();
-    let sql = if backend == DbBackend::Sqlite { sql.replace('$', "?") } else { sql.to_owned() };
-    Statement::from_sql_and_values(backend, sql, values)
+    crate::tenant_tx::statement(conn.get_database_backend(), sql, values)
 }
 
 /// A Stripe event as the admin view shows it.
@@ -1499,13 +1502,7 @@ impl PlatformDb {
         buyer: TenantId,
         memo: &str,
     ) -> Result<bool, DbError> {
-        let txn = {
-            use sha2::{Digest, Sha256};
-            let d = Sha256::new().chain_update(b"payout").chain_update(key.as_bytes()).finalize();
-            let mut b = [0u8; 16];
-            b.copy_from_slice(&d[..16]);
-            uuid::Builder::from_custom_bytes(b).into_uuid()
-        };
+        let txn = derived_txn(&[b"payout", key.as_bytes()]);
         let (tx, _turn) = begin_tx(&self.conn, &self.writer, true).await?;
         if ledger_entry::Entity::find().filter(ledger_entry::Column::Txn.eq(txn)).one(&tx).await?.is_some() {
             tx.rollback().await?;

@@ -61,6 +61,12 @@ pub(crate) async fn begin_tx(
     }
 }
 
+/// A raw statement written with PostgreSQL's `$1` placeholders, for either database.
+pub(crate) fn statement(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    let sql = if backend == DbBackend::Sqlite { sql.replace('$', "?") } else { sql.to_owned() };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
 /// A tenant-owned entity: one with a `tenant_id` column.
 pub trait TenantScoped: EntityTrait {
     /// The entity's `tenant_id` column.
@@ -150,9 +156,7 @@ impl TenantTx {
     /// Runs a raw statement written with PostgreSQL's `$1` placeholders on either database.
     /// The SQL must filter by `tenant_id` itself: SQLite has no row-level security behind it.
     pub(crate) fn stmt(&self, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-        let backend = self.tx.get_database_backend();
-        let sql = if backend == DbBackend::Sqlite { sql.replace('$', "?") } else { sql.to_owned() };
-        Statement::from_sql_and_values(backend, sql, values)
+        statement(self.tx.get_database_backend(), sql, values)
     }
 
     /// Whether this is PostgreSQL.

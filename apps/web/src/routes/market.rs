@@ -1091,6 +1091,19 @@ pub async fn webhook(req: &Request, Data(state): Data<&AppState>, body: bytes::B
 
 // ---- The local test mode ------------------------------------------------------------------
 
+/// The test mode's pages exist only in the test mode.
+fn test_mode_only(state: &AppState) -> Result<(), AppError> {
+    if state.payments.test_mode() { Ok(()) } else { Err(AppError::NotFound) }
+}
+
+/// Sends the event Stripe would send, through the webhook's own door.
+async fn test_event(state: &AppState, kind: &str, object: serde_json::Value) -> Result<(), AppError> {
+    hooks::deliver_test_event(state, kind, object)
+        .await
+        .map(|_| ())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))
+}
+
 /// Test mode's checkout page: what would be paid, with Pay and Cancel.
 #[handler]
 pub async fn test_checkout(
@@ -1099,9 +1112,7 @@ pub async fn test_checkout(
     token: &CsrfToken,
     Path(cs): Path<String>,
 ) -> Result<Response, AppError> {
-    if !state.payments.test_mode() {
-        return Err(AppError::NotFound);
-    }
+    test_mode_only(state)?;
     let c = state.dbs.platform.charge_by_checkout_across_tenants(&cs).await?.ok_or(AppError::NotFound)?;
     platform_admin::render(
         state,
@@ -1134,9 +1145,7 @@ pub async fn test_checkout_post(
     Path(cs): Path<String>,
     Form(f): Form<TestPayForm>,
 ) -> Result<Response, AppError> {
-    if !state.payments.test_mode() {
-        return Err(AppError::NotFound);
-    }
+    test_mode_only(state)?;
     let c = state.dbs.platform.charge_by_checkout_across_tenants(&cs).await?.ok_or(AppError::NotFound)?;
     let site = state.directory.sites().into_iter().find(|s| s.entry.id == c.tenant).ok_or(AppError::NotFound)?;
     let (kind, status, payment) = match f.action.as_str() {
@@ -1156,7 +1165,7 @@ pub async fn test_checkout_post(
         "payment_intent": (payment == "paid").then(|| format!("pi_local_{}", c.id.as_uuid().simple())),
         "metadata": { "charge": c.id.to_string(), "tenant": c.tenant.to_string() },
     });
-    hooks::deliver_test_event(state, kind, object).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    test_event(state, kind, object).await?;
     if payment == "paid" {
         Ok(see_other(&format!("{}payments/done?charge={}", site.url, c.id)))
     } else if c.kind == "seats" {
@@ -1174,9 +1183,7 @@ pub async fn test_invoice(
     token: &CsrfToken,
     Path(inv): Path<String>,
 ) -> Result<Response, AppError> {
-    if !state.payments.test_mode() {
-        return Err(AppError::NotFound);
-    }
+    test_mode_only(state)?;
     let i = state.dbs.platform.invoice_by_stripe_across_tenants(&inv).await?.ok_or(AppError::NotFound)?;
     platform_admin::render(
         state,
@@ -1194,17 +1201,13 @@ pub async fn test_invoice(
 /// Test mode: pays the invoice by sending Stripe's `invoice.paid`.
 #[handler]
 pub async fn test_invoice_post(Data(state): Data<&AppState>, Path(inv): Path<String>) -> Result<Response, AppError> {
-    if !state.payments.test_mode() {
-        return Err(AppError::NotFound);
-    }
+    test_mode_only(state)?;
     let i = state.dbs.platform.invoice_by_stripe_across_tenants(&inv).await?.ok_or(AppError::NotFound)?;
     let object = json!({
         "id": inv, "object": "invoice", "status": "paid", "paid": true, "amount_paid": i.amount_pence,
         "currency": i.currency, "metadata": { "invoice": i.id.to_string(), "tenant": i.tenant.to_string() },
     });
-    hooks::deliver_test_event(state, "invoice.paid", object)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    test_event(state, "invoice.paid", object).await?;
     Ok(see_other(&format!("/payments/test/invoice/{inv}")))
 }
 
@@ -1216,9 +1219,7 @@ pub async fn test_onboard(
     token: &CsrfToken,
     Path(account): Path<String>,
 ) -> Result<Response, AppError> {
-    if !state.payments.test_mode() {
-        return Err(AppError::NotFound);
-    }
+    test_mode_only(state)?;
     platform_admin::render(
         state,
         req,
@@ -1235,17 +1236,13 @@ pub async fn test_onboard_post(
     Data(state): Data<&AppState>,
     Path(account): Path<String>,
 ) -> Result<Response, AppError> {
-    if !state.payments.test_mode() {
-        return Err(AppError::NotFound);
-    }
+    test_mode_only(state)?;
     let sellers = state.dbs.platform.sellers().await?;
     let s = sellers.iter().find(|s| s.stripe_account.as_deref() == Some(account.as_str())).ok_or(AppError::NotFound)?;
     let object = json!({
         "id": account, "object": "account", "charges_enabled": true, "payouts_enabled": true, "details_submitted": true,
     });
-    hooks::deliver_test_event(state, "account.updated", object)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    test_event(state, "account.updated", object).await?;
     let site = state.directory.sites().into_iter().find(|x| x.entry.id == s.tenant).ok_or(AppError::NotFound)?;
     Ok(see_other(&format!("{}selling", site.url)))
 }
@@ -1294,9 +1291,7 @@ pub async fn refund(
             "metadata": { "charge": c.id.to_string(), "tenant": c.tenant.to_string() },
             "refunds": { "data": [{ "id": format!("re_local_{}", c.id.as_uuid().simple()) }] },
         });
-        hooks::deliver_test_event(state, "charge.refunded", object)
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+        test_event(state, "charge.refunded", object).await?;
     }
     let tx = state.dbs.app.begin(site.entry.id).await?;
     id::audit(&tx, Some(me.person), "market.refund_requested", &cid.to_string(), None, json!({})).await?;

@@ -62,6 +62,45 @@ async fn own_course(app: &TestApp, slug: &str, code: &str, title: &str, enrolmen
     id
 }
 
+/// `n` approved learners of `tenant` (`<prefix><i>@northmoor.example`), in one transaction.
+async fn learners(
+    dbs: &trellis_db::Databases,
+    tenant: TenantId,
+    prefix: &str,
+    n: usize,
+) -> Vec<trellis_core::PersonId> {
+    let itx = dbs.platform.begin_identity(tenant).await.unwrap();
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let p = trellis_db::identity::create_person(
+            &itx,
+            trellis_db::identity::NewPerson {
+                email: format!("{prefix}{i}@northmoor.example"),
+                password_hash: None,
+                given_name: "Learner".into(),
+                family_name: format!("{i}"),
+                job_role: "Nurse".into(),
+                place_of_work: "Ward 1".into(),
+                register_kind: None,
+                register_number: None,
+            },
+        )
+        .await
+        .unwrap();
+        trellis_db::identity::add_membership(
+            &itx,
+            p.id,
+            trellis_db::identity::MembershipStatus::Approved,
+            &[Role::Learner],
+        )
+        .await
+        .unwrap();
+        ids.push(p.id);
+    }
+    itx.commit().await.unwrap();
+    ids
+}
+
 async fn platform_admin(app: &TestApp) -> Visitor {
     let hash = trellis_web::hash_password(PW.into(), 64, 1).await.unwrap();
     app.dbs().await.platform.ensure_platform_admin_across_tenants("root@platform.example", hash, "test").await.unwrap();
@@ -515,38 +554,7 @@ async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order
 
     // 1,000 learners.
     const N: usize = 1000;
-    let people: Vec<trellis_core::PersonId> = {
-        let itx = dbs.platform.begin_identity(northmoor).await.unwrap();
-        let mut ids = Vec::with_capacity(N);
-        for i in 0..N {
-            let p = trellis_db::identity::create_person(
-                &itx,
-                trellis_db::identity::NewPerson {
-                    email: format!("learner{i}@northmoor.example"),
-                    password_hash: None,
-                    given_name: "Learner".into(),
-                    family_name: format!("{i}"),
-                    job_role: "Nurse".into(),
-                    place_of_work: "Ward 1".into(),
-                    register_kind: None,
-                    register_number: None,
-                },
-            )
-            .await
-            .unwrap();
-            trellis_db::identity::add_membership(
-                &itx,
-                p.id,
-                trellis_db::identity::MembershipStatus::Approved,
-                &[Role::Learner],
-            )
-            .await
-            .unwrap();
-            ids.push(p.id);
-        }
-        itx.commit().await.unwrap();
-        ids
-    };
+    let people = learners(&dbs, northmoor, "learner", N).await;
 
     // 1,000 concurrent purchases: each enrols (awaiting payment) and opens a Stripe checkout.
     let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
@@ -698,38 +706,7 @@ async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order
         boss.post(&format!("/marketplace/{lid}/add"), &[("csrf_token", &t), ("funding", "billed")]).await.status,
         303
     );
-    let billed_people = {
-        let itx = dbs.platform.begin_identity(northmoor).await.unwrap();
-        let mut ids = Vec::new();
-        for i in 0..3 {
-            let p = trellis_db::identity::create_person(
-                &itx,
-                trellis_db::identity::NewPerson {
-                    email: format!("billed{i}@northmoor.example"),
-                    password_hash: None,
-                    given_name: "Billed".into(),
-                    family_name: format!("{i}"),
-                    job_role: "Nurse".into(),
-                    place_of_work: "Ward 2".into(),
-                    register_kind: None,
-                    register_number: None,
-                },
-            )
-            .await
-            .unwrap();
-            trellis_db::identity::add_membership(
-                &itx,
-                p.id,
-                trellis_db::identity::MembershipStatus::Approved,
-                &[Role::Learner],
-            )
-            .await
-            .unwrap();
-            ids.push(p.id);
-        }
-        itx.commit().await.unwrap();
-        ids
-    };
+    let billed_people = learners(&dbs, northmoor, "billed", 3).await;
     let tx = dbs.app.begin(northmoor).await.unwrap();
     let c = cat::course(&tx, snapshot).await.unwrap().unwrap();
     for p in &billed_people {
@@ -782,6 +759,5 @@ async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order
     assert!(mk::charges(&tx, 10).await.unwrap().is_empty());
     assert!(mk::invoices(&tx, 10).await.unwrap().is_empty());
     tx.commit().await.unwrap();
-    let _ = TenantId::PLATFORM;
     app.stop().await;
 }

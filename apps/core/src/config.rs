@@ -26,15 +26,45 @@ pub struct Config {
     pub elearning: ElearningConfig,
     #[serde(default)]
     pub payments: PaymentsConfig,
+    #[serde(default)]
+    pub sso: SsoConfig,
+    #[serde(default)]
+    pub development: DevelopmentConfig,
 }
 
-/// The marketplace's payments: Stripe, or (no secret key) the local test mode.
+/// Settings for development and tests only. Every one is off by default and must stay off in
+/// production.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevelopmentConfig {
+    /// Lets the server fetch plain `http://` addresses and loopback, private, link-local and
+    /// unique-local hosts when a URL comes from a trust (single sign-on issuers and the addresses
+    /// their metadata names; later LRS forwarding, SFTP and S3 on such hosts). Tests and the demo
+    /// set it, because their providers run on this machine.
+    pub allow_local_network: bool,
+}
+
+/// Single sign-on across trusts.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SsoConfig {
+    /// Origins a provider's metadata may point at besides its issuer's own, keyed by the issuer's
+    /// origin; e.g. `"https://accounts.google.com" = ["https://oauth2.googleapis.com",
+    /// "https://www.googleapis.com"]`. Every other metadata URL must share the issuer's origin.
+    pub metadata_origins: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The marketplace's payments: Stripe, the local test mode (only when asked for), or off.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PaymentsConfig {
-    /// Stripe's secret API key. Empty: the local test mode (no network; every payment page says so).
+    /// `stripe`, `test` (the local test mode: no network, no money, every payment page says so;
+    /// the demo sets it) or `off`. Empty: `stripe` when a secret key is set, otherwise `off`.
+    pub mode: String,
+    /// Stripe's secret API key.
     pub stripe_secret_key: String,
-    /// The webhook endpoint's signing secret (`whsec_…`). In test mode a fixed local one is used.
+    /// The webhook endpoint's signing secret (`whsec_…`). The test mode uses a random secret of
+    /// its own, made when the server starts and never sent anywhere.
     pub webhook_secret: String,
     /// Stripe's API address (tests point it at a local stand-in).
     pub stripe_api_base: String,
@@ -47,6 +77,7 @@ pub struct PaymentsConfig {
 impl Default for PaymentsConfig {
     fn default() -> Self {
         PaymentsConfig {
+            mode: String::new(),
             stripe_secret_key: String::new(),
             webhook_secret: String::new(),
             stripe_api_base: "https://api.stripe.com/".into(),
@@ -56,16 +87,44 @@ impl Default for PaymentsConfig {
     }
 }
 
+/// How the marketplace takes payments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentsMode {
+    /// Through Stripe's API.
+    Stripe,
+    /// The local test mode, explicitly configured.
+    Test,
+    /// No payments: paid marketplace features are unavailable.
+    Off,
+}
+
 impl PaymentsConfig {
-    /// Whether payments run in the local test mode (no Stripe key).
+    /// The mode in force (after validation).
+    pub fn effective_mode(&self) -> PaymentsMode {
+        match self.mode.as_str() {
+            "test" => PaymentsMode::Test,
+            "off" => PaymentsMode::Off,
+            "stripe" => PaymentsMode::Stripe,
+            _ if !self.stripe_secret_key.is_empty() => PaymentsMode::Stripe,
+            _ => PaymentsMode::Off,
+        }
+    }
+
+    /// Whether payments run in the local test mode (only when configured so).
     pub fn test_mode(&self) -> bool {
-        self.stripe_secret_key.is_empty()
+        self.effective_mode() == PaymentsMode::Test
+    }
+
+    /// Whether paid marketplace features are available at all.
+    pub fn enabled(&self) -> bool {
+        self.effective_mode() != PaymentsMode::Off
     }
 }
 
 impl fmt::Debug for PaymentsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PaymentsConfig")
+            .field("mode", &self.mode)
             .field("stripe_secret_key", &if self.stripe_secret_key.is_empty() { "" } else { "<redacted>" })
             .field("webhook_secret", &if self.webhook_secret.is_empty() { "" } else { "<redacted>" })
             .field("stripe_api_base", &self.stripe_api_base)
@@ -424,7 +483,28 @@ impl Config {
         if self.payments.commission_bps > 5000 {
             return Err(bad("payments.commission_bps", "must be at most 5000 (50%)"));
         }
-        if !self.payments.stripe_secret_key.is_empty() && !self.payments.webhook_secret.starts_with("whsec_") {
+        if !matches!(self.payments.mode.as_str(), "" | "stripe" | "test" | "off") {
+            return Err(bad("payments.mode", "must be stripe, test or off"));
+        }
+        if self.payments.mode == "stripe" && self.payments.stripe_secret_key.is_empty() {
+            return Err(bad("payments.stripe_secret_key", "is required when payments.mode is stripe"));
+        }
+        if self.payments.mode == "test" && !self.payments.stripe_secret_key.is_empty() {
+            return Err(bad("payments.mode", "is test, but a Stripe secret key is set: choose one"));
+        }
+        for (issuer, origins) in &self.sso.metadata_origins {
+            for o in std::iter::once(issuer).chain(origins) {
+                let ok = url::Url::parse(o).is_ok_and(|u| u.origin().ascii_serialization() == o.trim_end_matches('/'));
+                if !ok {
+                    return Err(bad(
+                        "sso.metadata_origins",
+                        format!("\"{o}\" is not an origin (scheme://host[:port])"),
+                    ));
+                }
+            }
+        }
+        if self.payments.effective_mode() == PaymentsMode::Stripe && !self.payments.webhook_secret.starts_with("whsec_")
+        {
             return Err(bad(
                 "payments.webhook_secret",
                 "is required with a Stripe key (whsec_…, from the webhook endpoint)",

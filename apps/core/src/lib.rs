@@ -11,8 +11,10 @@ pub mod identity;
 pub mod ids;
 pub mod learning;
 pub mod market;
+pub mod outbound;
 pub mod slug;
 pub mod staff_import;
+pub mod svg;
 pub mod tenant_spec;
 pub mod terms;
 

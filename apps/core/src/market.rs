@@ -324,6 +324,8 @@ pub enum SignatureError {
     Mismatch,
     #[error("the signature's timestamp is outside the tolerance")]
     Expired,
+    #[error("the signature's timestamp is more than the tolerance ahead of this server's clock")]
+    FromTheFuture,
 }
 
 /// How old a signed event may be, as Stripe's libraries default to.
@@ -372,6 +374,12 @@ pub fn verify_signature(
     }
     if t < now - tolerance {
         return Err(SignatureError::Expired);
+    }
+    // Stripe checks only that a delivery is not too old; a timestamp from the future is refused
+    // as well (our own rule: nothing legitimate is signed ahead of time, so a far-future stamp
+    // could only be a replay kept for later).
+    if t > now + tolerance {
+        return Err(SignatureError::FromTheFuture);
     }
     Ok(())
 }
@@ -474,6 +482,8 @@ mod tests {
         assert_eq!(verify_signature(body, &header, "whsec_other", t, 300), Err(SignatureError::Mismatch));
         assert_eq!(verify_signature(b"{}", &header, secret, t, 300), Err(SignatureError::Mismatch));
         assert_eq!(verify_signature(body, &header, secret, t + 301, 300), Err(SignatureError::Expired));
+        assert_eq!(verify_signature(body, &header, secret, t - 301, 300), Err(SignatureError::FromTheFuture));
+        assert_eq!(verify_signature(body, &header, secret, t - 300, 300), Ok(()));
         assert_eq!(verify_signature(body, &format!("t={t}"), secret, t, 300), Err(SignatureError::NoSignature));
         assert_eq!(verify_signature(body, &format!("v1={sig}"), secret, t, 300), Err(SignatureError::Malformed));
         assert_eq!(verify_signature(body, "", secret, t, 300), Err(SignatureError::Malformed));

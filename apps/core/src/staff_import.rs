@@ -119,6 +119,12 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
         }
         let get = |name: &str| index.get(name).and_then(|i| record.get(*i)).unwrap_or("").to_owned();
         let mut problems: Vec<(&str, String)> = Vec::new();
+        // A control character (a NUL above all) cannot be stored, and is never meant.
+        for (name, _) in COLUMNS {
+            if get(name).chars().any(|c| c.is_control() && c != '\t') {
+                problems.push((name, "This cell contains a control character (such as a NUL byte): remove it.".into()));
+            }
+        }
         let assignment = get("assignment_number");
         if !assignment_ok(&assignment) {
             problems.push((
@@ -227,6 +233,14 @@ mod tests {
         assert!(at.contains(&(3, "email")));
         assert!(at.contains(&(3, "staff_group")));
         assert!(at.contains(&(4, "assignment_number")), "duplicate assignment number: {at:?}");
+    }
+
+    #[test]
+    fn a_control_character_in_a_cell_is_reported_with_its_column() {
+        let csv = format!("{HEAD}12345678,Ann,Le\0e,ann@nhs.net,Nurse,W\u{1}ard,Students,S\n");
+        let errs = parse(csv.as_bytes()).unwrap_err();
+        let at: Vec<_> = errs.iter().map(|e| (e.line, e.column.as_str())).collect();
+        assert!(at.contains(&(2, "family_name")) && at.contains(&(2, "department")), "{at:?}");
     }
 
     #[test]

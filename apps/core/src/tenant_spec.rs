@@ -213,6 +213,8 @@ pub struct SpecContext {
     pub themes: Vec<String>,
     /// The platform's base domain: custom domains may not sit at or under it.
     pub base_domain: HostName,
+    /// `development.allow_local_network`: single sign-on issuers may be `http://` or local.
+    pub allow_local_network: bool,
 }
 
 struct Checker<'a> {
@@ -391,7 +393,7 @@ pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result
         TermsSpec { version, title: c.text(&t.title, "terms.title", 200), body: c.text(&t.body, "terms.body", 20_000) }
     });
 
-    let sso = raw.sso.as_ref().map(|r| sso(&mut c, r));
+    let sso = raw.sso.as_ref().map(|r| sso(&mut c, r, ctx.allow_local_network));
 
     match slug {
         Some(slug) if c.errors.is_empty() => Ok(TenantSpec {
@@ -416,17 +418,23 @@ pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result
     }
 }
 
-/// Whether an OpenID provider's issuer address may be used: https://, or http:// on this machine
-/// only (127.0.0.1 or localhost, for testing), with a valid host.
-pub fn issuer_acceptable(issuer: &str) -> bool {
-    let local = issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost");
-    (issuer.starts_with("https://") || local) && HostName::parse(issuer.split('/').nth(2).unwrap_or_default()).is_ok()
+/// Whether an OpenID provider's issuer address may be used: an `https://` URL with a public host
+/// name or address, no query or fragment (the URL is parsed, not matched by prefix); `http://` and
+/// local hosts only with the development setting `allow_local`. Where the name resolves to is
+/// checked again when connecting.
+pub fn issuer_acceptable(issuer: &str, allow_local: bool) -> bool {
+    crate::outbound::check_url(issuer, allow_local)
+        .is_ok_and(|u| u.query().is_none() && u.fragment().is_none() && u.host_str().is_some_and(|h| !h.is_empty()))
 }
 
-fn sso(c: &mut Checker<'_>, r: &RawSso) -> SsoSpec {
+fn sso(c: &mut Checker<'_>, r: &RawSso, allow_local: bool) -> SsoSpec {
     let issuer = r.issuer.get_ref().trim().trim_end_matches('/').to_owned();
-    if !issuer_acceptable(&issuer) {
-        c.fail(&r.issuer, "sso.issuer", "must be an https:// address (http:// only on this machine, for testing)");
+    if !issuer_acceptable(&issuer, allow_local) {
+        c.fail(
+            &r.issuer,
+            "sso.issuer",
+            "must be an https:// address of a public host (http:// and local hosts only with development.allow_local_network)",
+        );
     }
     let client_id = c.text(&r.client_id, "sso.client_id", 200);
     match (&r.client_secret, &r.client_secret_env) {
@@ -546,11 +554,13 @@ fn logo(c: &mut Checker<'_>, raw: &Spanned<String>) -> Option<Logo> {
             return None;
         }
     };
-    if let Err(e) = check_logo(&bytes, content_type) {
-        c.fail(raw, "branding.logo", format!("{}: {e}", path.display()));
-        return None;
+    match check_logo(&bytes, content_type) {
+        Ok(bytes) => Some(Logo { content_type, bytes }),
+        Err(e) => {
+            c.fail(raw, "branding.logo", format!("{}: {e}", path.display()));
+            None
+        }
     }
-    Some(Logo { content_type, bytes })
 }
 
 /// What a logo's bytes are, by their content (never by a name or a declared type): PNG or a plain
@@ -564,9 +574,10 @@ pub fn sniff_logo(bytes: &[u8]) -> Option<&'static str> {
         .then_some("image/svg+xml")
 }
 
-/// Checks a logo: within the size limit, really of `content_type`, and (for SVG) free of scripts,
-/// foreign content and external references.
-pub fn check_logo(bytes: &[u8], content_type: &str) -> Result<(), String> {
+/// Checks a logo: within the size limit and really of `content_type`. Returns the bytes to keep:
+/// a PNG as it is; an SVG rebuilt from only drawing elements and attributes ([`crate::svg`]), so
+/// nothing in it can run a script or fetch anything.
+pub fn check_logo(bytes: &[u8], content_type: &str) -> Result<Vec<u8>, String> {
     if bytes.is_empty() {
         return Err("the file is empty".into());
     }
@@ -576,24 +587,7 @@ pub fn check_logo(bytes: &[u8], content_type: &str) -> Result<(), String> {
     if sniff_logo(bytes) != Some(content_type) {
         return Err(format!("the file is not a {content_type} image"));
     }
-    if content_type == "image/svg+xml" {
-        let text = String::from_utf8_lossy(bytes).to_ascii_lowercase();
-        for bad in ["<script", "<foreignobject", "javascript:", "<!entity", " on", "xlink:href=\"http", "href=\"http"] {
-            let found = if bad == " on" {
-                // Event handler attributes: onload=, onclick= …
-                text.match_indices(" on").any(|(i, _)| {
-                    text[i + 3..].chars().take_while(char::is_ascii_alphabetic).count() > 0
-                        && text[i + 3..].trim_start_matches(|c: char| c.is_ascii_alphabetic()).starts_with('=')
-                })
-            } else {
-                text.contains(bad)
-            };
-            if found {
-                return Err("SVG logos may not contain scripts, event handlers, entities or external references".into());
-            }
-        }
-    }
-    Ok(())
+    if content_type == "image/svg+xml" { crate::svg::sanitise(bytes) } else { Ok(bytes.to_vec()) }
 }
 
 fn contact(c: &mut Checker<'_>, raw: &RawContact) -> Contact {

@@ -4,7 +4,11 @@ use super::*;
 use std::fs;
 
 fn ctx() -> SpecContext {
-    SpecContext { themes: vec!["default".into()], base_domain: HostName::parse("trellis.test").unwrap() }
+    SpecContext {
+        themes: vec!["default".into()],
+        base_domain: HostName::parse("trellis.test").unwrap(),
+        allow_local_network: false,
+    }
 }
 
 const GOOD: &str = r##"name = "Alpha Trust"
@@ -157,4 +161,25 @@ fn every_error_in_every_file_is_reported_at_once() {
     let errors = load_dir(dir.path(), &ctx()).expect_err("two files");
     assert!(errors.iter().any(|e| e.file.ends_with("alpha/tenant.toml")));
     assert!(errors.iter().any(|e| e.file.ends_with("beta/tenant.toml") && e.field == "ods_code"));
+}
+
+#[test]
+fn single_sign_on_issuers_are_parsed_not_prefix_matched() {
+    use crate::tenant_spec::issuer_acceptable;
+    assert!(issuer_acceptable("https://login.openathens.net/oidc", false));
+    for bad in [
+        "http://localhost.evil.example",
+        "http://127.0.0.1:9000",
+        "https://localhost",
+        "https://127.0.0.1",
+        "https://169.254.169.254",
+        "https://[fe80::1]",
+        "https://login.example.org/?x=1",
+        "https://login.example.org/#frag",
+        "https://user@login.example.org",
+    ] {
+        assert!(!issuer_acceptable(bad, false), "{bad}");
+    }
+    // Development (tests, the demo): a provider on this machine.
+    assert!(issuer_acceptable("http://127.0.0.1:9000", true));
 }

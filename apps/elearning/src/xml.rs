@@ -43,6 +43,14 @@ pub(crate) fn parse(text: &str) -> Result<Element, String> {
         let end = usize::try_from(pos).unwrap_or(0).min(text.len());
         text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
     };
+    // XML allows no control characters but tab, line feed and carriage return (a NUL could not be
+    // stored either); say where the first one is.
+    if let Some((at, _)) = text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        return Err(format!(
+            "line {}: the document contains a control character, which XML does not allow",
+            line_of(at as u64)
+        ));
+    }
     let mut stack: Vec<Element> = vec![Element::default()];
     loop {
         let pos = reader.buffer_position();

@@ -5,5 +5,6 @@ pub mod dns;
 pub mod files;
 pub mod mailer;
 pub mod oidc;
+pub mod outbound;
 pub mod payments;
 pub mod redis_bus;

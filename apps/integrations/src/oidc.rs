@@ -1,8 +1,11 @@
 //! OpenID Connect sign-in (authorization code + PKCE, state and nonce), e.g. OpenAthens.
 //!
 //! openidconnect does the protocol and the ID token's checks (signature against the provider's
-//! keys, issuer, audience, expiry, nonce); its HTTP goes through reqwest 0.13 here, with redirects
-//! off (following them from a provider invites SSRF).
+//! keys, issuer, audience, expiry, nonce); its HTTP goes through reqwest 0.13 here, guarded
+//! against server-side request forgery: redirects off, `https://` to public addresses only (see
+//! [`crate::outbound`]), and every URL the provider's metadata names on the issuer's own origin
+//! unless the operator lists another for that issuer. Failures tell the trust admin only that
+//! the provider could not be used; the reason goes to the log, so the form is not a port scanner.
 
 use base64::Engine;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
@@ -10,11 +13,12 @@ use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, Scope, TokenResponse,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use trellis_core::outbound::{check_url, origin};
 
 /// A trust's single sign-on settings.
 #[derive(Clone)]
@@ -77,13 +81,13 @@ pub struct Identity {
     pub family_name: Option<String>,
 }
 
-/// Why single sign-on failed.
+/// Why single sign-on failed. Network failures say no more than that (the detail is logged).
 #[derive(Debug, thiserror::Error)]
 pub enum SsoError {
-    #[error("cannot read the provider's configuration: {0}")]
-    Discovery(String),
-    #[error("the code could not be exchanged: {0}")]
-    Exchange(String),
+    #[error("the provider's configuration could not be read")]
+    Discovery,
+    #[error("the sign-in could not be completed with the provider")]
+    Exchange,
     #[error("the provider returned no ID token")]
     NoIdToken,
     #[error("the ID token was refused: {0}")]
@@ -103,22 +107,42 @@ pub struct HttpError(String);
 pub struct OidcClient {
     http: reqwest::Client,
     cache: Mutex<HashMap<String, (CoreProviderMetadata, Instant)>>,
+    /// The development setting: `http://` and local addresses allowed.
+    allow_local: bool,
+    /// Further origins each issuer's metadata may name, by the issuer's origin.
+    metadata_origins: BTreeMap<String, Vec<String>>,
 }
 
 impl OidcClient {
-    /// A client with redirects off and a 10-second time-out.
-    pub fn new() -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()?;
-        Ok(Self { http, cache: Mutex::new(HashMap::new()) })
+    /// A client with redirects off, the guarded resolver and a 10-second time-out.
+    pub fn new(allow_local: bool, metadata_origins: BTreeMap<String, Vec<String>>) -> anyhow::Result<Self> {
+        let http = crate::outbound::client(allow_local, Duration::from_secs(10))?;
+        Ok(Self { http, cache: Mutex::new(HashMap::new()), allow_local, metadata_origins })
     }
 
-    fn transport(&self) -> impl Fn(openidconnect::HttpRequest) -> HttpFuture + '_ {
+    /// Whether a URL may be fetched on behalf of `issuer`: allowed by the outbound rules, and on
+    /// the issuer's origin or one the operator listed for it.
+    fn permitted(&self, issuer: &str, raw: &str) -> Result<(), String> {
+        let url = check_url(raw, self.allow_local).map_err(|e| e.to_string())?;
+        let issuer_origin = check_url(issuer, self.allow_local).map(|u| origin(&u)).map_err(|e| e.to_string())?;
+        let here = origin(&url);
+        let listed = self
+            .metadata_origins
+            .get(&issuer_origin)
+            .is_some_and(|o| o.iter().any(|o| o.trim_end_matches('/') == here));
+        if here == issuer_origin || listed {
+            Ok(())
+        } else {
+            Err(format!("{raw} is not on the issuer's origin {issuer_origin}"))
+        }
+    }
+
+    fn transport<'a>(&'a self, issuer: &'a str) -> impl Fn(openidconnect::HttpRequest) -> HttpFuture + 'a {
         move |req: openidconnect::HttpRequest| {
             let http = self.http.clone();
+            let allowed = self.permitted(issuer, &req.uri().to_string());
             Box::pin(async move {
+                allowed.map_err(HttpError)?;
                 let (parts, body) = req.into_parts();
                 let resp = http
                     .request(parts.method, parts.uri.to_string())
@@ -145,10 +169,26 @@ impl OidcClient {
             return Ok(m);
         }
         let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| SsoError::Config(format!("issuer: {e}")))?;
+        if let Err(why) = self.permitted(issuer, issuer) {
+            tracing::warn!(issuer, reason = %why, "single sign-on: issuer refused");
+            return Err(SsoError::Discovery);
+        }
         // Discovery also checks that the metadata's issuer is exactly the one configured.
-        let m = CoreProviderMetadata::discover_async(url, &self.transport())
-            .await
-            .map_err(|e| SsoError::Discovery(error_chain(&e)))?;
+        let m = CoreProviderMetadata::discover_async(url, &self.transport(issuer)).await.map_err(|e| {
+            tracing::warn!(issuer, reason = %error_chain(&e), "single sign-on: discovery failed");
+            SsoError::Discovery
+        })?;
+        // The endpoints the server itself will call must pass the same rules now, so a provider
+        // naming an internal address is refused when it is set up, not at a learner's sign-in.
+        for url in [m.token_endpoint().map(|u| u.url().to_string()), Some(m.jwks_uri().url().to_string())]
+            .into_iter()
+            .flatten()
+        {
+            if let Err(why) = self.permitted(issuer, &url) {
+                tracing::warn!(issuer, reason = %why, "single sign-on: metadata refused");
+                return Err(SsoError::Discovery);
+            }
+        }
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(issuer.to_owned(), (m.clone(), Instant::now()));
         }
@@ -208,9 +248,12 @@ impl OidcClient {
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| SsoError::Config(e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
-            .request_async(&self.transport())
+            .request_async(&self.transport(&s.issuer))
             .await
-            .map_err(|e| SsoError::Exchange(error_chain(&e)))?;
+            .map_err(|e| {
+                tracing::warn!(issuer = %s.issuer, reason = %error_chain(&e), "single sign-on: code exchange failed");
+                SsoError::Exchange
+            })?;
         let id_token = token.id_token().ok_or(SsoError::NoIdToken)?;
         let claims = id_token
             .claims(&client.id_token_verifier(), &Nonce::new(nonce.to_owned()))

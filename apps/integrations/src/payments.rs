@@ -15,9 +15,6 @@ use trellis_core::config::PaymentsConfig;
 /// The Stripe API version the client speaks (async-stripe's).
 pub const STRIPE_VERSION: &str = "2026-09-30.endive";
 
-/// The signing secret of the local test mode's webhook (no Stripe account: nothing secret).
-pub const TEST_MODE_WEBHOOK_SECRET: &str = "whsec_trellis_local_test_mode";
-
 /// A checkout to open: one line item, paid to a seller's connected account less the fee.
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest {
@@ -56,8 +53,12 @@ pub struct Onboarding {
 pub enum Payments {
     /// Stripe's API (api.stripe.com, or a stand-in in tests).
     Stripe { client: Box<stripe::Client> },
-    /// No network: checkout and onboarding are pages of the platform's own site (`platform_url`).
-    TestMode { platform_url: String },
+    /// No network: checkout and onboarding are pages of the platform's own site (`platform_url`);
+    /// its webhooks are signed with `webhook_secret`, made for this installation and never sent
+    /// anywhere.
+    TestMode { platform_url: String, webhook_secret: String },
+    /// No payments configured: every paid operation is refused.
+    Off,
 }
 
 /// An invoice to send a trust: its lines (description, pence).
@@ -82,10 +83,18 @@ pub struct SentInvoice {
 }
 
 impl Payments {
-    /// Stripe when a secret key is configured, else the local test mode.
-    pub fn from_config(config: &PaymentsConfig, platform_url: &str) -> anyhow::Result<Payments> {
-        if config.test_mode() {
-            return Ok(Payments::TestMode { platform_url: platform_url.trim_end_matches('/').to_owned() });
+    /// What `payments.mode` chose. The test mode's webhook secret is derived from `install_key`
+    /// (the installation's `auth.secret`), or random for this process when there is none.
+    pub fn from_config(config: &PaymentsConfig, platform_url: &str, install_key: &[u8]) -> anyhow::Result<Payments> {
+        match config.effective_mode() {
+            trellis_core::config::PaymentsMode::Off => return Ok(Payments::Off),
+            trellis_core::config::PaymentsMode::Test => {
+                return Ok(Payments::TestMode {
+                    platform_url: platform_url.trim_end_matches('/').to_owned(),
+                    webhook_secret: test_mode_secret(install_key),
+                });
+            }
+            trellis_core::config::PaymentsMode::Stripe => {}
         }
         crate::oidc::install_crypto_provider();
         let base = format!("{}/", config.stripe_api_base.trim_end_matches('/'));
@@ -102,16 +111,30 @@ impl Payments {
         matches!(self, Payments::TestMode { .. })
     }
 
+    /// Whether paid features are available (Stripe or the test mode).
+    pub fn enabled(&self) -> bool {
+        !matches!(self, Payments::Off)
+    }
+
+    /// The test mode's webhook signing secret (`None` outside the test mode).
+    pub fn test_mode_secret(&self) -> Option<&str> {
+        match self {
+            Payments::TestMode { webhook_secret, .. } => Some(webhook_secret),
+            _ => None,
+        }
+    }
+
     fn client(&self) -> anyhow::Result<&stripe::Client> {
         match self {
             Payments::Stripe { client } => Ok(client),
             Payments::TestMode { .. } => Err(anyhow!("payments are in test mode")),
+            Payments::Off => Err(anyhow!("payments are not set up on this service")),
         }
     }
 
     /// Opens a Checkout Session (mode `payment`) for one line item.
     pub async fn create_checkout(&self, r: &CheckoutRequest) -> anyhow::Result<Checkout> {
-        if let Payments::TestMode { platform_url } = self {
+        if let Payments::TestMode { platform_url, .. } = self {
             let id = format!("cs_test_local_{}", r.charge.replace('-', ""));
             return Ok(Checkout { url: format!("{platform_url}/payments/test/checkout/{id}"), id });
         }
@@ -164,7 +187,7 @@ impl Payments {
         return_url: &str,
         refresh_url: &str,
     ) -> anyhow::Result<Onboarding> {
-        if let Payments::TestMode { platform_url } = self {
+        if let Payments::TestMode { platform_url, .. } = self {
             let account = existing.map_or_else(|| format!("acct_local_{}", seller.replace('-', "")), str::to_owned);
             return Ok(Onboarding { url: format!("{platform_url}/payments/test/onboard/{account}"), account });
         }
@@ -200,7 +223,7 @@ impl Payments {
     /// Sends a trust its monthly invoice (collected by Stripe, due in 30 days): makes the trust a
     /// customer if it is not one, adds the lines, finalises it. Idempotent by our invoice's id.
     pub async fn send_invoice(&self, r: &InvoiceRequest) -> anyhow::Result<SentInvoice> {
-        if let Payments::TestMode { platform_url } = self {
+        if let Payments::TestMode { platform_url, .. } = self {
             let id = format!("in_local_{}", r.invoice.replace('-', ""));
             let customer = r.customer.clone().unwrap_or_else(|| format!("cus_local_{}", r.tenant.replace('-', "")));
             return Ok(SentInvoice { url: format!("{platform_url}/payments/test/invoice/{id}"), id, customer });
@@ -310,6 +333,20 @@ impl Payments {
             .await
             .map_err(|e| anyhow!("Stripe: refund {payment_intent}: {e}"))?;
         Ok(Some(r.id.to_string()))
+    }
+}
+
+/// The test mode's signing secret: keyed from the installation's secret, so every instance of one
+/// installation agrees and no two installations share it; random per process without one.
+fn test_mode_secret(install_key: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let key: Vec<u8> = if install_key.is_empty() { rand::random::<[u8; 32]>().to_vec() } else { install_key.to_vec() };
+    match <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key) {
+        Ok(mut m) => {
+            m.update(b"trellis payments test-mode webhook secret");
+            format!("whsec_{}", hex::encode(m.finalize().into_bytes()))
+        }
+        Err(_) => format!("whsec_{}", hex::encode(rand::random::<[u8; 32]>())),
     }
 }
 

@@ -62,6 +62,10 @@ pub fn test_config(db: &TestDb) -> Config {
         ("TRELLIS__MAIL__DIR", db.scratch.path().join("mail").display().to_string()),
         ("TRELLIS__MAIL__POLL_MS", "50".to_owned()),
         ("TRELLIS__FILES__DIR", db.scratch.path().join("files").display().to_string()),
+        // The test peers (OpenID provider, S3) listen on this machine.
+        ("TRELLIS__DEVELOPMENT__ALLOW_LOCAL_NETWORK", "true".to_owned()),
+        // The marketplace's local test mode, asked for explicitly.
+        ("TRELLIS__PAYMENTS__MODE", "test".to_owned()),
     ];
     if db.backend == Backend::Postgres {
         env.push(("TRELLIS__REDIS__URL", db::redis_url()));
@@ -147,6 +151,7 @@ pub fn spec_context(config: &Config) -> trellis_core::tenant_spec::SpecContext {
     trellis_core::tenant_spec::SpecContext {
         themes: trellis_web::Themes::load(Path::new(&config.paths.themes)).expect("themes").names(),
         base_domain: trellis_core::host::HostName::parse(&config.server.base_domain).expect("base"),
+        allow_local_network: config.development.allow_local_network,
     }
 }
 

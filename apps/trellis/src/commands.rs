@@ -167,6 +167,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             apply(&config, &dir, overwrite_admin_edits, dry_run).await
         }
         Command::Demo => {
+            // The demo runs its peers on this machine (a local OpenID provider in scripts/demo-sso)
+            // and takes payments in the local test mode unless a Stripe key is configured: both
+            // are development settings, set here and nowhere else.
+            let mut config = config;
+            config.development.allow_local_network = true;
+            if config.payments.mode.is_empty() && config.payments.stripe_secret_key.is_empty() {
+                config.payments.mode = "test".into();
+            }
             migrate(&config).await?;
             apply(&config, Path::new(&config.paths.tenants), false, false).await?;
             let dbs = trellis_db::connect(&config.database).await?;
@@ -186,10 +194,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("  A staff file to try the import with: deploy/demo/staff.csv (Northmoor)");
             println!(
                 "  Marketplace ({}): Brightwater (a vendor) and Northmoor sell a course each; a trust's manager adds them at /marketplace",
-                if config.payments.test_mode() {
-                    "payments in the local test mode: no card is charged"
-                } else {
-                    "Stripe"
+                match config.payments.effective_mode() {
+                    trellis_core::config::PaymentsMode::Test => "payments in the local test mode: no card is charged",
+                    trellis_core::config::PaymentsMode::Stripe => "Stripe",
+                    trellis_core::config::PaymentsMode::Off => "payments off",
                 }
             );
             match crate::demo::package_examples(&config) {
@@ -232,6 +240,7 @@ async fn apply(config: &Config, dir: &Path, overwrite: bool, dry_run: bool) -> a
         themes: themes.names(),
         base_domain: HostName::parse(&config.server.base_domain)
             .map_err(|e| anyhow::anyhow!("server.base_domain: {e}"))?,
+        allow_local_network: config.development.allow_local_network,
     };
     let specs = tenant_spec::load_dir(dir, &ctx).map_err(|errors| {
         let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();

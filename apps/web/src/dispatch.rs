@@ -4,8 +4,8 @@
 use crate::auth;
 use crate::directory::Resolved;
 use crate::error::AppError;
-use crate::middleware::forwarded;
 use crate::middleware::observe::TenantLabel;
+use crate::middleware::{forwarded, input};
 use crate::routes::page::RequestInfo;
 use crate::routes::{
     account, admin, assets, authoring, elearning, health, learner, market, page, platform, platform_admin, site_admin,
@@ -204,7 +204,7 @@ fn labelled(mut resp: Response, route: &str, tenant: &str) -> Response {
 impl Endpoint for Dispatch {
     type Output = Response;
 
-    async fn call(&self, mut req: Request) -> Result<Response> {
+    async fn call(&self, req: Request) -> Result<Response> {
         let state = &self.state;
         match req.uri().path() {
             "/healthz" => return Ok(labelled(health::healthz(), "/healthz", "none")),
@@ -216,6 +216,9 @@ impl Endpoint for Dispatch {
             let err = poem::Error::from(AppError::BadRequest(message));
             Ok(labelled(page::error_page(state, None, &info, StatusCode::BAD_REQUEST, Some(&err)), "bad-host", "none"))
         };
+        if let Some(message) = input::ambiguous_host(&req) {
+            return bad_host(message);
+        }
         let host = match forwarded::client_host(&req, &state.proxies) {
             None => return bad_host("The request has no Host header.".into()),
             Some(raw) => match HostName::parse(&raw) {
@@ -254,6 +257,15 @@ impl Endpoint for Dispatch {
         };
         let label = site.as_ref().map_or_else(|| "platform".to_owned(), |s| s.entry.slug.clone());
         tracing::Span::current().record("tenant", label.as_str());
+        let mut req = match input::check_fields(req).await {
+            Ok(req) => req,
+            Err((req, message)) => {
+                let info = RequestInfo::of(&req);
+                let err = poem::Error::from(AppError::BadRequest(message));
+                let page = page::error_page(state, site.as_deref(), &info, StatusCode::BAD_REQUEST, Some(&err));
+                return Ok(labelled(page, "bad-input", &label));
+            }
+        };
         let result = match &site {
             Some(site) => {
                 req.set_data(site.clone());

@@ -17,11 +17,15 @@ use serde_json::{Value, json};
 use trellis_core::market::{SIGNATURE_TOLERANCE_SECS, sign, verify_signature};
 use trellis_core::{ChargeId, TenantId};
 use trellis_db::market::{self as mk, Settled};
-use trellis_integrations::payments::TEST_MODE_WEBHOOK_SECRET;
-
-/// The secret webhooks are signed with: the endpoint's, or the test mode's own.
-pub fn webhook_secret(state: &AppState) -> &str {
-    if state.config.payments.test_mode() { TEST_MODE_WEBHOOK_SECRET } else { &state.config.payments.webhook_secret }
+/// The secret webhooks are signed with: the endpoint's, or the test mode's own (random for this
+/// installation, never sent anywhere). `None` when payments are off: every delivery is refused.
+pub fn webhook_secret(state: &AppState) -> Option<&str> {
+    use trellis_integrations::payments::Payments;
+    match &state.payments {
+        Payments::Stripe { .. } => Some(&state.config.payments.webhook_secret),
+        Payments::TestMode { webhook_secret, .. } => Some(webhook_secret),
+        Payments::Off => None,
+    }
 }
 
 /// Why a delivery was refused.
@@ -37,7 +41,8 @@ pub enum Refused {
 /// processing do not refuse the delivery: the event is kept and retried.
 pub async fn receive(state: &AppState, payload: &[u8], signature: &str) -> Result<bool, Refused> {
     let now = chrono::Utc::now().timestamp();
-    verify_signature(payload, signature, webhook_secret(state), now, SIGNATURE_TOLERANCE_SECS)?;
+    let secret = webhook_secret(state).ok_or_else(|| Refused::Payload("payments are not set up".into()))?;
+    verify_signature(payload, signature, secret, now, SIGNATURE_TOLERANCE_SECS)?;
     let v: Value = serde_json::from_slice(payload).map_err(|e| Refused::Payload(e.to_string()))?;
     let id = v["id"].as_str().filter(|s| !s.is_empty() && s.len() <= 255).ok_or(Refused::Payload("no id".into()))?;
     let kind = v["type"].as_str().unwrap_or_default();
@@ -210,6 +215,7 @@ pub async fn deliver_test_event(state: &AppState, kind: &str, object: Value) -> 
         "data": { "object": object },
     });
     let body = event.to_string();
-    let header = sign(body.as_bytes(), TEST_MODE_WEBHOOK_SECRET, chrono::Utc::now().timestamp());
+    let secret = state.payments.test_mode_secret().ok_or_else(|| Refused::Payload("not in test mode".into()))?;
+    let header = sign(body.as_bytes(), secret, chrono::Utc::now().timestamp());
     receive(state, body.as_bytes(), &header).await
 }

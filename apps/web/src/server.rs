@@ -114,11 +114,16 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
     trellis_integrations::oidc::install_crypto_provider();
     let files = trellis_integrations::files::FileStore::open(&config.files)?;
     let platform_url = config.url_for_host(&config.server.base_domain);
-    let payments = trellis_integrations::payments::Payments::from_config(&config.payments, &platform_url)?;
+    let install_key = trellis_core::config::hex_bytes(&config.auth.secret).unwrap_or_default();
+    let payments =
+        trellis_integrations::payments::Payments::from_config(&config.payments, &platform_url, &install_key)?;
     let state = AppState {
         payments,
         files,
-        oidc: Arc::new(trellis_integrations::oidc::OidcClient::new()?),
+        oidc: Arc::new(trellis_integrations::oidc::OidcClient::new(
+            config.development.allow_local_network,
+            config.sso.metadata_origins.clone(),
+        )?),
         dns: trellis_integrations::dns::DomainChecker::new(&config.server.dns_servers)?,
         terms: Arc::new(terms),
         limiter: Arc::new(limiter),

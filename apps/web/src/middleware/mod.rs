@@ -2,6 +2,7 @@
 //! headers, and which peer's forwarded headers to believe.
 
 pub mod forwarded;
+pub mod input;
 pub mod limits;
 pub mod observe;
 pub mod security;

@@ -558,7 +558,13 @@ async fn read_session_form(state: &AppState, site: &Site, mut multipart: Multipa
     {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
-            let file_name = field.file_name().unwrap_or_default().chars().take(200).collect::<String>();
+            let file_name = field
+                .file_name()
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| crate::middleware::input::acceptable(*c))
+                .take(200)
+                .collect::<String>();
             if file_name.is_empty() {
                 continue;
             }
@@ -597,6 +603,9 @@ async fn read_session_form(state: &AppState, site: &Site, mut multipart: Multipa
             let v = field.text().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
             if v.len() > 64 * 1024 {
                 return Err(AppError::PayloadTooLarge(format!("The field {name} is too long.")));
+            }
+            if !v.chars().all(crate::middleware::input::acceptable) {
+                return Err(AppError::BadRequest(crate::middleware::input::field_message(&name)));
             }
             form.fields.insert(name, v);
         }

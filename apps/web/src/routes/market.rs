@@ -232,6 +232,7 @@ pub async fn add(
     Form(f): Form<AddForm>,
 ) -> Result<Response, AppError> {
     let me = allowed!(state, site, req, session, Permission::BuyCourses);
+    payments_available(state)?;
     let lid: ListingId = page::path_id(&lid)?;
     let funding = Funding::parse(&f.funding)
         .ok_or_else(|| AppError::BadRequest("Choose how the trust pays for this course (funding).".into()))?;
@@ -288,6 +289,7 @@ pub async fn buy_seats(
     Form(f): Form<SeatsForm>,
 ) -> Result<Response, AppError> {
     let me = allowed!(state, site, req, session, Permission::BuyCourses);
+    payments_available(state)?;
     let lid: ListingId = page::path_id(&lid)?;
     let quantity: u32 = f
         .quantity
@@ -621,6 +623,7 @@ pub async fn pay(
         Ok(me) => me,
         Err(r) => return Ok(r),
     };
+    payments_available(state)?;
     let cid: CourseId = page::path_id(&cid)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let e = trellis_db::learning::enrolment(&tx, me.person, cid)
@@ -784,6 +787,7 @@ pub async fn register(
     Form(f): Form<RegisterForm>,
 ) -> Result<Response, AppError> {
     let me = allowed!(state, site, req, session, Permission::Sell);
+    payments_available(state)?;
     let mut errors = Vec::new();
     if !matches!(f.kind.as_str(), "vendor" | "trust") {
         errors.push(("kind".to_owned(), "Choose whether you sell as a content vendor or as a trust.".to_owned()));
@@ -816,6 +820,7 @@ pub async fn onboard(
     session: &Session,
 ) -> Result<Response, AppError> {
     let me = allowed!(state, site, req, session, Permission::Sell);
+    payments_available(state)?;
     let s = state.dbs.platform.seller_of_site(site.entry.id).await?.ok_or(AppError::NotFound)?;
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let email = id::member_person(&tx, me.person).await?.map(|p| p.email).unwrap_or_default();
@@ -845,6 +850,7 @@ pub async fn submit(
     Form(f): Form<ListingFormWithCourse>,
 ) -> Result<Response, AppError> {
     let me = allowed!(state, site, req, session, Permission::Sell);
+    payments_available(state)?;
     let s = state.dbs.platform.seller_of_site(site.entry.id).await?.ok_or(AppError::NotFound)?;
     let values = json!({
         "course": f.course, "title": f.listing.title, "summary": f.listing.summary, "price": f.listing.price,
@@ -1091,6 +1097,17 @@ pub async fn webhook(req: &Request, Data(state): Data<&AppState>, body: bytes::B
 
 // ---- The local test mode ------------------------------------------------------------------
 
+/// Paid features need a payments provider: Stripe, or the test mode asked for explicitly.
+fn payments_available(state: &AppState) -> Result<(), AppError> {
+    if state.payments.enabled() {
+        Ok(())
+    } else {
+        Err(AppError::Conflict(
+            "Paid courses are not available on this service: no way of taking payments is set up. The service's operator can set one up.".into(),
+        ))
+    }
+}
+
 /// The test mode's pages exist only in the test mode.
 fn test_mode_only(state: &AppState) -> Result<(), AppError> {
     if state.payments.test_mode() { Ok(()) } else { Err(AppError::NotFound) }
@@ -1257,6 +1274,7 @@ pub async fn refund(
     Path(cid): Path<String>,
 ) -> Result<Response, AppError> {
     let me = allowed!(state, site, req, session, Permission::BuyCourses);
+    payments_available(state)?;
     let cid: ChargeId = page::path_id(&cid)?;
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let c = mk::charge(&tx, cid).await?.ok_or(AppError::NotFound)?;

@@ -390,10 +390,10 @@ pub async fn logo(
         let Some(content_type) = sniff_logo(&bytes) else {
             return refuse(format!("{shown} is not a PNG or SVG image")).await;
         };
-        if let Err(e) = check_logo(&bytes, content_type) {
-            return refuse(format!("{shown} cannot be used: {e}")).await;
+        match check_logo(&bytes, content_type) {
+            Ok(kept) => Some((content_type, kept)),
+            Err(e) => return refuse(format!("{shown} cannot be used: {e}")).await,
         }
-        Some((content_type, bytes))
     };
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let size = upload.as_ref().map_or(0, |(_, b)| b.len());

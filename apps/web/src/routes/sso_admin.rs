@@ -153,8 +153,11 @@ pub async fn save(
     }
     let mut errors: BTreeMap<&'static str, String> = BTreeMap::new();
     let issuer = f.issuer.trim().trim_end_matches('/').to_owned();
-    if !issuer_acceptable(&issuer) {
-        errors.insert("issuer", "Enter the provider's issuer address, starting with https://".into());
+    if !issuer_acceptable(&issuer, state.config.development.allow_local_network) {
+        errors.insert(
+            "issuer",
+            "Enter the provider's issuer address: https:// followed by the provider's public host name".into(),
+        );
     }
     let mut text = |field: &'static str, v: &str, max: usize, label: &str| {
         let v = v.trim();
@@ -194,7 +197,13 @@ pub async fn save(
     if !errors.contains_key("issuer")
         && let Err(e) = state.oidc.check_issuer(&issuer).await
     {
-        errors.insert("issuer", format!("We could not use the provider at {issuer}: {e}"));
+        // One sentence whatever went wrong (refused address, no answer, 404, bad JSON): the
+        // reason is in the server's log, not on a page that would map the network behind it.
+        let _ = e;
+        errors.insert(
+            "issuer",
+            format!("We could not use the provider at {issuer}. Check the issuer address and that the provider is reachable over https, then try again."),
+        );
     }
     if !errors.is_empty() {
         let mut values = values_of(&input, current.is_some());

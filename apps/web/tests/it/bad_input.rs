@@ -1,7 +1,7 @@
 //! Bad input gets a clear 4xx and changes nothing.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use trellis_testkit::{TestApp, spawn_app};
+use trellis_testkit::{TestApp, Visitor, spawn_app};
 
 async fn raw(app: &TestApp, request: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
@@ -101,4 +101,96 @@ async fn forwarded_headers_are_believed_only_from_configured_proxies() {
         .await
         .unwrap();
     assert!(resp.text().await.unwrap().contains("Riverside"));
+}
+
+#[tokio::test]
+async fn two_host_headers_or_a_request_line_naming_another_host_are_refused() {
+    let app = spawn_app().await;
+    let north = TestApp::host_of("northmoor");
+    let river = TestApp::host_of("riverside");
+    let resp =
+        raw(&app, &format!("GET / HTTP/1.1\r\nHost: {north}\r\nHost: {river}\r\nConnection: close\r\n\r\n")).await;
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    assert!(resp.contains("more than one Host header"), "{resp}");
+    let resp = raw(&app, &format!("GET http://{river}/ HTTP/1.1\r\nHost: {north}\r\nConnection: close\r\n\r\n")).await;
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    assert!(!resp.contains("Riverside") && !resp.contains("Northmoor"), "{resp}");
+    // The same authority in both: served as usual.
+    let resp = raw(&app, &format!("GET http://{north}/ HTTP/1.1\r\nHost: {north}\r\nConnection: close\r\n\r\n")).await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("Northmoor"));
+}
+
+/// Every form posts through the same check, so a sample of each kind (signed out, signed in,
+/// training manager, platform) shows it: a NUL gets a 400 naming the field, and nothing changes.
+#[tokio::test]
+async fn a_nul_in_any_form_field_or_query_is_a_400_that_names_the_field() {
+    use trellis_core::identity::Role;
+    let app = spawn_app().await;
+    let mut anon = app.visitor("northmoor");
+    type Form<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let forms: [Form; 5] = [
+        ("/sign-in", vec![("email", "a\0b@northmoor.example"), ("password", "x")], "email"),
+        ("/password-reset", vec![("email", "someone\0@northmoor.example")], "email"),
+        (
+            "/register",
+            vec![
+                ("given_name", "Ann\0"),
+                ("family_name", "Lee"),
+                ("email", "ann.lee@northmoor.example"),
+                ("password", "a long enough password"),
+            ],
+            "given_name",
+        ),
+        ("/join", vec![("email", "x@y.example"), ("password", "p\0w")], "password"),
+        ("/verify-email/resend", vec![("email", "\0")], "email"),
+    ];
+    for (path, fields, field) in forms {
+        let page = anon.submit(path, path, &fields).await;
+        assert_eq!(page.status, 400, "{path}: {}", page.body);
+        assert!(page.body.contains(&format!("\u{201c}{field}\u{201d}")), "{path}: {}", page.body);
+        assert!(page.body.contains("Northmoor"), "a themed page: {}", page.body);
+    }
+    // Nobody was registered.
+    let registered = anon
+        .submit(
+            "/sign-in",
+            "/sign-in",
+            &[("email", "ann.lee@northmoor.example"), ("password", "a long enough password")],
+        )
+        .await;
+    assert_eq!(registered.status, 401);
+
+    app.member("northmoor", "boss@northmoor.example", "boss password 1", &[Role::TrainingManager, Role::ContentEditor])
+        .await;
+    let mut boss = app.visitor("northmoor");
+    boss.sign_in_and_agree("boss@northmoor.example", "boss password 1").await;
+    let search = boss.get("/courses?q=sep%00sis").await;
+    assert_eq!(search.status, 400);
+    assert!(search.body.contains("\u{201c}q\u{201d}"), "{}", search.body);
+    let message = boss.submit("/admin/site", "/admin/site/messages", &[("title", "Hello\0"), ("body", "x")]).await;
+    assert_eq!(message.status, 400, "{}", message.body);
+    assert!(message.body.contains("\u{201c}title\u{201d}"), "{}", message.body);
+    let course =
+        boss.submit("/admin/courses/new", "/admin/courses/new", &[("title", "Fire\0safety"), ("summary", "x")]).await;
+    assert_eq!(course.status, 400, "{}", course.body);
+    assert!(!boss.get("/admin/courses").await.body.contains("Fire"));
+
+    // An API client gets a problem document naming the field.
+    let problem = boss
+        .send(
+            "POST",
+            "/admin/training",
+            &[("accept", "application/json"), ("content-type", "application/x-www-form-urlencoded")],
+            b"course=%00".to_vec(),
+        )
+        .await;
+    assert_eq!(problem.status, 400);
+    assert_eq!(problem.headers["content-type"], "application/problem+json");
+    assert!(problem.body.contains("course"), "{}", problem.body);
+
+    // The platform's own forms too.
+    let mut platform = Visitor::new(app.addr, trellis_testkit::BASE);
+    let page = platform.submit("/sign-in", "/sign-in", &[("email", "x\0@y"), ("password", "p")]).await;
+    assert_eq!(page.status, 400);
 }

@@ -736,3 +736,84 @@ async fn cmi5_courses_launch_by_fetch_url_and_their_statements_are_held_to_the_r
     assert_eq!(serde_json::from_str::<Value>(&theirs.body).unwrap()["statements"], json!([]));
     assert_eq!(xapi(&mut rlrs, "GET", "/statements", &auth, None).await.status, 401);
 }
+
+/// A cmi5 AU's token reads its own learner's statements in its own registration, and nothing
+/// else in the trust's LRS, whether asked by id or by query.
+#[tokio::test]
+async fn a_cmi5_au_reads_only_its_own_learners_statements() {
+    let app = spawn_app().await;
+    let mut ed = signed_in(&app, "northmoor", "ed@northmoor.example", &[Role::ContentEditor]).await;
+    let mut boss = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let mut ann = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    let mut bea = signed_in(&app, "northmoor", "bea@northmoor.example", &[Role::Learner]).await;
+    let course = new_course(&mut ed, "NM-CR2", "Conflict resolution").await;
+    assert_eq!(upload(&mut ed, &course, "c.zip", &test_package("cmi5-conflict-resolution")).await.status, 303);
+    publish(&mut ed, &course).await;
+    for v in [&mut ann, &mut bea] {
+        let t = token(v, &format!("/courses/{course}")).await;
+        assert_eq!(v.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    }
+    let sessions = sessions_of(&ann.get(&format!("/courses/{course}")).await.body, &course);
+    let (ap, _, ann_au) = cmi5_launch(&app, &mut ann, &course, &sessions[0]).await;
+    let (bp, _, _) = cmi5_launch(&app, &mut bea, &course, &sessions[0]).await;
+    let mut lrs = app.visitor("northmoor");
+    let (k, s) = credential(&mut boss, "Reports", "all", "1.0.3").await;
+    let client = basic(&k, &s);
+    // A statement some other tool stored, with a registration of its own.
+    let other_id = uuid::Uuid::new_v4().to_string();
+    let other = json!({
+        "id": other_id,
+        "actor": { "account": { "homePage": "https://tool.example", "name": "someone" } },
+        "verb": { "id": "http://adlnet.gov/expapi/verbs/experienced" },
+        "object": { "id": "https://tool.example/a" },
+        "context": { "registration": uuid::Uuid::new_v4().to_string() },
+    });
+    assert_eq!(xapi(&mut lrs, "POST", "/statements", &client, Some(json!([other]))).await.status, 200);
+    let launched_id = |reg: &str| {
+        let reg = reg.to_owned();
+        let mut lrs = app.visitor("northmoor");
+        let client = client.clone();
+        async move {
+            let found = xapi(
+                &mut lrs,
+                "GET",
+                &format!(
+                    "/statements?{}",
+                    q(&[("registration", &reg), ("verb", "http://adlnet.gov/expapi/verbs/launched")])
+                ),
+                &client,
+                None,
+            )
+            .await;
+            serde_json::from_str::<Value>(&found.body).unwrap()["statements"][0]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let anns = launched_id(&ap["registration"]).await;
+    let beas = launched_id(&bp["registration"]).await;
+    // By id: Ann's own, yes; Bea's and the other tool's, as if they did not exist.
+    let get = |id: &str| format!("/statements?{}", q(&[("statementId", id)]));
+    assert_eq!(xapi(&mut lrs, "GET", &get(&anns), &ann_au, None).await.status, 200);
+    for id in [&beas, &other_id] {
+        let r = xapi(&mut lrs, "GET", &get(id), &ann_au, None).await;
+        assert_eq!(r.status, 404, "{id}: {}", r.body);
+    }
+    // By query: another registration, or another agent, finds nothing of theirs.
+    let theirs =
+        xapi(&mut lrs, "GET", &format!("/statements?{}", q(&[("registration", &bp["registration"])])), &ann_au, None)
+            .await;
+    let found: Value = serde_json::from_str(&theirs.body).unwrap();
+    assert!(found["statements"].as_array().unwrap().iter().all(|s| s["id"] != beas.as_str()), "{found}");
+    let by_agent =
+        xapi(&mut lrs, "GET", &format!("/statements?{}", q(&[("agent", &bp["actor"])])), &ann_au, None).await;
+    assert_eq!(serde_json::from_str::<Value>(&by_agent.body).unwrap()["statements"], json!([]), "{}", by_agent.body);
+    let all = xapi(&mut lrs, "GET", "/statements", &ann_au, None).await;
+    let all: Value = serde_json::from_str(&all.body).unwrap();
+    assert!(
+        all["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["context"]["registration"] == ap["registration"].as_str()),
+        "{all}"
+    );
+}

@@ -514,11 +514,115 @@ async fn learners_pay_by_card_and_seats_are_prepaid_through_the_test_mode() {
     app.stop().await;
 }
 
+/// The test mode's webhook secret is this installation's own: an event signed with the secret
+/// the source once held (or any guess) is refused and changes nothing, and so is one signed with
+/// the right secret but stamped in the future.
+#[tokio::test]
+async fn a_forged_test_mode_payment_changes_nothing() {
+    let app = spawn_app_with(None, |c| c.auth.platform_admin_mfa_required = false).await;
+    let course = own_course(&app, "riverside", "RIV-FORGE", "Sepsis awareness", "open").await;
+    let (mut seller, _) = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
+    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let (mut ann, _) = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    let mut root = platform_admin(&app).await;
+    let lid = listed(&app, &mut seller, &mut root, course, "20.00", "").await;
+    let t = form_token(&mut boss, &format!("/marketplace/{lid}")).await;
+    assert_eq!(
+        boss.post(&format!("/marketplace/{lid}/add"), &[("csrf_token", &t), ("funding", "learner")]).await.status,
+        303
+    );
+    let dbs = app.dbs().await;
+    let northmoor = app.tenant_id("northmoor").await;
+    let snapshot = {
+        let tx = dbs.app.begin(northmoor).await.unwrap();
+        let a = mk::adoptions(&tx).await.unwrap();
+        tx.commit().await.unwrap();
+        a[0].course
+    };
+    let t = form_token(&mut ann, &format!("/courses/{snapshot}")).await;
+    assert_eq!(ann.post(&format!("/courses/{snapshot}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let t = form_token(&mut ann, &format!("/courses/{snapshot}")).await;
+    let go = ann.post(&format!("/courses/{snapshot}/pay"), &[("csrf_token", &t)]).await;
+    assert_eq!(go.status, 303);
+    let checkout = go.location.unwrap();
+    let cs = checkout.rsplit('/').next().unwrap().to_owned();
+    let (charge, tenant) = {
+        let tx = dbs.app.begin(northmoor).await.unwrap();
+        let c = mk::charges(&tx, 10).await.unwrap();
+        tx.commit().await.unwrap();
+        (c[0].charge.id, northmoor)
+    };
+    let forged = |secret: &str, at: i64| {
+        let body = serde_json::json!({
+            "id": format!("evt_forged_{at}"), "object": "event", "type": "checkout.session.completed",
+            "created": at, "livemode": false,
+            "data": { "object": {
+                "id": cs, "object": "checkout.session", "status": "complete", "payment_status": "paid",
+                "payment_intent": "pi_forged", "client_reference_id": charge.to_string(),
+                "metadata": { "charge": charge.to_string(), "tenant": tenant.to_string() } } }
+        })
+        .to_string();
+        let header = trellis_core::market::sign(body.as_bytes(), secret, at);
+        (body, header)
+    };
+    let now = chrono::Utc::now().timestamp();
+    let real = app.server.as_ref().unwrap().state.payments.test_mode_secret().unwrap().to_owned();
+    assert_ne!(real, "whsec_trellis_local_test_mode");
+    let mut stripe = Visitor::new(app.addr, BASE);
+    for (secret, at) in [("whsec_trellis_local_test_mode", now), ("whsec_guess", now), (real.as_str(), now + 3600)] {
+        let (body, header) = forged(secret, at);
+        let r = stripe
+            .send(
+                "POST",
+                "/stripe/webhook",
+                &[("stripe-signature", &header), ("content-type", "application/json")],
+                body.into_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{secret} at {at}: {}", r.body);
+    }
+    // Nothing moved: the charge waits for payment, the course has not started, the ledger is empty.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let tx = dbs.app.begin(northmoor).await.unwrap();
+    let c = mk::charges(&tx, 10).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(c[0].charge.status, "pending", "{:?}", c[0].charge);
+    assert!(!ann.get(&format!("/courses/{snapshot}")).await.body.contains("Start"));
+    assert_eq!(dbs.platform.ledger_totals_across_tenants().await.unwrap().lines, 0);
+    assert!(!root.get("/admin/marketplace").await.body.contains("evt_forged"));
+}
+
+/// With no Stripe key and no explicit test mode, paid features are off: nothing can be bought,
+/// sold or paid, and the webhook accepts nothing.
+#[tokio::test]
+async fn with_no_payment_provider_paid_features_are_off() {
+    let app = spawn_app_with(None, |c| {
+        c.auth.platform_admin_mfa_required = false;
+        c.payments.mode = String::new();
+    })
+    .await;
+    assert!(!app.server.as_ref().unwrap().state.payments.enabled());
+    let (mut seller, _) = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
+    let t = form_token(&mut seller, "/selling").await;
+    let r = seller
+        .post("/selling/register", &[("csrf_token", &t), ("kind", "vendor"), ("summary", "Clinical e-learning.")])
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("no way of taking payments is set up"), "{}", r.body);
+    let body = r#"{"id":"evt_x","type":"checkout.session.completed","data":{"object":{}}}"#;
+    let header =
+        trellis_core::market::sign(body.as_bytes(), "whsec_trellis_local_test_mode", chrono::Utc::now().timestamp());
+    let mut stripe = Visitor::new(app.addr, BASE);
+    let r = stripe.send("POST", "/stripe/webhook", &[("stripe-signature", &header)], body.as_bytes().to_vec()).await;
+    assert_eq!(r.status, 400);
+}
+
 #[tokio::test]
 async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order() {
     let stripe = StripeStandIn::start().await;
     let base = stripe.base();
     let app = spawn_app_with(None, |c| {
+        c.payments.mode = "stripe".into();
         c.payments.stripe_secret_key = trellis_testkit::STRIPE_SECRET_KEY.into();
         c.payments.webhook_secret = trellis_testkit::STRIPE_WEBHOOK_SECRET.into();
         c.payments.stripe_api_base = base.clone();

@@ -293,20 +293,42 @@ pub async fn after_store(
     Ok(())
 }
 
-/// Whether an AU may read a stored statement: only its own registration's.
-pub fn may_read(claims: &Claims, body: &Value) -> bool {
-    let _ = claims;
-    body.pointer("/context/registration").and_then(Value::as_str).is_some()
-}
-
-/// An AU's queries see its registration only.
-pub async fn restrict(call: &Call<'_>, claims: &Claims, q: &mut store::Query) -> Result<(), Response> {
+/// The attempt an AU's token is for (its registration and learner).
+async fn attempt_of(call: &Call<'_>, claims: &Claims) -> Result<db::Attempt, Response> {
     let tx = call.state.dbs.app.begin_read(call.site.entry.id).await.map_err(|e| super::server_error(call, e))?;
     let a = db::attempt(&tx, trellis_core::AttemptId::from_uuid(claims.attempt))
         .await
         .map_err(|e| super::server_error(call, e))?;
     let _ = tx.commit().await;
-    let Some(a) = a else { return Err(call.fail(StatusCode::UNAUTHORIZED, "The session is over.")) };
+    a.ok_or_else(|| call.fail(StatusCode::UNAUTHORIZED, "The session is over."))
+}
+
+/// Whether an AU may read a stored statement: only one of its own registration whose actor is its
+/// own learner (not any statement that happens to carry a registration).
+pub async fn may_read(call: &Call<'_>, claims: &Claims, body: &Value) -> Result<bool, Response> {
+    let a = attempt_of(call, claims).await?;
+    let registration = a.registration.to_string();
+    let actor = el::learner_actor(call.site, a.person);
+    let same_registration = body
+        .pointer("/context/registration")
+        .and_then(Value::as_str)
+        .is_some_and(|r| r.eq_ignore_ascii_case(&registration));
+    let same_actor = body.get("actor").and_then(lrs::agent_key).is_some_and(|k| Some(k) == lrs::agent_key(&actor));
+    Ok(same_registration && same_actor)
+}
+
+/// An AU's queries see its own registration and learner only.
+pub async fn restrict(call: &Call<'_>, claims: &Claims, q: &mut store::Query) -> Result<(), Response> {
+    let a = attempt_of(call, claims).await?;
+    let own = lrs::agent_hash(&el::learner_actor(call.site, a.person));
+    // Asking for another agent finds nothing, rather than widening the query.
+    if q.agent.is_some() && q.agent != own {
+        q.agent = Some("nobody".into());
+        q.related_agents = false;
+    } else {
+        q.agent = own;
+        q.related_agents = false;
+    }
     q.registration = Some(a.registration);
     Ok(())
 }

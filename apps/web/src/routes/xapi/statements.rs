@@ -386,11 +386,11 @@ fn format_of(call: &Call<'_>) -> Result<Format, Response> {
     }
 }
 
-/// What a cmi5 AU may read: its own registration's statements.
-fn visible_to(call: &Call<'_>, body: &Value) -> bool {
+/// What a cmi5 AU may read: its own registration's statements about its own learner.
+async fn visible_to(call: &Call<'_>, body: &Value) -> Result<bool, Response> {
     match &call.who {
-        Who::Client(_) => true,
-        Who::Au(c) => super::cmi5::may_read(c, body),
+        Who::Client(_) => Ok(true),
+        Who::Au(c) => super::cmi5::may_read(call, c, body).await,
     }
 }
 
@@ -409,7 +409,7 @@ async fn one(call: &Call<'_>, id: Uuid, want_voided: bool) -> Result<Response, R
         return Err(call.fail(StatusCode::NOT_FOUND, "There is no such statement."));
     };
     let body: Value = serde_json::from_str(&s.body).map_err(|e| server_error(call, e))?;
-    if !visible_to(call, &body) {
+    if !visible_to(call, &body).await? {
         return Err(call.fail(StatusCode::NOT_FOUND, "There is no such statement."));
     }
     let languages = lrs::accept_languages(&call.accept_language);

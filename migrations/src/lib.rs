@@ -16,11 +16,15 @@ mod m20261122_000008_catalogue;
 mod m20261201_000009_catalogue_generations;
 mod m20261201_000010_elearning;
 mod m20261202_000011_marketplace;
+mod m20261206_000012_identity_path;
 
 /// The application role: owns nothing, is subject to row-level security.
 pub const APP_ROLE: &str = "trellis_app";
 /// `PlatformDb`'s role: may bypass row-level security, for cross-tenant work only.
 pub const PLATFORM_ROLE: &str = "trellis_platform";
+/// `IdentityDb`'s role: the identity path (sign-in, secrets, links, ending sessions everywhere).
+/// Owns nothing and cannot bypass row-level security; its policies allow exactly what it needs.
+pub const IDENTITY_ROLE: &str = "trellis_identity";
 
 /// The migrations' source, so a test database template can be rebuilt when any of them changes.
 pub const SOURCES: &[&str] = &[
@@ -35,6 +39,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261201_000009_catalogue_generations.rs"),
     include_str!("m20261201_000010_elearning.rs"),
     include_str!("m20261202_000011_marketplace.rs"),
+    include_str!("m20261206_000012_identity_path.rs"),
     include_str!("lib.rs"),
 ];
 
@@ -57,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_catalogue_generations::Migration),
             Box::new(m20261201_000010_elearning::Migration),
             Box::new(m20261202_000011_marketplace::Migration),
+            Box::new(m20261206_000012_identity_path::Migration),
         ]
     }
 }

@@ -236,10 +236,14 @@ pub struct AuthConfig {
     /// argon2id memory cost in KiB and passes (OWASP: 19456 KiB, 2).
     pub password_memory_kib: u32,
     pub password_iterations: u32,
-    /// Sign-in attempts allowed per account and per address in each window.
+    /// Failed sign-ins allowed per account (across every trust) in each window.
     pub attempts_per_account: u64,
-    pub attempts_per_address: u64,
+    /// Failed sign-ins (and registrations, password-reset and confirmation requests) allowed per
+    /// client address in each window: high, since a hospital's staff share one address.
+    pub failures_per_address: u64,
     pub attempt_window_seconds: u64,
+    /// Emailed links (confirmation, password reset) one person may be sent per hour.
+    pub links_per_recipient_per_hour: u64,
     /// How long emailed links work.
     pub link_hours: i64,
     /// Platform administrators must use two-step verification (set up at their first sign-in).
@@ -314,6 +318,9 @@ pub struct DatabaseConfig {
     /// `PlatformDb`'s URL (BYPASSRLS). Empty: `url` with user `trellis_platform`.
     #[serde(default)]
     pub platform_url: String,
+    /// The identity path's URL (no BYPASSRLS; ADR 0014). Empty: `url` with user `trellis_identity`.
+    #[serde(default)]
+    pub identity_url: String,
     /// Create the two roles when migrating as a superuser (development and CI).
     pub manage_roles: bool,
     /// Run migrations when `serve` starts.
@@ -327,6 +334,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("url", &redact_url(&self.url))
             .field("app_url", &redact_url(&self.app_url))
             .field("platform_url", &redact_url(&self.platform_url))
+            .field("identity_url", &redact_url(&self.identity_url))
             .field("manage_roles", &self.manage_roles)
             .field("migrate_on_start", &self.migrate_on_start)
             .field("max_connections", &self.max_connections)
@@ -426,6 +434,7 @@ impl Config {
             ("database.url", &self.database.url),
             ("database.app_url", &self.database.app_url),
             ("database.platform_url", &self.database.platform_url),
+            ("database.identity_url", &self.database.identity_url),
         ] {
             if !(url.is_empty()
                 || url.starts_with("sqlite:")

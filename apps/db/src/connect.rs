@@ -1,5 +1,6 @@
 //! Opening the application's and the platform's pools, and checking the roles are safe.
 
+use crate::identity::IdentityDb;
 use crate::tenant_tx::Writer;
 use crate::{DbError, PlatformDb, TenantTx};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
@@ -39,11 +40,13 @@ impl AppDb {
     }
 }
 
-/// Both pools and the backend.
+/// The three pools and the backend.
 #[derive(Clone)]
 pub struct Databases {
     pub app: AppDb,
     pub platform: PlatformDb,
+    /// The identity path (ADR 0014).
+    pub identity: IdentityDb,
     pub backend: Backend,
 }
 
@@ -123,6 +126,7 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<Databases, DbError> {
             let writer = Writer::for_conn(&conn);
             Ok(Databases {
                 app: AppDb { conn: conn.clone(), writer: writer.clone() },
+                identity: IdentityDb { conn: conn.clone(), writer: writer.clone() },
                 platform: PlatformDb::new(conn, writer),
                 backend,
             })
@@ -135,11 +139,19 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<Databases, DbError> {
             } else {
                 cfg.platform_url.clone()
             };
+            let identity_url = if cfg.identity_url.is_empty() {
+                role_url(&cfg.url, crate::IDENTITY_ROLE)?
+            } else {
+                cfg.identity_url.clone()
+            };
             let app = open(&app_url, cfg.max_connections).await?;
-            check_app_role(&app).await?;
+            check_role(&app, "database.app_url").await?;
+            let identity = open(&identity_url, cfg.max_connections.div_ceil(4).max(2)).await?;
+            check_role(&identity, "database.identity_url").await?;
             let platform = open(&platform_url, cfg.max_connections.div_ceil(4).max(2)).await?;
             Ok(Databases {
                 app: AppDb { conn: app, writer: Writer::default() },
+                identity: IdentityDb { conn: identity, writer: Writer::default() },
                 platform: PlatformDb::new(platform, Writer::default()),
                 backend,
             })
@@ -147,8 +159,9 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<Databases, DbError> {
     }
 }
 
-/// The application role must be neither superuser nor BYPASSRLS and must own no table.
-async fn check_app_role(conn: &DatabaseConnection) -> Result<(), DbError> {
+/// The application and identity roles must be neither superuser nor BYPASSRLS and must own no
+/// table.
+async fn check_role(conn: &DatabaseConnection, key: &str) -> Result<(), DbError> {
     let row = conn
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -164,7 +177,7 @@ async fn check_app_role(conn: &DatabaseConnection) -> Result<(), DbError> {
     let owned: i64 = row.try_get("", "owned")?;
     if su || bypass || owned > 0 {
         return Err(DbError::Setup(format!(
-            "database.app_url connects as \"{who}\", which {}; the application role must own nothing and be subject to row-level security",
+            "{key} connects as \"{who}\", which {}; the application and identity roles must own nothing and be subject to row-level security",
             if su {
                 "is a superuser"
             } else if bypass {

@@ -31,4 +31,4 @@ pub use error::DbError;
 pub use migrate::migrate;
 pub use platform::{DirectoryEntry, LandingEntry, PlatformDb, SsoEntry};
 pub use tenant_tx::{TenantScoped, TenantTx};
-pub use trellis_migrations::{APP_ROLE, PLATFORM_ROLE};
+pub use trellis_migrations::{APP_ROLE, IDENTITY_ROLE, PLATFORM_ROLE};

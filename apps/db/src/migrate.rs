@@ -1,7 +1,7 @@
 //! `trellis migrate`: roles (when allowed), a lock, then the migrations, as the owner.
 
 use crate::connect::{Backend, backend_of, open, sqlite_path};
-use crate::{APP_ROLE, DbError, PLATFORM_ROLE};
+use crate::{APP_ROLE, DbError, IDENTITY_ROLE, PLATFORM_ROLE};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use trellis_core::config::DatabaseConfig;
 use trellis_migrations::Migrator;
@@ -27,6 +27,9 @@ async fn migrate_with(cfg: &DatabaseConfig, owner: &sea_orm::DatabaseConnection)
                 ensure_roles(owner).await?;
             }
             check_roles_exist(owner).await?;
+            if cfg.manage_roles {
+                restrict_connect(owner).await?;
+            }
             // Held by this transaction's connection while the migrations run on another.
             let lock = owner.begin().await?;
             lock.execute_raw(Statement::from_sql_and_values(
@@ -82,6 +85,7 @@ async fn ensure_roles(owner: &sea_orm::DatabaseConnection) -> Result<(), DbError
     for (role, attrs) in [
         (APP_ROLE, "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"),
         (PLATFORM_ROLE, "LOGIN NOSUPERUSER BYPASSRLS NOCREATEDB NOCREATEROLE"),
+        (IDENTITY_ROLE, "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"),
     ] {
         owner
             .execute_unprepared(&format!(
@@ -97,8 +101,45 @@ async fn ensure_roles(owner: &sea_orm::DatabaseConnection) -> Result<(), DbError
     Ok(())
 }
 
+/// No role connects to a database by default: `CONNECT` is taken from `PUBLIC` on every database
+/// of the server, and given to Trellis's three roles on this one only (so the application role
+/// cannot reach another application's database, or another test's). Needs a superuser; a
+/// database dropped meanwhile (tests run in parallel) is skipped.
+async fn restrict_connect(owner: &sea_orm::DatabaseConnection) -> Result<(), DbError> {
+    let su = owner
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+        ))
+        .await?
+        .map(|r| r.try_get::<bool>("", "rolsuper"))
+        .transpose()?
+        .unwrap_or(false);
+    if !su {
+        return Ok(());
+    }
+    owner
+        .execute_unprepared(&format!(
+            "DO $$
+             DECLARE d text;
+             BEGIN
+               FOR d IN SELECT datname FROM pg_database
+                         WHERE datallowconn AND NOT datistemplate
+                           AND has_database_privilege('public', oid, 'CONNECT') LOOP
+                 BEGIN
+                   EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', d);
+                 EXCEPTION WHEN undefined_object OR invalid_catalog_name THEN NULL;
+                 END;
+               END LOOP;
+               EXECUTE format('GRANT CONNECT ON DATABASE %I TO {APP_ROLE}, {PLATFORM_ROLE}, {IDENTITY_ROLE}', current_database());
+             END $$;"
+        ))
+        .await?;
+    Ok(())
+}
+
 async fn check_roles_exist(owner: &sea_orm::DatabaseConnection) -> Result<(), DbError> {
-    for role in [APP_ROLE, PLATFORM_ROLE] {
+    for role in [APP_ROLE, PLATFORM_ROLE, IDENTITY_ROLE] {
         let found = owner
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,

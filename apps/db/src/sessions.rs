@@ -3,11 +3,10 @@
 //! what the person sees (when, from where, with what browser) and whether it was ended.
 
 use crate::entities::person_session;
-use crate::identity::IdentityTx;
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use trellis_core::PersonId;
 use uuid::Uuid;
 
@@ -126,16 +125,4 @@ pub async fn end(tx: &TenantTx, person: PersonId, id: Uuid) -> Result<bool, DbEr
         .exec(tx.conn())
         .await?;
     Ok(res.rows_affected == 1)
-}
-
-/// Marks every session of the person ended, on every trust's site (with "sign out everywhere",
-/// which also moves the person's session epoch so the store's copies stop working).
-pub async fn end_everywhere(itx: &IdentityTx, person: PersonId) -> Result<(), DbError> {
-    person_session::Entity::update_many()
-        .filter(person_session::Column::PersonId.eq(person.as_uuid()))
-        .filter(person_session::Column::EndedAt.is_null())
-        .col_expr(person_session::Column::EndedAt, Expr::value(Some(Utc::now())))
-        .exec(itx.conn())
-        .await?;
-    Ok(())
 }

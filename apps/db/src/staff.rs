@@ -1,11 +1,12 @@
 //! Staff records from the HR system, and the import that keeps them current: a plan first (what
 //! would change, row by row), then the same plan applied in one transaction, all or nothing.
 
-use crate::entities::{membership, person, staff_record};
-use crate::identity::{self as id, IdentityTx, MembershipStatus, NewPerson};
+use crate::entities::staff_record;
+use crate::identity::accounts::{self, Consent};
+use crate::identity::{MembershipStatus, NewPerson};
 use crate::{DbError, TenantTx};
 use chrono::Utc;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, QueryFilter, Set};
 use serde::Serialize;
 use std::collections::HashMap;
 use trellis_core::PersonId;
@@ -14,7 +15,7 @@ use trellis_core::staff_import::{RowError, StaffRow};
 use uuid::Uuid;
 
 /// A member of staff's HR record in this trust.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StaffRecord {
     pub assignment_number: Option<String>,
     pub position: String,
@@ -82,8 +83,9 @@ pub async fn departments(tx: &TenantTx) -> Result<Vec<String>, DbError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlannedRow {
     pub line: usize,
-    /// `create` (a new account), `join` (an existing account joins this trust), `update`
-    /// (their record changes) or `unchanged`.
+    /// `add` (someone not yet on this trust's staff: a new account, or an invitation to an
+    /// account they already have: the preview does not say which, so it cannot tell anyone who
+    /// has an account elsewhere), `update` (their record changes) or `unchanged`.
     pub action: &'static str,
     pub name: String,
     pub email: String,
@@ -97,57 +99,56 @@ pub struct PlannedRow {
 pub struct Plan {
     pub rows: Vec<PlannedRow>,
     pub errors: Vec<RowError>,
-    pub create: usize,
-    pub join: usize,
+    /// People not yet on this trust's staff (new accounts and invitations alike).
+    pub add: usize,
     pub update: usize,
     pub unchanged: usize,
+}
+
+/// What applying the import did besides the plan: the invitations to email (address, token) and
+/// how many rows named a platform administrator (never imported, never said to the trust).
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub plan: Plan,
+    /// New accounts made.
+    pub created: usize,
+    pub invitations: Vec<(String, String)>,
+    pub platform_admins_skipped: usize,
 }
 
 enum Target {
     /// Known here by assignment number or email: (person, their record here if any).
     Member(PersonId, Option<StaffRecord>),
-    /// Has an account, not a member here.
-    Account(PersonId),
+    /// Has an account, not a member here: invited, never added.
+    Account(PersonId, bool),
     New,
 }
 
 /// Works out what importing `rows` would do, reading everything it needs in a few queries.
-async fn targets(itx: &IdentityTx, rows: &[StaffRow]) -> Result<(Vec<Target>, Vec<RowError>), DbError> {
+async fn targets(tx: &TenantTx, rows: &[StaffRow]) -> Result<(Vec<Target>, Vec<RowError>), DbError> {
     let mut by_number: HashMap<String, (Uuid, staff_record::Model)> = HashMap::new();
     let mut by_person_record: HashMap<Uuid, staff_record::Model> = HashMap::new();
-    let mut by_email: HashMap<String, Uuid> = HashMap::new();
-    let mut members: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
     for chunk in rows.chunks(1000) {
         let numbers: Vec<String> = chunk.iter().map(|r| r.assignment_number.clone()).collect();
-        for r in itx
+        for r in tx
             .select::<staff_record::Entity>()
             .filter(staff_record::Column::AssignmentNumber.is_in(numbers))
-            .all(itx.conn())
+            .all(tx.conn())
             .await?
         {
             if let Some(n) = r.assignment_number.clone() {
                 by_number.insert(n, (r.person_id, r));
             }
         }
-        let emails: Vec<String> = chunk.iter().map(|r| r.email.clone()).collect();
-        for p in person::Entity::find().filter(person::Column::Email.is_in(emails)).all(itx.conn()).await? {
-            by_email.insert(p.email, p.id);
-        }
     }
-    let ids: Vec<Uuid> = by_email.values().copied().chain(by_number.values().map(|(p, _)| *p)).collect();
+    let emails: Vec<String> = rows.iter().map(|r| r.email.clone()).collect();
+    let by_email = accounts::find(tx, &emails).await?;
+    let ids: Vec<Uuid> = by_email.values().map(|a| a.id.as_uuid()).chain(by_number.values().map(|(p, _)| *p)).collect();
     for chunk in ids.chunks(1000) {
-        for m in itx
-            .select::<membership::Entity>()
-            .filter(membership::Column::PersonId.is_in(chunk.to_vec()))
-            .all(itx.conn())
-            .await?
-        {
-            members.insert(m.person_id);
-        }
-        for r in itx
+        for r in tx
             .select::<staff_record::Entity>()
             .filter(staff_record::Column::PersonId.is_in(chunk.to_vec()))
-            .all(itx.conn())
+            .all(tx.conn())
             .await?
         {
             by_person_record.insert(r.person_id, r);
@@ -157,7 +158,8 @@ async fn targets(itx: &IdentityTx, rows: &[StaffRow]) -> Result<(Vec<Target>, Ve
     let mut errors = Vec::new();
     for r in rows {
         let by_num = by_number.get(&r.assignment_number).map(|(p, _)| *p);
-        let by_mail = by_email.get(&r.email).copied();
+        let account = by_email.get(&r.email);
+        let by_mail = account.filter(|a| a.member_here).map(|a| a.id.as_uuid());
         let t = match (by_num, by_mail) {
             (Some(a), Some(b)) if a != b => {
                 errors.push(RowError {
@@ -173,7 +175,7 @@ async fn targets(itx: &IdentityTx, rows: &[StaffRow]) -> Result<(Vec<Target>, Ve
             (Some(p), _) => {
                 Target::Member(PersonId::from_uuid(p), by_person_record.get(&p).cloned().map(StaffRecord::from))
             }
-            (None, Some(p)) if members.contains(&p) => {
+            (None, Some(p)) => {
                 let rec = by_person_record.get(&p).cloned().map(StaffRecord::from);
                 if rec.as_ref().is_some_and(|x| x.assignment_number.as_ref().is_some_and(|n| *n != r.assignment_number))
                 {
@@ -185,8 +187,11 @@ async fn targets(itx: &IdentityTx, rows: &[StaffRow]) -> Result<(Vec<Target>, Ve
                 }
                 Target::Member(PersonId::from_uuid(p), rec)
             }
-            (None, Some(p)) => Target::Account(PersonId::from_uuid(p)),
-            (None, None) => Target::New,
+            // An account elsewhere: said to nobody, shown as an addition like a new account.
+            (None, None) => match account {
+                Some(a) => Target::Account(a.id, a.platform_admin),
+                None => Target::New,
+            },
         };
         out.push(t);
     }
@@ -224,8 +229,8 @@ fn changes(old: &StaffRecord, new: &StaffRecord) -> Vec<String> {
 }
 
 /// What importing the rows would do (nothing is written).
-pub async fn plan(itx: &IdentityTx, rows: &[StaffRow]) -> Result<Plan, DbError> {
-    let (targets, errors) = targets(itx, rows).await?;
+pub async fn plan(tx: &TenantTx, rows: &[StaffRow]) -> Result<Plan, DbError> {
+    let (targets, errors) = targets(tx, rows).await?;
     Ok(plan_of(rows, &targets, errors))
 }
 
@@ -235,8 +240,7 @@ fn plan_of(rows: &[StaffRow], targets: &[Target], errors: Vec<RowError>) -> Plan
     for (r, t) in rows.iter().zip(targets) {
         let want = wanted(r);
         let (action, ch) = match t {
-            Target::New => ("create", vec![]),
-            Target::Account(_) => ("join", vec![]),
+            Target::New | Target::Account(..) => ("add", vec![]),
             Target::Member(_, None) => ("update", changes(&StaffRecord::default(), &want)),
             Target::Member(_, Some(old)) => {
                 let ch = changes(old, &want);
@@ -244,8 +248,7 @@ fn plan_of(rows: &[StaffRow], targets: &[Target], errors: Vec<RowError>) -> Plan
             }
         };
         match action {
-            "create" => plan.create += 1,
-            "join" => plan.join += 1,
+            "add" => plan.add += 1,
             "update" => plan.update += 1,
             _ => plan.unchanged += 1,
         }
@@ -262,20 +265,28 @@ fn plan_of(rows: &[StaffRow], targets: &[Target], errors: Vec<RowError>) -> Plan
 }
 
 /// Applies the import in the caller's transaction: new accounts (no password: they sign in by
-/// setting one through "forgotten password", or by single sign-on), memberships (approved, as
-/// learners), and records. Returns the plan it carried out; with errors, writes nothing.
-pub async fn apply(itx: &IdentityTx, rows: &[StaffRow]) -> Result<Plan, DbError> {
-    let (targets, errors) = targets(itx, rows).await?;
+/// setting one through "forgotten password", or by single sign-on) with memberships (approved, as
+/// learners) and records; for addresses that already have an account elsewhere, invitations
+/// (the account joins only if its owner accepts; the record waits on the invitation); never a
+/// platform administrator. Returns what it did; with errors, writes nothing.
+pub async fn apply(
+    tx: &TenantTx,
+    rows: &[StaffRow],
+    by: Option<PersonId>,
+    invitation_ttl: chrono::Duration,
+) -> Result<Applied, DbError> {
+    let (targets, errors) = targets(tx, rows).await?;
     let plan = plan_of(rows, &targets, errors);
     if !plan.errors.is_empty() {
-        return Ok(plan);
+        return Ok(Applied { plan, ..Applied::default() });
     }
+    let mut out = Applied { plan, ..Applied::default() };
     for (r, t) in rows.iter().zip(targets) {
         let want = wanted(r);
         match t {
             Target::New => {
-                let p = id::create_person(
-                    itx,
+                let created = accounts::create_person(
+                    tx,
                     NewPerson {
                         email: r.email.clone(),
                         password_hash: None,
@@ -287,21 +298,26 @@ pub async fn apply(itx: &IdentityTx, rows: &[StaffRow]) -> Result<Plan, DbError>
                         register_kind: None,
                         register_number: None,
                     },
+                    false,
                 )
                 .await?;
-                id::add_membership(itx, p.id, MembershipStatus::Approved, &[Role::Learner]).await?;
-                set_record(itx, p.id, &want).await?;
+                accounts::add_membership(tx, Consent::New(&created), MembershipStatus::Approved, &[Role::Learner])
+                    .await?;
+                set_record(tx, created.id, &want).await?;
+                out.created += 1;
             }
-            Target::Account(p) => {
-                id::add_membership(itx, p, MembershipStatus::Approved, &[Role::Learner]).await?;
-                set_record(itx, p, &want).await?;
+            Target::Account(_, true) => out.platform_admins_skipped += 1,
+            Target::Account(p, false) => {
+                let record = serde_json::json!({ "record": want, "roles": [Role::Learner.as_str()] });
+                let raw = accounts::invite(tx, p, &r.email, &record, by, invitation_ttl).await?;
+                out.invitations.push((r.email.clone(), raw));
             }
             Target::Member(p, old) => {
                 if old.as_ref() != Some(&want) {
-                    set_record(itx, p, &want).await?;
+                    set_record(tx, p, &want).await?;
                 }
             }
         }
     }
-    Ok(plan)
+    Ok(out)
 }

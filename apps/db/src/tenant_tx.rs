@@ -174,6 +174,18 @@ impl TenantTx {
         E::delete_many().filter(E::tenant_column().eq(self.tenant.as_uuid()))
     }
 
+    /// Inserts a row without reading it back (no `RETURNING`: the identity role may add to the
+    /// audit trail and the outbox but never read them), stamping this trust's id.
+    pub(crate) async fn insert_only<A>(&self, mut model: A) -> Result<(), DbError>
+    where
+        A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+        A::Entity: TenantScoped,
+    {
+        model.set(<A::Entity as TenantScoped>::tenant_column(), self.tenant.as_uuid().into());
+        <A::Entity as EntityTrait>::insert(model).exec_without_returning(&self.tx).await?;
+        Ok(())
+    }
+
     /// Inserts a row, stamping this trust's id over whatever `tenant_id` it carried.
     pub(crate) async fn insert<A>(&self, mut model: A) -> Result<<A::Entity as EntityTrait>::Model, DbError>
     where

@@ -1,7 +1,6 @@
 //! Terms acceptance: the platform's documents (per person) and each trust's own (per membership).
 
 use crate::entities::{platform_terms_acceptance, tenant_terms, tenant_terms_acceptance};
-use crate::identity::IdentityTx;
 use crate::{DbError, TenantTx};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -20,7 +19,7 @@ pub async fn tenant_terms(tx: &TenantTx) -> Result<Option<Document>, DbError> {
 
 /// The documents among `platform` and this trust's terms that `person` has not accepted at their
 /// current version.
-pub async fn outstanding(itx: &IdentityTx, person: PersonId, platform: &[Document]) -> Result<Vec<Document>, DbError> {
+pub async fn outstanding(itx: &TenantTx, person: PersonId, platform: &[Document]) -> Result<Vec<Document>, DbError> {
     let accepted: Vec<(String, String)> = platform_terms_acceptance::Entity::find()
         .filter(platform_terms_acceptance::Column::PersonId.eq(person.as_uuid()))
         .all(itx.conn())
@@ -46,12 +45,7 @@ pub async fn outstanding(itx: &IdentityTx, person: PersonId, platform: &[Documen
 }
 
 /// Records that `person` accepted these documents (at these versions), here and now.
-pub async fn accept(
-    itx: &IdentityTx,
-    person: PersonId,
-    documents: &[Document],
-    ip: Option<&str>,
-) -> Result<(), DbError> {
+pub async fn accept(itx: &TenantTx, person: PersonId, documents: &[Document], ip: Option<&str>) -> Result<(), DbError> {
     let now = Utc::now();
     for d in documents {
         if d.key == "trust-terms" {

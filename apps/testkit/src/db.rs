@@ -114,6 +114,16 @@ impl TestDb {
         Database::connect(url.as_str()).await.expect("connect as app role")
     }
 
+    /// A raw connection as `role` (PostgreSQL; the owner on SQLite), for tests of what each role
+    /// may do.
+    pub async fn raw_connection_as(&self, role: &str) -> DatabaseConnection {
+        let url = match self.backend {
+            Backend::Sqlite => self.owner_url.clone(),
+            Backend::Postgres => trellis_db::role_url(&self.owner_url, role).expect("role url"),
+        };
+        Database::connect(url.as_str()).await.expect("connect as the role")
+    }
+
     /// A raw connection as the owner.
     pub async fn raw_owner_connection(&self) -> DatabaseConnection {
         Database::connect(self.owner_url.as_str()).await.expect("connect as owner")
@@ -196,6 +206,7 @@ async fn ensure_template(admin: &str) -> String {
             url: with_database(admin, &building),
             app_url: String::new(),
             platform_url: String::new(),
+            identity_url: String::new(),
             manage_roles: true,
             migrate_on_start: false,
             max_connections: 2,

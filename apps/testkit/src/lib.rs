@@ -214,35 +214,17 @@ impl TestApp {
         let hash = trellis_web::hash_password(password.into(), auth.password_memory_kib, auth.password_iterations)
             .await
             .expect("hash");
-        let itx = dbs.platform.begin_identity(tenant).await.expect("begin");
-        let existing = trellis_db::identity::person_by_email(&itx, email).await.expect("lookup");
-        let person = match existing {
-            Some(p) => p,
-            None => {
-                let p = trellis_db::identity::create_person(
-                    &itx,
-                    trellis_db::identity::NewPerson {
-                        email: email.into(),
-                        password_hash: Some(hash),
-                        given_name: "Test".into(),
-                        family_name: "Person".into(),
-                        job_role: "Tester".into(),
-                        place_of_work: "XT1".into(),
-                        register_kind: None,
-                        register_number: None,
-                    },
-                )
-                .await
-                .expect("person");
-                trellis_db::identity::mark_email_verified(&itx, p.id).await.expect("verify");
-                p
-            }
+        let new = trellis_db::identity::NewPerson {
+            email: email.into(),
+            password_hash: Some(hash),
+            given_name: "Test".into(),
+            family_name: "Person".into(),
+            job_role: "Tester".into(),
+            place_of_work: "XT1".into(),
+            register_kind: None,
+            register_number: None,
         };
-        trellis_db::identity::add_membership(&itx, person.id, trellis_db::identity::MembershipStatus::Approved, roles)
-            .await
-            .expect("membership");
-        itx.commit().await.expect("commit");
-        person.id
+        trellis_db::identity::accounts::seed_member(&dbs, tenant, new, roles).await.expect("member").0
     }
 
     /// Applies the national catalogue (`deploy/catalogue/national.toml`).

@@ -153,7 +153,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.auth.password_iterations,
             )
             .await?;
-            dbs.platform.ensure_platform_admin_across_tenants(email.as_str(), hash, "cli").await?;
+            trellis_db::identity::appoint_platform_admin(&dbs, email.as_str(), hash, "cli").await?;
             println!(
                 "{email} is a platform administrator; sign in at {}sign-in",
                 config.url_for_host(&config.server.base_domain)

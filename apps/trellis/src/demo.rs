@@ -4,7 +4,7 @@ use trellis_core::PersonId;
 use trellis_core::config::Config;
 use trellis_core::identity::Role;
 use trellis_db::Databases;
-use trellis_db::identity::{self, IdentityTx, MembershipStatus, NewPerson};
+use trellis_db::identity::{self, NewPerson};
 
 /// The demo managers' password (the demo runs on a local SQLite file only).
 pub const PASSWORD: &str = "demo manager password";
@@ -17,7 +17,7 @@ pub async fn seed(config: &Config, dbs: &Databases) -> anyhow::Result<Vec<(Strin
     let hash =
         trellis_web::hash_password(PASSWORD.into(), config.auth.password_memory_kib, config.auth.password_iterations)
             .await?;
-    dbs.platform.ensure_platform_admin_across_tenants(PLATFORM_ADMIN, hash, "demo").await?;
+    identity::appoint_platform_admin(dbs, PLATFORM_ADMIN, hash, "demo").await?;
     let mut made = Vec::new();
     for entry in dbs.platform.directory_of_all_tenants().await? {
         let tx = dbs.app.begin(entry.id).await?;
@@ -25,10 +25,8 @@ pub async fn seed(config: &Config, dbs: &Databases) -> anyhow::Result<Vec<(Strin
         tx.commit().await?;
         let Some(domain) = domains.first() else { continue };
         let email = format!("training.manager@{domain}");
-        let itx = dbs.platform.begin_identity(entry.id).await?;
         let manager = DemoPerson { email: &email, family_name: "Manager", job_role: "Training manager" };
-        demo_member(config, &itx, &manager, &entry.ods_code, &[Role::Learner, Role::TrainingManager]).await?;
-        itx.commit().await?;
+        demo_member(config, dbs, entry.id, &manager, &entry.ods_code, &[Role::Learner, Role::TrainingManager]).await?;
         made.push((entry.slug, email));
     }
     Ok(made)
@@ -46,43 +44,26 @@ struct DemoPerson<'a> {
 /// whether they joined now.
 async fn demo_member(
     config: &Config,
-    itx: &IdentityTx,
+    dbs: &Databases,
+    tenant: trellis_core::TenantId,
     who: &DemoPerson<'_>,
     ods_code: &str,
     roles: &[Role],
 ) -> anyhow::Result<(PersonId, bool)> {
-    let person = match identity::person_by_email(itx, who.email).await? {
-        Some(p) => p.id,
-        None => {
-            let hash = trellis_web::hash_password(
-                PASSWORD.into(),
-                config.auth.password_memory_kib,
-                config.auth.password_iterations,
-            )
+    let hash =
+        trellis_web::hash_password(PASSWORD.into(), config.auth.password_memory_kib, config.auth.password_iterations)
             .await?;
-            let p = identity::create_person(
-                itx,
-                NewPerson {
-                    email: who.email.to_owned(),
-                    password_hash: Some(hash),
-                    given_name: "Demo".into(),
-                    family_name: who.family_name.into(),
-                    job_role: who.job_role.into(),
-                    place_of_work: ods_code.to_owned(),
-                    register_kind: None,
-                    register_number: None,
-                },
-            )
-            .await?;
-            identity::mark_email_verified(itx, p.id).await?;
-            p.id
-        }
+    let new = NewPerson {
+        email: who.email.to_owned(),
+        password_hash: Some(hash),
+        given_name: "Demo".into(),
+        family_name: who.family_name.into(),
+        job_role: who.job_role.into(),
+        place_of_work: ods_code.to_owned(),
+        register_kind: None,
+        register_number: None,
     };
-    let joined = identity::membership(itx, person).await?.is_none();
-    if joined {
-        identity::add_membership(itx, person, MembershipStatus::Approved, roles).await?;
-    }
-    Ok((person, joined))
+    Ok(identity::accounts::seed_member(dbs, tenant, new, roles).await?)
 }
 
 /// The demo learner's email in each trust (`learner@<first eligible domain>`), password [`PASSWORD`].
@@ -137,9 +118,9 @@ pub async fn seed_learning(config: &Config, dbs: &Databases) -> anyhow::Result<(
         let Some(domain) = domains.first() else { continue };
         // The demo learner.
         let email = format!("{LEARNER}@{domain}");
-        let itx = dbs.platform.begin_identity(entry.id).await?;
         let learner = DemoPerson { email: &email, family_name: "Learner", job_role: "Staff Nurse" };
-        let (person, joined) = demo_member(config, &itx, &learner, &entry.ods_code, &[Role::Learner]).await?;
+        let (person, joined) = demo_member(config, dbs, entry.id, &learner, &entry.ods_code, &[Role::Learner]).await?;
+        let itx = dbs.app.begin(entry.id).await?;
         if joined {
             trellis_db::staff::set_record(
                 &itx,
@@ -259,11 +240,12 @@ pub async fn seed_marketplace(config: &Config, dbs: &Databases) -> anyhow::Resul
             "Three scenarios on an adult ward: a patient's NEWS2 rises; what you check, who you call, and when.",
         ),
     ];
-    let admin = dbs
-        .platform
-        .person_by_email_across_tenants(PLATFORM_ADMIN)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no demo platform administrator"))?;
+    let admin = {
+        let itx = dbs.identity.begin_platform().await?;
+        let a = identity::account_by_email(&itx, PLATFORM_ADMIN).await?;
+        itx.commit().await?;
+        a.ok_or_else(|| anyhow::anyhow!("no demo platform administrator"))?
+    };
     let directory = dbs.platform.directory_of_all_tenants().await?;
     let mut listed = Vec::new();
     for (slug, kind, about, code, title, summary, price, tiers, preview) in offers {

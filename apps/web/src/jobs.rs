@@ -147,6 +147,9 @@ pub async fn send_reminders(state: &AppState, site: &Site) -> anyhow::Result<()>
     Ok(())
 }
 
+/// How long an invitation to join a trust stays open.
+pub const INVITATION_DAYS: i64 = 14;
+
 /// Imports a checked staff file, all or nothing, then applies the assignment rules to the staff
 /// it added or moved. The result goes in the audit trail (shown on the import page).
 pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<PersonId>) -> anyhow::Result<()> {
@@ -162,24 +165,51 @@ pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<
         Ok(r) => r,
         Err(errors) => return record_failure(json!(errors.into_iter().take(20).collect::<Vec<_>>())).await,
     };
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    let plan = staff::apply(&itx, &rows).await?;
-    if !plan.errors.is_empty() {
-        itx.rollback().await?;
-        return record_failure(json!(plan.errors.into_iter().take(20).collect::<Vec<_>>())).await;
+    // All trust work, as the application role under row-level security: accounts are found and
+    // made through the narrow functions, and an existing account only gets an invitation.
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let done = staff::apply(&tx, &rows, by, chrono::Duration::days(INVITATION_DAYS)).await?;
+    if !done.plan.errors.is_empty() {
+        tx.rollback().await?;
+        return record_failure(json!(done.plan.errors.into_iter().take(20).collect::<Vec<_>>())).await;
     }
-    let applied = compliance::apply_all(&itx, site.today()).await?;
+    for (email, raw) in &done.invitations {
+        let mail = crate::routes::account::render_email(
+            state,
+            site,
+            "invitation",
+            email,
+            &format!("You are invited to join {}", site.entry.name),
+            json!({ "link": format!("{}invitation?token={raw}", site.url), "days": INVITATION_DAYS }),
+        )?;
+        id::enqueue_email(&tx, &mail).await?;
+    }
+    let applied = compliance::apply_all(&tx, site.today()).await?;
+    let plan = &done.plan;
     id::audit(
-        &itx,
+        &tx,
         by,
         "staff.imported",
         file,
         None,
-        json!({ "create": plan.create, "join": plan.join, "update": plan.update, "unchanged": plan.unchanged,
+        json!({ "add": plan.add, "update": plan.update, "unchanged": plan.unchanged,
                 "enrolled": applied.enrolled, "assigned": applied.assigned }),
     )
     .await?;
-    itx.commit().await?;
+    tx.commit().await?;
+    if done.platform_admins_skipped > 0 {
+        // Never imported, and never said to the trust: only the platform's own audit knows.
+        state
+            .dbs
+            .platform
+            .record_platform_audit(
+                "staff import",
+                "import.platform_admin_skipped",
+                Some(site.entry.id),
+                format!("{} row(s)", done.platform_admins_skipped),
+            )
+            .await?;
+    }
     state.totals.changed(site.entry.id);
     crate::totals::warm(state, site);
     let _ = state.files.delete(&key).await;

@@ -15,6 +15,9 @@ pub struct Metrics {
     pub latency: HistogramVec,
     pub tenant_seconds: CounterVec,
     pub host_reloads: IntCounter,
+    /// Password checks (argon2 verifications) made for sign-ins, by whether an account's own hash
+    /// or the stand-in was checked: the same work either way, so the two are alike in cost.
+    pub password_checks: IntCounterVec,
 }
 
 impl Metrics {
@@ -35,11 +38,16 @@ impl Metrics {
             &["tenant"],
         )?;
         let host_reloads = IntCounter::new("trellis_host_map_reloads_total", "Host map reloads")?;
+        let password_checks = IntCounterVec::new(
+            Opts::new("trellis_password_checks_total", "argon2 password verifications for sign-ins"),
+            &["against"],
+        )?;
+        registry.register(Box::new(password_checks.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(tenant_seconds.clone()))?;
         registry.register(Box::new(host_reloads.clone()))?;
-        Ok(Self { registry, requests, latency, tenant_seconds, host_reloads })
+        Ok(Self { registry, requests, latency, tenant_seconds, host_reloads, password_checks })
     }
 
     /// The text exposition format.

@@ -117,7 +117,14 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
     let install_key = trellis_core::config::hex_bytes(&config.auth.secret).unwrap_or_default();
     let payments =
         trellis_integrations::payments::Payments::from_config(&config.payments, &platform_url, &install_key)?;
+    let dummy_hash = crate::auth::password::hash(
+        hex::encode(rand::random::<[u8; 16]>()),
+        config.auth.password_memory_kib,
+        config.auth.password_iterations,
+    )
+    .await?;
     let state = AppState {
+        dummy_hash,
         payments,
         files,
         oidc: Arc::new(trellis_integrations::oidc::OidcClient::new(

@@ -46,4 +46,7 @@ pub struct AppState {
     pub payments: trellis_integrations::payments::Payments,
     /// LRS credentials kept a short while.
     pub credentials: Arc<crate::routes::xapi::Credentials>,
+    /// A password hash of nothing, made at start-up with the configured cost: checked when an
+    /// email has no account (or no password), so a failed sign-in costs the same either way.
+    pub dummy_hash: String,
 }

@@ -12,6 +12,8 @@ pub struct Model {
     pub tenant_id: Uuid,
     pub purpose: String,
     pub new_email: Option<String>,
+    /// What else the link carries (a single sign-on identity to link, as JSON).
+    pub payload: Option<String>,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

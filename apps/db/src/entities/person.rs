@@ -8,7 +8,6 @@ pub struct Model {
     pub id: Uuid,
     pub email: String,
     pub email_verified_at: Option<DateTimeUtc>,
-    pub password_hash: Option<String>,
     pub given_name: String,
     pub family_name: String,
     pub job_role: String,
@@ -20,11 +19,8 @@ pub struct Model {
     pub platform_admin: bool,
     /// Bumped to end every session of this person ("sign out everywhere", password change).
     pub session_epoch: i32,
-    /// Base32 TOTP secret, once two-step verification is set up.
-    pub mfa_secret: Option<String>,
+    /// When two-step verification was turned on (the secret is in `person_secrets`).
     pub mfa_enabled_at: Option<DateTimeUtc>,
-    /// The last time step accepted, so a code is never accepted twice.
-    pub mfa_last_step: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -66,9 +66,9 @@ async fn courses_enrolments_and_staff_never_cross_trusts_and_the_national_catalo
 
     // A learner of A enrols and completes; B sees no enrolment, progress or compliance of it.
     let person = trellis_core::PersonId::new();
-    let itx = f.dbs.platform.begin_identity(a).await.unwrap();
-    let p = trellis_db::identity::create_person(
-        &itx,
+    let (pid, _) = trellis_db::identity::accounts::seed_member(
+        &f.dbs,
+        a,
         trellis_db::identity::NewPerson {
             email: "learner@northmoor.example".into(),
             password_hash: None,
@@ -79,16 +79,15 @@ async fn courses_enrolments_and_staff_never_cross_trusts_and_the_national_catalo
             register_kind: None,
             register_number: None,
         },
+        &[],
     )
     .await
     .unwrap();
     let _ = person;
-    trellis_db::identity::add_membership(&itx, p.id, trellis_db::identity::MembershipStatus::Approved, &[])
-        .await
-        .unwrap();
+    let itx = f.dbs.app.begin(a).await.unwrap();
     staff::set_record(
         &itx,
-        p.id,
+        pid,
         &staff::StaffRecord {
             assignment_number: Some("12345678".into()),
             position: "Nurse".into(),
@@ -112,7 +111,7 @@ async fn courses_enrolments_and_staff_never_cross_trusts_and_the_national_catalo
     )
     .await
     .unwrap();
-    let e = learning::enrolment(&itx, p.id, national).await.unwrap().expect("enrolled by the rule");
+    let e = learning::enrolment(&itx, pid, national).await.unwrap().expect("enrolled by the rule");
     let o = cat::objects(&itx, e.version.unwrap()).await.unwrap().remove(0);
     let r = learning::record(&itx, &e, &o, trellis_core::learning::Event::Open, today).await.unwrap();
     assert!(r.course_completed);
@@ -128,9 +127,9 @@ async fn courses_enrolments_and_staff_never_cross_trusts_and_the_national_catalo
     itx.commit().await.unwrap();
 
     let tx = f.dbs.app.begin(b).await.unwrap();
-    assert!(learning::enrolment(&tx, p.id, national).await.unwrap().is_none());
-    assert!(learning::enrolments_of(&tx, p.id).await.unwrap().is_empty());
-    assert!(staff::record(&tx, p.id).await.unwrap().is_none());
+    assert!(learning::enrolment(&tx, pid, national).await.unwrap().is_none());
+    assert!(learning::enrolments_of(&tx, pid).await.unwrap().is_empty());
+    assert!(staff::record(&tx, pid).await.unwrap().is_none());
     assert!(compliance::requirements(&tx).await.unwrap().is_empty());
     assert_eq!(
         compliance::matrix(&tx, &compliance::MatrixQuery { limit: 50, ..Default::default() }, today, None)
@@ -140,7 +139,7 @@ async fn courses_enrolments_and_staff_never_cross_trusts_and_the_national_catalo
             .people,
         0
     );
-    assert!(compliance::person_entries(&tx, p.id, today).await.unwrap().is_empty());
+    assert!(compliance::person_entries(&tx, pid, today).await.unwrap().is_empty());
     tx.rollback().await.unwrap();
 
     if f.db.backend != Backend::Postgres {

@@ -72,9 +72,9 @@ async fn packages_attempts_and_the_record_store_never_cross_trusts() {
     .expect("A's own course");
     cat::publish(&tx, course).await.unwrap().unwrap();
     tx.commit().await.unwrap();
-    let itx = f.dbs.platform.begin_identity(a).await.unwrap();
-    let person = trellis_db::identity::create_person(
-        &itx,
+    let (person, _) = trellis_db::identity::accounts::seed_member(
+        &f.dbs,
+        a,
         trellis_db::identity::NewPerson {
             email: "el@northmoor.example".into(),
             password_hash: None,
@@ -85,14 +85,10 @@ async fn packages_attempts_and_the_record_store_never_cross_trusts() {
             register_kind: None,
             register_number: None,
         },
+        &[],
     )
     .await
-    .unwrap()
-    .id;
-    trellis_db::identity::add_membership(&itx, person, trellis_db::identity::MembershipStatus::Approved, &[])
-        .await
-        .unwrap();
-    itx.commit().await.unwrap();
+    .unwrap();
     let tx = f.dbs.app.begin(a).await.unwrap();
     let c = cat::course(&tx, course).await.unwrap().unwrap();
     trellis_db::learning::enrol(&tx, person, &c, "self", true, None, None).await.unwrap();

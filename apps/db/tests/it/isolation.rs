@@ -252,9 +252,9 @@ async fn people_are_visible_only_through_a_membership_and_the_audit_trail_is_app
     use trellis_db::identity::{self, MembershipStatus, NewPerson};
     let f = fixture().await;
     let (a, b) = (f.ids["northmoor"], f.ids["riverside"]);
-    let itx = f.dbs.platform.begin_identity(a).await.unwrap();
-    let person = identity::create_person(
-        &itx,
+    let tx = f.dbs.app.begin(a).await.unwrap();
+    let person = identity::accounts::create_person(
+        &tx,
         NewPerson {
             email: "only-north@northmoor.example".into(),
             password_hash: None,
@@ -265,12 +265,20 @@ async fn people_are_visible_only_through_a_membership_and_the_audit_trail_is_app
             register_kind: None,
             register_number: None,
         },
+        false,
     )
     .await
     .unwrap();
-    identity::add_membership(&itx, person.id, MembershipStatus::Approved, &[Role::Learner]).await.unwrap();
-    identity::audit(&itx, Some(person.id), "test.event", "north", None, serde_json::json!({})).await.unwrap();
-    itx.commit().await.unwrap();
+    identity::accounts::add_membership(
+        &tx,
+        identity::accounts::Consent::New(&person),
+        MembershipStatus::Approved,
+        &[Role::Learner],
+    )
+    .await
+    .unwrap();
+    identity::audit(&tx, Some(person.id), "test.event", "north", None, serde_json::json!({})).await.unwrap();
+    tx.commit().await.unwrap();
 
     // Through the data layer: B knows nothing of A's member.
     let tx = f.dbs.app.begin(b).await.unwrap();

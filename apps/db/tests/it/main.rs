@@ -5,6 +5,7 @@
 mod apply;
 mod catalogue;
 mod elearning;
+mod identity_path;
 mod isolation;
 mod migrate;
 mod support;

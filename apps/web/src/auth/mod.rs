@@ -227,9 +227,9 @@ async fn agreed(
     if session.get::<String>(K_AGREED).as_deref() == Some(agreed.as_str()) {
         return Ok(true);
     }
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    let outstanding = trellis_db::terms::outstanding(&itx, me.person, &state.terms).await?;
-    itx.commit().await?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let outstanding = trellis_db::terms::outstanding(&tx, me.person, &state.terms).await?;
+    tx.commit().await?;
     if outstanding.is_empty() {
         session.set(K_AGREED, agreed);
         Ok(true)

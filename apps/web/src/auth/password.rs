@@ -26,11 +26,3 @@ pub async fn verify(password: String, stored: String) -> anyhow::Result<bool> {
     })
     .await?
 }
-
-/// A hash of nothing in particular, checked when no account matches so a failed sign-in takes as
-/// long whether or not the email is registered.
-pub async fn verify_dummy(password: String, memory_kib: u32, iterations: u32) {
-    if let Ok(h) = hash("not-a-real-password".into(), memory_kib, iterations).await {
-        let _ = verify(password, h).await;
-    }
-}

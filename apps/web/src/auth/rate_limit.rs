@@ -60,6 +60,39 @@ impl RateLimiter {
         }
     }
 
+    /// If `key` has already reached `limit` in this window, the seconds until the window ends;
+    /// nothing is counted (see [`Self::fail`]).
+    pub async fn over(&self, key: &str, limit: u64, window: Duration) -> Option<u64> {
+        match self {
+            RateLimiter::Memory(map) => {
+                let map = map.lock().ok()?;
+                let (count, start) = map.get(key)?;
+                let elapsed = Instant::now().duration_since(*start);
+                (elapsed < window && *count >= limit).then(|| window.saturating_sub(elapsed).as_secs().max(1))
+            }
+            RateLimiter::Redis { conn, prefix } => {
+                let mut conn = conn.clone();
+                let k = format!("{prefix}:rl:{key}");
+                let res: redis::RedisResult<(Option<u64>, i64)> =
+                    redis::pipe().get(&k).ttl(&k).query_async(&mut conn).await;
+                match res {
+                    Ok((Some(count), ttl)) if count >= limit => Some(u64::try_from(ttl).unwrap_or(1).max(1)),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "rate limiter unavailable");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts one failure for `key` in its window (which starts with the first).
+    pub async fn fail(&self, key: &str, window: Duration) {
+        // `hit` with no ceiling counts without refusing.
+        let _ = self.hit(key, u64::MAX, window).await;
+    }
+
     /// Forgets the attempts for `key` (after a successful sign-in).
     pub async fn reset(&self, key: &str) {
         match self {

@@ -35,12 +35,18 @@ pub fn client_host(req: &Request, proxies: &[IpNet]) -> Option<String> {
     req.header("host").map(str::to_owned).or_else(|| req.uri().authority().map(|a| a.to_string()))
 }
 
+/// The client's address in an `X-Forwarded-For` chain: the nearest address that is not one of
+/// our proxies (walking from the right, as each proxy appends the peer it saw). The leftmost
+/// entries are whatever the client chose to send, so they are never believed on their own.
+fn forwarded_for(value: &str, proxies: &[IpNet]) -> Option<IpAddr> {
+    let chain: Vec<IpAddr> = value.split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    chain.iter().rev().find(|ip| !proxies.iter().any(|net| net.contains(*ip))).or(chain.first()).copied()
+}
+
 /// The client's address: from a trusted proxy's headers, else the peer.
 pub fn client_ip(req: &Request, proxies: &[IpNet]) -> Option<IpAddr> {
     if from_proxy(req, proxies) {
-        if let Some(ip) =
-            req.header("x-forwarded-for").and_then(|v| v.split(',').next()).and_then(|s| s.trim().parse().ok())
-        {
+        if let Some(ip) = req.header("x-forwarded-for").and_then(|v| forwarded_for(v, proxies)) {
             return Some(ip);
         }
         if let Some(ip) = req
@@ -55,8 +61,19 @@ pub fn client_ip(req: &Request, proxies: &[IpNet]) -> Option<IpAddr> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::forwarded_param;
+    use super::{forwarded_for, forwarded_param};
+
+    #[test]
+    fn the_client_is_the_nearest_address_that_is_not_our_proxy() {
+        let proxies: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        // The client sent a made-up first entry; our proxy appended the address it saw.
+        assert_eq!(forwarded_for("1.2.3.4, 203.0.113.9", &proxies), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(forwarded_for("203.0.113.9, 10.0.0.2", &proxies), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(forwarded_for("10.0.0.3", &proxies), Some("10.0.0.3".parse().unwrap()));
+        assert_eq!(forwarded_for("junk, 198.51.100.4", &proxies), Some("198.51.100.4".parse().unwrap()));
+    }
 
     #[test]
     fn reads_the_first_forwarded_element() {

@@ -192,15 +192,22 @@ pub async fn audit_trail(
     }
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let entries = id::audit_trail(&tx, 200).await?;
+    // People are recorded by id; this trust's members are shown by name.
+    let ids: Vec<trellis_core::PersonId> = entries
+        .iter()
+        .flat_map(|e| e.actor.into_iter().chain(e.subject.parse::<trellis_core::PersonId>().ok()))
+        .collect();
+    let names = id::member_names(&tx, &ids).await?;
     tx.commit().await?;
+    let shown = |p: trellis_core::PersonId| names.get(&p).cloned().unwrap_or_else(|| p.to_string());
     let rows: Vec<_> = entries
         .iter()
         .map(|e| {
             json!({
                 "at": e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                "actor": e.actor.map(|a| a.to_string()),
+                "actor": e.actor.map(shown),
                 "action": e.action,
-                "subject": e.subject,
+                "subject": e.subject.parse::<trellis_core::PersonId>().map_or_else(|_| e.subject.clone(), shown),
                 "ip": e.ip,
                 "detail": e.detail,
             })
@@ -307,7 +314,7 @@ pub async fn staff_status(
     let who = id::member_person(&tx, person).await?.ok_or(AppError::NotFound)?;
     id::set_suspended(&tx, person, suspend, me.person).await?;
     let action = if suspend { "membership.suspended" } else { "membership.reinstated" };
-    id::audit(&tx, Some(me.person), action, &who.email, None, json!({})).await?;
+    id::audit(&tx, Some(me.person), action, &who.id.to_string(), None, json!({})).await?;
     tx.commit().await?;
     Ok(back_to_staff())
 }

@@ -20,7 +20,7 @@ use trellis_core::PersonId;
 use trellis_core::colour::{ColourScheme, Rgb};
 use trellis_core::identity::{Email, Role, is_ods_code};
 use trellis_core::tenant_spec::{Contact, TenantSpec};
-use trellis_db::identity::{self as id, MembershipStatus, NewPerson, TokenPurpose};
+use trellis_db::identity::{self as id, MembershipStatus, NewPerson, TokenPurpose, accounts};
 
 const K_PERSON: &str = "platform_person";
 const K_EPOCH: &str = "platform_epoch";
@@ -114,21 +114,34 @@ pub async fn sign_in(
     let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string()).unwrap_or_default();
     let email = f.email.trim().to_lowercase();
     let window = Duration::from_secs(auth.attempt_window_seconds);
-    let limited = match state.limiter.hit(&format!("platform:ip:{ip}"), auth.attempts_per_address, window).await {
-        Err(r) => Some(r),
-        Ok(()) => state.limiter.hit(&format!("platform:acct:{email}"), auth.attempts_per_account, window).await.err(),
+    // Failures only, as on the trusts' sites.
+    let (ip_key, acct_key) = (format!("platform:ip:{ip}"), format!("signin:acct:{email}"));
+    let limited = match state.limiter.over(&ip_key, auth.failures_per_address, window).await {
+        Some(r) => Some(r),
+        None => state.limiter.over(&acct_key, auth.attempts_per_account, window).await,
     };
     if let Some(retry) = limited {
         return too_many(state, req, retry);
     }
-    let person = state.dbs.platform.person_by_email_across_tenants(&email).await?;
-    let ok = match person.as_ref().and_then(|p| p.password_hash.clone()) {
+    let itx = state.dbs.identity.begin_platform().await?;
+    let found = trellis_db::identity::credentials(&itx, &email).await?;
+    itx.commit().await?;
+    let (person, hash) = match found {
+        Some((a, h)) => (Some(a), h),
+        None => (None, None),
+    };
+    // One verification whatever the address, so the time taken says nothing.
+    let ok = match hash {
         Some(hash) => password::verify(f.password.clone(), hash).await?,
         None => {
-            password::verify_dummy(f.password.clone(), auth.password_memory_kib, auth.password_iterations).await;
+            password::verify(f.password.clone(), state.dummy_hash.clone()).await?;
             false
         }
     };
+    if !(ok && person.as_ref().is_some_and(|p| p.platform_admin && p.active && p.email_verified)) {
+        state.limiter.fail(&ip_key, window).await;
+        state.limiter.fail(&acct_key, window).await;
+    }
     match person.filter(|p| ok && p.platform_admin && p.active && p.email_verified) {
         Some(p) if p.mfa_enabled || auth.platform_admin_mfa_required => {
             // The password was right; nothing is signed in until the second step.
@@ -146,11 +159,7 @@ pub async fn sign_in(
             Ok(see_other("/admin"))
         }
         None => {
-            state
-                .dbs
-                .platform
-                .record_platform_audit(&format!("email:{email}"), "platform.sign_in.failed", None, ip)
-                .await?;
+            state.dbs.platform.record_platform_audit("unknown account", "platform.sign_in.failed", None, ip).await?;
             let mut errors = BTreeMap::new();
             errors.insert("email", "Enter a correct email address and password".to_owned());
             render(
@@ -239,18 +248,18 @@ pub async fn code(
     };
     let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string()).unwrap_or_default();
     let window = Duration::from_secs(state.config.auth.attempt_window_seconds);
-    if let Err(retry) =
-        state.limiter.hit(&format!("platform:mfa:{person}"), state.config.auth.attempts_per_account, window).await
-    {
+    let mfa_key = format!("mfa:{person}");
+    if let Some(retry) = state.limiter.over(&mfa_key, state.config.auth.attempts_per_account, window).await {
         return too_many(state, req, retry);
     }
-    let itx = state.dbs.platform.begin_people_across_tenants().await?;
+    let itx = state.dbs.identity.begin_platform().await?;
     let secret = id::mfa_secret(&itx, person).await?.map(|(s, _)| s).unwrap_or_default();
     let how = crate::auth::mfa::verify(&itx, person, &secret, &f.code).await?;
-    let epoch = id::person_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
+    let epoch = id::account_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
     itx.commit().await?;
     let actor = format!("person:{person}");
     let Some(how) = how else {
+        state.limiter.fail(&mfa_key, window).await;
         state.dbs.platform.record_platform_audit(&actor, "platform.mfa.failed", None, ip).await?;
         return code_page(
             state,
@@ -337,9 +346,9 @@ pub async fn setup(
     };
     let codes = crate::auth::mfa::recovery_codes();
     let normalised: Vec<String> = codes.iter().map(|c| c.replace('-', "")).collect();
-    let itx = state.dbs.platform.begin_people_across_tenants().await?;
+    let itx = state.dbs.identity.begin_platform().await?;
     id::enable_mfa(&itx, person, &secret, step, &normalised).await?;
-    let epoch = id::person_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
+    let epoch = id::account_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
     itx.commit().await?;
     let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string()).unwrap_or_default();
     let actor = format!("person:{person}");
@@ -492,13 +501,31 @@ pub async fn create_trust(
     crate::server::reload_and_announce(state, "platform-admin").await?;
     let site = state.directory.sites().into_iter().find(|s| s.entry.slug == slug.as_str()).ok_or(AppError::NotFound)?;
 
-    // The first training manager: an existing person, or a new one without a password yet.
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    let person = match id::person_by_email(&itx, admin.as_str()).await? {
-        Some(p) => p,
+    // The first training manager: a new account without a password yet, emailed a link to choose
+    // one; or, for an address that already has an account, an invitation its owner accepts.
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let existing = accounts::find_one(&tx, admin.as_str()).await?;
+    let roles = [Role::Learner, Role::TrainingManager];
+    let link = match &existing {
+        Some(a) => {
+            let record = json!({ "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>() });
+            let raw =
+                accounts::invite(&tx, a.id, admin.as_str(), &record, Some(me), chrono::Duration::days(14)).await?;
+            id::audit(
+                &tx,
+                None,
+                "membership.invited",
+                &a.id.to_string(),
+                None,
+                json!({ "by": actor, "role": "training_manager" }),
+            )
+            .await?;
+            tx.commit().await?;
+            format!("{}invitation?token={raw}", site.url)
+        }
         None => {
-            id::create_person(
-                &itx,
+            let created = accounts::create_person(
+                &tx,
                 NewPerson {
                     email: admin.as_str().to_owned(),
                     password_hash: None,
@@ -509,40 +536,44 @@ pub async fn create_trust(
                     register_kind: None,
                     register_number: None,
                 },
+                false,
             )
-            .await?
+            .await?;
+            accounts::add_membership(&tx, accounts::Consent::New(&created), MembershipStatus::Approved, &roles).await?;
+            id::audit(
+                &tx,
+                None,
+                "membership.appointed",
+                &created.id.to_string(),
+                None,
+                json!({ "by": actor, "role": "training_manager" }),
+            )
+            .await?;
+            tx.commit().await?;
+            // The link to choose a password is the identity path's to issue.
+            let itx = state.dbs.identity.begin(site.entry.id).await?;
+            let raw = id::issue_token(
+                &itx,
+                created.id,
+                TokenPurpose::ResetPassword,
+                chrono::Duration::hours(state.config.auth.link_hours),
+            )
+            .await?;
+            itx.commit().await?;
+            format!("{}password-reset/new?token={raw}", site.url)
         }
     };
-    id::add_membership(&itx, person.id, MembershipStatus::Approved, &[Role::Learner, Role::TrainingManager]).await?;
-    let raw = id::issue_token(
-        &itx,
-        person.id,
-        TokenPurpose::ResetPassword,
-        chrono::Duration::hours(state.config.auth.link_hours),
-    )
-    .await?;
     let mail = render_email(
         state,
         &site,
         "appointed",
         admin.as_str(),
         &format!("You are a training manager of {name}"),
-        json!({
-            "link": format!("{}password-reset/new?token={raw}", site.url),
-            "hours": state.config.auth.link_hours,
-        }),
+        json!({ "link": link, "hours": state.config.auth.link_hours, "invitation": existing.is_some() }),
     )?;
-    id::enqueue_email(&itx, &mail).await?;
-    id::audit(
-        &itx,
-        None,
-        "membership.appointed",
-        admin.as_str(),
-        None,
-        json!({ "by": actor, "role": "training_manager" }),
-    )
-    .await?;
-    itx.commit().await?;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    id::enqueue_email(&tx, &mail).await?;
+    tx.commit().await?;
     state
         .dbs
         .platform
@@ -603,14 +634,19 @@ pub async fn audit(
     let action = q.action.trim();
     let action = (action.len() <= 100).then_some(action);
     let events = state.dbs.platform.audit_events_across_tenants(chosen, action, 200).await?;
+    // People are recorded by id; shown here by name and address.
+    let ids: Vec<PersonId> =
+        events.iter().flat_map(|(_, e)| e.actor.into_iter().chain(e.subject.parse::<PersonId>().ok())).collect();
+    let people = state.dbs.platform.person_names_across_tenants(&ids).await?;
+    let shown = |p: PersonId| people.get(&p).cloned().unwrap_or_else(|| p.to_string());
     let trust_entries: Vec<_> = events
         .into_iter()
         .map(|(tenant, e)| {
             json!({
                 "at": e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
                 "action": e.action,
-                "subject": e.subject,
-                "actor": e.actor.map(|a| a.to_string()).unwrap_or_default(),
+                "subject": e.subject.parse::<PersonId>().map_or_else(|_| e.subject.clone(), shown),
+                "actor": e.actor.map(shown).unwrap_or_default(),
                 "trust": names.get(&tenant.to_string()).cloned().unwrap_or_default(),
                 "ip": e.ip.unwrap_or_default(),
             })

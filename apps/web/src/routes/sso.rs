@@ -1,7 +1,10 @@
 //! Single sign-on with the trust's OpenID provider: `/sso/start` and `/sso/callback`.
 //!
-//! The first sign-in creates the membership under the trust's eligibility rules; an existing
-//! account is linked only when the provider vouches for the email address (`email_verified`).
+//! The first sign-in creates the account and membership under the trust's eligibility rules. An
+//! address that already has an account is linked at once only when the provider vouches for it
+//! (`email_verified`) and the account belongs to this trust alone (not to another trust, not a
+//! platform administrator); otherwise its owner must open a link emailed to it first, so a
+//! trust's provider can never sign in as someone it does not answer for.
 
 use crate::auth;
 use crate::directory::Site;
@@ -18,7 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use trellis_core::identity::Role;
-use trellis_db::identity::{self as id, MembershipStatus, NewPerson};
+use trellis_db::identity::{self as id, MembershipStatus, NewPerson, accounts};
 use trellis_integrations::oidc::{ClaimNames, SsoSettings};
 
 const K_STATE: &str = "sso_state";
@@ -159,57 +162,84 @@ pub async fn callback(
         Err(e) => return refuse(StatusCode::BAD_REQUEST, "token_refused", e.to_string()).await,
     };
 
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    let linked = id::sso_linked_person(&itx, &who.issuer, &who.subject).await?;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let linked = id::sso_linked_person(&tx, &who.issuer, &who.subject).await?;
     let person = match linked {
         Some(p) => p,
         None => {
             let Some(email) = who.email.clone().and_then(|e| trellis_core::identity::Email::parse(&e).ok()) else {
-                itx.commit().await?;
+                tx.commit().await?;
                 return refuse(StatusCode::BAD_REQUEST, "no_email", "the provider gave no usable email address".into())
                     .await;
             };
-            let eligible = trellis_db::site::eligibility_domains(&itx).await?.iter().any(|d| d == email.domain());
-            let person = match id::person_by_email(&itx, email.as_str()).await? {
-                Some(existing) => {
-                    if !who.email_verified {
-                        // Never attach an account on an address the provider does not vouch for.
-                        id::audit(
-                            &itx,
-                            Some(existing.id),
-                            "sso.refused",
-                            "unverified_email_link",
-                            ip.as_deref(),
-                            json!({ "issuer": who.issuer }),
-                        )
-                        .await?;
-                        itx.commit().await?;
-                        return message_page(
-                            state,
-                            site,
-                            req,
-                            StatusCode::FORBIDDEN,
-                            "We could not link your account",
-                            &format!(
-                                "An account already uses this email address, and {label} did not confirm the address belongs to you. Sign in with your password instead."
-                            ),
-                            Some(("Go to the sign-in page", "/sign-in")),
-                        );
-                    }
+            let eligible = trellis_db::site::eligibility_domains(&tx).await?.iter().any(|d| d == email.domain());
+            match accounts::find_one(&tx, email.as_str()).await? {
+                Some(existing) if !who.email_verified => {
+                    // Never attach an account on an address the provider does not vouch for.
                     id::audit(
-                        &itx,
+                        &tx,
+                        Some(existing.id),
+                        "sso.refused",
+                        &existing.id.to_string(),
+                        ip.as_deref(),
+                        json!({ "issuer": who.issuer, "reason": "unverified_email_link" }),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    return message_page(
+                        state,
+                        site,
+                        req,
+                        StatusCode::FORBIDDEN,
+                        "We could not link your account",
+                        &format!(
+                            "An account already uses this email address, and {label} did not confirm the address belongs to you. Sign in with your password instead."
+                        ),
+                        Some(("Go to the sign-in page", "/sign-in")),
+                    );
+                }
+                Some(existing) if existing.member_here && !existing.member_elsewhere && !existing.platform_admin => {
+                    // This trust's own account: the trust already answers for it.
+                    id::audit(
+                        &tx,
                         Some(existing.id),
                         "sso.linked",
-                        email.as_str(),
+                        &existing.id.to_string(),
                         ip.as_deref(),
                         json!({ "issuer": who.issuer }),
                     )
                     .await?;
+                    id::link_sso(&tx, &who.issuer, &who.subject, existing.id).await?;
                     existing.id
                 }
+                Some(existing) => {
+                    // An account others answer for too: its owner confirms by email first.
+                    id::audit(
+                        &tx,
+                        Some(existing.id),
+                        "sso.link_requested",
+                        &existing.id.to_string(),
+                        ip.as_deref(),
+                        json!({ "issuer": who.issuer }),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    send_link_confirmation(state, site, existing.id, email.as_str(), &who.issuer, &who.subject).await?;
+                    return message_page(
+                        state,
+                        site,
+                        req,
+                        StatusCode::OK,
+                        "Check your email",
+                        &format!(
+                            "An account already uses this email address. To use {label} with it, open the link we have sent to the address, then sign in with {label} again."
+                        ),
+                        None,
+                    );
+                }
                 None => {
-                    let p = id::create_person(
-                        &itx,
+                    let created = accounts::create_person(
+                        &tx,
                         NewPerson {
                             email: email.as_str().to_owned(),
                             password_hash: None,
@@ -220,42 +250,45 @@ pub async fn callback(
                             register_kind: None,
                             register_number: None,
                         },
+                        who.email_verified,
                     )
                     .await?;
-                    if who.email_verified {
-                        id::mark_email_verified(&itx, p.id).await?;
-                    }
                     id::audit(
-                        &itx,
-                        Some(p.id),
+                        &tx,
+                        Some(created.id),
                         "sso.registered",
-                        email.as_str(),
+                        &created.id.to_string(),
                         ip.as_deref(),
                         json!({ "issuer": who.issuer, "eligible": eligible }),
                     )
                     .await?;
-                    p.id
+                    id::link_sso(&tx, &who.issuer, &who.subject, created.id).await?;
+                    let status = if eligible { MembershipStatus::Approved } else { MembershipStatus::Pending };
+                    accounts::add_membership(&tx, accounts::Consent::New(&created), status, &[Role::Learner]).await?;
+                    created.id
                 }
-            };
-            id::link_sso(&itx, &who.issuer, &who.subject, person).await?;
-            if id::membership(&itx, person).await?.is_none() {
-                let status = if eligible { MembershipStatus::Approved } else { MembershipStatus::Pending };
-                id::add_membership(&itx, person, status, &[Role::Learner]).await?;
             }
-            person
         }
     };
-    let membership = id::membership(&itx, person).await?;
-    let epoch = id::person_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
+    let membership = id::membership(&tx, person).await?;
+    let epoch = id::session_epoch(&tx, person).await?.unwrap_or(0);
     match membership.map(|m| m.status) {
         Some(MembershipStatus::Approved) => {
-            id::audit(&itx, Some(person), "sign_in", "sso", ip.as_deref(), json!({ "issuer": who.issuer })).await?;
-            auth::sign_in(&itx, state, req, session, site, person, epoch, auth::Method::SingleSignOn).await?;
-            itx.commit().await?;
+            id::audit(
+                &tx,
+                Some(person),
+                "sign_in",
+                &person.to_string(),
+                ip.as_deref(),
+                json!({ "issuer": who.issuer }),
+            )
+            .await?;
+            auth::sign_in(&tx, state, req, session, site, person, epoch, auth::Method::SingleSignOn).await?;
+            tx.commit().await?;
             Ok(see_other("/profile"))
         }
         Some(MembershipStatus::Pending) => {
-            itx.commit().await?;
+            tx.commit().await?;
             message_page(
                 state,
                 site,
@@ -267,7 +300,7 @@ pub async fn callback(
             )
         }
         _ => {
-            itx.commit().await?;
+            tx.commit().await?;
             message_page(
                 state,
                 site,
@@ -279,4 +312,151 @@ pub async fn callback(
             )
         }
     }
+}
+
+/// Emails the address a link that links this provider's identity to the account (the identity
+/// path issues it, at most a few an hour).
+async fn send_link_confirmation(
+    state: &AppState,
+    site: &Site,
+    person: trellis_core::PersonId,
+    email: &str,
+    issuer: &str,
+    subject: &str,
+) -> Result<(), AppError> {
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    if id::links_issued_since(&itx, person, id::TokenPurpose::LinkSso, since).await?
+        >= state.config.auth.links_per_recipient_per_hour
+    {
+        itx.commit().await?;
+        return Ok(());
+    }
+    let payload = json!({ "issuer": issuer, "subject": subject }).to_string();
+    let raw = id::issue_token_with(
+        &itx,
+        person,
+        id::TokenPurpose::LinkSso,
+        chrono::Duration::hours(state.config.auth.link_hours),
+        None,
+        Some(payload),
+    )
+    .await?;
+    let label = site.entry.sso.as_ref().map_or("", |x| x.label.as_str());
+    let mail = crate::routes::account::render_email(
+        state,
+        site,
+        "sso_link",
+        email,
+        &format!("Confirm: use {label} with your account"),
+        json!({ "label": label, "link": format!("{}sso/link?token={raw}", site.url), "hours": state.config.auth.link_hours }),
+    )?;
+    id::enqueue_email(&itx, &mail).await?;
+    itx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LinkQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// The page the emailed link opens: a button (a GET never uses the link).
+#[handler]
+pub async fn link_form(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    token: &poem::web::CsrfToken,
+    Query(q): Query<LinkQuery>,
+) -> Result<Response, AppError> {
+    let label = site.entry.sso.as_ref().map_or("your organisation's sign-in", |x| x.label.as_str());
+    let mut ctx = crate::routes::page::context(
+        state,
+        Some(site),
+        &crate::routes::page::RequestInfo::of(req),
+        "Link your account",
+        &[("Home", "/")],
+    );
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("token", &q.token);
+    ctx.insert("label", label);
+    crate::routes::page::render(state, Some(site), "pages/sso_link.html", &ctx, StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LinkForm {
+    #[serde(default)]
+    token: String,
+}
+
+/// Links the provider's identity to the account whose address received the link, and (if it was
+/// not a member here) adds it to this trust under its eligibility rules.
+#[handler]
+pub async fn link(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+    poem::web::Form(f): poem::web::Form<LinkForm>,
+) -> Result<Response, AppError> {
+    let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string());
+    let Some(current) = site.entry.sso.as_ref().map(|s| s.issuer.clone()) else { return Err(AppError::NotFound) };
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
+    let used = match id::consume_token_with(&itx, &f.token, id::TokenPurpose::LinkSso).await? {
+        Ok(u) => u,
+        Err(why) => return crate::routes::account::refused_link_page(state, site, req, itx, why, "sso-link").await,
+    };
+    let carried: serde_json::Value =
+        used.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+    let (Some(issuer), Some(subject)) = (carried["issuer"].as_str(), carried["subject"].as_str()) else {
+        return crate::routes::account::refused_link_page(state, site, req, itx, id::TokenError::Unknown, "sso-link")
+            .await;
+    };
+    if issuer != current {
+        // The trust has changed its provider since: this link is for the old one.
+        return crate::routes::account::refused_link_page(state, site, req, itx, id::TokenError::Expired, "sso-link")
+            .await;
+    }
+    let person = used.person;
+    let member = id::membership_here(&itx, person).await?.is_some();
+    if !member {
+        id::grant_proof(&itx, person, "link").await?;
+    }
+    itx.commit().await?;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    if id::sso_linked_person(&tx, issuer, subject).await?.is_none() {
+        id::link_sso(&tx, issuer, subject, person).await?;
+    }
+    if !member {
+        let email_domain = {
+            let itx = state.dbs.identity.begin_read(site.entry.id).await?;
+            let a = id::account_by_id(&itx, person).await?;
+            itx.commit().await?;
+            a.map(|a| a.email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default()).unwrap_or_default()
+        };
+        let eligible = trellis_db::site::eligibility_domains(&tx).await?.contains(&email_domain);
+        let status = if eligible { MembershipStatus::Approved } else { MembershipStatus::Pending };
+        accounts::add_membership(&tx, accounts::Consent::Proven(person), status, &[Role::Learner]).await?;
+    }
+    id::audit(
+        &tx,
+        Some(person),
+        "sso.linked",
+        &person.to_string(),
+        ip.as_deref(),
+        json!({ "issuer": issuer, "by": "email" }),
+    )
+    .await?;
+    tx.commit().await?;
+    let label = site.entry.sso.as_ref().map_or("", |x| x.label.as_str());
+    message_page(
+        state,
+        site,
+        req,
+        StatusCode::OK,
+        "Your account is linked",
+        &format!("You can now sign in to {} with {label}.", site.entry.name),
+        Some((label, "/sso/start")),
+    )
 }

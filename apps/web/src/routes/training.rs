@@ -185,18 +185,10 @@ pub async fn add_rule(
         "position" => Audience::parse("position", &f.value),
         "place_of_work" => Audience::parse("place_of_work", &f.value),
         "person" => match Email::parse(&f.email) {
-            Ok(addr) => {
-                let itx_person = {
-                    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-                    let p = id::person_by_email(&itx, addr.as_str()).await?;
-                    itx.commit().await?;
-                    p
-                };
-                match itx_person {
-                    Some(p) if id::membership(&tx, p.id).await?.is_some() => Some(Audience::Person(p.id)),
-                    _ => None,
-                }
-            }
+            Ok(addr) => match trellis_db::identity::accounts::find_one(&tx, addr.as_str()).await? {
+                Some(a) if a.member_here => Some(Audience::Person(a.id)),
+                _ => None,
+            },
             Err(_) => None,
         },
         _ => None,
@@ -714,9 +706,9 @@ pub async fn import_check(
             return import_page(state, site, req, token, Some(plan), StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    let plan = staff::plan(&itx, &rows).await?;
-    itx.rollback().await?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let plan = staff::plan(&tx, &rows).await?;
+    tx.commit().await?;
     let sha = hex::encode(Sha256::digest(&bytes));
     if plan.errors.is_empty() {
         state.files.put(&import_key(site, &sha), bytes).await.map_err(AppError::Internal)?;

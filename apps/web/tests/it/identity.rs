@@ -286,8 +286,8 @@ async fn an_admin_of_one_trust_cannot_see_or_decide_another_trusts_registrations
     let mut newcomer = app.visitor("riverside");
     register(&mut newcomer, "pending@elsewhere.example").await;
     let dbs = app.dbs().await;
-    let itx = dbs.platform.begin_identity(app.tenant_id("riverside").await).await.unwrap();
-    let pending = trellis_db::identity::person_by_email(&itx, "pending@elsewhere.example").await.unwrap().unwrap();
+    let itx = dbs.identity.begin(app.tenant_id("riverside").await).await.unwrap();
+    let pending = trellis_db::identity::account_by_email(&itx, "pending@elsewhere.example").await.unwrap().unwrap();
     itx.commit().await.unwrap();
 
     let mut admin = app.visitor("northmoor");
@@ -327,8 +327,8 @@ async fn links_are_single_use_expire_and_work_only_on_their_own_trust() {
 
     // An expired reset link.
     let dbs = app.dbs().await;
-    let itx = dbs.platform.begin_identity(app.tenant_id("northmoor").await).await.unwrap();
-    let p = trellis_db::identity::person_by_email(&itx, "links@northmoor.example").await.unwrap().unwrap();
+    let itx = dbs.identity.begin(app.tenant_id("northmoor").await).await.unwrap();
+    let p = trellis_db::identity::account_by_email(&itx, "links@northmoor.example").await.unwrap().unwrap();
     let old = trellis_db::identity::issue_token(
         &itx,
         p.id,
@@ -552,7 +552,7 @@ async fn closing_an_account_ends_every_session_and_sign_in() {
     assert_eq!(closed.status, 200);
     assert_eq!(there.get("/profile").await.location.as_deref(), Some("/sign-in"), "signed out on every trust's site");
     let mut again = app.visitor("riverside");
-    assert_eq!(again.sign_in("leaving@northmoor.example", PW).await.status, 403);
+    assert_eq!(again.sign_in("leaving@northmoor.example", PW).await.status, 401);
 }
 
 #[tokio::test]

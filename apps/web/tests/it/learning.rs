@@ -323,7 +323,7 @@ async fn managers_import_staff_assign_mandatory_training_follow_compliance_and_r
         )
         .await;
     assert_eq!(plan.status, 200, "{}", plan.body);
-    assert!(plan.body.contains("2 new accounts"), "{}", plan.body);
+    assert!(plan.body.contains("2 people added to your staff"), "{}", plan.body);
     assert!(plan.body.contains("1 record changes"));
     let file = id_after_hex(&plan.body).expect("the checked file");
     let t = plan.csrf().unwrap();
@@ -336,7 +336,7 @@ async fn managers_import_staff_assign_mandatory_training_follow_compliance_and_r
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(imported.contains("2 new, 0 joined, 1 updated"), "{imported}");
+    assert!(imported.contains("2 added, 1 updated"), "{imported}");
     // Riverside sees none of them.
     assert!(!rex.get("/admin/compliance").await.body.contains("Okafor"));
 

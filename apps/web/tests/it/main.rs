@@ -13,6 +13,7 @@ mod market;
 mod mfa;
 mod platform;
 mod propagation;
+mod security;
 mod serving;
 mod site_admin;
 mod sso;

@@ -69,11 +69,11 @@ async fn learners(
     prefix: &str,
     n: usize,
 ) -> Vec<trellis_core::PersonId> {
-    let itx = dbs.platform.begin_identity(tenant).await.unwrap();
+    let tx = dbs.app.begin(tenant).await.unwrap();
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
-        let p = trellis_db::identity::create_person(
-            &itx,
+        let created = trellis_db::identity::accounts::create_person(
+            &tx,
             trellis_db::identity::NewPerson {
                 email: format!("{prefix}{i}@northmoor.example"),
                 password_hash: None,
@@ -84,26 +84,29 @@ async fn learners(
                 register_kind: None,
                 register_number: None,
             },
+            true,
         )
         .await
         .unwrap();
-        trellis_db::identity::add_membership(
-            &itx,
-            p.id,
+        trellis_db::identity::accounts::add_membership(
+            &tx,
+            trellis_db::identity::accounts::Consent::New(&created),
             trellis_db::identity::MembershipStatus::Approved,
             &[Role::Learner],
         )
         .await
         .unwrap();
-        ids.push(p.id);
+        ids.push(created.id);
     }
-    itx.commit().await.unwrap();
+    tx.commit().await.unwrap();
     ids
 }
 
 async fn platform_admin(app: &TestApp) -> Visitor {
     let hash = trellis_web::hash_password(PW.into(), 64, 1).await.unwrap();
-    app.dbs().await.platform.ensure_platform_admin_across_tenants("root@platform.example", hash, "test").await.unwrap();
+    trellis_db::identity::appoint_platform_admin(&app.dbs().await, "root@platform.example", hash, "test")
+        .await
+        .unwrap();
     let mut root = Visitor::new(app.addr, BASE);
     let signed = root.sign_in("root@platform.example", PW).await;
     assert_eq!(signed.status, 303, "{}", signed.body);

@@ -32,13 +32,13 @@ pub async fn verify(
     Data(site): Data<&Arc<Site>>,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, AppError> {
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
     let person = match id::consume_token(&itx, &f.token, TokenPurpose::VerifyEmail).await? {
         Ok(p) => p,
         Err(why) => return refused_link(state, site, req, itx, why, "verify-email").await,
     };
     id::mark_email_verified(&itx, person).await?;
-    let pending = id::membership(&itx, person).await?.is_some_and(|m| m.status == MembershipStatus::Pending);
+    let pending = id::membership_here(&itx, person).await? == Some(MembershipStatus::Pending);
     id::audit(&itx, Some(person), "email.verified", &person.to_string(), client_ip(state, req).as_deref(), json!({}))
         .await?;
     itx.commit().await?;
@@ -103,13 +103,17 @@ pub async fn resend(
         return Ok(refused);
     }
     let email = f.email.trim().to_lowercase();
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    let person = id::person_by_email(&itx, &email).await?.filter(|p| !p.email_verified);
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
+    let person = id::account_by_email(&itx, &email).await?.filter(|p| !p.email_verified);
     let membership = match &person {
-        Some(p) => id::membership(&itx, p.id).await?,
+        Some(p) => id::membership_here(&itx, p.id).await?,
         None => None,
     };
-    if let (Some(p), Some(m)) = (person, membership) {
+    let allowed = match &person {
+        Some(p) => may_send_link(state, &itx, p.id, TokenPurpose::VerifyEmail).await?,
+        None => false,
+    };
+    if let (Some(p), Some(m), true) = (person, membership, allowed) {
         let raw = id::issue_token(
             &itx,
             p.id,
@@ -127,11 +131,11 @@ pub async fn resend(
                 "name": p.given_name,
                 "link": format!("{}verify-email?token={raw}", site.url),
                 "hours": state.config.auth.link_hours,
-                "pending": m.status == MembershipStatus::Pending,
+                "pending": m == MembershipStatus::Pending,
             }),
         )?;
         id::enqueue_email(&itx, &mail).await?;
-        id::audit(&itx, Some(p.id), "verify.resent", &email, ip.as_deref(), json!({})).await?;
+        id::audit(&itx, Some(p.id), "verify.resent", &p.id.to_string(), ip.as_deref(), json!({})).await?;
     }
     itx.commit().await?;
     message_page(

@@ -61,9 +61,9 @@ pub async fn email_request(
             None
         }
     };
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    let person = id::person_by_id(&itx, me.person).await?.ok_or(AppError::NotFound)?;
-    let password_ok = match person.password_hash.clone() {
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
+    let person = id::account_by_id(&itx, me.person).await?.ok_or(AppError::NotFound)?;
+    let password_ok = match id::password_hash(&itx, me.person).await? {
         Some(hash) => password::verify(f.password.clone(), hash).await?,
         None => false,
     };
@@ -93,6 +93,7 @@ pub async fn email_request(
         TokenPurpose::ChangeEmail,
         chrono::Duration::hours(state.config.auth.link_hours),
         Some(new.as_str().to_owned()),
+        None,
     )
     .await?;
     let mail = render_email(
@@ -112,9 +113,9 @@ pub async fn email_request(
         &itx,
         Some(me.person),
         "email_change.requested",
-        new.as_str(),
+        &me.person.to_string(),
         client_ip(state, req).as_deref(),
-        json!({}),
+        json!({ "to": new.as_str() }),
     )
     .await?;
     itx.commit().await?;
@@ -159,13 +160,13 @@ pub async fn email_confirm(
     Data(site): Data<&Arc<Site>>,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, AppError> {
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
     let (person, new) = match id::consume_token_with(&itx, &f.token, TokenPurpose::ChangeEmail).await? {
-        Ok((p, Some(new))) => (p, new),
-        Ok((_, None)) => return refused_link(state, site, req, itx, TokenError::Unknown, "email-change").await,
+        Ok(id::UsedToken { person, new_email: Some(new), .. }) => (person, new),
+        Ok(_) => return refused_link(state, site, req, itx, TokenError::Unknown, "email-change").await,
         Err(why) => return refused_link(state, site, req, itx, why, "email-change").await,
     };
-    if id::person_by_email(&itx, &new).await?.is_some() {
+    if id::account_by_email(&itx, &new).await?.is_some() {
         itx.commit().await?;
         return message_page(
             state,
@@ -177,7 +178,7 @@ pub async fn email_confirm(
             Some(("Go to your profile", "/profile")),
         );
     }
-    let old = id::person_by_id(&itx, person).await?.ok_or(AppError::NotFound)?;
+    let old = id::account_by_id(&itx, person).await?.ok_or(AppError::NotFound)?;
     id::change_email(&itx, person, &new).await?;
     let mail = render_email(
         state,
@@ -194,9 +195,9 @@ pub async fn email_confirm(
         &itx,
         Some(person),
         "email.changed",
-        &new,
+        &person.to_string(),
         client_ip(state, req).as_deref(),
-        json!({ "from": old.email }),
+        json!({ "from": old.email, "to": new }),
     )
     .await?;
     itx.commit().await?;
@@ -233,7 +234,7 @@ pub async fn deactivate(
     if f.confirm != "yes" {
         return Err(AppError::BadRequest("Tick the box to confirm that you want to close your account.".into()));
     }
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
     id::deactivate(&itx, me.person).await?;
     id::audit(
         &itx,

@@ -45,25 +45,35 @@ pub async fn join(
     let ip = client_ip(state, req);
     let email = f.email.trim().to_lowercase();
     // The same budgets as signing in: a join form must not be a way round them.
-    let (account_key, over) = sign_in_budget(state, site, ip.as_deref(), &email).await;
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let (budget, over) = budget(state, ip.as_deref(), &email).await;
     if let Some(retry) = over {
-        id::audit(&itx, None, "join.rate_limited", &email, ip.as_deref(), json!({ "retry_after": retry })).await?;
-        itx.commit().await?;
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        id::audit(&tx, None, "join.rate_limited", "", ip.as_deref(), json!({ "retry_after": retry })).await?;
+        tx.commit().await?;
         return too_many(state, site, req, retry);
     }
-    let (person, ok) = check_password_of(state, &itx, &email, &f.password).await?;
     let values = json!({ "email": f.email });
     let refuse = |field: &'static str, message: &str, status: StatusCode| {
         let mut errors = Errors::new();
         errors.insert(field, message.to_owned());
         form_page(state, site, req, token, "pages/join.html", &join_title(site), &errors, values.clone(), status)
     };
-    let p = match person {
-        Some(p) if ok && p.active && p.email_verified => p,
-        Some(p) if ok && p.active => {
-            id::audit(&itx, Some(p.id), "join.failed", &email, ip.as_deref(), json!({ "reason": "unverified" }))
-                .await?;
+    // The identity path checks the password and any code, and leaves a proof that this person
+    // agreed to join; nothing about the account is said unless both are right.
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
+    let (account, ok) = check_password_of(state, &itx, &email, &f.password).await?;
+    let a = match account {
+        Some(a) if ok && a.active && a.email_verified => a,
+        Some(a) if ok && a.active => {
+            id::audit(
+                &itx,
+                Some(a.id),
+                "join.failed",
+                &a.id.to_string(),
+                ip.as_deref(),
+                json!({ "reason": "unverified" }),
+            )
+            .await?;
             itx.commit().await?;
             return refuse(
                 "email",
@@ -72,14 +82,16 @@ pub async fn join(
             );
         }
         other => {
-            let reason = if other.is_some() { "bad_credentials_or_closed" } else { "bad_credentials" };
-            id::audit(&itx, other.map(|p| p.id), "join.failed", &email, ip.as_deref(), json!({ "reason": reason }))
+            let who = other.map(|a| a.id);
+            let subject = who.map_or_else(|| "unknown account".to_owned(), |p| p.to_string());
+            id::audit(&itx, who, "join.failed", &subject, ip.as_deref(), json!({ "reason": "bad_credentials" }))
                 .await?;
             itx.commit().await?;
+            failed(state, &budget).await;
             return refuse("email", "Enter a correct email address and password", StatusCode::UNAUTHORIZED);
         }
     };
-    if id::membership(&itx, p.id).await?.is_some() {
+    if id::membership_here(&itx, a.id).await?.is_some() {
         itx.commit().await?;
         return message_page(
             state,
@@ -92,16 +104,18 @@ pub async fn join(
         );
     }
     let mut method = auth::Method::Password;
-    if p.mfa_enabled {
-        let mfa_key = format!("mfa:{}:{}", site.entry.id, p.id);
-        if let Err(retry) = state.limiter.hit(&mfa_key, auth.attempts_per_account, window(state)).await {
+    if a.mfa_enabled {
+        let mfa_key = format!("mfa:{}", a.id);
+        if let Some(retry) = state.limiter.over(&mfa_key, auth.attempts_per_account, window(state)).await {
             itx.commit().await?;
             return too_many(state, site, req, retry);
         }
-        let secret = id::mfa_secret(&itx, p.id).await?.map(|(s, _)| s).unwrap_or_default();
-        if auth::mfa::verify(&itx, p.id, &secret, &f.code).await?.is_none() {
-            id::audit(&itx, Some(p.id), "mfa.failed", &email, ip.as_deref(), json!({ "during": "join" })).await?;
+        let secret = id::mfa_secret(&itx, a.id).await?.map(|(s, _)| s).unwrap_or_default();
+        if auth::mfa::verify(&itx, a.id, &secret, &f.code).await?.is_none() {
+            id::audit(&itx, Some(a.id), "mfa.failed", &a.id.to_string(), ip.as_deref(), json!({ "during": "join" }))
+                .await?;
             itx.commit().await?;
+            state.limiter.fail(&mfa_key, window(state)).await;
             return refuse(
                 "code",
                 "Your account uses two-step verification: enter the 6-digit code your authenticator app shows now, or a recovery code",
@@ -110,19 +124,24 @@ pub async fn join(
         }
         method = auth::Method::TwoStep;
     }
+    id::grant_proof(&itx, a.id, "join").await?;
+    itx.commit().await?;
+
+    let tx = state.dbs.app.begin(site.entry.id).await?;
     let domain = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
-    let eligible = trellis_db::site::eligibility_domains(&itx).await?.contains(&domain);
+    let eligible = trellis_db::site::eligibility_domains(&tx).await?.contains(&domain);
     let status = if eligible { MembershipStatus::Approved } else { MembershipStatus::Pending };
-    id::add_membership(&itx, p.id, status, &[Role::Learner]).await?;
-    id::audit(&itx, Some(p.id), "membership.joined", &email, ip.as_deref(), json!({ "eligible": eligible })).await?;
+    accounts::add_membership(&tx, accounts::Consent::Proven(a.id), status, &[Role::Learner]).await?;
+    id::audit(&tx, Some(a.id), "membership.joined", &a.id.to_string(), ip.as_deref(), json!({ "eligible": eligible }))
+        .await?;
     if eligible {
-        id::audit(&itx, Some(p.id), "sign_in", &email, ip.as_deref(), json!({ "via": "join" })).await?;
-        auth::sign_in(&itx, state, req, session, site, p.id, p.session_epoch, method).await?;
-        itx.commit().await?;
-        state.limiter.reset(&account_key).await;
+        id::audit(&tx, Some(a.id), "sign_in", &a.id.to_string(), ip.as_deref(), json!({ "via": "join" })).await?;
+        auth::sign_in(&tx, state, req, session, site, a.id, a.session_epoch, method).await?;
+        tx.commit().await?;
+        succeeded(state, &budget).await;
         return Ok(see_other("/profile"));
     }
-    itx.commit().await?;
+    tx.commit().await?;
     message_page(
         state,
         site,

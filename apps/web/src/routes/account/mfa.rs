@@ -57,11 +57,12 @@ pub async fn code(
         return Ok(see_other("/sign-in"));
     };
     let ip = client_ip(state, req);
-    let key = format!("mfa:{}:{person}", site.entry.id);
-    if let Err(retry) = state.limiter.hit(&key, state.config.auth.attempts_per_account, window(state)).await {
+    // Wrong codes count against the person, whichever trust's site they are tried on.
+    let key = format!("mfa:{person}");
+    if let Some(retry) = state.limiter.over(&key, state.config.auth.attempts_per_account, window(state)).await {
         return too_many(state, site, req, retry);
     }
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
     let Some((secret, _)) = id::mfa_secret(&itx, person).await? else {
         itx.commit().await?;
         return Ok(see_other("/sign-in"));
@@ -69,6 +70,7 @@ pub async fn code(
     let Some(how) = auth::mfa::verify(&itx, person, &secret, &f.code).await? else {
         id::audit(&itx, Some(person), "mfa.failed", &person.to_string(), ip.as_deref(), json!({})).await?;
         itx.commit().await?;
+        state.limiter.fail(&key, window(state)).await;
         let mut errors = Errors::new();
         errors.insert(
             "code",
@@ -86,10 +88,12 @@ pub async fn code(
             StatusCode::UNAUTHORIZED,
         );
     };
-    let epoch = id::person_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
-    id::audit(&itx, Some(person), "sign_in", &person.to_string(), ip.as_deref(), json!({ "second_step": how })).await?;
-    auth::sign_in(&itx, state, req, session, site, person, epoch, auth::Method::TwoStep).await?;
+    let epoch = id::account_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
     itx.commit().await?;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    id::audit(&tx, Some(person), "sign_in", &person.to_string(), ip.as_deref(), json!({ "second_step": how })).await?;
+    auth::sign_in(&tx, state, req, session, site, person, epoch, auth::Method::TwoStep).await?;
+    tx.commit().await?;
     state.limiter.reset(&key).await;
     Ok(see_other("/profile"))
 }
@@ -108,8 +112,8 @@ pub async fn mfa_page(
         Ok(me) => me,
         Err(redirect) => return Ok(redirect),
     };
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    let person = id::person_by_id(&itx, me.person).await?.ok_or(AppError::NotFound)?;
+    let itx = state.dbs.identity.begin_read(site.entry.id).await?;
+    let person = id::account_by_id(&itx, me.person).await?.ok_or(AppError::NotFound)?;
     itx.commit().await?;
     let mut values = json!({ "enabled": person.mfa_enabled });
     if !person.mfa_enabled {
@@ -170,7 +174,7 @@ pub async fn mfa_enable(
     };
     let codes = auth::mfa::recovery_codes();
     let normalised: Vec<String> = codes.iter().map(|c| c.replace('-', "")).collect();
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
     id::enable_mfa(&itx, me.person, &secret, step, &normalised).await?;
     id::audit(
         &itx,
@@ -208,7 +212,7 @@ pub async fn mfa_disable(
         Ok(me) => me,
         Err(redirect) => return Ok(redirect),
     };
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
     let Some((secret, _)) = id::mfa_secret(&itx, me.person).await? else {
         itx.commit().await?;
         return Ok(see_other("/account/mfa"));

@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use trellis_core::identity::{Email, Register, Role, check_password, is_ods_code};
-use trellis_db::identity::{self as id, IdentityTx, MembershipStatus, OutgoingEmail, TokenError, TokenPurpose};
+use trellis_db::identity::{
+    self as id, IdentityTx, MembershipStatus, OutgoingEmail, TokenError, TokenPurpose, accounts,
+};
 use trellis_db::sessions;
 
 type Errors = BTreeMap<&'static str, String>;
@@ -136,38 +138,76 @@ fn client_ip(state: &AppState, req: &Request) -> Option<String> {
     forwarded::client_ip(req, &state.proxies).map(|ip| ip.to_string())
 }
 
-/// Spends one attempt of the sign-in budgets (per address, and per account at this trust), which
-/// signing in and joining share. Returns the account's key (reset after a success) and, if either
-/// budget is spent, how many seconds to wait.
-async fn sign_in_budget(state: &AppState, site: &Site, ip: Option<&str>, email: &str) -> (String, Option<u64>) {
-    let auth = &state.config.auth;
-    let account_key = format!("signin:acct:{}:{email}", site.entry.id);
-    let ip_key = format!("signin:ip:{}", ip.unwrap_or("-"));
-    let over = match state.limiter.hit(&ip_key, auth.attempts_per_address, window(state)).await {
-        Err(r) => Some(r),
-        Ok(()) => state.limiter.hit(&account_key, auth.attempts_per_account, window(state)).await.err(),
-    };
-    (account_key, over)
+/// The sign-in budgets, which count failures only (a good sign-in spends nothing, so thousands of
+/// staff behind one hospital address all sign in): per account across every trust, and per
+/// client address with a much higher ceiling. Signing in, joining and the second step share them.
+pub(super) struct Budget {
+    account_key: String,
+    ip_key: String,
 }
 
-/// The person with this email address, and whether `password` is theirs. With no such person (or
-/// no password) a dummy hash is checked, so the answer takes as long either way.
+/// The budgets for this address and account, and, if either is spent, how many seconds to wait.
+/// Checked before any password work; nothing is counted yet.
+async fn budget(state: &AppState, ip: Option<&str>, email: &str) -> (Budget, Option<u64>) {
+    let auth = &state.config.auth;
+    let b = Budget { account_key: format!("signin:acct:{email}"), ip_key: format!("signin:ip:{}", ip.unwrap_or("-")) };
+    let over = match state.limiter.over(&b.ip_key, auth.failures_per_address, window(state)).await {
+        Some(r) => Some(r),
+        None => state.limiter.over(&b.account_key, auth.attempts_per_account, window(state)).await,
+    };
+    (b, over)
+}
+
+/// Counts a failed attempt against both budgets.
+async fn failed(state: &AppState, b: &Budget) {
+    state.limiter.fail(&b.ip_key, window(state)).await;
+    state.limiter.fail(&b.account_key, window(state)).await;
+}
+
+/// Forgets the account's failures after it signs in.
+async fn succeeded(state: &AppState, b: &Budget) {
+    state.limiter.reset(&b.account_key).await;
+}
+
+/// The account with this email address, and whether `password` is theirs. The same work is done
+/// whether or not there is such an account (or a password on it): one argon2 verification against
+/// the account's hash or against a hash made at start-up, so the time taken tells nothing.
 async fn check_password_of(
     state: &AppState,
     itx: &IdentityTx,
     email: &str,
     password: &str,
-) -> Result<(Option<id::Person>, bool), AppError> {
-    let auth = &state.config.auth;
-    let person = id::person_by_email(itx, email).await?;
-    let ok = match person.as_ref().and_then(|p| p.password_hash.clone()) {
-        Some(hash) => password::verify(password.to_owned(), hash).await?,
+) -> Result<(Option<id::Account>, bool), AppError> {
+    let found = id::credentials(itx, email).await?;
+    let (account, hash) = match found {
+        Some((a, h)) => (Some(a), h),
+        None => (None, None),
+    };
+    let ok = match hash {
+        Some(hash) => {
+            state.metrics.password_checks.with_label_values(&["account"]).inc();
+            password::verify(password.to_owned(), hash).await?
+        }
         None => {
-            password::verify_dummy(password.to_owned(), auth.password_memory_kib, auth.password_iterations).await;
+            state.metrics.password_checks.with_label_values(&["stand-in"]).inc();
+            password::verify(password.to_owned(), state.dummy_hash.clone()).await?;
             false
         }
     };
-    Ok((person, ok))
+    Ok((account, ok))
+}
+
+/// Whether another link of `purpose` may be emailed to this person now: at most
+/// `auth.links_per_recipient_per_hour` of each kind, whoever asks and from wherever (so nobody can
+/// flood an inbox through the "send it again" forms).
+async fn may_send_link(
+    state: &AppState,
+    itx: &IdentityTx,
+    person: trellis_core::PersonId,
+    purpose: TokenPurpose,
+) -> Result<bool, AppError> {
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    Ok(id::links_issued_since(itx, person, purpose, since).await? < state.config.auth.links_per_recipient_per_hour)
 }
 
 fn too_many(state: &AppState, site: &Site, req: &Request, retry: u64) -> Result<Response, AppError> {
@@ -186,7 +226,7 @@ fn too_many(state: &AppState, site: &Site, req: &Request, retry: u64) -> Result<
     Ok(resp)
 }
 
-/// Counts one attempt at `scope` from this address; past the limit, the 429 page to send.
+/// Counts one request of `scope` from this address; past the limit, the 429 page to send.
 async fn limit_address(
     state: &AppState,
     site: &Site,
@@ -195,7 +235,7 @@ async fn limit_address(
     ip: Option<&str>,
 ) -> Result<Option<Response>, AppError> {
     let key = format!("{scope}:ip:{}", ip.unwrap_or("-"));
-    match state.limiter.hit(&key, state.config.auth.attempts_per_address, window(state)).await {
+    match state.limiter.hit(&key, state.config.auth.failures_per_address, window(state)).await {
         Ok(()) => Ok(None),
         Err(retry) => too_many(state, site, req, retry).map(Some),
     }
@@ -209,6 +249,18 @@ fn window(state: &AppState) -> Duration {
 pub struct TokenQuery {
     #[serde(default)]
     pub(super) token: String,
+}
+
+/// [`refused_link`] for other modules' links.
+pub async fn refused_link_page(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    itx: IdentityTx,
+    why: TokenError,
+    what: &str,
+) -> Result<Response, AppError> {
+    refused_link(state, site, req, itx, why, what).await
 }
 
 pub(super) async fn refused_link(
@@ -251,6 +303,7 @@ pub struct ResetRequestForm {
 
 mod confirm;
 mod email;
+mod invitation;
 mod join;
 mod mfa;
 mod profile;
@@ -261,6 +314,7 @@ mod terms;
 
 pub use confirm::*;
 pub use email::*;
+pub use invitation::*;
 pub use join::*;
 pub use mfa::*;
 pub use profile::*;

@@ -39,7 +39,10 @@ pub async fn profile(
             })
         })
         .collect();
-    let others = state.dbs.platform.memberships_of_person_across_tenants(me.person).await?;
+    // The person's own view spans their trusts: the identity path reads their memberships.
+    let itx = state.dbs.identity.begin_read(site.entry.id).await?;
+    let others = id::memberships_of(&itx, me.person).await?;
+    itx.commit().await?;
     let names: BTreeMap<String, String> =
         state.directory.sites().iter().map(|s| (s.entry.id.to_string(), s.entry.name.clone())).collect();
     let trusts: Vec<_> = others

@@ -123,31 +123,31 @@ pub async fn register(
 
     let auth = &state.config.auth;
     let hash = password::hash(f.password.clone(), auth.password_memory_kib, auth.password_iterations).await?;
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    let eligible = trellis_db::site::eligibility_domains(&itx).await?.iter().any(|d| d == email.domain());
-    match id::person_by_email(&itx, email.as_str()).await? {
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let eligible = trellis_db::site::eligibility_domains(&tx).await?.iter().any(|d| d == email.domain());
+    match accounts::find_one(&tx, email.as_str()).await? {
         Some(existing) => {
             // Never say so on the page; tell the address's owner instead.
             let mail = render_email(
                 state,
                 site,
                 "already_registered",
-                &existing.email,
+                email.as_str(),
                 "You already have an account",
                 json!({
-                    "name": existing.given_name,
-                    "member_here": id::membership(&itx, existing.id).await?.is_some(),
+                    "member_here": existing.member_here,
                     "sign_in_url": format!("{}sign-in", site.url),
                     "join_url": format!("{}join", site.url),
                     "reset_url": format!("{}password-reset", site.url),
                 }),
             )?;
-            id::enqueue_email(&itx, &mail).await?;
-            id::audit(&itx, None, "register.duplicate", email.as_str(), ip.as_deref(), json!({})).await?;
+            id::enqueue_email(&tx, &mail).await?;
+            id::audit(&tx, None, "register.duplicate", &existing.id.to_string(), ip.as_deref(), json!({})).await?;
+            tx.commit().await?;
         }
         None => {
-            let person = id::create_person(
-                &itx,
+            let created = accounts::create_person(
+                &tx,
                 id::NewPerson {
                     email: email.as_str().to_owned(),
                     password_hash: Some(hash),
@@ -158,12 +158,26 @@ pub async fn register(
                     register_kind: register.as_ref().map(|(r, _)| r.as_str().to_owned()),
                     register_number: register.map(|(_, n)| n),
                 },
+                false,
             )
             .await?;
             let status = if eligible { MembershipStatus::Approved } else { MembershipStatus::Pending };
-            id::add_membership(&itx, person.id, status, &[Role::Learner]).await?;
+            accounts::add_membership(&tx, accounts::Consent::New(&created), status, &[Role::Learner]).await?;
+            id::audit(
+                &tx,
+                Some(created.id),
+                "register",
+                &created.id.to_string(),
+                ip.as_deref(),
+                json!({ "eligible": eligible }),
+            )
+            .await?;
+            tx.commit().await?;
+            // The confirmation link is the identity path's (single-use links are its alone). If
+            // this step failed, "send the confirmation link again" gives a new one.
+            let itx = state.dbs.identity.begin(site.entry.id).await?;
             let raw =
-                id::issue_token(&itx, person.id, TokenPurpose::VerifyEmail, chrono::Duration::hours(auth.link_hours))
+                id::issue_token(&itx, created.id, TokenPurpose::VerifyEmail, chrono::Duration::hours(auth.link_hours))
                     .await?;
             let mail = render_email(
                 state,
@@ -179,18 +193,9 @@ pub async fn register(
                 }),
             )?;
             id::enqueue_email(&itx, &mail).await?;
-            id::audit(
-                &itx,
-                Some(person.id),
-                "register",
-                email.as_str(),
-                ip.as_deref(),
-                json!({ "eligible": eligible }),
-            )
-            .await?;
+            itx.commit().await?;
         }
     }
-    itx.commit().await?;
     message_page(
         state,
         site,

@@ -36,10 +36,13 @@ pub async fn reset_request(
         return Ok(refused);
     }
     let email = f.email.trim().to_lowercase();
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    let person = id::person_by_email(&itx, &email).await?;
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
+    let person = id::account_by_email(&itx, &email).await?;
     let member = match &person {
-        Some(p) => id::membership(&itx, p.id).await?.is_some(),
+        Some(p) => {
+            id::membership_here(&itx, p.id).await?.is_some()
+                && may_send_link(state, &itx, p.id, TokenPurpose::ResetPassword).await?
+        }
         None => false,
     };
     if let (Some(p), true) = (person, member) {
@@ -57,7 +60,8 @@ pub async fn reset_request(
                 }),
             )?;
             id::enqueue_email(&itx, &mail).await?;
-            id::audit(&itx, Some(p.id), "password_reset.requested", &email, ip.as_deref(), json!({})).await?;
+            id::audit(&itx, Some(p.id), "password_reset.requested", &p.id.to_string(), ip.as_deref(), json!({}))
+                .await?;
         }
     }
     itx.commit().await?;
@@ -130,7 +134,7 @@ pub async fn reset_new(
     }
     let auth = &state.config.auth;
     let hash = password::hash(f.password.clone(), auth.password_memory_kib, auth.password_iterations).await?;
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
     let person = match id::consume_token(&itx, &f.token, TokenPurpose::ResetPassword).await? {
         Ok(p) => p,
         Err(why) => return refused_link(state, site, req, itx, why, "password-reset").await,

@@ -22,7 +22,8 @@ pub fn sign_in_form(
     form_page(state, site, req, token, "pages/sign_in.html", "Sign in", &Errors::new(), json!({}), StatusCode::OK)
 }
 
-/// Signs in. The message for a wrong email or password is the same, and takes as long.
+/// Signs in. A wrong email, a wrong password and the right password at a trust the account does
+/// not belong to all get the same answer, after the same work, and count as a failure.
 #[handler]
 pub async fn sign_in(
     req: &Request,
@@ -34,16 +35,19 @@ pub async fn sign_in(
 ) -> Result<Response, AppError> {
     let ip = client_ip(state, req);
     let email = f.email.trim().to_lowercase();
-    let (account_key, over) = sign_in_budget(state, site, ip.as_deref(), &email).await;
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let (budget, over) = budget(state, ip.as_deref(), &email).await;
     if let Some(retry) = over {
-        id::audit(&itx, None, "sign_in.rate_limited", &email, ip.as_deref(), json!({ "retry_after": retry })).await?;
-        itx.commit().await?;
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        id::audit(&tx, None, "sign_in.rate_limited", "", ip.as_deref(), json!({ "retry_after": retry })).await?;
+        tx.commit().await?;
         return too_many(state, site, req, retry);
     }
-    let (person, ok) = check_password_of(state, &itx, &email, &f.password).await?;
-    let membership = match (&person, ok) {
-        (Some(p), true) => id::membership(&itx, p.id).await?,
+    let itx = state.dbs.identity.begin_read(site.entry.id).await?;
+    let (account, ok) = check_password_of(state, &itx, &email, &f.password).await?;
+    itx.commit().await?;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let membership = match (&account, ok) {
+        (Some(a), true) => id::membership(&tx, a.id).await?,
         _ => None,
     };
     let refuse = |status: StatusCode, message: &str| {
@@ -51,75 +55,56 @@ pub async fn sign_in(
         errors.insert("email", message.to_owned());
         (status, errors)
     };
-    let outcome = match (&person, ok, &membership) {
-        (Some(p), true, Some(m)) if p.active && p.email_verified && m.status == MembershipStatus::Approved => {
-            Ok(p.clone())
+    let outcome = match (&account, ok, &membership) {
+        (Some(a), true, Some(m)) if a.active && a.email_verified && m.status == MembershipStatus::Approved => {
+            Ok(a.clone())
         }
-        (Some(p), true, Some(_)) if !p.email_verified => Err((
+        (Some(a), true, Some(_)) if a.active && !a.email_verified => Err((
             "unverified",
             refuse(StatusCode::FORBIDDEN, "Confirm your email address first: open the link in the email we sent you"),
         )),
-        (Some(_), true, Some(m)) if m.status == MembershipStatus::Pending => Err((
+        (Some(a), true, Some(m)) if a.active && m.status == MembershipStatus::Pending => Err((
             "pending",
             refuse(StatusCode::FORBIDDEN, &format!("Your registration is waiting for approval by {}", site.entry.name)),
         )),
-        (Some(_), true, Some(_)) => Err((
+        (Some(a), true, Some(_)) if a.active => Err((
             "withdrawn",
             refuse(
                 StatusCode::FORBIDDEN,
                 &format!("Your access to this site has been withdrawn. Contact {} for help", site.entry.name),
             ),
         )),
-        _ => Err(("bad_credentials", refuse(StatusCode::UNAUTHORIZED, "Enter a correct email address and password"))),
+        // Not a member here (or closed), or simply wrong: one answer for all, so a right
+        // password elsewhere is not confirmed. The page offers joining with an account.
+        (Some(_), true, None) => Err(("not_member", refuse(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS))),
+        _ => Err(("bad_credentials", refuse(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS))),
     };
-    // The right password for an account that is not a member here: offer to join with it.
-    if let (Some(p), true, None) = (&person, ok, &membership)
-        && p.active
-    {
-        id::audit(&itx, Some(p.id), "sign_in.not_member", &email, ip.as_deref(), json!({})).await?;
-        itx.commit().await?;
-        return message_page(
-            state,
-            site,
-            req,
-            StatusCode::FORBIDDEN,
-            &format!("You are not a member of {} yet", site.entry.name),
-            &format!(
-                "Your account works at another organisation. Join {} with it to use the same sign-in and learning record here.",
-                site.entry.name
-            ),
-            Some(("Join with your account", "/join")),
-        );
-    }
     match outcome {
-        Ok(p) if p.mfa_enabled => {
+        Ok(a) if a.mfa_enabled => {
             // The password was right; the code comes next. Nothing is signed in yet.
-            itx.commit().await?;
+            tx.commit().await?;
             session.clear();
             session.renew();
-            session.set(K_MFA_PERSON, p.id.to_string());
+            session.set(K_MFA_PERSON, a.id.to_string());
             session.set(K_MFA_TENANT, site.entry.id.to_string());
             session.set(K_MFA_AT, chrono::Utc::now().timestamp());
             Ok(see_other("/sign-in/code"))
         }
-        Ok(p) => {
-            id::audit(&itx, Some(p.id), "sign_in", &email, ip.as_deref(), json!({})).await?;
-            auth::sign_in(&itx, state, req, session, site, p.id, p.session_epoch, auth::Method::Password).await?;
-            itx.commit().await?;
-            state.limiter.reset(&account_key).await;
+        Ok(a) => {
+            id::audit(&tx, Some(a.id), "sign_in", &a.id.to_string(), ip.as_deref(), json!({})).await?;
+            auth::sign_in(&tx, state, req, session, site, a.id, a.session_epoch, auth::Method::Password).await?;
+            tx.commit().await?;
+            succeeded(state, &budget).await;
             Ok(see_other("/profile"))
         }
         Err((why, (status, errors))) => {
-            id::audit(
-                &itx,
-                person.as_ref().map(|p| p.id),
-                "sign_in.failed",
-                &email,
-                ip.as_deref(),
-                json!({ "reason": why }),
-            )
-            .await?;
-            itx.commit().await?;
+            let who = account.as_ref().map(|a| a.id);
+            let subject = who.map_or_else(|| "unknown account".to_owned(), |p| p.to_string());
+            id::audit(&tx, who, "sign_in.failed", &subject, ip.as_deref(), json!({ "reason": why })).await?;
+            tx.commit().await?;
+            if status == StatusCode::UNAUTHORIZED {
+                failed(state, &budget).await;
+            }
             form_page(
                 state,
                 site,
@@ -128,12 +113,15 @@ pub async fn sign_in(
                 "pages/sign_in.html",
                 "Sign in",
                 &errors,
-                json!({ "email": f.email }),
+                json!({ "email": f.email, "offer_join": true }),
                 status,
             )
         }
     }
 }
+
+/// The one answer to a wrong email or password (or an account of another organisation).
+const BAD_CREDENTIALS: &str = "Enter a correct email address and password";
 
 /// Signs out of this site.
 #[handler]
@@ -162,7 +150,7 @@ pub async fn sign_out_everywhere(
     let Some(me) = auth::current(state, site, session).await? else {
         return Ok(see_other("/sign-in"));
     };
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
     id::end_all_sessions(&itx, me.person).await?;
     id::audit(&itx, Some(me.person), "sign_out.everywhere", &me.person.to_string(), None, json!({})).await?;
     itx.commit().await?;

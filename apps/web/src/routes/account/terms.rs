@@ -15,9 +15,9 @@ pub async fn terms_page(
     let Some(me) = auth::current(state, site, session).await? else {
         return Ok(see_other("/sign-in"));
     };
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
-    let outstanding = trellis_db::terms::outstanding(&itx, me.person, &state.terms).await?;
-    itx.commit().await?;
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let outstanding = trellis_db::terms::outstanding(&tx, me.person, &state.terms).await?;
+    tx.commit().await?;
     if outstanding.is_empty() {
         return Ok(see_other("/profile"));
     }
@@ -51,7 +51,7 @@ pub async fn accept_terms(
     let Some(me) = auth::current(state, site, session).await? else {
         return Ok(see_other("/sign-in"));
     };
-    let itx = state.dbs.platform.begin_identity(site.entry.id).await?;
+    let itx = state.dbs.app.begin(site.entry.id).await?;
     let outstanding = trellis_db::terms::outstanding(&itx, me.person, &state.terms).await?;
     let current: Vec<String> = outstanding.iter().map(|d| format!("{}:{}", d.key, d.version)).collect();
     if current.join(",") != f.accepting {
@@ -64,7 +64,7 @@ pub async fn accept_terms(
         &itx,
         Some(me.person),
         "terms.accepted",
-        &current.join(","),
+        &me.person.to_string(),
         ip.as_deref(),
         json!({ "documents": current }),
     )

@@ -1,50 +1,48 @@
-//! People, memberships, roles, single-use links, the audit trail and the outbox.
+//! People, memberships, roles, the audit trail and the outbox.
 //!
-//! People are platform-wide: finding one by email (to sign in, register or reset a password)
-//! goes through an [`IdentityTx`], begun on `PlatformDb`'s pool for one trust. Everything that
-//! belongs to a trust (memberships, roles, audit, outbox) goes through the trust's scoped
-//! builders, whichever pool the transaction came from.
+//! People are platform-wide. What must cross trusts or touch secrets goes through the identity
+//! path ([`path`]: its own role and transaction) or the application's narrow door to accounts
+//! ([`accounts`]); everything that belongs to a trust (memberships, roles, audit, outbox) goes
+//! through the trust's scoped builders as the application role.
 
-use crate::entities::{audit_event, email_token, membership, membership_role, outbox, person, sso_link};
+pub mod accounts;
+mod path;
+
+pub use path::*;
+
+use crate::entities::{audit_event, membership, membership_role, outbox, person, sso_link};
 use crate::{DbError, PlatformDb, TenantTx};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use sha2::{Digest, Sha256};
-use std::ops::Deref;
 use trellis_core::identity::Role;
 use trellis_core::{PersonId, TenantId};
 
-/// A transaction for one trust that may also read and write people (platform-wide).
-pub struct IdentityTx {
-    inner: TenantTx,
+mod sealed {
+    /// Implemented only here: the transactions an audit entry or an email may be written in.
+    pub trait Trail {
+        fn trail(&self) -> &crate::TenantTx;
+    }
 }
 
-impl Deref for IdentityTx {
-    type Target = TenantTx;
-    fn deref(&self) -> &TenantTx {
+/// A transaction that may write to a trust's audit trail and outbox: the trust's own
+/// ([`TenantTx`]) or the identity path's ([`IdentityTx`], which may write nothing else there).
+pub trait Trail: sealed::Trail {}
+
+impl sealed::Trail for TenantTx {
+    fn trail(&self) -> &TenantTx {
+        self
+    }
+}
+impl Trail for TenantTx {}
+
+impl sealed::Trail for IdentityTx {
+    fn trail(&self) -> &TenantTx {
         &self.inner
     }
 }
-
-impl IdentityTx {
-    /// Commits.
-    pub async fn commit(self) -> Result<(), DbError> {
-        self.inner.commit().await
-    }
-
-    /// Abandons everything done in it.
-    pub async fn rollback(self) -> Result<(), DbError> {
-        self.inner.rollback().await
-    }
-}
-
-impl PlatformDb {
-    /// Begins an identity transaction for `tenant` (the trust whose site the request is on).
-    pub async fn begin_identity(&self, tenant: TenantId) -> Result<IdentityTx, DbError> {
-        Ok(IdentityTx { inner: TenantTx::begin(&self.conn, &self.writer, tenant).await? })
-    }
-}
+impl Trail for IdentityTx {}
 
 /// A person, as the application sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +50,6 @@ pub struct Person {
     pub id: PersonId,
     pub email: String,
     pub email_verified: bool,
-    pub password_hash: Option<String>,
     pub given_name: String,
     pub family_name: String,
     pub job_role: String,
@@ -73,7 +70,6 @@ impl From<person::Model> for Person {
             id: PersonId::from_uuid(p.id),
             email: p.email,
             email_verified: p.email_verified_at.is_some(),
-            password_hash: p.password_hash,
             given_name: p.given_name,
             family_name: p.family_name,
             job_role: p.job_role,
@@ -101,80 +97,42 @@ pub struct NewPerson {
     pub register_number: Option<String>,
 }
 
-/// The person with this (normalised) email, platform-wide.
-pub async fn person_by_email(itx: &IdentityTx, email: &str) -> Result<Option<Person>, DbError> {
-    Ok(person::Entity::find().filter(person::Column::Email.eq(email)).one(itx.conn()).await?.map(Person::from))
-}
-
-/// The person with this id, platform-wide.
-pub async fn person_by_id(itx: &IdentityTx, id: PersonId) -> Result<Option<Person>, DbError> {
-    Ok(person::Entity::find_by_id(id.as_uuid()).one(itx.conn()).await?.map(Person::from))
-}
-
 /// A member of this trust, by id (visible through the membership on PostgreSQL's policy too).
 pub async fn member_person(tx: &TenantTx, id: PersonId) -> Result<Option<Person>, DbError> {
     let Some(_) = membership(tx, id).await? else { return Ok(None) };
     Ok(person::Entity::find_by_id(id.as_uuid()).one(tx.conn()).await?.map(Person::from))
 }
 
-/// Creates a person.
-pub async fn create_person(itx: &IdentityTx, new: NewPerson) -> Result<Person, DbError> {
-    let now = Utc::now();
-    let model = person::ActiveModel {
-        id: Set(PersonId::new().as_uuid()),
-        email: Set(new.email),
-        email_verified_at: Set(None),
-        password_hash: Set(new.password_hash),
-        given_name: Set(new.given_name),
-        family_name: Set(new.family_name),
-        job_role: Set(new.job_role),
-        place_of_work: Set(new.place_of_work),
-        register_kind: Set(new.register_kind),
-        register_number: Set(new.register_number),
-        status: Set("active".into()),
-        platform_admin: Set(false),
-        session_epoch: Set(0),
-        mfa_secret: Set(None),
-        mfa_enabled_at: Set(None),
-        mfa_last_step: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
+/// How members of this trust among `ids` are shown on its pages ("Ann Lee (ann@…)"): the audit
+/// trail records people by id, and a trust sees only its own members' names.
+pub async fn member_names(
+    tx: &TenantTx,
+    ids: &[PersonId],
+) -> Result<std::collections::HashMap<PersonId, String>, DbError> {
+    use sea_orm::sea_query::Query;
+    let members = Query::select()
+        .column(membership::Column::PersonId)
+        .from(membership::Entity)
+        .and_where(membership::Column::TenantId.eq(tx.tenant().as_uuid()))
+        .to_owned();
+    let wanted: Vec<uuid::Uuid> = ids.iter().map(|p| p.as_uuid()).collect();
+    let mut out = std::collections::HashMap::new();
+    for chunk in wanted.chunks(500) {
+        for p in person::Entity::find()
+            .filter(person::Column::Id.is_in(chunk.to_vec()))
+            .filter(person::Column::Id.in_subquery(members.clone()))
+            .all(tx.conn())
+            .await?
+        {
+            out.insert(PersonId::from_uuid(p.id), shown_name(&p));
+        }
     }
-    .insert(itx.conn())
-    .await?;
-    Ok(model.into())
+    Ok(out)
 }
 
-/// Marks the person's email as verified.
-pub async fn mark_email_verified(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
-    person::Entity::update_many()
-        .filter(person::Column::Id.eq(id.as_uuid()))
-        .col_expr(person::Column::EmailVerifiedAt, Expr::value(Some(Utc::now())))
-        .exec(itx.conn())
-        .await?;
-    Ok(())
-}
-
-/// Sets a new password hash and ends every session (the epoch moves on).
-pub async fn set_password(itx: &IdentityTx, id: PersonId, hash: String) -> Result<(), DbError> {
-    person::Entity::update_many()
-        .filter(person::Column::Id.eq(id.as_uuid()))
-        .col_expr(person::Column::PasswordHash, Expr::value(Some(hash)))
-        .col_expr(person::Column::SessionEpoch, Expr::col(person::Column::SessionEpoch).add(1))
-        .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
-        .exec(itx.conn())
-        .await?;
-    crate::sessions::end_everywhere(itx, id).await
-}
-
-/// Ends every session of the person, on every trust's site.
-pub async fn end_all_sessions(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
-    person::Entity::update_many()
-        .filter(person::Column::Id.eq(id.as_uuid()))
-        .col_expr(person::Column::SessionEpoch, Expr::col(person::Column::SessionEpoch).add(1))
-        .exec(itx.conn())
-        .await?;
-    crate::sessions::end_everywhere(itx, id).await
+fn shown_name(p: &person::Model) -> String {
+    let name = format!("{} {}", p.given_name, p.family_name).trim().to_owned();
+    if name.is_empty() { p.email.clone() } else { format!("{name} ({})", p.email) }
 }
 
 /// The current session epoch of a person (to check a session is still good).
@@ -304,31 +262,6 @@ pub async fn sign_in_state(
     Ok(state)
 }
 
-/// Adds the person to this trust with the given state and roles.
-pub async fn add_membership(
-    tx: &TenantTx,
-    person: PersonId,
-    status: MembershipStatus,
-    roles: &[Role],
-) -> Result<(), DbError> {
-    let now = Utc::now();
-    tx.insert(membership::ActiveModel {
-        tenant_id: Set(uuid::Uuid::nil()),
-        person_id: Set(person.as_uuid()),
-        status: Set(status.as_str().into()),
-        reason: Set(None),
-        decided_by: Set(None),
-        decided_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    })
-    .await?;
-    for role in roles {
-        grant_role(tx, person, *role, None).await?;
-    }
-    Ok(())
-}
-
 /// Grants a role (no-op if held).
 pub async fn grant_role(tx: &TenantTx, person: PersonId, role: Role, by: Option<PersonId>) -> Result<(), DbError> {
     let held = tx
@@ -406,115 +339,8 @@ pub async fn decide_membership(
     if res.rows_affected == 0 { Err(DbError::NotFound) } else { Ok(()) }
 }
 
-/// What a single-use link is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenPurpose {
-    VerifyEmail,
-    ResetPassword,
-    /// Confirms a new email address (the token carries it).
-    ChangeEmail,
-}
-
-impl TokenPurpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::VerifyEmail => "verify",
-            Self::ResetPassword => "reset",
-            Self::ChangeEmail => "email",
-        }
-    }
-}
-
-/// Why a link was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenError {
-    Unknown,
-    Used,
-    Expired,
-}
-
-fn token_hash(raw: &str) -> String {
+pub(crate) fn token_hash(raw: &str) -> String {
     hex::encode(Sha256::digest(raw.as_bytes()))
-}
-
-/// Issues a single-use link token for `person` on this trust's site; returns the raw token (only
-/// its hash is stored).
-pub async fn issue_token(
-    itx: &IdentityTx,
-    person: PersonId,
-    purpose: TokenPurpose,
-    ttl: Duration,
-) -> Result<String, DbError> {
-    issue_token_with(itx, person, purpose, ttl, None).await
-}
-
-/// As [`issue_token`], carrying a new email address (for [`TokenPurpose::ChangeEmail`]).
-pub async fn issue_token_with(
-    itx: &IdentityTx,
-    person: PersonId,
-    purpose: TokenPurpose,
-    ttl: Duration,
-    new_email: Option<String>,
-) -> Result<String, DbError> {
-    // 256 bits from the operating system-seeded CSPRNG.
-    let raw = hex::encode(rand::random::<[u8; 32]>());
-    let now = Utc::now();
-    email_token::ActiveModel {
-        id: Set(uuid::Uuid::now_v7()),
-        token_sha256: Set(token_hash(&raw)),
-        person_id: Set(person.as_uuid()),
-        tenant_id: Set(itx.tenant().as_uuid()),
-        purpose: Set(purpose.as_str().into()),
-        new_email: Set(new_email),
-        expires_at: Set(now + ttl),
-        used_at: Set(None),
-        created_at: Set(now),
-    }
-    .insert(itx.conn())
-    .await?;
-    Ok(raw)
-}
-
-/// Uses a link token: it must exist for this trust and purpose, be unused and unexpired. Marks it
-/// used in the same transaction.
-pub async fn consume_token(
-    itx: &IdentityTx,
-    raw: &str,
-    purpose: TokenPurpose,
-) -> Result<Result<PersonId, TokenError>, DbError> {
-    Ok(consume_token_with(itx, raw, purpose).await?.map(|(p, _)| p))
-}
-
-/// As [`consume_token`], also returning the new email address the token carries.
-pub async fn consume_token_with(
-    itx: &IdentityTx,
-    raw: &str,
-    purpose: TokenPurpose,
-) -> Result<Result<(PersonId, Option<String>), TokenError>, DbError> {
-    let found = email_token::Entity::find()
-        .filter(email_token::Column::TokenSha256.eq(token_hash(raw)))
-        .filter(email_token::Column::Purpose.eq(purpose.as_str()))
-        .filter(email_token::Column::TenantId.eq(itx.tenant().as_uuid()))
-        .one(itx.conn())
-        .await?;
-    let Some(t) = found else { return Ok(Err(TokenError::Unknown)) };
-    if t.used_at.is_some() {
-        return Ok(Err(TokenError::Used));
-    }
-    if t.expires_at < Utc::now() {
-        return Ok(Err(TokenError::Expired));
-    }
-    // Only one of two concurrent uses wins: the update is conditional on `used_at IS NULL`.
-    let res = email_token::Entity::update_many()
-        .filter(email_token::Column::Id.eq(t.id))
-        .filter(email_token::Column::UsedAt.is_null())
-        .col_expr(email_token::Column::UsedAt, Expr::value(Some(Utc::now())))
-        .exec(itx.conn())
-        .await?;
-    if res.rows_affected == 0 {
-        return Ok(Err(TokenError::Used));
-    }
-    Ok(Ok((PersonId::from_uuid(t.person_id), t.new_email)))
 }
 
 /// One entry of the audit trail.
@@ -530,24 +356,25 @@ pub struct AuditEntry {
 
 /// Appends to this trust's audit trail.
 pub async fn audit(
-    tx: &TenantTx,
+    tx: &impl Trail,
     actor: Option<PersonId>,
     action: &str,
     subject: &str,
     ip: Option<&str>,
     detail: serde_json::Value,
 ) -> Result<(), DbError> {
-    tx.insert(audit_event::ActiveModel {
-        tenant_id: Set(uuid::Uuid::nil()),
-        id: Set(uuid::Uuid::now_v7()),
-        at: Set(Utc::now()),
-        actor_person_id: Set(actor.map(|a| a.as_uuid())),
-        action: Set(action.into()),
-        subject: Set(subject.chars().take(300).collect()),
-        ip: Set(ip.map(str::to_owned)),
-        detail: Set(detail.to_string()),
-    })
-    .await?;
+    tx.trail()
+        .insert_only(audit_event::ActiveModel {
+            tenant_id: Set(uuid::Uuid::nil()),
+            id: Set(uuid::Uuid::now_v7()),
+            at: Set(Utc::now()),
+            actor_person_id: Set(actor.map(|a| a.as_uuid())),
+            action: Set(action.into()),
+            subject: Set(subject.chars().take(300).collect()),
+            ip: Set(ip.map(str::to_owned)),
+            detail: Set(detail.to_string()),
+        })
+        .await?;
     Ok(())
 }
 
@@ -591,20 +418,21 @@ pub struct OutgoingEmail {
 }
 
 /// Writes an email to the outbox, in the caller's transaction: it is sent only if that commits.
-pub async fn enqueue_email(tx: &TenantTx, email: &OutgoingEmail) -> Result<(), DbError> {
+pub async fn enqueue_email(tx: &impl Trail, email: &OutgoingEmail) -> Result<(), DbError> {
     let now = Utc::now();
-    tx.insert(outbox::ActiveModel {
-        tenant_id: Set(uuid::Uuid::nil()),
-        id: Set(uuid::Uuid::now_v7()),
-        kind: Set("email".into()),
-        payload: Set(serde_json::to_string(email).map_err(|e| DbError::Setup(e.to_string()))?),
-        created_at: Set(now),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        sent_at: Set(None),
-        last_error: Set(None),
-    })
-    .await?;
+    tx.trail()
+        .insert_only(outbox::ActiveModel {
+            tenant_id: Set(uuid::Uuid::nil()),
+            id: Set(uuid::Uuid::now_v7()),
+            kind: Set("email".into()),
+            payload: Set(serde_json::to_string(email).map_err(|e| DbError::Setup(e.to_string()))?),
+            created_at: Set(now),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            sent_at: Set(None),
+            last_error: Set(None),
+        })
+        .await?;
     Ok(())
 }
 
@@ -694,20 +522,6 @@ impl PlatformDb {
 }
 
 impl PlatformDb {
-    /// A person's memberships in every trust (for their own profile): `(trust, status)`.
-    pub async fn memberships_of_person_across_tenants(
-        &self,
-        person: PersonId,
-    ) -> Result<Vec<(TenantId, String)>, DbError> {
-        Ok(membership::Entity::find()
-            .filter(membership::Column::PersonId.eq(person.as_uuid()))
-            .all(&self.conn)
-            .await?
-            .into_iter()
-            .map(|m| (TenantId::from_uuid(m.tenant_id), m.status))
-            .collect())
-    }
-
     /// Takes an outbox item for this sender for two minutes; false if another sender has it.
     pub async fn claim_outbox_across_tenants(&self, item: &DueItem) -> Result<bool, DbError> {
         let now = Utc::now();
@@ -855,148 +669,25 @@ pub async fn set_roles(tx: &TenantTx, person: PersonId, roles: &[Role], by: Pers
     Ok(())
 }
 
-/// The person's TOTP secret (base32) and the last step accepted, if two-step verification is on.
-pub async fn mfa_secret(itx: &IdentityTx, person: PersonId) -> Result<Option<(String, Option<i64>)>, DbError> {
-    Ok(person::Entity::find_by_id(person.as_uuid())
-        .one(itx.conn())
-        .await?
-        .and_then(|p| p.mfa_enabled_at.and(p.mfa_secret).map(|s| (s, p.mfa_last_step))))
-}
-
-/// Accepts a TOTP time step if it is later than any accepted before (a code works once).
-pub async fn accept_mfa_step(itx: &IdentityTx, person: PersonId, step: i64) -> Result<bool, DbError> {
-    use sea_orm::Condition;
-    let res = person::Entity::update_many()
-        .filter(person::Column::Id.eq(person.as_uuid()))
-        .filter(Condition::any().add(person::Column::MfaLastStep.is_null()).add(person::Column::MfaLastStep.lt(step)))
-        .col_expr(person::Column::MfaLastStep, Expr::value(Some(step)))
-        .exec(itx.conn())
-        .await?;
-    Ok(res.rows_affected == 1)
-}
-
-/// Turns two-step verification on with `secret` (already proven by a code at `step`) and these
-/// recovery codes (stored as hashes), replacing any earlier ones.
-pub async fn enable_mfa(
-    itx: &IdentityTx,
-    person: PersonId,
-    secret: &str,
-    step: i64,
-    recovery: &[String],
-) -> Result<(), DbError> {
-    use crate::entities::mfa_recovery_code;
-    let now = Utc::now();
-    person::Entity::update_many()
-        .filter(person::Column::Id.eq(person.as_uuid()))
-        .col_expr(person::Column::MfaSecret, Expr::value(Some(secret.to_owned())))
-        .col_expr(person::Column::MfaEnabledAt, Expr::value(Some(now)))
-        .col_expr(person::Column::MfaLastStep, Expr::value(Some(step)))
-        .exec(itx.conn())
-        .await?;
-    mfa_recovery_code::Entity::delete_many()
-        .filter(mfa_recovery_code::Column::PersonId.eq(person.as_uuid()))
-        .exec(itx.conn())
-        .await?;
-    for code in recovery {
-        mfa_recovery_code::ActiveModel {
-            person_id: Set(person.as_uuid()),
-            code_sha256: Set(token_hash(code)),
-            used_at: Set(None),
-            created_at: Set(now),
-        }
-        .insert(itx.conn())
-        .await?;
-    }
-    Ok(())
-}
-
-/// Turns two-step verification off and forgets its recovery codes.
-pub async fn disable_mfa(itx: &IdentityTx, person: PersonId) -> Result<(), DbError> {
-    use crate::entities::mfa_recovery_code;
-    person::Entity::update_many()
-        .filter(person::Column::Id.eq(person.as_uuid()))
-        .col_expr(person::Column::MfaSecret, Expr::value(Option::<String>::None))
-        .col_expr(person::Column::MfaEnabledAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
-        .col_expr(person::Column::MfaLastStep, Expr::value(Option::<i64>::None))
-        .exec(itx.conn())
-        .await?;
-    mfa_recovery_code::Entity::delete_many()
-        .filter(mfa_recovery_code::Column::PersonId.eq(person.as_uuid()))
-        .exec(itx.conn())
-        .await?;
-    Ok(())
-}
-
-/// Uses a recovery code (normalised: no spaces or dashes, lowercase); each works once.
-pub async fn use_recovery_code(itx: &IdentityTx, person: PersonId, code: &str) -> Result<bool, DbError> {
-    use crate::entities::mfa_recovery_code;
-    let normal: String = code.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
-    let res = mfa_recovery_code::Entity::update_many()
-        .filter(mfa_recovery_code::Column::PersonId.eq(person.as_uuid()))
-        .filter(mfa_recovery_code::Column::CodeSha256.eq(token_hash(&normal)))
-        .filter(mfa_recovery_code::Column::UsedAt.is_null())
-        .col_expr(mfa_recovery_code::Column::UsedAt, Expr::value(Some(Utc::now())))
-        .exec(itx.conn())
-        .await?;
-    Ok(res.rows_affected == 1)
-}
-
-/// Changes the person's email address (already confirmed by a link sent to it).
-pub async fn change_email(itx: &IdentityTx, person: PersonId, new_email: &str) -> Result<(), DbError> {
-    person::Entity::update_many()
-        .filter(person::Column::Id.eq(person.as_uuid()))
-        .col_expr(person::Column::Email, Expr::value(new_email.to_owned()))
-        .col_expr(person::Column::EmailVerifiedAt, Expr::value(Some(Utc::now())))
-        .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
-        .exec(itx.conn())
-        .await?;
-    Ok(())
-}
-
-/// Closes the person's account at their request: no more sign-ins anywhere, every session ends.
-/// (Erasure of personal data is a separate, later step.)
-pub async fn deactivate(itx: &IdentityTx, person: PersonId) -> Result<(), DbError> {
-    person::Entity::update_many()
-        .filter(person::Column::Id.eq(person.as_uuid()))
-        .col_expr(person::Column::Status, Expr::value("deactivated"))
-        .col_expr(person::Column::SessionEpoch, Expr::col(person::Column::SessionEpoch).add(1))
-        .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
-        .exec(itx.conn())
-        .await?;
-    crate::sessions::end_everywhere(itx, person).await
-}
-
 impl PlatformDb {
-    /// A person by email, platform-wide (for platform administrators' sign-in).
-    pub async fn person_by_email_across_tenants(&self, email: &str) -> Result<Option<Person>, DbError> {
-        Ok(person::Entity::find().filter(person::Column::Email.eq(email)).one(&self.conn).await?.map(Person::from))
-    }
-
-    /// A person by id, platform-wide.
+    /// A person by id, platform-wide (names for the platform's own pages; never secrets).
     pub async fn person_by_id_across_tenants(&self, id: PersonId) -> Result<Option<Person>, DbError> {
         Ok(person::Entity::find_by_id(id.as_uuid()).one(&self.conn).await?.map(Person::from))
     }
 
-    /// Makes a person a platform administrator (or not); recorded in the platform audit.
-    pub async fn set_platform_admin_across_tenants(
+    /// How people among `ids` are shown on the platform's audit pages.
+    pub async fn person_names_across_tenants(
         &self,
-        id: PersonId,
-        admin: bool,
-        actor: &str,
-    ) -> Result<(), DbError> {
-        person::Entity::update_many()
-            .filter(person::Column::Id.eq(id.as_uuid()))
-            .col_expr(person::Column::PlatformAdmin, Expr::value(admin))
-            .exec(&self.conn)
-            .await?;
-        crate::platform::audit(
-            &self.conn,
-            actor,
-            if admin { "platform_admin.granted" } else { "platform_admin.revoked" },
-            None,
-            id.to_string(),
-        )
-        .await
+        ids: &[PersonId],
+    ) -> Result<std::collections::HashMap<PersonId, String>, DbError> {
+        let wanted: Vec<uuid::Uuid> = ids.iter().map(|p| p.as_uuid()).collect();
+        let mut out = std::collections::HashMap::new();
+        for chunk in wanted.chunks(500) {
+            for p in person::Entity::find().filter(person::Column::Id.is_in(chunk.to_vec())).all(&self.conn).await? {
+                out.insert(PersonId::from_uuid(p.id), shown_name(&p));
+            }
+        }
+        Ok(out)
     }
 
     /// Records platform administration in the platform audit.
@@ -1009,57 +700,69 @@ impl PlatformDb {
     ) -> Result<(), DbError> {
         crate::platform::audit(&self.conn, actor, action, tenant, detail).await
     }
-}
 
-impl PlatformDb {
-    /// Creates (or promotes) a platform administrator with this password hash; returns their id.
-    pub async fn ensure_platform_admin_across_tenants(
-        &self,
-        email: &str,
-        password_hash: String,
-        actor: &str,
-    ) -> Result<PersonId, DbError> {
-        let id = match self.person_by_email_across_tenants(email).await? {
-            Some(p) => p.id,
-            None => {
-                let now = Utc::now();
-                let model = person::ActiveModel {
-                    id: Set(PersonId::new().as_uuid()),
-                    email: Set(email.to_owned()),
-                    email_verified_at: Set(Some(now)),
-                    password_hash: Set(Some(password_hash)),
-                    given_name: Set("Platform".into()),
-                    family_name: Set("Administrator".into()),
-                    job_role: Set(String::new()),
-                    place_of_work: Set(String::new()),
-                    register_kind: Set(None),
-                    register_number: Set(None),
-                    status: Set("active".into()),
-                    platform_admin: Set(false),
-                    session_epoch: Set(0),
-                    mfa_secret: Set(None),
-                    mfa_enabled_at: Set(None),
-                    mfa_last_step: Set(None),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                }
-                .insert(&self.conn)
+    /// Erases what the audit trail holds about a person in every trust (their address, the
+    /// details of their entries), keeping that something happened, and returns how many entries
+    /// changed. The only way to change the trail besides [`Self::purge_audit_across_tenants`]: on
+    /// PostgreSQL an owner's function, since no role may update the trail itself.
+    pub async fn erase_person_from_audit_across_tenants(&self, person: PersonId) -> Result<u64, DbError> {
+        use sea_orm::ConnectionTrait;
+        if self.conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            let row = self
+                .conn
+                .query_one_raw(crate::tenant_tx::statement(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT trellis_audit_erase_person($1) AS n",
+                    vec![person.as_uuid().into()],
+                ))
                 .await?;
-                PersonId::from_uuid(model.id)
-            }
-        };
-        self.set_platform_admin_across_tenants(id, true, actor).await?;
-        Ok(id)
+            return Ok(row
+                .map(|r| r.try_get::<i64>("", "n"))
+                .transpose()?
+                .map_or(0, |n: i64| u64::try_from(n).unwrap_or(0)));
+        }
+        let id = person.to_string();
+        let res = audit_event::Entity::update_many()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(audit_event::Column::ActorPersonId.eq(person.as_uuid()))
+                    .add(audit_event::Column::Subject.eq(id.clone())),
+            )
+            .col_expr(audit_event::Column::Ip, Expr::value(Option::<String>::None))
+            .col_expr(audit_event::Column::Detail, Expr::value("{}"))
+            .col_expr(
+                audit_event::Column::Subject,
+                Expr::case(audit_event::Column::Subject.eq(id.clone()), id).finally("(erased)").into(),
+            )
+            .exec(&self.conn)
+            .await?;
+        Ok(res.rows_affected)
     }
-}
 
-impl PlatformDb {
-    /// A transaction on people only (the platform's own pages have no trust): calls that read or
-    /// write people work; anything tenant-scoped through it finds nothing and cannot insert.
-    pub async fn begin_people_across_tenants(&self) -> Result<IdentityTx, DbError> {
-        Ok(IdentityTx {
-            inner: TenantTx::begin(&self.conn, &self.writer, TenantId::from_uuid(uuid::Uuid::nil())).await?,
-        })
+    /// Deletes a trust's audit entries older than `before` (the retention schedule); returns how
+    /// many. On PostgreSQL an owner's function, like [`Self::erase_person_from_audit_across_tenants`].
+    pub async fn purge_audit_across_tenants(&self, tenant: TenantId, before: DateTime<Utc>) -> Result<u64, DbError> {
+        use sea_orm::ConnectionTrait;
+        if self.conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            let row = self
+                .conn
+                .query_one_raw(crate::tenant_tx::statement(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT trellis_audit_purge($1, $2) AS n",
+                    vec![tenant.as_uuid().into(), before.into()],
+                ))
+                .await?;
+            return Ok(row
+                .map(|r| r.try_get::<i64>("", "n"))
+                .transpose()?
+                .map_or(0, |n: i64| u64::try_from(n).unwrap_or(0)));
+        }
+        let res = audit_event::Entity::delete_many()
+            .filter(audit_event::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(audit_event::Column::At.lt(before))
+            .exec(&self.conn)
+            .await?;
+        Ok(res.rows_affected)
     }
 
     /// The most recent entries of every trust's audit trail (or one trust's), newest first, for

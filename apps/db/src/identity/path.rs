@@ -1,0 +1,559 @@
+//! The identity path: what must cross trusts or touch secrets, and nothing else (ADR 0014).
+//!
+//! [`IdentityDb`] connects as its own role (`trellis_identity` on PostgreSQL: no BYPASSRLS, owns
+//! nothing). Its policies let it read every person and membership (signing in by email, "is this
+//! account a member elsewhere?"), read and write secrets (password hashes, TOTP secrets, recovery
+//! codes) and single-use links, end a person's sessions on every site, write proofs of consent,
+//! and record its own steps in the trust's audit trail and outbox under row-level security. It
+//! has no grant on any other trust table, so trust work cannot run through it: that is
+//! [`crate::AppDb`]'s, as the application role.
+//!
+//! On SQLite every handle shares the one file, and this module's functions are the only code that
+//! reads secrets; on PostgreSQL the database enforces it too.
+
+use super::{MembershipStatus, OutgoingEmail, token_hash};
+use crate::entities::{
+    email_token, identity_proof, membership, mfa_recovery_code, person, person_secret, person_session,
+};
+use crate::tenant_tx::Writer;
+use crate::{DbError, TenantTx};
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use trellis_core::{PersonId, TenantId};
+
+/// The identity role's pool.
+#[derive(Clone)]
+pub struct IdentityDb {
+    pub(crate) conn: DatabaseConnection,
+    pub(crate) writer: Writer,
+}
+
+impl IdentityDb {
+    /// Begins an identity transaction on the site of `tenant` (whose links, audit trail and
+    /// outbox it may write to).
+    pub async fn begin(&self, tenant: TenantId) -> Result<IdentityTx, DbError> {
+        Ok(IdentityTx { inner: TenantTx::begin(&self.conn, &self.writer, tenant).await? })
+    }
+
+    /// Begins one that only reads (checking a password, say).
+    pub async fn begin_read(&self, tenant: TenantId) -> Result<IdentityTx, DbError> {
+        Ok(IdentityTx { inner: TenantTx::begin_mode(&self.conn, &self.writer, tenant, false).await? })
+    }
+
+    /// Begins one for the platform's own site (no trust: it records nothing in a trust's trail).
+    pub async fn begin_platform(&self) -> Result<IdentityTx, DbError> {
+        self.begin(TenantId::from_uuid(uuid::Uuid::nil())).await
+    }
+}
+
+/// A transaction of the identity path. It is not a [`TenantTx`]: only the functions of this
+/// module, [`super::audit`] and [`super::enqueue_email`] take it.
+pub struct IdentityTx {
+    pub(super) inner: TenantTx,
+}
+
+impl IdentityTx {
+    /// Commits.
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.inner.commit().await
+    }
+
+    /// Abandons everything done in it.
+    pub async fn rollback(self) -> Result<(), DbError> {
+        self.inner.rollback().await
+    }
+
+    /// The trust whose site this is.
+    pub fn tenant(&self) -> TenantId {
+        self.inner.tenant()
+    }
+
+    fn conn(&self) -> &sea_orm::DatabaseTransaction {
+        self.inner.conn()
+    }
+}
+
+/// An account as the identity path sees it: who, and in what state. Never its secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: PersonId,
+    pub email: String,
+    pub email_verified: bool,
+    pub active: bool,
+    pub session_epoch: i32,
+    pub mfa_enabled: bool,
+    pub platform_admin: bool,
+    pub given_name: String,
+}
+
+impl From<person::Model> for Account {
+    fn from(p: person::Model) -> Self {
+        Account {
+            id: PersonId::from_uuid(p.id),
+            email: p.email,
+            email_verified: p.email_verified_at.is_some(),
+            active: p.status == "active",
+            session_epoch: p.session_epoch,
+            mfa_enabled: p.mfa_enabled_at.is_some(),
+            platform_admin: p.platform_admin,
+            given_name: p.given_name,
+        }
+    }
+}
+
+/// The account with this (normalised) email, on any trust.
+pub async fn account_by_email(itx: &IdentityTx, email: &str) -> Result<Option<Account>, DbError> {
+    Ok(person::Entity::find().filter(person::Column::Email.eq(email)).one(itx.conn()).await?.map(Account::from))
+}
+
+/// The account with this id.
+pub async fn account_by_id(itx: &IdentityTx, id: PersonId) -> Result<Option<Account>, DbError> {
+    Ok(person::Entity::find_by_id(id.as_uuid()).one(itx.conn()).await?.map(Account::from))
+}
+
+/// For checking a password: the account with this email and its password hash (if it has one).
+pub async fn credentials(itx: &IdentityTx, email: &str) -> Result<Option<(Account, Option<String>)>, DbError> {
+    let Some(account) = account_by_email(itx, email).await? else { return Ok(None) };
+    let hash = password_hash(itx, account.id).await?;
+    Ok(Some((account, hash)))
+}
+
+/// The person's password hash, if they have set a password.
+pub async fn password_hash(itx: &IdentityTx, id: PersonId) -> Result<Option<String>, DbError> {
+    Ok(person_secret::Entity::find_by_id(id.as_uuid()).one(itx.conn()).await?.and_then(|s| s.password_hash))
+}
+
+/// The person's state of membership of this trust, if any (the identity path reads memberships).
+pub async fn membership_here(itx: &IdentityTx, id: PersonId) -> Result<Option<MembershipStatus>, DbError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::TenantId.eq(itx.tenant().as_uuid()))
+        .filter(membership::Column::PersonId.eq(id.as_uuid()))
+        .one(itx.conn())
+        .await?
+        .map(|m| MembershipStatus::parse(&m.status)))
+}
+
+/// A person's memberships in every trust, `(trust, status)`: for their own profile (a person's own
+/// view spans their trusts), never for a trust's.
+pub async fn memberships_of(itx: &IdentityTx, id: PersonId) -> Result<Vec<(TenantId, String)>, DbError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::PersonId.eq(id.as_uuid()))
+        .all(itx.conn())
+        .await?
+        .into_iter()
+        .map(|m| (TenantId::from_uuid(m.tenant_id), m.status))
+        .collect())
+}
+
+/// Whether the person belongs to any trust other than this one.
+pub async fn member_elsewhere(itx: &IdentityTx, id: PersonId) -> Result<bool, DbError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::PersonId.eq(id.as_uuid()))
+        .filter(membership::Column::TenantId.ne(itx.tenant().as_uuid()))
+        .one(itx.conn())
+        .await?
+        .is_some())
+}
+
+/// Records that the person has just proved they agree to join this trust (their password and
+/// code checked, or an emailed link opened): the application may add their membership within
+/// ten minutes, once.
+pub async fn grant_proof(itx: &IdentityTx, id: PersonId, purpose: &str) -> Result<(), DbError> {
+    let now = Utc::now();
+    identity_proof::ActiveModel {
+        tenant_id: Set(itx.tenant().as_uuid()),
+        id: Set(uuid::Uuid::now_v7()),
+        person_id: Set(id.as_uuid()),
+        purpose: Set(purpose.to_owned()),
+        created_at: Set(now),
+        expires_at: Set(now + Duration::minutes(10)),
+        used_at: Set(None),
+    }
+    .insert(itx.conn())
+    .await?;
+    Ok(())
+}
+
+async fn update_secrets(
+    itx: &IdentityTx,
+    id: PersonId,
+    set: impl FnOnce(sea_orm::UpdateMany<person_secret::Entity>) -> sea_orm::UpdateMany<person_secret::Entity>,
+) -> Result<u64, DbError> {
+    let q = person_secret::Entity::update_many()
+        .filter(person_secret::Column::PersonId.eq(id.as_uuid()))
+        .col_expr(person_secret::Column::UpdatedAt, Expr::value(Utc::now()));
+    Ok(set(q).exec(itx.conn()).await?.rows_affected)
+}
+
+/// Makes sure the person has a secrets row (accounts made before secrets moved have one).
+async fn ensure_secrets(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
+    if person_secret::Entity::find_by_id(id.as_uuid()).one(itx.conn()).await?.is_none() {
+        person_secret::ActiveModel {
+            person_id: Set(id.as_uuid()),
+            password_hash: Set(None),
+            mfa_secret: Set(None),
+            mfa_last_step: Set(None),
+            updated_at: Set(Utc::now()),
+        }
+        .insert(itx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Marks the person's email as verified.
+pub async fn mark_email_verified(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::EmailVerifiedAt, Expr::value(Some(Utc::now())))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Sets a new password hash and ends every session (the epoch moves on).
+pub async fn set_password(itx: &IdentityTx, id: PersonId, hash: String) -> Result<(), DbError> {
+    ensure_secrets(itx, id).await?;
+    update_secrets(itx, id, |q| q.col_expr(person_secret::Column::PasswordHash, Expr::value(Some(hash)))).await?;
+    end_all_sessions(itx, id).await
+}
+
+/// Ends every session of the person, on every trust's site.
+pub async fn end_all_sessions(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::SessionEpoch, Expr::col(person::Column::SessionEpoch).add(1))
+        .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
+        .exec(itx.conn())
+        .await?;
+    person_session::Entity::update_many()
+        .filter(person_session::Column::PersonId.eq(id.as_uuid()))
+        .filter(person_session::Column::EndedAt.is_null())
+        .col_expr(person_session::Column::EndedAt, Expr::value(Some(Utc::now())))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
+}
+
+/// The person's TOTP secret (base32) and the last step accepted, if two-step verification is on.
+pub async fn mfa_secret(itx: &IdentityTx, id: PersonId) -> Result<Option<(String, Option<i64>)>, DbError> {
+    let Some(p) = person::Entity::find_by_id(id.as_uuid()).one(itx.conn()).await? else { return Ok(None) };
+    if p.mfa_enabled_at.is_none() {
+        return Ok(None);
+    }
+    Ok(person_secret::Entity::find_by_id(id.as_uuid())
+        .one(itx.conn())
+        .await?
+        .and_then(|s| s.mfa_secret.map(|m| (m, s.mfa_last_step))))
+}
+
+/// Accepts a TOTP time step if it is later than any accepted before (a code works once).
+pub async fn accept_mfa_step(itx: &IdentityTx, id: PersonId, step: i64) -> Result<bool, DbError> {
+    let res = person_secret::Entity::update_many()
+        .filter(person_secret::Column::PersonId.eq(id.as_uuid()))
+        .filter(
+            Condition::any()
+                .add(person_secret::Column::MfaLastStep.is_null())
+                .add(person_secret::Column::MfaLastStep.lt(step)),
+        )
+        .col_expr(person_secret::Column::MfaLastStep, Expr::value(Some(step)))
+        .exec(itx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Turns two-step verification on with `secret` (already proven by a code at `step`) and these
+/// recovery codes (stored as hashes), replacing any earlier ones.
+pub async fn enable_mfa(
+    itx: &IdentityTx,
+    id: PersonId,
+    secret: &str,
+    step: i64,
+    recovery: &[String],
+) -> Result<(), DbError> {
+    let now = Utc::now();
+    ensure_secrets(itx, id).await?;
+    let secret = secret.to_owned();
+    update_secrets(itx, id, |q| {
+        q.col_expr(person_secret::Column::MfaSecret, Expr::value(Some(secret)))
+            .col_expr(person_secret::Column::MfaLastStep, Expr::value(Some(step)))
+    })
+    .await?;
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::MfaEnabledAt, Expr::value(Some(now)))
+        .exec(itx.conn())
+        .await?;
+    mfa_recovery_code::Entity::delete_many()
+        .filter(mfa_recovery_code::Column::PersonId.eq(id.as_uuid()))
+        .exec(itx.conn())
+        .await?;
+    for code in recovery {
+        mfa_recovery_code::ActiveModel {
+            person_id: Set(id.as_uuid()),
+            code_sha256: Set(token_hash(code)),
+            used_at: Set(None),
+            created_at: Set(now),
+        }
+        .insert(itx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Turns two-step verification off and forgets its recovery codes.
+pub async fn disable_mfa(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
+    update_secrets(itx, id, |q| {
+        q.col_expr(person_secret::Column::MfaSecret, Expr::value(Option::<String>::None))
+            .col_expr(person_secret::Column::MfaLastStep, Expr::value(Option::<i64>::None))
+    })
+    .await?;
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::MfaEnabledAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        .exec(itx.conn())
+        .await?;
+    mfa_recovery_code::Entity::delete_many()
+        .filter(mfa_recovery_code::Column::PersonId.eq(id.as_uuid()))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Uses a recovery code (normalised: no spaces or dashes, lowercase); each works once.
+pub async fn use_recovery_code(itx: &IdentityTx, id: PersonId, code: &str) -> Result<bool, DbError> {
+    let normal: String = code.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
+    let res = mfa_recovery_code::Entity::update_many()
+        .filter(mfa_recovery_code::Column::PersonId.eq(id.as_uuid()))
+        .filter(mfa_recovery_code::Column::CodeSha256.eq(token_hash(&normal)))
+        .filter(mfa_recovery_code::Column::UsedAt.is_null())
+        .col_expr(mfa_recovery_code::Column::UsedAt, Expr::value(Some(Utc::now())))
+        .exec(itx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Changes the person's email address (already confirmed by a link sent to it).
+pub async fn change_email(itx: &IdentityTx, id: PersonId, new_email: &str) -> Result<(), DbError> {
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::Email, Expr::value(new_email.to_owned()))
+        .col_expr(person::Column::EmailVerifiedAt, Expr::value(Some(Utc::now())))
+        .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Closes the person's account at their request: no more sign-ins anywhere, every session ends.
+/// (Erasure of personal data is a separate, later step.)
+pub async fn deactivate(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::Status, Expr::value("deactivated"))
+        .exec(itx.conn())
+        .await?;
+    end_all_sessions(itx, id).await
+}
+
+/// What a single-use link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    VerifyEmail,
+    ResetPassword,
+    /// Confirms a new email address (the token carries it).
+    ChangeEmail,
+    /// Links a single sign-on identity to an existing account (the token carries the identity).
+    LinkSso,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify",
+            Self::ResetPassword => "reset",
+            Self::ChangeEmail => "email",
+            Self::LinkSso => "link",
+        }
+    }
+}
+
+/// Why a link was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    Unknown,
+    Used,
+    Expired,
+}
+
+/// What a used link carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedToken {
+    pub person: PersonId,
+    pub new_email: Option<String>,
+    pub payload: Option<String>,
+}
+
+/// Issues a single-use link token for `person` on this trust's site; returns the raw token (only
+/// its hash is stored).
+pub async fn issue_token(
+    itx: &IdentityTx,
+    person: PersonId,
+    purpose: TokenPurpose,
+    ttl: Duration,
+) -> Result<String, DbError> {
+    issue_token_with(itx, person, purpose, ttl, None, None).await
+}
+
+/// As [`issue_token`], carrying a new email address or another payload.
+pub async fn issue_token_with(
+    itx: &IdentityTx,
+    person: PersonId,
+    purpose: TokenPurpose,
+    ttl: Duration,
+    new_email: Option<String>,
+    payload: Option<String>,
+) -> Result<String, DbError> {
+    // 256 bits from the operating system-seeded CSPRNG.
+    let raw = hex::encode(rand::random::<[u8; 32]>());
+    let now = Utc::now();
+    email_token::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        token_sha256: Set(token_hash(&raw)),
+        person_id: Set(person.as_uuid()),
+        tenant_id: Set(itx.tenant().as_uuid()),
+        purpose: Set(purpose.as_str().into()),
+        new_email: Set(new_email),
+        payload: Set(payload),
+        expires_at: Set(now + ttl),
+        used_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(itx.conn())
+    .await?;
+    Ok(raw)
+}
+
+/// Uses a link token: it must exist for this trust and purpose, be unused and unexpired. Marks it
+/// used in the same transaction.
+pub async fn consume_token(
+    itx: &IdentityTx,
+    raw: &str,
+    purpose: TokenPurpose,
+) -> Result<Result<PersonId, TokenError>, DbError> {
+    Ok(consume_token_with(itx, raw, purpose).await?.map(|t| t.person))
+}
+
+/// As [`consume_token`], also returning what the token carries.
+pub async fn consume_token_with(
+    itx: &IdentityTx,
+    raw: &str,
+    purpose: TokenPurpose,
+) -> Result<Result<UsedToken, TokenError>, DbError> {
+    let found = email_token::Entity::find()
+        .filter(email_token::Column::TokenSha256.eq(token_hash(raw)))
+        .filter(email_token::Column::Purpose.eq(purpose.as_str()))
+        .filter(email_token::Column::TenantId.eq(itx.tenant().as_uuid()))
+        .one(itx.conn())
+        .await?;
+    let Some(t) = found else { return Ok(Err(TokenError::Unknown)) };
+    if t.used_at.is_some() {
+        return Ok(Err(TokenError::Used));
+    }
+    if t.expires_at < Utc::now() {
+        return Ok(Err(TokenError::Expired));
+    }
+    // Only one of two concurrent uses wins: the update is conditional on `used_at IS NULL`.
+    let res = email_token::Entity::update_many()
+        .filter(email_token::Column::Id.eq(t.id))
+        .filter(email_token::Column::UsedAt.is_null())
+        .col_expr(email_token::Column::UsedAt, Expr::value(Some(Utc::now())))
+        .exec(itx.conn())
+        .await?;
+    if res.rows_affected == 0 {
+        return Ok(Err(TokenError::Used));
+    }
+    Ok(Ok(UsedToken { person: PersonId::from_uuid(t.person_id), new_email: t.new_email, payload: t.payload }))
+}
+
+/// How many links of `purpose` were issued to this person on any site since `since`, for the
+/// per-recipient limit on emailed links.
+pub async fn links_issued_since(
+    itx: &IdentityTx,
+    id: PersonId,
+    purpose: TokenPurpose,
+    since: chrono::DateTime<Utc>,
+) -> Result<u64, DbError> {
+    use sea_orm::PaginatorTrait;
+    Ok(email_token::Entity::find()
+        .filter(email_token::Column::PersonId.eq(id.as_uuid()))
+        .filter(email_token::Column::Purpose.eq(purpose.as_str()))
+        .filter(email_token::Column::CreatedAt.gte(since))
+        .count(itx.conn())
+        .await?)
+}
+
+/// Writes an email to this trust's outbox in the identity transaction (a link it just issued).
+pub async fn send(itx: &IdentityTx, email: &OutgoingEmail) -> Result<(), DbError> {
+    super::enqueue_email(itx, email).await
+}
+
+/// Creates (or promotes) a platform administrator with this password hash; returns their id.
+pub async fn ensure_platform_admin(itx: &IdentityTx, email: &str, password_hash: String) -> Result<PersonId, DbError> {
+    let id = match account_by_email(itx, email).await? {
+        Some(a) => a.id,
+        None => {
+            let now = Utc::now();
+            let model = person::ActiveModel {
+                id: Set(PersonId::new().as_uuid()),
+                email: Set(email.to_owned()),
+                email_verified_at: Set(Some(now)),
+                given_name: Set("Platform".into()),
+                family_name: Set("Administrator".into()),
+                job_role: Set(String::new()),
+                place_of_work: Set(String::new()),
+                register_kind: Set(None),
+                register_number: Set(None),
+                status: Set("active".into()),
+                platform_admin: Set(false),
+                session_epoch: Set(0),
+                mfa_enabled_at: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(itx.conn())
+            .await?;
+            let id = PersonId::from_uuid(model.id);
+            set_password(itx, id, password_hash).await?;
+            id
+        }
+    };
+    set_platform_admin(itx, id, true).await?;
+    Ok(id)
+}
+
+/// Makes a person a platform administrator (or not).
+pub async fn set_platform_admin(itx: &IdentityTx, id: PersonId, admin: bool) -> Result<(), DbError> {
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::PlatformAdmin, Expr::value(admin))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Creates (or promotes) a platform administrator through the identity path and records it in
+/// the platform audit (the `trellis platform-admin` command, the demo, tests).
+pub async fn appoint_platform_admin(
+    dbs: &crate::Databases,
+    email: &str,
+    password_hash: String,
+    actor: &str,
+) -> Result<PersonId, DbError> {
+    let itx = dbs.identity.begin_platform().await?;
+    let id = ensure_platform_admin(&itx, email, password_hash).await?;
+    itx.commit().await?;
+    dbs.platform.record_platform_audit(actor, "platform_admin.granted", None, id.to_string()).await?;
+    Ok(id)
+}

@@ -418,6 +418,24 @@ impl Config {
             "s3" => {}
             _ => return Err(bad("files.store", "must be local or s3")),
         }
+        if self.files.store == "s3" && !self.files.s3_endpoint.is_empty() && !self.development.allow_local_network {
+            // An S3-compatible store on this machine or over plain http is for development (moto,
+            // MinIO on loopback); the operator's own private network is fine over https.
+            let u = url::Url::parse(&self.files.s3_endpoint)
+                .map_err(|_| bad("files.s3_endpoint", "must be a URL like https://s3.example.net"))?;
+            let loopback = match u.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+                None => true,
+            };
+            if u.scheme() != "https" || loopback {
+                return Err(bad(
+                    "files.s3_endpoint",
+                    "an http:// endpoint, or one on this machine, needs development.allow_local_network",
+                ));
+            }
+        }
         if self.files.max_upload_mb == 0 {
             return Err(bad("files.max_upload_mb", "must be at least 1"));
         }

@@ -170,7 +170,7 @@ pub async fn decide(
         &tx,
         Some(me.person),
         if approve { "membership.approved" } else { "membership.rejected" },
-        &who.email,
+        &who.id.to_string(),
         None,
         json!({ "reason": reason }),
     )
@@ -357,7 +357,7 @@ pub async fn staff_roles(
         &tx,
         Some(me.person),
         "roles.changed",
-        &who.email,
+        &who.id.to_string(),
         None,
         json!({ "before": names(&before), "after": names(&roles) }),
     )

@@ -17,6 +17,9 @@ mod m20261201_000009_catalogue_generations;
 mod m20261201_000010_elearning;
 mod m20261202_000011_marketplace;
 mod m20261206_000012_identity_path;
+mod m20261206_000013_record_truth;
+
+pub mod helpers;
 
 /// The application role: owns nothing, is subject to row-level security.
 pub const APP_ROLE: &str = "trellis_app";
@@ -40,6 +43,8 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261201_000010_elearning.rs"),
     include_str!("m20261202_000011_marketplace.rs"),
     include_str!("m20261206_000012_identity_path.rs"),
+    include_str!("m20261206_000013_record_truth.rs"),
+    include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
 
@@ -63,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_elearning::Migration),
             Box::new(m20261202_000011_marketplace::Migration),
             Box::new(m20261206_000012_identity_path::Migration),
+            Box::new(m20261206_000013_record_truth::Migration),
         ]
     }
 }

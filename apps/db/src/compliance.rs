@@ -118,36 +118,37 @@ struct Standing {
     enrolment: Option<String>,
     assigned: bool,
     last_completed: Option<chrono::DateTime<Utc>>,
+    /// The trust where that completion was earned, when it is another (a national course).
+    completed_in: Option<Uuid>,
 }
 
-/// The approved members of this trust the audience takes in, each with their enrolment status on
-/// `course`, whether they already have its compliance entry, and their last completion of it: one
+/// The approved members of this trust the audience takes in (or only `only`, if given), each with
+/// their enrolment status on `course`, whether they already have its compliance entry, and their
+/// last completion of it — here, or at another of their trusts for a shared national course: one
 /// query (joins the planner can hash), whatever the trust's size.
-async fn standings(tx: &TenantTx, audience: &Audience, course: CourseId) -> Result<Vec<Standing>, DbError> {
+async fn standings(
+    tx: &TenantTx,
+    audience: &Audience,
+    course: CourseId,
+    only: Option<PersonId>,
+) -> Result<Vec<Standing>, DbError> {
     let mut values: Vec<Value> = vec![tx.tenant().as_uuid().into(), course.as_uuid().into()];
-    let filter = match audience {
-        Audience::Everyone => String::new(),
-        Audience::Person(p) => {
-            values.push(p.as_uuid().into());
-            " AND m.person_id = $3".into()
-        }
-        Audience::StaffGroup(v) | Audience::Department(v) | Audience::Position(v) | Audience::PlaceOfWork(v) => {
-            let col = match audience {
-                Audience::StaffGroup(_) => "staff_group",
-                Audience::Department(_) => "department",
-                Audience::Position(_) => "position",
-                _ => "place_of_work",
-            };
-            values.push(v.to_lowercase().into());
-            format!(
-                " AND EXISTS (SELECT 1 FROM staff_records s WHERE s.tenant_id = $1 AND s.person_id = m.person_id AND lower(s.{col}) = $3)"
-            )
-        }
-    };
+    let (mut filter, value) = audience_condition(audience, 3);
+    values.extend(value);
+    if let Some(p) = only {
+        values.push(p.as_uuid().into());
+        filter.push_str(&format!(" AND m.person_id = ${}", values.len()));
+    }
     let sql = format!(
         "SELECT m.person_id AS id, e.status AS status, CASE WHEN a.person_id IS NULL THEN 0 ELSE 1 END AS assigned, \
          (SELECT max(c.completed_at) FROM completions c \
-          WHERE c.tenant_id = $1 AND c.person_id = m.person_id AND c.course_id = $2) AS last_completed \
+          WHERE c.tenant_id = $1 AND c.person_id = m.person_id AND c.course_id = $2) AS last_completed, \
+         (SELECT sc.completed_at FROM shared_completions sc \
+          WHERE sc.person_id = m.person_id AND sc.course_id = $2 AND sc.earned_in <> $1 \
+          ORDER BY sc.completed_at DESC LIMIT 1) AS shared_completed, \
+         (SELECT sc.earned_in FROM shared_completions sc \
+          WHERE sc.person_id = m.person_id AND sc.course_id = $2 AND sc.earned_in <> $1 \
+          ORDER BY sc.completed_at DESC LIMIT 1) AS shared_in \
          FROM memberships m \
          LEFT JOIN enrolments e ON e.tenant_id = $1 AND e.person_id = m.person_id AND e.course_id = $2 \
          LEFT JOIN assignments a ON a.tenant_id = $1 AND a.person_id = m.person_id AND a.course_id = $2 \
@@ -156,11 +157,21 @@ async fn standings(tx: &TenantTx, audience: &Audience, course: CourseId) -> Resu
     let rows = tx.conn().query_all_raw(tx.stmt(&sql, values)).await?;
     rows.into_iter()
         .map(|r| {
+            let here: Option<chrono::DateTime<Utc>> = r.try_get("", "last_completed")?;
+            let shared: Option<chrono::DateTime<Utc>> = r.try_get("", "shared_completed")?;
+            let shared_in: Option<Uuid> = r.try_get("", "shared_in")?;
+            // The later of this trust's own completion and one earned elsewhere.
+            let (last_completed, completed_in) = match (here, shared) {
+                (Some(h), Some(s)) if s > h => (Some(s), shared_in),
+                (None, Some(s)) => (Some(s), shared_in),
+                (h, _) => (h, None),
+            };
             Ok(Standing {
                 person: r.try_get("", "id")?,
                 enrolment: r.try_get("", "status")?,
                 assigned: r.try_get::<i32>("", "assigned")? != 0,
-                last_completed: r.try_get("", "last_completed")?,
+                last_completed,
+                completed_in,
             })
         })
         .collect()
@@ -171,7 +182,18 @@ async fn standings(tx: &TenantTx, audience: &Audience, course: CourseId) -> Resu
 /// the course recently enough). Batched: one query to read where everyone stands, then inserts
 /// of 500 rows at a time.
 pub async fn apply_one(tx: &TenantTx, r: &Requirement, course: &Course, today: NaiveDate) -> Result<Applied, DbError> {
-    let people = standings(tx, &r.audience, course.id).await?;
+    apply_rule(tx, r, course, today, None).await
+}
+
+/// [`apply_one`], for everyone or for one person.
+async fn apply_rule(
+    tx: &TenantTx,
+    r: &Requirement,
+    course: &Course,
+    today: NaiveDate,
+    only: Option<PersonId>,
+) -> Result<Applied, DbError> {
+    let people = standings(tx, &r.audience, course.id, only).await?;
     let due = due_date(today, r.due_days);
     let now = Utc::now();
     let mut applied = Applied::default();
@@ -225,6 +247,7 @@ pub async fn apply_one(tx: &TenantTx, r: &Requirement, course: &Course, today: N
                     completed_at: Set(done),
                     expires_on: Set(expiry),
                     reminded_due_on: Set(None),
+                    completed_in: Set(done.and(p.completed_in)),
                 }
             })
             .collect();
@@ -238,17 +261,104 @@ pub async fn apply_one(tx: &TenantTx, r: &Requirement, course: &Course, today: N
 
 /// Applies every rule again (after staff are imported or change group).
 pub async fn apply_all(tx: &TenantTx, today: NaiveDate) -> Result<Applied, DbError> {
+    apply_rules(tx, today, None).await
+}
+
+/// Applies every rule to one person, in the caller's transaction: called with every change that
+/// can bring someone into a rule's audience (registration approved at once, approval, joining,
+/// a first single sign-on, an accepted invitation, reinstatement, a change of their record).
+pub async fn apply_for(tx: &TenantTx, person: PersonId, today: NaiveDate) -> Result<Applied, DbError> {
+    apply_rules(tx, today, Some(person)).await
+}
+
+async fn apply_rules(tx: &TenantTx, today: NaiveDate, only: Option<PersonId>) -> Result<Applied, DbError> {
     let mut total = Applied::default();
     let rules = requirements(tx).await?;
+    if rules.is_empty() {
+        return Ok(total);
+    }
     let courses = catalogue::courses_by_id(tx, &rules.iter().map(|r| r.course.as_uuid()).collect::<Vec<_>>()).await?;
     for r in rules {
         if let Some(c) = courses.get(&r.course.as_uuid()) {
-            let a = apply_one(tx, &r, c, today).await?;
+            let a = apply_rule(tx, &r, c, today, only).await?;
             total.enrolled += a.enrolled;
             total.assigned += a.assigned;
         }
     }
     Ok(total)
+}
+
+/// What the daily reconciliation fixed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Reconciled {
+    /// Compliance entries added for people a rule takes in who had none.
+    pub assigned: usize,
+    /// Enrolments made by rules for them.
+    pub enrolled: usize,
+    /// Open entries removed for people a rule no longer takes in (moved group, left, suspended).
+    /// Completed entries are kept: they are the record of what was done.
+    pub removed: usize,
+}
+
+/// Brings every rule and its audience into line: entries for everyone a rule takes in, and none
+/// still open for anyone it no longer does.
+pub async fn reconcile(tx: &TenantTx, today: NaiveDate) -> Result<Reconciled, DbError> {
+    reconcile_rules(tx, today, None).await
+}
+
+/// [`reconcile`] for one person (after their record changes).
+pub async fn reconcile_person(tx: &TenantTx, person: PersonId, today: NaiveDate) -> Result<Reconciled, DbError> {
+    reconcile_rules(tx, today, Some(person)).await
+}
+
+async fn reconcile_rules(tx: &TenantTx, today: NaiveDate, only: Option<PersonId>) -> Result<Reconciled, DbError> {
+    let applied = apply_rules(tx, today, only).await?;
+    let mut removed = 0usize;
+    for r in requirements(tx).await? {
+        let (in_audience, value) = audience_condition(&r.audience, 2);
+        let mut values: Vec<Value> = vec![tx.tenant().as_uuid().into()];
+        values.extend(value);
+        values.push(r.id.as_uuid().into());
+        let n = values.len();
+        let person = match only {
+            Some(p) => {
+                values.push(p.as_uuid().into());
+                format!(" AND person_id = ${}", values.len())
+            }
+            None => String::new(),
+        };
+        let sql = format!(
+            "DELETE FROM assignments WHERE tenant_id = $1 AND requirement_id = ${n} AND completed_at IS NULL{person} \
+             AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = $1 AND m.person_id = assignments.person_id \
+                             AND m.status = 'approved'{in_audience})"
+        );
+        let res = tx.conn().execute_raw(tx.stmt(&sql, values)).await?;
+        removed += usize::try_from(res.rows_affected()).unwrap_or(0);
+    }
+    Ok(Reconciled { assigned: applied.assigned, enrolled: applied.enrolled, removed })
+}
+
+/// The SQL condition (on `m`, a membership; `$1` is the trust) that an audience takes a person
+/// in, using placeholder `$n` for its value if it has one.
+fn audience_condition(audience: &Audience, n: usize) -> (String, Option<Value>) {
+    match audience {
+        Audience::Everyone => (String::new(), None),
+        Audience::Person(p) => (format!(" AND m.person_id = ${n}"), Some(p.as_uuid().into())),
+        Audience::StaffGroup(v) | Audience::Department(v) | Audience::Position(v) | Audience::PlaceOfWork(v) => {
+            let col = match audience {
+                Audience::StaffGroup(_) => "staff_group",
+                Audience::Department(_) => "department",
+                Audience::Position(_) => "position",
+                _ => "place_of_work",
+            };
+            (
+                format!(
+                    " AND EXISTS (SELECT 1 FROM staff_records s WHERE s.tenant_id = $1 AND s.person_id = m.person_id AND lower(s.{col}) = ${n})"
+                ),
+                Some(v.to_lowercase().into()),
+            )
+        }
+    }
 }
 
 /// Brings the person's compliance entry for the course in date after a completion.
@@ -274,6 +384,7 @@ pub async fn completed(tx: &TenantTx, person: PersonId, course: CourseId, today:
         .filter(assignment::Column::PersonId.eq(person.as_uuid()))
         .filter(assignment::Column::CourseId.eq(course.as_uuid()))
         .col_expr(assignment::Column::CompletedAt, Expr::value(Some(now)))
+        .col_expr(assignment::Column::CompletedIn, Expr::value(Option::<Uuid>::None))
         .col_expr(assignment::Column::ExpiresOn, Expr::value(expiry))
         .col_expr(assignment::Column::DueOn, Expr::value(expiry.unwrap_or(a.due_on)))
         .exec(tx.conn())
@@ -332,6 +443,8 @@ pub struct Cell {
     pub due_on: NaiveDate,
     pub completed_on: Option<NaiveDate>,
     pub expires_on: Option<NaiveDate>,
+    /// The other trust where the completion was earned (a shared national course), if not here.
+    pub completed_in: Option<trellis_core::TenantId>,
 }
 
 impl Cell {
@@ -342,6 +455,7 @@ impl Cell {
             due_on: a.due_on,
             completed_on: a.completed_at.map(|d| d.date_naive()),
             expires_on: a.expires_on,
+            completed_in: a.completed_in.map(trellis_core::TenantId::from_uuid),
         }
     }
 }
@@ -516,7 +630,7 @@ pub async fn export_chunk(
         "SELECT w.id AS id, w.given_name AS given_name, w.family_name AS family_name, w.email AS email,
                 w.assignment_number AS assignment_number, w.staff_group AS staff_group, w.department AS department,
                 c.title AS course, a.due_on AS due_on, a.started_at AS started_at, a.completed_at AS completed_at,
-                a.expires_on AS expires_on
+                a.expires_on AS expires_on, a.completed_in AS completed_in
            FROM (SELECT p.id AS id, p.given_name AS given_name, p.family_name AS family_name, p.email AS email,
                         coalesce(s.assignment_number, '') AS assignment_number,
                         coalesce(s.staff_group, '') AS staff_group, coalesce(s.department, '') AS department
@@ -555,6 +669,7 @@ pub async fn export_chunk(
                 due_on,
                 completed_on: completed.map(|d| d.date_naive()),
                 expires_on,
+                completed_in: r.try_get::<Option<Uuid>>("", "completed_in")?.map(TenantId::from_uuid),
             },
         });
     }

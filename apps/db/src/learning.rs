@@ -480,6 +480,97 @@ pub async fn record_result(
     Ok(Recorded { object_completed: complete_now, course_completed, seconds_spent: seconds })
 }
 
+/// A completion of a free national course follows the person: only its fact, date and where it
+/// was earned are kept for their other trusts, whose compliance entries for the course come in
+/// date at once. Any other course: nothing. Returns how many entries elsewhere changed.
+///
+/// On PostgreSQL the owner's `trellis_share_completion` does it (the application role may not
+/// write another trust's rows); on SQLite, this code, with the same rules.
+pub async fn share_completion(
+    tx: &TenantTx,
+    person: PersonId,
+    course: CourseId,
+    at: chrono::DateTime<Utc>,
+) -> Result<u64, DbError> {
+    use crate::entities::{course as course_entity, requirement, shared_completion};
+    use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait};
+    use trellis_core::TenantId;
+    if tx.is_postgres() {
+        let row = tx
+            .conn()
+            .query_one_raw(tx.stmt(
+                "SELECT trellis_share_completion($1, $2, $3) AS n",
+                vec![person.as_uuid().into(), course.as_uuid().into(), at.into()],
+            ))
+            .await?;
+        return Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.map_or(0, |n| u64::try_from(n).unwrap_or(0)));
+    }
+    let national = course_entity::Entity::find()
+        .filter(course_entity::Column::TenantId.eq(TenantId::NATIONAL.as_uuid()))
+        .filter(course_entity::Column::Id.eq(course.as_uuid()))
+        .filter(course_entity::Column::SellerId.is_null())
+        .one(tx.conn())
+        .await?
+        .is_some();
+    if !national || crate::identity::membership(tx, person).await?.is_none() {
+        return Ok(0);
+    }
+    let here = tx.tenant().as_uuid();
+    let key = (person.as_uuid(), course.as_uuid(), here);
+    match shared_completion::Entity::find_by_id(key).one(tx.conn()).await? {
+        Some(old) if old.completed_at >= at => {}
+        Some(_) => {
+            shared_completion::Entity::update_many()
+                .filter(shared_completion::Column::PersonId.eq(key.0))
+                .filter(shared_completion::Column::CourseId.eq(key.1))
+                .filter(shared_completion::Column::EarnedIn.eq(key.2))
+                .col_expr(shared_completion::Column::CompletedAt, Expr::value(at))
+                .exec(tx.conn())
+                .await?;
+        }
+        None => {
+            shared_completion::ActiveModel {
+                person_id: Set(key.0),
+                course_id: Set(key.1),
+                earned_in: Set(key.2),
+                completed_at: Set(at),
+            }
+            .insert(tx.conn())
+            .await?;
+        }
+    }
+    // The person's entries in their other trusts (SQLite: one file, the code carries the rule).
+    let elsewhere = assignment::Entity::find()
+        .filter(assignment::Column::PersonId.eq(person.as_uuid()))
+        .filter(assignment::Column::CourseId.eq(course.as_uuid()))
+        .filter(assignment::Column::TenantId.ne(here))
+        .all(tx.conn())
+        .await?;
+    let mut n = 0;
+    for a in elsewhere.into_iter().filter(|a| a.completed_at.is_none_or(|c| c < at)) {
+        let renewal = requirement::Entity::find()
+            .filter(requirement::Column::TenantId.eq(a.tenant_id))
+            .filter(requirement::Column::Id.eq(a.requirement_id))
+            .one(tx.conn())
+            .await?
+            .and_then(|r| r.renewal_months);
+        let expiry = trellis_core::learning::expires_on(at.date_naive(), renewal);
+        assignment::Entity::update_many()
+            .filter(assignment::Column::TenantId.eq(a.tenant_id))
+            .filter(assignment::Column::PersonId.eq(a.person_id))
+            .filter(assignment::Column::CourseId.eq(a.course_id))
+            .col_expr(assignment::Column::CompletedAt, Expr::value(Some(at)))
+            .col_expr(assignment::Column::StartedAt, Expr::value(Some(a.started_at.unwrap_or(at))))
+            .col_expr(assignment::Column::CompletedIn, Expr::value(Some(here)))
+            .col_expr(assignment::Column::ExpiresOn, Expr::value(expiry))
+            .col_expr(assignment::Column::DueOn, Expr::value(expiry.unwrap_or(a.due_on)))
+            .exec(tx.conn())
+            .await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Marks the enrolment completed, keeps the completion, brings the person's assignment in date,
 /// and completes any learning path of theirs whose courses are now all complete.
 pub async fn complete_course(tx: &TenantTx, e: &Enrolment, today: NaiveDate) -> Result<(), DbError> {
@@ -501,6 +592,7 @@ pub async fn complete_course(tx: &TenantTx, e: &Enrolment, today: NaiveDate) -> 
     })
     .await?;
     crate::compliance::completed(tx, e.person, e.course, today).await?;
+    share_completion(tx, e.person, e.course, now).await?;
     for path in catalogue::paths_containing(tx, e.course).await? {
         let Some(pe) = enrolment(tx, e.person, path).await?.filter(|pe| pe.status == "active") else { continue };
         let inner = catalogue::path_courses(tx, path).await?;

@@ -144,6 +144,11 @@ impl Directory {
         self.snapshot.load().by_id.get(&id).cloned()
     }
 
+    /// A trust's name by its id (where a shared completion was earned, say).
+    pub fn name_of(&self, id: trellis_core::TenantId) -> Option<String> {
+        self.site_by_id(id).map(|s| s.entry.name.clone())
+    }
+
     /// Every trust, by name.
     pub fn sites(&self) -> Vec<Arc<Site>> {
         self.snapshot.load().sites.clone()

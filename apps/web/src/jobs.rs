@@ -338,8 +338,9 @@ pub async fn drain(state: &AppState, mailer: &Mailer) -> usize {
     done
 }
 
-/// The daily compliance run for every trust whose day it has not yet run: re-open courses whose
-/// completion is about to expire, and queue the reminder digest.
+/// The daily compliance run for every trust whose day it has not yet run: reconcile rules and
+/// audiences (and record what it fixed), re-open courses whose completion is about to expire, and
+/// queue the reminder digest.
 pub async fn daily(state: &AppState) {
     for site in state.directory.sites() {
         let today = site.today();
@@ -347,6 +348,13 @@ pub async fn daily(state: &AppState) {
             let tx = state.dbs.app.begin(site.entry.id).await?;
             let claimed = compliance::claim_daily(&tx, "compliance", today).await?;
             if claimed {
+                // Rules and audiences brought into line: anyone missed by a path into a rule's
+                // audience gets their entries, anyone who left one loses the open entries.
+                let fixed = compliance::reconcile(&tx, today).await?;
+                if fixed != compliance::Reconciled::default() {
+                    state.totals.changed(site.entry.id);
+                    id::audit(&tx, None, "compliance.reconciled", "", None, json!(fixed)).await?;
+                }
                 let reopened = compliance::reopen_for_renewal(&tx, today).await?;
                 // Marketplace licences that ran out end their enrolments.
                 let expired = trellis_db::market::expire_licences(&tx, today).await?;

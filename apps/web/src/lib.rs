@@ -12,6 +12,7 @@ mod middleware;
 pub mod payments;
 mod pdf;
 mod routes;
+mod rules;
 mod server;
 mod state;
 mod theme;

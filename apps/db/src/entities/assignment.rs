@@ -17,6 +17,9 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
     pub expires_on: Option<Date>,
     pub reminded_due_on: Option<Date>,
+    /// The trust where the completion that meets this entry was earned, when not this one (a
+    /// shared national course completed at another of the person's trusts).
+    pub completed_in: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

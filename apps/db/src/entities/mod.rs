@@ -39,6 +39,7 @@ pub mod programme;
 pub mod programme_course;
 pub mod requirement;
 pub mod seller;
+pub mod shared_completion;
 pub mod sso_link;
 pub mod staff_record;
 pub mod stripe_event;

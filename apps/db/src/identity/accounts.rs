@@ -346,7 +346,8 @@ pub async fn open_invitations(tx: &TenantTx, limit: u64) -> Result<Vec<Invitatio
 /// For the demo and tests (operator-run seeding, never a request): the person with this address,
 /// made for the trust if new (email verified), and an approved member of it with `roles` — as if
 /// they had registered, or had joined with their password (the identity path's proof is written
-/// for them). Returns the person and whether they joined now.
+/// for them) — and the trust's training rules applied to them, as every door does. Returns the
+/// person and whether they joined now.
 pub async fn seed_member(
     dbs: &crate::Databases,
     tenant: trellis_core::TenantId,
@@ -366,12 +367,14 @@ pub async fn seed_member(
             itx.commit().await?;
             let tx = dbs.app.begin(tenant).await?;
             add_membership(&tx, Consent::Proven(a.id), MembershipStatus::Approved, roles).await?;
+            crate::compliance::apply_for(&tx, a.id, Utc::now().date_naive()).await?;
             tx.commit().await?;
             Ok((a.id, true))
         }
         None => {
             let created = create_person(&tx, new, true).await?;
             add_membership(&tx, Consent::New(&created), MembershipStatus::Approved, roles).await?;
+            crate::compliance::apply_for(&tx, created.id, Utc::now().date_naive()).await?;
             tx.commit().await?;
             Ok((created.id, true))
         }

@@ -148,6 +148,7 @@ pub async fn decide(
     // Only a pending member of this trust can be decided; anyone else is "not found".
     let who = id::member_person(&tx, person).await?.ok_or(AppError::NotFound)?;
     id::decide_membership(&tx, person, approve, (!reason.is_empty()).then(|| reason.clone()), me.person).await?;
+    let rules_changed = if approve { crate::rules::arrived(&tx, site, person).await? } else { false };
     let (template, subject) = if approve {
         ("approved", "Your registration has been approved")
     } else {
@@ -176,6 +177,7 @@ pub async fn decide(
     )
     .await?;
     tx.commit().await?;
+    crate::rules::changed(state, site, rules_changed);
     Ok(see_other("/admin/approvals"))
 }
 
@@ -313,9 +315,12 @@ pub async fn staff_status(
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let who = id::member_person(&tx, person).await?.ok_or(AppError::NotFound)?;
     id::set_suspended(&tx, person, suspend, me.person).await?;
+    // Back on the staff: rules added meanwhile reach them.
+    let rules_changed = if suspend { false } else { crate::rules::arrived(&tx, site, person).await? };
     let action = if suspend { "membership.suspended" } else { "membership.reinstated" };
     id::audit(&tx, Some(me.person), action, &who.id.to_string(), None, json!({})).await?;
     tx.commit().await?;
+    crate::rules::changed(state, site, rules_changed);
     Ok(back_to_staff())
 }
 

@@ -409,6 +409,7 @@ pub async fn my_learning(
                     "due_on": date_words(cell.due_on),
                     "expires_on": cell.expires_on.map(date_words),
                     "completed_on": cell.completed_on.map(date_words),
+                    "completed_in": cell.completed_in.and_then(|t| state.directory.name_of(t)),
                 }),
             ))
         })

@@ -274,6 +274,8 @@ pub async fn callback(
     let epoch = id::session_epoch(&tx, person).await?.unwrap_or(0);
     match membership.map(|m| m.status) {
         Some(MembershipStatus::Approved) => {
+            // A first sign-in may have just made them a member: the trust's rules reach them.
+            let rules_changed = if linked.is_none() { crate::rules::arrived(&tx, site, person).await? } else { false };
             id::audit(
                 &tx,
                 Some(person),
@@ -285,6 +287,7 @@ pub async fn callback(
             .await?;
             auth::sign_in(&tx, state, req, session, site, person, epoch, auth::Method::SingleSignOn).await?;
             tx.commit().await?;
+            crate::rules::changed(state, site, rules_changed);
             Ok(see_other("/profile"))
         }
         Some(MembershipStatus::Pending) => {
@@ -425,6 +428,7 @@ pub async fn link(
     }
     itx.commit().await?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
+    let mut rules_changed = false;
     if id::sso_linked_person(&tx, issuer, subject).await?.is_none() {
         id::link_sso(&tx, issuer, subject, person).await?;
     }
@@ -438,6 +442,9 @@ pub async fn link(
         let eligible = trellis_db::site::eligibility_domains(&tx).await?.contains(&email_domain);
         let status = if eligible { MembershipStatus::Approved } else { MembershipStatus::Pending };
         accounts::add_membership(&tx, accounts::Consent::Proven(person), status, &[Role::Learner]).await?;
+        if eligible {
+            rules_changed = crate::rules::arrived(&tx, site, person).await?;
+        }
     }
     id::audit(
         &tx,
@@ -449,6 +456,7 @@ pub async fn link(
     )
     .await?;
     tx.commit().await?;
+    crate::rules::changed(state, site, rules_changed);
     let label = site.entry.sso.as_ref().map_or("", |x| x.label.as_str());
     message_page(
         state,

@@ -442,6 +442,7 @@ pub async fn export(
             "Due",
             "Completed",
             "Expires",
+            "Completed at",
         ])
         .map_err(|e| AppError::Internal(e.into()))?;
     let first = Bytes::from(header.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?);
@@ -475,6 +476,8 @@ pub async fn export(
                             l.cell.due_on.to_string(),
                             date(l.cell.completed_on),
                             date(l.cell.expires_on),
+                            // Where a shared course was completed, when it was another trust.
+                            cell(&l.cell.completed_in.and_then(|t| state.directory.name_of(t)).unwrap_or_default()),
                         ];
                         if let Err(e) = w.write_record(&row) {
                             return Some((Err(std::io::Error::other(e)), None));
@@ -556,6 +559,7 @@ pub async fn matrix(
                     "cells": r.cells.iter().map(|c| c.as_ref().map(|c| json!({
                         "status": c.status, "due_on": date_words(c.due_on),
                         "completed_on": c.completed_on.map(date_words),
+                        "completed_in": c.completed_in.and_then(|t| state.directory.name_of(t)),
                     }))).collect::<Vec<_>>(),
                 })
             })

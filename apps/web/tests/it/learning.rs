@@ -418,7 +418,7 @@ async fn managers_import_staff_assign_mandatory_training_follow_compliance_and_r
     let lines: Vec<&str> = csv.body.lines().collect();
     assert_eq!(
         lines[0],
-        "Family name,Given name,Email,Assignment number,Staff group,Department,Course,Status,Due,Completed,Expires"
+        "Family name,Given name,Email,Assignment number,Staff group,Department,Course,Status,Due,Completed,Expires,Completed at"
     );
     assert!(
         lines.iter().any(|l| l.starts_with(

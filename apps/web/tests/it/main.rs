@@ -13,6 +13,7 @@ mod market;
 mod mfa;
 mod platform;
 mod propagation;
+mod records;
 mod security;
 mod serving;
 mod site_admin;

@@ -238,3 +238,40 @@ async fn a_trusts_provider_cannot_take_over_an_account_of_another_trust() {
     let back = again.get(&peer.authorize(&url).await).await;
     assert_eq!((back.status, back.location.as_deref()), (303, Some("/profile")), "{}", back.body);
 }
+
+/// A first sign-in by single sign-on is a door into the trust's staff: its rules reach them.
+#[tokio::test]
+async fn a_first_single_sign_on_brings_the_trusts_mandatory_training() {
+    let app = spawn_app().await;
+    app.seed_national().await;
+    let fire = app.national_course("CSTF-FIRE").await;
+    let dbs = app.dbs().await;
+    let north = app.tenant_id("northmoor").await;
+    let tx = dbs.app.begin(north).await.unwrap();
+    trellis_db::catalogue::set_offered(&tx, fire, true, None).await.unwrap();
+    let course = trellis_db::catalogue::course(&tx, fire).await.unwrap().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    trellis_db::compliance::add_requirement(
+        &tx,
+        &course,
+        &trellis_core::learning::Audience::Everyone,
+        true,
+        Some(28),
+        Some(12),
+        None,
+        today,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let peer = with_sso(&app, false).await;
+    let mut v = app.visitor("northmoor");
+    let url = begin(&mut v, "u-alice").await;
+    assert_eq!(v.get(&peer.authorize(&url).await).await.status, 303);
+    let itx = dbs.identity.begin(north).await.unwrap();
+    let alice = trellis_db::identity::account_by_email(&itx, "alice@northmoor.example").await.unwrap().unwrap();
+    itx.commit().await.unwrap();
+    let tx = dbs.app.begin(north).await.unwrap();
+    assert!(trellis_db::compliance::person_entry(&tx, alice.id, fire, today).await.unwrap().is_some());
+    tx.rollback().await.unwrap();
+}

@@ -88,20 +88,18 @@ pub async fn accept_invitation(
     if let Some(record) = &carried.record {
         trellis_db::staff::set_record(&tx, person, record).await?;
     }
-    let applied = trellis_db::compliance::apply_all(&tx, site.today()).await?;
+    let rules_changed = crate::rules::moved(&tx, site, person).await?;
     id::audit(
         &tx,
         Some(person),
         "membership.invitation_accepted",
         &person.to_string(),
         ip.as_deref(),
-        json!({ "invitation": accepted.invitation.to_string(), "enrolled": applied.enrolled }),
+        json!({ "invitation": accepted.invitation.to_string() }),
     )
     .await?;
     tx.commit().await?;
-    if applied.enrolled > 0 || applied.assigned > 0 {
-        state.totals.changed(site.entry.id);
-    }
+    crate::rules::changed(state, site, rules_changed);
     message_page(
         state,
         site,

@@ -132,12 +132,14 @@ pub async fn join(
     let eligible = trellis_db::site::eligibility_domains(&tx).await?.contains(&domain);
     let status = if eligible { MembershipStatus::Approved } else { MembershipStatus::Pending };
     accounts::add_membership(&tx, accounts::Consent::Proven(a.id), status, &[Role::Learner]).await?;
+    let rules_changed = if eligible { crate::rules::arrived(&tx, site, a.id).await? } else { false };
     id::audit(&tx, Some(a.id), "membership.joined", &a.id.to_string(), ip.as_deref(), json!({ "eligible": eligible }))
         .await?;
     if eligible {
         id::audit(&tx, Some(a.id), "sign_in", &a.id.to_string(), ip.as_deref(), json!({ "via": "join" })).await?;
         auth::sign_in(&tx, state, req, session, site, a.id, a.session_epoch, method).await?;
         tx.commit().await?;
+        crate::rules::changed(state, site, rules_changed);
         succeeded(state, &budget).await;
         return Ok(see_other("/profile"));
     }

@@ -163,6 +163,7 @@ pub async fn register(
             .await?;
             let status = if eligible { MembershipStatus::Approved } else { MembershipStatus::Pending };
             accounts::add_membership(&tx, accounts::Consent::New(&created), status, &[Role::Learner]).await?;
+            let rules_changed = if eligible { crate::rules::arrived(&tx, site, created.id).await? } else { false };
             id::audit(
                 &tx,
                 Some(created.id),
@@ -173,6 +174,7 @@ pub async fn register(
             )
             .await?;
             tx.commit().await?;
+            crate::rules::changed(state, site, rules_changed);
             // The confirmation link is the identity path's (single-use links are its alone). If
             // this step failed, "send the confirmation link again" gives a new one.
             let itx = state.dbs.identity.begin(site.entry.id).await?;

@@ -1,0 +1,258 @@
+//! Record truth: a trust's mandatory training reaches everyone, by every door into a rule's
+//! audience; a national course completed at one trust counts at the person's others (only the
+//! fact and date cross); the daily run reconciles what is left.
+
+use std::time::Duration;
+use trellis_core::identity::Role;
+use trellis_core::learning::{Audience, Compliance};
+use trellis_core::{CourseId, PersonId};
+use trellis_testkit::{TestApp, Visitor, spawn_app};
+
+const PW: &str = "violet tractor harbour";
+
+/// Offers the national fire-safety course at `slug` and makes it mandatory for `audience`, yearly.
+async fn fire_rule(app: &TestApp, slug: &str, audience: Audience) -> CourseId {
+    let fire = app.national_course("CSTF-FIRE").await;
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id(slug).await).await.unwrap();
+    trellis_db::catalogue::set_offered(&tx, fire, true, None).await.unwrap();
+    let course = trellis_db::catalogue::course(&tx, fire).await.unwrap().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    trellis_db::compliance::add_requirement(&tx, &course, &audience, true, Some(28), Some(12), None, today)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    fire
+}
+
+/// The person's compliance entry for `course` at `slug`, if they have one.
+async fn entry(app: &TestApp, slug: &str, person: PersonId, course: CourseId) -> Option<trellis_db::compliance::Cell> {
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id(slug).await).await.unwrap();
+    let cell =
+        trellis_db::compliance::person_entry(&tx, person, course, chrono::Utc::now().date_naive()).await.unwrap();
+    tx.rollback().await.unwrap();
+    cell
+}
+
+async fn person_of(app: &TestApp, email: &str) -> PersonId {
+    let dbs = app.dbs().await;
+    let itx = dbs.identity.begin_platform().await.unwrap();
+    let a = trellis_db::identity::account_by_email(&itx, email).await.unwrap().expect("an account");
+    itx.commit().await.unwrap();
+    a.id
+}
+
+async fn register(v: &mut Visitor, email: &str) {
+    let page = v
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("given_name", "New"),
+                ("family_name", "Starter"),
+                ("email", email),
+                ("password", "a perfectly long passphrase"),
+                ("job_role", "Nurse"),
+                ("place_of_work", "RXX"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+}
+
+#[tokio::test]
+async fn registration_approval_joining_invitation_and_reinstatement_each_bring_the_rules() {
+    let app = spawn_app().await;
+    app.seed_national().await;
+    let fire = fire_rule(&app, "northmoor", Audience::Everyone).await;
+    app.member("northmoor", "boss@northmoor.example", PW, &[Role::TrainingManager]).await;
+    let mut boss = app.visitor("northmoor");
+    boss.sign_in_and_agree("boss@northmoor.example", PW).await;
+
+    // Registration with an eligible address: approved at once, and the rule reaches them.
+    register(&mut app.visitor("northmoor"), "eligible@northmoor.example").await;
+    let eligible = person_of(&app, "eligible@northmoor.example").await;
+    assert!(entry(&app, "northmoor", eligible, fire).await.is_some(), "registration");
+
+    // Registration with another address: nothing until approved; approval brings the rule.
+    register(&mut app.visitor("northmoor"), "outsider@elsewhere.example").await;
+    let outsider = person_of(&app, "outsider@elsewhere.example").await;
+    assert!(entry(&app, "northmoor", outsider, fire).await.is_none(), "pending: not yet");
+    let t = boss.get("/admin/approvals").await.csrf().unwrap();
+    let approved =
+        boss.post(&format!("/admin/approvals/{outsider}"), &[("csrf_token", &t), ("decision", "approve")]).await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    assert!(entry(&app, "northmoor", outsider, fire).await.is_some(), "approval");
+
+    // Joining with an account from another trust.
+    app.member("riverside", "mover@northmoor.example", PW, &[Role::Learner]).await;
+    let mover = person_of(&app, "mover@northmoor.example").await;
+    let joined = app
+        .visitor("northmoor")
+        .submit("/join", "/join", &[("email", "mover@northmoor.example"), ("password", PW)])
+        .await;
+    assert_eq!(joined.status, 303, "{}", joined.body);
+    assert!(entry(&app, "northmoor", mover, fire).await.is_some(), "join");
+
+    // An accepted invitation (from a staff import).
+    app.member("riverside", "invited@riverside.example", PW, &[Role::Learner]).await;
+    let invited = person_of(&app, "invited@riverside.example").await;
+    let head = "Assignment Number,First Name,Last Name,Email,Position,Department,Staff Group,Place of Work\n";
+    let csv = format!(
+        "{head}20000021,Ivy,Invited,invited@riverside.example,Nurse,Ward 7,Nursing and Midwifery Registered,General\n"
+    );
+    import(&mut boss, &csv).await;
+    assert!(entry(&app, "northmoor", invited, fire).await.is_none(), "invited, not yet a member");
+    let mail = app.mail.wait_for("invited@riverside.example", "You are invited to join").await;
+    let link = mail.link("invitation?token=").unwrap();
+    let path = &link[link.find("/invitation").unwrap()..];
+    let token = path.split("token=").nth(1).unwrap().to_owned();
+    assert_eq!(app.visitor("northmoor").submit(path, "/invitation", &[("token", &token)]).await.status, 200);
+    assert!(entry(&app, "northmoor", invited, fire).await.is_some(), "invitation");
+
+    // Reinstatement: a rule added while someone was suspended reaches them when they return.
+    let ipc = app.national_course("CSTF-IPC").await;
+    let t = boss.get("/admin/staff").await.csrf().unwrap();
+    assert_eq!(
+        boss.post(&format!("/admin/staff/{eligible}/status"), &[("csrf_token", &t), ("decision", "suspend")])
+            .await
+            .status,
+        303
+    );
+    {
+        let dbs = app.dbs().await;
+        let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
+        trellis_db::catalogue::set_offered(&tx, ipc, true, None).await.unwrap();
+        let course = trellis_db::catalogue::course(&tx, ipc).await.unwrap().unwrap();
+        let today = chrono::Utc::now().date_naive();
+        trellis_db::compliance::add_requirement(&tx, &course, &Audience::Everyone, true, None, Some(12), None, today)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert!(entry(&app, "northmoor", eligible, ipc).await.is_none(), "suspended: not yet");
+    assert_eq!(
+        boss.post(&format!("/admin/staff/{eligible}/status"), &[("csrf_token", &t), ("decision", "reinstate")])
+            .await
+            .status,
+        303
+    );
+    assert!(entry(&app, "northmoor", eligible, ipc).await.is_some(), "reinstatement");
+}
+
+/// Checks and applies a staff file, then waits for the worker.
+async fn import(boss: &mut Visitor, csv: &str) {
+    let t = boss.get("/admin/staff/import").await.csrf().unwrap();
+    let plan = boss
+        .post_multipart("/admin/staff/import", &[("csrf_token", &t)], ("file", "staff.csv", "text/csv", csv.as_bytes()))
+        .await;
+    assert_eq!(plan.status, 200, "{}", plan.body);
+    let at = plan.body.find("name=\"file\" value=\"").unwrap() + "name=\"file\" value=\"".len();
+    let file = plan.body[at..at + 64].to_owned();
+    let before = boss.get("/admin/staff/import").await.body.matches("imported —").count();
+    let t = plan.csrf().unwrap();
+    assert_eq!(boss.post("/admin/staff/import/apply", &[("csrf_token", &t), ("file", &file)]).await.status, 303);
+    for _ in 0..100 {
+        if boss.get("/admin/staff/import").await.body.matches("imported —").count() > before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the import did not run");
+}
+
+#[tokio::test]
+async fn a_change_of_staff_group_moves_the_rules_and_the_daily_run_reconciles_the_rest() {
+    let app = spawn_app().await;
+    app.seed_national().await;
+    let fire = fire_rule(&app, "northmoor", Audience::StaffGroup("Nursing and Midwifery Registered".into())).await;
+    app.member("northmoor", "boss@northmoor.example", PW, &[Role::TrainingManager]).await;
+    let mut boss = app.visitor("northmoor");
+    boss.sign_in_and_agree("boss@northmoor.example", PW).await;
+    let head = "Assignment Number,First Name,Last Name,Email,Position,Department,Staff Group,Place of Work\n";
+    import(
+        &mut boss,
+        &format!("{head}20000031,Pat,Porter,pat@northmoor.example,Porter,Estates,Estates and Ancillary,General\n"),
+    )
+    .await;
+    let pat = person_of(&app, "pat@northmoor.example").await;
+    assert!(entry(&app, "northmoor", pat, fire).await.is_none(), "not a nurse");
+    // Pat retrains as a nurse: the import moves them into the rule's audience.
+    import(&mut boss, &format!("{head}20000031,Pat,Porter,pat@northmoor.example,Staff Nurse,Ward 7,Nursing and Midwifery Registered,General\n")).await;
+    assert!(entry(&app, "northmoor", pat, fire).await.is_some(), "change of group");
+
+    // Someone the rule missed (a record changed behind the doors' back): the daily run adds the
+    // entry, and removes the open one of someone who left the audience, and says what it fixed.
+    let dbs = app.dbs().await;
+    let north = app.tenant_id("northmoor").await;
+    let sam = app.member("northmoor", "sam@northmoor.example", PW, &[Role::Learner]).await;
+    app.staff_record("northmoor", sam, "Nursing and Midwifery Registered", "Ward 9").await;
+    app.staff_record("northmoor", pat, "Estates and Ancillary", "Estates").await;
+    let tx = dbs.app.begin(north).await.unwrap();
+    let fixed = trellis_db::compliance::reconcile(&tx, chrono::Utc::now().date_naive()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((fixed.assigned, fixed.removed), (1, 1), "{fixed:?}");
+    assert!(entry(&app, "northmoor", sam, fire).await.is_some());
+    assert!(entry(&app, "northmoor", pat, fire).await.is_none(), "an open entry of someone who left the audience goes");
+}
+
+#[tokio::test]
+async fn a_national_course_completed_at_one_trust_counts_at_the_persons_others() {
+    let app = spawn_app().await;
+    app.seed_national().await;
+    let fire = fire_rule(&app, "northmoor", Audience::Everyone).await;
+    fire_rule(&app, "riverside", Audience::Everyone).await;
+    // Ann works for both trusts.
+    let ann = app.member("northmoor", "ann@northmoor.example", PW, &[Role::Learner]).await;
+    app.member("riverside", "ann@northmoor.example", PW, &[Role::Learner]).await;
+    assert_eq!(entry(&app, "riverside", ann, fire).await.unwrap().status, Compliance::NotStarted);
+
+    // She completes fire safety at Northmoor (the rule enrolled her).
+    let mut v = app.visitor("northmoor");
+    v.sign_in_and_agree("ann@northmoor.example", PW).await;
+    let go = v.get(&format!("/learn/{fire}")).await;
+    let first = go.location.clone().unwrap_or_else(|| panic!("{} {}", go.status, go.body));
+    v.get(&first).await;
+    let second = v.get(&format!("/learn/{fire}")).await.location.unwrap();
+    let page = v.get(&second).await;
+    let t = page.csrf().unwrap();
+    assert_eq!(v.post(&format!("{second}/done"), &[("csrf_token", &t)]).await.status, 303);
+    assert_eq!(entry(&app, "northmoor", ann, fire).await.unwrap().status, Compliance::Complete);
+
+    // At Riverside it counts, and says where; the details stay at Northmoor.
+    let there = entry(&app, "riverside", ann, fire).await.unwrap();
+    assert_eq!(there.status, Compliance::Complete);
+    assert_eq!(there.completed_in, Some(app.tenant_id("northmoor").await));
+    let mut r = app.visitor("riverside");
+    r.sign_in_and_agree("ann@northmoor.example", PW).await;
+    let mine = r.get("/learning").await.body;
+    assert!(mine.contains("at Northmoor Teaching Hospitals NHS Foundation Trust"), "{mine}");
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
+    let e = trellis_db::learning::enrolment(&tx, ann, fire).await.unwrap().expect("Riverside's own enrolment");
+    assert_ne!(e.status, "completed", "Riverside's enrolment is its own; only the fact of completion crossed");
+    tx.rollback().await.unwrap();
+    app.member("riverside", "rex@riverside.example", PW, &[Role::TrainingManager]).await;
+    let mut rex = app.visitor("riverside");
+    rex.sign_in_and_agree("rex@riverside.example", PW).await;
+    let matrix = rex.get("/admin/compliance").await.body;
+    assert!(matrix.contains("at Northmoor Teaching Hospitals NHS Foundation Trust"), "{matrix}");
+
+    // She joins a third trust later: its rule finds the completion at once.
+    fire_rule(&app, "fenwick", Audience::Everyone).await;
+    app.member("fenwick", "ann@northmoor.example", PW, &[Role::Learner]).await;
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id("fenwick").await).await.unwrap();
+    trellis_db::compliance::apply_for(&tx, ann, chrono::Utc::now().date_naive()).await.unwrap();
+    tx.commit().await.unwrap();
+    let third = entry(&app, "fenwick", ann, fire).await.unwrap();
+    assert_eq!(third.status, Compliance::Complete);
+    assert_eq!(third.completed_in, Some(app.tenant_id("northmoor").await));
+
+    // A trust's own course does not cross.
+    let other =
+        entry(&app, "riverside", app.member("riverside", "bob@riverside.example", PW, &[Role::Learner]).await, fire)
+            .await;
+    assert_eq!(other.unwrap().status, Compliance::NotStarted, "nobody else's completion counts");
+}

@@ -262,7 +262,7 @@ async function checkAccountPages(cfg, context, axePath) {
 // pages behind sign-in pass axe too: terms, profile, the admin pages and two-step set-up.
 const SIGNED_IN_PATHS = ['/profile', '/admin/approvals', '/admin/staff', '/admin/site', '/admin/sso', '/admin/audit', '/account/mfa',
   '/courses', '/courses?q=fire', '/learning', '/admin/courses', '/admin/courses/new', '/admin/training', '/admin/enrolments',
-  '/admin/compliance', '/admin/staff/import'];
+  '/admin/compliance', '/admin/staff/import', '/account/details', '/account/details?find=north'];
 
 async function checkSignedInPages(cfg, context, axePath) {
   const email = process.env.TRELLIS_MANAGER_EMAIL;

@@ -230,6 +230,20 @@ impl Audience {
         })
     }
 
+    /// Whether the audience takes in `person`, whose staff record here (if any) says `record`
+    /// (the same rule the database applies: values compared without regard to case).
+    pub fn takes_in(&self, person: crate::PersonId, record: Option<&RecordFields<'_>>) -> bool {
+        let same = |want: &str, have: Option<&str>| have.is_some_and(|h| h.to_lowercase() == want.to_lowercase());
+        match self {
+            Audience::Everyone => true,
+            Audience::Person(p) => *p == person,
+            Audience::StaffGroup(v) => same(v, record.map(|r| r.staff_group)),
+            Audience::Department(v) => same(v, record.map(|r| r.department)),
+            Audience::Position(v) => same(v, record.map(|r| r.position)),
+            Audience::PlaceOfWork(v) => same(v, record.map(|r| r.place_of_work)),
+        }
+    }
+
     /// The stored kind and value.
     pub fn parts(&self) -> (&'static str, String) {
         match self {
@@ -241,6 +255,15 @@ impl Audience {
             Audience::PlaceOfWork(v) => ("place_of_work", v.clone()),
         }
     }
+}
+
+/// The fields of a staff record an audience can look at.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordFields<'a> {
+    pub staff_group: &'a str,
+    pub department: &'a str,
+    pub position: &'a str,
+    pub place_of_work: &'a str,
 }
 
 /// The catalogue's duration filter.

@@ -74,6 +74,7 @@ impl Dispatch {
             .at("/sign-in/code", auth::guard(get(account::code_form).post(account::code), &sec))
             .at("/account/mfa", auth::guard(get(account::mfa_page), &sec))
             .at("/account/email", auth::guard(get(account::email_form).post(account::email_request), &sec))
+            .at("/account/details", auth::guard(get(account::details_form).post(account::details_save), &sec))
             .at(
                 "/account/email/confirm",
                 auth::guard(get(account::email_confirm_form).post(account::email_confirm), &sec),

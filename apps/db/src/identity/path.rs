@@ -334,6 +334,30 @@ pub async fn use_recovery_code(itx: &IdentityTx, id: PersonId, code: &str) -> Re
     Ok(res.rows_affected == 1)
 }
 
+/// A person's own details, as they correct them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Details {
+    pub given_name: String,
+    pub family_name: String,
+    pub job_role: String,
+    pub place_of_work: String,
+}
+
+/// Changes the person's own details (names, job role, place of work: their account's, the same
+/// at every trust).
+pub async fn update_details(itx: &IdentityTx, id: PersonId, d: &Details) -> Result<(), DbError> {
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::GivenName, Expr::value(d.given_name.clone()))
+        .col_expr(person::Column::FamilyName, Expr::value(d.family_name.clone()))
+        .col_expr(person::Column::JobRole, Expr::value(d.job_role.clone()))
+        .col_expr(person::Column::PlaceOfWork, Expr::value(d.place_of_work.clone()))
+        .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
+}
+
 /// Changes the person's email address (already confirmed by a link sent to it).
 pub async fn change_email(itx: &IdentityTx, id: PersonId, new_email: &str) -> Result<(), DbError> {
     person::Entity::update_many()

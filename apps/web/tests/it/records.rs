@@ -256,3 +256,81 @@ async fn a_national_course_completed_at_one_trust_counts_at_the_persons_others()
             .await;
     assert_eq!(other.unwrap().status, Compliance::NotStarted, "nobody else's completion counts");
 }
+
+#[tokio::test]
+async fn staff_correct_their_own_details_and_see_a_change_of_group_before_it_moves_their_training() {
+    let app = spawn_app().await;
+    app.seed_national().await;
+    let fire = fire_rule(&app, "northmoor", Audience::StaffGroup("Nursing and Midwifery Registered".into())).await;
+    let jo = app.member("northmoor", "jo@northmoor.example", PW, &[Role::Learner]).await;
+    let mut v = app.visitor("northmoor");
+    v.sign_in_and_agree("jo@northmoor.example", PW).await;
+    let form = v.get("/account/details").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("value=\"Test\"") && form.body.contains("Staff group"));
+
+    // Finding an organisation by name fills its code.
+    let found = v.get("/account/details?find=riverside").await;
+    assert!(found.body.contains("/account/details?place_of_work="), "{}", found.body);
+    // Bad input names its field; nothing changes.
+    let bad = v
+        .submit(
+            "/account/details",
+            "/account/details",
+            &[("given_name", ""), ("family_name", "Lee"), ("job_role", "Nurse"), ("place_of_work", "not a code")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("Enter your first name") && bad.body.contains("ODS code"));
+    // A code the service does not know needs a second look.
+    let fields = |place: &'static str, group: &'static str| {
+        vec![
+            ("given_name", "Joanna"),
+            ("family_name", "Lee-Smith"),
+            ("job_role", "Staff Nurse"),
+            ("place_of_work", place),
+            ("staff_group", group),
+            ("department", "Ward 7"),
+        ]
+    };
+    let unknown = v.submit("/account/details", "/account/details", &fields("ZZ999", "")).await;
+    assert_eq!(unknown.status, 422);
+    assert!(unknown.body.contains("does not know an organisation with the code ZZ999"));
+
+    // Joining the nursing staff group: shown first, then made; the rule reaches her.
+    let code = app.dbs().await.platform.directory_of_all_tenants().await.unwrap().into_iter().find(|e| e.slug == "northmoor").unwrap().ods_code;
+    let code: &'static str = Box::leak(code.into_boxed_str());
+    let check = v.submit("/account/details", "/account/details", &fields(code, "Nursing and Midwifery Registered")).await;
+    assert_eq!(check.status, 200, "{}", check.body);
+    assert!(check.body.contains("Check the change to your training") && check.body.contains("Fire safety"), "{}", check.body);
+    assert!(entry(&app, "northmoor", jo, fire).await.is_none(), "nothing happens before she confirms");
+    let t = check.csrf().unwrap();
+    let mut confirm: Vec<(&str, &str)> = fields(code, "Nursing and Midwifery Registered");
+    confirm.push(("csrf_token", &t));
+    confirm.push(("confirm", "yes"));
+    let saved = v.post("/account/details", &confirm).await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert!(saved.body.contains("Your details have been saved"));
+    assert!(entry(&app, "northmoor", jo, fire).await.is_some(), "the rule applied");
+    let profile = v.get("/profile").await.body;
+    assert!(profile.contains("Joanna Lee-Smith") && profile.contains("Staff Nurse"), "{profile}");
+    // Audited; another trust sees none of it.
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
+    let trail = trellis_db::identity::audit_trail(&tx, 50).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(trail.iter().any(|e| e.action == "account.details_changed"));
+    assert!(trail.iter().any(|e| e.action == "staff.record_changed_by_self"));
+    let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
+    assert!(trellis_db::staff::record(&tx, jo).await.unwrap().is_none());
+    tx.rollback().await.unwrap();
+
+    // A record from the HR system is not hers to change.
+    app.staff_record("northmoor", jo, "Nursing and Midwifery Registered", "Ward 7").await;
+    let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
+    let mut r = trellis_db::staff::record(&tx, jo).await.unwrap().unwrap();
+    r.assignment_number = Some("20000041".into());
+    trellis_db::staff::set_record(&tx, jo, &r).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(v.get("/account/details").await.body.contains("come from Northmoor Teaching Hospitals NHS Foundation Trust's HR records"));
+}

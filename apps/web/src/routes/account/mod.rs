@@ -302,6 +302,7 @@ pub struct ResetRequestForm {
 }
 
 mod confirm;
+mod details;
 mod email;
 mod invitation;
 mod join;
@@ -313,6 +314,7 @@ mod sign_in;
 mod terms;
 
 pub use confirm::*;
+pub use details::*;
 pub use email::*;
 pub use invitation::*;
 pub use join::*;

@@ -354,8 +354,11 @@ pub async fn own_courses(tx: &TenantTx) -> Result<Vec<Course>, DbError> {
 pub async fn national_courses(tx: &TenantTx) -> Result<Vec<(Course, bool)>, DbError> {
     let offered: std::collections::HashSet<Uuid> =
         tx.select::<catalogue_offer::Entity>().all(tx.conn()).await?.into_iter().map(|o| o.course_id).collect();
+    // The free national catalogue only: a marketplace course (a priced snapshot, with a seller)
+    // lives in the same space but is added from the marketplace, never "offered" here.
     Ok(course::Entity::find()
         .filter(course::Column::TenantId.eq(TenantId::NATIONAL.as_uuid()))
+        .filter(course::Column::SellerId.is_null())
         .filter(course::Column::Status.eq("published"))
         .order_by_asc(course::Column::Title)
         .all(tx.conn())

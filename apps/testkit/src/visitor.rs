@@ -182,7 +182,8 @@ impl Visitor {
     /// Accepts whatever terms the site asks for; returns the response.
     pub async fn accept_terms(&mut self) -> Page {
         let page = self.get("/terms").await;
-        if page.status != 200 {
+        // Nothing to accept: the page only shows the documents (anyone may read them).
+        if page.status != 200 || !page.body.contains("name=\"accepting\"") {
             return page;
         }
         let token = page.csrf().expect("a CSRF token on the terms page");

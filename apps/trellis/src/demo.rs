@@ -272,5 +272,14 @@ pub async fn seed_marketplace(config: &Config, dbs: &Databases) -> anyhow::Resul
         dbs.platform.approve_listing(listing.id, admin.id, config.payments.commission_bps).await?;
         listed.push(listing.title);
     }
+    // Riverside buys in the demo (docs/marketplace.md): a monthly budget of £500, set by its manager.
+    if let Some(riverside) = directory.iter().find(|e| e.slug == "riverside") {
+        let tx = dbs.app.begin(riverside.id).await?;
+        let manager = identity::accounts::find_one(&tx, "training.manager@riverside.example").await?;
+        if let (Some(m), None) = (manager, trellis_db::market::budget(&tx).await?) {
+            trellis_db::market::set_budget(&tx, Some(50_000), m.id).await?;
+        }
+        tx.commit().await?;
+    }
     Ok(listed)
 }

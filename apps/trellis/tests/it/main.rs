@@ -106,3 +106,153 @@ async fn serve_prints_its_sites_and_stops_gracefully_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// `trellis serve` starts from a folder laid out exactly as deploy/Containerfile lays out the
+/// image (its final stage's COPY lines, the folders it makes, its environment), with nothing else:
+/// the image's own configuration, embedded SQLite, no repository beside it. Only the image's root
+/// (/srv/trellis) is moved to a temporary folder, and the ports to free ones.
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_starts_from_the_container_images_file_layout() {
+    let repo = repo_root();
+    let containerfile = std::fs::read_to_string(repo.join("deploy/Containerfile")).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let image = "/srv/trellis";
+    let relocate = |s: &str| s.replace(image, root.path().to_str().unwrap());
+    let final_stage = containerfile.split("\nFROM ").last().unwrap();
+    let mut env: Vec<(String, String)> = Vec::new();
+    for line in final_stage.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["COPY", src, dst] if !src.starts_with("--from") => {
+                let (from, to) = (repo.join(src), root.path().join(dst));
+                copy_tree(&from, &to);
+                if to.is_file() {
+                    // The image's own paths, moved with its root.
+                    let text = std::fs::read_to_string(&to).unwrap_or_default();
+                    std::fs::write(&to, relocate(&text)).unwrap();
+                }
+            }
+            ["ENV", kv] => {
+                let (k, v) = kv.split_once('=').unwrap();
+                env.push((k.to_owned(), relocate(v)));
+            }
+            ["RUN", "mkdir", "-p", dir, ..] => std::fs::create_dir_all(relocate(dir)).unwrap(),
+            _ => {}
+        }
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trellis"));
+    cmd.arg("serve")
+        .current_dir(root.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TRELLIS__SERVER__LISTEN", "127.0.0.1:0")
+        .env("TRELLIS__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env("TRELLIS__LOG__FILTER", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(a) = line.trim().strip_prefix("Listening on ") {
+                    break a.to_owned();
+                }
+            }
+            _ => {
+                let out = child.wait_with_output().unwrap();
+                panic!("serve did not start from the image's layout: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+    };
+    let resp = reqwest::Client::new().get(format!("http://{addr}/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(root.path().join("data/trellis.db").exists(), "the database is in the data folder");
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+/// Every `tenant.toml` example in the docs is one `trellis tenants apply --dry-run` accepts (the
+/// docs say only what the product does).
+#[tokio::test]
+async fn every_tenant_file_example_in_the_docs_is_accepted_by_a_dry_run() {
+    let db = TestDb::empty().await;
+    run(&db, &["migrate"]);
+    let repo = repo_root();
+    let dir = tempfile::tempdir().unwrap();
+    let mut examples = 0;
+    let mut secrets = Vec::new();
+    for doc in std::fs::read_dir(repo.join("docs")).unwrap() {
+        let path = doc.unwrap().path();
+        if path.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (i, block) in text.split("```toml").skip(1).enumerate() {
+            let toml = block.split("```").next().unwrap();
+            if !toml.contains("ods_code") {
+                continue;
+            }
+            examples += 1;
+            let slug = format!("doc{examples}x{i}");
+            let folder = dir.path().join(&slug);
+            std::fs::create_dir_all(&folder).unwrap();
+            // Each example names its own ODS code and domains: make them unique per example.
+            let toml = toml.replace("learning.northmoor.example", &format!("learning.{slug}.example"));
+            std::fs::write(folder.join("tenant.toml"), &toml).unwrap();
+            for line in toml.lines() {
+                if let Some(file) = line.trim().strip_prefix("logo = \"").and_then(|r| r.split('"').next()) {
+                    std::fs::copy(repo.join("tenants/northmoor/logo.svg"), folder.join(file)).unwrap();
+                }
+                if let Some(var) = line.trim().strip_prefix("client_secret_env = \"").and_then(|r| r.split('"').next())
+                {
+                    secrets.push(var.to_owned());
+                }
+            }
+        }
+    }
+    assert!(examples >= 1, "no tenant.toml example found in docs/");
+    let mut cmd = trellis(&db, &["tenants", "apply", dir.path().to_str().unwrap(), "--dry-run"]);
+    for s in &secrets {
+        cmd.env(s, "an example secret");
+    }
+    let out = cmd.output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "a docs example was refused:\n{stderr}\n{stdout}");
+    assert!(stdout.contains("(dry run)"), "{stdout}");
+}
+
+/// The demo sells what docs/marketplace.md describes: every course it lists asks a training
+/// manager to approve each place.
+#[test]
+fn the_demos_marketplace_courses_ask_for_approval_as_the_docs_say() {
+    let repo = repo_root();
+    for (file, code) in
+        [("tenants/brightwater/catalogue.toml", "BW-DEMENTIA"), ("tenants/northmoor/catalogue.toml", "NM-SEPSIS")]
+    {
+        let spec = trellis_core::catalogue_spec::load(&repo.join(file)).unwrap();
+        let course = spec.course.iter().find(|c| c.code == code).unwrap();
+        assert_eq!(course.enrolment, "approval", "{code} in {file}");
+    }
+    let docs = std::fs::read_to_string(repo.join("docs/marketplace.md")).unwrap();
+    assert!(docs.contains("both ask a training manager to approve each place"));
+}

@@ -22,6 +22,20 @@ pub fn landing(req: &Request, Data(state): Data<&AppState>) -> Result<Response, 
     page::render(state, None, "pages/platform_home.html", &ctx, StatusCode::OK)
 }
 
+/// The platform's terms of use, for anyone to read.
+#[handler]
+pub fn terms(req: &Request, Data(state): Data<&AppState>) -> Result<Response, AppError> {
+    let docs: Vec<_> = state.terms.iter().filter(|d| d.key != "privacy").cloned().collect();
+    crate::routes::account::read_only(state, None, req, "Terms of use", &docs)
+}
+
+/// The platform's privacy notice, for anyone to read.
+#[handler]
+pub fn privacy(req: &Request, Data(state): Data<&AppState>) -> Result<Response, AppError> {
+    let docs: Vec<_> = state.terms.iter().filter(|d| d.key == "privacy").cloned().collect();
+    crate::routes::account::read_only(state, None, req, "Privacy notice", &docs)
+}
+
 /// The platform's accessibility statement.
 #[handler]
 pub fn accessibility(req: &Request, Data(state): Data<&AppState>) -> Result<Response, AppError> {

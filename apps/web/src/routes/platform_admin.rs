@@ -79,8 +79,7 @@ fn form_ctx(
     values: serde_json::Value,
 ) -> serde_json::Value {
     let list: Vec<_> = errors.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect();
-    let mut all =
-        json!({ "email": "", "slug": "", "name": "", "ods_code": "", "primary": "#005eb8", "admin_email": "" });
+    let mut all = json!({ "email": "", "slug": "", "name": "", "ods_code": "", "primary": "#005eb8", "admin_email": "", "email_domains": "" });
     if let (Some(map), serde_json::Value::Object(given)) = (all.as_object_mut(), values) {
         map.extend(given);
     }
@@ -414,6 +413,9 @@ pub struct TrustForm {
     primary: String,
     #[serde(default)]
     admin_email: String,
+    /// Email domains whose staff are approved at once, separated by commas or spaces.
+    #[serde(default)]
+    email_domains: String,
 }
 
 /// Creates a trust (as `tenants apply` would, in one transaction) and appoints its first training
@@ -461,11 +463,23 @@ pub async fn create_trust(
         }
     };
     let admin = Email::parse(&f.admin_email).map_err(|m| errors.insert("admin_email", m)).ok();
+    let mut email_domains = Vec::new();
+    for d in f.email_domains.split([',', ' ', '\n']).map(str::trim).filter(|d| !d.is_empty()) {
+        match trellis_core::host::HostName::parse(d) {
+            Ok(h) if h.as_str().contains('.') => email_domains.push(h.as_str().to_owned()),
+            _ => {
+                errors.insert(
+                    "email_domains",
+                    format!("\u{201c}{d}\u{201d} is not an email domain such as trust.nhs.uk"),
+                );
+            }
+        }
+    }
     let (Some(slug), Some(admin)) = (slug, admin.filter(|_| errors.is_empty())) else {
         let mut ctx = form_ctx(
             token,
             &errors,
-            json!({ "slug": f.slug, "name": f.name, "ods_code": f.ods_code, "primary": f.primary, "admin_email": f.admin_email }),
+            json!({ "slug": f.slug, "name": f.name, "ods_code": f.ods_code, "primary": f.primary, "admin_email": f.admin_email, "email_domains": f.email_domains }),
         );
         ctx["trusts"] = trusts(state);
         return render(
@@ -490,7 +504,7 @@ pub async fn create_trust(
         logo: None,
         contact: Contact::default(),
         messages: Vec::new(),
-        email_domains: Vec::new(),
+        email_domains,
         terms: None,
         sso: None,
         require_admin_mfa: false,

@@ -374,8 +374,10 @@ async fn a_vendor_lists_an_admin_approves_a_trust_buys_billed_and_the_books_agre
     assert_eq!(rita.get(&format!("/courses/{snapshot}")).await.status, 404);
     let t = form_token(&mut rita, "/profile").await;
     assert_eq!(rita.post(&format!("/courses/{snapshot}/enrol"), &[("csrf_token", &t)]).await.status, 404);
-    // The national toggle cannot offer a marketplace course for free.
-    let t = form_token(&mut rex, "/admin/courses").await;
+    // The national toggle cannot offer a marketplace course for free (and the course list no
+    // longer shows one beside the free national catalogue).
+    assert!(!rex.get("/admin/courses").await.body.contains(&snapshot.to_string()));
+    let t = form_token(&mut rex, "/profile").await;
     let r = rex.post(&format!("/admin/courses/{snapshot}/offer"), &[("csrf_token", &t), ("offer", "yes")]).await;
     assert_ne!(r.status, 303, "{}", r.body);
     app.stop().await;

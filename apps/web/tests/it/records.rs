@@ -298,11 +298,26 @@ async fn staff_correct_their_own_details_and_see_a_change_of_group_before_it_mov
     assert!(unknown.body.contains("does not know an organisation with the code ZZ999"));
 
     // Joining the nursing staff group: shown first, then made; the rule reaches her.
-    let code = app.dbs().await.platform.directory_of_all_tenants().await.unwrap().into_iter().find(|e| e.slug == "northmoor").unwrap().ods_code;
+    let code = app
+        .dbs()
+        .await
+        .platform
+        .directory_of_all_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.slug == "northmoor")
+        .unwrap()
+        .ods_code;
     let code: &'static str = Box::leak(code.into_boxed_str());
-    let check = v.submit("/account/details", "/account/details", &fields(code, "Nursing and Midwifery Registered")).await;
+    let check =
+        v.submit("/account/details", "/account/details", &fields(code, "Nursing and Midwifery Registered")).await;
     assert_eq!(check.status, 200, "{}", check.body);
-    assert!(check.body.contains("Check the change to your training") && check.body.contains("Fire safety"), "{}", check.body);
+    assert!(
+        check.body.contains("Check the change to your training") && check.body.contains("Fire safety"),
+        "{}",
+        check.body
+    );
     assert!(entry(&app, "northmoor", jo, fire).await.is_none(), "nothing happens before she confirms");
     let t = check.csrf().unwrap();
     let mut confirm: Vec<(&str, &str)> = fields(code, "Nursing and Midwifery Registered");
@@ -332,5 +347,129 @@ async fn staff_correct_their_own_details_and_see_a_change_of_group_before_it_mov
     r.assignment_number = Some("20000041".into());
     trellis_db::staff::set_record(&tx, jo, &r).await.unwrap();
     tx.commit().await.unwrap();
-    assert!(v.get("/account/details").await.body.contains("come from Northmoor Teaching Hospitals NHS Foundation Trust's HR records"));
+    assert!(
+        v.get("/account/details")
+            .await
+            .body
+            .contains("come from Northmoor Teaching Hospitals NHS Foundation Trust's HR records")
+    );
+}
+
+#[tokio::test]
+async fn terms_privacy_and_accessibility_are_readable_without_signing_in_and_say_only_what_is_true() {
+    let app = spawn_app().await;
+    for host in [TestApp::host_of("northmoor"), trellis_testkit::BASE.to_owned()] {
+        for (path, words) in
+            [("/terms", "Terms of use"), ("/privacy", "Privacy notice"), ("/accessibility", "Accessibility")]
+        {
+            let resp = app.get(&host, path).await;
+            assert_eq!(resp.status(), 200, "{host}{path}");
+            let body = resp.text().await.unwrap();
+            assert!(body.contains(words), "{host}{path}: {body}");
+        }
+    }
+    // A trust's own terms are shown beside the platform's on its site.
+    let privacy = app.get(&TestApp::host_of("northmoor"), "/privacy").await.text().await.unwrap();
+    // No promise of what does not exist: erasure on request is not built yet, and it says so.
+    assert!(privacy.contains("cannot yet erase"), "{privacy}");
+    assert!(!privacy.contains("ask us to erase"));
+    // Every page links to them.
+    let home = app.get(&TestApp::host_of("riverside"), "/").await.text().await.unwrap();
+    assert!(home.contains("href=\"/terms\"") && home.contains("href=\"/privacy\""));
+}
+
+#[tokio::test]
+async fn a_marketplace_course_is_never_offered_as_free_national_content() {
+    let app = spawn_app().await;
+    app.seed_national().await;
+    // A priced snapshot in the national space, as the marketplace makes them.
+    let dbs = app.dbs().await;
+    let north = app.tenant_id("northmoor").await;
+    let tx = dbs.app.begin(north).await.unwrap();
+    let input = trellis_db::catalogue::CourseInput {
+        code: "NM-PAID".into(),
+        kind: "course".into(),
+        title: "Paid sepsis course".into(),
+        summary: "x".into(),
+        description: "x".into(),
+        topic: "Clinical skills".into(),
+        duration_minutes: 30,
+        enrolment: "approval".into(),
+        ..Default::default()
+    };
+    let own = trellis_db::catalogue::create_course(&tx, &input).await.unwrap().unwrap();
+    let page = trellis_db::catalogue::ObjectInput {
+        title: "One".into(),
+        kind: "page".into(),
+        body: "x".into(),
+        completion: "view".into(),
+        ..Default::default()
+    };
+    trellis_db::catalogue::add_object(&tx, own, &page).await.unwrap().unwrap();
+    trellis_db::catalogue::publish(&tx, own).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    let seller = dbs.platform.register_seller(north, "trust", "Northmoor", "x", "").await.unwrap();
+    let tx = dbs.app.begin(north).await.unwrap();
+    let course = trellis_db::catalogue::course(&tx, own).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    let form = trellis_core::market::ListingForm {
+        title: "Paid sepsis course".into(),
+        summary: "x".into(),
+        price: "20.00".into(),
+        tiers: String::new(),
+        licence_days: "365".into(),
+        preview: String::new(),
+        preview_url: String::new(),
+    };
+    let input = trellis_core::market::check_listing(&form).unwrap();
+    let listing = dbs.platform.submit_listing(&seller, &course, &input, "").await.unwrap();
+    let hash = trellis_web::hash_password(PW.into(), 64, 1).await.unwrap();
+    let admin =
+        trellis_db::identity::appoint_platform_admin(&dbs, "root@platform.example", hash, "test").await.unwrap();
+    dbs.platform.approve_listing(listing.id, admin, 1500).await.unwrap();
+
+    app.member("riverside", "rex@riverside.example", PW, &[Role::TrainingManager]).await;
+    let mut rex = app.visitor("riverside");
+    rex.sign_in_and_agree("rex@riverside.example", PW).await;
+    let courses = rex.get("/admin/courses").await.body;
+    assert!(courses.contains("Fire safety"), "the free national catalogue is listed");
+    assert!(!courses.contains("Paid sepsis course"), "a marketplace course is not offered as free: {courses}");
+}
+
+#[tokio::test]
+async fn a_trust_created_by_a_platform_administrator_gets_its_eligible_email_domains() {
+    let app = spawn_app_with_admin_mfa_off().await;
+    let hash = trellis_web::hash_password(PW.into(), 64, 1).await.unwrap();
+    trellis_db::identity::appoint_platform_admin(&app.dbs().await, "root@platform.example", hash, "test")
+        .await
+        .unwrap();
+    let mut root = Visitor::new(app.addr, trellis_testkit::BASE);
+    assert_eq!(root.sign_in("root@platform.example", PW).await.status, 303);
+    let form = |domains: &'static str| {
+        vec![
+            ("name", "Eastvale Community Health NHS Trust"),
+            ("slug", "eastvale"),
+            ("ods_code", "XE4"),
+            ("primary", "#00594f"),
+            ("admin_email", "lead@eastvale.example"),
+            ("email_domains", domains),
+        ]
+    };
+    let bad = root.submit("/admin", "/admin/trusts", &form("eastvale.example, not a domain")).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("is not an email domain"), "{}", bad.body);
+    let made = root.submit("/admin", "/admin/trusts", &form("eastvale.example, eastvale.nhs.example")).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    // Staff with those addresses are approved at once.
+    register(&mut app.visitor("eastvale"), "nurse@eastvale.nhs.example").await;
+    let nurse = person_of(&app, "nurse@eastvale.nhs.example").await;
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id("eastvale").await).await.unwrap();
+    let m = trellis_db::identity::membership(&tx, nurse).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(m.status, trellis_db::identity::MembershipStatus::Approved);
+}
+
+async fn spawn_app_with_admin_mfa_off() -> TestApp {
+    trellis_testkit::spawn_app_with(None, |c| c.auth.platform_admin_mfa_required = false).await
 }

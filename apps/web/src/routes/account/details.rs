@@ -102,7 +102,10 @@ async fn page(
     })));
     values["staff_groups"] = json!(STAFF_GROUPS);
     values["known_name"] = json!(
-        organisations(state).into_iter().find(|(c, _)| Some(c.as_str()) == values["place_of_work"].as_str()).map(|(_, n)| n)
+        organisations(state)
+            .into_iter()
+            .find(|(c, _)| Some(c.as_str()) == values["place_of_work"].as_str())
+            .map(|(_, n)| n)
     );
     form_page(state, site, req, token, "pages/details.html", "Change your details", errors, values, status)
 }
@@ -181,8 +184,9 @@ pub async fn details_save(
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let record = staff::record(&tx, me.person).await?;
     let rules = trellis_db::compliance::requirements(&tx).await?;
-    let courses = trellis_db::catalogue::courses_by_id(&tx, &rules.iter().map(|r| r.course.as_uuid()).collect::<Vec<_>>())
-        .await?;
+    let courses =
+        trellis_db::catalogue::courses_by_id(&tx, &rules.iter().map(|r| r.course.as_uuid()).collect::<Vec<_>>())
+            .await?;
     tx.commit().await?;
     let editable = record_editable(record.as_ref());
     let (group, department) = if editable {
@@ -224,13 +228,21 @@ pub async fn details_save(
     };
     let record_changes = editable
         && match &record {
-            Some(_) => old.staff_group != new.staff_group || old.department != new.department || old.position != new.position,
+            Some(_) => {
+                old.staff_group != new.staff_group || old.department != new.department || old.position != new.position
+            }
             None => !new.staff_group.is_empty() || !new.department.is_empty(),
         };
-    let fields = |r: &StaffRecord| (r.staff_group.clone(), r.department.clone(), r.position.clone(), r.place_of_work.clone());
+    let fields =
+        |r: &StaffRecord| (r.staff_group.clone(), r.department.clone(), r.position.clone(), r.place_of_work.clone());
     let takes = |a: &Audience, r: Option<&StaffRecord>| {
         let f = r.map(fields);
-        let rf = f.as_ref().map(|(g, d, p, w)| RecordFields { staff_group: g, department: d, position: p, place_of_work: w });
+        let rf = f.as_ref().map(|(g, d, p, w)| RecordFields {
+            staff_group: g,
+            department: d,
+            position: p,
+            place_of_work: w,
+        });
         a.takes_in(me.person, rf.as_ref())
     };
     let (mut adds, mut removes) = (Vec::new(), Vec::new());
@@ -251,7 +263,17 @@ pub async fn details_save(
         v["adds"] = json!(adds);
         v["removes"] = json!(removes);
         v["unknown_ok"] = json!(f.unknown_ok);
-        return form_page(state, site, req, token, "pages/details_confirm.html", "Check the change to your training", &Errors::new(), v, StatusCode::OK);
+        return form_page(
+            state,
+            site,
+            req,
+            token,
+            "pages/details_confirm.html",
+            "Check the change to your training",
+            &Errors::new(),
+            v,
+            StatusCode::OK,
+        );
     }
 
     let ip = client_ip(state, req);

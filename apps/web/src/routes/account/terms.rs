@@ -12,14 +12,24 @@ pub async fn terms_page(
     session: &Session,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let Some(me) = auth::current(state, site, session).await? else {
-        return Ok(see_other("/sign-in"));
+    // Signed in with something to accept: the acceptance form. Otherwise anyone may read them.
+    let me = auth::current(state, site, session).await?;
+    let outstanding = match &me {
+        Some(me) => {
+            let tx = state.dbs.app.begin_read(site.entry.id).await?;
+            let o = trellis_db::terms::outstanding(&tx, me.person, &state.terms).await?;
+            tx.commit().await?;
+            o
+        }
+        None => Vec::new(),
     };
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let outstanding = trellis_db::terms::outstanding(&tx, me.person, &state.terms).await?;
-    tx.commit().await?;
     if outstanding.is_empty() {
-        return Ok(see_other("/profile"));
+        let tx = state.dbs.app.begin_read(site.entry.id).await?;
+        let own = trellis_db::terms::tenant_terms(&tx).await?;
+        tx.commit().await?;
+        let docs: Vec<trellis_core::terms::Document> =
+            state.terms.iter().filter(|d| d.key != "privacy").cloned().chain(own).collect();
+        return read_only(state, Some(site), req, "Terms of use", &docs);
     }
     let docs: Vec<_> = outstanding
         .iter()
@@ -71,4 +81,33 @@ pub async fn accept_terms(
     .await?;
     itx.commit().await?;
     Ok(see_other("/profile"))
+}
+
+/// The platform's documents (and, on a trust's site, its own terms) for anyone to read.
+pub fn read_only(
+    state: &AppState,
+    site: Option<&Site>,
+    req: &Request,
+    title: &str,
+    docs: &[trellis_core::terms::Document],
+) -> Result<Response, AppError> {
+    let documents: Vec<_> = docs
+        .iter()
+        .map(|d| json!({ "key": d.key, "title": d.title, "version": d.version, "paragraphs": d.body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).collect::<Vec<_>>() }))
+        .collect();
+    let mut ctx = page::context(state, site, &RequestInfo::of(req), title, &[("Home", "/")]);
+    ctx.insert("documents", &documents);
+    ctx.insert("heading", title);
+    page::render(state, site, "pages/documents.html", &ctx, StatusCode::OK)
+}
+
+/// The privacy notice, for anyone to read.
+#[handler]
+pub fn privacy(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(site): Data<&Arc<Site>>,
+) -> Result<Response, AppError> {
+    let docs: Vec<_> = state.terms.iter().filter(|d| d.key == "privacy").cloned().collect();
+    read_only(state, Some(site), req, "Privacy notice", &docs)
 }

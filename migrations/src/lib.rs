@@ -18,6 +18,7 @@ mod m20261201_000010_elearning;
 mod m20261202_000011_marketplace;
 mod m20261206_000012_identity_path;
 mod m20261206_000013_record_truth;
+mod m20261206_000014_lms_api;
 
 pub mod helpers;
 
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_marketplace::Migration),
             Box::new(m20261206_000012_identity_path::Migration),
             Box::new(m20261206_000013_record_truth::Migration),
+            Box::new(m20261206_000014_lms_api::Migration),
         ]
     }
 }

@@ -76,6 +76,8 @@ pub enum Permission {
     Sell,
     /// Buy from the marketplace: add listings, choose how they are paid for, set the budget.
     BuyCourses,
+    /// Issue and revoke the API tokens other systems call the trust's API with.
+    ManageIntegrations,
 }
 
 /// Whether any of `roles` grants `permission`.
@@ -88,7 +90,8 @@ pub fn allows(roles: &[Role], permission: Permission) -> bool {
         | Permission::ManageTraining
         | Permission::ManageRecords
         | Permission::Sell
-        | Permission::BuyCourses => *r == Role::TrainingManager,
+        | Permission::BuyCourses
+        | Permission::ManageIntegrations => *r == Role::TrainingManager,
         Permission::EditContent => matches!(r, Role::TrainingManager | Role::ContentEditor),
     })
 }

@@ -266,6 +266,30 @@ pub struct RecordFields<'a> {
     pub place_of_work: &'a str,
 }
 
+/// Time spent, in words people read: "45 seconds", "12 minutes", "1 hour 5 minutes",
+/// "1,234 hours 16 minutes" (never "74096 minutes").
+pub fn time_words(seconds: i64) -> String {
+    let s = seconds.max(0);
+    if s < 60 {
+        return format!("{s} second{}", if s == 1 { "" } else { "s" });
+    }
+    let (h, m) = (s / 3600, (s / 60) % 60);
+    let minutes = format!("{m} minute{}", if m == 1 { "" } else { "s" });
+    if h == 0 {
+        return minutes;
+    }
+    let digits = h.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let hours = format!("{grouped} hour{}", if h == 1 { "" } else { "s" });
+    if m == 0 { hours } else { format!("{hours} {minutes}") }
+}
+
 /// The catalogue's duration filter.
 pub fn duration_band(minutes: i32) -> &'static str {
     match minutes {
@@ -289,6 +313,18 @@ pub fn duration_range(band: &str) -> Option<(i32, i32)> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_reads_in_hours_minutes_or_seconds() {
+        assert_eq!(time_words(0), "0 seconds");
+        assert_eq!(time_words(1), "1 second");
+        assert_eq!(time_words(45), "45 seconds");
+        assert_eq!(time_words(60), "1 minute");
+        assert_eq!(time_words(12 * 60 + 30), "12 minutes");
+        assert_eq!(time_words(3600), "1 hour");
+        assert_eq!(time_words(3900), "1 hour 5 minutes");
+        assert_eq!(time_words(74096 * 60), "1,234 hours 56 minutes");
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

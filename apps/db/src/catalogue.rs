@@ -118,6 +118,19 @@ pub struct Object {
     pub launch: Option<String>,
 }
 
+impl Object {
+    /// Whether the course waits for this session before it is complete: every session does but
+    /// a SCORM asset, which cannot report and so counts when opened but never holds a course up.
+    pub fn counts_towards_completion(&self) -> bool {
+        !self
+            .launch
+            .as_deref()
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .and_then(|v| v.pointer("/item/asset").and_then(serde_json::Value::as_bool))
+            .unwrap_or(false)
+    }
+}
+
 impl From<learning_object::Model> for Object {
     fn from(m: learning_object::Model) -> Self {
         Object {

@@ -184,6 +184,9 @@ pub struct Attempt {
     pub updated_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The xAPI actor (JSON) of an external learner's attempt (a conformance-scoped API launch);
+    /// `None` for the trust's own people, who are known by an opaque account.
+    pub external_actor: Option<String>,
 }
 
 impl From<attempt::Model> for Attempt {
@@ -210,6 +213,7 @@ impl From<attempt::Model> for Attempt {
             updated_at: m.updated_at,
             completed_at: m.completed_at,
             ended_at: m.ended_at,
+            external_actor: m.external_actor,
         }
     }
 }
@@ -222,6 +226,32 @@ pub async fn attempts(tx: &TenantTx, e: &Enrolment, object: ObjectId) -> Result<
         .filter(attempt::Column::Cycle.eq(e.cycle))
         .filter(attempt::Column::ObjectId.eq(object.as_uuid()))
         .order_by_desc(attempt::Column::Number)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Attempt::from)
+        .collect())
+}
+
+/// The attempts in a registration (each AU of a cmi5 course has its own), oldest first.
+pub async fn attempts_by_registration(tx: &TenantTx, registration: Uuid) -> Result<Vec<Attempt>, DbError> {
+    Ok(tx
+        .select::<attempt::Entity>()
+        .filter(attempt::Column::Registration.eq(registration))
+        .order_by_asc(attempt::Column::StartedAt)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Attempt::from)
+        .collect())
+}
+
+/// The attempts of the enrolment's current cycle, at any of its sessions.
+pub async fn attempts_of_enrolment(tx: &TenantTx, e: &Enrolment) -> Result<Vec<Attempt>, DbError> {
+    Ok(tx
+        .select::<attempt::Entity>()
+        .filter(attempt::Column::EnrolmentId.eq(e.id.as_uuid()))
+        .filter(attempt::Column::Cycle.eq(e.cycle))
         .all(tx.conn())
         .await?
         .into_iter()
@@ -258,6 +288,19 @@ pub async fn new_attempt(
     registration: Uuid,
     record: String,
 ) -> Result<Attempt, DbError> {
+    new_attempt_as(tx, e, object, standard, registration, record, None).await
+}
+
+/// [`new_attempt`], for an external learner's actor (JSON) when `external_actor` is given.
+pub async fn new_attempt_as(
+    tx: &TenantTx,
+    e: &Enrolment,
+    object: ObjectId,
+    standard: &str,
+    registration: Uuid,
+    record: String,
+    external_actor: Option<String>,
+) -> Result<Attempt, DbError> {
     let number = attempts(tx, e, object).await?.first().map_or(1, |a| a.number + 1);
     let now = Utc::now();
     let m = tx
@@ -284,6 +327,7 @@ pub async fn new_attempt(
             updated_at: Set(now),
             completed_at: Set(None),
             ended_at: Set(None),
+            external_actor: Set(external_actor),
         })
         .await?;
     Ok(m.into())

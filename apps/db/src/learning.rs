@@ -382,7 +382,11 @@ async fn course_done(tx: &TenantTx, e: &Enrolment, o: &Object, today: NaiveDate)
     let version = e.version.unwrap_or(o.version);
     let all = catalogue::objects(tx, version).await?;
     let done = progress(tx, e).await?;
-    if all.iter().all(|x| done.get(&x.id).is_some_and(|p| p.completed_at.is_some())) {
+    if all
+        .iter()
+        .filter(|x| x.counts_towards_completion())
+        .all(|x| done.get(&x.id).is_some_and(|p| p.completed_at.is_some()))
+    {
         complete_course(tx, e, today).await?;
         return Ok(true);
     }

@@ -5,6 +5,7 @@
 //! tenant (and, on PostgreSQL, sets `app.tenant_id` for row-level security in the same
 //! transaction). Cross-tenant work goes through [`PlatformDb`], whose methods say so in their names.
 
+pub mod api;
 mod apply;
 pub mod catalogue;
 pub mod compliance;

@@ -78,6 +78,8 @@ pub struct Commit {
     /// Grows with each commit within a launch.
     pub seq: u64,
     pub values: BTreeMap<String, String>,
+    /// The launch's last commit, sent as the SCO finishes (`LMSFinish` / `Terminate`).
+    pub finishing: bool,
 }
 
 /// The record of one attempt (kept as JSON between commits).
@@ -102,6 +104,18 @@ pub struct Attempt {
     pub objectives: Vec<Entry>,
     /// The latest (launch, counter) applied to the fields the latest commit decides.
     pub last: (u32, u64),
+    /// The first launch that reopened the attempt after it was completed: that launch and later
+    /// ones run in review mode (`lesson_mode`/`cmi.mode` `review`, no credit), and what they
+    /// send is kept for the trace but changes nothing. 0: none has.
+    #[serde(default)]
+    pub review_from: u32,
+}
+
+impl Attempt {
+    /// Whether this launch of the attempt is a review.
+    pub fn reviewing(&self, launch: u32) -> bool {
+        self.review_from > 0 && launch >= self.review_from
+    }
 }
 
 /// A commit that cannot be stored, naming the element at fault.
@@ -283,7 +297,19 @@ impl Attempt {
         }
         merge_indexed(&mut next, model, commit, newest)?;
         if model == Model::Scorm12 {
-            next.apply_mastery(mastery);
+            // SCORM 1.2 RTE 3-25: a SCO that finishes (LMSFinish) without ever setting its
+            // status is judged by the LMS: passed or failed by the mastery score when it reported
+            // a score, otherwise completed. A status the SCO set is never overwritten.
+            let unset = next.completion <= Completion::NotAttempted && next.success == Success::Unknown;
+            if commit.finishing && unset {
+                next.apply_mastery(mastery);
+                if next.success == Success::Unknown {
+                    next.completion = Completion::Completed;
+                }
+            }
+            if next.success != Success::Unknown {
+                next.completion = next.completion.max(Completion::Completed);
+            }
         } else if let (Some(m), Some(s)) = (mastery, next.score_scaled)
             && next.success == Success::Unknown
         {

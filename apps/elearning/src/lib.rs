@@ -10,4 +10,6 @@ pub mod time;
 pub mod xapi;
 mod xml;
 
-pub use package::{Block, Launchable, Limits, Package, PackageError, Standard, extract, inspect};
+pub use package::{
+    Block, Launchable, Limits, Package, PackageError, Standard, extract, inspect, inspect_course_structure,
+};

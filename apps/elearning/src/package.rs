@@ -77,6 +77,10 @@ pub struct Launchable {
     pub launch_method: String,
     /// cmi5: the blocks the AU sits in, outermost first.
     pub blocks: Vec<Block>,
+    /// SCORM: an asset (`adlcp:scormtype="asset"`), which has no API to report through: it
+    /// counts as completed when launched.
+    #[serde(default)]
+    pub asset: bool,
 }
 
 /// A cmi5 block: its publisher id and title.
@@ -356,6 +360,11 @@ fn scorm(root: &Element) -> Result<Package, PackageError> {
             return Err(err(M, format!("item identifier {id} is used twice")));
         }
         let Some(rref) = item.attr("identifierref") else { return Ok(()) };
+        // Items hidden from the learner's table of contents are not made sessions: they are
+        // reached (if at all) only by the content's own navigation, and never block a course.
+        if item.attr("isvisible").is_some_and(|v| v.trim().eq_ignore_ascii_case("false")) {
+            return Ok(());
+        }
         let res = resources
             .children("resource")
             .find(|r| r.attr("identifier") == Some(rref))
@@ -401,6 +410,7 @@ fn scorm(root: &Element) -> Result<Package, PackageError> {
             move_on: String::new(),
             launch_method: String::new(),
             blocks: vec![],
+            asset: kind == "asset",
         });
         Ok(())
     })?;
@@ -431,15 +441,92 @@ fn langstring(el: Option<&Element>) -> String {
     el.and_then(|e| e.child("langstring")).map(|l| l.text.trim().to_owned()).unwrap_or_default()
 }
 
+/// Whether an id is an IRI, as cmi5 requires of every course, block, AU and objective id
+/// (3.0.0.0-1): absolute, with a scheme (a bare "w3id.org/…" is not).
+fn is_iri(id: &str) -> bool {
+    !id.chars().any(char::is_whitespace) && url::Url::parse(id).is_ok()
+}
+
+/// The launch parameters cmi5 adds to an AU's URL; an AU URL may not carry them itself (8.1.0.0-6).
+const RESERVED_PARAMS: [&str; 5] = ["endpoint", "fetch", "actor", "registration", "activityId"];
+
+/// Checks an AU's URL (13.1.4.0-2, 8.1.0.0-6): a URL (absolute, or relative to the package) with
+/// no spaces, whose query does not set cmi5's own launch parameters.
+fn check_au_url(id: &str, url: &str) -> Result<(), PackageError> {
+    const M: &str = "cmi5.xml";
+    let parsed = if is_absolute_url(url) {
+        url::Url::parse(url)
+    } else {
+        url::Url::parse("https://package.invalid/").and_then(|b| b.join(url))
+    };
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) || parsed.is_err() {
+        return Err(err(M, format!("AU {id}: {url:?} is not a valid URL (cmi5 13.1.4.0-2)")));
+    }
+    if let Ok(u) = parsed {
+        for (k, _) in u.query_pairs() {
+            if RESERVED_PARAMS.contains(&k.as_ref()) {
+                return Err(err(
+                    M,
+                    format!("AU {id}: its URL sets {k}, a parameter cmi5 reserves for the launch (cmi5 8.1.0.0-6)"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that an element's children named in `order` come in that order (the course
+/// structure schema's sequences; cmi5 13.2.0.0-1), and that the `required` ones are there.
+/// Children of other names (extensions in other namespaces) are left alone.
+fn check_order(el: &Element, what: &str, order: &[&str], required: &[&str]) -> Result<(), PackageError> {
+    const M: &str = "cmi5.xml";
+    let mut at = 0;
+    for c in &el.children {
+        let Some(i) = order.iter().position(|n| *n == c.name) else { continue };
+        if i < at {
+            return Err(err(
+                M,
+                format!(
+                    "{what}: <{}> comes after <{}>, but the course structure schema puts it before (cmi5 13.2.0.0-1)",
+                    c.name, order[at]
+                ),
+            ));
+        }
+        at = i;
+    }
+    for r in required {
+        if el.child(r).is_none() {
+            return Err(err(M, format!("{what} has no <{r}> (cmi5 13.2.0.0-1)")));
+        }
+    }
+    Ok(())
+}
+
 fn cmi5(root: &Element) -> Result<Package, PackageError> {
     const M: &str = "cmi5.xml";
     if root.name != "courseStructure" {
         return Err(err(M, format!("the root element is <{}>, not <courseStructure>", root.name)));
     }
+    check_order(root, "the course structure", &["course", "objectives", "au"], &["course"])?;
     let course = root.child("course").ok_or_else(|| err(M, "no <course>"))?;
-    let course_id = course.attr("id").unwrap_or("").to_owned();
+    let course_id = course.attr("id").unwrap_or("").trim().to_owned();
     if course_id.is_empty() {
         return Err(err(M, "the <course> has no id"));
+    }
+    if !is_iri(&course_id) {
+        return Err(err(M, format!("the course id {course_id:?} is not an IRI (cmi5 3.0.0.0-1)")));
+    }
+    check_order(course, "the <course>", &["title", "description"], &["title", "description"])?;
+    // Objectives are declared once, at the top (13.1.3.0-1: their ids are unique).
+    let mut objectives = HashSet::new();
+    for o in root.children("objectives").flat_map(|os| os.children("objective")) {
+        let id = o.attr("id").unwrap_or("").trim().to_owned();
+        if !is_iri(&id) {
+            return Err(err(M, format!("the objective id {id:?} is not an IRI (cmi5 3.0.0.0-1)")));
+        }
+        if !objectives.insert(id.clone()) {
+            return Err(err(M, format!("objective id {id} is declared twice (cmi5 13.1.3.0-1)")));
+        }
     }
     let mut launchables = Vec::new();
     let mut ids = HashSet::new();
@@ -466,14 +553,24 @@ fn walk_cmi5(
     for el in &parent.children {
         match el.name.as_str() {
             "au" => {
-                let id = el.attr("id").unwrap_or("").to_owned();
+                let id = el.attr("id").unwrap_or("").trim().to_owned();
                 if id.is_empty() {
                     return Err(err(M, "an <au> has no id"));
                 }
-                if !ids.insert(id.clone()) {
-                    return Err(err(M, format!("id {id} is used twice")));
+                if !is_iri(&id) {
+                    return Err(err(M, format!("the AU id {id:?} is not an IRI (cmi5 3.0.0.0-1)")));
                 }
+                if !ids.insert(id.clone()) {
+                    return Err(err(M, format!("id {id} is used twice (cmi5 13.1.4.0-1)")));
+                }
+                check_order(
+                    el,
+                    &format!("AU {id}"),
+                    &["title", "description", "objectives", "url", "launchParameters", "entitlementKey"],
+                    &["title", "description", "url"],
+                )?;
                 let url = el.child_text("url").ok_or_else(|| err(M, format!("AU {id} has no <url>")))?;
+                check_au_url(&id, &url)?;
                 let move_on = el.attr("moveOn").unwrap_or("NotApplicable").to_owned();
                 if !["Passed", "Completed", "CompletedAndPassed", "CompletedOrPassed", "NotApplicable"]
                     .contains(&move_on.as_str())
@@ -483,7 +580,9 @@ fn walk_cmi5(
                 let mastery = el
                     .attr("masteryScore")
                     .map(|t| {
-                        t.parse::<f64>().map_err(|_| err(M, format!("AU {id}: masteryScore {t:?} is not a number")))
+                        t.trim()
+                            .parse::<f64>()
+                            .map_err(|_| err(M, format!("AU {id}: masteryScore {t:?} is not a number")))
                     })
                     .transpose()?;
                 if let Some(m) = mastery
@@ -508,15 +607,28 @@ fn walk_cmi5(
                     move_on,
                     launch_method,
                     blocks: blocks.clone(),
+                    asset: false,
                 });
             }
             "block" => {
-                let id = el.attr("id").unwrap_or("").to_owned();
+                let id = el.attr("id").unwrap_or("").trim().to_owned();
                 if id.is_empty() {
                     return Err(err(M, "a <block> has no id"));
                 }
+                if !is_iri(&id) {
+                    return Err(err(M, format!("the block id {id:?} is not an IRI (cmi5 3.0.0.0-1)")));
+                }
                 if !ids.insert(id.clone()) {
-                    return Err(err(M, format!("id {id} is used twice")));
+                    return Err(err(M, format!("id {id} is used twice (cmi5 13.1.2.0-1)")));
+                }
+                check_order(
+                    el,
+                    &format!("block {id}"),
+                    &["title", "description", "objectives", "au"],
+                    &["title", "description"],
+                )?;
+                if !el.children.iter().any(|c| c.name == "au" || c.name == "block") {
+                    return Err(err(M, format!("block {id} holds no AU or block (cmi5 13.2.0.0-1)")));
                 }
                 let title = Some(langstring(el.child("title"))).filter(|t| !t.is_empty()).unwrap_or_else(|| id.clone());
                 blocks.push(Block { id, title });
@@ -527,4 +639,32 @@ fn walk_cmi5(
         }
     }
     Ok(())
+}
+
+/// Checks a bare cmi5 course structure (no zip: every AU is hosted elsewhere, so every AU URL
+/// must be absolute; cmi5 14.2.0.0-1).
+pub fn inspect_course_structure(bytes: &[u8], limits: &Limits) -> Result<Package, PackageError> {
+    const M: &str = "cmi5.xml";
+    if bytes.len() as u64 > limits.max_manifest_bytes {
+        return Err(err(M, format!("larger than {} MB", limits.max_manifest_bytes / 1024 / 1024)));
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|_| err(M, "not UTF-8 text"))?;
+    let root = xml::parse(text).map_err(|m| err(M, m))?;
+    let package = cmi5(&root)?;
+    if package.launchables.is_empty() {
+        return Err(err(M, "declares nothing to launch (no AU)"));
+    }
+    for l in &package.launchables {
+        if !is_absolute_url(&l.href) {
+            return Err(err(
+                M,
+                format!(
+                    "AU {} launches {}, a relative URL, but a course structure without a zip has no files: AU URLs must be absolute (cmi5 14.2.0.0-1)",
+                    l.identifier, l.href
+                ),
+            ));
+        }
+    }
+    Ok(package)
 }

@@ -1,7 +1,8 @@
 //! SCORM's two time formats, read into hundredths of a second.
 //!
-//! SCORM 1.2 `CMITimespan` is `HHHH:MM:SS.SS` (two to four digits of hours; packages in the wild
-//! also send one digit, and more than four). SCORM 2004 `timeinterval` is an ISO 8601 duration,
+//! SCORM 1.2 `CMITimespan` is `HHHH:MM:SS.SS`: two to four digits of hours, exactly two of minutes
+//! and seconds, and at most two decimal places (RTE 3-26). Anything else is refused, as the runtime
+//! refuses it (error 405) before it is ever sent. SCORM 2004 `timeinterval` is an ISO 8601 duration,
 //! `P[nY][nM][nD][T[nH][nM][n[.n]S]]`, with years and months taken as 365 and 30 days (the
 //! standard leaves them unsized; packages use hours, minutes and seconds).
 
@@ -12,7 +13,7 @@ pub fn scorm12(s: &str) -> Result<u64, String> {
     let (Some(h), Some(m), Some(sec), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
     };
-    if h.is_empty() || h.len() > 9 || !h.bytes().all(|b| b.is_ascii_digit()) {
+    if !(2..=4).contains(&h.len()) || !h.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
     if m.len() != 2 || !m.bytes().all(|b| b.is_ascii_digit()) {
@@ -116,8 +117,10 @@ pub fn to_iso8601(cs: u64) -> String {
     out
 }
 
-/// Hundredths of a second as a SCORM 1.2 timespan (`0001:30:05.50`).
+/// Hundredths of a second as a SCORM 1.2 timespan (`0001:30:05.50`; at most `9999:59:59.99`, the
+/// largest four digits of hours can say).
 pub fn to_scorm12(cs: u64) -> String {
+    let cs = cs.min(((9999 * 60 + 59) * 60 + 59) * 100 + 99);
     let (h, rest) = (cs / 360_000, cs % 360_000);
     let (m, rest) = (rest / 6000, rest % 6000);
     format!("{h:04}:{m:02}:{:02}.{:02}", rest / 100, rest % 100)

@@ -102,6 +102,24 @@ impl FileStore {
         Ok(Fetched { size, range: wanted, body })
     }
 
+    /// Deletes every file whose key begins with `prefix` (a folder, such as a package's);
+    /// returns how many.
+    pub async fn delete_prefix(&self, prefix: &str) -> anyhow::Result<u64> {
+        let mut listed = self.inner.list(Some(&StorePath::from(prefix)));
+        let mut keys = Vec::new();
+        while let Some(meta) = listed.next().await {
+            keys.push(meta.with_context(|| format!("listing {prefix}"))?.location);
+        }
+        let mut n = 0;
+        for k in keys {
+            match self.inner.delete(&k).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => n += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(n)
+    }
+
     /// Deletes a file (missing is fine).
     pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
         match self.inner.delete(&StorePath::from(key)).await {

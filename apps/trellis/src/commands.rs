@@ -51,6 +51,19 @@ enum Command {
         #[arg(long, default_value = "2.0.0")]
         xapi_version: String,
     },
+    /// Issue an API token for a trust (printed once): for scripts such as scripts/catapult.sh.
+    ApiToken {
+        /// The trust (slug).
+        trust: String,
+        /// Which system will use it.
+        name: String,
+        /// What it may do: courses, enrolments, launch, conformance (repeat the option).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Days until it stops working (none: until revoked).
+        #[arg(long)]
+        days: Option<u32>,
+    },
     /// Make <email> a platform administrator (creating the person if needed). The password is read
     /// from TRELLIS_ADMIN_PASSWORD, or a random one is made and printed once.
     PlatformAdmin { email: String },
@@ -125,6 +138,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("key: {key}\nsecret: {secret}");
             Ok(())
         }
+        Command::ApiToken { trust, name, scopes, days } => {
+            let dbs = trellis_db::connect(&config.database).await?;
+            let entry = dbs
+                .platform
+                .directory_of_all_tenants()
+                .await?
+                .into_iter()
+                .find(|e| e.slug == trust)
+                .ok_or_else(|| anyhow::anyhow!("no trust {trust}"))?;
+            let token = trellis_web::issue_api_token(&dbs, entry.id, &name, &scopes, days, None).await?;
+            println!("token: {token}");
+            Ok(())
+        }
         Command::Worker => {
             let dbs = trellis_db::connect(&config.database).await?;
             let worker = trellis_web::start_worker(config, dbs).await?;
@@ -182,7 +208,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::demo::seed_learning(&config, &dbs).await?;
             crate::demo::seed_marketplace(&config, &dbs).await?;
             let server = start(&config).await?;
-            println!("\nThe Trellis demo is running on embedded defaults (SQLite at {}).", config.database.url);
+            let db_words = if config.database.url.starts_with("sqlite:") {
+                format!("on embedded defaults (SQLite at {})", config.database.url)
+            } else {
+                format!("on PostgreSQL ({})", trellis_core::config::redact_url(&config.database.url))
+            };
+            println!("\nThe Trellis demo is running {db_words}.");
             print_addresses(&server);
             println!("  Mail:      written to {}/ as .eml files", config.mail.dir);
             println!("  Demo platform administrator: {} at the platform's /sign-in", crate::demo::PLATFORM_ADMIN);

@@ -8,8 +8,8 @@ use crate::middleware::observe::TenantLabel;
 use crate::middleware::{forwarded, input};
 use crate::routes::page::RequestInfo;
 use crate::routes::{
-    account, admin, assets, authoring, elearning, health, learner, market, page, platform, platform_admin, site_admin,
-    sso, sso_admin, tenant, training, xapi,
+    account, admin, api, assets, authoring, elearning, health, learner, market, page, platform, platform_admin,
+    site_admin, sso, sso_admin, tenant, training, xapi,
 };
 use crate::state::AppState;
 use poem::PathPattern;
@@ -148,6 +148,10 @@ impl Dispatch {
             .at("/admin/attempts/:id/waive", auth::guard(post(elearning::trace::waive), &sec))
             .at("/admin/lrs", auth::guard(get(xapi::admin::lrs_page).post(xapi::admin::issue), &sec))
             .at("/admin/lrs/:id/revoke", auth::guard(post(xapi::admin::revoke), &sec))
+            .at("/admin/api-tokens", auth::guard(get(api::tokens::tokens_page).post(api::tokens::issue_form), &sec))
+            .at("/admin/api-tokens/:id/revoke", auth::guard(post(api::tokens::revoke), &sec))
+            .at("/api/v1/openapi.json", get(api_spec))
+            .nest("/api/v1", api::problems(poem::IntoEndpoint::into_endpoint(api::service())))
             .at("/xapi", xapi::entry)
             .at("/xapi/*path", xapi::entry)
             .at("/admin/courses", auth::guard(get(authoring::courses_page), &sec))
@@ -197,6 +201,15 @@ impl Dispatch {
         let content_host = state.config.content_host();
         Self { state, platform, tenant, content, content_host }
     }
+}
+
+/// The trust API's OpenAPI description (generated from the code).
+#[poem::handler]
+fn api_spec() -> Response {
+    Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .header("access-control-allow-origin", "*")
+        .body(api::service().spec())
 }
 
 fn labelled(mut resp: Response, route: &str, tenant: &str) -> Response {

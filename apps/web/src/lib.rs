@@ -22,6 +22,7 @@ mod trust_css;
 pub use auth::password::hash as hash_password;
 pub use directory::{Directory, Resolved, Site};
 pub use error::AppError;
+pub use routes::api::tokens::issue as issue_api_token;
 pub use routes::xapi::issue_credential as issue_lrs_credential;
 pub use server::{
     RunningServer, RunningWorker, ShutdownSignal, TENANTS_CHANGED, announce_tenants_changed, start, start_worker,

@@ -28,6 +28,7 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub completed_at: Option<DateTimeUtc>,
     pub ended_at: Option<DateTimeUtc>,
+    pub external_actor: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -103,6 +103,16 @@ pub async fn member_person(tx: &TenantTx, id: PersonId) -> Result<Option<Person>
     Ok(person::Entity::find_by_id(id.as_uuid()).one(tx.conn()).await?.map(Person::from))
 }
 
+/// The member of this trust with this email address, if there is one.
+pub async fn member_by_email(tx: &TenantTx, email: &str) -> Result<Option<PersonId>, DbError> {
+    use sea_orm::ConnectionTrait;
+    let sql = "SELECT p.id FROM people p JOIN memberships m ON m.person_id = p.id AND m.tenant_id = $1
+                WHERE p.email = $2";
+    let vals: Vec<sea_orm::Value> = vec![tx.tenant().as_uuid().into(), email.trim().to_lowercase().into()];
+    let row = tx.conn().query_one_raw(tx.stmt(sql, vals)).await?;
+    Ok(row.map(|r| r.try_get::<uuid::Uuid>("", "id")).transpose()?.map(PersonId::from_uuid))
+}
+
 /// How members of this trust among `ids` are shown on its pages ("Ann Lee (ann@…)"): the audit
 /// trail records people by id, and a trust sees only its own members' names.
 pub async fn member_names(

@@ -63,13 +63,16 @@ const CMI5: &str = r#"<?xml version="1.0" encoding="utf-8"?>
   </course>
   <block id="https://example.com/courses/ipc/b1">
     <title><langstring lang="en-GB">Part one</langstring></title>
+    <description><langstring lang="en-GB">Hands.</langstring></description>
     <au id="https://example.com/courses/ipc/au1" moveOn="CompletedAndPassed" masteryScore="0.8" launchMethod="OwnWindow">
       <title><langstring lang="en-GB">Hand hygiene</langstring></title>
+      <description><langstring lang="en-GB">When and how.</langstring></description>
       <url>au1/index.html?lang=en</url>
     </au>
   </block>
   <au id="https://example.com/courses/ipc/au2">
     <title><langstring lang="en-GB">PPE</langstring></title>
+    <description><langstring lang="en-GB">Gloves and aprons.</langstring></description>
     <url>au2/index.html</url>
   </au>
 </courseStructure>"#;
@@ -169,8 +172,10 @@ fn scorm_times_in_both_formats() {
     assert_eq!(time::scorm12("0001:30:05.5").unwrap(), (3600 + 1800 + 5) * 100 + 50);
     assert_eq!(time::scorm12("00:00:07").unwrap(), 700);
     assert_eq!(time::scorm12("9999:59:59.99").unwrap(), (9999 * 3600 + 59 * 60 + 59) * 100 + 99);
-    assert_eq!(time::scorm12("1:02:03").unwrap(), (3600 + 120 + 3) * 100, "one-digit hours, as sent in the wild");
-    for bad in ["", "01:60:00", "01:00:60", "1:2:3", "01:00:00.", "01:00:00.123", "PT1H", "aa:bb:cc"] {
+    // RTE 3-26: two to four digits of hours, no more and no fewer.
+    for bad in
+        ["", "01:60:00", "01:00:60", "1:2:3", "1:02:03", "12345:00:00", "01:00:00.", "01:00:00.123", "PT1H", "aa:bb:cc"]
+    {
         assert!(time::scorm12(bad).is_err(), "{bad:?}");
     }
     assert_eq!(time::iso8601("PT1H30M5.5S").unwrap(), (3600 + 1800 + 5) * 100 + 50);
@@ -186,6 +191,7 @@ fn scorm_times_in_both_formats() {
     assert_eq!(time::to_iso8601(550_550), "PT1H31M45.50S");
     assert_eq!(time::to_iso8601(0), "PT0S");
     assert_eq!(time::to_scorm12(550_550), "0001:31:45.50");
+    assert_eq!(time::to_scorm12(u64::MAX), "9999:59:59.99", "the largest timespan SCORM 1.2 can say");
     for cs in [0, 1, 99, 100, 6000, 360_000, 987_654_321] {
         assert_eq!(time::iso8601(&time::to_iso8601(cs)).unwrap(), cs);
         assert_eq!(time::scorm12(&time::to_scorm12(cs)).unwrap(), cs);
@@ -240,6 +246,7 @@ mod cmi {
             session,
             seq,
             values: pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<BTreeMap<_, _>>(),
+            finishing: false,
         }
     }
 
@@ -282,10 +289,56 @@ mod cmi {
             Some(0.8),
         )
         .unwrap();
-        assert_eq!((a.completion, a.success), (Completion::Completed, Success::Passed), "85 meets mastery 80");
+        // The SCO set its status: the LMS keeps it (the mastery score judges only a SCO that
+        // left its status unset; SCORM 1.2 RTE 3-25).
+        assert_eq!((a.completion, a.success), (Completion::Completed, Success::Unknown), "the SCO's status stands");
         assert_eq!(a.score_scaled, Some(0.85));
         assert_eq!(a.total_time(), 60_000 + (3600 + 330) * 100 + 50, "10 min + 1 h 5 min 30.5 s");
         assert_eq!(a.interactions[0].fields.get("learner_response").map(String::as_str), Some("b"));
+    }
+
+    fn finish(session: u32, seq: u64, pairs: &[(&str, &str)]) -> Commit {
+        Commit { finishing: true, ..commit(session, seq, pairs) }
+    }
+
+    /// SCORM 1.2 RTE 3-25: what the LMS decides when the SCO leaves its status unset.
+    #[test]
+    fn scorm_12_status_defaults_apply_at_finish_only_when_the_sco_set_none() {
+        let m = Model::Scorm12;
+        // LMSInitialize and LMSFinish alone: completed at the finish, not before.
+        let mut a = Attempt::default();
+        a.apply(m, &commit(1, 1, &[("cmi.core.session_time", "00:00:05")]), None).unwrap();
+        assert_eq!(a.completion, Completion::Unknown, "not before LMSFinish");
+        a.apply(m, &finish(1, 2, &[]), None).unwrap();
+        assert_eq!((a.completion, a.success), (Completion::Completed, Success::Unknown));
+        // A raw score and a mastery score, no status: passed or failed by the rule.
+        for (raw, want) in [("85", Success::Passed), ("80", Success::Passed), ("79", Success::Failed)] {
+            let mut a = Attempt::default();
+            a.apply(m, &finish(1, 1, &[("cmi.core.score.raw", raw)]), Some(0.8)).unwrap();
+            assert_eq!((a.completion, a.success), (Completion::Completed, want), "raw {raw}");
+        }
+        // "not attempted" as the runtime loads it counts as unset.
+        let mut a = Attempt::default();
+        a.apply(m, &finish(1, 1, &[("cmi.core.lesson_status", "not attempted")]), None).unwrap();
+        assert_eq!(a.completion, Completion::Completed);
+        // A status the SCO set is never overwritten: incomplete stays incomplete, failed stays failed.
+        let mut a = Attempt::default();
+        a.apply(m, &finish(1, 1, &[("cmi.core.lesson_status", "incomplete")]), None).unwrap();
+        assert_eq!(a.completion, Completion::Incomplete);
+        let mut a = Attempt::default();
+        a.apply(m, &finish(1, 1, &[("cmi.core.lesson_status", "failed"), ("cmi.core.score.raw", "95")]), Some(0.8))
+            .unwrap();
+        assert_eq!(a.success, Success::Failed);
+        // One launch set it; a later launch that says nothing keeps it.
+        let mut a = Attempt::default();
+        a.apply(m, &finish(1, 1, &[("cmi.core.lesson_status", "incomplete"), ("cmi.core.exit", "suspend")]), None)
+            .unwrap();
+        a.apply(m, &finish(2, 1, &[]), None).unwrap();
+        assert_eq!(a.completion, Completion::Incomplete);
+        // SCORM 2004 has no such default.
+        let mut a = Attempt::default();
+        a.apply(Model::Scorm2004, &finish(1, 1, &[]), None).unwrap();
+        assert_eq!(a.completion, Completion::Unknown);
     }
 
     #[test]
@@ -456,4 +509,127 @@ mod xapi {
         let not_object = check_statement(&json!([1, 2])).unwrap_err();
         assert_eq!(not_object.path, "statement");
     }
+}
+
+/// The course structure rules an LMS enforces on import (cmi5 §3, §8.1, §13, §14), each test
+/// named by the requirement it checks (the CATAPULT package tests 201–210 break the same ones).
+mod cmi5_packages {
+    use super::{CMI5, check};
+    use trellis_elearning::{Limits, inspect_course_structure};
+
+    fn xml(s: &str) -> Result<trellis_elearning::Package, String> {
+        inspect_course_structure(s.as_bytes(), &Limits::default()).map_err(|e| e.to_string())
+    }
+
+    const BARE: &str = r#"<courseStructure xmlns="https://w3id.org/xapi/profiles/cmi5/v1/CourseStructure.xsd">
+  <course id="https://example.com/c"><title><langstring>C</langstring></title><description><langstring>D</langstring></description></course>
+  <objectives><objective id="https://example.com/o1"><title><langstring>O</langstring></title><description><langstring>O</langstring></description></objective></objectives>
+  <block id="https://example.com/b"><title><langstring>B</langstring></title><description><langstring>B</langstring></description>
+    <au id="https://example.com/au" moveOn="Passed" masteryScore="0.5"><title><langstring>A</langstring></title><description><langstring>A</langstring></description>
+      <url>https://content.example.com/au/index.html?x=1</url></au>
+  </block>
+</courseStructure>"#;
+
+    #[test]
+    fn bare_course_structure_with_absolute_urls_is_accepted() {
+        let p = xml(BARE).unwrap();
+        assert_eq!(p.launchables.len(), 1);
+        assert_eq!(p.launchables[0].href, "https://content.example.com/au/index.html?x=1");
+        assert!(p.files.is_empty());
+    }
+
+    #[test]
+    fn cmi5_3_0_0_0_1_course_block_au_and_objective_ids_are_iris() {
+        for (from, to) in [
+            ("https://example.com/c\"", "example.com/c\""),
+            ("https://example.com/b\"", "w3id.org/b\""),
+            ("https://example.com/au\"", "au-1\""),
+            ("https://example.com/o1\"", "w3id.org/o1\""),
+        ] {
+            let e = xml(&BARE.replace(from, to)).unwrap_err();
+            assert!(e.contains("is not an IRI (cmi5 3.0.0.0-1)"), "{to}: {e}");
+        }
+    }
+
+    #[test]
+    fn cmi5_14_2_0_0_1_a_bare_course_structure_has_absolute_au_urls() {
+        for url in ["index.html", "path/1/index.html", "index.html?abc=def", "/index.html"] {
+            let e = xml(&BARE.replace("https://content.example.com/au/index.html?x=1", url)).unwrap_err();
+            assert!(e.contains("14.2.0.0-1"), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn cmi5_14_1_0_0_4_a_relative_url_names_a_file_in_the_zip() {
+        let e = check(&[("cmi5.xml", CMI5.as_bytes()), ("au2/index.html", b"x")]).unwrap_err().to_string();
+        assert!(e.contains("which is not in the package"), "{e}");
+    }
+
+    #[test]
+    fn cmi5_8_1_0_0_6_au_urls_may_not_set_the_launch_parameters() {
+        for p in ["endpoint", "fetch", "actor", "registration", "activityId"] {
+            let e = xml(&BARE.replace("?x=1", &format!("?{p}=http://example.org/lrs"))).unwrap_err();
+            assert!(e.contains("8.1.0.0-6") && e.contains(p), "{p}: {e}");
+        }
+    }
+
+    #[test]
+    fn cmi5_13_1_ids_are_unique() {
+        let dup_block = BARE.replace("</block>", "</block><block id=\"https://example.com/b\"><title><langstring>B</langstring></title><description><langstring>B</langstring></description><au id=\"https://example.com/au2\"><title><langstring>A</langstring></title><description><langstring>A</langstring></description><url>https://x.example.com/</url></au></block>");
+        assert!(xml(&dup_block).unwrap_err().contains("13.1.2.0-1"));
+        let dup_objective = BARE.replace("</objectives>", "<objective id=\"https://example.com/o1\"><title><langstring>O</langstring></title><description><langstring>O</langstring></description></objective></objectives>");
+        assert!(xml(&dup_objective).unwrap_err().contains("13.1.3.0-1"));
+        let dup_au = BARE.replace("</block>", "<au id=\"https://example.com/au\"><title><langstring>A</langstring></title><description><langstring>A</langstring></description><url>https://x.example.com/</url></au></block>");
+        assert!(xml(&dup_au).unwrap_err().contains("13.1.4.0-1"));
+    }
+
+    #[test]
+    fn cmi5_13_1_4_0_2_au_urls_are_valid_urls() {
+        let e = xml(&BARE.replace("https://content.example.com/au/index.html?x=1", "http://example.com index.html"))
+            .unwrap_err();
+        assert!(e.contains("13.1.4.0-2"), "{e}");
+    }
+
+    #[test]
+    fn cmi5_13_2_0_0_1_the_course_structure_follows_its_schema() {
+        // <url> before <title>: the schema's order broken.
+        let moved = BARE.replace(
+            "<title><langstring>A</langstring></title><description><langstring>A</langstring></description>\n      <url>https://content.example.com/au/index.html?x=1</url>",
+            "<url>https://content.example.com/au/index.html?x=1</url><title><langstring>A</langstring></title><description><langstring>A</langstring></description>",
+        );
+        assert!(xml(&moved).unwrap_err().contains("13.2.0.0-1"));
+        // No description.
+        let bare = BARE.replace("<description><langstring>A</langstring></description>", "");
+        assert!(xml(&bare).unwrap_err().contains("has no <description>"));
+        // A block with nothing in it.
+        let empty = BARE.replace("</block>", "</block><block id=\"https://example.com/b2\"><title><langstring>B</langstring></title><description><langstring>B</langstring></description></block>");
+        assert!(xml(&empty).unwrap_err().contains("holds no AU or block"));
+    }
+
+    #[test]
+    fn cmi5_14_1_0_0_2_a_zip_without_a_course_structure_is_refused() {
+        let e = check(&[("index.html", b"x")]).unwrap_err().to_string();
+        assert!(e.contains("no imsmanifest.xml (SCORM) or cmi5.xml (cmi5)"), "{e}");
+    }
+}
+
+/// SCORM items hidden from the learner, and assets (which cannot report).
+#[test]
+fn scorm_hidden_items_are_not_sessions_and_assets_are_marked() {
+    let m = SCORM12
+        .replace(
+            "<item identifier=\"quiz\" identifierref=\"r2\">",
+            "<item identifier=\"quiz\" identifierref=\"r2\" isvisible=\"false\">",
+        )
+        .replace(
+            "adlcp:scormtype=\"sco\" href=\"intro/index.html\"",
+            "adlcp:scormtype=\"asset\" href=\"intro/index.html\"",
+        );
+    let p =
+        check(&[("imsmanifest.xml", m.as_bytes()), ("intro/index.html", b"x"), ("quiz/quiz one.html", b"x")]).unwrap();
+    assert_eq!(p.launchables.len(), 1, "the hidden item is not a session");
+    assert!(p.launchables[0].asset, "scormtype asset");
+    let p = check(&[("imsmanifest.xml", SCORM12.as_bytes()), ("intro/index.html", b"x"), ("quiz/quiz one.html", b"x")])
+        .unwrap();
+    assert!(p.launchables.iter().all(|l| !l.asset));
 }

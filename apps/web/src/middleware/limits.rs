@@ -27,7 +27,10 @@ pub fn kind(req: &Request) -> Kind {
     let multipart = req.header("content-type").is_some_and(|c| c.starts_with("multipart/form-data"));
     if path == "/xapi" || path.starts_with("/xapi/") || (path.starts_with("/run/") && path.ends_with("/commit")) {
         Kind::Records
-    } else if multipart && path.starts_with("/admin/courses/") && path.ends_with("/package") {
+    } else if (multipart && path.starts_with("/admin/courses/") && path.ends_with("/package"))
+        || (req.method() == poem::http::Method::POST
+            && (path == "/api/v1/courses" || (path.starts_with("/api/v1/courses/") && path.ends_with("/package"))))
+    {
         Kind::Package
     } else if multipart
         && ((path.starts_with("/admin/courses/") && path.contains("/sessions")) || path == "/admin/staff/import")

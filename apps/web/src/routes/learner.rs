@@ -535,8 +535,10 @@ pub async fn session_page(
     let o = &objects[i];
     let recorded = record(state, &tx, site, &me, &e, o, Event::Open).await?;
     let done = learn::progress(&tx, &e).await?;
+    let mut own_window = false;
     let package = match crate::routes::elearning::launch_from(o.clone()) {
         Some(l) => {
+            own_window = l.standard == "cmi5" && l.item.launch_method == "OwnWindow";
             let attempts = trellis_db::elearning::attempts(&tx, &e, o.id).await?;
             Some(crate::routes::elearning::play::session_view(&attempts, &l))
         }
@@ -581,7 +583,17 @@ pub async fn session_page(
     ctx.insert("next_url", &objects.get(i + 1).map(|n| format!("/learn/{course}/{}", n.id)));
     ctx.insert("course_completed", &(recorded.course_completed || e.status == "completed"));
     ctx.insert("package", &package);
-    page::render(state, Some(site), "pages/session.html", &ctx, StatusCode::OK)
+    let mut resp = page::render(state, Some(site), "pages/session.html", &ctx, StatusCode::OK)?;
+    if own_window {
+        // A cmi5 AU that runs in its own window: the launch form's redirects end at the content
+        // origin, which this page (and only this page) allows forms to lead to.
+        let csp = crate::middleware::security::CSP
+            .replace("form-action 'self'", &format!("form-action 'self' {}", state.config.content_origin()));
+        if let Ok(v) = poem::http::HeaderValue::from_str(&csp) {
+            resp.headers_mut().insert("content-security-policy", v);
+        }
+    }
+    Ok(resp)
 }
 
 /// The session page's report that it is still being looked at (JSON; no page).

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod api;
 pub mod assets;
 pub mod authoring;
 pub mod elearning;

@@ -454,7 +454,7 @@ fn cmi5_statement(
         "object": { "id": p["activityId"], "objectType": "Activity" },
         "context": {
             "registration": p["registration"],
-            "contextActivities": { "category": cats },
+            "contextActivities": { "category": cats, "grouping": [{ "id": p["au"] }] },
             "extensions": { "https://w3id.org/xapi/cmi5/context/extensions/sessionid": session },
         },
     });
@@ -474,7 +474,7 @@ async fn cmi5_launch(
     let (_, src) = launch(ann, course, session).await;
     let u = url::Url::parse(&src).unwrap();
     assert!(u.path().starts_with("/content/"), "{src}");
-    let p: std::collections::HashMap<String, String> = u.query_pairs().into_owned().collect();
+    let mut p: std::collections::HashMap<String, String> = u.query_pairs().into_owned().collect();
     for k in ["endpoint", "fetch", "actor", "registration", "activityId"] {
         assert!(p.contains_key(k), "{k} missing from {src}");
     }
@@ -505,6 +505,10 @@ async fn cmi5_launch(
         .unwrap()
         .to_owned();
     assert_eq!(data["launchMode"], "Normal");
+    p.insert(
+        "au".into(),
+        data["contextTemplate"]["contextActivities"]["grouping"][0]["id"].as_str().expect("the AU's grouping").into(),
+    );
     // The AU may not change the LMS's launch data.
     assert_eq!(xapi(&mut lrs, "PUT", &launch_data, &auth, Some(json!({}))).await.status, 403);
     (p, sid, auth)

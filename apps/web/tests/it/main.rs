@@ -9,6 +9,7 @@ mod elearning;
 mod hosts;
 mod identity;
 mod learning;
+mod lms_api;
 mod market;
 mod mfa;
 mod platform;

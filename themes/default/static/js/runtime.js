@@ -28,6 +28,16 @@
   if (data.standard === 'scorm12') {
     api = new window.Scorm12API(settings);
     api.loadFromJSON(data.cmi);
+    // CMITimespan exactly as SCORM 1.2 defines it (RTE 3-26): two to four digits of hours.
+    var timespan = /^\d{2,4}:[0-5]\d:[0-5]\d(\.\d{1,2})?$/;
+    var setValue = api.LMSSetValue.bind(api);
+    api.LMSSetValue = function (element, value) {
+      if (element === 'cmi.core.session_time' && !timespan.test(String(value))) {
+        api.throwSCORMError('cmi.core.session_time', 405, 'CMITimespan is HHHH:MM:SS.SS, with 2 to 4 digits of hours');
+        return 'false';
+      }
+      return setValue(element, value);
+    };
     window.API = api;
   } else {
     api = new window.Scorm2004API(settings);

@@ -174,9 +174,14 @@ fn apply_one(site: &Site, a: &mut Attempt, launch: &Launch, claims: &Claims, raw
             _ => None,
         })
         .collect();
-    let commit = cmi::Commit { session: env.launch, seq: env.seq, values };
+    let commit = cmi::Commit { session: env.launch, seq: env.seq, values, finishing: env.last };
     let seq = i64::try_from(env.seq).unwrap_or(i64::MAX);
     let before: cmi::Attempt = serde_json::from_str(&a.record).unwrap_or_default();
+    if before.reviewing(env.launch) {
+        // A review launch records nothing (SCORM lesson mode review); its commits are kept for
+        // the trace.
+        return refused("kept: a review launch changes nothing".into(), (true, 0), seq);
+    }
     let mut after = before.clone();
     if let Err(e) = after.apply(model, &commit, launch.mastery_score) {
         return refused(format!("refused: {e}"), (false, if model == Model::Scorm12 { 405 } else { 406 }), seq);

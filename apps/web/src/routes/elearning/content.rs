@@ -45,7 +45,16 @@ fn html_escape(s: &str) -> String {
 
 /// What the runtime loads into the SCORM API before the SCO starts: who the learner is, where
 /// they were, and what the package declared.
-fn initial_cmi(model: Model, rec: &cmi::Attempt, launch: &Launch, learner_id: &str, name: &str, resume: bool) -> Value {
+fn initial_cmi(
+    model: Model,
+    rec: &cmi::Attempt,
+    launch: &Launch,
+    learner_id: &str,
+    name: &str,
+    resume: bool,
+    review: bool,
+) -> Value {
+    let (mode, credit) = if review { ("review", "no-credit") } else { ("normal", "credit") };
     let entry = if rec.last == (0, 0) {
         "ab-initio"
     } else if resume {
@@ -65,8 +74,8 @@ fn initial_cmi(model: Model, rec: &cmi::Attempt, launch: &Launch, learner_id: &s
             let mut core = json!({
                 "student_id": learner_id,
                 "student_name": name,
-                "credit": "credit",
-                "lesson_mode": "normal",
+                "credit": credit,
+                "lesson_mode": mode,
                 "entry": entry,
                 "lesson_status": status,
                 "lesson_location": rec.location,
@@ -86,8 +95,8 @@ fn initial_cmi(model: Model, rec: &cmi::Attempt, launch: &Launch, learner_id: &s
             let mut v = json!({
                 "learner_id": learner_id,
                 "learner_name": name,
-                "credit": "credit",
-                "mode": "normal",
+                "credit": credit,
+                "mode": mode,
                 "entry": entry,
                 "location": rec.location,
                 "suspend_data": rec.suspend_data,
@@ -148,7 +157,9 @@ pub async fn runtime(Path(token): Path<String>, Data(state): Data<&AppState>) ->
     let rec: cmi::Attempt = serde_json::from_str(&a.record).unwrap_or_default();
     let name = person.map(|p| format!("{}, {}", p.family_name, p.given_name)).unwrap_or_default();
     let resume = rec.exit == "suspend" || rec.exit.is_empty();
-    let cmi_data = initial_cmi(model, &rec, &launch, &super::learner_name(site.entry.id, a.person), &name, resume);
+    let review = rec.reviewing(c.launch);
+    let cmi_data =
+        initial_cmi(model, &rec, &launch, &super::learner_name(site.entry.id, a.person), &name, resume, review);
     let origin = state.config.content_origin();
     let data = json!({
         "standard": launch.standard,

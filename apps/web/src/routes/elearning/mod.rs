@@ -111,6 +111,15 @@ pub fn learner_actor(site: &Site, person: PersonId) -> Value {
     })
 }
 
+/// The actor an attempt speaks as: the learner's opaque account, or (for an external learner a
+/// conformance-scoped API token launched) the actor the caller named.
+pub fn attempt_actor(site: &Site, a: &Attempt) -> Value {
+    a.external_actor
+        .as_deref()
+        .and_then(|x| serde_json::from_str(x).ok())
+        .unwrap_or_else(|| learner_actor(site, a.person))
+}
+
 /// The activity id the LMS gives a session (cmi5 §8.1.5: not the publisher's id, and the same on
 /// every launch and in every registration: it follows the session across course versions).
 pub fn au_activity_id(site: &Site, launch: &Launch) -> String {
@@ -211,6 +220,77 @@ pub async fn save_cmi5(
     Ok(())
 }
 
+/// Why an AU is waived (cmi5 §9.3.7: the reason extension's values).
+pub const WAIVE_REASONS: [&str; 4] = ["Tested Out", "Equivalent AU", "Equivalent Outside Activity", "Administrative"];
+
+/// Waives a cmi5 AU for the attempt's learner (cmi5 §9.3.7): the LMS's `waived` statement, in a
+/// session id of its own (9.3.7.0-3), and the AU counts as satisfied (so may its block and the
+/// course, whose `satisfied` statements share that session id). False, and nothing done, if the
+/// AU is already satisfied (so never two `waived` in a registration, 9.3.7.0-4).
+pub async fn waive_au(
+    state: &AppState,
+    site: &Site,
+    tx: &TenantTx,
+    a: &mut Attempt,
+    launch: &Launch,
+    reason: &str,
+) -> anyhow::Result<bool> {
+    let mut record = Cmi5Record::of(a);
+    if record.satisfied {
+        return Ok(false);
+    }
+    let waiver = Uuid::new_v4();
+    let mut ext = serde_json::Map::new();
+    ext.insert("https://w3id.org/xapi/cmi5/result/extensions/reason".into(), json!(reason));
+    let mut statement = crate::routes::xapi::cmi5::lms_statement(
+        site,
+        &attempt_actor(site, a),
+        "https://w3id.org/xapi/adl/verbs/waived",
+        json!({ "objectType": "Activity", "id": au_activity_id(site, launch) }),
+        a.registration,
+        waiver,
+        &[&launch.item.identifier],
+        Default::default(),
+        Some(json!({ "success": true, "completion": true, "extensions": ext })),
+    );
+    if let Some(cats) = statement.pointer_mut("/context/contextActivities/category").and_then(Value::as_array_mut) {
+        cats.push(json!({ "id": crate::routes::xapi::cmi5::MOVEON_CATEGORY }));
+    }
+    record_statements(tx, &[statement], site).await?;
+    record.waived = true;
+    save_cmi5(state, site, tx, a, launch, record, Some(waiver)).await?;
+    Ok(true)
+}
+
+/// Ends an open cmi5 session abnormally (cmi5 §9.3.6): the LMS's `abandoned` statement, with the
+/// session's duration as far as the LMS saw it (9.5.4.2-1), and nothing more is accepted for it.
+/// Returns the statement, for the caller to record with others in order.
+pub async fn abandon_session(
+    site: &Site,
+    tx: &TenantTx,
+    a: &Attempt,
+    launch: &Launch,
+    mut session: db::Cmi5Session,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Value> {
+    let last = session.last_statement_at.unwrap_or(session.launched_at);
+    let ms = (last - session.launched_at).num_milliseconds().max(0);
+    let duration = format!("PT{}.{:02}S", ms / 1000, (ms % 1000) / 10);
+    session.ended_at = Some(now);
+    db::save_cmi5_session(tx, &session).await?;
+    Ok(crate::routes::xapi::cmi5::lms_statement(
+        site,
+        &attempt_actor(site, a),
+        "https://w3id.org/xapi/adl/verbs/abandoned",
+        json!({ "objectType": "Activity", "id": au_activity_id(site, launch) }),
+        a.registration,
+        session.id,
+        &[&launch.item.identifier],
+        Default::default(),
+        Some(json!({ "duration": duration })),
+    ))
+}
+
 /// The LMS's `satisfied` statements for the blocks and the course this AU's satisfaction
 /// completes (cmi5 §9.3.9).
 async fn satisfied_statements(
@@ -231,7 +311,7 @@ async fn satisfied_statements(
         .collect();
     let done = learn::progress(tx, e).await?;
     let complete = |l: &Launch| done.get(&l.object.id).is_some_and(|p| p.completed_at.is_some());
-    let actor = learner_actor(site, a.person);
+    let actor = attempt_actor(site, a);
     let base = site.url.trim_end_matches('/');
     let mut out = Vec::new();
     for b in &launch.item.blocks {
@@ -294,7 +374,7 @@ pub fn scorm_statements(
     last: bool,
 ) -> Vec<Value> {
     use trellis_elearning::cmi::{Completion, Success};
-    let actor = learner_actor(site, a.person);
+    let actor = attempt_actor(site, a);
     let activity = json!({
         "objectType": "Activity",
         "id": au_activity_id(site, launch),

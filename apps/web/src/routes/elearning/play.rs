@@ -9,8 +9,8 @@
 
 use super::content::content_url;
 use super::token::{Claims, Purpose};
-use super::{Cmi5Record, Launch, au_activity_id, learner_actor};
-use crate::auth::{self, SignedIn};
+use super::{Cmi5Record, Launch, attempt_actor, au_activity_id};
+use crate::auth;
 use crate::directory::Site;
 use crate::error::AppError;
 use crate::routes::page::{self, RequestInfo, see_other};
@@ -32,12 +32,12 @@ use uuid::Uuid;
 /// The learner's enrolment and the packaged session, if they may launch it.
 pub async fn learner_launch(
     tx: &TenantTx,
-    me: &SignedIn,
+    person: trellis_core::PersonId,
     course: CourseId,
     object: ObjectId,
 ) -> Result<(Enrolment, Launch), AppError> {
     let c = trellis_db::catalogue::course(tx, course).await?.ok_or(AppError::NotFound)?;
-    let e = learn::enrolment(tx, me.person, course)
+    let e = learn::enrolment(tx, person, course)
         .await?
         .filter(|e| matches!(e.status.as_str(), "active" | "completed"))
         .ok_or(AppError::NotFound)?;
@@ -59,14 +59,36 @@ fn scorm_ended(a: &Attempt) -> bool {
 
 #[derive(Debug, Deserialize, Default)]
 pub struct LaunchForm {
-    /// `new` to start a new attempt.
+    /// `new` to start a new attempt; `review` to look back over a finished one.
     #[serde(default)]
     attempt: String,
+}
+
+/// How a session is launched (cmi5 §10.2.2 launchMode; SCORM's lesson mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Satisfaction-related data is recorded.
+    Normal,
+    /// The learner looks around; nothing of completion or success is recorded (cmi5 only).
+    Browse,
+    /// The learner looks back over what they finished; nothing more is recorded.
+    Review,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Normal => "Normal",
+            Mode::Browse => "Browse",
+            Mode::Review => "Review",
+        }
+    }
 }
 
 /// Starts a launch and sends the learner to it.
 #[handler]
 pub async fn start_launch(
+    req: &Request,
     Data(state): Data<&AppState>,
     Data(site): Data<&Arc<Site>>,
     session: &Session,
@@ -79,14 +101,44 @@ pub async fn start_launch(
     };
     let course: CourseId = page::path_id(&course)?;
     let object: ObjectId = page::path_id(&object)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
-    let (e, launch) = learner_launch(&tx, &me, course, object).await?;
-    let (a, n) = start(state, site, &tx, &e, &launch, form.attempt == "new").await?;
-    tx.commit().await?;
-    Ok(see_other(&format!("/learn/{course}/{object}/play/{}/{n}", a.id)))
+    let started = async {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        let (e, launch) = learner_launch(&tx, me.person, course, object).await?;
+        let mode = if form.attempt == "review" { Mode::Review } else { Mode::Normal };
+        let (a, n) = start(state, site, &tx, &e, &launch, form.attempt == "new", mode).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>((a, n))
+    }
+    .await;
+    match started {
+        Ok((a, n)) => Ok(see_other(&format!("/learn/{course}/{object}/play/{}/{n}", a.id))),
+        // The learner is told, in words, that the launch failed and what to do.
+        Err(e) => {
+            let (status, why) = match &e {
+                AppError::NotFound => (
+                    StatusCode::NOT_FOUND,
+                    "You are not enrolled on this course any more, or this session is no longer part of it.",
+                ),
+                _ => {
+                    tracing::error!(error = ?e, "a launch failed");
+                    (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side while starting it.")
+                }
+            };
+            crate::routes::account::message_page(
+                state,
+                site,
+                req,
+                status,
+                "This session could not be started",
+                &format!("{why} Go back to the course and try again; if it keeps happening, tell your training team."),
+                Some(("Go to the course", &format!("/courses/{course}"))),
+            )
+        }
+    }
 }
 
-/// Continues or starts the attempt and counts a launch of it; for cmi5, opens a session.
+/// Continues or starts the attempt and counts a launch of it; for cmi5, opens a session in the
+/// launch mode asked for. A SCORM attempt already completed is reopened in review mode.
 pub async fn start(
     state: &AppState,
     site: &Site,
@@ -94,33 +146,74 @@ pub async fn start(
     e: &Enrolment,
     launch: &Launch,
     want_new: bool,
+    mode: Mode,
+) -> Result<(Attempt, i32), AppError> {
+    start_as(state, site, tx, e, launch, want_new, mode, None, None).await
+}
+
+/// [`start`], for an API caller that may name the registration (a new attempt takes it) and an
+/// external learner's actor.
+#[allow(clippy::too_many_arguments)] // each is a distinct part of the launch
+pub async fn start_as(
+    state: &AppState,
+    site: &Site,
+    tx: &TenantTx,
+    e: &Enrolment,
+    launch: &Launch,
+    want_new: bool,
+    mode: Mode,
+    registration: Option<Uuid>,
+    external_actor: Option<String>,
 ) -> Result<(Attempt, i32), AppError> {
     let attempts = db::attempts(tx, e, launch.object.id).await?;
-    let registration = db::registration(e, launch.package);
+    let registration = registration.unwrap_or_else(|| db::registration(e, launch.package));
     let cmi5 = launch.standard == "cmi5";
     let current = attempts.into_iter().next();
+    let reviewing = mode == Mode::Review && current.as_ref().is_some_and(|a| a.completed_at.is_some());
     let a = match current {
         // cmi5: one registration (and one attempt) per enrolment cycle.
         Some(a) if cmi5 => a,
+        Some(a) if reviewing => a,
         Some(a) if !want_new && !scorm_ended(&a) => a,
         _ => {
             let record =
                 if cmi5 { serde_json::to_string(&Cmi5Record::default()).unwrap_or_default() } else { "{}".into() };
-            db::new_attempt(tx, e, launch.object.id, &launch.standard, registration, record).await?
+            db::new_attempt_as(tx, e, launch.object.id, &launch.standard, registration, record, external_actor).await?
         }
     };
     let n = db::launch(tx, &a).await?;
-    // The learning record notes the access now (results follow from the content).
-    learn::record_result(
+    // SCORM: continuing an attempt already completed is a review (lesson_mode review, no credit),
+    // from this launch on.
+    if !cmi5 && a.completed_at.is_some() && !launch.item.asset {
+        let mut rec: trellis_elearning::cmi::Attempt = serde_json::from_str(&a.record).unwrap_or_default();
+        if rec.review_from == 0 {
+            rec.review_from = u32::try_from(n).unwrap_or(u32::MAX);
+            let mut kept = a.clone();
+            kept.record = serde_json::to_string(&rec).map_err(|e| AppError::Internal(e.into()))?;
+            db::save_attempt(tx, &kept).await?;
+        }
+    }
+    // The learning record notes the access now (results follow from the content). A SCORM asset
+    // has no API to report through: opening it completes it.
+    if launch.item.asset && a.completed_at.is_none() {
+        let mut done = a.clone();
+        done.completion = "completed".into();
+        done.completed_at = Some(chrono::Utc::now());
+        db::save_attempt(tx, &done).await?;
+    }
+    let r = learn::record_result(
         tx,
         e,
         &launch.object,
-        Outcome { completed: false, success: None, score_scaled: None, seconds: 0 },
+        Outcome { completed: launch.item.asset, success: None, score_scaled: None, seconds: 0 },
         site.today(),
     )
     .await?;
+    if r.course_completed {
+        state.totals.progressed(site.entry.id);
+    }
     if cmi5 {
-        open_cmi5_session(state, site, tx, &a, launch, n).await.map_err(AppError::Internal)?;
+        open_cmi5_session(state, site, tx, &a, launch, n, mode).await.map_err(AppError::Internal)?;
     }
     Ok((a, n))
 }
@@ -146,37 +239,23 @@ async fn open_cmi5_session(
     a: &Attempt,
     launch: &Launch,
     n: i32,
+    mode: Mode,
 ) -> anyhow::Result<()> {
     use crate::routes::xapi::cmi5::{self as c5, lms_statement};
-    let actor = learner_actor(site, a.person);
+    let actor = attempt_actor(site, a);
     let activity = au_activity_id(site, launch);
     let now = chrono::Utc::now();
     let mut statements = Vec::new();
     // A session still open when the next starts was abandoned (cmi5 §9.3.6).
-    for mut old in db::open_cmi5_sessions(tx, a.id).await? {
-        let last = old.last_statement_at.unwrap_or(old.launched_at);
-        let secs = (last - old.launched_at).num_milliseconds().max(0);
-        let duration = format!("PT{}.{:02}S", secs / 1000, (secs % 1000) / 10);
-        old.ended_at = Some(now);
-        db::save_cmi5_session(tx, &old).await?;
-        statements.push(lms_statement(
-            site,
-            &actor,
-            "https://w3id.org/xapi/adl/verbs/abandoned",
-            json!({ "objectType": "Activity", "id": activity }),
-            a.registration,
-            old.id,
-            &[&launch.item.identifier],
-            Default::default(),
-            Some(json!({ "duration": duration })),
-        ));
+    for old in db::open_cmi5_sessions(tx, a.id).await? {
+        statements.push(super::abandon_session(site, tx, a, launch, old, now).await?);
     }
     let session = cmi5_session_id(state, a.id, n);
     let key = fetch_key(state, session);
-    db::start_cmi5_session(tx, a, session, "Normal", &super::fetch_key_hash(&key), now).await?;
+    db::start_cmi5_session(tx, a, session, mode.as_str(), &super::fetch_key_hash(&key), now).await?;
     let token = content_token(state, site, a, launch, n, now.timestamp() + launch_seconds(state));
     let mut ext = serde_json::Map::new();
-    ext.insert("https://w3id.org/xapi/cmi5/context/extensions/launchmode".into(), json!("Normal"));
+    ext.insert("https://w3id.org/xapi/cmi5/context/extensions/launchmode".into(), json!(mode.as_str()));
     ext.insert(
         "https://w3id.org/xapi/cmi5/context/extensions/launchurl".into(),
         json!(au_url_base(state, launch, &token)),
@@ -208,7 +287,7 @@ async fn open_cmi5_session(
             "contextActivities": { "grouping": [{ "id": launch.item.identifier }] },
             "extensions": { c5::SESSION_EXT: session.to_string() },
         },
-        "launchMode": "Normal",
+        "launchMode": mode.as_str(),
         "moveOn": launch.item.move_on,
         "returnURL": return_url(state, site, launch),
     });
@@ -286,9 +365,10 @@ pub fn cmi5_url(state: &AppState, site: &Site, token: &str, a: &Attempt, launch:
         content_url(&origin, token, &launch.item.href, "")
     };
     let mut q = url::form_urlencoded::Serializer::new(String::new());
-    q.append_pair("endpoint", &format!("{}/xapi/", site.url.trim_end_matches('/')));
+    // No trailing slash: libraries append "/statements", "/activities/state" (cmi5.js does).
+    q.append_pair("endpoint", &format!("{}/xapi", site.url.trim_end_matches('/')));
     q.append_pair("fetch", &fetch);
-    q.append_pair("actor", &learner_actor(site, a.person).to_string());
+    q.append_pair("actor", &attempt_actor(site, a).to_string());
     q.append_pair("registration", &a.registration.to_string());
     q.append_pair("activityId", &au_activity_id(site, launch));
     let sep = if base.contains('?') { '&' } else { '?' };
@@ -313,7 +393,7 @@ pub async fn play_page(
     let attempt: AttemptId = page::path_id(&attempt)?;
     let n: i32 = page::path_id(&n)?;
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let (e, launch) = learner_launch(&tx, &me, course_id, object_id).await?;
+    let (e, launch) = learner_launch(&tx, me.person, course_id, object_id).await?;
     let a = db::attempt(&tx, attempt)
         .await?
         .filter(|a| a.enrolment == e.id && a.object == object_id && a.person == me.person)
@@ -366,10 +446,33 @@ pub async fn play_page(
     Ok(resp)
 }
 
+/// The address a launch opens at: a cmi5 AU's own URL with its launch parameters (its token the
+/// one its `launched` statement recorded), or the SCORM runtime page on the content origin.
+pub async fn launch_address(
+    state: &AppState,
+    site: &Site,
+    tx: &TenantTx,
+    a: &Attempt,
+    launch: &Launch,
+    n: i32,
+) -> Result<String, AppError> {
+    let expires = if launch.standard == "cmi5" {
+        let s = db::cmi5_session(tx, cmi5_session_id(state, a.id, n), false).await?.ok_or(AppError::NotFound)?;
+        s.launched_at.timestamp() + launch_seconds(state)
+    } else {
+        chrono::Utc::now().timestamp() + launch_seconds(state)
+    };
+    let token = content_token(state, site, a, launch, n, expires);
+    Ok(if launch.standard == "cmi5" {
+        cmi5_url(state, site, &token, a, launch, n)
+    } else {
+        format!("{}/run/{token}", state.config.content_origin())
+    })
+}
+
 /// What the session page shows of a packaged session: the attempts and how to launch.
 pub fn session_view(attempts: &[Attempt], launch: &Launch) -> Value {
     let latest = attempts.first();
-    let minutes = |cs: i64| (cs / 6000).max(0);
     json!({
         "standard": match launch.standard.as_str() {
             "scorm12" => "SCORM 1.2",
@@ -382,11 +485,13 @@ pub fn session_view(attempts: &[Attempt], launch: &Launch) -> Value {
             "completion": a.completion,
             "success": a.success,
             "score_percent": a.score_scaled.map(|s| (s * 100.0).round() as i64),
-            "minutes": minutes(a.total_cs),
+            "time_spent": trellis_core::learning::time_words(a.total_cs / 100),
             "started": a.launches > 0,
             "ended": a.ended_at.is_some(),
         })),
         "can_resume": latest.is_some_and(|a| a.launches > 0 && (launch.standard == "cmi5" || !scorm_ended(a))),
+        "can_review": latest.is_some_and(|a| a.completed_at.is_some() && !launch.item.asset),
+        "cmi5": launch.standard == "cmi5",
         "can_restart": latest.is_some_and(|a| launch.standard != "cmi5" && a.launches > 0),
     })
 }

@@ -31,8 +31,7 @@ fn when(t: chrono::DateTime<chrono::Utc>, site: &Site) -> String {
 }
 
 fn minutes(cs: i64) -> String {
-    let s = cs / 100;
-    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    trellis_core::learning::time_words(cs / 100)
 }
 
 /// The attempts at a course's packaged sessions, newest first.
@@ -171,8 +170,7 @@ pub async fn attempt_page(
     page::render(state, Some(site), "pages/admin_attempt.html", &ctx, StatusCode::OK)
 }
 
-/// Why an AU is waived (cmi5 §9.3.7: the reason extension's values).
-const WAIVE_REASONS: [&str; 4] = ["Tested Out", "Equivalent AU", "Equivalent Outside Activity", "Administrative"];
+use super::WAIVE_REASONS;
 
 #[derive(Debug, serde::Deserialize, Default)]
 pub struct WaiveForm {
@@ -203,28 +201,7 @@ pub async fn waive(
     if launch.standard != "cmi5" {
         return Err(AppError::BadRequest("Only a cmi5 AU can be waived.".into()));
     }
-    let mut record = super::Cmi5Record::of(&a);
-    if !record.satisfied {
-        let waiver = uuid::Uuid::new_v4();
-        let mut ext = serde_json::Map::new();
-        ext.insert("https://w3id.org/xapi/cmi5/result/extensions/reason".into(), json!(form.reason));
-        let mut statement = crate::routes::xapi::cmi5::lms_statement(
-            site,
-            &super::learner_actor(site, a.person),
-            "https://w3id.org/xapi/adl/verbs/waived",
-            json!({ "objectType": "Activity", "id": super::au_activity_id(site, &launch) }),
-            a.registration,
-            waiver,
-            &[&launch.item.identifier],
-            Default::default(),
-            Some(json!({ "success": true, "completion": true, "extensions": ext })),
-        );
-        if let Some(cats) = statement.pointer_mut("/context/contextActivities/category").and_then(Value::as_array_mut) {
-            cats.push(json!({ "id": crate::routes::xapi::cmi5::MOVEON_CATEGORY }));
-        }
-        super::record_statements(&tx, &[statement], site).await.map_err(AppError::Internal)?;
-        record.waived = true;
-        super::save_cmi5(state, site, &tx, &mut a, &launch, record, Some(waiver)).await.map_err(AppError::Internal)?;
+    if super::waive_au(state, site, &tx, &mut a, &launch, &form.reason).await.map_err(AppError::Internal)? {
         trellis_db::identity::audit(
             &tx,
             Some(me.person),

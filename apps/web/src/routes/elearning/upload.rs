@@ -167,23 +167,86 @@ pub async fn upload(
         Ok(None) => return refuse("Choose a package (a .zip file) to upload".into()).await,
         Err(m) => return refuse(m).await,
     };
-    let lim = limits(state);
-    let path = tmp.path().to_path_buf();
-    let checked = tokio::task::spawn_blocking(move || {
-        let f = std::fs::File::open(&path)
-            .map_err(|e| trellis_elearning::PackageError { file: "the upload".into(), message: e.to_string() })?;
-        trellis_elearning::inspect(std::io::BufReader::new(f), &lim)
-    })
+    match import(
+        state,
+        site,
+        course,
+        Source::Zip { path: tmp.path().to_path_buf(), sha, size },
+        Some(me.person),
+        json!({}),
+    )
     .await
-    .map_err(|e| AppError::Internal(e.into()))?;
-    let pkg: Package = match checked {
-        Ok(p) => p,
-        Err(e) => return refuse(format!("The package was refused: {e}")).await,
+    {
+        Ok(_) => Ok(see_other(&format!("/admin/courses/{course}"))),
+        Err(ImportError::Refused(m)) => refuse(format!("The package was refused: {m}")).await,
+        Err(ImportError::NotFound) => Err(AppError::NotFound),
+        Err(ImportError::Failed(e)) => Err(e),
+    }
+}
+
+/// What is imported: an uploaded zip (kept in a temporary file), or a bare cmi5 course
+/// structure (every AU hosted elsewhere).
+pub enum Source {
+    Zip { path: std::path::PathBuf, sha: String, size: u64 },
+    CourseStructure(Vec<u8>),
+}
+
+/// A package imported into a course's draft.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub standard: &'static str,
+    pub title: String,
+}
+
+/// Why an import did not happen.
+#[derive(Debug)]
+pub enum ImportError {
+    /// The package breaks a rule: the file at fault and what is wrong.
+    Refused(String),
+    /// The course is not this trust's own.
+    NotFound,
+    Failed(AppError),
+}
+
+/// Checks a package, stores its files, then adds it and its sessions to the course's draft in
+/// one transaction (its files are removed again if that fails). `via` is added to the audit
+/// entry (an API token's id, say).
+pub async fn import(
+    state: &AppState,
+    site: &Site,
+    course: CourseId,
+    source: Source,
+    by: Option<trellis_core::PersonId>,
+    via: serde_json::Value,
+) -> Result<Imported, ImportError> {
+    let lim = limits(state);
+    let (pkg, zip, sha, size) = match source {
+        Source::Zip { path, sha, size } => {
+            let p = path.clone();
+            let checked = tokio::task::spawn_blocking(move || {
+                let f = std::fs::File::open(&p).map_err(|e| trellis_elearning::PackageError {
+                    file: "the upload".into(),
+                    message: e.to_string(),
+                })?;
+                trellis_elearning::inspect(std::io::BufReader::new(f), &lim)
+            })
+            .await
+            .map_err(|e| ImportError::Failed(AppError::Internal(e.into())))?;
+            (checked.map_err(|e| ImportError::Refused(e.to_string()))?, Some(path), sha, size)
+        }
+        Source::CourseStructure(bytes) => {
+            let pkg = trellis_elearning::inspect_course_structure(&bytes, &lim)
+                .map_err(|e| ImportError::Refused(e.to_string()))?;
+            let sha = hex::encode(Sha256::digest(&bytes));
+            (pkg, None, sha, bytes.len() as u64)
+        }
     };
     let id = PackageId::new();
-    if let Err(e) = store_files(state, site, id, tmp.path(), lim).await {
+    if let Some(path) = &zip
+        && let Err(e) = store_files(state, site, id, path, lim).await
+    {
         let _ = remove_files(state, site, id, &pkg).await;
-        return refuse(format!("The package was refused: {e}")).await;
+        return Err(ImportError::Refused(e.to_string()));
     }
     let (standard, edition) = match &pkg.standard {
         Standard::Scorm12 => ("scorm12", "1.2".to_owned()),
@@ -208,22 +271,20 @@ pub async fn upload(
         file_count: i32::try_from(pkg.files.len()).unwrap_or(i32::MAX),
         total_bytes: i64::try_from(pkg.files.iter().map(|(_, s)| s).sum::<u64>()).unwrap_or(i64::MAX),
         sha256: sha,
-        by: Some(me.person),
+        by,
         sessions,
     };
+    let count = new.sessions.len();
     let saved = async {
         let tx = state.dbs.app.begin(site.entry.id).await?;
         let added = db::add_package(&tx, &new).await?;
         if added.is_some() {
-            trellis_db::identity::audit(
-                &tx,
-                Some(me.person),
-                "package.uploaded",
-                &course.to_string(),
-                None,
-                json!({ "package": id.to_string(), "standard": standard, "sessions": new.sessions.len(), "bytes": size }),
-            )
-            .await?;
+            let mut detail =
+                json!({ "package": id.to_string(), "standard": standard, "sessions": count, "bytes": size });
+            if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), via) {
+                d.extend(extra);
+            }
+            trellis_db::identity::audit(&tx, by, "package.uploaded", &course.to_string(), None, detail).await?;
             tx.commit().await?;
         } else {
             tx.rollback().await?;
@@ -232,14 +293,14 @@ pub async fn upload(
     }
     .await;
     match saved {
-        Ok(Some(_)) => Ok(see_other(&format!("/admin/courses/{course}"))),
+        Ok(Some(_)) => Ok(Imported { standard, title: new.title.clone() }),
         Ok(None) => {
-            remove_files(state, site, id, &pkg).await.map_err(AppError::Internal)?;
-            Err(AppError::NotFound)
+            remove_files(state, site, id, &pkg).await.map_err(|e| ImportError::Failed(AppError::Internal(e)))?;
+            Err(ImportError::NotFound)
         }
         Err(e) => {
             let _ = remove_files(state, site, id, &pkg).await;
-            Err(e.into())
+            Err(ImportError::Failed(e.into()))
         }
     }
 }

@@ -238,7 +238,8 @@ async fn authenticate(state: &AppState, site: &Site, header: Option<&str>, versi
     Ok(Who::Client(c))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares two secrets' hashes in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -298,7 +299,16 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
 /// Every request to `/xapi/…`.
 #[handler]
 pub async fn entry(req: &Request, body: Body, Data(state): Data<&AppState>, Data(site): Data<&Arc<Site>>) -> Response {
-    let path = req.uri().path().strip_prefix("/xapi").unwrap_or("").trim_end_matches('/').to_owned();
+    // Doubled slashes are a common client mistake (an endpoint ending in "/" joined to
+    // "/activities/state"): the resource is the same.
+    let path: String = req.uri().path().strip_prefix("/xapi").unwrap_or("").split('/').filter(|s| !s.is_empty()).fold(
+        String::new(),
+        |mut p, seg| {
+            p.push('/');
+            p.push_str(seg);
+            p
+        },
+    );
     if req.method() == Method::OPTIONS {
         return cors_preflight();
     }

@@ -143,6 +143,10 @@ async function main() {
       ['BR-IG', 'Information governance (SCORM 2004)', ['scorm2004-information-governance']],
       ['BR-CR', 'Conflict resolution (cmi5)', ['cmi5-conflict-resolution']],
       ['BR-HOSTILE', 'Isolation check', ['scorm12-hostile']],
+      ['BR-C12', 'Moving and handling (SCORM 1.2, asks on exit)', ['scorm12-confirm-exit']],
+      ['BR-C04', 'Safeguarding adults (SCORM 2004, asks on exit)', ['scorm2004-confirm-exit']],
+      ['BR-MIN', 'Fire safety (minimum calls and an asset)', ['scorm12-minimum-and-asset']],
+      ['BR-LIB', 'Information security (cmi5.js)', ['cmi5-standard-library']],
     ]) {
       const id = await newCourse(ed, code, title);
       for (const p of pkgs) check(await uploadPackage(ed, id, p), `${title}: ${p} uploaded and checked`, [ed.url()]);
@@ -154,6 +158,7 @@ async function main() {
     await axe(edAxe, `/admin/courses/${courses['BR-HH']}/package`, 'the package upload page');
     await axe(edAxe, `/admin/courses/${courses['BR-HH']}`, 'the course editor with a package');
     await axe(edAxe, '/admin/lrs', 'the LRS page');
+    await axe(edAxe, '/admin/api-tokens', 'the API tokens page');
 
     // The learner.
     const ctx = await browser.newContext();
@@ -239,6 +244,101 @@ async function main() {
     }
     const completed = (await page.$$eval('main li', (lis) => lis.map((l) => l.textContent))).filter((t) => / completed /.test(t)).join(' | ');
     check(['Hand hygiene', 'Information governance', 'Conflict resolution'].every((t) => completed.includes(t)), 'My learning shows all three courses completed', [completed]);
+
+    // Content that asks "save your progress?" with confirm(): the prompt reaches the learner (the
+    // player allows modals), OK keeps the place, and the next launch resumes there.
+    const dialogs = [];
+    page.on('dialog', (d) => { dialogs.push(d.message()); d.accept().catch(() => {}); });
+    for (const [code, label] of [['BR-C12', 'SCORM 1.2'], ['BR-C04', 'SCORM 2004']]) {
+      await enrol(page, courses[code]);
+      const [s] = await sessionLinks(page, courses[code]);
+      let unit = await start(page, s, true);
+      await unit.locator('#status').filter({ hasText: 'Page 1 of 4' }).waitFor();
+      await unit.locator('#next').click();
+      await unit.locator('#status').filter({ hasText: 'Page 2 of 4' }).waitFor();
+      await unit.locator('#next').click();
+      await unit.locator('#status').filter({ hasText: 'Page 3 of 4' }).waitFor();
+      const before = dialogs.length;
+      await unit.locator('#exit').click();
+      await backOnSession(page, s);
+      check(dialogs.length === before + 1 && /Save your progress/.test(dialogs[dialogs.length - 1] ?? ''), `${label}: the content's confirm() reached the learner`, [JSON.stringify(dialogs)]);
+      unit = await start(page, s, true);
+      await unit.locator('#status').filter({ hasText: /Page \d of 4/ }).waitFor();
+      const where = await unit.locator('#status').textContent();
+      check(where === 'Page 3 of 4', `${label}: resumed at the page the learner left (${where})`);
+      check((await unit.locator('body').getAttribute('data-entry')) === 'resume', `${label}: entry is resume`);
+      await unit.locator('#next').click();
+      await unit.locator('#status').filter({ hasText: 'Page 4 of 4' }).waitFor();
+      await unit.locator('#exit').click();
+      text = await backOnSession(page, s);
+      check(/Session completed/.test(text), `${label}: completed on the last page`, [one(text).slice(0, 300)]);
+    }
+
+    // A SCORM 1.2 SCO that calls only LMSInitialize and LMSFinish completes; the asset beside it
+    // never holds the course up; the hidden item is not a session.
+    await enrol(page, courses['BR-MIN']);
+    const minSessions = await sessionLinks(page, courses['BR-MIN']);
+    check(minSessions.length === 2, `minimum calls: two sessions, the hidden item is not one (${minSessions.length})`);
+    const [lesson, sheet] = minSessions;
+    const minimal = await start(page, lesson, true);
+    await minimal.locator('#done').click();
+    text = await backOnSession(page, lesson);
+    check(/Session completed/.test(text) && /completed/.test(text), 'minimum calls: a SCO that never sets a status is completed at LMSFinish', [one(text).slice(0, 300)]);
+    await page.goto(`${origin}/learning`);
+    const fire = (await page.$$eval('main li', (lis) => lis.map((l) => l.textContent))).find((t) => t.includes('Fire safety (minimum calls')) ?? '';
+    check(/completed/.test(fire), 'minimum calls: the course is completed though the asset was never opened', [one(fire)]);
+    await page.goto(`${origin}${sheet}`);
+    await Promise.all([page.waitForURL(/\/play\//), page.click('#launch')]);
+    await page.frameLocator('iframe.trellis-player').frameLocator('#trellis-sco').locator('#sheet').waitFor();
+    await page.goto(`${origin}${sheet}`);
+    check(/Session completed/.test(await page.textContent('main')), 'an asset counts as completed once opened');
+
+    // A cmi5 unit built on the standard cmi5 library: starts (no blank frame), keeps a bookmark
+    // with plain PUTs, resumes from it, completes; then reopens in Review.
+    await enrol(page, courses['BR-LIB']);
+    const [libReading, libOwn] = await sessionLinks(page, courses['BR-LIB']);
+    au = await start(page, libReading, false);
+    await au.locator('body[data-state="ready"]').waitFor();
+    check((await au.locator('#status').textContent()) === 'Page 1 of 3 (Normal)', 'cmi5.js: the unit starts (launch data, learner preferences, initialized)');
+    await au.locator('#next').click();
+    await au.locator('#status').filter({ hasText: 'Page 2 of 3' }).waitFor();
+    await au.locator('#exit').click();
+    await backOnSession(page, libReading);
+    au = await start(page, libReading, false);
+    await au.locator('body[data-state="ready"]').waitFor();
+    check((await au.locator('body').getAttribute('data-start-page')) === '2', 'cmi5.js: resumed from the bookmark it saved with a plain PUT');
+    await au.locator('#next').click();
+    await au.locator('body[data-state="Completed"]').waitFor();
+    check(true, 'cmi5.js: a second plain PUT replaced the bookmark (xAPI 1.0.3) and the unit completed');
+    await au.locator('#exit').click();
+    text = await backOnSession(page, libReading);
+    check(/Session completed/.test(text), 'cmi5.js: the session is completed', [one(text).slice(0, 300)]);
+    check(/Review/.test(text), 'cmi5.js: a satisfied unit offers Review');
+    au = await start(page, libReading, false);
+    await au.locator('body[data-state="ready"]').waitFor();
+    check((await au.locator('body').getAttribute('data-mode')) === 'Review', 'cmi5.js: reopened in Review mode');
+    await au.locator('#exit').click();
+    await backOnSession(page, libReading);
+
+    // An OwnWindow unit: Start takes the whole window to the unit, which returns to the session.
+    await page.goto(`${origin}${libOwn}`);
+    await Promise.all([page.waitForURL((u) => u.origin === contentOrigin), page.click('#launch')]);
+    await page.locator('body[data-state="ready"]').waitFor();
+    check(page.url().startsWith(contentOrigin), `OwnWindow: the unit has the window (${new URL(page.url()).origin})`);
+    await page.locator('#next').click();
+    await page.locator('body[data-state="Completed"]').waitFor();
+    await Promise.all([page.waitForURL((u) => u.pathname === libOwn), page.locator('#exit').click()]);
+    text = await page.textContent('main');
+    check(/Session completed/.test(text), 'OwnWindow: back on the session, completed', [one(text).slice(0, 300)]);
+
+    // A launch that cannot start says so in words.
+    await page.goto(`${origin}${hh}`);
+    const t = await page.getAttribute('form[action$="/launch"] input[name="csrf_token"]', 'value');
+    const [failedStatus, failedBody] = await page.evaluate(async ([url, token]) => {
+      const r = await fetch(url, { method: 'POST', body: new URLSearchParams({ csrf_token: token }) });
+      return [r.status, await r.text()];
+    }, [`/learn/${courses['BR-HH']}/00000000-0000-0000-0000-000000000000/launch`, t]);
+    check(failedStatus === 404 && /could not be started/.test(failedBody), `a failed launch shows a message (${failedStatus})`);
 
     // The hostile package, run as the learner.
     await enrol(page, courses['BR-HOSTILE']);

@@ -740,9 +740,11 @@ pub async fn attempts_of_course(tx: &TenantTx, course: CourseId, limit: u64) -> 
             let m = attempt::Model::from_query_result(r, "")?;
             let given: Option<String> = r.try_get("", "given")?;
             let family: Option<String> = r.try_get("", "family")?;
+            let external = m.external_actor.is_some();
+            let name = format!("{} {}", given.unwrap_or_default(), family.unwrap_or_default()).trim().to_owned();
             Ok(AttemptRow {
                 attempt: m.into(),
-                learner: format!("{} {}", given.unwrap_or_default(), family.unwrap_or_default()).trim().to_owned(),
+                learner: if name.is_empty() && external { "An external learner (API)".to_owned() } else { name },
                 session_title: r.try_get("", "session_title")?,
             })
         })

@@ -165,7 +165,8 @@ pub async fn seed_learning(config: &Config, dbs: &Databases) -> anyhow::Result<(
 }
 
 /// Zips the repository's example packages (tests/packages, but for the hostile one the isolation
-/// test uses) into `<data>/demo-packages/`, ready for an editor to upload in the demo.
+/// test uses, and the one built on cmi5.js, whose library is not kept in the repository) into
+/// `<data>/demo-packages/`, ready for an editor to upload in the demo.
 pub fn package_examples(config: &Config) -> anyhow::Result<Vec<std::path::PathBuf>> {
     use std::io::Write;
     let source = std::path::Path::new("tests/packages");
@@ -180,7 +181,7 @@ pub fn package_examples(config: &Config) -> anyhow::Result<Vec<std::path::PathBu
     dirs.sort();
     for dir in dirs {
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if name.contains("hostile") {
+        if name.contains("hostile") || name == "cmi5-standard-library" {
             continue;
         }
         let mut files = Vec::new();

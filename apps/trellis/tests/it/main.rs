@@ -256,3 +256,22 @@ fn the_demos_marketplace_courses_ask_for_approval_as_the_docs_say() {
     let docs = std::fs::read_to_string(repo.join("docs/marketplace.md")).unwrap();
     assert!(docs.contains("both ask a training manager to approve each place"));
 }
+
+/// docs/api.md's command: a token for a trust, with scopes and a lifetime, printed once; a scope
+/// that does not exist is refused.
+#[tokio::test]
+async fn api_token_issues_a_scoped_token_as_the_docs_say() {
+    let db = TestDb::empty().await;
+    assert!(run(&db, &["migrate"]).0.status.success());
+    assert!(run(&db, &["tenants", "apply", "tenants"]).0.status.success());
+    let (out, stdout, stderr) =
+        run(&db, &["api-token", "northmoor", "HR feed", "--scope", "enrolments", "--days", "90"]);
+    assert!(out.status.success(), "{stderr}");
+    let token = stdout.strip_prefix("token: ").unwrap().trim();
+    assert!(token.starts_with("trellis_") && token.len() > 60, "{token}");
+    let (out, _, stderr) = run(&db, &["api-token", "northmoor", "HR feed", "--scope", "everything"]);
+    assert!(!out.status.success());
+    assert!(stderr.contains("Choose at least one thing the token may do"), "{stderr}");
+    let (out, _, stderr) = run(&db, &["api-token", "nowhere", "HR feed", "--scope", "courses"]);
+    assert!(!out.status.success() && stderr.contains("no trust nowhere"), "{stderr}");
+}

@@ -821,3 +821,85 @@ async fn a_cmi5_au_reads_only_its_own_learners_statements() {
         "{all}"
     );
 }
+
+/// The State resource's concurrency rule follows the request's version: under 1.0.3 a PUT without
+/// If-Match or If-None-Match replaces the document (cmi5 libraries bookmark so); under 2.0.0 it is
+/// refused (409). One credential speaks both; a request without a version is a 400 naming the
+/// credential's own version.
+#[tokio::test]
+async fn state_document_concurrency_follows_the_requests_version() {
+    let app = spawn_app().await;
+    let mut boss = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let (k, s) = credential(&mut boss, "Tool", "all", "2.0.0").await;
+    let auth = basic(&k, &s);
+    let mut lrs = app.visitor("northmoor");
+    let doc = format!(
+        "/xapi/activities/state?{}",
+        q(&[
+            ("activityId", "https://northmoor.example/activities/x"),
+            ("agent", "{\"mbox\":\"mailto:a@northmoor.example\"}"),
+            ("stateId", "bookmark")
+        ])
+    );
+    let put = |version: &'static str, body: &'static str| {
+        let mut h = vec![("authorization", auth.as_str()), ("content-type", "application/json")];
+        if !version.is_empty() {
+            h.push(("x-experience-api-version", version));
+        }
+        (h, body.as_bytes().to_vec())
+    };
+    let (h, b) = put("1.0.3", "{\"page\":1}");
+    assert_eq!(lrs.send("PUT", &doc, &h, b).await.status, 204);
+    let (h, b) = put("1.0.3", "{\"page\":2}");
+    assert_eq!(lrs.send("PUT", &doc, &h, b).await.status, 204, "1.0.3: a plain PUT replaces");
+    let (h, b) = put("2.0.0", "{\"page\":3}");
+    assert_eq!(lrs.send("PUT", &doc, &h, b).await.status, 409, "2.0.0: the document exists");
+    let read =
+        lrs.send("GET", &doc, &[("authorization", auth.as_str()), ("x-experience-api-version", "1.0.3")], vec![]).await;
+    assert_eq!(read.body, "{\"page\":2}");
+    let (h, b) = put("", "{\"page\":4}");
+    let none = lrs.send("PUT", &doc, &h, b).await;
+    assert_eq!(none.status, 400);
+    assert_eq!(none.headers.get("x-experience-api-version").unwrap().to_str().unwrap(), "2.0.0");
+    // Doubled slashes, as libraries joining an endpoint that ends in "/" send them.
+    let doubled = doc.replace("/xapi/activities", "/xapi//activities");
+    let got = lrs
+        .send("GET", &doubled, &[("authorization", auth.as_str()), ("x-experience-api-version", "1.0.3")], vec![])
+        .await;
+    assert_eq!((got.status, got.body.as_str()), (200, "{\"page\":2}"));
+}
+
+/// An OwnWindow AU's session page lets its launch form lead to the content origin (the POST,
+/// then redirects, end there); every other page keeps `form-action 'self'`. Starting it sends the
+/// learner's whole window to the AU.
+#[tokio::test]
+async fn an_own_window_au_launches_and_only_its_page_widens_form_action() {
+    let app = spawn_app().await;
+    let mut ed = signed_in(&app, "northmoor", "ed@northmoor.example", &[Role::ContentEditor]).await;
+    let mut ann = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    let course = new_course(&mut ed, "NM-OWN", "Information security").await;
+    let up = upload(&mut ed, &course, "lib.zip", &test_package("cmi5-standard-library")).await;
+    assert_eq!(up.status, 303, "{}", up.body);
+    publish(&mut ed, &course).await;
+    let t = token(&mut ann, &format!("/courses/{course}")).await;
+    assert_eq!(ann.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let sessions = sessions_of(&ann.get(&format!("/courses/{course}")).await.body, &course);
+    let csp = |p: &trellis_testkit::Page| {
+        p.headers.get("content-security-policy").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    };
+    let framed = ann.get(&format!("/learn/{course}/{}", sessions[0])).await;
+    let own = ann.get(&format!("/learn/{course}/{}", sessions[1])).await;
+    let content = app.config.content_origin();
+    assert!(csp(&framed).contains("form-action 'self'") && !csp(&framed).contains(&content), "{}", csp(&framed));
+    assert!(csp(&own).contains(&format!("form-action 'self' {content}")), "{}", csp(&own));
+    let profile = ann.get("/profile").await;
+    assert!(!csp(&profile).contains(&content));
+    // Start: the play address redirects the window to the AU itself, with its launch parameters.
+    let t = own.csrf().unwrap();
+    let go = ann.post(&format!("/learn/{course}/{}/launch", sessions[1]), &[("csrf_token", &t)]).await;
+    assert_eq!(go.status, 303, "{}", go.body);
+    let play = ann.get(&go.location.unwrap()).await;
+    assert_eq!(play.status, 303);
+    let to = play.location.unwrap();
+    assert!(to.starts_with(&content) && to.contains("part=own") && to.contains("fetch="), "{to}");
+}

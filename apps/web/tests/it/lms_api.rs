@@ -263,6 +263,28 @@ async fn api_tokens_are_shown_once_scoped_revocable_and_one_trusts_alone() {
     )
     .await;
     assert_eq!(s, 200, "enrolled already");
+    // docs/api.md's launch for a member: their opaque account, never their email address.
+    let (s, l) = json_call(
+        &mut api,
+        "POST",
+        &format!("/courses/{id}/launches"),
+        &launch,
+        json!({ "au_index": 0, "person": e["person"], "launch_mode": "Normal" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{l}");
+    let launched = url::Url::parse(l["url"].as_str().unwrap()).unwrap();
+    let actor: String = launched.query_pairs().find(|(k, _)| k == "actor").unwrap().1.into_owned();
+    assert!(!actor.contains('@') && actor.contains("account"), "{actor}");
+    let (s, p) = json_call(
+        &mut api,
+        "POST",
+        &format!("/courses/{id}/launches"),
+        &launch,
+        json!({ "au_index": 0, "person": e["person"], "registration": uuid::Uuid::new_v4().to_string() }),
+    )
+    .await;
+    assert_eq!((s, p["field"].as_str()), (400, Some("registration")), "{p}");
     let (s, p) = json_call(
         &mut api,
         "POST",

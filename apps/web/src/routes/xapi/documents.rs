@@ -3,7 +3,9 @@
 //! every one in scope), GET reads one or lists their ids. Concurrency by ETag (the SHA-1 of the
 //! content, quoted): `If-Match` must match, `If-None-Match: *` means "only if new", and a PUT
 //! over an existing document without either is refused (409), as is a PUT creating a profile
-//! without one (400), so no client overwrites what it has not seen.
+//! without one (400), so no client overwrites what it has not seen. The 409 rule follows the
+//! request's version: xAPI 1.0.3 applies it to profiles only (a State PUT without a
+//! precondition replaces the document, as cmi5 libraries expect), 2.0.0 to State as well.
 
 use super::{Call, Who, agent_param, http_date, iri_param, server_error};
 use poem::Response;
@@ -149,6 +151,9 @@ fn precondition(call: &Call<'_>, api: Api, existing: Option<&Document>, put: boo
         return None;
     }
     match (existing, api) {
+        // xAPI 1.0.3 applies the rule to the Activity and Agent Profile resources only: a State
+        // PUT without a precondition replaces the document. 2.0.0 applies it to State too.
+        (Some(_), Api::State) if call.version == "1.0.3" => None,
         (Some(_), _) => Some(call.fail(
             StatusCode::CONFLICT,
             "The document exists: send If-Match with its ETag (or If-None-Match: * to create only) to replace it.",

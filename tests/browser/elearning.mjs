@@ -267,6 +267,10 @@ async function main() {
       const where = await unit.locator('#status').textContent();
       check(where === 'Page 3 of 4', `${label}: resumed at the page the learner left (${where})`);
       check((await unit.locator('body').getAttribute('data-entry')) === 'resume', `${label}: entry is resume`);
+      if (code === 'BR-C12') {
+        const timespan = await unit.locator('body').getAttribute('data-timespan-check');
+        check(timespan === 'false:405', `SCORM 1.2: a session time of 12345 hours is refused with error 405 (${timespan})`);
+      }
       await unit.locator('#next').click();
       await unit.locator('#status').filter({ hasText: 'Page 4 of 4' }).waitFor();
       await unit.locator('#exit').click();

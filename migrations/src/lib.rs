@@ -19,6 +19,7 @@ mod m20261202_000011_marketplace;
 mod m20261206_000012_identity_path;
 mod m20261206_000013_record_truth;
 mod m20261206_000014_lms_api;
+mod m20261206_000015_tenant_keys;
 
 pub mod helpers;
 
@@ -45,6 +46,8 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261202_000011_marketplace.rs"),
     include_str!("m20261206_000012_identity_path.rs"),
     include_str!("m20261206_000013_record_truth.rs"),
+    include_str!("m20261206_000014_lms_api.rs"),
+    include_str!("m20261206_000015_tenant_keys.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -71,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_identity_path::Migration),
             Box::new(m20261206_000013_record_truth::Migration),
             Box::new(m20261206_000014_lms_api::Migration),
+            Box::new(m20261206_000015_tenant_keys::Migration),
         ]
     }
 }

@@ -371,6 +371,10 @@ pub struct LogConfig {
     pub format: String,
     /// A `tracing` filter such as `info,trellis=debug`.
     pub filter: String,
+    /// The access log: `all`, `errors` (4xx, 5xx and slow requests) or `off`.
+    pub access: String,
+    /// With `all`: one in this many ordinary requests is logged (errors and slow ones always).
+    pub access_sample: u32,
 }
 
 /// Where the platform's own files are.
@@ -502,6 +506,12 @@ impl Config {
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(bad("log.format", "must be text or json"));
+        }
+        if !matches!(self.log.access.as_str(), "all" | "errors" | "off") {
+            return Err(bad("log.access", "must be all, errors or off"));
+        }
+        if self.log.access_sample == 0 {
+            return Err(bad("log.access_sample", "must be at least 1"));
         }
         let e = &self.elearning;
         if e.max_package_mb == 0 || e.max_package_files == 0 || e.max_unpacked_mb == 0 || e.launch_hours == 0 {

@@ -21,17 +21,26 @@ pub enum Backend {
 pub struct AppDb {
     conn: DatabaseConnection,
     writer: Writer,
+    /// Transactions begun on this pool since it opened (a request should cost one).
+    begun: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl AppDb {
     /// Begins a transaction scoped to `tenant`.
     pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
+        self.begun.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         TenantTx::begin(&self.conn, &self.writer, tenant).await
     }
 
     /// Begins a transaction scoped to `tenant` that only reads (pages that show, never change).
     pub async fn begin_read(&self, tenant: TenantId) -> Result<TenantTx, DbError> {
+        self.begun.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         TenantTx::begin_mode(&self.conn, &self.writer, tenant, false).await
+    }
+
+    /// How many transactions have begun on this pool since it opened.
+    pub fn transactions_begun(&self) -> u64 {
+        self.begun.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `SELECT 1`, for readiness checks.
@@ -125,7 +134,7 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<Databases, DbError> {
             // One file, one writer: both handles queue for the same turn.
             let writer = Writer::for_conn(&conn);
             Ok(Databases {
-                app: AppDb { conn: conn.clone(), writer: writer.clone() },
+                app: AppDb { conn: conn.clone(), writer: writer.clone(), begun: Default::default() },
                 identity: IdentityDb { conn: conn.clone(), writer: writer.clone() },
                 platform: PlatformDb::new(conn, writer),
                 backend,
@@ -150,7 +159,7 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<Databases, DbError> {
             check_role(&identity, "database.identity_url").await?;
             let platform = open(&platform_url, cfg.max_connections.div_ceil(4).max(2)).await?;
             Ok(Databases {
-                app: AppDb { conn: app, writer: Writer::default() },
+                app: AppDb { conn: app, writer: Writer::default(), begun: Default::default() },
                 identity: IdentityDb { conn: identity, writer: Writer::default() },
                 platform: PlatformDb::new(platform, Writer::default()),
                 backend,

@@ -16,13 +16,19 @@ use poem::PathPattern;
 use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
 use poem::{Endpoint, EndpointExt, Request, Response, Result, Route, get, post};
+use std::sync::Arc;
 use trellis_core::host::HostName;
 
 /// The endpoint behind every middleware.
 pub struct Dispatch {
     state: AppState,
+    /// The platform's routes behind the session and CSRF middleware, and the same routes without
+    /// it (for the paths in [`SESSIONLESS_PLATFORM`]).
     platform: BoxEndpoint<'static>,
+    platform_open: BoxEndpoint<'static>,
+    /// A trust's routes, likewise (see [`SESSIONLESS_TENANT`]).
     tenant: BoxEndpoint<'static>,
+    tenant_open: BoxEndpoint<'static>,
     /// The content origin's routes (e-learning content and its runtime; no sessions, no trust).
     content: BoxEndpoint<'static>,
     /// The content origin's host name.
@@ -32,162 +38,146 @@ pub struct Dispatch {
 impl Dispatch {
     pub fn new(state: AppState) -> Self {
         let sec = state.security.clone();
-        let platform = Route::new()
-            .at("/sign-in", auth::guard(get(platform_admin::sign_in_form).post(platform_admin::sign_in), &sec))
-            .at("/sign-in/code", auth::guard(get(platform_admin::code_form).post(platform_admin::code), &sec))
-            .at("/sign-in/mfa-setup", auth::guard(get(platform_admin::setup_form).post(platform_admin::setup), &sec))
-            .at("/sign-out", auth::guard(post(platform_admin::sign_out), &sec))
-            .at("/admin", auth::guard(get(platform_admin::home), &sec))
-            .at("/admin/trusts", auth::guard(post(platform_admin::create_trust), &sec))
-            .at("/admin/audit", auth::guard(get(platform_admin::audit), &sec))
-            .at("/admin/marketplace", auth::guard(get(market::review_queue), &sec))
-            .at("/admin/marketplace/listings/:id", auth::guard(post(market::review), &sec))
-            .at("/admin/marketplace/events/:id/retry", auth::guard(post(market::retry_event), &sec))
-            .at("/marketplace", get(market::public_browse))
-            // Stripe's webhooks: authenticated by their signature, so outside the CSRF guard.
-            .at("/stripe/webhook", post(market::webhook))
-            .at(
-                "/payments/test/checkout/:id",
-                auth::guard(get(market::test_checkout).post(market::test_checkout_post), &sec),
-            )
-            .at(
-                "/payments/test/invoice/:id",
-                auth::guard(get(market::test_invoice).post(market::test_invoice_post), &sec),
-            )
-            .at(
-                "/payments/test/onboard/:id",
-                auth::guard(get(market::test_onboard).post(market::test_onboard_post), &sec),
-            )
-            .at("/", get(platform::landing))
-            .at("/accessibility", get(platform::accessibility))
-            .at("/terms", get(platform::terms))
-            .at("/privacy", get(platform::privacy))
-            .at("/assets/*path", get(assets::asset))
-            .data(state.clone())
-            .map_to_response()
-            .boxed();
-        let tenant = Route::new()
-            .at("/register", auth::guard(get(account::register_form).post(account::register), &sec))
-            .at("/verify-email", auth::guard(get(account::verify_form).post(account::verify), &sec))
-            .at("/verify-email/resend", auth::guard(get(account::resend_form).post(account::resend), &sec))
-            .at("/sign-in", auth::guard(get(account::sign_in_form).post(account::sign_in), &sec))
-            .at("/join", auth::guard(get(account::join_form).post(account::join), &sec))
-            .at("/invitation", auth::guard(get(account::invitation_page).post(account::accept_invitation), &sec))
-            .at("/sign-in/code", auth::guard(get(account::code_form).post(account::code), &sec))
-            .at("/account/mfa", auth::guard(get(account::mfa_page), &sec))
-            .at("/account/email", auth::guard(get(account::email_form).post(account::email_request), &sec))
-            .at("/account/details", auth::guard(get(account::details_form).post(account::details_save), &sec))
-            .at(
-                "/account/email/confirm",
-                auth::guard(get(account::email_confirm_form).post(account::email_confirm), &sec),
-            )
-            .at("/account/sessions/:id/end", auth::guard(post(account::end_session), &sec))
-            .at("/account/deactivate", auth::guard(post(account::deactivate), &sec))
-            .at("/account/mfa/enable", auth::guard(post(account::mfa_enable), &sec))
-            .at("/account/mfa/disable", auth::guard(post(account::mfa_disable), &sec))
-            .at("/sign-out", auth::guard(post(account::sign_out), &sec))
-            .at("/sign-out-everywhere", auth::guard(post(account::sign_out_everywhere), &sec))
-            .at("/profile", auth::guard(get(account::profile), &sec))
-            .at("/sso/start", auth::guard(get(sso::start), &sec))
-            .at("/sso/callback", auth::guard(get(sso::callback), &sec))
-            .at("/sso/link", auth::guard(get(sso::link_form).post(sso::link), &sec))
-            .at("/terms", auth::guard(get(account::terms_page).post(account::accept_terms), &sec))
-            .at("/password-reset", auth::guard(get(account::reset_form).post(account::reset_request), &sec))
-            .at("/password-reset/new", auth::guard(get(account::reset_new_form).post(account::reset_new), &sec))
-            .at("/admin/approvals", auth::guard(get(admin::approvals), &sec))
-            .at("/admin/approvals/:person", auth::guard(post(admin::decide), &sec))
-            .at("/admin/audit", auth::guard(get(admin::audit_trail), &sec))
-            .at("/admin/site", auth::guard(get(site_admin::edit), &sec))
-            .at("/admin/site/logo", auth::guard(post(site_admin::logo), &sec))
-            .at("/admin/site/domains", auth::guard(post(site_admin::add_domain), &sec))
-            .at("/admin/site/domains/action", auth::guard(post(site_admin::domain_action), &sec))
-            .at("/admin/sso", auth::guard(get(sso_admin::edit).post(sso_admin::save), &sec))
-            .at("/admin/site/colours", auth::guard(post(site_admin::colours), &sec))
-            .at("/admin/site/messages", auth::guard(post(site_admin::add_message), &sec))
-            .at("/admin/site/messages/:id", auth::guard(post(site_admin::edit_message), &sec))
-            .at("/admin/staff", auth::guard(get(admin::staff), &sec))
-            .at("/admin/staff/:person/status", auth::guard(post(admin::staff_status), &sec))
-            .at("/admin/staff/:person/roles", auth::guard(post(admin::staff_roles), &sec))
-            .at("/courses", auth::guard(get(learner::catalogue), &sec))
-            .at("/courses/:id", auth::guard(get(learner::course_page), &sec))
-            .at("/courses/:id/enrol", auth::guard(post(learner::enrol), &sec))
-            .at("/courses/:id/leave", auth::guard(post(learner::leave), &sec))
-            .at("/courses/:id/pay", auth::guard(post(market::pay), &sec))
-            .at("/payments/done", auth::guard(get(market::done), &sec))
-            .at("/marketplace", auth::guard(get(market::browse), &sec))
-            .at("/marketplace/budget", auth::guard(post(market::set_budget), &sec))
-            .at("/marketplace/spending", auth::guard(get(market::spending), &sec))
-            .at("/marketplace/spending.pdf", auth::guard(get(market::spending_pdf), &sec))
-            .at("/marketplace/charges/:id/receipt.pdf", auth::guard(get(market::receipt_pdf), &sec))
-            .at("/marketplace/charges/:id/refund", auth::guard(post(market::refund), &sec))
-            .at("/marketplace/:id", auth::guard(get(market::listing_page), &sec))
-            .at("/marketplace/:id/add", auth::guard(post(market::add), &sec))
-            .at("/marketplace/:id/remove", auth::guard(post(market::remove), &sec))
-            .at("/marketplace/:id/seats", auth::guard(post(market::buy_seats), &sec))
-            .at("/selling", auth::guard(get(market::selling), &sec))
-            .at("/selling/register", auth::guard(post(market::register), &sec))
-            .at("/selling/onboard", auth::guard(post(market::onboard), &sec))
-            .at("/selling/listings", auth::guard(post(market::submit), &sec))
-            .at("/selling/listings/:id/withdraw", auth::guard(post(market::withdraw), &sec))
-            .at("/selling/earnings.csv", auth::guard(get(market::earnings_csv), &sec))
-            .at("/selling/earnings.pdf", auth::guard(get(market::earnings_pdf), &sec))
-            .at("/learning", auth::guard(get(learner::my_learning), &sec))
-            .at("/learn/:course", auth::guard(get(learner::resume), &sec))
-            .at("/learn/:course/:object", auth::guard(get(learner::session_page), &sec))
-            .at("/learn/:course/:object/beat", auth::guard(post(learner::beat), &sec))
-            .at("/learn/:course/:object/done", auth::guard(post(learner::confirm), &sec))
-            .at("/learn/:course/:object/file", auth::guard(get(learner::file), &sec))
-            .at("/learn/:course/:object/launch", auth::guard(post(elearning::play::start_launch), &sec))
-            .at("/learn/:course/:object/play/:attempt/:launch", auth::guard(get(elearning::play::play_page), &sec))
-            .at(
-                "/admin/courses/:id/package",
-                auth::guard(get(elearning::upload::form).post(elearning::upload::upload), &sec),
-            )
-            .at("/admin/courses/:id/attempts", auth::guard(get(elearning::trace::attempts_page), &sec))
-            .at("/admin/attempts/:id", auth::guard(get(elearning::trace::attempt_page), &sec))
-            .at("/admin/attempts/:id/waive", auth::guard(post(elearning::trace::waive), &sec))
-            .at("/admin/lrs", auth::guard(get(xapi::admin::lrs_page).post(xapi::admin::issue), &sec))
-            .at("/admin/lrs/:id/revoke", auth::guard(post(xapi::admin::revoke), &sec))
-            .at("/admin/api-tokens", auth::guard(get(api::tokens::tokens_page).post(api::tokens::issue_form), &sec))
-            .at("/admin/api-tokens/:id/revoke", auth::guard(post(api::tokens::revoke), &sec))
-            .at("/api/v1/openapi.json", get(api_spec))
-            .nest("/api/v1", api::problems(poem::IntoEndpoint::into_endpoint(api::service())))
-            .at("/xapi", xapi::entry)
-            .at("/xapi/*path", xapi::entry)
-            .at("/admin/courses", auth::guard(get(authoring::courses_page), &sec))
-            .at("/admin/courses/new", auth::guard(get(authoring::new_form).post(authoring::create), &sec))
-            .at("/admin/courses/:id", auth::guard(get(authoring::edit).post(authoring::save), &sec))
-            .at("/admin/courses/:id/publish", auth::guard(post(authoring::publish), &sec))
-            .at("/admin/courses/:id/unpublish", auth::guard(post(authoring::unpublish), &sec))
-            .at("/admin/courses/:id/offer", auth::guard(post(authoring::offer), &sec))
-            .at("/admin/courses/:id/path", auth::guard(post(authoring::set_path), &sec))
-            .at(
-                "/admin/courses/:id/sessions",
-                auth::guard(get(authoring::new_session_form).post(authoring::add_session), &sec),
-            )
-            .at(
-                "/admin/courses/:id/sessions/:object",
-                auth::guard(get(authoring::edit_session_form).post(authoring::save_session), &sec),
-            )
-            .at("/admin/courses/:id/sessions/:object/action", auth::guard(post(authoring::session_action), &sec))
-            .at("/admin/training", auth::guard(get(training::rules_form).post(training::add_rule), &sec))
-            .at("/admin/training/:rule/remove", auth::guard(post(training::remove_rule), &sec))
-            .at("/admin/enrolments", auth::guard(get(training::requests_page), &sec))
-            .at("/admin/enrolments/:id", auth::guard(post(training::decide), &sec))
-            .at("/admin/compliance", auth::guard(get(training::matrix), &sec))
-            .at("/admin/compliance/remind", auth::guard(post(training::remind), &sec))
-            .at("/admin/compliance/export.csv", auth::guard(get(training::export), &sec))
-            .at("/admin/staff/import", auth::guard(get(training::import_form).post(training::import_check), &sec))
-            .at("/admin/staff/import/apply", auth::guard(post(training::import_apply), &sec))
-            .at("/", get(tenant::home))
-            .at("/accessibility", get(tenant::accessibility))
-            .at("/privacy", get(account::privacy))
-            .at("/trust-style/:file", get(tenant::stylesheet))
-            .at("/logo/:sha", get(tenant::logo))
-            .at("/assets/*path", get(assets::asset))
-            .data(state.clone())
-            .map_to_response()
-            .boxed();
+        let platform = Arc::new(
+            Route::new()
+                .at("/sign-in", get(platform_admin::sign_in_form).post(platform_admin::sign_in))
+                .at("/sign-in/code", get(platform_admin::code_form).post(platform_admin::code))
+                .at("/sign-in/mfa-setup", get(platform_admin::setup_form).post(platform_admin::setup))
+                .at("/sign-out", post(platform_admin::sign_out))
+                .at("/admin", get(platform_admin::home))
+                .at("/admin/trusts", post(platform_admin::create_trust))
+                .at("/admin/audit", get(platform_admin::audit))
+                .at("/admin/marketplace", get(market::review_queue))
+                .at("/admin/marketplace/listings/:id", post(market::review))
+                .at("/admin/marketplace/events/:id/retry", post(market::retry_event))
+                .at("/marketplace", get(market::public_browse))
+                // Stripe's webhooks: authenticated by their signature, so outside the CSRF guard.
+                .at("/stripe/webhook", post(market::webhook))
+                .at("/payments/test/checkout/:id", get(market::test_checkout).post(market::test_checkout_post))
+                .at("/payments/test/invoice/:id", get(market::test_invoice).post(market::test_invoice_post))
+                .at("/payments/test/onboard/:id", get(market::test_onboard).post(market::test_onboard_post))
+                .at("/", get(platform::landing))
+                .at("/accessibility", get(platform::accessibility))
+                .at("/terms", get(platform::terms))
+                .at("/privacy", get(platform::privacy))
+                .at("/assets/*path", get(assets::asset))
+                .data(state.clone())
+                .map_to_response(),
+        );
+        let tenant = Arc::new(
+            Route::new()
+                .at("/register", get(account::register_form).post(account::register))
+                .at("/verify-email", get(account::verify_form).post(account::verify))
+                .at("/verify-email/resend", get(account::resend_form).post(account::resend))
+                .at("/sign-in", get(account::sign_in_form).post(account::sign_in))
+                .at("/join", get(account::join_form).post(account::join))
+                .at("/invitation", get(account::invitation_page).post(account::accept_invitation))
+                .at("/sign-in/code", get(account::code_form).post(account::code))
+                .at("/account/mfa", get(account::mfa_page))
+                .at("/account/email", get(account::email_form).post(account::email_request))
+                .at("/account/details", get(account::details_form).post(account::details_save))
+                .at("/account/email/confirm", get(account::email_confirm_form).post(account::email_confirm))
+                .at("/account/sessions/:id/end", post(account::end_session))
+                .at("/account/deactivate", post(account::deactivate))
+                .at("/account/mfa/enable", post(account::mfa_enable))
+                .at("/account/mfa/disable", post(account::mfa_disable))
+                .at("/sign-out", post(account::sign_out))
+                .at("/sign-out-everywhere", post(account::sign_out_everywhere))
+                .at("/profile", get(account::profile))
+                .at("/sso/start", get(sso::start))
+                .at("/sso/callback", get(sso::callback))
+                .at("/sso/link", get(sso::link_form).post(sso::link))
+                .at("/terms", get(account::terms_page).post(account::accept_terms))
+                .at("/password-reset", get(account::reset_form).post(account::reset_request))
+                .at("/password-reset/new", get(account::reset_new_form).post(account::reset_new))
+                .at("/admin/approvals", get(admin::approvals))
+                .at("/admin/approvals/:person", post(admin::decide))
+                .at("/admin/audit", get(admin::audit_trail))
+                .at("/admin/site", get(site_admin::edit))
+                .at("/admin/site/logo", post(site_admin::logo))
+                .at("/admin/site/domains", post(site_admin::add_domain))
+                .at("/admin/site/domains/action", post(site_admin::domain_action))
+                .at("/admin/sso", get(sso_admin::edit).post(sso_admin::save))
+                .at("/admin/site/colours", post(site_admin::colours))
+                .at("/admin/site/messages", post(site_admin::add_message))
+                .at("/admin/site/messages/:id", post(site_admin::edit_message))
+                .at("/admin/staff", get(admin::staff))
+                .at("/admin/staff/:person/status", post(admin::staff_status))
+                .at("/admin/staff/:person/roles", post(admin::staff_roles))
+                .at("/courses", get(learner::catalogue))
+                .at("/courses/:id", get(learner::course_page))
+                .at("/courses/:id/enrol", post(learner::enrol))
+                .at("/courses/:id/leave", post(learner::leave))
+                .at("/courses/:id/pay", post(market::pay))
+                .at("/payments/done", get(market::done))
+                .at("/marketplace", get(market::browse))
+                .at("/marketplace/budget", post(market::set_budget))
+                .at("/marketplace/spending", get(market::spending))
+                .at("/marketplace/spending.pdf", get(market::spending_pdf))
+                .at("/marketplace/charges/:id/receipt.pdf", get(market::receipt_pdf))
+                .at("/marketplace/charges/:id/refund", post(market::refund))
+                .at("/marketplace/:id", get(market::listing_page))
+                .at("/marketplace/:id/add", post(market::add))
+                .at("/marketplace/:id/remove", post(market::remove))
+                .at("/marketplace/:id/seats", post(market::buy_seats))
+                .at("/selling", get(market::selling))
+                .at("/selling/register", post(market::register))
+                .at("/selling/onboard", post(market::onboard))
+                .at("/selling/listings", post(market::submit))
+                .at("/selling/listings/:id/withdraw", post(market::withdraw))
+                .at("/selling/earnings.csv", get(market::earnings_csv))
+                .at("/selling/earnings.pdf", get(market::earnings_pdf))
+                .at("/learning", get(learner::my_learning))
+                .at("/learn/:course", get(learner::resume))
+                .at("/learn/:course/:object", get(learner::session_page))
+                .at("/learn/:course/:object/beat", post(learner::beat))
+                .at("/learn/:course/:object/done", post(learner::confirm))
+                .at("/learn/:course/:object/file", get(learner::file))
+                .at("/learn/:course/:object/launch", post(elearning::play::start_launch))
+                .at("/learn/:course/:object/play/:attempt/:launch", get(elearning::play::play_page))
+                .at("/admin/courses/:id/package", get(elearning::upload::form).post(elearning::upload::upload))
+                .at("/admin/courses/:id/attempts", get(elearning::trace::attempts_page))
+                .at("/admin/attempts/:id", get(elearning::trace::attempt_page))
+                .at("/admin/attempts/:id/waive", post(elearning::trace::waive))
+                .at("/admin/lrs", get(xapi::admin::lrs_page).post(xapi::admin::issue))
+                .at("/admin/lrs/:id/revoke", post(xapi::admin::revoke))
+                .at("/admin/api-tokens", get(api::tokens::tokens_page).post(api::tokens::issue_form))
+                .at("/admin/api-tokens/:id/revoke", post(api::tokens::revoke))
+                .at("/api/v1/openapi.json", get(api_spec))
+                .nest("/api/v1", api::problems(poem::IntoEndpoint::into_endpoint(api::service())))
+                .at("/xapi", xapi::entry)
+                .at("/xapi/*path", xapi::entry)
+                .at("/admin/courses", get(authoring::courses_page))
+                .at("/admin/courses/new", get(authoring::new_form).post(authoring::create))
+                .at("/admin/courses/:id", get(authoring::edit).post(authoring::save))
+                .at("/admin/courses/:id/publish", post(authoring::publish))
+                .at("/admin/courses/:id/unpublish", post(authoring::unpublish))
+                .at("/admin/courses/:id/offer", post(authoring::offer))
+                .at("/admin/courses/:id/path", post(authoring::set_path))
+                .at("/admin/courses/:id/sessions", get(authoring::new_session_form).post(authoring::add_session))
+                .at(
+                    "/admin/courses/:id/sessions/:object",
+                    get(authoring::edit_session_form).post(authoring::save_session),
+                )
+                .at("/admin/courses/:id/sessions/:object/action", post(authoring::session_action))
+                .at("/admin/training", get(training::rules_form).post(training::add_rule))
+                .at("/admin/training/:rule/remove", post(training::remove_rule))
+                .at("/admin/enrolments", get(training::requests_page))
+                .at("/admin/enrolments/:id", post(training::decide))
+                .at("/admin/compliance", get(training::matrix))
+                .at("/admin/compliance/remind", post(training::remind))
+                .at("/admin/compliance/export.csv", get(training::export))
+                .at("/admin/staff/import", get(training::import_form).post(training::import_check))
+                .at("/admin/staff/import/apply", post(training::import_apply))
+                .at("/", get(tenant::home))
+                .at("/accessibility", get(tenant::accessibility))
+                .at("/privacy", get(account::privacy))
+                .at("/trust-style/:file", get(tenant::stylesheet))
+                .at("/logo/:sha", get(tenant::logo))
+                .at("/assets/*path", get(assets::asset))
+                .data(state.clone())
+                .map_to_response(),
+        );
         let content = Route::new()
             .at("/run/:token", get(elearning::content::runtime))
             .at("/run/:token/commit", post(elearning::content::scorm_commit))
@@ -199,8 +189,29 @@ impl Dispatch {
             .map_to_response()
             .boxed();
         let content_host = state.config.content_host();
-        Self { state, platform, tenant, content, content_host }
+        Self {
+            state,
+            platform: auth::guard(platform.clone(), &sec).map_to_response().boxed(),
+            platform_open: platform.boxed(),
+            tenant: auth::guard(tenant.clone(), &sec).map_to_response().boxed(),
+            tenant_open: tenant.boxed(),
+            content,
+            content_host,
+        }
     }
+}
+
+/// A trust's paths served without a session or CSRF check: the public pages that are the same for
+/// everyone, static files, and the machine interfaces (which authenticate each call themselves).
+const SESSIONLESS_TENANT: &[&str] = &["/", "/accessibility", "/privacy", "/api/v1"];
+const SESSIONLESS_TENANT_PREFIXES: &[&str] = &["/api/v1/", "/xapi/", "/trust-style/", "/logo/", "/assets/"];
+/// The platform's, likewise (Stripe's webhooks are authenticated by their signature).
+const SESSIONLESS_PLATFORM: &[&str] = &["/", "/accessibility", "/terms", "/privacy", "/marketplace", "/stripe/webhook"];
+const SESSIONLESS_PLATFORM_PREFIXES: &[&str] = &["/assets/"];
+
+/// Whether `path` is served without the session middleware.
+fn sessionless(path: &str, exact: &[&str], prefixes: &[&str]) -> bool {
+    exact.contains(&path) || path == "/xapi" || prefixes.iter().any(|p| path.starts_with(p))
 }
 
 /// The trust API's OpenAPI description (generated from the code).
@@ -285,10 +296,17 @@ impl Endpoint for Dispatch {
                 return Ok(labelled(page, "bad-input", &label));
             }
         };
+        // The state is on the request before the session middleware, which records refusals.
+        req.set_data(state.clone());
+        let path = req.uri().path();
         let result = match &site {
             Some(site) => {
+                let open = sessionless(path, SESSIONLESS_TENANT, SESSIONLESS_TENANT_PREFIXES);
                 req.set_data(site.clone());
-                self.tenant.call(req).await
+                if open { self.tenant_open.call(req).await } else { self.tenant.call(req).await }
+            }
+            None if sessionless(path, SESSIONLESS_PLATFORM, SESSIONLESS_PLATFORM_PREFIXES) => {
+                self.platform_open.call(req).await
             }
             None => self.platform.call(req).await,
         };

@@ -18,8 +18,45 @@ pub enum AppError {
     /// The request conflicts with what is stored (no budget left, no seats): says what to do.
     #[error("{0}")]
     Conflict(String),
+    /// Signed in, but this is not theirs to see or do: a 403 page saying why, and where to go.
+    #[error("{}", .0.detail)]
+    Forbidden(Box<Refusal>),
+    /// Not signed in (or the session ended): a `303` to the sign-in page.
+    #[error("sign in required")]
+    SignInRequired,
+    /// Signed in, with terms still to accept: a `303` to the terms page.
+    #[error("terms to accept")]
+    TermsRequired,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a refused person is told: a heading, a sentence, and where they can go instead.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub heading: String,
+    pub detail: String,
+    pub link: Option<(String, String)>,
+}
+
+impl AppError {
+    /// A refusal with its heading, its sentence and an optional (label, address) link.
+    pub fn forbidden(heading: &str, detail: &str, link: Option<(&str, &str)>) -> Self {
+        Self::Forbidden(Box::new(Refusal {
+            heading: heading.to_owned(),
+            detail: detail.to_owned(),
+            link: link.map(|(l, h)| (l.to_owned(), h.to_owned())),
+        }))
+    }
+
+    /// Where a redirecting error sends the browser, if it is one.
+    pub fn redirect(&self) -> Option<&'static str> {
+        match self {
+            Self::SignInRequired => Some("/sign-in"),
+            Self::TermsRequired => Some("/terms"),
+            _ => None,
+        }
+    }
 }
 
 impl From<trellis_db::DbError> for AppError {
@@ -40,6 +77,8 @@ impl poem::error::ResponseError for AppError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::SignInRequired | Self::TermsRequired => StatusCode::SEE_OTHER,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

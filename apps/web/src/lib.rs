@@ -6,6 +6,7 @@ pub mod config;
 mod directory;
 mod dispatch;
 mod error;
+mod http;
 pub mod jobs;
 mod metrics;
 mod middleware;

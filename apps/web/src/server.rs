@@ -135,6 +135,7 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
         terms: Arc::new(terms),
         limiter: Arc::new(limiter),
         security,
+        access: Arc::new(crate::middleware::observe::AccessLog::new(&config.log)),
         config: Arc::new(config),
         dbs,
         directory,

@@ -20,6 +20,8 @@ pub struct AppState {
     pub proxies: Arc<Vec<ipnet::IpNet>>,
     pub limiter: Arc<crate::auth::rate_limit::RateLimiter>,
     pub security: crate::auth::Security,
+    /// The access log: which requests it records, and how.
+    pub access: Arc<crate::middleware::observe::AccessLog>,
     /// The platform's terms and privacy notice, current versions.
     pub terms: Arc<Vec<trellis_core::terms::Document>>,
     /// Talks to trusts' OpenID providers.

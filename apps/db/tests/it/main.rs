@@ -7,6 +7,7 @@ mod catalogue;
 mod elearning;
 mod identity_path;
 mod isolation;
+mod keys;
 mod migrate;
 mod support;
 mod writers;

@@ -9,7 +9,6 @@ pub mod session;
 use crate::directory::Site;
 use crate::error::AppError;
 use crate::middleware::forwarded;
-use crate::routes::page::see_other;
 use crate::state::AppState;
 use poem::Request;
 use poem::session::Session;
@@ -114,7 +113,7 @@ async fn check(
     site: &Site,
     session: &Session,
 ) -> Result<Option<(SignedIn, Option<String>)>, AppError> {
-    match check_open(state, site, session).await? {
+    match check_open(state, site, session, false).await? {
         Some((me, terms, tx)) => {
             tx.commit().await?;
             Ok(Some((me, terms)))
@@ -124,11 +123,13 @@ async fn check(
 }
 
 /// [`check`], leaving its transaction open for the page to read on in (one transaction, not two,
-/// for a signed-in page).
-async fn check_open(
+/// for a signed-in page). `writes`: the page will write in it (on SQLite, it takes the write lock
+/// at once).
+pub(crate) async fn check_open(
     state: &AppState,
     site: &Site,
     session: &Session,
+    writes: bool,
 ) -> Result<Option<(SignedIn, Option<String>, TenantTx)>, AppError> {
     let Some(person) = session.get::<String>(K_PERSON).and_then(|p| p.parse::<PersonId>().ok()) else {
         return Ok(None);
@@ -154,8 +155,11 @@ async fn check_open(
     // At most once a minute the session's last use is written; otherwise the check only reads
     // (on SQLite a read transaction does not take the write lock).
     let touch = now - seen > 60;
-    let tx =
-        if touch { state.dbs.app.begin(site.entry.id).await? } else { state.dbs.app.begin_read(site.entry.id).await? };
+    let tx = if touch || writes {
+        state.dbs.app.begin(site.entry.id).await?
+    } else {
+        state.dbs.app.begin_read(site.entry.id).await?
+    };
     let st = identity::sign_in_state(&tx, person, sid).await?;
     let live = st.as_ref().is_some_and(|s| s.live);
     if live && touch {
@@ -208,9 +212,9 @@ pub fn guard<E: poem::Endpoint + 'static>(ep: E, sec: &Security) -> impl poem::E
 
 /// Whether this session has passed the terms check for the versions now current (the platform's
 /// documents and the trust's terms), checking the acceptance records only when a version changed.
-async fn agreed(
+pub(crate) async fn agreed(
     state: &AppState,
-    site: &Site,
+    tx: &TenantTx,
     session: &Session,
     me: &SignedIn,
     trust_terms: Option<&str>,
@@ -227,48 +231,11 @@ async fn agreed(
     if session.get::<String>(K_AGREED).as_deref() == Some(agreed.as_str()) {
         return Ok(true);
     }
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let outstanding = trellis_db::terms::outstanding(&tx, me.person, &state.terms).await?;
-    tx.commit().await?;
+    let outstanding = trellis_db::terms::outstanding(tx, me.person, &state.terms).await?;
     if outstanding.is_empty() {
         session.set(K_AGREED, agreed);
         Ok(true)
     } else {
         Ok(false)
-    }
-}
-
-/// The signed-in person who has accepted the current terms; otherwise where to send them (the
-/// sign-in page, or the terms page).
-pub async fn signed_in_and_agreed(
-    state: &AppState,
-    site: &Site,
-    session: &Session,
-) -> Result<Result<SignedIn, poem::Response>, AppError> {
-    let Some((me, trust_terms)) = check(state, site, session).await? else {
-        return Ok(Err(see_other("/sign-in")));
-    };
-    if agreed(state, site, session, &me, trust_terms.as_deref()).await? {
-        Ok(Ok(me))
-    } else {
-        Ok(Err(see_other("/terms")))
-    }
-}
-
-/// [`signed_in_and_agreed`] for a page that only reads: the transaction the check read in is
-/// handed on for the page's own reads (commit it when done).
-pub async fn signed_in_and_agreed_read(
-    state: &AppState,
-    site: &Site,
-    session: &Session,
-) -> Result<Result<(SignedIn, TenantTx), poem::Response>, AppError> {
-    let Some((me, trust_terms, tx)) = check_open(state, site, session).await? else {
-        return Ok(Err(see_other("/sign-in")));
-    };
-    if agreed(state, site, session, &me, trust_terms.as_deref()).await? {
-        Ok(Ok((me, tx)))
-    } else {
-        tx.commit().await?;
-        Ok(Err(see_other("/terms")))
     }
 }

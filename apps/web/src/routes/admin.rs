@@ -1,92 +1,32 @@
 //! A trust's administration: the approval queue and the audit trail.
 
-use crate::auth::{self, SignedIn};
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::routes::account::{message_page, render_email};
+use crate::http::{CurrentSite, Member, may};
+use crate::routes::account::render_email;
 use crate::routes::page::see_other;
 use crate::routes::page::{self, RequestInfo};
 use crate::state::AppState;
 use poem::http::StatusCode;
-use poem::session::Session;
 use poem::web::{CsrfToken, Data, Form, Path};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use trellis_core::PersonId;
-use trellis_core::identity::Permission;
 use trellis_db::identity as id;
-
-/// The signed-in person if they hold `permission` here; otherwise the response to send (sign-in
-/// redirect, or a 403 page recorded in the audit trail).
-pub(crate) async fn require(
-    state: &AppState,
-    site: &Site,
-    req: &Request,
-    session: &Session,
-    permission: Permission,
-) -> Result<Result<SignedIn, Response>, AppError> {
-    let me = match auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(redirect) => return Ok(Err(redirect)),
-    };
-    if me.may(permission) {
-        if site.entry.require_admin_mfa {
-            let tx = state.dbs.app.begin(site.entry.id).await?;
-            let mfa = id::member_person(&tx, me.person).await?.is_some_and(|p| p.mfa_enabled);
-            tx.commit().await?;
-            if !mfa {
-                return Ok(Err(message_page(
-                    state,
-                    site,
-                    req,
-                    StatusCode::FORBIDDEN,
-                    "Set up two-step verification first",
-                    &format!("{} asks its administrators to use two-step verification.", site.entry.name),
-                    Some(("Set up two-step verification", "/account/mfa")),
-                )?));
-            }
-        }
-        return Ok(Ok(me));
-    }
-    let tx = state.dbs.app.begin(site.entry.id).await?;
-    id::audit(
-        &tx,
-        Some(me.person),
-        "access.denied",
-        req.uri().path(),
-        None,
-        json!({ "permission": format!("{permission:?}") }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Err(message_page(
-        state,
-        site,
-        req,
-        StatusCode::FORBIDDEN,
-        "You do not have permission to see this page",
-        "This page is for the trust's training managers. If you need access, ask one of them.",
-        Some(("Go to the home page", "/")),
-    )?))
-}
 
 /// Registrations waiting for a decision.
 #[handler]
 pub async fn approvals(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageStaff>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let me = match require(state, site, req, session, Permission::ManageStaff).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let Member { me, tx, .. } = member;
     let _ = me;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let pending = id::pending_members(&tx, 200).await?;
     tx.commit().await?;
     let rows: Vec<_> = pending
@@ -121,17 +61,14 @@ pub struct DecisionForm {
 /// the person either way.
 #[handler]
 pub async fn decide(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageStaff>,
     Path(person): Path<String>,
     Form(f): Form<DecisionForm>,
 ) -> Result<Response, AppError> {
-    let me = match require(state, site, req, session, Permission::ManageStaff).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let Member { me, tx, .. } = member;
     let person: PersonId = page::path_id(&person)?;
     let approve = match f.decision.as_str() {
         "approve" => true,
@@ -144,7 +81,6 @@ pub async fn decide(
             "Give a reason for rejecting the registration: it is sent to the person.".into(),
         ));
     }
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     // Only a pending member of this trust can be decided; anyone else is "not found".
     let who = id::member_person(&tx, person).await?.ok_or(AppError::NotFound)?;
     id::decide_membership(&tx, person, approve, (!reason.is_empty()).then(|| reason.clone()), me.person).await?;
@@ -186,13 +122,10 @@ pub async fn decide(
 pub async fn audit_trail(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ReadAudit>,
 ) -> Result<Response, AppError> {
-    if let Err(resp) = require(state, site, req, session, Permission::ReadAudit).await? {
-        return Ok(resp);
-    }
-    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let Member { me: _me, tx, .. } = member;
     let entries = id::audit_trail(&tx, 200).await?;
     // People are recorded by id; this trust's members are shown by name.
     let ids: Vec<trellis_core::PersonId> = entries
@@ -236,17 +169,13 @@ const STAFF_PAGE: u64 = 50;
 pub async fn staff(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageStaff>,
     token: &CsrfToken,
     poem::web::Query(q): poem::web::Query<StaffQuery>,
 ) -> Result<Response, AppError> {
-    let me = match require(state, site, req, session, Permission::ManageStaff).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let Member { me, tx, .. } = member;
     let search: String = q.q.chars().take(100).collect();
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let (members, total) = id::staff_page(&tx, &search, q.page * STAFF_PAGE, STAFF_PAGE).await?;
     tx.commit().await?;
     let rows: Vec<_> = members
@@ -292,17 +221,14 @@ fn back_to_staff() -> Response {
 /// Suspends or reinstates a member (never oneself).
 #[handler]
 pub async fn staff_status(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageStaff>,
     Path(person): Path<String>,
     Form(f): Form<DecisionForm>,
 ) -> Result<Response, AppError> {
-    let me = match require(state, site, req, session, Permission::ManageStaff).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let Member { me, tx, .. } = member;
     let person: PersonId = page::path_id(&person)?;
     let suspend = match f.decision.as_str() {
         "suspend" => true,
@@ -312,7 +238,6 @@ pub async fn staff_status(
     if person == me.person {
         return Err(AppError::BadRequest("You cannot suspend your own account: ask another training manager.".into()));
     }
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let who = id::member_person(&tx, person).await?.ok_or(AppError::NotFound)?;
     id::set_suspended(&tx, person, suspend, me.person).await?;
     // Back on the staff: rules added meanwhile reach them.
@@ -327,18 +252,15 @@ pub async fn staff_status(
 /// Sets a member's roles exactly to those ticked (a training manager cannot drop their own).
 #[handler]
 pub async fn staff_roles(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::ManageStaff>,
     Path(person): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     use trellis_core::identity::Role;
-    let me = match require(state, site, req, session, Permission::ManageStaff).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let Member { me, tx, .. } = member;
     let person: PersonId = page::path_id(&person)?;
     let mut roles = Vec::new();
     for (k, v) in pairs.iter().filter(|(k, _)| k == "roles") {
@@ -353,7 +275,6 @@ pub async fn staff_roles(
             "You cannot remove your own training manager role: ask another training manager.".into(),
         ));
     }
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let who = id::member_person(&tx, person).await?.ok_or(AppError::NotFound)?;
     let before = id::membership(&tx, person).await?.map(|m| m.roles).unwrap_or_default();
     id::set_roles(&tx, person, &roles, me.person).await?;

@@ -5,7 +5,7 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::routes::admin::require;
+use crate::http::{CurrentSite, Member, may};
 use crate::routes::learner::{course_json, date_words};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
@@ -19,34 +19,24 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use trellis_core::identity::Permission;
 use trellis_core::learning::{Completion, ObjectKind, STAFF_GROUPS, staff_group};
 use trellis_core::{CourseId, ObjectId};
+use trellis_db::TenantTx;
 use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput, PublishRefused, StoredFile};
 use trellis_db::identity as id;
 
 type Errors = Vec<(String, String)>;
-
-macro_rules! editor {
-    ($state:expr, $site:expr, $req:expr, $session:expr) => {
-        match require($state, $site, $req, $session, Permission::EditContent).await? {
-            Ok(me) => me,
-            Err(resp) => return Ok(resp),
-        }
-    };
-}
 
 /// The editor's list: the trust's own courses and paths, and the national catalogue to offer.
 #[handler]
 pub async fn courses_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditContent>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let _me = editor!(state, site, req, session);
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let Member { me: _me, tx, .. } = member;
     let own = cat::own_courses(&tx).await?;
     let national = cat::national_courses(&tx).await?;
     tx.commit().await?;
@@ -223,11 +213,11 @@ fn course_form_page(
 pub async fn new_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditContent>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let _me = editor!(state, site, req, session);
+    let _me = member.release().await?;
     let blank = CourseForm { kind: "course".into(), enrolment: "open".into(), ..CourseForm::default() };
     course_form_page(state, site, req, token, &vec![], blank.values(), StatusCode::OK)
 }
@@ -237,18 +227,17 @@ pub async fn new_form(
 pub async fn create(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditContent>,
     token: &CsrfToken,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let me = editor!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let form = CourseForm::from_pairs(&pairs);
     let input = match form.check() {
         Ok(i) => i,
         Err(e) => return course_form_page(state, site, req, token, &e, form.values(), StatusCode::BAD_REQUEST),
     };
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let id = match cat::create_course(&tx, &input).await? {
         Ok(id) => id,
         Err(taken) => {
@@ -267,17 +256,18 @@ pub async fn create(
 pub async fn edit(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let _me = editor!(state, site, req, session);
-    edit_page(state, site, req, token, page::path_id::<CourseId>(&id)?, &vec![], None, StatusCode::OK).await
+    let Member { tx, .. } = member;
+    edit_page(tx, state, site, req, token, page::path_id::<CourseId>(&id)?, &vec![], None, StatusCode::OK).await
 }
 
 #[allow(clippy::too_many_arguments)] // each is a distinct part of the page
 async fn edit_page(
+    tx: TenantTx,
     state: &AppState,
     site: &Site,
     req: &Request,
@@ -287,7 +277,6 @@ async fn edit_page(
     values: Option<serde_json::Value>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     if !cat::owns(&tx, id).await? {
         return Err(AppError::NotFound);
     }
@@ -370,23 +359,23 @@ async fn edit_page(
 pub async fn save(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let me = editor!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let mut form = CourseForm::from_pairs(&pairs);
     let id = page::path_id::<CourseId>(&id)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let Some(existing) = cat::course(&tx, id).await?.filter(|c| !c.national) else { return Err(AppError::NotFound) };
     form.kind = existing.kind.clone();
     let input = match form.check() {
         Ok(i) => i,
         Err(e) => {
             tx.rollback().await?;
-            return edit_page(state, site, req, token, id, &e, Some(form.values()), StatusCode::BAD_REQUEST).await;
+            let tx = state.dbs.app.begin_read(site.entry.id).await?;
+            return edit_page(tx, state, site, req, token, id, &e, Some(form.values()), StatusCode::BAD_REQUEST).await;
         }
     };
     match cat::update_course(&tx, id, &input).await? {
@@ -395,7 +384,8 @@ pub async fn save(
         Err(taken) => {
             tx.rollback().await?;
             let e = vec![("code".to_owned(), format!("Another course already has the code {}", taken.0))];
-            return edit_page(state, site, req, token, id, &e, Some(form.values()), StatusCode::CONFLICT).await;
+            let tx = state.dbs.app.begin_read(site.entry.id).await?;
+            return edit_page(tx, state, site, req, token, id, &e, Some(form.values()), StatusCode::CONFLICT).await;
         }
     }
     id::audit(&tx, Some(me.person), "course.edited", &id.to_string(), None, json!({})).await?;
@@ -408,14 +398,14 @@ pub async fn save(
 pub async fn publish(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    _session: &Session,
+    member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = editor!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let id = page::path_id::<CourseId>(&id)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     match cat::publish(&tx, id).await? {
         Ok(number) => {
             id::audit(&tx, Some(me.person), "course.published", &id.to_string(), None, json!({ "version": number }))
@@ -430,7 +420,8 @@ pub async fn publish(
                 "publish".to_owned(),
                 "Add at least one session (or, for a learning path, one course) before publishing".to_owned(),
             )];
-            edit_page(state, site, req, token, id, &e, None, StatusCode::BAD_REQUEST).await
+            let tx = state.dbs.app.begin_read(site.entry.id).await?;
+            edit_page(tx, state, site, req, token, id, &e, None, StatusCode::BAD_REQUEST).await
         }
     }
 }
@@ -438,15 +429,14 @@ pub async fn publish(
 /// Takes a course out of the catalogue.
 #[handler]
 pub async fn unpublish(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::EditContent>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = editor!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let id = page::path_id::<CourseId>(&id)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     if cat::unpublish(&tx, id).await? {
         id::audit(&tx, Some(me.person), "course.unpublished", &id.to_string(), None, json!({})).await?;
     }
@@ -463,17 +453,16 @@ pub struct OfferForm {
 /// Offers (or stops offering) a national course in this trust's catalogue.
 #[handler]
 pub async fn offer(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::EditContent>,
     Path(id): Path<String>,
     Form(form): Form<OfferForm>,
 ) -> Result<Response, AppError> {
-    let me = editor!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let id = page::path_id::<CourseId>(&id)?;
     let on = form.offer == "yes";
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     if !cat::set_offered(&tx, id, on, Some(me.person)).await? {
         return Err(AppError::NotFound);
     }
@@ -486,18 +475,17 @@ pub async fn offer(
 /// Sets a learning path's courses (in the order listed).
 #[handler]
 pub async fn set_path(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::EditContent>,
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let me = editor!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let id = page::path_id::<CourseId>(&id)?;
     let list: Vec<CourseId> =
         pairs.iter().filter(|(k, _)| k == "courses").filter_map(|(_, c)| c.parse().ok()).collect();
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     if !cat::set_path_courses(&tx, id, &list).await? {
         return Err(AppError::NotFound);
     }
@@ -748,12 +736,12 @@ async fn session_form_page(
 pub async fn new_session_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let _me = editor!(state, site, req, session);
+    let _me = member.release().await?;
     let values = json!({ "title": "", "kind": "page", "body": "", "url": "", "completion": "view", "min_minutes": "" });
     session_form_page(state, site, req, token, page::path_id::<CourseId>(&id)?, None, &vec![], values, StatusCode::OK)
         .await
@@ -764,13 +752,13 @@ pub async fn new_session_form(
 pub async fn add_session(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let me = editor!(state, site, req, session);
+    let me = member.release().await?;
     let course = page::path_id::<CourseId>(&id)?;
     let form = read_session_form(state, site, multipart).await?;
     let input = match check_session(&form, true) {
@@ -804,15 +792,15 @@ pub async fn add_session(
 pub async fn edit_session_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    _session: &Session,
+    member: Member<may::EditContent>,
     token: &CsrfToken,
     Path((id, object)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let _me = editor!(state, site, req, session);
+    let Member { me: _me, tx, .. } = member;
     let course = page::path_id::<CourseId>(&id)?;
     let oid: ObjectId = page::path_id(&object)?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let o = cat::object(&tx, oid).await?.filter(|o| o.course == course).ok_or(AppError::NotFound)?;
     let owns = cat::owns(&tx, course).await?;
     tx.commit().await?;
@@ -832,13 +820,13 @@ pub async fn edit_session_form(
 pub async fn save_session(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditContent>,
     token: &CsrfToken,
     Path((id, object)): Path<(String, String)>,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let me = editor!(state, site, req, session);
+    let me = member.release().await?;
     let course = page::path_id::<CourseId>(&id)?;
     let oid: ObjectId = page::path_id(&object)?;
     let form = read_session_form(state, site, multipart).await?;
@@ -877,17 +865,16 @@ pub struct SessionAction {
 /// Moves a session up or down, or removes it, in the draft.
 #[handler]
 pub async fn session_action(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::EditContent>,
     Path((id, object)): Path<(String, String)>,
     Form(form): Form<SessionAction>,
 ) -> Result<Response, AppError> {
-    let me = editor!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let course = page::path_id::<CourseId>(&id)?;
     let oid: ObjectId = page::path_id(&object)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let ok = match form.action.as_str() {
         "up" => cat::move_object(&tx, course, oid, -1).await?,
         "down" => cat::move_object(&tx, course, oid, 1).await?,

@@ -5,6 +5,7 @@
 use crate::auth::{self, SignedIn};
 use crate::directory::Site;
 use crate::error::AppError;
+use crate::http::{CurrentSite, Member, may, tx};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
 use chrono::NaiveDate;
@@ -22,31 +23,6 @@ use trellis_db::catalogue::{self as cat, Course, Object};
 use trellis_db::compliance;
 use trellis_db::identity as id;
 use trellis_db::learning::{self as learn, Enrolled, Enrolment};
-
-/// The signed-in member, or the response that sends them to sign in (or accept the terms).
-async fn member(state: &AppState, site: &Site, session: &Session) -> Result<Result<SignedIn, Response>, AppError> {
-    auth::signed_in_and_agreed(state, site, session).await
-}
-
-macro_rules! signed_in {
-    ($state:expr, $site:expr, $session:expr) => {
-        match member($state, $site, $session).await? {
-            Ok(me) => me,
-            Err(resp) => return Ok(resp),
-        }
-    };
-}
-
-/// The signed-in member and the read transaction their check was made in (for pages that only
-/// read), or the response that sends them to sign in.
-macro_rules! signed_in_reading {
-    ($state:expr, $site:expr, $session:expr) => {
-        match auth::signed_in_and_agreed_read($state, $site, $session).await? {
-            Ok(pair) => pair,
-            Err(resp) => return Ok(resp),
-        }
-    };
-}
 
 pub(crate) fn course_json(c: &Course) -> serde_json::Value {
     json!({
@@ -117,11 +93,11 @@ const PER_PAGE: u64 = 20;
 pub async fn catalogue(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     Query(p): Query<CatalogueParams>,
 ) -> Result<Response, AppError> {
-    let (me, tx) = signed_in_reading!(state, site, session);
+    let Member { me, tx, .. } = member;
     let page_no = p.page.unwrap_or(1).max(1);
     let q = cat::Query {
         text: p.q.chars().take(200).collect(),
@@ -228,12 +204,12 @@ async fn visible_unlisted(
 pub async fn course_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     token: &CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let (me, tx) = signed_in_reading!(state, site, session);
+    let Member { me, tx, .. } = member;
     let id: CourseId = page::path_id(&id)?;
     let listing = state.catalogue.listing(&tx, me.catalogue).await?;
     let enrolment = learn::enrolment(&tx, me.person, id).await?;
@@ -333,14 +309,13 @@ pub async fn course_page(
 /// Enrols (open course) or asks to (approval course).
 #[handler]
 pub async fn enrol(
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::Anyone>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = signed_in!(state, site, session);
+    let Member { me, tx, .. } = member;
     let id: CourseId = page::path_id(&id)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let Some(c) = cat::course(&tx, id).await? else { return Err(AppError::NotFound) };
     if !cat::in_catalogue(&tx, &c).await? {
         return Err(AppError::NotFound);
@@ -362,14 +337,13 @@ pub async fn enrol(
 /// Leaves a course (or withdraws a request). Assigned training cannot be left.
 #[handler]
 pub async fn leave(
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::Anyone>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = signed_in!(state, site, session);
+    let Member { me, tx, .. } = member;
     let id: CourseId = page::path_id(&id)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     if learn::withdraw(&tx, me.person, id).await? {
         id::audit(&tx, Some(me.person), "enrolment.withdrawn", &id.to_string(), None, json!({})).await?;
     }
@@ -383,10 +357,10 @@ pub async fn leave(
 pub async fn my_learning(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
 ) -> Result<Response, AppError> {
-    let (me, tx) = signed_in_reading!(state, site, session);
+    let Member { me, tx, .. } = member;
     let today = site.today();
     let enrolments = learn::enrolments_of(&tx, me.person).await?;
     let entries = compliance::person_entries(&tx, me.person, today).await?;
@@ -484,14 +458,13 @@ async fn learning_on(
 /// "Continue": the session last opened, or the first not completed.
 #[handler]
 pub async fn resume(
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::Anyone>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = signed_in!(state, site, session);
+    let Member { me, tx, .. } = member;
     let id: CourseId = page::path_id(&id)?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let (c, e, objects) = match learning_on(&tx, &me, id).await {
         Ok(x) => x,
         Err(AppError::NotFound) => return Ok(see_other(&format!("/courses/{id}"))),
@@ -521,15 +494,15 @@ pub async fn resume(
 pub async fn session_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    _session: &Session,
+    member: Member<may::Anyone, tx::Writes>,
     token: &CsrfToken,
     Path((course, object)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let me = signed_in!(state, site, session);
+    let Member { me, tx, .. } = member;
     let course: CourseId = page::path_id(&course)?;
     let object: ObjectId = page::path_id(&object)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let (c, e, objects) = learning_on(&tx, &me, course).await?;
     let i = objects.iter().position(|o| o.id == object).ok_or(AppError::NotFound)?;
     let o = &objects[i];
@@ -600,7 +573,7 @@ pub async fn session_page(
 #[handler]
 pub async fn beat(
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
     Path((course, object)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
@@ -655,11 +628,11 @@ async fn record(
 #[handler]
 pub async fn confirm(
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     Path((course, object)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let me = signed_in!(state, site, session);
+    let me = member.release().await?;
     event(state, site, &me, &course, &object, Event::Confirm).await?;
     Ok(see_other(&format!("/learn/{course}")))
 }
@@ -670,14 +643,13 @@ pub async fn confirm(
 pub async fn file(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     Path((course, object)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let me = signed_in!(state, site, session);
+    let Member { me, tx, .. } = member;
     let cid: CourseId = page::path_id(&course)?;
     let oid: ObjectId = page::path_id(&object)?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let (o, enrolment) = match learning_on(&tx, &me, cid).await {
         Ok((_, e, objects)) => (objects.into_iter().find(|o| o.id == oid), Some(e)),
         // Editors preview files of their own courses (nothing is recorded).

@@ -9,13 +9,12 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
+use crate::http::{CurrentSite, Member, PlatformAdmin, may};
 use crate::payments as hooks;
-use crate::routes::admin::require;
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::routes::platform_admin;
 use crate::state::AppState;
 use poem::http::StatusCode;
-use poem::session::Session;
 use poem::web::{CsrfToken, Data, Form, Path, Query};
 use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
@@ -25,19 +24,11 @@ use std::sync::Arc;
 use trellis_core::identity::Permission;
 use trellis_core::market::{self as m, Funding, format_pence};
 use trellis_core::{ChargeId, CourseId, ListingId};
+use trellis_db::TenantTx;
 use trellis_db::catalogue as cat;
 use trellis_db::identity as id;
 use trellis_db::market::{self as mk, Adoption, Listing, Seller};
 use trellis_integrations::payments::CheckoutRequest;
-
-macro_rules! allowed {
-    ($state:expr, $site:expr, $req:expr, $session:expr, $perm:expr) => {
-        match require($state, $site, $req, $session, $perm).await? {
-            Ok(me) => me,
-            Err(resp) => return Ok(resp),
-        }
-    };
-}
 
 // A page's parts, each named at the call: clearer here than a struct built for one call.
 #[allow(clippy::too_many_arguments)]
@@ -141,15 +132,14 @@ pub struct SearchParams {
 pub async fn browse(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::BuyCourses>,
     token: &CsrfToken,
     Query(p): Query<SearchParams>,
 ) -> Result<Response, AppError> {
-    let _me = allowed!(state, site, req, session, Permission::BuyCourses);
+    let Member { me: _me, tx, .. } = member;
     let live = state.dbs.platform.listings_in("live", &p.q, 200).await?;
     let sellers = state.dbs.platform.sellers().await?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let adopted = mk::adoptions(&tx).await?;
     let budget = mk::budget(&tx).await?;
     let spent = mk::spent_in_month(&tx, &mk::month_of(site.today())).await?;
@@ -189,16 +179,15 @@ pub async fn browse(
 pub async fn listing_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::BuyCourses>,
     token: &CsrfToken,
     Path(lid): Path<String>,
 ) -> Result<Response, AppError> {
-    let _me = allowed!(state, site, req, session, Permission::BuyCourses);
+    let Member { me: _me, tx, .. } = member;
     let lid: ListingId = page::path_id(&lid)?;
     let l = state.dbs.platform.listing(lid).await?.filter(|l| l.status == "live").ok_or(AppError::NotFound)?;
     let seller = state.dbs.platform.seller(l.seller).await?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let adopted = mk::adoptions(&tx).await?.into_iter().find(|a| a.listing == lid);
     tx.commit().await?;
     let mut j = listing_json(&l, seller.as_ref());
@@ -224,21 +213,20 @@ pub struct AddForm {
 /// Adds a listing to the trust's catalogue (or changes how it is paid for).
 #[handler]
 pub async fn add(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::BuyCourses>,
     Path(lid): Path<String>,
     Form(f): Form<AddForm>,
 ) -> Result<Response, AppError> {
-    let me = allowed!(state, site, req, session, Permission::BuyCourses);
+    let Member { me, tx, .. } = member;
     payments_available(state)?;
     let lid: ListingId = page::path_id(&lid)?;
     let funding = Funding::parse(&f.funding)
         .ok_or_else(|| AppError::BadRequest("Choose how the trust pays for this course (funding).".into()))?;
     let l = state.dbs.platform.listing(lid).await?.filter(|l| l.status == "live").ok_or(AppError::NotFound)?;
     let seller = state.dbs.platform.seller(l.seller).await?.ok_or(AppError::NotFound)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let a = mk::adopt(&tx, &l, &seller, funding, me.person).await?;
     id::audit(
         &tx,
@@ -256,15 +244,14 @@ pub async fn add(
 /// Takes a listing out of the trust's catalogue.
 #[handler]
 pub async fn remove(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::BuyCourses>,
     Path(lid): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = allowed!(state, site, req, session, Permission::BuyCourses);
+    let Member { me, tx, .. } = member;
     let lid: ListingId = page::path_id(&lid)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     if mk::remove_adoption(&tx, lid, me.person).await? {
         id::audit(&tx, Some(me.person), "market.listing_removed", &lid.to_string(), None, json!({})).await?;
     }
@@ -281,14 +268,14 @@ pub struct SeatsForm {
 /// Buys prepaid seats by card: opens a checkout and sends the manager to it.
 #[handler]
 pub async fn buy_seats(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::BuyCourses>,
     Path(lid): Path<String>,
     Form(f): Form<SeatsForm>,
 ) -> Result<Response, AppError> {
-    let me = allowed!(state, site, req, session, Permission::BuyCourses);
+    let Member { me, tx, .. } = member;
     payments_available(state)?;
     let lid: ListingId = page::path_id(&lid)?;
     let quantity: u32 = f
@@ -298,7 +285,6 @@ pub async fn buy_seats(
         .ok()
         .filter(|q| (1..=10_000).contains(q))
         .ok_or_else(|| AppError::BadRequest("Enter how many seats to buy (quantity), from 1 to 10,000.".into()))?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let a = mk::adoptions(&tx).await?.into_iter().find(|a| a.listing == lid).ok_or(AppError::NotFound)?;
     let charge = mk::buy_seats(&tx, &a, quantity, me.person, site.today()).await?;
     let course = cat::course(&tx, a.course).await?.ok_or(AppError::NotFound)?;
@@ -349,13 +335,13 @@ pub struct BudgetForm {
 /// Sets the trust's monthly marketplace budget (blank: none).
 #[handler]
 pub async fn set_budget(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::BuyCourses>,
     Form(f): Form<BudgetForm>,
 ) -> Result<Response, AppError> {
-    let me = allowed!(state, site, req, session, Permission::BuyCourses);
+    let Member { me, tx, .. } = member;
     let pence = if f.budget.trim().is_empty() {
         None
     } else {
@@ -365,7 +351,6 @@ pub async fn set_budget(
             )
         })?)
     };
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     mk::set_budget(&tx, pence, me.person).await?;
     id::audit(&tx, Some(me.person), "market.budget_set", "", None, json!({ "pence": pence })).await?;
     tx.commit().await?;
@@ -395,13 +380,12 @@ fn charge_status_words(s: &str) -> &'static str {
 pub async fn spending(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::BuyCourses>,
     token: &CsrfToken,
     Query(p): Query<FormatParams>,
 ) -> Result<Response, AppError> {
-    let _me = allowed!(state, site, req, session, Permission::BuyCourses);
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let Member { me: _me, tx, .. } = member;
     let rows = mk::charges(&tx, 5000).await?;
     let balances = mk::balances(&tx).await?;
     let invoices = mk::invoices(&tx, 60).await?;
@@ -505,13 +489,12 @@ async fn pdf_response(
 /// The trust's marketplace statement as PDF: every charge, and the total spent.
 #[handler]
 pub async fn spending_pdf(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::BuyCourses>,
 ) -> Result<Response, AppError> {
-    let _me = allowed!(state, site, req, session, Permission::BuyCourses);
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let Member { me: _me, tx, .. } = member;
     let rows = mk::charges(&tx, 5000).await?;
     let balances = mk::balances(&tx).await?;
     tx.commit().await?;
@@ -541,17 +524,13 @@ pub async fn spending_pdf(
 /// A receipt for one charge: the trust's managers, or the learner who paid it.
 #[handler]
 pub async fn receipt_pdf(
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    Data(_state): Data<&AppState>,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     Path(cid): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = match crate::auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(r) => return Ok(r),
-    };
+    let Member { me, tx, .. } = member;
     let cid: ChargeId = page::path_id(&cid)?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let c = mk::charge(&tx, cid).await?.ok_or(AppError::NotFound)?;
     if !(me.may(Permission::BuyCourses) || c.person == Some(me.person)) {
         return Err(AppError::NotFound);
@@ -578,13 +557,12 @@ pub async fn receipt_pdf(
 /// The seller's statement as PDF: its ledger lines (sales, payouts, refunds).
 #[handler]
 pub async fn earnings_pdf(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Sell>,
 ) -> Result<Response, AppError> {
-    let _me = allowed!(state, site, req, session, Permission::Sell);
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let Member { me: _me, tx, .. } = member;
     let lines = mk::ledger(&tx, 100_000).await?;
     let balances = mk::balances(&tx).await?;
     tx.commit().await?;
@@ -615,17 +593,13 @@ pub async fn earnings_pdf(
 pub async fn pay(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     Path(cid): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = match crate::auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(r) => return Ok(r),
-    };
+    let Member { me, tx, .. } = member;
     payments_available(state)?;
     let cid: CourseId = page::path_id(&cid)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let e = trellis_db::learning::enrolment(&tx, me.person, cid)
         .await?
         .filter(|e| e.status == "payment")
@@ -650,16 +624,12 @@ pub struct DoneParams {
 pub async fn done(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     Query(p): Query<DoneParams>,
 ) -> Result<Response, AppError> {
-    let me = match crate::auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(r) => return Ok(r),
-    };
+    let Member { me, tx, .. } = member;
     let charge: Option<ChargeId> = p.charge.parse().ok();
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let c = match charge {
         Some(c) => mk::charge(&tx, c).await?,
         None => None,
@@ -698,15 +668,17 @@ pub async fn done(
 pub async fn selling(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Sell>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let _me = allowed!(state, site, req, session, Permission::Sell);
-    selling_page(state, site, req, token, &[], json!({}), StatusCode::OK).await
+    let Member { tx, .. } = member;
+    selling_page(tx, state, site, req, token, &[], json!({}), StatusCode::OK).await
 }
 
+#[allow(clippy::too_many_arguments)] // each is a distinct part of the page
 async fn selling_page(
+    tx: TenantTx,
     state: &AppState,
     site: &Site,
     req: &Request,
@@ -720,7 +692,6 @@ async fn selling_page(
         Some(s) => state.dbs.platform.listings_of_seller(s.id).await?,
         None => Vec::new(),
     };
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let own: Vec<_> = cat::own_courses(&tx)
         .await?
         .into_iter()
@@ -781,12 +752,12 @@ pub struct RegisterForm {
 pub async fn register(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Sell>,
     token: &CsrfToken,
     Form(f): Form<RegisterForm>,
 ) -> Result<Response, AppError> {
-    let me = allowed!(state, site, req, session, Permission::Sell);
+    let me = member.release().await?;
     payments_available(state)?;
     let mut errors = Vec::new();
     if !matches!(f.kind.as_str(), "vendor" | "trust") {
@@ -802,7 +773,17 @@ pub async fn register(
     }
     if !errors.is_empty() {
         let values = json!({ "kind": f.kind, "summary": f.summary, "website": f.website });
-        return selling_page(state, site, req, token, &errors, values, StatusCode::BAD_REQUEST).await;
+        return selling_page(
+            state.dbs.app.begin_read(site.entry.id).await?,
+            state,
+            site,
+            req,
+            token,
+            &errors,
+            values,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     }
     state.dbs.platform.register_seller(site.entry.id, &f.kind, &site.entry.name, summary, website).await?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
@@ -814,15 +795,14 @@ pub async fn register(
 /// Starts (or resumes) Stripe Connect onboarding for the seller.
 #[handler]
 pub async fn onboard(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Sell>,
 ) -> Result<Response, AppError> {
-    let me = allowed!(state, site, req, session, Permission::Sell);
+    let Member { me, tx, .. } = member;
     payments_available(state)?;
     let s = state.dbs.platform.seller_of_site(site.entry.id).await?.ok_or(AppError::NotFound)?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let email = id::member_person(&tx, me.person).await?.map(|p| p.email).unwrap_or_default();
     tx.commit().await?;
     let back = format!("{}selling", site.url);
@@ -844,12 +824,12 @@ pub async fn onboard(
 pub async fn submit(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Sell>,
     token: &CsrfToken,
     Form(f): Form<ListingFormWithCourse>,
 ) -> Result<Response, AppError> {
-    let me = allowed!(state, site, req, session, Permission::Sell);
+    let Member { me, tx, .. } = member;
     payments_available(state)?;
     let s = state.dbs.platform.seller_of_site(site.entry.id).await?.ok_or(AppError::NotFound)?;
     let values = json!({
@@ -859,7 +839,6 @@ pub async fn submit(
     });
     let mut errors: Vec<(String, String)> = Vec::new();
     let course_id: Option<CourseId> = f.course.parse().ok();
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let course = match course_id {
         Some(c) => cat::course(&tx, c).await?.filter(|c| !c.national && c.status == "published" && c.kind == "course"),
         None => None,
@@ -883,7 +862,17 @@ pub async fn submit(
         }
     };
     let (Some(course), Some(input)) = (course, input) else {
-        return selling_page(state, site, req, token, &errors, values, StatusCode::BAD_REQUEST).await;
+        return selling_page(
+            state.dbs.app.begin_read(site.entry.id).await?,
+            state,
+            site,
+            req,
+            token,
+            &errors,
+            values,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     };
     let used: std::collections::HashSet<_> = objects.iter().filter_map(|o| o.package).collect();
     let packages: Vec<_> = packages.into_iter().filter(|p| used.contains(&p.id.as_uuid())).collect();
@@ -914,13 +903,13 @@ pub struct ListingFormWithCourse {
 /// Withdraws one of the seller's listings.
 #[handler]
 pub async fn withdraw(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Sell>,
     Path(lid): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = allowed!(state, site, req, session, Permission::Sell);
+    let me = member.release().await?;
     let lid: ListingId = page::path_id(&lid)?;
     let s = state.dbs.platform.seller_of_site(site.entry.id).await?.ok_or(AppError::NotFound)?;
     if state.dbs.platform.withdraw_listing(lid, s.id).await? {
@@ -934,13 +923,12 @@ pub async fn withdraw(
 /// The seller's earnings as CSV (their own ledger lines).
 #[handler]
 pub async fn earnings_csv(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::Sell>,
 ) -> Result<Response, AppError> {
-    let _me = allowed!(state, site, req, session, Permission::Sell);
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let Member { me: _me, tx, .. } = member;
     let lines = mk::ledger(&tx, 100_000).await?;
     tx.commit().await?;
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -991,12 +979,9 @@ pub async fn public_browse(
 pub async fn review_queue(
     req: &Request,
     Data(state): Data<&AppState>,
-    session: &Session,
+    PlatformAdmin(_admin): PlatformAdmin,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    if platform_admin::current(state, session).await?.is_none() {
-        return Ok(see_other("/sign-in"));
-    }
     let waiting = state.dbs.platform.listings_in("submitted", "", 200).await?;
     let sellers = state.dbs.platform.sellers().await?;
     let totals = state.dbs.platform.ledger_totals_across_tenants().await?;
@@ -1044,11 +1029,10 @@ pub struct ReviewForm {
 #[handler]
 pub async fn review(
     Data(state): Data<&AppState>,
-    session: &Session,
+    PlatformAdmin(admin): PlatformAdmin,
     Path(lid): Path<String>,
     Form(f): Form<ReviewForm>,
 ) -> Result<Response, AppError> {
-    let Some(admin) = platform_admin::current(state, session).await? else { return Ok(see_other("/sign-in")) };
     let lid: ListingId = page::path_id(&lid)?;
     match f.decision.as_str() {
         "approve" => {
@@ -1070,12 +1054,9 @@ pub async fn review(
 #[handler]
 pub async fn retry_event(
     Data(state): Data<&AppState>,
-    session: &Session,
+    PlatformAdmin(_admin): PlatformAdmin,
     Path(eid): Path<String>,
 ) -> Result<Response, AppError> {
-    if platform_admin::current(state, session).await?.is_none() {
-        return Ok(see_other("/sign-in"));
-    }
     hooks::process(state, &eid).await;
     Ok(see_other("/admin/marketplace"))
 }
@@ -1267,16 +1248,15 @@ pub async fn test_onboard_post(
 /// A refund of an unused card purchase, within the terms (training managers, for the trust's own).
 #[handler]
 pub async fn refund(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::BuyCourses>,
     Path(cid): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = allowed!(state, site, req, session, Permission::BuyCourses);
+    let Member { me, tx, .. } = member;
     payments_available(state)?;
     let cid: ChargeId = page::path_id(&cid)?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let c = mk::charge(&tx, cid).await?.ok_or(AppError::NotFound)?;
     let started = match c.enrolment {
         Some(e) => {

@@ -75,6 +75,22 @@ pub fn error_page(
     status: StatusCode,
     err: Option<&poem::Error>,
 ) -> Response {
+    let app_err = err.and_then(|e| e.downcast_ref::<AppError>());
+    if let Some(to) = app_err.and_then(AppError::redirect) {
+        return see_other(to);
+    }
+    if let Some(AppError::Forbidden(r)) = app_err
+        && !info.wants_json
+    {
+        let mut ctx = context(state, site, info, &r.heading, &[("Home", "/")]);
+        ctx.insert("heading", &r.heading);
+        ctx.insert("body", &r.detail);
+        ctx.insert("link", &r.link.as_ref().map(|(label, href)| json!({ "label": label, "href": href })));
+        return render(state, site, "pages/message.html", &ctx, status).unwrap_or_else(|e| {
+            tracing::error!(error = ?e, "cannot render the refusal page");
+            crate::error::plain_page(status, &r.heading, &r.detail)
+        });
+    }
     let (heading, detail) = crate::error::describe(status, err);
     if info.wants_json {
         return crate::error::problem(status, &heading, &detail, &info.path);

@@ -3,6 +3,7 @@
 
 use crate::auth::password;
 use crate::error::AppError;
+use crate::http::PlatformAdmin;
 use crate::middleware::forwarded;
 use crate::routes::account::render_email;
 use crate::routes::page::see_other;
@@ -379,12 +380,9 @@ fn too_many(state: &AppState, req: &Request, retry: u64) -> Result<Response, App
 pub async fn home(
     req: &Request,
     Data(state): Data<&AppState>,
-    session: &Session,
+    PlatformAdmin(_admin): PlatformAdmin,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    if current(state, session).await?.is_none() {
-        return Ok(see_other("/sign-in"));
-    }
     let mut ctx = form_ctx(token, &BTreeMap::new(), json!({}));
     ctx["trusts"] = trusts(state);
     render(state, req, "pages/platform_admin.html", "Platform administration", ctx, StatusCode::OK)
@@ -424,11 +422,10 @@ pub struct TrustForm {
 pub async fn create_trust(
     req: &Request,
     Data(state): Data<&AppState>,
-    session: &Session,
+    PlatformAdmin(me): PlatformAdmin,
     token: &CsrfToken,
     Form(f): Form<TrustForm>,
 ) -> Result<Response, AppError> {
-    let Some(me) = current(state, session).await? else { return Ok(see_other("/sign-in")) };
     let mut errors: BTreeMap<&'static str, String> = BTreeMap::new();
     let slug = match trellis_core::Slug::parse(f.slug.trim()) {
         Ok(s) if state.directory.sites().iter().all(|x| x.entry.slug != s.as_str()) => Some(s),
@@ -619,12 +616,9 @@ pub struct AuditQuery {
 pub async fn audit(
     req: &Request,
     Data(state): Data<&AppState>,
-    session: &Session,
+    PlatformAdmin(_admin): PlatformAdmin,
     poem::web::Query(q): poem::web::Query<AuditQuery>,
 ) -> Result<Response, AppError> {
-    if current(state, session).await?.is_none() {
-        return Ok(see_other("/sign-in"));
-    }
     let sites = state.directory.sites();
     let names: BTreeMap<String, String> =
         sites.iter().map(|s| (s.entry.id.to_string(), s.entry.name.clone())).collect();

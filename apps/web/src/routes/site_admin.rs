@@ -4,12 +4,11 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::routes::admin::require;
+use crate::http::{CurrentSite, Member, may};
 use crate::routes::page::see_other;
 use crate::routes::page::{self, RequestInfo};
 use crate::state::AppState;
 use poem::http::StatusCode;
-use poem::session::Session;
 use poem::web::{CsrfToken, Data, Form, Multipart, Path};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
@@ -17,7 +16,6 @@ use serde_json::json;
 use std::sync::Arc;
 use trellis_core::MessageId;
 use trellis_core::colour::{ColourScheme, Rgb};
-use trellis_core::identity::Permission;
 use trellis_core::tenant_spec::{MAX_LOGO_BYTES, check_logo, sniff_logo};
 use trellis_db::domains::ClaimRefused;
 use trellis_db::identity as id;
@@ -112,13 +110,11 @@ fn colour_values(c: &ColourScheme) -> serde_json::Value {
 pub async fn edit(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditSite>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    if let Err(resp) = require(state, site, req, session, Permission::EditSite).await? {
-        return Ok(resp);
-    }
+    let _me = member.release().await?;
     let messages = messages_json(state, site).await?;
     page_with(state, site, req, token, &[], colour_values(&site.entry.colours), messages, StatusCode::OK)
 }
@@ -140,15 +136,12 @@ pub struct ColoursForm {
 pub async fn colours(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditSite>,
     token: &CsrfToken,
     Form(f): Form<ColoursForm>,
 ) -> Result<Response, AppError> {
-    let me = match require(state, site, req, session, Permission::EditSite).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let Member { me, tx, .. } = member;
     let mut errors = Vec::new();
     let mut parse = |field: &str, v: &str| {
         Rgb::parse(v.trim()).or_else(|| {
@@ -175,7 +168,6 @@ pub async fn colours(
         let messages = messages_json(state, site).await?;
         return page_with(state, site, req, token, &errors, values, messages, StatusCode::UNPROCESSABLE_ENTITY);
     };
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     match db_site::admin_set_colours(&tx, scheme).await? {
         Ok(()) => {
             id::audit(
@@ -261,15 +253,12 @@ fn parse_message(f: &MessageForm) -> Result<MessageInput, Vec<(String, String)>>
 pub async fn add_message(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditSite>,
     token: &CsrfToken,
     Form(f): Form<MessageForm>,
 ) -> Result<Response, AppError> {
-    let me = match require(state, site, req, session, Permission::EditSite).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let Member { me, tx, .. } = member;
     let input = match parse_message(&f) {
         Ok(i) => i,
         Err(errors) => {
@@ -278,7 +267,6 @@ pub async fn add_message(
             return page_with(state, site, req, token, &errors, values, messages, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let m = db_site::add_message(&tx, input).await?;
     id::audit(&tx, Some(me.person), "site.message_added", &m.title, None, json!({ "id": m.id.to_string() })).await?;
     tx.commit().await?;
@@ -288,19 +276,15 @@ pub async fn add_message(
 /// Saves or deletes one of this trust's key messages.
 #[handler]
 pub async fn edit_message(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::EditSite>,
     Path(id_text): Path<String>,
     Form(f): Form<MessageForm>,
 ) -> Result<Response, AppError> {
-    let me = match require(state, site, req, session, Permission::EditSite).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let Member { me, tx, .. } = member;
     let message: MessageId = page::path_id(&id_text)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     if f.action == "delete" {
         if db_site::delete_message(&tx, message).await? == 0 {
             return Err(AppError::NotFound);
@@ -322,15 +306,12 @@ pub async fn edit_message(
 pub async fn logo(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditSite>,
     token: &CsrfToken,
     mut form: Multipart,
 ) -> Result<Response, AppError> {
-    let me = match require(state, site, req, session, Permission::EditSite).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let me = member.release().await?;
     let mut file: Option<(Option<String>, Vec<u8>)> = None;
     let mut remove = false;
     let mut too_big = false;
@@ -426,15 +407,12 @@ pub struct DomainForm {
 pub async fn add_domain(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditSite>,
     token: &CsrfToken,
     Form(f): Form<DomainForm>,
 ) -> Result<Response, AppError> {
-    let me = match require(state, site, req, session, Permission::EditSite).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let me = member.release().await?;
     let raw = f.domain.trim().trim_end_matches('.').to_ascii_lowercase();
     let base = state.config.server.base_domain.to_ascii_lowercase();
     let problem = match trellis_core::host::HostName::parse(&raw) {
@@ -485,16 +463,13 @@ pub async fn add_domain(
 /// Checks a claimed domain's DNS now (and serves it if the token is there), or removes it.
 #[handler]
 pub async fn domain_action(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditSite>,
     Form(f): Form<DomainForm>,
 ) -> Result<Response, AppError> {
-    let me = match require(state, site, req, session, Permission::EditSite).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let me = member.release().await?;
     let host = f.domain.trim().to_ascii_lowercase();
     let domains = state.dbs.platform.custom_domains_of_tenant(site.entry.id).await?;
     // Only this trust's own domains: another trust's (or an unknown one) is simply not found.

@@ -9,6 +9,7 @@
 use crate::auth;
 use crate::directory::Site;
 use crate::error::AppError;
+use crate::http::CurrentSite;
 use crate::middleware::forwarded;
 use crate::routes::account::message_page;
 use crate::routes::page::see_other;
@@ -19,7 +20,6 @@ use poem::web::{Data, Query};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 use trellis_core::identity::Role;
 use trellis_db::identity::{self as id, MembershipStatus, NewPerson, accounts};
 use trellis_integrations::oidc::{ClaimNames, SsoSettings};
@@ -57,7 +57,7 @@ pub struct StartQuery {
 pub async fn start(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
     Query(q): Query<StartQuery>,
 ) -> Result<Response, AppError> {
@@ -107,7 +107,7 @@ pub struct CallbackQuery {
 pub async fn callback(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, AppError> {
@@ -370,7 +370,7 @@ pub struct LinkQuery {
 pub async fn link_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     token: &poem::web::CsrfToken,
     Query(q): Query<LinkQuery>,
 ) -> Result<Response, AppError> {
@@ -400,7 +400,7 @@ pub struct LinkForm {
 pub async fn link(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     poem::web::Form(f): poem::web::Form<LinkForm>,
 ) -> Result<Response, AppError> {
     let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string());

@@ -5,19 +5,16 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::routes::admin::require;
+use crate::http::{CurrentSite, Member, may};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::routes::site_admin::announce;
 use crate::state::AppState;
 use poem::http::StatusCode;
-use poem::session::Session;
 use poem::web::{CsrfToken, Data, Form};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use trellis_core::identity::Permission;
 use trellis_core::tenant_spec::issuer_acceptable;
 use trellis_db::identity as id;
 use trellis_db::site::{self as db_site, SsoSettingsInput};
@@ -110,14 +107,11 @@ fn defaults() -> SsoSettingsInput {
 pub async fn edit(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageSignOn>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    if let Err(resp) = require(state, site, req, session, Permission::ManageSignOn).await? {
-        return Ok(resp);
-    }
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let Member { me: _me, tx, .. } = member;
     let current = db_site::sso_settings(&tx).await?;
     tx.commit().await?;
     let (values, has_secret) = match current {
@@ -132,15 +126,12 @@ pub async fn edit(
 pub async fn save(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageSignOn>,
     token: &CsrfToken,
     Form(f): Form<SsoForm>,
 ) -> Result<Response, AppError> {
-    let me = match require(state, site, req, session, Permission::ManageSignOn).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let me = member.release().await?;
     let ip = crate::middleware::forwarded::client_ip(req, &state.proxies).map(|i| i.to_string());
     if f.action == "remove" {
         let tx = state.dbs.app.begin(site.entry.id).await?;

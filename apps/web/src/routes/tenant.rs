@@ -1,14 +1,13 @@
 //! A trust's own pages on its host.
 
-use crate::directory::Site;
 use crate::error::AppError;
+use crate::http::CurrentSite;
 use crate::routes::page;
 use crate::state::AppState;
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Request, Response, handler};
 use serde_json::json;
-use std::sync::Arc;
 
 /// How many key messages the home page shows.
 const HOME_MESSAGES: u64 = 10;
@@ -18,7 +17,7 @@ const HOME_MESSAGES: u64 = 10;
 pub async fn home(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
 ) -> Result<Response, AppError> {
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let messages = trellis_db::site::current_messages(&tx, site.today(), HOME_MESSAGES).await?;
@@ -44,7 +43,7 @@ pub async fn home(
 pub fn accessibility(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
 ) -> Result<Response, AppError> {
     let ctx =
         page::context(state, Some(site), &page::RequestInfo::of(req), "Accessibility statement", &[("Home", "/")]);
@@ -54,7 +53,7 @@ pub fn accessibility(
 /// The per-trust stylesheet (`/trust-style/<hash>.css`). A stale hash still gets the current
 /// sheet, uncached, so a page cached across a colour change is never unstyled.
 #[handler]
-pub fn stylesheet(Path(file): Path<String>, Data(site): Data<&Arc<Site>>) -> Response {
+pub fn stylesheet(Path(file): Path<String>, CurrentSite(site): CurrentSite<'_>) -> Response {
     let current = file.strip_suffix(".css") == Some(site.stylesheet_hash.as_str());
     Response::builder()
         .content_type("text/css; charset=utf-8")
@@ -67,7 +66,7 @@ pub fn stylesheet(Path(file): Path<String>, Data(site): Data<&Arc<Site>>) -> Res
 pub async fn logo(
     Path(sha): Path<String>,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
 ) -> Result<Response, AppError> {
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::NotFound);

@@ -4,14 +4,13 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
+use crate::http::{CurrentSite, Member, may};
 use crate::jobs;
-use crate::routes::admin::require;
 use crate::routes::learner::{course_json, date_words};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
 use bytes::Bytes;
 use poem::http::StatusCode;
-use poem::session::Session;
 use poem::web::{CsrfToken, Data, Form, Multipart, Path, Query};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
@@ -19,7 +18,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use trellis_core::identity::{Email, Permission};
+use trellis_core::identity::Email;
 use trellis_core::learning::{Audience, Compliance, STAFF_GROUPS, staff_group};
 use trellis_core::staff_import::{self, MAX_BYTES};
 use trellis_core::{CourseId, EnrolmentId, RequirementId};
@@ -28,15 +27,6 @@ use trellis_db::compliance::{self, MatrixQuery};
 use trellis_db::identity as id;
 use trellis_db::learning as learn;
 use trellis_db::staff;
-
-macro_rules! manager {
-    ($state:expr, $site:expr, $req:expr, $session:expr) => {
-        match require($state, $site, $req, $session, Permission::ManageTraining).await? {
-            Ok(me) => me,
-            Err(resp) => return Ok(resp),
-        }
-    };
-}
 
 type Errors = Vec<(String, String)>;
 
@@ -119,11 +109,11 @@ fn blank_rule() -> serde_json::Value {
 pub async fn rules_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageTraining>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let _me = manager!(state, site, req, session);
+    let _me = member.release().await?;
     rules_page(state, site, req, token, &vec![], blank_rule(), None, StatusCode::OK).await
 }
 
@@ -155,19 +145,18 @@ pub struct RuleForm {
 pub async fn add_rule(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageTraining>,
     token: &CsrfToken,
     Form(f): Form<RuleForm>,
 ) -> Result<Response, AppError> {
-    let me = manager!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let values = json!({
         "course": f.course, "audience_kind": f.audience_kind, "staff_group": f.staff_group, "department": f.department,
         "value": f.value, "email": f.email, "mandatory": f.mandatory.is_some(), "due_days": f.due_days,
         "renewal_months": f.renewal_months,
     });
     let mut e: Errors = vec![];
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let course = match f.course.parse::<CourseId>() {
         Ok(cid) => match cat::course(&tx, cid).await? {
             Some(c) if cat::in_catalogue(&tx, &c).await? => Some(c),
@@ -262,15 +251,14 @@ pub async fn add_rule(
 /// Removes a rule (people stay enrolled; its incomplete compliance entries go).
 #[handler]
 pub async fn remove_rule(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageTraining>,
     Path(rule): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = manager!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let rule: RequirementId = page::path_id(&rule)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     if !compliance::remove_requirement(&tx, rule).await? {
         return Err(AppError::NotFound);
     }
@@ -286,12 +274,11 @@ pub async fn remove_rule(
 pub async fn requests_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageTraining>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let _me = manager!(state, site, req, session);
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let Member { me: _me, tx, .. } = member;
     let list = learn::requests(&tx, 200).await?;
     let mut rows = Vec::new();
     for r in &list {
@@ -322,14 +309,14 @@ pub struct DecideForm {
 /// Approves or declines a request (a reason is required to decline; the learner sees it).
 #[handler]
 pub async fn decide(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::ManageTraining>,
     Path(enrolment): Path<String>,
     Form(f): Form<DecideForm>,
 ) -> Result<Response, AppError> {
-    let me = manager!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let eid: EnrolmentId = page::path_id(&enrolment)?;
     let approve = match f.decision.as_str() {
         "approve" => true,
@@ -340,7 +327,6 @@ pub async fn decide(
     if !approve && reason.is_empty() {
         return Err(AppError::BadRequest("Give a reason for declining: the learner sees it.".into()));
     }
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let Some(e) =
         learn::decide(&tx, eid, approve, me.person, Some(&reason).filter(|r| !r.is_empty()).map(String::as_str))
             .await?
@@ -407,13 +393,13 @@ fn status_words(c: Compliance) -> &'static str {
 /// a long transaction nor the whole file in memory.
 #[handler]
 pub async fn export(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageTraining>,
     Query(p): Query<MatrixParams>,
 ) -> Result<Response, AppError> {
-    let me = manager!(state, site, req, session);
+    let me = member.release().await?;
     let q = matrix_query(&p, 0, EXPORT_CHUNK);
     let today = site.today();
     let tenant = site.entry.id;
@@ -509,16 +495,15 @@ pub async fn export(
 pub async fn matrix(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageTraining>,
     token: &CsrfToken,
     Query(p): Query<MatrixParams>,
 ) -> Result<Response, AppError> {
-    let _me = manager!(state, site, req, session);
+    let Member { me: _me, tx, .. } = member;
     let page_no = p.page.unwrap_or(1).max(1);
     let q = matrix_query(&p, (page_no - 1) * MATRIX_PAGE, MATRIX_PAGE);
     let today = site.today();
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     // The totals counted ahead (or by a request already counting them), else counted now.
     let counted = state.totals.totals(state, site.entry.id, &q, today).await?;
     let (m, _) = compliance::matrix(&tx, &q, today, Some(&counted.totals)).await?;
@@ -608,13 +593,12 @@ pub async fn matrix(
 /// about the same due date.
 #[handler]
 pub async fn remind(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::ManageTraining>,
 ) -> Result<Response, AppError> {
-    let me = manager!(state, site, req, session);
-    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let Member { me, tx, .. } = member;
     jobs::enqueue(&tx, &jobs::Job::Reminders).await?;
     id::audit(&tx, Some(me.person), "compliance.reminders_requested", "", None, json!({})).await?;
     tx.commit().await?;
@@ -664,11 +648,11 @@ async fn import_page(
 pub async fn import_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageTraining>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let _me = manager!(state, site, req, session);
+    let _me = member.release().await?;
     import_page(state, site, req, token, None, StatusCode::OK).await
 }
 
@@ -678,12 +662,12 @@ pub async fn import_form(
 pub async fn import_check(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageTraining>,
     token: &CsrfToken,
     mut multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let _me = manager!(state, site, req, session);
+    let _me = member.release().await?;
     let mut bytes = None;
     while let Some(field) =
         multipart.next_field().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?
@@ -738,17 +722,16 @@ pub struct ApplyForm {
 /// the result (shown on the import page).
 #[handler]
 pub async fn import_apply(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::ManageTraining>,
     Form(f): Form<ApplyForm>,
 ) -> Result<Response, AppError> {
-    let me = manager!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     if f.file.len() != 64 || !f.file.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::BadRequest("Check the file again before applying it.".into()));
     }
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     jobs::enqueue(&tx, &jobs::Job::StaffImport { file: f.file.clone(), by: me.person }).await?;
     id::audit(&tx, Some(me.person), "staff.import_queued", &f.file, None, json!({})).await?;
     tx.commit().await?;

@@ -44,6 +44,8 @@ fn a_bad_value_names_its_key() {
         ("TRELLIS__SERVER__BASE_DOMAIN", "bad domain", "server.base_domain"),
         ("TRELLIS__SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/99\"]", "server.trusted_proxies"),
         ("TRELLIS__LOG__FORMAT", "xml", "log.format"),
+        ("TRELLIS__LOG__ACCESS", "sometimes", "log.access"),
+        ("TRELLIS__LOG__ACCESS_SAMPLE", "0", "log.access_sample"),
         ("TRELLIS__SERVER__MAX_BODY_BYTES", "-1", "server.max_body_bytes"),
         ("TRELLIS__AUTH__SECRET", "not-hex", "auth.secret"),
         ("REDIS_URL", "redis://cache:6379", "auth.secret"),

@@ -15,6 +15,7 @@ mod mfa;
 mod platform;
 mod propagation;
 mod records;
+mod request_shape;
 mod security;
 mod serving;
 mod site_admin;

@@ -1,13 +1,14 @@
 //! Email confirmation by a single-use link.
 
 use super::*;
+use crate::http::CurrentSite;
 
 /// Shows a button to confirm (a GET never uses the link, so mail scanners cannot spend it).
 #[handler]
 pub fn verify_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
@@ -29,7 +30,7 @@ pub fn verify_form(
 pub async fn verify(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     let itx = state.dbs.identity.begin(site.entry.id).await?;
@@ -73,7 +74,7 @@ pub async fn verify(
 pub fn resend_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
     form_page(
@@ -95,7 +96,7 @@ pub fn resend_form(
 pub async fn resend(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     Form(f): Form<ResetRequestForm>,
 ) -> Result<Response, AppError> {
     let ip = client_ip(state, req);

@@ -5,6 +5,7 @@
 //! applied again in the same transaction.
 
 use super::*;
+use crate::http::{CurrentSite, Member, may};
 use trellis_core::learning::{Audience, RecordFields, STAFF_GROUPS, staff_group};
 use trellis_db::staff::{self, StaffRecord};
 
@@ -115,16 +116,12 @@ async fn page(
 pub async fn details_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     token: &CsrfToken,
     Query(q): Query<DetailsQuery>,
 ) -> Result<Response, AppError> {
-    let me = match auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(redirect) => return Ok(redirect),
-    };
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let Member { me, tx, .. } = member;
     let person = id::member_person(&tx, me.person).await?.ok_or(AppError::NotFound)?;
     let record = staff::record(&tx, me.person).await?;
     tx.commit().await?;
@@ -149,15 +146,12 @@ pub async fn details_form(
 pub async fn details_save(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     token: &CsrfToken,
     Form(f): Form<DetailsForm>,
 ) -> Result<Response, AppError> {
-    let me = match auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(redirect) => return Ok(redirect),
-    };
+    let Member { me, tx, .. } = member;
     let mut errors = Errors::new();
     let text = |v: &str, field: &'static str, label: &str, errors: &mut Errors| {
         let v = v.trim();
@@ -181,7 +175,6 @@ pub async fn details_save(
             format!("This service does not know an organisation with the code {place}. Check the code (or find your organisation by name), then tick the box to use it"),
         );
     }
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let record = staff::record(&tx, me.person).await?;
     let rules = trellis_db::compliance::requirements(&tx).await?;
     let courses =

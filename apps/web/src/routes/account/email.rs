@@ -1,6 +1,7 @@
 //! Email change by a link to the new address, and closing an account.
 
 use super::*;
+use crate::http::{CurrentSite, Member, may};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct EmailChangeForm {
@@ -15,13 +16,11 @@ pub struct EmailChangeForm {
 pub async fn email_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    if let Err(redirect) = auth::signed_in_and_agreed(state, site, session).await? {
-        return Ok(redirect);
-    }
+    let _me = member.release().await?;
     form_page(
         state,
         site,
@@ -40,15 +39,12 @@ pub async fn email_form(
 pub async fn email_request(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     token: &CsrfToken,
     Form(f): Form<EmailChangeForm>,
 ) -> Result<Response, AppError> {
-    let me = match auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(redirect) => return Ok(redirect),
-    };
+    let me = member.release().await?;
     let key = format!("email-change:{}", me.person);
     if let Err(retry) = state.limiter.hit(&key, state.config.auth.attempts_per_account, window(state)).await {
         return too_many(state, site, req, retry);
@@ -135,7 +131,7 @@ pub async fn email_request(
 pub fn email_confirm_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
@@ -157,7 +153,7 @@ pub fn email_confirm_form(
 pub async fn email_confirm(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     let itx = state.dbs.identity.begin(site.entry.id).await?;
@@ -223,14 +219,12 @@ pub struct DeactivateForm {
 pub async fn deactivate(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
+    member: Member<may::Anyone>,
     Form(f): Form<DeactivateForm>,
 ) -> Result<Response, AppError> {
-    let me = match auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(redirect) => return Ok(redirect),
-    };
+    let me = member.release().await?;
     if f.confirm != "yes" {
         return Err(AppError::BadRequest("Tick the box to confirm that you want to close your account.".into()));
     }

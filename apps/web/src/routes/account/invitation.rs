@@ -3,13 +3,14 @@
 //! account's owner accepts it through the emailed link.
 
 use super::*;
+use crate::http::CurrentSite;
 
 /// Shows the invitation and a button to accept it (a GET never accepts, so mail scanners cannot).
 #[handler]
 pub async fn invitation_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
@@ -62,7 +63,7 @@ struct Carried {
 pub async fn accept_invitation(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     let ip = client_ip(state, req);

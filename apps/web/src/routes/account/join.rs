@@ -4,6 +4,7 @@
 //! then approve the membership at once or queue it for the trust's admins.
 
 use super::*;
+use crate::http::CurrentSite;
 use crate::routes::page::see_other;
 
 #[derive(Debug, Deserialize, Default)]
@@ -25,7 +26,7 @@ fn join_title(site: &Site) -> String {
 pub fn join_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
     form_page(state, site, req, token, "pages/join.html", &join_title(site), &Errors::new(), json!({}), StatusCode::OK)
@@ -36,7 +37,7 @@ pub fn join_form(
 pub async fn join(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
     token: &CsrfToken,
     Form(f): Form<JoinForm>,

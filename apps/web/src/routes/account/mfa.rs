@@ -1,6 +1,7 @@
 //! Two-step verification: set-up, the second sign-in step, recovery codes.
 
 use super::*;
+use crate::http::{CurrentSite, Member, may};
 use crate::routes::page::see_other;
 
 /// The person half-way through signing in (password right, code not yet given), if recent.
@@ -23,7 +24,7 @@ pub struct CodeForm {
 pub fn code_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -48,7 +49,7 @@ pub fn code_form(
 pub async fn code(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
     token: &CsrfToken,
     Form(f): Form<CodeForm>,
@@ -104,14 +105,12 @@ pub async fn code(
 pub async fn mfa_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
+    member: Member<may::Anyone>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let me = match auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(redirect) => return Ok(redirect),
-    };
+    let me = member.release().await?;
     let itx = state.dbs.identity.begin_read(site.entry.id).await?;
     let person = id::account_by_id(&itx, me.person).await?.ok_or(AppError::NotFound)?;
     itx.commit().await?;
@@ -144,15 +143,13 @@ pub async fn mfa_page(
 pub async fn mfa_enable(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
+    member: Member<may::Anyone>,
     token: &CsrfToken,
     Form(f): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    let me = match auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(redirect) => return Ok(redirect),
-    };
+    let me = member.release().await?;
     let Some(secret) = session.get::<String>(K_MFA_SETUP) else {
         return Ok(see_other("/account/mfa"));
     };
@@ -203,15 +200,12 @@ pub async fn mfa_enable(
 pub async fn mfa_disable(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     token: &CsrfToken,
     Form(f): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    let me = match auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(redirect) => return Ok(redirect),
-    };
+    let me = member.release().await?;
     let itx = state.dbs.identity.begin(site.entry.id).await?;
     let Some((secret, _)) = id::mfa_secret(&itx, me.person).await? else {
         itx.commit().await?;

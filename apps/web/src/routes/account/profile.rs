@@ -1,6 +1,7 @@
 //! The signed-in person's profile.
 
 use super::*;
+use crate::http::{CurrentSite, Member, may};
 use crate::routes::page::see_other;
 
 /// The signed-in person's profile: details, roles here, and their other trusts.
@@ -8,15 +9,12 @@ use crate::routes::page::see_other;
 pub async fn profile(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
+    member: Member<may::Anyone>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let me = match auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(redirect) => return Ok(redirect),
-    };
-    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let Member { me, tx, .. } = member;
     let person = id::member_person(&tx, me.person).await?.ok_or(AppError::NotFound)?;
     let idle =
         chrono::Duration::minutes(i64::try_from(state.config.auth.session_idle_minutes).unwrap_or(i64::MAX / 120));
@@ -99,16 +97,13 @@ pub struct EndSessionPath {
 pub async fn end_session(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    Data(_site): Data<&Arc<Site>>,
     session: &Session,
+    member: Member<may::Anyone>,
     poem::web::Path(p): poem::web::Path<EndSessionPath>,
 ) -> Result<Response, AppError> {
-    let me = match auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(redirect) => return Ok(redirect),
-    };
+    let Member { me, tx, .. } = member;
     let target: uuid::Uuid = crate::routes::page::path_id(&p.id)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     // Only the person's own sessions match: another person's id is simply not found.
     if !sessions::end(&tx, me.person, target).await? {
         return Err(AppError::NotFound);

@@ -1,6 +1,7 @@
 //! Registration: eligible domains approved at once, everyone else queued.
 
 use super::*;
+use crate::http::CurrentSite;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct RegisterForm {
@@ -34,7 +35,7 @@ fn form_values(f: &RegisterForm) -> serde_json::Value {
 pub fn register_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
     form_page(
@@ -56,7 +57,7 @@ pub fn register_form(
 pub async fn register(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
     Form(f): Form<RegisterForm>,
 ) -> Result<Response, AppError> {

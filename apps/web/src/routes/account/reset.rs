@@ -1,13 +1,14 @@
 //! Password reset by a single-use link.
 
 use super::*;
+use crate::http::CurrentSite;
 
 /// Asks for the email address to send a reset link to.
 #[handler]
 pub fn reset_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
     form_page(
@@ -28,7 +29,7 @@ pub fn reset_form(
 pub async fn reset_request(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     Form(f): Form<ResetRequestForm>,
 ) -> Result<Response, AppError> {
     let ip = client_ip(state, req);
@@ -83,7 +84,7 @@ pub async fn reset_request(
 pub fn reset_new_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
@@ -113,7 +114,7 @@ pub struct ResetNewForm {
 pub async fn reset_new(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
     Form(f): Form<ResetNewForm>,
 ) -> Result<Response, AppError> {

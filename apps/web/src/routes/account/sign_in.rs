@@ -1,6 +1,7 @@
 //! Sign-in and out, with the second step when two-step verification is on.
 
 use super::*;
+use crate::http::CurrentSite;
 use crate::routes::page::see_other;
 
 #[derive(Debug, Deserialize, Default)]
@@ -16,7 +17,7 @@ pub struct SignInForm {
 pub fn sign_in_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
     form_page(state, site, req, token, "pages/sign_in.html", "Sign in", &Errors::new(), json!({}), StatusCode::OK)
@@ -28,7 +29,7 @@ pub fn sign_in_form(
 pub async fn sign_in(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
     token: &CsrfToken,
     Form(f): Form<SignInForm>,
@@ -127,7 +128,7 @@ const BAD_CREDENTIALS: &str = "Enter a correct email address and password";
 #[handler]
 pub async fn sign_out(
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
 ) -> Result<Response, AppError> {
     let me = auth::current(state, site, session).await?;
@@ -144,7 +145,7 @@ pub async fn sign_out(
 #[handler]
 pub async fn sign_out_everywhere(
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
 ) -> Result<Response, AppError> {
     let Some(me) = auth::current(state, site, session).await? else {

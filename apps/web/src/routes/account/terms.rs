@@ -1,6 +1,7 @@
 //! Terms and policies, accepted before going on.
 
 use super::*;
+use crate::http::CurrentSite;
 use crate::routes::page::see_other;
 
 /// The documents the signed-in person has yet to accept, with a button to accept them.
@@ -8,7 +9,7 @@ use crate::routes::page::see_other;
 pub async fn terms_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -54,7 +55,7 @@ pub struct TermsForm {
 pub async fn accept_terms(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
     session: &Session,
     Form(f): Form<TermsForm>,
 ) -> Result<Response, AppError> {
@@ -106,7 +107,7 @@ pub fn read_only(
 pub fn privacy(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
+    CurrentSite(site): CurrentSite<'_>,
 ) -> Result<Response, AppError> {
     let docs: Vec<_> = state.terms.iter().filter(|d| d.key == "privacy").cloned().collect();
     read_only(state, Some(site), req, "Privacy notice", &docs)

@@ -19,6 +19,7 @@ pub mod tokens;
 
 use crate::directory::Site;
 use crate::error::AppError;
+use crate::http::CurrentSite;
 use crate::routes::elearning::play::{self, Mode};
 use crate::routes::elearning::upload::{self, ImportError, Source};
 use crate::routes::elearning::{self as el, Launch};
@@ -32,7 +33,6 @@ use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, OpenApiService, SecurityScheme, Tags};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use trellis_core::{CourseId, PersonId};
 use trellis_db::TenantTx;
@@ -131,6 +131,10 @@ impl From<AppError> for Problem {
             AppError::Conflict(m) => problem(StatusCode::CONFLICT, None, m),
             AppError::PayloadTooLarge(m) => problem(StatusCode::PAYLOAD_TOO_LARGE, Some("body"), m),
             AppError::Unavailable(m) => problem(StatusCode::SERVICE_UNAVAILABLE, None, m),
+            AppError::Forbidden(r) => problem(StatusCode::FORBIDDEN, None, r.detail),
+            AppError::SignInRequired | AppError::TermsRequired => {
+                problem(StatusCode::UNAUTHORIZED, None, "This call needs an API token.")
+            }
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "an API request failed");
                 problem(StatusCode::INTERNAL_SERVER_ERROR, None, "Something went wrong on our side; try again.")
@@ -496,7 +500,7 @@ impl LmsApi {
         &self,
         req: &Request,
         Data(state): Data<&AppState>,
-        Data(site): Data<&Arc<Site>>,
+        CurrentSite(site): CurrentSite<'_>,
         auth: TokenAuth,
         /// A code for the course (letters, digits, hyphens); made from the package's id if not given.
         code: poem_openapi::param::Query<Option<String>>,
@@ -593,7 +597,7 @@ impl LmsApi {
         &self,
         req: &Request,
         Data(state): Data<&AppState>,
-        Data(site): Data<&Arc<Site>>,
+        CurrentSite(site): CurrentSite<'_>,
         auth: TokenAuth,
         id: Path<Uuid>,
         body: Binary<Body>,
@@ -618,7 +622,7 @@ impl LmsApi {
         &self,
         req: &Request,
         Data(state): Data<&AppState>,
-        Data(site): Data<&Arc<Site>>,
+        CurrentSite(site): CurrentSite<'_>,
         auth: TokenAuth,
         id: Path<Uuid>,
     ) -> ApiResult<CourseRead> {
@@ -642,7 +646,7 @@ impl LmsApi {
         &self,
         req: &Request,
         Data(state): Data<&AppState>,
-        Data(site): Data<&Arc<Site>>,
+        CurrentSite(site): CurrentSite<'_>,
         auth: TokenAuth,
         id: Path<Uuid>,
     ) -> ApiResult<Done> {
@@ -691,7 +695,7 @@ impl LmsApi {
         &self,
         req: &Request,
         Data(state): Data<&AppState>,
-        Data(site): Data<&Arc<Site>>,
+        CurrentSite(site): CurrentSite<'_>,
         auth: TokenAuth,
         id: Path<Uuid>,
         body: Json<EnrolIn>,
@@ -764,7 +768,7 @@ impl LmsApi {
         &self,
         req: &Request,
         Data(state): Data<&AppState>,
-        Data(site): Data<&Arc<Site>>,
+        CurrentSite(site): CurrentSite<'_>,
         auth: TokenAuth,
         id: Path<Uuid>,
         body: Json<LaunchIn>,
@@ -891,7 +895,7 @@ impl LmsApi {
         &self,
         req: &Request,
         Data(state): Data<&AppState>,
-        Data(site): Data<&Arc<Site>>,
+        CurrentSite(site): CurrentSite<'_>,
         auth: TokenAuth,
         registration: Path<Uuid>,
         body: Json<WaiveIn>,
@@ -960,7 +964,7 @@ impl LmsApi {
         &self,
         req: &Request,
         Data(state): Data<&AppState>,
-        Data(site): Data<&Arc<Site>>,
+        CurrentSite(site): CurrentSite<'_>,
         auth: TokenAuth,
         session: Path<Uuid>,
     ) -> ApiResult<Done> {

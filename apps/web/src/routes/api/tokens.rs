@@ -7,27 +7,16 @@
 use super::{SCOPES, new_token};
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::routes::admin::require;
+use crate::http::{CurrentSite, Member, may};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
 use poem::http::StatusCode;
-use poem::session::Session;
 use poem::web::{CsrfToken, Data, Path};
 use poem::{Request, Response, handler};
 use serde_json::json;
 use std::sync::Arc;
 use trellis_core::TenantId;
-use trellis_core::identity::Permission;
 use trellis_db::api::{self as store, NewToken};
-
-macro_rules! integrations_admin {
-    ($state:expr, $site:expr, $req:expr, $session:expr) => {
-        match require($state, $site, $req, $session, Permission::ManageIntegrations).await? {
-            Ok(me) => me,
-            Err(resp) => return Ok(resp),
-        }
-    };
-}
 
 /// Form errors: (field, message).
 type Errors = Vec<(String, String)>;
@@ -152,11 +141,11 @@ async fn render(
 pub async fn tokens_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageIntegrations>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let _me = integrations_admin!(state, site, req, session);
+    let _me = member.release().await?;
     render(state, site, req, token, None, &[], json!({}), StatusCode::OK).await
 }
 
@@ -165,12 +154,12 @@ pub async fn tokens_page(
 pub async fn issue_form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageIntegrations>,
     token: &CsrfToken,
     body: poem::Body,
 ) -> Result<Response, AppError> {
-    let me = integrations_admin!(state, site, req, session);
+    let me = member.release().await?;
     // A form with repeated `scopes` fields (checkboxes).
     let raw = body.into_string().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
@@ -192,15 +181,14 @@ pub async fn issue_form(
 /// Revokes a token: refused from the next request on.
 #[handler]
 pub async fn revoke(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::ManageIntegrations>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = integrations_admin!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let id: uuid::Uuid = page::path_id(&id)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     if store::token(&tx, id).await?.is_none() {
         return Err(AppError::NotFound);
     }

@@ -10,9 +10,9 @@
 use super::content::content_url;
 use super::token::{Claims, Purpose};
 use super::{Cmi5Record, Launch, attempt_actor, au_activity_id};
-use crate::auth;
 use crate::directory::Site;
 use crate::error::AppError;
+use crate::http::{CurrentSite, Member, may};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
 use poem::http::StatusCode;
@@ -21,7 +21,6 @@ use poem::web::{Data, Form, Path};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use trellis_core::{AttemptId, CourseId, ObjectId};
 use trellis_db::TenantTx;
 use trellis_db::elearning::{self as db, Attempt};
@@ -90,15 +89,13 @@ impl Mode {
 pub async fn start_launch(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    _session: &Session,
+    member: Member<may::Anyone>,
     Path((course, object)): Path<(String, String)>,
     Form(form): Form<LaunchForm>,
 ) -> Result<Response, AppError> {
-    let me = match auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let me = member.release().await?;
     let course: CourseId = page::path_id(&course)?;
     let object: ObjectId = page::path_id(&object)?;
     let started = async {
@@ -380,19 +377,15 @@ pub fn cmi5_url(state: &AppState, site: &Site, token: &str, a: &Attempt, launch:
 pub async fn play_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::Anyone>,
     Path((course, object, attempt, n)): Path<(String, String, String, String)>,
 ) -> Result<Response, AppError> {
-    let me = match auth::signed_in_and_agreed(state, site, session).await? {
-        Ok(me) => me,
-        Err(resp) => return Ok(resp),
-    };
+    let Member { me, tx, .. } = member;
     let course_id: CourseId = page::path_id(&course)?;
     let object_id: ObjectId = page::path_id(&object)?;
     let attempt: AttemptId = page::path_id(&attempt)?;
     let n: i32 = page::path_id(&n)?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let (e, launch) = learner_launch(&tx, me.person, course_id, object_id).await?;
     let a = db::attempt(&tx, attempt)
         .await?

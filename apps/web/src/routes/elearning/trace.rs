@@ -4,7 +4,7 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::routes::admin::require;
+use crate::http::{CurrentSite, Member, may};
 use crate::routes::page::{self, RequestInfo};
 use crate::state::AppState;
 use poem::http::StatusCode;
@@ -12,19 +12,8 @@ use poem::session::Session;
 use poem::web::{Data, Path};
 use poem::{Request, Response, handler};
 use serde_json::{Value, json};
-use std::sync::Arc;
-use trellis_core::identity::Permission;
 use trellis_core::{AttemptId, CourseId};
 use trellis_db::elearning as db;
-
-macro_rules! manager {
-    ($state:expr, $site:expr, $req:expr, $session:expr) => {
-        match require($state, $site, $req, $session, Permission::ManageTraining).await? {
-            Ok(me) => me,
-            Err(resp) => return Ok(resp),
-        }
-    };
-}
 
 fn when(t: chrono::DateTime<chrono::Utc>, site: &Site) -> String {
     t.with_timezone(&site.zone()).format("%-d %B %Y %H:%M:%S").to_string()
@@ -39,13 +28,13 @@ fn minutes(cs: i64) -> String {
 pub async fn attempts_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    _session: &Session,
+    member: Member<may::ManageTraining>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let _me = manager!(state, site, req, session);
+    let Member { me: _me, tx, .. } = member;
     let course: CourseId = page::path_id(&id)?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let c = trellis_db::catalogue::course(&tx, course).await?.ok_or(AppError::NotFound)?;
     let rows = db::attempts_of_course(&tx, course, 200).await?;
     tx.commit().await?;
@@ -83,14 +72,14 @@ pub async fn attempts_page(
 pub async fn attempt_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    _session: &Session,
+    member: Member<may::ManageTraining>,
     token: &poem::web::CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let _me = manager!(state, site, req, session);
+    let Member { me: _me, tx, .. } = member;
     let id: AttemptId = page::path_id(&id)?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let a = db::attempt(&tx, id).await?.ok_or(AppError::NotFound)?;
     let launch = super::launch_of(&tx, a.object).await.map_err(AppError::Internal)?.ok_or(AppError::NotFound)?;
     let learner = trellis_db::identity::member_person(&tx, a.person).await?;
@@ -183,19 +172,19 @@ pub struct WaiveForm {
 /// course).
 #[handler]
 pub async fn waive(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    _session: &Session,
+    member: Member<may::ManageTraining>,
     Path(id): Path<String>,
     poem::web::Form(form): poem::web::Form<WaiveForm>,
 ) -> Result<Response, AppError> {
-    let me = manager!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let id: AttemptId = page::path_id(&id)?;
     if !WAIVE_REASONS.contains(&form.reason.as_str()) {
         return Err(AppError::BadRequest(format!("Choose why the AU is waived: {}.", WAIVE_REASONS.join(", "))));
     }
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let mut a = db::attempt(&tx, id).await?.ok_or(AppError::NotFound)?;
     let launch = super::launch_of(&tx, a.object).await.map_err(AppError::Internal)?.ok_or(AppError::NotFound)?;
     if launch.standard != "cmi5" {

@@ -10,32 +10,20 @@
 use super::LaunchSpec;
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::routes::admin::require;
+use crate::http::{CurrentSite, Member, may};
 use crate::routes::learner::course_json;
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
 use poem::http::StatusCode;
-use poem::session::Session;
 use poem::web::{CsrfToken, Data, Multipart, Path};
 use poem::{Request, Response, handler};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use trellis_core::identity::Permission;
 use trellis_core::{CourseId, PackageId};
 use trellis_db::catalogue as cat;
 use trellis_db::elearning::{self as db, NewPackage};
 use trellis_elearning::{Limits, Package, Standard};
-
-macro_rules! editor {
-    ($state:expr, $site:expr, $req:expr, $session:expr) => {
-        match require($state, $site, $req, $session, Permission::EditContent).await? {
-            Ok(me) => me,
-            Err(resp) => return Ok(resp),
-        }
-    };
-}
 
 fn limits(state: &AppState) -> Limits {
     let e = &state.config.elearning;
@@ -91,12 +79,12 @@ async fn form_page(
 pub async fn form(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let _me = editor!(state, site, req, session);
+    let _me = member.release().await?;
     let id: CourseId = page::path_id(&id)?;
     form_page(state, site, req, token, id, None, StatusCode::OK).await
 }
@@ -144,13 +132,13 @@ async fn receive(
 pub async fn upload(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,
     mut multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let me = editor!(state, site, req, session);
+    let me = member.release().await?;
     let course: CourseId = page::path_id(&id)?;
     {
         let tx = state.dbs.app.begin_read(site.entry.id).await?;

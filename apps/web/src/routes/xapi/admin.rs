@@ -4,27 +4,15 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::routes::admin::require;
+use crate::http::{CurrentSite, Member, may};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
 use poem::http::StatusCode;
-use poem::session::Session;
 use poem::web::{CsrfToken, Data, Form, Path};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
-use trellis_core::identity::Permission;
 use trellis_db::xapi::{self as store, NewCredential};
-
-macro_rules! records_admin {
-    ($state:expr, $site:expr, $req:expr, $session:expr) => {
-        match require($state, $site, $req, $session, Permission::ManageRecords).await? {
-            Ok(me) => me,
-            Err(resp) => return Ok(resp),
-        }
-    };
-}
 
 #[allow(clippy::too_many_arguments)] // each is a distinct part of the page
 async fn render(
@@ -78,11 +66,11 @@ async fn render(
 pub async fn lrs_page(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageRecords>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let _me = records_admin!(state, site, req, session);
+    let _me = member.release().await?;
     render(state, site, req, token, None, &[], json!({}), StatusCode::OK).await
 }
 
@@ -101,12 +89,12 @@ pub struct IssueForm {
 pub async fn issue(
     req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageRecords>,
     token: &CsrfToken,
     Form(form): Form<IssueForm>,
 ) -> Result<Response, AppError> {
-    let me = records_admin!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let name = form.name.trim().to_owned();
     let mut errors = vec![];
     if name.is_empty() || name.chars().count() > 200 {
@@ -123,7 +111,6 @@ pub async fn issue(
         return render(state, site, req, token, None, &errors, values, StatusCode::BAD_REQUEST).await;
     }
     let (key, secret, hash) = super::new_credential();
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let id = store::create_credential(
         &tx,
         &NewCredential {
@@ -152,15 +139,14 @@ pub async fn issue(
 /// Revokes a credential: refused from the next request on (every server within half a minute).
 #[handler]
 pub async fn revoke(
-    req: &Request,
+    _req: &Request,
     Data(state): Data<&AppState>,
-    Data(site): Data<&Arc<Site>>,
-    session: &Session,
+    CurrentSite(site): CurrentSite<'_>,
+    member: Member<may::ManageRecords>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = records_admin!(state, site, req, session);
+    let Member { me, tx, .. } = member;
     let id: uuid::Uuid = page::path_id(&id)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
     let key = store::credentials(&tx).await?.into_iter().find(|c| c.id == id).map(|c| c.key);
     let Some(key) = key else { return Err(AppError::NotFound) };
     if store::revoke_credential(&tx, id).await? {

@@ -22,6 +22,7 @@ mod multipart;
 mod statements;
 
 use crate::directory::Site;
+use crate::http::CurrentSite;
 use crate::routes::elearning::token::{Claims, Purpose};
 use crate::state::AppState;
 use base64::Engine as _;
@@ -298,7 +299,12 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
 
 /// Every request to `/xapi/…`.
 #[handler]
-pub async fn entry(req: &Request, body: Body, Data(state): Data<&AppState>, Data(site): Data<&Arc<Site>>) -> Response {
+pub async fn entry(
+    req: &Request,
+    body: Body,
+    Data(state): Data<&AppState>,
+    CurrentSite(site): CurrentSite<'_>,
+) -> Response {
     // Doubled slashes are a common client mistake (an endpoint ending in "/" joined to
     // "/activities/state"): the resource is the same.
     let path: String = req.uri().path().strip_prefix("/xapi").unwrap_or("").split('/').filter(|s| !s.is_empty()).fold(

@@ -1,0 +1,6 @@
+//! The HTTP layer: what every request is made of before a feature sees it (the request context
+//! as extractors).
+
+pub mod extract;
+
+pub use extract::{CurrentSite, Member, PlatformAdmin, may, tx};

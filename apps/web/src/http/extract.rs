@@ -195,3 +195,18 @@ impl<'a> FromRequest<'a> for PlatformAdmin {
         }
     }
 }
+
+/// What nearly every handler starts from: the request, the application's state and, on a
+/// trust's site, the trust. `Ctx { req, state, site }: Ctx<'_>` in a handler's arguments.
+pub struct Ctx<'a> {
+    pub req: &'a Request,
+    pub state: &'a AppState,
+    /// The trust whose site this is (the platform's own pages have none: they do not use it).
+    pub site: &'a Arc<Site>,
+}
+
+impl<'a> FromRequest<'a> for Ctx<'a> {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Self { req, state: state_of(req)?, site: req.data::<Arc<Site>>().ok_or(AppError::NotFound)? })
+    }
+}

@@ -3,4 +3,4 @@
 
 pub mod extract;
 
-pub use extract::{CurrentSite, Member, PlatformAdmin, may, tx};
+pub use extract::{Ctx, CurrentSite, Member, PlatformAdmin, may, tx};

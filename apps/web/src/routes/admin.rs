@@ -2,7 +2,7 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, Member, may};
 use crate::routes::account::render_email;
 use crate::routes::page::see_other;
 use crate::routes::page::{self, RequestInfo};
@@ -19,9 +19,7 @@ use trellis_db::identity as id;
 /// Registrations waiting for a decision.
 #[handler]
 pub async fn approvals(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageStaff>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -62,8 +60,7 @@ pub struct DecisionForm {
 #[handler]
 pub async fn decide(
     _req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::ManageStaff>,
     Path(person): Path<String>,
     Form(f): Form<DecisionForm>,
@@ -120,9 +117,7 @@ pub async fn decide(
 /// This trust's audit trail, newest first.
 #[handler]
 pub async fn audit_trail(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ReadAudit>,
 ) -> Result<Response, AppError> {
     let Member { me: _me, tx, .. } = member;
@@ -167,9 +162,7 @@ const STAFF_PAGE: u64 = 50;
 /// The trust's staff: search by name or email, paged, with their roles and status.
 #[handler]
 pub async fn staff(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageStaff>,
     token: &CsrfToken,
     poem::web::Query(q): poem::web::Query<StaffQuery>,
@@ -222,8 +215,7 @@ fn back_to_staff() -> Response {
 #[handler]
 pub async fn staff_status(
     _req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::ManageStaff>,
     Path(person): Path<String>,
     Form(f): Form<DecisionForm>,

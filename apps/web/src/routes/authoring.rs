@@ -5,7 +5,7 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, Member, may};
 use crate::routes::learner::{course_json, date_words};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
@@ -30,9 +30,7 @@ type Errors = Vec<(String, String)>;
 /// The editor's list: the trust's own courses and paths, and the national catalogue to offer.
 #[handler]
 pub async fn courses_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditContent>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -211,9 +209,7 @@ fn course_form_page(
 /// The form for a new course or path.
 #[handler]
 pub async fn new_form(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditContent>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -225,9 +221,7 @@ pub async fn new_form(
 /// Creates a course or path (a draft), then opens its page.
 #[handler]
 pub async fn create(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditContent>,
     token: &CsrfToken,
     Form(pairs): Form<Vec<(String, String)>>,
@@ -254,9 +248,7 @@ pub async fn create(
 /// A course's editing page: details, the draft's sessions, versions, publishing, a path's courses.
 #[handler]
 pub async fn edit(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,
@@ -357,9 +349,7 @@ async fn edit_page(
 /// Saves a course's details (these are not versioned: they change at once).
 #[handler]
 pub async fn save(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,
@@ -396,9 +386,7 @@ pub async fn save(
 /// Publishes the draft (a new version) or re-lists an unpublished course.
 #[handler]
 pub async fn publish(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     _session: &Session,
     member: Member<may::EditContent>,
     token: &CsrfToken,
@@ -734,9 +722,7 @@ async fn session_form_page(
 /// The form for a new session.
 #[handler]
 pub async fn new_session_form(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,
@@ -750,9 +736,7 @@ pub async fn new_session_form(
 /// Adds a session to the course's draft (multipart: it may carry a file).
 #[handler]
 pub async fn add_session(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,
@@ -790,9 +774,7 @@ pub async fn add_session(
 /// The form for one session of the draft.
 #[handler]
 pub async fn edit_session_form(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     _session: &Session,
     member: Member<may::EditContent>,
     token: &CsrfToken,
@@ -818,9 +800,7 @@ pub async fn edit_session_form(
 /// Saves a session (in the draft: a published version's session is changed through its copy).
 #[handler]
 pub async fn save_session(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditContent>,
     token: &CsrfToken,
     Path((id, object)): Path<(String, String)>,

@@ -5,14 +5,14 @@
 use crate::auth::{self, SignedIn};
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::{CurrentSite, Member, may, tx};
+use crate::http::{Ctx, Member, may, tx};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
 use chrono::NaiveDate;
 use poem::http::StatusCode;
 use poem::session::Session;
 use poem::web::{CsrfToken, Data, Path, Query};
-use poem::{Body, Request, Response, handler};
+use poem::{Body, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -91,9 +91,7 @@ const PER_PAGE: u64 = 20;
 /// The trust's catalogue: search and filters (a plain GET form, so it works without JavaScript).
 #[handler]
 pub async fn catalogue(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
     Query(p): Query<CatalogueParams>,
 ) -> Result<Response, AppError> {
@@ -202,9 +200,7 @@ async fn visible_unlisted(
 /// and the learner's place on it (enrol, ask, continue, leave).
 #[handler]
 pub async fn course_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
     token: &CsrfToken,
     Path(id): Path<String>,
@@ -354,12 +350,7 @@ pub async fn leave(
 /// "My learning": mandatory training with its status and due date, courses in progress with
 /// "continue where I left off", requests waiting, and completed courses.
 #[handler]
-pub async fn my_learning(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
-    member: Member<may::Anyone>,
-) -> Result<Response, AppError> {
+pub async fn my_learning(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Anyone>) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let today = site.today();
     let enrolments = learn::enrolments_of(&tx, me.person).await?;
@@ -492,9 +483,7 @@ pub async fn resume(
 /// A session: shown, recorded as opened, with links to the previous and next.
 #[handler]
 pub async fn session_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     _session: &Session,
     member: Member<may::Anyone, tx::Writes>,
     token: &CsrfToken,
@@ -572,8 +561,7 @@ pub async fn session_page(
 /// The session page's report that it is still being looked at (JSON; no page).
 #[handler]
 pub async fn beat(
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     session: &Session,
     Path((course, object)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
@@ -627,8 +615,7 @@ async fn record(
 /// "I have finished this session" (sessions completed by the learner's say-so), then the next.
 #[handler]
 pub async fn confirm(
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::Anyone>,
     Path((course, object)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
@@ -641,9 +628,7 @@ pub async fn confirm(
 /// players that seek. Downloading counts as completing a document.
 #[handler]
 pub async fn file(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
     Path((course, object)): Path<(String, String)>,
 ) -> Result<Response, AppError> {

@@ -9,7 +9,7 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::{CurrentSite, Member, PlatformAdmin, may};
+use crate::http::{Ctx, CurrentSite, Member, PlatformAdmin, may};
 use crate::payments as hooks;
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::routes::platform_admin;
@@ -130,9 +130,7 @@ pub struct SearchParams {
 /// The marketplace from a trust's site: live listings, the ones the trust added, its budget.
 #[handler]
 pub async fn browse(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::BuyCourses>,
     token: &CsrfToken,
     Query(p): Query<SearchParams>,
@@ -177,9 +175,7 @@ pub async fn browse(
 /// One listing, with the form that adds it to the trust's catalogue.
 #[handler]
 pub async fn listing_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::BuyCourses>,
     token: &CsrfToken,
     Path(lid): Path<String>,
@@ -269,8 +265,7 @@ pub struct SeatsForm {
 #[handler]
 pub async fn buy_seats(
     _req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::BuyCourses>,
     Path(lid): Path<String>,
     Form(f): Form<SeatsForm>,
@@ -378,9 +373,7 @@ fn charge_status_words(s: &str) -> &'static str {
 /// What the trust spent on which courses for whom: on screen, or `?format=csv`.
 #[handler]
 pub async fn spending(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::BuyCourses>,
     token: &CsrfToken,
     Query(p): Query<FormatParams>,
@@ -591,9 +584,7 @@ pub async fn earnings_pdf(
 /// Opens the checkout for the learner's own enrolment that waits for payment.
 #[handler]
 pub async fn pay(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
     Path(cid): Path<String>,
 ) -> Result<Response, AppError> {
@@ -622,9 +613,7 @@ pub struct DoneParams {
 /// Where a checkout returns: the payment is confirmed by Stripe's webhook, not by this visit.
 #[handler]
 pub async fn done(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
     Query(p): Query<DoneParams>,
 ) -> Result<Response, AppError> {
@@ -666,9 +655,7 @@ pub async fn done(
 /// The seller's page: registering to sell, Stripe onboarding, listings, earnings.
 #[handler]
 pub async fn selling(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Sell>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -750,9 +737,7 @@ pub struct RegisterForm {
 /// Registers the site as a seller.
 #[handler]
 pub async fn register(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Sell>,
     token: &CsrfToken,
     Form(f): Form<RegisterForm>,
@@ -796,8 +781,7 @@ pub async fn register(
 #[handler]
 pub async fn onboard(
     _req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::Sell>,
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
@@ -822,9 +806,7 @@ pub async fn onboard(
 /// Submits a listing of one of the site's published courses for review.
 #[handler]
 pub async fn submit(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Sell>,
     token: &CsrfToken,
     Form(f): Form<ListingFormWithCourse>,
@@ -904,8 +886,7 @@ pub struct ListingFormWithCourse {
 #[handler]
 pub async fn withdraw(
     _req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::Sell>,
     Path(lid): Path<String>,
 ) -> Result<Response, AppError> {
@@ -1249,8 +1230,7 @@ pub async fn test_onboard_post(
 #[handler]
 pub async fn refund(
     _req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::BuyCourses>,
     Path(cid): Path<String>,
 ) -> Result<Response, AppError> {

@@ -4,7 +4,7 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, Member, may};
 use crate::routes::page::see_other;
 use crate::routes::page::{self, RequestInfo};
 use crate::state::AppState;
@@ -108,9 +108,7 @@ fn colour_values(c: &ColourScheme) -> serde_json::Value {
 /// The site editor: colours and key messages.
 #[handler]
 pub async fn edit(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditSite>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -134,9 +132,7 @@ pub struct ColoursForm {
 /// Sets the colours, or shows each failing pair with its ratio.
 #[handler]
 pub async fn colours(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditSite>,
     token: &CsrfToken,
     Form(f): Form<ColoursForm>,
@@ -251,9 +247,7 @@ fn parse_message(f: &MessageForm) -> Result<MessageInput, Vec<(String, String)>>
 /// Adds a key message.
 #[handler]
 pub async fn add_message(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditSite>,
     token: &CsrfToken,
     Form(f): Form<MessageForm>,
@@ -304,9 +298,7 @@ pub async fn edit_message(
 /// A bad file is refused with the reason and nothing changes.
 #[handler]
 pub async fn logo(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditSite>,
     token: &CsrfToken,
     mut form: Multipart,
@@ -405,9 +397,7 @@ pub struct DomainForm {
 /// Adds a custom domain: claimed with a token the trust publishes in DNS, served once checked.
 #[handler]
 pub async fn add_domain(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditSite>,
     token: &CsrfToken,
     Form(f): Form<DomainForm>,
@@ -464,8 +454,7 @@ pub async fn add_domain(
 #[handler]
 pub async fn domain_action(
     _req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::EditSite>,
     Form(f): Form<DomainForm>,
 ) -> Result<Response, AppError> {

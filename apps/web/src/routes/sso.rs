@@ -9,15 +9,15 @@
 use crate::auth;
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::CurrentSite;
+use crate::http::Ctx;
 use crate::middleware::forwarded;
 use crate::routes::account::message_page;
 use crate::routes::page::see_other;
 use crate::state::AppState;
 use poem::http::StatusCode;
 use poem::session::Session;
-use poem::web::{Data, Query};
-use poem::{Request, Response, handler};
+use poem::web::Query;
+use poem::{Response, handler};
 use serde::Deserialize;
 use serde_json::json;
 use trellis_core::identity::Role;
@@ -55,9 +55,7 @@ pub struct StartQuery {
 /// Sends the browser to the provider, keeping state, nonce and PKCE verifier in the session.
 #[handler]
 pub async fn start(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     session: &Session,
     Query(q): Query<StartQuery>,
 ) -> Result<Response, AppError> {
@@ -105,9 +103,7 @@ pub struct CallbackQuery {
 /// links or creates the person, and signs them in if their membership here is approved.
 #[handler]
 pub async fn callback(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     session: &Session,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, AppError> {
@@ -368,9 +364,7 @@ pub struct LinkQuery {
 /// The page the emailed link opens: a button (a GET never uses the link).
 #[handler]
 pub async fn link_form(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     token: &poem::web::CsrfToken,
     Query(q): Query<LinkQuery>,
 ) -> Result<Response, AppError> {
@@ -398,9 +392,7 @@ pub struct LinkForm {
 /// not a member here) adds it to this trust under its eligibility rules.
 #[handler]
 pub async fn link(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     poem::web::Form(f): poem::web::Form<LinkForm>,
 ) -> Result<Response, AppError> {
     let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string());

@@ -5,12 +5,12 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, Member, may};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::routes::site_admin::announce;
 use crate::state::AppState;
 use poem::http::StatusCode;
-use poem::web::{CsrfToken, Data, Form};
+use poem::web::{CsrfToken, Form};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
@@ -105,9 +105,7 @@ fn defaults() -> SsoSettingsInput {
 /// The settings form.
 #[handler]
 pub async fn edit(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageSignOn>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -124,9 +122,7 @@ pub async fn edit(
 /// Saves (after checking the provider) or removes the settings.
 #[handler]
 pub async fn save(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageSignOn>,
     token: &CsrfToken,
     Form(f): Form<SsoForm>,

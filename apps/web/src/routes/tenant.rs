@@ -1,7 +1,7 @@
 //! A trust's own pages on its host.
 
 use crate::error::AppError;
-use crate::http::CurrentSite;
+use crate::http::{Ctx, CurrentSite};
 use crate::routes::page;
 use crate::state::AppState;
 use poem::http::StatusCode;
@@ -14,11 +14,7 @@ const HOME_MESSAGES: u64 = 10;
 
 /// The trust's home page: its name, branding and current key messages (read from the database).
 #[handler]
-pub async fn home(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
-) -> Result<Response, AppError> {
+pub async fn home(Ctx { req, state, site }: Ctx<'_>) -> Result<Response, AppError> {
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let messages = trellis_db::site::current_messages(&tx, site.today(), HOME_MESSAGES).await?;
     tx.commit().await?;
@@ -63,11 +59,7 @@ pub fn stylesheet(Path(file): Path<String>, CurrentSite(site): CurrentSite<'_>) 
 
 /// The trust's logo by content hash. SVG is served under a sandboxing policy of its own.
 #[handler]
-pub async fn logo(
-    Path(sha): Path<String>,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
-) -> Result<Response, AppError> {
+pub async fn logo(Path(sha): Path<String>, Ctx { state, site, .. }: Ctx<'_>) -> Result<Response, AppError> {
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::NotFound);
     }

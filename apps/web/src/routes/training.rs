@@ -4,7 +4,7 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, Member, may};
 use crate::jobs;
 use crate::routes::learner::{course_json, date_words};
 use crate::routes::page::{self, RequestInfo, see_other};
@@ -107,9 +107,7 @@ fn blank_rule() -> serde_json::Value {
 /// The rules, and the form to add one.
 #[handler]
 pub async fn rules_form(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageTraining>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -143,9 +141,7 @@ pub struct RuleForm {
 /// mandatory training enters the compliance record.
 #[handler]
 pub async fn add_rule(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageTraining>,
     token: &CsrfToken,
     Form(f): Form<RuleForm>,
@@ -252,8 +248,7 @@ pub async fn add_rule(
 #[handler]
 pub async fn remove_rule(
     _req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::ManageTraining>,
     Path(rule): Path<String>,
 ) -> Result<Response, AppError> {
@@ -272,9 +267,7 @@ pub async fn remove_rule(
 /// Enrolment requests waiting for a decision.
 #[handler]
 pub async fn requests_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageTraining>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -394,8 +387,7 @@ fn status_words(c: Compliance) -> &'static str {
 #[handler]
 pub async fn export(
     _req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::ManageTraining>,
     Query(p): Query<MatrixParams>,
 ) -> Result<Response, AppError> {
@@ -493,9 +485,7 @@ pub async fn export(
 /// The compliance matrix: staff by mandatory courses, trust-wide totals per course and staff group.
 #[handler]
 pub async fn matrix(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageTraining>,
     token: &CsrfToken,
     Query(p): Query<MatrixParams>,
@@ -646,9 +636,7 @@ async fn import_page(
 /// The import page: upload a CSV for a dry run; recent imports and their results.
 #[handler]
 pub async fn import_form(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageTraining>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -660,9 +648,7 @@ pub async fn import_form(
 /// nothing changes. A good file is kept, so "Apply" imports exactly what was checked.
 #[handler]
 pub async fn import_check(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageTraining>,
     token: &CsrfToken,
     mut multipart: Multipart,

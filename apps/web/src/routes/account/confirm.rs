@@ -1,7 +1,7 @@
 //! Email confirmation by a single-use link.
 
 use super::*;
-use crate::http::CurrentSite;
+use crate::http::{Ctx, CurrentSite};
 
 /// Shows a button to confirm (a GET never uses the link, so mail scanners cannot spend it).
 #[handler]
@@ -27,12 +27,7 @@ pub fn verify_form(
 
 /// Confirms the email address by its single-use link.
 #[handler]
-pub async fn verify(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
-    Form(f): Form<TokenForm>,
-) -> Result<Response, AppError> {
+pub async fn verify(Ctx { req, state, site }: Ctx<'_>, Form(f): Form<TokenForm>) -> Result<Response, AppError> {
     let itx = state.dbs.identity.begin(site.entry.id).await?;
     let person = match id::consume_token(&itx, &f.token, TokenPurpose::VerifyEmail).await? {
         Ok(p) => p,
@@ -93,12 +88,7 @@ pub fn resend_form(
 /// Sends a new confirmation link if the address belongs to an unconfirmed member here; the page
 /// says the same whoever asks.
 #[handler]
-pub async fn resend(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
-    Form(f): Form<ResetRequestForm>,
-) -> Result<Response, AppError> {
+pub async fn resend(Ctx { req, state, site }: Ctx<'_>, Form(f): Form<ResetRequestForm>) -> Result<Response, AppError> {
     let ip = client_ip(state, req);
     if let Some(refused) = limit_address(state, site, req, "resend", ip.as_deref()).await? {
         return Ok(refused);

@@ -5,7 +5,7 @@
 //! applied again in the same transaction.
 
 use super::*;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, Member, may};
 use trellis_core::learning::{Audience, RecordFields, STAFF_GROUPS, staff_group};
 use trellis_db::staff::{self, StaffRecord};
 
@@ -114,9 +114,7 @@ async fn page(
 /// The form, with the person's details as they are (or a place of work chosen from a search).
 #[handler]
 pub async fn details_form(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
     token: &CsrfToken,
     Query(q): Query<DetailsQuery>,
@@ -144,9 +142,7 @@ pub async fn details_form(
 /// person's training.
 #[handler]
 pub async fn details_save(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
     token: &CsrfToken,
     Form(f): Form<DetailsForm>,

@@ -1,7 +1,7 @@
 //! Email change by a link to the new address, and closing an account.
 
 use super::*;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, CurrentSite, Member, may};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct EmailChangeForm {
@@ -14,9 +14,7 @@ pub struct EmailChangeForm {
 /// Asks for the new address and the current password.
 #[handler]
 pub async fn email_form(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -37,9 +35,7 @@ pub async fn email_form(
 /// Sends a single-use link to the new address; nothing changes until it is opened.
 #[handler]
 pub async fn email_request(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
     token: &CsrfToken,
     Form(f): Form<EmailChangeForm>,
@@ -150,12 +146,7 @@ pub fn email_confirm_form(
 
 /// Changes the address by its single-use link, and tells the old address.
 #[handler]
-pub async fn email_confirm(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
-    Form(f): Form<TokenForm>,
-) -> Result<Response, AppError> {
+pub async fn email_confirm(Ctx { req, state, site }: Ctx<'_>, Form(f): Form<TokenForm>) -> Result<Response, AppError> {
     let itx = state.dbs.identity.begin(site.entry.id).await?;
     let (person, new) = match id::consume_token_with(&itx, &f.token, TokenPurpose::ChangeEmail).await? {
         Ok(id::UsedToken { person, new_email: Some(new), .. }) => (person, new),
@@ -217,9 +208,7 @@ pub struct DeactivateForm {
 /// Closes the account at the person's request: every session ends and no sign-in works after.
 #[handler]
 pub async fn deactivate(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     session: &Session,
     member: Member<may::Anyone>,
     Form(f): Form<DeactivateForm>,

@@ -3,14 +3,12 @@
 //! account's owner accepts it through the emailed link.
 
 use super::*;
-use crate::http::CurrentSite;
+use crate::http::Ctx;
 
 /// Shows the invitation and a button to accept it (a GET never accepts, so mail scanners cannot).
 #[handler]
 pub async fn invitation_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     token: &CsrfToken,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
@@ -61,9 +59,7 @@ struct Carried {
 /// carries), and the trust's assignment rules apply to it at once.
 #[handler]
 pub async fn accept_invitation(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     let ip = client_ip(state, req);

@@ -4,7 +4,7 @@
 //! then approve the membership at once or queue it for the trust's admins.
 
 use super::*;
-use crate::http::CurrentSite;
+use crate::http::{Ctx, CurrentSite};
 use crate::routes::page::see_other;
 
 #[derive(Debug, Deserialize, Default)]
@@ -35,9 +35,7 @@ pub fn join_form(
 /// Checks the account, then adds a membership here under this trust's eligibility rules.
 #[handler]
 pub async fn join(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     session: &Session,
     token: &CsrfToken,
     Form(f): Form<JoinForm>,

@@ -1,7 +1,7 @@
 //! Two-step verification: set-up, the second sign-in step, recovery codes.
 
 use super::*;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, CurrentSite, Member, may};
 use crate::routes::page::see_other;
 
 /// The person half-way through signing in (password right, code not yet given), if recent.
@@ -47,9 +47,7 @@ pub fn code_form(
 /// Checks the code: a TOTP code is accepted once (its time step must be new), a recovery code once.
 #[handler]
 pub async fn code(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     session: &Session,
     token: &CsrfToken,
     Form(f): Form<CodeForm>,
@@ -103,9 +101,7 @@ pub async fn code(
 /// see that it is on and turn it off.
 #[handler]
 pub async fn mfa_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     session: &Session,
     member: Member<may::Anyone>,
     token: &CsrfToken,
@@ -141,9 +137,7 @@ pub async fn mfa_page(
 /// recovery codes once.
 #[handler]
 pub async fn mfa_enable(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     session: &Session,
     member: Member<may::Anyone>,
     token: &CsrfToken,
@@ -198,9 +192,7 @@ pub async fn mfa_enable(
 /// Turns two-step verification off (a current code or a recovery code is needed).
 #[handler]
 pub async fn mfa_disable(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
     token: &CsrfToken,
     Form(f): Form<CodeForm>,

@@ -1,15 +1,13 @@
 //! The signed-in person's profile.
 
 use super::*;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, Member, may};
 use crate::routes::page::see_other;
 
 /// The signed-in person's profile: details, roles here, and their other trusts.
 #[handler]
 pub async fn profile(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     session: &Session,
     member: Member<may::Anyone>,
     token: &CsrfToken,

@@ -1,7 +1,7 @@
 //! Registration: eligible domains approved at once, everyone else queued.
 
 use super::*;
-use crate::http::CurrentSite;
+use crate::http::{Ctx, CurrentSite};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct RegisterForm {
@@ -55,9 +55,7 @@ pub fn register_form(
 /// The answer is the same whether or not the email is already registered.
 #[handler]
 pub async fn register(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     token: &CsrfToken,
     Form(f): Form<RegisterForm>,
 ) -> Result<Response, AppError> {

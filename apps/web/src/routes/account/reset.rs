@@ -1,7 +1,7 @@
 //! Password reset by a single-use link.
 
 use super::*;
-use crate::http::CurrentSite;
+use crate::http::{Ctx, CurrentSite};
 
 /// Asks for the email address to send a reset link to.
 #[handler]
@@ -27,9 +27,7 @@ pub fn reset_form(
 /// Sends a reset link if the address belongs to a member here; the page says the same either way.
 #[handler]
 pub async fn reset_request(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     Form(f): Form<ResetRequestForm>,
 ) -> Result<Response, AppError> {
     let ip = client_ip(state, req);
@@ -112,9 +110,7 @@ pub struct ResetNewForm {
 /// Sets the new password (ending every session) with a single-use link.
 #[handler]
 pub async fn reset_new(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     token: &CsrfToken,
     Form(f): Form<ResetNewForm>,
 ) -> Result<Response, AppError> {

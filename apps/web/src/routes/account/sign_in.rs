@@ -1,7 +1,7 @@
 //! Sign-in and out, with the second step when two-step verification is on.
 
 use super::*;
-use crate::http::CurrentSite;
+use crate::http::{Ctx, CurrentSite};
 use crate::routes::page::see_other;
 
 #[derive(Debug, Deserialize, Default)]
@@ -27,9 +27,7 @@ pub fn sign_in_form(
 /// not belong to all get the same answer, after the same work, and count as a failure.
 #[handler]
 pub async fn sign_in(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     session: &Session,
     token: &CsrfToken,
     Form(f): Form<SignInForm>,
@@ -126,11 +124,7 @@ const BAD_CREDENTIALS: &str = "Enter a correct email address and password";
 
 /// Signs out of this site.
 #[handler]
-pub async fn sign_out(
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
-    session: &Session,
-) -> Result<Response, AppError> {
+pub async fn sign_out(Ctx { state, site, .. }: Ctx<'_>, session: &Session) -> Result<Response, AppError> {
     let me = auth::current(state, site, session).await?;
     if let Some(me) = &me {
         let tx = state.dbs.app.begin(site.entry.id).await?;
@@ -143,11 +137,7 @@ pub async fn sign_out(
 
 /// Ends every session of the signed-in person, on every trust's site.
 #[handler]
-pub async fn sign_out_everywhere(
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
-    session: &Session,
-) -> Result<Response, AppError> {
+pub async fn sign_out_everywhere(Ctx { state, site, .. }: Ctx<'_>, session: &Session) -> Result<Response, AppError> {
     let Some(me) = auth::current(state, site, session).await? else {
         return Ok(see_other("/sign-in"));
     };

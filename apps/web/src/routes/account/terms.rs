@@ -1,15 +1,13 @@
 //! Terms and policies, accepted before going on.
 
 use super::*;
-use crate::http::CurrentSite;
+use crate::http::{Ctx, CurrentSite};
 use crate::routes::page::see_other;
 
 /// The documents the signed-in person has yet to accept, with a button to accept them.
 #[handler]
 pub async fn terms_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     session: &Session,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -53,9 +51,7 @@ pub struct TermsForm {
 /// Accepts exactly the versions the person was shown; if any changed meanwhile, shows them again.
 #[handler]
 pub async fn accept_terms(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     session: &Session,
     Form(f): Form<TermsForm>,
 ) -> Result<Response, AppError> {

@@ -7,7 +7,7 @@
 use super::{SCOPES, new_token};
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, Member, may};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
 use poem::http::StatusCode;
@@ -139,9 +139,7 @@ async fn render(
 /// The trust's API tokens.
 #[handler]
 pub async fn tokens_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageIntegrations>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -152,9 +150,7 @@ pub async fn tokens_page(
 /// Issues a token and shows it, once.
 #[handler]
 pub async fn issue_form(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageIntegrations>,
     token: &CsrfToken,
     body: poem::Body,

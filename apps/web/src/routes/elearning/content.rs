@@ -243,8 +243,8 @@ pub async fn scorm_commit(Path(token): Path<String>, body: Body, Data(state): Da
 #[handler]
 pub async fn file(
     req: &Request,
-    Path((token, path)): Path<(String, String)>,
     Data(state): Data<&AppState>,
+    Path((token, path)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let (c, site) = claims(state, &token, Purpose::Content)?;
     let package = trellis_core::PackageId::from_uuid(c.subject);
@@ -297,8 +297,8 @@ fn percent_decode(s: &str) -> String {
 #[handler]
 pub async fn fetch(
     req: &Request,
-    Path((tenant, session, key)): Path<(String, String, String)>,
     Data(state): Data<&AppState>,
+    Path((tenant, session, key)): Path<(String, String, String)>,
 ) -> Response {
     let answer = |v: Value| {
         Response::builder()

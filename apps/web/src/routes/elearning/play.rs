@@ -12,13 +12,13 @@ use super::token::{Claims, Purpose};
 use super::{Cmi5Record, Launch, attempt_actor, au_activity_id};
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, Member, may};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
 use poem::http::StatusCode;
 use poem::session::Session;
-use poem::web::{Data, Form, Path};
-use poem::{Request, Response, handler};
+use poem::web::{Form, Path};
+use poem::{Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use trellis_core::{AttemptId, CourseId, ObjectId};
@@ -87,9 +87,7 @@ impl Mode {
 /// Starts a launch and sends the learner to it.
 #[handler]
 pub async fn start_launch(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     _session: &Session,
     member: Member<may::Anyone>,
     Path((course, object)): Path<(String, String)>,
@@ -375,9 +373,7 @@ pub fn cmi5_url(state: &AppState, site: &Site, token: &str, a: &Attempt, launch:
 /// The page framing a launch (or, for a cmi5 AU that must have its own window, a redirect to it).
 #[handler]
 pub async fn play_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
     Path((course, object, attempt, n)): Path<(String, String, String, String)>,
 ) -> Result<Response, AppError> {

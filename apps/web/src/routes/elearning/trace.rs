@@ -4,12 +4,11 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, Member, may};
 use crate::routes::page::{self, RequestInfo};
-use crate::state::AppState;
 use poem::http::StatusCode;
 use poem::session::Session;
-use poem::web::{Data, Path};
+use poem::web::Path;
 use poem::{Request, Response, handler};
 use serde_json::{Value, json};
 use trellis_core::{AttemptId, CourseId};
@@ -26,9 +25,7 @@ fn minutes(cs: i64) -> String {
 /// The attempts at a course's packaged sessions, newest first.
 #[handler]
 pub async fn attempts_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     _session: &Session,
     member: Member<may::ManageTraining>,
     Path(id): Path<String>,
@@ -70,9 +67,7 @@ pub async fn attempts_page(
 /// One attempt's trace.
 #[handler]
 pub async fn attempt_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     _session: &Session,
     member: Member<may::ManageTraining>,
     token: &poem::web::CsrfToken,
@@ -173,8 +168,7 @@ pub struct WaiveForm {
 #[handler]
 pub async fn waive(
     _req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     _session: &Session,
     member: Member<may::ManageTraining>,
     Path(id): Path<String>,

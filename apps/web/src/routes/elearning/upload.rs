@@ -10,12 +10,12 @@
 use super::LaunchSpec;
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, Member, may};
 use crate::routes::learner::course_json;
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
 use poem::http::StatusCode;
-use poem::web::{CsrfToken, Data, Multipart, Path};
+use poem::web::{CsrfToken, Multipart, Path};
 use poem::{Request, Response, handler};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -77,9 +77,7 @@ async fn form_page(
 /// The upload form, with the packages the course already has.
 #[handler]
 pub async fn form(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,
@@ -130,9 +128,7 @@ async fn receive(
 /// Checks the package, stores its files, then adds it and its sessions to the course's draft.
 #[handler]
 pub async fn upload(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::EditContent>,
     token: &CsrfToken,
     Path(id): Path<String>,

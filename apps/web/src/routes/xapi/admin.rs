@@ -4,11 +4,11 @@
 
 use crate::directory::Site;
 use crate::error::AppError;
-use crate::http::{CurrentSite, Member, may};
+use crate::http::{Ctx, Member, may};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
 use poem::http::StatusCode;
-use poem::web::{CsrfToken, Data, Form, Path};
+use poem::web::{CsrfToken, Form, Path};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
@@ -64,9 +64,7 @@ async fn render(
 /// The trust's LRS: its address, and its credentials.
 #[handler]
 pub async fn lrs_page(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageRecords>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
@@ -87,9 +85,7 @@ pub struct IssueForm {
 /// Issues a credential and shows its secret, once.
 #[handler]
 pub async fn issue(
-    req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageRecords>,
     token: &CsrfToken,
     Form(form): Form<IssueForm>,
@@ -140,8 +136,7 @@ pub async fn issue(
 #[handler]
 pub async fn revoke(
     _req: &Request,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
+    Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::ManageRecords>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {

@@ -22,14 +22,13 @@ mod multipart;
 mod statements;
 
 use crate::directory::Site;
-use crate::http::CurrentSite;
+use crate::http::Ctx;
 use crate::routes::elearning::token::{Claims, Purpose};
 use crate::state::AppState;
 use base64::Engine as _;
 use bytes::Bytes;
 use poem::http::{HeaderValue, Method, StatusCode};
-use poem::web::Data;
-use poem::{Body, Request, Response, handler};
+use poem::{Body, Response, handler};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -299,12 +298,7 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
 
 /// Every request to `/xapi/…`.
 #[handler]
-pub async fn entry(
-    req: &Request,
-    body: Body,
-    Data(state): Data<&AppState>,
-    CurrentSite(site): CurrentSite<'_>,
-) -> Response {
+pub async fn entry(Ctx { req, state, site }: Ctx<'_>, body: Body) -> Response {
     // Doubled slashes are a common client mistake (an endpoint ending in "/" joined to
     // "/activities/state"): the resource is the same.
     let path: String = req.uri().path().strip_prefix("/xapi").unwrap_or("").split('/').filter(|s| !s.is_empty()).fold(

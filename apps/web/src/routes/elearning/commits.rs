@@ -45,16 +45,64 @@ struct Job {
 pub struct Committer {
     tx: mpsc::Sender<Job>,
     rx: std::sync::Mutex<Option<mpsc::Receiver<Job>>>,
+    /// Commits received and not yet answered, by trust; and a bell rung as each is answered.
+    in_flight: std::sync::Mutex<HashMap<trellis_core::TenantId, usize>>,
+    answered: tokio::sync::Notify,
 }
 
 impl Default for Committer {
     fn default() -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        Self { tx, rx: std::sync::Mutex::new(Some(rx)) }
+        Self {
+            tx,
+            rx: std::sync::Mutex::new(Some(rx)),
+            in_flight: std::sync::Mutex::default(),
+            answered: tokio::sync::Notify::new(),
+        }
     }
 }
 
+/// Counts a commit in flight for its trust until dropped.
+struct InFlight<'a>(&'a Committer, trellis_core::TenantId);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.0.in_flight.lock()
+            && let Some(n) = m.get_mut(&self.1)
+        {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.1);
+            }
+        }
+        self.0.answered.notify_waiters();
+    }
+}
+
+/// How long a page waits for a trust's commits in flight before it reads the record anyway.
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Committer {
+    fn pending(&self, tenant: trellis_core::TenantId) -> usize {
+        self.in_flight.lock().map(|m| m.get(&tenant).copied().unwrap_or(0)).unwrap_or(0)
+    }
+
+    /// Waits (up to two seconds) until the trust has no commit in flight: a learner taken back to
+    /// a session's page as the content finishes then sees what its last commit (sent as the
+    /// content closed, as a beacon that nothing waits for) recorded.
+    pub async fn settled(&self, tenant: trellis_core::TenantId) {
+        let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
+        loop {
+            let bell = self.answered.notified();
+            if self.pending(tenant) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, bell).await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Applies a commit: through the group writer if it is running, otherwise at once.
     pub async fn apply(
         &self,
@@ -63,6 +111,10 @@ impl Committer {
         claims: Claims,
         raw: Bytes,
     ) -> Result<Answer, AppError> {
+        if let Ok(mut m) = self.in_flight.lock() {
+            *m.entry(site.entry.id).or_insert(0) += 1;
+        }
+        let _counted = InFlight(self, site.entry.id);
         let running = self.rx.lock().map(|r| r.is_none()).unwrap_or(false);
         if running {
             let (reply, answer) = oneshot::channel();
@@ -336,4 +388,17 @@ async fn record_learning(
             .await?;
     }
     Ok(())
+}
+
+/// Waits for the trust's SCORM commits in flight to be applied before the handler runs (placed
+/// before the [`crate::http::Member`] argument, so no transaction is open while it waits).
+pub struct Settled;
+
+impl<'a> poem::FromRequest<'a> for Settled {
+    async fn from_request(req: &'a poem::Request, _body: &mut poem::RequestBody) -> poem::Result<Self> {
+        if let (Some(state), Some(site)) = (req.data::<AppState>(), req.data::<Arc<Site>>()) {
+            state.commits.settled(site.entry.id).await;
+        }
+        Ok(Self)
+    }
 }

@@ -6,8 +6,8 @@
 //! (`STATUS_SQL`), and a test holds the two together.
 
 use crate::catalogue::{self, Course};
+use crate::enrolments as learning;
 use crate::entities::{assignment, enrolment, requirement};
-use crate::learning;
 use crate::{DbError, TenantTx};
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::Expr;

@@ -12,6 +12,7 @@ pub mod compliance;
 mod connect;
 pub mod domains;
 pub mod elearning;
+pub mod enrolments;
 pub mod entities;
 mod error;
 pub mod identity;

@@ -82,7 +82,7 @@ pub async fn process(state: &AppState, id: &str) {
     if let Err(e) = recorded {
         tracing::error!(error = %e, event = id, "payments: outcome not recorded");
     }
-    crate::jobs::wake(state).await;
+    crate::jobs::queue::wake(state).await;
 }
 
 /// Retries the events due (the worker calls this each round).

@@ -135,7 +135,7 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
         terms: Arc::new(terms),
         limiter: Arc::new(limiter),
         security,
-        access: Arc::new(crate::middleware::observe::AccessLog::new(&config.log)),
+        access: Arc::new(crate::middleware::access_log::AccessLog::new(&config.log)),
         config: Arc::new(config),
         dbs,
         directory,
@@ -193,7 +193,7 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
         }));
     }
     // SCORM commits, applied in groups.
-    tasks.push(tokio::spawn(crate::routes::elearning::commits::Committer::run(state.clone(), stop_rx.clone())));
+    tasks.push(tokio::spawn(crate::routes::elearning::commit_queue::Committer::run(state.clone(), stop_rx.clone())));
     // The outbox: mail written in the same transaction as the change that caused it.
     if state.config.jobs.in_process {
         tasks.push(tokio::spawn(crate::jobs::run(state.clone(), mailer, stop_rx.clone())));

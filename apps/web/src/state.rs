@@ -19,9 +19,9 @@ pub struct AppState {
     pub redis: Option<RedisBus>,
     pub proxies: Arc<Vec<ipnet::IpNet>>,
     pub limiter: Arc<crate::auth::rate_limit::RateLimiter>,
-    pub security: crate::auth::Security,
+    pub security: crate::auth::session::Security,
     /// The access log: which requests it records, and how.
-    pub access: Arc<crate::middleware::observe::AccessLog>,
+    pub access: Arc<crate::middleware::access_log::AccessLog>,
     /// The platform's terms and privacy notice, current versions.
     pub terms: Arc<Vec<trellis_core::terms::Document>>,
     /// Talks to trusts' OpenID providers.
@@ -37,17 +37,19 @@ pub struct AppState {
     /// Signs and checks the launch tokens content carries instead of a session.
     pub launch: crate::routes::elearning::token::Signer,
     /// Packaged sessions' launch details, by trust and session (they never change once launchable).
-    pub launches:
-        moka::sync::Cache<(trellis_core::TenantId, trellis_core::ObjectId), Arc<crate::routes::elearning::Launch>>,
+    pub launches: moka::sync::Cache<
+        (trellis_core::TenantId, trellis_core::ObjectId),
+        Arc<crate::routes::elearning::launch::Launch>,
+    >,
     /// The sessions of published course versions, by trust and version (a published version's
     /// sessions never change: editing starts a new draft version).
     pub versions: moka::sync::Cache<(trellis_core::TenantId, uuid::Uuid), Arc<Vec<trellis_db::catalogue::Object>>>,
     /// Applies SCORM commits in groups.
-    pub commits: Arc<crate::routes::elearning::commits::Committer>,
+    pub commits: Arc<crate::routes::elearning::commit_queue::Committer>,
     /// Stripe, or the local test mode.
     pub payments: trellis_integrations::payments::Payments,
     /// LRS credentials kept a short while.
-    pub credentials: Arc<crate::routes::xapi::Credentials>,
+    pub credentials: Arc<crate::routes::xapi::credentials::Credentials>,
     /// A password hash of nothing, made at start-up with the configured cost: checked when an
     /// email has no account (or no password), so a failed sign-in costs the same either way.
     pub dummy_hash: String,

@@ -3,6 +3,7 @@
 pub mod csrf;
 pub mod mfa;
 pub mod password;
+pub mod platform;
 pub mod rate_limit;
 pub mod session;
 
@@ -12,6 +13,7 @@ use crate::middleware::forwarded;
 use crate::state::AppState;
 use poem::Request;
 use poem::session::Session;
+pub use session::Security;
 use trellis_core::PersonId;
 use trellis_core::identity::{Permission, Role, allows};
 use trellis_db::TenantTx;
@@ -75,7 +77,7 @@ pub async fn sign_in(
     session.set(K_SEEN, now_secs());
     // A training manager is likely to open the compliance matrix next: count its totals now.
     if identity::membership(tx, person).await?.is_some_and(|m| m.roles.contains(&Role::TrainingManager)) {
-        crate::totals::warm(state, site);
+        crate::totals::count::warm(state, site);
     }
     Ok(())
 }
@@ -179,15 +181,6 @@ pub(crate) async fn check_open(
             Ok(None)
         }
     }
-}
-
-/// What the form routes need: the session store and cookie settings, and the CSRF key.
-#[derive(Clone)]
-pub struct Security {
-    pub store: session::Shared,
-    pub csrf_key: [u8; 32],
-    pub secure: bool,
-    pub absolute: std::time::Duration,
 }
 
 /// Wraps a route that reads a session or takes a form: server-side session (host-only cookie),

@@ -111,3 +111,12 @@ impl SessionStorage for Shared {
         self.0.remove_session(session_id).await
     }
 }
+
+/// What the form routes need: the session store and cookie settings, and the CSRF key.
+#[derive(Clone)]
+pub struct Security {
+    pub store: Shared,
+    pub csrf_key: [u8; 32],
+    pub secure: bool,
+    pub absolute: std::time::Duration,
+}

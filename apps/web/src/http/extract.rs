@@ -189,7 +189,7 @@ impl<'a> FromRequest<'a> for PlatformAdmin {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
         let state = state_of(req)?;
         let session = session_of(req)?;
-        match crate::routes::platform_admin::current(state, session).await? {
+        match crate::auth::platform::current(state, session).await? {
             Some(p) => Ok(Self(p)),
             None => Err(AppError::SignInRequired.into()),
         }

@@ -2,5 +2,6 @@
 //! as extractors).
 
 pub mod extract;
+pub mod range;
 
 pub use extract::{Ctx, CurrentSite, Member, PlatformAdmin, may, tx};

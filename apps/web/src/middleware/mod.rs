@@ -1,6 +1,7 @@
 //! Middleware that wraps every request: observation (ids, logs, metrics), limits, security
 //! headers, and which peer's forwarded headers to believe.
 
+pub mod access_log;
 pub mod forwarded;
 pub mod input;
 pub mod limits;

@@ -647,7 +647,7 @@ pub async fn file(
     let o = o.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     let key = o.file_key.clone().ok_or(AppError::NotFound)?;
-    let range = req.header("range").and_then(parse_range);
+    let range = req.header("range").and_then(crate::http::range::parse_range);
     // A whole download of a document is recorded (in a write transaction of its own, so the
     // range requests of a video player stay read-only).
     if let Some(e) = enrolment.filter(|_| range.is_none() && o.kind == "document") {
@@ -656,17 +656,6 @@ pub async fn file(
         tx.commit().await?;
     }
     serve_file(state, &key, &o, range).await
-}
-
-pub(crate) fn parse_range(h: &str) -> Option<(u64, Option<u64>)> {
-    let spec = h.strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let start: u64 = a.trim().parse().ok()?;
-    let end = if b.trim().is_empty() { None } else { Some(b.trim().parse::<u64>().ok()?.checked_add(1)?) };
-    Some((start, end))
 }
 
 async fn serve_file(

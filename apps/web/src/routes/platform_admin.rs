@@ -2,6 +2,7 @@
 //! create a trust and appoint its first training manager (who sets a password by an emailed link).
 
 use crate::auth::password;
+use crate::auth::platform::{K_EPOCH, K_PERSON, K_SIGNED_IN};
 use crate::error::AppError;
 use crate::http::PlatformAdmin;
 use crate::middleware::forwarded;
@@ -23,9 +24,6 @@ use trellis_core::identity::{Email, Role, is_ods_code};
 use trellis_core::tenant_spec::{Contact, TenantSpec};
 use trellis_db::identity::{self as id, MembershipStatus, NewPerson, TokenPurpose, accounts};
 
-const K_PERSON: &str = "platform_person";
-const K_EPOCH: &str = "platform_epoch";
-const K_SIGNED_IN: &str = "platform_signed_in_at";
 /// Password accepted, second step outstanding: who, since when, and which step (`code`/`setup`).
 const K_PENDING: &str = "platform_pending_person";
 const K_PENDING_AT: &str = "platform_pending_at";
@@ -49,29 +47,6 @@ pub(crate) fn render(
         }
     }
     page::render(state, None, template, &ctx, status)
-}
-
-/// The signed-in platform administrator, if the session is one and still good.
-pub(crate) async fn current(state: &AppState, session: &Session) -> Result<Option<PersonId>, AppError> {
-    let Some(person) = session.get::<String>(K_PERSON).and_then(|p| p.parse::<PersonId>().ok()) else {
-        return Ok(None);
-    };
-    let signed_in: i64 = session.get(K_SIGNED_IN).unwrap_or(0);
-    let absolute = i64::try_from(state.config.auth.session_absolute_hours * 3600).unwrap_or(i64::MAX);
-    if chrono::Utc::now().timestamp() - signed_in > absolute {
-        session.purge();
-        return Ok(None);
-    }
-    let p = state.dbs.platform.person_by_id_across_tenants(person).await?;
-    match p {
-        Some(p) if p.platform_admin && p.active && Some(p.session_epoch) == session.get::<i32>(K_EPOCH) => {
-            Ok(Some(person))
-        }
-        _ => {
-            session.purge();
-            Ok(None)
-        }
-    }
 }
 
 fn form_ctx(

@@ -5,7 +5,7 @@
 use crate::directory::Site;
 use crate::error::AppError;
 use crate::http::{Ctx, Member, may};
-use crate::jobs;
+use crate::jobs::queue as jobs;
 use crate::routes::learner::{course_json, date_words};
 use crate::routes::page::{self, RequestInfo, see_other};
 use crate::state::AppState;
@@ -233,7 +233,7 @@ pub async fn add_rule(
     .await?;
     tx.commit().await?;
     state.totals.changed(site.entry.id);
-    crate::totals::warm(state, site);
+    crate::totals::count::warm(state, site);
     let notice = format!(
         "{} assigned. {} {} enrolled{}.",
         course.title,
@@ -260,7 +260,7 @@ pub async fn remove_rule(
     id::audit(&tx, Some(me.person), "training.rule_removed", &rule.to_string(), None, json!({})).await?;
     tx.commit().await?;
     state.totals.changed(site.entry.id);
-    crate::totals::warm(state, site);
+    crate::totals::count::warm(state, site);
     Ok(see_other("/admin/training"))
 }
 

@@ -256,7 +256,7 @@ pub async fn file(
         return Err(AppError::NotFound);
     }
     let key = db::file_key(p.files.0, p.files.1, &path);
-    let range = req.header("range").and_then(crate::routes::learner::parse_range);
+    let range = req.header("range").and_then(crate::http::range::parse_range);
     let fetched = state.files.get(&key, range).await.map_err(|_| AppError::NotFound)?;
     let ctype = mime_guess::from_path(&path).first_or_octet_stream().essence_str().to_owned();
     let ctype = if ctype.starts_with("text/") || ctype == "application/javascript" {

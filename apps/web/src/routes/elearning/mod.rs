@@ -8,8 +8,10 @@
 //! - here: what they share: how a session is launched, the learner as the LRS knows them, an
 //!   attempt's record and how it reaches the learning record and the LRS.
 
+pub mod commit_queue;
 pub mod commits;
 pub mod content;
+pub mod launch;
 pub mod play;
 pub mod token;
 pub mod trace;
@@ -25,34 +27,14 @@ use trellis_db::TenantTx;
 use trellis_db::catalogue::{self as cat, Object};
 use trellis_db::elearning::{self as db, Attempt};
 use trellis_db::learning::{self as learn, Outcome};
-use trellis_elearning::Launchable;
 use trellis_elearning::lrs;
 use uuid::Uuid;
+
+pub use launch::{Launch, LaunchSpec};
 
 /// The hash kept of a cmi5 fetch URL's one-time key.
 pub fn fetch_key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
-}
-
-/// What a packaged session keeps about how to launch it (`learning_objects.launch`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LaunchSpec {
-    /// `scorm12`, `scorm2004` or `cmi5`.
-    pub standard: String,
-    /// The package's identifier (cmi5: the course's publisher id).
-    pub course: String,
-    pub item: Launchable,
-}
-
-/// A packaged session ready to launch.
-#[derive(Debug, Clone)]
-pub struct Launch {
-    pub object: Object,
-    pub package: PackageId,
-    pub standard: String,
-    pub course: String,
-    pub item: Launchable,
-    pub mastery_score: Option<f64>,
 }
 
 /// The session's launch, if it is a packaged one (own or national).
@@ -242,7 +224,7 @@ pub async fn waive_au(
     let waiver = Uuid::new_v4();
     let mut ext = serde_json::Map::new();
     ext.insert("https://w3id.org/xapi/cmi5/result/extensions/reason".into(), json!(reason));
-    let mut statement = crate::routes::xapi::cmi5::lms_statement(
+    let mut statement = crate::routes::xapi::shape::lms_statement(
         site,
         &attempt_actor(site, a),
         "https://w3id.org/xapi/adl/verbs/waived",
@@ -254,7 +236,7 @@ pub async fn waive_au(
         Some(json!({ "success": true, "completion": true, "extensions": ext })),
     );
     if let Some(cats) = statement.pointer_mut("/context/contextActivities/category").and_then(Value::as_array_mut) {
-        cats.push(json!({ "id": crate::routes::xapi::cmi5::MOVEON_CATEGORY }));
+        cats.push(json!({ "id": crate::routes::xapi::shape::MOVEON_CATEGORY }));
     }
     record_statements(tx, &[statement], site).await?;
     record.waived = true;
@@ -278,7 +260,7 @@ pub async fn abandon_session(
     let duration = format!("PT{}.{:02}S", ms / 1000, (ms % 1000) / 10);
     session.ended_at = Some(now);
     db::save_cmi5_session(tx, &session).await?;
-    Ok(crate::routes::xapi::cmi5::lms_statement(
+    Ok(crate::routes::xapi::shape::lms_statement(
         site,
         &attempt_actor(site, a),
         "https://w3id.org/xapi/adl/verbs/abandoned",
@@ -301,7 +283,7 @@ async fn satisfied_statements(
     e: &learn::Enrolment,
     session: Uuid,
 ) -> anyhow::Result<()> {
-    use crate::routes::xapi::cmi5::lms_statement;
+    use crate::routes::xapi::shape::lms_statement;
     let version = e.version.unwrap_or(launch.object.version);
     let siblings: Vec<Launch> = cat::objects(tx, version)
         .await?
@@ -356,7 +338,9 @@ async fn satisfied_statements(
     let now = chrono::Utc::now();
     let rows: Vec<_> = out
         .iter()
-        .filter_map(|s| Some(crate::routes::xapi::row(Uuid::parse_str(s.get("id")?.as_str()?).ok()?, s, now)))
+        .filter_map(|s| {
+            Some(crate::routes::xapi::shape::new_row(Uuid::parse_str(s.get("id")?.as_str()?).ok()?, s, now))
+        })
         .collect();
     trellis_db::xapi::insert(tx, &rows).await?;
     Ok(())
@@ -383,7 +367,7 @@ pub fn scorm_statements(
             "type": "http://adlnet.gov/expapi/activities/lesson",
         },
     });
-    let now = crate::routes::xapi::lrs_time(chrono::Utc::now());
+    let now = crate::routes::xapi::shape::lrs_time(chrono::Utc::now());
     let context = json!({
         "registration": a.registration.to_string(),
         "contextActivities": { "grouping": [{ "id": launch.course }] },
@@ -506,7 +490,7 @@ pub fn scorm_outcome(rec: &trellis_elearning::cmi::Attempt, all_attempts_seconds
 /// Adds the statements to the LRS in the caller's transaction.
 pub async fn record_statements(tx: &TenantTx, statements: &[Value], site: &Site) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
-    let stored = crate::routes::xapi::lrs_time(now);
+    let stored = crate::routes::xapi::shape::lrs_time(now);
     let authority = json!({
         "objectType": "Agent",
         "name": site.entry.name,
@@ -520,7 +504,7 @@ pub async fn record_statements(tx: &TenantTx, statements: &[Value], site: &Site)
         s["authority"] = authority.clone();
         s["version"] = json!("1.0.0");
         let Some(id) = s.get("id").and_then(Value::as_str).and_then(|i| Uuid::parse_str(i).ok()) else { continue };
-        rows.push(crate::routes::xapi::row(id, &s, now));
+        rows.push(crate::routes::xapi::shape::new_row(id, &s, now));
     }
     trellis_db::xapi::insert(tx, &rows).await?;
     Ok(())

@@ -6,22 +6,20 @@
 //! session's state, the attempt's record, the learning record (moveOn met), and the `satisfied`
 //! statements the LMS makes for blocks and the course.
 
-use super::{Call, lrs_time};
+use super::Call;
 use crate::routes::elearning::token::Claims;
 use crate::routes::elearning::{self as el, Launch};
 use poem::Response;
 use poem::http::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use trellis_db::elearning::{self as db, Attempt, Cmi5Session};
 use trellis_db::xapi::Api;
 use trellis_db::{TenantTx, xapi as store};
 use trellis_elearning::lrs;
 use uuid::Uuid;
 
-pub const CMI5_CATEGORY: &str = "https://w3id.org/xapi/cmi5/context/categories/cmi5";
-pub const MOVEON_CATEGORY: &str = "https://w3id.org/xapi/cmi5/context/categories/moveon";
-pub const SESSION_EXT: &str = "https://w3id.org/xapi/cmi5/context/extensions/sessionid";
-pub const MASTERY_EXT: &str = "https://w3id.org/xapi/cmi5/context/extensions/masteryscore";
+pub use super::shape::{CMI5_CATEGORY, MASTERY_EXT, MOVEON_CATEGORY, SESSION_EXT, lms_statement};
+
 const VERB: &str = "http://adlnet.gov/expapi/verbs/";
 const ADL_VERB: &str = "https://w3id.org/xapi/adl/verbs/";
 
@@ -454,49 +452,4 @@ pub async fn document_allowed(
 /// A document an AU read (nothing more to note beyond [`document_allowed`]).
 pub async fn document_read(_call: &Call<'_>, _claims: &Claims, _api: Api, _doc_id: &str) -> anyhow::Result<()> {
     Ok(())
-}
-
-/// A statement the LMS makes about a session (launched, abandoned, satisfied).
-#[allow(clippy::too_many_arguments)] // each is a distinct part of the statement
-pub fn lms_statement(
-    site: &crate::directory::Site,
-    actor: &Value,
-    verb: &str,
-    object: Value,
-    registration: Uuid,
-    session: Uuid,
-    grouping: &[&str],
-    extensions: serde_json::Map<String, Value>,
-    result: Option<Value>,
-) -> Value {
-    let mut ext = serde_json::Map::new();
-    ext.insert(SESSION_EXT.into(), json!(session.to_string()));
-    ext.extend(extensions);
-    let now = lrs_time(chrono::Utc::now());
-    let mut s = json!({
-        "id": Uuid::new_v4().to_string(),
-        "timestamp": now,
-        "actor": actor,
-        "verb": { "id": verb, "display": { "en-US": verb.rsplit('/').next().unwrap_or(verb) } },
-        "object": object,
-        "context": {
-            "registration": registration.to_string(),
-            "contextActivities": {
-                "category": [{ "id": CMI5_CATEGORY }],
-                "grouping": grouping.iter().map(|g| json!({ "id": g })).collect::<Vec<_>>(),
-            },
-            "extensions": ext,
-        },
-        "authority": {
-            "objectType": "Agent",
-            "name": site.entry.name,
-            "account": { "homePage": format!("{}/xapi", site.url.trim_end_matches('/')), "name": "lms" },
-        },
-        "stored": now,
-        "version": "1.0.0",
-    });
-    if let Some(r) = result {
-        s["result"] = r;
-    }
-    s
 }

@@ -17,8 +17,10 @@
 
 pub mod admin;
 pub mod cmi5;
+pub mod credentials;
 mod documents;
 mod multipart;
+pub mod shape;
 mod statements;
 
 use crate::directory::Site;
@@ -32,7 +34,9 @@ use poem::{Body, Response, handler};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::time::Duration;
+
+pub use shape::lrs_time;
+
 use trellis_core::TenantId;
 use trellis_db::xapi::Credential;
 
@@ -173,27 +177,6 @@ fn version_of(v: &str) -> Option<&'static str> {
         Some("1.0.3")
     } else {
         None
-    }
-}
-
-/// Credentials kept a short while, so each request does not read them (a revocation shows within
-/// [`CREDENTIAL_KEEP`]).
-pub struct Credentials {
-    cache: moka::sync::Cache<(TenantId, String), Option<Arc<Credential>>>,
-}
-
-const CREDENTIAL_KEEP: Duration = Duration::from_secs(30);
-
-impl Default for Credentials {
-    fn default() -> Self {
-        Self { cache: moka::sync::Cache::builder().max_capacity(50_000).time_to_live(CREDENTIAL_KEEP).build() }
-    }
-}
-
-impl Credentials {
-    /// Forgets what is kept of a trust's credential (after a revocation on this server).
-    pub fn forget(&self, tenant: TenantId, key: &str) {
-        self.cache.invalidate(&(tenant, key.to_owned()));
     }
 }
 
@@ -529,20 +512,10 @@ fn agents(call: &Call<'_>) -> Response {
     call.reply(StatusCode::OK).content_type("application/json").body(person.to_string())
 }
 
-/// The row a statement is stored as (for the LMS's own statements too).
-pub fn row(id: uuid::Uuid, s: &Value, now: chrono::DateTime<chrono::Utc>) -> trellis_db::xapi::NewStatement {
-    statements::new_row(id, s, now)
-}
-
 /// A 500, with the cause logged (never sent).
 pub fn server_error(call: &Call<'_>, e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "xAPI request failed");
     call.fail(StatusCode::INTERNAL_SERVER_ERROR, "The LRS could not complete the request.")
-}
-
-/// The current time as the LRS writes it (RFC 3339, milliseconds, UTC).
-pub fn lrs_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// An HTTP date header value.

@@ -5,6 +5,7 @@
 //! statement whose id is already stored is left alone (stored again unchanged if it is the same
 //! statement, 409 Conflict if it is not).
 
+use super::shape::new_row;
 use super::{Call, Who, lrs_time, multipart, server_error};
 use base64::Engine as _;
 use poem::Response;
@@ -176,34 +177,6 @@ async fn save(
             &format!("Statement {id} is already stored, and differs from this one: statements cannot be changed."),
         )),
         Err(e) => Err(server_error(call, e)),
-    }
-}
-
-/// The row a statement is stored as.
-pub fn new_row(id: Uuid, s: &Value, now: chrono::DateTime<chrono::Utc>) -> store::NewStatement {
-    let (actor_key, object_key, verb_key) = lrs::primary_keys(s);
-    let timestamp =
-        s.get("timestamp")
-            .and_then(Value::as_str)
-            .and_then(|t| {
-                chrono::DateTime::parse_from_rfc3339(t).ok().map(|d| d.with_timezone(&chrono::Utc)).or_else(|| {
-                    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc())
-                })
-            })
-            .unwrap_or(now);
-    store::NewStatement {
-        id,
-        stored: now,
-        timestamp,
-        verb_key,
-        object_key,
-        actor_key,
-        registration: s.pointer("/context/registration").and_then(Value::as_str).and_then(|r| Uuid::parse_str(r).ok()),
-        ref_target: lrs::statement_ref(s).and_then(|r| Uuid::parse_str(r).ok()),
-        voiding: lrs::is_voiding(s),
-        version: s.get("version").and_then(Value::as_str).unwrap_or("1.0.0").to_owned(),
-        body: s.to_string(),
-        mentions: lrs::mentions(s).into_iter().map(|m| (m.kind, m.key, m.related_only)).collect(),
     }
 }
 

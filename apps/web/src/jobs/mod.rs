@@ -20,40 +20,11 @@ use tokio::sync::watch;
 use trellis_core::PersonId;
 use trellis_core::staff_import;
 use trellis_db::identity::{self as id, DueItem};
-use trellis_db::{DbError, TenantTx, compliance, staff};
+use trellis_db::{compliance, staff};
 use trellis_integrations::mailer::{Email, Mailer};
 
-/// The Redis topic that wakes workers.
-pub const JOBS_TOPIC: &str = "jobs";
-
-/// Work for the worker (emails are queued by `identity::enqueue_email`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Job {
-    /// Send the trust's overdue-training digest to everyone not yet reminded for their due date.
-    Reminders,
-    /// Import a checked staff file (kept in the file store) all or nothing.
-    StaffImport { file: String, by: PersonId },
-}
-
-/// Queues a job in the caller's transaction.
-pub async fn enqueue(tx: &TenantTx, job: &Job) -> Result<(), DbError> {
-    match job {
-        Job::Reminders => id::enqueue_job(tx, "reminders", &json!({})).await,
-        Job::StaffImport { file, by } => {
-            id::enqueue_job(tx, "staff_import", &json!({ "file": file, "by": by.to_string() })).await
-        }
-    }
-}
-
-/// Wakes the workers (after the enqueuing transaction committed). Without Redis the in-process
-/// worker finds the job at its next poll.
-pub async fn wake(state: &AppState) {
-    if let Some(bus) = &state.redis
-        && let Err(e) = bus.publish(JOBS_TOPIC, "new").await
-    {
-        tracing::debug!(error = %e, "cannot wake workers; they poll");
-    }
-}
+pub mod queue;
+pub use queue::{JOBS_TOPIC, Job, enqueue, wake};
 
 fn site_of(state: &AppState, item: &DueItem) -> Option<Arc<Site>> {
     state.directory.sites().into_iter().find(|s| s.entry.id == item.tenant)
@@ -211,7 +182,7 @@ pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<
             .await?;
     }
     state.totals.changed(site.entry.id);
-    crate::totals::warm(state, site);
+    crate::totals::count::warm(state, site);
     let _ = state.files.delete(&key).await;
     Ok(())
 }
@@ -374,7 +345,7 @@ pub async fn daily(state: &AppState) {
         // A new day: the day's totals counted before the first manager opens the matrix (on a web
         // server; a dedicated worker's cache serves no pages).
         if matches!(result, Ok(true)) && state.config.jobs.in_process {
-            crate::totals::warm(state, &site);
+            crate::totals::count::warm(state, &site);
         }
         if let Err(e) = result {
             tracing::warn!(error = %e, tenant = %site.entry.slug, "daily compliance run failed; will retry");

@@ -485,7 +485,6 @@ pub async fn resume(
 pub async fn session_page(
     Ctx { req, state, site }: Ctx<'_>,
     _session: &Session,
-    _settled: crate::routes::elearning::commits::Settled,
     member: Member<may::Anyone, tx::Writes>,
     token: &CsrfToken,
     Path((course, object)): Path<(String, String)>,

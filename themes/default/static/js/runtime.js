@@ -12,6 +12,26 @@
   var data = JSON.parse(el.textContent);
   var seq = 0;
   var finished = false;
+  // The runtime sends the last commit (at LMSFinish or Terminate) as a beacon, which nothing waits
+  // for: the learner would be back on the session's page before it is recorded. While this page
+  // stays open, send it as an ordinary request and wait for the answer instead; only as the page
+  // goes (pagehide) does it leave as a beacon.
+  var leaving = false;
+  window.addEventListener('pagehide', function () { leaving = true; }, true);
+  if (navigator.sendBeacon) {
+    var beacon = navigator.sendBeacon.bind(navigator);
+    navigator.sendBeacon = function (url, body) {
+      if (leaving) { return beacon(url, body); }
+      try {
+        var xhr = new XMLHttpRequest();
+        xhr.open('POST', url, false);
+        xhr.send(body);
+        return xhr.status >= 200 && xhr.status < 300;
+      } catch (e) {
+        return beacon(url, body);
+      }
+    };
+  }
   var settings = {
     lmsCommitUrl: data.commit_url,
     dataCommitFormat: 'flattened',

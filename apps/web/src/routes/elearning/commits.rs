@@ -11,7 +11,7 @@
 //! transaction committed, so an acknowledged commit is on disk. If a group fails, its commits are
 //! applied one by one, so one bad commit cannot fail another learner's.
 
-use super::commit_queue::{Answer, Committer, InFlight, Job};
+use super::commit_queue::{Answer, Committer, Job};
 use super::token::Claims;
 use super::{Launch, scorm_outcome, scorm_statements};
 use crate::directory::Site;
@@ -41,10 +41,6 @@ impl Committer {
         claims: Claims,
         raw: Bytes,
     ) -> Result<Answer, AppError> {
-        if let Ok(mut m) = self.in_flight.lock() {
-            *m.entry(site.entry.id).or_insert(0) += 1;
-        }
-        let _counted = InFlight(self, site.entry.id);
         let running = self.rx.lock().map(|r| r.is_none()).unwrap_or(false);
         if running {
             let (reply, answer) = oneshot::channel();
@@ -318,17 +314,4 @@ async fn record_learning(
             .await?;
     }
     Ok(())
-}
-
-/// Waits for the trust's SCORM commits in flight to be applied before the handler runs (placed
-/// before the [`crate::http::Member`] argument, so no transaction is open while it waits).
-pub struct Settled;
-
-impl<'a> poem::FromRequest<'a> for Settled {
-    async fn from_request(req: &'a poem::Request, _body: &mut poem::RequestBody) -> poem::Result<Self> {
-        if let (Some(state), Some(site)) = (req.data::<AppState>(), req.data::<Arc<Site>>()) {
-            state.commits.settled(site.entry.id).await;
-        }
-        Ok(Self)
-    }
 }

@@ -203,7 +203,7 @@ impl Dispatch {
 
 /// A trust's paths served without a session or CSRF check: the public pages that are the same for
 /// everyone, static files, and the machine interfaces (which authenticate each call themselves).
-const SESSIONLESS_TENANT: &[&str] = &["/", "/accessibility", "/privacy", "/api/v1"];
+const SESSIONLESS_TENANT: &[&str] = &["/", "/accessibility", "/privacy", "/api/v1", "/xapi"];
 const SESSIONLESS_TENANT_PREFIXES: &[&str] = &["/api/v1/", "/xapi/", "/trust-style/", "/logo/", "/assets/"];
 /// The platform's, likewise (Stripe's webhooks are authenticated by their signature).
 const SESSIONLESS_PLATFORM: &[&str] = &["/", "/accessibility", "/terms", "/privacy", "/marketplace", "/stripe/webhook"];
@@ -211,7 +211,7 @@ const SESSIONLESS_PLATFORM_PREFIXES: &[&str] = &["/assets/"];
 
 /// Whether `path` is served without the session middleware.
 fn sessionless(path: &str, exact: &[&str], prefixes: &[&str]) -> bool {
-    exact.contains(&path) || path == "/xapi" || prefixes.iter().any(|p| path.starts_with(p))
+    exact.contains(&path) || prefixes.iter().any(|p| path.starts_with(p))
 }
 
 /// The trust API's OpenAPI description (generated from the code).

@@ -1,32 +1,25 @@
 //! The HTTP tier: host → trust resolution, themed pages, middleware and the server's life cycle.
 
-mod auth;
-mod catalogue_cache;
+mod app;
 pub mod config;
-mod directory;
-mod dispatch;
+mod context;
 mod error;
+mod features;
 mod http;
-pub mod jobs;
-mod metrics;
-mod middleware;
-pub mod payments;
-mod pdf;
-mod routes;
-mod rules;
-mod server;
-mod state;
-mod theme;
-mod totals;
-mod trust_css;
+mod usecases;
 
-pub use auth::password::hash as hash_password;
-pub use directory::{Directory, Resolved, Site};
-pub use error::AppError;
-pub use routes::api::tokens::issue as issue_api_token;
-pub use routes::xapi::issue_credential as issue_lrs_credential;
-pub use server::{
+pub use app::server::{
     RunningServer, RunningWorker, ShutdownSignal, TENANTS_CHANGED, announce_tenants_changed, start, start_worker,
 };
-pub use state::AppState;
-pub use theme::Themes;
+pub use context::AppState;
+pub use context::directory::{Directory, Resolved, Site};
+pub use context::theme::Themes;
+pub use error::AppError;
+pub use features::api::tokens::issue as issue_api_token;
+pub use features::xapi::issue_credential as issue_lrs_credential;
+pub use http::auth::password::hash as hash_password;
+
+/// The background worker's jobs that the command line runs directly.
+pub mod jobs {
+    pub use crate::app::worker::invoice_trust;
+}

@@ -10,10 +10,10 @@
 //! Each denial is an [`AppError`]: [`AppError::SignInRequired`], [`AppError::TermsRequired`] or
 //! [`AppError::Forbidden`], made into a redirect or a 403 page in one place.
 
-use crate::auth::{self, SignedIn};
-use crate::directory::Site;
+use crate::context::AppState;
+use crate::context::directory::Site;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::http::auth::{self, SignedIn};
 use poem::session::Session;
 use poem::{FromRequest, Request, RequestBody};
 use serde_json::json;
@@ -189,7 +189,7 @@ impl<'a> FromRequest<'a> for PlatformAdmin {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
         let state = state_of(req)?;
         let session = session_of(req)?;
-        match crate::auth::platform::current(state, session).await? {
+        match crate::http::auth::platform::current(state, session).await? {
             Some(p) => Ok(Self(p)),
             None => Err(AppError::SignInRequired.into()),
         }

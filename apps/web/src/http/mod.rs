@@ -1,7 +1,11 @@
 //! The HTTP layer: what every request is made of before a feature sees it (the request context
 //! as extractors).
 
+pub mod auth;
 pub mod extract;
+pub mod middleware;
+pub mod page;
+pub mod pdf;
 pub mod range;
 
 pub use extract::{Ctx, CurrentSite, Member, PlatformAdmin, may, tx};

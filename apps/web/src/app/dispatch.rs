@@ -1,0 +1,325 @@
+//! Host → site, then the site's routes. Health checks answer on any host; an unknown host gets
+//! the platform's 404 page, never some trust's site.
+
+use crate::context::AppState;
+use crate::context::directory::Resolved;
+use crate::error::AppError;
+use crate::features::{
+    account, admin, api, assets, authoring, elearning, health, learner, market, platform, platform_admin, site_admin,
+    sso, sso_admin, tenant, training, xapi,
+};
+use crate::http::auth;
+use crate::http::middleware::observe::TenantLabel;
+use crate::http::middleware::{forwarded, input};
+use crate::http::page::{self, RequestInfo};
+use poem::PathPattern;
+use poem::endpoint::BoxEndpoint;
+use poem::http::StatusCode;
+use poem::{Endpoint, EndpointExt, Request, Response, Result, Route, get, post};
+use std::sync::Arc;
+use trellis_core::host::HostName;
+
+/// The endpoint behind every middleware.
+pub struct Dispatch {
+    state: AppState,
+    /// The platform's routes behind the session and CSRF middleware, and the same routes without
+    /// it (for the paths in [`SESSIONLESS_PLATFORM`]).
+    platform: BoxEndpoint<'static>,
+    platform_open: BoxEndpoint<'static>,
+    /// A trust's routes, likewise (see [`SESSIONLESS_TENANT`]).
+    tenant: BoxEndpoint<'static>,
+    tenant_open: BoxEndpoint<'static>,
+    /// The content origin's routes (e-learning content and its runtime; no sessions, no trust).
+    content: BoxEndpoint<'static>,
+    /// The content origin's host name.
+    content_host: String,
+}
+
+impl Dispatch {
+    pub fn new(state: AppState) -> Self {
+        let sec = state.security.clone();
+        let platform = Arc::new(
+            Route::new()
+                .at("/sign-in", get(platform_admin::sign_in_form).post(platform_admin::sign_in))
+                .at("/sign-in/code", get(platform_admin::code_form).post(platform_admin::code))
+                .at("/sign-in/mfa-setup", get(platform_admin::setup_form).post(platform_admin::setup))
+                .at("/sign-out", post(platform_admin::sign_out))
+                .at("/admin", get(platform_admin::home))
+                .at("/admin/trusts", post(platform_admin::create_trust))
+                .at("/admin/audit", get(platform_admin::audit))
+                .at("/admin/marketplace", get(market::review_queue))
+                .at("/admin/marketplace/listings/:id", post(market::review))
+                .at("/admin/marketplace/events/:id/retry", post(market::retry_event))
+                .at("/marketplace", get(market::public_browse))
+                // Stripe's webhooks: authenticated by their signature, so outside the CSRF guard.
+                .at("/stripe/webhook", post(market::webhook))
+                .at("/payments/test/checkout/:id", get(market::test_checkout).post(market::test_checkout_post))
+                .at("/payments/test/invoice/:id", get(market::test_invoice).post(market::test_invoice_post))
+                .at("/payments/test/onboard/:id", get(market::test_onboard).post(market::test_onboard_post))
+                .at("/", get(platform::landing))
+                .at("/accessibility", get(platform::accessibility))
+                .at("/terms", get(platform::terms))
+                .at("/privacy", get(platform::privacy))
+                .at("/assets/*path", get(assets::asset))
+                .data(state.clone())
+                .map_to_response(),
+        );
+        let tenant = Arc::new(
+            Route::new()
+                .at("/register", get(account::register_form).post(account::register))
+                .at("/verify-email", get(account::verify_form).post(account::verify))
+                .at("/verify-email/resend", get(account::resend_form).post(account::resend))
+                .at("/sign-in", get(account::sign_in_form).post(account::sign_in))
+                .at("/join", get(account::join_form).post(account::join))
+                .at("/invitation", get(account::invitation_page).post(account::accept_invitation))
+                .at("/sign-in/code", get(account::code_form).post(account::code))
+                .at("/account/mfa", get(account::mfa_page))
+                .at("/account/email", get(account::email_form).post(account::email_request))
+                .at("/account/details", get(account::details_form).post(account::details_save))
+                .at("/account/email/confirm", get(account::email_confirm_form).post(account::email_confirm))
+                .at("/account/sessions/:id/end", post(account::end_session))
+                .at("/account/deactivate", post(account::deactivate))
+                .at("/account/mfa/enable", post(account::mfa_enable))
+                .at("/account/mfa/disable", post(account::mfa_disable))
+                .at("/sign-out", post(account::sign_out))
+                .at("/sign-out-everywhere", post(account::sign_out_everywhere))
+                .at("/profile", get(account::profile))
+                .at("/sso/start", get(sso::start))
+                .at("/sso/callback", get(sso::callback))
+                .at("/sso/link", get(sso::link_form).post(sso::link))
+                .at("/terms", get(account::terms_page).post(account::accept_terms))
+                .at("/password-reset", get(account::reset_form).post(account::reset_request))
+                .at("/password-reset/new", get(account::reset_new_form).post(account::reset_new))
+                .at("/admin/approvals", get(admin::approvals))
+                .at("/admin/approvals/:person", post(admin::decide))
+                .at("/admin/audit", get(admin::audit_trail))
+                .at("/admin/site", get(site_admin::edit))
+                .at("/admin/site/logo", post(site_admin::logo))
+                .at("/admin/site/domains", post(site_admin::add_domain))
+                .at("/admin/site/domains/action", post(site_admin::domain_action))
+                .at("/admin/sso", get(sso_admin::edit).post(sso_admin::save))
+                .at("/admin/site/colours", post(site_admin::colours))
+                .at("/admin/site/messages", post(site_admin::add_message))
+                .at("/admin/site/messages/:id", post(site_admin::edit_message))
+                .at("/admin/staff", get(admin::staff))
+                .at("/admin/staff/:person/status", post(admin::staff_status))
+                .at("/admin/staff/:person/roles", post(admin::staff_roles))
+                .at("/courses", get(learner::catalogue))
+                .at("/courses/:id", get(learner::course_page))
+                .at("/courses/:id/enrol", post(learner::enrol))
+                .at("/courses/:id/leave", post(learner::leave))
+                .at("/courses/:id/pay", post(market::pay))
+                .at("/payments/done", get(market::done))
+                .at("/marketplace", get(market::browse))
+                .at("/marketplace/budget", post(market::set_budget))
+                .at("/marketplace/spending", get(market::spending))
+                .at("/marketplace/spending.pdf", get(market::spending_pdf))
+                .at("/marketplace/charges/:id/receipt.pdf", get(market::receipt_pdf))
+                .at("/marketplace/charges/:id/refund", post(market::refund))
+                .at("/marketplace/:id", get(market::listing_page))
+                .at("/marketplace/:id/add", post(market::add))
+                .at("/marketplace/:id/remove", post(market::remove))
+                .at("/marketplace/:id/seats", post(market::buy_seats))
+                .at("/selling", get(market::selling))
+                .at("/selling/register", post(market::register))
+                .at("/selling/onboard", post(market::onboard))
+                .at("/selling/listings", post(market::submit))
+                .at("/selling/listings/:id/withdraw", post(market::withdraw))
+                .at("/selling/earnings.csv", get(market::earnings_csv))
+                .at("/selling/earnings.pdf", get(market::earnings_pdf))
+                .at("/learning", get(learner::my_learning))
+                .at("/learn/:course", get(learner::resume))
+                .at("/learn/:course/:object", get(learner::session_page))
+                .at("/learn/:course/:object/beat", post(learner::beat))
+                .at("/learn/:course/:object/done", post(learner::confirm))
+                .at("/learn/:course/:object/file", get(learner::file))
+                .at("/learn/:course/:object/launch", post(elearning::play::start_launch))
+                .at("/learn/:course/:object/play/:attempt/:launch", get(elearning::play::play_page))
+                .at("/admin/courses/:id/package", get(elearning::upload::form).post(elearning::upload::upload))
+                .at("/admin/courses/:id/attempts", get(elearning::trace::attempts_page))
+                .at("/admin/attempts/:id", get(elearning::trace::attempt_page))
+                .at("/admin/attempts/:id/waive", post(elearning::trace::waive))
+                .at("/admin/lrs", get(xapi::admin::lrs_page).post(xapi::admin::issue))
+                .at("/admin/lrs/:id/revoke", post(xapi::admin::revoke))
+                .at("/admin/api-tokens", get(api::tokens::tokens_page).post(api::tokens::issue_form))
+                .at("/admin/api-tokens/:id/revoke", post(api::tokens::revoke))
+                .at("/api/v1/openapi.json", get(api_spec))
+                .nest("/api/v1", api::problems(poem::IntoEndpoint::into_endpoint(api::service())))
+                .at("/xapi", xapi::entry)
+                .at("/xapi/*path", xapi::entry)
+                .at("/admin/courses", get(authoring::courses_page))
+                .at("/admin/courses/new", get(authoring::new_form).post(authoring::create))
+                .at("/admin/courses/:id", get(authoring::edit).post(authoring::save))
+                .at("/admin/courses/:id/publish", post(authoring::publish))
+                .at("/admin/courses/:id/unpublish", post(authoring::unpublish))
+                .at("/admin/courses/:id/offer", post(authoring::offer))
+                .at("/admin/courses/:id/path", post(authoring::set_path))
+                .at("/admin/courses/:id/sessions", get(authoring::new_session_form).post(authoring::add_session))
+                .at(
+                    "/admin/courses/:id/sessions/:object",
+                    get(authoring::edit_session_form).post(authoring::save_session),
+                )
+                .at("/admin/courses/:id/sessions/:object/action", post(authoring::session_action))
+                .at("/admin/training", get(training::rules_form).post(training::add_rule))
+                .at("/admin/training/:rule/remove", post(training::remove_rule))
+                .at("/admin/enrolments", get(training::requests_page))
+                .at("/admin/enrolments/:id", post(training::decide))
+                .at("/admin/compliance", get(training::matrix))
+                .at("/admin/compliance/remind", post(training::remind))
+                .at("/admin/compliance/export.csv", get(training::export))
+                .at("/admin/staff/import", get(training::import_form).post(training::import_check))
+                .at("/admin/staff/import/apply", post(training::import_apply))
+                .at("/", get(tenant::home))
+                .at("/accessibility", get(tenant::accessibility))
+                .at("/privacy", get(account::privacy))
+                .at("/trust-style/:file", get(tenant::stylesheet))
+                .at("/logo/:sha", get(tenant::logo))
+                .at("/assets/*path", get(assets::asset))
+                .data(state.clone())
+                .map_to_response(),
+        );
+        let content = Route::new()
+            .at("/run/:token", get(elearning::content::runtime))
+            .at("/run/:token/commit", post(elearning::content::scorm_commit))
+            .at("/content/:token/*path", get(elearning::content::file))
+            .at("/cmi5/fetch/:tenant/:session/:key", elearning::content::fetch)
+            .at("/returned/:tenant", get(elearning::content::returned))
+            .at("/assets/*path", get(assets::asset))
+            .data(state.clone())
+            .map_to_response()
+            .boxed();
+        let content_host = state.config.content_host();
+        Self {
+            state,
+            platform: auth::guard(platform.clone(), &sec).map_to_response().boxed(),
+            platform_open: platform.boxed(),
+            tenant: auth::guard(tenant.clone(), &sec).map_to_response().boxed(),
+            tenant_open: tenant.boxed(),
+            content,
+            content_host,
+        }
+    }
+}
+
+/// A trust's paths served without a session or CSRF check: the public pages that are the same for
+/// everyone, static files, and the machine interfaces (which authenticate each call themselves).
+const SESSIONLESS_TENANT: &[&str] = &["/", "/accessibility", "/privacy", "/api/v1", "/xapi"];
+const SESSIONLESS_TENANT_PREFIXES: &[&str] = &["/api/v1/", "/xapi/", "/trust-style/", "/logo/", "/assets/"];
+/// The platform's, likewise (Stripe's webhooks are authenticated by their signature).
+const SESSIONLESS_PLATFORM: &[&str] = &["/", "/accessibility", "/terms", "/privacy", "/marketplace", "/stripe/webhook"];
+const SESSIONLESS_PLATFORM_PREFIXES: &[&str] = &["/assets/"];
+
+/// Whether `path` is served without the session middleware.
+fn sessionless(path: &str, exact: &[&str], prefixes: &[&str]) -> bool {
+    exact.contains(&path) || prefixes.iter().any(|p| path.starts_with(p))
+}
+
+/// The trust API's OpenAPI description (generated from the code).
+#[poem::handler]
+fn api_spec() -> Response {
+    Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .header("access-control-allow-origin", "*")
+        .body(api::service().spec())
+}
+
+fn labelled(mut resp: Response, route: &str, tenant: &str) -> Response {
+    if resp.data::<PathPattern>().is_none() {
+        resp.set_data(PathPattern(route.into()));
+    }
+    resp.set_data(TenantLabel(tenant.to_owned()));
+    resp
+}
+
+impl Endpoint for Dispatch {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Response> {
+        let state = &self.state;
+        match req.uri().path() {
+            "/healthz" => return Ok(labelled(health::healthz(), "/healthz", "none")),
+            "/readyz" => return Ok(labelled(health::readyz(state).await, "/readyz", "none")),
+            _ => {}
+        }
+        let info = RequestInfo::of(&req);
+        let bad_host = |message: String| {
+            let err = poem::Error::from(AppError::BadRequest(message));
+            Ok(labelled(page::error_page(state, None, &info, StatusCode::BAD_REQUEST, Some(&err)), "bad-host", "none"))
+        };
+        if let Some(message) = input::ambiguous_host(&req) {
+            return bad_host(message);
+        }
+        let host = match forwarded::client_host(&req, &state.proxies) {
+            None => return bad_host("The request has no Host header.".into()),
+            Some(raw) => match HostName::parse(&raw) {
+                Ok(h) => h,
+                Err(e) => {
+                    return bad_host(format!("The Host header is not a valid host name: {e}."));
+                }
+            },
+        };
+        if host.as_str() == self.content_host {
+            let resp = match self.content.call(req).await {
+                Ok(r) => r,
+                Err(err) => {
+                    let status = err.status();
+                    if status.is_server_error() {
+                        tracing::error!(error = ?err, "content request failed");
+                    }
+                    Response::builder()
+                        .status(status)
+                        .content_type("text/plain; charset=utf-8")
+                        .body(status.canonical_reason().unwrap_or("Error"))
+                }
+            };
+            return Ok(labelled(resp, "content", "content"));
+        }
+        let site = match state.directory.resolve(&host) {
+            Resolved::Platform => None,
+            Resolved::Tenant(site) => Some(site),
+            Resolved::Unknown => {
+                return Ok(labelled(
+                    page::error_page(state, None, &info, StatusCode::NOT_FOUND, None),
+                    "unknown-host",
+                    "unknown",
+                ));
+            }
+        };
+        let label = site.as_ref().map_or_else(|| "platform".to_owned(), |s| s.entry.slug.clone());
+        tracing::Span::current().record("tenant", label.as_str());
+        let mut req = match input::check_fields(req).await {
+            Ok(req) => req,
+            Err((req, message)) => {
+                let info = RequestInfo::of(&req);
+                let err = poem::Error::from(AppError::BadRequest(message));
+                let page = page::error_page(state, site.as_deref(), &info, StatusCode::BAD_REQUEST, Some(&err));
+                return Ok(labelled(page, "bad-input", &label));
+            }
+        };
+        // The state is on the request before the session middleware, which records refusals.
+        req.set_data(state.clone());
+        let path = req.uri().path();
+        let result = match &site {
+            Some(site) => {
+                let open = sessionless(path, SESSIONLESS_TENANT, SESSIONLESS_TENANT_PREFIXES);
+                req.set_data(site.clone());
+                if open { self.tenant_open.call(req).await } else { self.tenant.call(req).await }
+            }
+            None if sessionless(path, SESSIONLESS_PLATFORM, SESSIONLESS_PLATFORM_PREFIXES) => {
+                self.platform_open.call(req).await
+            }
+            None => self.platform.call(req).await,
+        };
+        let resp = match result {
+            Ok(resp) => resp,
+            Err(err) => {
+                let status = err.status();
+                if status.is_server_error() {
+                    tracing::error!(error = ?err, "request failed");
+                }
+                page::error_page(state, site.as_deref(), &info, status, Some(&err))
+            }
+        };
+        Ok(labelled(resp, "unmatched", &label))
+    }
+}

@@ -1,0 +1,41 @@
+//! The job queue's door: what a request queues for the worker (in its own transaction), and
+//! waking the workers. Below the worker (`jobs`), so the routes and payments that queue work do
+//! not depend on the worker that does it.
+
+use crate::context::AppState;
+use serde_json::json;
+use trellis_core::PersonId;
+use trellis_db::identity as id;
+use trellis_db::{DbError, TenantTx};
+
+/// The Redis topic that wakes workers.
+pub const JOBS_TOPIC: &str = "jobs";
+
+/// Work for the worker (emails are queued by `identity::enqueue_email`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Send the trust's overdue-training digest to everyone not yet reminded for their due date.
+    Reminders,
+    /// Import a checked staff file (kept in the file store) all or nothing.
+    StaffImport { file: String, by: PersonId },
+}
+
+/// Queues a job in the caller's transaction.
+pub async fn enqueue(tx: &TenantTx, job: &Job) -> Result<(), DbError> {
+    match job {
+        Job::Reminders => id::enqueue_job(tx, "reminders", &json!({})).await,
+        Job::StaffImport { file, by } => {
+            id::enqueue_job(tx, "staff_import", &json!({ "file": file, "by": by.to_string() })).await
+        }
+    }
+}
+
+/// Wakes the workers (after the enqueuing transaction committed). Without Redis the in-process
+/// worker finds the job at its next poll.
+pub async fn wake(state: &AppState) {
+    if let Some(bus) = &state.redis
+        && let Err(e) = bus.publish(JOBS_TOPIC, "new").await
+    {
+        tracing::debug!(error = %e, "cannot wake workers; they poll");
+    }
+}

@@ -1,0 +1,117 @@
+//! The signed-in person's profile.
+
+use super::*;
+use crate::http::page::see_other;
+use crate::http::{Ctx, Member, may};
+
+/// The signed-in person's profile: details, roles here, and their other trusts.
+#[handler]
+pub async fn profile(
+    Ctx { req, state, site }: Ctx<'_>,
+    session: &Session,
+    member: Member<may::Anyone>,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let person = id::member_person(&tx, me.person).await?.ok_or(AppError::NotFound)?;
+    let idle =
+        chrono::Duration::minutes(i64::try_from(state.config.auth.session_idle_minutes).unwrap_or(i64::MAX / 120));
+    let live = sessions::live_sessions(&tx, me.person, chrono::Utc::now() - idle).await?;
+    tx.commit().await?;
+    let this = auth::handle(session);
+    let tz = site.zone();
+    let when = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%-d %B %Y at %H:%M").to_string();
+    let live: Vec<_> = live
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id.to_string(),
+                "current": Some(s.id) == this,
+                "started": when(s.created_at),
+                "last_seen": when(s.last_seen_at),
+                "ip": s.ip.clone().unwrap_or_else(|| "unknown".into()),
+                "browser": describe_agent(s.user_agent.as_deref()),
+                "method": match s.method.as_str() { "sso" => "single sign-on", "mfa" => "password and security code", _ => "password" },
+            })
+        })
+        .collect();
+    // The person's own view spans their trusts: the identity path reads their memberships.
+    let itx = state.dbs.identity.begin_read(site.entry.id).await?;
+    let others = id::memberships_of(&itx, me.person).await?;
+    itx.commit().await?;
+    let names: BTreeMap<String, String> =
+        state.directory.sites().iter().map(|s| (s.entry.id.to_string(), s.entry.name.clone())).collect();
+    let trusts: Vec<_> = others
+        .iter()
+        .map(|(tenant, status)| json!({ "name": names.get(&tenant.to_string()).cloned().unwrap_or_default(), "status": status }))
+        .collect();
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Your profile", &[("Home", "/")]);
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("mfa_enabled", &person.mfa_enabled);
+    ctx.insert("person", &json!({
+        "name": format!("{} {}", person.given_name, person.family_name),
+        "email": person.email,
+        "job_role": person.job_role,
+        "place_of_work": person.place_of_work,
+        "register": person.register_kind.map(|k| format!("{} {}", k.to_uppercase(), person.register_number.unwrap_or_default())),
+    }));
+    ctx.insert("roles", &me.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>());
+    ctx.insert("trusts", &trusts);
+    ctx.insert("sessions", &live);
+    page::render(state, Some(site), "pages/profile.html", &ctx, StatusCode::OK)
+}
+
+/// A short description of a browser from its user-agent string ("Firefox on Windows").
+fn describe_agent(agent: Option<&str>) -> String {
+    let Some(a) = agent else { return "Unknown browser".into() };
+    let browser = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
+        .iter()
+        .find(|(k, _)| a.contains(k))
+        .map_or("Unknown browser", |(_, n)| n);
+    let os = [
+        ("Windows", "Windows"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Android", "Android"),
+        ("Mac OS", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(k, _)| a.contains(k))
+    .map(|(_, n)| *n);
+    match os {
+        Some(os) => format!("{browser} on {os}"),
+        None => browser.to_owned(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EndSessionPath {
+    id: String,
+}
+
+/// Ends one of the signed-in person's sessions on this site (their own, or another device's).
+#[handler]
+pub async fn end_session(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    session: &Session,
+    member: Member<may::Anyone>,
+    poem::web::Path(p): poem::web::Path<EndSessionPath>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let target: uuid::Uuid = crate::http::page::path_id(&p.id)?;
+    // Only the person's own sessions match: another person's id is simply not found.
+    if !sessions::end(&tx, me.person, target).await? {
+        return Err(AppError::NotFound);
+    }
+    id::audit(&tx, Some(me.person), "session.ended", &target.to_string(), client_ip(state, req).as_deref(), json!({}))
+        .await?;
+    tx.commit().await?;
+    if auth::handle(session) == Some(target) {
+        session.purge();
+        return Ok(see_other("/"));
+    }
+    Ok(see_other("/profile#sessions"))
+}

@@ -1,0 +1,871 @@
+//! A trust's content editors: create and edit courses and learning paths, add sessions (pages,
+//! links, video, audio, documents uploaded to the file store), order them, publish and unpublish,
+//! publish new versions (learners on older ones keep them), and choose the national courses the
+//! trust offers.
+
+use crate::context::AppState;
+use crate::context::directory::Site;
+use crate::error::AppError;
+use crate::features::learner::{course_json, date_words};
+use crate::http::page::{self, RequestInfo, see_other};
+use crate::http::{Ctx, Member, may};
+use poem::http::StatusCode;
+use poem::session::Session;
+use poem::web::{CsrfToken, Data, Form, Multipart, Path};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use trellis_core::learning::{Completion, ObjectKind, STAFF_GROUPS, staff_group};
+use trellis_core::{CourseId, ObjectId};
+use trellis_db::TenantTx;
+use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput, PublishRefused, StoredFile};
+use trellis_db::identity as id;
+
+type Errors = Vec<(String, String)>;
+
+/// The editor's list: the trust's own courses and paths, and the national catalogue to offer.
+#[handler]
+pub async fn courses_page(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    let Member { me: _me, tx, .. } = member;
+    let own = cat::own_courses(&tx).await?;
+    let national = cat::national_courses(&tx).await?;
+    tx.commit().await?;
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Courses", &[("Home", "/")]);
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("own", &own.iter().map(course_json).collect::<Vec<_>>());
+    ctx.insert(
+        "national",
+        &national
+            .iter()
+            .map(|(c, on)| {
+                let mut j = course_json(c);
+                j["offered"] = json!(on);
+                j
+            })
+            .collect::<Vec<_>>(),
+    );
+    page::render(state, Some(site), "pages/admin_courses.html", &ctx, StatusCode::OK)
+}
+
+#[derive(Debug, Default)]
+pub struct CourseForm {
+    kind: String,
+    code: String,
+    title: String,
+    summary: String,
+    description: String,
+    topic: String,
+    audience: Vec<String>,
+    duration_minutes: String,
+    accreditation: String,
+    cpd_points: String,
+    enrolment: String,
+}
+
+impl CourseForm {
+    /// From the posted pairs (the audience checkboxes repeat their name).
+    fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        CourseForm {
+            kind: get("kind"),
+            code: get("code"),
+            title: get("title"),
+            summary: get("summary"),
+            description: get("description"),
+            topic: get("topic"),
+            audience: pairs.iter().filter(|(n, _)| n == "audience").map(|(_, v)| v.clone()).collect(),
+            duration_minutes: get("duration_minutes"),
+            accreditation: get("accreditation"),
+            cpd_points: get("cpd_points"),
+            enrolment: get("enrolment"),
+        }
+    }
+
+    fn values(&self) -> serde_json::Value {
+        json!({
+            "kind": self.kind, "code": self.code, "title": self.title, "summary": self.summary,
+            "description": self.description, "topic": self.topic, "audience": self.audience,
+            "duration_minutes": self.duration_minutes, "accreditation": self.accreditation,
+            "cpd_points": self.cpd_points, "enrolment": self.enrolment,
+        })
+    }
+
+    fn check(&self) -> Result<CourseInput, Errors> {
+        let mut e: Errors = vec![];
+        let title = self.title.trim();
+        if title.is_empty() || title.chars().count() > 200 {
+            e.push(("title".into(), "Enter a title of 1 to 200 characters".into()));
+        }
+        let code = self.code.trim().to_uppercase();
+        if code.is_empty() || code.len() > 40 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            e.push(("code".into(), "Enter a code of up to 40 letters, digits and hyphens, like IG-2026".into()));
+        }
+        if self.summary.chars().count() > 500 {
+            e.push(("summary".into(), "The summary must be 500 characters or fewer".into()));
+        }
+        if self.description.chars().count() > 20_000 {
+            e.push(("description".into(), "The description must be 20,000 characters or fewer".into()));
+        }
+        if self.topic.trim().chars().count() > 80 {
+            e.push(("topic".into(), "The topic must be 80 characters or fewer".into()));
+        }
+        let mut audience = Vec::new();
+        for g in &self.audience {
+            match staff_group(g) {
+                Some(g) => audience.push(g.to_owned()),
+                None => e.push(("audience".into(), format!("\u{201c}{g}\u{201d} is not a staff group"))),
+            }
+        }
+        let duration = match self.duration_minutes.trim() {
+            "" => 0,
+            s => match s.parse::<i32>() {
+                Ok(n) if (0..=10_000).contains(&n) => n,
+                _ => {
+                    e.push(("duration_minutes".into(), "Enter the duration in whole minutes, like 45".into()));
+                    0
+                }
+            },
+        };
+        let cpd = match self.cpd_points.trim() {
+            "" => None,
+            s => match s.parse::<i32>() {
+                Ok(n) if (0..=100).contains(&n) => Some(n),
+                _ => {
+                    e.push((
+                        "cpd_points".into(),
+                        "Enter CPD points as a whole number from 0 to 100, or leave it empty".into(),
+                    ));
+                    None
+                }
+            },
+        };
+        if self.accreditation.chars().count() > 300 {
+            e.push(("accreditation".into(), "The accreditation must be 300 characters or fewer".into()));
+        }
+        let enrolment = match self.enrolment.as_str() {
+            "open" | "approval" => self.enrolment.clone(),
+            _ => {
+                e.push(("enrolment".into(), "Choose how staff enrol".into()));
+                String::new()
+            }
+        };
+        let kind = match self.kind.as_str() {
+            "course" | "path" | "" => if self.kind == "path" { "path" } else { "course" }.to_owned(),
+            _ => {
+                e.push(("kind".into(), "Choose a course or a learning path".into()));
+                String::new()
+            }
+        };
+        if !e.is_empty() {
+            return Err(e);
+        }
+        Ok(CourseInput {
+            code,
+            kind,
+            title: title.to_owned(),
+            summary: self.summary.trim().to_owned(),
+            description: self.description.replace("\r\n", "\n").trim().to_owned(),
+            topic: self.topic.trim().to_owned(),
+            audience,
+            duration_minutes: duration,
+            accreditation: self.accreditation.trim().to_owned(),
+            cpd_points: cpd,
+            enrolment,
+        })
+    }
+}
+
+fn course_form_page(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    token: &CsrfToken,
+    errors: &Errors,
+    values: serde_json::Value,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Create a course",
+        &[("Home", "/"), ("Courses", "/admin/courses")],
+    );
+    page::insert_errors(&mut ctx, errors);
+    ctx.insert("values", &values);
+    ctx.insert("groups", &STAFF_GROUPS);
+    ctx.insert("csrf_token", &token.0);
+    page::render(state, Some(site), "pages/admin_course_new.html", &ctx, status)
+}
+
+/// The form for a new course or path.
+#[handler]
+pub async fn new_form(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    let _me = member.release().await?;
+    let blank = CourseForm { kind: "course".into(), enrolment: "open".into(), ..CourseForm::default() };
+    course_form_page(state, site, req, token, &vec![], blank.values(), StatusCode::OK)
+}
+
+/// Creates a course or path (a draft), then opens its page.
+#[handler]
+pub async fn create(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    token: &CsrfToken,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let form = CourseForm::from_pairs(&pairs);
+    let input = match form.check() {
+        Ok(i) => i,
+        Err(e) => return course_form_page(state, site, req, token, &e, form.values(), StatusCode::BAD_REQUEST),
+    };
+    let id = match cat::create_course(&tx, &input).await? {
+        Ok(id) => id,
+        Err(taken) => {
+            tx.rollback().await?;
+            let e = vec![("code".to_owned(), format!("Another course already has the code {}", taken.0))];
+            return course_form_page(state, site, req, token, &e, form.values(), StatusCode::CONFLICT);
+        }
+    };
+    id::audit(&tx, Some(me.person), "course.created", &id.to_string(), None, json!({ "code": input.code })).await?;
+    tx.commit().await?;
+    Ok(see_other(&format!("/admin/courses/{id}")))
+}
+
+/// A course's editing page: details, the draft's sessions, versions, publishing, a path's courses.
+#[handler]
+pub async fn edit(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    token: &CsrfToken,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let Member { tx, .. } = member;
+    edit_page(tx, state, site, req, token, page::path_id::<CourseId>(&id)?, &vec![], None, StatusCode::OK).await
+}
+
+#[allow(clippy::too_many_arguments)] // each is a distinct part of the page
+async fn edit_page(
+    tx: TenantTx,
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    token: &CsrfToken,
+    id: CourseId,
+    errors: &Errors,
+    values: Option<serde_json::Value>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    if !cat::owns(&tx, id).await? {
+        return Err(AppError::NotFound);
+    }
+    let c = cat::course(&tx, id).await?.ok_or(AppError::NotFound)?;
+    let versions = cat::versions(&tx, id).await?;
+    let shown = versions.iter().find(|v| v.status == "draft").or(versions.first()).cloned();
+    let objects = match &shown {
+        Some(v) => cat::objects(&tx, v.id).await?,
+        None => vec![],
+    };
+    let (path, choices) = if c.kind == "path" {
+        let inner = cat::path_courses(&tx, id).await?;
+        let mut all: Vec<_> = cat::own_courses(&tx).await?.into_iter().filter(|x| x.kind == "course").collect();
+        all.extend(cat::national_courses(&tx).await?.into_iter().map(|(c, _)| c));
+        let choices: Vec<_> = all
+            .iter()
+            .map(|x| json!({ "id": x.id.to_string(), "title": x.title, "national": x.national, "chosen": inner.contains(&x.id) }))
+            .collect();
+        (inner.iter().map(ToString::to_string).collect::<Vec<_>>(), choices)
+    } else {
+        (vec![], vec![])
+    };
+    let enrolled = trellis_db::learning::count_by_version(&tx, id).await?;
+    tx.commit().await?;
+    let values = values.unwrap_or_else(|| {
+        json!({
+            "kind": c.kind, "code": c.code, "title": c.title, "summary": c.summary, "description": c.description,
+            "topic": c.topic, "audience": c.audience, "duration_minutes": c.duration_minutes.to_string(),
+            "accreditation": c.accreditation, "cpd_points": c.cpd_points.map(|p| p.to_string()).unwrap_or_default(),
+            "enrolment": c.enrolment,
+        })
+    });
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        &c.title,
+        &[("Home", "/"), ("Courses", "/admin/courses")],
+    );
+    page::insert_errors(&mut ctx, errors);
+    ctx.insert("values", &values);
+    ctx.insert("groups", &STAFF_GROUPS);
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("course", &course_json(&c));
+    ctx.insert("shown", &shown.as_ref().map(|v| json!({ "number": v.number, "status": v.status })));
+    ctx.insert(
+        "versions",
+        &versions
+            .iter()
+            .map(|v| {
+                json!({
+                    "number": v.number,
+                    "status": v.status,
+                    "published_on": v.published_at.map(|d| date_words(d.date_naive())),
+                    "learners": enrolled.get(&v.id).copied().unwrap_or(0),
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert(
+        "sessions",
+        &objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                json!({
+                    "id": o.id.to_string(), "title": o.title, "kind": o.kind, "completion": o.completion,
+                    "file_name": o.file_name, "first": i == 0, "last": i + 1 == objects.len(),
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert("path", &path);
+    ctx.insert("choices", &choices);
+    page::render(state, Some(site), "pages/admin_course.html", &ctx, status)
+}
+
+/// Saves a course's details (these are not versioned: they change at once).
+#[handler]
+pub async fn save(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    token: &CsrfToken,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let mut form = CourseForm::from_pairs(&pairs);
+    let id = page::path_id::<CourseId>(&id)?;
+    let Some(existing) = cat::course(&tx, id).await?.filter(|c| !c.national) else { return Err(AppError::NotFound) };
+    form.kind = existing.kind.clone();
+    let input = match form.check() {
+        Ok(i) => i,
+        Err(e) => {
+            tx.rollback().await?;
+            let tx = state.dbs.app.begin_read(site.entry.id).await?;
+            return edit_page(tx, state, site, req, token, id, &e, Some(form.values()), StatusCode::BAD_REQUEST).await;
+        }
+    };
+    match cat::update_course(&tx, id, &input).await? {
+        Ok(true) => {}
+        Ok(false) => return Err(AppError::NotFound),
+        Err(taken) => {
+            tx.rollback().await?;
+            let e = vec![("code".to_owned(), format!("Another course already has the code {}", taken.0))];
+            let tx = state.dbs.app.begin_read(site.entry.id).await?;
+            return edit_page(tx, state, site, req, token, id, &e, Some(form.values()), StatusCode::CONFLICT).await;
+        }
+    }
+    id::audit(&tx, Some(me.person), "course.edited", &id.to_string(), None, json!({})).await?;
+    tx.commit().await?;
+    Ok(see_other(&format!("/admin/courses/{id}")))
+}
+
+/// Publishes the draft (a new version) or re-lists an unpublished course.
+#[handler]
+pub async fn publish(
+    Ctx { req, state, site }: Ctx<'_>,
+    _session: &Session,
+    member: Member<may::EditContent>,
+    token: &CsrfToken,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let id = page::path_id::<CourseId>(&id)?;
+    match cat::publish(&tx, id).await? {
+        Ok(number) => {
+            id::audit(&tx, Some(me.person), "course.published", &id.to_string(), None, json!({ "version": number }))
+                .await?;
+            tx.commit().await?;
+            Ok(see_other(&format!("/admin/courses/{id}")))
+        }
+        Err(PublishRefused::NotFound) => Err(AppError::NotFound),
+        Err(PublishRefused::Empty) => {
+            tx.rollback().await?;
+            let e = vec![(
+                "publish".to_owned(),
+                "Add at least one session (or, for a learning path, one course) before publishing".to_owned(),
+            )];
+            let tx = state.dbs.app.begin_read(site.entry.id).await?;
+            edit_page(tx, state, site, req, token, id, &e, None, StatusCode::BAD_REQUEST).await
+        }
+    }
+}
+
+/// Takes a course out of the catalogue.
+#[handler]
+pub async fn unpublish(
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::EditContent>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let id = page::path_id::<CourseId>(&id)?;
+    if cat::unpublish(&tx, id).await? {
+        id::audit(&tx, Some(me.person), "course.unpublished", &id.to_string(), None, json!({})).await?;
+    }
+    tx.commit().await?;
+    Ok(see_other(&format!("/admin/courses/{id}")))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct OfferForm {
+    #[serde(default)]
+    offer: String,
+}
+
+/// Offers (or stops offering) a national course in this trust's catalogue.
+#[handler]
+pub async fn offer(
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::EditContent>,
+    Path(id): Path<String>,
+    Form(form): Form<OfferForm>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let id = page::path_id::<CourseId>(&id)?;
+    let on = form.offer == "yes";
+    if !cat::set_offered(&tx, id, on, Some(me.person)).await? {
+        return Err(AppError::NotFound);
+    }
+    let action = if on { "catalogue.offered" } else { "catalogue.withdrawn" };
+    id::audit(&tx, Some(me.person), action, &id.to_string(), None, json!({})).await?;
+    tx.commit().await?;
+    Ok(see_other("/admin/courses"))
+}
+
+/// Sets a learning path's courses (in the order listed).
+#[handler]
+pub async fn set_path(
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::EditContent>,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let id = page::path_id::<CourseId>(&id)?;
+    let list: Vec<CourseId> =
+        pairs.iter().filter(|(k, _)| k == "courses").filter_map(|(_, c)| c.parse().ok()).collect();
+    if !cat::set_path_courses(&tx, id, &list).await? {
+        return Err(AppError::NotFound);
+    }
+    id::audit(&tx, Some(me.person), "path.courses_set", &id.to_string(), None, json!({ "courses": list.len() }))
+        .await?;
+    tx.commit().await?;
+    Ok(see_other(&format!("/admin/courses/{id}")))
+}
+
+/// A session's form, as read from a multipart body: its fields, and the file stored (if any).
+struct SessionForm {
+    fields: HashMap<String, String>,
+    file: Option<StoredFile>,
+    file_error: Option<String>,
+}
+
+impl SessionForm {
+    fn get(&self, k: &str) -> String {
+        self.fields.get(k).cloned().unwrap_or_default()
+    }
+
+    fn values(&self) -> serde_json::Value {
+        json!({
+            "title": self.get("title"), "kind": self.get("kind"), "body": self.get("body"), "url": self.get("url"),
+            "completion": self.get("completion"), "min_minutes": self.get("min_minutes"),
+        })
+    }
+}
+
+/// What a file of each kind may be, by its content (never by its name or the browser's word).
+fn allowed(kind: ObjectKind, sniffed: &str) -> bool {
+    match kind {
+        ObjectKind::Video => matches!(sniffed, "video/mp4" | "video/webm" | "video/quicktime"),
+        ObjectKind::Audio => {
+            matches!(sniffed, "audio/mpeg" | "audio/m4a" | "audio/mp4" | "audio/ogg" | "audio/x-wav" | "audio/wav")
+        }
+        ObjectKind::Document => matches!(
+            sniffed,
+            "application/pdf"
+                | "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+                | "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+                | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                | "application/vnd.oasis.opendocument.text"
+        ),
+        _ => false,
+    }
+}
+
+/// Reads the session form: text fields into memory (bounded), the file streamed to a temporary
+/// file while it is hashed and counted, checked by content, then put in the file store under the
+/// trust's prefix and its hash.
+async fn read_session_form(state: &AppState, site: &Site, mut multipart: Multipart) -> Result<SessionForm, AppError> {
+    let max = state.config.files.max_upload_mb * 1024 * 1024;
+    let mut form = SessionForm { fields: HashMap::new(), file: None, file_error: None };
+    let mut upload: Option<(tempfile::NamedTempFile, String, u64, String, Vec<u8>)> = None;
+    while let Some(field) =
+        multipart.next_field().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let file_name = field
+                .file_name()
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| crate::http::middleware::input::acceptable(*c))
+                .take(200)
+                .collect::<String>();
+            if file_name.is_empty() {
+                continue;
+            }
+            let tmp = tempfile::NamedTempFile::new().map_err(|e| AppError::Internal(e.into()))?;
+            let mut out = tokio::fs::File::create(tmp.path()).await.map_err(|e| AppError::Internal(e.into()))?;
+            let mut hasher = Sha256::new();
+            let mut size: u64 = 0;
+            let mut head = Vec::new();
+            let mut reader = field.into_async_read();
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = reader
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| AppError::BadRequest(format!("The upload was cut short: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                let chunk = &buf[..n];
+                size += chunk.len() as u64;
+                if size > max {
+                    return Err(AppError::PayloadTooLarge(format!(
+                        "The file is larger than {} MB, the most this service accepts.",
+                        state.config.files.max_upload_mb
+                    )));
+                }
+                if head.len() < 8192 {
+                    head.extend_from_slice(&chunk[..chunk.len().min(8192 - head.len())]);
+                }
+                hasher.update(chunk);
+                out.write_all(chunk).await.map_err(|e| AppError::Internal(e.into()))?;
+            }
+            out.flush().await.map_err(|e| AppError::Internal(e.into()))?;
+            upload = Some((tmp, file_name, size, hex::encode(hasher.finalize()), head));
+        } else {
+            let v = field.text().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
+            if v.len() > 64 * 1024 {
+                return Err(AppError::PayloadTooLarge(format!("The field {name} is too long.")));
+            }
+            if !v.chars().all(crate::http::middleware::input::acceptable) {
+                return Err(AppError::BadRequest(crate::http::middleware::input::field_message(&name)));
+            }
+            form.fields.insert(name, v);
+        }
+    }
+    if let Some((tmp, name, size, sha, head)) = upload {
+        let kind = ObjectKind::parse(&form.get("kind"));
+        let sniffed = infer::get(&head).map(|t| t.mime_type().to_owned()).unwrap_or_default();
+        match kind {
+            Some(k) if k.has_file() && allowed(k, &sniffed) && size > 0 => {
+                let key = format!("{}/media/{sha}", site.entry.id);
+                state.files.put_file(&key, tmp.path()).await.map_err(AppError::Internal)?;
+                form.file = Some(StoredFile {
+                    key,
+                    name,
+                    content_type: sniffed,
+                    size: i64::try_from(size).unwrap_or(i64::MAX),
+                });
+            }
+            Some(k) if k.has_file() => {
+                form.file_error = Some(match k {
+                    ObjectKind::Video => "The file must be a video in MP4 or WebM format".into(),
+                    ObjectKind::Audio => "The file must be audio in MP3, M4A, Ogg or WAV format".into(),
+                    _ => "The file must be a PDF, Word, PowerPoint, Excel or OpenDocument file".into(),
+                });
+            }
+            _ => form.file_error = Some("Only video, audio and document sessions have a file".into()),
+        }
+    }
+    Ok(form)
+}
+
+fn check_session(form: &SessionForm, needs_file: bool) -> Result<ObjectInput, Errors> {
+    let mut e: Errors = vec![];
+    let title = form.get("title").trim().to_owned();
+    if title.is_empty() || title.chars().count() > 200 {
+        e.push(("title".into(), "Enter a title of 1 to 200 characters".into()));
+    }
+    // Packaged sessions come from an uploaded package, not from this form.
+    let kind = ObjectKind::parse(&form.get("kind")).filter(|k| *k != ObjectKind::Package);
+    if kind.is_none() {
+        e.push(("kind".into(), "Choose what the session is".into()));
+    }
+    let body = form.get("body").replace("\r\n", "\n").trim().to_owned();
+    if kind == Some(ObjectKind::Page) && body.is_empty() {
+        e.push(("body".into(), "Enter the page's text".into()));
+    }
+    let url = form.get("url").trim().to_owned();
+    let url = if kind == Some(ObjectKind::Link) {
+        match url::Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() && url.len() <= 2000 => Some(url),
+            _ => {
+                e.push(("url".into(), "Enter a web address starting https://".into()));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(msg) = &form.file_error {
+        e.push(("file".into(), msg.clone()));
+    } else if kind.is_some_and(ObjectKind::has_file) && form.file.is_none() && needs_file {
+        e.push(("file".into(), "Choose a file to upload".into()));
+    }
+    let minutes = form.get("min_minutes").trim().parse::<i32>().ok();
+    let completion = match Completion::parse(&form.get("completion"), minutes) {
+        Some(Completion::Download) if kind != Some(ObjectKind::Document) => {
+            e.push(("completion".into(), "Only a document can be completed by downloading it".into()));
+            None
+        }
+        Some(c) => Some(c),
+        None if form.get("completion") == "time" => {
+            e.push(("min_minutes".into(), "Enter the minutes to spend, from 1 to 600".into()));
+            None
+        }
+        None => {
+            e.push(("completion".into(), "Choose when the session counts as completed".into()));
+            None
+        }
+    };
+    if !e.is_empty() {
+        return Err(e);
+    }
+    let completion = completion.unwrap_or(Completion::View);
+    Ok(ObjectInput {
+        title,
+        kind: kind.map_or("page", ObjectKind::as_str).to_owned(),
+        body,
+        url,
+        file: form.file.clone(),
+        completion: completion.as_str().to_owned(),
+        min_minutes: if let Completion::Time(m) = completion { i32::try_from(m).ok() } else { None },
+        ..ObjectInput::default()
+    })
+}
+
+#[allow(clippy::too_many_arguments)] // each is a distinct part of the page
+async fn session_form_page(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    token: &CsrfToken,
+    course: CourseId,
+    object: Option<ObjectId>,
+    errors: &Errors,
+    values: serde_json::Value,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let c = cat::course(&tx, course).await?.filter(|c| !c.national).ok_or(AppError::NotFound)?;
+    let current_file = match object {
+        Some(o) => cat::object(&tx, o).await?.and_then(|o| o.file_name),
+        None => None,
+    };
+    tx.commit().await?;
+    let title = if object.is_some() { "Edit a session" } else { "Add a session" };
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        title,
+        &[("Courses", "/admin/courses"), (&c.title, &format!("/admin/courses/{course}"))],
+    );
+    page::insert_errors(&mut ctx, errors);
+    ctx.insert("values", &values);
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("course", &course_json(&c));
+    ctx.insert("heading", title);
+    ctx.insert("current_file", &current_file);
+    ctx.insert("max_upload_mb", &state.config.files.max_upload_mb);
+    let action = match object {
+        Some(o) => format!("/admin/courses/{course}/sessions/{o}"),
+        None => format!("/admin/courses/{course}/sessions"),
+    };
+    ctx.insert("action", &action);
+    page::render(state, Some(site), "pages/admin_session.html", &ctx, status)
+}
+
+/// The form for a new session.
+#[handler]
+pub async fn new_session_form(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    token: &CsrfToken,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let _me = member.release().await?;
+    let values = json!({ "title": "", "kind": "page", "body": "", "url": "", "completion": "view", "min_minutes": "" });
+    session_form_page(state, site, req, token, page::path_id::<CourseId>(&id)?, None, &vec![], values, StatusCode::OK)
+        .await
+}
+
+/// Adds a session to the course's draft (multipart: it may carry a file).
+#[handler]
+pub async fn add_session(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    token: &CsrfToken,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, AppError> {
+    let me = member.release().await?;
+    let course = page::path_id::<CourseId>(&id)?;
+    let form = read_session_form(state, site, multipart).await?;
+    let input = match check_session(&form, true) {
+        Ok(i) => i,
+        Err(e) => {
+            return session_form_page(
+                state,
+                site,
+                req,
+                token,
+                course,
+                None,
+                &e,
+                form.values(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    };
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    if cat::add_object(&tx, course, &input).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    id::audit(&tx, Some(me.person), "course.session_added", &course.to_string(), None, json!({})).await?;
+    tx.commit().await?;
+    Ok(see_other(&format!("/admin/courses/{course}")))
+}
+
+/// The form for one session of the draft.
+#[handler]
+pub async fn edit_session_form(
+    Ctx { req, state, site }: Ctx<'_>,
+    _session: &Session,
+    member: Member<may::EditContent>,
+    token: &CsrfToken,
+    Path((id, object)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let Member { me: _me, tx, .. } = member;
+    let course = page::path_id::<CourseId>(&id)?;
+    let oid: ObjectId = page::path_id(&object)?;
+    let o = cat::object(&tx, oid).await?.filter(|o| o.course == course).ok_or(AppError::NotFound)?;
+    let owns = cat::owns(&tx, course).await?;
+    tx.commit().await?;
+    // A packaged session is what its package says: upload a new package to change it.
+    if !owns || o.package.is_some() {
+        return Err(AppError::NotFound);
+    }
+    let values = json!({
+        "title": o.title, "kind": o.kind, "body": o.body, "url": o.url.clone().unwrap_or_default(),
+        "completion": o.completion, "min_minutes": o.min_minutes.map(|m| m.to_string()).unwrap_or_default(),
+    });
+    session_form_page(state, site, req, token, course, Some(oid), &vec![], values, StatusCode::OK).await
+}
+
+/// Saves a session (in the draft: a published version's session is changed through its copy).
+#[handler]
+pub async fn save_session(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    token: &CsrfToken,
+    Path((id, object)): Path<(String, String)>,
+    multipart: Multipart,
+) -> Result<Response, AppError> {
+    let me = member.release().await?;
+    let course = page::path_id::<CourseId>(&id)?;
+    let oid: ObjectId = page::path_id(&object)?;
+    let form = read_session_form(state, site, multipart).await?;
+    let input = match check_session(&form, false) {
+        Ok(i) => i,
+        Err(e) => {
+            return session_form_page(
+                state,
+                site,
+                req,
+                token,
+                course,
+                Some(oid),
+                &e,
+                form.values(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    };
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    if !cat::update_object(&tx, course, oid, &input).await? {
+        return Err(AppError::NotFound);
+    }
+    id::audit(&tx, Some(me.person), "course.session_edited", &course.to_string(), None, json!({})).await?;
+    tx.commit().await?;
+    Ok(see_other(&format!("/admin/courses/{course}")))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct SessionAction {
+    #[serde(default)]
+    action: String,
+}
+
+/// Moves a session up or down, or removes it, in the draft.
+#[handler]
+pub async fn session_action(
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::EditContent>,
+    Path((id, object)): Path<(String, String)>,
+    Form(form): Form<SessionAction>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let course = page::path_id::<CourseId>(&id)?;
+    let oid: ObjectId = page::path_id(&object)?;
+    let ok = match form.action.as_str() {
+        "up" => cat::move_object(&tx, course, oid, -1).await?,
+        "down" => cat::move_object(&tx, course, oid, 1).await?,
+        "remove" => cat::remove_object(&tx, course, oid).await?,
+        _ => return Err(AppError::BadRequest("Choose move up, move down or remove.".into())),
+    };
+    if !ok {
+        return Err(AppError::NotFound);
+    }
+    id::audit(&tx, Some(me.person), &format!("course.session_{}", form.action), &course.to_string(), None, json!({}))
+        .await?;
+    tx.commit().await?;
+    Ok(see_other(&format!("/admin/courses/{course}")))
+}

@@ -1,0 +1,19 @@
+//! Routes by owner: health (any host), the platform's pages, a trust's pages, shared assets.
+
+pub mod account;
+pub mod admin;
+pub mod api;
+pub mod assets;
+pub mod authoring;
+pub mod elearning;
+pub mod health;
+pub mod learner;
+pub mod market;
+pub mod platform;
+pub mod platform_admin;
+pub mod site_admin;
+pub mod sso;
+pub mod sso_admin;
+pub mod tenant;
+pub mod training;
+pub mod xapi;

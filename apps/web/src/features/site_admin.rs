@@ -1,0 +1,509 @@
+//! A trust admin edits the sub-site: the logo (PNG or plain SVG, checked by content), colours
+//! (refused if any pair fails WCAG 2.2 AA contrast), key messages and custom domains. Edits mark the branding and messages as the admins' own, so `tenants apply`
+//! leaves them alone, and every instance reloads the trust's site at once.
+
+use crate::context::AppState;
+use crate::context::directory::Site;
+use crate::error::AppError;
+use crate::http::page::see_other;
+use crate::http::page::{self, RequestInfo};
+use crate::http::{Ctx, Member, may};
+use poem::http::StatusCode;
+use poem::web::{CsrfToken, Data, Form, Multipart, Path};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use trellis_core::MessageId;
+use trellis_core::colour::{ColourScheme, Rgb};
+use trellis_core::tenant_spec::{MAX_LOGO_BYTES, check_logo, sniff_logo};
+use trellis_db::domains::ClaimRefused;
+use trellis_db::identity as id;
+use trellis_db::site::{self as db_site, MessageInput};
+use trellis_integrations::dns;
+
+/// Reloads this instance's sites and tells the others, after an admin's edit; a failure is
+/// logged (the others catch up at their next periodic reload).
+pub(crate) async fn announce(state: &AppState, reason: &str) {
+    if let Err(e) = crate::context::directory::reload_and_announce(state, reason).await {
+        tracing::warn!(error = %e, reason, "reload after an admin's edit failed");
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // each is a distinct part of the page
+fn page_with(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    token: &CsrfToken,
+    errors: &[(String, String)],
+    values: serde_json::Value,
+    messages: serde_json::Value,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Edit your site",
+        &[("Home", "/"), ("Your profile", "/profile")],
+    );
+    ctx.insert("csrf_token", &token.0);
+    page::insert_errors(&mut ctx, errors);
+    // Every field is defined: the site's colours and empty message fields unless given.
+    let mut all = colour_values(&site.entry.colours);
+    if let Some(map) = all.as_object_mut() {
+        for f in ["title", "body", "starts_on", "ends_on"] {
+            map.insert(f.to_owned(), json!(""));
+        }
+        if let serde_json::Value::Object(given) = values {
+            map.extend(given);
+        }
+    }
+    for f in ["domain"] {
+        if let Some(map) = all.as_object_mut() {
+            map.entry(f).or_insert(json!(""));
+        }
+    }
+    ctx.insert("values", &all);
+    ctx.insert("messages", &messages["list"]);
+    ctx.insert("domains", &messages["domains"]);
+    page::render(state, Some(site), "pages/admin_site.html", &ctx, status)
+}
+
+/// What the editor lists: the key messages (`list`) and the custom domains (`domains`).
+async fn messages_json(state: &AppState, site: &Site) -> Result<serde_json::Value, AppError> {
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let all = db_site::all_messages(&tx).await?;
+    tx.commit().await?;
+    let domains = state.dbs.platform.custom_domains_of_tenant(site.entry.id).await?;
+    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%-d %B %Y at %H:%M UTC").to_string();
+    Ok(json!({
+        "list": all
+            .iter()
+            .map(|m| json!({
+                "id": m.id.to_string(), "title": m.title, "body": m.body,
+                "starts_on": m.starts_on.to_string(), "ends_on": m.ends_on.map(|d| d.to_string()).unwrap_or_default(),
+            }))
+            .collect::<Vec<_>>(),
+        "domains": domains
+            .iter()
+            .map(|d| json!({
+                "host": d.host,
+                "declared": d.kind == "declared",
+                "verified": d.verified_at.is_some(),
+                "record_name": dns::challenge_name(&d.host),
+                "record_value": d.token.as_deref().map(dns::challenge_value).unwrap_or_default(),
+                "checked": d.checked_at.map(when).unwrap_or_default(),
+                "result": d.check_result.clone().unwrap_or_default(),
+            }))
+            .collect::<Vec<_>>(),
+    }))
+}
+
+fn colour_values(c: &ColourScheme) -> serde_json::Value {
+    json!({ "primary": c.primary.to_string(), "on_primary": c.on_primary.to_string(), "link": c.link.to_string(), "accent": c.accent.to_string() })
+}
+
+/// The site editor: colours and key messages.
+#[handler]
+pub async fn edit(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditSite>,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    let _me = member.release().await?;
+    let messages = messages_json(state, site).await?;
+    page_with(state, site, req, token, &[], colour_values(&site.entry.colours), messages, StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ColoursForm {
+    #[serde(default)]
+    primary: String,
+    #[serde(default)]
+    on_primary: String,
+    #[serde(default)]
+    link: String,
+    #[serde(default)]
+    accent: String,
+}
+
+/// Sets the colours, or shows each failing pair with its ratio.
+#[handler]
+pub async fn colours(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditSite>,
+    token: &CsrfToken,
+    Form(f): Form<ColoursForm>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let mut errors = Vec::new();
+    let mut parse = |field: &str, v: &str| {
+        Rgb::parse(v.trim()).or_else(|| {
+            errors.push((
+                field.to_owned(),
+                format!("Enter the colour as 6 hexadecimal digits after #, like #005eb8 (got \"{v}\")"),
+            ));
+            None
+        })
+    };
+    let scheme = match (
+        parse("primary", &f.primary),
+        parse("on_primary", &f.on_primary),
+        parse("link", &f.link),
+        parse("accent", &f.accent),
+    ) {
+        (Some(primary), Some(on_primary), Some(link), Some(accent)) => {
+            Some(ColourScheme { primary, on_primary, link, accent })
+        }
+        _ => None,
+    };
+    let values = json!({ "primary": f.primary, "on_primary": f.on_primary, "link": f.link, "accent": f.accent });
+    let Some(scheme) = scheme else {
+        let messages = messages_json(state, site).await?;
+        return page_with(state, site, req, token, &errors, values, messages, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    match db_site::admin_set_colours(&tx, scheme).await? {
+        Ok(()) => {
+            id::audit(
+                &tx,
+                Some(me.person),
+                "branding.colours",
+                &scheme.primary.to_string(),
+                None,
+                colour_values(&scheme),
+            )
+            .await?;
+            tx.commit().await?;
+            announce(state, "site-edit").await;
+            Ok(see_other("/admin/site"))
+        }
+        Err(failures) => {
+            tx.rollback().await?;
+            let errors: Vec<(String, String)> = failures.into_iter().map(|f| (f.field.to_owned(), f.message)).collect();
+            let messages = messages_json(state, site).await?;
+            page_with(state, site, req, token, &errors, values, messages, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct MessageForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    starts_on: String,
+    #[serde(default)]
+    ends_on: String,
+    /// `save` or `delete` (editing an existing message).
+    #[serde(default)]
+    action: String,
+}
+
+fn parse_message(f: &MessageForm) -> Result<MessageInput, Vec<(String, String)>> {
+    let mut errors = Vec::new();
+    let title = f.title.trim();
+    if title.is_empty() || title.chars().count() > 120 {
+        errors.push(("title".to_owned(), "Enter a title of up to 120 characters".to_owned()));
+    }
+    let body = f.body.trim();
+    if body.is_empty() || body.chars().count() > 2000 {
+        errors.push(("body".to_owned(), "Enter the message, up to 2,000 characters".to_owned()));
+    }
+    let starts = chrono::NaiveDate::parse_from_str(f.starts_on.trim(), "%Y-%m-%d").ok();
+    if starts.is_none() {
+        errors.push(("starts_on".to_owned(), "Enter the first day to show it, like 2026-12-01".to_owned()));
+    }
+    let ends = match f.ends_on.trim() {
+        "" => None,
+        v => match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                errors.push((
+                    "ends_on".to_owned(),
+                    "Enter the last day to show it, like 2027-03-31, or leave it empty".to_owned(),
+                ));
+                None
+            }
+        },
+    };
+    if let (Some(s), Some(e)) = (starts, ends)
+        && e < s
+    {
+        errors.push(("ends_on".to_owned(), "The last day must not be before the first".to_owned()));
+    }
+
+    match starts {
+        Some(starts_on) if errors.is_empty() => {
+            Ok(MessageInput { title: title.to_owned(), body: body.to_owned(), starts_on, ends_on: ends })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// Adds a key message.
+#[handler]
+pub async fn add_message(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditSite>,
+    token: &CsrfToken,
+    Form(f): Form<MessageForm>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let input = match parse_message(&f) {
+        Ok(i) => i,
+        Err(errors) => {
+            let messages = messages_json(state, site).await?;
+            let values = json!({ "title": f.title, "body": f.body, "starts_on": f.starts_on, "ends_on": f.ends_on });
+            return page_with(state, site, req, token, &errors, values, messages, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let m = db_site::add_message(&tx, input).await?;
+    id::audit(&tx, Some(me.person), "site.message_added", &m.title, None, json!({ "id": m.id.to_string() })).await?;
+    tx.commit().await?;
+    Ok(see_other("/admin/site"))
+}
+
+/// Saves or deletes one of this trust's key messages.
+#[handler]
+pub async fn edit_message(
+    _req: &Request,
+    Data(_state): Data<&AppState>,
+    Data(_site): Data<&Arc<Site>>,
+    member: Member<may::EditSite>,
+    Path(id_text): Path<String>,
+    Form(f): Form<MessageForm>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let message: MessageId = page::path_id(&id_text)?;
+    if f.action == "delete" {
+        if db_site::delete_message(&tx, message).await? == 0 {
+            return Err(AppError::NotFound);
+        }
+        id::audit(&tx, Some(me.person), "site.message_deleted", &id_text, None, json!({})).await?;
+    } else {
+        let input = parse_message(&f)
+            .map_err(|e| AppError::BadRequest(e.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join(". ")))?;
+        db_site::admin_edit_message(&tx, message, input).await?;
+        id::audit(&tx, Some(me.person), "site.message_edited", &id_text, None, json!({})).await?;
+    }
+    tx.commit().await?;
+    Ok(see_other("/admin/site"))
+}
+
+/// Uploads a new logo (PNG or plain SVG, checked by content, size-limited), or removes the logo.
+/// A bad file is refused with the reason and nothing changes.
+#[handler]
+pub async fn logo(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditSite>,
+    token: &CsrfToken,
+    mut form: Multipart,
+) -> Result<Response, AppError> {
+    let me = member.release().await?;
+    let mut file: Option<(Option<String>, Vec<u8>)> = None;
+    let mut remove = false;
+    let mut too_big = false;
+    while let Some(field) =
+        form.next_field().await.map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}.")))?
+    {
+        match field.name() {
+            Some("logo") => {
+                let name = field.file_name().map(str::to_owned);
+                let mut bytes = Vec::new();
+                let mut reader = field.into_async_read();
+                use tokio::io::AsyncReadExt;
+                let mut chunk = [0u8; 16 * 1024];
+                loop {
+                    let n = reader
+                        .read(&mut chunk)
+                        .await
+                        .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}.")))?;
+                    if n == 0 {
+                        break;
+                    }
+                    if bytes.len() + n > MAX_LOGO_BYTES {
+                        too_big = true;
+                        break;
+                    }
+                    bytes.extend_from_slice(&chunk[..n]);
+                }
+                file = Some((name, bytes));
+            }
+            Some("action") => remove = field.text().await.unwrap_or_default() == "remove",
+            _ => {}
+        }
+    }
+    let refuse = |message: String| async move {
+        let messages = messages_json(state, site).await?;
+        page_with(
+            state,
+            site,
+            req,
+            token,
+            &[("logo".to_owned(), message)],
+            colour_values(&site.entry.colours),
+            messages,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    let upload = if remove {
+        None
+    } else {
+        let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty() || too_big) else {
+            return refuse("Choose a PNG or SVG file for the logo".into()).await;
+        };
+        let shown = name.unwrap_or_else(|| "The file".into());
+        if too_big {
+            return refuse(format!("{shown} is larger than {} KB: choose a smaller logo", MAX_LOGO_BYTES / 1024)).await;
+        }
+        let Some(content_type) = sniff_logo(&bytes) else {
+            return refuse(format!("{shown} is not a PNG or SVG image")).await;
+        };
+        match check_logo(&bytes, content_type) {
+            Ok(kept) => Some((content_type, kept)),
+            Err(e) => return refuse(format!("{shown} cannot be used: {e}")).await,
+        }
+    };
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let size = upload.as_ref().map_or(0, |(_, b)| b.len());
+    let sha = db_site::admin_set_logo(&tx, upload.as_ref().map(|(t, b)| (*t, b.clone()))).await?;
+    id::audit(
+        &tx,
+        Some(me.person),
+        if sha.is_some() { "branding.logo" } else { "branding.logo_removed" },
+        sha.as_deref().unwrap_or("none"),
+        None,
+        json!({ "bytes": size }),
+    )
+    .await?;
+    tx.commit().await?;
+    announce(state, "site-edit").await;
+    Ok(see_other("/admin/site"))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct DomainForm {
+    #[serde(default)]
+    domain: String,
+    /// `check` or `remove` (on a listed domain).
+    #[serde(default)]
+    action: String,
+}
+
+/// Adds a custom domain: claimed with a token the trust publishes in DNS, served once checked.
+#[handler]
+pub async fn add_domain(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditSite>,
+    token: &CsrfToken,
+    Form(f): Form<DomainForm>,
+) -> Result<Response, AppError> {
+    let me = member.release().await?;
+    let raw = f.domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let base = state.config.server.base_domain.to_ascii_lowercase();
+    let problem = match trellis_core::host::HostName::parse(&raw) {
+        _ if raw.is_empty() => Some("Enter the domain, like learning.your-trust.nhs.uk".to_owned()),
+        Err(e) => Some(format!("\"{raw}\" is not a domain name: {e}")),
+        Ok(_) if raw.parse::<std::net::IpAddr>().is_ok() || !raw.contains('.') => {
+            Some("Enter a domain name with at least one dot, not an address".to_owned())
+        }
+        Ok(_) if raw == base || raw.ends_with(&format!(".{base}")) => {
+            Some(format!("{raw} is part of the platform's own domain; choose a domain your trust owns"))
+        }
+        Ok(_) => None,
+    };
+    let refuse = |message: String| async move {
+        let messages = messages_json(state, site).await?;
+        page_with(
+            state,
+            site,
+            req,
+            token,
+            &[("domain".to_owned(), message)],
+            json!({ "domain": f.domain }),
+            messages,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    if let Some(p) = problem {
+        return refuse(p).await;
+    }
+    let verify_token = hex::encode(rand::random::<[u8; 16]>());
+    let actor = format!("person:{}", me.person);
+    match state.dbs.platform.claim_domain_for_tenant(site.entry.id, &raw, &verify_token, &actor).await? {
+        Ok(()) => {}
+        Err(ClaimRefused::AlreadyYours) => return refuse(format!("{raw} is already listed for your site")).await,
+        Err(ClaimRefused::Taken) => {
+            return refuse(format!(
+                "{raw} is already claimed on this platform. If it belongs to your trust, contact the platform's operators"
+            ))
+            .await;
+        }
+    }
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    id::audit(&tx, Some(me.person), "branding.domain_claimed", &raw, None, json!({})).await?;
+    tx.commit().await?;
+    Ok(see_other("/admin/site#domains"))
+}
+
+/// Checks a claimed domain's DNS now (and serves it if the token is there), or removes it.
+#[handler]
+pub async fn domain_action(
+    _req: &Request,
+    Ctx { state, site, .. }: Ctx<'_>,
+    member: Member<may::EditSite>,
+    Form(f): Form<DomainForm>,
+) -> Result<Response, AppError> {
+    let me = member.release().await?;
+    let host = f.domain.trim().to_ascii_lowercase();
+    let domains = state.dbs.platform.custom_domains_of_tenant(site.entry.id).await?;
+    // Only this trust's own domains: another trust's (or an unknown one) is simply not found.
+    let Some(domain) = domains.into_iter().find(|d| d.host == host) else {
+        return Err(AppError::NotFound);
+    };
+    let actor = format!("person:{}", me.person);
+    let action = match f.action.as_str() {
+        "remove" => {
+            if !state.dbs.platform.remove_domain_of_tenant(site.entry.id, &host, &actor).await? {
+                return Err(AppError::BadRequest(format!(
+                    "{host} was set up by the platform's operators; ask them to remove it."
+                )));
+            }
+            "branding.domain_removed"
+        }
+        _ => {
+            let Some(token) = domain.token.filter(|_| domain.verified_at.is_none()) else {
+                return Ok(see_other("/admin/site#domains"));
+            };
+            let (verified, result) = match state.dns.check(&host, &token).await {
+                dns::Check::Verified => (true, "Verified: the TXT record holds the value shown".to_owned()),
+                dns::Check::NotYet(why) => (false, why),
+            };
+            state.dbs.platform.record_domain_check_for_tenant(site.entry.id, &host, verified, &result, &actor).await?;
+            if !verified {
+                let tx = state.dbs.app.begin(site.entry.id).await?;
+                id::audit(
+                    &tx,
+                    Some(me.person),
+                    "branding.domain_check_failed",
+                    &host,
+                    None,
+                    json!({ "result": result }),
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(see_other("/admin/site#domains"));
+            }
+            "branding.domain_verified"
+        }
+    };
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    id::audit(&tx, Some(me.person), action, &host, None, json!({})).await?;
+    tx.commit().await?;
+    announce(state, "site-edit").await;
+    Ok(see_other("/admin/site#domains"))
+}

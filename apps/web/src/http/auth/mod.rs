@@ -1,0 +1,232 @@
+//! Who is making the request: sessions, passwords, CSRF, rate limits, and the signed-in person.
+
+pub mod csrf;
+pub mod mfa;
+pub mod password;
+pub mod platform;
+
+use crate::context::AppState;
+use crate::context::directory::Site;
+pub use crate::context::security::Security;
+use crate::error::AppError;
+use crate::http::middleware::forwarded;
+use poem::Request;
+use poem::session::Session;
+use trellis_core::PersonId;
+use trellis_core::identity::{Permission, Role, allows};
+use trellis_db::TenantTx;
+use trellis_db::identity::{self, MembershipStatus};
+use trellis_db::sessions;
+pub use trellis_db::sessions::Method;
+
+const K_TENANT: &str = "tenant";
+const K_PERSON: &str = "person";
+const K_EPOCH: &str = "epoch";
+const K_SIGNED_IN: &str = "signed_in_at";
+const K_SEEN: &str = "last_seen";
+const K_SID: &str = "session_handle";
+/// The terms versions this session last passed the terms check for.
+const K_AGREED: &str = "agreed_terms";
+
+/// The person signed in on this trust's site.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub person: PersonId,
+    pub roles: Vec<Role>,
+    /// The catalogue's change counters, read with the sign-in state (for the kept listing).
+    pub catalogue: trellis_db::catalogue::Generations,
+}
+
+impl SignedIn {
+    /// Whether their roles here allow `p`.
+    pub fn may(&self, p: Permission) -> bool {
+        allows(&self.roles, p)
+    }
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Starts a session for `person` on this site: a new session id (so a planted one is useless),
+/// recorded in `tx` (the caller's, committed with its audit entry) so the person can see it and
+/// end it from their profile.
+#[allow(clippy::too_many_arguments)] // each is a distinct fact about the sign-in
+pub async fn sign_in(
+    tx: &TenantTx,
+    state: &AppState,
+    req: &Request,
+    session: &Session,
+    site: &Site,
+    person: PersonId,
+    epoch: i32,
+    method: Method,
+) -> Result<(), AppError> {
+    let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string());
+    let agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok());
+    let handle = sessions::start(tx, person, method, ip.as_deref(), agent).await?;
+    session.clear();
+    session.renew();
+    session.set(K_TENANT, site.entry.id.to_string());
+    session.set(K_PERSON, person.to_string());
+    session.set(K_EPOCH, epoch);
+    session.set(K_SID, handle.to_string());
+    session.set(K_SIGNED_IN, now_secs());
+    session.set(K_SEEN, now_secs());
+    // A training manager is likely to open the compliance matrix next: count its totals now.
+    if identity::membership(tx, person).await?.is_some_and(|m| m.roles.contains(&Role::TrainingManager)) {
+        crate::usecases::compliance::totals::warm(state, site);
+    }
+    Ok(())
+}
+
+/// This session's handle in `person_sessions`, if signed in.
+pub fn handle(session: &Session) -> Option<uuid::Uuid> {
+    session.get::<String>(K_SID).and_then(|s| s.parse().ok())
+}
+
+/// Ends this session (and marks its record ended).
+pub async fn sign_out(
+    state: &AppState,
+    site: &Site,
+    session: &Session,
+    person: Option<PersonId>,
+) -> Result<(), AppError> {
+    if let (Some(person), Some(h)) = (person, handle(session)) {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        sessions::end(&tx, person, h).await?;
+        tx.commit().await?;
+    }
+    session.purge();
+    Ok(())
+}
+
+/// The signed-in person, if the session is for this trust, not timed out, not ended everywhere,
+/// and the person is still an approved member here.
+pub async fn current(state: &AppState, site: &Site, session: &Session) -> Result<Option<SignedIn>, AppError> {
+    Ok(check(state, site, session).await?.map(|(me, _)| me))
+}
+
+/// [`current`], with the version of the trust's terms read in the same statement.
+async fn check(
+    state: &AppState,
+    site: &Site,
+    session: &Session,
+) -> Result<Option<(SignedIn, Option<String>)>, AppError> {
+    match check_open(state, site, session, false).await? {
+        Some((me, terms, tx)) => {
+            tx.commit().await?;
+            Ok(Some((me, terms)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// [`check`], leaving its transaction open for the page to read on in (one transaction, not two,
+/// for a signed-in page). `writes`: the page will write in it (on SQLite, it takes the write lock
+/// at once).
+pub(crate) async fn check_open(
+    state: &AppState,
+    site: &Site,
+    session: &Session,
+    writes: bool,
+) -> Result<Option<(SignedIn, Option<String>, TenantTx)>, AppError> {
+    let Some(person) = session.get::<String>(K_PERSON).and_then(|p| p.parse::<PersonId>().ok()) else {
+        return Ok(None);
+    };
+    // A session from another trust's site is nothing here (cookies are host-only anyway).
+    if session.get::<String>(K_TENANT).as_deref() != Some(site.entry.id.to_string().as_str()) {
+        return Ok(None);
+    }
+    let auth = &state.config.auth;
+    let now = now_secs();
+    let signed_in = session.get::<i64>(K_SIGNED_IN).unwrap_or(0);
+    let seen = session.get::<i64>(K_SEEN).unwrap_or(0);
+    let idle = i64::try_from(auth.session_idle_minutes * 60).unwrap_or(i64::MAX);
+    let absolute = i64::try_from(auth.session_absolute_hours * 3600).unwrap_or(i64::MAX);
+    if now - seen > idle || now - signed_in > absolute {
+        session.purge();
+        return Ok(None);
+    }
+    let Some(sid) = handle(session) else {
+        session.purge();
+        return Ok(None);
+    };
+    // At most once a minute the session's last use is written; otherwise the check only reads
+    // (on SQLite a read transaction does not take the write lock).
+    let touch = now - seen > 60;
+    let tx = if touch || writes {
+        state.dbs.app.begin(site.entry.id).await?
+    } else {
+        state.dbs.app.begin_read(site.entry.id).await?
+    };
+    let st = identity::sign_in_state(&tx, person, sid).await?;
+    let live = st.as_ref().is_some_and(|s| s.live);
+    if live && touch {
+        sessions::touch(&tx, sid).await?;
+    }
+    let current_epoch = session.get::<i32>(K_EPOCH);
+    match st {
+        Some(s) if s.live && Some(s.epoch) == current_epoch && s.status == MembershipStatus::Approved => {
+            if touch {
+                session.set(K_SEEN, now);
+            }
+            Ok(Some((SignedIn { person, roles: s.roles, catalogue: s.catalogue }, s.trust_terms, tx)))
+        }
+        _ => {
+            tx.commit().await?;
+            session.purge();
+            Ok(None)
+        }
+    }
+}
+
+/// Wraps a route that reads a session or takes a form: server-side session (host-only cookie),
+/// CSRF token issued, and verified on every unsafe method.
+pub fn guard<E: poem::Endpoint + 'static>(ep: E, sec: &Security) -> impl poem::Endpoint + use<E> {
+    use poem::EndpointExt;
+    use poem::web::cookie::SameSite;
+    let cookie = poem::session::CookieConfig::default()
+        .name("trellis_session")
+        .secure(sec.secure)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(sec.absolute);
+    let csrf = poem::middleware::Csrf::new()
+        .cookie_name("trellis_csrf")
+        .key(sec.csrf_key)
+        .secure(sec.secure)
+        .http_only(true)
+        .same_site(SameSite::Lax);
+    ep.around(csrf::verify).with(csrf).with(poem::session::ServerSession::new(cookie, sec.store.clone()))
+}
+
+/// Whether this session has passed the terms check for the versions now current (the platform's
+/// documents and the trust's terms), checking the acceptance records only when a version changed.
+pub(crate) async fn agreed(
+    state: &AppState,
+    tx: &TenantTx,
+    session: &Session,
+    me: &SignedIn,
+    trust_terms: Option<&str>,
+) -> Result<bool, AppError> {
+    // The versions this session last passed the check for: the platform's documents (fixed for the
+    // life of the process) and the trust's terms (read with the sign-in state, so a new version
+    // asks again at once). Unchanged, the acceptance records need not be read again.
+    let agreed = format!(
+        "{}|{}|trust:{}",
+        me.person,
+        state.terms.iter().map(|d| format!("{}:{}", d.key, d.version)).collect::<Vec<_>>().join(","),
+        trust_terms.unwrap_or("-")
+    );
+    if session.get::<String>(K_AGREED).as_deref() == Some(agreed.as_str()) {
+        return Ok(true);
+    }
+    let outstanding = trellis_db::terms::outstanding(tx, me.person, &state.terms).await?;
+    if outstanding.is_empty() {
+        session.set(K_AGREED, agreed);
+        Ok(true)
+    } else {
+        Ok(false)
+    }
+}

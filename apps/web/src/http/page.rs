@@ -1,0 +1,124 @@
+//! Themed pages: the context every template gets, and rendering.
+
+use crate::context::AppState;
+use crate::context::directory::Site;
+use crate::error::AppError;
+use crate::http::middleware::observe::RequestId;
+use poem::http::StatusCode;
+use poem::{Request, Response};
+use serde_json::json;
+
+/// What a page needs of its request (kept apart so error pages can be made after the request
+/// has been handed to a route).
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub path: String,
+    pub request_id: String,
+    pub wants_json: bool,
+}
+
+impl RequestInfo {
+    pub fn of(req: &Request) -> Self {
+        Self {
+            path: req.uri().path().to_owned(),
+            request_id: req.data::<RequestId>().map_or_else(String::new, |r| r.0.clone()),
+            wants_json: crate::error::wants_json(req),
+        }
+    }
+}
+
+/// The context every page shares: platform, trust (if any), title, breadcrumbs, request id.
+pub fn context(
+    state: &AppState,
+    site: Option<&Site>,
+    info: &RequestInfo,
+    title: &str,
+    breadcrumbs: &[(&str, &str)],
+) -> tera::Context {
+    let theme = site.map_or("default", |s| s.entry.theme.as_str());
+    let mut ctx = tera::Context::new();
+    ctx.insert("platform_name", "Trellis");
+    ctx.insert("platform_url", &state.config.url_for_host(&state.config.server.base_domain));
+    ctx.insert("css_url", state.themes.css_url(theme));
+    if let Some(site) = site {
+        ctx.insert_value("tenant", site.view.clone());
+    }
+    ctx.insert("title", title);
+    let crumbs: Vec<_> = breadcrumbs.iter().map(|(label, href)| json!({ "label": label, "href": href })).collect();
+    ctx.insert("breadcrumbs", &crumbs);
+    ctx.insert("request_id", &info.request_id);
+    ctx
+}
+
+/// Renders a page of the site's theme (the default theme on platform pages).
+pub fn render(
+    state: &AppState,
+    site: Option<&Site>,
+    template: &str,
+    ctx: &tera::Context,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let theme = site.map_or("default", |s| s.entry.theme.as_str());
+    let html = state.themes.render(theme, template, ctx)?;
+    Ok(Response::builder()
+        .status(status)
+        .content_type("text/html; charset=utf-8")
+        .header("cache-control", "no-store")
+        .body(html))
+}
+
+/// The themed error page (or a problem document if the client wants JSON).
+pub fn error_page(
+    state: &AppState,
+    site: Option<&Site>,
+    info: &RequestInfo,
+    status: StatusCode,
+    err: Option<&poem::Error>,
+) -> Response {
+    let app_err = err.and_then(|e| e.downcast_ref::<AppError>());
+    if let Some(to) = app_err.and_then(AppError::redirect) {
+        return see_other(to);
+    }
+    if let Some(AppError::Forbidden(r)) = app_err
+        && !info.wants_json
+    {
+        let mut ctx = context(state, site, info, &r.heading, &[("Home", "/")]);
+        ctx.insert("heading", &r.heading);
+        ctx.insert("body", &r.detail);
+        ctx.insert("link", &r.link.as_ref().map(|(label, href)| json!({ "label": label, "href": href })));
+        return render(state, site, "pages/message.html", &ctx, status).unwrap_or_else(|e| {
+            tracing::error!(error = ?e, "cannot render the refusal page");
+            crate::error::plain_page(status, &r.heading, &r.detail)
+        });
+    }
+    let (heading, detail) = crate::error::describe(status, err);
+    if info.wants_json {
+        return crate::error::problem(status, &heading, &detail, &info.path);
+    }
+    let mut ctx = context(state, site, info, &heading, &[]);
+    ctx.insert("status", &status.as_u16());
+    ctx.insert("heading", &heading);
+    ctx.insert("detail", &detail);
+    render(state, site, "pages/error.html", &ctx, status).unwrap_or_else(|e| {
+        tracing::error!(error = ?e, "cannot render the error page");
+        crate::error::plain_page(status, &heading, &detail)
+    })
+}
+
+/// A form's errors for the templates: `errors` for the summary (in the order given) and `error`,
+/// each field's message by its name.
+pub fn insert_errors(ctx: &mut tera::Context, errors: &[(String, String)]) {
+    ctx.insert("errors", &errors.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect::<Vec<_>>());
+    ctx.insert("error", &errors.iter().cloned().collect::<std::collections::BTreeMap<_, _>>());
+}
+
+/// An id from the request path; one that does not parse is "not found", like one that matches
+/// nothing.
+pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+/// A `303 See Other` to `to`: where a form post or a refused page sends the browser next.
+pub fn see_other(to: &str) -> Response {
+    Response::builder().status(StatusCode::SEE_OTHER).header("location", to).finish()
+}

@@ -1,9 +1,0 @@
-//! Middleware that wraps every request: observation (ids, logs, metrics), limits, security
-//! headers, and which peer's forwarded headers to believe.
-
-pub mod access_log;
-pub mod forwarded;
-pub mod input;
-pub mod limits;
-pub mod observe;
-pub mod security;

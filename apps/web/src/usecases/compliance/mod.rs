@@ -1,0 +1,4 @@
+//! Compliance: training rules reaching people, and the matrix's totals.
+
+pub mod apply_rules;
+pub mod totals;

@@ -1,0 +1,1 @@
+//! Learning: recording what a learner did, and what follows when a course is completed.

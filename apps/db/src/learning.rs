@@ -1,6 +1,7 @@
 //! Enrolments and what learners do: enrolling (at once, or by a request a manager decides),
-//! leaving, opening sessions, time on them, completing them, and the completion of courses,
-//! learning paths and programmes that follows.
+//! leaving, opening sessions, time on them, completing them, and the rows a completed course
+//! writes. What a completion sets off (the assignment, learning paths, sharing) is a use case in
+//! the web crate (`usecases::learning`).
 
 use crate::catalogue::{self, Object};
 pub use crate::enrolments::{Enrolled, Enrolment, enrol, enrolment, enrolments_of, reopen};
@@ -130,20 +131,17 @@ pub async fn progress(tx: &TenantTx, e: &Enrolment) -> Result<HashMap<ObjectId, 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
     pub object_completed: bool,
-    pub course_completed: bool,
+    /// This record completed the last session of an active enrolment: the course is complete
+    /// (the caller's use case completes it, with what follows).
+    pub sessions_complete: bool,
     pub seconds_spent: i32,
 }
 
 /// Records what the learner did on a session of their enrolment's version: first and last
-/// access, time (capped per report), and completion by the session's rule; when every session of
-/// the version is complete the course is, and so (in turn) are learning paths and assignments.
-pub async fn record(
-    tx: &TenantTx,
-    e: &Enrolment,
-    o: &Object,
-    event: Event,
-    today: NaiveDate,
-) -> Result<Recorded, DbError> {
+/// access, time (capped per report), and completion by the session's rule; says whether every
+/// session of the version is now complete (the course then is: see the web crate's
+/// `usecases::learning::record`).
+pub async fn record(tx: &TenantTx, e: &Enrolment, o: &Object, event: Event) -> Result<Recorded, DbError> {
     let now = Utc::now();
     let existing = tx
         .select::<object_progress::Entity>()
@@ -206,28 +204,23 @@ pub async fn record(
         .col_expr(assignment::Column::StartedAt, Expr::value(Some(now)))
         .exec(tx.conn())
         .await?;
-    let course_completed = complete_now && course_done(tx, e, o, today).await?;
-    Ok(Recorded { object_completed: complete_now, course_completed, seconds_spent: seconds })
+    let sessions_complete = complete_now && sessions_done(tx, e, o).await?;
+    Ok(Recorded { object_completed: complete_now, sessions_complete, seconds_spent: seconds })
 }
 
-/// After a session of the enrolment was completed: completes the course if every session of its
-/// version now is. Returns whether it did.
-async fn course_done(tx: &TenantTx, e: &Enrolment, o: &Object, today: NaiveDate) -> Result<bool, DbError> {
+/// After a session of the enrolment was completed: whether every session of its version now is
+/// (an active enrolment only).
+async fn sessions_done(tx: &TenantTx, e: &Enrolment, o: &Object) -> Result<bool, DbError> {
     if e.status != "active" {
         return Ok(false);
     }
     let version = e.version.unwrap_or(o.version);
     let all = catalogue::objects(tx, version).await?;
     let done = progress(tx, e).await?;
-    if all
+    Ok(all
         .iter()
         .filter(|x| x.counts_towards_completion())
-        .all(|x| done.get(&x.id).is_some_and(|p| p.completed_at.is_some()))
-    {
-        complete_course(tx, e, today).await?;
-        return Ok(true);
-    }
-    Ok(false)
+        .all(|x| done.get(&x.id).is_some_and(|p| p.completed_at.is_some())))
 }
 
 /// What a packaged session's content reports: the learning record of SCORM and cmi5 alike.
@@ -246,13 +239,7 @@ pub struct Outcome {
 /// Records a packaged session's results in the learning record: access times, time spent (as the
 /// content measured it), score, success (a pass is never undone by a later failure) and
 /// completion (never undone); the course completes as for any session.
-pub async fn record_result(
-    tx: &TenantTx,
-    e: &Enrolment,
-    o: &Object,
-    r: Outcome,
-    today: NaiveDate,
-) -> Result<Recorded, DbError> {
+pub async fn record_result(tx: &TenantTx, e: &Enrolment, o: &Object, r: Outcome) -> Result<Recorded, DbError> {
     let now = Utc::now();
     let existing = tx
         .select::<object_progress::Entity>()
@@ -317,8 +304,8 @@ pub async fn record_result(
         .col_expr(assignment::Column::StartedAt, Expr::value(Some(now)))
         .exec(tx.conn())
         .await?;
-    let course_completed = complete_now && course_done(tx, e, o, today).await?;
-    Ok(Recorded { object_completed: complete_now, course_completed, seconds_spent: seconds })
+    let sessions_complete = complete_now && sessions_done(tx, e, o).await?;
+    Ok(Recorded { object_completed: complete_now, sessions_complete, seconds_spent: seconds })
 }
 
 /// A completion of a free national course follows the person: only its fact, date and where it
@@ -412,9 +399,9 @@ pub async fn share_completion(
     Ok(n)
 }
 
-/// Marks the enrolment completed, keeps the completion, brings the person's assignment in date,
-/// and completes any learning path of theirs whose courses are now all complete.
-pub async fn complete_course(tx: &TenantTx, e: &Enrolment, today: NaiveDate) -> Result<(), DbError> {
+/// Marks the enrolment completed and keeps the completion (with its version). Returns when.
+/// What follows (the assignment, sharing, learning paths) is the caller's use case.
+pub async fn mark_completed(tx: &TenantTx, e: &Enrolment) -> Result<DateTime<Utc>, DbError> {
     let now = Utc::now();
     tx.update_many::<enrolment::Entity>()
         .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
@@ -432,14 +419,19 @@ pub async fn complete_course(tx: &TenantTx, e: &Enrolment, today: NaiveDate) -> 
         completed_at: Set(now),
     })
     .await?;
-    crate::compliance::completed(tx, e.person, e.course, today).await?;
-    share_completion(tx, e.person, e.course, now).await?;
-    for path in catalogue::paths_containing(tx, e.course).await? {
-        let Some(pe) = enrolment(tx, e.person, path).await?.filter(|pe| pe.status == "active") else { continue };
+    Ok(now)
+}
+
+/// The person's active enrolments on learning paths containing `course` whose courses are now
+/// all completed.
+pub async fn paths_now_complete(tx: &TenantTx, person: PersonId, course: CourseId) -> Result<Vec<Enrolment>, DbError> {
+    let mut out = Vec::new();
+    for path in catalogue::paths_containing(tx, course).await? {
+        let Some(pe) = enrolment(tx, person, path).await?.filter(|pe| pe.status == "active") else { continue };
         let inner = catalogue::path_courses(tx, path).await?;
         let states: HashMap<Uuid, String> = tx
             .select::<enrolment::Entity>()
-            .filter(enrolment::Column::PersonId.eq(e.person.as_uuid()))
+            .filter(enrolment::Column::PersonId.eq(person.as_uuid()))
             .filter(enrolment::Column::CourseId.is_in(inner.iter().map(CourseId::as_uuid).collect::<Vec<_>>()))
             .all(tx.conn())
             .await?
@@ -447,10 +439,10 @@ pub async fn complete_course(tx: &TenantTx, e: &Enrolment, today: NaiveDate) -> 
             .map(|x| (x.course_id, x.status))
             .collect();
         if inner.iter().all(|c| states.get(&c.as_uuid()).is_some_and(|s| s == "completed")) {
-            Box::pin(complete_course(tx, &pe, today)).await?;
+            out.push(pe);
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// When a completion on `completed` expires for this person's assignment on `course`.

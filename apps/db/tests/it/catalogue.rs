@@ -113,8 +113,11 @@ async fn courses_enrolments_and_staff_never_cross_trusts_and_the_national_catalo
     .unwrap();
     let e = learning::enrolment(&itx, pid, national).await.unwrap().expect("enrolled by the rule");
     let o = cat::objects(&itx, e.version.unwrap()).await.unwrap().remove(0);
-    let r = learning::record(&itx, &e, &o, trellis_core::learning::Event::Open, today).await.unwrap();
-    assert!(r.course_completed);
+    let r = learning::record(&itx, &e, &o, trellis_core::learning::Event::Open).await.unwrap();
+    assert!(r.sessions_complete);
+    // What the web crate's use case does when the last session is complete.
+    learning::mark_completed(&itx, &e).await.unwrap();
+    compliance::completed(&itx, pid, national, today).await.unwrap();
     let m = compliance::matrix(&itx, &compliance::MatrixQuery { limit: 50, ..Default::default() }, today, None)
         .await
         .unwrap()

@@ -8,6 +8,7 @@ use crate::error::AppError;
 use crate::http::auth::{self, SignedIn};
 use crate::http::page::{self, RequestInfo, see_other};
 use crate::http::{Ctx, Member, may, tx};
+use crate::usecases::learning::record::{Did, Recorded, record};
 use chrono::NaiveDate;
 use poem::http::StatusCode;
 use poem::session::Session;
@@ -495,7 +496,7 @@ pub async fn session_page(
     let (c, e, objects) = learning_on(&tx, &me, course).await?;
     let i = objects.iter().position(|o| o.id == object).ok_or(AppError::NotFound)?;
     let o = &objects[i];
-    let recorded = record(state, &tx, site, &me, &e, o, Event::Open).await?;
+    let recorded = record(state, &tx, site, &e, o, Did::Event(Event::Open)).await?;
     let done = learn::progress(&tx, &e).await?;
     let mut own_window = false;
     let package = match crate::features::elearning::launch_from(o.clone()) {
@@ -582,33 +583,14 @@ async fn event(
     course: &str,
     object: &str,
     ev: Event,
-) -> Result<learn::Recorded, AppError> {
+) -> Result<Recorded, AppError> {
     let course: CourseId = page::path_id(course)?;
     let object: ObjectId = page::path_id(object)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let (_, e, objects) = learning_on(&tx, me, course).await?;
     let o = objects.iter().find(|o| o.id == object).ok_or(AppError::NotFound)?;
-    let r = record(state, &tx, site, me, &e, o, ev).await?;
+    let r = record(state, &tx, site, &e, o, Did::Event(ev)).await?;
     tx.commit().await?;
-    Ok(r)
-}
-
-/// Records what the learner did on a session, in the caller's transaction; a course it completes
-/// goes in the audit trail.
-async fn record(
-    state: &AppState,
-    tx: &trellis_db::TenantTx,
-    site: &Site,
-    me: &SignedIn,
-    e: &Enrolment,
-    o: &Object,
-    ev: Event,
-) -> Result<learn::Recorded, AppError> {
-    let r = learn::record(tx, e, o, ev, site.today()).await?;
-    if r.course_completed {
-        state.totals.progressed(site.entry.id);
-        id::audit(tx, Some(me.person), "course.completed", &e.course.to_string(), None, json!({})).await?;
-    }
     Ok(r)
 }
 
@@ -651,7 +633,7 @@ pub async fn file(
     // range requests of a video player stay read-only).
     if let Some(e) = enrolment.filter(|_| range.is_none() && o.kind == "document") {
         let tx = state.dbs.app.begin(site.entry.id).await?;
-        record(state, &tx, site, &me, &e, &o, Event::Download).await?;
+        record(state, &tx, site, &e, &o, Did::Event(Event::Download)).await?;
         tx.commit().await?;
     }
     serve_file(state, &key, &o, range).await

@@ -17,8 +17,9 @@ use crate::context::commit_queue::{Answer, Committer, Job};
 use crate::context::directory::Site;
 use crate::context::launch_token::Claims;
 use crate::error::AppError;
+use crate::usecases::learning::record::{Did, record};
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, oneshot, watch};
@@ -300,18 +301,7 @@ async fn record_learning(
     };
     let all = db::attempts(tx, &e, a.object).await?;
     let seconds: i64 = all.iter().map(|x| if x.id == a.id { a.total_cs } else { x.total_cs }).sum::<i64>() / 100;
-    let r = trellis_db::learning::record_result(
-        tx,
-        &e,
-        &launch.object,
-        scorm_outcome(after, i32::try_from(seconds).unwrap_or(i32::MAX)),
-        site.today(),
-    )
-    .await?;
-    if r.course_completed {
-        state.totals.progressed(site.entry.id);
-        trellis_db::identity::audit(tx, Some(a.person), "course.completed", &e.course.to_string(), None, json!({}))
-            .await?;
-    }
+    let out = scorm_outcome(after, i32::try_from(seconds).unwrap_or(i32::MAX));
+    record(state, tx, site, &e, &launch.object, Did::Result(out)).await?;
     Ok(())
 }

@@ -16,6 +16,7 @@ pub mod upload;
 
 use crate::context::AppState;
 use crate::context::directory::Site;
+use crate::usecases::learning::record::Did;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -180,19 +181,9 @@ pub async fn save_cmi5(
         None
     };
     let seconds = i32::try_from(record.seconds).unwrap_or(i32::MAX);
-    let r = learn::record_result(
-        tx,
-        &e,
-        &launch.object,
-        Outcome { completed: record.satisfied, success, score_scaled: record.score, seconds },
-        site.today(),
-    )
-    .await?;
-    if r.course_completed {
-        state.totals.progressed(site.entry.id);
-        trellis_db::identity::audit(tx, Some(a.person), "course.completed", &e.course.to_string(), None, json!({}))
-            .await?;
-    }
+    let o = &launch.object;
+    let out = Outcome { completed: record.satisfied, success, score_scaled: record.score, seconds };
+    crate::usecases::learning::record::record(state, tx, site, &e, o, Did::Result(out)).await?;
     if record.satisfied && !was {
         satisfied_statements(site, tx, a, launch, &e, session.unwrap_or_else(Uuid::new_v4)).await?;
     }

@@ -15,6 +15,7 @@ use crate::context::launch_token::{Claims, Purpose};
 use crate::error::AppError;
 use crate::http::page::{self, RequestInfo, see_other};
 use crate::http::{Ctx, Member, may};
+use crate::usecases::learning::record::{Did, record};
 use poem::http::StatusCode;
 use poem::session::Session;
 use poem::web::{Form, Path};
@@ -196,17 +197,8 @@ pub async fn start_as(
         done.completed_at = Some(chrono::Utc::now());
         db::save_attempt(tx, &done).await?;
     }
-    let r = learn::record_result(
-        tx,
-        e,
-        &launch.object,
-        Outcome { completed: launch.item.asset, success: None, score_scaled: None, seconds: 0 },
-        site.today(),
-    )
-    .await?;
-    if r.course_completed {
-        state.totals.progressed(site.entry.id);
-    }
+    let out = Outcome { completed: launch.item.asset, success: None, score_scaled: None, seconds: 0 };
+    record(state, tx, site, e, &launch.object, Did::Result(out)).await?;
     if cmi5 {
         open_cmi5_session(state, site, tx, &a, launch, n, mode).await.map_err(AppError::Internal)?;
     }

@@ -219,3 +219,15 @@ pub async fn deliver_test_event(state: &AppState, kind: &str, object: Value) -> 
     let header = sign(body.as_bytes(), secret, chrono::Utc::now().timestamp());
     receive(state, body.as_bytes(), &header).await
 }
+
+/// The local test mode: sends the event Stripe would send, through the webhook's own door.
+pub async fn send_local(
+    state: &AppState,
+    kind: &str,
+    object: serde_json::Value,
+) -> Result<(), crate::error::AppError> {
+    deliver_test_event(state, kind, object)
+        .await
+        .map(|_| ())
+        .map_err(|e| crate::error::AppError::Internal(anyhow::anyhow!("{e}")))
+}

@@ -7,6 +7,7 @@
 
 pub mod api;
 mod apply;
+pub mod audit;
 pub mod catalogue;
 pub mod compliance;
 mod connect;
@@ -19,6 +20,7 @@ pub mod identity;
 pub mod learning;
 pub mod market;
 mod migrate;
+pub mod outbox;
 mod platform;
 pub mod sessions;
 pub mod site;

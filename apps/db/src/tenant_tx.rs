@@ -197,3 +197,21 @@ impl TenantTx {
         Ok(model.insert(&self.tx).await?)
     }
 }
+
+pub(crate) mod sealed {
+    /// Implemented only in this crate: the transactions an audit entry or an email may be written in.
+    pub trait Trail {
+        fn trail(&self) -> &crate::TenantTx;
+    }
+}
+
+/// A transaction that may write to a trust's audit trail and outbox: the trust's own
+/// ([`TenantTx`]) or the identity path's ([`crate::identity::IdentityTx`], which may write nothing else there).
+pub trait Trail: sealed::Trail {}
+
+impl sealed::Trail for TenantTx {
+    fn trail(&self) -> &TenantTx {
+        self
+    }
+}
+impl Trail for TenantTx {}

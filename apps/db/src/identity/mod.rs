@@ -1,4 +1,4 @@
-//! People, memberships, roles, the audit trail and the outbox.
+//! People, memberships and roles (the audit trail is [`crate::audit`], the outbox [`crate::outbox`]).
 //!
 //! People are platform-wide. What must cross trusts or touch secrets goes through the identity
 //! path ([`path`]: its own role and transaction) or the application's narrow door to accounts
@@ -10,39 +10,14 @@ mod path;
 
 pub use path::*;
 
-use crate::entities::{audit_event, membership, membership_role, outbox, person, sso_link};
+use crate::entities::{audit_event, membership, membership_role, person, sso_link};
 use crate::{DbError, PlatformDb, TenantTx};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use sha2::{Digest, Sha256};
 use trellis_core::identity::Role;
 use trellis_core::{PersonId, TenantId};
-
-mod sealed {
-    /// Implemented only here: the transactions an audit entry or an email may be written in.
-    pub trait Trail {
-        fn trail(&self) -> &crate::TenantTx;
-    }
-}
-
-/// A transaction that may write to a trust's audit trail and outbox: the trust's own
-/// ([`TenantTx`]) or the identity path's ([`IdentityTx`], which may write nothing else there).
-pub trait Trail: sealed::Trail {}
-
-impl sealed::Trail for TenantTx {
-    fn trail(&self) -> &TenantTx {
-        self
-    }
-}
-impl Trail for TenantTx {}
-
-impl sealed::Trail for IdentityTx {
-    fn trail(&self) -> &TenantTx {
-        &self.inner
-    }
-}
-impl Trail for IdentityTx {}
 
 /// A person, as the application sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -353,200 +328,6 @@ pub(crate) fn token_hash(raw: &str) -> String {
     hex::encode(Sha256::digest(raw.as_bytes()))
 }
 
-/// One entry of the audit trail.
-#[derive(Debug, Clone)]
-pub struct AuditEntry {
-    pub at: DateTime<Utc>,
-    pub actor: Option<PersonId>,
-    pub action: String,
-    pub subject: String,
-    pub ip: Option<String>,
-    pub detail: String,
-}
-
-/// Appends to this trust's audit trail.
-pub async fn audit(
-    tx: &impl Trail,
-    actor: Option<PersonId>,
-    action: &str,
-    subject: &str,
-    ip: Option<&str>,
-    detail: serde_json::Value,
-) -> Result<(), DbError> {
-    tx.trail()
-        .insert_only(audit_event::ActiveModel {
-            tenant_id: Set(uuid::Uuid::nil()),
-            id: Set(uuid::Uuid::now_v7()),
-            at: Set(Utc::now()),
-            actor_person_id: Set(actor.map(|a| a.as_uuid())),
-            action: Set(action.into()),
-            subject: Set(subject.chars().take(300).collect()),
-            ip: Set(ip.map(str::to_owned)),
-            detail: Set(detail.to_string()),
-        })
-        .await?;
-    Ok(())
-}
-
-/// This trust's audit trail, newest first.
-pub async fn audit_trail(tx: &TenantTx, limit: u64) -> Result<Vec<AuditEntry>, DbError> {
-    audit_trail_of(tx, "", limit).await
-}
-
-/// This trust's audit entries whose action starts with `prefix`, newest first.
-pub async fn audit_trail_of(tx: &TenantTx, prefix: &str, limit: u64) -> Result<Vec<AuditEntry>, DbError> {
-    let mut q = tx.select::<audit_event::Entity>();
-    if !prefix.is_empty() {
-        q = q.filter(audit_event::Column::Action.starts_with(prefix));
-    }
-    Ok(q.order_by_desc(audit_event::Column::At)
-        .order_by_desc(audit_event::Column::Id)
-        .limit(limit)
-        .all(tx.conn())
-        .await?
-        .into_iter()
-        .map(|e| AuditEntry {
-            at: e.at,
-            actor: e.actor_person_id.map(PersonId::from_uuid),
-            action: e.action,
-            subject: e.subject,
-            ip: e.ip,
-            detail: e.detail,
-        })
-        .collect())
-}
-
-/// An email, rendered and ready to send.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct OutgoingEmail {
-    pub to: String,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-    /// The sender's display name (the trust's name).
-    pub from_name: String,
-}
-
-/// Writes an email to the outbox, in the caller's transaction: it is sent only if that commits.
-pub async fn enqueue_email(tx: &impl Trail, email: &OutgoingEmail) -> Result<(), DbError> {
-    let now = Utc::now();
-    tx.trail()
-        .insert_only(outbox::ActiveModel {
-            tenant_id: Set(uuid::Uuid::nil()),
-            id: Set(uuid::Uuid::now_v7()),
-            kind: Set("email".into()),
-            payload: Set(serde_json::to_string(email).map_err(|e| DbError::Setup(e.to_string()))?),
-            created_at: Set(now),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            sent_at: Set(None),
-            last_error: Set(None),
-        })
-        .await?;
-    Ok(())
-}
-
-/// An outbox item due for delivery.
-#[derive(Debug, Clone)]
-pub struct DueItem {
-    pub tenant: TenantId,
-    pub id: uuid::Uuid,
-    pub attempts: i32,
-    /// `email`, or a job's kind (`reminders`, `staff_import`).
-    pub kind: String,
-    pub payload: String,
-}
-
-impl DueItem {
-    /// The email, if this item is one.
-    pub fn email(&self) -> Option<OutgoingEmail> {
-        if self.kind == "email" { serde_json::from_str(&self.payload).ok() } else { None }
-    }
-}
-
-/// Writes a job to the outbox, in the caller's transaction: it runs only if that commits.
-pub async fn enqueue_job(tx: &TenantTx, kind: &str, payload: &serde_json::Value) -> Result<(), DbError> {
-    let now = Utc::now();
-    tx.insert(outbox::ActiveModel {
-        tenant_id: Set(uuid::Uuid::nil()),
-        id: Set(uuid::Uuid::now_v7()),
-        kind: Set(kind.into()),
-        payload: Set(payload.to_string()),
-        created_at: Set(now),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        sent_at: Set(None),
-        last_error: Set(None),
-    })
-    .await?;
-    Ok(())
-}
-
-impl PlatformDb {
-    /// Outbox items due now, across trusts, oldest first.
-    pub async fn due_outbox_across_tenants(&self, limit: u64) -> Result<Vec<DueItem>, DbError> {
-        Ok(outbox::Entity::find()
-            .filter(outbox::Column::SentAt.is_null())
-            .filter(outbox::Column::NextAttemptAt.lte(Utc::now()))
-            .order_by_asc(outbox::Column::NextAttemptAt)
-            .limit(limit)
-            .all(&self.conn)
-            .await?
-            .into_iter()
-            .map(|o| DueItem {
-                tenant: TenantId::from_uuid(o.tenant_id),
-                id: o.id,
-                attempts: o.attempts,
-                kind: o.kind,
-                payload: o.payload,
-            })
-            .collect())
-    }
-
-    /// Records an outbox item as sent (only once: a second sender's update changes nothing).
-    pub async fn outbox_sent_across_tenants(&self, item: &DueItem) -> Result<bool, DbError> {
-        let res = outbox::Entity::update_many()
-            .filter(outbox::Column::TenantId.eq(item.tenant.as_uuid()))
-            .filter(outbox::Column::Id.eq(item.id))
-            .filter(outbox::Column::SentAt.is_null())
-            .col_expr(outbox::Column::SentAt, Expr::value(Some(Utc::now())))
-            .col_expr(outbox::Column::Attempts, Expr::value(item.attempts + 1))
-            .exec(&self.conn)
-            .await?;
-        Ok(res.rows_affected == 1)
-    }
-
-    /// Records a failed attempt and when to try again (exponential back-off, capped at an hour).
-    pub async fn outbox_failed_across_tenants(&self, item: &DueItem, error: &str) -> Result<(), DbError> {
-        let backoff = Duration::seconds(Ord::min(2_i64.pow(item.attempts.clamp(0, 11).unsigned_abs()), 3600));
-        outbox::Entity::update_many()
-            .filter(outbox::Column::TenantId.eq(item.tenant.as_uuid()))
-            .filter(outbox::Column::Id.eq(item.id))
-            .col_expr(outbox::Column::Attempts, Expr::value(item.attempts + 1))
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(Utc::now() + backoff))
-            .col_expr(outbox::Column::LastError, Expr::value(Some(error.chars().take(1000).collect::<String>())))
-            .exec(&self.conn)
-            .await?;
-        Ok(())
-    }
-}
-
-impl PlatformDb {
-    /// Takes an outbox item for this sender for two minutes; false if another sender has it.
-    pub async fn claim_outbox_across_tenants(&self, item: &DueItem) -> Result<bool, DbError> {
-        let now = Utc::now();
-        let res = outbox::Entity::update_many()
-            .filter(outbox::Column::TenantId.eq(item.tenant.as_uuid()))
-            .filter(outbox::Column::Id.eq(item.id))
-            .filter(outbox::Column::SentAt.is_null())
-            .filter(outbox::Column::NextAttemptAt.lte(now))
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(now + Duration::minutes(2)))
-            .exec(&self.conn)
-            .await?;
-        Ok(res.rows_affected == 1)
-    }
-}
-
 /// The person linked to this provider's subject in this trust.
 pub async fn sso_linked_person(tx: &TenantTx, issuer: &str, subject: &str) -> Result<Option<PersonId>, DbError> {
     Ok(tx
@@ -782,7 +563,7 @@ impl PlatformDb {
         tenant: Option<TenantId>,
         action: Option<&str>,
         limit: u64,
-    ) -> Result<Vec<(TenantId, AuditEntry)>, DbError> {
+    ) -> Result<Vec<(TenantId, crate::audit::Entry)>, DbError> {
         let mut q = audit_event::Entity::find();
         if let Some(t) = tenant {
             q = q.filter(audit_event::Column::TenantId.eq(t.as_uuid()));
@@ -798,7 +579,7 @@ impl PlatformDb {
             .map(|e| {
                 (
                     TenantId::from_uuid(e.tenant_id),
-                    AuditEntry {
+                    crate::audit::Entry {
                         at: e.at,
                         actor: e.actor_person_id.map(PersonId::from_uuid),
                         action: e.action,

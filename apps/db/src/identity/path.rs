@@ -11,10 +11,11 @@
 //! On SQLite every handle shares the one file, and this module's functions are the only code that
 //! reads secrets; on PostgreSQL the database enforces it too.
 
-use super::{MembershipStatus, OutgoingEmail, token_hash};
+use super::{MembershipStatus, token_hash};
 use crate::entities::{
     email_token, identity_proof, membership, mfa_recovery_code, person, person_secret, person_session,
 };
+use crate::outbox::OutgoingEmail;
 use crate::tenant_tx::Writer;
 use crate::{DbError, TenantTx};
 use chrono::{Duration, Utc};
@@ -48,7 +49,7 @@ impl IdentityDb {
 }
 
 /// A transaction of the identity path. It is not a [`TenantTx`]: only the functions of this
-/// module, [`super::audit`] and [`super::enqueue_email`] take it.
+/// module, [`crate::audit::record`] and [`crate::outbox::enqueue_email`] take it.
 pub struct IdentityTx {
     pub(super) inner: TenantTx,
 }
@@ -520,7 +521,7 @@ pub async fn links_issued_since(
 
 /// Writes an email to this trust's outbox in the identity transaction (a link it just issued).
 pub async fn send(itx: &IdentityTx, email: &OutgoingEmail) -> Result<(), DbError> {
-    super::enqueue_email(itx, email).await
+    crate::outbox::enqueue_email(itx, email).await
 }
 
 /// Creates (or promotes) a platform administrator with this password hash; returns their id.
@@ -581,3 +582,10 @@ pub async fn appoint_platform_admin(
     dbs.platform.record_platform_audit(actor, "platform_admin.granted", None, id.to_string()).await?;
     Ok(id)
 }
+
+impl crate::tenant_tx::sealed::Trail for IdentityTx {
+    fn trail(&self) -> &TenantTx {
+        &self.inner
+    }
+}
+impl crate::tenant_tx::Trail for IdentityTx {}

@@ -6,6 +6,7 @@
 use crate::support::fixture;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use trellis_core::identity::Role;
+use trellis_db::audit;
 use trellis_db::identity::{self as id, MembershipStatus, NewPerson, accounts};
 use trellis_testkit::Backend;
 
@@ -207,7 +208,7 @@ async fn the_identity_role_crosses_trusts_for_people_only_and_bypasses_nothing()
     let tx2 = f.dbs.app.begin(a).await.unwrap();
     let sam = accounts::create_person(&tx2, person("sam@northmoor.example"), true).await.unwrap();
     accounts::add_membership(&tx2, accounts::Consent::New(&sam), MembershipStatus::Approved, &[]).await.unwrap();
-    trellis_db::identity::audit(&tx2, Some(sam.id), "test.north", "x", None, serde_json::json!({})).await.unwrap();
+    audit::record(&tx2, Some(sam.id), "test.north", "x", None, serde_json::json!({})).await.unwrap();
     tx2.commit().await.unwrap();
     let n = tx
         .query_one_raw(Statement::from_sql_and_values(
@@ -254,10 +255,10 @@ async fn the_audit_trail_changes_only_through_its_functions() {
     let tx = f.dbs.app.begin(a).await.unwrap();
     let sam = accounts::create_person(&tx, person("sam@northmoor.example"), true).await.unwrap();
     accounts::add_membership(&tx, accounts::Consent::New(&sam), MembershipStatus::Approved, &[]).await.unwrap();
-    id::audit(&tx, Some(sam.id), "sign_in", &sam.id.to_string(), Some("192.0.2.7"), serde_json::json!({ "x": 1 }))
+    audit::record(&tx, Some(sam.id), "sign_in", &sam.id.to_string(), Some("192.0.2.7"), serde_json::json!({ "x": 1 }))
         .await
         .unwrap();
-    id::audit(&tx, None, "other", "someone else", Some("192.0.2.8"), serde_json::json!({ "y": 2 })).await.unwrap();
+    audit::record(&tx, None, "other", "someone else", Some("192.0.2.8"), serde_json::json!({ "y": 2 })).await.unwrap();
     tx.commit().await.unwrap();
 
     if f.db.backend == Backend::Postgres {
@@ -274,7 +275,7 @@ async fn the_audit_trail_changes_only_through_its_functions() {
     let n = f.dbs.platform.erase_person_from_audit_across_tenants(sam.id).await.unwrap();
     assert_eq!(n, 1);
     let tx = f.dbs.app.begin(a).await.unwrap();
-    let trail = id::audit_trail(&tx, 50).await.unwrap();
+    let trail = audit::trail(&tx, 50).await.unwrap();
     tx.rollback().await.unwrap();
     let signed = trail.iter().find(|e| e.action == "sign_in").unwrap();
     assert_eq!((signed.ip.as_deref(), signed.detail.as_str()), (None, "{}"));
@@ -285,7 +286,7 @@ async fn the_audit_trail_changes_only_through_its_functions() {
         f.dbs.platform.purge_audit_across_tenants(a, chrono::Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
     assert!(gone >= 2);
     let tx = f.dbs.app.begin(a).await.unwrap();
-    assert!(id::audit_trail(&tx, 50).await.unwrap().is_empty());
+    assert!(audit::trail(&tx, 50).await.unwrap().is_empty());
     tx.rollback().await.unwrap();
 }
 

@@ -6,6 +6,7 @@ use crate::support::fixture;
 use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use trellis_core::colour::{ColourScheme, Rgb};
+use trellis_db::audit;
 use trellis_db::site::{self, MessageInput};
 use trellis_testkit::Backend;
 
@@ -277,14 +278,14 @@ async fn people_are_visible_only_through_a_membership_and_the_audit_trail_is_app
     )
     .await
     .unwrap();
-    identity::audit(&tx, Some(person.id), "test.event", "north", None, serde_json::json!({})).await.unwrap();
+    audit::record(&tx, Some(person.id), "test.event", "north", None, serde_json::json!({})).await.unwrap();
     tx.commit().await.unwrap();
 
     // Through the data layer: B knows nothing of A's member.
     let tx = f.dbs.app.begin(b).await.unwrap();
     assert!(identity::member_person(&tx, person.id).await.unwrap().is_none());
     assert!(identity::membership(&tx, person.id).await.unwrap().is_none());
-    assert!(identity::audit_trail(&tx, 100).await.unwrap().iter().all(|e| e.action != "test.event"));
+    assert!(audit::trail(&tx, 100).await.unwrap().iter().all(|e| e.action != "test.event"));
     assert!(matches!(
         identity::decide_membership(&tx, person.id, false, Some("x".into()), person.id).await,
         Err(trellis_db::DbError::NotFound)

@@ -19,7 +19,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use trellis_core::PersonId;
 use trellis_core::staff_import;
-use trellis_db::identity::{self as id, DueItem};
+use trellis_db::audit;
+use trellis_db::outbox;
+use trellis_db::outbox::DueItem;
 use trellis_db::{compliance, staff};
 use trellis_integrations::mailer::{Email, Mailer};
 
@@ -107,12 +109,12 @@ pub async fn send_reminders(state: &AppState, site: &Site) -> anyhow::Result<()>
             json!({ "name": person.given_name, "courses": courses, "learning_url": format!("{}learning", site.url) }),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        id::enqueue_email(&tx, &mail).await?;
+        outbox::enqueue_email(&tx, &mail).await?;
         for (cid, _, due_on) in &person.courses {
             compliance::mark_reminded(&tx, person.person, *cid, *due_on).await?;
         }
     }
-    id::audit(&tx, None, "compliance.reminders_sent", "", None, json!({ "people": due.len() })).await?;
+    audit::record(&tx, None, "compliance.reminders_sent", "", None, json!({ "people": due.len() })).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -127,7 +129,7 @@ pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<
     let bytes = state.files.get_bytes(&key).await?;
     let record_failure = |errors: serde_json::Value| async move {
         let tx = state.dbs.app.begin(site.entry.id).await?;
-        id::audit(&tx, by, "staff.import_failed", file, None, json!({ "errors": errors })).await?;
+        audit::record(&tx, by, "staff.import_failed", file, None, json!({ "errors": errors })).await?;
         tx.commit().await?;
         anyhow::Ok(())
     };
@@ -152,11 +154,11 @@ pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<
             &format!("You are invited to join {}", site.entry.name),
             json!({ "link": format!("{}invitation?token={raw}", site.url), "days": INVITATION_DAYS }),
         )?;
-        id::enqueue_email(&tx, &mail).await?;
+        outbox::enqueue_email(&tx, &mail).await?;
     }
     let applied = compliance::apply_all(&tx, site.today()).await?;
     let plan = &done.plan;
-    id::audit(
+    audit::record(
         &tx,
         by,
         "staff.imported",
@@ -198,7 +200,7 @@ pub async fn invoice_trust(
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let made = mk::invoice_month(&tx, month).await?;
     if let Some(i) = &made {
-        id::audit(
+        audit::record(
             &tx,
             None,
             "market.invoiced",
@@ -323,18 +325,19 @@ pub async fn daily(state: &AppState) {
                 let fixed = compliance::reconcile(&tx, today).await?;
                 if fixed != compliance::Reconciled::default() {
                     state.totals.changed(site.entry.id);
-                    id::audit(&tx, None, "compliance.reconciled", "", None, json!(fixed)).await?;
+                    audit::record(&tx, None, "compliance.reconciled", "", None, json!(fixed)).await?;
                 }
                 let reopened = compliance::reopen_for_renewal(&tx, today).await?;
                 // Marketplace licences that ran out end their enrolments.
                 let expired = trellis_db::market::expire_licences(&tx, today).await?;
                 if expired > 0 {
-                    id::audit(&tx, None, "market.licences_expired", "", None, json!({ "enrolments": expired })).await?;
+                    audit::record(&tx, None, "market.licences_expired", "", None, json!({ "enrolments": expired }))
+                        .await?;
                 }
                 enqueue(&tx, &Job::Reminders).await?;
                 if reopened > 0 {
                     state.totals.changed(site.entry.id);
-                    id::audit(&tx, None, "compliance.renewals_opened", "", None, json!({ "enrolments": reopened }))
+                    audit::record(&tx, None, "compliance.renewals_opened", "", None, json!({ "enrolments": reopened }))
                         .await?;
                 }
             }
@@ -354,7 +357,7 @@ pub async fn daily(state: &AppState) {
             let tx = state.dbs.app.begin(site.entry.id).await?;
             if compliance::claim_daily(&tx, "invoices", today).await? {
                 for month in trellis_db::market::months_to_invoice(&tx, &trellis_db::market::month_of(today)).await? {
-                    id::enqueue_job(&tx, "invoices", &json!({ "month": month })).await?;
+                    outbox::enqueue_job(&tx, "invoices", &json!({ "month": month })).await?;
                 }
             }
             tx.commit().await

@@ -5,13 +5,13 @@
 use crate::context::AppState;
 use serde_json::json;
 use trellis_core::PersonId;
-use trellis_db::identity as id;
+use trellis_db::outbox;
 use trellis_db::{DbError, TenantTx};
 
 /// The Redis topic that wakes workers.
 pub const JOBS_TOPIC: &str = "jobs";
 
-/// Work for the worker (emails are queued by `identity::enqueue_email`).
+/// Work for the worker (emails are queued by `outbox::enqueue_email`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
     /// Send the trust's overdue-training digest to everyone not yet reminded for their due date.
@@ -23,9 +23,9 @@ pub enum Job {
 /// Queues a job in the caller's transaction.
 pub async fn enqueue(tx: &TenantTx, job: &Job) -> Result<(), DbError> {
     match job {
-        Job::Reminders => id::enqueue_job(tx, "reminders", &json!({})).await,
+        Job::Reminders => outbox::enqueue_job(tx, "reminders", &json!({})).await,
         Job::StaffImport { file, by } => {
-            id::enqueue_job(tx, "staff_import", &json!({ "file": file, "by": by.to_string() })).await
+            outbox::enqueue_job(tx, "staff_import", &json!({ "file": file, "by": by.to_string() })).await
         }
     }
 }

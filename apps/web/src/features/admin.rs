@@ -14,7 +14,9 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use trellis_core::PersonId;
+use trellis_db::audit;
 use trellis_db::identity as id;
+use trellis_db::outbox;
 
 /// Registrations waiting for a decision.
 #[handler]
@@ -100,8 +102,8 @@ pub async fn decide(
             "sign_in_url": format!("{}sign-in", site.url),
         }),
     )?;
-    id::enqueue_email(&tx, &mail).await?;
-    id::audit(
+    outbox::enqueue_email(&tx, &mail).await?;
+    audit::record(
         &tx,
         Some(me.person),
         if approve { "membership.approved" } else { "membership.rejected" },
@@ -122,7 +124,7 @@ pub async fn audit_trail(
     member: Member<may::ReadAudit>,
 ) -> Result<Response, AppError> {
     let Member { me: _me, tx, .. } = member;
-    let entries = id::audit_trail(&tx, 200).await?;
+    let entries = audit::trail(&tx, 200).await?;
     // People are recorded by id; this trust's members are shown by name.
     let ids: Vec<trellis_core::PersonId> = entries
         .iter()
@@ -237,7 +239,7 @@ pub async fn staff_status(
     let rules_changed =
         if suspend { false } else { crate::usecases::compliance::apply_rules::arrived(&tx, site, person).await? };
     let action = if suspend { "membership.suspended" } else { "membership.reinstated" };
-    id::audit(&tx, Some(me.person), action, &who.id.to_string(), None, json!({})).await?;
+    audit::record(&tx, Some(me.person), action, &who.id.to_string(), None, json!({})).await?;
     tx.commit().await?;
     crate::usecases::compliance::apply_rules::changed(state, site, rules_changed);
     Ok(back_to_staff())
@@ -273,7 +275,7 @@ pub async fn staff_roles(
     let before = id::membership(&tx, person).await?.map(|m| m.roles).unwrap_or_default();
     id::set_roles(&tx, person, &roles, me.person).await?;
     let names = |rs: &[Role]| rs.iter().map(|r| r.as_str()).collect::<Vec<_>>();
-    id::audit(
+    audit::record(
         &tx,
         Some(me.person),
         "roles.changed",

@@ -22,8 +22,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use trellis_core::learning::{Completion, ObjectKind, STAFF_GROUPS, staff_group};
 use trellis_core::{CourseId, ObjectId};
 use trellis_db::TenantTx;
+use trellis_db::audit;
 use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput, PublishRefused, StoredFile};
-use trellis_db::identity as id;
 
 type Errors = Vec<(String, String)>;
 
@@ -240,7 +240,7 @@ pub async fn create(
             return course_form_page(state, site, req, token, &e, form.values(), StatusCode::CONFLICT);
         }
     };
-    id::audit(&tx, Some(me.person), "course.created", &id.to_string(), None, json!({ "code": input.code })).await?;
+    audit::record(&tx, Some(me.person), "course.created", &id.to_string(), None, json!({ "code": input.code })).await?;
     tx.commit().await?;
     Ok(see_other(&format!("/admin/courses/{id}")))
 }
@@ -378,7 +378,7 @@ pub async fn save(
             return edit_page(tx, state, site, req, token, id, &e, Some(form.values()), StatusCode::CONFLICT).await;
         }
     }
-    id::audit(&tx, Some(me.person), "course.edited", &id.to_string(), None, json!({})).await?;
+    audit::record(&tx, Some(me.person), "course.edited", &id.to_string(), None, json!({})).await?;
     tx.commit().await?;
     Ok(see_other(&format!("/admin/courses/{id}")))
 }
@@ -396,8 +396,15 @@ pub async fn publish(
     let id = page::path_id::<CourseId>(&id)?;
     match cat::publish(&tx, id).await? {
         Ok(number) => {
-            id::audit(&tx, Some(me.person), "course.published", &id.to_string(), None, json!({ "version": number }))
-                .await?;
+            audit::record(
+                &tx,
+                Some(me.person),
+                "course.published",
+                &id.to_string(),
+                None,
+                json!({ "version": number }),
+            )
+            .await?;
             tx.commit().await?;
             Ok(see_other(&format!("/admin/courses/{id}")))
         }
@@ -426,7 +433,7 @@ pub async fn unpublish(
     let Member { me, tx, .. } = member;
     let id = page::path_id::<CourseId>(&id)?;
     if cat::unpublish(&tx, id).await? {
-        id::audit(&tx, Some(me.person), "course.unpublished", &id.to_string(), None, json!({})).await?;
+        audit::record(&tx, Some(me.person), "course.unpublished", &id.to_string(), None, json!({})).await?;
     }
     tx.commit().await?;
     Ok(see_other(&format!("/admin/courses/{id}")))
@@ -455,7 +462,7 @@ pub async fn offer(
         return Err(AppError::NotFound);
     }
     let action = if on { "catalogue.offered" } else { "catalogue.withdrawn" };
-    id::audit(&tx, Some(me.person), action, &id.to_string(), None, json!({})).await?;
+    audit::record(&tx, Some(me.person), action, &id.to_string(), None, json!({})).await?;
     tx.commit().await?;
     Ok(see_other("/admin/courses"))
 }
@@ -477,7 +484,7 @@ pub async fn set_path(
     if !cat::set_path_courses(&tx, id, &list).await? {
         return Err(AppError::NotFound);
     }
-    id::audit(&tx, Some(me.person), "path.courses_set", &id.to_string(), None, json!({ "courses": list.len() }))
+    audit::record(&tx, Some(me.person), "path.courses_set", &id.to_string(), None, json!({ "courses": list.len() }))
         .await?;
     tx.commit().await?;
     Ok(see_other(&format!("/admin/courses/{id}")))
@@ -766,7 +773,7 @@ pub async fn add_session(
     if cat::add_object(&tx, course, &input).await?.is_none() {
         return Err(AppError::NotFound);
     }
-    id::audit(&tx, Some(me.person), "course.session_added", &course.to_string(), None, json!({})).await?;
+    audit::record(&tx, Some(me.person), "course.session_added", &course.to_string(), None, json!({})).await?;
     tx.commit().await?;
     Ok(see_other(&format!("/admin/courses/{course}")))
 }
@@ -831,7 +838,7 @@ pub async fn save_session(
     if !cat::update_object(&tx, course, oid, &input).await? {
         return Err(AppError::NotFound);
     }
-    id::audit(&tx, Some(me.person), "course.session_edited", &course.to_string(), None, json!({})).await?;
+    audit::record(&tx, Some(me.person), "course.session_edited", &course.to_string(), None, json!({})).await?;
     tx.commit().await?;
     Ok(see_other(&format!("/admin/courses/{course}")))
 }
@@ -864,8 +871,15 @@ pub async fn session_action(
     if !ok {
         return Err(AppError::NotFound);
     }
-    id::audit(&tx, Some(me.person), &format!("course.session_{}", form.action), &course.to_string(), None, json!({}))
-        .await?;
+    audit::record(
+        &tx,
+        Some(me.person),
+        &format!("course.session_{}", form.action),
+        &course.to_string(),
+        None,
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(see_other(&format!("/admin/courses/{course}")))
 }

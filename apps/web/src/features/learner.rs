@@ -20,9 +20,9 @@ use std::sync::Arc;
 use trellis_core::identity::Permission;
 use trellis_core::learning::{Compliance, Event, ObjectKind, STAFF_GROUPS};
 use trellis_core::{CourseId, ObjectId};
+use trellis_db::audit;
 use trellis_db::catalogue::{self as cat, Course, Object};
 use trellis_db::compliance;
-use trellis_db::identity as id;
 use trellis_db::learning::{self as learn, Enrolled, Enrolment};
 
 pub(crate) fn course_json(c: &Course) -> serde_json::Value {
@@ -325,7 +325,7 @@ pub async fn enrol(
             Enrolled::AwaitingPayment => "enrolment.awaiting_payment",
             _ => "enrolment.requested",
         };
-        id::audit(&tx, Some(me.person), action, &id.to_string(), None, json!({ "course": c.code })).await?;
+        audit::record(&tx, Some(me.person), action, &id.to_string(), None, json!({ "course": c.code })).await?;
     }
     tx.commit().await?;
     Ok(see_other(&format!("/courses/{id}")))
@@ -342,7 +342,7 @@ pub async fn leave(
     let Member { me, tx, .. } = member;
     let id: CourseId = page::path_id(&id)?;
     if learn::withdraw(&tx, me.person, id).await? {
-        id::audit(&tx, Some(me.person), "enrolment.withdrawn", &id.to_string(), None, json!({})).await?;
+        audit::record(&tx, Some(me.person), "enrolment.withdrawn", &id.to_string(), None, json!({})).await?;
     }
     tx.commit().await?;
     Ok(see_other("/learning"))

@@ -22,7 +22,9 @@ use trellis_core::PersonId;
 use trellis_core::colour::{ColourScheme, Rgb};
 use trellis_core::identity::{Email, Role, is_ods_code};
 use trellis_core::tenant_spec::{Contact, TenantSpec};
+use trellis_db::audit as trail;
 use trellis_db::identity::{self as id, MembershipStatus, NewPerson, TokenPurpose, accounts};
+use trellis_db::outbox;
 
 /// Password accepted, second step outstanding: who, since when, and which step (`code`/`setup`).
 const K_PENDING: &str = "platform_pending_person";
@@ -497,7 +499,7 @@ pub async fn create_trust(
             let record = json!({ "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>() });
             let raw =
                 accounts::invite(&tx, a.id, admin.as_str(), &record, Some(me), chrono::Duration::days(14)).await?;
-            id::audit(
+            trail::record(
                 &tx,
                 None,
                 "membership.invited",
@@ -526,7 +528,7 @@ pub async fn create_trust(
             )
             .await?;
             accounts::add_membership(&tx, accounts::Consent::New(&created), MembershipStatus::Approved, &roles).await?;
-            id::audit(
+            trail::record(
                 &tx,
                 None,
                 "membership.appointed",
@@ -558,7 +560,7 @@ pub async fn create_trust(
         json!({ "link": link, "hours": state.config.auth.link_hours, "invitation": existing.is_some() }),
     )?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    id::enqueue_email(&tx, &mail).await?;
+    outbox::enqueue_email(&tx, &mail).await?;
     tx.commit().await?;
     state
         .dbs

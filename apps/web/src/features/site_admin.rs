@@ -17,8 +17,8 @@ use std::sync::Arc;
 use trellis_core::MessageId;
 use trellis_core::colour::{ColourScheme, Rgb};
 use trellis_core::tenant_spec::{MAX_LOGO_BYTES, check_logo, sniff_logo};
+use trellis_db::audit;
 use trellis_db::domains::ClaimRefused;
-use trellis_db::identity as id;
 use trellis_db::site::{self as db_site, MessageInput};
 use trellis_integrations::dns;
 
@@ -166,7 +166,7 @@ pub async fn colours(
     };
     match db_site::admin_set_colours(&tx, scheme).await? {
         Ok(()) => {
-            id::audit(
+            audit::record(
                 &tx,
                 Some(me.person),
                 "branding.colours",
@@ -262,7 +262,8 @@ pub async fn add_message(
         }
     };
     let m = db_site::add_message(&tx, input).await?;
-    id::audit(&tx, Some(me.person), "site.message_added", &m.title, None, json!({ "id": m.id.to_string() })).await?;
+    audit::record(&tx, Some(me.person), "site.message_added", &m.title, None, json!({ "id": m.id.to_string() }))
+        .await?;
     tx.commit().await?;
     Ok(see_other("/admin/site"))
 }
@@ -283,12 +284,12 @@ pub async fn edit_message(
         if db_site::delete_message(&tx, message).await? == 0 {
             return Err(AppError::NotFound);
         }
-        id::audit(&tx, Some(me.person), "site.message_deleted", &id_text, None, json!({})).await?;
+        audit::record(&tx, Some(me.person), "site.message_deleted", &id_text, None, json!({})).await?;
     } else {
         let input = parse_message(&f)
             .map_err(|e| AppError::BadRequest(e.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join(". ")))?;
         db_site::admin_edit_message(&tx, message, input).await?;
-        id::audit(&tx, Some(me.person), "site.message_edited", &id_text, None, json!({})).await?;
+        audit::record(&tx, Some(me.person), "site.message_edited", &id_text, None, json!({})).await?;
     }
     tx.commit().await?;
     Ok(see_other("/admin/site"))
@@ -371,7 +372,7 @@ pub async fn logo(
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let size = upload.as_ref().map_or(0, |(_, b)| b.len());
     let sha = db_site::admin_set_logo(&tx, upload.as_ref().map(|(t, b)| (*t, b.clone()))).await?;
-    id::audit(
+    audit::record(
         &tx,
         Some(me.person),
         if sha.is_some() { "branding.logo" } else { "branding.logo_removed" },
@@ -445,7 +446,7 @@ pub async fn add_domain(
         }
     }
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    id::audit(&tx, Some(me.person), "branding.domain_claimed", &raw, None, json!({})).await?;
+    audit::record(&tx, Some(me.person), "branding.domain_claimed", &raw, None, json!({})).await?;
     tx.commit().await?;
     Ok(see_other("/admin/site#domains"))
 }
@@ -486,7 +487,7 @@ pub async fn domain_action(
             state.dbs.platform.record_domain_check_for_tenant(site.entry.id, &host, verified, &result, &actor).await?;
             if !verified {
                 let tx = state.dbs.app.begin(site.entry.id).await?;
-                id::audit(
+                audit::record(
                     &tx,
                     Some(me.person),
                     "branding.domain_check_failed",
@@ -502,7 +503,7 @@ pub async fn domain_action(
         }
     };
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    id::audit(&tx, Some(me.person), action, &host, None, json!({})).await?;
+    audit::record(&tx, Some(me.person), action, &host, None, json!({})).await?;
     tx.commit().await?;
     announce(state, "site-edit").await;
     Ok(see_other("/admin/site#domains"))

@@ -21,7 +21,9 @@ use poem::{Response, handler};
 use serde::Deserialize;
 use serde_json::json;
 use trellis_core::identity::Role;
+use trellis_db::audit;
 use trellis_db::identity::{self as id, MembershipStatus, NewPerson, accounts};
+use trellis_db::outbox;
 use trellis_integrations::oidc::{ClaimNames, SsoSettings};
 
 const K_STATE: &str = "sso_state";
@@ -68,8 +70,15 @@ pub async fn start(
             tracing::warn!(error = %e, issuer = %s.issuer, "single sign-on cannot start");
             let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string());
             let tx = state.dbs.app.begin(site.entry.id).await?;
-            id::audit(&tx, None, "sso.refused", "provider_unusable", ip.as_deref(), json!({ "detail": e.to_string() }))
-                .await?;
+            audit::record(
+                &tx,
+                None,
+                "sso.refused",
+                "provider_unusable",
+                ip.as_deref(),
+                json!({ "detail": e.to_string() }),
+            )
+            .await?;
             tx.commit().await?;
             let label = site.entry.sso.as_ref().map_or("", |x| x.label.as_str());
             return message_page(
@@ -120,7 +129,7 @@ pub async fn callback(
     let refusal_ip = ip.clone();
     let refuse = |status: StatusCode, why: &'static str, detail: String| async move {
         let tx = state.dbs.app.begin(site.entry.id).await?;
-        id::audit(&tx, None, "sso.refused", why, refusal_ip.as_deref(), json!({ "detail": detail })).await?;
+        audit::record(&tx, None, "sso.refused", why, refusal_ip.as_deref(), json!({ "detail": detail })).await?;
         tx.commit().await?;
         message_page(
             state,
@@ -172,7 +181,7 @@ pub async fn callback(
             match accounts::find_one(&tx, email.as_str()).await? {
                 Some(existing) if !who.email_verified => {
                     // Never attach an account on an address the provider does not vouch for.
-                    id::audit(
+                    audit::record(
                         &tx,
                         Some(existing.id),
                         "sso.refused",
@@ -196,7 +205,7 @@ pub async fn callback(
                 }
                 Some(existing) if existing.member_here && !existing.member_elsewhere && !existing.platform_admin => {
                     // This trust's own account: the trust already answers for it.
-                    id::audit(
+                    audit::record(
                         &tx,
                         Some(existing.id),
                         "sso.linked",
@@ -210,7 +219,7 @@ pub async fn callback(
                 }
                 Some(existing) => {
                     // An account others answer for too: its owner confirms by email first.
-                    id::audit(
+                    audit::record(
                         &tx,
                         Some(existing.id),
                         "sso.link_requested",
@@ -249,7 +258,7 @@ pub async fn callback(
                         who.email_verified,
                     )
                     .await?;
-                    id::audit(
+                    audit::record(
                         &tx,
                         Some(created.id),
                         "sso.registered",
@@ -276,7 +285,7 @@ pub async fn callback(
             } else {
                 false
             };
-            id::audit(
+            audit::record(
                 &tx,
                 Some(person),
                 "sign_in",
@@ -354,7 +363,7 @@ async fn send_link_confirmation(
         &format!("Confirm: use {label} with your account"),
         json!({ "label": label, "link": format!("{}sso/link?token={raw}", site.url), "hours": state.config.auth.link_hours }),
     )?;
-    id::enqueue_email(&itx, &mail).await?;
+    outbox::enqueue_email(&itx, &mail).await?;
     itx.commit().await?;
     Ok(())
 }
@@ -442,7 +451,7 @@ pub async fn link(
             rules_changed = crate::usecases::compliance::apply_rules::arrived(&tx, site, person).await?;
         }
     }
-    id::audit(
+    audit::record(
         &tx,
         Some(person),
         "sso.linked",

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use trellis_core::tenant_spec::issuer_acceptable;
-use trellis_db::identity as id;
+use trellis_db::audit;
 use trellis_db::site::{self as db_site, SsoSettingsInput};
 
 #[derive(Debug, Deserialize, Default)]
@@ -132,7 +132,7 @@ pub async fn save(
     if f.action == "remove" {
         let tx = state.dbs.app.begin(site.entry.id).await?;
         if db_site::admin_remove_sso(&tx).await? {
-            id::audit(&tx, Some(me.person), "sso.settings_removed", "", ip.as_deref(), json!({})).await?;
+            audit::record(&tx, Some(me.person), "sso.settings_removed", "", ip.as_deref(), json!({})).await?;
         }
         tx.commit().await?;
         announce(state, "sso-edit").await;
@@ -200,7 +200,7 @@ pub async fn save(
     let secret_changed = input.client_secret.is_some();
     let tx = state.dbs.app.begin(site.entry.id).await?;
     db_site::admin_set_sso(&tx, input).await?;
-    id::audit(
+    audit::record(
         &tx,
         Some(me.person),
         "sso.settings_changed",

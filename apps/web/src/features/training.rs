@@ -22,6 +22,7 @@ use trellis_core::identity::Email;
 use trellis_core::learning::{Audience, Compliance, STAFF_GROUPS, staff_group};
 use trellis_core::staff_import::{self, MAX_BYTES};
 use trellis_core::{CourseId, EnrolmentId, RequirementId};
+use trellis_db::audit;
 use trellis_db::catalogue as cat;
 use trellis_db::compliance::{self, MatrixQuery};
 use trellis_db::identity as id;
@@ -221,7 +222,7 @@ pub async fn add_rule(
         site.today(),
     )
     .await?;
-    id::audit(
+    audit::record(
         &tx,
         Some(me.person),
         "training.assigned",
@@ -257,7 +258,7 @@ pub async fn remove_rule(
     if !compliance::remove_requirement(&tx, rule).await? {
         return Err(AppError::NotFound);
     }
-    id::audit(&tx, Some(me.person), "training.rule_removed", &rule.to_string(), None, json!({})).await?;
+    audit::record(&tx, Some(me.person), "training.rule_removed", &rule.to_string(), None, json!({})).await?;
     tx.commit().await?;
     state.totals.changed(site.entry.id);
     crate::usecases::compliance::totals::warm(state, site);
@@ -327,7 +328,7 @@ pub async fn decide(
         return Err(AppError::NotFound);
     };
     let action = if approve { "enrolment.approved" } else { "enrolment.declined" };
-    id::audit(&tx, Some(me.person), action, &e.course.to_string(), None, json!({ "person": e.person.to_string() }))
+    audit::record(&tx, Some(me.person), action, &e.course.to_string(), None, json!({ "person": e.person.to_string() }))
         .await?;
     tx.commit().await?;
     Ok(see_other("/admin/enrolments"))
@@ -396,7 +397,7 @@ pub async fn export(
     let today = site.today();
     let tenant = site.entry.id;
     let tx = state.dbs.app.begin(tenant).await?;
-    id::audit(
+    audit::record(
         &tx,
         Some(me.person),
         "compliance.exported",
@@ -590,7 +591,7 @@ pub async fn remind(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     jobs::enqueue(&tx, &jobs::Job::Reminders).await?;
-    id::audit(&tx, Some(me.person), "compliance.reminders_requested", "", None, json!({})).await?;
+    audit::record(&tx, Some(me.person), "compliance.reminders_requested", "", None, json!({})).await?;
     tx.commit().await?;
     jobs::wake(state).await;
     Ok(see_other("/admin/compliance?reminders=queued"))
@@ -605,7 +606,7 @@ async fn import_page(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let history = id::audit_trail_of(&tx, "staff.import", 10).await?;
+    let history = audit::trail_of(&tx, "staff.import", 10).await?;
     tx.commit().await?;
     let mut ctx = page::context(
         state,
@@ -719,7 +720,7 @@ pub async fn import_apply(
         return Err(AppError::BadRequest("Check the file again before applying it.".into()));
     }
     jobs::enqueue(&tx, &jobs::Job::StaffImport { file: f.file.clone(), by: me.person }).await?;
-    id::audit(&tx, Some(me.person), "staff.import_queued", &f.file, None, json!({})).await?;
+    audit::record(&tx, Some(me.person), "staff.import_queued", &f.file, None, json!({})).await?;
     tx.commit().await?;
     jobs::wake(state).await;
     Ok(see_other("/admin/staff/import"))

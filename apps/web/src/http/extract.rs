@@ -21,6 +21,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use trellis_core::PersonId;
 use trellis_db::TenantTx;
+use trellis_db::audit;
 use trellis_db::identity as id;
 
 fn state_of(req: &Request) -> Result<&AppState, AppError> {
@@ -165,7 +166,7 @@ async fn member<P: may::Need, K: tx::Kind>(req: &Request) -> Result<Member<P, K>
         tx.commit().await?;
         state.dbs.app.begin(site.entry.id).await?
     };
-    id::audit(
+    audit::record(
         &tx,
         Some(me.person),
         "access.denied",

@@ -2,6 +2,7 @@
 //! account they already have.
 
 use trellis_core::identity::Role;
+use trellis_db::audit;
 use trellis_testkit::{TestApp, Visitor, spawn_app};
 
 const PW: &str = "violet tractor harbour";
@@ -23,7 +24,7 @@ async fn listed_sessions(v: &mut Visitor) -> Vec<(String, bool)> {
 async fn audit_actions(app: &TestApp, slug: &str) -> Vec<String> {
     let dbs = app.dbs().await;
     let tx = dbs.app.begin(app.tenant_id(slug).await).await.unwrap();
-    let trail = trellis_db::identity::audit_trail(&tx, 500).await.unwrap();
+    let trail = audit::trail(&tx, 500).await.unwrap();
     tx.rollback().await.unwrap();
     trail.into_iter().map(|e| e.action).collect()
 }

@@ -2,6 +2,7 @@
 //! use, recovery codes, and a trust requiring it of its administrators.
 
 use trellis_core::identity::Role;
+use trellis_db::audit;
 use trellis_testkit::{Visitor, spawn_app};
 
 const PW: &str = "violet tractor harbour";
@@ -74,8 +75,7 @@ async fn a_second_step_guards_sign_in_codes_work_once_and_recovery_codes_too() {
 
     let dbs = app.dbs().await;
     let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
-    let actions: Vec<String> =
-        trellis_db::identity::audit_trail(&tx, 200).await.unwrap().into_iter().map(|e| e.action).collect();
+    let actions: Vec<String> = audit::trail(&tx, 200).await.unwrap().into_iter().map(|e| e.action).collect();
     tx.rollback().await.unwrap();
     for a in ["mfa.enabled", "mfa.failed"] {
         assert!(actions.iter().any(|x| x == a), "{a}");

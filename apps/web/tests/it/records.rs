@@ -6,6 +6,7 @@ use std::time::Duration;
 use trellis_core::identity::Role;
 use trellis_core::learning::{Audience, Compliance};
 use trellis_core::{CourseId, PersonId};
+use trellis_db::audit;
 use trellis_testkit::{TestApp, Visitor, spawn_app};
 
 const PW: &str = "violet tractor harbour";
@@ -332,7 +333,7 @@ async fn staff_correct_their_own_details_and_see_a_change_of_group_before_it_mov
     // Audited; another trust sees none of it.
     let dbs = app.dbs().await;
     let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
-    let trail = trellis_db::identity::audit_trail(&tx, 50).await.unwrap();
+    let trail = audit::trail(&tx, 50).await.unwrap();
     tx.rollback().await.unwrap();
     assert!(trail.iter().any(|e| e.action == "account.details_changed"));
     assert!(trail.iter().any(|e| e.action == "staff.record_changed_by_self"));

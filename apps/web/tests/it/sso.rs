@@ -1,6 +1,7 @@
 //! Single sign-on against a real OpenID provider on loopback, and the attacks on it.
 
 use serde_json::json;
+use trellis_db::audit;
 use trellis_testkit::{OidcPeer, TestApp, Visitor, spawn_app};
 
 /// Starts a provider whose client is northmoor's callback on this app, and gives northmoor
@@ -45,7 +46,7 @@ async fn begin(v: &mut Visitor, hint: &str) -> String {
 async fn refusals(app: &TestApp) -> Vec<String> {
     let dbs = app.dbs().await;
     let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
-    let trail = trellis_db::identity::audit_trail(&tx, 500).await.unwrap();
+    let trail = audit::trail(&tx, 500).await.unwrap();
     tx.rollback().await.unwrap();
     trail.into_iter().filter(|e| e.action == "sso.refused").map(|e| e.subject).collect()
 }
@@ -119,7 +120,7 @@ async fn an_existing_account_is_linked_only_by_a_verified_email() {
     assert_eq!(v.get("/profile").await.location.as_deref(), Some("/sign-in"));
     let dbs = app.dbs().await;
     let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
-    let trail = trellis_db::identity::audit_trail(&tx, 100).await.unwrap();
+    let trail = audit::trail(&tx, 100).await.unwrap();
     tx.rollback().await.unwrap();
     assert!(trail.iter().any(|e| e.action == "sso.refused" && e.detail.contains("unverified_email_link")));
     // A verified address links the existing account.
@@ -176,7 +177,7 @@ async fn a_provider_whose_issuer_is_not_the_configured_one_is_refused() {
     assert!(page.body.contains("We could not sign you in"));
     let dbs = app.dbs().await;
     let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
-    let trail = trellis_db::identity::audit_trail(&tx, 100).await.unwrap();
+    let trail = audit::trail(&tx, 100).await.unwrap();
     tx.rollback().await.unwrap();
     let refusal =
         trail.iter().find(|e| e.action == "sso.refused" && e.subject == "provider_unusable").expect("recorded");

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use trellis_core::identity::Role;
+use trellis_db::audit;
 use trellis_testkit::{OidcPeer, spawn_app};
 
 const PW: &str = "violet tractor harbour";
@@ -86,7 +87,7 @@ async fn a_trust_admin_sets_up_single_sign_on_which_then_works_and_stays_their_t
     assert_eq!(denied.status, 403);
     let dbs = app.dbs().await;
     let tx = dbs.app.begin(app.tenant_id("fenwick").await).await.unwrap();
-    let trail = trellis_db::identity::audit_trail(&tx, 100).await.unwrap();
+    let trail = audit::trail(&tx, 100).await.unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(trail.iter().filter(|e| e.action == "sso.settings_changed").count(), 2);
     assert!(trail.iter().all(|e| !e.detail.contains("fenwick-secret-123")), "no secret in the audit trail");

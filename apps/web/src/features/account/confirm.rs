@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::http::{Ctx, CurrentSite};
+use trellis_db::audit;
+use trellis_db::outbox;
 
 /// Shows a button to confirm (a GET never uses the link, so mail scanners cannot spend it).
 #[handler]
@@ -35,8 +37,15 @@ pub async fn verify(Ctx { req, state, site }: Ctx<'_>, Form(f): Form<TokenForm>)
     };
     id::mark_email_verified(&itx, person).await?;
     let pending = id::membership_here(&itx, person).await? == Some(MembershipStatus::Pending);
-    id::audit(&itx, Some(person), "email.verified", &person.to_string(), client_ip(state, req).as_deref(), json!({}))
-        .await?;
+    audit::record(
+        &itx,
+        Some(person),
+        "email.verified",
+        &person.to_string(),
+        client_ip(state, req).as_deref(),
+        json!({}),
+    )
+    .await?;
     itx.commit().await?;
     if pending {
         message_page(
@@ -125,8 +134,8 @@ pub async fn resend(Ctx { req, state, site }: Ctx<'_>, Form(f): Form<ResetReques
                 "pending": m == MembershipStatus::Pending,
             }),
         )?;
-        id::enqueue_email(&itx, &mail).await?;
-        id::audit(&itx, Some(p.id), "verify.resent", &p.id.to_string(), ip.as_deref(), json!({})).await?;
+        outbox::enqueue_email(&itx, &mail).await?;
+        audit::record(&itx, Some(p.id), "verify.resent", &p.id.to_string(), ip.as_deref(), json!({})).await?;
     }
     itx.commit().await?;
     message_page(

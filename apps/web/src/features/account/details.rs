@@ -7,6 +7,7 @@
 use super::*;
 use crate::http::{Ctx, Member, may};
 use trellis_core::learning::{Audience, RecordFields, STAFF_GROUPS, staff_group};
+use trellis_db::audit;
 use trellis_db::staff::{self, StaffRecord};
 
 #[derive(Debug, Deserialize, Default)]
@@ -269,14 +270,14 @@ pub async fn details_save(
     let details = id::Details { given_name: given, family_name: family, job_role, place_of_work: place };
     let itx = state.dbs.identity.begin(site.entry.id).await?;
     id::update_details(&itx, me.person, &details).await?;
-    id::audit(&itx, Some(me.person), "account.details_changed", &me.person.to_string(), ip.as_deref(), json!({}))
+    audit::record(&itx, Some(me.person), "account.details_changed", &me.person.to_string(), ip.as_deref(), json!({}))
         .await?;
     itx.commit().await?;
     if record_changes {
         let tx = state.dbs.app.begin(site.entry.id).await?;
         staff::set_record(&tx, me.person, &new).await?;
         let changed = crate::usecases::compliance::apply_rules::moved(&tx, site, me.person).await?;
-        id::audit(
+        audit::record(
             &tx,
             Some(me.person),
             "staff.record_changed_by_self",

@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::http::{Ctx, CurrentSite, Member, may};
+use trellis_db::audit;
+use trellis_db::outbox;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct EmailChangeForm {
@@ -100,8 +102,8 @@ pub async fn email_request(
             "hours": state.config.auth.link_hours,
         }),
     )?;
-    id::enqueue_email(&itx, &mail).await?;
-    id::audit(
+    outbox::enqueue_email(&itx, &mail).await?;
+    audit::record(
         &itx,
         Some(me.person),
         "email_change.requested",
@@ -177,8 +179,8 @@ pub async fn email_confirm(Ctx { req, state, site }: Ctx<'_>, Form(f): Form<Toke
             "name": old.given_name, "new_email": new,
         }),
     )?;
-    id::enqueue_email(&itx, &mail).await?;
-    id::audit(
+    outbox::enqueue_email(&itx, &mail).await?;
+    audit::record(
         &itx,
         Some(person),
         "email.changed",
@@ -219,7 +221,7 @@ pub async fn deactivate(
     }
     let itx = state.dbs.identity.begin(site.entry.id).await?;
     id::deactivate(&itx, me.person).await?;
-    id::audit(
+    audit::record(
         &itx,
         Some(me.person),
         "account.deactivated",

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::http::Ctx;
+use trellis_db::audit;
 
 /// Shows the invitation and a button to accept it (a GET never accepts, so mail scanners cannot).
 #[handler]
@@ -86,7 +87,7 @@ pub async fn accept_invitation(
         trellis_db::staff::set_record(&tx, person, record).await?;
     }
     let rules_changed = crate::usecases::compliance::apply_rules::moved(&tx, site, person).await?;
-    id::audit(
+    audit::record(
         &tx,
         Some(person),
         "membership.invitation_accepted",

@@ -6,6 +6,7 @@
 use super::*;
 use crate::http::page::see_other;
 use crate::http::{Ctx, CurrentSite};
+use trellis_db::audit;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct JoinForm {
@@ -47,7 +48,7 @@ pub async fn join(
     let (budget, over) = budget(state, ip.as_deref(), &email).await;
     if let Some(retry) = over {
         let tx = state.dbs.app.begin(site.entry.id).await?;
-        id::audit(&tx, None, "join.rate_limited", "", ip.as_deref(), json!({ "retry_after": retry })).await?;
+        audit::record(&tx, None, "join.rate_limited", "", ip.as_deref(), json!({ "retry_after": retry })).await?;
         tx.commit().await?;
         return too_many(state, site, req, retry);
     }
@@ -64,7 +65,7 @@ pub async fn join(
     let a = match account {
         Some(a) if ok && a.active && a.email_verified => a,
         Some(a) if ok && a.active => {
-            id::audit(
+            audit::record(
                 &itx,
                 Some(a.id),
                 "join.failed",
@@ -83,7 +84,7 @@ pub async fn join(
         other => {
             let who = other.map(|a| a.id);
             let subject = who.map_or_else(|| "unknown account".to_owned(), |p| p.to_string());
-            id::audit(&itx, who, "join.failed", &subject, ip.as_deref(), json!({ "reason": "bad_credentials" }))
+            audit::record(&itx, who, "join.failed", &subject, ip.as_deref(), json!({ "reason": "bad_credentials" }))
                 .await?;
             itx.commit().await?;
             failed(state, &budget).await;
@@ -111,8 +112,15 @@ pub async fn join(
         }
         let secret = id::mfa_secret(&itx, a.id).await?.map(|(s, _)| s).unwrap_or_default();
         if auth::mfa::verify(&itx, a.id, &secret, &f.code).await?.is_none() {
-            id::audit(&itx, Some(a.id), "mfa.failed", &a.id.to_string(), ip.as_deref(), json!({ "during": "join" }))
-                .await?;
+            audit::record(
+                &itx,
+                Some(a.id),
+                "mfa.failed",
+                &a.id.to_string(),
+                ip.as_deref(),
+                json!({ "during": "join" }),
+            )
+            .await?;
             itx.commit().await?;
             state.limiter.fail(&mfa_key, window(state)).await;
             return refuse(
@@ -133,10 +141,17 @@ pub async fn join(
     accounts::add_membership(&tx, accounts::Consent::Proven(a.id), status, &[Role::Learner]).await?;
     let rules_changed =
         if eligible { crate::usecases::compliance::apply_rules::arrived(&tx, site, a.id).await? } else { false };
-    id::audit(&tx, Some(a.id), "membership.joined", &a.id.to_string(), ip.as_deref(), json!({ "eligible": eligible }))
-        .await?;
+    audit::record(
+        &tx,
+        Some(a.id),
+        "membership.joined",
+        &a.id.to_string(),
+        ip.as_deref(),
+        json!({ "eligible": eligible }),
+    )
+    .await?;
     if eligible {
-        id::audit(&tx, Some(a.id), "sign_in", &a.id.to_string(), ip.as_deref(), json!({ "via": "join" })).await?;
+        audit::record(&tx, Some(a.id), "sign_in", &a.id.to_string(), ip.as_deref(), json!({ "via": "join" })).await?;
         auth::sign_in(&tx, state, req, session, site, a.id, a.session_epoch, method).await?;
         tx.commit().await?;
         crate::usecases::compliance::apply_rules::changed(state, site, rules_changed);

@@ -3,6 +3,7 @@
 use super::*;
 use crate::http::page::see_other;
 use crate::http::{Ctx, CurrentSite, Member, may};
+use trellis_db::audit;
 
 /// The person half-way through signing in (password right, code not yet given), if recent.
 fn mfa_pending(session: &Session, site: &Site) -> Option<trellis_core::PersonId> {
@@ -67,7 +68,7 @@ pub async fn code(
         return Ok(see_other("/sign-in"));
     };
     let Some(how) = auth::mfa::verify(&itx, person, &secret, &f.code).await? else {
-        id::audit(&itx, Some(person), "mfa.failed", &person.to_string(), ip.as_deref(), json!({})).await?;
+        audit::record(&itx, Some(person), "mfa.failed", &person.to_string(), ip.as_deref(), json!({})).await?;
         itx.commit().await?;
         state.limiter.fail(&key, window(state)).await;
         let mut errors = Errors::new();
@@ -90,7 +91,8 @@ pub async fn code(
     let epoch = id::account_by_id(&itx, person).await?.map(|p| p.session_epoch).unwrap_or(0);
     itx.commit().await?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    id::audit(&tx, Some(person), "sign_in", &person.to_string(), ip.as_deref(), json!({ "second_step": how })).await?;
+    audit::record(&tx, Some(person), "sign_in", &person.to_string(), ip.as_deref(), json!({ "second_step": how }))
+        .await?;
     auth::sign_in(&tx, state, req, session, site, person, epoch, auth::Method::TwoStep).await?;
     tx.commit().await?;
     state.limiter.reset(&key).await;
@@ -167,7 +169,7 @@ pub async fn mfa_enable(
     let normalised: Vec<String> = codes.iter().map(|c| c.replace('-', "")).collect();
     let itx = state.dbs.identity.begin(site.entry.id).await?;
     id::enable_mfa(&itx, me.person, &secret, step, &normalised).await?;
-    id::audit(
+    audit::record(
         &itx,
         Some(me.person),
         "mfa.enabled",
@@ -220,7 +222,7 @@ pub async fn mfa_disable(
         );
     }
     id::disable_mfa(&itx, me.person).await?;
-    id::audit(
+    audit::record(
         &itx,
         Some(me.person),
         "mfa.disabled",

@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use trellis_core::identity::{Email, Register, Role, check_password, is_ods_code};
-use trellis_db::identity::{
-    self as id, IdentityTx, MembershipStatus, OutgoingEmail, TokenError, TokenPurpose, accounts,
-};
+use trellis_db::audit;
+use trellis_db::identity::{self as id, IdentityTx, MembershipStatus, TokenError, TokenPurpose, accounts};
+use trellis_db::outbox::OutgoingEmail;
 use trellis_db::sessions;
 
 type Errors = BTreeMap<&'static str, String>;
@@ -276,7 +276,8 @@ pub(super) async fn refused_link(
         TokenError::Expired => ("expired", "This link has expired."),
         TokenError::Unknown => ("unknown", "This link is not valid here."),
     };
-    id::audit(&itx, None, "link.refused", what, client_ip(state, req).as_deref(), json!({ "reason": reason })).await?;
+    audit::record(&itx, None, "link.refused", what, client_ip(state, req).as_deref(), json!({ "reason": reason }))
+        .await?;
     itx.commit().await?;
     message_page(
         state,

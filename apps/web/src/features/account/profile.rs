@@ -3,6 +3,7 @@
 use super::*;
 use crate::http::page::see_other;
 use crate::http::{Ctx, Member, may};
+use trellis_db::audit;
 
 /// The signed-in person's profile: details, roles here, and their other trusts.
 #[handler]
@@ -106,8 +107,15 @@ pub async fn end_session(
     if !sessions::end(&tx, me.person, target).await? {
         return Err(AppError::NotFound);
     }
-    id::audit(&tx, Some(me.person), "session.ended", &target.to_string(), client_ip(state, req).as_deref(), json!({}))
-        .await?;
+    audit::record(
+        &tx,
+        Some(me.person),
+        "session.ended",
+        &target.to_string(),
+        client_ip(state, req).as_deref(),
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     if auth::handle(session) == Some(target) {
         session.purge();

@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::http::{Ctx, CurrentSite};
+use trellis_db::audit;
+use trellis_db::outbox;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct RegisterForm {
@@ -140,8 +142,8 @@ pub async fn register(
                     "reset_url": format!("{}password-reset", site.url),
                 }),
             )?;
-            id::enqueue_email(&tx, &mail).await?;
-            id::audit(&tx, None, "register.duplicate", &existing.id.to_string(), ip.as_deref(), json!({})).await?;
+            outbox::enqueue_email(&tx, &mail).await?;
+            audit::record(&tx, None, "register.duplicate", &existing.id.to_string(), ip.as_deref(), json!({})).await?;
             tx.commit().await?;
         }
         None => {
@@ -167,7 +169,7 @@ pub async fn register(
             } else {
                 false
             };
-            id::audit(
+            audit::record(
                 &tx,
                 Some(created.id),
                 "register",
@@ -197,7 +199,7 @@ pub async fn register(
                     "pending": !eligible,
                 }),
             )?;
-            id::enqueue_email(&itx, &mail).await?;
+            outbox::enqueue_email(&itx, &mail).await?;
             itx.commit().await?;
         }
     }

@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::http::{Ctx, CurrentSite};
+use trellis_db::audit;
+use trellis_db::outbox;
 
 /// Asks for the email address to send a reset link to.
 #[handler]
@@ -58,8 +60,8 @@ pub async fn reset_request(
                     "link": format!("{}password-reset/new?token={raw}", site.url),
                 }),
             )?;
-            id::enqueue_email(&itx, &mail).await?;
-            id::audit(&itx, Some(p.id), "password_reset.requested", &p.id.to_string(), ip.as_deref(), json!({}))
+            outbox::enqueue_email(&itx, &mail).await?;
+            audit::record(&itx, Some(p.id), "password_reset.requested", &p.id.to_string(), ip.as_deref(), json!({}))
                 .await?;
         }
     }
@@ -139,8 +141,15 @@ pub async fn reset_new(
     id::set_password(&itx, person, hash).await?;
     // Whoever could open the emailed link controls the address.
     id::mark_email_verified(&itx, person).await?;
-    id::audit(&itx, Some(person), "password_reset", &person.to_string(), client_ip(state, req).as_deref(), json!({}))
-        .await?;
+    audit::record(
+        &itx,
+        Some(person),
+        "password_reset",
+        &person.to_string(),
+        client_ip(state, req).as_deref(),
+        json!({}),
+    )
+    .await?;
     itx.commit().await?;
     message_page(
         state,

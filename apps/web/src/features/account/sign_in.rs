@@ -3,6 +3,7 @@
 use super::*;
 use crate::http::page::see_other;
 use crate::http::{Ctx, CurrentSite};
+use trellis_db::audit;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct SignInForm {
@@ -37,7 +38,7 @@ pub async fn sign_in(
     let (budget, over) = budget(state, ip.as_deref(), &email).await;
     if let Some(retry) = over {
         let tx = state.dbs.app.begin(site.entry.id).await?;
-        id::audit(&tx, None, "sign_in.rate_limited", "", ip.as_deref(), json!({ "retry_after": retry })).await?;
+        audit::record(&tx, None, "sign_in.rate_limited", "", ip.as_deref(), json!({ "retry_after": retry })).await?;
         tx.commit().await?;
         return too_many(state, site, req, retry);
     }
@@ -90,7 +91,7 @@ pub async fn sign_in(
             Ok(see_other("/sign-in/code"))
         }
         Ok(a) => {
-            id::audit(&tx, Some(a.id), "sign_in", &a.id.to_string(), ip.as_deref(), json!({})).await?;
+            audit::record(&tx, Some(a.id), "sign_in", &a.id.to_string(), ip.as_deref(), json!({})).await?;
             auth::sign_in(&tx, state, req, session, site, a.id, a.session_epoch, auth::Method::Password).await?;
             tx.commit().await?;
             succeeded(state, &budget).await;
@@ -99,7 +100,7 @@ pub async fn sign_in(
         Err((why, (status, errors))) => {
             let who = account.as_ref().map(|a| a.id);
             let subject = who.map_or_else(|| "unknown account".to_owned(), |p| p.to_string());
-            id::audit(&tx, who, "sign_in.failed", &subject, ip.as_deref(), json!({ "reason": why })).await?;
+            audit::record(&tx, who, "sign_in.failed", &subject, ip.as_deref(), json!({ "reason": why })).await?;
             tx.commit().await?;
             if status == StatusCode::UNAUTHORIZED {
                 failed(state, &budget).await;
@@ -128,7 +129,7 @@ pub async fn sign_out(Ctx { state, site, .. }: Ctx<'_>, session: &Session) -> Re
     let me = auth::current(state, site, session).await?;
     if let Some(me) = &me {
         let tx = state.dbs.app.begin(site.entry.id).await?;
-        id::audit(&tx, Some(me.person), "sign_out", &me.person.to_string(), None, json!({})).await?;
+        audit::record(&tx, Some(me.person), "sign_out", &me.person.to_string(), None, json!({})).await?;
         tx.commit().await?;
     }
     auth::sign_out(state, site, session, me.map(|m| m.person)).await?;
@@ -143,7 +144,7 @@ pub async fn sign_out_everywhere(Ctx { state, site, .. }: Ctx<'_>, session: &Ses
     };
     let itx = state.dbs.identity.begin(site.entry.id).await?;
     id::end_all_sessions(&itx, me.person).await?;
-    id::audit(&itx, Some(me.person), "sign_out.everywhere", &me.person.to_string(), None, json!({})).await?;
+    audit::record(&itx, Some(me.person), "sign_out.everywhere", &me.person.to_string(), None, json!({})).await?;
     itx.commit().await?;
     auth::sign_out(state, site, session, None).await?;
     Ok(see_other("/"))

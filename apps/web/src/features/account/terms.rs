@@ -3,6 +3,7 @@
 use super::*;
 use crate::http::page::see_other;
 use crate::http::{Ctx, CurrentSite};
+use trellis_db::audit;
 
 /// The documents the signed-in person has yet to accept, with a button to accept them.
 #[handler]
@@ -67,7 +68,7 @@ pub async fn accept_terms(
     }
     let ip = client_ip(state, req);
     trellis_db::terms::accept(&itx, me.person, &outstanding, ip.as_deref()).await?;
-    id::audit(
+    audit::record(
         &itx,
         Some(me.person),
         "terms.accepted",

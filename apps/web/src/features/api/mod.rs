@@ -37,6 +37,7 @@ use tokio::io::AsyncWriteExt;
 use trellis_core::{CourseId, PersonId};
 use trellis_db::TenantTx;
 use trellis_db::api::{self as store, ApiToken};
+use trellis_db::audit;
 use trellis_db::catalogue as cat;
 use trellis_db::elearning as db;
 use trellis_db::learning as learn;
@@ -575,7 +576,7 @@ impl LmsApi {
         if publish.0.unwrap_or(true) {
             let _ = cat::publish(&tx, course).await?;
         }
-        trellis_db::identity::audit(
+        audit::record(
             &tx,
             None,
             "course.imported",
@@ -669,7 +670,7 @@ impl LmsApi {
                 return Err(problem(StatusCode::CONFLICT, Some("id"), format!("The course cannot be deleted: {why}.")));
             }
         };
-        trellis_db::identity::audit(
+        audit::record(
             &tx,
             None,
             "course.deleted",
@@ -737,7 +738,7 @@ impl LmsApi {
             .await?
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no enrolment after enrolling")))?;
         if outcome != learn::Enrolled::Already {
-            trellis_db::identity::audit(
+            audit::record(
                 &tx,
                 Some(person),
                 "enrolment.enrolled",
@@ -943,7 +944,7 @@ impl LmsApi {
                 "That AU is already satisfied in this registration.",
             ));
         }
-        trellis_db::identity::audit(
+        audit::record(
             &tx,
             None,
             "cmi5.waived",
@@ -981,7 +982,7 @@ impl LmsApi {
         let launch = el::launch_of(&tx, a.object).await?.ok_or(AppError::NotFound)?;
         let statement = el::abandon_session(site, &tx, &a, &launch, s, chrono::Utc::now()).await?;
         el::record_statements(&tx, &[statement], site).await?;
-        trellis_db::identity::audit(
+        audit::record(
             &tx,
             None,
             "cmi5.abandoned",

@@ -17,6 +17,7 @@ use serde_json::json;
 use std::sync::Arc;
 use trellis_core::TenantId;
 use trellis_db::api::{self as store, NewToken};
+use trellis_db::audit;
 
 /// Form errors: (field, message).
 type Errors = Vec<(String, String)>;
@@ -71,7 +72,7 @@ pub async fn issue(
         &NewToken { id, name: name.trim(), secret_sha256: &hash, scopes: &scopes, expires_at, by },
     )
     .await?;
-    trellis_db::identity::audit(
+    audit::record(
         &tx,
         by,
         "api.token_issued",
@@ -189,8 +190,7 @@ pub async fn revoke(
         return Err(AppError::NotFound);
     }
     if store::revoke_token(&tx, id).await? {
-        trellis_db::identity::audit(&tx, Some(me.person), "api.token_revoked", &id.to_string(), None, json!({}))
-            .await?;
+        audit::record(&tx, Some(me.person), "api.token_revoked", &id.to_string(), None, json!({})).await?;
     }
     tx.commit().await?;
     Ok(see_other("/admin/api-tokens?revoked=1"))

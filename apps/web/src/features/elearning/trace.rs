@@ -12,6 +12,7 @@ use poem::web::Path;
 use poem::{Request, Response, handler};
 use serde_json::{Value, json};
 use trellis_core::{AttemptId, CourseId};
+use trellis_db::audit;
 use trellis_db::elearning as db;
 
 fn when(t: chrono::DateTime<chrono::Utc>, site: &Site) -> String {
@@ -185,7 +186,7 @@ pub async fn waive(
         return Err(AppError::BadRequest("Only a cmi5 AU can be waived.".into()));
     }
     if super::waive_au(state, site, &tx, &mut a, &launch, &form.reason).await.map_err(AppError::Internal)? {
-        trellis_db::identity::audit(
+        audit::record(
             &tx,
             Some(me.person),
             "cmi5.waived",

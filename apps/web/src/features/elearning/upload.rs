@@ -21,6 +21,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use trellis_core::{CourseId, PackageId};
+use trellis_db::audit;
 use trellis_db::catalogue as cat;
 use trellis_db::elearning::{self as db, NewPackage};
 use trellis_elearning::{Limits, Package, Standard};
@@ -268,7 +269,7 @@ pub async fn import(
             if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), via) {
                 d.extend(extra);
             }
-            trellis_db::identity::audit(&tx, by, "package.uploaded", &course.to_string(), None, detail).await?;
+            audit::record(&tx, by, "package.uploaded", &course.to_string(), None, detail).await?;
             tx.commit().await?;
         } else {
             tx.rollback().await?;

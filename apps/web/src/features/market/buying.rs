@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::usecases::market::{self as uc, adopt, checkout};
+use trellis_db::audit;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct SearchParams {
@@ -151,7 +152,6 @@ pub async fn buy_seats(
     Ok(see_other(&url))
 }
 
-
 #[derive(Debug, Deserialize, Default)]
 pub struct BudgetForm {
     #[serde(default)]
@@ -178,7 +178,7 @@ pub async fn set_budget(
         })?)
     };
     mk::set_budget(&tx, pence, me.person).await?;
-    id::audit(&tx, Some(me.person), "market.budget_set", "", None, json!({ "pence": pence })).await?;
+    audit::record(&tx, Some(me.person), "market.budget_set", "", None, json!({ "pence": pence })).await?;
     tx.commit().await?;
     Ok(see_other("/marketplace"))
 }

@@ -170,5 +170,3 @@ fn payments_available(state: &AppState) -> Result<(), AppError> {
 fn test_mode_only(state: &AppState) -> Result<(), AppError> {
     if state.payments.test_mode() { Ok(()) } else { Err(AppError::NotFound) }
 }
-
-

@@ -1,6 +1,7 @@
 //! Selling, on a vendor's or a trust's site: registering, Stripe onboarding, listings, earnings.
 
 use super::*;
+use trellis_db::audit;
 
 /// The seller's page: registering to sell, Stripe onboarding, listings, earnings.
 #[handler]
@@ -122,7 +123,7 @@ pub async fn register(
     }
     state.dbs.platform.register_seller(site.entry.id, &f.kind, &site.entry.name, summary, website).await?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    id::audit(&tx, Some(me.person), "market.seller_registered", "", None, json!({ "kind": f.kind })).await?;
+    audit::record(&tx, Some(me.person), "market.seller_registered", "", None, json!({ "kind": f.kind })).await?;
     tx.commit().await?;
     Ok(see_other("/selling"))
 }
@@ -210,7 +211,7 @@ pub async fn submit(
     let packages: Vec<_> = packages.into_iter().filter(|p| used.contains(&p.id.as_uuid())).collect();
     let l = state.dbs.platform.submit_listing(&s, &course, &input, &standards_of(&objects, &packages)).await?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    id::audit(
+    audit::record(
         &tx,
         Some(me.person),
         "market.listing_submitted",
@@ -245,7 +246,7 @@ pub async fn withdraw(
     let s = state.dbs.platform.seller_of_site(site.entry.id).await?.ok_or(AppError::NotFound)?;
     if state.dbs.platform.withdraw_listing(lid, s.id).await? {
         let tx = state.dbs.app.begin(site.entry.id).await?;
-        id::audit(&tx, Some(me.person), "market.listing_withdrawn", &lid.to_string(), None, json!({})).await?;
+        audit::record(&tx, Some(me.person), "market.listing_withdrawn", &lid.to_string(), None, json!({})).await?;
         tx.commit().await?;
     }
     Ok(see_other("/selling"))

@@ -12,6 +12,7 @@ use poem::web::{CsrfToken, Form, Path};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
+use trellis_db::audit;
 use trellis_db::xapi::{self as store, NewCredential};
 
 #[allow(clippy::too_many_arguments)] // each is a distinct part of the page
@@ -119,7 +120,7 @@ pub async fn issue(
         },
     )
     .await?;
-    trellis_db::identity::audit(
+    audit::record(
         &tx,
         Some(me.person),
         "lrs.credential_issued",
@@ -145,8 +146,7 @@ pub async fn revoke(
     let key = store::credentials(&tx).await?.into_iter().find(|c| c.id == id).map(|c| c.key);
     let Some(key) = key else { return Err(AppError::NotFound) };
     if store::revoke_credential(&tx, id).await? {
-        trellis_db::identity::audit(&tx, Some(me.person), "lrs.credential_revoked", &id.to_string(), None, json!({}))
-            .await?;
+        audit::record(&tx, Some(me.person), "lrs.credential_revoked", &id.to_string(), None, json!({})).await?;
     }
     tx.commit().await?;
     state.credentials.forget(site.entry.id, &key);

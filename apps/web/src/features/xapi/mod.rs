@@ -33,6 +33,7 @@ use poem::{Body, Response, handler};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use trellis_db::audit;
 
 pub use shape::lrs_time;
 
@@ -248,15 +249,8 @@ pub async fn issue_credential(
     let tx = dbs.app.begin(tenant).await?;
     let c = trellis_db::xapi::NewCredential { name, key: &key, secret_sha256: &hash, scope, version, by: None };
     let id = trellis_db::xapi::create_credential(&tx, &c).await?;
-    trellis_db::identity::audit(
-        &tx,
-        None,
-        "lrs.credential_issued",
-        &id.to_string(),
-        None,
-        json!({ "name": name, "scope": scope }),
-    )
-    .await?;
+    audit::record(&tx, None, "lrs.credential_issued", &id.to_string(), None, json!({ "name": name, "scope": scope }))
+        .await?;
     tx.commit().await?;
     Ok((key, secret))
 }

@@ -7,6 +7,7 @@ use poem::http::{Method, StatusCode};
 use poem::web::CsrfVerifier;
 use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
 use std::sync::Arc;
+use trellis_db::audit;
 
 /// The form field that carries the token.
 pub const FIELD: &str = "csrf_token";
@@ -112,8 +113,7 @@ async fn record_refusal(req: &Request) {
     let ip = crate::http::middleware::forwarded::client_ip(req, &state.proxies).map(|ip| ip.to_string());
     let result = async {
         let tx = state.dbs.app.begin(site.entry.id).await?;
-        trellis_db::identity::audit(&tx, None, "csrf.refused", req.uri().path(), ip.as_deref(), serde_json::json!({}))
-            .await?;
+        audit::record(&tx, None, "csrf.refused", req.uri().path(), ip.as_deref(), serde_json::json!({})).await?;
         tx.commit().await
     }
     .await;

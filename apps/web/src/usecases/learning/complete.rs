@@ -4,7 +4,7 @@
 //! complete is completed in turn. The audit trail notes it.
 
 use trellis_core::PersonId;
-use trellis_db::identity as id;
+use trellis_db::audit;
 use trellis_db::learning::{self as learn, Enrolment};
 use trellis_db::{DbError, TenantTx, compliance};
 
@@ -19,7 +19,7 @@ pub async fn course(
     let at = learn::mark_completed(tx, e).await?;
     compliance::completed(tx, e.person, e.course, today).await?;
     learn::share_completion(tx, e.person, e.course, at).await?;
-    id::audit(tx, by, "course.completed", &e.course.to_string(), None, serde_json::json!({})).await?;
+    audit::record(tx, by, "course.completed", &e.course.to_string(), None, serde_json::json!({})).await?;
     for path in learn::paths_now_complete(tx, e.person, e.course).await? {
         Box::pin(course(tx, &path, by, today)).await?;
     }

@@ -7,7 +7,7 @@ use serde_json::json;
 use trellis_core::market::Funding;
 use trellis_core::{ListingId, PersonId};
 use trellis_db::TenantTx;
-use trellis_db::identity as id;
+use trellis_db::audit;
 use trellis_db::market::{self as mk, Adoption};
 
 /// Adds listing `lid` (which must be live) to the trust's catalogue with `funding`.
@@ -22,7 +22,7 @@ pub async fn add(
     let seller = state.dbs.platform.seller(l.seller).await?.ok_or(AppError::NotFound)?;
     let a = mk::adopt(tx, &l, &seller, funding, by).await?;
     let detail = json!({ "funding": funding.as_str(), "price": a.price.pence });
-    id::audit(tx, Some(by), "market.listing_added", &lid.to_string(), None, detail).await?;
+    audit::record(tx, Some(by), "market.listing_added", &lid.to_string(), None, detail).await?;
     Ok(a)
 }
 
@@ -30,7 +30,7 @@ pub async fn add(
 pub async fn remove(tx: &TenantTx, lid: ListingId, by: PersonId) -> Result<bool, AppError> {
     let removed = mk::remove_adoption(tx, lid, by).await?;
     if removed {
-        id::audit(tx, Some(by), "market.listing_removed", &lid.to_string(), None, json!({})).await?;
+        audit::record(tx, Some(by), "market.listing_removed", &lid.to_string(), None, json!({})).await?;
     }
     Ok(removed)
 }

@@ -33,7 +33,12 @@ impl Decision {
 }
 
 /// Applies `decision` to listing `lid`, by platform admin `admin`.
-pub async fn decide(state: &AppState, lid: ListingId, admin: trellis_core::PersonId, decision: &Decision) -> Result<(), AppError> {
+pub async fn decide(
+    state: &AppState,
+    lid: ListingId,
+    admin: trellis_core::PersonId,
+    decision: &Decision,
+) -> Result<(), AppError> {
     match decision {
         Decision::Approve => {
             state.dbs.platform.approve_listing(lid, admin, state.config.payments.commission_bps).await?;

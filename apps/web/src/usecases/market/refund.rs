@@ -9,7 +9,7 @@ use crate::context::directory::Site;
 use crate::error::AppError;
 use serde_json::json;
 use trellis_core::{ChargeId, PersonId};
-use trellis_db::identity as id;
+use trellis_db::audit;
 use trellis_db::market as mk;
 
 /// Asks for the refund of charge `cid` of the trust of `site`, by `by`.
@@ -50,7 +50,7 @@ pub async fn refund(state: &AppState, site: &Site, cid: ChargeId, by: PersonId) 
         stripe_events::send_local(state, "charge.refunded", object).await?;
     }
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    id::audit(&tx, Some(by), "market.refund_requested", &cid.to_string(), None, json!({})).await?;
+    audit::record(&tx, Some(by), "market.refund_requested", &cid.to_string(), None, json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

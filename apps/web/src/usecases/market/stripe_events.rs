@@ -16,6 +16,7 @@ use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
 use trellis_core::market::{SIGNATURE_TOLERANCE_SECS, sign, verify_signature};
 use trellis_core::{ChargeId, TenantId};
+use trellis_db::audit;
 use trellis_db::market::{self as mk, Settled};
 /// The secret webhooks are signed with: the endpoint's, or the test mode's own (random for this
 /// installation, never sent anywhere). `None` when payments are off: every delivery is refused.
@@ -141,15 +142,8 @@ async fn apply(state: &AppState, v: &Value) -> anyhow::Result<()> {
             let tx = state.dbs.app.begin(tenant).await?;
             let settled = mk::settle(&tx, charge, session, intent, today_of(state, tenant)).await?;
             if settled == Settled::Now {
-                trellis_db::identity::audit(
-                    &tx,
-                    None,
-                    "market.paid",
-                    &charge.to_string(),
-                    None,
-                    json!({ "checkout": session }),
-                )
-                .await?;
+                audit::record(&tx, None, "market.paid", &charge.to_string(), None, json!({ "checkout": session }))
+                    .await?;
             }
             tx.commit().await?;
             Ok(())
@@ -168,7 +162,7 @@ async fn apply(state: &AppState, v: &Value) -> anyhow::Result<()> {
             let refund = obj["refunds"]["data"][0]["id"].as_str().or_else(|| obj["id"].as_str()).unwrap_or("refund");
             let tx = state.dbs.app.begin(tenant).await?;
             if mk::refunded(&tx, charge, refund).await? {
-                trellis_db::identity::audit(&tx, None, "market.refunded", &charge.to_string(), None, json!({})).await?;
+                audit::record(&tx, None, "market.refunded", &charge.to_string(), None, json!({})).await?;
             }
             tx.commit().await?;
             Ok(())
@@ -184,8 +178,7 @@ async fn apply(state: &AppState, v: &Value) -> anyhow::Result<()> {
             // Scoped to the trust the metadata names: another trust's invoice is not found.
             mk::invoice(&tx, invoice).await?.with_context(|| format!("no invoice {invoice} in trust {tenant}"))?;
             if mk::invoice_paid(&tx, invoice).await? {
-                trellis_db::identity::audit(&tx, None, "market.invoice_paid", &invoice.to_string(), None, json!({}))
-                    .await?;
+                audit::record(&tx, None, "market.invoice_paid", &invoice.to_string(), None, json!({})).await?;
             }
             tx.commit().await?;
             Ok(())
@@ -221,11 +214,7 @@ pub async fn deliver_test_event(state: &AppState, kind: &str, object: Value) -> 
 }
 
 /// The local test mode: sends the event Stripe would send, through the webhook's own door.
-pub async fn send_local(
-    state: &AppState,
-    kind: &str,
-    object: serde_json::Value,
-) -> Result<(), crate::error::AppError> {
+pub async fn send_local(state: &AppState, kind: &str, object: serde_json::Value) -> Result<(), crate::error::AppError> {
     deliver_test_event(state, kind, object)
         .await
         .map(|_| ())

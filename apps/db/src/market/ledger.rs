@@ -1,0 +1,83 @@
+//! The ledger: each side's lines, posted once per charge and kind.
+
+use super::*;
+
+/// This party's own ledger lines (a trust's spending, a seller's earnings), newest first.
+pub async fn ledger(tx: &TenantTx, limit: u64) -> Result<Vec<LedgerLine>, DbError> {
+    Ok(tx
+        .select::<ledger_entry::Entity>()
+        .order_by_desc(ledger_entry::Column::At)
+        .order_by_asc(ledger_entry::Column::Line)
+        .limit(limit)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(LedgerLine::from)
+        .collect())
+}
+
+/// This party's balance per account (`spend`, `earnings`, `paid_out`).
+pub async fn balances(tx: &TenantTx) -> Result<HashMap<String, i64>, DbError> {
+    let sql = "SELECT account, CAST(COALESCE(SUM(amount_pence), 0) AS BIGINT) AS total FROM ledger_entries
+                WHERE tenant_id = $1 GROUP BY account";
+    let rows = tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into()])).await?;
+    rows.iter().map(|r| Ok((r.try_get::<String>("", "account")?, r.try_get::<i64>("", "total")?))).collect()
+}
+
+/// Writes one balanced ledger transaction's lines.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn insert_lines(
+    tx: &sea_orm::DatabaseTransaction,
+    txn: Uuid,
+    kind: &str,
+    lines: &[Line],
+    currency: &str,
+    c: Option<&Charge>,
+    buyer: Option<TenantId>,
+    seller: Option<SellerId>,
+    memo: &str,
+    at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    if !m::balanced(lines) {
+        return Err(DbError::Conflict(format!("ledger {txn}: {kind} lines do not balance")));
+    }
+    let models: Vec<ledger_entry::ActiveModel> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| ledger_entry::ActiveModel {
+            tenant_id: Set(l.owner.as_uuid()),
+            id: Set(Uuid::now_v7()),
+            txn: Set(txn),
+            line: Set(i32::try_from(i).unwrap_or(0)),
+            kind: Set(kind.into()),
+            account: Set(l.account.as_str().into()),
+            amount_pence: Set(l.pence),
+            currency: Set(currency.to_owned()),
+            charge_id: Set(c.map(|c| c.id.as_uuid())),
+            listing_id: Set(c.map(|c| c.listing.as_uuid())),
+            buyer_tenant: Set(buyer.map(|b| b.as_uuid())),
+            seller_id: Set(seller.map(|s| s.as_uuid())),
+            person_id: Set(c.and_then(|c| c.person).map(|p| p.as_uuid())),
+            course_id: Set(c.map(|c| c.course.as_uuid())),
+            memo: Set(memo.to_owned()),
+            at: Set(at),
+        })
+        .collect();
+    ledger_entry::Entity::insert_many(models).exec(tx).await?;
+    Ok(())
+}
+
+/// A ledger transaction's id derived from what it records (the same parts give the same id, so
+/// a posting is recognised when it is made again).
+pub(super) fn derived_txn(parts: &[&[u8]]) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let d = parts.iter().fold(Sha256::new(), |h, p| h.chain_update(p)).finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    uuid::Builder::from_custom_bytes(b).into_uuid()
+}
+
+/// The ledger transaction of a charge's posting of `kind`.
+pub(super) fn txn_id(charge: ChargeId, kind: &str) -> Uuid {
+    derived_txn(&[charge.as_uuid().as_bytes(), kind.as_bytes()])
+}

@@ -11,6 +11,8 @@
 use crate::entities::{
     catalogue_offer, course, course_version, learning_object, path_course, programme, programme_course,
 };
+use crate::states::CourseStatus;
+use crate::states::VersionStatus;
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -37,8 +39,7 @@ pub struct Course {
     pub cpd_points: Option<i32>,
     /// `open` (self-enrolment) or `approval`.
     pub enrolment: String,
-    /// `draft`, `published` or `unpublished`.
-    pub status: String,
+    pub status: crate::states::CourseStatus,
     pub current_version: Option<Uuid>,
     /// From the national catalogue rather than this trust's own.
     pub national: bool,
@@ -184,8 +185,7 @@ pub struct StoredFile {
 pub struct Version {
     pub id: Uuid,
     pub number: i32,
-    /// `draft`, `published` or `retired`.
-    pub status: String,
+    pub status: crate::states::VersionStatus,
     pub published_at: Option<DateTime<Utc>>,
 }
 
@@ -261,7 +261,7 @@ pub async fn create_course(tx: &TenantTx, input: &CourseInput) -> Result<Result<
         accreditation: Set(input.accreditation.clone()),
         cpd_points: Set(input.cpd_points),
         enrolment: Set(input.enrolment.clone()),
-        status: Set("draft".into()),
+        status: Set(CourseStatus::Draft),
         current_version_id: Set(None),
         price_pence: Set(None),
         currency: Set(None),
@@ -275,7 +275,7 @@ pub async fn create_course(tx: &TenantTx, input: &CourseInput) -> Result<Result<
         id: Set(version),
         course_id: Set(id.as_uuid()),
         number: Set(1),
-        status: Set("draft".into()),
+        status: Set(VersionStatus::Draft),
         created_at: Set(now),
         published_at: Set(None),
     })
@@ -372,7 +372,7 @@ pub async fn national_courses(tx: &TenantTx) -> Result<Vec<(Course, bool)>, DbEr
     Ok(course::Entity::find()
         .filter(course::Column::TenantId.eq(TenantId::NATIONAL.as_uuid()))
         .filter(course::Column::SellerId.is_null())
-        .filter(course::Column::Status.eq("published"))
+        .filter(course::Column::Status.eq(crate::states::CourseStatus::Published))
         .order_by_asc(course::Column::Title)
         .all(tx.conn())
         .await?
@@ -428,7 +428,7 @@ pub(crate) async fn set_offered_unchecked(
 /// Whether a learner of this trust may find and enrol on the course: this trust's own published
 /// course, or a published national one the trust offers.
 pub async fn in_catalogue(tx: &TenantTx, c: &Course) -> Result<bool, DbError> {
-    if c.status != "published" || !c.national {
+    if c.status != CourseStatus::Published || !c.national {
         return Ok(listed(c, false));
     }
     let offered = tx
@@ -443,7 +443,7 @@ pub async fn in_catalogue(tx: &TenantTx, c: &Course) -> Result<bool, DbError> {
 /// The rule [`IN_CATALOGUE`] states in SQL: published, and the trust's own or a national course
 /// it offers.
 fn listed(c: &Course, offered: bool) -> bool {
-    c.status == "published" && (!c.national || offered)
+    c.status == CourseStatus::Published && (!c.national || offered)
 }
 
 /// Of `courses`, those in this trust's catalogue ([`in_catalogue`] for many: one query).
@@ -473,7 +473,7 @@ pub async fn version_is_published(tx: &TenantTx, version: Uuid) -> Result<bool, 
         .filter(course_version::Column::Id.eq(version))
         .one(tx.conn())
         .await?
-        .is_some_and(|v| v.status != "draft"))
+        .is_some_and(|v| v.status != VersionStatus::Draft))
 }
 
 /// A course's versions, newest first.
@@ -519,7 +519,7 @@ pub async fn draft(tx: &TenantTx, id: CourseId) -> Result<Option<Version>, DbErr
         return Ok(None);
     }
     let all = versions(tx, id).await?;
-    if let Some(d) = all.iter().find(|v| v.status == "draft") {
+    if let Some(d) = all.iter().find(|v| v.status == VersionStatus::Draft) {
         return Ok(Some(d.clone()));
     }
     let number = all.first().map_or(1, |v| v.number + 1);
@@ -529,12 +529,12 @@ pub async fn draft(tx: &TenantTx, id: CourseId) -> Result<Option<Version>, DbErr
         id: Set(new),
         course_id: Set(id.as_uuid()),
         number: Set(number),
-        status: Set("draft".into()),
+        status: Set(VersionStatus::Draft),
         created_at: Set(Utc::now()),
         published_at: Set(None),
     })
     .await?;
-    if let Some(current) = all.iter().find(|v| v.status == "published") {
+    if let Some(current) = all.iter().find(|v| v.status == VersionStatus::Published) {
         for o in objects(tx, current.id).await? {
             insert_object(
                 tx,
@@ -562,7 +562,7 @@ pub async fn draft(tx: &TenantTx, id: CourseId) -> Result<Option<Version>, DbErr
             .await?;
         }
     }
-    Ok(Some(Version { id: new, number, status: "draft".into(), published_at: None }))
+    Ok(Some(Version { id: new, number, status: VersionStatus::Draft, published_at: None }))
 }
 
 async fn insert_object(
@@ -707,7 +707,7 @@ pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishR
     let c = Course::from(c);
     let all = versions(tx, id).await?;
     let now = Utc::now();
-    let number = if let Some(d) = all.iter().find(|v| v.status == "draft") {
+    let number = if let Some(d) = all.iter().find(|v| v.status == VersionStatus::Draft) {
         let empty =
             if c.kind == "path" { path_courses(tx, id).await?.is_empty() } else { objects(tx, d.id).await?.is_empty() };
         if empty {
@@ -715,13 +715,13 @@ pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishR
         }
         tx.update_many::<course_version::Entity>()
             .filter(course_version::Column::CourseId.eq(id.as_uuid()))
-            .filter(course_version::Column::Status.eq("published"))
-            .col_expr(course_version::Column::Status, Expr::value("retired"))
+            .filter(course_version::Column::Status.eq(crate::states::VersionStatus::Published))
+            .col_expr(course_version::Column::Status, Expr::value(crate::states::VersionStatus::Retired))
             .exec(tx.conn())
             .await?;
         tx.update_many::<course_version::Entity>()
             .filter(course_version::Column::Id.eq(d.id))
-            .col_expr(course_version::Column::Status, Expr::value("published"))
+            .col_expr(course_version::Column::Status, Expr::value(crate::states::VersionStatus::Published))
             .col_expr(course_version::Column::PublishedAt, Expr::value(Some(now)))
             .exec(tx.conn())
             .await?;
@@ -731,14 +731,14 @@ pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishR
             .exec(tx.conn())
             .await?;
         d.number
-    } else if let Some(p) = all.iter().find(|v| v.status == "published") {
+    } else if let Some(p) = all.iter().find(|v| v.status == VersionStatus::Published) {
         p.number // republishing an unpublished course
     } else {
         return Ok(Err(PublishRefused::Empty));
     };
     tx.update_many::<course::Entity>()
         .filter(course::Column::Id.eq(id.as_uuid()))
-        .col_expr(course::Column::Status, Expr::value("published"))
+        .col_expr(course::Column::Status, Expr::value(crate::states::CourseStatus::Published))
         .col_expr(course::Column::UpdatedAt, Expr::value(now))
         .exec(tx.conn())
         .await?;
@@ -751,8 +751,8 @@ pub async fn unpublish(tx: &TenantTx, id: CourseId) -> Result<bool, DbError> {
     let res = tx
         .update_many::<course::Entity>()
         .filter(course::Column::Id.eq(id.as_uuid()))
-        .filter(course::Column::Status.eq("published"))
-        .col_expr(course::Column::Status, Expr::value("unpublished"))
+        .filter(course::Column::Status.eq(crate::states::CourseStatus::Published))
+        .col_expr(course::Column::Status, Expr::value(crate::states::CourseStatus::Unpublished))
         .col_expr(course::Column::UpdatedAt, Expr::value(Utc::now()))
         .exec(tx.conn())
         .await?;

@@ -8,6 +8,7 @@
 use crate::catalogue::{self, Course};
 use crate::enrolments as learning;
 use crate::entities::{assignment, enrolment, requirement};
+use crate::states::EnrolmentStatus;
 use crate::{DbError, TenantTx};
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
@@ -207,7 +208,7 @@ async fn apply_rule(
                 person_id: Set(p.person),
                 course_id: Set(course.id.as_uuid()),
                 version_id: Set(course.current_version),
-                status: Set("active".into()),
+                status: Set(EnrolmentStatus::Active),
                 source: Set("assigned".into()),
                 cycle: Set(1),
                 due_on: Set(Some(due)),
@@ -410,7 +411,7 @@ pub async fn reopen_for_renewal(tx: &TenantTx, today: NaiveDate) -> Result<usize
         else {
             continue;
         };
-        if e.status != "completed" {
+        if e.status != EnrolmentStatus::Completed {
             continue;
         }
         let version = courses.get(&a.course_id).and_then(|c| c.current_version);

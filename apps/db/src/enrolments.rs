@@ -4,6 +4,7 @@
 
 use crate::catalogue::{self, Course};
 use crate::entities::enrolment;
+use crate::states::EnrolmentStatus;
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
@@ -19,7 +20,7 @@ pub struct Enrolment {
     pub course: CourseId,
     pub version: Option<Uuid>,
     /// `requested`, `active`, `completed`, `withdrawn` or `rejected`.
-    pub status: String,
+    pub status: crate::states::EnrolmentStatus,
     /// `self`, `assigned` or `path`.
     pub source: String,
     pub cycle: i32,
@@ -101,23 +102,32 @@ pub async fn enrol(
 ) -> Result<Enrolled, DbError> {
     let now = Utc::now();
     let existing = enrolment(tx, person, c.id).await?;
-    let status = if approved { "active" } else { "requested" };
+    let status = if approved { EnrolmentStatus::Active } else { EnrolmentStatus::Requested };
     let outcome = match existing {
-        Some(e) if matches!(e.status.as_str(), "active" | "completed" | "requested" | "payment") => {
+        Some(e)
+            if matches!(
+                e.status,
+                EnrolmentStatus::Active
+                    | EnrolmentStatus::Completed
+                    | EnrolmentStatus::Requested
+                    | EnrolmentStatus::Payment
+            ) =>
+        {
             // An assignment may bring a due date, or approve a request.
             if approved
-                && e.status != "payment"
-                && (e.status == "requested" || (due_on.is_some() && e.due_on != due_on && e.status != "completed"))
+                && e.status != EnrolmentStatus::Payment
+                && (e.status == EnrolmentStatus::Requested
+                    || (due_on.is_some() && e.due_on != due_on && e.status != EnrolmentStatus::Completed))
             {
                 tx.update_many::<enrolment::Entity>()
                     .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
-                    .col_expr(enrolment::Column::Status, Expr::value("active"))
+                    .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Active))
                     .col_expr(enrolment::Column::DueOn, Expr::value(due_on.or(e.due_on)))
                     .col_expr(enrolment::Column::EnrolledAt, Expr::value(Some(now)))
                     .exec(tx.conn())
                     .await?;
             }
-            if e.status == "requested" && approved { Enrolled::Active } else { Enrolled::Already }
+            if e.status == EnrolmentStatus::Requested && approved { Enrolled::Active } else { Enrolled::Already }
         }
         Some(e) => {
             tx.update_many::<enrolment::Entity>()
@@ -141,7 +151,7 @@ pub async fn enrol(
                 person_id: Set(person.as_uuid()),
                 course_id: Set(c.id.as_uuid()),
                 version_id: Set(c.current_version),
-                status: Set(status.to_owned()),
+                status: Set(status),
                 source: Set(source.to_owned()),
                 cycle: Set(1),
                 due_on: Set(due_on),
@@ -180,8 +190,8 @@ pub async fn enrol(
 pub async fn reopen(tx: &TenantTx, e: &Enrolment, version: Option<Uuid>, due_on: NaiveDate) -> Result<(), DbError> {
     tx.update_many::<enrolment::Entity>()
         .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
-        .filter(enrolment::Column::Status.eq("completed"))
-        .col_expr(enrolment::Column::Status, Expr::value("active"))
+        .filter(enrolment::Column::Status.eq(crate::states::EnrolmentStatus::Completed))
+        .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Active))
         .col_expr(enrolment::Column::Cycle, Expr::value(e.cycle + 1))
         .col_expr(enrolment::Column::VersionId, Expr::value(version.or(e.version)))
         .col_expr(enrolment::Column::DueOn, Expr::value(Some(due_on)))

@@ -6,6 +6,7 @@
 use crate::catalogue::{self, Object};
 pub use crate::enrolments::{Enrolled, Enrolment, enrol, enrolment, enrolments_of, reopen};
 use crate::entities::{assignment, completion, enrolment, object_progress};
+use crate::states::EnrolmentStatus;
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
@@ -21,9 +22,12 @@ pub async fn withdraw(tx: &TenantTx, person: PersonId, course: CourseId) -> Resu
         .update_many::<enrolment::Entity>()
         .filter(enrolment::Column::PersonId.eq(person.as_uuid()))
         .filter(enrolment::Column::CourseId.eq(course.as_uuid()))
-        .filter(enrolment::Column::Status.is_in(["active", "requested"]))
+        .filter(
+            enrolment::Column::Status
+                .is_in([crate::states::EnrolmentStatus::Active, crate::states::EnrolmentStatus::Requested]),
+        )
         .filter(enrolment::Column::Source.ne("assigned"))
-        .col_expr(enrolment::Column::Status, Expr::value("withdrawn"))
+        .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Withdrawn))
         .exec(tx.conn())
         .await?;
     Ok(res.rows_affected == 1)
@@ -40,7 +44,7 @@ pub struct Request {
 pub async fn requests(tx: &TenantTx, limit: u64) -> Result<Vec<Request>, DbError> {
     let list: Vec<Enrolment> = tx
         .select::<enrolment::Entity>()
-        .filter(enrolment::Column::Status.eq("requested"))
+        .filter(enrolment::Column::Status.eq(crate::states::EnrolmentStatus::Requested))
         .order_by_asc(enrolment::Column::RequestedAt)
         .limit(limit)
         .all(tx.conn())
@@ -69,7 +73,7 @@ pub async fn decide(
     let Some(e) = tx
         .select::<enrolment::Entity>()
         .filter(enrolment::Column::Id.eq(id.as_uuid()))
-        .filter(enrolment::Column::Status.eq("requested"))
+        .filter(enrolment::Column::Status.eq(crate::states::EnrolmentStatus::Requested))
         .one(tx.conn())
         .await?
         .map(Enrolment::from)
@@ -83,7 +87,7 @@ pub async fn decide(
     } else {
         tx.update_many::<enrolment::Entity>()
             .filter(enrolment::Column::Id.eq(id.as_uuid()))
-            .col_expr(enrolment::Column::Status, Expr::value("rejected"))
+            .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Rejected))
             .col_expr(enrolment::Column::DecidedBy, Expr::value(Some(by.as_uuid())))
             .col_expr(enrolment::Column::Reason, Expr::value(reason.map(str::to_owned)))
             .exec(tx.conn())
@@ -211,7 +215,7 @@ pub async fn record(tx: &TenantTx, e: &Enrolment, o: &Object, event: Event) -> R
 /// After a session of the enrolment was completed: whether every session of its version now is
 /// (an active enrolment only).
 async fn sessions_done(tx: &TenantTx, e: &Enrolment, o: &Object) -> Result<bool, DbError> {
-    if e.status != "active" {
+    if e.status != EnrolmentStatus::Active {
         return Ok(false);
     }
     let version = e.version.unwrap_or(o.version);
@@ -405,7 +409,7 @@ pub async fn mark_completed(tx: &TenantTx, e: &Enrolment) -> Result<DateTime<Utc
     let now = Utc::now();
     tx.update_many::<enrolment::Entity>()
         .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
-        .col_expr(enrolment::Column::Status, Expr::value("completed"))
+        .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Completed))
         .col_expr(enrolment::Column::CompletedAt, Expr::value(Some(now)))
         .exec(tx.conn())
         .await?;
@@ -427,9 +431,11 @@ pub async fn mark_completed(tx: &TenantTx, e: &Enrolment) -> Result<DateTime<Utc
 pub async fn paths_now_complete(tx: &TenantTx, person: PersonId, course: CourseId) -> Result<Vec<Enrolment>, DbError> {
     let mut out = Vec::new();
     for path in catalogue::paths_containing(tx, course).await? {
-        let Some(pe) = enrolment(tx, person, path).await?.filter(|pe| pe.status == "active") else { continue };
+        let Some(pe) = enrolment(tx, person, path).await?.filter(|pe| pe.status == EnrolmentStatus::Active) else {
+            continue;
+        };
         let inner = catalogue::path_courses(tx, path).await?;
-        let states: HashMap<Uuid, String> = tx
+        let states: HashMap<Uuid, EnrolmentStatus> = tx
             .select::<enrolment::Entity>()
             .filter(enrolment::Column::PersonId.eq(person.as_uuid()))
             .filter(enrolment::Column::CourseId.is_in(inner.iter().map(CourseId::as_uuid).collect::<Vec<_>>()))
@@ -438,7 +444,7 @@ pub async fn paths_now_complete(tx: &TenantTx, person: PersonId, course: CourseI
             .into_iter()
             .map(|x| (x.course_id, x.status))
             .collect();
-        if inner.iter().all(|c| states.get(&c.as_uuid()).is_some_and(|s| s == "completed")) {
+        if inner.iter().all(|c| states.get(&c.as_uuid()) == Some(&EnrolmentStatus::Completed)) {
             out.push(pe);
         }
     }
@@ -498,7 +504,7 @@ pub async fn progress_summaries(
         {
             let entry = path_counts.entry(pc.path_id).or_default();
             entry.1 += 1;
-            if by_course.get(&pc.course_id).is_some_and(|e| e.status == "completed") {
+            if by_course.get(&pc.course_id).is_some_and(|e| e.status == EnrolmentStatus::Completed) {
                 entry.0 += 1;
             }
         }

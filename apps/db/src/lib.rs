@@ -25,6 +25,7 @@ mod platform;
 pub mod sessions;
 pub mod site;
 pub mod staff;
+pub mod states;
 mod tenant_tx;
 pub mod terms;
 pub mod xapi;

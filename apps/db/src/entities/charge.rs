@@ -20,7 +20,7 @@ pub struct Model {
     pub amount_pence: i64,
     pub fee_pence: i64,
     pub currency: String,
-    pub status: String,
+    pub status: crate::states::ChargeStatus,
     pub month: String,
     pub checkout_id: Option<String>,
     pub payment_intent: Option<String>,

@@ -19,7 +19,7 @@ pub struct Model {
     pub accreditation: String,
     pub cpd_points: Option<i32>,
     pub enrolment: String,
-    pub status: String,
+    pub status: crate::states::CourseStatus,
     pub current_version_id: Option<Uuid>,
     pub price_pence: Option<i64>,
     pub currency: Option<String>,

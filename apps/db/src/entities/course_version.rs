@@ -10,7 +10,7 @@ pub struct Model {
     pub id: Uuid,
     pub course_id: Uuid,
     pub number: i32,
-    pub status: String,
+    pub status: crate::states::VersionStatus,
     pub created_at: DateTimeUtc,
     pub published_at: Option<DateTimeUtc>,
 }

@@ -11,7 +11,7 @@ pub struct Model {
     pub person_id: Uuid,
     pub course_id: Uuid,
     pub version_id: Option<Uuid>,
-    pub status: String,
+    pub status: crate::states::EnrolmentStatus,
     pub source: String,
     pub cycle: i32,
     pub due_on: Option<Date>,

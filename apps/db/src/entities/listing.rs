@@ -19,7 +19,7 @@ pub struct Model {
     pub preview: String,
     pub preview_url: Option<String>,
     pub standards: String,
-    pub status: String,
+    pub status: crate::states::ListingStatus,
     pub review_note: String,
     pub reviewed_by: Option<Uuid>,
     pub reviewed_at: Option<DateTimeUtc>,

@@ -1,6 +1,7 @@
 //! A trust's side: the listings it adds (and how it pays), and its monthly budget.
 
 use super::*;
+use crate::states::ListingStatus;
 
 /// The listing behind a marketplace course in this trust's catalogue, if it added one.
 pub async fn adoption_for_course(tx: &TenantTx, course: CourseId) -> Result<Option<Adoption>, DbError> {
@@ -34,7 +35,7 @@ pub async fn adopt(
     funding: Funding,
     by: PersonId,
 ) -> Result<Adoption, DbError> {
-    let Some(course) = l.course.filter(|_| l.status == "live") else {
+    let Some(course) = l.course.filter(|_| l.status == ListingStatus::Live) else {
         return Err(DbError::Conflict("This listing is not live in the marketplace.".into()));
     };
     if seller.tenant == tx.tenant() {

@@ -2,6 +2,7 @@
 //! prepaid seats, settling, cancelling and refunding, and licences that expire.
 
 use super::*;
+use crate::states::ChargeStatus;
 
 /// What an enrolment on a paid course needs once it is approved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +47,7 @@ pub async fn on_activated(
                     )));
                 }
             }
-            ("enrolment", "billed", unit, false)
+            ("enrolment", ChargeStatus::Billed, unit, false)
         }
         Funding::Prepaid => {
             let res = tx
@@ -62,9 +63,9 @@ pub async fn on_activated(
                         .into(),
                 ));
             }
-            ("seat", "covered", 0, false)
+            ("seat", ChargeStatus::Covered, 0, false)
         }
-        Funding::Learner => ("enrolment", "pending", a.price.pence, true),
+        Funding::Learner => ("enrolment", ChargeStatus::Pending, a.price.pence, true),
     };
     let fee = m::commission(unit, u32::try_from(a.commission_bps).unwrap_or(0));
     let id = ChargeId::new();
@@ -84,7 +85,7 @@ pub async fn on_activated(
         amount_pence: Set(unit),
         fee_pence: Set(fee),
         currency: Set(a.currency.clone()),
-        status: Set(status.into()),
+        status: Set(status),
         month: Set(month),
         checkout_id: Set(None),
         payment_intent: Set(None),
@@ -99,12 +100,12 @@ pub async fn on_activated(
     if gate_pending {
         tx.update_many::<enrolment::Entity>()
             .filter(enrolment::Column::Id.eq(enrolment.as_uuid()))
-            .col_expr(enrolment::Column::Status, Expr::value("payment"))
+            .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Payment))
             .exec(tx.conn())
             .await?;
         return Ok(Gate::AwaitingPayment(id));
     }
-    if status == "billed" {
+    if status == ChargeStatus::Billed {
         crate::outbox::enqueue_job(tx, "ledger_post", &serde_json::json!({ "charge": id.to_string() })).await?;
     }
     Ok(Gate::Charged(id))
@@ -152,7 +153,7 @@ pub async fn buy_seats(
             amount_pence: Set(amount),
             fee_pence: Set(fee),
             currency: Set(a.currency.clone()),
-            status: Set("pending".into()),
+            status: Set(ChargeStatus::Pending),
             month: Set(month),
             checkout_id: Set(None),
             payment_intent: Set(None),
@@ -182,7 +183,7 @@ pub async fn pending_for_enrolment(tx: &TenantTx, enrolment: EnrolmentId) -> Res
     Ok(tx
         .select::<charge::Entity>()
         .filter(charge::Column::EnrolmentId.eq(enrolment.as_uuid()))
-        .filter(charge::Column::Status.eq("pending"))
+        .filter(charge::Column::Status.eq(crate::states::ChargeStatus::Pending))
         .order_by_desc(charge::Column::CreatedAt)
         .one(tx.conn())
         .await?
@@ -204,7 +205,7 @@ pub async fn latest_for_enrolment(tx: &TenantTx, enrolment: EnrolmentId) -> Resu
 pub async fn set_checkout(tx: &TenantTx, id: ChargeId, checkout: &str) -> Result<(), DbError> {
     tx.update_many::<charge::Entity>()
         .filter(charge::Column::Id.eq(id.as_uuid()))
-        .filter(charge::Column::Status.eq("pending"))
+        .filter(charge::Column::Status.eq(crate::states::ChargeStatus::Pending))
         .col_expr(charge::Column::CheckoutId, Expr::value(Some(checkout.to_owned())))
         .exec(tx.conn())
         .await?;
@@ -233,7 +234,7 @@ pub async fn settle(
     if c.checkout_id.as_deref().is_some_and(|k| k != checkout) {
         return Err(DbError::Conflict(format!("charge {id} belongs to another checkout session")));
     }
-    if c.status != "pending" {
+    if c.status != ChargeStatus::Pending {
         return Ok(Settled::Already);
     }
     let a = adoption_for_course(tx, c.course).await?;
@@ -244,8 +245,8 @@ pub async fn settle(
     let res = tx
         .update_many::<charge::Entity>()
         .filter(charge::Column::Id.eq(id.as_uuid()))
-        .filter(charge::Column::Status.eq("pending"))
-        .col_expr(charge::Column::Status, Expr::value("paid"))
+        .filter(charge::Column::Status.eq(crate::states::ChargeStatus::Pending))
+        .col_expr(charge::Column::Status, Expr::value(crate::states::ChargeStatus::Paid))
         .col_expr(charge::Column::CheckoutId, Expr::value(Some(checkout.to_owned())))
         .col_expr(charge::Column::PaymentIntent, Expr::value(payment_intent.map(str::to_owned)))
         .col_expr(charge::Column::SettledAt, Expr::value(Some(Utc::now())))
@@ -258,8 +259,8 @@ pub async fn settle(
     if let Some(e) = c.enrolment {
         tx.update_many::<enrolment::Entity>()
             .filter(enrolment::Column::Id.eq(e.as_uuid()))
-            .filter(enrolment::Column::Status.eq("payment"))
-            .col_expr(enrolment::Column::Status, Expr::value("active"))
+            .filter(enrolment::Column::Status.eq(crate::states::EnrolmentStatus::Payment))
+            .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Active))
             .col_expr(enrolment::Column::EnrolledAt, Expr::value(Some(Utc::now())))
             .exec(tx.conn())
             .await?;
@@ -282,8 +283,8 @@ pub async fn cancel_pending(tx: &TenantTx, id: ChargeId) -> Result<bool, DbError
     let res = tx
         .update_many::<charge::Entity>()
         .filter(charge::Column::Id.eq(id.as_uuid()))
-        .filter(charge::Column::Status.eq("pending"))
-        .col_expr(charge::Column::Status, Expr::value("cancelled"))
+        .filter(charge::Column::Status.eq(crate::states::ChargeStatus::Pending))
+        .col_expr(charge::Column::Status, Expr::value(crate::states::ChargeStatus::Cancelled))
         .exec(tx.conn())
         .await?;
     if res.rows_affected == 1
@@ -291,8 +292,8 @@ pub async fn cancel_pending(tx: &TenantTx, id: ChargeId) -> Result<bool, DbError
     {
         tx.update_many::<enrolment::Entity>()
             .filter(enrolment::Column::Id.eq(e.as_uuid()))
-            .filter(enrolment::Column::Status.eq("payment"))
-            .col_expr(enrolment::Column::Status, Expr::value("withdrawn"))
+            .filter(enrolment::Column::Status.eq(crate::states::EnrolmentStatus::Payment))
+            .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Withdrawn))
             .exec(tx.conn())
             .await?;
     }
@@ -302,17 +303,17 @@ pub async fn cancel_pending(tx: &TenantTx, id: ChargeId) -> Result<bool, DbError
 /// Marks a paid charge refunded (from Stripe's `charge.refunded`); its enrolment ends.
 pub async fn refunded(tx: &TenantTx, id: ChargeId, refund: &str) -> Result<bool, DbError> {
     let Some(c) = charge(tx, id).await? else { return Err(DbError::NotFound) };
-    if c.status == "refunded" {
+    if c.status == ChargeStatus::Refunded {
         return Ok(false);
     }
-    if c.status != "paid" {
+    if c.status != ChargeStatus::Paid {
         // Not paid yet (events out of order): try again later.
         return Err(DbError::Conflict(format!("charge {id} is {}, not paid: cannot refund yet", c.status)));
     }
     tx.update_many::<charge::Entity>()
         .filter(charge::Column::Id.eq(id.as_uuid()))
-        .filter(charge::Column::Status.eq("paid"))
-        .col_expr(charge::Column::Status, Expr::value("refunded"))
+        .filter(charge::Column::Status.eq(crate::states::ChargeStatus::Paid))
+        .col_expr(charge::Column::Status, Expr::value(crate::states::ChargeStatus::Refunded))
         .col_expr(charge::Column::RefundId, Expr::value(Some(refund.to_owned())))
         .col_expr(charge::Column::RefundedAt, Expr::value(Some(Utc::now())))
         .exec(tx.conn())
@@ -320,8 +321,11 @@ pub async fn refunded(tx: &TenantTx, id: ChargeId, refund: &str) -> Result<bool,
     if let Some(e) = c.enrolment {
         tx.update_many::<enrolment::Entity>()
             .filter(enrolment::Column::Id.eq(e.as_uuid()))
-            .filter(enrolment::Column::Status.is_in(["active", "payment"]))
-            .col_expr(enrolment::Column::Status, Expr::value("withdrawn"))
+            .filter(
+                enrolment::Column::Status
+                    .is_in([crate::states::EnrolmentStatus::Active, crate::states::EnrolmentStatus::Payment]),
+            )
+            .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Withdrawn))
             .exec(tx.conn())
             .await?;
     }

@@ -119,7 +119,7 @@ pub async fn invoice_month(tx: &TenantTx, month: &str) -> Result<Option<Invoice>
         .await?;
     tx.update_many::<charge::Entity>()
         .filter(charge::Column::Month.eq(month))
-        .filter(charge::Column::Status.eq("billed"))
+        .filter(charge::Column::Status.eq(crate::states::ChargeStatus::Billed))
         .filter(charge::Column::InvoiceId.is_null())
         .col_expr(charge::Column::InvoiceId, Expr::value(Some(id)))
         .exec(tx.conn())

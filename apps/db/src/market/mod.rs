@@ -91,8 +91,7 @@ pub struct Listing {
     pub preview: String,
     pub preview_url: Option<String>,
     pub standards: String,
-    /// `submitted`, `live`, `rejected` or `withdrawn`.
-    pub status: String,
+    pub status: crate::states::ListingStatus,
     pub review_note: String,
     pub commission_bps: i32,
     pub created_at: DateTime<Utc>,
@@ -174,8 +173,7 @@ pub struct Charge {
     pub amount_pence: i64,
     pub fee_pence: i64,
     pub currency: String,
-    /// `pending` (awaiting payment), `paid`, `billed`, `covered` (by a seat), `cancelled`, `refunded`.
-    pub status: String,
+    pub status: crate::states::ChargeStatus,
     pub month: String,
     pub checkout_id: Option<String>,
     pub payment_intent: Option<String>,

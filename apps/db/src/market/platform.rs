@@ -1,6 +1,10 @@
 //! The platform's side: sellers, listings and their review, Stripe's events, ledger totals.
 
 use super::*;
+use crate::states::ChargeStatus;
+use crate::states::CourseStatus;
+use crate::states::ListingStatus;
+use crate::states::VersionStatus;
 
 /// A raw statement on a platform connection ([`crate::tenant_tx::statement`]).
 pub(super) fn pstmt(conn: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
@@ -135,7 +139,7 @@ impl PlatformDb {
         input: &m::ListingInput,
         standards: &str,
     ) -> Result<Listing, DbError> {
-        if course.national || course.status != "published" || course.kind != "course" {
+        if course.national || course.status != CourseStatus::Published || course.kind != "course" {
             return Err(DbError::Conflict("List one of your own published courses (not a path).".into()));
         }
         let now = Utc::now();
@@ -154,7 +158,7 @@ impl PlatformDb {
             preview: Set(input.preview.clone()),
             preview_url: Set(input.preview_url.clone()),
             standards: Set(standards.into()),
-            status: Set("submitted".into()),
+            status: Set(ListingStatus::Submitted),
             review_note: Set(String::new()),
             reviewed_by: Set(None),
             reviewed_at: Set(None),
@@ -211,8 +215,8 @@ impl PlatformDb {
     pub async fn reject_listing(&self, id: ListingId, by: PersonId, note: &str) -> Result<bool, DbError> {
         let res = listing::Entity::update_many()
             .filter(listing::Column::Id.eq(id.as_uuid()))
-            .filter(listing::Column::Status.eq("submitted"))
-            .col_expr(listing::Column::Status, Expr::value("rejected"))
+            .filter(listing::Column::Status.eq(crate::states::ListingStatus::Submitted))
+            .col_expr(listing::Column::Status, Expr::value(crate::states::ListingStatus::Rejected))
             .col_expr(listing::Column::ReviewNote, Expr::value(note))
             .col_expr(listing::Column::ReviewedBy, Expr::value(Some(by.as_uuid())))
             .col_expr(listing::Column::ReviewedAt, Expr::value(Some(Utc::now())))
@@ -230,7 +234,7 @@ impl PlatformDb {
         let Some(l) = listing::Entity::find_by_id(id.as_uuid()).one(&tx).await?.map(Listing::from) else {
             return Err(DbError::NotFound);
         };
-        if l.status != "submitted" {
+        if l.status != ListingStatus::Submitted {
             return Err(DbError::Conflict(format!("This listing is {}, not waiting for review.", l.status)));
         }
         let src = course::Entity::find()
@@ -252,7 +256,7 @@ impl PlatformDb {
         c.code = Set(format!("MKT-{}", &id.as_uuid().simple().to_string()[24..]).to_uppercase());
         c.title = Set(l.title.clone());
         c.summary = Set(l.summary.clone());
-        c.status = Set("published".into());
+        c.status = Set(CourseStatus::Published);
         c.current_version_id = Set(Some(new_version));
         c.price_pence = Set(Some(l.price.pence));
         c.currency = Set(Some(l.currency.clone()));
@@ -265,7 +269,7 @@ impl PlatformDb {
             id: Set(new_version),
             course_id: Set(new_course),
             number: Set(1),
-            status: Set("published".into()),
+            status: Set(VersionStatus::Published),
             created_at: Set(now),
             published_at: Set(Some(now)),
         }
@@ -315,7 +319,7 @@ impl PlatformDb {
         let bps = i32::try_from(commission_bps).unwrap_or(0);
         listing::Entity::update_many()
             .filter(listing::Column::Id.eq(id.as_uuid()))
-            .col_expr(listing::Column::Status, Expr::value("live"))
+            .col_expr(listing::Column::Status, Expr::value(crate::states::ListingStatus::Live))
             .col_expr(listing::Column::CourseId, Expr::value(Some(new_course)))
             .col_expr(listing::Column::CommissionBps, Expr::value(bps))
             .col_expr(listing::Column::ReviewedBy, Expr::value(Some(by.as_uuid())))
@@ -333,7 +337,12 @@ impl PlatformDb {
         crate::platform::audit(&tx, &by.to_string(), "market.listing_approved", Some(l.source_tenant), id.to_string())
             .await?;
         tx.commit().await?;
-        Ok(Listing { status: "live".into(), course: Some(CourseId::from_uuid(new_course)), commission_bps: bps, ..l })
+        Ok(Listing {
+            status: ListingStatus::Live,
+            course: Some(CourseId::from_uuid(new_course)),
+            commission_bps: bps,
+            ..l
+        })
     }
 
     /// Withdraws a live listing from the marketplace (trusts that added it keep it).
@@ -341,8 +350,11 @@ impl PlatformDb {
         let res = listing::Entity::update_many()
             .filter(listing::Column::Id.eq(id.as_uuid()))
             .filter(listing::Column::SellerId.eq(seller.as_uuid()))
-            .filter(listing::Column::Status.is_in(["submitted", "live"]))
-            .col_expr(listing::Column::Status, Expr::value("withdrawn"))
+            .filter(
+                listing::Column::Status
+                    .is_in([crate::states::ListingStatus::Submitted, crate::states::ListingStatus::Live]),
+            )
+            .col_expr(listing::Column::Status, Expr::value(crate::states::ListingStatus::Withdrawn))
             .exec(&self.conn)
             .await?;
         Ok(res.rows_affected == 1)
@@ -378,14 +390,15 @@ impl PlatformDb {
         let Some(c) = self.charge_across_tenants(id).await? else { return Err(DbError::NotFound) };
         let Some(s) = self.seller(c.seller).await? else { return Err(DbError::NotFound) };
         let mut kinds: Vec<&str> = Vec::new();
-        if matches!(c.status.as_str(), "billed" | "paid" | "refunded") && c.amount_pence > 0 {
+        if matches!(c.status, ChargeStatus::Billed | ChargeStatus::Paid | ChargeStatus::Refunded) && c.amount_pence > 0
+        {
             kinds.push("sale");
         }
         let card = c.funding == "learner" || c.kind == "seats";
-        if card && matches!(c.status.as_str(), "paid" | "refunded") && c.amount_pence > 0 {
+        if card && matches!(c.status, ChargeStatus::Paid | ChargeStatus::Refunded) && c.amount_pence > 0 {
             kinds.push("payout");
         }
-        if c.status == "refunded" && c.amount_pence > 0 {
+        if c.status == ChargeStatus::Refunded && c.amount_pence > 0 {
             kinds.push("refund");
             if card {
                 kinds.push("reversal");

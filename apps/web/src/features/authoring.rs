@@ -24,6 +24,7 @@ use trellis_core::{CourseId, ObjectId};
 use trellis_db::TenantTx;
 use trellis_db::audit;
 use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput, PublishRefused, StoredFile};
+use trellis_db::states::VersionStatus;
 
 type Errors = Vec<(String, String)>;
 
@@ -274,7 +275,7 @@ async fn edit_page(
     }
     let c = cat::course(&tx, id).await?.ok_or(AppError::NotFound)?;
     let versions = cat::versions(&tx, id).await?;
-    let shown = versions.iter().find(|v| v.status == "draft").or(versions.first()).cloned();
+    let shown = versions.iter().find(|v| v.status == VersionStatus::Draft).or(versions.first()).cloned();
     let objects = match &shown {
         Some(v) => cat::objects(&tx, v.id).await?,
         None => vec![],

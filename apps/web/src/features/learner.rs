@@ -24,6 +24,7 @@ use trellis_db::audit;
 use trellis_db::catalogue::{self as cat, Course, Object};
 use trellis_db::compliance;
 use trellis_db::learning::{self as learn, Enrolled, Enrolment};
+use trellis_db::states::EnrolmentStatus;
 
 pub(crate) fn course_json(c: &Course) -> serde_json::Value {
     json!({
@@ -193,7 +194,7 @@ async fn visible_unlisted(
     c: &Course,
     enrolment: Option<&Enrolment>,
 ) -> Result<bool, AppError> {
-    Ok(enrolment.is_some_and(|e| e.status != "rejected" && e.status != "withdrawn")
+    Ok(enrolment.is_some_and(|e| e.status != EnrolmentStatus::Rejected && e.status != EnrolmentStatus::Withdrawn)
         || (me.may(Permission::EditContent) && (c.national || cat::owns(tx, c.id).await?)))
 }
 
@@ -403,13 +404,14 @@ pub async fn my_learning(Ctx { req, state, site }: Ctx<'_>, member: Member<may::
             "reason": e.reason,
         }))
     };
-    let pick = |status: &str| enrolments.iter().filter(|e| e.status == status).filter_map(item).collect::<Vec<_>>();
+    let pick =
+        |status: EnrolmentStatus| enrolments.iter().filter(|e| e.status == status).filter_map(item).collect::<Vec<_>>();
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "My learning", &[("Home", "/")]);
     ctx.insert("mandatory", &mandatory.into_iter().map(|(_, _, j)| j).collect::<Vec<_>>());
-    ctx.insert("in_progress", &pick("active"));
-    ctx.insert("requested", &pick("requested"));
-    ctx.insert("completed", &pick("completed"));
-    ctx.insert("declined", &pick("rejected"));
+    ctx.insert("in_progress", &pick(EnrolmentStatus::Active));
+    ctx.insert("requested", &pick(EnrolmentStatus::Requested));
+    ctx.insert("completed", &pick(EnrolmentStatus::Completed));
+    ctx.insert("declined", &pick(EnrolmentStatus::Rejected));
     page::render(state, Some(site), "pages/my_learning.html", &ctx, StatusCode::OK)
 }
 
@@ -440,7 +442,7 @@ async fn learning_on(
     let c = cat::course(tx, course).await?.ok_or(AppError::NotFound)?;
     let e = learn::enrolment(tx, me.person, course)
         .await?
-        .filter(|e| matches!(e.status.as_str(), "active" | "completed"))
+        .filter(|e| matches!(e.status, EnrolmentStatus::Active | EnrolmentStatus::Completed))
         .ok_or(AppError::NotFound)?;
     let version = e.version.or(c.current_version).ok_or(AppError::NotFound)?;
     let objects = cat::objects(tx, version).await?;
@@ -467,8 +469,10 @@ pub async fn resume(
         let inner = cat::path_courses(&tx, id).await?;
         let mine = learn::enrolments_of(&tx, me.person).await?;
         tx.commit().await?;
-        let next =
-            inner.iter().find(|cid| mine.iter().any(|x| x.course == **cid && x.status == "active")).or(inner.first());
+        let next = inner
+            .iter()
+            .find(|cid| mine.iter().any(|x| x.course == **cid && x.status == EnrolmentStatus::Active))
+            .or(inner.first());
         return Ok(see_other(&next.map_or_else(|| format!("/courses/{id}"), |n| format!("/learn/{n}"))));
     }
     let done = learn::progress(&tx, &e).await?;
@@ -544,7 +548,7 @@ pub async fn session_page(
     ctx.insert("learn_js_url", state.themes.asset_url(&site.entry.theme, "js/learn.js"));
     ctx.insert("prev_url", &i.checked_sub(1).map(|j| format!("/learn/{course}/{}", objects[j].id)));
     ctx.insert("next_url", &objects.get(i + 1).map(|n| format!("/learn/{course}/{}", n.id)));
-    ctx.insert("course_completed", &(recorded.course_completed || e.status == "completed"));
+    ctx.insert("course_completed", &(recorded.course_completed || e.status == EnrolmentStatus::Completed));
     ctx.insert("package", &package);
     let mut resp = page::render(state, Some(site), "pages/session.html", &ctx, StatusCode::OK)?;
     if own_window {

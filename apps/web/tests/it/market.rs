@@ -11,6 +11,8 @@ use trellis_core::identity::Role;
 use trellis_core::{CourseId, TenantId};
 use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput};
 use trellis_db::market as mk;
+use trellis_db::states::ChargeStatus;
+use trellis_db::states::EnrolmentStatus;
 use trellis_testkit::{BASE, StripeStandIn, TestApp, Visitor, spawn_app_with};
 
 const PW: &str = "violet tractor harbour";
@@ -330,7 +332,7 @@ async fn a_vendor_lists_an_admin_approves_a_trust_buys_billed_and_the_books_agre
     let tx = dbs.app.begin(northmoor_id).await.unwrap();
     assert_eq!(mk::expire_licences(&tx, today + chrono::Duration::days(400)).await.unwrap(), 1);
     let e = trellis_db::learning::enrolment(&tx, ann_id, snapshot).await.unwrap().unwrap();
-    assert_eq!(e.status, "expired");
+    assert_eq!(e.status, EnrolmentStatus::Expired);
     tx.rollback().await.unwrap();
     let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
     assert_eq!(mk::expire_licences(&tx, today + chrono::Duration::days(400)).await.unwrap(), 0, "only its own");
@@ -491,7 +493,7 @@ async fn learners_pay_by_card_and_seats_are_prepaid_through_the_test_mode() {
         let tx = dbs.app.begin(northmoor).await.unwrap();
         let c = mk::charges(&tx, 20).await.unwrap();
         tx.commit().await.unwrap();
-        c.into_iter().find(|c| c.charge.kind == "seats" && c.charge.status == "paid").unwrap().charge.id
+        c.into_iter().find(|c| c.charge.kind == "seats" && c.charge.status == ChargeStatus::Paid).unwrap().charge.id
     };
     let t = form_token(&mut boss, "/marketplace/spending").await;
     let r = boss.post(&format!("/marketplace/charges/{seat_charge}/refund"), &[("csrf_token", &t)]).await;
@@ -591,7 +593,7 @@ async fn a_forged_test_mode_payment_changes_nothing() {
     let tx = dbs.app.begin(northmoor).await.unwrap();
     let c = mk::charges(&tx, 10).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(c[0].charge.status, "pending", "{:?}", c[0].charge);
+    assert_eq!(c[0].charge.status, ChargeStatus::Pending, "{:?}", c[0].charge);
     assert!(!ann.get(&format!("/courses/{snapshot}")).await.body.contains("Start"));
     assert_eq!(dbs.platform.ledger_totals_across_tenants().await.unwrap().lines, 0);
     assert!(!root.get("/admin/marketplace").await.body.contains("evt_forged"));
@@ -797,14 +799,15 @@ async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order
     let tx = dbs.app.begin(northmoor).await.unwrap();
     let charges = mk::charges(&tx, 5000).await.unwrap();
     assert_eq!(charges.len(), N);
-    assert_eq!(charges.iter().filter(|c| c.charge.status == "paid").count(), N - refunded);
-    assert_eq!(charges.iter().filter(|c| c.charge.status == "refunded").count(), refunded);
+    assert_eq!(charges.iter().filter(|c| c.charge.status == ChargeStatus::Paid).count(), N - refunded);
+    assert_eq!(charges.iter().filter(|c| c.charge.status == ChargeStatus::Refunded).count(), refunded);
     let mut enrolments = std::collections::HashSet::new();
     for p in &people {
         let e = trellis_db::learning::enrolment(&tx, *p, snapshot).await.unwrap().unwrap();
         assert!(enrolments.insert(e.id));
         let c = charges.iter().find(|c| c.charge.enrolment == Some(e.id)).unwrap();
-        let expected = if c.charge.status == "paid" { "active" } else { "withdrawn" };
+        let expected =
+            if c.charge.status == ChargeStatus::Paid { EnrolmentStatus::Active } else { EnrolmentStatus::Withdrawn };
         assert_eq!(e.status, expected);
     }
     tx.commit().await.unwrap();

@@ -7,6 +7,7 @@ use trellis_core::identity::Role;
 use trellis_core::learning::{Audience, Compliance};
 use trellis_core::{CourseId, PersonId};
 use trellis_db::audit;
+use trellis_db::states::EnrolmentStatus;
 use trellis_testkit::{TestApp, Visitor, spawn_app};
 
 const PW: &str = "violet tractor harbour";
@@ -232,7 +233,11 @@ async fn a_national_course_completed_at_one_trust_counts_at_the_persons_others()
     let dbs = app.dbs().await;
     let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
     let e = trellis_db::learning::enrolment(&tx, ann, fire).await.unwrap().expect("Riverside's own enrolment");
-    assert_ne!(e.status, "completed", "Riverside's enrolment is its own; only the fact of completion crossed");
+    assert_ne!(
+        e.status,
+        EnrolmentStatus::Completed,
+        "Riverside's enrolment is its own; only the fact of completion crossed"
+    );
     tx.rollback().await.unwrap();
     app.member("riverside", "rex@riverside.example", PW, &[Role::TrainingManager]).await;
     let mut rex = app.visitor("riverside");

@@ -41,6 +41,7 @@ use trellis_db::audit;
 use trellis_db::catalogue as cat;
 use trellis_db::elearning as db;
 use trellis_db::learning as learn;
+use trellis_db::states::EnrolmentStatus;
 use uuid::Uuid;
 
 /// The scopes a token may carry, with what each allows (shown on the tokens page).
@@ -394,7 +395,7 @@ async fn course_out(tx: &TenantTx, course: CourseId) -> ApiResult<CourseOut> {
             }
         })
         .collect();
-    Ok(CourseOut { id: c.id.as_uuid(), title: c.title, code: c.code, status: c.status, sessions })
+    Ok(CourseOut { id: c.id.as_uuid(), title: c.title, code: c.code, status: c.status.to_string(), sessions })
 }
 
 /// Reads the request body to a temporary file (a zip), or to memory (a course structure),
@@ -749,8 +750,12 @@ impl LmsApi {
             .await?;
         }
         tx.commit().await?;
-        let out =
-            EnrolmentOut { id: e.id.as_uuid(), course: c.id.as_uuid(), person: person.as_uuid(), status: e.status };
+        let out = EnrolmentOut {
+            id: e.id.as_uuid(),
+            course: c.id.as_uuid(),
+            person: person.as_uuid(),
+            status: e.status.to_string(),
+        };
         Ok(if outcome == learn::Enrolled::Already {
             Enrolled::Already(Json(out))
         } else {
@@ -793,7 +798,7 @@ impl LmsApi {
                 }
                 let e = learn::enrolment(&tx, PersonId::from_uuid(*p), course)
                     .await?
-                    .filter(|e| matches!(e.status.as_str(), "active" | "completed"))
+                    .filter(|e| matches!(e.status, EnrolmentStatus::Active | EnrolmentStatus::Completed))
                     .ok_or_else(|| {
                         problem(StatusCode::CONFLICT, Some("person"), "That person is not enrolled on this course.")
                     })?;

@@ -26,6 +26,7 @@ use trellis_core::{AttemptId, CourseId, ObjectId};
 use trellis_db::TenantTx;
 use trellis_db::elearning::{self as db, Attempt};
 use trellis_db::learning::{self as learn, Enrolment, Outcome};
+use trellis_db::states::EnrolmentStatus;
 use trellis_db::xapi::{self as store, Api, DocScope};
 use uuid::Uuid;
 
@@ -39,7 +40,7 @@ pub async fn learner_launch(
     let c = trellis_db::catalogue::course(tx, course).await?.ok_or(AppError::NotFound)?;
     let e = learn::enrolment(tx, person, course)
         .await?
-        .filter(|e| matches!(e.status.as_str(), "active" | "completed"))
+        .filter(|e| matches!(e.status, EnrolmentStatus::Active | EnrolmentStatus::Completed))
         .ok_or(AppError::NotFound)?;
     let version = e.version.or(c.current_version).ok_or(AppError::NotFound)?;
     let o = trellis_db::catalogue::objects(tx, version)

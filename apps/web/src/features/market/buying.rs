@@ -4,6 +4,8 @@
 use super::*;
 use crate::usecases::market::{self as uc, adopt, checkout};
 use trellis_db::audit;
+use trellis_db::states::ChargeStatus;
+use trellis_db::states::ListingStatus;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct SearchParams {
@@ -66,7 +68,8 @@ pub async fn listing_page(
 ) -> Result<Response, AppError> {
     let Member { me: _me, tx, .. } = member;
     let lid: ListingId = page::path_id(&lid)?;
-    let l = state.dbs.platform.listing(lid).await?.filter(|l| l.status == "live").ok_or(AppError::NotFound)?;
+    let l =
+        state.dbs.platform.listing(lid).await?.filter(|l| l.status == ListingStatus::Live).ok_or(AppError::NotFound)?;
     let seller = state.dbs.platform.seller(l.seller).await?;
     let adopted = mk::adoptions(&tx).await?.into_iter().find(|a| a.listing == lid);
     tx.commit().await?;
@@ -189,15 +192,14 @@ pub struct FormatParams {
     format: String,
 }
 
-fn charge_status_words(s: &str) -> &'static str {
+fn charge_status_words(s: &ChargeStatus) -> &'static str {
     match s {
-        "pending" => "Awaiting payment",
-        "paid" => "Paid by card",
-        "billed" => "On the monthly bill",
-        "covered" => "From prepaid seats",
-        "cancelled" => "Cancelled",
-        "refunded" => "Refunded",
-        _ => "",
+        ChargeStatus::Pending => "Awaiting payment",
+        ChargeStatus::Paid => "Paid by card",
+        ChargeStatus::Billed => "On the monthly bill",
+        ChargeStatus::Covered => "From prepaid seats",
+        ChargeStatus::Cancelled => "Cancelled",
+        ChargeStatus::Refunded => "Refunded",
     }
 }
 
@@ -240,7 +242,7 @@ pub async fn spending(
                 c.quantity.to_string(),
                 c.unit_pence.to_string(),
                 c.amount_pence.to_string(),
-                c.status.clone(),
+                c.status.to_string(),
                 c.id.to_string(),
             ]);
         }
@@ -264,8 +266,8 @@ pub async fn spending(
                 "status": charge_status_words(&c.status),
                 "funding": funding_words(&c.funding),
                 "id": c.id.to_string(),
-                "refundable": c.status == "paid",
-                "receipt": matches!(c.status.as_str(), "paid" | "billed" | "refunded" | "covered"),
+                "refundable": c.status == ChargeStatus::Paid,
+                "receipt": matches!(c.status, ChargeStatus::Paid | ChargeStatus::Billed | ChargeStatus::Refunded | ChargeStatus::Covered),
             })
         })
         .collect();

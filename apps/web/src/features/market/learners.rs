@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::usecases::market::checkout;
+use trellis_db::states::ChargeStatus;
+use trellis_db::states::EnrolmentStatus;
 
 /// Opens the checkout for the learner's own enrolment that waits for payment.
 #[handler]
@@ -15,7 +17,7 @@ pub async fn pay(
     let cid: CourseId = page::path_id(&cid)?;
     let e = trellis_db::learning::enrolment(&tx, me.person, cid)
         .await?
-        .filter(|e| e.status == "payment")
+        .filter(|e| e.status == EnrolmentStatus::Payment)
         .ok_or(AppError::NotFound)?;
     let charge = mk::pending_for_enrolment(&tx, e.id).await?.ok_or(AppError::NotFound)?;
     let a = mk::adoption_for_course(&tx, cid).await?.ok_or(AppError::NotFound)?;
@@ -48,9 +50,9 @@ pub async fn done(
     };
     tx.commit().await?;
     let c = c.filter(|c| c.person == Some(me.person)).ok_or(AppError::NotFound)?;
-    let (heading, body, link) = match (c.status.as_str(), c.kind.as_str()) {
-        ("paid", "seats") => ("Seats bought", format!("{} seats were added.", c.quantity), ("Back to the marketplace", "/marketplace".to_owned())),
-        ("paid", _) => (
+    let (heading, body, link) = match (c.status, c.kind.as_str()) {
+        (ChargeStatus::Paid, "seats") => ("Seats bought", format!("{} seats were added.", c.quantity), ("Back to the marketplace", "/marketplace".to_owned())),
+        (ChargeStatus::Paid, _) => (
             "Payment received",
             "You are enrolled: the course is on My learning.".to_owned(),
             ("Download your receipt (PDF)", format!("/marketplace/charges/{}/receipt.pdf", c.id)),

@@ -2,6 +2,7 @@
 
 use super::*;
 use trellis_db::audit;
+use trellis_db::states::CourseStatus;
 
 /// The seller's page: registering to sell, Stripe onboarding, listings, earnings.
 #[handler]
@@ -33,7 +34,7 @@ async fn selling_page(
     let own: Vec<_> = cat::own_courses(&tx)
         .await?
         .into_iter()
-        .filter(|c| c.status == "published" && c.kind == "course")
+        .filter(|c| c.status == CourseStatus::Published && c.kind == "course")
         .map(|c| json!({ "id": c.id.to_string(), "title": c.title }))
         .collect();
     let balances = mk::balances(&tx).await?;
@@ -173,7 +174,9 @@ pub async fn submit(
     let mut errors: Vec<(String, String)> = Vec::new();
     let course_id: Option<CourseId> = f.course.parse().ok();
     let course = match course_id {
-        Some(c) => cat::course(&tx, c).await?.filter(|c| !c.national && c.status == "published" && c.kind == "course"),
+        Some(c) => cat::course(&tx, c)
+            .await?
+            .filter(|c| !c.national && c.status == CourseStatus::Published && c.kind == "course"),
         None => None,
     };
     let (objects, packages) = match &course {

@@ -9,6 +9,7 @@ use trellis_core::{ListingId, PersonId};
 use trellis_db::TenantTx;
 use trellis_db::audit;
 use trellis_db::market::{self as mk, Adoption};
+use trellis_db::states::ListingStatus;
 
 /// Adds listing `lid` (which must be live) to the trust's catalogue with `funding`.
 pub async fn add(
@@ -18,7 +19,8 @@ pub async fn add(
     funding: Funding,
     by: PersonId,
 ) -> Result<Adoption, AppError> {
-    let l = state.dbs.platform.listing(lid).await?.filter(|l| l.status == "live").ok_or(AppError::NotFound)?;
+    let l =
+        state.dbs.platform.listing(lid).await?.filter(|l| l.status == ListingStatus::Live).ok_or(AppError::NotFound)?;
     let seller = state.dbs.platform.seller(l.seller).await?.ok_or(AppError::NotFound)?;
     let a = mk::adopt(tx, &l, &seller, funding, by).await?;
     let detail = json!({ "funding": funding.as_str(), "price": a.price.pence });

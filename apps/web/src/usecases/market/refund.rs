@@ -11,6 +11,7 @@ use serde_json::json;
 use trellis_core::{ChargeId, PersonId};
 use trellis_db::audit;
 use trellis_db::market as mk;
+use trellis_db::states::ChargeStatus;
 
 /// Asks for the refund of charge `cid` of the trust of `site`, by `by`.
 pub async fn refund(state: &AppState, site: &Site, cid: ChargeId, by: PersonId) -> Result<(), AppError> {
@@ -27,7 +28,7 @@ pub async fn refund(state: &AppState, site: &Site, cid: ChargeId, by: PersonId) 
     tx.commit().await?;
     let days = i64::from(state.config.payments.refund_days);
     let in_time = c.settled_at.is_some_and(|t| chrono::Utc::now() - t <= chrono::Duration::days(days));
-    if c.status != "paid" || !in_time || started {
+    if c.status != ChargeStatus::Paid || !in_time || started {
         return Err(AppError::Conflict(format!(
             "Only a card payment for a course not yet started (or seats none of which is used) can be refunded, within {days} days of paying."
         )));

@@ -4,6 +4,7 @@
 //! [`xapi`] checks statements as an LRS must before storing them.
 
 pub mod cmi;
+pub mod commit;
 pub mod lrs;
 pub mod package;
 pub mod time;

@@ -20,13 +20,14 @@ use crate::error::AppError;
 use crate::usecases::learning::record::{Did, record};
 use bytes::Bytes;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, oneshot, watch};
 use trellis_core::AttemptId;
 use trellis_db::TenantTx;
 use trellis_db::elearning::{self as db, Attempt, NewCommit};
 use trellis_elearning::cmi::{self, Model};
+use trellis_elearning::commit;
 
 /// The most commits applied in one transaction.
 const MAX_GROUP: usize = 64;
@@ -97,18 +98,6 @@ impl Committer {
     }
 }
 
-/// A commit as the runtime sends it (scorm-again's flattened CMI data inside our envelope).
-#[derive(Debug, serde::Deserialize)]
-struct Envelope {
-    launch: u32,
-    seq: u64,
-    /// The commit sent as the SCO finished (LMSFinish / Terminate).
-    #[serde(default, rename = "final")]
-    last: bool,
-    #[serde(default)]
-    values: BTreeMap<String, Value>,
-}
-
 fn model_of(standard: &str) -> Option<Model> {
     match standard {
         "scorm12" => Some(Model::Scorm12),
@@ -126,58 +115,28 @@ struct Applied {
     learning: bool,
 }
 
-/// Applies one commit to the attempt held in memory.
+/// Applies one commit to the attempt held in memory: the SCORM data model's part is
+/// `trellis_elearning::commit::apply`; this keeps its outcome on the attempt and makes the
+/// statements it calls for.
 fn apply_one(site: &Site, a: &mut Attempt, launch: &Launch, claims: &Claims, raw: &[u8]) -> Applied {
-    let text = String::from_utf8_lossy(raw).into_owned();
     let model = model_of(&launch.standard).unwrap_or(Model::Scorm12);
-    let code = if model == Model::Scorm12 { 101 } else { 391 };
-    let launch_no = i32::try_from(claims.launch).unwrap_or(0);
-    let refused = |outcome: String, answer: Answer, seq: i64| Applied {
-        answer,
-        commit: NewCommit { attempt: a.id, launch: launch_no, seq, payload: text.clone(), outcome },
-        statements: vec![],
-        learning: false,
-    };
-    let env = match serde_json::from_slice::<Envelope>(raw) {
-        Ok(e) if e.launch == claims.launch => e,
-        Ok(_) => return refused("refused: another launch's commit".into(), (false, code), 0),
-        Err(e) => return refused(format!("refused: not a commit ({e})"), (false, code), 0),
-    };
-    let values: BTreeMap<String, String> = env
-        .values
-        .into_iter()
-        .filter_map(|(k, v)| match v {
-            Value::String(s) => Some((k, s)),
-            Value::Number(n) => Some((k, n.to_string())),
-            Value::Bool(b) => Some((k, b.to_string())),
-            _ => None,
-        })
-        .collect();
-    let commit = cmi::Commit { session: env.launch, seq: env.seq, values, finishing: env.last };
-    let seq = i64::try_from(env.seq).unwrap_or(i64::MAX);
-    let before: cmi::Attempt = serde_json::from_str(&a.record).unwrap_or_default();
-    if before.reviewing(env.launch) {
-        // A review launch records nothing (SCORM lesson mode review); its commits are kept for
-        // the trace.
-        return refused("kept: a review launch changes nothing".into(), (true, 0), seq);
-    }
-    let mut after = before.clone();
-    if let Err(e) = after.apply(model, &commit, launch.mastery_score) {
-        return refused(format!("refused: {e}"), (false, if model == Model::Scorm12 { 405 } else { 406 }), seq);
-    }
+    let outcome = commit::apply(raw, claims.launch, model, &a.record, launch.mastery_score);
     let mut out = Applied {
-        answer: (true, 0),
-        commit: NewCommit { attempt: a.id, launch: launch_no, seq, payload: text, outcome: "applied".into() },
+        answer: outcome.answer(),
+        commit: NewCommit {
+            attempt: a.id,
+            launch: i32::try_from(claims.launch).unwrap_or(0),
+            seq: outcome.seq(),
+            payload: String::from_utf8_lossy(raw).into_owned(),
+            outcome: outcome.trace(),
+        },
         statements: vec![],
         learning: false,
     };
-    if after == before && !env.last {
+    let commit::Outcome::Applied { before, after, commit, .. } = outcome else { return out };
+    if after == before && !commit.finishing {
         return out;
     }
-    let results_changed = after.completion != before.completion
-        || after.success != before.success
-        || after.score_scaled != before.score_scaled
-        || after.score_raw != before.score_raw;
     a.completion = after.completion.as_str().to_owned();
     a.success = after.success.as_str().to_owned();
     a.score_scaled = after.score_scaled;
@@ -186,20 +145,18 @@ fn apply_one(site: &Site, a: &mut Attempt, launch: &Launch, claims: &Claims, raw
     a.score_max = after.score_max;
     let recorded_cs = a.total_cs;
     a.total_cs = i64::try_from(after.total_time()).unwrap_or(i64::MAX);
-    let done = after.completion == cmi::Completion::Completed || after.success == cmi::Success::Passed;
-    if done && a.completed_at.is_none() {
+    if commit::done(&after) && a.completed_at.is_none() {
         a.completed_at = Some(chrono::Utc::now());
     }
-    // The attempt ends when the SCO exits other than by suspending (the next launch is a new
-    // attempt); 1.2's empty exit counts only on the finishing commit.
-    if matches!(after.exit.as_str(), "logout" | "normal" | "time-out") || (env.last && after.exit != "suspend") {
+    if commit::ends(&after, commit.finishing) {
         a.ended_at = Some(chrono::Utc::now());
     }
     a.record = serde_json::to_string(&after).unwrap_or_default();
-    out.statements = scorm_statements(site, a, launch, &before, &after, &commit, env.last);
+    out.statements = scorm_statements(site, a, launch, &before, &after, &commit, commit.finishing);
     // The learning record follows results at once, and time on the finishing commit or each
     // minute of it (a commit every few seconds need not rewrite the course's record each time).
-    out.learning = results_changed || env.last || a.total_cs / 6000 > recorded_cs / 6000;
+    out.learning =
+        commit::results_changed(&before, &after) || commit.finishing || a.total_cs / 6000 > recorded_cs / 6000;
     out
 }
 

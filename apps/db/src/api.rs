@@ -62,7 +62,7 @@ pub struct NewToken<'a> {
     pub secret_sha256: &'a str,
     pub scopes: &'a str,
     pub expires_at: Option<DateTime<Utc>>,
-    pub by: Option<trellis_core::PersonId>,
+    pub by: Option<trellis_domain::PersonId>,
 }
 
 /// Issues a token.
@@ -161,7 +161,7 @@ pub async fn is_external(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
 }
 
 /// Notes that a token imported this course (so the API may delete it).
-pub async fn record_import(tx: &TenantTx, course: trellis_core::CourseId, token_id: Uuid) -> Result<(), DbError> {
+pub async fn record_import(tx: &TenantTx, course: trellis_domain::CourseId, token_id: Uuid) -> Result<(), DbError> {
     let sql = "INSERT INTO api_courses (tenant_id, course_id, token_id, created_at) VALUES ($1, $2, $3, $4)";
     let mut vals = values(tx);
     vals.extend([course.as_uuid().into(), token_id.into(), Utc::now().into()]);
@@ -185,7 +185,7 @@ pub enum NotDeleted {
 /// statements (they are the record of what happened).
 pub async fn delete_imported_course(
     tx: &TenantTx,
-    course: trellis_core::CourseId,
+    course: trellis_domain::CourseId,
 ) -> Result<Result<Vec<Uuid>, NotDeleted>, DbError> {
     let t = tx.tenant().as_uuid();
     let c = course.as_uuid();

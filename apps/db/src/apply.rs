@@ -12,8 +12,8 @@ use crate::{DbError, PlatformDb};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
-use trellis_core::TenantId;
-use trellis_core::tenant_spec::TenantSpec;
+use trellis_domain::TenantId;
+use trellis_domain::tenant_spec::TenantSpec;
 
 /// How to apply.
 #[derive(Debug, Clone, Default)]

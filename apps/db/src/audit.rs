@@ -6,7 +6,7 @@ use crate::entities::audit_event;
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
-use trellis_core::PersonId;
+use trellis_domain::PersonId;
 
 pub use crate::tenant_tx::Trail;
 

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::HashMap;
-use trellis_core::{CourseId, ObjectId, PersonId, ProgrammeId, TenantId};
+use trellis_domain::{CourseId, ObjectId, PersonId, ProgrammeId, TenantId};
 use uuid::Uuid;
 
 /// A course or learning path as pages show it.
@@ -45,7 +45,7 @@ pub struct Course {
     pub national: bool,
     pub price_pence: Option<i64>,
     /// A marketplace course's seller (its price and terms are the trust's adoption's).
-    pub seller: Option<trellis_core::SellerId>,
+    pub seller: Option<trellis_domain::SellerId>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -68,7 +68,7 @@ impl From<course::Model> for Course {
             status: m.status,
             current_version: m.current_version_id,
             price_pence: m.price_pence,
-            seller: m.seller_id.map(trellis_core::SellerId::from_uuid),
+            seller: m.seller_id.map(trellis_domain::SellerId::from_uuid),
             updated_at: m.updated_at,
         }
     }
@@ -915,7 +915,7 @@ pub struct Query {
     pub text: String,
     pub topic: String,
     pub staff_group: String,
-    /// `short`, `medium` or `long` (see `trellis_core::learning::duration_range`).
+    /// `short`, `medium` or `long` (see `trellis_domain::learning::duration_range`).
     pub duration: String,
     pub mandatory: bool,
     pub cpd: bool,
@@ -970,7 +970,7 @@ impl Listing {
     /// The page of courses the query asks for and how many match in all. `ranked`: the matches
     /// of the query's words, best first (from [`ranked`]); without words, every course by title.
     pub fn page(&self, q: &Query, ranked: Option<&[Uuid]>) -> (Vec<&Card>, u64) {
-        let band = trellis_core::learning::duration_range(&q.duration);
+        let band = trellis_domain::learning::duration_range(&q.duration);
         let keep = |c: &&Card| {
             let x = &c.course;
             (q.topic.is_empty() || x.topic == q.topic)
@@ -994,7 +994,7 @@ impl Listing {
 
     /// [`Listing::page`] for a ranking already turned into [`Listing::positions`].
     pub fn page_at(&self, q: &Query, positions: &[u32]) -> (Vec<&Card>, u64) {
-        let band = trellis_core::learning::duration_range(&q.duration);
+        let band = trellis_domain::learning::duration_range(&q.duration);
         let unfiltered = q.topic.is_empty() && q.staff_group.is_empty() && band.is_none() && !q.mandatory && !q.cpd;
         let cards = positions.iter().filter_map(|&i| self.cards.get(i as usize));
         if unfiltered {
@@ -1107,7 +1107,7 @@ pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Card>, u64), DbErro
 /// course, path or programme.
 pub async fn apply_spec(
     tx: &TenantTx,
-    spec: &trellis_core::catalogue_spec::CatalogueSpec,
+    spec: &trellis_domain::catalogue_spec::CatalogueSpec,
 ) -> Result<Vec<String>, DbError> {
     let mut lines = Vec::new();
     let by_code = |code: &str| {

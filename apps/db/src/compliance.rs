@@ -14,8 +14,8 @@ use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, Value};
 use std::collections::HashMap;
-use trellis_core::learning::{Audience, Compliance, RENEWAL_OPENS_DAYS, due_date, expires_on};
-use trellis_core::{CourseId, PersonId, RequirementId, TenantId};
+use trellis_domain::learning::{Audience, Compliance, RENEWAL_OPENS_DAYS, due_date, expires_on};
+use trellis_domain::{CourseId, PersonId, RequirementId, TenantId};
 use uuid::Uuid;
 
 /// An assignment rule.
@@ -445,7 +445,7 @@ pub struct Cell {
     pub completed_on: Option<NaiveDate>,
     pub expires_on: Option<NaiveDate>,
     /// The other trust where the completion was earned (a shared national course), if not here.
-    pub completed_in: Option<trellis_core::TenantId>,
+    pub completed_in: Option<trellis_domain::TenantId>,
 }
 
 impl Cell {
@@ -456,7 +456,7 @@ impl Cell {
             due_on: a.due_on,
             completed_on: a.completed_at.map(|d| d.date_naive()),
             expires_on: a.expires_on,
-            completed_in: a.completed_in.map(trellis_core::TenantId::from_uuid),
+            completed_in: a.completed_in.map(trellis_domain::TenantId::from_uuid),
         }
     }
 }

@@ -5,8 +5,8 @@ use crate::tenant_tx::Writer;
 use crate::{DbError, PlatformDb, TenantTx};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use std::time::Duration;
-use trellis_core::TenantId;
-use trellis_core::config::{DatabaseConfig, redact_url};
+use trellis_domain::TenantId;
+use trellis_domain::config::{DatabaseConfig, redact_url};
 
 /// Which database engine is in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use crate::{DbError, PlatformDb};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use trellis_core::TenantId;
+use trellis_domain::TenantId;
 
 /// A custom domain of a trust, as its admins see it.
 #[derive(Debug, Clone, PartialEq, Eq)]

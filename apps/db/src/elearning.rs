@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use sha2::{Digest, Sha256};
-use trellis_core::{AttemptId, CourseId, ObjectId, PackageId, PersonId};
+use trellis_domain::{AttemptId, CourseId, ObjectId, PackageId, PersonId};
 use uuid::Uuid;
 
 /// A package about to be added: what its manifest says, and a session for each SCO or AU.
@@ -39,7 +39,7 @@ pub struct NewPackage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Package {
     pub id: PackageId,
-    pub owner: trellis_core::TenantId,
+    pub owner: trellis_domain::TenantId,
     pub course: CourseId,
     pub standard: String,
     pub edition: String,
@@ -49,14 +49,14 @@ pub struct Package {
     pub total_bytes: i64,
     pub created_at: DateTime<Utc>,
     /// Where its files are stored: its own owner and id, or (a marketplace snapshot) the seller's.
-    pub files: (trellis_core::TenantId, PackageId),
+    pub files: (trellis_domain::TenantId, PackageId),
 }
 
 impl From<package::Model> for Package {
     fn from(m: package::Model) -> Self {
         Package {
             id: PackageId::from_uuid(m.id),
-            owner: trellis_core::TenantId::from_uuid(m.tenant_id),
+            owner: trellis_domain::TenantId::from_uuid(m.tenant_id),
             course: CourseId::from_uuid(m.course_id),
             standard: m.standard,
             edition: m.edition,
@@ -66,7 +66,7 @@ impl From<package::Model> for Package {
             total_bytes: m.total_bytes,
             created_at: m.created_at,
             files: (
-                trellis_core::TenantId::from_uuid(m.files_owner.unwrap_or(m.tenant_id)),
+                trellis_domain::TenantId::from_uuid(m.files_owner.unwrap_or(m.tenant_id)),
                 PackageId::from_uuid(m.files_package.unwrap_or(m.id)),
             ),
         }
@@ -74,7 +74,7 @@ impl From<package::Model> for Package {
 }
 
 /// The key under which a package's file is stored (the owner's prefix, the package, the path).
-pub fn file_key(owner: trellis_core::TenantId, package: PackageId, path: &str) -> String {
+pub fn file_key(owner: trellis_domain::TenantId, package: PackageId, path: &str) -> String {
     format!("{owner}/packages/{package}/{path}")
 }
 
@@ -160,7 +160,7 @@ pub fn registration(e: &Enrolment, package: PackageId) -> Uuid {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attempt {
     pub id: AttemptId,
-    pub enrolment: trellis_core::EnrolmentId,
+    pub enrolment: trellis_domain::EnrolmentId,
     pub cycle: i32,
     pub object: ObjectId,
     pub person: PersonId,
@@ -193,7 +193,7 @@ impl From<attempt::Model> for Attempt {
     fn from(m: attempt::Model) -> Self {
         Attempt {
             id: AttemptId::from_uuid(m.id),
-            enrolment: trellis_core::EnrolmentId::from_uuid(m.enrolment_id),
+            enrolment: trellis_domain::EnrolmentId::from_uuid(m.enrolment_id),
             cycle: m.cycle,
             object: ObjectId::from_uuid(m.object_id),
             person: PersonId::from_uuid(m.person_id),
@@ -731,7 +731,7 @@ pub async fn attempts_of_course(tx: &TenantTx, course: CourseId, limit: u64) -> 
     let vals: Vec<sea_orm::Value> = vec![
         tx.tenant().as_uuid().into(),
         course.as_uuid().into(),
-        trellis_core::TenantId::NATIONAL.as_uuid().into(),
+        trellis_domain::TenantId::NATIONAL.as_uuid().into(),
         i64::try_from(limit).unwrap_or(200).into(),
     ];
     let rows = tx.conn().query_all_raw(tx.stmt(sql, vals)).await?;

@@ -9,7 +9,7 @@ use crate::{DbError, TenantTx};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, Set};
-use trellis_core::{CourseId, EnrolmentId, ObjectId, PersonId};
+use trellis_domain::{CourseId, EnrolmentId, ObjectId, PersonId};
 use uuid::Uuid;
 
 /// An enrolment as pages show it.

@@ -12,8 +12,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use std::collections::HashMap;
-use trellis_core::learning::{Completion, Event, beat_seconds, expires_on};
-use trellis_core::{CourseId, EnrolmentId, ObjectId, PersonId};
+use trellis_domain::learning::{Completion, Event, beat_seconds, expires_on};
+use trellis_domain::{CourseId, EnrolmentId, ObjectId, PersonId};
 use uuid::Uuid;
 
 /// Leaves a course. A course assigned by the trust cannot be left by the learner.
@@ -326,7 +326,7 @@ pub async fn share_completion(
 ) -> Result<u64, DbError> {
     use crate::entities::{course as course_entity, requirement, shared_completion};
     use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait};
-    use trellis_core::TenantId;
+    use trellis_domain::TenantId;
     if tx.is_postgres() {
         let row = tx
             .conn()
@@ -386,7 +386,7 @@ pub async fn share_completion(
             .one(tx.conn())
             .await?
             .and_then(|r| r.renewal_months);
-        let expiry = trellis_core::learning::expires_on(at.date_naive(), renewal);
+        let expiry = trellis_domain::learning::expires_on(at.date_naive(), renewal);
         assignment::Entity::update_many()
             .filter(assignment::Column::TenantId.eq(a.tenant_id))
             .filter(assignment::Column::PersonId.eq(a.person_id))

@@ -3,7 +3,7 @@
 use crate::connect::{Backend, backend_of, open, sqlite_path};
 use crate::{APP_ROLE, DbError, IDENTITY_ROLE, PLATFORM_ROLE};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
-use trellis_core::config::DatabaseConfig;
+use trellis_domain::config::DatabaseConfig;
 use trellis_migrations::Migrator;
 use trellis_migrations::MigratorTrait;
 

@@ -7,7 +7,7 @@ use crate::{DbError, PlatformDb, TenantTx};
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
-use trellis_core::TenantId;
+use trellis_domain::TenantId;
 
 /// An email, rendered and ready to send.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]

@@ -8,9 +8,9 @@ use sea_orm::{
     Statement,
 };
 use std::collections::HashMap;
-use trellis_core::TenantId;
-use trellis_core::colour::{ColourScheme, Rgb};
-use trellis_core::tenant_spec::Contact;
+use trellis_domain::TenantId;
+use trellis_domain::colour::{ColourScheme, Rgb};
+use trellis_domain::tenant_spec::Contact;
 
 /// Cross-tenant access, through its own role (BYPASSRLS on PostgreSQL).
 #[derive(Clone)]

@@ -7,7 +7,7 @@ use crate::{DbError, TenantTx};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
-use trellis_core::PersonId;
+use trellis_domain::PersonId;
 use uuid::Uuid;
 
 /// How a session was signed in.

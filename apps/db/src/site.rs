@@ -5,8 +5,8 @@ use crate::{DbError, TenantTx};
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect, Set};
-use trellis_core::MessageId;
-use trellis_core::colour::{ColourScheme, ContrastFailure};
+use trellis_domain::MessageId;
+use trellis_domain::colour::{ColourScheme, ContrastFailure};
 
 /// A key message.
 #[derive(Debug, Clone, PartialEq, Eq)]

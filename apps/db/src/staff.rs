@@ -9,9 +9,9 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, QueryFilter, Set};
 use serde::Serialize;
 use std::collections::HashMap;
-use trellis_core::PersonId;
-use trellis_core::identity::Role;
-use trellis_core::staff_import::{RowError, StaffRow};
+use trellis_domain::PersonId;
+use trellis_domain::identity::Role;
+use trellis_domain::staff_import::{RowError, StaffRow};
 use uuid::Uuid;
 
 /// A member of staff's HR record in this trust.

@@ -8,7 +8,7 @@ use sea_orm::{
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
-use trellis_core::TenantId;
+use trellis_domain::TenantId;
 
 /// The turn to write, on SQLite: one writing transaction at a time, in the order they asked.
 ///

@@ -4,8 +4,8 @@ use crate::entities::{platform_terms_acceptance, tenant_terms, tenant_terms_acce
 use crate::{DbError, TenantTx};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use trellis_core::PersonId;
-use trellis_core::terms::Document;
+use trellis_domain::PersonId;
+use trellis_domain::terms::Document;
 
 /// This trust's own terms, if it has any.
 pub async fn tenant_terms(tx: &TenantTx) -> Result<Option<Document>, DbError> {

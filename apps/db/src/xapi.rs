@@ -603,7 +603,7 @@ pub struct NewCredential<'a> {
     pub secret_sha256: &'a str,
     pub scope: &'a str,
     pub version: &'a str,
-    pub by: Option<trellis_core::PersonId>,
+    pub by: Option<trellis_domain::PersonId>,
 }
 
 /// Issues a credential.

@@ -9,7 +9,7 @@ use futures_util::stream::BoxStream;
 use object_store::path::Path as StorePath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use std::sync::Arc;
-use trellis_core::config::FilesConfig;
+use trellis_domain::config::FilesConfig;
 
 /// A handle on the configured store; cheap to clone.
 #[derive(Clone)]

@@ -18,7 +18,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use trellis_core::outbound::{check_url, origin};
+use trellis_domain::outbound::{check_url, origin};
 
 /// A trust's single sign-on settings.
 #[derive(Clone)]

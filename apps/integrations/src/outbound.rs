@@ -1,12 +1,12 @@
 //! HTTP clients for URLs a trust supplies: redirects off, and every host name resolved here, with
 //! loopback, private, link-local and unique-local answers thrown away at connect time (so a name
 //! that answers differently the second time, DNS rebinding, gains nothing). Literal addresses
-//! never reach a resolver: [`trellis_core::outbound::check_url`] refuses them first.
+//! never reach a resolver: [`trellis_domain::outbound::check_url`] refuses them first.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::SocketAddr;
 use std::time::Duration;
-use trellis_core::outbound::is_public;
+use trellis_domain::outbound::is_public;
 
 /// Resolves with the system's resolver, keeping only public addresses (all of them when
 /// `allow_local`, the development setting).

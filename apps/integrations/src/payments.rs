@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_types::Currency;
-use trellis_core::config::PaymentsConfig;
+use trellis_domain::config::PaymentsConfig;
 
 /// The Stripe API version the client speaks (async-stripe's).
 pub const STRIPE_VERSION: &str = "2026-09-30.endive";
@@ -87,14 +87,14 @@ impl Payments {
     /// (the installation's `auth.secret`), or random for this process when there is none.
     pub fn from_config(config: &PaymentsConfig, platform_url: &str, install_key: &[u8]) -> anyhow::Result<Payments> {
         match config.effective_mode() {
-            trellis_core::config::PaymentsMode::Off => return Ok(Payments::Off),
-            trellis_core::config::PaymentsMode::Test => {
+            trellis_domain::config::PaymentsMode::Off => return Ok(Payments::Off),
+            trellis_domain::config::PaymentsMode::Test => {
                 return Ok(Payments::TestMode {
                     platform_url: platform_url.trim_end_matches('/').to_owned(),
                     webhook_secret: test_mode_secret(install_key),
                 });
             }
-            trellis_core::config::PaymentsMode::Stripe => {}
+            trellis_domain::config::PaymentsMode::Stripe => {}
         }
         crate::oidc::install_crypto_provider();
         let base = format!("{}/", config.stripe_api_base.trim_end_matches('/'));

@@ -202,7 +202,7 @@ async fn ensure_template(admin: &str) -> String {
         let building = format!("{template}_building");
         exec(&conn, &format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await;
         exec(&conn, &format!("CREATE DATABASE {building}")).await;
-        let cfg = trellis_core::config::DatabaseConfig {
+        let cfg = trellis_domain::config::DatabaseConfig {
             url: with_database(admin, &building),
             app_url: String::new(),
             platform_url: String::new(),

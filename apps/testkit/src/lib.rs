@@ -25,7 +25,7 @@ pub use stripe::{Session as StripeSession, StripeStandIn};
 pub use visitor::{Page, Visitor};
 
 use std::path::{Path, PathBuf};
-use trellis_core::config::Config;
+use trellis_domain::config::Config;
 use trellis_web::RunningServer;
 
 /// The repository's root folder.
@@ -81,7 +81,7 @@ pub fn config_from(pairs: &[(&str, String)]) -> Config {
 }
 
 /// As [`config_from`], returning the error.
-pub fn try_config_from(pairs: &[(&str, String)]) -> Result<Config, trellis_core::config::ConfigError> {
+pub fn try_config_from(pairs: &[(&str, String)]) -> Result<Config, trellis_domain::config::ConfigError> {
     let vars: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
     trellis_web::config::load_from(None, &vars)
 }
@@ -140,17 +140,17 @@ pub async fn apply_dir(
     overwrite: bool,
 ) -> anyhow::Result<trellis_db::ApplyReport> {
     let ctx = spec_context(config);
-    let specs = trellis_core::tenant_spec::load_dir(dir, &ctx)
+    let specs = trellis_domain::tenant_spec::load_dir(dir, &ctx)
         .map_err(|e| anyhow::anyhow!(e.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))?;
     let opts = trellis_db::ApplyOptions { overwrite_admin_edits: overwrite, actor: "test".into(), dry_run: false };
     Ok(dbs.platform.apply_tenant_specs_across_tenants(&specs, &opts).await?)
 }
 
 /// What tenant files are checked against.
-pub fn spec_context(config: &Config) -> trellis_core::tenant_spec::SpecContext {
-    trellis_core::tenant_spec::SpecContext {
+pub fn spec_context(config: &Config) -> trellis_domain::tenant_spec::SpecContext {
+    trellis_domain::tenant_spec::SpecContext {
         themes: trellis_web::Themes::load(Path::new(&config.paths.themes)).expect("themes").names(),
-        base_domain: trellis_core::host::HostName::parse(&config.server.base_domain).expect("base"),
+        base_domain: trellis_domain::host::HostName::parse(&config.server.base_domain).expect("base"),
         allow_local_network: config.development.allow_local_network,
     }
 }
@@ -198,8 +198,8 @@ impl TestApp {
         slug: &str,
         email: &str,
         password: &str,
-        roles: &[trellis_core::identity::Role],
-    ) -> trellis_core::PersonId {
+        roles: &[trellis_domain::identity::Role],
+    ) -> trellis_domain::PersonId {
         let dbs = self.dbs().await;
         let tenant = dbs
             .platform
@@ -229,18 +229,18 @@ impl TestApp {
 
     /// Applies the national catalogue (`deploy/catalogue/national.toml`).
     pub async fn seed_national(&self) {
-        let spec = trellis_core::catalogue_spec::load(&repo_root().join("deploy/catalogue/national.toml"))
+        let spec = trellis_domain::catalogue_spec::load(&repo_root().join("deploy/catalogue/national.toml"))
             .expect("national.toml");
         let dbs = self.dbs().await;
-        let tx = dbs.app.begin(trellis_core::TenantId::NATIONAL).await.expect("begin");
+        let tx = dbs.app.begin(trellis_domain::TenantId::NATIONAL).await.expect("begin");
         trellis_db::catalogue::apply_spec(&tx, &spec).await.expect("apply");
         tx.commit().await.expect("commit");
     }
 
     /// A national course's id, by code.
-    pub async fn national_course(&self, code: &str) -> trellis_core::CourseId {
+    pub async fn national_course(&self, code: &str) -> trellis_domain::CourseId {
         let dbs = self.dbs().await;
-        let tx = dbs.app.begin(trellis_core::TenantId::NATIONAL).await.expect("begin");
+        let tx = dbs.app.begin(trellis_domain::TenantId::NATIONAL).await.expect("begin");
         let found =
             trellis_db::catalogue::own_courses(&tx).await.expect("courses").into_iter().find(|c| c.code == code);
         tx.commit().await.expect("commit");
@@ -248,7 +248,7 @@ impl TestApp {
     }
 
     /// Sets a member's HR record in a trust (staff group, department…).
-    pub async fn staff_record(&self, slug: &str, person: trellis_core::PersonId, group: &str, department: &str) {
+    pub async fn staff_record(&self, slug: &str, person: trellis_domain::PersonId, group: &str, department: &str) {
         let dbs = self.dbs().await;
         let tx = dbs.app.begin(self.tenant_id(slug).await).await.expect("begin");
         trellis_db::staff::set_record(
@@ -274,7 +274,7 @@ impl TestApp {
     }
 
     /// The id of trust `slug`.
-    pub async fn tenant_id(&self, slug: &str) -> trellis_core::TenantId {
+    pub async fn tenant_id(&self, slug: &str) -> trellis_domain::TenantId {
         self.dbs()
             .await
             .platform

@@ -426,6 +426,6 @@ impl StripeStandIn {
 
     /// A `Stripe-Signature` header for `payload`, now, as Stripe signs.
     pub fn sign(payload: &str) -> String {
-        trellis_core::market::sign(payload.as_bytes(), WEBHOOK_SECRET, chrono_now())
+        trellis_domain::market::sign(payload.as_bytes(), WEBHOOK_SECRET, chrono_now())
     }
 }

@@ -3,10 +3,10 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
-use trellis_core::config::Config;
-use trellis_core::host::HostName;
-use trellis_core::tenant_spec::{self, SpecContext};
 use trellis_db::ApplyOptions;
+use trellis_domain::config::Config;
+use trellis_domain::host::HostName;
+use trellis_domain::tenant_spec::{self, SpecContext};
 use trellis_web::{RunningServer, ShutdownSignal};
 
 /// Trellis: a learning portal for every trust, from one server.
@@ -159,7 +159,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::PlatformAdmin { email } => {
-            let email = trellis_core::identity::Email::parse(&email).map_err(|m| anyhow::anyhow!("{m}"))?;
+            let email = trellis_domain::identity::Email::parse(&email).map_err(|m| anyhow::anyhow!("{m}"))?;
             let (password, generated) = match std::env::var("TRELLIS_ADMIN_PASSWORD") {
                 Ok(p) => (p, false),
                 Err(_) => {
@@ -170,7 +170,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     (groups.join("-"), true)
                 }
             };
-            trellis_core::identity::check_password(&password, &[email.as_str()])
+            trellis_domain::identity::check_password(&password, &[email.as_str()])
                 .map_err(|m| anyhow::anyhow!("TRELLIS_ADMIN_PASSWORD: {m}"))?;
             let dbs = trellis_db::connect(&config.database).await?;
             let hash = trellis_web::hash_password(
@@ -211,7 +211,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db_words = if config.database.url.starts_with("sqlite:") {
                 format!("on embedded defaults (SQLite at {})", config.database.url)
             } else {
-                format!("on PostgreSQL ({})", trellis_core::config::redact_url(&config.database.url))
+                format!("on PostgreSQL ({})", trellis_domain::config::redact_url(&config.database.url))
             };
             println!("\nThe Trellis demo is running {db_words}.");
             print_addresses(&server);
@@ -226,9 +226,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "  Marketplace ({}): Brightwater (a vendor) and Northmoor sell a course each; a trust's manager adds them at /marketplace",
                 match config.payments.effective_mode() {
-                    trellis_core::config::PaymentsMode::Test => "payments in the local test mode: no card is charged",
-                    trellis_core::config::PaymentsMode::Stripe => "Stripe",
-                    trellis_core::config::PaymentsMode::Off => "payments off",
+                    trellis_domain::config::PaymentsMode::Test => "payments in the local test mode: no card is charged",
+                    trellis_domain::config::PaymentsMode::Stripe => "Stripe",
+                    trellis_domain::config::PaymentsMode::Off => "payments off",
                 }
             );
             match crate::demo::package_examples(&config) {

@@ -1,10 +1,10 @@
 //! Demo data: a training manager for each demo trust, so the approval queue can be tried.
 
-use trellis_core::PersonId;
-use trellis_core::config::Config;
-use trellis_core::identity::Role;
 use trellis_db::Databases;
 use trellis_db::identity::{self, NewPerson};
+use trellis_domain::PersonId;
+use trellis_domain::config::Config;
+use trellis_domain::identity::Role;
 
 /// The demo managers' password (the demo runs on a local SQLite file only).
 pub const PASSWORD: &str = "demo manager password";
@@ -45,7 +45,7 @@ struct DemoPerson<'a> {
 async fn demo_member(
     config: &Config,
     dbs: &Databases,
-    tenant: trellis_core::TenantId,
+    tenant: trellis_domain::TenantId,
     who: &DemoPerson<'_>,
     ods_code: &str,
     roles: &[Role],
@@ -75,9 +75,9 @@ pub async fn apply_catalogue(
     file: &std::path::Path,
     trust: Option<&str>,
 ) -> anyhow::Result<Vec<String>> {
-    let spec = trellis_core::catalogue_spec::load(file).map_err(|e| anyhow::anyhow!(e))?;
+    let spec = trellis_domain::catalogue_spec::load(file).map_err(|e| anyhow::anyhow!(e))?;
     let owner = match trust {
-        None => trellis_core::TenantId::NATIONAL,
+        None => trellis_domain::TenantId::NATIONAL,
         Some(slug) => dbs
             .platform
             .directory_of_all_tenants()
@@ -96,7 +96,7 @@ pub async fn apply_catalogue(
 /// Demo learning: the national catalogue, each trust's own courses (tenants/<slug>/catalogue.toml),
 /// every national course offered, fire safety mandatory for everyone (yearly), and a demo learner.
 pub async fn seed_learning(config: &Config, dbs: &Databases) -> anyhow::Result<()> {
-    use trellis_core::learning::Audience;
+    use trellis_domain::learning::Audience;
     let national = std::path::Path::new("deploy/catalogue/national.toml");
     if national.exists() {
         apply_catalogue(dbs, national, None).await?;
@@ -259,7 +259,7 @@ pub async fn seed_marketplace(config: &Config, dbs: &Databases) -> anyhow::Resul
         let course = trellis_db::catalogue::own_courses(&tx).await?.into_iter().find(|c| c.code == code);
         tx.commit().await?;
         let Some(course) = course else { continue };
-        let input = trellis_core::market::check_listing(&trellis_core::market::ListingForm {
+        let input = trellis_domain::market::check_listing(&trellis_domain::market::ListingForm {
             title: title.into(),
             summary: summary.into(),
             price: price.into(),

@@ -3,7 +3,7 @@
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use figment::value::Value;
-use trellis_core::config::{Config, ConfigError};
+use trellis_domain::config::{Config, ConfigError};
 
 /// The embedded defaults (`deploy/config/default.toml`).
 pub const DEFAULTS: &str = include_str!("../../../deploy/config/default.toml");

@@ -15,8 +15,8 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::HashMap;
-use trellis_core::PersonId;
-use trellis_core::identity::Role;
+use trellis_domain::PersonId;
+use trellis_domain::identity::Role;
 
 /// What a trust's flows may know of an account found by email: no name, no secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -350,7 +350,7 @@ pub async fn open_invitations(tx: &TenantTx, limit: u64) -> Result<Vec<Invitatio
 /// person and whether they joined now.
 pub async fn seed_member(
     dbs: &crate::Databases,
-    tenant: trellis_core::TenantId,
+    tenant: trellis_domain::TenantId,
     new: NewPerson,
     roles: &[Role],
 ) -> Result<(PersonId, bool), DbError> {

@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use sha2::{Digest, Sha256};
-use trellis_core::identity::Role;
-use trellis_core::{PersonId, TenantId};
+use trellis_domain::identity::Role;
+use trellis_domain::{PersonId, TenantId};
 
 /// A person, as the application sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use crate::{DbError, TenantTx};
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set};
-use trellis_core::{PersonId, TenantId};
+use trellis_domain::{PersonId, TenantId};
 
 /// The identity role's pool.
 #[derive(Clone)]

@@ -38,8 +38,8 @@ use sea_orm::{
     QuerySelect, Set, Statement,
 };
 use std::collections::HashMap;
-use trellis_core::market::{self as m, Funding, Line, Price};
-use trellis_core::{ChargeId, CourseId, EnrolmentId, ListingId, PersonId, SellerId, TenantId};
+use trellis_domain::market::{self as m, Funding, Line, Price};
+use trellis_domain::{ChargeId, CourseId, EnrolmentId, ListingId, PersonId, SellerId, TenantId};
 use uuid::Uuid;
 
 /// A seller as pages show it.

@@ -2,8 +2,8 @@
 //! applies all or nothing.
 
 use crate::support::{fixture, ids};
-use trellis_core::colour::{ColourScheme, Rgb};
 use trellis_db::site;
+use trellis_domain::colour::{ColourScheme, Rgb};
 use trellis_testkit::{apply_dir, minimal_tenant, write_tenant};
 
 #[tokio::test]

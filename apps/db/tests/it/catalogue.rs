@@ -4,10 +4,10 @@
 
 use crate::support::fixture;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
-use trellis_core::TenantId;
-use trellis_core::learning::Audience;
 use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput};
 use trellis_db::{compliance, learning, staff};
+use trellis_domain::TenantId;
+use trellis_domain::learning::Audience;
 use trellis_testkit::Backend;
 
 fn course(code: &str) -> CourseInput {
@@ -65,7 +65,7 @@ async fn courses_enrolments_and_staff_never_cross_trusts_and_the_national_catalo
     tx.rollback().await.unwrap();
 
     // A learner of A enrols and completes; B sees no enrolment, progress or compliance of it.
-    let person = trellis_core::PersonId::new();
+    let person = trellis_domain::PersonId::new();
     let (pid, _) = trellis_db::identity::accounts::seed_member(
         &f.dbs,
         a,
@@ -113,7 +113,7 @@ async fn courses_enrolments_and_staff_never_cross_trusts_and_the_national_catalo
     .unwrap();
     let e = learning::enrolment(&itx, pid, national).await.unwrap().expect("enrolled by the rule");
     let o = cat::objects(&itx, e.version.unwrap()).await.unwrap().remove(0);
-    let r = learning::record(&itx, &e, &o, trellis_core::learning::Event::Open).await.unwrap();
+    let r = learning::record(&itx, &e, &o, trellis_domain::learning::Event::Open).await.unwrap();
     assert!(r.sessions_complete);
     // What the web crate's use case does when the last session is complete.
     learning::mark_completed(&itx, &e).await.unwrap();

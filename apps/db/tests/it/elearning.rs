@@ -5,10 +5,10 @@
 
 use crate::support::fixture;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
-use trellis_core::PackageId;
 use trellis_db::catalogue::{self as cat, CourseInput};
 use trellis_db::elearning::{self as el, NewPackage};
 use trellis_db::xapi::{self as x, Api, DocScope, NewCredential, NewStatement};
+use trellis_domain::PackageId;
 use trellis_testkit::Backend;
 use uuid::Uuid;
 

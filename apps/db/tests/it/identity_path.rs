@@ -5,9 +5,9 @@
 
 use crate::support::fixture;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
-use trellis_core::identity::Role;
 use trellis_db::audit;
 use trellis_db::identity::{self as id, MembershipStatus, NewPerson, accounts};
+use trellis_domain::identity::Role;
 use trellis_testkit::Backend;
 
 fn person(email: &str) -> NewPerson {

@@ -5,9 +5,9 @@
 use crate::support::fixture;
 use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
-use trellis_core::colour::{ColourScheme, Rgb};
 use trellis_db::audit;
 use trellis_db::site::{self, MessageInput};
+use trellis_domain::colour::{ColourScheme, Rgb};
 use trellis_testkit::Backend;
 
 fn input(title: &str) -> MessageInput {
@@ -249,8 +249,8 @@ async fn the_application_role_is_least_privileged_and_checked_at_start() {
 
 #[tokio::test]
 async fn people_are_visible_only_through_a_membership_and_the_audit_trail_is_append_only() {
-    use trellis_core::identity::Role;
     use trellis_db::identity::{self, MembershipStatus, NewPerson};
+    use trellis_domain::identity::Role;
     let f = fixture().await;
     let (a, b) = (f.ids["northmoor"], f.ids["riverside"]);
     let tx = f.dbs.app.begin(a).await.unwrap();
@@ -327,7 +327,7 @@ async fn marketplace_charges_and_ledger_lines_stay_their_owners_in_raw_sql() {
         return; // row-level security is PostgreSQL's; the data layer's tests cover both (web tests)
     }
     let (a, b) = (f.ids["northmoor"].as_uuid(), f.ids["riverside"].as_uuid());
-    let platform = trellis_core::TenantId::PLATFORM.as_uuid();
+    let platform = trellis_domain::TenantId::PLATFORM.as_uuid();
     let owner = f.db.raw_owner_connection().await;
     let charge = uuid::Uuid::now_v7();
     let txn = uuid::Uuid::now_v7();

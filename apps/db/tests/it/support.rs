@@ -1,12 +1,12 @@
 use std::collections::HashMap;
-use trellis_core::TenantId;
 use trellis_db::Databases;
+use trellis_domain::TenantId;
 use trellis_testkit::TestDb;
 
 /// A migrated database with the demo trusts applied.
 pub struct Fixture {
     pub db: TestDb,
-    pub config: trellis_core::config::Config,
+    pub config: trellis_domain::config::Config,
     pub dbs: Databases,
     pub ids: HashMap<String, TenantId>,
 }

@@ -249,7 +249,7 @@ fn the_demos_marketplace_courses_ask_for_approval_as_the_docs_say() {
     for (file, code) in
         [("tenants/brightwater/catalogue.toml", "BW-DEMENTIA"), ("tenants/northmoor/catalogue.toml", "NM-SEPSIS")]
     {
-        let spec = trellis_core::catalogue_spec::load(&repo.join(file)).unwrap();
+        let spec = trellis_domain::catalogue_spec::load(&repo.join(file)).unwrap();
         let course = spec.course.iter().find(|c| c.code == code).unwrap();
         assert_eq!(course.enrolment, "approval", "{code} in {file}");
     }

@@ -17,7 +17,7 @@ use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
 use poem::{Endpoint, EndpointExt, Request, Response, Result, Route, get, post};
 use std::sync::Arc;
-use trellis_core::host::HostName;
+use trellis_domain::host::HostName;
 
 /// The endpoint behind every middleware.
 pub struct Dispatch {

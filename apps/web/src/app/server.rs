@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use trellis_core::config::Config;
-use trellis_core::host::HostName;
 use trellis_db::Databases;
+use trellis_domain::config::Config;
+use trellis_domain::host::HostName;
 use trellis_integrations::mailer::Mailer;
 use trellis_integrations::redis_bus::RedisBus;
 
@@ -93,7 +93,7 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
         Some(bus) => security::Store::Redis { conn: bus.manager(), prefix: config.redis.prefix.clone() },
         None => security::Store::Memory(std::sync::Mutex::new(Default::default())),
     };
-    let csrf_key: [u8; 32] = match trellis_core::config::hex_bytes(&config.auth.secret) {
+    let csrf_key: [u8; 32] = match trellis_domain::config::hex_bytes(&config.auth.secret) {
         Some(bytes) if bytes.len() == 32 => bytes.try_into().unwrap_or([0; 32]),
         _ => rand::random(),
     };
@@ -107,12 +107,12 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
         "smtp" => Mailer::smtp(&config.mail.smtp_url).context("mail.smtp_url")?,
         _ => Mailer::file(&config.mail.dir).context("mail.dir")?,
     };
-    let terms = trellis_core::terms::load_platform(std::path::Path::new(&config.paths.terms))
+    let terms = trellis_domain::terms::load_platform(std::path::Path::new(&config.paths.terms))
         .map_err(|e| anyhow::anyhow!("paths.terms: {e}"))?;
     trellis_integrations::oidc::install_crypto_provider();
     let files = trellis_integrations::files::FileStore::open(&config.files)?;
     let platform_url = config.url_for_host(&config.server.base_domain);
-    let install_key = trellis_core::config::hex_bytes(&config.auth.secret).unwrap_or_default();
+    let install_key = trellis_domain::config::hex_bytes(&config.auth.secret).unwrap_or_default();
     let payments =
         trellis_integrations::payments::Payments::from_config(&config.payments, &platform_url, &install_key)?;
     let dummy_hash = crate::http::auth::password::hash(

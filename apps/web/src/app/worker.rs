@@ -17,12 +17,12 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use trellis_core::PersonId;
-use trellis_core::staff_import;
 use trellis_db::audit;
 use trellis_db::outbox;
 use trellis_db::outbox::DueItem;
 use trellis_db::{compliance, staff};
+use trellis_domain::PersonId;
+use trellis_domain::staff_import;
 use trellis_integrations::mailer::{Email, Mailer};
 
 use crate::context::queue::{JOBS_TOPIC, Job, enqueue};
@@ -72,7 +72,7 @@ async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::
         }
         "ledger_post" => {
             let p: serde_json::Value = serde_json::from_str(&item.payload)?;
-            let charge: trellis_core::ChargeId =
+            let charge: trellis_domain::ChargeId =
                 p["charge"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| anyhow::anyhow!("no charge"))?;
             state.dbs.platform.post_charge_across_tenants(charge).await?;
             Ok(())

@@ -19,7 +19,7 @@ enum Mode {
 const SLOW_SECONDS: f64 = 1.0;
 
 impl AccessLog {
-    pub fn new(cfg: &trellis_core::config::LogConfig) -> Self {
+    pub fn new(cfg: &trellis_domain::config::LogConfig) -> Self {
         let mode = match cfg.access.as_str() {
             "off" => Mode::Off,
             "errors" => Mode::Errors,

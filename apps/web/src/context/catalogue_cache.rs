@@ -12,9 +12,9 @@
 use moka::sync::Cache;
 use std::sync::Arc;
 use std::time::Duration;
-use trellis_core::TenantId;
 use trellis_db::catalogue::{self as cat, Generations, Listing};
 use trellis_db::{DbError, TenantTx};
+use trellis_domain::TenantId;
 use uuid::Uuid;
 
 /// How long an unused listing or ranking is kept.

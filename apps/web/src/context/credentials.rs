@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use trellis_core::TenantId;
 use trellis_db::xapi::Credential;
+use trellis_domain::TenantId;
 
 /// Credentials kept a short while, so each request does not read them (a revocation shows within
 /// [`CREDENTIAL_KEEP`]).

@@ -6,8 +6,8 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use trellis_core::host::HostName;
 use trellis_db::{DbError, DirectoryEntry, PlatformDb};
+use trellis_domain::host::HostName;
 
 /// A trust's site as the web tier serves it.
 #[derive(Debug)]
@@ -50,7 +50,7 @@ pub enum Resolved {
 struct Snapshot {
     by_slug: HashMap<String, Arc<Site>>,
     by_host: HashMap<String, Arc<Site>>,
-    by_id: HashMap<trellis_core::TenantId, Arc<Site>>,
+    by_id: HashMap<trellis_domain::TenantId, Arc<Site>>,
     /// By name, for the landing page.
     sites: Vec<Arc<Site>>,
 }
@@ -140,12 +140,12 @@ impl Directory {
     }
 
     /// A trust's site by its id (for the content origin, whose requests name no trust's host).
-    pub fn site_by_id(&self, id: trellis_core::TenantId) -> Option<Arc<Site>> {
+    pub fn site_by_id(&self, id: trellis_domain::TenantId) -> Option<Arc<Site>> {
         self.snapshot.load().by_id.get(&id).cloned()
     }
 
     /// A trust's name by its id (where a shared completion was earned, say).
-    pub fn name_of(&self, id: trellis_core::TenantId) -> Option<String> {
+    pub fn name_of(&self, id: trellis_domain::TenantId) -> Option<String> {
         self.site_by_id(id).map(|s| s.entry.name.clone())
     }
 

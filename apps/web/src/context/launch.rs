@@ -1,8 +1,8 @@
 //! What a packaged session keeps about how it is launched (kept in memory by the server).
 
 use serde::{Deserialize, Serialize};
-use trellis_core::PackageId;
 use trellis_db::catalogue::Object;
+use trellis_domain::PackageId;
 use trellis_elearning::Launchable;
 
 /// What a packaged session keeps about how to launch it (`learning_objects.launch`).

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use trellis_core::TenantId;
+use trellis_domain::TenantId;
 use uuid::Uuid;
 
 /// What a token is for.

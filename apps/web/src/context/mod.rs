@@ -21,8 +21,8 @@ use crate::context::directory::Directory;
 use crate::context::metrics::Metrics;
 use crate::context::theme::Themes;
 use std::sync::Arc;
-use trellis_core::config::Config;
 use trellis_db::Databases;
+use trellis_domain::config::Config;
 use trellis_integrations::redis_bus::RedisBus;
 
 /// Shared, cheap to clone.
@@ -40,7 +40,7 @@ pub struct AppState {
     /// The access log: which requests it records, and how.
     pub access: Arc<crate::context::access_log::AccessLog>,
     /// The platform's terms and privacy notice, current versions.
-    pub terms: Arc<Vec<trellis_core::terms::Document>>,
+    pub terms: Arc<Vec<trellis_domain::terms::Document>>,
     /// Talks to trusts' OpenID providers.
     pub oidc: Arc<trellis_integrations::oidc::OidcClient>,
     /// Checks custom domains' TXT records.
@@ -55,10 +55,10 @@ pub struct AppState {
     pub launch: crate::context::launch_token::Signer,
     /// Packaged sessions' launch details, by trust and session (they never change once launchable).
     pub launches:
-        moka::sync::Cache<(trellis_core::TenantId, trellis_core::ObjectId), Arc<crate::context::launch::Launch>>,
+        moka::sync::Cache<(trellis_domain::TenantId, trellis_domain::ObjectId), Arc<crate::context::launch::Launch>>,
     /// The sessions of published course versions, by trust and version (a published version's
     /// sessions never change: editing starts a new draft version).
-    pub versions: moka::sync::Cache<(trellis_core::TenantId, uuid::Uuid), Arc<Vec<trellis_db::catalogue::Object>>>,
+    pub versions: moka::sync::Cache<(trellis_domain::TenantId, uuid::Uuid), Arc<Vec<trellis_db::catalogue::Object>>>,
     /// Applies SCORM commits in groups.
     pub commits: Arc<crate::context::commit_queue::Committer>,
     /// Stripe, or the local test mode.

@@ -4,9 +4,9 @@
 
 use crate::context::AppState;
 use serde_json::json;
-use trellis_core::PersonId;
 use trellis_db::outbox;
 use trellis_db::{DbError, TenantTx};
+use trellis_domain::PersonId;
 
 /// The Redis topic that wakes workers.
 pub const JOBS_TOPIC: &str = "jobs";

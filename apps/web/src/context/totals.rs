@@ -23,8 +23,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::OnceCell;
-use trellis_core::TenantId;
 use trellis_db::compliance::{MatrixQuery, Totals};
+use trellis_domain::TenantId;
 
 /// How long counted totals are shown before they are counted again.
 pub const KEEP: Duration = Duration::from_secs(120);

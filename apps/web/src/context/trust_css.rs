@@ -2,7 +2,7 @@
 //! and one main stylesheet serve every trust, with no inline styles.
 
 use sha2::{Digest, Sha256};
-use trellis_core::colour::ColourScheme;
+use trellis_domain::colour::ColourScheme;
 
 /// The stylesheet and its content hash (for a cache-busting URL).
 pub fn stylesheet(c: &ColourScheme) -> (String, String) {

@@ -13,10 +13,10 @@ use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use trellis_core::PersonId;
 use trellis_db::audit;
 use trellis_db::identity as id;
 use trellis_db::outbox;
+use trellis_domain::PersonId;
 
 /// Registrations waiting for a decision.
 #[handler]
@@ -126,13 +126,13 @@ pub async fn audit_trail(
     let Member { me: _me, tx, .. } = member;
     let entries = audit::trail(&tx, 200).await?;
     // People are recorded by id; this trust's members are shown by name.
-    let ids: Vec<trellis_core::PersonId> = entries
+    let ids: Vec<trellis_domain::PersonId> = entries
         .iter()
-        .flat_map(|e| e.actor.into_iter().chain(e.subject.parse::<trellis_core::PersonId>().ok()))
+        .flat_map(|e| e.actor.into_iter().chain(e.subject.parse::<trellis_domain::PersonId>().ok()))
         .collect();
     let names = id::member_names(&tx, &ids).await?;
     tx.commit().await?;
-    let shown = |p: trellis_core::PersonId| names.get(&p).cloned().unwrap_or_else(|| p.to_string());
+    let shown = |p: trellis_domain::PersonId| names.get(&p).cloned().unwrap_or_else(|| p.to_string());
     let rows: Vec<_> = entries
         .iter()
         .map(|e| {
@@ -140,7 +140,7 @@ pub async fn audit_trail(
                 "at": e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
                 "actor": e.actor.map(shown),
                 "action": e.action,
-                "subject": e.subject.parse::<trellis_core::PersonId>().map_or_else(|_| e.subject.clone(), shown),
+                "subject": e.subject.parse::<trellis_domain::PersonId>().map_or_else(|_| e.subject.clone(), shown),
                 "ip": e.ip,
                 "detail": e.detail,
             })
@@ -206,7 +206,7 @@ pub async fn staff(
     let link = |p: u64| format!("/admin/staff?q={encoded}&page={p}");
     ctx.insert("prev_url", &(q.page > 0).then(|| link(q.page - 1)));
     ctx.insert("next_url", &(q.page + 1 < pages).then(|| link(q.page + 1)));
-    ctx.insert("all_roles", &trellis_core::identity::Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>());
+    ctx.insert("all_roles", &trellis_domain::identity::Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>());
     page::render(state, Some(site), "pages/admin_staff.html", &ctx, StatusCode::OK)
 }
 
@@ -255,7 +255,7 @@ pub async fn staff_roles(
     Path(person): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    use trellis_core::identity::Role;
+    use trellis_domain::identity::Role;
     let Member { me, tx, .. } = member;
     let person: PersonId = page::path_id(&person)?;
     let mut roles = Vec::new();

@@ -19,12 +19,12 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use trellis_core::learning::{Completion, ObjectKind, STAFF_GROUPS, staff_group};
-use trellis_core::{CourseId, ObjectId};
 use trellis_db::TenantTx;
 use trellis_db::audit;
 use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput, PublishRefused, StoredFile};
 use trellis_db::states::VersionStatus;
+use trellis_domain::learning::{Completion, ObjectKind, STAFF_GROUPS, staff_group};
+use trellis_domain::{CourseId, ObjectId};
 
 type Errors = Vec<(String, String)>;
 

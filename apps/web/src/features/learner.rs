@@ -17,14 +17,14 @@ use poem::{Body, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use trellis_core::identity::Permission;
-use trellis_core::learning::{Compliance, Event, ObjectKind, STAFF_GROUPS};
-use trellis_core::{CourseId, ObjectId};
 use trellis_db::audit;
 use trellis_db::catalogue::{self as cat, Course, Object};
 use trellis_db::compliance;
 use trellis_db::learning::{self as learn, Enrolled, Enrolment};
 use trellis_db::states::EnrolmentStatus;
+use trellis_domain::identity::Permission;
+use trellis_domain::learning::{Compliance, Event, ObjectKind, STAFF_GROUPS};
+use trellis_domain::{CourseId, ObjectId};
 
 pub(crate) fn course_json(c: &Course) -> serde_json::Value {
     json!({
@@ -102,7 +102,7 @@ pub async fn catalogue(
     let q = cat::Query {
         text: p.q.chars().take(200).collect(),
         topic: p.topic.clone(),
-        staff_group: trellis_core::learning::staff_group(&p.group).unwrap_or_default().to_owned(),
+        staff_group: trellis_domain::learning::staff_group(&p.group).unwrap_or_default().to_owned(),
         duration: p.duration.clone(),
         mandatory: p.mandatory.is_some(),
         cpd: p.cpd.is_some(),
@@ -250,10 +250,10 @@ pub async fn course_page(
             };
             a.map(|a| {
                 json!({
-                    "price": trellis_core::market::format_pence(a.price.pence),
-                    "learner_pays": a.funding == trellis_core::market::Funding::Learner,
+                    "price": trellis_domain::market::format_pence(a.price.pence),
+                    "learner_pays": a.funding == trellis_domain::market::Funding::Learner,
                     "licence_days": a.licence_days,
-                    "amount": paid.as_ref().map(|c| trellis_core::market::format_pence(c.amount_pence)),
+                    "amount": paid.as_ref().map(|c| trellis_domain::market::format_pence(c.amount_pence)),
                     "access_until": paid.as_ref().and_then(|c| c.access_until).map(date_words),
                 })
             })

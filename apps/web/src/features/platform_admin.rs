@@ -18,13 +18,13 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use trellis_core::PersonId;
-use trellis_core::colour::{ColourScheme, Rgb};
-use trellis_core::identity::{Email, Role, is_ods_code};
-use trellis_core::tenant_spec::{Contact, TenantSpec};
 use trellis_db::audit as trail;
 use trellis_db::identity::{self as id, MembershipStatus, NewPerson, TokenPurpose, accounts};
 use trellis_db::outbox;
+use trellis_domain::PersonId;
+use trellis_domain::colour::{ColourScheme, Rgb};
+use trellis_domain::identity::{Email, Role, is_ods_code};
+use trellis_domain::tenant_spec::{Contact, TenantSpec};
 
 /// Password accepted, second step outstanding: who, since when, and which step (`code`/`setup`).
 const K_PENDING: &str = "platform_pending_person";
@@ -404,7 +404,7 @@ pub async fn create_trust(
     Form(f): Form<TrustForm>,
 ) -> Result<Response, AppError> {
     let mut errors: BTreeMap<&'static str, String> = BTreeMap::new();
-    let slug = match trellis_core::Slug::parse(f.slug.trim()) {
+    let slug = match trellis_domain::Slug::parse(f.slug.trim()) {
         Ok(s) if state.directory.sites().iter().all(|x| x.entry.slug != s.as_str()) => Some(s),
         Ok(_) => {
             errors.insert("slug", "A trust already uses this name in its address".into());
@@ -439,7 +439,7 @@ pub async fn create_trust(
     let admin = Email::parse(&f.admin_email).map_err(|m| errors.insert("admin_email", m)).ok();
     let mut email_domains = Vec::new();
     for d in f.email_domains.split([',', ' ', '\n']).map(str::trim).filter(|d| !d.is_empty()) {
-        match trellis_core::host::HostName::parse(d) {
+        match trellis_domain::host::HostName::parse(d) {
             Ok(h) if h.as_str().contains('.') => email_domains.push(h.as_str().to_owned()),
             _ => {
                 errors.insert(

@@ -14,12 +14,12 @@ use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use trellis_core::MessageId;
-use trellis_core::colour::{ColourScheme, Rgb};
-use trellis_core::tenant_spec::{MAX_LOGO_BYTES, check_logo, sniff_logo};
 use trellis_db::audit;
 use trellis_db::domains::ClaimRefused;
 use trellis_db::site::{self as db_site, MessageInput};
+use trellis_domain::MessageId;
+use trellis_domain::colour::{ColourScheme, Rgb};
+use trellis_domain::tenant_spec::{MAX_LOGO_BYTES, check_logo, sniff_logo};
 use trellis_integrations::dns;
 
 /// Reloads this instance's sites and tells the others, after an admin's edit; a failure is
@@ -406,7 +406,7 @@ pub async fn add_domain(
     let me = member.release().await?;
     let raw = f.domain.trim().trim_end_matches('.').to_ascii_lowercase();
     let base = state.config.server.base_domain.to_ascii_lowercase();
-    let problem = match trellis_core::host::HostName::parse(&raw) {
+    let problem = match trellis_domain::host::HostName::parse(&raw) {
         _ if raw.is_empty() => Some("Enter the domain, like learning.your-trust.nhs.uk".to_owned()),
         Err(e) => Some(format!("\"{raw}\" is not a domain name: {e}")),
         Ok(_) if raw.parse::<std::net::IpAddr>().is_ok() || !raw.contains('.') => {

@@ -20,10 +20,10 @@ use poem::web::Query;
 use poem::{Response, handler};
 use serde::Deserialize;
 use serde_json::json;
-use trellis_core::identity::Role;
 use trellis_db::audit;
 use trellis_db::identity::{self as id, MembershipStatus, NewPerson, accounts};
 use trellis_db::outbox;
+use trellis_domain::identity::Role;
 use trellis_integrations::oidc::{ClaimNames, SsoSettings};
 
 const K_STATE: &str = "sso_state";
@@ -172,7 +172,7 @@ pub async fn callback(
     let person = match linked {
         Some(p) => p,
         None => {
-            let Some(email) = who.email.clone().and_then(|e| trellis_core::identity::Email::parse(&e).ok()) else {
+            let Some(email) = who.email.clone().and_then(|e| trellis_domain::identity::Email::parse(&e).ok()) else {
                 tx.commit().await?;
                 return refuse(StatusCode::BAD_REQUEST, "no_email", "the provider gave no usable email address".into())
                     .await;
@@ -331,7 +331,7 @@ pub async fn callback(
 async fn send_link_confirmation(
     state: &AppState,
     site: &Site,
-    person: trellis_core::PersonId,
+    person: trellis_domain::PersonId,
     email: &str,
     issuer: &str,
     subject: &str,

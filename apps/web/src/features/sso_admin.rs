@@ -15,9 +15,9 @@ use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
-use trellis_core::tenant_spec::issuer_acceptable;
 use trellis_db::audit;
 use trellis_db::site::{self as db_site, SsoSettingsInput};
+use trellis_domain::tenant_spec::issuer_acceptable;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct SsoForm {

@@ -18,16 +18,16 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use trellis_core::identity::Email;
-use trellis_core::learning::{Audience, Compliance, STAFF_GROUPS, staff_group};
-use trellis_core::staff_import::{self, MAX_BYTES};
-use trellis_core::{CourseId, EnrolmentId, RequirementId};
 use trellis_db::audit;
 use trellis_db::catalogue as cat;
 use trellis_db::compliance::{self, MatrixQuery};
 use trellis_db::identity as id;
 use trellis_db::learning as learn;
 use trellis_db::staff;
+use trellis_domain::identity::Email;
+use trellis_domain::learning::{Audience, Compliance, STAFF_GROUPS, staff_group};
+use trellis_domain::staff_import::{self, MAX_BYTES};
+use trellis_domain::{CourseId, EnrolmentId, RequirementId};
 
 type Errors = Vec<(String, String)>;
 

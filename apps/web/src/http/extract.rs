@@ -19,10 +19,10 @@ use poem::{FromRequest, Request, RequestBody};
 use serde_json::json;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use trellis_core::PersonId;
 use trellis_db::TenantTx;
 use trellis_db::audit;
 use trellis_db::identity as id;
+use trellis_domain::PersonId;
 
 fn state_of(req: &Request) -> Result<&AppState, AppError> {
     req.data::<AppState>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no application state on the request")))
@@ -44,9 +44,9 @@ impl<'a> FromRequest<'a> for CurrentSite<'a> {
 }
 
 /// The permissions a handler can ask for, as types (the matrix itself stays in
-/// `trellis_core::identity::allows`).
+/// `trellis_domain::identity::allows`).
 pub mod may {
-    use trellis_core::identity::Permission;
+    use trellis_domain::identity::Permission;
 
     /// What a [`super::Member`] must be allowed to do.
     pub trait Need: Send + Sync + 'static {

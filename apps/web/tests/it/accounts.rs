@@ -1,8 +1,8 @@
 //! The person's own view of their sessions (and ending one), and joining a second trust with the
 //! account they already have.
 
-use trellis_core::identity::Role;
 use trellis_db::audit;
+use trellis_domain::identity::Role;
 use trellis_testkit::{TestApp, Visitor, spawn_app};
 
 const PW: &str = "violet tractor harbour";

@@ -125,7 +125,7 @@ async fn two_host_headers_or_a_request_line_naming_another_host_are_refused() {
 /// training manager, platform) shows it: a NUL gets a 400 naming the field, and nothing changes.
 #[tokio::test]
 async fn a_nul_in_any_form_field_or_query_is_a_400_that_names_the_field() {
-    use trellis_core::identity::Role;
+    use trellis_domain::identity::Role;
     let app = spawn_app().await;
     let mut anon = app.visitor("northmoor");
     type Form<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use std::io::Write;
-use trellis_core::identity::Role;
+use trellis_domain::identity::Role;
 use trellis_testkit::{TestApp, Visitor, spawn_app, test_package};
 
 const PW: &str = "violet tractor harbour";

@@ -1,8 +1,8 @@
 //! Registration, confirmation, sign-in, sessions, approvals, resets and the audit trail, over HTTP
 //! with real mail through an SMTP sink; and the attacks the issue lists, each refused.
 
-use trellis_core::identity::Role;
 use trellis_db::audit;
+use trellis_domain::identity::Role;
 use trellis_testkit::{TestApp, Visitor, spawn_app};
 
 const PW: &str = "violet tractor harbour";

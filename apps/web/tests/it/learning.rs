@@ -3,12 +3,12 @@
 //! training, import staff, follow compliance and send reminders. Each with the other trusts
 //! kept out.
 
-use trellis_core::identity::Role;
+use trellis_domain::identity::Role;
 use trellis_testkit::{TestApp, Visitor, spawn_app};
 
 const PW: &str = "violet tractor harbour";
 
-async fn signed_in(app: &TestApp, slug: &str, email: &str, roles: &[Role]) -> (Visitor, trellis_core::PersonId) {
+async fn signed_in(app: &TestApp, slug: &str, email: &str, roles: &[Role]) -> (Visitor, trellis_domain::PersonId) {
     let id = app.member(slug, email, PW, roles).await;
     let mut v = app.visitor(slug);
     v.sign_in_and_agree(email, PW).await;

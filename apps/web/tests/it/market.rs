@@ -7,17 +7,17 @@
 
 use crate::eventually;
 use std::time::Duration;
-use trellis_core::identity::Role;
-use trellis_core::{CourseId, TenantId};
 use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput};
 use trellis_db::market as mk;
 use trellis_db::states::ChargeStatus;
 use trellis_db::states::EnrolmentStatus;
+use trellis_domain::identity::Role;
+use trellis_domain::{CourseId, TenantId};
 use trellis_testkit::{BASE, StripeStandIn, TestApp, Visitor, spawn_app_with};
 
 const PW: &str = "violet tractor harbour";
 
-async fn signed_in(app: &TestApp, slug: &str, email: &str, roles: &[Role]) -> (Visitor, trellis_core::PersonId) {
+async fn signed_in(app: &TestApp, slug: &str, email: &str, roles: &[Role]) -> (Visitor, trellis_domain::PersonId) {
     let id = app.member(slug, email, PW, roles).await;
     let mut v = app.visitor(slug);
     v.sign_in_and_agree(email, PW).await;
@@ -70,7 +70,7 @@ async fn learners(
     tenant: TenantId,
     prefix: &str,
     n: usize,
-) -> Vec<trellis_core::PersonId> {
+) -> Vec<trellis_domain::PersonId> {
     let tx = dbs.app.begin(tenant).await.unwrap();
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
@@ -569,7 +569,7 @@ async fn a_forged_test_mode_payment_changes_nothing() {
                 "metadata": { "charge": charge.to_string(), "tenant": tenant.to_string() } } }
         })
         .to_string();
-        let header = trellis_core::market::sign(body.as_bytes(), secret, at);
+        let header = trellis_domain::market::sign(body.as_bytes(), secret, at);
         (body, header)
     };
     let now = chrono::Utc::now().timestamp();
@@ -618,7 +618,7 @@ async fn with_no_payment_provider_paid_features_are_off() {
     assert!(r.body.contains("no way of taking payments is set up"), "{}", r.body);
     let body = r#"{"id":"evt_x","type":"checkout.session.completed","data":{"object":{}}}"#;
     let header =
-        trellis_core::market::sign(body.as_bytes(), "whsec_trellis_local_test_mode", chrono::Utc::now().timestamp());
+        trellis_domain::market::sign(body.as_bytes(), "whsec_trellis_local_test_mode", chrono::Utc::now().timestamp());
     let mut stripe = Visitor::new(app.addr, BASE);
     let r = stripe.send("POST", "/stripe/webhook", &[("stripe-signature", &header)], body.as_bytes().to_vec()).await;
     assert_eq!(r.status, 400);
@@ -757,8 +757,8 @@ async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order
     // Forged, tampered and stale deliveries are refused and change nothing.
     let s = &sessions[1];
     let body = StripeStandIn::completed_event(s);
-    let forged = trellis_core::market::sign(body.as_bytes(), "whsec_wrong", chrono::Utc::now().timestamp());
-    let stale = trellis_core::market::sign(
+    let forged = trellis_domain::market::sign(body.as_bytes(), "whsec_wrong", chrono::Utc::now().timestamp());
+    let stale = trellis_domain::market::sign(
         body.as_bytes(),
         trellis_testkit::STRIPE_WEBHOOK_SECRET,
         chrono::Utc::now().timestamp() - 301,

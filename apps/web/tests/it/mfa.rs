@@ -1,8 +1,8 @@
 //! Two-step verification: set up with a real TOTP computation, required at sign-in, codes single
 //! use, recovery codes, and a trust requiring it of its administrators.
 
-use trellis_core::identity::Role;
 use trellis_db::audit;
+use trellis_domain::identity::Role;
 use trellis_testkit::{Visitor, spawn_app};
 
 const PW: &str = "violet tractor harbour";

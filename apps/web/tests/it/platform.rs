@@ -1,6 +1,6 @@
 //! Platform administrators create trusts and appoint their first training manager.
 
-use trellis_core::identity::Role;
+use trellis_domain::identity::Role;
 use trellis_testkit::{BASE, TestApp, Visitor, spawn_app};
 
 const PW: &str = "violet tractor harbour";

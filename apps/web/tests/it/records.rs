@@ -3,11 +3,11 @@
 //! fact and date cross); the daily run reconciles what is left.
 
 use std::time::Duration;
-use trellis_core::identity::Role;
-use trellis_core::learning::{Audience, Compliance};
-use trellis_core::{CourseId, PersonId};
 use trellis_db::audit;
 use trellis_db::states::EnrolmentStatus;
+use trellis_domain::identity::Role;
+use trellis_domain::learning::{Audience, Compliance};
+use trellis_domain::{CourseId, PersonId};
 use trellis_testkit::{TestApp, Visitor, spawn_app};
 
 const PW: &str = "violet tractor harbour";
@@ -418,7 +418,7 @@ async fn a_marketplace_course_is_never_offered_as_free_national_content() {
     let tx = dbs.app.begin(north).await.unwrap();
     let course = trellis_db::catalogue::course(&tx, own).await.unwrap().unwrap();
     tx.commit().await.unwrap();
-    let form = trellis_core::market::ListingForm {
+    let form = trellis_domain::market::ListingForm {
         title: "Paid sepsis course".into(),
         summary: "x".into(),
         price: "20.00".into(),
@@ -427,7 +427,7 @@ async fn a_marketplace_course_is_never_offered_as_free_national_content() {
         preview: String::new(),
         preview_url: String::new(),
     };
-    let input = trellis_core::market::check_listing(&form).unwrap();
+    let input = trellis_domain::market::check_listing(&form).unwrap();
     let listing = dbs.platform.submit_listing(&seller, &course, &input, "").await.unwrap();
     let hash = trellis_web::hash_password(PW.into(), 64, 1).await.unwrap();
     let admin =

@@ -2,7 +2,7 @@
 //! errors made into the same redirects and pages everywhere, and a signed-in page costs one
 //! database transaction (the sign-in check and the page read in it together).
 
-use trellis_core::identity::Role;
+use trellis_domain::identity::Role;
 use trellis_testkit::{TestApp, spawn_app};
 
 const PW: &str = "violet tractor harbour";

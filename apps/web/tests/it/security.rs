@@ -4,7 +4,7 @@
 //! addresses, floods of emailed links, and trust work on the role that bypasses row-level security.
 
 use std::time::Duration;
-use trellis_core::identity::Role;
+use trellis_domain::identity::Role;
 use trellis_testkit::{TestApp, Visitor, spawn_app};
 
 const PW: &str = "violet tractor harbour";

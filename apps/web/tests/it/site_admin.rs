@@ -1,7 +1,7 @@
 //! A trust admin's logo upload (checked by content, size-limited, CSRF-guarded) and custom
 //! domains verified against a real DNS server on loopback.
 
-use trellis_core::identity::Role;
+use trellis_domain::identity::Role;
 use trellis_testkit::{BASE, DnsPeer, TestApp, Visitor, spawn_app, spawn_app_with};
 
 const PW: &str = "violet tractor harbour";

@@ -100,14 +100,14 @@ async fn an_existing_account_is_linked_only_by_a_verified_email() {
         "northmoor",
         "taken@northmoor.example",
         "violet tractor harbour",
-        &[trellis_core::identity::Role::Learner],
+        &[trellis_domain::identity::Role::Learner],
     )
     .await;
     app.member(
         "northmoor",
         "owner@northmoor.example",
         "violet tractor harbour",
-        &[trellis_core::identity::Role::Learner],
+        &[trellis_domain::identity::Role::Learner],
     )
     .await;
     let peer = with_sso(&app, false).await;
@@ -204,7 +204,7 @@ async fn a_trusts_provider_cannot_take_over_an_account_of_another_trust() {
         "riverside",
         "alice@northmoor.example",
         "violet tractor harbour",
-        &[trellis_core::identity::Role::Learner],
+        &[trellis_domain::identity::Role::Learner],
     )
     .await;
     let peer = with_sso(&app, false).await;
@@ -255,7 +255,7 @@ async fn a_first_single_sign_on_brings_the_trusts_mandatory_training() {
     trellis_db::compliance::add_requirement(
         &tx,
         &course,
-        &trellis_core::learning::Audience::Everyone,
+        &trellis_domain::learning::Audience::Everyone,
         true,
         Some(28),
         Some(12),

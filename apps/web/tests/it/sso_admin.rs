@@ -2,8 +2,8 @@
 //! loopback, and a learner then signs in with it.
 
 use serde_json::json;
-use trellis_core::identity::Role;
 use trellis_db::audit;
+use trellis_domain::identity::Role;
 use trellis_testkit::{OidcPeer, spawn_app};
 
 const PW: &str = "violet tractor harbour";

@@ -6,9 +6,9 @@
 
 use super::*;
 use crate::http::{Ctx, Member, may};
-use trellis_core::learning::{Audience, RecordFields, STAFF_GROUPS, staff_group};
 use trellis_db::audit;
 use trellis_db::staff::{self, StaffRecord};
+use trellis_domain::learning::{Audience, RecordFields, STAFF_GROUPS, staff_group};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct DetailsForm {
@@ -77,7 +77,7 @@ async fn page(
     site: &Site,
     req: &Request,
     token: &CsrfToken,
-    me: trellis_core::PersonId,
+    me: trellis_domain::PersonId,
     values: serde_json::Value,
     errors: &Errors,
     status: StatusCode,

@@ -6,7 +6,7 @@ use crate::http::{Ctx, CurrentSite, Member, may};
 use trellis_db::audit;
 
 /// The person half-way through signing in (password right, code not yet given), if recent.
-fn mfa_pending(session: &Session, site: &Site) -> Option<trellis_core::PersonId> {
+fn mfa_pending(session: &Session, site: &Site) -> Option<trellis_domain::PersonId> {
     let at: i64 = session.get(K_MFA_AT)?;
     if chrono::Utc::now().timestamp() - at > 600 || session.get::<String>(K_MFA_TENANT)? != site.entry.id.to_string() {
         return None;

@@ -15,11 +15,11 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use trellis_core::identity::{Email, Register, Role, check_password, is_ods_code};
 use trellis_db::audit;
 use trellis_db::identity::{self as id, IdentityTx, MembershipStatus, TokenError, TokenPurpose, accounts};
 use trellis_db::outbox::OutgoingEmail;
 use trellis_db::sessions;
+use trellis_domain::identity::{Email, Register, Role, check_password, is_ods_code};
 
 type Errors = BTreeMap<&'static str, String>;
 
@@ -203,7 +203,7 @@ async fn check_password_of(
 async fn may_send_link(
     state: &AppState,
     itx: &IdentityTx,
-    person: trellis_core::PersonId,
+    person: trellis_domain::PersonId,
     purpose: TokenPurpose,
 ) -> Result<bool, AppError> {
     let since = chrono::Utc::now() - chrono::Duration::hours(1);

@@ -27,7 +27,7 @@ pub async fn terms_page(
         let tx = state.dbs.app.begin_read(site.entry.id).await?;
         let own = trellis_db::terms::tenant_terms(&tx).await?;
         tx.commit().await?;
-        let docs: Vec<trellis_core::terms::Document> =
+        let docs: Vec<trellis_domain::terms::Document> =
             state.terms.iter().filter(|d| d.key != "privacy").cloned().chain(own).collect();
         return read_only(state, Some(site), req, "Terms of use", &docs);
     }
@@ -87,7 +87,7 @@ pub fn read_only(
     site: Option<&Site>,
     req: &Request,
     title: &str,
-    docs: &[trellis_core::terms::Document],
+    docs: &[trellis_domain::terms::Document],
 ) -> Result<Response, AppError> {
     let documents: Vec<_> = docs
         .iter()

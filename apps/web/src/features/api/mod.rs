@@ -34,7 +34,6 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, OpenApiService, SecurityS
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use trellis_core::{CourseId, PersonId};
 use trellis_db::TenantTx;
 use trellis_db::api::{self as store, ApiToken};
 use trellis_db::audit;
@@ -42,6 +41,7 @@ use trellis_db::catalogue as cat;
 use trellis_db::elearning as db;
 use trellis_db::learning as learn;
 use trellis_db::states::EnrolmentStatus;
+use trellis_domain::{CourseId, PersonId};
 use uuid::Uuid;
 
 /// The scopes a token may carry, with what each allows (shown on the tokens page).

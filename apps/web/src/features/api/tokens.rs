@@ -15,9 +15,9 @@ use poem::web::{CsrfToken, Data, Path};
 use poem::{Request, Response, handler};
 use serde_json::json;
 use std::sync::Arc;
-use trellis_core::TenantId;
 use trellis_db::api::{self as store, NewToken};
 use trellis_db::audit;
+use trellis_domain::TenantId;
 
 /// Form errors: (field, message).
 type Errors = Vec<(String, String)>;
@@ -60,7 +60,7 @@ pub async fn issue(
     name: &str,
     scopes: &[String],
     days: Option<u32>,
-    by: Option<trellis_core::PersonId>,
+    by: Option<trellis_domain::PersonId>,
 ) -> anyhow::Result<String> {
     let (scopes, _) = check(name, scopes, "")
         .map_err(|e| anyhow::anyhow!("{}", e.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ")))?;

@@ -23,9 +23,9 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, oneshot, watch};
-use trellis_core::AttemptId;
 use trellis_db::TenantTx;
 use trellis_db::elearning::{self as db, Attempt, NewCommit};
+use trellis_domain::AttemptId;
 use trellis_elearning::cmi::{self, Model};
 use trellis_elearning::commit;
 
@@ -76,7 +76,7 @@ impl Committer {
                     Err(_) => break,
                 }
             }
-            let mut by_trust: HashMap<trellis_core::TenantId, Vec<Job>> = HashMap::new();
+            let mut by_trust: HashMap<trellis_domain::TenantId, Vec<Job>> = HashMap::new();
             for j in jobs {
                 by_trust.entry(j.site.entry.id).or_default().push(j);
             }
@@ -162,7 +162,7 @@ fn apply_one(site: &Site, a: &mut Attempt, launch: &Launch, claims: &Claims, raw
 
 /// Applies a group of one trust's commits in one transaction and answers each; if the group
 /// fails, each commit is applied alone.
-async fn write_group(state: &AppState, tenant: trellis_core::TenantId, jobs: Vec<Job>) {
+async fn write_group(state: &AppState, tenant: trellis_domain::TenantId, jobs: Vec<Job>) {
     if jobs.is_empty() {
         return;
     }
@@ -190,7 +190,7 @@ async fn write_group(state: &AppState, tenant: trellis_core::TenantId, jobs: Vec
 
 async fn try_group(
     state: &AppState,
-    tenant: trellis_core::TenantId,
+    tenant: trellis_domain::TenantId,
     jobs: &[Job],
 ) -> anyhow::Result<Vec<Result<Answer, AppError>>> {
     let tx = state.dbs.app.begin(tenant).await?;

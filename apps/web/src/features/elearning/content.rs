@@ -21,8 +21,8 @@ use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use trellis_core::AttemptId;
 use trellis_db::elearning as db;
+use trellis_domain::AttemptId;
 use trellis_elearning::cmi::{self, Model};
 
 fn claims(state: &AppState, token: &str, purpose: Purpose) -> Result<(Claims, Arc<Site>), AppError> {
@@ -247,7 +247,7 @@ pub async fn file(
     Path((token, path)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let (c, site) = claims(state, &token, Purpose::Content)?;
-    let package = trellis_core::PackageId::from_uuid(c.subject);
+    let package = trellis_domain::PackageId::from_uuid(c.subject);
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let p = db::package(&tx, package).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
@@ -310,7 +310,7 @@ pub async fn fetch(
     if req.method() != poem::http::Method::POST {
         return Response::builder().status(StatusCode::METHOD_NOT_ALLOWED).finish();
     }
-    let site = tenant.parse::<trellis_core::TenantId>().ok().and_then(|t| state.directory.site_by_id(t));
+    let site = tenant.parse::<trellis_domain::TenantId>().ok().and_then(|t| state.directory.site_by_id(t));
     let (Some(site), Ok(session)) = (site, session.parse::<uuid::Uuid>()) else {
         return answer(json!({ "error-code": "2", "error-text": "This fetch URL is not valid." }));
     };
@@ -350,7 +350,7 @@ pub async fn fetch(
 #[handler]
 pub fn returned(Path(tenant): Path<String>, Data(state): Data<&AppState>) -> Result<Response, AppError> {
     let site = tenant
-        .parse::<trellis_core::TenantId>()
+        .parse::<trellis_domain::TenantId>()
         .ok()
         .and_then(|t| state.directory.site_by_id(t))
         .ok_or(AppError::NotFound)?;

@@ -20,11 +20,11 @@ use crate::usecases::learning::record::Did;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use trellis_core::{ObjectId, PackageId, PersonId};
 use trellis_db::TenantTx;
 use trellis_db::catalogue::{self as cat, Object};
 use trellis_db::elearning::{self as db, Attempt};
 use trellis_db::learning::{self as learn, Outcome};
+use trellis_domain::{ObjectId, PackageId, PersonId};
 use trellis_elearning::lrs;
 use uuid::Uuid;
 
@@ -75,7 +75,7 @@ pub fn launch_from(o: Object) -> Option<Launch> {
 
 /// The opaque name a learner has in the trust's learning record: stable, never their email, and
 /// different in each trust.
-pub fn learner_name(tenant: trellis_core::TenantId, person: PersonId) -> String {
+pub fn learner_name(tenant: trellis_domain::TenantId, person: PersonId) -> String {
     let d = Sha256::digest(format!("trellis learner|{tenant}|{person}").as_bytes());
     hex::encode(&d[..16])
 }

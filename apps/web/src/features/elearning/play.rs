@@ -22,18 +22,18 @@ use poem::web::{Form, Path};
 use poem::{Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use trellis_core::{AttemptId, CourseId, ObjectId};
 use trellis_db::TenantTx;
 use trellis_db::elearning::{self as db, Attempt};
 use trellis_db::learning::{self as learn, Enrolment, Outcome};
 use trellis_db::states::EnrolmentStatus;
 use trellis_db::xapi::{self as store, Api, DocScope};
+use trellis_domain::{AttemptId, CourseId, ObjectId};
 use uuid::Uuid;
 
 /// The learner's enrolment and the packaged session, if they may launch it.
 pub async fn learner_launch(
     tx: &TenantTx,
-    person: trellis_core::PersonId,
+    person: trellis_domain::PersonId,
     course: CourseId,
     object: ObjectId,
 ) -> Result<(Enrolment, Launch), AppError> {
@@ -467,7 +467,7 @@ pub fn session_view(attempts: &[Attempt], launch: &Launch) -> Value {
             "completion": a.completion,
             "success": a.success,
             "score_percent": a.score_scaled.map(|s| (s * 100.0).round() as i64),
-            "time_spent": trellis_core::learning::time_words(a.total_cs / 100),
+            "time_spent": trellis_domain::learning::time_words(a.total_cs / 100),
             "started": a.launches > 0,
             "ended": a.ended_at.is_some(),
         })),

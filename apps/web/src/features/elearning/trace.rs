@@ -11,16 +11,16 @@ use poem::session::Session;
 use poem::web::Path;
 use poem::{Request, Response, handler};
 use serde_json::{Value, json};
-use trellis_core::{AttemptId, CourseId};
 use trellis_db::audit;
 use trellis_db::elearning as db;
+use trellis_domain::{AttemptId, CourseId};
 
 fn when(t: chrono::DateTime<chrono::Utc>, site: &Site) -> String {
     t.with_timezone(&site.zone()).format("%-d %B %Y %H:%M:%S").to_string()
 }
 
 fn minutes(cs: i64) -> String {
-    trellis_core::learning::time_words(cs / 100)
+    trellis_domain::learning::time_words(cs / 100)
 }
 
 /// The attempts at a course's packaged sessions, newest first.

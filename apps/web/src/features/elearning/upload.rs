@@ -20,10 +20,10 @@ use poem::{Request, Response, handler};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use trellis_core::{CourseId, PackageId};
 use trellis_db::audit;
 use trellis_db::catalogue as cat;
 use trellis_db::elearning::{self as db, NewPackage};
+use trellis_domain::{CourseId, PackageId};
 use trellis_elearning::{Limits, Package, Standard};
 
 fn limits(state: &AppState) -> Limits {
@@ -201,7 +201,7 @@ pub async fn import(
     site: &Site,
     course: CourseId,
     source: Source,
-    by: Option<trellis_core::PersonId>,
+    by: Option<trellis_domain::PersonId>,
     via: serde_json::Value,
 ) -> Result<Imported, ImportError> {
     let lim = limits(state);

@@ -38,13 +38,13 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use trellis_core::identity::Permission;
-use trellis_core::market::{self as m, Funding, format_pence};
-use trellis_core::{ChargeId, CourseId, ListingId};
 use trellis_db::TenantTx;
 use trellis_db::catalogue as cat;
 use trellis_db::identity as id;
 use trellis_db::market::{self as mk, Adoption, Listing, Seller};
+use trellis_domain::identity::Permission;
+use trellis_domain::market::{self as m, Funding, format_pence};
+use trellis_domain::{ChargeId, CourseId, ListingId};
 
 // A page's parts, each named at the call: clearer here than a struct built for one call.
 #[allow(clippy::too_many_arguments)]

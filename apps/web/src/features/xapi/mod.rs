@@ -37,8 +37,8 @@ use trellis_db::audit;
 
 pub use shape::lrs_time;
 
-use trellis_core::TenantId;
 use trellis_db::xapi::Credential;
+use trellis_domain::TenantId;
 
 /// Versions this LRS speaks, newest first (as `/about` lists them).
 pub const VERSIONS: [&str; 2] = ["2.0.0", "1.0.3"];

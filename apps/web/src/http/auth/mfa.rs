@@ -48,7 +48,7 @@ pub fn recovery_codes() -> Vec<String> {
 /// (spent by this check). Returns which it was, `totp` or `recovery_code`, or `None`.
 pub async fn verify(
     itx: &trellis_db::identity::IdentityTx,
-    person: trellis_core::PersonId,
+    person: trellis_domain::PersonId,
     secret: &str,
     code: &str,
 ) -> Result<Option<&'static str>, trellis_db::DbError> {

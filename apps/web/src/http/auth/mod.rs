@@ -12,12 +12,12 @@ use crate::error::AppError;
 use crate::http::middleware::forwarded;
 use poem::Request;
 use poem::session::Session;
-use trellis_core::PersonId;
-use trellis_core::identity::{Permission, Role, allows};
 use trellis_db::TenantTx;
 use trellis_db::identity::{self, MembershipStatus};
 use trellis_db::sessions;
 pub use trellis_db::sessions::Method;
+use trellis_domain::PersonId;
+use trellis_domain::identity::{Permission, Role, allows};
 
 const K_TENANT: &str = "tenant";
 const K_PERSON: &str = "person";

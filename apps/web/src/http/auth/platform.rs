@@ -3,7 +3,7 @@
 use crate::context::AppState;
 use crate::error::AppError;
 use poem::session::Session;
-use trellis_core::PersonId;
+use trellis_domain::PersonId;
 
 pub const K_PERSON: &str = "platform_person";
 pub const K_EPOCH: &str = "platform_epoch";

@@ -6,9 +6,9 @@
 use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
-use trellis_core::PersonId;
 use trellis_db::TenantTx;
 use trellis_db::compliance;
+use trellis_domain::PersonId;
 
 /// Applies every rule of this trust to `person`, in the caller's transaction. Returns whether
 /// their compliance changed (call [`changed`] after committing).

@@ -5,8 +5,8 @@ use crate::context::AppState;
 use crate::context::totals::{Counted, Slot, TotalsCache};
 use chrono::{NaiveDate, Utc};
 use std::sync::Arc;
-use trellis_core::TenantId;
 use trellis_db::compliance::MatrixQuery;
+use trellis_domain::TenantId;
 
 impl TotalsCache {
     /// The totals to show: the current count (waiting for one already under way, or counting

@@ -3,10 +3,10 @@
 //! shared with their other trusts, and any learning path of theirs whose courses are now all
 //! complete is completed in turn. The audit trail notes it.
 
-use trellis_core::PersonId;
 use trellis_db::audit;
 use trellis_db::learning::{self as learn, Enrolment};
 use trellis_db::{DbError, TenantTx, compliance};
+use trellis_domain::PersonId;
 
 /// Completes the course of `e` (an active enrolment whose sessions are all complete) in the
 /// caller's transaction. `by` is who did it (the learner, or no one for content reporting alone).

@@ -4,10 +4,10 @@
 
 use crate::context::AppState;
 use crate::context::directory::Site;
-use trellis_core::learning::Event;
 use trellis_db::catalogue::Object;
 use trellis_db::learning::{self as learn, Enrolment, Outcome};
 use trellis_db::{DbError, TenantTx};
+use trellis_domain::learning::Event;
 
 /// What happened.
 #[derive(Debug, Clone, Copy)]

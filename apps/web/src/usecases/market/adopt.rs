@@ -4,12 +4,12 @@
 use crate::context::AppState;
 use crate::error::AppError;
 use serde_json::json;
-use trellis_core::market::Funding;
-use trellis_core::{ListingId, PersonId};
 use trellis_db::TenantTx;
 use trellis_db::audit;
 use trellis_db::market::{self as mk, Adoption};
 use trellis_db::states::ListingStatus;
+use trellis_domain::market::Funding;
+use trellis_domain::{ListingId, PersonId};
 
 /// Adds listing `lid` (which must be live) to the trust's catalogue with `funding`.
 pub async fn add(

@@ -3,7 +3,7 @@
 
 use crate::context::AppState;
 use crate::error::AppError;
-use trellis_core::ListingId;
+use trellis_domain::ListingId;
 
 /// The decision on a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl Decision {
 pub async fn decide(
     state: &AppState,
     lid: ListingId,
-    admin: trellis_core::PersonId,
+    admin: trellis_domain::PersonId,
     decision: &Decision,
 ) -> Result<(), AppError> {
     match decision {

@@ -3,10 +3,10 @@
 
 use crate::error::AppError;
 use chrono::NaiveDate;
-use trellis_core::{ListingId, PersonId};
 use trellis_db::TenantTx;
 use trellis_db::catalogue::{self as cat, Course};
 use trellis_db::market::{self as mk, Adoption, Charge};
+use trellis_domain::{ListingId, PersonId};
 
 /// The most seats one purchase may buy.
 pub const MAX_SEATS: u32 = 10_000;

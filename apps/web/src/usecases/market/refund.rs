@@ -8,10 +8,10 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use serde_json::json;
-use trellis_core::{ChargeId, PersonId};
 use trellis_db::audit;
 use trellis_db::market as mk;
 use trellis_db::states::ChargeStatus;
+use trellis_domain::{ChargeId, PersonId};
 
 /// Asks for the refund of charge `cid` of the trust of `site`, by `by`.
 pub async fn refund(state: &AppState, site: &Site, cid: ChargeId, by: PersonId) -> Result<(), AppError> {

@@ -14,10 +14,10 @@
 use crate::context::AppState;
 use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
-use trellis_core::market::{SIGNATURE_TOLERANCE_SECS, sign, verify_signature};
-use trellis_core::{ChargeId, TenantId};
 use trellis_db::audit;
 use trellis_db::market::{self as mk, Settled};
+use trellis_domain::market::{SIGNATURE_TOLERANCE_SECS, sign, verify_signature};
+use trellis_domain::{ChargeId, TenantId};
 /// The secret webhooks are signed with: the endpoint's, or the test mode's own (random for this
 /// installation, never sent anywhere). `None` when payments are off: every delivery is refused.
 pub fn webhook_secret(state: &AppState) -> Option<&str> {
@@ -33,7 +33,7 @@ pub fn webhook_secret(state: &AppState) -> Option<&str> {
 #[derive(Debug, thiserror::Error)]
 pub enum Refused {
     #[error("signature: {0}")]
-    Signature(#[from] trellis_core::market::SignatureError),
+    Signature(#[from] trellis_domain::market::SignatureError),
     #[error("not an event: {0}")]
     Payload(String),
 }

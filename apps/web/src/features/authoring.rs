@@ -7,6 +7,7 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::learner::{course_json, date_words};
+use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other};
 use crate::http::{Ctx, Member, may};
 use poem::http::StatusCode;
@@ -25,8 +26,6 @@ use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput, PublishRefuse
 use trellis_db::states::VersionStatus;
 use trellis_domain::learning::{Completion, ObjectKind, STAFF_GROUPS, staff_group};
 use trellis_domain::{CourseId, ObjectId};
-
-type Errors = Vec<(String, String)>;
 
 /// The editor's list: the trust's own courses and paths, and the national catalogue to offer.
 #[handler]
@@ -99,30 +98,30 @@ impl CourseForm {
         })
     }
 
-    fn check(&self) -> Result<CourseInput, Errors> {
-        let mut e: Errors = vec![];
+    fn check(&self) -> Result<CourseInput, FormErrors> {
+        let mut e = FormErrors::new();
         let title = self.title.trim();
         if title.is_empty() || title.chars().count() > 200 {
-            e.push(("title".into(), "Enter a title of 1 to 200 characters".into()));
+            e.insert("title", "Enter a title of 1 to 200 characters");
         }
         let code = self.code.trim().to_uppercase();
         if code.is_empty() || code.len() > 40 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            e.push(("code".into(), "Enter a code of up to 40 letters, digits and hyphens, like IG-2026".into()));
+            e.insert("code", "Enter a code of up to 40 letters, digits and hyphens, like IG-2026");
         }
         if self.summary.chars().count() > 500 {
-            e.push(("summary".into(), "The summary must be 500 characters or fewer".into()));
+            e.insert("summary", "The summary must be 500 characters or fewer");
         }
         if self.description.chars().count() > 20_000 {
-            e.push(("description".into(), "The description must be 20,000 characters or fewer".into()));
+            e.insert("description", "The description must be 20,000 characters or fewer");
         }
         if self.topic.trim().chars().count() > 80 {
-            e.push(("topic".into(), "The topic must be 80 characters or fewer".into()));
+            e.insert("topic", "The topic must be 80 characters or fewer");
         }
         let mut audience = Vec::new();
         for g in &self.audience {
             match staff_group(g) {
                 Some(g) => audience.push(g.to_owned()),
-                None => e.push(("audience".into(), format!("\u{201c}{g}\u{201d} is not a staff group"))),
+                None => e.insert("audience", format!("\u{201c}{g}\u{201d} is not a staff group")),
             }
         }
         let duration = match self.duration_minutes.trim() {
@@ -130,7 +129,7 @@ impl CourseForm {
             s => match s.parse::<i32>() {
                 Ok(n) if (0..=10_000).contains(&n) => n,
                 _ => {
-                    e.push(("duration_minutes".into(), "Enter the duration in whole minutes, like 45".into()));
+                    e.insert("duration_minutes", "Enter the duration in whole minutes, like 45");
                     0
                 }
             },
@@ -140,28 +139,25 @@ impl CourseForm {
             s => match s.parse::<i32>() {
                 Ok(n) if (0..=100).contains(&n) => Some(n),
                 _ => {
-                    e.push((
-                        "cpd_points".into(),
-                        "Enter CPD points as a whole number from 0 to 100, or leave it empty".into(),
-                    ));
+                    e.insert("cpd_points", "Enter CPD points as a whole number from 0 to 100, or leave it empty");
                     None
                 }
             },
         };
         if self.accreditation.chars().count() > 300 {
-            e.push(("accreditation".into(), "The accreditation must be 300 characters or fewer".into()));
+            e.insert("accreditation", "The accreditation must be 300 characters or fewer");
         }
         let enrolment = match self.enrolment.as_str() {
             "open" | "approval" => self.enrolment.clone(),
             _ => {
-                e.push(("enrolment".into(), "Choose how staff enrol".into()));
+                e.insert("enrolment", "Choose how staff enrol");
                 String::new()
             }
         };
         let kind = match self.kind.as_str() {
             "course" | "path" | "" => if self.kind == "path" { "path" } else { "course" }.to_owned(),
             _ => {
-                e.push(("kind".into(), "Choose a course or a learning path".into()));
+                e.insert("kind", "Choose a course or a learning path");
                 String::new()
             }
         };
@@ -189,7 +185,7 @@ fn course_form_page(
     site: &Site,
     req: &Request,
     token: &CsrfToken,
-    errors: &Errors,
+    errors: &FormErrors,
     values: serde_json::Value,
     status: StatusCode,
 ) -> Result<Response, AppError> {
@@ -200,7 +196,7 @@ fn course_form_page(
         "Create a course",
         &[("Home", "/"), ("Courses", "/admin/courses")],
     );
-    page::insert_errors(&mut ctx, errors);
+    errors.insert_into(&mut ctx);
     ctx.insert("values", &values);
     ctx.insert("groups", &STAFF_GROUPS);
     ctx.insert("csrf_token", &token.0);
@@ -216,7 +212,7 @@ pub async fn new_form(
 ) -> Result<Response, AppError> {
     let _me = member.release().await?;
     let blank = CourseForm { kind: "course".into(), enrolment: "open".into(), ..CourseForm::default() };
-    course_form_page(state, site, req, token, &vec![], blank.values(), StatusCode::OK)
+    course_form_page(state, site, req, token, &FormErrors::new(), blank.values(), StatusCode::OK)
 }
 
 /// Creates a course or path (a draft), then opens its page.
@@ -237,7 +233,7 @@ pub async fn create(
         Ok(id) => id,
         Err(taken) => {
             tx.rollback().await?;
-            let e = vec![("code".to_owned(), format!("Another course already has the code {}", taken.0))];
+            let e = FormErrors::one("code", format!("Another course already has the code {}", taken.0));
             return course_form_page(state, site, req, token, &e, form.values(), StatusCode::CONFLICT);
         }
     };
@@ -255,7 +251,8 @@ pub async fn edit(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let Member { tx, .. } = member;
-    edit_page(tx, state, site, req, token, page::path_id::<CourseId>(&id)?, &vec![], None, StatusCode::OK).await
+    edit_page(tx, state, site, req, token, page::path_id::<CourseId>(&id)?, &FormErrors::new(), None, StatusCode::OK)
+        .await
 }
 
 #[allow(clippy::too_many_arguments)] // each is a distinct part of the page
@@ -266,7 +263,7 @@ async fn edit_page(
     req: &Request,
     token: &CsrfToken,
     id: CourseId,
-    errors: &Errors,
+    errors: &FormErrors,
     values: Option<serde_json::Value>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
@@ -309,7 +306,7 @@ async fn edit_page(
         &c.title,
         &[("Home", "/"), ("Courses", "/admin/courses")],
     );
-    page::insert_errors(&mut ctx, errors);
+    errors.insert_into(&mut ctx);
     ctx.insert("values", &values);
     ctx.insert("groups", &STAFF_GROUPS);
     ctx.insert("csrf_token", &token.0);
@@ -374,7 +371,7 @@ pub async fn save(
         Ok(false) => return Err(AppError::NotFound),
         Err(taken) => {
             tx.rollback().await?;
-            let e = vec![("code".to_owned(), format!("Another course already has the code {}", taken.0))];
+            let e = FormErrors::one("code", format!("Another course already has the code {}", taken.0));
             let tx = state.dbs.app.begin_read(site.entry.id).await?;
             return edit_page(tx, state, site, req, token, id, &e, Some(form.values()), StatusCode::CONFLICT).await;
         }
@@ -412,10 +409,10 @@ pub async fn publish(
         Err(PublishRefused::NotFound) => Err(AppError::NotFound),
         Err(PublishRefused::Empty) => {
             tx.rollback().await?;
-            let e = vec![(
-                "publish".to_owned(),
+            let e = FormErrors::one(
+                "publish",
                 "Add at least one session (or, for a learning path, one course) before publishing".to_owned(),
-            )];
+            );
             let tx = state.dbs.app.begin_read(site.entry.id).await?;
             edit_page(tx, state, site, req, token, id, &e, None, StatusCode::BAD_REQUEST).await
         }
@@ -621,27 +618,27 @@ async fn read_session_form(state: &AppState, site: &Site, mut multipart: Multipa
     Ok(form)
 }
 
-fn check_session(form: &SessionForm, needs_file: bool) -> Result<ObjectInput, Errors> {
-    let mut e: Errors = vec![];
+fn check_session(form: &SessionForm, needs_file: bool) -> Result<ObjectInput, FormErrors> {
+    let mut e = FormErrors::new();
     let title = form.get("title").trim().to_owned();
     if title.is_empty() || title.chars().count() > 200 {
-        e.push(("title".into(), "Enter a title of 1 to 200 characters".into()));
+        e.insert("title", "Enter a title of 1 to 200 characters");
     }
     // Packaged sessions come from an uploaded package, not from this form.
     let kind = ObjectKind::parse(&form.get("kind")).filter(|k| *k != ObjectKind::Package);
     if kind.is_none() {
-        e.push(("kind".into(), "Choose what the session is".into()));
+        e.insert("kind", "Choose what the session is");
     }
     let body = form.get("body").replace("\r\n", "\n").trim().to_owned();
     if kind == Some(ObjectKind::Page) && body.is_empty() {
-        e.push(("body".into(), "Enter the page's text".into()));
+        e.insert("body", "Enter the page's text");
     }
     let url = form.get("url").trim().to_owned();
     let url = if kind == Some(ObjectKind::Link) {
         match url::Url::parse(&url) {
             Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() && url.len() <= 2000 => Some(url),
             _ => {
-                e.push(("url".into(), "Enter a web address starting https://".into()));
+                e.insert("url", "Enter a web address starting https://");
                 None
             }
         }
@@ -649,23 +646,23 @@ fn check_session(form: &SessionForm, needs_file: bool) -> Result<ObjectInput, Er
         None
     };
     if let Some(msg) = &form.file_error {
-        e.push(("file".into(), msg.clone()));
+        e.insert("file", msg.clone());
     } else if kind.is_some_and(ObjectKind::has_file) && form.file.is_none() && needs_file {
-        e.push(("file".into(), "Choose a file to upload".into()));
+        e.insert("file", "Choose a file to upload");
     }
     let minutes = form.get("min_minutes").trim().parse::<i32>().ok();
     let completion = match Completion::parse(&form.get("completion"), minutes) {
         Some(Completion::Download) if kind != Some(ObjectKind::Document) => {
-            e.push(("completion".into(), "Only a document can be completed by downloading it".into()));
+            e.insert("completion", "Only a document can be completed by downloading it");
             None
         }
         Some(c) => Some(c),
         None if form.get("completion") == "time" => {
-            e.push(("min_minutes".into(), "Enter the minutes to spend, from 1 to 600".into()));
+            e.insert("min_minutes", "Enter the minutes to spend, from 1 to 600");
             None
         }
         None => {
-            e.push(("completion".into(), "Choose when the session counts as completed".into()));
+            e.insert("completion", "Choose when the session counts as completed");
             None
         }
     };
@@ -693,7 +690,7 @@ async fn session_form_page(
     token: &CsrfToken,
     course: CourseId,
     object: Option<ObjectId>,
-    errors: &Errors,
+    errors: &FormErrors,
     values: serde_json::Value,
     status: StatusCode,
 ) -> Result<Response, AppError> {
@@ -712,7 +709,7 @@ async fn session_form_page(
         title,
         &[("Courses", "/admin/courses"), (&c.title, &format!("/admin/courses/{course}"))],
     );
-    page::insert_errors(&mut ctx, errors);
+    errors.insert_into(&mut ctx);
     ctx.insert("values", &values);
     ctx.insert("csrf_token", &token.0);
     ctx.insert("course", &course_json(&c));
@@ -737,8 +734,18 @@ pub async fn new_session_form(
 ) -> Result<Response, AppError> {
     let _me = member.release().await?;
     let values = json!({ "title": "", "kind": "page", "body": "", "url": "", "completion": "view", "min_minutes": "" });
-    session_form_page(state, site, req, token, page::path_id::<CourseId>(&id)?, None, &vec![], values, StatusCode::OK)
-        .await
+    session_form_page(
+        state,
+        site,
+        req,
+        token,
+        page::path_id::<CourseId>(&id)?,
+        None,
+        &FormErrors::new(),
+        values,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// Adds a session to the course's draft (multipart: it may carry a file).
@@ -802,7 +809,7 @@ pub async fn edit_session_form(
         "title": o.title, "kind": o.kind, "body": o.body, "url": o.url.clone().unwrap_or_default(),
         "completion": o.completion, "min_minutes": o.min_minutes.map(|m| m.to_string()).unwrap_or_default(),
     });
-    session_form_page(state, site, req, token, course, Some(oid), &vec![], values, StatusCode::OK).await
+    session_form_page(state, site, req, token, course, Some(oid), &FormErrors::new(), values, StatusCode::OK).await
 }
 
 /// Saves a session (in the draft: a published version's session is changed through its copy).

@@ -7,6 +7,7 @@ use crate::features::account::render_email;
 use crate::http::PlatformAdmin;
 use crate::http::auth::password;
 use crate::http::auth::platform::{K_EPOCH, K_PERSON, K_SIGNED_IN};
+use crate::http::form::FormErrors;
 use crate::http::middleware::forwarded;
 use crate::http::page::see_other;
 use crate::http::page::{self, RequestInfo};
@@ -51,23 +52,19 @@ pub(crate) fn render(
     page::render(state, None, template, &ctx, status)
 }
 
-fn form_ctx(
-    token: &CsrfToken,
-    errors: &BTreeMap<&'static str, String>,
-    values: serde_json::Value,
-) -> serde_json::Value {
-    let list: Vec<_> = errors.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect();
+fn form_ctx(token: &CsrfToken, errors: &FormErrors, values: serde_json::Value) -> serde_json::Value {
+    let (list, by_field) = errors.to_json();
     let mut all = json!({ "email": "", "slug": "", "name": "", "ods_code": "", "primary": "#005eb8", "admin_email": "", "email_domains": "" });
     if let (Some(map), serde_json::Value::Object(given)) = (all.as_object_mut(), values) {
         map.extend(given);
     }
-    json!({ "csrf_token": token.0, "errors": list, "error": errors, "values": all })
+    json!({ "csrf_token": token.0, "errors": list, "error": by_field, "values": all })
 }
 
 /// The platform's sign-in form.
 #[handler]
 pub fn sign_in_form(req: &Request, Data(state): Data<&AppState>, token: &CsrfToken) -> Result<Response, AppError> {
-    render(state, req, "pages/sign_in.html", "Sign in", form_ctx(token, &BTreeMap::new(), json!({})), StatusCode::OK)
+    render(state, req, "pages/sign_in.html", "Sign in", form_ctx(token, &FormErrors::new(), json!({})), StatusCode::OK)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -137,7 +134,7 @@ pub async fn sign_in(
         }
         None => {
             state.dbs.platform.record_platform_audit("unknown account", "platform.sign_in.failed", None, ip).await?;
-            let mut errors = BTreeMap::new();
+            let mut errors = FormErrors::new();
             errors.insert("email", "Enter a correct email address and password".to_owned());
             render(
                 state,
@@ -177,7 +174,7 @@ fn code_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let mut errors = BTreeMap::new();
+    let mut errors = FormErrors::new();
     if let Some(e) = error {
         errors.insert("code", e.to_owned());
     }
@@ -280,7 +277,7 @@ async fn setup_page(
         session.set(K_SETUP_SECRET, s.clone());
         s
     });
-    let mut errors = BTreeMap::new();
+    let mut errors = FormErrors::new();
     if let Some(e) = error {
         errors.insert("code", e.to_owned());
     }
@@ -360,7 +357,7 @@ pub async fn home(
     PlatformAdmin(_admin): PlatformAdmin,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let mut ctx = form_ctx(token, &BTreeMap::new(), json!({}));
+    let mut ctx = form_ctx(token, &FormErrors::new(), json!({}));
     ctx["trusts"] = trusts(state);
     render(state, req, "pages/platform_admin.html", "Platform administration", ctx, StatusCode::OK)
 }
@@ -403,11 +400,11 @@ pub async fn create_trust(
     token: &CsrfToken,
     Form(f): Form<TrustForm>,
 ) -> Result<Response, AppError> {
-    let mut errors: BTreeMap<&'static str, String> = BTreeMap::new();
+    let mut errors = FormErrors::new();
     let slug = match trellis_domain::Slug::parse(f.slug.trim()) {
         Ok(s) if state.directory.sites().iter().all(|x| x.entry.slug != s.as_str()) => Some(s),
         Ok(_) => {
-            errors.insert("slug", "A trust already uses this name in its address".into());
+            errors.insert("slug", "A trust already uses this name in its address");
             None
         }
         Err(e) => {
@@ -417,11 +414,11 @@ pub async fn create_trust(
     };
     let name = f.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
-        errors.insert("name", "Enter the trust's name, up to 200 characters".into());
+        errors.insert("name", "Enter the trust's name, up to 200 characters");
     }
     let ods = f.ods_code.trim().to_uppercase();
     if !is_ods_code(&ods) {
-        errors.insert("ods_code", "Enter an ODS code: 3 to 6 uppercase letters and digits".into());
+        errors.insert("ods_code", "Enter an ODS code: 3 to 6 uppercase letters and digits");
     }
     let colours = match Rgb::parse(f.primary.trim()) {
         Some(primary) => {
@@ -432,7 +429,7 @@ pub async fn create_trust(
             scheme
         }
         None => {
-            errors.insert("primary", "Enter the colour as # and 6 hexadecimal digits, like #005eb8".into());
+            errors.insert("primary", "Enter the colour as # and 6 hexadecimal digits, like #005eb8");
             ColourScheme::DEFAULT
         }
     };

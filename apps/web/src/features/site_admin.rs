@@ -5,6 +5,7 @@
 use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
+use crate::http::form::FormErrors;
 use crate::http::page::see_other;
 use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
@@ -36,7 +37,7 @@ fn page_with(
     site: &Site,
     req: &Request,
     token: &CsrfToken,
-    errors: &[(String, String)],
+    errors: &FormErrors,
     values: serde_json::Value,
     messages: serde_json::Value,
     status: StatusCode,
@@ -49,7 +50,7 @@ fn page_with(
         &[("Home", "/"), ("Your profile", "/profile")],
     );
     ctx.insert("csrf_token", &token.0);
-    page::insert_errors(&mut ctx, errors);
+    errors.insert_into(&mut ctx);
     // Every field is defined: the site's colours and empty message fields unless given.
     let mut all = colour_values(&site.entry.colours);
     if let Some(map) = all.as_object_mut() {
@@ -114,7 +115,7 @@ pub async fn edit(
 ) -> Result<Response, AppError> {
     let _me = member.release().await?;
     let messages = messages_json(state, site).await?;
-    page_with(state, site, req, token, &[], colour_values(&site.entry.colours), messages, StatusCode::OK)
+    page_with(state, site, req, token, &FormErrors::new(), colour_values(&site.entry.colours), messages, StatusCode::OK)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -138,13 +139,11 @@ pub async fn colours(
     Form(f): Form<ColoursForm>,
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
-    let mut errors = Vec::new();
+    let mut errors = FormErrors::new();
     let mut parse = |field: &str, v: &str| {
         Rgb::parse(v.trim()).or_else(|| {
-            errors.push((
-                field.to_owned(),
-                format!("Enter the colour as 6 hexadecimal digits after #, like #005eb8 (got \"{v}\")"),
-            ));
+            errors
+                .insert(field, format!("Enter the colour as 6 hexadecimal digits after #, like #005eb8 (got \"{v}\")"));
             None
         })
     };
@@ -181,7 +180,7 @@ pub async fn colours(
         }
         Err(failures) => {
             tx.rollback().await?;
-            let errors: Vec<(String, String)> = failures.into_iter().map(|f| (f.field.to_owned(), f.message)).collect();
+            let errors: FormErrors = failures.into_iter().map(|f| (f.field.to_owned(), f.message)).collect();
             let messages = messages_json(state, site).await?;
             page_with(state, site, req, token, &errors, values, messages, StatusCode::UNPROCESSABLE_ENTITY)
         }
@@ -203,29 +202,26 @@ pub struct MessageForm {
     action: String,
 }
 
-fn parse_message(f: &MessageForm) -> Result<MessageInput, Vec<(String, String)>> {
-    let mut errors = Vec::new();
+fn parse_message(f: &MessageForm) -> Result<MessageInput, FormErrors> {
+    let mut errors = FormErrors::new();
     let title = f.title.trim();
     if title.is_empty() || title.chars().count() > 120 {
-        errors.push(("title".to_owned(), "Enter a title of up to 120 characters".to_owned()));
+        errors.insert("title", "Enter a title of up to 120 characters");
     }
     let body = f.body.trim();
     if body.is_empty() || body.chars().count() > 2000 {
-        errors.push(("body".to_owned(), "Enter the message, up to 2,000 characters".to_owned()));
+        errors.insert("body", "Enter the message, up to 2,000 characters");
     }
     let starts = chrono::NaiveDate::parse_from_str(f.starts_on.trim(), "%Y-%m-%d").ok();
     if starts.is_none() {
-        errors.push(("starts_on".to_owned(), "Enter the first day to show it, like 2026-12-01".to_owned()));
+        errors.insert("starts_on", "Enter the first day to show it, like 2026-12-01");
     }
     let ends = match f.ends_on.trim() {
         "" => None,
         v => match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
-                errors.push((
-                    "ends_on".to_owned(),
-                    "Enter the last day to show it, like 2027-03-31, or leave it empty".to_owned(),
-                ));
+                errors.insert("ends_on", "Enter the last day to show it, like 2027-03-31, or leave it empty");
                 None
             }
         },
@@ -233,7 +229,7 @@ fn parse_message(f: &MessageForm) -> Result<MessageInput, Vec<(String, String)>>
     if let (Some(s), Some(e)) = (starts, ends)
         && e < s
     {
-        errors.push(("ends_on".to_owned(), "The last day must not be before the first".to_owned()));
+        errors.insert("ends_on", "The last day must not be before the first");
     }
 
     match starts {
@@ -345,7 +341,7 @@ pub async fn logo(
             site,
             req,
             token,
-            &[("logo".to_owned(), message)],
+            &FormErrors::one("logo", message),
             colour_values(&site.entry.colours),
             messages,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -424,7 +420,7 @@ pub async fn add_domain(
             site,
             req,
             token,
-            &[("domain".to_owned(), message)],
+            &FormErrors::one("domain", message),
             json!({ "domain": f.domain }),
             messages,
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -7,6 +7,7 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::site_admin::announce;
+use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other};
 use crate::http::{Ctx, Member, may};
 use poem::http::StatusCode;
@@ -14,7 +15,6 @@ use poem::web::{CsrfToken, Form};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::BTreeMap;
 use trellis_db::audit;
 use trellis_db::site::{self as db_site, SsoSettingsInput};
 use trellis_domain::tenant_spec::issuer_acceptable;
@@ -61,7 +61,7 @@ fn render(
     token: &CsrfToken,
     values: serde_json::Value,
     has_secret: bool,
-    errors: &BTreeMap<&'static str, String>,
+    errors: &FormErrors,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let mut ctx = page::context(
@@ -72,10 +72,7 @@ fn render(
         &[("Home", "/"), ("Your profile", "/profile")],
     );
     ctx.insert("csrf_token", &token.0);
-    let mut ordered: Vec<_> = errors.iter().collect();
-    ordered.sort_by_key(|(f, _)| ORDER.iter().position(|o| o == *f));
-    ctx.insert("errors", &ordered.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect::<Vec<_>>());
-    ctx.insert("error", errors);
+    errors.clone().ordered_by(ORDER).insert_into(&mut ctx);
     ctx.insert("values", &values);
     ctx.insert("has_secret", &has_secret);
     ctx.insert("callback", &format!("{}sso/callback", site.url));
@@ -116,7 +113,7 @@ pub async fn edit(
         Some((s, has)) => (values_of(&s, true), has),
         None => (values_of(&defaults(), false), false),
     };
-    render(state, site, req, token, values, has_secret, &BTreeMap::new(), StatusCode::OK)
+    render(state, site, req, token, values, has_secret, &FormErrors::new(), StatusCode::OK)
 }
 
 /// Saves (after checking the provider) or removes the settings.
@@ -138,12 +135,12 @@ pub async fn save(
         announce(state, "sso-edit").await;
         return Ok(see_other("/admin/sso"));
     }
-    let mut errors: BTreeMap<&'static str, String> = BTreeMap::new();
+    let mut errors = FormErrors::new();
     let issuer = f.issuer.trim().trim_end_matches('/').to_owned();
     if !issuer_acceptable(&issuer, state.config.development.allow_local_network) {
         errors.insert(
             "issuer",
-            "Enter the provider's issuer address: https:// followed by the provider's public host name".into(),
+            "Enter the provider's issuer address: https:// followed by the provider's public host name",
         );
     }
     let mut text = |field: &'static str, v: &str, max: usize, label: &str| {
@@ -162,7 +159,7 @@ pub async fn save(
     let claim_family_name = text("claim_family_name", &f.claim_family_name, 100, "name of the last-name claim");
     let secret = f.client_secret.trim();
     if secret.chars().count() > 500 {
-        errors.insert("client_secret", "The client secret must be 500 characters or fewer".into());
+        errors.insert("client_secret", "The client secret must be 500 characters or fewer");
     }
     let input = SsoSettingsInput {
         issuer: issuer.clone(),
@@ -179,7 +176,7 @@ pub async fn save(
     tx.commit().await?;
     let has_secret = current.as_ref().is_some_and(|(_, h)| *h);
     if input.client_secret.is_none() && !has_secret {
-        errors.insert("client_secret", "Enter the client secret the provider gave you".into());
+        errors.insert("client_secret", "Enter the client secret the provider gave you");
     }
     if !errors.contains_key("issuer")
         && let Err(e) = state.oidc.check_issuer(&issuer).await

@@ -7,6 +7,7 @@ use crate::context::directory::Site;
 use crate::context::queue as jobs;
 use crate::error::AppError;
 use crate::features::learner::{course_json, date_words};
+use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other};
 use crate::http::{Ctx, Member, may};
 use bytes::Bytes;
@@ -28,8 +29,6 @@ use trellis_domain::identity::Email;
 use trellis_domain::learning::{Audience, Compliance, STAFF_GROUPS, staff_group};
 use trellis_domain::staff_import::{self, MAX_BYTES};
 use trellis_domain::{CourseId, EnrolmentId, RequirementId};
-
-type Errors = Vec<(String, String)>;
 
 /// Courses a rule may name: the trust's published courses and the national ones it offers.
 async fn assignable(tx: &trellis_db::TenantTx) -> Result<Vec<cat::Course>, AppError> {
@@ -54,7 +53,7 @@ async fn rules_page(
     site: &Site,
     req: &Request,
     token: &CsrfToken,
-    errors: &Errors,
+    errors: &FormErrors,
     values: serde_json::Value,
     notice: Option<String>,
     status: StatusCode,
@@ -75,7 +74,7 @@ async fn rules_page(
     tx.commit().await?;
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Assign training", &[("Home", "/")]);
     ctx.insert("csrf_token", &token.0);
-    page::insert_errors(&mut ctx, errors);
+    errors.insert_into(&mut ctx);
     ctx.insert("values", &values);
     ctx.insert("notice", &notice);
     ctx.insert("groups", &STAFF_GROUPS);
@@ -113,7 +112,7 @@ pub async fn rules_form(
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
     let _me = member.release().await?;
-    rules_page(state, site, req, token, &vec![], blank_rule(), None, StatusCode::OK).await
+    rules_page(state, site, req, token, &FormErrors::new(), blank_rule(), None, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -153,7 +152,7 @@ pub async fn add_rule(
         "value": f.value, "email": f.email, "mandatory": f.mandatory.is_some(), "due_days": f.due_days,
         "renewal_months": f.renewal_months,
     });
-    let mut e: Errors = vec![];
+    let mut e = FormErrors::new();
     let course = match f.course.parse::<CourseId>() {
         Ok(cid) => match cat::course(&tx, cid).await? {
             Some(c) if cat::in_catalogue(&tx, &c).await? => Some(c),
@@ -162,7 +161,7 @@ pub async fn add_rule(
         Err(_) => None,
     };
     if course.is_none() {
-        e.push(("course".into(), "Choose a course from the catalogue".into()));
+        e.insert("course", "Choose a course from the catalogue");
     }
     let audience = match f.audience_kind.as_str() {
         "everyone" => Some(Audience::Everyone),
@@ -187,18 +186,15 @@ pub async fn add_rule(
             "position" | "place_of_work" => ("value", "Enter the position or place of work as the HR system names it"),
             _ => ("audience_kind", "Choose who the training is for"),
         };
-        e.push((field.into(), msg.into()));
+        e.insert(field, msg);
     }
-    let number = |raw: &str, field: &str, label: &str, max: i32, e: &mut Errors| -> Option<i32> {
+    let number = |raw: &str, field: &str, label: &str, max: i32, e: &mut FormErrors| -> Option<i32> {
         match raw.trim() {
             "" => None,
             s => match s.parse::<i32>() {
                 Ok(n) if (1..=max).contains(&n) => Some(n),
                 _ => {
-                    e.push((
-                        field.into(),
-                        format!("Enter {label} as a whole number from 1 to {max}, or leave it empty"),
-                    ));
+                    e.insert(field, format!("Enter {label} as a whole number from 1 to {max}, or leave it empty"));
                     None
                 }
             },
@@ -242,7 +238,7 @@ pub async fn add_rule(
         if applied.enrolled == 1 { "person" } else { "people" },
         if mandatory { format!("; {} added to the compliance record", applied.assigned) } else { String::new() }
     );
-    rules_page(state, site, req, token, &vec![], blank_rule(), Some(notice), StatusCode::OK).await
+    rules_page(state, site, req, token, &FormErrors::new(), blank_rule(), Some(notice), StatusCode::OK).await
 }
 
 /// Removes a rule (people stay enrolled; its incomplete compliance entries go).

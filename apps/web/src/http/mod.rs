@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod extract;
+pub mod form;
 pub mod middleware;
 pub mod page;
 pub mod pdf;

@@ -105,13 +105,6 @@ pub fn error_page(
     })
 }
 
-/// A form's errors for the templates: `errors` for the summary (in the order given) and `error`,
-/// each field's message by its name.
-pub fn insert_errors(ctx: &mut tera::Context, errors: &[(String, String)]) {
-    ctx.insert("errors", &errors.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect::<Vec<_>>());
-    ctx.insert("error", &errors.iter().cloned().collect::<std::collections::BTreeMap<_, _>>());
-}
-
 /// An id from the request path; one that does not parse is "not found", like one that matches
 /// nothing.
 pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, AppError> {

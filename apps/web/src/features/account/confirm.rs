@@ -21,7 +21,7 @@ pub fn verify_form(
         token,
         "pages/verify_email.html",
         "Confirm your email address",
-        &Errors::new(),
+        &FormErrors::new(),
         json!({ "token": q.token }),
         StatusCode::OK,
     )
@@ -88,7 +88,7 @@ pub fn resend_form(
         token,
         "pages/resend.html",
         "Send the confirmation link again",
-        &Errors::new(),
+        &FormErrors::new(),
         json!({}),
         StatusCode::OK,
     )

@@ -79,7 +79,7 @@ async fn page(
     token: &CsrfToken,
     me: trellis_domain::PersonId,
     values: serde_json::Value,
-    errors: &Errors,
+    errors: &FormErrors,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
@@ -136,7 +136,7 @@ pub async fn details_form(
         "matches": find(state, &q.find),
         "searched": !q.find.trim().is_empty(),
     });
-    page(state, site, req, token, me.person, values, &Errors::new(), StatusCode::OK).await
+    page(state, site, req, token, me.person, values, &FormErrors::new(), StatusCode::OK).await
 }
 
 /// Saves the details, after showing what a change of staff group or department does to the
@@ -149,8 +149,8 @@ pub async fn details_save(
     Form(f): Form<DetailsForm>,
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
-    let mut errors = Errors::new();
-    let text = |v: &str, field: &'static str, label: &str, errors: &mut Errors| {
+    let mut errors = FormErrors::new();
+    let text = |v: &str, field: &'static str, label: &str, errors: &mut FormErrors| {
         let v = v.trim();
         if v.is_empty() {
             errors.insert(field, format!("Enter your {label}"));
@@ -165,7 +165,7 @@ pub async fn details_save(
     let place = f.place_of_work.trim().to_uppercase();
     let known = organisations(state).into_iter().any(|(c, _)| c == place);
     if !is_ods_code(&place) {
-        errors.insert("place_of_work", "Enter the ODS code of your place of work, like RXX or RXX01".into());
+        errors.insert("place_of_work", "Enter the ODS code of your place of work, like RXX or RXX01");
     } else if !known && f.unknown_ok != "yes" {
         errors.insert(
             "place_of_work",
@@ -185,14 +185,14 @@ pub async fn details_save(
             g => match staff_group(g) {
                 Some(g) => g.to_owned(),
                 None => {
-                    errors.insert("staff_group", "Choose your staff group from the list".into());
+                    errors.insert("staff_group", "Choose your staff group from the list");
                     String::new()
                 }
             },
         };
         let department = f.department.trim().to_owned();
         if department.chars().count() > 100 {
-            errors.insert("department", "The department must be 100 characters or fewer".into());
+            errors.insert("department", "The department must be 100 characters or fewer");
         }
         (group, department)
     } else {
@@ -260,7 +260,7 @@ pub async fn details_save(
             token,
             "pages/details_confirm.html",
             "Check the change to your training",
-            &Errors::new(),
+            &FormErrors::new(),
             v,
             StatusCode::OK,
         );

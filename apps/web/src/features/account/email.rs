@@ -28,7 +28,7 @@ pub async fn email_form(
         token,
         "pages/email_change.html",
         "Change your email address",
-        &Errors::new(),
+        &FormErrors::new(),
         json!({}),
         StatusCode::OK,
     )
@@ -47,7 +47,7 @@ pub async fn email_request(
     if let Err(retry) = state.limiter.hit(&key, state.config.auth.attempts_per_account, window(state)).await {
         return too_many(state, site, req, retry);
     }
-    let mut errors = Errors::new();
+    let mut errors = FormErrors::new();
     let new = match Email::parse(&f.email) {
         Ok(e) => Some(e),
         Err(m) => {
@@ -62,10 +62,10 @@ pub async fn email_request(
         None => false,
     };
     if !password_ok {
-        errors.insert("password", "Enter your current password".into());
+        errors.insert("password", "Enter your current password");
     }
     if new.as_ref().is_some_and(|n| n.as_str() == person.email) {
-        errors.insert("email", "Enter an email address different from your current one".into());
+        errors.insert("email", "Enter an email address different from your current one");
     }
     let Some(new) = new.filter(|_| errors.is_empty()) else {
         itx.commit().await?;
@@ -140,7 +140,7 @@ pub fn email_confirm_form(
         token,
         "pages/email_confirm.html",
         "Confirm your new email address",
-        &Errors::new(),
+        &FormErrors::new(),
         json!({ "token": q.token }),
         StatusCode::OK,
     )

@@ -24,7 +24,7 @@ pub async fn invitation_page(
             token,
             "pages/invitation.html",
             &format!("Join {}", site.entry.name),
-            &Errors::new(),
+            &FormErrors::new(),
             json!({ "token": q.token, "email": i.email }),
             StatusCode::OK,
         ),

@@ -30,7 +30,17 @@ pub fn join_form(
     CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    form_page(state, site, req, token, "pages/join.html", &join_title(site), &Errors::new(), json!({}), StatusCode::OK)
+    form_page(
+        state,
+        site,
+        req,
+        token,
+        "pages/join.html",
+        &join_title(site),
+        &FormErrors::new(),
+        json!({}),
+        StatusCode::OK,
+    )
 }
 
 /// Checks the account, then adds a membership here under this trust's eligibility rules.
@@ -54,7 +64,7 @@ pub async fn join(
     }
     let values = json!({ "email": f.email });
     let refuse = |field: &'static str, message: &str, status: StatusCode| {
-        let mut errors = Errors::new();
+        let mut errors = FormErrors::new();
         errors.insert(field, message.to_owned());
         form_page(state, site, req, token, "pages/join.html", &join_title(site), &errors, values.clone(), status)
     };

@@ -39,7 +39,7 @@ pub fn code_form(
         token,
         "pages/sign_in_code.html",
         "Enter your security code",
-        &Errors::new(),
+        &FormErrors::new(),
         json!({}),
         StatusCode::OK,
     )
@@ -71,11 +71,8 @@ pub async fn code(
         audit::record(&itx, Some(person), "mfa.failed", &person.to_string(), ip.as_deref(), json!({})).await?;
         itx.commit().await?;
         state.limiter.fail(&key, window(state)).await;
-        let mut errors = Errors::new();
-        errors.insert(
-            "code",
-            "Enter the 6-digit code your authenticator app shows now, or one of your recovery codes".into(),
-        );
+        let mut errors = FormErrors::new();
+        errors.insert("code", "Enter the 6-digit code your authenticator app shows now, or one of your recovery codes");
         return form_page(
             state,
             site,
@@ -129,7 +126,7 @@ pub async fn mfa_page(
         token,
         "pages/mfa.html",
         "Two-step verification",
-        &Errors::new(),
+        &FormErrors::new(),
         values,
         StatusCode::OK,
     )
@@ -150,8 +147,8 @@ pub async fn mfa_enable(
         return Ok(see_other("/account/mfa"));
     };
     let Some(step) = auth::mfa::check(&secret, &f.code) else {
-        let mut errors = Errors::new();
-        errors.insert("code", "That code is not right: enter the 6-digit code your authenticator app shows now".into());
+        let mut errors = FormErrors::new();
+        errors.insert("code", "That code is not right: enter the 6-digit code your authenticator app shows now");
         let otpauth = auth::mfa::otpauth_url(&secret, "", &site.entry.name);
         return form_page(
             state,
@@ -207,8 +204,8 @@ pub async fn mfa_disable(
     };
     if auth::mfa::verify(&itx, me.person, &secret, &f.code).await?.is_none() {
         itx.commit().await?;
-        let mut errors = Errors::new();
-        errors.insert("code", "Enter a current code from your authenticator app, or a recovery code".into());
+        let mut errors = FormErrors::new();
+        errors.insert("code", "Enter a current code from your authenticator app, or a recovery code");
         return form_page(
             state,
             site,

@@ -4,6 +4,7 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::http::auth::{self, password};
+use crate::http::form::FormErrors;
 use crate::http::middleware::forwarded;
 use crate::http::page::{self, RequestInfo};
 use poem::http::StatusCode;
@@ -20,8 +21,6 @@ use trellis_db::identity::{self as id, IdentityTx, MembershipStatus, TokenError,
 use trellis_db::outbox::OutgoingEmail;
 use trellis_db::sessions;
 use trellis_domain::identity::{Email, Register, Role, check_password, is_ods_code};
-
-type Errors = BTreeMap<&'static str, String>;
 
 const K_MFA_PERSON: &str = "mfa_person";
 const K_MFA_TENANT: &str = "mfa_tenant";
@@ -64,19 +63,14 @@ fn form_page(
     token: &CsrfToken,
     template: &str,
     title: &str,
-    errors: &Errors,
+    errors: &FormErrors,
     values: serde_json::Value,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), title, &[("Home", "/")]);
     ctx.insert("csrf_token", &token.0);
     // The summary lists errors in the order the fields appear on the form.
-    let position = |f: &str| SUMMARY_ORDER.iter().position(|x| *x == f).unwrap_or(usize::MAX);
-    let mut ordered: Vec<_> = errors.iter().collect();
-    ordered.sort_by_key(|(f, _)| position(f));
-    let list: Vec<_> = ordered.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect();
-    ctx.insert("errors", &list);
-    ctx.insert("error", &errors.iter().map(|(f, m)| (f.to_string(), m.clone())).collect::<BTreeMap<_, _>>());
+    errors.clone().ordered_by(SUMMARY_ORDER).insert_into(&mut ctx);
     // Every form field is defined (empty unless given), so templates can print any of them.
     let mut all = serde_json::Map::new();
     for field in FORM_FIELDS {

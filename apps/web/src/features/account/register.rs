@@ -47,7 +47,7 @@ pub fn register_form(
         token,
         "pages/register.html",
         "Create an account",
-        &Errors::new(),
+        &FormErrors::new(),
         json!({}),
         StatusCode::OK,
     )
@@ -65,8 +65,8 @@ pub async fn register(
     if let Some(refused) = limit_address(state, site, req, "register", ip.as_deref()).await? {
         return Ok(refused);
     }
-    let mut errors = Errors::new();
-    let text = |v: &str, field: &'static str, label: &str, errors: &mut Errors| {
+    let mut errors = FormErrors::new();
+    let text = |v: &str, field: &'static str, label: &str, errors: &mut FormErrors| {
         let v = v.trim();
         if v.is_empty() {
             errors.insert(field, format!("Enter your {label}"));
@@ -87,13 +87,13 @@ pub async fn register(
     };
     let place = f.place_of_work.trim().to_uppercase();
     if !is_ods_code(&place) {
-        errors.insert("place_of_work", "Enter the ODS code of your place of work, like RXX or RXX01".into());
+        errors.insert("place_of_work", "Enter the ODS code of your place of work, like RXX or RXX01");
     }
     let register = match f.register_kind.as_str() {
         "" | "none" => None,
         kind => match Register::parse(kind) {
             None => {
-                errors.insert("register_kind", "Choose a professional register".into());
+                errors.insert("register_kind", "Choose a professional register");
                 None
             }
             Some(r) => match r.check(&f.register_number) {

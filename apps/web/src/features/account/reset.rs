@@ -20,7 +20,7 @@ pub fn reset_form(
         token,
         "pages/reset_request.html",
         "Reset your password",
-        &Errors::new(),
+        &FormErrors::new(),
         json!({}),
         StatusCode::OK,
     )
@@ -95,7 +95,7 @@ pub fn reset_new_form(
         token,
         "pages/reset_new.html",
         "Choose a new password",
-        &Errors::new(),
+        &FormErrors::new(),
         json!({ "token": q.token }),
         StatusCode::OK,
     )
@@ -117,7 +117,7 @@ pub async fn reset_new(
     Form(f): Form<ResetNewForm>,
 ) -> Result<Response, AppError> {
     if let Err(m) = check_password(&f.password, &[]) {
-        let mut errors = Errors::new();
+        let mut errors = FormErrors::new();
         errors.insert("password", m);
         return form_page(
             state,

@@ -21,7 +21,7 @@ pub fn sign_in_form(
     CurrentSite(site): CurrentSite<'_>,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    form_page(state, site, req, token, "pages/sign_in.html", "Sign in", &Errors::new(), json!({}), StatusCode::OK)
+    form_page(state, site, req, token, "pages/sign_in.html", "Sign in", &FormErrors::new(), json!({}), StatusCode::OK)
 }
 
 /// Signs in. A wrong email, a wrong password and the right password at a trust the account does
@@ -51,7 +51,7 @@ pub async fn sign_in(
         _ => None,
     };
     let refuse = |status: StatusCode, message: &str| {
-        let mut errors = Errors::new();
+        let mut errors = FormErrors::new();
         errors.insert("email", message.to_owned());
         (status, errors)
     };

@@ -8,6 +8,7 @@ use super::{SCOPES, new_token};
 use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
+use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other};
 use crate::http::{Ctx, Member, may};
 use poem::http::StatusCode;
@@ -19,28 +20,22 @@ use trellis_db::api::{self as store, NewToken};
 use trellis_db::audit;
 use trellis_domain::TenantId;
 
-/// Form errors: (field, message).
-type Errors = Vec<(String, String)>;
-
 /// Checks a token's name, scopes and lifetime as entered; the scopes as stored (space-separated).
-pub fn check(name: &str, scopes: &[String], days: &str) -> Result<(String, Option<u32>), Errors> {
-    let mut errors = vec![];
+pub fn check(name: &str, scopes: &[String], days: &str) -> Result<(String, Option<u32>), FormErrors> {
+    let mut errors = FormErrors::new();
     if name.trim().is_empty() || name.trim().chars().count() > 200 {
-        errors.push((
-            "name".to_owned(),
-            "Enter a name of 1 to 200 characters, saying which system will use it".to_owned(),
-        ));
+        errors.insert("name", "Enter a name of 1 to 200 characters, saying which system will use it");
     }
     let known: Vec<&str> = SCOPES.iter().map(|(s, _)| *s).collect();
     if scopes.is_empty() || scopes.iter().any(|s| !known.contains(&s.as_str())) {
-        errors.push(("scopes".to_owned(), "Choose at least one thing the token may do".to_owned()));
+        errors.insert("scopes", "Choose at least one thing the token may do");
     }
     let days = match days.trim() {
         "" | "never" => None,
         d => match d.parse::<u32>() {
             Ok(n) if (1..=3650).contains(&n) => Some(n),
             _ => {
-                errors.push(("expires".to_owned(), "Choose when the token stops working".to_owned()));
+                errors.insert("expires", "Choose when the token stops working");
                 None
             }
         },
@@ -63,7 +58,7 @@ pub async fn issue(
     by: Option<trellis_domain::PersonId>,
 ) -> anyhow::Result<String> {
     let (scopes, _) = check(name, scopes, "")
-        .map_err(|e| anyhow::anyhow!("{}", e.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ")))?;
+        .map_err(|e| anyhow::anyhow!("{}", e.iter().map(|(_, m)| m).collect::<Vec<_>>().join("; ")))?;
     let (id, token, hash) = new_token();
     let tx = dbs.app.begin(tenant).await?;
     let expires_at = days.map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
@@ -92,7 +87,7 @@ async fn render(
     req: &Request,
     token: &CsrfToken,
     issued: Option<(String, String)>,
-    errors: &[(String, String)],
+    errors: &FormErrors,
     values: serde_json::Value,
     status: StatusCode,
 ) -> Result<Response, AppError> {
@@ -106,7 +101,7 @@ async fn render(
         "API tokens",
         &[("Home", "/"), ("Your profile", "/profile")],
     );
-    page::insert_errors(&mut ctx, errors);
+    errors.insert_into(&mut ctx);
     ctx.insert("csrf_token", &token.0);
     ctx.insert("api_base", &format!("{}/api/v1", site.url.trim_end_matches('/')));
     ctx.insert("values", &values);
@@ -145,7 +140,7 @@ pub async fn tokens_page(
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
     let _me = member.release().await?;
-    render(state, site, req, token, None, &[], json!({}), StatusCode::OK).await
+    render(state, site, req, token, None, &FormErrors::new(), json!({}), StatusCode::OK).await
 }
 
 /// Issues a token and shows it, once.
@@ -172,7 +167,17 @@ pub async fn issue_form(
     };
     let issued =
         issue(&state.dbs, site.entry.id, &name, &scopes, days, Some(me.person)).await.map_err(AppError::Internal)?;
-    render(state, site, req, token, Some((name.trim().to_owned(), issued)), &[], json!({}), StatusCode::OK).await
+    render(
+        state,
+        site,
+        req,
+        token,
+        Some((name.trim().to_owned(), issued)),
+        &FormErrors::new(),
+        json!({}),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// Revokes a token: refused from the next request on.

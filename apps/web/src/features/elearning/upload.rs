@@ -12,6 +12,7 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::learner::course_json;
+use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other};
 use crate::http::{Ctx, Member, may};
 use poem::http::StatusCode;
@@ -51,8 +52,8 @@ async fn form_page(
         "Upload an e-learning package",
         &[("Courses", "/admin/courses"), (&c.title, &format!("/admin/courses/{course}"))],
     );
-    let errors: Vec<(String, String)> = error.into_iter().map(|m| ("file".to_owned(), m)).collect();
-    page::insert_errors(&mut ctx, &errors);
+    let errors: FormErrors = error.into_iter().map(|m| ("file".to_owned(), m)).collect();
+    errors.insert_into(&mut ctx);
     ctx.insert("csrf_token", &token.0);
     ctx.insert("course", &course_json(&c));
     ctx.insert("max_package_mb", &state.config.elearning.max_package_mb);

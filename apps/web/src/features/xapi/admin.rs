@@ -5,6 +5,7 @@
 use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
+use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other};
 use crate::http::{Ctx, Member, may};
 use poem::http::StatusCode;
@@ -22,7 +23,7 @@ async fn render(
     req: &Request,
     token: &CsrfToken,
     issued: Option<(String, String, String)>,
-    errors: &[(String, String)],
+    errors: &FormErrors,
     values: serde_json::Value,
     status: StatusCode,
 ) -> Result<Response, AppError> {
@@ -36,7 +37,7 @@ async fn render(
         "Learning record store",
         &[("Home", "/"), ("Your profile", "/profile")],
     );
-    page::insert_errors(&mut ctx, errors);
+    errors.insert_into(&mut ctx);
     ctx.insert("csrf_token", &token.0);
     ctx.insert("endpoint", &format!("{}/xapi", site.url.trim_end_matches('/')));
     ctx.insert("values", &values);
@@ -70,7 +71,7 @@ pub async fn lrs_page(
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
     let _me = member.release().await?;
-    render(state, site, req, token, None, &[], json!({}), StatusCode::OK).await
+    render(state, site, req, token, None, &FormErrors::new(), json!({}), StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -93,15 +94,15 @@ pub async fn issue(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let name = form.name.trim().to_owned();
-    let mut errors = vec![];
+    let mut errors = FormErrors::new();
     if name.is_empty() || name.chars().count() > 200 {
-        errors.push(("name".to_owned(), "Enter a name of 1 to 200 characters, saying who will use it".to_owned()));
+        errors.insert("name", "Enter a name of 1 to 200 characters, saying who will use it");
     }
     if !matches!(form.scope.as_str(), "all" | "read" | "write") {
-        errors.push(("scope".to_owned(), "Choose what the credential may do".to_owned()));
+        errors.insert("scope", "Choose what the credential may do");
     }
     if !matches!(form.version.as_str(), "2.0.0" | "1.0.3") {
-        errors.push(("version".to_owned(), "Choose the xAPI version the tool speaks".to_owned()));
+        errors.insert("version", "Choose the xAPI version the tool speaks");
     }
     if !errors.is_empty() {
         let values = json!({ "name": form.name, "scope": form.scope, "version": form.version });
@@ -130,7 +131,7 @@ pub async fn issue(
     )
     .await?;
     tx.commit().await?;
-    render(state, site, req, token, Some((name, key, secret)), &[], json!({}), StatusCode::OK).await
+    render(state, site, req, token, Some((name, key, secret)), &FormErrors::new(), json!({}), StatusCode::OK).await
 }
 
 /// Revokes a credential: refused from the next request on (every server within half a minute).

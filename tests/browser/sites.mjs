@@ -146,6 +146,19 @@ async function open(context, url, label) {
   }
 }
 
+// WCAG 2.2 1.4.10 (reflow): at 320 CSS px nothing scrolls sideways. axe does not test it.
+async function checkReflow(page, url, label) {
+  const size = page.viewportSize();
+  try {
+    await page.setViewportSize({ width: 320, height: 640 });
+    await page.goto(url, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(width <= 320, `${label}: reflows at 320 px (page is ${width} px wide)`);
+  } finally {
+    if (size) await page.setViewportSize(size);
+  }
+}
+
 async function runAxe(page, axePath, label) {
   try {
     await page.addScriptTag({ path: axePath });
@@ -260,7 +273,7 @@ async function checkAccountPages(cfg, context, axePath) {
 
 // Signed in as the demo's training manager (TRELLIS_MANAGER_EMAIL / TRELLIS_MANAGER_PASSWORD), the
 // pages behind sign-in pass axe too: terms, profile, the admin pages and two-step set-up.
-const SIGNED_IN_PATHS = ['/profile', '/admin/approvals', '/admin/staff', '/admin/site', '/admin/sso', '/admin/audit', '/account/mfa',
+const SIGNED_IN_PATHS = ['/', '/admin', '/profile', '/admin/approvals', '/admin/staff', '/admin/site', '/admin/sso', '/admin/audit', '/account/mfa',
   '/courses', '/courses?q=fire', '/learning', '/admin/courses', '/admin/courses/new', '/admin/training', '/admin/enrolments',
   '/admin/compliance', '/admin/staff/import', '/account/details', '/account/details?find=north'];
 
@@ -282,12 +295,20 @@ async function checkSignedInPages(cfg, context, axePath) {
       await runAxe(page, axePath, `${label} /terms`);
       await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/terms"] button[type=submit]')]);
     }
-    check(page.url().endsWith('/profile'), `${label}: signed in and on the profile page`, [`at ${page.url()}`]);
+    check(new URL(page.url()).pathname === '/', `${label}: signed in and on their home page`, [`at ${page.url()}`]);
+    const header = await page.textContent('header');
+    check(header.includes('Signed in as') && header.includes('Sign out') && header.includes('Admin'),
+      `${label}: the header says who is signed in, offers Sign out and the Admin page`, [header.replace(/\s+/g, ' ').trim()]);
+    const home = await page.textContent('main');
+    check(home.includes('Your trust at a glance') && !home.includes('Create an account'),
+      `${label}: a training manager's home shows the trust at a glance and offers no registration`);
     for (const path of SIGNED_IN_PATHS) {
       const response = await page.goto(`${origin}${path}`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
       check(response?.status() === 200, `${label} ${path}: HTTP ${response?.status()} (want 200)`);
       await runAxe(page, axePath, `${label} ${path}`);
     }
+    // The role's home and the Admin page reflow at phone width.
+    for (const path of ['/', '/admin']) await checkReflow(page, `${origin}${path}`, `${label} ${path}`);
     // A course page and its editor, reached from the lists.
     await page.goto(`${origin}/courses`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
     const course = await page.getAttribute('.nhsuk-card__heading a', 'href');

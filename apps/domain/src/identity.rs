@@ -43,6 +43,19 @@ impl Role {
         }
     }
 
+    /// The role in words, as people see it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Learner => "Learner",
+            Role::TrainingManager => "Training manager",
+            Role::ContentEditor => "Content editor",
+            Role::ReportingLead => "Reporting lead",
+            Role::ReportRunner => "Report runner",
+            Role::Tutor => "Tutor",
+            Role::Moderator => "Moderator",
+        }
+    }
+
     /// From the stored name.
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)

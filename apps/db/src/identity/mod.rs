@@ -197,6 +197,8 @@ pub struct SignInState {
     pub roles: Vec<Role>,
     pub live: bool,
     pub trust_terms: Option<String>,
+    /// Their name, for the header ("given family").
+    pub name: String,
     /// The catalogue's change counters (for the servers' kept copies of it).
     pub catalogue: crate::catalogue::Generations,
 }
@@ -211,6 +213,7 @@ pub async fn sign_in_state(
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
             "SELECT p.session_epoch AS epoch, m.status AS status, r.role AS role,
+                    p.given_name AS given_name, p.family_name AS family_name,
                     CASE WHEN EXISTS (SELECT 1 FROM person_sessions s WHERE s.tenant_id = $1 AND s.id = $3
                                         AND s.person_id = $2 AND s.ended_at IS NULL) THEN 1 ELSE 0 END AS live,
                     (SELECT t.version FROM tenant_terms t WHERE t.tenant_id = $1) AS terms,
@@ -234,6 +237,9 @@ pub async fn sign_in_state(
             roles: vec![],
             live: r.try_get::<i32>("", "live")? != 0,
             trust_terms: r.try_get("", "terms")?,
+            name: format!("{} {}", r.try_get::<String>("", "given_name")?, r.try_get::<String>("", "family_name")?)
+                .trim()
+                .to_owned(),
             catalogue: crate::catalogue::Generations::from_row(&r)?,
         });
         if let Some(role) = r.try_get::<Option<String>>("", "role")?.as_deref().and_then(Role::parse) {

@@ -5,8 +5,8 @@ use crate::context::AppState;
 use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
-    account, admin, api, assets, authoring, elearning, health, learner, market, platform, platform_admin, site_admin,
-    sso, sso_admin, tenant, training, xapi,
+    account, admin, api, assets, authoring, elearning, health, home, learner, market, platform, platform_admin,
+    site_admin, sso, sso_admin, tenant, training, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -90,6 +90,7 @@ impl Dispatch {
                 .at("/terms", get(account::terms_page).post(account::accept_terms))
                 .at("/password-reset", get(account::reset_form).post(account::reset_request))
                 .at("/password-reset/new", get(account::reset_new_form).post(account::reset_new))
+                .at("/admin", get(home::admin_index))
                 .at("/admin/approvals", get(admin::approvals))
                 .at("/admin/approvals/:person", post(admin::decide))
                 .at("/admin/audit", get(admin::audit_trail))
@@ -209,6 +210,14 @@ const SESSIONLESS_TENANT_PREFIXES: &[&str] = &["/api/v1/", "/xapi/", "/trust-sty
 const SESSIONLESS_PLATFORM: &[&str] = &["/", "/accessibility", "/terms", "/privacy", "/marketplace", "/stripe/webhook"];
 const SESSIONLESS_PLATFORM_PREFIXES: &[&str] = &["/assets/"];
 
+/// Whether the request carries a session cookie (the home page then reads the session).
+fn has_session_cookie(req: &Request) -> bool {
+    req.headers()
+        .get_all(poem::http::header::COOKIE)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|c| c.split(';').any(|kv| kv.trim_start().starts_with("trellis_session="))))
+}
+
 /// Whether `path` is served without the session middleware.
 fn sessionless(path: &str, exact: &[&str], prefixes: &[&str]) -> bool {
     exact.contains(&path) || prefixes.iter().any(|p| path.starts_with(p))
@@ -301,7 +310,10 @@ impl Endpoint for Dispatch {
         let path = req.uri().path();
         let result = match &site {
             Some(site) => {
-                let open = sessionless(path, SESSIONLESS_TENANT, SESSIONLESS_TENANT_PREFIXES);
+                // The home page is the same for everyone signed out (no session is made for a
+                // visitor), and the person's own home when they come with a session.
+                let open = sessionless(path, SESSIONLESS_TENANT, SESSIONLESS_TENANT_PREFIXES)
+                    && !(path == "/" && has_session_cookie(&req));
                 req.set_data(site.clone());
                 if open { self.tenant_open.call(req).await } else { self.tenant.call(req).await }
             }

@@ -61,7 +61,7 @@ pub struct DecisionForm {
 /// the person either way.
 #[handler]
 pub async fn decide(
-    _req: &Request,
+    req: &Request,
     Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::ManageStaff>,
     Path(person): Path<String>,
@@ -114,7 +114,8 @@ pub async fn decide(
     .await?;
     tx.commit().await?;
     crate::usecases::compliance::apply_rules::changed(state, site, rules_changed);
-    Ok(see_other("/admin/approvals"))
+    let said = format!("{} {} {}", who.given_name, who.family_name, if approve { "approved" } else { "rejected" });
+    Ok(crate::http::page::see_other_saying(req, "/admin/approvals", said))
 }
 
 /// This trust's audit trail, newest first.
@@ -206,7 +207,13 @@ pub async fn staff(
     let link = |p: u64| format!("/admin/staff?q={encoded}&page={p}");
     ctx.insert("prev_url", &(q.page > 0).then(|| link(q.page - 1)));
     ctx.insert("next_url", &(q.page + 1 < pages).then(|| link(q.page + 1)));
-    ctx.insert("all_roles", &trellis_domain::identity::Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>());
+    ctx.insert(
+        "all_roles",
+        &trellis_domain::identity::Role::ALL
+            .iter()
+            .map(|r| json!({ "value": r.as_str(), "label": r.label() }))
+            .collect::<Vec<_>>(),
+    );
     page::render(state, Some(site), "pages/admin_staff.html", &ctx, StatusCode::OK)
 }
 

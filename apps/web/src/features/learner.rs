@@ -354,14 +354,41 @@ pub async fn leave(
 #[handler]
 pub async fn my_learning(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Anyone>) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
+    let view = learning_view(state, &tx, site, me.person).await?;
+    tx.commit().await?;
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "My learning", &[("Home", "/")]);
+    ctx.insert("mandatory", &view.mandatory);
+    ctx.insert("in_progress", &view.in_progress);
+    ctx.insert("requested", &view.requested);
+    ctx.insert("completed", &view.completed);
+    ctx.insert("declined", &view.declined);
+    page::render(state, Some(site), "pages/my_learning.html", &ctx, StatusCode::OK)
+}
+
+/// A person's learning here, for My learning and their home: mandatory training (overdue first,
+/// then due, not started, complete), and their enrolments by status.
+pub(crate) struct LearningView {
+    pub mandatory: Vec<serde_json::Value>,
+    pub in_progress: Vec<serde_json::Value>,
+    pub requested: Vec<serde_json::Value>,
+    pub completed: Vec<serde_json::Value>,
+    pub declined: Vec<serde_json::Value>,
+}
+
+/// Reads [`LearningView`] of `person` in the request's transaction (a handful of indexed reads).
+pub(crate) async fn learning_view(
+    state: &AppState,
+    tx: &trellis_db::TenantTx,
+    site: &Site,
+    person: trellis_domain::PersonId,
+) -> Result<LearningView, AppError> {
     let today = site.today();
-    let enrolments = learn::enrolments_of(&tx, me.person).await?;
-    let entries = compliance::person_entries(&tx, me.person, today).await?;
+    let enrolments = learn::enrolments_of(tx, person).await?;
+    let entries = compliance::person_entries(tx, person, today).await?;
     let mut ids: Vec<_> = enrolments.iter().map(|e| e.course.as_uuid()).collect();
     ids.extend(entries.iter().map(|(c, _)| c.as_uuid()));
-    let courses = cat::courses_by_id(&tx, &ids).await?;
-    let progress = learn::progress_summaries(&tx, &enrolments).await?;
-    tx.commit().await?;
+    let courses = cat::courses_by_id(tx, &ids).await?;
+    let progress = learn::progress_summaries(tx, &enrolments).await?;
     let mut mandatory: Vec<_> = entries
         .iter()
         .filter_map(|(cid, cell)| {
@@ -401,18 +428,21 @@ pub async fn my_learning(Ctx { req, state, site }: Ctx<'_>, member: Member<may::
             "due_on": e.due_on.map(date_words),
             "overdue": e.due_on.is_some_and(|d| d < today),
             "completed_on": e.completed_at.map(|d| date_words(d.date_naive())),
+            "completed_at": e.completed_at,
             "reason": e.reason,
         }))
     };
     let pick =
         |status: EnrolmentStatus| enrolments.iter().filter(|e| e.status == status).filter_map(item).collect::<Vec<_>>();
-    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "My learning", &[("Home", "/")]);
-    ctx.insert("mandatory", &mandatory.into_iter().map(|(_, _, j)| j).collect::<Vec<_>>());
-    ctx.insert("in_progress", &pick(EnrolmentStatus::Active));
-    ctx.insert("requested", &pick(EnrolmentStatus::Requested));
-    ctx.insert("completed", &pick(EnrolmentStatus::Completed));
-    ctx.insert("declined", &pick(EnrolmentStatus::Rejected));
-    page::render(state, Some(site), "pages/my_learning.html", &ctx, StatusCode::OK)
+    let mut completed = pick(EnrolmentStatus::Completed);
+    completed.sort_by(|a, b| b["completed_at"].as_str().cmp(&a["completed_at"].as_str()));
+    Ok(LearningView {
+        mandatory: mandatory.into_iter().map(|(_, _, j)| j).collect(),
+        in_progress: pick(EnrolmentStatus::Active),
+        requested: pick(EnrolmentStatus::Requested),
+        completed,
+        declined: pick(EnrolmentStatus::Rejected),
+    })
 }
 
 /// The sessions of a course version: a published version's are kept in memory (they never change;

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod authoring;
 pub mod elearning;
 pub mod health;
+pub mod home;
 pub mod learner;
 pub mod market;
 pub mod platform;

@@ -176,7 +176,7 @@ pub async fn colours(
             .await?;
             tx.commit().await?;
             announce(state, "site-edit").await;
-            Ok(see_other("/admin/site"))
+            Ok(page::see_other_saying(req, "/admin/site", "Colours updated"))
         }
         Err(failures) => {
             tx.rollback().await?;
@@ -261,13 +261,13 @@ pub async fn add_message(
     audit::record(&tx, Some(me.person), "site.message_added", &m.title, None, json!({ "id": m.id.to_string() }))
         .await?;
     tx.commit().await?;
-    Ok(see_other("/admin/site"))
+    Ok(page::see_other_saying(req, "/admin/site", "Key message added"))
 }
 
 /// Saves or deletes one of this trust's key messages.
 #[handler]
 pub async fn edit_message(
-    _req: &Request,
+    req: &Request,
     Data(_state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::EditSite>,
@@ -288,7 +288,8 @@ pub async fn edit_message(
         audit::record(&tx, Some(me.person), "site.message_edited", &id_text, None, json!({})).await?;
     }
     tx.commit().await?;
-    Ok(see_other("/admin/site"))
+    let said = if f.action == "delete" { "Key message deleted" } else { "Key message updated" };
+    Ok(page::see_other_saying(req, "/admin/site", said))
 }
 
 /// Uploads a new logo (PNG or plain SVG, checked by content, size-limited), or removes the logo.
@@ -379,7 +380,7 @@ pub async fn logo(
     .await?;
     tx.commit().await?;
     announce(state, "site-edit").await;
-    Ok(see_other("/admin/site"))
+    Ok(page::see_other_saying(req, "/admin/site", "Logo updated"))
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -297,7 +297,7 @@ pub async fn callback(
             auth::sign_in(&tx, state, req, session, site, person, epoch, auth::Method::SingleSignOn).await?;
             tx.commit().await?;
             crate::usecases::compliance::apply_rules::changed(state, site, rules_changed);
-            Ok(see_other("/profile"))
+            Ok(see_other("/"))
         }
         Some(MembershipStatus::Pending) => {
             tx.commit().await?;

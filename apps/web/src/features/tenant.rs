@@ -15,6 +15,9 @@ const HOME_MESSAGES: u64 = 10;
 /// The trust's home page: its name, branding and current key messages (read from the database).
 #[handler]
 pub async fn home(Ctx { req, state, site }: Ctx<'_>) -> Result<Response, AppError> {
+    if let Some(resp) = crate::features::home::signed_in(req, state, site).await? {
+        return Ok(resp);
+    }
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let messages = trellis_db::site::current_messages(&tx, site.today(), HOME_MESSAGES).await?;
     tx.commit().await?;

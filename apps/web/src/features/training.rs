@@ -580,7 +580,7 @@ pub async fn matrix(
 /// about the same due date.
 #[handler]
 pub async fn remind(
-    _req: &Request,
+    req: &Request,
     Data(state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::ManageTraining>,
@@ -590,7 +590,11 @@ pub async fn remind(
     audit::record(&tx, Some(me.person), "compliance.reminders_requested", "", None, json!({})).await?;
     tx.commit().await?;
     jobs::wake(state).await;
-    Ok(see_other("/admin/compliance?reminders=queued"))
+    Ok(page::see_other_saying(
+        req,
+        "/admin/compliance?reminders=queued",
+        "Reminders are being sent to everyone overdue who has not been reminded of this due date",
+    ))
 }
 
 async fn import_page(

@@ -15,6 +15,25 @@ pub struct RequestInfo {
     pub path: String,
     pub request_id: String,
     pub wants_json: bool,
+    /// Who is signed in, as the header shows them (on pages served with a session).
+    pub viewer: Option<crate::http::auth::Viewer>,
+    /// The CSRF token (on pages served with a session), for the header's sign-out form.
+    pub csrf: Option<String>,
+    /// What the last action did, said once on the page it led to (the success banner).
+    pub flash: Option<String>,
+}
+
+/// The session key of the success banner's message.
+const K_FLASH: &str = "flash";
+
+/// A `303 See Other` to `to` after an action, with `message` ("Logo updated") shown once in the
+/// success banner of the page it leads to. Without a session (never on a form post) the message
+/// is dropped.
+pub fn see_other_saying(req: &Request, to: &str, message: impl Into<String>) -> Response {
+    if let Some(session) = req.extensions().get::<poem::session::Session>() {
+        session.set(K_FLASH, message.into());
+    }
+    see_other(to)
 }
 
 impl RequestInfo {
@@ -23,6 +42,15 @@ impl RequestInfo {
             path: req.uri().path().to_owned(),
             request_id: req.data::<RequestId>().map_or_else(String::new, |r| r.0.clone()),
             wants_json: crate::error::wants_json(req),
+            viewer: crate::http::auth::viewer_of(req),
+            csrf: req.extensions().get::<poem::web::CsrfToken>().map(|t| t.0.clone()),
+            flash: req.extensions().get::<poem::session::Session>().and_then(|s| {
+                let m = s.get::<String>(K_FLASH);
+                if m.is_some() {
+                    s.remove(K_FLASH);
+                }
+                m
+            }),
         }
     }
 }
@@ -47,6 +75,15 @@ pub fn context(
     let crumbs: Vec<_> = breadcrumbs.iter().map(|(label, href)| json!({ "label": label, "href": href })).collect();
     ctx.insert("breadcrumbs", &crumbs);
     ctx.insert("request_id", &info.request_id);
+    if let Some(v) = &info.viewer {
+        ctx.insert("viewer", v);
+    }
+    if let Some(t) = &info.csrf {
+        ctx.insert("csrf_token", t);
+    }
+    if let Some(m) = &info.flash {
+        ctx.insert("flash", m);
+    }
     ctx
 }
 

@@ -63,7 +63,7 @@ async fn an_eligible_newcomer_registers_confirms_signs_in_and_sees_their_profile
     assert!(done.body.contains("You can now sign in"));
 
     let signed = v.sign_in("jo.bloggs@northmoor.example", PW).await;
-    assert_eq!((signed.status, signed.location.as_deref()), (303, Some("/profile")));
+    assert_eq!((signed.status, signed.location.as_deref()), (303, Some("/")));
     // The terms come first.
     let gated = v.get("/profile").await;
     assert_eq!((gated.status, gated.location.as_deref()), (303, Some("/terms")));

@@ -56,7 +56,7 @@ async fn a_second_step_guards_sign_in_codes_work_once_and_recovery_codes_too() {
     // A code from the next time step (the enabling code used the current one).
     let code = code_at(&secret, now() + 30);
     let ok = w.submit("/sign-in/code", "/sign-in/code", &[("code", &code)]).await;
-    assert_eq!((ok.status, ok.location.as_deref()), (303, Some("/profile")));
+    assert_eq!((ok.status, ok.location.as_deref()), (303, Some("/")));
     assert_eq!(w.get("/profile").await.status, 200);
 
     // The same code again, in another browser: refused (RFC 6238: a code works once).
@@ -87,7 +87,7 @@ async fn a_second_step_guards_sign_in_codes_work_once_and_recovery_codes_too() {
     let off = v.submit("/account/mfa", "/account/mfa/disable", &[("code", &codes[1])]).await;
     assert_eq!(off.status, 303);
     let mut plain = app.visitor("riverside");
-    assert_eq!(plain.sign_in("careful@riverside.example", PW).await.location.as_deref(), Some("/profile"));
+    assert_eq!(plain.sign_in("careful@riverside.example", PW).await.location.as_deref(), Some("/"));
 }
 
 #[tokio::test]

@@ -64,7 +64,7 @@ async fn a_first_sign_in_creates_the_account_and_membership_and_the_next_reuses_
     );
     let back = peer.authorize(&url).await;
     let done = v.get(&back).await;
-    assert_eq!((done.status, done.location.as_deref()), (303, Some("/profile")), "{}", done.body);
+    assert_eq!((done.status, done.location.as_deref()), (303, Some("/")), "{}", done.body);
     v.accept_terms().await;
     let profile = v.get("/profile").await.body;
     assert!(profile.contains("Alice Anders") && profile.contains("alice@northmoor.example"));

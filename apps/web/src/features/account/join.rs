@@ -166,7 +166,7 @@ pub async fn join(
         tx.commit().await?;
         crate::usecases::compliance::apply_rules::changed(state, site, rules_changed);
         succeeded(state, &budget).await;
-        return Ok(see_other("/profile"));
+        return Ok(see_other("/"));
     }
     tx.commit().await?;
     message_page(

@@ -93,7 +93,7 @@ pub async fn code(
     auth::sign_in(&tx, state, req, session, site, person, epoch, auth::Method::TwoStep).await?;
     tx.commit().await?;
     state.limiter.reset(&key).await;
-    Ok(see_other("/profile"))
+    Ok(see_other("/"))
 }
 
 /// Two-step verification: set it up (a new secret, shown as text and as an otpauth address), or

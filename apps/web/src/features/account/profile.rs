@@ -57,6 +57,7 @@ pub async fn profile(
         "register": person.register_kind.map(|k| format!("{} {}", k.to_uppercase(), person.register_number.unwrap_or_default())),
     }));
     ctx.insert("roles", &me.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>());
+    ctx.insert("role_names", &me.roles.iter().map(|r| r.label()).collect::<Vec<_>>());
     ctx.insert("trusts", &trusts);
     ctx.insert("sessions", &live);
     page::render(state, Some(site), "pages/profile.html", &ctx, StatusCode::OK)

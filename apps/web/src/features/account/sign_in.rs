@@ -95,7 +95,7 @@ pub async fn sign_in(
             auth::sign_in(&tx, state, req, session, site, a.id, a.session_epoch, auth::Method::Password).await?;
             tx.commit().await?;
             succeeded(state, &budget).await;
-            Ok(see_other("/profile"))
+            Ok(see_other("/"))
         }
         Err((why, (status, errors))) => {
             let who = account.as_ref().map(|a| a.id);

@@ -78,7 +78,7 @@ pub async fn accept_terms(
     )
     .await?;
     itx.commit().await?;
-    Ok(see_other("/profile"))
+    Ok(see_other("/"))
 }
 
 /// The platform's documents (and, on a trust's site, its own terms) for anyone to read.

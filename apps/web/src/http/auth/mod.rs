@@ -32,6 +32,8 @@ const K_AGREED: &str = "agreed_terms";
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub person: PersonId,
+    /// Their name ("given family").
+    pub name: String,
     pub roles: Vec<Role>,
     /// The catalogue's change counters, read with the sign-in state (for the kept listing).
     pub catalogue: trellis_db::catalogue::Generations,
@@ -42,6 +44,63 @@ impl SignedIn {
     pub fn may(&self, p: Permission) -> bool {
         allows(&self.roles, p)
     }
+}
+
+/// What the header shows of the person signed in: their name and which parts of the site they
+/// may use. Kept in the session (so any page of the site can draw the header without reading the
+/// database) and refreshed by every sign-in check, so a change of roles shows on the next page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Viewer {
+    /// The trust whose site this is (a session presented on another trust's site shows nobody).
+    pub tenant: String,
+    pub name: String,
+    /// Any administrative tool (the Admin page lists those they may use).
+    pub admin: bool,
+    /// The marketplace (buying for the trust).
+    pub buy: bool,
+    /// Selling the site's courses.
+    pub sell: bool,
+}
+
+/// The session key of [`Viewer`].
+pub const K_VIEWER: &str = "viewer";
+
+impl Viewer {
+    pub fn of(me: &SignedIn, site: &Site) -> Self {
+        use Permission::*;
+        let admin = [
+            ManageStaff,
+            ReadAudit,
+            EditSite,
+            ManageSignOn,
+            EditContent,
+            ManageTraining,
+            ManageRecords,
+            ManageIntegrations,
+        ]
+        .into_iter()
+        .any(|p| me.may(p));
+        Self {
+            tenant: site.entry.id.to_string(),
+            name: me.name.clone(),
+            admin,
+            buy: me.may(BuyCourses),
+            sell: me.may(Sell),
+        }
+    }
+}
+
+/// The [`Viewer`] of this request's session, if it is signed in to this site and not idle past
+/// the configured limit (the header only; every page that shows anyone's data checks the session
+/// against the database).
+pub fn viewer_of(req: &Request) -> Option<Viewer> {
+    let session = req.extensions().get::<Session>()?;
+    let site = req.data::<std::sync::Arc<Site>>()?;
+    let state = req.data::<AppState>()?;
+    let viewer = session.get::<Viewer>(K_VIEWER).filter(|v| v.tenant == site.entry.id.to_string())?;
+    let idle = i64::try_from(state.config.auth.session_idle_minutes * 60).unwrap_or(i64::MAX);
+    let seen = session.get::<i64>(K_SEEN).unwrap_or(0);
+    (now_secs() - seen <= idle).then_some(viewer)
 }
 
 fn now_secs() -> i64 {
@@ -171,7 +230,12 @@ pub(crate) async fn check_open(
             if touch {
                 session.set(K_SEEN, now);
             }
-            Ok(Some((SignedIn { person, roles: s.roles, catalogue: s.catalogue }, s.trust_terms, tx)))
+            let me = SignedIn { person, name: s.name, roles: s.roles, catalogue: s.catalogue };
+            let viewer = Viewer::of(&me, site);
+            if session.get::<Viewer>(K_VIEWER).as_ref() != Some(&viewer) {
+                session.set(K_VIEWER, viewer);
+            }
+            Ok(Some((me, s.trust_terms, tx)))
         }
         _ => {
             tx.commit().await?;

@@ -1,0 +1,168 @@
+//! A home for each role, where a signed-in person lands: their own learning (what is overdue or
+//! due, in progress, recently completed, and where to find more), and for a training manager the
+//! trust at a glance (compliance overall and by staff group, what waits for a decision, who is
+//! overdue with the action to chase them, recent imports). Everything here is an indexed read or
+//! a kept figure: nothing scans the trust.
+
+use crate::context::AppState;
+use crate::context::directory::Site;
+use crate::error::AppError;
+use crate::features::learner::learning_view;
+use crate::http::auth::{self, SignedIn};
+use crate::http::page::{self, RequestInfo, see_other};
+use poem::http::StatusCode;
+use poem::session::Session;
+use poem::{Request, Response};
+use serde_json::json;
+use trellis_db::compliance::{Counts, MatrixQuery};
+use trellis_db::{TenantTx, audit, identity as id, learning as learn};
+use trellis_domain::identity::Permission;
+
+/// How many of each list the home shows (My learning has them all).
+const SHOWN: usize = 5;
+/// How many waiting decisions are counted exactly ("more than" beyond).
+const COUNTED: u64 = 100;
+
+/// The signed-in person's home, or `None` if the request has no valid session here.
+pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<Option<Response>, AppError> {
+    let Some(session) = req.extensions().get::<Session>() else { return Ok(None) };
+    let Some((me, terms, tx)) = auth::check_open(state, site, session, false).await? else { return Ok(None) };
+    if !auth::agreed(state, &tx, session, &me, terms.as_deref()).await? {
+        tx.commit().await?;
+        return Ok(Some(see_other("/terms")));
+    }
+    let view = learning_view(state, &tx, site, me.person).await?;
+    let manager = if me.may(Permission::ManageTraining) { Some(manager_panel(state, &tx, site).await?) } else { None };
+    tx.commit().await?;
+    let todo: Vec<_> = view.mandatory.iter().filter(|m| m["status"] != "complete").take(SHOWN).cloned().collect();
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Home", &[]);
+    ctx.insert("first_name", me.name.split_whitespace().next().unwrap_or(""));
+    ctx.insert("todo", &todo);
+    ctx.insert("todo_more", &(view.mandatory.iter().filter(|m| m["status"] != "complete").count() > SHOWN));
+    ctx.insert("in_progress", &view.in_progress.iter().take(SHOWN).collect::<Vec<_>>());
+    ctx.insert("requested", &view.requested.len());
+    ctx.insert("completed", &view.completed.iter().take(3).collect::<Vec<_>>());
+    ctx.insert("tools", &tools(&me));
+    if let Some(m) = manager {
+        ctx.insert("manager", &m);
+    }
+    page::render(state, Some(site), "pages/home.html", &ctx, StatusCode::OK).map(Some)
+}
+
+/// The trust at a glance, for training managers.
+async fn manager_panel(state: &AppState, tx: &TenantTx, site: &Site) -> Result<serde_json::Value, AppError> {
+    let pending = id::pending_members(tx, COUNTED + 1).await?.len();
+    let requests = learn::requests(tx, COUNTED + 1).await?.len();
+    let imports: Vec<_> = audit::trail_of(tx, "staff.import", 3)
+        .await?
+        .into_iter()
+        .map(|e| {
+            json!({
+                "when": e.at.with_timezone(&site.zone()).format("%-d %B %Y at %H:%M").to_string(),
+                "what": match e.action.as_str() {
+                    "staff.imported" => "Imported",
+                    "staff.import_failed" => "Failed: nothing was changed",
+                    _ => "Waiting to be imported",
+                },
+            })
+        })
+        .collect();
+    let counted = state.totals.totals(state, site.entry.id, &MatrixQuery::default(), site.today()).await?;
+    let t = &counted.totals;
+    let mut bars = vec![bar("Whole trust", &t.overall, None)];
+    bars.extend(
+        t.by_group
+            .iter()
+            .map(|(g, c)| bar(if g.is_empty() { "No staff group recorded" } else { g }, c, Some(g.as_str()))),
+    );
+    Ok(json!({
+        "bars": bars,
+        "overdue": t.overall.overdue,
+        "pending": count_words(pending),
+        "pending_n": pending,
+        "requests": count_words(requests),
+        "requests_n": requests,
+        "imports": imports,
+        "counted_at": counted.at.with_timezone(&site.zone()).format("%H:%M").to_string(),
+        "target": TARGET,
+    }))
+}
+
+/// The compliance a trust aims for: bars below it are marked.
+const TARGET: i64 = 90;
+
+/// One bar of the compliance chart: a label, the percentage complete and the counts behind it.
+fn bar(label: &str, c: &Counts, group: Option<&str>) -> serde_json::Value {
+    let pct = c.percent_complete();
+    json!({
+        "label": label,
+        "percent": pct,
+        "complete": c.complete,
+        "due": c.due,
+        "overdue": c.overdue,
+        "not_started": c.not_started,
+        "total": c.total(),
+        "below": pct < TARGET,
+        "link": group.map(|g| format!("/admin/compliance?group={}", urlencoding(g))),
+    })
+}
+
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn count_words(n: usize) -> String {
+    if n as u64 > COUNTED { format!("More than {COUNTED}") } else { n.to_string() }
+}
+
+/// The Admin page: the tools this person may use here, as a task list.
+#[poem::handler]
+pub async fn admin_index(
+    crate::http::Ctx { req, state, site }: crate::http::Ctx<'_>,
+    member: crate::http::Member<crate::http::may::Anyone>,
+) -> Result<Response, AppError> {
+    let crate::http::Member { me, tx, .. } = member;
+    tx.commit().await?;
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Admin", &[("Home", "/")]);
+    ctx.insert("tools", &tools(&me));
+    page::render(state, Some(site), "pages/admin_index.html", &ctx, StatusCode::OK)
+}
+
+/// The tools this person may use, for the home's shortcuts and the Admin page.
+pub fn tools(me: &SignedIn) -> Vec<serde_json::Value> {
+    use Permission::*;
+    let all: [(Permission, &str, &str, &str); 11] = [
+        (
+            ManageTraining,
+            "/admin/compliance",
+            "Compliance",
+            "Who has completed their mandatory training, and who is overdue",
+        ),
+        (
+            ManageTraining,
+            "/admin/training",
+            "Assign training",
+            "Training rules: which staff groups must complete which courses",
+        ),
+        (ManageTraining, "/admin/enrolments", "Enrolment requests", "Approve or decline requests to join courses"),
+        (ManageTraining, "/admin/staff/import", "Import staff", "Add and update staff from your HR system's file"),
+        (ManageStaff, "/admin/approvals", "Registrations", "Approve or reject people who asked to join"),
+        (ManageStaff, "/admin/staff", "Staff", "Suspend staff and change their roles"),
+        (EditContent, "/admin/courses", "Courses", "Create, edit and publish courses and their sessions"),
+        (EditSite, "/admin/site", "Your site", "Logo, colours, key messages and web addresses"),
+        (ManageSignOn, "/admin/sso", "Single sign-on", "Let staff sign in with your organisation's account"),
+        (ManageRecords, "/admin/lrs", "Learning record store", "Credentials for tools that send xAPI statements"),
+        (ManageIntegrations, "/admin/api-tokens", "API tokens", "Let other systems read and write through the API"),
+    ];
+    let mut out: Vec<_> = all
+        .iter()
+        .filter(|(p, ..)| me.may(*p))
+        .map(|(_, href, name, hint)| json!({ "href": href, "name": name, "hint": hint }))
+        .collect();
+    if me.may(ReadAudit) {
+        out.push(
+            json!({ "href": "/admin/audit", "name": "Audit trail", "hint": "Who did what on this site, and when" }),
+        );
+    }
+    out
+}

@@ -77,7 +77,7 @@ async fn an_eligible_newcomer_registers_confirms_signs_in_and_sees_their_profile
         "Staff nurse",
         "XN1",
         "NMC 12A3456E",
-        "learner",
+        "Learner",
         "Northmoor Teaching Hospitals NHS Foundation Trust (approved)",
     ] {
         assert!(profile.body.contains(shown), "{shown}");

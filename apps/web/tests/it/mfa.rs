@@ -23,6 +23,7 @@ async fn enable(v: &mut Visitor) -> (String, Vec<String>) {
     assert_eq!(page.status, 200, "{}", page.body);
     let at = page.body.find("<strong class=\"trellis-code\">").unwrap() + "<strong class=\"trellis-code\">".len();
     let secret = page.body[at..].split('<').next().unwrap().to_owned();
+    assert!(page.body.contains("<svg role=\"img\""), "the key as a QR code, drawn on the page");
     let wrong = v.submit("/account/mfa", "/account/mfa/enable", &[("code", "000000")]).await;
     assert_eq!(wrong.status, 422);
     let done = v.submit("/account/mfa", "/account/mfa/enable", &[("code", &code_at(&secret, now()))]).await;

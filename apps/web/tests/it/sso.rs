@@ -237,7 +237,7 @@ async fn a_trusts_provider_cannot_take_over_an_account_of_another_trust() {
     let mut again = app.visitor("northmoor");
     let url = begin(&mut again, "u-alice").await;
     let back = again.get(&peer.authorize(&url).await).await;
-    assert_eq!((back.status, back.location.as_deref()), (303, Some("/profile")), "{}", back.body);
+    assert_eq!((back.status, back.location.as_deref()), (303, Some("/")), "{}", back.body);
 }
 
 /// A first sign-in by single sign-on is a door into the trust's staff: its rules reach them.

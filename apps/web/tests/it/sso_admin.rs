@@ -72,7 +72,7 @@ async fn a_trust_admin_sets_up_single_sign_on_which_then_works_and_stays_their_t
     assert_eq!(start.status, 303);
     let back = peer.authorize(&start.location.unwrap()).await;
     let done = fay.get(&back).await;
-    assert_eq!((done.status, done.location.as_deref()), (303, Some("/profile")), "{}", done.body);
+    assert_eq!((done.status, done.location.as_deref()), (303, Some("/")), "{}", done.body);
     fay.accept_terms().await;
     assert!(fay.get("/profile").await.body.contains("Fay Fenn"));
 

@@ -117,7 +117,9 @@ pub async fn mfa_page(
             s
         });
         values["secret"] = json!(secret);
-        values["otpauth"] = json!(auth::mfa::otpauth_url(&secret, &person.email, &site.entry.name));
+        let otpauth = auth::mfa::otpauth_url(&secret, &person.email, &site.entry.name);
+        values["qr"] = json!(otpauth.as_deref().and_then(auth::mfa::qr_svg));
+        values["otpauth"] = json!(otpauth);
     }
     form_page(
         state,
@@ -150,6 +152,7 @@ pub async fn mfa_enable(
         let mut errors = FormErrors::new();
         errors.insert("code", "That code is not right: enter the 6-digit code your authenticator app shows now");
         let otpauth = auth::mfa::otpauth_url(&secret, "", &site.entry.name);
+        let qr = otpauth.as_deref().and_then(auth::mfa::qr_svg);
         return form_page(
             state,
             site,
@@ -158,7 +161,7 @@ pub async fn mfa_enable(
             "pages/mfa.html",
             "Two-step verification",
             &errors,
-            json!({ "enabled": false, "secret": secret, "otpauth": otpauth }),
+            json!({ "enabled": false, "secret": secret, "otpauth": otpauth, "qr": qr }),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };

@@ -153,7 +153,12 @@ async function checkReflow(page, url, label) {
     await page.setViewportSize({ width: 320, height: 640 });
     await page.goto(url, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    check(width <= 320, `${label}: reflows at 320 px (page is ${width} px wide)`);
+    // On a failure, name what sticks out (elements whose box ends beyond the screen's edge).
+    const wide = width <= 320 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > 320.5)
+      .slice(0, 5)
+      .map((e) => `${e.tagName.toLowerCase()}.${String(e.className).split(' ').join('.')} ends at ${Math.round(e.getBoundingClientRect().right)} px`));
+    check(width <= 320, `${label}: reflows at 320 px (page is ${width} px wide)`, wide);
   } finally {
     if (size) await page.setViewportSize(size);
   }
@@ -218,6 +223,7 @@ async function checkSite(cfg, context, axePath, site, colours) {
 
     await screenshot(cfg, page, site.slug);
     await runAxe(page, axePath, label);
+    await checkReflow(page, url, label);
   } finally {
     await page.close().catch(() => {});
   }
@@ -258,10 +264,14 @@ async function checkAccountPages(cfg, context, axePath) {
     try {
       check(response.status() === 200, `${label}: HTTP ${response.status()} (want 200)`);
       await runAxe(page, axePath, label);
+      await checkReflow(page, url, label);
       if (path === '/register') {
+        await page.goto(url, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
         await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('button[type=submit]')]);
         const summary = await page.evaluate(() => document.querySelector('.nhsuk-error-summary')?.innerText ?? '');
         check(summary.includes('There is a problem'), `${label}: an empty form shows the error summary`);
+        const focused = await page.evaluate(() => document.activeElement?.classList.contains('nhsuk-error-summary'));
+        check(focused, `${label}: the error summary has the focus after a refused form`);
         await screenshot(cfg, page, `${site.slug}-register-errors`);
         await runAxe(page, axePath, `${label} with errors`);
       }
@@ -307,8 +317,8 @@ async function checkSignedInPages(cfg, context, axePath) {
       check(response?.status() === 200, `${label} ${path}: HTTP ${response?.status()} (want 200)`);
       await runAxe(page, axePath, `${label} ${path}`);
     }
-    // The role's home and the Admin page reflow at phone width.
-    for (const path of ['/', '/admin']) await checkReflow(page, `${origin}${path}`, `${label} ${path}`);
+    // Every page the training manager reaches reflows at phone width (WCAG 2.2 1.4.10).
+    for (const path of SIGNED_IN_PATHS) await checkReflow(page, `${origin}${path}`, `${label} ${path}`);
     // A course page and its editor, reached from the lists.
     await page.goto(`${origin}/courses`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
     const course = await page.getAttribute('.nhsuk-card__heading a', 'href');

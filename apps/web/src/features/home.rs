@@ -32,6 +32,7 @@ pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<O
         return Ok(Some(see_other("/terms")));
     }
     let view = learning_view(state, &tx, site, me.person).await?;
+    let messages = trellis_db::site::current_messages(&tx, site.today(), 10).await?;
     let manager = if me.may(Permission::ManageTraining) { Some(manager_panel(state, &tx, site).await?) } else { None };
     tx.commit().await?;
     let todo: Vec<_> = view.mandatory.iter().filter(|m| m["status"] != "complete").take(SHOWN).cloned().collect();
@@ -43,6 +44,7 @@ pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<O
     ctx.insert("requested", &view.requested.len());
     ctx.insert("completed", &view.completed.iter().take(3).collect::<Vec<_>>());
     ctx.insert("tools", &tools(&me));
+    ctx.insert("messages", &crate::features::tenant::messages_json(&messages));
     if let Some(m) = manager {
         ctx.insert("manager", &m);
     }

@@ -193,10 +193,24 @@ pub struct MessageForm {
     title: String,
     #[serde(default)]
     body: String,
+    /// The date as one `yyyy-mm-dd` field (the API's and older forms' way) …
     #[serde(default)]
     starts_on: String,
+    /// … or as the NHS date input's day, month and year.
+    #[serde(default, rename = "starts_on-day")]
+    starts_on_day: String,
+    #[serde(default, rename = "starts_on-month")]
+    starts_on_month: String,
+    #[serde(default, rename = "starts_on-year")]
+    starts_on_year: String,
     #[serde(default)]
     ends_on: String,
+    #[serde(default, rename = "ends_on-day")]
+    ends_on_day: String,
+    #[serde(default, rename = "ends_on-month")]
+    ends_on_month: String,
+    #[serde(default, rename = "ends_on-year")]
+    ends_on_year: String,
     /// `save` or `delete` (editing an existing message).
     #[serde(default)]
     action: String,
@@ -212,19 +226,24 @@ fn parse_message(f: &MessageForm) -> Result<MessageInput, FormErrors> {
     if body.is_empty() || body.chars().count() > 2000 {
         errors.insert("body", "Enter the message, up to 2,000 characters");
     }
-    let starts = chrono::NaiveDate::parse_from_str(f.starts_on.trim(), "%Y-%m-%d").ok();
-    if starts.is_none() {
-        errors.insert("starts_on", "Enter the first day to show it, like 2026-12-01");
-    }
-    let ends = match f.ends_on.trim() {
-        "" => None,
-        v => match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-            Ok(d) => Some(d),
-            Err(_) => {
-                errors.insert("ends_on", "Enter the last day to show it, like 2027-03-31, or leave it empty");
-                None
-            }
-        },
+    let starts = page::date_entered(&f.starts_on, [&f.starts_on_day, &f.starts_on_month, &f.starts_on_year]);
+    let starts = match starts {
+        Some(Ok(d)) => Some(d),
+        _ => {
+            errors.insert("starts_on", "Enter the first day to show it as a real date, for example 1 12 2026");
+            None
+        }
+    };
+    let ends = match page::date_entered(&f.ends_on, [&f.ends_on_day, &f.ends_on_month, &f.ends_on_year]) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(())) => {
+            errors.insert(
+                "ends_on",
+                "Enter the last day to show it as a real date, for example 31 3 2027, or leave it empty",
+            );
+            None
+        }
     };
     if let (Some(s), Some(e)) = (starts, ends)
         && e < s
@@ -253,7 +272,12 @@ pub async fn add_message(
         Ok(i) => i,
         Err(errors) => {
             let messages = messages_json(state, site).await?;
-            let values = json!({ "title": f.title, "body": f.body, "starts_on": f.starts_on, "ends_on": f.ends_on });
+            let values = json!({
+                "title": f.title,
+                "body": f.body,
+                "starts_on": page::date_as_typed(&f.starts_on, [&f.starts_on_day, &f.starts_on_month, &f.starts_on_year]),
+                "ends_on": page::date_as_typed(&f.ends_on, [&f.ends_on_day, &f.ends_on_month, &f.ends_on_year]),
+            });
             return page_with(state, site, req, token, &errors, values, messages, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };

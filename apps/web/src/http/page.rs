@@ -142,6 +142,30 @@ pub fn error_page(
     })
 }
 
+/// A date as entered: the NHS date input's day, month and year (`parts`), or one `yyyy-mm-dd`
+/// field. `None` when nothing was entered, `Some(Err(()))` when it is not a real date.
+pub fn date_entered(one: &str, parts: [&str; 3]) -> Option<Result<chrono::NaiveDate, ()>> {
+    let [d, m, y] = parts.map(str::trim);
+    if d.is_empty() && m.is_empty() && y.is_empty() {
+        let one = one.trim();
+        if one.is_empty() {
+            return None;
+        }
+        return Some(chrono::NaiveDate::parse_from_str(one, "%Y-%m-%d").map_err(|_| ()));
+    }
+    let num = |s: &str| s.parse::<u32>().ok();
+    Some(match (num(d), num(m), y.parse::<i32>().ok()) {
+        (Some(d), Some(m), Some(y)) if (1000..=9999).contains(&y) => chrono::NaiveDate::from_ymd_opt(y, m, d).ok_or(()),
+        _ => Err(()),
+    })
+}
+
+/// A date as entered, for showing the form again: `year-month-day` of the parts as typed.
+pub fn date_as_typed(one: &str, parts: [&str; 3]) -> String {
+    let [d, m, y] = parts.map(str::trim);
+    if d.is_empty() && m.is_empty() && y.is_empty() { one.trim().to_owned() } else { format!("{y}-{m}-{d}") }
+}
+
 /// An id from the request path; one that does not parse is "not found", like one that matches
 /// nothing.
 pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, AppError> {

@@ -82,3 +82,47 @@ async fn a_training_managers_home_shows_the_trust_at_a_glance_and_another_trusts
     assert!(!there.body.contains("Signed in as"));
     assert!(there.body.contains("Create an account"));
 }
+
+#[tokio::test]
+async fn a_key_message_takes_its_dates_as_day_month_and_year_and_a_wrong_one_is_shown_again() {
+    let app = spawn_app().await;
+    app.member("northmoor", "boss@northmoor.example", PW, &[Role::TrainingManager]).await;
+    let mut v = app.visitor("northmoor");
+    v.sign_in_and_agree("boss@northmoor.example", PW).await;
+    let page = v.get("/admin/site").await;
+    assert!(page.body.contains("name=\"starts_on-day\""), "the NHS date input");
+    let token = page.csrf().unwrap();
+    let wrong = v
+        .post(
+            "/admin/site/messages",
+            &[
+                ("csrf_token", &token),
+                ("title", "Flu jabs"),
+                ("body", "Clinics all week."),
+                ("starts_on-day", "31"),
+                ("starts_on-month", "2"),
+                ("starts_on-year", "2026"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert!(wrong.body.contains("as a real date"), "{}", wrong.body);
+    assert!(wrong.body.contains("value=\"31\""), "what was typed is shown again");
+    let added = v
+        .post(
+            "/admin/site/messages",
+            &[
+                ("csrf_token", &token),
+                ("title", "Flu jabs"),
+                ("body", "Clinics all week."),
+                ("starts_on-day", "1"),
+                ("starts_on-month", "1"),
+                ("starts_on-year", "2020"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303);
+    let after = v.get(added.location.as_deref().unwrap()).await;
+    assert!(after.body.contains("Key message added"));
+    assert!(v.get("/").await.body.contains("Flu jabs"));
+}

@@ -424,7 +424,7 @@ pub async fn create_trust(
         Some(primary) => {
             let scheme = ColourScheme { primary, ..ColourScheme::DEFAULT };
             if let Some(fail) = scheme.check().into_iter().next() {
-                errors.insert("primary", fail.message);
+                errors.insert("primary", crate::features::site_admin::contrast_words(&fail));
             }
             scheme
         }

@@ -180,11 +180,35 @@ pub async fn colours(
         }
         Err(failures) => {
             tx.rollback().await?;
-            let errors: FormErrors = failures.into_iter().map(|f| (f.field.to_owned(), f.message)).collect();
+            let errors: FormErrors = failures.into_iter().map(|f| (f.field.to_owned(), contrast_words(&f))).collect();
             let messages = messages_json(state, site).await?;
             page_with(state, site, req, token, &errors, values, messages, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
+}
+
+/// A contrast failure in the words of the form: its fields by their labels, and what to do.
+pub(crate) fn contrast_words(f: &trellis_domain::colour::ContrastFailure) -> String {
+    let label = |field: &str| match field {
+        "primary" => "the header and button background",
+        "on_primary" => "the text on the header and buttons",
+        "link" => "the link colour",
+        "accent" => "the decorative border colour",
+        _ => "this colour",
+    };
+    let against = match f.against {
+        Some(bg) => label(bg).to_owned(),
+        None => "the page".to_owned(),
+    };
+    let ratio = f.message.split("contrast ratio of ").nth(1).and_then(|r| r.split(';').next()).unwrap_or("too low");
+    let needs = f.message.rsplit("needs at least ").next().and_then(|r| r.split(' ').next()).unwrap_or("4.5:1");
+    format!(
+        "Choose a different colour: {} is too hard to see against {} (contrast {}; it needs at least {})",
+        label(f.field),
+        against,
+        ratio,
+        needs
+    )
 }
 
 #[derive(Debug, Deserialize, Default)]

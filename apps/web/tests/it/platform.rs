@@ -70,7 +70,7 @@ async fn a_platform_admin_creates_a_trust_whose_first_manager_sets_a_password_an
     assert_eq!(taken.status, 422);
     let pale = root.submit("/admin", "/admin/trusts", &form("eastvale", "#a0c4ff")).await;
     assert_eq!(pale.status, 422);
-    assert!(pale.body.contains("contrast ratio of 1.77:1"));
+    assert!(pale.body.contains("(contrast 1.77:1; it needs at least 4.5:1)"), "{}", pale.body);
     assert_eq!(app.get(&TestApp::host_of("eastvale"), "/").await.status(), 404, "nothing was created");
 
     let created = root.submit("/admin", "/admin/trusts", &form("eastvale", "#00594f")).await;

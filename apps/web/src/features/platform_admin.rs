@@ -359,7 +359,27 @@ pub async fn home(
 ) -> Result<Response, AppError> {
     let mut ctx = form_ctx(token, &FormErrors::new(), json!({}));
     ctx["trusts"] = trusts(state);
+    waiting(state, &mut ctx).await?;
     render(state, req, "pages/platform_admin.html", "Platform administration", ctx, StatusCode::OK)
+}
+
+/// What waits for the platform: listings to review, payment events that failed, recent changes.
+async fn waiting(state: &AppState, ctx: &mut serde_json::Value) -> Result<(), AppError> {
+    let waiting = state.dbs.platform.listings_in("submitted", "", 101).await?.len();
+    let failed = state.dbs.platform.stripe_events(100).await?.into_iter().filter(|e| e.status == "failed").count();
+    let recent: Vec<_> = state
+        .dbs
+        .platform
+        .recent_audit_across_tenants(5)
+        .await?
+        .into_iter()
+        .map(|e| json!({ "at": e.at.format("%-d %B %Y at %H:%M UTC").to_string(), "actor": e.actor, "action": e.action }))
+        .collect();
+    ctx["listings_waiting"] = json!(if waiting > 100 { "More than 100".to_owned() } else { waiting.to_string() });
+    ctx["listings_waiting_n"] = json!(waiting);
+    ctx["events_failed"] = json!(failed);
+    ctx["recent_audit"] = json!(recent);
+    Ok(())
 }
 
 fn trusts(state: &AppState) -> serde_json::Value {
@@ -453,6 +473,7 @@ pub async fn create_trust(
             json!({ "slug": f.slug, "name": f.name, "ods_code": f.ods_code, "primary": f.primary, "admin_email": f.admin_email, "email_domains": f.email_domains }),
         );
         ctx["trusts"] = trusts(state);
+        waiting(state, &mut ctx).await?;
         return render(
             state,
             req,

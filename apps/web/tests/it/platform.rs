@@ -50,6 +50,9 @@ async fn a_platform_admin_creates_a_trust_whose_first_manager_sets_a_password_an
     set_up_two_step(&mut root, "root@platform.example").await;
     let admin = root.get("/admin").await;
     assert!(admin.body.contains("Northmoor Teaching Hospitals NHS Foundation Trust"));
+    assert!(admin.body.contains("href=\"/admin/marketplace\""), "the admin page links to the marketplace review");
+    assert!(admin.body.contains("No listings wait for review"));
+    assert!(admin.body.contains("Signed in as"), "the header says a platform administrator is signed in");
     // The platform session is nothing on a trust's host.
     let mut elsewhere = root.with_cookies_on(&TestApp::host_of("northmoor"));
     assert_eq!(elsewhere.get("/admin/staff").await.location.as_deref(), Some("/sign-in"));

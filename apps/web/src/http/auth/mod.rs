@@ -95,8 +95,19 @@ impl Viewer {
 /// against the database).
 pub fn viewer_of(req: &Request) -> Option<Viewer> {
     let session = req.extensions().get::<Session>()?;
-    let site = req.data::<std::sync::Arc<Site>>()?;
     let state = req.data::<AppState>()?;
+    let Some(site) = req.data::<std::sync::Arc<Site>>() else {
+        // The platform's own site: a platform administrator's session (checked by its pages).
+        let signed_in: i64 = session.get(platform::K_SIGNED_IN)?;
+        let absolute = i64::try_from(state.config.auth.session_absolute_hours * 3600).unwrap_or(i64::MAX);
+        return (now_secs() - signed_in <= absolute).then(|| Viewer {
+            tenant: String::new(),
+            name: "Platform administrator".into(),
+            admin: true,
+            buy: false,
+            sell: false,
+        });
+    };
     let viewer = session.get::<Viewer>(K_VIEWER).filter(|v| v.tenant == site.entry.id.to_string())?;
     let idle = i64::try_from(state.config.auth.session_idle_minutes * 60).unwrap_or(i64::MAX);
     let seen = session.get::<i64>(K_SEEN).unwrap_or(0);

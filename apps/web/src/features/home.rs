@@ -44,7 +44,7 @@ pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<O
     ctx.insert("requested", &view.requested.len());
     ctx.insert("completed", &view.completed.iter().take(3).collect::<Vec<_>>());
     ctx.insert("tools", &tools(&me));
-    ctx.insert("messages", &crate::features::tenant::messages_json(&messages));
+    ctx.insert("messages", &messages_json(&messages));
     if let Some(m) = manager {
         ctx.insert("manager", &m);
     }
@@ -167,4 +167,19 @@ pub fn tools(me: &SignedIn) -> Vec<serde_json::Value> {
         );
     }
     out
+}
+
+/// Key messages as the home pages show them.
+pub fn messages_json(messages: &[trellis_db::site::Message]) -> Vec<serde_json::Value> {
+    messages
+        .iter()
+        .map(|m| {
+            json!({
+                "title": m.title,
+                "body": m.body,
+                "starts_on": m.starts_on.format("%-d %B %Y").to_string(),
+                "ends_on": m.ends_on.map(|d| d.format("%-d %B %Y").to_string()),
+            })
+        })
+        .collect()
 }

@@ -21,25 +21,10 @@ pub async fn home(Ctx { req, state, site }: Ctx<'_>) -> Result<Response, AppErro
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let messages = trellis_db::site::current_messages(&tx, site.today(), HOME_MESSAGES).await?;
     tx.commit().await?;
-    let messages = messages_json(&messages);
+    let messages = crate::features::home::messages_json(&messages);
     let mut ctx = page::context(state, Some(site), &page::RequestInfo::of(req), "Home", &[]);
     ctx.insert("messages", &messages);
     page::render(state, Some(site), "pages/tenant_home.html", &ctx, StatusCode::OK)
-}
-
-/// Key messages as the home pages show them.
-pub fn messages_json(messages: &[trellis_db::site::Message]) -> Vec<serde_json::Value> {
-    messages
-        .iter()
-        .map(|m| {
-            json!({
-                "title": m.title,
-                "body": m.body,
-                "starts_on": m.starts_on.format("%-d %B %Y").to_string(),
-                "ends_on": m.ends_on.map(|d| d.format("%-d %B %Y").to_string()),
-            })
-        })
-        .collect()
 }
 
 /// The trust's accessibility statement.

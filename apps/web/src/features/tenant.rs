@@ -7,7 +7,6 @@ use crate::http::{Ctx, CurrentSite};
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Request, Response, handler};
-use serde_json::json;
 
 /// How many key messages the home page shows.
 const HOME_MESSAGES: u64 = 10;

@@ -73,7 +73,7 @@ async function newCourse(page, code, title) {
   await page.fill('#title', title);
   await page.fill('#code', code);
   await page.check('input[name="enrolment"][value="open"]').catch(() => {});
-  await Promise.all([page.waitForNavigation(), page.click('form button[type=submit]')]);
+  await Promise.all([page.waitForNavigation(), page.click('main form button[type=submit]')]);
   const id = page.url().split('/admin/courses/')[1];
   check(/^[0-9a-f-]{36}$/.test(id), `${title}: course created in the editor`, [page.url()]);
   return id;
@@ -82,7 +82,13 @@ async function newCourse(page, code, title) {
 async function uploadPackage(page, course, name) {
   await page.goto(`${origin}/admin/courses/${course}/package`);
   await page.setInputFiles('#file', path.join(packages, `${name}.zip`));
-  await Promise.all([page.waitForNavigation(), page.click('form button[type=submit]')]);
+  // The form is sent with a progress bar (progress.js), and the page the server answers with
+  // replaces this one.
+  await page.click('main form button[type=submit]');
+  const bar = await page.waitForSelector('.trellis-progress progress', { timeout: 10_000 }).then(() => true, () => false);
+  await page.waitForFunction((c) => window.location.pathname === `/admin/courses/${c}` || document.querySelector('.nhsuk-error-summary'), course, { timeout: 60_000 }).catch(() => {});
+  await page.waitForLoadState('load');
+  check(bar, `${name}: the upload showed a progress bar`);
   return page.url().endsWith(`/admin/courses/${course}`);
 }
 
@@ -133,7 +139,9 @@ async function main() {
       const c = await newCourse(ed, 'BR-BAD', 'Broken package');
       await ed.goto(`${origin}/admin/courses/${c}/package`);
       await ed.setInputFiles('#file', { name: 'bad.zip', mimeType: 'application/zip', buffer: Buffer.from('PK\x03\x04 not a zip') });
-      await Promise.all([ed.waitForNavigation(), ed.click('form button[type=submit]')]);
+      // Sent with a progress bar; the form comes back with its error summary in place of the page.
+      await ed.click('main form button[type=submit]');
+      await ed.waitForSelector('.nhsuk-error-summary', { timeout: 60_000 }).catch(() => {});
       return ed.textContent('.nhsuk-error-summary');
     })();
     check(/not a readable zip/.test(refused ?? ''), 'a broken package is refused with the reason', [refused]);

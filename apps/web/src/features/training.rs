@@ -606,8 +606,12 @@ async fn import_page(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let history = audit::trail_of(&tx, "staff.import", 10).await?;
+    let history = audit::trail_of(&tx, "staff.import", 30).await?;
     tx.commit().await?;
+    // One import is one entry: its newest state (queued, then imported or failed), by its file.
+    let mut seen = std::collections::HashSet::new();
+    let history: Vec<_> = history.into_iter().filter(|h| seen.insert(h.subject.clone())).take(10).collect();
+    let running = history.iter().any(|h| h.action == "staff.import_queued");
     let mut ctx = page::context(
         state,
         Some(site),
@@ -631,6 +635,9 @@ async fn import_page(
             .collect::<Vec<_>>(),
     );
     ctx.insert("max_mb", &(MAX_BYTES / 1024 / 1024));
+    ctx.insert("running", &running);
+    ctx.insert("status_js_url", state.themes.asset_url(&site.entry.theme, "js/status.js"));
+    ctx.insert("progress_js_url", state.themes.asset_url(&site.entry.theme, "js/progress.js"));
     page::render(state, Some(site), "pages/admin_import.html", &ctx, status)
 }
 

@@ -73,6 +73,7 @@ async fn form_page(
             })
             .collect::<Vec<_>>(),
     );
+    ctx.insert("progress_js_url", state.themes.asset_url(&site.entry.theme, "js/progress.js"));
     page::render(state, Some(site), "pages/admin_package.html", &ctx, status)
 }
 

@@ -287,6 +287,43 @@ const SIGNED_IN_PATHS = ['/', '/admin', '/profile', '/admin/approvals', '/admin/
   '/courses', '/courses?q=fire', '/learning', '/admin/courses', '/admin/courses/new', '/admin/training', '/admin/enrolments',
   '/admin/compliance', '/admin/staff/import', '/account/details', '/account/details?find=north'];
 
+// Signed in as the demo's learner (TRELLIS_LEARNER_EMAIL, the same demo password): their home
+// passes axe, reflows at 320 px and offers no administration.
+async function checkLearnerHome(cfg, context, axePath) {
+  const email = process.env.TRELLIS_LEARNER_EMAIL;
+  const password = process.env.TRELLIS_MANAGER_PASSWORD;
+  const slug = process.env.TRELLIS_MANAGER_SITE;
+  if (!email || !password || !slug) return;
+  const origin = cfg.origin(`${slug}.${cfg.base}`).replace(/\/$/, '');
+  const label = `${slug} learner`;
+  const opened = await open(context, `${origin}/sign-in`, label);
+  if (!opened) return;
+  const { page } = opened;
+  try {
+    await page.fill('#email', email);
+    await page.fill('#password', password);
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type=submit]')]);
+    if (page.url().endsWith('/terms')) {
+      await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/terms"] button[type=submit]')]);
+    }
+    check(new URL(page.url()).pathname === '/', `${label}: signed in and on their home page`, [`at ${page.url()}`]);
+    const main = await page.textContent('main');
+    check(main.includes('Training you need to do') && !main.includes('Your trust at a glance'),
+      `${label}: the home shows their own training and nothing of the trust's figures`);
+    const header = await page.textContent('header');
+    check(!header.includes('Admin'), `${label}: no Admin entry for a learner`);
+    await runAxe(page, axePath, `${label} home`);
+    await checkReflow(page, `${origin}/`, `${label} home`);
+    await page.goto(`${origin}/`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    await screenshot(cfg, page, 'home-learner-desktop');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${origin}/`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    await screenshot(cfg, page, 'home-learner-phone');
+  } finally {
+    await page.close().catch(() => {});
+  }
+}
+
 async function checkSignedInPages(cfg, context, axePath) {
   const email = process.env.TRELLIS_MANAGER_EMAIL;
   const password = process.env.TRELLIS_MANAGER_PASSWORD;
@@ -319,6 +356,13 @@ async function checkSignedInPages(cfg, context, axePath) {
     }
     // Every page the training manager reaches reflows at phone width (WCAG 2.2 1.4.10).
     for (const path of SIGNED_IN_PATHS) await checkReflow(page, `${origin}${path}`, `${label} ${path}`);
+    // Their home at desktop and phone width (for the guides: TRELLIS_SCREENSHOTS).
+    await page.goto(`${origin}/`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    await screenshot(cfg, page, 'home-training-manager-desktop');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${origin}/`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    await screenshot(cfg, page, 'home-training-manager-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
     // A course page and its editor, reached from the lists.
     await page.goto(`${origin}/courses`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
     const course = await page.getAttribute('.nhsuk-card__heading a', 'href');
@@ -441,6 +485,7 @@ async function main() {
     await checkLanding(cfg, context, axePath);
     await checkAccountPages(cfg, context, axePath);
     await checkSignedInPages(cfg, context, axePath);
+    await checkLearnerHome(cfg, context, axePath);
     await checkUnknownHost(cfg, context);
     await context.close();
   } finally {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: server CPU per request — the trellis process plus, on PostgreSQL, the database
-# backends serving it — for the sign-in page, a course page and My learning.
+# backends serving it — for the sign-in page, a course page, My learning, and the homes of a
+# learner and of a training manager.
 #
 #   bench/cpu.sh sqlite|postgres [seconds]
 #
@@ -69,3 +70,8 @@ run() {  # name path cookie
 run "sign-in page" /sign-in ""
 run "course page" "$course" "$learner"
 run "My learning" /learning "$learner"
+run "learner's home" / "$learner"
+manager_email=$(sed -nE 's/^    northmoor: (training\.manager@.*)$/\1/p' "$work/serve.log")
+manager=$(sign_in "$manager_email")
+grep -q 'Your trust at a glance' <<<"$(curl -fs -H "Host: $host" -H "Cookie: $manager" "$base/")" || { echo "the manager's home is not theirs"; exit 1; }
+run "training manager's home" / "$manager"

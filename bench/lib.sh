@@ -5,7 +5,7 @@
 # BENCH_POOL the application pool (default 8).
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
-[[ -x target/release/trellis ]] || cargo build --release -p trellis
+[[ -x ${TRELLIS_BIN:-target/release/trellis} ]] || cargo build --release -p trellis
 work=$(mktemp -d)
 server_pid=""
 admin=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}

@@ -404,7 +404,8 @@ pub async fn publish(
             )
             .await?;
             tx.commit().await?;
-            Ok(see_other(&format!("/admin/courses/{id}")))
+            let said = format!("Version {number} published: staff can find it and enrol");
+            Ok(page::see_other_saying(req, &format!("/admin/courses/{id}"), said))
         }
         Err(PublishRefused::NotFound) => Err(AppError::NotFound),
         Err(PublishRefused::Empty) => {

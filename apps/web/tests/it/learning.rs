@@ -338,7 +338,10 @@ async fn managers_import_staff_assign_mandatory_training_follow_compliance_and_r
     }
     assert!(imported.contains("2 added, 1 updated"), "{imported}");
     let history = &imported[imported.find("id=\"import-history\"").unwrap()..];
-    assert!(!history.contains(": waiting to be imported"), "one import is one entry (its result, not also its queueing): {history}");
+    assert!(
+        !history.contains(": waiting to be imported"),
+        "one import is one entry (its result, not also its queueing): {history}"
+    );
     assert!(!history.contains("data-refresh"), "nothing running, so nothing polls");
     // Riverside sees none of them.
     assert!(!rex.get("/admin/compliance").await.body.contains("Okafor"));

@@ -13,7 +13,7 @@ use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::learner::course_json;
 use crate::http::form::FormErrors;
-use crate::http::page::{self, RequestInfo, see_other};
+use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
 use poem::http::StatusCode;
 use poem::web::{CsrfToken, Multipart, Path};
@@ -164,7 +164,11 @@ pub async fn upload(
     )
     .await
     {
-        Ok(_) => Ok(see_other(&format!("/admin/courses/{course}"))),
+        Ok(_) => Ok(page::see_other_saying(
+            req,
+            &format!("/admin/courses/{course}"),
+            "Package uploaded and checked: its sessions are added to the course",
+        )),
         Err(ImportError::Refused(m)) => refuse(format!("The package was refused: {m}")).await,
         Err(ImportError::NotFound) => Err(AppError::NotFound),
         Err(ImportError::Failed(e)) => Err(e),

@@ -96,7 +96,7 @@ pub struct AddForm {
 /// Adds a listing to the trust's catalogue (or changes how it is paid for).
 #[handler]
 pub async fn add(
-    _req: &Request,
+    req: &Request,
     Data(state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::BuyCourses>,
@@ -110,7 +110,7 @@ pub async fn add(
         .ok_or_else(|| AppError::BadRequest("Choose how the trust pays for this course (funding).".into()))?;
     adopt::add(state, &tx, lid, funding, me.person).await?;
     tx.commit().await?;
-    Ok(see_other(&format!("/marketplace/{lid}")))
+    Ok(page::see_other_saying(req, &format!("/marketplace/{lid}"), "Added to your trust's catalogue"))
 }
 
 /// Takes a listing out of the trust's catalogue.

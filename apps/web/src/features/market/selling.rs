@@ -224,7 +224,7 @@ pub async fn submit(
     )
     .await?;
     tx.commit().await?;
-    Ok(see_other("/selling"))
+    Ok(page::see_other_saying(req, "/selling", "Listing sent for review: the platform checks it before it goes live"))
 }
 
 /// The listing form with the course it lists.

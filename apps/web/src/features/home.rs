@@ -34,6 +34,7 @@ pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<O
     let view = learning_view(state, &tx, site, me.person).await?;
     let messages = trellis_db::site::current_messages(&tx, site.today(), 10).await?;
     let manager = if me.may(Permission::ManageTraining) { Some(manager_panel(state, &tx, site).await?) } else { None };
+    let seller = if me.may(Permission::Sell) { seller_panel(state, &tx, site).await? } else { None };
     tx.commit().await?;
     let todo: Vec<_> = view.mandatory.iter().filter(|m| m["status"] != "complete").take(SHOWN).cloned().collect();
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Home", &[]);
@@ -47,6 +48,9 @@ pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<O
     ctx.insert("messages", &messages_json(&messages));
     if let Some(m) = manager {
         ctx.insert("manager", &m);
+    }
+    if let Some(s) = seller {
+        ctx.insert("seller", &s);
     }
     page::render(state, Some(site), "pages/home.html", &ctx, StatusCode::OK).map(Some)
 }
@@ -88,6 +92,25 @@ async fn manager_panel(state: &AppState, tx: &TenantTx, site: &Site) -> Result<s
         "counted_at": counted.at.with_timezone(&site.zone()).format("%H:%M").to_string(),
         "target": TARGET,
     }))
+}
+
+/// For a site that sells in the marketplace: its listings (live, waiting for review) and its
+/// earnings (earned, paid out, owed), from its own ledger lines. `None` if it has not registered
+/// to sell.
+async fn seller_panel(state: &AppState, tx: &TenantTx, site: &Site) -> Result<Option<serde_json::Value>, AppError> {
+    use trellis_db::states::ListingStatus;
+    let Some(s) = state.dbs.platform.seller_of_site(site.entry.id).await? else { return Ok(None) };
+    let listings = state.dbs.platform.listings_of_seller(s.id).await?;
+    let balances = trellis_db::market::balances(tx).await?;
+    let pence = |k: &str| -balances.get(k).copied().unwrap_or(0);
+    let fmt = trellis_domain::market::format_pence;
+    Ok(Some(json!({
+        "live": listings.iter().filter(|l| l.status == ListingStatus::Live).count(),
+        "waiting": listings.iter().filter(|l| l.status == ListingStatus::Submitted).count(),
+        "earned": fmt(pence("earnings") + pence("paid_out")),
+        "paid_out": fmt(pence("paid_out")),
+        "owed": fmt(pence("earnings")),
+    })))
 }
 
 /// The compliance a trust aims for: bars below it are marked.

@@ -146,6 +146,11 @@ async fn listed(
     let page = seller.get("/selling").await;
     assert!(page.body.contains("submitted"), "{}", page.body);
     let lid = id_after(&page.body, "/selling/listings/").unwrap();
+    // The seller's home says what waits and what they earned.
+    let home = seller.get("/").await;
+    assert!(home.body.contains("Selling in the marketplace"), "{}", home.body);
+    let waiting = &home.body[home.body.find("Waiting for review").unwrap()..];
+    assert!(waiting.contains(">1<"), "one listing waits for review: {waiting}");
     let queue = root.get("/admin/marketplace").await;
     assert!(queue.body.contains("Sepsis: spot it early"), "{}", queue.body);
     let t = queue.csrf().unwrap();

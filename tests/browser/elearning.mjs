@@ -68,6 +68,17 @@ async function axe(context, pathname, label) {
   } finally { await page.close(); }
 }
 
+// WCAG 2.2 1.4.10: at 320 CSS px the page does not scroll sideways.
+async function reflow(context, pathname, label) {
+  const page = await context.newPage();
+  try {
+    await page.setViewportSize({ width: 320, height: 640 });
+    await page.goto(`${origin}${pathname}`);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(width <= 320, `${label}: reflows at 320 px (page is ${width} px wide)`);
+  } finally { await page.close(); }
+}
+
 async function newCourse(page, code, title) {
   await page.goto(`${origin}/admin/courses/new`);
   await page.fill('#title', title);
@@ -374,6 +385,9 @@ async function main() {
     await axe(axeCtx, playPath, 'the page a package plays in');
     await axe(axeCtx, cquiz, 'a cmi5 session page');
     await axe(axeCtx, '/learning', 'My learning with e-learning');
+    await reflow(axeCtx, '/learning', 'My learning with e-learning');
+    // The attempts of a course, after the learners' runs, at phone width.
+    await reflow(edAxe, `/admin/courses/${courses['BR-HH']}/attempts`, "a course's attempts");
   } catch (e) {
     const where = lastPage ? `at ${lastPage.url()}: ${one(await lastPage.textContent('main').catch(() => '')).slice(0, 300)}` : '';
     check(false, `unexpected error: ${e.message.split('\n')[0]}`, [where]);

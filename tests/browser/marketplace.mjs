@@ -104,6 +104,11 @@ try {
   await m.goto(`${buyer}/marketplace/spending`);
   check((await m.textContent('main')).includes('Paid by card'), "the trust's spending shows the payment");
   await axe(m, 'the spending page');
+  await m.setViewportSize({ width: 320, height: 640 });
+  await m.goto(`${buyer}/marketplace/spending`);
+  const wide = await m.evaluate(() => document.documentElement.scrollWidth);
+  check(wide <= 320, `the spending page reflows at 320 px (page is ${wide} px wide)`);
+  await m.setViewportSize({ width: 1280, height: 800 });
 
   const sellerCtx = await browser.newContext({ bypassCSP: true });
   const s = await signIn(sellerCtx, seller, env('TRELLIS_SELLER_EMAIL'));

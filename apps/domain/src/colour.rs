@@ -82,6 +82,10 @@ pub struct ContrastFailure {
     pub field: &'static str,
     /// The background field, when the background is a trust colour too (e.g. `primary`).
     pub against: Option<&'static str>,
+    /// The pair's contrast ratio, to two decimals (as the message says it).
+    pub ratio: f64,
+    /// The minimum it needed.
+    pub min: f64,
     /// A sentence naming the pair, its ratio and the minimum.
     pub message: String,
 }
@@ -112,6 +116,8 @@ impl ColourScheme {
                 (ratio < min).then(|| ContrastFailure {
                     field,
                     against,
+                    ratio,
+                    min,
                     message: format!(
                         "{field} {fg} on {bg_name} {bg} has a contrast ratio of {ratio:.2}:1; WCAG 2.2 AA needs at least {min}:1 for {kind}"
                     ),

@@ -8,7 +8,7 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::learner::learning_view;
-use crate::http::auth::{self, SignedIn};
+use crate::http::auth;
 use crate::http::page::{self, RequestInfo, see_other};
 use poem::http::StatusCode;
 use poem::session::Session;
@@ -44,7 +44,7 @@ pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<O
     ctx.insert("in_progress", &view.in_progress.iter().take(SHOWN).collect::<Vec<_>>());
     ctx.insert("requested", &view.requested.len());
     ctx.insert("completed", &view.completed.iter().take(3).collect::<Vec<_>>());
-    ctx.insert("tools", &tools(&me));
+    ctx.insert("tools", &auth::tools(&me));
     ctx.insert("messages", &messages_json(&messages));
     if let Some(m) = manager {
         ctx.insert("manager", &m);
@@ -149,47 +149,8 @@ pub async fn admin_index(
     let crate::http::Member { me, tx, .. } = member;
     tx.commit().await?;
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Admin", &[("Home", "/")]);
-    ctx.insert("tools", &tools(&me));
+    ctx.insert("tools", &auth::tools(&me));
     page::render(state, Some(site), "pages/admin_index.html", &ctx, StatusCode::OK)
-}
-
-/// The tools this person may use, for the home's shortcuts and the Admin page.
-pub fn tools(me: &SignedIn) -> Vec<serde_json::Value> {
-    use Permission::*;
-    let all: [(Permission, &str, &str, &str); 11] = [
-        (
-            ManageTraining,
-            "/admin/compliance",
-            "Compliance",
-            "Who has completed their mandatory training, and who is overdue",
-        ),
-        (
-            ManageTraining,
-            "/admin/training",
-            "Assign training",
-            "Training rules: which staff groups must complete which courses",
-        ),
-        (ManageTraining, "/admin/enrolments", "Enrolment requests", "Approve or decline requests to join courses"),
-        (ManageTraining, "/admin/staff/import", "Import staff", "Add and update staff from your HR system's file"),
-        (ManageStaff, "/admin/approvals", "Registrations", "Approve or reject people who asked to join"),
-        (ManageStaff, "/admin/staff", "Staff", "Suspend staff and change their roles"),
-        (EditContent, "/admin/courses", "Courses", "Create, edit and publish courses and their sessions"),
-        (EditSite, "/admin/site", "Your site", "Logo, colours, key messages and web addresses"),
-        (ManageSignOn, "/admin/sso", "Single sign-on", "Let staff sign in with your organisation's account"),
-        (ManageRecords, "/admin/lrs", "Learning record store", "Credentials for tools that send xAPI statements"),
-        (ManageIntegrations, "/admin/api-tokens", "API tokens", "Let other systems read and write through the API"),
-    ];
-    let mut out: Vec<_> = all
-        .iter()
-        .filter(|(p, ..)| me.may(*p))
-        .map(|(_, href, name, hint)| json!({ "href": href, "name": name, "hint": hint }))
-        .collect();
-    if me.may(ReadAudit) {
-        out.push(
-            json!({ "href": "/admin/audit", "name": "Audit trail", "hint": "Who did what on this site, and when" }),
-        );
-    }
-    out
 }
 
 /// Key messages as the home pages show them.

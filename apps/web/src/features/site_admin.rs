@@ -200,14 +200,12 @@ pub(crate) fn contrast_words(f: &trellis_domain::colour::ContrastFailure) -> Str
         Some(bg) => label(bg).to_owned(),
         None => "the page".to_owned(),
     };
-    let ratio = f.message.split("contrast ratio of ").nth(1).and_then(|r| r.split(';').next()).unwrap_or("too low");
-    let needs = f.message.rsplit("needs at least ").next().and_then(|r| r.split(' ').next()).unwrap_or("4.5:1");
     format!(
-        "Choose a different colour: {} is too hard to see against {} (contrast {}; it needs at least {})",
+        "Choose a different colour: {} is too hard to see against {} (contrast {:.2}:1; it needs at least {}:1)",
         label(f.field),
         against,
-        ratio,
-        needs
+        f.ratio,
+        f.min
     )
 }
 

@@ -371,7 +371,6 @@ pub async fn refund(
     let Member { me, tx, .. } = member;
     payments_available(state)?;
     let cid: ChargeId = page::path_id(&cid)?;
-    tx.commit().await?;
-    uc::refund::refund(state, site, cid, me.person).await?;
+    uc::refund::refund(state, site, tx, cid, me.person).await?;
     Ok(see_other("/marketplace/spending"))
 }

@@ -67,27 +67,71 @@ pub const K_VIEWER: &str = "viewer";
 
 impl Viewer {
     pub fn of(me: &SignedIn, site: &Site) -> Self {
-        use Permission::*;
-        let admin = [
-            ManageStaff,
-            ReadAudit,
-            EditSite,
-            ManageSignOn,
-            EditContent,
-            ManageTraining,
-            ManageRecords,
-            ManageIntegrations,
-        ]
-        .into_iter()
-        .any(|p| me.may(p));
+        let admin = TOOLS.iter().any(|(p, ..)| me.may(*p));
         Self {
             tenant: site.entry.id.to_string(),
             name: me.name.clone(),
             admin,
-            buy: me.may(BuyCourses),
-            sell: me.may(Sell),
+            buy: me.may(Permission::BuyCourses),
+            sell: me.may(Permission::Sell),
         }
     }
+}
+
+/// A trust's administrative tools: the permission each needs, its page, its name and what it is
+/// for. The Admin page lists those a person may use; the header offers *Admin* if there is one.
+const TOOLS: [(Permission, &str, &str, &str); 12] = [
+    (
+        Permission::ManageTraining,
+        "/admin/compliance",
+        "Compliance",
+        "Who has completed their mandatory training, and who is overdue",
+    ),
+    (
+        Permission::ManageTraining,
+        "/admin/training",
+        "Assign training",
+        "Training rules: which staff groups must complete which courses",
+    ),
+    (
+        Permission::ManageTraining,
+        "/admin/enrolments",
+        "Enrolment requests",
+        "Approve or decline requests to join courses",
+    ),
+    (
+        Permission::ManageTraining,
+        "/admin/staff/import",
+        "Import staff",
+        "Add and update staff from your HR system's file",
+    ),
+    (Permission::ManageStaff, "/admin/approvals", "Registrations", "Approve or reject people who asked to join"),
+    (Permission::ManageStaff, "/admin/staff", "Staff", "Suspend staff and change their roles"),
+    (Permission::EditContent, "/admin/courses", "Courses", "Create, edit and publish courses and their sessions"),
+    (Permission::EditSite, "/admin/site", "Your site", "Logo, colours, key messages and web addresses"),
+    (Permission::ManageSignOn, "/admin/sso", "Single sign-on", "Let staff sign in with your organisation's account"),
+    (
+        Permission::ManageRecords,
+        "/admin/lrs",
+        "Learning record store",
+        "Credentials for tools that send xAPI statements",
+    ),
+    (
+        Permission::ManageIntegrations,
+        "/admin/api-tokens",
+        "API tokens",
+        "Let other systems read and write through the API",
+    ),
+    (Permission::ReadAudit, "/admin/audit", "Audit trail", "Who did what on this site, and when"),
+];
+
+/// The tools `me` may use, in the Admin page's order.
+pub fn tools(me: &SignedIn) -> Vec<serde_json::Value> {
+    TOOLS
+        .iter()
+        .filter(|(p, ..)| me.may(*p))
+        .map(|(_, href, name, hint)| serde_json::json!({ "href": href, "name": name, "hint": hint }))
+        .collect()
 }
 
 /// The [`Viewer`] of this request's session, if it is signed in to this site and not idle past

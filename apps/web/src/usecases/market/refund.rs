@@ -8,14 +8,15 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use serde_json::json;
+use trellis_db::TenantTx;
 use trellis_db::audit;
 use trellis_db::market as mk;
 use trellis_db::states::ChargeStatus;
 use trellis_domain::{ChargeId, PersonId};
 
-/// Asks for the refund of charge `cid` of the trust of `site`, by `by`.
-pub async fn refund(state: &AppState, site: &Site, cid: ChargeId, by: PersonId) -> Result<(), AppError> {
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+/// Asks for the refund of charge `cid` of the trust of `site`, by `by`. Reads in `tx` (the
+/// request's), which it commits before asking the payment service.
+pub async fn refund(state: &AppState, site: &Site, tx: TenantTx, cid: ChargeId, by: PersonId) -> Result<(), AppError> {
     let c = mk::charge(&tx, cid).await?.ok_or(AppError::NotFound)?;
     let started = match c.enrolment {
         Some(e) => {

@@ -33,6 +33,9 @@ pub fn at(name: &str) -> ColumnDef {
 pub fn at_null(name: &str) -> ColumnDef {
     ColumnDef::new(a(name)).timestamp_with_time_zone().null().to_owned()
 }
+pub fn date(name: &str) -> ColumnDef {
+    ColumnDef::new(a(name)).date().not_null().to_owned()
+}
 pub fn date_null(name: &str) -> ColumnDef {
     ColumnDef::new(a(name)).date().null().to_owned()
 }

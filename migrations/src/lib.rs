@@ -20,6 +20,7 @@ mod m20261206_000012_identity_path;
 mod m20261206_000013_record_truth;
 mod m20261206_000014_lms_api;
 mod m20261206_000015_tenant_keys;
+mod m20261206_000016_charts;
 
 pub mod helpers;
 
@@ -48,6 +49,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261206_000013_record_truth.rs"),
     include_str!("m20261206_000014_lms_api.rs"),
     include_str!("m20261206_000015_tenant_keys.rs"),
+    include_str!("m20261206_000016_charts.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -75,6 +77,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_record_truth::Migration),
             Box::new(m20261206_000014_lms_api::Migration),
             Box::new(m20261206_000015_tenant_keys::Migration),
+            Box::new(m20261206_000016_charts::Migration),
         ]
     }
 }

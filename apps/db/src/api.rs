@@ -4,12 +4,8 @@
 
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Value};
+use sea_orm::Value;
 use uuid::Uuid;
-
-fn values(tx: &TenantTx) -> Vec<Value> {
-    vec![tx.tenant().as_uuid().into()]
-}
 
 /// A token a trust's administrator issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +65,7 @@ pub struct NewToken<'a> {
 pub async fn create_token(tx: &TenantTx, t: &NewToken<'_>) -> Result<(), DbError> {
     let sql = "INSERT INTO api_tokens (tenant_id, id, name, secret_sha256, scopes, created_by, created_at, expires_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     vals.extend([
         t.id.into(),
         t.name.to_owned().into(),
@@ -79,41 +75,36 @@ pub async fn create_token(tx: &TenantTx, t: &NewToken<'_>) -> Result<(), DbError
         Utc::now().into(),
         t.expires_at.into(),
     ]);
-    tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+    tx.execute(sql, vals).await?;
     Ok(())
 }
 
 /// A token by id (revoked and expired ones too: the caller refuses them).
 pub async fn token(tx: &TenantTx, id: Uuid) -> Result<Option<ApiToken>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM api_tokens WHERE tenant_id = $1 AND id = $2");
-    let mut vals = values(tx);
-    vals.push(id.into());
-    tx.conn().query_one_raw(tx.stmt(&sql, vals)).await?.as_ref().map(token_from).transpose()
+    let vals: Vec<Value> = vec![id.into()];
+    tx.query_one(&sql, vals).await?.as_ref().map(token_from).transpose()
 }
 
 /// Every token here, newest first.
 pub async fn tokens(tx: &TenantTx) -> Result<Vec<ApiToken>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM api_tokens WHERE tenant_id = $1 ORDER BY created_at DESC");
-    let rows = tx.conn().query_all_raw(tx.stmt(&sql, values(tx))).await?;
+    let rows = tx.query_all(&sql, Vec::<Value>::new()).await?;
     rows.iter().map(token_from).collect()
 }
 
 /// Revokes a token; false if there is no live one by that id here.
 pub async fn revoke_token(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
     let sql = "UPDATE api_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL";
-    let mut vals = values(tx);
-    vals.push(id.into());
-    vals.push(Utc::now().into());
-    Ok(tx.conn().execute_raw(tx.stmt(sql, vals)).await?.rows_affected() == 1)
+    let vals: Vec<Value> = vec![id.into(), Utc::now().into()];
+    Ok(tx.execute(sql, vals).await? == 1)
 }
 
 /// Notes that a token was used.
 pub async fn touch_token(tx: &TenantTx, id: Uuid) -> Result<(), DbError> {
     let sql = "UPDATE api_tokens SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2";
-    let mut vals = values(tx);
-    vals.push(id.into());
-    vals.push(Utc::now().into());
-    tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+    let vals: Vec<Value> = vec![id.into(), Utc::now().into()];
+    tx.execute(sql, vals).await?;
     Ok(())
 }
 
@@ -135,9 +126,8 @@ pub async fn external_learner(
     token_id: Uuid,
 ) -> Result<ExternalLearner, DbError> {
     let find = "SELECT id, actor, token_id FROM external_learners WHERE tenant_id = $1 AND actor_key = $2";
-    let mut vals = values(tx);
-    vals.push(actor_key.to_owned().into());
-    if let Some(r) = tx.conn().query_one_raw(tx.stmt(find, vals.clone())).await? {
+    let mut vals: Vec<Value> = vec![actor_key.to_owned().into()];
+    if let Some(r) = tx.query_one(find, vals.clone()).await? {
         return Ok(ExternalLearner {
             id: r.try_get("", "id")?,
             actor: r.try_get("", "actor")?,
@@ -148,24 +138,23 @@ pub async fn external_learner(
     let sql = "INSERT INTO external_learners (tenant_id, id, actor_key, actor, token_id, created_at)
                VALUES ($1, $3, $2, $4, $5, $6)";
     vals.extend([id.into(), actor.to_owned().into(), token_id.into(), Utc::now().into()]);
-    tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+    tx.execute(sql, vals).await?;
     Ok(ExternalLearner { id, actor: actor.to_owned(), token_id })
 }
 
 /// Whether this person id is an external learner's.
 pub async fn is_external(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
     let sql = "SELECT 1 AS one FROM external_learners WHERE tenant_id = $1 AND id = $2";
-    let mut vals = values(tx);
-    vals.push(id.into());
-    Ok(tx.conn().query_one_raw(tx.stmt(sql, vals)).await?.is_some())
+    let vals: Vec<Value> = vec![id.into()];
+    Ok(tx.query_one(sql, vals).await?.is_some())
 }
 
 /// Notes that a token imported this course (so the API may delete it).
 pub async fn record_import(tx: &TenantTx, course: trellis_domain::CourseId, token_id: Uuid) -> Result<(), DbError> {
     let sql = "INSERT INTO api_courses (tenant_id, course_id, token_id, created_at) VALUES ($1, $2, $3, $4)";
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     vals.extend([course.as_uuid().into(), token_id.into(), Utc::now().into()]);
-    tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+    tx.execute(sql, vals).await?;
     Ok(())
 }
 
@@ -187,11 +176,11 @@ pub async fn delete_imported_course(
     tx: &TenantTx,
     course: trellis_domain::CourseId,
 ) -> Result<Result<Vec<Uuid>, NotDeleted>, DbError> {
-    let t = tx.tenant().as_uuid();
+    let _t = tx.tenant().as_uuid();
     let c = course.as_uuid();
     let one = |sql: &'static str| async move {
-        let vals: Vec<Value> = vec![t.into(), c.into()];
-        Ok::<_, DbError>(tx.conn().query_one_raw(tx.stmt(sql, vals)).await?.is_some())
+        let vals: Vec<Value> = vec![c.into()];
+        Ok::<_, DbError>(tx.query_one(sql, vals).await?.is_some())
     };
     if !one("SELECT 1 AS one FROM api_courses WHERE tenant_id = $1 AND course_id = $2").await? {
         return Ok(Err(NotDeleted::NotFound));
@@ -209,10 +198,7 @@ pub async fn delete_imported_course(
         return Ok(Err(NotDeleted::InUse("a learning path includes it".into())));
     }
     let packages: Vec<Uuid> = tx
-        .conn()
-        .query_all_raw(
-            tx.stmt("SELECT id FROM packages WHERE tenant_id = $1 AND course_id = $2", vec![t.into(), c.into()]),
-        )
+        .query_all("SELECT id FROM packages WHERE tenant_id = $1 AND course_id = $2", vec![c.into()])
         .await?
         .iter()
         .map(|r| r.try_get::<Uuid>("", "id"))
@@ -235,7 +221,7 @@ pub async fn delete_imported_course(
         "DELETE FROM courses WHERE tenant_id = $1 AND id = $2".to_owned(),
         "DELETE FROM api_courses WHERE tenant_id = $1 AND course_id = $2".to_owned(),
     ] {
-        tx.conn().execute_raw(tx.stmt(&sql, vec![t.into(), c.into()])).await?;
+        tx.execute(&sql, vec![c.into()]).await?;
     }
     crate::catalogue::changed(tx).await?;
     Ok(Ok(packages))

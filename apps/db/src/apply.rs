@@ -103,7 +103,7 @@ async fn apply_one(
                 ods_code: Set(spec.ods_code.clone()),
                 theme: Set(spec.theme.clone()),
                 time_zone: Set(spec.time_zone.clone()),
-                status: Set("active".into()),
+                status: Set(crate::states::TenantStatus::Active),
                 require_admin_mfa: Set(spec.require_admin_mfa),
                 created_at: Set(now),
                 updated_at: Set(now),

@@ -59,7 +59,7 @@ pub async fn trail_of(tx: &TenantTx, prefix: &str, limit: u64) -> Result<Vec<Ent
     Ok(q.order_by_desc(audit_event::Column::At)
         .order_by_desc(audit_event::Column::Id)
         .limit(limit)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|e| Entry {

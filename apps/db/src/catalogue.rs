@@ -16,7 +16,7 @@ use crate::states::VersionStatus;
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, Set};
 use std::collections::HashMap;
 use trellis_domain::{CourseId, ObjectId, PersonId, ProgrammeId, TenantId};
 use uuid::Uuid;
@@ -196,10 +196,9 @@ fn audience_text(groups: &[String]) -> String {
 /// Notes that what this owner's catalogue lists has changed (in the caller's transaction), so
 /// every server's kept copy of it is rebuilt at its next request (see [`generations`]).
 pub(crate) async fn changed(tx: &TenantTx) -> Result<(), DbError> {
-    use sea_orm::ConnectionTrait;
     let sql = "INSERT INTO catalogue_generations (tenant_id, generation) VALUES ($1, 1)
                ON CONFLICT (tenant_id) DO UPDATE SET generation = catalogue_generations.generation + 1";
-    tx.conn().execute_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into()])).await?;
+    tx.execute(sql, Vec::new()).await?;
     Ok(())
 }
 
@@ -233,9 +232,8 @@ impl Generations {
 
 /// The trust's and the national catalogue's change counters.
 pub async fn generations(tx: &TenantTx) -> Result<Generations, DbError> {
-    use sea_orm::ConnectionTrait;
     let sql = format!("SELECT {}", *GENERATIONS_SQL);
-    let row = tx.conn().query_one_raw(tx.stmt(&sql, vec![tx.tenant().as_uuid().into()])).await?;
+    let row = tx.query_one(&sql, Vec::new()).await?;
     row.as_ref().map_or_else(|| Ok(Generations::default()), Generations::from_row)
 }
 
@@ -289,7 +287,7 @@ async fn code_taken(tx: &TenantTx, code: &str, except: Option<CourseId>) -> Resu
     if let Some(id) = except {
         q = q.filter(course::Column::Id.ne(id.as_uuid()));
     }
-    Ok(q.one(tx.conn()).await?.is_some())
+    Ok(q.one(tx).await?.is_some())
 }
 
 /// Changes a course's description (not its sessions, which are versioned). Takes effect at once.
@@ -315,7 +313,7 @@ pub async fn update_course(
         .col_expr(course::Column::CpdPoints, Expr::value(input.cpd_points))
         .col_expr(course::Column::Enrolment, Expr::value(input.enrolment.clone()))
         .col_expr(course::Column::UpdatedAt, Expr::value(Utc::now()))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     changed(tx).await?;
     Ok(Ok(res.rows_affected == 1))
@@ -326,14 +324,14 @@ pub async fn course(tx: &TenantTx, id: CourseId) -> Result<Option<Course>, DbErr
     Ok(tx
         .select_shared::<course::Entity>()
         .filter(course::Column::Id.eq(id.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(Course::from))
 }
 
 /// Whether the course is this trust's own (so its editors may change it).
 pub async fn owns(tx: &TenantTx, id: CourseId) -> Result<bool, DbError> {
-    Ok(tx.select::<course::Entity>().filter(course::Column::Id.eq(id.as_uuid())).one(tx.conn()).await?.is_some())
+    Ok(tx.select::<course::Entity>().filter(course::Column::Id.eq(id.as_uuid())).one(tx).await?.is_some())
 }
 
 /// Courses by id (own or national), in one query.
@@ -344,7 +342,7 @@ pub async fn courses_by_id(tx: &TenantTx, ids: &[Uuid]) -> Result<HashMap<Uuid, 
     Ok(tx
         .select_shared::<course::Entity>()
         .filter(course::Column::Id.is_in(ids.to_vec()))
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|m| (m.id, Course::from(m)))
@@ -356,7 +354,7 @@ pub async fn own_courses(tx: &TenantTx) -> Result<Vec<Course>, DbError> {
     Ok(tx
         .select::<course::Entity>()
         .order_by_asc(course::Column::Title)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Course::from)
@@ -366,15 +364,16 @@ pub async fn own_courses(tx: &TenantTx) -> Result<Vec<Course>, DbError> {
 /// The national catalogue's published courses, with whether this trust offers each.
 pub async fn national_courses(tx: &TenantTx) -> Result<Vec<(Course, bool)>, DbError> {
     let offered: std::collections::HashSet<Uuid> =
-        tx.select::<catalogue_offer::Entity>().all(tx.conn()).await?.into_iter().map(|o| o.course_id).collect();
+        tx.select::<catalogue_offer::Entity>().all(tx).await?.into_iter().map(|o| o.course_id).collect();
     // The free national catalogue only: a marketplace course (a priced snapshot, with a seller)
     // lives in the same space but is added from the marketplace, never "offered" here.
-    Ok(course::Entity::find()
+    Ok(tx
+        .select_shared::<course::Entity>()
         .filter(course::Column::TenantId.eq(TenantId::NATIONAL.as_uuid()))
         .filter(course::Column::SellerId.is_null())
         .filter(course::Column::Status.eq(crate::states::CourseStatus::Published))
         .order_by_asc(course::Column::Title)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|m| {
@@ -387,11 +386,12 @@ pub async fn national_courses(tx: &TenantTx) -> Result<Vec<(Course, bool)>, DbEr
 /// Offers (or stops offering) a national course in this trust's catalogue. People already
 /// enrolled keep their enrolment either way.
 pub async fn set_offered(tx: &TenantTx, id: CourseId, offered: bool, by: Option<PersonId>) -> Result<bool, DbError> {
-    let national = course::Entity::find()
+    let national = tx
+        .select_shared::<course::Entity>()
         .filter(course::Column::TenantId.eq(TenantId::NATIONAL.as_uuid()))
         .filter(course::Column::Id.eq(id.as_uuid()))
         .filter(course::Column::SellerId.is_null())
-        .one(tx.conn())
+        .one(tx)
         .await?
         .is_some();
     if !national {
@@ -410,7 +410,7 @@ pub(crate) async fn set_offered_unchecked(
 ) -> Result<bool, DbError> {
     tx.delete_many::<catalogue_offer::Entity>()
         .filter(catalogue_offer::Column::CourseId.eq(id.as_uuid()))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if offered {
         tx.insert(catalogue_offer::ActiveModel {
@@ -434,7 +434,7 @@ pub async fn in_catalogue(tx: &TenantTx, c: &Course) -> Result<bool, DbError> {
     let offered = tx
         .select::<catalogue_offer::Entity>()
         .filter(catalogue_offer::Column::CourseId.eq(c.id.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .is_some();
     Ok(listed(c, offered))
@@ -457,7 +457,7 @@ pub async fn only_in_catalogue(
     } else {
         tx.select::<catalogue_offer::Entity>()
             .filter(catalogue_offer::Column::CourseId.is_in(national))
-            .all(tx.conn())
+            .all(tx)
             .await?
             .into_iter()
             .map(|o| o.course_id)
@@ -471,7 +471,7 @@ pub async fn version_is_published(tx: &TenantTx, version: Uuid) -> Result<bool, 
     Ok(tx
         .select_shared::<course_version::Entity>()
         .filter(course_version::Column::Id.eq(version))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .is_some_and(|v| v.status != VersionStatus::Draft))
 }
@@ -482,7 +482,7 @@ pub async fn versions(tx: &TenantTx, id: CourseId) -> Result<Vec<Version>, DbErr
         .select_shared::<course_version::Entity>()
         .filter(course_version::Column::CourseId.eq(id.as_uuid()))
         .order_by_desc(course_version::Column::Number)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|v| Version { id: v.id, number: v.number, status: v.status, published_at: v.published_at })
@@ -495,7 +495,7 @@ pub async fn objects(tx: &TenantTx, version: Uuid) -> Result<Vec<Object>, DbErro
         .select_shared::<learning_object::Entity>()
         .filter(learning_object::Column::VersionId.eq(version))
         .order_by_asc(learning_object::Column::Position)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Object::from)
@@ -507,7 +507,7 @@ pub async fn object(tx: &TenantTx, id: ObjectId) -> Result<Option<Object>, DbErr
     Ok(tx
         .select_shared::<learning_object::Entity>()
         .filter(learning_object::Column::Id.eq(id.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(Object::from))
 }
@@ -614,7 +614,7 @@ async fn draft_object(tx: &TenantTx, course: CourseId, object: ObjectId) -> Resu
         .select::<learning_object::Entity>()
         .filter(learning_object::Column::CourseId.eq(course.as_uuid()))
         .filter(learning_object::Column::Id.eq(object.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?;
     let Some(o) = o else { return Ok(None) };
     if o.version_id == d.id {
@@ -624,7 +624,7 @@ async fn draft_object(tx: &TenantTx, course: CourseId, object: ObjectId) -> Resu
         .select::<learning_object::Entity>()
         .filter(learning_object::Column::VersionId.eq(d.id))
         .filter(learning_object::Column::Lineage.eq(o.lineage))
-        .one(tx.conn())
+        .one(tx)
         .await?;
     Ok(copy.map(|c| (d, c.into())))
 }
@@ -657,7 +657,7 @@ pub async fn update_object(
             .col_expr(learning_object::Column::FileType, Expr::value(Some(f.content_type.clone())))
             .col_expr(learning_object::Column::FileSize, Expr::value(Some(f.size)));
     }
-    q.exec(tx.conn()).await?;
+    q.exec(tx).await?;
     Ok(true)
 }
 
@@ -672,7 +672,7 @@ pub async fn move_object(tx: &TenantTx, course: CourseId, object: ObjectId, by: 
         tx.update_many::<learning_object::Entity>()
             .filter(learning_object::Column::Id.eq(a.id.as_uuid()))
             .col_expr(learning_object::Column::Position, Expr::value(b))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
     }
     Ok(true)
@@ -681,10 +681,7 @@ pub async fn move_object(tx: &TenantTx, course: CourseId, object: ObjectId, by: 
 /// Removes a session from the draft (published versions keep theirs).
 pub async fn remove_object(tx: &TenantTx, course: CourseId, object: ObjectId) -> Result<bool, DbError> {
     let Some((_, o)) = draft_object(tx, course, object).await? else { return Ok(false) };
-    tx.delete_many::<learning_object::Entity>()
-        .filter(learning_object::Column::Id.eq(o.id.as_uuid()))
-        .exec(tx.conn())
-        .await?;
+    tx.delete_many::<learning_object::Entity>().filter(learning_object::Column::Id.eq(o.id.as_uuid())).exec(tx).await?;
     Ok(true)
 }
 
@@ -700,8 +697,7 @@ pub enum PublishRefused {
 /// (those on it keep it), and the course is listed.
 pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishRefused>, DbError> {
     // Only the owner publishes (the national catalogue's courses are the national owner's).
-    let Some(c) = tx.select::<course::Entity>().filter(course::Column::Id.eq(id.as_uuid())).one(tx.conn()).await?
-    else {
+    let Some(c) = tx.select::<course::Entity>().filter(course::Column::Id.eq(id.as_uuid())).one(tx).await? else {
         return Ok(Err(PublishRefused::NotFound));
     };
     let c = Course::from(c);
@@ -717,18 +713,18 @@ pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishR
             .filter(course_version::Column::CourseId.eq(id.as_uuid()))
             .filter(course_version::Column::Status.eq(crate::states::VersionStatus::Published))
             .col_expr(course_version::Column::Status, Expr::value(crate::states::VersionStatus::Retired))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
         tx.update_many::<course_version::Entity>()
             .filter(course_version::Column::Id.eq(d.id))
             .col_expr(course_version::Column::Status, Expr::value(crate::states::VersionStatus::Published))
             .col_expr(course_version::Column::PublishedAt, Expr::value(Some(now)))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
         tx.update_many::<course::Entity>()
             .filter(course::Column::Id.eq(id.as_uuid()))
             .col_expr(course::Column::CurrentVersionId, Expr::value(Some(d.id)))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
         d.number
     } else if let Some(p) = all.iter().find(|v| v.status == VersionStatus::Published) {
@@ -740,7 +736,7 @@ pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishR
         .filter(course::Column::Id.eq(id.as_uuid()))
         .col_expr(course::Column::Status, Expr::value(crate::states::CourseStatus::Published))
         .col_expr(course::Column::UpdatedAt, Expr::value(now))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     changed(tx).await?;
     Ok(Ok(number))
@@ -754,7 +750,7 @@ pub async fn unpublish(tx: &TenantTx, id: CourseId) -> Result<bool, DbError> {
         .filter(course::Column::Status.eq(crate::states::CourseStatus::Published))
         .col_expr(course::Column::Status, Expr::value(crate::states::CourseStatus::Unpublished))
         .col_expr(course::Column::UpdatedAt, Expr::value(Utc::now()))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     changed(tx).await?;
     Ok(res.rows_affected == 1)
@@ -766,7 +762,7 @@ pub async fn path_courses(tx: &TenantTx, path: CourseId) -> Result<Vec<CourseId>
         .select_shared::<path_course::Entity>()
         .filter(path_course::Column::PathId.eq(path.as_uuid()))
         .order_by_asc(path_course::Column::Position)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|p| CourseId::from_uuid(p.course_id))
@@ -778,7 +774,7 @@ pub async fn paths_containing(tx: &TenantTx, course: CourseId) -> Result<Vec<Cou
     Ok(tx
         .select_shared::<path_course::Entity>()
         .filter(path_course::Column::CourseId.eq(course.as_uuid()))
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|p| CourseId::from_uuid(p.path_id))
@@ -790,10 +786,7 @@ pub async fn set_path_courses(tx: &TenantTx, path: CourseId, list: &[CourseId]) 
     if !owns(tx, path).await? {
         return Ok(false);
     }
-    tx.delete_many::<path_course::Entity>()
-        .filter(path_course::Column::PathId.eq(path.as_uuid()))
-        .exec(tx.conn())
-        .await?;
+    tx.delete_many::<path_course::Entity>().filter(path_course::Column::PathId.eq(path.as_uuid())).exec(tx).await?;
     let found = courses_by_id(tx, &list.iter().map(CourseId::as_uuid).collect::<Vec<_>>()).await?;
     let mut position = 0;
     for id in list {
@@ -831,14 +824,14 @@ pub async fn save_programme(
     summary: &str,
     list: &[CourseId],
 ) -> Result<ProgrammeId, DbError> {
-    let existing = tx.select::<programme::Entity>().filter(programme::Column::Code.eq(code)).one(tx.conn()).await?;
+    let existing = tx.select::<programme::Entity>().filter(programme::Column::Code.eq(code)).one(tx).await?;
     let id = match existing {
         Some(p) => {
             tx.update_many::<programme::Entity>()
                 .filter(programme::Column::Id.eq(p.id))
                 .col_expr(programme::Column::Title, Expr::value(title))
                 .col_expr(programme::Column::Summary, Expr::value(summary))
-                .exec(tx.conn())
+                .exec(tx)
                 .await?;
             ProgrammeId::from_uuid(p.id)
         }
@@ -850,7 +843,7 @@ pub async fn save_programme(
                 code: Set(code.to_owned()),
                 title: Set(title.to_owned()),
                 summary: Set(summary.to_owned()),
-                status: Set("published".into()),
+                status: Set(crate::states::ProgrammeStatus::Published),
                 created_at: Set(Utc::now()),
             })
             .await?;
@@ -859,7 +852,7 @@ pub async fn save_programme(
     };
     tx.delete_many::<programme_course::Entity>()
         .filter(programme_course::Column::ProgrammeId.eq(id.as_uuid()))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     for (i, c) in list.iter().enumerate() {
         tx.insert(programme_course::ActiveModel {
@@ -876,13 +869,13 @@ pub async fn save_programme(
 
 /// The programmes visible here (own and national), with their courses in order.
 pub async fn programmes(tx: &TenantTx) -> Result<Vec<Programme>, DbError> {
-    let list = tx.select_shared::<programme::Entity>().order_by_asc(programme::Column::Title).all(tx.conn()).await?;
+    let list = tx.select_shared::<programme::Entity>().order_by_asc(programme::Column::Title).all(tx).await?;
     let ids: Vec<Uuid> = list.iter().map(|p| p.id).collect();
     let mut items: HashMap<Uuid, Vec<(i32, CourseId)>> = HashMap::new();
     for pc in tx
         .select_shared::<programme_course::Entity>()
         .filter(programme_course::Column::ProgrammeId.is_in(ids))
-        .all(tx.conn())
+        .all(tx)
         .await?
     {
         items.entry(pc.programme_id).or_default().push((pc.position, CourseId::from_uuid(pc.course_id)));
@@ -1017,8 +1010,8 @@ impl Listing {
 
 /// Reads this trust's [`Listing`].
 pub async fn listing(tx: &TenantTx) -> Result<Listing, DbError> {
-    use sea_orm::{ConnectionTrait, FromQueryResult};
-    let t = tx.tenant().as_uuid();
+    use sea_orm::FromQueryResult;
+    let _t = tx.tenant().as_uuid();
     let national = TenantId::NATIONAL.as_uuid();
     let sql = format!(
         "SELECT c.tenant_id, c.id, c.code, c.kind, c.title, c.summary, c.description, c.topic, c.audience,
@@ -1026,7 +1019,7 @@ pub async fn listing(tx: &TenantTx) -> Result<Listing, DbError> {
                 c.price_pence, c.currency, c.seller_id, c.created_at, c.updated_at, EXISTS (SELECT 1 FROM requirements r WHERE r.tenant_id = $1 AND r.course_id = c.id AND r.mandatory) AS mandatory
            FROM courses c WHERE c.status = 'published' AND {IN_CATALOGUE} ORDER BY c.title ASC, c.id ASC"
     );
-    let rows = tx.conn().query_all_raw(tx.stmt(&sql, vec![t.into(), national.into()])).await?;
+    let rows = tx.query_all(&sql, vec![national.into()]).await?;
     let mut cards = Vec::with_capacity(rows.len());
     for r in rows {
         let m = course::Model::from_query_result(&r, "")?;
@@ -1067,9 +1060,8 @@ fn fts5_terms(text: &str) -> String {
 /// PostgreSQL full-text search (`websearch_to_tsquery`, ranked) or SQLite FTS5 (bm25). Whether
 /// the trust offers a national match is the [`Listing`]'s to say.
 pub async fn ranked(tx: &TenantTx, words: &str) -> Result<Vec<Uuid>, DbError> {
-    use sea_orm::ConnectionTrait;
     let words = words.trim();
-    let t = tx.tenant().as_uuid();
+    let _t = tx.tenant().as_uuid();
     let national = TenantId::NATIONAL.as_uuid();
     let sql = if tx.is_postgres() {
         "SELECT c.id AS id FROM courses c, websearch_to_tsquery('english', $3) q
@@ -1089,7 +1081,7 @@ pub async fn ranked(tx: &TenantTx, words: &str) -> Result<Vec<Uuid>, DbError> {
     if words.is_empty() || arg.is_empty() {
         return Ok(vec![]);
     }
-    let rows = tx.conn().query_all_raw(tx.stmt(&sql, vec![t.into(), national.into(), arg.into()])).await?;
+    let rows = tx.query_all(&sql, vec![national.into(), arg.into()]).await?;
     rows.into_iter().map(|r| r.try_get::<Uuid>("", "id").map_err(DbError::from)).collect()
 }
 
@@ -1117,7 +1109,7 @@ pub async fn apply_spec(
                 tx.select_shared::<course::Entity>()
                     .filter(course::Column::Code.eq(code))
                     .order_by_desc(course::Column::TenantId.eq(tx.tenant().as_uuid()))
-                    .one(tx.conn())
+                    .one(tx)
                     .await?
                     .map(Course::from),
             )
@@ -1190,7 +1182,7 @@ pub async fn apply_spec(
         tx.update_many::<course::Entity>()
             .filter(course::Column::Id.eq(id.as_uuid()))
             .col_expr(course::Column::DurationMinutes, Expr::value(minutes))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
         let _ = publish(tx, id).await?;
         lines.push(format!("path {}: created with {} courses", p.code, list.len()));

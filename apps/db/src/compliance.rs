@@ -12,7 +12,7 @@ use crate::states::EnrolmentStatus;
 use crate::{DbError, TenantTx};
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, Value};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, Set, Value};
 use std::collections::HashMap;
 use trellis_domain::learning::{Audience, Compliance, RENEWAL_OPENS_DAYS, due_date, expires_on};
 use trellis_domain::{CourseId, PersonId, RequirementId, TenantId};
@@ -45,7 +45,7 @@ pub async fn requirements(tx: &TenantTx) -> Result<Vec<Requirement>, DbError> {
     Ok(tx
         .select::<requirement::Entity>()
         .order_by_asc(requirement::Column::CreatedAt)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .filter_map(requirement_from)
@@ -102,13 +102,9 @@ pub async fn remove_requirement(tx: &TenantTx, id: RequirementId) -> Result<bool
     tx.delete_many::<assignment::Entity>()
         .filter(assignment::Column::RequirementId.eq(id.as_uuid()))
         .filter(assignment::Column::CompletedAt.is_null())
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
-    let res = tx
-        .delete_many::<requirement::Entity>()
-        .filter(requirement::Column::Id.eq(id.as_uuid()))
-        .exec(tx.conn())
-        .await?;
+    let res = tx.delete_many::<requirement::Entity>().filter(requirement::Column::Id.eq(id.as_uuid())).exec(tx).await?;
     crate::catalogue::changed(tx).await?;
     Ok(res.rows_affected == 1)
 }
@@ -133,12 +129,12 @@ async fn standings(
     course: CourseId,
     only: Option<PersonId>,
 ) -> Result<Vec<Standing>, DbError> {
-    let mut values: Vec<Value> = vec![tx.tenant().as_uuid().into(), course.as_uuid().into()];
+    let mut values: Vec<Value> = vec![course.as_uuid().into()];
     let (mut filter, value) = audience_condition(audience, 3);
     values.extend(value);
     if let Some(p) = only {
         values.push(p.as_uuid().into());
-        filter.push_str(&format!(" AND m.person_id = ${}", values.len()));
+        filter.push_str(&format!(" AND m.person_id = ${}", values.len() + 1));
     }
     let sql = format!(
         "SELECT m.person_id AS id, e.status AS status, CASE WHEN a.person_id IS NULL THEN 0 ELSE 1 END AS assigned, \
@@ -155,7 +151,7 @@ async fn standings(
          LEFT JOIN assignments a ON a.tenant_id = $1 AND a.person_id = m.person_id AND a.course_id = $2 \
          WHERE m.tenant_id = $1 AND m.status = 'approved'{filter}"
     );
-    let rows = tx.conn().query_all_raw(tx.stmt(&sql, values)).await?;
+    let rows = tx.query_all(&sql, values).await?;
     rows.into_iter()
         .map(|r| {
             let here: Option<chrono::DateTime<Utc>> = r.try_get("", "last_completed")?;
@@ -228,7 +224,7 @@ async fn apply_rule(
     }
     applied.enrolled += new_enrolments.len();
     for chunk in new_enrolments.chunks(500) {
-        enrolment::Entity::insert_many(chunk.to_vec()).exec(tx.conn()).await?;
+        tx.insert_many(chunk.to_vec()).await?;
     }
     if r.mandatory {
         let rows: Vec<assignment::ActiveModel> = people
@@ -254,7 +250,7 @@ async fn apply_rule(
             .collect();
         applied.assigned = rows.len();
         for chunk in rows.chunks(500) {
-            assignment::Entity::insert_many(chunk.to_vec()).exec(tx.conn()).await?;
+            tx.insert_many(chunk.to_vec()).await?;
         }
     }
     Ok(applied)
@@ -317,14 +313,14 @@ async fn reconcile_rules(tx: &TenantTx, today: NaiveDate, only: Option<PersonId>
     let mut removed = 0usize;
     for r in requirements(tx).await? {
         let (in_audience, value) = audience_condition(&r.audience, 2);
-        let mut values: Vec<Value> = vec![tx.tenant().as_uuid().into()];
+        let mut values: Vec<Value> = Vec::new();
         values.extend(value);
         values.push(r.id.as_uuid().into());
-        let n = values.len();
+        let n = values.len() + 1;
         let person = match only {
             Some(p) => {
                 values.push(p.as_uuid().into());
-                format!(" AND person_id = ${}", values.len())
+                format!(" AND person_id = ${}", values.len() + 1)
             }
             None => String::new(),
         };
@@ -333,8 +329,8 @@ async fn reconcile_rules(tx: &TenantTx, today: NaiveDate, only: Option<PersonId>
              AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = $1 AND m.person_id = assignments.person_id \
                              AND m.status = 'approved'{in_audience})"
         );
-        let res = tx.conn().execute_raw(tx.stmt(&sql, values)).await?;
-        removed += usize::try_from(res.rows_affected()).unwrap_or(0);
+        let res = tx.execute(&sql, values).await?;
+        removed += usize::try_from(res).unwrap_or(0);
     }
     Ok(Reconciled { assigned: applied.assigned, enrolled: applied.enrolled, removed })
 }
@@ -368,7 +364,7 @@ pub async fn completed(tx: &TenantTx, person: PersonId, course: CourseId, today:
         .select::<assignment::Entity>()
         .filter(assignment::Column::PersonId.eq(person.as_uuid()))
         .filter(assignment::Column::CourseId.eq(course.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
     else {
         return Ok(());
@@ -376,7 +372,7 @@ pub async fn completed(tx: &TenantTx, person: PersonId, course: CourseId, today:
     let renewal = tx
         .select::<requirement::Entity>()
         .filter(requirement::Column::Id.eq(a.requirement_id))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .and_then(|r| r.renewal_months);
     let expiry = expires_on(today, renewal);
@@ -388,7 +384,7 @@ pub async fn completed(tx: &TenantTx, person: PersonId, course: CourseId, today:
         .col_expr(assignment::Column::CompletedIn, Expr::value(Option::<Uuid>::None))
         .col_expr(assignment::Column::ExpiresOn, Expr::value(expiry))
         .col_expr(assignment::Column::DueOn, Expr::value(expiry.unwrap_or(a.due_on)))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(())
 }
@@ -401,7 +397,7 @@ pub async fn reopen_for_renewal(tx: &TenantTx, today: NaiveDate) -> Result<usize
         .select::<assignment::Entity>()
         .filter(assignment::Column::ExpiresOn.lte(horizon))
         .filter(assignment::Column::CompletedAt.is_not_null())
-        .all(tx.conn())
+        .all(tx)
         .await?;
     let courses = catalogue::courses_by_id(tx, &due.iter().map(|a| a.course_id).collect::<Vec<_>>()).await?;
     let mut n = 0;
@@ -420,7 +416,7 @@ pub async fn reopen_for_renewal(tx: &TenantTx, today: NaiveDate) -> Result<usize
             .filter(assignment::Column::PersonId.eq(a.person_id))
             .filter(assignment::Column::CourseId.eq(a.course_id))
             .col_expr(assignment::Column::StartedAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
         n += 1;
     }
@@ -552,23 +548,23 @@ const FROM: &str = "FROM memberships m JOIN people p ON p.id = m.person_id
                 LEFT JOIN staff_records s ON s.tenant_id = $1 AND s.person_id = m.person_id
                 WHERE m.tenant_id = $1 AND m.status = 'approved'";
 
-fn filters(tenant: Uuid, q: &MatrixQuery, today: NaiveDate) -> Filters {
-    let mut values: Vec<Value> = vec![tenant.into(), today.into()];
+fn filters(q: &MatrixQuery, today: NaiveDate) -> Filters {
+    let mut values: Vec<Value> = vec![today.into()];
     let status = status_sql("$2");
     let mut wh =
         vec!["EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = m.person_id)".to_owned()];
     if !q.staff_group.is_empty() {
         values.push(q.staff_group.clone().into());
-        wh.push(format!("s.staff_group = ${}", values.len()));
+        wh.push(format!("s.staff_group = ${}", values.len() + 1));
     }
     if !q.department.is_empty() {
         values.push(q.department.clone().into());
-        wh.push(format!("s.department = ${}", values.len()));
+        wh.push(format!("s.department = ${}", values.len() + 1));
     }
     let needle = q.search.trim().to_lowercase();
     if !needle.is_empty() {
         values.push(format!("%{}%", needle.replace(['%', '_', '\\'], "")).into());
-        let n = values.len();
+        let n = values.len() + 1;
         wh.push(format!(
             "(lower(p.given_name || ' ' || p.family_name) LIKE ${n} OR lower(p.email) LIKE ${n} OR s.assignment_number LIKE ${n})"
         ));
@@ -577,7 +573,7 @@ fn filters(tenant: Uuid, q: &MatrixQuery, today: NaiveDate) -> Filters {
         values.push(st.as_str().into());
         wh.push(format!(
             "EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = m.person_id AND {status} = ${})",
-            values.len()
+            values.len() + 1
         ));
     }
     Filters { values, wh, needle }
@@ -610,22 +606,22 @@ pub async fn export_chunk(
     after: Option<&ExportCursor>,
     people: u64,
 ) -> Result<(Vec<ExportLine>, Option<ExportCursor>), DbError> {
-    let Filters { mut values, mut wh, .. } = filters(tx.tenant().as_uuid(), q, today);
+    let Filters { mut values, mut wh, .. } = filters(q, today);
     if let Some((family, given, id)) = after {
         values.push(family.clone().into());
-        let f = values.len();
+        let f = values.len() + 1;
         values.push(given.clone().into());
-        let g = values.len();
+        let g = values.len() + 1;
         values.push((*id).into());
-        let i = values.len();
+        let i = values.len() + 1;
         wh.push(format!(
             "(p.family_name > ${f} OR (p.family_name = ${f} AND (p.given_name > ${g} OR (p.given_name = ${g} AND p.id > ${i}))))"
         ));
     }
     values.push(i64::try_from(people.clamp(1, 5_000)).unwrap_or(1_000).into());
-    let lim = values.len();
+    let lim = values.len() + 1;
     values.push(TenantId::NATIONAL.as_uuid().into());
-    let national = values.len();
+    let national = values.len() + 1;
     let cond = wh.join(" AND ");
     let sql = format!(
         "SELECT w.id AS id, w.given_name AS given_name, w.family_name AS family_name, w.email AS email,
@@ -644,7 +640,7 @@ pub async fn export_chunk(
     let mut lines = Vec::new();
     let mut persons = 0u64;
     let mut last: Option<ExportCursor> = None;
-    for r in tx.conn().query_all_raw(tx.stmt(&sql, values)).await? {
+    for r in tx.query_all(&sql, values).await? {
         let id: Uuid = r.try_get("", "id")?;
         let given_name: String = r.try_get("", "given_name")?;
         let family_name: String = r.try_get("", "family_name")?;
@@ -681,8 +677,8 @@ pub async fn export_chunk(
 /// The trust-wide totals of the matrix for the filters (per course, per staff group, overall):
 /// the costly part of a matrix page for a large trust, as it reads every entry the filters take in.
 pub async fn count_totals(tx: &TenantTx, q: &MatrixQuery, today: NaiveDate) -> Result<Totals, DbError> {
-    let t = tx.tenant().as_uuid();
-    let Filters { values, wh, needle } = filters(t, q, today);
+    let _t = tx.tenant().as_uuid();
+    let Filters { values, wh, needle } = filters(q, today);
     // Every entry belongs to someone with an entry, so that condition is left out here; the
     // people table only for a search.
     let totals_cond = if wh.len() > 1 { wh[1..].join(" AND ") } else { "1 = 1".to_owned() };
@@ -706,7 +702,7 @@ pub async fn count_totals(tx: &TenantTx, q: &MatrixQuery, today: NaiveDate) -> R
     let mut by_course: HashMap<Uuid, Counts> = HashMap::new();
     let mut by_group: HashMap<String, Counts> = HashMap::new();
     let mut overall = Counts::default();
-    for r in tx.conn().query_all_raw(tx.stmt(&totals_sql, values.clone())).await? {
+    for r in tx.query_all(&totals_sql, values.clone()).await? {
         let course: Uuid = r.try_get("", "course_id")?;
         let group: String = r.try_get("", "staff_group")?;
         let complete: i64 = r.try_get("", "complete")?;
@@ -733,7 +729,7 @@ pub async fn matrix(
     today: NaiveDate,
     known: Option<&Totals>,
 ) -> Result<(Matrix, Totals), DbError> {
-    let t = tx.tenant().as_uuid();
+    let _t = tx.tenant().as_uuid();
     let rules: Vec<Requirement> = requirements(tx).await?.into_iter().filter(|r| r.mandatory).collect();
     let mut course_ids: Vec<Uuid> = Vec::new();
     for r in &rules {
@@ -746,7 +742,7 @@ pub async fn matrix(
         course_ids.iter().filter_map(|id| found.get(id).map(|c| (c.id, c.title.clone()))).collect();
     courses.sort_by(|a, b| a.1.cmp(&b.1));
 
-    let Filters { values, wh, needle: _ } = filters(t, q, today);
+    let Filters { values, wh, needle: _ } = filters(q, today);
     let status = status_sql("$2");
     let cond = wh.join(" AND ");
 
@@ -770,9 +766,9 @@ pub async fn matrix(
     };
     let mut page_values = values.clone();
     page_values.push(i64::try_from(q.limit.clamp(1, 200)).unwrap_or(50).into());
-    let lim = page_values.len();
+    let lim = page_values.len() + 1;
     page_values.push(i64::try_from(q.offset).unwrap_or(0).into());
-    let off = page_values.len();
+    let off = page_values.len() + 1;
     let page_sql = format!(
         "SELECT p.id AS id, p.given_name AS given_name, p.family_name AS family_name, p.email AS email,
                 coalesce(s.staff_group, '') AS staff_group, coalesce(s.department, '') AS department,
@@ -781,7 +777,7 @@ pub async fn matrix(
     );
     let mut rows = Vec::new();
     let mut people: i64 = 0;
-    for r in tx.conn().query_all_raw(tx.stmt(&page_sql, page_values)).await? {
+    for r in tx.query_all(&page_sql, page_values).await? {
         people = r.try_get("", "people")?;
         let given: String = r.try_get("", "given_name")?;
         let family: String = r.try_get("", "family_name")?;
@@ -797,20 +793,14 @@ pub async fn matrix(
     if rows.is_empty() && q.offset > 0 {
         // Past the last page: the count alone, for the pager.
         let people_sql = format!("SELECT count(*) AS n {FROM} AND {cond}");
-        people = tx
-            .conn()
-            .query_one_raw(tx.stmt(&people_sql, values.clone()))
-            .await?
-            .and_then(|r| r.try_get::<i64>("", "n").ok())
-            .unwrap_or(0);
+        people =
+            tx.query_one(&people_sql, values.clone()).await?.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0);
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.person.as_uuid()).collect();
     let position: HashMap<Uuid, usize> = courses.iter().enumerate().map(|(i, (c, _))| (c.as_uuid(), i)).collect();
     let row_of: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, p)| (*p, i)).collect();
     if !ids.is_empty() {
-        for a in
-            tx.select::<assignment::Entity>().filter(assignment::Column::PersonId.is_in(ids)).all(tx.conn()).await?
-        {
+        for a in tx.select::<assignment::Entity>().filter(assignment::Column::PersonId.is_in(ids)).all(tx).await? {
             if let (Some(ri), Some(ci)) = (row_of.get(&a.person_id), position.get(&a.course_id)) {
                 rows[*ri].cells[*ci] = Some(Cell::of(&a, today));
             }
@@ -838,7 +828,7 @@ pub async fn person_entries(
     Ok(tx
         .select::<assignment::Entity>()
         .filter(assignment::Column::PersonId.eq(person.as_uuid()))
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|a| (CourseId::from_uuid(a.course_id), Cell::of(&a, today)))
@@ -856,7 +846,7 @@ pub async fn person_entry(
         .select::<assignment::Entity>()
         .filter(assignment::Column::PersonId.eq(person.as_uuid()))
         .filter(assignment::Column::CourseId.eq(course.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(|a| Cell::of(&a, today)))
 }
@@ -885,13 +875,7 @@ pub async fn overdue_unreminded(tx: &TenantTx, today: NaiveDate, limit: u64) -> 
           LIMIT $3",
         status_sql("$2")
     );
-    let rows =
-        tx.conn()
-            .query_all_raw(tx.stmt(
-                &sql,
-                vec![tx.tenant().as_uuid().into(), today.into(), i64::try_from(limit).unwrap_or(5000).into()],
-            ))
-            .await?;
+    let rows = tx.query_all(&sql, vec![today.into(), i64::try_from(limit).unwrap_or(5000).into()]).await?;
     let mut by_person: Vec<Overdue> = Vec::new();
     let mut course_ids = Vec::new();
     for r in rows {
@@ -932,7 +916,7 @@ pub async fn mark_reminded(
         .filter(assignment::Column::CourseId.eq(course.as_uuid()))
         .filter(assignment::Column::DueOn.eq(due_on))
         .col_expr(assignment::Column::RemindedDueOn, Expr::value(Some(due_on)))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(())
 }
@@ -945,13 +929,13 @@ pub async fn claim_daily(tx: &TenantTx, name: &str, today: NaiveDate) -> Result<
         .filter(job_schedule::Column::Name.eq(name))
         .filter(job_schedule::Column::LastRunOn.lt(today))
         .col_expr(job_schedule::Column::LastRunOn, Expr::value(today))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if updated.rows_affected == 1 {
         return Ok(true);
     }
     let exists =
-        tx.select::<job_schedule::Entity>().filter(job_schedule::Column::Name.eq(name)).one(tx.conn()).await?.is_some();
+        tx.select::<job_schedule::Entity>().filter(job_schedule::Column::Name.eq(name)).one(tx).await?.is_some();
     if exists {
         return Ok(false);
     }
@@ -967,9 +951,39 @@ pub async fn claim_daily(tx: &TenantTx, name: &str, today: NaiveDate) -> Result<
 /// Moves every compliance entry's due date (tests stand in for the passing of time with it).
 #[doc(hidden)]
 pub async fn set_due_for_tests(tx: &TenantTx, due_on: NaiveDate) -> Result<(), DbError> {
-    tx.update_many::<assignment::Entity>()
-        .col_expr(assignment::Column::DueOn, Expr::value(due_on))
-        .exec(tx.conn())
-        .await?;
+    tx.update_many::<assignment::Entity>().col_expr(assignment::Column::DueOn, Expr::value(due_on)).exec(tx).await?;
     Ok(())
+}
+
+/// Keeps the trust-wide counts of `day` (the last count of the day wins), for the trend.
+pub async fn record_history(tx: &TenantTx, day: NaiveDate, c: &Counts) -> Result<(), DbError> {
+    let n = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+    let sql = "INSERT INTO compliance_history (tenant_id, day, complete, due, overdue, not_started)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (tenant_id, day) DO UPDATE SET complete = excluded.complete, due = excluded.due,
+                   overdue = excluded.overdue, not_started = excluded.not_started";
+    let vals = vec![day.into(), n(c.complete).into(), n(c.due).into(), n(c.overdue).into(), n(c.not_started).into()];
+    tx.execute(sql, vals).await?;
+    Ok(())
+}
+
+/// The trust-wide counts kept for each day from `since` on, oldest first.
+pub async fn history(tx: &TenantTx, since: NaiveDate) -> Result<Vec<(NaiveDate, Counts)>, DbError> {
+    let sql = "SELECT day, complete, due, overdue, not_started FROM compliance_history
+                WHERE tenant_id = $1 AND day >= $2 ORDER BY day";
+    let rows = tx.query_all(sql, vec![since.into()]).await?;
+    rows.iter()
+        .map(|r| {
+            let n = |c: &str| r.try_get::<i32>("", c).map(i64::from);
+            Ok((
+                r.try_get::<NaiveDate>("", "day")?,
+                Counts {
+                    complete: n("complete")?,
+                    due: n("due")?,
+                    overdue: n("overdue")?,
+                    not_started: n("not_started")?,
+                },
+            ))
+        })
+        .collect()
 }

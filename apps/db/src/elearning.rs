@@ -124,7 +124,7 @@ pub async fn package(tx: &TenantTx, id: PackageId) -> Result<Option<Package>, Db
     Ok(tx
         .select_shared::<package::Entity>()
         .filter(package::Column::Id.eq(id.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(Package::from))
 }
@@ -135,7 +135,7 @@ pub async fn packages_of(tx: &TenantTx, course: CourseId) -> Result<Vec<Package>
         .select_shared::<package::Entity>()
         .filter(package::Column::CourseId.eq(course.as_uuid()))
         .order_by_desc(package::Column::CreatedAt)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Package::from)
@@ -226,7 +226,7 @@ pub async fn attempts(tx: &TenantTx, e: &Enrolment, object: ObjectId) -> Result<
         .filter(attempt::Column::Cycle.eq(e.cycle))
         .filter(attempt::Column::ObjectId.eq(object.as_uuid()))
         .order_by_desc(attempt::Column::Number)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Attempt::from)
@@ -239,7 +239,7 @@ pub async fn attempts_by_registration(tx: &TenantTx, registration: Uuid) -> Resu
         .select::<attempt::Entity>()
         .filter(attempt::Column::Registration.eq(registration))
         .order_by_asc(attempt::Column::StartedAt)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Attempt::from)
@@ -252,7 +252,7 @@ pub async fn attempts_of_enrolment(tx: &TenantTx, e: &Enrolment) -> Result<Vec<A
         .select::<attempt::Entity>()
         .filter(attempt::Column::EnrolmentId.eq(e.id.as_uuid()))
         .filter(attempt::Column::Cycle.eq(e.cycle))
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Attempt::from)
@@ -261,12 +261,7 @@ pub async fn attempts_of_enrolment(tx: &TenantTx, e: &Enrolment) -> Result<Vec<A
 
 /// One attempt by id (of anyone here: callers check whose it is).
 pub async fn attempt(tx: &TenantTx, id: AttemptId) -> Result<Option<Attempt>, DbError> {
-    Ok(tx
-        .select::<attempt::Entity>()
-        .filter(attempt::Column::Id.eq(id.as_uuid()))
-        .one(tx.conn())
-        .await?
-        .map(Attempt::from))
+    Ok(tx.select::<attempt::Entity>().filter(attempt::Column::Id.eq(id.as_uuid())).one(tx).await?.map(Attempt::from))
 }
 
 /// The attempt, locked until the transaction ends (PostgreSQL `FOR UPDATE`; a SQLite write
@@ -276,7 +271,7 @@ pub async fn attempt_for_update(tx: &TenantTx, id: AttemptId) -> Result<Option<A
     if tx.is_postgres() {
         q = q.lock_exclusive();
     }
-    Ok(q.one(tx.conn()).await?.map(Attempt::from))
+    Ok(q.one(tx).await?.map(Attempt::from))
 }
 
 /// Starts the next attempt at the session, with an empty record.
@@ -339,7 +334,7 @@ pub async fn launch(tx: &TenantTx, a: &Attempt) -> Result<i32, DbError> {
     tx.update_many::<attempt::Entity>()
         .filter(attempt::Column::Id.eq(a.id.as_uuid()))
         .col_expr(attempt::Column::Launches, Expr::col(attempt::Column::Launches).add(1))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(n)
 }
@@ -359,7 +354,7 @@ pub async fn save_attempt(tx: &TenantTx, a: &Attempt) -> Result<(), DbError> {
         .col_expr(attempt::Column::UpdatedAt, Expr::value(Utc::now()))
         .col_expr(attempt::Column::CompletedAt, Expr::value(a.completed_at))
         .col_expr(attempt::Column::EndedAt, Expr::value(a.ended_at))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(())
 }
@@ -376,7 +371,7 @@ pub async fn attempts_for_update(tx: &TenantTx, ids: &[AttemptId]) -> Result<Vec
     if tx.is_postgres() {
         q = q.order_by_asc(attempt::Column::Id).lock_exclusive();
     }
-    Ok(q.all(tx.conn()).await?.into_iter().map(Attempt::from).collect())
+    Ok(q.all(tx).await?.into_iter().map(Attempt::from).collect())
 }
 
 /// A commit to keep, as it was sent.
@@ -392,7 +387,6 @@ pub struct NewCommit {
 
 /// Keeps commits as they were sent (one insert for them all).
 pub async fn add_commits(tx: &TenantTx, list: &[NewCommit]) -> Result<(), DbError> {
-    use sea_orm::ConnectionTrait;
     if list.is_empty() {
         return Ok(());
     }
@@ -400,7 +394,6 @@ pub async fn add_commits(tx: &TenantTx, list: &[NewCommit]) -> Result<(), DbErro
     if tx.is_postgres() {
         // One short statement with each column as an array, whatever the group's size.
         let vals: Vec<sea_orm::Value> = vec![
-            tx.tenant().as_uuid().into(),
             list.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>().into(),
             list.iter().map(|c| c.attempt.as_uuid()).collect::<Vec<_>>().into(),
             list.iter().map(|c| c.launch).collect::<Vec<_>>().into(),
@@ -413,14 +406,14 @@ pub async fn add_commits(tx: &TenantTx, list: &[NewCommit]) -> Result<(), DbErro
                    SELECT $1, u.id, u.attempt, u.launch, u.seq, $6, u.payload, u.outcome
                      FROM UNNEST($2::uuid[], $3::uuid[], $4::int4[], $5::int8[], $7::text[], $8::text[])
                           AS u(id, attempt, launch, seq, payload, outcome)";
-        tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+        tx.execute(sql, vals).await?;
         return Ok(());
     }
     for chunk in list.chunks(1000) {
-        let mut vals: Vec<sea_orm::Value> = vec![tx.tenant().as_uuid().into()];
+        let mut vals: Vec<sea_orm::Value> = Vec::new();
         let mut rows = Vec::with_capacity(chunk.len());
         for c in chunk {
-            let base = vals.len();
+            let base = vals.len() + 1;
             vals.extend([
                 Uuid::now_v7().into(),
                 c.attempt.as_uuid().into(),
@@ -445,14 +438,13 @@ pub async fn add_commits(tx: &TenantTx, list: &[NewCommit]) -> Result<(), DbErro
             "INSERT INTO attempt_commits (tenant_id, id, attempt_id, launch, seq, received_at, payload, outcome) VALUES {}",
             rows.join(", ")
         );
-        tx.conn().execute_raw(tx.stmt(&sql, vals)).await?;
+        tx.execute(&sql, vals).await?;
     }
     Ok(())
 }
 
 /// Writes attempts' records and the columns drawn from them (one statement for them all).
 pub async fn save_attempts(tx: &TenantTx, list: &[&Attempt]) -> Result<(), DbError> {
-    use sea_orm::ConnectionTrait;
     match list {
         [] => return Ok(()),
         [one] => return save_attempt(tx, one).await,
@@ -462,7 +454,6 @@ pub async fn save_attempts(tx: &TenantTx, list: &[&Attempt]) -> Result<(), DbErr
     if tx.is_postgres() {
         // One statement for the group, each column as an array.
         let vals: Vec<sea_orm::Value> = vec![
-            tx.tenant().as_uuid().into(),
             now.into(),
             list.iter().map(|a| a.id.as_uuid()).collect::<Vec<_>>().into(),
             list.iter().map(|a| a.completion.clone()).collect::<Vec<_>>().into(),
@@ -486,10 +477,10 @@ pub async fn save_attempts(tx: &TenantTx, list: &[&Attempt]) -> Result<(), DbErr
                                  $10::int8[], $11::text[], $12::text[], $13::text[])
                           AS u(id, completion, success, scaled, raw, min, max, total_cs, record, completed, ended)
                     WHERE a.tenant_id = $1 AND a.id = u.id";
-        tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+        tx.execute(sql, vals).await?;
         return Ok(());
     }
-    let mut vals: Vec<sea_orm::Value> = vec![tx.tenant().as_uuid().into(), now.into()];
+    let mut vals: Vec<sea_orm::Value> = vec![now.into()];
     let mut ids = Vec::with_capacity(list.len());
     let mut cases: Vec<(&str, Vec<String>)> = [
         "completion",
@@ -508,7 +499,7 @@ pub async fn save_attempts(tx: &TenantTx, list: &[&Attempt]) -> Result<(), DbErr
     .collect();
     for a in list {
         vals.push(a.id.as_uuid().into());
-        let id = format!("${}", vals.len());
+        let id = format!("${}", vals.len() + 1);
         ids.push(id.clone());
         let fields: [sea_orm::Value; 10] = [
             a.completion.clone().into(),
@@ -524,7 +515,7 @@ pub async fn save_attempts(tx: &TenantTx, list: &[&Attempt]) -> Result<(), DbErr
         ];
         for (i, v) in fields.into_iter().enumerate() {
             vals.push(v);
-            cases[i].1.push(format!("WHEN {id} THEN ${}", vals.len()));
+            cases[i].1.push(format!("WHEN {id} THEN ${}", vals.len() + 1));
         }
     }
     let sets: Vec<String> =
@@ -534,7 +525,7 @@ pub async fn save_attempts(tx: &TenantTx, list: &[&Attempt]) -> Result<(), DbErr
         sets.join(", "),
         ids.join(", ")
     );
-    tx.conn().execute_raw(tx.stmt(&sql, vals)).await?;
+    tx.execute(&sql, vals).await?;
     Ok(())
 }
 
@@ -579,7 +570,7 @@ pub async fn commits(tx: &TenantTx, a: AttemptId, limit: u64) -> Result<Vec<Comm
         .filter(attempt_commit::Column::AttemptId.eq(a.as_uuid()))
         .order_by_asc(attempt_commit::Column::Id)
         .limit(limit)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|m| CommitRecord {
@@ -666,7 +657,7 @@ pub async fn cmi5_session(tx: &TenantTx, id: Uuid, lock: bool) -> Result<Option<
     if lock && tx.is_postgres() {
         q = q.lock_exclusive();
     }
-    Ok(q.one(tx.conn()).await?.map(Cmi5Session::from))
+    Ok(q.one(tx).await?.map(Cmi5Session::from))
 }
 
 /// The attempt's sessions still open (not terminated or abandoned), oldest first.
@@ -676,7 +667,7 @@ pub async fn open_cmi5_sessions(tx: &TenantTx, a: AttemptId) -> Result<Vec<Cmi5S
         .filter(cmi5_session::Column::AttemptId.eq(a.as_uuid()))
         .filter(cmi5_session::Column::EndedAt.is_null())
         .order_by_asc(cmi5_session::Column::LaunchedAt)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Cmi5Session::from)
@@ -692,7 +683,7 @@ pub async fn spend_fetch(tx: &TenantTx, id: Uuid, key_hash: &str) -> Result<bool
         .filter(cmi5_session::Column::Fetched.eq(false))
         .filter(cmi5_session::Column::EndedAt.is_null())
         .col_expr(cmi5_session::Column::Fetched, Expr::value(true))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(res.rows_affected == 1)
 }
@@ -706,7 +697,7 @@ pub async fn save_cmi5_session(tx: &TenantTx, s: &Cmi5Session) -> Result<(), DbE
         .col_expr(cmi5_session::Column::InitializedAt, Expr::value(s.initialized_at))
         .col_expr(cmi5_session::Column::LastStatementAt, Expr::value(s.last_statement_at))
         .col_expr(cmi5_session::Column::EndedAt, Expr::value(s.ended_at))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(())
 }
@@ -721,7 +712,7 @@ pub struct AttemptRow {
 
 /// The newest attempts at the course's packaged sessions (any version), at most `limit`.
 pub async fn attempts_of_course(tx: &TenantTx, course: CourseId, limit: u64) -> Result<Vec<AttemptRow>, DbError> {
-    use sea_orm::{ConnectionTrait, FromQueryResult};
+    use sea_orm::FromQueryResult;
     let sql = "SELECT a.*, o.title AS session_title, p.given_name AS given, p.family_name AS family
                  FROM attempts a
                  JOIN learning_objects o ON o.id = a.object_id AND o.tenant_id IN ($1, $3)
@@ -729,12 +720,11 @@ pub async fn attempts_of_course(tx: &TenantTx, course: CourseId, limit: u64) -> 
                 WHERE a.tenant_id = $1 AND o.course_id = $2
                 ORDER BY a.updated_at DESC LIMIT $4";
     let vals: Vec<sea_orm::Value> = vec![
-        tx.tenant().as_uuid().into(),
         course.as_uuid().into(),
         trellis_domain::TenantId::NATIONAL.as_uuid().into(),
         i64::try_from(limit).unwrap_or(200).into(),
     ];
-    let rows = tx.conn().query_all_raw(tx.stmt(sql, vals)).await?;
+    let rows = tx.query_all(sql, vals).await?;
     rows.iter()
         .map(|r| {
             let m = attempt::Model::from_query_result(r, "")?;

@@ -58,7 +58,7 @@ pub async fn enrolment(tx: &TenantTx, person: PersonId, course: CourseId) -> Res
         .select::<enrolment::Entity>()
         .filter(enrolment::Column::PersonId.eq(person.as_uuid()))
         .filter(enrolment::Column::CourseId.eq(course.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(Enrolment::from))
 }
@@ -69,7 +69,7 @@ pub async fn enrolments_of(tx: &TenantTx, person: PersonId) -> Result<Vec<Enrolm
         .select::<enrolment::Entity>()
         .filter(enrolment::Column::PersonId.eq(person.as_uuid()))
         .order_by_desc(enrolment::Column::LastActivityAt)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Enrolment::from)
@@ -124,7 +124,7 @@ pub async fn enrol(
                     .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Active))
                     .col_expr(enrolment::Column::DueOn, Expr::value(due_on.or(e.due_on)))
                     .col_expr(enrolment::Column::EnrolledAt, Expr::value(Some(now)))
-                    .exec(tx.conn())
+                    .exec(tx)
                     .await?;
             }
             if e.status == EnrolmentStatus::Requested && approved { Enrolled::Active } else { Enrolled::Already }
@@ -140,7 +140,7 @@ pub async fn enrol(
                 .col_expr(enrolment::Column::EnrolledAt, Expr::value(approved.then_some(now)))
                 .col_expr(enrolment::Column::DecidedBy, Expr::value(by.map(|p| p.as_uuid())))
                 .col_expr(enrolment::Column::Reason, Expr::value(Option::<String>::None))
-                .exec(tx.conn())
+                .exec(tx)
                 .await?;
             if approved { Enrolled::Active } else { Enrolled::Requested }
         }
@@ -195,7 +195,24 @@ pub async fn reopen(tx: &TenantTx, e: &Enrolment, version: Option<Uuid>, due_on:
         .col_expr(enrolment::Column::Cycle, Expr::value(e.cycle + 1))
         .col_expr(enrolment::Column::VersionId, Expr::value(version.or(e.version)))
         .col_expr(enrolment::Column::DueOn, Expr::value(Some(due_on)))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(())
+}
+
+/// A course's uptake: enrolments made each month (`YYYY-MM`, UTC) from `since` on, requests
+/// turned down left out; months with none are absent. One range read of an index.
+pub async fn uptake_by_month(
+    tx: &TenantTx,
+    course: CourseId,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>, DbError> {
+    let month = tx.month_of("requested_at");
+    let sql = format!(
+        "SELECT {month} AS month, count(*) AS n FROM enrolments
+          WHERE tenant_id = $1 AND course_id = $2 AND requested_at >= $3 AND status <> 'rejected'
+          GROUP BY {month} ORDER BY 1"
+    );
+    let rows = tx.query_all(&sql, vec![course.as_uuid().into(), since.into()]).await?;
+    rows.iter().map(|r| Ok((r.try_get::<String>("", "month")?, r.try_get::<i64>("", "n")?))).collect()
 }

@@ -28,7 +28,7 @@ pub async fn withdraw(tx: &TenantTx, person: PersonId, course: CourseId) -> Resu
         )
         .filter(enrolment::Column::Source.ne("assigned"))
         .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Withdrawn))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(res.rows_affected == 1)
 }
@@ -47,7 +47,7 @@ pub async fn requests(tx: &TenantTx, limit: u64) -> Result<Vec<Request>, DbError
         .filter(enrolment::Column::Status.eq(crate::states::EnrolmentStatus::Requested))
         .order_by_asc(enrolment::Column::RequestedAt)
         .limit(limit)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Enrolment::from)
@@ -74,7 +74,7 @@ pub async fn decide(
         .select::<enrolment::Entity>()
         .filter(enrolment::Column::Id.eq(id.as_uuid()))
         .filter(enrolment::Column::Status.eq(crate::states::EnrolmentStatus::Requested))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(Enrolment::from)
     else {
@@ -90,7 +90,7 @@ pub async fn decide(
             .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Rejected))
             .col_expr(enrolment::Column::DecidedBy, Expr::value(Some(by.as_uuid())))
             .col_expr(enrolment::Column::Reason, Expr::value(reason.map(str::to_owned)))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
     }
     Ok(Some(e))
@@ -112,7 +112,7 @@ pub async fn progress(tx: &TenantTx, e: &Enrolment) -> Result<HashMap<ObjectId, 
         .select::<object_progress::Entity>()
         .filter(object_progress::Column::EnrolmentId.eq(e.id.as_uuid()))
         .filter(object_progress::Column::Cycle.eq(e.cycle))
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|p| {
@@ -152,7 +152,7 @@ pub async fn record(tx: &TenantTx, e: &Enrolment, o: &Object, event: Event) -> R
         .filter(object_progress::Column::EnrolmentId.eq(e.id.as_uuid()))
         .filter(object_progress::Column::Cycle.eq(e.cycle))
         .filter(object_progress::Column::ObjectId.eq(o.id.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?;
     let rule = Completion::parse(&o.completion, o.min_minutes).unwrap_or(Completion::View);
     let (seconds, was_complete) = match &existing {
@@ -175,7 +175,7 @@ pub async fn record(tx: &TenantTx, e: &Enrolment, o: &Object, event: Event) -> R
             if complete_now {
                 q = q.col_expr(object_progress::Column::CompletedAt, Expr::value(Some(now)));
             }
-            q.exec(tx.conn()).await?;
+            q.exec(tx).await?;
         }
         None => {
             tx.insert(object_progress::ActiveModel {
@@ -198,7 +198,7 @@ pub async fn record(tx: &TenantTx, e: &Enrolment, o: &Object, event: Event) -> R
         .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
         .col_expr(enrolment::Column::LastObjectId, Expr::value(Some(o.id.as_uuid())))
         .col_expr(enrolment::Column::LastActivityAt, Expr::value(Some(now)))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     // The compliance record notes the start of this cycle.
     tx.update_many::<assignment::Entity>()
@@ -206,7 +206,7 @@ pub async fn record(tx: &TenantTx, e: &Enrolment, o: &Object, event: Event) -> R
         .filter(assignment::Column::CourseId.eq(e.course.as_uuid()))
         .filter(assignment::Column::StartedAt.is_null())
         .col_expr(assignment::Column::StartedAt, Expr::value(Some(now)))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     let sessions_complete = complete_now && sessions_done(tx, e, o).await?;
     Ok(Recorded { object_completed: complete_now, sessions_complete, seconds_spent: seconds })
@@ -250,7 +250,7 @@ pub async fn record_result(tx: &TenantTx, e: &Enrolment, o: &Object, r: Outcome)
         .filter(object_progress::Column::EnrolmentId.eq(e.id.as_uuid()))
         .filter(object_progress::Column::Cycle.eq(e.cycle))
         .filter(object_progress::Column::ObjectId.eq(o.id.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?;
     let was_complete = existing.as_ref().is_some_and(|p| p.completed_at.is_some());
     let complete_now = r.completed && !was_complete;
@@ -275,7 +275,7 @@ pub async fn record_result(tx: &TenantTx, e: &Enrolment, o: &Object, r: Outcome)
                     object_progress::Column::CompletedAt,
                     Expr::value(p.completed_at.or(complete_now.then_some(now))),
                 )
-                .exec(tx.conn())
+                .exec(tx)
                 .await?;
         }
         None => {
@@ -299,14 +299,14 @@ pub async fn record_result(tx: &TenantTx, e: &Enrolment, o: &Object, r: Outcome)
         .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
         .col_expr(enrolment::Column::LastObjectId, Expr::value(Some(o.id.as_uuid())))
         .col_expr(enrolment::Column::LastActivityAt, Expr::value(Some(now)))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     tx.update_many::<assignment::Entity>()
         .filter(assignment::Column::PersonId.eq(e.person.as_uuid()))
         .filter(assignment::Column::CourseId.eq(e.course.as_uuid()))
         .filter(assignment::Column::StartedAt.is_null())
         .col_expr(assignment::Column::StartedAt, Expr::value(Some(now)))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     let sessions_complete = complete_now && sessions_done(tx, e, o).await?;
     Ok(Recorded { object_completed: complete_now, sessions_complete, seconds_spent: seconds })
@@ -325,23 +325,25 @@ pub async fn share_completion(
     at: chrono::DateTime<Utc>,
 ) -> Result<u64, DbError> {
     use crate::entities::{course as course_entity, requirement, shared_completion};
-    use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait};
+    use sea_orm::{ActiveModelTrait, EntityTrait};
     use trellis_domain::TenantId;
     if tx.is_postgres() {
         let row = tx
-            .conn()
-            .query_one_raw(tx.stmt(
+            .call(
                 "SELECT trellis_share_completion($1, $2, $3) AS n",
                 vec![person.as_uuid().into(), course.as_uuid().into(), at.into()],
-            ))
-            .await?;
+            )
+            .await?
+            .into_iter()
+            .next();
         return Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.map_or(0, |n| u64::try_from(n).unwrap_or(0)));
     }
-    let national = course_entity::Entity::find()
+    let national = tx
+        .select_shared::<course_entity::Entity>()
         .filter(course_entity::Column::TenantId.eq(TenantId::NATIONAL.as_uuid()))
         .filter(course_entity::Column::Id.eq(course.as_uuid()))
         .filter(course_entity::Column::SellerId.is_null())
-        .one(tx.conn())
+        .one(tx)
         .await?
         .is_some();
     if !national || crate::identity::membership(tx, person).await?.is_none() {
@@ -349,7 +351,7 @@ pub async fn share_completion(
     }
     let here = tx.tenant().as_uuid();
     let key = (person.as_uuid(), course.as_uuid(), here);
-    match shared_completion::Entity::find_by_id(key).one(tx.conn()).await? {
+    match shared_completion::Entity::find_by_id(key).one(tx.across_trusts()).await? {
         Some(old) if old.completed_at >= at => {}
         Some(_) => {
             shared_completion::Entity::update_many()
@@ -357,7 +359,7 @@ pub async fn share_completion(
                 .filter(shared_completion::Column::CourseId.eq(key.1))
                 .filter(shared_completion::Column::EarnedIn.eq(key.2))
                 .col_expr(shared_completion::Column::CompletedAt, Expr::value(at))
-                .exec(tx.conn())
+                .exec(tx.across_trusts())
                 .await?;
         }
         None => {
@@ -367,7 +369,7 @@ pub async fn share_completion(
                 earned_in: Set(key.2),
                 completed_at: Set(at),
             }
-            .insert(tx.conn())
+            .insert(tx.across_trusts())
             .await?;
         }
     }
@@ -376,14 +378,14 @@ pub async fn share_completion(
         .filter(assignment::Column::PersonId.eq(person.as_uuid()))
         .filter(assignment::Column::CourseId.eq(course.as_uuid()))
         .filter(assignment::Column::TenantId.ne(here))
-        .all(tx.conn())
+        .all(tx.across_trusts())
         .await?;
     let mut n = 0;
     for a in elsewhere.into_iter().filter(|a| a.completed_at.is_none_or(|c| c < at)) {
         let renewal = requirement::Entity::find()
             .filter(requirement::Column::TenantId.eq(a.tenant_id))
             .filter(requirement::Column::Id.eq(a.requirement_id))
-            .one(tx.conn())
+            .one(tx.across_trusts())
             .await?
             .and_then(|r| r.renewal_months);
         let expiry = trellis_domain::learning::expires_on(at.date_naive(), renewal);
@@ -396,7 +398,7 @@ pub async fn share_completion(
             .col_expr(assignment::Column::CompletedIn, Expr::value(Some(here)))
             .col_expr(assignment::Column::ExpiresOn, Expr::value(expiry))
             .col_expr(assignment::Column::DueOn, Expr::value(expiry.unwrap_or(a.due_on)))
-            .exec(tx.conn())
+            .exec(tx.across_trusts())
             .await?;
         n += 1;
     }
@@ -411,7 +413,7 @@ pub async fn mark_completed(tx: &TenantTx, e: &Enrolment) -> Result<DateTime<Utc
         .filter(enrolment::Column::Id.eq(e.id.as_uuid()))
         .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Completed))
         .col_expr(enrolment::Column::CompletedAt, Expr::value(Some(now)))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     tx.insert(completion::ActiveModel {
         tenant_id: Set(Uuid::nil()),
@@ -439,7 +441,7 @@ pub async fn paths_now_complete(tx: &TenantTx, person: PersonId, course: CourseI
             .select::<enrolment::Entity>()
             .filter(enrolment::Column::PersonId.eq(person.as_uuid()))
             .filter(enrolment::Column::CourseId.is_in(inner.iter().map(CourseId::as_uuid).collect::<Vec<_>>()))
-            .all(tx.conn())
+            .all(tx)
             .await?
             .into_iter()
             .map(|x| (x.course_id, x.status))
@@ -469,7 +471,7 @@ pub async fn progress_summaries(
         for o in tx
             .select_shared::<learning_object::Entity>()
             .filter(learning_object::Column::VersionId.is_in(versions))
-            .all(tx.conn())
+            .all(tx)
             .await?
         {
             *per_version.entry(o.version_id).or_default() += 1;
@@ -483,7 +485,7 @@ pub async fn progress_summaries(
             .select::<object_progress::Entity>()
             .filter(object_progress::Column::EnrolmentId.is_in(ids))
             .filter(object_progress::Column::CompletedAt.is_not_null())
-            .all(tx.conn())
+            .all(tx)
             .await?
         {
             if cycles.get(&p.enrolment_id) == Some(&p.cycle) {
@@ -499,7 +501,7 @@ pub async fn progress_summaries(
         for pc in tx
             .select_shared::<path_course::Entity>()
             .filter(path_course::Column::PathId.is_in(course_ids))
-            .all(tx.conn())
+            .all(tx)
             .await?
         {
             let entry = path_counts.entry(pc.path_id).or_default();
@@ -525,12 +527,10 @@ pub async fn progress_summaries(
 
 /// How many people are on (or have completed) each version of the course (one grouped query).
 pub async fn count_by_version(tx: &TenantTx, course: CourseId) -> Result<HashMap<Uuid, i64>, DbError> {
-    use sea_orm::ConnectionTrait;
     let sql = "SELECT version_id, count(*) AS n FROM enrolments
                WHERE tenant_id = $1 AND course_id = $2 AND status IN ('active', 'completed') AND version_id IS NOT NULL
                GROUP BY version_id";
-    let rows =
-        tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), course.as_uuid().into()])).await?;
+    let rows = tx.query_all(sql, vec![course.as_uuid().into()]).await?;
     let mut out = HashMap::new();
     for r in rows {
         out.insert(r.try_get::<Uuid>("", "version_id")?, r.try_get::<i64>("", "n")?);

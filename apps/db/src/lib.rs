@@ -35,5 +35,5 @@ pub use connect::{AppDb, Backend, Databases, connect, role_url};
 pub use error::DbError;
 pub use migrate::migrate;
 pub use platform::{DirectoryEntry, LandingEntry, PlatformDb, SsoEntry};
-pub use tenant_tx::{TenantScoped, TenantTx};
+pub use tenant_tx::{PlatformOwned, TenantScoped, TenantTx};
 pub use trellis_migrations::{APP_ROLE, IDENTITY_ROLE, PLATFORM_ROLE};

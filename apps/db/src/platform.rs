@@ -88,7 +88,7 @@ impl PlatformDb {
     /// whatever the number of trusts.
     pub async fn directory_of_all_tenants(&self) -> Result<Vec<DirectoryEntry>, DbError> {
         let tenants = tenant::Entity::find()
-            .filter(tenant::Column::Status.eq("active"))
+            .filter(tenant::Column::Status.eq(crate::states::TenantStatus::Active))
             .order_by_asc(tenant::Column::Slug)
             .all(&self.conn)
             .await?;
@@ -186,7 +186,7 @@ impl PlatformDb {
     /// Every active trust, by name, for the platform's landing page.
     pub async fn list_all_tenants_for_landing(&self) -> Result<Vec<LandingEntry>, DbError> {
         Ok(tenant::Entity::find()
-            .filter(tenant::Column::Status.eq("active"))
+            .filter(tenant::Column::Status.eq(crate::states::TenantStatus::Active))
             .order_by_asc(tenant::Column::Name)
             .all(&self.conn)
             .await?

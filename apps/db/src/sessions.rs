@@ -71,7 +71,7 @@ pub async fn is_live(tx: &TenantTx, person: PersonId, id: Uuid) -> Result<bool, 
         .filter(person_session::Column::Id.eq(id))
         .filter(person_session::Column::PersonId.eq(person.as_uuid()))
         .filter(person_session::Column::EndedAt.is_null())
-        .one(tx.conn())
+        .one(tx)
         .await?
         .is_some())
 }
@@ -81,7 +81,7 @@ pub async fn touch(tx: &TenantTx, id: Uuid) -> Result<(), DbError> {
     tx.update_many::<person_session::Entity>()
         .filter(person_session::Column::Id.eq(id))
         .col_expr(person_session::Column::LastSeenAt, Expr::value(Utc::now()))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(())
 }
@@ -100,7 +100,7 @@ pub async fn live_sessions(
         .filter(person_session::Column::LastSeenAt.gt(newer_than))
         .order_by_desc(person_session::Column::LastSeenAt)
         .limit(50)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|s| SessionRecord {
@@ -122,7 +122,7 @@ pub async fn end(tx: &TenantTx, person: PersonId, id: Uuid) -> Result<bool, DbEr
         .filter(person_session::Column::PersonId.eq(person.as_uuid()))
         .filter(person_session::Column::EndedAt.is_null())
         .col_expr(person_session::Column::EndedAt, Expr::value(Some(Utc::now())))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(res.rows_affected == 1)
 }

@@ -47,7 +47,7 @@ pub async fn current_messages(tx: &TenantTx, today: NaiveDate, limit: u64) -> Re
         .filter(Condition::any().add(key_message::Column::EndsOn.is_null()).add(key_message::Column::EndsOn.gte(today)))
         .order_by_desc(key_message::Column::StartsOn)
         .limit(limit)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Message::from)
@@ -59,7 +59,7 @@ pub async fn message(tx: &TenantTx, id: MessageId) -> Result<Option<Message>, Db
     Ok(tx
         .select::<key_message::Entity>()
         .filter(key_message::Column::Id.eq(id.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(Message::from))
 }
@@ -96,7 +96,7 @@ pub async fn admin_edit_message(tx: &TenantTx, id: MessageId, input: MessageInpu
         .col_expr(key_message::Column::EndsOn, Expr::value(input.ends_on))
         .col_expr(key_message::Column::AdminEditedAt, Expr::value(Some(now)))
         .col_expr(key_message::Column::UpdatedAt, Expr::value(now))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if res.rows_affected == 0 { Err(DbError::NotFound) } else { Ok(()) }
 }
@@ -106,7 +106,7 @@ pub async fn delete_message(tx: &TenantTx, id: MessageId) -> Result<u64, DbError
     Ok(tx
         .delete_many::<key_message::Entity>()
         .filter(key_message::Column::Id.eq(id.as_uuid()))
-        .exec(tx.conn())
+        .exec(tx)
         .await?
         .rows_affected)
 }
@@ -123,7 +123,7 @@ pub async fn logo(tx: &TenantTx, sha256: &str) -> Result<Option<LogoFile>, DbErr
     Ok(tx
         .select::<tenant_logo::Entity>()
         .filter(tenant_logo::Column::Sha256.eq(sha256))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(|l| LogoFile { content_type: l.content_type, bytes: l.bytes }))
 }
@@ -147,14 +147,14 @@ pub async fn admin_set_colours(
         .col_expr(tenant_branding::Column::AccentColour, Expr::value(colours.accent.to_string()))
         .col_expr(tenant_branding::Column::AdminEditedAt, Expr::value(Some(now)))
         .col_expr(tenant_branding::Column::UpdatedAt, Expr::value(now))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if res.rows_affected == 0 { Err(DbError::NotFound) } else { Ok(Ok(())) }
 }
 
 /// This trust's primary colour as stored, e.g. `#005eb8`.
 pub async fn primary_colour(tx: &TenantTx) -> Result<Option<String>, DbError> {
-    Ok(tx.select::<tenant_branding::Entity>().one(tx.conn()).await?.map(|b| b.primary_colour))
+    Ok(tx.select::<tenant_branding::Entity>().one(tx).await?.map(|b| b.primary_colour))
 }
 
 /// The email domains this trust approves at once.
@@ -162,7 +162,7 @@ pub async fn eligibility_domains(tx: &TenantTx) -> Result<Vec<String>, DbError> 
     Ok(tx
         .select::<eligibility_domain::Entity>()
         .order_by_asc(eligibility_domain::Column::EmailDomain)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|d| d.email_domain)
@@ -175,7 +175,7 @@ pub async fn all_messages(tx: &TenantTx) -> Result<Vec<Message>, DbError> {
         .select::<key_message::Entity>()
         .order_by_desc(key_message::Column::StartsOn)
         .limit(200)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Message::from)
@@ -193,7 +193,7 @@ pub async fn admin_set_logo(tx: &TenantTx, logo: Option<(&str, Vec<u8>)>) -> Res
             let have = tx
                 .select::<tenant_logo::Entity>()
                 .filter(tenant_logo::Column::Sha256.eq(sha.clone()))
-                .one(tx.conn())
+                .one(tx)
                 .await?
                 .is_some();
             if !have {
@@ -215,7 +215,7 @@ pub async fn admin_set_logo(tx: &TenantTx, logo: Option<(&str, Vec<u8>)>) -> Res
         .col_expr(tenant_branding::Column::LogoSha256, Expr::value(sha.clone()))
         .col_expr(tenant_branding::Column::AdminEditedAt, Expr::value(Some(now)))
         .col_expr(tenant_branding::Column::UpdatedAt, Expr::value(now))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if res.rows_affected == 0 { Err(DbError::NotFound) } else { Ok(sha) }
 }
@@ -242,7 +242,7 @@ impl std::fmt::Debug for SsoSettingsInput {
 
 /// What the admin's form shows: the settings, and whether a secret is stored.
 pub async fn sso_settings(tx: &TenantTx) -> Result<Option<(SsoSettingsInput, bool)>, DbError> {
-    Ok(tx.select::<tenant_sso::Entity>().one(tx.conn()).await?.map(|s| {
+    Ok(tx.select::<tenant_sso::Entity>().one(tx).await?.map(|s| {
         let has_secret = s.client_secret.is_some() || s.client_secret_env.is_some();
         (
             SsoSettingsInput {
@@ -264,7 +264,7 @@ pub async fn sso_settings(tx: &TenantTx) -> Result<Option<(SsoSettingsInput, boo
 /// Returns false when there is no secret at all (none given and none stored).
 pub async fn admin_set_sso(tx: &TenantTx, input: SsoSettingsInput) -> Result<bool, DbError> {
     let now = Utc::now();
-    let current = tx.select::<tenant_sso::Entity>().one(tx.conn()).await?;
+    let current = tx.select::<tenant_sso::Entity>().one(tx).await?;
     let (secret, secret_env) = match (&input.client_secret, &current) {
         (Some(s), _) => (Some(s.clone()), None),
         (None, Some(c)) if c.client_secret.is_some() || c.client_secret_env.is_some() => {
@@ -287,9 +287,7 @@ pub async fn admin_set_sso(tx: &TenantTx, input: SsoSettingsInput) -> Result<boo
         admin_edited_at: Set(Some(now)),
     };
     if current.is_some() {
-        use sea_orm::ActiveModelTrait;
-        // The row is this trust's (found through the scoped select above).
-        model.update(tx.conn()).await?;
+        tx.update(model).await?;
     } else {
         tx.insert(model).await?;
     }
@@ -299,5 +297,5 @@ pub async fn admin_set_sso(tx: &TenantTx, input: SsoSettingsInput) -> Result<boo
 /// A trust admin turns single sign-on off (removes the settings; people keep their accounts and
 /// sign in with a password, set by a reset link).
 pub async fn admin_remove_sso(tx: &TenantTx) -> Result<bool, DbError> {
-    Ok(tx.delete_many::<tenant_sso::Entity>().exec(tx.conn()).await?.rows_affected == 1)
+    Ok(tx.delete_many::<tenant_sso::Entity>().exec(tx).await?.rows_affected == 1)
 }

@@ -41,7 +41,7 @@ pub async fn record(tx: &TenantTx, person: PersonId) -> Result<Option<StaffRecor
     Ok(tx
         .select::<staff_record::Entity>()
         .filter(staff_record::Column::PersonId.eq(person.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(StaffRecord::from))
 }
@@ -50,7 +50,7 @@ pub async fn record(tx: &TenantTx, person: PersonId) -> Result<Option<StaffRecor
 pub async fn set_record(tx: &TenantTx, person: PersonId, r: &StaffRecord) -> Result<(), DbError> {
     tx.delete_many::<staff_record::Entity>()
         .filter(staff_record::Column::PersonId.eq(person.as_uuid()))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     tx.insert(staff_record::ActiveModel {
         tenant_id: Set(Uuid::nil()),
@@ -68,13 +68,11 @@ pub async fn set_record(tx: &TenantTx, person: PersonId, r: &StaffRecord) -> Res
 
 /// The departments and places of work in use here, for filters.
 pub async fn departments(tx: &TenantTx) -> Result<Vec<String>, DbError> {
-    use sea_orm::ConnectionTrait;
     let rows = tx
-        .conn()
-        .query_all_raw(tx.stmt(
+        .query_all(
             "SELECT DISTINCT department FROM staff_records WHERE tenant_id = $1 AND department <> '' ORDER BY 1",
-            vec![tx.tenant().as_uuid().into()],
-        ))
+            Vec::new(),
+        )
         .await?;
     rows.into_iter().map(|r| Ok(r.try_get::<String>("", "department")?)).collect()
 }
@@ -133,7 +131,7 @@ async fn targets(tx: &TenantTx, rows: &[StaffRow]) -> Result<(Vec<Target>, Vec<R
         for r in tx
             .select::<staff_record::Entity>()
             .filter(staff_record::Column::AssignmentNumber.is_in(numbers))
-            .all(tx.conn())
+            .all(tx)
             .await?
         {
             if let Some(n) = r.assignment_number.clone() {
@@ -148,7 +146,7 @@ async fn targets(tx: &TenantTx, rows: &[StaffRow]) -> Result<(Vec<Target>, Vec<R
         for r in tx
             .select::<staff_record::Entity>()
             .filter(staff_record::Column::PersonId.is_in(chunk.to_vec()))
-            .all(tx.conn())
+            .all(tx)
             .await?
         {
             by_person_record.insert(r.person_id, r);

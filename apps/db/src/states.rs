@@ -19,6 +19,14 @@ macro_rules! states {
         }
 
         impl $name {
+            /// The state stored as `word`, if it is one.
+            pub fn from_word(word: &str) -> Option<Self> {
+                match word {
+                    $( $word => Some(Self::$variant), )*
+                    _ => None,
+                }
+            }
+
             /// The stored word.
             pub const fn as_str(self) -> &'static str {
                 match self {
@@ -86,5 +94,45 @@ states! {
         Covered = "covered",
         Refunded = "refunded",
         Cancelled = "cancelled",
+    }
+
+    /// An account (a person, on every trust they belong to).
+    pub enum PersonStatus {
+        Active = "active",
+        /// Closed by its owner or erased: it cannot sign in.
+        Deactivated = "deactivated",
+    }
+
+    /// A person's place in a trust.
+    pub enum MembershipStatus {
+        /// Registered; waits for a training manager's approval.
+        Pending = "pending",
+        Approved = "approved",
+        Rejected = "rejected",
+        /// Kept, but may not sign in here for now.
+        Suspended = "suspended",
+    }
+
+    /// A trust on the platform.
+    pub enum TenantStatus {
+        Active = "active",
+    }
+
+    /// A trust's monthly marketplace invoice.
+    pub enum InvoiceStatus {
+        Open = "open",
+        Paid = "paid",
+    }
+
+    /// A Stripe event as kept by the platform: applied exactly once, retried when it failed.
+    pub enum StripeEventStatus {
+        Received = "received",
+        Processed = "processed",
+        Failed = "failed",
+    }
+
+    /// A programme (a set of courses taken together).
+    pub enum ProgrammeStatus {
+        Published = "published",
     }
 }

@@ -2,8 +2,9 @@
 
 use crate::DbError;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DeleteMany,
-    EntityTrait, IntoActiveModel, QueryFilter, Select, Statement, TransactionTrait, UpdateMany,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    DeleteMany, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select, Statement,
+    TransactionTrait, UpdateMany,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +74,10 @@ pub trait TenantScoped: EntityTrait {
     fn tenant_column() -> Self::Column;
 }
 
+/// A platform table: no `tenant_id`, rows keyed by person, shared by the trusts they belong to
+/// (row-level security on PostgreSQL limits each trust to its own members' rows).
+pub trait PlatformOwned: EntityTrait {}
+
 /// Declares an entity tenant-owned, naming its `tenant_id` column.
 #[macro_export]
 macro_rules! tenant_scoped {
@@ -138,25 +143,58 @@ impl TenantTx {
         Ok(self.tx.rollback().await?)
     }
 
-    pub(crate) fn conn(&self) -> &DatabaseTransaction {
+    /// The transaction itself, seen only by this module: everything else reaches the database
+    /// through a [`Scoped`] query, the raw-SQL helpers below that bind the trust themselves, or
+    /// (for the identity path alone) [`TenantTx::across_trusts`].
+    fn conn(&self) -> &DatabaseTransaction {
         &self.tx
     }
 
+    /// The bare transaction, for the identity path's cross-trust reads (ADR 0014) and nothing
+    /// else: `apps/db/tests/it/schema.rs` fails if any other module calls it.
+    pub(crate) fn across_trusts(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+
+    fn scoped<Q>(&self, q: Q) -> Scoped<Q> {
+        Scoped { q, tenant: self.tenant }
+    }
+
     /// `SELECT … WHERE tenant_id = <this trust>`.
-    pub(crate) fn select<E: TenantScoped>(&self) -> Select<E> {
-        E::find().filter(E::tenant_column().eq(self.tenant.as_uuid()))
+    pub(crate) fn select<E: TenantScoped>(&self) -> Scoped<Select<E>> {
+        self.scoped(E::find().filter(E::tenant_column().eq(self.tenant.as_uuid())))
     }
 
     /// `SELECT … WHERE tenant_id IN (<this trust>, <the national catalogue>)`: for the shared
     /// content tables, whose national rows every trust may read (and only read).
-    pub(crate) fn select_shared<E: TenantScoped>(&self) -> Select<E> {
-        E::find().filter(E::tenant_column().is_in([self.tenant.as_uuid(), TenantId::NATIONAL.as_uuid()]))
+    pub(crate) fn select_shared<E: TenantScoped>(&self) -> Scoped<Select<E>> {
+        self.scoped(E::find().filter(E::tenant_column().is_in([self.tenant.as_uuid(), TenantId::NATIONAL.as_uuid()])))
     }
 
-    /// Runs a raw statement written with PostgreSQL's `$1` placeholders on either database.
-    /// The SQL must filter by `tenant_id` itself: SQLite has no row-level security behind it.
-    pub(crate) fn stmt(&self, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-        statement(self.tx.get_database_backend(), sql, values)
+    /// `SELECT … FROM <a platform table>`: one with no `tenant_id`, keyed by person (their
+    /// acceptance of the platform's terms, say); PostgreSQL's policies still show a trust only
+    /// its own members' rows.
+    pub(crate) fn select_platform<E: PlatformOwned>(&self) -> Scoped<Select<E>> {
+        self.scoped(E::find())
+    }
+
+    /// Inserts a row of a platform table (see [`PlatformOwned`]).
+    pub(crate) async fn insert_platform<A>(&self, model: A) -> Result<(), DbError>
+    where
+        A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+        A::Entity: PlatformOwned,
+    {
+        <A::Entity as EntityTrait>::insert(model).exec_without_returning(&self.tx).await?;
+        Ok(())
+    }
+
+    /// SQL for the month (`YYYY-MM`, in UTC) of a timestamp column, on either database.
+    pub(crate) fn month_of(&self, column: &str) -> String {
+        if self.is_postgres() {
+            format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM')")
+        } else {
+            format!("substr({column}, 1, 7)")
+        }
     }
 
     /// Whether this is PostgreSQL.
@@ -165,13 +203,13 @@ impl TenantTx {
     }
 
     /// `UPDATE … WHERE tenant_id = <this trust>` (add further filters).
-    pub(crate) fn update_many<E: TenantScoped>(&self) -> UpdateMany<E> {
-        E::update_many().filter(E::tenant_column().eq(self.tenant.as_uuid()))
+    pub(crate) fn update_many<E: TenantScoped>(&self) -> Scoped<UpdateMany<E>> {
+        self.scoped(E::update_many().filter(E::tenant_column().eq(self.tenant.as_uuid())))
     }
 
     /// `DELETE … WHERE tenant_id = <this trust>` (add further filters).
-    pub(crate) fn delete_many<E: TenantScoped>(&self) -> DeleteMany<E> {
-        E::delete_many().filter(E::tenant_column().eq(self.tenant.as_uuid()))
+    pub(crate) fn delete_many<E: TenantScoped>(&self) -> Scoped<DeleteMany<E>> {
+        self.scoped(E::delete_many().filter(E::tenant_column().eq(self.tenant.as_uuid())))
     }
 
     /// Inserts a row without reading it back (no `RETURNING`: the identity role may add to the
@@ -196,6 +234,187 @@ impl TenantTx {
         model.set(<A::Entity as TenantScoped>::tenant_column(), self.tenant.as_uuid().into());
         Ok(model.insert(&self.tx).await?)
     }
+
+    /// Inserts many rows in one statement, stamping this trust's id on each.
+    pub(crate) async fn insert_many<A>(&self, models: impl IntoIterator<Item = A>) -> Result<(), DbError>
+    where
+        A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+        A::Entity: TenantScoped,
+    {
+        let t = self.tenant.as_uuid();
+        let rows: Vec<A> = models
+            .into_iter()
+            .map(|mut m| {
+                m.set(<A::Entity as TenantScoped>::tenant_column(), t.into());
+                m
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        <A::Entity as EntityTrait>::insert_many(rows).exec_without_returning(&self.tx).await?;
+        Ok(())
+    }
+
+    /// Updates a row by its key (which holds `tenant_id`), with this trust's id stamped on it, so
+    /// it can only ever change one of this trust's rows.
+    pub(crate) async fn update<A>(&self, mut model: A) -> Result<<A::Entity as EntityTrait>::Model, DbError>
+    where
+        A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+        A::Entity: TenantScoped,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        // The key holds tenant_id, so the UPDATE's WHERE names this trust (its SET the same value).
+        model.set(<A::Entity as TenantScoped>::tenant_column(), self.tenant.as_uuid().into());
+        Ok(model.update(&self.tx).await?)
+    }
+
+    /// Runs a raw statement, binding this trust's id as `$1`: `values` are `$2` onwards, and the
+    /// SQL must use `$1` (written with PostgreSQL's placeholders; SQLite's are made from them).
+    /// This is the only door for raw SQL on a trust's rows, so no statement can forget the trust.
+    pub(crate) async fn execute(&self, sql: &str, values: Vec<sea_orm::Value>) -> Result<u64, DbError> {
+        Ok(self.conn().execute_raw(self.bound(sql, values)?).await?.rows_affected())
+    }
+
+    /// A raw query's rows (see [`TenantTx::execute`]).
+    pub(crate) async fn query_all(
+        &self,
+        sql: &str,
+        values: Vec<sea_orm::Value>,
+    ) -> Result<Vec<sea_orm::QueryResult>, DbError> {
+        Ok(self.conn().query_all_raw(self.bound(sql, values)?).await?)
+    }
+
+    /// A raw query's first row (see [`TenantTx::execute`]).
+    pub(crate) async fn query_one(
+        &self,
+        sql: &str,
+        values: Vec<sea_orm::Value>,
+    ) -> Result<Option<sea_orm::QueryResult>, DbError> {
+        Ok(self.conn().query_one_raw(self.bound(sql, values)?).await?)
+    }
+
+    /// Calls one of the database's own functions (`SELECT trellis_…(…)` or `SELECT … FROM trellis_…(…)`, PostgreSQL's
+    /// `SECURITY DEFINER` doors for the identity steps a trust's role may take): they read the
+    /// trust from the transaction's setting, so `values` are bound as given. Refuses anything else.
+    pub(crate) async fn call(
+        &self,
+        sql: &str,
+        values: Vec<sea_orm::Value>,
+    ) -> Result<Vec<sea_orm::QueryResult>, DbError> {
+        let calls = sql.trim_start().starts_with("SELECT ") && sql.contains("trellis_") && sql.contains('(');
+        if !calls {
+            return Err(DbError::Db(sea_orm::DbErr::Custom("only a trellis_ function may be called this way".into())));
+        }
+        Ok(self.conn().query_all_raw(statement(self.tx.get_database_backend(), sql, values)).await?)
+    }
+
+    fn bound(&self, sql: &str, values: Vec<sea_orm::Value>) -> Result<Statement, DbError> {
+        if !binds_tenant(sql) {
+            return Err(DbError::Db(sea_orm::DbErr::Custom(
+                "a raw statement on a trust's rows must use $1, the trust's id".into(),
+            )));
+        }
+        let mut all = Vec::with_capacity(values.len() + 1);
+        all.push(self.tenant.as_uuid().into());
+        all.extend(values);
+        Ok(statement(self.tx.get_database_backend(), sql, all))
+    }
+}
+
+/// Whether `sql` uses `$1` (and not only `$10`, `$11`, …).
+fn binds_tenant(sql: &str) -> bool {
+    sql.match_indices("$1").any(|(i, _)| !sql[i + 2..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// A query confined to one trust: only [`TenantTx`]'s builders make one, and it runs only in a
+/// transaction of that trust. Filters, ordering, columns and joins may be added to it (it is a
+/// `QueryFilter`, `QueryOrder` and `QuerySelect` like the query inside); the trust's filter can't
+/// be taken off.
+#[derive(Clone)]
+#[must_use = "a query does nothing until it runs"]
+pub(crate) struct Scoped<Q> {
+    q: Q,
+    tenant: TenantId,
+}
+
+impl<Q: QueryFilter> QueryFilter for Scoped<Q> {
+    type QueryStatement = Q::QueryStatement;
+    fn query(&mut self) -> &mut Self::QueryStatement {
+        self.q.query()
+    }
+}
+
+impl<Q: QueryOrder> QueryOrder for Scoped<Q> {
+    type QueryStatement = Q::QueryStatement;
+    fn query(&mut self) -> &mut sea_orm::sea_query::SelectStatement {
+        QueryOrder::query(&mut self.q)
+    }
+}
+
+impl<Q: QuerySelect> QuerySelect for Scoped<Q> {
+    type QueryStatement = Q::QueryStatement;
+    fn query(&mut self) -> &mut sea_orm::sea_query::SelectStatement {
+        QuerySelect::query(&mut self.q)
+    }
+}
+
+impl<Q> Scoped<Q> {
+    /// The transaction's connection, once it is known to be this query's trust.
+    fn on<'a>(&self, tx: &'a TenantTx) -> Result<&'a DatabaseTransaction, DbErr> {
+        if tx.tenant != self.tenant {
+            return Err(DbErr::Custom("a query built for one trust was run in another's transaction".into()));
+        }
+        Ok(tx.conn())
+    }
+
+    /// The query reshaped (`into_tuple`, a join, a partial model), its trust kept.
+    pub(crate) fn map<R>(self, f: impl FnOnce(Q) -> R) -> Scoped<R> {
+        Scoped { q: f(self.q), tenant: self.tenant }
+    }
+}
+
+impl<E: EntityTrait> Scoped<Select<E>> {
+    pub(crate) async fn all(self, tx: &TenantTx) -> Result<Vec<E::Model>, DbErr> {
+        let c = self.on(tx)?;
+        self.q.all(c).await
+    }
+
+    pub(crate) async fn one(self, tx: &TenantTx) -> Result<Option<E::Model>, DbErr> {
+        let c = self.on(tx)?;
+        self.q.one(c).await
+    }
+
+    pub(crate) async fn count(self, tx: &TenantTx) -> Result<u64, DbErr>
+    where
+        E::Model: Sync,
+    {
+        let c = self.on(tx)?;
+        sea_orm::PaginatorTrait::count(self.q, c).await
+    }
+}
+
+impl<E: EntityTrait> Scoped<UpdateMany<E>> {
+    pub(crate) async fn exec(self, tx: &TenantTx) -> Result<sea_orm::UpdateResult, DbErr> {
+        let c = self.on(tx)?;
+        self.q.exec(c).await
+    }
+
+    /// `SET column = value` (as `UpdateMany::col_expr`).
+    pub(crate) fn col_expr<C: sea_orm::sea_query::IntoIden>(
+        self,
+        col: C,
+        expr: sea_orm::sea_query::SimpleExpr,
+    ) -> Self {
+        self.map(|q| q.col_expr(col, expr))
+    }
+}
+
+impl<E: EntityTrait> Scoped<DeleteMany<E>> {
+    pub(crate) async fn exec(self, tx: &TenantTx) -> Result<sea_orm::DeleteResult, DbErr> {
+        let c = self.on(tx)?;
+        self.q.exec(c).await
+    }
 }
 
 pub(crate) mod sealed {
@@ -215,3 +434,18 @@ impl sealed::Trail for TenantTx {
     }
 }
 impl Trail for TenantTx {}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::binds_tenant;
+
+    #[test]
+    fn a_raw_statement_must_use_the_trusts_placeholder() {
+        assert!(binds_tenant("SELECT 1 FROM courses WHERE tenant_id = $1"));
+        assert!(binds_tenant("SELECT $2 WHERE tenant_id = $1 AND x = $10"));
+        assert!(!binds_tenant("SELECT 1 FROM courses WHERE id = $10"));
+        assert!(!binds_tenant("SELECT 1 FROM courses"));
+        assert!(binds_tenant("VALUES ($1)"));
+    }
+}

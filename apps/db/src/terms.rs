@@ -3,13 +3,13 @@
 use crate::entities::{platform_terms_acceptance, tenant_terms, tenant_terms_acceptance};
 use crate::{DbError, TenantTx};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, QueryFilter, Set};
 use trellis_domain::PersonId;
 use trellis_domain::terms::Document;
 
 /// This trust's own terms, if it has any.
 pub async fn tenant_terms(tx: &TenantTx) -> Result<Option<Document>, DbError> {
-    Ok(tx.select::<tenant_terms::Entity>().one(tx.conn()).await?.map(|t| Document {
+    Ok(tx.select::<tenant_terms::Entity>().one(tx).await?.map(|t| Document {
         key: "trust-terms".into(),
         title: t.title,
         version: t.version,
@@ -20,9 +20,10 @@ pub async fn tenant_terms(tx: &TenantTx) -> Result<Option<Document>, DbError> {
 /// The documents among `platform` and this trust's terms that `person` has not accepted at their
 /// current version.
 pub async fn outstanding(itx: &TenantTx, person: PersonId, platform: &[Document]) -> Result<Vec<Document>, DbError> {
-    let accepted: Vec<(String, String)> = platform_terms_acceptance::Entity::find()
+    let accepted: Vec<(String, String)> = itx
+        .select_platform::<platform_terms_acceptance::Entity>()
         .filter(platform_terms_acceptance::Column::PersonId.eq(person.as_uuid()))
-        .all(itx.conn())
+        .all(itx)
         .await?
         .into_iter()
         .map(|a| (a.document_key, a.version))
@@ -34,7 +35,7 @@ pub async fn outstanding(itx: &TenantTx, person: PersonId, platform: &[Document]
             .select::<tenant_terms_acceptance::Entity>()
             .filter(tenant_terms_acceptance::Column::PersonId.eq(person.as_uuid()))
             .filter(tenant_terms_acceptance::Column::Version.eq(trust.version.clone()))
-            .one(itx.conn())
+            .one(itx)
             .await?
             .is_some();
         if !done {
@@ -49,24 +50,22 @@ pub async fn accept(itx: &TenantTx, person: PersonId, documents: &[Document], ip
     let now = Utc::now();
     for d in documents {
         if d.key == "trust-terms" {
-            tenant_terms_acceptance::ActiveModel {
+            itx.insert(tenant_terms_acceptance::ActiveModel {
                 tenant_id: Set(itx.tenant().as_uuid()),
                 person_id: Set(person.as_uuid()),
                 version: Set(d.version.clone()),
                 accepted_at: Set(now),
                 ip: Set(ip.map(str::to_owned)),
-            }
-            .insert(itx.conn())
+            })
             .await?;
         } else {
-            platform_terms_acceptance::ActiveModel {
+            itx.insert_platform(platform_terms_acceptance::ActiveModel {
                 person_id: Set(person.as_uuid()),
                 document_key: Set(d.key.clone()),
                 version: Set(d.version.clone()),
                 accepted_at: Set(now),
                 ip: Set(ip.map(str::to_owned)),
-            }
-            .insert(itx.conn())
+            })
             .await?;
         }
     }

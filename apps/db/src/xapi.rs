@@ -8,7 +8,7 @@
 
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Value};
+use sea_orm::Value;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -42,14 +42,10 @@ pub struct Stored {
     pub body: String,
 }
 
-fn values(tx: &TenantTx) -> Vec<Value> {
-    vec![tx.tenant().as_uuid().into()]
-}
-
 /// Adds `v` to the statement's values and returns its placeholder.
 fn bind(vals: &mut Vec<Value>, v: impl Into<Value>) -> String {
     vals.push(v.into());
-    format!("${}", vals.len())
+    format!("${}", vals.len() + 1) // $1 is the trust, bound by TenantTx
 }
 
 /// The statements already stored under these ids (id → body).
@@ -57,10 +53,10 @@ pub async fn existing(tx: &TenantTx, ids: &[Uuid]) -> Result<HashMap<Uuid, Strin
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     let list: Vec<String> = ids.iter().map(|id| bind(&mut vals, *id)).collect();
     let sql = format!("SELECT id, body FROM xapi_statements WHERE tenant_id = $1 AND id IN ({})", list.join(", "));
-    let rows = tx.conn().query_all_raw(tx.stmt(&sql, vals)).await?;
+    let rows = tx.query_all(&sql, vals).await?;
     rows.into_iter().map(|r| Ok((r.try_get::<Uuid>("", "id")?, r.try_get::<String>("", "body")?))).collect()
 }
 
@@ -69,14 +65,14 @@ pub async fn voiding_among(tx: &TenantTx, ids: &[Uuid]) -> Result<Vec<Uuid>, DbE
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     let list: Vec<String> = ids.iter().map(|id| bind(&mut vals, *id)).collect();
     let voided_key = bind(&mut vals, trellis_elearning_verb_key());
     let sql = format!(
         "SELECT id FROM xapi_statements WHERE tenant_id = $1 AND id IN ({}) AND verb_key = {voided_key}",
         list.join(", ")
     );
-    let rows = tx.conn().query_all_raw(tx.stmt(&sql, vals)).await?;
+    let rows = tx.query_all(&sql, vals).await?;
     rows.into_iter().map(|r| r.try_get::<Uuid>("", "id").map_err(DbError::from)).collect()
 }
 
@@ -99,13 +95,11 @@ pub async fn insert(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError>
     }
     // SQLite: every writer holds the database's write lock, so one more than the largest seq is
     // safe; rows in chunks of 500 (11 values each, well under SQLite's limit of parameters).
-    let conn = tx.conn();
-    let sql = "SELECT COALESCE(MAX(seq), 0) AS n FROM xapi_statements";
-    let mut next: i64 =
-        conn.query_one_raw(tx.stmt(sql, vec![])).await?.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0);
+    let sql = "SELECT COALESCE(MAX(seq), 0) AS n FROM xapi_statements WHERE tenant_id = $1";
+    let mut next: i64 = tx.query_one(sql, vec![]).await?.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0);
     let mut seq_of: HashMap<Uuid, i64> = HashMap::with_capacity(list.len());
     for chunk in list.chunks(500) {
-        let mut vals = values(tx);
+        let mut vals = Vec::<Value>::new();
         let mut rows = Vec::with_capacity(chunk.len());
         for s in chunk {
             next += 1;
@@ -131,7 +125,7 @@ pub async fn insert(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError>
              VALUES {}",
             rows.join(", ")
         );
-        conn.execute_raw(tx.stmt(&sql, vals)).await?;
+        tx.execute(&sql, vals).await?;
     }
     let mut mention_rows: Vec<(i64, Uuid, &(&'static str, String, bool))> = Vec::new();
     for s in list {
@@ -141,7 +135,7 @@ pub async fn insert(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError>
         }
     }
     for chunk in mention_rows.chunks(2000) {
-        let mut vals = values(tx);
+        let mut vals = Vec::<Value>::new();
         let rows: Vec<String> = chunk
             .iter()
             .map(|(seq, id, (kind, key, related))| {
@@ -162,7 +156,7 @@ pub async fn insert(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError>
             "INSERT INTO xapi_statement_refs (tenant_id, kind, ref_key, seq, statement_id, related_only) VALUES {}",
             rows.join(", ")
         );
-        conn.execute_raw(tx.stmt(&sql, vals)).await?;
+        tx.execute(&sql, vals).await?;
     }
     void_targets(tx, list).await
 }
@@ -170,10 +164,8 @@ pub async fn insert(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError>
 /// [`insert`] on PostgreSQL: each column as one array (`UNNEST`), so a batch is two short
 /// statements whatever its size, not thousands of parameters.
 async fn insert_pg(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError> {
-    let conn = tx.conn();
     let opt = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
     let vals: Vec<Value> = vec![
-        tx.tenant().as_uuid().into(),
         list.iter().map(|s| s.id).collect::<Vec<_>>().into(),
         list.iter().map(|s| s.stored).collect::<Vec<_>>().into(),
         list.iter().map(|s| s.timestamp).collect::<Vec<_>>().into(),
@@ -194,7 +186,7 @@ async fn insert_pg(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError> 
                       AS u(id, stored, ts, verb, obj, actor, reg, target, ver, body)
                RETURNING id, seq";
     let mut seq_of: HashMap<Uuid, i64> = HashMap::with_capacity(list.len());
-    for r in conn.query_all_raw(tx.stmt(sql, vals)).await? {
+    for r in tx.query_all(sql, vals).await? {
         seq_of.insert(r.try_get::<Uuid>("", "id")?, r.try_get::<i64>("", "seq")?);
     }
     let n: usize = list.iter().map(|s| s.mentions.len()).sum();
@@ -220,9 +212,8 @@ async fn insert_pg(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbError> 
                    SELECT $1, u.kind, u.ref_key, u.seq, u.statement_id, u.related_only
                      FROM UNNEST($2::text[], $3::text[], $4::int8[], $5::uuid[], $6::bool[])
                           AS u(kind, ref_key, seq, statement_id, related_only)";
-        let vals: Vec<Value> =
-            vec![tx.tenant().as_uuid().into(), kinds.into(), keys.into(), seqs.into(), ids.into(), related.into()];
-        conn.execute_raw(tx.stmt(sql, vals)).await?;
+        let vals: Vec<Value> = vec![kinds.into(), keys.into(), seqs.into(), ids.into(), related.into()];
+        tx.execute(sql, vals).await?;
     }
     void_targets(tx, list).await
 }
@@ -233,14 +224,14 @@ async fn void_targets(tx: &TenantTx, list: &[NewStatement]) -> Result<(), DbErro
     if targets.is_empty() {
         return Ok(());
     }
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     let ids: Vec<String> = targets.iter().map(|t| bind(&mut vals, *t)).collect();
     let key = bind(&mut vals, trellis_elearning_verb_key());
     let sql = format!(
         "UPDATE xapi_statements SET voided = true WHERE tenant_id = $1 AND id IN ({}) AND verb_key <> {key}",
         ids.join(", ")
     );
-    tx.conn().execute_raw(tx.stmt(&sql, vals)).await?;
+    tx.execute(&sql, vals).await?;
     Ok(())
 }
 
@@ -257,9 +248,8 @@ fn stored_from(r: &sea_orm::QueryResult) -> Result<Stored, DbError> {
 /// One statement by id (voided or not).
 pub async fn statement(tx: &TenantTx, id: Uuid) -> Result<Option<Stored>, DbError> {
     let sql = "SELECT id, seq, stored, voided, body FROM xapi_statements WHERE tenant_id = $1 AND id = $2";
-    let mut vals = values(tx);
-    vals.push(id.into());
-    tx.conn().query_one_raw(tx.stmt(sql, vals)).await?.as_ref().map(stored_from).transpose()
+    let vals: Vec<Value> = vec![id.into()];
+    tx.query_one(sql, vals).await?.as_ref().map(stored_from).transpose()
 }
 
 /// A query of the statements resource (keys already hashed).
@@ -312,7 +302,7 @@ fn matches(q: &Query, alias: &str, vals: &mut Vec<Value>) -> Vec<String> {
 /// `limit + 1` (so the caller knows whether there are more). A statement that refers to a matching
 /// statement (a StatementRef, a voiding statement) matches too.
 pub async fn query(tx: &TenantTx, q: &Query) -> Result<Vec<Stored>, DbError> {
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     let direct = matches(q, "s", &mut vals);
     let through = matches(q, "t", &mut vals);
     let mut wh = vec!["s.tenant_id = $1".to_owned(), "s.voided = false".to_owned()];
@@ -342,20 +332,14 @@ pub async fn query(tx: &TenantTx, q: &Query) -> Result<Vec<Stored>, DbError> {
         "SELECT s.id, s.seq, s.stored, s.voided, s.body FROM xapi_statements s WHERE {} ORDER BY s.seq {order} LIMIT {limit}",
         wh.join(" AND ")
     );
-    let rows = tx.conn().query_all_raw(tx.stmt(&sql, vals)).await?;
+    let rows = tx.query_all(&sql, vals).await?;
     rows.iter().map(stored_from).collect()
 }
 
 /// The newest seq stored here (0 if none).
 pub async fn latest_seq(tx: &TenantTx) -> Result<i64, DbError> {
     let sql = "SELECT COALESCE(MAX(seq), 0) AS n FROM xapi_statements WHERE tenant_id = $1";
-    Ok(tx
-        .conn()
-        .query_one_raw(tx.stmt(sql, values(tx)))
-        .await?
-        .map(|r| r.try_get::<i64>("", "n"))
-        .transpose()?
-        .unwrap_or(0))
+    Ok(tx.query_one(sql, Vec::<Value>::new()).await?.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
 }
 
 /// Keeps attachments' bytes by their hash (one copy each).
@@ -364,12 +348,13 @@ pub async fn put_attachments(tx: &TenantTx, list: &[(String, String, Vec<u8>)]) 
         let sql =
             "INSERT INTO xapi_attachments (tenant_id, sha2, content_type, length, body) VALUES ($1, $2, $3, $4, $5)
                    ON CONFLICT (tenant_id, sha2) DO NOTHING";
-        let mut vals = values(tx);
-        vals.push(sha2.clone().into());
-        vals.push(content_type.clone().into());
-        vals.push(i64::try_from(bytes.len()).unwrap_or(i64::MAX).into());
-        vals.push(bytes.clone().into());
-        tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+        let vals: Vec<Value> = vec![
+            sha2.clone().into(),
+            content_type.clone().into(),
+            i64::try_from(bytes.len()).unwrap_or(i64::MAX).into(),
+            bytes.clone().into(),
+        ];
+        tx.execute(sql, vals).await?;
     }
     Ok(())
 }
@@ -379,13 +364,13 @@ pub async fn attachments(tx: &TenantTx, shas: &[String]) -> Result<Vec<(String, 
     if shas.is_empty() {
         return Ok(vec![]);
     }
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     let list: Vec<String> = shas.iter().map(|s| bind(&mut vals, s.clone())).collect();
     let sql = format!(
         "SELECT sha2, content_type, body FROM xapi_attachments WHERE tenant_id = $1 AND sha2 IN ({})",
         list.join(", ")
     );
-    let rows = tx.conn().query_all_raw(tx.stmt(&sql, vals)).await?;
+    let rows = tx.query_all(&sql, vals).await?;
     rows.into_iter()
         .map(|r| Ok((r.try_get("", "sha2")?, r.try_get("", "content_type")?, r.try_get("", "body")?)))
         .collect()
@@ -396,13 +381,13 @@ pub async fn activities(tx: &TenantTx, keys: &[String]) -> Result<HashMap<String
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     let list: Vec<String> = keys.iter().map(|k| bind(&mut vals, k.clone())).collect();
     let sql = format!(
         "SELECT activity_key, activity_id, definition FROM xapi_activities WHERE tenant_id = $1 AND activity_key IN ({})",
         list.join(", ")
     );
-    let rows = tx.conn().query_all_raw(tx.stmt(&sql, vals)).await?;
+    let rows = tx.query_all(&sql, vals).await?;
     rows.into_iter()
         .map(|r| Ok((r.try_get("", "activity_key")?, (r.try_get("", "activity_id")?, r.try_get("", "definition")?))))
         .collect()
@@ -412,12 +397,9 @@ pub async fn activities(tx: &TenantTx, keys: &[String]) -> Result<HashMap<String
 pub async fn save_activity(tx: &TenantTx, key: &str, id: &str, definition: &str) -> Result<(), DbError> {
     let sql = "INSERT INTO xapi_activities (tenant_id, activity_key, activity_id, definition, updated) VALUES ($1, $2, $3, $4, $5)
                ON CONFLICT (tenant_id, activity_key) DO UPDATE SET definition = excluded.definition, updated = excluded.updated";
-    let mut vals = values(tx);
-    vals.push(key.to_owned().into());
-    vals.push(id.to_owned().into());
-    vals.push(definition.to_owned().into());
-    vals.push(Utc::now().into());
-    tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+    let vals: Vec<Value> =
+        vec![key.to_owned().into(), id.to_owned().into(), definition.to_owned().into(), Utc::now().into()];
+    tx.execute(sql, vals).await?;
     Ok(())
 }
 
@@ -481,14 +463,14 @@ fn doc_from(r: &sea_orm::QueryResult) -> Result<Document, DbError> {
 
 /// One document.
 pub async fn document(tx: &TenantTx, api: Api, scope: &DocScope, doc_id: &str) -> Result<Option<Document>, DbError> {
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     let wh = scope_sql(api, scope, &mut vals);
     let d = bind(&mut vals, doc_id.to_owned());
     let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
     let sql = format!(
         "SELECT id, doc_id, content_type, body, etag, updated FROM xapi_documents WHERE {wh} AND doc_id = {d}{lock}"
     );
-    tx.conn().query_one_raw(tx.stmt(&sql, vals)).await?.as_ref().map(doc_from).transpose()
+    tx.query_one(&sql, vals).await?.as_ref().map(doc_from).transpose()
 }
 
 /// The ids of the documents in scope, optionally only those updated after `since`.
@@ -498,13 +480,13 @@ pub async fn document_ids(
     scope: &DocScope,
     since: Option<DateTime<Utc>>,
 ) -> Result<Vec<String>, DbError> {
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     let mut wh = scope_sql(api, scope, &mut vals);
     if let Some(s) = since {
         wh.push_str(&format!(" AND updated > {}", bind(&mut vals, s)));
     }
     let sql = format!("SELECT doc_id FROM xapi_documents WHERE {wh} ORDER BY doc_id");
-    let rows = tx.conn().query_all_raw(tx.stmt(&sql, vals)).await?;
+    let rows = tx.query_all(&sql, vals).await?;
     rows.into_iter().map(|r| r.try_get::<String>("", "doc_id").map_err(DbError::from)).collect()
 }
 
@@ -519,7 +501,7 @@ pub async fn put_document(
     etag: &str,
 ) -> Result<(), DbError> {
     let now = Utc::now();
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     let wh = scope_sql(api, scope, &mut vals);
     let d = bind(&mut vals, doc_id.to_owned());
     let ct = bind(&mut vals, content_type.to_owned());
@@ -529,12 +511,12 @@ pub async fn put_document(
     let sql = format!(
         "UPDATE xapi_documents SET content_type = {ct}, body = {b}, etag = {e}, updated = {u} WHERE {wh} AND doc_id = {d}"
     );
-    let res = tx.conn().execute_raw(tx.stmt(&sql, vals)).await?;
-    if res.rows_affected() == 0 {
+    let res = tx.execute(&sql, vals).await?;
+    if res == 0 {
         let sql = "INSERT INTO xapi_documents (tenant_id, id, api, activity_id, agent_key, registration, doc_id,
                                                content_type, body, etag, updated)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-        let mut vals = values(tx);
+        let mut vals = Vec::<Value>::new();
         vals.extend([
             Uuid::now_v7().into(),
             api.as_str().into(),
@@ -547,19 +529,19 @@ pub async fn put_document(
             etag.to_owned().into(),
             now.into(),
         ]);
-        tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+        tx.execute(sql, vals).await?;
     }
     Ok(())
 }
 
 /// Deletes one document (`Some(id)`) or every document in scope (`None`).
 pub async fn delete_documents(tx: &TenantTx, api: Api, scope: &DocScope, doc_id: Option<&str>) -> Result<(), DbError> {
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     let mut wh = scope_sql(api, scope, &mut vals);
     if let Some(d) = doc_id {
         wh.push_str(&format!(" AND doc_id = {}", bind(&mut vals, d.to_owned())));
     }
-    tx.conn().execute_raw(tx.stmt(&format!("DELETE FROM xapi_documents WHERE {wh}"), vals)).await?;
+    tx.execute(&format!("DELETE FROM xapi_documents WHERE {wh}"), vals).await?;
     Ok(())
 }
 
@@ -612,7 +594,7 @@ pub async fn create_credential(tx: &TenantTx, c: &NewCredential<'_>) -> Result<U
     let sql =
         "INSERT INTO xapi_credentials (tenant_id, id, name, key, secret_sha256, scope, version, created_by, created_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-    let mut vals = values(tx);
+    let mut vals = Vec::<Value>::new();
     vals.extend([
         id.into(),
         c.name.to_owned().into(),
@@ -623,41 +605,36 @@ pub async fn create_credential(tx: &TenantTx, c: &NewCredential<'_>) -> Result<U
         c.by.map(|p| p.as_uuid()).into(),
         Utc::now().into(),
     ]);
-    tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+    tx.execute(sql, vals).await?;
     Ok(id)
 }
 
 /// A credential by its key (revoked ones too: the caller refuses them).
 pub async fn credential(tx: &TenantTx, key: &str) -> Result<Option<Credential>, DbError> {
     let sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM xapi_credentials WHERE tenant_id = $1 AND key = $2");
-    let mut vals = values(tx);
-    vals.push(key.to_owned().into());
-    tx.conn().query_one_raw(tx.stmt(&sql, vals)).await?.as_ref().map(credential_from).transpose()
+    let vals: Vec<Value> = vec![key.to_owned().into()];
+    tx.query_one(&sql, vals).await?.as_ref().map(credential_from).transpose()
 }
 
 /// Every credential here, newest first.
 pub async fn credentials(tx: &TenantTx) -> Result<Vec<Credential>, DbError> {
     let sql =
         format!("SELECT {CREDENTIAL_COLUMNS} FROM xapi_credentials WHERE tenant_id = $1 ORDER BY created_at DESC");
-    let rows = tx.conn().query_all_raw(tx.stmt(&sql, values(tx))).await?;
+    let rows = tx.query_all(&sql, Vec::<Value>::new()).await?;
     rows.iter().map(credential_from).collect()
 }
 
 /// Revokes a credential; false if there is none by that id here.
 pub async fn revoke_credential(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
     let sql = "UPDATE xapi_credentials SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL";
-    let mut vals = values(tx);
-    vals.push(id.into());
-    vals.push(Utc::now().into());
-    Ok(tx.conn().execute_raw(tx.stmt(sql, vals)).await?.rows_affected() == 1)
+    let vals: Vec<Value> = vec![id.into(), Utc::now().into()];
+    Ok(tx.execute(sql, vals).await? == 1)
 }
 
 /// Notes that a credential was used (at most the caller's choice of how often).
 pub async fn touch_credential(tx: &TenantTx, id: Uuid) -> Result<(), DbError> {
     let sql = "UPDATE xapi_credentials SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2";
-    let mut vals = values(tx);
-    vals.push(id.into());
-    vals.push(Utc::now().into());
-    tx.conn().execute_raw(tx.stmt(sql, vals)).await?;
+    let vals: Vec<Value> = vec![id.into(), Utc::now().into()];
+    tx.execute(sql, vals).await?;
     Ok(())
 }

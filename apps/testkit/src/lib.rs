@@ -8,6 +8,7 @@
 
 mod db;
 mod dns;
+mod factory;
 mod mail;
 mod oidc;
 mod peer;
@@ -17,6 +18,7 @@ mod visitor;
 
 pub use db::{Backend, TestDb};
 pub use dns::DnsPeer;
+pub use factory::{CourseFactory, PASSWORD, PersonFactory};
 pub use mail::{Mail, SmtpSink};
 pub use oidc::OidcPeer;
 pub use s3::S3Peer;

@@ -12,7 +12,7 @@ pub struct Model {
     pub amount_pence: i64,
     pub items: i32,
     pub currency: String,
-    pub status: String,
+    pub status: crate::states::InvoiceStatus,
     pub stripe_invoice: Option<String>,
     pub hosted_url: Option<String>,
     pub created_at: DateTimeUtc,

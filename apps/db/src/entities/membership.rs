@@ -9,7 +9,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub person_id: Uuid,
     /// `pending`, `approved`, `rejected` or `suspended`.
-    pub status: String,
+    pub status: crate::states::MembershipStatus,
     pub reason: Option<String>,
     pub decided_by: Option<Uuid>,
     pub decided_at: Option<DateTimeUtc>,

@@ -15,7 +15,7 @@ pub struct Model {
     pub register_kind: Option<String>,
     pub register_number: Option<String>,
     /// `active` or `deactivated`.
-    pub status: String,
+    pub status: crate::states::PersonStatus,
     pub platform_admin: bool,
     /// Bumped to end every session of this person ("sign out everywhere", password change).
     pub session_epoch: i32,
@@ -29,3 +29,4 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+impl crate::PlatformOwned for Entity {}

@@ -18,3 +18,4 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+impl crate::PlatformOwned for Entity {}

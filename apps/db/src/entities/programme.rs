@@ -11,7 +11,7 @@ pub struct Model {
     pub code: String,
     pub title: String,
     pub summary: String,
-    pub status: String,
+    pub status: crate::states::ProgrammeStatus,
     pub created_at: DateTimeUtc,
 }
 

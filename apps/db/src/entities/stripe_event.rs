@@ -8,7 +8,7 @@ pub struct Model {
     pub id: String,
     pub kind: String,
     pub payload: String,
-    pub status: String,
+    pub status: crate::states::StripeEventStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub received_at: DateTimeUtc,

@@ -12,7 +12,7 @@ pub struct Model {
     pub ods_code: String,
     pub theme: String,
     pub time_zone: String,
-    pub status: String,
+    pub status: crate::states::TenantStatus,
     /// Administrators must use two-step verification.
     pub require_admin_mfa: bool,
     pub created_at: DateTimeUtc,

@@ -13,7 +13,7 @@ use crate::entities::{identity_proof, invitation, membership, person, person_sec
 use crate::{DbError, TenantTx};
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, Set};
 use std::collections::HashMap;
 use trellis_domain::PersonId;
 use trellis_domain::identity::Role;
@@ -36,13 +36,12 @@ pub async fn find(tx: &TenantTx, emails: &[String]) -> Result<HashMap<String, Ac
     let mut out = HashMap::with_capacity(emails.len());
     for chunk in emails.chunks(1000) {
         let rows = if tx.is_postgres() {
-            tx.conn()
-                .query_all_raw(tx.stmt(
-                    "SELECT email, id, active, email_verified, platform_admin, member_here, member_elsewhere
+            tx.call(
+                "SELECT email, id, active, email_verified, platform_admin, member_here, member_elsewhere
                        FROM trellis_accounts_by_emails($1::text[])",
-                    vec![chunk.to_vec().into()],
-                ))
-                .await?
+                vec![chunk.to_vec().into()],
+            )
+            .await?
         } else {
             let marks = vec!["?"; chunk.len()].join(", ");
             let sql = format!(
@@ -54,7 +53,7 @@ pub async fn find(tx: &TenantTx, emails: &[String]) -> Result<HashMap<String, Ac
             );
             let mut values: Vec<sea_orm::Value> = vec![tx.tenant().as_uuid().into(), tx.tenant().as_uuid().into()];
             values.extend(chunk.iter().map(|e| e.clone().into()));
-            tx.conn()
+            tx.across_trusts()
                 .query_all_raw(sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Sqlite, sql, values))
                 .await?
         };
@@ -121,23 +120,22 @@ impl Consent<'_> {
 pub async fn create_person(tx: &TenantTx, new: NewPerson, verified: bool) -> Result<Created, DbError> {
     let id = PersonId::new();
     if tx.is_postgres() {
-        tx.conn()
-            .execute_raw(tx.stmt(
-                "SELECT trellis_create_person($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                vec![
-                    id.as_uuid().into(),
-                    new.email.into(),
-                    new.password_hash.into(),
-                    new.given_name.into(),
-                    new.family_name.into(),
-                    new.job_role.into(),
-                    new.place_of_work.into(),
-                    new.register_kind.into(),
-                    new.register_number.into(),
-                    verified.into(),
-                ],
-            ))
-            .await?;
+        tx.call(
+            "SELECT trellis_create_person($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            vec![
+                id.as_uuid().into(),
+                new.email.into(),
+                new.password_hash.into(),
+                new.given_name.into(),
+                new.family_name.into(),
+                new.job_role.into(),
+                new.place_of_work.into(),
+                new.register_kind.into(),
+                new.register_number.into(),
+                verified.into(),
+            ],
+        )
+        .await?;
     } else {
         let now = Utc::now();
         person::ActiveModel {
@@ -150,14 +148,14 @@ pub async fn create_person(tx: &TenantTx, new: NewPerson, verified: bool) -> Res
             place_of_work: Set(new.place_of_work),
             register_kind: Set(new.register_kind),
             register_number: Set(new.register_number),
-            status: Set("active".into()),
+            status: Set(crate::states::PersonStatus::Active),
             platform_admin: Set(false),
             session_epoch: Set(0),
             mfa_enabled_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(tx.conn())
+        .insert(tx.across_trusts())
         .await?;
         person_secret::ActiveModel {
             person_id: Set(id.as_uuid()),
@@ -166,7 +164,7 @@ pub async fn create_person(tx: &TenantTx, new: NewPerson, verified: bool) -> Res
             mfa_last_step: Set(None),
             updated_at: Set(now),
         }
-        .insert(tx.conn())
+        .insert(tx.across_trusts())
         .await?;
     }
     Ok(Created { id })
@@ -181,40 +179,34 @@ pub async fn add_membership(
     roles: &[Role],
 ) -> Result<(), DbError> {
     let person = consent.person();
-    let status_text = match status {
-        MembershipStatus::Approved => "approved",
-        MembershipStatus::Pending => "pending",
-        _ => return Err(DbError::Conflict("a new membership is pending or approved".into())),
-    };
+    if !matches!(status, MembershipStatus::Approved | MembershipStatus::Pending) {
+        return Err(DbError::Conflict("a new membership is pending or approved".into()));
+    }
+    let status_text = status.as_str();
     if tx.is_postgres() {
-        tx.conn()
-            .execute_raw(
-                tx.stmt("SELECT trellis_add_membership($1, $2)", vec![person.as_uuid().into(), status_text.into()]),
-            )
-            .await?;
+        tx.call("SELECT trellis_add_membership($1, $2)", vec![person.as_uuid().into(), status_text.into()]).await?;
     } else {
         if let Consent::Proven(p) = consent {
-            let proof = identity_proof::Entity::find()
-                .filter(identity_proof::Column::TenantId.eq(tx.tenant().as_uuid()))
+            let proof = tx
+                .select::<identity_proof::Entity>()
                 .filter(identity_proof::Column::PersonId.eq(p.as_uuid()))
                 .filter(identity_proof::Column::UsedAt.is_null())
                 .filter(identity_proof::Column::ExpiresAt.gt(Utc::now()))
                 .order_by_asc(identity_proof::Column::CreatedAt)
-                .one(tx.conn())
+                .one(tx)
                 .await?
                 .ok_or_else(|| DbError::Conflict("this person has not agreed to join this trust".into()))?;
-            identity_proof::Entity::update_many()
-                .filter(identity_proof::Column::TenantId.eq(tx.tenant().as_uuid()))
+            tx.update_many::<identity_proof::Entity>()
                 .filter(identity_proof::Column::Id.eq(proof.id))
                 .col_expr(identity_proof::Column::UsedAt, Expr::value(Some(Utc::now())))
-                .exec(tx.conn())
+                .exec(tx)
                 .await?;
         }
         let now = Utc::now();
         tx.insert(membership::ActiveModel {
             tenant_id: Set(uuid::Uuid::nil()),
             person_id: Set(person.as_uuid()),
-            status: Set(status_text.into()),
+            status: Set(status),
             reason: Set(None),
             decided_by: Set(None),
             decided_at: Set(None),
@@ -256,7 +248,7 @@ pub async fn invite(
         .filter(invitation::Column::AcceptedAt.is_null())
         .filter(invitation::Column::RevokedAt.is_null())
         .col_expr(invitation::Column::RevokedAt, Expr::value(Some(now)))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     let raw = hex::encode(rand::random::<[u8; 32]>());
     tx.insert(invitation::ActiveModel {
@@ -281,7 +273,7 @@ pub async fn invitation(tx: &TenantTx, raw: &str) -> Result<Option<Invitation>, 
     Ok(tx
         .select::<invitation::Entity>()
         .filter(invitation::Column::TokenSha256.eq(super::token_hash(raw)))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(|i| Invitation {
             id: i.id,
@@ -298,7 +290,7 @@ pub async fn accept_invitation(tx: &TenantTx, raw: &str) -> Result<Option<Accept
     let Some(i) = tx
         .select::<invitation::Entity>()
         .filter(invitation::Column::TokenSha256.eq(super::token_hash(raw)))
-        .one(tx.conn())
+        .one(tx)
         .await?
     else {
         return Ok(None);
@@ -311,7 +303,7 @@ pub async fn accept_invitation(tx: &TenantTx, raw: &str) -> Result<Option<Accept
         .filter(invitation::Column::Id.eq(i.id))
         .filter(invitation::Column::AcceptedAt.is_null())
         .col_expr(invitation::Column::AcceptedAt, Expr::value(Some(Utc::now())))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if res.rows_affected == 0 {
         return Ok(None);
@@ -329,7 +321,7 @@ pub async fn open_invitations(tx: &TenantTx, limit: u64) -> Result<Vec<Invitatio
         .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
         .order_by_desc(invitation::Column::CreatedAt)
         .limit(limit)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|i| Invitation {

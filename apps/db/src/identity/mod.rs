@@ -51,7 +51,7 @@ impl From<person::Model> for Person {
             place_of_work: p.place_of_work,
             register_kind: p.register_kind,
             register_number: p.register_number,
-            active: p.status == "active",
+            active: p.status == crate::states::PersonStatus::Active,
             session_epoch: p.session_epoch,
             mfa_enabled: p.mfa_enabled_at.is_some(),
             platform_admin: p.platform_admin,
@@ -75,16 +75,20 @@ pub struct NewPerson {
 /// A member of this trust, by id (visible through the membership on PostgreSQL's policy too).
 pub async fn member_person(tx: &TenantTx, id: PersonId) -> Result<Option<Person>, DbError> {
     let Some(_) = membership(tx, id).await? else { return Ok(None) };
-    Ok(person::Entity::find_by_id(id.as_uuid()).one(tx.conn()).await?.map(Person::from))
+    Ok(tx
+        .select_platform::<person::Entity>()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .one(tx)
+        .await?
+        .map(Person::from))
 }
 
 /// The member of this trust with this email address, if there is one.
 pub async fn member_by_email(tx: &TenantTx, email: &str) -> Result<Option<PersonId>, DbError> {
-    use sea_orm::ConnectionTrait;
     let sql = "SELECT p.id FROM people p JOIN memberships m ON m.person_id = p.id AND m.tenant_id = $1
                 WHERE p.email = $2";
-    let vals: Vec<sea_orm::Value> = vec![tx.tenant().as_uuid().into(), email.trim().to_lowercase().into()];
-    let row = tx.conn().query_one_raw(tx.stmt(sql, vals)).await?;
+    let vals: Vec<sea_orm::Value> = vec![email.trim().to_lowercase().into()];
+    let row = tx.query_one(sql, vals).await?;
     Ok(row.map(|r| r.try_get::<uuid::Uuid>("", "id")).transpose()?.map(PersonId::from_uuid))
 }
 
@@ -103,10 +107,11 @@ pub async fn member_names(
     let wanted: Vec<uuid::Uuid> = ids.iter().map(|p| p.as_uuid()).collect();
     let mut out = std::collections::HashMap::new();
     for chunk in wanted.chunks(500) {
-        for p in person::Entity::find()
+        for p in tx
+            .select_platform::<person::Entity>()
             .filter(person::Column::Id.is_in(chunk.to_vec()))
             .filter(person::Column::Id.in_subquery(members.clone()))
-            .all(tx.conn())
+            .all(tx)
             .await?
         {
             out.insert(PersonId::from_uuid(p.id), shown_name(&p));
@@ -122,40 +127,16 @@ fn shown_name(p: &person::Model) -> String {
 
 /// The current session epoch of a person (to check a session is still good).
 pub async fn session_epoch(tx: &TenantTx, id: PersonId) -> Result<Option<i32>, DbError> {
-    Ok(person::Entity::find_by_id(id.as_uuid())
-        .one(tx.conn())
+    Ok(tx
+        .select_platform::<person::Entity>()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .one(tx)
         .await?
-        .filter(|p| p.status == "active")
+        .filter(|p| p.status == crate::states::PersonStatus::Active)
         .map(|p| p.session_epoch))
 }
 
-/// A membership's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MembershipStatus {
-    Pending,
-    Approved,
-    Rejected,
-    Suspended,
-}
-
-impl MembershipStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Rejected => "rejected",
-            Self::Suspended => "suspended",
-        }
-    }
-    fn parse(s: &str) -> Self {
-        match s {
-            "approved" => Self::Approved,
-            "rejected" => Self::Rejected,
-            "suspended" => Self::Suspended,
-            _ => Self::Pending,
-        }
-    }
-}
+pub use crate::states::MembershipStatus;
 
 /// A person's membership of this trust.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,24 +148,21 @@ pub struct Membership {
 
 /// The person's membership of this trust, with roles.
 pub async fn membership(tx: &TenantTx, person: PersonId) -> Result<Option<Membership>, DbError> {
-    let Some(m) = tx
-        .select::<membership::Entity>()
-        .filter(membership::Column::PersonId.eq(person.as_uuid()))
-        .one(tx.conn())
-        .await?
+    let Some(m) =
+        tx.select::<membership::Entity>().filter(membership::Column::PersonId.eq(person.as_uuid())).one(tx).await?
     else {
         return Ok(None);
     };
     let mut roles: Vec<Role> = tx
         .select::<membership_role::Entity>()
         .filter(membership_role::Column::PersonId.eq(person.as_uuid()))
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .filter_map(|r| Role::parse(&r.role))
         .collect();
     roles.sort();
-    Ok(Some(Membership { status: MembershipStatus::parse(&m.status), reason: m.reason, roles }))
+    Ok(Some(Membership { status: m.status, reason: m.reason, roles }))
 }
 
 /// What every signed-in request checks, read in one statement: the person (if active) with their
@@ -209,7 +187,6 @@ pub async fn sign_in_state(
     person: PersonId,
     session: uuid::Uuid,
 ) -> Result<Option<SignInState>, DbError> {
-    use sea_orm::ConnectionTrait;
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
             "SELECT p.session_epoch AS epoch, m.status AS status, r.role AS role,
@@ -225,15 +202,16 @@ pub async fn sign_in_state(
             *crate::catalogue::GENERATIONS_SQL
         )
     });
-    let rows = tx
-        .conn()
-        .query_all_raw(tx.stmt(&SQL, vec![tx.tenant().as_uuid().into(), person.as_uuid().into(), session.into()]))
-        .await?;
+    let rows = tx.query_all(&SQL, vec![person.as_uuid().into(), session.into()]).await?;
     let mut state: Option<SignInState> = None;
     for r in rows {
         let st = state.get_or_insert(SignInState {
             epoch: r.try_get("", "epoch")?,
-            status: MembershipStatus::parse(&r.try_get::<String>("", "status")?),
+            status: {
+                let word = r.try_get::<String>("", "status")?;
+                MembershipStatus::from_word(&word)
+                    .ok_or_else(|| DbError::Db(sea_orm::DbErr::Custom(format!("unknown membership state {word}"))))?
+            },
             roles: vec![],
             live: r.try_get::<i32>("", "live")? != 0,
             trust_terms: r.try_get("", "terms")?,
@@ -259,7 +237,7 @@ pub async fn grant_role(tx: &TenantTx, person: PersonId, role: Role, by: Option<
         .select::<membership_role::Entity>()
         .filter(membership_role::Column::PersonId.eq(person.as_uuid()))
         .filter(membership_role::Column::Role.eq(role.as_str()))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .is_some();
     if !held {
@@ -286,15 +264,16 @@ pub struct PendingMember {
 pub async fn pending_members(tx: &TenantTx, limit: u64) -> Result<Vec<PendingMember>, DbError> {
     let pending = tx
         .select::<membership::Entity>()
-        .filter(membership::Column::Status.eq("pending"))
+        .filter(membership::Column::Status.eq(MembershipStatus::Pending))
         .order_by_asc(membership::Column::CreatedAt)
         .limit(limit)
-        .all(tx.conn())
+        .all(tx)
         .await?;
     let ids: Vec<uuid::Uuid> = pending.iter().map(|m| m.person_id).collect();
-    let mut people: std::collections::HashMap<uuid::Uuid, person::Model> = person::Entity::find()
+    let mut people: std::collections::HashMap<uuid::Uuid, person::Model> = tx
+        .select_platform::<person::Entity>()
         .filter(person::Column::Id.is_in(ids))
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|p| (p.id, p))
@@ -319,13 +298,13 @@ pub async fn decide_membership(
     let res = tx
         .update_many::<membership::Entity>()
         .filter(membership::Column::PersonId.eq(person.as_uuid()))
-        .filter(membership::Column::Status.eq("pending"))
+        .filter(membership::Column::Status.eq(MembershipStatus::Pending))
         .col_expr(membership::Column::Status, Expr::value(status.as_str()))
         .col_expr(membership::Column::Reason, Expr::value(reason))
         .col_expr(membership::Column::DecidedBy, Expr::value(Some(by.as_uuid())))
         .col_expr(membership::Column::DecidedAt, Expr::value(Some(Utc::now())))
         .col_expr(membership::Column::UpdatedAt, Expr::value(Utc::now()))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if res.rows_affected == 0 { Err(DbError::NotFound) } else { Ok(()) }
 }
@@ -340,7 +319,7 @@ pub async fn sso_linked_person(tx: &TenantTx, issuer: &str, subject: &str) -> Re
         .select::<sso_link::Entity>()
         .filter(sso_link::Column::Issuer.eq(issuer))
         .filter(sso_link::Column::Subject.eq(subject))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(|l| PersonId::from_uuid(l.person_id)))
 }
@@ -374,15 +353,15 @@ pub async fn staff_page(
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<StaffMember>, u64), DbError> {
+    use sea_orm::Condition;
     use sea_orm::sea_query::{Func, Query};
-    use sea_orm::{Condition, PaginatorTrait};
     let members = Query::select()
         .column(membership::Column::PersonId)
         .from(membership::Entity)
         .and_where(membership::Column::TenantId.eq(tx.tenant().as_uuid()))
-        .and_where(membership::Column::Status.is_in(["approved", "suspended"]))
+        .and_where(membership::Column::Status.is_in([MembershipStatus::Approved, MembershipStatus::Suspended]))
         .to_owned();
-    let mut find = person::Entity::find().filter(person::Column::Id.in_subquery(members));
+    let mut find = tx.select_platform::<person::Entity>().filter(person::Column::Id.in_subquery(members));
     let needle = search.trim().to_lowercase();
     if !needle.is_empty() {
         let like = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
@@ -393,29 +372,25 @@ pub async fn staff_page(
                 .add(Expr::expr(Func::lower(Expr::col(person::Column::FamilyName))).like(like)),
         );
     }
-    let total = find.clone().count(tx.conn()).await?;
+    let total = find.clone().count(tx).await?;
     let people = find
         .order_by_asc(person::Column::FamilyName)
         .order_by_asc(person::Column::GivenName)
         .offset(offset)
         .limit(limit)
-        .all(tx.conn())
+        .all(tx)
         .await?;
     let ids: Vec<uuid::Uuid> = people.iter().map(|p| p.id).collect();
-    let statuses: std::collections::HashMap<uuid::Uuid, String> = tx
+    let statuses: std::collections::HashMap<uuid::Uuid, MembershipStatus> = tx
         .select::<membership::Entity>()
         .filter(membership::Column::PersonId.is_in(ids.clone()))
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(|m| (m.person_id, m.status))
         .collect();
     let mut roles: std::collections::HashMap<uuid::Uuid, Vec<Role>> = std::collections::HashMap::new();
-    for r in tx
-        .select::<membership_role::Entity>()
-        .filter(membership_role::Column::PersonId.is_in(ids))
-        .all(tx.conn())
-        .await?
+    for r in tx.select::<membership_role::Entity>().filter(membership_role::Column::PersonId.is_in(ids)).all(tx).await?
     {
         if let Some(role) = Role::parse(&r.role) {
             roles.entry(r.person_id).or_default().push(role);
@@ -424,7 +399,7 @@ pub async fn staff_page(
     let staff = people
         .into_iter()
         .map(|p| StaffMember {
-            status: MembershipStatus::parse(statuses.get(&p.id).map_or("", String::as_str)),
+            status: statuses.get(&p.id).copied().unwrap_or(MembershipStatus::Pending),
             roles: {
                 let mut r = roles.remove(&p.id).unwrap_or_default();
                 r.sort();
@@ -447,7 +422,7 @@ pub async fn set_suspended(tx: &TenantTx, person: PersonId, suspended: bool, by:
         .col_expr(membership::Column::DecidedBy, Expr::value(Some(by.as_uuid())))
         .col_expr(membership::Column::DecidedAt, Expr::value(Some(Utc::now())))
         .col_expr(membership::Column::UpdatedAt, Expr::value(Utc::now()))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if res.rows_affected == 0 { Err(DbError::NotFound) } else { Ok(()) }
 }
@@ -458,7 +433,7 @@ pub async fn set_roles(tx: &TenantTx, person: PersonId, roles: &[Role], by: Pers
     tx.delete_many::<membership_role::Entity>()
         .filter(membership_role::Column::PersonId.eq(person.as_uuid()))
         .filter(membership_role::Column::Role.is_not_in(keep))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     for role in roles {
         grant_role(tx, person, *role, Some(by)).await?;

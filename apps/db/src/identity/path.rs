@@ -71,7 +71,7 @@ impl IdentityTx {
     }
 
     fn conn(&self) -> &sea_orm::DatabaseTransaction {
-        self.inner.conn()
+        self.inner.across_trusts()
     }
 }
 
@@ -94,7 +94,7 @@ impl From<person::Model> for Account {
             id: PersonId::from_uuid(p.id),
             email: p.email,
             email_verified: p.email_verified_at.is_some(),
-            active: p.status == "active",
+            active: p.status == crate::states::PersonStatus::Active,
             session_epoch: p.session_epoch,
             mfa_enabled: p.mfa_enabled_at.is_some(),
             platform_admin: p.platform_admin,
@@ -132,12 +132,12 @@ pub async fn membership_here(itx: &IdentityTx, id: PersonId) -> Result<Option<Me
         .filter(membership::Column::PersonId.eq(id.as_uuid()))
         .one(itx.conn())
         .await?
-        .map(|m| MembershipStatus::parse(&m.status)))
+        .map(|m| m.status))
 }
 
 /// A person's memberships in every trust, `(trust, status)`: for their own profile (a person's own
 /// view spans their trusts), never for a trust's.
-pub async fn memberships_of(itx: &IdentityTx, id: PersonId) -> Result<Vec<(TenantId, String)>, DbError> {
+pub async fn memberships_of(itx: &IdentityTx, id: PersonId) -> Result<Vec<(TenantId, MembershipStatus)>, DbError> {
     Ok(membership::Entity::find()
         .filter(membership::Column::PersonId.eq(id.as_uuid()))
         .all(itx.conn())
@@ -376,7 +376,7 @@ pub async fn change_email(itx: &IdentityTx, id: PersonId, new_email: &str) -> Re
 pub async fn deactivate(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
     person::Entity::update_many()
         .filter(person::Column::Id.eq(id.as_uuid()))
-        .col_expr(person::Column::Status, Expr::value("deactivated"))
+        .col_expr(person::Column::Status, Expr::value(crate::states::PersonStatus::Deactivated.as_str()))
         .exec(itx.conn())
         .await?;
     end_all_sessions(itx, id).await
@@ -540,7 +540,7 @@ pub async fn ensure_platform_admin(itx: &IdentityTx, email: &str, password_hash:
                 place_of_work: Set(String::new()),
                 register_kind: Set(None),
                 register_number: Set(None),
-                status: Set("active".into()),
+                status: Set(crate::states::PersonStatus::Active),
                 platform_admin: Set(false),
                 session_epoch: Set(0),
                 mfa_enabled_at: Set(None),

@@ -8,7 +8,7 @@ pub async fn adoption_for_course(tx: &TenantTx, course: CourseId) -> Result<Opti
     Ok(tx
         .select::<market_adoption::Entity>()
         .filter(market_adoption::Column::CourseId.eq(course.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(Adoption::from))
 }
@@ -18,7 +18,7 @@ pub async fn adoptions(tx: &TenantTx) -> Result<Vec<Adoption>, DbError> {
     Ok(tx
         .select::<market_adoption::Entity>()
         .order_by_asc(market_adoption::Column::AddedAt)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Adoption::from)
@@ -44,13 +44,13 @@ pub async fn adopt(
     if let Some(a) = tx
         .select::<market_adoption::Entity>()
         .filter(market_adoption::Column::ListingId.eq(l.id.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
     {
         tx.update_many::<market_adoption::Entity>()
             .filter(market_adoption::Column::ListingId.eq(l.id.as_uuid()))
             .col_expr(market_adoption::Column::Funding, Expr::value(funding.as_str()))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
         catalogue::set_offered_unchecked(tx, course, true, Some(by)).await?;
         return Ok(Adoption { funding, ..Adoption::from(a) });
@@ -83,7 +83,7 @@ pub async fn remove_adoption(tx: &TenantTx, listing: ListingId, by: PersonId) ->
     let Some(a) = tx
         .select::<market_adoption::Entity>()
         .filter(market_adoption::Column::ListingId.eq(listing.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
     else {
         return Ok(false);
@@ -94,13 +94,13 @@ pub async fn remove_adoption(tx: &TenantTx, listing: ListingId, by: PersonId) ->
 
 /// The trust's monthly budget for paid enrolments, if it set one.
 pub async fn budget(tx: &TenantTx) -> Result<Option<i64>, DbError> {
-    Ok(tx.select::<market_budget::Entity>().one(tx.conn()).await?.and_then(|b| b.monthly_pence))
+    Ok(tx.select::<market_budget::Entity>().one(tx).await?.and_then(|b| b.monthly_pence))
 }
 
 /// Sets (or, with `None`, removes) the monthly budget.
 pub async fn set_budget(tx: &TenantTx, pence: Option<i64>, by: PersonId) -> Result<(), DbError> {
-    let customer = tx.select::<market_budget::Entity>().one(tx.conn()).await?.and_then(|b| b.stripe_customer);
-    tx.delete_many::<market_budget::Entity>().exec(tx.conn()).await?;
+    let customer = tx.select::<market_budget::Entity>().one(tx).await?.and_then(|b| b.stripe_customer);
+    tx.delete_many::<market_budget::Entity>().exec(tx).await?;
     tx.insert(market_budget::ActiveModel {
         tenant_id: Set(Uuid::nil()),
         monthly_pence: Set(pence),
@@ -117,7 +117,7 @@ pub async fn spent_in_month(tx: &TenantTx, month: &str) -> Result<i64, DbError> 
     let sql = "SELECT CAST(COALESCE(SUM(amount_pence), 0) AS BIGINT) AS total FROM charges
                 WHERE tenant_id = $1 AND month = $2 AND status IN ('billed', 'paid', 'pending')
                   AND funding <> 'learner'";
-    let row = tx.conn().query_one_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), month.into()])).await?;
+    let row = tx.query_one(sql, vec![month.into()]).await?;
     Ok(row.map(|r| r.try_get::<i64>("", "total")).transpose()?.unwrap_or(0))
 }
 
@@ -126,10 +126,7 @@ pub(super) async fn billed_in_month(tx: &TenantTx, listing: ListingId, month: &s
     let sql = "SELECT COUNT(*) AS n FROM charges
                 WHERE tenant_id = $1 AND month = $2 AND listing_id = $3 AND kind = 'enrolment'
                   AND funding = 'billed' AND status = 'billed'";
-    let row = tx
-        .conn()
-        .query_one_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), month.into(), listing.as_uuid().into()]))
-        .await?;
+    let row = tx.query_one(sql, vec![month.into(), listing.as_uuid().into()]).await?;
     Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
 }
 
@@ -137,13 +134,7 @@ pub(super) async fn billed_in_month(tx: &TenantTx, listing: ListingId, month: &s
 /// cannot both fit the same budget headroom (SQLite has one writer already).
 pub(super) async fn lock_trust(tx: &TenantTx) -> Result<(), DbError> {
     if tx.is_postgres() {
-        tx.conn()
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock(7001, hashtext($1))",
-                [tx.tenant().to_string().into()],
-            ))
-            .await?;
+        tx.query_one("SELECT pg_advisory_xact_lock(7001, hashtext($1::text))", Vec::new()).await?;
     }
     Ok(())
 }

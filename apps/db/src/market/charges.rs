@@ -55,7 +55,7 @@ pub async fn on_activated(
                 .filter(market_adoption::Column::ListingId.eq(a.listing.as_uuid()))
                 .filter(market_adoption::Column::Seats.gt(0))
                 .col_expr(market_adoption::Column::Seats, Expr::col(market_adoption::Column::Seats).sub(1))
-                .exec(tx.conn())
+                .exec(tx)
                 .await?;
             if res.rows_affected != 1 {
                 return Err(DbError::Conflict(
@@ -101,7 +101,7 @@ pub async fn on_activated(
         tx.update_many::<enrolment::Entity>()
             .filter(enrolment::Column::Id.eq(enrolment.as_uuid()))
             .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Payment))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
         return Ok(Gate::AwaitingPayment(id));
     }
@@ -170,12 +170,7 @@ pub async fn buy_seats(
 
 /// A charge of this trust.
 pub async fn charge(tx: &TenantTx, id: ChargeId) -> Result<Option<Charge>, DbError> {
-    Ok(tx
-        .select::<charge::Entity>()
-        .filter(charge::Column::Id.eq(id.as_uuid()))
-        .one(tx.conn())
-        .await?
-        .map(Charge::from))
+    Ok(tx.select::<charge::Entity>().filter(charge::Column::Id.eq(id.as_uuid())).one(tx).await?.map(Charge::from))
 }
 
 /// The charge awaiting this person's payment for this enrolment, if any.
@@ -185,7 +180,7 @@ pub async fn pending_for_enrolment(tx: &TenantTx, enrolment: EnrolmentId) -> Res
         .filter(charge::Column::EnrolmentId.eq(enrolment.as_uuid()))
         .filter(charge::Column::Status.eq(crate::states::ChargeStatus::Pending))
         .order_by_desc(charge::Column::CreatedAt)
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(Charge::from))
 }
@@ -196,7 +191,7 @@ pub async fn latest_for_enrolment(tx: &TenantTx, enrolment: EnrolmentId) -> Resu
         .select::<charge::Entity>()
         .filter(charge::Column::EnrolmentId.eq(enrolment.as_uuid()))
         .order_by_desc(charge::Column::CreatedAt)
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map(Charge::from))
 }
@@ -207,7 +202,7 @@ pub async fn set_checkout(tx: &TenantTx, id: ChargeId, checkout: &str) -> Result
         .filter(charge::Column::Id.eq(id.as_uuid()))
         .filter(charge::Column::Status.eq(crate::states::ChargeStatus::Pending))
         .col_expr(charge::Column::CheckoutId, Expr::value(Some(checkout.to_owned())))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(())
 }
@@ -251,7 +246,7 @@ pub async fn settle(
         .col_expr(charge::Column::PaymentIntent, Expr::value(payment_intent.map(str::to_owned)))
         .col_expr(charge::Column::SettledAt, Expr::value(Some(Utc::now())))
         .col_expr(charge::Column::AccessUntil, Expr::value(until))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if res.rows_affected != 1 {
         return Ok(Settled::Already);
@@ -262,14 +257,14 @@ pub async fn settle(
             .filter(enrolment::Column::Status.eq(crate::states::EnrolmentStatus::Payment))
             .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Active))
             .col_expr(enrolment::Column::EnrolledAt, Expr::value(Some(Utc::now())))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
     }
     if c.kind == "seats" {
         tx.update_many::<market_adoption::Entity>()
             .filter(market_adoption::Column::ListingId.eq(c.listing.as_uuid()))
             .col_expr(market_adoption::Column::Seats, Expr::col(market_adoption::Column::Seats).add(c.quantity))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
     }
     crate::outbox::enqueue_job(tx, "ledger_post", &serde_json::json!({ "charge": id.to_string() })).await?;
@@ -285,7 +280,7 @@ pub async fn cancel_pending(tx: &TenantTx, id: ChargeId) -> Result<bool, DbError
         .filter(charge::Column::Id.eq(id.as_uuid()))
         .filter(charge::Column::Status.eq(crate::states::ChargeStatus::Pending))
         .col_expr(charge::Column::Status, Expr::value(crate::states::ChargeStatus::Cancelled))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if res.rows_affected == 1
         && let Some(e) = c.enrolment
@@ -294,7 +289,7 @@ pub async fn cancel_pending(tx: &TenantTx, id: ChargeId) -> Result<bool, DbError
             .filter(enrolment::Column::Id.eq(e.as_uuid()))
             .filter(enrolment::Column::Status.eq(crate::states::EnrolmentStatus::Payment))
             .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Withdrawn))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
     }
     Ok(res.rows_affected == 1)
@@ -316,7 +311,7 @@ pub async fn refunded(tx: &TenantTx, id: ChargeId, refund: &str) -> Result<bool,
         .col_expr(charge::Column::Status, Expr::value(crate::states::ChargeStatus::Refunded))
         .col_expr(charge::Column::RefundId, Expr::value(Some(refund.to_owned())))
         .col_expr(charge::Column::RefundedAt, Expr::value(Some(Utc::now())))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if let Some(e) = c.enrolment {
         tx.update_many::<enrolment::Entity>()
@@ -326,7 +321,7 @@ pub async fn refunded(tx: &TenantTx, id: ChargeId, refund: &str) -> Result<bool,
                     .is_in([crate::states::EnrolmentStatus::Active, crate::states::EnrolmentStatus::Payment]),
             )
             .col_expr(enrolment::Column::Status, Expr::value(crate::states::EnrolmentStatus::Withdrawn))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
     }
     if c.kind == "seats" {
@@ -335,7 +330,7 @@ pub async fn refunded(tx: &TenantTx, id: ChargeId, refund: &str) -> Result<bool,
             .filter(market_adoption::Column::ListingId.eq(c.listing.as_uuid()))
             .filter(market_adoption::Column::Seats.gte(c.quantity))
             .col_expr(market_adoption::Column::Seats, Expr::col(market_adoption::Column::Seats).sub(c.quantity))
-            .exec(tx.conn())
+            .exec(tx)
             .await?;
     }
     crate::outbox::enqueue_job(tx, "ledger_post", &serde_json::json!({ "charge": id.to_string() })).await?;
@@ -355,8 +350,8 @@ pub async fn expire_licences(tx: &TenantTx, today: NaiveDate) -> Result<u64, DbE
                                    WHERE n.tenant_id = $1 AND n.enrolment_id = enrolments.id
                                      AND (n.status = 'pending' OR (n.access_until >= $2
                                           AND n.status IN ('billed', 'paid', 'covered'))))";
-    let res = tx.conn().execute_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), today.into()])).await?;
-    Ok(res.rows_affected())
+    let res = tx.execute(sql, vec![today.into()]).await?;
+    Ok(res)
 }
 
 /// How many seats of the listing the trust has left.
@@ -364,7 +359,7 @@ pub async fn seats_left(tx: &TenantTx, listing: ListingId) -> Result<i32, DbErro
     Ok(tx
         .select::<market_adoption::Entity>()
         .filter(market_adoption::Column::ListingId.eq(listing.as_uuid()))
-        .one(tx.conn())
+        .one(tx)
         .await?
         .map_or(0, |a| a.seats))
 }
@@ -383,8 +378,8 @@ pub async fn charges(tx: &TenantTx, limit: u64) -> Result<Vec<ChargeRow>, DbErro
     let sql = "SELECT c.*, p.given_name AS given, p.family_name AS family FROM charges c
                  LEFT JOIN people p ON p.id = c.person_id
                 WHERE c.tenant_id = $1 ORDER BY c.created_at DESC LIMIT $2";
-    let vals: Vec<sea_orm::Value> = vec![tx.tenant().as_uuid().into(), i64::try_from(limit).unwrap_or(1000).into()];
-    let rows = tx.conn().query_all_raw(tx.stmt(sql, vals)).await?;
+    let vals: Vec<sea_orm::Value> = vec![i64::try_from(limit).unwrap_or(1000).into()];
+    let rows = tx.query_all(sql, vals).await?;
     let mut list = Vec::with_capacity(rows.len());
     for r in &rows {
         let c = Charge::from(charge::Model::from_query_result(r, "")?);

@@ -1,6 +1,7 @@
 //! Monthly invoices of enrolments billed to a trust, and the seller payouts they carry.
 
 use super::*;
+use crate::states::InvoiceStatus;
 
 /// A trust's monthly invoice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,7 +13,7 @@ pub struct Invoice {
     pub items: i32,
     pub currency: String,
     /// `open` (sent, unpaid) or `paid`.
-    pub status: String,
+    pub status: InvoiceStatus,
     pub stripe_invoice: Option<String>,
     pub hosted_url: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -56,7 +57,7 @@ pub struct Payout {
 
 /// The trust as Stripe's customer, if it has been made one.
 pub async fn stripe_customer(tx: &TenantTx) -> Result<Option<String>, DbError> {
-    Ok(tx.select::<market_budget::Entity>().one(tx.conn()).await?.and_then(|b| b.stripe_customer))
+    Ok(tx.select::<market_budget::Entity>().one(tx).await?.and_then(|b| b.stripe_customer))
 }
 
 /// Records the trust's Stripe customer.
@@ -64,7 +65,7 @@ pub async fn set_stripe_customer(tx: &TenantTx, customer: &str) -> Result<(), Db
     let res = tx
         .update_many::<market_budget::Entity>()
         .col_expr(market_budget::Column::StripeCustomer, Expr::value(Some(customer.to_owned())))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if res.rows_affected == 0 {
         tx.insert(market_budget::ActiveModel {
@@ -83,7 +84,7 @@ pub async fn set_stripe_customer(tx: &TenantTx, customer: &str) -> Result<(), Db
 pub async fn months_to_invoice(tx: &TenantTx, current: &str) -> Result<Vec<String>, DbError> {
     let sql = "SELECT DISTINCT month FROM charges
                 WHERE tenant_id = $1 AND status = 'billed' AND invoice_id IS NULL AND month < $2 ORDER BY month";
-    let rows = tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), current.into()])).await?;
+    let rows = tx.query_all(sql, vec![current.into()]).await?;
     rows.iter().map(|r| Ok(r.try_get::<String>("", "month")?)).collect()
 }
 
@@ -93,7 +94,7 @@ pub async fn invoice_month(tx: &TenantTx, month: &str) -> Result<Option<Invoice>
     lock_trust(tx).await?;
     let sql = "SELECT CAST(COALESCE(SUM(amount_pence), 0) AS BIGINT) AS total, COUNT(*) AS n FROM charges
                 WHERE tenant_id = $1 AND month = $2 AND status = 'billed' AND invoice_id IS NULL";
-    let row = tx.conn().query_one_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), month.into()])).await?;
+    let row = tx.query_one(sql, vec![month.into()]).await?;
     let (total, n) = match row {
         Some(r) => (r.try_get::<i64>("", "total")?, r.try_get::<i64>("", "n")?),
         None => (0, 0),
@@ -110,7 +111,7 @@ pub async fn invoice_month(tx: &TenantTx, month: &str) -> Result<Option<Invoice>
             amount_pence: Set(total),
             items: Set(i32::try_from(n).unwrap_or(i32::MAX)),
             currency: Set(m::CURRENCY.into()),
-            status: Set("open".into()),
+            status: Set(InvoiceStatus::Open),
             stripe_invoice: Set(None),
             hosted_url: Set(None),
             created_at: Set(Utc::now()),
@@ -122,7 +123,7 @@ pub async fn invoice_month(tx: &TenantTx, month: &str) -> Result<Option<Invoice>
         .filter(charge::Column::Status.eq(crate::states::ChargeStatus::Billed))
         .filter(charge::Column::InvoiceId.is_null())
         .col_expr(charge::Column::InvoiceId, Expr::value(Some(id)))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(Some(Invoice::from(row)))
 }
@@ -131,7 +132,7 @@ pub async fn invoice_month(tx: &TenantTx, month: &str) -> Result<Option<Invoice>
 pub async fn invoice_lines(tx: &TenantTx, id: Uuid) -> Result<Vec<InvoiceLine>, DbError> {
     let sql = "SELECT course_id, COUNT(*) AS n, CAST(COALESCE(SUM(amount_pence), 0) AS BIGINT) AS total FROM charges
                 WHERE tenant_id = $1 AND invoice_id = $2 GROUP BY course_id";
-    let rows = tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), id.into()])).await?;
+    let rows = tx.query_all(sql, vec![id.into()]).await?;
     let mut out = Vec::with_capacity(rows.len());
     let mut ids = Vec::new();
     for r in &rows {
@@ -157,7 +158,7 @@ pub async fn invoice_payouts(tx: &TenantTx, id: Uuid) -> Result<Vec<Payout>, DbE
                  FROM charges c JOIN market_adoptions a ON a.tenant_id = c.tenant_id AND a.listing_id = c.listing_id
                 WHERE c.tenant_id = $1 AND c.invoice_id = $2
                 GROUP BY c.seller_id, a.seller_tenant, a.seller_account";
-    let rows = tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into(), id.into()])).await?;
+    let rows = tx.query_all(sql, vec![id.into()]).await?;
     rows.iter()
         .map(|r| {
             Ok(Payout {
@@ -176,7 +177,7 @@ pub async fn set_invoice_stripe(tx: &TenantTx, id: Uuid, stripe: &str, url: &str
         .filter(invoice::Column::Id.eq(id))
         .col_expr(invoice::Column::StripeInvoice, Expr::value(Some(stripe.to_owned())))
         .col_expr(invoice::Column::HostedUrl, Expr::value(Some(url.to_owned())))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     Ok(())
 }
@@ -187,7 +188,7 @@ pub async fn invoices(tx: &TenantTx, limit: u64) -> Result<Vec<Invoice>, DbError
         .select::<invoice::Entity>()
         .order_by_desc(invoice::Column::CreatedAt)
         .limit(limit)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(Invoice::from)
@@ -196,7 +197,7 @@ pub async fn invoices(tx: &TenantTx, limit: u64) -> Result<Vec<Invoice>, DbError
 
 /// One of the trust's invoices.
 pub async fn invoice(tx: &TenantTx, id: Uuid) -> Result<Option<Invoice>, DbError> {
-    Ok(tx.select::<invoice::Entity>().filter(invoice::Column::Id.eq(id)).one(tx.conn()).await?.map(Invoice::from))
+    Ok(tx.select::<invoice::Entity>().filter(invoice::Column::Id.eq(id)).one(tx).await?.map(Invoice::from))
 }
 
 /// Marks an open invoice paid (Stripe's `invoice.paid`) and queues the sellers' payouts. Once.
@@ -204,10 +205,10 @@ pub async fn invoice_paid(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
     let res = tx
         .update_many::<invoice::Entity>()
         .filter(invoice::Column::Id.eq(id))
-        .filter(invoice::Column::Status.eq("open"))
-        .col_expr(invoice::Column::Status, Expr::value("paid"))
+        .filter(invoice::Column::Status.eq(InvoiceStatus::Open))
+        .col_expr(invoice::Column::Status, Expr::value(InvoiceStatus::Paid.as_str()))
         .col_expr(invoice::Column::PaidAt, Expr::value(Some(Utc::now())))
-        .exec(tx.conn())
+        .exec(tx)
         .await?;
     if res.rows_affected == 1 {
         crate::outbox::enqueue_job(tx, "payouts", &serde_json::json!({ "invoice": id.to_string() })).await?;

@@ -9,7 +9,7 @@ pub async fn ledger(tx: &TenantTx, limit: u64) -> Result<Vec<LedgerLine>, DbErro
         .order_by_desc(ledger_entry::Column::At)
         .order_by_asc(ledger_entry::Column::Line)
         .limit(limit)
-        .all(tx.conn())
+        .all(tx)
         .await?
         .into_iter()
         .map(LedgerLine::from)
@@ -20,8 +20,26 @@ pub async fn ledger(tx: &TenantTx, limit: u64) -> Result<Vec<LedgerLine>, DbErro
 pub async fn balances(tx: &TenantTx) -> Result<HashMap<String, i64>, DbError> {
     let sql = "SELECT account, CAST(COALESCE(SUM(amount_pence), 0) AS BIGINT) AS total FROM ledger_entries
                 WHERE tenant_id = $1 GROUP BY account";
-    let rows = tx.conn().query_all_raw(tx.stmt(sql, vec![tx.tenant().as_uuid().into()])).await?;
+    let rows = tx.query_all(sql, Vec::new()).await?;
     rows.iter().map(|r| Ok((r.try_get::<String>("", "account")?, r.try_get::<i64>("", "total")?))).collect()
+}
+
+/// A seller's sales each month (`YYYY-MM`, UTC) from `since` on: the number sold (less refunds)
+/// and what they earned, after commission and refunds, in pence. Months with none are absent.
+pub async fn sales_by_month(tx: &TenantTx, since: DateTime<Utc>) -> Result<Vec<(String, i64, i64)>, DbError> {
+    let month = tx.month_of("at");
+    let sql = format!(
+        "SELECT {month} AS month,
+                CAST(COALESCE(SUM(CASE kind WHEN 'sale' THEN 1 WHEN 'refund' THEN -1 ELSE 0 END), 0) AS BIGINT) AS n,
+                CAST(COALESCE(SUM(-amount_pence), 0) AS BIGINT) AS earned
+           FROM ledger_entries
+          WHERE tenant_id = $1 AND account = 'earnings' AND at >= $2 AND kind IN ('sale', 'refund')
+          GROUP BY {month} ORDER BY 1"
+    );
+    let rows = tx.query_all(&sql, vec![since.into()]).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<String>("", "month")?, r.try_get::<i64>("", "n")?, r.try_get::<i64>("", "earned")?)))
+        .collect()
 }
 
 /// Writes one balanced ledger transaction's lines.

@@ -4,6 +4,7 @@ use super::*;
 use crate::states::ChargeStatus;
 use crate::states::CourseStatus;
 use crate::states::ListingStatus;
+use crate::states::StripeEventStatus;
 use crate::states::VersionStatus;
 
 /// A raw statement on a platform connection ([`crate::tenant_tx::statement`]).
@@ -16,7 +17,7 @@ pub(super) fn pstmt(conn: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm:
 pub struct StripeEvent {
     pub id: String,
     pub kind: String,
-    pub status: String,
+    pub status: StripeEventStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub received_at: DateTime<Utc>,
@@ -512,7 +513,7 @@ impl PlatformDb {
         let now = Utc::now();
         let res = stripe_event::Entity::update_many()
             .filter(stripe_event::Column::Id.eq(id))
-            .filter(stripe_event::Column::Status.is_in(["received", "failed"]))
+            .filter(stripe_event::Column::Status.is_in([StripeEventStatus::Received, StripeEventStatus::Failed]))
             .filter(stripe_event::Column::NextAt.lte(now))
             .col_expr(stripe_event::Column::NextAt, Expr::value(now + Duration::minutes(2)))
             .exec(&self.conn)
@@ -527,7 +528,7 @@ impl PlatformDb {
     pub async fn stripe_event_done(&self, id: &str) -> Result<(), DbError> {
         stripe_event::Entity::update_many()
             .filter(stripe_event::Column::Id.eq(id))
-            .col_expr(stripe_event::Column::Status, Expr::value("processed"))
+            .col_expr(stripe_event::Column::Status, Expr::value(StripeEventStatus::Processed.as_str()))
             .col_expr(stripe_event::Column::ProcessedAt, Expr::value(Some(Utc::now())))
             .col_expr(stripe_event::Column::Attempts, Expr::col(stripe_event::Column::Attempts).add(1))
             .col_expr(stripe_event::Column::LastError, Expr::value(Option::<String>::None))
@@ -541,7 +542,7 @@ impl PlatformDb {
         let backoff = Duration::seconds(Ord::min(2_i64.pow(attempts.clamp(0, 11).unsigned_abs()), 3600));
         stripe_event::Entity::update_many()
             .filter(stripe_event::Column::Id.eq(id))
-            .col_expr(stripe_event::Column::Status, Expr::value("failed"))
+            .col_expr(stripe_event::Column::Status, Expr::value(StripeEventStatus::Failed.as_str()))
             .col_expr(stripe_event::Column::Attempts, Expr::value(attempts + 1))
             .col_expr(stripe_event::Column::NextAt, Expr::value(Utc::now() + backoff))
             .col_expr(stripe_event::Column::LastError, Expr::value(Some(error.chars().take(1000).collect::<String>())))
@@ -553,7 +554,7 @@ impl PlatformDb {
     /// Events waiting to be processed or retried, due now.
     pub async fn due_stripe_events(&self, limit: u64) -> Result<Vec<String>, DbError> {
         Ok(stripe_event::Entity::find()
-            .filter(stripe_event::Column::Status.is_in(["received", "failed"]))
+            .filter(stripe_event::Column::Status.is_in([StripeEventStatus::Received, StripeEventStatus::Failed]))
             .filter(stripe_event::Column::NextAt.lte(Utc::now()))
             .order_by_asc(stripe_event::Column::NextAt)
             .limit(limit)
@@ -567,7 +568,7 @@ impl PlatformDb {
     /// Recent events, failed ones first (the admin view).
     pub async fn stripe_events(&self, limit: u64) -> Result<Vec<StripeEvent>, DbError> {
         let mut failed: Vec<StripeEvent> = stripe_event::Entity::find()
-            .filter(stripe_event::Column::Status.ne("processed"))
+            .filter(stripe_event::Column::Status.ne(StripeEventStatus::Processed))
             .order_by_desc(stripe_event::Column::ReceivedAt)
             .limit(limit)
             .all(&self.conn)
@@ -576,7 +577,7 @@ impl PlatformDb {
             .map(StripeEvent::from)
             .collect();
         let done = stripe_event::Entity::find()
-            .filter(stripe_event::Column::Status.eq("processed"))
+            .filter(stripe_event::Column::Status.eq(StripeEventStatus::Processed))
             .order_by_desc(stripe_event::Column::ReceivedAt)
             .limit(limit)
             .all(&self.conn)

@@ -10,4 +10,5 @@ mod isolation;
 mod keys;
 mod migrate;
 mod support;
+mod tenant_door;
 mod writers;

@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::features::learner::{course_json, date_words};
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other};
-use crate::http::{Ctx, Member, may};
+use crate::http::{Ctx, Member, chart, may};
 use poem::http::StatusCode;
 use poem::session::Session;
 use poem::web::{CsrfToken, Data, Form, Multipart, Path};
@@ -290,7 +290,18 @@ async fn edit_page(
         (vec![], vec![])
     };
     let enrolled = trellis_db::learning::count_by_version(&tx, id).await?;
+    let months = chart::months_to(site.today(), 12);
+    let since = chart::first_day(&months).unwrap_or_else(|| site.today()).and_time(chrono::NaiveTime::MIN).and_utc();
+    let by_month: std::collections::HashMap<String, i64> =
+        trellis_db::enrolments::uptake_by_month(&tx, id, since).await?.into_iter().collect();
     tx.commit().await?;
+    let uptake: Vec<(String, i64, String)> = months
+        .iter()
+        .map(|m| {
+            let n = by_month.get(m).copied().unwrap_or(0);
+            (m.clone(), n, n.to_string())
+        })
+        .collect();
     let values = values.unwrap_or_else(|| {
         json!({
             "kind": c.kind, "code": c.code, "title": c.title, "summary": c.summary, "description": c.description,
@@ -341,6 +352,14 @@ async fn edit_page(
     );
     ctx.insert("path", &path);
     ctx.insert("choices", &choices);
+    ctx.insert(
+        "uptake",
+        &json!({
+            "chart": chart::month_columns(&uptake),
+            "total": uptake.iter().map(|u| u.1).sum::<i64>(),
+            "since": chart::month_words(&months[0]).0,
+        }),
+    );
     page::render(state, Some(site), "pages/admin_course.html", &ctx, status)
 }
 

@@ -8,8 +8,8 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::learner::learning_view;
-use crate::http::auth;
 use crate::http::page::{self, RequestInfo, see_other};
+use crate::http::{auth, chart};
 use poem::http::StatusCode;
 use poem::session::Session;
 use poem::{Request, Response};
@@ -81,7 +81,9 @@ async fn manager_panel(state: &AppState, tx: &TenantTx, site: &Site) -> Result<s
             .iter()
             .map(|(g, c)| bar(if g.is_empty() { "No staff group recorded" } else { g }, c, Some(g.as_str()))),
     );
+    let trend = trend(tx, site.today()).await?;
     Ok(json!({
+        "trend": trend,
         "bars": bars,
         "overdue": t.overall.overdue,
         "pending": count_words(pending),
@@ -94,6 +96,34 @@ async fn manager_panel(state: &AppState, tx: &TenantTx, site: &Site) -> Result<s
     }))
 }
 
+/// The trust's compliance over the last twelve weeks, from the figures kept each day: the line
+/// drawn from every kept day, the table one row a week (the latest day of each week). `None`
+/// until a day has been kept.
+async fn trend(tx: &TenantTx, today: chrono::NaiveDate) -> Result<Option<serde_json::Value>, AppError> {
+    let days = trellis_db::compliance::history(tx, today - chrono::Duration::days(83)).await?;
+    if days.is_empty() {
+        return Ok(None);
+    }
+    let line = chart::percent_line(&days.iter().map(|(_, c)| c.percent_complete()).collect::<Vec<_>>(), TARGET);
+    let mut weeks: Vec<serde_json::Value> = Vec::new();
+    let mut last_week = None;
+    for (day, c) in days.iter().rev() {
+        let week = (today - *day).num_days() / 7;
+        if last_week == Some(week) {
+            continue;
+        }
+        last_week = Some(week);
+        weeks.push(json!({
+            "day": day.format("%-d %B %Y").to_string(),
+            "percent": c.percent_complete(),
+            "overdue": c.overdue,
+            "below": c.percent_complete() < TARGET,
+        }));
+    }
+    weeks.reverse();
+    Ok(Some(json!({ "line": line, "weeks": weeks, "since": days[0].0.format("%-d %B %Y").to_string() })))
+}
+
 /// For a site that sells in the marketplace: its listings (live, waiting for review) and its
 /// earnings (earned, paid out, owed), from its own ledger lines. `None` if it has not registered
 /// to sell.
@@ -102,10 +132,18 @@ async fn seller_panel(state: &AppState, tx: &TenantTx, site: &Site) -> Result<Op
     let Some(s) = state.dbs.platform.seller_of_site(site.entry.id).await? else { return Ok(None) };
     let listings = state.dbs.platform.listings_of_seller(s.id).await?;
     let balances = trellis_db::market::balances(tx).await?;
+    let month = chart::months_to(site.today(), 1);
+    let since = chart::first_day(&month).unwrap_or_else(|| site.today()).and_time(chrono::NaiveTime::MIN).and_utc();
+    let (sold, earned_month) = trellis_db::market::sales_by_month(tx, since)
+        .await?
+        .into_iter()
+        .fold((0, 0), |(n, e), (_, sn, se)| (n + sn, e + se));
     let pence = |k: &str| -balances.get(k).copied().unwrap_or(0);
     let fmt = trellis_domain::market::format_pence;
     Ok(Some(json!({
         "live": listings.iter().filter(|l| l.status == ListingStatus::Live).count(),
+        "sold_this_month": sold,
+        "earned_this_month": fmt(earned_month),
         "waiting": listings.iter().filter(|l| l.status == ListingStatus::Submitted).count(),
         "earned": fmt(pence("earnings") + pence("paid_out")),
         "paid_out": fmt(pence("paid_out")),

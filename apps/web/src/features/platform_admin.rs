@@ -366,7 +366,14 @@ pub async fn home(
 /// What waits for the platform: listings to review, payment events that failed, recent changes.
 async fn waiting(state: &AppState, ctx: &mut serde_json::Value) -> Result<(), AppError> {
     let waiting = state.dbs.platform.listings_in("submitted", "", 101).await?.len();
-    let failed = state.dbs.platform.stripe_events(100).await?.into_iter().filter(|e| e.status == "failed").count();
+    let failed = state
+        .dbs
+        .platform
+        .stripe_events(100)
+        .await?
+        .into_iter()
+        .filter(|e| e.status == trellis_db::states::StripeEventStatus::Failed)
+        .count();
     let recent: Vec<_> = state
         .dbs
         .platform

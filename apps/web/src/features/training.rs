@@ -495,6 +495,7 @@ pub async fn matrix(
     let counted = state.totals.totals(state, site.entry.id, &q, today).await?;
     let (m, _) = compliance::matrix(&tx, &q, today, Some(&counted.totals)).await?;
     let departments = staff::departments(&tx).await?;
+    let reminders = audit::trail_of(&tx, "compliance.reminders", 1).await?.into_iter().next();
     tx.commit().await?;
     let pages = m.people.div_ceil(MATRIX_PAGE).max(1);
     let filters_qs = {
@@ -569,6 +570,19 @@ pub async fn matrix(
     ctx.insert("next_url", &(page_no < pages).then(|| link(page_no + 1)));
     ctx.insert("groups", &STAFF_GROUPS);
     ctx.insert("departments", &departments);
+    // The last reminder run: still sending (asked for, not yet sent), or what it did.
+    ctx.insert(
+        "reminders",
+        &reminders.map(|e| {
+            let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+            json!({
+                "running": e.action == "compliance.reminders_requested",
+                "at": e.at.with_timezone(&site.zone()).format("%-d %B %Y at %H:%M").to_string(),
+                "people": detail.get("people").and_then(serde_json::Value::as_i64),
+            })
+        }),
+    );
+    ctx.insert("status_js_url", state.themes.asset_url(&site.entry.theme, "js/status.js"));
     ctx.insert(
         "f",
         &json!({ "group": q.staff_group, "department": p.department, "q": p.q, "status": p.status, "sort": p.sort }),

@@ -2,6 +2,7 @@
 //! as extractors).
 
 pub mod auth;
+pub mod chart;
 pub mod extract;
 pub mod form;
 pub mod middleware;

@@ -9,15 +9,6 @@ use std::io::Write;
 use trellis_domain::identity::Role;
 use trellis_testkit::{TestApp, Visitor, spawn_app, test_package};
 
-const PW: &str = "violet tractor harbour";
-
-async fn signed_in(app: &TestApp, slug: &str, email: &str, roles: &[Role]) -> Visitor {
-    app.member(slug, email, PW, roles).await;
-    let mut v = app.visitor(slug);
-    v.sign_in_and_agree(email, PW).await;
-    v
-}
-
 fn between<'a>(body: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let at = body.find(start)? + start.len();
     body[at..].split(end).next()
@@ -117,10 +108,11 @@ async fn commit(content: &mut Visitor, run_token: &str, launch: u32, seq: u64, v
 #[tokio::test]
 async fn scorm_packages_are_checked_hosted_launched_and_tracked_in_one_record() {
     let app = spawn_app().await;
-    let mut ed = signed_in(&app, "northmoor", "ed@northmoor.example", &[Role::ContentEditor]).await;
-    let mut boss = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
-    let mut ann = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
-    let mut rex = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
+    let mut ed = app.person("northmoor", "ed@northmoor.example").roles(&[Role::ContentEditor]).signed_in().await.0;
+    let mut boss =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await.0;
+    let mut ann = app.person("northmoor", "ann@northmoor.example").roles(&[Role::Learner]).signed_in().await.0;
+    let mut rex = app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await.0;
     let course = new_course(&mut ed, "NM-HH", "Hand hygiene").await;
 
     // Hostile and broken packages are refused, naming the file, and nothing is added.
@@ -354,9 +346,10 @@ fn q(pairs: &[(&str, &str)]) -> String {
 #[tokio::test]
 async fn each_trusts_lrs_keeps_its_statements_and_documents_to_itself() {
     let app = spawn_app().await;
-    let mut boss = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
-    let mut rex = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
-    let mut ann = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    let mut boss =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await.0;
+    let mut rex = app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await.0;
+    let mut ann = app.person("northmoor", "ann@northmoor.example").roles(&[Role::Learner]).signed_in().await.0;
     // Only administrators issue credentials.
     assert_eq!(ann.get("/admin/lrs").await.status, 403);
     let (nk, ns) = credential(&mut boss, "Northmoor reporting", "all", "1.0.3").await;
@@ -517,10 +510,11 @@ async fn cmi5_launch(
 #[tokio::test]
 async fn cmi5_courses_launch_by_fetch_url_and_their_statements_are_held_to_the_rules() {
     let app = spawn_app().await;
-    let mut ed = signed_in(&app, "northmoor", "ed@northmoor.example", &[Role::ContentEditor]).await;
-    let mut boss = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
-    let mut ann = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
-    let mut rex = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
+    let mut ed = app.person("northmoor", "ed@northmoor.example").roles(&[Role::ContentEditor]).signed_in().await.0;
+    let mut boss =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await.0;
+    let mut ann = app.person("northmoor", "ann@northmoor.example").roles(&[Role::Learner]).signed_in().await.0;
+    let mut rex = app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await.0;
     let course = new_course(&mut ed, "NM-CR", "Conflict resolution").await;
     let up = upload(&mut ed, &course, "conflict.zip", &test_package("cmi5-conflict-resolution")).await;
     assert_eq!(up.status, 303, "{}", up.body);
@@ -682,7 +676,7 @@ async fn cmi5_courses_launch_by_fetch_url_and_their_statements_are_held_to_the_r
 
     // A manager waives the quiz AU for another learner (who launched it, then stopped): the LMS
     // says so in the LRS, and the AU counts as satisfied.
-    let mut bea = signed_in(&app, "northmoor", "bea@northmoor.example", &[Role::Learner]).await;
+    let mut bea = app.person("northmoor", "bea@northmoor.example").roles(&[Role::Learner]).signed_in().await.0;
     let t = token(&mut bea, &format!("/courses/{course}")).await;
     assert_eq!(bea.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
     let (bp, _, _) = cmi5_launch(&app, &mut bea, &course, &sessions[1]).await;
@@ -746,10 +740,11 @@ async fn cmi5_courses_launch_by_fetch_url_and_their_statements_are_held_to_the_r
 #[tokio::test]
 async fn a_cmi5_au_reads_only_its_own_learners_statements() {
     let app = spawn_app().await;
-    let mut ed = signed_in(&app, "northmoor", "ed@northmoor.example", &[Role::ContentEditor]).await;
-    let mut boss = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
-    let mut ann = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
-    let mut bea = signed_in(&app, "northmoor", "bea@northmoor.example", &[Role::Learner]).await;
+    let mut ed = app.person("northmoor", "ed@northmoor.example").roles(&[Role::ContentEditor]).signed_in().await.0;
+    let mut boss =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await.0;
+    let mut ann = app.person("northmoor", "ann@northmoor.example").roles(&[Role::Learner]).signed_in().await.0;
+    let mut bea = app.person("northmoor", "bea@northmoor.example").roles(&[Role::Learner]).signed_in().await.0;
     let course = new_course(&mut ed, "NM-CR2", "Conflict resolution").await;
     assert_eq!(upload(&mut ed, &course, "c.zip", &test_package("cmi5-conflict-resolution")).await.status, 303);
     publish(&mut ed, &course).await;
@@ -829,7 +824,8 @@ async fn a_cmi5_au_reads_only_its_own_learners_statements() {
 #[tokio::test]
 async fn state_document_concurrency_follows_the_requests_version() {
     let app = spawn_app().await;
-    let mut boss = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let mut boss =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await.0;
     let (k, s) = credential(&mut boss, "Tool", "all", "2.0.0").await;
     let auth = basic(&k, &s);
     let mut lrs = app.visitor("northmoor");
@@ -875,8 +871,8 @@ async fn state_document_concurrency_follows_the_requests_version() {
 #[tokio::test]
 async fn an_own_window_au_launches_and_only_its_page_widens_form_action() {
     let app = spawn_app().await;
-    let mut ed = signed_in(&app, "northmoor", "ed@northmoor.example", &[Role::ContentEditor]).await;
-    let mut ann = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    let mut ed = app.person("northmoor", "ed@northmoor.example").roles(&[Role::ContentEditor]).signed_in().await.0;
+    let mut ann = app.person("northmoor", "ann@northmoor.example").roles(&[Role::Learner]).signed_in().await.0;
     let course = new_course(&mut ed, "NM-OWN", "Information security").await;
     let up = upload(&mut ed, &course, "lib.zip", &test_package("cmi5-standard-library")).await;
     assert_eq!(up.status, 303, "{}", up.body);

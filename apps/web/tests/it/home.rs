@@ -73,6 +73,19 @@ async fn a_training_managers_home_shows_the_trust_at_a_glance_and_another_trusts
     assert!(after.body.contains("nhsuk-notification-banner--success"), "{}", after.body);
     assert!(after.body.contains("Reminders are being sent"));
     assert!(!v.get(&to).await.body.contains("Reminders are being sent"), "said once");
+    // The compliance page shows the run while it sends, then what it did.
+    let mut last = String::new();
+    for _ in 0..100 {
+        let page = v.get("/admin/compliance").await;
+        assert!(page.body.contains("id=\"reminders-status\""), "{}", page.body);
+        if page.body.contains("Last reminders:") {
+            last = page.body;
+            break;
+        }
+        assert!(page.body.contains("Sending the reminders"), "{}", page.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(last.contains("nobody was overdue who had not already been reminded"), "{last}");
 
     // The same cookies presented on another trust's site are nobody there.
     let mut elsewhere = v.with_cookies_on(&trellis_testkit::TestApp::host_of("riverside"));
@@ -125,4 +138,38 @@ async fn a_key_message_takes_its_dates_as_day_month_and_year_and_a_wrong_one_is_
     let after = v.get(added.location.as_deref().unwrap()).await;
     assert!(after.body.contains("Key message added"));
     assert!(v.get("/").await.body.contains("Flu jabs"));
+}
+
+#[tokio::test]
+async fn the_compliance_trend_is_kept_day_by_day_for_each_trust_alone() {
+    let app = spawn_app().await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    // The first home counts the trust's figures, which keeps today's; the trend shows it.
+    let first = boss.get("/").await;
+    assert!(first.body.contains("Compliance over the last 12 weeks"), "{}", first.body);
+    let today = chrono::Utc::now().date_naive();
+    let dbs = app.dbs().await;
+    let northmoor = app.tenant_id("northmoor").await;
+    let riverside = app.tenant_id("riverside").await;
+    let mut kept = false;
+    for _ in 0..50 {
+        let tx = dbs.app.begin_read(northmoor).await.unwrap();
+        kept = !trellis_db::compliance::history(&tx, today - chrono::Duration::days(1)).await.unwrap().is_empty();
+        tx.commit().await.unwrap();
+        if kept {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(kept, "today's figures are kept");
+    let home = boss.get("/").await;
+    assert!(home.body.contains("id=\"trend-title\""), "the trend is drawn: {}", home.body);
+    assert!(home.body.contains("Week ending"), "with its table");
+    // Another trust reads only its own figures: one row for today at most (Northmoor's row for
+    // the same day would make two).
+    let tx = dbs.app.begin_read(riverside).await.unwrap();
+    let theirs = trellis_db::compliance::history(&tx, today - chrono::Duration::days(90)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(theirs.len() <= 1, "{theirs:?}");
 }

@@ -669,3 +669,21 @@ async fn a_new_confirmation_link_goes_only_to_an_unconfirmed_member_and_the_page
     let done = confirm(&app, &mut v, "slow@northmoor.example").await;
     assert_eq!(done.status, 200);
 }
+
+#[tokio::test]
+async fn registration_suggests_the_organisations_the_service_knows_and_names_the_one_entered() {
+    let app = spawn_app().await;
+    let mut v = app.visitor("riverside");
+    let form = v.get("/register").await;
+    assert_eq!(form.status, 200);
+    // The place of work field suggests every trust on the platform, by name, with its code.
+    assert!(form.body.contains("list=\"organisations\""), "{}", form.body);
+    assert!(form.body.contains("<option value=\"XN1\">Northmoor"), "{}", form.body);
+    assert!(form.body.contains("<option value=\"XR2\">Riverside"), "{}", form.body);
+    // A refused form names the organisation whose code was entered.
+    let mut fields = registration("not-an-email");
+    fields[5] = ("place_of_work", "xn1");
+    let page = v.submit("/register", "/register", &fields).await;
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("This is Northmoor"), "{}", page.body);
+}

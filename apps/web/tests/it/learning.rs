@@ -6,14 +6,7 @@
 use trellis_domain::identity::Role;
 use trellis_testkit::{TestApp, Visitor, spawn_app};
 
-const PW: &str = "violet tractor harbour";
-
-async fn signed_in(app: &TestApp, slug: &str, email: &str, roles: &[Role]) -> (Visitor, trellis_domain::PersonId) {
-    let id = app.member(slug, email, PW, roles).await;
-    let mut v = app.visitor(slug);
-    v.sign_in_and_agree(email, PW).await;
-    (v, id)
-}
+const PW: &str = trellis_testkit::PASSWORD;
 
 /// The first `prefix<uuid>` in the text.
 fn id_after(body: &str, prefix: &str) -> Option<String> {
@@ -32,9 +25,10 @@ async fn a_learner_finds_enrols_learns_completes_and_sees_it_on_my_learning() {
     let app = spawn_app().await;
     app.seed_national().await;
     let fire = app.national_course("CSTF-FIRE").await;
-    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
-    let (mut ann, _) = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
-    let (mut rita, _) = signed_in(&app, "riverside", "rita@riverside.example", &[Role::Learner]).await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").roles(&[Role::Learner]).signed_in().await;
+    let (mut rita, _) = app.person("riverside", "rita@riverside.example").roles(&[Role::Learner]).signed_in().await;
 
     // Not offered yet: the national course is not in Northmoor's catalogue.
     assert!(!ann.get("/courses?q=fire").await.body.contains("Fire safety"));
@@ -109,9 +103,10 @@ const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
 #[tokio::test]
 async fn editors_author_publish_and_version_without_losing_anyones_progress() {
     let app = spawn_app().await;
-    let (mut ed, _) = signed_in(&app, "northmoor", "ed@northmoor.example", &[Role::ContentEditor]).await;
-    let (mut ann, _) = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
-    let (mut rex, _) = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
+    let (mut ed, _) = app.person("northmoor", "ed@northmoor.example").roles(&[Role::ContentEditor]).signed_in().await;
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").roles(&[Role::Learner]).signed_in().await;
+    let (mut rex, _) =
+        app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await;
 
     // Bad input: a clear error on the field, nothing created.
     let t = form_token(&mut ed, "/admin/courses/new").await;
@@ -215,7 +210,8 @@ async fn editors_author_publish_and_version_without_losing_anyones_progress() {
     assert!(editing.body.contains("published"));
 
     // Approval course: the learner asks, a manager approves.
-    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
     let t = form_token(&mut ann, &format!("/courses/{course}")).await;
     assert_eq!(ann.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
     assert!(ann.get("/learning").await.body.contains("Waiting for approval"));
@@ -270,7 +266,7 @@ async fn editors_author_publish_and_version_without_losing_anyones_progress() {
     assert!(ann.get(&first).await.body.contains("Keep them locked."));
     assert!(ann.get("/learning").await.body.contains("Medicines management</a>, completed"));
     // Someone new gets version 2.
-    let (mut bo, _) = signed_in(&app, "northmoor", "bo@northmoor.example", &[Role::Learner]).await;
+    let (mut bo, _) = app.person("northmoor", "bo@northmoor.example").roles(&[Role::Learner]).signed_in().await;
     let t = form_token(&mut bo, &format!("/courses/{course}")).await;
     bo.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await;
     let t = form_token(&mut boss, "/admin/enrolments").await;
@@ -290,8 +286,10 @@ async fn managers_import_staff_assign_mandatory_training_follow_compliance_and_r
     let app = spawn_app().await;
     app.seed_national().await;
     let fire = app.national_course("CSTF-FIRE").await;
-    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
-    let (mut rex, _) = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut rex, _) =
+        app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await;
     let t = form_token(&mut boss, "/admin/courses").await;
     boss.post(&format!("/admin/courses/{fire}/offer"), &[("csrf_token", &t), ("offer", "yes")]).await;
 
@@ -478,8 +476,8 @@ async fn uploads_are_kept_in_s3_compatible_storage() {
         c.files.s3_secret_access_key = "test".into();
     })
     .await;
-    let (mut ed, _) = signed_in(&app, "northmoor", "ed@northmoor.example", &[Role::ContentEditor]).await;
-    let (mut ann, _) = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    let (mut ed, _) = app.person("northmoor", "ed@northmoor.example").roles(&[Role::ContentEditor]).signed_in().await;
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").roles(&[Role::Learner]).signed_in().await;
     let t = form_token(&mut ed, "/admin/courses/new").await;
     let made = ed
         .post(
@@ -526,11 +524,12 @@ async fn every_server_shows_a_catalogue_change_made_through_another_at_once() {
     app.seed_national().await;
     let fire = app.national_course("CSTF-FIRE").await;
     let other = app.another_server().await;
-    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
     app.member("northmoor", "ann@northmoor.example", PW, &[Role::Learner]).await;
     let mut ann = Visitor::new(other.addr, &TestApp::host_of("northmoor"));
     ann.sign_in_and_agree("ann@northmoor.example", PW).await;
-    let (mut rita, _) = signed_in(&app, "riverside", "rita@riverside.example", &[Role::Learner]).await;
+    let (mut rita, _) = app.person("riverside", "rita@riverside.example").roles(&[Role::Learner]).signed_in().await;
 
     // The other server has kept Northmoor's catalogue (browsing and a search) without the course.
     assert!(!ann.get("/courses").await.body.contains(&format!("/courses/{fire}")));
@@ -574,4 +573,35 @@ async fn every_server_shows_a_catalogue_change_made_through_another_at_once() {
     assert!(!ann.get("/courses").await.body.contains(&format!("/courses/{fire}")));
     assert!(!ann.get("/courses?q=fire").await.body.contains(&format!("/courses/{fire}")));
     other.stop().await;
+}
+
+#[tokio::test]
+async fn a_courses_page_shows_its_uptake_month_by_month() {
+    let app = spawn_app().await;
+    let course = app
+        .course("northmoor", "nm-hands", "Hand hygiene")
+        .page("Five moments", "Before touching")
+        .published()
+        .create()
+        .await;
+    let (mut ed, _) = app.person("northmoor", "ed@northmoor.example").roles(&[Role::ContentEditor]).signed_in().await;
+    let before = ed.get(&format!("/admin/courses/{course}")).await;
+    assert!(before.body.contains("0 enrolments since"), "{}", before.body);
+    for who in ["ann@northmoor.example", "bob@northmoor.example"] {
+        let (mut v, _) = app.person("northmoor", who).signed_in().await;
+        let t = form_token(&mut v, &format!("/courses/{course}")).await;
+        assert_eq!(v.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    }
+    let after = ed.get(&format!("/admin/courses/{course}")).await;
+    assert!(after.body.contains("2 enrolments since"), "{}", after.body);
+    assert!(after.body.contains("id=\"uptake-chart-title\""), "the chart is drawn");
+    let this_month = chrono::Utc::now().format("%B %Y").to_string();
+    assert!(
+        after.body.contains(&format!("</span>{this_month}</th><td class=\"nhsuk-table__cell\"><span class=\"nhsuk-table-responsive__heading\" aria-hidden=\"true\">Enrolments </span>2</td>")),
+        "this month's row says 2: {}",
+        after.body
+    );
+    // Another trust's editor sees nothing of it.
+    let (mut rex, _) = app.person("riverside", "rex@riverside.example").roles(&[Role::ContentEditor]).signed_in().await;
+    assert_eq!(rex.get(&format!("/admin/courses/{course}")).await.status, 404);
 }

@@ -10,15 +10,6 @@ use std::collections::HashMap;
 use trellis_domain::identity::Role;
 use trellis_testkit::{TestApp, Visitor, spawn_app, test_package};
 
-const PW: &str = "violet tractor harbour";
-
-async fn signed_in(app: &TestApp, slug: &str, email: &str, roles: &[Role]) -> Visitor {
-    app.member(slug, email, PW, roles).await;
-    let mut v = app.visitor(slug);
-    v.sign_in_and_agree(email, PW).await;
-    v
-}
-
 fn between<'a>(body: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let at = body.find(start)? + start.len();
     body[at..].split(end).next()
@@ -184,9 +175,10 @@ const STRUCTURE: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 #[tokio::test]
 async fn api_tokens_are_shown_once_scoped_revocable_and_one_trusts_alone() {
     let app = spawn_app().await;
-    let mut boss = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
-    let mut rex = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
-    let mut ann = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    let mut boss =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await.0;
+    let mut rex = app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await.0;
+    let mut ann = app.person("northmoor", "ann@northmoor.example").roles(&[Role::Learner]).signed_in().await.0;
     assert_eq!(ann.get("/admin/api-tokens").await.status, 403, "only administrators issue tokens");
     // A form without a name or scope is refused, naming both.
     let page = boss.get("/admin/api-tokens").await;
@@ -335,7 +327,8 @@ async fn api_tokens_are_shown_once_scoped_revocable_and_one_trusts_alone() {
 #[tokio::test]
 async fn conformance_launches_waive_and_abandon_as_cmi5_says_the_lms_does() {
     let app = spawn_app().await;
-    let mut boss = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let mut boss =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await.0;
     let token = issue(&mut boss, "CATAPULT", &["courses", "launch", "conformance"]).await;
     let plain = issue(&mut boss, "Launcher", &["launch"]).await;
     let mut api = app.visitor("northmoor");

@@ -7,7 +7,7 @@
 
 use crate::eventually;
 use std::time::Duration;
-use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput};
+use trellis_db::catalogue as cat;
 use trellis_db::market as mk;
 use trellis_db::states::ChargeStatus;
 use trellis_db::states::EnrolmentStatus;
@@ -15,14 +15,7 @@ use trellis_domain::identity::Role;
 use trellis_domain::{CourseId, TenantId};
 use trellis_testkit::{BASE, StripeStandIn, TestApp, Visitor, spawn_app_with};
 
-const PW: &str = "violet tractor harbour";
-
-async fn signed_in(app: &TestApp, slug: &str, email: &str, roles: &[Role]) -> (Visitor, trellis_domain::PersonId) {
-    let id = app.member(slug, email, PW, roles).await;
-    let mut v = app.visitor(slug);
-    v.sign_in_and_agree(email, PW).await;
-    (v, id)
-}
+const PW: &str = trellis_testkit::PASSWORD;
 
 async fn form_token(v: &mut Visitor, path: &str) -> String {
     let page = v.get(path).await;
@@ -37,31 +30,17 @@ fn id_after(body: &str, prefix: &str) -> Option<String> {
 
 /// A published course of `slug`'s own, with one page session.
 async fn own_course(app: &TestApp, slug: &str, code: &str, title: &str, enrolment: &str) -> CourseId {
-    let dbs = app.dbs().await;
-    let tx = dbs.app.begin(app.tenant_id(slug).await).await.unwrap();
-    let input = CourseInput {
-        code: code.into(),
-        kind: "course".into(),
-        title: title.into(),
-        summary: format!("{title}: recognise, respond, escalate."),
-        description: "Scenario-based learning.".into(),
-        topic: "Clinical skills".into(),
-        duration_minutes: 45,
-        enrolment: enrolment.into(),
-        ..CourseInput::default()
-    };
-    let id = cat::create_course(&tx, &input).await.unwrap().unwrap();
-    let page = ObjectInput {
-        title: "Recognising the signs".into(),
-        kind: "page".into(),
-        body: "Look for the red flags.".into(),
-        completion: "view".into(),
-        ..ObjectInput::default()
-    };
-    cat::add_object(&tx, id, &page).await.unwrap().unwrap();
-    cat::publish(&tx, id).await.unwrap().unwrap();
-    tx.commit().await.unwrap();
-    id
+    let course = app
+        .course(slug, code, title)
+        .described(
+            &format!("{title}: recognise, respond, escalate."),
+            "Scenario-based learning.",
+            "Clinical skills",
+            45,
+        )
+        .page("Recognising the signs", "Look for the red flags.")
+        .published();
+    if enrolment == "approval" { course.approval() } else { course }.create().await
 }
 
 /// `n` approved learners of `tenant` (`<prefix><i>@northmoor.example`), in one transaction.
@@ -165,11 +144,14 @@ async fn listed(
 async fn a_vendor_lists_an_admin_approves_a_trust_buys_billed_and_the_books_agree() {
     let app = spawn_app_with(None, |c| c.auth.platform_admin_mfa_required = false).await;
     let course = own_course(&app, "fenwick", "FEN-SEPSIS", "Sepsis awareness", "approval").await;
-    let (mut sally, _) = signed_in(&app, "fenwick", "sally@fenwick.example", &[Role::TrainingManager]).await;
-    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
-    let (mut ann, ann_id) = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
-    let (mut bob, _) = signed_in(&app, "northmoor", "bob@northmoor.example", &[Role::Learner]).await;
-    let (mut rex, _) = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
+    let (mut sally, _) =
+        app.person("fenwick", "sally@fenwick.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut ann, ann_id) = app.person("northmoor", "ann@northmoor.example").roles(&[Role::Learner]).signed_in().await;
+    let (mut bob, _) = app.person("northmoor", "bob@northmoor.example").roles(&[Role::Learner]).signed_in().await;
+    let (mut rex, _) =
+        app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await;
     let mut root = platform_admin(&app).await;
 
     // A learner cannot sell or buy.
@@ -298,6 +280,13 @@ async fn a_vendor_lists_an_admin_approves_a_trust_buys_billed_and_the_books_agre
     assert_eq!(bob.get(&receipt).await.status, 404, "another learner's receipt");
     assert_eq!(sally.get("/selling/earnings.pdf").await.status, 200);
     assert!(sally.get("/selling").await.body.contains("£38.25"), "the seller's earnings");
+    // This month's sales: charted on the selling page (with its table) and said on the home.
+    let selling = sally.get("/selling").await;
+    assert!(selling.body.contains("id=\"sales-chart-title\""), "{}", selling.body);
+    let this_month = chrono::Utc::now().format("%B %Y").to_string();
+    let row = &selling.body[selling.body.find(&format!("{this_month}</th>")).expect("this month's row")..];
+    assert!(row.starts_with(&format!("{this_month}</th>")) && row[..300].contains("£38.25 (1 sale)"), "{row}");
+    assert!(sally.get("/").await.body.contains("1 sale, earning £38.25"));
     let admin = root.get("/admin/marketplace").await;
     assert!(admin.body.contains("£6.75") && admin.body.contains("Balanced"), "{}", admin.body);
 
@@ -379,7 +368,7 @@ async fn a_vendor_lists_an_admin_approves_a_trust_buys_billed_and_the_books_agre
     assert!(mk::charge(&tx, charge).await.unwrap().is_none());
     tx.commit().await.unwrap();
     // Riverside's learners cannot enrol on a course Northmoor bought.
-    let (mut rita, _) = signed_in(&app, "riverside", "rita@riverside.example", &[Role::Learner]).await;
+    let (mut rita, _) = app.person("riverside", "rita@riverside.example").roles(&[Role::Learner]).signed_in().await;
     assert_eq!(rita.get(&format!("/courses/{snapshot}")).await.status, 404);
     let t = form_token(&mut rita, "/profile").await;
     assert_eq!(rita.post(&format!("/courses/{snapshot}/enrol"), &[("csrf_token", &t)]).await.status, 404);
@@ -396,10 +385,12 @@ async fn a_vendor_lists_an_admin_approves_a_trust_buys_billed_and_the_books_agre
 async fn learners_pay_by_card_and_seats_are_prepaid_through_the_test_mode() {
     let app = spawn_app_with(None, |c| c.auth.platform_admin_mfa_required = false).await;
     let course = own_course(&app, "riverside", "RIV-SEPSIS", "Sepsis awareness", "open").await;
-    let (mut seller, _) = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
-    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
-    let (mut ann, _) = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
-    let (mut bob, _) = signed_in(&app, "northmoor", "bob@northmoor.example", &[Role::Learner]).await;
+    let (mut seller, _) =
+        app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").roles(&[Role::Learner]).signed_in().await;
+    let (mut bob, _) = app.person("northmoor", "bob@northmoor.example").roles(&[Role::Learner]).signed_in().await;
     let mut root = platform_admin(&app).await;
     let lid = listed(&app, &mut seller, &mut root, course, "20.00", "").await;
     // A trust cannot buy its own listing.
@@ -535,9 +526,11 @@ async fn learners_pay_by_card_and_seats_are_prepaid_through_the_test_mode() {
 async fn a_forged_test_mode_payment_changes_nothing() {
     let app = spawn_app_with(None, |c| c.auth.platform_admin_mfa_required = false).await;
     let course = own_course(&app, "riverside", "RIV-FORGE", "Sepsis awareness", "open").await;
-    let (mut seller, _) = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
-    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
-    let (mut ann, _) = signed_in(&app, "northmoor", "ann@northmoor.example", &[Role::Learner]).await;
+    let (mut seller, _) =
+        app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").roles(&[Role::Learner]).signed_in().await;
     let mut root = platform_admin(&app).await;
     let lid = listed(&app, &mut seller, &mut root, course, "20.00", "").await;
     let t = form_token(&mut boss, &format!("/marketplace/{lid}")).await;
@@ -616,7 +609,8 @@ async fn with_no_payment_provider_paid_features_are_off() {
     })
     .await;
     assert!(!app.server.as_ref().unwrap().state.payments.enabled());
-    let (mut seller, _) = signed_in(&app, "riverside", "rex@riverside.example", &[Role::TrainingManager]).await;
+    let (mut seller, _) =
+        app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await;
     let t = form_token(&mut seller, "/selling").await;
     let r = seller
         .post("/selling/register", &[("csrf_token", &t), ("kind", "vendor"), ("summary", "Clinical e-learning.")])
@@ -644,8 +638,10 @@ async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order
     })
     .await;
     let course = own_course(&app, "fenwick", "FEN-SEPSIS", "Sepsis awareness", "open").await;
-    let (mut seller, _) = signed_in(&app, "fenwick", "sally@fenwick.example", &[Role::TrainingManager]).await;
-    let (mut boss, _) = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let (mut seller, _) =
+        app.person("fenwick", "sally@fenwick.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
     let mut root = platform_admin(&app).await;
     let lid = listed(&app, &mut seller, &mut root, course, "45.00", "").await;
     // Onboarding goes to Stripe (the stand-in) for an account and a link.
@@ -799,7 +795,7 @@ async fn webhooks_are_verified_as_stripe_specifies_and_applied_once_in_any_order
     assert_eq!(t.earnings, sold * (4500 - 675));
     assert_eq!(t.commission, sold * 675);
     assert_eq!(t.paid_out, sold * (4500 - 675), "card sales are paid to the seller at once");
-    assert!(dbs.platform.stripe_events(5000).await.unwrap().iter().all(|e| e.status == "processed"));
+    assert!(dbs.platform.stripe_events(5000).await.unwrap().iter().all(|e| e.status.as_str() == "processed"));
     assert_eq!(dbs.platform.stripe_events(5000).await.unwrap().len(), N + refunded, "each event kept once");
 
     // Every purchase has exactly one enrolment: active if paid, withdrawn if refunded.

@@ -7,14 +7,7 @@ use std::time::Duration;
 use trellis_domain::identity::Role;
 use trellis_testkit::{TestApp, Visitor, spawn_app};
 
-const PW: &str = "violet tractor harbour";
-
-async fn signed_in(app: &TestApp, slug: &str, email: &str, roles: &[Role]) -> Visitor {
-    app.member(slug, email, PW, roles).await;
-    let mut v = app.visitor(slug);
-    v.sign_in_and_agree(email, PW).await;
-    v
-}
+const PW: &str = trellis_testkit::PASSWORD;
 
 /// Checks a staff file and applies it; returns the import page once the worker has run it.
 async fn import(boss: &mut Visitor, csv: &str) -> (String, String) {
@@ -42,7 +35,8 @@ async fn import(boss: &mut Visitor, csv: &str) -> (String, String) {
 #[tokio::test]
 async fn a_staff_import_invites_existing_accounts_and_never_pulls_them_in() {
     let app = spawn_app().await;
-    let mut boss = signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager]).await;
+    let mut boss =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await.0;
     app.member("riverside", "learner@riverside.example", PW, &[Role::Learner]).await;
     app.member("riverside", "training.manager@riverside.example", PW, &[Role::TrainingManager]).await;
     let hash = trellis_web::hash_password(PW.into(), 64, 1).await.unwrap();
@@ -320,8 +314,12 @@ async fn trust_requests_and_jobs_never_use_the_role_that_bypasses_row_level_secu
         .await;
     assert_eq!(reset.status, 200, "{}", reset.body);
     // A staff import (the worker's job) and a manager's pages.
-    let mut boss =
-        signed_in(&app, "northmoor", "boss@northmoor.example", &[Role::TrainingManager, Role::ContentEditor]).await;
+    let mut boss = app
+        .person("northmoor", "boss@northmoor.example")
+        .roles(&[Role::TrainingManager, Role::ContentEditor])
+        .signed_in()
+        .await
+        .0;
     let head = "Assignment Number,First Name,Last Name,Email,Position,Department,Staff Group,Place of Work\n";
     let (_, done) = import(
         &mut boss,

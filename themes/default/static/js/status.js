@@ -1,4 +1,4 @@
-// Live status of background work (an import): while a region marked data-refresh="N" says work
+// Live status of background work (an import, a reminder run): while a region marked data-refresh="N" says work
 // is running, fetch this page again every N seconds and replace the region with the new one, until
 // the work is done. The region is aria-live, so the result is announced. Without JavaScript the
 // page says to refresh it.
@@ -7,7 +7,8 @@
   if (!region || !window.fetch || !window.DOMParser || !region.id) { return; }
   var seconds = parseInt(region.getAttribute("data-refresh"), 10) || 5;
   var note = region.querySelector("p");
-  if (note) { note.textContent = "An import is running. This list updates by itself when it finishes."; }
+  var said = region.getAttribute("data-note") || "An import is running. This list updates by itself when it finishes.";
+  if (note) { note.textContent = said; }
   function poll() {
     fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) { return r.ok ? r.text() : null; })

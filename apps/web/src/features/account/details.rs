@@ -42,15 +42,6 @@ pub struct DetailsQuery {
     place_of_work: String,
 }
 
-/// The organisations this service knows (its trusts, by ODS code): `(code, name)`.
-fn organisations(state: &AppState) -> Vec<(String, String)> {
-    let mut orgs: Vec<(String, String)> =
-        state.directory.sites().iter().map(|s| (s.entry.ods_code.clone(), s.entry.name.clone())).collect();
-    orgs.sort();
-    orgs.dedup_by(|a, b| a.0 == b.0);
-    orgs
-}
-
 /// The organisations whose name or code contains `q`.
 fn find(state: &AppState, q: &str) -> Vec<serde_json::Value> {
     let q = q.trim().to_lowercase();
@@ -103,12 +94,7 @@ async fn page(
         "staff_group": r.staff_group, "department": r.department, "position": r.position,
     })));
     values["staff_groups"] = json!(STAFF_GROUPS);
-    values["known_name"] = json!(
-        organisations(state)
-            .into_iter()
-            .find(|(c, _)| Some(c.as_str()) == values["place_of_work"].as_str())
-            .map(|(_, n)| n)
-    );
+    let values = with_organisations(state, values);
     form_page(state, site, req, token, "pages/details.html", "Change your details", errors, values, status)
 }
 

@@ -83,6 +83,25 @@ fn form_page(
     page::render(state, Some(site), template, &ctx, status)
 }
 
+/// The organisations this service knows (its trusts, by ODS code): `(code, name)`.
+pub(super) fn organisations(state: &AppState) -> Vec<(String, String)> {
+    let mut orgs: Vec<(String, String)> =
+        state.directory.sites().iter().map(|s| (s.entry.ods_code.clone(), s.entry.name.clone())).collect();
+    orgs.sort();
+    orgs.dedup_by(|a, b| a.0 == b.0);
+    orgs
+}
+
+/// A form's values with the organisations to choose a place of work from (the field's list of
+/// suggestions, by name and code) and the name of the one whose code was entered, if known.
+pub(super) fn with_organisations(state: &AppState, mut values: serde_json::Value) -> serde_json::Value {
+    let orgs = organisations(state);
+    let entered = values.get("place_of_work").and_then(|v| v.as_str()).unwrap_or("").trim().to_uppercase();
+    values["known_name"] = json!(orgs.iter().find(|(c, _)| *c == entered).map(|(_, n)| n.clone()));
+    values["organisations"] = json!(orgs.iter().map(|(c, n)| json!({ "code": c, "name": n })).collect::<Vec<_>>());
+    values
+}
+
 /// A page with a heading and a message (and an optional link).
 pub fn message_page(
     state: &AppState,

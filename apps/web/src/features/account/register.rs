@@ -48,7 +48,7 @@ pub fn register_form(
         "pages/register.html",
         "Create an account",
         &FormErrors::new(),
-        json!({}),
+        with_organisations(state, json!({})),
         StatusCode::OK,
     )
 }
@@ -117,7 +117,7 @@ pub async fn register(
             "pages/register.html",
             "Create an account",
             &errors,
-            form_values(&f),
+            with_organisations(state, form_values(&f)),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };

@@ -282,7 +282,7 @@ pub async fn spending(
             "csrf_token": token.0,
             "invoices": invoices.iter().map(|i| json!({
                 "month": i.month, "amount": format_pence(i.amount_pence), "items": i.items,
-                "status": if i.status == "paid" { "Paid" } else { "Due" }, "url": i.hosted_url,
+                "status": if i.status == trellis_db::states::InvoiceStatus::Paid { "Paid" } else { "Due" }, "url": i.hosted_url,
             })).collect::<Vec<_>>(),
             "refund_days": state.config.payments.refund_days,
             "charges": list,

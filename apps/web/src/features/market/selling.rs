@@ -39,7 +39,21 @@ async fn selling_page(
         .collect();
     let balances = mk::balances(&tx).await?;
     let lines = mk::ledger(&tx, 200).await?;
+    let months = crate::http::chart::months_to(site.today(), 12);
+    let since = crate::http::chart::first_day(&months)
+        .unwrap_or_else(|| site.today())
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let by_month: BTreeMap<String, (i64, i64)> =
+        mk::sales_by_month(&tx, since).await?.into_iter().map(|(m, n, e)| (m, (n, e))).collect();
     tx.commit().await?;
+    let sales: Vec<(String, i64, String)> = months
+        .iter()
+        .map(|m| {
+            let (n, e) = by_month.get(m).copied().unwrap_or((0, 0));
+            (m.clone(), e, format!("{} ({n} {})", format_pence(e), if n == 1 { "sale" } else { "sales" }))
+        })
+        .collect();
     let zone = site.zone();
     let lines: Vec<_> = lines
         .iter()
@@ -68,6 +82,8 @@ async fn selling_page(
         "paid_out": format_pence(-balances.get("paid_out").copied().unwrap_or(0)),
         "owed": format_pence(-balances.get("earnings").copied().unwrap_or(0)),
         "lines": lines,
+        "sales": crate::http::chart::month_columns(&sales),
+        "sales_since": crate::http::chart::month_words(&months[0]).0,
         "values": values,
         "commission": format!("{:.2}%", f64::from(state.config.payments.commission_bps) / 100.0),
     });

@@ -49,7 +49,18 @@ async fn count_into(
         .await?
         .clone();
     state.totals.latest.insert(state.totals.latest_key(tenant, q, today), counted.clone());
+    if trust_wide(q) {
+        // The day's trust-wide figures kept for the trend on the training manager's home.
+        let tx = state.dbs.app.begin(tenant).await?;
+        trellis_db::compliance::record_history(&tx, today, &counted.totals.overall).await?;
+        tx.commit().await?;
+    }
     Ok(counted)
+}
+
+/// Whether the query takes in the whole trust (no filter): its totals are the trust's figures.
+fn trust_wide(q: &MatrixQuery) -> bool {
+    q.staff_group.is_empty() && q.department.is_empty() && q.search.trim().is_empty() && q.status.is_none()
 }
 
 fn spawn_count(state: &AppState, tenant: TenantId, q: MatrixQuery, today: NaiveDate) {

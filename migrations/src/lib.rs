@@ -21,6 +21,8 @@ mod m20261206_000013_record_truth;
 mod m20261206_000014_lms_api;
 mod m20261206_000015_tenant_keys;
 mod m20261206_000016_charts;
+mod m20261206_000017_activity;
+mod m20261206_000018_certificates;
 
 pub mod helpers;
 
@@ -50,6 +52,8 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261206_000014_lms_api.rs"),
     include_str!("m20261206_000015_tenant_keys.rs"),
     include_str!("m20261206_000016_charts.rs"),
+    include_str!("m20261206_000017_activity.rs"),
+    include_str!("m20261206_000018_certificates.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -78,6 +82,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_lms_api::Migration),
             Box::new(m20261206_000015_tenant_keys::Migration),
             Box::new(m20261206_000016_charts::Migration),
+            Box::new(m20261206_000017_activity::Migration),
+            Box::new(m20261206_000018_certificates::Migration),
         ]
     }
 }

@@ -37,6 +37,8 @@ pub struct Course {
     pub duration_minutes: i32,
     pub accreditation: String,
     pub cpd_points: Option<i32>,
+    /// Offers a completion certificate: `None` is the default (offered when mandatory here).
+    pub certificate: Option<bool>,
     /// `open` (self-enrolment) or `approval`.
     pub enrolment: String,
     pub status: crate::states::CourseStatus,
@@ -64,6 +66,7 @@ impl From<course::Model> for Course {
             duration_minutes: m.duration_minutes,
             accreditation: m.accreditation,
             cpd_points: m.cpd_points,
+            certificate: m.certificate,
             enrolment: m.enrolment,
             status: m.status,
             current_version: m.current_version_id,
@@ -87,6 +90,7 @@ pub struct CourseInput {
     pub duration_minutes: i32,
     pub accreditation: String,
     pub cpd_points: Option<i32>,
+    pub certificate: Option<bool>,
     pub enrolment: String,
 }
 
@@ -258,6 +262,7 @@ pub async fn create_course(tx: &TenantTx, input: &CourseInput) -> Result<Result<
         duration_minutes: Set(input.duration_minutes),
         accreditation: Set(input.accreditation.clone()),
         cpd_points: Set(input.cpd_points),
+        certificate: Set(input.certificate),
         enrolment: Set(input.enrolment.clone()),
         status: Set(CourseStatus::Draft),
         current_version_id: Set(None),
@@ -311,6 +316,7 @@ pub async fn update_course(
         .col_expr(course::Column::DurationMinutes, Expr::value(input.duration_minutes))
         .col_expr(course::Column::Accreditation, Expr::value(input.accreditation.clone()))
         .col_expr(course::Column::CpdPoints, Expr::value(input.cpd_points))
+        .col_expr(course::Column::Certificate, Expr::value(input.certificate))
         .col_expr(course::Column::Enrolment, Expr::value(input.enrolment.clone()))
         .col_expr(course::Column::UpdatedAt, Expr::value(Utc::now()))
         .exec(tx)
@@ -1016,7 +1022,7 @@ pub async fn listing(tx: &TenantTx) -> Result<Listing, DbError> {
     let sql = format!(
         "SELECT c.tenant_id, c.id, c.code, c.kind, c.title, c.summary, c.description, c.topic, c.audience,
                 c.duration_minutes, c.accreditation, c.cpd_points, c.enrolment, c.status, c.current_version_id,
-                c.price_pence, c.currency, c.seller_id, c.created_at, c.updated_at, EXISTS (SELECT 1 FROM requirements r WHERE r.tenant_id = $1 AND r.course_id = c.id AND r.mandatory) AS mandatory
+                c.price_pence, c.currency, c.seller_id, c.created_at, c.updated_at, c.certificate, EXISTS (SELECT 1 FROM requirements r WHERE r.tenant_id = $1 AND r.course_id = c.id AND r.mandatory) AS mandatory
            FROM courses c WHERE c.status = 'published' AND {IN_CATALOGUE} ORDER BY c.title ASC, c.id ASC"
     );
     let rows = tx.query_all(&sql, vec![national.into()]).await?;
@@ -1131,6 +1137,7 @@ pub async fn apply_spec(
             duration_minutes: c.duration_minutes,
             accreditation: c.accreditation.clone(),
             cpd_points: c.cpd_points,
+            certificate: None,
             enrolment: c.enrolment.clone(),
         };
         let Ok(id) = create_course(tx, &input).await? else { continue };

@@ -63,6 +63,11 @@ pub async fn enrolment(tx: &TenantTx, person: PersonId, course: CourseId) -> Res
         .map(Enrolment::from))
 }
 
+/// An enrolment here by its id.
+pub async fn by_id(tx: &TenantTx, id: Uuid) -> Result<Option<Enrolment>, DbError> {
+    Ok(tx.select::<enrolment::Entity>().filter(enrolment::Column::Id.eq(id)).one(tx).await?.map(Enrolment::from))
+}
+
 /// Every enrolment of the person here (any status).
 pub async fn enrolments_of(tx: &TenantTx, person: PersonId) -> Result<Vec<Enrolment>, DbError> {
     Ok(tx

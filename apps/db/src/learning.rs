@@ -9,7 +9,7 @@ use crate::entities::{assignment, completion, enrolment, object_progress};
 use crate::states::EnrolmentStatus;
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use std::collections::HashMap;
 use trellis_domain::learning::{Completion, Event, beat_seconds, expires_on};
@@ -97,13 +97,17 @@ pub async fn decide(
 }
 
 /// One session's record in the current cycle.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
     pub object: ObjectId,
     pub first_access_at: DateTime<Utc>,
     pub last_access_at: DateTime<Utc>,
     pub seconds_spent: i32,
     pub completed_at: Option<DateTime<Utc>>,
+    pub visits: i32,
+    pub score_scaled: Option<f64>,
+    /// `passed`, `failed` or empty.
+    pub success: String,
 }
 
 /// The records of an enrolment's current cycle, by session.
@@ -125,6 +129,9 @@ pub async fn progress(tx: &TenantTx, e: &Enrolment) -> Result<HashMap<ObjectId, 
                     last_access_at: p.last_access_at,
                     seconds_spent: p.seconds_spent,
                     completed_at: p.completed_at,
+                    visits: p.visits,
+                    score_scaled: p.score_scaled,
+                    success: p.success,
                 },
             )
         })
@@ -172,6 +179,12 @@ pub async fn record(tx: &TenantTx, e: &Enrolment, o: &Object, event: Event) -> R
                 .filter(object_progress::Column::ObjectId.eq(o.id.as_uuid()))
                 .col_expr(object_progress::Column::LastAccessAt, Expr::value(now))
                 .col_expr(object_progress::Column::SecondsSpent, Expr::value(seconds));
+            if event == Event::Open {
+                q = q.col_expr(
+                    object_progress::Column::Visits,
+                    Expr::col(object_progress::Column::Visits).add(Expr::value(1)),
+                );
+            }
             if complete_now {
                 q = q.col_expr(object_progress::Column::CompletedAt, Expr::value(Some(now)));
             }
@@ -187,6 +200,7 @@ pub async fn record(tx: &TenantTx, e: &Enrolment, o: &Object, event: Event) -> R
                 first_access_at: Set(now),
                 last_access_at: Set(now),
                 seconds_spent: Set(seconds),
+                visits: Set(1),
                 completed_at: Set(complete_now.then_some(now)),
                 score_scaled: Set(None),
                 success: Set(String::new()),
@@ -260,7 +274,7 @@ pub async fn record_result(tx: &TenantTx, e: &Enrolment, o: &Object, r: Outcome)
         (Some(prev), None) => prev.to_owned(),
         (None, None) => String::new(),
     };
-    let seconds = r.seconds.max(existing.as_ref().map_or(0, |p| p.seconds_spent));
+    let seconds = std::cmp::max(r.seconds, existing.as_ref().map_or(0, |p| p.seconds_spent));
     match existing {
         Some(p) => {
             tx.update_many::<object_progress::Entity>()
@@ -288,6 +302,7 @@ pub async fn record_result(tx: &TenantTx, e: &Enrolment, o: &Object, r: Outcome)
                 first_access_at: Set(now),
                 last_access_at: Set(now),
                 seconds_spent: Set(seconds),
+                visits: Set(1),
                 completed_at: Set(complete_now.then_some(now)),
                 score_scaled: Set(r.score_scaled),
                 success: Set(success),

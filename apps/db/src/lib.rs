@@ -9,6 +9,7 @@ pub mod api;
 mod apply;
 pub mod audit;
 pub mod catalogue;
+pub mod certificates;
 pub mod compliance;
 mod connect;
 pub mod domains;

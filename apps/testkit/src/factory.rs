@@ -83,6 +83,19 @@ impl CourseFactory<'_> {
         self
     }
 
+    /// Whether it offers a completion certificate (the default: when mandatory in the trust).
+    pub fn certificate(mut self, offered: bool) -> Self {
+        self.input.certificate = Some(offered);
+        self
+    }
+
+    /// Its CPD points and accrediting body.
+    pub fn cpd(mut self, points: i32, body: &str) -> Self {
+        self.input.cpd_points = Some(points);
+        self.input.accreditation = body.into();
+        self
+    }
+
     /// Adds a page session completed by viewing it.
     pub fn page(mut self, title: &str, body: &str) -> Self {
         self.pages.push((title.into(), body.into()));

@@ -86,6 +86,21 @@ impl Visitor {
         self.finish(resp).await
     }
 
+    /// `GET path`: the status, the content type and the raw bytes (a PDF, say).
+    pub async fn get_bytes(&mut self, path: &str) -> (u16, String, Vec<u8>) {
+        let resp = self
+            .client
+            .get(format!("http://{}{path}", self.addr))
+            .header("host", &self.host)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("GET");
+        let status = resp.status().as_u16();
+        let kind = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        (status, kind, resp.bytes().await.expect("body").to_vec())
+    }
+
     /// `GET path` asking for `range` (like `bytes=0-3`): the status and the raw bytes.
     pub async fn get_range(&mut self, path: &str, range: &str) -> (u16, Vec<u8>) {
         let resp = self

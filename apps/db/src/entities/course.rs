@@ -18,6 +18,8 @@ pub struct Model {
     pub duration_minutes: i32,
     pub accreditation: String,
     pub cpd_points: Option<i32>,
+    /// Offers a completion certificate: `None` is the default (when the course is mandatory here).
+    pub certificate: Option<bool>,
     pub enrolment: String,
     pub status: crate::states::CourseStatus,
     pub current_version_id: Option<Uuid>,

@@ -5,6 +5,7 @@ pub mod attempt;
 pub mod attempt_commit;
 pub mod audit_event;
 pub mod catalogue_offer;
+pub mod certificate_link;
 pub mod charge;
 pub mod cmi5_session;
 pub mod completion;

@@ -16,6 +16,8 @@ pub struct Model {
     pub first_access_at: DateTimeUtc,
     pub last_access_at: DateTimeUtc,
     pub seconds_spent: i32,
+    /// How many times the session was opened.
+    pub visits: i32,
     pub completed_at: Option<DateTimeUtc>,
     /// The latest score, −1 to 1, for sessions that report one (e-learning packages).
     pub score_scaled: Option<f64>,

@@ -589,3 +589,109 @@ impl crate::tenant_tx::sealed::Trail for IdentityTx {
     }
 }
 impl crate::tenant_tx::Trail for IdentityTx {}
+
+/// One line of a person's own learning record: an enrolment of theirs in some trust, with one
+/// session they opened in one cycle of it (`session` is `None` for an enrolment with no session
+/// opened yet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRow {
+    pub tenant: TenantId,
+    pub trust: String,
+    pub enrolment: uuid::Uuid,
+    pub course: trellis_domain::CourseId,
+    pub course_title: String,
+    pub course_code: String,
+    /// The enrolment's state (`active`, `completed`, `withdrawn`, …).
+    pub status: String,
+    pub requested_at: chrono::DateTime<Utc>,
+    pub completed_at: Option<chrono::DateTime<Utc>>,
+    pub session: Option<SessionActivity>,
+}
+
+/// What the person did on one session in one cycle of an enrolment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionActivity {
+    pub object: trellis_domain::ObjectId,
+    pub title: String,
+    pub cycle: i32,
+    pub first_access_at: chrono::DateTime<Utc>,
+    pub last_access_at: chrono::DateTime<Utc>,
+    pub visits: i32,
+    pub seconds_spent: i32,
+    pub completed_at: Option<chrono::DateTime<Utc>>,
+    pub score_scaled: Option<f64>,
+    /// `passed`, `failed` or empty.
+    pub success: String,
+}
+
+/// The SQL of [`activity_of`] on SQLite (PostgreSQL runs the same query as the owner's function
+/// `trellis_activity_of`, which the identity role alone may call).
+const ACTIVITY_SQL: &str = "
+  SELECT e.tenant_id AS tenant_id, t.name AS trust, e.id AS enrolment_id, e.course_id AS course_id,
+         c.title AS course_title, c.code AS course_code, e.status AS status, e.requested_at AS requested_at,
+         e.completed_at AS completed_at, p.cycle AS cycle, o.id AS object_id, o.title AS object_title,
+         p.first_access_at AS first_access_at, p.last_access_at AS last_access_at, p.visits AS visits,
+         p.seconds_spent AS seconds_spent, p.completed_at AS object_completed_at, p.score_scaled AS score_scaled,
+         p.success AS success
+    FROM enrolments e
+    JOIN tenants t ON t.id = e.tenant_id
+    JOIN courses c ON c.id = e.course_id AND c.tenant_id IN (e.tenant_id, ?)
+    LEFT JOIN object_progress p ON p.tenant_id = e.tenant_id AND p.enrolment_id = e.id
+    LEFT JOIN learning_objects o ON o.id = p.object_id AND o.tenant_id IN (e.tenant_id, ?)
+   WHERE e.person_id = ?";
+
+/// A person's own learning record in every trust they have learnt at, for their own reports:
+/// the identity path's one read of learning rows across trusts (ADR 0014), of one person's rows
+/// only. The caller records the read in the trust's audit trail.
+pub async fn activity_of(itx: &IdentityTx, person: PersonId) -> Result<Vec<ActivityRow>, DbError> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let conn = itx.conn();
+    let rows = if conn.get_database_backend() == DbBackend::Postgres {
+        conn.query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT * FROM trellis_activity_of($1)",
+            [person.as_uuid().into()],
+        ))
+        .await?
+    } else {
+        let national = TenantId::NATIONAL.as_uuid();
+        conn.query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            ACTIVITY_SQL,
+            [national.into(), national.into(), person.as_uuid().into()],
+        ))
+        .await?
+    };
+    rows.iter()
+        .map(|r| {
+            let object: Option<uuid::Uuid> = r.try_get("", "object_id")?;
+            let session = match object {
+                None => None,
+                Some(id) => Some(SessionActivity {
+                    object: trellis_domain::ObjectId::from_uuid(id),
+                    title: r.try_get::<Option<String>>("", "object_title")?.unwrap_or_default(),
+                    cycle: r.try_get("", "cycle")?,
+                    first_access_at: r.try_get("", "first_access_at")?,
+                    last_access_at: r.try_get("", "last_access_at")?,
+                    visits: r.try_get("", "visits")?,
+                    seconds_spent: r.try_get("", "seconds_spent")?,
+                    completed_at: r.try_get("", "object_completed_at")?,
+                    score_scaled: r.try_get("", "score_scaled")?,
+                    success: r.try_get::<Option<String>>("", "success")?.unwrap_or_default(),
+                }),
+            };
+            Ok(ActivityRow {
+                tenant: TenantId::from_uuid(r.try_get("", "tenant_id")?),
+                trust: r.try_get("", "trust")?,
+                enrolment: r.try_get("", "enrolment_id")?,
+                course: trellis_domain::CourseId::from_uuid(r.try_get("", "course_id")?),
+                course_title: r.try_get("", "course_title")?,
+                course_code: r.try_get("", "course_code")?,
+                status: r.try_get("", "status")?,
+                requested_at: r.try_get("", "requested_at")?,
+                completed_at: r.try_get("", "completed_at")?,
+                session,
+            })
+        })
+        .collect()
+}

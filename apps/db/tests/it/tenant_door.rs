@@ -20,6 +20,7 @@ const RAW: &[(&str, &str)] = &[
     ("platform.rs", "the platform path (host map, trusts), as the platform role"),
     ("market/platform.rs", "the marketplace's platform path (listings, Stripe events)"),
     ("identity/mod.rs", "the identity pool's own functions (IdentityDb)"),
+    ("identity/path.rs", "the identity path's named reads: a person's own activity in every trust"),
     ("identity/accounts.rs", "SQLite's twin of trellis_accounts_by_emails, through across_trusts"),
 ];
 

@@ -5,8 +5,8 @@ use crate::context::AppState;
 use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
-    account, admin, api, assets, authoring, elearning, health, home, learner, market, platform, platform_admin,
-    site_admin, sso, sso_admin, tenant, training, xapi,
+    account, admin, api, assets, authoring, certificates, elearning, health, home, learner, market, platform,
+    platform_admin, records, site_admin, sso, sso_admin, tenant, training, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -76,6 +76,10 @@ impl Dispatch {
                 .at("/account/mfa", get(account::mfa_page))
                 .at("/account/email", get(account::email_form).post(account::email_request))
                 .at("/account/details", get(account::details_form).post(account::details_save))
+                .at("/certificate-check/:token", get(certificates::verify))
+                .at("/account/activity", get(records::activity))
+                .at("/account/activity.csv", get(records::activity_csv))
+                .at("/account/activity.pdf", get(records::activity_pdf))
                 .at("/account/email/confirm", get(account::email_confirm_form).post(account::email_confirm))
                 .at("/account/sessions/:id/end", post(account::end_session))
                 .at("/account/deactivate", post(account::deactivate))
@@ -109,6 +113,9 @@ impl Dispatch {
                 .at("/courses/:id", get(learner::course_page))
                 .at("/courses/:id/enrol", post(learner::enrol))
                 .at("/courses/:id/leave", post(learner::leave))
+                .at("/courses/:id/certificate.pdf", get(certificates::pdf))
+                .at("/courses/:id/certificate/links", post(certificates::create_link))
+                .at("/courses/:id/certificate/links/:link/revoke", post(certificates::revoke_link))
                 .at("/courses/:id/pay", post(market::pay))
                 .at("/payments/done", get(market::done))
                 .at("/marketplace", get(market::browse))

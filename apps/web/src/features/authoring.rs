@@ -68,6 +68,8 @@ pub struct CourseForm {
     accreditation: String,
     cpd_points: String,
     enrolment: String,
+    /// `default`, `yes` or `no`.
+    certificate: String,
 }
 
 impl CourseForm {
@@ -86,6 +88,7 @@ impl CourseForm {
             accreditation: get("accreditation"),
             cpd_points: get("cpd_points"),
             enrolment: get("enrolment"),
+            certificate: get("certificate"),
         }
     }
 
@@ -95,6 +98,7 @@ impl CourseForm {
             "description": self.description, "topic": self.topic, "audience": self.audience,
             "duration_minutes": self.duration_minutes, "accreditation": self.accreditation,
             "cpd_points": self.cpd_points, "enrolment": self.enrolment,
+            "certificate": if self.certificate.is_empty() { "default" } else { self.certificate.as_str() },
         })
     }
 
@@ -154,6 +158,15 @@ impl CourseForm {
                 String::new()
             }
         };
+        let certificate = match self.certificate.as_str() {
+            "" | "default" => None,
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => {
+                e.insert("certificate", "Choose whether the course offers a certificate");
+                None
+            }
+        };
         let kind = match self.kind.as_str() {
             "course" | "path" | "" => if self.kind == "path" { "path" } else { "course" }.to_owned(),
             _ => {
@@ -175,6 +188,7 @@ impl CourseForm {
             duration_minutes: duration,
             accreditation: self.accreditation.trim().to_owned(),
             cpd_points: cpd,
+            certificate,
             enrolment,
         })
     }
@@ -308,6 +322,7 @@ async fn edit_page(
             "topic": c.topic, "audience": c.audience, "duration_minutes": c.duration_minutes.to_string(),
             "accreditation": c.accreditation, "cpd_points": c.cpd_points.map(|p| p.to_string()).unwrap_or_default(),
             "enrolment": c.enrolment,
+            "certificate": match c.certificate { None => "default", Some(true) => "yes", Some(false) => "no" },
         })
     });
     let mut ctx = page::context(

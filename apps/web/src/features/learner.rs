@@ -260,6 +260,8 @@ pub async fn course_page(
         }
         None => None,
     };
+    let certificate =
+        crate::features::certificates::course_section(&tx, me.person, &c, enrolment.as_ref(), site.zone()).await?;
     tx.commit().await?;
     let sessions: Vec<_> = objects
         .iter()
@@ -298,6 +300,7 @@ pub async fn course_page(
         }),
     );
     ctx.insert("mandatory", &mandatory);
+    ctx.insert("certificate", &certificate);
     ctx.insert("in_catalogue", &in_catalogue);
     ctx.insert("market", &market);
     ctx.insert("test_mode", &state.config.payments.test_mode());

@@ -363,11 +363,7 @@ fn matrix_query(p: &MatrixParams, offset: u64, limit: u64) -> MatrixQuery {
 /// People per chunk of the export: each chunk is one query in its own short transaction.
 const EXPORT_CHUNK: u64 = 1_000;
 
-/// A spreadsheet cell that cannot run as a formula: text starting with `=`, `+`, `-`, `@`, a
-/// tab or a carriage return is prefixed with `'` (OWASP's advice on CSV injection).
-fn cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() }
-}
+use crate::http::export::cell;
 
 fn status_words(c: Compliance) -> &'static str {
     match c {

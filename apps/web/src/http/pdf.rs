@@ -38,8 +38,67 @@ pub fn pdf(title: &str, lines: &[String], rows: &[Vec<String>]) -> Vec<u8> {
     try_pdf(title, lines, rows, true).or_else(|_| try_pdf(title, lines, rows, false)).unwrap_or_default()
 }
 
+/// Like [`pdf`], with the table starting on page 2: page 1 is the title and lines alone (a
+/// certificate, then its course summary).
+pub fn pdf_table_overleaf(title: &str, lines: &[String], rows: &[Vec<String>]) -> Vec<u8> {
+    layout(title, lines, rows, true, true).or_else(|_| layout(title, lines, rows, false, true)).unwrap_or_default()
+}
+
+/// A PDF download, made off the async threads (laying out a long document takes a while).
+pub async fn response(
+    title: String,
+    lines: Vec<String>,
+    rows: Vec<Vec<String>>,
+    file: &str,
+) -> Result<poem::Response, crate::error::AppError> {
+    respond(title, lines, rows, file, false).await
+}
+
+/// [`response`] with the table overleaf (see [`pdf_table_overleaf`]).
+pub async fn response_overleaf(
+    title: String,
+    lines: Vec<String>,
+    rows: Vec<Vec<String>>,
+    file: &str,
+) -> Result<poem::Response, crate::error::AppError> {
+    respond(title, lines, rows, file, true).await
+}
+
+async fn respond(
+    title: String,
+    lines: Vec<String>,
+    rows: Vec<Vec<String>>,
+    file: &str,
+    overleaf: bool,
+) -> Result<poem::Response, crate::error::AppError> {
+    use crate::error::AppError;
+    let bytes = tokio::task::spawn_blocking(move || {
+        if overleaf { pdf_table_overleaf(&title, &lines, &rows) } else { pdf(&title, &lines, &rows) }
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("pdf: {e}")))?;
+    if bytes.is_empty() {
+        return Err(AppError::Internal(anyhow::anyhow!("pdf: the document could not be made")));
+    }
+    Ok(poem::Response::builder()
+        .content_type("application/pdf")
+        .header("content-disposition", format!("attachment; filename=\"{file}\""))
+        .header("cache-control", "no-store")
+        .body(poem::Body::from(bytes)))
+}
+
 /// `rows[0]` is the table header (repeated on every page); the rest are data.
 pub fn try_pdf(title: &str, lines: &[String], rows: &[Vec<String>], pdf_ua: bool) -> Result<Vec<u8>, String> {
+    layout(title, lines, rows, pdf_ua, false)
+}
+
+fn layout(
+    title: &str,
+    lines: &[String],
+    rows: &[Vec<String>],
+    pdf_ua: bool,
+    table_overleaf: bool,
+) -> Result<Vec<u8>, String> {
     let font = Font::new(dejavu::sans::regular().into(), 0).ok_or("cannot parse font")?;
 
     let mut settings = SerializeSettings::default(); // enable_tagging is already true
@@ -106,7 +165,11 @@ pub fn try_pdf(title: &str, lines: &[String], rows: &[Vec<String>], pdf_ua: bool
         let header_pending = header.is_some() && thead.children.is_empty();
         let table_pending = header_pending || next_row < body.len();
         // Start the table only if the header plus one row fit; else next page.
-        if next_line == lines.len() && table_pending && y + 8.0 + 2.0 * ROW_GAP <= bottom {
+        if next_line == lines.len()
+            && table_pending
+            && !(table_overleaf && page_no == 1)
+            && y + 8.0 + 2.0 * ROW_GAP <= bottom
+        {
             y += 8.0;
             if let Some(h) = header {
                 // Real header once (tagged TH); later pages repeat it as an artifact.

@@ -5,3 +5,4 @@
 pub mod compliance;
 pub mod learning;
 pub mod market;
+pub mod records;

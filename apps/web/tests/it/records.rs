@@ -479,3 +479,207 @@ async fn a_trust_created_by_a_platform_administrator_gets_its_eligible_email_dom
 async fn spawn_app_with_admin_mfa_off() -> TestApp {
     trellis_testkit::spawn_app_with(None, |c| c.auth.platform_admin_mfa_required = false).await
 }
+
+/// Enrols on an open course and opens its first session (which completes a one-page course).
+async fn learn(v: &mut trellis_testkit::Visitor, course: trellis_domain::CourseId) {
+    let page = v.get(&format!("/courses/{course}")).await;
+    let t = page.csrf().unwrap();
+    assert_eq!(v.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let go = v.get(&format!("/learn/{course}")).await;
+    let first = go.location.clone().unwrap();
+    assert_eq!(v.get(&first).await.status, 200);
+    assert_eq!(v.get(&first).await.status, 200, "a second visit");
+}
+
+#[tokio::test]
+async fn my_activity_shows_ones_own_learning_at_every_trust_and_nobody_elses() {
+    let app = spawn_app().await;
+    let fire = app.course("northmoor", "nm-fire", "Fire safety").page("Exits", "Know them").published().create().await;
+    let hands = app
+        .course("riverside", "rv-hands", "Hand hygiene")
+        .page("Five moments", "Before touching")
+        .published()
+        .create()
+        .await;
+    let (mut ann, ann_id) = app.person("northmoor", "ann@nhs.example").signed_in().await;
+    let (mut ann_there, _) = app.person("riverside", "ann@nhs.example").signed_in().await;
+    let (mut bob, _) = app.person("northmoor", "bob@northmoor.example").signed_in().await;
+    learn(&mut ann, fire).await;
+    learn(&mut ann_there, hands).await;
+    learn(&mut bob, fire).await;
+
+    // The summarised record at Northmoor shows both trusts' courses, Ann's alone.
+    let summary = ann.get("/account/activity").await;
+    assert_eq!(summary.status, 200, "{}", summary.body);
+    assert!(summary.body.contains("Activity record (summarised)"));
+    assert!(summary.body.contains("Fire safety") && summary.body.contains("Hand hygiene"), "{}", summary.body);
+    assert!(summary.body.contains("Northmoor") && summary.body.contains("Riverside"));
+    assert!(summary.body.contains("2 lines"), "one line a course: {}", summary.body);
+    // The detail: each session with its visits.
+    let detail = ann.get("/account/activity?report=detail&sort=title").await;
+    assert!(detail.body.contains("Five moments") && detail.body.contains("Exits"), "{}", detail.body);
+    assert!(detail.body.contains("aria-hidden=\"true\">Visits </span>2<"), "two visits counted: {}", detail.body);
+    // A course summary, and a filter by course.
+    let course = ann.get(&format!("/account/activity?report=course&course={hands}")).await;
+    assert!(
+        course.body.contains("Course summary") && course.body.contains("Hand hygiene (Riverside"),
+        "{}",
+        course.body
+    );
+    assert!(!course.body.contains(">Exits<"));
+    // Dates: a wrong one is named; a range with no activity shows nothing.
+    let wrong = ann.get("/account/activity?from-day=31&from-month=2&from-year=2026").await;
+    assert_eq!(wrong.status, 400);
+    assert!(wrong.body.contains("Enter the first day as a real date"), "{}", wrong.body);
+    let reversed = ann.get("/account/activity?from=2026-11-30&to=2026-11-01").await;
+    assert_eq!(reversed.status, 400);
+    assert!(
+        reversed.body.contains("href=\"#to\"") && reversed.body.contains("on or after the first day"),
+        "{}",
+        reversed.body
+    );
+    // A course not on her record (Bob's, or made up) is refused by name, on screen and as CSV.
+    let unknown = ann.get("/account/activity?course=0190a0b0-0000-7000-8000-000000000000").await;
+    assert_eq!(unknown.status, 400);
+    assert!(unknown.body.contains("href=\"#course\""), "{}", unknown.body);
+    assert_eq!(ann.get("/account/activity.csv?course=not-an-id").await.status, 400);
+    let none = ann.get("/account/activity?to-day=1&to-month=1&to-year=2020").await;
+    assert!(none.body.contains("Nothing on your record"), "{}", none.body);
+
+    // CSV: ISO dates and time in seconds, defused cells; PDF: a document.
+    let csv = ann.get("/account/activity.csv?report=detail").await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        csv.body.starts_with("Trust,Course,Session,First opened,Last opened,Visits,Seconds,Status,Score"),
+        "{}",
+        csv.body
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(csv.body.contains(&format!(",{today}T")), "ISO 8601 dates: {}", csv.body);
+    let pdf = ann.get("/account/activity.pdf").await;
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+
+    // Each read is in the audit trail of the trust where it was asked for.
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin_read(app.tenant_id("northmoor").await).await.unwrap();
+    let reads = trellis_db::audit::trail_of(&tx, "record.activity_read", 50).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(reads.len() >= 7 && reads.iter().all(|e| e.actor == Some(ann_id)), "{reads:?}");
+
+    // Bob sees his own record only, at Northmoor; signed out, nobody sees any.
+    let his = bob.get("/account/activity").await;
+    assert!(his.body.contains("Fire safety") && !his.body.contains("Hand hygiene"), "{}", his.body);
+    assert!(his.body.contains("1 line"));
+    let mut nobody = app.visitor("northmoor");
+    assert_eq!(nobody.get("/account/activity").await.status, 303);
+    assert_eq!(nobody.get("/account/activity.csv").await.status, 303);
+}
+
+/// The text of a PDF, page by page (poppler-utils' `pdftotext`, installed by
+/// scripts/install-test-deps.sh).
+fn pdf_pages(bytes: &[u8]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("doc.pdf");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils; run scripts/install-test-deps.sh)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).split('\u{c}').map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn a_learner_downloads_their_certificate_and_lets_an_employer_check_it_until_they_revoke_it() {
+    let app = spawn_app().await;
+    let course = app
+        .course("northmoor", "nm-sepsis", "Sepsis awareness")
+        .page("Spot it", "Red flags")
+        .page("Act on it", "Escalate")
+        .certificate(true)
+        .cpd(3, "Royal College of Nursing")
+        .published()
+        .create()
+        .await;
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").signed_in().await;
+    let page = ann.get(&format!("/courses/{course}")).await;
+    let t = page.csrf().unwrap();
+    assert_eq!(ann.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let before = ann.get(&format!("/courses/{course}")).await;
+    assert!(before.body.contains("Your certificate is not available yet"), "{}", before.body);
+    assert!(
+        before.body.contains("Complete \u{201c}Spot it\u{201d}")
+            && before.body.contains("Complete \u{201c}Act on it\u{201d}")
+    );
+    assert_eq!(ann.get(&format!("/courses/{course}/certificate.pdf")).await.status, 404, "not yet");
+    // Opening each page completes it (and the course).
+    for _ in 0..2 {
+        let go = ann.get(&format!("/learn/{course}")).await;
+        let at = go.location.clone().unwrap();
+        assert_eq!(ann.get(&at).await.status, 200);
+    }
+    let after = ann.get(&format!("/courses/{course}")).await;
+    assert!(after.body.contains("Download your certificate (PDF)"), "{}", after.body);
+    let (status, kind, pdf) = ann.get_bytes(&format!("/courses/{course}/certificate.pdf")).await;
+    assert_eq!((status, kind.as_str()), (200, "application/pdf"));
+    let pages = pdf_pages(&pdf);
+    assert!(pages[0].contains("Certificate of completion") && pages[0].contains("Test Person"), "{}", pages[0]);
+    assert!(pages[0].contains("Sepsis awareness") && pages[0].contains("Northmoor"), "{}", pages[0]);
+    assert!(pages[0].contains("CPD: 3 points") && pages[0].contains("Accredited by Royal College of Nursing"));
+    assert!(pages[0].contains("Certificate number TR-"), "{}", pages[0]);
+    assert!(!pages[0].contains("Spot it"), "the summary is overleaf");
+    assert!(
+        pages[1].contains("Spot it") && pages[1].contains("Act on it") && pages[1].contains("Completed"),
+        "{}",
+        pages[1]
+    );
+
+    // Nobody else gets it: another learner here, or a manager of another trust.
+    let (mut bob, _) = app.person("northmoor", "bob@northmoor.example").signed_in().await;
+    assert_eq!(bob.get(&format!("/courses/{course}/certificate.pdf")).await.status, 404);
+    let (mut rex, _) =
+        app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await;
+    assert_eq!(rex.get(&format!("/courses/{course}/certificate.pdf")).await.status, 404);
+
+    // A verification link: shown once, opened by anyone, counted; wrong days are refused.
+    let t = after.csrf().unwrap();
+    let bad = ann.post(&format!("/courses/{course}/certificate/links"), &[("csrf_token", &t), ("days", "9999")]).await;
+    assert_eq!(bad.status, 400);
+    let made = ann.post(&format!("/courses/{course}/certificate/links"), &[("csrf_token", &t), ("days", "30")]).await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let at = made.body.find("/certificate-check/").expect("the link");
+    let path: String = made.body[at..].chars().take_while(|c| !matches!(c, '<' | '"' | ' ')).collect();
+    let mut stranger = app.visitor("northmoor");
+    let check = stranger.get(&path).await;
+    assert_eq!(check.status, 200, "{}", check.body);
+    assert!(
+        check.body.contains("Test Person")
+            && check.body.contains("Sepsis awareness")
+            && check.body.contains("Completed")
+    );
+    assert!(check.body.contains("TR-"));
+    assert_eq!(app.visitor("riverside").get(&path).await.status, 404, "only on its own trust's site");
+    assert_eq!(stranger.get("/certificate-check/made-up").await.status, 404);
+    let listed = ann.get(&format!("/courses/{course}")).await;
+    assert!(listed.body.contains("1 time"), "the view is counted: {}", listed.body);
+    // Revoked: gone at the next request.
+    let form = format!("action=\"/courses/{course}/certificate/links/");
+    let at = listed.body.find(&form).expect("a revoke button") + "action=\"".len();
+    let revoke: String = listed.body[at..].chars().take_while(|c| *c != '"').collect();
+    let t = listed.csrf().unwrap();
+    assert_eq!(ann.post(&revoke, &[("csrf_token", &t)]).await.status, 303, "{revoke}");
+    assert_eq!(stranger.get(&path).await.status, 410);
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin_read(app.tenant_id("northmoor").await).await.unwrap();
+    let viewed = trellis_db::audit::trail_of(&tx, "certificate.", 20).await.unwrap();
+    tx.commit().await.unwrap();
+    let actions: Vec<_> = viewed.iter().map(|e| e.action.as_str()).collect();
+    assert!(
+        actions.contains(&"certificate.viewed")
+            && actions.contains(&"certificate.link_made")
+            && actions.contains(&"certificate.link_revoked"),
+        "{actions:?}"
+    );
+}

@@ -570,6 +570,7 @@ impl LmsApi {
                 duration_minutes: c.duration_minutes,
                 accreditation: c.accreditation.clone(),
                 cpd_points: c.cpd_points,
+                certificate: c.certificate,
                 enrolment: c.enrolment.clone(),
             };
             let _ = cat::update_course(&tx, course, &input).await?;

@@ -142,17 +142,7 @@ async fn pdf_response(
     rows: Vec<Vec<String>>,
     file: &str,
 ) -> Result<Response, AppError> {
-    let bytes = tokio::task::spawn_blocking(move || crate::http::pdf::pdf(&title, &lines, &rows))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("pdf: {e}")))?;
-    if bytes.is_empty() {
-        return Err(AppError::Internal(anyhow::anyhow!("pdf: the document could not be made")));
-    }
-    Ok(Response::builder()
-        .content_type("application/pdf")
-        .header("content-disposition", format!("attachment; filename=\"{file}\""))
-        .header("cache-control", "no-store")
-        .body(Body::from(bytes)))
+    crate::http::pdf::response(title, lines, rows, file).await
 }
 
 /// Paid features need a payments provider: Stripe, or the test mode asked for explicitly.

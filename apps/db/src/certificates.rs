@@ -1,0 +1,152 @@
+//! Certificates: whether a course offers one here, and the links a learner makes so that someone
+//! else can check one (an employer, a regulator). The certificate itself is drawn from current
+//! data on each download (the web crate's `features::certificates`).
+
+use crate::catalogue::Course;
+use crate::entities::{certificate_link, requirement};
+use crate::{DbError, TenantTx};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, Set};
+use sha2::{Digest, Sha256};
+use trellis_domain::PersonId;
+use uuid::Uuid;
+
+/// Whether the course offers a completion certificate here: the editor's choice, else on when a
+/// rule of this trust makes the course mandatory.
+pub async fn offered(tx: &TenantTx, course: &Course) -> Result<bool, DbError> {
+    if let Some(choice) = course.certificate {
+        return Ok(choice);
+    }
+    Ok(tx
+        .select::<requirement::Entity>()
+        .filter(requirement::Column::CourseId.eq(course.id.as_uuid()))
+        .filter(requirement::Column::Mandatory.eq(true))
+        .one(tx)
+        .await?
+        .is_some())
+}
+
+/// A verification link as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub id: Uuid,
+    pub person: PersonId,
+    pub enrolment: Uuid,
+    pub cycle: i32,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub views: i32,
+    pub last_viewed_at: Option<DateTime<Utc>>,
+}
+
+impl Link {
+    /// Usable now: neither revoked nor expired.
+    pub fn live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+impl From<certificate_link::Model> for Link {
+    fn from(m: certificate_link::Model) -> Self {
+        Link {
+            id: m.id,
+            person: PersonId::from_uuid(m.person_id),
+            enrolment: m.enrolment_id,
+            cycle: m.cycle,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            revoked_at: m.revoked_at,
+            views: m.views,
+            last_viewed_at: m.last_viewed_at,
+        }
+    }
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Makes a link for the certificate of `enrolment`'s cycle, open until `expires_at`; keeps only
+/// the token's hash.
+pub async fn create_link(
+    tx: &TenantTx,
+    person: PersonId,
+    enrolment: Uuid,
+    cycle: i32,
+    token: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<Uuid, DbError> {
+    let id = Uuid::now_v7();
+    tx.insert(certificate_link::ActiveModel {
+        tenant_id: Set(Uuid::nil()),
+        id: Set(id),
+        person_id: Set(person.as_uuid()),
+        enrolment_id: Set(enrolment),
+        cycle: Set(cycle),
+        token_sha256: Set(hash(token)),
+        created_at: Set(Utc::now()),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+        views: Set(0),
+        last_viewed_at: Set(None),
+    })
+    .await?;
+    Ok(id)
+}
+
+/// The person's links for an enrolment, newest first.
+pub async fn links_of(tx: &TenantTx, person: PersonId, enrolment: Uuid) -> Result<Vec<Link>, DbError> {
+    Ok(tx
+        .select::<certificate_link::Entity>()
+        .filter(certificate_link::Column::PersonId.eq(person.as_uuid()))
+        .filter(certificate_link::Column::EnrolmentId.eq(enrolment))
+        .order_by_desc(certificate_link::Column::CreatedAt)
+        .all(tx)
+        .await?
+        .into_iter()
+        .map(Link::from)
+        .collect())
+}
+
+/// Revokes one of the person's links (at once). Whether there was such a live link.
+pub async fn revoke(tx: &TenantTx, person: PersonId, id: Uuid) -> Result<bool, DbError> {
+    let res = tx
+        .update_many::<certificate_link::Entity>()
+        .filter(certificate_link::Column::Id.eq(id))
+        .filter(certificate_link::Column::PersonId.eq(person.as_uuid()))
+        .filter(certificate_link::Column::RevokedAt.is_null())
+        .col_expr(certificate_link::Column::RevokedAt, Expr::value(Some(Utc::now())))
+        .exec(tx)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The link with this token on this trust's site, live or not (the caller tells the two apart).
+pub async fn by_token(tx: &TenantTx, token: &str) -> Result<Option<Link>, DbError> {
+    Ok(tx
+        .select::<certificate_link::Entity>()
+        .filter(certificate_link::Column::TokenSha256.eq(hash(token)))
+        .one(tx)
+        .await?
+        .map(Link::from))
+}
+
+/// Counts a view of a live link.
+pub async fn viewed(tx: &TenantTx, id: Uuid) -> Result<(), DbError> {
+    tx.update_many::<certificate_link::Entity>()
+        .filter(certificate_link::Column::Id.eq(id))
+        .col_expr(certificate_link::Column::Views, Expr::col(certificate_link::Column::Views).add(1))
+        .col_expr(certificate_link::Column::LastViewedAt, Expr::value(Some(Utc::now())))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+/// A certificate's number: the same for the same enrolment and cycle, whenever it is drawn.
+pub fn number(tenant: trellis_domain::TenantId, enrolment: Uuid, cycle: i32) -> String {
+    let h = Sha256::digest(format!("{tenant}:{enrolment}:{cycle}").as_bytes());
+    let s = hex::encode_upper(&h[..6]);
+    format!("TR-{}-{}-{}", &s[..4], &s[4..8], &s[8..12])
+}

@@ -1,0 +1,302 @@
+//! Certificates: a learner downloads theirs when the course is done (page 1 the certificate, then
+//! the course summary; drawn from current data each time), and makes links that let an employer
+//! or regulator check it (`/certificate-check/<token>`: no sign-in; 410 once revoked or expired; every view
+//! counted and audited).
+
+use crate::context::AppState;
+use crate::context::directory::Site;
+use crate::error::AppError;
+use crate::http::middleware::forwarded;
+use crate::http::page::{self, RequestInfo, see_other_saying};
+use crate::http::{Ctx, CurrentSite, Member, may};
+use crate::usecases::records::activity::time_words;
+use crate::usecases::records::certificate::{Standing, standing};
+use chrono::{Duration, Utc};
+use poem::http::StatusCode;
+use poem::web::{Form, Path};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+use serde_json::json;
+use trellis_db::catalogue::{self as cat, Course};
+use trellis_db::certificates as certs;
+use trellis_db::enrolments::Enrolment;
+use trellis_db::{TenantTx, audit, identity as id, learning as learn};
+use trellis_domain::CourseId;
+
+/// The longest a verification link may stay open.
+pub const MAX_LINK_DAYS: i64 = 365;
+
+/// What the course page shows of a learner's certificate: `None` when the course offers none or
+/// they are not on it.
+pub async fn course_section(
+    tx: &TenantTx,
+    person: trellis_domain::PersonId,
+    c: &Course,
+    e: Option<&Enrolment>,
+    zone: chrono_tz::Tz,
+) -> Result<Option<serde_json::Value>, AppError> {
+    let Some(e) = e else { return Ok(None) };
+    if !matches!(e.status, trellis_db::states::EnrolmentStatus::Active | trellis_db::states::EnrolmentStatus::Completed)
+        || !certs::offered(tx, c).await?
+    {
+        return Ok(None);
+    }
+    let Standing { available, left } = learner_standing(tx, c, e).await?;
+    let now = Utc::now();
+    let day = |t: chrono::DateTime<Utc>| t.with_timezone(&zone).format("%-d %B %Y").to_string();
+    let links: Vec<_> = certs::links_of(tx, person, e.id.as_uuid())
+        .await?
+        .into_iter()
+        .filter(|l| l.cycle == e.cycle)
+        .map(|l| {
+            json!({
+                "id": l.id.to_string(), "made": day(l.created_at), "until": day(l.expires_at), "views": l.views,
+                "state": if l.revoked_at.is_some() { "Revoked" } else if l.expires_at <= now { "Expired" } else { "Open" },
+                "live": l.live(now),
+            })
+        })
+        .collect();
+    Ok(Some(json!({ "available": available, "left": left, "links": links, "max_days": MAX_LINK_DAYS })))
+}
+
+/// The sessions of the learner's version of the course.
+async fn sessions_of(tx: &TenantTx, c: &Course, e: &Enrolment) -> Result<Vec<trellis_db::catalogue::Object>, AppError> {
+    Ok(match e.version.or(c.current_version) {
+        Some(v) => cat::objects(tx, v).await?,
+        None => vec![],
+    })
+}
+
+async fn learner_standing(tx: &TenantTx, c: &Course, e: &Enrolment) -> Result<Standing, AppError> {
+    let objects = sessions_of(tx, c, e).await?;
+    let progress = learn::progress(tx, e).await?;
+    Ok(standing(e, &objects, &progress))
+}
+
+/// The learner's own enrolment on a course that offers a certificate, with the course.
+async fn own(tx: &TenantTx, person: trellis_domain::PersonId, id: CourseId) -> Result<(Course, Enrolment), AppError> {
+    let c = cat::course(tx, id).await?.ok_or(AppError::NotFound)?;
+    let e = learn::enrolment(tx, person, id).await?.ok_or(AppError::NotFound)?;
+    if !certs::offered(tx, &c).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok((c, e))
+}
+
+/// The certificate as PDF (the learner's own only): page 1 the certificate, then the course
+/// summary. Drawn from current data on each download.
+#[handler]
+pub async fn pdf(
+    Ctx { req: _, state: _, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let id: CourseId = page::path_id(&id)?;
+    let (c, e) = own(&tx, me.person, id).await?;
+    let s = learner_standing(&tx, &c, &e).await?;
+    if !s.available {
+        return Err(AppError::NotFound);
+    }
+    let objects = sessions_of(&tx, &c, &e).await?;
+    let progress = learn::progress(&tx, &e).await?;
+    let person = id::member_person(&tx, me.person).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let zone = site.zone();
+    let day = |t: chrono::DateTime<Utc>| t.with_timezone(&zone).format("%-d %B %Y").to_string();
+    let completed = e.completed_at.map(day).unwrap_or_default();
+    let name = format!("{} {}", person.given_name, person.family_name).trim().to_owned();
+    let mut lines = vec![
+        "This is to certify that".to_owned(),
+        name.clone(),
+        "completed".to_owned(),
+        c.title.clone(),
+        format!("on {completed}"),
+        format!("at {} (ODS code {})", site.entry.name, site.entry.ods_code),
+    ];
+    if let Some(p) = c.cpd_points {
+        lines.push(format!("CPD: {p} {}", if p == 1 { "point" } else { "points" }));
+    }
+    if !c.accreditation.is_empty() {
+        lines.push(format!("Accredited by {}", c.accreditation));
+    }
+    lines.push(format!("Certificate number {}", certs::number(site.entry.id, e.id.as_uuid(), e.cycle)));
+    lines.push(format!("Made {}", Utc::now().with_timezone(&zone).format("%-d %B %Y at %H:%M")));
+    lines.push("Overleaf: the course summary.".to_owned());
+    let mut rows =
+        vec![["Session", "Status", "Score", "First opened", "Last opened", "Time spent"].map(str::to_owned).to_vec()];
+    for o in objects.iter() {
+        let p = progress.get(&o.id);
+        let score = p.and_then(|p| p.score_scaled).map(|s| format!("{}%", (s * 100.0).round() as i64));
+        let success = p.map(|p| p.success.as_str()).unwrap_or("");
+        rows.push(vec![
+            o.title.clone(),
+            match p {
+                Some(p) if p.completed_at.is_some() => "Completed".to_owned(),
+                Some(_) => "In progress".to_owned(),
+                None => "Not started".to_owned(),
+            },
+            match (success, score) {
+                ("passed", Some(s)) => format!("Passed ({s})"),
+                ("failed", Some(s)) => format!("Failed ({s})"),
+                ("passed", None) => "Passed".to_owned(),
+                ("failed", None) => "Failed".to_owned(),
+                (_, s) => s.unwrap_or_default(),
+            },
+            p.map(|p| day(p.first_access_at)).unwrap_or_default(),
+            p.map(|p| day(p.last_access_at)).unwrap_or_default(),
+            time_words(p.map_or(0, |p| i64::from(p.seconds_spent))),
+        ]);
+    }
+    crate::http::pdf::response_overleaf(
+        "Certificate of completion".to_owned(),
+        lines,
+        rows,
+        &format!(
+            "certificate-{}-{}.pdf",
+            c.code.to_lowercase(),
+            e.completed_at.map(|d| d.date_naive().to_string()).unwrap_or_default()
+        ),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct LinkForm {
+    #[serde(default)]
+    days: String,
+}
+
+/// Makes a verification link for the learner's certificate and shows it (once).
+#[handler]
+pub async fn create_link(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    Path(id): Path<String>,
+    Form(f): Form<LinkForm>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let id: CourseId = page::path_id(&id)?;
+    let (c, e) = own(&tx, me.person, id).await?;
+    if !learner_standing(&tx, &c, &e).await?.available {
+        return Err(AppError::NotFound);
+    }
+    let days = match f.days.trim().parse::<i64>() {
+        Ok(d) if (1..=MAX_LINK_DAYS).contains(&d) => d,
+        _ => {
+            return Err(AppError::BadRequest(format!(
+                "Choose how long the link stays open: 1 to {MAX_LINK_DAYS} days"
+            )));
+        }
+    };
+    let token = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    };
+    let expires = Utc::now() + Duration::days(days);
+    let link = certs::create_link(&tx, me.person, e.id.as_uuid(), e.cycle, &token, expires).await?;
+    audit::record(
+        &tx,
+        Some(me.person),
+        "certificate.link_made",
+        &link.to_string(),
+        None,
+        json!({ "course": id.to_string(), "days": days }),
+    )
+    .await?;
+    tx.commit().await?;
+    let url = format!("{}certificate-check/{token}", site.url);
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Verification link made",
+        &[("Home", "/"), (c.title.as_str(), &format!("/courses/{id}"))],
+    );
+    ctx.insert("url", &url);
+    ctx.insert("course", &json!({ "id": id.to_string(), "title": c.title }));
+    ctx.insert("until", &expires.with_timezone(&site.zone()).format("%-d %B %Y").to_string());
+    page::render(state, Some(site), "pages/certificate_link.html", &ctx, StatusCode::OK)
+}
+
+/// Revokes one of the learner's links, at once.
+#[handler]
+pub async fn revoke_link(
+    Ctx { req, state: _, site: _ }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    Path((id, link)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let id: CourseId = page::path_id(&id)?;
+    let link: uuid::Uuid = page::path_id(&link)?;
+    if !certs::revoke(&tx, me.person, link).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(&tx, Some(me.person), "certificate.link_revoked", &link.to_string(), None, json!({})).await?;
+    tx.commit().await?;
+    Ok(see_other_saying(req, &format!("/courses/{id}#certificate"), "Verification link revoked: it no longer works"))
+}
+
+/// What anyone holding a verification link sees: who, which course, when, and its status now.
+#[handler]
+pub async fn verify(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    CurrentSite(site): CurrentSite<'_>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let Some(link) = certs::by_token(&tx, &token).await? else {
+        tx.commit().await?;
+        return Err(AppError::NotFound);
+    };
+    if !link.live(Utc::now()) {
+        tx.commit().await?;
+        return gone(state, site, req);
+    }
+    let e = trellis_db::enrolments::by_id(&tx, link.enrolment).await?.ok_or(AppError::NotFound)?;
+    let c = cat::course(&tx, e.course).await?.ok_or(AppError::NotFound)?;
+    let person = id::member_person(&tx, link.person).await?;
+    certs::viewed(&tx, link.id).await?;
+    let ip = forwarded::client_ip(req, &state.proxies).map(|ip| ip.to_string());
+    audit::record(
+        &tx,
+        None,
+        "certificate.viewed",
+        &link.id.to_string(),
+        ip.as_deref(),
+        json!({ "person": link.person.to_string() }),
+    )
+    .await?;
+    tx.commit().await?;
+    let zone = site.zone();
+    let completed = e.cycle == link.cycle && e.status == trellis_db::states::EnrolmentStatus::Completed;
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Certificate check", &[]);
+    ctx.insert(
+        "check",
+        &json!({
+            "name": person.map(|p| format!("{} {}", p.given_name, p.family_name).trim().to_owned()).unwrap_or_else(|| "No longer a member here".to_owned()),
+            "course": c.title,
+            "completed_on": e.completed_at.filter(|_| completed).map(|d| d.with_timezone(&zone).format("%-d %B %Y").to_string()),
+            "status": if completed { "Completed" } else { "No longer completed: the course has been started again" },
+            "number": certs::number(site.entry.id, e.id.as_uuid(), link.cycle),
+            "until": link.expires_at.with_timezone(&zone).format("%-d %B %Y").to_string(),
+        }),
+    );
+    let mut resp = page::render(state, Some(site), "pages/certificate_check.html", &ctx, StatusCode::OK)?;
+    resp.headers_mut().insert("referrer-policy", poem::http::HeaderValue::from_static("no-referrer"));
+    resp.headers_mut().insert("cache-control", poem::http::HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+fn gone(state: &AppState, site: &Site, req: &Request) -> Result<Response, AppError> {
+    crate::features::account::message_page(
+        state,
+        site,
+        req,
+        StatusCode::GONE,
+        "This link no longer works",
+        "The person who made it revoked it, or it expired. Ask them for a new one.",
+        None,
+    )
+}

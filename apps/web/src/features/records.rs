@@ -1,0 +1,340 @@
+//! *My activity* (`/account/activity`): a person's own learning record in every trust they have
+//! learnt at, as three reports on screen (paged), as CSV and as PDF. Reading one's own record
+//! across trusts is the identity path's named read of that person's rows (ADR 0014), recorded in
+//! this trust's audit trail; nothing else crosses.
+
+use crate::context::AppState;
+use crate::context::directory::Site;
+use crate::error::AppError;
+use crate::http::page::{self, RequestInfo};
+use crate::http::{Ctx, Member, may};
+use crate::usecases::records::activity::{self as act, Filter, Report, Sort};
+use poem::http::StatusCode;
+use poem::{Body, Request, Response, handler};
+use serde_json::json;
+use trellis_db::audit;
+use trellis_db::identity as id;
+use trellis_domain::CourseId;
+
+/// Lines on one screen of a report.
+const PAGE: usize = 50;
+
+/// The report's shape as asked for in the query string (repeated `course` keys for several).
+struct Asked {
+    report: Report,
+    filter: Filter,
+    page: usize,
+    /// The dates as typed (shown again), and a message for each that is not a real date.
+    from_typed: String,
+    to_typed: String,
+    errors: Vec<(&'static str, &'static str)>,
+}
+
+fn asked(req: &Request) -> Asked {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
+    let one = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    let courses: Vec<CourseId> =
+        pairs.iter().filter(|(k, _)| k == "course").filter_map(|(_, v)| v.parse().ok()).collect();
+    let report = match one("report") {
+        "detail" => Report::Detail,
+        "course" => courses.first().copied().map_or(Report::Summary, Report::Course),
+        _ => Report::Summary,
+    };
+    let mut errors = Vec::new();
+    let mut date = |name: &'static str, label: &'static str| {
+        let parts = [one(&format!("{name}-day")), one(&format!("{name}-month")), one(&format!("{name}-year"))];
+        let typed = page::date_as_typed(one(name), parts);
+        match page::date_entered(one(name), parts) {
+            None => (None, typed),
+            Some(Ok(d)) => (Some(d), typed),
+            Some(Err(())) => {
+                errors.push((name, label));
+                (None, typed)
+            }
+        }
+    };
+    let (from, from_typed) = date("from", "Enter the first day as a real date, like 1 9 2026");
+    let (to, to_typed) = date("to", "Enter the last day as a real date, like 30 11 2026");
+    if let (Some(f), Some(t)) = (from, to)
+        && t < f
+    {
+        errors.push(("to", "The last day must be on or after the first day"));
+    }
+    if pairs.iter().any(|(k, v)| k == "course" && v.parse::<CourseId>().is_err()) {
+        errors.push(("course", "Choose courses from the list of your courses"));
+    }
+    let page = one("page").parse::<usize>().unwrap_or(1).max(1);
+    Asked {
+        report,
+        filter: Filter { courses, from, to, sort: Sort::parse(one("sort")) },
+        page,
+        from_typed,
+        to_typed,
+        errors,
+    }
+}
+
+/// The query string for the same report and filters (for paging and the CSV and PDF links).
+fn query_of(a: &Asked, report: &str) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    s.append_pair("report", report);
+    for c in &a.filter.courses {
+        s.append_pair("course", &c.to_string());
+    }
+    if let Some(d) = a.filter.from {
+        s.append_pair("from", &d.to_string());
+    }
+    if let Some(d) = a.filter.to {
+        s.append_pair("to", &d.to_string());
+    }
+    s.append_pair("sort", a.filter.sort.as_str());
+    s.finish()
+}
+
+/// Reads the person's record through the identity path and notes the read in the audit trail.
+async fn read(
+    state: &AppState,
+    site: &Site,
+    person: trellis_domain::PersonId,
+    what: &str,
+) -> Result<Vec<id::ActivityRow>, AppError> {
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
+    let rows = id::activity_of(&itx, person).await?;
+    audit::record(&itx, Some(person), "record.activity_read", &person.to_string(), None, json!({ "as": what })).await?;
+    itx.commit().await?;
+    Ok(rows)
+}
+
+/// Lines of a report as table cells: `(header, rows)`. `iso`: dates as ISO 8601 (CSV), else words.
+fn table(
+    report: Report,
+    rows: &[id::ActivityRow],
+    f: &Filter,
+    zone: chrono_tz::Tz,
+    iso: bool,
+) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let date = |t: chrono::DateTime<chrono::Utc>| {
+        let t = t.with_timezone(&zone);
+        if iso { t.format("%Y-%m-%dT%H:%M:%S%:z").to_string() } else { t.format("%-d %b %Y").to_string() }
+    };
+    let time = |s: i64| if iso { s.to_string() } else { act::time_words(s) };
+    match report {
+        Report::Summary => (
+            vec![
+                "Trust",
+                "Course",
+                "Code",
+                "Status",
+                "Enrolled",
+                "Completed",
+                "Result",
+                if iso { "Seconds" } else { "Time spent" },
+            ],
+            act::courses(rows, f, zone)
+                .into_iter()
+                .map(|l| {
+                    vec![
+                        l.trust,
+                        l.title,
+                        l.code,
+                        l.status.to_owned(),
+                        date(l.enrolled),
+                        l.completed.map(date).unwrap_or_default(),
+                        l.result,
+                        time(l.seconds),
+                    ]
+                })
+                .collect(),
+        ),
+        Report::Detail | Report::Course(_) => (
+            vec![
+                "Trust",
+                "Course",
+                "Session",
+                "First opened",
+                "Last opened",
+                "Visits",
+                if iso { "Seconds" } else { "Time spent" },
+                "Status",
+                "Score",
+            ],
+            act::sessions(rows, f, zone)
+                .into_iter()
+                .map(|l| {
+                    let score = match (l.score, l.success) {
+                        (Some(s), "") => format!("{s}%"),
+                        (Some(s), w) => format!("{w} ({s}%)"),
+                        (None, w) => w.to_owned(),
+                    };
+                    vec![
+                        l.trust,
+                        l.course_title,
+                        l.session,
+                        date(l.first),
+                        date(l.last),
+                        l.visits.to_string(),
+                        time(l.seconds),
+                        l.status.to_owned(),
+                        score,
+                    ]
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn report_name(r: Report) -> (&'static str, &'static str) {
+    match r {
+        Report::Summary => ("summary", "Activity record (summarised)"),
+        Report::Detail => ("detail", "Activity detail"),
+        Report::Course(_) => ("course", "Course summary"),
+    }
+}
+
+/// A report's filter with the course of a course summary.
+fn effective(a: &Asked) -> Filter {
+    match a.report {
+        Report::Course(c) => Filter { courses: vec![c], ..a.filter.clone() },
+        _ => a.filter.clone(),
+    }
+}
+
+/// *My activity* on screen.
+#[handler]
+pub async fn activity(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Anyone>) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    tx.commit().await?;
+    let a = asked(req);
+    let (key, title) = report_name(a.report);
+    let rows = read(state, site, me.person, "screen").await?;
+    let mut a = a;
+    if a.filter.courses.iter().any(|c| !rows.iter().any(|r| r.course == *c)) {
+        a.errors.push(("course", "Choose courses from the list of your courses"));
+    }
+    let zone = site.zone();
+    let f = effective(&a);
+    let (header, lines) = if a.errors.is_empty() { table(a.report, &rows, &f, zone, false) } else { (vec![], vec![]) };
+    let total = lines.len();
+    let pages = total.div_ceil(PAGE).max(1);
+    let page_no = a.page.min(pages);
+    let shown: Vec<_> = lines.into_iter().skip((page_no - 1) * PAGE).take(PAGE).collect();
+    // Every course on the record, for the filter (and a course summary's heading).
+    let mut courses: Vec<(CourseId, String, String)> =
+        rows.iter().map(|r| (r.course, r.course_title.clone(), r.trust.clone())).collect();
+    courses.sort_by(|x, y| x.1.cmp(&y.1).then_with(|| x.2.cmp(&y.2)));
+    courses.dedup_by(|x, y| x.0 == y.0);
+    let course_line = match a.report {
+        Report::Course(c) => {
+            act::courses(&rows, &Filter { courses: vec![c], ..Filter::default() }, zone).into_iter().next().map(|l| {
+                json!({
+                    "title": l.title, "trust": l.trust, "status": l.status,
+                    "enrolled": l.enrolled.with_timezone(&zone).format("%-d %B %Y").to_string(),
+                    "completed": l.completed.map(|d| d.with_timezone(&zone).format("%-d %B %Y").to_string()),
+                    "result": l.result, "time": act::time_words(l.seconds),
+                })
+            })
+        }
+        _ => None,
+    };
+    let qs = query_of(&a, key);
+    let link = |n: usize| format!("/account/activity?{qs}&page={n}");
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "My activity", &[("Home", "/")]);
+    ctx.insert("report", &json!({ "key": key, "title": title }));
+    ctx.insert("header", &header);
+    ctx.insert("lines", &shown);
+    ctx.insert("total", &total);
+    ctx.insert("page_no", &page_no);
+    ctx.insert("pages", &pages);
+    ctx.insert("prev_url", &(page_no > 1).then(|| link(page_no - 1)));
+    ctx.insert("next_url", &(page_no < pages).then(|| link(page_no + 1)));
+    ctx.insert("csv_url", &format!("/account/activity.csv?{qs}"));
+    ctx.insert("pdf_url", &format!("/account/activity.pdf?{qs}"));
+    ctx.insert(
+        "courses",
+        &courses
+            .iter()
+            .map(|(c, t, trust)| json!({ "id": c.to_string(), "title": t, "trust": trust, "chosen": a.filter.courses.contains(c) }))
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert("course_line", &course_line);
+    ctx.insert("values", &json!({ "from": a.from_typed, "to": a.to_typed, "sort": a.filter.sort.as_str() }));
+    ctx.insert(
+        "error",
+        &a.errors.iter().map(|(k, m)| (k.to_string(), m.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
+    );
+    ctx.insert("errors", &a.errors.iter().map(|(k, m)| json!({ "field": k, "message": m })).collect::<Vec<_>>());
+    let status = if a.errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    page::render(state, Some(site), "pages/activity.html", &ctx, status)
+}
+
+/// *My activity* as CSV: ISO 8601 dates, time in seconds, no cell a spreadsheet could run.
+#[handler]
+pub async fn activity_csv(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    tx.commit().await?;
+    let a = asked(req);
+    if !a.errors.is_empty() {
+        return Err(AppError::BadRequest(a.errors[0].1.to_owned()));
+    }
+    let (key, _) = report_name(a.report);
+    let rows = read(state, site, me.person, "csv").await?;
+    if a.filter.courses.iter().any(|c| !rows.iter().any(|r| r.course == *c)) {
+        return Err(AppError::BadRequest("Choose courses from the list of your courses".into()));
+    }
+    let (header, lines) = table(a.report, &rows, &effective(&a), site.zone(), true);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&header).map_err(|e| AppError::Internal(e.into()))?;
+    for l in &lines {
+        w.write_record(l.iter().map(|c| crate::http::export::cell(c))).map_err(|e| AppError::Internal(e.into()))?;
+    }
+    let bytes = w.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    let today = site.today();
+    Ok(Response::builder()
+        .content_type("text/csv; charset=utf-8")
+        .header("content-disposition", format!("attachment; filename=\"my-activity-{key}-{today}.csv\""))
+        .header("cache-control", "no-store")
+        .body(Body::from(bytes)))
+}
+
+/// *My activity* as PDF: tagged, with the trust's name, who it is for, when it was made and the
+/// filters; page numbers on every page.
+#[handler]
+pub async fn activity_pdf(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    tx.commit().await?;
+    let a = asked(req);
+    if !a.errors.is_empty() {
+        return Err(AppError::BadRequest(a.errors[0].1.to_owned()));
+    }
+    let (key, title) = report_name(a.report);
+    let rows = read(state, site, me.person, "pdf").await?;
+    if a.filter.courses.iter().any(|c| !rows.iter().any(|r| r.course == *c)) {
+        return Err(AppError::BadRequest("Choose courses from the list of your courses".into()));
+    }
+    let zone = site.zone();
+    let (header, lines) = table(a.report, &rows, &effective(&a), zone, false);
+    let mut intro = vec![
+        site.entry.name.clone(),
+        format!("For {}", me.name),
+        format!("Made {}", chrono::Utc::now().with_timezone(&zone).format("%-d %B %Y at %H:%M")),
+    ];
+    let days = match (a.filter.from, a.filter.to) {
+        (Some(f), Some(t)) => Some(format!("Activity from {} to {}", f.format("%-d %B %Y"), t.format("%-d %B %Y"))),
+        (Some(f), None) => Some(format!("Activity from {}", f.format("%-d %B %Y"))),
+        (None, Some(t)) => Some(format!("Activity up to {}", t.format("%-d %B %Y"))),
+        (None, None) => None,
+    };
+    intro.extend(days);
+    intro.push(format!("{} {}", lines.len(), if lines.len() == 1 { "line" } else { "lines" }));
+    let mut table_rows = vec![header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>()];
+    table_rows.extend(lines);
+    crate::http::pdf::response(title.to_owned(), intro, table_rows, &format!("my-activity-{key}-{}.pdf", site.today()))
+        .await
+}

@@ -1,0 +1,33 @@
+//! Whether a learner's certificate for a course is available, and what is left if not: every
+//! session that counts towards completion done, and passed where the content scores it.
+
+use std::collections::HashMap;
+use trellis_db::catalogue::Object;
+use trellis_db::enrolments::Enrolment;
+use trellis_db::learning::Progress;
+use trellis_db::states::EnrolmentStatus;
+use trellis_domain::ObjectId;
+
+/// Where a learner stands towards their certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub available: bool,
+    /// What is left to do, in words ("Complete “Exits”", "Pass “Quiz”").
+    pub left: Vec<String>,
+}
+
+/// The learner's standing on `objects` (the sessions of their enrolment's version).
+pub fn standing(e: &Enrolment, objects: &[Object], progress: &HashMap<ObjectId, Progress>) -> Standing {
+    let mut left = Vec::new();
+    for o in objects.iter().filter(|o| o.counts_towards_completion()) {
+        match progress.get(&o.id) {
+            Some(p) if p.completed_at.is_some() && p.success != "failed" => {}
+            Some(p) if p.completed_at.is_some() => left.push(format!("Pass \u{201c}{}\u{201d}", o.title)),
+            _ => left.push(format!("Complete \u{201c}{}\u{201d}", o.title)),
+        }
+    }
+    if e.status != EnrolmentStatus::Completed && left.is_empty() {
+        left.push("Complete the course".to_owned());
+    }
+    Standing { available: e.status == EnrolmentStatus::Completed && left.is_empty(), left }
+}

@@ -1,0 +1,4 @@
+//! A person's own learning record, as reports (issue 19).
+
+pub mod activity;
+pub mod certificate;

@@ -23,6 +23,8 @@ mod m20261206_000015_tenant_keys;
 mod m20261206_000016_charts;
 mod m20261206_000017_activity;
 mod m20261206_000018_certificates;
+mod m20261206_000019_activity_cpd;
+mod m20261206_000020_details_confirmed;
 
 pub mod helpers;
 
@@ -54,6 +56,8 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261206_000016_charts.rs"),
     include_str!("m20261206_000017_activity.rs"),
     include_str!("m20261206_000018_certificates.rs"),
+    include_str!("m20261206_000019_activity_cpd.rs"),
+    include_str!("m20261206_000020_details_confirmed.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -84,6 +88,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_charts::Migration),
             Box::new(m20261206_000017_activity::Migration),
             Box::new(m20261206_000018_certificates::Migration),
+            Box::new(m20261206_000019_activity_cpd::Migration),
+            Box::new(m20261206_000020_details_confirmed::Migration),
         ]
     }
 }

@@ -22,6 +22,8 @@ pub struct Model {
     /// When two-step verification was turned on (the secret is in `person_secrets`).
     pub mfa_enabled_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// When they last confirmed their place of work and job role (`None`: not since registering).
+    pub details_confirmed_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
 }
 

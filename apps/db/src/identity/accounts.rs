@@ -153,6 +153,7 @@ pub async fn create_person(tx: &TenantTx, new: NewPerson, verified: bool) -> Res
             session_epoch: Set(0),
             mfa_enabled_at: Set(None),
             created_at: Set(now),
+            details_confirmed_at: Set(None),
             updated_at: Set(now),
         }
         .insert(tx.across_trusts())

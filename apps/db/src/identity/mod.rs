@@ -37,6 +37,15 @@ pub struct Person {
     pub mfa_enabled: bool,
     /// May administer the platform (create trusts).
     pub platform_admin: bool,
+    /// When they last confirmed their place of work and job role (or registered).
+    pub details_confirmed_on: chrono::DateTime<Utc>,
+}
+
+impl Person {
+    /// Whether it is twelve months or more since they confirmed their place of work and job role.
+    pub fn details_due(&self, now: chrono::DateTime<Utc>) -> bool {
+        now - self.details_confirmed_on >= chrono::Duration::days(365)
+    }
 }
 
 impl From<person::Model> for Person {
@@ -55,6 +64,7 @@ impl From<person::Model> for Person {
             session_epoch: p.session_epoch,
             mfa_enabled: p.mfa_enabled_at.is_some(),
             platform_admin: p.platform_admin,
+            details_confirmed_on: p.details_confirmed_at.unwrap_or(p.created_at),
         }
     }
 }

@@ -353,7 +353,18 @@ pub async fn update_details(itx: &IdentityTx, id: PersonId, d: &Details) -> Resu
         .col_expr(person::Column::FamilyName, Expr::value(d.family_name.clone()))
         .col_expr(person::Column::JobRole, Expr::value(d.job_role.clone()))
         .col_expr(person::Column::PlaceOfWork, Expr::value(d.place_of_work.clone()))
+        .col_expr(person::Column::DetailsConfirmedAt, Expr::value(Some(Utc::now())))
         .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
+        .exec(itx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Notes that the person confirmed their place of work and job role as they are.
+pub async fn confirm_details(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::DetailsConfirmedAt, Expr::value(Some(Utc::now())))
         .exec(itx.conn())
         .await?;
     Ok(())
@@ -545,6 +556,7 @@ pub async fn ensure_platform_admin(itx: &IdentityTx, email: &str, password_hash:
                 session_epoch: Set(0),
                 mfa_enabled_at: Set(None),
                 created_at: Set(now),
+                details_confirmed_at: Set(None),
                 updated_at: Set(now),
             }
             .insert(itx.conn())
@@ -605,6 +617,9 @@ pub struct ActivityRow {
     pub status: String,
     pub requested_at: chrono::DateTime<Utc>,
     pub completed_at: Option<chrono::DateTime<Utc>>,
+    /// The course's CPD points and accrediting body, where it sets them.
+    pub cpd_points: Option<i32>,
+    pub accreditation: String,
     pub session: Option<SessionActivity>,
 }
 
@@ -632,7 +647,7 @@ const ACTIVITY_SQL: &str = "
          e.completed_at AS completed_at, p.cycle AS cycle, o.id AS object_id, o.title AS object_title,
          p.first_access_at AS first_access_at, p.last_access_at AS last_access_at, p.visits AS visits,
          p.seconds_spent AS seconds_spent, p.completed_at AS object_completed_at, p.score_scaled AS score_scaled,
-         p.success AS success
+         p.success AS success, c.cpd_points AS cpd_points, c.accreditation AS accreditation
     FROM enrolments e
     JOIN tenants t ON t.id = e.tenant_id
     JOIN courses c ON c.id = e.course_id AND c.tenant_id IN (e.tenant_id, ?)
@@ -690,6 +705,8 @@ pub async fn activity_of(itx: &IdentityTx, person: PersonId) -> Result<Vec<Activ
                 status: r.try_get("", "status")?,
                 requested_at: r.try_get("", "requested_at")?,
                 completed_at: r.try_get("", "completed_at")?,
+                cpd_points: r.try_get("", "cpd_points")?,
+                accreditation: r.try_get::<Option<String>>("", "accreditation")?.unwrap_or_default(),
                 session,
             })
         })

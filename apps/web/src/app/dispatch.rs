@@ -76,6 +76,7 @@ impl Dispatch {
                 .at("/account/mfa", get(account::mfa_page))
                 .at("/account/email", get(account::email_form).post(account::email_request))
                 .at("/account/details", get(account::details_form).post(account::details_save))
+                .at("/account/details/confirm", post(account::details_confirm))
                 .at("/certificate-check/:token", get(certificates::verify))
                 .at("/account/activity", get(records::activity))
                 .at("/account/activity.csv", get(records::activity_csv))

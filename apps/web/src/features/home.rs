@@ -35,6 +35,14 @@ pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<O
     let messages = trellis_db::site::current_messages(&tx, site.today(), 10).await?;
     let manager = if me.may(Permission::ManageTraining) { Some(manager_panel(state, &tx, site).await?) } else { None };
     let seller = if me.may(Permission::Sell) { seller_panel(state, &tx, site).await? } else { None };
+    // Once a year: are their place of work and job role still right?
+    let confirm = id::member_person(&tx, me.person).await?.filter(|p| p.details_due(chrono::Utc::now())).map(|p| {
+        json!({
+            "job_role": p.job_role,
+            "place_of_work": p.place_of_work,
+            "place_name": state.directory.sites().iter().find(|s| s.entry.ods_code == p.place_of_work).map(|s| s.entry.name.clone()),
+        })
+    });
     tx.commit().await?;
     let todo: Vec<_> = view.mandatory.iter().filter(|m| m["status"] != "complete").take(SHOWN).cloned().collect();
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Home", &[]);
@@ -46,6 +54,7 @@ pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<O
     ctx.insert("completed", &view.completed.iter().take(3).collect::<Vec<_>>());
     ctx.insert("tools", &auth::tools(&me));
     ctx.insert("messages", &messages_json(&messages));
+    ctx.insert("confirm_details", &confirm);
     if let Some(m) = manager {
         ctx.insert("manager", &m);
     }

@@ -130,6 +130,8 @@ fn table(
                 "Completed",
                 "Result",
                 if iso { "Seconds" } else { "Time spent" },
+                "CPD points",
+                "Accredited by",
             ],
             act::courses(rows, f, zone)
                 .into_iter()
@@ -143,6 +145,8 @@ fn table(
                         l.completed.map(date).unwrap_or_default(),
                         l.result,
                         time(l.seconds),
+                        l.cpd_points.map(|p| p.to_string()).unwrap_or_default(),
+                        l.accreditation,
                     ]
                 })
                 .collect(),
@@ -216,6 +220,7 @@ pub async fn activity(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Any
     let f = effective(&a);
     let (header, lines) = if a.errors.is_empty() { table(a.report, &rows, &f, zone, false) } else { (vec![], vec![]) };
     let total = lines.len();
+    let cpd = act::cpd_total(&act::courses(&rows, &f, zone));
     let pages = total.div_ceil(PAGE).max(1);
     let page_no = a.page.min(pages);
     let shown: Vec<_> = lines.into_iter().skip((page_no - 1) * PAGE).take(PAGE).collect();
@@ -244,6 +249,7 @@ pub async fn activity(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Any
     ctx.insert("header", &header);
     ctx.insert("lines", &shown);
     ctx.insert("total", &total);
+    ctx.insert("cpd", &cpd);
     ctx.insert("page_no", &page_no);
     ctx.insert("pages", &pages);
     ctx.insert("prev_url", &(page_no > 1).then(|| link(page_no - 1)));
@@ -333,6 +339,10 @@ pub async fn activity_pdf(
     };
     intro.extend(days);
     intro.push(format!("{} {}", lines.len(), if lines.len() == 1 { "line" } else { "lines" }));
+    let cpd = act::cpd_total(&act::courses(&rows, &effective(&a), zone));
+    if cpd > 0 {
+        intro.push(format!("CPD points from completed courses: {cpd}"));
+    }
     let mut table_rows = vec![header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>()];
     table_rows.extend(lines);
     crate::http::pdf::response(title.to_owned(), intro, table_rows, &format!("my-activity-{key}-{}.pdf", site.today()))

@@ -494,7 +494,13 @@ async fn learn(v: &mut trellis_testkit::Visitor, course: trellis_domain::CourseI
 #[tokio::test]
 async fn my_activity_shows_ones_own_learning_at_every_trust_and_nobody_elses() {
     let app = spawn_app().await;
-    let fire = app.course("northmoor", "nm-fire", "Fire safety").page("Exits", "Know them").published().create().await;
+    let fire = app
+        .course("northmoor", "nm-fire", "Fire safety")
+        .page("Exits", "Know them")
+        .cpd(2, "Skills for Health")
+        .published()
+        .create()
+        .await;
     let hands = app
         .course("riverside", "rv-hands", "Hand hygiene")
         .page("Five moments", "Before touching")
@@ -515,6 +521,12 @@ async fn my_activity_shows_ones_own_learning_at_every_trust_and_nobody_elses() {
     assert!(summary.body.contains("Fire safety") && summary.body.contains("Hand hygiene"), "{}", summary.body);
     assert!(summary.body.contains("Northmoor") && summary.body.contains("Riverside"));
     assert!(summary.body.contains("2 lines"), "one line a course: {}", summary.body);
+    assert!(summary.body.contains("Skills for Health"), "the accrediting body: {}", summary.body);
+    assert!(
+        summary.body.contains("CPD points from the completed courses here: <strong>2</strong>"),
+        "{}",
+        summary.body
+    );
     // The detail: each session with its visits.
     let detail = ann.get("/account/activity?report=detail&sort=title").await;
     assert!(detail.body.contains("Five moments") && detail.body.contains("Exits"), "{}", detail.body);
@@ -682,4 +694,37 @@ async fn a_learner_downloads_their_certificate_and_lets_an_employer_check_it_unt
             && actions.contains(&"certificate.link_revoked"),
         "{actions:?}"
     );
+}
+
+#[tokio::test]
+async fn once_a_year_a_person_confirms_their_place_of_work_and_job_role() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app().await;
+    let (mut ann, ann_id) = app.person("northmoor", "ann@northmoor.example").signed_in().await;
+    let home = ann.get("/").await;
+    assert!(!home.body.contains("Are your details still right?"), "not asked in their first year");
+    // A year on from registering.
+    let owner = app.db.raw_owner_connection().await;
+    let back = chrono::Utc::now() - chrono::Duration::days(366);
+    let backend = owner.get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        "UPDATE people SET created_at = $1 WHERE id = $2"
+    } else {
+        "UPDATE people SET created_at = ? WHERE id = ?"
+    };
+    let stmt = Statement::from_sql_and_values(backend, sql, [back.into(), ann_id.as_uuid().into()]);
+    let res = owner.execute_raw(stmt).await.unwrap();
+    assert_eq!(res.rows_affected(), 1, "moved their registration back a year");
+    let asked = ann.get("/").await;
+    assert!(asked.body.contains("Are your details still right?"), "{}", asked.body);
+    assert!(asked.body.contains("Tester") && asked.body.contains("XT1"), "their job role and place of work");
+    let t = asked.csrf().unwrap();
+    let done = ann.post("/account/details/confirm", &[("csrf_token", &t)]).await;
+    assert_eq!((done.status, done.location.as_deref()), (303, Some("/")));
+    let after = ann.get("/").await;
+    assert!(after.body.contains("confirmed for the next 12 months"), "{}", after.body);
+    assert!(!after.body.contains("Are your details still right?"));
+    // Without a session nothing is confirmed.
+    let mut nobody = app.visitor("northmoor");
+    assert_eq!(nobody.post("/account/details/confirm", &[("csrf_token", "x")]).await.status, 403);
 }

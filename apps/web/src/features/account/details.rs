@@ -98,6 +98,26 @@ async fn page(
     form_page(state, site, req, token, "pages/details.html", "Change your details", errors, values, status)
 }
 
+/// The person confirms that their place of work and job role are still right (asked once a year on
+/// their home).
+#[handler]
+pub async fn details_confirm(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    tx.commit().await?;
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
+    id::confirm_details(&itx, me.person).await?;
+    audit::record(&itx, Some(me.person), "details.confirmed", &me.person.to_string(), None, json!({})).await?;
+    itx.commit().await?;
+    Ok(page::see_other_saying(
+        req,
+        "/",
+        "Thank you: your place of work and job role are confirmed for the next 12 months",
+    ))
+}
+
 /// The form, with the person's details as they are (or a place of work chosen from a search).
 #[handler]
 pub async fn details_form(

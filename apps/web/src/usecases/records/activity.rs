@@ -75,6 +75,9 @@ pub struct CourseLine {
     pub result: String,
     pub seconds: i64,
     pub sessions_opened: usize,
+    /// CPD points the course carries, and who accredits it (counted once the course is completed).
+    pub cpd_points: Option<i32>,
+    pub accreditation: String,
     /// The latest thing that happened: the last session opened, or the enrolment's dates.
     pub last: DateTime<Utc>,
 }
@@ -151,6 +154,8 @@ pub fn courses(rows: &[ActivityRow], f: &Filter, zone: Tz) -> Vec<CourseLine> {
             result: String::new(),
             seconds: 0,
             sessions_opened: 0,
+            cpd_points: r.cpd_points,
+            accreditation: r.accreditation.clone(),
             last: r.completed_at.unwrap_or(r.requested_at).max(r.requested_at),
         });
         if let Some(s) = &r.session {
@@ -226,6 +231,11 @@ pub fn sessions(rows: &[ActivityRow], f: &Filter, zone: Tz) -> Vec<SessionLine> 
     out
 }
 
+/// The CPD points of the completed courses among `lines`.
+pub fn cpd_total(lines: &[CourseLine]) -> i64 {
+    lines.iter().filter(|l| l.completed.is_some()).filter_map(|l| l.cpd_points).map(i64::from).sum()
+}
+
 /// Time spent in words: "1 h 5 min", "12 min", "under a minute", "none".
 pub fn time_words(seconds: i64) -> String {
     match seconds {
@@ -264,6 +274,8 @@ mod tests {
             status: status.into(),
             requested_at: at(1, 9),
             completed_at: (status == "completed").then(|| at(20, 9)),
+            cpd_points: Some(2),
+            accreditation: String::new(),
             session: s.map(|(first, last, secs, score, success)| SessionActivity {
                 object: ObjectId::from_uuid(uuid::Uuid::from_u128(u128::from(first) * 100 + u128::from(last))),
                 title: format!("Session {first}"),
@@ -293,6 +305,7 @@ mod tests {
         let f = lines.iter().find(|l| l.title == "Fire safety").unwrap();
         assert_eq!((f.seconds, f.sessions_opened, f.result.as_str(), f.status), (3600, 2, "Passed (80%)", "Completed"));
         assert_eq!(time_words(f.seconds), "1 h 0 min");
+        assert_eq!(cpd_total(&lines), 2, "CPD counts for the completed course only");
         let w = lines.iter().find(|l| l.title == "Basic life support").unwrap();
         assert_eq!((w.status, w.result.as_str()), ("Withdrawn", ""));
         // Days and courses filter; the title sort orders by course.

@@ -25,6 +25,7 @@ mod m20261206_000017_activity;
 mod m20261206_000018_certificates;
 mod m20261206_000019_activity_cpd;
 mod m20261206_000020_details_confirmed;
+mod m20261206_000021_tutor_access;
 
 pub mod helpers;
 
@@ -58,6 +59,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261206_000018_certificates.rs"),
     include_str!("m20261206_000019_activity_cpd.rs"),
     include_str!("m20261206_000020_details_confirmed.rs"),
+    include_str!("m20261206_000021_tutor_access.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -90,6 +92,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000018_certificates::Migration),
             Box::new(m20261206_000019_activity_cpd::Migration),
             Box::new(m20261206_000020_details_confirmed::Migration),
+            Box::new(m20261206_000021_tutor_access::Migration),
         ]
     }
 }

@@ -17,6 +17,7 @@ pub mod elearning;
 pub mod enrolments;
 pub mod entities;
 mod error;
+pub mod grants;
 pub mod identity;
 pub mod learning;
 pub mod market;

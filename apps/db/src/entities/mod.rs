@@ -38,6 +38,7 @@ pub mod platform_audit;
 pub mod platform_terms_acceptance;
 pub mod programme;
 pub mod programme_course;
+pub mod record_grant;
 pub mod requirement;
 pub mod seller;
 pub mod shared_completion;

@@ -6,7 +6,7 @@ use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
     account, admin, api, assets, authoring, certificates, elearning, health, home, learner, market, platform,
-    platform_admin, records, site_admin, sso, sso_admin, tenant, training, xapi,
+    platform_admin, records, site_admin, sso, sso_admin, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -78,6 +78,10 @@ impl Dispatch {
                 .at("/account/details", get(account::details_form).post(account::details_save))
                 .at("/account/details/confirm", post(account::details_confirm))
                 .at("/certificate-check/:token", get(certificates::verify))
+                .at("/tutor/:token", get(tutors::view))
+                .at("/tutor/:token/courses/:course", get(tutors::course_pdf))
+                .at("/account/tutors", get(tutors::shared).post(tutors::give))
+                .at("/account/tutors/:grant/revoke", post(tutors::revoke))
                 .at("/account/activity", get(records::activity))
                 .at("/account/activity.csv", get(records::activity_csv))
                 .at("/account/activity.pdf", get(records::activity_pdf))

@@ -19,4 +19,5 @@ pub mod sso;
 pub mod sso_admin;
 pub mod tenant;
 pub mod training;
+pub mod tutors;
 pub mod xapi;

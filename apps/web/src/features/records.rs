@@ -107,7 +107,7 @@ async fn read(
 }
 
 /// Lines of a report as table cells: `(header, rows)`. `iso`: dates as ISO 8601 (CSV), else words.
-fn table(
+pub(crate) fn table(
     report: Report,
     rows: &[id::ActivityRow],
     f: &Filter,

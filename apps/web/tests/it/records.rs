@@ -728,3 +728,111 @@ async fn once_a_year_a_person_confirms_their_place_of_work_and_job_role() {
     let mut nobody = app.visitor("northmoor");
     assert_eq!(nobody.post("/account/details/confirm", &[("csrf_token", "x")]).await.status, 403);
 }
+
+#[tokio::test]
+async fn a_learner_shares_chosen_courses_with_a_tutor_sees_each_view_and_stops_it_at_once() {
+    let app = spawn_app().await;
+    let fire = app.course("northmoor", "nm-fire", "Fire safety").page("Exits", "Know them").published().create().await;
+    let sepsis = app
+        .course("northmoor", "nm-sepsis", "Sepsis awareness")
+        .page("Spot it", "Red flags")
+        .published()
+        .create()
+        .await;
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").signed_in().await;
+    learn(&mut ann, fire).await;
+    learn(&mut ann, sepsis).await;
+    let page = ann.get("/account/tutors").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let t = page.csrf().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let day_parts = |n: i64| {
+        let x = today + chrono::Duration::days(n);
+        (x.format("%-d").to_string(), x.format("%-m").to_string(), x.format("%Y").to_string())
+    };
+    let (d, m, y) = day_parts(30);
+    let fire_id = fire.to_string();
+    let base = |until: (String, String, String), email: &str, scope: &str, courses: Vec<String>| {
+        let mut f = vec![
+            ("csrf_token".to_owned(), t.clone()),
+            ("name".to_owned(), "Tess Tutor".to_owned()),
+            ("email".to_owned(), email.to_owned()),
+            ("scope".to_owned(), scope.to_owned()),
+            ("until-day".to_owned(), until.0),
+            ("until-month".to_owned(), until.1),
+            ("until-year".to_owned(), until.2),
+        ];
+        f.extend(courses.into_iter().map(|c| ("courses".to_owned(), c)));
+        f
+    };
+    fn post(f: &[(String, String)]) -> Vec<(&str, &str)> {
+        f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+    // Bad input is named and nothing is shared.
+    let far = day_parts(400);
+    let bad = ann.post("/account/tutors", &post(&base(far, "tess@uni.example", "all", vec![]))).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("no more than 12 months ahead"), "{}", bad.body);
+    let bad = ann
+        .post("/account/tutors", &post(&base((d.clone(), m.clone(), y.clone()), "not an address", "all", vec![])))
+        .await;
+    assert!(bad.status == 422 && bad.body.contains("href=\"#email\""), "{}", bad.body);
+    let bad = ann
+        .post(
+            "/account/tutors",
+            &post(&base(
+                (d.clone(), m.clone(), y.clone()),
+                "tess@uni.example",
+                "chosen",
+                vec![uuid::Uuid::now_v7().to_string()],
+            )),
+        )
+        .await;
+    assert!(bad.status == 422 && bad.body.contains("Choose courses from your record"), "{}", bad.body);
+    // Fire safety only, for 30 days.
+    let ok = ann
+        .post(
+            "/account/tutors",
+            &post(&base((d.clone(), m.clone(), y.clone()), "tess@uni.example", "chosen", vec![fire_id.clone()])),
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let mail = app.mail.wait_for("tess@uni.example", "has shared their learning record with you").await;
+    let link = mail.link("/tutor/").expect("the tutor's link");
+    let path = link[link.find("/tutor/").unwrap()..].to_owned();
+    let mut tess = app.visitor("northmoor");
+    let view = tess.get(&path).await;
+    assert_eq!(view.status, 200, "{}", view.body);
+    assert!(
+        view.body.contains("The learning record of Test Person") && view.body.contains("Fire safety"),
+        "{}",
+        view.body
+    );
+    assert!(!view.body.contains("Sepsis awareness"), "only what was shared");
+    let (status, kind, pdf) = tess.get_bytes(&format!("{path}/courses/{fire}.pdf")).await;
+    assert_eq!((status, kind.as_str()), (200, "application/pdf"));
+    let text = pdf_pages(&pdf).join("\n");
+    assert!(text.contains("Course summary") && text.contains("Exits") && text.contains("Test Person"), "{text}");
+    assert_eq!(tess.get(&format!("{path}/courses/{sepsis}.pdf")).await.status, 404);
+    assert_eq!(app.visitor("riverside").get(&path).await.status, 404, "only on its own trust's site");
+    // Ann sees who looked and how often.
+    let mine = ann.get("/account/tutors").await;
+    // The page, the PDF and the refused PDF each opened the link.
+    assert!(mine.body.contains("Tess Tutor (tess@uni.example)") && mine.body.contains("3 times"), "{}", mine.body);
+    // Stopped: gone at the next request.
+    let form = "action=\"/account/tutors/";
+    let at = mine.body.find(form).unwrap() + "action=\"".len();
+    let revoke: String = mine.body[at..].chars().take_while(|c| *c != '"').collect();
+    let t = mine.csrf().unwrap();
+    assert_eq!(ann.post(&revoke, &[("csrf_token", &t)]).await.status, 303);
+    assert_eq!(tess.get(&path).await.status, 410);
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin_read(app.tenant_id("northmoor").await).await.unwrap();
+    let trail = trellis_db::audit::trail_of(&tx, "record.tutor", 20).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(trail.iter().filter(|e| e.action == "record.tutor_viewed").count(), 3);
+    assert!(
+        trail.iter().any(|e| e.action == "record.tutor_revoked")
+            && trail.iter().any(|e| e.action == "record.tutor_granted")
+    );
+}

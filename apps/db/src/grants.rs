@@ -1,0 +1,134 @@
+//! Tutor access: a learner's grants to named people to read their record (all of it or chosen
+//! courses) until a date, revocable at once; opened by an emailed link, every view counted.
+
+use crate::entities::record_grant;
+use crate::{DbError, TenantTx};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, Set};
+use sha2::{Digest, Sha256};
+use trellis_domain::{CourseId, PersonId};
+use uuid::Uuid;
+
+/// A grant as the learner (and the tutor's page) sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: Uuid,
+    pub person: PersonId,
+    pub tutor_email: String,
+    pub tutor_name: String,
+    /// The courses granted (empty: the whole record).
+    pub courses: Vec<CourseId>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub views: i32,
+    pub last_viewed_at: Option<DateTime<Utc>>,
+}
+
+impl Grant {
+    /// Usable now: neither revoked nor expired.
+    pub fn live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+impl From<record_grant::Model> for Grant {
+    fn from(m: record_grant::Model) -> Self {
+        Grant {
+            id: m.id,
+            person: PersonId::from_uuid(m.person_id),
+            tutor_email: m.tutor_email,
+            tutor_name: m.tutor_name,
+            courses: m.courses.split(';').filter_map(|c| c.trim().parse().ok()).collect(),
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            revoked_at: m.revoked_at,
+            views: m.views,
+            last_viewed_at: m.last_viewed_at,
+        }
+    }
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// What a learner grants.
+#[derive(Debug, Clone)]
+pub struct NewGrant<'a> {
+    pub person: PersonId,
+    pub tutor_email: &'a str,
+    pub tutor_name: &'a str,
+    pub courses: &'a [CourseId],
+    pub token: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Records a grant; keeps only the token's hash.
+pub async fn create(tx: &TenantTx, g: &NewGrant<'_>) -> Result<Uuid, DbError> {
+    let id = Uuid::now_v7();
+    tx.insert(record_grant::ActiveModel {
+        tenant_id: Set(Uuid::nil()),
+        id: Set(id),
+        person_id: Set(g.person.as_uuid()),
+        tutor_email: Set(g.tutor_email.to_owned()),
+        tutor_name: Set(g.tutor_name.to_owned()),
+        courses: Set(g.courses.iter().map(ToString::to_string).collect::<Vec<_>>().join(";")),
+        token_sha256: Set(hash(g.token)),
+        created_at: Set(Utc::now()),
+        expires_at: Set(g.expires_at),
+        revoked_at: Set(None),
+        views: Set(0),
+        last_viewed_at: Set(None),
+    })
+    .await?;
+    Ok(id)
+}
+
+/// The learner's grants, newest first.
+pub async fn of_person(tx: &TenantTx, person: PersonId) -> Result<Vec<Grant>, DbError> {
+    Ok(tx
+        .select::<record_grant::Entity>()
+        .filter(record_grant::Column::PersonId.eq(person.as_uuid()))
+        .order_by_desc(record_grant::Column::CreatedAt)
+        .all(tx)
+        .await?
+        .into_iter()
+        .map(Grant::from)
+        .collect())
+}
+
+/// Revokes one of the learner's grants at once. Whether there was such a live grant.
+pub async fn revoke(tx: &TenantTx, person: PersonId, id: Uuid) -> Result<bool, DbError> {
+    let res = tx
+        .update_many::<record_grant::Entity>()
+        .filter(record_grant::Column::Id.eq(id))
+        .filter(record_grant::Column::PersonId.eq(person.as_uuid()))
+        .filter(record_grant::Column::RevokedAt.is_null())
+        .col_expr(record_grant::Column::RevokedAt, Expr::value(Some(Utc::now())))
+        .exec(tx)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The grant with this token on this trust's site, live or not.
+pub async fn by_token(tx: &TenantTx, token: &str) -> Result<Option<Grant>, DbError> {
+    Ok(tx
+        .select::<record_grant::Entity>()
+        .filter(record_grant::Column::TokenSha256.eq(hash(token)))
+        .one(tx)
+        .await?
+        .map(Grant::from))
+}
+
+/// Counts a view.
+pub async fn viewed(tx: &TenantTx, id: Uuid) -> Result<(), DbError> {
+    tx.update_many::<record_grant::Entity>()
+        .filter(record_grant::Column::Id.eq(id))
+        .col_expr(record_grant::Column::Views, Expr::col(record_grant::Column::Views).add(1))
+        .col_expr(record_grant::Column::LastViewedAt, Expr::value(Some(Utc::now())))
+        .exec(tx)
+        .await?;
+    Ok(())
+}

@@ -14,68 +14,33 @@
 //
 // Prints `ok - …` / `not ok - …`, then `N passed, M failed`; exits 1 on any failure.
 
-import { createRequire } from 'node:module';
 import path from 'node:path';
 
-const require = createRequire(import.meta.url);
-const CHROMIUM = '/usr/bin/chromium';
-const T = 20_000;
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa'];
+import {
+  TIMEOUT, axe, check, env, launch, one, reflow, run, server, signIn,
+} from './lib.mjs';
 
-let passed = 0;
-let failed = 0;
-const one = (s) => String(s).replace(/\s+/g, ' ').trim();
-function check(cond, desc, details = []) {
-  if (cond) { passed += 1; console.log(`ok - ${one(desc)}`); } else {
-    failed += 1; console.log(`not ok - ${one(desc)}`);
-    for (const d of details) console.log(`#   ${one(d)}`);
-  }
-  return cond;
-}
+// Read from the environment when the run starts (a missing one is a failed `configuration` check).
+let origin;
+let contentOrigin;
+let password;
+let packages;
 
-const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v; };
-const url = new URL(env('TRELLIS_URL'));
-const port = url.port;
-const site = env('TRELLIS_MANAGER_SITE');
-const origin = `${url.protocol}//${site}.${env('TRELLIS_BASE_DOMAIN')}:${port}`;
-const contentOrigin = `${url.protocol}//127.0.0.1:${port}`;
-const password = env('TRELLIS_MANAGER_PASSWORD');
-const packages = env('TRELLIS_PACKAGES');
-
-async function signIn(context, email) {
-  const page = await context.newPage();
-  page.setDefaultTimeout(T);
-  await page.goto(`${origin}/sign-in`);
-  await page.fill('#email', email);
-  await page.fill('#password', password);
-  await Promise.all([page.waitForNavigation(), page.click('form[action="/sign-in"] button[type=submit]')]);
-  if (page.url().endsWith('/terms')) {
-    await Promise.all([page.waitForNavigation(), page.click('form[action="/terms"] button[type=submit]')]);
-  }
-  return page;
-}
-
-async function axe(context, pathname, label) {
-  // axe is injected as a script, so this page is opened with the page's CSP bypassed.
+// axe on a page of ours opened at pathname. The content's own frames are the package's (another
+// origin), so axe leaves frames out; the page around them is ours.
+async function axeAt(context, pathname, label) {
   const page = await context.newPage();
   try {
     await page.goto(`${origin}${pathname}`);
-    await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
-    // The content's own frames are the package's (another origin); the page around them is ours.
-    const v = await page.evaluate(async (tags) => (await axe.run(document, { iframes: false, runOnly: { type: 'tag', values: tags } }))
-      .violations.map((x) => `${x.id}: ${x.help} (${x.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')})`), AXE_TAGS);
-    check(v.length === 0, `${label}: axe finds no WCAG 2.2 A/AA violation`, v);
+    await axe(page, label, { iframes: false });
   } finally { await page.close(); }
 }
 
-// WCAG 2.2 1.4.10: at 320 CSS px the page does not scroll sideways.
-async function reflow(context, pathname, label) {
+// Reflow (WCAG 2.2 1.4.10) of the page at pathname, in a page of its own.
+async function reflowAt(context, pathname, label) {
   const page = await context.newPage();
   try {
-    await page.setViewportSize({ width: 320, height: 640 });
-    await page.goto(`${origin}${pathname}`);
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    check(width <= 320, `${label}: reflows at 320 px (page is ${width} px wide)`);
+    await reflow(page, `${origin}${pathname}`, label);
   } finally { await page.close(); }
 }
 
@@ -131,21 +96,24 @@ async function start(page, session, scorm) {
 }
 
 async function backOnSession(page, session) {
-  await page.waitForURL((u) => u.pathname === session, { timeout: T });
+  await page.waitForURL((u) => u.pathname === session, { timeout: TIMEOUT });
   return page.textContent('main');
 }
 
 async function main() {
-  const { chromium } = require('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const srv = server();
+  origin = srv.site(env('TRELLIS_MANAGER_SITE'));
+  contentOrigin = `${srv.url.protocol}//127.0.0.1:${srv.url.port}`;
+  password = env('TRELLIS_MANAGER_PASSWORD');
+  packages = env('TRELLIS_PACKAGES');
+  const managerEmail = env('TRELLIS_MANAGER_EMAIL');
+  const learnerEmail = env('TRELLIS_LEARNER_EMAIL');
+  const browser = await launch(srv);
+  if (!browser) return;
   try {
     // The editor (the demo training manager) uploads the packages.
     const edCtx = await browser.newContext();
-    const ed = await signIn(edCtx, env('TRELLIS_MANAGER_EMAIL'));
+    const ed = await signIn(edCtx, origin, managerEmail, password);
     const refused = await (async () => {
       const c = await newCourse(ed, 'BR-BAD', 'Broken package');
       await ed.goto(`${origin}/admin/courses/${c}/package`);
@@ -173,16 +141,15 @@ async function main() {
       courses[code] = id;
     }
     const edAxe = await browser.newContext({ bypassCSP: true });
-    await signIn(edAxe, env('TRELLIS_MANAGER_EMAIL')).then((p) => p.close());
-    await axe(edAxe, `/admin/courses/${courses['BR-HH']}/package`, 'the package upload page');
-    await axe(edAxe, `/admin/courses/${courses['BR-HH']}`, 'the course editor with a package');
-    await axe(edAxe, '/admin/lrs', 'the LRS page');
-    await axe(edAxe, '/admin/api-tokens', 'the API tokens page');
+    await signIn(edAxe, origin, managerEmail, password).then((p) => p.close());
+    await axeAt(edAxe, `/admin/courses/${courses['BR-HH']}/package`, 'the package upload page');
+    await axeAt(edAxe, `/admin/courses/${courses['BR-HH']}`, 'the course editor with a package');
+    await axeAt(edAxe, '/admin/lrs', 'the LRS page');
+    await axeAt(edAxe, '/admin/api-tokens', 'the API tokens page');
 
     // The learner.
     const ctx = await browser.newContext();
-    const page = await signIn(ctx, env('TRELLIS_LEARNER_EMAIL'));
-    page.setDefaultTimeout(T);
+    const page = await signIn(ctx, origin, learnerEmail, password);
 
     // SCORM 1.2: two pages, suspend; resume where left; the quiz; passed.
     await enrol(page, courses['BR-HH']);
@@ -380,22 +347,20 @@ async function main() {
 
     // Accessibility of the learner's pages around the content.
     const axeCtx = await browser.newContext({ bypassCSP: true });
-    await signIn(axeCtx, env('TRELLIS_LEARNER_EMAIL')).then((p) => p.close());
-    await axe(axeCtx, hh, 'a SCORM session page');
-    await axe(axeCtx, playPath, 'the page a package plays in');
-    await axe(axeCtx, cquiz, 'a cmi5 session page');
-    await axe(axeCtx, '/learning', 'My learning with e-learning');
-    await reflow(axeCtx, '/learning', 'My learning with e-learning');
+    await signIn(axeCtx, origin, learnerEmail, password).then((p) => p.close());
+    await axeAt(axeCtx, hh, 'a SCORM session page');
+    await axeAt(axeCtx, playPath, 'the page a package plays in');
+    await axeAt(axeCtx, cquiz, 'a cmi5 session page');
+    await axeAt(axeCtx, '/learning', 'My learning with e-learning');
+    await reflowAt(axeCtx, '/learning', 'My learning with e-learning');
     // The attempts of a course, after the learners' runs, at phone width.
-    await reflow(edAxe, `/admin/courses/${courses['BR-HH']}/attempts`, "a course's attempts");
+    await reflowAt(edAxe, `/admin/courses/${courses['BR-HH']}/attempts`, "a course's attempts");
   } catch (e) {
     const where = lastPage ? `at ${lastPage.url()}: ${one(await lastPage.textContent('main').catch(() => '')).slice(0, 300)}` : '';
     check(false, `unexpected error: ${e.message.split('\n')[0]}`, [where]);
   } finally {
     await browser.close();
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed === 0 ? 0 : 1);
 }
 
-main();
+await run(main);

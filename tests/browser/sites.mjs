@@ -15,40 +15,12 @@
 // Prints `ok - …` / `not ok - …` per check, then `N passed, M failed`; exits 1 on
 // any failure. Run `scripts/install-test-deps.sh` first.
 
-import { createRequire } from 'node:module';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
-const require = createRequire(import.meta.url);
-
-const CHROMIUM = '/usr/bin/chromium';
-const NAV_TIMEOUT_MS = 20_000;
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa'];
-const MAX_TARGETS = 3;
-
-let passed = 0;
-let failed = 0;
-
-function oneLine(s) {
-  return String(s).replace(/\s+/g, ' ').trim();
-}
-
-function ok(desc) {
-  passed += 1;
-  console.log(`ok - ${oneLine(desc)}`);
-}
-
-function notOk(desc, details = []) {
-  failed += 1;
-  console.log(`not ok - ${oneLine(desc)}`);
-  for (const d of details) console.log(`#   ${oneLine(d)}`);
-}
-
-function check(cond, desc, details = []) {
-  if (cond) ok(desc);
-  else notOk(desc, details);
-  return cond;
-}
+import {
+  ConfigError, TIMEOUT, axe, check, firstLine, launch, notOk, one, reflow, run, server, signIn,
+} from './lib.mjs';
 
 function normalise(s) {
   return (s ?? '').replace(/\s+/g, ' ').trim();
@@ -63,26 +35,17 @@ function hexToRgb(hex) {
   return `rgb(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255})`;
 }
 
+// The server (lib.mjs's `server`) and TRELLIS_SITES; every problem is reported at once.
 function readConfig() {
   const errors = [];
-  const rawUrl = process.env.TRELLIS_URL;
-  const base = (process.env.TRELLIS_BASE_DOMAIN ?? '').trim().toLowerCase();
-  const rawSites = process.env.TRELLIS_SITES;
-
-  let url = null;
-  if (!rawUrl) errors.push('TRELLIS_URL is not set');
-  else {
-    try {
-      url = new URL(rawUrl);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        errors.push(`TRELLIS_URL must be http(s): ${rawUrl}`);
-      }
-    } catch {
-      errors.push(`TRELLIS_URL is not a URL: ${rawUrl}`);
-    }
+  let srv = null;
+  try {
+    srv = server();
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    errors.push(...e.problems);
   }
-  if (!base) errors.push('TRELLIS_BASE_DOMAIN is not set');
-  else if (!/^[a-z0-9.-]+$/.test(base)) errors.push(`TRELLIS_BASE_DOMAIN is not a host name: ${base}`);
+  const rawSites = process.env.TRELLIS_SITES;
 
   let sites = [];
   if (!rawSites) errors.push('TRELLIS_SITES is not set');
@@ -107,15 +70,10 @@ function readConfig() {
     return { slug, name, primary: s?.primary, rgb };
   });
 
-  if (errors.length) return { errors };
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  const origin = (host) => `${url.protocol}//${host}:${port}/`;
+  if (errors.length) throw new ConfigError(errors);
   return {
-    errors,
-    url,
-    base,
+    ...srv,
     sites,
-    origin,
     screenshots: process.env.TRELLIS_SCREENSHOTS || null,
   };
 }
@@ -126,77 +84,39 @@ async function screenshot(cfg, page, name) {
     await mkdir(cfg.screenshots, { recursive: true });
     await page.screenshot({ path: path.join(cfg.screenshots, `${name}.png`), fullPage: true });
   } catch (e) {
-    console.log(`# screenshot ${name} failed: ${oneLine(e.message)}`);
+    console.log(`# screenshot ${name} failed: ${one(e.message)}`);
   }
 }
 
 // Opens url in a new page; returns { page, response } or null after recording a failure.
 async function open(context, url, label) {
   const page = await context.newPage();
-  page.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
-  page.setDefaultTimeout(NAV_TIMEOUT_MS);
+  page.setDefaultNavigationTimeout(TIMEOUT);
+  page.setDefaultTimeout(TIMEOUT);
   try {
-    const response = await page.goto(url, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    const response = await page.goto(url, { waitUntil: 'load', timeout: TIMEOUT });
     if (!response) throw new Error('no response');
     return { page, response };
   } catch (e) {
-    notOk(`${label}: load ${url}`, [e.message.split('\n')[0]]);
+    notOk(`${label}: load ${url}`, [firstLine(e)]);
     await page.close().catch(() => {});
     return null;
   }
 }
 
-// WCAG 2.2 1.4.10 (reflow): at 320 CSS px nothing scrolls sideways. axe does not test it.
-async function checkReflow(page, url, label) {
-  const size = page.viewportSize();
+// Signs in (lib.mjs's `signIn`); returns the page, or null after recording a failure.
+async function signedIn(context, origin, email, password, label, options) {
   try {
-    await page.setViewportSize({ width: 320, height: 640 });
-    await page.goto(url, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    // On a failure, name what sticks out (elements whose box ends beyond the screen's edge).
-    const wide = width <= 320 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
-      .filter((e) => e.getBoundingClientRect().right > 320.5)
-      .slice(0, 5)
-      .map((e) => `${e.tagName.toLowerCase()}.${String(e.className).split(' ').join('.')} ends at ${Math.round(e.getBoundingClientRect().right)} px`));
-    check(width <= 320, `${label}: reflows at 320 px (page is ${width} px wide)`, wide);
-  } finally {
-    if (size) await page.setViewportSize(size);
-  }
-}
-
-async function runAxe(page, axePath, label) {
-  try {
-    await page.addScriptTag({ path: axePath });
-    const violations = await page.evaluate(async (tags) => {
-      // eslint-disable-next-line no-undef
-      const results = await axe.run(document, { runOnly: { type: 'tag', values: tags } });
-      return results.violations.map((v) => ({
-        id: v.id,
-        impact: v.impact,
-        help: v.help,
-        count: v.nodes.length,
-        targets: v.nodes.map((n) => n.target.join(' ')),
-      }));
-    }, AXE_TAGS);
-    const details = [];
-    for (const v of violations) {
-      const shown = v.targets.slice(0, MAX_TARGETS).join(' | ');
-      const more = v.count > MAX_TARGETS ? ` (+${v.count - MAX_TARGETS} more)` : '';
-      details.push(`${v.id} (${v.impact}): ${v.help} — ${v.count} node(s): ${shown}${more}`);
-    }
-    check(
-      violations.length === 0,
-      `${label}: axe ${violations.length === 0 ? 'found no' : `found ${violations.length}`} WCAG 2.x A/AA violation(s)`,
-      details,
-    );
+    return await signIn(context, origin, email, password, options);
   } catch (e) {
-    notOk(`${label}: axe run`, [e.message.split('\n')[0]]);
+    notOk(`${label}: sign in at ${origin}/sign-in`, [firstLine(e)]);
+    return null;
   }
 }
 
-async function checkSite(cfg, context, axePath, site, colours) {
+async function checkSite(cfg, context, site, colours) {
   const label = site.slug;
-  const url = cfg.origin(`${site.slug}.${cfg.base}`);
+  const url = `${cfg.site(site.slug)}/`;
   const opened = await open(context, url, label);
   if (!opened) return;
   const { page, response } = opened;
@@ -222,16 +142,16 @@ async function checkSite(cfg, context, axePath, site, colours) {
     );
 
     await screenshot(cfg, page, site.slug);
-    await runAxe(page, axePath, label);
-    await checkReflow(page, url, label);
+    await axe(page, label);
+    await reflow(page, url, label);
   } finally {
     await page.close().catch(() => {});
   }
 }
 
-async function checkLanding(cfg, context, axePath) {
+async function checkLanding(cfg, context) {
   const label = 'landing';
-  const url = cfg.origin(cfg.base);
+  const url = `${cfg.origin(cfg.base)}/`;
   const opened = await open(context, url, label);
   if (!opened) return;
   const { page, response } = opened;
@@ -242,7 +162,7 @@ async function checkLanding(cfg, context, axePath) {
       check(text.includes(site.name), `${label}: lists "${site.name}"`);
     }
     await screenshot(cfg, page, 'landing');
-    await runAxe(page, axePath, label);
+    await axe(page, label);
   } finally {
     await page.close().catch(() => {});
   }
@@ -252,28 +172,28 @@ async function checkLanding(cfg, context, axePath) {
 // sent empty, answers with its error summary and inline errors, which must pass axe too.
 const ACCOUNT_PATHS = ['/register', '/sign-in', '/password-reset', '/join'];
 
-async function checkAccountPages(cfg, context, axePath) {
+async function checkAccountPages(cfg, context) {
   const site = cfg.sites[0];
   if (!site) return;
   for (const path of ACCOUNT_PATHS) {
     const label = `${site.slug}${path}`;
-    const url = `${cfg.origin(`${site.slug}.${cfg.base}`).replace(/\/$/, '')}${path}`;
+    const url = `${cfg.site(site.slug)}${path}`;
     const opened = await open(context, url, label);
     if (!opened) continue;
     const { page, response } = opened;
     try {
       check(response.status() === 200, `${label}: HTTP ${response.status()} (want 200)`);
-      await runAxe(page, axePath, label);
-      await checkReflow(page, url, label);
+      await axe(page, label);
+      await reflow(page, url, label);
       if (path === '/register') {
-        await page.goto(url, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+        await page.goto(url, { waitUntil: 'load', timeout: TIMEOUT });
         await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('button[type=submit]')]);
         const summary = await page.evaluate(() => document.querySelector('.nhsuk-error-summary')?.innerText ?? '');
         check(summary.includes('There is a problem'), `${label}: an empty form shows the error summary`);
         const focused = await page.evaluate(() => document.activeElement?.classList.contains('nhsuk-error-summary'));
         check(focused, `${label}: the error summary has the focus after a refused form`);
         await screenshot(cfg, page, `${site.slug}-register-errors`);
-        await runAxe(page, axePath, `${label} with errors`);
+        await axe(page, `${label} with errors`);
       }
     } finally {
       await page.close().catch(() => {});
@@ -285,63 +205,52 @@ async function checkAccountPages(cfg, context, axePath) {
 // pages behind sign-in pass axe too: terms, profile, the admin pages and two-step set-up.
 const SIGNED_IN_PATHS = ['/', '/admin', '/profile', '/admin/approvals', '/admin/staff', '/admin/site', '/admin/sso', '/admin/audit', '/account/mfa',
   '/courses', '/courses?q=fire', '/learning', '/admin/courses', '/admin/courses/new', '/admin/training', '/admin/enrolments',
-  '/admin/compliance', '/admin/staff/import', '/account/details', '/account/details?find=north'];
+  '/admin/compliance', '/admin/staff/import', '/account/details', '/account/details?find=north',
+  '/admin/statistics', '/account/activity', '/account/activity?report=detail', '/account/tutors'];
+// Refused input, shown as a page with its error summary: each passes axe and reflows too.
+const ERROR_PATHS = [['/account/activity?from=2026-12-31&to=2026-01-01', 400], ['/admin/statistics?course=not-a-course', 400]];
 
 // Signed in as the demo's learner (TRELLIS_LEARNER_EMAIL, the same demo password): their home
 // passes axe, reflows at 320 px and offers no administration.
-async function checkLearnerHome(cfg, context, axePath) {
+async function checkLearnerHome(cfg, context) {
   const email = process.env.TRELLIS_LEARNER_EMAIL;
   const password = process.env.TRELLIS_MANAGER_PASSWORD;
   const slug = process.env.TRELLIS_MANAGER_SITE;
   if (!email || !password || !slug) return;
-  const origin = cfg.origin(`${slug}.${cfg.base}`).replace(/\/$/, '');
+  const origin = cfg.site(slug);
   const label = `${slug} learner`;
-  const opened = await open(context, `${origin}/sign-in`, label);
-  if (!opened) return;
-  const { page } = opened;
+  const page = await signedIn(context, origin, email, password, label);
+  if (!page) return;
   try {
-    await page.fill('#email', email);
-    await page.fill('#password', password);
-    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type=submit]')]);
-    if (page.url().endsWith('/terms')) {
-      await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/terms"] button[type=submit]')]);
-    }
     check(new URL(page.url()).pathname === '/', `${label}: signed in and on their home page`, [`at ${page.url()}`]);
     const main = await page.textContent('main');
     check(main.includes('Training you need to do') && !main.includes('Your trust at a glance'),
       `${label}: the home shows their own training and nothing of the trust's figures`);
     const header = await page.textContent('header');
     check(!header.includes('Admin'), `${label}: no Admin entry for a learner`);
-    await runAxe(page, axePath, `${label} home`);
-    await checkReflow(page, `${origin}/`, `${label} home`);
-    await page.goto(`${origin}/`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    await axe(page, `${label} home`);
+    await reflow(page, `${origin}/`, `${label} home`);
+    await page.goto(`${origin}/`, { waitUntil: 'load', timeout: TIMEOUT });
     await screenshot(cfg, page, 'home-learner-desktop');
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${origin}/`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    await page.goto(`${origin}/`, { waitUntil: 'load', timeout: TIMEOUT });
     await screenshot(cfg, page, 'home-learner-phone');
   } finally {
     await page.close().catch(() => {});
   }
 }
 
-async function checkSignedInPages(cfg, context, axePath) {
+async function checkSignedInPages(cfg, context) {
   const email = process.env.TRELLIS_MANAGER_EMAIL;
   const password = process.env.TRELLIS_MANAGER_PASSWORD;
   const slug = process.env.TRELLIS_MANAGER_SITE;
   if (!email || !password || !slug) return;
-  const origin = cfg.origin(`${slug}.${cfg.base}`).replace(/\/$/, '');
+  const origin = cfg.site(slug);
   const label = `${slug} signed in`;
-  const opened = await open(context, `${origin}/sign-in`, label);
-  if (!opened) return;
-  const { page } = opened;
+  // The terms, shown at the first sign-in, pass axe too.
+  const page = await signedIn(context, origin, email, password, label, { onTerms: (p) => axe(p, `${label} /terms`) });
+  if (!page) return;
   try {
-    await page.fill('#email', email);
-    await page.fill('#password', password);
-    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type=submit]')]);
-    if (page.url().endsWith('/terms')) {
-      await runAxe(page, axePath, `${label} /terms`);
-      await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/terms"] button[type=submit]')]);
-    }
     check(new URL(page.url()).pathname === '/', `${label}: signed in and on their home page`, [`at ${page.url()}`]);
     const header = await page.textContent('header');
     check(header.includes('Signed in as') && header.includes('Sign out') && header.includes('Admin'),
@@ -350,41 +259,48 @@ async function checkSignedInPages(cfg, context, axePath) {
     check(home.includes('Your trust at a glance') && !home.includes('Create an account'),
       `${label}: a training manager's home shows the trust at a glance and offers no registration`);
     for (const path of SIGNED_IN_PATHS) {
-      const response = await page.goto(`${origin}${path}`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+      const response = await page.goto(`${origin}${path}`, { waitUntil: 'load', timeout: TIMEOUT });
       check(response?.status() === 200, `${label} ${path}: HTTP ${response?.status()} (want 200)`);
-      await runAxe(page, axePath, `${label} ${path}`);
+      await axe(page, `${label} ${path}`);
+    }
+    for (const [path, want] of ERROR_PATHS) {
+      const response = await page.goto(`${origin}${path}`, { waitUntil: 'load', timeout: TIMEOUT });
+      check(response?.status() === want, `${label} ${path}: HTTP ${response?.status()} (want ${want})`);
+      check((await page.textContent('main')).includes('There is a problem'), `${label} ${path}: the error summary says what is wrong`);
+      await axe(page, `${label} ${path}`);
     }
     // Every page the training manager reaches reflows at phone width (WCAG 2.2 1.4.10).
-    for (const path of SIGNED_IN_PATHS) await checkReflow(page, `${origin}${path}`, `${label} ${path}`);
+    for (const path of SIGNED_IN_PATHS) await reflow(page, `${origin}${path}`, `${label} ${path}`);
+    for (const [path] of ERROR_PATHS) await reflow(page, `${origin}${path}`, `${label} ${path}`);
     // Their home at desktop and phone width (for the guides: TRELLIS_SCREENSHOTS).
-    await page.goto(`${origin}/`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    await page.goto(`${origin}/`, { waitUntil: 'load', timeout: TIMEOUT });
     await screenshot(cfg, page, 'home-training-manager-desktop');
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${origin}/`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    await page.goto(`${origin}/`, { waitUntil: 'load', timeout: TIMEOUT });
     await screenshot(cfg, page, 'home-training-manager-phone');
     await page.setViewportSize({ width: 1280, height: 800 });
     // A course page and its editor, reached from the lists.
-    await page.goto(`${origin}/courses`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    await page.goto(`${origin}/courses`, { waitUntil: 'load', timeout: TIMEOUT });
     const course = await page.getAttribute('.nhsuk-card__heading a', 'href');
     check(Boolean(course), `${label}: the catalogue lists a course`);
     if (course) {
-      const r = await page.goto(`${origin}${course}`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+      const r = await page.goto(`${origin}${course}`, { waitUntil: 'load', timeout: TIMEOUT });
       check(r?.status() === 200, `${label} ${course}: HTTP ${r?.status()} (want 200)`);
-      await runAxe(page, axePath, `${label} course page`);
+      await axe(page, `${label} course page`);
     }
-    await page.goto(`${origin}/admin/courses`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+    await page.goto(`${origin}/admin/courses`, { waitUntil: 'load', timeout: TIMEOUT });
     const own = await page.getAttribute('table a[href^="/admin/courses/"]', 'href').catch(() => null);
     if (own) {
-      const r = await page.goto(`${origin}${own}`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+      const r = await page.goto(`${origin}${own}`, { waitUntil: 'load', timeout: TIMEOUT });
       check(r?.status() === 200, `${label} ${own}: HTTP ${r?.status()} (want 200)`);
-      await runAxe(page, axePath, `${label} course editor`);
-      const r2 = await page.goto(`${origin}${own}/sessions`, { waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+      await axe(page, `${label} course editor`);
+      const r2 = await page.goto(`${origin}${own}/sessions`, { waitUntil: 'load', timeout: TIMEOUT });
       check(r2?.status() === 200, `${label} ${own}/sessions: HTTP ${r2?.status()} (want 200)`);
-      await runAxe(page, axePath, `${label} session form`);
+      await axe(page, `${label} session form`);
     }
     await screenshot(cfg, page, `${slug}-signed-in`);
   } catch (e) {
-    notOk(`${label}: unexpected error`, [e.message.split('\n')[0]]);
+    notOk(`${label}: unexpected error`, [firstLine(e)]);
   } finally {
     await page.close().catch(() => {});
   }
@@ -392,7 +308,7 @@ async function checkSignedInPages(cfg, context, axePath) {
 
 async function checkUnknownHost(cfg, context) {
   const label = 'unknown host';
-  const url = cfg.origin(`no-such-trust.${cfg.base}`);
+  const url = `${cfg.origin(`no-such-trust.${cfg.base}`)}/`;
   const opened = await open(context, url, label);
   if (!opened) return;
   const { page, response } = opened;
@@ -433,59 +349,19 @@ function checkColoursDiffer(colours) {
 
 async function main() {
   const cfg = readConfig();
-  if (cfg.errors.length) {
-    notOk('configuration', cfg.errors);
-    return;
-  }
-
-  let axePath;
-  let chromium;
-  try {
-    axePath = require.resolve('axe-core/axe.min.js');
-    ({ chromium } = await import('playwright-core'));
-  } catch (e) {
-    notOk('load playwright-core and axe-core (run scripts/install-test-deps.sh)', [e.message.split('\n')[0]]);
-    return;
-  }
-
-  // Send the base domain and all its subdomains to the server's real address.
-  const target = cfg.url.hostname;
-  const resolverRules = `MAP *.${cfg.base} ${target}, MAP ${cfg.base} ${target}`;
-
-  let browser;
-  try {
-    // playwright-core starts Chromium with a fresh temporary user-data dir.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      timeout: 60_000,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        `--host-resolver-rules=${resolverRules}`,
-      ],
-    });
-  } catch (e) {
-    notOk(`launch ${CHROMIUM} (run scripts/install-test-deps.sh)`, [e.message.split('\n')[0]]);
-    return;
-  }
-
+  const browser = await launch(cfg);
+  if (!browser) return;
   try {
     const context = await browser.newContext({ bypassCSP: true });
     const colours = [];
     for (const site of cfg.sites) {
-      await checkSite(cfg, context, axePath, site, colours);
+      await checkSite(cfg, context, site, colours);
     }
     checkColoursDiffer(colours);
-    await checkLanding(cfg, context, axePath);
-    await checkAccountPages(cfg, context, axePath);
-    await checkSignedInPages(cfg, context, axePath);
-    await checkLearnerHome(cfg, context, axePath);
+    await checkLanding(cfg, context);
+    await checkAccountPages(cfg, context);
+    await checkSignedInPages(cfg, context);
+    await checkLearnerHome(cfg, context);
     await checkUnknownHost(cfg, context);
     await context.close();
   } finally {
@@ -493,10 +369,4 @@ async function main() {
   }
 }
 
-try {
-  await main();
-} catch (e) {
-  notOk('unexpected error', [e?.stack?.split('\n')[0] ?? String(e)]);
-}
-console.log(`${passed} passed, ${failed} failed`);
-process.exitCode = failed > 0 ? 1 : 0;
+await run(main);

@@ -28,6 +28,7 @@ pub mod sessions;
 pub mod site;
 pub mod staff;
 pub mod states;
+pub mod statistics;
 mod tenant_tx;
 pub mod terms;
 pub mod xapi;

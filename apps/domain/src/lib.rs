@@ -6,6 +6,7 @@
 pub mod catalogue_spec;
 pub mod colour;
 pub mod config;
+pub mod disclosure;
 pub mod host;
 pub mod identity;
 pub mod ids;

@@ -6,7 +6,7 @@ use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
     account, admin, api, assets, authoring, certificates, elearning, health, home, learner, market, platform,
-    platform_admin, records, site_admin, sso, sso_admin, tenant, training, tutors, xapi,
+    platform_admin, records, site_admin, sso, sso_admin, statistics, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -178,6 +178,7 @@ impl Dispatch {
                 .at("/admin/enrolments", get(training::requests_page))
                 .at("/admin/enrolments/:id", post(training::decide))
                 .at("/admin/compliance", get(training::matrix))
+                .at("/admin/statistics", get(statistics::course_statistics))
                 .at("/admin/compliance/remind", post(training::remind))
                 .at("/admin/compliance/export.csv", get(training::export))
                 .at("/admin/staff/import", get(training::import_form).post(training::import_check))

@@ -17,6 +17,7 @@ pub mod records;
 pub mod site_admin;
 pub mod sso;
 pub mod sso_admin;
+pub mod statistics;
 pub mod tenant;
 pub mod training;
 pub mod tutors;

@@ -6,3 +6,4 @@ pub mod compliance;
 pub mod learning;
 pub mod market;
 pub mod records;
+pub mod statistics;

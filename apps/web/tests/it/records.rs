@@ -836,3 +836,52 @@ async fn a_learner_shares_chosen_courses_with_a_tutor_sees_each_view_and_stops_i
             && trail.iter().any(|e| e.action == "record.tutor_granted")
     );
 }
+
+#[tokio::test]
+async fn course_statistics_are_anonymised_small_groups_are_stars_and_other_trusts_courses_are_refused() {
+    let app = spawn_app().await;
+    let course = app
+        .course("northmoor", "nm-hands", "Hand hygiene")
+        .page("Five moments", "Before touching")
+        .published()
+        .create()
+        .await;
+    let theirs =
+        app.course("riverside", "rv-hands", "Hand hygiene").page("Five moments", "Before").published().create().await;
+    for i in 0..9 {
+        let p = app.person("northmoor", &format!("learner{i}@northmoor.example"));
+        let p = if i < 2 {
+            p.staff("Medical and Dental", "Surgery")
+        } else {
+            p.staff("Nursing and Midwifery Registered", "Wards")
+        };
+        let (mut v, _) = p.signed_in().await;
+        learn(&mut v, course).await;
+    }
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let page = boss.get(&format!("/admin/statistics?course={course}&by=group")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let row = |label: &str| {
+        let at = page
+            .body
+            .find(&format!("</span>{label}</th>"))
+            .unwrap_or_else(|| panic!("a row for {label}: {}", page.body));
+        page.body[at..page.body[at..].find("</tr>").unwrap() + at].to_owned()
+    };
+    let medical = row("Medical and Dental");
+    assert!(
+        medical.contains("Enrolled </span>*<") && medical.contains("Completed </span>*<"),
+        "2 people are a star: {medical}"
+    );
+    assert!(medical.contains("Median minutes </span>*<"), "no median of 2: {medical}");
+    let nursing = row("Nursing and Midwifery Registered");
+    assert!(nursing.contains("Enrolled </span>*<"), "7 people are a star too: {nursing}");
+    let all = row("All");
+    assert!(all.contains("Enrolled </span>10<") && all.contains("Completed </span>10<"), "9 rounds to 10: {all}");
+    assert!(!page.body.contains("learner0@"), "never a name or address");
+    // Only a trust's own courses; only training managers.
+    assert_eq!(boss.get(&format!("/admin/statistics?course={theirs}")).await.status, 400);
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").signed_in().await;
+    assert_eq!(ann.get("/admin/statistics").await.status, 403);
+}

@@ -80,7 +80,7 @@ impl Viewer {
 
 /// A trust's administrative tools: the permission each needs, its page, its name and what it is
 /// for. The Admin page lists those a person may use; the header offers *Admin* if there is one.
-const TOOLS: [(Permission, &str, &str, &str); 12] = [
+const TOOLS: [(Permission, &str, &str, &str); 13] = [
     (
         Permission::ManageTraining,
         "/admin/compliance",
@@ -98,6 +98,12 @@ const TOOLS: [(Permission, &str, &str, &str); 12] = [
         "/admin/enrolments",
         "Enrolment requests",
         "Approve or decline requests to join courses",
+    ),
+    (
+        Permission::ManageTraining,
+        "/admin/statistics",
+        "Course statistics",
+        "How many enrolled, opened and completed each course, by month or staff group, anonymised",
     ),
     (
         Permission::ManageTraining,

@@ -1,0 +1,56 @@
+//! The figures behind a course's anonymised statistics: one line per enrolment (never a name),
+//! for the web crate to group by month or staff group under disclosure control.
+
+use crate::{DbError, TenantTx};
+use trellis_domain::CourseId;
+
+/// One enrolment on the course, without who it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// `YYYY-MM` of the enrolment (UTC).
+    pub month: String,
+    /// The learner's staff group here ("" where none is recorded).
+    pub staff_group: String,
+    pub accessed: bool,
+    pub completed: bool,
+    pub seconds: i64,
+    /// The best score the content reported, −1 to 1.
+    pub best_score: Option<f64>,
+}
+
+/// Every enrolment on `course` in this trust (requests turned down left out), one read.
+pub async fn course_lines(tx: &TenantTx, course: CourseId) -> Result<Vec<Line>, DbError> {
+    let month = tx.month_of("e.requested_at");
+    let sql = format!(
+        "SELECT {month} AS month, COALESCE(s.staff_group, '') AS staff_group,
+                CASE WHEN EXISTS (SELECT 1 FROM object_progress p WHERE p.tenant_id = $1 AND p.enrolment_id = e.id)
+                     THEN 1 ELSE 0 END AS accessed,
+                CASE WHEN e.status = 'completed' THEN 1 ELSE 0 END AS completed,
+                CAST(COALESCE((SELECT SUM(p.seconds_spent) FROM object_progress p
+                                WHERE p.tenant_id = $1 AND p.enrolment_id = e.id), 0) AS BIGINT) AS seconds,
+                (SELECT MAX(p.score_scaled) FROM object_progress p
+                  WHERE p.tenant_id = $1 AND p.enrolment_id = e.id) AS best_score
+           FROM enrolments e
+           LEFT JOIN staff_records s ON s.tenant_id = $1 AND s.person_id = e.person_id
+          WHERE e.tenant_id = $1 AND e.course_id = $2 AND e.status <> 'rejected'"
+    );
+    let rows = tx.query_all(&sql, vec![course.as_uuid().into()]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Line {
+                month: r.try_get("", "month")?,
+                staff_group: r.try_get("", "staff_group")?,
+                accessed: r
+                    .try_get::<i32>("", "accessed")
+                    .or_else(|_| r.try_get::<i64>("", "accessed").map(|v| v as i32))?
+                    != 0,
+                completed: r
+                    .try_get::<i32>("", "completed")
+                    .or_else(|_| r.try_get::<i64>("", "completed").map(|v| v as i32))?
+                    != 0,
+                seconds: r.try_get("", "seconds")?,
+                best_score: r.try_get("", "best_score")?,
+            })
+        })
+        .collect()
+}

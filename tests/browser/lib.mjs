@@ -1,0 +1,236 @@
+// Helpers shared by the browser tests (sites.mjs, elearning.mjs, marketplace.mjs).
+//
+// This module holds what each of them needs: the checks, printed as `ok - …` / `not ok - …`
+// (details on `#   …` lines), and `run`, which ends with `N passed, M failed` (the line
+// scripts/test adds up) and exit status 1 on any failure; the server's address read from
+// TRELLIS_URL and TRELLIS_BASE_DOMAIN; Debian's headless Chromium, started with <site>.<base
+// domain> sent to the server; signing in (accepting the terms when asked); axe (WCAG 2.0/2.1/2.2
+// A and AA), naming up to three elements per violation; and reflow at 320 CSS px (WCAG 2.2
+// 1.4.10), naming the elements that stick out.
+
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+export const CHROMIUM = '/usr/bin/chromium';
+/** Milliseconds allowed for a navigation or a wait, unless a test says otherwise. */
+export const TIMEOUT = 20_000;
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa'];
+const MAX_TARGETS = 3;
+
+// ---- Checks and the summary ----
+
+let passed = 0;
+let failed = 0;
+
+/** s on one line, runs of white space made one space. */
+export function one(s) {
+  return String(s).replace(/\s+/g, ' ').trim();
+}
+
+/** The first line of an error's message. */
+export function firstLine(e) {
+  return String(e?.message ?? e).split('\n')[0];
+}
+
+export function ok(desc) {
+  passed += 1;
+  console.log(`ok - ${one(desc)}`);
+}
+
+export function notOk(desc, details = []) {
+  failed += 1;
+  console.log(`not ok - ${one(desc)}`);
+  for (const d of details) console.log(`#   ${one(d)}`);
+}
+
+/** Records one check; details are printed only when it fails. Returns cond. */
+export function check(cond, desc, details = []) {
+  if (cond) ok(desc);
+  else notOk(desc, details);
+  return cond;
+}
+
+/** A missing or malformed environment variable; `run` reports it as the `configuration` check. */
+export class ConfigError extends Error {
+  constructor(problems) {
+    super(problems.join('; '));
+    this.problems = problems;
+  }
+}
+
+/**
+ * Runs a test's main function, records anything it throws as a failed check, prints
+ * `N passed, M failed` and exits: 0 if every check passed, 1 otherwise.
+ */
+export async function run(main) {
+  try {
+    await main();
+  } catch (e) {
+    if (e instanceof ConfigError) notOk('configuration', e.problems);
+    else notOk('unexpected error', [e?.stack?.split('\n')[0] ?? String(e)]);
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed > 0 ? 1 : 0);
+}
+
+// ---- The environment ----
+
+/** A required environment variable's value (a ConfigError if it is unset or empty). */
+export function env(name) {
+  const value = process.env[name];
+  if (!value) throw new ConfigError([`${name} is not set`]);
+  return value;
+}
+
+/**
+ * The server, from TRELLIS_URL (its real address, e.g. http://127.0.0.1:41234) and
+ * TRELLIS_BASE_DOMAIN (e.g. localhost): { url, base, port, origin(host), site(slug) }, origins
+ * without a trailing slash. Throws a ConfigError naming every problem.
+ */
+export function server() {
+  const problems = [];
+  const raw = process.env.TRELLIS_URL;
+  const base = (process.env.TRELLIS_BASE_DOMAIN ?? '').trim().toLowerCase();
+  let url = null;
+  if (!raw) problems.push('TRELLIS_URL is not set');
+  else {
+    try {
+      url = new URL(raw);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`TRELLIS_URL must be http(s): ${raw}`);
+    } catch {
+      problems.push(`TRELLIS_URL is not a URL: ${raw}`);
+    }
+  }
+  if (!base) problems.push('TRELLIS_BASE_DOMAIN is not set');
+  else if (!/^[a-z0-9.-]+$/.test(base)) problems.push(`TRELLIS_BASE_DOMAIN is not a host name: ${base}`);
+  if (problems.length) throw new ConfigError(problems);
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const origin = (host) => `${url.protocol}//${host}:${port}`;
+  return { url, base, port, origin, site: (slug) => origin(`${slug}.${base}`) };
+}
+
+// ---- Chromium ----
+
+let axePath = null;
+
+/**
+ * Starts Debian's headless Chromium (playwright-core gives it a fresh temporary profile), with
+ * the base domain and all its subdomains sent to the server's real address. Returns the
+ * browser, or null after recording a failed check (playwright-core, axe-core or Chromium
+ * missing: run scripts/install-test-deps.sh).
+ */
+export async function launch({ url, base }) {
+  let chromium;
+  try {
+    axePath = require.resolve('axe-core/axe.min.js');
+    ({ chromium } = await import('playwright-core'));
+  } catch (e) {
+    notOk('load playwright-core and axe-core (run scripts/install-test-deps.sh)', [firstLine(e)]);
+    return null;
+  }
+  const target = url.hostname;
+  try {
+    return await chromium.launch({
+      executablePath: CHROMIUM,
+      timeout: 60_000,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--host-resolver-rules=MAP *.${base} ${target}, MAP ${base} ${target}`,
+      ],
+    });
+  } catch (e) {
+    notOk(`launch ${CHROMIUM} (run scripts/install-test-deps.sh)`, [firstLine(e)]);
+    return null;
+  }
+}
+
+/**
+ * Signs email in on the site at origin, in a new page of context, and accepts the terms if they
+ * are asked for (onTerms(page), if given, runs on the terms page first). Returns the page,
+ * wherever the sign-in ended; checking where is the caller's. Throws if a step fails.
+ */
+export async function signIn(context, origin, email, password, { onTerms } = {}) {
+  const page = await context.newPage();
+  page.setDefaultNavigationTimeout(TIMEOUT);
+  page.setDefaultTimeout(TIMEOUT);
+  try {
+    await page.goto(`${origin}/sign-in`, { waitUntil: 'load' });
+    await page.fill('#email', email);
+    await page.fill('#password', password);
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type=submit]')]);
+    if (page.url().endsWith('/terms')) {
+      if (onTerms) await onTerms(page);
+      await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/terms"] button[type=submit]')]);
+    }
+    return page;
+  } catch (e) {
+    await page.close().catch(() => {});
+    throw e;
+  }
+}
+
+// ---- Accessibility ----
+
+/**
+ * Runs axe (WCAG 2.0/2.1/2.2 A and AA) on the page as it is: one check, whose details name each
+ * violation and up to three of its elements. axe is injected as a script, so the page's context
+ * must bypass CSP. iframes: false leaves frames out (e.g. a package's content, on another
+ * origin). A failure to run axe is a failed check too.
+ */
+export async function axe(page, label, { iframes = true } = {}) {
+  try {
+    await page.addScriptTag({ path: axePath ?? require.resolve('axe-core/axe.min.js') });
+    const violations = await page.evaluate(async ({ tags, frames }) => {
+      const results = await window.axe.run(document, { iframes: frames, runOnly: { type: 'tag', values: tags } });
+      return results.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        count: v.nodes.length,
+        targets: v.nodes.map((n) => n.target.join(' ')),
+      }));
+    }, { tags: AXE_TAGS, frames: iframes });
+    const details = violations.map((v) => {
+      const shown = v.targets.slice(0, MAX_TARGETS).join(' | ');
+      const more = v.count > MAX_TARGETS ? ` (+${v.count - MAX_TARGETS} more)` : '';
+      return `${v.id} (${v.impact}): ${v.help} — ${v.count} node(s): ${shown}${more}`;
+    });
+    check(
+      violations.length === 0,
+      `${label}: axe ${violations.length === 0 ? 'found no' : `found ${violations.length}`} WCAG 2.x A/AA violation(s)`,
+      details,
+    );
+  } catch (e) {
+    notOk(`${label}: axe run`, [firstLine(e)]);
+  }
+}
+
+/**
+ * WCAG 2.2 1.4.10 (reflow), which axe does not test: loads url in page at 320 × 640 CSS px and
+ * checks nothing scrolls sideways; on a failure the details name up to five elements whose box
+ * ends beyond the screen's edge. The page's viewport is put back afterwards (the page stays
+ * at url).
+ */
+export async function reflow(page, url, label) {
+  const size = page.viewportSize();
+  try {
+    await page.setViewportSize({ width: 320, height: 640 });
+    await page.goto(url, { waitUntil: 'load', timeout: TIMEOUT });
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    const wide = width <= 320 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > 320.5)
+      .slice(0, 5)
+      .map((e) => `${e.tagName.toLowerCase()}.${String(e.className).split(' ').join('.')} ends at ${Math.round(e.getBoundingClientRect().right)} px`));
+    return check(width <= 320, `${label}: reflows at 320 px (page is ${width} px wide)`, wide);
+  } finally {
+    if (size) await page.setViewportSize(size);
+  }
+}

@@ -6,7 +6,6 @@ use crate::catalogue::Course;
 use crate::entities::{certificate_link, requirement};
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, Set};
 use sha2::{Digest, Sha256};
 use trellis_domain::PersonId;
@@ -64,10 +63,6 @@ impl From<certificate_link::Model> for Link {
     }
 }
 
-fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 /// Makes a link for the certificate of `enrolment`'s cycle, open until `expires_at`; keeps only
 /// the token's hash.
 pub async fn create_link(
@@ -85,7 +80,7 @@ pub async fn create_link(
         person_id: Set(person.as_uuid()),
         enrolment_id: Set(enrolment),
         cycle: Set(cycle),
-        token_sha256: Set(hash(token)),
+        token_sha256: Set(crate::links::hash(token)),
         created_at: Set(Utc::now()),
         expires_at: Set(expires_at),
         revoked_at: Set(None),
@@ -112,36 +107,17 @@ pub async fn links_of(tx: &TenantTx, person: PersonId, enrolment: Uuid) -> Resul
 
 /// Revokes one of the person's links (at once). Whether there was such a live link.
 pub async fn revoke(tx: &TenantTx, person: PersonId, id: Uuid) -> Result<bool, DbError> {
-    let res = tx
-        .update_many::<certificate_link::Entity>()
-        .filter(certificate_link::Column::Id.eq(id))
-        .filter(certificate_link::Column::PersonId.eq(person.as_uuid()))
-        .filter(certificate_link::Column::RevokedAt.is_null())
-        .col_expr(certificate_link::Column::RevokedAt, Expr::value(Some(Utc::now())))
-        .exec(tx)
-        .await?;
-    Ok(res.rows_affected == 1)
+    crate::links::revoke::<certificate_link::Entity>(tx, person, id).await
 }
 
 /// The link with this token on this trust's site, live or not (the caller tells the two apart).
 pub async fn by_token(tx: &TenantTx, token: &str) -> Result<Option<Link>, DbError> {
-    Ok(tx
-        .select::<certificate_link::Entity>()
-        .filter(certificate_link::Column::TokenSha256.eq(hash(token)))
-        .one(tx)
-        .await?
-        .map(Link::from))
+    Ok(crate::links::by_token::<certificate_link::Entity>(tx, token).await?.map(Link::from))
 }
 
 /// Counts a view of a live link.
 pub async fn viewed(tx: &TenantTx, id: Uuid) -> Result<(), DbError> {
-    tx.update_many::<certificate_link::Entity>()
-        .filter(certificate_link::Column::Id.eq(id))
-        .col_expr(certificate_link::Column::Views, Expr::col(certificate_link::Column::Views).add(1))
-        .col_expr(certificate_link::Column::LastViewedAt, Expr::value(Some(Utc::now())))
-        .exec(tx)
-        .await?;
-    Ok(())
+    crate::links::viewed::<certificate_link::Entity>(tx, id).await
 }
 
 /// A certificate's number: the same for the same enrolment and cycle, whenever it is drawn.

@@ -4,9 +4,7 @@
 use crate::entities::record_grant;
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, Set};
-use sha2::{Digest, Sha256};
 use trellis_domain::{CourseId, PersonId};
 use uuid::Uuid;
 
@@ -50,10 +48,6 @@ impl From<record_grant::Model> for Grant {
     }
 }
 
-fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 /// What a learner grants.
 #[derive(Debug, Clone)]
 pub struct NewGrant<'a> {
@@ -75,7 +69,7 @@ pub async fn create(tx: &TenantTx, g: &NewGrant<'_>) -> Result<Uuid, DbError> {
         tutor_email: Set(g.tutor_email.to_owned()),
         tutor_name: Set(g.tutor_name.to_owned()),
         courses: Set(g.courses.iter().map(ToString::to_string).collect::<Vec<_>>().join(";")),
-        token_sha256: Set(hash(g.token)),
+        token_sha256: Set(crate::links::hash(g.token)),
         created_at: Set(Utc::now()),
         expires_at: Set(g.expires_at),
         revoked_at: Set(None),
@@ -101,34 +95,15 @@ pub async fn of_person(tx: &TenantTx, person: PersonId) -> Result<Vec<Grant>, Db
 
 /// Revokes one of the learner's grants at once. Whether there was such a live grant.
 pub async fn revoke(tx: &TenantTx, person: PersonId, id: Uuid) -> Result<bool, DbError> {
-    let res = tx
-        .update_many::<record_grant::Entity>()
-        .filter(record_grant::Column::Id.eq(id))
-        .filter(record_grant::Column::PersonId.eq(person.as_uuid()))
-        .filter(record_grant::Column::RevokedAt.is_null())
-        .col_expr(record_grant::Column::RevokedAt, Expr::value(Some(Utc::now())))
-        .exec(tx)
-        .await?;
-    Ok(res.rows_affected == 1)
+    crate::links::revoke::<record_grant::Entity>(tx, person, id).await
 }
 
 /// The grant with this token on this trust's site, live or not.
 pub async fn by_token(tx: &TenantTx, token: &str) -> Result<Option<Grant>, DbError> {
-    Ok(tx
-        .select::<record_grant::Entity>()
-        .filter(record_grant::Column::TokenSha256.eq(hash(token)))
-        .one(tx)
-        .await?
-        .map(Grant::from))
+    Ok(crate::links::by_token::<record_grant::Entity>(tx, token).await?.map(Grant::from))
 }
 
 /// Counts a view.
 pub async fn viewed(tx: &TenantTx, id: Uuid) -> Result<(), DbError> {
-    tx.update_many::<record_grant::Entity>()
-        .filter(record_grant::Column::Id.eq(id))
-        .col_expr(record_grant::Column::Views, Expr::col(record_grant::Column::Views).add(1))
-        .col_expr(record_grant::Column::LastViewedAt, Expr::value(Some(Utc::now())))
-        .exec(tx)
-        .await?;
-    Ok(())
+    crate::links::viewed::<record_grant::Entity>(tx, id).await
 }

@@ -20,6 +20,7 @@ mod error;
 pub mod grants;
 pub mod identity;
 pub mod learning;
+mod links;
 pub mod market;
 mod migrate;
 pub mod outbox;

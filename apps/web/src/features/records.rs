@@ -274,23 +274,35 @@ pub async fn activity(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Any
     page::render(state, Some(site), "pages/activity.html", &ctx, status)
 }
 
+/// A download's request: what was asked (refused by name if wrong) and the person's rows.
+async fn download(
+    req: &Request,
+    state: &AppState,
+    site: &Site,
+    member: Member<may::Anyone>,
+    what: &str,
+) -> Result<(crate::http::auth::SignedIn, Asked, Vec<id::ActivityRow>), AppError> {
+    let Member { me, tx, .. } = member;
+    tx.commit().await?;
+    let a = asked(req);
+    if let Some((_, m)) = a.errors.first() {
+        return Err(AppError::BadRequest((*m).to_owned()));
+    }
+    let rows = read(state, site, me.person, what).await?;
+    if a.filter.courses.iter().any(|c| !rows.iter().any(|r| r.course == *c)) {
+        return Err(AppError::BadRequest("Choose courses from the list of your courses".into()));
+    }
+    Ok((me, a, rows))
+}
+
 /// *My activity* as CSV: ISO 8601 dates, time in seconds, no cell a spreadsheet could run.
 #[handler]
 pub async fn activity_csv(
     Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
 ) -> Result<Response, AppError> {
-    let Member { me, tx, .. } = member;
-    tx.commit().await?;
-    let a = asked(req);
-    if !a.errors.is_empty() {
-        return Err(AppError::BadRequest(a.errors[0].1.to_owned()));
-    }
+    let (_, a, rows) = download(req, state, site, member, "csv").await?;
     let (key, _) = report_name(a.report);
-    let rows = read(state, site, me.person, "csv").await?;
-    if a.filter.courses.iter().any(|c| !rows.iter().any(|r| r.course == *c)) {
-        return Err(AppError::BadRequest("Choose courses from the list of your courses".into()));
-    }
     let (header, lines) = table(a.report, &rows, &effective(&a), site.zone(), true);
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&header).map_err(|e| AppError::Internal(e.into()))?;
@@ -313,17 +325,8 @@ pub async fn activity_pdf(
     Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
 ) -> Result<Response, AppError> {
-    let Member { me, tx, .. } = member;
-    tx.commit().await?;
-    let a = asked(req);
-    if !a.errors.is_empty() {
-        return Err(AppError::BadRequest(a.errors[0].1.to_owned()));
-    }
+    let (me, a, rows) = download(req, state, site, member, "pdf").await?;
     let (key, title) = report_name(a.report);
-    let rows = read(state, site, me.person, "pdf").await?;
-    if a.filter.courses.iter().any(|c| !rows.iter().any(|r| r.course == *c)) {
-        return Err(AppError::BadRequest("Choose courses from the list of your courses".into()));
-    }
     let zone = site.zone();
     let (header, lines) = table(a.report, &rows, &effective(&a), zone, false);
     let mut intro = vec![

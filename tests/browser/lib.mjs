@@ -234,3 +234,17 @@ export async function reflow(page, url, label) {
     if (size) await page.setViewportSize(size);
   }
 }
+
+// A full-page PNG of the page as `<name>.png` in TRELLIS_SCREENSHOTS (the guides' pictures), when set.
+export async function screenshot(page, name) {
+  const dir = process.env.TRELLIS_SCREENSHOTS;
+  if (!dir) return;
+  try {
+    const { mkdir } = await import('node:fs/promises');
+    const path = await import('node:path');
+    await mkdir(dir, { recursive: true });
+    await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+  } catch (e) {
+    console.log(`# screenshot ${name} failed: ${one(e.message)}`);
+  }
+}

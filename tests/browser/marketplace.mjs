@@ -14,7 +14,7 @@
 // Prints `ok - …` / `not ok - …`, then `N passed, M failed`; exits 1 on any failure.
 
 import {
-  axe, check, env, launch, reflow, run, server, signIn,
+  axe, check, env, launch, one, reflow, run, screenshot, server, signIn,
 } from './lib.mjs';
 
 await run(async () => {
@@ -78,6 +78,20 @@ await run(async () => {
     }
     check(earned, "the seller's earnings show the sale less commission (£35.00 - 15%)");
     await axe(s, 'the selling page');
+    await reflow(s, `${seller}/selling`, 'the selling page');
+    // The seller's home: this month's sales, then at desktop and phone width for the guide.
+    await s.goto(`${seller}/`);
+    const home = await s.textContent('main');
+    check(home.includes('Selling in the marketplace') && home.includes('1 sale, earning £29.75'),
+      "the seller's home says this month's sales", [one(home).slice(0, 400)]);
+    await axe(s, "the seller's home");
+    await reflow(s, `${seller}/`, "the seller's home");
+    await s.setViewportSize({ width: 1280, height: 800 });
+    await s.goto(`${seller}/`);
+    await screenshot(s, 'home-seller-desktop');
+    await s.setViewportSize({ width: 390, height: 844 });
+    await s.goto(`${seller}/`);
+    await screenshot(s, 'home-seller-phone');
   } catch (e) {
     check(false, `the marketplace walk-through ran to the end: ${e.message}`);
   } finally {

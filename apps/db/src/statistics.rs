@@ -54,3 +54,60 @@ pub async fn course_lines(tx: &TenantTx, course: CourseId) -> Result<Vec<Line>, 
         })
         .collect()
 }
+
+/// One national course's enrolments in one month, across every trust (the open data's source).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NationalMonth {
+    pub code: String,
+    pub title: String,
+    /// `YYYY-MM` (UTC) of enrolment.
+    pub month: String,
+    pub enrolled: u64,
+    pub completed: u64,
+}
+
+impl crate::PlatformDb {
+    /// The national catalogue's courses, enrolments by month across every trust (requests turned
+    /// down left out): the platform path's aggregate read for the published open data. Counts
+    /// only: nothing about anyone, nor which trust.
+    pub async fn national_statistics_across_tenants(&self) -> Result<Vec<NationalMonth>, DbError> {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let backend = self.conn.get_database_backend();
+        let month = if backend == DbBackend::Postgres {
+            "to_char(e.requested_at AT TIME ZONE 'UTC', 'YYYY-MM')"
+        } else {
+            "substr(e.requested_at, 1, 7)"
+        };
+        let national = if backend == DbBackend::Postgres { "$1" } else { "?" };
+        let sql = format!(
+            "SELECT c.code AS code, c.title AS title, {month} AS month,
+                    CAST(COUNT(*) AS BIGINT) AS enrolled,
+                    CAST(SUM(CASE WHEN e.status = 'completed' THEN 1 ELSE 0 END) AS BIGINT) AS completed
+               FROM enrolments e
+               JOIN courses c ON c.tenant_id = {national} AND c.id = e.course_id AND c.seller_id IS NULL
+              WHERE e.status <> 'rejected'
+              GROUP BY c.code, c.title, {month}
+              ORDER BY c.code, 3"
+        );
+        let rows = self
+            .conn
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [trellis_domain::TenantId::NATIONAL.as_uuid().into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let n = |c: &str| r.try_get::<i64>("", c).map(|v| u64::try_from(v).unwrap_or(0));
+                Ok(NationalMonth {
+                    code: r.try_get("", "code")?,
+                    title: r.try_get("", "title")?,
+                    month: r.try_get("", "month")?,
+                    enrolled: n("enrolled")?,
+                    completed: n("completed")?,
+                })
+            })
+            .collect()
+    }
+}

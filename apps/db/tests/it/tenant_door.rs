@@ -18,6 +18,7 @@ const RAW: &[(&str, &str)] = &[
     ("migrate.rs", "migrations and roles, as the owner"),
     ("connect.rs", "the connection's own settings"),
     ("platform.rs", "the platform path (host map, trusts), as the platform role"),
+    ("statistics.rs", "the platform path's aggregate for the published open data (counts only), as the platform role"),
     ("market/platform.rs", "the marketplace's platform path (listings, Stripe events)"),
     ("identity/mod.rs", "the identity pool's own functions (IdentityDb)"),
     ("identity/path.rs", "the identity path's named reads: a person's own activity in every trust"),

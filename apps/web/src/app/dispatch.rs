@@ -51,6 +51,7 @@ impl Dispatch {
                 .at("/admin/marketplace/listings/:id", post(market::review))
                 .at("/admin/marketplace/events/:id/retry", post(market::retry_event))
                 .at("/marketplace", get(market::public_browse))
+                .at("/statistics/open-data.csv", get(statistics::open_data))
                 // Stripe's webhooks: authenticated by their signature, so outside the CSRF guard.
                 .at("/stripe/webhook", post(market::webhook))
                 .at("/payments/test/checkout/:id", get(market::test_checkout).post(market::test_checkout_post))
@@ -220,7 +221,8 @@ impl Dispatch {
 const SESSIONLESS_TENANT: &[&str] = &["/", "/accessibility", "/privacy", "/api/v1", "/xapi"];
 const SESSIONLESS_TENANT_PREFIXES: &[&str] = &["/api/v1/", "/xapi/", "/trust-style/", "/logo/", "/assets/"];
 /// The platform's, likewise (Stripe's webhooks are authenticated by their signature).
-const SESSIONLESS_PLATFORM: &[&str] = &["/", "/accessibility", "/terms", "/privacy", "/marketplace", "/stripe/webhook"];
+const SESSIONLESS_PLATFORM: &[&str] =
+    &["/", "/accessibility", "/terms", "/privacy", "/marketplace", "/stripe/webhook", "/statistics/open-data.csv"];
 const SESSIONLESS_PLATFORM_PREFIXES: &[&str] = &["/assets/"];
 
 /// Whether the request carries a session cookie (the home page then reads the session).

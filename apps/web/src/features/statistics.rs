@@ -82,3 +82,52 @@ pub async fn course_statistics(
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     page::render(state, Some(site), "pages/admin_statistics.html", &ctx, status)
 }
+
+/// The platform's open data (`/statistics/open-data.csv` on the base domain, no sign-in): the
+/// national catalogue's enrolments and completions by course and month across every trust,
+/// under the same disclosure control, each course's months followed by its total. Its columns
+/// are documented in docs/learning.md.
+#[handler]
+pub async fn open_data(
+    poem::web::Data(state): poem::web::Data<&crate::context::AppState>,
+) -> Result<Response, AppError> {
+    use trellis_domain::disclosure::column;
+    let months = state.dbs.platform.national_statistics_across_tenants().await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| AppError::Internal(e.into());
+    w.write_record(["course_code", "course_title", "month", "enrolled", "completed"]).map_err(fail)?;
+    let mut i = 0;
+    while i < months.len() {
+        let code = &months[i].code;
+        let end = months[i..].iter().position(|m| &m.code != code).map_or(months.len(), |n| i + n);
+        let course = &months[i..end];
+        let (enrolled, enrolled_all) = column(&course.iter().map(|m| m.enrolled).collect::<Vec<_>>());
+        let (completed, completed_all) = column(&course.iter().map(|m| m.completed).collect::<Vec<_>>());
+        let cell = |s: &str| crate::http::export::cell(s);
+        for (j, m) in course.iter().enumerate() {
+            w.write_record([
+                cell(&m.code),
+                cell(&m.title),
+                m.month.clone(),
+                enrolled[j].to_string(),
+                completed[j].to_string(),
+            ])
+            .map_err(fail)?;
+        }
+        w.write_record([
+            cell(code),
+            cell(&course[0].title),
+            "all".to_owned(),
+            enrolled_all.to_string(),
+            completed_all.to_string(),
+        ])
+        .map_err(fail)?;
+        i = end;
+    }
+    let bytes = w.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok(Response::builder()
+        .content_type("text/csv; charset=utf-8")
+        .header("content-disposition", "attachment; filename=\"trellis-open-data.csv\"")
+        .header("cache-control", "public, max-age=3600")
+        .body(poem::Body::from(bytes)))
+}

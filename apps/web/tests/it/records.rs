@@ -885,3 +885,37 @@ async fn course_statistics_are_anonymised_small_groups_are_stars_and_other_trust
     let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").signed_in().await;
     assert_eq!(ann.get("/admin/statistics").await.status, 403);
 }
+
+#[tokio::test]
+async fn the_platform_publishes_open_data_of_the_national_catalogue_under_disclosure_control() {
+    let app = spawn_app().await;
+    app.seed_national().await;
+    let fire = app.national_course("CSTF-FIRE").await;
+    // Riverside offers it too; 9 learn at Northmoor, 3 at Riverside.
+    for (slug, n) in [("northmoor", 9), ("riverside", 3)] {
+        let (mut boss, _) =
+            app.person(slug, &format!("boss@{slug}.example")).roles(&[Role::TrainingManager]).signed_in().await;
+        let t = boss.get("/admin/courses").await.csrf().unwrap();
+        assert_eq!(
+            boss.post(&format!("/admin/courses/{fire}/offer"), &[("csrf_token", &t), ("offer", "yes")]).await.status,
+            303
+        );
+        for i in 0..n {
+            let (mut v, _) = app.person(slug, &format!("learner{i}@{slug}.example")).signed_in().await;
+            let page = v.get(&format!("/courses/{fire}")).await;
+            let t = page.csrf().unwrap();
+            assert_eq!(v.post(&format!("/courses/{fire}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+        }
+    }
+    // Anyone, signed in or not, on the platform's own address.
+    let csv = app.get(trellis_testkit::BASE, "/statistics/open-data.csv").await;
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let body = csv.text().await.unwrap();
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    assert!(body.starts_with("course_code,course_title,month,enrolled,completed\n"), "{body}");
+    // 12 enrolled round to 10; none completed stays 0; the total follows the month.
+    assert!(body.contains(&format!("CSTF-FIRE,Fire safety,{month},10,0\n")), "{body}");
+    assert!(body.contains("CSTF-FIRE,Fire safety,all,10,0\n"), "{body}");
+    assert!(!body.contains("northmoor") && !body.contains("Northmoor") && !body.contains("@"), "no trust and no one");
+}

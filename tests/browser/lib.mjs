@@ -8,6 +8,7 @@
 // A and AA), naming up to three elements per violation; and reflow at 320 CSS px (WCAG 2.2
 // 1.4.10), naming the elements that stick out.
 
+import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -247,4 +248,23 @@ export async function screenshot(page, name) {
   } catch (e) {
     console.log(`# screenshot ${name} failed: ${one(e.message)}`);
   }
+}
+
+// The time-based one-time code (RFC 6238: SHA-1, 6 digits, 30 s) for a base32 key, as an
+// authenticator app would show it: for signing in where two-step verification is required.
+export function totp(secret, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/[\s=]/g, '').toUpperCase()) {
+    const v = alphabet.indexOf(c);
+    if (v < 0) throw new Error(`not a base32 key: ${secret}`);
+    bits += v.toString(2).padStart(5, '0');
+  }
+  const key = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) key.push(parseInt(bits.slice(i, i + 8), 2));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30_000)));
+  const h = createHmac('sha1', Buffer.from(key)).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
 }

@@ -5,6 +5,7 @@
 //   TRELLIS_BASE_DOMAIN  the platform's base domain, e.g. localhost
 //   TRELLIS_SITES        JSON array of {"slug","name","primary"} (primary: #rgb or #rrggbb)
 //   TRELLIS_SCREENSHOTS  optional directory; a full-page PNG is saved per page visited
+//   TRELLIS_PLATFORM_ADMIN_EMAIL  optional: the platform administrator (the demo password, TRELLIS_MANAGER_PASSWORD)
 //
 // For each site: http://<slug>.<base>:<port>/ answers 200, its <h1> contains the
 // site's name, .nhsuk-header's background-color is the site's primary colour, and
@@ -19,7 +20,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import {
-  ConfigError, TIMEOUT, axe, check, firstLine, launch, notOk, one, reflow, run, server, signIn,
+  ConfigError, TIMEOUT, axe, check, firstLine, launch, notOk, one, reflow, run, server, signIn, totp,
 } from './lib.mjs';
 
 function normalise(s) {
@@ -347,6 +348,52 @@ function checkColoursDiffer(colours) {
   );
 }
 
+// The platform administrator (TRELLIS_PLATFORM_ADMIN_EMAIL, the demo password): signs in on the
+// platform's own address, sets up the required two-step verification from the key shown as text
+// (the code computed as an authenticator app would), and lands on the platform's admin page; each
+// page they reach passes axe and reflows at 320 px. Their home is photographed for the guides.
+const PLATFORM_PATHS = ['/admin', '/admin/audit', '/admin/marketplace', '/marketplace'];
+
+async function checkPlatformAdmin(cfg, browser) {
+  const email = process.env.TRELLIS_PLATFORM_ADMIN_EMAIL;
+  const password = process.env.TRELLIS_MANAGER_PASSWORD;
+  if (!email || !password) return;
+  const origin = cfg.origin(cfg.base);
+  const label = 'platform administrator';
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  try {
+    await page.goto(`${origin}/sign-in`, { waitUntil: 'load' });
+    await page.fill('#email', email);
+    await page.fill('#password', password);
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type=submit]')]);
+    check(page.url().includes('/sign-in/mfa-setup'), `${label}: the first sign-in asks for two-step verification`, [page.url()]);
+    await axe(page, `${label} two-step set-up`);
+    const secret = (await page.textContent('strong.trellis-code')).trim();
+    await page.fill('#code', totp(secret));
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in/mfa-setup"] button[type=submit]')]);
+    check((await page.textContent('main')).includes('recovery'), `${label}: two-step verification is on and the recovery codes are shown`);
+    await axe(page, `${label} recovery codes`);
+    for (const path of PLATFORM_PATHS) {
+      const response = await page.goto(`${origin}${path}`, { waitUntil: 'load' });
+      check(response?.status() === 200, `${label} ${path}: HTTP ${response?.status()} (want 200)`);
+      await axe(page, `${label} ${path}`);
+      await reflow(page, `${origin}${path}`, `${label} ${path}`);
+    }
+    await page.goto(`${origin}/admin`, { waitUntil: 'load' });
+    check((await page.textContent('main')).includes('Waiting for you'), `${label}: the admin page says what waits`);
+    await screenshot(cfg, page, 'home-platform-admin-desktop');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${origin}/admin`, { waitUntil: 'load' });
+    await screenshot(cfg, page, 'home-platform-admin-phone');
+  } catch (e) {
+    notOk(`${label}: unexpected error`, [firstLine(e)]);
+  } finally {
+    await context.close().catch(() => {});
+  }
+}
+
 async function main() {
   const cfg = readConfig();
   const browser = await launch(cfg);
@@ -362,6 +409,7 @@ async function main() {
     await checkAccountPages(cfg, context);
     await checkSignedInPages(cfg, context);
     await checkLearnerHome(cfg, context);
+    await checkPlatformAdmin(cfg, browser);
     await checkUnknownHost(cfg, context);
     await context.close();
   } finally {

@@ -363,6 +363,26 @@ pub async fn home(
     render(state, req, "pages/platform_admin.html", "Platform administration", ctx, StatusCode::OK)
 }
 
+/// What a platform audit entry records, in words (its code where it has none).
+fn action_words(action: &str) -> String {
+    match action {
+        "platform.sign_in" => "Signed in",
+        "platform.sign_in.failed" => "A sign-in was refused",
+        "platform.mfa.enabled" => "Two-step verification turned on",
+        "platform.mfa.failed" => "A two-step verification code was refused",
+        "tenants.apply" => "Trusts were set up or changed from their files",
+        "trust.appointed_admin" => "A trust's first training manager was appointed",
+        "market.seller_registered" => "A seller registered",
+        "market.listing_submitted" => "A listing was sent for review",
+        "market.listing_approved" => "A listing was approved",
+        "market.listing_rejected" => "A listing was rejected",
+        "market.listing_withdrawn" => "A listing was withdrawn",
+        "market.budget_set" => "A trust's marketplace budget was set",
+        other => return other.to_owned(),
+    }
+    .to_owned()
+}
+
 /// What waits for the platform: listings to review, payment events that failed, recent changes.
 async fn waiting(state: &AppState, ctx: &mut serde_json::Value) -> Result<(), AppError> {
     let waiting = state.dbs.platform.listings_in("submitted", "", 101).await?.len();
@@ -374,14 +394,29 @@ async fn waiting(state: &AppState, ctx: &mut serde_json::Value) -> Result<(), Ap
         .into_iter()
         .filter(|e| e.status == trellis_db::states::StripeEventStatus::Failed)
         .count();
-    let recent: Vec<_> = state
-        .dbs
-        .platform
-        .recent_audit_across_tenants(5)
-        .await?
-        .into_iter()
-        .map(|e| json!({ "at": e.at.format("%-d %B %Y at %H:%M UTC").to_string(), "actor": e.actor, "action": e.action }))
-        .collect();
+    let events = state.dbs.platform.recent_audit_across_tenants(5).await?;
+    // People by name and address (the identity path reads accounts); other actors in words.
+    let itx = state.dbs.identity.begin_platform().await?;
+    let mut recent = Vec::with_capacity(events.len());
+    for e in events {
+        let actor = match e.actor.strip_prefix("person:").and_then(|id| id.parse::<trellis_domain::PersonId>().ok()) {
+            Some(p) => match id::account_by_id(&itx, p).await? {
+                Some(a) => format!("{} ({})", a.given_name, a.email),
+                None => "a former account".to_owned(),
+            },
+            None => match e.actor.as_str() {
+                "cli" => "the command line".to_owned(),
+                "demo" => "the demo set-up".to_owned(),
+                other => other.to_owned(),
+            },
+        };
+        recent.push(json!({
+            "at": e.at.format("%-d %B %Y at %H:%M UTC").to_string(),
+            "actor": actor,
+            "action": action_words(&e.action),
+        }));
+    }
+    itx.commit().await?;
     ctx["listings_waiting"] = json!(if waiting > 100 { "More than 100".to_owned() } else { waiting.to_string() });
     ctx["listings_waiting_n"] = json!(waiting);
     ctx["events_failed"] = json!(failed);

@@ -53,6 +53,10 @@ async fn a_platform_admin_creates_a_trust_whose_first_manager_sets_a_password_an
     assert!(admin.body.contains("href=\"/admin/marketplace\""), "the admin page links to the marketplace review");
     assert!(admin.body.contains("No listings wait for review"));
     assert!(admin.body.contains("Signed in as"), "the header says a platform administrator is signed in");
+    // Its recent changes are said in words, people by name and address.
+    assert!(admin.body.contains("Two-step verification turned on by"), "{}", admin.body);
+    assert!(admin.body.contains("root@platform.example") && !admin.body.contains("platform.mfa.enabled"));
+    assert!(!admin.body.contains("person:"), "no internal ids on screen");
     // The platform session is nothing on a trust's host.
     let mut elsewhere = root.with_cookies_on(&TestApp::host_of("northmoor"));
     assert_eq!(elsewhere.get("/admin/staff").await.location.as_deref(), Some("/sign-in"));

@@ -5,6 +5,8 @@
 // the demo learner enrols and takes each: launch, answer, suspend, resume, complete; the session
 // pages and My learning show status, score and time. The hostile package's script, run as the
 // learner, can reach nothing of theirs beyond its own attempt. axe checks the pages around it.
+// Last, a certificate end to end: offered on a course, downloaded, checked by an employer through
+// a verification link without signing in, revoked (410).
 //
 //   TRELLIS_URL            the server, e.g. http://127.0.0.1:41234
 //   TRELLIS_BASE_DOMAIN    e.g. localhost
@@ -355,6 +357,56 @@ async function main() {
     await reflowAt(axeCtx, '/learning', 'My learning with e-learning');
     // The attempts of a course, after the learners' runs, at phone width.
     await reflowAt(edAxe, `/admin/courses/${courses['BR-HH']}/attempts`, "a course's attempts");
+
+    // A certificate, end to end: the editor offers one on a one-page course; the learner completes
+    // it, downloads the PDF and makes a verification link; an employer opens it without signing
+    // in; the learner revokes it and the link is gone (410).
+    await ed.goto(`${origin}/admin/courses/new`);
+    await ed.fill('#title', 'Certificate walk-through');
+    await ed.fill('#code', 'BR-CERT');
+    await ed.check('#enrolment-open');
+    await ed.check('#certificate-yes');
+    await Promise.all([ed.waitForNavigation(), ed.click('main form button[type=submit]')]);
+    const cert = ed.url().split('/admin/courses/')[1];
+    await ed.goto(`${origin}/admin/courses/${cert}/sessions`);
+    await ed.fill('#title', 'Read me');
+    await ed.check('#kind-page');
+    await ed.fill('#body', 'Done by reading.');
+    await ed.check('#completion-view');
+    await Promise.all([ed.waitForNavigation(), ed.click('main form button[type=submit]')]);
+    await publish(ed, cert);
+    const certCtx = await browser.newContext({ bypassCSP: true });
+    const lp = await signIn(certCtx, origin, learnerEmail, password);
+    await enrol(lp, cert);
+    const [readMe] = await sessionLinks(lp, cert);
+    await lp.goto(`${origin}${readMe}`);
+    await lp.goto(`${origin}/courses/${cert}`);
+    check((await lp.textContent('main')).includes('Download your certificate'), 'certificate: offered once the course is done');
+    await axe(lp, 'a course page with its certificate');
+    // Fetched by the page itself (the browser's own network, cookies and host rules).
+    const [pdfStatus, pdfType] = await lp.evaluate(async (u) => {
+      const r = await fetch(u, { credentials: 'same-origin' });
+      return [r.status, r.headers.get('content-type')];
+    }, `/courses/${cert}/certificate.pdf`);
+    check(pdfStatus === 200 && pdfType === 'application/pdf', `certificate: the PDF downloads (${pdfStatus}, ${pdfType})`);
+    await lp.selectOption('#days', '30');
+    await Promise.all([lp.waitForNavigation(), lp.click(`form[action="/courses/${cert}/certificate/links"] button[type=submit]`)]);
+    const link = (await lp.textContent('main code')).trim();
+    check(link.includes('/certificate-check/'), 'certificate: a verification link is shown once', [link]);
+    await axe(lp, 'the verification link page');
+    const employer = await browser.newContext({ bypassCSP: true });
+    const ep = await employer.newPage();
+    const seen = await ep.goto(link);
+    check(seen?.status() === 200 && (await ep.textContent('main')).includes('Certificate check'),
+      `certificate: an employer opens the link without signing in (${seen?.status()})`);
+    await axe(ep, 'the certificate check page');
+    await reflow(ep, link, 'the certificate check page');
+    await lp.goto(`${origin}/courses/${cert}`);
+    await Promise.all([lp.waitForNavigation(), lp.click(`form[action^="/courses/${cert}/certificate/links/"] button[type=submit]`)]);
+    const gone = await ep.goto(link);
+    check(gone?.status() === 410, `certificate: a revoked link answers 410 (${gone?.status()})`);
+    await employer.close();
+    await certCtx.close();
   } catch (e) {
     const where = lastPage ? `at ${lastPage.url()}: ${one(await lastPage.textContent('main').catch(() => '')).slice(0, 300)}` : '';
     check(false, `unexpected error: ${e.message.split('\n')[0]}`, [where]);

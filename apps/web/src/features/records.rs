@@ -93,7 +93,7 @@ fn query_of(a: &Asked, report: &str) -> String {
 }
 
 /// Reads the person's record through the identity path and notes the read in the audit trail.
-async fn read(
+pub(crate) async fn read(
     state: &AppState,
     site: &Site,
     person: trellis_domain::PersonId,
@@ -225,10 +225,7 @@ pub async fn activity(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Any
     let page_no = a.page.min(pages);
     let shown: Vec<_> = lines.into_iter().skip((page_no - 1) * PAGE).take(PAGE).collect();
     // Every course on the record, for the filter (and a course summary's heading).
-    let mut courses: Vec<(CourseId, String, String)> =
-        rows.iter().map(|r| (r.course, r.course_title.clone(), r.trust.clone())).collect();
-    courses.sort_by(|x, y| x.1.cmp(&y.1).then_with(|| x.2.cmp(&y.2)));
-    courses.dedup_by(|x, y| x.0 == y.0);
+    let courses = act::courses_on_record(&rows);
     let course_line = match a.report {
         Report::Course(c) => {
             act::courses(&rows, &Filter { courses: vec![c], ..Filter::default() }, zone).into_iter().next().map(|l| {

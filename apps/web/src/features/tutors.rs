@@ -7,11 +7,11 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::account::render_email;
-use crate::features::records::table;
+use crate::features::records::{read, table};
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other_saying};
 use crate::http::{Ctx, CurrentSite, Member, may};
-use crate::usecases::records::activity::{Filter, Report};
+use crate::usecases::records::activity::{Filter, Report, courses_on_record};
 use chrono::{Duration, Utc};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
@@ -25,41 +25,21 @@ use trellis_domain::identity::Email;
 /// The longest a grant may last.
 pub const MAX_DAYS: i64 = 365;
 
-/// The courses on the person's record, for the form: `(id, title, trust)`.
-fn record_courses(rows: &[id::ActivityRow]) -> Vec<(CourseId, String, String)> {
-    let mut c: Vec<_> = rows.iter().map(|r| (r.course, r.course_title.clone(), r.trust.clone())).collect();
-    c.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.2.cmp(&b.2)));
-    c.dedup_by(|a, b| a.0 == b.0);
-    c
-}
-
-async fn own_record(
-    state: &AppState,
-    site: &Site,
-    person: trellis_domain::PersonId,
-) -> Result<Vec<id::ActivityRow>, AppError> {
-    let itx = state.dbs.identity.begin_read(site.entry.id).await?;
-    let rows = id::activity_of(&itx, person).await?;
-    itx.commit().await?;
-    Ok(rows)
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn page_of(
     state: &AppState,
     site: &Site,
     req: &Request,
-    person: trellis_domain::PersonId,
+    rows: &[id::ActivityRow],
     given: Vec<Grant>,
     errors: &FormErrors,
     values: serde_json::Value,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let rows = own_record(state, site, person).await?;
     let zone = site.zone();
     let now = Utc::now();
     let day = |t: chrono::DateTime<Utc>| t.with_timezone(&zone).format("%-d %B %Y").to_string();
-    let titles = record_courses(&rows);
+    let titles = courses_on_record(rows);
     let chosen: Vec<String> = values["courses"]
         .as_array()
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
@@ -109,7 +89,8 @@ pub async fn shared(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Anyon
     let given = grants::of_person(&tx, me.person).await?;
     tx.commit().await?;
     let values = json!({ "email": "", "name": "", "scope": "all", "courses": [], "until": "" });
-    page_of(state, site, req, me.person, given, &FormErrors::new(), values, StatusCode::OK).await
+    let rows = read(state, site, me.person, "tutors").await?;
+    page_of(state, site, req, &rows, given, &FormErrors::new(), values, StatusCode::OK).await
 }
 
 /// Gives a tutor access and emails them the link.
@@ -151,8 +132,15 @@ pub async fn give(
         }
     };
     let scope = one("scope");
-    let rows = own_record(state, site, me.person).await?;
-    let known = record_courses(&rows);
+    // Read to check the choices (and to show the form again): inside this request's writing
+    // transaction, so the identity path's read-only one (no audit entry of its own here).
+    let rows = {
+        let itx = state.dbs.identity.begin_read(site.entry.id).await?;
+        let rows = id::activity_of(&itx, me.person).await?;
+        itx.commit().await?;
+        rows
+    };
+    let known = courses_on_record(&rows);
     let mut courses = Vec::new();
     if scope == "chosen" {
         for c in &course_ids {
@@ -169,16 +157,11 @@ pub async fn give(
         "email": one("email"), "name": name, "scope": if scope == "chosen" { "chosen" } else { "all" },
         "courses": course_ids, "until": page::date_as_typed(&one("until"), [&one("until-day"), &one("until-month"), &one("until-year")]),
     });
-    let (Some(email), Some(until)) = (email, until) else {
+    let (Some(email), Some(until)) = (email.filter(|_| errors.is_empty()), until) else {
         let given = grants::of_person(&tx, me.person).await?;
         tx.commit().await?;
-        return page_of(state, site, req, me.person, given, &errors, values, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return page_of(state, site, req, &rows, given, &errors, values, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    if !errors.is_empty() {
-        let given = grants::of_person(&tx, me.person).await?;
-        tx.commit().await?;
-        return page_of(state, site, req, me.person, given, &errors, values, StatusCode::UNPROCESSABLE_ENTITY).await;
-    }
     let token = {
         use base64::Engine;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
@@ -305,7 +288,7 @@ pub async fn view(
     };
     let zone = site.zone();
     let (header, lines) = table(Report::Summary, &rows, &Filter::default(), zone, false);
-    let titles = record_courses(&rows);
+    let titles = courses_on_record(&rows);
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "A shared learning record", &[]);
     ctx.insert("learner", &name);
     ctx.insert("until", &g.expires_at.with_timezone(&zone).format("%-d %B %Y").to_string());

@@ -57,7 +57,9 @@ pub fn percent_line(points: &[i64], target: i64) -> Value {
     let x = |i: usize| if n <= 1 { 50.0 } else { i as f64 * 100.0 / (n - 1) as f64 };
     let coords: Vec<String> =
         points.iter().enumerate().map(|(i, p)| format!("{:.1},{}", x(i), 100 - (*p).clamp(0, 100))).collect();
-    json!({ "points": coords.join(" "), "target_y": 100 - target.clamp(0, 100), "single": n == 1 })
+    // One day kept draws no line: a dot marks it.
+    let dot = (n == 1).then(|| json!({ "x": x(0), "y": 100 - points[0].clamp(0, 100) }));
+    json!({ "points": coords.join(" "), "target_y": 100 - target.clamp(0, 100), "dot": dot })
 }
 
 #[cfg(test)]

@@ -231,6 +231,14 @@ pub fn sessions(rows: &[ActivityRow], f: &Filter, zone: Tz) -> Vec<SessionLine> 
     out
 }
 
+/// The courses on a record, once each, by title then trust: `(course, title, trust)`.
+pub fn courses_on_record(rows: &[ActivityRow]) -> Vec<(CourseId, String, String)> {
+    let mut c: Vec<_> = rows.iter().map(|r| (r.course, r.course_title.clone(), r.trust.clone())).collect();
+    c.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.2.cmp(&b.2)));
+    c.dedup_by(|a, b| a.0 == b.0);
+    c
+}
+
 /// The CPD points of the completed courses among `lines`.
 pub fn cpd_total(lines: &[CourseLine]) -> i64 {
     lines.iter().filter(|l| l.completed.is_some()).filter_map(|l| l.cpd_points).map(i64::from).sum()

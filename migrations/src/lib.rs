@@ -26,6 +26,7 @@ mod m20261206_000018_certificates;
 mod m20261206_000019_activity_cpd;
 mod m20261206_000020_details_confirmed;
 mod m20261206_000021_tutor_access;
+mod m20261206_000022_organisation_reporting;
 
 pub mod helpers;
 
@@ -60,6 +61,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261206_000019_activity_cpd.rs"),
     include_str!("m20261206_000020_details_confirmed.rs"),
     include_str!("m20261206_000021_tutor_access.rs"),
+    include_str!("m20261206_000022_organisation_reporting.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -93,6 +95,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_activity_cpd::Migration),
             Box::new(m20261206_000020_details_confirmed::Migration),
             Box::new(m20261206_000021_tutor_access::Migration),
+            Box::new(m20261206_000022_organisation_reporting::Migration),
         ]
     }
 }

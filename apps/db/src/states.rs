@@ -135,4 +135,20 @@ states! {
     pub enum ProgrammeStatus {
         Published = "published",
     }
+
+    /// A grant of organisation reporting.
+    pub enum ReportGrantKind {
+        /// Authorised by the trust's authoriser: nominates report users, and runs reports.
+        Lead = "lead",
+        /// Nominated by a reporting lead, with a stated purpose.
+        User = "user",
+    }
+
+    /// Who a trust's authoriser of organisation reporting is.
+    pub enum AuthoriserRole {
+        HrDirector = "hr_director",
+        MedicalDirector = "medical_director",
+        Siro = "siro",
+        CaldicottGuardian = "caldicott_guardian",
+    }
 }

@@ -22,4 +22,5 @@ pub use http::auth::password::hash as hash_password;
 /// The background worker's jobs that the command line runs directly.
 pub mod jobs {
     pub use crate::app::worker::invoice_trust;
+    pub use crate::features::reporting::daily as reporting_daily;
 }

@@ -1,5 +1,6 @@
 //! sea-orm entities, one file a table. Tenant-owned ones implement [`crate::TenantScoped`].
 
+pub mod access_event;
 pub mod assignment;
 pub mod attempt;
 pub mod attempt_commit;
@@ -39,6 +40,9 @@ pub mod platform_terms_acceptance;
 pub mod programme;
 pub mod programme_course;
 pub mod record_grant;
+pub mod report_authoriser;
+pub mod report_grant;
+pub mod report_schedule;
 pub mod requirement;
 pub mod seller;
 pub mod shared_completion;

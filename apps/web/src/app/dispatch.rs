@@ -6,7 +6,7 @@ use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
     account, admin, api, assets, authoring, certificates, elearning, health, home, learner, market, platform,
-    platform_admin, records, site_admin, sso, sso_admin, statistics, tenant, training, tutors, xapi,
+    platform_admin, records, reporting, site_admin, sso, sso_admin, statistics, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -47,6 +47,10 @@ impl Dispatch {
                 .at("/admin", get(platform_admin::home))
                 .at("/admin/trusts", post(platform_admin::create_trust))
                 .at("/admin/audit", get(platform_admin::audit))
+                .at(
+                    "/admin/trusts/:slug/authoriser",
+                    get(platform_admin::authoriser).post(platform_admin::record_authoriser),
+                )
                 .at("/admin/marketplace", get(market::review_queue))
                 .at("/admin/marketplace/listings/:id", post(market::review))
                 .at("/admin/marketplace/events/:id/retry", post(market::retry_event))
@@ -84,6 +88,16 @@ impl Dispatch {
                 .at("/account/tutors", get(tutors::shared).post(tutors::give))
                 .at("/account/tutors/:grant/revoke", post(tutors::revoke))
                 .at("/account/activity", get(records::activity))
+                .at("/reporting", get(reporting::overview))
+                .at("/reporting/authoriser/:token", get(reporting::authoriser_form).post(reporting::authoriser_confirm))
+                .at("/reporting/leads", get(reporting::leads).post(reporting::authorise_lead))
+                .at("/reporting/leads/:grant/revoke", post(reporting::revoke_lead))
+                .at("/reporting/users", get(reporting::users).post(reporting::nominate_user))
+                .at("/reporting/users/:grant/revoke", post(reporting::revoke_user))
+                .at("/reporting/audit", get(reporting::audit_page))
+                .at("/reporting/reports/:name", get(reporting::report))
+                .at("/reporting/schedules", post(reporting::schedule))
+                .at("/reporting/schedules/:id/cancel", post(reporting::unschedule))
                 .at("/account/activity.csv", get(records::activity_csv))
                 .at("/account/activity.pdf", get(records::activity_pdf))
                 .at("/account/email/confirm", get(account::email_confirm_form).post(account::email_confirm))

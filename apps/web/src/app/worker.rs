@@ -12,6 +12,7 @@
 
 use crate::context::AppState;
 use crate::context::directory::Site;
+use crate::error::AppError;
 use crate::features::account::render_email;
 use serde_json::json;
 use std::sync::Arc;
@@ -351,6 +352,19 @@ pub async fn daily(state: &AppState) {
         }
         if let Err(e) = result {
             tracing::warn!(error = %e, tenant = %site.entry.slug, "daily compliance run failed; will retry");
+        }
+        // Organisation reporting: grants whose time ran out, and monthly report emails due.
+        let reporting = async {
+            let tx = state.dbs.app.begin(site.entry.id).await?;
+            if compliance::claim_daily(&tx, "reporting", today).await? {
+                crate::features::reporting::daily(state, &site, &tx, chrono::Utc::now()).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, AppError>(())
+        }
+        .await;
+        if let Err(e) = reporting {
+            tracing::warn!(error = %e, tenant = %site.entry.slug, "daily reporting run failed; will retry");
         }
         // Monthly invoices: the months before this one with billed enrolments not yet invoiced.
         let invoicing = async {

@@ -14,6 +14,7 @@ pub mod market;
 pub mod platform;
 pub mod platform_admin;
 pub mod records;
+pub mod reporting;
 pub mod site_admin;
 pub mod sso;
 pub mod sso_admin;

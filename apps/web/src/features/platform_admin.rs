@@ -372,6 +372,7 @@ fn action_words(action: &str) -> String {
         "platform.mfa.failed" => "A two-step verification code was refused",
         "tenants.apply" => "Trusts were set up or changed from their files",
         "trust.appointed_admin" => "A trust's first training manager was appointed",
+        "trust.authoriser_recorded" => "A trust's reporting authoriser was recorded",
         "market.seller_registered" => "A seller registered",
         "market.listing_submitted" => "A listing was sent for review",
         "market.listing_approved" => "A listing was approved",
@@ -709,4 +710,148 @@ pub async fn audit(
         json!({ "platform_entries": platform_entries, "trust_entries": trust_entries, "trusts": options, "action": q.action }),
         StatusCode::OK,
     )
+}
+
+/// A trust's authoriser of organisation reporting as the platform page shows them.
+async fn authoriser_ctx(
+    state: &AppState,
+    site: &crate::context::directory::Site,
+) -> Result<serde_json::Value, AppError> {
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let all = trellis_db::reporting::authorisers(&tx).await?;
+    tx.commit().await?;
+    let now = chrono::Utc::now();
+    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%-d %B %Y").to_string();
+    Ok(json!(
+        all.iter()
+            .map(|a| json!({
+                "name": a.name, "email": a.email,
+                "role": crate::features::reporting::role_words(a.role),
+                "recorded": day(a.created_at),
+                "state": match (a.confirmed_at, a.ended_at) {
+                    (Some(c), None) => format!("Confirmed on {}", day(c)),
+                    (Some(_), Some(e)) => format!("Replaced on {}", day(e)),
+                    (None, Some(_)) => "Link replaced by a newer one".to_owned(),
+                    (None, None) if a.link_expires_at <= now => "Link not followed in time".to_owned(),
+                    (None, None) => format!("Waiting for them to confirm (link works until {})", day(a.link_expires_at)),
+                },
+            }))
+            .collect::<Vec<_>>()
+    ))
+}
+
+fn site_by_slug(state: &AppState, slug: &str) -> Result<std::sync::Arc<crate::context::directory::Site>, AppError> {
+    state.directory.sites().into_iter().find(|s| s.entry.slug == slug).ok_or(AppError::NotFound)
+}
+
+/// A trust's authoriser of organisation reporting: who it is (and was), and the form to record one.
+#[handler]
+pub async fn authoriser(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    PlatformAdmin(_admin): PlatformAdmin,
+    token: &CsrfToken,
+    poem::web::Path(slug): poem::web::Path<String>,
+) -> Result<Response, AppError> {
+    let site = site_by_slug(state, &slug)?;
+    let mut ctx = form_ctx(token, &FormErrors::new(), json!({ "name": "", "role": "", "email": "" }));
+    ctx["trust"] = json!({ "name": site.entry.name, "slug": site.entry.slug, "ods_code": site.entry.ods_code });
+    ctx["authorisers"] = authoriser_ctx(state, &site).await?;
+    render(state, req, "pages/platform_authoriser.html", "Reporting authoriser", ctx, StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct AuthoriserForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// Records a trust's authoriser and emails them the link to confirm, on the trust's own site.
+#[handler]
+pub async fn record_authoriser(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    PlatformAdmin(me): PlatformAdmin,
+    token: &CsrfToken,
+    poem::web::Path(slug): poem::web::Path<String>,
+    Form(f): Form<AuthoriserForm>,
+) -> Result<Response, AppError> {
+    use trellis_db::states::AuthoriserRole;
+    let site = site_by_slug(state, &slug)?;
+    let mut errors = FormErrors::new();
+    let name = f.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.insert("name", "Enter the authoriser's name, up to 200 characters");
+    }
+    let role = AuthoriserRole::from_word(f.role.trim());
+    if role.is_none() {
+        errors.insert("role", "Choose the authoriser's role");
+    }
+    let email = Email::parse(&f.email).map_err(|m| errors.insert("email", m)).ok();
+    let (Some(role), Some(email)) = (role, email.filter(|_| errors.is_empty())) else {
+        let mut ctx = form_ctx(token, &errors, json!({ "name": f.name, "role": f.role, "email": f.email }));
+        ctx["trust"] = json!({ "name": site.entry.name, "slug": site.entry.slug, "ods_code": site.entry.ods_code });
+        ctx["authorisers"] = authoriser_ctx(state, &site).await?;
+        return render(
+            state,
+            req,
+            "pages/platform_authoriser.html",
+            "Reporting authoriser",
+            ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+    let raw = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    };
+    let actor = format!("person:{me}");
+    let days = 7;
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let id = trellis_db::reporting::record_authoriser(
+        &tx,
+        &name,
+        role,
+        email.as_str(),
+        &raw,
+        &actor,
+        chrono::Utc::now() + chrono::Duration::days(days),
+    )
+    .await?;
+    trail::record(
+        &tx,
+        None,
+        "reporting.authoriser_recorded",
+        &id.to_string(),
+        None,
+        json!({ "by": actor, "role": role.as_str(), "name": name }),
+    )
+    .await?;
+    let role_words = crate::features::reporting::role_words(role);
+    let mail = render_email(
+        state,
+        &site,
+        "report_authoriser",
+        email.as_str(),
+        &format!("Confirm that you are the {role_words} of {}", site.entry.name),
+        json!({ "name": name, "role": role_words, "days": days,
+                "link": format!("{}reporting/authoriser/{raw}", site.url) }),
+    )?;
+    outbox::enqueue_email(&tx, &mail).await?;
+    tx.commit().await?;
+    crate::context::queue::wake(state).await;
+    state
+        .dbs
+        .platform
+        .record_platform_audit(&actor, "trust.authoriser_recorded", Some(site.entry.id), email.to_string())
+        .await?;
+    Ok(page::see_other_saying(
+        req,
+        &format!("/admin/trusts/{slug}/authoriser"),
+        format!("{name} is recorded as the {role_words}. We emailed them a link to confirm."),
+    ))
 }

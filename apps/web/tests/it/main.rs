@@ -16,6 +16,7 @@ mod mfa;
 mod platform;
 mod propagation;
 mod records;
+mod reporting;
 mod request_shape;
 mod security;
 mod serving;

@@ -481,7 +481,7 @@ async fn spawn_app_with_admin_mfa_off() -> TestApp {
 }
 
 /// Enrols on an open course and opens its first session (which completes a one-page course).
-async fn learn(v: &mut trellis_testkit::Visitor, course: trellis_domain::CourseId) {
+pub(crate) async fn learn(v: &mut trellis_testkit::Visitor, course: trellis_domain::CourseId) {
     let page = v.get(&format!("/courses/{course}")).await;
     let t = page.csrf().unwrap();
     assert_eq!(v.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
@@ -591,7 +591,7 @@ async fn my_activity_shows_ones_own_learning_at_every_trust_and_nobody_elses() {
 
 /// The text of a PDF, page by page (poppler-utils' `pdftotext`, installed by
 /// scripts/install-test-deps.sh).
-fn pdf_pages(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn pdf_pages(bytes: &[u8]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("doc.pdf");
     std::fs::write(&path, bytes).unwrap();

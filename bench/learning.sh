@@ -155,6 +155,60 @@ export_out=$(curl -fs -o "$work/export.csv" -w '%{time_total} %{size_download}' 
 echo "export of the whole record as CSV: $(wc -l <"$work/export.csv") lines, $(awk '{ printf "%.1f MB in %.1f s", $2 / 1e6, $1 }' <<<"$export_out")"
 rm -f "$work/export.csv"
 
+# Records and reports (issue 19). The enrolments the rules made take the states of their
+# compliance records, and each started one gets a tracking row; the demo learner gets 500
+# completed courses with 100 tracking rows each (50,000); the training manager is made a reporting
+# lead (by SQL: the chain of grants is exercised by the tests, not timed here).
+if [[ "$backend" == postgres ]]; then newid="gen_random_uuid()"; hundred="generate_series(1, 100)"; now="now()"; later="now() + interval '300 days'"
+else newid="randomblob(16)"; hundred="(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 100) SELECT n FROM s)"; now="datetime('now')"; later="datetime('now', '+300 days')"; fi
+t=$(stamp)
+sql "UPDATE enrolments SET completed_at = a.completed_at, last_activity_at = a.started_at,
+       status = CASE WHEN a.completed_at IS NOT NULL THEN 'completed' ELSE 'active' END
+       FROM assignments a WHERE a.tenant_id = enrolments.tenant_id AND a.person_id = enrolments.person_id
+        AND a.course_id = enrolments.course_id" >/dev/null
+sql "INSERT INTO object_progress (tenant_id, enrolment_id, cycle, object_id, person_id, first_access_at, last_access_at,
+       seconds_spent, visits, completed_at, score_scaled, success)
+     SELECT e.tenant_id, e.id, e.cycle, e.course_id, e.person_id, e.last_activity_at, COALESCE(e.completed_at, e.last_activity_at),
+            CAST($rnd * 1800 AS int), 1 + CAST($rnd * 4 AS int), e.completed_at,
+            CASE WHEN e.completed_at IS NOT NULL THEN $rnd END, ''
+       FROM enrolments e WHERE e.last_activity_at IS NOT NULL" >/dev/null
+sql "INSERT INTO enrolments (tenant_id, id, person_id, course_id, status, source, cycle, requested_at, enrolled_at, completed_at, last_activity_at)
+     SELECT c.tenant_id, $newid, p.id, c.id, 'completed', 'self', 1, $(ago 400), $(ago 400), $(ago "cast($rnd * 390 AS int)"), $(ago 1)
+       FROM courses c JOIN people p ON p.email = 'learner@northmoor.example'
+      WHERE c.code LIKE 'BENCH-%' AND c.title NOT LIKE 'Bench mandatory%'
+        AND c.tenant_id = (SELECT id FROM tenants WHERE slug = 'northmoor')
+      ORDER BY c.code LIMIT 500" >/dev/null
+sql "INSERT INTO object_progress (tenant_id, enrolment_id, cycle, object_id, person_id, first_access_at, last_access_at,
+       seconds_spent, visits, completed_at, score_scaled, success)
+     SELECT e.tenant_id, e.id, 1, $newid, e.person_id, e.requested_at, e.completed_at, CAST($rnd * 600 AS int), 1, e.completed_at, $rnd, 'passed'
+       FROM enrolments e JOIN people p ON p.id = e.person_id AND p.email = 'learner@northmoor.example'
+       CROSS JOIN $hundred AS h WHERE e.course_id IN (SELECT id FROM courses WHERE code LIKE 'BENCH-%' AND title NOT LIKE 'Bench mandatory%')" >/dev/null
+sql "INSERT INTO report_grants (tenant_id, id, kind, person_id, person_name, person_email, granted_by, statement, purpose, ip, created_at, expires_at, expiry_noted)
+     SELECT m.tenant_id, $newid, 'lead', p.id, 'Training Manager', p.email, p.id, 'bench', '', '', $now, $later, false
+       FROM people p JOIN memberships m ON m.person_id = p.id
+      WHERE p.email = 'training.manager@northmoor.example' AND m.tenant_id = (SELECT id FROM tenants WHERE slug = 'northmoor')" >/dev/null
+if [[ "$backend" == postgres ]]; then sql "VACUUM ANALYZE" >/dev/null; else sql "ANALYZE" >/dev/null; fi
+echo "set-up for records and reports: $(sql "SELECT count(*) FROM object_progress") tracking rows, $(sql "SELECT count(*) FROM enrolments e JOIN people p ON p.id = e.person_id AND p.email = 'learner@northmoor.example' WHERE e.completed_at IS NOT NULL") completions for the demo learner: $(took "$t")"
+median_ms() { # cookie path: the median of 7 requests, in ms (after one to warm)
+  local ts=()
+  curl -fs -o /dev/null -H "Host: $host" -H "Cookie: $1" "$base$2"
+  for _ in 1 2 3 4 5 6 7; do ts+=("$(curl -fs -o /dev/null -w '%{time_total}' -H "Host: $host" -H "Cookie: $1" "$base$2")"); done
+  printf '%s\n' "${ts[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.0f ms", a[4] * 1000 }'
+}
+echo "the learner's activity record (500 courses), on screen: $(median_ms "$learner" "/account/activity")"
+echo "the learner's activity detail (50,000 session lines, first page), on screen: $(median_ms "$learner" "/account/activity?report=detail")"
+echo "the learner's activity record as PDF: $(median_ms "$learner" "/account/activity.pdf")"
+stats_course=$(curl -fs -H "Host: $host" -H "Cookie: $manager" "$base/admin/statistics" | grep -o '<option value="[0-9a-f-]*"[^>]*>Bench mandatory 01' | sed 's/<option value="//;s/".*//')
+[[ -n "$stats_course" ]] || { echo "no course in the statistics form"; exit 1; }
+echo "anonymised statistics of a mandatory course (20,000 enrolments), by month: $(median_ms "$manager" "/admin/statistics?course=$stats_course")"
+echo "  by staff group: $(median_ms "$manager" "/admin/statistics?course=$stats_course&by=group")"
+echo "organisation report, staff activity, first screen (25 people): $(median_ms "$manager" "/reporting/reports/staff-activity")"
+rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
+report_out=$(curl -fs -o "$work/activity.csv" -w '%{time_total} %{size_download}' -H "Host: $host" -H "Cookie: $manager" "$base/reporting/reports/staff-activity.csv")
+rss_after=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
+echo "organisation report, staff activity as CSV (streamed): $(($(wc -l <"$work/activity.csv") - 1)) lines, $(awk '{ printf "%.1f MB in %.1f s", $2 / 1e6, $1 }' <<<"$report_out"); server memory (VmRSS) $((rss_before / 1024)) MB before, $((rss_after / 1024)) MB after"
+rm -f "$work/activity.csv"
+
 run() { # name cookie path
   taskset -c 1 wrk -t1 -c4 -d3s -H "Host: $host" -H "Cookie: $2" "$base$3" >/dev/null
   for c in 1 16; do

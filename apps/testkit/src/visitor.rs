@@ -132,6 +132,25 @@ impl Visitor {
         self.finish(resp).await
     }
 
+    /// `POST path` with a form body (no token added): the status, content type and raw bytes (a
+    /// download a form asks for).
+    pub async fn post_bytes(&mut self, path: &str, fields: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let resp = self
+            .client
+            .post(format!("http://{}{path}", self.addr))
+            .header("host", &self.host)
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        let status = resp.status().as_u16();
+        let kind = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        (status, kind, resp.bytes().await.expect("body").to_vec())
+    }
+
     /// `POST path` as `multipart/form-data` (an upload form): text `fields`, then one file field
     /// `(name, file name, content type, bytes)`, exactly as given (no token added).
     pub async fn post_multipart(

@@ -6,7 +6,8 @@ use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
     account, admin, api, assets, authoring, certificates, elearning, health, home, learner, market, platform,
-    platform_admin, records, reporting, site_admin, sso, sso_admin, statistics, tenant, training, tutors, xapi,
+    platform_admin, portfolio, records, reporting, site_admin, sso, sso_admin, statistics, tenant, training, tutors,
+    xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -88,6 +89,9 @@ impl Dispatch {
                 .at("/account/tutors", get(tutors::shared).post(tutors::give))
                 .at("/account/tutors/:grant/revoke", post(tutors::revoke))
                 .at("/account/activity", get(records::activity))
+                .at("/account/export", get(portfolio::export_form).post(portfolio::export))
+                .at("/.well-known/jwks.json", get(portfolio::jwks))
+                .at("/badges/issuer", get(portfolio::issuer))
                 .at("/reporting", get(reporting::overview))
                 .at("/reporting/authoriser/:token", get(reporting::authoriser_form).post(reporting::authoriser_confirm))
                 .at("/reporting/leads", get(reporting::leads).post(reporting::authorise_lead))

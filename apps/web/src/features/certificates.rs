@@ -94,14 +94,47 @@ pub async fn pdf(
     let Member { me, tx, .. } = member;
     let id: CourseId = page::path_id(&id)?;
     let (c, e) = own(&tx, me.person, id).await?;
-    let s = learner_standing(&tx, &c, &e).await?;
-    if !s.available {
-        return Err(AppError::NotFound);
-    }
-    let objects = sessions_of(&tx, &c, &e).await?;
-    let progress = learn::progress(&tx, &e).await?;
-    let person = id::member_person(&tx, me.person).await?.ok_or(AppError::NotFound)?;
+    let Some(doc) = document(&tx, site, me.person, &c, &e).await? else { return Err(AppError::NotFound) };
     tx.commit().await?;
+    crate::http::pdf::response_overleaf(doc.title, doc.lines, doc.rows, &doc.file).await
+}
+
+/// A certificate's content, for its PDF: the lines of page 1 and the course summary overleaf.
+pub(crate) struct Document {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub file: String,
+}
+
+/// The learner's certificate of `course` here, if they have one (every required session done).
+pub(crate) async fn of_course(
+    tx: &TenantTx,
+    site: &Site,
+    person: trellis_domain::PersonId,
+    course: CourseId,
+) -> Result<Option<Document>, AppError> {
+    match own(tx, person, course).await {
+        Ok((c, e)) => document(tx, site, person, &c, &e).await,
+        Err(AppError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn document(
+    tx: &TenantTx,
+    site: &Site,
+    person: trellis_domain::PersonId,
+    c: &Course,
+    e: &Enrolment,
+) -> Result<Option<Document>, AppError> {
+    let s = learner_standing(tx, c, e).await?;
+    if !s.available {
+        return Ok(None);
+    }
+    let objects = sessions_of(tx, c, e).await?;
+    let progress = learn::progress(tx, e).await?;
+    let person = id::member_person(tx, person).await?.ok_or(AppError::NotFound)?;
     let zone = site.zone();
     let day = |t: chrono::DateTime<Utc>| t.with_timezone(&zone).format("%-d %B %Y").to_string();
     let completed = e.completed_at.map(day).unwrap_or_default();
@@ -148,17 +181,16 @@ pub async fn pdf(
             time_words(p.map_or(0, |p| i64::from(p.seconds_spent))),
         ]);
     }
-    crate::http::pdf::response_overleaf(
-        "Certificate of completion".to_owned(),
+    Ok(Some(Document {
+        title: "Certificate of completion".to_owned(),
         lines,
         rows,
-        &format!(
+        file: format!(
             "certificate-{}-{}.pdf",
             c.code.to_lowercase(),
             e.completed_at.map(|d| d.date_naive().to_string()).unwrap_or_default()
         ),
-    )
-    .await
+    }))
 }
 
 #[derive(Debug, Deserialize, Default)]

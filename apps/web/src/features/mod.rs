@@ -13,6 +13,7 @@ pub mod learner;
 pub mod market;
 pub mod platform;
 pub mod platform_admin;
+pub mod portfolio;
 pub mod records;
 pub mod reporting;
 pub mod site_admin;

@@ -14,6 +14,7 @@ mod lms_api;
 mod market;
 mod mfa;
 mod platform;
+mod portfolio;
 mod propagation;
 mod records;
 mod reporting;

@@ -27,6 +27,7 @@ mod m20261206_000019_activity_cpd;
 mod m20261206_000020_details_confirmed;
 mod m20261206_000021_tutor_access;
 mod m20261206_000022_organisation_reporting;
+mod m20261206_000023_portfolio_links;
 
 pub mod helpers;
 
@@ -62,6 +63,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261206_000020_details_confirmed.rs"),
     include_str!("m20261206_000021_tutor_access.rs"),
     include_str!("m20261206_000022_organisation_reporting.rs"),
+    include_str!("m20261206_000023_portfolio_links.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -96,6 +98,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_details_confirmed::Migration),
             Box::new(m20261206_000021_tutor_access::Migration),
             Box::new(m20261206_000022_organisation_reporting::Migration),
+            Box::new(m20261206_000023_portfolio_links::Migration),
         ]
     }
 }

@@ -1,4 +1,5 @@
-// Helpers shared by the browser tests (sites.mjs, elearning.mjs, marketplace.mjs).
+// Helpers shared by the browser tests (sites.mjs, elearning.mjs, marketplace.mjs, reporting.mjs,
+// tutors.mjs).
 //
 // This module holds what each of them needs: the checks, printed as `ok - …` / `not ok - …`
 // (details on `#   …` lines), and `run`, which ends with `N passed, M failed` (the line
@@ -6,7 +7,8 @@
 // TRELLIS_URL and TRELLIS_BASE_DOMAIN; Debian's headless Chromium, started with <site>.<base
 // domain> sent to the server; signing in (accepting the terms when asked); axe (WCAG 2.0/2.1/2.2
 // A and AA), naming up to three elements per violation; and reflow at 320 CSS px (WCAG 2.2
-// 1.4.10), naming the elements that stick out.
+// 1.4.10), naming the elements that stick out; and the demo's email, read from the .eml files it
+// writes to its mail directory.
 
 import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -218,13 +220,14 @@ export async function axe(page, label, { iframes = true } = {}) {
  * WCAG 2.2 1.4.10 (reflow), which axe does not test: loads url in page at 320 × 640 CSS px and
  * checks nothing scrolls sideways; on a failure the details name up to five elements whose box
  * ends beyond the screen's edge. The page's viewport is put back afterwards (the page stays
- * at url).
+ * at url). With url null the page is measured where it is, without loading anything (for a page
+ * that answered a form, such as a form shown again with its errors).
  */
 export async function reflow(page, url, label) {
   const size = page.viewportSize();
   try {
     await page.setViewportSize({ width: 320, height: 640 });
-    await page.goto(url, { waitUntil: 'load', timeout: TIMEOUT });
+    if (url !== null) await page.goto(url, { waitUntil: 'load', timeout: TIMEOUT });
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     const wide = width <= 320 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
       .filter((e) => e.getBoundingClientRect().right > 320.5)
@@ -234,6 +237,38 @@ export async function reflow(page, url, label) {
   } finally {
     if (size) await page.setViewportSize(size);
   }
+}
+
+/**
+ * Beside reflow: at wider screens (768 px, a tablet, and 1280 px, a desktop) the page, as it is,
+ * does not scroll sideways either (a table wider than the page scrolls in its own box). One
+ * check; the viewport is put back afterwards.
+ */
+export async function noSideways(page, label, widths = [768, 1280]) {
+  const size = page.viewportSize();
+  const wide = [];
+  try {
+    for (const width of widths) {
+      await page.setViewportSize({ width, height: 800 });
+      const w = await page.evaluate(() => document.documentElement.scrollWidth);
+      if (w > width) wide.push(`${w} px wide at ${width} px`);
+    }
+  } finally {
+    if (size) await page.setViewportSize(size);
+  }
+  return check(wide.length === 0, `${label}: nothing scrolls sideways at ${widths.join(' or ')} px`, wide);
+}
+
+/**
+ * A form shown again with its errors: each field's error message (.nhsuk-error-message) has an
+ * id, and the field (or its fieldset) names it in aria-describedby, so a screen reader reads the
+ * message with the field (WCAG 2.2 1.3.1, 3.3.1). One check, naming the messages left out.
+ */
+export async function errorsDescribed(page, label) {
+  const loose = await page.$$eval('main .nhsuk-error-message', (messages) => messages
+    .filter((m) => !m.id || !document.querySelector(`[aria-describedby~="${CSS.escape(m.id)}"]`))
+    .map((m) => `${m.id ? `#${m.id}` : '(no id)'}: ${m.textContent.trim()}`));
+  return check(loose.length === 0, `${label}: each error message is tied to its field (aria-describedby)`, loose);
 }
 
 // A full-page PNG of the page as `<name>.png` in TRELLIS_SCREENSHOTS (the guides' pictures), when set.
@@ -267,4 +302,85 @@ export function totp(secret, at = Date.now()) {
   const h = createHmac('sha1', Buffer.from(key)).update(counter).digest();
   const o = h[h.length - 1] & 0xf;
   return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+// ---- Email ----
+
+// One header's value from a block of headers (folded lines joined), RFC 2047 words decoded.
+function header(block, name) {
+  const unfolded = block.replace(/\r?\n[ \t]+/g, ' ');
+  const m = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(unfolded);
+  if (!m) return '';
+  return m[1].replace(/=\?([^?]+)\?([bq])\?([^?]*)\?=\s*/gi, (_, charset, enc, text) => (enc.toLowerCase() === 'b'
+    ? Buffer.from(text, 'base64')
+    : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (__, h) => String.fromCharCode(parseInt(h, 16))), 'latin1'))
+    .toString('utf8')).trim();
+}
+
+// A MIME part's body, its transfer encoding undone.
+function decoded(headers, body) {
+  const encoding = header(headers, 'Content-Transfer-Encoding').toLowerCase();
+  if (encoding === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (encoding === 'quoted-printable') {
+    const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9a-f]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
+    return Buffer.from(bytes, 'latin1').toString('utf8');
+  }
+  return body;
+}
+
+/**
+ * One email the demo wrote (an .eml file in its mail directory): { file, to, subject, text, html,
+ * links }, text and html being the plain and HTML alternatives decoded, links every http(s)
+ * address in the text.
+ */
+export function parseMail(file, raw) {
+  const split = raw.search(/\r?\n\r?\n/);
+  const head = split < 0 ? raw : raw.slice(0, split);
+  const body = split < 0 ? '' : raw.slice(split).replace(/^\r?\n\r?\n/, '');
+  const mail = { file, to: header(head, 'To'), subject: header(head, 'Subject'), text: '', html: '' };
+  const boundary = /boundary="?([^";\s]+)"?/i.exec(header(head, 'Content-Type'))?.[1];
+  const parts = boundary
+    ? body.split(`--${boundary}`).slice(1).filter((p) => !p.startsWith('--'))
+    : [`${head}\n\n${body}`];
+  for (const part of parts) {
+    const p = part.replace(/^\r?\n/, '');
+    const at = p.search(/\r?\n\r?\n/);
+    const h = at < 0 ? p : p.slice(0, at);
+    const b = at < 0 ? '' : p.slice(at).replace(/^\r?\n\r?\n/, '');
+    const type = header(h, 'Content-Type').toLowerCase();
+    if (type.startsWith('text/html')) mail.html ||= decoded(h, b);
+    else if (type.startsWith('text/plain') || !type) mail.text ||= decoded(h, b);
+  }
+  mail.links = [...mail.text.matchAll(/https?:\/\/[^\s<>"]+/g)].map((m) => m[0]);
+  return mail;
+}
+
+/**
+ * Waits (up to timeout ms) for an email to `to` whose subject contains `subject`, in the demo's
+ * mail directory dir (TRELLIS_MAIL_DIR; the demo writes each email as an .eml file once its
+ * outbox sends it). Returns the newest such email (see parseMail), or throws naming the subjects
+ * that did reach `to`.
+ */
+export async function waitForMail(dir, to, subject, { timeout = TIMEOUT } = {}) {
+  const { readdir, readFile, stat } = await import('node:fs/promises');
+  const path = await import('node:path');
+  const end = Date.now() + timeout;
+  let theirs = [];
+  for (;;) {
+    const names = await readdir(dir).catch(() => []);
+    const found = [];
+    theirs = [];
+    for (const name of names.filter((n) => n.endsWith('.eml'))) {
+      const file = path.join(dir, name);
+      const mail = parseMail(file, await readFile(file, 'utf8').catch(() => ''));
+      if (mail.to.toLowerCase().replace(/^.*<|>.*$/g, '') !== to.toLowerCase()) continue;
+      theirs.push(mail.subject);
+      if (mail.subject.includes(subject)) found.push({ mail, at: (await stat(file)).mtimeMs });
+    }
+    if (found.length) return found.sort((a, b) => b.at - a.at)[0].mail;
+    if (Date.now() > end) {
+      throw new Error(`no email to ${to} about "${subject}" in ${dir} after ${timeout} ms (their emails: ${theirs.map((s) => JSON.stringify(s)).join(', ') || 'none'})`);
+    }
+    await new Promise((r) => { setTimeout(r, 200); });
+  }
 }

@@ -25,6 +25,7 @@ pub mod market;
 mod migrate;
 pub mod outbox;
 mod platform;
+pub mod portfolio;
 pub mod reporting;
 pub mod sessions;
 pub mod site;

@@ -42,6 +42,10 @@ pub struct DevelopmentConfig {
     /// their metadata names; later LRS forwarding, SFTP and S3 on such hosts). Tests and the demo
     /// set it, because their providers run on this machine.
     pub allow_local_network: bool,
+    /// Host names the server resolves itself to these addresses when it fetches a URL a person
+    /// or a trust supplied (only with `allow_local_network`): the tests point another trust's
+    /// site on this machine at loopback with it, as a browser does for `*.localhost`.
+    pub hosts: std::collections::BTreeMap<String, std::net::IpAddr>,
 }
 
 /// Single sign-on across trusts.

@@ -8,3 +8,4 @@ pub mod oidc;
 pub mod outbound;
 pub mod payments;
 pub mod redis_bus;
+pub mod xapi_out;

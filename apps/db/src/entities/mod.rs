@@ -37,6 +37,7 @@ pub mod person_secret;
 pub mod person_session;
 pub mod platform_audit;
 pub mod platform_terms_acceptance;
+pub mod portfolio_link;
 pub mod programme;
 pub mod programme_course;
 pub mod record_grant;

@@ -90,6 +90,8 @@ impl Dispatch {
                 .at("/account/tutors/:grant/revoke", post(tutors::revoke))
                 .at("/account/activity", get(records::activity))
                 .at("/account/export", get(portfolio::export_form).post(portfolio::export))
+                .at("/account/export/links", post(portfolio::link))
+                .at("/account/export/links/:id/unlink", post(portfolio::unlink))
                 .at("/.well-known/jwks.json", get(portfolio::jwks))
                 .at("/badges/issuer", get(portfolio::issuer))
                 .at("/reporting", get(reporting::overview))

@@ -18,18 +18,26 @@ use poem::web::Form;
 use poem::{Body, Response, handler};
 use serde_json::json;
 use std::collections::BTreeMap;
-use trellis_db::{audit, identity as id, xapi};
+use trellis_db::{audit, identity as id, portfolio, xapi};
 
 /// Statements put in an export at most (the newest are kept).
 const MAX_STATEMENTS: u64 = 100_000;
 
-fn export_page(
+#[allow(clippy::too_many_arguments)]
+async fn export_page(
     state: &AppState,
     site: &crate::context::directory::Site,
     req: &poem::Request,
+    tx: trellis_db::TenantTx,
+    person: trellis_domain::PersonId,
     errors: &FormErrors,
+    values: serde_json::Value,
     status: StatusCode,
 ) -> Result<Response, AppError> {
+    let links = portfolio::links_of(&tx, person).await?;
+    tx.commit().await?;
+    let zone = site.zone();
+    let day = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%-d %B %Y").to_string();
     let mut ctx = page::context(
         state,
         Some(site),
@@ -37,15 +45,33 @@ fn export_page(
         "Export my record",
         &[("Home", "/"), ("My activity", "/account/activity")],
     );
+    ctx.insert(
+        "links",
+        &links
+            .iter()
+            .map(|l| {
+                json!({
+                    "id": l.id.to_string(), "endpoint": l.endpoint, "username": l.username, "since": day(l.created_at),
+                    "sent": l.sent, "last": l.last_sent_at.map(day), "error": l.last_error,
+                    "live": l.unlinked_at.is_none(), "ended": l.unlinked_at.map(day),
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert("values", &values);
     errors.insert_into(&mut ctx);
     page::render(state, Some(site), "pages/export.html", &ctx, status)
+}
+
+fn blank() -> serde_json::Value {
+    json!({ "endpoint": "", "username": "" })
 }
 
 /// What the export holds, and the approval to make it.
 #[handler]
 pub async fn export_form(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Anyone>) -> Result<Response, AppError> {
-    member.tx.commit().await?;
-    export_page(state, site, req, &FormErrors::new(), StatusCode::OK)
+    let Member { me, tx, .. } = member;
+    export_page(state, site, req, tx, me.person, &FormErrors::new(), blank(), StatusCode::OK).await
 }
 
 /// Makes the archive, if the learner approved it.
@@ -57,14 +83,17 @@ pub async fn export(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     if !pairs.iter().any(|(k, v)| k == "approve" && v == "yes") {
-        tx.commit().await?;
         return export_page(
             state,
             site,
             req,
+            tx,
+            me.person,
             &FormErrors::one("approve", "Tick the box to agree to the export of your record"),
+            blank(),
             StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        )
+        .await;
     }
     let zone = site.zone();
     let person = id::member_person(&tx, me.person).await?.ok_or(AppError::NotFound)?;
@@ -205,4 +234,83 @@ pub async fn issuer(Ctx { req: _, state: _, site }: Ctx<'_>) -> Result<Response,
         .content_type("application/json")
         .header("access-control-allow-origin", "*")
         .body(badges::issuer_profile(&site.url, &site.entry.name, &site.entry.ods_code).to_string()))
+}
+
+/// Links an ePortfolio's learning record store: the learner's completions here are sent to it
+/// (those already made, then each new one) until they unlink.
+#[handler]
+pub async fn link(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let one = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
+    let mut errors = FormErrors::new();
+    let endpoint = one("endpoint");
+    let allow_local = state.config.development.allow_local_network;
+    match trellis_domain::outbound::check_url(&endpoint, allow_local) {
+        Ok(u) if endpoint.len() <= 500 && u.query().is_none() && u.fragment().is_none() => {}
+        _ => errors.insert(
+            "endpoint",
+            "Enter the ePortfolio's xAPI address as https:// and a public host name, like https://lrs.example.org/xapi/",
+        ),
+    }
+    let username = one("username");
+    if username.is_empty() || username.chars().count() > 200 {
+        errors.insert("username", "Enter the key (user name) the ePortfolio gave you, up to 200 characters");
+    }
+    let secret = one("secret");
+    if secret.is_empty() || secret.chars().count() > 500 {
+        errors.insert("secret", "Enter the secret (password) the ePortfolio gave you, up to 500 characters");
+    }
+    if !errors.is_empty() {
+        let values = json!({ "endpoint": endpoint, "username": username });
+        return export_page(state, site, req, tx, me.person, &errors, values, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let sealed = crate::usecases::records::portfolio_link::seal(state, &secret).map_err(AppError::Internal)?;
+    let id = portfolio::link(&tx, me.person, &endpoint, &username, &sealed).await?;
+    // What is already complete here goes first.
+    let mut queued = 0;
+    for e in trellis_db::learning::enrolments_of(&tx, me.person).await? {
+        if let Some(at) = e.completed_at {
+            queued += portfolio::queue_completion(&tx, me.person, e.course, e.id.as_uuid(), at, Some(id)).await?;
+        }
+    }
+    audit::record(
+        &tx,
+        Some(me.person),
+        "record.portfolio_linked",
+        &id.to_string(),
+        None,
+        json!({ "endpoint": endpoint }),
+    )
+    .await?;
+    tx.commit().await?;
+    crate::context::queue::wake(state).await;
+    Ok(page::see_other_saying(
+        req,
+        "/account/export",
+        format!(
+            "Linked. {queued} completed {} on the way, and each course you complete from now on will follow.",
+            if queued == 1 { "course is" } else { "courses are" }
+        ),
+    ))
+}
+
+/// Ends a link at once: nothing more is sent.
+#[handler]
+pub async fn unlink(
+    Ctx { req, state: _, site: _ }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    poem::web::Path(id): poem::web::Path<String>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let id: uuid::Uuid = page::path_id(&id)?;
+    if !portfolio::unlink(&tx, me.person, id).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(&tx, Some(me.person), "record.portfolio_unlinked", &id.to_string(), None, json!({})).await?;
+    tx.commit().await?;
+    Ok(page::see_other_saying(req, "/account/export", "Unlinked: nothing more will be sent to that ePortfolio."))
 }

@@ -108,3 +108,103 @@ async fn a_learner_exports_their_record_with_certificates_and_badges_anyone_can_
     tx.commit().await.unwrap();
     assert_eq!(trail.len(), 1);
 }
+
+#[tokio::test]
+async fn completions_go_to_a_linked_eportfolio_lrs_until_the_learner_unlinks() {
+    use trellis_testkit::BASE;
+    // The ePortfolio is another trust's learning record store on this server: its name resolves
+    // to this machine (a development setting), as a browser resolves *.localhost.
+    let app = trellis_testkit::spawn_app_with(None, |c| {
+        c.development.hosts.insert(format!("riverside.{BASE}"), std::net::Ipv4Addr::LOCALHOST.into());
+    })
+    .await;
+    let dbs = app.dbs().await;
+    let riverside = app.tenant_id("riverside").await;
+    let (key, secret) =
+        trellis_web::issue_lrs_credential(&dbs, riverside, "ePortfolio", "write", "1.0.3").await.unwrap();
+    let course = |code: &'static str, title: &'static str| {
+        app.course("northmoor", code, title).page("Start", "Read this").published().create()
+    };
+    let fire = course("nm-fire", "Fire safety").await;
+    let sepsis = course("nm-sepsis", "Sepsis awareness").await;
+    let manual = course("nm-manual", "Moving and handling").await;
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").signed_in().await;
+    learn(&mut ann, fire).await;
+
+    let page = ann.get("/account/export").await;
+    let t = page.csrf().unwrap();
+    // Bad input is named; a local address is refused outside development (tested for single
+    // sign-on in the same guard), and a URL with a query is not an endpoint.
+    let bad = ann
+        .post(
+            "/account/export/links",
+            &[("csrf_token", &t), ("endpoint", "ftp://lrs.example/xapi"), ("username", ""), ("secret", "s")],
+        )
+        .await;
+    assert!(
+        bad.status == 422 && bad.body.contains("href=\"#endpoint\"") && bad.body.contains("href=\"#username\""),
+        "{}",
+        bad.body
+    );
+    let endpoint = format!("http://riverside.{BASE}:{}/xapi/", app.addr.port());
+    let ok = ann
+        .post(
+            "/account/export/links",
+            &[("csrf_token", &t), ("endpoint", &endpoint), ("username", &key), ("secret", &secret)],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    // The secret is kept sealed.
+    let tx = dbs.app.begin_read(app.tenant_id("northmoor").await).await.unwrap();
+    let ann_id = trellis_db::identity::member_by_email(&tx, "ann@northmoor.example").await.unwrap().unwrap();
+    let links = trellis_db::portfolio::links_of(&tx, ann_id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(!links[0].secret_sealed.contains(&secret) && !links[0].secret_sealed.is_empty());
+
+    let stored = || async {
+        let tx = dbs.app.begin_read(riverside).await.unwrap();
+        let all =
+            trellis_db::xapi::query(&tx, &trellis_db::xapi::Query { limit: 100, ..Default::default() }).await.unwrap();
+        tx.commit().await.unwrap();
+        all.iter().map(|s| s.body.clone()).collect::<Vec<_>>()
+    };
+    // The completion made before linking arrives, then a new one.
+    assert!(super::eventually(std::time::Duration::from_secs(20), || async { stored().await.len() == 1 }).await);
+    learn(&mut ann, sepsis).await;
+    assert!(super::eventually(std::time::Duration::from_secs(20), || async { stored().await.len() == 2 }).await);
+    let bodies = stored().await.join("\n");
+    assert!(
+        bodies.contains("mailto:ann@northmoor.example")
+            && bodies.contains("http://adlnet.gov/expapi/verbs/completed")
+            && bodies.contains("Sepsis awareness")
+            && bodies.contains("Fire safety"),
+        "{bodies}"
+    );
+    let shown = ann.get("/account/export").await;
+    assert!(shown.body.contains(&endpoint) && shown.body.contains("Linked"), "{}", shown.body);
+
+    // Unlinked: the next completion is not sent (its job finds no live link and ends).
+    let at = shown.body.find("action=\"/account/export/links/").unwrap() + "action=\"".len();
+    let unlink: String = shown.body[at..].chars().take_while(|c| *c != '"').collect();
+    let t = shown.csrf().unwrap();
+    assert_eq!(ann.post(&unlink, &[("csrf_token", &t)]).await.status, 303);
+    learn(&mut ann, manual).await;
+    // Wait for the worker to have run every queued job (the last completion's among them).
+    assert!(
+        super::eventually(std::time::Duration::from_secs(20), || async {
+            dbs.platform
+                .due_outbox_across_tenants(100)
+                .await
+                .unwrap()
+                .iter()
+                .all(|i| i.kind != trellis_db::portfolio::JOB)
+        })
+        .await
+    );
+    let tx = dbs.app.begin_read(app.tenant_id("northmoor").await).await.unwrap();
+    let links = trellis_db::portfolio::links_of(&tx, ann_id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(links[0].sent, 2);
+    assert!(links[0].unlinked_at.is_some());
+    assert_eq!(stored().await.len(), 2);
+}

@@ -20,6 +20,8 @@ pub async fn course(
     compliance::completed(tx, e.person, e.course, today).await?;
     learn::share_completion(tx, e.person, e.course, at).await?;
     audit::record(tx, by, "course.completed", &e.course.to_string(), None, serde_json::json!({})).await?;
+    // To the learner's ePortfolio, if they linked one.
+    trellis_db::portfolio::queue_completion(tx, e.person, e.course, e.id.as_uuid(), at, None).await?;
     for path in learn::paths_now_complete(tx, e.person, e.course).await? {
         Box::pin(course(tx, &path, by, today)).await?;
     }

@@ -4,3 +4,4 @@ pub mod activity;
 pub mod archive;
 pub mod badges;
 pub mod certificate;
+pub mod portfolio_link;

@@ -28,6 +28,7 @@ mod m20261206_000020_details_confirmed;
 mod m20261206_000021_tutor_access;
 mod m20261206_000022_organisation_reporting;
 mod m20261206_000023_portfolio_links;
+mod m20261206_000024_regions;
 
 pub mod helpers;
 
@@ -64,6 +65,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261206_000021_tutor_access.rs"),
     include_str!("m20261206_000022_organisation_reporting.rs"),
     include_str!("m20261206_000023_portfolio_links.rs"),
+    include_str!("m20261206_000024_regions.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -99,6 +101,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_tutor_access::Migration),
             Box::new(m20261206_000022_organisation_reporting::Migration),
             Box::new(m20261206_000023_portfolio_links::Migration),
+            Box::new(m20261206_000024_regions::Migration),
         ]
     }
 }

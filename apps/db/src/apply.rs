@@ -101,6 +101,7 @@ async fn apply_one(
                 name: Set(spec.name.clone()),
                 short_name: Set(spec.short_name.clone()),
                 ods_code: Set(spec.ods_code.clone()),
+                region: Set(spec.region.clone()),
                 theme: Set(spec.theme.clone()),
                 time_zone: Set(spec.time_zone.clone()),
                 status: Set(crate::states::TenantStatus::Active),
@@ -125,6 +126,7 @@ async fn apply_one(
             };
             field("name", &t.name, &spec.name);
             field("ods_code", &t.ods_code, &spec.ods_code);
+            field("region", &t.region, &spec.region);
             field("theme", &t.theme, &spec.theme);
             field("time_zone", &t.time_zone, &spec.time_zone);
             if t.require_admin_mfa != spec.require_admin_mfa {
@@ -139,6 +141,7 @@ async fn apply_one(
                 am.name = Set(spec.name.clone());
                 am.short_name = Set(spec.short_name.clone());
                 am.ods_code = Set(spec.ods_code.clone());
+                am.region = Set(spec.region.clone());
                 am.theme = Set(spec.theme.clone());
                 am.time_zone = Set(spec.time_zone.clone());
                 am.require_admin_mfa = Set(spec.require_admin_mfa);

@@ -29,6 +29,8 @@ pub struct DirectoryEntry {
     pub name: String,
     pub short_name: Option<String>,
     pub ods_code: String,
+    /// NHS England region ("" where not given).
+    pub region: String,
     pub theme: String,
     pub time_zone: String,
     /// Verified custom domains.
@@ -173,6 +175,7 @@ impl PlatformDb {
                     name: t.name,
                     short_name: t.short_name,
                     ods_code: t.ods_code,
+                    region: t.region,
                     theme: t.theme,
                     time_zone: t.time_zone,
                     colours,

@@ -111,3 +111,73 @@ impl crate::PlatformDb {
             .collect()
     }
 }
+
+/// One enrolment on a course, without who it is, with the trust it is at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrustLine {
+    pub trust: trellis_domain::TenantId,
+    pub line: Line,
+}
+
+impl crate::PlatformDb {
+    /// Every enrolment on `course` at every trust (requests turned down left out), without who:
+    /// the platform path's aggregate read for national and sellers' anonymised statistics. The
+    /// caller groups them only by month, staff group, trust or region, under disclosure control.
+    pub async fn course_lines_across_tenants(&self, course: CourseId) -> Result<Vec<TrustLine>, DbError> {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let backend = self.conn.get_database_backend();
+        let (month, p) = if backend == DbBackend::Postgres {
+            ("to_char(e.requested_at AT TIME ZONE 'UTC', 'YYYY-MM')", "$1")
+        } else {
+            ("substr(e.requested_at, 1, 7)", "?")
+        };
+        let sql = format!(
+            "SELECT e.tenant_id AS tenant_id, {month} AS month, COALESCE(s.staff_group, '') AS staff_group,
+                    CASE WHEN EXISTS (SELECT 1 FROM object_progress op WHERE op.tenant_id = e.tenant_id AND op.enrolment_id = e.id)
+                         THEN 1 ELSE 0 END AS accessed,
+                    CASE WHEN e.status = 'completed' THEN 1 ELSE 0 END AS completed,
+                    CAST(COALESCE((SELECT SUM(op.seconds_spent) FROM object_progress op
+                                    WHERE op.tenant_id = e.tenant_id AND op.enrolment_id = e.id), 0) AS BIGINT) AS seconds,
+                    (SELECT MAX(op.score_scaled) FROM object_progress op
+                      WHERE op.tenant_id = e.tenant_id AND op.enrolment_id = e.id) AS best_score
+               FROM enrolments e
+               LEFT JOIN staff_records s ON s.tenant_id = e.tenant_id AND s.person_id = e.person_id
+              WHERE e.course_id = {p} AND e.status <> 'rejected'"
+        );
+        let rows =
+            self.conn.query_all_raw(Statement::from_sql_and_values(backend, sql, [course.as_uuid().into()])).await?;
+        let flag = |r: &sea_orm::QueryResult, c: &str| -> Result<bool, DbError> {
+            Ok(r.try_get::<i32>("", c).or_else(|_| r.try_get::<i64>("", c).map(|v| v as i32))? != 0)
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(TrustLine {
+                    trust: trellis_domain::TenantId::from_uuid(r.try_get("", "tenant_id")?),
+                    line: Line {
+                        month: r.try_get("", "month")?,
+                        staff_group: r.try_get("", "staff_group")?,
+                        accessed: flag(r, "accessed")?,
+                        completed: flag(r, "completed")?,
+                        seconds: r.try_get("", "seconds")?,
+                        best_score: r.try_get("", "best_score")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// The national catalogue's own courses (not marketplace ones), by title.
+    pub async fn national_courses_across_tenants(&self) -> Result<Vec<(CourseId, String)>, DbError> {
+        use crate::entities::course;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        Ok(course::Entity::find()
+            .filter(course::Column::TenantId.eq(trellis_domain::TenantId::NATIONAL.as_uuid()))
+            .filter(course::Column::SellerId.is_null())
+            .order_by_asc(course::Column::Title)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(|c| (CourseId::from_uuid(c.id), c.title))
+            .collect())
+    }
+}

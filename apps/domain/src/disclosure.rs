@@ -13,7 +13,7 @@ use serde::Serialize;
 pub const SMALLEST_SHOWN: u64 = 8;
 
 /// A published figure: a number, or suppressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(untagged)]
 pub enum Shown {
     Value(u64),
@@ -76,6 +76,26 @@ pub fn column(cells: &[u64]) -> (Vec<Shown>, Shown) {
     let t = total(cells);
     let revealing = (0..shown.len()).any(|i| shown[i] == Shown::Suppressed && candidates(&shown, i, t) < 2);
     (shown, if revealing { Shown::Withheld } else { t })
+}
+
+/// A breakdown whose cells are sums of finer cells published elsewhere (regions, whose trusts
+/// are published in the trust report): [`column`], except that a cell shown as a number is
+/// withheld when any of its parts would be suppressed, since the difference between it and its
+/// other parts would give that part away.
+pub fn nested_column(parts: &[Vec<u64>]) -> (Vec<Shown>, Shown) {
+    let cells: Vec<u64> = parts.iter().map(|p| p.iter().sum()).collect();
+    let (mut shown, _) = column(&cells);
+    for (i, p) in parts.iter().enumerate() {
+        if matches!(shown[i], Shown::Value(v) if v > 0) && p.iter().any(|&v| count(v) == Shown::Suppressed) {
+            shown[i] = Shown::Withheld;
+        }
+    }
+    let t = total(&cells);
+    let revealing = (0..shown.len()).any(|i| shown[i] == Shown::Suppressed && candidates(&shown, i, t) < 2);
+    // The same total is in the finer report: held back here whenever it is held back there.
+    let flat: Vec<u64> = parts.iter().flatten().copied().collect();
+    let withheld_there = column(&flat).1 == Shown::Withheld;
+    (shown, if revealing || withheld_there { Shown::Withheld } else { t })
 }
 
 /// The median of `values` (the lower middle of an even count), if any.
@@ -161,6 +181,57 @@ mod tests {
                 // Withholding is kept for when it is needed: a table with no small cell keeps its total.
                 if shown.iter().all(|s| *s != Shown::Suppressed) {
                     assert_eq!(t, total(&table));
+                }
+            }
+        }
+    }
+
+    /// Differencing across two reports of the same figures: by trust and by region (trusts A and
+    /// B in one region, C in another), each with its total. For every set of true counts (0–20
+    /// each), the attacker takes everything published and works out which true counts agree with
+    /// all of it (each figure allows the values `consistent` says); every suppressed trust or
+    /// region cell must be left with at least two possible values.
+    #[test]
+    fn no_suppressed_cell_can_be_recovered_from_the_trust_and_region_reports_together() {
+        let within = |v: u64, s: Shown| consistent(s).contains(&v);
+        for a in 0..=20u64 {
+            for b in 0..=20u64 {
+                for c in 0..=20u64 {
+                    let (trusts, t1) = column(&[a, b, c]);
+                    let (regions, t2) = nested_column(&[vec![a, b], vec![c]]);
+                    // Every (a, b, c) the published figures allow.
+                    let range = |s: Shown| {
+                        let r = consistent(s);
+                        *r.start()..=(*r.end()).min(60)
+                    };
+                    let mut allowed = Vec::new();
+                    for x in range(trusts[0]) {
+                        for y in range(trusts[1]) {
+                            for z in range(trusts[2]) {
+                                let sum = x + y + z;
+                                if within(sum, t1)
+                                    && within(sum, t2)
+                                    && within(x + y, regions[0])
+                                    && within(z, regions[1])
+                                {
+                                    allowed.push([x, y, z, x + y, z]);
+                                }
+                            }
+                        }
+                    }
+                    assert!(allowed.contains(&[a, b, c, a + b, c]), "the truth is always allowed");
+                    let shown: Vec<Shown> = trusts.iter().chain(regions.iter()).copied().collect();
+                    for (i, s) in shown.iter().enumerate() {
+                        if *s != Shown::Suppressed {
+                            continue;
+                        }
+                        let values: std::collections::BTreeSet<u64> = allowed.iter().map(|v| v[i]).collect();
+                        assert!(
+                            values.len() >= 2,
+                            "cell {i} of {:?} pinned to {values:?} by {trusts:?} {t1:?} and {regions:?} {t2:?}",
+                            [a, b, c]
+                        );
+                    }
                 }
             }
         }

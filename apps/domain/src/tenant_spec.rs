@@ -24,6 +24,9 @@ pub struct TenantSpec {
     pub name: String,
     pub short_name: Option<String>,
     pub ods_code: String,
+    /// The NHS England region (one of [`REGIONS`]), or empty where not given: a grouping of the
+    /// anonymised statistics.
+    pub region: String,
     pub theme: String,
     pub time_zone: String,
     /// Custom domains the operator declares; declared here, they count as verified.
@@ -39,6 +42,17 @@ pub struct TenantSpec {
     pub sso: Option<SsoSpec>,
     /// The trust's administrators must use two-step verification.
     pub require_admin_mfa: bool,
+}
+
+/// NHS England's seven regions: the only geography the anonymised statistics are grouped by.
+pub const REGIONS: [&str; 7] =
+    ["North East and Yorkshire", "North West", "Midlands", "East of England", "London", "South East", "South West"];
+
+/// The region as listed in [`REGIONS`], matched without regard to case or spacing.
+pub fn region_named(raw: &str) -> Option<&'static str> {
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let want = norm(raw);
+    REGIONS.into_iter().find(|r| norm(r) == want)
 }
 
 /// A trust's OpenID Connect settings.
@@ -134,6 +148,7 @@ struct RawSpec {
     name: Spanned<String>,
     short_name: Option<Spanned<String>>,
     ods_code: Spanned<String>,
+    region: Option<Spanned<String>>,
     theme: Option<Spanned<String>>,
     time_zone: Option<Spanned<String>>,
     #[serde(default)]
@@ -311,6 +326,17 @@ pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result
         );
     }
 
+    let region = match &raw.region {
+        Some(r) => match region_named(r.get_ref()) {
+            Some(known) => known.to_owned(),
+            None => {
+                c.fail(r, "region", format!("must be an NHS England region: {}", REGIONS.join(", ")));
+                String::new()
+            }
+        },
+        None => String::new(),
+    };
+
     let theme = match &raw.theme {
         Some(t) => {
             if !ctx.themes.iter().any(|known| known == t.get_ref()) {
@@ -405,6 +431,7 @@ pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result
             name,
             short_name,
             ods_code,
+            region,
             theme,
             time_zone,
             custom_domains,

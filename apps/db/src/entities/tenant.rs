@@ -10,6 +10,8 @@ pub struct Model {
     pub name: String,
     pub short_name: Option<String>,
     pub ods_code: String,
+    /// NHS England region ("" where not given).
+    pub region: String,
     pub theme: String,
     pub time_zone: String,
     pub status: crate::states::TenantStatus,

@@ -57,6 +57,7 @@ impl Dispatch {
                 .at("/admin/marketplace/events/:id/retry", post(market::retry_event))
                 .at("/marketplace", get(market::public_browse))
                 .at("/statistics/open-data.csv", get(statistics::open_data))
+                .at("/admin/statistics", get(statistics::national))
                 // Stripe's webhooks: authenticated by their signature, so outside the CSRF guard.
                 .at("/stripe/webhook", post(market::webhook))
                 .at("/payments/test/checkout/:id", get(market::test_checkout).post(market::test_checkout_post))
@@ -155,6 +156,7 @@ impl Dispatch {
                 .at("/marketplace/:id/remove", post(market::remove))
                 .at("/marketplace/:id/seats", post(market::buy_seats))
                 .at("/selling", get(market::selling))
+                .at("/selling/statistics", get(statistics::seller))
                 .at("/selling/register", post(market::register))
                 .at("/selling/onboard", post(market::onboard))
                 .at("/selling/listings", post(market::submit))

@@ -54,7 +54,7 @@ pub(crate) fn render(
 
 fn form_ctx(token: &CsrfToken, errors: &FormErrors, values: serde_json::Value) -> serde_json::Value {
     let (list, by_field) = errors.to_json();
-    let mut all = json!({ "email": "", "slug": "", "name": "", "ods_code": "", "primary": "#005eb8", "admin_email": "", "email_domains": "" });
+    let mut all = json!({ "email": "", "slug": "", "name": "", "ods_code": "", "primary": "#005eb8", "admin_email": "", "email_domains": "", "region": "" });
     if let (Some(map), serde_json::Value::Object(given)) = (all.as_object_mut(), values) {
         map.extend(given);
     }
@@ -359,6 +359,7 @@ pub async fn home(
 ) -> Result<Response, AppError> {
     let mut ctx = form_ctx(token, &FormErrors::new(), json!({}));
     ctx["trusts"] = trusts(state);
+    ctx["regions"] = json!(trellis_domain::tenant_spec::REGIONS);
     waiting(state, &mut ctx).await?;
     render(state, req, "pages/platform_admin.html", "Platform administration", ctx, StatusCode::OK)
 }
@@ -451,6 +452,9 @@ pub struct TrustForm {
     /// Email domains whose staff are approved at once, separated by commas or spaces.
     #[serde(default)]
     email_domains: String,
+    /// The NHS England region (optional).
+    #[serde(default)]
+    region: String,
 }
 
 /// Creates a trust (as `tenants apply` would, in one transaction) and appoints its first training
@@ -480,6 +484,9 @@ pub async fn create_trust(
         errors.insert("name", "Enter the trust's name, up to 200 characters");
     }
     let ods = f.ods_code.trim().to_uppercase();
+    if !f.region.trim().is_empty() && trellis_domain::tenant_spec::region_named(&f.region).is_none() {
+        errors.insert("region", "Choose the trust's NHS England region from the list");
+    }
     if !is_ods_code(&ods) {
         errors.insert("ods_code", "Enter an ODS code: 3 to 6 uppercase letters and digits");
     }
@@ -513,9 +520,10 @@ pub async fn create_trust(
         let mut ctx = form_ctx(
             token,
             &errors,
-            json!({ "slug": f.slug, "name": f.name, "ods_code": f.ods_code, "primary": f.primary, "admin_email": f.admin_email, "email_domains": f.email_domains }),
+            json!({ "slug": f.slug, "name": f.name, "ods_code": f.ods_code, "primary": f.primary, "admin_email": f.admin_email, "email_domains": f.email_domains, "region": f.region }),
         );
         ctx["trusts"] = trusts(state);
+        ctx["regions"] = json!(trellis_domain::tenant_spec::REGIONS);
         waiting(state, &mut ctx).await?;
         return render(
             state,
@@ -532,6 +540,7 @@ pub async fn create_trust(
         name: name.clone(),
         short_name: None,
         ods_code: ods,
+        region: trellis_domain::tenant_spec::region_named(&f.region).unwrap_or_default().to_owned(),
         theme: "default".into(),
         time_zone: "Europe/London".into(),
         custom_domains: Vec::new(),

@@ -35,7 +35,7 @@ pub async fn course_statistics(
     courses.extend(cat::national_courses(&tx).await?.into_iter().filter(|(_, on)| *on).map(|(c, _)| (c.id, c.title)));
     courses.sort_by(|a, b| a.1.cmp(&b.1));
     let by = if q.by == "group" { By::StaffGroup } else { By::Month };
-    let mut error = None;
+    let mut error: Option<&str> = None;
     let chosen = match q.course.trim() {
         "" => None,
         raw => match raw.parse::<CourseId>().ok().filter(|c| courses.iter().any(|(id, _)| id == c)) {
@@ -48,7 +48,10 @@ pub async fn course_statistics(
     };
     let figures = match chosen {
         Some(c) => {
-            let (mut rows, all) = table(&trellis_db::statistics::course_lines(&tx, c).await?, by);
+            let lines = trellis_db::statistics::course_lines(&tx, c).await?;
+            let (mut rows, mut all) = table(&lines, by);
+            let other = table(&lines, if by == By::Month { By::StaffGroup } else { By::Month }).1;
+            crate::usecases::statistics::course::totals_for_every_grouping(&mut all, &[other]);
             if by == By::Month {
                 for r in &mut rows {
                     r.label = crate::http::chart::month_words(&r.label).0;
@@ -73,7 +76,15 @@ pub async fn course_statistics(
             .map(|(id, t)| json!({ "id": id.to_string(), "title": t, "chosen": Some(*id) == chosen }))
             .collect::<Vec<_>>(),
     );
-    ctx.insert("by", if by == By::StaffGroup { "group" } else { "month" });
+    ctx.insert("by", by.key());
+    ctx.insert("by_words", by_words(by));
+    ctx.insert("heading", "Course statistics");
+    ctx.insert(
+        "intro",
+        "How many of your staff enrolled on a course, opened it and completed it, the time they spent and how their scores fell: figures about groups, never about anyone.",
+    );
+    ctx.insert("action", "/admin/statistics");
+    ctx.insert("groupings", &[("month", "Month of enrolment"), ("group", "Staff group")]);
     ctx.insert("title", &chosen.and_then(|c| courses.iter().find(|(id, _)| *id == c)).map(|(_, t)| t.clone()));
     ctx.insert("rows", &figures.as_ref().map(|f| &f.0));
     ctx.insert("all", &figures.as_ref().map(|f| &f.1));
@@ -130,4 +141,192 @@ pub async fn open_data(
         .header("content-disposition", "attachment; filename=\"trellis-open-data.csv\"")
         .header("cache-control", "public, max-age=3600")
         .body(poem::Body::from(bytes)))
+}
+
+fn by_words(by: By) -> &'static str {
+    match by {
+        By::Month => "Month",
+        By::StaffGroup => "Staff group",
+        By::Trust => "Trust",
+        By::Region => "Region",
+    }
+}
+
+const ACROSS: [(&str, &str); 4] =
+    [("month", "Month of enrolment"), ("group", "Staff group"), ("trust", "Trust"), ("region", "NHS England region")];
+
+/// A course's figures across every trust, grouped by month, staff group, trust or region (the
+/// only groupings: free filters would let small groups be found by differencing).
+async fn across_trusts(
+    state: &crate::context::AppState,
+    course: CourseId,
+    by: By,
+) -> Result<(Vec<crate::usecases::statistics::course::Row>, crate::usecases::statistics::course::Row), AppError> {
+    use crate::usecases::statistics::course::nested_table;
+    let lines = state.dbs.platform.course_lines_across_tenants(course).await?;
+    let sites = state.directory.sites();
+    let of = |t: trellis_domain::TenantId| sites.iter().find(|s| s.entry.id == t);
+    let keyed = |by: By| -> Vec<(String, String, &trellis_db::statistics::Line)> {
+        lines
+            .iter()
+            .map(|l| {
+                let key = match by {
+                    By::Month => l.line.month.clone(),
+                    By::StaffGroup => l.line.staff_group.clone(),
+                    By::Trust => of(l.trust).map(|s| s.entry.name.clone()).unwrap_or_else(|| "A former trust".into()),
+                    By::Region => of(l.trust).map(|s| s.entry.region.clone()).unwrap_or_default(),
+                };
+                (key, l.trust.to_string(), &l.line)
+            })
+            .collect()
+    };
+    // Regions are made of trusts, which the trust grouping publishes: nested, so that the two
+    // together give no small count away.
+    let (mut rows, mut all) = nested_table(&keyed(by), by, by == By::Region);
+    let others: Vec<_> = [By::Month, By::StaffGroup, By::Trust, By::Region]
+        .into_iter()
+        .filter(|b| *b != by)
+        .map(|b| nested_table(&keyed(b), b, b == By::Region).1)
+        .collect();
+    crate::usecases::statistics::course::totals_for_every_grouping(&mut all, &others);
+    if by == By::Month {
+        for r in &mut rows {
+            r.label = crate::http::chart::month_words(&r.label).0;
+        }
+    }
+    Ok((rows, all))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct AcrossQuery {
+    #[serde(default)]
+    course: String,
+    #[serde(default)]
+    by: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn across_page(
+    state: &crate::context::AppState,
+    site: Option<&crate::context::directory::Site>,
+    req: &poem::Request,
+    heading: &str,
+    intro: &str,
+    action: &str,
+    courses: &[(CourseId, String)],
+    chosen: Option<CourseId>,
+    by: By,
+    figures: Option<(Vec<crate::usecases::statistics::course::Row>, crate::usecases::statistics::course::Row)>,
+    error: Option<&str>,
+    crumbs: &[(&str, &str)],
+) -> Result<Response, AppError> {
+    let mut ctx = page::context(state, site, &RequestInfo::of(req), heading, crumbs);
+    ctx.insert(
+        "courses",
+        &courses
+            .iter()
+            .map(|(id, t)| json!({ "id": id.to_string(), "title": t, "chosen": Some(*id) == chosen }))
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert("by", by.key());
+    ctx.insert("by_words", by_words(by));
+    ctx.insert("heading", heading);
+    ctx.insert("intro", intro);
+    ctx.insert("action", action);
+    ctx.insert("groupings", &ACROSS);
+    ctx.insert("title", &chosen.and_then(|c| courses.iter().find(|(id, _)| *id == c)).map(|(_, t)| t.clone()));
+    ctx.insert("rows", &figures.as_ref().map(|f| &f.0));
+    ctx.insert("all", &figures.as_ref().map(|f| &f.1));
+    ctx.insert("errors", &error.map(|m| vec![json!({ "field": "course", "message": m })]).unwrap_or_default());
+    ctx.insert("error", &json!({ "course": error }));
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    page::render(state, site, "pages/admin_statistics.html", &ctx, status)
+}
+
+fn chosen_of(raw: &str, courses: &[(CourseId, String)]) -> (Option<CourseId>, bool) {
+    match raw.trim() {
+        "" => (None, false),
+        raw => match raw.parse::<CourseId>().ok().filter(|c| courses.iter().any(|(id, _)| id == c)) {
+            Some(c) => (Some(c), false),
+            None => (None, true),
+        },
+    }
+}
+
+/// National figures for platform administrators: a national course across every trust.
+#[handler]
+pub async fn national(
+    req: &poem::Request,
+    poem::web::Data(state): poem::web::Data<&crate::context::AppState>,
+    crate::http::PlatformAdmin(_admin): crate::http::PlatformAdmin,
+    Query(q): Query<AcrossQuery>,
+) -> Result<Response, AppError> {
+    let courses = state.dbs.platform.national_courses_across_tenants().await?;
+    let by = By::parse(&q.by);
+    let (chosen, wrong) = chosen_of(&q.course, &courses);
+    let figures = match chosen {
+        Some(c) => Some(across_trusts(state, c, by).await?),
+        None => None,
+    };
+    across_page(
+        state,
+        None,
+        req,
+        "National course statistics",
+        "A national course's figures across every trust: how many enrolled, opened it and completed it, the time spent and how scores fell, by month, staff group, trust or NHS England region; never about anyone, and under the same control at every level, national included.",
+        "/admin/statistics",
+        &courses,
+        chosen,
+        by,
+        figures,
+        wrong.then_some("Choose one of the national courses"),
+        &[("Home", "/"), ("Platform administration", "/admin")],
+    )
+}
+
+/// A seller's figures: each of its listed courses across the trusts that bought it, never names.
+#[handler]
+pub async fn seller(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Sell>,
+    Query(q): Query<AcrossQuery>,
+) -> Result<Response, AppError> {
+    member.tx.commit().await?;
+    let Some(me) = state.dbs.platform.seller_of_site(site.entry.id).await? else {
+        return Err(AppError::forbidden(
+            "Register as a seller first",
+            "Figures for your courses show once you sell them.",
+            Some(("Selling", "/selling")),
+        ));
+    };
+    let mut courses: Vec<(CourseId, String)> = state
+        .dbs
+        .platform
+        .listings_of_seller(me.id)
+        .await?
+        .into_iter()
+        .filter_map(|l| l.course.map(|c| (c, l.title)))
+        .collect();
+    courses.sort_by(|a, b| a.1.cmp(&b.1));
+    courses.dedup_by(|a, b| a.0 == b.0);
+    let by = By::parse(&q.by);
+    let (chosen, wrong) = chosen_of(&q.course, &courses);
+    let figures = match chosen {
+        Some(c) => Some(across_trusts(state, c, by).await?),
+        None => None,
+    };
+    across_page(
+        state,
+        Some(site),
+        req,
+        "Statistics of your courses",
+        "How your listed courses are used across the trusts that bought them: how many enrolled, opened and completed each, the time spent and how scores fell, by month, staff group, trust or NHS England region; figures about groups, never names.",
+        "/selling/statistics",
+        &courses,
+        chosen,
+        by,
+        figures,
+        wrong.then_some("Choose one of your listed courses"),
+        &[("Home", "/"), ("Selling", "/selling")],
+    )
 }

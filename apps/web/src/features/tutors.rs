@@ -104,6 +104,11 @@ pub async fn give(
     let one = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
     let course_ids: Vec<String> = pairs.iter().filter(|(k, _)| k == "courses").map(|(_, v)| v.clone()).collect();
     let mut errors = FormErrors::new();
+    // In the form's order: name, then email.
+    let name = one("name");
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.insert("name", "Enter the name of the person, up to 200 characters");
+    }
     let email = match Email::parse(&one("email")) {
         Ok(e) => Some(e),
         Err(m) => {
@@ -111,10 +116,6 @@ pub async fn give(
             None
         }
     };
-    let name = one("name");
-    if name.is_empty() || name.chars().count() > 200 {
-        errors.insert("name", "Enter the name of the person, up to 200 characters");
-    }
     let today = site.today();
     let until = match page::date_entered(&one("until"), [&one("until-day"), &one("until-month"), &one("until-year")]) {
         Some(Ok(d)) if d > today && d <= today + Duration::days(MAX_DAYS) => Some(d),

@@ -287,6 +287,23 @@ async fn a_vendor_lists_an_admin_approves_a_trust_buys_billed_and_the_books_agre
     let row = &selling.body[selling.body.find(&format!("{this_month}</th>")).expect("this month's row")..];
     assert!(row.starts_with(&format!("{this_month}</th>")) && row[..300].contains("£38.25 (1 sale)"), "{row}");
     assert!(sally.get("/").await.body.contains("1 sale, earning £38.25"));
+    // Anonymised figures of the listed course across the trusts that bought it: never a name.
+    let stats = sally.get("/selling/statistics").await;
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    let after = &stats.body[stats.body.find("Choose a course</option>").unwrap()..];
+    let listed_course = id_after(after, "<option value=\"").expect("the listed course");
+    let by_trust = sally.get(&format!("/selling/statistics?course={listed_course}&by=trust")).await;
+    assert!(
+        by_trust.body.contains("</span>Northmoor Teaching Hospitals NHS Foundation Trust</th>")
+            && by_trust.body.contains("Enrolled </span>*<"),
+        "{}",
+        by_trust.body
+    );
+    assert!(!by_trust.body.contains("ann@northmoor.example") && !by_trust.body.contains("bob@northmoor.example"));
+    let by_region = sally.get(&format!("/selling/statistics?course={listed_course}&by=region")).await;
+    assert!(by_region.body.contains("</span>North East and Yorkshire</th>"), "{}", by_region.body);
+    assert_eq!(sally.get(&format!("/selling/statistics?course={}", uuid::Uuid::now_v7())).await.status, 400);
+    assert_eq!(ann.get("/selling/statistics").await.status, 403);
     let admin = root.get("/admin/marketplace").await;
     assert!(admin.body.contains("£6.75") && admin.body.contains("Balanced"), "{}", admin.body);
 

@@ -919,3 +919,49 @@ async fn the_platform_publishes_open_data_of_the_national_catalogue_under_disclo
     assert!(body.contains("CSTF-FIRE,Fire safety,all,10,0\n"), "{body}");
     assert!(!body.contains("northmoor") && !body.contains("Northmoor") && !body.contains("@"), "no trust and no one");
 }
+
+#[tokio::test]
+async fn platform_administrators_see_national_figures_by_trust_and_region_with_small_counts_starred() {
+    let app = spawn_app_with_admin_mfa_off().await;
+    app.seed_national().await;
+    let fire = app.national_course("CSTF-FIRE").await;
+    // 9 learn at Northmoor (North East and Yorkshire), 3 at Riverside (Midlands).
+    for (slug, n) in [("northmoor", 9), ("riverside", 3)] {
+        let (mut boss, _) =
+            app.person(slug, &format!("boss@{slug}.example")).roles(&[Role::TrainingManager]).signed_in().await;
+        let t = boss.get("/admin/courses").await.csrf().unwrap();
+        assert_eq!(
+            boss.post(&format!("/admin/courses/{fire}/offer"), &[("csrf_token", &t), ("offer", "yes")]).await.status,
+            303
+        );
+        for i in 0..n {
+            let (mut v, _) = app.person(slug, &format!("learner{i}@{slug}.example")).signed_in().await;
+            learn(&mut v, fire).await;
+        }
+    }
+    // Only platform administrators.
+    let mut nobody = Visitor::new(app.addr, trellis_testkit::BASE);
+    assert_ne!(nobody.get("/admin/statistics").await.status, 200);
+    let hash = trellis_web::hash_password(PW.into(), 64, 1).await.unwrap();
+    trellis_db::identity::appoint_platform_admin(&app.dbs().await, "root@platform.example", hash, "test")
+        .await
+        .unwrap();
+    let mut root = Visitor::new(app.addr, trellis_testkit::BASE);
+    assert_eq!(root.sign_in("root@platform.example", PW).await.status, 303);
+    let list = root.get("/admin/statistics").await;
+    assert!(list.status == 200 && list.body.contains("Fire safety"), "{}", list.body);
+    let row = |body: &str, label: &str| {
+        let at = body.find(&format!("</span>{label}</th>")).unwrap_or_else(|| panic!("a row for {label}: {body}"));
+        body[at..body[at..].find("</tr>").unwrap() + at].to_owned()
+    };
+    let by_trust = root.get(&format!("/admin/statistics?course={fire}&by=trust")).await.body;
+    assert!(row(&by_trust, "Northmoor Teaching Hospitals NHS Foundation Trust").contains("Enrolled </span>10<"));
+    assert!(row(&by_trust, "Riverside Community Health NHS Trust").contains("Enrolled </span>*<"), "{by_trust}");
+    let by_region = root.get(&format!("/admin/statistics?course={fire}&by=region")).await.body;
+    assert!(row(&by_region, "North East and Yorkshire").contains("Enrolled </span>10<"), "{by_region}");
+    assert!(row(&by_region, "Midlands").contains("Enrolled </span>*<"), "{by_region}");
+    assert!(row(&by_region, "All").contains("Enrolled </span>10<"), "12 rounds to 10: {by_region}");
+    assert!(!by_region.contains("@") && !by_trust.contains("learner0"), "never anyone");
+    let bad = root.get(&format!("/admin/statistics?course={}", uuid::Uuid::now_v7())).await;
+    assert!(bad.status == 400 && bad.body.contains("Choose one of the national courses"), "{}", bad.body);
+}

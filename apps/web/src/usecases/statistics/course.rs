@@ -5,13 +5,36 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 use trellis_db::statistics::Line;
-use trellis_domain::disclosure::{Shown, column, measure, median};
+use trellis_domain::disclosure::{Shown, column, measure, median, nested_column};
 
 /// The only groupings offered (free filters would let small groups be found by differencing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum By {
     Month,
     StaffGroup,
+    /// Across trusts (national and sellers' figures): the trust.
+    Trust,
+    /// Across trusts: the trust's NHS England region.
+    Region,
+}
+
+impl By {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "group" => By::StaffGroup,
+            "trust" => By::Trust,
+            "region" => By::Region,
+            _ => By::Month,
+        }
+    }
+    pub fn key(self) -> &'static str {
+        match self {
+            By::Month => "month",
+            By::StaffGroup => "group",
+            By::Trust => "trust",
+            By::Region => "region",
+        }
+    }
 }
 
 /// One row of the table.
@@ -85,19 +108,42 @@ impl Tally {
 /// (`disclosure::column`): small counts suppressed, the rest rounded, the total rounded from the
 /// unrounded sum and withheld where it would let a suppressed count be worked out.
 pub fn table(lines: &[Line], by: By) -> (Vec<Row>, Row) {
+    let keyed: Vec<(String, &Line)> =
+        lines.iter().map(|l| (if by == By::StaffGroup { l.staff_group.clone() } else { l.month.clone() }, l)).collect();
+    keyed_table(&keyed, if by == By::StaffGroup { By::StaffGroup } else { By::Month })
+}
+
+/// [`table`] of lines already keyed by their group (a trust's name, across trusts).
+pub fn keyed_table(lines: &[(String, &Line)], by: By) -> (Vec<Row>, Row) {
+    let nested: Vec<(String, String, &Line)> = lines.iter().map(|(k, l)| (k.clone(), String::new(), *l)).collect();
+    nested_table(&nested, by, false)
+}
+
+/// [`table`] of lines keyed by their group and the finer group it is made of (a region and the
+/// trust, when the trusts are published too): with `nested`, a group's cell is withheld where one
+/// of its parts would be suppressed (`disclosure::nested_column`), so the two reports together
+/// give no small count away.
+pub fn nested_table(lines: &[(String, String, &Line)], by: By, nested: bool) -> (Vec<Row>, Row) {
     let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut parts: BTreeMap<String, BTreeMap<String, Tally>> = BTreeMap::new();
     let mut all = Tally::default();
-    for l in lines {
-        let key = match by {
-            By::Month => l.month.clone(),
-            By::StaffGroup => l.staff_group.clone(),
-        };
-        groups.entry(key).or_default().add(l);
+    for (key, part, l) in lines {
+        groups.entry(key.clone()).or_default().add(l);
+        parts.entry(key.clone()).or_default().entry(part.clone()).or_default().add(l);
         all.add(l);
     }
     let mut tallies: Vec<(String, Tally)> = groups.into_iter().collect();
     let publish = |f: &dyn Fn(&Tally) -> u64, tallies: &[(String, Tally)]| {
-        column(&tallies.iter().map(|(_, t)| f(t)).collect::<Vec<_>>())
+        if nested {
+            nested_column(
+                &tallies
+                    .iter()
+                    .map(|(k, _)| parts.get(k).map(|p| p.values().map(f).collect()).unwrap_or_default())
+                    .collect::<Vec<Vec<u64>>>(),
+            )
+        } else {
+            column(&tallies.iter().map(|(_, t)| f(t)).collect::<Vec<_>>())
+        }
     };
     let (enrolled, enrolled_all) = publish(&|t| t.enrolled, &tallies);
     let (accessed, accessed_all) = publish(&|t| t.accessed, &tallies);
@@ -108,9 +154,9 @@ pub fn table(lines: &[Line], by: By) -> (Vec<Row>, Row) {
         .enumerate()
         .map(|(i, (k, t))| {
             let label = match by {
-                By::Month => k.clone(),
                 By::StaffGroup if k.is_empty() => "No staff group recorded".to_owned(),
-                By::StaffGroup => k.clone(),
+                By::Region if k.is_empty() => "No region given".to_owned(),
+                _ => k.clone(),
             };
             let (median_minutes, total_hours) = t.times();
             Row {
@@ -135,6 +181,24 @@ pub fn table(lines: &[Line], by: By) -> (Vec<Row>, Row) {
         scores: [bands[0].1, bands[1].1, bands[2].1],
     };
     (rows, totals)
+}
+
+/// The total row as published whatever the grouping: the same totals are in every grouping's
+/// table, so each is withheld wherever any grouping's table withholds it.
+pub fn totals_for_every_grouping(all: &mut Row, others: &[Row]) {
+    let w = |mine: &mut Shown, theirs: Shown| {
+        if theirs == Shown::Withheld {
+            *mine = Shown::Withheld;
+        }
+    };
+    for o in others {
+        w(&mut all.enrolled, o.enrolled);
+        w(&mut all.accessed, o.accessed);
+        w(&mut all.completed, o.completed);
+        for b in 0..3 {
+            w(&mut all.scores[b], o.scores[b]);
+        }
+    }
 }
 
 #[cfg(test)]

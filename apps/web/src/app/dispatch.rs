@@ -16,7 +16,7 @@ use crate::http::page::{self, RequestInfo};
 use poem::PathPattern;
 use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
-use poem::{Endpoint, EndpointExt, Request, Response, Result, Route, get, post};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Result, Route, get, post};
 use std::sync::Arc;
 use trellis_domain::host::HostName;
 
@@ -228,9 +228,9 @@ impl Dispatch {
         let content_host = state.config.content_host();
         Self {
             state,
-            platform: auth::guard(platform.clone(), &sec).map_to_response().boxed(),
+            platform: auth::guard(platform.clone().around(errors_as_pages), &sec).map_to_response().boxed(),
             platform_open: platform.boxed(),
-            tenant: auth::guard(tenant.clone(), &sec).map_to_response().boxed(),
+            tenant: auth::guard(tenant.clone().around(errors_as_pages), &sec).map_to_response().boxed(),
             tenant_open: tenant.boxed(),
             content,
             content_host,
@@ -370,5 +370,28 @@ impl Endpoint for Dispatch {
             }
         };
         Ok(labelled(resp, "unmatched", &label))
+    }
+}
+
+/// Inside the session middleware: an error becomes its page here, where the session is loaded,
+/// so a refusal or a missing page still shows who is signed in (with *Sign out*) in the header.
+async fn errors_as_pages<E: Endpoint>(ep: Arc<E>, req: Request) -> Result<Response> {
+    let mut info = RequestInfo::of(&req);
+    // Reading the request's details takes the waiting success message: leave it for the page.
+    if let (Some(message), Some(session)) = (info.flash.take(), req.extensions().get::<poem::session::Session>()) {
+        session.set(page::K_FLASH, message);
+    }
+    let state = req.data::<AppState>().cloned();
+    let site = req.data::<Arc<crate::context::directory::Site>>().cloned();
+    match ep.call(req).await {
+        Ok(resp) => Ok(resp.into_response()),
+        Err(err) => {
+            let Some(state) = state else { return Err(err) };
+            let status = err.status();
+            if status.is_server_error() {
+                tracing::error!(error = ?err, "request failed");
+            }
+            Ok(page::error_page(&state, site.as_deref(), &info, status, Some(&err)))
+        }
     }
 }

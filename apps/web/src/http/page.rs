@@ -24,7 +24,7 @@ pub struct RequestInfo {
 }
 
 /// The session key of the success banner's message.
-const K_FLASH: &str = "flash";
+pub(crate) const K_FLASH: &str = "flash";
 
 /// A `303 See Other` to `to` after an action, with `message` ("Logo updated") shown once in the
 /// success banner of the page it leads to. Without a session (never on a form post) the message

@@ -56,6 +56,7 @@ async fn the_authorisation_chain_grants_reports_records_every_run_and_revokes_at
     assert_eq!(rob.get("/reporting").await.status, 200);
     let refused = rob.get("/reporting/reports/staff-activity").await;
     assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("Sign out"), "a refusal still shows who is signed in: {}", refused.body);
     assert_eq!(rob.get("/reporting/leads").await.status, 403);
     assert_eq!(rob.get("/reporting/users").await.status, 403);
     assert_eq!(rob.get("/reporting/audit").await.status, 403);

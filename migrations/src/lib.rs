@@ -29,6 +29,7 @@ mod m20261206_000021_tutor_access;
 mod m20261206_000022_organisation_reporting;
 mod m20261206_000023_portfolio_links;
 mod m20261206_000024_regions;
+mod m20261206_000025_activity_summary;
 
 pub mod helpers;
 
@@ -66,6 +67,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261206_000022_organisation_reporting.rs"),
     include_str!("m20261206_000023_portfolio_links.rs"),
     include_str!("m20261206_000024_regions.rs"),
+    include_str!("m20261206_000025_activity_summary.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -102,6 +104,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000022_organisation_reporting::Migration),
             Box::new(m20261206_000023_portfolio_links::Migration),
             Box::new(m20261206_000024_regions::Migration),
+            Box::new(m20261206_000025_activity_summary::Migration),
         ]
     }
 }

@@ -21,17 +21,20 @@ pub struct Line {
 /// Every enrolment on `course` in this trust (requests turned down left out), one read.
 pub async fn course_lines(tx: &TenantTx, course: CourseId) -> Result<Vec<Line>, DbError> {
     let month = tx.month_of("e.requested_at");
+    // The course's tracking rows summed per enrolment in one pass (not three look-ups a line).
     let sql = format!(
         "SELECT {month} AS month, COALESCE(s.staff_group, '') AS staff_group,
-                CASE WHEN EXISTS (SELECT 1 FROM object_progress p WHERE p.tenant_id = $1 AND p.enrolment_id = e.id)
-                     THEN 1 ELSE 0 END AS accessed,
+                CASE WHEN g.enrolment_id IS NOT NULL THEN 1 ELSE 0 END AS accessed,
                 CASE WHEN e.status = 'completed' THEN 1 ELSE 0 END AS completed,
-                CAST(COALESCE((SELECT SUM(p.seconds_spent) FROM object_progress p
-                                WHERE p.tenant_id = $1 AND p.enrolment_id = e.id), 0) AS BIGINT) AS seconds,
-                (SELECT MAX(p.score_scaled) FROM object_progress p
-                  WHERE p.tenant_id = $1 AND p.enrolment_id = e.id) AS best_score
+                CAST(COALESCE(g.seconds, 0) AS BIGINT) AS seconds, g.best AS best_score
            FROM enrolments e
            LEFT JOIN staff_records s ON s.tenant_id = $1 AND s.person_id = e.person_id
+           LEFT JOIN (SELECT p.enrolment_id AS enrolment_id, SUM(p.seconds_spent) AS seconds,
+                             MAX(p.score_scaled) AS best
+                        FROM object_progress p
+                        JOIN enrolments pe ON pe.tenant_id = $1 AND pe.id = p.enrolment_id AND pe.course_id = $2
+                       WHERE p.tenant_id = $1
+                       GROUP BY p.enrolment_id) g ON g.enrolment_id = e.id
           WHERE e.tenant_id = $1 AND e.course_id = $2 AND e.status <> 'rejected'"
     );
     let rows = tx.query_all(&sql, vec![course.as_uuid().into()]).await?;
@@ -129,19 +132,22 @@ impl crate::PlatformDb {
         let (month, p) = if backend == DbBackend::Postgres {
             ("to_char(e.requested_at AT TIME ZONE 'UTC', 'YYYY-MM')", "$1")
         } else {
-            ("substr(e.requested_at, 1, 7)", "?")
+            ("substr(e.requested_at, 1, 7)", "?1")
         };
         let sql = format!(
             "SELECT e.tenant_id AS tenant_id, {month} AS month, COALESCE(s.staff_group, '') AS staff_group,
-                    CASE WHEN EXISTS (SELECT 1 FROM object_progress op WHERE op.tenant_id = e.tenant_id AND op.enrolment_id = e.id)
-                         THEN 1 ELSE 0 END AS accessed,
+                    CASE WHEN g.enrolment_id IS NOT NULL THEN 1 ELSE 0 END AS accessed,
                     CASE WHEN e.status = 'completed' THEN 1 ELSE 0 END AS completed,
-                    CAST(COALESCE((SELECT SUM(op.seconds_spent) FROM object_progress op
-                                    WHERE op.tenant_id = e.tenant_id AND op.enrolment_id = e.id), 0) AS BIGINT) AS seconds,
-                    (SELECT MAX(op.score_scaled) FROM object_progress op
-                      WHERE op.tenant_id = e.tenant_id AND op.enrolment_id = e.id) AS best_score
+                    CAST(COALESCE(g.seconds, 0) AS BIGINT) AS seconds, g.best AS best_score
                FROM enrolments e
                LEFT JOIN staff_records s ON s.tenant_id = e.tenant_id AND s.person_id = e.person_id
+               LEFT JOIN (SELECT op.tenant_id AS tenant_id, op.enrolment_id AS enrolment_id,
+                                 SUM(op.seconds_spent) AS seconds, MAX(op.score_scaled) AS best
+                            FROM object_progress op
+                            JOIN enrolments pe ON pe.tenant_id = op.tenant_id AND pe.id = op.enrolment_id
+                                              AND pe.course_id = {p}
+                           GROUP BY op.tenant_id, op.enrolment_id) g
+                      ON g.tenant_id = e.tenant_id AND g.enrolment_id = e.id
               WHERE e.course_id = {p} AND e.status <> 'rejected'"
         );
         let rows =

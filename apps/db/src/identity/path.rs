@@ -639,6 +639,92 @@ pub struct SessionActivity {
     pub success: String,
 }
 
+/// The SQL of [`activity_summary_of`] on SQLite (PostgreSQL: `trellis_activity_summary_of`).
+const SUMMARY_SQL: &str = "
+  SELECT e.tenant_id AS tenant_id, t.name AS trust, e.id AS enrolment_id, e.course_id AS course_id,
+         c.title AS course_title, c.code AS course_code, e.status AS status, e.requested_at AS requested_at,
+         e.completed_at AS completed_at, COUNT(p.enrolment_id) AS sessions, MIN(p.first_access_at) AS first_access_at,
+         MAX(p.last_access_at) AS last_access_at, COALESCE(SUM(p.visits), 0) AS visits,
+         COALESCE(SUM(p.seconds_spent), 0) AS seconds_spent, MAX(p.score_scaled) AS score_scaled,
+         MAX(CASE WHEN p.success = 'passed' THEN 2 WHEN p.success = 'failed' THEN 1 ELSE 0 END) AS success_rank,
+         c.cpd_points AS cpd_points, c.accreditation AS accreditation
+    FROM enrolments e
+    JOIN tenants t ON t.id = e.tenant_id
+    JOIN courses c ON c.id = e.course_id AND c.tenant_id IN (e.tenant_id, ?)
+    LEFT JOIN object_progress p ON p.tenant_id = e.tenant_id AND p.enrolment_id = e.id
+   WHERE e.person_id = ?
+   GROUP BY e.tenant_id, t.name, e.id, e.course_id, c.title, c.code, e.status, e.requested_at, e.completed_at,
+            c.cpd_points, c.accreditation";
+
+/// A person's own learning record in every trust, one row per enrolment with its sessions summed
+/// into one (the summarised record's read: as [`activity_of`], of one person's rows only, the
+/// caller recording the read). A row's session, where it opened any, has no object: its counts and
+/// times are the enrolment's totals, its score the best and its success passed if any passed.
+pub async fn activity_summary_of(itx: &IdentityTx, person: PersonId) -> Result<Vec<ActivityRow>, DbError> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let conn = itx.conn();
+    let rows = if conn.get_database_backend() == DbBackend::Postgres {
+        conn.query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT * FROM trellis_activity_summary_of($1)",
+            [person.as_uuid().into()],
+        ))
+        .await?
+    } else {
+        conn.query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            SUMMARY_SQL,
+            [TenantId::NATIONAL.as_uuid().into(), person.as_uuid().into()],
+        ))
+        .await?
+    };
+    rows.iter()
+        .map(|r| {
+            let n = |c: &str| -> Result<i64, DbError> {
+                Ok(r.try_get::<Option<i64>>("", c)
+                    .or_else(|_| r.try_get::<Option<i32>>("", c).map(|v| v.map(i64::from)))?
+                    .unwrap_or(0))
+            };
+            let sessions = n("sessions")?;
+            let first: Option<chrono::DateTime<Utc>> = r.try_get("", "first_access_at")?;
+            let last: Option<chrono::DateTime<Utc>> = r.try_get("", "last_access_at")?;
+            let session = match (sessions, first, last) {
+                (s, Some(first_access_at), Some(last_access_at)) if s > 0 => Some(SessionActivity {
+                    object: trellis_domain::ObjectId::from_uuid(uuid::Uuid::nil()),
+                    title: String::new(),
+                    cycle: 1,
+                    first_access_at,
+                    last_access_at,
+                    visits: i32::try_from(n("visits")?).unwrap_or(i32::MAX),
+                    seconds_spent: i32::try_from(n("seconds_spent")?).unwrap_or(i32::MAX),
+                    completed_at: None,
+                    score_scaled: r.try_get("", "score_scaled")?,
+                    success: match n("success_rank")? {
+                        2 => "passed".to_owned(),
+                        1 => "failed".to_owned(),
+                        _ => String::new(),
+                    },
+                }),
+                _ => None,
+            };
+            Ok(ActivityRow {
+                tenant: TenantId::from_uuid(r.try_get("", "tenant_id")?),
+                trust: r.try_get("", "trust")?,
+                enrolment: r.try_get("", "enrolment_id")?,
+                course: trellis_domain::CourseId::from_uuid(r.try_get("", "course_id")?),
+                course_title: r.try_get("", "course_title")?,
+                course_code: r.try_get("", "course_code")?,
+                status: r.try_get("", "status")?,
+                requested_at: r.try_get("", "requested_at")?,
+                completed_at: r.try_get("", "completed_at")?,
+                cpd_points: r.try_get("", "cpd_points")?,
+                accreditation: r.try_get::<Option<String>>("", "accreditation")?.unwrap_or_default(),
+                session,
+            })
+        })
+        .collect()
+}
+
 /// The SQL of [`activity_of`] on SQLite (PostgreSQL runs the same query as the owner's function
 /// `trellis_activity_of`, which the identity role alone may call).
 const ACTIVITY_SQL: &str = "

@@ -92,15 +92,19 @@ fn query_of(a: &Asked, report: &str) -> String {
     s.finish()
 }
 
-/// Reads the person's record through the identity path and notes the read in the audit trail.
-pub(crate) async fn read(
+/// Reads the person's record through the identity path and notes the read in the audit trail;
+/// with `summary`, one row per enrolment with its sessions summed (all the summarised record
+/// needs, and a few hundred rows where the detail has tens of thousands).
+pub(crate) async fn read_as(
     state: &AppState,
     site: &Site,
     person: trellis_domain::PersonId,
     what: &str,
+    summary: bool,
 ) -> Result<Vec<id::ActivityRow>, AppError> {
     let itx = state.dbs.identity.begin(site.entry.id).await?;
-    let rows = id::activity_of(&itx, person).await?;
+    let rows =
+        if summary { id::activity_summary_of(&itx, person).await? } else { id::activity_of(&itx, person).await? };
     audit::record(&itx, Some(person), "record.activity_read", &person.to_string(), None, json!({ "as": what })).await?;
     itx.commit().await?;
     Ok(rows)
@@ -211,7 +215,7 @@ pub async fn activity(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Any
     tx.commit().await?;
     let a = asked(req);
     let (key, title) = report_name(a.report);
-    let rows = read(state, site, me.person, "screen").await?;
+    let rows = read_as(state, site, me.person, "screen", a.report == Report::Summary).await?;
     let mut a = a;
     if a.filter.courses.iter().any(|c| !rows.iter().any(|r| r.course == *c)) {
         a.errors.push(("course", "Choose courses from the list of your courses"));
@@ -285,7 +289,7 @@ async fn download(
     if let Some((_, m)) = a.errors.first() {
         return Err(AppError::BadRequest((*m).to_owned()));
     }
-    let rows = read(state, site, me.person, what).await?;
+    let rows = read_as(state, site, me.person, what, a.report == Report::Summary).await?;
     if a.filter.courses.iter().any(|c| !rows.iter().any(|r| r.course == *c)) {
         return Err(AppError::BadRequest("Choose courses from the list of your courses".into()));
     }

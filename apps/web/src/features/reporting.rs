@@ -34,7 +34,7 @@ pub const MAX_DAYS: i64 = 365;
 /// People on one screen of the staff activity report.
 const PAGE_PEOPLE: u64 = 25;
 /// People read at a time for a staff activity export.
-const EXPORT_PEOPLE: u64 = 500;
+const EXPORT_PEOPLE: u64 = 2_000;
 
 /// An authoriser's role in words.
 pub fn role_words(r: AuthoriserRole) -> &'static str {
@@ -936,7 +936,7 @@ const ACTIVITY_HEADER: [&str; 16] = [
 fn activity_cells(l: &rep::ActivityLine, zone: chrono_tz::Tz, iso: bool) -> Vec<String> {
     let date = |t: DateTime<Utc>| {
         let t = t.with_timezone(&zone);
-        if iso { t.format("%Y-%m-%dT%H:%M:%S%:z").to_string() } else { t.format("%-d %b %Y").to_string() }
+        if iso { t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false) } else { t.format("%-d %b %Y").to_string() }
     };
     let c = |s: &str| if iso { cell(s) } else { s.to_owned() };
     vec![

@@ -7,7 +7,7 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::account::render_email;
-use crate::features::records::{read, table};
+use crate::features::records::table;
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other_saying};
 use crate::http::{Ctx, CurrentSite, Member, may};
@@ -89,7 +89,7 @@ pub async fn shared(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Anyon
     let given = grants::of_person(&tx, me.person).await?;
     tx.commit().await?;
     let values = json!({ "email": "", "name": "", "scope": "all", "courses": [], "until": "" });
-    let rows = read(state, site, me.person, "tutors").await?;
+    let rows = crate::features::records::read_as(state, site, me.person, "tutors", true).await?;
     page_of(state, site, req, &rows, given, &FormErrors::new(), values, StatusCode::OK).await
 }
 

@@ -697,6 +697,12 @@ pub async fn staff_activity(
            LEFT JOIN g ON g.enrolment_id = l.enrolment_id
           ORDER BY w.family_name, w.given_name, w.id, c.title, l.enrolment_id"
     );
+    if tx.is_postgres() {
+        // The planner overestimates this join (it cannot see the chunk's LIMIT through the
+        // grouped tracking rows) and would compile it to machine code each chunk, which costs
+        // more than the query: no JIT for this transaction.
+        tx.query_one("SELECT set_config('jit', 'off', true) AS v WHERE $1::text <> ''", Vec::new()).await?;
+    }
     let mut lines = Vec::new();
     let mut persons = 0u64;
     let mut last: Option<ActivityCursor> = None;

@@ -384,3 +384,47 @@ export async function waitForMail(dir, to, subject, { timeout = TIMEOUT } = {}) 
     await new Promise((r) => { setTimeout(r, 200); });
   }
 }
+
+// ---- Journey steps shared by reporting.mjs and tutors.mjs ----
+
+/** The day `days` from today in the trust's time zone, as the NHS date input takes it. */
+export function dayParts(days) {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', day: 'numeric', month: 'numeric', year: 'numeric' })
+    .formatToParts(new Date(Date.now() + days * 86_400_000));
+  const get = (t) => parts.find((p) => p.type === t).value;
+  return { day: get('day'), month: get('month'), year: get('year') };
+}
+
+/** Types the day `days` from today into the date input `id`. */
+export async function fillDate(page, id, days) {
+  const d = dayParts(days);
+  await page.fill(`#${id}-day`, d.day);
+  await page.fill(`#${id}-month`, d.month);
+  await page.fill(`#${id}-year`, d.year);
+}
+
+/** Submits the form that button (a selector) belongs to and waits for the page that answers. */
+export async function submit(page, button) {
+  const [response] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(button)]);
+  return response;
+}
+
+/** The page's main text, on one line. */
+export const main = async (page) => one(await page.textContent('main'));
+
+/**
+ * axe, then reflow at 320 px of the page (url null: as it is, without loading it again), no
+ * sideways scrolling at 768 and 1280 px either, and screenshots named shot (desktop) and
+ * shot-320 (phone) when TRELLIS_SCREENSHOTS is set.
+ */
+export async function checkPage(page, label, url, shot) {
+  await axe(page, label);
+  await reflow(page, url, label);
+  await noSideways(page, label);
+  if (!shot || !process.env.TRELLIS_SCREENSHOTS) return;
+  await screenshot(page, shot);
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 320, height: 640 });
+  await screenshot(page, `${shot}-320`);
+  await page.setViewportSize(size);
+}

@@ -24,48 +24,17 @@
 import { readFile } from 'node:fs/promises';
 
 import {
-  TIMEOUT, axe, check, env, errorsDescribed, launch, noSideways, notOk, ok, one, reflow, run, screenshot, server, signIn, totp, waitForMail,
+  TIMEOUT, check, checkPage, env, errorsDescribed, fillDate, launch, main, notOk, ok, one, run, screenshot, server, signIn, submit, totp,
+  waitForMail,
 } from './lib.mjs';
 
 const GROUP = 'Nursing and Midwifery Registered';
 const PURPOSE = 'Chasing fire safety training on the wards';
 
-// The day `days` from today in the trust's time zone, as the date input takes it.
-function dayParts(days) {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', day: 'numeric', month: 'numeric', year: 'numeric' })
-    .formatToParts(new Date(Date.now() + days * 86_400_000));
-  const get = (t) => parts.find((p) => p.type === t).value;
-  return { day: get('day'), month: get('month'), year: get('year') };
-}
 
-async function fillDate(page, id, days) {
-  const d = dayParts(days);
-  await page.fill(`#${id}-day`, d.day);
-  await page.fill(`#${id}-month`, d.month);
-  await page.fill(`#${id}-year`, d.year);
-}
 
-// Submits the form that button (a selector) belongs to and waits for the page that answers.
-async function submit(page, button) {
-  const [response] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(button)]);
-  return response;
-}
 
-const main = async (page) => one(await page.textContent('main'));
 
-// axe, then reflow at 320 px of the page (url null: as it is, without loading it again), no
-// sideways scrolling at 768 and 1280 px either, and screenshots named shot (desktop) and shot-320 (phone) when TRELLIS_SCREENSHOTS is set.
-async function checkPage(page, label, url, shot) {
-  await axe(page, label);
-  await reflow(page, url, label);
-  await noSideways(page, label);
-  if (!shot || !process.env.TRELLIS_SCREENSHOTS) return;
-  await screenshot(page, shot);
-  const size = page.viewportSize();
-  await page.setViewportSize({ width: 320, height: 640 });
-  await screenshot(page, `${shot}-320`);
-  await page.setViewportSize(size);
-}
 
 // Registers given family at origin with the address email, confirms it from the email, and signs
 // them in (a new page of a new context). Returns the page.

@@ -639,6 +639,24 @@ pub struct SessionActivity {
     pub success: String,
 }
 
+/// The enrolment's columns of a row of [`activity_of`] or [`activity_summary_of`], with its session.
+fn enrolment_row(r: &sea_orm::QueryResult, session: Option<SessionActivity>) -> Result<ActivityRow, DbError> {
+    Ok(ActivityRow {
+        tenant: TenantId::from_uuid(r.try_get("", "tenant_id")?),
+        trust: r.try_get("", "trust")?,
+        enrolment: r.try_get("", "enrolment_id")?,
+        course: trellis_domain::CourseId::from_uuid(r.try_get("", "course_id")?),
+        course_title: r.try_get("", "course_title")?,
+        course_code: r.try_get("", "course_code")?,
+        status: r.try_get("", "status")?,
+        requested_at: r.try_get("", "requested_at")?,
+        completed_at: r.try_get("", "completed_at")?,
+        cpd_points: r.try_get("", "cpd_points")?,
+        accreditation: r.try_get::<Option<String>>("", "accreditation")?.unwrap_or_default(),
+        session,
+    })
+}
+
 /// The SQL of [`activity_summary_of`] on SQLite (PostgreSQL: `trellis_activity_summary_of`).
 const SUMMARY_SQL: &str = "
   SELECT e.tenant_id AS tenant_id, t.name AS trust, e.id AS enrolment_id, e.course_id AS course_id,
@@ -707,20 +725,7 @@ pub async fn activity_summary_of(itx: &IdentityTx, person: PersonId) -> Result<V
                 }),
                 _ => None,
             };
-            Ok(ActivityRow {
-                tenant: TenantId::from_uuid(r.try_get("", "tenant_id")?),
-                trust: r.try_get("", "trust")?,
-                enrolment: r.try_get("", "enrolment_id")?,
-                course: trellis_domain::CourseId::from_uuid(r.try_get("", "course_id")?),
-                course_title: r.try_get("", "course_title")?,
-                course_code: r.try_get("", "course_code")?,
-                status: r.try_get("", "status")?,
-                requested_at: r.try_get("", "requested_at")?,
-                completed_at: r.try_get("", "completed_at")?,
-                cpd_points: r.try_get("", "cpd_points")?,
-                accreditation: r.try_get::<Option<String>>("", "accreditation")?.unwrap_or_default(),
-                session,
-            })
+            enrolment_row(r, session)
         })
         .collect()
 }
@@ -781,20 +786,7 @@ pub async fn activity_of(itx: &IdentityTx, person: PersonId) -> Result<Vec<Activ
                     success: r.try_get::<Option<String>>("", "success")?.unwrap_or_default(),
                 }),
             };
-            Ok(ActivityRow {
-                tenant: TenantId::from_uuid(r.try_get("", "tenant_id")?),
-                trust: r.try_get("", "trust")?,
-                enrolment: r.try_get("", "enrolment_id")?,
-                course: trellis_domain::CourseId::from_uuid(r.try_get("", "course_id")?),
-                course_title: r.try_get("", "course_title")?,
-                course_code: r.try_get("", "course_code")?,
-                status: r.try_get("", "status")?,
-                requested_at: r.try_get("", "requested_at")?,
-                completed_at: r.try_get("", "completed_at")?,
-                cpd_points: r.try_get("", "cpd_points")?,
-                accreditation: r.try_get::<Option<String>>("", "accreditation")?.unwrap_or_default(),
-                session,
-            })
+            enrolment_row(r, session)
         })
         .collect()
 }

@@ -34,6 +34,14 @@ impl Site {
     pub fn today(&self) -> chrono::NaiveDate {
         chrono::Utc::now().with_timezone(&self.zone()).date_naive()
     }
+
+    /// The last second of `day` in the trust's time zone (a grant chosen "until" a day ends then);
+    /// a year from now where the zone has no such moment.
+    pub fn end_of_day(&self, day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+        day.and_hms_opt(23, 59, 59)
+            .and_then(|t| t.and_local_timezone(self.zone()).single())
+            .map_or_else(|| chrono::Utc::now() + chrono::Duration::days(365), |t| t.with_timezone(&chrono::Utc))
+    }
 }
 
 /// What a host resolves to.

@@ -221,10 +221,7 @@ pub async fn create_link(
             )));
         }
     };
-    let token = {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-    };
+    let token = crate::http::page::link_token();
     let expires = Utc::now() + Duration::days(days);
     let link = certs::create_link(&tx, me.person, e.id.as_uuid(), e.cycle, &token, expires).await?;
     audit::record(

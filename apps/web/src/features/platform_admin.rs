@@ -814,10 +814,7 @@ pub async fn record_authoriser(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let raw = {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-    };
+    let raw = crate::http::page::link_token();
     let actor = format!("person:{me}");
     let days = 7;
     let tx = state.dbs.app.begin(site.entry.id).await?;

@@ -72,29 +72,23 @@ pub fn lead_statement(
     )
 }
 
-/// The end of a chosen day in the trust's time zone.
-fn end_of(site: &Site, d: NaiveDate) -> DateTime<Utc> {
-    d.and_hms_opt(23, 59, 59)
-        .and_then(|t| t.and_local_timezone(site.zone()).single())
-        .map_or_else(|| Utc::now() + Duration::days(MAX_DAYS), |t| t.with_timezone(&Utc))
-}
-
-/// Reads the "until" day of a grant form: after today, at most 12 months ahead.
-fn until_of(site: &Site, one: &dyn Fn(&str) -> String, errors: &mut FormErrors) -> Option<NaiveDate> {
-    let today = site.today();
-    match page::date_entered(&one("until"), [&one("until-day"), &one("until-month"), &one("until-year")]) {
-        Some(Ok(d)) if d > today && d <= today + Duration::days(MAX_DAYS) => Some(d),
-        Some(Ok(_)) => {
-            errors.insert("until", "Choose a day after today and no more than 12 months ahead");
-            None
+/// The approved member of this trust with this address, or the reason on `email`.
+async fn approved_member(
+    tx: &TenantTx,
+    email: &Email,
+    errors: &mut FormErrors,
+) -> Result<Option<id::Person>, AppError> {
+    let Some(p) = id::member_by_email(tx, email.as_str()).await? else {
+        errors.insert("email", "Nobody on this trust's site has this email address: they need an account here first");
+        return Ok(None);
+    };
+    match id::member_person(tx, p).await? {
+        Some(person) if id::membership(tx, p).await?.is_some_and(|m| m.status == id::MembershipStatus::Approved) => {
+            Ok(Some(person))
         }
-        Some(Err(())) => {
-            errors.insert("until", "Enter the last day as a real date, like 31 3 2027");
-            None
-        }
-        None => {
-            errors.insert("until", "Enter the last day of the grant");
-            None
+        _ => {
+            errors.insert("email", "This person's membership of the trust is not approved");
+            Ok(None)
         }
     }
 }
@@ -342,36 +336,19 @@ pub async fn authorise_lead(
     let mut errors = FormErrors::new();
     let email = Email::parse(&one("email")).map_err(|m| errors.insert("email", m)).ok();
     let who = match &email {
-        Some(e) => match id::member_by_email(&tx, e.as_str()).await? {
-            Some(p) if p == me.person => {
+        Some(e) => approved_member(&tx, e, &mut errors).await?.filter(|p| {
+            let other = p.id != me.person;
+            if !other {
                 errors.insert(
                     "email",
                     "Choose someone other than yourself: the authoriser and the lead are different people",
                 );
-                None
             }
-            Some(p) => match id::member_person(&tx, p).await? {
-                Some(person)
-                    if id::membership(&tx, p).await?.is_some_and(|m| m.status == id::MembershipStatus::Approved) =>
-                {
-                    Some(person)
-                }
-                _ => {
-                    errors.insert("email", "This person's membership of the trust is not approved");
-                    None
-                }
-            },
-            None => {
-                errors.insert(
-                    "email",
-                    "Nobody on this trust's site has this email address: they need an account here first",
-                );
-                None
-            }
-        },
+            other
+        }),
         None => None,
     };
-    let until = until_of(site, &one, &mut errors);
+    let until = page::last_day(&one, site.today(), MAX_DAYS, "Enter the last day of the grant", &mut errors);
     let values = json!({ "email": one("email"), "until": page::date_as_typed(&one("until"), [&one("until-day"), &one("until-month"), &one("until-year")]) });
     let (Some(person), Some(until)) = (who.filter(|_| errors.is_empty()), until) else {
         return leads_page(state, site, req, tx, &errors, values, None, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -396,7 +373,7 @@ pub async fn authorise_lead(
             statement: &statement,
             purpose: "",
             ip: &ip,
-            expires_at: end_of(site, until),
+            expires_at: site.end_of_day(until),
         },
     )
     .await?;
@@ -531,39 +508,20 @@ pub async fn nominate_user(
     let mut errors = FormErrors::new();
     let email = Email::parse(&one("email")).map_err(|m| errors.insert("email", m)).ok();
     let who = match &email {
-        Some(e) => match id::member_by_email(&tx, e.as_str()).await? {
-            Some(p) => match id::member_person(&tx, p).await? {
-                Some(person)
-                    if id::membership(&tx, p).await?.is_some_and(|m| m.status == id::MembershipStatus::Approved) =>
-                {
-                    Some(person)
-                }
-                _ => {
-                    errors.insert("email", "This person's membership of the trust is not approved");
-                    None
-                }
-            },
-            None => {
-                errors.insert(
-                    "email",
-                    "Nobody on this trust's site has this email address: they need an account here first",
-                );
-                None
-            }
-        },
+        Some(e) => approved_member(&tx, e, &mut errors).await?,
         None => None,
     };
     let purpose = one("purpose");
     if purpose.chars().count() < 10 || purpose.chars().count() > 500 {
         errors.insert("purpose", "Say what they need the reports for, in 10 to 500 characters");
     }
-    let until = until_of(site, &one, &mut errors);
+    let until = page::last_day(&one, site.today(), MAX_DAYS, "Enter the last day of the grant", &mut errors);
     let values = json!({ "email": one("email"), "purpose": purpose, "until": page::date_as_typed(&one("until"), [&one("until-day"), &one("until-month"), &one("until-year")]) });
     let (Some(person), Some(until)) = (who.filter(|_| errors.is_empty()), until) else {
         return users_page(state, site, req, tx, &errors, values, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     // A user's grant cannot outlast the lead's that nominated them.
-    let expires = end_of(site, until).min(lead.expires_at);
+    let expires = site.end_of_day(until).min(lead.expires_at);
     let name = format!("{} {}", person.given_name, person.family_name).trim().to_owned();
     let ip = ip_of(state, req);
     let grant = rep::grant(

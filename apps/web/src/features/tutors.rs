@@ -12,7 +12,7 @@ use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other_saying};
 use crate::http::{Ctx, CurrentSite, Member, may};
 use crate::usecases::records::activity::{Filter, Report, courses_on_record};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Request, Response, handler};
@@ -116,22 +116,8 @@ pub async fn give(
             None
         }
     };
-    let today = site.today();
-    let until = match page::date_entered(&one("until"), [&one("until-day"), &one("until-month"), &one("until-year")]) {
-        Some(Ok(d)) if d > today && d <= today + Duration::days(MAX_DAYS) => Some(d),
-        Some(Ok(_)) => {
-            errors.insert("until", "Choose a day after today and no more than 12 months ahead");
-            None
-        }
-        Some(Err(())) => {
-            errors.insert("until", "Enter the last day as a real date, like 31 3 2027");
-            None
-        }
-        None => {
-            errors.insert("until", "Enter the last day they can see your record");
-            None
-        }
-    };
+    let until =
+        page::last_day(&one, site.today(), MAX_DAYS, "Enter the last day they can see your record", &mut errors);
     let scope = one("scope");
     // Read to check the choices (and to show the form again): inside this request's writing
     // transaction, so the identity path's read-only one (no audit entry of its own here).
@@ -163,15 +149,9 @@ pub async fn give(
         tx.commit().await?;
         return page_of(state, site, req, &rows, given, &errors, values, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    let token = {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-    };
+    let token = page::link_token();
     // The end of the chosen day, in the trust's time zone.
-    let expires = until
-        .and_hms_opt(23, 59, 59)
-        .and_then(|t| t.and_local_timezone(site.zone()).single())
-        .map_or_else(|| Utc::now() + Duration::days(MAX_DAYS), |t| t.with_timezone(&Utc));
+    let expires = site.end_of_day(until);
     let grant = grants::create(
         &tx,
         &NewGrant {

@@ -168,6 +168,39 @@ pub fn date_as_typed(one: &str, parts: [&str; 3]) -> String {
 
 /// An id from the request path; one that does not parse is "not found", like one that matches
 /// nothing.
+/// The "until" day of a grant form (`until`, or `until-day`/`-month`/`-year`): after `today` and
+/// at most `max_days` ahead; otherwise the error is put on `until` (`missing` when nothing was
+/// entered).
+pub fn last_day(
+    one: &dyn Fn(&str) -> String,
+    today: chrono::NaiveDate,
+    max_days: i64,
+    missing: &str,
+    errors: &mut crate::http::form::FormErrors,
+) -> Option<chrono::NaiveDate> {
+    match date_entered(&one("until"), [&one("until-day"), &one("until-month"), &one("until-year")]) {
+        Some(Ok(d)) if d > today && d <= today + chrono::Duration::days(max_days) => Some(d),
+        Some(Ok(_)) => {
+            errors.insert("until", "Choose a day after today and no more than 12 months ahead");
+            None
+        }
+        Some(Err(())) => {
+            errors.insert("until", "Enter the last day as a real date, like 31 3 2027");
+            None
+        }
+        None => {
+            errors.insert("until", missing);
+            None
+        }
+    }
+}
+
+/// A new capability link's token: 256 random bits, URL-safe (kept only as its hash).
+pub fn link_token() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
 pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, AppError> {
     raw.parse().map_err(|_| AppError::NotFound)
 }

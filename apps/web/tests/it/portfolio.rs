@@ -160,6 +160,12 @@ async fn completions_go_to_a_linked_eportfolio_lrs_until_the_learner_unlinks() {
     let links = trellis_db::portfolio::links_of(&tx, ann_id).await.unwrap();
     tx.commit().await.unwrap();
     assert!(!links[0].secret_sealed.contains(&secret) && !links[0].secret_sealed.is_empty());
+    // Another trust can neither read the link nor end it.
+    let rtx = dbs.app.begin(riverside).await.unwrap();
+    assert!(trellis_db::portfolio::links_of(&rtx, ann_id).await.unwrap().is_empty());
+    assert!(trellis_db::portfolio::by_id(&rtx, links[0].id).await.unwrap().is_none());
+    assert!(!trellis_db::portfolio::unlink(&rtx, ann_id, links[0].id).await.unwrap());
+    rtx.rollback().await.unwrap();
 
     let stored = || async {
         let tx = dbs.app.begin_read(riverside).await.unwrap();

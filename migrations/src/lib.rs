@@ -30,6 +30,7 @@ mod m20261206_000022_organisation_reporting;
 mod m20261206_000023_portfolio_links;
 mod m20261206_000024_regions;
 mod m20261206_000025_activity_summary;
+mod m20261206_000026_programme_certificates;
 
 pub mod helpers;
 
@@ -68,6 +69,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261206_000023_portfolio_links.rs"),
     include_str!("m20261206_000024_regions.rs"),
     include_str!("m20261206_000025_activity_summary.rs"),
+    include_str!("m20261206_000026_programme_certificates.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -105,6 +107,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000023_portfolio_links::Migration),
             Box::new(m20261206_000024_regions::Migration),
             Box::new(m20261206_000025_activity_summary::Migration),
+            Box::new(m20261206_000026_programme_certificates::Migration),
         ]
     }
 }

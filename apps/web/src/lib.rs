@@ -16,6 +16,7 @@ pub use context::directory::{Directory, Resolved, Site};
 pub use context::theme::Themes;
 pub use error::AppError;
 pub use features::api::tokens::issue as issue_api_token;
+pub use features::elearning::learner_name;
 pub use features::xapi::issue_credential as issue_lrs_credential;
 pub use http::auth::password::hash as hash_password;
 

@@ -790,3 +790,73 @@ pub async fn activity_of(itx: &IdentityTx, person: PersonId) -> Result<Vec<Activ
         })
         .collect()
 }
+
+/// One xAPI statement about a person, as one trust's learning record store holds it.
+#[derive(Debug, Clone)]
+pub struct StatementAbout {
+    pub tenant: TenantId,
+    /// The statement as stored (JSON).
+    pub body: String,
+}
+
+/// The SQL of [`statements_of`] on SQLite, one trust at a time (PostgreSQL: `trellis_statements_of`).
+const STATEMENTS_SQL: &str = "
+  SELECT s.tenant_id AS tenant_id, s.seq AS seq, s.body AS body
+    FROM xapi_statement_refs m
+    JOIN xapi_statements s ON s.tenant_id = m.tenant_id AND s.id = m.statement_id AND s.voided = false
+   WHERE m.tenant_id = ? AND m.kind = 'agent' AND m.ref_key = ? AND m.related_only = false
+     AND EXISTS (SELECT 1 FROM enrolments e WHERE e.tenant_id = m.tenant_id AND e.person_id = ?)
+   ORDER BY s.seq
+   LIMIT ?";
+
+/// The xAPI statements about a person in the learning record store of each trust where they have
+/// an enrolment, for their own export: `agents` pairs each trust with the agent key (the LRS's
+/// hash of the opaque account) it knows the person by. A trust where the person has no enrolment
+/// gives nothing, whatever key is passed. At most `limit` statements in all, by trust and then in
+/// the order stored. The identity path's named read (ADR 0014), of one person's rows only; the
+/// caller records the read in the trust's audit trail.
+pub async fn statements_of(
+    itx: &IdentityTx,
+    person: PersonId,
+    agents: &[(TenantId, String)],
+    limit: u32,
+) -> Result<Vec<StatementAbout>, DbError> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let conn = itx.conn();
+    let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+    let row = |r: &sea_orm::QueryResult| -> Result<StatementAbout, DbError> {
+        Ok(StatementAbout { tenant: TenantId::from_uuid(r.try_get("", "tenant_id")?), body: r.try_get("", "body")? })
+    };
+    if conn.get_database_backend() == DbBackend::Postgres {
+        let tenants: Vec<uuid::Uuid> = agents.iter().map(|(t, _)| t.as_uuid()).collect();
+        let keys: Vec<String> = agents.iter().map(|(_, k)| k.clone()).collect();
+        let rows = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT * FROM trellis_statements_of($1, $2, $3, $4)",
+                [person.as_uuid().into(), tenants.into(), keys.into(), limit.into()],
+            ))
+            .await?;
+        return rows.iter().map(row).collect();
+    }
+    let mut sorted: Vec<&(TenantId, String)> = agents.iter().collect();
+    sorted.sort_by_key(|(t, _)| t.as_uuid());
+    let mut out = Vec::new();
+    for (tenant, key) in sorted {
+        let left = limit - i32::try_from(out.len()).unwrap_or(i32::MAX);
+        if left <= 0 {
+            break;
+        }
+        let rows = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                STATEMENTS_SQL,
+                [tenant.as_uuid().into(), key.clone().into(), person.as_uuid().into(), left.into()],
+            ))
+            .await?;
+        for r in &rows {
+            out.push(row(r)?);
+        }
+    }
+    Ok(out)
+}

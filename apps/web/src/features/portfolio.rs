@@ -20,8 +20,8 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use trellis_db::{audit, identity as id, portfolio, xapi};
 
-/// Statements put in an export at most (the newest are kept).
-const MAX_STATEMENTS: u64 = 100_000;
+/// Statements put in an export at most (the first stored at each trust in turn).
+const MAX_STATEMENTS: u32 = 100_000;
 
 #[allow(clippy::too_many_arguments)]
 async fn export_page(
@@ -98,36 +98,46 @@ pub async fn export(
     let zone = site.zone();
     let person = id::member_person(&tx, me.person).await?.ok_or(AppError::NotFound)?;
     let name = format!("{} {}", person.given_name, person.family_name).trim().to_owned();
-    // This trust's statements about the learner (as its LRS knows them: an opaque account).
-    let actor = crate::features::elearning::learner_actor(site, me.person);
-    let statements = xapi::query(
-        &tx,
-        &xapi::Query {
-            agent: trellis_elearning::lrs::agent_hash(&actor),
-            ascending: false,
-            limit: MAX_STATEMENTS,
-            ..Default::default()
-        },
-    )
-    .await?;
-    let statements: Vec<serde_json::Value> =
-        statements.iter().rev().filter_map(|s| serde_json::from_str(&s.body).ok()).collect();
+    // Every trust's record and the statements about the learner in each trust's LRS (which knows
+    // them by an opaque account of that trust's site): the identity path's named reads, as My
+    // activity.
+    let (rows, statements) = {
+        let itx = state.dbs.identity.begin_read(site.entry.id).await?;
+        let rows = id::activity_of(&itx, me.person).await?;
+        let mut agents: Vec<(trellis_domain::TenantId, String)> = Vec::new();
+        for r in &rows {
+            if agents.iter().any(|(t, _)| *t == r.tenant) {
+                continue;
+            }
+            if let Some(at) = state.directory.sites().into_iter().find(|s| s.entry.id == r.tenant) {
+                if let Some(key) =
+                    trellis_elearning::lrs::agent_hash(&crate::features::elearning::learner_actor(&at, me.person))
+                {
+                    agents.push((r.tenant, key));
+                }
+            }
+        }
+        let statements = id::statements_of(&itx, me.person, &agents, MAX_STATEMENTS).await?;
+        itx.commit().await?;
+        (rows, statements)
+    };
+    let trusts: BTreeMap<trellis_domain::TenantId, &str> = rows.iter().map(|r| (r.tenant, r.trust.as_str())).collect();
+    let statements: Vec<serde_json::Value> = statements
+        .iter()
+        .filter_map(|s| {
+            let body: serde_json::Value = serde_json::from_str(&s.body).ok()?;
+            Some(json!({ "trust": trusts.get(&s.tenant).copied().unwrap_or_default(), "statement": body }))
+        })
+        .collect();
     audit::record(
         &tx,
         Some(me.person),
         "record.exported",
         &me.person.to_string(),
         None,
-        json!({ "statements": statements.len() }),
+        json!({ "statements": statements.len(), "trusts": trusts.len() }),
     )
     .await?;
-    // Every trust's record (the identity path's audited read, as My activity).
-    let rows = {
-        let itx = state.dbs.identity.begin_read(site.entry.id).await?;
-        let rows = id::activity_of(&itx, me.person).await?;
-        itx.commit().await?;
-        rows
-    };
     // One line per completed enrolment.
     let mut completions: BTreeMap<uuid::Uuid, &id::ActivityRow> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.completed_at.is_some()) {
@@ -147,7 +157,8 @@ pub async fn export(
         "The learning record of {name} ({email}), exported from {trust} on {at}.\n\n\
          activity-record.csv   one line per course at every organisation you learnt at (My activity)\n\
          activity-detail.csv   one line per session\n\
-         statements.json       the xAPI statements about you in {trust}'s learning record store\n\
+         statements.json       the xAPI statements about you in the learning record store of every\n\
+         \x20                     organisation you learnt at, each with the organisation's name\n\
          certificates/         your certificates from {trust} (a course summary overleaf)\n\
          badges/               an Open Badges 3.0 credential for each completed course: a .jwt file\n\
          \x20                     (a VC-JWT signed with EdDSA) and the same credential as .json. Each is\n\

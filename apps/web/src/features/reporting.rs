@@ -1154,7 +1154,9 @@ pub async fn report(
 }
 
 /// The staff activity report as CSV, streamed: people read `EXPORT_PEOPLE` at a time, each chunk
-/// in its own short read, so memory stays flat whatever the trust's size.
+/// in its own short read, so memory stays flat whatever the trust's size. A reader task stays one
+/// chunk ahead of the response (a channel of one), so the database reads the next chunk while the
+/// last is written out; it stops when the download is abandoned.
 fn activity_csv(state: &AppState, site: &Site, q: ReportQuery, stamp: &str) -> Response {
     let mut header = csv::Writer::from_writer(Vec::new());
     let first = header
@@ -1166,11 +1168,10 @@ fn activity_csv(state: &AppState, site: &Site, q: ReportQuery, stamp: &str) -> R
     let state = state.clone();
     let tenant = site.entry.id;
     let zone = site.zone();
-    let chunks = futures_util::stream::unfold(Some(None), move |cursor: Option<Option<rep::ActivityCursor>>| {
-        let state = state.clone();
-        let q = q.clone();
-        async move {
-            let after = cursor?;
+    let (send, receive) = tokio::sync::mpsc::channel::<Result<Vec<rep::ActivityLine>, trellis_db::DbError>>(1);
+    tokio::spawn(async move {
+        let mut after: Option<rep::ActivityCursor> = None;
+        loop {
             let read = async {
                 let tx = state.dbs.app.begin_read(tenant).await?;
                 let chunk =
@@ -1180,19 +1181,37 @@ fn activity_csv(state: &AppState, site: &Site, q: ReportQuery, stamp: &str) -> R
             };
             match read.await {
                 Ok((lines, next)) => {
-                    let mut w = csv::Writer::from_writer(Vec::new());
-                    for l in &lines {
-                        if let Err(e) = w.write_record(activity_cells(l, zone, true)) {
-                            return Some((Err(std::io::Error::other(e)), None));
-                        }
+                    if send.send(Ok(lines)).await.is_err() {
+                        return; // the download was abandoned
                     }
-                    let bytes = w.into_inner().map_err(|e| std::io::Error::other(e.to_string()));
-                    Some((bytes.map(Bytes::from), next.map(Some)))
+                    match next {
+                        Some(n) => after = Some(n),
+                        None => return,
+                    }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "staff activity export failed part way");
-                    Some((Err(std::io::Error::other("the export failed part way; try again")), None))
+                    let _ = send.send(Err(e)).await;
+                    return;
                 }
+            }
+        }
+    });
+    let chunks = futures_util::stream::unfold(Some(receive), move |receive| async move {
+        let mut receive = receive?;
+        match receive.recv().await? {
+            Ok(lines) => {
+                let mut w = csv::Writer::from_writer(Vec::with_capacity(lines.len() * 240));
+                for l in &lines {
+                    if let Err(e) = w.write_record(activity_cells(l, zone, true)) {
+                        return Some((Err(std::io::Error::other(e)), None));
+                    }
+                }
+                let bytes = w.into_inner().map_err(|e| std::io::Error::other(e.to_string()));
+                Some((bytes.map(Bytes::from), Some(receive)))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "staff activity export failed part way");
+                Some((Err(std::io::Error::other("the export failed part way; try again")), None))
             }
         }
     });

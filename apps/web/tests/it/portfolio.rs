@@ -109,6 +109,80 @@ async fn a_learner_exports_their_record_with_certificates_and_badges_anyone_can_
     assert_eq!(trail.len(), 1);
 }
 
+/// Ann's account as a trust's learning record store knows her: its site and an opaque name.
+fn actor_at(
+    app: &trellis_testkit::TestApp,
+    slug: &str,
+    tenant: trellis_domain::TenantId,
+    person: trellis_domain::PersonId,
+) -> serde_json::Value {
+    let home = format!("http://{}:{}", trellis_testkit::TestApp::host_of(slug), app.addr.port());
+    serde_json::json!({ "objectType": "Agent", "account": {
+        "homePage": home, "name": trellis_web::learner_name(tenant, person) } })
+}
+
+/// Puts a statement about `actor` into `slug`'s LRS (with a credential issued there).
+async fn say(app: &trellis_testkit::TestApp, slug: &str, actor: serde_json::Value, activity: &str) {
+    use base64::Engine as _;
+    let dbs = app.dbs().await;
+    let (key, secret) =
+        trellis_web::issue_lrs_credential(&dbs, app.tenant_id(slug).await, "Content", "write", "1.0.3").await.unwrap();
+    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}")));
+    let body = serde_json::json!({
+        "actor": actor,
+        "verb": { "id": "http://adlnet.gov/expapi/verbs/experienced", "display": { "en-GB": "experienced" } },
+        "object": { "id": format!("https://content.example/{activity}") },
+    });
+    let mut v = app.visitor(slug);
+    let r = v
+        .send(
+            "POST",
+            "/xapi/statements",
+            &[("authorization", &auth), ("x-experience-api-version", "1.0.3"), ("content-type", "application/json")],
+            body.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_export_holds_the_statements_about_the_learner_at_every_trust_and_nobody_elses() {
+    let app = trellis_testkit::spawn_app().await;
+    let fire = app.course("northmoor", "nm-fire", "Fire safety").page("Exits", "Know them").published().create().await;
+    let hands = app.course("riverside", "rv-hands", "Hand hygiene").page("Moments", "Five").published().create().await;
+    let (mut ann, ann_id) = app.person("northmoor", "ann@nhs.example").signed_in().await;
+    let (mut ann_there, _) = app.person("riverside", "ann@nhs.example").signed_in().await;
+    let (mut bob, bob_id) = app.person("northmoor", "bob@northmoor.example").signed_in().await;
+    learn(&mut ann, fire).await;
+    learn(&mut ann_there, hands).await;
+    learn(&mut bob, fire).await;
+    let (north, river, fen) =
+        (app.tenant_id("northmoor").await, app.tenant_id("riverside").await, app.tenant_id("fenwick").await);
+    say(&app, "northmoor", actor_at(&app, "northmoor", north, ann_id), "ann-at-northmoor").await;
+    say(&app, "riverside", actor_at(&app, "riverside", river, ann_id), "ann-at-riverside").await;
+    say(&app, "northmoor", actor_at(&app, "northmoor", north, bob_id), "bob-at-northmoor").await;
+    // A trust where Ann has never learnt: its LRS is not read, even with her account there.
+    say(&app, "fenwick", actor_at(&app, "fenwick", fen, ann_id), "ann-at-fenwick").await;
+
+    let t = ann.get("/account/export").await.csrf().unwrap();
+    let (status, _, bytes) = ann.post_bytes("/account/export", &[("csrf_token", &t), ("approve", "yes")]).await;
+    assert_eq!(status, 200);
+    let files = unzip(&bytes);
+    let statements: serde_json::Value = serde_json::from_slice(&files["statements.json"]).unwrap();
+    let said: Vec<(String, String)> = statements
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["trust"].as_str().unwrap().to_owned(), s["statement"]["object"]["id"].as_str().unwrap().to_owned()))
+        .collect();
+    let about = |a: &str| said.iter().filter(|(_, id)| id.ends_with(a)).map(|(t, _)| t.as_str()).collect::<Vec<_>>();
+    assert_eq!(about("ann-at-northmoor"), ["Northmoor Teaching Hospitals NHS Foundation Trust"], "{said:?}");
+    assert_eq!(about("ann-at-riverside").len(), 1, "{said:?}");
+    assert!(about("bob-at-northmoor").is_empty() && about("ann-at-fenwick").is_empty(), "{said:?}");
+    let readme = String::from_utf8(files["README.txt"].clone()).unwrap();
+    assert!(readme.contains("organisation you learnt at"), "{readme}");
+}
+
 #[tokio::test]
 async fn completions_go_to_a_linked_eportfolio_lrs_until_the_learner_unlinks() {
     use trellis_testkit::BASE;

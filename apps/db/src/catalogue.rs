@@ -819,6 +819,8 @@ pub struct Programme {
     pub title: String,
     pub summary: String,
     pub national: bool,
+    /// Offers a completion certificate.
+    pub certificate: bool,
     pub courses: Vec<CourseId>,
 }
 
@@ -828,6 +830,7 @@ pub async fn save_programme(
     code: &str,
     title: &str,
     summary: &str,
+    certificate: bool,
     list: &[CourseId],
 ) -> Result<ProgrammeId, DbError> {
     let existing = tx.select::<programme::Entity>().filter(programme::Column::Code.eq(code)).one(tx).await?;
@@ -837,6 +840,7 @@ pub async fn save_programme(
                 .filter(programme::Column::Id.eq(p.id))
                 .col_expr(programme::Column::Title, Expr::value(title))
                 .col_expr(programme::Column::Summary, Expr::value(summary))
+                .col_expr(programme::Column::Certificate, Expr::value(certificate))
                 .exec(tx)
                 .await?;
             ProgrammeId::from_uuid(p.id)
@@ -850,6 +854,7 @@ pub async fn save_programme(
                 title: Set(title.to_owned()),
                 summary: Set(summary.to_owned()),
                 status: Set(crate::states::ProgrammeStatus::Published),
+                certificate: Set(certificate),
                 created_at: Set(Utc::now()),
             })
             .await?;
@@ -897,6 +902,7 @@ pub async fn programmes(tx: &TenantTx) -> Result<Vec<Programme>, DbError> {
                 code: p.code,
                 title: p.title,
                 summary: p.summary,
+                certificate: p.certificate,
                 courses: cs.into_iter().map(|(_, c)| c).collect(),
             }
         })
@@ -933,9 +939,14 @@ pub struct Card {
 /// A programme as the catalogue lists it: only the courses the catalogue holds, in order.
 #[derive(Debug, Clone)]
 pub struct ListedProgramme {
+    pub id: ProgrammeId,
     pub title: String,
     pub summary: String,
+    /// Offers a completion certificate.
+    pub certificate: bool,
     pub courses: Vec<(CourseId, String)>,
+    /// Each learning path among `courses`, with its courses in order.
+    pub paths: HashMap<CourseId, Vec<CourseId>>,
 }
 
 /// Everything this trust's catalogue lists (its own published courses and the national ones it
@@ -1035,17 +1046,45 @@ pub async fn listing(tx: &TenantTx) -> Result<Listing, DbError> {
     let mut topics: Vec<String> = cards.iter().map(|c| c.course.topic.clone()).filter(|t| !t.is_empty()).collect();
     topics.sort();
     topics.dedup();
-    let programmes = programmes(tx)
-        .await?
+    let all = programmes(tx).await?;
+    // The courses of the learning paths the programmes hold (one read).
+    let path_ids: Vec<Uuid> = all
+        .iter()
+        .flat_map(|p| p.courses.iter())
+        .filter(|c| index.get(&c.as_uuid()).is_some_and(|&i| cards[i].course.kind == "path"))
+        .map(CourseId::as_uuid)
+        .collect();
+    let mut inner: HashMap<CourseId, Vec<(i32, CourseId)>> = HashMap::new();
+    if !path_ids.is_empty() {
+        for pc in tx
+            .select_shared::<path_course::Entity>()
+            .filter(path_course::Column::PathId.is_in(path_ids))
+            .all(tx)
+            .await?
+        {
+            inner
+                .entry(CourseId::from_uuid(pc.path_id))
+                .or_default()
+                .push((pc.position, CourseId::from_uuid(pc.course_id)));
+        }
+    }
+    let programmes = all
         .into_iter()
-        .map(|p| ListedProgramme {
-            courses: p
+        .map(|p| {
+            let courses: Vec<(CourseId, String)> = p
                 .courses
                 .iter()
                 .filter_map(|c| index.get(&c.as_uuid()).map(|&i| (*c, cards[i].course.title.clone())))
-                .collect(),
-            title: p.title,
-            summary: p.summary,
+                .collect();
+            let paths = courses
+                .iter()
+                .filter_map(|(c, _)| {
+                    let mut list = inner.get(c)?.clone();
+                    list.sort();
+                    Some((*c, list.into_iter().map(|(_, c)| c).collect()))
+                })
+                .collect();
+            ListedProgramme { id: p.id, title: p.title, summary: p.summary, certificate: p.certificate, courses, paths }
         })
         .filter(|p| !p.courses.is_empty())
         .collect();
@@ -1201,7 +1240,7 @@ pub async fn apply_spec(
                 list.push(c.id);
             }
         }
-        save_programme(tx, &p.code, &p.title, &p.summary, &list).await?;
+        save_programme(tx, &p.code, &p.title, &p.summary, p.certificate, &list).await?;
         lines.push(format!("programme {}: {} courses", p.code, list.len()));
     }
     Ok(lines)

@@ -122,7 +122,16 @@ pub async fn viewed(tx: &TenantTx, id: Uuid) -> Result<(), DbError> {
 
 /// A certificate's number: the same for the same enrolment and cycle, whenever it is drawn.
 pub fn number(tenant: trellis_domain::TenantId, enrolment: Uuid, cycle: i32) -> String {
-    let h = Sha256::digest(format!("{tenant}:{enrolment}:{cycle}").as_bytes());
+    number_of(&format!("{tenant}:{enrolment}:{cycle}"))
+}
+
+/// A programme certificate's number: the same for the same person and programme here.
+pub fn programme_number(tenant: trellis_domain::TenantId, programme: Uuid, person: PersonId) -> String {
+    number_of(&format!("{tenant}:programme:{programme}:{person}"))
+}
+
+fn number_of(what: &str) -> String {
+    let h = Sha256::digest(what.as_bytes());
     let s = hex::encode_upper(&h[..6]);
     format!("TR-{}-{}-{}", &s[..4], &s[4..8], &s[8..12])
 }

@@ -94,6 +94,9 @@ pub struct ProgrammeSpec {
     #[serde(default)]
     pub summary: String,
     pub courses: Vec<String>,
+    /// Offers a completion certificate once every course and path of it is completed.
+    #[serde(default)]
+    pub certificate: bool,
 }
 
 /// Reads a catalogue file, with the file's name in any error.

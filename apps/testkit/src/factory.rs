@@ -64,6 +64,7 @@ pub struct CourseFactory<'a> {
     slug: String,
     input: CourseInput,
     pages: Vec<(String, String)>,
+    path: Vec<CourseId>,
     publish: bool,
 }
 
@@ -102,6 +103,13 @@ impl CourseFactory<'_> {
         self
     }
 
+    /// Makes it a learning path of these courses, in order.
+    pub fn path(mut self, courses: &[CourseId]) -> Self {
+        self.input.kind = "path".into();
+        self.path = courses.to_vec();
+        self
+    }
+
     /// Publishes it once made (it needs a session first).
     pub fn published(mut self) -> Self {
         self.publish = true;
@@ -122,6 +130,9 @@ impl CourseFactory<'_> {
                 ..ObjectInput::default()
             };
             trellis_db::catalogue::add_object(&tx, id, &object).await.expect("session").expect("the course");
+        }
+        if !self.path.is_empty() {
+            assert!(trellis_db::catalogue::set_path_courses(&tx, id, &self.path).await.expect("path"), "the path");
         }
         if self.publish {
             trellis_db::catalogue::publish(&tx, id).await.expect("publish").expect("publishable");
@@ -146,6 +157,6 @@ impl TestApp {
             enrolment: "open".into(),
             ..CourseInput::default()
         };
-        CourseFactory { app: self, slug: slug.into(), input, pages: vec![], publish: false }
+        CourseFactory { app: self, slug: slug.into(), input, pages: vec![], path: vec![], publish: false }
     }
 }

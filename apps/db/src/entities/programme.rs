@@ -12,6 +12,8 @@ pub struct Model {
     pub title: String,
     pub summary: String,
     pub status: crate::states::ProgrammeStatus,
+    /// Offers a completion certificate (once every course and path of it is completed).
+    pub certificate: bool,
     pub created_at: DateTimeUtc,
 }
 

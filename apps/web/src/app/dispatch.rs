@@ -107,6 +107,7 @@ impl Dispatch {
                 .at("/reporting/schedules/:id/cancel", post(reporting::unschedule))
                 .at("/account/activity.csv", get(records::activity_csv))
                 .at("/account/activity.pdf", get(records::activity_pdf))
+                .at("/account/activity/programmes/:id/certificate.pdf", get(certificates::programme_pdf))
                 .at("/account/email/confirm", get(account::email_confirm_form).post(account::email_confirm))
                 .at("/account/sessions/:id/end", post(account::end_session))
                 .at("/account/deactivate", post(account::deactivate))

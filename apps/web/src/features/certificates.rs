@@ -9,8 +9,8 @@ use crate::error::AppError;
 use crate::http::middleware::forwarded;
 use crate::http::page::{self, RequestInfo, see_other_saying};
 use crate::http::{Ctx, CurrentSite, Member, may};
-use crate::usecases::records::activity::time_words;
-use crate::usecases::records::certificate::{Standing, standing};
+use crate::usecases::records::activity::{self as act, time_words};
+use crate::usecases::records::certificate::{Standing, path_standing, standing};
 use chrono::{Duration, Utc};
 use poem::http::StatusCode;
 use poem::web::{Form, Path};
@@ -68,9 +68,83 @@ async fn sessions_of(tx: &TenantTx, c: &Course, e: &Enrolment) -> Result<Vec<tre
 }
 
 async fn learner_standing(tx: &TenantTx, c: &Course, e: &Enrolment) -> Result<Standing, AppError> {
+    if c.kind == "path" {
+        let inner = path_courses_of(tx, c, e).await?;
+        let done: Vec<(&str, bool)> = inner
+            .iter()
+            .map(|(c, e)| {
+                (
+                    c.title.as_str(),
+                    e.as_ref().is_some_and(|e| e.status == trellis_db::states::EnrolmentStatus::Completed),
+                )
+            })
+            .collect();
+        return Ok(path_standing(e, &done));
+    }
     let objects = sessions_of(tx, c, e).await?;
     let progress = learn::progress(tx, e).await?;
     Ok(standing(e, &objects, &progress))
+}
+
+/// A learning path's courses, in order, each with the learner's enrolment on it here (a path is
+/// a handful of courses: one read of the courses, one of each enrolment).
+async fn path_courses_of(
+    tx: &TenantTx,
+    path: &Course,
+    e: &Enrolment,
+) -> Result<Vec<(Course, Option<Enrolment>)>, AppError> {
+    let ids = cat::path_courses(tx, path.id).await?;
+    let mut found = cat::courses_by_id(tx, &ids.iter().map(CourseId::as_uuid).collect::<Vec<_>>()).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(c) = found.remove(&id.as_uuid()) {
+            out.push((c, learn::enrolment(tx, e.person, id).await?));
+        }
+    }
+    Ok(out)
+}
+
+/// The overleaf of a learning path's certificate: each course with its status, completion date,
+/// result and time spent.
+async fn path_rows(
+    tx: &TenantTx,
+    path: &Course,
+    e: &Enrolment,
+    day: &(dyn Fn(chrono::DateTime<Utc>) -> String + Sync),
+) -> Result<Vec<Vec<String>>, AppError> {
+    let mut rows = vec![["Course", "Status", "Completed", "Result", "Time spent"].map(str::to_owned).to_vec()];
+    for (c, inner) in path_courses_of(tx, path, e).await? {
+        let Some(inner) = inner else {
+            rows.push(vec![c.title, "Not started".to_owned(), String::new(), String::new(), time_words(0)]);
+            continue;
+        };
+        let progress = learn::progress(tx, &inner).await?;
+        let seconds: i64 = progress.values().map(|p| i64::from(p.seconds_spent)).sum();
+        let best = progress
+            .values()
+            .filter_map(|p| p.score_scaled)
+            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
+        let success = if progress.values().any(|p| p.success == "passed") {
+            "Passed"
+        } else if progress.values().any(|p| p.success == "failed") {
+            "Failed"
+        } else {
+            ""
+        };
+        let result = match (success, best) {
+            ("", Some(b)) => format!("{}%", (b * 100.0).round() as i64),
+            (w, Some(b)) => format!("{w} ({}%)", (b * 100.0).round() as i64),
+            (w, None) => w.to_owned(),
+        };
+        rows.push(vec![
+            c.title,
+            crate::usecases::records::activity::status_words(inner.status.as_str()).to_owned(),
+            inner.completed_at.map(day).unwrap_or_default(),
+            result,
+            time_words(seconds),
+        ]);
+    }
+    Ok(rows)
 }
 
 /// The learner's own enrolment on a course that offers a certificate, with the course.
@@ -132,8 +206,6 @@ async fn document(
     if !s.available {
         return Ok(None);
     }
-    let objects = sessions_of(tx, c, e).await?;
-    let progress = learn::progress(tx, e).await?;
     let person = id::member_person(tx, person).await?.ok_or(AppError::NotFound)?;
     let zone = site.zone();
     let day = |t: chrono::DateTime<Utc>| t.with_timezone(&zone).format("%-d %B %Y").to_string();
@@ -155,7 +227,32 @@ async fn document(
     }
     lines.push(format!("Certificate number {}", certs::number(site.entry.id, e.id.as_uuid(), e.cycle)));
     lines.push(format!("Made {}", Utc::now().with_timezone(&zone).format("%-d %B %Y at %H:%M")));
-    lines.push("Overleaf: the course summary.".to_owned());
+    lines.push(
+        if c.kind == "path" { "Overleaf: the courses of the learning path." } else { "Overleaf: the course summary." }
+            .to_owned(),
+    );
+    let rows = if c.kind == "path" { path_rows(tx, c, e, &day).await? } else { session_rows(tx, c, e, &day).await? };
+    Ok(Some(Document {
+        title: "Certificate of completion".to_owned(),
+        lines,
+        rows,
+        file: format!(
+            "certificate-{}-{}.pdf",
+            c.code.to_lowercase(),
+            e.completed_at.map(|d| d.date_naive().to_string()).unwrap_or_default()
+        ),
+    }))
+}
+
+/// The overleaf of a course's certificate: every session with its status, score, dates and time.
+async fn session_rows(
+    tx: &TenantTx,
+    c: &Course,
+    e: &Enrolment,
+    day: &(dyn Fn(chrono::DateTime<Utc>) -> String + Sync),
+) -> Result<Vec<Vec<String>>, AppError> {
+    let objects = sessions_of(tx, c, e).await?;
+    let progress = learn::progress(tx, e).await?;
     let mut rows =
         vec![["Session", "Status", "Score", "First opened", "Last opened", "Time spent"].map(str::to_owned).to_vec()];
     for o in objects.iter() {
@@ -181,16 +278,7 @@ async fn document(
             time_words(p.map_or(0, |p| i64::from(p.seconds_spent))),
         ]);
     }
-    Ok(Some(Document {
-        title: "Certificate of completion".to_owned(),
-        lines,
-        rows,
-        file: format!(
-            "certificate-{}-{}.pdf",
-            c.code.to_lowercase(),
-            e.completed_at.map(|d| d.date_naive().to_string()).unwrap_or_default()
-        ),
-    }))
+    Ok(rows)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -328,4 +416,64 @@ fn gone(state: &AppState, site: &Site, req: &Request) -> Result<Response, AppErr
         "The person who made it revoked it, or it expired. Ask them for a new one.",
         None,
     )
+}
+
+/// A programme's certificate as PDF (the learner's own): page 1 the certificate, then each course
+/// and learning path of the programme with where and when it was completed. Available once every
+/// one of them is completed, at any trust on the service (the learner's record, read as My
+/// activity reads it); 404 until then, or where the programme offers none.
+#[handler]
+pub async fn programme_pdf(
+    Ctx { req: _, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let id: trellis_domain::ProgrammeId = page::path_id(&id)?;
+    let shapes = crate::features::records::programme_shapes(state, &tx, me.catalogue).await?;
+    let shape = shapes.into_iter().find(|s| s.id == id && s.certificate).ok_or(AppError::NotFound)?;
+    let person = id::member_person(&tx, me.person).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let rows = crate::features::records::read_as(state, site, me.person, "programme certificate", true).await?;
+    let zone = site.zone();
+    let items = act::programme_items(&rows, &shape, zone);
+    if !act::programme_left(&items).is_empty() {
+        return Err(AppError::NotFound);
+    }
+    let day = |t: chrono::DateTime<Utc>| t.with_timezone(&zone).format("%-d %B %Y").to_string();
+    let completed = items.iter().filter_map(|i| i.completed).max();
+    let name = format!("{} {}", person.given_name, person.family_name).trim().to_owned();
+    let mut lines = vec![
+        "This is to certify that".to_owned(),
+        name,
+        "completed the programme".to_owned(),
+        shape.title.clone(),
+        format!("on {}", completed.map(day).unwrap_or_default()),
+        format!("at {} (ODS code {})", site.entry.name, site.entry.ods_code),
+    ];
+    let cpd =
+        act::cpd_total(&act::courses(&rows, &act::Filter { courses: shape.courses(), ..Default::default() }, zone));
+    if cpd > 0 {
+        lines.push(format!("CPD: {cpd} {}", if cpd == 1 { "point" } else { "points" }));
+    }
+    lines.push(format!("Certificate number {}", certs::programme_number(site.entry.id, shape.id.as_uuid(), me.person)));
+    lines.push(format!("Made {}", Utc::now().with_timezone(&zone).format("%-d %B %Y at %H:%M")));
+    lines.push("Overleaf: the courses of the programme.".to_owned());
+    let mut rows = vec![["Course", "Where", "Status", "Completed", "Result", "Time spent"].map(str::to_owned).to_vec()];
+    for i in &items {
+        rows.push(vec![
+            i.title.clone(),
+            i.trust.clone(),
+            i.status.to_owned(),
+            i.completed.map(day).unwrap_or_default(),
+            i.result.clone(),
+            time_words(i.seconds),
+        ]);
+    }
+    let file = format!(
+        "certificate-{}-{}.pdf",
+        crate::usecases::records::archive::file_name(&shape.title),
+        completed.map(|d| d.date_naive().to_string()).unwrap_or_default()
+    );
+    crate::http::pdf::response_overleaf("Certificate of completion".to_owned(), lines, rows, &file).await
 }

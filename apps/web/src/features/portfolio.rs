@@ -18,7 +18,7 @@ use poem::web::Form;
 use poem::{Body, Response, handler};
 use serde_json::json;
 use std::collections::BTreeMap;
-use trellis_db::{audit, identity as id, portfolio, xapi};
+use trellis_db::{audit, identity as id, portfolio};
 
 /// Statements put in an export at most (the first stored at each trust in turn).
 const MAX_STATEMENTS: u32 = 100_000;
@@ -109,12 +109,11 @@ pub async fn export(
             if agents.iter().any(|(t, _)| *t == r.tenant) {
                 continue;
             }
-            if let Some(at) = state.directory.sites().into_iter().find(|s| s.entry.id == r.tenant) {
-                if let Some(key) =
+            if let Some(at) = state.directory.sites().into_iter().find(|s| s.entry.id == r.tenant)
+                && let Some(key) =
                     trellis_elearning::lrs::agent_hash(&crate::features::elearning::learner_actor(&at, me.person))
-                {
-                    agents.push((r.tenant, key));
-                }
+            {
+                agents.push((r.tenant, key));
             }
         }
         let statements = id::statements_of(&itx, me.person, &agents, MAX_STATEMENTS).await?;

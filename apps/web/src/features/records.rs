@@ -8,13 +8,13 @@ use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
-use crate::usecases::records::activity::{self as act, Filter, Report, Sort};
+use crate::usecases::records::activity::{self as act, Filter, ProgrammeShape, Report, Sort};
 use poem::http::StatusCode;
 use poem::{Body, Request, Response, handler};
 use serde_json::json;
 use trellis_db::audit;
 use trellis_db::identity as id;
-use trellis_domain::CourseId;
+use trellis_domain::{CourseId, ProgrammeId};
 
 /// Lines on one screen of a report.
 const PAGE: usize = 50;
@@ -23,6 +23,8 @@ const PAGE: usize = 50;
 struct Asked {
     report: Report,
     filter: Filter,
+    /// Programmes ticked: their courses join the filter's.
+    programmes: Vec<ProgrammeId>,
     page: usize,
     /// The dates as typed (shown again), and a message for each that is not a real date.
     from_typed: String,
@@ -36,9 +38,15 @@ fn asked(req: &Request) -> Asked {
     let one = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
     let courses: Vec<CourseId> =
         pairs.iter().filter(|(k, _)| k == "course").filter_map(|(_, v)| v.parse().ok()).collect();
+    let programmes: Vec<ProgrammeId> =
+        pairs.iter().filter(|(k, _)| k == "programme").filter_map(|(_, v)| v.parse().ok()).collect();
     let report = match one("report") {
         "detail" => Report::Detail,
-        "course" => courses.first().copied().map_or(Report::Summary, Report::Course),
+        "course" => match (programmes.first(), courses.first()) {
+            (Some(p), _) => Report::Programme(*p),
+            (None, Some(c)) => Report::Course(*c),
+            (None, None) => Report::Summary,
+        },
         _ => Report::Summary,
     };
     let mut errors = Vec::new();
@@ -64,10 +72,14 @@ fn asked(req: &Request) -> Asked {
     if pairs.iter().any(|(k, v)| k == "course" && v.parse::<CourseId>().is_err()) {
         errors.push(("course", "Choose courses from the list of your courses"));
     }
+    if pairs.iter().any(|(k, v)| k == "programme" && v.parse::<ProgrammeId>().is_err()) {
+        errors.push(("programme", "Choose programmes from the list"));
+    }
     let page = one("page").parse::<usize>().unwrap_or(1).max(1);
     Asked {
         report,
         filter: Filter { courses, from, to, sort: Sort::parse(one("sort")) },
+        programmes,
         page,
         from_typed,
         to_typed,
@@ -81,6 +93,9 @@ fn query_of(a: &Asked, report: &str) -> String {
     s.append_pair("report", report);
     for c in &a.filter.courses {
         s.append_pair("course", &c.to_string());
+    }
+    for p in &a.programmes {
+        s.append_pair("programme", &p.to_string());
     }
     if let Some(d) = a.filter.from {
         s.append_pair("from", &d.to_string());
@@ -155,7 +170,7 @@ pub(crate) fn table(
                 })
                 .collect(),
         ),
-        Report::Detail | Report::Course(_) => (
+        Report::Detail | Report::Course(_) | Report::Programme(_) => (
             vec![
                 "Trust",
                 "Course",
@@ -197,14 +212,57 @@ fn report_name(r: Report) -> (&'static str, &'static str) {
         Report::Summary => ("summary", "Activity record (summarised)"),
         Report::Detail => ("detail", "Activity detail"),
         Report::Course(_) => ("course", "Course summary"),
+        Report::Programme(_) => ("course", "Programme summary"),
     }
 }
 
-/// A report's filter with the course of a course summary.
-fn effective(a: &Asked) -> Filter {
+/// The programmes this trust's catalogue lists, as the record reads them.
+pub(crate) async fn programme_shapes(
+    state: &AppState,
+    tx: &trellis_db::TenantTx,
+    catalogue: trellis_db::catalogue::Generations,
+) -> Result<Vec<ProgrammeShape>, AppError> {
+    let listing = state.catalogue.listing(tx, catalogue).await?;
+    Ok(listing
+        .programmes
+        .iter()
+        .map(|p| ProgrammeShape {
+            id: p.id,
+            title: p.title.clone(),
+            certificate: p.certificate,
+            items: p
+                .courses
+                .iter()
+                .map(|(c, t)| (*c, t.clone(), p.paths.get(c).cloned().unwrap_or_default()))
+                .collect(),
+        })
+        .collect())
+}
+
+/// A report's filter: the course of a course summary, the courses of a programme summary, or the
+/// courses ticked with those of the programmes ticked.
+fn effective(a: &Asked, shapes: &[ProgrammeShape]) -> Filter {
+    let of = |p: ProgrammeId| shapes.iter().find(|s| s.id == p).map(ProgrammeShape::courses).unwrap_or_default();
     match a.report {
         Report::Course(c) => Filter { courses: vec![c], ..a.filter.clone() },
-        _ => a.filter.clone(),
+        Report::Programme(p) => Filter { courses: of(p), ..a.filter.clone() },
+        _ => {
+            let mut courses = a.filter.courses.clone();
+            for p in &a.programmes {
+                courses.extend(of(*p));
+            }
+            Filter { courses, ..a.filter.clone() }
+        }
+    }
+}
+
+/// The filter's choices that are not on offer: courses not on the record, programmes not listed.
+fn unknown_choices(a: &mut Asked, rows: &[id::ActivityRow], shapes: &[ProgrammeShape]) {
+    if a.filter.courses.iter().any(|c| !rows.iter().any(|r| r.course == *c)) {
+        a.errors.push(("course", "Choose courses from the list of your courses"));
+    }
+    if a.programmes.iter().any(|p| !shapes.iter().any(|s| s.id == *p)) {
+        a.errors.push(("programme", "Choose programmes from the list"));
     }
 }
 
@@ -212,16 +270,15 @@ fn effective(a: &Asked) -> Filter {
 #[handler]
 pub async fn activity(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Anyone>) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
+    let shapes = programme_shapes(state, &tx, me.catalogue).await?;
     tx.commit().await?;
     let a = asked(req);
     let (key, title) = report_name(a.report);
     let rows = read_as(state, site, me.person, "screen", a.report == Report::Summary).await?;
     let mut a = a;
-    if a.filter.courses.iter().any(|c| !rows.iter().any(|r| r.course == *c)) {
-        a.errors.push(("course", "Choose courses from the list of your courses"));
-    }
+    unknown_choices(&mut a, &rows, &shapes);
     let zone = site.zone();
-    let f = effective(&a);
+    let f = effective(&a, &shapes);
     let (header, lines) = if a.errors.is_empty() { table(a.report, &rows, &f, zone, false) } else { (vec![], vec![]) };
     let total = lines.len();
     let cpd = act::cpd_total(&act::courses(&rows, &f, zone));
@@ -241,6 +298,23 @@ pub async fn activity(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Any
                 })
             })
         }
+        _ => None,
+    };
+    let day = |d: chrono::DateTime<chrono::Utc>| d.with_timezone(&zone).format("%-d %B %Y").to_string();
+    let programme = match a.report {
+        Report::Programme(p) if a.errors.is_empty() => shapes.iter().find(|s| s.id == p).map(|shape| {
+            let items = act::programme_items(&rows, shape, zone);
+            let left = act::programme_left(&items);
+            let done = items.iter().filter(|i| i.completed.is_some()).count();
+            json!({
+                "id": p.to_string(), "title": shape.title, "done": done, "of": items.len(),
+                "certificate": shape.certificate, "available": left.is_empty(), "left": left,
+                "items": items.iter().map(|i| json!({
+                    "title": i.title, "trust": i.trust, "status": i.status,
+                    "completed": i.completed.map(day), "result": i.result, "time": act::time_words(i.seconds),
+                })).collect::<Vec<_>>(),
+            })
+        }),
         _ => None,
     };
     let qs = query_of(&a, key);
@@ -265,6 +339,14 @@ pub async fn activity(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Any
             .collect::<Vec<_>>(),
     );
     ctx.insert("course_line", &course_line);
+    ctx.insert("programme", &programme);
+    ctx.insert(
+        "programmes",
+        &shapes
+            .iter()
+            .map(|p| json!({ "id": p.id.to_string(), "title": p.title, "chosen": a.programmes.contains(&p.id) }))
+            .collect::<Vec<_>>(),
+    );
     ctx.insert("values", &json!({ "from": a.from_typed, "to": a.to_typed, "sort": a.filter.sort.as_str() }));
     ctx.insert(
         "error",
@@ -282,18 +364,27 @@ async fn download(
     site: &Site,
     member: Member<may::Anyone>,
     what: &str,
-) -> Result<(crate::http::auth::SignedIn, Asked, Vec<id::ActivityRow>), AppError> {
+) -> Result<(crate::http::auth::SignedIn, Asked, Filter, Vec<id::ActivityRow>, Option<String>), AppError> {
     let Member { me, tx, .. } = member;
+    let shapes = programme_shapes(state, &tx, me.catalogue).await?;
     tx.commit().await?;
-    let a = asked(req);
+    let mut a = asked(req);
     if let Some((_, m)) = a.errors.first() {
         return Err(AppError::BadRequest((*m).to_owned()));
     }
     let rows = read_as(state, site, me.person, what, a.report == Report::Summary).await?;
-    if a.filter.courses.iter().any(|c| !rows.iter().any(|r| r.course == *c)) {
-        return Err(AppError::BadRequest("Choose courses from the list of your courses".into()));
+    unknown_choices(&mut a, &rows, &shapes);
+    if let Some((_, m)) = a.errors.first() {
+        return Err(AppError::BadRequest((*m).to_owned()));
     }
-    Ok((me, a, rows))
+    let f = effective(&a, &shapes);
+    // What a summary is of, for its heading.
+    let of = match a.report {
+        Report::Programme(p) => shapes.iter().find(|s| s.id == p).map(|s| format!("Programme: {}", s.title)),
+        Report::Course(c) => rows.iter().find(|r| r.course == c).map(|r| format!("Course: {}", r.course_title)),
+        _ => None,
+    };
+    Ok((me, a, f, rows, of))
 }
 
 /// *My activity* as CSV: ISO 8601 dates, time in seconds, no cell a spreadsheet could run.
@@ -302,9 +393,9 @@ pub async fn activity_csv(
     Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
 ) -> Result<Response, AppError> {
-    let (_, a, rows) = download(req, state, site, member, "csv").await?;
+    let (_, a, f, rows, _) = download(req, state, site, member, "csv").await?;
     let (key, _) = report_name(a.report);
-    let (header, lines) = table(a.report, &rows, &effective(&a), site.zone(), true);
+    let (header, lines) = table(a.report, &rows, &f, site.zone(), true);
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&header).map_err(|e| AppError::Internal(e.into()))?;
     for l in &lines {
@@ -326,15 +417,16 @@ pub async fn activity_pdf(
     Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
 ) -> Result<Response, AppError> {
-    let (me, a, rows) = download(req, state, site, member, "pdf").await?;
+    let (me, a, f, rows, of) = download(req, state, site, member, "pdf").await?;
     let (key, title) = report_name(a.report);
     let zone = site.zone();
-    let (header, lines) = table(a.report, &rows, &effective(&a), zone, false);
+    let (header, lines) = table(a.report, &rows, &f, zone, false);
     let mut intro = vec![
         site.entry.name.clone(),
         format!("For {}", me.name),
         format!("Made {}", chrono::Utc::now().with_timezone(&zone).format("%-d %B %Y at %H:%M")),
     ];
+    intro.extend(of);
     let days = match (a.filter.from, a.filter.to) {
         (Some(f), Some(t)) => Some(format!("Activity from {} to {}", f.format("%-d %B %Y"), t.format("%-d %B %Y"))),
         (Some(f), None) => Some(format!("Activity from {}", f.format("%-d %B %Y"))),
@@ -343,7 +435,7 @@ pub async fn activity_pdf(
     };
     intro.extend(days);
     intro.push(format!("{} {}", lines.len(), if lines.len() == 1 { "line" } else { "lines" }));
-    let cpd = act::cpd_total(&act::courses(&rows, &effective(&a), zone));
+    let cpd = act::cpd_total(&act::courses(&rows, &f, zone));
     if cpd > 0 {
         intro.push(format!("CPD points from completed courses: {cpd}"));
     }

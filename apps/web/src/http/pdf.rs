@@ -114,10 +114,11 @@ fn layout(
     );
 
     let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let lefts = column_lefts(rows, ncols);
     let col_x = |i: usize| -> f32 {
         match COL_X.get(i) {
             Some(x) if ncols == COL_X.len() => *x,
-            _ => MARGIN + i as f32 * (PAGE_W - 2.0 * MARGIN) / ncols.max(1) as f32,
+            _ => lefts.get(i).copied().unwrap_or(PAGE_W - MARGIN),
         }
     };
     let col_right = |i: usize| if i + 1 < ncols { col_x(i + 1) - 6.0 } else { PAGE_W - MARGIN };
@@ -265,6 +266,71 @@ fn cell_text(s: &mut Surface, font: &Font, x: f32, right: f32, y: f32, t: &str) 
 fn draw_cell(s: &mut Surface, font: &Font, x: f32, right: f32, y: f32, t: &str) {
     let fitted = fit(t, TABLE_SIZE, right - x);
     s.draw_text(Point::from_xy(x, y), font.clone(), TABLE_SIZE, &fitted, false, TextDirection::Auto);
+}
+
+/// The left edges of the table's columns, each as wide as its widest cell (the header and the
+/// first rows) needs where the page allows; where it doesn't, narrow columns keep their width and
+/// the wide ones share what is left in proportion, so a long title isn't cut to the width of a
+/// date.
+fn column_lefts(rows: &[Vec<String>], ncols: usize) -> Vec<f32> {
+    const GAP: f32 = 6.0;
+    if ncols == 0 {
+        return Vec::new();
+    }
+    let avail = PAGE_W - 2.0 * MARGIN - GAP * (ncols - 1) as f32;
+    let measure = text_width(TABLE_SIZE);
+    let mut natural = vec![0.0f32; ncols];
+    for row in rows.iter().take(500) {
+        for (i, cell) in row.iter().enumerate() {
+            natural[i] = natural[i].max(measure(cell));
+        }
+    }
+    let total: f32 = natural.iter().sum();
+    let widths: Vec<f32> = if total <= avail {
+        let slack = (avail - total) / ncols as f32;
+        natural.iter().map(|w| w + slack).collect()
+    } else {
+        // Max-min fair: columns narrower than an even share of what is left keep their width;
+        // the rest share the remainder evenly, until no column is narrower than its share.
+        let mut widths = vec![None::<f32>; ncols];
+        loop {
+            let open: Vec<usize> = (0..ncols).filter(|i| widths[*i].is_none()).collect();
+            let taken: f32 = widths.iter().flatten().sum();
+            let share = (avail - taken) / open.len().max(1) as f32;
+            let fits: Vec<usize> = open.iter().copied().filter(|i| natural[*i] <= share).collect();
+            if fits.is_empty() {
+                for i in open {
+                    widths[i] = Some(share);
+                }
+                break;
+            }
+            for i in fits {
+                widths[i] = Some(natural[i]);
+            }
+        }
+        widths.into_iter().map(|w| w.unwrap_or(0.0)).collect()
+    };
+    let mut x = MARGIN;
+    widths
+        .iter()
+        .map(|w| {
+            let at = x;
+            x += w + GAP;
+            at
+        })
+        .collect()
+}
+
+/// A measure of text at `size` points (advance widths, no kerning).
+fn text_width(size: f32) -> impl Fn(&str) -> f32 {
+    use skrifa::instance::{LocationRef, Size};
+    use skrifa::{FontRef, MetadataProvider};
+    let font = FontRef::new(dejavu::sans::regular()).ok();
+    move |t: &str| {
+        let Some(f) = &font else { return t.chars().count() as f32 * size * 0.6 };
+        let (cmap, metrics) = (f.charmap(), f.glyph_metrics(Size::new(size), LocationRef::default()));
+        t.chars().map(|c| cmap.map(c).and_then(|g| metrics.advance_width(g)).unwrap_or(size * 0.6)).sum()
+    }
 }
 
 /// Truncate `t` to at most `max_w` points at `size` (advance widths, no kerning).

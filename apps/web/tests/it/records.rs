@@ -697,6 +697,164 @@ async fn a_learner_downloads_their_certificate_and_lets_an_employer_check_it_unt
 }
 
 #[tokio::test]
+async fn a_learning_paths_certificate_comes_when_every_course_of_it_is_done_and_lists_them_overleaf() {
+    let app = spawn_app().await;
+    let exits = app.course("northmoor", "nm-exits", "Fire exits").page("Exits", "Know them").published().create().await;
+    let alarms =
+        app.course("northmoor", "nm-alarms", "Fire alarms").page("Alarms", "Hear them").published().create().await;
+    let path = app
+        .course("northmoor", "nm-fire-path", "Fire safety pathway")
+        .path(&[exits, alarms])
+        .certificate(true)
+        .published()
+        .create()
+        .await;
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").signed_in().await;
+    let page = ann.get(&format!("/courses/{path}")).await;
+    let t = page.csrf().unwrap();
+    assert_eq!(ann.post(&format!("/courses/{path}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let open_first = |course| format!("/learn/{course}");
+    let go = ann.get(&open_first(exits)).await;
+    assert_eq!(ann.get(&go.location.clone().unwrap()).await.status, 200);
+    // One course of two: the certificate says what is left, by course.
+    let before = ann.get(&format!("/courses/{path}")).await;
+    assert!(before.body.contains("Your certificate is not available yet"), "{}", before.body);
+    assert!(
+        before.body.contains("Complete \u{201c}Fire alarms\u{201d}")
+            && !before.body.contains("Complete \u{201c}Fire exits\u{201d}"),
+        "{}",
+        before.body
+    );
+    assert_eq!(ann.get(&format!("/courses/{path}/certificate.pdf")).await.status, 404, "not yet");
+    let go = ann.get(&open_first(alarms)).await;
+    assert_eq!(ann.get(&go.location.clone().unwrap()).await.status, 200);
+    let after = ann.get(&format!("/courses/{path}")).await;
+    assert!(after.body.contains("Download your certificate (PDF)"), "{}", after.body);
+    let (status, _, pdf) = ann.get_bytes(&format!("/courses/{path}/certificate.pdf")).await;
+    assert_eq!(status, 200);
+    let pages = pdf_pages(&pdf);
+    assert!(
+        pages[0].contains("Fire safety pathway") && pages[0].contains("courses of the learning path"),
+        "{}",
+        pages[0]
+    );
+    assert!(
+        pages[1].contains("Fire exits") && pages[1].contains("Fire alarms") && pages[1].contains("Completed"),
+        "{}",
+        pages[1]
+    );
+    // Nobody else's, and not from another trust's site.
+    let (mut bob, _) = app.person("northmoor", "bob@northmoor.example").signed_in().await;
+    assert_eq!(bob.get(&format!("/courses/{path}/certificate.pdf")).await.status, 404);
+    let (mut ann_there, _) = app.person("riverside", "ann@northmoor.example").signed_in().await;
+    assert_eq!(ann_there.get(&format!("/courses/{path}/certificate.pdf")).await.status, 404);
+}
+
+/// Makes a programme of `slug` from these courses and paths, offering a certificate.
+async fn programme(
+    app: &TestApp,
+    slug: &str,
+    code: &str,
+    title: &str,
+    list: &[trellis_domain::CourseId],
+) -> trellis_domain::ProgrammeId {
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id(slug).await).await.unwrap();
+    let id = trellis_db::catalogue::save_programme(&tx, code, title, "", true, list).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn a_programme_has_its_summary_in_my_activity_and_a_certificate_once_every_course_and_path_is_done() {
+    let app = spawn_app().await;
+    let ipc =
+        app.course("northmoor", "nm-ipc", "Infection prevention").page("Hands", "Wash").published().create().await;
+    let exits = app.course("northmoor", "nm-exits", "Fire exits").page("Exits", "Know them").published().create().await;
+    let alarms =
+        app.course("northmoor", "nm-alarms", "Fire alarms").page("Alarms", "Hear them").published().create().await;
+    let path = app
+        .course("northmoor", "nm-fire-path", "Fire safety pathway")
+        .path(&[exits, alarms])
+        .published()
+        .create()
+        .await;
+    let other = app.course("northmoor", "nm-other", "Hand hygiene").page("Moments", "Five").published().create().await;
+    let core = programme(&app, "northmoor", "NM-CORE", "Northmoor core skills", &[ipc, path]).await;
+    let elsewhere = app.course("riverside", "rv-x", "Riverside course").page("P", "Q").published().create().await;
+    let theirs = programme(&app, "riverside", "RV-CORE", "Riverside core", &[elsewhere]).await;
+
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").signed_in().await;
+    learn(&mut ann, ipc).await;
+    learn(&mut ann, other).await;
+    let page = ann.get(&format!("/courses/{path}")).await;
+    let t = page.csrf().unwrap();
+    assert_eq!(ann.post(&format!("/courses/{path}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let go = ann.get(&format!("/learn/{exits}")).await;
+    assert_eq!(ann.get(&go.location.clone().unwrap()).await.status, 200);
+
+    // The programme's summary: each course and path, what is left, and every session of it.
+    let summary = ann.get(&format!("/account/activity?report=course&programme={core}")).await;
+    assert_eq!(summary.status, 200, "{}", summary.body);
+    assert!(
+        summary.body.contains("Programme summary") && summary.body.contains("1 of 2 completed"),
+        "{}",
+        summary.body
+    );
+    assert!(summary.body.contains("Your certificate is not available yet"));
+    assert!(summary.body.contains("Complete \u{201c}Fire safety pathway\u{201d}"), "{}", summary.body);
+    let cert = format!("/account/activity/programmes/{core}/certificate.pdf");
+    assert_eq!(ann.get(&cert).await.status, 404, "not yet");
+    // As a filter, a programme takes in its courses, its paths and theirs, and nothing else.
+    let (status, _, csv) = ann.get_bytes(&format!("/account/activity.csv?report=detail&programme={core}")).await;
+    assert_eq!(status, 200);
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.contains("Infection prevention") && csv.contains("Fire exits"), "{csv}");
+    assert!(!csv.contains("Hand hygiene"), "{csv}");
+    // Bad or foreign choices are named.
+    let bad = ann.get("/account/activity?report=detail&programme=nonsense").await;
+    assert!(bad.status == 400 && bad.body.contains("Choose programmes from the list"), "{}", bad.body);
+    let foreign = ann.get(&format!("/account/activity?report=course&programme={theirs}")).await;
+    assert_eq!(foreign.status, 400, "another trust's programme is not offered here");
+    assert_eq!(ann.get(&format!("/account/activity.csv?programme={theirs}")).await.status, 400);
+    assert_eq!(ann.get(&format!("/account/activity/programmes/{theirs}/certificate.pdf")).await.status, 404);
+
+    // The last course of the path done: the certificate, with the programme overleaf.
+    let go = ann.get(&format!("/learn/{alarms}")).await;
+    assert_eq!(ann.get(&go.location.clone().unwrap()).await.status, 200);
+    let done = ann.get(&format!("/account/activity?report=course&programme={core}")).await;
+    assert!(
+        done.body.contains("2 of 2 completed") && done.body.contains("Download your certificate (PDF)"),
+        "{}",
+        done.body
+    );
+    let (status, kind, pdf) = ann.get_bytes(&cert).await;
+    assert_eq!((status, kind.as_str()), (200, "application/pdf"));
+    let pages = pdf_pages(&pdf);
+    assert!(
+        pages[0].contains("completed the programme")
+            && pages[0].contains("Northmoor core skills")
+            && pages[0].contains("Certificate number TR-"),
+        "{}",
+        pages[0]
+    );
+    assert!(
+        pages[1].contains("Infection prevention")
+            && pages[1].contains("Fire safety pathway")
+            && pages[1].contains("Completed"),
+        "{}",
+        pages[1]
+    );
+    let (_, _, pdf) = ann.get_bytes(&format!("/account/activity.pdf?report=course&programme={core}")).await;
+    assert!(pdf_pages(&pdf)[0].contains("Programme: Northmoor core skills"));
+    // Somebody else has not done it; and it is nobody else's to download.
+    let (mut bob, _) = app.person("northmoor", "bob@northmoor.example").signed_in().await;
+    assert_eq!(bob.get(&cert).await.status, 404);
+    let (mut rex, _) = app.person("riverside", "rex@riverside.example").signed_in().await;
+    assert_eq!(rex.get(&cert).await.status, 404, "not offered at another trust's site");
+}
+
+#[tokio::test]
 async fn once_a_year_a_person_confirms_their_place_of_work_and_job_role() {
     use sea_orm::{ConnectionTrait, Statement};
     let app = spawn_app().await;

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
 use trellis_db::identity::ActivityRow;
-use trellis_domain::CourseId;
+use trellis_domain::{CourseId, ProgrammeId};
 
 /// Which report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub enum Report {
     Detail,
     /// One course: its line and every session opened.
     Course(CourseId),
+    /// One programme: each of its courses and paths, and every session opened in them.
+    Programme(ProgrammeId),
 }
 
 /// The order of the lines.
@@ -239,6 +241,94 @@ pub fn courses_on_record(rows: &[ActivityRow]) -> Vec<(CourseId, String, String)
     c
 }
 
+/// A programme as the record reads it: its courses and learning paths in order, each path with
+/// its courses.
+#[derive(Debug, Clone)]
+pub struct ProgrammeShape {
+    pub id: ProgrammeId,
+    pub title: String,
+    pub certificate: bool,
+    /// `(course or path, title, the path's courses)`.
+    pub items: Vec<(CourseId, String, Vec<CourseId>)>,
+}
+
+impl ProgrammeShape {
+    /// Every course the programme takes in: its courses, its paths and their courses.
+    pub fn courses(&self) -> Vec<CourseId> {
+        let mut out = Vec::new();
+        for (c, _, inner) in &self.items {
+            out.push(*c);
+            out.extend(inner.iter().copied());
+        }
+        out.dedup();
+        out
+    }
+}
+
+/// Where a learner stands on one course or path of a programme.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgrammeItem {
+    pub course: CourseId,
+    pub title: String,
+    /// The trust of the enrolment that counts (the latest completion, else the latest enrolment).
+    pub trust: String,
+    /// "Completed", "In progress", "Not started", or another enrolment state in words.
+    pub status: &'static str,
+    pub completed: Option<DateTime<Utc>>,
+    pub result: String,
+    pub seconds: i64,
+}
+
+/// The learner's standing on each course and path of a programme, from their record at every
+/// trust: a course counts as done once completed anywhere on the service; a path once completed,
+/// or once every course of it is.
+pub fn programme_items(rows: &[ActivityRow], shape: &ProgrammeShape, zone: Tz) -> Vec<ProgrammeItem> {
+    let lines = courses(rows, &Filter { courses: shape.courses(), ..Filter::default() }, zone);
+    let best = |c: CourseId| {
+        let mine = lines.iter().filter(|l| l.course == c);
+        mine.clone()
+            .filter(|l| l.completed.is_some())
+            .max_by_key(|l| l.completed)
+            .or_else(|| mine.max_by_key(|l| l.enrolled))
+    };
+    shape
+        .items
+        .iter()
+        .map(|(c, title, inner)| {
+            let line = best(*c);
+            let inner_done: Vec<Option<DateTime<Utc>>> =
+                inner.iter().map(|i| best(*i).and_then(|l| l.completed)).collect();
+            let completed = line.and_then(|l| l.completed).or_else(|| {
+                (!inner.is_empty() && inner_done.iter().all(Option::is_some))
+                    .then(|| inner_done.iter().flatten().max().copied())
+                    .flatten()
+            });
+            let status = match (completed, line) {
+                (Some(_), _) => "Completed",
+                (None, Some(l)) => l.status,
+                (None, None) if inner_done.iter().any(Option::is_some) => "In progress",
+                (None, None) => "Not started",
+            };
+            ProgrammeItem {
+                course: *c,
+                title: title.clone(),
+                trust: line.map(|l| l.trust.clone()).unwrap_or_default(),
+                status,
+                completed,
+                result: line.map(|l| l.result.clone()).unwrap_or_default(),
+                seconds: line.map_or(0, |l| l.seconds)
+                    + inner.iter().filter_map(|i| best(*i)).map(|l| l.seconds).sum::<i64>(),
+            }
+        })
+        .collect()
+}
+
+/// What is left before a programme's certificate: "Complete “Fire safety”" for each course or
+/// path not yet completed (empty when it is all done).
+pub fn programme_left(items: &[ProgrammeItem]) -> Vec<String> {
+    items.iter().filter(|i| i.completed.is_none()).map(|i| format!("Complete \u{201c}{}\u{201d}", i.title)).collect()
+}
+
 /// The CPD points of the completed courses among `lines`.
 pub fn cpd_total(lines: &[CourseLine]) -> i64 {
     lines.iter().filter(|l| l.completed.is_some()).filter_map(|l| l.cpd_points).map(i64::from).sum()
@@ -322,5 +412,41 @@ mod tests {
         let fire_only = Filter { courses: vec![fire], sort: Sort::Title, ..Filter::default() };
         assert_eq!(courses(&rows, &fire_only, tz).len(), 1);
         assert_eq!(sessions(&rows, &Filter { sort: Sort::Oldest, ..Filter::default() }, tz)[0].session, "Session 2");
+    }
+
+    #[test]
+    fn a_programme_counts_a_path_done_when_its_courses_are_and_says_what_is_left() {
+        let id = |n: u128| CourseId::from_uuid(uuid::Uuid::from_u128(n));
+        let (fire, path, exits, alarms, hands) = (id(1), id(2), id(3), id(4), id(5));
+        let shape = ProgrammeShape {
+            id: ProgrammeId::from_uuid(uuid::Uuid::from_u128(9)),
+            title: "Core".into(),
+            certificate: true,
+            items: vec![
+                (fire, "Fire safety".into(), vec![]),
+                (path, "Fire pathway".into(), vec![exits, alarms]),
+                (hands, "Hand hygiene".into(), vec![]),
+            ],
+        };
+        let tz = chrono_tz::Europe::London;
+        let mut rows = vec![
+            row(1, fire, "Fire safety", "withdrawn", None),
+            row(2, fire, "Fire safety", "completed", Some((2, 3, 60, None, ""))),
+            row(3, exits, "Exits", "completed", Some((2, 3, 120, None, ""))),
+            row(4, alarms, "Alarms", "active", Some((4, 5, 30, None, ""))),
+        ];
+        let items = programme_items(&rows, &shape, tz);
+        let st: Vec<_> = items.iter().map(|i| i.status).collect();
+        assert_eq!(st, ["Completed", "In progress", "Not started"], "a later completion beats a withdrawal");
+        assert_eq!(items[1].seconds, 150, "a path's time is its courses' time");
+        assert_eq!(
+            programme_left(&items),
+            ["Complete \u{201c}Fire pathway\u{201d}", "Complete \u{201c}Hand hygiene\u{201d}"]
+        );
+        rows.push(row(5, alarms, "Alarms", "completed", None));
+        rows.push(row(6, hands, "Hand hygiene", "completed", None));
+        let items = programme_items(&rows, &shape, tz);
+        assert!(programme_left(&items).is_empty(), "{items:?}");
+        assert_eq!(items[1].completed, Some(at(20, 9)), "the path is done when its last course is");
     }
 }

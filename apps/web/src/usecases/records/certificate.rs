@@ -16,6 +16,18 @@ pub struct Standing {
     pub left: Vec<String>,
 }
 
+/// The learner's standing on a learning path: `courses` are its courses in order, each with
+/// whether the learner has completed it.
+pub fn path_standing(e: &Enrolment, courses: &[(&str, bool)]) -> Standing {
+    let left: Vec<String> =
+        courses.iter().filter(|(_, done)| !done).map(|(t, _)| format!("Complete \u{201c}{t}\u{201d}")).collect();
+    let mut left = left;
+    if e.status != EnrolmentStatus::Completed && left.is_empty() {
+        left.push("Complete the learning path".to_owned());
+    }
+    Standing { available: e.status == EnrolmentStatus::Completed && left.is_empty(), left }
+}
+
 /// The learner's standing on `objects` (the sessions of their enrolment's version).
 pub fn standing(e: &Enrolment, objects: &[Object], progress: &HashMap<ObjectId, Progress>) -> Standing {
     let mut left = Vec::new();

@@ -299,6 +299,21 @@ async function checkSignedInPages(cfg, context) {
       check(r2?.status() === 200, `${label} ${own}/sessions: HTTP ${r2?.status()} (want 200)`);
       await axe(page, `${label} session form`);
     }
+    // My activity's programme summary: tick the first programme, ask for the summary.
+    await page.goto(`${origin}/account/activity`, { waitUntil: 'load', timeout: TIMEOUT });
+    const programme = await page.$('input[name="programme"]');
+    check(Boolean(programme), `${label}: My activity offers the trust's programmes as a filter`);
+    if (programme) {
+      await page.click('#programme summary');
+      await programme.check();
+      await page.check('#report-course');
+      await Promise.all([page.waitForNavigation(), page.click('main form button[type=submit]')]);
+      const main = await page.textContent('main');
+      check(main.includes('Programme summary') && /\d+ of \d+ completed/.test(main),
+        `${label}: the programme summary lists the programme's courses and how many are done`);
+      await axe(page, `${label} programme summary`);
+      await reflow(page, page.url(), `${label} programme summary`);
+    }
     await screenshot(cfg, page, `${slug}-signed-in`);
   } catch (e) {
     notOk(`${label}: unexpected error`, [firstLine(e)]);

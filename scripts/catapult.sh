@@ -68,7 +68,7 @@ for backend in "${backends[@]}"; do
     *) echo "unknown database $backend (sqlite or postgres)"; exit 2 ;;
   esac
   export TRELLIS__SERVER__LISTEN="127.0.0.1:$port" TRELLIS__SERVER__METRICS_LISTEN="127.0.0.1:0" \
-    TRELLIS__LOG__FILTER=error TRELLIS__MAIL__DIR="$work/mail" TRELLIS__FILES__DIR="$work/files-$backend" REDIS_URL=""
+    TRELLIS__LOG__FILTER=error TRELLIS__MAIL__DIR="$work/mail" TRELLIS__FILES__DIR="$work/files-$backend" TRELLIS__SECRETS__KEY_FILE="$work/secrets.key" REDIS_URL=""
   "$bin" migrate >/dev/null
   "$bin" tenants apply tenants >/dev/null
   token=$("$bin" api-token northmoor "CATAPULT cmi5 LMS test suite" --scope courses --scope launch --scope conformance --days 1 | sed -n 's/^token: //p')

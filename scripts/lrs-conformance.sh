@@ -43,7 +43,7 @@ for v in "${versions[@]}"; do
     export DATABASE_URL="sqlite://$work/lrs.db?mode=rwc"
   fi
   export TRELLIS__SERVER__LISTEN="127.0.0.1:$port" TRELLIS__SERVER__METRICS_LISTEN="127.0.0.1:0" \
-    TRELLIS__LOG__FILTER=error TRELLIS__MAIL__DIR="$work/mail" TRELLIS__FILES__DIR="$work/files" REDIS_URL=""
+    TRELLIS__LOG__FILTER=error TRELLIS__MAIL__DIR="$work/mail" TRELLIS__FILES__DIR="$work/files" TRELLIS__SECRETS__KEY_FILE="$work/secrets.key" REDIS_URL=""
   "$bin" migrate >/dev/null
   "$bin" tenants apply tenants >/dev/null
   creds=$("$bin" lrs-credential northmoor "ADL conformance suite" --xapi-version "$v")

@@ -24,6 +24,8 @@ pub struct ApplyOptions {
     pub actor: String,
     /// Work out and report the changes, then roll them back.
     pub dry_run: bool,
+    /// Seals a single sign-on client secret given inline in a file (none: such a file is refused).
+    pub keyring: Option<std::sync::Arc<crate::secrets::Keyring>>,
 }
 
 /// What applying changed, a line per change, and whether anything did.
@@ -463,10 +465,20 @@ async fn apply_sso(
         }
         return Ok(());
     };
+    let purpose = crate::secrets::sso_purpose(id);
+    // The stored secret is sealed: the same as the file's when it opens to it.
+    let same_secret = |stored: &Option<String>| match (stored, &s.client_secret) {
+        (Some(stored), Some(given)) => match &opts.keyring {
+            Some(k) => k.open(&purpose, stored).is_ok_and(|v| &v == given),
+            None => false,
+        },
+        (None, None) => true,
+        _ => false,
+    };
     let same = current.as_ref().is_some_and(|c| {
         c.issuer == s.issuer
             && c.client_id == s.client_id
-            && c.client_secret == s.client_secret
+            && same_secret(&c.client_secret)
             && c.client_secret_env == s.client_secret_env
             && c.label == s.label
             && c.claim_email == s.claim_email
@@ -485,7 +497,13 @@ async fn apply_sso(
         tenant_id: Set(id.as_uuid()),
         issuer: Set(s.issuer.clone()),
         client_id: Set(s.client_id.clone()),
-        client_secret: Set(s.client_secret.clone()),
+        client_secret: Set(match (&s.client_secret, &opts.keyring) {
+            (Some(v), Some(k)) => Some(k.seal(&purpose, v)),
+            (Some(_), None) => {
+                return Err(DbError::Setup("an inline sso.client_secret needs the operator key to seal it".into()));
+            }
+            (None, _) => None,
+        }),
         client_secret_env: Set(s.client_secret_env.clone()),
         label: Set(s.label.clone()),
         claim_email: Set(s.claim_email.clone()),

@@ -27,6 +27,7 @@ pub mod outbox;
 mod platform;
 pub mod portfolio;
 pub mod reporting;
+pub mod secrets;
 pub mod sessions;
 pub mod site;
 pub mod staff;

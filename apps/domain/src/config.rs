@@ -29,7 +29,34 @@ pub struct Config {
     #[serde(default)]
     pub sso: SsoConfig,
     #[serde(default)]
+    pub secrets: SecretsConfig,
+    #[serde(default)]
     pub development: DevelopmentConfig,
+}
+
+/// Secrets at rest: the operator key that wraps the data key of each secret admins enter (single
+/// sign-on client secrets, ePortfolio credentials). See docs/operations.md.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// 64 hex characters (32 bytes). Empty: the key kept in `key_file`, made on first start (one
+    /// machine only: refused when Redis is configured, since every instance needs the same key).
+    pub key: String,
+    /// Operator keys used before `key`: what they wrapped still opens, and `trellis keys rotate`
+    /// re-wraps it under `key`.
+    pub retired_keys: Vec<String>,
+    /// Where the key is kept when `key` is empty (empty: `secrets.key` in `paths.data`).
+    pub key_file: String,
+}
+
+impl fmt::Debug for SecretsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretsConfig")
+            .field("key", &if self.key.is_empty() { "(key file)" } else { "***" })
+            .field("retired_keys", &self.retired_keys.len())
+            .field("key_file", &self.key_file)
+            .finish()
+    }
 }
 
 /// Settings for development and tests only. Every one is off by default and must stay off in
@@ -490,6 +517,16 @@ impl Config {
         }
         if self.auth.secret.is_empty() && !self.redis.url.is_empty() {
             return Err(bad("auth.secret", "must be set when redis.url is (every instance needs the same key)"));
+        }
+        let hex32 = |v: &str| v.len() == 64 && hex_bytes(v).is_some();
+        if !self.secrets.key.is_empty() && !hex32(&self.secrets.key) {
+            return Err(bad("secrets.key", "must be 64 hex characters (32 bytes)"));
+        }
+        if self.secrets.key.is_empty() && !self.redis.url.is_empty() {
+            return Err(bad("secrets.key", "must be set when redis.url is (every instance needs the same key)"));
+        }
+        if self.secrets.retired_keys.iter().any(|k| !hex32(k)) {
+            return Err(bad("secrets.retired_keys", "each must be 64 hex characters (32 bytes)"));
         }
         if self.auth.password_memory_kib < 64 || self.auth.password_iterations == 0 {
             return Err(bad("auth.password_memory_kib", "must be at least 64, with at least one iteration"));

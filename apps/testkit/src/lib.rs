@@ -61,6 +61,9 @@ pub fn test_config(db: &TestDb) -> Config {
         ("TRELLIS__AUTH__PASSWORD_MEMORY_KIB", "64".to_owned()),
         ("TRELLIS__AUTH__PASSWORD_ITERATIONS", "1".to_owned()),
         ("TRELLIS__AUTH__SECRET", "5eed".repeat(16)),
+        // The operator key for secrets at rest (a test's own, never a file).
+        ("TRELLIS__SECRETS__KEY", "ab12".repeat(16)),
+        ("TRELLIS__PATHS__DATA", db.scratch.path().join("data").display().to_string()),
         ("TRELLIS__MAIL__DIR", db.scratch.path().join("mail").display().to_string()),
         ("TRELLIS__MAIL__POLL_MS", "50".to_owned()),
         ("TRELLIS__FILES__DIR", db.scratch.path().join("files").display().to_string()),
@@ -144,7 +147,13 @@ pub async fn apply_dir(
     let ctx = spec_context(config);
     let specs = trellis_domain::tenant_spec::load_dir(dir, &ctx)
         .map_err(|e| anyhow::anyhow!(e.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))?;
-    let opts = trellis_db::ApplyOptions { overwrite_admin_edits: overwrite, actor: "test".into(), dry_run: false };
+    let keyring = trellis_db::secrets::Keyring::from_config(&config.secrets, &config.paths.data)?;
+    let opts = trellis_db::ApplyOptions {
+        overwrite_admin_edits: overwrite,
+        actor: "test".into(),
+        dry_run: false,
+        keyring: Some(std::sync::Arc::new(keyring)),
+    };
     Ok(dbs.platform.apply_tenant_specs_across_tenants(&specs, &opts).await?)
 }
 

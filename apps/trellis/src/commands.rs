@@ -67,6 +67,20 @@ enum Command {
     /// Make <email> a platform administrator (creating the person if needed). The password is read
     /// from TRELLIS_ADMIN_PASSWORD, or a random one is made and printed once.
     PlatformAdmin { email: String },
+    /// The operator key that seals secrets at rest (docs/operations.md).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Print a new random operator key (64 hex characters), for secrets.key.
+    Generate,
+    /// Re-wrap every stored secret under secrets.key (the keys it replaces named in
+    /// secrets.retired_keys), and seal any single sign-on secret still stored in clear.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +203,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Keys { command: KeysCommand::Generate } => {
+            println!("{}", hex::encode(rand::random::<[u8; 32]>()));
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Rotate } => {
+            let keyring = trellis_db::secrets::Keyring::from_config(&config.secrets, &config.paths.data)?;
+            let dbs = trellis_db::connect(&config.database).await?;
+            let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into()));
+            let done = dbs.platform.rotate_secrets(&keyring, &actor).await?;
+            println!(
+                "operator key {}: {} secrets re-wrapped, {} sealed that were in clear, {} already current",
+                keyring.key_id(),
+                done.rewrapped,
+                done.sealed,
+                done.current
+            );
+            if done.unreadable > 0 {
+                println!(
+                    "{} could not be read (an operator key not in secrets.retired_keys, or an earlier format): left as they are; their owners enter them again",
+                    done.unreadable
+                );
+            }
+            Ok(())
+        }
         Command::Tenants { command: TenantsCommand::Apply { dir, overwrite_admin_edits, dry_run } } => {
             apply(&config, &dir, overwrite_admin_edits, dry_run).await
         }
@@ -279,10 +317,10 @@ async fn apply(config: &Config, dir: &Path, overwrite: bool, dry_run: bool) -> a
     })?;
     let dbs = trellis_db::connect(&config.database).await?;
     let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into()));
-    let report = dbs
-        .platform
-        .apply_tenant_specs_across_tenants(&specs, &ApplyOptions { overwrite_admin_edits: overwrite, actor, dry_run })
-        .await?;
+    let keyring = trellis_db::secrets::Keyring::from_config(&config.secrets, &config.paths.data)?;
+    let opts =
+        ApplyOptions { overwrite_admin_edits: overwrite, actor, dry_run, keyring: Some(std::sync::Arc::new(keyring)) };
+    let report = dbs.platform.apply_tenant_specs_across_tenants(&specs, &opts).await?;
     for line in &report.lines {
         println!("{}{line}", if dry_run { "(dry run) " } else { "" });
     }

@@ -9,6 +9,7 @@ mod identity_path;
 mod isolation;
 mod keys;
 mod migrate;
+mod secrets;
 mod support;
 mod tenant_door;
 mod writers;

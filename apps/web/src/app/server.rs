@@ -121,7 +121,11 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
         config.auth.password_iterations,
     )
     .await?;
+    let keyring = Arc::new(
+        trellis_db::secrets::Keyring::from_config(&config.secrets, &config.paths.data).context("secrets.key")?,
+    );
     let state = AppState {
+        keyring,
         dummy_hash,
         payments,
         files,

@@ -68,4 +68,6 @@ pub struct AppState {
     /// A password hash of nothing, made at start-up with the configured cost: checked when an
     /// email has no account (or no password), so a failed sign-in costs the same either way.
     pub dummy_hash: String,
+    /// The operator keys that seal the secrets admins enter (`secrets.*`).
+    pub keyring: Arc<trellis_db::secrets::Keyring>,
 }

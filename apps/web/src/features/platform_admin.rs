@@ -554,7 +554,12 @@ pub async fn create_trust(
         require_admin_mfa: false,
     };
     let actor = format!("person:{me}");
-    let opts = trellis_db::ApplyOptions { overwrite_admin_edits: false, actor: actor.clone(), dry_run: false };
+    let opts = trellis_db::ApplyOptions {
+        overwrite_admin_edits: false,
+        actor: actor.clone(),
+        dry_run: false,
+        keyring: Some(state.keyring.clone()),
+    };
     state.dbs.platform.apply_tenant_specs_across_tenants(std::slice::from_ref(&spec), &opts).await?;
     crate::context::directory::reload_and_announce(state, "platform-admin").await?;
     let site = state.directory.sites().into_iter().find(|s| s.entry.slug == slug.as_str()).ok_or(AppError::NotFound)?;

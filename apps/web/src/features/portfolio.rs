@@ -278,7 +278,7 @@ pub async fn link(
         let values = json!({ "endpoint": endpoint, "username": username });
         return export_page(state, site, req, tx, me.person, &errors, values, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    let sealed = crate::usecases::records::portfolio_link::seal(state, &secret).map_err(AppError::Internal)?;
+    let sealed = crate::usecases::records::portfolio_link::seal(state, site.entry.id, me.person, &secret);
     let id = portfolio::link(&tx, me.person, &endpoint, &username, &sealed).await?;
     // What is already complete here goes first.
     let mut queued = 0;

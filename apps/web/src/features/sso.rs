@@ -33,12 +33,25 @@ const K_AT: &str = "sso_started_at";
 /// How long a sign-in may take at the provider.
 const WINDOW_SECS: i64 = 600;
 
-fn settings(site: &Site) -> Option<SsoSettings> {
+/// The trust's single sign-on settings, its client secret opened (a secret from the environment,
+/// or one stored before secrets were sealed, is used as it is).
+fn settings(state: &AppState, site: &Site) -> Option<SsoSettings> {
     let s = site.entry.sso.as_ref()?;
+    let client_secret = if trellis_db::secrets::Keyring::is_sealed(&s.client_secret) {
+        match state.keyring.open(&trellis_db::secrets::sso_purpose(site.entry.id), &s.client_secret) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(trust = %site.entry.slug, error = %e, "the single sign-on client secret does not open");
+                String::new()
+            }
+        }
+    } else {
+        s.client_secret.clone()
+    };
     Some(SsoSettings {
         issuer: s.issuer.clone(),
         client_id: s.client_id.clone(),
-        client_secret: s.client_secret.clone(),
+        client_secret,
         redirect_url: format!("{}sso/callback", site.url),
         claims: ClaimNames {
             email: s.claim_email.clone(),
@@ -61,7 +74,7 @@ pub async fn start(
     session: &Session,
     Query(q): Query<StartQuery>,
 ) -> Result<Response, AppError> {
-    let Some(s) = settings(site) else { return Err(AppError::NotFound) };
+    let Some(s) = settings(state, site) else { return Err(AppError::NotFound) };
     let hint = q.login_hint.filter(|h| !h.is_empty() && h.len() <= 254);
     let started = match state.oidc.start(&s, hint.as_deref()).await {
         Ok(started) => started,
@@ -116,7 +129,7 @@ pub async fn callback(
     session: &Session,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, AppError> {
-    let Some(s) = settings(site) else { return Err(AppError::NotFound) };
+    let Some(s) = settings(state, site) else { return Err(AppError::NotFound) };
     let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string());
     let label = site.entry.sso.as_ref().map_or("", |x| x.label.as_str());
     let expected: Option<String> = session.get(K_STATE);

@@ -195,6 +195,12 @@ pub async fn save(
         return render(state, site, req, token, values, has_secret, &errors, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let secret_changed = input.client_secret.is_some();
+    // The secret is stored sealed (secrets at rest), for this trust's single sign-on only.
+    let purpose = trellis_db::secrets::sso_purpose(site.entry.id);
+    let input = SsoSettingsInput {
+        client_secret: input.client_secret.as_deref().map(|v| state.keyring.seal(&purpose, v)),
+        ..input
+    };
     let tx = state.dbs.app.begin(site.entry.id).await?;
     db_site::admin_set_sso(&tx, input).await?;
     audit::record(

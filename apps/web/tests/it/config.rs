@@ -18,6 +18,7 @@ fn conventional_aliases_and_prefixed_keys_apply() {
         ("DATABASE_URL", "postgres://app@db/trellis".into()),
         ("REDIS_URL", "redis://cache:6379".into()),
         ("TRELLIS__AUTH__SECRET", "ab".repeat(32)),
+        ("TRELLIS__SECRETS__KEY", "cd".repeat(32)),
         ("TRELLIS__SERVER__LISTEN", "0.0.0.0:9000".into()),
         ("TRELLIS__SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/8\"]".into()),
     ])
@@ -50,16 +51,28 @@ fn a_bad_value_names_its_key() {
         ("TRELLIS__AUTH__SECRET", "not-hex", "auth.secret"),
         ("REDIS_URL", "redis://cache:6379", "auth.secret"),
         ("TRELLIS__MAIL__TRANSPORT", "pigeon", "mail.transport"),
+        ("TRELLIS__SECRETS__KEY", "not-hex", "secrets.key"),
+        ("TRELLIS__SECRETS__RETIRED_KEYS", "[\"abc\"]", "secrets.retired_keys"),
     ];
     for (k, v, key) in cases {
         let err = try_config_from(&[(k, v.into())]).expect_err(k);
         assert_eq!(err.key, key, "{k}={v}: {err}");
     }
+    // Several instances (Redis) need one operator key for secrets at rest, not a file each.
+    let err =
+        try_config_from(&[("REDIS_URL", "redis://cache:6379".into()), ("TRELLIS__AUTH__SECRET", "ab".repeat(32))])
+            .expect_err("no secrets.key");
+    assert_eq!(err.key, "secrets.key", "{err}");
 }
 
 #[test]
 fn secrets_are_not_shown_in_debug_output() {
-    let c = try_config_from(&[("DATABASE_URL", "postgres://app:hunter2@db/trellis".into())]).unwrap();
+    let c = try_config_from(&[
+        ("DATABASE_URL", "postgres://app:hunter2@db/trellis".into()),
+        ("TRELLIS__SECRETS__KEY", "ef".repeat(32)),
+    ])
+    .unwrap();
     let shown = format!("{c:?}");
     assert!(!shown.contains("hunter2") && shown.contains("app:***@db"), "{shown}");
+    assert!(!shown.contains(&"ef".repeat(32)), "the operator key is not shown: {shown}");
 }

@@ -60,6 +60,10 @@ async fn a_trust_admin_sets_up_single_sign_on_which_then_works_and_stays_their_t
     let page = boss.get("/admin/sso").await;
     assert!(!page.body.contains("fenwick-secret-123"), "the secret is never shown back");
     assert!(page.body.contains("A secret is stored"));
+    // Stored sealed under the operator key (secrets at rest), never in clear.
+    let entries = app.dbs().await.platform.directory_of_all_tenants().await.unwrap();
+    let stored = entries.into_iter().find(|e| e.slug == "fenwick").unwrap().sso.unwrap().client_secret;
+    assert!(stored.starts_with("tk1.") && !stored.contains("fenwick-secret-123"), "{stored}");
 
     // A new label, the secret left empty: kept.
     let relabel = form(&peer.issuer, "", "Sign in with your Fenwick account");

@@ -1,5 +1,5 @@
-//! ePortfolio live links: the learner's ePortfolio LRS credentials kept sealed (AES-256-GCM under
-//! a key derived from the server's secret), and each completion sent there as an xAPI statement
+//! ePortfolio live links: the learner's ePortfolio LRS credentials kept sealed (secrets at rest:
+//! a data key of their own under the operator key), and each completion sent there as an xAPI statement
 //! through the guarded client (no redirects, no local addresses outside development).
 
 use crate::context::AppState;
@@ -10,31 +10,36 @@ use sha2::{Digest, Sha256};
 use trellis_db::portfolio;
 use trellis_domain::{CourseId, PersonId};
 
-fn key(state: &AppState) -> anyhow::Result<LessSafeKey> {
+/// What an ePortfolio secret is sealed for: this person's link at this trust.
+fn purpose(tenant: trellis_domain::TenantId, person: PersonId) -> String {
+    format!("eportfolio secret {tenant} {person}")
+}
+
+/// Seals a learner's ePortfolio secret (secrets at rest: `trellis_db::secrets`).
+pub fn seal(state: &AppState, tenant: trellis_domain::TenantId, person: PersonId, plain: &str) -> String {
+    state.keyring.seal(&purpose(tenant, person), plain)
+}
+
+/// Opens a sealed ePortfolio secret; one sealed in the earlier format (under a key derived from
+/// `auth.secret`) still opens while that secret is the same.
+pub fn open(
+    state: &AppState,
+    tenant: trellis_domain::TenantId,
+    person: PersonId,
+    sealed: &str,
+) -> anyhow::Result<String> {
+    if trellis_db::secrets::Keyring::is_sealed(sealed) {
+        return Ok(state.keyring.open(&purpose(tenant, person), sealed)?);
+    }
     let raw = state.launch.derive("portfolio link secrets v1", &[]);
-    Ok(LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &raw).map_err(|_| anyhow::anyhow!("sealing key"))?))
-}
-
-/// Seals a secret: hex of nonce and ciphertext.
-pub fn seal(state: &AppState, plain: &str) -> anyhow::Result<String> {
-    let nonce_bytes: [u8; NONCE_LEN] = rand::random();
-    let mut buf = plain.as_bytes().to_vec();
-    key(state)?
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(b"portfolio"), &mut buf)
-        .map_err(|_| anyhow::anyhow!("sealing"))?;
-    Ok(format!("{}{}", hex::encode(nonce_bytes), hex::encode(buf)))
-}
-
-/// Opens a sealed secret.
-pub fn open(state: &AppState, sealed: &str) -> anyhow::Result<String> {
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &raw).map_err(|_| anyhow::anyhow!("sealing key"))?);
     let bytes = hex::decode(sealed)?;
     anyhow::ensure!(bytes.len() > NONCE_LEN, "a sealed secret too short");
     let (n, rest) = bytes.split_at(NONCE_LEN);
     let mut buf = rest.to_vec();
     let nonce = Nonce::try_assume_unique_for_key(n).map_err(|_| anyhow::anyhow!("nonce"))?;
-    let plain = key(state)?
-        .open_in_place(nonce, Aad::from(b"portfolio"), &mut buf)
-        .map_err(|_| anyhow::anyhow!("unsealing"))?;
+    let plain =
+        key.open_in_place(nonce, Aad::from(b"portfolio"), &mut buf).map_err(|_| anyhow::anyhow!("unsealing"))?;
     Ok(String::from_utf8(plain.to_vec())?)
 }
 
@@ -89,7 +94,7 @@ pub async fn forward(state: &AppState, site: &Site, payload: &serde_json::Value)
     if l.unlinked_at.is_some() || l.person != person {
         return Ok(());
     }
-    let secret = open(state, &l.secret_sealed)?;
+    let secret = open(state, site.entry.id, person, &l.secret_sealed)?;
     let name = format!("{} {}", who.given_name, who.family_name).trim().to_owned();
     let (id, st) = statement(site, l.id, &name, &who.email, course, &title, at);
     let client = trellis_integrations::outbound::client_with_hosts(

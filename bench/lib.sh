@@ -26,7 +26,7 @@ case "$backend" in
 esac
 export TRELLIS__SERVER__LISTEN="127.0.0.1:$port" TRELLIS__SERVER__METRICS_LISTEN="127.0.0.1:0" \
   TRELLIS__LOG__FILTER=error TRELLIS__DATABASE__MAX_CONNECTIONS=${BENCH_POOL:-8} \
-  TRELLIS__MAIL__DIR="$work/mail" TRELLIS__FILES__DIR="$work/files" \
+  TRELLIS__MAIL__DIR="$work/mail" TRELLIS__FILES__DIR="$work/files" TRELLIS__SECRETS__KEY_FILE="$work/secrets.key" \
   TRELLIS__AUTH__SECRET=${BENCH_SECRET:-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}
 
 # The server's user + system CPU time so far, in clock ticks.

@@ -620,6 +620,8 @@ pub enum People<'a> {
     Page { offset: u64, size: u64 },
     /// The next `size` people after the cursor (for exports, in bounded chunks).
     After { cursor: Option<&'a ActivityCursor>, size: u64 },
+    /// Everyone the filters take in (for a streamed read).
+    All,
 }
 
 /// Staff activity for a set of people (see [`People`]): every enrolment of theirs the filters
@@ -630,17 +632,86 @@ pub async fn staff_activity(
     q: &ReportQuery,
     people: People<'_>,
 ) -> Result<(Vec<ActivityLine>, Option<ActivityCursor>), DbError> {
+    let (sql, values, size) = activity_sql(q, &people);
+    no_jit(tx).await?;
+    let mut lines = Vec::new();
+    let mut persons = 0u64;
+    let mut last: Option<ActivityCursor> = None;
+    for r in tx.query_all(&sql, values).await? {
+        let l = activity_line(&r)?;
+        if last.as_ref().is_none_or(|c| c.2 != l.person.as_uuid()) {
+            persons += 1;
+            last = Some((l.family_name.clone(), l.given_name.clone(), l.person.as_uuid()));
+        }
+        lines.push(l);
+    }
+    let next = match people {
+        People::After { .. } if persons >= size => last,
+        _ => None,
+    };
+    Ok((lines, next))
+}
+
+/// Every line of the staff activity report as the database produces them: one read, one sort,
+/// in name order, never gathered in memory (the CSV export streams them straight out).
+pub async fn staff_activity_stream<'a>(
+    tx: &'a TenantTx,
+    q: &ReportQuery,
+) -> Result<impl futures_util::Stream<Item = Result<ActivityLine, DbError>> + Send + use<'a>, DbError> {
+    use futures_util::StreamExt as _;
+    let (sql, values, _) = activity_sql(q, &People::All);
+    no_jit(tx).await?;
+    let rows = tx.query_stream(&sql, values).await?;
+    Ok(rows.map(|r| r.map_err(DbError::from).and_then(|r| activity_line(&r))))
+}
+
+/// The planner overestimates the staff activity join (it cannot see a chunk's LIMIT through the
+/// grouped tracking rows) and would compile it to machine code, which costs more than the query:
+/// no PostgreSQL JIT for this transaction.
+async fn no_jit(tx: &TenantTx) -> Result<(), DbError> {
+    if tx.is_postgres() {
+        tx.query_one("SELECT set_config('jit', 'off', true) AS v WHERE $1::text <> ''", Vec::new()).await?;
+    }
+    Ok(())
+}
+
+fn activity_line(r: &sea_orm::QueryResult) -> Result<ActivityLine, DbError> {
+    Ok(ActivityLine {
+        person: PersonId::from_uuid(r.try_get("", "id")?),
+        given_name: r.try_get("", "given_name")?,
+        family_name: r.try_get("", "family_name")?,
+        email: r.try_get("", "email")?,
+        assignment_number: r.try_get("", "assignment_number")?,
+        staff_group: r.try_get("", "staff_group")?,
+        department: r.try_get("", "department")?,
+        place_of_work: r.try_get("", "place_of_work")?,
+        course: CourseId::from_uuid(r.try_get("", "course_id")?),
+        course_title: r.try_get("", "course_title")?,
+        status: r.try_get("", "status")?,
+        enrolled_at: r.try_get("", "requested_at")?,
+        first_access_at: r.try_get("", "first_at")?,
+        last_access_at: r.try_get("", "last_at")?,
+        completed_at: r.try_get("", "completed_at")?,
+        visits: r.try_get("", "visits")?,
+        seconds: r.try_get("", "seconds")?,
+        best_score: r.try_get("", "best")?,
+    })
+}
+
+/// The staff activity query for `people`, its values, and the chunk's size in people.
+fn activity_sql(q: &ReportQuery, people: &People<'_>) -> (String, Vec<Value>, u64) {
     let Conditions { mut values, mut who, which } = conditions(q);
     let which = which.join(" AND ");
     who.push(format!("EXISTS (SELECT 1 FROM enrolments e WHERE e.person_id = m.person_id AND {which})"));
     let size = match people {
-        People::Page { size, .. } | People::After { size, .. } => size.clamp(1, 5_000),
+        People::Page { size, .. } | People::After { size, .. } => (*size).clamp(1, 5_000),
+        People::All => u64::MAX,
     };
     let tail = match people {
         People::Page { offset, .. } => {
             values.push(i64::try_from(size).unwrap_or(50).into());
             let l = values.len() + 1;
-            values.push(i64::try_from(offset).unwrap_or(0).into());
+            values.push(i64::try_from(*offset).unwrap_or(0).into());
             let o = values.len() + 1;
             format!("LIMIT ${l} OFFSET ${o}")
         }
@@ -659,6 +730,7 @@ pub async fn staff_activity(
             values.push(i64::try_from(size).unwrap_or(1_000).into());
             format!("LIMIT ${}", values.len() + 1)
         }
+        People::All => String::new(),
     };
     values.push(TenantId::NATIONAL.as_uuid().into());
     let national = values.len() + 1;
@@ -697,49 +769,7 @@ pub async fn staff_activity(
            LEFT JOIN g ON g.enrolment_id = l.enrolment_id
           ORDER BY w.family_name, w.given_name, w.id, c.title, l.enrolment_id"
     );
-    if tx.is_postgres() {
-        // The planner overestimates this join (it cannot see the chunk's LIMIT through the
-        // grouped tracking rows) and would compile it to machine code each chunk, which costs
-        // more than the query: no JIT for this transaction.
-        tx.query_one("SELECT set_config('jit', 'off', true) AS v WHERE $1::text <> ''", Vec::new()).await?;
-    }
-    let mut lines = Vec::new();
-    let mut persons = 0u64;
-    let mut last: Option<ActivityCursor> = None;
-    for r in tx.query_all(&sql, values).await? {
-        let id: Uuid = r.try_get("", "id")?;
-        let given_name: String = r.try_get("", "given_name")?;
-        let family_name: String = r.try_get("", "family_name")?;
-        if last.as_ref().is_none_or(|l| l.2 != id) {
-            persons += 1;
-            last = Some((family_name.clone(), given_name.clone(), id));
-        }
-        lines.push(ActivityLine {
-            person: PersonId::from_uuid(id),
-            given_name,
-            family_name,
-            email: r.try_get("", "email")?,
-            assignment_number: r.try_get("", "assignment_number")?,
-            staff_group: r.try_get("", "staff_group")?,
-            department: r.try_get("", "department")?,
-            place_of_work: r.try_get("", "place_of_work")?,
-            course: CourseId::from_uuid(r.try_get("", "course_id")?),
-            course_title: r.try_get("", "course_title")?,
-            status: r.try_get("", "status")?,
-            enrolled_at: r.try_get("", "requested_at")?,
-            first_access_at: r.try_get("", "first_at")?,
-            last_access_at: r.try_get("", "last_at")?,
-            completed_at: r.try_get("", "completed_at")?,
-            visits: r.try_get("", "visits")?,
-            seconds: r.try_get("", "seconds")?,
-            best_score: r.try_get("", "best")?,
-        });
-    }
-    let next = match people {
-        People::After { .. } if persons >= size => last,
-        _ => None,
-    };
-    Ok((lines, next))
+    (sql, values, size)
 }
 
 /// How many people the staff activity report takes in (for its pages).

@@ -285,6 +285,18 @@ impl TenantTx {
         Ok(self.conn().query_all_raw(self.bound(sql, values)?).await?)
     }
 
+    /// A raw query's rows as they come from the database, not gathered first (see
+    /// [`TenantTx::execute`]): for exports that must not hold a whole trust in memory.
+    pub(crate) async fn query_stream<'a>(
+        &'a self,
+        sql: &str,
+        values: Vec<sea_orm::Value>,
+    ) -> Result<impl futures_util::Stream<Item = Result<sea_orm::QueryResult, sea_orm::DbErr>> + Send + use<'a>, DbError>
+    {
+        use sea_orm::StreamTrait;
+        Ok(self.conn().stream_raw(self.bound(sql, values)?).await?)
+    }
+
     /// A raw query's first row (see [`TenantTx::execute`]).
     pub(crate) async fn query_one(
         &self,

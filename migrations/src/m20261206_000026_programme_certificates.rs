@@ -2,12 +2,14 @@
 //! (issue 19).
 //! - `programmes.certificate`: whether the programme offers a completion certificate (off unless
 //!   its catalogue file says `certificate = true`).
+//! - `certificate_links.programme_id`: a verification link for a programme's certificate (its
+//!   `enrolment_id` then nil), found by the person's links of that programme.
 //! - `trellis_statements_of`: the identity path's named read of the xAPI statements about one
 //!   person at each trust where they have an enrolment, given the opaque agent each trust's LRS
 //!   knows them by; owner's, `SECURITY DEFINER`, executable by the identity role alone, like
 //!   `trellis_activity_of`. SQLite runs the same query through the identity path.
 
-use crate::helpers::{add_column, boolean};
+use crate::helpers::{add_column, boolean, index, uuid_null};
 use crate::{IDENTITY_ROLE, is_postgres};
 use sea_orm_migration::prelude::*;
 
@@ -18,6 +20,15 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         add_column(manager, "programmes", boolean("certificate")).await?;
+        add_column(manager, "certificate_links", uuid_null("programme_id")).await?;
+        index(
+            manager,
+            "certificate_links_programme",
+            "certificate_links",
+            &["tenant_id", "person_id", "programme_id"],
+            false,
+        )
+        .await?;
         if !is_postgres(manager) {
             return Ok(());
         }

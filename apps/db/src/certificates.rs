@@ -33,6 +33,8 @@ pub struct Link {
     pub person: PersonId,
     pub enrolment: Uuid,
     pub cycle: i32,
+    /// A programme's certificate (then `enrolment` is nil).
+    pub programme: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -54,6 +56,7 @@ impl From<certificate_link::Model> for Link {
             person: PersonId::from_uuid(m.person_id),
             enrolment: m.enrolment_id,
             cycle: m.cycle,
+            programme: m.programme_id,
             created_at: m.created_at,
             expires_at: m.expires_at,
             revoked_at: m.revoked_at,
@@ -63,16 +66,27 @@ impl From<certificate_link::Model> for Link {
     }
 }
 
-/// Makes a link for the certificate of `enrolment`'s cycle, open until `expires_at`; keeps only
-/// the token's hash.
+/// Whose certificate a verification link checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Of {
+    /// One cycle of an enrolment on a course or learning path.
+    Enrolment(Uuid, i32),
+    /// A programme.
+    Programme(Uuid),
+}
+
+/// Makes a link for a certificate, open until `expires_at`; keeps only the token's hash.
 pub async fn create_link(
     tx: &TenantTx,
     person: PersonId,
-    enrolment: Uuid,
-    cycle: i32,
+    of: Of,
     token: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<Uuid, DbError> {
+    let (enrolment, cycle, programme) = match of {
+        Of::Enrolment(e, c) => (e, c, None),
+        Of::Programme(p) => (Uuid::nil(), 0, Some(p)),
+    };
     let id = Uuid::now_v7();
     tx.insert(certificate_link::ActiveModel {
         tenant_id: Set(Uuid::nil()),
@@ -80,6 +94,7 @@ pub async fn create_link(
         person_id: Set(person.as_uuid()),
         enrolment_id: Set(enrolment),
         cycle: Set(cycle),
+        programme_id: Set(programme),
         token_sha256: Set(crate::links::hash(token)),
         created_at: Set(Utc::now()),
         expires_at: Set(expires_at),
@@ -97,6 +112,20 @@ pub async fn links_of(tx: &TenantTx, person: PersonId, enrolment: Uuid) -> Resul
         .select::<certificate_link::Entity>()
         .filter(certificate_link::Column::PersonId.eq(person.as_uuid()))
         .filter(certificate_link::Column::EnrolmentId.eq(enrolment))
+        .order_by_desc(certificate_link::Column::CreatedAt)
+        .all(tx)
+        .await?
+        .into_iter()
+        .map(Link::from)
+        .collect())
+}
+
+/// The person's links for a programme's certificate, newest first.
+pub async fn programme_links_of(tx: &TenantTx, person: PersonId, programme: Uuid) -> Result<Vec<Link>, DbError> {
+    Ok(tx
+        .select::<certificate_link::Entity>()
+        .filter(certificate_link::Column::PersonId.eq(person.as_uuid()))
+        .filter(certificate_link::Column::ProgrammeId.eq(programme))
         .order_by_desc(certificate_link::Column::CreatedAt)
         .all(tx)
         .await?

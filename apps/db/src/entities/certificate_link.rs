@@ -10,8 +10,11 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub person_id: Uuid,
+    /// The enrolment whose certificate it is (nil for a programme's).
     pub enrolment_id: Uuid,
     pub cycle: i32,
+    /// The programme whose certificate it is, if a programme's.
+    pub programme_id: Option<Uuid>,
     pub token_sha256: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,

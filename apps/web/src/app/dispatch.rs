@@ -108,6 +108,11 @@ impl Dispatch {
                 .at("/account/activity.csv", get(records::activity_csv))
                 .at("/account/activity.pdf", get(records::activity_pdf))
                 .at("/account/activity/programmes/:id/certificate.pdf", get(certificates::programme_pdf))
+                .at("/account/activity/programmes/:id/certificate/links", post(certificates::programme_create_link))
+                .at(
+                    "/account/activity/programmes/:id/certificate/links/:link/revoke",
+                    post(certificates::programme_revoke_link),
+                )
                 .at("/account/email/confirm", get(account::email_confirm_form).post(account::email_confirm))
                 .at("/account/sessions/:id/end", post(account::end_session))
                 .at("/account/deactivate", post(account::deactivate))

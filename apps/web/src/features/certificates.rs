@@ -42,21 +42,13 @@ pub async fn course_section(
         return Ok(None);
     }
     let Standing { available, left } = learner_standing(tx, c, e).await?;
-    let now = Utc::now();
-    let day = |t: chrono::DateTime<Utc>| t.with_timezone(&zone).format("%-d %B %Y").to_string();
-    let links: Vec<_> = certs::links_of(tx, person, e.id.as_uuid())
-        .await?
-        .into_iter()
-        .filter(|l| l.cycle == e.cycle)
-        .map(|l| {
-            json!({
-                "id": l.id.to_string(), "made": day(l.created_at), "until": day(l.expires_at), "views": l.views,
-                "state": if l.revoked_at.is_some() { "Revoked" } else if l.expires_at <= now { "Expired" } else { "Open" },
-                "live": l.live(now),
-            })
-        })
-        .collect();
-    Ok(Some(json!({ "available": available, "left": left, "links": links, "max_days": MAX_LINK_DAYS })))
+    let links: Vec<_> =
+        certs::links_of(tx, person, e.id.as_uuid()).await?.into_iter().filter(|l| l.cycle == e.cycle).collect();
+    Ok(Some(json!({
+        "available": available, "left": left, "links": links_json(&links, zone), "max_days": MAX_LINK_DAYS,
+        "base": format!("/courses/{}/certificate", c.id),
+        "kind": if c.kind == "path" { "learning path" } else { "course" },
+    })))
 }
 
 /// The sessions of the learner's version of the course.
@@ -301,17 +293,11 @@ pub async fn create_link(
     if !learner_standing(&tx, &c, &e).await?.available {
         return Err(AppError::NotFound);
     }
-    let days = match f.days.trim().parse::<i64>() {
-        Ok(d) if (1..=MAX_LINK_DAYS).contains(&d) => d,
-        _ => {
-            return Err(AppError::BadRequest(format!(
-                "Choose how long the link stays open: 1 to {MAX_LINK_DAYS} days"
-            )));
-        }
-    };
+    let days = link_days(&f)?;
     let token = crate::http::page::link_token();
     let expires = Utc::now() + Duration::days(days);
-    let link = certs::create_link(&tx, me.person, e.id.as_uuid(), e.cycle, &token, expires).await?;
+    let link =
+        certs::create_link(&tx, me.person, certs::Of::Enrolment(e.id.as_uuid(), e.cycle), &token, expires).await?;
     audit::record(
         &tx,
         Some(me.person),
@@ -331,9 +317,33 @@ pub async fn create_link(
         &[("Home", "/"), (c.title.as_str(), &format!("/courses/{id}"))],
     );
     ctx.insert("url", &url);
-    ctx.insert("course", &json!({ "id": id.to_string(), "title": c.title }));
+    ctx.insert("of", &json!({ "title": c.title, "back": format!("/courses/{id}#certificate"), "kind": "course" }));
     ctx.insert("until", &expires.with_timezone(&site.zone()).format("%-d %B %Y").to_string());
     page::render(state, Some(site), "pages/certificate_link.html", &ctx, StatusCode::OK)
+}
+
+/// How long a new verification link stays open, as chosen.
+fn link_days(f: &LinkForm) -> Result<i64, AppError> {
+    match f.days.trim().parse::<i64>() {
+        Ok(d) if (1..=MAX_LINK_DAYS).contains(&d) => Ok(d),
+        _ => Err(AppError::BadRequest(format!("Choose how long the link stays open: 1 to {MAX_LINK_DAYS} days"))),
+    }
+}
+
+/// The links a learner made for a certificate, as its section lists them.
+pub(crate) fn links_json(links: &[certs::Link], zone: chrono_tz::Tz) -> Vec<serde_json::Value> {
+    let now = Utc::now();
+    let day = |t: chrono::DateTime<Utc>| t.with_timezone(&zone).format("%-d %B %Y").to_string();
+    links
+        .iter()
+        .map(|l| {
+            json!({
+                "id": l.id.to_string(), "made": day(l.created_at), "until": day(l.expires_at), "views": l.views,
+                "state": if l.revoked_at.is_some() { "Revoked" } else if l.expires_at <= now { "Expired" } else { "Open" },
+                "live": l.live(now),
+            })
+        })
+        .collect()
 }
 
 /// Revokes one of the learner's links, at once.
@@ -371,6 +381,9 @@ pub async fn verify(
         tx.commit().await?;
         return gone(state, site, req);
     }
+    if let Some(programme) = link.programme {
+        return verify_programme(state, site, req, tx, link, programme).await;
+    }
     let e = trellis_db::enrolments::by_id(&tx, link.enrolment).await?.ok_or(AppError::NotFound)?;
     let c = cat::course(&tx, e.course).await?.ok_or(AppError::NotFound)?;
     let person = id::member_person(&tx, link.person).await?;
@@ -406,6 +419,59 @@ pub async fn verify(
     Ok(resp)
 }
 
+/// A programme's certificate check: the programme's standing drawn afresh from the person's
+/// record (the identity path's read, noted as a check by someone holding the link).
+async fn verify_programme(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    tx: TenantTx,
+    link: certs::Link,
+    programme: uuid::Uuid,
+) -> Result<Response, AppError> {
+    let generations = cat::generations(&tx).await?;
+    let shapes = crate::features::records::programme_shapes(state, &tx, generations).await?;
+    let person = id::member_person(&tx, link.person).await?;
+    certs::viewed(&tx, link.id).await?;
+    let ip = forwarded::client_ip(req, &state.proxies).map(|ip| ip.to_string());
+    audit::record(
+        &tx,
+        None,
+        "certificate.viewed",
+        &link.id.to_string(),
+        ip.as_deref(),
+        json!({ "person": link.person.to_string(), "programme": programme.to_string() }),
+    )
+    .await?;
+    tx.commit().await?;
+    let pid = trellis_domain::ProgrammeId::from_uuid(programme);
+    let Some((shape, _, items)) =
+        programme_standing(state, site, shapes, pid, link.person, None, "certificate check").await?
+    else {
+        return gone(state, site, req);
+    };
+    let zone = site.zone();
+    let completed = act::programme_left(&items).is_empty();
+    let on = items.iter().filter_map(|i| i.completed).max().filter(|_| completed);
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Certificate check", &[]);
+    ctx.insert(
+        "check",
+        &json!({
+            "name": person.map(|p| format!("{} {}", p.given_name, p.family_name).trim().to_owned()).unwrap_or_else(|| "No longer a member here".to_owned()),
+            "course": shape.title,
+            "programme": true,
+            "completed_on": on.map(|d| d.with_timezone(&zone).format("%-d %B %Y").to_string()),
+            "status": if completed { "Completed" } else { "No longer completed" },
+            "number": certs::programme_number(site.entry.id, programme, link.person),
+            "until": link.expires_at.with_timezone(&zone).format("%-d %B %Y").to_string(),
+        }),
+    );
+    let mut resp = page::render(state, Some(site), "pages/certificate_check.html", &ctx, StatusCode::OK)?;
+    resp.headers_mut().insert("referrer-policy", poem::http::HeaderValue::from_static("no-referrer"));
+    resp.headers_mut().insert("cache-control", poem::http::HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
 fn gone(state: &AppState, site: &Site, req: &Request) -> Result<Response, AppError> {
     crate::features::account::message_page(
         state,
@@ -431,12 +497,14 @@ pub async fn programme_pdf(
     let Member { me, tx, .. } = member;
     let id: trellis_domain::ProgrammeId = page::path_id(&id)?;
     let shapes = crate::features::records::programme_shapes(state, &tx, me.catalogue).await?;
-    let shape = shapes.into_iter().find(|s| s.id == id && s.certificate).ok_or(AppError::NotFound)?;
     let person = id::member_person(&tx, me.person).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    let rows = crate::features::records::read_as(state, site, me.person, "programme certificate", true).await?;
+    let Some((shape, rows, items)) =
+        programme_standing(state, site, shapes, id, me.person, Some(me.person), "programme certificate").await?
+    else {
+        return Err(AppError::NotFound);
+    };
     let zone = site.zone();
-    let items = act::programme_items(&rows, &shape, zone);
     if !act::programme_left(&items).is_empty() {
         return Err(AppError::NotFound);
     }
@@ -476,4 +544,93 @@ pub async fn programme_pdf(
         completed.map(|d| d.date_naive().to_string()).unwrap_or_default()
     );
     crate::http::pdf::response_overleaf("Certificate of completion".to_owned(), lines, rows, &file).await
+}
+
+/// Where a learner stands on a programme offered here with a certificate: the programme, and each
+/// of its courses and paths from the learner's record at every trust (the identity path's read,
+/// audited as `what`). `None` when the programme is not offered here or offers no certificate.
+pub(crate) async fn programme_standing(
+    state: &AppState,
+    site: &Site,
+    shapes: Vec<act::ProgrammeShape>,
+    id: trellis_domain::ProgrammeId,
+    person: trellis_domain::PersonId,
+    by: Option<trellis_domain::PersonId>,
+    what: &str,
+) -> Result<Option<(act::ProgrammeShape, Vec<id::ActivityRow>, Vec<act::ProgrammeItem>)>, AppError> {
+    let Some(shape) = shapes.into_iter().find(|s| s.id == id && s.certificate) else { return Ok(None) };
+    let rows = crate::features::records::read_by(state, site, person, by, what, true).await?;
+    let items = act::programme_items(&rows, &shape, site.zone());
+    Ok(Some((shape, rows, items)))
+}
+
+/// Makes a verification link for the learner's programme certificate and shows it (once).
+#[handler]
+pub async fn programme_create_link(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    Path(id): Path<String>,
+    Form(f): Form<LinkForm>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let id: trellis_domain::ProgrammeId = page::path_id(&id)?;
+    let shapes = crate::features::records::programme_shapes(state, &tx, me.catalogue).await?;
+    tx.commit().await?;
+    let days = link_days(&f)?;
+    let Some((shape, _, items)) =
+        programme_standing(state, site, shapes, id, me.person, Some(me.person), "programme certificate").await?
+    else {
+        return Err(AppError::NotFound);
+    };
+    if !act::programme_left(&items).is_empty() {
+        return Err(AppError::NotFound);
+    }
+    let token = crate::http::page::link_token();
+    let expires = Utc::now() + Duration::days(days);
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let link = certs::create_link(&tx, me.person, certs::Of::Programme(id.as_uuid()), &token, expires).await?;
+    audit::record(
+        &tx,
+        Some(me.person),
+        "certificate.link_made",
+        &link.to_string(),
+        None,
+        json!({ "programme": id.to_string(), "days": days }),
+    )
+    .await?;
+    tx.commit().await?;
+    let summary = format!("/account/activity?report=course&programme={id}#certificate");
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Verification link made",
+        &[("Home", "/"), ("My activity", &summary)],
+    );
+    ctx.insert("url", &format!("{}certificate-check/{token}", site.url));
+    ctx.insert("of", &json!({ "title": shape.title, "back": summary, "kind": "programme" }));
+    ctx.insert("until", &expires.with_timezone(&site.zone()).format("%-d %B %Y").to_string());
+    page::render(state, Some(site), "pages/certificate_link.html", &ctx, StatusCode::OK)
+}
+
+/// Revokes one of the learner's links for a programme's certificate, at once.
+#[handler]
+pub async fn programme_revoke_link(
+    Ctx { req, state: _, site: _ }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    Path((id, link)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let id: trellis_domain::ProgrammeId = page::path_id(&id)?;
+    let link: uuid::Uuid = page::path_id(&link)?;
+    if !certs::revoke(&tx, me.person, link).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(&tx, Some(me.person), "certificate.link_revoked", &link.to_string(), None, json!({})).await?;
+    tx.commit().await?;
+    Ok(see_other_saying(
+        req,
+        &format!("/account/activity?report=course&programme={id}#certificate"),
+        "Verification link revoked: it no longer works",
+    ))
 }

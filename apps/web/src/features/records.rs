@@ -117,10 +117,23 @@ pub(crate) async fn read_as(
     what: &str,
     summary: bool,
 ) -> Result<Vec<id::ActivityRow>, AppError> {
+    read_by(state, site, person, Some(person), what, summary).await
+}
+
+/// [`read_as`], for a reader who is not the person (`by`: `None` for someone holding a
+/// verification link), noted as such in the audit trail.
+pub(crate) async fn read_by(
+    state: &AppState,
+    site: &Site,
+    person: trellis_domain::PersonId,
+    by: Option<trellis_domain::PersonId>,
+    what: &str,
+    summary: bool,
+) -> Result<Vec<id::ActivityRow>, AppError> {
     let itx = state.dbs.identity.begin(site.entry.id).await?;
     let rows =
         if summary { id::activity_summary_of(&itx, person).await? } else { id::activity_of(&itx, person).await? };
-    audit::record(&itx, Some(person), "record.activity_read", &person.to_string(), None, json!({ "as": what })).await?;
+    audit::record(&itx, by, "record.activity_read", &person.to_string(), None, json!({ "as": what })).await?;
     itx.commit().await?;
     Ok(rows)
 }
@@ -268,11 +281,20 @@ fn unknown_choices(a: &mut Asked, rows: &[id::ActivityRow], shapes: &[ProgrammeS
 
 /// *My activity* on screen.
 #[handler]
-pub async fn activity(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Anyone>) -> Result<Response, AppError> {
+pub async fn activity(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    token: &poem::web::CsrfToken,
+) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let shapes = programme_shapes(state, &tx, me.catalogue).await?;
-    tx.commit().await?;
     let a = asked(req);
+    // A programme summary lists the verification links made for its certificate.
+    let links = match a.report {
+        Report::Programme(p) => trellis_db::certificates::programme_links_of(&tx, me.person, p.as_uuid()).await?,
+        _ => Vec::new(),
+    };
+    tx.commit().await?;
     let (key, title) = report_name(a.report);
     let rows = read_as(state, site, me.person, "screen", a.report == Report::Summary).await?;
     let mut a = a;
@@ -309,6 +331,11 @@ pub async fn activity(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Any
             json!({
                 "id": p.to_string(), "title": shape.title, "done": done, "of": items.len(),
                 "certificate": shape.certificate, "available": left.is_empty(), "left": left,
+                "cert": {
+                    "base": format!("/account/activity/programmes/{p}/certificate"), "kind": "programme",
+                    "links": crate::features::certificates::links_json(&links, zone),
+                    "max_days": crate::features::certificates::MAX_LINK_DAYS,
+                },
                 "items": items.iter().map(|i| json!({
                     "title": i.title, "trust": i.trust, "status": i.status,
                     "completed": i.completed.map(day), "result": i.result, "time": act::time_words(i.seconds),
@@ -320,6 +347,7 @@ pub async fn activity(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Any
     let qs = query_of(&a, key);
     let link = |n: usize| format!("/account/activity?{qs}&page={n}");
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "My activity", &[("Home", "/")]);
+    ctx.insert("csrf_token", &token.0);
     ctx.insert("report", &json!({ "key": key, "title": title }));
     ctx.insert("header", &header);
     ctx.insert("lines", &shown);

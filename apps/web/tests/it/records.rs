@@ -847,9 +847,40 @@ async fn a_programme_has_its_summary_in_my_activity_and_a_certificate_once_every
     );
     let (_, _, pdf) = ann.get_bytes(&format!("/account/activity.pdf?report=course&programme={core}")).await;
     assert!(pdf_pages(&pdf)[0].contains("Programme: Northmoor core skills"));
+    // A verification link for it: anyone holding it sees the programme's standing, drawn afresh.
+    let t = done.csrf().unwrap();
+    let links = format!("/account/activity/programmes/{core}/certificate/links");
+    assert_eq!(ann.post(&links, &[("csrf_token", &t), ("days", "0")]).await.status, 400);
+    let made = ann.post(&links, &[("csrf_token", &t), ("days", "30")]).await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let at = made.body.find("/certificate-check/").expect("the link");
+    let check_path: String = made.body[at..].chars().take_while(|c| !matches!(c, '<' | '"' | ' ')).collect();
+    let mut stranger = app.visitor("northmoor");
+    let check = stranger.get(&check_path).await;
+    assert_eq!(check.status, 200, "{}", check.body);
+    assert!(
+        check.body.contains("Programme")
+            && check.body.contains("Northmoor core skills")
+            && check.body.contains("Completed")
+            && check.body.contains("Test Person")
+            && check.body.contains("TR-"),
+        "{}",
+        check.body
+    );
+    assert_eq!(app.visitor("riverside").get(&check_path).await.status, 404, "only on its own trust's site");
+    let listed = ann.get(&format!("/account/activity?report=course&programme={core}")).await;
+    assert!(listed.body.contains("1 time"), "the view is counted: {}", listed.body);
+    let form = format!("action=\"/account/activity/programmes/{core}/certificate/links/");
+    let at = listed.body.find(&form).expect("a revoke button") + "action=\"".len();
+    let revoke: String = listed.body[at..].chars().take_while(|c| *c != '"').collect();
+    let t = listed.csrf().unwrap();
+    let (mut bob_first, _) = app.person("northmoor", "bob@northmoor.example").signed_in().await;
+    let bt = bob_first.get("/account/activity").await.csrf().unwrap();
+    assert_eq!(bob_first.post(&revoke, &[("csrf_token", &bt)]).await.status, 404, "not Bob's to revoke");
+    assert_eq!(ann.post(&revoke, &[("csrf_token", &t)]).await.status, 303);
+    assert_eq!(stranger.get(&check_path).await.status, 410);
     // Somebody else has not done it; and it is nobody else's to download.
-    let (mut bob, _) = app.person("northmoor", "bob@northmoor.example").signed_in().await;
-    assert_eq!(bob.get(&cert).await.status, 404);
+    assert_eq!(bob_first.get(&cert).await.status, 404);
     let (mut rex, _) = app.person("riverside", "rex@riverside.example").signed_in().await;
     assert_eq!(rex.get(&cert).await.status, 404, "not offered at another trust's site");
 }

@@ -108,10 +108,18 @@ pub async fn create_link(
 
 /// The person's links for an enrolment, newest first.
 pub async fn links_of(tx: &TenantTx, person: PersonId, enrolment: Uuid) -> Result<Vec<Link>, DbError> {
+    links_where(tx, person, certificate_link::Column::EnrolmentId.eq(enrolment)).await
+}
+
+async fn links_where(
+    tx: &TenantTx,
+    person: PersonId,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> Result<Vec<Link>, DbError> {
     Ok(tx
         .select::<certificate_link::Entity>()
         .filter(certificate_link::Column::PersonId.eq(person.as_uuid()))
-        .filter(certificate_link::Column::EnrolmentId.eq(enrolment))
+        .filter(which)
         .order_by_desc(certificate_link::Column::CreatedAt)
         .all(tx)
         .await?
@@ -122,16 +130,7 @@ pub async fn links_of(tx: &TenantTx, person: PersonId, enrolment: Uuid) -> Resul
 
 /// The person's links for a programme's certificate, newest first.
 pub async fn programme_links_of(tx: &TenantTx, person: PersonId, programme: Uuid) -> Result<Vec<Link>, DbError> {
-    Ok(tx
-        .select::<certificate_link::Entity>()
-        .filter(certificate_link::Column::PersonId.eq(person.as_uuid()))
-        .filter(certificate_link::Column::ProgrammeId.eq(programme))
-        .order_by_desc(certificate_link::Column::CreatedAt)
-        .all(tx)
-        .await?
-        .into_iter()
-        .map(Link::from)
-        .collect())
+    links_where(tx, person, certificate_link::Column::ProgrammeId.eq(programme)).await
 }
 
 /// Revokes one of the person's links (at once). Whether there was such a live link.

@@ -23,8 +23,7 @@ use trellis_db::enrolments::Enrolment;
 use trellis_db::{TenantTx, audit, identity as id, learning as learn};
 use trellis_domain::CourseId;
 
-/// The longest a verification link may stay open.
-pub const MAX_LINK_DAYS: i64 = 365;
+use crate::usecases::records::certificate::{MAX_LINK_DAYS, links_json};
 
 /// What the course page shows of a learner's certificate: `None` when the course offers none or
 /// they are not on it.
@@ -294,32 +293,74 @@ pub async fn create_link(
         return Err(AppError::NotFound);
     }
     let days = link_days(&f)?;
+    let made =
+        Made { of: certs::Of::Enrolment(e.id.as_uuid(), e.cycle), days, about: json!({ "course": id.to_string() }) };
+    let back = format!("/courses/{id}#certificate");
+    let shown =
+        Shown { title: &c.title, back: &back, kind: "course", crumb: (c.title.as_str(), &format!("/courses/{id}")) };
+    make_link(state, site, req, tx, me.person, made, shown).await
+}
+
+/// A verification link to make: whose certificate, for how many days, and what the audit notes.
+struct Made {
+    of: certs::Of,
+    days: i64,
+    about: serde_json::Value,
+}
+
+/// How the page that shows a new link names the certificate and the way back.
+struct Shown<'a> {
+    title: &'a str,
+    back: &'a str,
+    kind: &'a str,
+    crumb: (&'a str, &'a str),
+}
+
+/// Makes a verification link in `tx` (audited) and shows it, once.
+async fn make_link(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    tx: TenantTx,
+    person: trellis_domain::PersonId,
+    made: Made,
+    shown: Shown<'_>,
+) -> Result<Response, AppError> {
     let token = crate::http::page::link_token();
-    let expires = Utc::now() + Duration::days(days);
-    let link =
-        certs::create_link(&tx, me.person, certs::Of::Enrolment(e.id.as_uuid(), e.cycle), &token, expires).await?;
-    audit::record(
-        &tx,
-        Some(me.person),
-        "certificate.link_made",
-        &link.to_string(),
-        None,
-        json!({ "course": id.to_string(), "days": days }),
-    )
-    .await?;
+    let expires = Utc::now() + Duration::days(made.days);
+    let link = certs::create_link(&tx, person, made.of, &token, expires).await?;
+    let mut about = made.about;
+    about["days"] = json!(made.days);
+    audit::record(&tx, Some(person), "certificate.link_made", &link.to_string(), None, about).await?;
     tx.commit().await?;
-    let url = format!("{}certificate-check/{token}", site.url);
     let mut ctx = page::context(
         state,
         Some(site),
         &RequestInfo::of(req),
         "Verification link made",
-        &[("Home", "/"), (c.title.as_str(), &format!("/courses/{id}"))],
+        &[("Home", "/"), shown.crumb],
     );
-    ctx.insert("url", &url);
-    ctx.insert("of", &json!({ "title": c.title, "back": format!("/courses/{id}#certificate"), "kind": "course" }));
+    ctx.insert("url", &format!("{}certificate-check/{token}", site.url));
+    ctx.insert("of", &json!({ "title": shown.title, "back": shown.back, "kind": shown.kind }));
     ctx.insert("until", &expires.with_timezone(&site.zone()).format("%-d %B %Y").to_string());
     page::render(state, Some(site), "pages/certificate_link.html", &ctx, StatusCode::OK)
+}
+
+/// Revokes one of the person's links at once (audited), then back to `back`.
+async fn revoke(
+    tx: TenantTx,
+    person: trellis_domain::PersonId,
+    link: &str,
+    req: &Request,
+    back: &str,
+) -> Result<Response, AppError> {
+    let link: uuid::Uuid = page::path_id(link)?;
+    if !certs::revoke(&tx, person, link).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(&tx, Some(person), "certificate.link_revoked", &link.to_string(), None, json!({})).await?;
+    tx.commit().await?;
+    Ok(see_other_saying(req, back, "Verification link revoked: it no longer works"))
 }
 
 /// How long a new verification link stays open, as chosen.
@@ -328,22 +369,6 @@ fn link_days(f: &LinkForm) -> Result<i64, AppError> {
         Ok(d) if (1..=MAX_LINK_DAYS).contains(&d) => Ok(d),
         _ => Err(AppError::BadRequest(format!("Choose how long the link stays open: 1 to {MAX_LINK_DAYS} days"))),
     }
-}
-
-/// The links a learner made for a certificate, as its section lists them.
-pub(crate) fn links_json(links: &[certs::Link], zone: chrono_tz::Tz) -> Vec<serde_json::Value> {
-    let now = Utc::now();
-    let day = |t: chrono::DateTime<Utc>| t.with_timezone(&zone).format("%-d %B %Y").to_string();
-    links
-        .iter()
-        .map(|l| {
-            json!({
-                "id": l.id.to_string(), "made": day(l.created_at), "until": day(l.expires_at), "views": l.views,
-                "state": if l.revoked_at.is_some() { "Revoked" } else if l.expires_at <= now { "Expired" } else { "Open" },
-                "live": l.live(now),
-            })
-        })
-        .collect()
 }
 
 /// Revokes one of the learner's links, at once.
@@ -355,13 +380,7 @@ pub async fn revoke_link(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let id: CourseId = page::path_id(&id)?;
-    let link: uuid::Uuid = page::path_id(&link)?;
-    if !certs::revoke(&tx, me.person, link).await? {
-        return Err(AppError::NotFound);
-    }
-    audit::record(&tx, Some(me.person), "certificate.link_revoked", &link.to_string(), None, json!({})).await?;
-    tx.commit().await?;
-    Ok(see_other_saying(req, &format!("/courses/{id}#certificate"), "Verification link revoked: it no longer works"))
+    revoke(tx, me.person, &link, req, &format!("/courses/{id}#certificate")).await
 }
 
 /// What anyone holding a verification link sees: who, which course, when, and its status now.
@@ -387,32 +406,57 @@ pub async fn verify(
     let e = trellis_db::enrolments::by_id(&tx, link.enrolment).await?.ok_or(AppError::NotFound)?;
     let c = cat::course(&tx, e.course).await?.ok_or(AppError::NotFound)?;
     let person = id::member_person(&tx, link.person).await?;
-    certs::viewed(&tx, link.id).await?;
-    let ip = forwarded::client_ip(req, &state.proxies).map(|ip| ip.to_string());
-    audit::record(
-        &tx,
-        None,
-        "certificate.viewed",
-        &link.id.to_string(),
-        ip.as_deref(),
-        json!({ "person": link.person.to_string() }),
-    )
-    .await?;
+    count_view(state, req, &tx, &link, json!({ "person": link.person.to_string() })).await?;
     tx.commit().await?;
     let zone = site.zone();
     let completed = e.cycle == link.cycle && e.status == trellis_db::states::EnrolmentStatus::Completed;
-    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Certificate check", &[]);
-    ctx.insert(
-        "check",
-        &json!({
-            "name": person.map(|p| format!("{} {}", p.given_name, p.family_name).trim().to_owned()).unwrap_or_else(|| "No longer a member here".to_owned()),
+    check_page(
+        state,
+        site,
+        req,
+        &link,
+        person,
+        json!({
             "course": c.title,
             "completed_on": e.completed_at.filter(|_| completed).map(|d| d.with_timezone(&zone).format("%-d %B %Y").to_string()),
             "status": if completed { "Completed" } else { "No longer completed: the course has been started again" },
             "number": certs::number(site.entry.id, e.id.as_uuid(), link.cycle),
-            "until": link.expires_at.with_timezone(&zone).format("%-d %B %Y").to_string(),
         }),
+    )
+}
+
+/// Counts a view of a live link and records it (with the viewer's address) in the audit trail.
+async fn count_view(
+    state: &AppState,
+    req: &Request,
+    tx: &TenantTx,
+    link: &certs::Link,
+    detail: serde_json::Value,
+) -> Result<(), AppError> {
+    certs::viewed(tx, link.id).await?;
+    let ip = forwarded::client_ip(req, &state.proxies).map(|ip| ip.to_string());
+    audit::record(tx, None, "certificate.viewed", &link.id.to_string(), ip.as_deref(), detail).await?;
+    Ok(())
+}
+
+/// The certificate check page: `check` says what and its standing; the name and the link's last
+/// day are added here. Never cached, never sent on as a referrer.
+fn check_page(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    link: &certs::Link,
+    person: Option<trellis_db::identity::Person>,
+    mut check: serde_json::Value,
+) -> Result<Response, AppError> {
+    check["name"] = json!(
+        person
+            .map(|p| format!("{} {}", p.given_name, p.family_name).trim().to_owned())
+            .unwrap_or_else(|| "No longer a member here".to_owned())
     );
+    check["until"] = json!(link.expires_at.with_timezone(&site.zone()).format("%-d %B %Y").to_string());
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Certificate check", &[]);
+    ctx.insert("check", &check);
     let mut resp = page::render(state, Some(site), "pages/certificate_check.html", &ctx, StatusCode::OK)?;
     resp.headers_mut().insert("referrer-policy", poem::http::HeaderValue::from_static("no-referrer"));
     resp.headers_mut().insert("cache-control", poem::http::HeaderValue::from_static("no-store"));
@@ -432,14 +476,11 @@ async fn verify_programme(
     let generations = cat::generations(&tx).await?;
     let shapes = crate::features::records::programme_shapes(state, &tx, generations).await?;
     let person = id::member_person(&tx, link.person).await?;
-    certs::viewed(&tx, link.id).await?;
-    let ip = forwarded::client_ip(req, &state.proxies).map(|ip| ip.to_string());
-    audit::record(
+    count_view(
+        state,
+        req,
         &tx,
-        None,
-        "certificate.viewed",
-        &link.id.to_string(),
-        ip.as_deref(),
+        &link,
         json!({ "person": link.person.to_string(), "programme": programme.to_string() }),
     )
     .await?;
@@ -453,23 +494,20 @@ async fn verify_programme(
     let zone = site.zone();
     let completed = act::programme_left(&items).is_empty();
     let on = items.iter().filter_map(|i| i.completed).max().filter(|_| completed);
-    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Certificate check", &[]);
-    ctx.insert(
-        "check",
-        &json!({
-            "name": person.map(|p| format!("{} {}", p.given_name, p.family_name).trim().to_owned()).unwrap_or_else(|| "No longer a member here".to_owned()),
+    check_page(
+        state,
+        site,
+        req,
+        &link,
+        person,
+        json!({
             "course": shape.title,
             "programme": true,
             "completed_on": on.map(|d| d.with_timezone(&zone).format("%-d %B %Y").to_string()),
             "status": if completed { "Completed" } else { "No longer completed" },
             "number": certs::programme_number(site.entry.id, programme, link.person),
-            "until": link.expires_at.with_timezone(&zone).format("%-d %B %Y").to_string(),
         }),
-    );
-    let mut resp = page::render(state, Some(site), "pages/certificate_check.html", &ctx, StatusCode::OK)?;
-    resp.headers_mut().insert("referrer-policy", poem::http::HeaderValue::from_static("no-referrer"));
-    resp.headers_mut().insert("cache-control", poem::http::HeaderValue::from_static("no-store"));
-    Ok(resp)
+    )
 }
 
 fn gone(state: &AppState, site: &Site, req: &Request) -> Result<Response, AppError> {
@@ -585,32 +623,11 @@ pub async fn programme_create_link(
     if !act::programme_left(&items).is_empty() {
         return Err(AppError::NotFound);
     }
-    let token = crate::http::page::link_token();
-    let expires = Utc::now() + Duration::days(days);
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    let link = certs::create_link(&tx, me.person, certs::Of::Programme(id.as_uuid()), &token, expires).await?;
-    audit::record(
-        &tx,
-        Some(me.person),
-        "certificate.link_made",
-        &link.to_string(),
-        None,
-        json!({ "programme": id.to_string(), "days": days }),
-    )
-    .await?;
-    tx.commit().await?;
-    let summary = format!("/account/activity?report=course&programme={id}#certificate");
-    let mut ctx = page::context(
-        state,
-        Some(site),
-        &RequestInfo::of(req),
-        "Verification link made",
-        &[("Home", "/"), ("My activity", &summary)],
-    );
-    ctx.insert("url", &format!("{}certificate-check/{token}", site.url));
-    ctx.insert("of", &json!({ "title": shape.title, "back": summary, "kind": "programme" }));
-    ctx.insert("until", &expires.with_timezone(&site.zone()).format("%-d %B %Y").to_string());
-    page::render(state, Some(site), "pages/certificate_link.html", &ctx, StatusCode::OK)
+    let made = Made { of: certs::Of::Programme(id.as_uuid()), days, about: json!({ "programme": id.to_string() }) };
+    let back = format!("/account/activity?report=course&programme={id}#certificate");
+    let shown = Shown { title: &shape.title, back: &back, kind: "programme", crumb: ("My activity", &back) };
+    make_link(state, site, req, tx, me.person, made, shown).await
 }
 
 /// Revokes one of the learner's links for a programme's certificate, at once.
@@ -622,15 +639,5 @@ pub async fn programme_revoke_link(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let id: trellis_domain::ProgrammeId = page::path_id(&id)?;
-    let link: uuid::Uuid = page::path_id(&link)?;
-    if !certs::revoke(&tx, me.person, link).await? {
-        return Err(AppError::NotFound);
-    }
-    audit::record(&tx, Some(me.person), "certificate.link_revoked", &link.to_string(), None, json!({})).await?;
-    tx.commit().await?;
-    Ok(see_other_saying(
-        req,
-        &format!("/account/activity?report=course&programme={id}#certificate"),
-        "Verification link revoked: it no longer works",
-    ))
+    revoke(tx, me.person, &link, req, &format!("/account/activity?report=course&programme={id}#certificate")).await
 }

@@ -333,8 +333,8 @@ pub async fn activity(
                 "certificate": shape.certificate, "available": left.is_empty(), "left": left,
                 "cert": {
                     "base": format!("/account/activity/programmes/{p}/certificate"), "kind": "programme",
-                    "links": crate::features::certificates::links_json(&links, zone),
-                    "max_days": crate::features::certificates::MAX_LINK_DAYS,
+                    "links": crate::usecases::records::certificate::links_json(&links, zone),
+                    "max_days": crate::usecases::records::certificate::MAX_LINK_DAYS,
                 },
                 "items": items.iter().map(|i| json!({
                     "title": i.title, "trust": i.trust, "status": i.status,

@@ -1,12 +1,34 @@
 //! Whether a learner's certificate for a course is available, and what is left if not: every
 //! session that counts towards completion done, and passed where the content scores it.
 
+use chrono::Utc;
+use serde_json::json;
 use std::collections::HashMap;
 use trellis_db::catalogue::Object;
+use trellis_db::certificates as certs;
 use trellis_db::enrolments::Enrolment;
 use trellis_db::learning::Progress;
 use trellis_db::states::EnrolmentStatus;
 use trellis_domain::ObjectId;
+
+/// The longest a verification link may stay open.
+pub const MAX_LINK_DAYS: i64 = 365;
+
+/// The links a learner made for a certificate, as its section lists them.
+pub fn links_json(links: &[certs::Link], zone: chrono_tz::Tz) -> Vec<serde_json::Value> {
+    let now = Utc::now();
+    let day = |t: chrono::DateTime<Utc>| t.with_timezone(&zone).format("%-d %B %Y").to_string();
+    links
+        .iter()
+        .map(|l| {
+            json!({
+                "id": l.id.to_string(), "made": day(l.created_at), "until": day(l.expires_at), "views": l.views,
+                "state": if l.revoked_at.is_some() { "Revoked" } else if l.expires_at <= now { "Expired" } else { "Open" },
+                "live": l.live(now),
+            })
+        })
+        .collect()
+}
 
 /// Where a learner stands towards their certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,6 +22,7 @@ const WRAP_AAD: &[u8] = b"trellis data key";
 struct Kek {
     id: String,
     key: LessSafeKey,
+    raw: [u8; 32],
 }
 
 impl Kek {
@@ -29,7 +30,7 @@ impl Kek {
         let id = hex::encode(&Sha256::digest([b"trellis operator key id ".as_slice(), raw].concat())[..8]);
         // A 32-byte key is always a valid AES-256 key.
         let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, raw).unwrap_or_else(|_| unreachable!("32 bytes")));
-        Kek { id, key }
+        Kek { id, key, raw: *raw }
     }
 }
 
@@ -122,6 +123,26 @@ impl Keyring {
             .map(|(i, k)| parse(&format!("secrets.retired_keys[{i}]"), k))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Keyring::new(current, &retired))
+    }
+
+    /// Keys derived from the operator keys for `label` and `context` (HKDF-SHA256), the current
+    /// key's first and then each retired one's: for keys that must be the same on every instance
+    /// and never stored, whose public halves stay published while the key they came from is
+    /// retired (the trusts' Open Badges signing keys).
+    pub fn derive(&self, label: &str, context: &[u8]) -> Vec<[u8; 32]> {
+        use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+        std::iter::once(&self.current)
+            .chain(self.retired.iter())
+            .map(|k| {
+                let mut out = [0u8; 32];
+                let info = [context];
+                // Expanding 32 bytes from SHA-256's HKDF cannot fail.
+                if let Ok(okm) = Salt::new(HKDF_SHA256, label.as_bytes()).extract(&k.raw).expand(&info, HKDF_SHA256) {
+                    let _ = okm.fill(&mut out);
+                }
+                out
+            })
+            .collect()
     }
 
     /// The current operator key's id.
@@ -228,6 +249,11 @@ mod tests {
         damaged[last] = if damaged[last] == b'A' { b'B' } else { b'A' };
         assert!(new_only.open("sso client secret T1", &String::from_utf8(damaged).unwrap()).is_err());
         assert!(matches!(new_only.open("x", "plain text"), Err(SecretError::NotSealed)));
+        // Derived keys: the same from the same key, different per context, the retired one's after.
+        let d = rotating.derive("badges", b"T1");
+        assert_eq!(d, vec![new_only.derive("badges", b"T1")[0], old.derive("badges", b"T1")[0]]);
+        assert_ne!(d[0], rotating.derive("badges", b"T2")[0]);
+        assert_ne!(d[0], [0u8; 32]);
     }
 
     #[test]

@@ -229,12 +229,12 @@ pub async fn export(
 /// The trust's public key for its Open Badges credentials, as a JWKS.
 #[handler]
 pub async fn jwks(Ctx { req: _, state, site }: Ctx<'_>) -> Result<Response, AppError> {
-    let key = badges::issuer_key(state, site.entry.id)?;
+    let keys = badges::issuer_keys(state, site.entry.id)?;
     Ok(Response::builder()
         .content_type("application/jwk-set+json")
         .header("cache-control", "public, max-age=3600")
         .header("access-control-allow-origin", "*")
-        .body(badges::jwks(&key).to_string()))
+        .body(badges::jwks(&keys).to_string()))
 }
 
 /// The trust as the issuer of its Open Badges credentials.

@@ -100,6 +100,19 @@ async fn a_learner_exports_their_record_with_certificates_and_badges_anyone_can_
     assert_ne!(other_jwks, jwks, "each trust has its own key");
     let (ok, _) = verify(&other_jwks, &jwt, &iss);
     assert!(!ok, "another trust's key does not verify it");
+    // After the operator key is rotated, the trust signs with a new key and still publishes the
+    // old one while it is retired: the credential issued before still verifies.
+    let mut rotated = app.config.clone();
+    rotated.secrets.retired_keys = vec![rotated.secrets.key.clone()];
+    rotated.secrets.key = "cd34".repeat(16);
+    let after = trellis_web::start(rotated, app.dbs().await).await.unwrap();
+    let mut there = trellis_testkit::Visitor::new(after.addr, &trellis_testkit::TestApp::host_of("northmoor"));
+    let (_, _, both) = there.get_bytes("/.well-known/jwks.json").await;
+    let listed: serde_json::Value = serde_json::from_slice(&both).unwrap();
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 2, "{listed}");
+    assert_ne!(listed["keys"][0], serde_json::from_slice::<serde_json::Value>(&jwks).unwrap()["keys"][0]);
+    let (ok, said) = verify(&both, &jwt, &iss);
+    assert!(ok, "a credential from before the rotation: {said}");
 
     // The export is audited.
     let dbs = app.dbs().await;

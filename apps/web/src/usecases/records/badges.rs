@@ -1,9 +1,10 @@
 //! Open Badges 3.0 credentials (1EdTech), one for each completion, signed as a VC-JWT with EdDSA
 //! (Ed25519) by the trust where the course was completed.
 //!
-//! Each trust's signing key is derived from the server's secret and the trust's id (so every
-//! instance has it, and it never needs storing); its public half is published as a JWKS at
-//! `https://<trust>/.well-known/jwks.json`, and the issuer's profile at
+//! Each trust's signing key is derived from the operator key (`secrets.key`) and the trust's id
+//! (so every instance has it, and it never needs storing); its public half is published as a JWKS
+//! at `https://<trust>/.well-known/jwks.json`, with the keys derived from any retired operator key
+//! after it, so credentials signed before a rotation still verify. The issuer's profile is at
 //! `https://<trust>/badges/issuer`. Anyone can check a credential with any JOSE library.
 
 use crate::context::AppState;
@@ -36,9 +37,19 @@ impl std::fmt::Debug for IssuerKey {
     }
 }
 
-/// The trust's key: an Ed25519 key whose seed is derived from the server's secret and the trust.
+/// The trust's signing key: an Ed25519 key whose seed is derived from the operator key and the
+/// trust.
 pub fn issuer_key(state: &AppState, tenant: TenantId) -> Result<IssuerKey, AppError> {
-    let seed = state.launch.derive("open badges ed25519 v1", &[tenant.as_uuid().as_bytes()]);
+    let seeds = state.keyring.derive("open badges ed25519 v2", tenant.as_uuid().as_bytes());
+    key_of(seeds.first().copied().unwrap_or_default())
+}
+
+/// The trust's keys: the signing key, then those of the retired operator keys (still published).
+pub fn issuer_keys(state: &AppState, tenant: TenantId) -> Result<Vec<IssuerKey>, AppError> {
+    state.keyring.derive("open badges ed25519 v2", tenant.as_uuid().as_bytes()).into_iter().map(key_of).collect()
+}
+
+fn key_of(seed: [u8; 32]) -> Result<IssuerKey, AppError> {
     let pair = Ed25519KeyPair::from_seed_unchecked(&seed)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("badge key: {e}")))?;
     let der = pair.to_pkcs8v1().map_err(|e| AppError::Internal(anyhow::anyhow!("badge key: {e}")))?;
@@ -49,9 +60,13 @@ pub fn issuer_key(state: &AppState, tenant: TenantId) -> Result<IssuerKey, AppEr
     Ok(IssuerKey { encoding: EncodingKey::from_ed_der(der.as_ref()), x, kid })
 }
 
-/// The trust's public key as a JWKS.
-pub fn jwks(key: &IssuerKey) -> Value {
-    json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "x": key.x, "kid": key.kid, "alg": "EdDSA", "use": "sig" }] })
+/// The trust's public keys as a JWKS.
+pub fn jwks(keys: &[IssuerKey]) -> Value {
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|k| json!({ "kty": "OKP", "crv": "Ed25519", "x": k.x, "kid": k.kid, "alg": "EdDSA", "use": "sig" }))
+        .collect();
+    json!({ "keys": keys })
 }
 
 /// The issuer's profile (an Open Badges `Profile`).

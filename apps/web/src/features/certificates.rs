@@ -116,17 +116,13 @@ async fn path_rows(
             .filter_map(|p| p.score_scaled)
             .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
         let success = if progress.values().any(|p| p.success == "passed") {
-            "Passed"
+            "passed"
         } else if progress.values().any(|p| p.success == "failed") {
-            "Failed"
+            "failed"
         } else {
             ""
         };
-        let result = match (success, best) {
-            ("", Some(b)) => format!("{}%", (b * 100.0).round() as i64),
-            (w, Some(b)) => format!("{w} ({}%)", (b * 100.0).round() as i64),
-            (w, None) => w.to_owned(),
-        };
+        let result = act::result_words(success, best);
         rows.push(vec![
             c.title,
             crate::usecases::records::activity::status_words(inner.status.as_str()).to_owned(),

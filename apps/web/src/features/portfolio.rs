@@ -109,7 +109,7 @@ pub async fn export(
             if agents.iter().any(|(t, _)| *t == r.tenant) {
                 continue;
             }
-            if let Some(at) = state.directory.sites().into_iter().find(|s| s.entry.id == r.tenant)
+            if let Some(at) = state.directory.site_by_id(r.tenant)
                 && let Some(key) =
                     trellis_elearning::lrs::agent_hash(&crate::features::elearning::learner_actor(&at, me.person))
             {
@@ -180,7 +180,7 @@ pub async fn export(
     let mut keys = BTreeMap::new();
     for r in completions.values() {
         let Some(at) = r.completed_at else { continue };
-        let Some(by) = state.directory.sites().into_iter().find(|s| s.entry.id == r.tenant) else { continue };
+        let Some(by) = state.directory.site_by_id(r.tenant) else { continue };
         if let std::collections::btree_map::Entry::Vacant(e) = keys.entry(r.tenant) {
             e.insert(badges::issuer_key(state, r.tenant)?);
         }

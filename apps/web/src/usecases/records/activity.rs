@@ -126,6 +126,17 @@ fn success_words(s: &str) -> &'static str {
     }
 }
 
+/// A course's result in words from its sessions' best score and success (`passed`, `failed` or
+/// empty): "Passed (85%)", "Failed", "62%" or empty.
+pub fn result_words(success: &str, best: Option<f64>) -> String {
+    match (success_words(success), best) {
+        ("", Some(s)) => format!("{}%", percent(s)),
+        ("", None) => String::new(),
+        (w, Some(s)) => format!("{w} ({}%)", percent(s)),
+        (w, None) => w.to_owned(),
+    }
+}
+
 fn percent(scaled: f64) -> i64 {
     (scaled.clamp(-1.0, 1.0) * 100.0).round() as i64
 }
@@ -178,12 +189,7 @@ pub fn courses(rows: &[ActivityRow], f: &Filter, zone: Tz) -> Vec<CourseLine> {
         .into_iter()
         .map(|(id, mut l)| {
             if let Some((score, success)) = best.get(&id) {
-                l.result = match (success_words(success), score) {
-                    ("", Some(s)) => format!("{}%", percent(*s)),
-                    ("", None) => String::new(),
-                    (w, Some(s)) => format!("{w} ({}%)", percent(*s)),
-                    (w, None) => w.to_owned(),
-                };
+                l.result = result_words(success, *score);
             }
             l
         })

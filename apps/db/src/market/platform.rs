@@ -498,11 +498,14 @@ impl PlatformDb {
     /// Keeps a verified Stripe event. False if it was already kept (a repeated delivery).
     pub async fn record_stripe_event(&self, id: &str, kind: &str, payload: &str) -> Result<bool, DbError> {
         let now = Utc::now();
+        // A new event is kept already claimed (for two minutes) by the delivery that brought it,
+        // which processes it at once; the worker retries it only if that delivery never finishes.
         let sql = "INSERT INTO stripe_events (id, kind, payload, status, attempts, received_at, next_at)
-                   VALUES ($1, $2, $3, 'received', 0, $4, $4) ON CONFLICT (id) DO NOTHING";
+                   VALUES ($1, $2, $3, 'received', 0, $4, $5) ON CONFLICT (id) DO NOTHING";
+        let claim = now + Duration::minutes(2);
         let res = self
             .conn
-            .execute_raw(pstmt(&self.conn, sql, vec![id.into(), kind.into(), payload.into(), now.into()]))
+            .execute_raw(pstmt(&self.conn, sql, vec![id.into(), kind.into(), payload.into(), now.into(), claim.into()]))
             .await?;
         Ok(res.rows_affected() == 1)
     }

@@ -53,7 +53,8 @@ pub async fn receive(state: &AppState, payload: &[u8], signature: &str) -> Resul
         Err(e) => return Err(Refused::Payload(format!("cannot keep the event: {e}"))),
     };
     if new {
-        process(state, id).await;
+        // Kept already claimed by this delivery, so the worker cannot take it in between.
+        run(state, id, &v, 0).await;
     }
     Ok(new)
 }
@@ -68,11 +69,19 @@ pub async fn process(state: &AppState, id: &str) {
         }
     };
     let Some((payload, attempts)) = claimed else { return };
-    let outcome = async {
-        let v: Value = serde_json::from_str(&payload)?;
-        apply(state, &v).await
+    match serde_json::from_str::<Value>(&payload) {
+        Ok(v) => run(state, id, &v, attempts).await,
+        Err(e) => {
+            if let Err(e) = state.dbs.platform.stripe_event_failed(id, attempts, &format!("not JSON: {e}")).await {
+                tracing::error!(error = %e, event = id, "payments: outcome not recorded");
+            }
+        }
     }
-    .await;
+}
+
+/// Applies a claimed event and records the outcome.
+async fn run(state: &AppState, id: &str, v: &Value, attempts: i32) {
+    let outcome = apply(state, v).await;
     let recorded = match outcome {
         Ok(()) => state.dbs.platform.stripe_event_done(id).await,
         Err(e) => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the browser and integration tests need: Debian's Chromium
-# (/usr/bin/chromium) and poppler-utils (pdftotext), the npm packages of tests/browser and of the OpenID
+# (/usr/bin/chromium), poppler-utils (pdftotext), clamav-daemon (clamd), the npm packages of tests/browser and of the OpenID
 # provider peer tests/peers/oidc, and the Python packages of the SMTP sink peer
 # (tests/peers/requirements.txt). Idempotent; silent when all is present.
 set -euo pipefail
@@ -8,17 +8,19 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 
-# Debian's Chromium for the browser tests, and poppler-utils' pdftotext, which the tests use to
-# read the text of the PDFs the service makes (certificates, reports).
-if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/pdftotext ]]; then
-  echo "install-test-deps: installing Debian chromium and poppler-utils"
+# Debian's Chromium for the browser tests, poppler-utils' pdftotext, which the tests use to read
+# the text of the PDFs the service makes (certificates, reports), and clamav-daemon (clamd), the
+# virus scanner the upload tests scan with (tests/peers/clamd.py starts it on the project's own
+# configuration, deploy/clamav/clamd.conf, with a test signature database).
+if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/pdftotext || ! -x /usr/sbin/clamd ]]; then
+  echo "install-test-deps: installing Debian chromium, poppler-utils and clamav-daemon"
   sudo_cmd=()
   if [[ "$(id -u)" -ne 0 ]]; then
     sudo_cmd=(sudo)
   fi
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq >/dev/null
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends chromium poppler-utils >/dev/null
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends chromium poppler-utils clamav-daemon >/dev/null
 fi
 
 browser_dir="tests/browser"

@@ -31,6 +31,7 @@ mod m20261206_000023_portfolio_links;
 mod m20261206_000024_regions;
 mod m20261206_000025_activity_summary;
 mod m20261206_000026_programme_certificates;
+mod m20261207_000027_held_uploads;
 
 pub mod helpers;
 
@@ -108,6 +109,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000024_regions::Migration),
             Box::new(m20261206_000025_activity_summary::Migration),
             Box::new(m20261206_000026_programme_certificates::Migration),
+            Box::new(m20261207_000027_held_uploads::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ pub mod enrolments;
 pub mod entities;
 mod error;
 pub mod grants;
+pub mod held;
 pub mod identity;
 pub mod learning;
 mod links;

@@ -25,6 +25,8 @@ pub struct Config {
     #[serde(default)]
     pub elearning: ElearningConfig,
     #[serde(default)]
+    pub uploads: UploadsConfig,
+    #[serde(default)]
     pub payments: PaymentsConfig,
     #[serde(default)]
     pub sso: SsoConfig,
@@ -190,6 +192,53 @@ impl Default for ElearningConfig {
             max_package_files: 20_000,
             max_unpacked_mb: 2048,
             launch_hours: 12,
+        }
+    }
+}
+
+/// Virus scanning of uploads (e-learning packages, logos, staff files) by ClamAV's clamd.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadsConfig {
+    /// `required` (production: nothing is stored or served unscanned; while clamd cannot be
+    /// reached, uploads wait as "waiting for a virus scan" and the worker scans them again),
+    /// `optional` (scanned when clamd answers, accepted unscanned when it does not: the demo) or
+    /// `off`.
+    pub scan: String,
+    /// Where clamd listens: `host:port` for TCP, or the path of its Unix socket (starting `/`).
+    pub clamd: String,
+    /// The largest file sent to clamd, in MiB: clamd's `StreamMaxLength` (and `MaxFileSize`,
+    /// `MaxScanSize`) must be at least this. A larger file is refused when scanning is required.
+    pub scan_max_mb: u64,
+    /// How long one scan may take, in seconds, before the scanner counts as unavailable.
+    pub scan_timeout_secs: u64,
+}
+
+/// What [`UploadsConfig::scan`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanMode {
+    Required,
+    Optional,
+    Off,
+}
+
+impl UploadsConfig {
+    pub fn scan_mode(&self) -> ScanMode {
+        match self.scan.as_str() {
+            "required" => ScanMode::Required,
+            "off" => ScanMode::Off,
+            _ => ScanMode::Optional,
+        }
+    }
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        UploadsConfig {
+            scan: "optional".into(),
+            clamd: "127.0.0.1:3310".into(),
+            scan_max_mb: 1100,
+            scan_timeout_secs: 120,
         }
     }
 }
@@ -557,6 +606,18 @@ impl Config {
         let e = &self.elearning;
         if e.max_package_mb == 0 || e.max_package_files == 0 || e.max_unpacked_mb == 0 || e.launch_hours == 0 {
             return Err(bad("elearning.max_package_mb", "package limits and launch_hours must be at least 1"));
+        }
+        if !matches!(self.uploads.scan.as_str(), "required" | "optional" | "off") {
+            return Err(bad("uploads.scan", "must be required, optional or off"));
+        }
+        if self.uploads.clamd.trim().is_empty() {
+            return Err(bad("uploads.clamd", "must be host:port or the path of clamd's socket"));
+        }
+        if self.uploads.scan_mode() == ScanMode::Required && self.uploads.scan_max_mb < e.max_package_mb {
+            return Err(bad(
+                "uploads.scan_max_mb",
+                "must be at least elearning.max_package_mb when scanning is required (and clamd's StreamMaxLength at least this)",
+            ));
         }
         if self.payments.commission_bps > 5000 {
             return Err(bad("payments.commission_bps", "must be at most 5000 (50%)"));

@@ -82,6 +82,19 @@ impl FileStore {
         Ok(())
     }
 
+    /// Copies a file to a local path, streamed (a held upload, to scan and import it).
+    pub async fn get_to_file(&self, key: &str, path: &std::path::Path) -> anyhow::Result<u64> {
+        use tokio::io::AsyncWriteExt;
+        let fetched = self.get(key, None).await?;
+        let mut out = tokio::fs::File::create(path).await?;
+        let mut body = fetched.body;
+        while let Some(chunk) = body.next().await {
+            out.write_all(&chunk?).await?;
+        }
+        out.flush().await?;
+        Ok(fetched.size)
+    }
+
     /// Reads a whole (small) file.
     pub async fn get_bytes(&self, key: &str) -> anyhow::Result<Bytes> {
         Ok(self.inner.get(&StorePath::from(key)).await?.bytes().await?)

@@ -1,5 +1,5 @@
-//! Adapters to the outside world: DNS, the file store, mail, OpenID Connect, payments (Stripe)
-//! and Redis.
+//! Adapters to the outside world: DNS, the file store, mail, OpenID Connect, payments (Stripe),
+//! Redis and the virus scanner (clamd).
 
 pub mod dns;
 pub mod files;
@@ -8,4 +8,5 @@ pub mod oidc;
 pub mod outbound;
 pub mod payments;
 pub mod redis_bus;
+pub mod scan;
 pub mod xapi_out;

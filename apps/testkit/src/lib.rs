@@ -6,6 +6,7 @@
 //! down the tests fail rather than skip, so a silently skipped PostgreSQL run cannot pass.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod clamd;
 mod db;
 mod dns;
 mod factory;
@@ -16,6 +17,7 @@ mod s3;
 mod stripe;
 mod visitor;
 
+pub use clamd::{ClamdPeer, eicar};
 pub use db::{Backend, TestDb};
 pub use dns::DnsPeer;
 pub use factory::{CourseFactory, PASSWORD, PersonFactory};
@@ -71,6 +73,8 @@ pub fn test_config(db: &TestDb) -> Config {
         ("TRELLIS__DEVELOPMENT__ALLOW_LOCAL_NETWORK", "true".to_owned()),
         // The marketplace's local test mode, asked for explicitly.
         ("TRELLIS__PAYMENTS__MODE", "test".to_owned()),
+        // No virus scanning unless a test starts clamd (`ClamdPeer`) and asks for it.
+        ("TRELLIS__UPLOADS__SCAN", "off".to_owned()),
     ];
     if db.backend == Backend::Postgres {
         env.push(("TRELLIS__REDIS__URL", db::redis_url()));

@@ -15,6 +15,7 @@ pub mod course_version;
 pub mod eligibility_domain;
 pub mod email_token;
 pub mod enrolment;
+pub mod held_upload;
 pub mod identity_proof;
 pub mod invitation;
 pub mod invoice;

@@ -124,7 +124,16 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
     let keyring = Arc::new(
         trellis_db::secrets::Keyring::from_config(&config.secrets, &config.paths.data).context("secrets.key")?,
     );
+    let scanner = trellis_integrations::scan::Scanner::new(&config.uploads);
+    match scanner.ping().await {
+        Ok(()) => tracing::info!(mode = ?scanner.mode(), "virus scanner: clamd answers"),
+        Err(e) if scanner.mode() != trellis_domain::config::ScanMode::Off => {
+            tracing::warn!(mode = ?scanner.mode(), reason = %e, "virus scanner: clamd does not answer")
+        }
+        Err(_) => {}
+    }
     let state = AppState {
+        scanner,
         keyring,
         dummy_hash,
         payments,

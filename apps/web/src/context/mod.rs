@@ -70,4 +70,6 @@ pub struct AppState {
     pub dummy_hash: String,
     /// The operator keys that seal the secrets admins enter (`secrets.*`).
     pub keyring: Arc<trellis_db::secrets::Keyring>,
+    /// Scans uploads for viruses (clamd), as `uploads.*` asks.
+    pub scanner: trellis_integrations::scan::Scanner,
 }

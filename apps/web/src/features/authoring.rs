@@ -10,6 +10,7 @@ use crate::features::learner::{course_json, date_words};
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other};
 use crate::http::{Ctx, Member, chart, may};
+use crate::usecases::uploads::{self, Scanned};
 use poem::http::StatusCode;
 use poem::session::Session;
 use poem::web::{CsrfToken, Data, Form, Multipart, Path};
@@ -23,6 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use trellis_db::TenantTx;
 use trellis_db::audit;
 use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput, PublishRefused, StoredFile};
+use trellis_db::held::Kind;
 use trellis_db::states::VersionStatus;
 use trellis_domain::learning::{Completion, ObjectKind, STAFF_GROUPS, staff_group};
 use trellis_domain::{CourseId, ObjectId};
@@ -565,7 +567,12 @@ fn allowed(kind: ObjectKind, sniffed: &str) -> bool {
 /// Reads the session form: text fields into memory (bounded), the file streamed to a temporary
 /// file while it is hashed and counted, checked by content, then put in the file store under the
 /// trust's prefix and its hash.
-async fn read_session_form(state: &AppState, site: &Site, mut multipart: Multipart) -> Result<SessionForm, AppError> {
+async fn read_session_form(
+    state: &AppState,
+    site: &Site,
+    by: trellis_domain::PersonId,
+    mut multipart: Multipart,
+) -> Result<SessionForm, AppError> {
     let max = state.config.files.max_upload_mb * 1024 * 1024;
     let mut form = SessionForm { fields: HashMap::new(), file: None, file_error: None };
     let mut upload: Option<(tempfile::NamedTempFile, String, u64, String, Vec<u8>)> = None;
@@ -631,6 +638,21 @@ async fn read_session_form(state: &AppState, site: &Site, mut multipart: Multipa
         let sniffed = infer::get(&head).map(|t| t.mime_type().to_owned()).unwrap_or_default();
         match kind {
             Some(k) if k.has_file() && allowed(k, &sniffed) && size > 0 => {
+                // Media is scanned like every upload; while the scanner is away (and scanning is
+                // required) it is refused rather than held: the session's form would be lost.
+                match uploads::scan_file(state, site, Some(by), Kind::Media, &name, tmp.path(), size).await? {
+                    Scanned::Pass => {}
+                    Scanned::Refuse(m) | Scanned::Infected(m) => {
+                        form.file_error = Some(m);
+                        return Ok(form);
+                    }
+                    Scanned::Hold(_) => {
+                        form.file_error = Some(
+                            "The virus scanner is not available just now, so the file cannot be accepted and was not kept: try again in a few minutes".into(),
+                        );
+                        return Ok(form);
+                    }
+                }
                 let key = format!("{}/media/{sha}", site.entry.id);
                 state.files.put_file(&key, tmp.path()).await.map_err(AppError::Internal)?;
                 form.file = Some(StoredFile {
@@ -794,7 +816,7 @@ pub async fn add_session(
 ) -> Result<Response, AppError> {
     let me = member.release().await?;
     let course = page::path_id::<CourseId>(&id)?;
-    let form = read_session_form(state, site, multipart).await?;
+    let form = read_session_form(state, site, me.person, multipart).await?;
     let input = match check_session(&form, true) {
         Ok(i) => i,
         Err(e) => {
@@ -859,7 +881,7 @@ pub async fn save_session(
     let me = member.release().await?;
     let course = page::path_id::<CourseId>(&id)?;
     let oid: ObjectId = page::path_id(&object)?;
-    let form = read_session_form(state, site, multipart).await?;
+    let form = read_session_form(state, site, me.person, multipart).await?;
     let input = match check_session(&form, false) {
         Ok(i) => i,
         Err(e) => {

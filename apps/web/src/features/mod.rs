@@ -23,4 +23,5 @@ pub mod statistics;
 pub mod tenant;
 pub mod training;
 pub mod tutors;
+pub mod uploads;
 pub mod xapi;

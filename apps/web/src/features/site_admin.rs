@@ -9,14 +9,17 @@ use crate::http::form::FormErrors;
 use crate::http::page::see_other;
 use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
+use crate::usecases::uploads::{self, Scanned};
 use poem::http::StatusCode;
 use poem::web::{CsrfToken, Data, Form, Multipart, Path};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
+use sha2::Digest as _;
 use std::sync::Arc;
 use trellis_db::audit;
 use trellis_db::domains::ClaimRefused;
+use trellis_db::held::Kind;
 use trellis_db::site::{self as db_site, MessageInput};
 use trellis_domain::MessageId;
 use trellis_domain::colour::{ColourScheme, Rgb};
@@ -68,6 +71,7 @@ fn page_with(
     }
     ctx.insert("values", &all);
     ctx.insert("messages", &messages["list"]);
+    ctx.insert("held", &messages["held"]);
     ctx.insert("domains", &messages["domains"]);
     page::render(state, Some(site), "pages/admin_site.html", &ctx, status)
 }
@@ -76,10 +80,12 @@ fn page_with(
 async fn messages_json(state: &AppState, site: &Site) -> Result<serde_json::Value, AppError> {
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let all = db_site::all_messages(&tx).await?;
+    let held = trellis_db::held::recent(&tx, Kind::Logo, None, 5).await?;
     tx.commit().await?;
     let domains = state.dbs.platform.custom_domains_of_tenant(site.entry.id).await?;
     let when = |t: chrono::DateTime<chrono::Utc>| t.format("%-d %B %Y at %H:%M UTC").to_string();
     Ok(json!({
+        "held": uploads::held_rows(&held),
         "list": all
             .iter()
             .map(|m| json!({
@@ -407,17 +413,43 @@ pub async fn logo(
         let Some(content_type) = sniff_logo(&bytes) else {
             return refuse(format!("{shown} is not a PNG or SVG image")).await;
         };
-        match check_logo(&bytes, content_type) {
-            Ok(kept) => Some((content_type, kept)),
+        let kept = match check_logo(&bytes, content_type) {
+            Ok(kept) => kept,
             Err(e) => return refuse(format!("{shown} cannot be used: {e}")).await,
+        };
+        match uploads::scan_bytes(state, site, Some(me.person), Kind::Logo, &shown, &bytes).await? {
+            Scanned::Pass => {}
+            Scanned::Refuse(m) | Scanned::Infected(m) => return refuse(m).await,
+            Scanned::Hold(_) => {
+                let sha = hex::encode(sha2::Sha256::digest(&bytes));
+                let file = uploads::HeldFile::Bytes(&bytes);
+                uploads::hold(state, site, Some(me.person), Kind::Logo, "", &shown, file, &sha).await?;
+                return Ok(page::see_other_saying(
+                    req,
+                    "/admin/site",
+                    "Logo received: it is waiting for a virus scan, and is shown once it has been scanned",
+                ));
+            }
         }
+        Some((content_type, kept))
     };
+    set_logo(state, site, Some(me.person), upload).await?;
+    Ok(page::see_other_saying(req, "/admin/site", "Logo updated"))
+}
+
+/// Sets (or, with `None`, removes) the trust's logo, already checked and scanned; audited.
+pub(crate) async fn set_logo(
+    state: &AppState,
+    site: &Site,
+    by: Option<trellis_domain::PersonId>,
+    upload: Option<(&'static str, Vec<u8>)>,
+) -> Result<(), AppError> {
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let size = upload.as_ref().map_or(0, |(_, b)| b.len());
-    let sha = db_site::admin_set_logo(&tx, upload.as_ref().map(|(t, b)| (*t, b.clone()))).await?;
+    let sha = db_site::admin_set_logo(&tx, upload).await?;
     audit::record(
         &tx,
-        Some(me.person),
+        by,
         if sha.is_some() { "branding.logo" } else { "branding.logo_removed" },
         sha.as_deref().unwrap_or("none"),
         None,
@@ -426,7 +458,7 @@ pub async fn logo(
     .await?;
     tx.commit().await?;
     announce(state, "site-edit").await;
-    Ok(page::see_other_saying(req, "/admin/site", "Logo updated"))
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -10,6 +10,7 @@ use crate::features::learner::{course_json, date_words};
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other};
 use crate::http::{Ctx, Member, may};
+use crate::usecases::uploads::{self, Scanned};
 use bytes::Bytes;
 use poem::http::StatusCode;
 use poem::web::{CsrfToken, Data, Form, Multipart, Path, Query};
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use trellis_db::audit;
 use trellis_db::catalogue as cat;
 use trellis_db::compliance::{self, MatrixQuery};
+use trellis_db::held::{self, Kind};
 use trellis_db::identity as id;
 use trellis_db::learning as learn;
 use trellis_db::staff;
@@ -617,6 +619,7 @@ async fn import_page(
 ) -> Result<Response, AppError> {
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let history = audit::trail_of(&tx, "staff.import", 30).await?;
+    let held = held::recent(&tx, Kind::StaffFile, None, 20).await?;
     tx.commit().await?;
     // One import is one entry: its newest state (queued, then imported or failed), by its file.
     let mut seen = std::collections::HashSet::new();
@@ -644,6 +647,7 @@ async fn import_page(
             })
             .collect::<Vec<_>>(),
     );
+    ctx.insert("held", &uploads::held_rows(&held));
     ctx.insert("max_mb", &(MAX_BYTES / 1024 / 1024));
     ctx.insert("running", &running);
     ctx.insert("status_js_url", state.themes.asset_url(&site.entry.theme, "js/status.js"));
@@ -671,12 +675,17 @@ pub async fn import_check(
     token: &CsrfToken,
     mut multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let _me = member.release().await?;
+    let me = member.release().await?;
     let mut bytes = None;
+    let mut name = String::new();
+    let mut held_id = None;
     while let Some(field) =
         multipart.next_field().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?
     {
-        if field.name() == Some("file") {
+        if field.name() == Some("held") {
+            held_id = field.text().await.ok().and_then(|t| t.trim().parse::<uuid::Uuid>().ok());
+        } else if field.name() == Some("file") {
+            name = field.file_name().unwrap_or_default().chars().take(200).collect();
             let b = field.bytes().await.map_err(|e| AppError::BadRequest(format!("The upload was cut short: {e}")))?;
             if b.len() > MAX_BYTES {
                 return Err(AppError::PayloadTooLarge(format!(
@@ -687,10 +696,42 @@ pub async fn import_check(
             bytes = Some(Bytes::from(b));
         }
     }
+    // A file that waited for its virus scan, and was found clean: checked from where it waited.
+    let mut scanned = false;
+    if bytes.as_ref().is_none_or(|b| b.is_empty())
+        && let Some(id) = held_id
+    {
+        let tx = state.dbs.app.begin_read(site.entry.id).await?;
+        let h = held::by_id(&tx, id).await?;
+        tx.commit().await?;
+        let h = h.filter(|h| h.kind == Some(Kind::StaffFile) && h.status == "released").ok_or(AppError::NotFound)?;
+        let key = held::file_key(site.entry.id, h.id);
+        bytes = Some(state.files.get_bytes(&key).await.map_err(AppError::Internal)?);
+        scanned = true;
+    }
     let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
         let plan = json!({ "errors": [{ "line": 0, "column": "file", "message": "Choose a CSV file to check" }], "rows": [], "file": "" });
         return import_page(state, site, req, token, Some(plan), StatusCode::BAD_REQUEST).await;
     };
+    if !scanned {
+        match uploads::scan_bytes(state, site, Some(me.person), Kind::StaffFile, &name, &bytes).await? {
+            Scanned::Pass => {}
+            Scanned::Refuse(m) | Scanned::Infected(m) => {
+                let plan = json!({ "errors": [{ "line": 0, "column": "file", "message": m }], "rows": [], "file": "" });
+                return import_page(state, site, req, token, Some(plan), StatusCode::UNPROCESSABLE_ENTITY).await;
+            }
+            Scanned::Hold(_) => {
+                let sha = hex::encode(Sha256::digest(&bytes));
+                let file = uploads::HeldFile::Bytes(&bytes);
+                uploads::hold(state, site, Some(me.person), Kind::StaffFile, "", &name, file, &sha).await?;
+                return Ok(page::see_other_saying(
+                    req,
+                    "/admin/staff/import",
+                    "File received: it is waiting for a virus scan. Check it here once it has been scanned",
+                ));
+            }
+        }
+    }
     let rows = match staff_import::parse(&bytes) {
         Ok(rows) => rows,
         Err(errors) => {

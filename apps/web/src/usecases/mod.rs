@@ -7,3 +7,4 @@ pub mod learning;
 pub mod market;
 pub mod records;
 pub mod statistics;
+pub mod uploads;

@@ -53,11 +53,20 @@ fn a_bad_value_names_its_key() {
         ("TRELLIS__MAIL__TRANSPORT", "pigeon", "mail.transport"),
         ("TRELLIS__SECRETS__KEY", "not-hex", "secrets.key"),
         ("TRELLIS__SECRETS__RETIRED_KEYS", "[\"abc\"]", "secrets.retired_keys"),
+        ("TRELLIS__UPLOADS__SCAN", "sometimes", "uploads.scan"),
+        ("TRELLIS__UPLOADS__CLAMD", " ", "uploads.clamd"),
     ];
     for (k, v, key) in cases {
         let err = try_config_from(&[(k, v.into())]).expect_err(k);
         assert_eq!(err.key, key, "{k}={v}: {err}");
     }
+    // Required scanning must take the largest package the service accepts.
+    let err = try_config_from(&[
+        ("TRELLIS__UPLOADS__SCAN", "required".into()),
+        ("TRELLIS__UPLOADS__SCAN_MAX_MB", "100".into()),
+    ])
+    .expect_err("a scanner limit below the largest package");
+    assert_eq!(err.key, "uploads.scan_max_mb", "{err}");
     // Several instances (Redis) need one operator key for secrets at rest, not a file each.
     let err =
         try_config_from(&[("REDIS_URL", "redis://cache:6379".into()), ("TRELLIS__AUTH__SECRET", "ab".repeat(32))])

@@ -14,13 +14,13 @@ fn between<'a>(body: &'a str, start: &str, end: &str) -> Option<&'a str> {
     body[at..].split(end).next()
 }
 
-async fn token(v: &mut Visitor, path: &str) -> String {
+pub(crate) async fn token(v: &mut Visitor, path: &str) -> String {
     let p = v.get(path).await;
     p.csrf().unwrap_or_else(|| panic!("no form on {path}: {} {}", p.status, p.body))
 }
 
 /// Creates an open course and returns its id.
-async fn new_course(ed: &mut Visitor, code: &str, title: &str) -> String {
+pub(crate) async fn new_course(ed: &mut Visitor, code: &str, title: &str) -> String {
     let t = token(ed, "/admin/courses/new").await;
     let made = ed
         .post(
@@ -32,7 +32,7 @@ async fn new_course(ed: &mut Visitor, code: &str, title: &str) -> String {
     made.location.unwrap().trim_start_matches("/admin/courses/").to_owned()
 }
 
-async fn upload(ed: &mut Visitor, course: &str, name: &str, zip: &[u8]) -> trellis_testkit::Page {
+pub(crate) async fn upload(ed: &mut Visitor, course: &str, name: &str, zip: &[u8]) -> trellis_testkit::Page {
     let form = format!("/admin/courses/{course}/package");
     let t = token(ed, &form).await;
     ed.post_multipart(&form, &[("csrf_token", &t)], ("file", name, "application/zip", zip)).await

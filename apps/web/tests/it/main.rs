@@ -25,6 +25,7 @@ mod site_admin;
 mod sso;
 mod sso_admin;
 mod themes;
+mod uploads;
 
 use std::time::{Duration, Instant};
 

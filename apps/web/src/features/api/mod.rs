@@ -424,7 +424,7 @@ async fn receive(req: &Request, body: Body, max: u64) -> ApiResult<(Source, Opti
             }
             out.flush().await.map_err(|e| AppError::Internal(e.into()))?;
             let path = tmp.path().to_path_buf();
-            Ok((Source::Zip { path, sha: hex::encode(hasher.finalize()), size }, Some(tmp)))
+            Ok((Source::Zip { path, sha: hex::encode(hasher.finalize()), size, scanned: false }, Some(tmp)))
         }
         "text/xml" | "application/xml" => {
             let bytes = body.into_bytes_limit(4 << 20).await.map_err(|_| {
@@ -448,6 +448,11 @@ fn import_problem(e: ImportError) -> Problem {
         ImportError::Refused(m) => {
             problem(StatusCode::UNPROCESSABLE_ENTITY, Some("body"), format!("The package was refused: {m}"))
         }
+        ImportError::ScannerUnavailable => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("body"),
+            "The virus scanner is not available just now, and uploads must be scanned: nothing was kept. Send the package again in a few minutes.",
+        ),
         ImportError::NotFound => {
             problem(StatusCode::NOT_FOUND, Some("id"), "There is no such course of this trust's own.")
         }

@@ -15,6 +15,7 @@ use crate::features::learner::course_json;
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
+use crate::usecases::uploads::{self, Scanned};
 use poem::http::StatusCode;
 use poem::web::{CsrfToken, Multipart, Path};
 use poem::{Request, Response, handler};
@@ -24,6 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use trellis_db::audit;
 use trellis_db::catalogue as cat;
 use trellis_db::elearning::{self as db, NewPackage};
+use trellis_db::held::{self, Kind};
 use trellis_domain::{CourseId, PackageId};
 use trellis_elearning::{Limits, Package, Standard};
 
@@ -44,6 +46,7 @@ async fn form_page(
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let c = cat::course(&tx, course).await?.filter(|c| !c.national).ok_or(AppError::NotFound)?;
     let packages = db::packages_of(&tx, course).await?;
+    let held = held::recent(&tx, Kind::Package, Some(&course.to_string()), 20).await?;
     tx.commit().await?;
     let mut ctx = page::context(
         state,
@@ -73,6 +76,7 @@ async fn form_page(
             })
             .collect::<Vec<_>>(),
     );
+    ctx.insert("held", &uploads::held_rows(&held));
     ctx.insert("progress_js_url", state.themes.asset_url(&site.entry.theme, "js/progress.js"));
     page::render(state, Some(site), "pages/admin_package.html", &ctx, status)
 }
@@ -90,17 +94,18 @@ pub async fn form(
     form_page(state, site, req, token, id, None, StatusCode::OK).await
 }
 
-/// Streams the upload to a temporary file, at most `max` bytes; returns it with its SHA-256.
-async fn receive(
-    multipart: &mut Multipart,
-    max: u64,
-) -> Result<Option<(tempfile::NamedTempFile, String, u64)>, String> {
+/// An upload streamed to a temporary file: the file, its SHA-256, size and name as sent.
+type Received = (tempfile::NamedTempFile, String, u64, String);
+
+/// Streams the upload to a temporary file, at most `max` bytes.
+async fn receive(multipart: &mut Multipart, max: u64) -> Result<Option<Received>, String> {
     while let Some(field) = multipart.next_field().await.map_err(|e| format!("The form could not be read: {e}"))? {
         if field.name() != Some("file") {
             let _ = field.bytes().await;
             continue;
         }
-        if field.file_name().unwrap_or_default().is_empty() {
+        let name: String = field.file_name().unwrap_or_default().chars().take(200).collect();
+        if name.is_empty() {
             return Ok(None);
         }
         let tmp = tempfile::NamedTempFile::new().map_err(|e| format!("The upload could not be kept: {e}"))?;
@@ -123,7 +128,7 @@ async fn receive(
             out.write_all(&buf[..n]).await.map_err(|e| format!("The upload could not be kept: {e}"))?;
         }
         out.flush().await.map_err(|e| format!("The upload could not be kept: {e}"))?;
-        return Ok(Some((tmp, hex::encode(hasher.finalize()), size)));
+        return Ok(Some((tmp, hex::encode(hasher.finalize()), size, name)));
     }
     Ok(None)
 }
@@ -149,7 +154,7 @@ pub async fn upload(
     }
     let refuse = |m: String| form_page(state, site, req, token, course, Some(m), StatusCode::BAD_REQUEST);
     let max = state.config.elearning.max_package_mb * 1024 * 1024;
-    let (tmp, sha, size) = match receive(&mut multipart, max).await {
+    let (tmp, sha, size, name) = match receive(&mut multipart, max).await {
         Ok(Some(x)) => x,
         Ok(None) => return refuse("Choose a package (a .zip file) to upload".into()).await,
         Err(m) => return refuse(m).await,
@@ -158,7 +163,7 @@ pub async fn upload(
         state,
         site,
         course,
-        Source::Zip { path: tmp.path().to_path_buf(), sha, size },
+        Source::Zip { path: tmp.path().to_path_buf(), sha: sha.clone(), size, scanned: false },
         Some(me.person),
         json!({}),
     )
@@ -170,6 +175,15 @@ pub async fn upload(
             "Package uploaded and checked: its sessions are added to the course",
         )),
         Err(ImportError::Refused(m)) => refuse(format!("The package was refused: {m}")).await,
+        Err(ImportError::ScannerUnavailable) => {
+            let file = uploads::HeldFile::Path(tmp.path(), size);
+            uploads::hold(state, site, Some(me.person), Kind::Package, &course.to_string(), &name, file, &sha).await?;
+            Ok(page::see_other_saying(
+                req,
+                &format!("/admin/courses/{course}/package"),
+                "Package received: it is waiting for a virus scan, and its sessions are added to the course once it is scanned",
+            ))
+        }
         Err(ImportError::NotFound) => Err(AppError::NotFound),
         Err(ImportError::Failed(e)) => Err(e),
     }
@@ -178,7 +192,13 @@ pub async fn upload(
 /// What is imported: an uploaded zip (kept in a temporary file), or a bare cmi5 course
 /// structure (every AU hosted elsewhere).
 pub enum Source {
-    Zip { path: std::path::PathBuf, sha: String, size: u64 },
+    /// `scanned`: already scanned for viruses (a held upload the worker has scanned).
+    Zip {
+        path: std::path::PathBuf,
+        sha: String,
+        size: u64,
+        scanned: bool,
+    },
     CourseStructure(Vec<u8>),
 }
 
@@ -196,6 +216,9 @@ pub enum ImportError {
     Refused(String),
     /// The course is not this trust's own.
     NotFound,
+    /// Scanning is required and the virus scanner cannot be reached: nothing was kept (the
+    /// caller may hold the upload for the worker to scan, or ask for it again later).
+    ScannerUnavailable,
     Failed(AppError),
 }
 
@@ -212,7 +235,19 @@ pub async fn import(
 ) -> Result<Imported, ImportError> {
     let lim = limits(state);
     let (pkg, zip, sha, size) = match source {
-        Source::Zip { path, sha, size } => {
+        Source::Zip { path, sha, size, scanned } => {
+            let verdict = if scanned {
+                Scanned::Pass
+            } else {
+                uploads::scan_file(state, site, by, Kind::Package, "The package", &path, size)
+                    .await
+                    .map_err(ImportError::Failed)?
+            };
+            match verdict {
+                Scanned::Pass => {}
+                Scanned::Refuse(m) | Scanned::Infected(m) => return Err(ImportError::Refused(m)),
+                Scanned::Hold(_) => return Err(ImportError::ScannerUnavailable),
+            }
             let p = path.clone();
             let checked = tokio::task::spawn_blocking(move || {
                 let f = std::fs::File::open(&p).map_err(|e| trellis_elearning::PackageError {

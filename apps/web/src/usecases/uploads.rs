@@ -1,0 +1,180 @@
+//! Safe uploads: every upload (e-learning packages, course media, logos, staff files) is scanned
+//! for viruses by clamd before it is stored or served (`uploads.scan`).
+//!
+//! - Clean (or, where scanning is optional or off, not scanned): go on.
+//! - Infected: refused with the signature clamd named; audited (`upload.infected`); nothing kept.
+//! - Over the scanner's size limit while scanning is required: refused.
+//! - Scanner unavailable while scanning is required: the caller keeps the upload aside with
+//!   [`hold`] (never served), and the worker scans it again and completes it.
+
+use crate::context::AppState;
+use crate::context::directory::Site;
+use crate::error::AppError;
+use serde_json::json;
+use std::path::Path;
+use trellis_db::audit;
+use trellis_db::held::{self, Kind, NewHeld};
+use trellis_domain::PersonId;
+use trellis_integrations::scan::Verdict;
+
+/// What to do with an upload after its scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scanned {
+    /// Store and use it.
+    Pass,
+    /// Refuse it, with this message for the person (the file is not kept).
+    Refuse(String),
+    /// A virus was found (audited): refuse it with this message; nothing is kept.
+    Infected(String),
+    /// Scanning is required and the scanner cannot be reached: keep it aside with [`hold`].
+    Hold(String),
+}
+
+/// Scans a file on disk (`size` bytes), named `name` for messages and the audit trail.
+pub async fn scan_file(
+    state: &AppState,
+    site: &Site,
+    by: Option<PersonId>,
+    kind: Kind,
+    name: &str,
+    path: &Path,
+    size: u64,
+) -> Result<Scanned, AppError> {
+    let verdict = state.scanner.scan_file(path, size).await;
+    judge(state, site, by, kind, name, size, verdict).await
+}
+
+/// Scans bytes held in memory (logos and staff files, small by their own limits).
+pub async fn scan_bytes(
+    state: &AppState,
+    site: &Site,
+    by: Option<PersonId>,
+    kind: Kind,
+    name: &str,
+    bytes: &[u8],
+) -> Result<Scanned, AppError> {
+    let verdict = state.scanner.scan_bytes(bytes).await;
+    judge(state, site, by, kind, name, bytes.len() as u64, verdict).await
+}
+
+async fn judge(
+    state: &AppState,
+    site: &Site,
+    by: Option<PersonId>,
+    kind: Kind,
+    name: &str,
+    size: u64,
+    verdict: Verdict,
+) -> Result<Scanned, AppError> {
+    Ok(match verdict {
+        Verdict::Clean => Scanned::Pass,
+        Verdict::Unscanned(why) => {
+            tracing::info!(tenant = %site.entry.slug, kind = kind.as_str(), reason = %why, "upload accepted unscanned");
+            Scanned::Pass
+        }
+        Verdict::Infected(signature) => {
+            let tx = state.dbs.app.begin(site.entry.id).await?;
+            audit::record(
+                &tx,
+                by,
+                "upload.infected",
+                &shown(name),
+                None,
+                json!({ "kind": kind.as_str(), "signature": signature, "bytes": size }),
+            )
+            .await?;
+            tx.commit().await?;
+            Scanned::Infected(infected_message(name, &signature))
+        }
+        Verdict::TooLarge { limit_mb } => Scanned::Refuse(format!(
+            "{} is larger than {limit_mb} MB, the most the virus scanner checks, so it cannot be accepted",
+            shown(name)
+        )),
+        Verdict::Unavailable(why) => Scanned::Hold(why),
+    })
+}
+
+/// What the person is told about an infected file.
+pub fn infected_message(name: &str, signature: &str) -> String {
+    format!("{} contains a virus ({signature}) and was not kept", shown(name))
+}
+
+fn shown(name: &str) -> String {
+    let n: String = name.chars().filter(|c| !c.is_control()).take(200).collect();
+    if n.trim().is_empty() { "The file".into() } else { n }
+}
+
+/// Keeps an upload aside until it is scanned: the file goes to the trust's held area (never
+/// served), the held row and its scan job are written in one transaction, and it is audited
+/// (`upload.held`). Returns the held upload's id.
+#[allow(clippy::too_many_arguments)] // the upload's facts, as its handler has them
+pub async fn hold(
+    state: &AppState,
+    site: &Site,
+    by: Option<PersonId>,
+    kind: Kind,
+    target: &str,
+    name: &str,
+    file: HeldFile<'_>,
+    sha256: &str,
+) -> Result<uuid::Uuid, AppError> {
+    let id = uuid::Uuid::now_v7();
+    let key = held::file_key(site.entry.id, id);
+    let size = match file {
+        HeldFile::Path(p, size) => {
+            state.files.put_file(&key, p).await.map_err(AppError::Internal)?;
+            size
+        }
+        HeldFile::Bytes(b) => {
+            state.files.put(&key, bytes::Bytes::copy_from_slice(b)).await.map_err(AppError::Internal)?;
+            b.len() as u64
+        }
+    };
+    let written = async {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        held::hold(&tx, &NewHeld { id, kind, target, file_name: &shown(name), bytes: size, sha256, uploaded_by: by })
+            .await?;
+        audit::record(&tx, by, "upload.held", &id.to_string(), None, json!({ "kind": kind.as_str(), "bytes": size }))
+            .await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(())
+    }
+    .await;
+    if let Err(e) = written {
+        let _ = state.files.delete(&key).await;
+        return Err(e);
+    }
+    crate::context::queue::wake(state).await;
+    Ok(id)
+}
+
+/// The file a held upload keeps: a temporary file of `size` bytes, or bytes in memory.
+pub enum HeldFile<'a> {
+    Path(&'a Path, u64),
+    Bytes(&'a [u8]),
+}
+
+/// The upload pages' list of held uploads: waiting, or resolved in the last week.
+pub fn held_rows(rows: &[held::Held]) -> Vec<serde_json::Value> {
+    let week = chrono::Utc::now() - chrono::Duration::days(7);
+    rows.iter()
+        .filter(|h| h.status == "waiting" || h.resolved_at.is_some_and(|r| r > week))
+        .map(|h| {
+            let status = match h.status.as_str() {
+                "waiting" => "Waiting for a virus scan",
+                "released" => "Scanned: no virus found",
+                "infected" => "Virus found: not kept",
+                _ => "Refused",
+            };
+            json!({
+                "id": h.id.to_string(),
+                "name": h.file_name,
+                "received": h.received_at.format("%-d %B %Y, %H:%M UTC").to_string(),
+                "waiting": h.status == "waiting",
+                "released": h.status == "released",
+                "status": status,
+                "detail": h.detail,
+            })
+        })
+        .collect()
+}

@@ -32,6 +32,7 @@ mod m20261206_000024_regions;
 mod m20261206_000025_activity_summary;
 mod m20261206_000026_programme_certificates;
 mod m20261207_000027_held_uploads;
+mod m20261207_000028_transfers;
 
 pub mod helpers;
 
@@ -110,6 +111,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000025_activity_summary::Migration),
             Box::new(m20261206_000026_programme_certificates::Migration),
             Box::new(m20261207_000027_held_uploads::Migration),
+            Box::new(m20261207_000028_transfers::Migration),
         ]
     }
 }

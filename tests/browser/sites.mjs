@@ -207,9 +207,10 @@ async function checkAccountPages(cfg, context) {
 const SIGNED_IN_PATHS = ['/', '/admin', '/profile', '/admin/approvals', '/admin/staff', '/admin/site', '/admin/sso', '/admin/audit', '/account/mfa',
   '/courses', '/courses?q=fire', '/learning', '/admin/courses', '/admin/courses/new', '/admin/training', '/admin/enrolments',
   '/admin/compliance', '/admin/staff/import', '/account/details', '/account/details?find=north',
-  '/admin/statistics', '/account/activity', '/account/activity?report=detail', '/account/tutors'];
+  '/admin/statistics', '/account/activity', '/account/activity?report=detail', '/account/tutors', '/admin/file-activity'];
 // Refused input, shown as a page with its error summary: each passes axe and reflows too.
-const ERROR_PATHS = [['/account/activity?from=2026-12-31&to=2026-01-01', 400], ['/admin/statistics?course=not-a-course', 400]];
+const ERROR_PATHS = [['/account/activity?from=2026-12-31&to=2026-01-01', 400], ['/admin/statistics?course=not-a-course', 400],
+  ['/admin/file-activity?from-day=31&from-month=2&from-year=2026', 400]];
 
 // Signed in as the demo's learner (TRELLIS_LEARNER_EMAIL, the same demo password): their home
 // passes axe, reflows at 320 px and offers no administration.
@@ -367,7 +368,7 @@ function checkColoursDiffer(colours) {
 // platform's own address, sets up the required two-step verification from the key shown as text
 // (the code computed as an authenticator app would), and lands on the platform's admin page; each
 // page they reach passes axe and reflows at 320 px. Their home is photographed for the guides.
-const PLATFORM_PATHS = ['/admin', '/admin/audit', '/admin/marketplace', '/marketplace'];
+const PLATFORM_PATHS = ['/admin', '/admin/audit', '/admin/marketplace', '/marketplace', '/admin/file-activity'];
 
 async function checkPlatformAdmin(cfg, browser) {
   const email = process.env.TRELLIS_PLATFORM_ADMIN_EMAIL;

@@ -36,6 +36,7 @@ pub mod states;
 pub mod statistics;
 mod tenant_tx;
 pub mod terms;
+pub mod transfers;
 pub mod xapi;
 
 pub use apply::{ApplyOptions, ApplyReport};

@@ -369,6 +369,8 @@ pub struct AccessEvent {
     pub rows: i32,
     pub format: String,
     pub ip: String,
+    /// The bytes moved, for an upload or download of content (0 otherwise).
+    pub bytes: i64,
 }
 
 /// Records an access.
@@ -384,6 +386,7 @@ pub async fn record_access(tx: &TenantTx, e: &AccessEvent) -> Result<(), DbError
         rows: Set(e.rows),
         format: Set(e.format.clone()),
         ip: Set(e.ip.chars().take(64).collect()),
+        bytes: Set(e.bytes),
     })
     .await
 }
@@ -408,6 +411,7 @@ pub async fn access_log(tx: &TenantTx, prefix: &str, limit: u64) -> Result<Vec<A
             rows: m.rows,
             format: m.format,
             ip: m.ip,
+            bytes: m.bytes,
         })
         .collect())
 }

@@ -16,6 +16,7 @@ pub struct Model {
     pub rows: i32,
     pub format: String,
     pub ip: String,
+    pub bytes: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

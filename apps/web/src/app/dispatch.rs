@@ -5,9 +5,9 @@ use crate::context::AppState;
 use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
-    account, admin, api, assets, authoring, certificates, elearning, health, home, learner, market, platform,
-    platform_admin, portfolio, records, reporting, site_admin, sso, sso_admin, statistics, tenant, training, tutors,
-    xapi,
+    account, admin, api, assets, authoring, certificates, elearning, file_activity, health, home, learner, market,
+    platform, platform_admin, portfolio, records, reporting, site_admin, sso, sso_admin, statistics, tenant, training,
+    tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -48,6 +48,7 @@ impl Dispatch {
                 .at("/admin", get(platform_admin::home))
                 .at("/admin/trusts", post(platform_admin::create_trust))
                 .at("/admin/audit", get(platform_admin::audit))
+                .at("/admin/file-activity", get(file_activity::platform))
                 .at(
                     "/admin/trusts/:slug/authoriser",
                     get(platform_admin::authoriser).post(platform_admin::record_authoriser),
@@ -131,6 +132,7 @@ impl Dispatch {
                 .at("/admin/approvals", get(admin::approvals))
                 .at("/admin/approvals/:person", post(admin::decide))
                 .at("/admin/audit", get(admin::audit_trail))
+                .at("/admin/file-activity", get(file_activity::trust))
                 .at("/admin/site", get(site_admin::edit))
                 .at("/admin/site/logo", post(site_admin::logo))
                 .at("/admin/site/domains", post(site_admin::add_domain))
@@ -218,6 +220,7 @@ impl Dispatch {
                 .at("/trust-style/:file", get(tenant::stylesheet))
                 .at("/logo/:sha", get(tenant::logo))
                 .at("/assets/*path", get(assets::asset))
+                .around(crate::http::transfer::record)
                 .data(state.clone())
                 .map_to_response(),
         );

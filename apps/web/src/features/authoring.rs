@@ -10,7 +10,7 @@ use crate::features::learner::{course_json, date_words};
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other};
 use crate::http::{Ctx, Member, chart, may};
-use crate::usecases::uploads::{self, Scanned};
+use crate::usecases::uploads::{self, Arrival, Scanned, Uploader};
 use poem::http::StatusCode;
 use poem::session::Session;
 use poem::web::{CsrfToken, Data, Form, Multipart, Path};
@@ -570,7 +570,7 @@ fn allowed(kind: ObjectKind, sniffed: &str) -> bool {
 async fn read_session_form(
     state: &AppState,
     site: &Site,
-    by: trellis_domain::PersonId,
+    who: &Uploader,
     mut multipart: Multipart,
 ) -> Result<SessionForm, AppError> {
     let max = state.config.files.max_upload_mb * 1024 * 1024;
@@ -640,7 +640,7 @@ async fn read_session_form(
             Some(k) if k.has_file() && allowed(k, &sniffed) && size > 0 => {
                 // Media is scanned like every upload; while the scanner is away (and scanning is
                 // required) it is refused rather than held: the session's form would be lost.
-                match uploads::scan_file(state, site, Some(by), Kind::Media, &name, tmp.path(), size).await? {
+                match uploads::scan_file(state, site, who, Arrival::New, Kind::Media, &name, tmp.path(), size).await? {
                     Scanned::Pass => {}
                     Scanned::Refuse(m) | Scanned::Infected(m) => {
                         form.file_error = Some(m);
@@ -816,7 +816,8 @@ pub async fn add_session(
 ) -> Result<Response, AppError> {
     let me = member.release().await?;
     let course = page::path_id::<CourseId>(&id)?;
-    let form = read_session_form(state, site, me.person, multipart).await?;
+    let who = crate::http::transfer::uploader(state, req, Some(me.person), None);
+    let form = read_session_form(state, site, &who, multipart).await?;
     let input = match check_session(&form, true) {
         Ok(i) => i,
         Err(e) => {
@@ -881,7 +882,8 @@ pub async fn save_session(
     let me = member.release().await?;
     let course = page::path_id::<CourseId>(&id)?;
     let oid: ObjectId = page::path_id(&object)?;
-    let form = read_session_form(state, site, me.person, multipart).await?;
+    let who = crate::http::transfer::uploader(state, req, Some(me.person), None);
+    let form = read_session_form(state, site, &who, multipart).await?;
     let input = match check_session(&form, false) {
         Ok(i) => i,
         Err(e) => {

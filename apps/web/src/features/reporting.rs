@@ -114,6 +114,7 @@ async fn refuse(
             rows: 0,
             format: String::new(),
             ip: ip_of(state, req),
+            bytes: 0,
         },
     )
     .await?;
@@ -1018,6 +1019,7 @@ pub async fn report(
         rows: i32::try_from(rows).unwrap_or(i32::MAX),
         format: format.into(),
         ip: ip.clone(),
+        bytes: 0,
     };
     let qs = query_of(&a.q, site);
     let stamp = format!("{}-{}", kind.key(), site.today());

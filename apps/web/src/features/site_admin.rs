@@ -417,7 +417,8 @@ pub async fn logo(
             Ok(kept) => kept,
             Err(e) => return refuse(format!("{shown} cannot be used: {e}")).await,
         };
-        match uploads::scan_bytes(state, site, Some(me.person), Kind::Logo, &shown, &bytes).await? {
+        let who = crate::http::transfer::uploader(state, req, Some(me.person), None);
+        match uploads::scan_bytes(state, site, &who, Kind::Logo, &shown, &bytes).await? {
             Scanned::Pass => {}
             Scanned::Refuse(m) | Scanned::Infected(m) => return refuse(m).await,
             Scanned::Hold(_) => {

@@ -714,7 +714,8 @@ pub async fn import_check(
         return import_page(state, site, req, token, Some(plan), StatusCode::BAD_REQUEST).await;
     };
     if !scanned {
-        match uploads::scan_bytes(state, site, Some(me.person), Kind::StaffFile, &name, &bytes).await? {
+        let who = crate::http::transfer::uploader(state, req, Some(me.person), None);
+        match uploads::scan_bytes(state, site, &who, Kind::StaffFile, &name, &bytes).await? {
             Scanned::Pass => {}
             Scanned::Refuse(m) | Scanned::Infected(m) => {
                 let plan = json!({ "errors": [{ "line": 0, "column": "file", "message": m }], "rows": [], "file": "" });

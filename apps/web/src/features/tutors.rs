@@ -316,5 +316,7 @@ pub async fn course_pdf(
     ];
     let mut table_rows = vec![header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>()];
     table_rows.extend(lines);
-    crate::http::pdf::response("Course summary".to_owned(), intro, table_rows, "course-summary.pdf").await
+    let pdf = crate::http::pdf::response("Course summary".to_owned(), intro, table_rows, "course-summary.pdf").await?;
+    // The reader is a tutor, not a member: the download log records it as the shared link's.
+    Ok(crate::http::transfer::note(pdf, None, "activity", "course-summary.pdf (read through a tutor link)"))
 }

@@ -6,7 +6,7 @@
 use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::features::elearning::upload::{self, ImportError, Source};
-use crate::usecases::uploads::{self, Scanned};
+use crate::usecases::uploads::{self, Arrival, Scanned, Uploader};
 use serde_json::json;
 use trellis_db::held::{self, Held, Kind, Status};
 use trellis_domain::CourseId;
@@ -25,7 +25,8 @@ pub async fn release(state: &AppState, site: &Site, id: uuid::Uuid) -> anyhow::R
     let key = held::file_key(site.entry.id, h.id);
     let tmp = tempfile::NamedTempFile::new()?;
     let size = state.files.get_to_file(&key, tmp.path()).await?;
-    match uploads::scan_file(state, site, h.uploaded_by, kind, &h.file_name, tmp.path(), size).await? {
+    let who = Uploader { person: h.uploaded_by, ..Uploader::default() };
+    match uploads::scan_file(state, site, &who, Arrival::Rescan, kind, &h.file_name, tmp.path(), size).await? {
         Scanned::Pass => {}
         Scanned::Infected(m) => return finish(state, site, &h, Status::Infected, &m, true).await,
         Scanned::Refuse(m) => return finish(state, site, &h, Status::Refused, &m, true).await,
@@ -36,7 +37,13 @@ pub async fn release(state: &AppState, site: &Site, id: uuid::Uuid) -> anyhow::R
             let Ok(course) = h.target.parse::<CourseId>() else {
                 return finish(state, site, &h, Status::Refused, "The course is not known", true).await;
             };
-            let source = Source::Zip { path: tmp.path().to_path_buf(), sha: h.sha256.clone(), size, scanned: true };
+            let source = Source::Zip {
+                path: tmp.path().to_path_buf(),
+                sha: h.sha256.clone(),
+                size,
+                name: h.file_name.clone(),
+                uploader: None,
+            };
             match upload::import(state, site, course, source, h.uploaded_by, json!({ "held": h.id.to_string() })).await
             {
                 Ok(i) => {

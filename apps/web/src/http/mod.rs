@@ -10,5 +10,6 @@ pub mod middleware;
 pub mod page;
 pub mod pdf;
 pub mod range;
+pub mod transfer;
 
 pub use extract::{Ctx, CurrentSite, Member, PlatformAdmin, may, tx};

@@ -14,6 +14,7 @@ use serde_json::json;
 use std::path::Path;
 use trellis_db::audit;
 use trellis_db::held::{self, Kind, NewHeld};
+use trellis_db::transfers::{self, Direction, NewTransfer};
 use trellis_domain::PersonId;
 use trellis_integrations::scan::Verdict;
 
@@ -30,68 +31,126 @@ pub enum Scanned {
     Hold(String),
 }
 
-/// Scans a file on disk (`size` bytes), named `name` for messages and the audit trail.
+/// Who sent an upload: the person (none for an API token), their address, and the API token's id.
+#[derive(Debug, Clone, Default)]
+pub struct Uploader {
+    pub person: Option<PersonId>,
+    pub ip: String,
+    pub api_token: Option<String>,
+}
+
+/// Whether a scan is of an upload just received (recorded in the upload and download log) or a
+/// held upload scanned again by the worker (already recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    New,
+    Rescan,
+}
+
+/// Scans a file on disk (`size` bytes), named `name` for messages and the log.
+#[allow(clippy::too_many_arguments)] // the upload's facts, as its handler has them
 pub async fn scan_file(
     state: &AppState,
     site: &Site,
-    by: Option<PersonId>,
+    who: &Uploader,
+    arrival: Arrival,
     kind: Kind,
     name: &str,
     path: &Path,
     size: u64,
 ) -> Result<Scanned, AppError> {
     let verdict = state.scanner.scan_file(path, size).await;
-    judge(state, site, by, kind, name, size, verdict).await
+    judge(state, site, who, arrival, kind, name, size, verdict).await
 }
 
 /// Scans bytes held in memory (logos and staff files, small by their own limits).
 pub async fn scan_bytes(
     state: &AppState,
     site: &Site,
-    by: Option<PersonId>,
+    who: &Uploader,
     kind: Kind,
     name: &str,
     bytes: &[u8],
 ) -> Result<Scanned, AppError> {
     let verdict = state.scanner.scan_bytes(bytes).await;
-    judge(state, site, by, kind, name, bytes.len() as u64, verdict).await
+    judge(state, site, who, Arrival::New, kind, name, bytes.len() as u64, verdict).await
 }
 
+#[allow(clippy::too_many_arguments)] // as scan_file
 async fn judge(
     state: &AppState,
     site: &Site,
-    by: Option<PersonId>,
+    who: &Uploader,
+    arrival: Arrival,
     kind: Kind,
     name: &str,
     size: u64,
     verdict: Verdict,
 ) -> Result<Scanned, AppError> {
-    Ok(match verdict {
-        Verdict::Clean => Scanned::Pass,
+    let (outcome, scanned) = match verdict {
+        Verdict::Clean => ("scanned clean", Scanned::Pass),
         Verdict::Unscanned(why) => {
             tracing::info!(tenant = %site.entry.slug, kind = kind.as_str(), reason = %why, "upload accepted unscanned");
-            Scanned::Pass
+            ("not scanned", Scanned::Pass)
         }
         Verdict::Infected(signature) => {
             let tx = state.dbs.app.begin(site.entry.id).await?;
             audit::record(
                 &tx,
-                by,
+                who.person,
                 "upload.infected",
                 &shown(name),
                 None,
                 json!({ "kind": kind.as_str(), "signature": signature, "bytes": size }),
             )
             .await?;
+            if arrival == Arrival::New {
+                log_upload(&tx, who, kind, name, size, "virus found").await?;
+            }
             tx.commit().await?;
-            Scanned::Infected(infected_message(name, &signature))
+            return Ok(Scanned::Infected(infected_message(name, &signature)));
         }
-        Verdict::TooLarge { limit_mb } => Scanned::Refuse(format!(
-            "{} is larger than {limit_mb} MB, the most the virus scanner checks, so it cannot be accepted",
-            shown(name)
-        )),
-        Verdict::Unavailable(why) => Scanned::Hold(why),
-    })
+        Verdict::TooLarge { limit_mb } => (
+            "too large to scan",
+            Scanned::Refuse(format!(
+                "{} is larger than {limit_mb} MB, the most the virus scanner checks, so it cannot be accepted",
+                shown(name)
+            )),
+        ),
+        Verdict::Unavailable(why) => ("waiting for a virus scan", Scanned::Hold(why)),
+    };
+    if arrival == Arrival::New {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        log_upload(&tx, who, kind, name, size, outcome).await?;
+        tx.commit().await?;
+    }
+    Ok(scanned)
+}
+
+/// Records an upload in the upload and download log.
+async fn log_upload(
+    tx: &trellis_db::TenantTx,
+    who: &Uploader,
+    kind: Kind,
+    name: &str,
+    size: u64,
+    outcome: &str,
+) -> Result<(), AppError> {
+    let mut detail = json!({ "outcome": outcome });
+    if let Some(t) = &who.api_token {
+        detail["api_token"] = json!(t);
+    }
+    let entry = NewTransfer {
+        direction: Direction::Upload,
+        what: kind.as_str(),
+        person: who.person,
+        subject: &shown(name),
+        bytes: size,
+        ip: &who.ip,
+        detail,
+    };
+    transfers::record(tx, &entry).await?;
+    Ok(())
 }
 
 /// What the person is told about an infected file.

@@ -83,7 +83,7 @@ async fn learners(
     ids
 }
 
-async fn platform_admin(app: &TestApp) -> Visitor {
+pub(crate) async fn platform_admin(app: &TestApp) -> Visitor {
     let hash = trellis_web::hash_password(PW.into(), 64, 1).await.unwrap();
     trellis_db::identity::appoint_platform_admin(&app.dbs().await, "root@platform.example", hash, "test")
         .await

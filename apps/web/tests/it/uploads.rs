@@ -294,3 +294,78 @@ async fn while_the_scanner_is_away_uploads_wait_unserved_then_the_worker_scans_a
     );
     assert!(plan.body.contains("Apply this import"));
 }
+
+#[tokio::test]
+async fn every_upload_and_download_is_logged_with_its_size_for_the_trust_and_the_platform_alone() {
+    let app = spawn_app_with(None, |c| c.auth.platform_admin_mfa_required = false).await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").signed_in().await;
+    let (mut rex, _) =
+        app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await;
+
+    // An upload (a package) and two downloads (a learner's record, an administrator's export).
+    let course = new_course(&mut boss, "LOG-1", "Logged course").await;
+    let zip = test_package("scorm12-hand-hygiene");
+    assert_eq!(upload(&mut boss, &course, "hand-hygiene.zip", &zip).await.status, 303);
+    let record = ann.get("/account/activity.csv?report=detail").await;
+    assert_eq!(record.status, 200);
+    let export = boss.get("/admin/compliance/export.csv").await;
+    assert_eq!(export.status, 200);
+
+    // Downloads are logged once sent, with the bytes that went.
+    let dbs = app.dbs().await;
+    let northmoor = app.tenant_id("northmoor").await;
+    let logged = || async {
+        let tx = dbs.app.begin(northmoor).await.unwrap();
+        let q = trellis_db::transfers::Query { limit: 50, ..Default::default() };
+        let t = trellis_db::transfers::transfers(&tx, &q).await.unwrap();
+        tx.commit().await.unwrap();
+        t
+    };
+    assert!(eventually(Duration::from_secs(10), || async { logged().await.len() == 3 }).await);
+    let all = logged().await;
+    let find = |what: &str| all.iter().find(|t| t.what == what).unwrap_or_else(|| panic!("{what}: {all:?}"));
+    let up = find("package");
+    assert_eq!(up.direction, trellis_db::transfers::Direction::Upload);
+    assert_eq!(up.bytes, zip.len() as i64);
+    assert_eq!(up.subject, "hand-hygiene.zip");
+    assert!(up.person.is_some());
+    let mine = find("activity");
+    assert_eq!(mine.bytes, record.body.len() as i64);
+    assert!(mine.subject.starts_with("my-activity-detail-") && mine.detail["complete"] == true, "{mine:?}");
+    assert_eq!(find("admin_export").bytes, export.body.len() as i64);
+
+    // The trust's administrators read them, filtered; a learner cannot.
+    let page = boss.get("/admin/file-activity").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("hand-hygiene.zip") && page.body.contains("E-learning package"), "{}", page.body);
+    assert!(
+        page.body.contains("Learning record (My activity)") && page.body.contains("ann@northmoor.example"),
+        "{}",
+        page.body
+    );
+    let downloads = boss.get("/admin/file-activity?direction=download").await;
+    assert!(!downloads.body.contains("hand-hygiene.zip") && downloads.body.contains("my-activity-detail-"));
+    let bad = boss.get("/admin/file-activity?from-day=31&from-month=2&from-year=2026").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("Enter the first day as a real date"), "{}", bad.body);
+    assert_ne!(ann.get("/admin/file-activity").await.status, 200);
+
+    // Another trust's administrators see none of it.
+    let theirs = rex.get("/admin/file-activity").await;
+    assert_eq!(theirs.status, 200);
+    assert!(!theirs.body.contains("hand-hygiene.zip") && !theirs.body.contains("my-activity"), "{}", theirs.body);
+    {
+        let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
+        let q = trellis_db::transfers::Query { limit: 50, ..Default::default() };
+        assert!(trellis_db::transfers::transfers(&tx, &q).await.unwrap().is_empty());
+        tx.commit().await.unwrap();
+    }
+
+    // Platform administrators see every trust's, with the trust named.
+    let mut root = crate::market::platform_admin(&app).await;
+    let everyone = root.get("/admin/file-activity").await;
+    assert_eq!(everyone.status, 200, "{}", everyone.body);
+    assert!(everyone.body.contains("hand-hygiene.zip") && everyone.body.contains("Northmoor"), "{}", everyone.body);
+}

@@ -400,7 +400,12 @@ async fn course_out(tx: &TenantTx, course: CourseId) -> ApiResult<CourseOut> {
 
 /// Reads the request body to a temporary file (a zip), or to memory (a course structure),
 /// by its content type.
-async fn receive(req: &Request, body: Body, max: u64) -> ApiResult<(Source, Option<tempfile::NamedTempFile>)> {
+async fn receive(
+    req: &Request,
+    body: Body,
+    max: u64,
+    who: crate::usecases::uploads::Uploader,
+) -> ApiResult<(Source, Option<tempfile::NamedTempFile>)> {
     let ctype = req.header("content-type").unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let too_big =
         || problem(StatusCode::PAYLOAD_TOO_LARGE, Some("body"), format!("A package may be at most {} MB.", max >> 20));
@@ -424,7 +429,9 @@ async fn receive(req: &Request, body: Body, max: u64) -> ApiResult<(Source, Opti
             }
             out.flush().await.map_err(|e| AppError::Internal(e.into()))?;
             let path = tmp.path().to_path_buf();
-            Ok((Source::Zip { path, sha: hex::encode(hasher.finalize()), size, scanned: false }, Some(tmp)))
+            let sha = hex::encode(hasher.finalize());
+            let name = "The package".to_owned();
+            Ok((Source::Zip { path, sha, size, name, uploader: Some(who) }, Some(tmp)))
         }
         "text/xml" | "application/xml" => {
             let bytes = body.into_bytes_limit(4 << 20).await.map_err(|_| {
@@ -518,7 +525,8 @@ impl LmsApi {
     ) -> ApiResult<CourseCreated> {
         let t = authorise(state, site, req, &auth, "courses").await?;
         let max = state.config.elearning.max_package_mb * 1024 * 1024;
-        let (source, _tmp) = receive(req, body.0, max).await?;
+        let who = crate::http::transfer::uploader(state, req, None, Some(t.id.to_string()));
+        let (source, _tmp) = receive(req, body.0, max, who).await?;
         // The course is made first (a draft), the package imported into it, then published;
         // a refused package leaves no course behind.
         let code = match code.0.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()) {
@@ -614,7 +622,8 @@ impl LmsApi {
         let t = authorise(state, site, req, &auth, "courses").await?;
         let course = CourseId::from_uuid(id.0);
         let max = state.config.elearning.max_package_mb * 1024 * 1024;
-        let (source, _tmp) = receive(req, body.0, max).await?;
+        let who = crate::http::transfer::uploader(state, req, None, Some(t.id.to_string()));
+        let (source, _tmp) = receive(req, body.0, max, who).await?;
         let via = json!({ "api_token": t.id.to_string() });
         upload::import(state, site, course, source, None, via).await.map_err(import_problem)?;
         let tx = state.dbs.app.begin_read(site.entry.id).await?;

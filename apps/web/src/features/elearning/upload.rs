@@ -15,7 +15,7 @@ use crate::features::learner::course_json;
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
-use crate::usecases::uploads::{self, Scanned};
+use crate::usecases::uploads::{self, Arrival, Scanned, Uploader};
 use poem::http::StatusCode;
 use poem::web::{CsrfToken, Multipart, Path};
 use poem::{Request, Response, handler};
@@ -163,7 +163,13 @@ pub async fn upload(
         state,
         site,
         course,
-        Source::Zip { path: tmp.path().to_path_buf(), sha: sha.clone(), size, scanned: false },
+        Source::Zip {
+            path: tmp.path().to_path_buf(),
+            sha: sha.clone(),
+            size,
+            name: name.clone(),
+            uploader: Some(crate::http::transfer::uploader(state, req, Some(me.person), None)),
+        },
         Some(me.person),
         json!({}),
     )
@@ -192,12 +198,14 @@ pub async fn upload(
 /// What is imported: an uploaded zip (kept in a temporary file), or a bare cmi5 course
 /// structure (every AU hosted elsewhere).
 pub enum Source {
-    /// `scanned`: already scanned for viruses (a held upload the worker has scanned).
+    /// `name`: the file's name as sent. `uploader`: who sent it, to scan it and log it; `None`
+    /// for a held upload the worker has already scanned.
     Zip {
         path: std::path::PathBuf,
         sha: String,
         size: u64,
-        scanned: bool,
+        name: String,
+        uploader: Option<Uploader>,
     },
     CourseStructure(Vec<u8>),
 }
@@ -235,13 +243,12 @@ pub async fn import(
 ) -> Result<Imported, ImportError> {
     let lim = limits(state);
     let (pkg, zip, sha, size) = match source {
-        Source::Zip { path, sha, size, scanned } => {
-            let verdict = if scanned {
-                Scanned::Pass
-            } else {
-                uploads::scan_file(state, site, by, Kind::Package, "The package", &path, size)
+        Source::Zip { path, sha, size, name, uploader } => {
+            let verdict = match &uploader {
+                None => Scanned::Pass,
+                Some(who) => uploads::scan_file(state, site, who, Arrival::New, Kind::Package, &name, &path, size)
                     .await
-                    .map_err(ImportError::Failed)?
+                    .map_err(ImportError::Failed)?,
             };
             match verdict {
                 Scanned::Pass => {}

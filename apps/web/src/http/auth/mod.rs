@@ -80,7 +80,7 @@ impl Viewer {
 
 /// A trust's administrative tools: the permission each needs, its page, its name and what it is
 /// for. The Admin page lists those a person may use; the header offers *Admin* if there is one.
-const TOOLS: [(Permission, &str, &str, &str); 13] = [
+const TOOLS: [(Permission, &str, &str, &str); 14] = [
     (
         Permission::ManageTraining,
         "/admin/compliance",
@@ -129,6 +129,12 @@ const TOOLS: [(Permission, &str, &str, &str); 13] = [
         "Let other systems read and write through the API",
     ),
     (Permission::ReadAudit, "/admin/audit", "Audit trail", "Who did what on this site, and when"),
+    (
+        Permission::ReadAudit,
+        "/admin/file-activity",
+        "Uploads and downloads",
+        "Who uploaded or downloaded which file, when, and its size",
+    ),
 ];
 
 /// The tools `me` may use, in the Admin page's order.
@@ -240,6 +246,15 @@ async fn check(
         }
         None => Ok(None),
     }
+}
+
+/// The person this session is signed in as on `site`, as the session says (not checked against
+/// the database: for the download log, after the handler has allowed the download).
+pub fn session_person(session: &Session, site: &Site) -> Option<PersonId> {
+    if session.get::<String>(K_TENANT).as_deref() != Some(site.entry.id.to_string().as_str()) {
+        return None;
+    }
+    session.get::<String>(K_PERSON).and_then(|p| p.parse::<PersonId>().ok())
 }
 
 /// [`check`], leaving its transaction open for the page to read on in (one transaction, not two,

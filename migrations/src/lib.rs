@@ -33,6 +33,7 @@ mod m20261206_000025_activity_summary;
 mod m20261206_000026_programme_certificates;
 mod m20261207_000027_held_uploads;
 mod m20261207_000028_transfers;
+mod m20261207_000029_objections;
 
 pub mod helpers;
 
@@ -112,6 +113,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000026_programme_certificates::Migration),
             Box::new(m20261207_000027_held_uploads::Migration),
             Box::new(m20261207_000028_transfers::Migration),
+            Box::new(m20261207_000029_objections::Migration),
         ]
     }
 }

@@ -72,7 +72,8 @@ pub struct NationalMonth {
 impl crate::PlatformDb {
     /// The national catalogue's courses, enrolments by month across every trust (requests turned
     /// down left out): the platform path's aggregate read for the published open data. Counts
-    /// only: nothing about anyone, nor which trust.
+    /// only: nothing about anyone, nor which trust. People who objected to research extracts
+    /// (`trellis_domain::privacy::Purpose::Research`) are not counted.
     pub async fn national_statistics_across_tenants(&self) -> Result<Vec<NationalMonth>, DbError> {
         use sea_orm::{ConnectionTrait, DbBackend, Statement};
         let backend = self.conn.get_database_backend();
@@ -89,6 +90,7 @@ impl crate::PlatformDb {
                FROM enrolments e
                JOIN courses c ON c.tenant_id = {national} AND c.id = e.course_id AND c.seller_id IS NULL
               WHERE e.status <> 'rejected'
+                AND NOT EXISTS (SELECT 1 FROM people p WHERE p.id = e.person_id AND p.objected_research_at IS NOT NULL)
               GROUP BY c.code, c.title, {month}
               ORDER BY c.code, 3"
         );

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod learning;
 pub mod market;
 pub mod outbound;
+pub mod privacy;
 pub mod slug;
 pub mod staff_import;
 pub mod svg;

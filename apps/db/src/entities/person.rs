@@ -25,6 +25,10 @@ pub struct Model {
     /// When they last confirmed their place of work and job role (`None`: not since registering).
     pub details_confirmed_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+    /// Objections to optional processing (`trellis_domain::privacy::Purpose`): when each was made.
+    pub objected_bulletins_at: Option<DateTimeUtc>,
+    pub objected_campaigns_at: Option<DateTimeUtc>,
+    pub objected_research_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

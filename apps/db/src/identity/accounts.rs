@@ -155,6 +155,9 @@ pub async fn create_person(tx: &TenantTx, new: NewPerson, verified: bool) -> Res
             created_at: Set(now),
             details_confirmed_at: Set(None),
             updated_at: Set(now),
+            objected_bulletins_at: Set(None),
+            objected_campaigns_at: Set(None),
+            objected_research_at: Set(None),
         }
         .insert(tx.across_trusts())
         .await?;

@@ -39,6 +39,8 @@ pub struct Person {
     pub platform_admin: bool,
     /// When they last confirmed their place of work and job role (or registered).
     pub details_confirmed_on: chrono::DateTime<Utc>,
+    /// The optional uses of their information they have stopped.
+    pub objections: trellis_domain::privacy::Objections,
 }
 
 impl Person {
@@ -65,6 +67,11 @@ impl From<person::Model> for Person {
             mfa_enabled: p.mfa_enabled_at.is_some(),
             platform_admin: p.platform_admin,
             details_confirmed_on: p.details_confirmed_at.unwrap_or(p.created_at),
+            objections: trellis_domain::privacy::Objections {
+                bulletins: p.objected_bulletins_at.is_some(),
+                campaigns: p.objected_campaigns_at.is_some(),
+                research: p.objected_research_at.is_some(),
+            },
         }
     }
 }
@@ -100,6 +107,42 @@ pub async fn member_by_email(tx: &TenantTx, email: &str) -> Result<Option<Person
     let vals: Vec<sea_orm::Value> = vec![email.trim().to_lowercase().into()];
     let row = tx.query_one(sql, vals).await?;
     Ok(row.map(|r| r.try_get::<uuid::Uuid>("", "id")).transpose()?.map(PersonId::from_uuid))
+}
+
+/// Those among `ids`, members of this trust, who have stopped `purpose` (a campaign's or a
+/// bulletin's recipients are filtered by this before anything is sent).
+pub async fn objecting_members(
+    tx: &TenantTx,
+    purpose: trellis_domain::privacy::Purpose,
+    ids: &[PersonId],
+) -> Result<std::collections::HashSet<PersonId>, DbError> {
+    use sea_orm::sea_query::Query;
+    use trellis_domain::privacy::Purpose;
+    let members = Query::select()
+        .column(membership::Column::PersonId)
+        .from(membership::Entity)
+        .and_where(membership::Column::TenantId.eq(tx.tenant().as_uuid()))
+        .to_owned();
+    let column = match purpose {
+        Purpose::Bulletins => person::Column::ObjectedBulletinsAt,
+        Purpose::Campaigns => person::Column::ObjectedCampaignsAt,
+        Purpose::Research => person::Column::ObjectedResearchAt,
+    };
+    let wanted: Vec<uuid::Uuid> = ids.iter().map(|p| p.as_uuid()).collect();
+    let mut out = std::collections::HashSet::new();
+    for chunk in wanted.chunks(500) {
+        for p in tx
+            .select_platform::<person::Entity>()
+            .filter(person::Column::Id.is_in(chunk.to_vec()))
+            .filter(person::Column::Id.in_subquery(members.clone()))
+            .filter(column.is_not_null())
+            .all(tx)
+            .await?
+        {
+            out.insert(PersonId::from_uuid(p.id));
+        }
+    }
+    Ok(out)
 }
 
 /// How members of this trust among `ids` are shown on its pages ("Ann Lee (ann@…)"): the audit

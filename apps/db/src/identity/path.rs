@@ -360,6 +360,29 @@ pub async fn update_details(itx: &IdentityTx, id: PersonId, d: &Details) -> Resu
     Ok(())
 }
 
+/// Records which optional uses of their information the person has stopped (each objection keeps
+/// the time it was first made while it stands). Returns the objections as they were before.
+pub async fn set_objections(
+    itx: &IdentityTx,
+    id: PersonId,
+    o: &trellis_domain::privacy::Objections,
+) -> Result<Option<trellis_domain::privacy::Objections>, DbError> {
+    let Some(p) = person::Entity::find_by_id(id.as_uuid()).one(itx.conn()).await? else { return Ok(None) };
+    let before = crate::identity::Person::from(p.clone()).objections;
+    let now = Utc::now();
+    let keep =
+        |wanted: bool, since: Option<chrono::DateTime<Utc>>| if wanted { Some(since.unwrap_or(now)) } else { None };
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(person::Column::ObjectedBulletinsAt, Expr::value(keep(o.bulletins, p.objected_bulletins_at)))
+        .col_expr(person::Column::ObjectedCampaignsAt, Expr::value(keep(o.campaigns, p.objected_campaigns_at)))
+        .col_expr(person::Column::ObjectedResearchAt, Expr::value(keep(o.research, p.objected_research_at)))
+        .col_expr(person::Column::UpdatedAt, Expr::value(now))
+        .exec(itx.conn())
+        .await?;
+    Ok(Some(before))
+}
+
 /// Notes that the person confirmed their place of work and job role as they are.
 pub async fn confirm_details(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
     person::Entity::update_many()
@@ -558,6 +581,9 @@ pub async fn ensure_platform_admin(itx: &IdentityTx, email: &str, password_hash:
                 created_at: Set(now),
                 details_confirmed_at: Set(None),
                 updated_at: Set(now),
+                objected_bulletins_at: Set(None),
+                objected_campaigns_at: Set(None),
+                objected_research_at: Set(None),
             }
             .insert(itx.conn())
             .await?;

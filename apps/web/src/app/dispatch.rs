@@ -117,6 +117,7 @@ impl Dispatch {
                 .at("/account/email/confirm", get(account::email_confirm_form).post(account::email_confirm))
                 .at("/account/sessions/:id/end", post(account::end_session))
                 .at("/account/deactivate", post(account::deactivate))
+                .at("/account/objections", post(account::objections))
                 .at("/account/mfa/enable", post(account::mfa_enable))
                 .at("/account/mfa/disable", post(account::mfa_disable))
                 .at("/sign-out", post(account::sign_out))

@@ -15,6 +15,7 @@ mod market;
 mod mfa;
 mod platform;
 mod portfolio;
+mod privacy;
 mod propagation;
 mod records;
 mod reporting;

@@ -4,6 +4,7 @@ use super::*;
 use crate::http::page::see_other;
 use crate::http::{Ctx, Member, may};
 use trellis_db::audit;
+use trellis_domain::privacy::{Objections, Purpose};
 
 /// The signed-in person's profile: details, roles here, and their other trusts.
 #[handler]
@@ -60,6 +61,13 @@ pub async fn profile(
     ctx.insert("role_names", &me.roles.iter().map(|r| r.label()).collect::<Vec<_>>());
     ctx.insert("trusts", &trusts);
     ctx.insert("sessions", &live);
+    ctx.insert(
+        "purposes",
+        &Purpose::ALL
+            .iter()
+            .map(|p| json!({ "key": p.key(), "label": p.label(), "hint": p.hint(), "stopped": person.objections.objects_to(*p) }))
+            .collect::<Vec<_>>(),
+    );
     page::render(state, Some(site), "pages/profile.html", &ctx, StatusCode::OK)
 }
 
@@ -123,4 +131,41 @@ pub async fn end_session(
         return Ok(see_other("/"));
     }
     Ok(see_other("/profile#sessions"))
+}
+
+/// The optional uses of their information the person stops (the boxes ticked) or allows.
+#[handler]
+pub async fn objections(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    body: poem::web::Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let me = member.release().await?;
+    let ticked = Objections::from_ticked(body.0.iter().filter(|(k, _)| k == "stop").map(|(_, v)| v.as_str()));
+    let itx = state.dbs.identity.begin(site.entry.id).await?;
+    let before = id::set_objections(&itx, me.person, &ticked).await?.ok_or(AppError::NotFound)?;
+    if before != ticked {
+        let changed: Vec<_> = Purpose::ALL
+            .iter()
+            .filter(|p| before.objects_to(**p) != ticked.objects_to(**p))
+            .map(|p| json!({ "purpose": p.key(), "stopped": ticked.objects_to(*p) }))
+            .collect();
+        let ip = crate::http::middleware::forwarded::client_ip(req, &state.proxies).map(|i| i.to_string());
+        audit::record(
+            &itx,
+            Some(me.person),
+            "privacy.objections",
+            &me.person.to_string(),
+            ip.as_deref(),
+            json!({ "changed": changed }),
+        )
+        .await?;
+    }
+    itx.commit().await?;
+    let said = if before == ticked {
+        "No change: your choices were already as you set them"
+    } else {
+        "Your choices about optional uses of your information are saved"
+    };
+    Ok(page::see_other_saying(req, "/profile#choices", said))
 }

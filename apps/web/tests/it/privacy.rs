@@ -1,0 +1,82 @@
+//! Objection, the one opt-out model: a person stops optional uses of their information from
+//! their profile (bulletins, campaigns, research extracts), it holds at every trust they belong
+//! to, it is audited, and what reads it obeys it: the published open data stops counting them,
+//! and a trust's recipient filter leaves them out (and sees no one of another trust's).
+
+use trellis_domain::identity::Role;
+use trellis_domain::privacy::Purpose;
+use trellis_testkit::spawn_app;
+
+#[tokio::test]
+async fn a_person_stops_optional_uses_of_their_information_and_every_reader_obeys() {
+    let app = spawn_app().await;
+    app.seed_national().await;
+    let fire = app.national_course("CSTF-FIRE").await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let t = boss.get("/admin/courses").await.csrf().unwrap();
+    boss.post(&format!("/admin/courses/{fire}/offer"), &[("csrf_token", &t), ("offer", "yes")]).await;
+    let mut learners = Vec::new();
+    for i in 0..10 {
+        let (mut v, id) = app.person("northmoor", &format!("learner{i}@northmoor.example")).signed_in().await;
+        let t = v.get(&format!("/courses/{fire}")).await.csrf().unwrap();
+        assert_eq!(v.post(&format!("/courses/{fire}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+        learners.push((v, id));
+    }
+    let dbs = app.dbs().await;
+    let enrolled = || async {
+        let rows = dbs.platform.national_statistics_across_tenants().await.unwrap();
+        rows.iter().filter(|r| r.code == "CSTF-FIRE").map(|r| r.enrolled).sum::<u64>()
+    };
+    assert_eq!(enrolled().await, 10);
+
+    // Three stop research extracts, one of them campaigns too; the profile says so.
+    for (v, _) in learners.iter_mut().take(3) {
+        let page = v.get("/profile").await;
+        assert!(page.body.contains("Optional uses of your information"), "{}", page.body);
+        let t = page.csrf().unwrap();
+        let saved = v.post("/account/objections", &[("csrf_token", &t), ("stop", "research")]).await;
+        assert_eq!(saved.status, 303);
+        let shown = v.get("/profile").await.body;
+        assert!(shown.contains("Your choices about optional uses of your information are saved"), "{shown}");
+        assert!(shown.contains("value=\"research\" aria-describedby=\"stop-research-hint\" checked"), "{shown}");
+        assert!(!shown.contains("value=\"campaigns\" aria-describedby=\"stop-campaigns-hint\" checked"));
+    }
+    let (v, first) = &mut learners[0];
+    let t = v.get("/profile").await.csrf().unwrap();
+    let both = v.post("/account/objections", &[("csrf_token", &t), ("stop", "research"), ("stop", "campaigns")]).await;
+    assert_eq!(both.status, 303);
+    let first = *first;
+
+    // The open data no longer counts them (10 → 7, published as suppressed).
+    assert_eq!(enrolled().await, 7);
+    let csv = app.get(trellis_testkit::BASE, "/statistics/open-data.csv").await.text().await.unwrap();
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    assert!(csv.contains(&format!("CSTF-FIRE,Fire safety,{month},*,0\n")), "{csv}");
+
+    // A trust's recipients for a campaign leave the objector out; another trust sees no one.
+    let ids: Vec<_> = learners.iter().map(|(_, id)| *id).collect();
+    let northmoor = app.tenant_id("northmoor").await;
+    let tx = dbs.app.begin(northmoor).await.unwrap();
+    let campaigns = trellis_db::identity::objecting_members(&tx, Purpose::Campaigns, &ids).await.unwrap();
+    let research = trellis_db::identity::objecting_members(&tx, Purpose::Research, &ids).await.unwrap();
+    let bulletins = trellis_db::identity::objecting_members(&tx, Purpose::Bulletins, &ids).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(campaigns.into_iter().collect::<Vec<_>>(), vec![first]);
+    assert_eq!(research.len(), 3);
+    assert!(bulletins.is_empty());
+    let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
+    assert!(trellis_db::identity::objecting_members(&tx, Purpose::Research, &ids).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+
+    // Audited, with what changed; withdrawing an objection counts them again.
+    let tx = dbs.app.begin(northmoor).await.unwrap();
+    let trail = trellis_db::audit::trail_of(&tx, "privacy.objections", 20).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(trail.len(), 4, "{trail:?}");
+    assert!(trail.iter().any(|e| e.detail.contains("campaigns")));
+    let (v, _) = &mut learners[1];
+    let t = v.get("/profile").await.csrf().unwrap();
+    assert_eq!(v.post("/account/objections", &[("csrf_token", &t)]).await.status, 303);
+    assert_eq!(enrolled().await, 8);
+}

@@ -34,6 +34,7 @@ mod m20261206_000026_programme_certificates;
 mod m20261207_000027_held_uploads;
 mod m20261207_000028_transfers;
 mod m20261207_000029_objections;
+mod m20261207_000030_page_views;
 
 pub mod helpers;
 
@@ -114,6 +115,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000027_held_uploads::Migration),
             Box::new(m20261207_000028_transfers::Migration),
             Box::new(m20261207_000029_objections::Migration),
+            Box::new(m20261207_000030_page_views::Migration),
         ]
     }
 }

@@ -171,7 +171,7 @@ async function checkLanding(cfg, context) {
 
 // The account pages of the first site: each answers 200 and passes axe; the registration form,
 // sent empty, answers with its error summary and inline errors, which must pass axe too.
-const ACCOUNT_PATHS = ['/register', '/sign-in', '/password-reset', '/join'];
+const ACCOUNT_PATHS = ['/register', '/sign-in', '/password-reset', '/join', '/cookies'];
 
 async function checkAccountPages(cfg, context) {
   const site = cfg.sites[0];
@@ -368,7 +368,7 @@ function checkColoursDiffer(colours) {
 // platform's own address, sets up the required two-step verification from the key shown as text
 // (the code computed as an authenticator app would), and lands on the platform's admin page; each
 // page they reach passes axe and reflows at 320 px. Their home is photographed for the guides.
-const PLATFORM_PATHS = ['/admin', '/admin/audit', '/admin/marketplace', '/marketplace', '/admin/file-activity'];
+const PLATFORM_PATHS = ['/admin', '/admin/audit', '/admin/marketplace', '/marketplace', '/admin/file-activity', '/cookies'];
 
 async function checkPlatformAdmin(cfg, browser) {
   const email = process.env.TRELLIS_PLATFORM_ADMIN_EMAIL;

@@ -37,6 +37,7 @@ pub mod statistics;
 mod tenant_tx;
 pub mod terms;
 pub mod transfers;
+pub mod usage;
 pub mod xapi;
 
 pub use apply::{ApplyOptions, ApplyReport};

@@ -382,8 +382,15 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// How often every instance reloads the host map even without a change notice, in seconds.
     pub host_reload_seconds: u64,
+    /// How often page views counted in memory are written to the database, in seconds.
+    #[serde(default = "default_usage_flush")]
+    pub usage_flush_seconds: u64,
     /// Send `Secure` cookies and HSTS (off only in local development over plain HTTP).
     pub secure: bool,
+}
+
+fn default_usage_flush() -> u64 {
+    60
 }
 
 /// The database and the three roles that use it.
@@ -528,6 +535,9 @@ impl Config {
         }
         if self.server.max_header_bytes < 1024 {
             return Err(bad("server.max_header_bytes", "must be at least 1024"));
+        }
+        if self.server.usage_flush_seconds == 0 {
+            return Err(bad("server.usage_flush_seconds", "must be at least 1"));
         }
         if self.server.host_reload_seconds == 0 {
             return Err(bad("server.host_reload_seconds", "must be at least 1"));

@@ -19,6 +19,7 @@ pub use features::api::tokens::issue as issue_api_token;
 pub use features::elearning::learner_name;
 pub use features::xapi::issue_credential as issue_lrs_credential;
 pub use http::auth::password::hash as hash_password;
+pub use http::cookies::{CSRF as CSRF_COOKIE, SESSION as SESSION_COOKIE};
 
 /// The background worker's jobs that the command line runs directly.
 pub mod jobs {

@@ -66,6 +66,7 @@ impl Dispatch {
                 .at("/payments/test/onboard/:id", get(market::test_onboard).post(market::test_onboard_post))
                 .at("/", get(platform::landing))
                 .at("/accessibility", get(platform::accessibility))
+                .at("/cookies", get(platform::cookies))
                 .at("/terms", get(platform::terms))
                 .at("/privacy", get(platform::privacy))
                 .at("/assets/*path", get(assets::asset))
@@ -217,11 +218,13 @@ impl Dispatch {
                 .at("/admin/staff/import/apply", post(training::import_apply))
                 .at("/", get(tenant::home))
                 .at("/accessibility", get(tenant::accessibility))
+                .at("/cookies", get(tenant::cookies))
                 .at("/privacy", get(account::privacy))
                 .at("/trust-style/:file", get(tenant::stylesheet))
                 .at("/logo/:sha", get(tenant::logo))
                 .at("/assets/*path", get(assets::asset))
                 .around(crate::http::transfer::record)
+                .around(crate::http::middleware::usage::count)
                 .data(state.clone())
                 .map_to_response(),
         );
@@ -250,19 +253,30 @@ impl Dispatch {
 
 /// A trust's paths served without a session or CSRF check: the public pages that are the same for
 /// everyone, static files, and the machine interfaces (which authenticate each call themselves).
-const SESSIONLESS_TENANT: &[&str] = &["/", "/accessibility", "/privacy", "/api/v1", "/xapi"];
+const SESSIONLESS_TENANT: &[&str] = &["/", "/accessibility", "/cookies", "/privacy", "/api/v1", "/xapi"];
 const SESSIONLESS_TENANT_PREFIXES: &[&str] = &["/api/v1/", "/xapi/", "/trust-style/", "/logo/", "/assets/"];
 /// The platform's, likewise (Stripe's webhooks are authenticated by their signature).
-const SESSIONLESS_PLATFORM: &[&str] =
-    &["/", "/accessibility", "/terms", "/privacy", "/marketplace", "/stripe/webhook", "/statistics/open-data.csv"];
+const SESSIONLESS_PLATFORM: &[&str] = &[
+    "/",
+    "/accessibility",
+    "/cookies",
+    "/terms",
+    "/privacy",
+    "/marketplace",
+    "/stripe/webhook",
+    "/statistics/open-data.csv",
+];
 const SESSIONLESS_PLATFORM_PREFIXES: &[&str] = &["/assets/"];
 
 /// Whether the request carries a session cookie (the home page then reads the session).
 fn has_session_cookie(req: &Request) -> bool {
-    req.headers()
-        .get_all(poem::http::header::COOKIE)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|c| c.split(';').any(|kv| kv.trim_start().starts_with("trellis_session="))))
+    req.headers().get_all(poem::http::header::COOKIE).iter().any(|v| {
+        v.to_str().is_ok_and(|c| {
+            c.split(';').any(|kv| {
+                kv.trim_start().strip_prefix(crate::http::cookies::SESSION).is_some_and(|r| r.starts_with('='))
+            })
+        })
+    })
 }
 
 /// Whether `path` is served without the session middleware.

@@ -133,6 +133,7 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
         Err(_) => {}
     }
     let state = AppState {
+        usage: Arc::default(),
         scanner,
         keyring,
         dummy_hash,
@@ -199,6 +200,25 @@ pub async fn start(mut config: Config, dbs: Databases) -> anyhow::Result<Running
                 tokio::select! {
                     _ = tick.tick() => reload(&state).await,
                     _ = stop.changed() => return,
+                }
+            }
+        }));
+    }
+    // Page views, counted in memory, written in batches (and once more on the way out).
+    {
+        let state = state.clone();
+        let mut stop = stop_rx.clone();
+        let every = Duration::from_secs(state.config.server.usage_flush_seconds);
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => crate::context::usage::flush(&state).await,
+                    _ = stop.changed() => {
+                        crate::context::usage::flush(&state).await;
+                        return;
+                    }
                 }
             }
         }));

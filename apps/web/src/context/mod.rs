@@ -16,6 +16,7 @@ pub mod security;
 pub mod theme;
 pub mod totals;
 pub mod trust_css;
+pub mod usage;
 
 use crate::context::directory::Directory;
 use crate::context::metrics::Metrics;
@@ -72,4 +73,6 @@ pub struct AppState {
     pub keyring: Arc<trellis_db::secrets::Keyring>,
     /// Scans uploads for viruses (clamd), as `uploads.*` asks.
     pub scanner: trellis_integrations::scan::Scanner,
+    /// Page views counted in memory until they are written (no cookies).
+    pub usage: Arc<crate::context::usage::Usage>,
 }

@@ -36,6 +36,14 @@ pub fn privacy(req: &Request, Data(state): Data<&AppState>) -> Result<Response, 
     crate::features::account::read_only(state, None, req, "Privacy notice", &docs)
 }
 
+/// The cookies page: every cookie the service sets, from its one list.
+#[handler]
+pub fn cookies(req: &Request, Data(state): Data<&AppState>) -> Result<Response, AppError> {
+    let mut ctx = page::context(state, None, &page::RequestInfo::of(req), "Cookies", &[("Home", "/")]);
+    ctx.insert("cookies", &crate::http::cookies::all(&state.config));
+    page::render(state, None, "pages/cookies.html", &ctx, StatusCode::OK)
+}
+
 /// The platform's accessibility statement.
 #[handler]
 pub fn accessibility(req: &Request, Data(state): Data<&AppState>) -> Result<Response, AppError> {

@@ -61,6 +61,7 @@ pub async fn course_statistics(
         }
         None => None,
     };
+    let views = trellis_db::usage::since(&tx, site.today() - chrono::Duration::days(29)).await?;
     tx.commit().await?;
     let mut ctx = page::context(
         state,
@@ -84,6 +85,13 @@ pub async fn course_statistics(
         "How many of your staff enrolled on a course, opened it and completed it, the time they spent and how their scores fell: figures about groups, never about anyone.",
     );
     ctx.insert("action", "/admin/statistics");
+    ctx.insert(
+        "views",
+        &json!({
+            "site": views.site,
+            "courses": views.courses.iter().filter_map(|(c, n)| courses.iter().find(|(id, _)| id == c).map(|(_, t)| json!({ "title": t, "views": n }))).take(20).collect::<Vec<_>>(),
+        }),
+    );
     ctx.insert("groupings", &[("month", "Month of enrolment"), ("group", "Staff group")]);
     ctx.insert("title", &chosen.and_then(|c| courses.iter().find(|(id, _)| *id == c)).map(|(_, t)| t.clone()));
     ctx.insert("rows", &figures.as_ref().map(|f| &f.0));

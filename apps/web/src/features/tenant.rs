@@ -26,6 +26,18 @@ pub async fn home(Ctx { req, state, site }: Ctx<'_>) -> Result<Response, AppErro
     page::render(state, Some(site), "pages/tenant_home.html", &ctx, StatusCode::OK)
 }
 
+/// The cookies page: every cookie the service sets, from its one list.
+#[handler]
+pub fn cookies(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    CurrentSite(site): CurrentSite<'_>,
+) -> Result<Response, AppError> {
+    let mut ctx = page::context(state, Some(site), &page::RequestInfo::of(req), "Cookies", &[("Home", "/")]);
+    ctx.insert("cookies", &crate::http::cookies::all(&state.config));
+    page::render(state, Some(site), "pages/cookies.html", &ctx, StatusCode::OK)
+}
+
 /// The trust's accessibility statement.
 #[handler]
 pub fn accessibility(

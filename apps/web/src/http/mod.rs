@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod chart;
+pub mod cookies;
 pub mod export;
 pub mod extract;
 pub mod form;

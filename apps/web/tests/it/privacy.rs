@@ -80,3 +80,68 @@ async fn a_person_stops_optional_uses_of_their_information_and_every_reader_obey
     assert_eq!(v.post("/account/objections", &[("csrf_token", &t)]).await.status, 303);
     assert_eq!(enrolled().await, 8);
 }
+
+#[tokio::test]
+async fn only_the_listed_cookies_are_set_and_usage_is_counted_without_any() {
+    let app = trellis_testkit::spawn_app_with(None, |c| c.server.usage_flush_seconds = 1).await;
+    // The cookies page, on a trust's site and the platform's, lists the code's one list.
+    let platform = trellis_testkit::Visitor::new(app.addr, trellis_testkit::BASE).get("/cookies").await;
+    let trust = app.visitor("northmoor").get("/cookies").await;
+    let names_on = |body: &str| -> Vec<String> {
+        body.split("<code>").skip(1).filter_map(|s| s.split("</code>").next()).map(str::to_owned).collect()
+    };
+    let listed = names_on(&trust.body);
+    for page in [&trust, &platform] {
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(names_on(&page.body), listed);
+        assert!(page.body.contains("does not ask for your consent"));
+    }
+    for name in [trellis_web::SESSION_COOKIE, trellis_web::CSRF_COOKIE] {
+        assert!(listed.iter().any(|l| l == name), "{name} missing from {listed:?}");
+    }
+    // A first visit to a public page sets no cookie at all.
+    let mut stranger = app.visitor("northmoor");
+    let home = stranger.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.headers.get_all("set-cookie").iter().next().is_none(), "{:?}", home.headers);
+    // Signing in, learning and administering set only cookies on the list.
+    app.seed_national().await;
+    let fire = app.national_course("CSTF-FIRE").await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let t = boss.get("/admin/courses").await.csrf().unwrap();
+    boss.post(&format!("/admin/courses/{fire}/offer"), &[("csrf_token", &t), ("offer", "yes")]).await;
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").signed_in().await;
+    for _ in 0..3 {
+        assert_eq!(ann.get(&format!("/courses/{fire}")).await.status, 200);
+    }
+    ann.get("/profile").await;
+    for v in [&boss, &ann] {
+        for name in v.cookies.keys() {
+            assert!(listed.contains(name), "{name} is set but not on the cookies page {listed:?}");
+        }
+    }
+    // Page views, counted on the server, reach the statistics page (administration pages aside).
+    let dbs = app.dbs().await;
+    let northmoor = app.tenant_id("northmoor").await;
+    assert!(
+        crate::eventually(std::time::Duration::from_secs(10), || async {
+            let tx = dbs.app.begin(northmoor).await.unwrap();
+            let v = trellis_db::usage::since(&tx, chrono::Utc::now().date_naive()).await.unwrap();
+            tx.commit().await.unwrap();
+            v.courses.iter().any(|(c, n)| *c == fire && *n >= 3) && v.site >= 5
+        })
+        .await
+    );
+    let stats = boss.get("/admin/statistics").await;
+    assert!(
+        stats.body.contains("Page views in the last 30 days") && stats.body.contains("Fire safety"),
+        "{}",
+        stats.body
+    );
+    // Another trust's figures hold none of Northmoor's views.
+    let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
+    let theirs = trellis_db::usage::since(&tx, chrono::Utc::now().date_naive()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(theirs.courses.is_empty(), "{theirs:?}");
+}

@@ -327,13 +327,13 @@ pub fn guard<E: poem::Endpoint + 'static>(ep: E, sec: &Security) -> impl poem::E
     use poem::EndpointExt;
     use poem::web::cookie::SameSite;
     let cookie = poem::session::CookieConfig::default()
-        .name("trellis_session")
+        .name(crate::http::cookies::SESSION)
         .secure(sec.secure)
         .http_only(true)
         .same_site(SameSite::Lax)
         .max_age(sec.absolute);
     let csrf = poem::middleware::Csrf::new()
-        .cookie_name("trellis_csrf")
+        .cookie_name(crate::http::cookies::CSRF)
         .key(sec.csrf_key)
         .secure(sec.secure)
         .http_only(true)

@@ -6,3 +6,4 @@ pub mod input;
 pub mod limits;
 pub mod observe;
 pub mod security;
+pub mod usage;

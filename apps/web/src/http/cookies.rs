@@ -1,0 +1,44 @@
+//! Every cookie the service sets, in one list: the session and CSRF middleware take their names
+//! from here, and each site's *Cookies* page (`/cookies`) is made from it, so the page cannot
+//! drift from what is set. All are strictly necessary (so no consent is asked); there are no
+//! analytics or advertising cookies. Usage figures for managers are counted on the server,
+//! without any cookie.
+
+use trellis_domain::config::Config;
+
+/// The session cookie: which signed-in session this browser is (host-only, HttpOnly, SameSite=Lax).
+pub const SESSION: &str = "trellis_session";
+/// The CSRF cookie: ties the forms a page shows to this browser.
+pub const CSRF: &str = "trellis_csrf";
+
+/// One cookie as the *Cookies* page describes it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CookieUse {
+    pub name: &'static str,
+    pub purpose: &'static str,
+    pub lasts: String,
+    pub necessary: bool,
+}
+
+/// Every cookie the service sets, with how long each lasts under this configuration.
+pub fn all(config: &Config) -> Vec<CookieUse> {
+    let hours = config.auth.session_absolute_hours;
+    vec![
+        CookieUse {
+            name: SESSION,
+            purpose: "Keeps you signed in as you move from page to page, and remembers messages shown after an action. Set when you visit a page that has a form or needs you signed in.",
+            lasts: format!(
+                "{hours} {}, or until you sign out (after {} minutes without using the site you are asked to sign in again)",
+                if hours == 1 { "hour" } else { "hours" },
+                config.auth.session_idle_minutes
+            ),
+            necessary: true,
+        },
+        CookieUse {
+            name: CSRF,
+            purpose: "Proves that a form you send was shown to you by this site, so another website cannot send it in your name.",
+            lasts: "Until you close your browser".into(),
+            necessary: true,
+        },
+    ]
+}

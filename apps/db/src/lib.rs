@@ -28,6 +28,7 @@ pub mod outbox;
 mod platform;
 pub mod portfolio;
 pub mod reporting;
+pub mod retention;
 pub mod secrets;
 pub mod sessions;
 pub mod site;

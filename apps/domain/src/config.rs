@@ -27,6 +27,8 @@ pub struct Config {
     #[serde(default)]
     pub uploads: UploadsConfig,
     #[serde(default)]
+    pub retention: RetentionConfig,
+    #[serde(default)]
     pub payments: PaymentsConfig,
     #[serde(default)]
     pub sso: SsoConfig,
@@ -192,6 +194,36 @@ impl Default for ElearningConfig {
             max_package_files: 20_000,
             max_unpacked_mb: 2048,
             launch_hours: 12,
+        }
+    }
+}
+
+/// How long each class of data is kept before the daily retention run deletes it, in days
+/// (docs/data-protection.md gives each default's source).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// The audit trail and the access log (report access, uploads and downloads).
+    pub audit_days: u32,
+    /// Tracking detail: each SCORM commit as the content sent it (the learning record itself,
+    /// enrolments, completions and results, is kept).
+    pub tracking_days: u32,
+    /// Sign-in sessions, from when last used.
+    pub sessions_days: u32,
+    /// Emails sent (the outbox's copies, and the file transport's `.eml` files).
+    pub mail_days: u32,
+    /// Uploads held for a virus scan, from when they were resolved.
+    pub held_uploads_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            audit_days: 6 * 365 + 1,
+            tracking_days: 6 * 365 + 1,
+            sessions_days: 365,
+            mail_days: 30,
+            held_uploads_days: 30,
         }
     }
 }
@@ -616,6 +648,18 @@ impl Config {
         let e = &self.elearning;
         if e.max_package_mb == 0 || e.max_package_files == 0 || e.max_unpacked_mb == 0 || e.launch_hours == 0 {
             return Err(bad("elearning.max_package_mb", "package limits and launch_hours must be at least 1"));
+        }
+        let r = &self.retention;
+        for (key, days) in [
+            ("retention.audit_days", r.audit_days),
+            ("retention.tracking_days", r.tracking_days),
+            ("retention.sessions_days", r.sessions_days),
+            ("retention.mail_days", r.mail_days),
+            ("retention.held_uploads_days", r.held_uploads_days),
+        ] {
+            if days == 0 {
+                return Err(bad(key, "must be at least 1 (a day)"));
+            }
         }
         if !matches!(self.uploads.scan.as_str(), "required" | "optional" | "off") {
             return Err(bad("uploads.scan", "must be required, optional or off"));

@@ -72,6 +72,13 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Apply the retention schedule now (the worker does so daily): delete what is older than its
+    /// class's period in every trust, and say how much went (docs/data-protection.md).
+    Retention {
+        /// Say what would go, and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,6 +231,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "{} could not be read (an operator key not in secrets.retired_keys, or an earlier format): left as they are; their owners enter them again",
                     done.unreadable
                 );
+            }
+            Ok(())
+        }
+        Command::Retention { dry_run } => {
+            let dbs = trellis_db::connect(&config.database).await?;
+            let runs = trellis_web::retention::apply_all(&config, &dbs, dry_run).await?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            for run in &runs {
+                let said: Vec<String> = run
+                    .applied
+                    .counts
+                    .iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(c, n)| format!("{n} {}", c.words()))
+                    .collect();
+                if said.is_empty() {
+                    println!("{}: nothing has expired", run.slug);
+                } else {
+                    println!("{}: {verb} {}", run.slug, said.join(", "));
+                }
+            }
+            let mail = trellis_web::retention::old_mail_files(&config, dry_run);
+            if mail > 0 {
+                println!("mail files ({}): {verb} {mail}", config.mail.dir);
+            }
+            if !dry_run {
+                let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into()));
+                let total: u64 = runs.iter().flat_map(|r| r.applied.counts.iter().map(|(_, n)| *n)).sum::<u64>() + mail;
+                dbs.platform
+                    .record_platform_audit(&actor, "retention.applied", None, format!("{total} item(s) deleted"))
+                    .await?;
             }
             Ok(())
         }

@@ -21,6 +21,11 @@ pub use features::xapi::issue_credential as issue_lrs_credential;
 pub use http::auth::password::hash as hash_password;
 pub use http::cookies::{CSRF as CSRF_COOKIE, SESSION as SESSION_COOKIE};
 
+/// The retention schedule, for `trellis retention`.
+pub mod retention {
+    pub use crate::usecases::retention::{TrustRun, apply_all, old_mail_files};
+}
+
 /// The background worker's jobs that the command line runs directly.
 pub mod jobs {
     pub use crate::app::worker::invoice_trust;

@@ -275,3 +275,19 @@ async fn api_token_issues_a_scoped_token_as_the_docs_say() {
     let (out, _, stderr) = run(&db, &["api-token", "nowhere", "HR feed", "--scope", "courses"]);
     assert!(!out.status.success() && stderr.contains("no trust nowhere"), "{stderr}");
 }
+
+#[tokio::test]
+async fn retention_dry_run_says_what_would_go_and_deletes_nothing() {
+    let db = TestDb::empty().await;
+    assert!(run(&db, &["migrate"]).0.status.success());
+    let (out, _, stderr) = run(&db, &["tenants", "apply", "tenants"]);
+    assert!(out.status.success(), "{stderr}");
+    // Applying the trusts wrote their audit entries today: nothing has expired yet.
+    let (out, stdout, stderr) = run(&db, &["retention", "--dry-run"]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("northmoor: nothing has expired"), "{stdout}");
+    // The real run finds the same, and says so.
+    let (out, stdout, stderr) = run(&db, &["retention"]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("riverside: nothing has expired"), "{stdout}");
+}

@@ -327,7 +327,30 @@ pub async fn drain(state: &AppState, mailer: &Mailer) -> usize {
 /// audiences (and record what it fixed), re-open courses whose completion is about to expire, and
 /// queue the reminder digest.
 pub async fn daily(state: &AppState) {
+    let mut retention_ran = false;
     for site in state.directory.sites() {
+        // The retention schedule, once a day per trust (claimed), its counts in the audit trail.
+        let retained = async {
+            let tx = state.dbs.app.begin(site.entry.id).await?;
+            let claimed = compliance::claim_daily(&tx, "retention", site.today()).await?;
+            tx.commit().await?;
+            if claimed {
+                retention_ran = true;
+                let config = &state.config;
+                let applied =
+                    crate::usecases::retention::apply_trust(config, &state.dbs, &state.files, site.entry.id, false)
+                        .await?;
+                let tx = state.dbs.app.begin(site.entry.id).await?;
+                let counts = crate::usecases::retention::counts_json(&applied);
+                audit::record(&tx, None, "retention.applied", "", None, counts).await?;
+                tx.commit().await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        }
+        .await;
+        if let Err(e) = retained {
+            tracing::warn!(error = %format!("{e:#}"), tenant = %site.entry.slug, "retention run failed; tomorrow's will take it up");
+        }
         let today = site.today();
         let result = async {
             let tx = state.dbs.app.begin(site.entry.id).await?;
@@ -391,6 +414,13 @@ pub async fn daily(state: &AppState) {
         .await;
         if let Err(e) = invoicing {
             tracing::warn!(error = %e, tenant = %site.entry.slug, "monthly invoicing not queued; will retry");
+        }
+    }
+    // The file mail transport's old messages, on the day's first run.
+    if retention_ran {
+        let gone = crate::usecases::retention::old_mail_files(&state.config, false);
+        if gone > 0 {
+            tracing::info!(files = gone, "retention: old mail files removed");
         }
     }
 }

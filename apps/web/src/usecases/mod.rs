@@ -6,5 +6,6 @@ pub mod compliance;
 pub mod learning;
 pub mod market;
 pub mod records;
+pub mod retention;
 pub mod statistics;
 pub mod uploads;

@@ -145,3 +145,69 @@ async fn only_the_listed_cookies_are_set_and_usage_is_counted_without_any() {
     tx.commit().await.unwrap();
     assert!(theirs.courses.is_empty(), "{theirs:?}");
 }
+
+#[tokio::test]
+async fn the_retention_schedule_deletes_each_class_after_its_period_and_keeps_the_learning_record() {
+    use trellis_db::retention::{self, Class};
+    let app = spawn_app().await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut ann, _) = app.person("northmoor", "ann@northmoor.example").signed_in().await;
+    // Audit entries, a session, a download in the access log, a course with an enrolment.
+    let t = boss.get("/admin/courses/new").await.csrf().unwrap();
+    let made = boss
+        .post(
+            "/admin/courses/new",
+            &[("csrf_token", &t), ("kind", "course"), ("title", "Kept"), ("code", "KEPT-1"), ("enrolment", "open")],
+        )
+        .await;
+    assert_eq!(made.status, 303);
+    assert_eq!(ann.get("/account/activity.csv").await.status, 200);
+    let dbs = app.dbs().await;
+    let northmoor = app.tenant_id("northmoor").await;
+    let schedule = app.config.retention.clone();
+    let count = |a: &retention::Applied, c: Class| a.counts.iter().find(|(k, _)| *k == c).map_or(0, |(_, n)| *n);
+    assert!(
+        crate::eventually(std::time::Duration::from_secs(10), || async {
+            let a =
+                retention::apply(&dbs, northmoor, &schedule, chrono::Utc::now() + chrono::Duration::days(4000), true)
+                    .await
+                    .unwrap();
+            count(&a, Class::AccessLog) >= 1
+        })
+        .await
+    );
+    let courses_before = {
+        let tx = dbs.app.begin(northmoor).await.unwrap();
+        let n = trellis_db::catalogue::own_courses(&tx).await.unwrap().len();
+        tx.commit().await.unwrap();
+        n
+    };
+
+    // Today nothing has expired.
+    let now = retention::apply(&dbs, northmoor, &schedule, chrono::Utc::now(), true).await.unwrap();
+    assert!(now.counts.iter().all(|(_, n)| *n == 0), "{now:?}");
+    // Thirteen months on: sessions have, the audit trail and access log have not (a dry run first).
+    let later = chrono::Utc::now() + chrono::Duration::days(400);
+    let dry = retention::apply(&dbs, northmoor, &schedule, later, true).await.unwrap();
+    assert!(count(&dry, Class::Sessions) >= 2, "{dry:?}");
+    assert_eq!(count(&dry, Class::Audit), 0);
+    assert_eq!(count(&dry, Class::AccessLog), 0);
+    let again = retention::apply(&dbs, northmoor, &schedule, later, true).await.unwrap();
+    assert_eq!(count(&again, Class::Sessions), count(&dry, Class::Sessions), "a dry run deletes nothing");
+    let done = retention::apply(&dbs, northmoor, &schedule, later, false).await.unwrap();
+    assert_eq!(count(&done, Class::Sessions), count(&dry, Class::Sessions));
+    assert_eq!(count(&retention::apply(&dbs, northmoor, &schedule, later, true).await.unwrap(), Class::Sessions), 0);
+    // Six years and more on: the audit trail and the access log go; the courses stay.
+    let much_later = chrono::Utc::now() + chrono::Duration::days(i64::from(schedule.audit_days) + 2);
+    let done = retention::apply(&dbs, northmoor, &schedule, much_later, false).await.unwrap();
+    assert!(count(&done, Class::Audit) >= 2 && count(&done, Class::AccessLog) >= 1, "{done:?}");
+    let tx = dbs.app.begin(northmoor).await.unwrap();
+    assert!(trellis_db::audit::trail(&tx, 50).await.unwrap().is_empty());
+    assert_eq!(trellis_db::catalogue::own_courses(&tx).await.unwrap().len(), courses_before);
+    tx.commit().await.unwrap();
+    // Another trust's rows were never touched.
+    let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
+    assert!(!trellis_db::audit::trail(&tx, 50).await.unwrap().is_empty(), "Riverside's trail is its own");
+    tx.commit().await.unwrap();
+}

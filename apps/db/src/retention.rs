@@ -1,0 +1,124 @@
+//! The retention schedule applied to one trust: what is older than its class's period is
+//! counted (a dry run) or deleted. The periods and their sources are in docs/data-protection.md;
+//! the daily run (the worker) and `trellis retention [--dry-run]` both come here.
+
+use crate::entities::{access_event, attempt_commit, held_upload, outbox, person_session};
+use crate::{Databases, DbError};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, QueryFilter};
+use trellis_domain::TenantId;
+use trellis_domain::config::RetentionConfig;
+use uuid::Uuid;
+
+/// A class of data the schedule covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Class {
+    Audit,
+    AccessLog,
+    Tracking,
+    Sessions,
+    Mail,
+    HeldUploads,
+}
+
+impl Class {
+    pub fn key(self) -> &'static str {
+        match self {
+            Class::Audit => "audit",
+            Class::AccessLog => "access_log",
+            Class::Tracking => "tracking",
+            Class::Sessions => "sessions",
+            Class::Mail => "mail",
+            Class::HeldUploads => "held_uploads",
+        }
+    }
+
+    /// What it is, in words.
+    pub fn words(self) -> &'static str {
+        match self {
+            Class::Audit => "audit trail entries",
+            Class::AccessLog => "access log entries (report access, uploads and downloads)",
+            Class::Tracking => "SCORM commits as sent (tracking detail)",
+            Class::Sessions => "sign-in sessions",
+            Class::Mail => "sent emails (the outbox's copies)",
+            Class::HeldUploads => "uploads held for a virus scan, resolved",
+        }
+    }
+}
+
+/// What one trust's run found (and, unless a dry run, deleted).
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    pub counts: Vec<(Class, u64)>,
+    /// Held uploads deleted whose file may still be in the file store (the caller deletes it).
+    pub held_files: Vec<Uuid>,
+}
+
+/// Applies the schedule to one trust as of `now`: counts what has expired, and unless `dry_run`
+/// deletes it, in one transaction (the audit trail through its owner's function, in its own).
+pub async fn apply(
+    dbs: &Databases,
+    tenant: TenantId,
+    schedule: &RetentionConfig,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<Applied, DbError> {
+    let before = |days: u32| now - chrono::Duration::days(i64::from(days));
+    let tx = dbs.app.begin(tenant).await?;
+    let mut out = Applied::default();
+
+    // The audit trail: counted here; deleted only through its owner's function.
+    let audit_before = before(schedule.audit_days);
+    let audit = tx
+        .select::<crate::entities::audit_event::Entity>()
+        .filter(crate::entities::audit_event::Column::At.lt(audit_before))
+        .count(&tx)
+        .await?;
+    out.counts.push((Class::Audit, audit));
+
+    macro_rules! class {
+        ($class:expr, $entity:ty, $filter:expr) => {{
+            let n = if dry_run {
+                tx.select::<$entity>().filter($filter).count(&tx).await?
+            } else {
+                tx.delete_many::<$entity>().filter($filter).exec(&tx).await?.rows_affected
+            };
+            out.counts.push(($class, n));
+        }};
+    }
+    class!(Class::AccessLog, access_event::Entity, access_event::Column::At.lt(before(schedule.audit_days)));
+    class!(
+        Class::Tracking,
+        attempt_commit::Entity,
+        attempt_commit::Column::ReceivedAt.lt(before(schedule.tracking_days))
+    );
+    class!(
+        Class::Sessions,
+        person_session::Entity,
+        person_session::Column::LastSeenAt.lt(before(schedule.sessions_days))
+    );
+    class!(
+        Class::Mail,
+        outbox::Entity,
+        // Unsent mail (sent_at null) is never matched: NULL < t is not true.
+        outbox::Column::SentAt.lt(before(schedule.mail_days))
+    );
+    let held_before = before(schedule.held_uploads_days);
+    let held_filter = held_upload::Column::ResolvedAt.lt(held_before);
+    if !dry_run {
+        out.held_files = tx
+            .select::<held_upload::Entity>()
+            .filter(held_filter.clone())
+            .all(&tx)
+            .await?
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+    }
+    class!(Class::HeldUploads, held_upload::Entity, held_filter);
+    tx.commit().await?;
+    if !dry_run && audit > 0 {
+        dbs.platform.purge_audit_across_tenants(tenant, audit_before).await?;
+    }
+    Ok(out)
+}

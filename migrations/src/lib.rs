@@ -35,6 +35,7 @@ mod m20261207_000027_held_uploads;
 mod m20261207_000028_transfers;
 mod m20261207_000029_objections;
 mod m20261207_000030_page_views;
+mod m20261207_000031_data_exports;
 
 pub mod helpers;
 
@@ -116,6 +117,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000028_transfers::Migration),
             Box::new(m20261207_000029_objections::Migration),
             Box::new(m20261207_000030_page_views::Migration),
+            Box::new(m20261207_000031_data_exports::Migration),
         ]
     }
 }

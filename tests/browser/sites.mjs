@@ -207,7 +207,7 @@ async function checkAccountPages(cfg, context) {
 const SIGNED_IN_PATHS = ['/', '/admin', '/profile', '/admin/approvals', '/admin/staff', '/admin/site', '/admin/sso', '/admin/audit', '/account/mfa',
   '/courses', '/courses?q=fire', '/learning', '/admin/courses', '/admin/courses/new', '/admin/training', '/admin/enrolments',
   '/admin/compliance', '/admin/staff/import', '/account/details', '/account/details?find=north',
-  '/admin/statistics', '/account/activity', '/account/activity?report=detail', '/account/tutors', '/admin/file-activity'];
+  '/admin/statistics', '/account/activity', '/account/activity?report=detail', '/account/tutors', '/admin/file-activity', '/account/my-data'];
 // Refused input, shown as a page with its error summary: each passes axe and reflows too.
 const ERROR_PATHS = [['/account/activity?from=2026-12-31&to=2026-01-01', 400], ['/admin/statistics?course=not-a-course', 400],
   ['/admin/file-activity?from-day=31&from-month=2&from-year=2026', 400]];

@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod certificates;
 pub mod compliance;
 mod connect;
+pub mod data_exports;
 pub mod domains;
 pub mod elearning;
 pub mod enrolments;

@@ -2,7 +2,7 @@
 //! counted (a dry run) or deleted. The periods and their sources are in docs/data-protection.md;
 //! the daily run (the worker) and `trellis retention [--dry-run]` both come here.
 
-use crate::entities::{access_event, attempt_commit, held_upload, outbox, person_session};
+use crate::entities::{access_event, attempt_commit, data_export, held_upload, outbox, person_session};
 use crate::{Databases, DbError};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -19,6 +19,7 @@ pub enum Class {
     Sessions,
     Mail,
     HeldUploads,
+    DataExports,
 }
 
 impl Class {
@@ -30,6 +31,7 @@ impl Class {
             Class::Sessions => "sessions",
             Class::Mail => "mail",
             Class::HeldUploads => "held_uploads",
+            Class::DataExports => "data_exports",
         }
     }
 
@@ -42,6 +44,7 @@ impl Class {
             Class::Sessions => "sign-in sessions",
             Class::Mail => "sent emails (the outbox's copies)",
             Class::HeldUploads => "uploads held for a virus scan, resolved",
+            Class::DataExports => "copies of people's data whose link has expired",
         }
     }
 }
@@ -52,6 +55,8 @@ pub struct Applied {
     pub counts: Vec<(Class, u64)>,
     /// Held uploads deleted whose file may still be in the file store (the caller deletes it).
     pub held_files: Vec<Uuid>,
+    /// Copies of people's data deleted, whose zip the caller deletes.
+    pub export_files: Vec<Uuid>,
 }
 
 /// Applies the schedule to one trust as of `now`: counts what has expired, and unless `dry_run`
@@ -116,6 +121,19 @@ pub async fn apply(
             .collect();
     }
     class!(Class::HeldUploads, held_upload::Entity, held_filter);
+    // A copy of someone's data goes once its link has expired (7 days; no setting: the link's life).
+    let expired = data_export::Column::ExpiresAt.lt(now);
+    if !dry_run {
+        out.export_files = tx
+            .select::<data_export::Entity>()
+            .filter(expired.clone())
+            .all(&tx)
+            .await?
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+    }
+    class!(Class::DataExports, data_export::Entity, expired);
     tx.commit().await?;
     if !dry_run && audit > 0 {
         dbs.platform.purge_audit_across_tenants(tenant, audit_before).await?;

@@ -12,6 +12,7 @@ pub mod cmi5_session;
 pub mod completion;
 pub mod course;
 pub mod course_version;
+pub mod data_export;
 pub mod eligibility_domain;
 pub mod email_token;
 pub mod enrolment;

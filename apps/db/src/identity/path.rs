@@ -886,3 +886,29 @@ pub async fn statements_of(
     }
     Ok(out)
 }
+
+/// The person's own account row, for their copy of everything held about them (secrets and their
+/// hashes left out).
+pub async fn account_rows(
+    itx: &IdentityTx,
+    id: PersonId,
+) -> Result<Vec<(&'static str, Vec<serde_json::Value>)>, DbError> {
+    use sea_orm::{ConnectionTrait, FromQueryResult};
+    let backend = itx.conn().get_database_backend();
+    let mut out = Vec::new();
+    for (table, column) in [("people", "id")] {
+        let sql = format!("SELECT * FROM {table} WHERE {column} = $1");
+        let rows =
+            itx.conn().query_all_raw(crate::tenant_tx::statement(backend, &sql, vec![id.as_uuid().into()])).await?;
+        let mut values = Vec::new();
+        for r in &rows {
+            let mut v = serde_json::Value::from_query_result(r, "")?;
+            if let serde_json::Value::Object(map) = &mut v {
+                map.retain(|k, _| !["secret", "hash", "password", "token"].iter().any(|s| k.contains(s)));
+            }
+            values.push(v);
+        }
+        out.push((table, values));
+    }
+    Ok(out)
+}

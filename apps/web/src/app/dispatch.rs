@@ -6,8 +6,8 @@ use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
     account, admin, api, assets, authoring, certificates, elearning, file_activity, health, home, learner, market,
-    platform, platform_admin, portfolio, records, reporting, site_admin, sso, sso_admin, statistics, tenant, training,
-    tutors, xapi,
+    my_data, platform, platform_admin, portfolio, records, reporting, site_admin, sso, sso_admin, statistics, tenant,
+    training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -119,6 +119,8 @@ impl Dispatch {
                 .at("/account/sessions/:id/end", post(account::end_session))
                 .at("/account/deactivate", post(account::deactivate))
                 .at("/account/objections", post(account::objections))
+                .at("/account/my-data", get(my_data::form).post(my_data::request))
+                .at("/account/my-data/:id", get(my_data::download))
                 .at("/account/mfa/enable", post(account::mfa_enable))
                 .at("/account/mfa/disable", post(account::mfa_disable))
                 .at("/sign-out", post(account::sign_out))

@@ -59,6 +59,13 @@ async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::
             let by: Option<PersonId> = p["by"].as_str().and_then(|s| s.parse().ok());
             import_staff(state, &site, &file, by).await
         }
+        trellis_db::data_exports::JOB => {
+            let site = site_of(state, item).ok_or_else(|| anyhow::anyhow!("unknown trust"))?;
+            let p: serde_json::Value = serde_json::from_str(&item.payload)?;
+            let id: uuid::Uuid =
+                p["id"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| anyhow::anyhow!("no request"))?;
+            crate::features::my_data::build(state, &site, id, p["token"].as_str().unwrap_or_default()).await
+        }
         trellis_db::held::JOB => {
             let site = site_of(state, item).ok_or_else(|| anyhow::anyhow!("unknown trust"))?;
             let p: serde_json::Value = serde_json::from_str(&item.payload)?;

@@ -12,6 +12,7 @@ pub mod health;
 pub mod home;
 pub mod learner;
 pub mod market;
+pub mod my_data;
 pub mod platform;
 pub mod platform_admin;
 pub mod portfolio;

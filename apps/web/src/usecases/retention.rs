@@ -29,6 +29,9 @@ pub async fn apply_trust(
     for id in &applied.held_files {
         files.delete(&held::file_key(tenant, *id)).await?;
     }
+    for id in &applied.export_files {
+        files.delete(&trellis_db::data_exports::file_key(tenant, *id)).await?;
+    }
     Ok(applied)
 }
 

@@ -211,3 +211,68 @@ async fn the_retention_schedule_deletes_each_class_after_its_period_and_keeps_th
     assert!(!trellis_db::audit::trail(&tx, 50).await.unwrap().is_empty(), "Riverside's trail is its own");
     tx.commit().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_person_downloads_everything_held_about_them_from_every_trust_once_a_day_and_no_one_else_can() {
+    let app = spawn_app().await;
+    let (mut ann, ann_id) = app.person("northmoor", "ann@northmoor.example").signed_in().await;
+    // Ann also belongs to Riverside.
+    app.member("riverside", "ann@northmoor.example", "another password entirely", &[Role::Learner]).await;
+    let (mut bob, _) = app.person("northmoor", "bob@northmoor.example").signed_in().await;
+
+    let page = ann.get("/account/my-data").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let t = page.csrf().unwrap();
+    let asked = ann.post("/account/my-data", &[("csrf_token", &t)]).await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    assert!(ann.get("/account/my-data").await.body.contains("We are preparing a copy of your data"));
+    // Once a day: asking again is refused, saying why and when.
+    let again = ann.post("/account/my-data", &[("csrf_token", &t)]).await;
+    assert_eq!(again.status, 429, "{}", again.body);
+    assert!(again.headers.get("retry-after").is_some() && again.body.contains("You can ask once a day"));
+
+    let mail = app.mail.wait_for("ann@northmoor.example", "A copy of your data is ready").await;
+    let link = mail.link("/account/my-data/").expect("a link");
+    let path = format!("/{}", link.split_once("://").unwrap().1.split_once('/').unwrap().1);
+    // Only Ann, signed in, with the emailed token.
+    assert_eq!(bob.get(&path).await.status, 404, "another person cannot use the link");
+    let wrong = path.split("token=").next().unwrap().to_owned() + "token=guessed";
+    assert_eq!(ann.get(&wrong).await.status, 404);
+    let mut stranger = app.visitor("northmoor");
+    assert_ne!(stranger.get(&path).await.status, 200);
+    let got = ann.get_bytes(&path).await;
+    assert_eq!(got.0, 200);
+    assert_eq!(got.1, "application/zip");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(got.2)).unwrap();
+    let names: Vec<String> = (0..zip.len()).map(|i| zip.by_index(i).unwrap().name().unwrap().to_string()).collect();
+    for wanted in [
+        "README.txt",
+        "account/people.json",
+        "account/platform_terms_acceptances.csv",
+        "northmoor/memberships.json",
+        "northmoor/person_sessions.csv",
+        "northmoor/data_exports.json",
+        "northmoor/audit_events.json",
+        "northmoor/xapi_statements.json",
+        "riverside/memberships.csv",
+    ] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} missing from {names:?}");
+    }
+    let mut everything = String::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        std::io::Read::read_to_string(&mut f, &mut everything).unwrap();
+    }
+    assert!(everything.contains("ann@northmoor.example") && everything.contains(&ann_id.to_string()));
+    assert!(everything.contains("privacy.data_requested"), "the audit trail's entries about her");
+    for secret in ["password_hash", "token_hash", "secret_sealed", "totp_secret", "\"secret\"", "$argon2"] {
+        let at = everything.find(secret).map(|i| &everything[i.saturating_sub(200)..(i + 100).min(everything.len())]);
+        assert!(at.is_none(), "{secret} leaked into the copy: {at:?}");
+    }
+    assert!(!everything.contains("bob@northmoor.example"), "nothing of anyone else");
+    // Another trust's handle sees no request of Ann's.
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
+    assert!(trellis_db::data_exports::of(&tx, ann_id, 10).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+}

@@ -36,6 +36,7 @@ mod m20261207_000028_transfers;
 mod m20261207_000029_objections;
 mod m20261207_000030_page_views;
 mod m20261207_000031_data_exports;
+mod m20261207_000032_person_indexes;
 
 pub mod helpers;
 
@@ -118,6 +119,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000029_objections::Migration),
             Box::new(m20261207_000030_page_views::Migration),
             Box::new(m20261207_000031_data_exports::Migration),
+            Box::new(m20261207_000032_person_indexes::Migration),
         ]
     }
 }

@@ -161,6 +161,14 @@ pub async fn rows_about(tx: &TenantTx, person: PersonId) -> Result<Vec<(&'static
         let rows = rows.iter().map(|r| Value::from_query_result(r, "").map(cleaned)).collect::<Result<Vec<_>, _>>()?;
         out.push((*table, rows));
     }
+    // Each SCORM commit of their attempts, as the content sent it (tracking detail).
+    let sql = "SELECT c.* FROM attempt_commits c JOIN attempts a ON a.tenant_id = c.tenant_id AND a.id = c.attempt_id
+                WHERE c.tenant_id = $1 AND a.tenant_id = $1 AND a.person_id = $2 ORDER BY c.id";
+    let rows = tx.query_all(sql, vec![person.as_uuid().into()]).await?;
+    out.push((
+        "attempt_commits",
+        rows.iter().map(|r| Value::from_query_result(r, "").map(cleaned)).collect::<Result<Vec<_>, _>>()?,
+    ));
     let sql = "SELECT * FROM audit_events WHERE tenant_id = $1 AND (actor_person_id = $2 OR subject = $3) ORDER BY at";
     let rows = tx.query_all(sql, vec![person.as_uuid().into(), person.to_string().into()]).await?;
     out.push((

@@ -218,7 +218,8 @@ pub async fn build(state: &AppState, site: &Site, id: uuid::Uuid, token: &str) -
          account/        your account (people) and the platform's terms and privacy notice you accepted\n\
          <organisation>/ for each organisation you belong to: every row about you, table by table, as\n\
          \x20               JSON and as CSV (memberships and roles, staff record, sessions, terms accepted,\n\
-         \x20               enrolments, progress, completions, attempts, certificates' links, tutors'\n\
+         \x20               enrolments, progress, completions, attempts and each SCORM commit as sent,\n\
+         \x20               certificates' links, tutors'\n\
          \x20               access, reports' grants, uploads and downloads, these requests, and the audit\n\
          \x20               trail's entries you made or that are about you), and the xAPI statements about\n\
          \x20               you in its learning record store (xapi_statements.json)\n\n\

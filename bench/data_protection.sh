@@ -54,7 +54,7 @@ before=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
 token=$(token_of "$cookie" "/admin/courses/$course/sessions")
 start=$(date +%s.%N)
 status=$(curl -s -o "$work/upload.html" -w '%{http_code}' -H "Host: $host" -H "Cookie: $cookie" \
-  -F "csrf_token=$token" -F kind=video -F "title=Bench video" -F "file=@$work/video.mp4;type=video/mp4" \
+  -F "csrf_token=$token" -F kind=video -F "title=Bench video" -F completion=view -F "file=@$work/video.mp4;type=video/mp4" \
   "$base/admin/courses/$course/sessions")
 end=$(date +%s.%N)
 after=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")

@@ -23,7 +23,8 @@ pub struct TenantLabel(pub String);
 fn loggable(path: &str) -> String {
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {
-        ["", first @ ("run" | "content"), _token, rest @ ..] => {
+        // Capability links: the token is the credential, so it never reaches the logs.
+        ["", first @ ("run" | "content" | "tutor" | "certificate-check"), _token, rest @ ..] => {
             let mut p = format!("/{first}/…");
             for r in rest {
                 p.push('/');
@@ -32,6 +33,7 @@ fn loggable(path: &str) -> String {
             p
         }
         ["", "cmi5", "fetch", tenant, session, _key] => format!("/cmi5/fetch/{tenant}/{session}/…"),
+        ["", "reporting", "authoriser", _token] => "/reporting/authoriser/…".to_owned(),
         _ => path.to_owned(),
     }
 }
@@ -91,6 +93,10 @@ mod tests {
         assert_eq!(loggable("/run/SECRET/commit"), "/run/…/commit");
         assert_eq!(loggable("/content/SECRET/a/b.html"), "/content/…/a/b.html");
         assert_eq!(loggable("/cmi5/fetch/t/s/SECRET"), "/cmi5/fetch/t/s/…");
+        assert_eq!(loggable("/tutor/SECRET"), "/tutor/…");
+        assert_eq!(loggable("/tutor/SECRET/courses/c"), "/tutor/…/courses/c");
+        assert_eq!(loggable("/certificate-check/SECRET"), "/certificate-check/…");
+        assert_eq!(loggable("/reporting/authoriser/SECRET"), "/reporting/authoriser/…");
         assert_eq!(loggable("/courses/1"), "/courses/1");
     }
 }

@@ -56,6 +56,8 @@ pub async fn request(
         .select::<data_export::Entity>()
         .filter(data_export::Column::PersonId.eq(person.as_uuid()))
         .filter(data_export::Column::RequestedAt.gt(now - ONE_PER))
+        // A request that failed does not count against the limit.
+        .filter(data_export::Column::Status.ne("failed"))
         .order_by_desc(data_export::Column::RequestedAt)
         .one(tx)
         .await?
@@ -104,6 +106,18 @@ pub async fn ready(tx: &TenantTx, id: Uuid, bytes: u64, expires_at: DateTime<Utc
         .col_expr(data_export::Column::Status, Expr::value("ready"))
         .col_expr(data_export::Column::Bytes, Expr::value(i64::try_from(bytes).unwrap_or(i64::MAX)))
         .col_expr(data_export::Column::ExpiresAt, Expr::value(Some(expires_at)))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+/// Records that a copy could not be made (the person may ask again at once).
+pub async fn failed(tx: &TenantTx, id: Uuid, why: &str) -> Result<(), DbError> {
+    tx.update_many::<data_export::Entity>()
+        .filter(data_export::Column::Id.eq(id))
+        .filter(data_export::Column::Status.eq("building"))
+        .col_expr(data_export::Column::Status, Expr::value("failed"))
+        .col_expr(data_export::Column::Detail, Expr::value(why.chars().take(300).collect::<String>()))
         .exec(tx)
         .await?;
     Ok(())

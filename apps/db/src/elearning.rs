@@ -142,6 +142,24 @@ pub async fn packages_of(tx: &TenantTx, course: CourseId) -> Result<Vec<Package>
         .collect())
 }
 
+/// Whether the course has a package of these bytes added since `since` (a held upload's import
+/// that already happened, so a retried job does not add it twice).
+pub async fn has_package_since(
+    tx: &TenantTx,
+    course: CourseId,
+    sha256: &str,
+    since: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    Ok(tx
+        .select::<package::Entity>()
+        .filter(package::Column::CourseId.eq(course.as_uuid()))
+        .filter(package::Column::Sha256.eq(sha256))
+        .filter(package::Column::CreatedAt.gte(since))
+        .one(tx)
+        .await?
+        .is_some())
+}
+
 /// The registration (cmi5, and the xAPI record of SCORM) of a learner's enrolment cycle on a
 /// package: the same for every AU of it and every attempt in the cycle, new for the next cycle.
 pub fn registration(e: &Enrolment, package: PackageId) -> Uuid {

@@ -111,6 +111,14 @@ impl Scanner {
             _ => {}
         }
         let answer = match tokio::time::timeout(self.timeout, scan).await {
+            // clamd's own limit (StreamMaxLength below `uploads.scan_max_mb`): the file, not the
+            // scanner, is the problem, so it is refused rather than held for ever.
+            Ok(Ok(bytes)) if String::from_utf8_lossy(&bytes).contains("size limit exceeded") => {
+                return match self.mode {
+                    ScanMode::Required => Verdict::TooLarge { limit_mb: self.max_bytes / (1024 * 1024) },
+                    _ => Verdict::Unscanned("larger than clamd takes".into()),
+                };
+            }
             Err(_) => Err("clamd did not answer in time".to_owned()),
             Ok(Err(e)) => Err(format!("clamd cannot be reached at {}: {e}", self.address)),
             Ok(Ok(bytes)) => parse(&bytes),

@@ -64,7 +64,17 @@ async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::
             let p: serde_json::Value = serde_json::from_str(&item.payload)?;
             let id: uuid::Uuid =
                 p["id"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| anyhow::anyhow!("no request"))?;
-            crate::features::my_data::build(state, &site, id, p["token"].as_str().unwrap_or_default()).await
+            match crate::features::my_data::build(state, &site, id, p["token"].as_str().unwrap_or_default()).await {
+                // After five tries the request is marked failed (the page says to ask again).
+                Err(e) if item.attempts >= 4 => {
+                    tracing::error!(error = %format!("{e:#}"), tenant = %site.entry.slug, "a copy of someone's data could not be made");
+                    let tx = state.dbs.app.begin(site.entry.id).await?;
+                    trellis_db::data_exports::failed(&tx, id, "it could not be made").await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+                other => other,
+            }
         }
         trellis_db::held::JOB => {
             let site = site_of(state, item).ok_or_else(|| anyhow::anyhow!("unknown trust"))?;

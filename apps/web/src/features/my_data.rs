@@ -173,6 +173,9 @@ pub async fn build(state: &AppState, site: &Site, id: uuid::Uuid, token: &str) -
     let account = id::account_rows(&itx, person).await?;
     let Some(who) = id::account_by_id(&itx, person).await? else {
         itx.commit().await?;
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        exports::failed(&tx, id, "the account no longer exists").await?;
+        tx.commit().await?;
         return Ok(());
     };
     let trusts: Vec<trellis_domain::TenantId> =

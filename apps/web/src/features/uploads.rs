@@ -23,6 +23,17 @@ pub async fn release(state: &AppState, site: &Site, id: uuid::Uuid) -> anyhow::R
         return finish(state, site, &h, Status::Refused, "This kind of upload is not known", true).await;
     };
     let key = held::file_key(site.entry.id, h.id);
+    // A retried job whose package was already added (the worker stopped before recording it).
+    if kind == Kind::Package
+        && let Ok(course) = h.target.parse::<CourseId>()
+    {
+        let tx = state.dbs.app.begin_read(site.entry.id).await?;
+        let done = trellis_db::elearning::has_package_since(&tx, course, &h.sha256, h.received_at).await?;
+        tx.commit().await?;
+        if done {
+            return finish(state, site, &h, Status::Released, "Added to the course", true).await;
+        }
+    }
     let tmp = tempfile::NamedTempFile::new()?;
     let size = state.files.get_to_file(&key, tmp.path()).await?;
     let who = Uploader { person: h.uploaded_by, ..Uploader::default() };
@@ -79,7 +90,8 @@ pub async fn release(state: &AppState, site: &Site, id: uuid::Uuid) -> anyhow::R
     }
 }
 
-/// Records how a held upload ended (audited), deleting its file unless it is still needed.
+/// Records how a held upload ended (audited), then deletes its file unless it is still needed (a
+/// file left by a failed delete is only unused bytes; a row left waiting would be imported again).
 async fn finish(
     state: &AppState,
     site: &Site,
@@ -88,9 +100,6 @@ async fn finish(
     detail: &str,
     delete_file: bool,
 ) -> anyhow::Result<()> {
-    if delete_file {
-        state.files.delete(&held::file_key(site.entry.id, h.id)).await?;
-    }
     let tx = state.dbs.app.begin(site.entry.id).await?;
     if held::resolve(&tx, h.id, status, detail).await? {
         trellis_db::audit::record(
@@ -104,5 +113,8 @@ async fn finish(
         .await?;
     }
     tx.commit().await?;
+    if delete_file && let Err(e) = state.files.delete(&held::file_key(site.entry.id, h.id)).await {
+        tracing::warn!(error = %e, tenant = %site.entry.slug, held = %h.id, "held upload's file not deleted");
+    }
     Ok(())
 }

@@ -26,11 +26,17 @@ pub async fn apply_trust(
     dry_run: bool,
 ) -> anyhow::Result<Applied> {
     let applied = retention::apply(dbs, tenant, &config.retention, chrono::Utc::now(), dry_run).await?;
-    for id in &applied.held_files {
-        files.delete(&held::file_key(tenant, *id)).await?;
-    }
-    for id in &applied.export_files {
-        files.delete(&trellis_db::data_exports::file_key(tenant, *id)).await?;
+    // Every file is tried, whatever one fails (a copy of someone's data must not be left behind
+    // because another file's delete failed); a failure is logged with its key.
+    let keys = applied
+        .held_files
+        .iter()
+        .map(|id| held::file_key(tenant, *id))
+        .chain(applied.export_files.iter().map(|id| trellis_db::data_exports::file_key(tenant, *id)));
+    for key in keys {
+        if let Err(e) = files.delete(&key).await {
+            tracing::error!(error = %e, key = %key, "retention: a file was not deleted; delete it by hand");
+        }
     }
     Ok(applied)
 }

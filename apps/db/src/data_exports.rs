@@ -26,7 +26,6 @@ pub struct Export {
     /// `building`, `ready` or `failed`.
     pub status: String,
     pub bytes: i64,
-    pub token_hash: String,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -38,19 +37,15 @@ impl From<data_export::Model> for Export {
             requested_at: m.requested_at,
             status: m.status,
             bytes: m.bytes,
-            token_hash: m.token_hash,
             expires_at: m.expires_at,
         }
     }
 }
 
-/// Records a request, unless the person made one here in the last day: then `Err` with when that
-/// one was made. The caller queues [`JOB`] (with the link's token) in the same transaction.
-pub async fn request(
-    tx: &TenantTx,
-    person: PersonId,
-    token_hash: &str,
-) -> Result<Result<Uuid, DateTime<Utc>>, DbError> {
+/// Records a request, keeping only the hash of its link's `token` (as capability links do), unless
+/// the person made one here in the last day: then `Err` with when that one was made. The caller
+/// queues [`JOB`] (with the token) in the same transaction.
+pub async fn request(tx: &TenantTx, person: PersonId, token: &str) -> Result<Result<Uuid, DateTime<Utc>>, DbError> {
     let now = Utc::now();
     if let Some(last) = tx
         .select::<data_export::Entity>()
@@ -72,7 +67,7 @@ pub async fn request(
         requested_at: Set(now),
         status: Set("building".into()),
         bytes: Set(0),
-        token_hash: Set(token_hash.to_owned()),
+        token_hash: Set(crate::links::hash(token)),
         expires_at: Set(None),
         detail: Set(String::new()),
     })
@@ -83,6 +78,20 @@ pub async fn request(
 /// One request.
 pub async fn by_id(tx: &TenantTx, id: Uuid) -> Result<Option<Export>, DbError> {
     Ok(tx.select::<data_export::Entity>().filter(data_export::Column::Id.eq(id)).one(tx).await?.map(Export::from))
+}
+
+/// A request of `person`'s that is ready, by its id and its link's token (matched by hash, as
+/// capability links are); `None` for anyone else's, a wrong token or one not ready.
+pub async fn ready_by_token(tx: &TenantTx, id: Uuid, person: PersonId, token: &str) -> Result<Option<Export>, DbError> {
+    Ok(tx
+        .select::<data_export::Entity>()
+        .filter(data_export::Column::Id.eq(id))
+        .filter(data_export::Column::PersonId.eq(person.as_uuid()))
+        .filter(data_export::Column::Status.eq("ready"))
+        .filter(data_export::Column::TokenHash.eq(crate::links::hash(token)))
+        .one(tx)
+        .await?
+        .map(Export::from))
 }
 
 /// The person's requests here, newest first.

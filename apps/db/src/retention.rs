@@ -72,14 +72,17 @@ pub async fn apply(
     let tx = dbs.app.begin(tenant).await?;
     let mut out = Applied::default();
 
-    // The audit trail: counted here; deleted only through its owner's function.
+    // The audit trail: counted here on a dry run; otherwise deleted (and counted) after this
+    // transaction, only through its owner's function.
     let audit_before = before(schedule.audit_days);
-    let audit = tx
-        .select::<crate::entities::audit_event::Entity>()
-        .filter(crate::entities::audit_event::Column::At.lt(audit_before))
-        .count(&tx)
-        .await?;
-    out.counts.push((Class::Audit, audit));
+    if dry_run {
+        let audit = tx
+            .select::<crate::entities::audit_event::Entity>()
+            .filter(crate::entities::audit_event::Column::At.lt(audit_before))
+            .count(&tx)
+            .await?;
+        out.counts.push((Class::Audit, audit));
+    }
 
     macro_rules! class {
         ($class:expr, $entity:ty, $filter:expr) => {{
@@ -135,8 +138,9 @@ pub async fn apply(
     }
     class!(Class::DataExports, data_export::Entity, expired);
     tx.commit().await?;
-    if !dry_run && audit > 0 {
-        dbs.platform.purge_audit_across_tenants(tenant, audit_before).await?;
+    if !dry_run {
+        let audit = dbs.platform.purge_audit_across_tenants(tenant, audit_before).await?;
+        out.counts.insert(0, (Class::Audit, audit));
     }
     Ok(out)
 }

@@ -15,7 +15,6 @@ use poem::http::StatusCode;
 use poem::web::{CsrfToken, Path, Query};
 use poem::{Body, Response, handler};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use trellis_db::{audit, data_exports as exports, identity as id, outbox};
 
@@ -23,10 +22,6 @@ use trellis_db::{audit, data_exports as exports, identity as id, outbox};
 const LINK_DAYS: i64 = 7;
 /// Statements read from each trust's learning record store, at most.
 const MAX_STATEMENTS: u32 = 100_000;
-
-fn hashed(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
 
 /// The page: what the copy holds, the button, and the person's requests here.
 #[handler]
@@ -72,7 +67,7 @@ pub async fn request(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Anyo
     let Member { me, tx, .. } = member;
     // The emailed link's token: kept only as its hash, sent once, in the email.
     let raw = page::link_token();
-    match exports::request(&tx, me.person, &hashed(&raw)).await? {
+    match exports::request(&tx, me.person, &raw).await? {
         Ok(id) => {
             audit::record(&tx, Some(me.person), "privacy.data_requested", &id.to_string(), None, json!({})).await?;
             // The raw token rides in the job's payload to the worker, which puts it in the email
@@ -125,13 +120,9 @@ pub async fn download(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let id: uuid::Uuid = page::path_id(&id)?;
-    let e = exports::by_id(&tx, id).await?;
+    let e = exports::ready_by_token(&tx, id, me.person, &q.token).await?;
     tx.commit().await?;
-    let e = e.filter(|e| e.person == me.person && e.status == "ready").ok_or(AppError::NotFound)?;
-    let matches: bool = subtle_eq(&hashed(&q.token), &e.token_hash);
-    if !matches {
-        return Err(AppError::NotFound);
-    }
+    let e = e.ok_or(AppError::NotFound)?;
     if e.expires_at.is_none_or(|x| x <= chrono::Utc::now()) {
         return crate::features::account::message_page(
             state,
@@ -156,16 +147,17 @@ pub async fn download(
         .body(Body::from_bytes_stream(fetched.body)))
 }
 
-fn subtle_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The worker: builds the copy, keeps it, marks it ready and emails the link (`token`).
 pub async fn build(state: &AppState, site: &Site, id: uuid::Uuid, token: &str) -> anyhow::Result<()> {
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let e = exports::by_id(&tx, id).await?;
+    let e = exports::by_id(&tx, id).await?.filter(|e| e.status == "building");
+    // The platform's documents the person accepted (read as a member of this trust).
+    let accepted = match &e {
+        Some(e) => exports::platform_terms_of(&tx, e.person).await?,
+        None => Vec::new(),
+    };
     tx.commit().await?;
-    let Some(e) = e.filter(|e| e.status == "building") else { return Ok(()) };
+    let Some(e) = e else { return Ok(()) };
     let person = e.person;
     // The account, the platform's documents accepted, the trusts they belong to, and the xAPI
     // statements about them: the identity path's named reads of one person.
@@ -195,9 +187,6 @@ pub async fn build(state: &AppState, site: &Site, id: uuid::Uuid, token: &str) -
     for (table, rows) in &account {
         add_table(&mut zip, &mut listing, "account", table, rows)?;
     }
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let accepted = exports::platform_terms_of(&tx, person).await?;
-    tx.commit().await?;
     add_table(&mut zip, &mut listing, "account", "platform_terms_acceptances", &accepted)?;
     for tenant in &trusts {
         let Some(at) = state.directory.site_by_id(*tenant) else { continue };

@@ -150,7 +150,7 @@ pub async fn objections(
             .filter(|p| before.objects_to(**p) != ticked.objects_to(**p))
             .map(|p| json!({ "purpose": p.key(), "stopped": ticked.objects_to(*p) }))
             .collect();
-        let ip = crate::http::middleware::forwarded::client_ip(req, &state.proxies).map(|i| i.to_string());
+        let ip = client_ip(state, req);
         audit::record(
             &itx,
             Some(me.person),

@@ -37,6 +37,7 @@ mod m20261207_000029_objections;
 mod m20261207_000030_page_views;
 mod m20261207_000031_data_exports;
 mod m20261207_000032_person_indexes;
+mod m20261207_000033_erasure;
 
 pub mod helpers;
 
@@ -76,6 +77,13 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261206_000024_regions.rs"),
     include_str!("m20261206_000025_activity_summary.rs"),
     include_str!("m20261206_000026_programme_certificates.rs"),
+    include_str!("m20261207_000027_held_uploads.rs"),
+    include_str!("m20261207_000028_transfers.rs"),
+    include_str!("m20261207_000029_objections.rs"),
+    include_str!("m20261207_000030_page_views.rs"),
+    include_str!("m20261207_000031_data_exports.rs"),
+    include_str!("m20261207_000032_person_indexes.rs"),
+    include_str!("m20261207_000033_erasure.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -120,6 +128,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000030_page_views::Migration),
             Box::new(m20261207_000031_data_exports::Migration),
             Box::new(m20261207_000032_person_indexes::Migration),
+            Box::new(m20261207_000033_erasure::Migration),
         ]
     }
 }

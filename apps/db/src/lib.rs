@@ -17,6 +17,7 @@ pub mod domains;
 pub mod elearning;
 pub mod enrolments;
 pub mod entities;
+pub mod erasure;
 mod error;
 pub mod grants;
 pub mod held;

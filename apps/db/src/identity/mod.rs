@@ -526,46 +526,8 @@ impl PlatformDb {
         crate::platform::audit(&self.conn, actor, action, tenant, detail).await
     }
 
-    /// Erases what the audit trail holds about a person in every trust (their address, the
-    /// details of their entries), keeping that something happened, and returns how many entries
-    /// changed. The only way to change the trail besides [`Self::purge_audit_across_tenants`]: on
-    /// PostgreSQL an owner's function, since no role may update the trail itself.
-    pub async fn erase_person_from_audit_across_tenants(&self, person: PersonId) -> Result<u64, DbError> {
-        use sea_orm::ConnectionTrait;
-        if self.conn.get_database_backend() == sea_orm::DbBackend::Postgres {
-            let row = self
-                .conn
-                .query_one_raw(crate::tenant_tx::statement(
-                    sea_orm::DbBackend::Postgres,
-                    "SELECT trellis_audit_erase_person($1) AS n",
-                    vec![person.as_uuid().into()],
-                ))
-                .await?;
-            return Ok(row
-                .map(|r| r.try_get::<i64>("", "n"))
-                .transpose()?
-                .map_or(0, |n: i64| u64::try_from(n).unwrap_or(0)));
-        }
-        let id = person.to_string();
-        let res = audit_event::Entity::update_many()
-            .filter(
-                sea_orm::Condition::any()
-                    .add(audit_event::Column::ActorPersonId.eq(person.as_uuid()))
-                    .add(audit_event::Column::Subject.eq(id.clone())),
-            )
-            .col_expr(audit_event::Column::Ip, Expr::value(Option::<String>::None))
-            .col_expr(audit_event::Column::Detail, Expr::value("{}"))
-            .col_expr(
-                audit_event::Column::Subject,
-                Expr::case(audit_event::Column::Subject.eq(id.clone()), id).finally("(erased)").into(),
-            )
-            .exec(&self.conn)
-            .await?;
-        Ok(res.rows_affected)
-    }
-
     /// Deletes a trust's audit entries older than `before` (the retention schedule); returns how
-    /// many. On PostgreSQL an owner's function, like [`Self::erase_person_from_audit_across_tenants`].
+    /// many. On PostgreSQL an owner's function, like `trellis_audit_pseudonymise` (see [`crate::erasure`]).
     pub async fn purge_audit_across_tenants(&self, tenant: TenantId, before: DateTime<Utc>) -> Result<u64, DbError> {
         use sea_orm::ConnectionTrait;
         if self.conn.get_database_backend() == sea_orm::DbBackend::Postgres {

@@ -405,17 +405,6 @@ pub async fn change_email(itx: &IdentityTx, id: PersonId, new_email: &str) -> Re
     Ok(())
 }
 
-/// Closes the person's account at their request: no more sign-ins anywhere, every session ends.
-/// (Erasure of personal data is a separate, later step.)
-pub async fn deactivate(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
-    person::Entity::update_many()
-        .filter(person::Column::Id.eq(id.as_uuid()))
-        .col_expr(person::Column::Status, Expr::value(crate::states::PersonStatus::Deactivated.as_str()))
-        .exec(itx.conn())
-        .await?;
-    end_all_sessions(itx, id).await
-}
-
 /// What a single-use link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenPurpose {

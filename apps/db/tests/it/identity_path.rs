@@ -259,6 +259,16 @@ async fn the_audit_trail_changes_only_through_its_functions() {
         .await
         .unwrap();
     audit::record(&tx, None, "other", "someone else", Some("192.0.2.8"), serde_json::json!({ "y": 2 })).await.unwrap();
+    audit::record(
+        &tx,
+        None,
+        "invited",
+        "Sam@Northmoor.example",
+        None,
+        serde_json::json!({ "to": "sam@northmoor.example" }),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     if f.db.backend == Backend::Postgres {
@@ -271,20 +281,36 @@ async fn the_audit_trail_changes_only_through_its_functions() {
             tx.rollback().await.unwrap();
         }
     }
-    // Erasure: the person's entries keep their shape, lose what identifies.
-    let n = f.dbs.platform.erase_person_from_audit_across_tenants(sam.id).await.unwrap();
-    assert_eq!(n, 1);
+    // Erasure: the person's entries take a pseudonym and lose their address; an entry that names
+    // them loses what it said; others' entries stay as they were.
+    let pseudonym = trellis_domain::PersonId::from_uuid(uuid::Uuid::now_v7());
+    let n = f
+        .dbs
+        .platform
+        .pseudonymise_audit_across_tenants(sam.id, pseudonym, &[a], &["sam@northmoor.example".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
     let tx = f.dbs.app.begin(a).await.unwrap();
     let trail = audit::trail(&tx, 50).await.unwrap();
     tx.rollback().await.unwrap();
     let signed = trail.iter().find(|e| e.action == "sign_in").unwrap();
-    assert_eq!((signed.ip.as_deref(), signed.detail.as_str()), (None, "{}"));
+    assert_eq!(
+        (signed.ip.as_deref(), signed.actor, signed.subject.clone()),
+        (None, Some(pseudonym), pseudonym.to_string())
+    );
+    let invited = trail.iter().find(|e| e.action == "invited").unwrap();
+    assert_eq!((invited.subject.as_str(), invited.detail.as_str()), ("(erased)", "{}"));
     let other = trail.iter().find(|e| e.action == "other").unwrap();
-    assert_eq!(other.ip.as_deref(), Some("192.0.2.8"), "others' entries untouched");
+    assert_eq!(
+        (other.ip.as_deref(), other.detail.as_str()),
+        (Some("192.0.2.8"), r#"{"y":2}"#),
+        "others' entries untouched"
+    );
     // Retention: a trust's entries before a date go.
     let gone =
         f.dbs.platform.purge_audit_across_tenants(a, chrono::Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
-    assert!(gone >= 2);
+    assert!(gone >= 3);
     let tx = f.dbs.app.begin(a).await.unwrap();
     assert!(audit::trail(&tx, 50).await.unwrap().is_empty());
     tx.rollback().await.unwrap();

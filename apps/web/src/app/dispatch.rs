@@ -5,9 +5,9 @@ use crate::context::AppState;
 use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
-    account, admin, api, assets, authoring, certificates, elearning, file_activity, health, home, learner, market,
-    my_data, platform, platform_admin, portfolio, records, reporting, site_admin, sso, sso_admin, statistics, tenant,
-    training, tutors, xapi,
+    account, admin, api, assets, authoring, certificates, elearning, erasure, file_activity, health, home, learner,
+    market, my_data, platform, platform_admin, portfolio, records, reporting, site_admin, sso, sso_admin, statistics,
+    tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -117,7 +117,7 @@ impl Dispatch {
                 )
                 .at("/account/email/confirm", get(account::email_confirm_form).post(account::email_confirm))
                 .at("/account/sessions/:id/end", post(account::end_session))
-                .at("/account/deactivate", post(account::deactivate))
+                .at("/account/close", get(erasure::close_form).post(erasure::close))
                 .at("/account/objections", post(account::objections))
                 .at("/account/my-data", get(my_data::form).post(my_data::request))
                 .at("/account/my-data/:id", get(my_data::download))
@@ -148,6 +148,7 @@ impl Dispatch {
                 .at("/admin/staff", get(admin::staff))
                 .at("/admin/staff/:person/status", post(admin::staff_status))
                 .at("/admin/staff/:person/roles", post(admin::staff_roles))
+                .at("/admin/staff/:person/erase", get(erasure::erase_form).post(erasure::erase_member))
                 .at("/courses", get(learner::catalogue))
                 .at("/courses/:id", get(learner::course_page))
                 .at("/courses/:id/enrol", post(learner::enrol))

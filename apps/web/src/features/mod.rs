@@ -7,6 +7,7 @@ pub mod assets;
 pub mod authoring;
 pub mod certificates;
 pub mod elearning;
+pub mod erasure;
 pub mod file_activity;
 pub mod health;
 pub mod home;

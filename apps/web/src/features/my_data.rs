@@ -131,7 +131,7 @@ pub async fn download(
             StatusCode::GONE,
             "This link has expired",
             "A copy of your data can be downloaded for 7 days. Ask for a new copy on the Download my data page.",
-            Some(("/account/my-data", "Download my data")),
+            Some(("Download my data", "/account/my-data")),
         );
     }
     let fetched =

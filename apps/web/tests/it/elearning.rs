@@ -38,13 +38,13 @@ pub(crate) async fn upload(ed: &mut Visitor, course: &str, name: &str, zip: &[u8
     ed.post_multipart(&form, &[("csrf_token", &t)], ("file", name, "application/zip", zip)).await
 }
 
-async fn publish(ed: &mut Visitor, course: &str) {
+pub(crate) async fn publish(ed: &mut Visitor, course: &str) {
     let t = token(ed, &format!("/admin/courses/{course}")).await;
     assert_eq!(ed.post(&format!("/admin/courses/{course}/publish"), &[("csrf_token", &t)]).await.status, 303);
 }
 
 /// The learner's launch of a session: (play page path, the frame's source).
-async fn launch(v: &mut Visitor, course: &str, session: &str) -> (String, String) {
+pub(crate) async fn launch(v: &mut Visitor, course: &str, session: &str) -> (String, String) {
     let t = token(v, &format!("/learn/{course}/{session}")).await;
     let go = v.post(&format!("/learn/{course}/{session}/launch"), &[("csrf_token", &t)]).await;
     assert_eq!(go.status, 303, "{}", go.body);
@@ -64,7 +64,7 @@ fn path_of(url: &str) -> String {
     }
 }
 
-fn sessions_of(body: &str, course: &str) -> Vec<String> {
+pub(crate) fn sessions_of(body: &str, course: &str) -> Vec<String> {
     let prefix = format!("/learn/{course}/");
     let mut out: Vec<String> = body
         .match_indices(&prefix)
@@ -88,7 +88,14 @@ fn hostile_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
-async fn commit_as(content: &mut Visitor, run_token: &str, launch: u32, seq: u64, last: bool, values: Value) -> Value {
+pub(crate) async fn commit_as(
+    content: &mut Visitor,
+    run_token: &str,
+    launch: u32,
+    seq: u64,
+    last: bool,
+    values: Value,
+) -> Value {
     let body = json!({ "launch": launch, "seq": seq, "final": last, "values": values });
     let p = content
         .send(

@@ -551,8 +551,8 @@ async fn closing_an_account_ends_every_session_and_sign_in() {
     here.sign_in_and_agree("leaving@northmoor.example", PW).await;
     there.sign_in_and_agree("leaving@northmoor.example", PW).await;
     let token = here.get("/profile").await.csrf().unwrap();
-    assert_eq!(here.post("/account/deactivate", &[("csrf_token", &token)]).await.status, 400, "needs the box ticked");
-    let closed = here.post("/account/deactivate", &[("csrf_token", &token), ("confirm", "yes")]).await;
+    assert_eq!(here.post("/account/close", &[("csrf_token", &token)]).await.status, 400, "needs the box ticked");
+    let closed = here.post("/account/close", &[("csrf_token", &token), ("confirm", "yes")]).await;
     assert_eq!(closed.status, 200);
     assert_eq!(there.get("/profile").await.location.as_deref(), Some("/sign-in"), "signed out on every trust's site");
     let mut again = app.visitor("riverside");

@@ -276,3 +276,292 @@ async fn a_person_downloads_everything_held_about_them_from_every_trust_once_a_d
     assert!(trellis_db::data_exports::of(&tx, ann_id, 10).await.unwrap().is_empty());
     tx.commit().await.unwrap();
 }
+
+/// Every place `needles` (lower-case) occur in the whole database, as `table.column`: every text,
+/// JSON, binary and id column of every table, read as the owner.
+async fn found_anywhere(app: &trellis_testkit::TestApp, needles: &[String]) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let conn = app.db.raw_owner_connection().await;
+    let backend = conn.get_database_backend();
+    let columns: Vec<(String, String, String)> = if backend == DbBackend::Postgres {
+        conn.query_all_raw(Statement::from_string(
+            backend,
+            "SELECT table_name::text AS t, column_name::text AS c, data_type::text AS d FROM information_schema.columns
+              WHERE table_schema = 'public' AND data_type IN ('text', 'character varying', 'json', 'jsonb', 'bytea', 'uuid')",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.try_get("", "t").unwrap(), r.try_get("", "c").unwrap(), r.try_get("", "d").unwrap()))
+        .collect()
+    } else {
+        let mut out = Vec::new();
+        let tables = conn
+            .query_all_raw(Statement::from_string(backend, "SELECT name FROM sqlite_master WHERE type = 'table'"))
+            .await
+            .unwrap();
+        for t in tables {
+            let t: String = t.try_get("", "name").unwrap();
+            for c in conn
+                .query_all_raw(Statement::from_string(backend, format!("PRAGMA table_info(\"{t}\")")))
+                .await
+                .unwrap()
+            {
+                out.push((t.clone(), c.try_get("", "name").unwrap(), "any".to_owned()));
+            }
+        }
+        out
+    };
+    let mut found = Vec::new();
+    for (t, c, d) in &columns {
+        for n in needles {
+            let sql = match (backend, d.as_str()) {
+                (DbBackend::Postgres, "bytea") => {
+                    format!(
+                        "SELECT COUNT(*) AS n FROM \"{t}\" WHERE position(convert_to($1, 'UTF8') IN lower(encode(\"{c}\", 'escape'))::bytea) > 0"
+                    )
+                }
+                (DbBackend::Postgres, _) => {
+                    format!("SELECT COUNT(*) AS n FROM \"{t}\" WHERE strpos(lower(\"{c}\"::text), $1) > 0")
+                }
+                // SQLite keeps ids as 16-byte blobs: they are looked for in hexadecimal too.
+                _ => format!(
+                    "SELECT COUNT(*) AS n FROM \"{t}\" WHERE instr(lower(CAST(\"{c}\" AS TEXT)), ?) > 0 OR instr(lower(hex(\"{c}\")), ?) > 0"
+                ),
+            };
+            let simple = uuid::Uuid::parse_str(n).map(|u| u.simple().to_string()).unwrap_or_else(|_| n.clone());
+            let values: Vec<sea_orm::Value> = if backend == DbBackend::Postgres {
+                vec![n.clone().into()]
+            } else {
+                vec![n.clone().into(), simple.into()]
+            };
+            let row = conn.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await.unwrap().unwrap();
+            if row.try_get::<i64>("", "n").unwrap() > 0 {
+                found.push(format!("{t}.{c} has {n}"));
+            }
+        }
+    }
+    found
+}
+
+/// Counts that must not change when someone is erased.
+async fn counts(app: &trellis_testkit::TestApp) -> Vec<(String, i64)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let conn = app.db.raw_owner_connection().await;
+    let mut out = Vec::new();
+    for t in [
+        "enrolments",
+        "completions",
+        "attempts",
+        "attempt_commits",
+        "object_progress",
+        "xapi_statements",
+        "audit_events",
+    ] {
+        let r = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {t}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        out.push((t.to_owned(), r.try_get::<i64>("", "n").unwrap()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn closing_an_account_erases_the_person_everywhere_and_keeps_the_counts() {
+    use crate::elearning::{commit_as, launch, new_course, publish, sessions_of, token, upload};
+    use serde_json::json;
+    let app = spawn_app().await;
+    app.seed_national().await;
+    let fire = app.national_course("CSTF-FIRE").await;
+    let mut ed = app
+        .person("northmoor", "ed@northmoor.example")
+        .roles(&[Role::ContentEditor, Role::TrainingManager])
+        .signed_in()
+        .await
+        .0;
+    let t = ed.get("/admin/courses").await.csrf().unwrap();
+    ed.post(&format!("/admin/courses/{fire}/offer"), &[("csrf_token", &t), ("offer", "yes")]).await;
+    let email = "annwen.ot@northmoor.example";
+    let (mut ann, ann_id) =
+        app.person("northmoor", email).staff("Nursing and Midwifery Registered", "Ward 7").signed_in().await;
+    // She is also Riverside's only training manager, and has a distinctive name.
+    app.member("riverside", email, trellis_testkit::PASSWORD, &[Role::Learner, Role::TrainingManager]).await;
+    let dbs = app.dbs().await;
+    let northmoor = app.tenant_id("northmoor").await;
+    let itx = dbs.identity.begin(northmoor).await.unwrap();
+    let details = trellis_db::identity::Details {
+        given_name: "Annwen".into(),
+        family_name: "Oakley-Tregarth".into(),
+        job_role: "Staff nurse".into(),
+        place_of_work: "RX1".into(),
+    };
+    trellis_db::identity::update_details(&itx, ann_id, &details).await.unwrap();
+    itx.commit().await.unwrap();
+
+    // Her learning: the national course, and a SCORM course whose content writes her name into
+    // what it commits; an xAPI statement that names her by email and by name.
+    let t = ann.get(&format!("/courses/{fire}")).await.csrf().unwrap();
+    assert_eq!(ann.post(&format!("/courses/{fire}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let course = new_course(&mut ed, "NM-HH", "Hand hygiene").await;
+    assert_eq!(
+        upload(&mut ed, &course, "hh.zip", &trellis_testkit::test_package("scorm12-hand-hygiene")).await.status,
+        303
+    );
+    publish(&mut ed, &course).await;
+    let t = token(&mut ann, &format!("/courses/{course}")).await;
+    assert_eq!(ann.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    let page = ann.get(&format!("/courses/{course}")).await;
+    let session = sessions_of(&page.body, &course).into_iter().next().expect("a session");
+    let (_, src) = launch(&mut ann, &course, &session).await;
+    let run = src.rsplit('/').next().unwrap().to_owned();
+    let mut content = app.content();
+    let runtime = content.get(&format!("/run/{run}")).await;
+    assert!(runtime.body.contains("Oakley-Tregarth, Annwen"), "the content is told her name");
+    let r = commit_as(
+        &mut content,
+        &run,
+        1,
+        1,
+        true,
+        json!({ "cmi.core.lesson_status": "passed", "cmi.core.score.raw": "90",
+                "cmi.suspend_data": "{\"learner\":\"Oakley-Tregarth, Annwen\"}" }),
+    )
+    .await;
+    assert_eq!(r["result"], true, "{r}");
+    {
+        use base64::Engine as _;
+        let (key, secret) =
+            trellis_web::issue_lrs_credential(&dbs, northmoor, "Content", "write", "1.0.3").await.unwrap();
+        let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}")));
+        let body = json!({
+            "actor": { "mbox": format!("mailto:{email}") },
+            "verb": { "id": "http://adlnet.gov/expapi/verbs/experienced", "display": { "en-GB": "experienced" } },
+            "object": { "id": "https://content.example/sepsis" },
+            "context": { "extensions": { "https://content.example/learner": "Annwen Oakley-Tregarth" } },
+        });
+        let said = app
+            .visitor("northmoor")
+            .send(
+                "POST",
+                "/xapi/statements",
+                &[
+                    ("authorization", &auth),
+                    ("x-experience-api-version", "1.0.3"),
+                    ("content-type", "application/json"),
+                ],
+                body.to_string().into_bytes(),
+            )
+            .await;
+        assert_eq!(said.status, 200, "{}", said.body);
+    }
+    // A copy of her data (a row, a file and an email).
+    let t = ann.get("/account/my-data").await.csrf().unwrap();
+    assert_eq!(ann.post("/account/my-data", &[("csrf_token", &t)]).await.status, 303);
+    app.mail.wait_for(email, "A copy of your data is ready").await;
+
+    let needles = vec![email.to_owned(), "oakley-tregarth".to_owned(), ann_id.to_string()];
+    let first = found_anywhere(&app, &needles).await;
+    assert!(first.len() > 10, "she is written in many places first: {first:?}");
+    let national = || async {
+        let rows = dbs.platform.national_statistics_across_tenants().await.unwrap();
+        rows.iter().filter(|r| r.code == "CSTF-FIRE").map(|r| r.enrolled).sum::<u64>()
+    };
+    let (before, national_before) = (counts(&app).await, national().await);
+
+    // The page says what goes and what stays; the last training manager of Riverside is refused.
+    let page = ann.get("/account/close").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for said in ["What is kept, and why", "Payment records", "at least six years", "Riverside"] {
+        assert!(page.body.contains(said), "{said}: {}", page.body);
+    }
+    let t = page.csrf().unwrap();
+    let unticked = ann.post("/account/close", &[("csrf_token", &t)]).await;
+    assert_eq!(unticked.status, 400);
+    assert!(unticked.body.contains("Tick the box to confirm"), "{}", unticked.body);
+    let refused = ann.post("/account/close", &[("csrf_token", &t), ("confirm", "yes")]).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("only training manager") && refused.body.contains("Nothing has been changed"));
+    assert_eq!(found_anywhere(&app, &needles).await, first, "refused: nothing changed");
+
+    // Another training manager at Riverside: now it goes through.
+    app.member("riverside", "rhian@riverside.example", trellis_testkit::PASSWORD, &[Role::TrainingManager]).await;
+    let closed = ann.post("/account/close", &[("csrf_token", &t), ("confirm", "yes")]).await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert!(closed.body.contains("Your account is closed"));
+    let after = counts(&app).await;
+    assert_eq!(ann.get("/profile").await.location.as_deref(), Some("/sign-in"), "signed out");
+    let mut again = app.visitor("northmoor");
+    assert_eq!(again.sign_in(email, trellis_testkit::PASSWORD).await.status, 401);
+
+    // Her name, email address and id are nowhere; every count is as it was (plus the two
+    // trusts' entries saying that someone was erased), and the national figures too.
+    let left = found_anywhere(&app, &needles).await;
+    assert!(left.is_empty(), "still found: {left:?}");
+    for ((t, b), (_, a)) in before.iter().zip(&after) {
+        let expected = if t == "audit_events" { b + 2 } else { *b };
+        assert_eq!(*a, expected, "{t}");
+    }
+    assert_eq!(national().await, national_before);
+    // The trust's pages about the course and its trail still work.
+    let attempts = ed.get(&format!("/admin/courses/{course}/attempts")).await;
+    assert_eq!(attempts.status, 200, "{}", attempts.body);
+    let trail = ed.get("/admin/audit").await;
+    assert!(trail.body.contains("person.erased") || trail.body.contains("erased"), "{}", trail.body);
+}
+
+#[tokio::test]
+async fn a_training_manager_erases_a_members_details_at_their_trust_only() {
+    let app = spawn_app().await;
+    let (mut boss, boss_id) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let email = "dual.member@northmoor.example";
+    let (mut dee, dee_id) = app.person("northmoor", email).signed_in().await;
+    // Dee also works at Riverside.
+    let (mut dee_there, _) = app.person("riverside", email).signed_in().await;
+    let (mut rex, _) =
+        app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let fire = app.course("northmoor", "nm-fire", "Fire safety").page("Exits", "Know them").published().create().await;
+    let t = dee.get(&format!("/courses/{fire}")).await.csrf().unwrap();
+    assert_eq!(dee.post(&format!("/courses/{fire}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+
+    // Another trust's manager cannot reach her here, nor erase her from there by id.
+    let t = rex.get("/admin/staff").await.csrf().unwrap();
+    assert_eq!(rex.get(&format!("/admin/staff/{boss_id}/erase")).await.status, 404);
+    let theirs = rex.post(&format!("/admin/staff/{boss_id}/erase"), &[("csrf_token", &t), ("confirm", "yes")]).await;
+    assert_eq!(theirs.status, 404);
+    // A learner cannot erase anyone.
+    let t = dee.get("/profile").await.csrf().unwrap();
+    assert_ne!(
+        dee.post(&format!("/admin/staff/{boss_id}/erase"), &[("csrf_token", &t), ("confirm", "yes")]).await.status,
+        303
+    );
+
+    let page = boss.get(&format!("/admin/staff/{dee_id}/erase")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("also belongs to other organisations"), "{}", page.body);
+    let t = page.csrf().unwrap();
+    let done = boss.post(&format!("/admin/staff/{dee_id}/erase"), &[("csrf_token", &t), ("confirm", "yes")]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(boss.get("/admin/staff").await.body.contains("Their details have been erased"));
+    assert!(!boss.get("/admin/staff").await.body.contains(email), "gone from Northmoor's staff");
+    assert_eq!(dee.get("/profile").await.location.as_deref(), Some("/sign-in"), "no longer signed in here");
+    // Her account goes on at Riverside.
+    assert_eq!(dee_there.get("/profile").await.status, 200);
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
+    assert!(trellis_db::identity::member_person(&tx, dee_id).await.unwrap().is_some());
+    tx.commit().await.unwrap();
+    // Northmoor's trail records it, by the manager, naming only the pseudonym.
+    let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
+    let trail = trellis_db::audit::trail(&tx, 100).await.unwrap();
+    tx.commit().await.unwrap();
+    let entry = trail.iter().find(|e| e.action == "person.erased").expect("recorded");
+    assert_eq!(entry.actor, Some(boss_id));
+    assert_ne!(entry.subject, dee_id.to_string());
+    assert!(trail.iter().all(|e| e.subject != dee_id.to_string() && e.actor != Some(dee_id)));
+}

@@ -376,9 +376,9 @@ async fn terms_privacy_and_accessibility_are_readable_without_signing_in_and_say
     }
     // A trust's own terms are shown beside the platform's on its site.
     let privacy = app.get(&TestApp::host_of("northmoor"), "/privacy").await.text().await.unwrap();
-    // No promise of what does not exist: erasure on request is not built yet, and it says so.
-    assert!(privacy.contains("cannot yet erase"), "{privacy}");
-    assert!(!privacy.contains("ask us to erase"));
+    // It says what closing an account does, as the service does it (erasure, what stays and why).
+    assert!(privacy.contains("erases you at every organisation you belong to"), "{privacy}");
+    assert!(privacy.contains("tax law requires them to be kept"), "{privacy}");
     // Every page links to them.
     let home = app.get(&TestApp::host_of("riverside"), "/").await.text().await.unwrap();
     assert!(home.contains("href=\"/terms\"") && home.contains("href=\"/privacy\""));

@@ -5,6 +5,7 @@
 mod apply;
 mod catalogue;
 mod elearning;
+mod erasure;
 mod identity_path;
 mod isolation;
 mod keys;

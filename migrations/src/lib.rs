@@ -38,6 +38,7 @@ mod m20261207_000030_page_views;
 mod m20261207_000031_data_exports;
 mod m20261207_000032_person_indexes;
 mod m20261207_000033_erasure;
+mod m20261207_000034_enquiries;
 
 pub mod helpers;
 
@@ -84,6 +85,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000031_data_exports.rs"),
     include_str!("m20261207_000032_person_indexes.rs"),
     include_str!("m20261207_000033_erasure.rs"),
+    include_str!("m20261207_000034_enquiries.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -129,6 +131,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000031_data_exports::Migration),
             Box::new(m20261207_000032_person_indexes::Migration),
             Box::new(m20261207_000033_erasure::Migration),
+            Box::new(m20261207_000034_enquiries::Migration),
         ]
     }
 }

@@ -160,6 +160,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("access_events", "person_id"),
     ("held_uploads", "uploaded_by"),
     ("data_exports", "person_id"),
+    ("enquiries", "person_id"),
 ];
 
 /// Whether a column holds a secret or its hash (left out of the copy).
@@ -190,6 +191,14 @@ pub async fn rows_about(tx: &TenantTx, person: PersonId) -> Result<Vec<(&'static
     let rows = tx.query_all(sql, vec![person.as_uuid().into()]).await?;
     out.push((
         "attempt_commits",
+        rows.iter().map(|r| Value::from_query_result(r, "").map(cleaned)).collect::<Result<Vec<_>, _>>()?,
+    ));
+    // The threads of their enquiries.
+    let sql = "SELECT m.* FROM enquiry_messages m JOIN enquiries e ON e.tenant_id = m.tenant_id AND e.id = m.enquiry_id
+                WHERE m.tenant_id = $1 AND e.tenant_id = $1 AND e.person_id = $2 ORDER BY m.created_at";
+    let rows = tx.query_all(sql, vec![person.as_uuid().into()]).await?;
+    out.push((
+        "enquiry_messages",
         rows.iter().map(|r| Value::from_query_result(r, "").map(cleaned)).collect::<Result<Vec<_>, _>>()?,
     ));
     let sql = "SELECT * FROM audit_events WHERE tenant_id = $1 AND (actor_person_id = $2 OR subject = $3) ORDER BY at";

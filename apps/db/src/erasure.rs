@@ -9,13 +9,14 @@
 //! - **Deleted**: the membership and its roles, the staff record (assignment number, post),
 //!   single sign-on links, sessions, certificate and tutor links, ePortfolio connections, report
 //!   schedules, copies of their data, invitations, terms acceptances, their xAPI state and
-//!   profile documents, and emails addressed to them; for a whole account also the account
+//!   profile documents, their enquiries to the trust's desk, and emails addressed to them; for a whole account also the account
 //!   itself, its secrets, codes and links (`trellis_erase_account` on PostgreSQL).
 //! - **Kept under the pseudonym**: enrolments, assignments, progress, attempts, completions,
 //!   shared completions, charges and ledger lines (payment records: amounts, dates and trusts),
 //!   upload and download entries, report grants, and every "by" column naming them.
 //! - **Scrubbed**: their email address and name, wherever written as text, become `(erased)` in
-//!   SCORM commits and attempt records, their xAPI statements, outgoing emails, Stripe events,
+//!   SCORM commits and attempt records, their xAPI statements, outgoing emails, messages of
+//!   others' enquiries, Stripe events,
 //!   and (through `trellis_audit_pseudonymise`, the only way to change it) the audit trails.
 //!
 //! Runs on the platform's handle: it crosses trusts by nature (ADR 0014 names it).
@@ -114,6 +115,7 @@ const REKEYED: &[(&str, &str)] = &[
     ("requirements", "created_by"),
     ("market_adoptions", "added_by"),
     ("market_budgets", "updated_by"),
+    ("enquiry_messages", "author_person_id"),
 ];
 
 impl PlatformDb {
@@ -195,6 +197,20 @@ impl PlatformDb {
             {
                 files.push(crate::data_exports::file_key(*t, r.try_get("", "id")?));
             }
+            // Their enquiries to the trust's desk, with their threads.
+            rows += exec(
+                &tx,
+                "DELETE FROM enquiry_messages WHERE tenant_id = $1 AND enquiry_id IN
+                   (SELECT id FROM enquiries WHERE tenant_id = $1 AND (person_id = $2 OR lower(email) = $3))",
+                vec![tv(), p.into(), email.to_lowercase().into()],
+            )
+            .await?;
+            rows += exec(
+                &tx,
+                "DELETE FROM enquiries WHERE tenant_id = $1 AND (person_id = $2 OR lower(email) = $3)",
+                vec![tv(), p.into(), email.to_lowercase().into()],
+            )
+            .await?;
             for (table, column) in DELETED {
                 rows += exec(
                     &tx,

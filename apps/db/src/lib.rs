@@ -15,6 +15,7 @@ mod connect;
 pub mod data_exports;
 pub mod domains;
 pub mod elearning;
+pub mod enquiries;
 pub mod enrolments;
 pub mod entities;
 pub mod erasure;

@@ -2,7 +2,7 @@
 //! counted (a dry run) or deleted. The periods and their sources are in docs/data-protection.md;
 //! the daily run (the worker) and `trellis retention [--dry-run]` both come here.
 
-use crate::entities::{access_event, attempt_commit, data_export, held_upload, outbox, person_session};
+use crate::entities::{access_event, attempt_commit, data_export, enquiry, held_upload, outbox, person_session};
 use crate::{Databases, DbError};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -20,6 +20,7 @@ pub enum Class {
     Mail,
     HeldUploads,
     DataExports,
+    Enquiries,
 }
 
 impl Class {
@@ -32,6 +33,7 @@ impl Class {
             Class::Mail => "mail",
             Class::HeldUploads => "held_uploads",
             Class::DataExports => "data_exports",
+            Class::Enquiries => "enquiries",
         }
     }
 
@@ -45,6 +47,7 @@ impl Class {
             Class::Mail => "sent emails (the outbox's copies)",
             Class::HeldUploads => "uploads held for a virus scan, resolved",
             Class::DataExports => "copies of people's data whose link has expired",
+            Class::Enquiries => "closed enquiries to the desk, with their threads",
         }
     }
 }
@@ -137,6 +140,17 @@ pub async fn apply(
             .collect();
     }
     class!(Class::DataExports, data_export::Entity, expired);
+    // Closed enquiries, with their threads (messages first).
+    let closed_before = before(schedule.enquiries_days);
+    if !dry_run {
+        tx.execute(
+            "DELETE FROM enquiry_messages WHERE tenant_id = $1 AND enquiry_id IN
+               (SELECT id FROM enquiries WHERE tenant_id = $1 AND closed_at < $2)",
+            vec![closed_before.into()],
+        )
+        .await?;
+    }
+    class!(Class::Enquiries, enquiry::Entity, enquiry::Column::ClosedAt.lt(closed_before));
     tx.commit().await?;
     if !dry_run {
         let audit = dbs.platform.purge_audit_across_tenants(tenant, audit_before).await?;

@@ -214,6 +214,8 @@ pub struct RetentionConfig {
     pub mail_days: u32,
     /// Uploads held for a virus scan, from when they were resolved.
     pub held_uploads_days: u32,
+    /// Enquiries to a trust's desk and their threads, from when they were closed.
+    pub enquiries_days: u32,
 }
 
 impl Default for RetentionConfig {
@@ -224,6 +226,7 @@ impl Default for RetentionConfig {
             sessions_days: 365,
             mail_days: 30,
             held_uploads_days: 30,
+            enquiries_days: 3 * 365 + 1,
         }
     }
 }
@@ -656,6 +659,7 @@ impl Config {
             ("retention.sessions_days", r.sessions_days),
             ("retention.mail_days", r.mail_days),
             ("retention.held_uploads_days", r.held_uploads_days),
+            ("retention.enquiries_days", r.enquiries_days),
         ] {
             if days == 0 {
                 return Err(bad(key, "must be at least 1 (a day)"));

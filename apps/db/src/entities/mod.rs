@@ -15,6 +15,8 @@ pub mod course_version;
 pub mod data_export;
 pub mod eligibility_domain;
 pub mod email_token;
+pub mod enquiry;
+pub mod enquiry_message;
 pub mod enrolment;
 pub mod held_upload;
 pub mod identity_proof;

@@ -410,3 +410,56 @@ async fn marketplace_charges_and_ledger_lines_stay_their_owners_in_raw_sql() {
         assert!(conn.execute_unprepared(sql).await.is_err(), "the application role could run: {sql}");
     }
 }
+
+#[tokio::test]
+async fn enquiries_and_their_threads_stay_their_trusts() {
+    use trellis_db::enquiries::{self, NewEnquiry};
+    let f = fixture().await;
+    let (a, b) = (f.ids["northmoor"], f.ids["riverside"]);
+    let tx = f.dbs.app.begin(a).await.unwrap();
+    let new = NewEnquiry {
+        person: None,
+        name: "Jo".into(),
+        email: "jo@example.nhs.uk".into(),
+        topic: "general".into(),
+        body: "Hello".into(),
+        due_at: None,
+    };
+    let e = enquiries::open(&tx, new, "the-link-token").await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Riverside's handle finds nothing of it: by id, by its link, in its list, in its thread.
+    let tx = f.dbs.app.begin(b).await.unwrap();
+    assert!(enquiries::by_id(&tx, e.id).await.unwrap().is_none());
+    assert!(enquiries::by_token(&tx, e.id, "the-link-token").await.unwrap().is_none());
+    assert_eq!(enquiries::list(&tx, None, 0, 50).await.unwrap().1, 0);
+    assert!(enquiries::thread(&tx, e.id).await.unwrap().is_empty());
+    enquiries::set_closed(&tx, e.id, true).await.unwrap();
+    tx.commit().await.unwrap();
+    let tx = f.dbs.app.begin(a).await.unwrap();
+    let mine = enquiries::by_token(&tx, e.id, "the-link-token").await.unwrap().expect("Northmoor's");
+    assert_eq!(mine.status, "open", "Riverside's close changed nothing");
+    assert!(enquiries::by_token(&tx, e.id, "a-guess").await.unwrap().is_none());
+    tx.commit().await.unwrap();
+
+    if f.db.backend == Backend::Postgres {
+        let conn = f.db.raw_app_connection().await;
+        let tx = begin_as(&conn, b.as_uuid()).await;
+        for table in ["enquiries", "enquiry_messages"] {
+            let n =
+                scalar(&tx, &format!("SELECT count(*) FROM {table} WHERE tenant_id = $1"), vec![a.as_uuid().into()])
+                    .await;
+            assert_eq!(n, 0, "{table}: Riverside read Northmoor's rows in raw SQL");
+        }
+        let upd = tx
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE enquiry_messages SET body = 'hijacked' WHERE tenant_id = $1",
+                [a.as_uuid().into()],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(upd.rows_affected(), 0);
+        tx.rollback().await.unwrap();
+    }
+}

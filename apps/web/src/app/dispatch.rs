@@ -5,9 +5,9 @@ use crate::context::AppState;
 use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
-    account, admin, api, assets, authoring, certificates, elearning, erasure, file_activity, health, home, learner,
-    market, my_data, platform, platform_admin, portfolio, records, reporting, site_admin, sso, sso_admin, statistics,
-    tenant, training, tutors, xapi,
+    account, admin, api, assets, authoring, certificates, elearning, enquiries, erasure, file_activity, health, home,
+    learner, market, my_data, platform, platform_admin, portfolio, records, reporting, site_admin, sso, sso_admin,
+    statistics, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -118,6 +118,12 @@ impl Dispatch {
                 .at("/account/email/confirm", get(account::email_confirm_form).post(account::email_confirm))
                 .at("/account/sessions/:id/end", post(account::end_session))
                 .at("/account/close", get(erasure::close_form).post(erasure::close))
+                .at("/contact", get(enquiries::contact_form).post(enquiries::contact))
+                .at("/contact/:id", get(enquiries::thread_page).post(enquiries::enquirer_reply))
+                .at("/admin/enquiries", get(enquiries::desk_list))
+                .at("/admin/enquiries/:id", get(enquiries::desk_enquiry))
+                .at("/admin/enquiries/:id/reply", post(enquiries::desk_reply))
+                .at("/admin/enquiries/:id/status", post(enquiries::desk_status))
                 .at("/account/objections", post(account::objections))
                 .at("/account/my-data", get(my_data::form).post(my_data::request))
                 .at("/account/my-data/:id", get(my_data::download))

@@ -6,6 +6,7 @@ mod accounts;
 mod bad_input;
 mod config;
 mod elearning;
+mod enquiries;
 mod home;
 mod hosts;
 mod identity;

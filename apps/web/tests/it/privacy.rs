@@ -184,6 +184,21 @@ async fn the_retention_schedule_deletes_each_class_after_its_period_and_keeps_th
         n
     };
 
+    // Two enquiries to the desk: one closed today, one still open.
+    let tx = dbs.app.begin(northmoor).await.unwrap();
+    let enquiry = |body: &str| trellis_db::enquiries::NewEnquiry {
+        person: None,
+        name: "Jo".into(),
+        email: "jo@example.nhs.uk".into(),
+        topic: "general".into(),
+        body: body.into(),
+        due_at: None,
+    };
+    let closed = trellis_db::enquiries::open(&tx, enquiry("Closed one"), "t1").await.unwrap();
+    trellis_db::enquiries::set_closed(&tx, closed.id, true).await.unwrap();
+    let open = trellis_db::enquiries::open(&tx, enquiry("Open one"), "t2").await.unwrap();
+    tx.commit().await.unwrap();
+
     // Today nothing has expired.
     let now = retention::apply(&dbs, northmoor, &schedule, chrono::Utc::now(), true).await.unwrap();
     assert!(now.counts.iter().all(|(_, n)| *n == 0), "{now:?}");
@@ -202,6 +217,14 @@ async fn the_retention_schedule_deletes_each_class_after_its_period_and_keeps_th
     let much_later = chrono::Utc::now() + chrono::Duration::days(i64::from(schedule.audit_days) + 2);
     let done = retention::apply(&dbs, northmoor, &schedule, much_later, false).await.unwrap();
     assert!(count(&done, Class::Audit) >= 2 && count(&done, Class::AccessLog) >= 1, "{done:?}");
+    // Closed enquiries go three years after closing, with their threads; an open one stays.
+    assert_eq!(count(&done, Class::Enquiries), 1, "{done:?}");
+    let tx = dbs.app.begin(northmoor).await.unwrap();
+    assert!(trellis_db::enquiries::by_id(&tx, closed.id).await.unwrap().is_none());
+    assert!(trellis_db::enquiries::thread(&tx, closed.id).await.unwrap().is_empty());
+    assert!(trellis_db::enquiries::by_id(&tx, open.id).await.unwrap().is_some());
+    assert_eq!(trellis_db::enquiries::thread(&tx, open.id).await.unwrap().len(), 1);
+    tx.commit().await.unwrap();
     let tx = dbs.app.begin(northmoor).await.unwrap();
     assert!(trellis_db::audit::trail(&tx, 50).await.unwrap().is_empty());
     assert_eq!(trellis_db::catalogue::own_courses(&tx).await.unwrap().len(), courses_before);
@@ -459,7 +482,20 @@ async fn closing_an_account_erases_the_person_everywhere_and_keeps_the_counts() 
             .await;
         assert_eq!(said.status, 200, "{}", said.body);
     }
-    // A copy of her data (a row, a file and an email).
+    // An enquiry to the desk, and a copy of her data (a row, a file and an email).
+    let t = ann.get("/contact").await.csrf().unwrap();
+    let asked = ann
+        .post(
+            "/contact",
+            &[
+                ("csrf_token", &t),
+                ("name", "Annwen Oakley-Tregarth"),
+                ("topic", "data"),
+                ("message", "What do you hold?"),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
     let t = ann.get("/account/my-data").await.csrf().unwrap();
     assert_eq!(ann.post("/account/my-data", &[("csrf_token", &t)]).await.status, 303);
     app.mail.wait_for(email, "A copy of your data is ready").await;

@@ -39,6 +39,7 @@ mod m20261207_000031_data_exports;
 mod m20261207_000032_person_indexes;
 mod m20261207_000033_erasure;
 mod m20261207_000034_enquiries;
+mod m20261207_000035_embeds;
 
 pub mod helpers;
 
@@ -86,6 +87,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000032_person_indexes.rs"),
     include_str!("m20261207_000033_erasure.rs"),
     include_str!("m20261207_000034_enquiries.rs"),
+    include_str!("m20261207_000035_embeds.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -132,6 +134,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000032_person_indexes::Migration),
             Box::new(m20261207_000033_erasure::Migration),
             Box::new(m20261207_000034_enquiries::Migration),
+            Box::new(m20261207_000035_embeds::Migration),
         ]
     }
 }

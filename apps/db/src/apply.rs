@@ -108,6 +108,7 @@ async fn apply_one(
                 time_zone: Set(spec.time_zone.clone()),
                 status: Set(crate::states::TenantStatus::Active),
                 require_admin_mfa: Set(spec.require_admin_mfa),
+                embeds: Set(spec.embeds.join(",")),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
@@ -131,6 +132,7 @@ async fn apply_one(
             field("region", &t.region, &spec.region);
             field("theme", &t.theme, &spec.theme);
             field("time_zone", &t.time_zone, &spec.time_zone);
+            field("embeds", &t.embeds, &spec.embeds.join(","));
             if t.require_admin_mfa != spec.require_admin_mfa {
                 out.change(format!("require_admin_mfa: {} → {}", t.require_admin_mfa, spec.require_admin_mfa));
                 dirty = true;
@@ -147,6 +149,7 @@ async fn apply_one(
                 am.theme = Set(spec.theme.clone());
                 am.time_zone = Set(spec.time_zone.clone());
                 am.require_admin_mfa = Set(spec.require_admin_mfa);
+                am.embeds = Set(spec.embeds.join(","));
                 am.updated_at = Set(now);
                 am.update(tx).await?;
             }

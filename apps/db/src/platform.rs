@@ -43,6 +43,8 @@ pub struct DirectoryEntry {
     pub sso: Option<SsoEntry>,
     /// Administrators must use two-step verification.
     pub require_admin_mfa: bool,
+    /// Video services whose players may be embedded in pages, after each person's consent.
+    pub embeds: Vec<String>,
 }
 
 /// A trust's single sign-on settings, ready to use.
@@ -168,6 +170,7 @@ impl PlatformDb {
                     .unwrap_or_default();
                 DirectoryEntry {
                     require_admin_mfa: t.require_admin_mfa,
+                    embeds: t.embeds.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
                     sso: sso.remove(&t.id),
                     id: TenantId::from_uuid(t.id),
                     hosts: hosts.remove(&t.id).unwrap_or_default(),

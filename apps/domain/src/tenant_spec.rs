@@ -42,7 +42,13 @@ pub struct TenantSpec {
     pub sso: Option<SsoSpec>,
     /// The trust's administrators must use two-step verification.
     pub require_admin_mfa: bool,
+    /// Video services whose players may be embedded in the trust's pages (one of
+    /// [`EMBED_SERVICES`] each): each person is asked for consent first.
+    pub embeds: Vec<String>,
 }
+
+/// The video services a trust may allow to be embedded, each in its privacy-enhanced mode.
+pub const EMBED_SERVICES: &[&str] = &["youtube", "vimeo"];
 
 /// NHS England's seven regions: the only geography the anonymised statistics are grouped by.
 pub const REGIONS: [&str; 7] =
@@ -155,6 +161,8 @@ struct RawSpec {
     custom_domains: Vec<Spanned<String>>,
     #[serde(default)]
     require_admin_mfa: bool,
+    #[serde(default)]
+    embeds: Vec<Spanned<String>>,
     #[serde(default)]
     branding: RawBranding,
     #[serde(default)]
@@ -337,6 +345,18 @@ pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result
         None => String::new(),
     };
 
+    let mut embeds = Vec::new();
+    for e in &raw.embeds {
+        let name = e.get_ref().trim().to_lowercase();
+        if EMBED_SERVICES.contains(&name.as_str()) {
+            if !embeds.contains(&name) {
+                embeds.push(name);
+            }
+        } else {
+            c.fail(e, "embeds", format!("must list only {}", EMBED_SERVICES.join(" and ")));
+        }
+    }
+
     let theme = match &raw.theme {
         Some(t) => {
             if !ctx.themes.iter().any(|known| known == t.get_ref()) {
@@ -424,6 +444,7 @@ pub fn parse(file: &Path, slug: &str, source: &str, ctx: &SpecContext) -> Result
     match slug {
         Some(slug) if c.errors.is_empty() => Ok(TenantSpec {
             require_admin_mfa: raw.require_admin_mfa,
+            embeds,
             sso,
             terms,
             slug,

@@ -127,6 +127,10 @@ fn values_are_checked() {
     assert!(errors[0].message.contains("no theme named \"nope\""));
     let errors = errors_of(&format!("time_zone = \"Mars/Olympus\"\n{GOOD}"));
     assert_eq!(errors[0].field, "time_zone");
+    let errors = errors_of(&format!("embeds = [\"youtube\", \"tiktok\"]\n{GOOD}"));
+    assert!(errors[0].field == "embeds" && errors[0].message.contains("youtube and vimeo"), "{errors:?}");
+    let dir = dir_with(&[("alpha", &format!("embeds = [\"Vimeo\", \"youtube\", \"vimeo\"]\n{GOOD}"))]);
+    assert_eq!(load_dir(dir.path(), &ctx()).unwrap()[0].embeds, ["vimeo", "youtube"]);
 }
 
 #[test]

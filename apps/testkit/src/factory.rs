@@ -64,6 +64,7 @@ pub struct CourseFactory<'a> {
     slug: String,
     input: CourseInput,
     pages: Vec<(String, String)>,
+    links: Vec<(String, String)>,
     path: Vec<CourseId>,
     publish: bool,
 }
@@ -103,6 +104,12 @@ impl CourseFactory<'_> {
         self
     }
 
+    /// Adds a session that links to `url` elsewhere, completed by viewing it (after the pages).
+    pub fn link(mut self, title: &str, url: &str) -> Self {
+        self.links.push((title.into(), url.into()));
+        self
+    }
+
     /// Makes it a learning path of these courses, in order.
     pub fn path(mut self, courses: &[CourseId]) -> Self {
         self.input.kind = "path".into();
@@ -126,6 +133,16 @@ impl CourseFactory<'_> {
                 title: title.clone(),
                 kind: "page".into(),
                 body: body.clone(),
+                completion: "view".into(),
+                ..ObjectInput::default()
+            };
+            trellis_db::catalogue::add_object(&tx, id, &object).await.expect("session").expect("the course");
+        }
+        for (title, url) in &self.links {
+            let object = ObjectInput {
+                title: title.clone(),
+                kind: "link".into(),
+                url: Some(url.clone()),
                 completion: "view".into(),
                 ..ObjectInput::default()
             };
@@ -157,6 +174,14 @@ impl TestApp {
             enrolment: "open".into(),
             ..CourseInput::default()
         };
-        CourseFactory { app: self, slug: slug.into(), input, pages: vec![], path: vec![], publish: false }
+        CourseFactory {
+            app: self,
+            slug: slug.into(),
+            input,
+            pages: vec![],
+            links: vec![],
+            path: vec![],
+            publish: false,
+        }
     }
 }

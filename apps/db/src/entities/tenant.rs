@@ -17,6 +17,8 @@ pub struct Model {
     pub status: crate::states::TenantStatus,
     /// Administrators must use two-step verification.
     pub require_admin_mfa: bool,
+    /// Video services whose players may be embedded (`youtube`, `vimeo`, comma-separated).
+    pub embeds: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

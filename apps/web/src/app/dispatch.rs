@@ -5,9 +5,9 @@ use crate::context::AppState;
 use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
-    account, admin, api, assets, authoring, certificates, elearning, enquiries, erasure, file_activity, health, home,
-    learner, market, my_data, platform, platform_admin, portfolio, records, reporting, site_admin, sso, sso_admin,
-    statistics, tenant, training, tutors, xapi,
+    account, admin, api, assets, authoring, certificates, elearning, embeds, enquiries, erasure, file_activity, health,
+    home, learner, market, my_data, platform, platform_admin, portfolio, records, reporting, site_admin, sso,
+    sso_admin, statistics, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -228,6 +228,7 @@ impl Dispatch {
                 .at("/", get(tenant::home))
                 .at("/accessibility", get(tenant::accessibility))
                 .at("/cookies", get(tenant::cookies))
+                .at("/cookies/consent", post(embeds::choose))
                 .at("/privacy", get(account::privacy))
                 .at("/trust-style/:file", get(tenant::stylesheet))
                 .at("/logo/:sha", get(tenant::logo))
@@ -262,7 +263,8 @@ impl Dispatch {
 
 /// A trust's paths served without a session or CSRF check: the public pages that are the same for
 /// everyone, static files, and the machine interfaces (which authenticate each call themselves).
-const SESSIONLESS_TENANT: &[&str] = &["/", "/accessibility", "/cookies", "/privacy", "/api/v1", "/xapi"];
+const SESSIONLESS_TENANT: &[&str] =
+    &["/", "/accessibility", "/cookies", "/cookies/consent", "/privacy", "/api/v1", "/xapi"];
 const SESSIONLESS_TENANT_PREFIXES: &[&str] = &["/api/v1/", "/xapi/", "/trust-style/", "/logo/", "/assets/"];
 /// The platform's, likewise (Stripe's webhooks are authenticated by their signature).
 const SESSIONLESS_PLATFORM: &[&str] = &[

@@ -25,6 +25,11 @@ pub struct Site {
 }
 
 impl Site {
+    /// Whether the trust allows embedded videos, and so asks each person for consent to them.
+    pub fn asks_video_consent(&self) -> bool {
+        !self.entry.embeds.is_empty()
+    }
+
     /// The trust's time zone (Europe/London when its setting does not parse).
     pub fn zone(&self) -> chrono_tz::Tz {
         self.entry.time_zone.parse().unwrap_or(chrono_tz::Europe::London)

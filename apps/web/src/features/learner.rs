@@ -583,15 +583,29 @@ pub async fn session_page(
     ctx.insert("next_url", &objects.get(i + 1).map(|n| format!("/learn/{course}/{}", n.id)));
     ctx.insert("course_completed", &(recorded.course_completed || e.status == EnrolmentStatus::Completed));
     ctx.insert("package", &package);
+    // A link to a video on a service the trust allows: its player, once the person has said yes.
+    let embed = (kind == ObjectKind::Link)
+        .then(|| o.url.as_deref().and_then(|u| crate::features::embeds::embed_of(u, &site.entry.embeds)))
+        .flatten();
+    let consented = crate::http::cookies::consent_of(req) == Some(true);
+    if let Some(e) = &embed {
+        ctx.insert("embed", &json!({ "name": e.name, "src": e.src, "watch": e.watch, "consented": consented }));
+    }
     let mut resp = page::render(state, Some(site), "pages/session.html", &ctx, StatusCode::OK)?;
+    let mut csp = crate::http::middleware::security::CSP.to_owned();
     if own_window {
         // A cmi5 AU that runs in its own window: the launch form's redirects end at the content
         // origin, which this page (and only this page) allows forms to lead to.
-        let csp = crate::http::middleware::security::CSP
-            .replace("form-action 'self'", &format!("form-action 'self' {}", state.config.content_origin()));
-        if let Ok(v) = poem::http::HeaderValue::from_str(&csp) {
-            resp.headers_mut().insert("content-security-policy", v);
-        }
+        csp = csp.replace("form-action 'self'", &format!("form-action 'self' {}", state.config.content_origin()));
+    }
+    if let Some(e) = embed.as_ref().filter(|_| consented) {
+        // The player's origin, on this page only, and only with consent.
+        csp = format!("{csp}; frame-src 'self' {}", e.origin);
+    }
+    if csp != crate::http::middleware::security::CSP
+        && let Ok(v) = poem::http::HeaderValue::from_str(&csp)
+    {
+        resp.headers_mut().insert("content-security-policy", v);
     }
     Ok(resp)
 }

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod authoring;
 pub mod certificates;
 pub mod elearning;
+pub mod embeds;
 pub mod enquiries;
 pub mod erasure;
 pub mod file_activity;

@@ -552,6 +552,7 @@ pub async fn create_trust(
         terms: None,
         sso: None,
         require_admin_mfa: false,
+        embeds: Vec::new(),
     };
     let actor = format!("person:{me}");
     let opts = trellis_db::ApplyOptions {

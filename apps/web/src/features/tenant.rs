@@ -35,6 +35,13 @@ pub fn cookies(
 ) -> Result<Response, AppError> {
     let mut ctx = page::context(state, Some(site), &page::RequestInfo::of(req), "Cookies", &[("Home", "/")]);
     ctx.insert("cookies", &crate::http::cookies::all(&state.config));
+    if site.asks_video_consent() {
+        let names: Vec<&str> =
+            site.entry.embeds.iter().map(|e| if e == "youtube" { "YouTube" } else { "Vimeo" }).collect();
+        ctx.insert("consent_asked", &true);
+        ctx.insert("embed_names", &names.join(" and "));
+        ctx.insert("consent", &crate::http::cookies::consent_of(req));
+    }
     page::render(state, Some(site), "pages/cookies.html", &ctx, StatusCode::OK)
 }
 

@@ -21,6 +21,10 @@ pub struct RequestInfo {
     pub csrf: Option<String>,
     /// What the last action did, said once on the page it led to (the success banner).
     pub flash: Option<String>,
+    /// The browser's choice about embedded videos, if it has made one.
+    pub consent: Option<bool>,
+    /// The page was reached by making that choice (`?cookies=saved`): the banner says it is saved.
+    pub cookies_saved: bool,
 }
 
 /// The session key of the success banner's message.
@@ -51,6 +55,8 @@ impl RequestInfo {
                 }
                 m
             }),
+            consent: crate::http::cookies::consent_of(req),
+            cookies_saved: req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "cookies=saved")),
         }
     }
 }
@@ -70,6 +76,15 @@ pub fn context(
     ctx.insert("css_url", state.themes.css_url(theme));
     if let Some(site) = site {
         ctx.insert_value("tenant", site.view.clone());
+        // A site that offers embedded videos asks once (the cookie banner), and says when the
+        // choice was saved.
+        if site.asks_video_consent() {
+            ctx.insert("cookie_banner", &info.consent.is_none());
+            ctx.insert("cookie_back", &info.path);
+            if info.cookies_saved {
+                ctx.insert("cookies_saved", &info.consent);
+            }
+        }
     }
     ctx.insert("title", title);
     let crumbs: Vec<_> = breadcrumbs.iter().map(|(label, href)| json!({ "label": label, "href": href })).collect();

@@ -601,3 +601,101 @@ async fn a_training_manager_erases_a_members_details_at_their_trust_only() {
     assert_ne!(entry.subject, dee_id.to_string());
     assert!(trail.iter().all(|e| e.subject != dee_id.to_string() && e.actor != Some(dee_id)));
 }
+
+#[tokio::test]
+async fn embedded_videos_load_only_after_consent_and_only_where_the_trust_allows_them() {
+    let app = spawn_app().await;
+    let youtube = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
+    // Fenwick's tenant.toml allows YouTube and Vimeo; Northmoor's allows neither.
+    let at_fenwick =
+        app.course("fenwick", "fw-video", "De-escalation").link("Watch", youtube).published().create().await;
+    let at_northmoor =
+        app.course("northmoor", "nm-video", "De-escalation").link("Watch", youtube).published().create().await;
+    let (mut fay, _) = app.person("fenwick", "fay@fenwick.example").signed_in().await;
+    let (mut ned, _) = app.person("northmoor", "ned@northmoor.example").signed_in().await;
+    async fn session_of(v: &mut trellis_testkit::Visitor, course: trellis_domain::CourseId) -> trellis_testkit::Page {
+        let t = v.get(&format!("/courses/{course}")).await.csrf().unwrap();
+        assert_eq!(v.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+        let go = v.get(&format!("/learn/{course}")).await.location.expect("to the session");
+        v.get(&go).await
+    }
+    let frame_src = |p: &trellis_testkit::Page| {
+        p.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    };
+
+    // Before any choice: the banner asks, on every page; the video is a link; no frame may load.
+    let page = session_of(&mut fay, at_fenwick).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Cookies on Fenwick") && page.body.contains("value=\"reject\""), "the banner");
+    assert!(!page.body.contains("<iframe") && page.body.contains("Watch it on YouTube instead"), "{}", page.body);
+    assert!(!frame_src(&page).contains("youtube"), "{}", frame_src(&page));
+    assert!(fay.cookies.keys().all(|k| k != "trellis_consent"), "nothing set before a choice");
+    let session_path = format!("/learn/{at_fenwick}/");
+    let here = page.body.split(&session_path).nth(1).map(|s| format!("{session_path}{}", &s[..36])).unwrap();
+
+    // A choice from another site's page is refused.
+    let forged = fay
+        .send(
+            "POST",
+            "/cookies/consent",
+            &[("content-type", "application/x-www-form-urlencoded"), ("sec-fetch-site", "cross-site")],
+            b"choice=accept&back=/".to_vec(),
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(fay.cookies.keys().all(|k| k != "trellis_consent"));
+
+    // Refused: remembered for 12 months; still a link; the banner says so once and goes.
+    let no = fay
+        .send(
+            "POST",
+            "/cookies/consent",
+            &[("content-type", "application/x-www-form-urlencoded"), ("sec-fetch-site", "same-origin")],
+            format!("choice=reject&back={here}").into_bytes(),
+        )
+        .await;
+    assert_eq!(no.status, 303);
+    let set = no.headers.get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(
+        set.starts_with("trellis_consent=no;") && set.contains("Max-Age=31536000") && set.contains("HttpOnly"),
+        "{set}"
+    );
+    let back = no.location.clone().unwrap();
+    assert_eq!(back, format!("{here}?cookies=saved"));
+    let page = fay.get(&back).await;
+    assert!(page.body.contains("You have turned off video cookies") && !page.body.contains("value=\"reject\""));
+    assert!(!page.body.contains("<iframe"));
+
+    // Accepted (beside the video): the privacy-enhanced player, allowed by this page's policy only.
+    let yes = fay
+        .send(
+            "POST",
+            "/cookies/consent",
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("origin", &format!("http://{}", trellis_testkit::TestApp::host_of("fenwick"))),
+            ],
+            format!("choice=accept&back={here}").into_bytes(),
+        )
+        .await;
+    assert_eq!(yes.status, 303, "{}", yes.body);
+    let page = fay.get(&here).await;
+    assert!(page.body.contains("src=\"https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ\""), "{}", page.body);
+    assert!(frame_src(&page).contains("frame-src 'self' https://www.youtube-nocookie.com"), "{}", frame_src(&page));
+    assert!(!frame_src(&fay.get("/profile").await).contains("youtube"), "other pages allow no player");
+
+    // The cookies page lists the choice's cookie and shows the choice, to change it.
+    let cookies = fay.get("/cookies").await;
+    assert!(cookies.body.contains("trellis_consent") && cookies.body.contains("12 months"));
+    assert!(
+        cookies.body.contains("id=\"choice-accept\" name=\"choice\" type=\"radio\" value=\"accept\" checked"),
+        "{}",
+        cookies.body
+    );
+
+    // Northmoor allows no embeds: no banner, a plain link, even with consent given there.
+    let page = session_of(&mut ned, at_northmoor).await;
+    assert!(!page.body.contains("Cookies on Northmoor") && !page.body.contains("<iframe"));
+    assert!(page.body.contains("Open the resource (on another website)"));
+    assert!(!ned.get("/cookies").await.body.contains("Videos from YouTube"));
+}

@@ -42,30 +42,35 @@ CREATE POLICY owner_functions ON platform_terms_acceptances FOR ALL TO CURRENT_U
 
 DROP FUNCTION trellis_audit_erase_person(uuid);
 
-CREATE FUNCTION trellis_audit_pseudonymise(p_person uuid, p_pseudonym uuid, p_tenants uuid[], p_texts text[])
+CREATE FUNCTION trellis_audit_pseudonymise(p_person uuid, p_pseudonym uuid, p_tenants uuid[], p_texts text[],
+  p_platform boolean)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
-DECLARE n bigint; m bigint;
+DECLARE n bigint; m bigint; pattern text;
 BEGIN
   UPDATE audit_events SET ip = NULL,
          actor_person_id = CASE WHEN actor_person_id = p_person THEN p_pseudonym ELSE actor_person_id END,
          subject = CASE WHEN subject = p_person::text THEN p_pseudonym::text ELSE subject END
    WHERE tenant_id = ANY (p_tenants) AND (actor_person_id = p_person OR subject = p_person::text);
   GET DIAGNOSTICS n = ROW_COUNT;
+  IF coalesce(array_length(p_texts, 1), 0) = 0 THEN
+    RETURN n;
+  END IF;
+  -- Each text as a whole name or address, ignoring case: not with a letter, digit or one of
+  -- . _ % + ' @ - just before or after it (the application's own rule).
+  SELECT '(^|[^[:alnum:]._%+''@-])(' ||
+         string_agg(regexp_replace(t, '([^[:alnum:]])', '\\\1', 'g'), '|') ||
+         ')($|[^[:alnum:]._%+''@-])'
+    INTO pattern FROM unnest(p_texts) t;
   UPDATE audit_events a
-     SET detail = '{{}}',
-         subject = CASE WHEN EXISTS (SELECT 1 FROM unnest(p_texts) t WHERE strpos(lower(a.subject), lower(t)) > 0)
-                        THEN '(erased)' ELSE a.subject END
-   WHERE a.tenant_id = ANY (p_tenants)
-     AND EXISTS (SELECT 1 FROM unnest(p_texts) t
-                  WHERE strpos(lower(a.detail), lower(t)) > 0 OR strpos(lower(a.subject), lower(t)) > 0);
+     SET detail = '{{}}', subject = CASE WHEN a.subject ~* pattern THEN '(erased)' ELSE a.subject END
+   WHERE a.tenant_id = ANY (p_tenants) AND (a.detail ~* pattern OR a.subject ~* pattern);
   GET DIAGNOSTICS m = ROW_COUNT;
-  UPDATE platform_audit p
-     SET detail = '{{}}',
-         actor = CASE WHEN EXISTS (SELECT 1 FROM unnest(p_texts) t WHERE strpos(lower(p.actor), lower(t)) > 0)
-                      THEN '(erased)' ELSE p.actor END
-   WHERE EXISTS (SELECT 1 FROM unnest(p_texts) t
-                  WHERE strpos(lower(p.detail), lower(t)) > 0 OR strpos(lower(p.actor), lower(t)) > 0);
+  IF p_platform THEN
+    UPDATE platform_audit p
+       SET detail = '{{}}', actor = CASE WHEN p.actor ~* pattern THEN '(erased)' ELSE p.actor END
+     WHERE p.detail ~* pattern OR p.actor ~* pattern;
+  END IF;
   RETURN n + m;
 END
 $fn$;
@@ -86,8 +91,8 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION trellis_audit_pseudonymise(uuid, uuid, uuid[], text[]), trellis_erase_account(uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION trellis_audit_pseudonymise(uuid, uuid, uuid[], text[]), trellis_erase_account(uuid) TO {platform};
+REVOKE ALL ON FUNCTION trellis_audit_pseudonymise(uuid, uuid, uuid[], text[], boolean), trellis_erase_account(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION trellis_audit_pseudonymise(uuid, uuid, uuid[], text[], boolean), trellis_erase_account(uuid) TO {platform};
 "#
     )
 }

@@ -36,6 +36,9 @@ pub enum Scope {
     Account,
     /// What one trust holds (an administrator's request for a member who also belongs elsewhere).
     Trust(TenantId),
+    /// An administrator's request at this trust: the whole account if, when the erasure runs, the
+    /// person belongs to no other trust; otherwise only this trust's part.
+    AccountIfOnly(TenantId),
 }
 
 /// Who asked.
@@ -64,6 +67,8 @@ pub struct Erased {
     pub pseudonym: PersonId,
     /// The trusts whose data changed.
     pub trusts: Vec<TenantId>,
+    /// Whether the whole account went (else one trust's part).
+    pub whole: bool,
     /// Rows deleted, re-keyed or scrubbed.
     pub rows: u64,
     /// Files to delete from the file store after commit (their copies of their data).
@@ -156,11 +161,18 @@ impl PlatformDb {
             member_of.push(TenantId::from_uuid(r.try_get("", "tenant_id")?));
         }
         member_of.sort_by_key(|t| t.as_uuid());
-        let trusts = match scope {
-            Scope::Account => member_of.clone(),
-            Scope::Trust(t) if member_of.contains(&t) => vec![t],
-            Scope::Trust(_) => return Ok(Err(Refusal::NotFound)),
+        // Decided here, in the transaction, so a membership added meanwhile is seen.
+        let scope = match scope {
+            Scope::AccountIfOnly(t) if member_of == [t] => Scope::Account,
+            Scope::AccountIfOnly(t) => Scope::Trust(t),
+            other => other,
         };
+        let trusts = match scope {
+            Scope::Trust(t) if member_of.contains(&t) => vec![t],
+            Scope::Trust(_) | Scope::AccountIfOnly(_) => return Ok(Err(Refusal::NotFound)),
+            Scope::Account => member_of.clone(),
+        };
+        let whole = scope == Scope::Account;
         let admin = Role::TrainingManager.as_str();
         for t in &trusts {
             let roles = tx
@@ -197,20 +209,7 @@ impl PlatformDb {
             {
                 files.push(crate::data_exports::file_key(*t, r.try_get("", "id")?));
             }
-            // Their enquiries to the trust's desk, with their threads.
-            rows += exec(
-                &tx,
-                "DELETE FROM enquiry_messages WHERE tenant_id = $1 AND enquiry_id IN
-                   (SELECT id FROM enquiries WHERE tenant_id = $1 AND (person_id = $2 OR lower(email) = $3))",
-                vec![tv(), p.into(), email.to_lowercase().into()],
-            )
-            .await?;
-            rows += exec(
-                &tx,
-                "DELETE FROM enquiries WHERE tenant_id = $1 AND (person_id = $2 OR lower(email) = $3)",
-                vec![tv(), p.into(), email.to_lowercase().into()],
-            )
-            .await?;
+            rows += forget_enquiries_and_mail(&tx, Some(*t), person, &email).await?;
             for (table, column) in DELETED {
                 rows += exec(
                     &tx,
@@ -241,20 +240,20 @@ impl PlatformDb {
             }
             // What the kept rows still said about them.
             let pv = || Value::from(pseudonym);
-            exec(&tx, "UPDATE access_events SET ip = NULL WHERE tenant_id = $1 AND person_id = $2", vec![tv(), pv()])
+            exec(&tx, "UPDATE access_events SET ip = '' WHERE tenant_id = $1 AND person_id = $2", vec![tv(), pv()])
                 .await?;
             exec(&tx, "UPDATE enrolments SET reason = '' WHERE tenant_id = $1 AND person_id = $2", vec![tv(), pv()])
                 .await?;
             exec(
                 &tx,
-                "UPDATE report_grants SET person_name = $3, person_email = '', ip = NULL, statement = ''
+                "UPDATE report_grants SET person_name = $3, person_email = '', ip = '', statement = ''
                   WHERE tenant_id = $1 AND person_id = $2",
                 vec![tv(), pv(), ERASED.into()],
             )
             .await?;
             exec(
                 &tx,
-                "UPDATE report_authorisers SET name = $3, email = '', confirmed_ip = NULL
+                "UPDATE report_authorisers SET name = $3, email = '', confirmed_ip = ''
                   WHERE tenant_id = $1 AND (person_id = $2 OR lower(email) = $4)",
                 vec![tv(), pv(), ERASED.into(), email.to_lowercase().into()],
             )
@@ -301,22 +300,20 @@ impl PlatformDb {
                 &texts,
             )
             .await?;
-            // Emails to them go; others' that named them are scrubbed.
-            rows += exec(
-                &tx,
-                &format!("DELETE FROM outbox WHERE tenant_id = $1 AND {}", contains(backend, "payload", 2)),
-                vec![tv(), email.to_lowercase().into()],
-            )
-            .await?;
-            rows +=
-                scrub(&tx, Scrub { table: "outbox", column: "payload", filter: "tenant_id = $1" }, vec![tv()], &texts)
-                    .await?;
-            // Sessions and single sign-on links on the platform's own site too, for a whole account.
+            // Others' emails, and others' enquiries, that named them are scrubbed.
+            for (table, column) in
+                [("outbox", "payload"), ("enquiry_messages", "body"), ("enquiries", "subject"), ("enquiries", "name")]
+            {
+                rows += scrub(&tx, Scrub { table, column, filter: "tenant_id = $1" }, vec![tv()], &texts).await?;
+            }
         }
-        rows +=
-            scrub(&tx, Scrub { table: "stripe_events", column: "payload", filter: "1 = 1" }, vec![], &texts).await?;
         match scope {
             Scope::Account => {
+                // Enquiries and emails at trusts they never belonged to (Contact us is open to all).
+                rows += forget_enquiries_and_mail(&tx, None, person, &email).await?;
+                rows +=
+                    scrub(&tx, Scrub { table: "stripe_events", column: "payload", filter: "1 = 1" }, vec![], &texts)
+                        .await?;
                 rows += exec(
                     &tx,
                     "UPDATE shared_completions SET person_id = $2 WHERE person_id = $1",
@@ -327,7 +324,7 @@ impl PlatformDb {
                     rows += exec(&tx, &format!("DELETE FROM {table} WHERE person_id = $1"), vec![p.into()]).await?;
                 }
             }
-            Scope::Trust(t) => {
+            Scope::Trust(t) | Scope::AccountIfOnly(t) => {
                 rows += exec(
                     &tx,
                     "UPDATE shared_completions SET person_id = $3 WHERE person_id = $1 AND earned_in = $2",
@@ -336,8 +333,8 @@ impl PlatformDb {
                 .await?;
             }
         }
-        rows += pseudonymise_audit(&tx, person, PersonId::from_uuid(pseudonym), &trusts, &texts).await?;
-        if scope == Scope::Account {
+        rows += pseudonymise_audit(&tx, person, PersonId::from_uuid(pseudonym), &trusts, &texts, whole).await?;
+        if whole {
             erase_account(&tx, person).await?;
         }
         // Each trust's trail says it happened, naming only the pseudonym.
@@ -347,7 +344,7 @@ impl PlatformDb {
         };
         let detail = serde_json::json!({
             "requested_by": match requester { Requester::TheirOwn => "themselves", Requester::Admin(_) => "an administrator" },
-            "scope": match scope { Scope::Account => "account", Scope::Trust(_) => "this organisation" },
+            "scope": if whole { "account" } else { "this organisation" },
         })
         .to_string();
         for t in &trusts {
@@ -365,7 +362,7 @@ impl PlatformDb {
             .await?;
         }
         tx.commit().await?;
-        Ok(Ok(Erased { pseudonym: PersonId::from_uuid(pseudonym), trusts, rows, files }))
+        Ok(Ok(Erased { pseudonym: PersonId::from_uuid(pseudonym), trusts, whole, rows, files }))
     }
 
     /// The audit trails' side of an erasure, on its own (see [`pseudonymise_audit`]).
@@ -377,15 +374,16 @@ impl PlatformDb {
         texts: &[String],
     ) -> Result<u64, DbError> {
         let (tx, _turn) = crate::tenant_tx::begin_tx(&self.conn, &self.writer, true).await?;
-        let n = pseudonymise_audit(&tx, person, pseudonym, trusts, texts).await?;
+        let n = pseudonymise_audit(&tx, person, pseudonym, trusts, texts, false).await?;
         tx.commit().await?;
         Ok(n)
     }
 }
 
 /// The ways a person's name and address are written: their email, "Given Family", "Family,
-/// Given" (as SCORM's `student_name` has it) and "Family Given"; names of fewer than six
-/// characters in all are left alone (they would match too much).
+/// Given" (as SCORM's `student_name` has it) and "Family Given", each also as an HTML page or
+/// email escapes it ("O&#x27;Brien"); names of fewer than six characters in all are left alone
+/// (they would match too much).
 pub fn texts_of(email: &str, given: &str, family: &str) -> Vec<String> {
     let mut out = vec![email.trim().to_owned()];
     let (g, f) = (given.trim(), family.trim());
@@ -396,8 +394,75 @@ pub fn texts_of(email: &str, given: &str, family: &str) -> Vec<String> {
             }
         }
     }
+    for t in out.clone() {
+        let escaped = html_escaped(&t);
+        if escaped != t {
+            out.push(escaped);
+        }
+    }
     out.retain(|t| !t.is_empty());
     out
+}
+
+/// `t` as the templates' HTML escaping writes it.
+fn html_escaped(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    for c in t.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            '/' => out.push_str("&#x2F;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters that continue a name or an address: a match must not have one just before or
+/// after it, so "Ann Lee" is not found in "Joann Leeson" nor "j.smith@nhs.net" in
+/// "aj.smith@nhs.net". The PostgreSQL function uses the same class.
+fn continues(c: char) -> bool {
+    c.is_alphanumeric() || "._%+'@-".contains(c)
+}
+
+/// Deletes the person's enquiries (with their threads) and the emails addressed to them: at one
+/// trust, or (None) at every trust, since anyone may write to any trust's desk.
+async fn forget_enquiries_and_mail(
+    tx: &DatabaseTransaction,
+    trust: Option<TenantId>,
+    person: PersonId,
+    email: &str,
+) -> Result<u64, DbError> {
+    let (filter, mut values): (&str, Vec<Value>) = match trust {
+        Some(t) => ("tenant_id = $3 AND ", vec![t.as_uuid().into()]),
+        None => ("", vec![]),
+    };
+    let mut base = vec![Value::from(person.as_uuid()), email.to_lowercase().into()];
+    base.append(&mut values);
+    let mut n = exec(
+        tx,
+        &format!(
+            "DELETE FROM enquiry_messages WHERE {filter}(tenant_id, enquiry_id) IN
+               (SELECT tenant_id, id FROM enquiries WHERE person_id = $1 OR lower(email) = $2)"
+        ),
+        base.clone(),
+    )
+    .await?;
+    n += exec(tx, &format!("DELETE FROM enquiries WHERE {filter}(person_id = $1 OR lower(email) = $2)"), base.clone())
+        .await?;
+    // An email's payload begins with its address: `{"to":"…",`.
+    let prefix = format!("{{\"to\":{},", serde_json::Value::from(email.to_lowercase()));
+    let mut values =
+        vec![Value::from(prefix.clone()), i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX).into()];
+    if let Some(t) = trust {
+        values.push(t.as_uuid().into());
+    }
+    n += exec(tx, &format!("DELETE FROM outbox WHERE {filter}kind = 'email' AND substr(payload, 1, $2) = $1"), values)
+        .await?;
+    Ok(n)
 }
 
 async fn exec(tx: &DatabaseTransaction, sql: &str, values: Vec<Value>) -> Result<u64, DbError> {
@@ -481,8 +546,15 @@ fn replace_all(text: &str, texts: &[String]) -> String {
         let mut next = String::with_capacity(out.len());
         let mut rest = out.as_str();
         while let Some(i) = find_ignoring_case(rest, t) {
+            let before = rest[..i].chars().last().or_else(|| next.chars().last());
+            let after = rest[i + t.len()..].chars().next();
             next.push_str(&rest[..i]);
-            next.push_str(ERASED);
+            if before.is_some_and(continues) || after.is_some_and(continues) {
+                // Part of a longer name or address: someone else's.
+                next.push_str(&rest[i..i + t.len()]);
+            } else {
+                next.push_str(ERASED);
+            }
             rest = &rest[i + t.len()..];
         }
         next.push_str(rest);
@@ -502,8 +574,9 @@ fn find_ignoring_case(hay: &str, needle: &str) -> Option<usize> {
 }
 
 /// The audit trails' side: the person's entries in `trusts` take the pseudonym and lose their
-/// address; any entry there (or in the platform's trail) whose subject or detail contains one of
-/// `texts` loses its detail, and its subject if that is where. On PostgreSQL the owner's function
+/// address; any entry there whose subject or detail contains one of `texts` (as a whole name or
+/// address, ignoring case: see [`continues`]) loses its detail, and its subject if that is where;
+/// with `platform`, the platform's own trail likewise. On PostgreSQL the owner's function
 /// `trellis_audit_pseudonymise`, since no role may change the trail itself.
 async fn pseudonymise_audit(
     tx: &DatabaseTransaction,
@@ -511,6 +584,7 @@ async fn pseudonymise_audit(
     pseudonym: PersonId,
     trusts: &[TenantId],
     texts: &[String],
+    platform: bool,
 ) -> Result<u64, DbError> {
     let backend = tx.get_database_backend();
     if backend == DbBackend::Postgres {
@@ -518,13 +592,20 @@ async fn pseudonymise_audit(
         let row = tx
             .query_one_raw(crate::tenant_tx::statement(
                 backend,
-                "SELECT trellis_audit_pseudonymise($1, $2, $3, $4) AS n",
-                vec![person.as_uuid().into(), pseudonym.as_uuid().into(), tenants.into(), texts.to_vec().into()],
+                "SELECT trellis_audit_pseudonymise($1, $2, $3, $4, $5) AS n",
+                vec![
+                    person.as_uuid().into(),
+                    pseudonym.as_uuid().into(),
+                    tenants.into(),
+                    texts.to_vec().into(),
+                    platform.into(),
+                ],
             ))
             .await?;
         return Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.map_or(0, |n| u64::try_from(n).unwrap_or(0)));
     }
     let (p, q) = (person.as_uuid(), pseudonym.as_uuid());
+    let names = |v: &str| texts.iter().any(|t| replace_all(v, std::slice::from_ref(t)) != v);
     let mut n = 0;
     for t in trusts {
         n += exec(
@@ -536,26 +617,52 @@ async fn pseudonymise_audit(
             vec![t.as_uuid().into(), p.into(), q.into(), p.to_string().into(), q.to_string().into()],
         )
         .await?;
+        // Candidates by substring in the database; a whole name or address decided here.
+        let mut any = Vec::new();
+        let mut values: Vec<Value> = vec![t.as_uuid().into()];
         for text in texts {
+            values.push(text.to_ascii_lowercase().into());
+            let k = values.len();
+            any.push(format!("instr(lower(detail), ${k}) > 0 OR instr(lower(subject), ${k}) > 0"));
+        }
+        if any.is_empty() {
+            continue;
+        }
+        let sql =
+            format!("SELECT id, subject, detail FROM audit_events WHERE tenant_id = $1 AND ({})", any.join(" OR "));
+        for r in tx.query_all_raw(crate::tenant_tx::statement(backend, &sql, values)).await? {
+            let (id, subject, detail): (Uuid, String, String) =
+                (r.try_get("", "id")?, r.try_get("", "subject")?, r.try_get("", "detail")?);
+            let (in_subject, in_detail) = (names(&subject), names(&detail));
+            if !in_subject && !in_detail {
+                continue;
+            }
             n += exec(
                 tx,
-                "UPDATE audit_events SET detail = '{}',
-                        subject = CASE WHEN instr(lower(subject), $2) > 0 THEN '(erased)' ELSE subject END
-                  WHERE tenant_id = $1 AND (instr(lower(detail), $2) > 0 OR instr(lower(subject), $2) > 0)",
-                vec![t.as_uuid().into(), text.to_ascii_lowercase().into()],
+                "UPDATE audit_events SET detail = '{}', subject = CASE WHEN $3 THEN '(erased)' ELSE subject END
+                  WHERE tenant_id = $1 AND id = $2",
+                vec![t.as_uuid().into(), id.into(), in_subject.into()],
             )
             .await?;
         }
     }
-    for text in texts {
-        exec(
-            tx,
-            "UPDATE platform_audit SET detail = '{}',
-                    actor = CASE WHEN instr(lower(actor), $1) > 0 THEN '(erased)' ELSE actor END
-              WHERE instr(lower(detail), $1) > 0 OR instr(lower(actor), $1) > 0",
-            vec![text.to_ascii_lowercase().into()],
-        )
-        .await?;
+    if platform {
+        for r in tx
+            .query_all_raw(crate::tenant_tx::statement(backend, "SELECT id, actor, detail FROM platform_audit", vec![]))
+            .await?
+        {
+            let (id, actor, detail): (Uuid, String, String) =
+                (r.try_get("", "id")?, r.try_get("", "actor")?, r.try_get("", "detail")?);
+            let (in_actor, in_detail) = (names(&actor), names(&detail));
+            if in_actor || in_detail {
+                exec(
+                    tx,
+                    "UPDATE platform_audit SET detail = '{}', actor = CASE WHEN $2 THEN '(erased)' ELSE actor END WHERE id = $1",
+                    vec![id.into(), in_actor.into()],
+                )
+                .await?;
+            }
+        }
     }
     Ok(n)
 }

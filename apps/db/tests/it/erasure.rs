@@ -119,7 +119,7 @@ async fn payment_records_stay_under_the_pseudonym_and_a_trusts_erasure_touches_n
             let conn = f.db.raw_connection_as(role).await;
             for sql in [
                 "SELECT trellis_erase_account($1)",
-                "SELECT trellis_audit_pseudonymise($1, $1, ARRAY[]::uuid[], ARRAY[]::text[])",
+                "SELECT trellis_audit_pseudonymise($1, $1, ARRAY[]::uuid[], ARRAY[]::text[], false)",
             ] {
                 let r = conn
                     .execute_raw(sea_orm::Statement::from_sql_and_values(
@@ -143,4 +143,74 @@ async fn payment_records_stay_under_the_pseudonym_and_a_trusts_erasure_touches_n
         p.erase_person_across_tenants(petra, Scope::Account, Requester::TheirOwn, &[]).await.unwrap(),
         Err(Refusal::NotFound)
     );
+}
+
+#[tokio::test]
+async fn only_whole_names_and_addresses_are_scrubbed_and_only_their_own_emails_deleted() {
+    let f = fixture().await;
+    let a = f.ids["northmoor"];
+    let (ann, _) = accounts::seed_member(
+        &f.dbs,
+        a,
+        NewPerson { given_name: "Ann".into(), family_name: "Leeds".into(), ..someone("j.smith@nhs.example") },
+        &[Role::Learner],
+    )
+    .await
+    .unwrap();
+    let tx = f.dbs.app.begin(a).await.unwrap();
+    let mail = |to: &str, text: &str| trellis_db::outbox::OutgoingEmail {
+        to: to.into(),
+        subject: "Hello".into(),
+        text: text.into(),
+        html: String::new(),
+        from_name: "Northmoor".into(),
+    };
+    trellis_db::outbox::enqueue_email(&tx, &mail("j.smith@nhs.example", "For her")).await.unwrap();
+    trellis_db::outbox::enqueue_email(&tx, &mail("aj.smith@nhs.example", "For someone else")).await.unwrap();
+    trellis_db::outbox::enqueue_email(&tx, &mail("boss@nhs.example", "Ann Leeds and Joann Leedsworth have registered"))
+        .await
+        .unwrap();
+    trellis_db::audit::record(
+        &tx,
+        None,
+        "staff.invited",
+        "aj.smith@nhs.example",
+        None,
+        serde_json::json!({ "by": "x" }),
+    )
+    .await
+    .unwrap();
+    trellis_db::audit::record(&tx, None, "note", "n", None, serde_json::json!({ "who": "Joann Leedsworth" }))
+        .await
+        .unwrap();
+    trellis_db::audit::record(&tx, None, "note", "m", None, serde_json::json!({ "who": "ann leeds" })).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let done = f
+        .dbs
+        .platform
+        .erase_person_across_tenants(ann, Scope::Account, Requester::TheirOwn, &[])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(done.whole);
+    let owner = f.db.raw_owner_connection().await;
+    let outbox: Vec<String> = trellis_db::entities::outbox::Entity::find()
+        .filter(trellis_db::entities::outbox::Column::TenantId.eq(a.as_uuid()))
+        .all(&owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.payload)
+        .collect();
+    assert!(!outbox.iter().any(|p| p.contains("For her")), "her email went");
+    assert!(outbox.iter().any(|p| p.contains("For someone else")), "aj.smith's stays: {outbox:?}");
+    assert!(outbox.iter().any(|p| p.contains("(erased) and Joann Leedsworth have registered")), "{outbox:?}");
+    let tx = f.dbs.app.begin(a).await.unwrap();
+    let trail = trellis_db::audit::trail(&tx, 50).await.unwrap();
+    tx.commit().await.unwrap();
+    let by = |s: &str| trail.iter().find(|e| e.subject == s).unwrap_or_else(|| panic!("{s}: {trail:?}")).clone();
+    assert_eq!(by("aj.smith@nhs.example").detail, r#"{"by":"x"}"#, "someone else's entry untouched");
+    assert!(by("n").detail.contains("Joann Leedsworth"));
+    assert_eq!(by("m").detail, "{}", "hers, in any case, cleared");
 }

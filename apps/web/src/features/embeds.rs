@@ -131,7 +131,11 @@ pub async fn choose(req: &Request, Form(f): Form<ChoiceForm>) -> Result<Response
         _ => return Err(AppError::BadRequest("Choose whether to allow embedded videos.".into())),
     };
     // Only a path of this site (never another site's address).
-    let back = if f.back.starts_with('/') && !f.back.starts_with("//") && !f.back.contains('\\') {
+    let back = if f.back.starts_with('/')
+        && !f.back.starts_with("//")
+        && !f.back.contains('\\')
+        && !f.back.chars().any(char::is_control)
+    {
         f.back.split('#').next().unwrap_or("/").to_owned()
     } else {
         "/".to_owned()

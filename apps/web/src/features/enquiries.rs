@@ -123,6 +123,41 @@ fn form_page(
     page::render(state, Some(site), "pages/contact.html", &ctx, status)
 }
 
+fn too_many(state: &AppState, site: &Site, req: &Request, retry: u64) -> Result<Response, AppError> {
+    let mut resp = crate::features::account::message_page(
+        state,
+        site,
+        req,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many enquiries",
+        &format!(
+            "We have had a lot of messages from you in the last hour. Wait {} minute(s) and send it again; your message was not kept.",
+            retry.div_ceil(60)
+        ),
+        None,
+    )?;
+    if let Ok(v) = retry.to_string().parse() {
+        resp.headers_mut().insert("retry-after", v);
+    }
+    Ok(resp)
+}
+
+/// Who to email about a new enquiry (`what`: "new") or a follow-up: the trust's training
+/// managers, but at most once in 15 minutes for each (the desk's list shows them all), so a flood
+/// of enquiries is not a flood of email.
+async fn desk_to_tell(
+    state: &AppState,
+    site: &Site,
+    tx: &trellis_db::TenantTx,
+    what: &str,
+) -> Result<Vec<String>, AppError> {
+    let key = format!("enquiry:desk-notice:{}:{what}", site.entry.id);
+    if state.limiter.hit(&key, 1, std::time::Duration::from_secs(15 * 60)).await.is_err() {
+        return Ok(Vec::new());
+    }
+    Ok(desk::desk_addresses(tx).await?)
+}
+
 fn client_ip(state: &AppState, req: &Request) -> String {
     crate::http::middleware::forwarded::client_ip(req, &state.proxies)
         .map_or_else(|| "-".to_owned(), |ip| ip.to_string())
@@ -171,22 +206,7 @@ pub async fn contact(
         (format!("enquiry:email:{}:{email}", site.entry.id), PER_EMAIL),
     ] {
         if let Err(retry) = state.limiter.hit(&key, max, window).await {
-            let mut resp = crate::features::account::message_page(
-                state,
-                site,
-                req,
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many enquiries",
-                &format!(
-                    "We have had a lot of enquiries from you in the last hour. Wait {} minute(s) and send it again; your message was not kept.",
-                    retry.div_ceil(60)
-                ),
-                None,
-            )?;
-            if let Ok(v) = retry.to_string().parse() {
-                resp.headers_mut().insert("retry-after", v);
-            }
-            return Ok(resp);
+            return too_many(state, site, req, retry);
         }
     }
     let due_at = (f.topic == desk::ACCOUNT).then(|| {
@@ -218,11 +238,10 @@ pub async fn contact(
         "enquiry_received",
         &email,
         &format!("[{}] We have your enquiry", e.reference),
-        json!({ "name": name, "reference": e.reference, "topic": topic_words(&e.topic), "message": message,
-                "link": link, "due": due_words }),
+        json!({ "name": name, "reference": e.reference, "topic": topic_words(&e.topic), "link": link, "due": due_words }),
     )?;
     outbox::enqueue_email(&tx, &ack).await?;
-    for to in desk::desk_addresses(&tx).await? {
+    for to in desk_to_tell(state, site, &tx, "new").await? {
         let mail = render_email(
             state,
             site,
@@ -380,8 +399,20 @@ pub async fn enquirer_reply(
             StatusCode::BAD_REQUEST,
         );
     }
+    let window = std::time::Duration::from_secs(3600);
+    for (key, max) in [
+        (format!("enquiry:reply:{}:{id}", site.entry.id), PER_EMAIL * 2),
+        (format!("enquiry:ip:{}:{}", site.entry.id, client_ip(state, req)), PER_ADDRESS),
+    ] {
+        if let Err(retry) = state.limiter.hit(&key, max, window).await {
+            return too_many(state, site, req, retry);
+        }
+    }
+    let was_waiting = e.status == "open";
     desk::reply(&tx, id, None, f.message.trim()).await?;
-    for to in desk::desk_addresses(&tx).await? {
+    // The desk hears of a follow-up only when it makes the enquiry wait for them again.
+    let tell = if was_waiting { Vec::new() } else { desk_to_tell(state, site, &tx, "follow-up").await? };
+    for to in tell {
         let mail = render_email(
             state,
             site,
@@ -422,7 +453,8 @@ pub async fn desk_list(
         "closed" => Some("closed"),
         _ => None,
     };
-    let (rows, total) = desk::list(&tx, status, q.page * PAGE, PAGE).await?;
+    let page_no = q.page.min(100_000);
+    let (rows, total) = desk::list(&tx, status, page_no * PAGE, PAGE).await?;
     tx.commit().await?;
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Enquiries", &[("Home", "/")]);
     ctx.insert("enquiries", &rows.iter().map(|e| enquiry_json(site, e)).collect::<Vec<_>>());
@@ -430,8 +462,8 @@ pub async fn desk_list(
     ctx.insert("total", &total);
     let pages = total.div_ceil(PAGE).max(1);
     let link = |p: u64| format!("/admin/enquiries?status={}&page={p}", status.unwrap_or("all"));
-    ctx.insert("prev_url", &(q.page > 0).then(|| link(q.page - 1)));
-    ctx.insert("next_url", &(q.page + 1 < pages).then(|| link(q.page + 1)));
+    ctx.insert("prev_url", &(page_no > 0).then(|| link(page_no - 1)));
+    ctx.insert("next_url", &(page_no + 1 < pages).then(|| link(page_no + 1)));
     page::render(state, Some(site), "pages/admin_enquiries.html", &ctx, StatusCode::OK)
 }
 

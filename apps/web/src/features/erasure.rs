@@ -273,11 +273,8 @@ pub async fn erase_member(
     if f.confirm != "yes" {
         return admin_page(state, site, req, &token.0, &who, Some(NOT_TICKED)).await;
     }
-    let itx = state.dbs.identity.begin_read(site.entry.id).await?;
-    let elsewhere = id::member_elsewhere(&itx, person).await?;
-    itx.commit().await?;
-    let scope = if elsewhere { Scope::Trust(site.entry.id) } else { Scope::Account };
-    match erase(state, person, scope, Requester::Admin(me.person)).await? {
+    // The whole account if they belong nowhere else, decided as the erasure runs.
+    match erase(state, person, Scope::AccountIfOnly(site.entry.id), Requester::Admin(me.person)).await? {
         Ok(_) => Ok(page::see_other_saying(req, "/admin/staff", "Their details have been erased")),
         Err(refusal) => refused(state, site, req, &refusal),
     }

@@ -482,7 +482,24 @@ async fn closing_an_account_erases_the_person_everywhere_and_keeps_the_counts() 
             .await;
         assert_eq!(said.status, 200, "{}", said.body);
     }
-    // An enquiry to the desk, and a copy of her data (a row, a file and an email).
+    // A download (the access log keeps her address), an enquiry to a trust she does not belong
+    // to, written signed out; an enquiry to her own desk, and a copy of her data.
+    assert_eq!(ann.get("/account/activity.csv").await.status, 200);
+    let mut out_there = app.visitor("fenwick");
+    let t = out_there.get("/contact").await.csrf().unwrap();
+    let sent = out_there
+        .post(
+            "/contact",
+            &[
+                ("csrf_token", &t),
+                ("name", "Annwen Oakley-Tregarth"),
+                ("email", email),
+                ("topic", "general"),
+                ("message", "Hello"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
     let t = ann.get("/contact").await.csrf().unwrap();
     let asked = ann
         .post(

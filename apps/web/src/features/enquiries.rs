@@ -9,6 +9,7 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::account::render_email;
+use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
@@ -97,7 +98,7 @@ pub async fn contact_form(
         Some((_, name, email)) => json!({ "name": name, "email": email }),
         None => json!({}),
     };
-    form_page(state, site, req, &token.0, values, json!({}), StatusCode::OK)
+    form_page(state, site, req, &token.0, values, &FormErrors::new(), StatusCode::OK)
 }
 
 fn form_page(
@@ -106,19 +107,14 @@ fn form_page(
     req: &Request,
     csrf: &str,
     values: Value,
-    errors: Value,
+    errors: &FormErrors,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Contact us", &[("Home", "/")]);
     ctx.insert("csrf_token", csrf);
     ctx.insert("topics", &topics());
     ctx.insert("values", &values);
-    ctx.insert("error", &errors);
-    let list: Vec<Value> = errors
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| json!({ "field": k, "message": v })).collect())
-        .unwrap_or_default();
-    ctx.insert("errors", &list);
+    errors.insert_into(&mut ctx);
     ctx.insert("closure_days", &CLOSURE_DAYS);
     page::render(state, Some(site), "pages/contact.html", &ctx, status)
 }
@@ -158,9 +154,9 @@ async fn desk_to_tell(
     Ok(desk::desk_addresses(tx).await?)
 }
 
+/// The client's address, as a rate-limit key ("-" when unknown).
 fn client_ip(state: &AppState, req: &Request) -> String {
-    crate::http::middleware::forwarded::client_ip(req, &state.proxies)
-        .map_or_else(|| "-".to_owned(), |ip| ip.to_string())
+    crate::features::account::client_ip(state, req).unwrap_or_else(|| "-".to_owned())
 }
 
 /// Records an enquiry, acknowledges it by email with a private link, and tells the desk.
@@ -179,26 +175,24 @@ pub async fn contact(
         None => f.email.trim().to_lowercase(),
     };
     let message = f.message.trim().to_owned();
-    let mut errors = serde_json::Map::new();
+    let mut errors = FormErrors::new();
     if name.is_empty() {
-        errors.insert("name".into(), json!("Enter your name"));
+        errors.insert("name", "Enter your name");
     } else if name.chars().count() > 200 {
-        errors.insert("name".into(), json!("Your name must be 200 characters or fewer"));
+        errors.insert("name", "Your name must be 200 characters or fewer");
     }
     if let Err(why) = trellis_domain::identity::Email::parse(&email) {
-        errors.insert("email".into(), json!(why));
+        errors.insert("email", why);
     }
     if !TOPICS.iter().any(|(k, _)| *k == f.topic) {
-        errors.insert("topic".into(), json!("Choose what your enquiry is about"));
+        errors.insert("topic", "Choose what your enquiry is about");
     }
-    if message.is_empty() {
-        errors.insert("message".into(), json!("Enter your message"));
-    } else if message.chars().count() > MAX_MESSAGE {
-        errors.insert("message".into(), json!(format!("Your message must be {MAX_MESSAGE} characters or fewer")));
+    if let Some(why) = message_error(&message, "message") {
+        errors.insert("message", why);
     }
     if !errors.is_empty() {
         let values = json!({ "name": name, "email": email, "topic": f.topic, "message": message });
-        return form_page(state, site, req, &token.0, values, Value::Object(errors), StatusCode::BAD_REQUEST);
+        return form_page(state, site, req, &token.0, values, &errors, StatusCode::BAD_REQUEST);
     }
     let window = std::time::Duration::from_secs(3600);
     for (key, max) in [
@@ -271,26 +265,20 @@ pub async fn contact(
     page::render(state, Some(site), "pages/contact_sent.html", &ctx, StatusCode::OK)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct TokenQuery {
-    #[serde(default)]
-    token: String,
-}
-
 /// The enquirer's view of their thread, by their private link.
 #[handler]
 pub async fn thread_page(
     Ctx { req, state, site }: Ctx<'_>,
     token: &CsrfToken,
     Path(id): Path<String>,
-    Query(q): Query<TokenQuery>,
+    Query(q): Query<crate::features::account::TokenQuery>,
 ) -> Result<Response, AppError> {
     let id: uuid::Uuid = page::path_id(&id)?;
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let e = desk::by_token(&tx, id, &q.token).await?.ok_or(AppError::NotFound)?;
     let messages = desk::thread(&tx, id).await?;
     tx.commit().await?;
-    thread_view(state, site, req, &token.0, &e, &messages, Some(&q.token), None, json!({}), StatusCode::OK)
+    thread_view(state, site, req, &token.0, &e, &messages, Some(&q.token), None, &FormErrors::new(), StatusCode::OK)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -303,7 +291,7 @@ fn thread_view(
     messages: &[desk::Message],
     link_token: Option<&str>,
     names: Option<&std::collections::HashMap<trellis_domain::PersonId, String>>,
-    errors: Value,
+    errors: &FormErrors,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let staff = link_token.is_none();
@@ -330,12 +318,7 @@ fn thread_view(
         })
         .collect();
     ctx.insert("thread", &thread);
-    ctx.insert("error", &errors);
-    let list: Vec<Value> = errors
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| json!({ "field": k, "message": v })).collect())
-        .unwrap_or_default();
-    ctx.insert("errors", &list);
+    errors.insert_into(&mut ctx);
     page::render(state, Some(site), "pages/enquiry.html", &ctx, status)
 }
 
@@ -362,14 +345,24 @@ pub struct ReplyForm {
     token: String,
 }
 
-fn message_error(message: &str) -> Option<Value> {
+/// What is wrong with a message (`what`: "message" on the form, "reply" in a thread), if anything.
+fn message_error(message: &str, what: &str) -> Option<String> {
     if message.trim().is_empty() {
-        Some(json!({ "message": "Enter your reply" }))
+        Some(format!("Enter your {what}"))
     } else if message.chars().count() > MAX_MESSAGE {
-        Some(json!({ "message": format!("Your reply must be {MAX_MESSAGE} characters or fewer") }))
+        Some(format!("Your {what} must be {MAX_MESSAGE} characters or fewer"))
     } else {
         None
     }
+}
+
+/// How the desk names its own people in a thread.
+async fn staff_names(
+    tx: &trellis_db::TenantTx,
+    messages: &[desk::Message],
+) -> Result<std::collections::HashMap<trellis_domain::PersonId, String>, AppError> {
+    let authors: Vec<_> = messages.iter().filter_map(|m| m.author).collect();
+    Ok(id::member_names(tx, &authors).await?)
 }
 
 /// The enquirer's reply through their link: the enquiry is open again and the desk is told.
@@ -383,7 +376,8 @@ pub async fn enquirer_reply(
     let id: uuid::Uuid = page::path_id(&id)?;
     let tx = state.dbs.app.begin(site.entry.id).await?;
     let e = desk::by_token(&tx, id, &f.token).await?.ok_or(AppError::NotFound)?;
-    if let Some(errors) = message_error(&f.message) {
+    if let Some(why) = message_error(&f.message, "reply") {
+        let errors = FormErrors::one("message", why);
         let messages = desk::thread(&tx, id).await?;
         tx.commit().await?;
         return thread_view(
@@ -395,7 +389,7 @@ pub async fn enquirer_reply(
             &messages,
             Some(&f.token),
             None,
-            errors,
+            &errors,
             StatusCode::BAD_REQUEST,
         );
     }
@@ -479,10 +473,9 @@ pub async fn desk_enquiry(
     let id: uuid::Uuid = page::path_id(&id)?;
     let e = desk::by_id(&tx, id).await?.ok_or(AppError::NotFound)?;
     let messages = desk::thread(&tx, id).await?;
-    let authors: Vec<_> = messages.iter().filter_map(|m| m.author).collect();
-    let names = id::member_names(&tx, &authors).await?;
+    let names = staff_names(&tx, &messages).await?;
     tx.commit().await?;
-    thread_view(state, site, req, &token.0, &e, &messages, None, Some(&names), json!({}), StatusCode::OK)
+    thread_view(state, site, req, &token.0, &e, &messages, None, Some(&names), &FormErrors::new(), StatusCode::OK)
 }
 
 /// A reply from the desk: kept in the thread, emailed to the enquirer; the enquiry is answered.
@@ -497,10 +490,10 @@ pub async fn desk_reply(
     let Member { me, tx, .. } = member;
     let id: uuid::Uuid = page::path_id(&id)?;
     let e = desk::by_id(&tx, id).await?.ok_or(AppError::NotFound)?;
-    if let Some(errors) = message_error(&f.message) {
+    if let Some(why) = message_error(&f.message, "reply") {
+        let errors = FormErrors::one("message", why);
         let messages = desk::thread(&tx, id).await?;
-        let authors: Vec<_> = messages.iter().filter_map(|m| m.author).collect();
-        let names = id::member_names(&tx, &authors).await?;
+        let names = staff_names(&tx, &messages).await?;
         tx.commit().await?;
         return thread_view(
             state,
@@ -511,7 +504,7 @@ pub async fn desk_reply(
             &messages,
             None,
             Some(&names),
-            errors,
+            &errors,
             StatusCode::BAD_REQUEST,
         );
     }

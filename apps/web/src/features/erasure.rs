@@ -6,6 +6,7 @@
 use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
+use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
 use poem::http::StatusCode;
@@ -62,25 +63,21 @@ async fn close_page(
     ctx.insert("own", &true);
     ctx.insert("action", "/account/close");
     ctx.insert("organisations", &names);
-    ctx.insert("kept", &kept());
-    insert_error(&mut ctx, error);
-    page::render(
-        state,
-        Some(site),
-        "pages/close_account.html",
-        &ctx,
-        if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK },
-    )
+    render_page(state, site, ctx, error)
 }
 
-fn insert_error(ctx: &mut tera::Context, error: Option<&str>) {
-    match error {
-        Some(e) => {
-            ctx.insert("error", &json!({ "confirm": e }));
-            ctx.insert("errors", &json!([{ "field": "confirm", "message": e }]));
-        }
-        None => ctx.insert("error", &json!({})),
-    }
+/// Renders the confirmation page (the person's own, or an administrator's), with the box's error.
+fn render_page(
+    state: &AppState,
+    site: &Site,
+    mut ctx: tera::Context,
+    error: Option<&str>,
+) -> Result<Response, AppError> {
+    let errors = error.map_or_else(FormErrors::new, |e| FormErrors::one("confirm", e));
+    errors.insert_into(&mut ctx);
+    ctx.insert("kept", &kept());
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    page::render(state, Some(site), "pages/close_account.html", &ctx, status)
 }
 
 /// What an erasure keeps, and why: shown on both pages.
@@ -242,15 +239,7 @@ async fn admin_page(
     ctx.insert("name", &name);
     ctx.insert("elsewhere", &elsewhere);
     ctx.insert("action", &format!("/admin/staff/{}/erase", who.id));
-    ctx.insert("kept", &kept());
-    insert_error(&mut ctx, error);
-    page::render(
-        state,
-        Some(site),
-        "pages/close_account.html",
-        &ctx,
-        if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK },
-    )
+    render_page(state, site, ctx, error)
 }
 
 /// Erases a member's details at this trust (their whole account, if they belong nowhere else),

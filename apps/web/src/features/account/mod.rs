@@ -147,7 +147,7 @@ pub fn render_email(
     })
 }
 
-fn client_ip(state: &AppState, req: &Request) -> Option<String> {
+pub(crate) fn client_ip(state: &AppState, req: &Request) -> Option<String> {
     forwarded::client_ip(req, &state.proxies).map(|ip| ip.to_string())
 }
 
@@ -261,7 +261,7 @@ fn window(state: &AppState) -> Duration {
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
     #[serde(default)]
-    pub(super) token: String,
+    pub(crate) token: String,
 }
 
 /// [`refused_link`] for other modules' links.
@@ -306,7 +306,7 @@ pub(super) async fn refused_link(
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
     #[serde(default)]
-    pub(super) token: String,
+    pub(crate) token: String,
 }
 
 #[derive(Debug, Deserialize, Default)]

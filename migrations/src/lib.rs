@@ -40,6 +40,7 @@ mod m20261207_000032_person_indexes;
 mod m20261207_000033_erasure;
 mod m20261207_000034_enquiries;
 mod m20261207_000035_embeds;
+mod m20261207_000036_resource_library;
 
 pub mod helpers;
 
@@ -88,6 +89,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000033_erasure.rs"),
     include_str!("m20261207_000034_enquiries.rs"),
     include_str!("m20261207_000035_embeds.rs"),
+    include_str!("m20261207_000036_resource_library.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -135,6 +137,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000033_erasure::Migration),
             Box::new(m20261207_000034_enquiries::Migration),
             Box::new(m20261207_000035_embeds::Migration),
+            Box::new(m20261207_000036_resource_library::Migration),
         ]
     }
 }

@@ -121,6 +121,8 @@ pub struct Object {
     /// `trellis_elearning::Launchable`).
     pub package: Option<Uuid>,
     pub launch: Option<String>,
+    /// A session that shows a library resource: the resource.
+    pub resource: Option<Uuid>,
 }
 
 impl Object {
@@ -156,6 +158,7 @@ impl From<learning_object::Model> for Object {
             min_minutes: m.min_minutes,
             package: m.package_id,
             launch: m.launch,
+            resource: m.resource_id,
         }
     }
 }
@@ -173,6 +176,8 @@ pub struct ObjectInput {
     /// E-learning sessions: the package and the launchable (JSON).
     pub package: Option<Uuid>,
     pub launch: Option<String>,
+    /// A library resource to show (sessions of kind `resource`).
+    pub resource: Option<Uuid>,
 }
 
 /// A file in the file store.
@@ -563,6 +568,7 @@ pub async fn draft(tx: &TenantTx, id: CourseId) -> Result<Option<Version>, DbErr
                     min_minutes: o.min_minutes,
                     package: o.package,
                     launch: o.launch,
+                    resource: o.resource,
                 },
             )
             .await?;
@@ -600,6 +606,7 @@ async fn insert_object(
         min_minutes: Set(input.min_minutes),
         package_id: Set(input.package),
         launch: Set(input.launch.clone()),
+        resource_id: Set(input.resource),
     })
     .await?;
     Ok(id)
@@ -655,7 +662,8 @@ pub async fn update_object(
         .col_expr(learning_object::Column::Body, Expr::value(input.body.clone()))
         .col_expr(learning_object::Column::Url, Expr::value(input.url.clone()))
         .col_expr(learning_object::Column::Completion, Expr::value(input.completion.clone()))
-        .col_expr(learning_object::Column::MinMinutes, Expr::value(input.min_minutes));
+        .col_expr(learning_object::Column::MinMinutes, Expr::value(input.min_minutes))
+        .col_expr(learning_object::Column::ResourceId, Expr::value(input.resource));
     if let Some(f) = &input.file {
         q = q
             .col_expr(learning_object::Column::FileKey, Expr::value(Some(f.key.clone())))
@@ -1092,7 +1100,7 @@ pub async fn listing(tx: &TenantTx) -> Result<Listing, DbError> {
 }
 
 /// Words of a search made safe for FTS5: each a quoted prefix term.
-fn fts5_terms(text: &str) -> String {
+pub(crate) fn fts5_terms(text: &str) -> String {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(12)

@@ -161,6 +161,11 @@ pub const TABLES: &[(&str, &str)] = &[
     ("held_uploads", "uploaded_by"),
     ("data_exports", "person_id"),
     ("enquiries", "person_id"),
+    ("resource_versions", "created_by"),
+    ("resource_ratings", "person_id"),
+    ("resource_feedback", "person_id"),
+    ("resource_reports", "person_id"),
+    ("content_policy_acceptances", "person_id"),
 ];
 
 /// Whether a column holds a secret or its hash (left out of the copy).
@@ -185,6 +190,15 @@ pub async fn rows_about(tx: &TenantTx, person: PersonId) -> Result<Vec<(&'static
         let rows = rows.iter().map(|r| Value::from_query_result(r, "").map(cleaned)).collect::<Result<Vec<_>, _>>()?;
         out.push((*table, rows));
     }
+    // The resources they shared (every column but the search index).
+    let sql = "SELECT id, kind, title, description, keywords, audience, licence, attribution_name, attribution_url,
+                      status, status_reason, current_version, national, national_note, created_at, updated_at
+                 FROM resources WHERE tenant_id = $1 AND contributor_id = $2 ORDER BY created_at, id";
+    let rows = tx.query_all(sql, vec![person.as_uuid().into()]).await?;
+    out.push((
+        "resources",
+        rows.iter().map(|r| Value::from_query_result(r, "").map(cleaned)).collect::<Result<Vec<_>, _>>()?,
+    ));
     // Each SCORM commit of their attempts, as the content sent it (tracking detail).
     let sql = "SELECT c.* FROM attempt_commits c JOIN attempts a ON a.tenant_id = c.tenant_id AND a.id = c.attempt_id
                 WHERE c.tenant_id = $1 AND a.tenant_id = $1 AND a.person_id = $2 ORDER BY c.id";

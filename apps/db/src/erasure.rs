@@ -92,6 +92,7 @@ const DELETED: &[(&str, &str)] = &[
     ("tenant_terms_acceptances", "person_id"),
     ("invitations", "person_id"),
     ("memberships", "person_id"),
+    ("content_policy_acceptances", "person_id"),
 ];
 
 /// Columns that name the person and take the pseudonym: (table, column).
@@ -121,6 +122,12 @@ const REKEYED: &[(&str, &str)] = &[
     ("market_adoptions", "added_by"),
     ("market_budgets", "updated_by"),
     ("enquiry_messages", "author_person_id"),
+    ("resources", "contributor_id"),
+    ("resource_versions", "created_by"),
+    ("resource_ratings", "person_id"),
+    ("resource_feedback", "person_id"),
+    ("resource_reports", "person_id"),
+    ("resource_reports", "resolved_by"),
 ];
 
 impl PlatformDb {
@@ -301,9 +308,16 @@ impl PlatformDb {
             )
             .await?;
             // Others' emails, and others' enquiries, that named them are scrubbed.
-            for (table, column) in
-                [("outbox", "payload"), ("enquiry_messages", "body"), ("enquiries", "subject"), ("enquiries", "name")]
-            {
+            for (table, column) in [
+                ("outbox", "payload"),
+                ("enquiry_messages", "body"),
+                ("enquiries", "subject"),
+                ("enquiries", "name"),
+                ("resources", "attribution_name"),
+                ("resources", "description"),
+                ("resource_feedback", "body"),
+                ("resource_reports", "details"),
+            ] {
                 rows += scrub(&tx, Scrub { table, column, filter: "tenant_id = $1" }, vec![tv()], &texts).await?;
             }
         }
@@ -320,6 +334,25 @@ impl PlatformDb {
                     vec![p.into(), pseudonym.into()],
                 )
                 .await?;
+                // What they gave the national library.
+                let national = Value::from(TenantId::NATIONAL.as_uuid());
+                for (table, column) in [("resources", "contributor_id"), ("resource_versions", "created_by")] {
+                    rows += exec(
+                        &tx,
+                        &format!("UPDATE {table} SET {column} = $3 WHERE tenant_id = $1 AND {column} = $2"),
+                        vec![national.clone(), p.into(), pseudonym.into()],
+                    )
+                    .await?;
+                }
+                for column in ["attribution_name", "description"] {
+                    rows += scrub(
+                        &tx,
+                        Scrub { table: "resources", column, filter: "tenant_id = $1" },
+                        vec![national.clone()],
+                        &texts,
+                    )
+                    .await?;
+                }
                 for table in ["person_sessions", "sso_links", "tenant_terms_acceptances"] {
                     rows += exec(&tx, &format!("DELETE FROM {table} WHERE person_id = $1"), vec![p.into()]).await?;
                 }

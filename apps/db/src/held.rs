@@ -24,6 +24,8 @@ pub enum Kind {
     StaffFile,
     /// A course session's video, audio or document (scanned, never held: see the course editor).
     Media,
+    /// A file of the resource library, or its captions (scanned, never held, as media).
+    Resource,
 }
 
 impl Kind {
@@ -33,6 +35,7 @@ impl Kind {
             Kind::Logo => "logo",
             Kind::StaffFile => "staff_file",
             Kind::Media => "media",
+            Kind::Resource => "resource",
         }
     }
 
@@ -42,6 +45,7 @@ impl Kind {
             "logo" => Some(Kind::Logo),
             "staff_file" => Some(Kind::StaffFile),
             "media" => Some(Kind::Media),
+            "resource" => Some(Kind::Resource),
             _ => None,
         }
     }

@@ -24,6 +24,7 @@ pub mod grants;
 pub mod held;
 pub mod identity;
 pub mod learning;
+pub mod library;
 mod links;
 pub mod market;
 mod migrate;

@@ -18,11 +18,19 @@ pub enum ObjectKind {
     Document,
     /// A SCO or an AU of an uploaded e-learning package (SCORM 1.2, SCORM 2004, cmi5).
     Package,
+    /// A resource of the trust's library or the national library, shown as it is now.
+    Resource,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 5] =
-        [ObjectKind::Page, ObjectKind::Link, ObjectKind::Video, ObjectKind::Audio, ObjectKind::Document];
+    pub const ALL: [ObjectKind; 6] = [
+        ObjectKind::Page,
+        ObjectKind::Link,
+        ObjectKind::Video,
+        ObjectKind::Audio,
+        ObjectKind::Document,
+        ObjectKind::Resource,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,6 +40,7 @@ impl ObjectKind {
             ObjectKind::Audio => "audio",
             ObjectKind::Document => "document",
             ObjectKind::Package => "package",
+            ObjectKind::Resource => "resource",
         }
     }
 

@@ -159,6 +159,16 @@ impl Visitor {
         fields: &[(&str, &str)],
         file: (&str, &str, &str, &[u8]),
     ) -> Page {
+        self.post_files(path, fields, &[file]).await
+    }
+
+    /// [`Visitor::post_multipart`] with any number of file fields (none, or a file and its captions).
+    pub async fn post_files(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &str, &[u8])],
+    ) -> Page {
         let boundary = "trellis-test-boundary-7d3f";
         let mut body = Vec::new();
         for (k, v) in fields {
@@ -166,15 +176,17 @@ impl Visitor {
                 format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
             );
         }
-        let (name, file_name, content_type, bytes) = file;
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        for (name, file_name, content_type, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         let resp = self
             .client
             .post(format!("http://{}{path}", self.addr))

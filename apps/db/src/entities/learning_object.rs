@@ -24,6 +24,8 @@ pub struct Model {
     pub min_minutes: Option<i32>,
     pub package_id: Option<Uuid>,
     pub launch: Option<String>,
+    /// A session that shows a library resource: the resource (the trust's or a national one).
+    pub resource_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -463,3 +463,85 @@ async fn enquiries_and_their_threads_stay_their_trusts() {
         tx.rollback().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_trusts_library_stays_its_own_and_the_national_library_is_read_only_to_trusts() {
+    use trellis_db::library::{self as lib, NewResource, NewVersion};
+    use trellis_domain::library::Contributors;
+    let f = fixture().await;
+    let (a, b) = (f.ids["northmoor"], f.ids["riverside"]);
+    let person = trellis_domain::PersonId::new();
+    let new = NewResource {
+        kind: "article".into(),
+        title: "Ward round checklist".into(),
+        description: "What to check".into(),
+        licence: "cc-by".into(),
+        attribution_name: "Ward team".into(),
+        contributor: Some(person),
+        ..NewResource::default()
+    };
+    let body = NewVersion { body: "Check the chart.".into(), ..NewVersion::default() };
+    let tx = f.dbs.app.begin(a).await.unwrap();
+    let id = lib::create(&tx, &new, &body).await.unwrap();
+    let r = lib::get(&tx, id).await.unwrap().unwrap();
+    lib::rate(&tx, &r, person, 4).await.unwrap();
+    lib::add_feedback(&tx, &r, person, "Useful").await.unwrap();
+    lib::report(&tx, &r, person, "wrong", "Old").await.unwrap();
+    lib::set_contributors(&tx, Contributors::Everyone).await.unwrap();
+    lib::accept_policy(&tx, person).await.unwrap();
+    tx.commit().await.unwrap();
+    let tx = f.dbs.app.begin(trellis_domain::TenantId::NATIONAL).await.unwrap();
+    let national = lib::create(&tx, &NewResource { title: "National one".into(), ..new.clone() }, &body).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Riverside's handle: none of Northmoor's rows, the national one readable but not changeable.
+    let tx = f.dbs.app.begin(b).await.unwrap();
+    assert!(lib::get(&tx, id).await.unwrap().is_none());
+    let q = lib::Query { text: String::new(), limit: 50, ..lib::Query::default() };
+    let (found, total) = lib::search(&tx, &q).await.unwrap();
+    assert_eq!((found.iter().map(|r| r.id).collect::<Vec<_>>(), total), (vec![national], 1));
+    assert!(lib::feedback(&tx, id).await.unwrap().is_empty());
+    assert_eq!(lib::ratings(&tx, id, person).await.unwrap().count, 0);
+    assert!(lib::open_reports(&tx).await.unwrap().is_empty());
+    assert_eq!(lib::contributors(&tx).await.unwrap(), Contributors::Editors);
+    assert!(!lib::policy_accepted(&tx, person).await.unwrap());
+    assert!(!lib::set_status(&tx, id, "removed", "x").await.unwrap());
+    assert!(!lib::set_status(&tx, national, "removed", "x").await.unwrap(), "the national library is the platform's");
+    assert!(lib::add_version(&tx, national, &body).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+    let tx = f.dbs.app.begin(a).await.unwrap();
+    assert_eq!(lib::get(&tx, id).await.unwrap().unwrap().status, "published");
+    assert_eq!(lib::open_reports(&tx).await.unwrap().len(), 1);
+    tx.commit().await.unwrap();
+
+    if f.db.backend == Backend::Postgres {
+        let conn = f.db.raw_app_connection().await;
+        let tx = begin_as(&conn, b.as_uuid()).await;
+        for table in [
+            "resources",
+            "resource_versions",
+            "resource_ratings",
+            "resource_feedback",
+            "resource_reports",
+            "library_settings",
+            "content_policy_acceptances",
+        ] {
+            let n =
+                scalar(&tx, &format!("SELECT count(*) FROM {table} WHERE tenant_id = $1"), vec![a.as_uuid().into()])
+                    .await;
+            assert_eq!(n, 0, "{table}: Riverside read Northmoor's rows in raw SQL");
+        }
+        for sql in [
+            "UPDATE resources SET title = 'hijacked' WHERE tenant_id = $1",
+            "UPDATE resources SET title = 'hijacked' WHERE tenant_id = '00000000-0000-0000-0000-00000000c0de' AND $1::uuid IS NOT NULL",
+            "DELETE FROM resource_reports WHERE tenant_id = $1",
+        ] {
+            let done = tx
+                .execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, [a.as_uuid().into()]))
+                .await
+                .unwrap();
+            assert_eq!(done.rows_affected(), 0, "{sql}");
+        }
+        tx.rollback().await.unwrap();
+    }
+}

@@ -23,6 +23,7 @@ const RAW: &[(&str, &str)] = &[
     ("identity/mod.rs", "the identity pool's own functions (IdentityDb)"),
     ("identity/path.rs", "the identity path's named reads: a person's own activity in every trust"),
     ("identity/accounts.rs", "SQLite's twin of trellis_accounts_by_emails, through across_trusts"),
+    ("library/platform.rs", "the national library's curators: trusts' proposals and reports on national resources"),
     ("erasure.rs", "the platform path's erasure of a person in every trust they belong to, as the platform role"),
 ];
 

@@ -6,7 +6,7 @@ use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
     account, admin, api, assets, authoring, certificates, elearning, embeds, enquiries, erasure, file_activity, health,
-    home, learner, market, my_data, platform, platform_admin, portfolio, records, reporting, site_admin, sso,
+    home, learner, library, market, my_data, platform, platform_admin, portfolio, records, reporting, site_admin, sso,
     sso_admin, statistics, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
@@ -53,6 +53,9 @@ impl Dispatch {
                     "/admin/trusts/:slug/authoriser",
                     get(platform_admin::authoriser).post(platform_admin::record_authoriser),
                 )
+                .at("/admin/library", get(library::platform_queue))
+                .at("/admin/library/proposals/:slug/:id", post(library::decide_proposal))
+                .at("/admin/library/national/:id", post(library::moderate_national))
                 .at("/admin/marketplace", get(market::review_queue))
                 .at("/admin/marketplace/listings/:id", post(market::review))
                 .at("/admin/marketplace/events/:id/retry", post(market::retry_event))
@@ -118,6 +121,21 @@ impl Dispatch {
                 .at("/account/email/confirm", get(account::email_confirm_form).post(account::email_confirm))
                 .at("/account/sessions/:id/end", post(account::end_session))
                 .at("/account/close", get(erasure::close_form).post(erasure::close))
+                .at("/library", get(library::browse).post(library::create))
+                .at("/library/new", get(library::new_form))
+                .at("/library/policy", get(library::policy))
+                .at("/library/:id", get(library::resource_page))
+                .at("/library/:id/file", get(library::download))
+                .at("/library/:id/captions", get(library::captions_file))
+                .at("/library/:id/versions", post(library::add_version))
+                .at("/library/:id/rating", post(library::rate))
+                .at("/library/:id/feedback", post(library::give_feedback))
+                .at("/library/:id/report", get(library::report_form).post(library::report))
+                .at("/library/:id/propose", post(library::propose))
+                .at("/library/:id/add-to-course", post(library::add_to_course))
+                .at("/admin/library", get(library::moderation))
+                .at("/admin/library/settings", post(library::settings))
+                .at("/admin/library/:id", post(library::moderate))
                 .at("/contact", get(enquiries::contact_form).post(enquiries::contact))
                 .at("/contact/:id", get(enquiries::thread_page).post(enquiries::enquirer_reply))
                 .at("/admin/enquiries", get(enquiries::desk_list))

@@ -10,23 +10,22 @@ use crate::features::learner::{course_json, date_words};
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other};
 use crate::http::{Ctx, Member, chart, may};
-use crate::usecases::uploads::{self, Arrival, Scanned, Uploader};
+use crate::usecases::uploads::{self, Uploader};
 use poem::http::StatusCode;
 use poem::session::Session;
 use poem::web::{CsrfToken, Data, Form, Multipart, Path};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use trellis_db::TenantTx;
 use trellis_db::audit;
 use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput, PublishRefused, StoredFile};
 use trellis_db::held::Kind;
 use trellis_db::states::VersionStatus;
 use trellis_domain::learning::{Completion, ObjectKind, STAFF_GROUPS, staff_group};
+use trellis_domain::library::ResourceKind;
 use trellis_domain::{CourseId, ObjectId};
 
 /// The editor's list: the trust's own courses and paths, and the national catalogue to offer.
@@ -545,131 +544,40 @@ impl SessionForm {
     }
 }
 
-/// What a file of each kind may be, by its content (never by its name or the browser's word).
-fn allowed(kind: ObjectKind, sniffed: &str) -> bool {
+/// The library's rule for a session's file: what a file of each kind may be, by its content
+/// (never by its name or the browser's word).
+fn file_kind(kind: ObjectKind) -> Option<ResourceKind> {
     match kind {
-        ObjectKind::Video => matches!(sniffed, "video/mp4" | "video/webm" | "video/quicktime"),
-        ObjectKind::Audio => {
-            matches!(sniffed, "audio/mpeg" | "audio/m4a" | "audio/mp4" | "audio/ogg" | "audio/x-wav" | "audio/wav")
-        }
-        ObjectKind::Document => matches!(
-            sniffed,
-            "application/pdf"
-                | "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-                | "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-                | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                | "application/vnd.oasis.opendocument.text"
-        ),
-        _ => false,
+        ObjectKind::Video => Some(ResourceKind::Video),
+        ObjectKind::Audio => Some(ResourceKind::Audio),
+        ObjectKind::Document => Some(ResourceKind::Document),
+        _ => None,
     }
 }
 
-/// Reads the session form: text fields into memory (bounded), the file streamed to a temporary
-/// file while it is hashed and counted, checked by content, then put in the file store under the
-/// trust's prefix and its hash.
+/// Reads the session form ([`crate::http::upload::read`]), checks its file by content, scans it,
+/// then puts it in the file store under the trust's prefix and its hash.
 async fn read_session_form(
     state: &AppState,
     site: &Site,
     who: &Uploader,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<SessionForm, AppError> {
-    let max = state.config.files.max_upload_mb * 1024 * 1024;
-    let mut form = SessionForm { fields: HashMap::new(), file: None, file_error: None };
-    let mut upload: Option<(tempfile::NamedTempFile, String, u64, String, Vec<u8>)> = None;
-    while let Some(field) =
-        multipart.next_field().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            let file_name = field
-                .file_name()
-                .unwrap_or_default()
-                .chars()
-                .filter(|c| crate::http::middleware::input::acceptable(*c))
-                .take(200)
-                .collect::<String>();
-            if file_name.is_empty() {
-                continue;
-            }
-            let tmp = tempfile::NamedTempFile::new().map_err(|e| AppError::Internal(e.into()))?;
-            let mut out = tokio::fs::File::create(tmp.path()).await.map_err(|e| AppError::Internal(e.into()))?;
-            let mut hasher = Sha256::new();
-            let mut size: u64 = 0;
-            let mut head = Vec::new();
-            let mut reader = field.into_async_read();
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let n = reader
-                    .read(&mut buf)
-                    .await
-                    .map_err(|e| AppError::BadRequest(format!("The upload was cut short: {e}")))?;
-                if n == 0 {
-                    break;
-                }
-                let chunk = &buf[..n];
-                size += chunk.len() as u64;
-                if size > max {
-                    return Err(AppError::PayloadTooLarge(format!(
-                        "The file is larger than {} MB, the most this service accepts.",
-                        state.config.files.max_upload_mb
-                    )));
-                }
-                if head.len() < 8192 {
-                    head.extend_from_slice(&chunk[..chunk.len().min(8192 - head.len())]);
-                }
-                hasher.update(chunk);
-                out.write_all(chunk).await.map_err(|e| AppError::Internal(e.into()))?;
-            }
-            out.flush().await.map_err(|e| AppError::Internal(e.into()))?;
-            upload = Some((tmp, file_name, size, hex::encode(hasher.finalize()), head));
-        } else {
-            let v = field.text().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
-            if v.len() > 64 * 1024 {
-                return Err(AppError::PayloadTooLarge(format!("The field {name} is too long.")));
-            }
-            if !v.chars().all(crate::http::middleware::input::acceptable) {
-                return Err(AppError::BadRequest(crate::http::middleware::input::field_message(&name)));
-            }
-            form.fields.insert(name, v);
-        }
-    }
-    if let Some((tmp, name, size, sha, head)) = upload {
+    let mut sent = crate::http::upload::read(multipart, state.config.files.max_upload_mb).await?;
+    let upload = sent.files.remove("file");
+    let mut form = SessionForm { fields: sent.fields, file: None, file_error: None };
+    if let Some(upload) = upload {
         let kind = ObjectKind::parse(&form.get("kind"));
-        let sniffed = infer::get(&head).map(|t| t.mime_type().to_owned()).unwrap_or_default();
-        match kind {
-            Some(k) if k.has_file() && allowed(k, &sniffed) && size > 0 => {
-                // Media is scanned like every upload; while the scanner is away (and scanning is
-                // required) it is refused rather than held: the session's form would be lost.
-                match uploads::scan_file(state, site, who, Arrival::New, Kind::Media, &name, tmp.path(), size).await? {
-                    Scanned::Pass => {}
-                    Scanned::Refuse(m) | Scanned::Infected(m) => {
-                        form.file_error = Some(m);
-                        return Ok(form);
-                    }
-                    Scanned::Hold(_) => {
-                        form.file_error = Some(
-                            "The virus scanner is not available just now, so the file cannot be accepted and was not kept: try again in a few minutes".into(),
-                        );
-                        return Ok(form);
-                    }
+        let sniffed = upload.sniffed();
+        match kind.and_then(file_kind) {
+            Some(f) if f.accepts(&sniffed) && upload.size > 0 => {
+                match uploads::scan_and_store(state, site, who, Kind::Media, &upload, "media").await? {
+                    Ok(stored) => form.file = Some(stored),
+                    Err(m) => form.file_error = Some(m),
                 }
-                let key = format!("{}/media/{sha}", site.entry.id);
-                state.files.put_file(&key, tmp.path()).await.map_err(AppError::Internal)?;
-                form.file = Some(StoredFile {
-                    key,
-                    name,
-                    content_type: sniffed,
-                    size: i64::try_from(size).unwrap_or(i64::MAX),
-                });
             }
-            Some(k) if k.has_file() => {
-                form.file_error = Some(match k {
-                    ObjectKind::Video => "The file must be a video in MP4 or WebM format".into(),
-                    ObjectKind::Audio => "The file must be audio in MP3, M4A, Ogg or WAV format".into(),
-                    _ => "The file must be a PDF, Word, PowerPoint, Excel or OpenDocument file".into(),
-                });
-            }
-            _ => form.file_error = Some("Only video, audio and document sessions have a file".into()),
+            Some(f) => form.file_error = Some(f.file_rule().into()),
+            None => form.file_error = Some("Only video, audio and document sessions have a file".into()),
         }
     }
     Ok(form)
@@ -681,8 +589,10 @@ fn check_session(form: &SessionForm, needs_file: bool) -> Result<ObjectInput, Fo
     if title.is_empty() || title.chars().count() > 200 {
         e.insert("title", "Enter a title of 1 to 200 characters");
     }
-    // Packaged sessions come from an uploaded package, not from this form.
-    let kind = ObjectKind::parse(&form.get("kind")).filter(|k| *k != ObjectKind::Package);
+    // Packaged sessions come from an uploaded package, and library sessions from the library's
+    // "Use it in a course", not from this form.
+    let kind =
+        ObjectKind::parse(&form.get("kind")).filter(|k| !matches!(k, ObjectKind::Package | ObjectKind::Resource));
     if kind.is_none() {
         e.insert("kind", "Choose what the session is");
     }

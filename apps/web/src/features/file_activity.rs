@@ -93,6 +93,7 @@ fn what_words(what: &str) -> &str {
     match what {
         "package" => "E-learning package",
         "media" => "Course video, audio or document",
+        "resource" => "Library resource",
         "logo" => "Logo",
         "staff_file" => "Staff file",
         "certificate" => "Certificate",

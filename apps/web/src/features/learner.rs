@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use poem::http::StatusCode;
 use poem::session::Session;
 use poem::web::{CsrfToken, Data, Path, Query};
-use poem::{Body, Response, handler};
+use poem::{Response, handler};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -117,6 +117,13 @@ pub async fn catalogue(
     } else {
         Some(state.catalogue.ranked(&tx, me.catalogue, &q.text, &listing).await?)
     };
+    // A search also looks in the resource library (its best few matches, on the first page).
+    let resources = if q.text.trim().is_empty() || page_no > 1 {
+        (vec![], 0)
+    } else {
+        let lq = trellis_db::library::Query { text: q.text.clone(), limit: 3, ..trellis_db::library::Query::default() };
+        trellis_db::library::search(&tx, &lq).await?
+    };
     tx.commit().await?;
     let (cards, total) = match &ranked {
         Some(positions) => listing.page_at(&q, positions),
@@ -163,6 +170,13 @@ pub async fn catalogue(
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Find training", &[("Home", "/")]);
     ctx.insert("results", &results);
     ctx.insert("total", &total);
+    ctx.insert(
+        "resources",
+        &resources.0.iter().map(|r| json!({ "id": r.id.to_string(), "title": r.title })).collect::<Vec<_>>(),
+    );
+    ctx.insert("resources_total", &resources.1);
+    let mut search = url::form_urlencoded::Serializer::new(String::from("/library?"));
+    ctx.insert("resources_url", &search.append_pair("q", &p.q).finish());
     ctx.insert("page", &page_no);
     ctx.insert("pages", &pages);
     ctx.insert("prev_url", &(page_no > 1).then(|| query_string(page_no - 1)));
@@ -544,6 +558,20 @@ pub async fn session_page(
         }
         None => None,
     };
+    // A library resource, as it is now (withdrawn by a moderator: said so).
+    let resource = match o.resource {
+        Some(rid) => match trellis_db::library::get(&tx, rid).await?.filter(|r| r.status == "published") {
+            Some(r) => trellis_db::library::current(&tx, &r)
+                .await?
+                .map(|v| crate::features::library::content_json(&r, &v))
+                .map(|mut c| {
+                    c["page_url"] = json!(format!("/library/{rid}"));
+                    c
+                }),
+            None => Some(json!({ "withdrawn": true })),
+        },
+        None => None,
+    };
     tx.commit().await?;
     let kind = ObjectKind::parse(&o.kind).unwrap_or(ObjectKind::Page);
     let paragraphs: Vec<&str> = o.body.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).collect();
@@ -583,6 +611,7 @@ pub async fn session_page(
     ctx.insert("next_url", &objects.get(i + 1).map(|n| format!("/learn/{course}/{}", n.id)));
     ctx.insert("course_completed", &(recorded.course_completed || e.status == EnrolmentStatus::Completed));
     ctx.insert("package", &package);
+    ctx.insert("content", &resource);
     // A link to a video on a service the trust allows: its player, once the person has said yes.
     let embed = (kind == ObjectKind::Link)
         .then(|| o.url.as_deref().and_then(|u| crate::features::embeds::embed_of(u, &site.entry.embeds)))
@@ -696,23 +725,11 @@ async fn serve_file(
     o: &Object,
     range: Option<(u64, Option<u64>)>,
 ) -> Result<Response, AppError> {
-    let fetched = state.files.get(key, range).await.map_err(AppError::Internal)?;
-    let ctype = o.file_type.clone().unwrap_or_else(|| "application/octet-stream".into());
-    let name = o.file_name.clone().unwrap_or_else(|| "file".into()).replace(['"', '\\', '\r', '\n'], "_");
-    let disposition = if o.kind == "document" { "attachment" } else { "inline" };
-    let len = fetched.range.end - fetched.range.start;
-    let mut b = Response::builder()
-        .content_type(ctype)
-        .header("content-length", len.to_string())
-        .header("accept-ranges", "bytes")
-        .header("content-disposition", format!("{disposition}; filename=\"{name}\""))
-        .header("x-content-type-options", "nosniff")
-        .header("cache-control", "private, max-age=3600");
-    if range.is_some() {
-        b = b.status(StatusCode::PARTIAL_CONTENT).header(
-            "content-range",
-            format!("bytes {}-{}/{}", fetched.range.start, fetched.range.end.saturating_sub(1), fetched.size),
-        );
-    }
-    Ok(b.body(Body::from_bytes_stream(fetched.body)))
+    let served = crate::http::range::Served {
+        key,
+        content_type: o.file_type.as_deref().unwrap_or("application/octet-stream"),
+        name: o.file_name.as_deref().unwrap_or("file"),
+        attachment: o.kind == "document",
+    };
+    crate::http::range::serve(state, &served, range).await
 }

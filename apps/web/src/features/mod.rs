@@ -14,6 +14,7 @@ pub mod file_activity;
 pub mod health;
 pub mod home;
 pub mod learner;
+pub mod library;
 pub mod market;
 pub mod my_data;
 pub mod platform;

@@ -212,11 +212,12 @@ pub async fn build(state: &AppState, site: &Site, id: uuid::Uuid, token: &str) -
          \x20               JSON and as CSV (memberships and roles, staff record, sessions, terms accepted,\n\
          \x20               enrolments, progress, completions, attempts and each SCORM commit as sent,\n\
          \x20               certificates' links, tutors'\n\
-         \x20               access, reports' grants, uploads and downloads, these requests, and the audit\n\
-         \x20               trail's entries you made or that are about you), and the xAPI statements about\n\
-         \x20               you in its learning record store (xapi_statements.json)\n\n\
-         Passwords, two-step verification secrets and the hashes of links are not included.\n\
-         This service has no enquiry desk yet, so there are no enquiries to include.\n\n\
+         \x20               access, reports' grants, uploads and downloads, these requests, your enquiries\n\
+         \x20               and their messages, the resources you shared in its library and their versions,\n\
+         \x20               your ratings, feedback and reports of resources, the content policy you\n\
+         \x20               accepted, and the audit trail's entries you made or that are about you), and\n\
+         \x20               the xAPI statements about you in its learning record store (xapi_statements.json)\n\n\
+         Passwords, two-step verification secrets and the hashes of links are not included.\n\n\
          Folders:\n{folders}\n",
         name = who.given_name,
         email = who.email,

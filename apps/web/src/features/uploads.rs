@@ -86,7 +86,9 @@ pub async fn release(state: &AppState, site: &Site, id: uuid::Uuid) -> anyhow::R
         }
         // Kept where it waited: the import page offers to check it.
         Kind::StaffFile => finish(state, site, &h, Status::Released, "Ready to check", false).await,
-        Kind::Media => finish(state, site, &h, Status::Refused, "Course media is not held", true).await,
+        Kind::Media | Kind::Resource => {
+            finish(state, site, &h, Status::Refused, "Course media and library files are not held", true).await
+        }
     }
 }
 

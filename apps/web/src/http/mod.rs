@@ -12,5 +12,6 @@ pub mod page;
 pub mod pdf;
 pub mod range;
 pub mod transfer;
+pub mod upload;
 
 pub use extract::{Ctx, CurrentSite, Member, PlatformAdmin, may, tx};

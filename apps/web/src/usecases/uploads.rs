@@ -63,6 +63,60 @@ pub async fn scan_file(
     judge(state, site, who, arrival, kind, name, size, verdict).await
 }
 
+/// How much of a file's start is kept to tell its type by content.
+pub const HEAD: usize = 8192;
+
+/// A file received: on disk until it is stored (the temporary file goes when this is dropped).
+pub struct Received {
+    pub tmp: tempfile::NamedTempFile,
+    /// Its name as sent, without control characters, at most 200 characters.
+    pub name: String,
+    pub size: u64,
+    /// SHA-256 of its content, in hex.
+    pub sha256: String,
+    /// Its first bytes, to tell its type by ([`Received::sniffed`]).
+    pub head: Vec<u8>,
+}
+
+impl Received {
+    /// Its MIME type, read from its content ("" if unknown).
+    pub fn sniffed(&self) -> String {
+        infer::get(&self.head).map(|t| t.mime_type().to_owned()).unwrap_or_default()
+    }
+}
+
+/// Scans a file just received with a form and, if it passes, puts it in the file store at
+/// `<trust>/<area>/<sha256>` (the same content is stored once), with its type read from its
+/// content. `Err(message)` when it is refused: infected, too large to scan, or (for a form that
+/// cannot wait, whose other fields would be lost) while the scanner is away and scanning is
+/// required. Nothing is kept of a refused file.
+pub async fn scan_and_store(
+    state: &AppState,
+    site: &Site,
+    who: &Uploader,
+    kind: Kind,
+    file: &Received,
+    area: &str,
+) -> Result<Result<trellis_db::catalogue::StoredFile, String>, AppError> {
+    match scan_file(state, site, who, Arrival::New, kind, &file.name, file.tmp.path(), file.size).await? {
+        Scanned::Pass => {}
+        Scanned::Refuse(m) | Scanned::Infected(m) => return Ok(Err(m)),
+        Scanned::Hold(_) => {
+            return Ok(Err(
+                "The virus scanner is not available just now, so the file cannot be accepted and was not kept: try again in a few minutes".into(),
+            ));
+        }
+    }
+    let key = format!("{}/{area}/{}", site.entry.id, file.sha256);
+    state.files.put_file(&key, file.tmp.path()).await.map_err(AppError::Internal)?;
+    Ok(Ok(trellis_db::catalogue::StoredFile {
+        key,
+        name: file.name.clone(),
+        content_type: file.sniffed(),
+        size: i64::try_from(file.size).unwrap_or(i64::MAX),
+    }))
+}
+
 /// Scans bytes held in memory (logos and staff files, small by their own limits).
 pub async fn scan_bytes(
     state: &AppState,

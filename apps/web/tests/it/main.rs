@@ -11,6 +11,7 @@ mod home;
 mod hosts;
 mod identity;
 mod learning;
+mod library;
 mod lms_api;
 mod market;
 mod mfa;

@@ -16,7 +16,7 @@ fn now() -> u64 {
 
 /// A platform admin's first sign-in: the password, then setting up two-step verification (which
 /// platform admins must have) before any platform page. Returns the TOTP secret.
-async fn set_up_two_step(root: &mut Visitor, email: &str) -> String {
+pub(crate) async fn set_up_two_step(root: &mut Visitor, email: &str) -> String {
     let signed = root.sign_in(email, PW).await;
     assert_eq!(signed.location.as_deref(), Some("/sign-in/mfa-setup"));
     assert_eq!(root.get("/admin").await.location.as_deref(), Some("/sign-in"), "nothing until the second step");

@@ -517,8 +517,70 @@ async fn closing_an_account_erases_the_person_everywhere_and_keeps_the_counts() 
     assert_eq!(ann.post("/account/my-data", &[("csrf_token", &t)]).await.status, 303);
     app.mail.wait_for(email, "A copy of your data is ready").await;
 
+    // Her library: a resource credited to her, proposed for the national library (and copied
+    // there), a rating, feedback giving her address, a report naming her, the policy accepted.
+    let t = token(&mut ed, "/admin/library").await;
+    ed.post("/admin/library/settings", &[("csrf_token", &t), ("contributors", "everyone")]).await;
+    let t = token(&mut ann, "/library/new").await;
+    let shared = ann
+        .post_files(
+            "/library",
+            &[
+                ("csrf_token", &t),
+                ("policy", "yes"),
+                ("confirm", "yes"),
+                ("kind", "article"),
+                ("title", "Pressure ulcer care"),
+                ("description", "Notes by Annwen Oakley-Tregarth"),
+                ("licence", "cc-by"),
+                ("attribution_name", "Annwen Oakley-Tregarth"),
+                ("body", "Turn patients regularly."),
+                ("propose_national", "yes"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(shared.status, 303, "{}", shared.body);
+    let path = shared.location.unwrap();
+    let t = token(&mut ann, &path).await;
+    assert_eq!(ann.post(&format!("{path}/rating"), &[("csrf_token", &t), ("stars", "5")]).await.status, 303);
+    let said =
+        ann.post(&format!("{path}/feedback"), &[("csrf_token", &t), ("feedback", &format!("Ask {email}"))]).await;
+    assert_eq!(said.status, 303);
+    let reported = ann
+        .post(
+            &format!("{path}/report"),
+            &[("csrf_token", &t), ("reason", "other"), ("details", "Annwen Oakley-Tregarth wrote it in a hurry")],
+        )
+        .await;
+    assert_eq!(reported.status, 303);
+    {
+        use trellis_db::library::{NewResource, NewVersion, create};
+        let ntx = dbs.app.begin(trellis_domain::TenantId::NATIONAL).await.unwrap();
+        let origin = path.trim_start_matches("/library/").parse().unwrap();
+        let copy = NewResource {
+            kind: "article".into(),
+            title: "Pressure ulcer care".into(),
+            description: "Notes by Annwen Oakley-Tregarth".into(),
+            licence: "cc-by".into(),
+            attribution_name: "Annwen Oakley-Tregarth".into(),
+            contributor: Some(ann_id),
+            origin: Some((northmoor, origin)),
+            ..NewResource::default()
+        };
+        let first =
+            NewVersion { body: "Turn patients regularly.".into(), created_by: Some(ann_id), ..NewVersion::default() };
+        create(&ntx, &copy, &first).await.unwrap();
+        ntx.commit().await.unwrap();
+    }
+
     let needles = vec![email.to_owned(), "oakley-tregarth".to_owned(), ann_id.to_string()];
     let first = found_anywhere(&app, &needles).await;
+    for place in
+        ["resources.contributor_id", "resource_feedback.body", "resource_reports.details", "resource_ratings.person_id"]
+    {
+        assert!(first.iter().any(|f| f.starts_with(place)), "{place} in {first:?}");
+    }
     assert!(first.len() > 10, "she is written in many places first: {first:?}");
     let national = || async {
         let rows = dbs.platform.national_statistics_across_tenants().await.unwrap();

@@ -80,7 +80,7 @@ impl Viewer {
 
 /// A trust's administrative tools: the permission each needs, its page, its name and what it is
 /// for. The Admin page lists those a person may use; the header offers *Admin* if there is one.
-const TOOLS: [(Permission, &str, &str, &str); 14] = [
+const TOOLS: [(Permission, &str, &str, &str); 15] = [
     (
         Permission::ManageTraining,
         "/admin/compliance",
@@ -114,6 +114,12 @@ const TOOLS: [(Permission, &str, &str, &str); 14] = [
     (Permission::ManageStaff, "/admin/approvals", "Registrations", "Approve or reject people who asked to join"),
     (Permission::ManageStaff, "/admin/staff", "Staff", "Suspend staff and change their roles"),
     (Permission::EditContent, "/admin/courses", "Courses", "Create, edit and publish courses and their sessions"),
+    (
+        Permission::EditContent,
+        "/admin/library",
+        "Resource library",
+        "Reported resources to look at, and who may add resources",
+    ),
     (Permission::EditSite, "/admin/site", "Your site", "Logo, colours, key messages and web addresses"),
     (Permission::ManageSignOn, "/admin/sso", "Single sign-on", "Let staff sign in with your organisation's account"),
     (

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub enum Kind {
     /// Forms and the rest: `server.max_body_bytes`.
     Plain,
-    /// Course media or a staff file (`files.max_upload_mb`).
+    /// Course media, a library resource or a staff file (`files.max_upload_mb`).
     Upload,
     /// An e-learning package (`elearning.max_package_mb`).
     Package,
@@ -33,7 +33,10 @@ pub fn kind(req: &Request) -> Kind {
     {
         Kind::Package
     } else if multipart
-        && ((path.starts_with("/admin/courses/") && path.contains("/sessions")) || path == "/admin/staff/import")
+        && ((path.starts_with("/admin/courses/") && path.contains("/sessions"))
+            || path == "/admin/staff/import"
+            || path == "/library"
+            || (path.starts_with("/library/") && path.ends_with("/versions")))
     {
         Kind::Upload
     } else {

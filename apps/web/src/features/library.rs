@@ -1,0 +1,1260 @@
+//! The resource library: staff share learning resources (video, audio, documents, images,
+//! articles, links) under a licence they choose, after accepting the content policy; everyone at
+//! the trust finds them by searching, rates them and leaves feedback; anyone may report one, and
+//! the trust's content editors hide, remove (telling the contributor why) or restore it. A
+//! contributor may propose a resource for the national library, which the platform's
+//! administrators curate ([`platform_queue`]). A content editor adds a resource to a course as a
+//! session. Every file is checked by its content and scanned for viruses before it is kept.
+
+use crate::context::AppState;
+use crate::context::directory::Site;
+use crate::error::AppError;
+use crate::features::account::render_email;
+use crate::http::auth::SignedIn;
+use crate::http::form::FormErrors;
+use crate::http::page::{self, RequestInfo, see_other_saying};
+use crate::http::upload::{self, Upload};
+use crate::http::{Ctx, Member, PlatformAdmin, may};
+use crate::usecases::uploads::{self as scan, Uploader};
+use poem::http::StatusCode;
+use poem::web::{CsrfToken, Form, Multipart, Path, Query};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use trellis_db::catalogue::{self as cat, ObjectInput, StoredFile};
+use trellis_db::held::Kind;
+use trellis_db::library::{self as lib, NewResource, NewVersion, Resource, Version};
+use trellis_db::{TenantTx, audit, identity as id, outbox};
+use trellis_domain::identity::Permission;
+use trellis_domain::library::{CONTENT_POLICY_VERSION, Contributors, Licence, REPORT_REASONS, ResourceKind, is_webvtt};
+use trellis_domain::{CourseId, PersonId, TenantId};
+use uuid::Uuid;
+
+const PAGE: u64 = 20;
+/// The largest captions file accepted.
+const MAX_CAPTIONS: u64 = 1024 * 1024;
+/// Reports one person may make in an hour.
+const REPORTS_PER_HOUR: u64 = 20;
+const MAX_TEXT: usize = 20_000;
+
+fn kinds() -> Vec<Value> {
+    ResourceKind::ALL.iter().map(|k| json!({ "key": k.as_str(), "label": k.label() })).collect()
+}
+
+fn licences() -> Vec<Value> {
+    Licence::ALL
+        .iter()
+        .map(|l| json!({ "key": l.code(), "short": l.short_name(), "name": l.name(), "summary": l.summary(), "deed": l.deed() }))
+        .collect()
+}
+
+fn reasons() -> Vec<Value> {
+    REPORT_REASONS.iter().map(|(k, l)| json!({ "key": k, "label": l })).collect()
+}
+
+/// Whether `me` may add resources to this trust's library.
+fn may_contribute(me: &SignedIn, who: Contributors) -> bool {
+    who == Contributors::Everyone || me.may(Permission::EditContent)
+}
+
+/// Whether `me` may change a resource: one of this trust's, contributed by them, or they edit
+/// the trust's content.
+fn may_edit(me: &SignedIn, r: &Resource) -> bool {
+    !r.is_national() && (r.contributor == Some(me.person) || me.may(Permission::EditContent))
+}
+
+/// A resource `me` may see: a published one, or (for those who may change it) one withdrawn.
+async fn visible(tx: &TenantTx, me: &SignedIn, raw: &str) -> Result<Resource, AppError> {
+    let rid: Uuid = page::path_id(raw)?;
+    let r = lib::get(tx, rid).await?.ok_or(AppError::NotFound)?;
+    if r.status == "published" || may_edit(me, &r) { Ok(r) } else { Err(AppError::NotFound) }
+}
+
+fn when(site: &Site, t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&site.zone()).format("%-d %B %Y").to_string()
+}
+
+fn licence_json(code: &str) -> Value {
+    match Licence::parse(code) {
+        Some(l) => json!({
+            "code": l.code(), "short": l.short_name(), "name": l.name(), "summary": l.summary(),
+            "deed": l.deed(), "attribution": l.needs_attribution(),
+        }),
+        None => json!({ "code": code, "short": code, "name": code, "summary": "", "deed": "", "attribution": true }),
+    }
+}
+
+fn resource_json(site: &Site, r: &Resource) -> Value {
+    json!({
+        "id": r.id.to_string(),
+        "kind": r.kind,
+        "kind_label": ResourceKind::parse(&r.kind).map_or("Resource", ResourceKind::label),
+        "title": r.title,
+        "description": paragraphs(&r.description),
+        "summary": r.description.chars().take(200).collect::<String>(),
+        "keywords": r.keywords.split(',').map(str::trim).filter(|k| !k.is_empty()).collect::<Vec<_>>(),
+        "audience": r.audience,
+        "licence": licence_json(&r.licence),
+        "attribution_name": r.attribution_name,
+        "attribution_url": r.attribution_url,
+        "status": r.status,
+        "status_reason": r.status_reason,
+        "national": r.is_national(),
+        "proposal": r.national,
+        "proposal_note": r.national_note,
+        "version": r.current_version,
+        "updated": when(site, r.updated_at),
+        "url": format!("/library/{}", r.id),
+    })
+}
+
+fn paragraphs(text: &str) -> Vec<String> {
+    text.replace("\r\n", "\n").split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+}
+
+/// What the page shows of a version's content (files are served from the resource's address).
+pub(crate) fn content_json(r: &Resource, v: &Version) -> Value {
+    json!({
+        "kind": r.kind,
+        "title": r.title,
+        "file_url": v.file.as_ref().map(|_| format!("/library/{}/file", r.id)),
+        "file_name": v.file.as_ref().map(|f| f.name.clone()),
+        "file_size_kb": v.file.as_ref().map(|f| (f.size + 1023) / 1024),
+        "captions_url": v.captions_key.as_ref().map(|_| format!("/library/{}/captions", r.id)),
+        "transcript": paragraphs(&v.transcript),
+        "alt_text": v.alt_text,
+        "url": v.url,
+        "body": paragraphs(&v.body),
+        "licence": licence_json(&r.licence),
+        "attribution_name": r.attribution_name,
+        "attribution_url": r.attribution_url,
+    })
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct Search {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    licence: String,
+    #[serde(default)]
+    page: Option<String>,
+}
+
+/// The library: search and browse this trust's resources and the national library's.
+#[handler]
+pub async fn browse(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    Query(s): Query<Search>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let page_no =
+        s.page.as_deref().and_then(|p| p.parse::<u64>().ok()).filter(|p| (1..=10_000).contains(p)).unwrap_or(1);
+    let kind = ResourceKind::parse(&s.kind).map(|k| k.as_str().to_owned()).unwrap_or_default();
+    let licence = Licence::parse(&s.licence).map(|l| l.code().to_owned()).unwrap_or_default();
+    let q = lib::Query {
+        text: s.q.chars().take(200).collect(),
+        kind: kind.clone(),
+        licence: licence.clone(),
+        offset: (page_no - 1) * PAGE,
+        limit: PAGE,
+    };
+    let (found, total) = lib::search(&tx, &q).await?;
+    let contributors = lib::contributors(&tx).await?;
+    let mine = lib::contributed_by(&tx, me.person).await?;
+    tx.commit().await?;
+    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Resource library", &[("Home", "/")]);
+    ctx.insert("results", &found.iter().map(|r| resource_json(site, r)).collect::<Vec<_>>());
+    ctx.insert("total", &total);
+    ctx.insert("query", &json!({ "q": q.text, "kind": kind, "licence": licence }));
+    ctx.insert("kinds", &kinds());
+    ctx.insert("licences", &licences());
+    ctx.insert("may_contribute", &may_contribute(&me, contributors));
+    ctx.insert("mine", &mine.iter().map(|r| resource_json(site, r)).collect::<Vec<_>>());
+    let pages = total.div_ceil(PAGE);
+    let link = |p: u64| {
+        let mut qs = url::form_urlencoded::Serializer::new(String::new());
+        qs.append_pair("q", &q.text).append_pair("kind", &kind).append_pair("licence", &licence);
+        qs.append_pair("page", &p.to_string());
+        format!("/library?{}", qs.finish())
+    };
+    ctx.insert("prev_url", &(page_no > 1).then(|| link(page_no - 1)));
+    ctx.insert("next_url", &(page_no < pages).then(|| link(page_no + 1)));
+    ctx.insert("page_no", &page_no);
+    ctx.insert("pages", &pages.max(1));
+    page::render(state, Some(site), "pages/library.html", &ctx, StatusCode::OK)
+}
+
+/// The content policy, and the platform's standard licence.
+#[handler]
+pub async fn policy(Ctx { req, state, site }: Ctx<'_>) -> Result<Response, AppError> {
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Content policy",
+        &[("Home", "/"), ("Resource library", "/library")],
+    );
+    ctx.insert("policy_version", CONTENT_POLICY_VERSION);
+    page::render(state, Some(site), "pages/library_policy.html", &ctx, StatusCode::OK)
+}
+
+/// The form for a new resource.
+#[handler]
+pub async fn new_form(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let contributors = lib::contributors(&tx).await?;
+    let accepted = lib::policy_accepted(&tx, me.person).await?;
+    tx.commit().await?;
+    if !may_contribute(&me, contributors) {
+        return Err(not_a_contributor());
+    }
+    let values = json!({ "kind": "document", "licence": "cc-by-nc-sa" });
+    new_page(state, site, req, &token.0, accepted, values, &FormErrors::new(), StatusCode::OK)
+}
+
+fn not_a_contributor() -> AppError {
+    AppError::forbidden(
+        "Only content editors can add resources here",
+        "This trust lets its content editors and training managers add resources to its library. Ask one of them to add yours.",
+        Some(("Go to the resource library", "/library")),
+    )
+}
+
+#[allow(clippy::too_many_arguments)] // the page's parts
+fn new_page(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    csrf: &str,
+    accepted: bool,
+    values: Value,
+    errors: &FormErrors,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Add a resource",
+        &[("Home", "/"), ("Resource library", "/library")],
+    );
+    ctx.insert("csrf_token", csrf);
+    ctx.insert("kinds", &kinds());
+    ctx.insert("licences", &licences());
+    ctx.insert("policy_accepted", &accepted);
+    ctx.insert("values", &values);
+    ctx.insert("max_upload_mb", &state.config.files.max_upload_mb);
+    errors.insert_into(&mut ctx);
+    page::render(state, Some(site), "pages/library_new.html", &ctx, status)
+}
+
+/// A resource's details as the form gave them, checked.
+fn check_details(f: &Upload, e: &mut FormErrors) -> Option<(ResourceKind, NewResource)> {
+    let kind = ResourceKind::parse(&f.get("kind"));
+    if kind.is_none() {
+        e.insert("kind", "Choose what kind of resource it is");
+    }
+    let title = f.get("title").trim().to_owned();
+    if title.is_empty() || title.chars().count() > 200 {
+        e.insert("title", "Enter a title of 1 to 200 characters");
+    }
+    let description = f.get("description").replace("\r\n", "\n").trim().to_owned();
+    if description.is_empty() {
+        e.insert("description", "Enter a description: what it covers and who it is for");
+    } else if description.chars().count() > 5_000 {
+        e.insert("description", "Enter a description of up to 5,000 characters");
+    }
+    let keywords = f.get("keywords").trim().to_owned();
+    if keywords.chars().count() > 500 {
+        e.insert("keywords", "Enter keywords of up to 500 characters in all");
+    }
+    let audience = f.get("audience").trim().to_owned();
+    if audience.chars().count() > 500 {
+        e.insert("audience", "Enter who it is for in up to 500 characters");
+    }
+    let licence = Licence::parse(&f.get("licence"));
+    if licence.is_none() {
+        e.insert("licence", "Choose one of the licences listed");
+    }
+    let attribution_name = f.get("attribution_name").trim().to_owned();
+    if licence.is_some_and(Licence::needs_attribution) && attribution_name.is_empty() {
+        e.insert("attribution_name", "Enter who to credit: the author or the organisation that holds the rights");
+    } else if attribution_name.chars().count() > 200 {
+        e.insert("attribution_name", "Enter who to credit in up to 200 characters");
+    }
+    let attribution_url = f.get("attribution_url").trim().to_owned();
+    if !attribution_url.is_empty() && web_address(&attribution_url).is_none() {
+        e.insert("attribution_url", "Enter the source's web address, starting https://, or leave it empty");
+    }
+    Some((
+        kind?,
+        NewResource {
+            kind: kind?.as_str().into(),
+            title,
+            description,
+            keywords,
+            audience,
+            licence: licence?.code().into(),
+            attribution_name,
+            attribution_url,
+            contributor: None,
+            propose_national: f.get("propose_national") == "yes",
+            origin: None,
+        },
+    ))
+}
+
+fn web_address(s: &str) -> Option<String> {
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() && s.len() <= 2000 => Some(s.into()),
+        _ => None,
+    }
+}
+
+/// A version's content as the form gave it: checked, its files checked by content and scanned,
+/// and only then stored. `Err` (with every problem named) keeps nothing.
+async fn check_version(
+    state: &AppState,
+    site: &Site,
+    who: &Uploader,
+    kind: ResourceKind,
+    f: &mut Upload,
+    e: &mut FormErrors,
+    first: bool,
+) -> Result<Option<NewVersion>, AppError> {
+    let mut v = NewVersion { created_by: who.person, ..NewVersion::default() };
+    let file = f.files.remove("file");
+    let captions = f.files.remove("captions");
+    if f.get("confirm") != "yes" {
+        e.insert("confirm", "Confirm that it contains no patient-identifiable information and that you may share it");
+    }
+    match kind {
+        ResourceKind::Link => match web_address(f.get("url").trim()) {
+            Some(u) => v.url = u,
+            None => e.insert("url", "Enter the web address of the page, starting https://"),
+        },
+        ResourceKind::Article => {
+            v.body = f.get("body").replace("\r\n", "\n").trim().to_owned();
+            if v.body.is_empty() || v.body.chars().count() > MAX_TEXT {
+                e.insert("body", "Enter the article's text, up to 20,000 characters");
+            }
+        }
+        _ => match &file {
+            None => e.insert("file", "Choose a file to upload"),
+            Some(u) if u.size == 0 => e.insert("file", "The file is empty"),
+            Some(u) if !kind.accepts(&u.sniffed()) => e.insert("file", kind.file_rule()),
+            Some(_) => {}
+        },
+    }
+    if kind == ResourceKind::Image {
+        v.alt_text = f.get("alt_text").trim().to_owned();
+        if v.alt_text.is_empty() || v.alt_text.chars().count() > 500 {
+            e.insert("alt_text", "Describe the image for people who cannot see it, in up to 500 characters");
+        }
+    }
+    v.transcript = f.get("transcript").replace("\r\n", "\n").trim().to_owned();
+    if v.transcript.chars().count() > MAX_TEXT {
+        e.insert("transcript", "Enter a transcript of up to 20,000 characters");
+    }
+    if let Some(c) = &captions {
+        if !matches!(kind, ResourceKind::Video | ResourceKind::Audio) {
+            e.insert("captions", "Only a video or audio resource has captions");
+        } else if c.size > MAX_CAPTIONS || !is_webvtt(&tokio::fs::read(c.tmp.path()).await.unwrap_or_default()) {
+            e.insert("captions", "The captions must be a WebVTT file (.vtt, beginning WEBVTT) of up to 1 MB");
+        }
+    }
+    v.note = f.get("note").trim().chars().take(500).collect();
+    if !first && v.note.is_empty() {
+        e.insert("note", "Say what changed in this version");
+    }
+    if !e.is_empty() {
+        return Ok(None);
+    }
+    // Scanned and stored only once everything else is right; a refused file leaves nothing.
+    let area = format!("library/{}", Uuid::now_v7());
+    if let Some(c) = &captions {
+        match scan::scan_and_store(state, site, who, Kind::Resource, c, &area).await? {
+            Ok(stored) => v.captions_key = Some(stored.key),
+            Err(m) => {
+                e.insert("captions", m);
+                return Ok(None);
+            }
+        }
+    }
+    if let Some(u) = &file.filter(|_| kind.has_file()) {
+        match scan::scan_and_store(state, site, who, Kind::Resource, u, &area).await? {
+            Ok(stored) => v.file = Some(stored),
+            Err(m) => {
+                if let Some(k) = &v.captions_key {
+                    let _ = state.files.delete(k).await;
+                }
+                e.insert("file", m);
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(v))
+}
+
+fn form_values(f: &Upload) -> Value {
+    let keys = [
+        "kind",
+        "title",
+        "description",
+        "keywords",
+        "audience",
+        "licence",
+        "attribution_name",
+        "attribution_url",
+        "url",
+        "body",
+        "alt_text",
+        "transcript",
+        "note",
+        "propose_national",
+    ];
+    Value::Object(keys.iter().map(|k| ((*k).to_owned(), json!(f.get(k)))).collect())
+}
+
+/// Adds a resource (multipart: it may carry a file and captions).
+#[handler]
+pub async fn create(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    token: &CsrfToken,
+    multipart: Multipart,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let contributors = lib::contributors(&tx).await?;
+    let accepted = lib::policy_accepted(&tx, me.person).await?;
+    tx.commit().await?;
+    if !may_contribute(&me, contributors) {
+        return Err(not_a_contributor());
+    }
+    let mut f = upload::read(multipart, state.config.files.max_upload_mb).await?;
+    let mut e = FormErrors::new();
+    if !accepted && f.get("policy") != "yes" {
+        e.insert("policy", "Accept the content policy to share resources");
+    }
+    let details = check_details(&f, &mut e);
+    let who = crate::http::transfer::uploader(state, req, Some(me.person), None);
+    let version = match ResourceKind::parse(&f.get("kind")) {
+        Some(kind) => check_version(state, site, &who, kind, &mut f, &mut e, true).await?,
+        None => None,
+    };
+    let (Some((_, mut new)), Some(first)) = (details, version.filter(|_| e.is_empty())) else {
+        let e = e.ordered_by(&[
+            "policy",
+            "kind",
+            "title",
+            "description",
+            "keywords",
+            "audience",
+            "file",
+            "url",
+            "body",
+            "alt_text",
+            "captions",
+            "transcript",
+            "licence",
+            "attribution_name",
+            "attribution_url",
+            "confirm",
+        ]);
+        return new_page(state, site, req, &token.0, accepted, form_values(&f), &e, StatusCode::BAD_REQUEST);
+    };
+    new.contributor = Some(me.person);
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    lib::accept_policy(&tx, me.person).await?;
+    let rid = lib::create(&tx, &new, &first).await?;
+    audit::record(
+        &tx,
+        Some(me.person),
+        "library.resource_added",
+        &rid.to_string(),
+        None,
+        json!({ "kind": new.kind, "licence": new.licence, "proposed_national": new.propose_national, "policy": CONTENT_POLICY_VERSION }),
+    )
+    .await?;
+    tx.commit().await?;
+    let said =
+        if new.propose_national { "Resource shared, and proposed for the national library" } else { "Resource shared" };
+    Ok(see_other_saying(req, &format!("/library/{rid}"), said))
+}
+
+/// A resource's page: its content, licence, versions, ratings and feedback; for those who may
+/// change it, the form for a new version; for content editors, adding it to a course.
+#[handler]
+pub async fn resource_page(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    token: &CsrfToken,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let r = visible(&tx, &me, &raw).await?;
+    resource_view(state, site, req, &token.0, me, tx, r, json!({}), &FormErrors::new(), StatusCode::OK).await
+}
+
+#[allow(clippy::too_many_arguments)] // the page's parts
+async fn resource_view(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    csrf: &str,
+    me: SignedIn,
+    tx: TenantTx,
+    r: Resource,
+    values: Value,
+    errors: &FormErrors,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let versions = lib::versions(&tx, &r).await?;
+    let ratings = lib::ratings(&tx, r.id, me.person).await?;
+    let feedback = lib::feedback(&tx, r.id).await?;
+    let editable = may_edit(&me, &r);
+    let courses = if me.may(Permission::EditContent) && r.status == "published" {
+        cat::own_courses(&tx).await?.into_iter().filter(|c| c.kind != "path").collect()
+    } else {
+        vec![]
+    };
+    tx.commit().await?;
+    let current = versions.iter().find(|v| v.number == r.current_version);
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        &r.title,
+        &[("Home", "/"), ("Resource library", "/library")],
+    );
+    ctx.insert("csrf_token", csrf);
+    ctx.insert("resource", &resource_json(site, &r));
+    ctx.insert("content", &current.map(|v| content_json(&r, v)));
+    ctx.insert(
+        "versions",
+        &versions
+            .iter()
+            .map(|v| json!({ "number": v.number, "date": when(site, v.created_at), "note": v.note }))
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert(
+        "ratings",
+        &json!({
+            "average": format!("{:.1}", ratings.average),
+            "count": ratings.count,
+            "mine": ratings.mine,
+            "stars": (1..=5).collect::<Vec<i32>>(),
+        }),
+    );
+    ctx.insert(
+        "feedback",
+        &feedback
+            .iter()
+            .map(|f| json!({ "body": paragraphs(&f.body), "date": when(site, f.created_at) }))
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert("editable", &editable);
+    ctx.insert(
+        "may_propose",
+        &(editable && matches!(r.national.as_str(), "none" | "declined") && r.status == "published"),
+    );
+    ctx.insert(
+        "courses",
+        &courses.iter().map(|c| json!({ "id": c.id.to_string(), "title": c.title })).collect::<Vec<_>>(),
+    );
+    ctx.insert("values", &values);
+    ctx.insert("max_upload_mb", &state.config.files.max_upload_mb);
+    errors.insert_into(&mut ctx);
+    page::render(state, Some(site), "pages/library_resource.html", &ctx, status)
+}
+
+/// A resource's file (the current version): streamed, with byte ranges for players that seek;
+/// recorded in the upload and download log.
+#[handler]
+pub async fn download(
+    Ctx { req, state, .. }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let r = visible(&tx, &me, &raw).await?;
+    let v = lib::current(&tx, &r).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let f = v.file.ok_or(AppError::NotFound)?;
+    let range = req.header("range").and_then(crate::http::range::parse_range);
+    let served = crate::http::range::Served {
+        key: &f.key,
+        content_type: &f.content_type,
+        name: &f.name,
+        attachment: r.kind == "document",
+    };
+    let resp = crate::http::range::serve(state, &served, range).await?;
+    Ok(crate::http::transfer::note(resp, Some(me.person), "resource", &format!("{} ({})", r.title, f.name)))
+}
+
+/// A video's or audio's captions (WebVTT) of the current version.
+#[handler]
+pub async fn captions_file(
+    Ctx { state, .. }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let r = visible(&tx, &me, &raw).await?;
+    let v = lib::current(&tx, &r).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let key = v.captions_key.ok_or(AppError::NotFound)?;
+    let bytes = state.files.get_bytes(&key).await.map_err(AppError::Internal)?;
+    Ok(Response::builder()
+        .content_type("text/vtt; charset=utf-8")
+        .header("x-content-type-options", "nosniff")
+        .header("cache-control", "private, max-age=3600")
+        .body(bytes))
+}
+
+/// A new version of a resource (its contributor, or a content editor).
+#[handler]
+pub async fn add_version(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    token: &CsrfToken,
+    Path(raw): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let r = visible(&tx, &me, &raw).await?;
+    tx.commit().await?;
+    if !may_edit(&me, &r) {
+        return Err(AppError::NotFound);
+    }
+    let kind = ResourceKind::parse(&r.kind).ok_or(AppError::NotFound)?;
+    let mut f = upload::read(multipart, state.config.files.max_upload_mb).await?;
+    let mut e = FormErrors::new();
+    let who = crate::http::transfer::uploader(state, req, Some(me.person), None);
+    let Some(v) = check_version(state, site, &who, kind, &mut f, &mut e, false).await? else {
+        let tx = state.dbs.app.begin_read(site.entry.id).await?;
+        let e = e.ordered_by(&["file", "url", "body", "alt_text", "captions", "transcript", "note", "confirm"]);
+        return resource_view(state, site, req, &token.0, me, tx, r, form_values(&f), &e, StatusCode::BAD_REQUEST)
+            .await;
+    };
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let n = lib::add_version(&tx, r.id, &v).await?.ok_or(AppError::NotFound)?;
+    audit::record(&tx, Some(me.person), "library.version_added", &r.id.to_string(), None, json!({ "version": n }))
+        .await?;
+    tx.commit().await?;
+    Ok(see_other_saying(req, &format!("/library/{}", r.id), format!("Version {n} published")))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct RatingForm {
+    #[serde(default)]
+    stars: String,
+}
+
+/// Rates a resource, 1 to 5 (again replaces the rating).
+#[handler]
+pub async fn rate(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    token: &CsrfToken,
+    Path(raw): Path<String>,
+    Form(f): Form<RatingForm>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let r = visible(&tx, &me, &raw).await?;
+    let Some(stars) = f.stars.trim().parse::<i32>().ok().filter(|s| (1..=5).contains(s)) else {
+        let e = FormErrors::one("stars", "Choose a rating from 1 to 5 stars");
+        return resource_view(state, site, req, &token.0, me, tx, r, json!({}), &e, StatusCode::BAD_REQUEST).await;
+    };
+    lib::rate(&tx, &r, me.person, stars).await?;
+    tx.commit().await?;
+    Ok(see_other_saying(req, &format!("/library/{}", r.id), format!("Thank you: you rated it {stars} out of 5")))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct FeedbackForm {
+    #[serde(default)]
+    feedback: String,
+}
+
+/// Leaves feedback on a resource.
+#[handler]
+pub async fn give_feedback(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    token: &CsrfToken,
+    Path(raw): Path<String>,
+    Form(f): Form<FeedbackForm>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let r = visible(&tx, &me, &raw).await?;
+    let body = f.feedback.replace("\r\n", "\n").trim().to_owned();
+    if body.is_empty() || body.chars().count() > 2_000 {
+        let e = FormErrors::one("feedback", "Enter your feedback, up to 2,000 characters");
+        let values = json!({ "feedback": f.feedback });
+        return resource_view(state, site, req, &token.0, me, tx, r, values, &e, StatusCode::BAD_REQUEST).await;
+    }
+    lib::add_feedback(&tx, &r, me.person, &body).await?;
+    tx.commit().await?;
+    Ok(see_other_saying(req, &format!("/library/{}#resource-feedback", r.id), "Thank you for your feedback"))
+}
+
+#[derive(Debug, Deserialize, Default, serde::Serialize)]
+pub struct ReportForm {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    details: String,
+}
+
+/// The form to report a resource.
+#[handler]
+pub async fn report_form(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    token: &CsrfToken,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let r = visible(&tx, &me, &raw).await?;
+    tx.commit().await?;
+    report_page(state, site, req, &token.0, &r, json!({}), &FormErrors::new(), StatusCode::OK)
+}
+
+#[allow(clippy::too_many_arguments)] // the page's parts
+fn report_page(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    csrf: &str,
+    r: &Resource,
+    values: Value,
+    errors: &FormErrors,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let url = format!("/library/{}", r.id);
+    let mut ctx = page::context(
+        state,
+        Some(site),
+        &RequestInfo::of(req),
+        "Report a resource",
+        &[("Resource library", "/library"), (&r.title, &url)],
+    );
+    ctx.insert("csrf_token", csrf);
+    ctx.insert("resource", &resource_json(site, r));
+    ctx.insert("reasons", &reasons());
+    ctx.insert("values", &values);
+    errors.insert_into(&mut ctx);
+    page::render(state, Some(site), "pages/library_report.html", &ctx, status)
+}
+
+/// Reports a resource to the moderators (the trust's, or the national library's).
+#[handler]
+pub async fn report(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    token: &CsrfToken,
+    Path(raw): Path<String>,
+    Form(f): Form<ReportForm>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let r = visible(&tx, &me, &raw).await?;
+    let mut e = FormErrors::new();
+    if !REPORT_REASONS.iter().any(|(k, _)| *k == f.reason) {
+        e.insert("reason", "Choose why you are reporting it");
+    }
+    let details = f.details.replace("\r\n", "\n").trim().to_owned();
+    if details.chars().count() > 2_000 {
+        e.insert("details", "Enter details of up to 2,000 characters");
+    } else if details.is_empty() && f.reason == "other" {
+        e.insert("details", "Say what is wrong with it");
+    }
+    if e.is_empty() && lib::reports_in_last_hour(&tx, me.person).await? >= REPORTS_PER_HOUR {
+        e.insert("reason", "You have made many reports in the last hour: try again later");
+    }
+    if !e.is_empty() {
+        tx.commit().await?;
+        let values = serde_json::to_value(&f).unwrap_or_default();
+        return report_page(state, site, req, &token.0, &r, values, &e, StatusCode::BAD_REQUEST);
+    }
+    lib::report(&tx, &r, me.person, &f.reason, &details).await?;
+    audit::record(
+        &tx,
+        Some(me.person),
+        "library.reported",
+        &r.id.to_string(),
+        None,
+        json!({ "reason": f.reason, "national": r.is_national() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(see_other_saying(
+        req,
+        &format!("/library/{}", r.id),
+        "Thank you: the resource has been reported and a moderator will look at it",
+    ))
+}
+
+/// Proposes one of this trust's resources for the national library.
+#[handler]
+pub async fn propose(
+    Ctx { req, .. }: Ctx<'_>,
+    member: Member<may::Anyone>,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let r = visible(&tx, &me, &raw).await?;
+    if !may_edit(&me, &r) || r.status != "published" || !matches!(r.national.as_str(), "none" | "declined") {
+        return Err(AppError::NotFound);
+    }
+    lib::set_national(&tx, r.id, "proposed", "").await?;
+    audit::record(&tx, Some(me.person), "library.proposed_national", &r.id.to_string(), None, json!({})).await?;
+    tx.commit().await?;
+    Ok(see_other_saying(req, &format!("/library/{}", r.id), "Proposed for the national library"))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct CourseChoice {
+    #[serde(default)]
+    course: String,
+}
+
+/// Adds the resource to one of the trust's courses as a session (at the end of its draft).
+#[handler]
+pub async fn add_to_course(
+    Ctx { req, .. }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    Path(raw): Path<String>,
+    Form(f): Form<CourseChoice>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let r = visible(&tx, &me, &raw).await?;
+    let course: CourseId = f.course.parse().map_err(|_| AppError::BadRequest("Choose a course.".into()))?;
+    if r.status != "published" {
+        return Err(AppError::NotFound);
+    }
+    let input = ObjectInput {
+        title: r.title.clone(),
+        kind: "resource".into(),
+        completion: "view".into(),
+        resource: Some(r.id),
+        ..ObjectInput::default()
+    };
+    if cat::add_object(&tx, course, &input).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &tx,
+        Some(me.person),
+        "course.session_added",
+        &course.to_string(),
+        None,
+        json!({ "resource": r.id.to_string() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(see_other_saying(
+        req,
+        &format!("/admin/courses/{course}"),
+        format!("Added “{}” to the course’s draft: publish the course to show it to learners", r.title),
+    ))
+}
+
+/// The moderators' page: open reports on the trust's resources, resources withdrawn, and who
+/// may contribute.
+#[handler]
+pub async fn moderation(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    let Member { tx, .. } = member;
+    let reports = lib::open_reports(&tx).await?;
+    let withdrawn = lib::withdrawn(&tx).await?;
+    let contributors = lib::contributors(&tx).await?;
+    let people: Vec<PersonId> = reports.iter().filter_map(|r| r.person).collect();
+    let names = id::member_names(&tx, &people).await?;
+    tx.commit().await?;
+    let mut ctx =
+        page::context(state, Some(site), &RequestInfo::of(req), "Resource library: moderation", &[("Admin", "/admin")]);
+    ctx.insert("csrf_token", &token.0);
+    ctx.insert("reports", &reports_json(site, &reports, |p| p.and_then(|p| names.get(&p).cloned())));
+    ctx.insert("withdrawn", &withdrawn.iter().map(|r| resource_json(site, r)).collect::<Vec<_>>());
+    ctx.insert("contributors", contributors.as_str());
+    page::render(state, Some(site), "pages/admin_library.html", &ctx, StatusCode::OK)
+}
+
+fn reports_json(site: &Site, reports: &[lib::Report], name: impl Fn(Option<PersonId>) -> Option<String>) -> Vec<Value> {
+    // One row a resource, with each of its reports.
+    let mut out: Vec<Value> = Vec::new();
+    for r in reports {
+        let reason = REPORT_REASONS.iter().find(|(k, _)| *k == r.reason).map_or("Something else", |(_, l)| l);
+        let one =
+            json!({ "reason": reason, "details": r.details, "by": name(r.person), "date": when(site, r.created_at) });
+        match out.iter_mut().find(|v| v["id"] == json!(r.resource.to_string())) {
+            Some(v) => {
+                if let Some(list) = v["reports"].as_array_mut() {
+                    list.push(one);
+                }
+            }
+            None => out.push(json!({
+                "id": r.resource.to_string(), "title": r.resource_title, "status": r.resource_status, "reports": [one],
+            })),
+        }
+    }
+    out
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct SettingsForm {
+    #[serde(default)]
+    contributors: String,
+}
+
+/// Who may add resources to the trust's library.
+#[handler]
+pub async fn settings(
+    Ctx { req, .. }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    Form(f): Form<SettingsForm>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let c = Contributors::parse(&f.contributors)
+        .ok_or_else(|| AppError::BadRequest("Choose who may add resources.".into()))?;
+    lib::set_contributors(&tx, c).await?;
+    audit::record(&tx, Some(me.person), "library.contributors_set", c.as_str(), None, json!({})).await?;
+    tx.commit().await?;
+    Ok(see_other_saying(req, "/admin/library", "Saved: who may add resources"))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ModerateForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// A moderator's decision, checked: the new status, the outcome recorded on the reports, and the
+/// reason (required to remove).
+fn decision(f: &ModerateForm) -> Result<(&'static str, &'static str, String), AppError> {
+    let reason = f.reason.trim().chars().take(1000).collect::<String>();
+    match f.action.as_str() {
+        "hide" => Ok(("hidden", "hidden", reason)),
+        "remove" if reason.is_empty() => {
+            Err(AppError::BadRequest("Give the reason for removing it: the contributor is told.".into()))
+        }
+        "remove" => Ok(("removed", "removed", reason)),
+        "restore" => Ok(("published", "restored", String::new())),
+        "keep" => Ok(("published", "kept", String::new())),
+        _ => Err(AppError::BadRequest("Choose hide, remove, restore or keep.".into())),
+    }
+}
+
+fn decision_words(outcome: &str) -> &'static str {
+    match outcome {
+        "hidden" => "Hidden: only its contributor and content editors can see it",
+        "removed" => "Removed, and its contributor told why",
+        "restored" => "Restored: everyone can see it again",
+        _ => "Kept as it is, and its reports closed",
+    }
+}
+
+/// Hides, removes (telling the contributor why) or restores one of the trust's resources, and
+/// closes its open reports.
+#[handler]
+pub async fn moderate(
+    Ctx { req, state, site }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    Path(raw): Path<String>,
+    Form(f): Form<ModerateForm>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let rid: Uuid = page::path_id(&raw)?;
+    // Only this trust's own resources: a national one is the platform's to moderate.
+    let r = lib::get(&tx, rid).await?.filter(|r| !r.is_national()).ok_or(AppError::NotFound)?;
+    let (status, outcome, reason) = decision(&f)?;
+    lib::set_status(&tx, r.id, status, &reason).await?;
+    let closed = lib::resolve_reports(&tx, r.id, outcome, me.person).await?;
+    if outcome == "removed"
+        && let Some(p) = r.contributor
+        && let Some(person) = id::member_person(&tx, p).await?
+    {
+        tell_removed(state, site, &tx, &person.email, &r, &reason).await?;
+    }
+    audit::record(
+        &tx,
+        Some(me.person),
+        &format!("library.{outcome}"),
+        &r.id.to_string(),
+        None,
+        json!({ "reason": reason, "reports_closed": closed, "contributor": r.contributor.map(|p| p.to_string()) }),
+    )
+    .await?;
+    tx.commit().await?;
+    let back = if f.back == "resource" { format!("/library/{}", r.id) } else { "/admin/library".to_owned() };
+    Ok(see_other_saying(req, &back, decision_words(outcome)))
+}
+
+async fn tell_removed(
+    state: &AppState,
+    site: &Site,
+    tx: &TenantTx,
+    to: &str,
+    r: &Resource,
+    reason: &str,
+) -> Result<(), AppError> {
+    let mail = render_email(
+        state,
+        site,
+        "resource_removed",
+        to,
+        &format!("Your resource “{}” has been removed", r.title),
+        json!({ "title": r.title, "reason": reason, "library": format!("{}library", site.url) }),
+    )?;
+    outbox::enqueue_email(tx, &mail).await?;
+    Ok(())
+}
+
+// ── The national library, for the platform's administrators ──────────────────────────────────
+
+/// Proposals for the national library, reports on its resources, and its resources withdrawn.
+#[handler]
+pub async fn platform_queue(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    PlatformAdmin(_admin): PlatformAdmin,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    let proposals = state.dbs.platform.library_proposals_across_tenants().await?;
+    let reports = state.dbs.platform.national_library_reports_across_tenants().await?;
+    let tx = state.dbs.app.begin_read(TenantId::NATIONAL).await?;
+    let withdrawn = lib::withdrawn(&tx).await?;
+    tx.commit().await?;
+    let slug_of = |t: TenantId| state.directory.site_by_id(t).map(|s| s.entry.slug.clone()).unwrap_or_default();
+    let plain = |t: chrono::DateTime<chrono::Utc>| t.format("%-d %B %Y").to_string();
+    let proposals: Vec<Value> = proposals
+        .iter()
+        .map(|p| {
+            json!({
+                "trust": p.trust_name, "slug": slug_of(p.trust), "id": p.id.to_string(), "title": p.title,
+                "kind": ResourceKind::parse(&p.kind).map_or("Resource", ResourceKind::label),
+                "licence": licence_json(&p.licence), "date": plain(p.updated_at),
+            })
+        })
+        .collect();
+    let mut grouped: Vec<Value> = Vec::new();
+    for n in &reports {
+        let r = &n.report;
+        let reason = REPORT_REASONS.iter().find(|(k, _)| *k == r.reason).map_or("Something else", |(_, l)| l);
+        let trust = state.directory.site_by_id(n.trust).map(|s| s.entry.name.clone()).unwrap_or_default();
+        let one = json!({ "reason": reason, "details": r.details, "by": trust, "date": plain(r.created_at) });
+        match grouped.iter_mut().find(|v| v["id"] == json!(r.resource.to_string())) {
+            Some(v) => {
+                if let Some(list) = v["reports"].as_array_mut() {
+                    list.push(one);
+                }
+            }
+            None => grouped.push(json!({
+                "id": r.resource.to_string(), "title": r.resource_title, "status": r.resource_status, "reports": [one],
+            })),
+        }
+    }
+    let withdrawn: Vec<Value> = withdrawn
+        .iter()
+        .map(|r| json!({ "id": r.id.to_string(), "title": r.title, "status": r.status, "status_reason": r.status_reason }))
+        .collect();
+    crate::features::platform_admin::render(
+        state,
+        req,
+        "pages/platform_library.html",
+        "National resource library",
+        json!({ "csrf_token": token.0, "proposals": proposals, "reports": grouped, "withdrawn": withdrawn }),
+        StatusCode::OK,
+    )
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ProposalDecision {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Accepts a trust's proposal (the national library gets its own copy, files and all, crediting
+/// the trust's contributor) or declines it with a note; the contributor is told either way.
+#[handler]
+pub async fn decide_proposal(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    PlatformAdmin(admin): PlatformAdmin,
+    Path((slug, raw)): Path<(String, String)>,
+    Form(f): Form<ProposalDecision>,
+) -> Result<Response, AppError> {
+    let site = state.directory.sites().into_iter().find(|s| s.entry.slug == slug).ok_or(AppError::NotFound)?;
+    let rid: Uuid = page::path_id(&raw)?;
+    let note = f.note.trim().chars().take(1000).collect::<String>();
+    let accept = match f.decision.as_str() {
+        "accept" => true,
+        "decline" if !note.is_empty() => false,
+        "decline" => {
+            return Err(AppError::BadRequest("Give the reason for declining it: the contributor is told.".into()));
+        }
+        _ => return Err(AppError::BadRequest("Choose accept or decline.".into())),
+    };
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let r = lib::get(&tx, rid)
+        .await?
+        .filter(|r| !r.is_national() && r.national == "proposed" && r.status == "published")
+        .ok_or(AppError::NotFound)?;
+    let v = lib::current(&tx, &r).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let said = if accept {
+        copy_to_national(state, &r, &v).await?;
+        "Accepted: it is now in the national library"
+    } else {
+        "Declined, and the contributor told why"
+    };
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    lib::set_national(&tx, r.id, if accept { "accepted" } else { "declined" }, &note).await?;
+    if let Some(p) = r.contributor
+        && let Some(person) = id::member_person(&tx, p).await?
+    {
+        let mail = render_email(
+            state,
+            &site,
+            "resource_national",
+            &person.email,
+            &format!("The national library and your resource “{}”", r.title),
+            json!({ "title": r.title, "accepted": accept, "note": note, "link": format!("{}library/{}", site.url, r.id) }),
+        )?;
+        outbox::enqueue_email(&tx, &mail).await?;
+    }
+    tx.commit().await?;
+    state
+        .dbs
+        .platform
+        .record_platform_audit(
+            &format!("person:{admin}"),
+            if accept { "library.national_accepted" } else { "library.national_declined" },
+            Some(site.entry.id),
+            json!({ "resource": r.id.to_string(), "note": note }).to_string(),
+        )
+        .await?;
+    Ok(see_other_saying(req, "/admin/library", said))
+}
+
+/// The national library's copy of a trust's resource: its files copied under the national
+/// library's own prefix, so the trust's files can go without breaking it.
+async fn copy_to_national(state: &AppState, r: &Resource, v: &Version) -> Result<Uuid, AppError> {
+    let national = TenantId::NATIONAL;
+    let tx = state.dbs.app.begin_read(national).await?;
+    let existing = lib::national_copy_of(&tx, r.owner, r.id).await?;
+    tx.commit().await?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let area = format!("{national}/library/{}", Uuid::now_v7());
+    let area = area.as_str();
+    let copy = move |key: String| async move {
+        let tmp = tempfile::NamedTempFile::new().map_err(|e| AppError::Internal(e.into()))?;
+        state.files.get_to_file(&key, tmp.path()).await.map_err(AppError::Internal)?;
+        let name = key.rsplit('/').next().unwrap_or("file").to_owned();
+        let to = format!("{area}/{name}");
+        state.files.put_file(&to, tmp.path()).await.map_err(AppError::Internal)?;
+        Ok::<_, AppError>(to)
+    };
+    let file = match &v.file {
+        Some(f) => Some(StoredFile { key: copy(f.key.clone()).await?, ..f.clone() }),
+        None => None,
+    };
+    let captions_key = match &v.captions_key {
+        Some(k) => Some(copy(k.clone()).await?),
+        None => None,
+    };
+    let new = NewResource {
+        kind: r.kind.clone(),
+        title: r.title.clone(),
+        description: r.description.clone(),
+        keywords: r.keywords.clone(),
+        audience: r.audience.clone(),
+        licence: r.licence.clone(),
+        attribution_name: r.attribution_name.clone(),
+        attribution_url: r.attribution_url.clone(),
+        contributor: r.contributor,
+        propose_national: false,
+        origin: Some((r.owner, r.id)),
+    };
+    let first = NewVersion {
+        file,
+        captions_key,
+        note: "Accepted into the national library".into(),
+        created_by: v.created_by,
+        ..v_content(v)
+    };
+    let tx = state.dbs.app.begin(national).await?;
+    let id = lib::create(&tx, &new, &first).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+fn v_content(v: &Version) -> NewVersion {
+    NewVersion {
+        url: v.url.clone(),
+        body: v.body.clone(),
+        alt_text: v.alt_text.clone(),
+        transcript: v.transcript.clone(),
+        ..NewVersion::default()
+    }
+}
+
+/// Hides, removes or restores a national resource, closing every trust's reports on it.
+#[handler]
+pub async fn moderate_national(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    PlatformAdmin(admin): PlatformAdmin,
+    Path(raw): Path<String>,
+    Form(f): Form<ModerateForm>,
+) -> Result<Response, AppError> {
+    let rid: Uuid = page::path_id(&raw)?;
+    let (status, outcome, reason) = decision(&f)?;
+    let tx = state.dbs.app.begin(TenantId::NATIONAL).await?;
+    let r = lib::get(&tx, rid).await?.ok_or(AppError::NotFound)?;
+    lib::set_status(&tx, r.id, status, &reason).await?;
+    tx.commit().await?;
+    state.dbs.platform.resolve_national_library_reports_across_tenants(r.id, outcome, admin).await?;
+    // The contributor is told at the trust it came from.
+    if outcome == "removed"
+        && let (Some(p), Some((trust, _))) = (r.contributor, r.origin)
+        && let Some(site) = state.directory.site_by_id(trust)
+    {
+        let tx = state.dbs.app.begin(trust).await?;
+        if let Some(person) = id::member_person(&tx, p).await? {
+            tell_removed(state, &site, &tx, &person.email, &r, &reason).await?;
+        }
+        tx.commit().await?;
+    }
+    state
+        .dbs
+        .platform
+        .record_platform_audit(
+            &format!("person:{admin}"),
+            &format!("library.national_{outcome}"),
+            None,
+            json!({ "resource": r.id.to_string(), "reason": reason }).to_string(),
+        )
+        .await?;
+    Ok(see_other_saying(req, "/admin/library", decision_words(outcome)))
+}

@@ -107,8 +107,9 @@ pub enum Licence {
     CcByNd,
     CcByNcNd,
     Cc0,
-    /// The licence every contributor grants under the platform's terms (section *Content you
-    /// share*): use within the health service, for learning, with attribution.
+    /// The platform's standard licence, set out in the content policy (`/library/policy`): use
+    /// by staff of health and care organisations on the service, unchanged, for learning and
+    /// teaching, with attribution.
     Platform,
 }
 
@@ -166,7 +167,7 @@ impl Licence {
             Licence::CcByNd => "Creative Commons Attribution-NoDerivatives 4.0 International",
             Licence::CcByNcNd => "Creative Commons Attribution-NonCommercial-NoDerivatives 4.0 International",
             Licence::Cc0 => "Creative Commons CC0 1.0 Universal (public domain dedication)",
-            Licence::Platform => "The platform's standard licence for shared content (see the terms of use)",
+            Licence::Platform => "The platform's standard licence for shared content (see the content policy)",
         }
     }
 

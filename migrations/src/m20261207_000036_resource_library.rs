@@ -41,6 +41,8 @@ impl MigrationTrait for Migration {
                 int("current_version"),
                 // none | proposed | accepted | declined
                 text("national", 16),
+                // The version proposed (the one the curators see and copy).
+                int("proposed_version"),
                 text("national_note", 1000),
                 uuid_null("origin_tenant_id"),
                 uuid_null("origin_id"),
@@ -53,6 +55,8 @@ impl MigrationTrait for Migration {
         index(manager, "resources_status", "resources", &["tenant_id", "status", "updated_at"], false).await?;
         index(manager, "resources_contributor", "resources", &["tenant_id", "contributor_id"], false).await?;
         index(manager, "resources_national", "resources", &["national", "updated_at"], false).await?;
+        // One national copy of a trust's resource, however often Accept is pressed.
+        index(manager, "resources_origin", "resources", &["tenant_id", "origin_tenant_id", "origin_id"], true).await?;
         protect_shared_content_table(manager, "resources").await?;
 
         table(
@@ -60,6 +64,7 @@ impl MigrationTrait for Migration {
             "resource_versions",
             vec![
                 uuid("tenant_id"),
+                uuid("id"),
                 uuid("resource_id"),
                 int("number"),
                 text_null("file_key", 300),
@@ -75,9 +80,11 @@ impl MigrationTrait for Migration {
                 uuid_null("created_by"),
                 at("created_at"),
             ],
-            &["tenant_id", "resource_id", "number"],
+            &["tenant_id", "id"],
         )
         .await?;
+        index(manager, "resource_versions_number", "resource_versions", &["tenant_id", "resource_id", "number"], true)
+            .await?;
         index(manager, "resource_versions_creator", "resource_versions", &["tenant_id", "created_by"], false).await?;
         protect_shared_content_table(manager, "resource_versions").await?;
 

@@ -650,8 +650,9 @@ pub async fn update_object(
     input: &ObjectInput,
 ) -> Result<bool, DbError> {
     let Some((_, o)) = draft_object(tx, course, object).await? else { return Ok(false) };
-    // A packaged session is what its package says (upload a new package to change it).
-    if o.package.is_some() {
+    // A packaged session is what its package says (upload a new package to change it); a session
+    // shows a library resource only if it was added from the library (it keeps its resource).
+    if o.package.is_some() || (input.kind == "resource" && o.resource.is_none()) {
         return Ok(false);
     }
     let mut q = tx
@@ -663,7 +664,7 @@ pub async fn update_object(
         .col_expr(learning_object::Column::Url, Expr::value(input.url.clone()))
         .col_expr(learning_object::Column::Completion, Expr::value(input.completion.clone()))
         .col_expr(learning_object::Column::MinMinutes, Expr::value(input.min_minutes))
-        .col_expr(learning_object::Column::ResourceId, Expr::value(input.resource));
+        .col_expr(learning_object::Column::ResourceId, Expr::value(o.resource.filter(|_| input.kind == "resource")));
     if let Some(f) = &input.file {
         q = q
             .col_expr(learning_object::Column::FileKey, Expr::value(Some(f.key.clone())))

@@ -190,11 +190,14 @@ pub async fn rows_about(tx: &TenantTx, person: PersonId) -> Result<Vec<(&'static
         let rows = rows.iter().map(|r| Value::from_query_result(r, "").map(cleaned)).collect::<Result<Vec<_>, _>>()?;
         out.push((*table, rows));
     }
-    // The resources they shared (every column but the search index).
-    let sql = "SELECT id, kind, title, description, keywords, audience, licence, attribution_name, attribution_url,
-                      status, status_reason, current_version, national, national_note, created_at, updated_at
-                 FROM resources WHERE tenant_id = $1 AND contributor_id = $2 ORDER BY created_at, id";
-    let rows = tx.query_all(sql, vec![person.as_uuid().into()]).await?;
+    // The resources they shared here, and the national library's copies of them (every column
+    // but the search index).
+    let sql = "SELECT tenant_id AS owner, id, kind, title, description, keywords, audience, licence, attribution_name,
+                      attribution_url, status, status_reason, current_version, national, national_note, origin_id,
+                      created_at, updated_at
+                 FROM resources WHERE tenant_id IN ($1, $3) AND contributor_id = $2 ORDER BY created_at, id";
+    let national = trellis_domain::TenantId::NATIONAL.as_uuid();
+    let rows = tx.query_all(sql, vec![person.as_uuid().into(), national.into()]).await?;
     out.push((
         "resources",
         rows.iter().map(|r| Value::from_query_result(r, "").map(cleaned)).collect::<Result<Vec<_>, _>>()?,

@@ -95,6 +95,23 @@ const DELETED: &[(&str, &str)] = &[
     ("content_policy_acceptances", "person_id"),
 ];
 
+/// What a library resource and its versions say in words (credits, descriptions, notes, text,
+/// transcripts): where a contributor's name may be written.
+const LIBRARY_TEXT: &[(&str, &str)] = &[
+    ("resources", "title"),
+    ("resources", "description"),
+    ("resources", "keywords"),
+    ("resources", "audience"),
+    ("resources", "attribution_name"),
+    ("resources", "status_reason"),
+    ("resources", "national_note"),
+    ("resource_versions", "file_name"),
+    ("resource_versions", "body"),
+    ("resource_versions", "alt_text"),
+    ("resource_versions", "transcript"),
+    ("resource_versions", "note"),
+];
+
 /// Columns that name the person and take the pseudonym: (table, column).
 const REKEYED: &[(&str, &str)] = &[
     ("assignments", "person_id"),
@@ -313,11 +330,12 @@ impl PlatformDb {
                 ("enquiry_messages", "body"),
                 ("enquiries", "subject"),
                 ("enquiries", "name"),
-                ("resources", "attribution_name"),
-                ("resources", "description"),
                 ("resource_feedback", "body"),
                 ("resource_reports", "details"),
-            ] {
+            ]
+            .iter()
+            .chain(LIBRARY_TEXT)
+            {
                 rows += scrub(&tx, Scrub { table, column, filter: "tenant_id = $1" }, vec![tv()], &texts).await?;
             }
         }
@@ -344,14 +362,10 @@ impl PlatformDb {
                     )
                     .await?;
                 }
-                for column in ["attribution_name", "description"] {
-                    rows += scrub(
-                        &tx,
-                        Scrub { table: "resources", column, filter: "tenant_id = $1" },
-                        vec![national.clone()],
-                        &texts,
-                    )
-                    .await?;
+                for (table, column) in LIBRARY_TEXT {
+                    rows +=
+                        scrub(&tx, Scrub { table, column, filter: "tenant_id = $1" }, vec![national.clone()], &texts)
+                            .await?;
                 }
                 for table in ["person_sessions", "sso_links", "tenant_terms_acceptances"] {
                     rows += exec(&tx, &format!("DELETE FROM {table} WHERE person_id = $1"), vec![p.into()]).await?;

@@ -21,6 +21,7 @@ pub struct Model {
     pub contributor_id: Option<Uuid>,
     pub current_version: i32,
     pub national: String,
+    pub proposed_version: i32,
     pub national_note: String,
     pub origin_tenant_id: Option<Uuid>,
     pub origin_id: Option<Uuid>,

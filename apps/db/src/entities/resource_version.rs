@@ -7,8 +7,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
     pub resource_id: Uuid,
-    #[sea_orm(primary_key, auto_increment = false)]
     pub number: i32,
     pub file_key: Option<String>,
     pub file_name: String,

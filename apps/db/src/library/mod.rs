@@ -9,12 +9,11 @@
 
 use crate::catalogue::StoredFile;
 use crate::entities::{
-    content_policy_acceptance, library_setting, resource, resource_feedback, resource_rating, resource_report,
-    resource_version,
+    content_policy_acceptance, library_setting, resource, resource_feedback, resource_report, resource_version,
 };
 use crate::{DbError, TenantTx};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use trellis_domain::library::{CONTENT_POLICY_VERSION, Contributors};
 use trellis_domain::{PersonId, TenantId};
@@ -42,6 +41,8 @@ pub struct Resource {
     pub current_version: i32,
     /// `none`, `proposed`, `accepted` or `declined`: its proposal for the national library.
     pub national: String,
+    /// The version proposed for the national library (the one its curators see and copy).
+    pub proposed_version: i32,
     pub national_note: String,
     pub origin: Option<(TenantId, Uuid)>,
     pub created_at: DateTime<Utc>,
@@ -73,6 +74,7 @@ impl From<resource::Model> for Resource {
             contributor: m.contributor_id.map(PersonId::from_uuid),
             current_version: m.current_version,
             national: m.national,
+            proposed_version: m.proposed_version,
             national_note: m.national_note,
             origin: m.origin_tenant_id.zip(m.origin_id).map(|(t, id)| (TenantId::from_uuid(t), id)),
             created_at: m.created_at,
@@ -168,6 +170,7 @@ pub async fn create(tx: &TenantTx, new: &NewResource, first: &NewVersion) -> Res
         contributor_id: Set(new.contributor.map(|p| p.as_uuid())),
         current_version: Set(1),
         national: Set(if new.propose_national { "proposed" } else { "none" }.into()),
+        proposed_version: Set(i32::from(new.propose_national)),
         national_note: Set(String::new()),
         origin_tenant_id: Set(new.origin.map(|(t, _)| t.as_uuid())),
         origin_id: Set(new.origin.map(|(_, id)| id)),
@@ -183,6 +186,7 @@ async fn insert_version(tx: &TenantTx, id: Uuid, number: i32, v: &NewVersion) ->
     let f = v.file.as_ref();
     tx.insert(resource_version::ActiveModel {
         tenant_id: Set(Uuid::nil()),
+        id: Set(Uuid::now_v7()),
         resource_id: Set(id),
         number: Set(number),
         file_key: Set(f.map(|f| f.key.clone())),
@@ -205,18 +209,23 @@ async fn insert_version(tx: &TenantTx, id: Uuid, number: i32, v: &NewVersion) ->
 /// Adds a version to one of this owner's resources and makes it the current one. Returns its
 /// number, or None if the resource is not this owner's.
 pub async fn add_version(tx: &TenantTx, id: Uuid, v: &NewVersion) -> Result<Option<i32>, DbError> {
-    let Some(r) = tx.select::<resource::Entity>().filter(resource::Column::Id.eq(id)).one(tx).await? else {
-        return Ok(None);
-    };
-    let number = r.current_version + 1;
-    insert_version(tx, id, number, v).await?;
-    tx.update_many::<resource::Entity>()
+    // The count goes up first: on PostgreSQL that locks the row until the transaction ends (and
+    // SQLite writes one at a time), so two versions sent at once get numbers in turn.
+    let bumped = tx
+        .update_many::<resource::Entity>()
         .filter(resource::Column::Id.eq(id))
-        .col_expr(resource::Column::CurrentVersion, Expr::value(number))
+        .col_expr(resource::Column::CurrentVersion, Expr::col(resource::Column::CurrentVersion).add(1))
         .col_expr(resource::Column::UpdatedAt, Expr::value(Utc::now()))
         .exec(tx)
         .await?;
-    Ok(Some(number))
+    if bumped.rows_affected == 0 {
+        return Ok(None);
+    }
+    let Some(r) = tx.select::<resource::Entity>().filter(resource::Column::Id.eq(id)).one(tx).await? else {
+        return Ok(None);
+    };
+    insert_version(tx, id, r.current_version, v).await?;
+    Ok(Some(r.current_version))
 }
 
 /// A resource this trust may see: its own (any status) or a national one.
@@ -241,11 +250,16 @@ pub async fn versions(tx: &TenantTx, r: &Resource) -> Result<Vec<Version>, DbErr
 
 /// A resource's current version.
 pub async fn current(tx: &TenantTx, r: &Resource) -> Result<Option<Version>, DbError> {
+    version(tx, r, r.current_version).await
+}
+
+/// One version of a resource.
+pub async fn version(tx: &TenantTx, r: &Resource, number: i32) -> Result<Option<Version>, DbError> {
     Ok(tx
         .select_shared::<resource_version::Entity>()
         .filter(resource_version::Column::TenantId.eq(r.owner.as_uuid()))
         .filter(resource_version::Column::ResourceId.eq(r.id))
-        .filter(resource_version::Column::Number.eq(r.current_version))
+        .filter(resource_version::Column::Number.eq(number))
         .one(tx)
         .await?
         .map(Version::from))
@@ -309,11 +323,11 @@ pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Resource>, u64), Db
     let sql = format!(
         "SELECT r.tenant_id, r.id, r.kind, r.title, r.description, r.keywords, r.audience, r.licence,
                 r.attribution_name, r.attribution_url, r.status, r.status_reason, r.contributor_id,
-                r.current_version, r.national, r.national_note, r.origin_tenant_id, r.origin_id,
+                r.current_version, r.national, r.proposed_version, r.national_note, r.origin_tenant_id, r.origin_id,
                 r.created_at, r.updated_at
            FROM {from} WHERE {filter} ORDER BY {order} LIMIT {} OFFSET {}",
-        q.limit.min(100),
-        q.offset.min(1_000_000)
+        Ord::min(q.limit, 100),
+        Ord::min(q.offset, 1_000_000)
     );
     let rows = tx.query_all(&sql, values).await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -352,7 +366,20 @@ pub async fn set_status(tx: &TenantTx, id: Uuid, status: &str, reason: &str) -> 
     Ok(done.rows_affected > 0)
 }
 
-/// Records a proposal for the national library, or the national library's answer to it.
+/// Proposes one of this trust's resources for the national library: its current version.
+pub async fn propose(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
+    let done = tx
+        .update_many::<resource::Entity>()
+        .filter(resource::Column::Id.eq(id))
+        .col_expr(resource::Column::National, Expr::value("proposed"))
+        .col_expr(resource::Column::ProposedVersion, Expr::col(resource::Column::CurrentVersion))
+        .col_expr(resource::Column::NationalNote, Expr::value(""))
+        .exec(tx)
+        .await?;
+    Ok(done.rows_affected > 0)
+}
+
+/// Records the national library's answer to a proposal.
 pub async fn set_national(tx: &TenantTx, id: Uuid, national: &str, note: &str) -> Result<bool, DbError> {
     let done = tx
         .update_many::<resource::Entity>()
@@ -377,26 +404,13 @@ pub async fn national_copy_of(tx: &TenantTx, origin: TenantId, id: Uuid) -> Resu
 
 /// Records a person's rating (1 to 5) of a resource, replacing theirs.
 pub async fn rate(tx: &TenantTx, r: &Resource, person: PersonId, stars: i32) -> Result<(), DbError> {
-    let now = Utc::now();
-    let updated = tx
-        .update_many::<resource_rating::Entity>()
-        .filter(resource_rating::Column::ResourceId.eq(r.id))
-        .filter(resource_rating::Column::PersonId.eq(person.as_uuid()))
-        .col_expr(resource_rating::Column::Stars, Expr::value(stars))
-        .col_expr(resource_rating::Column::UpdatedAt, Expr::value(now))
-        .exec(tx)
-        .await?;
-    if updated.rows_affected == 0 {
-        tx.insert_only(resource_rating::ActiveModel {
-            tenant_id: Set(Uuid::nil()),
-            resource_tenant_id: Set(r.owner.as_uuid()),
-            resource_id: Set(r.id),
-            person_id: Set(person.as_uuid()),
-            stars: Set(stars),
-            updated_at: Set(now),
-        })
-        .await?;
-    }
+    tx.execute(
+        "INSERT INTO resource_ratings (tenant_id, resource_tenant_id, resource_id, person_id, stars, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (tenant_id, resource_id, person_id) DO UPDATE SET stars = excluded.stars, updated_at = excluded.updated_at",
+        vec![r.owner.as_uuid().into(), r.id.into(), person.as_uuid().into(), stars.into(), Utc::now().into()],
+    )
+    .await?;
     Ok(())
 }
 
@@ -429,6 +443,7 @@ pub async fn ratings(tx: &TenantTx, id: Uuid, person: PersonId) -> Result<Rating
 /// One piece of feedback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Feedback {
+    pub id: Uuid,
     pub person: Option<PersonId>,
     pub body: String,
     pub created_at: DateTime<Utc>,
@@ -457,8 +472,34 @@ pub async fn feedback(tx: &TenantTx, id: Uuid) -> Result<Vec<Feedback>, DbError>
         .all(tx)
         .await?
         .into_iter()
-        .map(|m| Feedback { person: m.person_id.map(PersonId::from_uuid), body: m.body, created_at: m.created_at })
+        .map(|m| Feedback {
+            id: m.id,
+            person: m.person_id.map(PersonId::from_uuid),
+            body: m.body,
+            created_at: m.created_at,
+        })
         .collect())
+}
+
+/// Deletes a piece of feedback given at this trust on a resource (a moderator's decision).
+pub async fn delete_feedback(tx: &TenantTx, resource: Uuid, id: Uuid) -> Result<bool, DbError> {
+    let done = tx
+        .delete_many::<resource_feedback::Entity>()
+        .filter(resource_feedback::Column::ResourceId.eq(resource))
+        .filter(resource_feedback::Column::Id.eq(id))
+        .exec(tx)
+        .await?;
+    Ok(done.rows_affected > 0)
+}
+
+/// How many pieces of feedback this person gave at this trust in the last hour (a limit).
+pub async fn feedback_in_last_hour(tx: &TenantTx, person: PersonId) -> Result<u64, DbError> {
+    Ok(tx
+        .select::<resource_feedback::Entity>()
+        .filter(resource_feedback::Column::PersonId.eq(person.as_uuid()))
+        .filter(resource_feedback::Column::CreatedAt.gt(Utc::now() - chrono::Duration::hours(1)))
+        .count(tx)
+        .await?)
 }
 
 /// Records a report that a resource should not be shown.
@@ -570,20 +611,12 @@ pub async fn contributors(tx: &TenantTx) -> Result<Contributors, DbError> {
 }
 
 pub async fn set_contributors(tx: &TenantTx, c: Contributors) -> Result<(), DbError> {
-    let done = tx
-        .update_many::<library_setting::Entity>()
-        .col_expr(library_setting::Column::Contributors, Expr::value(c.as_str()))
-        .col_expr(library_setting::Column::UpdatedAt, Expr::value(Utc::now()))
-        .exec(tx)
-        .await?;
-    if done.rows_affected == 0 {
-        tx.insert_only(library_setting::ActiveModel {
-            tenant_id: Set(Uuid::nil()),
-            contributors: Set(c.as_str().into()),
-            updated_at: Set(Utc::now()),
-        })
-        .await?;
-    }
+    tx.execute(
+        "INSERT INTO library_settings (tenant_id, contributors, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id) DO UPDATE SET contributors = excluded.contributors, updated_at = excluded.updated_at",
+        vec![c.as_str().into(), Utc::now().into()],
+    )
+    .await?;
     Ok(())
 }
 
@@ -600,16 +633,13 @@ pub async fn policy_accepted(tx: &TenantTx, person: PersonId) -> Result<bool, Db
 
 /// Records that the person accepted the current content policy (once).
 pub async fn accept_policy(tx: &TenantTx, person: PersonId) -> Result<(), DbError> {
-    if policy_accepted(tx, person).await? {
-        return Ok(());
-    }
-    tx.insert_only(content_policy_acceptance::ActiveModel {
-        tenant_id: Set(Uuid::nil()),
-        person_id: Set(person.as_uuid()),
-        version: Set(CONTENT_POLICY_VERSION.into()),
-        accepted_at: Set(Utc::now()),
-    })
-    .await
+    tx.execute(
+        "INSERT INTO content_policy_acceptances (tenant_id, person_id, version, accepted_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, person_id, version) DO NOTHING",
+        vec![person.as_uuid().into(), CONTENT_POLICY_VERSION.into(), Utc::now().into()],
+    )
+    .await?;
+    Ok(())
 }
 
 mod platform;

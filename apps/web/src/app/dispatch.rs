@@ -54,7 +54,8 @@ impl Dispatch {
                     get(platform_admin::authoriser).post(platform_admin::record_authoriser),
                 )
                 .at("/admin/library", get(library::platform_queue))
-                .at("/admin/library/proposals/:slug/:id", post(library::decide_proposal))
+                .at("/admin/library/proposals/:slug/:id", get(library::proposal_page).post(library::decide_proposal))
+                .at("/admin/library/proposals/:slug/:id/:which", get(library::proposal_file))
                 .at("/admin/library/national/:id", post(library::moderate_national))
                 .at("/admin/marketplace", get(market::review_queue))
                 .at("/admin/marketplace/listings/:id", post(market::review))
@@ -130,6 +131,7 @@ impl Dispatch {
                 .at("/library/:id/versions", post(library::add_version))
                 .at("/library/:id/rating", post(library::rate))
                 .at("/library/:id/feedback", post(library::give_feedback))
+                .at("/library/:id/feedback/:feedback/delete", post(library::delete_feedback))
                 .at("/library/:id/report", get(library::report_form).post(library::report))
                 .at("/library/:id/propose", post(library::propose))
                 .at("/library/:id/add-to-course", post(library::add_to_course))

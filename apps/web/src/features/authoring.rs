@@ -590,9 +590,9 @@ fn check_session(form: &SessionForm, needs_file: bool) -> Result<ObjectInput, Fo
         e.insert("title", "Enter a title of 1 to 200 characters");
     }
     // Packaged sessions come from an uploaded package, and library sessions from the library's
-    // "Use it in a course", not from this form.
-    let kind =
-        ObjectKind::parse(&form.get("kind")).filter(|k| !matches!(k, ObjectKind::Package | ObjectKind::Resource));
+    // "Use it in a course" (this form edits their title and completion only).
+    let kind = ObjectKind::parse(&form.get("kind"))
+        .filter(|k| *k != ObjectKind::Package && (*k != ObjectKind::Resource || !needs_file));
     if kind.is_none() {
         e.insert("kind", "Choose what the session is");
     }

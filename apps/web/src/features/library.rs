@@ -35,6 +35,8 @@ const PAGE: u64 = 20;
 const MAX_CAPTIONS: u64 = 1024 * 1024;
 /// Reports one person may make in an hour.
 const REPORTS_PER_HOUR: u64 = 20;
+/// Pieces of feedback one person may give in an hour.
+const FEEDBACK_PER_HOUR: u64 = 20;
 const MAX_TEXT: usize = 20_000;
 
 fn kinds() -> Vec<Value> {
@@ -114,13 +116,18 @@ fn paragraphs(text: &str) -> Vec<String> {
 
 /// What the page shows of a version's content (files are served from the resource's address).
 pub(crate) fn content_json(r: &Resource, v: &Version) -> Value {
+    content_at(r, v, &format!("/library/{}", r.id))
+}
+
+/// [`content_json`], its files served from `base` (`<base>/file`, `<base>/captions`).
+fn content_at(r: &Resource, v: &Version, base: &str) -> Value {
     json!({
         "kind": r.kind,
         "title": r.title,
-        "file_url": v.file.as_ref().map(|_| format!("/library/{}/file", r.id)),
+        "file_url": v.file.as_ref().map(|_| format!("{base}/file")),
         "file_name": v.file.as_ref().map(|f| f.name.clone()),
         "file_size_kb": v.file.as_ref().map(|f| (f.size + 1023) / 1024),
-        "captions_url": v.captions_key.as_ref().map(|_| format!("/library/{}/captions", r.id)),
+        "captions_url": v.captions_key.as_ref().map(|_| format!("{base}/captions")),
         "transcript": paragraphs(&v.transcript),
         "alt_text": v.alt_text,
         "url": v.url,
@@ -320,7 +327,10 @@ fn web_address(s: &str) -> Option<String> {
 }
 
 /// A version's content as the form gave it: checked, its files checked by content and scanned,
-/// and only then stored. `Err` (with every problem named) keeps nothing.
+/// and only then stored. `prev` is the current version, for a new one: a file or captions not
+/// sent again are kept from it. Returns the version and the files stored for it (to delete should
+/// the version not be saved after all); `None` (with every problem named in `e`) keeps nothing.
+#[allow(clippy::too_many_arguments)] // the form's parts
 async fn check_version(
     state: &AppState,
     site: &Site,
@@ -328,8 +338,8 @@ async fn check_version(
     kind: ResourceKind,
     f: &mut Upload,
     e: &mut FormErrors,
-    first: bool,
-) -> Result<Option<NewVersion>, AppError> {
+    prev: Option<&Version>,
+) -> Result<Option<(NewVersion, Vec<String>)>, AppError> {
     let mut v = NewVersion { created_by: who.person, ..NewVersion::default() };
     let file = f.files.remove("file");
     let captions = f.files.remove("captions");
@@ -348,6 +358,7 @@ async fn check_version(
             }
         }
         _ => match &file {
+            None if prev.is_some_and(|p| p.file.is_some()) => v.file = prev.and_then(|p| p.file.clone()),
             None => e.insert("file", "Choose a file to upload"),
             Some(u) if u.size == 0 => e.insert("file", "The file is empty"),
             Some(u) if !kind.accepts(&u.sniffed()) => e.insert("file", kind.file_rule()),
@@ -364,15 +375,18 @@ async fn check_version(
     if v.transcript.chars().count() > MAX_TEXT {
         e.insert("transcript", "Enter a transcript of up to 20,000 characters");
     }
-    if let Some(c) = &captions {
-        if !matches!(kind, ResourceKind::Video | ResourceKind::Audio) {
+    match &captions {
+        Some(_) if !matches!(kind, ResourceKind::Video | ResourceKind::Audio) => {
             e.insert("captions", "Only a video or audio resource has captions");
-        } else if c.size > MAX_CAPTIONS || !is_webvtt(&tokio::fs::read(c.tmp.path()).await.unwrap_or_default()) {
+        }
+        Some(c) if c.size > MAX_CAPTIONS || !is_webvtt(&tokio::fs::read(c.tmp.path()).await.unwrap_or_default()) => {
             e.insert("captions", "The captions must be a WebVTT file (.vtt, beginning WEBVTT) of up to 1 MB");
         }
+        Some(_) => {}
+        None => v.captions_key = prev.and_then(|p| p.captions_key.clone()),
     }
     v.note = f.get("note").trim().chars().take(500).collect();
-    if !first && v.note.is_empty() {
+    if prev.is_some() && v.note.is_empty() {
         e.insert("note", "Say what changed in this version");
     }
     if !e.is_empty() {
@@ -380,28 +394,39 @@ async fn check_version(
     }
     // Scanned and stored only once everything else is right; a refused file leaves nothing.
     let area = format!("library/{}", Uuid::now_v7());
-    if let Some(c) = &captions {
-        match scan::scan_and_store(state, site, who, Kind::Resource, c, &area).await? {
-            Ok(stored) => v.captions_key = Some(stored.key),
-            Err(m) => {
-                e.insert("captions", m);
+    let mut fresh = Vec::new();
+    let uploads = [("captions", captions.as_ref()), ("file", file.as_ref().filter(|_| kind.has_file()))];
+    for (field, upload) in uploads {
+        let Some(u) = upload else { continue };
+        let stored = match scan::scan_and_store(state, site, who, Kind::Resource, u, &area).await {
+            Ok(Ok(stored)) => stored,
+            Ok(Err(m)) => {
+                discard(state, &fresh).await;
+                e.insert(field, m);
                 return Ok(None);
             }
-        }
-    }
-    if let Some(u) = &file.filter(|_| kind.has_file()) {
-        match scan::scan_and_store(state, site, who, Kind::Resource, u, &area).await? {
-            Ok(stored) => v.file = Some(stored),
-            Err(m) => {
-                if let Some(k) = &v.captions_key {
-                    let _ = state.files.delete(k).await;
-                }
-                e.insert("file", m);
-                return Ok(None);
+            Err(err) => {
+                discard(state, &fresh).await;
+                return Err(err);
             }
+        };
+        fresh.push(stored.key.clone());
+        if field == "captions" {
+            v.captions_key = Some(stored.key);
+        } else {
+            v.file = Some(stored);
         }
     }
-    Ok(Some(v))
+    Ok(Some((v, fresh)))
+}
+
+/// Deletes files stored for a version that was not saved after all (each under a key of its own).
+async fn discard(state: &AppState, keys: &[String]) {
+    for k in keys {
+        if let Err(e) = state.files.delete(k).await {
+            tracing::warn!(error = %e, key = %k, "a library file not kept was not deleted");
+        }
+    }
 }
 
 fn form_values(f: &Upload) -> Value {
@@ -447,10 +472,10 @@ pub async fn create(
     let details = check_details(&f, &mut e);
     let who = crate::http::transfer::uploader(state, req, Some(me.person), None);
     let version = match ResourceKind::parse(&f.get("kind")) {
-        Some(kind) => check_version(state, site, &who, kind, &mut f, &mut e, true).await?,
+        Some(kind) => check_version(state, site, &who, kind, &mut f, &mut e, None).await?,
         None => None,
     };
-    let (Some((_, mut new)), Some(first)) = (details, version.filter(|_| e.is_empty())) else {
+    let (Some((_, mut new)), Some((first, fresh))) = (details, version.filter(|_| e.is_empty())) else {
         let e = e.ordered_by(&[
             "policy",
             "kind",
@@ -472,19 +497,30 @@ pub async fn create(
         return new_page(state, site, req, &token.0, accepted, form_values(&f), &e, StatusCode::BAD_REQUEST);
     };
     new.contributor = Some(me.person);
-    let tx = state.dbs.app.begin(site.entry.id).await?;
-    lib::accept_policy(&tx, me.person).await?;
-    let rid = lib::create(&tx, &new, &first).await?;
-    audit::record(
-        &tx,
-        Some(me.person),
-        "library.resource_added",
-        &rid.to_string(),
-        None,
-        json!({ "kind": new.kind, "licence": new.licence, "proposed_national": new.propose_national, "policy": CONTENT_POLICY_VERSION }),
-    )
-    .await?;
-    tx.commit().await?;
+    let saved = async {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        lib::accept_policy(&tx, me.person).await?;
+        let rid = lib::create(&tx, &new, &first).await?;
+        audit::record(
+            &tx,
+            Some(me.person),
+            "library.resource_added",
+            &rid.to_string(),
+            None,
+            json!({ "kind": new.kind, "licence": new.licence, "proposed_national": new.propose_national, "policy": CONTENT_POLICY_VERSION }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(rid)
+    }
+    .await;
+    let rid = match saved {
+        Ok(rid) => rid,
+        Err(err) => {
+            discard(state, &fresh).await;
+            return Err(err);
+        }
+    };
     let said =
         if new.propose_national { "Resource shared, and proposed for the national library" } else { "Resource shared" };
     Ok(see_other_saying(req, &format!("/library/{rid}"), said))
@@ -521,6 +557,7 @@ async fn resource_view(
     let ratings = lib::ratings(&tx, r.id, me.person).await?;
     let feedback = lib::feedback(&tx, r.id).await?;
     let editable = may_edit(&me, &r);
+    let accepted = lib::policy_accepted(&tx, me.person).await?;
     let courses = if me.may(Permission::EditContent) && r.status == "published" {
         cat::own_courses(&tx).await?.into_iter().filter(|c| c.kind != "path").collect()
     } else {
@@ -528,6 +565,14 @@ async fn resource_view(
     };
     tx.commit().await?;
     let current = versions.iter().find(|v| v.number == r.current_version);
+    // The form for a new version starts from the current one (its file and captions are kept
+    // unless new ones are chosen).
+    let values = match (values, current) {
+        (Value::Object(m), Some(v)) if m.is_empty() => json!({
+            "url": v.url, "body": v.body, "alt_text": v.alt_text, "transcript": v.transcript,
+        }),
+        (values, _) => values,
+    };
     let mut ctx = page::context(
         state,
         Some(site),
@@ -558,10 +603,14 @@ async fn resource_view(
         "feedback",
         &feedback
             .iter()
-            .map(|f| json!({ "body": paragraphs(&f.body), "date": when(site, f.created_at) }))
+            .map(|f| json!({ "id": f.id.to_string(), "body": paragraphs(&f.body), "date": when(site, f.created_at) }))
             .collect::<Vec<_>>(),
     );
     ctx.insert("editable", &editable);
+    ctx.insert("policy_accepted", &accepted);
+    ctx.insert("moderator", &me.may(Permission::EditContent));
+    ctx.insert("current_file", &current.and_then(|v| v.file.as_ref().map(|f| f.name.clone())));
+    ctx.insert("has_captions", &current.is_some_and(|v| v.captions_key.is_some()));
     ctx.insert(
         "may_propose",
         &(editable && matches!(r.national.as_str(), "none" | "declined") && r.status == "published"),
@@ -620,7 +669,8 @@ pub async fn captions_file(
         .body(bytes))
 }
 
-/// A new version of a resource (its contributor, or a content editor).
+/// A new version of a resource (its contributor, while the trust lets them share, or a content
+/// editor), after the current content policy.
 #[handler]
 pub async fn add_version(
     Ctx { req, state, site }: Ctx<'_>,
@@ -631,25 +681,49 @@ pub async fn add_version(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let r = visible(&tx, &me, &raw).await?;
+    let contributors = lib::contributors(&tx).await?;
+    let accepted = lib::policy_accepted(&tx, me.person).await?;
+    let prev = lib::current(&tx, &r).await?;
     tx.commit().await?;
     if !may_edit(&me, &r) {
         return Err(AppError::NotFound);
     }
+    if !may_contribute(&me, contributors) {
+        return Err(not_a_contributor());
+    }
     let kind = ResourceKind::parse(&r.kind).ok_or(AppError::NotFound)?;
+    let prev = prev.ok_or(AppError::NotFound)?;
     let mut f = upload::read(multipart, state.config.files.max_upload_mb).await?;
     let mut e = FormErrors::new();
+    if !accepted && f.get("policy") != "yes" {
+        e.insert("policy", "Accept the content policy to share resources");
+    }
     let who = crate::http::transfer::uploader(state, req, Some(me.person), None);
-    let Some(v) = check_version(state, site, &who, kind, &mut f, &mut e, false).await? else {
+    let checked = check_version(state, site, &who, kind, &mut f, &mut e, Some(&prev)).await?;
+    let Some((v, fresh)) = checked.filter(|_| e.is_empty()) else {
         let tx = state.dbs.app.begin_read(site.entry.id).await?;
-        let e = e.ordered_by(&["file", "url", "body", "alt_text", "captions", "transcript", "note", "confirm"]);
+        let e =
+            e.ordered_by(&["policy", "file", "url", "body", "alt_text", "captions", "transcript", "note", "confirm"]);
         return resource_view(state, site, req, &token.0, me, tx, r, form_values(&f), &e, StatusCode::BAD_REQUEST)
             .await;
     };
-    let tx = state.dbs.app.begin(site.entry.id).await?;
-    let n = lib::add_version(&tx, r.id, &v).await?.ok_or(AppError::NotFound)?;
-    audit::record(&tx, Some(me.person), "library.version_added", &r.id.to_string(), None, json!({ "version": n }))
-        .await?;
-    tx.commit().await?;
+    let saved = async {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        lib::accept_policy(&tx, me.person).await?;
+        let n = lib::add_version(&tx, r.id, &v).await?.ok_or(AppError::NotFound)?;
+        audit::record(&tx, Some(me.person), "library.version_added", &r.id.to_string(), None, json!({ "version": n }))
+            .await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(n)
+    }
+    .await;
+    let n = match saved {
+        Ok(n) => n,
+        Err(err) => {
+            discard(state, &fresh).await;
+            return Err(err);
+        }
+    };
     Ok(see_other_saying(req, &format!("/library/{}", r.id), format!("Version {n} published")))
 }
 
@@ -702,9 +776,33 @@ pub async fn give_feedback(
         let values = json!({ "feedback": f.feedback });
         return resource_view(state, site, req, &token.0, me, tx, r, values, &e, StatusCode::BAD_REQUEST).await;
     }
+    if lib::feedback_in_last_hour(&tx, me.person).await? >= FEEDBACK_PER_HOUR {
+        let e = FormErrors::one("feedback", "You have given a lot of feedback in the last hour: try again later");
+        let values = json!({ "feedback": f.feedback });
+        return resource_view(state, site, req, &token.0, me, tx, r, values, &e, StatusCode::TOO_MANY_REQUESTS).await;
+    }
     lib::add_feedback(&tx, &r, me.person, &body).await?;
     tx.commit().await?;
     Ok(see_other_saying(req, &format!("/library/{}#resource-feedback", r.id), "Thank you for your feedback"))
+}
+
+/// Deletes a piece of feedback given at this trust (a moderator's decision: it identified a
+/// patient, say, or was abusive), audited.
+#[handler]
+pub async fn delete_feedback(
+    Ctx { req, .. }: Ctx<'_>,
+    member: Member<may::EditContent>,
+    Path((raw, feedback)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let r = visible(&tx, &me, &raw).await?;
+    let fid: Uuid = page::path_id(&feedback)?;
+    if !lib::delete_feedback(&tx, r.id, fid).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(&tx, Some(me.person), "library.feedback_deleted", &r.id.to_string(), None, json!({})).await?;
+    tx.commit().await?;
+    Ok(see_other_saying(req, &format!("/library/{}#resource-feedback", r.id), "Feedback deleted"))
 }
 
 #[derive(Debug, Deserialize, Default, serde::Serialize)]
@@ -815,7 +913,7 @@ pub async fn propose(
     if !may_edit(&me, &r) || r.status != "published" || !matches!(r.national.as_str(), "none" | "declined") {
         return Err(AppError::NotFound);
     }
-    lib::set_national(&tx, r.id, "proposed", "").await?;
+    lib::propose(&tx, r.id).await?;
     audit::record(&tx, Some(me.person), "library.proposed_national", &r.id.to_string(), None, json!({})).await?;
     tx.commit().await?;
     Ok(see_other_saying(req, &format!("/library/{}", r.id), "Proposed for the national library"))
@@ -945,18 +1043,19 @@ pub struct ModerateForm {
     back: String,
 }
 
-/// A moderator's decision, checked: the new status, the outcome recorded on the reports, and the
-/// reason (required to remove).
-fn decision(f: &ModerateForm) -> Result<(&'static str, &'static str, String), AppError> {
+/// A moderator's decision, checked: the new status (none to keep it as it is), the outcome
+/// recorded on the reports, and the reason (required to remove).
+fn decision(f: &ModerateForm, now: &str) -> Result<(Option<&'static str>, &'static str, String), AppError> {
     let reason = f.reason.trim().chars().take(1000).collect::<String>();
     match f.action.as_str() {
-        "hide" => Ok(("hidden", "hidden", reason)),
+        "hide" if now == "removed" => Err(AppError::BadRequest("It is already removed: restore it first.".into())),
+        "hide" => Ok((Some("hidden"), "hidden", reason)),
         "remove" if reason.is_empty() => {
             Err(AppError::BadRequest("Give the reason for removing it: the contributor is told.".into()))
         }
-        "remove" => Ok(("removed", "removed", reason)),
-        "restore" => Ok(("published", "restored", String::new())),
-        "keep" => Ok(("published", "kept", String::new())),
+        "remove" => Ok((Some("removed"), "removed", reason)),
+        "restore" => Ok((Some("published"), "restored", String::new())),
+        "keep" => Ok((None, "kept", String::new())),
         _ => Err(AppError::BadRequest("Choose hide, remove, restore or keep.".into())),
     }
 }
@@ -983,8 +1082,10 @@ pub async fn moderate(
     let rid: Uuid = page::path_id(&raw)?;
     // Only this trust's own resources: a national one is the platform's to moderate.
     let r = lib::get(&tx, rid).await?.filter(|r| !r.is_national()).ok_or(AppError::NotFound)?;
-    let (status, outcome, reason) = decision(&f)?;
-    lib::set_status(&tx, r.id, status, &reason).await?;
+    let (status, outcome, reason) = decision(&f, &r.status)?;
+    if let Some(status) = status {
+        lib::set_status(&tx, r.id, status, &reason).await?;
+    }
     let closed = lib::resolve_reports(&tx, r.id, outcome, me.person).await?;
     if outcome == "removed"
         && let Some(p) = r.contributor
@@ -1002,6 +1103,18 @@ pub async fn moderate(
     )
     .await?;
     tx.commit().await?;
+    // Withdrawn here, withdrawn from the national library too until its curators look again.
+    if matches!(outcome, "hidden" | "removed") && r.national == "accepted" {
+        let why = if reason.is_empty() { "hidden" } else { reason.as_str() };
+        let words = format!("Withdrawn by {}'s moderators: {why}", site.entry.name);
+        let tx = state.dbs.app.begin(TenantId::NATIONAL).await?;
+        if let Some(copy) = lib::national_copy_of(&tx, r.owner, r.id).await?
+            && lib::get(&tx, copy).await?.is_some_and(|c| c.status == "published")
+        {
+            lib::set_status(&tx, copy, "hidden", &words).await?;
+        }
+        tx.commit().await?;
+    }
     let back = if f.back == "resource" { format!("/library/{}", r.id) } else { "/admin/library".to_owned() };
     Ok(see_other_saying(req, &back, decision_words(outcome)))
 }
@@ -1102,7 +1215,7 @@ pub async fn decide_proposal(
     Path((slug, raw)): Path<(String, String)>,
     Form(f): Form<ProposalDecision>,
 ) -> Result<Response, AppError> {
-    let site = state.directory.sites().into_iter().find(|s| s.entry.slug == slug).ok_or(AppError::NotFound)?;
+    let site = site_by_slug(state, &slug)?;
     let rid: Uuid = page::path_id(&raw)?;
     let note = f.note.trim().chars().take(1000).collect::<String>();
     let accept = match f.decision.as_str() {
@@ -1113,13 +1226,7 @@ pub async fn decide_proposal(
         }
         _ => return Err(AppError::BadRequest("Choose accept or decline.".into())),
     };
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let r = lib::get(&tx, rid)
-        .await?
-        .filter(|r| !r.is_national() && r.national == "proposed" && r.status == "published")
-        .ok_or(AppError::NotFound)?;
-    let v = lib::current(&tx, &r).await?.ok_or(AppError::NotFound)?;
-    tx.commit().await?;
+    let (r, v) = proposal(state, &site, rid).await?;
     let said = if accept {
         copy_to_national(state, &r, &v).await?;
         "Accepted: it is now in the national library"
@@ -1155,8 +1262,83 @@ pub async fn decide_proposal(
     Ok(see_other_saying(req, "/admin/library", said))
 }
 
+/// A trust's resource proposed for the national library, and the version proposed, read in the
+/// trust's own transaction (the platform acts on one trust's rows at a time).
+async fn proposal(state: &AppState, site: &Site, rid: Uuid) -> Result<(Resource, Version), AppError> {
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let r = lib::get(&tx, rid)
+        .await?
+        .filter(|r| !r.is_national() && r.national == "proposed" && r.status == "published")
+        .ok_or(AppError::NotFound)?;
+    let number = if r.proposed_version > 0 { r.proposed_version } else { r.current_version };
+    let v = lib::version(&tx, &r, number).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    Ok((r, v))
+}
+
+fn site_by_slug(state: &AppState, slug: &str) -> Result<std::sync::Arc<Site>, AppError> {
+    state.directory.sites().into_iter().find(|s| s.entry.slug == slug).ok_or(AppError::NotFound)
+}
+
+/// A proposal as its curators see it before they decide: its details, the version proposed
+/// (shown as staff would see it), its licence and who it credits.
+#[handler]
+pub async fn proposal_page(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    PlatformAdmin(_admin): PlatformAdmin,
+    token: &CsrfToken,
+    Path((slug, raw)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let site = site_by_slug(state, &slug)?;
+    let (r, v) = proposal(state, &site, page::path_id(&raw)?).await?;
+    let base = format!("/admin/library/proposals/{slug}/{}", r.id);
+    crate::features::platform_admin::render(
+        state,
+        req,
+        "pages/platform_library_proposal.html",
+        &r.title,
+        json!({
+            "csrf_token": token.0, "resource": resource_json(&site, &r), "content": content_at(&r, &v, &base),
+            "trust": site.entry.name, "slug": slug, "version": v.number, "action": base,
+        }),
+        StatusCode::OK,
+    )
+}
+
+/// A proposal's file or captions, for its curators (the version proposed).
+#[handler]
+pub async fn proposal_file(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    PlatformAdmin(admin): PlatformAdmin,
+    Path((slug, raw, which)): Path<(String, String, String)>,
+) -> Result<Response, AppError> {
+    let site = site_by_slug(state, &slug)?;
+    let (r, v) = proposal(state, &site, page::path_id(&raw)?).await?;
+    let range = req.header("range").and_then(crate::http::range::parse_range);
+    let resp = match (which.as_str(), &v.file, &v.captions_key) {
+        ("file", Some(f), _) => {
+            let served = crate::http::range::Served {
+                key: &f.key,
+                content_type: &f.content_type,
+                name: &f.name,
+                attachment: r.kind == "document",
+            };
+            crate::http::range::serve(state, &served, range).await?
+        }
+        ("captions", _, Some(k)) => Response::builder()
+            .content_type("text/vtt; charset=utf-8")
+            .header("x-content-type-options", "nosniff")
+            .body(state.files.get_bytes(k).await.map_err(AppError::Internal)?),
+        _ => return Err(AppError::NotFound),
+    };
+    Ok(crate::http::transfer::note(resp, Some(admin), "resource", &r.title))
+}
+
 /// The national library's copy of a trust's resource: its files copied under the national
-/// library's own prefix, so the trust's files can go without breaking it.
+/// library's own prefix, so the trust's files can go without breaking it. Made once: a second
+/// Accept (or one racing it) finds the first copy.
 async fn copy_to_national(state: &AppState, r: &Resource, v: &Version) -> Result<Uuid, AppError> {
     let national = TenantId::NATIONAL;
     let tx = state.dbs.app.begin_read(national).await?;
@@ -1203,10 +1385,33 @@ async fn copy_to_national(state: &AppState, r: &Resource, v: &Version) -> Result
         created_by: v.created_by,
         ..v_content(v)
     };
-    let tx = state.dbs.app.begin(national).await?;
-    let id = lib::create(&tx, &new, &first).await?;
-    tx.commit().await?;
-    Ok(id)
+    let copies: Vec<String> =
+        first.file.iter().map(|f| f.key.clone()).chain(first.captions_key.iter().cloned()).collect();
+    let made = async {
+        let tx = state.dbs.app.begin(national).await?;
+        if let Some(id) = lib::national_copy_of(&tx, r.owner, r.id).await? {
+            return Ok::<_, AppError>((id, false));
+        }
+        let id = lib::create(&tx, &new, &first).await?;
+        tx.commit().await?;
+        Ok((id, true))
+    }
+    .await;
+    match made {
+        Ok((id, true)) => Ok(id),
+        Ok((id, false)) => {
+            discard(state, &copies).await;
+            Ok(id)
+        }
+        Err(err) => {
+            discard(state, &copies).await;
+            // The unique index on the copy's origin: another Accept made it first.
+            let tx = state.dbs.app.begin_read(national).await?;
+            let existing = lib::national_copy_of(&tx, r.owner, r.id).await?;
+            tx.commit().await?;
+            existing.ok_or(err)
+        }
+    }
 }
 
 fn v_content(v: &Version) -> NewVersion {
@@ -1229,10 +1434,12 @@ pub async fn moderate_national(
     Form(f): Form<ModerateForm>,
 ) -> Result<Response, AppError> {
     let rid: Uuid = page::path_id(&raw)?;
-    let (status, outcome, reason) = decision(&f)?;
     let tx = state.dbs.app.begin(TenantId::NATIONAL).await?;
     let r = lib::get(&tx, rid).await?.ok_or(AppError::NotFound)?;
-    lib::set_status(&tx, r.id, status, &reason).await?;
+    let (status, outcome, reason) = decision(&f, &r.status)?;
+    if let Some(status) = status {
+        lib::set_status(&tx, r.id, status, &reason).await?;
+    }
     tx.commit().await?;
     state.dbs.platform.resolve_national_library_reports_across_tenants(r.id, outcome, admin).await?;
     // The contributor is told at the trust it came from.

@@ -213,6 +213,31 @@ async fn a_resource_is_shared_under_a_licence_found_rated_versioned_and_used_in_
     let t = token(&mut boss, &path).await;
     let added = boss.post(&format!("{path}/add-to-course"), &[("csrf_token", &t), ("course", &course)]).await;
     assert_eq!(added.status, 303, "{}", added.body);
+    // Its title and completion are the editor's to change; it stays the library's resource.
+    let editor = boss.get(&format!("/admin/courses/{course}")).await;
+    let marker = format!("/admin/courses/{course}/sessions/");
+    let at = editor.body.find(&marker).expect("the session") + marker.len();
+    let object = editor.body[at..at + 36].to_owned();
+    let form = boss.get(&format!("{marker}{object}")).await;
+    assert!(form.body.contains("shows a resource of the library"), "{}", form.body);
+    let t = form.csrf().unwrap();
+    let saved = boss
+        .post_files(
+            &format!("{marker}{object}"),
+            &[("csrf_token", &t), ("kind", "resource"), ("title", "The screening leaflet"), ("completion", "confirm")],
+            &[],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let t = token(&mut boss, &format!("/admin/courses/{course}/sessions")).await;
+    let forged = boss
+        .post_files(
+            &format!("/admin/courses/{course}/sessions"),
+            &[("csrf_token", &t), ("kind", "resource"), ("title", "No resource"), ("completion", "view")],
+            &[],
+        )
+        .await;
+    assert_eq!(forged.status, 400, "a library session comes only from the library");
     publish(&mut boss, &course).await;
     let t = token(&mut lee, &format!("/courses/{course}")).await;
     assert_eq!(lee.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
@@ -221,6 +246,7 @@ async fn a_resource_is_shared_under_a_licence_found_rated_versioned_and_used_in_
     let shown = lee.get(&format!("/learn/{course}/{session}")).await;
     assert_eq!(shown.status, 200, "{}", shown.body);
     assert!(shown.body.contains(&format!("{path}/file")) && shown.body.contains("rel=\"license\""), "{}", shown.body);
+    assert!(shown.body.contains("The screening leaflet") && shown.body.contains("I have finished"), "{}", shown.body);
 }
 
 #[tokio::test]
@@ -262,6 +288,22 @@ async fn video_streams_in_ranges_with_captions_and_images_need_alt_text() {
     let (status, part) = boss.get_range(&format!("{path}/file"), "bytes=100-199").await;
     assert_eq!(status, 206);
     assert_eq!(part, mp4()[100..200].to_vec());
+    // A new version with new captions only: the video is kept, the transcript as it was given.
+    let page = boss.get(&path).await;
+    assert!(page.body.contains("Now: hands.mp4") && page.body.contains("It has captions now"), "{}", page.body);
+    assert!(page.body.contains(">Wet your hands."), "the form starts from the current version");
+    let t = page.csrf().unwrap();
+    let better = b"WEBVTT\n\n00:00.000 --> 00:02.000\nWet your hands with water.\n";
+    let v2 = boss
+        .post_files(
+            &format!("{path}/versions"),
+            &[("csrf_token", &t), ("confirm", "yes"), ("note", "Better captions"), ("transcript", "Wet your hands.")],
+            &[("captions", "hands.vtt", "text/vtt", better)],
+        )
+        .await;
+    assert_eq!(v2.status, 303, "{}", v2.body);
+    assert_eq!(boss.get_bytes(&format!("{path}/file")).await.2, mp4(), "the video is kept");
+    assert_eq!(boss.get_bytes(&format!("{path}/captions")).await.2, better.to_vec());
 
     // An image needs its alt text, which the page then gives it.
     let image = [
@@ -347,6 +389,13 @@ async fn reports_go_to_the_trusts_moderators_who_hide_remove_and_restore_and_no_
     assert!(kim.get("/library?q=ward").await.body.contains("0 resources"));
     assert!(lee.get(&path).await.body.contains("Hidden by a moderator"));
     assert!(!boss.get("/admin/library").await.body.contains("Out of date"), "the report is closed");
+    // Reported again while hidden, and kept: it stays hidden.
+    let t2 = token(&mut lee, &format!("{path}/report")).await;
+    lee.post(&format!("{path}/report"), &[("csrf_token", &t2), ("reason", "other"), ("details", "Mine: please look")])
+        .await;
+    let kept = boss.post(&format!("/admin/library/{id}"), &[("csrf_token", &t), ("action", "keep")]).await;
+    assert_eq!(kept.status, 303);
+    assert_eq!(kim.get(&path).await.status, 404, "keeping closes the reports and changes nothing else");
 
     // Removed: a reason is needed, and the contributor is told it.
     let refused = boss.post(&format!("/admin/library/{id}"), &[("csrf_token", &t), ("action", "remove")]).await;
@@ -365,8 +414,39 @@ async fn reports_go_to_the_trusts_moderators_who_hide_remove_and_restore_and_no_
     let back = boss.post(&format!("/admin/library/{id}"), &[("csrf_token", &t), ("action", "restore")]).await;
     assert_eq!(back.status, 303);
     assert_eq!(kim.get(&path).await.status, 200);
-    let trail = boss.get("/admin/audit").await;
-    assert!(trail.status == 200);
+
+    // Feedback: moderators delete it; twenty an hour each at most.
+    let t = token(&mut kim, &path).await;
+    let said =
+        kim.post(&format!("{path}/feedback"), &[("csrf_token", &t), ("feedback", "Patient Jane Doe on ward 3")]).await;
+    assert_eq!(said.status, 303);
+    let page = boss.get(&path).await;
+    let at = page.body.find("/feedback/").expect("a delete button") + "/feedback/".len();
+    let fid = page.body[at..at + 36].to_owned();
+    let t = page.csrf().unwrap();
+    let kt = token(&mut kim, &path).await;
+    assert_eq!(kim.post(&format!("{path}/feedback/{fid}/delete"), &[("csrf_token", &kt)]).await.status, 403);
+    assert_eq!(boss.post(&format!("{path}/feedback/{fid}/delete"), &[("csrf_token", &t)]).await.status, 303);
+    assert!(!kim.get(&path).await.body.contains("Jane Doe"));
+    let t = token(&mut kim, &path).await;
+    for i in 0..20 {
+        kim.post(&format!("{path}/feedback"), &[("csrf_token", &t), ("feedback", &format!("Note {i}"))]).await;
+    }
+    let limited = kim.post(&format!("{path}/feedback"), &[("csrf_token", &t), ("feedback", "One more")]).await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+
+    // Editors only again: the contributor can no longer publish versions.
+    let t = token(&mut boss, "/admin/library").await;
+    boss.post("/admin/library/settings", &[("csrf_token", &t), ("contributors", "editors")]).await;
+    let t = token(&mut lee, &path).await;
+    let blocked = lee
+        .post_files(
+            &format!("{path}/versions"),
+            &[("csrf_token", &t), ("confirm", "yes"), ("note", "x"), ("body", "y")],
+            &[],
+        )
+        .await;
+    assert_eq!(blocked.status, 403, "{}", blocked.body);
 }
 
 #[tokio::test]
@@ -407,6 +487,13 @@ async fn a_proposal_the_platform_accepts_is_in_every_trusts_library_and_its_repo
     assert!(queue.body.contains("National early warning score") && queue.body.contains("Northmoor"));
     let id = path.trim_start_matches("/library/");
     let decide = format!("/admin/library/proposals/northmoor/{id}");
+    let preview = root.get(&decide).await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(
+        preview.body.contains("https://www.rcp.ac.uk/news2") && preview.body.contains("version 1"),
+        "{}",
+        preview.body
+    );
     let t = queue.csrf().unwrap();
     assert_eq!(root.post(&decide, &[("csrf_token", &t), ("decision", "decline")]).await.status, 400);
     let accepted = root.post(&decide, &[("csrf_token", &t), ("decision", "accept")]).await;
@@ -449,4 +536,72 @@ async fn a_proposal_the_platform_accepts_is_in_every_trusts_library_and_its_repo
     assert!(told.text.contains("Copyright is the RCP's"));
     // The trust's own copy stays the trust's.
     assert_eq!(boss.get(&path).await.status, 200);
+
+    // The curators restore the national copy; then the trust removes its own: the national copy
+    // is withdrawn too, for the curators to look at again. A second Accept makes no second copy.
+    let t = token(&mut root, "/admin/library").await;
+    assert_eq!(root.post(&decide, &[("csrf_token", &t), ("decision", "accept")]).await.status, 404, "decided already");
+    let t = token(&mut root, "/admin/library").await;
+    let restored =
+        root.post(&format!("/admin/library/national/{national}"), &[("csrf_token", &t), ("action", "restore")]).await;
+    assert_eq!(restored.status, 303);
+    assert_eq!(rita.get(&national_path).await.status, 200, "one national copy, restored");
+    let t = token(&mut boss, "/admin/library").await;
+    let removed = boss
+        .post(
+            &format!("/admin/library/{id}"),
+            &[("csrf_token", &t), ("action", "remove"), ("reason", "A patient's name")],
+        )
+        .await;
+    assert_eq!(removed.status, 303);
+    assert_eq!(rita.get(&national_path).await.status, 404, "withdrawn from the national library too");
+    assert!(root.get("/admin/library").await.body.contains("Withdrawn by Northmoor"), "the curators see why");
+}
+
+#[tokio::test]
+async fn a_course_showing_the_trusts_own_resources_cannot_be_sold_to_other_trusts() {
+    let app = spawn_app().await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let path = share(
+        &mut boss,
+        &[
+            ("kind", "article"),
+            ("title", "Sepsis six"),
+            ("description", "The six steps."),
+            ("licence", "cc-by"),
+            ("attribution_name", "Sepsis team"),
+            ("body", "Give oxygen."),
+        ],
+        &[],
+    )
+    .await;
+    let course = new_course(&mut boss, "LIB-SELL", "Sepsis for sale").await;
+    let t = token(&mut boss, &path).await;
+    assert_eq!(
+        boss.post(&format!("{path}/add-to-course"), &[("csrf_token", &t), ("course", &course)]).await.status,
+        303
+    );
+    publish(&mut boss, &course).await;
+    let t = token(&mut boss, "/selling").await;
+    let r =
+        boss.post("/selling/register", &[("csrf_token", &t), ("kind", "vendor"), ("summary", "Our courses.")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let t = token(&mut boss, "/selling").await;
+    let listing = boss
+        .post(
+            "/selling/listings",
+            &[
+                ("csrf_token", &t),
+                ("course", &course),
+                ("title", "Sepsis for sale"),
+                ("summary", "Sepsis."),
+                ("price", "10.00"),
+                ("licence_days", "365"),
+            ],
+        )
+        .await;
+    assert_eq!(listing.status, 400, "{}", listing.body);
+    assert!(listing.body.contains("shows resources of your trust"), "{}", listing.body);
+    assert!(!listing.body.contains("/selling/listings/"), "nothing listed");
 }

@@ -202,9 +202,19 @@ pub async fn submit(
         },
         None => (Vec::new(), Vec::new()),
     };
+    // A session showing the trust's own library resource would show nothing to a buying trust.
+    let mut own_library = false;
+    for rid in objects.iter().filter_map(|o| o.resource) {
+        own_library |= trellis_db::library::get(&tx, rid).await?.is_none_or(|r| !r.is_national());
+    }
     tx.commit().await?;
     if course.is_none() {
         errors.push(("course".to_owned(), "Choose one of your published courses.".to_owned()));
+    } else if own_library {
+        errors.push((
+            "course".to_owned(),
+            "This course shows resources of your trust's library, which other trusts cannot see: have them accepted into the national library, or take those sessions out, before you sell it.".to_owned(),
+        ));
     }
     let input = match m::check_listing(&f.listing) {
         Ok(i) => Some(i),
@@ -213,7 +223,7 @@ pub async fn submit(
             None
         }
     };
-    let (Some(course), Some(input)) = (course, input) else {
+    let (Some(course), Some(input)) = (course.filter(|_| !own_library), input) else {
         return selling_page(
             state.dbs.app.begin_read(site.entry.id).await?,
             state,

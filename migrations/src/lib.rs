@@ -41,6 +41,7 @@ mod m20261207_000033_erasure;
 mod m20261207_000034_enquiries;
 mod m20261207_000035_embeds;
 mod m20261207_000036_resource_library;
+mod m20261207_000037_inactive_accounts;
 
 pub mod helpers;
 
@@ -90,6 +91,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000034_enquiries.rs"),
     include_str!("m20261207_000035_embeds.rs"),
     include_str!("m20261207_000036_resource_library.rs"),
+    include_str!("m20261207_000037_inactive_accounts.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -138,6 +140,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000034_enquiries::Migration),
             Box::new(m20261207_000035_embeds::Migration),
             Box::new(m20261207_000036_resource_library::Migration),
+            Box::new(m20261207_000037_inactive_accounts::Migration),
         ]
     }
 }

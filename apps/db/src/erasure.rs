@@ -47,6 +47,8 @@ pub enum Requester {
     TheirOwn,
     /// A training manager of the trust (recorded as actor in its trail).
     Admin(PersonId),
+    /// The retention schedule: the account was unused for its period.
+    Retention,
 }
 
 /// Why an erasure was refused.
@@ -386,11 +388,16 @@ impl PlatformDb {
         }
         // Each trust's trail says it happened, naming only the pseudonym.
         let actor = match requester {
-            Requester::TheirOwn => pseudonym,
-            Requester::Admin(a) => a.as_uuid(),
+            Requester::TheirOwn => Some(pseudonym),
+            Requester::Admin(a) => Some(a.as_uuid()),
+            Requester::Retention => None,
         };
         let detail = serde_json::json!({
-            "requested_by": match requester { Requester::TheirOwn => "themselves", Requester::Admin(_) => "an administrator" },
+            "requested_by": match requester {
+                Requester::TheirOwn => "themselves",
+                Requester::Admin(_) => "an administrator",
+                Requester::Retention => "the retention schedule (unused account)",
+            },
             "scope": if whole { "account" } else { "this organisation" },
         })
         .to_string();
@@ -399,7 +406,7 @@ impl PlatformDb {
                 tenant_id: Set(t.as_uuid()),
                 id: Set(Uuid::now_v7()),
                 at: Set(chrono::Utc::now()),
-                actor_person_id: Set(Some(actor)),
+                actor_person_id: Set(actor),
                 action: Set("person.erased".into()),
                 subject: Set(pseudonym.to_string()),
                 ip: Set(None),
@@ -410,6 +417,28 @@ impl PlatformDb {
         }
         tx.commit().await?;
         Ok(Ok(Erased { pseudonym: PersonId::from_uuid(pseudonym), trusts, whole, rows, files }))
+    }
+
+    /// Accounts unused since `before` (last signed in then, or created then and never signed in),
+    /// at most `limit`, oldest first: the retention schedule's to anonymise. Platform
+    /// administrators are left out (their rights are removed by hand first).
+    pub async fn inactive_people_across_tenants(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: u64,
+    ) -> Result<Vec<PersonId>, DbError> {
+        let backend = self.conn.get_database_backend();
+        let rows = self
+            .conn
+            .query_all_raw(crate::tenant_tx::statement(
+                backend,
+                "SELECT id FROM people
+                  WHERE platform_admin = false AND COALESCE(last_active_at, created_at) < $1
+                  ORDER BY COALESCE(last_active_at, created_at), id LIMIT $2",
+                vec![before.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+            ))
+            .await?;
+        rows.iter().map(|r| Ok(PersonId::from_uuid(r.try_get("", "id")?))).collect()
     }
 
     /// The audit trails' side of an erasure, on its own (see [`pseudonymise_audit`]).

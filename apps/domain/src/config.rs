@@ -216,6 +216,9 @@ pub struct RetentionConfig {
     pub held_uploads_days: u32,
     /// Enquiries to a trust's desk and their threads, from when they were closed.
     pub enquiries_days: u32,
+    /// Accounts unused (not signed in) for this long are anonymised, as if their person had
+    /// closed them.
+    pub inactive_accounts_days: u32,
 }
 
 impl Default for RetentionConfig {
@@ -227,6 +230,7 @@ impl Default for RetentionConfig {
             mail_days: 30,
             held_uploads_days: 30,
             enquiries_days: 3 * 365 + 1,
+            inactive_accounts_days: 6 * 365 + 1,
         }
     }
 }
@@ -660,6 +664,7 @@ impl Config {
             ("retention.mail_days", r.mail_days),
             ("retention.held_uploads_days", r.held_uploads_days),
             ("retention.enquiries_days", r.enquiries_days),
+            ("retention.inactive_accounts_days", r.inactive_accounts_days),
         ] {
             if days == 0 {
                 return Err(bad(key, "must be at least 1 (a day)"));

@@ -256,6 +256,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if mail > 0 {
                 println!("mail files ({}): {verb} {mail}", config.mail.dir);
             }
+            let inactive =
+                trellis_web::retention::anonymise_inactive_accounts(config.clone(), dbs.clone(), dry_run).await?;
+            match (dry_run, inactive.found) {
+                (_, 0) => println!("accounts unused for {} days: none", config.retention.inactive_accounts_days),
+                (true, n) => println!(
+                    "accounts unused for {} days: would anonymise {n}",
+                    config.retention.inactive_accounts_days
+                ),
+                (false, _) => println!(
+                    "accounts unused for {} days: anonymised {}, kept {} (a trust's only training manager)",
+                    config.retention.inactive_accounts_days, inactive.anonymised, inactive.kept
+                ),
+            }
             if !dry_run {
                 let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into()));
                 let total: u64 = runs.iter().flat_map(|r| r.applied.counts.iter().map(|(_, n)| *n)).sum::<u64>() + mail;

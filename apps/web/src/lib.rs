@@ -23,6 +23,8 @@ pub use http::cookies::{CSRF as CSRF_COOKIE, SESSION as SESSION_COOKIE};
 
 /// The retention schedule, for `trellis retention`.
 pub mod retention {
+    pub use crate::app::server::anonymise_inactive_accounts;
+    pub use crate::features::erasure::InactiveRun;
     pub use crate::usecases::retention::{TrustRun, apply_all, old_mail_files};
 }
 

@@ -29,6 +29,9 @@ pub struct Model {
     pub objected_bulletins_at: Option<DateTimeUtc>,
     pub objected_campaigns_at: Option<DateTimeUtc>,
     pub objected_research_at: Option<DateTimeUtc>,
+    /// When they last signed in (at most hourly); the retention schedule anonymises accounts
+    /// unused for `retention.inactive_accounts_days`.
+    pub last_active_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

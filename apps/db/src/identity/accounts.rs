@@ -158,6 +158,7 @@ pub async fn create_person(tx: &TenantTx, new: NewPerson, verified: bool) -> Res
             objected_bulletins_at: Set(None),
             objected_campaigns_at: Set(None),
             objected_research_at: Set(None),
+            last_active_at: Set(None),
         }
         .insert(tx.across_trusts())
         .await?;
@@ -375,4 +376,30 @@ pub async fn seed_member(
             Ok((created.id, true))
         }
     }
+}
+
+/// Records that a member of this trust is active (signed in), at most once an hour: the retention
+/// schedule anonymises accounts unused for its period. On PostgreSQL through
+/// `trellis_touch_person` (the application role may not change people).
+pub async fn touch(tx: &TenantTx, person: PersonId) -> Result<(), DbError> {
+    if tx.is_postgres() {
+        tx.call("SELECT trellis_touch_person($1)", vec![person.as_uuid().into()]).await?;
+        return Ok(());
+    }
+    let now = chrono::Utc::now();
+    tx.across_trusts()
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Sqlite,
+            "UPDATE people SET last_active_at = ?
+              WHERE id = ? AND (last_active_at IS NULL OR last_active_at < ?)
+                AND EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = people.id AND m.tenant_id = ?)",
+            vec![
+                now.into(),
+                person.as_uuid().into(),
+                (now - chrono::Duration::hours(1)).into(),
+                tx.tenant().as_uuid().into(),
+            ],
+        ))
+        .await?;
+    Ok(())
 }

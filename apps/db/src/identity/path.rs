@@ -573,6 +573,7 @@ pub async fn ensure_platform_admin(itx: &IdentityTx, email: &str, password_hash:
                 objected_bulletins_at: Set(None),
                 objected_campaigns_at: Set(None),
                 objected_research_at: Set(None),
+                last_active_at: Set(None),
             }
             .insert(itx.conn())
             .await?;

@@ -325,6 +325,17 @@ impl RunningWorker {
     }
 }
 
+/// The retention schedule's unused accounts (`trellis retention`): anonymised, or with `dry_run`
+/// only counted.
+pub async fn anonymise_inactive_accounts(
+    config: Config,
+    dbs: Databases,
+    dry_run: bool,
+) -> anyhow::Result<crate::features::erasure::InactiveRun> {
+    let (state, _mailer) = build_state(config, dbs).await?;
+    Ok(crate::features::erasure::anonymise_inactive(&state, dry_run).await?)
+}
+
 /// Starts a worker: `trellis worker`, for deployments where web servers leave jobs to others.
 pub async fn start_worker(config: Config, dbs: Databases) -> anyhow::Result<RunningWorker> {
     let (state, mailer) = build_state(config, dbs).await?;

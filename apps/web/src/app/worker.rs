@@ -433,6 +433,33 @@ pub async fn daily(state: &AppState) {
             tracing::warn!(error = %e, tenant = %site.entry.slug, "monthly invoicing not queued; will retry");
         }
     }
+    // Unused accounts anonymised (platform-wide people: claimed once a day for the platform).
+    let inactive = async {
+        let tx = state.dbs.app.begin(trellis_domain::TenantId::NATIONAL).await?;
+        let claimed = compliance::claim_daily(&tx, "inactive_accounts", chrono::Utc::now().date_naive()).await?;
+        tx.commit().await?;
+        if claimed {
+            let run = crate::features::erasure::anonymise_inactive(state, false).await?;
+            if run.found > 0 {
+                tracing::info!(anonymised = run.anonymised, kept = run.kept, "retention: unused accounts anonymised");
+                state
+                    .dbs
+                    .platform
+                    .record_platform_audit(
+                        "retention",
+                        "retention.inactive_accounts",
+                        None,
+                        json!({ "anonymised": run.anonymised, "kept": run.kept }).to_string(),
+                    )
+                    .await?;
+            }
+        }
+        Ok::<_, AppError>(())
+    }
+    .await;
+    if let Err(e) = inactive {
+        tracing::warn!(error = %e, "retention: unused accounts not anonymised; tomorrow's run will take them up");
+    }
     // The file mail transport's old messages, on the day's first run.
     if retention_ran {
         let gone = crate::usecases::retention::old_mail_files(&state.config, false);

@@ -268,3 +268,41 @@ pub async fn erase_member(
         Err(refusal) => refused(state, site, req, &refusal),
     }
 }
+
+/// The most accounts the retention schedule anonymises in one run (each is an erasure at every
+/// trust the person belongs to; the rest wait for the next day's run).
+const INACTIVE_PER_RUN: u64 = 1000;
+
+/// What the retention schedule did about unused accounts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InactiveRun {
+    /// Accounts unused for the schedule's period (at most one run's worth).
+    pub found: u64,
+    /// Anonymised now.
+    pub anonymised: u64,
+    /// Left as they are: a trust's only training manager (who must hand over first).
+    pub kept: u64,
+}
+
+/// Anonymises the accounts not signed in to for `retention.inactive_accounts_days`, as if each
+/// person had closed their account (see [`erase`]); with `dry_run`, only counts them.
+pub async fn anonymise_inactive(state: &AppState, dry_run: bool) -> Result<InactiveRun, AppError> {
+    let days = i64::from(state.config.retention.inactive_accounts_days);
+    let before = chrono::Utc::now() - chrono::Duration::days(days);
+    let people = state.dbs.platform.inactive_people_across_tenants(before, INACTIVE_PER_RUN).await?;
+    let mut run = InactiveRun { found: people.len() as u64, ..InactiveRun::default() };
+    if dry_run {
+        return Ok(run);
+    }
+    for person in people {
+        match erase(state, person, Scope::Account, Requester::Retention).await? {
+            Ok(_) => run.anonymised += 1,
+            Err(Refusal::LastAdmin(t)) => {
+                run.kept += 1;
+                tracing::warn!(tenant = %t, "retention: an unused account is a trust's only training manager; kept");
+            }
+            Err(_) => run.kept += 1,
+        }
+    }
+    Ok(run)
+}

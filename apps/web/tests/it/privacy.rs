@@ -778,3 +778,63 @@ async fn embedded_videos_load_only_after_consent_and_only_where_the_trust_allows
     assert!(page.body.contains("Open the resource (on another website)"));
     assert!(!ned.get("/cookies").await.body.contains("Videos from YouTube"));
 }
+
+/// Sets when someone was last active (and created), as the owner: seven years ago, say.
+async fn last_active(app: &trellis_testkit::TestApp, email: &str, at: chrono::DateTime<chrono::Utc>) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let conn = app.db.raw_owner_connection().await;
+    let backend = conn.get_database_backend();
+    let sql = if backend == DbBackend::Postgres {
+        "UPDATE people SET last_active_at = $1, created_at = $1 WHERE email = $2"
+    } else {
+        "UPDATE people SET last_active_at = ?, created_at = ? WHERE email = ?"
+    };
+    let values: Vec<sea_orm::Value> = if backend == DbBackend::Postgres {
+        vec![at.into(), email.into()]
+    } else {
+        vec![at.into(), at.into(), email.into()]
+    };
+    let done = conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.unwrap();
+    assert_eq!(done.rows_affected(), 1, "{email}");
+}
+
+#[tokio::test]
+async fn accounts_unused_for_the_retention_period_are_anonymised_and_signing_in_keeps_one() {
+    let app = spawn_app().await;
+    let (_, gone_id) = app.person("northmoor", "gwen.gone@northmoor.example").signed_in().await;
+    let (_, _) = app.person("northmoor", "amy.active@northmoor.example").signed_in().await;
+    let (_, _) =
+        app.person("riverside", "sole.manager@riverside.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(7 * 365);
+    last_active(&app, "gwen.gone@northmoor.example", long_ago).await;
+    last_active(&app, "sole.manager@riverside.example", long_ago).await;
+    last_active(&app, "amy.active@northmoor.example", long_ago).await;
+    // Amy signs in again: active now.
+    let mut amy = app.visitor("northmoor");
+    assert_eq!(amy.sign_in("amy.active@northmoor.example", trellis_testkit::PASSWORD).await.status, 303);
+
+    // A dry run counts and changes nothing.
+    let dry =
+        trellis_web::retention::anonymise_inactive_accounts(app.config.clone(), app.dbs().await, true).await.unwrap();
+    assert_eq!((dry.found, dry.anonymised), (2, 0), "{dry:?}");
+    assert!(!found_anywhere(&app, &["gwen.gone@northmoor.example".to_owned()]).await.is_empty());
+
+    // Applied: Gwen is anonymised; Riverside's only training manager is kept (they must hand over
+    // first); Amy, who signed in, is untouched.
+    let run =
+        trellis_web::retention::anonymise_inactive_accounts(app.config.clone(), app.dbs().await, false).await.unwrap();
+    assert_eq!((run.found, run.anonymised, run.kept), (2, 1, 1), "{run:?}");
+    let left = found_anywhere(&app, &["gwen.gone@northmoor.example".to_owned(), gone_id.to_string()]).await;
+    assert!(left.is_empty(), "still found: {left:?}");
+    assert!(!found_anywhere(&app, &["sole.manager@riverside.example".to_owned()]).await.is_empty());
+    let mut back = app.visitor("northmoor");
+    assert_eq!(back.sign_in("amy.active@northmoor.example", trellis_testkit::PASSWORD).await.status, 303);
+    let mut gwen = app.visitor("northmoor");
+    assert_eq!(gwen.sign_in("gwen.gone@northmoor.example", trellis_testkit::PASSWORD).await.status, 401);
+    // The trust's trail says someone was erased, by the schedule.
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
+    let trail = trellis_db::audit::trail_of(&tx, "person.erased", 10).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(trail.iter().any(|e| e.detail.contains("retention schedule")), "{trail:?}");
+}

@@ -197,6 +197,8 @@ pub async fn sign_in(
     let ip = forwarded::client_ip(req, &state.proxies).map(|i| i.to_string());
     let agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok());
     let handle = sessions::start(tx, person, method, ip.as_deref(), agent).await?;
+    // Active now: the retention schedule anonymises accounts unused for its period.
+    identity::accounts::touch(tx, person).await?;
     session.clear();
     session.renew();
     session.set(K_TENANT, site.entry.id.to_string());

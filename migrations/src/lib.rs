@@ -42,6 +42,7 @@ mod m20261207_000034_enquiries;
 mod m20261207_000035_embeds;
 mod m20261207_000036_resource_library;
 mod m20261207_000037_inactive_accounts;
+mod m20261207_000038_platform_outbox;
 
 pub mod helpers;
 
@@ -92,6 +93,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000035_embeds.rs"),
     include_str!("m20261207_000036_resource_library.rs"),
     include_str!("m20261207_000037_inactive_accounts.rs"),
+    include_str!("m20261207_000038_platform_outbox.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -141,6 +143,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000035_embeds::Migration),
             Box::new(m20261207_000036_resource_library::Migration),
             Box::new(m20261207_000037_inactive_accounts::Migration),
+            Box::new(m20261207_000038_platform_outbox::Migration),
         ]
     }
 }

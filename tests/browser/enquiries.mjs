@@ -4,8 +4,8 @@
 // then sends a request to close an account and gets a reference and the day it will be dealt
 // with; the acknowledgement email carries their private link. The training manager finds it at
 // Enquiries, opens it, sends an empty reply (refused) and then a reply (a success banner); the
-// enquirer opens their link, reads the reply and adds to it. axe and the 320 px reflow check run
-// on each page of it.
+// enquirer opens their link, reads the reply and adds to it; then writes to the platform's own
+// desk from its footer. axe and the 320 px reflow check run on each page of it.
 //
 //   TRELLIS_URL, TRELLIS_BASE_DOMAIN
 //   TRELLIS_MAIL_DIR       the demo's mail directory (each email an .eml file)
@@ -92,6 +92,24 @@ await run(async () => {
     text = await main(jo);
     check(text.includes('Your reply has been sent'), 'the enquirer adds to it: said so', [text.slice(0, 300)]);
     await checkPage(jo, 'the enquirer\'s thread after replying', null, 'enquiry-thread-replied');
+
+    // ---- The platform's own desk: its form, sent empty, then sent. ----
+    const platform = srv.origin(srv.base);
+    await jo.goto(`${platform}/`, { waitUntil: 'load' });
+    await submit(jo, 'footer a[href="/contact"]');
+    text = await main(jo);
+    check(new URL(jo.url()).pathname === '/contact' && text.includes('the team that runs'),
+      'the platform\'s footer leads to its own Contact us', [text.slice(0, 300)]);
+    await checkPage(jo, 'the platform\'s /contact', null, 'platform-contact');
+    await jo.fill('#name', 'Jo Enquirer');
+    await jo.fill('#email', email);
+    await jo.click('label[for="topic-general"]');
+    await jo.fill('#message', 'Does my trust use this service?');
+    r = await submit(jo, 'form[action="/contact"] button[type=submit]');
+    text = await main(jo);
+    const platformRef = (text.match(/ENQ-[A-Z0-9]{8}/) || [])[0];
+    check(r?.status() === 200 && Boolean(platformRef), `the platform's desk takes it: ${platformRef}`, [text.slice(0, 300)]);
+    await waitForMail(mailDir, email, `[${platformRef}] We have your enquiry`);
   } finally {
     await browser.close();
   }

@@ -500,6 +500,20 @@ impl PlatformDb {
         Ok(person::Entity::find_by_id(id.as_uuid()).one(&self.conn).await?.map(Person::from))
     }
 
+    /// The platform administrators' email addresses (active accounts), for the platform's desk.
+    pub async fn platform_admin_emails(&self) -> Result<Vec<String>, DbError> {
+        Ok(person::Entity::find()
+            .filter(person::Column::PlatformAdmin.eq(true))
+            .filter(person::Column::Status.eq(crate::states::PersonStatus::Active))
+            .order_by_asc(person::Column::Email)
+            .limit(50)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(|p| p.email)
+            .collect())
+    }
+
     /// How people among `ids` are shown on the platform's audit pages.
     pub async fn person_names_across_tenants(
         &self,

@@ -53,6 +53,12 @@ impl Dispatch {
                     "/admin/trusts/:slug/authoriser",
                     get(platform_admin::authoriser).post(platform_admin::record_authoriser),
                 )
+                .at("/contact", get(enquiries::platform_contact_form).post(enquiries::platform_contact))
+                .at("/contact/:id", get(enquiries::platform_thread_page).post(enquiries::platform_enquirer_reply))
+                .at("/admin/enquiries", get(enquiries::platform_desk_list))
+                .at("/admin/enquiries/:id", get(enquiries::platform_desk_enquiry))
+                .at("/admin/enquiries/:id/reply", post(enquiries::platform_desk_reply))
+                .at("/admin/enquiries/:id/status", post(enquiries::platform_desk_status))
                 .at("/admin/library", get(library::platform_queue))
                 .at("/admin/library/proposals/:slug/:id", get(library::proposal_page).post(library::decide_proposal))
                 .at("/admin/library/proposals/:slug/:id/:which", get(library::proposal_file))

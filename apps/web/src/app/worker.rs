@@ -433,6 +433,21 @@ pub async fn daily(state: &AppState) {
             tracing::warn!(error = %e, tenant = %site.entry.slug, "monthly invoicing not queued; will retry");
         }
     }
+    // The platform's own rows (its desk's enquiries), once a day.
+    let platform_retention = async {
+        let national = trellis_domain::TenantId::NATIONAL;
+        let tx = state.dbs.app.begin(national).await?;
+        let claimed = compliance::claim_daily(&tx, "retention", chrono::Utc::now().date_naive()).await?;
+        tx.commit().await?;
+        if claimed {
+            crate::usecases::retention::apply_trust(&state.config, &state.dbs, &state.files, national, false).await?;
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Err(e) = platform_retention {
+        tracing::warn!(error = %format!("{e:#}"), "retention of the platform's own rows failed; tomorrow's run will take it up");
+    }
     // Unused accounts anonymised (platform-wide people: claimed once a day for the platform).
     let inactive = async {
         let tx = state.dbs.app.begin(trellis_domain::TenantId::NATIONAL).await?;

@@ -1,9 +1,12 @@
-//! The enquiry desk: *Contact us* on every trust's site (signed in or not) records an enquiry
-//! with a reference, emails the enquirer an acknowledgement with a private link to the thread, and
-//! tells the trust's training managers. They answer at *Enquiries* (each reply is emailed, with
-//! the reference in its subject, so mail programs thread it), and close or reopen it; the enquirer
-//! replies through their link. A request to close an account is due within five working days, and
-//! both the form and the desk say by when. Everything is audited.
+//! The enquiry desks: *Contact us* on every trust's site (signed in or not) and on the platform's
+//! own site records an enquiry with a reference, emails the enquirer an acknowledgement with a
+//! private link to the thread, and tells the desk: the trust's training managers, or the
+//! platform's administrators. They answer at *Enquiries* (each reply is emailed, with the
+//! reference in its subject, so mail programs thread it), and close or reopen it; the enquirer
+//! replies through their link. A request to close an account (a trust's desk only: accounts are
+//! closed where their learning is) is due within five working days, and both the form and the desk
+//! say by when. Everything is audited. The platform's enquiries are kept under the national
+//! catalogue's owner, a tenant no trust can read.
 
 use crate::context::AppState;
 use crate::context::directory::Site;
@@ -11,7 +14,7 @@ use crate::error::AppError;
 use crate::features::account::render_email;
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo};
-use crate::http::{Ctx, Member, may};
+use crate::http::{Ctx, Member, PlatformAdmin, may};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use poem::http::StatusCode;
 use poem::session::Session;
@@ -19,8 +22,10 @@ use poem::web::{CsrfToken, Form, Path, Query};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use trellis_db::enquiries::{self as desk, Enquiry, NewEnquiry, TOPICS};
+use std::sync::Arc;
+use trellis_db::enquiries::{self as enq, Enquiry, NewEnquiry, TOPICS};
 use trellis_db::{audit, identity as id, outbox};
+use trellis_domain::{PersonId, TenantId};
 
 /// Enquiries from one address in an hour: generous, since a hospital's staff share one.
 const PER_ADDRESS: u64 = 100;
@@ -57,28 +62,175 @@ pub struct ContactForm {
     message: String,
 }
 
-fn topics() -> Vec<Value> {
-    TOPICS.iter().map(|(k, label)| json!({ "key": k, "label": label })).collect()
+/// Whose desk: a trust's (enquiries kept as its rows, pages in its theme) or the platform's.
+pub(crate) struct Desk {
+    site: Option<Arc<Site>>,
+    /// Whose rows the enquiries are.
+    owner: TenantId,
+    /// What the pages and emails call the desk's side.
+    name: String,
+    /// The site's address, ending in `/`.
+    url: String,
+    zone: chrono_tz::Tz,
+}
+
+impl Desk {
+    fn trust(site: &Arc<Site>) -> Desk {
+        Desk {
+            site: Some(site.clone()),
+            owner: site.entry.id,
+            name: site.entry.name.clone(),
+            url: site.url.clone(),
+            zone: site.zone(),
+        }
+    }
+
+    fn platform(state: &AppState) -> Desk {
+        let mut url = state.config.url_for_host(&state.config.server.base_domain);
+        if !url.ends_with('/') {
+            url.push('/');
+        }
+        Desk { site: None, owner: TenantId::NATIONAL, name: "Trellis".into(), url, zone: chrono_tz::Europe::London }
+    }
+
+    fn is_platform(&self) -> bool {
+        self.site.is_none()
+    }
+
+    fn key(&self) -> String {
+        self.owner.to_string()
+    }
+
+    fn topics(&self) -> Vec<Value> {
+        TOPICS
+            .iter()
+            .filter(|(k, _)| !self.is_platform() || *k != enq::ACCOUNT)
+            .map(|(k, label)| json!({ "key": k, "label": label }))
+            .collect()
+    }
+
+    fn when(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.zone).format("%-d %B %Y at %H:%M").to_string()
+    }
+
+    fn day(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.zone).format("%A %-d %B %Y").to_string()
+    }
+
+    fn context(&self, state: &AppState, req: &Request, title: &str, crumbs: &[(&str, &str)]) -> tera::Context {
+        let mut ctx = page::context(state, self.site.as_deref(), &RequestInfo::of(req), title, crumbs);
+        ctx.insert("desk_name", &self.name);
+        ctx.insert("platform_desk", &self.is_platform());
+        ctx
+    }
+
+    fn render(
+        &self,
+        state: &AppState,
+        template: &str,
+        ctx: &tera::Context,
+        status: StatusCode,
+    ) -> Result<Response, AppError> {
+        page::render(state, self.site.as_deref(), template, ctx, status)
+    }
+
+    /// An email from the desk: in the trust's theme and name, or the platform's.
+    fn email(
+        &self,
+        state: &AppState,
+        name: &str,
+        to: &str,
+        subject: &str,
+        extra: Value,
+    ) -> Result<outbox::OutgoingEmail, AppError> {
+        if let Some(site) = &self.site {
+            return render_email(state, site, name, to, subject, extra);
+        }
+        let mut ctx = tera::Context::new();
+        ctx.insert("tenant", &json!({ "name": self.name }));
+        ctx.insert("site_url", &self.url);
+        ctx.insert("subject", subject);
+        if let Value::Object(map) = extra {
+            for (k, v) in map {
+                ctx.insert(k, &v);
+            }
+        }
+        Ok(outbox::OutgoingEmail {
+            to: to.to_owned(),
+            subject: subject.to_owned(),
+            text: state.themes.render("default", &format!("emails/{name}.txt"), &ctx)?,
+            html: state.themes.render("default", &format!("emails/{name}.html"), &ctx)?,
+            from_name: self.name.clone(),
+        })
+    }
+
+    /// Who the desk emails about enquiries: the trust's training managers, or the platform's
+    /// administrators.
+    async fn addresses(&self, state: &AppState, tx: &trellis_db::TenantTx) -> Result<Vec<String>, AppError> {
+        if self.is_platform() {
+            return Ok(state.dbs.platform.platform_admin_emails().await?);
+        }
+        Ok(enq::desk_addresses(tx).await?)
+    }
+
+    /// Records a step in the trust's audit trail, in its transaction (the platform's desk records
+    /// its steps with [`Desk::recorded`], once its transaction is committed).
+    async fn record(
+        &self,
+        tx: &trellis_db::TenantTx,
+        actor: Option<PersonId>,
+        action: &str,
+        reference: &str,
+        detail: Value,
+    ) -> Result<(), AppError> {
+        if !self.is_platform() {
+            audit::record(tx, actor, action, reference, None, detail).await?;
+        }
+        Ok(())
+    }
+
+    /// Records a step of the platform's desk in the platform's audit (after its transaction).
+    async fn recorded(
+        &self,
+        state: &AppState,
+        actor: Option<PersonId>,
+        action: &str,
+        reference: &str,
+    ) -> Result<(), AppError> {
+        if self.is_platform() {
+            let who = actor.map_or_else(|| "visitor".to_owned(), |p| format!("person:{p}"));
+            let detail = json!({ "reference": reference }).to_string();
+            state.dbs.platform.record_platform_audit(&who, action, None, detail).await?;
+        }
+        Ok(())
+    }
+
+    /// How the desk names its own people in a thread.
+    async fn staff_names(
+        &self,
+        state: &AppState,
+        tx: &trellis_db::TenantTx,
+        messages: &[enq::Message],
+    ) -> Result<std::collections::HashMap<PersonId, String>, AppError> {
+        let authors: Vec<_> = messages.iter().filter_map(|m| m.author).collect();
+        if self.is_platform() {
+            return Ok(state.dbs.platform.person_names_across_tenants(&authors).await?);
+        }
+        Ok(id::member_names(tx, &authors).await?)
+    }
 }
 
 fn topic_words(key: &str) -> &'static str {
     TOPICS.iter().find(|(k, _)| *k == key).map_or("Enquiry", |(_, l)| l)
 }
 
-fn when(site: &Site, t: DateTime<Utc>) -> String {
-    t.with_timezone(&site.zone()).format("%-d %B %Y at %H:%M").to_string()
-}
-
-fn day(site: &Site, t: DateTime<Utc>) -> String {
-    t.with_timezone(&site.zone()).format("%A %-d %B %Y").to_string()
-}
-
-/// The signed-in person's name and email, to fill the form in.
+/// The signed-in person's name and email, to fill the form in (on a trust's site).
 async fn who_is_here(
     state: &AppState,
-    site: &Site,
+    desk: &Desk,
     session: &Session,
-) -> Result<Option<(trellis_domain::PersonId, String, String)>, AppError> {
+) -> Result<Option<(PersonId, String, String)>, AppError> {
+    let Some(site) = &desk.site else { return Ok(None) };
     let Some(me) = crate::http::auth::current(state, site, session).await? else { return Ok(None) };
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let p = id::member_person(&tx, me.person).await?;
@@ -86,72 +238,93 @@ async fn who_is_here(
     Ok(p.map(|p| (me.person, format!("{} {}", p.given_name, p.family_name), p.email)))
 }
 
-/// The *Contact us* form.
+/// The *Contact us* form on a trust's site.
 #[handler]
 pub async fn contact_form(
     Ctx { req, state, site }: Ctx<'_>,
     session: &Session,
     token: &CsrfToken,
 ) -> Result<Response, AppError> {
-    let me = who_is_here(state, site, session).await?;
+    show_form(state, &Desk::trust(site), req, session, token).await
+}
+
+/// The *Contact us* form on the platform's site.
+#[handler]
+pub async fn platform_contact_form(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    session: &Session,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    show_form(state, &Desk::platform(state), req, session, token).await
+}
+
+async fn show_form(
+    state: &AppState,
+    desk: &Desk,
+    req: &Request,
+    session: &Session,
+    token: &CsrfToken,
+) -> Result<Response, AppError> {
+    let me = who_is_here(state, desk, session).await?;
     let values = match &me {
         Some((_, name, email)) => json!({ "name": name, "email": email }),
         None => json!({}),
     };
-    form_page(state, site, req, &token.0, values, &FormErrors::new(), StatusCode::OK)
+    form_page(state, desk, req, &token.0, values, &FormErrors::new(), StatusCode::OK)
 }
 
 fn form_page(
     state: &AppState,
-    site: &Site,
+    desk: &Desk,
     req: &Request,
     csrf: &str,
     values: Value,
     errors: &FormErrors,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Contact us", &[("Home", "/")]);
+    let mut ctx = desk.context(state, req, "Contact us", &[("Home", "/")]);
     ctx.insert("csrf_token", csrf);
-    ctx.insert("topics", &topics());
+    ctx.insert("topics", &desk.topics());
     ctx.insert("values", &values);
     errors.insert_into(&mut ctx);
     ctx.insert("closure_days", &CLOSURE_DAYS);
-    page::render(state, Some(site), "pages/contact.html", &ctx, status)
+    desk.render(state, "pages/contact.html", &ctx, status)
 }
 
-fn too_many(state: &AppState, site: &Site, req: &Request, retry: u64) -> Result<Response, AppError> {
-    let mut resp = crate::features::account::message_page(
-        state,
-        site,
-        req,
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too many enquiries",
+fn too_many(state: &AppState, desk: &Desk, req: &Request, retry: u64) -> Result<Response, AppError> {
+    let heading = "Too many enquiries";
+    let mut ctx = desk.context(state, req, heading, &[("Home", "/")]);
+    ctx.insert("heading", heading);
+    ctx.insert(
+        "body",
         &format!(
             "We have had a lot of messages from you in the last hour. Wait {} minute(s) and send it again; your message was not kept.",
             retry.div_ceil(60)
         ),
-        None,
-    )?;
+    );
+    ctx.insert("link", &Value::Null);
+    let mut resp = desk.render(state, "pages/message.html", &ctx, StatusCode::TOO_MANY_REQUESTS)?;
     if let Ok(v) = retry.to_string().parse() {
         resp.headers_mut().insert("retry-after", v);
     }
     Ok(resp)
 }
 
-/// Who to email about a new enquiry (`what`: "new") or a follow-up: the trust's training
-/// managers, but at most once in 15 minutes for each (the desk's list shows them all), so a flood
-/// of enquiries is not a flood of email.
+/// Who to email about a new enquiry (`what`: "new") or a follow-up: the desk's people, but at
+/// most once in 15 minutes for each (the desk's list shows them all), so a flood of enquiries is
+/// not a flood of email.
 async fn desk_to_tell(
     state: &AppState,
-    site: &Site,
+    desk: &Desk,
     tx: &trellis_db::TenantTx,
     what: &str,
 ) -> Result<Vec<String>, AppError> {
-    let key = format!("enquiry:desk-notice:{}:{what}", site.entry.id);
+    let key = format!("enquiry:desk-notice:{}:{what}", desk.key());
     if state.limiter.hit(&key, 1, std::time::Duration::from_secs(15 * 60)).await.is_err() {
         return Ok(Vec::new());
     }
-    Ok(desk::desk_addresses(tx).await?)
+    desk.addresses(state, tx).await
 }
 
 /// The client's address, as a rate-limit key ("-" when unknown).
@@ -159,7 +332,7 @@ fn client_ip(state: &AppState, req: &Request) -> String {
     crate::features::account::client_ip(state, req).unwrap_or_else(|| "-".to_owned())
 }
 
-/// Records an enquiry, acknowledges it by email with a private link, and tells the desk.
+/// Records an enquiry to a trust, acknowledges it by email with a private link, tells the desk.
 #[handler]
 pub async fn contact(
     Ctx { req, state, site }: Ctx<'_>,
@@ -167,7 +340,30 @@ pub async fn contact(
     token: &CsrfToken,
     Form(f): Form<ContactForm>,
 ) -> Result<Response, AppError> {
-    let me = who_is_here(state, site, session).await?;
+    send(state, &Desk::trust(site), req, session, token, f).await
+}
+
+/// Records an enquiry to the platform's desk.
+#[handler]
+pub async fn platform_contact(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    session: &Session,
+    token: &CsrfToken,
+    Form(f): Form<ContactForm>,
+) -> Result<Response, AppError> {
+    send(state, &Desk::platform(state), req, session, token, f).await
+}
+
+async fn send(
+    state: &AppState,
+    desk: &Desk,
+    req: &Request,
+    session: &Session,
+    token: &CsrfToken,
+    f: ContactForm,
+) -> Result<Response, AppError> {
+    let me = who_is_here(state, desk, session).await?;
     let name = f.name.trim().to_owned();
     // Signed in, the enquiry is theirs and goes to their own address.
     let email = match &me {
@@ -184,7 +380,7 @@ pub async fn contact(
     if let Err(why) = trellis_domain::identity::Email::parse(&email) {
         errors.insert("email", why);
     }
-    if !TOPICS.iter().any(|(k, _)| *k == f.topic) {
+    if !desk.topics().iter().any(|t| t["key"] == json!(f.topic)) {
         errors.insert("topic", "Choose what your enquiry is about");
     }
     if let Some(why) = message_error(&message, "message") {
@@ -192,26 +388,27 @@ pub async fn contact(
     }
     if !errors.is_empty() {
         let values = json!({ "name": name, "email": email, "topic": f.topic, "message": message });
-        return form_page(state, site, req, &token.0, values, &errors, StatusCode::BAD_REQUEST);
+        return form_page(state, desk, req, &token.0, values, &errors, StatusCode::BAD_REQUEST);
     }
     let window = std::time::Duration::from_secs(3600);
     for (key, max) in [
-        (format!("enquiry:ip:{}:{}", site.entry.id, client_ip(state, req)), PER_ADDRESS),
-        (format!("enquiry:email:{}:{email}", site.entry.id), PER_EMAIL),
+        (format!("enquiry:ip:{}:{}", desk.key(), client_ip(state, req)), PER_ADDRESS),
+        (format!("enquiry:email:{}:{email}", desk.key()), PER_EMAIL),
     ] {
         if let Err(retry) = state.limiter.hit(&key, max, window).await {
-            return too_many(state, site, req, retry);
+            return too_many(state, desk, req, retry);
         }
     }
-    let due_at = (f.topic == desk::ACCOUNT).then(|| {
-        let due = add_working_days(site.today(), CLOSURE_DAYS);
+    let due_at = (f.topic == enq::ACCOUNT).then(|| {
+        let today = Utc::now().with_timezone(&desk.zone).date_naive();
+        let due = add_working_days(today, CLOSURE_DAYS);
         due.and_hms_opt(17, 0, 0)
-            .and_then(|t| t.and_local_timezone(site.zone()).single())
+            .and_then(|t| t.and_local_timezone(desk.zone).single())
             .map_or_else(|| Utc::now() + Duration::days(7), |t| t.with_timezone(&Utc))
     });
     let raw = page::link_token();
-    let tx = state.dbs.app.begin(site.entry.id).await?;
-    let e = desk::open(
+    let tx = state.dbs.app.begin(desk.owner).await?;
+    let e = enq::open(
         &tx,
         NewEnquiry {
             person: me.as_ref().map(|(p, _, _)| *p),
@@ -224,45 +421,37 @@ pub async fn contact(
         &raw,
     )
     .await?;
-    let link = format!("{}contact/{}?token={raw}", site.url, e.id);
-    let due_words = e.due_at.map(|d| day(site, d));
-    let ack = render_email(
+    let link = format!("{}contact/{}?token={raw}", desk.url, e.id);
+    let due_words = e.due_at.map(|d| desk.day(d));
+    let ack = desk.email(
         state,
-        site,
         "enquiry_received",
         &email,
         &format!("[{}] We have your enquiry", e.reference),
         json!({ "name": name, "reference": e.reference, "topic": topic_words(&e.topic), "link": link, "due": due_words }),
     )?;
     outbox::enqueue_email(&tx, &ack).await?;
-    for to in desk_to_tell(state, site, &tx, "new").await? {
-        let mail = render_email(
+    for to in desk_to_tell(state, desk, &tx, "new").await? {
+        let mail = desk.email(
             state,
-            site,
             "enquiry_new",
             &to,
             &format!("[{}] New enquiry: {}", e.reference, topic_words(&e.topic)),
-            json!({ "reference": e.reference, "topic": topic_words(&e.topic), "link": format!("{}admin/enquiries/{}", site.url, e.id),
+            json!({ "reference": e.reference, "topic": topic_words(&e.topic), "link": format!("{}admin/enquiries/{}", desk.url, e.id),
                     "due": due_words }),
         )?;
         outbox::enqueue_email(&tx, &mail).await?;
     }
-    audit::record(
-        &tx,
-        me.as_ref().map(|(p, _, _)| *p),
-        "enquiry.received",
-        &e.reference,
-        None,
-        json!({ "topic": e.topic }),
-    )
-    .await?;
+    let actor = me.as_ref().map(|(p, _, _)| *p);
+    desk.record(&tx, actor, "enquiry.received", &e.reference, json!({ "topic": e.topic })).await?;
     tx.commit().await?;
+    desk.recorded(state, actor, "enquiry.received", &e.reference).await?;
     crate::context::queue::wake(state).await;
-    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Enquiry sent", &[("Home", "/")]);
+    let mut ctx = desk.context(state, req, "Enquiry sent", &[("Home", "/")]);
     ctx.insert("reference", &e.reference);
     ctx.insert("email", &email);
     ctx.insert("due", &due_words);
-    page::render(state, Some(site), "pages/contact_sent.html", &ctx, StatusCode::OK)
+    desk.render(state, "pages/contact_sent.html", &ctx, StatusCode::OK)
 }
 
 /// The enquirer's view of their thread, by their private link.
@@ -273,24 +462,47 @@ pub async fn thread_page(
     Path(id): Path<String>,
     Query(q): Query<crate::features::account::TokenQuery>,
 ) -> Result<Response, AppError> {
-    let id: uuid::Uuid = page::path_id(&id)?;
-    let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let e = desk::by_token(&tx, id, &q.token).await?.ok_or(AppError::NotFound)?;
-    let messages = desk::thread(&tx, id).await?;
+    show_thread(state, &Desk::trust(site), req, token, &id, &q.token).await
+}
+
+/// The enquirer's view of their thread with the platform's desk.
+#[handler]
+pub async fn platform_thread_page(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    token: &CsrfToken,
+    Path(id): Path<String>,
+    Query(q): Query<crate::features::account::TokenQuery>,
+) -> Result<Response, AppError> {
+    show_thread(state, &Desk::platform(state), req, token, &id, &q.token).await
+}
+
+async fn show_thread(
+    state: &AppState,
+    desk: &Desk,
+    req: &Request,
+    token: &CsrfToken,
+    id: &str,
+    link: &str,
+) -> Result<Response, AppError> {
+    let id: uuid::Uuid = page::path_id(id)?;
+    let tx = state.dbs.app.begin_read(desk.owner).await?;
+    let e = enq::by_token(&tx, id, link).await?.ok_or(AppError::NotFound)?;
+    let messages = enq::thread(&tx, id).await?;
     tx.commit().await?;
-    thread_view(state, site, req, &token.0, &e, &messages, Some(&q.token), None, &FormErrors::new(), StatusCode::OK)
+    thread_view(state, desk, req, &token.0, &e, &messages, Some(link), None, &FormErrors::new(), StatusCode::OK)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn thread_view(
     state: &AppState,
-    site: &Site,
+    desk: &Desk,
     req: &Request,
     csrf: &str,
     e: &Enquiry,
-    messages: &[desk::Message],
+    messages: &[enq::Message],
     link_token: Option<&str>,
-    names: Option<&std::collections::HashMap<trellis_domain::PersonId, String>>,
+    names: Option<&std::collections::HashMap<PersonId, String>>,
     errors: &FormErrors,
     status: StatusCode,
 ) -> Result<Response, AppError> {
@@ -298,31 +510,31 @@ fn thread_view(
     let title = format!("Enquiry {}", e.reference);
     let crumbs: &[(&str, &str)] =
         if staff { &[("Home", "/"), ("Enquiries", "/admin/enquiries")] } else { &[("Home", "/")] };
-    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), &title, crumbs);
+    let mut ctx = desk.context(state, req, &title, crumbs);
     ctx.insert("csrf_token", csrf);
     ctx.insert("staff", &staff);
     ctx.insert("link_token", &link_token);
-    ctx.insert("enquiry", &enquiry_json(site, e));
+    ctx.insert("enquiry", &enquiry_json(desk, e));
     let thread: Vec<Value> = messages
         .iter()
         .map(|m| {
             let who = if m.from_staff {
                 match (staff, m.author.and_then(|a| names.and_then(|n| n.get(&a)))) {
                     (true, Some(n)) => n.clone(),
-                    _ => site.entry.name.clone(),
+                    _ => desk.name.clone(),
                 }
             } else {
                 e.name.clone()
             };
-            json!({ "from_staff": m.from_staff, "who": who, "when": when(site, m.created_at), "body": m.body })
+            json!({ "from_staff": m.from_staff, "who": who, "when": desk.when(m.created_at), "body": m.body })
         })
         .collect();
     ctx.insert("thread", &thread);
     errors.insert_into(&mut ctx);
-    page::render(state, Some(site), "pages/enquiry.html", &ctx, status)
+    desk.render(state, "pages/enquiry.html", &ctx, status)
 }
 
-fn enquiry_json(site: &Site, e: &Enquiry) -> Value {
+fn enquiry_json(desk: &Desk, e: &Enquiry) -> Value {
     let status = match e.status.as_str() {
         "open" => "Waiting for a reply from us",
         "answered" => "Answered",
@@ -330,9 +542,9 @@ fn enquiry_json(site: &Site, e: &Enquiry) -> Value {
     };
     json!({
         "id": e.id.to_string(), "reference": e.reference, "name": e.name, "email": e.email,
-        "topic": topic_words(&e.topic), "account": e.topic == desk::ACCOUNT, "subject": e.subject,
-        "status": e.status, "status_words": status, "received": when(site, e.created_at),
-        "due": e.due_at.map(|d| day(site, d)), "overdue": e.status != "closed" && e.due_at.is_some_and(|d| d < Utc::now()),
+        "topic": topic_words(&e.topic), "account": e.topic == enq::ACCOUNT, "subject": e.subject,
+        "status": e.status, "status_words": status, "received": desk.when(e.created_at),
+        "due": e.due_at.map(|d| desk.day(d)), "overdue": e.status != "closed" && e.due_at.is_some_and(|d| d < Utc::now()),
         "person": e.person.map(|p| p.to_string()),
     })
 }
@@ -356,15 +568,6 @@ fn message_error(message: &str, what: &str) -> Option<String> {
     }
 }
 
-/// How the desk names its own people in a thread.
-async fn staff_names(
-    tx: &trellis_db::TenantTx,
-    messages: &[desk::Message],
-) -> Result<std::collections::HashMap<trellis_domain::PersonId, String>, AppError> {
-    let authors: Vec<_> = messages.iter().filter_map(|m| m.author).collect();
-    Ok(id::member_names(tx, &authors).await?)
-}
-
 /// The enquirer's reply through their link: the enquiry is open again and the desk is told.
 #[handler]
 pub async fn enquirer_reply(
@@ -373,16 +576,39 @@ pub async fn enquirer_reply(
     Path(id): Path<String>,
     Form(f): Form<ReplyForm>,
 ) -> Result<Response, AppError> {
-    let id: uuid::Uuid = page::path_id(&id)?;
-    let tx = state.dbs.app.begin(site.entry.id).await?;
-    let e = desk::by_token(&tx, id, &f.token).await?.ok_or(AppError::NotFound)?;
+    follow_up(state, &Desk::trust(site), req, csrf, &id, f).await
+}
+
+/// The enquirer's reply to the platform's desk.
+#[handler]
+pub async fn platform_enquirer_reply(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    csrf: &CsrfToken,
+    Path(id): Path<String>,
+    Form(f): Form<ReplyForm>,
+) -> Result<Response, AppError> {
+    follow_up(state, &Desk::platform(state), req, csrf, &id, f).await
+}
+
+async fn follow_up(
+    state: &AppState,
+    desk: &Desk,
+    req: &Request,
+    csrf: &CsrfToken,
+    id: &str,
+    f: ReplyForm,
+) -> Result<Response, AppError> {
+    let id: uuid::Uuid = page::path_id(id)?;
+    let tx = state.dbs.app.begin(desk.owner).await?;
+    let e = enq::by_token(&tx, id, &f.token).await?.ok_or(AppError::NotFound)?;
     if let Some(why) = message_error(&f.message, "reply") {
         let errors = FormErrors::one("message", why);
-        let messages = desk::thread(&tx, id).await?;
+        let messages = enq::thread(&tx, id).await?;
         tx.commit().await?;
         return thread_view(
             state,
-            site,
+            desk,
             req,
             &csrf.0,
             &e,
@@ -395,31 +621,31 @@ pub async fn enquirer_reply(
     }
     let window = std::time::Duration::from_secs(3600);
     for (key, max) in [
-        (format!("enquiry:reply:{}:{id}", site.entry.id), PER_EMAIL * 2),
-        (format!("enquiry:ip:{}:{}", site.entry.id, client_ip(state, req)), PER_ADDRESS),
+        (format!("enquiry:reply:{}:{id}", desk.key()), PER_EMAIL * 2),
+        (format!("enquiry:ip:{}:{}", desk.key(), client_ip(state, req)), PER_ADDRESS),
     ] {
         if let Err(retry) = state.limiter.hit(&key, max, window).await {
-            return too_many(state, site, req, retry);
+            return too_many(state, desk, req, retry);
         }
     }
     let was_waiting = e.status == "open";
-    desk::reply(&tx, id, None, f.message.trim()).await?;
+    enq::reply(&tx, id, None, f.message.trim()).await?;
     // The desk hears of a follow-up only when it makes the enquiry wait for them again.
-    let tell = if was_waiting { Vec::new() } else { desk_to_tell(state, site, &tx, "follow-up").await? };
+    let tell = if was_waiting { Vec::new() } else { desk_to_tell(state, desk, &tx, "follow-up").await? };
     for to in tell {
-        let mail = render_email(
+        let mail = desk.email(
             state,
-            site,
             "enquiry_new",
             &to,
             &format!("[{}] A reply to an enquiry: {}", e.reference, topic_words(&e.topic)),
             json!({ "reference": e.reference, "topic": topic_words(&e.topic), "reply": true,
-                    "link": format!("{}admin/enquiries/{}", site.url, e.id), "due": e.due_at.map(|d| day(site, d)) }),
+                    "link": format!("{}admin/enquiries/{}", desk.url, e.id), "due": e.due_at.map(|d| desk.day(d)) }),
         )?;
         outbox::enqueue_email(&tx, &mail).await?;
     }
-    audit::record(&tx, e.person, "enquiry.followed_up", &e.reference, None, json!({})).await?;
+    desk.record(&tx, e.person, "enquiry.followed_up", &e.reference, json!({})).await?;
     tx.commit().await?;
+    desk.recorded(state, e.person, "enquiry.followed_up", &e.reference).await?;
     crate::context::queue::wake(state).await;
     let back = format!("/contact/{id}?token={}", f.token);
     Ok(page::see_other_saying(req, &back, "Your reply has been sent"))
@@ -440,7 +666,28 @@ pub async fn desk_list(
     member: Member<may::ManageStaff>,
     Query(q): Query<DeskQuery>,
 ) -> Result<Response, AppError> {
-    let Member { tx, .. } = member;
+    list_page(state, &Desk::trust(site), req, member.tx, q).await
+}
+
+/// The platform's desk (its administrators).
+#[handler]
+pub async fn platform_desk_list(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    PlatformAdmin(_admin): PlatformAdmin,
+    Query(q): Query<DeskQuery>,
+) -> Result<Response, AppError> {
+    let tx = state.dbs.app.begin_read(TenantId::NATIONAL).await?;
+    list_page(state, &Desk::platform(state), req, tx, q).await
+}
+
+async fn list_page(
+    state: &AppState,
+    desk: &Desk,
+    req: &Request,
+    tx: trellis_db::TenantTx,
+    q: DeskQuery,
+) -> Result<Response, AppError> {
     let status = match q.status.as_str() {
         "" | "open" => Some("open"),
         "answered" => Some("answered"),
@@ -448,17 +695,17 @@ pub async fn desk_list(
         _ => None,
     };
     let page_no = q.page.min(100_000);
-    let (rows, total) = desk::list(&tx, status, page_no * PAGE, PAGE).await?;
+    let (rows, total) = enq::list(&tx, status, page_no * PAGE, PAGE).await?;
     tx.commit().await?;
-    let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Enquiries", &[("Home", "/")]);
-    ctx.insert("enquiries", &rows.iter().map(|e| enquiry_json(site, e)).collect::<Vec<_>>());
+    let mut ctx = desk.context(state, req, "Enquiries", &[("Home", "/")]);
+    ctx.insert("enquiries", &rows.iter().map(|e| enquiry_json(desk, e)).collect::<Vec<_>>());
     ctx.insert("status", status.unwrap_or("all"));
     ctx.insert("total", &total);
     let pages = total.div_ceil(PAGE).max(1);
     let link = |p: u64| format!("/admin/enquiries?status={}&page={p}", status.unwrap_or("all"));
     ctx.insert("prev_url", &(page_no > 0).then(|| link(page_no - 1)));
     ctx.insert("next_url", &(page_no + 1 < pages).then(|| link(page_no + 1)));
-    page::render(state, Some(site), "pages/admin_enquiries.html", &ctx, StatusCode::OK)
+    desk.render(state, "pages/admin_enquiries.html", &ctx, StatusCode::OK)
 }
 
 /// One enquiry, its thread and the reply form, for the desk.
@@ -469,13 +716,36 @@ pub async fn desk_enquiry(
     token: &CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let Member { tx, .. } = member;
-    let id: uuid::Uuid = page::path_id(&id)?;
-    let e = desk::by_id(&tx, id).await?.ok_or(AppError::NotFound)?;
-    let messages = desk::thread(&tx, id).await?;
-    let names = staff_names(&tx, &messages).await?;
+    enquiry_page(state, &Desk::trust(site), req, member.tx, token, &id).await
+}
+
+/// One enquiry to the platform's desk.
+#[handler]
+pub async fn platform_desk_enquiry(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    PlatformAdmin(_admin): PlatformAdmin,
+    token: &CsrfToken,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let tx = state.dbs.app.begin_read(TenantId::NATIONAL).await?;
+    enquiry_page(state, &Desk::platform(state), req, tx, token, &id).await
+}
+
+async fn enquiry_page(
+    state: &AppState,
+    desk: &Desk,
+    req: &Request,
+    tx: trellis_db::TenantTx,
+    token: &CsrfToken,
+    id: &str,
+) -> Result<Response, AppError> {
+    let id: uuid::Uuid = page::path_id(id)?;
+    let e = enq::by_id(&tx, id).await?.ok_or(AppError::NotFound)?;
+    let messages = enq::thread(&tx, id).await?;
+    let names = desk.staff_names(state, &tx, &messages).await?;
     tx.commit().await?;
-    thread_view(state, site, req, &token.0, &e, &messages, None, Some(&names), &FormErrors::new(), StatusCode::OK)
+    thread_view(state, desk, req, &token.0, &e, &messages, None, Some(&names), &FormErrors::new(), StatusCode::OK)
 }
 
 /// A reply from the desk: kept in the thread, emailed to the enquirer; the enquiry is answered.
@@ -488,16 +758,44 @@ pub async fn desk_reply(
     Form(f): Form<ReplyForm>,
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
-    let id: uuid::Uuid = page::path_id(&id)?;
-    let e = desk::by_id(&tx, id).await?.ok_or(AppError::NotFound)?;
+    answer(state, &Desk::trust(site), req, tx, me.person, csrf, &id, f).await
+}
+
+/// A reply from the platform's desk.
+#[handler]
+pub async fn platform_desk_reply(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    PlatformAdmin(admin): PlatformAdmin,
+    csrf: &CsrfToken,
+    Path(id): Path<String>,
+    Form(f): Form<ReplyForm>,
+) -> Result<Response, AppError> {
+    let tx = state.dbs.app.begin(TenantId::NATIONAL).await?;
+    answer(state, &Desk::platform(state), req, tx, admin, csrf, &id, f).await
+}
+
+#[allow(clippy::too_many_arguments)] // the reply's parts
+async fn answer(
+    state: &AppState,
+    desk: &Desk,
+    req: &Request,
+    tx: trellis_db::TenantTx,
+    me: PersonId,
+    csrf: &CsrfToken,
+    id: &str,
+    f: ReplyForm,
+) -> Result<Response, AppError> {
+    let id: uuid::Uuid = page::path_id(id)?;
+    let e = enq::by_id(&tx, id).await?.ok_or(AppError::NotFound)?;
     if let Some(why) = message_error(&f.message, "reply") {
         let errors = FormErrors::one("message", why);
-        let messages = desk::thread(&tx, id).await?;
-        let names = staff_names(&tx, &messages).await?;
+        let messages = enq::thread(&tx, id).await?;
+        let names = desk.staff_names(state, &tx, &messages).await?;
         tx.commit().await?;
         return thread_view(
             state,
-            site,
+            desk,
             req,
             &csrf.0,
             &e,
@@ -508,18 +806,18 @@ pub async fn desk_reply(
             StatusCode::BAD_REQUEST,
         );
     }
-    desk::reply(&tx, id, Some(me.person), f.message.trim()).await?;
-    let mail = render_email(
+    enq::reply(&tx, id, Some(me), f.message.trim()).await?;
+    let mail = desk.email(
         state,
-        site,
         "enquiry_reply",
         &e.email,
         &format!("Re: [{}] {}", e.reference, topic_words(&e.topic)),
         json!({ "name": e.name, "reference": e.reference, "message": f.message.trim() }),
     )?;
     outbox::enqueue_email(&tx, &mail).await?;
-    audit::record(&tx, Some(me.person), "enquiry.answered", &e.reference, None, json!({})).await?;
+    desk.record(&tx, Some(me), "enquiry.answered", &e.reference, json!({})).await?;
     tx.commit().await?;
+    desk.recorded(state, Some(me), "enquiry.answered", &e.reference).await?;
     crate::context::queue::wake(state).await;
     Ok(page::see_other_saying(req, &format!("/admin/enquiries/{id}"), "Your reply has been sent"))
 }
@@ -533,23 +831,49 @@ pub struct StatusForm {
 /// Closes an enquiry, or opens it again.
 #[handler]
 pub async fn desk_status(
-    Ctx { req, .. }: Ctx<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageStaff>,
     Path(id): Path<String>,
     Form(f): Form<StatusForm>,
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
-    let id: uuid::Uuid = page::path_id(&id)?;
+    set_status(state, &Desk::trust(site), req, tx, me.person, &id, f).await
+}
+
+/// Closes or reopens an enquiry to the platform's desk.
+#[handler]
+pub async fn platform_desk_status(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    PlatformAdmin(admin): PlatformAdmin,
+    Path(id): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> Result<Response, AppError> {
+    let tx = state.dbs.app.begin(TenantId::NATIONAL).await?;
+    set_status(state, &Desk::platform(state), req, tx, admin, &id, f).await
+}
+
+async fn set_status(
+    state: &AppState,
+    desk: &Desk,
+    req: &Request,
+    tx: trellis_db::TenantTx,
+    me: PersonId,
+    id: &str,
+    f: StatusForm,
+) -> Result<Response, AppError> {
+    let id: uuid::Uuid = page::path_id(id)?;
     let closed = match f.decision.as_str() {
         "close" => true,
         "reopen" => false,
         _ => return Err(AppError::BadRequest("Choose close or reopen.".into())),
     };
-    let e = desk::by_id(&tx, id).await?.ok_or(AppError::NotFound)?;
-    desk::set_closed(&tx, id, closed).await?;
+    let e = enq::by_id(&tx, id).await?.ok_or(AppError::NotFound)?;
+    enq::set_closed(&tx, id, closed).await?;
     let action = if closed { "enquiry.closed" } else { "enquiry.reopened" };
-    audit::record(&tx, Some(me.person), action, &e.reference, None, json!({})).await?;
+    desk.record(&tx, Some(me), action, &e.reference, json!({})).await?;
     tx.commit().await?;
+    desk.recorded(state, Some(me), action, &e.reference).await?;
     let said = if closed {
         format!("Enquiry {} is closed", e.reference)
     } else {

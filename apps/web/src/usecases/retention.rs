@@ -69,6 +69,9 @@ pub async fn apply_all(config: &Config, dbs: &Databases, dry_run: bool) -> anyho
         let applied = apply_trust(config, dbs, &files, entry.id, dry_run).await?;
         out.push(TrustRun { tenant: entry.id, slug: entry.slug.clone(), applied });
     }
+    // The platform's own rows (its desk's enquiries, the national library's trail).
+    let applied = apply_trust(config, dbs, &files, TenantId::NATIONAL, dry_run).await?;
+    out.push(TrustRun { tenant: TenantId::NATIONAL, slug: "platform".into(), applied });
     Ok(out)
 }
 

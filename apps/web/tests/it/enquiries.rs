@@ -174,3 +174,66 @@ async fn a_members_enquiry_goes_to_their_own_address_and_one_address_is_limited(
     assert!(over.headers.get("retry-after").is_some() && over.body.contains("your message was not kept"));
     assert!(boss.get("/admin/enquiries?status=all").await.body.contains("5 enquiries"));
 }
+
+#[tokio::test]
+async fn the_platform_has_its_own_desk_answered_by_its_administrators_and_no_trust_sees_it() {
+    use trellis_testkit::{BASE, Visitor};
+    let app = trellis_testkit::spawn_app_with(None, |c| c.auth.platform_admin_mfa_required = false).await;
+    let mut root = crate::market::platform_admin(&app).await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+
+    // The platform's form: no request to close an account (that is the trust's), every field named.
+    let mut visitor = Visitor::new(app.addr, BASE);
+    let form = visitor.get("/contact").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("the team that runs Trellis") && !form.body.contains("topic-account"), "{}", form.body);
+    let t = form.csrf().unwrap();
+    let fields = |topic: &'static str| {
+        vec![
+            ("name", "Pat Visitor"),
+            ("email", "pat@example.nhs.uk"),
+            ("topic", topic),
+            ("message", "Is my trust on Trellis?"),
+        ]
+    };
+    let mut bad = vec![("csrf_token", t.as_str())];
+    bad.extend(fields("account"));
+    let refused = visitor.post("/contact", &bad).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("Choose what your enquiry is about"));
+    let mut good = vec![("csrf_token", t.as_str())];
+    good.extend(fields("general"));
+    let sent = visitor.post("/contact", &good).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let reference = sent.body.split("ENQ-").nth(1).map(|s| format!("ENQ-{}", &s[..8])).expect("a reference");
+    let ack = app.mail.wait_for("pat@example.nhs.uk", &format!("[{reference}] We have your enquiry")).await;
+    assert!(ack.text.contains("Trellis"), "{}", ack.text);
+    let link = path_of(&ack.link("/contact/").expect("a private link"));
+    app.mail.wait_for("root@platform.example", &format!("[{reference}] New enquiry")).await;
+
+    // The platform's administrators answer it; no trust's desk sees it, nor its link on a trust.
+    let desk = root.get("/admin/enquiries").await;
+    assert!(desk.body.contains(&reference), "{}", desk.body);
+    assert!(!boss.get("/admin/enquiries").await.body.contains(&reference));
+    assert_eq!(app.visitor("northmoor").get(&link).await.status, 404);
+    let at = desk.body.find("/admin/enquiries/0").or_else(|| desk.body.find("href=\"/admin/enquiries/")).unwrap();
+    let id: String = desk.body[at..].split('"').next().unwrap().rsplit('/').next().unwrap().to_owned();
+    let page = root.get(&format!("/admin/enquiries/{id}")).await;
+    assert!(page.body.contains("Is my trust on Trellis?"), "{}", page.body);
+    let t = page.csrf().unwrap();
+    let replied = root
+        .post(&format!("/admin/enquiries/{id}/reply"), &[("csrf_token", &t), ("message", "Yes: Northmoor is.")])
+        .await;
+    assert_eq!(replied.status, 303, "{}", replied.body);
+    app.mail.wait_for("pat@example.nhs.uk", &format!("Re: [{reference}]")).await;
+    let thread = visitor.get(&link).await;
+    assert!(thread.body.contains("Yes: Northmoor is.") && thread.body.contains("(Trellis)"), "{}", thread.body);
+    let closed =
+        root.post(&format!("/admin/enquiries/{id}/status"), &[("csrf_token", &t), ("decision", "close")]).await;
+    assert_eq!(closed.status, 303);
+    assert!(root.get(&format!("/admin/enquiries/{id}")).await.body.contains("is closed"));
+    // Not a platform administrator: nothing.
+    let mut stranger = Visitor::new(app.addr, BASE);
+    assert_eq!(stranger.get("/admin/enquiries").await.location.as_deref(), Some("/sign-in"));
+}

@@ -11,7 +11,7 @@
 use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
-use crate::features::account::render_email;
+use crate::features::account::{Sender, render_email, render_email_from};
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, PlatformAdmin, may};
@@ -146,22 +146,9 @@ impl Desk {
         if let Some(site) = &self.site {
             return render_email(state, site, name, to, subject, extra);
         }
-        let mut ctx = tera::Context::new();
-        ctx.insert("tenant", &json!({ "name": self.name }));
-        ctx.insert("site_url", &self.url);
-        ctx.insert("subject", subject);
-        if let Value::Object(map) = extra {
-            for (k, v) in map {
-                ctx.insert(k, &v);
-            }
-        }
-        Ok(outbox::OutgoingEmail {
-            to: to.to_owned(),
-            subject: subject.to_owned(),
-            text: state.themes.render("default", &format!("emails/{name}.txt"), &ctx)?,
-            html: state.themes.render("default", &format!("emails/{name}.html"), &ctx)?,
-            from_name: self.name.clone(),
-        })
+        let tenant = tera::Value::from_serializable(&json!({ "name": self.name }));
+        let from = Sender { theme: "default", tenant, url: &self.url, name: &self.name };
+        render_email_from(state, &from, name, to, subject, extra)
     }
 
     /// Who the desk emails about enquiries: the trust's training managers, or the platform's

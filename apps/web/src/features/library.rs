@@ -10,6 +10,7 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::account::render_email;
+use crate::features::platform_admin::site_by_slug;
 use crate::http::auth::SignedIn;
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other_saying};
@@ -420,6 +421,15 @@ async fn check_version(
     Ok(Some((v, fresh)))
 }
 
+/// What saving a version (or a resource with its first) came to: on a failure, the files stored
+/// for it (`fresh`) are deleted too.
+async fn or_discard<T>(state: &AppState, fresh: &[String], saved: Result<T, AppError>) -> Result<T, AppError> {
+    if saved.is_err() {
+        discard(state, fresh).await;
+    }
+    saved
+}
+
 /// Deletes files stored for a version that was not saved after all (each under a key of its own).
 async fn discard(state: &AppState, keys: &[String]) {
     for k in keys {
@@ -514,13 +524,7 @@ pub async fn create(
         Ok::<_, AppError>(rid)
     }
     .await;
-    let rid = match saved {
-        Ok(rid) => rid,
-        Err(err) => {
-            discard(state, &fresh).await;
-            return Err(err);
-        }
-    };
+    let rid = or_discard(state, &fresh, saved).await?;
     let said =
         if new.propose_national { "Resource shared, and proposed for the national library" } else { "Resource shared" };
     Ok(see_other_saying(req, &format!("/library/{rid}"), said))
@@ -717,13 +721,7 @@ pub async fn add_version(
         Ok::<_, AppError>(n)
     }
     .await;
-    let n = match saved {
-        Ok(n) => n,
-        Err(err) => {
-            discard(state, &fresh).await;
-            return Err(err);
-        }
-    };
+    let n = or_discard(state, &fresh, saved).await?;
     Ok(see_other_saying(req, &format!("/library/{}", r.id), format!("Version {n} published")))
 }
 
@@ -984,19 +982,24 @@ pub async fn moderation(
     let mut ctx =
         page::context(state, Some(site), &RequestInfo::of(req), "Resource library: moderation", &[("Admin", "/admin")]);
     ctx.insert("csrf_token", &token.0);
-    ctx.insert("reports", &reports_json(site, &reports, |p| p.and_then(|p| names.get(&p).cloned())));
+    let by = |r: &lib::Report| r.person.and_then(|p| names.get(&p).cloned());
+    ctx.insert("reports", &reports_json(&reports, by, |t| when(site, t)));
     ctx.insert("withdrawn", &withdrawn.iter().map(|r| resource_json(site, r)).collect::<Vec<_>>());
     ctx.insert("contributors", contributors.as_str());
     page::render(state, Some(site), "pages/admin_library.html", &ctx, StatusCode::OK)
 }
 
-fn reports_json(site: &Site, reports: &[lib::Report], name: impl Fn(Option<PersonId>) -> Option<String>) -> Vec<Value> {
-    // One row a resource, with each of its reports.
+/// Reports as the moderators' pages show them: one card a resource, with each of its reports
+/// (its reason in words, details, who sent it as `by` gives it, and when).
+fn reports_json<'a>(
+    reports: impl IntoIterator<Item = &'a lib::Report>,
+    by: impl Fn(&lib::Report) -> Option<String>,
+    date: impl Fn(chrono::DateTime<chrono::Utc>) -> String,
+) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     for r in reports {
         let reason = REPORT_REASONS.iter().find(|(k, _)| *k == r.reason).map_or("Something else", |(_, l)| l);
-        let one =
-            json!({ "reason": reason, "details": r.details, "by": name(r.person), "date": when(site, r.created_at) });
+        let one = json!({ "reason": reason, "details": r.details, "by": by(r), "date": date(r.created_at) });
         match out.iter_mut().find(|v| v["id"] == json!(r.resource.to_string())) {
             Some(v) => {
                 if let Some(list) = v["reports"].as_array_mut() {
@@ -1166,23 +1169,19 @@ pub async fn platform_queue(
             })
         })
         .collect();
-    let mut grouped: Vec<Value> = Vec::new();
-    for n in &reports {
-        let r = &n.report;
-        let reason = REPORT_REASONS.iter().find(|(k, _)| *k == r.reason).map_or("Something else", |(_, l)| l);
-        let trust = state.directory.site_by_id(n.trust).map(|s| s.entry.name.clone()).unwrap_or_default();
-        let one = json!({ "reason": reason, "details": r.details, "by": trust, "date": plain(r.created_at) });
-        match grouped.iter_mut().find(|v| v["id"] == json!(r.resource.to_string())) {
-            Some(v) => {
-                if let Some(list) = v["reports"].as_array_mut() {
-                    list.push(one);
-                }
-            }
-            None => grouped.push(json!({
-                "id": r.resource.to_string(), "title": r.resource_title, "status": r.resource_status, "reports": [one],
-            })),
-        }
-    }
+    // Reports on national resources name the trust they came from, never the person.
+    let trusts: std::collections::HashMap<uuid::Uuid, TenantId> =
+        reports.iter().map(|n| (n.report.id, n.trust)).collect();
+    let trust_of = |r: &lib::Report| {
+        Some(
+            trusts
+                .get(&r.id)
+                .and_then(|t| state.directory.site_by_id(*t))
+                .map(|s| s.entry.name.clone())
+                .unwrap_or_default(),
+        )
+    };
+    let grouped = reports_json(reports.iter().map(|n| &n.report), trust_of, plain);
     let withdrawn: Vec<Value> = withdrawn
         .iter()
         .map(|r| json!({ "id": r.id.to_string(), "title": r.title, "status": r.status, "status_reason": r.status_reason }))
@@ -1274,10 +1273,6 @@ async fn proposal(state: &AppState, site: &Site, rid: Uuid) -> Result<(Resource,
     let v = lib::version(&tx, &r, number).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     Ok((r, v))
-}
-
-fn site_by_slug(state: &AppState, slug: &str) -> Result<std::sync::Arc<Site>, AppError> {
-    state.directory.sites().into_iter().find(|s| s.entry.slug == slug).ok_or(AppError::NotFound)
 }
 
 /// A proposal as its curators see it before they decide: its details, the version proposed

@@ -755,7 +755,11 @@ async fn authoriser_ctx(
     ))
 }
 
-fn site_by_slug(state: &AppState, slug: &str) -> Result<std::sync::Arc<crate::context::directory::Site>, AppError> {
+/// A trust's site by its slug (404 if there is none).
+pub(crate) fn site_by_slug(
+    state: &AppState,
+    slug: &str,
+) -> Result<std::sync::Arc<crate::context::directory::Site>, AppError> {
     state.directory.sites().into_iter().find(|s| s.entry.slug == slug).ok_or(AppError::NotFound)
 }
 

@@ -9,8 +9,9 @@
 //! trust can read or act on a trust's resources.
 
 use crate::elearning::{new_course, publish, sessions_of, token};
+use crate::uploads::stored;
 use trellis_domain::identity::Role;
-use trellis_testkit::{BASE, ClamdPeer, TestApp, Visitor, eicar, spawn_app, spawn_app_with};
+use trellis_testkit::{BASE, ClamdPeer, Visitor, eicar, spawn_app, spawn_app_with};
 
 fn pdf(words: &str) -> Vec<u8> {
     format!("%PDF-1.4\n% {words}\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").into_bytes()
@@ -38,20 +39,6 @@ async fn share(v: &mut Visitor, fields: &[(&str, &str)], files: &[(&str, &str, &
     let done = v.post_files("/library", &all, files).await;
     assert_eq!(done.status, 303, "{}", done.body);
     done.location.expect("to the resource")
-}
-
-/// Every file kept in the local file store.
-fn stored(app: &TestApp) -> Vec<String> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() { walk(&p, out) } else { out.push(p.display().to_string()) }
-        }
-    }
-    let mut out = Vec::new();
-    walk(std::path::Path::new(&app.config.files.dir), &mut out);
-    out.sort();
-    out
 }
 
 async fn everyone_may_share(boss: &mut Visitor) {

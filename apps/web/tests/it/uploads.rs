@@ -60,7 +60,7 @@ async fn audited(app: &TestApp, slug: &str, action: &str) -> Vec<String> {
 }
 
 /// Every file kept in the local file store, as paths under its folder.
-fn stored(app: &TestApp) -> Vec<String> {
+pub(crate) fn stored(app: &TestApp) -> Vec<String> {
     fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let p = e.path();

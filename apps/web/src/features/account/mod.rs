@@ -128,22 +128,43 @@ pub fn render_email(
     subject: &str,
     extra: serde_json::Value,
 ) -> Result<OutgoingEmail, AppError> {
+    let from = Sender { theme: &site.entry.theme, tenant: site.view.clone(), url: &site.url, name: &site.entry.name };
+    render_email_from(state, &from, name, to, subject, extra)
+}
+
+/// Who an email is from: the theme it is drawn in, what its templates know as `tenant` and
+/// `site_url`, and the sender's name.
+pub(crate) struct Sender<'a> {
+    pub theme: &'a str,
+    pub tenant: tera::Value,
+    pub url: &'a str,
+    pub name: &'a str,
+}
+
+/// Renders an email from `emails/<name>.txt` and `.html`, from `from` (a trust, or the platform).
+pub(crate) fn render_email_from(
+    state: &AppState,
+    from: &Sender<'_>,
+    name: &str,
+    to: &str,
+    subject: &str,
+    extra: serde_json::Value,
+) -> Result<OutgoingEmail, AppError> {
     let mut ctx = tera::Context::new();
-    ctx.insert_value("tenant", site.view.clone());
-    ctx.insert("site_url", &site.url);
+    ctx.insert_value("tenant", from.tenant.clone());
+    ctx.insert("site_url", from.url);
     ctx.insert("subject", subject);
     if let serde_json::Value::Object(map) = extra {
         for (k, v) in map {
             ctx.insert(k, &v);
         }
     }
-    let theme = site.entry.theme.as_str();
     Ok(OutgoingEmail {
         to: to.to_owned(),
         subject: subject.to_owned(),
-        text: state.themes.render(theme, &format!("emails/{name}.txt"), &ctx)?,
-        html: state.themes.render(theme, &format!("emails/{name}.html"), &ctx)?,
-        from_name: site.entry.name.clone(),
+        text: state.themes.render(from.theme, &format!("emails/{name}.txt"), &ctx)?,
+        html: state.themes.render(from.theme, &format!("emails/{name}.html"), &ctx)?,
+        from_name: from.name.to_owned(),
     })
 }
 

@@ -706,6 +706,35 @@ pub enum PublishRefused {
     NotFound,
     /// A course needs at least one session; a path at least one course.
     Empty,
+    /// A session's file is still waiting for its virus scan.
+    WaitingForScan,
+}
+
+/// Puts a session file that waited for its virus scan (at `held_key`) where it now is, in every
+/// session that has it. Returns how many.
+pub async fn media_scanned(tx: &TenantTx, held_key: &str, key: &str) -> Result<u64, DbError> {
+    Ok(tx
+        .update_many::<learning_object::Entity>()
+        .filter(learning_object::Column::FileKey.eq(held_key))
+        .col_expr(learning_object::Column::FileKey, Expr::value(key))
+        .exec(tx)
+        .await?
+        .rows_affected)
+}
+
+/// Takes a session file that its virus scan refused (at `held_key`) out of every session that
+/// has it: they have no file until one is uploaded again. Returns how many.
+pub async fn media_refused(tx: &TenantTx, held_key: &str) -> Result<u64, DbError> {
+    Ok(tx
+        .update_many::<learning_object::Entity>()
+        .filter(learning_object::Column::FileKey.eq(held_key))
+        .col_expr(learning_object::Column::FileKey, Expr::value(Option::<String>::None))
+        .col_expr(learning_object::Column::FileName, Expr::value(Option::<String>::None))
+        .col_expr(learning_object::Column::FileType, Expr::value(Option::<String>::None))
+        .col_expr(learning_object::Column::FileSize, Expr::value(Option::<i64>::None))
+        .exec(tx)
+        .await?
+        .rows_affected)
 }
 
 /// Publishes the draft: it becomes the version new enrolments get, the previous one is retired
@@ -719,10 +748,13 @@ pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishR
     let all = versions(tx, id).await?;
     let now = Utc::now();
     let number = if let Some(d) = all.iter().find(|v| v.status == VersionStatus::Draft) {
-        let empty =
-            if c.kind == "path" { path_courses(tx, id).await?.is_empty() } else { objects(tx, d.id).await?.is_empty() };
+        let sessions = if c.kind == "path" { vec![] } else { objects(tx, d.id).await? };
+        let empty = if c.kind == "path" { path_courses(tx, id).await?.is_empty() } else { sessions.is_empty() };
         if empty {
             return Ok(Err(PublishRefused::Empty));
+        }
+        if sessions.iter().any(|o| o.file_key.as_deref().is_some_and(crate::held::is_held_key)) {
+            return Ok(Err(PublishRefused::WaitingForScan));
         }
         tx.update_many::<course_version::Entity>()
             .filter(course_version::Column::CourseId.eq(id.as_uuid()))

@@ -126,6 +126,11 @@ pub fn file_key(tenant: trellis_domain::TenantId, id: Uuid) -> String {
     format!("{tenant}/held/{id}")
 }
 
+/// Whether a file store key is in a trust's held area (a file waiting for its scan: never served).
+pub fn is_held_key(key: &str) -> bool {
+    key.split('/').nth(1) == Some("held")
+}
+
 /// Records a held upload (its file already kept at [`file_key`]) and queues its scan, in the
 /// caller's transaction.
 pub async fn hold(tx: &TenantTx, h: &NewHeld<'_>) -> Result<(), DbError> {

@@ -266,7 +266,8 @@ fn plan_of(rows: &[StaffRow], targets: &[Target], errors: Vec<RowError>) -> Plan
 /// setting one through "forgotten password", or by single sign-on) with memberships (approved, as
 /// learners) and records; for addresses that already have an account elsewhere, invitations
 /// (the account joins only if its owner accepts; the record waits on the invitation); never a
-/// platform administrator. Returns what it did; with errors, writes nothing.
+/// platform administrator. Members listed in the file count as active (see [`accounts::touch`]).
+/// Returns what it did; with errors, writes nothing.
 pub async fn apply(
     tx: &TenantTx,
     rows: &[StaffRow],
@@ -314,6 +315,9 @@ pub async fn apply(
                 if old.as_ref() != Some(&want) {
                     set_record(tx, p, &want).await?;
                 }
+                // Still on the trust's staff file: not an unused account to anonymise, though
+                // they may never have signed in (the retention schedule's inactive accounts).
+                accounts::touch(tx, p).await?;
             }
         }
     }

@@ -20,6 +20,7 @@ pub struct Model {
     pub status_reason: String,
     pub contributor_id: Option<Uuid>,
     pub current_version: i32,
+    pub pending_version: i32,
     pub national: String,
     pub proposed_version: i32,
     pub national_note: String,

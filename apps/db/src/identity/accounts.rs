@@ -378,8 +378,9 @@ pub async fn seed_member(
     }
 }
 
-/// Records that a member of this trust is active (signed in), at most once an hour: the retention
-/// schedule anonymises accounts unused for its period. On PostgreSQL through
+/// Records that a member of this trust is active (signed in, or listed in the trust's staff file
+/// by an import), at most once an hour: the retention schedule anonymises accounts unused for its
+/// period. On PostgreSQL through
 /// `trellis_touch_person` (the application role may not change people).
 pub async fn touch(tx: &TenantTx, person: PersonId) -> Result<(), DbError> {
     if tx.is_postgres() {

@@ -33,12 +33,15 @@ pub struct Resource {
     pub licence: String,
     pub attribution_name: String,
     pub attribution_url: String,
-    /// `published`, `hidden` or `removed`.
+    /// `published`, `hidden` or `removed`; `scanning` while its first version waits for its virus
+    /// scan, and `refused` if that scan found a virus (or the file could not be used).
     pub status: String,
     /// Why it was hidden or removed (told to the contributor).
     pub status_reason: String,
     pub contributor: Option<PersonId>,
     pub current_version: i32,
+    /// A newer version waiting for its virus scan (0 if none): numbered, not yet current.
+    pub pending_version: i32,
     /// `none`, `proposed`, `accepted` or `declined`: its proposal for the national library.
     pub national: String,
     /// The version proposed for the national library (the one its curators see and copy).
@@ -73,6 +76,7 @@ impl From<resource::Model> for Resource {
             status_reason: m.status_reason,
             contributor: m.contributor_id.map(PersonId::from_uuid),
             current_version: m.current_version,
+            pending_version: m.pending_version,
             national: m.national,
             proposed_version: m.proposed_version,
             national_note: m.national_note,
@@ -150,8 +154,9 @@ pub struct NewVersion {
     pub created_by: Option<PersonId>,
 }
 
-/// Adds a resource (published at once) with its first version. Returns its id.
-pub async fn create(tx: &TenantTx, new: &NewResource, first: &NewVersion) -> Result<Uuid, DbError> {
+/// Adds a resource with its first version: published at once, or (`waiting`) with the status
+/// `scanning` until its files have been scanned. Returns its id.
+pub async fn create(tx: &TenantTx, new: &NewResource, first: &NewVersion, waiting: bool) -> Result<Uuid, DbError> {
     let id = Uuid::now_v7();
     let now = Utc::now();
     tx.insert(resource::ActiveModel {
@@ -165,10 +170,11 @@ pub async fn create(tx: &TenantTx, new: &NewResource, first: &NewVersion) -> Res
         licence: Set(new.licence.clone()),
         attribution_name: Set(new.attribution_name.clone()),
         attribution_url: Set(new.attribution_url.clone()),
-        status: Set("published".into()),
+        status: Set(if waiting { "scanning" } else { "published" }.into()),
         status_reason: Set(String::new()),
         contributor_id: Set(new.contributor.map(|p| p.as_uuid())),
         current_version: Set(1),
+        pending_version: Set(0),
         national: Set(if new.propose_national { "proposed" } else { "none" }.into()),
         proposed_version: Set(i32::from(new.propose_national)),
         national_note: Set(String::new()),
@@ -206,15 +212,19 @@ async fn insert_version(tx: &TenantTx, id: Uuid, number: i32, v: &NewVersion) ->
     Ok(())
 }
 
-/// Adds a version to one of this owner's resources and makes it the current one. Returns its
-/// number, or None if the resource is not this owner's.
-pub async fn add_version(tx: &TenantTx, id: Uuid, v: &NewVersion) -> Result<Option<i32>, DbError> {
+/// Adds a version to one of this owner's resources and makes it the current one or, `waiting`
+/// for its files' virus scan, its pending one (current once [`publish_scanned`] finds its files
+/// scanned). Returns its number, or None if the resource is not this owner's or a version is
+/// already waiting.
+pub async fn add_version(tx: &TenantTx, id: Uuid, v: &NewVersion, waiting: bool) -> Result<Option<i32>, DbError> {
     // The count goes up first: on PostgreSQL that locks the row until the transaction ends (and
     // SQLite writes one at a time), so two versions sent at once get numbers in turn.
+    let column = if waiting { resource::Column::PendingVersion } else { resource::Column::CurrentVersion };
     let bumped = tx
         .update_many::<resource::Entity>()
         .filter(resource::Column::Id.eq(id))
-        .col_expr(resource::Column::CurrentVersion, Expr::col(resource::Column::CurrentVersion).add(1))
+        .filter(resource::Column::PendingVersion.eq(0))
+        .col_expr(column, Expr::col(resource::Column::CurrentVersion).add(1))
         .col_expr(resource::Column::UpdatedAt, Expr::value(Utc::now()))
         .exec(tx)
         .await?;
@@ -224,8 +234,124 @@ pub async fn add_version(tx: &TenantTx, id: Uuid, v: &NewVersion) -> Result<Opti
     let Some(r) = tx.select::<resource::Entity>().filter(resource::Column::Id.eq(id)).one(tx).await? else {
         return Ok(None);
     };
-    insert_version(tx, id, r.current_version, v).await?;
-    Ok(Some(r.current_version))
+    let number = if waiting { r.pending_version } else { r.current_version };
+    insert_version(tx, id, number, v).await?;
+    Ok(Some(number))
+}
+
+/// Records that one of a waiting version's files, kept at `held_key` while it waited, was scanned
+/// clean and is now at `key`. False if the version no longer has that file (it was not kept).
+pub async fn file_scanned(tx: &TenantTx, id: Uuid, number: i32, held_key: &str, key: &str) -> Result<bool, DbError> {
+    for column in [resource_version::Column::FileKey, resource_version::Column::CaptionsKey] {
+        let done = tx
+            .update_many::<resource_version::Entity>()
+            .filter(resource_version::Column::ResourceId.eq(id))
+            .filter(resource_version::Column::Number.eq(number))
+            .filter(column.eq(held_key))
+            .col_expr(column, Expr::value(key))
+            .exec(tx)
+            .await?;
+        if done.rows_affected > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Publishes a waiting version once none of its files is still in the held area (`held_prefix`):
+/// a `scanning` resource's first version makes it `published`; a pending version becomes the
+/// current one. True if it was published now.
+pub async fn publish_scanned(tx: &TenantTx, id: Uuid, number: i32, held_prefix: &str) -> Result<bool, DbError> {
+    let Some(v) = version_row(tx, id, number).await? else { return Ok(false) };
+    if [&v.file_key, &v.captions_key].into_iter().flatten().any(|k| k.starts_with(held_prefix)) {
+        return Ok(false);
+    }
+    let now = Utc::now();
+    let first = tx
+        .update_many::<resource::Entity>()
+        .filter(resource::Column::Id.eq(id))
+        .filter(resource::Column::Status.eq("scanning"))
+        .filter(resource::Column::CurrentVersion.eq(number))
+        .col_expr(resource::Column::Status, Expr::value("published"))
+        .col_expr(resource::Column::UpdatedAt, Expr::value(now))
+        .exec(tx)
+        .await?;
+    let later = tx
+        .update_many::<resource::Entity>()
+        .filter(resource::Column::Id.eq(id))
+        .filter(resource::Column::PendingVersion.eq(number))
+        .col_expr(resource::Column::CurrentVersion, Expr::value(number))
+        .col_expr(resource::Column::PendingVersion, Expr::value(0))
+        .col_expr(resource::Column::UpdatedAt, Expr::value(now))
+        .exec(tx)
+        .await?;
+    Ok(first.rows_affected + later.rows_affected > 0)
+}
+
+/// Gives up a waiting version whose scan found a virus (or whose file could not be used): a
+/// `scanning` resource becomes `refused`, with the reason, its version keeping no file; a pending
+/// version is deleted. Returns the keys of its files that nothing else uses (to delete), or None
+/// if the version was not waiting.
+pub async fn refuse_waiting(
+    tx: &TenantTx,
+    id: Uuid,
+    number: i32,
+    reason: &str,
+) -> Result<Option<Vec<String>>, DbError> {
+    let Some(r) = tx.select::<resource::Entity>().filter(resource::Column::Id.eq(id)).one(tx).await? else {
+        return Ok(None);
+    };
+    let first = r.status == "scanning" && r.current_version == number;
+    if !first && r.pending_version != number {
+        return Ok(None);
+    }
+    let Some(v) = version_row(tx, id, number).await? else { return Ok(None) };
+    let mut keys: Vec<String> = [v.file_key.clone(), v.captions_key.clone()].into_iter().flatten().collect();
+    let now = Utc::now();
+    if first {
+        tx.update_many::<resource::Entity>()
+            .filter(resource::Column::Id.eq(id))
+            .col_expr(resource::Column::Status, Expr::value("refused"))
+            .col_expr(resource::Column::StatusReason, Expr::value(reason))
+            .col_expr(resource::Column::National, Expr::value("none"))
+            .col_expr(resource::Column::ProposedVersion, Expr::value(0))
+            .col_expr(resource::Column::UpdatedAt, Expr::value(now))
+            .exec(tx)
+            .await?;
+        tx.update_many::<resource_version::Entity>()
+            .filter(resource_version::Column::ResourceId.eq(id))
+            .filter(resource_version::Column::Number.eq(number))
+            .col_expr(resource_version::Column::FileKey, Expr::value(Option::<String>::None))
+            .col_expr(resource_version::Column::CaptionsKey, Expr::value(Option::<String>::None))
+            .exec(tx)
+            .await?;
+    } else {
+        // A file or captions kept from the current version stay with it.
+        if let Some(current) = version_row(tx, id, r.current_version).await? {
+            keys.retain(|k| current.file_key.as_ref() != Some(k) && current.captions_key.as_ref() != Some(k));
+        }
+        tx.delete_many::<resource_version::Entity>()
+            .filter(resource_version::Column::ResourceId.eq(id))
+            .filter(resource_version::Column::Number.eq(number))
+            .exec(tx)
+            .await?;
+        tx.update_many::<resource::Entity>()
+            .filter(resource::Column::Id.eq(id))
+            .col_expr(resource::Column::PendingVersion, Expr::value(0))
+            .col_expr(resource::Column::UpdatedAt, Expr::value(now))
+            .exec(tx)
+            .await?;
+    }
+    Ok(Some(keys))
+}
+
+async fn version_row(tx: &TenantTx, id: Uuid, number: i32) -> Result<Option<resource_version::Model>, DbError> {
+    Ok(tx
+        .select::<resource_version::Entity>()
+        .filter(resource_version::Column::ResourceId.eq(id))
+        .filter(resource_version::Column::Number.eq(number))
+        .one(tx)
+        .await?)
 }
 
 /// A resource this trust may see: its own (any status) or a national one.
@@ -323,7 +449,7 @@ pub async fn search(tx: &TenantTx, q: &Query) -> Result<(Vec<Resource>, u64), Db
     let sql = format!(
         "SELECT r.tenant_id, r.id, r.kind, r.title, r.description, r.keywords, r.audience, r.licence,
                 r.attribution_name, r.attribution_url, r.status, r.status_reason, r.contributor_id,
-                r.current_version, r.national, r.proposed_version, r.national_note, r.origin_tenant_id, r.origin_id,
+                r.current_version, r.pending_version, r.national, r.proposed_version, r.national_note, r.origin_tenant_id, r.origin_id,
                 r.created_at, r.updated_at
            FROM {from} WHERE {filter} ORDER BY {order} LIMIT {} OFFSET {}",
         Ord::min(q.limit, 100),

@@ -465,6 +465,87 @@ async fn enquiries_and_their_threads_stay_their_trusts() {
 }
 
 #[tokio::test]
+async fn library_versions_wait_for_their_scan_then_are_published_or_given_up() {
+    use trellis_db::catalogue::StoredFile;
+    use trellis_db::library::{self as lib, NewResource, NewVersion};
+    let f = fixture().await;
+    let a = f.ids["northmoor"];
+    let held = format!("{a}/held/");
+    let file = |key: &str| StoredFile {
+        key: key.into(),
+        name: "a.pdf".into(),
+        content_type: "application/pdf".into(),
+        size: 9,
+    };
+    let new = NewResource {
+        kind: "document".into(),
+        title: "Leaflet".into(),
+        description: "About".into(),
+        licence: "cc0".into(),
+        propose_national: true,
+        ..NewResource::default()
+    };
+    let first = NewVersion {
+        file: Some(file(&format!("{held}1"))),
+        captions_key: Some(format!("{held}2")),
+        ..NewVersion::default()
+    };
+    let tx = f.dbs.app.begin(a).await.unwrap();
+    // A first version waiting: `scanning`, not found by search, published once both files are scanned.
+    let id = lib::create(&tx, &new, &first, true).await.unwrap();
+    assert_eq!(lib::get(&tx, id).await.unwrap().unwrap().status, "scanning");
+    let q = lib::Query { text: String::new(), limit: 50, ..lib::Query::default() };
+    assert_eq!(lib::search(&tx, &q).await.unwrap().1, 0);
+    assert!(lib::file_scanned(&tx, id, 1, &format!("{held}1"), &format!("{a}/library/u/1")).await.unwrap());
+    assert!(!lib::publish_scanned(&tx, id, 1, &held).await.unwrap(), "its captions still wait");
+    assert!(!lib::file_scanned(&tx, id, 1, &format!("{held}9"), "elsewhere").await.unwrap(), "not its file");
+    assert!(lib::file_scanned(&tx, id, 1, &format!("{held}2"), &format!("{a}/library/u/2")).await.unwrap());
+    assert!(lib::publish_scanned(&tx, id, 1, &held).await.unwrap());
+    let r = lib::get(&tx, id).await.unwrap().unwrap();
+    assert_eq!((r.status.as_str(), r.current_version, r.pending_version), ("published", 1, 0));
+
+    // A second version waits, numbered but not current; only one waits at a time; given up, it is
+    // deleted, and only its own file is to be deleted (the captions kept from version 1 stay).
+    let second = NewVersion {
+        file: Some(file(&format!("{held}3"))),
+        captions_key: Some(format!("{a}/library/u/2")),
+        note: "New".into(),
+        ..NewVersion::default()
+    };
+    assert_eq!(lib::add_version(&tx, id, &second, true).await.unwrap(), Some(2));
+    assert!(lib::add_version(&tx, id, &second, true).await.unwrap().is_none());
+    assert!(lib::add_version(&tx, id, &second, false).await.unwrap().is_none());
+    let r = lib::get(&tx, id).await.unwrap().unwrap();
+    assert_eq!((r.current_version, r.pending_version), (1, 2));
+    assert_eq!(lib::current(&tx, &r).await.unwrap().unwrap().number, 1);
+    let gone = lib::refuse_waiting(&tx, id, 2, "a virus").await.unwrap().unwrap();
+    assert_eq!(gone, vec![format!("{held}3")]);
+    let r = lib::get(&tx, id).await.unwrap().unwrap();
+    assert_eq!((r.status.as_str(), r.current_version, r.pending_version), ("published", 1, 0));
+    assert!(lib::version(&tx, &r, 2).await.unwrap().is_none());
+    assert!(lib::refuse_waiting(&tx, id, 1, "late").await.unwrap().is_none(), "a published version is not given up");
+    // The next waiting version takes the number 2 again and becomes current once scanned.
+    assert_eq!(lib::add_version(&tx, id, &second, true).await.unwrap(), Some(2));
+    assert!(lib::file_scanned(&tx, id, 2, &format!("{held}3"), &format!("{a}/library/v/3")).await.unwrap());
+    assert!(lib::publish_scanned(&tx, id, 2, &held).await.unwrap());
+    let r = lib::get(&tx, id).await.unwrap().unwrap();
+    assert_eq!((r.current_version, r.pending_version), (2, 0));
+
+    // A first version given up: `refused`, with the reason, its proposal withdrawn and no file.
+    let other = lib::create(&tx, &new, &first, true).await.unwrap();
+    let gone = lib::refuse_waiting(&tx, other, 1, "bad.pdf contains a virus").await.unwrap().unwrap();
+    assert_eq!(gone.len(), 2);
+    let r = lib::get(&tx, other).await.unwrap().unwrap();
+    assert_eq!(
+        (r.status.as_str(), r.status_reason.as_str(), r.national.as_str()),
+        ("refused", "bad.pdf contains a virus", "none")
+    );
+    let v = lib::current(&tx, &r).await.unwrap().unwrap();
+    assert!(v.file.is_none() && v.captions_key.is_none());
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_trusts_library_stays_its_own_and_the_national_library_is_read_only_to_trusts() {
     use trellis_db::library::{self as lib, NewResource, NewVersion};
     use trellis_domain::library::Contributors;
@@ -482,7 +563,7 @@ async fn a_trusts_library_stays_its_own_and_the_national_library_is_read_only_to
     };
     let body = NewVersion { body: "Check the chart.".into(), ..NewVersion::default() };
     let tx = f.dbs.app.begin(a).await.unwrap();
-    let id = lib::create(&tx, &new, &body).await.unwrap();
+    let id = lib::create(&tx, &new, &body, false).await.unwrap();
     let r = lib::get(&tx, id).await.unwrap().unwrap();
     lib::rate(&tx, &r, person, 4).await.unwrap();
     lib::add_feedback(&tx, &r, person, "Useful").await.unwrap();
@@ -491,7 +572,8 @@ async fn a_trusts_library_stays_its_own_and_the_national_library_is_read_only_to
     lib::accept_policy(&tx, person).await.unwrap();
     tx.commit().await.unwrap();
     let tx = f.dbs.app.begin(trellis_domain::TenantId::NATIONAL).await.unwrap();
-    let national = lib::create(&tx, &NewResource { title: "National one".into(), ..new.clone() }, &body).await.unwrap();
+    let national =
+        lib::create(&tx, &NewResource { title: "National one".into(), ..new.clone() }, &body, false).await.unwrap();
     tx.commit().await.unwrap();
 
     // Riverside's handle: none of Northmoor's rows, the national one readable but not changeable.
@@ -507,7 +589,11 @@ async fn a_trusts_library_stays_its_own_and_the_national_library_is_read_only_to
     assert!(!lib::policy_accepted(&tx, person).await.unwrap());
     assert!(!lib::set_status(&tx, id, "removed", "x").await.unwrap());
     assert!(!lib::set_status(&tx, national, "removed", "x").await.unwrap(), "the national library is the platform's");
-    assert!(lib::add_version(&tx, national, &body).await.unwrap().is_none());
+    assert!(lib::add_version(&tx, national, &body, false).await.unwrap().is_none());
+    // Nor publish or refuse Northmoor's waiting files.
+    assert!(!lib::file_scanned(&tx, id, 1, "x/held/y", "x/library/z").await.unwrap());
+    assert!(!lib::publish_scanned(&tx, id, 1, "x/held/").await.unwrap());
+    assert!(lib::refuse_waiting(&tx, id, 1, "virus").await.unwrap().is_none());
     tx.commit().await.unwrap();
     let tx = f.dbs.app.begin(a).await.unwrap();
     assert_eq!(lib::get(&tx, id).await.unwrap().unwrap().status, "published");

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use trellis_db::TenantTx;
 use trellis_db::audit;
 use trellis_db::catalogue::{self as cat, CourseInput, ObjectInput, PublishRefused, StoredFile};
-use trellis_db::held::Kind;
+use trellis_db::held::{self, Kind};
 use trellis_db::states::VersionStatus;
 use trellis_domain::learning::{Completion, ObjectKind, STAFF_GROUPS, staff_group};
 use trellis_domain::library::ResourceKind;
@@ -305,6 +305,7 @@ async fn edit_page(
         (vec![], vec![])
     };
     let enrolled = trellis_db::learning::count_by_version(&tx, id).await?;
+    let held_files = held::recent(&tx, Kind::Media, Some(&id.to_string()), 20).await?;
     let months = chart::months_to(site.today(), 12);
     let since = chart::first_day(&months).unwrap_or_else(|| site.today()).and_time(chrono::NaiveTime::MIN).and_utc();
     let by_month: std::collections::HashMap<String, i64> =
@@ -362,12 +363,14 @@ async fn edit_page(
                 json!({
                     "id": o.id.to_string(), "title": o.title, "kind": o.kind, "completion": o.completion,
                     "file_name": o.file_name, "first": i == 0, "last": i + 1 == objects.len(),
+                    "waiting": o.file_key.as_deref().is_some_and(held::is_held_key),
                 })
             })
             .collect::<Vec<_>>(),
     );
     ctx.insert("path", &path);
     ctx.insert("choices", &choices);
+    ctx.insert("held", &uploads::held_rows(&held_files));
     ctx.insert(
         "uptake",
         &json!({
@@ -443,12 +446,14 @@ pub async fn publish(
             Ok(page::see_other_saying(req, &format!("/admin/courses/{id}"), said))
         }
         Err(PublishRefused::NotFound) => Err(AppError::NotFound),
-        Err(PublishRefused::Empty) => {
+        Err(refused @ (PublishRefused::Empty | PublishRefused::WaitingForScan)) => {
             tx.rollback().await?;
-            let e = FormErrors::one(
-                "publish",
-                "Add at least one session (or, for a learning path, one course) before publishing".to_owned(),
-            );
+            let why = if refused == PublishRefused::Empty {
+                "Add at least one session (or, for a learning path, one course) before publishing"
+            } else {
+                "A session's file is waiting for its virus scan: publish once it has been scanned, usually within minutes"
+            };
+            let e = FormErrors::one("publish", why.to_owned());
             let tx = state.dbs.app.begin_read(site.entry.id).await?;
             edit_page(tx, state, site, req, token, id, &e, None, StatusCode::BAD_REQUEST).await
         }
@@ -529,6 +534,8 @@ struct SessionForm {
     fields: HashMap<String, String>,
     file: Option<StoredFile>,
     file_error: Option<String>,
+    /// The file, while it waits for its virus scan (in the trust's held area).
+    waiting: Option<uploads::Kept>,
 }
 
 impl SessionForm {
@@ -565,14 +572,17 @@ async fn read_session_form(
 ) -> Result<SessionForm, AppError> {
     let mut sent = crate::http::upload::read(multipart, state.config.files.max_upload_mb).await?;
     let upload = sent.files.remove("file");
-    let mut form = SessionForm { fields: sent.fields, file: None, file_error: None };
+    let mut form = SessionForm { fields: sent.fields, file: None, file_error: None, waiting: None };
     if let Some(upload) = upload {
         let kind = ObjectKind::parse(&form.get("kind"));
         let sniffed = upload.sniffed();
         match kind.and_then(file_kind) {
             Some(f) if f.accepts(&sniffed) && upload.size > 0 => {
-                match uploads::scan_and_store(state, site, who, Kind::Media, &upload, "media").await? {
-                    Ok(stored) => form.file = Some(stored),
+                match uploads::scan_and_keep(state, site, who, Kind::Media, &upload, "media").await? {
+                    Ok(kept) => {
+                        form.file = Some(kept.file.clone());
+                        form.waiting = kept.held.map(|_| kept);
+                    }
                     Err(m) => form.file_error = Some(m),
                 }
             }
@@ -581,6 +591,82 @@ async fn read_session_form(
         }
     }
     Ok(form)
+}
+
+/// The worker's end of a session's file that waited for its virus scan
+/// ([`crate::features::uploads::release`]): a clean file goes to the trust's media area, in every
+/// session that has it; a file with a virus (or refused by the scanner) is taken out of them, and
+/// the course's page lists it as refused.
+pub(crate) async fn held_scanned(
+    state: &AppState,
+    site: &Site,
+    h: &held::Held,
+    file: &std::path::Path,
+    outcome: crate::usecases::uploads::Rescanned,
+) -> anyhow::Result<()> {
+    use crate::usecases::uploads::{delete_held_file, resolved};
+    let held_key = held::file_key(site.entry.id, h.id);
+    match outcome {
+        Ok(()) => {
+            // Stored as a clean upload is, by its content's hash (the same content is stored once).
+            let key = format!("{}/media/{}", site.entry.id, h.sha256);
+            state.files.put_file(&key, file).await?;
+            let tx = state.dbs.app.begin(site.entry.id).await?;
+            let n = cat::media_scanned(&tx, &held_key, &key).await?;
+            let (status, said) = if n > 0 {
+                (held::Status::Released, "Ready: the course can be published")
+            } else {
+                (held::Status::Refused, "Its session was changed or removed before the scan")
+            };
+            resolved(&tx, h, status, said).await?;
+            tx.commit().await?;
+        }
+        Err((status, message)) => {
+            let tx = state.dbs.app.begin(site.entry.id).await?;
+            let n = cat::media_refused(&tx, &held_key).await?;
+            resolved(&tx, h, status, &format!("{message}: its session has no file until one is uploaded")).await?;
+            if n > 0 {
+                let detail = json!({ "held": h.id.to_string(), "reason": message });
+                audit::record(&tx, h.uploaded_by, "course.session_file_refused", &h.target, None, detail).await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    delete_held_file(state, site, h).await;
+    Ok(())
+}
+
+/// Deletes a session's file that was waiting for its scan when its form is not saved.
+async fn not_kept(state: &AppState, form: &SessionForm) {
+    if let Some(kept) = &form.waiting
+        && let Err(e) = state.files.delete(&kept.file.key).await
+    {
+        tracing::warn!(error = %e, key = %kept.file.key, "a held session file not kept was not deleted");
+    }
+}
+
+/// Where a saved session form goes: back to the course, saying so (and, for a file waiting for
+/// its virus scan, that it waits, with the worker woken); on a failure its waiting file goes.
+async fn saved_session(
+    state: &AppState,
+    req: &Request,
+    course: CourseId,
+    form: &SessionForm,
+    saved: Result<(), AppError>,
+    said: &str,
+) -> Result<Response, AppError> {
+    if let Err(e) = saved {
+        not_kept(state, form).await;
+        return Err(e);
+    }
+    let back = format!("/admin/courses/{course}");
+    if form.waiting.is_some() {
+        crate::context::queue::wake(state).await;
+        let said =
+            format!("{said}: its file is waiting for a virus scan, and can be published once it has been scanned");
+        return Ok(page::see_other_saying(req, &back, said));
+    }
+    Ok(page::see_other_saying(req, &back, said))
 }
 
 fn check_session(form: &SessionForm, needs_file: bool) -> Result<ObjectInput, FormErrors> {
@@ -731,6 +817,7 @@ pub async fn add_session(
     let input = match check_session(&form, true) {
         Ok(i) => i,
         Err(e) => {
+            not_kept(state, &form).await;
             return session_form_page(
                 state,
                 site,
@@ -745,13 +832,20 @@ pub async fn add_session(
             .await;
         }
     };
-    let tx = state.dbs.app.begin(site.entry.id).await?;
-    if cat::add_object(&tx, course, &input).await?.is_none() {
-        return Err(AppError::NotFound);
+    let saved = async {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        if cat::add_object(&tx, course, &input).await?.is_none() {
+            return Err(AppError::NotFound);
+        }
+        if let Some(kept) = &form.waiting {
+            uploads::record_held(&tx, Some(me.person), Kind::Media, &course.to_string(), kept).await?;
+        }
+        audit::record(&tx, Some(me.person), "course.session_added", &course.to_string(), None, json!({})).await?;
+        tx.commit().await?;
+        Ok(())
     }
-    audit::record(&tx, Some(me.person), "course.session_added", &course.to_string(), None, json!({})).await?;
-    tx.commit().await?;
-    Ok(see_other(&format!("/admin/courses/{course}")))
+    .await;
+    saved_session(state, req, course, &form, saved, "Session added").await
 }
 
 /// The form for one session of the draft.
@@ -797,6 +891,7 @@ pub async fn save_session(
     let input = match check_session(&form, false) {
         Ok(i) => i,
         Err(e) => {
+            not_kept(state, &form).await;
             return session_form_page(
                 state,
                 site,
@@ -811,13 +906,20 @@ pub async fn save_session(
             .await;
         }
     };
-    let tx = state.dbs.app.begin(site.entry.id).await?;
-    if !cat::update_object(&tx, course, oid, &input).await? {
-        return Err(AppError::NotFound);
+    let saved = async {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        if !cat::update_object(&tx, course, oid, &input).await? {
+            return Err(AppError::NotFound);
+        }
+        if let Some(kept) = &form.waiting {
+            uploads::record_held(&tx, Some(me.person), Kind::Media, &course.to_string(), kept).await?;
+        }
+        audit::record(&tx, Some(me.person), "course.session_edited", &course.to_string(), None, json!({})).await?;
+        tx.commit().await?;
+        Ok(())
     }
-    audit::record(&tx, Some(me.person), "course.session_edited", &course.to_string(), None, json!({})).await?;
-    tx.commit().await?;
-    Ok(see_other(&format!("/admin/courses/{course}")))
+    .await;
+    saved_session(state, req, course, &form, saved, "Session saved").await
 }
 
 #[derive(Debug, Deserialize, Default)]

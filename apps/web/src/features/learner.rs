@@ -708,6 +708,10 @@ pub async fn file(
     let o = o.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     let key = o.file_key.clone().ok_or(AppError::NotFound)?;
+    // Only an editor's preview can meet a file still waiting for its scan (it cannot be published).
+    if trellis_db::held::is_held_key(&key) {
+        return Err(AppError::Conflict("This file is waiting for a virus scan: try again in a few minutes.".into()));
+    }
     let range = req.header("range").and_then(crate::http::range::parse_range);
     // A whole download of a document is recorded (in a write transaction of its own, so the
     // range requests of a video player stay read-only).

@@ -23,7 +23,7 @@ use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use trellis_db::catalogue::{self as cat, ObjectInput, StoredFile};
-use trellis_db::held::Kind;
+use trellis_db::held::{self, Kind};
 use trellis_db::library::{self as lib, NewResource, NewVersion, Resource, Version};
 use trellis_db::{TenantTx, audit, identity as id, outbox};
 use trellis_domain::identity::Permission;
@@ -106,6 +106,7 @@ fn resource_json(site: &Site, r: &Resource) -> Value {
         "proposal": r.national,
         "proposal_note": r.national_note,
         "version": r.current_version,
+        "pending_version": r.pending_version,
         "updated": when(site, r.updated_at),
         "url": format!("/library/{}", r.id),
     })
@@ -327,10 +328,18 @@ fn web_address(s: &str) -> Option<String> {
     }
 }
 
+/// A version checked: its content, the files stored for it (to delete should it not be saved
+/// after all), and those of its files waiting for their virus scan (in the trust's held area).
+struct Checked {
+    version: NewVersion,
+    fresh: Vec<String>,
+    waiting: Vec<(&'static str, scan::Kept)>,
+}
+
 /// A version's content as the form gave it: checked, its files checked by content and scanned,
-/// and only then stored. `prev` is the current version, for a new one: a file or captions not
-/// sent again are kept from it. Returns the version and the files stored for it (to delete should
-/// the version not be saved after all); `None` (with every problem named in `e`) keeps nothing.
+/// and only then stored (while the scanner is away, kept aside to wait for their scan). `prev` is
+/// the current version, for a new one: a file or captions not sent again are kept from it. `None`
+/// (with every problem named in `e`) keeps nothing.
 #[allow(clippy::too_many_arguments)] // the form's parts
 async fn check_version(
     state: &AppState,
@@ -340,7 +349,7 @@ async fn check_version(
     f: &mut Upload,
     e: &mut FormErrors,
     prev: Option<&Version>,
-) -> Result<Option<(NewVersion, Vec<String>)>, AppError> {
+) -> Result<Option<Checked>, AppError> {
     let mut v = NewVersion { created_by: who.person, ..NewVersion::default() };
     let file = f.files.remove("file");
     let captions = f.files.remove("captions");
@@ -396,11 +405,12 @@ async fn check_version(
     // Scanned and stored only once everything else is right; a refused file leaves nothing.
     let area = format!("library/{}", Uuid::now_v7());
     let mut fresh = Vec::new();
+    let mut waiting = Vec::new();
     let uploads = [("captions", captions.as_ref()), ("file", file.as_ref().filter(|_| kind.has_file()))];
     for (field, upload) in uploads {
         let Some(u) = upload else { continue };
-        let stored = match scan::scan_and_store(state, site, who, Kind::Resource, u, &area).await {
-            Ok(Ok(stored)) => stored,
+        let kept = match scan::scan_and_keep(state, site, who, Kind::Resource, u, &area).await {
+            Ok(Ok(kept)) => kept,
             Ok(Err(m)) => {
                 discard(state, &fresh).await;
                 e.insert(field, m);
@@ -411,14 +421,17 @@ async fn check_version(
                 return Err(err);
             }
         };
-        fresh.push(stored.key.clone());
+        fresh.push(kept.file.key.clone());
         if field == "captions" {
-            v.captions_key = Some(stored.key);
+            v.captions_key = Some(kept.file.key.clone());
         } else {
-            v.file = Some(stored);
+            v.file = Some(kept.file.clone());
+        }
+        if kept.held.is_some() {
+            waiting.push((field, kept));
         }
     }
-    Ok(Some((v, fresh)))
+    Ok(Some(Checked { version: v, fresh, waiting }))
 }
 
 /// What saving a version (or a resource with its first) came to: on a failure, the files stored
@@ -437,6 +450,100 @@ async fn discard(state: &AppState, keys: &[String]) {
             tracing::warn!(error = %e, key = %k, "a library file not kept was not deleted");
         }
     }
+}
+
+/// What the contributor is told when their resource waits for its virus scan.
+const WAITING: &str = "Resource received: the virus scanner is busy, so it is shared once its files have been scanned (usually within minutes)";
+
+/// A held library file's target: the resource, the version and which of its files.
+fn held_target(rid: Uuid, number: i32, field: &str) -> String {
+    format!("{rid}/{number}/{field}")
+}
+
+fn version_waiting() -> AppError {
+    AppError::Conflict(
+        "A new version is already waiting for its virus scan: try again once it has been published.".into(),
+    )
+}
+
+/// The worker's end of a library file that waited for its virus scan
+/// ([`crate::features::uploads::release`]): a clean file goes to the library's area and, once its
+/// version has no file still waiting, the version is published; a file with a virus (or refused
+/// by the scanner) gives up its version, and its contributor is told by email.
+pub(crate) async fn held_scanned(
+    state: &AppState,
+    site: &Site,
+    h: &held::Held,
+    file: &std::path::Path,
+    outcome: crate::usecases::uploads::Rescanned,
+) -> anyhow::Result<()> {
+    use crate::usecases::uploads::{delete_held_file, resolved};
+    let mut parts = h.target.splitn(3, '/');
+    let target = (parts.next().and_then(|r| r.parse::<Uuid>().ok()), parts.next().and_then(|n| n.parse::<i32>().ok()));
+    let (Some(rid), Some(number)) = target else {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        resolved(&tx, h, held::Status::Refused, "The resource is not known").await?;
+        tx.commit().await?;
+        delete_held_file(state, site, h).await;
+        return Ok(());
+    };
+    let held_key = held::file_key(site.entry.id, h.id);
+    match outcome {
+        Ok(()) => {
+            let key = format!("{}/library/{}/{}", site.entry.id, Uuid::now_v7(), h.sha256);
+            state.files.put_file(&key, file).await?;
+            let tx = state.dbs.app.begin(site.entry.id).await?;
+            let used = lib::file_scanned(&tx, rid, number, &held_key, &key).await?;
+            if used {
+                let held_area = format!("{}/held/", site.entry.id);
+                let published = lib::publish_scanned(&tx, rid, number, &held_area).await?;
+                resolved(&tx, h, held::Status::Released, if published { "Published" } else { "Scanned" }).await?;
+                if published {
+                    let detail = json!({ "version": number, "held": h.id.to_string() });
+                    audit::record(&tx, h.uploaded_by, "library.scanned_and_published", &rid.to_string(), None, detail)
+                        .await?;
+                }
+            } else {
+                resolved(&tx, h, held::Status::Refused, "Its version was not kept").await?;
+            }
+            tx.commit().await?;
+            if !used {
+                discard(state, &[key]).await;
+            }
+        }
+        Err((status, message)) => {
+            let tx = state.dbs.app.begin(site.entry.id).await?;
+            let dropped = lib::refuse_waiting(&tx, rid, number, &message).await?;
+            resolved(&tx, h, status, &message).await?;
+            let mut unused = Vec::new();
+            if let Some(keys) = dropped {
+                // Its other files still waiting are their own jobs' to resolve and delete.
+                unused = keys.into_iter().filter(|k| !held::is_held_key(k)).collect();
+                let detail = json!({ "version": number, "held": h.id.to_string(), "reason": message });
+                audit::record(&tx, h.uploaded_by, "library.refused_after_scan", &rid.to_string(), None, detail).await?;
+                if let Some(r) = lib::get(&tx, rid).await?
+                    && let Some(p) = r.contributor
+                    && let Some(person) = id::member_person(&tx, p).await?
+                {
+                    let subject = if number > 1 {
+                        format!("Version {number} of “{}” was not published", r.title)
+                    } else {
+                        format!("Your resource “{}” was not shared", r.title)
+                    };
+                    let ctx = json!({
+                        "title": r.title, "version": number, "reason": message,
+                        "link": format!("{}library/{}", site.url, r.id),
+                    });
+                    let mail = render_email(state, site, "resource_not_shared", &person.email, &subject, ctx)?;
+                    outbox::enqueue_email(&tx, &mail).await?;
+                }
+            }
+            tx.commit().await?;
+            discard(state, &unused).await;
+        }
+    }
+    delete_held_file(state, site, h).await;
+    Ok(())
 }
 
 fn form_values(f: &Upload) -> Value {
@@ -485,7 +592,7 @@ pub async fn create(
         Some(kind) => check_version(state, site, &who, kind, &mut f, &mut e, None).await?,
         None => None,
     };
-    let (Some((_, mut new)), Some((first, fresh))) = (details, version.filter(|_| e.is_empty())) else {
+    let (Some((_, mut new)), Some(checked)) = (details, version.filter(|_| e.is_empty())) else {
         let e = e.ordered_by(&[
             "policy",
             "kind",
@@ -507,10 +614,14 @@ pub async fn create(
         return new_page(state, site, req, &token.0, accepted, form_values(&f), &e, StatusCode::BAD_REQUEST);
     };
     new.contributor = Some(me.person);
+    let Checked { version: first, fresh, waiting } = checked;
     let saved = async {
         let tx = state.dbs.app.begin(site.entry.id).await?;
         lib::accept_policy(&tx, me.person).await?;
-        let rid = lib::create(&tx, &new, &first).await?;
+        let rid = lib::create(&tx, &new, &first, !waiting.is_empty()).await?;
+        for (field, kept) in &waiting {
+            scan::record_held(&tx, Some(me.person), Kind::Resource, &held_target(rid, 1, field), kept).await?;
+        }
         audit::record(
             &tx,
             Some(me.person),
@@ -525,6 +636,10 @@ pub async fn create(
     }
     .await;
     let rid = or_discard(state, &fresh, saved).await?;
+    if !waiting.is_empty() {
+        crate::context::queue::wake(state).await;
+        return Ok(see_other_saying(req, &format!("/library/{rid}"), WAITING));
+    }
     let said =
         if new.propose_national { "Resource shared, and proposed for the national library" } else { "Resource shared" };
     Ok(see_other_saying(req, &format!("/library/{rid}"), said))
@@ -586,12 +701,19 @@ async fn resource_view(
     );
     ctx.insert("csrf_token", csrf);
     ctx.insert("resource", &resource_json(site, &r));
-    ctx.insert("content", &current.map(|v| content_json(&r, v)));
+    // A resource waiting for its scan (or refused by it) shows no content: its files are not served.
+    let shown = current.filter(|_| !matches!(r.status.as_str(), "scanning" | "refused"));
+    ctx.insert("content", &shown.map(|v| content_json(&r, v)));
     ctx.insert(
         "versions",
         &versions
             .iter()
-            .map(|v| json!({ "number": v.number, "date": when(site, v.created_at), "note": v.note }))
+            .map(|v| {
+                json!({
+                    "number": v.number, "date": when(site, v.created_at), "note": v.note,
+                    "waiting": v.number == r.pending_version,
+                })
+            })
             .collect::<Vec<_>>(),
     );
     ctx.insert(
@@ -641,7 +763,7 @@ pub async fn download(
     let r = visible(&tx, &me, &raw).await?;
     let v = lib::current(&tx, &r).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    let f = v.file.ok_or(AppError::NotFound)?;
+    let f = v.file.filter(|f| !held::is_held_key(&f.key)).ok_or(AppError::NotFound)?;
     let range = req.header("range").and_then(crate::http::range::parse_range);
     let served = crate::http::range::Served {
         key: &f.key,
@@ -664,7 +786,7 @@ pub async fn captions_file(
     let r = visible(&tx, &me, &raw).await?;
     let v = lib::current(&tx, &r).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    let key = v.captions_key.ok_or(AppError::NotFound)?;
+    let key = v.captions_key.filter(|k| !held::is_held_key(k)).ok_or(AppError::NotFound)?;
     let bytes = state.files.get_bytes(&key).await.map_err(AppError::Internal)?;
     Ok(Response::builder()
         .content_type("text/vtt; charset=utf-8")
@@ -695,6 +817,12 @@ pub async fn add_version(
     if !may_contribute(&me, contributors) {
         return Err(not_a_contributor());
     }
+    if r.pending_version != 0 || r.status == "scanning" {
+        return Err(version_waiting());
+    }
+    if r.status == "refused" {
+        return Err(AppError::Conflict("This resource was not shared: share it again as a new resource.".into()));
+    }
     let kind = ResourceKind::parse(&r.kind).ok_or(AppError::NotFound)?;
     let prev = prev.ok_or(AppError::NotFound)?;
     let mut f = upload::read(multipart, state.config.files.max_upload_mb).await?;
@@ -704,7 +832,7 @@ pub async fn add_version(
     }
     let who = crate::http::transfer::uploader(state, req, Some(me.person), None);
     let checked = check_version(state, site, &who, kind, &mut f, &mut e, Some(&prev)).await?;
-    let Some((v, fresh)) = checked.filter(|_| e.is_empty()) else {
+    let Some(Checked { version: v, fresh, waiting }) = checked.filter(|_| e.is_empty()) else {
         let tx = state.dbs.app.begin_read(site.entry.id).await?;
         let e =
             e.ordered_by(&["policy", "file", "url", "body", "alt_text", "captions", "transcript", "note", "confirm"]);
@@ -714,14 +842,22 @@ pub async fn add_version(
     let saved = async {
         let tx = state.dbs.app.begin(site.entry.id).await?;
         lib::accept_policy(&tx, me.person).await?;
-        let n = lib::add_version(&tx, r.id, &v).await?.ok_or(AppError::NotFound)?;
-        audit::record(&tx, Some(me.person), "library.version_added", &r.id.to_string(), None, json!({ "version": n }))
-            .await?;
+        let n = lib::add_version(&tx, r.id, &v, !waiting.is_empty()).await?.ok_or_else(version_waiting)?;
+        for (field, kept) in &waiting {
+            scan::record_held(&tx, Some(me.person), Kind::Resource, &held_target(r.id, n, field), kept).await?;
+        }
+        let detail = json!({ "version": n, "waiting_for_scan": !waiting.is_empty() });
+        audit::record(&tx, Some(me.person), "library.version_added", &r.id.to_string(), None, detail).await?;
         tx.commit().await?;
         Ok::<_, AppError>(n)
     }
     .await;
     let n = or_discard(state, &fresh, saved).await?;
+    if !waiting.is_empty() {
+        crate::context::queue::wake(state).await;
+        let said = format!("Version {n} received: it is published once its files have been scanned for viruses");
+        return Ok(see_other_saying(req, &format!("/library/{}", r.id), said));
+    }
     Ok(see_other_saying(req, &format!("/library/{}", r.id), format!("Version {n} published")))
 }
 
@@ -1051,6 +1187,11 @@ pub struct ModerateForm {
 fn decision(f: &ModerateForm, now: &str) -> Result<(Option<&'static str>, &'static str, String), AppError> {
     let reason = f.reason.trim().chars().take(1000).collect::<String>();
     match f.action.as_str() {
+        "keep" => Ok((None, "kept", String::new())),
+        _ if now == "scanning" => Err(AppError::Conflict(
+            "It is waiting for its virus scan and nobody else can see it yet: decide once it has been scanned.".into(),
+        )),
+        _ if now == "refused" => Err(AppError::Conflict("It was not shared, as a virus was found in it.".into())),
         "hide" if now == "removed" => Err(AppError::BadRequest("It is already removed: restore it first.".into())),
         "hide" => Ok((Some("hidden"), "hidden", reason)),
         "remove" if reason.is_empty() => {
@@ -1058,7 +1199,6 @@ fn decision(f: &ModerateForm, now: &str) -> Result<(Option<&'static str>, &'stat
         }
         "remove" => Ok((Some("removed"), "removed", reason)),
         "restore" => Ok((Some("published"), "restored", String::new())),
-        "keep" => Ok((None, "kept", String::new())),
         _ => Err(AppError::BadRequest("Choose hide, remove, restore or keep.".into())),
     }
 }
@@ -1387,7 +1527,7 @@ async fn copy_to_national(state: &AppState, r: &Resource, v: &Version) -> Result
         if let Some(id) = lib::national_copy_of(&tx, r.owner, r.id).await? {
             return Ok::<_, AppError>((id, false));
         }
-        let id = lib::create(&tx, &new, &first).await?;
+        let id = lib::create(&tx, &new, &first, false).await?;
         tx.commit().await?;
         Ok((id, true))
     }

@@ -6,7 +6,7 @@
 use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::features::elearning::upload::{self, ImportError, Source};
-use crate::usecases::uploads::{self, Arrival, Scanned, Uploader};
+use crate::usecases::uploads::{self, Arrival, Scanned, Uploader, delete_held_file, resolved};
 use serde_json::json;
 use trellis_db::held::{self, Held, Kind, Status};
 use trellis_domain::CourseId;
@@ -37,11 +37,20 @@ pub async fn release(state: &AppState, site: &Site, id: uuid::Uuid) -> anyhow::R
     let tmp = tempfile::NamedTempFile::new()?;
     let size = state.files.get_to_file(&key, tmp.path()).await?;
     let who = Uploader { person: h.uploaded_by, ..Uploader::default() };
-    match uploads::scan_file(state, site, &who, Arrival::Rescan, kind, &h.file_name, tmp.path(), size).await? {
-        Scanned::Pass => {}
-        Scanned::Infected(m) => return finish(state, site, &h, Status::Infected, &m, true).await,
-        Scanned::Refuse(m) => return finish(state, site, &h, Status::Refused, &m, true).await,
-        Scanned::Hold(why) => anyhow::bail!("the virus scanner is still not available: {why}"),
+    let outcome =
+        match uploads::scan_file(state, site, &who, Arrival::Rescan, kind, &h.file_name, tmp.path(), size).await? {
+            Scanned::Pass => Ok(()),
+            Scanned::Infected(m) => Err((Status::Infected, m)),
+            Scanned::Refuse(m) => Err((Status::Refused, m)),
+            Scanned::Hold(why) => anyhow::bail!("the virus scanner is still not available: {why}"),
+        };
+    match kind {
+        Kind::Resource => return crate::features::library::held_scanned(state, site, &h, tmp.path(), outcome).await,
+        Kind::Media => return crate::features::authoring::held_scanned(state, site, &h, tmp.path(), outcome).await,
+        _ => {}
+    }
+    if let Err((status, m)) = outcome {
+        return finish(state, site, &h, status, &m, true).await;
     }
     match kind {
         Kind::Package => {
@@ -86,9 +95,8 @@ pub async fn release(state: &AppState, site: &Site, id: uuid::Uuid) -> anyhow::R
         }
         // Kept where it waited: the import page offers to check it.
         Kind::StaffFile => finish(state, site, &h, Status::Released, "Ready to check", false).await,
-        Kind::Media | Kind::Resource => {
-            finish(state, site, &h, Status::Refused, "Course media and library files are not held", true).await
-        }
+        // Completed above, by the course editor's and the library's own steps.
+        Kind::Media | Kind::Resource => Ok(()),
     }
 }
 
@@ -103,20 +111,10 @@ async fn finish(
     delete_file: bool,
 ) -> anyhow::Result<()> {
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    if held::resolve(&tx, h.id, status, detail).await? {
-        trellis_db::audit::record(
-            &tx,
-            None,
-            "upload.scanned",
-            &h.id.to_string(),
-            None,
-            json!({ "kind": h.kind.map(Kind::as_str), "status": status.as_str() }),
-        )
-        .await?;
-    }
+    resolved(&tx, h, status, detail).await?;
     tx.commit().await?;
-    if delete_file && let Err(e) = state.files.delete(&held::file_key(site.entry.id, h.id)).await {
-        tracing::warn!(error = %e, tenant = %site.entry.slug, held = %h.id, "held upload's file not deleted");
+    if delete_file {
+        delete_held_file(state, site, h).await;
     }
     Ok(())
 }

@@ -85,36 +85,71 @@ impl Received {
     }
 }
 
+/// A file received with a form, scanned and stored ([`scan_and_keep`]).
+#[derive(Debug, Clone)]
+pub struct Kept {
+    /// Where it is: its area, or (while it waits for its scan) the trust's held area.
+    pub file: trellis_db::catalogue::StoredFile,
+    pub sha256: String,
+    /// The held upload's id, while it waits for its virus scan: the caller records it with
+    /// [`record_held`] in the transaction that saves what the file is for, and never serves it.
+    pub held: Option<uuid::Uuid>,
+}
+
 /// Scans a file just received with a form and, if it passes, puts it in the file store at
 /// `<trust>/<area>/<sha256>` (the same content is stored once), with its type read from its
-/// content. `Err(message)` when it is refused: infected, too large to scan, or (for a form that
-/// cannot wait, whose other fields would be lost) while the scanner is away and scanning is
-/// required. Nothing is kept of a refused file.
-pub async fn scan_and_store(
+/// content. While scanning is required and the scanner is away, it is put in the trust's held
+/// area instead, to wait for its scan ([`Kept::held`]). `Err(message)` when it is refused:
+/// infected, or too large to scan. Nothing is kept of a refused file.
+pub async fn scan_and_keep(
     state: &AppState,
     site: &Site,
     who: &Uploader,
     kind: Kind,
     file: &Received,
     area: &str,
-) -> Result<Result<trellis_db::catalogue::StoredFile, String>, AppError> {
-    match scan_file(state, site, who, Arrival::New, kind, &file.name, file.tmp.path(), file.size).await? {
-        Scanned::Pass => {}
-        Scanned::Refuse(m) | Scanned::Infected(m) => return Ok(Err(m)),
-        Scanned::Hold(_) => {
-            return Ok(Err(
-                "The virus scanner is not available just now, so the file cannot be accepted and was not kept: try again in a few minutes".into(),
-            ));
-        }
-    }
-    let key = format!("{}/{area}/{}", site.entry.id, file.sha256);
+) -> Result<Result<Kept, String>, AppError> {
+    let (key, held) =
+        match scan_file(state, site, who, Arrival::New, kind, &file.name, file.tmp.path(), file.size).await? {
+            Scanned::Pass => (format!("{}/{area}/{}", site.entry.id, file.sha256), None),
+            Scanned::Refuse(m) | Scanned::Infected(m) => return Ok(Err(m)),
+            Scanned::Hold(_) => {
+                let id = uuid::Uuid::now_v7();
+                (held::file_key(site.entry.id, id), Some(id))
+            }
+        };
     state.files.put_file(&key, file.tmp.path()).await.map_err(AppError::Internal)?;
-    Ok(Ok(trellis_db::catalogue::StoredFile {
-        key,
-        name: file.name.clone(),
-        content_type: file.sniffed(),
-        size: i64::try_from(file.size).unwrap_or(i64::MAX),
+    Ok(Ok(Kept {
+        file: trellis_db::catalogue::StoredFile {
+            key,
+            name: file.name.clone(),
+            content_type: file.sniffed(),
+            size: i64::try_from(file.size).unwrap_or(i64::MAX),
+        },
+        sha256: file.sha256.clone(),
+        held,
     }))
+}
+
+/// Records, in the caller's transaction, that a file kept by [`scan_and_keep`] waits for its
+/// virus scan (`target` says what it is for), queues the scan and audits it (`upload.held`).
+/// Nothing for a file already scanned. Wake the worker ([`crate::context::queue::wake`]) after
+/// the commit.
+pub async fn record_held(
+    tx: &trellis_db::TenantTx,
+    by: Option<PersonId>,
+    kind: Kind,
+    target: &str,
+    kept: &Kept,
+) -> Result<(), AppError> {
+    let Some(id) = kept.held else { return Ok(()) };
+    let size = u64::try_from(kept.file.size).unwrap_or(0);
+    let new =
+        NewHeld { id, kind, target, file_name: &kept.file.name, bytes: size, sha256: &kept.sha256, uploaded_by: by };
+    held::hold(tx, &new).await?;
+    audit::record(tx, by, "upload.held", &id.to_string(), None, json!({ "kind": kind.as_str(), "bytes": size }))
+        .await?;
+    Ok(())
 }
 
 /// Scans bytes held in memory (logos and staff files, small by their own limits).
@@ -290,4 +325,35 @@ pub fn held_rows(rows: &[held::Held]) -> Vec<serde_json::Value> {
             })
         })
         .collect()
+}
+
+/// What a held upload's second scan found: clean, or how it ended and why.
+pub type Rescanned = Result<(), (held::Status, String)>;
+
+/// Records, in the caller's transaction, how a held upload ended (audited once).
+pub async fn resolved(
+    tx: &trellis_db::TenantTx,
+    h: &held::Held,
+    status: held::Status,
+    detail: &str,
+) -> anyhow::Result<()> {
+    if held::resolve(tx, h.id, status, detail).await? {
+        trellis_db::audit::record(
+            tx,
+            None,
+            "upload.scanned",
+            &h.id.to_string(),
+            None,
+            json!({ "kind": h.kind.map(Kind::as_str), "status": status.as_str() }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes a resolved held upload's file (a file left by a failed delete is only unused bytes).
+pub async fn delete_held_file(state: &AppState, site: &Site, h: &held::Held) {
+    if let Err(e) = state.files.delete(&held::file_key(site.entry.id, h.id)).await {
+        tracing::warn!(error = %e, tenant = %site.entry.slug, held = %h.id, "held upload's file not deleted");
+    }
 }

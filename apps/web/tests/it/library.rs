@@ -13,7 +13,7 @@ use crate::uploads::stored;
 use trellis_domain::identity::Role;
 use trellis_testkit::{BASE, ClamdPeer, Visitor, eicar, spawn_app, spawn_app_with};
 
-fn pdf(words: &str) -> Vec<u8> {
+pub(crate) fn pdf(words: &str) -> Vec<u8> {
     format!("%PDF-1.4\n% {words}\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").into_bytes()
 }
 
@@ -32,7 +32,7 @@ fn mp4() -> Vec<u8> {
 const VTT: &[u8] = b"WEBVTT\n\n00:00.000 --> 00:02.000\nWash your hands for twenty seconds.\n";
 
 /// Shares a resource through the form and returns its page's path.
-async fn share(v: &mut Visitor, fields: &[(&str, &str)], files: &[(&str, &str, &str, &[u8])]) -> String {
+pub(crate) async fn share(v: &mut Visitor, fields: &[(&str, &str)], files: &[(&str, &str, &str, &[u8])]) -> String {
     let t = token(v, "/library/new").await;
     let mut all = vec![("csrf_token", t.as_str()), ("policy", "yes"), ("confirm", "yes")];
     all.extend_from_slice(fields);

@@ -570,7 +570,7 @@ async fn closing_an_account_erases_the_person_everywhere_and_keeps_the_counts() 
         };
         let first =
             NewVersion { body: "Turn patients regularly.".into(), created_by: Some(ann_id), ..NewVersion::default() };
-        create(&ntx, &copy, &first).await.unwrap();
+        create(&ntx, &copy, &first, false).await.unwrap();
         ntx.commit().await.unwrap();
     }
 
@@ -812,6 +812,23 @@ async fn accounts_unused_for_the_retention_period_are_anonymised_and_signing_in_
     // Amy signs in again: active now.
     let mut amy = app.visitor("northmoor");
     assert_eq!(amy.sign_in("amy.active@northmoor.example", trellis_testkit::PASSWORD).await.status, 303);
+    // Ian came with a staff import seven years ago and has never signed in; today's import still
+    // lists him (unchanged), so his account is in use too.
+    let csv = "Assignment Number,First Name,Last Name,Email,Position,Department,Staff Group,Place of Work
+               12345678,Ian,Imported,ian.imported@northmoor.example,Porter,Estates,Estates and Ancillary,General
+";
+    let rows = trellis_domain::staff_import::parse(csv.as_bytes()).unwrap();
+    let dbs = app.dbs().await;
+    let northmoor = app.tenant_id("northmoor").await;
+    let import = || async {
+        let tx = dbs.app.begin(northmoor).await.unwrap();
+        let done = trellis_db::staff::apply(&tx, &rows, None, chrono::Duration::days(14)).await.unwrap();
+        assert!(done.plan.errors.is_empty(), "{:?}", done.plan.errors);
+        tx.commit().await.unwrap();
+    };
+    import().await;
+    last_active(&app, "ian.imported@northmoor.example", long_ago).await;
+    import().await;
 
     // A dry run counts and changes nothing.
     let dry =
@@ -827,13 +844,13 @@ async fn accounts_unused_for_the_retention_period_are_anonymised_and_signing_in_
     let left = found_anywhere(&app, &["gwen.gone@northmoor.example".to_owned(), gone_id.to_string()]).await;
     assert!(left.is_empty(), "still found: {left:?}");
     assert!(!found_anywhere(&app, &["sole.manager@riverside.example".to_owned()]).await.is_empty());
+    assert!(!found_anywhere(&app, &["ian.imported@northmoor.example".to_owned()]).await.is_empty());
     let mut back = app.visitor("northmoor");
     assert_eq!(back.sign_in("amy.active@northmoor.example", trellis_testkit::PASSWORD).await.status, 303);
     let mut gwen = app.visitor("northmoor");
     assert_eq!(gwen.sign_in("gwen.gone@northmoor.example", trellis_testkit::PASSWORD).await.status, 401);
     // The trust's trail says someone was erased, by the schedule.
-    let dbs = app.dbs().await;
-    let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
+    let tx = dbs.app.begin(northmoor).await.unwrap();
     let trail = trellis_db::audit::trail_of(&tx, "person.erased", 10).await.unwrap();
     tx.commit().await.unwrap();
     assert!(trail.iter().any(|e| e.detail.contains("retention schedule")), "{trail:?}");

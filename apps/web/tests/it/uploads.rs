@@ -37,6 +37,50 @@ fn package_with(name: &str, extra: (&str, &[u8])) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
+/// A relay on `port` to a real clamd: the scanner is "back" until the task is aborted (which
+/// closes the port again).
+async fn relay(port: u16, target: String) -> tokio::task::JoinHandle<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                }
+            });
+        }
+    })
+}
+
+fn text(b: Vec<u8>) -> String {
+    String::from_utf8(b).unwrap()
+}
+
+/// An app that requires scanning, with the scanner "down": a port nothing listens on yet (see
+/// [`relay`]).
+async fn scanner_away() -> (TestApp, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let app = spawn_app_with(None, |c| {
+        c.uploads.scan = "required".into();
+        c.uploads.clamd = format!("127.0.0.1:{port}");
+    })
+    .await;
+    (app, port)
+}
+
+/// Held uploads of these kinds at a trust, newest first.
+async fn held_of(app: &TestApp, slug: &str, kinds: &[trellis_db::held::Kind]) -> Vec<trellis_db::held::Held> {
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id(slug).await).await.unwrap();
+    let mut rows = Vec::new();
+    for kind in kinds {
+        rows.extend(trellis_db::held::recent(&tx, *kind, None, 10).await.unwrap());
+    }
+    tx.commit().await.unwrap();
+    rows
+}
+
 /// Asks for the dry run of a held staff file ("Check" on the import page).
 async fn check_held(v: &mut Visitor, id: &str) -> trellis_testkit::Page {
     let t = token(v, "/admin/staff/import").await;
@@ -169,13 +213,7 @@ async fn infected_uploads_are_refused_named_audited_and_leave_nothing_behind() {
 
 #[tokio::test]
 async fn while_the_scanner_is_away_uploads_wait_unserved_then_the_worker_scans_and_completes_them() {
-    // A port nothing listens on yet: the scanner is "down".
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let app = spawn_app_with(None, |c| {
-        c.uploads.scan = "required".into();
-        c.uploads.clamd = format!("127.0.0.1:{port}");
-    })
-    .await;
+    let (app, port) = scanner_away().await;
     let (mut boss, _) =
         app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
     let course = new_course(&mut boss, "SCAN-2", "Held uploads").await;
@@ -245,18 +283,7 @@ async fn while_the_scanner_is_away_uploads_wait_unserved_then_the_worker_scans_a
 
     // The scanner comes back (a relay on that port to a real clamd): the worker scans and completes.
     let clamd = ClamdPeer::start().await;
-    let relay = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    let target = clamd.address();
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = relay.accept().await {
-            let target = target.clone();
-            tokio::spawn(async move {
-                if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                }
-            });
-        }
-    });
+    let _relay = relay(port, clamd.address()).await;
     assert!(
         eventually(Duration::from_secs(90), || async {
             let tx = dbs.app.begin(northmoor).await.unwrap();
@@ -368,4 +395,124 @@ async fn every_upload_and_download_is_logged_with_its_size_for_the_trust_and_the
     let everyone = root.get("/admin/file-activity").await;
     assert_eq!(everyone.status, 200, "{}", everyone.body);
     assert!(everyone.body.contains("hand-hygiene.zip") && everyone.body.contains("Northmoor"), "{}", everyone.body);
+}
+
+#[tokio::test]
+async fn while_the_scanner_is_away_library_and_session_files_wait_unseen_then_are_published_or_refused() {
+    use crate::library::{pdf, share};
+    use trellis_db::held::Kind;
+    let (app, port) = scanner_away().await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut lee, _) = app.person("northmoor", "lee@northmoor.example").signed_in().await;
+    let (mut rex, _) =
+        app.person("riverside", "rex@riverside.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let details = |title: &'static str| {
+        vec![
+            ("kind", "document"),
+            ("title", title),
+            ("description", "How to screen adults for sepsis on the ward."),
+            ("licence", "cc-by"),
+            ("attribution_name", "Northmoor sepsis team"),
+        ]
+    };
+
+    // A clean leaflet and an infected one wait: their contributor is told, nobody else sees them,
+    // and their files are not served.
+    let clean =
+        share(&mut boss, &details("Sepsis leaflet"), &[("file", "leaflet.pdf", "application/pdf", &pdf("v1"))]).await;
+    let page = boss.get(&clean).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Resource received") && page.body.contains("Waiting for a virus scan"), "{}", page.body);
+    assert!(!page.body.contains(&format!("{clean}/file")), "no link to a file not yet scanned");
+    assert_eq!(boss.get(&format!("{clean}/file")).await.status, 404);
+    assert_eq!(lee.get(&clean).await.status, 404);
+    assert!(lee.get("/library?q=sepsis").await.body.contains("0 resources"));
+    let mut infected = pdf("a leaflet");
+    infected.extend_from_slice(&eicar());
+    let bad = share(&mut boss, &details("Bad leaflet"), &[("file", "bad.pdf", "application/pdf", &infected)]).await;
+    // Moderators cannot publish a resource that waits.
+    let id = bad.rsplit('/').next().unwrap().to_owned();
+    let t = token(&mut boss, "/admin/library").await;
+    let restored = boss.post(&format!("/admin/library/{id}"), &[("csrf_token", &t), ("action", "restore")]).await;
+    assert_eq!(restored.status, 409, "{}", restored.body);
+    // Another trust sees neither the resource nor the held rows.
+    assert_eq!(rex.get(&clean).await.status, 404);
+    assert!(held_of(&app, "riverside", &[Kind::Resource, Kind::Media]).await.is_empty());
+
+    // A course session's document waits too, and the course cannot be published until it has been scanned.
+    let course = new_course(&mut boss, "SCAN-3", "Held session files").await;
+    let form = format!("/admin/courses/{course}/sessions");
+    let t = token(&mut boss, &form).await;
+    let fields = [("csrf_token", t.as_str()), ("title", "The policy"), ("kind", "document"), ("completion", "view")];
+    let added = boss.post_multipart(&form, &fields, ("file", "policy.pdf", "application/pdf", &pdf("policy"))).await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let editor = boss.get(&format!("/admin/courses/{course}")).await;
+    assert!(editor.body.contains("its file is waiting for a virus scan"), "{}", editor.body);
+    assert!(editor.body.contains("policy.pdf") && editor.body.contains("Waiting for a virus scan"), "{}", editor.body);
+    let t = token(&mut boss, &format!("/admin/courses/{course}")).await;
+    let early = boss.post(&format!("/admin/courses/{course}/publish"), &[("csrf_token", &t)]).await;
+    assert_eq!(early.status, 400, "{}", early.body);
+    assert!(early.body.contains("waiting for its virus scan"), "{}", early.body);
+    assert_eq!(stored(&app).iter().filter(|p| p.contains("/held/")).count(), 3);
+
+    // The scanner comes back: the clean files are published, the infected one is refused and its
+    // contributor told.
+    let clamd = ClamdPeer::start().await;
+    let back = relay(port, clamd.address()).await;
+    assert!(
+        eventually(Duration::from_secs(90), || async {
+            let rows = held_of(&app, "northmoor", &[Kind::Resource, Kind::Media]).await;
+            rows.len() == 3 && rows.iter().all(|h| h.status != "waiting")
+        })
+        .await,
+        "the worker scanned every held file once the scanner was back"
+    );
+    let shown = lee.get(&clean).await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert_eq!(lee.get(&format!("{clean}/file")).await.body, text(pdf("v1")));
+    assert!(lee.get("/library?q=sepsis").await.body.contains("Sepsis leaflet"));
+    let refused = boss.get(&bad).await;
+    assert!(refused.body.contains("Not shared") && refused.body.contains("Trellis.Test.EICAR"), "{}", refused.body);
+    assert_eq!(lee.get(&bad).await.status, 404);
+    assert_eq!(boss.get(&format!("{bad}/file")).await.status, 404);
+    app.mail.wait_for("boss@northmoor.example", "was not shared").await;
+    assert!(audited(&app, "northmoor", "library.refused_after_scan").await.len() == 1);
+    let t = token(&mut boss, &format!("/admin/courses/{course}")).await;
+    let published = boss.post(&format!("/admin/courses/{course}/publish"), &[("csrf_token", &t)]).await;
+    assert_eq!(published.status, 303, "{}", published.body);
+    assert!(stored(&app).iter().all(|p| !p.contains("/held/")), "no held file is left");
+
+    // A new version sent while the scanner is away again waits; the current one is still served.
+    back.abort();
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err()
+        })
+        .await
+    );
+    let t = token(&mut boss, &clean).await;
+    let version = [("csrf_token", t.as_str()), ("confirm", "yes"), ("note", "Updated screening tool")];
+    let sent = boss
+        .post_files(&format!("{clean}/versions"), &version, &[("file", "leaflet.pdf", "application/pdf", &pdf("v2"))])
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let page = boss.get(&clean).await;
+    assert!(page.body.contains("Version 2 received") && page.body.contains("Version 2 is waiting for a virus scan"));
+    assert_eq!(lee.get(&format!("{clean}/file")).await.body, text(pdf("v1")));
+    let again = boss
+        .post_files(&format!("{clean}/versions"), &version, &[("file", "leaflet.pdf", "application/pdf", &pdf("v3"))])
+        .await;
+    assert_eq!(again.status, 409, "one version waits at a time: {}", again.body);
+    let _back = relay(port, clamd.address()).await;
+    assert!(
+        eventually(Duration::from_secs(90), || async {
+            held_of(&app, "northmoor", &[Kind::Resource]).await.iter().all(|h| h.status != "waiting")
+        })
+        .await,
+        "the version was scanned once the scanner was back"
+    );
+    let page = lee.get(&clean).await;
+    assert!(page.body.contains("Updated screening tool"), "{}", page.body);
+    assert_eq!(lee.get(&format!("{clean}/file")).await.body, text(pdf("v2")));
 }

@@ -531,7 +531,12 @@ pub async fn draft(tx: &TenantTx, id: CourseId) -> Result<Option<Version>, DbErr
     }
     let all = versions(tx, id).await?;
     if let Some(d) = all.iter().find(|v| v.status == VersionStatus::Draft) {
-        return Ok(Some(d.clone()));
+        // Held until the transaction ends, so a draft being published waits for this change (and
+        // one published meanwhile is not changed: a new draft is made from it).
+        if lock_draft(tx, d.id).await? {
+            return Ok(Some(d.clone()));
+        }
+        return Box::pin(draft(tx, id)).await;
     }
     let number = all.first().map_or(1, |v| v.number + 1);
     let new = Uuid::now_v7();
@@ -708,6 +713,22 @@ pub enum PublishRefused {
     Empty,
     /// A session's file is still waiting for its virus scan.
     WaitingForScan,
+    /// A video, audio or document session has no file (its upload was refused by the virus scan):
+    /// its title.
+    NoFile(String),
+}
+
+/// Locks a draft version's row until the transaction ends (on PostgreSQL; SQLite writes one at a
+/// time). False if it is no longer a draft.
+async fn lock_draft(tx: &TenantTx, version: Uuid) -> Result<bool, DbError> {
+    let done = tx
+        .update_many::<course_version::Entity>()
+        .filter(course_version::Column::Id.eq(version))
+        .filter(course_version::Column::Status.eq(VersionStatus::Draft))
+        .col_expr(course_version::Column::Status, Expr::col(course_version::Column::Status))
+        .exec(tx)
+        .await?;
+    Ok(done.rows_affected == 1)
 }
 
 /// Puts a session file that waited for its virus scan (at `held_key`) where it now is, in every
@@ -748,6 +769,10 @@ pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishR
     let all = versions(tx, id).await?;
     let now = Utc::now();
     let number = if let Some(d) = all.iter().find(|v| v.status == VersionStatus::Draft) {
+        // Locked first, so a session being saved to the draft is either in it now or waits.
+        if !lock_draft(tx, d.id).await? {
+            return Ok(Err(PublishRefused::NotFound));
+        }
         let sessions = if c.kind == "path" { vec![] } else { objects(tx, d.id).await? };
         let empty = if c.kind == "path" { path_courses(tx, id).await?.is_empty() } else { sessions.is_empty() };
         if empty {
@@ -755,6 +780,10 @@ pub async fn publish(tx: &TenantTx, id: CourseId) -> Result<Result<i32, PublishR
         }
         if sessions.iter().any(|o| o.file_key.as_deref().is_some_and(crate::held::is_held_key)) {
             return Ok(Err(PublishRefused::WaitingForScan));
+        }
+        let has_file = |o: &Object| matches!(o.kind.as_str(), "video" | "audio" | "document");
+        if let Some(o) = sessions.iter().find(|o| has_file(o) && o.file_key.is_none()) {
+            return Ok(Err(PublishRefused::NoFile(o.title.clone())));
         }
         tx.update_many::<course_version::Entity>()
             .filter(course_version::Column::CourseId.eq(id.as_uuid()))

@@ -242,6 +242,7 @@ pub async fn add_version(tx: &TenantTx, id: Uuid, v: &NewVersion, waiting: bool)
 /// Records that one of a waiting version's files, kept at `held_key` while it waited, was scanned
 /// clean and is now at `key`. False if the version no longer has that file (it was not kept).
 pub async fn file_scanned(tx: &TenantTx, id: Uuid, number: i32, held_key: &str, key: &str) -> Result<bool, DbError> {
+    lock(tx, id).await?;
     for column in [resource_version::Column::FileKey, resource_version::Column::CaptionsKey] {
         let done = tx
             .update_many::<resource_version::Entity>()
@@ -296,8 +297,12 @@ pub async fn refuse_waiting(
     tx: &TenantTx,
     id: Uuid,
     number: i32,
+    held_key: &str,
     reason: &str,
 ) -> Result<Option<Vec<String>>, DbError> {
+    // The resource's row is locked first (as [`file_scanned`] does), so a file scanned clean at
+    // the same time is either seen here or waits until this is done.
+    lock(tx, id).await?;
     let Some(r) = tx.select::<resource::Entity>().filter(resource::Column::Id.eq(id)).one(tx).await? else {
         return Ok(None);
     };
@@ -305,7 +310,13 @@ pub async fn refuse_waiting(
     if !first && r.pending_version != number {
         return Ok(None);
     }
-    let Some(v) = version_row(tx, id, number).await? else { return Ok(None) };
+    // Only for a file of this very version: a number given up is given again to the next version.
+    let Some(v) = version_row(tx, id, number)
+        .await?
+        .filter(|v| v.file_key.as_deref() == Some(held_key) || v.captions_key.as_deref() == Some(held_key))
+    else {
+        return Ok(None);
+    };
     let mut keys: Vec<String> = [v.file_key.clone(), v.captions_key.clone()].into_iter().flatten().collect();
     let now = Utc::now();
     if first {
@@ -326,10 +337,14 @@ pub async fn refuse_waiting(
             .exec(tx)
             .await?;
     } else {
-        // A file or captions kept from the current version stay with it.
-        if let Some(current) = version_row(tx, id, r.current_version).await? {
-            keys.retain(|k| current.file_key.as_ref() != Some(k) && current.captions_key.as_ref() != Some(k));
-        }
+        // A file or captions kept from an earlier version stay with it.
+        let others = tx
+            .select::<resource_version::Entity>()
+            .filter(resource_version::Column::ResourceId.eq(id))
+            .filter(resource_version::Column::Number.ne(number))
+            .all(tx)
+            .await?;
+        keys.retain(|k| !others.iter().any(|o| o.file_key.as_ref() == Some(k) || o.captions_key.as_ref() == Some(k)));
         tx.delete_many::<resource_version::Entity>()
             .filter(resource_version::Column::ResourceId.eq(id))
             .filter(resource_version::Column::Number.eq(number))
@@ -343,6 +358,16 @@ pub async fn refuse_waiting(
             .await?;
     }
     Ok(Some(keys))
+}
+
+/// Locks a resource's row until the transaction ends (on PostgreSQL; SQLite writes one at a time).
+async fn lock(tx: &TenantTx, id: Uuid) -> Result<(), DbError> {
+    tx.update_many::<resource::Entity>()
+        .filter(resource::Column::Id.eq(id))
+        .col_expr(resource::Column::PendingVersion, Expr::col(resource::Column::PendingVersion))
+        .exec(tx)
+        .await?;
+    Ok(())
 }
 
 async fn version_row(tx: &TenantTx, id: Uuid, number: i32) -> Result<Option<resource_version::Model>, DbError> {

@@ -518,12 +518,16 @@ async fn library_versions_wait_for_their_scan_then_are_published_or_given_up() {
     let r = lib::get(&tx, id).await.unwrap().unwrap();
     assert_eq!((r.current_version, r.pending_version), (1, 2));
     assert_eq!(lib::current(&tx, &r).await.unwrap().unwrap().number, 1);
-    let gone = lib::refuse_waiting(&tx, id, 2, "a virus").await.unwrap().unwrap();
+    assert!(lib::refuse_waiting(&tx, id, 2, &format!("{held}9"), "stale").await.unwrap().is_none(), "not its file");
+    let gone = lib::refuse_waiting(&tx, id, 2, &format!("{held}3"), "a virus").await.unwrap().unwrap();
     assert_eq!(gone, vec![format!("{held}3")]);
     let r = lib::get(&tx, id).await.unwrap().unwrap();
     assert_eq!((r.status.as_str(), r.current_version, r.pending_version), ("published", 1, 0));
     assert!(lib::version(&tx, &r, 2).await.unwrap().is_none());
-    assert!(lib::refuse_waiting(&tx, id, 1, "late").await.unwrap().is_none(), "a published version is not given up");
+    assert!(
+        lib::refuse_waiting(&tx, id, 1, &format!("{held}1"), "late").await.unwrap().is_none(),
+        "a published version is not given up"
+    );
     // The next waiting version takes the number 2 again and becomes current once scanned.
     assert_eq!(lib::add_version(&tx, id, &second, true).await.unwrap(), Some(2));
     assert!(lib::file_scanned(&tx, id, 2, &format!("{held}3"), &format!("{a}/library/v/3")).await.unwrap());
@@ -533,7 +537,8 @@ async fn library_versions_wait_for_their_scan_then_are_published_or_given_up() {
 
     // A first version given up: `refused`, with the reason, its proposal withdrawn and no file.
     let other = lib::create(&tx, &new, &first, true).await.unwrap();
-    let gone = lib::refuse_waiting(&tx, other, 1, "bad.pdf contains a virus").await.unwrap().unwrap();
+    let gone =
+        lib::refuse_waiting(&tx, other, 1, &format!("{held}1"), "bad.pdf contains a virus").await.unwrap().unwrap();
     assert_eq!(gone.len(), 2);
     let r = lib::get(&tx, other).await.unwrap().unwrap();
     assert_eq!(
@@ -593,7 +598,7 @@ async fn a_trusts_library_stays_its_own_and_the_national_library_is_read_only_to
     // Nor publish or refuse Northmoor's waiting files.
     assert!(!lib::file_scanned(&tx, id, 1, "x/held/y", "x/library/z").await.unwrap());
     assert!(!lib::publish_scanned(&tx, id, 1, "x/held/").await.unwrap());
-    assert!(lib::refuse_waiting(&tx, id, 1, "virus").await.unwrap().is_none());
+    assert!(lib::refuse_waiting(&tx, id, 1, "x/held/y", "virus").await.unwrap().is_none());
     tx.commit().await.unwrap();
     let tx = f.dbs.app.begin(a).await.unwrap();
     assert_eq!(lib::get(&tx, id).await.unwrap().unwrap().status, "published");

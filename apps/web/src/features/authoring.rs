@@ -446,14 +446,14 @@ pub async fn publish(
             Ok(page::see_other_saying(req, &format!("/admin/courses/{id}"), said))
         }
         Err(PublishRefused::NotFound) => Err(AppError::NotFound),
-        Err(refused @ (PublishRefused::Empty | PublishRefused::WaitingForScan)) => {
+        Err(refused) => {
             tx.rollback().await?;
-            let why = if refused == PublishRefused::Empty {
-                "Add at least one session (or, for a learning path, one course) before publishing"
-            } else {
-                "A session's file is waiting for its virus scan: publish once it has been scanned, usually within minutes"
+            let why = match refused {
+                PublishRefused::WaitingForScan => "A session's file is waiting for its virus scan: publish once it has been scanned, usually within minutes".to_owned(),
+                PublishRefused::NoFile(title) => format!("The session “{title}” has no file (its upload was refused by the virus scan): upload one before publishing"),
+                _ => "Add at least one session (or, for a learning path, one course) before publishing".to_owned(),
             };
-            let e = FormErrors::one("publish", why.to_owned());
+            let e = FormErrors::one("publish", why);
             let tx = state.dbs.app.begin_read(site.entry.id).await?;
             edit_page(tx, state, site, req, token, id, &e, None, StatusCode::BAD_REQUEST).await
         }

@@ -513,7 +513,7 @@ pub(crate) async fn held_scanned(
         }
         Err((status, message)) => {
             let tx = state.dbs.app.begin(site.entry.id).await?;
-            let dropped = lib::refuse_waiting(&tx, rid, number, &message).await?;
+            let dropped = lib::refuse_waiting(&tx, rid, number, &held_key, &message).await?;
             resolved(&tx, h, status, &message).await?;
             let mut unused = Vec::new();
             if let Some(keys) = dropped {

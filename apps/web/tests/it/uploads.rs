@@ -447,6 +447,11 @@ async fn while_the_scanner_is_away_library_and_session_files_wait_unseen_then_ar
     let fields = [("csrf_token", t.as_str()), ("title", "The policy"), ("kind", "document"), ("completion", "view")];
     let added = boss.post_multipart(&form, &fields, ("file", "policy.pdf", "application/pdf", &pdf("policy"))).await;
     assert_eq!(added.status, 303, "{}", added.body);
+    let mut bad_doc = pdf("a policy");
+    bad_doc.extend_from_slice(&eicar());
+    let fields = [("csrf_token", t.as_str()), ("title", "Bad policy"), ("kind", "document"), ("completion", "view")];
+    let added = boss.post_multipart(&form, &fields, ("file", "bad-policy.pdf", "application/pdf", &bad_doc)).await;
+    assert_eq!(added.status, 303, "{}", added.body);
     let editor = boss.get(&format!("/admin/courses/{course}")).await;
     assert!(editor.body.contains("its file is waiting for a virus scan"), "{}", editor.body);
     assert!(editor.body.contains("policy.pdf") && editor.body.contains("Waiting for a virus scan"), "{}", editor.body);
@@ -454,7 +459,7 @@ async fn while_the_scanner_is_away_library_and_session_files_wait_unseen_then_ar
     let early = boss.post(&format!("/admin/courses/{course}/publish"), &[("csrf_token", &t)]).await;
     assert_eq!(early.status, 400, "{}", early.body);
     assert!(early.body.contains("waiting for its virus scan"), "{}", early.body);
-    assert_eq!(stored(&app).iter().filter(|p| p.contains("/held/")).count(), 3);
+    assert_eq!(stored(&app).iter().filter(|p| p.contains("/held/")).count(), 4);
 
     // The scanner comes back: the clean files are published, the infected one is refused and its
     // contributor told.
@@ -463,7 +468,7 @@ async fn while_the_scanner_is_away_library_and_session_files_wait_unseen_then_ar
     assert!(
         eventually(Duration::from_secs(90), || async {
             let rows = held_of(&app, "northmoor", &[Kind::Resource, Kind::Media]).await;
-            rows.len() == 3 && rows.iter().all(|h| h.status != "waiting")
+            rows.len() == 4 && rows.iter().all(|h| h.status != "waiting")
         })
         .await,
         "the worker scanned every held file once the scanner was back"
@@ -478,6 +483,28 @@ async fn while_the_scanner_is_away_library_and_session_files_wait_unseen_then_ar
     assert_eq!(boss.get(&format!("{bad}/file")).await.status, 404);
     app.mail.wait_for("boss@northmoor.example", "was not shared").await;
     assert!(audited(&app, "northmoor", "library.refused_after_scan").await.len() == 1);
+    // The infected session file was taken out of its session, which needs one before publishing.
+    let t = token(&mut boss, &format!("/admin/courses/{course}")).await;
+    let no_file = boss.post(&format!("/admin/courses/{course}/publish"), &[("csrf_token", &t)]).await;
+    assert_eq!(no_file.status, 400, "{}", no_file.body);
+    assert!(no_file.body.contains("“Bad policy” has no file"), "{}", no_file.body);
+    let editor = boss.get(&format!("/admin/courses/{course}")).await;
+    assert!(editor.body.contains("Virus found: not kept"), "{}", editor.body);
+    let bad_session = editor
+        .body
+        .split(&format!("href=\"/admin/courses/{course}/sessions/"))
+        .nth(2)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the second session")
+        .to_owned();
+    let t = token(&mut boss, &format!("/admin/courses/{course}")).await;
+    let removed = boss
+        .post(
+            &format!("/admin/courses/{course}/sessions/{bad_session}/action"),
+            &[("csrf_token", &t), ("action", "remove")],
+        )
+        .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
     let t = token(&mut boss, &format!("/admin/courses/{course}")).await;
     let published = boss.post(&format!("/admin/courses/{course}/publish"), &[("csrf_token", &t)]).await;
     assert_eq!(published.status, 303, "{}", published.body);

@@ -44,6 +44,7 @@ mod m20261207_000036_resource_library;
 mod m20261207_000037_inactive_accounts;
 mod m20261207_000038_platform_outbox;
 mod m20261207_000039_held_library_versions;
+mod m20261207_000040_events;
 
 pub mod helpers;
 
@@ -96,6 +97,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000037_inactive_accounts.rs"),
     include_str!("m20261207_000038_platform_outbox.rs"),
     include_str!("m20261207_000039_held_library_versions.rs"),
+    include_str!("m20261207_000040_events.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -147,6 +149,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000037_inactive_accounts::Migration),
             Box::new(m20261207_000038_platform_outbox::Migration),
             Box::new(m20261207_000039_held_library_versions::Migration),
+            Box::new(m20261207_000040_events::Migration),
         ]
     }
 }

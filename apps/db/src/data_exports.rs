@@ -166,6 +166,8 @@ pub const TABLES: &[(&str, &str)] = &[
     ("resource_feedback", "person_id"),
     ("resource_reports", "person_id"),
     ("content_policy_acceptances", "person_id"),
+    ("event_bookings", "person_id"),
+    ("event_trainers", "person_id"),
 ];
 
 /// Whether a column holds a secret or its hash (left out of the copy).

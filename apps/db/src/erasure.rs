@@ -95,6 +95,7 @@ const DELETED: &[(&str, &str)] = &[
     ("invitations", "person_id"),
     ("memberships", "person_id"),
     ("content_policy_acceptances", "person_id"),
+    ("event_trainers", "person_id"),
 ];
 
 /// What a library resource and its versions say in words (credits, descriptions, notes, text,
@@ -147,6 +148,9 @@ const REKEYED: &[(&str, &str)] = &[
     ("resource_feedback", "person_id"),
     ("resource_reports", "person_id"),
     ("resource_reports", "resolved_by"),
+    ("events", "created_by"),
+    ("event_bookings", "person_id"),
+    ("event_bookings", "marked_by"),
 ];
 
 impl PlatformDb {

@@ -20,6 +20,7 @@ pub mod enrolments;
 pub mod entities;
 pub mod erasure;
 mod error;
+pub mod events;
 pub mod grants;
 pub mod held;
 pub mod identity;

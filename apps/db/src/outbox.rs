@@ -18,6 +18,10 @@ pub struct OutgoingEmail {
     pub html: String,
     /// The sender's display name (the trust's name).
     pub from_name: String,
+    /// A calendar file (iCalendar, with its METHOD) to attach: an event's invitation, update or
+    /// cancellation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<String>,
 }
 
 /// Writes an email to the outbox, in the caller's transaction: it is sent only if that commits.

@@ -56,7 +56,7 @@ fn view() -> String {
 #[serde(deny_unknown_fields)]
 pub struct SessionSpec {
     pub title: String,
-    /// `page` or `link`.
+    /// `page`, `link`, or `face_to_face` (completed by the register: `attended` or `passed`).
     pub kind: String,
     #[serde(default)]
     pub body: String,
@@ -105,8 +105,19 @@ pub fn load(path: &std::path::Path) -> Result<CatalogueSpec, String> {
     let spec: CatalogueSpec = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     for c in &spec.course {
         for s in &c.session {
-            if !matches!(s.kind.as_str(), "page" | "link") {
-                return Err(format!("{}: course {}: session kind must be page or link", path.display(), c.code));
+            if !matches!(s.kind.as_str(), "page" | "link" | "face_to_face") {
+                return Err(format!(
+                    "{}: course {}: session kind must be page, link or face_to_face",
+                    path.display(),
+                    c.code
+                ));
+            }
+            if (s.kind == "face_to_face") != matches!(s.completion.as_str(), "attended" | "passed") {
+                return Err(format!(
+                    "{}: course {}: a face_to_face session (and only one) is completed by the register: completion = \"attended\" or \"passed\"",
+                    path.display(),
+                    c.code
+                ));
             }
         }
     }

@@ -334,11 +334,14 @@ pub struct JobsConfig {
     /// Run the worker inside `trellis serve` (the embedded default). Set false when separate
     /// `trellis worker` processes do the work.
     pub in_process: bool,
+    /// How often (seconds) the worker looks for face-to-face events starting within a day whose
+    /// places have not been reminded.
+    pub event_reminders_every_secs: u64,
 }
 
 impl Default for JobsConfig {
     fn default() -> Self {
-        JobsConfig { in_process: true }
+        JobsConfig { in_process: true, event_reminders_every_secs: 60 }
     }
 }
 

@@ -20,16 +20,20 @@ pub enum ObjectKind {
     Package,
     /// A resource of the trust's library or the national library, shown as it is now.
     Resource,
+    /// Attending one of the course's face-to-face events (booked by the learner, marked in the
+    /// trainer's register).
+    FaceToFace,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 6] = [
+    pub const ALL: [ObjectKind; 7] = [
         ObjectKind::Page,
         ObjectKind::Link,
         ObjectKind::Video,
         ObjectKind::Audio,
         ObjectKind::Document,
         ObjectKind::Resource,
+        ObjectKind::FaceToFace,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +45,7 @@ impl ObjectKind {
             ObjectKind::Document => "document",
             ObjectKind::Package => "package",
             ObjectKind::Resource => "resource",
+            ObjectKind::FaceToFace => "face_to_face",
         }
     }
 
@@ -69,6 +74,10 @@ pub enum Completion {
     /// When the package's content reports it completed (or passed): its SCORM status, or its
     /// cmi5 moveOn criterion met.
     Package,
+    /// When the trainer's register marks them as having attended a face-to-face event.
+    Attended,
+    /// When the trainer's register marks them as having attended and passed (an assessed event).
+    Passed,
 }
 
 impl Completion {
@@ -79,6 +88,8 @@ impl Completion {
             "time" => Completion::Time(u32::try_from(minutes?).ok().filter(|m| (1..=600).contains(m))?),
             "confirm" => Completion::Confirm,
             "package" => Completion::Package,
+            "attended" => Completion::Attended,
+            "passed" => Completion::Passed,
             _ => return None,
         })
     }
@@ -90,6 +101,8 @@ impl Completion {
             Completion::Time(_) => "time",
             Completion::Confirm => "confirm",
             Completion::Package => "package",
+            Completion::Attended => "attended",
+            Completion::Passed => "passed",
         }
     }
 
@@ -102,6 +115,8 @@ impl Completion {
             Completion::Confirm => event == Event::Confirm,
             // Only the content's own results complete it (see `trellis_db::learning::record_result`).
             Completion::Package => false,
+            Completion::Attended => matches!(event, Event::Attended | Event::Passed),
+            Completion::Passed => event == Event::Passed,
         }
     }
 }
@@ -113,6 +128,10 @@ pub enum Event {
     Beat,
     Download,
     Confirm,
+    /// The register marked them as having attended a face-to-face event.
+    Attended,
+    /// …attended and passed.
+    Passed,
 }
 
 /// How often the session page reports that it is still being looked at, and the most one report

@@ -1,6 +1,7 @@
 //! Adapters to the outside world: DNS, the file store, mail, OpenID Connect, payments (Stripe),
 //! Redis and the virus scanner (clamd).
 
+pub mod calendar;
 pub mod dns;
 pub mod files;
 pub mod mailer;

@@ -1,6 +1,6 @@
 //! Sending email with lettre: to files (the demo) or over SMTP (production, and the tests' sink).
 
-use lettre::message::{Mailbox, MultiPart, header::ContentType};
+use lettre::message::{Attachment, Mailbox, MultiPart, header::ContentType};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// Where mail goes.
@@ -18,6 +18,8 @@ pub struct Email<'a> {
     pub subject: &'a str,
     pub text: &'a str,
     pub html: &'a str,
+    /// An iCalendar file to attach (`invite.ics`, with its METHOD as the content type's).
+    pub calendar: Option<&'a str>,
 }
 
 impl Mailer {
@@ -35,12 +37,18 @@ impl Mailer {
     /// Sends one message as text and HTML alternatives.
     pub async fn send(&self, email: &Email<'_>) -> anyhow::Result<()> {
         let from = Mailbox::new(Some(email.from_name.to_owned()), email.from_address.parse()?);
-        let message = Message::builder()
-            .from(from)
-            .to(email.to.parse()?)
-            .subject(email.subject)
-            .multipart(MultiPart::alternative_plain_html(email.text.to_owned(), email.html.to_owned()))?;
-        let _ = ContentType::TEXT_PLAIN;
+        let body = MultiPart::alternative_plain_html(email.text.to_owned(), email.html.to_owned());
+        let body = match email.calendar {
+            None => body,
+            Some(ics) => {
+                let method = ics.lines().find_map(|l| l.strip_prefix("METHOD:")).unwrap_or("PUBLISH").trim();
+                let kind = ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))?;
+                MultiPart::mixed()
+                    .multipart(body)
+                    .singlepart(Attachment::new("invite.ics".into()).body(ics.to_owned(), kind))
+            }
+        };
+        let message = Message::builder().from(from).to(email.to.parse()?).subject(email.subject).multipart(body)?;
         match self {
             Mailer::File(t) => {
                 t.send(message).await?;

@@ -20,6 +20,8 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// An attached calendar file (`text/calendar`), if any.
+    pub calendar: Option<String>,
 }
 
 impl Mail {
@@ -64,12 +66,19 @@ impl SmtpSink {
                 let env: serde_json::Value =
                     serde_json::from_slice(&std::fs::read(f.with_extension("json")).ok()?).ok()?;
                 let msg = mail_parser::MessageParser::default().parse(&raw)?;
+                use mail_parser::MimeHeaders;
                 Some(Mail {
                     to: env["rcpt_tos"].as_array()?.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
                     from: msg.from().and_then(|a| a.first()).and_then(|a| a.address()).unwrap_or_default().to_owned(),
                     subject: msg.subject().unwrap_or_default().to_owned(),
                     text: msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
                     html: msg.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+                    calendar: msg
+                        .attachments()
+                        .find(|a| {
+                            a.content_type().is_some_and(|c| c.ctype() == "text" && c.subtype() == Some("calendar"))
+                        })
+                        .map(|a| String::from_utf8_lossy(a.contents()).into_owned()),
                 })
             })
             .collect()

@@ -159,6 +159,27 @@ pub async fn seed_learning(config: &Config, dbs: &Databases) -> anyhow::Result<(
             )
             .await?;
         }
+        // Dates for a face-to-face course (Northmoor's basic life support), run by its training manager.
+        let practical = trellis_db::catalogue::own_courses(&itx).await?.into_iter().find(|c| c.code == "NM-BLS");
+        if let Some(course) = practical
+            && trellis_db::events::of_course(&itx, course.id).await?.is_empty()
+        {
+            let trainer = trellis_db::identity::member_by_email(&itx, &format!("training.manager@{domain}")).await?;
+            for (days, hour, room) in [(7, 9, "Clinical skills room 1"), (14, 13, "Clinical skills room 2")] {
+                let day = today + chrono::Duration::days(days);
+                let starts = day.and_hms_opt(hour, 30, 0).unwrap_or_default().and_utc();
+                let input = trellis_db::events::EventInput {
+                    starts_at: starts,
+                    ends_at: starts + chrono::Duration::hours(3),
+                    venue: format!("{room}, Education Centre"),
+                    capacity: 8,
+                    joining: "Report to the Education Centre reception 10 minutes before the start.".into(),
+                    meeting_url: String::new(),
+                    trainers: trainer.into_iter().collect(),
+                };
+                trellis_db::events::create(&itx, course.id, &input, None).await?;
+            }
+        }
         itx.commit().await?;
     }
     Ok(())

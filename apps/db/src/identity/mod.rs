@@ -151,6 +151,26 @@ pub async fn member_names(
     tx: &TenantTx,
     ids: &[PersonId],
 ) -> Result<std::collections::HashMap<PersonId, String>, DbError> {
+    Ok(members_among(tx, ids).await?.into_iter().map(|p| (PersonId::from_uuid(p.id), shown_name(&p))).collect())
+}
+
+/// The email address and name of members of this trust among `ids` (for emails to them).
+pub async fn member_contacts(
+    tx: &TenantTx,
+    ids: &[PersonId],
+) -> Result<std::collections::HashMap<PersonId, (String, String)>, DbError> {
+    Ok(members_among(tx, ids)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let name = format!("{} {}", p.given_name, p.family_name).trim().to_owned();
+            (PersonId::from_uuid(p.id), (p.email, name))
+        })
+        .collect())
+}
+
+/// The people among `ids` who are members of this trust (500 a read).
+async fn members_among(tx: &TenantTx, ids: &[PersonId]) -> Result<Vec<person::Model>, DbError> {
     use sea_orm::sea_query::Query;
     let members = Query::select()
         .column(membership::Column::PersonId)
@@ -158,17 +178,15 @@ pub async fn member_names(
         .and_where(membership::Column::TenantId.eq(tx.tenant().as_uuid()))
         .to_owned();
     let wanted: Vec<uuid::Uuid> = ids.iter().map(|p| p.as_uuid()).collect();
-    let mut out = std::collections::HashMap::new();
+    let mut out = Vec::new();
     for chunk in wanted.chunks(500) {
-        for p in tx
-            .select_platform::<person::Entity>()
-            .filter(person::Column::Id.is_in(chunk.to_vec()))
-            .filter(person::Column::Id.in_subquery(members.clone()))
-            .all(tx)
-            .await?
-        {
-            out.insert(PersonId::from_uuid(p.id), shown_name(&p));
-        }
+        out.extend(
+            tx.select_platform::<person::Entity>()
+                .filter(person::Column::Id.is_in(chunk.to_vec()))
+                .filter(person::Column::Id.in_subquery(members.clone()))
+                .all(tx)
+                .await?,
+        );
     }
     Ok(out)
 }

@@ -6,6 +6,7 @@ mod apply;
 mod catalogue;
 mod elearning;
 mod erasure;
+mod events;
 mod identity_path;
 mod isolation;
 mod keys;

@@ -5,9 +5,9 @@ use crate::context::AppState;
 use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
-    account, admin, api, assets, authoring, certificates, elearning, embeds, enquiries, erasure, file_activity, health,
-    home, learner, library, market, my_data, platform, platform_admin, portfolio, records, reporting, site_admin, sso,
-    sso_admin, statistics, tenant, training, tutors, xapi,
+    account, admin, api, assets, authoring, certificates, elearning, embeds, enquiries, erasure, events, file_activity,
+    health, home, learner, library, market, my_data, platform, platform_admin, portfolio, records, reporting,
+    site_admin, sso, sso_admin, statistics, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -241,6 +241,18 @@ impl Dispatch {
                     get(authoring::edit_session_form).post(authoring::save_session),
                 )
                 .at("/admin/courses/:id/sessions/:object/action", post(authoring::session_action))
+                .at("/admin/courses/:id/events", get(events::course_events).post(events::add_event))
+                .at("/admin/events", get(events::trust_events))
+                .at("/admin/events/settings", post(events::save_settings))
+                .at("/admin/events/:id", get(events::event_page).post(events::save_event))
+                .at("/admin/events/:id/cancel", post(events::cancel_event))
+                .at("/admin/events/:id/message", post(events::message_booked))
+                .at("/events/teaching", get(events::teaching))
+                .at("/events/:id/register", get(events::register_page).post(events::save_register))
+                .at("/events/:id/register/add", post(events::add_walk_in))
+                .at("/events/:id/book", post(events::book))
+                .at("/events/:id/cancel", post(events::cancel_booking))
+                .at("/events/:id/calendar.ics", get(events::calendar_file))
                 .at("/admin/training", get(training::rules_form).post(training::add_rule))
                 .at("/admin/training/:rule/remove", post(training::remove_rule))
                 .at("/admin/enrolments", get(training::requests_page))

@@ -45,6 +45,7 @@ async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::
                     subject: &e.subject,
                     text: &e.text,
                     html: &e.html,
+                    calendar: e.calendar.as_deref(),
                 })
                 .await
         }
@@ -484,6 +485,16 @@ pub async fn daily(state: &AppState) {
     }
 }
 
+/// Reminders of face-to-face events starting within a day, for every trust (each place claimed
+/// once, so several workers never remind anyone twice).
+pub async fn event_reminders(state: &AppState) {
+    for site in state.directory.sites() {
+        if let Err(e) = crate::features::events::send_reminders(state, &site).await {
+            tracing::warn!(error = %e, tenant = %site.entry.slug, "event reminders not sent; the next run will try again");
+        }
+    }
+}
+
 /// Polls (and, with Redis, listens) until `stop`.
 pub async fn run(state: AppState, mailer: Mailer, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_millis(state.config.mail.poll_ms.max(50));
@@ -498,10 +509,15 @@ pub async fn run(state: AppState, mailer: Mailer, mut stop: watch::Receiver<bool
         });
     }
     let mut last_daily = tokio::time::Instant::now() - Duration::from_secs(3600);
+    let mut last_reminders = last_daily;
     loop {
         if last_daily.elapsed() >= Duration::from_secs(60) {
             daily(&state).await;
             last_daily = tokio::time::Instant::now();
+        }
+        if last_reminders.elapsed() >= Duration::from_secs(state.config.jobs.event_reminders_every_secs.max(1)) {
+            event_reminders(&state).await;
+            last_reminders = tokio::time::Instant::now();
         }
         crate::usecases::market::stripe_events::retry_due(&state).await;
         while drain(&state, &mailer).await > 0 {}

@@ -709,6 +709,21 @@ fn check_session(form: &SessionForm, needs_file: bool) -> Result<ObjectInput, Fo
             e.insert("completion", "Only a document can be completed by downloading it");
             None
         }
+        Some(Completion::Attended | Completion::Passed) if kind != Some(ObjectKind::FaceToFace) => {
+            e.insert("completion", "Only a face-to-face session is completed by the trainer's register");
+            None
+        }
+        Some(Completion::Package) => {
+            e.insert("completion", "Choose when the session counts as completed");
+            None
+        }
+        Some(c) if kind == Some(ObjectKind::FaceToFace) && !matches!(c, Completion::Attended | Completion::Passed) => {
+            e.insert(
+                "completion",
+                "A face-to-face session is completed by the trainer's register: choose attended, or attended and passed",
+            );
+            None
+        }
         Some(c) => Some(c),
         None if form.get("completion") == "time" => {
             e.insert("min_minutes", "Enter the minutes to spend, from 1 to 600");
@@ -832,6 +847,27 @@ pub async fn add_session(
             .await;
         }
     };
+    if input.kind == ObjectKind::FaceToFace.as_str() {
+        let tx = state.dbs.app.begin_read(site.entry.id).await?;
+        let c = cat::course(&tx, course).await?.ok_or(AppError::NotFound)?;
+        let has = crate::features::events::has_face_to_face(&tx, &c).await?;
+        tx.commit().await?;
+        if has {
+            let e = FormErrors::one("kind", "The course already has a face-to-face session: its events are its dates");
+            return session_form_page(
+                state,
+                site,
+                req,
+                token,
+                course,
+                None,
+                &e,
+                form.values(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    }
     let saved = async {
         let tx = state.dbs.app.begin(site.entry.id).await?;
         if cat::add_object(&tx, course, &input).await?.is_none() {

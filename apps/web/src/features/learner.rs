@@ -572,8 +572,13 @@ pub async fn session_page(
         },
         None => None,
     };
-    tx.commit().await?;
     let kind = ObjectKind::parse(&o.kind).unwrap_or(ObjectKind::Page);
+    let events = if kind == ObjectKind::FaceToFace {
+        Some(crate::features::events::for_learner(&tx, site, me.person, course).await?)
+    } else {
+        None
+    };
+    tx.commit().await?;
     let paragraphs: Vec<&str> = o.body.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).collect();
     let base = format!("/learn/{course}/{}", o.id);
     let mut ctx = page::context(
@@ -612,6 +617,7 @@ pub async fn session_page(
     ctx.insert("course_completed", &(recorded.course_completed || e.status == EnrolmentStatus::Completed));
     ctx.insert("package", &package);
     ctx.insert("content", &resource);
+    ctx.insert("events", &events);
     // A link to a video on a service the trust allows: its player, once the person has said yes.
     let embed = (kind == ObjectKind::Link)
         .then(|| o.url.as_deref().and_then(|u| crate::features::embeds::embed_of(u, &site.entry.embeds)))

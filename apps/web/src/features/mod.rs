@@ -10,6 +10,7 @@ pub mod elearning;
 pub mod embeds;
 pub mod enquiries;
 pub mod erasure;
+pub mod events;
 pub mod file_activity;
 pub mod health;
 pub mod home;

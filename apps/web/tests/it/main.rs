@@ -7,6 +7,7 @@ mod bad_input;
 mod config;
 mod elearning;
 mod enquiries;
+mod events;
 mod home;
 mod hosts;
 mod identity;

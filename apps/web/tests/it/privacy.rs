@@ -438,6 +438,23 @@ async fn closing_an_account_erases_the_person_everywhere_and_keeps_the_counts() 
     publish(&mut ed, &course).await;
     let t = token(&mut ann, &format!("/courses/{course}")).await;
     assert_eq!(ann.post(&format!("/courses/{course}/enrol"), &[("csrf_token", &t)]).await.status, 303);
+    // A place at a face-to-face event of it, marked by her as its trainer too.
+    {
+        let tx = dbs.app.begin(northmoor).await.unwrap();
+        let starts = chrono::Utc::now() + chrono::Duration::days(3);
+        let input = trellis_db::events::EventInput {
+            starts_at: starts,
+            ends_at: starts + chrono::Duration::hours(2),
+            venue: "Room 1".into(),
+            capacity: 5,
+            trainers: vec![ann_id],
+            ..Default::default()
+        };
+        let event = trellis_db::events::create(&tx, course.parse().unwrap(), &input, Some(ann_id)).await.unwrap();
+        trellis_db::events::book(&tx, event, ann_id).await.unwrap();
+        assert!(trellis_db::events::mark(&tx, event, ann_id, "attended", "", ann_id).await.unwrap());
+        tx.commit().await.unwrap();
+    }
     let page = ann.get(&format!("/courses/{course}")).await;
     let session = sessions_of(&page.body, &course).into_iter().next().expect("a session");
     let (_, src) = launch(&mut ann, &course, &session).await;

@@ -165,6 +165,7 @@ pub(crate) fn render_email_from(
         text: state.themes.render(from.theme, &format!("emails/{name}.txt"), &ctx)?,
         html: state.themes.render(from.theme, &format!("emails/{name}.html"), &ctx)?,
         from_name: from.name.to_owned(),
+        calendar: None,
     })
 }
 

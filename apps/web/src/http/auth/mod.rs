@@ -80,7 +80,7 @@ impl Viewer {
 
 /// A trust's administrative tools: the permission each needs, its page, its name and what it is
 /// for. The Admin page lists those a person may use; the header offers *Admin* if there is one.
-const TOOLS: [(Permission, &str, &str, &str); 15] = [
+const TOOLS: [(Permission, &str, &str, &str); 16] = [
     (
         Permission::ManageTraining,
         "/admin/compliance",
@@ -98,6 +98,12 @@ const TOOLS: [(Permission, &str, &str, &str); 15] = [
         "/admin/enrolments",
         "Enrolment requests",
         "Approve or decline requests to join courses",
+    ),
+    (
+        Permission::ManageTraining,
+        "/admin/events",
+        "Face-to-face events",
+        "Every course's events: how full they are, waiting lists, who did not attend; when staff may cancel",
     ),
     (
         Permission::ManageTraining,

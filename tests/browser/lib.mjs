@@ -330,27 +330,29 @@ function decoded(headers, body) {
 
 /**
  * One email the demo wrote (an .eml file in its mail directory): { file, to, subject, text, html,
- * links }, text and html being the plain and HTML alternatives decoded, links every http(s)
- * address in the text.
+ * calendar, links }, text and html being the plain and HTML alternatives decoded (inside nested
+ * multiparts too), calendar an attached iCalendar file ('' if none), links every http(s) address
+ * in the text.
  */
 export function parseMail(file, raw) {
   const split = raw.search(/\r?\n\r?\n/);
   const head = split < 0 ? raw : raw.slice(0, split);
   const body = split < 0 ? '' : raw.slice(split).replace(/^\r?\n\r?\n/, '');
-  const mail = { file, to: header(head, 'To'), subject: header(head, 'Subject'), text: '', html: '' };
-  const boundary = /boundary="?([^";\s]+)"?/i.exec(header(head, 'Content-Type'))?.[1];
-  const parts = boundary
-    ? body.split(`--${boundary}`).slice(1).filter((p) => !p.startsWith('--'))
-    : [`${head}\n\n${body}`];
-  for (const part of parts) {
-    const p = part.replace(/^\r?\n/, '');
-    const at = p.search(/\r?\n\r?\n/);
-    const h = at < 0 ? p : p.slice(0, at);
-    const b = at < 0 ? '' : p.slice(at).replace(/^\r?\n\r?\n/, '');
+  const mail = { file, to: header(head, 'To'), subject: header(head, 'Subject'), text: '', html: '', calendar: '' };
+  const walk = (h, b) => {
     const type = header(h, 'Content-Type').toLowerCase();
-    if (type.startsWith('text/html')) mail.html ||= decoded(h, b);
+    const boundary = /boundary="?([^";\s]+)"?/i.exec(header(h, 'Content-Type'))?.[1];
+    if (type.startsWith('multipart/') && boundary) {
+      for (const part of b.split(`--${boundary}`).slice(1).filter((x) => !x.startsWith('--'))) {
+        const p = part.replace(/^\r?\n/, '');
+        const at = p.search(/\r?\n\r?\n/);
+        walk(at < 0 ? p : p.slice(0, at), at < 0 ? '' : p.slice(at).replace(/^\r?\n\r?\n/, ''));
+      }
+    } else if (type.startsWith('text/html')) mail.html ||= decoded(h, b);
+    else if (type.startsWith('text/calendar')) mail.calendar ||= decoded(h, b);
     else if (type.startsWith('text/plain') || !type) mail.text ||= decoded(h, b);
-  }
+  };
+  walk(head, body);
   mail.links = [...mail.text.matchAll(/https?:\/\/[^\s<>"]+/g)].map((m) => m[0]);
   return mail;
 }

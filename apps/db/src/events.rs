@@ -154,6 +154,7 @@ async fn set_trainers(tx: &TenantTx, id: Uuid, trainers: &[PersonId]) -> Result<
 /// already taken (None is returned then, as for an event not found or cancelled); places a larger
 /// capacity frees go to the waiting list ([`promote`]).
 pub async fn update(tx: &TenantTx, id: Uuid, input: &EventInput) -> Result<Option<Event>, DbError> {
+    let Some(before) = get(tx, id).await? else { return Ok(None) };
     let done = tx
         .update_many::<event::Entity>()
         .filter(event::Column::Id.eq(id))
@@ -173,6 +174,15 @@ pub async fn update(tx: &TenantTx, id: Uuid, input: &EventInput) -> Result<Optio
         return Ok(None);
     }
     set_trainers(tx, id, &input.trainers).await?;
+    // Moved to another time: those with places are reminded of the new one.
+    if before.starts_at != input.starts_at {
+        tx.update_many::<event_booking::Entity>()
+            .filter(event_booking::Column::EventId.eq(id))
+            .filter(event_booking::Column::Status.eq("booked"))
+            .col_expr(event_booking::Column::RemindedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .exec(tx)
+            .await?;
+    }
     get(tx, id).await
 }
 
@@ -196,11 +206,12 @@ pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<Event>, DbError> {
     Ok(tx.select::<event::Entity>().filter(event::Column::Id.eq(id)).one(tx).await?.map(Event::from))
 }
 
-/// A course's events, soonest first (at most 500).
-pub async fn of_course(tx: &TenantTx, course: CourseId) -> Result<Vec<Event>, DbError> {
+/// A course's events ending after `since`, soonest first (at most 500).
+pub async fn of_course(tx: &TenantTx, course: CourseId, since: DateTime<Utc>) -> Result<Vec<Event>, DbError> {
     Ok(tx
         .select::<event::Entity>()
         .filter(event::Column::CourseId.eq(course.as_uuid()))
+        .filter(event::Column::EndsAt.gt(since))
         .order_by_asc(event::Column::StartsAt)
         .limit(500)
         .all(tx)
@@ -210,18 +221,22 @@ pub async fn of_course(tx: &TenantTx, course: CourseId) -> Result<Vec<Event>, Db
         .collect())
 }
 
-/// The trust's events starting from `from`, soonest first.
-pub async fn from(tx: &TenantTx, from: DateTime<Utc>, limit: u64) -> Result<Vec<Event>, DbError> {
-    Ok(tx
+/// The trust's events starting in `[from, until)`: soonest first, or (`latest_first`) latest
+/// first; at most `limit`.
+pub async fn between(
+    tx: &TenantTx,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    latest_first: bool,
+    limit: u64,
+) -> Result<Vec<Event>, DbError> {
+    let q = tx
         .select::<event::Entity>()
         .filter(event::Column::StartsAt.gte(from))
-        .order_by_asc(event::Column::StartsAt)
-        .limit(limit)
-        .all(tx)
-        .await?
-        .into_iter()
-        .map(Event::from)
-        .collect())
+        .filter(event::Column::StartsAt.lt(until));
+    let q =
+        if latest_first { q.order_by_desc(event::Column::StartsAt) } else { q.order_by_asc(event::Column::StartsAt) };
+    Ok(q.limit(limit).all(tx).await?.into_iter().map(Event::from).collect())
 }
 
 /// Who runs an event.
@@ -247,30 +262,23 @@ pub async fn is_trainer(tx: &TenantTx, id: Uuid, person: PersonId) -> Result<boo
         .is_some())
 }
 
-/// The events someone runs, from `from`, soonest first (at most 200).
+/// The events someone runs ending after `from`, soonest first (at most 200), in one read.
 pub async fn teaching(tx: &TenantTx, person: PersonId, from: DateTime<Utc>) -> Result<Vec<Event>, DbError> {
-    let ids: Vec<Uuid> = tx
-        .select::<event_trainer::Entity>()
-        .filter(event_trainer::Column::PersonId.eq(person.as_uuid()))
-        .all(tx)
-        .await?
-        .into_iter()
-        .map(|t| t.event_id)
-        .collect();
-    if ids.is_empty() {
-        return Ok(vec![]);
+    use sea_orm::FromQueryResult;
+    let rows = tx
+        .query_all(
+            "SELECT e.* FROM events e
+               JOIN event_trainers t ON t.tenant_id = e.tenant_id AND t.event_id = e.id
+              WHERE e.tenant_id = $1 AND t.person_id = $2 AND e.ends_at > $3
+              ORDER BY e.starts_at LIMIT 200",
+            vec![person.as_uuid().into(), from.into()],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(Event::from(event::Model::from_query_result(&r, "")?));
     }
-    Ok(tx
-        .select::<event::Entity>()
-        .filter(event::Column::Id.is_in(ids))
-        .filter(event::Column::EndsAt.gte(from))
-        .order_by_asc(event::Column::StartsAt)
-        .limit(200)
-        .all(tx)
-        .await?
-        .into_iter()
-        .map(Event::from)
-        .collect())
+    Ok(out)
 }
 
 /// What asking for a place came to.
@@ -290,6 +298,7 @@ pub enum Booked {
 /// it is full.
 pub async fn book(tx: &TenantTx, id: Uuid, person: PersonId) -> Result<Booked, DbError> {
     let now = Utc::now();
+    lock(tx, id).await?;
     let Some(e) = get(tx, id).await?.filter(|e| !e.cancelled() && e.starts_at > now) else {
         return Ok(Booked::Closed);
     };
@@ -299,23 +308,27 @@ pub async fn book(tx: &TenantTx, id: Uuid, person: PersonId) -> Result<Booked, D
     }
     let placed = take_place(tx, e.id).await?;
     let status = if placed { "booked" } else { "waiting" };
-    put_booking(tx, e.id, person, existing.map(|b| b.id), status, false).await?;
+    put_booking(tx, &e, person, existing.map(|b| b.id), status, false).await?;
     Ok(if placed { Booked::Place } else { Booked::Waiting })
 }
 
 /// Writes someone's booking as `status` (`booked` or `waiting`): a new row, or the one they had
-/// (cancelled) asked for again. A walk-in needs no reminder.
+/// (cancelled) asked for again; its calendar entry is new (`requested_at` is part of its UID).
 async fn put_booking(
     tx: &TenantTx,
-    event: Uuid,
+    e: &Event,
     person: PersonId,
     existing: Option<Uuid>,
     status: &str,
     walk_in: bool,
 ) -> Result<(), DbError> {
     let now = Utc::now();
+    let event = e.id;
     let booked_at = (status == "booked").then_some(now);
-    let reminded_at = walk_in.then_some(now);
+    // A walk-in, or a place taken within a day of the start (its confirmation is reminder
+    // enough), is not reminded.
+    let reminded_at =
+        (walk_in || (status == "booked" && e.starts_at <= now + chrono::Duration::hours(24))).then_some(now);
     match existing {
         Some(id) => {
             tx.update_many::<event_booking::Entity>()
@@ -351,6 +364,17 @@ async fn put_booking(
     Ok(())
 }
 
+/// Locks an event's row until the transaction ends (on PostgreSQL; SQLite writes one at a time):
+/// bookings, cancellations and promotions of one event take their turn.
+async fn lock(tx: &TenantTx, id: Uuid) -> Result<(), DbError> {
+    tx.update_many::<event::Entity>()
+        .filter(event::Column::Id.eq(id))
+        .col_expr(event::Column::Booked, Expr::col(event::Column::Booked))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
 /// Takes a place if one is free (the conditional update that keeps bookings within capacity).
 async fn take_place(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
     let done = tx
@@ -367,12 +391,13 @@ async fn take_place(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
 /// Gives someone who attended without a place (a walk-in) a place, whatever the capacity (they
 /// were there). False if they already had one.
 pub async fn add_walk_in(tx: &TenantTx, id: Uuid, person: PersonId) -> Result<bool, DbError> {
+    lock(tx, id).await?;
     let Some(e) = get(tx, id).await?.filter(|e| !e.cancelled()) else { return Ok(false) };
     let existing = booking(tx, e.id, person).await?;
     if existing.as_ref().is_some_and(|b| b.status == "booked") {
         return Ok(false);
     }
-    put_booking(tx, e.id, person, existing.map(|b| b.id), "booked", true).await?;
+    put_booking(tx, &e, person, existing.map(|b| b.id), "booked", true).await?;
     tx.update_many::<event::Entity>()
         .filter(event::Column::Id.eq(e.id))
         .col_expr(event::Column::Booked, Expr::col(event::Column::Booked).add(1))
@@ -408,9 +433,27 @@ pub async fn bookings_of(tx: &TenantTx, person: PersonId, events: &[Uuid]) -> Re
         .collect())
 }
 
+/// The bookings of these people at an event.
+pub async fn bookings_of_people(tx: &TenantTx, id: Uuid, people: &[PersonId]) -> Result<Vec<Booking>, DbError> {
+    let mut out = Vec::new();
+    for chunk in people.chunks(500) {
+        out.extend(
+            tx.select::<event_booking::Entity>()
+                .filter(event_booking::Column::EventId.eq(id))
+                .filter(event_booking::Column::PersonId.is_in(chunk.iter().map(|p| p.as_uuid()).collect::<Vec<_>>()))
+                .all(tx)
+                .await?
+                .into_iter()
+                .map(Booking::from),
+        );
+    }
+    Ok(out)
+}
+
 /// Cancels someone's booking or place on the waiting list. A place given up goes to the longest
 /// waiting ([`promote`]): who got it is returned. None if they had neither.
 pub async fn cancel_booking(tx: &TenantTx, id: Uuid, person: PersonId) -> Result<Option<Vec<PersonId>>, DbError> {
+    lock(tx, id).await?;
     let Some(b) = booking(tx, id, person).await?.filter(|b| b.status != "cancelled") else { return Ok(None) };
     let done = tx
         .update_many::<event_booking::Entity>()
@@ -466,12 +509,25 @@ pub async fn promote(tx: &TenantTx, id: Uuid) -> Result<Vec<PersonId>, DbError> 
                 .await?;
             return Ok(promoted);
         };
-        tx.update_many::<event_booking::Entity>()
+        let soon = get(tx, id).await?.is_some_and(|e| e.starts_at <= now + chrono::Duration::hours(24));
+        let given = tx
+            .update_many::<event_booking::Entity>()
             .filter(event_booking::Column::Id.eq(next.id))
+            .filter(event_booking::Column::Status.eq("waiting"))
             .col_expr(event_booking::Column::Status, Expr::value("booked"))
             .col_expr(event_booking::Column::BookedAt, Expr::value(Some(now)))
+            .col_expr(event_booking::Column::RemindedAt, Expr::value(soon.then_some(now)))
             .exec(tx)
             .await?;
+        if given.rows_affected == 0 {
+            // They left the list meanwhile: the place goes back, and the next in line is asked.
+            tx.update_many::<event::Entity>()
+                .filter(event::Column::Id.eq(id))
+                .col_expr(event::Column::Booked, Expr::col(event::Column::Booked).sub(1))
+                .exec(tx)
+                .await?;
+            continue;
+        }
         promoted.push(PersonId::from_uuid(next.person_id));
     }
 }

@@ -1,6 +1,6 @@
 //! Sending email with lettre: to files (the demo) or over SMTP (production, and the tests' sink).
 
-use lettre::message::{Attachment, Mailbox, MultiPart, header::ContentType};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// Where mail goes.
@@ -37,14 +37,19 @@ impl Mailer {
     /// Sends one message as text and HTML alternatives.
     pub async fn send(&self, email: &Email<'_>) -> anyhow::Result<()> {
         let from = Mailbox::new(Some(email.from_name.to_owned()), email.from_address.parse()?);
-        let body = MultiPart::alternative_plain_html(email.text.to_owned(), email.html.to_owned());
         let body = match email.calendar {
-            None => body,
+            None => MultiPart::alternative_plain_html(email.text.to_owned(), email.html.to_owned()),
             Some(ics) => {
+                // The invitation as calendars look for it: a text/calendar alternative with its
+                // method (Outlook), and the same file attached (everyone else).
                 let method = ics.lines().find_map(|l| l.strip_prefix("METHOD:")).unwrap_or("PUBLISH").trim();
                 let kind = ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))?;
+                let alternatives = MultiPart::alternative()
+                    .singlepart(SinglePart::plain(email.text.to_owned()))
+                    .singlepart(SinglePart::html(email.html.to_owned()))
+                    .singlepart(SinglePart::builder().header(kind.clone()).body(ics.to_owned()));
                 MultiPart::mixed()
-                    .multipart(body)
+                    .multipart(alternatives)
                     .singlepart(Attachment::new("invite.ics".into()).body(ics.to_owned(), kind))
             }
         };

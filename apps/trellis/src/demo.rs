@@ -162,7 +162,7 @@ pub async fn seed_learning(config: &Config, dbs: &Databases) -> anyhow::Result<(
         // Dates for a face-to-face course (Northmoor's basic life support), run by its training manager.
         let practical = trellis_db::catalogue::own_courses(&itx).await?.into_iter().find(|c| c.code == "NM-BLS");
         if let Some(course) = practical
-            && trellis_db::events::of_course(&itx, course.id).await?.is_empty()
+            && trellis_db::events::of_course(&itx, course.id, chrono::Utc::now()).await?.is_empty()
         {
             let trainer = trellis_db::identity::member_by_email(&itx, &format!("training.manager@{domain}")).await?;
             for (days, hour, room) in [(7, 9, "Clinical skills room 1"), (14, 13, "Clinical skills room 2")] {

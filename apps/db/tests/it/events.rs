@@ -126,8 +126,13 @@ async fn a_trusts_events_bookings_and_register_stay_its_own() {
 
     let tx = f.dbs.app.begin(b).await.unwrap();
     assert!(ev::get(&tx, event).await.unwrap().is_none());
-    assert!(ev::of_course(&tx, course).await.unwrap().is_empty());
-    assert!(ev::from(&tx, Utc::now() - Duration::days(1), 100).await.unwrap().is_empty());
+    assert!(ev::of_course(&tx, course, Utc::now() - Duration::days(1)).await.unwrap().is_empty());
+    assert!(
+        ev::between(&tx, Utc::now() - Duration::days(1), Utc::now() + Duration::days(9), false, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(ev::bookings(&tx, event).await.unwrap().is_empty());
     assert!(!ev::is_trainer(&tx, event, trainer).await.unwrap());
     assert!(ev::teaching(&tx, trainer, Utc::now() - Duration::days(1)).await.unwrap().is_empty());
@@ -144,6 +149,12 @@ async fn a_trusts_events_bookings_and_register_stay_its_own() {
     assert_eq!((e.booked, e.capacity, e.status.as_str()), (1, 5, "scheduled"));
     assert_eq!(ev::cancel_hours(&tx).await.unwrap(), 48);
     assert!(ev::mark(&tx, event, amy, "attended", "", trainer).await.unwrap());
+    // Cancelling and booking again (twice over) leaves one place taken, not a phantom one.
+    assert_eq!(ev::cancel_booking(&tx, event, amy).await.unwrap(), Some(vec![]));
+    assert_eq!(ev::book(&tx, event, amy).await.unwrap(), Booked::Place);
+    assert_eq!(ev::book(&tx, event, amy).await.unwrap(), Booked::Already);
+    assert!(!ev::add_walk_in(&tx, event, amy).await.unwrap(), "already has a place");
+    assert_eq!(ev::get(&tx, event).await.unwrap().unwrap().booked, 1);
     tx.commit().await.unwrap();
 
     if f.db.backend == Backend::Postgres {

@@ -942,6 +942,29 @@ pub async fn save_session(
             .await;
         }
     };
+    if input.kind == ObjectKind::FaceToFace.as_str() {
+        let tx = state.dbs.app.begin_read(site.entry.id).await?;
+        let c = cat::course(&tx, course).await?.ok_or(AppError::NotFound)?;
+        let was = cat::object(&tx, oid).await?.is_some_and(|o| o.kind == ObjectKind::FaceToFace.as_str());
+        let has = crate::features::events::has_face_to_face(&tx, &c).await?;
+        tx.commit().await?;
+        if has && !was {
+            not_kept(state, &form).await;
+            let e = FormErrors::one("kind", "The course already has a face-to-face session: its events are its dates");
+            return session_form_page(
+                state,
+                site,
+                req,
+                token,
+                course,
+                Some(oid),
+                &e,
+                form.values(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    }
     let saved = async {
         let tx = state.dbs.app.begin(site.entry.id).await?;
         if !cat::update_object(&tx, course, oid, &input).await? {

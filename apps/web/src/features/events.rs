@@ -83,10 +83,20 @@ fn event_json(site: &Site, e: &Event, figures: Option<&ev::Figures>) -> Value {
 
 // ── Calendar files and emails ──────────────────────────────────────────────────────────────────
 
-/// The event's calendar UID: its id, at the trust's site.
-fn uid(site: &Site, e: &Event) -> String {
+/// A calendar entry: what it asks of the calendar, its UID and its SEQUENCE.
+#[derive(Debug, Clone)]
+struct Entry {
+    method: Method,
+    uid: String,
+    sequence: u32,
+}
+
+/// The calendar UID of someone's place at an event: the booking, as (re)made, at the trust's
+/// site. Each person's entry is their own, so cancelling one place removes only theirs, and a
+/// place booked again after a cancellation is a new entry.
+fn calendar_uid(site: &Site, b: &ev::Booking) -> String {
     let host = url::Url::parse(&site.url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
-    format!("{}@{host}", e.id)
+    format!("{}-{}@{host}", b.id, b.requested_at.timestamp_millis())
 }
 
 /// The email about an event (booking, waiting list, place offered, reminder, change,
@@ -101,7 +111,7 @@ fn event_email(
     subject: &str,
     intro: &str,
     message: &str,
-    method: Option<Method>,
+    entry: Option<&Entry>,
 ) -> Result<outbox::OutgoingEmail, AppError> {
     let link = format!("{}courses/{}", site.url, c.id);
     let ctx = json!({
@@ -115,16 +125,15 @@ fn event_email(
         "link": link,
     });
     let mut mail = render_email(state, site, "event", to, subject, ctx)?;
-    if let Some(method) = method {
+    if let Some(entry) = entry {
         let description = [e.joining.as_str(), e.meeting_url.as_str(), link.as_str()]
             .into_iter()
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join("\n\n");
-        let uid = uid(site, e);
         let ce = CalendarEvent {
-            uid: &uid,
-            sequence: u32::try_from(e.sequence).unwrap_or(0),
+            uid: &entry.uid,
+            sequence: entry.sequence,
             starts: e.starts_at,
             ends: e.ends_at,
             summary: &c.title,
@@ -134,12 +143,14 @@ fn event_email(
             organiser: (&site.entry.name, &state.config.mail.from_address),
             attendee: to,
         };
-        mail.calendar = Some(calendar::ics(method, &ce));
+        mail.calendar = Some(calendar::ics(entry.method, &ce));
     }
     Ok(mail)
 }
 
-/// Emails each of `people` about an event (in the caller's transaction).
+/// Emails each of `people` about an event (in the caller's transaction), with their own calendar
+/// entry when `method` is given: SEQUENCE is the event's, plus `later` (a cancelled place's
+/// entry outranks the request it cancels).
 #[allow(clippy::too_many_arguments)] // as event_email
 async fn tell(
     state: &AppState,
@@ -151,16 +162,24 @@ async fn tell(
     subject: &str,
     intro: &str,
     message: &str,
-    method: Option<Method>,
+    method: Option<(Method, u32)>,
 ) -> Result<usize, AppError> {
     let contacts = id::member_contacts(tx, people).await?;
+    let places: HashMap<PersonId, ev::Booking> = match method {
+        Some(_) => ev::bookings_of_people(tx, e.id, people).await?.into_iter().map(|b| (b.person, b)).collect(),
+        None => HashMap::new(),
+    };
     let mut sent = 0;
     for p in people {
-        if let Some((email, _)) = contacts.get(p) {
-            let mail = event_email(state, site, c, e, email, subject, intro, message, method)?;
-            outbox::enqueue_email(tx, &mail).await?;
-            sent += 1;
-        }
+        let Some((email, _)) = contacts.get(p) else { continue };
+        let entry = method.zip(places.get(p)).map(|((method, later), b)| Entry {
+            method,
+            uid: calendar_uid(site, b),
+            sequence: u32::try_from(e.sequence).unwrap_or(0) + later,
+        });
+        let mail = event_email(state, site, c, e, email, subject, intro, message, entry.as_ref())?;
+        outbox::enqueue_email(tx, &mail).await?;
+        sent += 1;
     }
     Ok(sent)
 }
@@ -239,7 +258,8 @@ async fn check_event(tx: &TenantTx, site: &Site, f: &EventForm) -> Result<Result
     }
     let zone = site.zone();
     let at = |t: NaiveTime| {
-        day.and_then(|d| zone.from_local_datetime(&d.and_time(t)).single()).map(|t| t.with_timezone(&Utc))
+        // A time the clocks pass twice (autumn) is its first; one they skip (spring) does not exist.
+        day.and_then(|d| zone.from_local_datetime(&d.and_time(t)).earliest()).map(|t| t.with_timezone(&Utc))
     };
     let (starts_at, ends_at) = match (start, end) {
         (Some(s), Some(t)) if t <= s => {
@@ -249,8 +269,13 @@ async fn check_event(tx: &TenantTx, site: &Site, f: &EventForm) -> Result<Result
         (Some(s), Some(t)) => (at(s), at(t)),
         _ => (None, None),
     };
-    if day.is_some() && start.is_some() && end.is_some() && end > start && starts_at.is_none() {
-        e.insert("start", "That time does not exist on that day (the clocks change): choose another");
+    if day.is_some() && start.is_some() && end.is_some() && end > start {
+        let skipped = "That time does not exist on that day (the clocks go forward): choose another";
+        if starts_at.is_none() {
+            e.insert("start", skipped);
+        } else if ends_at.is_none() {
+            e.insert("end", skipped);
+        }
     }
     let venue = f.venue.trim().to_owned();
     if venue.is_empty() || venue.chars().count() > 300 {
@@ -346,7 +371,7 @@ async fn events_page(
         return Err(AppError::NotFound);
     }
     let c = cat::course(&tx, course).await?.ok_or(AppError::NotFound)?;
-    let list = ev::of_course(&tx, course).await?;
+    let list = ev::of_course(&tx, course, Utc::now() - chrono::Duration::days(365)).await?;
     let figures = ev::figures(&tx, &list.iter().map(|e| e.id).collect::<Vec<_>>()).await?;
     let has_session = has_face_to_face(&tx, &c).await?;
     tx.commit().await?;
@@ -533,7 +558,7 @@ pub async fn save_event(
         .map(|b| b.person)
         .collect();
     let subject = format!("Changed: {} on {}", c.title, short_date(site, &e));
-    let told = tell(state, site, &tx, &c, &e, &booked, &subject, "The event you have a place at has changed. The new details are below, and the attached calendar entry replaces the one you had.", "", Some(Method::Request)).await?;
+    let told = tell(state, site, &tx, &c, &e, &booked, &subject, "The event you have a place at has changed. The new details are below, and the attached calendar entry replaces the one you had.", "", Some((Method::Request, 0))).await?;
     offer(state, site, &tx, &c, &e, &promoted).await?;
     let detail = json!({ "sequence": e.sequence, "told": told, "promoted": promoted.len() });
     audit::record(&tx, Some(me.person), "event.changed", &eid.to_string(), None, detail).await?;
@@ -559,7 +584,7 @@ async fn offer(
         return Ok(());
     }
     let subject = format!("You have a place: {} on {}", c.title, short_date(site, e));
-    tell(state, site, tx, c, e, promoted, &subject, "A place came free and it is yours: you were next on the waiting list. If you can no longer go, cancel it so someone else can.", "", Some(Method::Request)).await?;
+    tell(state, site, tx, c, e, promoted, &subject, "A place came free and it is yours: you were next on the waiting list. If you can no longer go, cancel it so someone else can.", "", Some((Method::Request, 0))).await?;
     Ok(())
 }
 
@@ -582,7 +607,7 @@ pub async fn cancel_event(
     let of = |s: &str| bookings.iter().filter(|b| b.status == s).map(|b| b.person).collect::<Vec<_>>();
     let subject = format!("Cancelled: {} on {}", c.title, short_date(site, &e));
     let intro = "This event has been cancelled. The attached calendar entry removes it from your calendar. Book another date from the course's page.";
-    let told = tell(state, site, &tx, &c, &e, &of("booked"), &subject, intro, "", Some(Method::Cancel)).await?;
+    let told = tell(state, site, &tx, &c, &e, &of("booked"), &subject, intro, "", Some((Method::Cancel, 0))).await?;
     let waiting_intro =
         "This event, whose waiting list you were on, has been cancelled. Book another date from the course's page.";
     let waited = tell(state, site, &tx, &c, &e, &of("waiting"), &subject, waiting_intro, "", None).await?;
@@ -672,8 +697,9 @@ async fn trust_events_page(
     errors: &FormErrors,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let since = site.end_of_day(site.today() - chrono::Duration::days(31));
-    let list = ev::from(&tx, since, 300).await?;
+    let now = Utc::now();
+    let mut list = ev::between(&tx, now, now + chrono::Duration::days(3660), false, 300).await?;
+    list.extend(ev::between(&tx, now - chrono::Duration::days(31), now, true, 300).await?);
     let figures = ev::figures(&tx, &list.iter().map(|e| e.id).collect::<Vec<_>>()).await?;
     let courses: HashMap<CourseId, String> =
         cat::own_courses(&tx).await?.into_iter().map(|c| (c.id, c.title)).collect();
@@ -752,10 +778,39 @@ async fn may_take_register(tx: &TenantTx, me: &SignedIn, e: &Event) -> Result<bo
     Ok(me.may(Permission::ManageTraining) || ev::is_trainer(tx, e.id, me.person).await?)
 }
 
-/// The course's face-to-face session is assessed (completed by a pass).
-async fn assessed(tx: &TenantTx, c: &Course) -> Result<bool, AppError> {
-    let Some(v) = c.current_version else { return Ok(false) };
-    Ok(cat::objects(tx, v).await?.iter().any(|o| o.kind == ObjectKind::FaceToFace.as_str() && o.completion == "passed"))
+/// Each of `people`'s enrolment on the course (active or completed) and the face-to-face
+/// sessions of the version they are on (each version's read once).
+async fn their_sessions(
+    tx: &TenantTx,
+    c: &Course,
+    people: &[PersonId],
+) -> Result<HashMap<PersonId, (learn::Enrolment, Vec<cat::Object>)>, AppError> {
+    let mut by_version: HashMap<_, Vec<cat::Object>> = HashMap::new();
+    let mut out = HashMap::new();
+    for p in people {
+        let Some(e) = learn::enrolment(tx, *p, c.id)
+            .await?
+            .filter(|e| matches!(e.status, EnrolmentStatus::Active | EnrolmentStatus::Completed))
+        else {
+            continue;
+        };
+        let Some(version) = e.version.or(c.current_version) else { continue };
+        if let std::collections::hash_map::Entry::Vacant(slot) = by_version.entry(version) {
+            let own: Vec<_> = cat::objects(tx, version)
+                .await?
+                .into_iter()
+                .filter(|o| o.kind == ObjectKind::FaceToFace.as_str())
+                .collect();
+            slot.insert(own);
+        }
+        out.insert(*p, (e, by_version.get(&version).cloned().unwrap_or_default()));
+    }
+    Ok(out)
+}
+
+/// Whether a learner's face-to-face session is assessed (completed by a pass).
+fn is_assessed(sessions: &[cat::Object]) -> bool {
+    sessions.iter().any(|o| o.completion == "passed")
 }
 
 /// The register of an event: each person with a place, to mark.
@@ -768,7 +823,7 @@ pub async fn register_page(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let eid: Uuid = page::path_id(&raw)?;
-    register_view(state, site, req, &token.0, &me, tx, eid, &FormErrors::new(), StatusCode::OK).await
+    register_view(state, site, req, &token.0, &me, tx, eid, "", &FormErrors::new(), StatusCode::OK).await
 }
 
 #[allow(clippy::too_many_arguments)] // the page's parts
@@ -780,6 +835,7 @@ async fn register_view(
     me: &SignedIn,
     tx: TenantTx,
     eid: Uuid,
+    walk_in: &str,
     errors: &FormErrors,
     status: StatusCode,
 ) -> Result<Response, AppError> {
@@ -788,9 +844,10 @@ async fn register_view(
         return Err(AppError::NotFound);
     }
     let c = cat::course(&tx, e.course).await?.ok_or(AppError::NotFound)?;
-    let assessed = assessed(&tx, &c).await?;
     let bookings: Vec<_> = ev::bookings(&tx, eid).await?.into_iter().filter(|b| b.status == "booked").collect();
-    let contacts = id::member_contacts(&tx, &bookings.iter().map(|b| b.person).collect::<Vec<_>>()).await?;
+    let people: Vec<PersonId> = bookings.iter().map(|b| b.person).collect();
+    let contacts = id::member_contacts(&tx, &people).await?;
+    let sessions = their_sessions(&tx, &c, &people).await?;
     tx.commit().await?;
     let rows: Vec<Value> = bookings
         .iter()
@@ -799,6 +856,7 @@ async fn register_view(
             json!({
                 "person": b.person.to_string(), "name": if name.is_empty() { email.clone() } else { name }, "email": email,
                 "attendance": b.attendance, "result": b.result,
+                "assessed": sessions.get(&b.person).is_some_and(|(_, o)| is_assessed(o)),
             })
         })
         .collect();
@@ -813,7 +871,8 @@ async fn register_view(
     ctx.insert("course", &course_json(&c));
     ctx.insert("event", &event_json(site, &e, None));
     ctx.insert("people", &rows);
-    ctx.insert("assessed", &assessed);
+    ctx.insert("cancelled", &e.cancelled());
+    ctx.insert("walk_in", walk_in);
     ctx.insert("started", &(e.starts_at <= Utc::now()));
     errors.insert_into(&mut ctx);
     page::render(state, Some(site), "pages/event_register.html", &ctx, status)
@@ -835,14 +894,19 @@ pub async fn save_register(
     if !may_take_register(&tx, &me, &e).await? {
         return Err(AppError::NotFound);
     }
-    if e.starts_at > Utc::now() {
-        let errors = FormErrors::one("register", "The register can be taken once the event has started");
-        return register_view(state, site, req, &token.0, &me, tx, eid, &errors, StatusCode::BAD_REQUEST).await;
+    if e.starts_at > Utc::now() || e.cancelled() {
+        let why = if e.cancelled() {
+            "The event was cancelled"
+        } else {
+            "The register can be taken once the event has started"
+        };
+        let errors = FormErrors::one("register", why);
+        return register_view(state, site, req, &token.0, &me, tx, eid, "", &errors, StatusCode::BAD_REQUEST).await;
     }
     let c = cat::course(&tx, e.course).await?.ok_or(AppError::NotFound)?;
-    let assessed = assessed(&tx, &c).await?;
     let form: HashMap<String, String> = pairs.into_iter().collect();
     let booked: Vec<_> = ev::bookings(&tx, eid).await?.into_iter().filter(|b| b.status == "booked").collect();
+    let sessions = their_sessions(&tx, &c, &booked.iter().map(|b| b.person).collect::<Vec<_>>()).await?;
     let mut marked = 0;
     let mut completed = 0;
     for b in &booked {
@@ -854,6 +918,8 @@ pub async fn save_register(
         if !matches!(attendance, "attended" | "absent" | "partial") {
             return Err(AppError::BadRequest("Mark each person attended, absent or partial.".into()));
         }
+        let theirs = sessions.get(&b.person);
+        let assessed = theirs.is_some_and(|(_, o)| is_assessed(o));
         let result = match form.get(&format!("result-{key}")).map_or("", String::as_str) {
             "pass" if assessed && attendance == "attended" => "pass",
             "fail" if assessed && attendance != "absent" => "fail",
@@ -864,7 +930,10 @@ pub async fn save_register(
         }
         ev::mark(&tx, eid, b.person, attendance, result, me.person).await?;
         marked += 1;
-        if attendance == "attended" && completes(state, site, &tx, &c, b.person, result).await? {
+        if attendance == "attended"
+            && let Some((enrolment, objects)) = theirs
+            && completes(state, site, &tx, enrolment, objects, result).await?
+        {
             completed += 1;
         }
         let detail = json!({ "person": key, "attendance": attendance, "result": result });
@@ -904,14 +973,25 @@ pub async fn add_walk_in(
     let refuse = |m: &str| FormErrors::one("email", m.to_owned());
     let Some(person) = id::member_by_email(&tx, f.email.trim()).await? else {
         let errors = refuse("Enter the work email of a member of this organisation");
-        return register_view(state, site, req, &token.0, &me, tx, eid, &errors, StatusCode::BAD_REQUEST).await;
+        return register_view(state, site, req, &token.0, &me, tx, eid, &f.email, &errors, StatusCode::BAD_REQUEST)
+            .await;
     };
+    if e.cancelled() || e.starts_at > Utc::now() {
+        let errors = refuse(if e.cancelled() {
+            "The event was cancelled"
+        } else {
+            "Someone who came without a place is added once the event has started: until then they can book"
+        });
+        return register_view(state, site, req, &token.0, &me, tx, eid, &f.email, &errors, StatusCode::BAD_REQUEST)
+            .await;
+    }
     let enrolled = learn::enrolment(&tx, person, e.course)
         .await?
         .is_some_and(|en| matches!(en.status, EnrolmentStatus::Active | EnrolmentStatus::Completed));
-    if !enrolled || e.cancelled() {
+    if !enrolled {
         let errors = refuse("They are not enrolled on this course: enrol them first (or ask them to)");
-        return register_view(state, site, req, &token.0, &me, tx, eid, &errors, StatusCode::BAD_REQUEST).await;
+        return register_view(state, site, req, &token.0, &me, tx, eid, &f.email, &errors, StatusCode::BAD_REQUEST)
+            .await;
     }
     let added = ev::add_walk_in(&tx, eid, person).await?;
     audit::record(
@@ -928,27 +1008,20 @@ pub async fn add_walk_in(
     Ok(see_other_saying(req, &format!("/events/{eid}/register"), said))
 }
 
-/// Records attendance on the learner's face-to-face session of the course (in the version they
-/// are on): true if it completed it now.
+/// Records attendance on the learner's face-to-face sessions (of the version they are on): true
+/// if it completed one now. A session completed by a pass is met only by a pass.
 async fn completes(
     state: &AppState,
     site: &Site,
     tx: &TenantTx,
-    c: &Course,
-    person: PersonId,
+    enrolment: &learn::Enrolment,
+    objects: &[cat::Object],
     result: &str,
 ) -> Result<bool, AppError> {
-    let Some(enrolment) = learn::enrolment(tx, person, c.id)
-        .await?
-        .filter(|e| matches!(e.status, EnrolmentStatus::Active | EnrolmentStatus::Completed))
-    else {
-        return Ok(false);
-    };
-    let Some(version) = enrolment.version.or(c.current_version) else { return Ok(false) };
     let did = if result == "pass" { Happened::Passed } else { Happened::Attended };
     let mut completed = false;
-    for o in cat::objects(tx, version).await?.iter().filter(|o| o.kind == ObjectKind::FaceToFace.as_str()) {
-        completed |= record(state, tx, site, &enrolment, o, Did::Event(did)).await?.object_completed;
+    for o in objects {
+        completed |= record(state, tx, site, enrolment, o, Did::Event(did)).await?.object_completed;
     }
     Ok(completed)
 }
@@ -959,8 +1032,7 @@ async fn completes(
 /// booking at each, and the cut-off.
 pub(crate) async fn for_learner(tx: &TenantTx, site: &Site, me: PersonId, course: CourseId) -> Result<Value, AppError> {
     let now = Utc::now();
-    let list: Vec<Event> =
-        ev::of_course(tx, course).await?.into_iter().filter(|e| e.ends_at > now - chrono::Duration::days(30)).collect();
+    let list: Vec<Event> = ev::of_course(tx, course, now - chrono::Duration::days(30)).await?;
     let mine = ev::bookings_of(tx, me, &list.iter().map(|e| e.id).collect::<Vec<_>>()).await?;
     let hours = ev::cancel_hours(tx).await?;
     let rows: Vec<Value> = list
@@ -971,8 +1043,11 @@ pub(crate) async fn for_learner(tx: &TenantTx, site: &Site, me: PersonId, course
             let mut j = event_json(site, e, None);
             j["mine"] = json!(b.map(|b| b.status.clone()));
             j["attendance"] = json!(b.map(|b| b.attendance.clone()));
-            j["may_cancel"] =
-                json!(b.is_some() && !e.cancelled() && e.starts_at - chrono::Duration::hours(i64::from(hours)) > now);
+            // The waiting list may be left at any time; a place only up to the cut-off.
+            j["may_cancel"] = json!(b.is_some_and(|b| {
+                !e.cancelled()
+                    && (b.status == "waiting" || e.starts_at - chrono::Duration::hours(i64::from(hours)) > now)
+            }));
             j
         })
         .collect();
@@ -1021,7 +1096,7 @@ pub async fn book(
     let c = bookable(&tx, &me, &e).await?;
     let back = back_to_session(&tx, &me, &c).await?;
     // One place at a time on a course: another date is booked after cancelling the first.
-    let others = ev::of_course(&tx, c.id).await?;
+    let others = ev::of_course(&tx, c.id, Utc::now()).await?;
     let mine = ev::bookings_of(&tx, me.person, &others.iter().map(|x| x.id).collect::<Vec<_>>()).await?;
     if mine.iter().any(|b| {
         b.event != eid
@@ -1038,7 +1113,7 @@ pub async fn book(
         Booked::Place => {
             let subject = format!("Booked: {} on {}", c.title, short_date(site, &e));
             let intro = "You have a place. The attached calendar entry adds it to your calendar.";
-            tell(state, site, &tx, &c, &e, &[me.person], &subject, intro, "", Some(Method::Request)).await?;
+            tell(state, site, &tx, &c, &e, &[me.person], &subject, intro, "", Some((Method::Request, 0))).await?;
             format!("Booked: you have a place on {}. We have emailed you the details", short_date(site, &e))
         }
         Booked::Waiting => {
@@ -1082,7 +1157,7 @@ pub async fn cancel_booking(
     if mine.status == "booked" {
         let subject = format!("Cancelled: your place on {} on {}", c.title, short_date(site, &e));
         let intro = "Your place is cancelled. The attached calendar entry removes it from your calendar.";
-        tell(state, site, &tx, &c, &e, &[me.person], &subject, intro, "", Some(Method::Cancel)).await?;
+        tell(state, site, &tx, &c, &e, &[me.person], &subject, intro, "", Some((Method::Cancel, 1))).await?;
     }
     offer(state, site, &tx, &c, &e, &promoted).await?;
     let detail = json!({ "was": mine.status, "promoted": promoted.len() });
@@ -1102,12 +1177,13 @@ pub async fn calendar_file(
     let Member { me, tx, .. } = member;
     let eid: Uuid = page::path_id(&raw)?;
     let e = ev::get(&tx, eid).await?.ok_or(AppError::NotFound)?;
-    ev::booking(&tx, eid, me.person).await?.filter(|b| b.status == "booked").ok_or(AppError::NotFound)?;
+    let b = ev::booking(&tx, eid, me.person).await?.filter(|b| b.status == "booked").ok_or(AppError::NotFound)?;
     let c = cat::course(&tx, e.course).await?.ok_or(AppError::NotFound)?;
     let email = id::member_contacts(&tx, &[me.person]).await?.remove(&me.person).map(|c| c.0).unwrap_or_default();
     tx.commit().await?;
     let method = if e.cancelled() { Method::Cancel } else { Method::Request };
-    let mail = event_email(state, site, &c, &e, &email, "", "", "", Some(method))?;
+    let entry = Entry { method, uid: calendar_uid(site, &b), sequence: u32::try_from(e.sequence).unwrap_or(0) };
+    let mail = event_email(state, site, &c, &e, &email, "", "", "", Some(&entry))?;
     Ok(Response::builder()
         .content_type("text/calendar; charset=utf-8")
         .header("content-disposition", "attachment; filename=\"event.ics\"")
@@ -1140,7 +1216,7 @@ pub async fn send_reminders(state: &AppState, site: &Site) -> Result<usize, AppE
         let Some(c) = courses.get(&e.course) else { continue };
         let subject = format!("Reminder: {} on {}", c.title, short_date(site, e));
         let intro = "A reminder of the event you have a place at. If you can no longer go, cancel your place so someone else can have it.";
-        sent += tell(state, site, &tx, c, e, &[b.person], &subject, intro, "", Some(Method::Request)).await?;
+        sent += tell(state, site, &tx, c, e, &[b.person], &subject, intro, "", Some((Method::Request, 0))).await?;
     }
     tx.commit().await?;
     Ok(sent)

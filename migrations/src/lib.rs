@@ -45,6 +45,7 @@ mod m20261207_000037_inactive_accounts;
 mod m20261207_000038_platform_outbox;
 mod m20261207_000039_held_library_versions;
 mod m20261207_000040_events;
+mod m20261207_000041_leavers;
 
 pub mod helpers;
 
@@ -98,6 +99,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000038_platform_outbox.rs"),
     include_str!("m20261207_000039_held_library_versions.rs"),
     include_str!("m20261207_000040_events.rs"),
+    include_str!("m20261207_000041_leavers.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -150,6 +152,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000038_platform_outbox::Migration),
             Box::new(m20261207_000039_held_library_versions::Migration),
             Box::new(m20261207_000040_events::Migration),
+            Box::new(m20261207_000041_leavers::Migration),
         ]
     }
 }

@@ -22,6 +22,9 @@ pub struct StaffRecord {
     pub department: String,
     pub staff_group: String,
     pub place_of_work: String,
+    /// When the assignment ends, as the HR file last said (a leaver once it has passed).
+    #[serde(default)]
+    pub end_date: Option<chrono::NaiveDate>,
 }
 
 impl From<staff_record::Model> for StaffRecord {
@@ -32,6 +35,7 @@ impl From<staff_record::Model> for StaffRecord {
             department: m.department,
             staff_group: m.staff_group,
             place_of_work: m.place_of_work,
+            end_date: m.end_date,
         }
     }
 }
@@ -61,6 +65,8 @@ pub async fn set_record(tx: &TenantTx, person: PersonId, r: &StaffRecord) -> Res
         staff_group: Set(r.staff_group.clone()),
         place_of_work: Set(r.place_of_work.clone()),
         updated_at: Set(Utc::now()),
+        end_date: Set(r.end_date),
+        missing_since: Set(None),
     })
     .await?;
     Ok(())
@@ -101,6 +107,21 @@ pub struct Plan {
     pub add: usize,
     pub update: usize,
     pub unchanged: usize,
+    /// Members moving department or staff group (their training rules are applied again).
+    pub moving: usize,
+    /// Leavers: members missing from a file said to list all staff, or whose end date has passed
+    /// (at most 500 listed; `leaving` counts them all).
+    pub leavers: Vec<Leaver>,
+    pub leaving: usize,
+}
+
+/// A member of staff the import finds has left (suspended after the trust's grace period).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Leaver {
+    pub name: String,
+    pub email: String,
+    pub assignment_number: String,
+    pub reason: String,
 }
 
 /// What applying the import did besides the plan: the invitations to email (address, token) and
@@ -203,6 +224,7 @@ fn wanted(r: &StaffRow) -> StaffRecord {
         department: r.department.clone(),
         staff_group: r.staff_group.clone(),
         place_of_work: r.place_of_work.clone(),
+        end_date: r.end_date,
     }
 }
 
@@ -218,6 +240,11 @@ fn changes(old: &StaffRecord, new: &StaffRecord) -> Vec<String> {
         ("Department", old.department.clone(), new.department.clone()),
         ("Staff group", old.staff_group.clone(), new.staff_group.clone()),
         ("Place of work", old.place_of_work.clone(), new.place_of_work.clone()),
+        (
+            "End date",
+            old.end_date.map(|d| d.format("%-d %B %Y").to_string()).unwrap_or_default(),
+            new.end_date.map(|d| d.format("%-d %B %Y").to_string()).unwrap_or_default(),
+        ),
     ] {
         if a != b {
             c.push(format!("{label}: \u{201c}{a}\u{201d} \u{2192} \u{201c}{b}\u{201d}"));
@@ -226,10 +253,71 @@ fn changes(old: &StaffRecord, new: &StaffRecord) -> Vec<String> {
     c
 }
 
-/// What importing the rows would do (nothing is written).
-pub async fn plan(tx: &TenantTx, rows: &[StaffRow]) -> Result<Plan, DbError> {
+/// What importing the rows would do (nothing is written). `complete`: the file lists everyone
+/// on the trust's staff, so members with an HR record who are not in it are leavers.
+pub async fn plan(tx: &TenantTx, rows: &[StaffRow], complete: bool, today: chrono::NaiveDate) -> Result<Plan, DbError> {
     let (targets, errors) = targets(tx, rows).await?;
-    Ok(plan_of(rows, &targets, errors))
+    let mut plan = plan_of(rows, &targets, errors);
+    leavers(tx, rows, &targets, complete, today, &mut plan).await?;
+    Ok(plan)
+}
+
+/// Adds the leavers to a plan: rows whose end date has passed, and (for a complete file) members
+/// with an HR record the file does not list.
+async fn leavers(
+    tx: &TenantTx,
+    rows: &[StaffRow],
+    targets: &[Target],
+    complete: bool,
+    today: chrono::NaiveDate,
+    plan: &mut Plan,
+) -> Result<(), DbError> {
+    for r in rows.iter().filter(|r| r.end_date.is_some_and(|d| d < today)) {
+        plan.leaving += 1;
+        if plan.leavers.len() < 500 {
+            plan.leavers.push(Leaver {
+                name: format!("{} {}", r.given_name, r.family_name),
+                email: r.email.clone(),
+                assignment_number: r.assignment_number.clone(),
+                reason: format!(
+                    "Their end date, {}, has passed",
+                    r.end_date.map(|d| d.format("%-d %B %Y").to_string()).unwrap_or_default()
+                ),
+            });
+        }
+    }
+    if !complete {
+        return Ok(());
+    }
+    let listed: std::collections::HashSet<Uuid> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Target::Member(p, _) => Some(p.as_uuid()),
+            _ => None,
+        })
+        .collect();
+    let missing: Vec<staff_record::Model> = tx
+        .select::<staff_record::Entity>()
+        .filter(staff_record::Column::AssignmentNumber.is_not_null())
+        .all(tx)
+        .await?
+        .into_iter()
+        .filter(|r| !listed.contains(&r.person_id))
+        .collect();
+    plan.leaving += missing.len();
+    let shown: Vec<&staff_record::Model> = missing.iter().take(500usize.saturating_sub(plan.leavers.len())).collect();
+    let ids: Vec<PersonId> = shown.iter().map(|r| PersonId::from_uuid(r.person_id)).collect();
+    let contacts = crate::identity::member_contacts(tx, &ids).await?;
+    for r in shown {
+        let (email, name) = contacts.get(&PersonId::from_uuid(r.person_id)).cloned().unwrap_or_default();
+        plan.leavers.push(Leaver {
+            name,
+            email,
+            assignment_number: r.assignment_number.clone().unwrap_or_default(),
+            reason: "Not in this file".into(),
+        });
+    }
+    Ok(())
 }
 
 /// The plan for rows whose targets have been looked up.
@@ -242,6 +330,9 @@ fn plan_of(rows: &[StaffRow], targets: &[Target], errors: Vec<RowError>) -> Plan
             Target::Member(_, None) => ("update", changes(&StaffRecord::default(), &want)),
             Target::Member(_, Some(old)) => {
                 let ch = changes(old, &want);
+                if old.department != want.department || old.staff_group != want.staff_group {
+                    plan.moving += 1;
+                }
                 (if ch.is_empty() { "unchanged" } else { "update" }, ch)
             }
         };
@@ -273,12 +364,26 @@ pub async fn apply(
     rows: &[StaffRow],
     by: Option<PersonId>,
     invitation_ttl: chrono::Duration,
+    complete: bool,
+    today: chrono::NaiveDate,
 ) -> Result<Applied, DbError> {
     let (targets, errors) = targets(tx, rows).await?;
-    let plan = plan_of(rows, &targets, errors);
+    let mut plan = plan_of(rows, &targets, errors);
     if !plan.errors.is_empty() {
         return Ok(Applied { plan, ..Applied::default() });
     }
+    leavers(tx, rows, &targets, complete, today, &mut plan).await?;
+    if complete {
+        // Everyone from HR not yet missing is marked missing today; those the file lists are
+        // cleared below, so only those not in it keep the mark (and the day it began).
+        tx.update_many::<staff_record::Entity>()
+            .filter(staff_record::Column::AssignmentNumber.is_not_null())
+            .filter(staff_record::Column::MissingSince.is_null())
+            .col_expr(staff_record::Column::MissingSince, sea_orm::sea_query::Expr::value(Some(today)))
+            .exec(tx)
+            .await?;
+    }
+    let mut listed = Vec::new();
     let mut out = Applied { plan, ..Applied::default() };
     for (r, t) in rows.iter().zip(targets) {
         let want = wanted(r);
@@ -315,11 +420,122 @@ pub async fn apply(
                 if old.as_ref() != Some(&want) {
                     set_record(tx, p, &want).await?;
                 }
+                listed.push(p.as_uuid());
                 // Still on the trust's staff file: not an unused account to anonymise, though
                 // they may never have signed in (the retention schedule's inactive accounts).
                 accounts::touch(tx, p).await?;
             }
         }
     }
+    for chunk in listed.chunks(1000) {
+        tx.update_many::<staff_record::Entity>()
+            .filter(staff_record::Column::PersonId.is_in(chunk.to_vec()))
+            .filter(staff_record::Column::MissingSince.is_not_null())
+            .col_expr(
+                staff_record::Column::MissingSince,
+                sea_orm::sea_query::Expr::value(Option::<chrono::NaiveDate>::None),
+            )
+            .exec(tx)
+            .await?;
+    }
     Ok(out)
+}
+
+/// How many days after leaving the staff list (or their end date) a member is suspended, unless
+/// the trust says otherwise.
+pub const DEFAULT_LEAVER_GRACE_DAYS: i32 = 30;
+
+/// The trust's grace period for leavers, in days.
+pub async fn leaver_grace_days(tx: &TenantTx) -> Result<i32, DbError> {
+    Ok(tx
+        .select::<crate::entities::staff_setting::Entity>()
+        .one(tx)
+        .await?
+        .map_or(DEFAULT_LEAVER_GRACE_DAYS, |s| s.leaver_grace_days))
+}
+
+/// Sets the trust's grace period for leavers.
+pub async fn set_leaver_grace_days(tx: &TenantTx, days: i32) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO staff_settings (tenant_id, leaver_grace_days) VALUES ($1, $2)
+         ON CONFLICT (tenant_id) DO UPDATE SET leaver_grace_days = excluded.leaver_grace_days",
+        vec![days.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Members still approved whose grace period as leavers ran out by `today`: missing from a
+/// complete file since, or with an end date, at least `grace` days before (at most `limit`), with
+/// why.
+pub async fn due_leavers(
+    tx: &TenantTx,
+    today: chrono::NaiveDate,
+    grace: i32,
+    limit: u64,
+) -> Result<Vec<(PersonId, String)>, DbError> {
+    let cutoff = today - chrono::Duration::days(i64::from(grace));
+    let rows = tx
+        .query_all(
+            &format!(
+                "SELECT s.person_id, s.missing_since, s.end_date FROM staff_records s
+                   JOIN memberships m ON m.tenant_id = s.tenant_id AND m.person_id = s.person_id
+                  WHERE s.tenant_id = $1 AND m.status = 'approved'
+                    AND (s.missing_since <= $2 OR s.end_date <= $2)
+                  ORDER BY s.person_id LIMIT {}",
+                limit.min(10_000)
+            ),
+            vec![cutoff.into()],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let person: Uuid = r.try_get("", "person_id")?;
+        let missing: Option<chrono::NaiveDate> = r.try_get("", "missing_since")?;
+        let end: Option<chrono::NaiveDate> = r.try_get("", "end_date")?;
+        let why = match (missing, end) {
+            (_, Some(end)) if end <= cutoff => format!("their assignment ended on {}", end.format("%-d %B %Y")),
+            (Some(since), _) => format!("not in the staff file since {}", since.format("%-d %B %Y")),
+            _ => String::new(),
+        };
+        out.push((PersonId::from_uuid(person), why));
+    }
+    Ok(out)
+}
+
+/// Suspends a leaver's membership here (approved to suspended; their learning record stays),
+/// unless they are the trust's only approved training manager (kept: someone must be able to
+/// act). False when kept or no longer approved.
+pub async fn suspend_leaver(tx: &TenantTx, person: PersonId) -> Result<bool, DbError> {
+    use crate::entities::membership;
+    use sea_orm::sea_query::Expr;
+    let row = tx
+        .query_one(
+            "SELECT
+               (SELECT CAST(COUNT(*) AS BIGINT) FROM membership_roles r
+                 WHERE r.tenant_id = $1 AND r.person_id = $2 AND r.role = 'training_manager') AS mine,
+               (SELECT CAST(COUNT(*) AS BIGINT) FROM membership_roles r
+                  JOIN memberships m ON m.tenant_id = r.tenant_id AND m.person_id = r.person_id
+                 WHERE r.tenant_id = $1 AND r.role = 'training_manager' AND m.status = 'approved') AS managers",
+            vec![person.as_uuid().into()],
+        )
+        .await?;
+    if let Some(r) = row {
+        let (mine, managers): (i64, i64) = (r.try_get("", "mine")?, r.try_get("", "managers")?);
+        if mine > 0 && managers <= 1 {
+            return Ok(false);
+        }
+    }
+    let now = Utc::now();
+    let done = tx
+        .update_many::<membership::Entity>()
+        .filter(membership::Column::PersonId.eq(person.as_uuid()))
+        .filter(membership::Column::Status.eq("approved"))
+        .col_expr(membership::Column::Status, Expr::value("suspended"))
+        .col_expr(membership::Column::DecidedBy, Expr::value(Option::<Uuid>::None))
+        .col_expr(membership::Column::DecidedAt, Expr::value(Some(now)))
+        .col_expr(membership::Column::UpdatedAt, Expr::value(now))
+        .exec(tx)
+        .await?;
+    Ok(done.rows_affected > 0)
 }

@@ -24,6 +24,8 @@ pub struct StaffRow {
     pub department: String,
     pub staff_group: String,
     pub place_of_work: String,
+    /// When the assignment ends, if the file says (an optional column): a leaver once it has passed.
+    pub end_date: Option<chrono::NaiveDate>,
 }
 
 /// What is wrong with one row (or with the file, at line 0 or 1).
@@ -44,6 +46,16 @@ const COLUMNS: [(&str, &[&str]); 8] = [
     ("staff_group", &["staff group", "staff_group"]),
     ("place_of_work", &["place of work", "location", "site", "place_of_work"]),
 ];
+
+/// The optional column of an assignment's end date.
+const END_DATE: &[&str] = &["end date", "assignment end date", "leaving date", "end_date", "projected end date"];
+
+/// A date as HR exports write it: 2027-03-31, 31/03/2027 or 31-Mar-2027.
+fn date_of(s: &str) -> Option<chrono::NaiveDate> {
+    ["%Y-%m-%d", "%d/%m/%Y", "%d-%b-%Y", "%d %b %Y"]
+        .iter()
+        .find_map(|f| chrono::NaiveDate::parse_from_str(s.trim(), f).ok())
+}
 
 /// An ESR assignment number: eight digits, with `-N` for a second or later assignment.
 fn assignment_ok(s: &str) -> bool {
@@ -75,6 +87,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
         let h = h.to_lowercase();
         if let Some((name, _)) = COLUMNS.iter().find(|(_, names)| names.contains(&h.as_str())) {
             index.insert(*name, i);
+        } else if END_DATE.contains(&h.as_str()) {
+            index.insert("end_date", i);
         }
     }
     let missing: Vec<_> =
@@ -176,6 +190,16 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
                     v
                 },
             );
+        let end_raw = get("end_date");
+        let end_date = if end_raw.trim().is_empty() {
+            None
+        } else {
+            let d = date_of(&end_raw);
+            if d.is_none() {
+                problems.push(("end_date", format!("\u{201c}{end_raw}\u{201d} is not a date (like 31/03/2027).")));
+            }
+            d
+        };
         if problems.is_empty() {
             rows.push(StaffRow {
                 line,
@@ -187,6 +211,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
                 department,
                 staff_group: group,
                 place_of_work,
+                end_date,
             });
         } else {
             errors.extend(problems.into_iter().map(|(column, message)| RowError {
@@ -219,6 +244,22 @@ mod tests {
         assert_eq!(rows[0].staff_group, "Nursing and Midwifery Registered");
         assert_eq!(rows[1].email, "bo@nhs.net");
         assert_eq!(rows[1].line, 3);
+    }
+
+    #[test]
+    fn an_optional_end_date_column_is_read_in_the_formats_hr_exports_use() {
+        let csv = "Assignment Number,First Name,Last Name,Email,Position,Department,Staff Group,Place of Work,End Date\n\
+             12345678,Ann,Lee,ann@nhs.net,N,W,Students,S,31/03/2027\n\
+             12345679,Bo,Ray,bo@nhs.net,N,W,Students,S,2027-04-01\n\
+             12345670,Cy,Ho,cy@nhs.net,N,W,Students,S,30-Apr-2027\n\
+             12345671,Di,Oh,di@nhs.net,N,W,Students,S,\n";
+        let rows = parse(csv.as_bytes()).unwrap();
+        let ends: Vec<_> = rows.iter().map(|r| r.end_date.map(|d| d.to_string())).collect();
+        assert_eq!(ends, vec![Some("2027-03-31".into()), Some("2027-04-01".into()), Some("2027-04-30".into()), None]);
+        assert!(parse(HEAD.replace('\n', ",End Date\n").as_bytes()).is_err(), "headings only");
+        let bad = format!("{},End Date\n12345678,Ann,Lee,ann@nhs.net,N,W,Students,S,soon\n", HEAD.trim_end());
+        let errs = parse(bad.as_bytes()).unwrap_err();
+        assert!(errs.iter().any(|e| e.column == "end_date" && e.message.contains("not a date")), "{errs:?}");
     }
 
     #[test]

@@ -275,6 +275,7 @@ impl TestApp {
                 department: department.into(),
                 staff_group: group.into(),
                 place_of_work: "Test site".into(),
+                end_date: None,
             },
         )
         .await

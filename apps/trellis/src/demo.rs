@@ -131,6 +131,7 @@ pub async fn seed_learning(config: &Config, dbs: &Databases) -> anyhow::Result<(
                     department: "Ward 7".into(),
                     staff_group: "Nursing and Midwifery Registered".into(),
                     place_of_work: entry.name.clone(),
+                    end_date: None,
                 },
             )
             .await?;

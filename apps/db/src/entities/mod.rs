@@ -64,6 +64,7 @@ pub mod seller;
 pub mod shared_completion;
 pub mod sso_link;
 pub mod staff_record;
+pub mod staff_setting;
 pub mod stripe_event;
 pub mod tenant;
 pub mod tenant_branding;

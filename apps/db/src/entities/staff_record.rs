@@ -14,6 +14,8 @@ pub struct Model {
     pub staff_group: String,
     pub place_of_work: String,
     pub updated_at: DateTimeUtc,
+    pub end_date: Option<Date>,
+    pub missing_since: Option<Date>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -94,6 +94,7 @@ async fn courses_enrolments_and_staff_never_cross_trusts_and_the_national_catalo
             department: "Ward 7".into(),
             staff_group: "Nursing and Midwifery Registered".into(),
             place_of_work: "General".into(),
+            end_date: None,
         },
     )
     .await

@@ -1,4 +1,5 @@
-//! Face-to-face events: places never exceed the capacity however many book at once, a freed
+//! Face-to-face events (and the staff import's leaver setting, another trust setting of issue 21):
+//! places never exceed the capacity however many book at once, a freed
 //! place goes to the longest waiting, and no trust can see, book or mark another's events (the
 //! data layer on both databases, and raw SQL on PostgreSQL).
 
@@ -122,6 +123,7 @@ async fn a_trusts_events_bookings_and_register_stay_its_own() {
     let event = ev::create(&tx, course, &EventInput { trainers: vec![trainer], ..input(5) }, None).await.unwrap();
     assert_eq!(ev::book(&tx, event, amy).await.unwrap(), Booked::Place);
     ev::set_cancel_hours(&tx, 48).await.unwrap();
+    trellis_db::staff::set_leaver_grace_days(&tx, 10).await.unwrap();
     tx.commit().await.unwrap();
 
     let tx = f.dbs.app.begin(b).await.unwrap();
@@ -143,6 +145,8 @@ async fn a_trusts_events_bookings_and_register_stay_its_own() {
     assert!(!ev::cancel(&tx, event).await.unwrap());
     assert!(ev::figures(&tx, &[event]).await.unwrap().is_empty());
     assert_eq!(ev::cancel_hours(&tx).await.unwrap(), ev::DEFAULT_CANCEL_HOURS, "Northmoor's setting is its own");
+    let grace = trellis_db::staff::leaver_grace_days(&tx).await.unwrap();
+    assert_eq!(grace, trellis_db::staff::DEFAULT_LEAVER_GRACE_DAYS, "and its leavers' grace");
     tx.commit().await.unwrap();
     let tx = f.dbs.app.begin(a).await.unwrap();
     let e = ev::get(&tx, event).await.unwrap().unwrap();
@@ -167,7 +171,7 @@ async fn a_trusts_events_bookings_and_register_stay_its_own() {
         ))
         .await
         .unwrap();
-        for table in ["events", "event_trainers", "event_bookings", "event_settings"] {
+        for table in ["events", "event_trainers", "event_bookings", "event_settings", "staff_settings"] {
             let row = tx
                 .query_one_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,

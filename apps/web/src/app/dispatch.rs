@@ -263,6 +263,7 @@ impl Dispatch {
                 .at("/admin/compliance/export.csv", get(training::export))
                 .at("/admin/staff/import", get(training::import_form).post(training::import_check))
                 .at("/admin/staff/import/apply", post(training::import_apply))
+                .at("/admin/staff/import/leavers", post(training::leaver_settings))
                 .at("/", get(tenant::home))
                 .at("/accessibility", get(tenant::accessibility))
                 .at("/cookies", get(tenant::cookies))

@@ -58,7 +58,7 @@ async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::
             let p: serde_json::Value = serde_json::from_str(&item.payload)?;
             let file = p["file"].as_str().unwrap_or_default().to_owned();
             let by: Option<PersonId> = p["by"].as_str().and_then(|s| s.parse().ok());
-            import_staff(state, &site, &file, by).await
+            import_staff(state, &site, &file, by, p["complete"].as_bool().unwrap_or(false)).await
         }
         trellis_db::data_exports::JOB => {
             let site = site_of(state, item).ok_or_else(|| anyhow::anyhow!("unknown trust"))?;
@@ -155,7 +155,13 @@ pub const INVITATION_DAYS: i64 = 14;
 
 /// Imports a checked staff file, all or nothing, then applies the assignment rules to the staff
 /// it added or moved. The result goes in the audit trail (shown on the import page).
-pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<PersonId>) -> anyhow::Result<()> {
+pub async fn import_staff(
+    state: &AppState,
+    site: &Site,
+    file: &str,
+    by: Option<PersonId>,
+    complete: bool,
+) -> anyhow::Result<()> {
     let key = crate::features::training::import_key(site, file);
     let bytes = state.files.get_bytes(&key).await?;
     let record_failure = |errors: serde_json::Value| async move {
@@ -171,7 +177,7 @@ pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<
     // All trust work, as the application role under row-level security: accounts are found and
     // made through the narrow functions, and an existing account only gets an invitation.
     let tx = state.dbs.app.begin(site.entry.id).await?;
-    let done = staff::apply(&tx, &rows, by, chrono::Duration::days(INVITATION_DAYS)).await?;
+    let done = staff::apply(&tx, &rows, by, chrono::Duration::days(INVITATION_DAYS), complete, site.today()).await?;
     if !done.plan.errors.is_empty() {
         tx.rollback().await?;
         return record_failure(json!(done.plan.errors.into_iter().take(20).collect::<Vec<_>>())).await;
@@ -196,6 +202,7 @@ pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<
         file,
         None,
         json!({ "add": plan.add, "update": plan.update, "unchanged": plan.unchanged,
+                "moving": plan.moving, "leaving": plan.leaving, "complete": complete,
                 "enrolled": applied.enrolled, "assigned": applied.assigned }),
     )
     .await?;
@@ -213,6 +220,8 @@ pub async fn import_staff(state: &AppState, site: &Site, file: &str, by: Option<
             )
             .await?;
     }
+    // Leavers whose grace period has already run out (a grace of 0 days, or an end date long past).
+    crate::features::training::suspend_leavers(state, site).await?;
     state.totals.changed(site.entry.id);
     crate::usecases::compliance::totals::warm(state, site);
     let _ = state.files.delete(&key).await;
@@ -405,6 +414,20 @@ pub async fn daily(state: &AppState) {
         }
         if let Err(e) = result {
             tracing::warn!(error = %e, tenant = %site.entry.slug, "daily compliance run failed; will retry");
+        }
+        // Leavers from the staff import whose grace period ran out, once a day.
+        let leavers = async {
+            let tx = state.dbs.app.begin(site.entry.id).await?;
+            let claimed = compliance::claim_daily(&tx, "leavers", today).await?;
+            tx.commit().await?;
+            if claimed {
+                crate::features::training::suspend_leavers(state, &site).await?;
+            }
+            Ok::<_, AppError>(())
+        }
+        .await;
+        if let Err(e) = leavers {
+            tracing::warn!(error = %e, tenant = %site.entry.slug, "leavers not suspended; tomorrow's run will take them up");
         }
         // Organisation reporting: grants whose time ran out, and monthly report emails due.
         let reporting = async {

@@ -620,6 +620,7 @@ async fn import_page(
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let history = audit::trail_of(&tx, "staff.import", 30).await?;
     let held = held::recent(&tx, Kind::StaffFile, None, 20).await?;
+    let grace = staff::leaver_grace_days(&tx).await?;
     tx.commit().await?;
     // One import is one entry: its newest state (queued, then imported or failed), by its file.
     let mut seen = std::collections::HashSet::new();
@@ -634,6 +635,7 @@ async fn import_page(
     );
     ctx.insert("csrf_token", &token.0);
     ctx.insert("plan", &plan);
+    ctx.insert("grace_days", &grace);
     ctx.insert(
         "history",
         &history
@@ -679,11 +681,14 @@ pub async fn import_check(
     let mut bytes = None;
     let mut name = String::new();
     let mut held_id = None;
+    let mut complete = false;
     while let Some(field) =
         multipart.next_field().await.map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?
     {
         if field.name() == Some("held") {
             held_id = field.text().await.ok().and_then(|t| t.trim().parse::<uuid::Uuid>().ok());
+        } else if field.name() == Some("complete") {
+            complete = field.text().await.is_ok_and(|t| t.trim() == "yes");
         } else if field.name() == Some("file") {
             name = field.file_name().unwrap_or_default().chars().take(200).collect();
             let b = field.bytes().await.map_err(|e| AppError::BadRequest(format!("The upload was cut short: {e}")))?;
@@ -741,7 +746,8 @@ pub async fn import_check(
         }
     };
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
-    let plan = staff::plan(&tx, &rows).await?;
+    let plan = staff::plan(&tx, &rows, complete, site.today()).await?;
+    let grace = staff::leaver_grace_days(&tx).await?;
     tx.commit().await?;
     let sha = hex::encode(Sha256::digest(&bytes));
     if plan.errors.is_empty() {
@@ -751,7 +757,59 @@ pub async fn import_check(
     let mut j = serde_json::to_value(&plan).map_err(|e| AppError::Internal(e.into()))?;
     j["file"] = json!(if plan.errors.is_empty() { sha } else { String::new() });
     j["shown"] = json!(plan.rows.iter().filter(|r| r.action != "unchanged").take(500).collect::<Vec<_>>());
+    j["complete"] = json!(complete);
+    j["grace_days"] = json!(grace);
     import_page(state, site, req, token, Some(j), status).await
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct LeaverSettings {
+    #[serde(default)]
+    grace_days: String,
+}
+
+/// Sets how many days after leaving the staff list (or their end date) a member is suspended.
+#[handler]
+pub async fn leaver_settings(
+    Ctx { req, .. }: Ctx<'_>,
+    member: Member<may::ManageTraining>,
+    Form(f): Form<LeaverSettings>,
+) -> Result<Response, AppError> {
+    let Member { me, tx, .. } = member;
+    let Some(days) = f.grace_days.trim().parse::<i32>().ok().filter(|d| (0..=365).contains(d)) else {
+        return Err(AppError::BadRequest("Enter a number of days from 0 to 365.".into()));
+    };
+    staff::set_leaver_grace_days(&tx, days).await?;
+    audit::record(&tx, Some(me.person), "staff.leaver_grace_set", "", None, json!({ "days": days })).await?;
+    tx.commit().await?;
+    Ok(page::see_other_saying(
+        req,
+        "/admin/staff/import",
+        format!("Leavers are now suspended {days} days after they leave the staff list or their end date"),
+    ))
+}
+
+/// Suspends the members whose grace period as leavers has run out (the daily run, and after
+/// each import): each audited with why; a trust's only training manager is kept, and logged.
+pub async fn suspend_leavers(state: &AppState, site: &Site) -> Result<usize, AppError> {
+    let tx = state.dbs.app.begin(site.entry.id).await?;
+    let grace = staff::leaver_grace_days(&tx).await?;
+    let due = staff::due_leavers(&tx, site.today(), grace, 1000).await?;
+    let mut suspended = 0;
+    for (person, why) in &due {
+        if staff::suspend_leaver(&tx, *person).await? {
+            suspended += 1;
+            let detail = json!({ "reason": format!("Leaver: {why}") });
+            audit::record(&tx, None, "membership.suspended", &person.to_string(), None, detail).await?;
+        } else {
+            tracing::warn!(tenant = %site.entry.slug, person = %person, "a leaver who is the trust's only training manager was not suspended");
+        }
+    }
+    tx.commit().await?;
+    if suspended > 0 {
+        state.totals.changed(site.entry.id);
+    }
+    Ok(suspended)
 }
 
 pub(crate) fn import_key(site: &Site, sha: &str) -> String {
@@ -762,6 +820,9 @@ pub(crate) fn import_key(site: &Site, sha: &str) -> String {
 pub struct ApplyForm {
     #[serde(default)]
     file: String,
+    /// `yes`: the file lists all the trust's staff (those missing from it are leavers).
+    #[serde(default)]
+    complete: String,
 }
 
 /// Applies a checked file: queued for the worker, which imports it all or nothing and records
@@ -778,7 +839,8 @@ pub async fn import_apply(
     if f.file.len() != 64 || !f.file.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::BadRequest("Check the file again before applying it.".into()));
     }
-    jobs::enqueue(&tx, &jobs::Job::StaffImport { file: f.file.clone(), by: me.person }).await?;
+    let job = jobs::Job::StaffImport { file: f.file.clone(), by: me.person, complete: f.complete == "yes" };
+    jobs::enqueue(&tx, &job).await?;
     audit::record(&tx, Some(me.person), "staff.import_queued", &f.file, None, json!({})).await?;
     tx.commit().await?;
     jobs::wake(state).await;

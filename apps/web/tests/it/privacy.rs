@@ -839,7 +839,8 @@ async fn accounts_unused_for_the_retention_period_are_anonymised_and_signing_in_
     let northmoor = app.tenant_id("northmoor").await;
     let import = || async {
         let tx = dbs.app.begin(northmoor).await.unwrap();
-        let done = trellis_db::staff::apply(&tx, &rows, None, chrono::Duration::days(14)).await.unwrap();
+        let today = chrono::Utc::now().date_naive();
+        let done = trellis_db::staff::apply(&tx, &rows, None, chrono::Duration::days(14), false, today).await.unwrap();
         assert!(done.plan.errors.is_empty(), "{:?}", done.plan.errors);
         tx.commit().await.unwrap();
     };

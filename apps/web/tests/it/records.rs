@@ -145,16 +145,32 @@ async fn registration_approval_joining_invitation_and_reinstatement_each_bring_t
 
 /// Checks and applies a staff file, then waits for the worker.
 async fn import(boss: &mut Visitor, csv: &str) {
+    import_file(boss, csv, false).await;
+}
+
+/// The dry run of a staff file (`complete`: it lists all the trust's staff).
+async fn check_file(boss: &mut Visitor, csv: &str, complete: bool) -> trellis_testkit::Page {
     let t = boss.get("/admin/staff/import").await.csrf().unwrap();
-    let plan = boss
-        .post_multipart("/admin/staff/import", &[("csrf_token", &t)], ("file", "staff.csv", "text/csv", csv.as_bytes()))
-        .await;
+    let mut fields = vec![("csrf_token", t.as_str())];
+    if complete {
+        fields.push(("complete", "yes"));
+    }
+    boss.post_multipart("/admin/staff/import", &fields, ("file", "staff.csv", "text/csv", csv.as_bytes())).await
+}
+
+/// Checks and applies a staff file (`complete`: all the trust's staff), then waits for the worker.
+async fn import_file(boss: &mut Visitor, csv: &str, complete: bool) {
+    let plan = check_file(boss, csv, complete).await;
     assert_eq!(plan.status, 200, "{}", plan.body);
     let at = plan.body.find("name=\"file\" value=\"").unwrap() + "name=\"file\" value=\"".len();
     let file = plan.body[at..at + 64].to_owned();
     let before = boss.get("/admin/staff/import").await.body.matches("imported —").count();
     let t = plan.csrf().unwrap();
-    assert_eq!(boss.post("/admin/staff/import/apply", &[("csrf_token", &t), ("file", &file)]).await.status, 303);
+    let mut fields = vec![("csrf_token", t.as_str()), ("file", file.as_str())];
+    if complete {
+        fields.push(("complete", "yes"));
+    }
+    assert_eq!(boss.post("/admin/staff/import/apply", &fields).await.status, 303);
     for _ in 0..100 {
         if boss.get("/admin/staff/import").await.body.matches("imported —").count() > before {
             return;
@@ -1153,4 +1169,75 @@ async fn platform_administrators_see_national_figures_by_trust_and_region_with_s
     assert!(!by_region.contains("@") && !by_trust.contains("learner0"), "never anyone");
     let bad = root.get(&format!("/admin/statistics?course={}", uuid::Uuid::now_v7())).await;
     assert!(bad.status == 400 && bad.body.contains("Choose one of the national courses"), "{}", bad.body);
+}
+
+/// A member's standing at a trust (by work email).
+async fn standing(app: &TestApp, slug: &str, email: &str) -> String {
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id(slug).await).await.unwrap();
+    let p = trellis_db::identity::member_by_email(&tx, email).await.unwrap().expect("a member");
+    let m = trellis_db::identity::membership(&tx, p).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    format!("{:?}", m.status).to_lowercase()
+}
+
+#[tokio::test]
+async fn leavers_from_a_whole_staff_file_or_a_past_end_date_are_shown_then_suspended_after_the_grace_period() {
+    let app = spawn_app().await;
+    app.member("northmoor", "boss@northmoor.example", PW, &[Role::TrainingManager]).await;
+    let mut boss = app.visitor("northmoor");
+    boss.sign_in_and_agree("boss@northmoor.example", PW).await;
+    let head = "Assignment Number,First Name,Last Name,Email,Position,Department,Staff Group,Place of Work,End Date\n";
+    let amara =
+        "12345678,Amara,Okafor,amara@northmoor.example,Staff Nurse,Ward 7,Nursing and Midwifery Registered,General";
+    let ben = "12345679,Ben,Hughes,ben@northmoor.example,Porter,Estates,Estates and Ancillary,General,";
+    let cy = "12345680,Cy,Ho,cy@northmoor.example,Healthcare Assistant,Ward 7,Additional Clinical Services,General";
+    let cara =
+        "12345681,Cara,Lind,boss@northmoor.example,Training Manager,Education,Administrative and Clerical,General,";
+    import(&mut boss, &format!("{head}{amara},\n{ben}\n{cy},31/12/2099\n{cara}\n")).await;
+
+    // The grace period: refused when not a number of days; then none at all.
+    let t = boss.get("/admin/staff/import").await.csrf().unwrap();
+    let bad = boss.post("/admin/staff/import/leavers", &[("csrf_token", &t), ("grace_days", "soon")]).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let set = boss.post("/admin/staff/import/leavers", &[("csrf_token", &t), ("grace_days", "0")]).await;
+    assert_eq!(set.status, 303, "{}", set.body);
+    assert!(boss.get("/admin/staff/import").await.body.contains("Leavers are now suspended 0 days after"));
+
+    // The whole staff list: Ben is not in it, Cy's end date has passed, Amara moves ward.
+    let second = format!("{head}{}\n{cy},01/01/2025\n{cara}\n", amara.replace("Ward 7", "Ward 9") + ",");
+    let partial = check_file(&mut boss, &second, false).await;
+    assert!(partial.body.contains("1 leaver") && !partial.body.contains("Not in this file"), "{}", partial.body);
+    let whole = check_file(&mut boss, &second, true).await;
+    assert_eq!(whole.status, 200, "{}", whole.body);
+    for said in [
+        "2 leavers",
+        "Not in this file",
+        "ben@northmoor.example",
+        "Their end date, 1 January 2025, has passed",
+        "1 person moves department or staff group",
+        "End date: \u{201c}31 December 2099\u{201d} \u{2192} \u{201c}1 January 2025\u{201d}",
+    ] {
+        assert!(whole.body.contains(said), "{said}: {}", whole.body);
+    }
+    assert_eq!(standing(&app, "northmoor", "ben@northmoor.example").await, "approved", "a dry run changes nothing");
+    import_file(&mut boss, &second, true).await;
+    // With no grace, both are suspended at once (their records stay); Amara is not.
+    assert_eq!(standing(&app, "northmoor", "ben@northmoor.example").await, "suspended");
+    assert_eq!(standing(&app, "northmoor", "cy@northmoor.example").await, "suspended");
+    assert_eq!(standing(&app, "northmoor", "amara@northmoor.example").await, "approved");
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
+    let trail = audit::trail_of(&tx, "membership.suspended", 10).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(trail.iter().filter(|e| e.detail.contains("Leaver")).count() == 2, "{trail:?}");
+    assert!(boss.get("/admin/staff/import").await.body.contains("2 leaving"));
+    // The trust's only training manager, missing from a whole file, is kept.
+    let third = format!("{head}{}\n", amara.replace("Ward 7", "Ward 9") + ",");
+    import_file(&mut boss, &third, true).await;
+    assert_eq!(standing(&app, "northmoor", "boss@northmoor.example").await, "approved");
+    // Another trust's setting is its own.
+    let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
+    assert_eq!(trellis_db::staff::leaver_grace_days(&tx).await.unwrap(), trellis_db::staff::DEFAULT_LEAVER_GRACE_DAYS);
+    tx.commit().await.unwrap();
 }

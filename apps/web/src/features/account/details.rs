@@ -221,6 +221,7 @@ pub async fn details_save(
         department: department.clone(),
         staff_group: group.clone(),
         place_of_work: old.place_of_work.clone(),
+        end_date: old.end_date,
     };
     let record_changes = editable
         && match &record {

@@ -113,6 +113,16 @@ pub struct Plan {
     /// (at most 500 listed; `leaving` counts them all).
     pub leavers: Vec<Leaver>,
     pub leaving: usize,
+    /// Approved members with an HR record now (the dry run only).
+    pub members: usize,
+}
+
+impl Plan {
+    /// Whether applying it needs the manager's explicit word: more than a tenth of the staff (and
+    /// more than five people) would become leavers, as a partial file applied as whole would do.
+    pub fn needs_confirmation(&self) -> bool {
+        self.leaving > 5 && self.leaving * 10 > self.members
+    }
 }
 
 /// A member of staff the import finds has left (suspended after the trust's grace period).
@@ -259,7 +269,21 @@ pub async fn plan(tx: &TenantTx, rows: &[StaffRow], complete: bool, today: chron
     let (targets, errors) = targets(tx, rows).await?;
     let mut plan = plan_of(rows, &targets, errors);
     leavers(tx, rows, &targets, complete, today, &mut plan).await?;
+    plan.members = hr_members(tx).await?;
     Ok(plan)
+}
+
+/// How many approved members have a record from HR (to judge a file's leavers against).
+async fn hr_members(tx: &TenantTx) -> Result<usize, DbError> {
+    let row = tx
+        .query_one(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM staff_records s
+               JOIN memberships m ON m.tenant_id = s.tenant_id AND m.person_id = s.person_id
+              WHERE s.tenant_id = $1 AND s.assignment_number IS NOT NULL AND m.status = 'approved'",
+            vec![],
+        )
+        .await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.map_or(0, |n| usize::try_from(n).unwrap_or(0)))
 }
 
 /// Adds the leavers to a plan: rows whose end date has passed, and (for a complete file) members
@@ -271,7 +295,7 @@ async fn leavers(
     complete: bool,
     today: chrono::NaiveDate,
     plan: &mut Plan,
-) -> Result<(), DbError> {
+) -> Result<Vec<Uuid>, DbError> {
     for r in rows.iter().filter(|r| r.end_date.is_some_and(|d| d < today)) {
         plan.leaving += 1;
         if plan.leavers.len() < 500 {
@@ -287,7 +311,7 @@ async fn leavers(
         }
     }
     if !complete {
-        return Ok(());
+        return Ok(vec![]);
     }
     let listed: std::collections::HashSet<Uuid> = targets
         .iter()
@@ -296,28 +320,31 @@ async fn leavers(
             _ => None,
         })
         .collect();
-    let missing: Vec<staff_record::Model> = tx
-        .select::<staff_record::Entity>()
-        .filter(staff_record::Column::AssignmentNumber.is_not_null())
-        .all(tx)
-        .await?
-        .into_iter()
-        .filter(|r| !listed.contains(&r.person_id))
-        .collect();
-    plan.leaving += missing.len();
-    let shown: Vec<&staff_record::Model> = missing.iter().take(500usize.saturating_sub(plan.leavers.len())).collect();
-    let ids: Vec<PersonId> = shown.iter().map(|r| PersonId::from_uuid(r.person_id)).collect();
-    let contacts = crate::identity::member_contacts(tx, &ids).await?;
-    for r in shown {
-        let (email, name) = contacts.get(&PersonId::from_uuid(r.person_id)).cloned().unwrap_or_default();
-        plan.leavers.push(Leaver {
-            name,
-            email,
-            assignment_number: r.assignment_number.clone().unwrap_or_default(),
-            reason: "Not in this file".into(),
-        });
+    // Approved members from HR (those already suspended, pending or gone are not leavers again).
+    let rows = tx
+        .query_all(
+            "SELECT s.person_id, s.assignment_number FROM staff_records s
+               JOIN memberships m ON m.tenant_id = s.tenant_id AND m.person_id = s.person_id
+              WHERE s.tenant_id = $1 AND s.assignment_number IS NOT NULL AND m.status = 'approved'",
+            vec![],
+        )
+        .await?;
+    let mut missing: Vec<(Uuid, String)> = Vec::new();
+    for r in rows {
+        let person: Uuid = r.try_get("", "person_id")?;
+        if !listed.contains(&person) {
+            missing.push((person, r.try_get::<Option<String>>("", "assignment_number")?.unwrap_or_default()));
+        }
     }
-    Ok(())
+    plan.leaving += missing.len();
+    let shown: Vec<&(Uuid, String)> = missing.iter().take(500usize.saturating_sub(plan.leavers.len())).collect();
+    let ids: Vec<PersonId> = shown.iter().map(|(p, _)| PersonId::from_uuid(*p)).collect();
+    let contacts = crate::identity::member_contacts(tx, &ids).await?;
+    for (p, number) in shown {
+        let (email, name) = contacts.get(&PersonId::from_uuid(*p)).cloned().unwrap_or_default();
+        plan.leavers.push(Leaver { name, email, assignment_number: number.clone(), reason: "Not in this file".into() });
+    }
+    Ok(missing.into_iter().map(|(p, _)| p).collect())
 }
 
 /// The plan for rows whose targets have been looked up.
@@ -372,12 +399,13 @@ pub async fn apply(
     if !plan.errors.is_empty() {
         return Ok(Applied { plan, ..Applied::default() });
     }
-    leavers(tx, rows, &targets, complete, today, &mut plan).await?;
-    if complete {
-        // Everyone from HR not yet missing is marked missing today; those the file lists are
-        // cleared below, so only those not in it keep the mark (and the day it began).
+    // Those missing from a whole file are marked from today (unless already missing); those it
+    // lists are cleared below.
+    let missing = leavers(tx, rows, &targets, complete, today, &mut plan).await?;
+    plan.members = hr_members(tx).await?;
+    for chunk in missing.chunks(1000) {
         tx.update_many::<staff_record::Entity>()
-            .filter(staff_record::Column::AssignmentNumber.is_not_null())
+            .filter(staff_record::Column::PersonId.is_in(chunk.to_vec()))
             .filter(staff_record::Column::MissingSince.is_null())
             .col_expr(staff_record::Column::MissingSince, sea_orm::sea_query::Expr::value(Some(today)))
             .exec(tx)
@@ -481,7 +509,7 @@ pub async fn due_leavers(
                 "SELECT s.person_id, s.missing_since, s.end_date FROM staff_records s
                    JOIN memberships m ON m.tenant_id = s.tenant_id AND m.person_id = s.person_id
                   WHERE s.tenant_id = $1 AND m.status = 'approved'
-                    AND (s.missing_since <= $2 OR s.end_date <= $2)
+                    AND (s.missing_since <= $2 OR s.end_date < $2)
                   ORDER BY s.person_id LIMIT {}",
                 limit.min(10_000)
             ),
@@ -494,7 +522,7 @@ pub async fn due_leavers(
         let missing: Option<chrono::NaiveDate> = r.try_get("", "missing_since")?;
         let end: Option<chrono::NaiveDate> = r.try_get("", "end_date")?;
         let why = match (missing, end) {
-            (_, Some(end)) if end <= cutoff => format!("their assignment ended on {}", end.format("%-d %B %Y")),
+            (_, Some(end)) if end < cutoff => format!("their assignment ended on {}", end.format("%-d %B %Y")),
             (Some(since), _) => format!("not in the staff file since {}", since.format("%-d %B %Y")),
             _ => String::new(),
         };
@@ -509,6 +537,14 @@ pub async fn due_leavers(
 pub async fn suspend_leaver(tx: &TenantTx, person: PersonId) -> Result<bool, DbError> {
     use crate::entities::membership;
     use sea_orm::sea_query::Expr;
+    // The trust's training managers' memberships are locked first (on PostgreSQL), so two runs at
+    // once cannot each suspend a different last manager.
+    tx.execute(
+        "UPDATE memberships SET status = status WHERE tenant_id = $1 AND person_id IN
+           (SELECT person_id FROM membership_roles WHERE tenant_id = $1 AND role = 'training_manager')",
+        vec![],
+    )
+    .await?;
     let row = tx
         .query_one(
             "SELECT
@@ -538,4 +574,31 @@ pub async fn suspend_leaver(tx: &TenantTx, person: PersonId) -> Result<bool, DbE
         .exec(tx)
         .await?;
     Ok(done.rows_affected > 0)
+}
+
+/// A member reinstated by hand is no longer a leaver: their missing mark and end date go (a later
+/// file says again if they leave).
+pub async fn clear_leaving(tx: &TenantTx, person: PersonId) -> Result<(), DbError> {
+    use sea_orm::sea_query::Expr;
+    tx.update_many::<staff_record::Entity>()
+        .filter(staff_record::Column::PersonId.eq(person.as_uuid()))
+        .col_expr(staff_record::Column::MissingSince, Expr::value(Option::<chrono::NaiveDate>::None))
+        .col_expr(staff_record::Column::EndDate, Expr::value(Option::<chrono::NaiveDate>::None))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Plan;
+
+    #[test]
+    fn many_leavers_need_the_managers_word() {
+        let plan = |leaving, members| Plan { leaving, members, ..Plan::default() };
+        assert!(!plan(5, 10).needs_confirmation(), "five or fewer never do");
+        assert!(!plan(10, 100).needs_confirmation(), "a tenth does not");
+        assert!(plan(11, 100).needs_confirmation());
+        assert!(plan(900, 1000).needs_confirmation(), "a department's file applied as the whole list");
+    }
 }

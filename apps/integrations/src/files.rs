@@ -95,6 +95,15 @@ impl FileStore {
         Ok(fetched.size)
     }
 
+    /// Whether a file is there (`Err` only when the store cannot say).
+    pub async fn exists(&self, key: &str) -> anyhow::Result<bool> {
+        match self.inner.head(&StorePath::from(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Reads a whole (small) file.
     pub async fn get_bytes(&self, key: &str) -> anyhow::Result<Bytes> {
         Ok(self.inner.get(&StorePath::from(key)).await?.bytes().await?)

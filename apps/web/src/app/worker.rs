@@ -58,7 +58,11 @@ async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::
             let p: serde_json::Value = serde_json::from_str(&item.payload)?;
             let file = p["file"].as_str().unwrap_or_default().to_owned();
             let by: Option<PersonId> = p["by"].as_str().and_then(|s| s.parse().ok());
-            import_staff(state, &site, &file, by, p["complete"].as_bool().unwrap_or(false)).await
+            let choice = Whole {
+                complete: p["complete"].as_bool().unwrap_or(false),
+                confirmed: p["confirmed"].as_bool().unwrap_or(false),
+            };
+            import_staff(state, &site, &file, by, choice).await
         }
         trellis_db::data_exports::JOB => {
             let site = site_of(state, item).ok_or_else(|| anyhow::anyhow!("unknown trust"))?;
@@ -155,14 +159,31 @@ pub const INVITATION_DAYS: i64 = 14;
 
 /// Imports a checked staff file, all or nothing, then applies the assignment rules to the staff
 /// it added or moved. The result goes in the audit trail (shown on the import page).
+/// Whether a staff file is the trust's whole staff list, and whether the manager confirmed the
+/// many leavers it makes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Whole {
+    pub complete: bool,
+    pub confirmed: bool,
+}
+
 pub async fn import_staff(
     state: &AppState,
     site: &Site,
     file: &str,
     by: Option<PersonId>,
-    complete: bool,
+    choice: Whole,
 ) -> anyhow::Result<()> {
-    let key = crate::features::training::import_key(site, file);
+    let complete = choice.complete;
+    let key = crate::features::training::import_key(site, file, complete);
+    if !state.files.exists(&key).await.unwrap_or(false) {
+        let tx = state.dbs.app.begin(site.entry.id).await?;
+        let why =
+            json!([{ "line": 0, "column": "file", "message": "The file is not there as checked: check it again." }]);
+        audit::record(&tx, by, "staff.import_failed", file, None, json!({ "errors": why })).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
     let bytes = state.files.get_bytes(&key).await?;
     let record_failure = |errors: serde_json::Value| async move {
         let tx = state.dbs.app.begin(site.entry.id).await?;
@@ -181,6 +202,14 @@ pub async fn import_staff(
     if !done.plan.errors.is_empty() {
         tx.rollback().await?;
         return record_failure(json!(done.plan.errors.into_iter().take(20).collect::<Vec<_>>())).await;
+    }
+    if complete && done.plan.needs_confirmation() && !choice.confirmed {
+        tx.rollback().await?;
+        let message = format!(
+            "{} people would become leavers, more than a tenth of your staff: check the file again, and confirm them if it is right.",
+            done.plan.leaving
+        );
+        return record_failure(json!([{ "line": 0, "column": "file", "message": message }])).await;
     }
     for (email, raw) in &done.invitations {
         let mail = crate::features::account::render_email(
@@ -220,8 +249,11 @@ pub async fn import_staff(
             )
             .await?;
     }
-    // Leavers whose grace period has already run out (a grace of 0 days, or an end date long past).
-    crate::features::training::suspend_leavers(state, site).await?;
+    // Leavers whose grace period has already run out (a grace of 0 days, or an end date long past);
+    // should this fail, the daily run takes them up (the import itself is done).
+    if let Err(e) = crate::features::training::suspend_leavers(state, site).await {
+        tracing::warn!(error = %e, tenant = %site.entry.slug, "leavers not suspended after the import; the daily run will");
+    }
     state.totals.changed(site.entry.id);
     crate::usecases::compliance::totals::warm(state, site);
     let _ = state.files.delete(&key).await;

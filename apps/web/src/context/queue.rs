@@ -17,15 +17,15 @@ pub enum Job {
     /// Send the trust's overdue-training digest to everyone not yet reminded for their due date.
     Reminders,
     /// Import a checked staff file (kept in the file store) all or nothing.
-    StaffImport { file: String, by: PersonId, complete: bool },
+    StaffImport { file: String, by: PersonId, complete: bool, confirmed: bool },
 }
 
 /// Queues a job in the caller's transaction.
 pub async fn enqueue(tx: &TenantTx, job: &Job) -> Result<(), DbError> {
     match job {
         Job::Reminders => outbox::enqueue_job(tx, "reminders", &json!({})).await,
-        Job::StaffImport { file, by, complete } => {
-            let payload = json!({ "file": file, "by": by.to_string(), "complete": complete });
+        Job::StaffImport { file, by, complete, confirmed } => {
+            let payload = json!({ "file": file, "by": by.to_string(), "complete": complete, "confirmed": confirmed });
             outbox::enqueue_job(tx, "staff_import", &payload).await
         }
     }

@@ -242,6 +242,10 @@ pub async fn staff_status(
     }
     let who = id::member_person(&tx, person).await?.ok_or(AppError::NotFound)?;
     id::set_suspended(&tx, person, suspend, me.person).await?;
+    if !suspend {
+        // Reinstated by hand: no longer a leaver until a later staff file says so.
+        trellis_db::staff::clear_leaving(&tx, person).await?;
+    }
     // Back on the staff: rules added meanwhile reach them.
     let rules_changed =
         if suspend { false } else { crate::usecases::compliance::apply_rules::arrived(&tx, site, person).await? };

@@ -617,6 +617,19 @@ async fn import_page(
     plan: Option<serde_json::Value>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
+    import_page_with(state, site, req, token, plan, None, status).await
+}
+
+/// The import page, with the grace period's form refused (`(value typed, message)`).
+async fn import_page_with(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    token: &CsrfToken,
+    plan: Option<serde_json::Value>,
+    grace_refused: Option<(&str, &str)>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let history = audit::trail_of(&tx, "staff.import", 30).await?;
     let held = held::recent(&tx, Kind::StaffFile, None, 20).await?;
@@ -635,7 +648,8 @@ async fn import_page(
     );
     ctx.insert("csrf_token", &token.0);
     ctx.insert("plan", &plan);
-    ctx.insert("grace_days", &grace);
+    ctx.insert("grace_days", &grace_refused.map_or_else(|| grace.to_string(), |(typed, _)| typed.to_owned()));
+    grace_refused.map_or_else(FormErrors::new, |(_, m)| FormErrors::one("grace_days", m)).insert_into(&mut ctx);
     ctx.insert(
         "history",
         &history
@@ -751,7 +765,8 @@ pub async fn import_check(
     tx.commit().await?;
     let sha = hex::encode(Sha256::digest(&bytes));
     if plan.errors.is_empty() {
-        state.files.put(&import_key(site, &sha), bytes).await.map_err(AppError::Internal)?;
+        // Kept under the choice it was checked with: applying it cannot change whole for partial.
+        state.files.put(&import_key(site, &sha, complete), bytes).await.map_err(AppError::Internal)?;
     }
     let status = if plan.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let mut j = serde_json::to_value(&plan).map_err(|e| AppError::Internal(e.into()))?;
@@ -759,6 +774,7 @@ pub async fn import_check(
     j["shown"] = json!(plan.rows.iter().filter(|r| r.action != "unchanged").take(500).collect::<Vec<_>>());
     j["complete"] = json!(complete);
     j["grace_days"] = json!(grace);
+    j["needs_confirmation"] = json!(complete && plan.needs_confirmation());
     import_page(state, site, req, token, Some(j), status).await
 }
 
@@ -771,13 +787,16 @@ pub struct LeaverSettings {
 /// Sets how many days after leaving the staff list (or their end date) a member is suspended.
 #[handler]
 pub async fn leaver_settings(
-    Ctx { req, .. }: Ctx<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::ManageTraining>,
+    token: &CsrfToken,
     Form(f): Form<LeaverSettings>,
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let Some(days) = f.grace_days.trim().parse::<i32>().ok().filter(|d| (0..=365).contains(d)) else {
-        return Err(AppError::BadRequest("Enter a number of days from 0 to 365.".into()));
+        tx.commit().await?;
+        let refused = Some((f.grace_days.as_str(), "Enter a number of days from 0 to 365"));
+        return import_page_with(state, site, req, token, None, refused, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     staff::set_leaver_grace_days(&tx, days).await?;
     audit::record(&tx, Some(me.person), "staff.leaver_grace_set", "", None, json!({ "days": days })).await?;
@@ -785,7 +804,10 @@ pub async fn leaver_settings(
     Ok(page::see_other_saying(
         req,
         "/admin/staff/import",
-        format!("Leavers are now suspended {days} days after they leave the staff list or their end date"),
+        format!(
+            "Leavers are now suspended {days} {} after they leave the staff list or their end date",
+            if days == 1 { "day" } else { "days" }
+        ),
     ))
 }
 
@@ -802,7 +824,8 @@ pub async fn suspend_leavers(state: &AppState, site: &Site) -> Result<usize, App
             let detail = json!({ "reason": format!("Leaver: {why}") });
             audit::record(&tx, None, "membership.suspended", &person.to_string(), None, detail).await?;
         } else {
-            tracing::warn!(tenant = %site.entry.slug, person = %person, "a leaver who is the trust's only training manager was not suspended");
+            let detail = json!({ "reason": format!("Leaver ({why}), kept as the only training manager") });
+            audit::record(&tx, None, "membership.leaver_kept", &person.to_string(), None, detail).await?;
         }
     }
     tx.commit().await?;
@@ -812,8 +835,9 @@ pub async fn suspend_leavers(state: &AppState, site: &Site) -> Result<usize, App
     Ok(suspended)
 }
 
-pub(crate) fn import_key(site: &Site, sha: &str) -> String {
-    format!("{}/imports/{sha}.csv", site.entry.id)
+/// Where a checked staff file waits to be applied (a whole staff list apart from a partial one).
+pub(crate) fn import_key(site: &Site, sha: &str, complete: bool) -> String {
+    format!("{}/imports/{sha}{}.csv", site.entry.id, if complete { ".whole" } else { "" })
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -823,6 +847,9 @@ pub struct ApplyForm {
     /// `yes`: the file lists all the trust's staff (those missing from it are leavers).
     #[serde(default)]
     complete: String,
+    /// `yes`: the manager confirms the many leavers such a file makes.
+    #[serde(default)]
+    confirm_leavers: String,
 }
 
 /// Applies a checked file: queued for the worker, which imports it all or nothing and records
@@ -839,7 +866,12 @@ pub async fn import_apply(
     if f.file.len() != 64 || !f.file.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::BadRequest("Check the file again before applying it.".into()));
     }
-    let job = jobs::Job::StaffImport { file: f.file.clone(), by: me.person, complete: f.complete == "yes" };
+    let job = jobs::Job::StaffImport {
+        file: f.file.clone(),
+        by: me.person,
+        complete: f.complete == "yes",
+        confirmed: f.confirm_leavers == "yes",
+    };
     jobs::enqueue(&tx, &job).await?;
     audit::record(&tx, Some(me.person), "staff.import_queued", &f.file, None, json!({})).await?;
     tx.commit().await?;

@@ -177,7 +177,9 @@ async fn import_file(boss: &mut Visitor, csv: &str, complete: bool) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the import did not run");
+    let page = boss.get("/admin/staff/import").await.body;
+    let history = page.find("id=\"import-history\"").map_or("", |at| &page[at..]);
+    panic!("the import did not run: {history}");
 }
 
 #[tokio::test]
@@ -1199,7 +1201,12 @@ async fn leavers_from_a_whole_staff_file_or_a_past_end_date_are_shown_then_suspe
     // The grace period: refused when not a number of days; then none at all.
     let t = boss.get("/admin/staff/import").await.csrf().unwrap();
     let bad = boss.post("/admin/staff/import/leavers", &[("csrf_token", &t), ("grace_days", "soon")]).await;
-    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(
+        bad.body.contains("Enter a number of days from 0 to 365") && bad.body.contains("value=\"soon\""),
+        "{}",
+        bad.body
+    );
     let set = boss.post("/admin/staff/import/leavers", &[("csrf_token", &t), ("grace_days", "0")]).await;
     assert_eq!(set.status, 303, "{}", set.body);
     assert!(boss.get("/admin/staff/import").await.body.contains("Leavers are now suspended 0 days after"));
@@ -1236,6 +1243,18 @@ async fn leavers_from_a_whole_staff_file_or_a_past_end_date_are_shown_then_suspe
     let third = format!("{head}{}\n", amara.replace("Ward 7", "Ward 9") + ",");
     import_file(&mut boss, &third, true).await;
     assert_eq!(standing(&app, "northmoor", "boss@northmoor.example").await, "approved");
+    // Reinstated by hand, Ben is no longer a leaver: the next run (after a partial file here)
+    // leaves him be.
+    let dbs = app.dbs().await;
+    let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();
+    let ben_id = trellis_db::identity::member_by_email(&tx, "ben@northmoor.example").await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    let t = boss.get("/admin/staff").await.csrf().unwrap();
+    let back =
+        boss.post(&format!("/admin/staff/{ben_id}/status"), &[("csrf_token", &t), ("decision", "reinstate")]).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    import(&mut boss, &format!("{third}\n")).await;
+    assert_eq!(standing(&app, "northmoor", "ben@northmoor.example").await, "approved");
     // Another trust's setting is its own.
     let tx = dbs.app.begin(app.tenant_id("riverside").await).await.unwrap();
     assert_eq!(trellis_db::staff::leaver_grace_days(&tx).await.unwrap(), trellis_db::staff::DEFAULT_LEAVER_GRACE_DAYS);

@@ -483,9 +483,11 @@ pub async fn cancel_booking(tx: &TenantTx, id: Uuid, person: PersonId) -> Result
 pub async fn promote(tx: &TenantTx, id: Uuid) -> Result<Vec<PersonId>, DbError> {
     let now = Utc::now();
     let mut promoted = Vec::new();
-    if get(tx, id).await?.is_none_or(|e| e.cancelled() || e.starts_at <= now) {
+    let Some(e) = get(tx, id).await?.filter(|e| !e.cancelled() && e.starts_at > now) else {
         return Ok(promoted);
-    }
+    };
+    // A place given within a day of the start: its email is reminder enough.
+    let soon = e.starts_at <= now + chrono::Duration::hours(24);
     loop {
         // The place is taken first: on PostgreSQL that locks the event, so two promotions at once
         // wait for each other and never give the same person a place twice.
@@ -509,7 +511,6 @@ pub async fn promote(tx: &TenantTx, id: Uuid) -> Result<Vec<PersonId>, DbError> 
                 .await?;
             return Ok(promoted);
         };
-        let soon = get(tx, id).await?.is_some_and(|e| e.starts_at <= now + chrono::Duration::hours(24));
         let given = tx
             .update_many::<event_booking::Entity>()
             .filter(event_booking::Column::Id.eq(next.id))

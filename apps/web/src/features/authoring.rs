@@ -636,6 +636,29 @@ pub(crate) async fn held_scanned(
     Ok(())
 }
 
+/// Whether saving `input` (a new session, or session `editing`) would give the course a second
+/// face-to-face session: a course has one, whose events are its dates.
+async fn second_face_to_face(
+    state: &AppState,
+    site: &Site,
+    course: CourseId,
+    input: &ObjectInput,
+    editing: Option<ObjectId>,
+) -> Result<bool, AppError> {
+    if input.kind != ObjectKind::FaceToFace.as_str() {
+        return Ok(false);
+    }
+    let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let c = cat::course(&tx, course).await?.ok_or(AppError::NotFound)?;
+    let was = match editing {
+        Some(oid) => cat::object(&tx, oid).await?.is_some_and(|o| o.kind == ObjectKind::FaceToFace.as_str()),
+        None => false,
+    };
+    let has = crate::features::events::has_face_to_face(&tx, &c).await?;
+    tx.commit().await?;
+    Ok(has && !was)
+}
+
 /// Deletes a session's file that was waiting for its scan when its form is not saved.
 async fn not_kept(state: &AppState, form: &SessionForm) {
     if let Some(kept) = &form.waiting
@@ -847,26 +870,10 @@ pub async fn add_session(
             .await;
         }
     };
-    if input.kind == ObjectKind::FaceToFace.as_str() {
-        let tx = state.dbs.app.begin_read(site.entry.id).await?;
-        let c = cat::course(&tx, course).await?.ok_or(AppError::NotFound)?;
-        let has = crate::features::events::has_face_to_face(&tx, &c).await?;
-        tx.commit().await?;
-        if has {
-            let e = FormErrors::one("kind", "The course already has a face-to-face session: its events are its dates");
-            return session_form_page(
-                state,
-                site,
-                req,
-                token,
-                course,
-                None,
-                &e,
-                form.values(),
-                StatusCode::BAD_REQUEST,
-            )
+    if second_face_to_face(state, site, course, &input, None).await? {
+        let e = FormErrors::one("kind", "The course already has a face-to-face session: its events are its dates");
+        return session_form_page(state, site, req, token, course, None, &e, form.values(), StatusCode::BAD_REQUEST)
             .await;
-        }
     }
     let saved = async {
         let tx = state.dbs.app.begin(site.entry.id).await?;
@@ -942,28 +949,21 @@ pub async fn save_session(
             .await;
         }
     };
-    if input.kind == ObjectKind::FaceToFace.as_str() {
-        let tx = state.dbs.app.begin_read(site.entry.id).await?;
-        let c = cat::course(&tx, course).await?.ok_or(AppError::NotFound)?;
-        let was = cat::object(&tx, oid).await?.is_some_and(|o| o.kind == ObjectKind::FaceToFace.as_str());
-        let has = crate::features::events::has_face_to_face(&tx, &c).await?;
-        tx.commit().await?;
-        if has && !was {
-            not_kept(state, &form).await;
-            let e = FormErrors::one("kind", "The course already has a face-to-face session: its events are its dates");
-            return session_form_page(
-                state,
-                site,
-                req,
-                token,
-                course,
-                Some(oid),
-                &e,
-                form.values(),
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
-        }
+    if second_face_to_face(state, site, course, &input, Some(oid)).await? {
+        not_kept(state, &form).await;
+        let e = FormErrors::one("kind", "The course already has a face-to-face session: its events are its dates");
+        return session_form_page(
+            state,
+            site,
+            req,
+            token,
+            course,
+            Some(oid),
+            &e,
+            form.values(),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     }
     let saved = async {
         let tx = state.dbs.app.begin(site.entry.id).await?;

@@ -444,10 +444,7 @@ async fn organiser_page(
     errors: &FormErrors,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let e = ev::get(&tx, eid).await?.ok_or(AppError::NotFound)?;
-    if !cat::owns(&tx, e.course).await? {
-        return Err(AppError::NotFound);
-    }
+    let e = owned_event(&tx, eid).await?;
     let c = cat::course(&tx, e.course).await?.ok_or(AppError::NotFound)?;
     let bookings = ev::bookings(&tx, e.id).await?;
     let trainers = ev::trainers(&tx, e.id).await?;
@@ -491,6 +488,23 @@ async fn organiser_page(
     page::render(state, Some(site), "pages/admin_event.html", &ctx, status)
 }
 
+/// An event of one of this trust's own courses (an organiser's to change), or 404.
+async fn owned_event(tx: &TenantTx, eid: Uuid) -> Result<Event, AppError> {
+    let e = ev::get(tx, eid).await?.ok_or(AppError::NotFound)?;
+    if !cat::owns(tx, e.course).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(e)
+}
+
+/// Someone's enrolment on a course, if it lets them take part (active, or completed and still
+/// theirs to repeat).
+async fn taking_part(tx: &TenantTx, person: PersonId, course: CourseId) -> Result<Option<learn::Enrolment>, AppError> {
+    Ok(learn::enrolment(tx, person, course)
+        .await?
+        .filter(|e| matches!(e.status, EnrolmentStatus::Active | EnrolmentStatus::Completed)))
+}
+
 /// Changes an event: those booked are sent the updated calendar entry, and places a larger
 /// capacity frees go to those waiting.
 #[handler]
@@ -503,8 +517,8 @@ pub async fn save_event(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let eid: Uuid = page::path_id(&raw)?;
-    let before = ev::get(&tx, eid).await?.ok_or(AppError::NotFound)?;
-    if !cat::owns(&tx, before.course).await? || before.cancelled() {
+    let before = owned_event(&tx, eid).await?;
+    if before.cancelled() {
         return Err(AppError::NotFound);
     }
     let mut input = match check_event(&tx, site, &f).await? {
@@ -597,8 +611,8 @@ pub async fn cancel_event(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let eid: Uuid = page::path_id(&raw)?;
-    let e = ev::get(&tx, eid).await?.ok_or(AppError::NotFound)?;
-    if !cat::owns(&tx, e.course).await? || !ev::cancel(&tx, eid).await? {
+    owned_event(&tx, eid).await?;
+    if !ev::cancel(&tx, eid).await? {
         return Err(AppError::NotFound);
     }
     let e = ev::get(&tx, eid).await?.ok_or(AppError::NotFound)?;
@@ -640,10 +654,7 @@ pub async fn message_booked(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let eid: Uuid = page::path_id(&raw)?;
-    let e = ev::get(&tx, eid).await?.ok_or(AppError::NotFound)?;
-    if !cat::owns(&tx, e.course).await? {
-        return Err(AppError::NotFound);
-    }
+    let e = owned_event(&tx, eid).await?;
     let subject = f.subject.trim();
     let message = f.message.replace("\r\n", "\n").trim().to_owned();
     let mut errors = FormErrors::new();
@@ -788,12 +799,7 @@ async fn their_sessions(
     let mut by_version: HashMap<_, Vec<cat::Object>> = HashMap::new();
     let mut out = HashMap::new();
     for p in people {
-        let Some(e) = learn::enrolment(tx, *p, c.id)
-            .await?
-            .filter(|e| matches!(e.status, EnrolmentStatus::Active | EnrolmentStatus::Completed))
-        else {
-            continue;
-        };
+        let Some(e) = taking_part(tx, *p, c.id).await? else { continue };
         let Some(version) = e.version.or(c.current_version) else { continue };
         if let std::collections::hash_map::Entry::Vacant(slot) = by_version.entry(version) {
             let own: Vec<_> = cat::objects(tx, version)
@@ -985,10 +991,7 @@ pub async fn add_walk_in(
         return register_view(state, site, req, &token.0, &me, tx, eid, &f.email, &errors, StatusCode::BAD_REQUEST)
             .await;
     }
-    let enrolled = learn::enrolment(&tx, person, e.course)
-        .await?
-        .is_some_and(|en| matches!(en.status, EnrolmentStatus::Active | EnrolmentStatus::Completed));
-    if !enrolled {
+    if taking_part(&tx, person, e.course).await?.is_none() {
         let errors = refuse("They are not enrolled on this course: enrol them first (or ask them to)");
         return register_view(state, site, req, &token.0, &me, tx, eid, &f.email, &errors, StatusCode::BAD_REQUEST)
             .await;
@@ -1061,10 +1064,7 @@ pub(crate) async fn for_learner(tx: &TenantTx, site: &Site, me: PersonId, course
 /// face-to-face session.
 async fn bookable(tx: &TenantTx, me: &SignedIn, e: &Event) -> Result<Course, AppError> {
     let c = cat::course(tx, e.course).await?.ok_or(AppError::NotFound)?;
-    let enrolled = learn::enrolment(tx, me.person, c.id)
-        .await?
-        .is_some_and(|en| matches!(en.status, EnrolmentStatus::Active | EnrolmentStatus::Completed));
-    if !enrolled {
+    if taking_part(tx, me.person, c.id).await?.is_none() {
         return Err(AppError::Conflict(
             "Enrol on the course (or have your enrolment approved) before booking a date.".into(),
         ));

@@ -38,7 +38,7 @@ if [[ ! -d "$oidc_dir/node_modules" || "$oidc_dir/package-lock.json" -nt "$oidc_
   touch "$oidc_dir/node_modules"
 fi
 
-if ! python3 -c "import aiosmtpd, dnslib, moto.server, jwt" 2>/dev/null; then
+if ! python3 -c "import aiosmtpd, dnslib, moto.server, jwt, scim2_tester, httpx2" 2>/dev/null; then
   echo "install-test-deps: installing Python packages of tests/peers/requirements.txt"
   python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
     -r tests/peers/requirements.txt >/dev/null

@@ -46,6 +46,7 @@ mod m20261207_000038_platform_outbox;
 mod m20261207_000039_held_library_versions;
 mod m20261207_000040_events;
 mod m20261207_000041_leavers;
+mod m20261207_000042_scim;
 
 pub mod helpers;
 
@@ -100,6 +101,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000039_held_library_versions.rs"),
     include_str!("m20261207_000040_events.rs"),
     include_str!("m20261207_000041_leavers.rs"),
+    include_str!("m20261207_000042_scim.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -153,6 +155,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000039_held_library_versions::Migration),
             Box::new(m20261207_000040_events::Migration),
             Box::new(m20261207_000041_leavers::Migration),
+            Box::new(m20261207_000042_scim::Migration),
         ]
     }
 }

@@ -1,4 +1,4 @@
-//! API tokens (one model for every integration that calls a trust: the LMS API, and later SCIM)
+//! API tokens (one model for every integration that calls a trust: the LMS API and SCIM provisioning)
 //! and the external learners a conformance-scoped token launches for. Every query names the
 //! trust (`tenant_id = $1`) as well as running under its row-level security.
 

@@ -142,6 +142,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("memberships", "person_id"),
     ("membership_roles", "person_id"),
     ("staff_records", "person_id"),
+    ("scim_users", "person_id"),
     ("sso_links", "person_id"),
     ("person_sessions", "person_id"),
     ("tenant_terms_acceptances", "person_id"),

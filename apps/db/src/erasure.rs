@@ -96,6 +96,7 @@ const DELETED: &[(&str, &str)] = &[
     ("memberships", "person_id"),
     ("content_policy_acceptances", "person_id"),
     ("event_trainers", "person_id"),
+    ("scim_users", "person_id"),
 ];
 
 /// What a library resource and its versions say in words (credits, descriptions, notes, text,

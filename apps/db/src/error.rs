@@ -14,3 +14,10 @@ pub enum DbError {
     #[error("not found")]
     NotFound,
 }
+
+impl DbError {
+    /// Whether a unique index refused the write (two requests making the same thing at once).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, DbError::Db(d) if matches!(d.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))))
+    }
+}

@@ -34,6 +34,7 @@ mod platform;
 pub mod portfolio;
 pub mod reporting;
 pub mod retention;
+pub mod scim;
 pub mod secrets;
 pub mod sessions;
 pub mod site;

@@ -58,7 +58,7 @@ fn date_of(s: &str) -> Option<chrono::NaiveDate> {
 }
 
 /// An ESR assignment number: eight digits, with `-N` for a second or later assignment.
-fn assignment_ok(s: &str) -> bool {
+pub fn assignment_ok(s: &str) -> bool {
     let (main, suffix) = s.split_once('-').unwrap_or((s, "1"));
     main.len() == 8
         && main.bytes().all(|b| b.is_ascii_digit())

@@ -57,7 +57,7 @@ enum Command {
         trust: String,
         /// Which system will use it.
         name: String,
-        /// What it may do: courses, enrolments, launch, conformance (repeat the option).
+        /// What it may do: courses, enrolments, launch, conformance, scim (repeat the option).
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// Days until it stops working (none: until revoked).

@@ -11,6 +11,7 @@ mod identity_path;
 mod isolation;
 mod keys;
 mod migrate;
+mod scim;
 mod secrets;
 mod support;
 mod tenant_door;

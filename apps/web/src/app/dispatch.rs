@@ -6,7 +6,7 @@ use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
     account, admin, api, assets, authoring, certificates, elearning, embeds, enquiries, erasure, events, file_activity,
-    health, home, learner, library, market, my_data, platform, platform_admin, portfolio, records, reporting,
+    health, home, learner, library, market, my_data, platform, platform_admin, portfolio, records, reporting, scim,
     site_admin, sso, sso_admin, statistics, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
@@ -227,6 +227,8 @@ impl Dispatch {
                 .at("/api/v1/openapi.json", get(api_spec))
                 .nest("/api/v1", api::problems(poem::IntoEndpoint::into_endpoint(api::service())))
                 .at("/xapi", xapi::entry)
+                .at("/scim/v2", scim::entry)
+                .at("/scim/v2/*path", scim::entry)
                 .at("/xapi/*path", xapi::entry)
                 .at("/admin/courses", get(authoring::courses_page))
                 .at("/admin/courses/new", get(authoring::new_form).post(authoring::create))
@@ -303,8 +305,9 @@ impl Dispatch {
 /// A trust's paths served without a session or CSRF check: the public pages that are the same for
 /// everyone, static files, and the machine interfaces (which authenticate each call themselves).
 const SESSIONLESS_TENANT: &[&str] =
-    &["/", "/accessibility", "/cookies", "/cookies/consent", "/privacy", "/api/v1", "/xapi"];
-const SESSIONLESS_TENANT_PREFIXES: &[&str] = &["/api/v1/", "/xapi/", "/trust-style/", "/logo/", "/assets/"];
+    &["/", "/accessibility", "/cookies", "/cookies/consent", "/privacy", "/api/v1", "/xapi", "/scim/v2"];
+const SESSIONLESS_TENANT_PREFIXES: &[&str] =
+    &["/api/v1/", "/xapi/", "/scim/v2/", "/trust-style/", "/logo/", "/assets/"];
 /// The platform's, likewise (Stripe's webhooks are authenticated by their signature).
 const SESSIONLESS_PLATFORM: &[&str] = &[
     "/",

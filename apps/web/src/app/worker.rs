@@ -155,7 +155,7 @@ pub async fn send_reminders(state: &AppState, site: &Site) -> anyhow::Result<()>
 }
 
 /// How long an invitation to join a trust stays open.
-pub const INVITATION_DAYS: i64 = 14;
+pub use crate::features::account::INVITATION_DAYS;
 
 /// Imports a checked staff file, all or nothing, then applies the assignment rules to the staff
 /// it added or moved. The result goes in the audit trail (shown on the import page).
@@ -212,14 +212,7 @@ pub async fn import_staff(
         return record_failure(json!([{ "line": 0, "column": "file", "message": message }])).await;
     }
     for (email, raw) in &done.invitations {
-        let mail = crate::features::account::render_email(
-            state,
-            site,
-            "invitation",
-            email,
-            &format!("You are invited to join {}", site.entry.name),
-            json!({ "link": format!("{}invitation?token={raw}", site.url), "days": INVITATION_DAYS }),
-        )?;
+        let mail = crate::features::account::invitation_email(state, site, email, raw)?;
         outbox::enqueue_email(&tx, &mail).await?;
     }
     let applied = compliance::apply_all(&tx, site.today()).await?;

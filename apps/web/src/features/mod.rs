@@ -23,6 +23,7 @@ pub mod platform_admin;
 pub mod portfolio;
 pub mod records;
 pub mod reporting;
+pub mod scim;
 pub mod site_admin;
 pub mod sso;
 pub mod sso_admin;

@@ -5,6 +5,7 @@
 pub mod compliance;
 pub mod learning;
 pub mod market;
+pub mod provisioning;
 pub mod records;
 pub mod retention;
 pub mod statistics;

@@ -23,6 +23,7 @@ mod propagation;
 mod records;
 mod reporting;
 mod request_shape;
+mod scim;
 mod security;
 mod serving;
 mod site_admin;

@@ -119,6 +119,22 @@ pub fn message_page(
     page::render(state, Some(site), "pages/message.html", &ctx, status)
 }
 
+/// How long an invitation to join a trust stays open, in days.
+pub const INVITATION_DAYS: i64 = 14;
+
+/// The email inviting an existing account to join the trust (a staff import's, a provisioning's),
+/// with the link carrying the invitation's raw token.
+pub fn invitation_email(state: &AppState, site: &Site, to: &str, raw: &str) -> Result<OutgoingEmail, AppError> {
+    render_email(
+        state,
+        site,
+        "invitation",
+        to,
+        &format!("You are invited to join {}", site.entry.name),
+        json!({ "link": format!("{}invitation?token={raw}", site.url), "days": INVITATION_DAYS }),
+    )
+}
+
 /// Renders an email from `emails/<name>.txt` and `.html` in the trust's theme.
 pub fn render_email(
     state: &AppState,

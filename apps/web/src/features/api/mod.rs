@@ -45,11 +45,12 @@ use trellis_domain::{CourseId, PersonId};
 use uuid::Uuid;
 
 /// The scopes a token may carry, with what each allows (shown on the tokens page).
-pub const SCOPES: [(&str, &str); 4] = [
+pub const SCOPES: [(&str, &str); 5] = [
     ("courses", "Import course packages, read courses and delete courses it imported"),
     ("enrolments", "Enrol staff on courses"),
     ("launch", "Launch sessions, waive cmi5 AUs and abandon cmi5 sessions"),
     ("conformance", "Launch for actors it names (conformance test suites only: never for real staff)"),
+    ("scim", "Provision staff accounts from an identity system (SCIM): create, change and deactivate them"),
 ];
 
 /// The token's prefix, so a leaked one is recognisable (secret scanners look for it).
@@ -320,19 +321,48 @@ pub struct LmsApi;
 /// The token on the request, checked: it is this trust's, live, and carries `scope`. Failures
 /// count against the caller's address (as failed sign-ins do).
 async fn authorise(state: &AppState, site: &Site, req: &Request, auth: &TokenAuth, scope: &str) -> ApiResult<ApiToken> {
+    check_token(state, site, req, &auth.0.token, scope).await.map_err(|r| match r {
+        Refused::Internal(e) => e.into(),
+        Refused::Status(status, detail) => problem(status, Some("authorization"), detail),
+    })
+}
+
+/// Why a token was refused.
+#[derive(Debug)]
+pub enum Refused {
+    /// 401 (no live token of this trust), 403 (not its scope) or 429 (too many refusals).
+    Status(StatusCode, String),
+    Internal(AppError),
+}
+
+impl From<trellis_db::DbError> for Refused {
+    fn from(e: trellis_db::DbError) -> Self {
+        Refused::Internal(e.into())
+    }
+}
+
+/// Checks a bearer token for every integration that calls the trust (the API, SCIM): it is this
+/// trust's, live, and carries `scope`. Refusals count against the caller's address, as failed
+/// sign-ins do (a hospital's shared address has the sign-in limit's allowance).
+pub async fn check_token(
+    state: &AppState,
+    site: &Site,
+    req: &Request,
+    token: &str,
+    scope: &str,
+) -> Result<ApiToken, Refused> {
     let ip =
         crate::http::middleware::forwarded::client_ip(req, &state.proxies).map_or_else(String::new, |i| i.to_string());
     let key = format!("api:{ip}");
     let window = std::time::Duration::from_secs(900);
     if let Some(wait) = state.limiter.over(&key, state.config.auth.failures_per_address, window).await {
-        return Err(problem(
+        return Err(Refused::Status(
             StatusCode::TOO_MANY_REQUESTS,
-            Some("authorization"),
             format!("Too many refused tokens from this address: try again in {wait} seconds."),
         ));
     }
-    let refused = || problem(StatusCode::UNAUTHORIZED, Some("authorization"), "Send a live API token of this trust.");
-    let Some((id, secret)) = parse_token(&auth.0.token) else {
+    let refused = || Refused::Status(StatusCode::UNAUTHORIZED, "Send a live API token of this trust.".into());
+    let Some((id, secret)) = parse_token(token) else {
         state.limiter.fail(&key, window).await;
         return Err(refused());
     };
@@ -354,11 +384,7 @@ async fn authorise(state: &AppState, site: &Site, req: &Request, auth: &TokenAut
     }
     tx.commit().await?;
     if !t.has(scope) {
-        return Err(problem(
-            StatusCode::FORBIDDEN,
-            Some("authorization"),
-            format!("This token does not have the {scope} scope."),
-        ));
+        return Err(Refused::Status(StatusCode::FORBIDDEN, format!("This token does not have the {scope} scope.")));
     }
     Ok(t)
 }

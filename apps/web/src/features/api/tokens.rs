@@ -2,7 +2,7 @@
 //! once, when it is issued; only a hash of its secret is kept. Each has scopes (what it may do),
 //! and may expire. Revoking one refuses it from the next request, on every server (tokens are
 //! read from the database on each call, never kept). The same tokens serve every integration of
-//! the trust that calls it (the LMS API now).
+//! the trust that calls it (the LMS API, and SCIM provisioning with the `scim` scope).
 
 use super::{SCOPES, new_token};
 use crate::context::AppState;
@@ -104,6 +104,7 @@ async fn render(
     errors.insert_into(&mut ctx);
     ctx.insert("csrf_token", &token.0);
     ctx.insert("api_base", &format!("{}/api/v1", site.url.trim_end_matches('/')));
+    ctx.insert("scim_base", &format!("{}/scim/v2", site.url.trim_end_matches('/')));
     ctx.insert("values", &values);
     let revoked = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "revoked=1"));
     ctx.insert("notice", &revoked.then_some("The token is revoked: it no longer works."));

@@ -477,7 +477,7 @@ mod tests {
                 { "op": "Replace", "path": "active", "value": "False" },
                 { "op": "Add", "path": "emails[type eq \"work\"].value", "value": "jo.b@a.nhs.uk" },
                 { "op": "Add", "value": { "name.familyName": "Brown",
-                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "123" } },
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "12345678" } },
             ])),
         )
         .unwrap();
@@ -485,7 +485,7 @@ mod tests {
         assert_eq!(n["active"], json!(false));
         assert_eq!(n["emails"], json!([{ "value": "jo.b@a.nhs.uk", "type": "work", "primary": true }]));
         assert_eq!(n["name"], json!({ "givenName": "Jo", "familyName": "Brown" }));
-        assert_eq!(n[schema::ENTERPRISE], json!({ "employeeNumber": "123" }));
+        assert_eq!(n[schema::ENTERPRISE], json!({ "employeeNumber": "12345678" }));
     }
 
     #[test]

@@ -47,6 +47,7 @@ mod m20261207_000039_held_library_versions;
 mod m20261207_000040_events;
 mod m20261207_000041_leavers;
 mod m20261207_000042_scim;
+mod m20261207_000043_hr_export;
 
 pub mod helpers;
 
@@ -102,6 +103,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000040_events.rs"),
     include_str!("m20261207_000041_leavers.rs"),
     include_str!("m20261207_000042_scim.rs"),
+    include_str!("m20261207_000043_hr_export.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -156,6 +158,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000040_events::Migration),
             Box::new(m20261207_000041_leavers::Migration),
             Box::new(m20261207_000042_scim::Migration),
+            Box::new(m20261207_000043_hr_export::Migration),
         ]
     }
 }

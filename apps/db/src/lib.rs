@@ -23,6 +23,7 @@ mod error;
 pub mod events;
 pub mod grants;
 pub mod held;
+pub mod hr_export;
 pub mod identity;
 pub mod learning;
 pub mod library;

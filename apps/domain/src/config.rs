@@ -337,11 +337,22 @@ pub struct JobsConfig {
     /// How often (seconds) the worker looks for face-to-face events starting within a day whose
     /// places have not been reminded.
     pub event_reminders_every_secs: u64,
+    /// How often (seconds) the worker queues each trust's daily export of completions to HR and
+    /// tries the deliveries that are due.
+    pub hr_export_every_secs: u64,
+    /// How far behind now (seconds) an export of completions ends, so a completion being recorded
+    /// as it is made goes in the next export rather than being missed.
+    pub hr_export_settle_secs: u64,
 }
 
 impl Default for JobsConfig {
     fn default() -> Self {
-        JobsConfig { in_process: true, event_reminders_every_secs: 60 }
+        JobsConfig {
+            in_process: true,
+            event_reminders_every_secs: 60,
+            hr_export_every_secs: 60,
+            hr_export_settle_secs: 60,
+        }
     }
 }
 

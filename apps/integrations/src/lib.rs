@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod dns;
 pub mod files;
+pub mod hr_delivery;
 pub mod mailer;
 pub mod oidc;
 pub mod outbound;

@@ -14,6 +14,7 @@ mod mail;
 mod oidc;
 mod peer;
 mod s3;
+mod sftp;
 mod stripe;
 mod visitor;
 
@@ -24,6 +25,7 @@ pub use factory::{CourseFactory, PASSWORD, PersonFactory};
 pub use mail::{Mail, SmtpSink};
 pub use oidc::OidcPeer;
 pub use s3::S3Peer;
+pub use sftp::SftpPeer;
 pub use stripe::{SECRET_KEY as STRIPE_SECRET_KEY, WEBHOOK_SECRET as STRIPE_WEBHOOK_SECRET};
 pub use stripe::{Session as StripeSession, StripeStandIn};
 pub use visitor::{Page, Visitor};

@@ -7,6 +7,7 @@ mod catalogue;
 mod elearning;
 mod erasure;
 mod events;
+mod hr_export;
 mod identity_path;
 mod isolation;
 mod keys;

@@ -6,8 +6,8 @@ use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
     account, admin, api, assets, authoring, certificates, elearning, embeds, enquiries, erasure, events, file_activity,
-    health, home, learner, library, market, my_data, platform, platform_admin, portfolio, records, reporting, scim,
-    site_admin, sso, sso_admin, statistics, tenant, training, tutors, xapi,
+    health, home, hr_export, learner, library, market, my_data, platform, platform_admin, portfolio, records,
+    reporting, scim, site_admin, sso, sso_admin, statistics, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -224,6 +224,9 @@ impl Dispatch {
                 .at("/admin/lrs/:id/revoke", post(xapi::admin::revoke))
                 .at("/admin/api-tokens", get(api::tokens::tokens_page).post(api::tokens::issue_form))
                 .at("/admin/api-tokens/:id/revoke", post(api::tokens::revoke))
+                .at("/admin/hr-export", get(hr_export::settings_page).post(hr_export::save_settings))
+                .at("/admin/hr-export/send", post(hr_export::send_now))
+                .at("/admin/hr-export/competences", get(hr_export::competences_page).post(hr_export::save_competence))
                 .at("/api/v1/openapi.json", get(api_spec))
                 .nest("/api/v1", api::problems(poem::IntoEndpoint::into_endpoint(api::service())))
                 .at("/xapi", xapi::entry)

@@ -558,6 +558,7 @@ pub async fn run(state: AppState, mailer: Mailer, mut stop: watch::Receiver<bool
     }
     let mut last_daily = tokio::time::Instant::now() - Duration::from_secs(3600);
     let mut last_reminders = last_daily;
+    let mut last_hr_export = last_daily;
     loop {
         if last_daily.elapsed() >= Duration::from_secs(60) {
             daily(&state).await;
@@ -566,6 +567,10 @@ pub async fn run(state: AppState, mailer: Mailer, mut stop: watch::Receiver<bool
         if last_reminders.elapsed() >= Duration::from_secs(state.config.jobs.event_reminders_every_secs.max(1)) {
             event_reminders(&state).await;
             last_reminders = tokio::time::Instant::now();
+        }
+        if last_hr_export.elapsed() >= Duration::from_secs(state.config.jobs.hr_export_every_secs.max(1)) {
+            crate::usecases::hr_export::run(&state).await;
+            last_hr_export = tokio::time::Instant::now();
         }
         crate::usecases::market::stripe_events::retry_due(&state).await;
         while drain(&state, &mailer).await > 0 {}

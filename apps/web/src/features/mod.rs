@@ -14,6 +14,7 @@ pub mod events;
 pub mod file_activity;
 pub mod health;
 pub mod home;
+pub mod hr_export;
 pub mod learner;
 pub mod library;
 pub mod market;

@@ -3,6 +3,7 @@
 //! nothing of HTTP: it takes the request's transaction and the trust, and returns data or an error.
 
 pub mod compliance;
+pub mod hr_export;
 pub mod learning;
 pub mod market;
 pub mod provisioning;

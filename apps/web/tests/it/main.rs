@@ -10,6 +10,7 @@ mod enquiries;
 mod events;
 mod home;
 mod hosts;
+mod hr_export;
 mod identity;
 mod learning;
 mod library;

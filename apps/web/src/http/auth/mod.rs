@@ -80,7 +80,7 @@ impl Viewer {
 
 /// A trust's administrative tools: the permission each needs, its page, its name and what it is
 /// for. The Admin page lists those a person may use; the header offers *Admin* if there is one.
-const TOOLS: [(Permission, &str, &str, &str); 16] = [
+const TOOLS: [(Permission, &str, &str, &str); 18] = [
     (
         Permission::ManageTraining,
         "/admin/compliance",
@@ -138,7 +138,19 @@ const TOOLS: [(Permission, &str, &str, &str); 16] = [
         Permission::ManageIntegrations,
         "/admin/api-tokens",
         "API tokens",
-        "Let other systems read and write through the API",
+        "Let other systems read and write through the API, and your identity system manage staff accounts",
+    ),
+    (
+        Permission::ManageIntegrations,
+        "/admin/hr-export",
+        "Completions to HR",
+        "Send completed training to your HR system every day, by SFTP or to an S3 bucket",
+    ),
+    (
+        Permission::EditContent,
+        "/admin/hr-export/competences",
+        "Competence codes",
+        "Which HR competence each course completes, for the export to HR",
     ),
     (Permission::ReadAudit, "/admin/audit", "Audit trail", "Who did what on this site, and when"),
     (

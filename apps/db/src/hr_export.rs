@@ -317,15 +317,24 @@ pub struct Row {
     pub renewal_months: Option<i32>,
 }
 
-/// Up to `limit` completions recorded in (`since`, `until`] of members with an assignment number
-/// and courses with a competence code, in the order recorded, after `after` (keyset paging).
+/// A page of completions recorded in (`since`, `until`], in the order recorded, after `after`
+/// (keyset paging on the index of when they were recorded): those of members with an assignment
+/// number and of courses with a competence code, the key to continue from, and how many were
+/// read (fewer than `limit`: the last page).
+pub struct Page {
+    pub rows: Vec<Row>,
+    pub last: Option<(DateTime<Utc>, Uuid)>,
+    pub read: usize,
+}
+
+/// See [`Page`].
 pub async fn rows(
     tx: &TenantTx,
     since: Option<DateTime<Utc>>,
     until: DateTime<Utc>,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: u64,
-) -> Result<Vec<Row>, DbError> {
+) -> Result<Page, DbError> {
     let mut vals: Vec<Value> = vec![until.into()];
     let mut cond = String::new();
     if let Some(s) = since {
@@ -336,31 +345,40 @@ pub async fn rows(
         vals.push(at.into());
         vals.push(id.into());
         let (a, b) = (vals.len(), vals.len() + 1);
-        cond.push_str(&format!(" AND (c.completed_at > ${a} OR (c.completed_at = ${a} AND c.id > ${b}))"));
+        // A row value, so the index on (tenant, recorded, id) finds where the page starts.
+        cond.push_str(&format!(" AND (c.completed_at, c.id) > (${a}, ${b})"));
     }
+    // The page of completions first (by the index), then what each needs.
     let sql = format!(
-        "SELECT c.id, c.completed_at, s.assignment_number, cc.competence,
+        "SELECT p.id, p.completed_at, s.assignment_number, cc.competence,
                 (SELECT r.renewal_months FROM assignments a
                    JOIN requirements r ON r.tenant_id = a.tenant_id AND r.id = a.requirement_id
-                  WHERE a.tenant_id = c.tenant_id AND a.person_id = c.person_id AND a.course_id = c.course_id) AS renewal_months
-           FROM completions c
-           JOIN staff_records s ON s.tenant_id = c.tenant_id AND s.person_id = c.person_id
-           JOIN course_competences cc ON cc.tenant_id = c.tenant_id AND cc.course_id = c.course_id
-          WHERE c.tenant_id = $1 AND c.completed_at <= $2 AND s.assignment_number IS NOT NULL{cond}
-          ORDER BY c.completed_at, c.id LIMIT {}",
+                  WHERE a.tenant_id = p.tenant_id AND a.person_id = p.person_id AND a.course_id = p.course_id) AS renewal_months
+           FROM (SELECT c.tenant_id, c.id, c.person_id, c.course_id, c.completed_at FROM completions c
+                  WHERE c.tenant_id = $1 AND c.completed_at <= $2{cond}
+                  ORDER BY c.completed_at, c.id LIMIT {}) p
+           LEFT JOIN staff_records s ON s.tenant_id = p.tenant_id AND s.person_id = p.person_id
+           LEFT JOIN course_competences cc ON cc.tenant_id = p.tenant_id AND cc.course_id = p.course_id
+          ORDER BY p.completed_at, p.id",
         limit.min(50_000)
     );
     let found = tx.query_all(&sql, vals).await?;
-    found
-        .iter()
-        .map(|r| {
-            Ok(Row {
-                id: r.try_get("", "id")?,
-                completed_at: r.try_get("", "completed_at")?,
-                assignment_number: r.try_get::<Option<String>>("", "assignment_number")?.unwrap_or_default(),
-                competence: r.try_get("", "competence")?,
+    let mut page = Page { rows: Vec::with_capacity(found.len()), last: None, read: found.len() };
+    for r in &found {
+        let id: Uuid = r.try_get("", "id")?;
+        let completed_at: DateTime<Utc> = r.try_get("", "completed_at")?;
+        page.last = Some((completed_at, id));
+        let number: Option<String> = r.try_get("", "assignment_number")?;
+        let competence: Option<String> = r.try_get("", "competence")?;
+        if let (Some(assignment_number), Some(competence)) = (number, competence) {
+            page.rows.push(Row {
+                id,
+                completed_at,
+                assignment_number,
+                competence,
                 renewal_months: r.try_get("", "renewal_months")?,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(page)
 }

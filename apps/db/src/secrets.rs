@@ -299,8 +299,9 @@ pub struct Rotated {
 }
 
 impl crate::PlatformDb {
-    /// Re-wraps every stored secret's data key under the keyring's current operator key, and
-    /// seals any single sign-on secret still in clear: one transaction across trusts (the named
+    /// Re-wraps every stored secret's data key under the keyring's current operator key (single
+    /// sign-on client secrets, ePortfolio secrets, the HR export's password, SSH key and S3
+    /// secret), and seals any single sign-on secret still in clear: one transaction across trusts (the named
     /// platform path), audited on the platform's trail.
     pub async fn rotate_secrets(&self, keyring: &Keyring, actor: &str) -> Result<Rotated, crate::DbError> {
         use crate::entities::{portfolio_link, tenant_sso};
@@ -345,6 +346,34 @@ impl crate::PlatformDb {
                 let mut m: portfolio_link::ActiveModel = l.into();
                 m.secret_sealed = Set(n);
                 m.update(&tx).await?;
+            }
+        }
+        // The secrets of each trust's export of completions to HR (all sealed when stored).
+        {
+            use sea_orm::{ConnectionTrait, Statement};
+            let backend = tx.get_database_backend();
+            let rows = tx
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    "SELECT tenant_id, sftp_password_sealed, ssh_key_sealed, s3_secret_sealed FROM hr_export_settings",
+                ))
+                .await?;
+            for r in rows {
+                let tenant: uuid::Uuid = r.try_get("", "tenant_id")?;
+                for col in ["sftp_password_sealed", "ssh_key_sealed", "s3_secret_sealed"] {
+                    let v: String = r.try_get("", col)?;
+                    if v.is_empty() {
+                        continue;
+                    }
+                    if let Some(n) = next(&v, "") {
+                        tx.execute_raw(Statement::from_sql_and_values(
+                            backend,
+                            format!("UPDATE hr_export_settings SET {col} = $1 WHERE tenant_id = $2"),
+                            [n.into(), tenant.into()],
+                        ))
+                        .await?;
+                    }
+                }
             }
         }
         crate::platform::audit(

@@ -1,6 +1,6 @@
 //! Secrets at rest: a single sign-on client secret, inline in a tenant file or entered by a trust
-//! admin, is stored sealed; `trellis keys rotate` re-wraps sealed ones under a new operator key
-//! and seals any stored in clear by an earlier version.
+//! admin, is stored sealed; `trellis keys rotate` re-wraps sealed ones (and the HR export's) under
+//! a new operator key and seals any stored in clear by an earlier version.
 
 use crate::support::fixture;
 use trellis_db::secrets::{Keyring, sso_purpose};
@@ -44,6 +44,16 @@ async fn sso_secrets_are_stored_sealed_and_rotation_rewraps_them_and_seals_old_c
     };
     assert!(site::admin_set_sso(&tx, input).await.unwrap());
     tx.commit().await.unwrap();
+    // Riverside's export to HR keeps its SSH key sealed.
+    let river = f.ids["riverside"];
+    let tx = f.dbs.app.begin(river).await.unwrap();
+    let hr = trellis_db::hr_export::Settings {
+        target: "sftp".into(),
+        ssh_key_sealed: old.seal("hr export ssh key", "-----BEGIN OPENSSH PRIVATE KEY-----"),
+        ..Default::default()
+    };
+    trellis_db::hr_export::save_settings(&tx, &hr).await.unwrap();
+    tx.commit().await.unwrap();
 
     // A new operator key, the old one retired: rotation re-wraps one and seals the other.
     let new_key = "cd34".repeat(16);
@@ -51,7 +61,7 @@ async fn sso_secrets_are_stored_sealed_and_rotation_rewraps_them_and_seals_old_c
     f.config.secrets.key = new_key.clone();
     let rotating = Keyring::from_config(&f.config.secrets, &f.config.paths.data).unwrap();
     let done = f.dbs.platform.rotate_secrets(&rotating, "test").await.unwrap();
-    assert_eq!((done.rewrapped, done.sealed, done.unreadable), (1, 1, 0), "{done:?}");
+    assert_eq!((done.rewrapped, done.sealed, done.unreadable), (2, 1, 0), "{done:?}");
     let only_new = Keyring::new(hex::decode(&new_key).unwrap().try_into().unwrap(), &[]);
     let (a, n) = (stored(&f, "alpha").await, stored(&f, "northmoor").await);
     assert!(only_new.is_current(&a) && only_new.is_current(&n));
@@ -59,9 +69,14 @@ async fn sso_secrets_are_stored_sealed_and_rotation_rewraps_them_and_seals_old_c
     assert_eq!(only_new.open(&sso_purpose(north), &n).unwrap(), "clear-s3cret");
     assert!(only_new.open(&sso_purpose(alpha), &n).is_err(), "sealed for one trust only");
     assert!(old.open(&sso_purpose(alpha), &a).is_err(), "the retired key alone opens nothing now");
+    let tx = f.dbs.app.begin(river).await.unwrap();
+    let key = trellis_db::hr_export::settings(&tx).await.unwrap().ssh_key_sealed;
+    tx.commit().await.unwrap();
+    assert!(only_new.is_current(&key));
+    assert_eq!(only_new.open("hr export ssh key", &key).unwrap(), "-----BEGIN OPENSSH PRIVATE KEY-----");
     // Again: nothing left to do; the platform's trail has both runs.
     let twice = f.dbs.platform.rotate_secrets(&rotating, "test").await.unwrap();
-    assert_eq!((twice.current, twice.rewrapped, twice.sealed), (2, 0, 0));
+    assert_eq!((twice.current, twice.rewrapped, twice.sealed), (3, 0, 0));
     let trail = f.dbs.platform.recent_audit_across_tenants(20).await.unwrap();
     assert_eq!(trail.iter().filter(|a| a.action == "secrets.rotated").count(), 2);
 }

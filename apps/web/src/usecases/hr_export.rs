@@ -86,10 +86,6 @@ pub async fn queue_daily(state: &AppState, site: &Site) -> Result<(), AppError> 
     Ok(())
 }
 
-fn date(site: &Site, at: DateTime<Utc>) -> chrono::NaiveDate {
-    at.with_timezone(&site.zone()).date_naive()
-}
-
 /// Writes an export's rows to `path`: (rows, SHA-256 of the file).
 pub async fn write_file(
     state: &AppState,
@@ -105,16 +101,17 @@ pub async fn write_file(
     hash.update(head.as_bytes());
     out.write_all(head.as_bytes()).await.map_err(|x| AppError::Internal(x.into()))?;
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
+    let zone = site.zone();
     let mut after = None;
     loop {
-        let rows = store::rows(&tx, e.since, e.until, after, PAGE).await?;
-        let Some(last) = rows.last() else { break };
-        after = Some((last.completed_at, last.id));
+        let page = store::rows(&tx, e.since, e.until, after, PAGE).await?;
+        after = page.last;
+        let rows = page.rows;
         let mut w = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(Vec::with_capacity(rows.len() * 64));
         for r in &rows {
-            let achieved = date(site, r.completed_at);
+            let achieved = r.completed_at.with_timezone(&zone).date_naive();
             let expiry = r
                 .renewal_months
                 .and_then(|m| u32::try_from(m).ok())
@@ -129,7 +126,7 @@ pub async fn write_file(
         hash.update(&chunk);
         out.write_all(&chunk).await.map_err(|x| AppError::Internal(x.into()))?;
         count += i64::try_from(rows.len()).unwrap_or(0);
-        if (rows.len() as u64) < PAGE {
+        if (page.read as u64) < PAGE {
             break;
         }
     }

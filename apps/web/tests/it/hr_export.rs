@@ -165,29 +165,34 @@ async fn completions_reach_hr_over_sftp_once_each_and_an_unreachable_server_leav
     complete(&app, "ann@northmoor.example", fire).await;
     complete(&app, "bob@northmoor.example", fire).await;
     send_now(&mut boss).await;
-    let arrived = trellis_testkit_wait(|| sftp.files().len() == 1).await;
-    assert!(arrived, "a file on the SFTP server: {:?}", exports(&app).await);
-    let (name, bytes) = sftp.files().remove(0);
+    // (The day's first run may also have sent an export before Ann completed: it holds no rows.)
+    let list = trellis_testkit_wait_for(&app, |e| e.iter().any(|x| x.status == "delivered" && x.rows == 1)).await;
+    let e = list.iter().find(|x| x.status == "delivered" && x.rows == 1).unwrap_or_else(|| panic!("{list:?}")).clone();
+    let files = sftp.files();
+    let (name, bytes) = files.iter().find(|(n, _)| *n == e.file_name).unwrap_or_else(|| panic!("{files:?}")).clone();
     assert!(name.starts_with("completions-northmoor-") && name.ends_with(".csv"), "{name}");
+    assert!(files.iter().all(|(n, _)| !n.ends_with(".part")), "no half-written file is left");
     let (today, next_year) = today_plus_year();
-    let want = format!(
-        "Assignment Number,Competence,Achieved Date,Expiry Date\r\n10000001,{COMPETENCE},{today},{next_year}\r\n"
-    );
+    let header = "Assignment Number,Competence,Achieved Date,Expiry Date\r\n";
+    let want = format!("{header}10000001,{COMPETENCE},{today},{next_year}\r\n");
     assert_eq!(String::from_utf8_lossy(&bytes), want);
-    let delivered = trellis_testkit_wait_for(&app, |e| e.iter().any(|x| x.status == "delivered")).await;
-    let e = delivered.iter().find(|x| x.status == "delivered").unwrap();
-    assert_eq!(
-        (e.rows, e.sha256.as_str(), e.file_name.as_str()),
-        (1, hex::encode(Sha256::digest(&bytes)).as_str(), name.as_str())
-    );
+    assert_eq!(e.sha256, hex::encode(Sha256::digest(&bytes)));
+    for (n, b) in &files {
+        if *n != name {
+            assert_eq!(String::from_utf8_lossy(b), header, "any other file is the empty one before Ann completed");
+        }
+    }
     let page = boss.get("/admin/hr-export").await;
     assert!(page.body.contains("Delivered") && page.body.contains(&e.sha256), "{}", page.body);
 
-    // The next export starts where that one ended: nothing again.
+    // The next export starts where the last one ended: nothing again.
+    let before = exports(&app).await.iter().filter(|x| x.status == "delivered").count();
     send_now(&mut boss).await;
-    assert!(trellis_testkit_wait(|| sftp.files().len() == 2).await, "a second file");
-    let (_, second) = sftp.files().into_iter().find(|(n, _)| *n != name).unwrap();
-    assert_eq!(String::from_utf8_lossy(&second), "Assignment Number,Competence,Achieved Date,Expiry Date\r\n");
+    let list = trellis_testkit_wait_for(&app, |e| e.iter().filter(|x| x.status == "delivered").count() > before).await;
+    let newest = list.iter().find(|x| x.status == "delivered").unwrap();
+    assert_eq!(newest.rows, 0, "{list:?}");
+    let again = sftp.files().into_iter().find(|(n, _)| *n == newest.file_name).unwrap().1;
+    assert_eq!(String::from_utf8_lossy(&again), header);
 
     // The server goes away: the export waits, shown with why, and is tried again.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -205,10 +210,13 @@ async fn completions_reach_hr_over_sftp_once_each_and_an_unreachable_server_leav
     let page = boss.get("/admin/hr-export").await;
     assert!(page.body.contains("Waiting") && page.body.contains("Next try"), "{}", page.body);
     // Back: Send now tries the waiting one again, and it is delivered.
+    let waiting_id = waiting[0].id;
     assert_eq!(sftp_settings(&mut boss, &sftp, sftp.port).await.status, 303);
     send_now(&mut boss).await;
-    assert!(trellis_testkit_wait(|| sftp.files().len() == 3).await, "the waiting export delivered");
-    assert_eq!(exports(&app).await.iter().filter(|e| e.status == "delivered").count(), 3);
+    let list = trellis_testkit_wait_for(&app, |e| e.iter().all(|x| x.status == "delivered")).await;
+    let done = list.iter().find(|x| x.id == waiting_id).unwrap();
+    assert_eq!(done.status, "delivered", "{list:?}");
+    assert!(sftp.files().iter().any(|(n, _)| *n == done.file_name), "the waiting export delivered");
 
     // Another trust sees none of it, and cannot set Northmoor's codes.
     let theirs = rex.get("/admin/hr-export").await;
@@ -257,22 +265,14 @@ async fn completions_reach_hr_in_an_s3_bucket() {
     assert_eq!(saved.status, 303, "{}", saved.body);
     complete(&app, "ann@northmoor.example", fire).await;
     send_now(&mut boss).await;
-    let delivered = trellis_testkit_wait_for(&app, |e| e.iter().any(|x| x.status == "delivered")).await;
-    let e = &delivered[0];
-    assert_eq!(e.rows, 1);
+    let delivered = trellis_testkit_wait_for(&app, |e| e.iter().any(|x| x.status == "delivered" && x.rows == 1)).await;
+    let e =
+        delivered.iter().find(|x| x.status == "delivered" && x.rows == 1).unwrap_or_else(|| panic!("{delivered:?}"));
     let keys = s3.keys().await;
     assert!(keys.contains(&format!("hr/{}", e.file_name)), "{keys:?}");
     // The secret is kept sealed, never shown again.
     let page = boss.get("/admin/hr-export").await;
     assert!(!page.body.contains("testing-secret") && page.body.contains("A secret is kept"), "{}", page.body);
-}
-
-async fn trellis_testkit_wait(mut check: impl FnMut() -> bool) -> bool {
-    crate::eventually(Duration::from_secs(30), || {
-        let ok = check();
-        async move { ok }
-    })
-    .await
 }
 
 async fn trellis_testkit_wait_for(

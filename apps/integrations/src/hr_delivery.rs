@@ -118,6 +118,9 @@ async fn sftp(t: &SftpTarget, allow_local: bool, file: &Path, name: &str) -> any
         .await
         .map_err(|_| anyhow!("{}:{} did not answer", t.host, t.port))?
         .with_context(|| format!("{}:{} refused the connection", t.host, t.port))?;
+    // Each SFTP write waits for its answer: without this, Nagle's algorithm and delayed
+    // acknowledgements hold every small packet back.
+    socket.set_nodelay(true).context("the connection could not be set up")?;
     let seen = Arc::new(std::sync::Mutex::new(None));
     let handler = PinnedHost { want: want.clone(), seen: seen.clone() };
     let config =
@@ -164,8 +167,8 @@ async fn sftp(t: &SftpTarget, allow_local: bool, file: &Path, name: &str) -> any
             .open_with_flags(&part, OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE)
             .await
             .with_context(|| format!("{part} could not be written on the server"))?;
-        let mut local = tokio::fs::File::open(file).await?;
-        tokio::io::copy(&mut local, &mut remote).await.context("the file could not be sent")?;
+        let mut local = tokio::io::BufReader::with_capacity(1 << 18, tokio::fs::File::open(file).await?);
+        tokio::io::copy_buf(&mut local, &mut remote).await.context("the file could not be sent")?;
         remote.flush().await?;
         remote.shutdown().await?;
     }

@@ -195,8 +195,15 @@ pub async fn deliver_due(state: &AppState, site: &Site) -> Result<bool, AppError
     let dir = tempfile::tempdir().map_err(|x| AppError::Internal(x.into()))?;
     let name = file_name(site, &e);
     let path = dir.path().join(&name);
+    let started = std::time::Instant::now();
     let (rows, sha) = write_file(state, site, &e, &path).await?;
+    let written = started.elapsed();
     let sent = send(state, site, &settings, &path, &name).await;
+    tracing::info!(
+        tenant = %site.entry.slug, export = %e.id, rows,
+        written_ms = written.as_millis() as u64, sent_ms = (started.elapsed() - written).as_millis() as u64,
+        "HR export made and sent"
+    );
     let tx = state.dbs.app.begin(site.entry.id).await?;
     match sent {
         Ok(()) => {

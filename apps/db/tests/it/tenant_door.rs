@@ -25,6 +25,10 @@ const RAW: &[(&str, &str)] = &[
     ("identity/accounts.rs", "SQLite's twin of trellis_accounts_by_emails, through across_trusts"),
     ("library/platform.rs", "the national library's curators: trusts' proposals and reports on national resources"),
     ("erasure.rs", "the platform path's erasure of a person in every trust they belong to, as the platform role"),
+    (
+        "secrets.rs",
+        "the platform path's re-wrapping of every trust's sealed secrets (`trellis keys rotate`), as the platform role",
+    ),
 ];
 
 fn sources() -> Vec<(String, String)> {

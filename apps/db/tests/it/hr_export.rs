@@ -5,7 +5,7 @@
 
 use crate::support::fixture;
 use chrono::{Duration, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use trellis_db::hr_export::{self as hr, Settings};
 use trellis_testkit::Backend;
 
@@ -45,26 +45,9 @@ async fn a_trusts_exports_to_hr_are_its_own_and_queue_once() {
     tx.commit().await.unwrap();
 
     if f.db.backend == Backend::Postgres {
-        let conn = f.db.raw_app_connection().await;
-        let tx = conn.begin().await.unwrap();
-        tx.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('app.tenant_id', $1, true)",
-            [b.as_uuid().to_string().into()],
-        ))
-        .await
-        .unwrap();
+        let tx = crate::support::raw_as(&f, b).await;
         for table in ["hr_exports", "hr_export_settings", "course_competences"] {
-            let row = tx
-                .query_one_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    format!("SELECT count(*) FROM {table} WHERE tenant_id = $1"),
-                    [a.as_uuid().into()],
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 0, "{table}: Riverside read Northmoor's rows");
+            assert_eq!(crate::support::rows_of(&tx, table, a).await, 0, "{table}: Riverside read Northmoor's rows");
         }
         for sql in [
             "UPDATE hr_export_settings SET sftp_host = 'evil.example' WHERE tenant_id = $1",

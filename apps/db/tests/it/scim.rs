@@ -4,7 +4,7 @@
 
 use crate::support::fixture;
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use trellis_db::scim::{self as store, Filter, ScimUser};
 use trellis_domain::PersonId;
 use trellis_testkit::Backend;
@@ -54,25 +54,8 @@ async fn a_trusts_provisioned_users_are_its_own() {
     tx.commit().await.unwrap();
 
     if f.db.backend == Backend::Postgres {
-        let conn = f.db.raw_app_connection().await;
-        let tx = conn.begin().await.unwrap();
-        tx.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('app.tenant_id', $1, true)",
-            [b.as_uuid().to_string().into()],
-        ))
-        .await
-        .unwrap();
-        let row = tx
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT count(*) FROM scim_users WHERE tenant_id = $1",
-                [a.as_uuid().into()],
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 0, "Riverside read Northmoor's users");
+        let tx = crate::support::raw_as(&f, b).await;
+        assert_eq!(crate::support::rows_of(&tx, "scim_users", a).await, 0, "Riverside read Northmoor's users");
         for sql in [
             "UPDATE scim_users SET user_name = 'x' WHERE tenant_id = $1",
             "DELETE FROM scim_users WHERE tenant_id = $1",

@@ -24,3 +24,33 @@ pub async fn fixture() -> Fixture {
 pub async fn ids(dbs: &Databases) -> HashMap<String, TenantId> {
     dbs.platform.directory_of_all_tenants().await.unwrap().into_iter().map(|e| (e.slug, e.id)).collect()
 }
+
+/// PostgreSQL only: a transaction as the application role with `tenant` as the trust, on a raw
+/// connection (so row-level security, not the data layer, is what is tested).
+pub async fn raw_as(f: &Fixture, tenant: TenantId) -> sea_orm::DatabaseTransaction {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let tx = f.db.raw_app_connection().await.begin().await.unwrap();
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.tenant_id', $1, true)",
+        [tenant.as_uuid().to_string().into()],
+    ))
+    .await
+    .unwrap();
+    tx
+}
+
+/// How many rows of `table` the transaction sees for `tenant`.
+pub async fn rows_of(tx: &sea_orm::DatabaseTransaction, table: &str, tenant: TenantId) -> i64 {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    tx.query_one_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT count(*) FROM {table} WHERE tenant_id = $1"),
+        [tenant.as_uuid().into()],
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get_by_index::<i64>(0)
+    .unwrap()
+}

@@ -61,11 +61,24 @@ async function uploadPackage(page, course, name) {
   await page.goto(`${origin}/admin/courses/${course}/package`);
   await page.setInputFiles('#file', path.join(packages, `${name}.zip`));
   // The form is sent with a progress bar (progress.js), and the page the server answers with
-  // replaces this one.
+  // replaces this one. A small file can be sent before a poll would see the bar, so an observer
+  // in the page reports it through the console the moment it is added.
+  let bar = false;
+  const seen = (m) => { if (m.text() === 'trellis-test: progress bar shown') bar = true; };
+  page.on('console', seen);
+  await page.evaluate(() => {
+    const observer = new MutationObserver(() => {
+      if (document.querySelector('.trellis-progress progress')) {
+        console.log('trellis-test: progress bar shown');
+        observer.disconnect();
+      }
+    });
+    observer.observe(document.documentElement, { childList: true, subtree: true });
+  });
   await page.click('main form button[type=submit]');
-  const bar = await page.waitForSelector('.trellis-progress progress', { timeout: 10_000 }).then(() => true, () => false);
   await page.waitForFunction((c) => window.location.pathname === `/admin/courses/${c}` || document.querySelector('.nhsuk-error-summary'), course, { timeout: 60_000 }).catch(() => {});
   await page.waitForLoadState('load');
+  page.off('console', seen);
   check(bar, `${name}: the upload showed a progress bar`);
   return page.url().endsWith(`/admin/courses/${course}`);
 }

@@ -411,6 +411,33 @@ export async function submit(page, button) {
   return response;
 }
 
+/**
+ * The page answering an action says what happened: its success banner (the NHS notification
+ * banner, role="alert") holds words, and the page in that state passes axe, reflows at 320 px and
+ * does not scroll sideways. Returns the banner's text ('' without one).
+ */
+export async function said(page, label, words) {
+  const text = one(await page.$eval('.nhsuk-notification-banner--success', (b) => b.textContent).catch(() => ''));
+  check(text.includes(words), `${label}: the page says "${words}"`,
+    [text ? `banner: ${text}` : `no success banner; main: ${one(await page.textContent('main')).slice(0, 300)}`]);
+  await checkPage(page, `${label} (said so)`, null);
+  return text;
+}
+
+/**
+ * A refused form shown again: the error summary has the focus and includes words, each message is
+ * tied to its field, and the page passes axe and reflows.
+ */
+export async function refusedWith(page, label, words) {
+  const summary = one(await page.$eval('.nhsuk-error-summary', (e) => e.textContent).catch(() => ''));
+  check(summary.includes('There is a problem') && summary.includes(words), `${label}: refused, the summary says "${words}"`,
+    [summary || `no error summary; main: ${one(await page.textContent('main')).slice(0, 300)}`]);
+  const focused = await page.evaluate(() => document.activeElement?.classList.contains('nhsuk-error-summary'));
+  check(focused, `${label}: the error summary has the focus`);
+  await errorsDescribed(page, label);
+  await checkPage(page, `${label} (refused)`, null);
+}
+
 /** The page's main text, on one line. */
 export const main = async (page) => one(await page.textContent('main'));
 

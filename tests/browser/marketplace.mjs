@@ -14,7 +14,7 @@
 // Prints `ok - …` / `not ok - …`, then `N passed, M failed`; exits 1 on any failure.
 
 import {
-  axe, check, env, launch, one, reflow, run, screenshot, server, signIn,
+  axe, check, env, launch, one, reflow, run, said, screenshot, server, signIn,
 } from './lib.mjs';
 
 await run(async () => {
@@ -41,6 +41,7 @@ await run(async () => {
     await m.check('#funding-learner');
     await Promise.all([m.waitForNavigation(), m.click('form[action$="/add"] button[type=submit]')]);
     check((await m.textContent('main')).includes('See it in your catalogue'), 'the manager added it, paid by the learner');
+    await said(m, 'a listing added to the catalogue', "Added to your trust's catalogue");
     const course = new URL(await m.getAttribute('a:has-text("See it in your catalogue")', 'href'), buyer).pathname;
 
     const learnerCtx = await browser.newContext({ bypassCSP: true });
@@ -49,8 +50,10 @@ await run(async () => {
     check((await l.textContent('main')).includes('paid by you by card'), 'the learner sees who pays');
     await Promise.all([l.waitForNavigation(), l.click(`form[action="${course}/enrol"] button`)]);
     check((await l.textContent('main')).includes('You asked to join'), "the course's approval rule applies to a paid course too");
+    await said(l, 'a place asked for', 'Request sent');
     await m.goto(`${buyer}/admin/enrolments`);
     await Promise.all([m.waitForNavigation(), m.click('button[value=approve]:has-text("Recognising sepsis")')]);
+    await said(m, 'the request approved', 'Request approved');
     await l.reload();
     check((await l.textContent('main')).includes('Pay £35.00 by card'), 'once approved, the learner is asked to pay');
     await axe(l, 'a course page waiting for payment');

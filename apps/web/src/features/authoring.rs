@@ -8,7 +8,7 @@ use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::learner::{course_json, date_words};
 use crate::http::form::FormErrors;
-use crate::http::page::{self, RequestInfo, see_other};
+use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, chart, may};
 use crate::usecases::uploads::{self, Uploader};
 use poem::http::StatusCode;
@@ -254,7 +254,11 @@ pub async fn create(
     };
     audit::record(&tx, Some(me.person), "course.created", &id.to_string(), None, json!({ "code": input.code })).await?;
     tx.commit().await?;
-    Ok(see_other(&format!("/admin/courses/{id}")))
+    Ok(page::see_other_saying(
+        req,
+        &format!("/admin/courses/{id}"),
+        "Course created: add its sessions, then publish it",
+    ))
 }
 
 /// A course's editing page: details, the draft's sessions, versions, publishing, a path's courses.
@@ -416,7 +420,7 @@ pub async fn save(
     }
     audit::record(&tx, Some(me.person), "course.edited", &id.to_string(), None, json!({})).await?;
     tx.commit().await?;
-    Ok(see_other(&format!("/admin/courses/{id}")))
+    Ok(page::see_other_saying(req, &format!("/admin/courses/{id}"), "Course details saved"))
 }
 
 /// Publishes the draft (a new version) or re-lists an unpublished course.
@@ -463,7 +467,7 @@ pub async fn publish(
 /// Takes a course out of the catalogue.
 #[handler]
 pub async fn unpublish(
-    _req: &Request,
+    req: &Request,
     Data(_state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::EditContent>,
@@ -475,7 +479,11 @@ pub async fn unpublish(
         audit::record(&tx, Some(me.person), "course.unpublished", &id.to_string(), None, json!({})).await?;
     }
     tx.commit().await?;
-    Ok(see_other(&format!("/admin/courses/{id}")))
+    Ok(page::see_other_saying(
+        req,
+        &format!("/admin/courses/{id}"),
+        "Course unpublished: it is no longer in the catalogue, and people already on it keep their place",
+    ))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -487,7 +495,7 @@ pub struct OfferForm {
 /// Offers (or stops offering) a national course in this trust's catalogue.
 #[handler]
 pub async fn offer(
-    _req: &Request,
+    req: &Request,
     Data(_state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::EditContent>,
@@ -503,13 +511,15 @@ pub async fn offer(
     let action = if on { "catalogue.offered" } else { "catalogue.withdrawn" };
     audit::record(&tx, Some(me.person), action, &id.to_string(), None, json!({})).await?;
     tx.commit().await?;
-    Ok(see_other("/admin/courses"))
+    let said =
+        if on { "Course offered: it is in your catalogue now" } else { "Course no longer offered in your catalogue" };
+    Ok(page::see_other_saying(req, "/admin/courses", said))
 }
 
 /// Sets a learning path's courses (in the order listed).
 #[handler]
 pub async fn set_path(
-    _req: &Request,
+    req: &Request,
     Data(_state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::EditContent>,
@@ -526,7 +536,11 @@ pub async fn set_path(
     audit::record(&tx, Some(me.person), "path.courses_set", &id.to_string(), None, json!({ "courses": list.len() }))
         .await?;
     tx.commit().await?;
-    Ok(see_other(&format!("/admin/courses/{id}")))
+    let said = match list.len() {
+        1 => "The path's course saved".to_owned(),
+        n => format!("The path's {n} courses saved"),
+    };
+    Ok(page::see_other_saying(req, &format!("/admin/courses/{id}"), said))
 }
 
 /// A session's form, as read from a multipart body: its fields, and the file stored (if any).
@@ -990,7 +1004,7 @@ pub struct SessionAction {
 /// Moves a session up or down, or removes it, in the draft.
 #[handler]
 pub async fn session_action(
-    _req: &Request,
+    req: &Request,
     Data(_state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::EditContent>,
@@ -1019,5 +1033,10 @@ pub async fn session_action(
     )
     .await?;
     tx.commit().await?;
-    Ok(see_other(&format!("/admin/courses/{course}")))
+    let said = match form.action.as_str() {
+        "remove" => "Session removed",
+        "up" => "Session moved up",
+        _ => "Session moved down",
+    };
+    Ok(page::see_other_saying(req, &format!("/admin/courses/{course}"), said))
 }

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use poem::http::StatusCode;
 use poem::session::Session;
 use poem::web::{CsrfToken, Data, Path, Query};
-use poem::{Response, handler};
+use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -324,6 +324,7 @@ pub async fn course_page(
 /// Enrols (open course) or asks to (approval course).
 #[handler]
 pub async fn enrol(
+    req: &Request,
     Data(_state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::Anyone>,
@@ -346,12 +347,19 @@ pub async fn enrol(
         audit::record(&tx, Some(me.person), action, &id.to_string(), None, json!({ "course": c.code })).await?;
     }
     tx.commit().await?;
-    Ok(see_other(&format!("/courses/{id}")))
+    let said = match outcome {
+        Enrolled::Active => format!("You are enrolled on {}", c.title),
+        Enrolled::Requested => format!("Request sent: a training manager will decide whether you can take {}", c.title),
+        Enrolled::AwaitingPayment => format!("{} is approved for you: it starts once it is paid for", c.title),
+        Enrolled::Already => format!("You are already on {}", c.title),
+    };
+    Ok(page::see_other_saying(req, &format!("/courses/{id}"), said))
 }
 
 /// Leaves a course (or withdraws a request). Assigned training cannot be left.
 #[handler]
 pub async fn leave(
+    req: &Request,
     Data(_state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::Anyone>,
@@ -359,11 +367,18 @@ pub async fn leave(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let id: CourseId = page::path_id(&id)?;
-    if learn::withdraw(&tx, me.person, id).await? {
+    let left = learn::withdraw(&tx, me.person, id).await?;
+    let title = if left {
         audit::record(&tx, Some(me.person), "enrolment.withdrawn", &id.to_string(), None, json!({})).await?;
-    }
+        cat::course(&tx, id).await?.map(|c| c.title)
+    } else {
+        None
+    };
     tx.commit().await?;
-    Ok(see_other("/learning"))
+    Ok(match title {
+        Some(t) => page::see_other_saying(req, "/learning", format!("You have left {t}")),
+        None => see_other("/learning"),
+    })
 }
 
 /// "My learning": mandatory training with its status and due date, courses in progress with
@@ -683,13 +698,13 @@ async fn event(
 /// "I have finished this session" (sessions completed by the learner's say-so), then the next.
 #[handler]
 pub async fn confirm(
-    Ctx { state, site, .. }: Ctx<'_>,
+    Ctx { req, state, site }: Ctx<'_>,
     member: Member<may::Anyone>,
     Path((course, object)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let me = member.release().await?;
     event(state, site, &me, &course, &object, Event::Confirm).await?;
-    Ok(see_other(&format!("/learn/{course}")))
+    Ok(page::see_other_saying(req, &format!("/learn/{course}"), "Marked as finished"))
 }
 
 /// A session's file (video, audio, document): streamed from the file store, with byte ranges for

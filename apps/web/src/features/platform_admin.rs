@@ -643,7 +643,11 @@ pub async fn create_trust(
         .platform
         .record_platform_audit(&actor, "trust.appointed_admin", Some(site.entry.id), admin.to_string())
         .await?;
-    Ok(see_other("/admin"))
+    Ok(page::see_other_saying(
+        req,
+        "/admin",
+        format!("{} added: {admin} has been emailed a link to run it", site.entry.name),
+    ))
 }
 
 /// Ends the platform session.

@@ -6,7 +6,6 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::http::form::FormErrors;
-use crate::http::page::see_other;
 use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
 use crate::usecases::uploads::{self, Scanned};
@@ -434,8 +433,9 @@ pub async fn logo(
         }
         Some((content_type, kept))
     };
+    let said = if upload.is_some() { "Logo updated" } else { "Logo removed: the site shows its name instead" };
     set_logo(state, site, Some(me.person), upload).await?;
-    Ok(page::see_other_saying(req, "/admin/site", "Logo updated"))
+    Ok(page::see_other_saying(req, "/admin/site", said))
 }
 
 /// Sets (or, with `None`, removes) the trust's logo, already checked and scanned; audited.
@@ -524,13 +524,17 @@ pub async fn add_domain(
     let tx = state.dbs.app.begin(site.entry.id).await?;
     audit::record(&tx, Some(me.person), "branding.domain_claimed", &raw, None, json!({})).await?;
     tx.commit().await?;
-    Ok(see_other("/admin/site#domains"))
+    Ok(page::see_other_saying(
+        req,
+        "/admin/site#domains",
+        format!("{raw} added: put the TXT record shown in its DNS, then check it"),
+    ))
 }
 
 /// Checks a claimed domain's DNS now (and serves it if the token is there), or removes it.
 #[handler]
 pub async fn domain_action(
-    _req: &Request,
+    req: &Request,
     Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::EditSite>,
     Form(f): Form<DomainForm>,
@@ -554,7 +558,7 @@ pub async fn domain_action(
         }
         _ => {
             let Some(token) = domain.token.filter(|_| domain.verified_at.is_none()) else {
-                return Ok(see_other("/admin/site#domains"));
+                return Ok(page::see_other_saying(req, "/admin/site#domains", format!("{host} is already verified")));
             };
             let (verified, result) = match state.dns.check(&host, &token).await {
                 dns::Check::Verified => (true, "Verified: the TXT record holds the value shown".to_owned()),
@@ -573,7 +577,11 @@ pub async fn domain_action(
                 )
                 .await?;
                 tx.commit().await?;
-                return Ok(see_other("/admin/site#domains"));
+                return Ok(page::see_other_saying(
+                    req,
+                    "/admin/site#domains",
+                    format!("DNS checked for {host}, not verified yet: {result}"),
+                ));
             }
             "branding.domain_verified"
         }
@@ -582,5 +590,10 @@ pub async fn domain_action(
     audit::record(&tx, Some(me.person), action, &host, None, json!({})).await?;
     tx.commit().await?;
     announce(state, "site-edit").await;
-    Ok(see_other("/admin/site#domains"))
+    let said = if action == "branding.domain_removed" {
+        format!("{host} removed")
+    } else {
+        format!("{host} verified: the site answers there")
+    };
+    Ok(page::see_other_saying(req, "/admin/site#domains", said))
 }

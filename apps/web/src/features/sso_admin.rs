@@ -8,7 +8,7 @@ use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::site_admin::announce;
 use crate::http::form::FormErrors;
-use crate::http::page::{self, RequestInfo, see_other};
+use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
 use poem::http::StatusCode;
 use poem::web::{CsrfToken, Form};
@@ -133,7 +133,7 @@ pub async fn save(
         }
         tx.commit().await?;
         announce(state, "sso-edit").await;
-        return Ok(see_other("/admin/sso"));
+        return Ok(page::see_other_saying(req, "/admin/sso", "Single sign-on removed"));
     }
     let mut errors = FormErrors::new();
     let issuer = f.issuer.trim().trim_end_matches('/').to_owned();
@@ -214,5 +214,5 @@ pub async fn save(
     .await?;
     tx.commit().await?;
     announce(state, "sso-edit").await;
-    Ok(see_other("/admin/sso"))
+    Ok(page::see_other_saying(req, "/admin/sso", "Single sign-on settings saved"))
 }

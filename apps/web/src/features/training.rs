@@ -8,7 +8,7 @@ use crate::context::queue as jobs;
 use crate::error::AppError;
 use crate::features::learner::{course_json, date_words};
 use crate::http::form::FormErrors;
-use crate::http::page::{self, RequestInfo, see_other};
+use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
 use crate::usecases::uploads::{self, Scanned};
 use bytes::Bytes;
@@ -246,7 +246,7 @@ pub async fn add_rule(
 /// Removes a rule (people stay enrolled; its incomplete compliance entries go).
 #[handler]
 pub async fn remove_rule(
-    _req: &Request,
+    req: &Request,
     Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::ManageTraining>,
     Path(rule): Path<String>,
@@ -260,7 +260,11 @@ pub async fn remove_rule(
     tx.commit().await?;
     state.totals.changed(site.entry.id);
     crate::usecases::compliance::totals::warm(state, site);
-    Ok(see_other("/admin/training"))
+    Ok(page::see_other_saying(
+        req,
+        "/admin/training",
+        "Rule removed: people stay enrolled, and its training no longer counts towards compliance",
+    ))
 }
 
 /// Enrolment requests waiting for a decision.
@@ -301,7 +305,7 @@ pub struct DecideForm {
 /// Approves or declines a request (a reason is required to decline; the learner sees it).
 #[handler]
 pub async fn decide(
-    _req: &Request,
+    req: &Request,
     Data(_state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::ManageTraining>,
@@ -329,7 +333,8 @@ pub async fn decide(
     audit::record(&tx, Some(me.person), action, &e.course.to_string(), None, json!({ "person": e.person.to_string() }))
         .await?;
     tx.commit().await?;
-    Ok(see_other("/admin/enrolments"))
+    let said = if approve { "Request approved" } else { "Request declined: the learner sees your reason" };
+    Ok(page::see_other_saying(req, "/admin/enrolments", said))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -856,7 +861,7 @@ pub struct ApplyForm {
 /// the result (shown on the import page).
 #[handler]
 pub async fn import_apply(
-    _req: &Request,
+    req: &Request,
     Data(state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::ManageTraining>,
@@ -876,7 +881,7 @@ pub async fn import_apply(
     audit::record(&tx, Some(me.person), "staff.import_queued", &f.file, None, json!({})).await?;
     tx.commit().await?;
     jobs::wake(state).await;
-    Ok(see_other("/admin/staff/import"))
+    Ok(page::see_other_saying(req, "/admin/staff/import", "Import started: its progress is shown below"))
 }
 
 #[cfg(test)]

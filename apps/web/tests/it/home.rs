@@ -173,3 +173,109 @@ async fn the_compliance_trend_is_kept_day_by_day_for_each_trust_alone() {
     tx.commit().await.unwrap();
     assert!(theirs.len() <= 1, "{theirs:?}");
 }
+
+/// Follows an action's `303` and returns the success banner's words on the page it leads to.
+async fn banner_after(v: &mut trellis_testkit::Visitor, done: trellis_testkit::Page) -> String {
+    assert_eq!(done.status, 303, "the action redirects: {}", done.body);
+    let next = v.get(done.location.as_deref().expect("a Location")).await;
+    let Some(at) = next.body.find("nhsuk-notification-banner--success") else {
+        panic!("no success banner on {:?}: {}", done.location, next.body)
+    };
+    let rest = &next.body[at..];
+    let start = rest.find("nhsuk-notification-banner__heading\">").expect("the banner's heading") + 36;
+    let end = rest[start..].find('<').unwrap() + start;
+    rest[start..end].trim().to_owned()
+}
+
+/// Actions that used to return to a page with nothing said each leave a message in the success
+/// banner of the page they lead to (issue 18, "feedback after every action"), shown once.
+#[tokio::test]
+async fn each_action_says_what_it_did_on_the_page_it_leads_to() {
+    let app = spawn_app().await;
+    let (mut boss, _) =
+        app.person("northmoor", "boss@northmoor.example").roles(&[Role::TrainingManager]).signed_in().await;
+    let (mut amara, _) = app.person("northmoor", "amara@northmoor.example").signed_in().await;
+    let open =
+        app.course("northmoor", "FIRE-1", "Fire safety").page("Exits", "Know your exits.").published().create().await;
+    let asked = app
+        .course("northmoor", "SEP-1", "Sepsis")
+        .approval()
+        .page("Signs", "Spot it early.")
+        .published()
+        .create()
+        .await;
+
+    // A learner enrols, leaves, and asks for a place.
+    let t = amara.get(&format!("/courses/{open}")).await.csrf().unwrap();
+    let enrolled = amara.post(&format!("/courses/{open}/enrol"), &[("csrf_token", &t)]).await;
+    assert_eq!(banner_after(&mut amara, enrolled).await, "You are enrolled on Fire safety");
+    let again = amara.get(&format!("/courses/{open}")).await;
+    assert!(!again.body.contains("nhsuk-notification-banner--success"), "shown once");
+    let left = amara.post(&format!("/courses/{open}/leave"), &[("csrf_token", &t)]).await;
+    assert_eq!(banner_after(&mut amara, left).await, "You have left Fire safety");
+    let requested = amara.post(&format!("/courses/{asked}/enrol"), &[("csrf_token", &t)]).await;
+    assert!(banner_after(&mut amara, requested).await.starts_with("Request sent"));
+
+    // The training manager decides it.
+    let queue = boss.get("/admin/enrolments").await;
+    let at = queue.body.find("/admin/enrolments/").expect("a request") + "/admin/enrolments/".len();
+    let request: String = queue.body[at..].chars().take(36).collect();
+    let t = queue.csrf().unwrap();
+    let decided =
+        boss.post(&format!("/admin/enrolments/{request}"), &[("csrf_token", &t), ("decision", "approve")]).await;
+    assert_eq!(banner_after(&mut boss, decided).await, "Request approved");
+
+    // A course made, then unpublished.
+    let made = boss
+        .submit(
+            "/admin/courses/new",
+            "/admin/courses/new",
+            &[("kind", "course"), ("title", "Manual handling"), ("code", "MH-1"), ("enrolment", "open")],
+        )
+        .await;
+    assert!(banner_after(&mut boss, made).await.starts_with("Course created"));
+    let t = boss.get(&format!("/admin/courses/{open}")).await.csrf().unwrap();
+    let off = boss.post(&format!("/admin/courses/{open}/unpublish"), &[("csrf_token", &t)]).await;
+    assert!(banner_after(&mut boss, off).await.starts_with("Course unpublished"));
+
+    // A training rule added, then removed.
+    let t = boss.get("/admin/training").await.csrf().unwrap();
+    let added = boss
+        .post(
+            "/admin/training",
+            &[
+                ("csrf_token", &t),
+                ("course", &asked.to_string()),
+                ("audience_kind", "staff_group"),
+                ("staff_group", "Nursing and Midwifery Registered"),
+                ("mandatory", "1"),
+                ("due_days", "10"),
+                ("renewal_months", "12"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let at = added.body.find("/admin/training/").expect("the rule's remove form") + "/admin/training/".len();
+    let rule: String = added.body[at..].chars().take(36).collect();
+    let removed = boss.post(&format!("/admin/training/{rule}/remove"), &[("csrf_token", &t)]).await;
+    assert!(banner_after(&mut boss, removed).await.starts_with("Rule removed"));
+
+    // A staff file checked, then applied.
+    let csv = "Assignment Number,First Name,Last Name,Email,Position,Department,Staff Group,Place of Work\n\
+               10000001,Ben,Okafor,ben@northmoor.example,Staff Nurse,Ward 7,Nursing and Midwifery Registered,RXX\n";
+    let t = boss.get("/admin/staff/import").await.csrf().unwrap();
+    let checked = boss
+        .post_multipart("/admin/staff/import", &[("csrf_token", &t)], ("file", "staff.csv", "text/csv", csv.as_bytes()))
+        .await;
+    assert_eq!(checked.status, 200, "{}", checked.body);
+    let at = checked.body.find("name=\"file\" value=\"").expect("the checked file") + "name=\"file\" value=\"".len();
+    let file: String = checked.body[at..].chars().take(64).collect();
+    let applied = boss.post("/admin/staff/import/apply", &[("csrf_token", &t), ("file", &file)]).await;
+    assert!(banner_after(&mut boss, applied).await.starts_with("Import started"));
+
+    // A custom domain added.
+    let t = boss.get("/admin/site").await.csrf().unwrap();
+    let domain =
+        boss.post("/admin/site/domains", &[("csrf_token", &t), ("domain", "learning.northmoor-nhs.example")]).await;
+    assert!(banner_after(&mut boss, domain).await.starts_with("learning.northmoor-nhs.example added"));
+}

@@ -4,7 +4,6 @@
 //! then approve the membership at once or queue it for the trust's admins.
 
 use super::*;
-use crate::http::page::see_other;
 use crate::http::{Ctx, CurrentSite};
 use trellis_db::audit;
 
@@ -166,7 +165,7 @@ pub async fn join(
         tx.commit().await?;
         crate::usecases::compliance::apply_rules::changed(state, site, rules_changed);
         succeeded(state, &budget).await;
-        return Ok(see_other("/"));
+        return Ok(crate::http::page::see_other_saying(req, "/", format!("You have joined {}", site.entry.name)));
     }
     tx.commit().await?;
     message_page(

@@ -232,5 +232,5 @@ pub async fn mfa_disable(
     )
     .await?;
     itx.commit().await?;
-    Ok(see_other("/profile"))
+    Ok(crate::http::page::see_other_saying(req, "/profile", "Two-step verification turned off"))
 }

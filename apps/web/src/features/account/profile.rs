@@ -130,7 +130,7 @@ pub async fn end_session(
         session.purge();
         return Ok(see_other("/"));
     }
-    Ok(see_other("/profile#sessions"))
+    Ok(crate::http::page::see_other_saying(req, "/profile#sessions", "Signed out on that device"))
 }
 
 /// The optional uses of their information the person stops (the boxes ticked) or allows.

@@ -168,7 +168,7 @@ pub struct WaiveForm {
 /// course).
 #[handler]
 pub async fn waive(
-    _req: &Request,
+    req: &Request,
     Ctx { state, site, .. }: Ctx<'_>,
     _session: &Session,
     member: Member<may::ManageTraining>,
@@ -197,5 +197,9 @@ pub async fn waive(
         .await?;
     }
     tx.commit().await?;
-    Ok(page::see_other(&format!("/admin/attempts/{id}")))
+    Ok(page::see_other_saying(
+        req,
+        &format!("/admin/attempts/{id}"),
+        "Waived: this part counts as satisfied for the learner",
+    ))
 }

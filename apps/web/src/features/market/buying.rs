@@ -116,7 +116,7 @@ pub async fn add(
 /// Takes a listing out of the trust's catalogue.
 #[handler]
 pub async fn remove(
-    _req: &Request,
+    req: &Request,
     Data(_state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::BuyCourses>,
@@ -126,7 +126,7 @@ pub async fn remove(
     let lid: ListingId = page::path_id(&lid)?;
     adopt::remove(&tx, lid, me.person).await?;
     tx.commit().await?;
-    Ok(see_other("/marketplace"))
+    Ok(page::see_other_saying(req, "/marketplace", "Removed from your trust's catalogue"))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -164,7 +164,7 @@ pub struct BudgetForm {
 /// Sets the trust's monthly marketplace budget (blank: none).
 #[handler]
 pub async fn set_budget(
-    _req: &Request,
+    req: &Request,
     Data(_state): Data<&AppState>,
     Data(_site): Data<&Arc<Site>>,
     member: Member<may::BuyCourses>,
@@ -183,7 +183,11 @@ pub async fn set_budget(
     mk::set_budget(&tx, pence, me.person).await?;
     audit::record(&tx, Some(me.person), "market.budget_set", "", None, json!({ "pence": pence })).await?;
     tx.commit().await?;
-    Ok(see_other("/marketplace"))
+    let said = match pence {
+        Some(p) => format!("Monthly budget set to {}", format_pence(p)),
+        None => "Monthly budget removed: there is no limit".to_owned(),
+    };
+    Ok(page::see_other_saying(req, "/marketplace", said))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -363,7 +367,7 @@ pub async fn receipt_pdf(
 /// A refund of an unused card purchase, within the terms (training managers, for the trust's own).
 #[handler]
 pub async fn refund(
-    _req: &Request,
+    req: &Request,
     Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::BuyCourses>,
     Path(cid): Path<String>,
@@ -372,5 +376,9 @@ pub async fn refund(
     payments_available(state)?;
     let cid: ChargeId = page::path_id(&cid)?;
     uc::refund::refund(state, site, tx, cid, me.person).await?;
-    Ok(see_other("/marketplace/spending"))
+    Ok(page::see_other_saying(
+        req,
+        "/marketplace/spending",
+        "Refund asked for: it shows here once the payment provider confirms it",
+    ))
 }

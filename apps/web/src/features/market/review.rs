@@ -78,6 +78,7 @@ pub struct ReviewForm {
 /// Approves (publishing the snapshot) or rejects a listing.
 #[handler]
 pub async fn review(
+    req: &Request,
     Data(state): Data<&AppState>,
     PlatformAdmin(admin): PlatformAdmin,
     Path(lid): Path<String>,
@@ -86,18 +87,23 @@ pub async fn review(
     let lid: ListingId = page::path_id(&lid)?;
     let decision = Decision::parse(&f.decision, &f.note)?;
     approve_listing::decide(state, lid, admin, &decision).await?;
-    Ok(see_other("/admin/marketplace"))
+    let said = match decision {
+        Decision::Approve => "Listing approved: it is live in the marketplace",
+        Decision::Reject(_) => "Listing sent back to its seller with your note",
+    };
+    Ok(page::see_other_saying(req, "/admin/marketplace", said))
 }
 
 /// Retries a kept event now (platform admins).
 #[handler]
 pub async fn retry_event(
+    req: &Request,
     Data(state): Data<&AppState>,
     PlatformAdmin(_admin): PlatformAdmin,
     Path(eid): Path<String>,
 ) -> Result<Response, AppError> {
     hooks::process(state, &eid).await;
-    Ok(see_other("/admin/marketplace"))
+    Ok(page::see_other_saying(req, "/admin/marketplace", "Event tried again: its state is shown below"))
 }
 
 /// Stripe's webhook endpoint: `400` for a bad signature (Stripe then retries), `200` once kept.

@@ -142,7 +142,7 @@ pub async fn register(
     let tx = state.dbs.app.begin(site.entry.id).await?;
     audit::record(&tx, Some(me.person), "market.seller_registered", "", None, json!({ "kind": f.kind })).await?;
     tx.commit().await?;
-    Ok(see_other("/selling"))
+    Ok(page::see_other_saying(req, "/selling", "Registered as a seller: set up payouts next"))
 }
 
 /// Starts (or resumes) Stripe Connect onboarding for the seller.
@@ -265,7 +265,7 @@ pub struct ListingFormWithCourse {
 /// Withdraws one of the seller's listings.
 #[handler]
 pub async fn withdraw(
-    _req: &Request,
+    req: &Request,
     Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::Sell>,
     Path(lid): Path<String>,
@@ -277,6 +277,11 @@ pub async fn withdraw(
         let tx = state.dbs.app.begin(site.entry.id).await?;
         audit::record(&tx, Some(me.person), "market.listing_withdrawn", &lid.to_string(), None, json!({})).await?;
         tx.commit().await?;
+        return Ok(page::see_other_saying(
+            req,
+            "/selling",
+            "Listing withdrawn: trusts can no longer add it, and enrolments already made go on",
+        ));
     }
     Ok(see_other("/selling"))
 }

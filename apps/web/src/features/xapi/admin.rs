@@ -6,7 +6,7 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::http::form::FormErrors;
-use crate::http::page::{self, RequestInfo, see_other};
+use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
 use poem::http::StatusCode;
 use poem::web::{CsrfToken, Form, Path};
@@ -137,7 +137,7 @@ pub async fn issue(
 /// Revokes a credential: refused from the next request on (every server within half a minute).
 #[handler]
 pub async fn revoke(
-    _req: &Request,
+    req: &Request,
     Ctx { state, site, .. }: Ctx<'_>,
     member: Member<may::ManageRecords>,
     Path(id): Path<String>,
@@ -151,5 +151,5 @@ pub async fn revoke(
     }
     tx.commit().await?;
     state.credentials.forget(site.entry.id, &key);
-    Ok(see_other("/admin/lrs"))
+    Ok(page::see_other_saying(req, "/admin/lrs", "Credentials revoked: they no longer work"))
 }

@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// A training manager's everyday actions in Debian's headless Chromium, on the running demo, each
+// answered by a page that says what happened (the success banner), or by the form again with its
+// error summary focused and each message tied to its field. Every answered page passes axe,
+// reflows at 320 px and does not scroll sideways (lib.mjs's `said` and `refusedWith`).
+//
+// The actions: the site's colours (a wrong one refused, then saved as they were); a logo uploaded
+// and removed; a key message added and deleted; someone from outside the trust's email domain
+// registers and the manager approves them; reminders emailed to everyone overdue; a staff file
+// checked and applied (the import page then shows it in its history); the leavers' grace period
+// (a wrong number refused, then saved). Last the learner enrols on a course and leaves it.
+//
+//   TRELLIS_URL, TRELLIS_BASE_DOMAIN
+//   TRELLIS_MAIL_DIR       the demo's mail directory (each email an .eml file)
+//   TRELLIS_SITE           the trust, e.g. northmoor
+//   TRELLIS_MANAGER_EMAIL  its demo training manager
+//   TRELLIS_LEARNER_EMAIL  its demo learner
+//   TRELLIS_PASSWORD       the demo password
+//
+// Prints `ok - …` / `not ok - …`, then `N passed, M failed`; exits 1 on any failure.
+
+import {
+  TIMEOUT, check, env, fillDate, launch, main, refusedWith, run, said, server, signIn, submit, waitForMail,
+} from './lib.mjs';
+
+// A 1×1 PNG.
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+await run(async () => {
+  const srv = server();
+  const origin = srv.site(env('TRELLIS_SITE'));
+  const mailDir = env('TRELLIS_MAIL_DIR');
+  const managerEmail = env('TRELLIS_MANAGER_EMAIL');
+  const learnerEmail = env('TRELLIS_LEARNER_EMAIL');
+  const password = env('TRELLIS_PASSWORD');
+  const stamp = Date.now().toString(36);
+  const browser = await launch(srv);
+  if (!browser) return;
+  try {
+    const ctx = await browser.newContext({ bypassCSP: true });
+    const boss = await signIn(ctx, origin, managerEmail, password);
+
+    // ---- The site's look. ----
+    await boss.goto(`${origin}/admin/site`, { waitUntil: 'load' });
+    const primary = await boss.inputValue('#primary');
+    await boss.fill('#primary', 'sea green');
+    await submit(boss, 'form[action="/admin/site/colours"] button[type=submit]');
+    await refusedWith(boss, 'a colour that is not one', 'Enter the colour as 6 hexadecimal digits');
+    await boss.fill('#primary', primary);
+    await submit(boss, 'form[action="/admin/site/colours"] button[type=submit]');
+    await said(boss, 'the colours saved', 'Colours updated');
+
+    await boss.setInputFiles('#logo', { name: 'logo.png', mimeType: 'image/png', buffer: PNG });
+    await submit(boss, 'form[action="/admin/site/logo"] button[value=upload]');
+    await said(boss, 'a logo uploaded', 'Logo updated');
+    await submit(boss, 'form[action="/admin/site/logo"] button[value=remove]');
+    await said(boss, 'the logo removed', 'Logo removed');
+
+    const title = `Flu clinics ${stamp}`;
+    await boss.fill('#title', title);
+    await boss.fill('#body', 'Walk-in flu jabs in the staff room all week.');
+    await fillDate(boss, 'starts_on', 0);
+    await submit(boss, 'form[action="/admin/site/messages"] button[type=submit]');
+    await said(boss, 'a key message added', 'Key message added');
+    const message = boss.locator('form[action^="/admin/site/messages/"]', { hasText: title });
+    await Promise.all([boss.waitForNavigation({ waitUntil: 'load' }), message.locator('button[value=delete]').click()]);
+    await said(boss, 'the key message deleted', 'Key message deleted');
+
+    // ---- Someone from outside the trust's email domain registers; the manager approves them. ----
+    const outsider = `bank.nurse.${stamp}@agency.example`;
+    const reg = await browser.newContext({ bypassCSP: true });
+    const newcomer = await reg.newPage();
+    newcomer.setDefaultTimeout(TIMEOUT);
+    await newcomer.goto(`${origin}/register`);
+    await newcomer.fill('#given_name', 'Bola');
+    await newcomer.fill('#family_name', `Adeyemi ${stamp}`);
+    await newcomer.fill('#email', outsider);
+    await newcomer.fill('#password', password);
+    await newcomer.fill('#job_role', 'Bank nurse');
+    await newcomer.fill('#place_of_work', 'Agency');
+    await submit(newcomer, 'form[action="/register"] button[type=submit]');
+    check((await main(newcomer)).includes('Check your email'), 'an outsider registers');
+    const mail = await waitForMail(mailDir, outsider, 'Confirm your email address');
+    await newcomer.goto(mail.links.find((l) => l.includes('/verify-email?token=')));
+    await submit(newcomer, 'form[action="/verify-email"] button[type=submit]');
+    await reg.close();
+    await boss.goto(`${origin}/admin/approvals`, { waitUntil: 'load' });
+    const approve = boss.locator('button', { hasText: `Approve Bola Adeyemi ${stamp}` });
+    check(await approve.count() === 1, 'their registration waits for approval');
+    if (await approve.count() === 1) {
+      await Promise.all([boss.waitForNavigation({ waitUntil: 'load' }), approve.click()]);
+      await said(boss, 'a registration approved', `Bola Adeyemi ${stamp} approved`);
+    }
+
+    // ---- Reminders to everyone overdue. ----
+    await boss.goto(`${origin}/admin/compliance`, { waitUntil: 'load' });
+    await submit(boss, 'form[action="/admin/compliance/remind"] button[type=submit]');
+    await said(boss, 'reminders sent', 'Reminders are being sent');
+
+    // ---- A staff file checked and applied; the leavers' grace period. ----
+    await boss.goto(`${origin}/admin/staff/import`, { waitUntil: 'load' });
+    const number = String(10_000_000 + (Date.now() % 89_999_999)).slice(0, 8);
+    const csv = 'Assignment Number,First Name,Last Name,Email,Position,Department,Staff Group,Place of Work\n'
+      + `${number},Kofi,Mensah,kofi.${stamp}@northmoor.example,Healthcare Assistant,Ward 3,Additional Clinical Services,RXX\n`;
+    await boss.setInputFiles('#file', { name: 'staff.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    // Sent with a progress bar (progress.js): the page the server answers with replaces this one.
+    await boss.click('form[action="/admin/staff/import"] button[type=submit]');
+    await boss.waitForSelector('form[action="/admin/staff/import/apply"]', { timeout: 60_000 }).catch(() => {});
+    const plan = await main(boss);
+    check(plan.includes('What the import will do') && plan.includes('1 person added'), 'the file is checked: one person to add',
+      [plan.slice(0, 300)]);
+    await submit(boss, 'form[action="/admin/staff/import/apply"] button[type=submit]');
+    await said(boss, 'an import applied', 'Import started');
+    await boss.waitForFunction(() => /imported — 1 added/.test(document.querySelector('#import-history')?.textContent ?? ''),
+      null, { timeout: 60_000 }).catch(() => {});
+    check((await boss.textContent('#import-history')).includes('imported — 1 added'),
+      'the import page shows the import done without a reload', [await boss.textContent('#import-history')]);
+    await boss.fill('#grace_days', 'soon');
+    await submit(boss, 'form[action="/admin/staff/import/leavers"] button[type=submit]');
+    await refusedWith(boss, 'a grace period that is not a number', 'Enter a number of days from 0 to 365');
+    await boss.fill('#grace_days', '28');
+    await submit(boss, 'form[action="/admin/staff/import/leavers"] button[type=submit]');
+    await said(boss, 'the grace period saved', 'Leavers are now suspended 28 days');
+
+    // ---- The learner enrols on a course and leaves it. ----
+    const lctx = await browser.newContext({ bypassCSP: true });
+    const learner = await signIn(lctx, origin, learnerEmail, password);
+    await learner.goto(`${origin}/courses`, { waitUntil: 'load' });
+    const courses = await learner.$$eval('.nhsuk-card__heading a', (as) => as.map((a) => a.getAttribute('href')));
+    let enrolled = false;
+    for (const course of courses) {
+      await learner.goto(`${origin}${course}`, { waitUntil: 'load' });
+      const enrol = learner.locator(`form[action="${course}/enrol"] button`);
+      const leave = `form[action="${course}/leave"] button`;
+      if (!(await enrol.count())) continue;
+      await Promise.all([learner.waitForNavigation({ waitUntil: 'load' }), enrol.click()]);
+      const words = await said(learner, 'a learner enrols', 'You are enrolled on');
+      if (!words.includes('You are enrolled on')) break;
+      enrolled = true;
+      if (await learner.locator(leave).count()) {
+        await submit(learner, leave);
+        await said(learner, 'a learner leaves a course', 'You have left');
+      }
+      break;
+    }
+    check(enrolled, 'the learner finds an open course to enrol on', [courses.join(' ')]);
+  } finally {
+    await browser.close();
+  }
+});

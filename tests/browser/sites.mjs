@@ -212,6 +212,11 @@ const SIGNED_IN_PATHS = ['/', '/admin', '/profile', '/admin/approvals', '/admin/
 const ERROR_PATHS = [['/account/activity?from=2026-12-31&to=2026-01-01', 400], ['/admin/statistics?course=not-a-course', 400],
   ['/admin/file-activity?from-day=31&from-month=2&from-year=2026', 400]];
 
+// The pages a learner reaches, with the answer each gives them.
+const LEARNER_PATHS = [['/courses', 200], ['/learning', 200], ['/profile', 200], ['/account/details', 200],
+  ['/account/activity', 200], ['/account/tutors', 200], ['/account/my-data', 200], ['/account/mfa', 200],
+  ['/library', 200], ['/account/export', 200], ['/account/email', 200], ['/account/close', 200], ['/admin/staff', 403], ['/courses/not-a-course', 404]];
+
 // Signed in as the demo's learner (TRELLIS_LEARNER_EMAIL, the same demo password): their home
 // passes axe, reflows at 320 px and offers no administration.
 async function checkLearnerHome(cfg, context) {
@@ -232,6 +237,14 @@ async function checkLearnerHome(cfg, context) {
     check(!header.includes('Admin'), `${label}: no Admin entry for a learner`);
     await axe(page, `${label} home`);
     await reflow(page, `${origin}/`, `${label} home`);
+    // Every page a learner reaches from the header and their home, and the refusal of a page
+    // that is not theirs, pass axe and reflow at 320 px.
+    for (const [path, want] of LEARNER_PATHS) {
+      const response = await page.goto(`${origin}${path}`, { waitUntil: 'load', timeout: TIMEOUT });
+      check(response?.status() === want, `${label} ${path}: HTTP ${response?.status()} (want ${want})`);
+      await axe(page, `${label} ${path}`);
+      await reflow(page, null, `${label} ${path}`);
+    }
     await page.goto(`${origin}/`, { waitUntil: 'load', timeout: TIMEOUT });
     await screenshot(cfg, page, 'home-learner-desktop');
     await page.setViewportSize({ width: 390, height: 844 });

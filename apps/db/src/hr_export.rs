@@ -348,16 +348,18 @@ pub async fn rows(
         // A row value, so the index on (tenant, recorded, id) finds where the page starts.
         cond.push_str(&format!(" AND (c.completed_at, c.id) > (${a}, ${b})"));
     }
-    // The page of completions first (by the index), then what each needs.
+    // The page of completions first (by the index), then what each needs: the person's record by
+    // its key for each row (a join would read the whole trust's records for every page).
     let sql = format!(
-        "SELECT p.id, p.completed_at, s.assignment_number, cc.competence,
+        "SELECT p.id, p.completed_at, cc.competence,
+                (SELECT s.assignment_number FROM staff_records s
+                  WHERE s.tenant_id = p.tenant_id AND s.person_id = p.person_id) AS assignment_number,
                 (SELECT r.renewal_months FROM assignments a
                    JOIN requirements r ON r.tenant_id = a.tenant_id AND r.id = a.requirement_id
                   WHERE a.tenant_id = p.tenant_id AND a.person_id = p.person_id AND a.course_id = p.course_id) AS renewal_months
            FROM (SELECT c.tenant_id, c.id, c.person_id, c.course_id, c.completed_at FROM completions c
                   WHERE c.tenant_id = $1 AND c.completed_at <= $2{cond}
                   ORDER BY c.completed_at, c.id LIMIT {}) p
-           LEFT JOIN staff_records s ON s.tenant_id = p.tenant_id AND s.person_id = p.person_id
            LEFT JOIN course_competences cc ON cc.tenant_id = p.tenant_id AND cc.course_id = p.course_id
           ORDER BY p.completed_at, p.id",
         limit.min(50_000)

@@ -48,6 +48,7 @@ mod m20261207_000040_events;
 mod m20261207_000041_leavers;
 mod m20261207_000042_scim;
 mod m20261207_000043_hr_export;
+mod m20261207_000044_line_managers;
 
 pub mod helpers;
 
@@ -104,6 +105,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000041_leavers.rs"),
     include_str!("m20261207_000042_scim.rs"),
     include_str!("m20261207_000043_hr_export.rs"),
+    include_str!("m20261207_000044_line_managers.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -159,6 +161,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000041_leavers::Migration),
             Box::new(m20261207_000042_scim::Migration),
             Box::new(m20261207_000043_hr_export::Migration),
+            Box::new(m20261207_000044_line_managers::Migration),
         ]
     }
 }

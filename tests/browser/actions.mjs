@@ -8,7 +8,9 @@
 // and removed; a key message added and deleted; someone from outside the trust's email domain
 // registers and the manager approves them; reminders emailed to everyone overdue; a staff file
 // checked and applied (the import page then shows it in its history); the leavers' grace period
-// (a wrong number refused, then saved). Last the learner enrols on a course and leaves it.
+// (a wrong number refused, then saved). Then the learner enrols on a course and leaves it. Last
+// the manager is made the learner's line manager (themselves refused first), sees their team
+// from their home, and sends the learner a reminder (a second the same day is refused).
 //
 //   TRELLIS_URL, TRELLIS_BASE_DOMAIN
 //   TRELLIS_MAIL_DIR       the demo's mail directory (each email an .eml file)
@@ -20,7 +22,7 @@
 // Prints `ok - …` / `not ok - …`, then `N passed, M failed`; exits 1 on any failure.
 
 import {
-  TIMEOUT, check, env, fillDate, launch, main, refusedWith, run, said, server, signIn, submit, waitForMail,
+  TIMEOUT, check, checkPage, env, fillDate, launch, main, refusedWith, run, said, server, signIn, submit, waitForMail,
 } from './lib.mjs';
 
 // A 1×1 PNG.
@@ -147,6 +149,34 @@ await run(async () => {
       break;
     }
     check(enrolled, 'the learner finds an open course to enrol on', [courses.join(' ')]);
+
+    // ---- Line managers: the manager becomes the learner's, sees the team and reminds them. ----
+    await boss.goto(`${origin}/admin/line-managers`, { waitUntil: 'load' });
+    await boss.fill('#person', learnerEmail);
+    await boss.fill('#manager', learnerEmail);
+    await submit(boss, 'form[action="/admin/line-managers"] button[type=submit]');
+    await refusedWith(boss, 'a line manager of themselves', 'cannot be their own line manager');
+    await boss.fill('#person', learnerEmail);
+    await boss.fill('#manager', managerEmail);
+    await submit(boss, 'form[action="/admin/line-managers"] button[type=submit]');
+    await said(boss, 'a line manager set', 'as their line manager');
+    await boss.goto(`${origin}/`, { waitUntil: 'load' });
+    check((await main(boss)).includes('You line manage 1 person'), "the line manager's home mentions their team");
+    await submit(boss, 'a[href="/team"]');
+    const team = await main(boss);
+    check(team.includes(learnerEmail) && team.includes('Send a reminder'), 'the team page lists the learner', [team.slice(0, 300)]);
+    await checkPage(boss, 'the team page', null, 'team');
+    await submit(boss, 'form[action$="/remind"] button[type=submit]');
+    await said(boss, 'a reminder sent', 'has been emailed a reminder of their training');
+    const reminder = await waitForMail(mailDir, learnerEmail, 'about your training');
+    check(reminder.text.includes('your line manager'), 'the learner gets the reminder in their line manager\'s name');
+    await submit(boss, 'form[action$="/remind"] button[type=submit]');
+    await said(boss, 'a second reminder the same day', 'already reminded today');
+    // The learner is nobody's line manager: the team page says what it is for.
+    const refusedTeam = await learner.goto(`${origin}/team`, { waitUntil: 'load' });
+    check(refusedTeam?.status() === 403 && (await main(learner)).includes('This page is for line managers'),
+      'someone who manages nobody is told what the team page is for');
+    await checkPage(learner, 'the team page refused', null);
   } finally {
     await browser.close();
   }

@@ -948,6 +948,36 @@ pub async fn claim_daily(tx: &TenantTx, name: &str, today: NaiveDate) -> Result<
     Ok(true)
 }
 
+/// Claims this month's run of a scheduled job for this trust (the first run on or after the 1st);
+/// false if it already ran this month.
+pub async fn claim_monthly(tx: &TenantTx, name: &str, today: NaiveDate) -> Result<bool, DbError> {
+    use crate::entities::job_schedule;
+    use chrono::Datelike;
+    let first = today.with_day(1).unwrap_or(today);
+    let updated = tx
+        .update_many::<job_schedule::Entity>()
+        .filter(job_schedule::Column::Name.eq(name))
+        .filter(job_schedule::Column::LastRunOn.lt(first))
+        .col_expr(job_schedule::Column::LastRunOn, Expr::value(today))
+        .exec(tx)
+        .await?;
+    if updated.rows_affected == 1 {
+        return Ok(true);
+    }
+    let exists =
+        tx.select::<job_schedule::Entity>().filter(job_schedule::Column::Name.eq(name)).one(tx).await?.is_some();
+    if exists {
+        return Ok(false);
+    }
+    tx.insert(job_schedule::ActiveModel {
+        tenant_id: Set(Uuid::nil()),
+        name: Set(name.to_owned()),
+        last_run_on: Set(today),
+    })
+    .await?;
+    Ok(true)
+}
+
 /// Moves every compliance entry's due date (tests stand in for the passing of time with it).
 #[doc(hidden)]
 pub async fn set_due_for_tests(tx: &TenantTx, due_on: NaiveDate) -> Result<(), DbError> {

@@ -169,6 +169,8 @@ pub const TABLES: &[(&str, &str)] = &[
     ("content_policy_acceptances", "person_id"),
     ("event_bookings", "person_id"),
     ("event_trainers", "person_id"),
+    ("line_managers", "person_id"),
+    ("team_nudges", "person_id"),
 ];
 
 /// Whether a column holds a secret or its hash (left out of the copy).

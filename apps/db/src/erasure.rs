@@ -97,6 +97,10 @@ const DELETED: &[(&str, &str)] = &[
     ("content_policy_acceptances", "person_id"),
     ("event_trainers", "person_id"),
     ("scim_users", "person_id"),
+    ("line_managers", "person_id"),
+    ("line_managers", "manager_id"),
+    ("team_nudges", "person_id"),
+    ("team_nudges", "manager_id"),
 ];
 
 /// What a library resource and its versions say in words (credits, descriptions, notes, text,

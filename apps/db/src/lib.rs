@@ -42,6 +42,7 @@ pub mod site;
 pub mod staff;
 pub mod states;
 pub mod statistics;
+pub mod teams;
 mod tenant_tx;
 pub mod terms;
 pub mod transfers;

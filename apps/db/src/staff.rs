@@ -115,6 +115,8 @@ pub struct Plan {
     pub leaving: usize,
     /// Approved members with an HR record now (the dry run only).
     pub members: usize,
+    /// Rows that set a line manager (the file's optional line-manager column).
+    pub managers: usize,
 }
 
 impl Plan {
@@ -266,11 +268,25 @@ fn changes(old: &StaffRecord, new: &StaffRecord) -> Vec<String> {
 /// What importing the rows would do (nothing is written). `complete`: the file lists everyone
 /// on the trust's staff, so members with an HR record who are not in it are leavers.
 pub async fn plan(tx: &TenantTx, rows: &[StaffRow], complete: bool, today: chrono::NaiveDate) -> Result<Plan, DbError> {
-    let (targets, errors) = targets(tx, rows).await?;
+    let (targets, mut errors) = targets(tx, rows).await?;
+    let managers = crate::teams::plan_import(tx, rows, &kinds(&targets), &mut errors).await?;
     let mut plan = plan_of(rows, &targets, errors);
+    plan.managers = managers.set;
     leavers(tx, rows, &targets, complete, today, &mut plan).await?;
     plan.members = hr_members(tx).await?;
     Ok(plan)
+}
+
+/// What each row is, for its line manager.
+fn kinds(targets: &[Target]) -> Vec<crate::teams::RowKind> {
+    targets
+        .iter()
+        .map(|t| match t {
+            Target::Member(p, _) => (Some(*p), false),
+            Target::New => (None, true),
+            Target::Account(..) => (None, false),
+        })
+        .collect()
 }
 
 /// How many approved members have a record from HR (to judge a file's leavers against).
@@ -394,8 +410,10 @@ pub async fn apply(
     complete: bool,
     today: chrono::NaiveDate,
 ) -> Result<Applied, DbError> {
-    let (targets, errors) = targets(tx, rows).await?;
+    let (targets, mut errors) = targets(tx, rows).await?;
+    let managers = crate::teams::plan_import(tx, rows, &kinds(&targets), &mut errors).await?;
     let mut plan = plan_of(rows, &targets, errors);
+    plan.managers = managers.set;
     if !plan.errors.is_empty() {
         return Ok(Applied { plan, ..Applied::default() });
     }
@@ -412,6 +430,7 @@ pub async fn apply(
             .await?;
     }
     let mut listed = Vec::new();
+    let mut ids: Vec<Option<PersonId>> = Vec::with_capacity(rows.len());
     let mut out = Applied { plan, ..Applied::default() };
     for (r, t) in rows.iter().zip(targets) {
         let want = wanted(r);
@@ -437,14 +456,20 @@ pub async fn apply(
                     .await?;
                 set_record(tx, created.id, &want).await?;
                 out.created += 1;
+                ids.push(Some(created.id));
             }
-            Target::Account(_, true) => out.platform_admins_skipped += 1,
+            Target::Account(_, true) => {
+                out.platform_admins_skipped += 1;
+                ids.push(None);
+            }
             Target::Account(p, false) => {
                 let record = serde_json::json!({ "record": want, "roles": [Role::Learner.as_str()] });
                 let raw = accounts::invite(tx, p, &r.email, &record, by, invitation_ttl).await?;
                 out.invitations.push((r.email.clone(), raw));
+                ids.push(None);
             }
             Target::Member(p, old) => {
+                ids.push(Some(p));
                 if old.as_ref() != Some(&want) {
                     set_record(tx, p, &want).await?;
                 }
@@ -455,6 +480,7 @@ pub async fn apply(
             }
         }
     }
+    crate::teams::apply_import(tx, &managers, &ids).await?;
     for chunk in listed.chunks(1000) {
         tx.update_many::<staff_record::Entity>()
             .filter(staff_record::Column::PersonId.is_in(chunk.to_vec()))

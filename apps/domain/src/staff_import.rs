@@ -26,6 +26,10 @@ pub struct StaffRow {
     pub place_of_work: String,
     /// When the assignment ends, if the file says (an optional column): a leaver once it has passed.
     pub end_date: Option<chrono::NaiveDate>,
+    /// Their line manager's assignment number or email address (lower case), from the optional
+    /// line-manager column: `None` without the column, `Some("")` for an empty cell (no line
+    /// manager from HR).
+    pub line_manager: Option<String>,
 }
 
 /// What is wrong with one row (or with the file, at line 0 or 1).
@@ -49,6 +53,17 @@ const COLUMNS: [(&str, &[&str]); 8] = [
 
 /// The optional column of an assignment's end date.
 const END_DATE: &[&str] = &["end date", "assignment end date", "leaving date", "end_date", "projected end date"];
+
+/// The optional column of a line manager: their assignment number or email address.
+const LINE_MANAGER: &[&str] = &[
+    "line manager",
+    "line_manager",
+    "line manager assignment number",
+    "line manager email",
+    "line manager email address",
+    "manager assignment number",
+    "supervisor",
+];
 
 /// A date as HR exports write it: 2027-03-31, 31/03/2027 or 31-Mar-2027.
 fn date_of(s: &str) -> Option<chrono::NaiveDate> {
@@ -89,6 +104,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
             index.insert(*name, i);
         } else if END_DATE.contains(&h.as_str()) {
             index.insert("end_date", i);
+        } else if LINE_MANAGER.contains(&h.as_str()) {
+            index.insert("line_manager", i);
         }
     }
     let missing: Vec<_> =
@@ -200,6 +217,34 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
             }
             d
         };
+        let line_manager = if index.contains_key("line_manager") {
+            let raw = get("line_manager").trim().to_owned();
+            if raw.is_empty() {
+                Some(String::new())
+            } else if assignment_ok(&raw) {
+                if raw == assignment {
+                    problems.push(("line_manager", "Someone cannot be their own line manager.".into()));
+                }
+                Some(raw)
+            } else {
+                match Email::parse(&raw) {
+                    Ok(e) if e.as_str() == email => {
+                        problems.push(("line_manager", "Someone cannot be their own line manager.".into()));
+                        None
+                    }
+                    Ok(e) => Some(e.as_str().to_owned()),
+                    Err(_) => {
+                        problems.push((
+                            "line_manager",
+                            format!("\u{201c}{raw}\u{201d} is not an assignment number or an email address."),
+                        ));
+                        None
+                    }
+                }
+            }
+        } else {
+            None
+        };
         if problems.is_empty() {
             rows.push(StaffRow {
                 line,
@@ -212,6 +257,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StaffRow>, Vec<RowError>> {
                 staff_group: group,
                 place_of_work,
                 end_date,
+                line_manager,
             });
         } else {
             errors.extend(problems.into_iter().map(|(column, message)| RowError {
@@ -233,6 +279,33 @@ mod tests {
     use super::*;
 
     const HEAD: &str = "Assignment Number,First Name,Last Name,Email,Position,Department,Staff Group,Place of Work\n";
+
+    #[test]
+    fn a_line_manager_is_an_assignment_number_or_an_email_and_never_oneself() {
+        let head =
+            "Assignment Number,First Name,Last Name,Email,Position,Department,Staff Group,Place of Work,Line Manager\n";
+        let csv = format!(
+            "{head}12345678,Ann,Lee,ann@nhs.net,Sister,Ward 7,Nursing and Midwifery Registered,General,87654321\n\
+             12345679,Bo,Ray,bo@nhs.net,Nurse,Ward 7,Nursing and Midwifery Registered,General,ANN@nhs.net\n\
+             12345680,Cy,Day,cy@nhs.net,Nurse,Ward 7,Nursing and Midwifery Registered,General,\n"
+        );
+        let rows = parse(csv.as_bytes()).unwrap();
+        let managers: Vec<_> = rows.iter().map(|r| r.line_manager.clone()).collect();
+        assert_eq!(managers, [Some("87654321".into()), Some("ann@nhs.net".into()), Some(String::new())]);
+        let bad = format!(
+            "{head}12345678,Ann,Lee,ann@nhs.net,Sister,Ward 7,Nursing and Midwifery Registered,General,12345678\n\
+             12345679,Bo,Ray,bo@nhs.net,Nurse,Ward 7,Nursing and Midwifery Registered,General,the boss\n"
+        );
+        let errors = parse(bad.as_bytes()).unwrap_err();
+        assert_eq!(
+            errors.iter().map(|e| (e.line, e.column.as_str())).collect::<Vec<_>>(),
+            [(2, "line_manager"), (3, "line_manager")]
+        );
+        assert!(errors[0].message.contains("their own line manager") && errors[1].message.contains("the boss"));
+        let without =
+            format!("{HEAD}12345678,Ann,Lee,ann@nhs.net,Sister,Ward 7,Nursing and Midwifery Registered,General\n");
+        assert_eq!(parse(without.as_bytes()).unwrap()[0].line_manager, None);
+    }
 
     #[test]
     fn a_good_file_reads_every_row() {

@@ -32,4 +32,5 @@ pub mod retention {
 pub mod jobs {
     pub use crate::app::worker::invoice_trust;
     pub use crate::features::reporting::daily as reporting_daily;
+    pub use crate::features::team::monthly_digest as team_digest;
 }

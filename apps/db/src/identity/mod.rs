@@ -100,6 +100,17 @@ pub async fn member_person(tx: &TenantTx, id: PersonId) -> Result<Option<Person>
         .map(Person::from))
 }
 
+/// The account of someone whose membership here the request's sign-in check has just read (one
+/// statement: no second look at the membership).
+pub async fn signed_in_person(tx: &TenantTx, id: PersonId) -> Result<Option<Person>, DbError> {
+    Ok(tx
+        .select_platform::<person::Entity>()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .one(tx)
+        .await?
+        .map(Person::from))
+}
+
 /// The member of this trust with this email address, if there is one.
 pub async fn member_by_email(tx: &TenantTx, email: &str) -> Result<Option<PersonId>, DbError> {
     let sql = "SELECT p.id FROM people p JOIN memberships m ON m.person_id = p.id AND m.tenant_id = $1

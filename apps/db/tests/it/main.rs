@@ -15,5 +15,6 @@ mod migrate;
 mod scim;
 mod secrets;
 mod support;
+mod teams;
 mod tenant_door;
 mod writers;

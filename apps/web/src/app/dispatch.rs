@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::features::{
     account, admin, api, assets, authoring, certificates, elearning, embeds, enquiries, erasure, events, file_activity,
     health, home, hr_export, learner, library, market, my_data, platform, platform_admin, portfolio, records,
-    reporting, scim, site_admin, sso, sso_admin, statistics, tenant, training, tutors, xapi,
+    reporting, scim, site_admin, sso, sso_admin, statistics, team, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -262,6 +262,11 @@ impl Dispatch {
                 .at("/admin/training/:rule/remove", post(training::remove_rule))
                 .at("/admin/enrolments", get(training::requests_page))
                 .at("/admin/enrolments/:id", post(training::decide))
+                .at("/team", get(team::team_page))
+                .at("/team/:person/remind", post(team::remind))
+                .at("/team/requests/:id", post(team::decide))
+                .at("/admin/line-managers", get(team::admin_page).post(team::admin_set))
+                .at("/admin/line-managers/:person/remove", post(team::admin_remove))
                 .at("/admin/compliance", get(training::matrix))
                 .at("/admin/statistics", get(statistics::course_statistics))
                 .at("/admin/compliance/remind", post(training::remind))

@@ -454,6 +454,10 @@ pub async fn daily(state: &AppState) {
         if let Err(e) = leavers {
             tracing::warn!(error = %e, tenant = %site.entry.slug, "leavers not suspended; tomorrow's run will take them up");
         }
+        // Line managers' monthly digest of their team's overdue training.
+        if let Err(e) = crate::features::team::monthly_digest(state, &site).await {
+            tracing::warn!(error = %e, tenant = %site.entry.slug, "line managers' digest not sent; the next run will try again");
+        }
         // Organisation reporting: grants whose time ran out, and monthly report emails due.
         let reporting = async {
             let tx = state.dbs.app.begin(site.entry.id).await?;

@@ -35,8 +35,9 @@ pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<O
     let messages = trellis_db::site::current_messages(&tx, site.today(), 10).await?;
     let manager = if me.may(Permission::ManageTraining) { Some(manager_panel(state, &tx, site).await?) } else { None };
     let seller = if me.may(Permission::Sell) { seller_panel(state, &tx, site).await? } else { None };
+    let (team, team_overdue) = trellis_db::teams::glance(&tx, me.person, site.today()).await?;
     // Once a year: are their place of work and job role still right?
-    let confirm = id::member_person(&tx, me.person).await?.filter(|p| p.details_due(chrono::Utc::now())).map(|p| {
+    let confirm = id::signed_in_person(&tx, me.person).await?.filter(|p| p.details_due(chrono::Utc::now())).map(|p| {
         json!({
             "job_role": p.job_role,
             "place_of_work": p.place_of_work,
@@ -55,6 +56,9 @@ pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<O
     ctx.insert("tools", &auth::tools(&me));
     ctx.insert("messages", &messages_json(&messages));
     ctx.insert("confirm_details", &confirm);
+    if team > 0 {
+        ctx.insert("team", &json!({ "people": team, "overdue": team_overdue }));
+    }
     if let Some(m) = manager {
         ctx.insert("manager", &m);
     }

@@ -29,6 +29,7 @@ pub mod site_admin;
 pub mod sso;
 pub mod sso_admin;
 pub mod statistics;
+pub mod team;
 pub mod tenant;
 pub mod training;
 pub mod tutors;

@@ -30,6 +30,7 @@ mod serving;
 mod site_admin;
 mod sso;
 mod sso_admin;
+mod team;
 mod themes;
 mod uploads;
 

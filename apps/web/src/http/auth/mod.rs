@@ -80,7 +80,7 @@ impl Viewer {
 
 /// A trust's administrative tools: the permission each needs, its page, its name and what it is
 /// for. The Admin page lists those a person may use; the header offers *Admin* if there is one.
-const TOOLS: [(Permission, &str, &str, &str); 18] = [
+const TOOLS: [(Permission, &str, &str, &str); 19] = [
     (
         Permission::ManageTraining,
         "/admin/compliance",
@@ -119,6 +119,12 @@ const TOOLS: [(Permission, &str, &str, &str); 18] = [
     ),
     (Permission::ManageStaff, "/admin/approvals", "Registrations", "Approve or reject people who asked to join"),
     (Permission::ManageStaff, "/admin/staff", "Staff", "Suspend staff and change their roles"),
+    (
+        Permission::ManageStaff,
+        "/admin/line-managers",
+        "Line managers",
+        "Who manages whom: line managers see their team's training",
+    ),
     (Permission::EditContent, "/admin/courses", "Courses", "Create, edit and publish courses and their sessions"),
     (
         Permission::EditContent,

@@ -923,41 +923,23 @@ pub async fn mark_reminded(
 
 /// Claims today's run of a scheduled job for this trust; false if it already ran today.
 pub async fn claim_daily(tx: &TenantTx, name: &str, today: NaiveDate) -> Result<bool, DbError> {
-    use crate::entities::job_schedule;
-    let updated = tx
-        .update_many::<job_schedule::Entity>()
-        .filter(job_schedule::Column::Name.eq(name))
-        .filter(job_schedule::Column::LastRunOn.lt(today))
-        .col_expr(job_schedule::Column::LastRunOn, Expr::value(today))
-        .exec(tx)
-        .await?;
-    if updated.rows_affected == 1 {
-        return Ok(true);
-    }
-    let exists =
-        tx.select::<job_schedule::Entity>().filter(job_schedule::Column::Name.eq(name)).one(tx).await?.is_some();
-    if exists {
-        return Ok(false);
-    }
-    tx.insert(job_schedule::ActiveModel {
-        tenant_id: Set(Uuid::nil()),
-        name: Set(name.to_owned()),
-        last_run_on: Set(today),
-    })
-    .await?;
-    Ok(true)
+    claim_since(tx, name, today, today).await
 }
 
 /// Claims this month's run of a scheduled job for this trust (the first run on or after the 1st);
 /// false if it already ran this month.
 pub async fn claim_monthly(tx: &TenantTx, name: &str, today: NaiveDate) -> Result<bool, DbError> {
-    use crate::entities::job_schedule;
     use chrono::Datelike;
-    let first = today.with_day(1).unwrap_or(today);
+    claim_since(tx, name, today, today.with_day(1).unwrap_or(today)).await
+}
+
+/// Claims a scheduled job's run, recorded as `today`, unless it last ran on or after `since`.
+async fn claim_since(tx: &TenantTx, name: &str, today: NaiveDate, since: NaiveDate) -> Result<bool, DbError> {
+    use crate::entities::job_schedule;
     let updated = tx
         .update_many::<job_schedule::Entity>()
         .filter(job_schedule::Column::Name.eq(name))
-        .filter(job_schedule::Column::LastRunOn.lt(first))
+        .filter(job_schedule::Column::LastRunOn.lt(since))
         .col_expr(job_schedule::Column::LastRunOn, Expr::value(today))
         .exec(tx)
         .await?;

@@ -11,6 +11,7 @@ use crate::features::account::render_email;
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other_saying};
 use crate::http::{Ctx, Member, may};
+use crate::usecases::learning::decide::{Decision, decide as decide_request};
 use poem::http::StatusCode;
 use poem::web::{CsrfToken, Form, Path, Query};
 use poem::{Request, Response, handler};
@@ -19,7 +20,6 @@ use serde_json::json;
 use trellis_db::catalogue as cat;
 use trellis_db::compliance;
 use trellis_db::identity as id;
-use trellis_db::learning as learn;
 use trellis_db::teams::{self, Refused, Source};
 use trellis_db::{TenantTx, audit, outbox};
 use trellis_domain::learning::Compliance;
@@ -175,33 +175,10 @@ pub async fn decide(
     else {
         return Err(AppError::NotFound);
     };
-    let approve = match f.decision.as_str() {
-        "approve" => true,
-        "decline" => false,
-        _ => return Err(AppError::BadRequest("Choose approve or decline.".into())),
-    };
-    let reason = f.reason.trim().chars().take(500).collect::<String>();
-    if !approve && reason.is_empty() {
-        return Err(AppError::BadRequest("Give a reason for declining: the learner sees it.".into()));
-    }
-    let Some(e) =
-        learn::decide(&tx, eid, approve, me.person, Some(&reason).filter(|r| !r.is_empty()).map(String::as_str))
-            .await?
-    else {
-        return Err(AppError::NotFound);
-    };
-    let action = if approve { "enrolment.approved" } else { "enrolment.declined" };
-    audit::record(
-        &tx,
-        Some(me.person),
-        action,
-        &e.course.to_string(),
-        None,
-        json!({ "person": e.person.to_string(), "as": "line_manager" }),
-    )
-    .await?;
+    let decision = Decision::parse(&f.decision, &f.reason)?;
+    decide_request(&tx, eid, &decision, me.person, true).await?;
     tx.commit().await?;
-    let said = if approve {
+    let said = if decision.approved() {
         format!("{}'s place on {} approved", request.name, request.course_title)
     } else {
         format!("{}'s place on {} declined: they see your reason", request.name, request.course_title)

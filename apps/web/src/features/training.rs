@@ -10,6 +10,7 @@ use crate::features::learner::{course_json, date_words};
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo};
 use crate::http::{Ctx, Member, may};
+use crate::usecases::learning::decide::{Decision, decide as decide_request};
 use crate::usecases::uploads::{self, Scanned};
 use bytes::Bytes;
 use poem::http::StatusCode;
@@ -314,26 +315,10 @@ pub async fn decide(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let eid: EnrolmentId = page::path_id(&enrolment)?;
-    let approve = match f.decision.as_str() {
-        "approve" => true,
-        "decline" => false,
-        _ => return Err(AppError::BadRequest("Choose approve or decline.".into())),
-    };
-    let reason = f.reason.trim().chars().take(500).collect::<String>();
-    if !approve && reason.is_empty() {
-        return Err(AppError::BadRequest("Give a reason for declining: the learner sees it.".into()));
-    }
-    let Some(e) =
-        learn::decide(&tx, eid, approve, me.person, Some(&reason).filter(|r| !r.is_empty()).map(String::as_str))
-            .await?
-    else {
-        return Err(AppError::NotFound);
-    };
-    let action = if approve { "enrolment.approved" } else { "enrolment.declined" };
-    audit::record(&tx, Some(me.person), action, &e.course.to_string(), None, json!({ "person": e.person.to_string() }))
-        .await?;
+    let decision = Decision::parse(&f.decision, &f.reason)?;
+    decide_request(&tx, eid, &decision, me.person, false).await?;
     tx.commit().await?;
-    let said = if approve { "Request approved" } else { "Request declined: the learner sees your reason" };
+    let said = if decision.approved() { "Request approved" } else { "Request declined: the learner sees your reason" };
     Ok(page::see_other_saying(req, "/admin/enrolments", said))
 }
 

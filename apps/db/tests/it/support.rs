@@ -54,3 +54,16 @@ pub async fn rows_of(tx: &sea_orm::DatabaseTransaction, table: &str, tenant: Ten
     .try_get_by_index::<i64>(0)
     .unwrap()
 }
+
+/// Runs each statement (its `$1` bound to `tenant`) in a raw transaction opened as another trust
+/// (see [`raw_as`]) and asserts that none changed a row: row-level security hides `tenant`'s rows.
+pub async fn changes_nothing(tx: &sea_orm::DatabaseTransaction, tenant: TenantId, statements: &[&str]) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    for sql in statements {
+        let done = tx
+            .execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, *sql, [tenant.as_uuid().into()]))
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 0, "{sql}");
+    }
+}

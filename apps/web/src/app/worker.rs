@@ -224,7 +224,7 @@ pub async fn import_staff(
         file,
         None,
         json!({ "add": plan.add, "update": plan.update, "unchanged": plan.unchanged,
-                "moving": plan.moving, "leaving": plan.leaving, "complete": complete,
+                "moving": plan.moving, "leaving": plan.leaving, "managers": plan.managers, "complete": complete,
                 "enrolled": applied.enrolled, "assigned": applied.assigned }),
     )
     .await?;

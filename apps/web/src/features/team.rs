@@ -8,6 +8,7 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::account::render_email;
+use crate::features::training::DecideForm;
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other_saying};
 use crate::http::{Ctx, Member, may};
@@ -107,7 +108,6 @@ pub async fn remind(
         return Err(AppError::NotFound);
     }
     let Some(who) = id::member_person(&tx, person).await? else { return Err(AppError::NotFound) };
-    let Some(boss) = id::member_person(&tx, me.person).await? else { return Err(AppError::NotFound) };
     let today = site.today();
     let entries = compliance::person_entries(&tx, person, today).await?;
     let open: Vec<_> = entries.iter().filter(|(_, c)| c.status != Compliance::Complete).collect();
@@ -135,10 +135,10 @@ pub async fn remind(
         site,
         "team_reminder",
         &who.email,
-        &format!("A reminder from {} about your training", boss.given_name),
+        &format!("A reminder from {} about your training", me.name.split_whitespace().next().unwrap_or(&me.name)),
         json!({
             "name": who.given_name,
-            "manager": format!("{} {}", boss.given_name, boss.family_name).trim(),
+            "manager": me.name,
             "courses": list.iter().map(|(due, title, overdue, url)| json!({
                 "title": title, "url": url, "overdue": overdue, "due_on": crate::features::learner::date_words(*due),
             })).collect::<Vec<_>>(),
@@ -150,14 +150,6 @@ pub async fn remind(
         .await?;
     tx.commit().await?;
     Ok(see_other_saying(req, "/team", format!("{name} has been emailed a reminder of their training")))
-}
-
-#[derive(Debug, Deserialize, Default)]
-pub struct DecideForm {
-    #[serde(default)]
-    decision: String,
-    #[serde(default)]
-    reason: String,
 }
 
 /// A line manager approves or declines a place one of their team asked for, as a training manager

@@ -298,9 +298,9 @@ pub async fn requests_page(
 #[derive(Debug, Deserialize, Default)]
 pub struct DecideForm {
     #[serde(default)]
-    decision: String,
+    pub(crate) decision: String,
     #[serde(default)]
-    reason: String,
+    pub(crate) reason: String,
 }
 
 /// Approves or declines a request (a reason is required to decline; the learner sees it).

@@ -239,22 +239,9 @@ async fn each_action_says_what_it_did_on_the_page_it_leads_to() {
     assert!(banner_after(&mut boss, off).await.starts_with("Course unpublished"));
 
     // A training rule added, then removed.
-    let t = boss.get("/admin/training").await.csrf().unwrap();
-    let added = boss
-        .post(
-            "/admin/training",
-            &[
-                ("csrf_token", &t),
-                ("course", &asked.to_string()),
-                ("audience_kind", "staff_group"),
-                ("staff_group", "Nursing and Midwifery Registered"),
-                ("mandatory", "1"),
-                ("due_days", "10"),
-                ("renewal_months", "12"),
-            ],
-        )
-        .await;
+    let added = crate::mandatory_for_group(&mut boss, &asked.to_string(), "Nursing and Midwifery Registered").await;
     assert_eq!(added.status, 200, "{}", added.body);
+    let t = added.csrf().unwrap();
     let at = added.body.find("/admin/training/").expect("the rule's remove form") + "/admin/training/".len();
     let rule: String = added.body[at..].chars().take(36).collect();
     let removed = boss.post(&format!("/admin/training/{rule}/remove"), &[("csrf_token", &t)]).await;

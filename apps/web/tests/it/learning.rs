@@ -366,20 +366,7 @@ async fn managers_import_staff_assign_mandatory_training_follow_compliance_and_r
             && missing.body.contains("Choose a staff group")
             && missing.body.contains("days allowed")
     );
-    let assigned = boss
-        .post(
-            "/admin/training",
-            &[
-                ("csrf_token", &t),
-                ("course", &fire.to_string()),
-                ("audience_kind", "staff_group"),
-                ("staff_group", "Nursing and Midwifery Registered"),
-                ("mandatory", "1"),
-                ("due_days", "10"),
-                ("renewal_months", "12"),
-            ],
-        )
-        .await;
+    let assigned = crate::mandatory_for_group(&mut boss, &fire.to_string(), "Nursing and Midwifery Registered").await;
     assert_eq!(assigned.status, 200, "{}", assigned.body);
     assert!(assigned.body.contains("1 person enrolled; 1 added to the compliance record"), "{}", assigned.body);
     // Another trust cannot assign Northmoor's training (the course is not in its catalogue).

@@ -52,3 +52,27 @@ where
     }
     false
 }
+
+/// Makes `course` mandatory for everyone in staff `group` through the training rules form, as
+/// `manager` (due in 10 days, renewed every 12 months); returns the page that answers.
+pub async fn mandatory_for_group(
+    manager: &mut trellis_testkit::Visitor,
+    course: &str,
+    group: &str,
+) -> trellis_testkit::Page {
+    let t = manager.get("/admin/training").await.csrf().expect("the training rules form");
+    manager
+        .post(
+            "/admin/training",
+            &[
+                ("csrf_token", &t),
+                ("course", course),
+                ("audience_kind", "staff_group"),
+                ("staff_group", group),
+                ("mandatory", "1"),
+                ("due_days", "10"),
+                ("renewal_months", "12"),
+            ],
+        )
+        .await
+}

@@ -36,21 +36,7 @@ async fn a_line_manager_sees_reminds_and_decides_for_their_own_team_only() {
         .await;
 
     // Fire safety is mandatory for nurses, and everyone's due date has passed.
-    let t = boss.get("/admin/training").await.csrf().unwrap();
-    let rule = boss
-        .post(
-            "/admin/training",
-            &[
-                ("csrf_token", &t),
-                ("course", &fire.to_string()),
-                ("audience_kind", "staff_group"),
-                ("staff_group", nurse),
-                ("mandatory", "1"),
-                ("due_days", "10"),
-                ("renewal_months", "12"),
-            ],
-        )
-        .await;
+    let rule = crate::mandatory_for_group(&mut boss, &fire.to_string(), nurse).await;
     assert_eq!(rule.status, 200, "{}", rule.body);
     let dbs = app.dbs().await;
     let tx = dbs.app.begin(app.tenant_id("northmoor").await).await.unwrap();

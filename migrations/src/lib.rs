@@ -49,6 +49,7 @@ mod m20261207_000041_leavers;
 mod m20261207_000042_scim;
 mod m20261207_000043_hr_export;
 mod m20261207_000044_line_managers;
+mod m20261207_000045_coaching;
 
 pub mod helpers;
 
@@ -106,6 +107,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000042_scim.rs"),
     include_str!("m20261207_000043_hr_export.rs"),
     include_str!("m20261207_000044_line_managers.rs"),
+    include_str!("m20261207_000045_coaching.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -162,6 +164,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000042_scim::Migration),
             Box::new(m20261207_000043_hr_export::Migration),
             Box::new(m20261207_000044_line_managers::Migration),
+            Box::new(m20261207_000045_coaching::Migration),
         ]
     }
 }

@@ -10,7 +10,10 @@
 // checked and applied (the import page then shows it in its history); the leavers' grace period
 // (a wrong number refused, then saved). Then the learner enrols on a course and leaves it. Last
 // the manager is made the learner's line manager (themselves refused first), sees their team
-// from their home, and sends the learner a reminder (a second the same day is refused).
+// from their home, and sends the learner a reminder (a second the same day is refused). Then the
+// manager is appointed a coach (an empty form refused first), given the learner, opens their
+// caseload and the learner's page, logs a contact (refused empty, then with the next follow-up)
+// and emails the learner from a template; the learner's home names their coach.
 //
 //   TRELLIS_URL, TRELLIS_BASE_DOMAIN
 //   TRELLIS_MAIL_DIR       the demo's mail directory (each email an .eml file)
@@ -177,6 +180,45 @@ await run(async () => {
     check(refusedTeam?.status() === 403 && (await main(learner)).includes('This page is for line managers'),
       'someone who manages nobody is told what the team page is for');
     await checkPage(learner, 'the team page refused', null);
+
+    // ---- Coaching: the manager is appointed a coach, given the learner, logs a contact with the
+    // next follow-up and emails them from a template; the learner sees who their coach is. ----
+    await boss.goto(`${origin}/admin/coaches`, { waitUntil: 'load' });
+    await checkPage(boss, 'the coaches page', null);
+    await submit(boss, 'form[action="/admin/coaches"] button[type=submit]');
+    await refusedWith(boss, 'a coach with no email address', 'Enter the email address of the person to appoint');
+    await boss.fill('#email', managerEmail);
+    await submit(boss, 'form[action="/admin/coaches"] button[type=submit]');
+    await said(boss, 'a coach appointed', 'is now a coach');
+    await submit(boss, 'form[action$="/rules"] button[type=submit]');
+    await refusedWith(boss, 'a caseload rule with nothing chosen', 'by department or by staff group');
+    await boss.fill('#email', learnerEmail);
+    await submit(boss, 'form[action$="/learners"] button[type=submit]');
+    await said(boss, 'a learner given to the coach', "added to this coach's caseload");
+    await boss.goto(`${origin}/`, { waitUntil: 'load' });
+    check((await main(boss)).includes('You coach 1 learner'), "the coach's home mentions their caseload");
+    await submit(boss, 'a[href="/coaching"]');
+    const caseload = await main(boss);
+    check(caseload.includes(learnerEmail) && caseload.includes('None logged'), 'the caseload lists the learner', [caseload.slice(0, 300)]);
+    await checkPage(boss, 'the coaching caseload', null, 'coaching');
+    await submit(boss, 'main a[href^="/coaching/"]');
+    await checkPage(boss, "a learner's coaching page", null, 'coaching-learner');
+    await submit(boss, 'form[action$="/contacts"] button[type=submit]');
+    await refusedWith(boss, 'a contact with nothing entered', 'Choose how you were in touch');
+    await boss.check('#method-phone');
+    await fillDate(boss, 'contacted_on', 0);
+    await boss.fill('#note', 'Talked about the overdue courses; they will book time this week.');
+    await fillDate(boss, 'next_on', 7);
+    await submit(boss, 'form[action$="/contacts"] button[type=submit]');
+    await said(boss, 'a contact logged', 'Contact logged. Next follow-up');
+    check((await main(boss)).includes('they will book time this week'), 'the contact log shows the note');
+    await boss.check('#message-check_in');
+    await submit(boss, 'form[action$="/message"] button[type=submit]');
+    await said(boss, 'a coaching email sent', 'has been emailed');
+    const coachMail = await waitForMail(mailDir, learnerEmail, 'How is your training going?');
+    check(coachMail.text.includes('your learning coach'), 'the learner gets the email in their coach\'s name');
+    await learner.goto(`${origin}/`, { waitUntil: 'load' });
+    check((await main(learner)).includes('Your coach') && (await main(learner)).includes(managerEmail), 'the learner sees who their coach is');
   } finally {
     await browser.close();
   }

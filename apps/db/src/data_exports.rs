@@ -171,6 +171,10 @@ pub const TABLES: &[(&str, &str)] = &[
     ("event_trainers", "person_id"),
     ("line_managers", "person_id"),
     ("team_nudges", "person_id"),
+    ("coaches", "person_id"),
+    ("coach_learners", "learner_id"),
+    ("coach_contacts", "learner_id"),
+    ("coach_follow_ups", "learner_id"),
 ];
 
 /// Whether a column holds a secret or its hash (left out of the copy).

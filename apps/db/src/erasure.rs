@@ -101,6 +101,13 @@ const DELETED: &[(&str, &str)] = &[
     ("line_managers", "manager_id"),
     ("team_nudges", "person_id"),
     ("team_nudges", "manager_id"),
+    ("coaches", "person_id"),
+    ("coach_learners", "learner_id"),
+    ("coach_learners", "coach_id"),
+    ("coach_rules", "coach_id"),
+    ("coach_contacts", "learner_id"),
+    ("coach_follow_ups", "learner_id"),
+    ("coach_follow_ups", "coach_id"),
 ];
 
 /// What a library resource and its versions say in words (credits, descriptions, notes, text,
@@ -156,6 +163,8 @@ const REKEYED: &[(&str, &str)] = &[
     ("events", "created_by"),
     ("event_bookings", "person_id"),
     ("event_bookings", "marked_by"),
+    ("coach_contacts", "coach_id"),
+    ("coaches", "appointed_by"),
 ];
 
 impl PlatformDb {

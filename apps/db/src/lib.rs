@@ -10,6 +10,7 @@ mod apply;
 pub mod audit;
 pub mod catalogue;
 pub mod certificates;
+pub mod coaching;
 pub mod compliance;
 mod connect;
 pub mod data_exports;
@@ -56,3 +57,10 @@ pub use migrate::migrate;
 pub use platform::{DirectoryEntry, LandingEntry, PlatformDb, SsoEntry};
 pub use tenant_tx::{PlatformOwned, TenantScoped, TenantTx};
 pub use trellis_migrations::{APP_ROLE, IDENTITY_ROLE, PLATFORM_ROLE};
+
+/// A `LIKE … ESCAPE '\'` pattern matching text that contains `search` (lower-cased, its `%`, `_`
+/// and `\` taken literally); `None` when the search is empty.
+pub(crate) fn contains_pattern(search: &str) -> Option<String> {
+    let needle = search.trim().to_lowercase();
+    (!needle.is_empty()).then(|| format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
+}

@@ -22,6 +22,9 @@ pub struct OutgoingEmail {
     /// cancellation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar: Option<String>,
+    /// Where replies go, when not to the site's address (a coach's own email, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
 /// Writes an email to the outbox, in the caller's transaction: it is sent only if that commits.

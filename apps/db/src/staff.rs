@@ -72,15 +72,21 @@ pub async fn set_record(tx: &TenantTx, person: PersonId, r: &StaffRecord) -> Res
     Ok(())
 }
 
-/// The departments and places of work in use here, for filters.
+/// The departments in use here, for filters.
 pub async fn departments(tx: &TenantTx) -> Result<Vec<String>, DbError> {
-    let rows = tx
-        .query_all(
-            "SELECT DISTINCT department FROM staff_records WHERE tenant_id = $1 AND department <> '' ORDER BY 1",
-            Vec::new(),
-        )
-        .await?;
-    rows.into_iter().map(|r| Ok(r.try_get::<String>("", "department")?)).collect()
+    in_use(tx, "department").await
+}
+
+/// The staff groups in use here, for filters.
+pub async fn staff_groups(tx: &TenantTx) -> Result<Vec<String>, DbError> {
+    in_use(tx, "staff_group").await
+}
+
+async fn in_use(tx: &TenantTx, column: &'static str) -> Result<Vec<String>, DbError> {
+    let sql =
+        format!("SELECT DISTINCT {column} AS v FROM staff_records WHERE tenant_id = $1 AND {column} <> '' ORDER BY 1");
+    let rows = tx.query_all(&sql, Vec::new()).await?;
+    rows.into_iter().map(|r| Ok(r.try_get::<String>("", "v")?)).collect()
 }
 
 /// What the import does with one row.

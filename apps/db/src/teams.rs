@@ -178,24 +178,32 @@ pub struct TeamMember {
     pub last_reminded: Option<DateTime<Utc>>,
 }
 
+/// A person's training here at a glance, as select-list columns `mandatory`, `complete`, `overdue`,
+/// `in_progress` and `last_active`, for the person in column `who` on day `today` (a placeholder);
+/// `$1` is the trust. Each is read by the person's own index.
+pub(crate) fn training_columns(who: &str, today: &str) -> String {
+    let complete = format!("a.completed_at IS NOT NULL AND (a.expires_on IS NULL OR a.expires_on > {today})");
+    format!(
+        "(SELECT COUNT(*) FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = {who}) AS mandatory,
+         (SELECT COUNT(*) FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = {who} AND {complete}) AS complete,
+         (SELECT COUNT(*) FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = {who} AND NOT ({complete}) AND a.due_on < {today}) AS overdue,
+         (SELECT COUNT(*) FROM enrolments e WHERE e.tenant_id = $1 AND e.person_id = {who} AND e.status = 'active') AS in_progress,
+         (SELECT MAX(e.last_activity_at) FROM enrolments e WHERE e.tenant_id = $1 AND e.person_id = {who}) AS last_active"
+    )
+}
+
 /// `manager`'s team (approved members only), by family name: one query on the team's index and
 /// each member's own rows.
 pub async fn team(tx: &TenantTx, manager: PersonId, today: NaiveDate) -> Result<Vec<TeamMember>, DbError> {
-    let complete = "a.completed_at IS NOT NULL AND (a.expires_on IS NULL OR a.expires_on > $3)";
-    let overdue = format!("NOT ({complete}) AND a.due_on < $3");
     let sql = format!(
-        "SELECT l.person_id, p.given_name, p.family_name, p.email,
-                (SELECT COUNT(*) FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = l.person_id) AS mandatory,
-                (SELECT COUNT(*) FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = l.person_id AND {complete}) AS complete,
-                (SELECT COUNT(*) FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = l.person_id AND {overdue}) AS overdue,
-                (SELECT COUNT(*) FROM enrolments e WHERE e.tenant_id = $1 AND e.person_id = l.person_id AND e.status = 'active') AS in_progress,
-                (SELECT MAX(e.last_activity_at) FROM enrolments e WHERE e.tenant_id = $1 AND e.person_id = l.person_id) AS last_active,
+        "SELECT l.person_id, p.given_name, p.family_name, p.email, {},
                 (SELECT MAX(n.sent_at) FROM team_nudges n WHERE n.tenant_id = $1 AND n.person_id = l.person_id) AS last_reminded
            FROM line_managers l
            JOIN memberships m ON m.tenant_id = l.tenant_id AND m.person_id = l.person_id AND m.status = 'approved'
            JOIN people p ON p.id = l.person_id
           WHERE l.tenant_id = $1 AND l.manager_id = $2
-          ORDER BY p.family_name, p.given_name"
+          ORDER BY p.family_name, p.given_name",
+        training_columns("l.person_id", "$3")
     );
     let rows = tx.query_all(&sql, vec![manager.as_uuid().into(), today.into()]).await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -265,9 +273,7 @@ pub struct Pair {
 pub async fn pairs(tx: &TenantTx, search: &str, limit: u64) -> Result<Vec<Pair>, DbError> {
     let mut values: Vec<Value> = Vec::new();
     let mut cond = String::new();
-    let needle = search.trim().to_lowercase();
-    if !needle.is_empty() {
-        let like = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    if let Some(like) = crate::contains_pattern(search) {
         values.push(like.into());
         cond = " AND (lower(p.email) LIKE $2 ESCAPE '\\' OR lower(p.given_name || ' ' || p.family_name) LIKE $2 ESCAPE '\\'
                   OR lower(q.email) LIKE $2 ESCAPE '\\' OR lower(q.given_name || ' ' || q.family_name) LIKE $2 ESCAPE '\\')"
@@ -341,25 +347,6 @@ pub async fn team_requests(tx: &TenantTx, manager: PersonId) -> Result<Vec<TeamR
         });
     }
     Ok(out)
-}
-
-/// A line manager's team at a glance, for their home: how many people, and how many of them have
-/// overdue mandatory training (one query on the team's index; zeros for someone who manages
-/// nobody).
-pub async fn glance(tx: &TenantTx, manager: PersonId, today: NaiveDate) -> Result<(i64, i64), DbError> {
-    let sql = "SELECT COUNT(*) AS people,
-                      COALESCE(SUM(CASE WHEN EXISTS (
-                          SELECT 1 FROM assignments a WHERE a.tenant_id = $1 AND a.person_id = l.person_id
-                             AND NOT (a.completed_at IS NOT NULL AND (a.expires_on IS NULL OR a.expires_on > $3))
-                             AND a.due_on < $3) THEN 1 ELSE 0 END), 0) AS overdue
-                 FROM line_managers l
-                 JOIN memberships m ON m.tenant_id = l.tenant_id AND m.person_id = l.person_id AND m.status = 'approved'
-                WHERE l.tenant_id = $1 AND l.manager_id = $2";
-    let row = tx.query_one(sql, vec![manager.as_uuid().into(), today.into()]).await?;
-    Ok(match row {
-        Some(r) => (r.try_get("", "people")?, r.try_get("", "overdue")?),
-        None => (0, 0),
-    })
 }
 
 // ---- Line managers from the staff import ----

@@ -20,6 +20,8 @@ pub struct Email<'a> {
     pub html: &'a str,
     /// An iCalendar file to attach (`invite.ics`, with its METHOD as the content type's).
     pub calendar: Option<&'a str>,
+    /// Where replies go (`Reply-To`), when not to the sender.
+    pub reply_to: Option<&'a str>,
 }
 
 impl Mailer {
@@ -53,7 +55,11 @@ impl Mailer {
                     .singlepart(Attachment::new("invite.ics".into()).body(ics.to_owned(), kind))
             }
         };
-        let message = Message::builder().from(from).to(email.to.parse()?).subject(email.subject).multipart(body)?;
+        let mut message = Message::builder().from(from).to(email.to.parse()?).subject(email.subject);
+        if let Some(reply_to) = email.reply_to {
+            message = message.reply_to(reply_to.parse()?);
+        }
+        let message = message.multipart(body)?;
         match self {
             Mailer::File(t) => {
                 t.send(message).await?;

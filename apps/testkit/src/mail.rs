@@ -22,6 +22,8 @@ pub struct Mail {
     pub html: String,
     /// An attached calendar file (`text/calendar`), if any.
     pub calendar: Option<String>,
+    /// The `Reply-To` address, if any.
+    pub reply_to: Option<String>,
 }
 
 impl Mail {
@@ -79,6 +81,7 @@ impl SmtpSink {
                             a.content_type().is_some_and(|c| c.ctype() == "text" && c.subtype() == Some("calendar"))
                         })
                         .map(|a| String::from_utf8_lossy(a.contents()).into_owned()),
+                    reply_to: msg.reply_to().and_then(|a| a.first()).and_then(|a| a.address()).map(str::to_owned),
                 })
             })
             .collect()

@@ -444,9 +444,7 @@ pub async fn staff_page(
         .and_where(membership::Column::Status.is_in([MembershipStatus::Approved, MembershipStatus::Suspended]))
         .to_owned();
     let mut find = tx.select_platform::<person::Entity>().filter(person::Column::Id.in_subquery(members));
-    let needle = search.trim().to_lowercase();
-    if !needle.is_empty() {
-        let like = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    if let Some(like) = crate::contains_pattern(search) {
         find = find.filter(
             Condition::any()
                 .add(Expr::expr(Func::lower(Expr::col(person::Column::Email))).like(like.clone()))

@@ -165,6 +165,7 @@ async fn only_whole_names_and_addresses_are_scrubbed_and_only_their_own_emails_d
         html: String::new(),
         from_name: "Northmoor".into(),
         calendar: None,
+        reply_to: None,
     };
     trellis_db::outbox::enqueue_email(&tx, &mail("j.smith@nhs.example", "For her")).await.unwrap();
     trellis_db::outbox::enqueue_email(&tx, &mail("aj.smith@nhs.example", "For someone else")).await.unwrap();

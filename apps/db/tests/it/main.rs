@@ -4,6 +4,7 @@
 
 mod apply;
 mod catalogue;
+mod coaching;
 mod elearning;
 mod erasure;
 mod events;

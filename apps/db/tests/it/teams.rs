@@ -48,7 +48,7 @@ async fn a_trusts_line_managers_are_its_own_and_never_loop() {
         "another trust's member is nobody here"
     );
     assert_eq!(teams::team(&tx, sister, today).await.unwrap().iter().map(|m| m.person).collect::<Vec<_>>(), [nurse]);
-    assert_eq!(teams::glance(&tx, sister, today).await.unwrap(), (1, 0));
+    assert_eq!(trellis_db::coaching::glance(&tx, sister, today).await.unwrap().team, (1, 0));
     assert!(teams::record_reminder(&tx, sister, nurse, None, Utc::now() - chrono::Duration::hours(1)).await.unwrap());
     assert!(
         !teams::record_reminder(&tx, sister, nurse, None, Utc::now() - chrono::Duration::hours(1)).await.unwrap(),
@@ -60,7 +60,7 @@ async fn a_trusts_line_managers_are_its_own_and_never_loop() {
     // Riverside sees none of it, and cannot set or remove Northmoor's.
     let tx = f.dbs.app.begin(b).await.unwrap();
     assert!(teams::team(&tx, sister, today).await.unwrap().is_empty());
-    assert_eq!(teams::glance(&tx, sister, today).await.unwrap(), (0, 0));
+    assert_eq!(trellis_db::coaching::glance(&tx, sister, today).await.unwrap().team, (0, 0));
     assert_eq!(teams::manager_of(&tx, nurse).await.unwrap(), None);
     assert!(teams::pairs(&tx, "", 100).await.unwrap().is_empty());
     assert!(teams::team_requests(&tx, sister).await.unwrap().is_empty());

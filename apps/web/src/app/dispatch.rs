@@ -5,9 +5,9 @@ use crate::context::AppState;
 use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
-    account, admin, api, assets, authoring, certificates, elearning, embeds, enquiries, erasure, events, file_activity,
-    health, home, hr_export, learner, library, market, my_data, platform, platform_admin, portfolio, records,
-    reporting, scim, site_admin, sso, sso_admin, statistics, team, tenant, training, tutors, xapi,
+    account, admin, api, assets, authoring, certificates, coaching, elearning, embeds, enquiries, erasure, events,
+    file_activity, health, home, hr_export, learner, library, market, my_data, platform, platform_admin, portfolio,
+    records, reporting, scim, site_admin, sso, sso_admin, statistics, team, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -267,6 +267,17 @@ impl Dispatch {
                 .at("/team/requests/:id", post(team::decide))
                 .at("/admin/line-managers", get(team::admin_page).post(team::admin_set))
                 .at("/admin/line-managers/:person/remove", post(team::admin_remove))
+                .at("/coaching", get(coaching::caseload_page))
+                .at("/coaching/:person", get(coaching::learner_page))
+                .at("/coaching/:person/contacts", post(coaching::log_contact))
+                .at("/coaching/:person/message", post(coaching::send_message))
+                .at("/admin/coaches", get(coaching::admin_page).post(coaching::appoint))
+                .at("/admin/coaches/:person", get(coaching::coach_page))
+                .at("/admin/coaches/:person/learners", post(coaching::add_learner))
+                .at("/admin/coaches/:person/learners/:learner/remove", post(coaching::remove_learner))
+                .at("/admin/coaches/:person/rules", post(coaching::add_rule))
+                .at("/admin/coaches/:person/rules/:rule/remove", post(coaching::remove_rule))
+                .at("/admin/coaches/:person/stand-down", post(coaching::stand_down))
                 .at("/admin/compliance", get(training::matrix))
                 .at("/admin/statistics", get(statistics::course_statistics))
                 .at("/admin/compliance/remind", post(training::remind))

@@ -46,6 +46,7 @@ async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::
                     text: &e.text,
                     html: &e.html,
                     calendar: e.calendar.as_deref(),
+                    reply_to: e.reply_to.as_deref(),
                 })
                 .await
         }
@@ -457,6 +458,10 @@ pub async fn daily(state: &AppState) {
         // Line managers' monthly digest of their team's overdue training.
         if let Err(e) = crate::features::team::monthly_digest(state, &site).await {
             tracing::warn!(error = %e, tenant = %site.entry.slug, "line managers' digest not sent; the next run will try again");
+        }
+        // Coaches' reminders of follow-ups falling due.
+        if let Err(e) = crate::features::coaching::follow_up_reminders(state, &site).await {
+            tracing::warn!(error = %e, tenant = %site.entry.slug, "coaches' follow-up reminders not sent; the next run will try again");
         }
         // Organisation reporting: grants whose time ran out, and monthly report emails due.
         let reporting = async {

@@ -35,7 +35,8 @@ pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<O
     let messages = trellis_db::site::current_messages(&tx, site.today(), 10).await?;
     let manager = if me.may(Permission::ManageTraining) { Some(manager_panel(state, &tx, site).await?) } else { None };
     let seller = if me.may(Permission::Sell) { seller_panel(state, &tx, site).await? } else { None };
-    let (team, team_overdue) = trellis_db::teams::glance(&tx, me.person, site.today()).await?;
+    let glance = trellis_db::coaching::glance(&tx, me.person, site.today()).await?;
+    let (team, team_overdue) = glance.team;
     // Once a year: are their place of work and job role still right?
     let confirm = id::signed_in_person(&tx, me.person).await?.filter(|p| p.details_due(chrono::Utc::now())).map(|p| {
         json!({
@@ -59,6 +60,13 @@ pub async fn signed_in(req: &Request, state: &AppState, site: &Site) -> Result<O
     if team > 0 {
         ctx.insert("team", &json!({ "people": team, "overdue": team_overdue }));
     }
+    if let Some((people, due)) = glance.coaching {
+        ctx.insert("coaching", &json!({ "people": people, "due": due }));
+    }
+    ctx.insert(
+        "my_coaches",
+        &glance.coaches.iter().map(|(name, email)| json!({ "name": name, "email": email })).collect::<Vec<_>>(),
+    );
     if let Some(m) = manager {
         ctx.insert("manager", &m);
     }

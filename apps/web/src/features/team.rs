@@ -26,12 +26,12 @@ use trellis_db::{TenantTx, audit, outbox};
 use trellis_domain::learning::Compliance;
 use trellis_domain::{EnrolmentId, PersonId};
 
-fn when(site: &Site, at: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn when(site: &Site, at: chrono::DateTime<chrono::Utc>) -> String {
     at.with_timezone(&site.zone()).format("%-d %B %Y").to_string()
 }
 
 /// The start of the trust's day, as a time: one reminder a day per person.
-fn start_of_today(site: &Site) -> chrono::DateTime<chrono::Utc> {
+pub(crate) fn start_of_today(site: &Site) -> chrono::DateTime<chrono::Utc> {
     use chrono::TimeZone;
     let midnight = site.today().and_hms_opt(0, 0, 0).unwrap_or_default();
     site.zone()
@@ -94,6 +94,35 @@ pub async fn team_page(
     page::render(state, Some(site), "pages/team.html", &ctx, StatusCode::OK)
 }
 
+/// The mandatory training `person` still has to do here, soonest due first, as an email lists it
+/// (title, link, due date in words, and whether it is overdue).
+pub(crate) async fn still_to_do(
+    tx: &TenantTx,
+    site: &Site,
+    person: PersonId,
+) -> Result<Vec<serde_json::Value>, AppError> {
+    let entries = compliance::person_entries(tx, person, site.today()).await?;
+    let open: Vec<_> = entries.iter().filter(|(_, c)| c.status != Compliance::Complete).collect();
+    let courses = cat::courses_by_id(tx, &open.iter().map(|(c, _)| c.as_uuid()).collect::<Vec<_>>()).await?;
+    let mut list: Vec<_> = open
+        .iter()
+        .filter_map(|(cid, cell)| {
+            let c = courses.get(&cid.as_uuid())?;
+            Some((cell.due_on, c.title.clone(), cell.status == Compliance::Overdue, c.id))
+        })
+        .collect();
+    list.sort();
+    Ok(list
+        .into_iter()
+        .map(|(due, title, overdue, id)| {
+            json!({
+                "title": title, "url": format!("{}courses/{id}", site.url), "overdue": overdue,
+                "due_on": crate::features::learner::date_words(due),
+            })
+        })
+        .collect())
+}
+
 /// Sends one of the team a reminder of their training from the template (at most one a day from
 /// each manager to each person), recorded.
 #[handler]
@@ -108,23 +137,7 @@ pub async fn remind(
         return Err(AppError::NotFound);
     }
     let Some(who) = id::member_person(&tx, person).await? else { return Err(AppError::NotFound) };
-    let today = site.today();
-    let entries = compliance::person_entries(&tx, person, today).await?;
-    let open: Vec<_> = entries.iter().filter(|(_, c)| c.status != Compliance::Complete).collect();
-    let courses = cat::courses_by_id(&tx, &open.iter().map(|(c, _)| c.as_uuid()).collect::<Vec<_>>()).await?;
-    let mut list: Vec<_> = open
-        .iter()
-        .filter_map(|(cid, cell)| {
-            let c = courses.get(&cid.as_uuid())?;
-            Some((
-                cell.due_on,
-                c.title.clone(),
-                cell.status == Compliance::Overdue,
-                format!("{}courses/{}", site.url, c.id),
-            ))
-        })
-        .collect();
-    list.sort();
+    let list = still_to_do(&tx, site, person).await?;
     let name = format!("{} {}", who.given_name, who.family_name).trim().to_owned();
     if !teams::record_reminder(&tx, me.person, person, None, start_of_today(site)).await? {
         tx.commit().await?;
@@ -139,9 +152,7 @@ pub async fn remind(
         json!({
             "name": who.given_name,
             "manager": me.name,
-            "courses": list.iter().map(|(due, title, overdue, url)| json!({
-                "title": title, "url": url, "overdue": overdue, "due_on": crate::features::learner::date_words(*due),
-            })).collect::<Vec<_>>(),
+            "courses": list,
             "learning_url": format!("{}learning", site.url),
         }),
     )?;

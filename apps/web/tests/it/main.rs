@@ -4,6 +4,7 @@
 
 mod accounts;
 mod bad_input;
+mod coaching;
 mod config;
 mod elearning;
 mod enquiries;

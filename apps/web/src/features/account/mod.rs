@@ -182,6 +182,7 @@ pub(crate) fn render_email_from(
         html: state.themes.render(from.theme, &format!("emails/{name}.html"), &ctx)?,
         from_name: from.name.to_owned(),
         calendar: None,
+        reply_to: None,
     })
 }
 

@@ -80,7 +80,7 @@ impl Viewer {
 
 /// A trust's administrative tools: the permission each needs, its page, its name and what it is
 /// for. The Admin page lists those a person may use; the header offers *Admin* if there is one.
-const TOOLS: [(Permission, &str, &str, &str); 19] = [
+const TOOLS: [(Permission, &str, &str, &str); 20] = [
     (
         Permission::ManageTraining,
         "/admin/compliance",
@@ -124,6 +124,12 @@ const TOOLS: [(Permission, &str, &str, &str); 19] = [
         "/admin/line-managers",
         "Line managers",
         "Who manages whom: line managers see their team's training",
+    ),
+    (
+        Permission::ManageStaff,
+        "/admin/coaches",
+        "Coaches",
+        "Appoint coaches and give each a caseload of learners to follow up",
     ),
     (Permission::EditContent, "/admin/courses", "Courses", "Create, edit and publish courses and their sessions"),
     (

@@ -50,6 +50,7 @@ mod m20261207_000042_scim;
 mod m20261207_000043_hr_export;
 mod m20261207_000044_line_managers;
 mod m20261207_000045_coaching;
+mod m20261207_000046_learning_time;
 
 pub mod helpers;
 
@@ -108,6 +109,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000043_hr_export.rs"),
     include_str!("m20261207_000044_line_managers.rs"),
     include_str!("m20261207_000045_coaching.rs"),
+    include_str!("m20261207_000046_learning_time.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -165,6 +167,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000043_hr_export::Migration),
             Box::new(m20261207_000044_line_managers::Migration),
             Box::new(m20261207_000045_coaching::Migration),
+            Box::new(m20261207_000046_learning_time::Migration),
         ]
     }
 }

@@ -13,7 +13,9 @@
 // from their home, and sends the learner a reminder (a second the same day is refused). Then the
 // manager is appointed a coach (an empty form refused first), given the learner, opens their
 // caseload and the learner's page, logs a contact (refused empty, then with the next follow-up)
-// and emails the learner from a template; the learner's home names their coach.
+// and emails the learner from a template; the learner's home names their coach. Last the learner
+// asks for protected learning time (refused wrongly first), the manager agrees it on their team
+// page, My learning shows it, and the learner's calendar link serves the feed until turned off.
 //
 //   TRELLIS_URL, TRELLIS_BASE_DOMAIN
 //   TRELLIS_MAIL_DIR       the demo's mail directory (each email an .eml file)
@@ -219,6 +221,41 @@ await run(async () => {
     check(coachMail.text.includes('your learning coach'), 'the learner gets the email in their coach\'s name');
     await learner.goto(`${origin}/`, { waitUntil: 'load' });
     check((await main(learner)).includes('Your coach') && (await main(learner)).includes(managerEmail), 'the learner sees who their coach is');
+
+    // ---- Protected learning time: the learner asks their line manager (the manager, from above),
+    // who agrees it; My learning plans it, and the learner's calendar link serves the feed. ----
+    await learner.goto(`${origin}/learning/time`, { waitUntil: 'load' });
+    await checkPage(learner, 'the learning time page', null, 'learning-time');
+    await learner.fill('#start', '2pm');
+    await submit(learner, 'form[action="/learning/time"] button[type=submit]');
+    await refusedWith(learner, 'learning time asked for wrongly', 'Choose how much time a week');
+    await learner.selectOption('#minutes', '60');
+    await learner.selectOption('#weekday', '3');
+    await learner.fill('#start', '14:00');
+    await submit(learner, 'form[action="/learning/time"] button[type=submit]');
+    await said(learner, 'learning time asked for', 'Sent to your line manager to agree');
+    await waitForMail(mailDir, managerEmail, 'asks you to agree protected learning time');
+    await boss.goto(`${origin}/team`, { waitUntil: 'load' });
+    await submit(boss, 'form[action$="/learning-time"] button[value=approve]');
+    await said(boss, 'learning time agreed', 'learning time agreed: 1 hour a week, on Wednesdays from 14:00');
+    await learner.goto(`${origin}/learning`, { waitUntil: 'load' });
+    check((await main(learner)).includes('Agreed with your line manager: 1 hour a week'), 'My learning shows the agreed learning time');
+    await learner.goto(`${origin}/learning/time`, { waitUntil: 'load' });
+    await submit(learner, 'form[action="/learning/calendar"] button[type=submit]');
+    await checkPage(learner, 'the calendar link made', null);
+    const link = await learner.getAttribute('main a[href*="/calendar/"]', 'href');
+    // Fetched as a calendar would: no cookies (from the page, which resolves the trust's host).
+    const fetchFeed = (url) => learner.evaluate(async (u) => {
+      const r = await fetch(u, { credentials: 'omit' });
+      return { status: r.status, type: r.headers.get('content-type') || '', body: await r.text() };
+    }, url);
+    const feed = await fetchFeed(link);
+    check(feed.status === 200 && feed.type.startsWith('text/calendar') && feed.body.startsWith('BEGIN:VCALENDAR')
+      && feed.body.includes('SUMMARY:Protected learning time'),
+    'the calendar link serves the learning time as iCalendar', [feed.body.slice(0, 200)]);
+    await submit(learner, 'form[action="/learning/calendar/off"] button[type=submit]');
+    await said(learner, 'the calendar link turned off', 'Calendar link turned off');
+    check((await fetchFeed(link)).status === 404, 'a turned-off calendar link is not found');
   } finally {
     await browser.close();
   }

@@ -175,6 +175,8 @@ pub const TABLES: &[(&str, &str)] = &[
     ("coach_learners", "learner_id"),
     ("coach_contacts", "learner_id"),
     ("coach_follow_ups", "learner_id"),
+    ("learning_time", "person_id"),
+    ("calendar_feeds", "person_id"),
 ];
 
 /// Whether a column holds a secret or its hash (left out of the copy).

@@ -108,6 +108,8 @@ const DELETED: &[(&str, &str)] = &[
     ("coach_contacts", "learner_id"),
     ("coach_follow_ups", "learner_id"),
     ("coach_follow_ups", "coach_id"),
+    ("learning_time", "person_id"),
+    ("calendar_feeds", "person_id"),
 ];
 
 /// What a library resource and its versions say in words (credits, descriptions, notes, text,
@@ -165,6 +167,8 @@ const REKEYED: &[(&str, &str)] = &[
     ("event_bookings", "marked_by"),
     ("coach_contacts", "coach_id"),
     ("coaches", "appointed_by"),
+    ("learning_time", "asked_by"),
+    ("learning_time", "agreed_by"),
 ];
 
 impl PlatformDb {

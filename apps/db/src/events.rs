@@ -264,16 +264,26 @@ pub async fn is_trainer(tx: &TenantTx, id: Uuid, person: PersonId) -> Result<boo
 
 /// The events someone runs ending after `from`, soonest first (at most 200), in one read.
 pub async fn teaching(tx: &TenantTx, person: PersonId, from: DateTime<Utc>) -> Result<Vec<Event>, DbError> {
+    events_of(tx, "JOIN event_trainers t ON t.tenant_id = e.tenant_id AND t.event_id = e.id", person, from).await
+}
+
+/// The scheduled events `person` has a place at that end after `from`, soonest first (at most 200).
+pub async fn booked(tx: &TenantTx, person: PersonId, from: DateTime<Utc>) -> Result<Vec<Event>, DbError> {
+    let join = "JOIN event_bookings t ON t.tenant_id = e.tenant_id AND t.event_id = e.id AND t.status = 'booked'
+                 AND e.status = 'scheduled'";
+    events_of(tx, join, person, from).await
+}
+
+/// The events joined by `join` (which names its person column `t.person_id`) for `person` that end
+/// after `from`.
+async fn events_of(tx: &TenantTx, join: &str, person: PersonId, from: DateTime<Utc>) -> Result<Vec<Event>, DbError> {
     use sea_orm::FromQueryResult;
-    let rows = tx
-        .query_all(
-            "SELECT e.* FROM events e
-               JOIN event_trainers t ON t.tenant_id = e.tenant_id AND t.event_id = e.id
-              WHERE e.tenant_id = $1 AND t.person_id = $2 AND e.ends_at > $3
-              ORDER BY e.starts_at LIMIT 200",
-            vec![person.as_uuid().into(), from.into()],
-        )
-        .await?;
+    let sql = format!(
+        "SELECT e.* FROM events e {join}
+          WHERE e.tenant_id = $1 AND t.person_id = $2 AND e.ends_at > $3
+          ORDER BY e.starts_at LIMIT 200"
+    );
+    let rows = tx.query_all(&sql, vec![person.as_uuid().into(), from.into()]).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         out.push(Event::from(event::Model::from_query_result(&r, "")?));

@@ -27,6 +27,7 @@ pub mod held;
 pub mod hr_export;
 pub mod identity;
 pub mod learning;
+pub mod learning_time;
 pub mod library;
 mod links;
 pub mod market;

@@ -86,3 +86,4 @@ macro_rules! capability {
 
 capability!(crate::entities::certificate_link::Entity, crate::entities::certificate_link::Column);
 capability!(crate::entities::record_grant::Entity, crate::entities::record_grant::Column);
+capability!(crate::entities::calendar_feed::Entity, crate::entities::calendar_feed::Column);

@@ -11,6 +11,7 @@ pub mod host;
 pub mod identity;
 pub mod ids;
 pub mod learning;
+pub mod learning_time;
 pub mod library;
 pub mod market;
 pub mod outbound;

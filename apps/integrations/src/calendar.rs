@@ -78,6 +78,60 @@ pub fn ics(method: Method, e: &CalendarEvent<'_>) -> String {
     cal.to_string()
 }
 
+/// When a feed's entry happens: a time span, or a whole day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Between(DateTime<Utc>, DateTime<Utc>),
+    Day(chrono::NaiveDate),
+}
+
+/// An entry of a calendar feed.
+#[derive(Debug, Clone)]
+pub struct FeedEntry {
+    /// Stable for the entry (a calendar that fetches the feed again updates it in place).
+    pub uid: String,
+    pub when: When,
+    pub summary: String,
+    pub description: String,
+    pub location: String,
+    pub url: Option<String>,
+}
+
+/// A calendar feed (METHOD:PUBLISH) named `name`, which calendars subscribed to it fetch again
+/// every few hours, holding `entries`.
+pub fn feed(name: &str, entries: &[FeedEntry]) -> String {
+    let mut cal = Calendar::empty();
+    cal.append_property(Property::new("VERSION", "2.0"))
+        .append_property(Property::new("PRODID", "-//Trellis//Learning calendar//EN"))
+        .append_property(Property::new("CALSCALE", "GREGORIAN"))
+        .append_property(Property::new("METHOD", "PUBLISH"))
+        .append_property(Property::new("X-WR-CALNAME", name))
+        .append_property(Property::new("NAME", name))
+        .append_property(Property::new("REFRESH-INTERVAL", "PT6H").add_parameter("VALUE", "DURATION").done())
+        .append_property(Property::new("X-PUBLISHED-TTL", "PT6H"));
+    let stamp = Utc::now();
+    for e in entries {
+        let mut event = icalendar::Event::new();
+        event.uid(&e.uid).timestamp(stamp).summary(&e.summary).description(&e.description);
+        match e.when {
+            When::Between(from, to) => {
+                event.starts(from).ends(to);
+            }
+            When::Day(day) => {
+                event.all_day(day);
+            }
+        }
+        if !e.location.is_empty() {
+            event.location(&e.location);
+        }
+        if let Some(u) = &e.url {
+            event.url(u);
+        }
+        cal.push(event.done());
+    }
+    cal.to_string()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

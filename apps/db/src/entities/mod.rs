@@ -5,6 +5,7 @@ pub mod assignment;
 pub mod attempt;
 pub mod attempt_commit;
 pub mod audit_event;
+pub mod calendar_feed;
 pub mod catalogue_offer;
 pub mod certificate_link;
 pub mod charge;

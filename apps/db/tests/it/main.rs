@@ -12,6 +12,7 @@ mod hr_export;
 mod identity_path;
 mod isolation;
 mod keys;
+mod learning_time;
 mod migrate;
 mod scim;
 mod secrets;

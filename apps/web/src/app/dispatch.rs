@@ -6,8 +6,8 @@ use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
     account, admin, api, assets, authoring, certificates, coaching, elearning, embeds, enquiries, erasure, events,
-    file_activity, health, home, hr_export, learner, library, market, my_data, platform, platform_admin, portfolio,
-    records, reporting, scim, site_admin, sso, sso_admin, statistics, team, tenant, training, tutors, xapi,
+    file_activity, health, home, hr_export, learner, learning_time, library, market, my_data, platform, platform_admin,
+    portfolio, records, reporting, scim, site_admin, sso, sso_admin, statistics, team, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -265,6 +265,12 @@ impl Dispatch {
                 .at("/team", get(team::team_page))
                 .at("/team/:person/remind", post(team::remind))
                 .at("/team/requests/:id", post(team::decide))
+                .at("/team/:person/learning-time", post(learning_time::decide))
+                .at("/learning/time", get(learning_time::page_get).post(learning_time::ask))
+                .at("/learning/time/stop", post(learning_time::stop))
+                .at("/learning/calendar", post(learning_time::make_feed))
+                .at("/learning/calendar/off", post(learning_time::feed_off))
+                .at("/calendar/:file", get(learning_time::calendar_feed))
                 .at("/admin/line-managers", get(team::admin_page).post(team::admin_set))
                 .at("/admin/line-managers/:person/remove", post(team::admin_remove))
                 .at("/coaching", get(coaching::caseload_page))
@@ -322,11 +328,12 @@ impl Dispatch {
 }
 
 /// A trust's paths served without a session or CSRF check: the public pages that are the same for
-/// everyone, static files, and the machine interfaces (which authenticate each call themselves).
+/// everyone, static files, the machine interfaces (which authenticate each call themselves), and
+/// calendar feeds (their secret link is the key).
 const SESSIONLESS_TENANT: &[&str] =
     &["/", "/accessibility", "/cookies", "/cookies/consent", "/privacy", "/api/v1", "/xapi", "/scim/v2"];
 const SESSIONLESS_TENANT_PREFIXES: &[&str] =
-    &["/api/v1/", "/xapi/", "/scim/v2/", "/trust-style/", "/logo/", "/assets/"];
+    &["/api/v1/", "/xapi/", "/scim/v2/", "/trust-style/", "/logo/", "/assets/", "/calendar/"];
 /// The platform's, likewise (Stripe's webhooks are authenticated by their signature).
 const SESSIONLESS_PLATFORM: &[&str] = &[
     "/",

@@ -387,14 +387,46 @@ pub async fn leave(
 pub async fn my_learning(Ctx { req, state, site }: Ctx<'_>, member: Member<may::Anyone>) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let view = learning_view(state, &tx, site, me.person).await?;
+    let time = trellis_db::learning_time::of(&tx, me.person).await?;
     tx.commit().await?;
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "My learning", &[("Home", "/")]);
+    if let Some(t) = &time {
+        let sessions = match t.agreed {
+            Some(_) => trellis_domain::learning_time::plan(&t.allowance, site.today(), &view.plan_items, 4),
+            None => Vec::new(),
+        };
+        ctx.insert(
+            "learning_time",
+            &json!({
+                "words": t.allowance.words(),
+                "agreed": t.agreed.is_some(),
+                "sessions": sessions_json(&sessions),
+            }),
+        );
+    }
     ctx.insert("mandatory", &view.mandatory);
     ctx.insert("in_progress", &view.in_progress);
     ctx.insert("requested", &view.requested);
     ctx.insert("completed", &view.completed);
     ctx.insert("declined", &view.declined);
     page::render(state, Some(site), "pages/my_learning.html", &ctx, StatusCode::OK)
+}
+
+/// An agreed allowance's sessions as pages show them.
+pub(crate) fn sessions_json(sessions: &[trellis_domain::learning_time::Session]) -> Vec<serde_json::Value> {
+    sessions
+        .iter()
+        .map(|s| {
+            json!({
+                "on": date_words(s.on),
+                "day": trellis_domain::learning_time::day_name(chrono::Datelike::weekday(&s.on)),
+                "parts": s.parts.iter().map(|p| json!({
+                    "id": p.key, "title": p.title, "minutes": trellis_domain::learning_time::minutes_words(p.minutes),
+                    "finishes": p.finishes, "late": p.late,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
 }
 
 /// A person's learning here, for My learning and their home: mandatory training (overdue first,
@@ -405,6 +437,9 @@ pub(crate) struct LearningView {
     pub requested: Vec<serde_json::Value>,
     pub completed: Vec<serde_json::Value>,
     pub declined: Vec<serde_json::Value>,
+    /// What learning time is planned for: mandatory training still to do and courses in progress,
+    /// with their due dates and the minutes each still needs.
+    pub plan_items: Vec<trellis_domain::learning_time::Item>,
 }
 
 /// Reads [`LearningView`] of `person` in the request's transaction (a handful of indexed reads).
@@ -433,6 +468,7 @@ pub(crate) async fn learning_view(
                     "title": c.title,
                     "status": cell.status,
                     "due_on": date_words(cell.due_on),
+                    "due": cell.due_on.to_string(),
                     "expires_on": cell.expires_on.map(date_words),
                     "completed_on": cell.completed_on.map(date_words),
                     "completed_in": cell.completed_in.and_then(|t| state.directory.name_of(t)),
@@ -466,6 +502,43 @@ pub(crate) async fn learning_view(
     };
     let pick =
         |status: EnrolmentStatus| enrolments.iter().filter(|e| e.status == status).filter_map(item).collect::<Vec<_>>();
+    // Minutes still needed: the course's length, less the share of its sessions done.
+    let left = |course: &uuid::Uuid| -> u32 {
+        let length = courses.get(course).map_or(0, |c| u32::try_from(c.duration_minutes).unwrap_or(0));
+        let active = enrolments.iter().find(|e| e.course.as_uuid() == *course && e.status == EnrolmentStatus::Active);
+        match active.and_then(|e| progress.get(&e.id).copied()) {
+            Some((done, total)) if total > 0 && length > 0 => {
+                let done = u32::try_from(done).unwrap_or(0).min(u32::try_from(total).unwrap_or(0));
+                (length * (u32::try_from(total).unwrap_or(1) - done) / u32::try_from(total).unwrap_or(1)).max(1)
+            }
+            _ => length,
+        }
+    };
+    let mut plan_items: Vec<trellis_domain::learning_time::Item> = entries
+        .iter()
+        .filter(|(_, cell)| cell.status != Compliance::Complete)
+        .filter_map(|(cid, cell)| {
+            let c = courses.get(&cid.as_uuid())?;
+            Some(trellis_domain::learning_time::Item {
+                key: c.id.to_string(),
+                title: c.title.clone(),
+                due: Some(cell.due_on),
+                minutes: left(&cid.as_uuid()),
+            })
+        })
+        .collect();
+    for e in enrolments.iter().filter(|e| e.status == EnrolmentStatus::Active) {
+        if plan_items.iter().any(|i| i.key == e.course.to_string()) {
+            continue;
+        }
+        let Some(c) = courses.get(&e.course.as_uuid()) else { continue };
+        plan_items.push(trellis_domain::learning_time::Item {
+            key: c.id.to_string(),
+            title: c.title.clone(),
+            due: e.due_on,
+            minutes: left(&e.course.as_uuid()),
+        });
+    }
     let mut completed = pick(EnrolmentStatus::Completed);
     completed.sort_by(|a, b| b["completed_at"].as_str().cmp(&a["completed_at"].as_str()));
     Ok(LearningView {
@@ -474,6 +547,7 @@ pub(crate) async fn learning_view(
         requested: pick(EnrolmentStatus::Requested),
         completed,
         declined: pick(EnrolmentStatus::Rejected),
+        plan_items,
     })
 }
 

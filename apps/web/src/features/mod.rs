@@ -17,6 +17,7 @@ pub mod health;
 pub mod home;
 pub mod hr_export;
 pub mod learner;
+pub mod learning_time;
 pub mod library;
 pub mod market;
 pub mod my_data;

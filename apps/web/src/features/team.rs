@@ -59,6 +59,7 @@ pub async fn team_page(
         ));
     }
     let requests = teams::team_requests(&tx, me.person).await?;
+    let times = trellis_db::learning_time::waiting_for(&tx, me.person).await?;
     tx.commit().await?;
     let rows: Vec<_> = people
         .iter()
@@ -89,6 +90,13 @@ pub async fn team_page(
                 json!({ "id": r.enrolment.to_string(), "name": r.name, "course": r.course_title,
                         "course_id": r.course.to_string(), "asked": when(site, r.requested_at) })
             })
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert(
+        "times",
+        &times
+            .iter()
+            .map(|(t, name)| json!({ "id": t.person.to_string(), "name": name, "words": t.allowance.words() }))
             .collect::<Vec<_>>(),
     );
     page::render(state, Some(site), "pages/team.html", &ctx, StatusCode::OK)

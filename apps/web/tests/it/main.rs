@@ -14,6 +14,7 @@ mod hosts;
 mod hr_export;
 mod identity;
 mod learning;
+mod learning_time;
 mod library;
 mod lms_api;
 mod market;

@@ -51,6 +51,7 @@ mod m20261207_000043_hr_export;
 mod m20261207_000044_line_managers;
 mod m20261207_000045_coaching;
 mod m20261207_000046_learning_time;
+mod m20261207_000047_labs;
 
 pub mod helpers;
 
@@ -110,6 +111,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000044_line_managers.rs"),
     include_str!("m20261207_000045_coaching.rs"),
     include_str!("m20261207_000046_learning_time.rs"),
+    include_str!("m20261207_000047_labs.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -168,6 +170,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000044_line_managers::Migration),
             Box::new(m20261207_000045_coaching::Migration),
             Box::new(m20261207_000046_learning_time::Migration),
+            Box::new(m20261207_000047_labs::Migration),
         ]
     }
 }

@@ -16,6 +16,8 @@
 // and emails the learner from a template; the learner's home names their coach. Last the learner
 // asks for protected learning time (refused wrongly first), the manager agrees it on their team
 // page, My learning shows it, and the learner's calendar link serves the feed until turned off.
+// Then the manager adds a learning lab (refused empty first), and the learner books a PC there
+// (emailed) and cancels it.
 //
 //   TRELLIS_URL, TRELLIS_BASE_DOMAIN
 //   TRELLIS_MAIL_DIR       the demo's mail directory (each email an .eml file)
@@ -256,6 +258,29 @@ await run(async () => {
     await submit(learner, 'form[action="/learning/calendar/off"] button[type=submit]');
     await said(learner, 'the calendar link turned off', 'Calendar link turned off');
     check((await fetchFeed(link)).status === 404, 'a turned-off calendar link is not found');
+
+    // ---- Learning labs: the manager adds a room (refused empty first); the learner books a PC,
+    // gets the calendar entry by email, and cancels. ----
+    await boss.goto(`${origin}/admin/labs`, { waitUntil: 'load' });
+    await checkPage(boss, 'the learning labs admin page', null, 'admin-labs');
+    await boss.fill('#name', '');
+    await submit(boss, 'form[action="/admin/labs"] button[type=submit]');
+    await refusedWith(boss, 'a room with no name', "Enter the room");
+    await boss.fill('#name', 'Library PCs');
+    await boss.fill('#location', 'Education Centre, level 2');
+    await boss.fill('#pcs', '4');
+    for (const d of ['1', '2', '3', '4', '5', '6', '7']) await boss.check(`#days-${d}`);
+    await submit(boss, 'form[action="/admin/labs"] button[type=submit]');
+    await said(boss, 'a room added', 'Library PCs added');
+    await learner.goto(`${origin}/labs`, { waitUntil: 'load' });
+    await checkPage(learner, 'the learning labs page', null, 'labs');
+    await submit(learner, 'form[action$="/book"] button[type=submit]');
+    await said(learner, 'a PC booked', 'PC booked at Library PCs');
+    const labMail = await waitForMail(mailDir, learnerEmail, 'PC booked: Library PCs');
+    check(labMail.calendar.includes('METHOD:REQUEST') && labMail.calendar.includes('Library PCs'),
+      'the booking email carries a calendar entry', [labMail.calendar.slice(0, 200)]);
+    await submit(learner, 'form[action^="/labs/bookings/"] button[type=submit]');
+    await said(learner, 'a lab booking cancelled', 'Booking cancelled');
   } finally {
     await browser.close();
   }

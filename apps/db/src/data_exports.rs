@@ -177,6 +177,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("coach_follow_ups", "learner_id"),
     ("learning_time", "person_id"),
     ("calendar_feeds", "person_id"),
+    ("lab_bookings", "person_id"),
 ];
 
 /// Whether a column holds a secret or its hash (left out of the copy).

@@ -110,6 +110,7 @@ const DELETED: &[(&str, &str)] = &[
     ("coach_follow_ups", "coach_id"),
     ("learning_time", "person_id"),
     ("calendar_feeds", "person_id"),
+    ("lab_bookings", "person_id"),
 ];
 
 /// What a library resource and its versions say in words (credits, descriptions, notes, text,
@@ -169,6 +170,7 @@ const REKEYED: &[(&str, &str)] = &[
     ("coaches", "appointed_by"),
     ("learning_time", "asked_by"),
     ("learning_time", "agreed_by"),
+    ("lab_bookings", "marked_by"),
 ];
 
 impl PlatformDb {

@@ -26,6 +26,7 @@ pub mod grants;
 pub mod held;
 pub mod hr_export;
 pub mod identity;
+pub mod labs;
 pub mod learning;
 pub mod learning_time;
 pub mod library;

@@ -10,6 +10,7 @@ pub mod disclosure;
 pub mod host;
 pub mod identity;
 pub mod ids;
+pub mod labs;
 pub mod learning;
 pub mod learning_time;
 pub mod library;

@@ -32,6 +32,7 @@ pub mod retention {
 pub mod jobs {
     pub use crate::app::worker::invoice_trust;
     pub use crate::features::coaching::follow_up_reminders as coach_follow_ups;
+    pub use crate::features::labs::send_reminders as lab_reminders;
     pub use crate::features::reporting::daily as reporting_daily;
     pub use crate::features::team::monthly_digest as team_digest;
 }

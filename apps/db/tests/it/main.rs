@@ -12,6 +12,7 @@ mod hr_export;
 mod identity_path;
 mod isolation;
 mod keys;
+mod labs;
 mod learning_time;
 mod migrate;
 mod scim;

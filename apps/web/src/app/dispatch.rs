@@ -6,8 +6,9 @@ use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
     account, admin, api, assets, authoring, certificates, coaching, elearning, embeds, enquiries, erasure, events,
-    file_activity, health, home, hr_export, learner, learning_time, library, market, my_data, platform, platform_admin,
-    portfolio, records, reporting, scim, site_admin, sso, sso_admin, statistics, team, tenant, training, tutors, xapi,
+    file_activity, health, home, hr_export, labs, learner, learning_time, library, market, my_data, platform,
+    platform_admin, portfolio, records, reporting, scim, site_admin, sso, sso_admin, statistics, team, tenant,
+    training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -271,6 +272,12 @@ impl Dispatch {
                 .at("/learning/calendar", post(learning_time::make_feed))
                 .at("/learning/calendar/off", post(learning_time::feed_off))
                 .at("/calendar/:file", get(learning_time::calendar_feed))
+                .at("/labs", get(labs::labs_page))
+                .at("/labs/:id/book", post(labs::book))
+                .at("/labs/bookings/:id/cancel", post(labs::cancel))
+                .at("/admin/labs", get(labs::admin_page).post(labs::add_room))
+                .at("/admin/labs/:id", get(labs::room_page).post(labs::save_room))
+                .at("/admin/labs/bookings/:id/mark", post(labs::mark))
                 .at("/admin/line-managers", get(team::admin_page).post(team::admin_set))
                 .at("/admin/line-managers/:person/remove", post(team::admin_remove))
                 .at("/coaching", get(coaching::caseload_page))

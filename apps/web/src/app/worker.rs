@@ -542,10 +542,13 @@ pub async fn daily(state: &AppState) {
     }
 }
 
-/// Reminders of face-to-face events starting within a day, for every trust (each place claimed
-/// once, so several workers never remind anyone twice).
+/// Reminders of face-to-face events and learning-lab slots starting within a day, for every trust
+/// (each place claimed once, so several workers never remind anyone twice).
 pub async fn event_reminders(state: &AppState) {
     for site in state.directory.sites() {
+        if let Err(e) = crate::features::labs::send_reminders(state, &site).await {
+            tracing::warn!(error = %e, tenant = %site.entry.slug, "learning lab reminders not sent; will retry");
+        }
         if let Err(e) = crate::features::events::send_reminders(state, &site).await {
             tracing::warn!(error = %e, tenant = %site.entry.slug, "event reminders not sent; the next run will try again");
         }

@@ -374,6 +374,7 @@ pub async fn calendar_feed(Ctx { state, site, .. }: Ctx<'_>, Path(file): Path<St
             url: Some(format!("{}courses/{}", site.url, e.course)),
         });
     }
+    entries.extend(crate::features::labs::feed_entries(&tx, site, person).await?);
     tx.commit().await?;
     let body = calendar::feed(&format!("Learning at {}", site.entry.name), &entries);
     Ok(Response::builder()

@@ -16,6 +16,7 @@ pub mod file_activity;
 pub mod health;
 pub mod home;
 pub mod hr_export;
+pub mod labs;
 pub mod learner;
 pub mod learning_time;
 pub mod library;

@@ -13,6 +13,7 @@ mod home;
 mod hosts;
 mod hr_export;
 mod identity;
+mod labs;
 mod learning;
 mod learning_time;
 mod library;

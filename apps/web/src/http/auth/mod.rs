@@ -80,7 +80,7 @@ impl Viewer {
 
 /// A trust's administrative tools: the permission each needs, its page, its name and what it is
 /// for. The Admin page lists those a person may use; the header offers *Admin* if there is one.
-const TOOLS: [(Permission, &str, &str, &str); 20] = [
+const TOOLS: [(Permission, &str, &str, &str); 21] = [
     (
         Permission::ManageTraining,
         "/admin/compliance",
@@ -116,6 +116,12 @@ const TOOLS: [(Permission, &str, &str, &str); 20] = [
         "/admin/staff/import",
         "Import staff",
         "Add and update staff from your HR system's file",
+    ),
+    (
+        Permission::ManageTraining,
+        "/admin/labs",
+        "Learning labs",
+        "Rooms with PCs staff book a slot at; each room's register and no-shows",
     ),
     (Permission::ManageStaff, "/admin/approvals", "Registrations", "Approve or reject people who asked to join"),
     (Permission::ManageStaff, "/admin/staff", "Staff", "Suspend staff and change their roles"),

@@ -52,6 +52,7 @@ mod m20261207_000044_line_managers;
 mod m20261207_000045_coaching;
 mod m20261207_000046_learning_time;
 mod m20261207_000047_labs;
+mod m20261207_000048_badges;
 
 pub mod helpers;
 
@@ -112,6 +113,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000045_coaching.rs"),
     include_str!("m20261207_000046_learning_time.rs"),
     include_str!("m20261207_000047_labs.rs"),
+    include_str!("m20261207_000048_badges.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -171,6 +173,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000045_coaching::Migration),
             Box::new(m20261207_000046_learning_time::Migration),
             Box::new(m20261207_000047_labs::Migration),
+            Box::new(m20261207_000048_badges::Migration),
         ]
     }
 }

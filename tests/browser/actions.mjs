@@ -17,7 +17,8 @@
 // asks for protected learning time (refused wrongly first), the manager agrees it on their team
 // page, My learning shows it, and the learner's calendar link serves the feed until turned off.
 // Then the manager adds a learning lab (refused empty first), and the learner books a PC there
-// (emailed) and cancels it.
+// (emailed) and cancels it. Last the manager adds a badge (refused empty first), and the learner's
+// profile lists their badges.
 //
 //   TRELLIS_URL, TRELLIS_BASE_DOMAIN
 //   TRELLIS_MAIL_DIR       the demo's mail directory (each email an .eml file)
@@ -281,6 +282,19 @@ await run(async () => {
       'the booking email carries a calendar entry', [labMail.calendar.slice(0, 200)]);
     await submit(learner, 'form[action^="/labs/bookings/"] button[type=submit]');
     await said(learner, 'a lab booking cancelled', 'Booking cancelled');
+
+    // ---- Badges: the manager adds one (refused empty first); the learner's profile lists theirs. ----
+    await boss.goto(`${origin}/admin/badges`, { waitUntil: 'load' });
+    await checkPage(boss, 'the badges admin page', null, 'admin-badges');
+    await submit(boss, 'form[action="/admin/badges"] button[type=submit]');
+    await refusedWith(boss, 'a badge with nothing entered', 'Enter the badge');
+    await boss.fill('#name', 'Mandatory training champion');
+    await boss.check('#criterion-mandatory');
+    await submit(boss, 'form[action="/admin/badges"] button[type=submit]');
+    await said(boss, 'a badge added', 'Mandatory training champion added');
+    await learner.goto(`${origin}/profile`, { waitUntil: 'load' });
+    check((await main(learner)).includes('Your badges'), "the learner's profile has their badges");
+    await checkPage(learner, 'the profile with badges', null);
   } finally {
     await browser.close();
   }

@@ -178,6 +178,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("learning_time", "person_id"),
     ("calendar_feeds", "person_id"),
     ("lab_bookings", "person_id"),
+    ("badge_awards", "person_id"),
 ];
 
 /// Whether a column holds a secret or its hash (left out of the copy).

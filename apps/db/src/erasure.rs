@@ -111,6 +111,7 @@ const DELETED: &[(&str, &str)] = &[
     ("learning_time", "person_id"),
     ("calendar_feeds", "person_id"),
     ("lab_bookings", "person_id"),
+    ("badge_awards", "person_id"),
 ];
 
 /// What a library resource and its versions say in words (credits, descriptions, notes, text,

@@ -8,6 +8,7 @@
 pub mod api;
 mod apply;
 pub mod audit;
+pub mod badges;
 pub mod catalogue;
 pub mod certificates;
 pub mod coaching;

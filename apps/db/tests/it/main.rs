@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod apply;
+mod badges;
 mod catalogue;
 mod coaching;
 mod elearning;

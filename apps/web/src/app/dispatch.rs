@@ -5,8 +5,8 @@ use crate::context::AppState;
 use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
-    account, admin, api, assets, authoring, certificates, coaching, elearning, embeds, enquiries, erasure, events,
-    file_activity, health, home, hr_export, labs, learner, learning_time, library, market, my_data, platform,
+    account, admin, api, assets, authoring, badges, certificates, coaching, elearning, embeds, enquiries, erasure,
+    events, file_activity, health, home, hr_export, labs, learner, learning_time, library, market, my_data, platform,
     platform_admin, portfolio, records, reporting, scim, site_admin, sso, sso_admin, statistics, team, tenant,
     training, tutors, xapi,
 };
@@ -108,6 +108,9 @@ impl Dispatch {
                 .at("/account/export/links/:id/unlink", post(portfolio::unlink))
                 .at("/.well-known/jwks.json", get(portfolio::jwks))
                 .at("/badges/issuer", get(portfolio::issuer))
+                .at("/badges/awards/:file", get(badges::download))
+                .at("/admin/badges", get(badges::admin_page).post(badges::add))
+                .at("/admin/badges/:id/active", post(badges::set_active))
                 .at("/reporting", get(reporting::overview))
                 .at("/reporting/authoriser/:token", get(reporting::authoriser_form).post(reporting::authoriser_confirm))
                 .at("/reporting/leads", get(reporting::leads).post(reporting::authorise_lead))

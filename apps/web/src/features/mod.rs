@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod authoring;
+pub mod badges;
 pub mod certificates;
 pub mod coaching;
 pub mod elearning;

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod bad_input;
+mod badges;
 mod coaching;
 mod config;
 mod elearning;

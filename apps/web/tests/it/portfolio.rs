@@ -18,7 +18,7 @@ fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
 }
 
 /// Runs tests/peers/verify_badge.py: (exit status 0, what it printed).
-fn verify(jwks: &[u8], jwt: &[u8], issuer: &str) -> (bool, String) {
+pub(crate) fn verify(jwks: &[u8], jwt: &[u8], issuer: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("jwks.json"), jwks).unwrap();
     std::fs::write(dir.path().join("badge.jwt"), jwt).unwrap();

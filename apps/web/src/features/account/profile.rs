@@ -19,7 +19,19 @@ pub async fn profile(
     let idle =
         chrono::Duration::minutes(i64::try_from(state.config.auth.session_idle_minutes).unwrap_or(i64::MAX / 120));
     let live = sessions::live_sessions(&tx, me.person, chrono::Utc::now() - idle).await?;
+    // Badges earned (or lapsed) since last seen are recorded in a transaction of their own.
+    let changes = crate::features::badges::changes(&tx, site, me.person).await?;
+    let held = trellis_db::badges::awards_of(&tx, me.person).await?;
     tx.commit().await?;
+    let awards = if changes.is_empty() {
+        held
+    } else {
+        crate::features::badges::record(state, site, me.person, &changes).await?;
+        let tx = state.dbs.app.begin_read(site.entry.id).await?;
+        let now = trellis_db::badges::awards_of(&tx, me.person).await?;
+        tx.commit().await?;
+        now
+    };
     let this = auth::handle(session);
     let tz = site.zone();
     let when = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%-d %B %Y at %H:%M").to_string();
@@ -61,6 +73,7 @@ pub async fn profile(
     ctx.insert("role_names", &me.roles.iter().map(|r| r.label()).collect::<Vec<_>>());
     ctx.insert("trusts", &trusts);
     ctx.insert("sessions", &live);
+    ctx.insert("badges", &crate::features::badges::awards_json(site, &awards));
     ctx.insert(
         "purposes",
         &Purpose::ALL

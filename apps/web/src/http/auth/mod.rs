@@ -80,7 +80,7 @@ impl Viewer {
 
 /// A trust's administrative tools: the permission each needs, its page, its name and what it is
 /// for. The Admin page lists those a person may use; the header offers *Admin* if there is one.
-const TOOLS: [(Permission, &str, &str, &str); 21] = [
+const TOOLS: [(Permission, &str, &str, &str); 22] = [
     (
         Permission::ManageTraining,
         "/admin/compliance",
@@ -116,6 +116,12 @@ const TOOLS: [(Permission, &str, &str, &str); 21] = [
         "/admin/staff/import",
         "Import staff",
         "Add and update staff from your HR system's file",
+    ),
+    (
+        Permission::ManageTraining,
+        "/admin/badges",
+        "Badges",
+        "Badges staff earn for completing a programme or keeping their mandatory training current",
     ),
     (
         Permission::ManageTraining,

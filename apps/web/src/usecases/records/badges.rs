@@ -1,5 +1,5 @@
-//! Open Badges 3.0 credentials (1EdTech), one for each completion, signed as a VC-JWT with EdDSA
-//! (Ed25519) by the trust where the course was completed.
+//! Open Badges 3.0 credentials (1EdTech): one for each completion, and one for each badge a trust
+//! awards (engagement), signed as a VC-JWT with EdDSA (Ed25519) by the trust.
 //!
 //! Each trust's signing key is derived from the operator key (`secrets.key`) and the trust's id
 //! (so every instance has it, and it never needs storing); its public half is published as a JWKS
@@ -95,18 +95,64 @@ pub struct Completion<'a> {
     pub name: &'a str,
 }
 
+/// What a credential says was achieved.
+#[derive(Debug, Clone)]
+pub struct Achievement<'a> {
+    /// Its page (the course's, or the badge's).
+    pub id: String,
+    /// Open Badges' `achievementType`: `Course`, `Badge`…
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub description: String,
+    pub criteria: String,
+}
+
+/// An achievement awarded to someone.
+#[derive(Debug, Clone)]
+pub struct Awarded<'a> {
+    /// What the credential's id is derived from (the same each time for the same award).
+    pub seed: String,
+    pub achievement: Achievement<'a>,
+    pub valid_from: DateTime<Utc>,
+    /// When it stops being current (a badge for training kept current), if ever.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// The learner's email address (kept only as a salted hash in the credential).
+    pub email: &'a str,
+    pub name: &'a str,
+}
+
 /// The Open Badges 3.0 credential of a completion (unsigned), and its id.
 pub fn credential(site_url: &str, trust: &str, ods: &str, c: &Completion<'_>) -> (String, Value) {
     let base = site_url.trim_end_matches('/');
-    // The same id each time for the same completion (a name-based UUID).
-    let digest = Sha256::digest(format!("{base}/badges/{}/{}", c.enrolment, c.completed_at.timestamp()).as_bytes());
+    let awarded = Awarded {
+        seed: format!("{base}/badges/{}/{}", c.enrolment, c.completed_at.timestamp()),
+        achievement: Achievement {
+            id: format!("{base}/courses/{}", c.course),
+            kind: "Course",
+            name: c.title,
+            description: format!("The course {} at {trust}.", c.title),
+            criteria: "Every required session of the course completed (or passed, where it is scored).".into(),
+        },
+        valid_from: c.completed_at,
+        valid_until: None,
+        email: c.email,
+        name: c.name,
+    };
+    award_credential(site_url, trust, ods, &awarded)
+}
+
+/// The Open Badges 3.0 credential of an award (unsigned), and its id.
+pub fn award_credential(site_url: &str, trust: &str, ods: &str, a: &Awarded<'_>) -> (String, Value) {
+    let base = site_url.trim_end_matches('/');
+    // The same id each time for the same award (a name-based UUID).
+    let digest = Sha256::digest(a.seed.as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     let id = format!("urn:uuid:{}", uuid::Builder::from_sha1_bytes(bytes).into_uuid());
     // The recipient by a salted hash of their email address (Open Badges' IdentityObject).
     let salt = hex::encode(&Sha256::digest(format!("{id} salt").as_bytes())[..8]);
-    let hash = hex::encode(Sha256::digest(format!("{}{salt}", c.email.to_lowercase()).as_bytes()));
-    let vc = json!({
+    let hash = hex::encode(Sha256::digest(format!("{}{salt}", a.email.to_lowercase()).as_bytes()));
+    let mut vc = json!({
         "@context": CONTEXTS,
         "id": id,
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
@@ -115,26 +161,29 @@ pub fn credential(site_url: &str, trust: &str, ods: &str, c: &Completion<'_>) ->
             m.remove("@context");
             Value::Object(m)
         }),
-        "validFrom": c.completed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "name": c.title,
+        "validFrom": a.valid_from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "name": a.achievement.name,
         "credentialSubject": {
             "type": ["AchievementSubject"],
-            "name": c.name,
+            "name": a.name,
             "identifier": [{
                 "type": "IdentityObject", "identityHash": format!("sha256${hash}"),
                 "identityType": "emailAddress", "hashed": true, "salt": salt,
             }],
             "achievement": {
-                "id": format!("{base}/courses/{}", c.course),
+                "id": a.achievement.id,
                 "type": ["Achievement"],
-                "achievementType": "Course",
-                "name": c.title,
-                "description": format!("The course {} at {trust}.", c.title),
-                "criteria": { "narrative": "Every required session of the course completed (or passed, where it is scored)." },
+                "achievementType": a.achievement.kind,
+                "name": a.achievement.name,
+                "description": a.achievement.description,
+                "criteria": { "narrative": a.achievement.criteria },
                 "creator": { "id": format!("{base}/badges/issuer"), "type": ["Profile"], "name": trust },
             },
         },
     });
+    if let (Some(until), Some(map)) = (a.valid_until, vc.as_object_mut()) {
+        map.insert("validUntil".into(), json!(until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    }
     (id, vc)
 }
 
@@ -156,6 +205,11 @@ pub fn sign(
     claims.insert("jti".into(), json!(id));
     claims.insert("nbf".into(), json!(valid_from.timestamp()));
     claims.insert("iat".into(), json!(Utc::now().timestamp()));
+    // A credential that stops being current says so to JOSE libraries too.
+    if let Some(until) = vc.get("validUntil").and_then(Value::as_str).and_then(|u| DateTime::parse_from_rfc3339(u).ok())
+    {
+        claims.insert("exp".into(), json!(until.timestamp()));
+    }
     jsonwebtoken::encode(&header, &Value::Object(claims), &key.encoding)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("signing a badge: {e}")))
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the browser and integration tests need: Debian's Chromium
-# (/usr/bin/chromium), poppler-utils (pdftotext), clamav-daemon (clamd), openssh-server (sshd, the
+# (/usr/bin/chromium), poppler-utils (pdftotext, pdftoppm), zbar-tools (zbarimg, which reads the
+# QR codes of the marketing pack's posters), clamav-daemon (clamd), openssh-server (sshd, the
 # SFTP server the HR export is delivered to), the npm packages of tests/browser and of the OpenID
 # provider peer tests/peers/oidc, and the Python packages of the SMTP sink peer
 # (tests/peers/requirements.txt). Idempotent; silent when all is present.
@@ -13,15 +14,15 @@ cd "$repo_root"
 # the text of the PDFs the service makes (certificates, reports), and clamav-daemon (clamd), the
 # virus scanner the upload tests scan with (tests/peers/clamd.py starts it on the project's own
 # configuration, deploy/clamav/clamd.conf, with a test signature database).
-if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/pdftotext || ! -x /usr/sbin/clamd || ! -x /usr/sbin/sshd ]]; then
-  echo "install-test-deps: installing Debian chromium, poppler-utils, clamav-daemon and openssh-server"
+if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/pdftotext || ! -x /usr/bin/zbarimg || ! -x /usr/sbin/clamd || ! -x /usr/sbin/sshd ]]; then
+  echo "install-test-deps: installing Debian chromium, poppler-utils, zbar-tools, clamav-daemon and openssh-server"
   sudo_cmd=()
   if [[ "$(id -u)" -ne 0 ]]; then
     sudo_cmd=(sudo)
   fi
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq >/dev/null
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends chromium poppler-utils clamav-daemon openssh-server openssh-client >/dev/null
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends chromium poppler-utils zbar-tools clamav-daemon openssh-server openssh-client >/dev/null
 fi
 
 browser_dir="tests/browser"

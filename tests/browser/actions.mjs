@@ -18,7 +18,7 @@
 // page, My learning shows it, and the learner's calendar link serves the feed until turned off.
 // Then the manager adds a learning lab (refused empty first), and the learner books a PC there
 // (emailed) and cancels it. Last the manager adds a badge (refused empty first), and the learner's
-// profile lists their badges.
+// profile lists their badges; and the marketing pack page passes axe and its downloads work.
 //
 //   TRELLIS_URL, TRELLIS_BASE_DOMAIN
 //   TRELLIS_MAIL_DIR       the demo's mail directory (each email an .eml file)
@@ -295,6 +295,14 @@ await run(async () => {
     await learner.goto(`${origin}/profile`, { waitUntil: 'load' });
     check((await main(learner)).includes('Your badges'), "the learner's profile has their badges");
     await checkPage(learner, 'the profile with badges', null);
+
+    // ---- The marketing pack: the page passes axe; the pack and a poster download. ----
+    await boss.goto(`${origin}/admin/marketing`, { waitUntil: 'load' });
+    await checkPage(boss, 'the marketing pack page', null, 'marketing');
+    const got = await boss.evaluate(async () => Promise.all(['/admin/marketing/pack.zip', '/admin/marketing/posters/1.pdf']
+      .map(async (u) => { const r = await fetch(u); const b = await r.arrayBuffer(); return [r.status, r.headers.get('content-type'), b.byteLength]; })));
+    check(got[0][0] === 200 && got[0][1] === 'application/zip' && got[0][2] > 10000, 'the marketing pack downloads', [JSON.stringify(got[0])]);
+    check(got[1][0] === 200 && got[1][1] === 'application/pdf', 'a poster downloads', [JSON.stringify(got[1])]);
   } finally {
     await browser.close();
   }

@@ -6,9 +6,9 @@ use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
     account, admin, api, assets, authoring, badges, certificates, coaching, elearning, embeds, enquiries, erasure,
-    events, file_activity, health, home, hr_export, labs, learner, learning_time, library, market, my_data, platform,
-    platform_admin, portfolio, records, reporting, scim, site_admin, sso, sso_admin, statistics, team, tenant,
-    training, tutors, xapi,
+    events, file_activity, health, home, hr_export, labs, learner, learning_time, library, market, marketing, my_data,
+    platform, platform_admin, portfolio, records, reporting, scim, site_admin, sso, sso_admin, statistics, team,
+    tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -111,6 +111,9 @@ impl Dispatch {
                 .at("/badges/awards/:file", get(badges::download))
                 .at("/admin/badges", get(badges::admin_page).post(badges::add))
                 .at("/admin/badges/:id/active", post(badges::set_active))
+                .at("/admin/marketing", get(marketing::page_get))
+                .at("/admin/marketing/pack.zip", get(marketing::pack))
+                .at("/admin/marketing/posters/:file", get(marketing::poster_get))
                 .at("/reporting", get(reporting::overview))
                 .at("/reporting/authoriser/:token", get(reporting::authoriser_form).post(reporting::authoriser_confirm))
                 .at("/reporting/leads", get(reporting::leads).post(reporting::authorise_lead))

@@ -22,6 +22,7 @@ pub mod learner;
 pub mod learning_time;
 pub mod library;
 pub mod market;
+pub mod marketing;
 pub mod my_data;
 pub mod platform;
 pub mod platform_admin;

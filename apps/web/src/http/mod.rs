@@ -10,6 +10,7 @@ pub mod form;
 pub mod middleware;
 pub mod page;
 pub mod pdf;
+pub mod poster;
 pub mod range;
 pub mod transfer;
 pub mod upload;

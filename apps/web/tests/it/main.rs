@@ -20,6 +20,7 @@ mod learning_time;
 mod library;
 mod lms_api;
 mod market;
+mod marketing;
 mod mfa;
 mod platform;
 mod portfolio;

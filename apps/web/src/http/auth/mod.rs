@@ -80,7 +80,7 @@ impl Viewer {
 
 /// A trust's administrative tools: the permission each needs, its page, its name and what it is
 /// for. The Admin page lists those a person may use; the header offers *Admin* if there is one.
-const TOOLS: [(Permission, &str, &str, &str); 22] = [
+const TOOLS: [(Permission, &str, &str, &str); 23] = [
     (
         Permission::ManageTraining,
         "/admin/compliance",
@@ -122,6 +122,12 @@ const TOOLS: [(Permission, &str, &str, &str); 22] = [
         "/admin/badges",
         "Badges",
         "Badges staff earn for completing a programme or keeping their mandatory training current",
+    ),
+    (
+        Permission::ManageTraining,
+        "/admin/marketing",
+        "Marketing pack",
+        "Posters, intranet banners and an announcement email in your trust's colours",
     ),
     (
         Permission::ManageTraining,

@@ -9,7 +9,7 @@
 
 use crate::TenantTx;
 use crate::error::DbError;
-use crate::teams::training_columns;
+use crate::teams::{approved, training_columns};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{QueryResult, Value};
 use trellis_domain::{CourseId, PersonId};
@@ -90,16 +90,6 @@ fn full_name(r: &QueryResult) -> Result<String, DbError> {
     Ok(format!("{} {}", r.try_get::<String>("", "given_name")?, r.try_get::<String>("", "family_name")?)
         .trim()
         .to_owned())
-}
-
-async fn approved(tx: &TenantTx, person: PersonId) -> Result<bool, DbError> {
-    Ok(tx
-        .query_one(
-            "SELECT 1 AS one FROM memberships WHERE tenant_id = $1 AND person_id = $2 AND status = 'approved'",
-            vec![person.as_uuid().into()],
-        )
-        .await?
-        .is_some())
 }
 
 /// Whether `person` is a coach here.

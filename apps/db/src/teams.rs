@@ -43,7 +43,8 @@ impl Source {
     }
 }
 
-async fn approved(tx: &TenantTx, person: PersonId) -> Result<bool, DbError> {
+/// Whether `person` is an approved member here.
+pub(crate) async fn approved(tx: &TenantTx, person: PersonId) -> Result<bool, DbError> {
     Ok(tx
         .query_one(
             "SELECT 1 AS one FROM memberships WHERE tenant_id = $1 AND person_id = $2 AND status = 'approved'",

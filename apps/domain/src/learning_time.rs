@@ -7,6 +7,9 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
 /// The allowances a learner may ask for, in minutes a week.
 pub const ALLOWANCES: &[u32] = &[30, 60, 90, 120, 180, 240];
 
+/// How many sessions ahead My learning plans.
+pub const PLANNED: usize = 4;
+
 /// How long a course with no length given is counted as.
 pub const UNKNOWN_LENGTH: u32 = 30;
 

@@ -4,7 +4,7 @@
 use crate::support::fixture;
 use chrono::Utc;
 use trellis_db::badges::{self, Criterion};
-use trellis_db::identity::{NewPerson, accounts};
+use trellis_db::identity::accounts;
 use trellis_domain::identity::Role;
 use trellis_testkit::Backend;
 
@@ -12,17 +12,8 @@ use trellis_testkit::Backend;
 async fn a_trusts_badges_are_its_own() {
     let f = fixture().await;
     let (a, b) = (f.ids["northmoor"], f.ids["riverside"]);
-    let who = NewPerson {
-        email: "amy@nhs.example".into(),
-        password_hash: None,
-        given_name: "Amy".into(),
-        family_name: "Tester".into(),
-        job_role: "Nurse".into(),
-        place_of_work: "RX1".into(),
-        register_kind: None,
-        register_number: None,
-    };
-    let (amy, _) = accounts::seed_member(&f.dbs, a, who, &[Role::Learner]).await.unwrap();
+    let (amy, _) =
+        accounts::seed_member(&f.dbs, a, crate::support::nurse("amy@nhs.example"), &[Role::Learner]).await.unwrap();
 
     let tx = f.dbs.app.begin(a).await.unwrap();
     let badge = badges::create(&tx, "Champion", "", Criterion::Mandatory).await.unwrap();

@@ -6,23 +6,10 @@ use crate::support::fixture;
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use trellis_db::coaching::{self, CaseloadQuery, Method, NewContact, Refused, RuleKind};
-use trellis_db::identity::{NewPerson, accounts};
+use trellis_db::identity::accounts;
 use trellis_db::staff::{self, StaffRecord};
 use trellis_domain::identity::Role;
 use trellis_testkit::Backend;
-
-fn someone(email: &str) -> NewPerson {
-    NewPerson {
-        email: email.into(),
-        password_hash: None,
-        given_name: email.split('@').next().unwrap_or("").into(),
-        family_name: "Tester".into(),
-        job_role: "Nurse".into(),
-        place_of_work: "RX1".into(),
-        register_kind: None,
-        register_number: None,
-    }
-}
 
 fn ward(department: &str) -> StaffRecord {
     StaffRecord {
@@ -41,10 +28,11 @@ async fn a_trusts_coaches_and_caseloads_are_its_own() {
     let (a, b) = (f.ids["northmoor"], f.ids["riverside"]);
     let mut people = Vec::new();
     for email in ["coach@nhs.example", "nurse@nhs.example", "student@nhs.example"] {
-        people.push(accounts::seed_member(&f.dbs, a, someone(email), &[Role::Learner]).await.unwrap().0);
+        people.push(accounts::seed_member(&f.dbs, a, crate::support::nurse(email), &[Role::Learner]).await.unwrap().0);
     }
     let (coach, nurse, student) = (people[0], people[1], people[2]);
-    let (rita, _) = accounts::seed_member(&f.dbs, b, someone("rita@nhs.example"), &[Role::Learner]).await.unwrap();
+    let (rita, _) =
+        accounts::seed_member(&f.dbs, b, crate::support::nurse("rita@nhs.example"), &[Role::Learner]).await.unwrap();
     let today = Utc::now().date_naive();
 
     let tx = f.dbs.app.begin(a).await.unwrap();

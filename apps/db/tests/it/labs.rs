@@ -5,32 +5,22 @@
 use crate::support::fixture;
 use chrono::{Duration, DurationRound, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use trellis_db::identity::{NewPerson, accounts};
+use trellis_db::identity::accounts;
 use trellis_db::labs::{self, Booked};
 use trellis_domain::identity::Role;
 use trellis_domain::labs::RoomInput;
 use trellis_testkit::Backend;
 
-fn someone(email: &str) -> NewPerson {
-    NewPerson {
-        email: email.into(),
-        password_hash: None,
-        given_name: "Test".into(),
-        family_name: "Tester".into(),
-        job_role: "Nurse".into(),
-        place_of_work: "RX1".into(),
-        register_kind: None,
-        register_number: None,
-    }
-}
-
 #[tokio::test]
 async fn a_trusts_labs_are_its_own_and_never_overbooked() {
     let f = fixture().await;
     let (a, b) = (f.ids["northmoor"], f.ids["riverside"]);
-    let (amy, _) = accounts::seed_member(&f.dbs, a, someone("amy@nhs.example"), &[Role::Learner]).await.unwrap();
-    let (bob, _) = accounts::seed_member(&f.dbs, a, someone("bob@nhs.example"), &[Role::Learner]).await.unwrap();
-    let (rita, _) = accounts::seed_member(&f.dbs, b, someone("rita@nhs.example"), &[Role::Learner]).await.unwrap();
+    let (amy, _) =
+        accounts::seed_member(&f.dbs, a, crate::support::nurse("amy@nhs.example"), &[Role::Learner]).await.unwrap();
+    let (bob, _) =
+        accounts::seed_member(&f.dbs, a, crate::support::nurse("bob@nhs.example"), &[Role::Learner]).await.unwrap();
+    let (rita, _) =
+        accounts::seed_member(&f.dbs, b, crate::support::nurse("rita@nhs.example"), &[Role::Learner]).await.unwrap();
     let every_day: Vec<String> = (1..=7).map(|d| d.to_string()).collect();
     let room = RoomInput::parse("Library PCs", "", "1", &every_day, "08:00", "18:00", "60", "2").unwrap();
     // On the minute, as slots are (PostgreSQL keeps microseconds only).

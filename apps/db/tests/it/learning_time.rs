@@ -4,32 +4,22 @@
 
 use crate::support::fixture;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use trellis_db::identity::{NewPerson, accounts};
+use trellis_db::identity::accounts;
 use trellis_db::learning_time as lt;
 use trellis_domain::identity::Role;
 use trellis_domain::learning_time::Allowance;
 use trellis_testkit::Backend;
 
-fn someone(email: &str) -> NewPerson {
-    NewPerson {
-        email: email.into(),
-        password_hash: None,
-        given_name: "Test".into(),
-        family_name: "Tester".into(),
-        job_role: "Nurse".into(),
-        place_of_work: "RX1".into(),
-        register_kind: None,
-        register_number: None,
-    }
-}
-
 #[tokio::test]
 async fn a_trusts_learning_time_and_calendar_feeds_are_its_own() {
     let f = fixture().await;
     let (a, b) = (f.ids["northmoor"], f.ids["riverside"]);
-    let (nurse, _) = accounts::seed_member(&f.dbs, a, someone("nurse@nhs.example"), &[Role::Learner]).await.unwrap();
-    let (sister, _) = accounts::seed_member(&f.dbs, a, someone("sister@nhs.example"), &[Role::Learner]).await.unwrap();
-    let (rita, _) = accounts::seed_member(&f.dbs, b, someone("rita@nhs.example"), &[Role::Learner]).await.unwrap();
+    let (nurse, _) =
+        accounts::seed_member(&f.dbs, a, crate::support::nurse("nurse@nhs.example"), &[Role::Learner]).await.unwrap();
+    let (sister, _) =
+        accounts::seed_member(&f.dbs, a, crate::support::nurse("sister@nhs.example"), &[Role::Learner]).await.unwrap();
+    let (rita, _) =
+        accounts::seed_member(&f.dbs, b, crate::support::nurse("rita@nhs.example"), &[Role::Learner]).await.unwrap();
     let hour = Allowance::parse("60", "3", "14:00").unwrap();
 
     let tx = f.dbs.app.begin(a).await.unwrap();

@@ -67,3 +67,17 @@ pub async fn changes_nothing(tx: &sea_orm::DatabaseTransaction, tenant: TenantId
         assert_eq!(done.rows_affected(), 0, "{sql}");
     }
 }
+
+/// A nurse's details for `email` (their given name is the address's local part), to seed a member.
+pub fn nurse(email: &str) -> trellis_db::identity::NewPerson {
+    trellis_db::identity::NewPerson {
+        email: email.into(),
+        password_hash: None,
+        given_name: email.split('@').next().unwrap_or("").into(),
+        family_name: "Tester".into(),
+        job_role: "Nurse".into(),
+        place_of_work: "RX1".into(),
+        register_kind: None,
+        register_number: None,
+    }
+}

@@ -5,23 +5,10 @@
 use crate::support::fixture;
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use trellis_db::identity::{NewPerson, accounts};
+use trellis_db::identity::accounts;
 use trellis_db::teams::{self, Refused, Source};
 use trellis_domain::identity::Role;
 use trellis_testkit::Backend;
-
-fn someone(email: &str) -> NewPerson {
-    NewPerson {
-        email: email.into(),
-        password_hash: None,
-        given_name: email.split('@').next().unwrap_or("").into(),
-        family_name: "Tester".into(),
-        job_role: "Nurse".into(),
-        place_of_work: "RX1".into(),
-        register_kind: None,
-        register_number: None,
-    }
-}
 
 #[tokio::test]
 async fn a_trusts_line_managers_are_its_own_and_never_loop() {
@@ -29,10 +16,11 @@ async fn a_trusts_line_managers_are_its_own_and_never_loop() {
     let (a, b) = (f.ids["northmoor"], f.ids["riverside"]);
     let mut people = Vec::new();
     for email in ["lead@nhs.example", "sister@nhs.example", "nurse@nhs.example", "student@nhs.example"] {
-        people.push(accounts::seed_member(&f.dbs, a, someone(email), &[Role::Learner]).await.unwrap().0);
+        people.push(accounts::seed_member(&f.dbs, a, crate::support::nurse(email), &[Role::Learner]).await.unwrap().0);
     }
     let (lead, sister, nurse, student) = (people[0], people[1], people[2], people[3]);
-    let (rita, _) = accounts::seed_member(&f.dbs, b, someone("rita@nhs.example"), &[Role::Learner]).await.unwrap();
+    let (rita, _) =
+        accounts::seed_member(&f.dbs, b, crate::support::nurse("rita@nhs.example"), &[Role::Learner]).await.unwrap();
     let today = Utc::now().date_naive();
 
     let tx = f.dbs.app.begin(a).await.unwrap();

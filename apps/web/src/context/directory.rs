@@ -40,6 +40,13 @@ impl Site {
         chrono::Utc::now().with_timezone(&self.zone()).date_naive()
     }
 
+    /// `time` on `day` in the trust's time zone, as a moment (the earlier, where clocks go back;
+    /// `None` in the hour clocks skip).
+    pub fn at(&self, day: chrono::NaiveDate, time: chrono::NaiveTime) -> Option<chrono::DateTime<chrono::Utc>> {
+        use chrono::TimeZone;
+        self.zone().from_local_datetime(&day.and_time(time)).earliest().map(|t| t.with_timezone(&chrono::Utc))
+    }
+
     /// The last second of `day` in the trust's time zone (a grant chosen "until" a day ends then);
     /// a year from now where the zone has no such moment.
     pub fn end_of_day(&self, day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {

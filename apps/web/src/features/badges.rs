@@ -37,7 +37,8 @@ pub(crate) async fn changes(tx: &TenantTx, site: &Site, person: PersonId) -> Res
     }
     let held = badges::awards_of(tx, person).await?;
     let today = site.today();
-    let start = |d: chrono::NaiveDate| site.end_of_day(d - chrono::Duration::days(1)) + chrono::Duration::seconds(1);
+    let now = Utc::now();
+    let start = |d: chrono::NaiveDate| site.at(d, chrono::NaiveTime::MIN).unwrap_or(now);
     let entries = compliance::person_entries(tx, person, today).await?;
     let enrolments = learn::enrolments_of(tx, person).await?;
     let programmes = if active.iter().any(|b| matches!(b.criterion, Criterion::Programme(_))) {
@@ -45,7 +46,6 @@ pub(crate) async fn changes(tx: &TenantTx, site: &Site, person: PersonId) -> Res
     } else {
         Vec::new()
     };
-    let now = Utc::now();
     let mut out = Vec::new();
     for b in &active {
         // When it was earned and until when it is current, if earned now.

@@ -289,15 +289,11 @@ pub async fn log_contact(
     let learner = caseload_learner(&tx, me.person, &person).await?;
     let today = site.today();
     let mut errors = FormErrors::new();
-    let method = match f.get("method").as_str() {
-        "phone" => Some(Method::Phone),
-        "email" => Some(Method::Email),
-        "in_person" => Some(Method::InPerson),
-        _ => {
-            errors.insert("method", "Choose how you were in touch");
-            None
-        }
-    };
+    // A message through the site is logged by sending it, not by this form.
+    let method = Method::from_word(&f.get("method")).filter(|m| *m != Method::Message);
+    if method.is_none() {
+        errors.insert("method", "Choose how you were in touch");
+    }
     let note = f.get("note").trim().to_owned();
     if note.is_empty() {
         errors.insert("note", "Enter a note of what you talked about");

@@ -11,7 +11,7 @@ use crate::features::learner::date_words;
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other_saying};
 use crate::http::{Ctx, Member, may};
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use poem::http::StatusCode;
 use poem::web::{CsrfToken, Form, Path, Query};
 use poem::{Request, Response, handler};
@@ -26,10 +26,6 @@ use uuid::Uuid;
 
 /// How many days ahead slots can be booked.
 const AHEAD_DAYS: i64 = 14;
-
-fn local(site: &Site, day: NaiveDate, t: chrono::NaiveTime) -> Option<DateTime<Utc>> {
-    site.zone().from_local_datetime(&day.and_time(t)).earliest().map(|d| d.with_timezone(&Utc))
-}
 
 /// "Wednesday 9 December 2026, 10:00 to 11:00" in the trust's time.
 pub(crate) fn slot_words(site: &Site, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
@@ -106,16 +102,12 @@ pub async fn labs_page(
     let chosen = rooms.iter().find(|l| l.id.to_string() == q.lab).or(rooms.first());
     let now = Utc::now();
     let today = site.today();
+    let bookings = labs::bookings_of(&tx, me.person, now).await?;
     let mut days = Vec::new();
     let mut shown = None;
     if let Some(lab) = chosen {
         let taken = labs::taken(&tx, lab.id, now, now + Duration::days(AHEAD_DAYS + 1)).await?;
-        let mine: Vec<DateTime<Utc>> = labs::bookings_of(&tx, me.person, now)
-            .await?
-            .into_iter()
-            .filter(|b| b.lab == lab.id)
-            .map(|b| b.starts_at)
-            .collect();
+        let mine: Vec<DateTime<Utc>> = bookings.iter().filter(|b| b.lab == lab.id).map(|b| b.starts_at).collect();
         let asked = q.day.parse::<NaiveDate>().ok();
         for offset in 0..AHEAD_DAYS {
             let day = today + Duration::days(offset);
@@ -124,7 +116,7 @@ pub async fn labs_page(
                 .slots(day)
                 .into_iter()
                 .filter_map(|(s, e)| {
-                    let (from, to) = (local(site, day, s)?, local(site, day, e)?);
+                    let (from, to) = (site.at(day, s)?, site.at(day, e)?);
                     (from > now).then(|| {
                         let free = i64::from(lab.room.pcs) - taken.get(&from).copied().unwrap_or(0);
                         json!({
@@ -147,7 +139,6 @@ pub async fn labs_page(
             }
         }
     }
-    let mine = labs::bookings_of(&tx, me.person, now).await?;
     tx.commit().await?;
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "Learning labs", &[("Home", "/")]);
     ctx.insert("csrf_token", &token.0);
@@ -157,7 +148,7 @@ pub async fn labs_page(
     ctx.insert("shown", &shown);
     ctx.insert(
         "bookings",
-        &mine
+        &bookings
             .iter()
             .map(|b| {
                 json!({ "id": b.id.to_string(), "room": b.lab_name, "location": b.location,
@@ -196,7 +187,7 @@ pub async fn book(
         lab.room
             .slots(day)
             .into_iter()
-            .filter_map(|(s, e)| Some((local(site, day, s)?, local(site, day, e)?)))
+            .filter_map(|(s, e)| Some((site.at(day, s)?, site.at(day, e)?)))
             .find(|(s, _)| *s == from)
     });
     let Some((from, to)) = slot.filter(|(s, _)| *s > now && *s <= now + Duration::days(AHEAD_DAYS + 1)) else {
@@ -396,7 +387,7 @@ async fn room_render(
     values: serde_json::Value,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let from = local(site, day, chrono::NaiveTime::MIN).unwrap_or_else(Utc::now);
+    let from = site.at(day, chrono::NaiveTime::MIN).unwrap_or_else(Utc::now);
     let lines = labs::register(tx, lab.id, from, from + Duration::days(1)).await?;
     let now = Utc::now();
     let mut ctx = page::context(

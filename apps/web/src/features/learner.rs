@@ -392,7 +392,12 @@ pub async fn my_learning(Ctx { req, state, site }: Ctx<'_>, member: Member<may::
     let mut ctx = page::context(state, Some(site), &RequestInfo::of(req), "My learning", &[("Home", "/")]);
     if let Some(t) = &time {
         let sessions = match t.agreed {
-            Some(_) => trellis_domain::learning_time::plan(&t.allowance, site.today(), &view.plan_items, 4),
+            Some(_) => trellis_domain::learning_time::plan(
+                &t.allowance,
+                site.today(),
+                &view.plan_items,
+                trellis_domain::learning_time::PLANNED,
+            ),
             None => Vec::new(),
         };
         ctx.insert(

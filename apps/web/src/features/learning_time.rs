@@ -12,7 +12,6 @@ use crate::features::training::DecideForm;
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, see_other_saying};
 use crate::http::{Ctx, Member, may};
-use chrono::TimeZone;
 use poem::http::StatusCode;
 use poem::web::{CsrfToken, Form, Path};
 use poem::{Request, Response, handler};
@@ -21,11 +20,10 @@ use serde_json::json;
 use trellis_db::learning_time::{self as lt, LearningTime};
 use trellis_db::{TenantTx, audit, events, outbox, teams};
 use trellis_domain::PersonId;
-use trellis_domain::learning_time::{ALLOWANCES, Allowance, day_name, minutes_words, plan};
+use trellis_domain::learning_time::{ALLOWANCES, Allowance, PLANNED, day_name, minutes_words, plan};
 use trellis_integrations::calendar::{self, FeedEntry, When};
 
-/// How many sessions My learning plans, and the calendar feed holds.
-const PLANNED: usize = 4;
+/// How many sessions the calendar feed holds.
 const IN_FEED: usize = 12;
 
 fn time_json(site: &Site, t: &LearningTime, manager: Option<&str>) -> serde_json::Value {
@@ -320,14 +318,10 @@ pub async fn calendar_feed(Ctx { state, site, .. }: Ctx<'_>, Path(file): Path<St
     let view = learning_view(state, &tx, site, person).await?;
     let mut entries = Vec::new();
     if let Some(time) = lt::of(&tx, person).await?.filter(|t| t.agreed.is_some()) {
-        let zone = site.zone();
         let planned = plan(&time.allowance, site.today(), &view.plan_items, IN_FEED);
         for on in time.allowance.next_days(site.today(), IN_FEED) {
             let parts = planned.iter().find(|p| p.on == on).map_or(&[][..], |p| &p.parts[..]);
-            let Some(starts) = zone.from_local_datetime(&on.and_time(time.allowance.start)).earliest() else {
-                continue;
-            };
-            let starts = starts.with_timezone(&chrono::Utc);
+            let Some(starts) = site.at(on, time.allowance.start) else { continue };
             let ends = starts + chrono::Duration::minutes(i64::from(time.allowance.minutes));
             let plan: Vec<String> =
                 parts.iter().map(|p| format!("{} ({})", p.title, minutes_words(p.minutes))).collect();

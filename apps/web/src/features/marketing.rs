@@ -7,7 +7,7 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::account::render_email;
-use crate::http::page::{self, RequestInfo};
+use crate::http::page::{self, RequestInfo, html_escape};
 use crate::http::poster::{Poster, poster};
 use crate::http::{Ctx, Member, may};
 use crate::usecases::records::archive::Archive;
@@ -41,15 +41,11 @@ const POSTERS: &[(&str, &str, &[&str])] = &[
 /// Banner sizes (width, height), as intranets commonly place them.
 const BANNERS: &[(u32, u32)] = &[(728, 90), (300, 250), (160, 600)];
 
-fn escape(t: &str) -> String {
-    t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// A banner as SVG: the trust's colour, its name, a call to action and the portal's address.
 pub(crate) fn banner(site: &Site, width: u32, height: u32) -> String {
     let c = &site.entry.colours;
     let host = site.url.trim_end_matches('/').trim_start_matches("https://").trim_start_matches("http://");
-    let (name, action) = (escape(&site.entry.name), "Training, when it suits you");
+    let (name, action) = (html_escape(&site.entry.name), "Training, when it suits you");
     let tall = height > width;
     let size = if tall {
         16
@@ -68,7 +64,12 @@ pub(crate) fn banner(site: &Site, width: u32, height: u32) -> String {
     let third = if height < 120 {
         String::new()
     } else {
-        format!(r#"<text x="{x}" y="{y3}" font-size="{}" fill="{}">{}</text>"#, size - 4, c.on_primary, escape(host))
+        format!(
+            r#"<text x="{x}" y="{y3}" font-size="{}" fill="{}">{}</text>"#,
+            size - 4,
+            c.on_primary,
+            html_escape(host)
+        )
     };
     format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-labelledby="t">
@@ -86,8 +87,8 @@ pub(crate) fn banner(site: &Site, width: u32, height: u32) -> String {
         accent = c.accent,
         on = c.on_primary,
         stripe = height.saturating_sub(6),
-        host = escape(host),
-        short = if width < 400 { escape(&short_name(&site.entry.name)) } else { name.clone() },
+        host = html_escape(host),
+        short = if width < 400 { html_escape(&short_name(&site.entry.name)) } else { name.clone() },
     )
 }
 

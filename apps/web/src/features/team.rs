@@ -32,13 +32,7 @@ pub(crate) fn when(site: &Site, at: chrono::DateTime<chrono::Utc>) -> String {
 
 /// The start of the trust's day, as a time: one reminder a day per person.
 pub(crate) fn start_of_today(site: &Site) -> chrono::DateTime<chrono::Utc> {
-    use chrono::TimeZone;
-    let midnight = site.today().and_hms_opt(0, 0, 0).unwrap_or_default();
-    site.zone()
-        .from_local_datetime(&midnight)
-        .earliest()
-        .map(|d| d.with_timezone(&chrono::Utc))
-        .unwrap_or_else(chrono::Utc::now)
+    site.at(site.today(), chrono::NaiveTime::MIN).unwrap_or_else(chrono::Utc::now)
 }
 
 /// The team page of the signed-in line manager.

@@ -210,6 +210,11 @@ pub fn last_day(
     }
 }
 
+/// Text made safe inside HTML or XML markup and its double-quoted attributes.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 /// A new capability link's token: 256 random bits, URL-safe (kept only as its hash).
 pub fn link_token() -> String {
     use base64::Engine;

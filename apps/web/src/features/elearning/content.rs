@@ -39,10 +39,6 @@ fn ancestors(site: &Site) -> String {
     a.join(" ")
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// What the runtime loads into the SCORM API before the SCO starts: who the learner is, where
 /// they were, and what the package declared.
 fn initial_cmi(
@@ -184,7 +180,7 @@ pub async fn runtime(Path(token): Path<String>, Data(state): Data<&AppState>) ->
          <body class=\"trellis-runtime\"><iframe id=\"trellis-sco\" class=\"trellis-runtime__frame\" title=\"{title}\"></iframe>\
          <p id=\"trellis-finished\" class=\"trellis-runtime__finished\" hidden>This part of the course has finished. You can return to the course.</p>\
          <script src=\"{api}\"></script><script src=\"{runtime}\"></script></body></html>",
-        title = html_escape(&launch.object.title),
+        title = crate::http::page::html_escape(&launch.object.title),
         css = state.themes.asset_url(theme, "css/runtime.css"),
         api = state.themes.asset_url(theme, api_js),
         runtime = state.themes.asset_url(theme, "js/runtime.js"),

@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::features::account::render_email;
 use crate::http::page::{self, RequestInfo, html_escape};
 use crate::http::poster::{Poster, poster};
-use crate::http::{Ctx, Member, may};
+use crate::http::{Ctx, Member, may, tx};
 use crate::usecases::records::archive::Archive;
 use poem::http::StatusCode;
 use poem::web::Path;
@@ -191,9 +191,12 @@ pub async fn poster_get(
         .body(bytes))
 }
 
-/// The whole pack as a zip.
+/// The whole pack as a zip (a GET that writes: its download goes in the audit trail).
 #[handler]
-pub async fn pack(Ctx { state, site, .. }: Ctx<'_>, member: Member<may::ManageTraining>) -> Result<Response, AppError> {
+pub async fn pack(
+    Ctx { state, site, .. }: Ctx<'_>,
+    member: Member<may::ManageTraining, tx::Writes>,
+) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     trellis_db::audit::record(&tx, Some(me.person), "marketing.pack_downloaded", "", None, json!({})).await?;
     tx.commit().await?;

@@ -3,8 +3,9 @@
 # (/usr/bin/chromium), poppler-utils (pdftotext, pdftoppm), zbar-tools (zbarimg, which reads the
 # QR codes of the marketing pack's posters), clamav-daemon (clamd), openssh-server (sshd, the
 # SFTP server the HR export is delivered to), the npm packages of tests/browser and of the OpenID
-# provider peer tests/peers/oidc, and the Python packages of the SMTP sink peer
-# (tests/peers/requirements.txt). Idempotent; silent when all is present.
+# provider peer tests/peers/oidc, and the Python packages of the peers (tests/peers/requirements.txt:
+# the SMTP sink, DNS, S3 and SCIM peers, and dkimpy, which checks the DKIM signatures of bulk
+# mail). Idempotent; silent when all is present.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,7 +41,7 @@ if [[ ! -d "$oidc_dir/node_modules" || "$oidc_dir/package-lock.json" -nt "$oidc_
   touch "$oidc_dir/node_modules"
 fi
 
-if ! python3 -c "import aiosmtpd, dnslib, moto.server, jwt, scim2_tester, httpx2" 2>/dev/null; then
+if ! python3 -c "import aiosmtpd, dnslib, moto.server, jwt, scim2_tester, httpx2, dkim" 2>/dev/null; then
   echo "install-test-deps: installing Python packages of tests/peers/requirements.txt"
   python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
     -r tests/peers/requirements.txt >/dev/null

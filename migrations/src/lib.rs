@@ -53,6 +53,7 @@ mod m20261207_000045_coaching;
 mod m20261207_000046_learning_time;
 mod m20261207_000047_labs;
 mod m20261207_000048_badges;
+mod m20261207_000049_campaigns;
 
 pub mod helpers;
 
@@ -114,6 +115,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000046_learning_time.rs"),
     include_str!("m20261207_000047_labs.rs"),
     include_str!("m20261207_000048_badges.rs"),
+    include_str!("m20261207_000049_campaigns.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -174,6 +176,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000046_learning_time::Migration),
             Box::new(m20261207_000047_labs::Migration),
             Box::new(m20261207_000048_badges::Migration),
+            Box::new(m20261207_000049_campaigns::Migration),
         ]
     }
 }

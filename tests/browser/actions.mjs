@@ -19,6 +19,10 @@
 // Then the manager adds a learning lab (refused empty first), and the learner books a PC there
 // (emailed) and cancels it. Last the manager adds a badge (refused empty first), and the learner's
 // profile lists their badges; and the marketing pack page passes axe and its downloads work.
+// Last a campaign: the manager creates one (refused empty first), launches it and sends its email
+// (which reaches the learner with a one-click unsubscribe header); its banner shows on a plain
+// page of another origin, as an intranet would place it, and clicking it opens the landing page,
+// where the learner enrols.
 //
 //   TRELLIS_URL, TRELLIS_BASE_DOMAIN
 //   TRELLIS_MAIL_DIR       the demo's mail directory (each email an .eml file)
@@ -303,6 +307,57 @@ await run(async () => {
       .map(async (u) => { const r = await fetch(u); const b = await r.arrayBuffer(); return [r.status, r.headers.get('content-type'), b.byteLength]; })));
     check(got[0][0] === 200 && got[0][1] === 'application/zip' && got[0][2] > 10000, 'the marketing pack downloads', [JSON.stringify(got[0])]);
     check(got[1][0] === 200 && got[1][1] === 'application/pdf', 'a poster downloads', [JSON.stringify(got[1])]);
+
+    // ---- A campaign: created (refused empty first), launched, emailed; its banner on another
+    // origin's page; the learner enrols from its landing page. ----
+    await boss.goto(`${origin}/admin/campaigns`, { waitUntil: 'load' });
+    await checkPage(boss, 'the campaigns page', null, 'admin-campaigns');
+    await Promise.all([boss.waitForNavigation({ waitUntil: 'load' }), boss.click('a[href="/admin/campaigns/new"]')]);
+    await checkPage(boss, 'the new campaign form', null, 'admin-campaign-new');
+    await submit(boss, 'form[action="/admin/campaigns/new"] button[type=submit]');
+    await refusedWith(boss, 'a campaign with nothing entered', 'Enter the campaign');
+    const campaign = `Flu season ${stamp}`;
+    await boss.fill('#name', campaign);
+    const course = await boss.$eval('#course option:nth-child(2)', (o) => [o.value, o.textContent]);
+    await boss.selectOption('#course', course[0]);
+    await boss.fill('#subject', `Beat flu this winter ${stamp}`);
+    await boss.fill('#message', 'Infection prevention keeps patients safe.\n\nIt takes twenty minutes.');
+    await boss.fill('#banner_text', 'Beat flu this winter');
+    await boss.fill('#landing_text', 'Why it matters, and what to do.');
+    await submit(boss, 'form[action="/admin/campaigns/new"] button[type=submit]');
+    await said(boss, 'a campaign created', 'created as a draft');
+    await submit(boss, 'form[action$="/launch"] button[type=submit]');
+    await said(boss, 'the campaign launched', 'is live');
+    await submit(boss, 'form[action$="/send"] button[type=submit]');
+    await said(boss, 'the campaign email sent', 'The email is being sent');
+    const shot = await waitForMail(mailDir, learnerEmail, `Beat flu this winter ${stamp}`);
+    check(/^<https?:\/\/[^>]+\/unsubscribe\/[\w-]+>$/.test(shot.unsubscribe), 'the campaign email has a one-click unsubscribe header',
+      [shot.unsubscribe]);
+    const slug = (await boss.$eval('a[href^="/campaigns/"]', (a) => a.getAttribute('href'))).split('/')[2];
+    // The intranet: a plain page of another origin, with the embed code's banner.
+    const intranet = await (await browser.newContext()).newPage();
+    intranet.setDefaultTimeout(TIMEOUT);
+    await intranet.setContent(`<!doctype html><html lang="en"><head><title>Staff intranet</title></head><body><main>
+      <a href="${origin}/promo/${slug}/banner"><img id="banner" src="${origin}/promo/${slug}/banner-728x90.svg" width="728" height="90" alt="Beat flu this winter"></a>
+      </main></body></html>`, { waitUntil: 'load' });
+    const shown = await intranet.$eval('#banner', (i) => i.complete && i.naturalWidth);
+    check(shown === 728, 'the banner shows on another origin\'s page', [String(shown)]);
+    await Promise.all([intranet.waitForNavigation({ waitUntil: 'load' }), intranet.click('#banner')]);
+    check(intranet.url().endsWith(`/campaigns/${slug}`) && (await main(intranet)).includes('Why it matters'),
+      'clicking the banner opens the landing page', [intranet.url()]);
+    await learner.goto(`${origin}/campaigns/${slug}`, { waitUntil: 'load' });
+    await checkPage(learner, 'the campaign landing page', null, 'campaign');
+    const enrol = learner.locator(`form[action="/campaigns/${slug}/enrol"] button`);
+    if (await enrol.count()) {
+      await submit(learner, `form[action="/campaigns/${slug}/enrol"] button[type=submit]`);
+      await said(learner, 'enrolled from the landing page', course[1].trim());
+    } else {
+      check((await main(learner)).includes('You are on this course'), 'the landing page says the learner is on the course');
+    }
+    await boss.goto(`${origin}/admin/campaigns`, { waitUntil: 'load' });
+    await Promise.all([boss.waitForNavigation({ waitUntil: 'load' }), boss.click(`a:has-text("${campaign}")`)]);
+    await checkPage(boss, 'the campaign with its results', null, 'admin-campaign');
+    check((await main(boss)).includes('Sent to'), 'the campaign page says how many it emailed');
   } finally {
     await browser.close();
   }

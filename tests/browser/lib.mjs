@@ -338,7 +338,9 @@ export function parseMail(file, raw) {
   const split = raw.search(/\r?\n\r?\n/);
   const head = split < 0 ? raw : raw.slice(0, split);
   const body = split < 0 ? '' : raw.slice(split).replace(/^\r?\n\r?\n/, '');
-  const mail = { file, to: header(head, 'To'), subject: header(head, 'Subject'), text: '', html: '', calendar: '' };
+  const mail = {
+    file, to: header(head, 'To'), subject: header(head, 'Subject'), unsubscribe: header(head, 'List-Unsubscribe'), text: '', html: '', calendar: '',
+  };
   const walk = (h, b) => {
     const type = header(h, 'Content-Type').toLowerCase();
     const boundary = /boundary="?([^";\s]+)"?/i.exec(header(h, 'Content-Type'))?.[1];

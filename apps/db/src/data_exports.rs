@@ -179,6 +179,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("calendar_feeds", "person_id"),
     ("lab_bookings", "person_id"),
     ("badge_awards", "person_id"),
+    ("campaign_people", "person_id"),
 ];
 
 /// Whether a column holds a secret or its hash (left out of the copy).

@@ -172,6 +172,8 @@ const REKEYED: &[(&str, &str)] = &[
     ("learning_time", "asked_by"),
     ("learning_time", "agreed_by"),
     ("lab_bookings", "marked_by"),
+    ("campaigns", "created_by"),
+    ("campaign_people", "person_id"),
 ];
 
 impl PlatformDb {

@@ -406,6 +406,27 @@ pub struct MailConfig {
     pub from_address: String,
     /// How often the outbox is polled, in milliseconds.
     pub poll_ms: u64,
+    /// DKIM: the selector whose DNS record (`<selector>._domainkey.<domain>`) publishes the public
+    /// key. Empty: mail is not signed.
+    #[serde(default)]
+    pub dkim_selector: String,
+    /// DKIM: the signing domain (`d=`); empty means the domain of `from_address`.
+    #[serde(default)]
+    pub dkim_domain: String,
+    /// DKIM: a file holding the RSA private key in PKCS#1 PEM.
+    #[serde(default)]
+    pub dkim_key_file: String,
+}
+
+impl MailConfig {
+    /// The DKIM signing domain: `dkim_domain`, or the domain of the from address.
+    pub fn dkim_domain(&self) -> &str {
+        if self.dkim_domain.is_empty() {
+            self.from_address.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
+        } else {
+            &self.dkim_domain
+        }
+    }
 }
 
 /// The HTTP listeners and how hosts map to trusts.
@@ -656,6 +677,12 @@ impl Config {
         }
         if crate::identity::Email::parse(&self.mail.from_address).is_err() {
             return Err(bad("mail.from_address", "must be an email address"));
+        }
+        if !self.mail.dkim_selector.is_empty() && self.mail.dkim_key_file.is_empty() {
+            return Err(bad(
+                "mail.dkim_key_file",
+                "must name the DKIM private key's file when mail.dkim_selector is set",
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(bad("log.format", "must be text or json"));

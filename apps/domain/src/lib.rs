@@ -3,6 +3,7 @@
 //! This crate knows nothing of HTTP or SQL. It holds the types every other crate shares and the
 //! validation rules that decide what a valid trust, host or colour scheme is.
 
+pub mod campaigns;
 pub mod catalogue_spec;
 pub mod colour;
 pub mod config;

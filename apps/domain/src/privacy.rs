@@ -48,7 +48,7 @@ impl Purpose {
                 "Networks' news by email. This service does not send bulletins yet: your choice will apply when it does."
             }
             Purpose::Campaigns => {
-                "Promotions of courses and learning events. This service does not send these yet: your choice will apply when it does. Reminders of training you are required to do are not affected."
+                "Emails from your organisations' training teams promoting courses. Every one has a link to stop them. Reminders of training you are required to do are not affected."
             }
             Purpose::Research => {
                 "Figures of enrolments and completions by month, with nobody named. Your organisation's own reports still count you."

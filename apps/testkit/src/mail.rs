@@ -24,12 +24,22 @@ pub struct Mail {
     pub calendar: Option<String>,
     /// The `Reply-To` address, if any.
     pub reply_to: Option<String>,
+    /// The message exactly as received.
+    pub raw: Vec<u8>,
 }
 
 impl Mail {
     /// The first link in the text part that contains `fragment`.
     pub fn link(&self, fragment: &str) -> Option<String> {
         self.text.split_whitespace().find(|w| w.starts_with("http") && w.contains(fragment)).map(str::to_owned)
+    }
+
+    /// A top-level header's value as text (unfolded), if the message has it.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let msg = mail_parser::MessageParser::default().parse(&self.raw)?;
+        msg.headers_raw()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.replace("\r\n", "").replace('\n', "").trim().to_owned())
     }
 }
 
@@ -82,6 +92,7 @@ impl SmtpSink {
                         })
                         .map(|a| String::from_utf8_lossy(a.contents()).into_owned()),
                     reply_to: msg.reply_to().and_then(|a| a.first()).and_then(|a| a.address()).map(str::to_owned),
+                    raw: raw.clone(),
                 })
             })
             .collect()

@@ -383,6 +383,34 @@ pub async fn set_objections(
     Ok(Some(before))
 }
 
+/// Stops one optional use of the person's information (an unsubscribe link's one click): true if
+/// this stopped it, false if it was already stopped, `None` if there is no such person.
+pub async fn stop_purpose(
+    itx: &IdentityTx,
+    id: PersonId,
+    purpose: trellis_domain::privacy::Purpose,
+) -> Result<Option<bool>, DbError> {
+    use trellis_domain::privacy::Purpose;
+    let Some(p) = person::Entity::find_by_id(id.as_uuid()).one(itx.conn()).await? else { return Ok(None) };
+    let before = crate::identity::Person::from(p).objections;
+    if before.objects_to(purpose) {
+        return Ok(Some(false));
+    }
+    let column = match purpose {
+        Purpose::Bulletins => person::Column::ObjectedBulletinsAt,
+        Purpose::Campaigns => person::Column::ObjectedCampaignsAt,
+        Purpose::Research => person::Column::ObjectedResearchAt,
+    };
+    let now = Utc::now();
+    person::Entity::update_many()
+        .filter(person::Column::Id.eq(id.as_uuid()))
+        .col_expr(column, Expr::value(Some(now)))
+        .col_expr(person::Column::UpdatedAt, Expr::value(now))
+        .exec(itx.conn())
+        .await?;
+    Ok(Some(true))
+}
+
 /// Notes that the person confirmed their place of work and job role as they are.
 pub async fn confirm_details(itx: &IdentityTx, id: PersonId) -> Result<(), DbError> {
     person::Entity::update_many()

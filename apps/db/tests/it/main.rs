@@ -4,6 +4,7 @@
 
 mod apply;
 mod badges;
+mod campaigns;
 mod catalogue;
 mod coaching;
 mod elearning;

@@ -5,10 +5,10 @@ use crate::context::AppState;
 use crate::context::directory::Resolved;
 use crate::error::AppError;
 use crate::features::{
-    account, admin, api, assets, authoring, badges, certificates, coaching, elearning, embeds, enquiries, erasure,
-    events, file_activity, health, home, hr_export, labs, learner, learning_time, library, market, marketing, my_data,
-    platform, platform_admin, portfolio, records, reporting, scim, site_admin, sso, sso_admin, statistics, team,
-    tenant, training, tutors, xapi,
+    account, admin, api, assets, authoring, badges, campaigns, certificates, coaching, elearning, embeds, enquiries,
+    erasure, events, file_activity, health, home, hr_export, labs, learner, learning_time, library, market, marketing,
+    my_data, platform, platform_admin, portfolio, records, reporting, scim, site_admin, sso, sso_admin, statistics,
+    team, tenant, training, tutors, xapi,
 };
 use crate::http::auth;
 use crate::http::middleware::observe::TenantLabel;
@@ -111,6 +111,20 @@ impl Dispatch {
                 .at("/badges/awards/:file", get(badges::download))
                 .at("/admin/badges", get(badges::admin_page).post(badges::add))
                 .at("/admin/badges/:id/active", post(badges::set_active))
+                .at("/admin/campaigns", get(campaigns::admin_list))
+                .at("/admin/campaigns/new", get(campaigns::new_form).post(campaigns::create))
+                .at("/admin/campaigns/:id", get(campaigns::admin_page))
+                .at("/admin/campaigns/:id/edit", get(campaigns::edit_form).post(campaigns::save))
+                .at("/admin/campaigns/:id/launch", post(campaigns::launch))
+                .at("/admin/campaigns/:id/send", post(campaigns::send))
+                .at("/admin/campaigns/:id/test", post(campaigns::test))
+                .at("/admin/campaigns/:id/end", post(campaigns::end))
+                .at("/campaigns/:slug", get(campaigns::landing))
+                .at("/campaigns/:slug/enrol", post(campaigns::enrol))
+                // Sessionless (SESSIONLESS_TENANT_PREFIXES): a campaign's counted links and its
+                // banner's image, and bulk mail's one-click unsubscribe (its token is the key).
+                .at("/promo/:slug/:what", get(campaigns::promo))
+                .at("/unsubscribe/:token", get(campaigns::unsubscribe_page).post(campaigns::unsubscribe))
                 .at("/admin/marketing", get(marketing::page_get))
                 .at("/admin/marketing/pack.zip", get(marketing::pack))
                 .at("/admin/marketing/posters/:file", get(marketing::poster_get))
@@ -342,11 +356,22 @@ impl Dispatch {
 
 /// A trust's paths served without a session or CSRF check: the public pages that are the same for
 /// everyone, static files, the machine interfaces (which authenticate each call themselves), and
-/// calendar feeds (their secret link is the key).
+/// calendar feeds (their secret link is the key), a campaign's counted links and banner images
+/// (so a banner on an intranet sets no cookie), and bulk mail's one-click unsubscribe (RFC 8058:
+/// the mail client's POST carries no cookies; its signed token is the key).
 const SESSIONLESS_TENANT: &[&str] =
     &["/", "/accessibility", "/cookies", "/cookies/consent", "/privacy", "/api/v1", "/xapi", "/scim/v2"];
-const SESSIONLESS_TENANT_PREFIXES: &[&str] =
-    &["/api/v1/", "/xapi/", "/scim/v2/", "/trust-style/", "/logo/", "/assets/", "/calendar/"];
+const SESSIONLESS_TENANT_PREFIXES: &[&str] = &[
+    "/api/v1/",
+    "/xapi/",
+    "/scim/v2/",
+    "/trust-style/",
+    "/logo/",
+    "/assets/",
+    "/calendar/",
+    "/promo/",
+    "/unsubscribe/",
+];
 /// The platform's, likewise (Stripe's webhooks are authenticated by their signature).
 const SESSIONLESS_PLATFORM: &[&str] = &[
     "/",

@@ -107,6 +107,12 @@ async fn build_state(config: Config, dbs: Databases) -> anyhow::Result<(AppState
         "smtp" => Mailer::smtp(&config.mail.smtp_url).context("mail.smtp_url")?,
         _ => Mailer::file(&config.mail.dir).context("mail.dir")?,
     };
+    let mailer = if config.mail.dkim_selector.is_empty() {
+        mailer
+    } else {
+        let pem = std::fs::read_to_string(&config.mail.dkim_key_file).context("mail.dkim_key_file")?;
+        mailer.with_dkim(&config.mail.dkim_selector, config.mail.dkim_domain(), &pem).context("mail.dkim_key_file")?
+    };
     let terms = trellis_domain::terms::load_platform(std::path::Path::new(&config.paths.terms))
         .map_err(|e| anyhow::anyhow!("paths.terms: {e}"))?;
     trellis_integrations::oidc::install_crypto_provider();

@@ -47,8 +47,18 @@ async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::
                     html: &e.html,
                     calendar: e.calendar.as_deref(),
                     reply_to: e.reply_to.as_deref(),
+                    list_unsubscribe: None,
                 })
                 .await
+        }
+        trellis_db::mailings::KIND => send_copy(state, mailer, item).await,
+        crate::features::campaigns::SEND_JOB => {
+            let site = site_of(state, item).ok_or_else(|| anyhow::anyhow!("unknown trust"))?;
+            let p: serde_json::Value = serde_json::from_str(&item.payload)?;
+            let id: uuid::Uuid =
+                p["campaign"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| anyhow::anyhow!("no campaign"))?;
+            let by: Option<PersonId> = p["by"].as_str().and_then(|s| s.parse().ok());
+            crate::features::campaigns::send_job(state, &site, id, by).await
         }
         "reminders" => {
             let site = site_of(state, item).ok_or_else(|| anyhow::anyhow!("unknown trust"))?;
@@ -115,6 +125,38 @@ async fn run_item(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::
         }
         other => anyhow::bail!("unknown job kind {other}"),
     }
+}
+
+/// Sends one recipient's copy of a bulk mailing, with its one-click unsubscribe headers, unless
+/// they have objected to its purpose since it was queued (then it is dropped, not sent).
+async fn send_copy(state: &AppState, mailer: &Mailer, item: &DueItem) -> anyhow::Result<()> {
+    let copy: trellis_db::mailings::Copy = serde_json::from_str(&item.payload)?;
+    let tx = state.dbs.app.begin_read(item.tenant).await?;
+    let mailing = trellis_db::mailings::get(&tx, copy.mailing).await?;
+    let person = PersonId::from_uuid(copy.person);
+    let objected = match mailing.as_ref().and_then(|m| trellis_domain::privacy::Purpose::parse(&m.purpose)) {
+        Some(purpose) => trellis_db::identity::objecting_members(&tx, purpose, &[person]).await?.contains(&person),
+        None => false,
+    };
+    tx.commit().await?;
+    let Some(m) = mailing else { return Ok(()) };
+    if objected {
+        return Ok(());
+    }
+    let (text, html) = m.for_recipient(&copy.unsubscribe);
+    mailer
+        .send(&Email {
+            from_name: &m.from_name,
+            from_address: &state.config.mail.from_address,
+            to: &copy.to,
+            subject: &m.subject,
+            text: &text,
+            html: &html,
+            calendar: None,
+            reply_to: None,
+            list_unsubscribe: Some(&copy.unsubscribe),
+        })
+        .await
 }
 
 /// Sends the overdue digest: one email per person listing every overdue course they have not

@@ -21,6 +21,8 @@ pub enum Purpose {
     Content = 1,
     /// A cmi5 AU's credential for the trust's LRS (`Authorization: Basic <token>`).
     Lrs = 2,
+    /// A bulk email's one-click unsubscribe link: `attempt` is the person, `subject` the mailing.
+    Unsubscribe = 3,
 }
 
 /// A verified token's claims.

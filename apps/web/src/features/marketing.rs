@@ -43,11 +43,17 @@ const BANNERS: &[(u32, u32)] = &[(728, 90), (300, 250), (160, 600)];
 
 /// A banner as SVG: the trust's colour, its name, a call to action and the portal's address.
 pub(crate) fn banner(site: &Site, width: u32, height: u32) -> String {
+    banner_saying(site, width, height, "Training, when it suits you")
+}
+
+/// A banner as SVG with its own call to action (a campaign's words), wrapped to the banner's
+/// width: on one line, smaller, in a short banner; over up to three lines in the others.
+pub(crate) fn banner_saying(site: &Site, width: u32, height: u32, action: &str) -> String {
     let c = &site.entry.colours;
     let host = site.url.trim_end_matches('/').trim_start_matches("https://").trim_start_matches("http://");
-    let (name, action) = (html_escape(&site.entry.name), "Training, when it suits you");
+    let name = html_escape(&site.entry.name);
     let tall = height > width;
-    let size = if tall {
+    let size: u32 = if tall {
         16
     } else if height < 120 {
         18
@@ -61,6 +67,26 @@ pub(crate) fn banner(site: &Site, width: u32, height: u32) -> String {
     } else {
         (20, 80, 130, 200)
     };
+    // Arial's average glyph is about 0.55 of its size.
+    let fits = |size: u32| ((width - 2 * x) * 100 / (size * 55)).max(8) as usize;
+    let (action_size, lines) = if height < 120 {
+        let chars = action.chars().count();
+        let size = (12..=size).rev().find(|s| fits(*s) >= chars).unwrap_or(12);
+        (size, vec![action.to_owned()])
+    } else {
+        (size, wrap(action, fits(size), 3))
+    };
+    // The trust's name on one line, smaller if it would not fit.
+    let short = if width < 400 { short_name(&site.entry.name) } else { site.entry.name.clone() };
+    let name_size = (12..=size).rev().find(|s| fits(*s) >= short.chars().count()).unwrap_or(12);
+    let spans: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let dy = if i == 0 { 0 } else { action_size + 6 };
+            format!(r#"<tspan x="{x}" dy="{dy}">{}</tspan>"#, html_escape(l))
+        })
+        .collect();
     let third = if height < 120 {
         String::new()
     } else {
@@ -77,19 +103,42 @@ pub(crate) fn banner(site: &Site, width: u32, height: u32) -> String {
 <rect width="{width}" height="{height}" fill="{primary}"/>
 <rect y="{stripe}" width="{width}" height="6" fill="{accent}"/>
 <g font-family="Arial, Helvetica, sans-serif">
-<text x="{x}" y="{y1}" font-size="{size}" font-weight="bold" fill="{on}">{short}</text>
-<text x="{x}" y="{y2}" font-size="{size}" fill="{on}">{action}</text>
+<text x="{x}" y="{y1}" font-size="{name_size}" font-weight="bold" fill="{on}">{short}</text>
+<text x="{x}" y="{y2}" font-size="{action_size}" fill="{on}">{spans}</text>
 {third}
 </g>
 </svg>
 "#,
+        action = html_escape(action),
         primary = c.primary,
         accent = c.accent,
         on = c.on_primary,
         stripe = height.saturating_sub(6),
         host = html_escape(host),
-        short = if width < 400 { html_escape(&short_name(&site.entry.name)) } else { name.clone() },
+        short = html_escape(&short),
     )
+}
+
+/// `text` in lines of at most `width` characters, broken between words, at most `most` lines (the
+/// last ending in "…" if cut).
+fn wrap(text: &str, width: usize, most: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(l) if l.chars().count() + 1 + word.chars().count() <= width => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(word.chars().take(width).collect()),
+        }
+    }
+    if lines.len() > most {
+        lines.truncate(most);
+        if let Some(l) = lines.last_mut() {
+            l.push('…');
+        }
+    }
+    lines
 }
 
 /// A trust's name short enough for a small banner ("Northmoor Teaching Hospitals").

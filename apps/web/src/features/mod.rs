@@ -6,6 +6,7 @@ pub mod api;
 pub mod assets;
 pub mod authoring;
 pub mod badges;
+pub mod campaigns;
 pub mod certificates;
 pub mod coaching;
 pub mod elearning;

@@ -5,6 +5,7 @@
 mod accounts;
 mod bad_input;
 mod badges;
+mod campaigns;
 mod coaching;
 mod config;
 mod elearning;

@@ -80,7 +80,7 @@ impl Viewer {
 
 /// A trust's administrative tools: the permission each needs, its page, its name and what it is
 /// for. The Admin page lists those a person may use; the header offers *Admin* if there is one.
-const TOOLS: [(Permission, &str, &str, &str); 23] = [
+const TOOLS: [(Permission, &str, &str, &str); 24] = [
     (
         Permission::ManageTraining,
         "/admin/compliance",
@@ -122,6 +122,12 @@ const TOOLS: [(Permission, &str, &str, &str); 23] = [
         "/admin/badges",
         "Badges",
         "Badges staff earn for completing a programme or keeping their mandatory training current",
+    ),
+    (
+        Permission::ManageTraining,
+        "/admin/campaigns",
+        "Campaigns",
+        "Promote a course to chosen staff with an email, an intranet banner and a landing page; see what came of it",
     ),
     (
         Permission::ManageTraining,

@@ -334,15 +334,22 @@ await run(async () => {
     check(/^<https?:\/\/[^>]+\/unsubscribe\/[\w-]+>$/.test(shot.unsubscribe), 'the campaign email has a one-click unsubscribe header',
       [shot.unsubscribe]);
     const slug = (await boss.$eval('a[href^="/campaigns/"]', (a) => a.getAttribute('href'))).split('/')[2];
-    // The intranet: a plain page of another origin, with the embed code's banner.
+    // The intranet: a plain HTML page served from another origin (a loopback server of this
+    // script's own), holding the embed code exactly as the campaign's page gives it.
+    const embed = await boss.$eval('#embed-728', (t) => t.value);
+    const { createServer } = await import('node:http');
+    const intranetServer = createServer((_, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><html lang="en"><head><title>Staff intranet</title></head><body><main><h1>News</h1>${embed}</main></body></html>`);
+    });
+    await new Promise((r) => { intranetServer.listen(0, '127.0.0.1', r); });
     const intranet = await (await browser.newContext()).newPage();
     intranet.setDefaultTimeout(TIMEOUT);
-    await intranet.setContent(`<!doctype html><html lang="en"><head><title>Staff intranet</title></head><body><main>
-      <a href="${origin}/promo/${slug}/banner"><img id="banner" src="${origin}/promo/${slug}/banner-728x90.svg" width="728" height="90" alt="Beat flu this winter"></a>
-      </main></body></html>`, { waitUntil: 'load' });
-    const shown = await intranet.$eval('#banner', (i) => i.complete && i.naturalWidth);
+    await intranet.goto(`http://127.0.0.1:${intranetServer.address().port}/`, { waitUntil: 'load' });
+    intranetServer.close();
+    const shown = await intranet.$eval('main img', (i) => i.complete && i.naturalWidth);
     check(shown === 728, 'the banner shows on another origin\'s page', [String(shown)]);
-    await Promise.all([intranet.waitForNavigation({ waitUntil: 'load' }), intranet.click('#banner')]);
+    await Promise.all([intranet.waitForNavigation({ waitUntil: 'load' }), intranet.click('main img')]);
     check(intranet.url().endsWith(`/campaigns/${slug}`) && (await main(intranet)).includes('Why it matters'),
       'clicking the banner opens the landing page', [intranet.url()]);
     await learner.goto(`${origin}/campaigns/${slug}`, { waitUntil: 'load' });

@@ -83,15 +83,33 @@ pub async fn enqueue_job(tx: &TenantTx, kind: &str, payload: &serde_json::Value)
 }
 
 impl PlatformDb {
-    /// Outbox items due now, across trusts, oldest first.
+    /// Outbox items due now, across trusts, oldest first: everything else before bulk mail's
+    /// copies, so a password reset or a reminder is not kept waiting behind a campaign's
+    /// twenty thousand emails (the bulk fills what is left of `limit`).
     pub async fn due_outbox_across_tenants(&self, limit: u64) -> Result<Vec<DueItem>, DbError> {
-        Ok(outbox::Entity::find()
+        let now = Utc::now();
+        let mut due = outbox::Entity::find()
             .filter(outbox::Column::SentAt.is_null())
-            .filter(outbox::Column::NextAttemptAt.lte(Utc::now()))
+            .filter(outbox::Column::NextAttemptAt.lte(now))
+            .filter(outbox::Column::Kind.ne(crate::mailings::KIND))
             .order_by_asc(outbox::Column::NextAttemptAt)
             .limit(limit)
             .all(&self.conn)
-            .await?
+            .await?;
+        let room = limit.saturating_sub(due.len() as u64);
+        if room > 0 {
+            due.extend(
+                outbox::Entity::find()
+                    .filter(outbox::Column::SentAt.is_null())
+                    .filter(outbox::Column::NextAttemptAt.lte(now))
+                    .filter(outbox::Column::Kind.eq(crate::mailings::KIND))
+                    .order_by_asc(outbox::Column::NextAttemptAt)
+                    .limit(room)
+                    .all(&self.conn)
+                    .await?,
+            );
+        }
+        Ok(due
             .into_iter()
             .map(|o| DueItem {
                 tenant: TenantId::from_uuid(o.tenant_id),

@@ -89,3 +89,46 @@ async fn a_trusts_campaigns_and_mailings_are_its_own() {
         tx.rollback().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn bulk_mail_never_keeps_other_mail_waiting() {
+    let f = fixture().await;
+    let a = f.ids["northmoor"];
+    let (amy, _) =
+        accounts::seed_member(&f.dbs, a, crate::support::nurse("amy@nhs.example"), &[Role::Learner]).await.unwrap();
+    let tx = f.dbs.app.begin(a).await.unwrap();
+    let mailing = mailings::create(&tx, "campaigns", "Beat flu", "text", "<p>html</p>", "Northmoor").await.unwrap();
+    let copies: Vec<mailings::Recipient> = (0..60)
+        .map(|i| mailings::Recipient {
+            person: amy,
+            to: format!("staff{i}@nhs.example"),
+            unsubscribe: "https://northmoor.example/unsubscribe/x".into(),
+        })
+        .collect();
+    mailings::enqueue(&tx, mailing, &copies).await.unwrap();
+    tx.commit().await.unwrap();
+    // A password reset queued after the whole campaign still goes first.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let tx = f.dbs.app.begin(a).await.unwrap();
+    trellis_db::outbox::enqueue_email(
+        &tx,
+        &trellis_db::outbox::OutgoingEmail {
+            to: "amy@nhs.example".into(),
+            subject: "Reset your password".into(),
+            text: "t".into(),
+            html: "h".into(),
+            from_name: "Northmoor".into(),
+            calendar: None,
+            reply_to: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let due = f.dbs.platform.due_outbox_across_tenants(50).await.unwrap();
+    assert_eq!(due.len(), 50);
+    assert_eq!(due[0].kind, "email", "the reset first");
+    assert!(due[1..].iter().all(|d| d.kind == mailings::KIND));
+    let copy: mailings::Copy = serde_json::from_str(&due[1].payload).unwrap();
+    assert_eq!((copy.mailing, copy.person), (mailing, amy.as_uuid()));
+}

@@ -8,13 +8,14 @@ use crate::context::directory::Site;
 use crate::error::AppError;
 use crate::features::account::render_email;
 use crate::http::page::{self, RequestInfo, html_escape};
-use crate::http::poster::{Poster, poster};
+use crate::http::poster::{Logo, Poster, poster};
 use crate::http::{Ctx, Member, may, tx};
 use crate::usecases::records::archive::Archive;
 use poem::http::StatusCode;
 use poem::web::Path;
 use poem::{Response, handler};
 use serde_json::json;
+use trellis_db::site::LogoFile;
 
 /// The posters: (file stem, headline, lines).
 const POSTERS: &[(&str, &str, &[&str])] = &[
@@ -152,8 +153,8 @@ fn short_name(name: &str) -> String {
     if s.chars().count() > 28 { s.chars().take(27).collect::<String>() + "…" } else { s.to_owned() }
 }
 
-/// A poster of the pack as a PDF.
-pub(crate) fn poster_pdf(site: &Site, which: usize) -> Vec<u8> {
+/// A poster of the pack as a PDF, with the trust's logo (as [`logo_of`] read it) if it has one.
+pub(crate) fn poster_pdf(site: &Site, which: usize, logo: Option<&LogoFile>) -> Vec<u8> {
     let (_, headline, lines) = POSTERS[which.min(POSTERS.len() - 1)];
     let lines: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
     poster(&Poster {
@@ -163,6 +164,15 @@ pub(crate) fn poster_pdf(site: &Site, which: usize) -> Vec<u8> {
         url: &site.url,
         primary: site.entry.colours.primary,
         on_primary: site.entry.colours.on_primary,
+        logo: logo.map(|l| Logo { bytes: &l.bytes, svg: l.content_type == "image/svg+xml" }),
+    })
+}
+
+/// The trust's current logo, read in the request's transaction.
+async fn logo_of(tx: &trellis_db::TenantTx, site: &Site) -> Result<Option<LogoFile>, AppError> {
+    Ok(match &site.entry.logo {
+        Some((sha, _)) => trellis_db::site::logo(tx, sha).await?,
+        None => None,
     })
 }
 
@@ -224,13 +234,14 @@ pub async fn poster_get(
     Path(n): Path<String>,
 ) -> Result<Response, AppError> {
     let Member { tx, .. } = member;
-    tx.commit().await?;
     let n: usize = n.strip_suffix(".pdf").unwrap_or(&n).parse().map_err(|_| AppError::NotFound)?;
     if !(1..=POSTERS.len()).contains(&n) {
         return Err(AppError::NotFound);
     }
+    let logo = logo_of(&tx, site).await?;
+    tx.commit().await?;
     let site = site.clone();
-    let bytes = tokio::task::spawn_blocking(move || poster_pdf(&site, n - 1))
+    let bytes = tokio::task::spawn_blocking(move || poster_pdf(&site, n - 1, logo.as_ref()))
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("poster: {e}")))?;
     Ok(Response::builder()
@@ -248,8 +259,9 @@ pub async fn pack(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     trellis_db::audit::record(&tx, Some(me.person), "marketing.pack_downloaded", "", None, json!({})).await?;
+    let logo = logo_of(&tx, site).await?;
     tx.commit().await?;
-    let bytes = build(state, site).await?;
+    let bytes = build(state, site, logo).await?;
     Ok(Response::builder()
         .content_type("application/zip")
         .header("content-disposition", "attachment; filename=\"marketing-pack.zip\"")
@@ -257,12 +269,13 @@ pub async fn pack(
         .body(bytes))
 }
 
-async fn build(state: &AppState, site: &std::sync::Arc<Site>) -> Result<Vec<u8>, AppError> {
+async fn build(state: &AppState, site: &std::sync::Arc<Site>, logo: Option<LogoFile>) -> Result<Vec<u8>, AppError> {
     let owned = site.clone();
-    let pdfs =
-        tokio::task::spawn_blocking(move || (0..POSTERS.len()).map(|i| poster_pdf(&owned, i)).collect::<Vec<_>>())
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("posters: {e}")))?;
+    let pdfs = tokio::task::spawn_blocking(move || {
+        (0..POSTERS.len()).map(|i| poster_pdf(&owned, i, logo.as_ref())).collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("posters: {e}")))?;
     let mut zip = Archive::new();
     for ((stem, ..), pdf) in POSTERS.iter().zip(pdfs) {
         zip.add(&format!("posters/{stem}.pdf"), &pdf)?;

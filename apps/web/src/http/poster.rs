@@ -1,6 +1,6 @@
 //! A4 posters in a trust's branding (the marketing pack, issue 22): a band in the trust's primary
-//! colour with its name, a headline, a few lines of text, and a QR code to its portal with the
-//! address written under it. Tagged PDF (PDF/UA-1 where it validates), DejaVu Sans, built with
+//! colour with its name and logo, a headline, a few lines of text, and a QR code to its portal
+//! with the address written under it. Tagged PDF (PDF/UA-1 where it validates), DejaVu Sans, built with
 //! krilla like the other PDFs.
 
 use krilla::color::rgb;
@@ -31,6 +31,50 @@ pub struct Poster<'a> {
     pub url: &'a str,
     pub primary: Rgb,
     pub on_primary: Rgb,
+    /// The trust's logo, drawn in the band beside its name.
+    pub logo: Option<Logo<'a>>,
+}
+
+/// A trust's logo as stored: a sanitised SVG or a PNG.
+#[derive(Debug, Clone, Copy)]
+pub struct Logo<'a> {
+    pub bytes: &'a [u8],
+    pub svg: bool,
+}
+
+/// The largest box the logo is fitted into, in points.
+const LOGO_BOX: (f32, f32) = (120.0, 90.0);
+
+/// Fits `(w, h)` into [`LOGO_BOX`], keeping its shape.
+fn fitted(w: f32, h: f32) -> Option<(f32, f32)> {
+    if !(w > 0.0 && h > 0.0) {
+        return None;
+    }
+    let k = (LOGO_BOX.0 / w).min(LOGO_BOX.1 / h);
+    Some((w * k, h * k))
+}
+
+/// Draws the logo with its top right corner at `(right, top)`; its width, or `None` if it could
+/// not be read (the poster is then made without it).
+fn draw_logo(s: &mut Surface, logo: Logo<'_>, right: f32, top: f32) -> Option<f32> {
+    use krilla::geom::{Size, Transform};
+    if logo.svg {
+        let tree = usvg::Tree::from_data(logo.bytes, &usvg::Options::default()).ok()?;
+        let (w, h) = fitted(tree.size().width(), tree.size().height())?;
+        s.push_transform(&Transform::from_translate(right - w, top));
+        let drawn =
+            krilla_svg::SurfaceExt::draw_svg(s, &tree, Size::from_wh(w, h)?, krilla_svg::SvgSettings::default());
+        s.pop();
+        drawn.map(|_| w)
+    } else {
+        let image = krilla::image::Image::from_png(logo.bytes.to_vec().into(), true).ok()?;
+        let (iw, ih) = image.size();
+        let (w, h) = fitted(iw as f32, ih as f32)?;
+        s.push_transform(&Transform::from_translate(right - w, top));
+        s.draw_image(image, Size::from_wh(w, h)?);
+        s.pop();
+        Some(w)
+    }
 }
 
 /// The poster as a PDF (empty only if no PDF at all could be made).
@@ -90,12 +134,14 @@ fn draw(p: &Poster<'_>, pdf_ua: bool) -> Result<Vec<u8>, String> {
     let mut s = page.surface();
     let text_fill = Fill { paint: rgb::Color::black().into(), ..Default::default() };
 
-    // The band: the trust's colour, its name in the colour meant for text on it.
+    // The band: the trust's colour, its logo (an artifact: its name is written beside it) and its
+    // name in the colour meant for text on it.
     s.start_tagged(ContentTag::Artifact(Artifact::with_kind(ArtifactType::Layout)));
     rect(&mut s, 0.0, 0.0, PAGE_W, 150.0, colour(p.primary));
+    let logo_w = p.logo.and_then(|l| draw_logo(&mut s, l, PAGE_W - MARGIN, 30.0)).map_or(0.0, |w| w + 20.0);
     s.end_tagged();
     let mut y = 70.0;
-    for line in wrap(p.trust, 22.0, PAGE_W - 2.0 * MARGIN) {
+    for line in wrap(p.trust, 22.0, PAGE_W - 2.0 * MARGIN - logo_w) {
         let id = s.start_tagged(ContentTag::Span(SpanTag::empty()));
         s.set_fill(Some(colour(p.on_primary)));
         s.draw_text(Point::from_xy(MARGIN, y), bold.clone(), 22.0, &line, false, TextDirection::Auto);
@@ -187,4 +233,52 @@ fn draw(p: &Poster<'_>, pdf_ua: bool) -> Result<Vec<u8>, String> {
     outline.push_child(OutlineNode::new(title, XyzDestination::new(0, Point::from_xy(0.0, 0.0))));
     doc.set_outline(outline);
     doc.finish().map_err(|e| format!("{e:?}"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn with_logo(logo: Option<Logo<'_>>) -> Vec<u8> {
+        poster(&Poster {
+            trust: "Northmoor Teaching Hospitals NHS Foundation Trust",
+            headline: "Make time to learn",
+            lines: &["Agree protected learning time.".to_owned()],
+            url: "https://northmoor.example/",
+            primary: Rgb { r: 0, g: 48, b: 135 },
+            on_primary: Rgb { r: 255, g: 255, b: 255 },
+            logo,
+        })
+    }
+
+    /// The images in a PDF, as poppler's pdfimages lists them (one line each).
+    fn images(pdf: &[u8]) -> usize {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.pdf"), pdf).unwrap();
+        let out = std::process::Command::new("pdfimages")
+            .arg("-list")
+            .arg(dir.path().join("p.pdf"))
+            .output()
+            .expect("pdfimages (poppler-utils)");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).lines().skip(2).count()
+    }
+
+    #[test]
+    fn a_png_logo_is_drawn_and_an_unreadable_one_is_left_out() {
+        let png = base64::engine::general_purpose::STANDARD
+            .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+            .unwrap();
+        let pdf = with_logo(Some(Logo { bytes: &png, svg: false }));
+        assert!(pdf.starts_with(b"%PDF"));
+        assert!(images(&pdf) >= 1, "the PNG is in the poster (with its soft mask)");
+        assert_eq!(images(&with_logo(None)), 0);
+        // Not a PNG, or an SVG that is not one: the poster is made without a logo.
+        for broken in [Logo { bytes: b"not a png", svg: false }, Logo { bytes: b"<svg", svg: true }] {
+            let pdf = with_logo(Some(broken));
+            assert!(pdf.starts_with(b"%PDF") && images(&pdf) == 0);
+        }
+    }
 }

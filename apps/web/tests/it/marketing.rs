@@ -40,6 +40,37 @@ fn qr_codes(pdf: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
 }
 
+/// How many pixels of the PDF's first page, rendered at 50 dpi, are within 12 of `rgb` in each
+/// channel, in the top fifth of the page (the band with the trust's name and logo).
+fn band_pixels_of(pdf: &[u8], rgb: [u8; 3]) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.pdf"), pdf).unwrap();
+    let ok = std::process::Command::new("pdftoppm")
+        .args(["-r", "50", "-singlefile"])
+        .arg(dir.path().join("p.pdf"))
+        .arg(dir.path().join("page"))
+        .status()
+        .expect("pdftoppm (poppler-utils)");
+    assert!(ok.success());
+    let ppm = std::fs::read(dir.path().join("page.ppm")).unwrap();
+    // P6 <width> <height> 255, then RGB bytes.
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while ppm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !ppm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8_lossy(&ppm[start..at]).into_owned());
+    }
+    let (w, h): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    let pixels = &ppm[at + 1..];
+    (0..w * h / 5).filter(|i| pixels[i * 3..i * 3 + 3].iter().zip(rgb).all(|(a, b)| a.abs_diff(b) <= 12)).count()
+}
+
 #[tokio::test]
 async fn a_trust_downloads_its_own_marketing_pack() {
     let app = spawn_app().await;
@@ -78,6 +109,10 @@ async fn a_trust_downloads_its_own_marketing_pack() {
     assert_eq!(qr_codes(&files["posters/mandatory-training.pdf"]), vec![site.url.to_string()]);
     let text = pdf_pages(&files["posters/learning-time.pdf"]).join("\n");
     assert!(text.contains("Make time to learn"), "{text}");
+    // The trust's logo is in the band: Northmoor's rising sun (#ffb81c), drawn from its SVG.
+    for poster in ["posters/mandatory-training.pdf", "posters/learning-time.pdf"] {
+        assert!(band_pixels_of(&files[poster], [0xff, 0xb8, 0x1c]) > 20, "{poster}: no logo in the band");
+    }
 
     // The banners in the trust's colours; the email and the guide name the trust and its site.
     let colours = &site.entry.colours;
@@ -103,4 +138,10 @@ async fn a_trust_downloads_its_own_marketing_pack() {
     let theirs = unzip(&rita.get_bytes("/admin/marketing/pack.zip").await.2);
     let text = pdf_pages(&theirs["posters/mandatory-training.pdf"]).join("\n");
     assert!(text.contains("Riverside") && !text.contains("Northmoor"), "{text}");
+    assert_eq!(
+        band_pixels_of(&theirs["posters/mandatory-training.pdf"], [0xff, 0xb8, 0x1c]),
+        0,
+        "not Northmoor's logo"
+    );
+    assert!(band_pixels_of(&theirs["posters/mandatory-training.pdf"], [0x8e, 0xe3, 0xd6]) > 5, "Riverside's own logo");
 }

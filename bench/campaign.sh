@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 backend=${1:?usage: bench/campaign.sh postgres [staff]}
 [[ "$backend" == postgres ]] || { echo "this bench seeds PostgreSQL"; exit 2; }
 staff=${2:-20000}
-port=18087
+port=18088
 source bench/lib.sh
 bin=${TRELLIS_BIN:-target/release/trellis}
 host=northmoor.localhost

@@ -197,6 +197,28 @@ impl<'a> FromRequest<'a> for PlatformAdmin {
     }
 }
 
+/// A learner's launch of content on the content origin, which never sees their session: the
+/// launch token in the path (`/run/:token`, `/content/:token/…`) verified as a content launch
+/// that has not expired, and the trust it names. Anything else is not found.
+pub struct LearnerLaunch {
+    pub claims: crate::context::launch_token::Claims,
+    pub site: Arc<Site>,
+    /// The token as it came (the runtime page builds its commit and file addresses from it).
+    pub token: String,
+}
+
+impl<'a> FromRequest<'a> for LearnerLaunch {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        use crate::context::launch_token::Purpose;
+        let state = state_of(req)?;
+        let token = req.raw_path_param("token").ok_or(AppError::NotFound)?.to_owned();
+        let claims =
+            state.launch.verify(&token, Purpose::Content, chrono::Utc::now().timestamp()).ok_or(AppError::NotFound)?;
+        let site = state.directory.site_by_id(claims.tenant).ok_or(AppError::NotFound)?;
+        Ok(Self { claims, site, token })
+    }
+}
+
 /// What nearly every handler starts from: the request, the application's state and, on a
 /// trust's site, the trust. `Ctx { req, state, site }: Ctx<'_>` in a handler's arguments.
 pub struct Ctx<'a> {

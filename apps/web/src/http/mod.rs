@@ -15,4 +15,4 @@ pub mod range;
 pub mod transfer;
 pub mod upload;
 
-pub use extract::{Ctx, CurrentSite, Member, PlatformAdmin, may, tx};
+pub use extract::{Ctx, CurrentSite, LearnerLaunch, Member, PlatformAdmin, may, tx};

@@ -16,20 +16,14 @@ use crate::context::AppState;
 use crate::context::directory::Site;
 use crate::context::launch_token::{Claims, Purpose};
 use crate::error::AppError;
+use crate::http::LearnerLaunch;
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use trellis_db::elearning as db;
 use trellis_domain::AttemptId;
 use trellis_elearning::cmi::{self, Model};
-
-fn claims(state: &AppState, token: &str, purpose: Purpose) -> Result<(Claims, Arc<Site>), AppError> {
-    let c = state.launch.verify(token, purpose, chrono::Utc::now().timestamp()).ok_or(AppError::NotFound)?;
-    let site = state.directory.site_by_id(c.tenant).ok_or(AppError::NotFound)?;
-    Ok((c, site))
-}
 
 /// `frame-ancestors` for content: the trust's own origins (and the content origin itself, for
 /// a SCO inside the runtime page).
@@ -142,8 +136,8 @@ pub fn content_url(origin: &str, token: &str, href: &str, parameters: &str) -> S
 
 /// The SCORM runtime page.
 #[handler]
-pub async fn runtime(Path(token): Path<String>, Data(state): Data<&AppState>) -> Result<Response, AppError> {
-    let (c, site) = claims(state, &token, Purpose::Content)?;
+pub async fn runtime(launch: LearnerLaunch, Data(state): Data<&AppState>) -> Result<Response, AppError> {
+    let LearnerLaunch { claims: c, site, token } = launch;
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let a = db::attempt(&tx, AttemptId::from_uuid(c.attempt)).await?.ok_or(AppError::NotFound)?;
     let launch = super::launch_of(&tx, a.object).await.map_err(AppError::Internal)?.ok_or(AppError::NotFound)?;
@@ -211,14 +205,14 @@ fn scorm_answer(ok: bool, code: u32) -> Response {
 /// kept as sent for the trace view, reflected in the learning record and mirrored in the LRS;
 /// answered once it is stored (see [`super::commits`]).
 #[handler]
-pub async fn scorm_commit(Path(token): Path<String>, body: Body, Data(state): Data<&AppState>) -> Response {
+pub async fn scorm_commit(launch: poem::Result<LearnerLaunch>, body: Body, Data(state): Data<&AppState>) -> Response {
     let over = || {
         Response::builder().status(StatusCode::UNAUTHORIZED).content_type("application/json").body(
             json!({ "result": false, "errorCode": 101, "detail": "This launch is over: open the course again." })
                 .to_string(),
         )
     };
-    let Ok((c, site)) = claims(state, &token, Purpose::Content) else { return over() };
+    let Ok(LearnerLaunch { claims: c, site, .. }) = launch else { return over() };
     let Ok(raw) = body.into_bytes_limit(4 << 20).await else {
         return Response::builder()
             .status(StatusCode::PAYLOAD_TOO_LARGE)
@@ -240,9 +234,10 @@ pub async fn scorm_commit(Path(token): Path<String>, body: Body, Data(state): Da
 pub async fn file(
     req: &Request,
     Data(state): Data<&AppState>,
-    Path((token, path)): Path<(String, String)>,
+    launch: LearnerLaunch,
+    Path((_, path)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let (c, site) = claims(state, &token, Purpose::Content)?;
+    let LearnerLaunch { claims: c, site, .. } = launch;
     let package = trellis_domain::PackageId::from_uuid(c.subject);
     let tx = state.dbs.app.begin_read(site.entry.id).await?;
     let p = db::package(&tx, package).await?.ok_or(AppError::NotFound)?;

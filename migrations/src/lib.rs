@@ -54,6 +54,7 @@ mod m20261207_000046_learning_time;
 mod m20261207_000047_labs;
 mod m20261207_000048_badges;
 mod m20261207_000049_campaigns;
+mod m20261207_000050_ledger_balances;
 
 pub mod helpers;
 
@@ -116,6 +117,7 @@ pub const SOURCES: &[&str] = &[
     include_str!("m20261207_000047_labs.rs"),
     include_str!("m20261207_000048_badges.rs"),
     include_str!("m20261207_000049_campaigns.rs"),
+    include_str!("m20261207_000050_ledger_balances.rs"),
     include_str!("helpers.rs"),
     include_str!("lib.rs"),
 ];
@@ -177,6 +179,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000047_labs::Migration),
             Box::new(m20261207_000048_badges::Migration),
             Box::new(m20261207_000049_campaigns::Migration),
+            Box::new(m20261207_000050_ledger_balances::Migration),
         ]
     }
 }

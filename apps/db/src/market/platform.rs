@@ -12,6 +12,21 @@ pub(super) fn pstmt(conn: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm:
     crate::tenant_tx::statement(conn.get_database_backend(), sql, values)
 }
 
+/// Moves each party's kept balance (`ledger_balances`) by its ledger lines, in the transaction
+/// that writes them (the platform path: the lines belong to several parties).
+pub(super) async fn keep_balances(tx: &sea_orm::DatabaseTransaction, lines: &[Line]) -> Result<(), DbError> {
+    for l in lines {
+        tx.execute_raw(pstmt(
+            tx,
+            "INSERT INTO ledger_balances (tenant_id, account, total_pence) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant_id, account) DO UPDATE SET total_pence = ledger_balances.total_pence + excluded.total_pence",
+            vec![l.owner.as_uuid().into(), l.account.as_str().into(), l.pence.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// A Stripe event as the admin view shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StripeEvent {

@@ -15,6 +15,7 @@ use crate::context::directory::Site;
 use crate::context::launch_token::{Claims, Purpose as TokenPurpose};
 use crate::error::AppError;
 use crate::features::account::{client_ip, render_email};
+use crate::features::learner::{enrol_self, enrolled_words};
 use crate::http::form::FormErrors;
 use crate::http::page::{self, RequestInfo, html_escape, see_other_saying};
 use crate::http::{Ctx, Member, may};
@@ -277,41 +278,55 @@ pub async fn new_form(
 /// Creates a draft campaign.
 #[handler]
 pub async fn create(
-    Ctx { req, state, site }: Ctx<'_>,
+    ctx: Ctx<'_>,
     member: Member<may::ManageTraining>,
     token: &CsrfToken,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
-    let form = CampaignForm::from_pairs(&pairs);
-    match form.parse(state, &tx, &me).await {
-        Ok((input, course)) => {
-            let (id, slug) = campaigns::create(&tx, &input, course, me.person).await?;
-            audit::record(
-                &tx,
-                Some(me.person),
-                "campaign.created",
-                &id.to_string(),
-                None,
-                json!({ "name": input.name, "slug": slug }),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(see_other_saying(
-                req,
-                &format!("/admin/campaigns/{id}"),
-                format!("Campaign {} created as a draft", input.name),
-            ))
-        }
-        Err(errors) => {
-            let resp =
-                form_render(state, site, req, &tx, &me, token, None, &form, &errors, StatusCode::UNPROCESSABLE_ENTITY)
-                    .await?;
-            tx.commit().await?;
-            Ok(resp)
-        }
-    }
+    submit(ctx, &me, tx, token, None, &pairs).await
 }
+
+/// Creates a campaign from the form (`existing` is `None`) or saves the changes to one; a refused
+/// form comes back with its errors, nothing saved.
+async fn submit(
+    Ctx { req, state, site }: Ctx<'_>,
+    me: &crate::http::auth::SignedIn,
+    tx: TenantTx,
+    token: &CsrfToken,
+    existing: Option<Campaign>,
+    pairs: &[(String, String)],
+) -> Result<Response, AppError> {
+    let form = CampaignForm::from_pairs(pairs);
+    let (input, course) = match form.parse(state, &tx, me).await {
+        Ok(parsed) => parsed,
+        Err(errors) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            let resp = form_render(state, site, req, &tx, me, token, existing.as_ref(), &form, &errors, status).await?;
+            tx.commit().await?;
+            return Ok(resp);
+        }
+    };
+    let (id, action, said) = match &existing {
+        None => {
+            let (id, _) = campaigns::create(&tx, &input, course, me.person).await?;
+            (id, "campaign.created", format!("Campaign {} created as a draft", input.name))
+        }
+        Some(c) if campaigns::update(&tx, c.id, &input, course).await? => {
+            (c.id, "campaign.changed", "Campaign saved".into())
+        }
+        Some(c) => {
+            tx.commit().await?;
+            return Ok(see_other_saying(req, &format!("/admin/campaigns/{}", c.id), SENT_ALREADY));
+        }
+    };
+    audit::record(&tx, Some(me.person), action, &id.to_string(), None, json!({ "name": input.name })).await?;
+    tx.commit().await?;
+    Ok(see_other_saying(req, &format!("/admin/campaigns/{id}"), said))
+}
+
+/// Why a campaign whose email went can't be changed.
+const SENT_ALREADY: &str = "Its email has been sent, so the campaign can no longer be changed";
 
 async fn campaign_of(tx: &TenantTx, id: &str) -> Result<Campaign, AppError> {
     let id: Uuid = page::path_id(id)?;
@@ -330,11 +345,7 @@ pub async fn edit_form(
     let c = campaign_of(&tx, &id).await?;
     if c.send_requested_at.is_some() {
         tx.commit().await?;
-        return Ok(see_other_saying(
-            req,
-            &format!("/admin/campaigns/{}", c.id),
-            "Its email has been sent, so the campaign can no longer be changed",
-        ));
+        return Ok(see_other_saying(req, &format!("/admin/campaigns/{}", c.id), SENT_ALREADY));
     }
     let resp = form_render(
         state,
@@ -356,7 +367,7 @@ pub async fn edit_form(
 /// Saves a changed campaign.
 #[handler]
 pub async fn save(
-    Ctx { req, state, site }: Ctx<'_>,
+    ctx: Ctx<'_>,
     member: Member<may::ManageTraining>,
     token: &CsrfToken,
     Path(id): Path<String>,
@@ -364,48 +375,7 @@ pub async fn save(
 ) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
     let c = campaign_of(&tx, &id).await?;
-    let form = CampaignForm::from_pairs(&pairs);
-    match form.parse(state, &tx, &me).await {
-        Ok((input, course)) => {
-            let to = format!("/admin/campaigns/{}", c.id);
-            if !campaigns::update(&tx, c.id, &input, course).await? {
-                tx.commit().await?;
-                return Ok(see_other_saying(
-                    req,
-                    &to,
-                    "Its email has been sent, so the campaign can no longer be changed",
-                ));
-            }
-            audit::record(
-                &tx,
-                Some(me.person),
-                "campaign.changed",
-                &c.id.to_string(),
-                None,
-                json!({ "name": input.name }),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(see_other_saying(req, &to, "Campaign saved"))
-        }
-        Err(errors) => {
-            let resp = form_render(
-                state,
-                site,
-                req,
-                &tx,
-                &me,
-                token,
-                Some(&c),
-                &form,
-                &errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(resp)
-        }
-    }
+    submit(ctx, &me, tx, token, Some(c), &pairs).await
 }
 
 /// The embed code for a banner of `w` × `h`.
@@ -483,17 +453,7 @@ pub async fn launch(
     member: Member<may::ManageTraining>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let Member { me, tx, .. } = member;
-    let c = campaign_of(&tx, &id).await?;
-    let to = format!("/admin/campaigns/{}", c.id);
-    if !campaigns::launch(&tx, c.id).await? {
-        tx.commit().await?;
-        return Ok(see_other_saying(req, &to, "The campaign is already live or has ended"));
-    }
-    audit::record(&tx, Some(me.person), "campaign.launched", &c.id.to_string(), None, json!({ "name": c.name }))
-        .await?;
-    tx.commit().await?;
-    Ok(see_other_saying(req, &to, format!("{} is live: its landing page and banner are open", c.name)))
+    step(req, member, &id, Step::Launch).await
 }
 
 /// Ends a live campaign.
@@ -503,16 +463,40 @@ pub async fn end(
     member: Member<may::ManageTraining>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
+    step(req, member, &id, Step::End).await
+}
+
+/// A step in a campaign's life.
+#[derive(Clone, Copy)]
+enum Step {
+    Launch,
+    End,
+}
+
+/// Takes a campaign a step on (launch or end), saying what happened, or why not.
+async fn step(req: &Request, member: Member<may::ManageTraining>, id: &str, step: Step) -> Result<Response, AppError> {
     let Member { me, tx, .. } = member;
-    let c = campaign_of(&tx, &id).await?;
+    let c = campaign_of(&tx, id).await?;
     let to = format!("/admin/campaigns/{}", c.id);
-    if !campaigns::end(&tx, c.id).await? {
-        tx.commit().await?;
-        return Ok(see_other_saying(req, &to, "The campaign is not live"));
+    let (done, action, said, refused) = match step {
+        Step::Launch => (
+            campaigns::launch(&tx, c.id).await?,
+            "campaign.launched",
+            format!("{} is live: its landing page and banner are open", c.name),
+            "The campaign is already live or has ended",
+        ),
+        Step::End => (
+            campaigns::end(&tx, c.id).await?,
+            "campaign.ended",
+            format!("{} has ended: its landing page now says so", c.name),
+            "The campaign is not live",
+        ),
+    };
+    if done {
+        audit::record(&tx, Some(me.person), action, &c.id.to_string(), None, json!({ "name": c.name })).await?;
     }
-    audit::record(&tx, Some(me.person), "campaign.ended", &c.id.to_string(), None, json!({ "name": c.name })).await?;
     tx.commit().await?;
-    Ok(see_other_saying(req, &to, format!("{} has ended: its landing page now says so", c.name)))
+    Ok(see_other_saying(req, &to, if done { said } else { refused.to_owned() }))
 }
 
 /// Asks for the campaign's email to be sent to its audience (once): the worker resolves the
@@ -737,33 +721,12 @@ pub async fn enrol(
     if !cat::in_catalogue(&tx, &course).await? {
         return Err(AppError::NotFound);
     }
-    let outcome = learn::enrol(&tx, me.person, &course, "self", course.enrolment == "open", None, None).await?;
+    let outcome = enrol_self(&tx, me.person, &course, json!({ "course": course.code, "campaign": c.slug })).await?;
     if outcome != Enrolled::Already {
-        let action = match outcome {
-            Enrolled::Active => "enrolment.enrolled",
-            Enrolled::AwaitingPayment => "enrolment.awaiting_payment",
-            _ => "enrolment.requested",
-        };
-        audit::record(
-            &tx,
-            Some(me.person),
-            action,
-            &course.id.to_string(),
-            None,
-            json!({ "course": course.code, "campaign": c.slug }),
-        )
-        .await?;
         campaigns::record_response(&tx, c.id, me.person).await?;
     }
     tx.commit().await?;
-    let said = match outcome {
-        Enrolled::Active => format!("You are enrolled on {}", course.title),
-        Enrolled::Requested => {
-            format!("Request sent: a training manager will decide whether you can take {}", course.title)
-        }
-        Enrolled::AwaitingPayment => format!("{} is approved for you: it starts once it is paid for", course.title),
-        Enrolled::Already => format!("You are already on {}", course.title),
-    };
+    let said = enrolled_words(outcome, &course.title);
     Ok(see_other_saying(req, &format!("/courses/{}", course.id), said))
 }
 

@@ -336,24 +336,38 @@ pub async fn enrol(
     if !cat::in_catalogue(&tx, &c).await? {
         return Err(AppError::NotFound);
     }
-    let open = c.enrolment == "open";
-    let outcome = learn::enrol(&tx, me.person, &c, "self", open, None, None).await?;
-    if outcome != Enrolled::Already {
-        let action = match outcome {
-            Enrolled::Active => "enrolment.enrolled",
-            Enrolled::AwaitingPayment => "enrolment.awaiting_payment",
-            _ => "enrolment.requested",
-        };
-        audit::record(&tx, Some(me.person), action, &id.to_string(), None, json!({ "course": c.code })).await?;
-    }
+    let outcome = enrol_self(&tx, me.person, &c, json!({ "course": c.code })).await?;
     tx.commit().await?;
-    let said = match outcome {
-        Enrolled::Active => format!("You are enrolled on {}", c.title),
-        Enrolled::Requested => format!("Request sent: a training manager will decide whether you can take {}", c.title),
-        Enrolled::AwaitingPayment => format!("{} is approved for you: it starts once it is paid for", c.title),
-        Enrolled::Already => format!("You are already on {}", c.title),
+    Ok(page::see_other_saying(req, &format!("/courses/{id}"), enrolled_words(outcome, &c.title)))
+}
+
+/// Enrols `person` on `c` of their own accord (or asks to, for a course that needs approval),
+/// recording it in the audit trail with `detail`; also used from a campaign's landing page.
+pub(crate) async fn enrol_self(
+    tx: &trellis_db::TenantTx,
+    person: trellis_domain::PersonId,
+    c: &Course,
+    detail: serde_json::Value,
+) -> Result<Enrolled, AppError> {
+    let outcome = learn::enrol(tx, person, c, "self", c.enrolment == "open", None, None).await?;
+    let action = match outcome {
+        Enrolled::Active => "enrolment.enrolled",
+        Enrolled::AwaitingPayment => "enrolment.awaiting_payment",
+        Enrolled::Requested => "enrolment.requested",
+        Enrolled::Already => return Ok(outcome),
     };
-    Ok(page::see_other_saying(req, &format!("/courses/{id}"), said))
+    audit::record(tx, Some(person), action, &c.id.to_string(), None, detail).await?;
+    Ok(outcome)
+}
+
+/// What the page says after [`enrol_self`].
+pub(crate) fn enrolled_words(outcome: Enrolled, title: &str) -> String {
+    match outcome {
+        Enrolled::Active => format!("You are enrolled on {title}"),
+        Enrolled::Requested => format!("Request sent: a training manager will decide whether you can take {title}"),
+        Enrolled::AwaitingPayment => format!("{title} is approved for you: it starts once it is paid for"),
+        Enrolled::Already => format!("You are already on {title}"),
+    }
 }
 
 /// Leaves a course (or withdraws a request). Assigned training cannot be left.

@@ -18,7 +18,11 @@ const COMPETENCE: &str = "NHS|CSTF|Fire Safety - 1 Year|";
 async fn app() -> TestApp {
     spawn_app_with(None, |c| {
         c.jobs.hr_export_every_secs = 1;
-        c.jobs.hr_export_settle_secs = 0;
+        // A second's settling, as production's minute: an export queued while a completion's
+        // transaction is still open ends before it, so the completion falls in the next export
+        // (with none, the day's first run could end between its timestamp and its commit, and
+        // lose it: seen once on PostgreSQL under CI's load).
+        c.jobs.hr_export_settle_secs = 1;
     })
     .await
 }
@@ -96,7 +100,9 @@ async fn send_now(boss: &mut Visitor) {
 
 /// Presses *Send now* until a delivered export holds Ann's completion: the day's first run may
 /// have queued an export before she completed, and *Send now* then sends that waiting one first.
+/// Waits out the settling second first, so the export's end is after her completion.
 async fn send_until_delivered(app: &TestApp, boss: &mut Visitor) -> trellis_db::hr_export::Export {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     for _ in 0..3 {
         send_now(boss).await;
         let list = trellis_testkit_wait_for(app, |e| !e.is_empty() && e.iter().all(|x| x.status == "delivered")).await;

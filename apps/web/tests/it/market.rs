@@ -333,6 +333,16 @@ async fn a_vendor_lists_an_admin_approves_a_trust_buys_billed_and_the_books_agre
     assert_eq!((t.spend, t.earnings, t.commission, t.sum, t.lines), (4500, 3825, 675, 0, 5));
     assert!(boss.get("/marketplace/spending").await.body.contains("Paid"));
     assert!(sally.get("/selling").await.body.contains("<strong>£38.25</strong> paid out"));
+    // Every party's kept balances (the seller's home reads them) equal its ledger lines summed.
+    let mut kept_any = 0;
+    for slug in ["northmoor", "riverside", "brightwater", "fenwick"] {
+        let tx = dbs.app.begin(app.tenant_id(slug).await).await.unwrap();
+        let kept = mk::balances(&tx).await.unwrap();
+        assert_eq!(kept, mk::balances_recounted(&tx).await.unwrap(), "{slug}");
+        kept_any += kept.len();
+        tx.commit().await.unwrap();
+    }
+    assert!(kept_any >= 3, "spend, earnings and paid_out are kept");
 
     // The licence (365 days) runs out: the daily run ends the enrolment (not before).
     let northmoor_id = app.tenant_id("northmoor").await;

@@ -117,7 +117,13 @@ pub async fn enqueue(tx: &TenantTx, mailing: Uuid, recipients: &[Recipient]) -> 
 impl Mailing {
     /// The copy for one recipient: (text, HTML) with their unsubscribe link in place.
     pub fn for_recipient(&self, unsubscribe: &str) -> (String, String) {
-        let escaped = unsubscribe.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
-        (self.text.replace(UNSUBSCRIBE_MARK, unsubscribe), self.html.replace(UNSUBSCRIBE_MARK, &escaped))
+        with_link(&self.text, &self.html, unsubscribe)
     }
+}
+
+/// `text` and `html` rendered for a mailing, with `link` where [`UNSUBSCRIBE_MARK`] stands (escaped
+/// for the HTML).
+pub fn with_link(text: &str, html: &str, link: &str) -> (String, String) {
+    let escaped = link.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
+    (text.replace(UNSUBSCRIBE_MARK, link), html.replace(UNSUBSCRIBE_MARK, &escaped))
 }

@@ -120,6 +120,16 @@ pub async fn member_by_email(tx: &TenantTx, email: &str) -> Result<Option<Person
     Ok(row.map(|r| r.try_get::<uuid::Uuid>("", "id")).transpose()?.map(PersonId::from_uuid))
 }
 
+/// The `people` column holding when the person stopped `purpose` (empty while it is allowed).
+pub(crate) fn objected_column(purpose: trellis_domain::privacy::Purpose) -> person::Column {
+    use trellis_domain::privacy::Purpose;
+    match purpose {
+        Purpose::Bulletins => person::Column::ObjectedBulletinsAt,
+        Purpose::Campaigns => person::Column::ObjectedCampaignsAt,
+        Purpose::Research => person::Column::ObjectedResearchAt,
+    }
+}
+
 /// Those among `ids`, members of this trust, who have stopped `purpose` (a campaign's or a
 /// bulletin's recipients are filtered by this before anything is sent).
 pub async fn objecting_members(
@@ -128,17 +138,12 @@ pub async fn objecting_members(
     ids: &[PersonId],
 ) -> Result<std::collections::HashSet<PersonId>, DbError> {
     use sea_orm::sea_query::Query;
-    use trellis_domain::privacy::Purpose;
     let members = Query::select()
         .column(membership::Column::PersonId)
         .from(membership::Entity)
         .and_where(membership::Column::TenantId.eq(tx.tenant().as_uuid()))
         .to_owned();
-    let column = match purpose {
-        Purpose::Bulletins => person::Column::ObjectedBulletinsAt,
-        Purpose::Campaigns => person::Column::ObjectedCampaignsAt,
-        Purpose::Research => person::Column::ObjectedResearchAt,
-    };
+    let column = objected_column(purpose);
     let wanted: Vec<uuid::Uuid> = ids.iter().map(|p| p.as_uuid()).collect();
     let mut out = std::collections::HashSet::new();
     for chunk in wanted.chunks(500) {

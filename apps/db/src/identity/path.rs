@@ -390,17 +390,12 @@ pub async fn stop_purpose(
     id: PersonId,
     purpose: trellis_domain::privacy::Purpose,
 ) -> Result<Option<bool>, DbError> {
-    use trellis_domain::privacy::Purpose;
     let Some(p) = person::Entity::find_by_id(id.as_uuid()).one(itx.conn()).await? else { return Ok(None) };
     let before = crate::identity::Person::from(p).objections;
     if before.objects_to(purpose) {
         return Ok(Some(false));
     }
-    let column = match purpose {
-        Purpose::Bulletins => person::Column::ObjectedBulletinsAt,
-        Purpose::Campaigns => person::Column::ObjectedCampaignsAt,
-        Purpose::Research => person::Column::ObjectedResearchAt,
-    };
+    let column = crate::identity::objected_column(purpose);
     let now = Utc::now();
     person::Entity::update_many()
         .filter(person::Column::Id.eq(id.as_uuid()))

@@ -539,7 +539,7 @@ pub async fn test(
     let Some(who) = trellis_db::identity::member_person(&tx, me.person).await? else { return Err(AppError::NotFound) };
     let mail = email_for(state, site, &c, course.as_ref().map(|k| k.title.as_str()).unwrap_or_default())?;
     let choices = format!("{}profile#choices", site.url);
-    let (text, html) = mail_with_link(&mail, &choices);
+    let (text, html) = mailings::with_link(&mail.text, &mail.html, &choices);
     outbox::enqueue_email(
         &tx,
         &outbox::OutgoingEmail {
@@ -561,18 +561,6 @@ pub async fn test(
         &format!("/admin/campaigns/{}", c.id),
         format!("A test copy is on its way to {}", who.email),
     ))
-}
-
-fn mail_with_link(mail: &outbox::OutgoingEmail, link: &str) -> (String, String) {
-    let m = mailings::Mailing {
-        id: Uuid::nil(),
-        purpose: String::new(),
-        subject: mail.subject.clone(),
-        text: mail.text.clone(),
-        html: mail.html.clone(),
-        from_name: mail.from_name.clone(),
-    };
-    m.for_recipient(link)
 }
 
 /// The campaign's email, rendered once for everyone: its unsubscribe link is
@@ -824,7 +812,7 @@ pub async fn unsubscribe(Ctx { req, state, site }: Ctx<'_>, Path(token): Path<St
     };
     let person = PersonId::from_uuid(claims.attempt);
     let itx = state.dbs.identity.begin(site.entry.id).await?;
-    if id_stop(&itx, person).await? == Some(true) {
+    if trellis_db::identity::stop_purpose(&itx, person, Purpose::Campaigns).await? == Some(true) {
         audit::record(
             &itx,
             Some(person),
@@ -846,8 +834,4 @@ pub async fn unsubscribe(Ctx { req, state, site }: Ctx<'_>, Path(token): Path<St
     ctx.insert("valid", &true);
     ctx.insert("done", &true);
     page::render(state, Some(site), "pages/unsubscribe.html", &ctx, StatusCode::OK)
-}
-
-async fn id_stop(itx: &trellis_db::identity::IdentityTx, person: PersonId) -> Result<Option<bool>, AppError> {
-    Ok(trellis_db::identity::stop_purpose(itx, person, Purpose::Campaigns).await?)
 }
